@@ -1,0 +1,387 @@
+//! The command line, compatible with siproxd's, and the last configuration
+//! layer (DESIGN.md rule 12: defaults → file → command line).
+//!
+//! siproxd's options: `-c/--config FILE`, `-d/--debug LEVEL`,
+//! `-p/--pid-file FILE`, `-h/--help`. sipnat adds `-f/--foreground`,
+//! `--check-config`, `-V/--version` and `-s/--section SECTION` (the UCI
+//! section to read; reserved for the UCI reader, parsed and kept now).
+//!
+//! This module does NOT read files, print, or exit: it returns a [`Command`]
+//! and leaves the doing to `main`.
+
+use crate::config::Config;
+use std::path::PathBuf;
+
+/// Configuration file used when `-c` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/sipnat.conf";
+
+/// Options that affect a run (or a configuration check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `-c FILE`; default [`DEFAULT_CONFIG`].
+    pub config: PathBuf,
+    /// `-d LEVEL`: siproxd debug class mask, overrides `debug_level`.
+    pub debug: Option<u32>,
+    /// `-p FILE`: overrides `pid_file`.
+    pub pid_file: Option<PathBuf>,
+    /// `-f`: stay in the foreground whatever `daemonize` says.
+    pub foreground: bool,
+    /// `-s SECTION`: UCI section (reserved).
+    pub section: Option<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the proxy.
+    Run(Options),
+    /// `--check-config`: load and check the configuration, report, exit.
+    CheckConfig(Options),
+    /// `-h`: print this usage text (to stdout) and exit successfully.
+    Help(String),
+    /// `-V`: print [`version_text`] and exit successfully.
+    Version,
+}
+
+fn spec() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optopt(
+        "c",
+        "config",
+        &format!("read the configuration from FILE (default {DEFAULT_CONFIG})"),
+        "FILE",
+    );
+    o.optopt(
+        "d",
+        "debug",
+        "siproxd debug class mask (decimal or 0x hex; -1: all), overrides debug_level",
+        "LEVEL",
+    );
+    o.optopt(
+        "p",
+        "pid-file",
+        "write the process id to FILE, overrides pid_file",
+        "FILE",
+    );
+    o.optflag(
+        "f",
+        "foreground",
+        "stay in the foreground (ignore daemonize)",
+    );
+    o.optflag(
+        "",
+        "check-config",
+        "check the configuration, report problems and exit",
+    );
+    o.optopt("s", "section", "UCI section to read (reserved)", "SECTION");
+    o.optflag("V", "version", "print the version and exit");
+    o.optflag("h", "help", "print this help and exit");
+    o
+}
+
+fn program_name(args: &[String]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "sipnat".to_string())
+}
+
+/// The usage text for `-h`.
+pub fn usage(program: &str) -> String {
+    let brief = format!(
+        "Usage: {program} [options]\n\nSIP/RTP NAT-traversal proxy (a siproxd replacement). \
+The configuration file uses siproxd.conf syntax."
+    );
+    spec().usage(&brief)
+}
+
+/// `sipnat <version>` for `-V`.
+pub fn version_text() -> String {
+    format!("sipnat {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Parse a debug level like siproxd's `-d` (decimal; sipnat also takes `0x`
+/// hex and negative numbers, `-1` meaning every class).
+fn parse_debug(s: &str) -> Option<u32> {
+    let t = s.trim();
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    let v: i64 = if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        i64::from_str_radix(h, 16).ok()?
+    } else {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()?
+    };
+    let v = if neg { -v } else { v };
+    if v < i64::from(i32::MIN) || v > i64::from(u32::MAX) {
+        return None;
+    }
+    // checked to fit i32..u32 just above; negatives wrap like C's int → unsigned
+    Some(v as u32)
+}
+
+/// Parse the command line. `args` is the whole argument vector *including*
+/// the program name in `args[0]` (`std::env::args().collect()`), as in the
+/// getopts example. `Err` carries a message that ends with a usage hint.
+pub fn parse_args(args: &[String]) -> Result<Command, String> {
+    let program = program_name(args);
+    let rest = args.get(1..).unwrap_or(&[]);
+    let hint = format!("try '{program} --help'");
+    let m = spec().parse(rest).map_err(|e| format!("{e}; {hint}"))?;
+    if let Some(extra) = m.free.first() {
+        return Err(format!("unexpected argument '{extra}'; {hint}"));
+    }
+    if m.opt_present("h") {
+        return Ok(Command::Help(usage(&program)));
+    }
+    if m.opt_present("V") {
+        return Ok(Command::Version);
+    }
+    let debug = match m.opt_str("d") {
+        None => None,
+        Some(d) => Some(parse_debug(&d).ok_or_else(|| {
+            format!("-d '{d}': expected a debug class mask (decimal or 0x hex); {hint}")
+        })?),
+    };
+    let non_empty = |o: &str| -> Result<Option<String>, String> {
+        match m.opt_str(o) {
+            Some(v) if v.is_empty() => Err(format!("-{o} needs a non-empty value; {hint}")),
+            v => Ok(v),
+        }
+    };
+    let opts = Options {
+        config: non_empty("c")?.map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from),
+        debug,
+        pid_file: non_empty("p")?.map(PathBuf::from),
+        foreground: m.opt_present("f"),
+        section: non_empty("s")?,
+    };
+    Ok(if m.opt_present("check-config") {
+        Command::CheckConfig(opts)
+    } else {
+        Command::Run(opts)
+    })
+}
+
+/// Apply command-line overrides on top of the file's config (layer 3):
+/// `-d` sets `debug_level`, `-p` sets `pid_file`, `-f` clears `daemonize`.
+/// (siproxd ignored `-d 0`; here an explicit `-d 0` does switch debugging off.)
+pub fn apply(opts: &Options, cfg: &mut Config) {
+    if let Some(d) = opts.debug {
+        cfg.debug_level = d;
+    }
+    if let Some(p) = &opts.pid_file {
+        cfg.pid_file = Some(p.clone());
+    }
+    if opts.foreground {
+        cfg.daemonize = false;
+    }
+}
+
+/// siproxd debug classes that mean "every packet / every function" and so
+/// map to `Trace` rather than `Debug`: DBCLASS_BABBLE (0x001) and
+/// DBCLASS_NETTRAF (0x080).
+const TRACE_CLASSES: u32 = 0x0000_0001 | 0x0000_0080;
+
+/// Map siproxd's two logging knobs to one `log::LevelFilter`:
+///
+/// | setting | level |
+/// |---|---|
+/// | `silence_log` 0 or 1 | Info (siproxd logs no debug lines unless `debug_level` enables a class) |
+/// | `silence_log` 2 | Warn |
+/// | `silence_log` 3 | Error |
+/// | `silence_log` ≥ 4 | Off |
+/// | `debug_level` ≠ 0 | at least Debug, whatever `silence_log` says (siproxd prints enabled debug classes regardless) |
+/// | `debug_level` has BABBLE (0x1) or NETTRAF (0x80) | Trace |
+///
+/// sipnat's logger has no per-class filter: any enabled class turns on all
+/// debug output.
+pub fn log_level(cfg: &Config) -> log::LevelFilter {
+    use log::LevelFilter;
+    let base = match cfg.silence_log {
+        0 | 1 => LevelFilter::Info,
+        2 => LevelFilter::Warn,
+        3 => LevelFilter::Error,
+        _ => LevelFilter::Off,
+    };
+    let debug = if cfg.debug_level & TRACE_CLASSES != 0 {
+        LevelFilter::Trace
+    } else if cfg.debug_level != 0 {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Off
+    };
+    base.max(debug)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &[&str]) -> Vec<String> {
+        std::iter::once("sipnat")
+            .chain(s.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    fn run(s: &[&str]) -> Options {
+        match parse_args(&argv(s)) {
+            Ok(Command::Run(o)) => o,
+            other => panic!("expected Run for {s:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_without_arguments() {
+        let o = run(&[]);
+        assert_eq!(o.config, PathBuf::from(DEFAULT_CONFIG));
+        assert_eq!(o.debug, None);
+        assert_eq!(o.pid_file, None);
+        assert!(!o.foreground);
+        assert_eq!(o.section, None);
+        // an empty argv (no program name) behaves the same
+        assert_eq!(parse_args(&[]), Ok(Command::Run(o)));
+    }
+
+    #[test]
+    fn siproxd_compatible_short_and_long_options() {
+        let o = run(&[
+            "-c",
+            "/etc/siproxd.conf",
+            "-d",
+            "0x100",
+            "-p",
+            "/var/run/s.pid",
+        ]);
+        assert_eq!(o.config, PathBuf::from("/etc/siproxd.conf"));
+        assert_eq!(o.debug, Some(0x100));
+        assert_eq!(o.pid_file, Some(PathBuf::from("/var/run/s.pid")));
+        let o = run(&["--config=/x.conf", "--debug", "12", "--pid-file", "/p"]);
+        assert_eq!(o.config, PathBuf::from("/x.conf"));
+        assert_eq!(o.debug, Some(12));
+        assert_eq!(o.pid_file, Some(PathBuf::from("/p")));
+        assert_eq!(run(&["-d", "-1"]).debug, Some(u32::MAX));
+        assert_eq!(run(&["-d0x0000FFFF"]).debug, Some(0xffff));
+    }
+
+    #[test]
+    fn sipnat_additions() {
+        let o = run(&["-f", "-s", "lan2"]);
+        assert!(o.foreground);
+        assert_eq!(o.section.as_deref(), Some("lan2"));
+        assert!(run(&["--foreground"]).foreground);
+        match parse_args(&argv(&["--check-config", "-c", "/tmp/a.conf"])) {
+            Ok(Command::CheckConfig(o)) => assert_eq!(o.config, PathBuf::from("/tmp/a.conf")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parse_args(&argv(&["-V"])), Ok(Command::Version));
+        assert_eq!(
+            parse_args(&argv(&["--version", "-f"])),
+            Ok(Command::Version)
+        );
+        assert!(version_text().starts_with("sipnat "));
+    }
+
+    #[test]
+    fn help_wins_and_carries_usage() {
+        for a in [&["-h"][..], &["--help", "-V"], &["--check-config", "-h"]] {
+            match parse_args(&argv(a)) {
+                Ok(Command::Help(u)) => {
+                    assert!(u.contains("Usage: sipnat"), "{u}");
+                    for flag in [
+                        "--config",
+                        "--debug",
+                        "--pid-file",
+                        "--foreground",
+                        "--check-config",
+                        "--section",
+                        "--version",
+                    ] {
+                        assert!(u.contains(flag), "usage lacks {flag}");
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // program name taken from argv[0]'s file name
+        let args: Vec<String> = ["/usr/sbin/sipnat-test", "-h"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match parse_args(&args) {
+            Ok(Command::Help(u)) => assert!(u.contains("Usage: sipnat-test [options]"), "{u}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_carry_a_usage_hint() {
+        for bad in [
+            &["-x"][..],
+            &["-c"],
+            &["-d", "lots"],
+            &["-d", "0x"],
+            &["-d", "99999999999"],
+            &["stray"],
+            &["-c", ""],
+            &["-p", ""],
+        ] {
+            let e = parse_args(&argv(bad)).unwrap_err();
+            assert!(e.contains("--help"), "{bad:?}: {e}");
+        }
+        let e = parse_args(&argv(&["stray"])).unwrap_err();
+        assert!(e.contains("'stray'"), "{e}");
+    }
+
+    #[test]
+    fn apply_overrides_the_file() {
+        let mut cfg = Config {
+            daemonize: true,
+            debug_level: 4,
+            pid_file: Some("/a".into()),
+            ..Config::default()
+        };
+        let untouched = cfg.clone();
+        apply(&run(&[]), &mut cfg);
+        assert_eq!(cfg, untouched, "no options, no change");
+        apply(&run(&["-f", "-d", "0", "-p", "/b"]), &mut cfg);
+        assert!(!cfg.daemonize);
+        assert_eq!(cfg.debug_level, 0);
+        assert_eq!(cfg.pid_file, Some(PathBuf::from("/b")));
+    }
+
+    #[test]
+    fn log_level_mapping() {
+        use log::LevelFilter::*;
+        let lvl = |silence_log, debug_level| {
+            log_level(&Config {
+                silence_log,
+                debug_level,
+                ..Config::default()
+            })
+        };
+        assert_eq!(lvl(1, 0), Info, "siproxd defaults");
+        assert_eq!(lvl(0, 0), Info);
+        assert_eq!(lvl(2, 0), Warn);
+        assert_eq!(lvl(3, 0), Error);
+        assert_eq!(lvl(4, 0), Off);
+        assert_eq!(lvl(9, 0), Off);
+        assert_eq!(lvl(3, 0x100), Debug, "any debug class wins over silence");
+        assert_eq!(lvl(4, 0x004), Debug);
+        assert_eq!(lvl(1, 0x001), Trace, "BABBLE");
+        assert_eq!(lvl(1, 0x080), Trace, "NETTRAF");
+        assert_eq!(lvl(1, u32::MAX), Trace, "-1 = everything");
+    }
+}

@@ -1,0 +1,863 @@
+//! sipnat's configuration: a typed, immutable [`Config`] read from a file in
+//! siproxd.conf syntax, and its cross-field [`Config::check`].
+//!
+//! # What this module does
+//! - Reads siproxd.conf text ([`parse_siproxd_conf`]): `key = value` lines,
+//!   `#` comments, blank lines. Every option name siproxd 0.8 knows (core and
+//!   bundled plugins, see [`options::SIPROXD_OPTIONS`]) is recognised:
+//!   the ones sipnat implements (or the media relay will) become typed fields;
+//!   every other one is accepted with a *warning* naming it. An unknown key is
+//!   an *error* carrying its line number (with a "did you mean" hint).
+//! - Builds the configuration in layers (DESIGN.md rule 12): [`Config::default`]
+//!   holds siproxd's defaults, the file overrides them, and `cli::apply` puts
+//!   the command line on top; [`Config::check`] then validates the result once.
+//! - Answers the access-list question the way siproxd does ([`Config::access`]).
+//!
+//! # What it does NOT do
+//! - No I/O except [`load`] reading the one file; no DNS (host names stay
+//!   strings for the resolver), no interface lookups (names stay names).
+//! - No UCI reader yet (`-s SECTION` is reserved for it).
+//! - It never panics on file content.
+//!
+//! # Syntax rules (siproxd compatible, a little more forgiving)
+//! - A line is `key = value`. Blanks around key, `=` and value are ignored.
+//!   Keys are matched exactly and case-sensitively (siproxd matched
+//!   substrings, so `xif_inbound` worked there; here it is an error).
+//! - `#` starts a comment at the beginning of a line, or anywhere in a value
+//!   when it follows a blank (`rtp_timeout = 300  # seconds`); a `#` inside a
+//!   word (`pass#word`) is kept.
+//! - Values may contain blanks (siproxd ≥ 0.8.1). An empty value clears a
+//!   string option (`registration_file =` means "do not save").
+//! - Integers are decimal or `0x` hexadecimal, optionally signed, as siproxd's
+//!   `%i` reads them (leading-zero octal is read as decimal).
+//! - Options siproxd keeps as lists (`outbound_domain_*`, `load_plugin`, …)
+//!   grow with each line. The access lists (`hosts_*`) take comma-separated
+//!   entries and, unlike siproxd (where the last line wins), also grow with
+//!   repeated lines. Repeating any other option warns; the last value wins.
+//! - CR LF line ends and a UTF-8 byte-order mark are accepted.
+
+mod acl;
+pub mod options;
+
+pub use acl::{Acl, Net4};
+
+use options::Status;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration cannot be used.
+    Error,
+    /// The configuration is usable, but something is ignored or doubtful.
+    Warning,
+}
+
+/// One problem found in a configuration, tied to a file line when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    /// 1-based line number; 0 when the problem is not tied to a line
+    /// (cross-field checks, an unreadable file).
+    pub line: usize,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// An error diagnostic (`line` 0: not tied to a line).
+    pub fn error(file: &str, line: usize, message: String) -> Diagnostic {
+        Diagnostic {
+            file: file.to_string(),
+            line,
+            severity: Severity::Error,
+            message,
+        }
+    }
+
+    /// A warning diagnostic (`line` 0: not tied to a line).
+    pub fn warning(file: &str, line: usize, message: String) -> Diagnostic {
+        Diagnostic {
+            file: file.to_string(),
+            line,
+            severity: Severity::Warning,
+            message,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl std::fmt::Display for Diagnostic {
+    /// `FILE:LINE: error: message`, or `FILE: error: message` for line 0.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.line == 0 {
+            write!(f, "{}: {}: {}", self.file, sev, self.message)
+        } else {
+            write!(f, "{}:{}: {}: {}", self.file, self.line, sev, self.message)
+        }
+    }
+}
+
+/// One provider domain with its own outbound proxy (siproxd's
+/// `outbound_domain_name/_host/_port`, paired by position: the n-th name goes
+/// with the n-th host and the n-th port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundDomain {
+    /// The SIP domain, compared case-insensitively with the request's domain.
+    pub name: String,
+    /// Proxy host name or address literal (resolved later, by the resolver).
+    pub host: String,
+    /// Proxy port; 5060 when no `outbound_domain_port` lines are given.
+    pub port: u16,
+}
+
+/// The whole configuration. Built once, checked once, then shared immutably.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// LAN interface name (`if_inbound`), where the phones are. Required.
+    pub if_inbound: Option<String>,
+    /// WAN interface name (`if_outbound`). Required; may equal `if_inbound`
+    /// only together with `host_outbound` (sipnat inside the LAN, in front
+    /// of the real NAT router, as siproxd allows).
+    pub if_outbound: Option<String>,
+    /// Public address or host name to masquerade as (`host_outbound`), for a
+    /// router that sits behind another NAT.
+    pub host_outbound: Option<String>,
+    /// SIP port on both sides (`sip_listen_port`, default 5060).
+    pub sip_listen_port: u16,
+    /// Networks allowed to REGISTER; allowed REGISTER implies allowed SIP.
+    /// Empty: everyone may register.
+    pub hosts_allow_reg: Acl,
+    /// Networks allowed to send SIP. Empty: everyone.
+    pub hosts_allow_sip: Acl,
+    /// Networks whose SIP is dropped, before any allow list. Empty: nobody.
+    pub hosts_deny_sip: Acl,
+    /// Where the registration table is saved (`registration_file`); `None`:
+    /// not saved.
+    pub registration_file: Option<PathBuf>,
+    /// Save the registrations every this many seconds; 0 = only when they
+    /// change and at exit.
+    pub autosave_registrations: u32,
+    /// Expiry (seconds) for a REGISTER without Expires (siproxd: 3600).
+    pub default_expires: u32,
+    /// Proxy all outgoing SIP goes through, if set.
+    pub outbound_proxy_host: Option<String>,
+    /// Port of that proxy (siproxd reads 0 as 5060; so does sipnat).
+    pub outbound_proxy_port: u16,
+    /// Per-domain outbound proxies, in file order.
+    pub outbound_domains: Vec<OutboundDomain>,
+    /// Detach into the background (siproxd default: no).
+    pub daemonize: bool,
+    /// File to write the process id to.
+    pub pid_file: Option<PathBuf>,
+    /// siproxd's debug class bit mask (`DBCLASS_*`); see `cli::log_level`.
+    pub debug_level: u32,
+    /// siproxd's syslog silence level 0..=4 (default 1); see `cli::log_level`.
+    pub silence_log: u32,
+    /// Relay RTP (`rtp_proxy_enable = 1`, the default) or leave media alone.
+    pub rtp_proxy_enable: bool,
+    /// RTP relay port pool. The relay uses the even ports `p` with
+    /// `rtp_port_low <= p` and `p + 1 <= rtp_port_high` for RTP and `p + 1`
+    /// for RTCP, so every port it opens lies inside the range. (siproxd
+    /// rounds an odd low port up, which the parser does too, with a warning.)
+    pub rtp_port_low: u16,
+    pub rtp_port_high: u16,
+    /// Seconds of silence after which a relayed stream is torn down.
+    pub rtp_timeout: u32,
+    /// DSCP (0..=63) for relayed RTP, 0 = leave the socket default.
+    pub rtp_dscp: u8,
+    /// DSCP (0..=63) for SIP sent by sipnat, 0 = leave the socket default.
+    pub sip_dscp: u8,
+    /// User to switch to after binding (privilege drop: later).
+    pub user: Option<String>,
+    /// Directory to chroot into (privilege drop: later).
+    pub chrootjail: Option<PathBuf>,
+}
+
+/// Default SIP port (RFC 3261 §19.1.2).
+pub const SIP_PORT: u16 = 5060;
+
+impl Default for Config {
+    /// siproxd's built-in defaults (the table in siproxd.c and siproxd.h),
+    /// except where siproxd's built-in value is unusable and every shipped
+    /// configuration overrides it: the RTP pool 7070–7089 and `rtp_timeout`
+    /// 300 s come from the OpenWrt siproxd package (siproxd's own are 0).
+    fn default() -> Config {
+        Config {
+            if_inbound: None,
+            if_outbound: None,
+            host_outbound: None,
+            sip_listen_port: SIP_PORT,
+            hosts_allow_reg: Acl::default(),
+            hosts_allow_sip: Acl::default(),
+            hosts_deny_sip: Acl::default(),
+            registration_file: None,
+            autosave_registrations: 0,
+            default_expires: 3600,
+            outbound_proxy_host: None,
+            outbound_proxy_port: SIP_PORT,
+            outbound_domains: Vec::new(),
+            daemonize: false,
+            pid_file: None,
+            debug_level: 0,
+            silence_log: 1,
+            rtp_proxy_enable: true,
+            rtp_port_low: 7070,
+            rtp_port_high: 7089,
+            rtp_timeout: 300,
+            rtp_dscp: 0,
+            sip_dscp: 0,
+            user: None,
+            chrootjail: None,
+        }
+    }
+}
+
+/// What a sender may do, by the access lists ([`Config::access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// May send SIP requests and responses.
+    pub sip: bool,
+    /// May REGISTER.
+    pub register: bool,
+}
+
+/// Longest interface name Linux accepts (IFNAMSIZ - 1).
+const MAX_IFNAME: usize = 15;
+
+impl Config {
+    /// siproxd's access decision (accessctl.c) for a datagram from `ip`:
+    /// a match in a non-empty `hosts_deny_sip` denies everything; otherwise
+    /// SIP is allowed when `hosts_allow_sip` is empty or matches, or when a
+    /// non-empty `hosts_allow_reg` matches (register implies SIP); REGISTER is
+    /// allowed when `hosts_allow_reg` is empty or matches.
+    pub fn access(&self, ip: Ipv4Addr) -> Access {
+        if self.hosts_deny_sip.contains(ip) {
+            return Access {
+                sip: false,
+                register: false,
+            };
+        }
+        let reg_match = self.hosts_allow_reg.contains(ip);
+        Access {
+            sip: self.hosts_allow_sip.is_empty() || self.hosts_allow_sip.contains(ip) || reg_match,
+            register: self.hosts_allow_reg.is_empty() || reg_match,
+        }
+    }
+
+    /// The RTP ports of the relay pool (even, with their RTCP port + 1 still
+    /// inside `rtp_port_low..=rtp_port_high`), lowest first.
+    pub fn rtp_ports(&self) -> impl Iterator<Item = u16> + use<> {
+        let low = self.rtp_port_low.saturating_add(self.rtp_port_low & 1);
+        let high = self.rtp_port_high;
+        (u32::from(low)..u32::from(high))
+            .step_by(2)
+            // in range: the iterator stays below `high`, a u16
+            .filter_map(|p| u16::try_from(p).ok())
+    }
+
+    /// Cross-field checks after all layers are applied. Returns every
+    /// problem found (line 0); an empty list or only warnings means usable.
+    pub fn check(&self, file: &str) -> Vec<Diagnostic> {
+        let mut d = Vec::new();
+        let mut err = |m: String| d.push(Diagnostic::error(file, 0, m));
+
+        // Interfaces: both required, valid names; the same name only with
+        // host_outbound (siproxd's "in front of the router" setup).
+        for (key, v) in [
+            ("if_inbound", &self.if_inbound),
+            ("if_outbound", &self.if_outbound),
+        ] {
+            match v {
+                None => err(format!(
+                    "{key} is not set: name the {} interface",
+                    if key == "if_inbound" { "LAN" } else { "WAN" }
+                )),
+                Some(name) => {
+                    if let Some(why) = bad_ifname(name) {
+                        err(format!("{key} = '{name}': {why}"));
+                    }
+                }
+            }
+        }
+        if let (Some(i), Some(o)) = (&self.if_inbound, &self.if_outbound) {
+            if i == o && self.host_outbound.is_none() {
+                err(format!(
+                    "if_inbound and if_outbound are both '{i}': with one interface, set host_outbound to the public address"
+                ));
+            }
+        }
+        if let Some(h) = &self.host_outbound {
+            if !plausible_host(h) {
+                err(format!(
+                    "host_outbound = '{h}' is not an address or host name"
+                ));
+            }
+        }
+
+        if self.sip_listen_port == 0 {
+            err("sip_listen_port must not be 0".to_string());
+        }
+        if let Some(h) = &self.outbound_proxy_host {
+            if !plausible_host(h) {
+                err(format!(
+                    "outbound_proxy_host = '{h}' is not an address or host name"
+                ));
+            }
+            if self.outbound_proxy_port == 0 {
+                err("outbound_proxy_port must not be 0".to_string());
+            }
+        }
+        for od in &self.outbound_domains {
+            if od.name.is_empty() || od.host.is_empty() {
+                err(format!(
+                    "outbound domain '{}' → '{}': name and host must both be set",
+                    od.name, od.host
+                ));
+            } else if !plausible_host(&od.host) {
+                err(format!(
+                    "outbound_domain_host '{}' is not an address or host name",
+                    od.host
+                ));
+            }
+            if od.port == 0 {
+                err(format!(
+                    "outbound_domain_port for '{}' must not be 0",
+                    od.name
+                ));
+            }
+        }
+        if self.default_expires == 0 {
+            err("default_expires must be at least 1 second".to_string());
+        }
+        if self.silence_log > 4 {
+            err(format!(
+                "silence_log = {} is out of range 0..4",
+                self.silence_log
+            ));
+        }
+
+        // Media: checked whenever the relay is enabled.
+        if self.rtp_proxy_enable {
+            let (lo, hi) = (self.rtp_port_low, self.rtp_port_high);
+            if lo == 0 || hi == 0 {
+                err("rtp_port_low and rtp_port_high must be set (non-zero) when rtp_proxy_enable = 1".to_string());
+            } else if lo % 2 != 0 {
+                err(format!(
+                    "rtp_port_low = {lo} must be even (RTP on even ports, RTCP on the next odd one)"
+                ));
+            } else if lo > hi {
+                err(format!("rtp_port_low = {lo} is above rtp_port_high = {hi}"));
+            } else if lo == hi {
+                err(format!(
+                    "the RTP port range {lo}-{hi} holds no RTP/RTCP port pair; make rtp_port_high at least {}",
+                    u32::from(lo) + 1
+                ));
+            } else if (lo..=hi).contains(&self.sip_listen_port) {
+                err(format!(
+                    "the RTP port range {lo}-{hi} contains sip_listen_port {}",
+                    self.sip_listen_port
+                ));
+            }
+            if self.rtp_timeout == 0 {
+                err("rtp_timeout must be at least 1 second".to_string());
+            }
+        }
+        for (key, v) in [("rtp_dscp", self.rtp_dscp), ("sip_dscp", self.sip_dscp)] {
+            if v > 63 {
+                err(format!("{key} = {v} is out of range: a DSCP is 0..63"));
+            }
+        }
+        d
+    }
+}
+
+/// Why `name` cannot be a Linux interface name, if it cannot.
+fn bad_ifname(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("empty interface name")
+    } else if name.len() > MAX_IFNAME {
+        Some("interface names are at most 15 characters")
+    } else if name == "."
+        || name == ".."
+        || name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        Some("not a valid interface name")
+    } else {
+        None
+    }
+}
+
+/// An IPv4/IPv6 literal or a syntactically plausible DNS name
+/// (RFC 1035 §2.3.1 letters, digits, hyphens and dots; RFC 1035 §2.3.4 ≤ 255).
+fn plausible_host(h: &str) -> bool {
+    if h.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    // a single trailing dot (fully qualified name) is fine
+    let name = h.strip_suffix('.').unwrap_or(h);
+    !name.is_empty()
+        && h.len() <= 255
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// Result of applying one typed option.
+enum Applied {
+    /// Value stored (possibly with a warning about it).
+    Ok(Option<String>),
+    /// Bad value; the message explains it.
+    Bad(String),
+    /// Not one of the typed options.
+    NotTyped,
+}
+
+/// siproxd's `%i`: optional sign, then decimal or `0x` hexadecimal.
+fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if let Some(hex) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        i64::from_str_radix(hex, 16).ok()?
+    } else {
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        rest.parse::<i64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+fn int_in(key: &str, value: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    match parse_int(value) {
+        None => Err(format!("{key} = '{value}': expected an integer")),
+        Some(v) if v < lo || v > hi => Err(format!("{key} = {v} is out of range {lo}..{hi}")),
+        Some(v) => Ok(v),
+    }
+}
+
+fn port(key: &str, value: &str) -> Result<u16, String> {
+    // range-checked to 0..=65535 just above
+    int_in(key, value, 0, 65535).map(|v| v as u16)
+}
+
+fn secs(key: &str, value: &str) -> Result<u32, String> {
+    // range-checked to the u32 range just above
+    int_in(key, value, 0, i64::from(u32::MAX)).map(|v| v as u32)
+}
+
+/// siproxd's 0/1 switches are integers (non-zero = on); words are accepted too.
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" => Ok(true),
+        "no" | "false" | "off" => Ok(false),
+        _ => match parse_int(value) {
+            Some(v) => Ok(v != 0),
+            None => Err(format!("{key} = '{value}': expected 0 or 1")),
+        },
+    }
+}
+
+fn opt_string(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+fn opt_path(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
+/// Collected `outbound_domain_*` values with their lines, paired at the end.
+#[derive(Default)]
+struct DomainParts {
+    names: Vec<(String, usize)>,
+    hosts: Vec<(String, usize)>,
+    ports: Vec<(u16, usize)>,
+}
+
+/// Apply one typed option to `cfg`. `parts` collects the outbound domain lists.
+fn apply_typed(
+    cfg: &mut Config,
+    parts: &mut DomainParts,
+    key: &str,
+    value: &str,
+    line: usize,
+) -> Applied {
+    fn done<T>(r: Result<T, String>, set: impl FnOnce(T)) -> Applied {
+        match r {
+            Ok(v) => {
+                set(v);
+                Applied::Ok(None)
+            }
+            Err(e) => Applied::Bad(e),
+        }
+    }
+    match key {
+        "if_inbound" => done(Ok(opt_string(value)), |v| cfg.if_inbound = v),
+        "if_outbound" => done(Ok(opt_string(value)), |v| cfg.if_outbound = v),
+        "host_outbound" => done(Ok(opt_string(value)), |v| cfg.host_outbound = v),
+        "sip_listen_port" => done(port(key, value), |v| cfg.sip_listen_port = v),
+        "hosts_allow_reg" => done(
+            cfg.hosts_allow_reg
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        "hosts_allow_sip" => done(
+            cfg.hosts_allow_sip
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        "hosts_deny_sip" => done(
+            cfg.hosts_deny_sip
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        "registration_file" => done(Ok(opt_path(value)), |v| cfg.registration_file = v),
+        "autosave_registrations" => done(secs(key, value), |v| cfg.autosave_registrations = v),
+        "default_expires" => done(secs(key, value), |v| cfg.default_expires = v),
+        "outbound_proxy_host" => done(Ok(opt_string(value)), |v| cfg.outbound_proxy_host = v),
+        // siproxd: port 0 means the default SIP port
+        "outbound_proxy_port" => done(port(key, value), |v| {
+            cfg.outbound_proxy_port = if v == 0 { SIP_PORT } else { v }
+        }),
+        "outbound_domain_name" => done(Ok(value.to_string()), |v| parts.names.push((v, line))),
+        "outbound_domain_host" => done(Ok(value.to_string()), |v| parts.hosts.push((v, line))),
+        "outbound_domain_port" => done(port(key, value), |v| {
+            parts.ports.push((if v == 0 { SIP_PORT } else { v }, line))
+        }),
+        "daemonize" => done(boolean(key, value), |v| cfg.daemonize = v),
+        "pid_file" => done(Ok(opt_path(value)), |v| cfg.pid_file = v),
+        // -1 (all classes) and other negatives wrap like siproxd's int → unsigned
+        "debug_level" => done(
+            int_in(key, value, i64::from(i32::MIN), i64::from(u32::MAX)),
+            |v| cfg.debug_level = v as u32,
+        ),
+        "silence_log" => done(int_in(key, value, 0, 4), |v| cfg.silence_log = v as u32),
+        "rtp_proxy_enable" => match parse_int(value) {
+            Some(0) => {
+                cfg.rtp_proxy_enable = false;
+                Applied::Ok(None)
+            }
+            Some(1) => {
+                cfg.rtp_proxy_enable = true;
+                Applied::Ok(None)
+            }
+            Some(2 | 3) => Applied::Bad(format!(
+                "rtp_proxy_enable = {value}: the firewall masquerading modes were removed from siproxd; use 1 (relay) or 0 (off)"
+            )),
+            _ => Applied::Bad(format!(
+                "rtp_proxy_enable = '{value}': expected 0 (off) or 1 (relay)"
+            )),
+        },
+        "rtp_port_low" => match port(key, value) {
+            Ok(v) if v % 2 == 1 && v < u16::MAX => {
+                // siproxd rounds an odd low port up (readconf.c) and warns.
+                cfg.rtp_port_low = v + 1;
+                Applied::Ok(Some(format!(
+                    "rtp_port_low = {v} is odd; rounded up to {} (RTP uses even ports)",
+                    v + 1
+                )))
+            }
+            Ok(v) => {
+                cfg.rtp_port_low = v;
+                Applied::Ok(None)
+            }
+            Err(e) => Applied::Bad(e),
+        },
+        "rtp_port_high" => done(port(key, value), |v| cfg.rtp_port_high = v),
+        "rtp_timeout" => done(secs(key, value), |v| cfg.rtp_timeout = v),
+        "rtp_dscp" => done(int_in(key, value, 0, 255), |v| cfg.rtp_dscp = v as u8),
+        "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
+        "user" => done(Ok(opt_string(value)), |v| cfg.user = v),
+        "chrootjail" => done(Ok(opt_path(value)), |v| cfg.chrootjail = v),
+        _ => Applied::NotTyped,
+    }
+}
+
+/// The warning for a recognised option sipnat does not act on.
+fn not_implemented_message(info: &options::OptionInfo) -> String {
+    let name = info.name;
+    match info.status {
+        Status::Later => format!(
+            "option '{name}' is recognised but privilege dropping is not implemented yet; sipnat keeps running as the user that started it"
+        ),
+        Status::NotApplicable => format!(
+            "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
+        ),
+        _ if name.starts_with("plugin_") => format!(
+            "option '{name}' is recognised but not implemented yet: siproxd plugins are not built into sipnat yet; ignored"
+        ),
+        _ => format!("option '{name}' is recognised but not implemented yet; ignored"),
+    }
+}
+
+/// Split one line into `(key, value)`. `Ok(None)` for blank and comment lines.
+fn split_line(raw: &str) -> Result<Option<(&str, &str)>, String> {
+    let line = raw.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let Some((key, rest)) = line.split_once('=') else {
+        let word = line.split_whitespace().next().unwrap_or(line);
+        return Err(if options::lookup(word).is_some() {
+            format!("option '{word}' has no value: expected '{word} = value'")
+        } else {
+            format!("expected 'key = value', found '{}'", truncate(line, 60))
+        });
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err("missing option name before '='".to_string());
+    }
+    if key.contains(char::is_whitespace) {
+        return Err(format!("option name '{key}' contains blanks"));
+    }
+    Ok(Some((key, strip_comment(rest).trim())))
+}
+
+/// Cut a trailing comment: `#` at the start of the value or after a blank.
+fn strip_comment(v: &str) -> &str {
+    let mut prev_blank = true;
+    for (i, c) in v.char_indices() {
+        if c == '#' && prev_blank {
+            return &v[..i];
+        }
+        prev_blank = c.is_whitespace();
+    }
+    v
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Parse siproxd.conf text. Never panics. Returns the config built from the
+/// defaults plus the file, and every diagnostic (errors for unknown keys, bad
+/// values and missing `=`; warnings for recognised options sipnat does not
+/// implement, repeated single-value options and adjusted values), each with
+/// its line number. Cross-field problems are left to [`Config::check`].
+pub fn parse_siproxd_conf(text: &str, file: &str) -> (Config, Vec<Diagnostic>) {
+    let mut cfg = Config::default();
+    let mut diags = Vec::new();
+    let mut parts = DomainParts::default();
+    // first line each option was seen on (repeat detection, warn-once)
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+
+    for (idx, raw) in text.lines().enumerate() {
+        let line = idx + 1;
+        let (key, value) = match split_line(raw) {
+            Ok(None) => continue,
+            Ok(Some(kv)) => kv,
+            Err(m) => {
+                diags.push(Diagnostic::error(file, line, m));
+                continue;
+            }
+        };
+        let Some(info) = options::lookup(key) else {
+            let hint = options::suggest(key)
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            diags.push(Diagnostic::error(
+                file,
+                line,
+                format!("unknown option '{key}'{hint}"),
+            ));
+            continue;
+        };
+        let first = seen.get(info.name).copied();
+        if first.is_none() {
+            seen.insert(info.name, line);
+        }
+        let is_acl = info.name.starts_with("hosts_");
+        match apply_typed(&mut cfg, &mut parts, info.name, value, line) {
+            Applied::Ok(note) => {
+                if let Some(n) = note {
+                    diags.push(Diagnostic::warning(file, line, n));
+                }
+                if let (Some(f), false, false) = (first, info.list, is_acl) {
+                    diags.push(Diagnostic::warning(
+                        file,
+                        line,
+                        format!(
+                            "option '{key}' is set again (first on line {f}); the last value wins"
+                        ),
+                    ));
+                }
+                if info.status == Status::Later && first.is_none() && !value.is_empty() {
+                    diags.push(Diagnostic::warning(
+                        file,
+                        line,
+                        not_implemented_message(info),
+                    ));
+                }
+            }
+            Applied::Bad(m) => diags.push(Diagnostic::error(file, line, m)),
+            Applied::NotTyped if info.name == "load_plugin" => {
+                // one warning per plugin line, naming the plugin
+                diags.push(Diagnostic::warning(
+                    file,
+                    line,
+                    format!(
+                        "load_plugin = '{value}': siproxd plugins are not built into sipnat yet; ignored"
+                    ),
+                ));
+            }
+            Applied::NotTyped => {
+                if first.is_none() {
+                    diags.push(Diagnostic::warning(
+                        file,
+                        line,
+                        not_implemented_message(info),
+                    ));
+                }
+            }
+        }
+    }
+
+    pair_outbound_domains(&mut cfg, parts, file, &mut diags);
+    (cfg, diags)
+}
+
+/// Pair `outbound_domain_name/_host/_port` by position, as siproxd does.
+/// Ports may be left out altogether (all 5060); otherwise counts must match.
+fn pair_outbound_domains(
+    cfg: &mut Config,
+    p: DomainParts,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let n = p.names.len();
+    let mut ok = true;
+    if p.hosts.len() != n {
+        ok = false;
+        let line = p
+            .names
+            .get(p.hosts.len())
+            .or(p.hosts.get(n))
+            .map_or(0, |x| x.1);
+        diags.push(Diagnostic::error(
+            file,
+            line,
+            format!(
+                "{} outbound_domain_name but {} outbound_domain_host lines: they pair up by position, give one host per name",
+                n,
+                p.hosts.len()
+            ),
+        ));
+    }
+    if !p.ports.is_empty() && p.ports.len() != n {
+        ok = false;
+        let line = p
+            .names
+            .get(p.ports.len())
+            .map(|x| x.1)
+            .or(p.ports.get(n).map(|x| x.1))
+            .unwrap_or(0);
+        diags.push(Diagnostic::error(
+            file,
+            line,
+            format!(
+                "{} outbound_domain_name but {} outbound_domain_port lines: give one port per name, or none (all 5060)",
+                n,
+                p.ports.len()
+            ),
+        ));
+    }
+    if !ok {
+        return;
+    }
+    for (i, ((name, name_line), (host, host_line))) in p.names.into_iter().zip(p.hosts).enumerate()
+    {
+        if name.is_empty() {
+            diags.push(Diagnostic::error(
+                file,
+                name_line,
+                "outbound_domain_name is empty".to_string(),
+            ));
+            continue;
+        }
+        if host.is_empty() {
+            diags.push(Diagnostic::error(
+                file,
+                host_line,
+                format!("outbound_domain_host for '{name}' is empty"),
+            ));
+            continue;
+        }
+        let port = p.ports.get(i).map_or(SIP_PORT, |x| x.0);
+        cfg.outbound_domains
+            .push(OutboundDomain { name, host, port });
+    }
+}
+
+/// Read the file, parse it, then [`Config::check`] it. `Err` (with every
+/// diagnostic) when any diagnostic is an error; `Ok` with the warnings
+/// otherwise. The file name in the diagnostics is `path` as given.
+pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(vec![Diagnostic::error(
+                &file,
+                0,
+                format!("cannot read the configuration: {e}"),
+            )]);
+        }
+    };
+    let mut diags = Vec::new();
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::warning(
+                &file,
+                0,
+                "the file is not valid UTF-8; invalid bytes were replaced".to_string(),
+            ));
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    let (cfg, parse_diags) = parse_siproxd_conf(&text, &file);
+    diags.extend(parse_diags);
+    diags.extend(cfg.check(&file));
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(diags)
+    } else {
+        Ok((cfg, diags))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,608 @@
+//! The catalogue of every siproxd configuration option sipnat recognises.
+//!
+//! siproxd (0.8.x) reads its options from one table in `siproxd.c` plus one
+//! table per plugin; a plugin reads the same file for names that start with
+//! `plugin_<name>_`. This module lists all of them, once, with what each one
+//! means and what sipnat does with it. The parser ([`super::parse_siproxd_conf`])
+//! uses it to tell a recognised-but-not-implemented option (a warning) from a
+//! typo (an error), and [`options_markdown`] renders it as the README table, so
+//! the documentation cannot drift from the code.
+//!
+//! This module does NOT parse values; the typed options are applied in
+//! `config/mod.rs`.
+
+/// What sipnat does with one siproxd option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Parsed into a typed [`super::Config`] field and used by the signalling core.
+    Implemented,
+    /// Parsed and validated into a typed field now; the RTP relay (next issue) uses it.
+    Media,
+    /// Parsed into a typed field, but the feature (privilege drop) comes later:
+    /// setting it produces a warning so nobody believes it is in force.
+    Later,
+    /// Accepted, and a warning says it is not implemented yet.
+    NotYet,
+    /// Accepted with a warning that it has no meaning in sipnat's design
+    /// (one thread, features built in instead of loadable plugins).
+    NotApplicable,
+}
+
+impl Status {
+    /// The wording of the README's status column.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Status::Implemented => "implemented",
+            Status::Media => "parsed, used by media issue",
+            Status::Later => "parsed, warns: privilege drop not implemented yet",
+            Status::NotYet => "recognised, warns: not implemented yet",
+            Status::NotApplicable => "recognised, warns: not applicable to sipnat",
+        }
+    }
+}
+
+/// One siproxd option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionInfo {
+    /// The option name exactly as siproxd spells it (case-sensitive).
+    pub name: &'static str,
+    /// What sipnat does with it.
+    pub status: Status,
+    /// `true` when siproxd collects repeated lines into a list.
+    pub list: bool,
+    /// One line, our own words: what the option does in siproxd.
+    pub meaning: &'static str,
+}
+
+const fn opt(name: &'static str, status: Status, meaning: &'static str) -> OptionInfo {
+    OptionInfo {
+        name,
+        status,
+        list: false,
+        meaning,
+    }
+}
+
+const fn list(name: &'static str, status: Status, meaning: &'static str) -> OptionInfo {
+    OptionInfo {
+        name,
+        status,
+        list: true,
+        meaning,
+    }
+}
+
+use Status::{Implemented, Later, Media, NotApplicable, NotYet};
+
+/// Every option siproxd 0.8 understands (core table and all bundled plugins),
+/// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
+/// written for siproxd 0.5–0.7 still carry.
+pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
+    // --- network interfaces and addresses
+    opt(
+        "if_inbound",
+        Implemented,
+        "Name of the LAN-side interface, where the phones are.",
+    ),
+    opt(
+        "if_outbound",
+        Implemented,
+        "Name of the WAN-side interface, towards the providers.",
+    ),
+    opt(
+        "host_outbound",
+        Implemented,
+        "Public address or host name to announce instead of the WAN interface address (router behind another NAT).",
+    ),
+    opt(
+        "sip_listen_port",
+        Implemented,
+        "UDP/TCP port siproxd listens on for SIP (default 5060).",
+    ),
+    // --- access control
+    opt(
+        "hosts_allow_reg",
+        Implemented,
+        "Networks allowed to REGISTER (and thereby to send SIP); empty means everyone.",
+    ),
+    opt(
+        "hosts_allow_sip",
+        Implemented,
+        "Networks allowed to send SIP; empty means everyone.",
+    ),
+    opt(
+        "hosts_deny_sip",
+        Implemented,
+        "Networks whose SIP is always dropped; wins over both allow lists.",
+    ),
+    // --- registrations
+    opt(
+        "registration_file",
+        Implemented,
+        "File where the registration table is saved so a restart keeps it.",
+    ),
+    opt(
+        "autosave_registrations",
+        Implemented,
+        "Save the registration table every N seconds (0: only at exit/on change).",
+    ),
+    opt(
+        "default_expires",
+        Implemented,
+        "Expiry in seconds used when a REGISTER carries no Expires (siproxd default 3600).",
+    ),
+    // --- outbound proxies
+    opt(
+        "outbound_proxy_host",
+        Implemented,
+        "Send all outgoing SIP through this proxy (chaining).",
+    ),
+    opt(
+        "outbound_proxy_port",
+        Implemented,
+        "Port of the outbound proxy (default 5060).",
+    ),
+    list(
+        "outbound_domain_name",
+        Implemented,
+        "Domain that gets its own outbound proxy (n-th name pairs with n-th host/port).",
+    ),
+    list(
+        "outbound_domain_host",
+        Implemented,
+        "Outbound proxy host for the n-th outbound_domain_name.",
+    ),
+    list(
+        "outbound_domain_port",
+        Implemented,
+        "Outbound proxy port for the n-th outbound_domain_name.",
+    ),
+    // --- process
+    opt(
+        "daemonize",
+        Implemented,
+        "Detach into the background at start (1) or stay in the foreground (0).",
+    ),
+    opt(
+        "pid_file",
+        Implemented,
+        "Write the process id to this file.",
+    ),
+    opt(
+        "debug_level",
+        Implemented,
+        "Bit mask of debug message classes (DBCLASS_*); -1 enables all.",
+    ),
+    opt(
+        "silence_log",
+        Implemented,
+        "How little goes to syslog: 0 everything … 3 errors only, 4 nothing.",
+    ),
+    opt(
+        "user",
+        Later,
+        "Switch to this user (and its group) after binding the sockets.",
+    ),
+    opt(
+        "chrootjail",
+        Later,
+        "chroot() into this directory after start.",
+    ),
+    // --- media (RTP relay)
+    opt(
+        "rtp_proxy_enable",
+        Media,
+        "0: leave RTP alone, 1: relay RTP through siproxd (2/3, firewall masquerading, were removed in siproxd).",
+    ),
+    opt(
+        "rtp_port_low",
+        Media,
+        "Lowest UDP port of the RTP relay pool (should be even).",
+    ),
+    opt(
+        "rtp_port_high",
+        Media,
+        "Highest UDP port of the RTP relay pool.",
+    ),
+    opt(
+        "rtp_timeout",
+        Media,
+        "Seconds without packets after which a relayed RTP stream is torn down (also on hold).",
+    ),
+    opt(
+        "rtp_dscp",
+        Media,
+        "DSCP value set on relayed RTP packets (46 = expedited forwarding; 0 = leave unset).",
+    ),
+    opt(
+        "sip_dscp",
+        Media,
+        "DSCP value set on SIP packets siproxd sends (0 = leave unset).",
+    ),
+    opt(
+        "rtp_input_dejitter",
+        NotYet,
+        "Delay (µs) to smooth jitter of incoming RTP before relaying.",
+    ),
+    opt(
+        "rtp_output_dejitter",
+        NotYet,
+        "Delay (µs) to smooth jitter of outgoing RTP before relaying.",
+    ),
+    // --- debugging
+    opt(
+        "debug_port",
+        NotYet,
+        "TCP port where a remote client can read the debug log (0: off).",
+    ),
+    // --- authentication
+    opt(
+        "proxy_auth_realm",
+        NotYet,
+        "Realm for digest authentication that local clients must pass to register.",
+    ),
+    opt(
+        "proxy_auth_passwd",
+        NotYet,
+        "Single shared password for that authentication.",
+    ),
+    opt(
+        "proxy_auth_pwfile",
+        NotYet,
+        "File with per-user passwords for that authentication (wins over proxy_auth_passwd).",
+    ),
+    // --- rewriting quirks
+    list(
+        "mask_host",
+        NotYet,
+        "Host part a broken phone registers with, to be replaced (pairs with masked_host).",
+    ),
+    list("masked_host", NotYet, "Host part to put in its place."),
+    opt(
+        "ua_string",
+        NotYet,
+        "Replace the User-Agent header of outgoing messages with this text.",
+    ),
+    opt(
+        "use_rport",
+        NotYet,
+        "Bit mask: honour the Via rport parameter (RFC 3581) on requests and/or responses.",
+    ),
+    opt(
+        "obscure_loops",
+        NotYet,
+        "Alter Call-ID/branch so calls looping through siproxd twice are not taken as loops.",
+    ),
+    // --- TCP transport
+    opt(
+        "tcp_timeout",
+        NotYet,
+        "Seconds an idle SIP TCP connection is kept open.",
+    ),
+    opt(
+        "tcp_connect_timeout",
+        NotYet,
+        "Milliseconds to wait for an outgoing TCP connect.",
+    ),
+    opt(
+        "tcp_keepalive",
+        NotYet,
+        "Seconds between keep-alive packets on SIP TCP connections (0: off).",
+    ),
+    // --- plugins and threads
+    opt(
+        "plugindir",
+        NotApplicable,
+        "Directory the plugin shared objects are loaded from.",
+    ),
+    list(
+        "load_plugin",
+        NotYet,
+        "Load this plugin (features come built in to sipnat instead).",
+    ),
+    opt(
+        "thread_stack_size",
+        NotApplicable,
+        "Stack size of siproxd's RTP thread (sipnat has one thread).",
+    ),
+    // --- legacy names (siproxd 0.5–0.7)
+    opt(
+        "log_calls",
+        NotYet,
+        "Old switch to log call setup to syslog (now plugin_logcall).",
+    ),
+    opt(
+        "pi_shortdial_enable",
+        NotYet,
+        "Old switch for short dials (now plugin_shortdial).",
+    ),
+    opt(
+        "pi_shortdial_akey",
+        NotYet,
+        "Old short dial access key (now plugin_shortdial_akey).",
+    ),
+    list(
+        "pi_shortdial_entry",
+        NotYet,
+        "Old short dial target (now plugin_shortdial_entry).",
+    ),
+    // --- plugin_demo
+    opt(
+        "plugin_demo_string",
+        NotYet,
+        "Text the demo plugin logs (example plugin).",
+    ),
+    // --- plugin_shortdial
+    opt(
+        "plugin_shortdial_akey",
+        NotYet,
+        "Key plus digit count that marks a short dial (e.g. *00).",
+    ),
+    list(
+        "plugin_shortdial_entry",
+        NotYet,
+        "Number dialled for short dial 1, 2, … (one line each).",
+    ),
+    // --- plugin_defaulttarget
+    opt(
+        "plugin_defaulttarget_log",
+        NotYet,
+        "Log calls redirected to the default target.",
+    ),
+    opt(
+        "plugin_defaulttarget_target",
+        NotYet,
+        "SIP URI that receives calls to unknown local targets.",
+    ),
+    // --- plugin_fix_bogus_via
+    opt(
+        "plugin_fix_bogus_via_networks",
+        NotYet,
+        "Networks whose broken top Via header on responses is replaced.",
+    ),
+    // --- plugin_fix_DTAG
+    opt(
+        "plugin_fix_DTAG_networks",
+        NotYet,
+        "Networks of Deutsche Telekom servers whose broken Via headers are fixed.",
+    ),
+    // --- plugin_fix_fbox_anoncall
+    opt(
+        "plugin_fix_fbox_anoncall_networks",
+        NotYet,
+        "Networks of Fritz!Box phones whose Contact on anonymous calls is fixed.",
+    ),
+    // --- plugin_stun
+    opt(
+        "plugin_stun_server",
+        NotYet,
+        "STUN server used to learn the public address.",
+    ),
+    opt(
+        "plugin_stun_port",
+        NotYet,
+        "Port of that STUN server (default 3478).",
+    ),
+    opt(
+        "plugin_stun_period",
+        NotYet,
+        "Seconds between STUN queries (default 300).",
+    ),
+    // --- plugin_prefix
+    opt(
+        "plugin_prefix_akey",
+        NotYet,
+        "Prefix added to every outgoing dialled number.",
+    ),
+    // --- plugin_regex
+    list(
+        "plugin_regex_desc",
+        NotYet,
+        "Name of the n-th request-URI rewrite rule.",
+    ),
+    list(
+        "plugin_regex_pattern",
+        NotYet,
+        "Regular expression of the n-th request-URI rewrite rule.",
+    ),
+    list(
+        "plugin_regex_replace",
+        NotYet,
+        "Replacement of the n-th request-URI rewrite rule.",
+    ),
+    // --- plugin_regex_body
+    list(
+        "plugin_regex_body_desc",
+        NotYet,
+        "Name of the n-th message-body rewrite rule.",
+    ),
+    list(
+        "plugin_regex_body_pattern",
+        NotYet,
+        "Regular expression of the n-th message-body rewrite rule.",
+    ),
+    list(
+        "plugin_regex_body_replace",
+        NotYet,
+        "Replacement of the n-th message-body rewrite rule.",
+    ),
+    // --- plugin_stripheader
+    list(
+        "plugin_stripheader_remove",
+        NotYet,
+        "Header (or header:value) to remove from messages.",
+    ),
+    // --- plugin_codecfilter
+    list(
+        "plugin_codecfilter_blacklist",
+        NotYet,
+        "Codec name to remove from SDP offers and answers.",
+    ),
+    // --- plugin_siptrunk
+    list(
+        "plugin_siptrunk_name",
+        NotYet,
+        "Name of the n-th SIP trunk.",
+    ),
+    list(
+        "plugin_siptrunk_account",
+        NotYet,
+        "Registered account (SIP URI) that receives the n-th trunk's calls.",
+    ),
+    list(
+        "plugin_siptrunk_numbers_regex",
+        NotYet,
+        "Regular expression of the numbers belonging to the n-th trunk.",
+    ),
+    // --- plugin_stats
+    opt(
+        "plugin_stats_to_syslog",
+        NotYet,
+        "Log call statistics every N seconds (-1: only on SIGUSR1, 0: off).",
+    ),
+    opt(
+        "plugin_stats_to_file",
+        NotYet,
+        "Write call statistics to a file every N seconds (-1: on SIGUSR1, 0: off).",
+    ),
+    opt(
+        "plugin_stats_filename",
+        NotYet,
+        "File the statistics are written to.",
+    ),
+    // --- plugin_blacklist
+    opt(
+        "plugin_blacklist_dbpath",
+        NotYet,
+        "SQLite database of blocked clients.",
+    ),
+    opt(
+        "plugin_blacklist_db_sync_mode",
+        NotYet,
+        "SQLite synchronous mode of that database (FULL, NORMAL, OFF).",
+    ),
+    opt(
+        "plugin_blacklist_simulate",
+        NotYet,
+        "Only log who would be blocked.",
+    ),
+    opt(
+        "plugin_blacklist_duration",
+        NotYet,
+        "Seconds a client stays blocked (0: forever).",
+    ),
+    opt(
+        "plugin_blacklist_hitcount",
+        NotYet,
+        "Failed authentications before a client is blocked.",
+    ),
+    opt(
+        "plugin_blacklist_register_window",
+        NotYet,
+        "Seconds within which a REGISTER answer must arrive to count.",
+    ),
+];
+
+/// Look an option up by its exact (case-sensitive) name.
+pub fn lookup(name: &str) -> Option<&'static OptionInfo> {
+    SIPROXD_OPTIONS.iter().find(|o| o.name == name)
+}
+
+/// The known option closest to a misspelt `name` (edit distance ≤ 3, or one
+/// that differs only in letter case), for "did you mean" hints.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let mut best: Option<(usize, &'static str)> = None;
+    for o in SIPROXD_OPTIONS {
+        let d = if o.name.eq_ignore_ascii_case(name) {
+            0
+        } else {
+            edit_distance(&lower, &o.name.to_ascii_lowercase())
+        };
+        if d <= 3 && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, o.name));
+        }
+    }
+    best.map(|(_, n)| n)
+}
+
+/// Levenshtein distance over bytes (option names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The README table: every option, its siproxd meaning and sipnat's status.
+pub fn options_markdown() -> String {
+    let mut s = String::from("| option | siproxd meaning | sipnat status |\n|---|---|---|\n");
+    for o in SIPROXD_OPTIONS {
+        let name = if o.list {
+            format!("`{}` (list)", o.name)
+        } else {
+            format!("`{}`", o.name)
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            name,
+            o.meaning.replace('|', "\\|"),
+            o.status.describe()
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lookup_finds_them() {
+        for (i, o) in SIPROXD_OPTIONS.iter().enumerate() {
+            assert!(
+                SIPROXD_OPTIONS[i + 1..].iter().all(|p| p.name != o.name),
+                "duplicate option {}",
+                o.name
+            );
+            assert_eq!(lookup(o.name).map(|x| x.name), Some(o.name));
+        }
+        assert!(lookup("IF_INBOUND").is_none(), "lookup is case-sensitive");
+        assert!(lookup("no_such_option").is_none());
+    }
+
+    #[test]
+    fn suggestions_for_typos() {
+        assert_eq!(suggest("if_inbund"), Some("if_inbound"));
+        assert_eq!(suggest("SIP_LISTEN_PORT"), Some("sip_listen_port"));
+        assert_eq!(suggest("rtp_port_hihg"), Some("rtp_port_high"));
+        assert_eq!(suggest("completely_different_thing"), None);
+    }
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("abc", "abd"), 1);
+        assert_eq!(edit_distance("abc", "ab"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn markdown_lists_every_option_once() {
+        let md = options_markdown();
+        for o in SIPROXD_OPTIONS {
+            let needle = format!("| `{}`", o.name);
+            assert_eq!(md.matches(&needle).count(), 1, "{}", o.name);
+        }
+        assert_eq!(md.lines().count(), SIPROXD_OPTIONS.len() + 2);
+    }
+}

@@ -1,0 +1,2432 @@
+//! Non-blocking DNS stub resolver for SIP targets (A and SRV), sans-IO.
+//!
+//! # What it does
+//! The SIP core asks [`Resolver::resolve`] where a request for `host` (and the
+//! port, if the URI named one) should go. The resolver answers at once from an
+//! IP literal or from its cache, or it starts a query and answers
+//! [`Lookup::Pending`]; the core parks its work and retries it when
+//! [`Resolver::handle_response`] or [`Resolver::handle_timeout`] return `true`.
+//!
+//! * RFC 3263 §4.2, simplified for UDP and without NAPTR: a numeric host is
+//!   used as is (port 5060 unless given); a host name with a port is looked up
+//!   with an A query; a host name without a port is looked up as the SRV name
+//!   `_sip._udp.<host>` (RFC 3263 §4.2, RFC 2782), then an A query for the
+//!   chosen SRV target with the SRV port. When the SRV lookup finds nothing
+//!   (NXDOMAIN or no SRV records) or the server cannot answer it, the resolver
+//!   falls back to an A query for the host itself with port 5060.
+//! * SRV choice (RFC 2782): the records of the lowest priority, one picked at
+//!   random in proportion to its weight (records of weight 0 are picked only
+//!   when every record of that priority has weight 0). The choice is made once
+//!   per answer and cached, so one name keeps one destination for the TTL.
+//!   A records for the chosen target found in the same reply (answer or
+//!   additional section) are cached too, which saves the second query.
+//! * CNAME chains inside one answer are followed (RFC 1034 §3.6.2, §5.2.2), up
+//!   to [`MAX_CNAME_HOPS`].
+//! * A cache of [`MAX_DNS_CACHE`] entries: positive answers for their TTL
+//!   clamped to 30 s … 1 h; NXDOMAIN and "no data" for the SOA-derived negative
+//!   TTL (RFC 2308 §5) clamped to 10 s … 60 s; a lookup that timed out or that
+//!   no server could answer is remembered as failed for 30 s (RFC 2308 §7), so
+//!   the caller's retry sees [`Lookup::Failed`] instead of starting over. When
+//!   the cache is full, an expired entry is reused first, then the entry
+//!   nearest its expiry (a cache may forget; no call is lost by it).
+//! * At most [`MAX_DNS_PENDING`] queries in flight. Callers asking for the same
+//!   name and type share one query. Each query has a random 16-bit id from a
+//!   xorshift PRNG seeded by the caller, and is retransmitted after 1 s, 2 s and
+//!   4 s across the nameservers in turn (RFC 1035 §4.2.1, the resolv.conf
+//!   behaviour); it fails 4 s after the fourth try.
+//! * Anti-spoofing (RFC 5452 §3, RFC 2181 §4): a reply is accepted only from an address
+//!   the query was sent to, with the query's id, question name (compared
+//!   case-insensitively, RFC 4343) and question type and class.
+//! * SERVFAIL, REFUSED, FORMERR, NOTIMP or a malformed answer move the query
+//!   on to the next nameserver not tried yet, if there is one; otherwise the
+//!   lookup fails with [`DnsError::ServerFailure`].
+//! * A truncated reply (TC bit, RFC 1035 §4.1.1) is a failure for that record
+//!   type: no TCP retry. For SRV this means the A fallback.
+//! * Names in replies may be compressed (RFC 1035 §4.1.4). A pointer must point
+//!   before the start of the label run that contains it, which makes every
+//!   decoding terminate (no loops); every read is bounds-checked, so a hostile
+//!   reply cannot make the resolver panic.
+//! * [`parse_resolv_conf`] reads the `nameserver` lines of a resolv.conf text.
+//!
+//! # What it does not do
+//! No sockets, no clock, no file reading: the driver sends what
+//! [`Resolver::poll_transmit`] gives, feeds replies to
+//! [`Resolver::handle_response`], arms its poll timeout with
+//! [`Resolver::poll_timeout`], and reads resolv.conf. The driver should send
+//! from a socket bound to a random port (bind to port 0) and seed the PRNG from
+//! an unpredictable source, as the id alone is only 16 bits of defence.
+//! No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no EDNS0, no
+//! DNSSEC, no search domains; only the first A record of an answer is used and
+//! only one SRV target is tried (no fail-over to the next SRV target).
+//! Queries for one name with different port arguments share the A lookup.
+
+use core::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING};
+
+/// Nameservers used, as glibc's `MAXNS` (resolv.conf(5)).
+pub const MAX_NAMESERVERS: usize = 3;
+/// The DNS server port (RFC 1035 §4.2.1).
+pub const DNS_PORT: u16 = 53;
+/// The SIP port used when neither the URI nor SRV gives one (RFC 3263 §4.2).
+pub const SIP_DEFAULT_PORT: u16 = 5060;
+/// Longest query [`Resolver::poll_transmit`] writes: header, name, type, class.
+pub const MAX_QUERY_LEN: usize = HEADER_LEN + MAX_DNS_NAME + 4;
+/// CNAME records followed inside one answer before giving up.
+pub const MAX_CNAME_HOPS: usize = 8;
+
+/// Positive answers are cached for their TTL, but at least this long ...
+const POSITIVE_TTL_MIN: Duration = Duration::from_secs(30);
+/// ... and at most this long.
+const POSITIVE_TTL_MAX: Duration = Duration::from_secs(3600);
+/// NXDOMAIN / no-data answers: the RFC 2308 §5 TTL clamped to this range
+/// (the minimum is also used when the reply carries no SOA record).
+const NEGATIVE_TTL_MIN: Duration = Duration::from_secs(10);
+const NEGATIVE_TTL_MAX: Duration = Duration::from_secs(60);
+/// A lookup that timed out or that no server could answer (RFC 2308 §7).
+const FAILURE_TTL: Duration = Duration::from_secs(30);
+/// How long each try waits for its reply; one entry per try (RFC 1035 §4.2.1
+/// asks for retransmission with back-off across the servers).
+const TRY_TIMEOUTS: [Duration; MAX_TRIES] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(4),
+];
+/// Transmissions of one query before it fails with [`DnsError::Timeout`].
+const MAX_TRIES: usize = 4;
+/// SRV records of one answer that are considered; the rest are ignored.
+const MAX_SRV_RECORDS: usize = 16;
+/// Compression pointers followed while decoding one name (belt and braces:
+/// the "points before its label run" rule already bounds the decoding).
+const MAX_POINTER_HOPS: usize = 128;
+
+// RFC 1035 §4.1.1 header layout and §3.2.2 / RFC 2782 / RFC 3596 type codes.
+const HEADER_LEN: usize = 12;
+const FLAG_QR: u16 = 0x8000;
+const FLAG_TC: u16 = 0x0200;
+const FLAG_RD: u16 = 0x0100;
+const RCODE_NOERROR: u16 = 0;
+const RCODE_NXDOMAIN: u16 = 3;
+const TYPE_A: u16 = 1;
+const TYPE_CNAME: u16 = 5;
+const TYPE_SOA: u16 = 6;
+const TYPE_SRV: u16 = 33;
+const CLASS_IN: u16 = 1;
+
+/// The answer to [`Resolver::resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Send it here.
+    Ready(SocketAddr),
+    /// A query is in flight: park the work and retry it when
+    /// `handle_response` or `handle_timeout` return `true`.
+    Pending,
+    /// The name cannot be resolved now (cached for a short while).
+    Failed(DnsError),
+}
+
+/// Why a lookup failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsError {
+    /// NXDOMAIN (RFC 1035 §4.1.1 RCODE 3), or a host name that cannot exist
+    /// (empty label, characters outside letters, digits, `-` and `_`).
+    NoSuchName,
+    /// The name exists but has no A record, or its SRV record says the
+    /// service is not available (target ".", RFC 2782).
+    NoAddress,
+    /// No reply after every retransmission.
+    Timeout,
+    /// Already [`MAX_DNS_PENDING`] queries in flight (not cached).
+    TooManyPending,
+    /// A label longer than 63 octets or a name longer than 255 (RFC 1035 §2.3.4).
+    NameTooLong,
+    /// No nameserver configured.
+    NoNameserver,
+    /// SERVFAIL / REFUSED / malformed or truncated replies from every server.
+    ServerFailure,
+}
+
+impl DnsError {
+    /// A short, stable text for logs and status counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsError::NoSuchName => "no such name",
+            DnsError::NoAddress => "no address",
+            DnsError::Timeout => "timeout",
+            DnsError::TooManyPending => "too many pending lookups",
+            DnsError::NameTooLong => "name too long",
+            DnsError::NoNameserver => "no nameserver",
+            DnsError::ServerFailure => "server failure",
+        }
+    }
+}
+
+impl fmt::Display for DnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A domain name in wire format (length-prefixed labels ending with the root
+/// label 0), lower-cased so that equality is the case-insensitive comparison
+/// of RFC 4343. Invariant: `len <= MAX_DNS_NAME` (255), always true for a u8.
+#[derive(Clone, PartialEq, Eq)]
+struct Name {
+    len: u8,
+    buf: [u8; MAX_DNS_NAME],
+}
+
+impl Name {
+    /// An empty buffer to which labels are appended (not yet a valid name).
+    fn empty() -> Name {
+        Name {
+            len: 0,
+            buf: [0; MAX_DNS_NAME],
+        }
+    }
+
+    /// Wire bytes, root label included.
+    fn wire(&self) -> &[u8] {
+        // `len` is a u8 and `buf` has 255 bytes: the range is always in bounds.
+        &self.buf[..usize::from(self.len)]
+    }
+
+    fn is_root(&self) -> bool {
+        self.wire() == [0]
+    }
+
+    /// Appends one label (lower-cased), keeping room for the root label.
+    fn push_label(&mut self, label: &[u8]) -> Result<(), DnsError> {
+        if label.len() > 63 {
+            return Err(DnsError::NameTooLong);
+        }
+        let start = usize::from(self.len);
+        let end = start + 1 + label.len();
+        // `end + 1`: the root label must still fit (RFC 1035 §2.3.4).
+        if end + 1 > MAX_DNS_NAME {
+            return Err(DnsError::NameTooLong);
+        }
+        // Checked above: start < end <= 254 < buf.len().
+        let dst = &mut self.buf[start..end];
+        if let Some((first, rest)) = dst.split_first_mut() {
+            // Fits: label.len() <= 63.
+            *first = label.len() as u8;
+            for (d, s) in rest.iter_mut().zip(label) {
+                *d = s.to_ascii_lowercase();
+            }
+        }
+        // end <= 254, fits in a u8.
+        self.len = end as u8;
+        Ok(())
+    }
+
+    /// Terminates the name with the root label.
+    fn push_root(&mut self) -> Result<(), DnsError> {
+        let at = usize::from(self.len);
+        let slot = self.buf.get_mut(at).ok_or(DnsError::NameTooLong)?;
+        *slot = 0;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// A host name as written in a SIP URI (`example.com` or `example.com.`).
+    fn from_host(host: &str) -> Result<Name, DnsError> {
+        let host = host.strip_suffix('.').unwrap_or(host);
+        if host.is_empty() {
+            return Err(DnsError::NoSuchName);
+        }
+        let mut name = Name::empty();
+        for label in host.split('.') {
+            if label.is_empty() {
+                return Err(DnsError::NoSuchName);
+            }
+            // RFC 3261 §25.1 hostname characters, plus `_` seen in the wild.
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(DnsError::NoSuchName);
+            }
+            name.push_label(label.as_bytes())?;
+        }
+        name.push_root()?;
+        Ok(name)
+    }
+
+    /// `_sip._udp.<self>`, the SRV name of RFC 3263 §4.2 / RFC 2782.
+    fn sip_udp_srv(&self) -> Result<Name, DnsError> {
+        let mut name = Name::empty();
+        name.push_label(b"_sip")?;
+        name.push_label(b"_udp")?;
+        let at = usize::from(name.len);
+        let end = at + self.wire().len();
+        let dst = name.buf.get_mut(at..end).ok_or(DnsError::NameTooLong)?;
+        dst.copy_from_slice(self.wire());
+        // `get_mut` succeeded, so end <= 255.
+        name.len = end as u8;
+        Ok(name)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str(".");
+        }
+        let mut rest = self.wire();
+        let mut first = true;
+        while let Some((&len, tail)) = rest.split_first() {
+            if len == 0 {
+                break;
+            }
+            let Some((label, tail)) = tail.split_at_checked(usize::from(len)) else {
+                break;
+            };
+            if !first {
+                f.write_str(".")?;
+            }
+            first = false;
+            for &b in label {
+                if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
+                    write!(f, "{}", char::from(b))?;
+                } else {
+                    write!(f, "\\{b:03}")?;
+                }
+            }
+            rest = tail;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The record types the resolver asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QType {
+    A,
+    Srv,
+}
+
+impl QType {
+    fn code(self) -> u16 {
+        match self {
+            QType::A => TYPE_A,
+            QType::Srv => TYPE_SRV,
+        }
+    }
+}
+
+/// What the cache remembers for one (name, type).
+// Entries are fixed-size table slots by design (no heap): the size difference
+// between variants is the price of not boxing the SRV target.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Answer {
+    Addr(IpAddr),
+    /// The chosen SRV target; the root name means "service not available".
+    Srv {
+        target: Name,
+        port: u16,
+    },
+    Negative(DnsError),
+}
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    name: Name,
+    qtype: QType,
+    answer: Answer,
+    stored_at: Instant,
+    expires_at: Instant,
+}
+
+/// A query in flight.
+#[derive(Debug)]
+struct Query {
+    name: Name,
+    qtype: QType,
+    id: u16,
+    /// Tries scheduled so far, 1..=MAX_TRIES; try `k` goes to nameserver
+    /// `(k - 1) % n`.
+    tries: u8,
+    /// The current try still has to be handed to the driver.
+    need_send: bool,
+    /// When the current try times out.
+    deadline: Instant,
+    /// Addresses this query was sent to: the only accepted reply sources.
+    sent_to: heapless::Vec<SocketAddr, MAX_TRIES>,
+}
+
+/// xorshift64* (Vigna, 2016): small, fast, good enough for query ids and the
+/// SRV weight draw when the caller seeds it unpredictably.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        // xorshift must not start at 0.
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn next_u16(&mut self) -> u16 {
+        // The high bits are the best ones of xorshift64*.
+        (self.next_u64() >> 48) as u16
+    }
+}
+
+/// The non-blocking stub resolver: nameservers, queries in flight, cache and
+/// PRNG, all in fixed-capacity storage (about 21 KB).
+pub struct Resolver {
+    nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
+    pending: heapless::Vec<Query, MAX_DNS_PENDING>,
+    cache: heapless::Vec<CacheEntry, MAX_DNS_CACHE>,
+    rng: Rng,
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("nameservers", &self.nameservers)
+            .field("pending", &self.pending.len())
+            .field("cache", &self.cache.len())
+            .finish()
+    }
+}
+
+impl Resolver {
+    /// A resolver asking `nameservers` (the first [`MAX_NAMESERVERS`]), with
+    /// its PRNG seeded by `seed` (give it something unpredictable).
+    pub fn new(nameservers: &[SocketAddr], seed: u64) -> Resolver {
+        let mut r = Resolver {
+            nameservers: heapless::Vec::new(),
+            pending: heapless::Vec::new(),
+            cache: heapless::Vec::new(),
+            rng: Rng::new(seed),
+        };
+        r.set_nameservers(nameservers);
+        r
+    }
+
+    /// Replaces the nameservers (e.g. after resolv.conf changed). Queries in
+    /// flight are sent again to the new servers if the list changed; their
+    /// replies are still accepted from the servers already asked.
+    pub fn set_nameservers(&mut self, ns: &[SocketAddr]) {
+        let ns = ns.get(..MAX_NAMESERVERS).unwrap_or(ns);
+        if self.nameservers.as_slice() == ns {
+            return;
+        }
+        self.nameservers.clear();
+        for &addr in ns {
+            // Cannot fail: `ns` has at most MAX_NAMESERVERS entries.
+            let _ = self.nameservers.push(addr);
+        }
+        for q in self.pending.iter_mut() {
+            q.need_send = true;
+        }
+    }
+
+    /// The nameservers in use.
+    pub fn nameservers(&self) -> &[SocketAddr] {
+        &self.nameservers
+    }
+
+    /// Where should a SIP request for `host` (`port` if the URI named one)
+    /// go? Never blocks (RFC 3263 §4.2, see the module docs).
+    pub fn resolve(&mut self, now: Instant, host: &str, port: Option<u16>) -> Lookup {
+        // A numeric host needs no lookup (RFC 3263 §4.2); IPv6 references
+        // come bracketed from SIP URIs (RFC 3261 §25.1).
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Lookup::Ready(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)));
+        }
+        let name = match Name::from_host(host) {
+            Ok(name) => name,
+            Err(e) => return Lookup::Failed(e),
+        };
+        if let Some(port) = port {
+            return self.lookup_addr(now, &name, port);
+        }
+        let Ok(srv_name) = name.sip_udp_srv() else {
+            // No SRV name can be formed (too long): only the A fallback is left.
+            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT);
+        };
+        match self.cached(now, &srv_name, QType::Srv) {
+            Some(Answer::Srv { target, port }) => {
+                if target.is_root() {
+                    // RFC 2782: target "." = service decidedly not available.
+                    return Lookup::Failed(DnsError::NoAddress);
+                }
+                let (target, port) = (target.clone(), *port);
+                self.lookup_addr(now, &target, port)
+            }
+            // A dead nameserver: an A query would only wait as long again.
+            Some(Answer::Negative(DnsError::Timeout)) => Lookup::Failed(DnsError::Timeout),
+            // No SRV records or no usable SRV answer: A of the host, port 5060.
+            Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
+                self.lookup_addr(now, &name, SIP_DEFAULT_PORT)
+            }
+            None => self.start(now, srv_name, QType::Srv),
+        }
+    }
+
+    /// Feeds a datagram received on the DNS socket. Returns true if a lookup
+    /// completed (answer or failure), so the caller retries the work it parked.
+    pub fn handle_response(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> bool {
+        let Some(header) = Header::parse(data) else {
+            log::trace!("dns: runt datagram from {from}");
+            return false;
+        };
+        let Some(index) = self
+            .pending
+            .iter()
+            .position(|q| q.id == header.id && q.sent_to.contains(&from))
+        else {
+            log::trace!("dns: unexpected reply id {} from {from}", header.id);
+            return false;
+        };
+        // Only a reply to the question we asked is accepted (RFC 5452 §3).
+        let opcode = (header.flags >> 11) & 0xF;
+        if header.flags & FLAG_QR == 0 || opcode != 0 || header.qdcount != 1 {
+            return false;
+        }
+        let Some(q) = self.pending.get(index) else {
+            return false;
+        };
+        let Ok((qname, after)) = read_name(data, HEADER_LEN) else {
+            return false;
+        };
+        let (Ok(qtype), Ok(qclass)) = (read_u16(data, after), read_u16(data, after + 2)) else {
+            return false;
+        };
+        if qname != q.name || qtype != q.qtype.code() || qclass != CLASS_IN {
+            log::trace!("dns: reply from {from} answers another question");
+            return false;
+        }
+        let outcome = interpret(data, &header, after + 4, &q.name, q.qtype, &mut self.rng);
+        let outcome = match outcome {
+            Outcome::TryNext => {
+                let tries = usize::from(q.tries);
+                if tries < self.nameservers.len() && tries < MAX_TRIES {
+                    if let Some(q) = self.pending.get_mut(index) {
+                        log::debug!("dns: {} failed at {from}, asking the next server", q.name);
+                        q.tries += 1;
+                        q.need_send = true;
+                        q.deadline = now + try_timeout(q.tries);
+                    }
+                    return false;
+                }
+                Outcome::Negative(DnsError::ServerFailure, FAILURE_TTL)
+            }
+            other => other,
+        };
+        let q = self.pending.swap_remove(index);
+        match outcome {
+            Outcome::Addr(ip, ttl) => {
+                log::debug!("dns: {} A {ip}", q.name);
+                self.store(now, q.name, q.qtype, Answer::Addr(ip), ttl);
+            }
+            Outcome::Srv {
+                target,
+                port,
+                ttl,
+                glue,
+            } => {
+                log::debug!("dns: {} SRV {target}:{port}", q.name);
+                if let Some((ip, glue_ttl)) = glue {
+                    self.store(now, target.clone(), QType::A, Answer::Addr(ip), glue_ttl);
+                }
+                self.store(now, q.name, q.qtype, Answer::Srv { target, port }, ttl);
+            }
+            Outcome::Negative(e, ttl) => {
+                log::debug!("dns: {} {:?}: {e}", q.name, q.qtype);
+                self.store(now, q.name, q.qtype, Answer::Negative(e), ttl);
+            }
+            // Turned into Negative above.
+            Outcome::TryNext => {}
+        }
+        true
+    }
+
+    /// Next query datagram to send: writes it into `buf` (at least
+    /// [`MAX_QUERY_LEN`] bytes is always enough) and returns the nameserver
+    /// and the length. Call until `None`.
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        let n = self.nameservers.len();
+        for q in self.pending.iter_mut().filter(|q| q.need_send) {
+            let Some(index) = usize::from(q.tries)
+                .checked_sub(1)
+                .and_then(|k| k.checked_rem(n))
+            else {
+                // No nameserver: the query will time out.
+                q.need_send = false;
+                continue;
+            };
+            let server = *self.nameservers.get(index)?;
+            let len = write_query(buf, q.id, &q.name, q.qtype)?;
+            q.need_send = false;
+            if !q.sent_to.contains(&server) {
+                // Full only if the nameservers changed several times while in
+                // flight: late replies from that server are then ignored.
+                let _ = q.sent_to.push(server);
+            }
+            return Some((server, len));
+        }
+        None
+    }
+
+    /// Earliest time [`Resolver::handle_timeout`] must be called
+    /// (retransmission or give-up), if any query is in flight.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.iter().map(|q| q.deadline).min()
+    }
+
+    /// Retransmits or fails overdue queries. Returns true if a lookup failed
+    /// (the caller retries its parked work, which then sees `Failed`).
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let mut failed = false;
+        let mut i = 0;
+        while let Some(q) = self.pending.get_mut(i) {
+            if q.deadline > now {
+                i += 1;
+                continue;
+            }
+            if usize::from(q.tries) >= MAX_TRIES {
+                let q = self.pending.swap_remove(i);
+                log::debug!("dns: {} {:?}: timeout", q.name, q.qtype);
+                self.store(
+                    now,
+                    q.name,
+                    q.qtype,
+                    Answer::Negative(DnsError::Timeout),
+                    FAILURE_TTL,
+                );
+                failed = true;
+                continue;
+            }
+            q.tries += 1;
+            q.need_send = true;
+            q.deadline = now + try_timeout(q.tries);
+            i += 1;
+        }
+        failed
+    }
+
+    /// The unexpired cache entry for (name, type).
+    fn cached(&self, now: Instant, name: &Name, qtype: QType) -> Option<&Answer> {
+        self.cache
+            .iter()
+            .find(|e| e.qtype == qtype && e.expires_at > now && e.name == *name)
+            .map(|e| &e.answer)
+    }
+
+    /// A lookup of `name` for the address, to be used with `port`.
+    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16) -> Lookup {
+        match self.cached(now, name, QType::A) {
+            Some(Answer::Addr(ip)) => Lookup::Ready(SocketAddr::new(*ip, port)),
+            Some(Answer::Negative(e)) => Lookup::Failed(*e),
+            // Never stored under type A.
+            Some(Answer::Srv { .. }) => Lookup::Failed(DnsError::NoAddress),
+            None => self.start(now, name.clone(), QType::A),
+        }
+    }
+
+    /// Joins the query for (name, type) in flight, or starts one.
+    fn start(&mut self, now: Instant, name: Name, qtype: QType) -> Lookup {
+        if self
+            .pending
+            .iter()
+            .any(|q| q.qtype == qtype && q.name == name)
+        {
+            return Lookup::Pending;
+        }
+        if self.nameservers.is_empty() {
+            return Lookup::Failed(DnsError::NoNameserver);
+        }
+        if self.pending.is_full() {
+            return Lookup::Failed(DnsError::TooManyPending);
+        }
+        let id = self.fresh_id();
+        let query = Query {
+            name,
+            qtype,
+            id,
+            tries: 1,
+            need_send: true,
+            deadline: now + try_timeout(1),
+            sent_to: heapless::Vec::new(),
+        };
+        // Cannot fail: checked `is_full` above.
+        let _ = self.pending.push(query);
+        Lookup::Pending
+    }
+
+    /// A random id not used by another query in flight.
+    fn fresh_id(&mut self) -> u16 {
+        loop {
+            let id = self.rng.next_u16();
+            // At most MAX_DNS_PENDING - 1 ids are taken: this ends quickly.
+            if !self.pending.iter().any(|q| q.id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Caches an answer; when full, reuses an expired entry, else the one
+    /// nearest its expiry, preferring entries not stored just now.
+    fn store(&mut self, now: Instant, name: Name, qtype: QType, answer: Answer, ttl: Duration) {
+        let entry = CacheEntry {
+            name,
+            qtype,
+            answer,
+            stored_at: now,
+            expires_at: now + ttl,
+        };
+        if let Some(e) = self
+            .cache
+            .iter_mut()
+            .find(|e| e.qtype == entry.qtype && e.name == entry.name)
+        {
+            *e = entry;
+            return;
+        }
+        let Err(entry) = self.cache.push(entry) else {
+            return;
+        };
+        let victim = self
+            .cache
+            .iter()
+            .position(|e| e.expires_at <= now)
+            .or_else(|| {
+                self.cache
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.stored_at != now)
+                    .min_by_key(|(_, e)| e.expires_at)
+                    .map(|(i, _)| i)
+            })
+            .or_else(|| {
+                self.cache
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.expires_at)
+                    .map(|(i, _)| i)
+            });
+        if let Some(slot) = victim.and_then(|i| self.cache.get_mut(i)) {
+            *slot = entry;
+        }
+    }
+}
+
+/// The wait after try number `tries` (1-based).
+fn try_timeout(tries: u8) -> Duration {
+    let k = usize::from(tries).saturating_sub(1);
+    TRY_TIMEOUTS
+        .get(k)
+        .copied()
+        .unwrap_or(TRY_TIMEOUTS[MAX_TRIES - 1])
+}
+
+/// Writes a recursive query (RFC 1035 §4.1.1-4.1.2) into `buf`.
+fn write_query(buf: &mut [u8], id: u16, name: &Name, qtype: QType) -> Option<usize> {
+    let wire = name.wire();
+    let len = HEADER_LEN + wire.len() + 4;
+    let out = buf.get_mut(..len)?;
+    let (header, rest) = out.split_at_mut(HEADER_LEN);
+    let (qname, tail) = rest.split_at_mut(wire.len());
+    // header: id, flags (RD), QDCOUNT 1, AN/NS/AR 0
+    let mut h = [0u8; HEADER_LEN];
+    h[..2].copy_from_slice(&id.to_be_bytes());
+    h[2..4].copy_from_slice(&FLAG_RD.to_be_bytes());
+    h[4..6].copy_from_slice(&1u16.to_be_bytes());
+    header.copy_from_slice(&h);
+    qname.copy_from_slice(wire);
+    // `tail` is exactly 4 bytes long by construction of `len`.
+    let mut q = [0u8; 4];
+    q[..2].copy_from_slice(&qtype.code().to_be_bytes());
+    q[2..].copy_from_slice(&CLASS_IN.to_be_bytes());
+    tail.copy_from_slice(&q);
+    Some(len)
+}
+
+/// A reply that does not follow RFC 1035's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Malformed;
+
+fn read_u16(msg: &[u8], at: usize) -> Result<u16, Malformed> {
+    let b = msg
+        .get(at..at.checked_add(2).ok_or(Malformed)?)
+        .ok_or(Malformed)?;
+    Ok(u16::from_be_bytes([b[0], b[1]])) // b has exactly 2 bytes
+}
+
+fn read_u32(msg: &[u8], at: usize) -> Result<u32, Malformed> {
+    let b = msg
+        .get(at..at.checked_add(4).ok_or(Malformed)?)
+        .ok_or(Malformed)?;
+    Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])) // b has exactly 4 bytes
+}
+
+/// RFC 1035 §4.1.1 header.
+#[derive(Debug)]
+struct Header {
+    id: u16,
+    flags: u16,
+    qdcount: u16,
+    ancount: u16,
+    nscount: u16,
+    arcount: u16,
+}
+
+impl Header {
+    fn parse(msg: &[u8]) -> Option<Header> {
+        Some(Header {
+            id: read_u16(msg, 0).ok()?,
+            flags: read_u16(msg, 2).ok()?,
+            qdcount: read_u16(msg, 4).ok()?,
+            ancount: read_u16(msg, 6).ok()?,
+            nscount: read_u16(msg, 8).ok()?,
+            arcount: read_u16(msg, 10).ok()?,
+        })
+    }
+}
+
+/// Decodes the (possibly compressed, RFC 1035 §4.1.4) name at `pos`.
+/// Returns it lower-cased and the offset just after it in place.
+///
+/// Loop protection: a pointer must point before the start of the label run
+/// it ends, so each jump goes strictly backwards and decoding terminates; a
+/// hop limit and the 255-octet name limit bound it further.
+fn read_name(msg: &[u8], pos: usize) -> Result<(Name, usize), Malformed> {
+    let mut name = Name::empty();
+    let mut at = pos;
+    let mut run_start = pos;
+    let mut end = None;
+    let mut hops = 0;
+    loop {
+        let b = *msg.get(at).ok_or(Malformed)?;
+        match b & 0xC0 {
+            0x00 if b == 0 => {
+                name.push_root().map_err(|_| Malformed)?;
+                return Ok((name, end.unwrap_or(at + 1)));
+            }
+            0x00 => {
+                let start = at + 1;
+                let stop = start + usize::from(b);
+                let label = msg.get(start..stop).ok_or(Malformed)?;
+                name.push_label(label).map_err(|_| Malformed)?;
+                at = stop;
+            }
+            0xC0 => {
+                let low = *msg.get(at + 1).ok_or(Malformed)?;
+                let target = (usize::from(b & 0x3F) << 8) | usize::from(low);
+                hops += 1;
+                if target >= run_start || hops > MAX_POINTER_HOPS {
+                    return Err(Malformed);
+                }
+                end.get_or_insert(at + 2);
+                at = target;
+                run_start = target;
+            }
+            // 0x40 / 0x80: extended or reserved label types.
+            _ => return Err(Malformed),
+        }
+    }
+}
+
+/// The offset just after the name at `pos`, without following pointers:
+/// linear in the bytes walked, as each step moves forward.
+fn skip_name(msg: &[u8], pos: usize) -> Result<usize, Malformed> {
+    let mut at = pos;
+    loop {
+        let b = *msg.get(at).ok_or(Malformed)?;
+        match b & 0xC0 {
+            0x00 if b == 0 => return Ok(at + 1),
+            0x00 => at += 1 + usize::from(b),
+            0xC0 if at + 1 < msg.len() => return Ok(at + 2),
+            _ => return Err(Malformed),
+        }
+    }
+}
+
+/// A resource record's fixed fields and where its owner and data are.
+#[derive(Debug, Clone, Copy)]
+struct Rr {
+    owner: usize,
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata: usize,
+    rdlen: usize,
+}
+
+impl Rr {
+    fn owner_is(&self, msg: &[u8], name: &Name) -> Result<bool, Malformed> {
+        Ok(read_name(msg, self.owner)?.0 == *name)
+    }
+
+    /// A name inside RDATA at `offset` from its start; its in-place bytes must
+    /// end within the RDATA.
+    fn rdata_name(&self, msg: &[u8], offset: usize) -> Result<Name, Malformed> {
+        let (name, end) = read_name(msg, self.rdata + offset)?;
+        if end > self.rdata + self.rdlen {
+            return Err(Malformed);
+        }
+        Ok(name)
+    }
+}
+
+/// RFC 1035 §4.1.3 resource record at `pos`; returns it and the next offset.
+/// The owner name is only skipped here; it is decoded (and checked) when it
+/// is compared.
+fn read_rr(msg: &[u8], pos: usize) -> Result<(Rr, usize), Malformed> {
+    let at = skip_name(msg, pos)?;
+    let rtype = read_u16(msg, at)?;
+    let class = read_u16(msg, at + 2)?;
+    let ttl = read_u32(msg, at + 4)?;
+    let rdlen = usize::from(read_u16(msg, at + 8)?);
+    let rdata = at + 10;
+    let next = rdata + rdlen;
+    if next > msg.len() {
+        return Err(Malformed);
+    }
+    let rr = Rr {
+        owner: pos,
+        rtype,
+        class,
+        ttl,
+        rdata,
+        rdlen,
+    };
+    Ok((rr, next))
+}
+
+/// The records of one section.
+#[derive(Debug, Clone, Copy)]
+struct Section {
+    start: usize,
+    count: u16,
+}
+
+impl Section {
+    fn iter<'a>(&self, msg: &'a [u8]) -> RrIter<'a> {
+        RrIter {
+            msg,
+            pos: self.start,
+            left: self.count,
+        }
+    }
+
+    /// Offset just after the section.
+    fn end(&self, msg: &[u8]) -> Result<usize, Malformed> {
+        let mut it = self.iter(msg);
+        for rr in it.by_ref() {
+            rr?;
+        }
+        Ok(it.pos)
+    }
+}
+
+struct RrIter<'a> {
+    msg: &'a [u8],
+    pos: usize,
+    left: u16,
+}
+
+impl Iterator for RrIter<'_> {
+    type Item = Result<Rr, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match read_rr(self.msg, self.pos) {
+            Ok((rr, next)) => {
+                self.pos = next;
+                Some(Ok(rr))
+            }
+            Err(e) => {
+                self.left = 0;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// What a reply means for its query.
+// Lives on the stack for one reply; boxing the name would allocate.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Outcome {
+    Addr(IpAddr, Duration),
+    Srv {
+        target: Name,
+        port: u16,
+        ttl: Duration,
+        /// An A record for the target found in the same reply.
+        glue: Option<(IpAddr, Duration)>,
+    },
+    /// Cache this failure for this long.
+    Negative(DnsError, Duration),
+    /// This server cannot answer: ask the next one, if any.
+    TryNext,
+}
+
+/// RFC 2181 §8: a TTL with the top bit set counts as 0; then clamped.
+fn clamp_ttl(ttl: u32, min: Duration, max: Duration) -> Duration {
+    let ttl = if ttl & 0x8000_0000 != 0 { 0 } else { ttl };
+    Duration::from_secs(u64::from(ttl)).clamp(min, max)
+}
+
+/// Interprets an accepted reply whose question matched; `answers_at` is the
+/// offset just after the question.
+fn interpret(
+    msg: &[u8],
+    header: &Header,
+    answers_at: usize,
+    qname: &Name,
+    qtype: QType,
+    rng: &mut Rng,
+) -> Outcome {
+    if header.flags & FLAG_TC != 0 {
+        // RFC 1035 §4.1.1 TC: no TCP here, so a failure for this type.
+        return Outcome::Negative(DnsError::ServerFailure, FAILURE_TTL);
+    }
+    let answers = Section {
+        start: answers_at,
+        count: header.ancount,
+    };
+    match header.flags & 0xF {
+        RCODE_NOERROR => {}
+        RCODE_NXDOMAIN => {
+            // RFC 2308 §2.1, §5.
+            return Outcome::Negative(DnsError::NoSuchName, negative_ttl(msg, header, answers));
+        }
+        // SERVFAIL, REFUSED, FORMERR, NOTIMP and the rest (RFC 1035 §4.1.1).
+        _ => return Outcome::TryNext,
+    }
+    let result = match qtype {
+        QType::A => a_answer(msg, answers, qname),
+        QType::Srv => srv_answer(msg, header, answers, qname, rng),
+    };
+    match result {
+        // RFC 2308 §2.2: NOERROR without the records asked for is "no data".
+        Ok(None) => Outcome::Negative(DnsError::NoAddress, negative_ttl(msg, header, answers)),
+        Ok(Some(outcome)) => outcome,
+        Err(Malformed) => Outcome::TryNext,
+    }
+}
+
+/// Follows the CNAME chain from `qname` within the answer section (RFC 1034
+/// §5.2.2). Returns the final name and the smallest TTL along the chain.
+fn follow_cnames(msg: &[u8], answers: Section, qname: &Name) -> Result<(Name, u32), Malformed> {
+    let mut current = qname.clone();
+    let mut ttl = u32::MAX;
+    for _ in 0..MAX_CNAME_HOPS {
+        let mut next = None;
+        for rr in answers.iter(msg) {
+            let rr = rr?;
+            if rr.rtype == TYPE_CNAME && rr.class == CLASS_IN && rr.owner_is(msg, &current)? {
+                next = Some((rr.rdata_name(msg, 0)?, rr.ttl));
+                break;
+            }
+        }
+        match next {
+            Some((target, rr_ttl)) => {
+                current = target;
+                ttl = ttl.min(rr_ttl);
+            }
+            None => break,
+        }
+    }
+    Ok((current, ttl))
+}
+
+/// The first A record of `name` in `section`, with its TTL.
+fn find_a(msg: &[u8], section: Section, name: &Name) -> Result<Option<(Ipv4Addr, u32)>, Malformed> {
+    for rr in section.iter(msg) {
+        let rr = rr?;
+        if rr.rtype == TYPE_A && rr.class == CLASS_IN && rr.rdlen == 4 && rr.owner_is(msg, name)? {
+            let b = msg.get(rr.rdata..rr.rdata + 4).ok_or(Malformed)?;
+            return Ok(Some((Ipv4Addr::new(b[0], b[1], b[2], b[3]), rr.ttl))); // b has 4 bytes
+        }
+    }
+    Ok(None)
+}
+
+fn a_answer(msg: &[u8], answers: Section, qname: &Name) -> Result<Option<Outcome>, Malformed> {
+    let (owner, chain_ttl) = follow_cnames(msg, answers, qname)?;
+    Ok(find_a(msg, answers, &owner)?.map(|(ip, ttl)| {
+        let ttl = clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX);
+        Outcome::Addr(IpAddr::V4(ip), ttl)
+    }))
+}
+
+/// One SRV record (RFC 2782): where its target name is, not the name itself.
+#[derive(Debug, Clone, Copy)]
+struct SrvRecord {
+    priority: u16,
+    weight: u16,
+    port: u16,
+    ttl: u32,
+    rr: Rr,
+    is_root: bool,
+}
+
+fn srv_answer(
+    msg: &[u8],
+    header: &Header,
+    answers: Section,
+    qname: &Name,
+    rng: &mut Rng,
+) -> Result<Option<Outcome>, Malformed> {
+    let (owner, chain_ttl) = follow_cnames(msg, answers, qname)?;
+    let mut records: heapless::Vec<SrvRecord, MAX_SRV_RECORDS> = heapless::Vec::new();
+    for rr in answers.iter(msg) {
+        let rr = rr?;
+        if rr.rtype != TYPE_SRV || rr.class != CLASS_IN || !rr.owner_is(msg, &owner)? {
+            continue;
+        }
+        if rr.rdlen < 7 {
+            return Err(Malformed);
+        }
+        let record = SrvRecord {
+            priority: read_u16(msg, rr.rdata)?,
+            weight: read_u16(msg, rr.rdata + 2)?,
+            port: read_u16(msg, rr.rdata + 4)?,
+            ttl: rr.ttl,
+            rr,
+            is_root: rr.rdata_name(msg, 6)?.is_root(),
+        };
+        // Records beyond MAX_SRV_RECORDS are ignored.
+        let _ = records.push(record);
+    }
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let Some(chosen) = choose_srv(&records, rng) else {
+        // Only "." targets: the service is not available (RFC 2782).
+        let mut root = Name::empty();
+        // An empty name always has room for the root label.
+        let _ = root.push_root();
+        let ttl = records.iter().map(|r| r.ttl).min().unwrap_or(0);
+        return Ok(Some(Outcome::Srv {
+            target: root,
+            port: 0,
+            ttl: clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
+            glue: None,
+        }));
+    };
+    let target = chosen.rr.rdata_name(msg, 6)?;
+    let ttl = clamp_ttl(
+        chosen.ttl.min(chain_ttl),
+        POSITIVE_TTL_MIN,
+        POSITIVE_TTL_MAX,
+    );
+    // Glue: an A record of the target in the answer or additional section.
+    let mut glue = find_a(msg, answers, &target)?;
+    if glue.is_none() {
+        if let Some(additional) = additional_section(msg, header, answers) {
+            // Best effort: a broken additional section only costs a query.
+            glue = find_a(msg, additional, &target).unwrap_or(None);
+        }
+    }
+    let glue = glue.map(|(ip, t)| {
+        (
+            IpAddr::V4(ip),
+            clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
+        )
+    });
+    Ok(Some(Outcome::Srv {
+        target,
+        port: chosen.port,
+        ttl,
+        glue,
+    }))
+}
+
+/// RFC 2782 selection: lowest priority, then a weighted random pick.
+fn choose_srv(records: &[SrvRecord], rng: &mut Rng) -> Option<SrvRecord> {
+    let usable = || records.iter().filter(|r| !r.is_root);
+    let priority = usable().map(|r| r.priority).min()?;
+    let candidates = || usable().filter(move |r| r.priority == priority);
+    let total: u64 = candidates().map(|r| u64::from(r.weight)).sum();
+    if total == 0 {
+        let count = candidates().count() as u64;
+        let pick = rng.next_u64().checked_rem(count)?;
+        return candidates().nth(pick as usize).copied();
+    }
+    let mut draw = rng.next_u64() % total; // total > 0
+    for r in candidates() {
+        let w = u64::from(r.weight);
+        if draw < w {
+            return Some(*r);
+        }
+        draw -= w;
+    }
+    None // unreachable: the weights sum to `total`
+}
+
+/// The additional section, if the sections before it parse.
+fn additional_section(msg: &[u8], header: &Header, answers: Section) -> Option<Section> {
+    let authority = Section {
+        start: answers.end(msg).ok()?,
+        count: header.nscount,
+    };
+    Some(Section {
+        start: authority.end(msg).ok()?,
+        count: header.arcount,
+    })
+}
+
+/// RFC 2308 §5: the negative TTL is the smaller of the SOA record's TTL and
+/// its MINIMUM field, clamped; without an SOA the shortest time is used.
+fn negative_ttl(msg: &[u8], header: &Header, answers: Section) -> Duration {
+    let soa_ttl = || -> Result<Option<u32>, Malformed> {
+        let authority = Section {
+            start: answers.end(msg)?,
+            count: header.nscount,
+        };
+        for rr in authority.iter(msg) {
+            let rr = rr?;
+            if rr.rtype != TYPE_SOA || rr.class != CLASS_IN {
+                continue;
+            }
+            // RDATA: MNAME, RNAME, SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM.
+            let (_, after_mname) = read_name(msg, rr.rdata)?;
+            let (_, after_rname) = read_name(msg, after_mname)?;
+            if after_rname + 20 > rr.rdata + rr.rdlen {
+                return Err(Malformed);
+            }
+            let minimum = read_u32(msg, after_rname + 16)?;
+            return Ok(Some(rr.ttl.min(minimum)));
+        }
+        Ok(None)
+    };
+    match soa_ttl() {
+        Ok(Some(ttl)) => clamp_ttl(ttl, NEGATIVE_TTL_MIN, NEGATIVE_TTL_MAX),
+        _ => NEGATIVE_TTL_MIN,
+    }
+}
+
+/// Reads the `nameserver` lines of a resolv.conf(5) text: IPv4 and IPv6
+/// literals (an IPv6 zone is accepted only as a number), port 53, at most
+/// [`MAX_NAMESERVERS`]; other lines, comments and bad addresses are skipped.
+pub fn parse_resolv_conf(text: &str) -> heapless::Vec<SocketAddr, MAX_NAMESERVERS> {
+    let mut out = heapless::Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("nameserver") {
+            continue;
+        }
+        let Some(addr) = words.next().and_then(parse_nameserver) else {
+            continue;
+        };
+        if out.contains(&addr) {
+            continue;
+        }
+        if out.push(addr).is_err() {
+            break;
+        }
+    }
+    out
+}
+
+fn parse_nameserver(word: &str) -> Option<SocketAddr> {
+    if let Ok(ip) = word.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, DNS_PORT));
+    }
+    // fe80::1%2: link-local with a numeric scope id.
+    let (ip, zone) = word.split_once('%')?;
+    let ip = ip.parse::<Ipv6Addr>().ok()?;
+    let scope = zone.parse::<u32>().ok()?;
+    Some(SocketAddr::V6(SocketAddrV6::new(ip, DNS_PORT, 0, scope)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS1: &str = "192.0.2.53:53";
+    const NS2: &str = "198.51.100.53:53";
+    const NS3: &str = "[2001:db8::53]:53";
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().expect("test address")
+    }
+
+    fn resolver(ns: &[&str]) -> Resolver {
+        let ns: Vec<SocketAddr> = ns.iter().map(|s| sa(s)).collect();
+        Resolver::new(&ns, 0x1234_5678_9abc_def0)
+    }
+
+    /// Uncompressed wire form of a dotted name.
+    fn wire(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in name.split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    /// Every datagram the resolver wants to send now.
+    fn drain(r: &mut Resolver, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 512];
+        while let Some((to, len)) = r.poll_transmit(now, &mut buf) {
+            out.push((to, buf[..len].to_vec()));
+        }
+        out
+    }
+
+    /// The single datagram the resolver wants to send now.
+    fn one(r: &mut Resolver, now: Instant) -> (SocketAddr, Vec<u8>) {
+        let mut sent = drain(r, now);
+        assert_eq!(sent.len(), 1, "expected exactly one query, got {sent:?}");
+        sent.remove(0)
+    }
+
+    fn rr(owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+        let mut out = owner.to_vec();
+        out.extend_from_slice(&rtype.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(rdata);
+        out
+    }
+
+    fn a_rr(owner: &[u8], ttl: u32, ip: [u8; 4]) -> Vec<u8> {
+        rr(owner, TYPE_A, ttl, &ip)
+    }
+
+    fn srv_rr(owner: &[u8], ttl: u32, prio: u16, weight: u16, port: u16, target: &str) -> Vec<u8> {
+        let mut rdata = Vec::new();
+        rdata.extend_from_slice(&prio.to_be_bytes());
+        rdata.extend_from_slice(&weight.to_be_bytes());
+        rdata.extend_from_slice(&port.to_be_bytes());
+        rdata.extend_from_slice(&wire(target));
+        rr(owner, TYPE_SRV, ttl, &rdata)
+    }
+
+    fn soa_rr(owner: &str, ttl: u32, minimum: u32) -> Vec<u8> {
+        let mut rdata = wire("ns.example.com");
+        rdata.extend_from_slice(&wire("hostmaster.example.com"));
+        for v in [2024_u32, 3600, 600, 86400, minimum] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        rr(&wire(owner), TYPE_SOA, ttl, &rdata)
+    }
+
+    /// A reply to `query`: its id and question, QR+RD+RA and `rcode`, then
+    /// the given sections.
+    fn reply(query: &[u8], rcode: u16, an: &[Vec<u8>], ns: &[Vec<u8>], ar: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = query[..2].to_vec();
+        out.extend_from_slice(&(0x8180 | rcode).to_be_bytes());
+        for n in [1, an.len(), ns.len(), ar.len()] {
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        out.extend_from_slice(&query[12..]);
+        for r in an.iter().chain(ns).chain(ar) {
+            out.extend_from_slice(r);
+        }
+        out
+    }
+
+    /// Pointer to the question name (offset 12), RFC 1035 §4.1.4.
+    const QNAME: [u8; 2] = [0xC0, 0x0C];
+
+    fn v4(s: &str) -> SocketAddr {
+        sa(s)
+    }
+
+    // ---- IP literals, names, configuration ---------------------------------
+
+    #[test]
+    fn ip_literals_are_ready_without_queries() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            r.resolve(t0, "10.0.0.7", None),
+            Lookup::Ready(v4("10.0.0.7:5060"))
+        );
+        assert_eq!(
+            r.resolve(t0, "10.0.0.7", Some(5080)),
+            Lookup::Ready(v4("10.0.0.7:5080"))
+        );
+        assert_eq!(
+            r.resolve(t0, "[2001:db8::1]", None),
+            Lookup::Ready(sa("[2001:db8::1]:5060"))
+        );
+        assert_eq!(
+            r.resolve(t0, "2001:db8::1", Some(7)),
+            Lookup::Ready(sa("[2001:db8::1]:7"))
+        );
+        // Even without nameservers.
+        let mut none = Resolver::new(&[], 1);
+        assert_eq!(
+            none.resolve(t0, "192.0.2.1", None),
+            Lookup::Ready(v4("192.0.2.1:5060"))
+        );
+        assert!(drain(&mut r, t0).is_empty());
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn no_nameserver_fails_names() {
+        let t0 = Instant::now();
+        let mut r = Resolver::new(&[], 1);
+        assert_eq!(
+            r.resolve(t0, "example.com", None),
+            Lookup::Failed(DnsError::NoNameserver)
+        );
+        assert_eq!(
+            r.resolve(t0, "example.com", Some(5060)),
+            Lookup::Failed(DnsError::NoNameserver)
+        );
+        assert!(drain(&mut r, t0).is_empty());
+    }
+
+    #[test]
+    fn bad_names_fail_at_once() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        let long_label = "a".repeat(64);
+        assert_eq!(
+            r.resolve(t0, &long_label, Some(1)),
+            Lookup::Failed(DnsError::NameTooLong)
+        );
+        // 4 × 63-octet labels = 256 octets on the wire with the root: too long.
+        let long_name = ["b".repeat(63).as_str(); 4].join(".");
+        assert_eq!(
+            r.resolve(t0, &long_name, Some(1)),
+            Lookup::Failed(DnsError::NameTooLong)
+        );
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            ".a",
+            "exa mple.com",
+            "ex@mple.com",
+            "caf\u{e9}.fr",
+        ] {
+            assert_eq!(
+                r.resolve(t0, bad, Some(1)),
+                Lookup::Failed(DnsError::NoSuchName),
+                "{bad:?}"
+            );
+        }
+        assert!(drain(&mut r, t0).is_empty());
+        // A name of exactly 255 octets is fine: 3 × 63 + one 61-octet label.
+        let max = format!(
+            "{}.{}",
+            ["c".repeat(63).as_str(); 3].join("."),
+            "d".repeat(61)
+        );
+        assert_eq!(wire(&max).len(), 255);
+        assert_eq!(r.resolve(t0, &max, Some(1)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(q.len(), HEADER_LEN + 255 + 4);
+        assert!(q.len() <= MAX_QUERY_LEN);
+    }
+
+    #[test]
+    fn resolv_conf_parsing() {
+        let text = "# generated by netifd\n\
+                    search lan\n\
+                    nameserver 127.0.0.1\n\
+                    ; old comment\n\
+                    nameserver\n\
+                    nameserver not-an-ip\n\
+                    \tnameserver   2001:db8::1   # trailing comment\n\
+                    nameserver 127.0.0.1\n\
+                    nameserver fe80::1%3\n\
+                    nameserver fe80::2%eth0\n\
+                    nameservers 10.0.0.9\n\
+                    nameserver 10.0.0.4\n";
+        let ns = parse_resolv_conf(text);
+        let want: [SocketAddr; 3] = [
+            sa("127.0.0.1:53"),
+            sa("[2001:db8::1]:53"),
+            SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 53, 0, 3)),
+        ];
+        assert_eq!(ns.as_slice(), &want);
+        assert!(parse_resolv_conf("").is_empty());
+        assert!(parse_resolv_conf("domain lan\noptions ndots:1\n").is_empty());
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(DnsError::NoSuchName.as_str(), "no such name");
+        assert_eq!(DnsError::Timeout.to_string(), "timeout");
+    }
+
+    // ---- A lookups ---------------------------------------------------------
+
+    #[test]
+    fn a_lookup_with_port_sends_exact_query_and_uses_answer() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            r.resolve(t0, "Pbx.Example.COM", Some(5070)),
+            Lookup::Pending
+        );
+        let (to, q) = one(&mut r, t0);
+        assert_eq!(to, sa(NS1));
+        // RFC 1035 §4.1.1/4.1.2: id, RD, one question, name lower-cased, A, IN.
+        let mut want = q[..2].to_vec();
+        want.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(b"\x03pbx\x07example\x03com\x00\x00\x01\x00\x01");
+        assert_eq!(q, want);
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+
+        let resp = reply(&q, 0, &[a_rr(&QNAME, 300, [203, 0, 113, 5])], &[], &[]);
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert_eq!(r.poll_timeout(), None);
+        assert_eq!(
+            r.resolve(t0, "pbx.example.com", Some(5070)),
+            Lookup::Ready(v4("203.0.113.5:5070"))
+        );
+        // Same name, other port: same cached address.
+        assert_eq!(
+            r.resolve(t0, "PBX.example.com.", Some(6000)),
+            Lookup::Ready(v4("203.0.113.5:6000"))
+        );
+        assert!(drain(&mut r, t0).is_empty());
+        // A duplicate of the reply is now unexpected.
+        assert!(!r.handle_response(t0, sa(NS1), &resp));
+    }
+
+    #[test]
+    fn first_a_record_of_several_is_used_and_other_types_skipped() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "multi.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [
+            rr(
+                &QNAME,
+                28,
+                60,
+                &[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ), // AAAA
+            rr(&QNAME, TYPE_A, 60, &[1, 2, 3]), // A with bad length: skipped
+            a_rr(&wire("other.test"), 60, [9, 9, 9, 9]), // other owner
+            a_rr(&QNAME, 60, [192, 0, 2, 10]),
+            a_rr(&QNAME, 60, [192, 0, 2, 11]),
+        ];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(
+            r.resolve(t0, "multi.test", Some(5060)),
+            Lookup::Ready(v4("192.0.2.10:5060"))
+        );
+    }
+
+    #[test]
+    fn cname_chain_is_followed_within_the_answer() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            r.resolve(t0, "sip.example.com", Some(5060)),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        // Question name at 12: \x03sip\x07example\x03com\x00, "example" at 16.
+        // Answer records out of order on purpose (the A first), names
+        // compressed with pointers to earlier names.
+        let an0 = a_rr(&wire("HOST.example.com"), 500, [198, 51, 100, 7]);
+        let an1_rdata = [&b"\x04edge"[..], &[0xC0, 16]].concat();
+        let an1 = rr(&QNAME, TYPE_CNAME, 600, &an1_rdata); // sip -> edge.example.com
+        // an1 starts after the question and an0; its RDATA after 2 + 10 bytes.
+        let edge_at = q.len() + an0.len() + 12;
+        let an2_rdata = [&b"\x04host"[..], &[0xC0, 16]].concat();
+        let an2 = rr(&[0xC0, edge_at as u8], TYPE_CNAME, 100, &an2_rdata); // edge -> host
+        let resp = reply(&q, 0, &[an0, an1, an2], &[], &[]);
+        assert_eq!(&resp[edge_at..edge_at + 7], b"\x04edge\xC0\x10");
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert_eq!(
+            r.resolve(t0, "sip.example.com", Some(5060)),
+            Lookup::Ready(v4("198.51.100.7:5060"))
+        );
+        // TTL is the smallest along the chain (100 s).
+        let t = t0 + Duration::from_secs(99);
+        assert_eq!(
+            r.resolve(t, "sip.example.com", Some(5060)),
+            Lookup::Ready(v4("198.51.100.7:5060"))
+        );
+        let t = t0 + Duration::from_secs(100);
+        assert_eq!(r.resolve(t, "sip.example.com", Some(5060)), Lookup::Pending);
+    }
+
+    #[test]
+    fn cname_without_address_is_no_data() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "alias.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [
+            rr(&QNAME, TYPE_CNAME, 60, &wire("target.test")),
+            // An A record of a name outside the chain is not used.
+            a_rr(&wire("elsewhere.test"), 60, [10, 0, 0, 1]),
+        ];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(
+            r.resolve(t0, "alias.test", Some(5060)),
+            Lookup::Failed(DnsError::NoAddress)
+        );
+    }
+
+    #[test]
+    fn cname_loop_in_answer_terminates() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "a.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [
+            rr(&QNAME, TYPE_CNAME, 60, &wire("b.test")),
+            rr(&wire("b.test"), TYPE_CNAME, 60, &wire("a.test")),
+        ];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(
+            r.resolve(t0, "a.test", Some(5060)),
+            Lookup::Failed(DnsError::NoAddress)
+        );
+    }
+
+    #[test]
+    fn nxdomain_is_cached_for_soa_minimum_then_retried() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            r.resolve(t0, "nope.example.com", Some(5060)),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        // RFC 2308 §5: min(SOA TTL 3600, MINIMUM 20) = 20 s.
+        let resp = reply(
+            &q,
+            RCODE_NXDOMAIN,
+            &[],
+            &[soa_rr("example.com", 3600, 20)],
+            &[],
+        );
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        let t = t0 + Duration::from_secs(19);
+        assert_eq!(
+            r.resolve(t, "nope.example.com", Some(5060)),
+            Lookup::Failed(DnsError::NoSuchName)
+        );
+        assert!(drain(&mut r, t).is_empty());
+        let t = t0 + Duration::from_secs(20);
+        assert_eq!(
+            r.resolve(t, "nope.example.com", Some(5060)),
+            Lookup::Pending
+        );
+        assert_eq!(drain(&mut r, t).len(), 1);
+    }
+
+    #[test]
+    fn negative_ttl_is_capped_and_floored() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        // SOA minimum of a day: capped at 60 s.
+        assert_eq!(r.resolve(t0, "big.test", Some(1)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let resp = reply(
+            &q,
+            RCODE_NXDOMAIN,
+            &[],
+            &[soa_rr("test", 86400, 86400)],
+            &[],
+        );
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        // No SOA at all (no data): the 10 s floor.
+        assert_eq!(r.resolve(t0, "nosoa.test", Some(1)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
+        let t = t0 + Duration::from_secs(9);
+        assert_eq!(
+            r.resolve(t, "nosoa.test", Some(1)),
+            Lookup::Failed(DnsError::NoAddress)
+        );
+        let t = t0 + Duration::from_secs(10);
+        assert_eq!(r.resolve(t, "nosoa.test", Some(1)), Lookup::Pending);
+        let t = t0 + Duration::from_secs(59);
+        assert_eq!(
+            r.resolve(t, "big.test", Some(1)),
+            Lookup::Failed(DnsError::NoSuchName)
+        );
+        let t = t0 + Duration::from_secs(60);
+        assert_eq!(r.resolve(t, "big.test", Some(1)), Lookup::Pending);
+    }
+
+    #[test]
+    fn positive_ttl_expiry_floor_and_cap() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for (host, ttl) in [
+            ("short.test", 5_u32),
+            ("normal.test", 300),
+            ("long.test", 86400),
+            ("neg.test", 0x8000_0001),
+        ] {
+            assert_eq!(r.resolve(t0, host, Some(5060)), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            assert!(r.handle_response(
+                t0,
+                sa(NS1),
+                &reply(&q, 0, &[a_rr(&QNAME, ttl, [10, 0, 0, 1])], &[], &[])
+            ));
+        }
+        let ready = Lookup::Ready(v4("10.0.0.1:5060"));
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // 5 s and "negative" (top bit, RFC 2181 §8) TTLs are raised to 30 s.
+        assert_eq!(r.resolve(at(29), "short.test", Some(5060)), ready);
+        assert_eq!(r.resolve(at(29), "neg.test", Some(5060)), ready);
+        assert_eq!(r.resolve(at(299), "normal.test", Some(5060)), ready);
+        assert_eq!(r.resolve(at(3599), "long.test", Some(5060)), ready);
+        let _ = drain(&mut r, at(29));
+        assert_eq!(r.resolve(at(30), "short.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(at(300), "normal.test", Some(5060)),
+            Lookup::Pending
+        );
+        // A day is capped at one hour.
+        assert_eq!(
+            r.resolve(at(3600), "long.test", Some(5060)),
+            Lookup::Pending
+        );
+    }
+
+    // ---- SRV -----------------------------------------------------------------
+
+    #[test]
+    fn srv_with_additional_a_needs_one_query() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "Example.com", None), Lookup::Pending);
+        let (to, q) = one(&mut r, t0);
+        assert_eq!(to, sa(NS1));
+        // RFC 3263 §4.2: _sip._udp.<host>, type SRV (33).
+        assert_eq!(
+            &q[12..],
+            b"\x04_sip\x04_udp\x07example\x03com\x00\x00\x21\x00\x01"
+        );
+        let an = [
+            srv_rr(&QNAME, 300, 20, 0, 5062, "backup.example.com"),
+            srv_rr(&QNAME, 300, 10, 60, 5080, "sip1.example.com"),
+        ];
+        let ar = [
+            a_rr(&wire("backup.example.com"), 300, [192, 0, 2, 2]),
+            a_rr(&wire("SIP1.example.com"), 300, [192, 0, 2, 1]),
+        ];
+        let resp = reply(&q, 0, &an, &[soa_rr("example.com", 60, 60)], &ar);
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert_eq!(
+            r.resolve(t0, "example.com", None),
+            Lookup::Ready(v4("192.0.2.1:5080"))
+        );
+        assert!(drain(&mut r, t0).is_empty());
+    }
+
+    #[test]
+    fn srv_without_glue_then_a_of_target() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [srv_rr(&QNAME, 120, 0, 5, 5090, "proxy.voip.test")];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        // Second step: A of the target.
+        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        let (_, q2) = one(&mut r, t0);
+        assert_eq!(&q2[12..], b"\x05proxy\x04voip\x04test\x00\x00\x01\x00\x01");
+        assert!(r.handle_response(
+            t0,
+            sa(NS1),
+            &reply(&q2, 0, &[a_rr(&QNAME, 120, [203, 0, 113, 9])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(t0, "voip.test", None),
+            Lookup::Ready(v4("203.0.113.9:5090"))
+        );
+    }
+
+    #[test]
+    fn srv_nxdomain_falls_back_to_a_on_5060() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "plain.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert!(r.handle_response(
+            t0,
+            sa(NS1),
+            &reply(&q, RCODE_NXDOMAIN, &[], &[soa_rr("test", 30, 30)], &[])
+        ));
+        assert_eq!(r.resolve(t0, "plain.test", None), Lookup::Pending);
+        let (_, q2) = one(&mut r, t0);
+        assert_eq!(&q2[12..], b"\x05plain\x04test\x00\x00\x01\x00\x01");
+        assert!(r.handle_response(
+            t0,
+            sa(NS1),
+            &reply(&q2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 77])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(t0, "plain.test", None),
+            Lookup::Ready(v4("192.0.2.77:5060"))
+        );
+    }
+
+    #[test]
+    fn srv_no_data_falls_back_to_a() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "nodata.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        // NOERROR with only an unrelated TXT record.
+        let an = [rr(&QNAME, 16, 60, b"\x05hello")];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(r.resolve(t0, "nodata.test", None), Lookup::Pending);
+        let (_, q2) = one(&mut r, t0);
+        assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
+        // The A is NXDOMAIN too: the lookup fails, visibly to a retry.
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])));
+        assert_eq!(
+            r.resolve(t0, "nodata.test", None),
+            Lookup::Failed(DnsError::NoSuchName)
+        );
+        assert!(drain(&mut r, t0).is_empty());
+    }
+
+    #[test]
+    fn srv_dot_target_means_not_available() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "nosip.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [srv_rr(&QNAME, 300, 0, 0, 0, ".")];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(
+            r.resolve(t0, "nosip.test", None),
+            Lookup::Failed(DnsError::NoAddress)
+        );
+        assert!(drain(&mut r, t0).is_empty());
+    }
+
+    #[test]
+    fn srv_choice_respects_priority_and_weight() {
+        let t0 = Instant::now();
+        let an = [
+            srv_rr(&QNAME, 300, 5, 0, 1000, "zero.test"),
+            srv_rr(&QNAME, 300, 5, 30, 1001, "light.test"),
+            srv_rr(&QNAME, 300, 5, 70, 1002, "heavy.test"),
+            srv_rr(&QNAME, 300, 9, 1000, 1003, "low-priority.test"),
+        ];
+        let mut counts = [0usize; 4];
+        for seed in 1..=400u64 {
+            let mut r = Resolver::new(&[sa(NS1)], seed);
+            assert_eq!(r.resolve(t0, "weighted.test", None), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+            assert_eq!(r.resolve(t0, "weighted.test", None), Lookup::Pending);
+            let (_, q2) = one(&mut r, t0);
+            let port = match &q2[12..q2.len() - 4] {
+                n if n == wire("zero.test").as_slice() => 0,
+                n if n == wire("light.test").as_slice() => 1,
+                n if n == wire("heavy.test").as_slice() => 2,
+                _ => 3,
+            };
+            counts[port] += 1;
+        }
+        // Weight 0 loses against non-zero weights; priority 9 is never used;
+        // 30:70 shows in the draw.
+        assert_eq!(counts[0], 0, "{counts:?}");
+        assert_eq!(counts[3], 0, "{counts:?}");
+        assert!(
+            counts[1] > 60 && counts[2] > 200 && counts[2] > counts[1],
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn srv_all_zero_weights_pick_any_of_the_top_priority() {
+        let t0 = Instant::now();
+        let an = [
+            srv_rr(&QNAME, 300, 1, 0, 1000, "a.test"),
+            srv_rr(&QNAME, 300, 1, 0, 1001, "b.test"),
+        ];
+        let mut seen = [false; 2];
+        for seed in 1..=50u64 {
+            let mut r = Resolver::new(&[sa(NS1)], seed);
+            assert_eq!(r.resolve(t0, "z.test", None), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            let ar = [
+                a_rr(&wire("a.test"), 60, [10, 0, 0, 1]),
+                a_rr(&wire("b.test"), 60, [10, 0, 0, 2]),
+            ];
+            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+            match r.resolve(t0, "z.test", None) {
+                Lookup::Ready(a) if a == v4("10.0.0.1:1000") => seen[0] = true,
+                Lookup::Ready(a) if a == v4("10.0.0.2:1001") => seen[1] = true,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(seen, [true, true]);
+    }
+
+    #[test]
+    fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1, NS2]);
+        assert_eq!(r.resolve(t0, "big.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let mut resp = reply(&q, 0, &[], &[], &[]);
+        resp[2] |= 0x02; // TC
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        // SRV failed: fall back to A (no TCP, no second server for TC).
+        assert_eq!(r.resolve(t0, "big.test", None), Lookup::Pending);
+        let (to, q2) = one(&mut r, t0);
+        assert_eq!(to, sa(NS1));
+        assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
+        let mut resp = reply(&q2, 0, &[a_rr(&QNAME, 60, [1, 2, 3, 4])], &[], &[]);
+        resp[2] |= 0x02;
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert_eq!(
+            r.resolve(t0, "big.test", None),
+            Lookup::Failed(DnsError::ServerFailure)
+        );
+    }
+
+    // ---- Compression and hostile replies -----------------------------------
+
+    #[test]
+    fn compressed_question_and_owner_names_are_understood() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            r.resolve(t0, "www.example.org", Some(5060)),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        // Answer owner: "WWW" + pointer to "example.org" inside the question
+        // (offset 12 + 4 = 16), mixed case on purpose.
+        let owner = [3, b'W', b'W', b'W', 0xC0, 16];
+        let resp = reply(&q, 0, &[a_rr(&owner, 60, [192, 0, 2, 99])], &[], &[]);
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert_eq!(
+            r.resolve(t0, "www.example.org", Some(5060)),
+            Lookup::Ready(v4("192.0.2.99:5060"))
+        );
+    }
+
+    #[test]
+    fn read_name_rejects_pointer_loops_and_forward_pointers() {
+        // Pointer to itself.
+        let msg = [0u8; 12]
+            .iter()
+            .copied()
+            .chain([0xC0, 12])
+            .collect::<Vec<u8>>();
+        assert_eq!(read_name(&msg, 12).map(|_| ()), Err(Malformed));
+        // Label then a pointer back to that same label: a loop.
+        let msg: Vec<u8> = [0u8; 12]
+            .iter()
+            .copied()
+            .chain([1, b'a', 0xC0, 12])
+            .collect();
+        assert_eq!(read_name(&msg, 12).map(|_| ()), Err(Malformed));
+        // Two pointers pointing at each other.
+        let msg: Vec<u8> = [0u8; 12]
+            .iter()
+            .copied()
+            .chain([0xC0, 14, 0xC0, 12])
+            .collect();
+        assert_eq!(read_name(&msg, 12).map(|_| ()), Err(Malformed));
+        assert_eq!(read_name(&msg, 14).map(|_| ()), Err(Malformed));
+        // Forward pointer, pointer past the end, truncated label, reserved label type.
+        let msg: Vec<u8> = [0u8; 12].iter().copied().chain([0xC0, 14, 0]).collect();
+        assert_eq!(read_name(&msg, 12).map(|_| ()), Err(Malformed));
+        assert_eq!(read_name(&[0xC0], 0).map(|_| ()), Err(Malformed));
+        assert_eq!(read_name(&[5, b'a', b'b'], 0).map(|_| ()), Err(Malformed));
+        assert_eq!(read_name(&[0x41, 0], 0).map(|_| ()), Err(Malformed));
+        // A name longer than 255 octets built from pointers: rejected.
+        let mut msg = Vec::new();
+        let mut prev = None;
+        for _ in 0..5 {
+            let at = msg.len();
+            msg.push(63);
+            msg.extend_from_slice(&[b'x'; 63]);
+            match prev {
+                Some(p) => msg.extend_from_slice(&[0xC0 | (p >> 8) as u8, p as u8]),
+                None => msg.push(0),
+            }
+            prev = Some(at);
+        }
+        assert_eq!(read_name(&msg, prev.unwrap()).map(|_| ()), Err(Malformed));
+        // A good chain: "b" -> "a" -> root, ends after the first pointer.
+        let msg = [1, b'A', 0, 1, b'b', 0xC0, 0];
+        let (name, end) = read_name(&msg, 3).expect("valid name");
+        assert_eq!(name.wire(), b"\x01b\x01a\x00");
+        assert_eq!(end, 7);
+        assert_eq!(name.to_string(), "b.a");
+    }
+
+    #[test]
+    fn answer_with_pointer_loop_moves_on_and_never_panics() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "loop.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let owner_at = q.len(); // the answer's owner points at itself
+        let resp = reply(
+            &q,
+            0,
+            &[a_rr(&[0xC0, owner_at as u8], 60, [6, 6, 6, 6])],
+            &[],
+            &[],
+        );
+        assert_eq!(&resp[owner_at..owner_at + 2], &[0xC0, owner_at as u8]);
+        // The question matched, the answer is malformed: with a single server
+        // that is a server failure.
+        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert_eq!(
+            r.resolve(t0, "loop.test", Some(5060)),
+            Lookup::Failed(DnsError::ServerFailure)
+        );
+    }
+
+    #[test]
+    fn garbage_and_truncated_replies_never_panic() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "sip.example.net", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [srv_rr(&QNAME, 300, 1, 1, 5060, "x.example.net")];
+        let ar = [a_rr(&[0xC0, 0xFF], 60, [1, 1, 1, 1])];
+        let good = reply(&q, 0, &an, &[soa_rr("example.net", 1, 1)], &ar);
+        // Every prefix: the ones that cut the question are ignored, the
+        // others complete the lookup; none panics.
+        for cut in 0..good.len() {
+            let mut fresh = resolver(&[NS1]);
+            let _ = fresh.resolve(t0, "sip.example.net", None);
+            let (_, fq) = one(&mut fresh, t0);
+            let mut msg = good[..cut].to_vec();
+            if msg.len() >= 2 {
+                msg[..2].copy_from_slice(&fq[..2]);
+            }
+            let done = fresh.handle_response(t0, sa(NS1), &msg);
+            assert_eq!(done, cut >= q.len(), "cut at {cut}");
+        }
+        // Pseudo-random garbage, with the right id so that parsing goes deep.
+        let mut rng = Rng::new(99);
+        for _ in 0..2000 {
+            let len = (rng.next_u64() % 120) as usize;
+            let mut msg: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            if len >= 2 {
+                msg[..2].copy_from_slice(&q[..2]);
+            }
+            if len > 12 && rng.next_u64() % 2 == 0 {
+                // Keep the real question so the answer parser is reached.
+                msg.splice(2..12, reply(&q, 0, &[], &[], &[])[2..12].iter().copied());
+                msg[7] = (rng.next_u64() % 4) as u8;
+                msg[11] = (rng.next_u64() % 4) as u8;
+                msg.splice(12..12.min(msg.len()), q[12..].iter().copied());
+            }
+            let _ = r.handle_response(t0, sa(NS1), &msg);
+            let _ = r.resolve(t0, "sip.example.net", None);
+            let _ = drain(&mut r, t0);
+        }
+        // The full good reply, on a fresh resolver, is understood.
+        let mut r = resolver(&[NS1]);
+        let _ = r.resolve(t0, "sip.example.net", None);
+        let (_, q) = one(&mut r, t0);
+        let mut good = good.clone();
+        good[..2].copy_from_slice(&q[..2]);
+        assert!(r.handle_response(t0, sa(NS1), &good));
+        assert_eq!(r.resolve(t0, "sip.example.net", None), Lookup::Pending); // A of x.example.net
+    }
+
+    // ---- Anti-spoofing ---------------------------------------------------------
+
+    #[test]
+    fn replies_from_wrong_source_id_or_question_are_ignored() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "target.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let good = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
+        // Wrong source address, then the right address with another port.
+        assert!(!r.handle_response(t0, sa(NS2), &good));
+        assert!(!r.handle_response(t0, sa("192.0.2.53:5353"), &good));
+        // Wrong id.
+        let mut bad = good.clone();
+        bad[1] ^= 0x5A;
+        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        // A query (QR clear) with the right id.
+        let mut bad = good.clone();
+        bad[2] &= 0x7F;
+        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        // Another question name.
+        let mut other = q.clone();
+        other[13] = b'x'; // "xarget.test"
+        let bad = reply(&other, 0, &[a_rr(&QNAME, 60, [6, 6, 6, 6])], &[], &[]);
+        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        // Another question type (AAAA) and class (CH).
+        let mut bad = good.clone();
+        let qt = q.len() - 4;
+        bad[qt + 1] = 28;
+        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        let mut bad = good.clone();
+        bad[qt + 3] = 3;
+        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        // Two questions.
+        let mut bad = good.clone();
+        bad[5] = 2;
+        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(r.resolve(t0, "target.test", Some(5060)), Lookup::Pending);
+        // The question in upper case is the same question (RFC 4343).
+        let mut upper = good.clone();
+        upper[12..q.len() - 4].make_ascii_uppercase();
+        assert!(r.handle_response(t0, sa(NS1), &upper));
+        assert_eq!(
+            r.resolve(t0, "target.test", Some(5060)),
+            Lookup::Ready(v4("192.0.2.1:5060"))
+        );
+    }
+
+    // ---- Retransmission, timeouts, servers -------------------------------------
+
+    #[test]
+    fn retransmission_schedule_rotates_servers_then_fails() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut r = resolver(&[NS1, NS2]);
+        assert_eq!(r.resolve(t0, "slow.test", Some(5060)), Lookup::Pending);
+        let (to, q1) = one(&mut r, t0);
+        assert_eq!(to, sa(NS1));
+        // Tries at 0, 1, 3, 7 s, alternating servers, same query; failure at 11 s.
+        let schedule = [(1000, NS2), (3000, NS1), (7000, NS2)];
+        let mut now = 0;
+        for (due, server) in schedule {
+            assert_eq!(r.poll_timeout(), Some(at(due)));
+            assert!(!r.handle_timeout(at(due - 1)));
+            assert!(drain(&mut r, at(due - 1)).is_empty());
+            assert!(!r.handle_timeout(at(due)));
+            let (to, q) = one(&mut r, at(due));
+            assert_eq!(to, sa(server));
+            assert_eq!(q, q1);
+            assert_eq!(r.resolve(at(due), "slow.test", Some(5060)), Lookup::Pending);
+            now = due;
+        }
+        assert_eq!(now, 7000);
+        assert_eq!(r.poll_timeout(), Some(at(11000)));
+        assert!(!r.handle_timeout(at(10999)));
+        assert!(r.handle_timeout(at(11000)));
+        assert_eq!(r.poll_timeout(), None);
+        assert!(drain(&mut r, at(11000)).is_empty());
+        // The failure is visible to the retry, and cached for 30 s.
+        assert_eq!(
+            r.resolve(at(11000), "slow.test", Some(5060)),
+            Lookup::Failed(DnsError::Timeout)
+        );
+        assert_eq!(
+            r.resolve(at(40999), "slow.test", Some(5060)),
+            Lookup::Failed(DnsError::Timeout)
+        );
+        assert_eq!(
+            r.resolve(at(41000), "slow.test", Some(5060)),
+            Lookup::Pending
+        );
+        // A late reply is ignored now (the query is gone).
+        let late = reply(&q1, 0, &[a_rr(&QNAME, 60, [1, 2, 3, 4])], &[], &[]);
+        assert!(!r.handle_response(at(41000), sa(NS1), &late));
+    }
+
+    #[test]
+    fn srv_timeout_fails_without_a_fallback() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "dead.test", None), Lookup::Pending);
+        let mut now = t0;
+        let mut sends = drain(&mut r, now).len();
+        while let Some(t) = r.poll_timeout() {
+            now = t;
+            if r.handle_timeout(now) {
+                break;
+            }
+            sends += drain(&mut r, now).len();
+        }
+        assert_eq!(sends, 4);
+        assert_eq!(now, t0 + Duration::from_secs(11));
+        assert_eq!(
+            r.resolve(now, "dead.test", None),
+            Lookup::Failed(DnsError::Timeout)
+        );
+        assert!(drain(&mut r, now).is_empty());
+    }
+
+    #[test]
+    fn late_reply_from_an_earlier_server_is_accepted() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1, NS2]);
+        assert_eq!(r.resolve(t0, "late.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(!r.handle_timeout(t1));
+        assert_eq!(one(&mut r, t1).0, sa(NS2));
+        // NS1 answers the first try after the retransmission to NS2.
+        let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 8])], &[], &[]);
+        assert!(!r.handle_response(t1, sa(NS3), &resp));
+        assert!(r.handle_response(t1, sa(NS1), &resp));
+        assert_eq!(
+            r.resolve(t1, "late.test", Some(5060)),
+            Lookup::Ready(v4("192.0.2.8:5060"))
+        );
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn servfail_moves_to_next_server_then_fails() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1, NS2]);
+        assert_eq!(r.resolve(t0, "broken.test", Some(5060)), Lookup::Pending);
+        let (to, q) = one(&mut r, t0);
+        assert_eq!(to, sa(NS1));
+        assert!(!r.handle_response(t0, sa(NS1), &reply(&q, 2, &[], &[], &[])));
+        let (to, q2) = one(&mut r, t0);
+        assert_eq!((to, &q2), (sa(NS2), &q));
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+        // REFUSED from the last server: failure, cached.
+        assert!(r.handle_response(t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
+        assert_eq!(
+            r.resolve(t0, "broken.test", Some(5060)),
+            Lookup::Failed(DnsError::ServerFailure)
+        );
+        assert_eq!(
+            r.resolve(t0 + Duration::from_secs(30), "broken.test", Some(5060)),
+            Lookup::Pending
+        );
+    }
+
+    #[test]
+    fn set_nameservers_resends_to_the_new_server() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "moved.test", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        // Same list: nothing to do.
+        r.set_nameservers(&[sa(NS1)]);
+        assert!(drain(&mut r, t0).is_empty());
+        // New list (more than three given: the first three are used).
+        r.set_nameservers(&[sa(NS2), sa(NS3), sa(NS1), sa("192.0.2.99:53")]);
+        assert_eq!(r.nameservers(), &[sa(NS2), sa(NS3), sa(NS1)]);
+        let (to, again) = one(&mut r, t0);
+        assert_eq!((to, &again), (sa(NS2), &q));
+        let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
+        assert!(r.handle_response(t0, sa(NS2), &resp));
+        assert_eq!(
+            r.resolve(t0, "moved.test", Some(5060)),
+            Lookup::Ready(v4("192.0.2.3:5060"))
+        );
+    }
+
+    #[test]
+    fn small_buffer_keeps_the_query() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "buf.test", Some(5060)), Lookup::Pending);
+        let mut tiny = [0u8; 10];
+        assert_eq!(r.poll_transmit(t0, &mut tiny), None);
+        assert_eq!(one(&mut r, t0).0, sa(NS1));
+    }
+
+    // ---- Sharing, limits, cache ----------------------------------------------
+
+    #[test]
+    fn same_name_shares_one_query() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "shared.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "SHARED.test", Some(5080)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(r.resolve(t0, "shared.test.", Some(5090)), Lookup::Pending);
+        assert!(drain(&mut r, t0).is_empty());
+        assert!(r.handle_response(
+            t0,
+            sa(NS1),
+            &reply(&q, 0, &[a_rr(&QNAME, 60, [10, 1, 1, 1])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(t0, "shared.test", Some(5060)),
+            Lookup::Ready(v4("10.1.1.1:5060"))
+        );
+        assert_eq!(
+            r.resolve(t0, "shared.test", Some(5080)),
+            Lookup::Ready(v4("10.1.1.1:5080"))
+        );
+        // SRV lookups of one name share too, and are distinct from the A lookup.
+        assert_eq!(r.resolve(t0, "srv.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", Some(1)), Lookup::Pending);
+        assert_eq!(drain(&mut r, t0).len(), 2);
+    }
+
+    #[test]
+    fn too_many_pending_is_refused_and_ids_are_distinct() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for i in 0..MAX_DNS_PENDING {
+            assert_eq!(
+                r.resolve(t0, &format!("h{i}.test"), Some(1)),
+                Lookup::Pending
+            );
+        }
+        assert_eq!(
+            r.resolve(t0, "one-more.test", Some(1)),
+            Lookup::Failed(DnsError::TooManyPending)
+        );
+        // A name already in flight is still shared.
+        assert_eq!(r.resolve(t0, "h0.test", Some(2)), Lookup::Pending);
+        let sent = drain(&mut r, t0);
+        assert_eq!(sent.len(), MAX_DNS_PENDING);
+        let mut ids: Vec<u16> = sent
+            .iter()
+            .map(|(_, q)| u16::from_be_bytes([q[0], q[1]]))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), MAX_DNS_PENDING);
+        // TooManyPending is not cached: once a slot frees, the name goes out.
+        let (_, q0) = &sent[0];
+        assert!(r.handle_response(
+            t0,
+            sa(NS1),
+            &reply(q0, 0, &[a_rr(&QNAME, 60, [1, 1, 1, 1])], &[], &[])
+        ));
+        assert_eq!(r.resolve(t0, "one-more.test", Some(1)), Lookup::Pending);
+    }
+
+    /// Resolves `host` to `ip` with `ttl` through a full query/reply.
+    fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
+        assert_eq!(r.resolve(now, host, Some(5060)), Lookup::Pending);
+        let (_, q) = one(r, now);
+        assert!(r.handle_response(
+            now,
+            sa(NS1),
+            &reply(&q, 0, &[a_rr(&QNAME, ttl, ip)], &[], &[])
+        ));
+    }
+
+    fn is_cached(r: &mut Resolver, now: Instant, host: &str) -> bool {
+        match r.resolve(now, host, Some(5060)) {
+            Lookup::Ready(_) => true,
+            Lookup::Pending => {
+                // Forget the query so the next probe is not "shared".
+                r.pending.clear();
+                false
+            }
+            Lookup::Failed(e) => panic!("{host}: {e}"),
+        }
+    }
+
+    #[test]
+    fn full_cache_evicts_nearest_expiry() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        // Fill the cache; entry i lives 100 + i s, except entry 7 (40 s).
+        for i in 0..MAX_DNS_CACHE {
+            let ttl = if i == 7 { 40 } else { 100 + i as u32 };
+            learn(&mut r, t0, &format!("n{i}.test"), ttl, [10, 0, 0, i as u8]);
+        }
+        assert_eq!(r.cache.len(), MAX_DNS_CACHE);
+        // One more at t0 + 1 s: n7 (nearest expiry) is evicted, nothing else.
+        let t1 = t0 + Duration::from_secs(1);
+        learn(&mut r, t1, "new.test", 300, [10, 0, 1, 0]);
+        assert_eq!(r.cache.len(), MAX_DNS_CACHE);
+        assert!(!is_cached(&mut r, t1, "n7.test"));
+        for i in (0..MAX_DNS_CACHE).filter(|&i| i != 7) {
+            assert!(is_cached(&mut r, t1, &format!("n{i}.test")), "n{i}");
+        }
+        assert!(is_cached(&mut r, t1, "new.test"));
+        // At t0 + 102 s n0 and n1 have expired: they are reused first even
+        // though n2 expires sooner than the rest.
+        let t2 = t0 + Duration::from_millis(101_500);
+        learn(&mut r, t2, "late1.test", 300, [10, 0, 2, 1]);
+        learn(&mut r, t2, "late2.test", 300, [10, 0, 2, 2]);
+        assert!(is_cached(&mut r, t2, "n2.test"));
+        assert!(is_cached(&mut r, t2, "late1.test"));
+        assert!(is_cached(&mut r, t2, "late2.test"));
+        assert_eq!(r.cache.len(), MAX_DNS_CACHE);
+    }
+
+    #[test]
+    fn fresh_failure_survives_a_full_cache_for_the_retry() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for i in 0..MAX_DNS_CACHE {
+            learn(&mut r, t0, &format!("n{i}.test"), 3600, [10, 0, 0, i as u8]);
+        }
+        // An SRV answer with glue stores two entries at once at t1; the glue
+        // entry (short TTL) must not be evicted by its own SRV entry.
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(r.resolve(t1, "pair.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t1);
+        let an = [srv_rr(&QNAME, 3600, 1, 1, 5070, "host.pair.test")];
+        let ar = [a_rr(&wire("host.pair.test"), 1, [192, 0, 2, 50])];
+        assert!(r.handle_response(t1, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(
+            r.resolve(t1, "pair.test", None),
+            Lookup::Ready(v4("192.0.2.50:5070"))
+        );
+    }
+
+    #[test]
+    fn seed_zero_still_gives_random_ids() {
+        let t0 = Instant::now();
+        let mut r = Resolver::new(&[sa(NS1)], 0);
+        let _ = r.resolve(t0, "a.test", Some(1));
+        let _ = r.resolve(t0, "b.test", Some(1));
+        let sent = drain(&mut r, t0);
+        let ids: Vec<u16> = sent
+            .iter()
+            .map(|(_, q)| u16::from_be_bytes([q[0], q[1]]))
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        // Different seeds, different first ids.
+        let id = |seed| {
+            let mut r = Resolver::new(&[sa(NS1)], seed);
+            let _ = r.resolve(t0, "a.test", Some(1));
+            let (_, q) = one(&mut r, t0);
+            u16::from_be_bytes([q[0], q[1]])
+        };
+        assert_ne!(id(1), id(2));
+    }
+}

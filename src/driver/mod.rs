@@ -1,0 +1,403 @@
+//! The only code that touches mio, sockets, signals, files and the clock.
+//!
+//! One thread, one `mio::Poll`. Each pass: read `now` once, read each ready
+//! socket until `WouldBlock` (at most [`MAX_READS_PER_WAKEUP`] datagrams, then
+//! come back to it on the next pass without sleeping), hand every datagram to
+//! the core, send what the core put in the outbox, then sleep until the
+//! core's next deadline. Signals interrupt the wait (SIGTERM/SIGINT stop,
+//! SIGHUP reloads the configuration, SIGUSR1 logs the counters).
+//!
+//! Besides that it re-reads the interface addresses every few seconds (so a
+//! PPPoE address change is followed), the nameservers, and saves the
+//! registrations atomically when they change.
+
+pub mod sys;
+
+use crate::cli::Options;
+use crate::config::{self, Config};
+use crate::dns::parse_resolv_conf;
+use crate::limits::{MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE};
+use crate::proxy::{Addresses, Channel, Outbox, Proxy};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{ErrorKind, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// mio tokens, decoded in one place ([`Source::of`]).
+const SIP: Token = Token(0);
+const DNS: Token = Token(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Sip,
+    Dns,
+}
+
+impl Source {
+    fn of(t: Token) -> Option<Source> {
+        match t {
+            SIP => Some(Source::Sip),
+            DNS => Some(Source::Dns),
+            _ => None,
+        }
+    }
+}
+
+/// How often interfaces and resolv.conf are looked at again.
+const REFRESH: Duration = Duration::from_secs(5);
+/// Where OpenWrt and Debian keep the nameservers, in order of preference.
+const RESOLV_CONF: [&str; 3] = [
+    "/tmp/resolv.conf.d/resolv.conf.auto",
+    "/tmp/resolv.conf.auto",
+    "/etc/resolv.conf",
+];
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Read the interface addresses the configuration names.
+pub fn read_addresses(cfg: &Config) -> Addresses {
+    let mut a = Addresses::default();
+    if let Some(i) = cfg.if_inbound.as_deref() {
+        for n in sys::interface_ipv4(i).into_iter().take(4) {
+            let _ = a.lan.push(n);
+        }
+    }
+    if let Some(o) = cfg.if_outbound.as_deref() {
+        a.wan = sys::interface_ipv4(o).first().map(|n| n.addr);
+    }
+    a
+}
+
+fn read_nameservers() -> Vec<SocketAddr> {
+    for p in RESOLV_CONF {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            let ns = parse_resolv_conf(&text);
+            if !ns.is_empty() {
+                return ns.into_iter().collect();
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Write `text` to `path` atomically: a temporary file in the same
+/// directory, fsync, rename over the old one, fsync the directory.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+pub struct Daemon {
+    poll: Poll,
+    sip: UdpSocket,
+    dns: UdpSocket,
+    proxy: Proxy,
+    out: Box<Outbox>,
+    config_path: PathBuf,
+    opts: Options,
+    next_refresh: Instant,
+    next_autosave: Option<Instant>,
+    sip_backlog: bool,
+    dns_backlog: bool,
+}
+
+impl Daemon {
+    /// Bind the sockets and build the core. Errors are for the user.
+    pub fn new(cfg: Config, opts: Options) -> Result<Daemon, String> {
+        let now = Instant::now();
+        let addrs = read_addresses(&cfg);
+        if addrs.lan.is_empty() {
+            log::warn!(
+                "inbound interface {:?} has no IPv4 address yet; will look again",
+                cfg.if_inbound
+            );
+        }
+        if addrs.wan.is_none() && cfg.host_outbound.is_none() {
+            log::warn!(
+                "outbound interface {:?} has no IPv4 address yet; will look again",
+                cfg.if_outbound
+            );
+        }
+        let bind: SocketAddr = (Ipv4Addr::UNSPECIFIED, cfg.sip_listen_port).into();
+        let mut sip =
+            UdpSocket::bind(bind).map_err(|e| format!("cannot bind SIP port {bind}: {e}"))?;
+        if cfg.sip_dscp != 0 {
+            if let Err(e) = sys::set_dscp(sip.as_raw_fd(), cfg.sip_dscp) {
+                log::warn!("cannot set sip_dscp: {e}");
+            }
+        }
+        let mut dns = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0).into())
+            .map_err(|e| format!("cannot open the DNS socket: {e}"))?;
+        let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
+        poll.registry()
+            .register(&mut sip, SIP, Interest::READABLE)
+            .map_err(|e| format!("poll register: {e}"))?;
+        poll.registry()
+            .register(&mut dns, DNS, Interest::READABLE)
+            .map_err(|e| format!("poll register: {e}"))?;
+        let seed_bytes = sys::random_bytes();
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&seed_bytes[..8]);
+        let ns = read_nameservers();
+        let mut proxy = Proxy::new(
+            cfg.clone(),
+            addrs,
+            sys::random_bytes(),
+            &ns,
+            u64::from_le_bytes(seed),
+            now,
+        );
+        if let Some(path) = cfg.registration_file.as_deref() {
+            match std::fs::read_to_string(path) {
+                Ok(text) => match proxy.load_registrations(now, unix_now(), &text) {
+                    Ok(n) => log::info!("restored {n} registrations from {}", path.display()),
+                    Err(e) => log::warn!("{}: {e}; starting with no registrations", path.display()),
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => log::warn!("cannot read {}: {e}", path.display()),
+            }
+        }
+        let next_autosave = (cfg.autosave_registrations > 0)
+            .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
+        log::info!(
+            "sipnat {} listening on {bind}, LAN {:?}, WAN {:?}",
+            env!("CARGO_PKG_VERSION"),
+            cfg.if_inbound,
+            cfg.if_outbound
+        );
+        Ok(Daemon {
+            poll,
+            sip,
+            dns,
+            proxy,
+            out: Outbox::new(),
+            config_path: opts.config.clone(),
+            opts,
+            next_refresh: now + REFRESH,
+            next_autosave,
+            sip_backlog: false,
+            dns_backlog: false,
+        })
+    }
+
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
+    /// Run until SIGTERM/SIGINT.
+    pub fn run(&mut self) -> Result<(), String> {
+        let mut events = Events::with_capacity(64);
+        let mut buf = vec![0u8; MAX_SIP_MESSAGE + 1];
+        loop {
+            if sys::SIG_TERM.load(Ordering::SeqCst) {
+                log::info!("stopping");
+                self.save_registrations(Instant::now());
+                return Ok(());
+            }
+            if sys::SIG_HUP.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
+            if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
+                log::info!("counters:\n{}", self.proxy.stats());
+            }
+            let now = Instant::now();
+            let timeout = if self.sip_backlog || self.dns_backlog {
+                Duration::ZERO
+            } else {
+                self.proxy
+                    .poll_timeout()
+                    .min(self.next_refresh)
+                    .saturating_duration_since(now)
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            for ev in events.iter() {
+                match Source::of(ev.token()) {
+                    Some(Source::Sip) => self.sip_backlog = true,
+                    Some(Source::Dns) => self.dns_backlog = true,
+                    None => {} // spurious: tolerated
+                }
+            }
+            let now = Instant::now();
+            if self.sip_backlog {
+                self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
+            }
+            if self.dns_backlog {
+                self.dns_backlog = self.read_socket(now, Source::Dns, &mut buf);
+            }
+            if now >= self.proxy.poll_timeout() {
+                self.proxy.handle_timeout(now, &mut self.out);
+                self.flush();
+            }
+            if now >= self.next_refresh {
+                self.next_refresh = now + REFRESH;
+                self.refresh();
+            }
+            let due = self.next_autosave.is_some_and(|t| now >= t);
+            if due {
+                self.next_autosave = self.next_autosave.map(|_| {
+                    now + Duration::from_secs(u64::from(self.proxy.config().autosave_registrations))
+                });
+            }
+            if self.proxy.take_dirty() || due {
+                self.save_registrations(now);
+            }
+        }
+    }
+
+    /// Read up to the per-pass bound; true if the socket may have more.
+    fn read_socket(&mut self, now: Instant, src: Source, buf: &mut [u8]) -> bool {
+        for _ in 0..MAX_READS_PER_WAKEUP {
+            let sock = match src {
+                Source::Sip => &self.sip,
+                Source::Dns => &self.dns,
+            };
+            match sock.recv_from(buf) {
+                Ok((n, from)) => {
+                    match src {
+                        Source::Sip => {
+                            if n > MAX_SIP_MESSAGE {
+                                // Could not have been read whole: the core counts it.
+                                self.proxy.handle_sip(now, from, buf, &mut self.out);
+                            } else {
+                                self.proxy
+                                    .handle_sip(now, from, &mut buf[..n], &mut self.out);
+                            }
+                        }
+                        Source::Dns => self.proxy.handle_dns(now, from, &buf[..n], &mut self.out),
+                    }
+                    self.flush();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors (port unreachable) surface here on Linux.
+                    log::debug!("recv: {e}");
+                    continue;
+                }
+            }
+        }
+        true
+    }
+
+    fn flush(&mut self) {
+        for (t, bytes) in self.out.iter() {
+            let sock = match t.channel {
+                Channel::Sip => &self.sip,
+                Channel::Dns => &self.dns,
+            };
+            if log::log_enabled!(log::Level::Trace) {
+                log::trace!(
+                    "send {} bytes to {}:\n{}",
+                    bytes.len(),
+                    t.to,
+                    String::from_utf8_lossy(bytes)
+                );
+            }
+            if let Err(e) = sock.send_to(bytes, t.to) {
+                log::debug!("send to {}: {e}", t.to);
+            }
+        }
+        self.out.clear();
+    }
+
+    fn refresh(&mut self) {
+        let addrs = read_addresses(self.proxy.config());
+        self.proxy.set_addresses(addrs);
+        let ns = read_nameservers();
+        self.proxy.set_nameservers(&ns);
+    }
+
+    fn reload(&mut self) {
+        match config::load(&self.config_path) {
+            Ok((mut cfg, warnings)) => {
+                for w in &warnings {
+                    log::warn!("{w}");
+                }
+                crate::cli::apply(&self.opts, &mut cfg);
+                let old = self.proxy.config();
+                if cfg.sip_listen_port != old.sip_listen_port {
+                    log::warn!(
+                        "sip_listen_port changes need a restart; keeping {}",
+                        old.sip_listen_port
+                    );
+                    cfg.sip_listen_port = old.sip_listen_port;
+                }
+                self.proxy.reconfigure(cfg);
+                self.refresh();
+                log::info!("configuration reloaded; calls and registrations kept");
+            }
+            Err(diags) => {
+                for d in &diags {
+                    log::error!("{d}");
+                }
+                log::error!("configuration not reloaded: the running one stays");
+            }
+        }
+    }
+
+    fn save_registrations(&mut self, now: Instant) {
+        let Some(path) = self.proxy.config().registration_file.clone() else {
+            return;
+        };
+        let text = self.proxy.registrations_text(now, unix_now());
+        if let Err(e) = write_atomically(&path, &text) {
+            log::warn!("cannot save registrations to {}: {e}", path.display());
+        }
+    }
+}
+
+/// Write the pid file (siproxd's `-p`/`pid_file`).
+pub fn write_pid_file(path: &Path) -> std::io::Result<()> {
+    write_atomically(path, &format!("{}\n", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = std::env::temp_dir().join(format!("sipnat-aw-{}", std::process::id()));
+        let p = dir.join("sub/regs");
+        write_atomically(&p, "one\n").unwrap();
+        write_atomically(&p, "two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
+        assert!(!dir.join("sub/regs.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tokens_decode() {
+        assert_eq!(Source::of(SIP), Some(Source::Sip));
+        assert_eq!(Source::of(DNS), Some(Source::Dns));
+        assert_eq!(Source::of(Token(99)), None);
+    }
+}

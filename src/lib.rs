@@ -1,0 +1,35 @@
+//! # sipnat — a SIP/RTP NAT-traversal proxy for home routers
+//!
+//! Phones on the LAN behind the router's NAT register with outside SIP
+//! providers and make and receive calls through sipnat. It rewrites SIP so the
+//! WAN side only ever sees the router's public address, and (with the media
+//! relay) carries the RTP audio through the NAT.
+//!
+//! ## Architecture map
+//! The protocol logic is a *sans-IO* core: it never touches a socket or reads
+//! the clock. One thin driver owns `mio`, the sockets, signals and
+//! `Instant::now()`; it feeds the core datagrams together with `now`, and
+//! carries out the actions the core returns.
+//!
+//! | module | responsibility |
+//! |---|---|
+//! | [`limits`] | every capacity constant and its memory cost |
+//! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf reader; `check()` |
+//! | [`sip`] | SIP message parsing (own start line + `httparse::parse_headers`), typed header views, URIs |
+//! | [`proxy`] | the SIP core: `handle_sip(now, from, bytes)` → datagrams to send |
+//! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
+//! | [`stats`] | counters keyed by reason enums |
+//! | [`driver`] | the only code that touches mio, sockets, signals and the clock |
+//!
+//! ## The time rule
+//! Every function of the core that depends on time takes `now: Instant` from
+//! its caller. Tests drive the core with a virtual clock: no sleeps, no sockets.
+
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod driver;
+pub mod limits;
+pub mod proxy;
+pub mod sip;
+pub mod stats;

@@ -1,0 +1,48 @@
+//! Every capacity of sipnat, in one place, with what it costs in memory.
+//!
+//! Tables are fixed-capacity (`heapless`); when one is full, *new* work is
+//! refused (a SIP request gets `503 Service Unavailable` with `Retry-After`)
+//! and nothing already in the table is evicted (DESIGN.md, house rule 6).
+
+/// Largest SIP datagram sipnat reads or writes. RFC 3261 §18.1.1 keeps UDP
+/// requests under the path MTU unless they are large; 8 KiB fits every message
+/// of RFC 4475 (the longest is 3.5 KB) with room for SDP with video.
+pub const MAX_SIP_MESSAGE: usize = 8192;
+
+/// Header lines one message may carry (httparse needs a caller-owned array).
+/// 64 × 32 bytes of `httparse::Header` on the stack while parsing.
+pub const MAX_HEADERS: usize = 64;
+
+/// Registrations (AOR → phone contact) sipnat keeps. Each entry is about
+/// 600 bytes (the URIs are stored inline), so 512 entries ≈ 300 KB.
+pub const MAX_REGISTRATIONS: usize = 512;
+
+/// Longest URI or header value sipnat stores in a table entry.
+pub const MAX_STORED_URI: usize = 160;
+
+/// Outgoing client transactions whose LAN Via headers sipnat hides and must
+/// restore on the responses. Each entry holds up to [`MAX_STORED_VIAS`] bytes,
+/// so 256 entries ≈ 140 KB.
+pub const MAX_TRANSACTIONS: usize = 256;
+
+/// Bytes of Via header values remembered per hidden transaction.
+pub const MAX_STORED_VIAS: usize = 480;
+
+/// Requests parked while the DNS resolver answers for their destination;
+/// each holds a full datagram, so 8 × 8 KiB = 64 KiB.
+pub const MAX_PARKED: usize = 8;
+
+/// DNS cache entries (name → address, with TTL) and queries in flight.
+pub const MAX_DNS_CACHE: usize = 32;
+pub const MAX_DNS_PENDING: usize = 8;
+/// Longest host name the resolver handles (RFC 1035 §2.3.4: 255 octets).
+pub const MAX_DNS_NAME: usize = 255;
+
+/// Datagrams the core may emit for one input (a forward plus answers, or the
+/// parked requests released by one DNS answer) and the bytes they may use.
+pub const MAX_TRANSMITS: usize = 16;
+pub const OUTBOX_BYTES: usize = 64 * 1024;
+
+/// Datagrams the driver reads from one socket before it serves the others
+/// (DESIGN.md rule 9: bound the work per socket per pass).
+pub const MAX_READS_PER_WAKEUP: usize = 64;

@@ -1,0 +1,275 @@
+//! Where the core writes what it wants sent: the [`Outbox`], owned by the
+//! driver and drained after every call into the core, and the [`Buf`] writer
+//! messages are composed with.
+//!
+//! Nothing here allocates after construction: the outbox is one fixed byte
+//! arena plus a fixed list of datagram descriptors. When either is full, the
+//! message is not queued and the caller counts it (`Outbox::push` returns
+//! `false`).
+
+use crate::limits::{MAX_TRANSMITS, OUTBOX_BYTES};
+use std::net::SocketAddr;
+
+/// Which of the driver's sockets a datagram leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The SIP socket (`sip_listen_port`).
+    Sip,
+    /// The resolver's socket (queries to the nameservers).
+    Dns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub channel: Channel,
+    pub to: SocketAddr,
+    start: usize,
+    len: usize,
+}
+
+/// Datagrams the core asks the driver to send, in order.
+pub struct Outbox {
+    data: heapless::Vec<u8, OUTBOX_BYTES>,
+    list: heapless::Vec<Transmit, MAX_TRANSMITS>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            data: heapless::Vec::new(),
+            list: heapless::Vec::new(),
+        }
+    }
+}
+
+impl Outbox {
+    /// A boxed outbox (it is 64 KiB: keep it off the stack).
+    pub fn new() -> Box<Outbox> {
+        Box::default()
+    }
+
+    /// A writer over the free space of the arena. Call [`Outbox::commit`]
+    /// with its length when the message is complete.
+    pub fn writer(&mut self) -> Buf<'_> {
+        let start = self.used();
+        // The arena's capacity is fixed; expose the unused tail as the buffer.
+        let cap = OUTBOX_BYTES - start;
+        // resize_default cannot fail: start + cap == capacity.
+        let _ = self.data.resize_default(OUTBOX_BYTES);
+        Buf {
+            data: &mut self.data[start..start + cap],
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    /// Queue the `len` bytes just written by [`Outbox::writer`]. Returns
+    /// false (and queues nothing) if the descriptor list is full.
+    pub fn commit(&mut self, channel: Channel, to: SocketAddr, len: usize) -> bool {
+        let start = self.used();
+        let ok = self
+            .list
+            .push(Transmit {
+                channel,
+                to,
+                start,
+                len,
+            })
+            .is_ok();
+        let end = if ok { start + len } else { start };
+        self.data.truncate(end);
+        ok
+    }
+
+    /// Give back the space a [`Buf`] took when its message is abandoned.
+    pub fn abandon(&mut self) {
+        let used = self.used();
+        self.data.truncate(used);
+    }
+
+    /// Copy `bytes` and queue them.
+    pub fn push(&mut self, channel: Channel, to: SocketAddr, bytes: &[u8]) -> bool {
+        let mut w = self.writer();
+        w.put(bytes);
+        if w.overflowed() {
+            self.abandon();
+            return false;
+        }
+        let len = w.len();
+        self.commit(channel, to, len)
+    }
+
+    fn used(&self) -> usize {
+        self.list.last().map(|t| t.start + t.len).unwrap_or(0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The queued datagrams with their bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (&Transmit, &[u8])> {
+        self.list
+            .iter()
+            .map(move |t| (t, &self.data[t.start..t.start + t.len]))
+    }
+
+    /// Forget everything queued (the driver calls this after sending).
+    pub fn clear(&mut self) {
+        self.list.clear();
+        self.data.clear();
+    }
+}
+
+/// A bounded writer into a caller-owned byte slice. Writing past the end sets
+/// a flag instead of panicking; the caller checks [`Buf::overflowed`] once at
+/// the end.
+pub struct Buf<'a> {
+    data: &'a mut [u8],
+    len: usize,
+    overflow: bool,
+}
+
+impl<'a> Buf<'a> {
+    pub fn new(data: &'a mut [u8]) -> Buf<'a> {
+        Buf {
+            data,
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    pub fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if end > self.data.len() {
+            self.overflow = true;
+            return;
+        }
+        self.data[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+    }
+
+    pub fn put_str(&mut self, s: &str) {
+        self.put(s.as_bytes());
+    }
+
+    pub fn put_u32(&mut self, mut v: u32) {
+        let mut tmp = [0u8; 10];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.put(&tmp[i..]);
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    /// Drop everything written after `len`.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len {
+            self.len = len;
+        }
+    }
+}
+
+impl core::fmt::Write for Buf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.put_str(s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buf_stops_at_capacity() {
+        let mut mem = [0u8; 8];
+        let mut b = Buf::new(&mut mem);
+        b.put(b"12345");
+        b.put_u32(678);
+        assert!(!b.overflowed());
+        assert_eq!(b.as_bytes(), b"12345678");
+        b.put(b"9");
+        assert!(b.overflowed());
+        assert_eq!(b.len(), 8);
+        b.truncate(2);
+        assert_eq!(b.as_bytes(), b"12");
+    }
+
+    #[test]
+    fn outbox_queues_in_order_and_clears() {
+        let mut o = Outbox::new();
+        let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:53".parse().unwrap();
+        assert!(o.push(Channel::Sip, a, b"one"));
+        let mut w = o.writer();
+        w.put(b"two!");
+        let n = w.len();
+        assert!(o.commit(Channel::Dns, b, n));
+        let got: Vec<_> = o
+            .iter()
+            .map(|(t, d)| (t.channel, t.to, d.to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Channel::Sip, a, b"one".to_vec()),
+                (Channel::Dns, b, b"two!".to_vec())
+            ]
+        );
+        // An abandoned message leaves nothing behind.
+        let mut w = o.writer();
+        w.put(b"garbage");
+        o.abandon();
+        assert!(o.push(Channel::Sip, a, b"three"));
+        assert_eq!(o.iter().nth(2).map(|(_, d)| d), Some(&b"three"[..]));
+        o.clear();
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn outbox_full_of_descriptors_refuses() {
+        let mut o = Outbox::new();
+        let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+        for _ in 0..MAX_TRANSMITS {
+            assert!(o.push(Channel::Sip, a, b"x"));
+        }
+        assert!(!o.push(Channel::Sip, a, b"y"));
+        assert_eq!(o.len(), MAX_TRANSMITS);
+    }
+
+    #[test]
+    fn outbox_full_of_bytes_refuses() {
+        let mut o = Outbox::new();
+        let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+        let big = vec![0u8; OUTBOX_BYTES - 10];
+        assert!(o.push(Channel::Sip, a, &big));
+        assert!(!o.push(Channel::Sip, a, &[0u8; 11]));
+        assert!(o.push(Channel::Sip, a, &[0u8; 10]));
+    }
+}

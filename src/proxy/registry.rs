@@ -1,0 +1,474 @@
+//! The registration table: which phone on the LAN answers for which
+//! address-of-record (AOR), and where to send its requests.
+//!
+//! Both of siproxd's modes fill it (RFC 3261 §10):
+//! * **forwarded**: the phone's REGISTER goes on to the provider's registrar
+//!   with each Contact masqueraded; an entry is created when the REGISTER
+//!   passes (unconfirmed, short-lived) and confirmed with the registrar's
+//!   expiry when its 2xx comes back;
+//! * **local**: the REGISTER is addressed to sipnat itself, which is then the
+//!   registrar (entries are confirmed at once).
+//!
+//! Capacity is [`MAX_REGISTRATIONS`]; a *new* binding that does not fit is
+//! refused (the caller answers 503) and no binding is ever evicted. Entries
+//! leave only by expiry or de-registration.
+//!
+//! The table persists as text ([`Registry::write_text`], [`Registry::read_text`])
+//! with absolute Unix expiry times, so the driver can save it atomically and a
+//! restart loses no phone. It does not do I/O itself.
+
+use crate::limits::{MAX_REGISTRATIONS, MAX_STORED_URI};
+use core::fmt::Write as _;
+use heapless::String;
+use std::net::SocketAddrV4;
+use std::time::{Duration, Instant};
+
+pub type UriString = String<MAX_STORED_URI>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// `user@host` of the To URI (host lower-case, no scheme, port or params).
+    pub aor: UriString,
+    /// The phone's own Contact URI, as it wrote it (without `<>` or header params).
+    pub contact: UriString,
+    /// Where requests for this phone are sent: the source address of its
+    /// REGISTER (RFC 3581 symmetric response routing, NAT-safe).
+    pub addr: SocketAddrV4,
+    pub expires_at: Instant,
+    /// A registrar (sipnat itself, or the provider with a 2xx) accepted it.
+    pub confirmed: bool,
+    /// sipnat is the registrar for this binding.
+    pub local: bool,
+}
+
+/// The table has no room for a new binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+#[derive(Default)]
+pub struct Registry {
+    slots: heapless::Vec<Registration, MAX_REGISTRATIONS>,
+}
+
+/// Build the AOR key `user@host` (host lower-case). `None` if it does not fit.
+pub fn aor_key(user: Option<&str>, host: &str) -> Option<UriString> {
+    let mut s = UriString::new();
+    if let Some(u) = user {
+        s.push_str(u).ok()?;
+        s.push('@').ok()?;
+    }
+    for c in host.chars() {
+        s.push(c.to_ascii_lowercase()).ok()?;
+    }
+    Some(s)
+}
+
+/// The user part of an AOR key.
+pub fn aor_user(aor: &str) -> Option<&str> {
+    aor.split_once('@').map(|(u, _)| u)
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Registration> {
+        self.slots.iter()
+    }
+
+    /// Create or refresh the binding (aor, contact). A refresh keeps the
+    /// binding's confirmed state and takes the later expiry of the two, so a
+    /// REGISTER retransmission never shortens a confirmed binding.
+    pub fn upsert(
+        &mut self,
+        aor: &str,
+        contact: &str,
+        addr: SocketAddrV4,
+        expires_at: Instant,
+        confirmed: bool,
+        local: bool,
+    ) -> Result<(), Full> {
+        if let Some(r) = self
+            .slots
+            .iter_mut()
+            .find(|r| r.aor == aor && r.contact == contact)
+        {
+            r.addr = addr;
+            r.local = local;
+            if confirmed {
+                r.confirmed = true;
+                r.expires_at = expires_at;
+            } else if expires_at > r.expires_at {
+                r.expires_at = expires_at;
+            }
+            return Ok(());
+        }
+        let mut a = UriString::new();
+        let mut c = UriString::new();
+        a.push_str(aor).map_err(|_| Full)?;
+        c.push_str(contact).map_err(|_| Full)?;
+        self.slots
+            .push(Registration {
+                aor: a,
+                contact: c,
+                addr,
+                expires_at,
+                confirmed,
+                local,
+            })
+            .map_err(|_| Full)
+    }
+
+    /// Would (aor, contact) need a new slot that the table does not have?
+    pub fn would_overflow(&self, aor: &str, contact: &str) -> bool {
+        self.slots.is_full()
+            && !self
+                .slots
+                .iter()
+                .any(|r| r.aor == aor && r.contact == contact)
+    }
+
+    /// Confirm (aor, contact) with a registrar's expiry.
+    pub fn confirm(&mut self, aor: &str, contact: &str, expires_at: Instant) -> bool {
+        match self
+            .slots
+            .iter_mut()
+            .find(|r| r.aor == aor && r.contact == contact)
+        {
+            Some(r) => {
+                r.confirmed = true;
+                r.expires_at = expires_at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remove the bindings matching `pred`; returns how many were removed
+    /// and whether any of them was confirmed (the saved file must change).
+    pub fn remove_where(&mut self, mut pred: impl FnMut(&Registration) -> bool) -> (usize, bool) {
+        let mut removed = 0;
+        let mut confirmed = false;
+        let mut i = 0;
+        while i < self.slots.len() {
+            if pred(&self.slots[i]) {
+                confirmed |= self.slots[i].confirmed;
+                self.slots.swap_remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+        (removed, confirmed)
+    }
+
+    /// Drop expired bindings. Returns (removed, any confirmed).
+    pub fn expire(&mut self, now: Instant) -> (usize, bool) {
+        self.remove_where(|r| r.expires_at <= now)
+    }
+
+    /// Live bindings of an AOR.
+    pub fn by_aor<'s>(&'s self, aor: &'s str) -> impl Iterator<Item = &'s Registration> + 's {
+        self.slots.iter().filter(move |r| r.aor == aor)
+    }
+
+    /// The most recently refreshed binding whose AOR has this user part: how
+    /// an incoming request for `sip:user@<sipnat>` finds its phone.
+    pub fn by_user(&self, user: &str) -> Option<&Registration> {
+        self.slots
+            .iter()
+            .filter(|r| aor_user(&r.aor) == Some(user) || contact_user(&r.contact) == Some(user))
+            .max_by_key(|r| (r.confirmed, r.expires_at))
+    }
+
+    /// A binding whose phone sends from this address.
+    pub fn by_addr(&self, addr: SocketAddrV4) -> Option<&Registration> {
+        self.slots.iter().find(|r| r.addr == addr)
+    }
+
+    /// Is some phone at this IP registered (any port)?
+    pub fn has_ip(&self, ip: std::net::Ipv4Addr) -> bool {
+        self.slots.iter().any(|r| r.addr.ip() == &ip)
+    }
+
+    /// Serialise the confirmed bindings. `unix_now` is the wall-clock time
+    /// that corresponds to `now` (the driver reads both clocks).
+    ///
+    /// Format, one binding per line, fields separated by one space:
+    /// `reg <aor> <contact> <ip:port> <expires-unix> <local 0|1>`.
+    pub fn write_text(&self, now: Instant, unix_now: u64, out: &mut std::string::String) {
+        for r in self.slots.iter().filter(|r| r.confirmed) {
+            let left = r.expires_at.saturating_duration_since(now).as_secs();
+            let _ = writeln!(
+                out,
+                "reg {} {} {} {} {}",
+                r.aor,
+                r.contact,
+                r.addr,
+                unix_now + left,
+                u8::from(r.local)
+            );
+        }
+    }
+
+    /// Load bindings written by [`Registry::write_text`]; lines of other
+    /// kinds are left to the caller (`other` gets them). Returns how many
+    /// bindings were restored; expired ones are skipped. Errors name the line.
+    pub fn read_text(
+        &mut self,
+        now: Instant,
+        unix_now: u64,
+        text: &str,
+        mut other: impl FnMut(&str) -> Result<(), std::string::String>,
+    ) -> Result<usize, std::string::String> {
+        let mut restored = 0;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut f = line.split(' ');
+            if f.next() != Some("reg") {
+                other(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+                continue;
+            }
+            let bad = || format!("line {}: malformed registration", i + 1);
+            let aor = f.next().ok_or_else(bad)?;
+            let contact = f.next().ok_or_else(bad)?;
+            let addr: SocketAddrV4 = f.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+            let exp: u64 = f.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+            let local = match f.next() {
+                Some("0") => false,
+                Some("1") => true,
+                _ => return Err(bad()),
+            };
+            if f.next().is_some() {
+                return Err(bad());
+            }
+            if exp <= unix_now {
+                continue;
+            }
+            let expires_at = now + Duration::from_secs(exp - unix_now);
+            self.upsert(aor, contact, addr, expires_at, true, local)
+                .map_err(|_| format!("line {}: registration table full", i + 1))?;
+            restored += 1;
+        }
+        Ok(restored)
+    }
+}
+
+/// The user part of a stored contact URI (`sip:user@host…`).
+fn contact_user(contact: &str) -> Option<&str> {
+    let rest = contact.split_once(':')?.1;
+    let (userinfo, _) = rest.split_once('@')?;
+    Some(userinfo.split(':').next().unwrap_or(userinfo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddrV4 {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn upsert_refresh_and_confirm() {
+        let t0 = Instant::now();
+        let mut r = Registry::new();
+        r.upsert(
+            "100@prov.test",
+            "sip:100@10.0.0.2:5062",
+            a("10.0.0.2:5062"),
+            t0 + Duration::from_secs(32),
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.len(), 1);
+        // A retransmission with an earlier provisional expiry does not shorten it.
+        r.upsert(
+            "100@prov.test",
+            "sip:100@10.0.0.2:5062",
+            a("10.0.0.2:5062"),
+            t0 + Duration::from_secs(10),
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            r.iter().next().unwrap().expires_at,
+            t0 + Duration::from_secs(32)
+        );
+        assert!(r.confirm(
+            "100@prov.test",
+            "sip:100@10.0.0.2:5062",
+            t0 + Duration::from_secs(3600)
+        ));
+        let e = r.iter().next().unwrap();
+        assert!(e.confirmed);
+        assert_eq!(e.expires_at, t0 + Duration::from_secs(3600));
+        assert!(!r.confirm("100@prov.test", "sip:other@x", t0));
+        assert_eq!(r.by_user("100").map(|e| e.addr), Some(a("10.0.0.2:5062")));
+        assert!(r.has_ip("10.0.0.2".parse().unwrap()));
+        assert!(r.by_addr(a("10.0.0.2:5062")).is_some());
+    }
+
+    #[test]
+    fn full_table_refuses_new_but_refreshes_old() {
+        let t0 = Instant::now();
+        let mut r = Registry::new();
+        for i in 0..MAX_REGISTRATIONS {
+            let aor = format!("{i}@p");
+            let c = format!("sip:{i}@10.0.0.2");
+            r.upsert(
+                &aor,
+                &c,
+                a("10.0.0.2:5060"),
+                t0 + Duration::from_secs(60),
+                true,
+                false,
+            )
+            .unwrap();
+        }
+        assert!(r.would_overflow("new@p", "sip:new@10.0.0.3"));
+        assert_eq!(
+            r.upsert(
+                "new@p",
+                "sip:new@10.0.0.3",
+                a("10.0.0.3:5060"),
+                t0,
+                false,
+                false
+            ),
+            Err(Full)
+        );
+        assert!(!r.would_overflow("7@p", "sip:7@10.0.0.2"));
+        r.upsert(
+            "7@p",
+            "sip:7@10.0.0.2",
+            a("10.0.0.2:5060"),
+            t0 + Duration::from_secs(900),
+            true,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.len(), MAX_REGISTRATIONS);
+    }
+
+    #[test]
+    fn expiry_removes_and_reports_confirmed() {
+        let t0 = Instant::now();
+        let mut r = Registry::new();
+        r.upsert(
+            "1@p",
+            "sip:1@h",
+            a("10.0.0.2:5060"),
+            t0 + Duration::from_secs(5),
+            false,
+            false,
+        )
+        .unwrap();
+        r.upsert(
+            "2@p",
+            "sip:2@h",
+            a("10.0.0.2:5060"),
+            t0 + Duration::from_secs(50),
+            true,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.expire(t0 + Duration::from_secs(6)), (1, false));
+        assert_eq!(r.expire(t0 + Duration::from_secs(60)), (1, true));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn text_round_trip_with_wall_clock() {
+        let t0 = Instant::now();
+        let mut r = Registry::new();
+        r.upsert(
+            "100@prov.test",
+            "sip:100@10.0.0.2:5062;transport=udp",
+            a("10.0.0.2:5062"),
+            t0 + Duration::from_secs(300),
+            true,
+            false,
+        )
+        .unwrap();
+        r.upsert(
+            "200@10.0.0.1",
+            "sip:200@10.0.0.3",
+            a("10.0.0.3:5060"),
+            t0 + Duration::from_secs(100),
+            true,
+            true,
+        )
+        .unwrap();
+        // Unconfirmed bindings are not saved.
+        r.upsert(
+            "300@p",
+            "sip:300@10.0.0.4",
+            a("10.0.0.4:5060"),
+            t0 + Duration::from_secs(30),
+            false,
+            false,
+        )
+        .unwrap();
+        let mut text = std::string::String::new();
+        r.write_text(t0, 1_000_000, &mut text);
+        assert_eq!(
+            text,
+            "reg 100@prov.test sip:100@10.0.0.2:5062;transport=udp 10.0.0.2:5062 1000300 0\n\
+             reg 200@10.0.0.1 sip:200@10.0.0.3 10.0.0.3:5060 1000100 1\n"
+        );
+        // Restart 200 s later (wall clock) with a new monotonic origin.
+        let t1 = t0 + Duration::from_secs(7);
+        let mut back = Registry::new();
+        let n = back.read_text(t1, 1_000_200, &text, |_| Ok(())).unwrap();
+        assert_eq!(n, 1, "the 100 s binding had expired");
+        let e = back.iter().next().unwrap();
+        assert_eq!(e.aor, "100@prov.test");
+        assert_eq!(e.expires_at, t1 + Duration::from_secs(100));
+        assert!(e.confirmed && !e.local);
+    }
+
+    #[test]
+    fn read_text_reports_bad_lines() {
+        let t0 = Instant::now();
+        let mut r = Registry::new();
+        let err = r
+            .read_text(t0, 0, "reg a b notanaddr 5 0\n", |_| Ok(()))
+            .unwrap_err();
+        assert!(err.contains("line 1"), "{err}");
+        let err = r
+            .read_text(t0, 0, "# c\nbogus line\n", |l| Err(format!("unknown: {l}")))
+            .unwrap_err();
+        assert_eq!(err, "line 2: unknown: bogus line");
+        assert!(
+            r.read_text(t0, 0, "reg a b 1.2.3.4:5 9 2\n", |_| Ok(()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn aor_keys() {
+        assert_eq!(
+            aor_key(Some("Bob"), "Example.COM").unwrap(),
+            "Bob@example.com"
+        );
+        assert_eq!(aor_key(None, "h").unwrap(), "h");
+        assert_eq!(aor_user("a@b"), Some("a"));
+        assert_eq!(contact_user("sip:u:pw@h:1"), Some("u"));
+        assert_eq!(contact_user("sip:h"), None);
+    }
+}

@@ -1,0 +1,1518 @@
+//! One SIP message in one UDP datagram: start line, header lines, body.
+//!
+//! What it does:
+//! * [`unfold_headers`] turns folded header lines (RFC 3261 §7.3.1) into one
+//!   line each, in place;
+//! * [`Message::parse`] splits a datagram into its start line (RFC 3261 §7.1,
+//!   §7.2, parsed here), header lines (name, trimmed value, byte range) and
+//!   body (RFC 3261 §18.3: Content-Length octets), validating the framing;
+//! * [`Message::check_request`] / [`Message::check_response`] make the
+//!   semantic checks a proxy must make before it acts on a message
+//!   (RFC 3261 §16.3, §8.2.2; RFC 4475 §3.1.2, §3.3).
+//!
+//! What it does NOT do: copy or allocate (every view borrows the datagram;
+//! the header index is a fixed `heapless::Vec` of [`MAX_HEADERS`]), decode
+//! the body, handle stream framing (TCP) or decide proxy policy (483, 420,
+//! loops): the proxy does.
+//!
+//! Why not `httparse::parse_headers`: it rejects messages RFC 4475 calls valid
+//! — whitespace between a header name and its colon (§3.1.1.1 wsinv.dat,
+//! §3.1.1.7 longreq.dat, RFC 3261 §7.3.1 HCOLON) and control characters in a
+//! quoted-pair (§3.1.1.2 intmeth.dat) — and the header grammar left after
+//! unfolding is one loop over CRLF-terminated lines.
+
+use super::header::{CSeq, ContactValue, NameAddr, Via, is_token, parse_u32, split_comma, trim_ws};
+use super::uri::Uri;
+use crate::limits::MAX_HEADERS;
+use core::ops::Range;
+
+/// Why a datagram is not a usable SIP message. One variant per reason;
+/// [`ParseError::as_str`] names it for the stats counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Nothing but CR/LF (a keep-alive, RFC 5626 §4.4.1) or no bytes at all.
+    Empty,
+    /// The start line does not have the RFC 3261 §7.1/§7.2 shape.
+    StartLine,
+    /// A version other than SIP/2.0 (the proxy may answer 505, RFC 3261 §8.2.2.1... §21.5.7).
+    Version,
+    /// The request method is not a token.
+    Method,
+    /// The Request-URI does not parse, or carries headers (RFC 3261 §19.1.5).
+    RequestUri,
+    /// Not a 3-digit status code in 100..=699 (RFC 3261 §7.2, §21).
+    StatusCode,
+    /// Control characters in the reason phrase.
+    ReasonPhrase,
+    /// A header line without `name:` or with a bare CR or LF.
+    HeaderSyntax,
+    /// More header lines than [`MAX_HEADERS`].
+    TooManyHeaders,
+    /// The start line or a header value is not UTF-8 (RFC 3261 §7.3.1).
+    NotUtf8,
+    /// No empty line ends the headers (over UDP the datagram is the message).
+    NoHeaderEnd,
+    /// Content-Length is not 1*DIGIT or does not fit (RFC 3261 §20.14).
+    ContentLength,
+    /// Fewer body octets than Content-Length (RFC 3261 §18.3).
+    BodyTruncated,
+    /// A Via value does not parse.
+    Via,
+    /// A From/To/Contact/Route/Record-Route value does not parse.
+    NameAddr,
+    /// A URI does not parse.
+    Uri,
+    /// A host does not parse.
+    Host,
+    /// CSeq does not parse or is out of range.
+    CSeq,
+    /// Call-ID is not `word [ "@" word ]` (RFC 3261 §25.1).
+    CallId,
+    /// A mandatory header is missing.
+    MissingHeader,
+    /// A single-value header appears more than once or with several values.
+    DuplicateHeader,
+}
+
+impl ParseError {
+    /// Short stable name for stats and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParseError::Empty => "empty",
+            ParseError::StartLine => "bad-start-line",
+            ParseError::Version => "bad-version",
+            ParseError::Method => "bad-method",
+            ParseError::RequestUri => "bad-request-uri",
+            ParseError::StatusCode => "bad-status-code",
+            ParseError::ReasonPhrase => "bad-reason-phrase",
+            ParseError::HeaderSyntax => "bad-header",
+            ParseError::TooManyHeaders => "too-many-headers",
+            ParseError::NotUtf8 => "not-utf8",
+            ParseError::NoHeaderEnd => "no-header-end",
+            ParseError::ContentLength => "bad-content-length",
+            ParseError::BodyTruncated => "body-truncated",
+            ParseError::Via => "bad-via",
+            ParseError::NameAddr => "bad-name-addr",
+            ParseError::Uri => "bad-uri",
+            ParseError::Host => "bad-host",
+            ParseError::CSeq => "bad-cseq",
+            ParseError::CallId => "bad-call-id",
+            ParseError::MissingHeader => "missing-header",
+            ParseError::DuplicateHeader => "duplicate-header",
+        }
+    }
+}
+
+impl core::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// RFC 3261 §7.3.1: header folding (CRLF followed by SP/HTAB) is equivalent to one SP. Rewrites the
+/// header section of `buf` in place (the CR and LF of each fold become SP) so the header parser
+/// sees one line per header. Only touches bytes before the first CRLFCRLF, and not the start line
+/// (a start line cannot be folded). Safe on any bytes.
+pub fn unfold_headers(buf: &mut [u8]) {
+    // Skip the start line: folding applies to header fields only.
+    let Some(first_lf) = buf.iter().position(|&c| c == b'\n') else {
+        return;
+    };
+    let mut i = first_lf + 1;
+    let mut at_line_start = true;
+    while i + 1 < buf.len() {
+        if buf[i] == b'\r' && buf[i + 1] == b'\n' {
+            if at_line_start {
+                // The empty line: the end of the header section.
+                return;
+            }
+            if matches!(buf.get(i + 2), Some(b' ' | b'\t')) {
+                buf[i] = b' ';
+                buf[i + 1] = b' ';
+                at_line_start = false;
+            } else {
+                at_line_start = true;
+            }
+            i += 2;
+        } else {
+            at_line_start = false;
+            i += 1;
+        }
+    }
+}
+
+/// A request method (RFC 3261 §7.1; methods are case-sensitive, §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method<'a> {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Register,
+    Options,
+    Info,
+    Prack,
+    Update,
+    Subscribe,
+    Notify,
+    Refer,
+    Message,
+    Publish,
+    Other(&'a str),
+}
+
+impl<'a> Method<'a> {
+    /// Known methods by exact (case-sensitive) name; anything else is `Other`.
+    /// Does not check that `token` is a token.
+    pub fn parse(token: &'a str) -> Method<'a> {
+        match token {
+            "INVITE" => Method::Invite,
+            "ACK" => Method::Ack,
+            "BYE" => Method::Bye,
+            "CANCEL" => Method::Cancel,
+            "REGISTER" => Method::Register,
+            "OPTIONS" => Method::Options,
+            "INFO" => Method::Info,
+            "PRACK" => Method::Prack,
+            "UPDATE" => Method::Update,
+            "SUBSCRIBE" => Method::Subscribe,
+            "NOTIFY" => Method::Notify,
+            "REFER" => Method::Refer,
+            "MESSAGE" => Method::Message,
+            "PUBLISH" => Method::Publish,
+            other => Method::Other(other),
+        }
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        match *self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Register => "REGISTER",
+            Method::Options => "OPTIONS",
+            Method::Info => "INFO",
+            Method::Prack => "PRACK",
+            Method::Update => "UPDATE",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Notify => "NOTIFY",
+            Method::Refer => "REFER",
+            Method::Message => "MESSAGE",
+            Method::Publish => "PUBLISH",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+/// The headers sipnat looks at by name; everything else is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderName {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    Contact,
+    MaxForwards,
+    ContentLength,
+    ContentType,
+    Route,
+    RecordRoute,
+    Expires,
+    MinExpires,
+    ProxyRequire,
+    Require,
+    Supported,
+    Unsupported,
+    Authorization,
+    ProxyAuthorization,
+    WwwAuthenticate,
+    ProxyAuthenticate,
+    Allow,
+    Event,
+    ReferTo,
+    ReferredBy,
+    Date,
+    RetryAfter,
+    UserAgent,
+    Server,
+    Other,
+}
+
+impl HeaderName {
+    /// Case-insensitive (RFC 3261 §7.3.1), with the compact forms of RFC 3261
+    /// §7.3.3 / §20 (v f t i m l c k), RFC 6665 §8.2.1 (o = Event), RFC 3515
+    /// §2.1 (r = Refer-To) and RFC 3892 §2 (b = Referred-By). Other compact
+    /// forms (s e u x a j d y n) name headers sipnat does not look at.
+    pub fn from_name(name: &str) -> HeaderName {
+        use HeaderName as H;
+        let b = name.as_bytes();
+        if b.len() == 1 {
+            return match b[0].to_ascii_lowercase() {
+                b'v' => H::Via,
+                b'f' => H::From,
+                b't' => H::To,
+                b'i' => H::CallId,
+                b'm' => H::Contact,
+                b'l' => H::ContentLength,
+                b'c' => H::ContentType,
+                b'k' => H::Supported,
+                b'o' => H::Event,
+                b'r' => H::ReferTo,
+                b'b' => H::ReferredBy,
+                _ => H::Other,
+            };
+        }
+        // Candidates by length, then a case-insensitive compare.
+        let candidates: &[(&str, HeaderName)] = match b.len() {
+            2 => &[("To", H::To)],
+            3 => &[("Via", H::Via)],
+            4 => &[("From", H::From), ("CSeq", H::CSeq), ("Date", H::Date)],
+            5 => &[
+                ("Route", H::Route),
+                ("Allow", H::Allow),
+                ("Event", H::Event),
+            ],
+            6 => &[("Server", H::Server)],
+            7 => &[
+                ("Call-ID", H::CallId),
+                ("Contact", H::Contact),
+                ("Expires", H::Expires),
+                ("Require", H::Require),
+            ],
+            8 => &[("Refer-To", H::ReferTo)],
+            9 => &[("Supported", H::Supported)],
+            10 => &[("User-Agent", H::UserAgent)],
+            11 => &[
+                ("Min-Expires", H::MinExpires),
+                ("Unsupported", H::Unsupported),
+                ("Referred-By", H::ReferredBy),
+                ("Retry-After", H::RetryAfter),
+            ],
+            12 => &[
+                ("Max-Forwards", H::MaxForwards),
+                ("Record-Route", H::RecordRoute),
+                ("Content-Type", H::ContentType),
+            ],
+            13 => &[
+                ("Authorization", H::Authorization),
+                ("Proxy-Require", H::ProxyRequire),
+            ],
+            14 => &[("Content-Length", H::ContentLength)],
+            16 => &[("WWW-Authenticate", H::WwwAuthenticate)],
+            18 => &[("Proxy-Authenticate", H::ProxyAuthenticate)],
+            19 => &[("Proxy-Authorization", H::ProxyAuthorization)],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(H::Other, |&(_, h)| h)
+    }
+
+    /// The full name as RFC 3261 §20 spells it; None for `Other`.
+    pub fn canonical(self) -> Option<&'static str> {
+        use HeaderName as H;
+        Some(match self {
+            H::Via => "Via",
+            H::From => "From",
+            H::To => "To",
+            H::CallId => "Call-ID",
+            H::CSeq => "CSeq",
+            H::Contact => "Contact",
+            H::MaxForwards => "Max-Forwards",
+            H::ContentLength => "Content-Length",
+            H::ContentType => "Content-Type",
+            H::Route => "Route",
+            H::RecordRoute => "Record-Route",
+            H::Expires => "Expires",
+            H::MinExpires => "Min-Expires",
+            H::ProxyRequire => "Proxy-Require",
+            H::Require => "Require",
+            H::Supported => "Supported",
+            H::Unsupported => "Unsupported",
+            H::Authorization => "Authorization",
+            H::ProxyAuthorization => "Proxy-Authorization",
+            H::WwwAuthenticate => "WWW-Authenticate",
+            H::ProxyAuthenticate => "Proxy-Authenticate",
+            H::Allow => "Allow",
+            H::Event => "Event",
+            H::ReferTo => "Refer-To",
+            H::ReferredBy => "Referred-By",
+            H::Date => "Date",
+            H::RetryAfter => "Retry-After",
+            H::UserAgent => "User-Agent",
+            H::Server => "Server",
+            H::Other => return None,
+        })
+    }
+}
+
+/// One header line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub name: HeaderName,
+    /// As written.
+    pub raw_name: &'a str,
+    /// Trimmed of surrounding whitespace.
+    pub value: &'a str,
+    /// The whole header line in `raw`, including its CRLF.
+    pub line: Range<usize>,
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartLine<'a> {
+    Request {
+        method: Method<'a>,
+        uri: &'a str,
+        /// Where `uri` is in `raw`.
+        uri_span: Range<usize>,
+    },
+    Response {
+        code: u16,
+        reason: &'a str,
+    },
+}
+
+/// What a proxy answers to a request that parses but breaks a rule (RFC 3261 §8.2.2, §16.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reject {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+const fn bad(reason: &'static str) -> Reject {
+    Reject { code: 400, reason }
+}
+
+/// A parsed datagram. Parse once; the accessors cannot fail on the framing.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    pub start: StartLine<'a>,
+    /// RFC 3261 §18.3: exactly Content-Length bytes; octets after it in a UDP
+    /// datagram are ignored (RFC 4475 dblreq.dat). No Content-Length: the rest
+    /// of the datagram.
+    pub body: &'a [u8],
+    /// Offset in `raw` of the first body byte (just after CRLFCRLF).
+    pub header_end: usize,
+    /// The whole datagram.
+    pub raw: &'a [u8],
+    headers: heapless::Vec<Header<'a>, MAX_HEADERS>,
+}
+
+/// Offset of the CR of the CRLF that ends the line starting at `from`:
+/// `NoHeaderEnd` when there is no LF left, `HeaderSyntax` for a bare LF.
+fn line_end(b: &[u8], from: usize) -> Result<usize, ParseError> {
+    let rest = b.get(from..).ok_or(ParseError::NoHeaderEnd)?;
+    let lf = rest
+        .iter()
+        .position(|&c| c == b'\n')
+        .ok_or(ParseError::NoHeaderEnd)?;
+    if lf > 0 && rest[lf - 1] == b'\r' {
+        Ok(from + lf - 1)
+    } else {
+        Err(ParseError::HeaderSyntax)
+    }
+}
+
+fn is_sip_version(v: &str) -> bool {
+    v.eq_ignore_ascii_case("SIP/2.0")
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT` (case-insensitive, RFC 3261 §7.1).
+fn looks_like_version(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.len() < 7 || !b[..4].eq_ignore_ascii_case(b"SIP/") {
+        return false;
+    }
+    let rest = &v[4..];
+    match rest.split_once('.') {
+        Some((maj, min)) => {
+            !maj.is_empty()
+                && !min.is_empty()
+                && maj.bytes().all(|c| c.is_ascii_digit())
+                && min.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn check_version(v: &str) -> Result<(), ParseError> {
+    if is_sip_version(v) {
+        Ok(())
+    } else if looks_like_version(v) {
+        Err(ParseError::Version)
+    } else {
+        Err(ParseError::StartLine)
+    }
+}
+
+/// Parses the start line `line` found at offset `at` of the datagram.
+fn parse_start_line(line: &str, at: usize) -> Result<StartLine<'_>, ParseError> {
+    let b = line.as_bytes();
+    if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let (version, rest) = line.split_once(' ').ok_or(ParseError::StartLine)?;
+        check_version(version)?;
+        let rb = rest.as_bytes();
+        let digits = rb.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits != 3 {
+            return Err(ParseError::StatusCode);
+        }
+        // Leniency: "SIP/2.0 200" without the SP and empty reason is accepted.
+        let reason = match rb.get(3) {
+            None => "",
+            Some(b' ') => &rest[4..],
+            Some(_) => return Err(ParseError::StatusCode),
+        };
+        let code = rb[..3]
+            .iter()
+            .fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0'));
+        if !(100..=699).contains(&code) {
+            return Err(ParseError::StatusCode);
+        }
+        // Reason-Phrase: text, UTF-8, SP and HTAB; no other control characters.
+        if reason
+            .bytes()
+            .any(|c| (c < 0x20 && c != b'\t') || c == 0x7f)
+        {
+            return Err(ParseError::ReasonPhrase);
+        }
+        return Ok(StartLine::Response { code, reason });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version (single SPs, RFC 3261
+    // §7.1; RFC 4475 lwsstart.dat, trws.dat, lwsruri.dat).
+    let (method, rest) = line.split_once(' ').ok_or(ParseError::StartLine)?;
+    let (uri, version) = rest.split_once(' ').ok_or(ParseError::StartLine)?;
+    if method.is_empty() || uri.is_empty() || version.contains(' ') {
+        return Err(ParseError::StartLine);
+    }
+    if !is_token(method) {
+        return Err(ParseError::Method);
+    }
+    check_version(version)?;
+    // RFC 3261 §19.1.5 forbids headers in a SIP Request-URI (escruri.dat);
+    // `<>` (ltgtruri.dat) and whitespace fail Uri::parse.
+    let u = Uri::parse(uri).map_err(|_| ParseError::RequestUri)?;
+    if u.is_sip() && u.headers.is_some() {
+        return Err(ParseError::RequestUri);
+    }
+    let start = at + method.len() + 1;
+    Ok(StartLine::Request {
+        method: Method::parse(method),
+        uri,
+        uri_span: start..start + uri.len(),
+    })
+}
+
+/// `Content-Length = 1*DIGIT` (RFC 3261 §20.14). Leading zeros are fine;
+/// more than 9 significant digits cannot describe a datagram (and could
+/// overflow a 32-bit usize).
+fn parse_content_length(v: &str) -> Result<usize, ParseError> {
+    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(ParseError::ContentLength);
+    }
+    let t = v.trim_start_matches('0');
+    if t.len() > 9 {
+        return Err(ParseError::ContentLength);
+    }
+    Ok(t.bytes()
+        .fold(0usize, |acc, c| acc * 10 + usize::from(c - b'0')))
+}
+
+/// `callid = word [ "@" word ]` (RFC 3261 §25.1).
+fn call_id_ok(v: &str) -> bool {
+    fn word(w: &str) -> bool {
+        !w.is_empty()
+            && w.bytes().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(
+                        c,
+                        b'-' | b'.'
+                            | b'!'
+                            | b'%'
+                            | b'*'
+                            | b'_'
+                            | b'+'
+                            | b'`'
+                            | b'\''
+                            | b'~'
+                            | b'('
+                            | b')'
+                            | b'<'
+                            | b'>'
+                            | b':'
+                            | b'\\'
+                            | b'"'
+                            | b'/'
+                            | b'['
+                            | b']'
+                            | b'?'
+                            | b'{'
+                            | b'}'
+                    )
+            })
+    }
+    match v.split_once('@') {
+        Some((a, b)) => word(a) && word(b),
+        None => word(v),
+    }
+}
+
+/// `rfc1123-date = wkday "," SP date1 SP time SP "GMT"` (RFC 3261 §20.17,
+/// RFC 2616 §3.3.1), e.g. "Sat, 15 Oct 2005 04:44:56 GMT".
+fn date_ok(v: &str) -> bool {
+    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let b = v.as_bytes();
+    if b.len() != 29 {
+        return false;
+    }
+    let num = |r: Range<usize>, max: u32| -> bool {
+        b[r].iter()
+            .try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+            .is_some_and(|n| n <= max)
+    };
+    DAYS.contains(&&b[0..3])
+        && &b[3..5] == b", "
+        && num(5..7, 31)
+        && b[7] == b' '
+        && MONTHS.contains(&&b[8..11])
+        && b[11] == b' '
+        && num(12..16, 9999)
+        && b[16] == b' '
+        && num(17..19, 23)
+        && b[19] == b':'
+        && num(20..22, 59)
+        && b[22] == b':'
+        && num(23..25, 60)
+        && &b[25..29] == b" GMT"
+}
+
+impl<'a> Message<'a> {
+    /// `buf` must already be unfolded ([`unfold_headers`]). Parses the start
+    /// line (RFC 3261 §7.1/§7.2: single SP separators, SIP/2.0 only, 3-digit
+    /// status code 100..=699, Request-URI grammar incl. no LWS, no <>, no
+    /// escaped headers in a SIP Request-URI), then every header line up to the
+    /// empty line (none = malformed over UDP), then Content-Length (one value,
+    /// non-negative, fits, body not truncated; with several Content-Length
+    /// lines the first frames the body and `check_request` answers 400).
+    /// Header values must be UTF-8. Leading CRLFs are skipped (RFC 3261 §7.5).
+    pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        let lead = buf
+            .iter()
+            .position(|&c| c != b'\r' && c != b'\n')
+            .ok_or(ParseError::Empty)?;
+        // Only whole CRLFs may precede the start line.
+        if lead % 2 != 0 || buf[..lead].chunks(2).any(|p| p != b"\r\n") {
+            return Err(ParseError::StartLine);
+        }
+        let sl_end = line_end(buf, lead).map_err(|e| match e {
+            ParseError::HeaderSyntax => ParseError::StartLine,
+            e => e,
+        })?;
+        let sl = core::str::from_utf8(&buf[lead..sl_end]).map_err(|_| ParseError::NotUtf8)?;
+        let start = parse_start_line(sl, lead)?;
+
+        let mut headers: heapless::Vec<Header<'a>, MAX_HEADERS> = heapless::Vec::new();
+        let mut pos = sl_end + 2;
+        let header_end = loop {
+            let eol = line_end(buf, pos)?;
+            if eol == pos {
+                break pos + 2;
+            }
+            let line = &buf[pos..eol];
+            let name_end = line
+                .iter()
+                .position(|&c| !super::header::is_token_char(c))
+                .unwrap_or(line.len());
+            let mut colon = name_end;
+            while colon < line.len() && (line[colon] == b' ' || line[colon] == b'\t') {
+                colon += 1;
+            }
+            if name_end == 0 || line.get(colon) != Some(&b':') {
+                return Err(ParseError::HeaderSyntax);
+            }
+            let value_bytes = &line[colon + 1..];
+            if value_bytes.contains(&b'\r') {
+                return Err(ParseError::HeaderSyntax);
+            }
+            let raw_name =
+                core::str::from_utf8(&line[..name_end]).map_err(|_| ParseError::HeaderSyntax)?;
+            let value = core::str::from_utf8(value_bytes).map_err(|_| ParseError::NotUtf8)?;
+            headers
+                .push(Header {
+                    name: HeaderName::from_name(raw_name),
+                    raw_name,
+                    value: trim_ws(value),
+                    line: pos..eol + 2,
+                })
+                .map_err(|_| ParseError::TooManyHeaders)?;
+            pos = eol + 2;
+        };
+
+        let available = buf.len() - header_end;
+        let body_len = match headers.iter().find(|h| h.name == HeaderName::ContentLength) {
+            Some(h) => {
+                let n = parse_content_length(h.value)?;
+                if n > available {
+                    return Err(ParseError::BodyTruncated);
+                }
+                n
+            }
+            None => available,
+        };
+        Ok(Message {
+            start,
+            body: &buf[header_end..header_end + body_len],
+            header_end,
+            raw: buf,
+            headers,
+        })
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method; None for a response.
+    pub fn method(&self) -> Option<Method<'a>> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code; None for a request.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The Request-URI, parsed (it was validated by `parse`); None for a response.
+    pub fn request_uri(&self) -> Option<Uri<'a>> {
+        match self.start {
+            StartLine::Request { uri, .. } => Uri::parse(uri).ok(),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// Every header line, in order.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// The first line with that name.
+    pub fn header(&self, name: HeaderName) -> Option<&Header<'a>> {
+        self.headers.iter().find(|h| h.name == name)
+    }
+
+    /// Every line with that name, in order.
+    pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = &Header<'a>> {
+        self.headers.iter().filter(move |h| h.name == name)
+    }
+
+    /// Every comma-separated value across all lines of that header
+    /// ([`split_comma`]; only meaningful for list headers).
+    pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &'a str> {
+        self.headers_named(name).flat_map(|h| split_comma(h.value))
+    }
+
+    pub fn call_id(&self) -> Option<&'a str> {
+        self.header(HeaderName::CallId).map(|h| h.value)
+    }
+
+    pub fn cseq(&self) -> Option<CSeq<'a>> {
+        self.header(HeaderName::CSeq)
+            .and_then(|h| CSeq::parse(h.value).ok())
+    }
+
+    /// First value of the first Via.
+    pub fn top_via(&self) -> Option<Via<'a>> {
+        self.values(HeaderName::Via)
+            .next()
+            .and_then(|v| Via::parse(v).ok())
+    }
+
+    /// From, parsed.
+    pub fn from(&self) -> Option<NameAddr<'a>> {
+        self.header(HeaderName::From)
+            .and_then(|h| NameAddr::parse(h.value).ok())
+    }
+
+    /// To, parsed.
+    pub fn to(&self) -> Option<NameAddr<'a>> {
+        self.header(HeaderName::To)
+            .and_then(|h| NameAddr::parse(h.value).ok())
+    }
+
+    /// Lines of `name`, and 400 when there are several or one holds several values.
+    fn single(&self, name: HeaderName, what: &'static str) -> Result<Option<&'a str>, Reject> {
+        let mut it = self.headers_named(name);
+        let first = it.next().map(|h| h.value);
+        if it.next().is_some() {
+            return Err(bad(what));
+        }
+        Ok(first)
+    }
+
+    /// Semantic checks a proxy makes before forwarding a request (RFC 3261 §16.3 steps 1, §8.2.2):
+    /// To, From, Call-ID, CSeq, Via present (else 400 "Missing ..."); single-value headers (To, From,
+    /// Call-ID, CSeq, Max-Forwards, Content-Length, Content-Type, Expires) at most once and with one
+    /// value (else 400); CSeq parses, its number fits in 31 bits (RFC 3261 §8.1.1.5: < 2**31), its
+    /// method equals the request method (else 400); Max-Forwards is 0..=255 decimal; Expires fits in
+    /// u32; every Via, From, To, Contact, Route, Record-Route value parses; Date, when present, is an
+    /// RFC 1123 date in GMT. Does NOT decide Max-Forwards 0 (483) or Proxy-Require (420): the proxy
+    /// does. A response gets `Err` 400 "Not A Request".
+    pub fn check_request(&self) -> Result<(), Reject> {
+        use HeaderName as H;
+        let method = self.method().ok_or(bad("Not A Request"))?;
+        let to = self
+            .single(H::To, "Multiple To")?
+            .ok_or(bad("Missing To"))?;
+        let from = self
+            .single(H::From, "Multiple From")?
+            .ok_or(bad("Missing From"))?;
+        let call_id = self
+            .single(H::CallId, "Multiple Call-ID")?
+            .ok_or(bad("Missing Call-ID"))?;
+        let cseq = self
+            .single(H::CSeq, "Multiple CSeq")?
+            .ok_or(bad("Missing CSeq"))?;
+        if self.header(H::Via).is_none() {
+            return Err(bad("Missing Via"));
+        }
+        if !call_id_ok(call_id) {
+            return Err(bad("Bad Call-ID"));
+        }
+        let cseq = CSeq::parse(cseq).map_err(|_| bad("Bad CSeq"))?;
+        if cseq.seq >= 1 << 31 {
+            return Err(bad("Bad CSeq"));
+        }
+        if cseq.method != method {
+            return Err(bad("CSeq Method Mismatch"));
+        }
+        for (v, what) in [(to, "Bad To"), (from, "Bad From")] {
+            if split_comma(v).count() != 1 {
+                return Err(bad(what));
+            }
+            NameAddr::parse(v).map_err(|_| bad(what))?;
+        }
+        if let Some(mf) = self.single(H::MaxForwards, "Multiple Max-Forwards")? {
+            match parse_u32(mf) {
+                Some(n) if n <= 255 => {}
+                _ => return Err(bad("Bad Max-Forwards")),
+            }
+        }
+        // Content-Length was validated by parse; a second line is ambiguous framing (mcl01.dat).
+        self.single(H::ContentLength, "Multiple Content-Length")?;
+        if let Some(ct) = self.single(H::ContentType, "Multiple Content-Type")? {
+            if split_comma(ct).count() != 1 {
+                return Err(bad("Multiple Content-Type"));
+            }
+        }
+        if let Some(e) = self.single(H::Expires, "Multiple Expires")? {
+            parse_u32(e).ok_or(bad("Bad Expires"))?;
+        }
+        self.check_common().map_err(|(_, reason)| bad(reason))?;
+        for h in self.headers_named(H::Date) {
+            if !date_ok(h.value) {
+                return Err(bad("Bad Date"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every Via, Contact, Route and Record-Route value parses; on failure the
+    /// error for a response and the reason phrase of the 400 for a request.
+    fn check_common(&self) -> Result<(), (ParseError, &'static str)> {
+        use HeaderName as H;
+        if self
+            .headers_named(H::Via)
+            .any(|h| split_comma(h.value).next().is_none())
+        {
+            return Err((ParseError::Via, "Bad Via"));
+        }
+        if self.values(H::Via).any(|v| Via::parse(v).is_err()) {
+            return Err((ParseError::Via, "Bad Via"));
+        }
+        let mut contacts = 0usize;
+        let mut star = false;
+        for v in self.values(H::Contact) {
+            contacts += 1;
+            match ContactValue::parse(v) {
+                Ok(ContactValue::Star) => star = true,
+                Ok(ContactValue::Addr(_)) => {}
+                Err(_) => return Err((ParseError::NameAddr, "Bad Contact")),
+            }
+        }
+        // RFC 3261 §10.2.2 / §20.10: "*" stands alone.
+        if star && contacts > 1 {
+            return Err((ParseError::NameAddr, "Bad Contact"));
+        }
+        for (name, what) in [
+            (H::Route, "Bad Route"),
+            (H::RecordRoute, "Bad Record-Route"),
+        ] {
+            for v in self.values(name) {
+                // route-param / rec-route = name-addr: the <> are mandatory.
+                match NameAddr::parse(v) {
+                    Ok(n) if n.angle => {}
+                    _ => return Err((ParseError::NameAddr, what)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Same spirit for responses: Via, From, To, Call-ID, CSeq present (once)
+    /// and parseable; Contact, Route, Record-Route parseable; one
+    /// Content-Length. A bad response is dropped by the proxy (no answer to a
+    /// response). A request gets `Err(StartLine)`.
+    pub fn check_response(&self) -> Result<(), ParseError> {
+        use HeaderName as H;
+        if self.is_request() {
+            return Err(ParseError::StartLine);
+        }
+        let one = |name| -> Result<&'a str, ParseError> {
+            self.single(name, "")
+                .map_err(|_| ParseError::DuplicateHeader)?
+                .ok_or(ParseError::MissingHeader)
+        };
+        let to = one(H::To)?;
+        let from = one(H::From)?;
+        let call_id = one(H::CallId)?;
+        let cseq = one(H::CSeq)?;
+        if self.header(H::Via).is_none() {
+            return Err(ParseError::MissingHeader);
+        }
+        if self.headers_named(H::ContentLength).nth(1).is_some() {
+            return Err(ParseError::DuplicateHeader);
+        }
+        for v in [to, from] {
+            if split_comma(v).count() != 1 {
+                return Err(ParseError::DuplicateHeader);
+            }
+            NameAddr::parse(v)?;
+        }
+        if !call_id_ok(call_id) {
+            return Err(ParseError::CallId);
+        }
+        let cseq = CSeq::parse(cseq)?;
+        if cseq.seq >= 1 << 31 {
+            return Err(ParseError::CSeq);
+        }
+        self.check_common().map_err(|(e, _)| e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Message<'_>, ParseError> {
+        Message::parse(s.as_bytes())
+    }
+
+    const REQ: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport, SIP/2.0/TCP p.example.com;branch=z9hG4bK0\r\n\
+        Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKa\r\n\
+        Max-Forwards: 70\r\n\
+        To: <sip:bob@example.com>\r\n\
+        f: \"Alice\" <sip:alice@example.com>;tag=1928\r\n\
+        i: a84b4c76e66710\r\n\
+        CSeq: 314159 INVITE\r\n\
+        m: <sip:alice@192.0.2.1>\r\n\
+        Content-Type: application/sdp\r\n\
+        l: 4\r\n\
+        \r\n\
+        v=0\r\nEXTRA";
+
+    #[test]
+    fn parses_request() {
+        let m = parse(REQ).unwrap();
+        assert!(m.is_request());
+        assert_eq!(m.method(), Some(Method::Invite));
+        let StartLine::Request { uri, uri_span, .. } = &m.start else {
+            panic!("request expected");
+        };
+        assert_eq!(*uri, "sip:bob@example.com");
+        assert_eq!(&REQ[uri_span.clone()], "sip:bob@example.com");
+        assert_eq!(m.request_uri().unwrap().user, Some("bob"));
+        assert_eq!(m.body, b"v=0\r");
+        assert_eq!(&REQ.as_bytes()[m.header_end..m.header_end + 3], b"v=0");
+        assert_eq!(m.headers().len(), 10);
+        assert_eq!(m.call_id(), Some("a84b4c76e66710"));
+        assert_eq!(
+            m.cseq(),
+            Some(CSeq {
+                seq: 314159,
+                method: Method::Invite
+            })
+        );
+        let via = m.top_via().unwrap();
+        assert_eq!(via.branch(), Some("z9hG4bK1"));
+        assert_eq!(via.rport(), Some(None));
+        assert_eq!(m.values(HeaderName::Via).count(), 3);
+        assert_eq!(m.headers_named(HeaderName::Via).count(), 2);
+        let from = m.header(HeaderName::From).unwrap();
+        assert_eq!(from.raw_name, "f");
+        assert_eq!(from.value, "\"Alice\" <sip:alice@example.com>;tag=1928");
+        assert_eq!(
+            &REQ[from.line.clone()],
+            "f: \"Alice\" <sip:alice@example.com>;tag=1928\r\n"
+        );
+        assert_eq!(m.from().unwrap().tag(), Some("1928"));
+        assert_eq!(m.to().unwrap().tag(), None);
+        assert_eq!(m.check_request(), Ok(()));
+        assert_eq!(m.check_response(), Err(ParseError::StartLine));
+    }
+
+    #[test]
+    fn parses_response() {
+        let r = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:b@h>;tag=2\r\n\
+                 From: <sip:a@h>;tag=1\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\n\r\n";
+        let m = parse(r).unwrap();
+        assert!(!m.is_request());
+        assert_eq!(m.status(), Some(180));
+        assert_eq!(
+            m.start,
+            StartLine::Response {
+                code: 180,
+                reason: "Ringing"
+            }
+        );
+        assert_eq!(m.body, b"");
+        assert_eq!(m.header_end, r.len());
+        assert_eq!(m.check_response(), Ok(()));
+        assert_eq!(
+            m.check_request(),
+            Err(Reject {
+                code: 400,
+                reason: "Not A Request"
+            })
+        );
+        // Lenient: no SP after the code.
+        let m = parse("SIP/2.0 200\r\n\r\n").unwrap();
+        assert_eq!(
+            m.start,
+            StartLine::Response {
+                code: 200,
+                reason: ""
+            }
+        );
+        assert_eq!(m.check_response(), Err(ParseError::MissingHeader));
+    }
+
+    #[test]
+    fn status_codes() {
+        for (line, err) in [
+            (
+                "SIP/2.0 4294967301 better not break the receiver",
+                ParseError::StatusCode,
+            ),
+            ("SIP/2.0 099 Low", ParseError::StatusCode),
+            ("SIP/2.0 700 High", ParseError::StatusCode),
+            ("SIP/2.0 20 Short", ParseError::StatusCode),
+            ("SIP/2.0 2000 Long", ParseError::StatusCode),
+            ("SIP/2.0 20x Hex", ParseError::StatusCode),
+            ("SIP/2.0  200 Two spaces", ParseError::StatusCode),
+            ("SIP/2.0 200 Bell\x07", ParseError::ReasonPhrase),
+            ("SIP/3.0 200 OK", ParseError::Version),
+            ("SIP/2.0", ParseError::StartLine),
+        ] {
+            let msg = format!("{line}\r\n\r\n");
+            assert_eq!(parse(&msg).err(), Some(err), "{line:?}");
+        }
+        assert!(parse("sip/2.0 699 x\r\n\r\n").is_ok());
+        assert!(parse("SIP/2.0 100 \r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn request_lines() {
+        for (line, err) in [
+            ("INVITE  sip:a@b SIP/2.0", ParseError::StartLine),
+            ("INVITE sip:a@b  SIP/2.0", ParseError::StartLine),
+            ("INVITE sip:a@b SIP/2.0 ", ParseError::StartLine),
+            ("INVITE sip:a@b SIP/2.0  ", ParseError::StartLine),
+            ("INVITE sip:a@b; lr SIP/2.0", ParseError::StartLine),
+            ("INVITE sip:a@b", ParseError::StartLine),
+            (" INVITE sip:a@b SIP/2.0", ParseError::StartLine),
+            ("INVITE sip:a@b HTTP/1.1", ParseError::StartLine),
+            ("OPTIONS sip:a@b SIP/7.0", ParseError::Version),
+            ("INV,ITE sip:a@b SIP/2.0", ParseError::Method),
+            ("INVITE <sip:a@b> SIP/2.0", ParseError::RequestUri),
+            (
+                "INVITE sip:a@b?Route=%3Csip:x%3E SIP/2.0",
+                ParseError::RequestUri,
+            ),
+            ("REGISTER sip:2001:db8::10 SIP/2.0", ParseError::RequestUri),
+            ("INVITE\tsip:a@b SIP/2.0", ParseError::StartLine),
+        ] {
+            let msg = format!("{line}\r\n\r\n");
+            assert_eq!(parse(&msg).err(), Some(err), "{line:?}");
+        }
+        let m = parse("RE%47IST%45R sip:registrar.example.com sip/2.0\r\n\r\n").unwrap();
+        assert_eq!(m.method(), Some(Method::Other("RE%47IST%45R")));
+        let m = parse("OPTIONS soap.beep://192.0.2.103:3002 SIP/2.0\r\n\r\n").unwrap();
+        assert!(!m.request_uri().unwrap().is_sip());
+        // Methods are case-sensitive.
+        assert_eq!(
+            parse("invite sip:a@b SIP/2.0\r\n\r\n").unwrap().method(),
+            Some(Method::Other("invite"))
+        );
+    }
+
+    #[test]
+    fn framing_errors() {
+        assert_eq!(parse("").err(), Some(ParseError::Empty));
+        assert_eq!(parse("\r\n\r\n").err(), Some(ParseError::Empty));
+        assert_eq!(parse("\n\nX").err(), Some(ParseError::StartLine));
+        // No blank line.
+        assert_eq!(
+            parse("OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n").err(),
+            Some(ParseError::NoHeaderEnd)
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a@b SIP/2.0").err(),
+            Some(ParseError::NoHeaderEnd)
+        );
+        // Bare LF line endings.
+        assert_eq!(
+            parse("OPTIONS sip:a@b SIP/2.0\nVia: x\n\n").err(),
+            Some(ParseError::StartLine)
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a@b SIP/2.0\r\nVia: x\nTo: y\r\n\r\n").err(),
+            Some(ParseError::HeaderSyntax)
+        );
+        assert_eq!(
+            parse("OPTIONS sip:a@b SIP/2.0\r\nVia: x\ry\r\n\r\n").err(),
+            Some(ParseError::HeaderSyntax)
+        );
+        // Header lines without a name or colon; a folded line not unfolded.
+        for h in [": x", "Via x", "Vi a: x", " Via: x", "Via"] {
+            let msg = format!("OPTIONS sip:a@b SIP/2.0\r\n{h}\r\n\r\n");
+            assert_eq!(parse(&msg).err(), Some(ParseError::HeaderSyntax), "{h:?}");
+        }
+        // Control characters are left to the value grammars (intmeth.dat has NUL in a quoted-pair).
+        let m = parse("OPTIONS sip:a@b SIP/2.0\r\nX: \u{0}ok\r\n\r\n").unwrap();
+        assert_eq!(m.headers()[0].value, "\u{0}ok");
+        // Not UTF-8.
+        let mut bytes = b"OPTIONS sip:a@b SIP/2.0\r\nX: \xff\r\n\r\n".to_vec();
+        assert_eq!(Message::parse(&bytes).err(), Some(ParseError::NotUtf8));
+        bytes[10] = 0xff;
+        assert_eq!(Message::parse(&bytes).err(), Some(ParseError::NotUtf8));
+        let reason = b"SIP/2.0 200 \xc3\x28\r\n\r\n";
+        assert_eq!(Message::parse(reason).err(), Some(ParseError::NotUtf8));
+    }
+
+    #[test]
+    fn leading_crlf_is_skipped() {
+        let m = parse("\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\n\r\n").unwrap();
+        let StartLine::Request { uri_span, .. } = &m.start else {
+            panic!("request expected");
+        };
+        assert_eq!(*uri_span, 12..19);
+        assert_eq!(m.header_end, 4 + 25 + 2);
+    }
+
+    #[test]
+    fn content_length() {
+        let msg = |cl: &str, body: &str| {
+            format!("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: {cl}\r\n\r\n{body}")
+        };
+        assert_eq!(parse(&msg("3", "abcdef")).unwrap().body, b"abc");
+        assert_eq!(parse(&msg("0", "abc")).unwrap().body, b"");
+        assert_eq!(parse(&msg("006", "abcdef")).unwrap().body, b"abcdef");
+        assert_eq!(
+            parse(&msg("0000000000000000000003", "abc")).unwrap().body,
+            b"abc"
+        );
+        assert_eq!(
+            parse(&msg("7", "abcdef")).err(),
+            Some(ParseError::BodyTruncated)
+        );
+        assert_eq!(
+            parse(&msg("9999", "")).err(),
+            Some(ParseError::BodyTruncated)
+        );
+        assert_eq!(
+            parse(&msg("-999", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        assert_eq!(
+            parse(&msg("+3", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        assert_eq!(
+            parse(&msg("", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        assert_eq!(
+            parse(&msg("3 3", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        assert_eq!(
+            parse(&msg("1, 2", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        assert_eq!(
+            parse(&msg("99999999999999999999999999", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        assert_eq!(
+            parse(&msg("18446744073709551616", "abc")).err(),
+            Some(ParseError::ContentLength)
+        );
+        // No Content-Length: the rest of the datagram.
+        assert_eq!(
+            parse("OPTIONS sip:a@b SIP/2.0\r\n\r\nxyz").unwrap().body,
+            b"xyz"
+        );
+    }
+
+    #[test]
+    fn too_many_headers() {
+        let mut s = String::from("OPTIONS sip:a@b SIP/2.0\r\n");
+        for _ in 0..MAX_HEADERS {
+            s.push_str("X: y\r\n");
+        }
+        assert_eq!(
+            parse(&format!("{s}\r\n")).unwrap().headers().len(),
+            MAX_HEADERS
+        );
+        s.push_str("X: y\r\n\r\n");
+        assert_eq!(parse(&s).err(), Some(ParseError::TooManyHeaders));
+    }
+
+    #[test]
+    fn unfolding() {
+        let mut b = b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP\r\n  h;branch=x\r\nSubject: a\r\n\tb\r\n\r\nbody\r\n continues".to_vec();
+        unfold_headers(&mut b);
+        assert_eq!(
+            &b[..],
+            &b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP    h;branch=x\r\nSubject: a  \tb\r\n\r\nbody\r\n continues"[..]
+        );
+        let m = Message::parse(&b).unwrap();
+        assert_eq!(
+            m.header(HeaderName::Via).unwrap().value,
+            "SIP/2.0/UDP    h;branch=x"
+        );
+        assert_eq!(m.top_via().unwrap().host_str, "h");
+        assert_eq!(m.header(HeaderName::Other).unwrap().value, "a  \tb");
+        // The start line is not unfolded.
+        let mut s = b"INVITE sip:a@b SIP/2.0\r\n Via: x\r\n\r\n".to_vec();
+        unfold_headers(&mut s);
+        assert_eq!(&s[..], b"INVITE sip:a@b SIP/2.0\r\n Via: x\r\n\r\n");
+        // Empty header section: the CRLF right after the start line is the blank line.
+        let mut e = b"OPTIONS sip:a@b SIP/2.0\r\n\r\n body".to_vec();
+        unfold_headers(&mut e);
+        assert_eq!(&e[..], b"OPTIONS sip:a@b SIP/2.0\r\n\r\n body");
+        // Safe on any bytes.
+        for junk in [
+            &b""[..],
+            b"\r",
+            b"\r\n",
+            b"\n\r\n ",
+            b"x\n\r\n\t\r\n\r\n ",
+            b"\r\n\r\n\r\n ",
+        ] {
+            let mut v = junk.to_vec();
+            unfold_headers(&mut v);
+            assert_eq!(v.len(), junk.len());
+        }
+    }
+
+    #[test]
+    fn header_names() {
+        use HeaderName as H;
+        for (n, h) in [
+            ("v", H::Via),
+            ("V", H::Via),
+            ("vIa", H::Via),
+            ("f", H::From),
+            ("t", H::To),
+            ("I", H::CallId),
+            ("call-id", H::CallId),
+            ("m", H::Contact),
+            ("L", H::ContentLength),
+            ("c", H::ContentType),
+            ("k", H::Supported),
+            ("o", H::Event),
+            ("r", H::ReferTo),
+            ("b", H::ReferredBy),
+            ("s", H::Other),
+            ("x", H::Other),
+            ("cseq", H::CSeq),
+            ("MAX-FORWARDS", H::MaxForwards),
+            ("www-authenticate", H::WwwAuthenticate),
+            ("proxy-authorization", H::ProxyAuthorization),
+            ("C%6Fntact", H::Other),
+            ("", H::Other),
+            ("Contacts", H::Other),
+        ] {
+            assert_eq!(H::from_name(n), h, "{n:?}");
+        }
+        // Every canonical name maps back to itself.
+        for h in [
+            H::Via,
+            H::From,
+            H::To,
+            H::CallId,
+            H::CSeq,
+            H::Contact,
+            H::MaxForwards,
+            H::ContentLength,
+            H::ContentType,
+            H::Route,
+            H::RecordRoute,
+            H::Expires,
+            H::MinExpires,
+            H::ProxyRequire,
+            H::Require,
+            H::Supported,
+            H::Unsupported,
+            H::Authorization,
+            H::ProxyAuthorization,
+            H::WwwAuthenticate,
+            H::ProxyAuthenticate,
+            H::Allow,
+            H::Event,
+            H::ReferTo,
+            H::ReferredBy,
+            H::Date,
+            H::RetryAfter,
+            H::UserAgent,
+            H::Server,
+        ] {
+            let c = h.canonical().unwrap();
+            assert_eq!(H::from_name(c), h, "{c}");
+            assert_eq!(H::from_name(&c.to_ascii_uppercase()), h, "{c}");
+        }
+        assert_eq!(H::Other.canonical(), None);
+    }
+
+    #[test]
+    fn methods_round_trip() {
+        for m in [
+            "INVITE",
+            "ACK",
+            "BYE",
+            "CANCEL",
+            "REGISTER",
+            "OPTIONS",
+            "INFO",
+            "PRACK",
+            "UPDATE",
+            "SUBSCRIBE",
+            "NOTIFY",
+            "REFER",
+            "MESSAGE",
+            "PUBLISH",
+            "FOO",
+        ] {
+            let p = Method::parse(m);
+            assert_eq!(p.as_str(), m);
+            assert_eq!(matches!(p, Method::Other(_)), m == "FOO");
+        }
+    }
+
+    fn req_with(extra: &str) -> String {
+        format!(
+            "OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             To: <sip:a@example.com>\r\nFrom: <sip:b@example.com>;tag=1\r\nCall-ID: c1\r\n\
+             CSeq: 1 OPTIONS\r\n{extra}\r\n"
+        )
+    }
+
+    fn check(s: &str) -> Result<(), Reject> {
+        let mut b = s.as_bytes().to_vec();
+        unfold_headers(&mut b);
+        Message::parse(&b).unwrap().check_request()
+    }
+
+    #[test]
+    fn check_request_rules() {
+        assert_eq!(check(&req_with("")), Ok(()));
+        let r400 = |reason| Err(Reject { code: 400, reason });
+        for (extra, want) in [
+            ("To: <sip:x@y>\r\n", r400("Multiple To")),
+            ("t: <sip:x@y>\r\n", r400("Multiple To")),
+            ("i: c2\r\n", r400("Multiple Call-ID")),
+            ("CSeq: 2 OPTIONS\r\n", r400("Multiple CSeq")),
+            ("Max-Forwards: 256\r\n", r400("Bad Max-Forwards")),
+            ("Max-Forwards: -1\r\n", r400("Bad Max-Forwards")),
+            (
+                "Max-Forwards: 70\r\nMax-Forwards: 70\r\n",
+                r400("Multiple Max-Forwards"),
+            ),
+            ("Max-Forwards: 0\r\n", Ok(())),
+            ("Max-Forwards: 0255\r\n", Ok(())),
+            ("Expires: 4294967295\r\n", Ok(())),
+            ("Expires: 4294967296\r\n", r400("Bad Expires")),
+            (
+                "Content-Length: 0\r\nl: 0\r\n",
+                r400("Multiple Content-Length"),
+            ),
+            ("Content-Type: a/b, c/d\r\n", r400("Multiple Content-Type")),
+            ("Content-Type: multipart/mixed;boundary=\"a,b\"\r\n", Ok(())),
+            ("Via: SIP/2.0/UDP h;;\r\n", r400("Bad Via")),
+            ("Via: ,\r\n", r400("Bad Via")),
+            ("Contact: *\r\n", Ok(())),
+            ("Contact: *, <sip:a@b>\r\n", r400("Bad Contact")),
+            ("Contact: <sip:a@b>;;\r\n", r400("Bad Contact")),
+            ("Contact: <sip:a@b>, sip:c@d;expires=0\r\n", Ok(())),
+            (
+                "Route: <sip:p.example.com;lr>, <sip:q.example.com;lr>\r\n",
+                Ok(()),
+            ),
+            ("Route: sip:p.example.com\r\n", r400("Bad Route")),
+            (
+                "Record-Route: <sip:p.example.com;lr\r\n",
+                r400("Bad Record-Route"),
+            ),
+            ("Date: Sat, 15 Oct 2005 04:44:56 GMT\r\n", Ok(())),
+            ("Date: Fri, 01 Jan 2010 16:00:00 EST\r\n", r400("Bad Date")),
+            ("Date: Fri, 01 Jan 2010 24:00:00 GMT\r\n", r400("Bad Date")),
+            ("Date: Fri 01 Jan 2010 16:00:00 GMT \r\n", r400("Bad Date")),
+        ] {
+            assert_eq!(check(&req_with(extra)), want, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn check_request_required_and_cseq() {
+        let base = "OPTIONS sip:a@b SIP/2.0\r\n";
+        let via = "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n";
+        let to = "To: <sip:a@b>\r\n";
+        let from = "From: <sip:b@c>;tag=1\r\n";
+        let cid = "Call-ID: x\r\n";
+        let cseq = "CSeq: 1 OPTIONS\r\n";
+        let all = [via, to, from, cid, cseq];
+        let reasons = [
+            "Missing Via",
+            "Missing To",
+            "Missing From",
+            "Missing Call-ID",
+            "Missing CSeq",
+        ];
+        for skip in 0..all.len() {
+            let mut s = String::from(base);
+            for (i, h) in all.iter().enumerate() {
+                if i != skip {
+                    s.push_str(h);
+                }
+            }
+            s.push_str("\r\n");
+            assert_eq!(
+                check(&s),
+                Err(Reject {
+                    code: 400,
+                    reason: reasons[skip]
+                })
+            );
+        }
+        let with_cseq = |c: &str| format!("{base}{via}{to}{from}{cid}CSeq: {c}\r\n\r\n");
+        assert_eq!(check(&with_cseq("2147483647 OPTIONS")), Ok(()));
+        assert_eq!(
+            check(&with_cseq("2147483648 OPTIONS")),
+            Err(bad("Bad CSeq"))
+        );
+        assert_eq!(
+            check(&with_cseq("1 INVITE")),
+            Err(bad("CSeq Method Mismatch"))
+        );
+        assert_eq!(
+            check(&with_cseq("1 options")),
+            Err(bad("CSeq Method Mismatch"))
+        );
+        assert_eq!(check(&with_cseq("x OPTIONS")), Err(bad("Bad CSeq")));
+        let with_cid = |c: &str| format!("{base}{via}{to}{from}Call-ID: {c}\r\n{cseq}\r\n");
+        assert_eq!(check(&with_cid("a@b")), Ok(()));
+        assert_eq!(check(&with_cid("a b")), Err(bad("Bad Call-ID")));
+        assert_eq!(check(&with_cid("a@")), Err(bad("Bad Call-ID")));
+        assert_eq!(check(&with_cid("a, b")), Err(bad("Bad Call-ID")));
+        let with_to = |t: &str| format!("{base}{via}To: {t}\r\n{from}{cid}{cseq}\r\n");
+        assert_eq!(check(&with_to("sip:a@b, sip:c@d")), Err(bad("Bad To")));
+        assert_eq!(
+            check(&with_to("Watson, Thomas <sip:t@b>")),
+            Err(bad("Bad To"))
+        );
+    }
+
+    #[test]
+    fn check_response_rules() {
+        let resp = |extra: &str| {
+            format!(
+                "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>;tag=2\r\n\
+                 From: <sip:b@c>;tag=1\r\nCall-ID: x\r\n{extra}\r\n"
+            )
+        };
+        let chk = |s: &str| Message::parse(s.as_bytes()).unwrap().check_response();
+        assert_eq!(chk(&resp("CSeq: 1 INVITE\r\n")), Ok(()));
+        assert_eq!(chk(&resp("")), Err(ParseError::MissingHeader));
+        assert_eq!(
+            chk(&resp("CSeq: 9292394834772304023312 OPTIONS\r\n")),
+            Err(ParseError::CSeq)
+        );
+        assert_eq!(
+            chk(&resp("CSeq: 1 INVITE\r\nCSeq: 1 INVITE\r\n")),
+            Err(ParseError::DuplicateHeader)
+        );
+        assert_eq!(
+            chk(&resp("CSeq: 1 INVITE\r\nVia: bad\r\n")),
+            Err(ParseError::Via)
+        );
+        assert_eq!(
+            chk(&resp("CSeq: 1 INVITE\r\nContact: <sip:a@b\r\n")),
+            Err(ParseError::NameAddr)
+        );
+        assert_eq!(
+            chk(&resp("CSeq: 1 INVITE\r\nl: 0\r\nContent-Length: 0\r\n")),
+            Err(ParseError::DuplicateHeader)
+        );
+    }
+
+    #[test]
+    fn error_names_are_distinct() {
+        use ParseError as E;
+        let all = [
+            E::Empty,
+            E::StartLine,
+            E::Version,
+            E::Method,
+            E::RequestUri,
+            E::StatusCode,
+            E::ReasonPhrase,
+            E::HeaderSyntax,
+            E::TooManyHeaders,
+            E::NotUtf8,
+            E::NoHeaderEnd,
+            E::ContentLength,
+            E::BodyTruncated,
+            E::Via,
+            E::NameAddr,
+            E::Uri,
+            E::Host,
+            E::CSeq,
+            E::CallId,
+            E::MissingHeader,
+            E::DuplicateHeader,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a.as_str(), b.as_str());
+            }
+        }
+    }
+}

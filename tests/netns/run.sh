@@ -1,0 +1,503 @@
+#!/bin/bash
+# run.sh: run one sipnat scenario with real peers on real sockets.
+#
+# Builds a fresh LAN / router / WAN topology in network namespaces (topo.sh),
+# starts sipnat in the router namespace, plays the scenario with sipp as phone
+# (LAN), registrar and far-end peer (WAN), captures everything on the router's
+# WAN interface and then checks that the capture holds SIP but no LAN address
+# (10.77.1.x) anywhere: not in an IP header, not in a SIP header, not in a body.
+# Everything is torn down on exit, also on failure or Ctrl-C.
+#
+# usage: run.sh [options] SCENARIO [SIPNAT]
+#        run.sh --list | --check-xml
+#   SCENARIO     one of --list (see SCENARIOS below)
+#   SIPNAT       path of the sipnat binary (default: target/debug/sipnat)
+#   --standin    validate the harness without sipnat: scratch topology where the
+#                router forwards IP and the phone talks to the WAN peers directly.
+#                sipnat-specific sipp checks are relaxed (check_it removed). The
+#                run PASSES only if the SIP flows work AND the capture check finds
+#                the LAN address (proves that the check bites).
+#   --workdir D  put logs, captures and the sipnat config in D (created if
+#                needed; default: a fresh mktemp dir)
+#   --keep       keep the work dir (by default it is removed after a pass)
+#   --check-xml  load every scenario file with sipp (well-formedness) and exit
+#   --list       print the scenario names and exit
+# environment:
+#   SIPNAT_NETNS_ALLOW_SDP_LEAK=1  a LAN address found only in SDP lines (o=, c=)
+#                is reported as a warning instead of a failure (for a sipnat
+#                without the media relay, which is what rewrites SDP)
+# exit status: 0 pass, 1 fail, 2 usage, 3 no stand-in for this scenario,
+#              77 environment unusable (not root, tool missing, no netns)
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject"
+STANDIN_OK="register-provider call-out call-in call-in-phone-bye cancel reinvite"
+
+STANDIN=0 KEEP=0 WORK="" MODE=run SCEN="" SIPNAT=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --standin) STANDIN=1 ;;
+        --keep) KEEP=1 ;;
+        --workdir) WORK=${2:?--workdir needs a directory}; shift ;;
+        --check-xml) MODE=check-xml ;;
+        --list) echo $SCENARIOS | tr ' ' '\n'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+        *) if [ -z "$SCEN" ]; then SCEN=$1; elif [ -z "$SIPNAT" ]; then SIPNAT=$1;
+           else echo "run.sh: too many arguments" >&2; exit 2; fi ;;
+    esac
+    shift
+done
+
+log() { echo "[$(date +%T.%3N)] $*"; }
+FAILS=()
+fail() { log "FAIL: $*"; FAILS+=("$*"); }
+WARNS=()
+warn() { log "WARNING: $*"; WARNS+=("$*"); }
+
+# ---------------------------------------------------------------- preflight
+env_unusable() { echo "run.sh: environment unusable for the netns tests: $*" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || env_unusable "must run as root (network namespaces, tcpdump)"
+for tool in ip ss sipp tcpdump; do
+    command -v $tool >/dev/null 2>&1 ||
+        env_unusable "'$tool' not found (run tests/setup-deps.sh as root to install sip-tester iproute2 tcpdump)"
+done
+
+# Short unique run ID: PID + random, hex; namespace names carry it.
+ID=$(printf '%x%04x' $$ $((RANDOM)))
+ip netns add "snp-$ID" 2>/dev/null || env_unusable "'ip netns add' does not work here"
+ip netns del "snp-$ID"
+
+if [ "$MODE" = run ]; then
+    [ -n "$SCEN" ] || { echo "usage: run.sh [--standin] [--workdir D] [--keep] SCENARIO [SIPNAT]" >&2; exit 2; }
+    case " $SCENARIOS " in *" $SCEN "*) ;; *) echo "run.sh: unknown scenario '$SCEN' (try --list)" >&2; exit 2 ;; esac
+    if [ $STANDIN = 1 ]; then
+        case " $STANDIN_OK " in *" $SCEN "*) ;; *)
+            echo "run.sh: '$SCEN' needs sipnat's own answers; it has no stand-in (its XML is checked by --check-xml)"
+            exit 3 ;;
+        esac
+    else
+        [ -n "$SIPNAT" ] || SIPNAT=$HERE/../../target/debug/sipnat
+        [ -x "$SIPNAT" ] || { echo "run.sh: sipnat binary '$SIPNAT' not found or not executable" >&2; exit 2; }
+        SIPNAT=$(cd "$(dirname "$SIPNAT")" && pwd)/$(basename "$SIPNAT")
+    fi
+fi
+
+if [ -z "$WORK" ]; then
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/sipnat-netns.XXXXXX")
+else
+    mkdir -p "$WORK" || exit 2
+    WORK=$(cd "$WORK" && pwd)
+fi
+
+NS_L=snl-$ID NS_R=snr-$ID NS_W=snw-$ID
+TOPO_UP=0
+declare -A BG=()        # name -> pid of every background process we started
+declare -A CAP_EXPECT=() # capture name -> sip | nosip
+SIPNAT_PID=""
+
+# ------------------------------------------------------------------ cleanup
+# Stop what this run started (by PID), then delete its namespaces.
+cleanup() {
+    local rc=$? name pid
+    trap - EXIT INT TERM
+    for name in "${!BG[@]}"; do
+        pid=${BG[$name]}
+        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+    done
+    for name in "${!BG[@]}"; do wait "${BG[$name]}" 2>/dev/null; done
+    [ $TOPO_UP = 1 ] && "$HERE/topo.sh" down "$ID"
+    if [ $rc = 0 ] && [ $KEEP = 0 ]; then rm -rf "$WORK"; else echo "work dir kept: $WORK"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# ------------------------------------------------------------------ helpers
+
+# wait_udp NS PORT [IP]: until something listens on UDP PORT in NS (5 s).
+wait_udp() {
+    local i
+    for i in $(seq 50); do
+        ip netns exec "$1" ss -Hlun "sport = :$2" 2>/dev/null | grep -q "${3:-}" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# bg_wait NAME SECONDS: wait for background job NAME, kill it when it overstays;
+# returns its exit status.
+bg_wait() {
+    local name=$1 pid=${BG[$1]} i rc
+    for i in $(seq $(($2 * 10))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name still running after $2 s: stopping it"
+        kill -TERM "$pid" 2>/dev/null
+    fi
+    wait "$pid"; rc=$?
+    unset "BG[$name]"
+    return $rc
+}
+
+# Scenario files: the real ones, or relaxed copies in stand-in mode.
+SCN=$HERE/scenarios
+relax_scenarios() {
+    mkdir -p "$WORK/scenarios"
+    local f
+    for f in "$HERE"/scenarios/*.xml; do
+        sed -e 's/ check_it="true"//g; s/ check_it_inverse="true"//g' "$f" >"$WORK/scenarios/$(basename "$f")"
+    done
+    SCN=$WORK/scenarios
+}
+
+# sipp_start NAME NS XML LOCAL_IP REMOTE [sipp args...]   (REMOTE "" for a UAS)
+sipp_start() {
+    local name=$1 ns=$2 xml=$3 ip=$4 remote=$5
+    shift 5
+    local args=(-sf "$SCN/$xml" -i "$ip" -p 5060 -m 1 -nostdin
+        -timeout 15s -timeout_error -recv_timeout 5000
+        -trace_msg -message_file "$WORK/$name.msg"
+        -trace_err -error_file "$WORK/$name.err"
+        -trace_logs -log_file "$WORK/$name.log"
+        "$@")
+    [ -n "$remote" ] && args+=("$remote")
+    echo "ip netns exec $ns sipp ${args[*]}" >"$WORK/$name.cmd"
+    ip netns exec "$ns" sipp "${args[@]}" >"$WORK/$name.out" 2>&1 &
+    BG[$name]=$!
+}
+
+SIPP_FAILED=()
+# sipp_done NAME SECONDS WHAT: wait for sipp NAME and report it.
+sipp_done() {
+    local rc
+    bg_wait "$1" "$2"; rc=$?
+    if [ $rc = 0 ]; then
+        log "ok    $1: $3"
+    else
+        fail "$1: $3 (sipp exit status $rc; see $1.err / $1.msg)"
+        SIPP_FAILED+=("$1")
+        return 1
+    fi
+}
+
+# pair UAS_NAME UAS_NS UAS_XML UAS_IP UAS_WHAT  UAC_NAME UAC_NS UAC_XML UAC_IP UAC_REMOTE UAC_WHAT [UAC args...]
+# Starts the sipp UAS, waits until it listens, runs the sipp UAC to the end,
+# then waits for the UAS (a short grace only when the UAC already failed).
+pair() {
+    local sn=$1 sns=$2 sx=$3 sip=$4 swhat=$5 cn=$6 cns=$7 cx=$8 cip=$9 cremote=${10} cwhat=${11}
+    shift 11
+    sipp_start "$sn" "$sns" "$sx" "$sip" ""
+    if ! wait_udp "$sns" 5060 "$sip"; then
+        fail "$sn: sipp UAS did not start listening on $sip:5060"
+        return 1
+    fi
+    sipp_start "$cn" "$cns" "$cx" "$cip" "$cremote" "$@"
+    local crc=0
+    sipp_done "$cn" 20 "$cwhat" || crc=1
+    if [ $crc = 0 ]; then sipp_done "$sn" 10 "$swhat"; else sipp_done "$sn" 1 "$swhat"; fi || return 1
+    return $crc
+}
+
+# ------------------------------------------------------------------ sipnat
+sipnat_start() {
+    cat >"$WORK/sipnat.conf" <<EOF
+# sipnat under test (siproxd.conf syntax), written by tests/netns/run.sh
+if_inbound  = rlan
+if_outbound = rwan
+sip_listen_port = 5060
+registration_file = $WORK/registrations
+EOF
+    echo "ip netns exec $NS_R $SIPNAT -f -c $WORK/sipnat.conf -d 255" >"$WORK/sipnat.cmd"
+    ip netns exec "$NS_R" "$SIPNAT" -f -c "$WORK/sipnat.conf" -d 255 >"$WORK/sipnat.log" 2>&1 &
+    SIPNAT_PID=$!
+    BG[sipnat]=$SIPNAT_PID
+    if ! wait_udp "$NS_R" 5060; then
+        if kill -0 "$SIPNAT_PID" 2>/dev/null; then
+            fail "sipnat does not listen on UDP port 5060 in the router namespace after 5 s"
+        else
+            wait "$SIPNAT_PID"
+            fail "sipnat exited at start with status $? (see sipnat.log)"
+            unset "BG[sipnat]"
+        fi
+        return 1
+    fi
+    log "sipnat runs in $NS_R (pid $SIPNAT_PID)"
+}
+
+# sipnat_stop: it must still be alive (a crash during the scenario is a failure).
+sipnat_stop() {
+    [ -n "$SIPNAT_PID" ] && [ -n "${BG[sipnat]:-}" ] || return 0
+    if ! kill -0 "$SIPNAT_PID" 2>/dev/null; then
+        wait "$SIPNAT_PID"
+        fail "sipnat died during the scenario (exit status $?; see sipnat.log)"
+        unset "BG[sipnat]"
+        return 1
+    fi
+    kill -TERM "$SIPNAT_PID"
+    bg_wait sipnat 3
+    log "sipnat stopped (exit status $?)"
+}
+
+# ------------------------------------------------------------------ captures
+# cap_start NAME EXPECT: tcpdump on the router's WAN interface into NAME.pcap.
+# EXPECT is "sip" (SIP must have crossed) or "nosip" (nothing SIP may have
+# crossed; a canary datagram proves the capture itself worked).
+cap_start() {
+    local name=$1 i
+    CAP_EXPECT[$name]=$2
+    ip netns exec "$NS_R" tcpdump -i rwan -nn -U -s 0 -Z root -w "$WORK/$name.pcap" \
+        >"$WORK/$name.tcpdump.log" 2>&1 &
+    BG[cap_$name]=$!
+    for i in $(seq 50); do
+        grep -q "listening on" "$WORK/$name.tcpdump.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "tcpdump did not start on the router's WAN interface (see $name.tcpdump.log)"
+    return 1
+}
+
+cap_stop() {
+    local pid=${BG[cap_$1]:-}
+    [ -n "$pid" ] || return 0
+    sleep 0.2 # let the last datagrams of the scenario reach the capture
+    kill -INT "$pid" 2>/dev/null
+    bg_wait "cap_$1" 3
+}
+
+# A datagram from the router itself to the discard port of the provider: it
+# proves the capture works when no SIP is expected. It holds no LAN address.
+canary() {
+    ip netns exec "$NS_R" bash -c 'echo sipnat-netns-canary >/dev/udp/198.51.100.2/9' 2>/dev/null
+}
+
+# cap_check NAME: the capture is non-empty, has SIP (or none, as expected) and no
+# packet holds the LAN prefix, in its IP header (tcpdump's summary line) or its
+# payload (tcpdump -A). Returns 1 when a LAN address was found.
+LEAKED=0
+cap_check() {
+    local name=$1 pcap=$WORK/$1.pcap expect=${CAP_EXPECT[$1]} nall nsip leaks other
+    if [ ! -s "$pcap" ]; then
+        fail "capture $name.pcap is missing or empty"
+        return 0
+    fi
+    nall=$(tcpdump -nn -r "$pcap" 2>/dev/null | wc -l)
+    nsip=$(tcpdump -nn -r "$pcap" 'udp port 5060' 2>/dev/null | wc -l)
+    tcpdump -nn -r "$pcap" -A >"$WORK/$name.txt" 2>/dev/null
+    if [ ${#FAILS[@]} = 0 ]; then
+        if [ "$expect" = sip ] && [ "$nsip" = 0 ]; then
+            fail "capture $name: no SIP packet crossed the router's WAN interface ($nall packets in all)"
+        elif [ "$expect" = nosip ] && [ "$nsip" != 0 ]; then
+            fail "capture $name: $nsip SIP packets went out on the WAN where sipnat should have answered itself"
+        elif [ "$nall" = 0 ]; then
+            fail "capture $name holds no packet at all"
+        fi
+    fi
+    leaks=$(grep -n '10\.77\.1\.' "$WORK/$name.txt")
+    if [ -z "$leaks" ]; then
+        log "ok    capture $name: $nall packets ($nsip SIP) on the WAN, no LAN address in any of them"
+        return 0
+    fi
+    LEAKED=1
+    # lines that are not SDP (v=, o=, c=, m=, a= ...) are header or IP leaks
+    other=$(echo "$leaks" | grep -vE '^[0-9]+:[a-z]=')
+    local msg="capture $name: the LAN prefix 10.77.1. left the router"
+    if [ $STANDIN = 1 ]; then
+        log "ok    capture $name: LAN address visible on the WAN, as expected without sipnat ($(echo "$leaks" | wc -l) lines)"
+        return 1
+    fi
+    if [ -z "$other" ] && [ "${SIPNAT_NETNS_ALLOW_SDP_LEAK:-0}" = 1 ]; then
+        warn "$msg in SDP lines only (allowed by SIPNAT_NETNS_ALLOW_SDP_LEAK=1):"
+    elif [ -z "$other" ]; then
+        fail "$msg in SDP lines only (o=/c=: the media relay rewrites those; SIPNAT_NETNS_ALLOW_SDP_LEAK=1 tolerates this):"
+    else
+        fail "$msg ($(echo "$other" | wc -l) non-SDP lines):"
+    fi
+    echo "$leaks" | head -20 | sed 's/^/    /'
+    return 1
+}
+
+# ------------------------------------------------------------------ steps
+if [ $STANDIN = 1 ]; then
+    PHONE_PROXY=198.51.100.2:5060 # the phone talks to the WAN directly
+    ROUTER_WAN=10.77.1.2:5060      # the WAN calls the phone directly
+else
+    PHONE_PROXY=10.77.1.1:5060     # sipnat is the phone's outbound proxy
+    ROUTER_WAN=198.51.100.1:5060   # the masqueraded contact is at the router
+fi
+
+# register USER IP: the phone REGISTERs sip:198.51.100.2 through sipnat.
+register() {
+    pair w_reg "$NS_W" w_registrar.xml 198.51.100.2 "registrar got REGISTER (Contact masqueraded, LAN hidden), answered 200" \
+        p_reg "$NS_L" p_register.xml "$2" "$PHONE_PROXY" \
+        "phone $1@$2 REGISTER sip:198.51.100.2 via $PHONE_PROXY, 200 OK with its own Contact/Via" \
+        -key user "$1" -key registrar 198.51.100.2
+}
+
+# 1 register-via-provider
+sc_register-provider() {
+    register alice 10.77.1.2
+}
+
+# 2 sipnat as registrar: nothing may go out on the WAN
+sc_register-sipnat() {
+    sipp_start p_reg "$NS_L" p_register.xml 10.77.1.2 10.77.1.1:5060 -key user alice -key registrar 10.77.1.1
+    sipp_done p_reg 20 "phone alice@10.77.1.2 REGISTER sip:10.77.1.1, sipnat answered 200 with the phone's Contact" || return 1
+    canary
+}
+
+# 3 outgoing call
+sc_call-out() {
+    register alice 10.77.1.2 || return 1
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "far end bob answered INVITE (LAN hidden), got ACK and BYE" \
+        p_call "$NS_L" p_call_out.xml 10.77.1.2 "$PHONE_PROXY" \
+        "phone called sip:bob@198.51.100.2:5060: 180/200, ACK, BYE/200" \
+        -key user alice -key registrar 198.51.100.2 -s bob
+}
+
+# 4 incoming call, the WAN caller hangs up
+sc_call-in() {
+    register alice 10.77.1.2 || return 1
+    pair p_answer "$NS_L" p_answer.xml 10.77.1.2 "phone got INVITE at its real contact, answered, got ACK and BYE" \
+        w_call "$NS_W" w_call_in.xml 198.51.100.2 "$ROUTER_WAN" \
+        "WAN called sip:alice@198.51.100.1:5060: 200 (Contact masqueraded), ACK, BYE/200" \
+        -s alice
+}
+
+# 4b incoming call, the phone hangs up
+sc_call-in-phone-bye() {
+    register alice 10.77.1.2 || return 1
+    pair p_answer "$NS_L" p_answer_hangup.xml 10.77.1.2 "phone answered INVITE, sent BYE along the route set, got 200" \
+        w_call "$NS_W" w_call_in_wait_bye.xml 198.51.100.2 "$ROUTER_WAN" \
+        "WAN called sip:alice@198.51.100.1:5060: 200, ACK, got the phone's BYE (LAN hidden)" \
+        -s alice
+}
+
+# 5 CANCEL of a ringing outgoing call
+sc_cancel() {
+    register alice 10.77.1.2 || return 1
+    pair w_cancel "$NS_W" w_cancel.xml 198.51.100.2 "far end rang, got CANCEL and ACK with the INVITE's branch" \
+        p_cancel "$NS_L" p_cancel.xml 10.77.1.2 "$PHONE_PROXY" \
+        "phone: INVITE, 180, CANCEL/200, 487, ACK" \
+        -key user alice -key registrar 198.51.100.2 -s bob
+}
+
+# 6 re-INVITEs both ways inside an established call
+sc_reinvite() {
+    register alice 10.77.1.2 || return 1
+    pair w_reinvite "$NS_W" w_reinvite.xml 198.51.100.2 "far end: answered, accepted re-INVITE, sent its own re-INVITE, got BYE" \
+        p_reinvite "$NS_L" p_reinvite.xml 10.77.1.2 "$PHONE_PROXY" \
+        "phone: call, re-INVITE out, re-INVITE in (restored To/R-URI), BYE" \
+        -key user alice -key registrar 198.51.100.2 -s bob
+}
+
+# 7 unregistered phone gets 403 (nothing on the WAN); unknown user from the WAN gets 404
+sc_reject() {
+    sipp_start p_unreg "$NS_L" p_unregistered.xml 10.77.1.3 10.77.1.1:5060 -key user carol -key registrar 198.51.100.2 -s bob
+    sipp_done p_unreg 20 "unregistered phone carol@10.77.1.3 INVITE bob: sipnat answered 403" || return 1
+    canary
+    cap_stop wan
+    cap_start wan2 sip || return 1
+    sipp_start w_unknown "$NS_W" w_unknown_user.xml 198.51.100.2 198.51.100.1:5060 -s nobody
+    sipp_done w_unknown 20 "WAN INVITE sip:nobody@198.51.100.1:5060: sipnat answered 404" || return 1
+}
+
+# ------------------------------------------------------------------ check-xml
+# Load every scenario with sipp in a scratch namespace (nothing leaves it).
+check_xml() {
+    local ns=snx-$ID f rc bad=0
+    ip netns add "$ns" || exit 77
+    ip -n "$ns" link set lo up
+    for f in "$HERE"/scenarios/*.xml; do
+        rm -f "$WORK/x.err"
+        ip netns exec "$ns" sipp -sf "$f" -i 127.0.0.1 -p 5060 -m 1 -nostdin -timeout 1s \
+            -recv_timeout 500 -key user alice -key registrar 127.0.0.1 -s bob \
+            -trace_err -error_file "$WORK/x.err" 127.0.0.1:5070 >"$WORK/x.out" 2>&1
+        rc=$?
+        # Runtime events are expected here (nobody answers); anything else in
+        # the error file is a load error (Invalid XML, Unsupported keyword,
+        # Unknown element, unused variable ...).
+        if [ $rc -ge 255 ] || grep -vE "^The following events|receive timeout|aborting call|Unable to send|Connection refused|^\s*$" \
+            "$WORK/x.err" 2>/dev/null | grep -q .; then
+            echo "BAD   $(basename "$f") (sipp exit $rc)"
+            cat "$WORK/x.err" 2>/dev/null | sed 's/^/    /'
+            bad=1
+        else
+            echo "ok    $(basename "$f")"
+        fi
+    done
+    ip netns del "$ns"
+    return $bad
+}
+
+if [ "$MODE" = check-xml ]; then
+    check_xml
+    exit $?
+fi
+
+# ------------------------------------------------------------------ main
+START=$(date +%s%N)
+log "scenario $SCEN, run $ID, work dir $WORK$([ $STANDIN = 1 ] && echo ', STAND-IN (no sipnat)')"
+"$HERE/topo.sh" up "$ID" $([ $STANDIN = 1 ] && echo --standin) >"$WORK/topo.log" 2>&1 ||
+    { cat "$WORK/topo.log"; TOPO_UP=1; fail "topology setup failed"; exit 1; }
+TOPO_UP=1
+
+[ $STANDIN = 1 ] && relax_scenarios
+
+# The first capture expects SIP unless sipnat must answer everything itself.
+case $SCEN in register-sipnat|reject) CAP_FIRST=nosip ;; *) CAP_FIRST=sip ;; esac
+run_scenario() {
+    if [ $STANDIN = 0 ]; then sipnat_start || return 1; fi
+    cap_start wan $CAP_FIRST || return 1
+    "sc_$SCEN"
+}
+run_scenario
+for c in wan wan2; do cap_stop $c; done
+sipnat_stop
+
+for c in wan wan2; do
+    [ -n "${CAP_EXPECT[$c]:-}" ] && cap_check $c
+done
+
+ELAPSED_MS=$((($(date +%s%N) - START) / 1000000))
+ELAPSED=$((ELAPSED_MS / 1000)).$(printf %03d $((ELAPSED_MS % 1000)))
+
+if [ $STANDIN = 1 ]; then
+    if [ ${#FAILS[@]} = 0 ] && [ $LEAKED = 1 ]; then
+        log "PASS (stand-in): the SIP flows of $SCEN work without sipnat and the capture check caught the LAN address"
+        exit 0
+    fi
+    [ $LEAKED = 0 ] && fail "stand-in: the capture check did NOT find the LAN address it must find"
+fi
+
+if [ ${#FAILS[@]} = 0 ]; then
+    log "PASS $SCEN (${ELAPSED}s)$([ ${#WARNS[@]} -gt 0 ] && echo ", ${#WARNS[@]} warning(s)")"
+    exit 0
+fi
+
+# ------------------------------------------------------------------ failure report
+echo
+echo "======== FAIL $SCEN: ${#FAILS[@]} problem(s)"
+for f in "${FAILS[@]}"; do echo "  - $f"; done
+for n in "${SIPP_FAILED[@]}"; do
+    echo
+    echo "-------- sipp $n: $(cat "$WORK/$n.cmd" 2>/dev/null)"
+    [ -s "$WORK/$n.err" ] && { echo "--- $n.err"; tail -n 30 "$WORK/$n.err"; }
+    [ -s "$WORK/$n.msg" ] && { echo "--- $n.msg (messages sent/received)"; head -c 12000 "$WORK/$n.msg"; }
+    [ -s "$WORK/$n.msg" ] || { echo "--- $n.out"; tail -n 30 "$WORK/$n.out"; }
+done
+if [ -s "$WORK/sipnat.log" ]; then
+    echo
+    echo "-------- sipnat.log (last 80 lines): $(cat "$WORK/sipnat.cmd" 2>/dev/null)"
+    tail -n 80 "$WORK/sipnat.log"
+fi
+for c in wan wan2; do
+    [ -s "$WORK/$c.txt" ] || continue
+    echo
+    echo "-------- what crossed the router's WAN interface ($c.pcap, tcpdump -A, first 150 lines)"
+    head -n 150 "$WORK/$c.txt"
+done
+exit 1
