@@ -152,8 +152,10 @@ mod tests {
         ip.octets()[..3] == [10, 77, 1]
     }
 
+    type Rewrite = fn(&mut Buf<'_>, &[u8], &Key, &dyn Fn(Ipv4Addr) -> bool) -> usize;
+
     fn run(
-        f: fn(&mut Buf<'_>, &[u8], &Key, &dyn Fn(Ipv4Addr) -> bool) -> usize,
+        f: Rewrite,
         s: &str,
     ) -> (String, usize) {
         let mut mem = [0u8; 512];

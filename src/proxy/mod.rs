@@ -757,13 +757,11 @@ impl Proxy {
             self.stats.bump("route", "no-address");
             return self.answer(src, msg, ans(503, "Service Unavailable (no address)"), out);
         };
-        let call_id = msg.call_id().unwrap_or("");
         let key = if hide {
             self.hidden_key(msg, &top, src)
         } else {
             let first = msg.values(HeaderName::Via).next().unwrap_or("");
-            self.key
-                .hash(&[b"in", first.as_bytes(), call_id.as_bytes()])
+            self.key.hash(&[b"in", first.as_bytes()])
         };
         let branch_hex = keyed::hex64(key);
         // RFC 3261 §16.3 step 4: our own branch already in the request = loop.
@@ -1083,7 +1081,6 @@ impl Proxy {
             return self.stats.bump("drop", "response-not-ours");
         };
         let src_side = self.side_of(*src.ip());
-        let call_id = msg.call_id().unwrap_or("");
         let (dest, restore_vias) = if src_side == Side::Wan && self.txs.get(key).is_some() {
             let Some(tx) = self.txs.get(key) else { return };
             (tx.reply_to, true)
@@ -1092,7 +1089,7 @@ impl Proxy {
             let Some(next) = msg.values(HeaderName::Via).nth(1) else {
                 return self.stats.bump("drop", "response-stray");
             };
-            if self.key.hash(&[b"in", next.as_bytes(), call_id.as_bytes()]) != key {
+            if self.key.hash(&[b"in", next.as_bytes()]) != key {
                 return self.stats.bump("drop", "response-stray");
             }
             let Ok(v) = Via::parse(next) else {

@@ -1,0 +1,234 @@
+//! A virtual world for the SIP core: one [`Proxy`] between a LAN
+//! (10.77.1.0/24, sipnat at 10.77.1.1) and a WAN (sipnat at 198.51.100.1),
+//! driven with byte vectors and a clock that only moves when a test says so.
+#![allow(dead_code)]
+
+use sipnat::config::{Net4, parse_siproxd_conf};
+use sipnat::proxy::{Addresses, Channel, Outbox, Proxy};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+pub const PHONE: &str = "10.77.1.2:5060";
+pub const PHONE2: &str = "10.77.1.3:5062";
+pub const REGISTRAR: &str = "198.51.100.2:5060";
+pub const PEER: &str = "198.51.100.3:5060";
+pub const DNS_SERVER: &str = "198.51.100.53:53";
+
+pub struct Sim {
+    pub proxy: Proxy,
+    pub now: Instant,
+    pub out: Box<Outbox>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub channel: Channel,
+    pub to: SocketAddr,
+    pub text: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Sent {
+    /// The first value of header `name` (full name, case-insensitive).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers(name).into_iter().next()
+    }
+    pub fn headers(&self, name: &str) -> Vec<String> {
+        let head = self.text.split("\r\n\r\n").next().unwrap_or("");
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+    pub fn first_line(&self) -> &str {
+        self.text.split("\r\n").next().unwrap_or("")
+    }
+    pub fn body(&self) -> &str {
+        self.text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("")
+    }
+}
+
+pub fn config_text() -> &'static str {
+    "if_inbound = lan0\nif_outbound = wan0\nsip_listen_port = 5060\n"
+}
+
+pub fn addresses() -> Addresses {
+    let mut a = Addresses::default();
+    a.lan
+        .push(Net4 {
+            addr: Ipv4Addr::new(10, 77, 1, 1),
+            prefix: 24,
+        })
+        .unwrap();
+    a.wan = Some(Ipv4Addr::new(198, 51, 100, 1));
+    a
+}
+
+impl Sim {
+    pub fn new() -> Sim {
+        Sim::with_config(config_text())
+    }
+
+    pub fn with_config(text: &str) -> Sim {
+        let (cfg, diags) = parse_siproxd_conf(text, "sim.conf");
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let now = Instant::now();
+        let ns: SocketAddr = DNS_SERVER.parse().unwrap();
+        Sim {
+            proxy: Proxy::new(cfg, addresses(), [7; 16], &[ns], 42, now),
+            now,
+            out: Outbox::new(),
+        }
+    }
+
+    fn drain(&mut self) -> Vec<Sent> {
+        let v = self
+            .out
+            .iter()
+            .map(|(t, b)| Sent {
+                channel: t.channel,
+                to: t.to,
+                text: String::from_utf8_lossy(b).into_owned(),
+                bytes: b.to_vec(),
+            })
+            .collect();
+        self.out.clear();
+        v
+    }
+
+    /// Deliver a SIP datagram from `from`; return what the proxy sent.
+    pub fn sip(&mut self, from: &str, msg: &str) -> Vec<Sent> {
+        self.sip_bytes(from, msg.as_bytes())
+    }
+
+    pub fn sip_bytes(&mut self, from: &str, msg: &[u8]) -> Vec<Sent> {
+        let mut data = msg.to_vec();
+        let from: SocketAddr = from.parse().unwrap();
+        self.proxy
+            .handle_sip(self.now, from, &mut data, &mut self.out);
+        self.drain()
+    }
+
+    /// Exactly one datagram must come out; return it.
+    pub fn one(&mut self, from: &str, msg: &str) -> Sent {
+        let mut v = self.sip(from, msg);
+        assert_eq!(v.len(), 1, "expected one datagram, got {v:#?}");
+        v.pop().unwrap()
+    }
+
+    pub fn dns(&mut self, from: &str, data: &[u8]) -> Vec<Sent> {
+        let from: SocketAddr = from.parse().unwrap();
+        self.proxy.handle_dns(self.now, from, data, &mut self.out);
+        self.drain()
+    }
+
+    pub fn advance(&mut self, d: Duration) -> Vec<Sent> {
+        let end = self.now + d;
+        let mut all = Vec::new();
+        loop {
+            let t = self.proxy.poll_timeout();
+            if t > end {
+                break;
+            }
+            self.now = t.max(self.now);
+            self.proxy.handle_timeout(self.now, &mut self.out);
+            all.extend(self.drain());
+        }
+        self.now = end;
+        all
+    }
+}
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// Fail if any LAN address appears in what went to the WAN.
+pub fn assert_no_lan_leak(s: &Sent) {
+    assert!(
+        !s.text.contains("10.77.1."),
+        "LAN address leaked to {}:\n{}",
+        s.to,
+        s.text
+    );
+}
+
+/// A response to `req` built the way a UAS does: the request's Via, From,
+/// To (+tag), Call-ID and CSeq, then `extra` header lines.
+pub fn response_to(
+    req: &Sent,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    extra: &str,
+) -> String {
+    let mut r = format!("SIP/2.0 {code} {reason}\r\n");
+    for v in req.headers("Via") {
+        r.push_str(&format!("Via: {v}\r\n"));
+    }
+    for rr in req.headers("Record-Route") {
+        r.push_str(&format!("Record-Route: {rr}\r\n"));
+    }
+    r.push_str(&format!("From: {}\r\n", req.header("From").unwrap()));
+    let to = req.header("To").unwrap();
+    match to_tag {
+        Some(t) if !to.contains("tag=") => r.push_str(&format!("To: {to};tag={t}\r\n")),
+        _ => r.push_str(&format!("To: {to}\r\n")),
+    }
+    r.push_str(&format!("Call-ID: {}\r\n", req.header("Call-ID").unwrap()));
+    r.push_str(&format!("CSeq: {}\r\n", req.header("CSeq").unwrap()));
+    r.push_str(extra);
+    r.push_str("Content-Length: 0\r\n\r\n");
+    r
+}
+
+pub fn register(
+    user: &str,
+    host: &str,
+    phone: &str,
+    call_id: &str,
+    cseq: u32,
+    branch: &str,
+    expires: u32,
+) -> String {
+    let (ip, port) = phone.split_once(':').unwrap();
+    format!(
+        "REGISTER sip:{host} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {ip}:{port};branch=z9hG4bK{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{user}@{host}>;tag=f{branch}\r\n\
+         To: <sip:{user}@{host}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{user}@{ip}:{port};transport=udp>;expires={expires}\r\n\
+         User-Agent: simphone\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+pub fn invite(
+    ruri: &str,
+    from_user: &str,
+    from_host: &str,
+    via_hostport: &str,
+    call_id: &str,
+    branch: &str,
+    contact: &str,
+) -> String {
+    let body = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {via_hostport};branch=z9hG4bK{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Caller\" <sip:{from_user}@{from_host}>;tag=tag{branch}\r\n\
+         To: <{ruri}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <{contact}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}

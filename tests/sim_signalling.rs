@@ -1,0 +1,741 @@
+//! Simulations of the SIP core with a virtual clock: registrations through
+//! and at sipnat, calls out and in, CANCEL, in-dialog requests, the answers
+//! for what matches nothing, full tables, DNS parking, persistence.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+/// Register user 100 through sipnat at the WAN registrar; return the
+/// forwarded REGISTER as the registrar saw it.
+fn registered(sim: &mut Sim) -> Sent {
+    let fwd = sim.one(
+        PHONE,
+        &register(
+            "100",
+            "198.51.100.2",
+            PHONE,
+            "reg1@10.77.1.2",
+            1,
+            "r1",
+            3600,
+        ),
+    );
+    let contact = fwd.header("Contact").unwrap();
+    let ok = response_to(
+        &fwd,
+        200,
+        "OK",
+        Some("reg"),
+        &format!("Contact: {contact}\r\nExpires: 3600\r\n"),
+    );
+    let back = sim.one(REGISTRAR, &ok);
+    assert_eq!(back.to, addr(PHONE));
+    fwd
+}
+
+#[test]
+fn register_through_sipnat_hides_the_lan_and_restores_it() {
+    let mut sim = Sim::new();
+    let fwd = sim.one(
+        PHONE,
+        &register(
+            "100",
+            "198.51.100.2",
+            PHONE,
+            "reg1@10.77.1.2",
+            1,
+            "r1",
+            3600,
+        ),
+    );
+    assert_eq!(fwd.to, addr(REGISTRAR));
+    assert_no_lan_leak(&fwd);
+    assert_eq!(fwd.first_line(), "REGISTER sip:198.51.100.2 SIP/2.0");
+    let vias = fwd.headers("Via");
+    assert_eq!(vias.len(), 1, "only sipnat's Via goes out: {vias:?}");
+    assert!(
+        vias[0].starts_with("SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bKsn"),
+        "{vias:?}"
+    );
+    let contact = fwd.header("Contact").unwrap();
+    assert!(
+        contact.starts_with("<sip:100@198.51.100.1:5060;transport=udp;snc="),
+        "{contact}"
+    );
+    assert!(contact.ends_with(">;expires=3600"), "{contact}");
+    assert_eq!(fwd.header("Max-Forwards").unwrap(), "69");
+    // The Call-ID's LAN address is masked, not dropped.
+    let cid = fwd.header("Call-ID").unwrap();
+    assert!(
+        cid.starts_with("reg1@sn") && cid.ends_with(".invalid"),
+        "{cid}"
+    );
+
+    // The registrar's 200 comes back with everything restored.
+    let ok = response_to(
+        &fwd,
+        200,
+        "OK",
+        Some("reg"),
+        &format!("Contact: {contact}\r\nExpires: 3600\r\n"),
+    );
+    let back = sim.one(REGISTRAR, &ok);
+    assert_eq!(back.to, addr(PHONE));
+    assert_eq!(back.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(
+        back.headers("Via"),
+        vec!["SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKr1;received=10.77.1.2;rport=5060"]
+    );
+    assert_eq!(back.header("Call-ID").unwrap(), "reg1@10.77.1.2");
+    assert_eq!(
+        back.header("Contact").unwrap(),
+        "<sip:100@10.77.1.2:5060;transport=udp>;expires=3600"
+    );
+    let reg = sim.proxy.registrations().iter().next().unwrap().clone();
+    assert!(reg.confirmed);
+    assert_eq!(reg.aor, "100@198.51.100.2");
+    assert_eq!(sim.proxy.stats().get("registration", "confirmed"), 1);
+}
+
+#[test]
+fn registration_expires_from_the_registrars_answer() {
+    let mut sim = Sim::new();
+    let fwd = sim.one(
+        PHONE,
+        &register("100", "198.51.100.2", PHONE, "c", 1, "r1", 3600),
+    );
+    let contact = fwd.header("Contact").unwrap().replace(";expires=3600", "");
+    // The registrar grants only 60 s.
+    let ok = response_to(
+        &fwd,
+        200,
+        "OK",
+        Some("x"),
+        &format!("Contact: {contact};expires=60\r\n"),
+    );
+    sim.one(REGISTRAR, &ok);
+    assert_eq!(sim.proxy.registrations().len(), 1);
+    sim.advance(Duration::from_secs(59));
+    assert_eq!(sim.proxy.registrations().len(), 1);
+    sim.advance(Duration::from_secs(3));
+    assert_eq!(sim.proxy.registrations().len(), 0);
+}
+
+#[test]
+fn an_unanswered_register_leaves_no_lasting_binding() {
+    let mut sim = Sim::new();
+    let fwd = sim.one(
+        PHONE,
+        &register("100", "198.51.100.2", PHONE, "c", 1, "r1", 3600),
+    );
+    // 401 challenge: the binding stays provisional.
+    let chal = response_to(
+        &fwd,
+        401,
+        "Unauthorized",
+        Some("x"),
+        "WWW-Authenticate: Digest realm=\"p\", nonce=\"n\"\r\n",
+    );
+    let back = sim.one(REGISTRAR, &chal);
+    assert_eq!(back.first_line(), "SIP/2.0 401 Unauthorized");
+    assert!(back.header("WWW-Authenticate").is_some());
+    assert!(!sim.proxy.registrations().iter().next().unwrap().confirmed);
+    sim.advance(Duration::from_secs(40));
+    assert_eq!(sim.proxy.registrations().len(), 0);
+}
+
+#[test]
+fn sipnat_as_registrar() {
+    let mut sim = Sim::new();
+    let ok = sim.one(
+        PHONE2,
+        &register("200", "10.77.1.1", PHONE2, "l1", 1, "l1", 600),
+    );
+    assert_eq!(ok.to, addr(PHONE2));
+    assert_eq!(ok.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(
+        ok.header("Contact").unwrap(),
+        "<sip:200@10.77.1.3:5062;transport=udp>;expires=600"
+    );
+    assert!(ok.header("To").unwrap().contains(";tag=sn"));
+    let r = sim.proxy.registrations().iter().next().unwrap().clone();
+    assert!(r.local && r.confirmed);
+    // A call from the WAN to the public address reaches the phone.
+    let inv = sim.one(
+        PEER,
+        &invite(
+            "sip:200@198.51.100.1",
+            "alice",
+            "198.51.100.3",
+            "198.51.100.3:5060",
+            "wancall",
+            "w1",
+            "sip:alice@198.51.100.3",
+        ),
+    );
+    assert_eq!(inv.to, addr(PHONE2));
+    assert_eq!(
+        inv.first_line(),
+        "INVITE sip:200@10.77.1.3:5062;transport=udp SIP/2.0"
+    );
+    // De-registration with expires=0 removes it.
+    let ok = sim.one(
+        PHONE2,
+        &register("200", "10.77.1.1", PHONE2, "l1", 2, "l2", 0),
+    );
+    assert_eq!(ok.first_line(), "SIP/2.0 200 OK");
+    assert!(ok.header("Contact").is_none());
+    assert_eq!(sim.proxy.registrations().len(), 0);
+}
+
+#[test]
+fn outgoing_call_flows_both_ways_with_record_route() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "call1@10.77.1.2",
+        "i1",
+        "sip:100@10.77.1.2:5060",
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr(PEER));
+    assert_no_lan_leak(&out);
+    assert_eq!(
+        out.header("Record-Route").unwrap(),
+        "<sip:198.51.100.1:5060;lr>"
+    );
+    let contact = out.header("Contact").unwrap();
+    assert!(
+        contact.starts_with("<sip:100@198.51.100.1:5060;snc="),
+        "{contact}"
+    );
+    assert_eq!(
+        out.body(),
+        inv.split_once("\r\n\r\n").unwrap().1,
+        "SDP carried unchanged"
+    );
+
+    // 180 and 200 come back; the Record-Route now names the LAN side.
+    let ringing = response_to(
+        &out,
+        180,
+        "Ringing",
+        Some("b1"),
+        "Contact: <sip:bob@198.51.100.3>\r\n",
+    );
+    let r = sim.one(PEER, &ringing);
+    assert_eq!(r.to, addr(PHONE));
+    assert_eq!(r.header("Record-Route").unwrap(), "<sip:10.77.1.1:5060;lr>");
+    let ok = response_to(
+        &out,
+        200,
+        "OK",
+        Some("b1"),
+        "Contact: <sip:bob@198.51.100.3>\r\n",
+    );
+    let r = sim.one(PEER, &ok);
+    assert_eq!(r.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(r.header("Call-ID").unwrap(), "call1@10.77.1.2");
+    assert_eq!(r.header("Contact").unwrap(), "<sip:bob@198.51.100.3>");
+
+    // ACK from the phone, via the route set.
+    let ack = "ACK sip:bob@198.51.100.3 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKack1;rport\r\n\
+        Route: <sip:10.77.1.1:5060;lr>\r\n\
+        Max-Forwards: 70\r\n\
+        From: \"Caller\" <sip:100@198.51.100.2>;tag=tagi1\r\n\
+        To: <sip:bob@198.51.100.3>;tag=b1\r\n\
+        Call-ID: call1@10.77.1.2\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+    let a = sim.one(PHONE, ack);
+    assert_eq!(a.to, addr(PEER));
+    assert!(
+        a.header("Route").is_none(),
+        "our own Route entry is removed"
+    );
+    assert_no_lan_leak(&a);
+
+    // BYE from the far end to the masqueraded contact, through our route.
+    let bye = format!(
+        "BYE {} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKbye1\r\n\
+         Route: <sip:198.51.100.1:5060;lr>\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:bob@198.51.100.3>;tag=b1\r\n\
+         To: {}\r\n\
+         Call-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        contact.trim_start_matches('<').trim_end_matches('>'),
+        out.header("From").unwrap(),
+        out.header("Call-ID").unwrap()
+    );
+    let b = sim.one(PEER, &bye);
+    assert_eq!(b.to, addr(PHONE));
+    assert_eq!(b.first_line(), "BYE sip:100@10.77.1.2:5060 SIP/2.0");
+    assert_eq!(b.header("Call-ID").unwrap(), "call1@10.77.1.2");
+    assert_eq!(b.headers("Via").len(), 2);
+    assert!(
+        b.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP 10.77.1.1:5060;branch=z9hG4bKsn")
+    );
+    // The phone's 200 for the BYE goes back to the far end, stateless.
+    let ok = response_to(&b, 200, "OK", None, "");
+    let back = sim.one(PHONE, &ok);
+    assert_eq!(back.to, addr(PEER));
+    assert_eq!(
+        back.headers("Via"),
+        vec!["SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKbye1"]
+    );
+    assert_no_lan_leak(&back);
+}
+
+#[test]
+fn incoming_call_to_a_registered_phone() {
+    let mut sim = Sim::new();
+    let reg = registered(&mut sim);
+    let masq = reg.header("Contact").unwrap();
+    let masq_uri = masq
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_string();
+    let inv = invite(
+        &masq_uri,
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "in1",
+        "w1",
+        "sip:alice@198.51.100.3",
+    );
+    let to_phone = sim.one(PEER, &inv);
+    assert_eq!(to_phone.to, addr(PHONE));
+    assert_eq!(
+        to_phone.first_line(),
+        "INVITE sip:100@10.77.1.2:5060;transport=udp SIP/2.0"
+    );
+    assert_eq!(
+        to_phone.header("Record-Route").unwrap(),
+        "<sip:10.77.1.1:5060;lr>"
+    );
+    // The phone rings and answers with its LAN contact.
+    for (code, reason) in [(180, "Ringing"), (200, "OK")] {
+        let resp = response_to(
+            &to_phone,
+            code,
+            reason,
+            Some("p1"),
+            "Contact: <sip:100@10.77.1.2:5060>\r\n",
+        );
+        let out = sim.one(PHONE, &resp);
+        assert_eq!(out.to, addr(PEER));
+        assert_no_lan_leak(&out);
+        assert_eq!(
+            out.headers("Via"),
+            vec!["SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKw1;rport"]
+        );
+        assert_eq!(
+            out.header("Record-Route").unwrap(),
+            "<sip:198.51.100.1:5060;lr>"
+        );
+        assert!(
+            out.header("Contact")
+                .unwrap()
+                .starts_with("<sip:100@198.51.100.1:5060;snc=")
+        );
+    }
+    // A request by user name alone also finds the phone.
+    let inv2 = invite(
+        "sip:100@198.51.100.1",
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "in2",
+        "w2",
+        "sip:alice@198.51.100.3",
+    );
+    assert_eq!(sim.one(PEER, &inv2).to, addr(PHONE));
+}
+
+#[test]
+fn cancel_follows_its_invite() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "c1@10.77.1.2",
+        "c1",
+        "sip:100@10.77.1.2",
+    );
+    let out = sim.one(PHONE, &inv);
+    let cancel = "CANCEL sip:bob@198.51.100.3 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKc1;rport\r\n\
+        Max-Forwards: 70\r\n\
+        From: \"Caller\" <sip:100@198.51.100.2>;tag=tagc1\r\n\
+        To: <sip:bob@198.51.100.3>\r\n\
+        Call-ID: c1@10.77.1.2\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n";
+    let c = sim.one(PHONE, cancel);
+    assert_eq!(c.to, addr(PEER));
+    assert_eq!(
+        c.header("Via"),
+        out.header("Via"),
+        "CANCEL carries its INVITE's branch (RFC 3261 §9.1)"
+    );
+    // 200 for the CANCEL and 487 for the INVITE both reach the phone.
+    let r = sim.one(PEER, &response_to(&c, 200, "OK", Some("b"), ""));
+    assert_eq!((r.to, r.first_line()), (addr(PHONE), "SIP/2.0 200 OK"));
+    let r = sim.one(
+        PEER,
+        &response_to(&out, 487, "Request Terminated", Some("b"), ""),
+    );
+    assert_eq!(
+        (r.to, r.first_line()),
+        (addr(PHONE), "SIP/2.0 487 Request Terminated")
+    );
+    // A CANCEL for nothing gets 481.
+    let stray = cancel.replace("z9hG4bKc1", "z9hG4bKnothing");
+    assert_eq!(
+        sim.one(PHONE, &stray).first_line(),
+        "SIP/2.0 481 Call/Transaction Does Not Exist"
+    );
+}
+
+#[test]
+fn reinvite_in_dialog_goes_both_ways() {
+    let mut sim = Sim::new();
+    let reg = registered(&mut sim);
+    let masq = reg.header("Contact").unwrap();
+    let masq_uri = masq
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_string();
+    // Far end re-INVITEs the phone (in dialog: To has a tag).
+    let re = invite(
+        &masq_uri,
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "d1",
+        "re1",
+        "sip:alice@198.51.100.3",
+    )
+    .replace(
+        &format!("To: <{masq_uri}>"),
+        &format!("To: <{masq_uri}>;tag=p1"),
+    )
+    .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE");
+    let to_phone = sim.one(PEER, &re);
+    assert_eq!(to_phone.to, addr(PHONE));
+    assert!(
+        to_phone.header("Record-Route").is_none(),
+        "no Record-Route in dialog"
+    );
+    // Phone re-INVITEs the far end.
+    let re2 = invite(
+        "sip:alice@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "d1",
+        "re2",
+        "sip:100@10.77.1.2:5060",
+    )
+    .replace(
+        "To: <sip:alice@198.51.100.3>",
+        "To: <sip:alice@198.51.100.3>;tag=a1",
+    )
+    .replace("CSeq: 1 INVITE", "CSeq: 3 INVITE");
+    let out = sim.one(PHONE, &re2);
+    assert_eq!(out.to, addr(PEER));
+    assert_no_lan_leak(&out);
+    let r = sim.one(
+        PEER,
+        &response_to(
+            &out,
+            200,
+            "OK",
+            None,
+            "Contact: <sip:alice@198.51.100.3>\r\n",
+        ),
+    );
+    assert_eq!(r.to, addr(PHONE));
+}
+
+#[test]
+fn what_matches_nothing_gets_a_clear_answer() {
+    let mut sim = Sim::new();
+    // Unregistered phone calling out.
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "300",
+        "198.51.100.2",
+        "10.77.1.9:5060",
+        "u1",
+        "u1",
+        "sip:300@10.77.1.9",
+    );
+    let r = sim.one("10.77.1.9:5060", &inv);
+    assert_eq!(r.to, addr("10.77.1.9:5060"));
+    assert!(
+        r.first_line().starts_with("SIP/2.0 403"),
+        "{}",
+        r.first_line()
+    );
+    // Unknown user from the WAN.
+    let inv = invite(
+        "sip:999@198.51.100.1",
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "u2",
+        "u2",
+        "sip:alice@198.51.100.3",
+    );
+    let r = sim.one(PEER, &inv);
+    assert_eq!(
+        (r.to, r.first_line()),
+        (addr(PEER), "SIP/2.0 404 Not Found")
+    );
+    // A WAN host trying to relay through sipnat.
+    let inv = invite(
+        "sip:bob@203.0.113.9",
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "u3",
+        "u3",
+        "sip:alice@198.51.100.3",
+    );
+    assert!(sim.one(PEER, &inv).first_line().starts_with("SIP/2.0 403"));
+    // REGISTER from the WAN.
+    let r = sim.one(PEER, &register("1", "198.51.100.1", PEER, "w", 1, "w", 60));
+    assert!(r.first_line().starts_with("SIP/2.0 403"));
+    // An ACK is never answered.
+    let ack = "ACK sip:999@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.3;branch=z9hG4bKa\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:999@198.51.100.1>;tag=2\r\nCall-ID: x\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+    assert!(sim.sip(PEER, ack).is_empty());
+    assert_eq!(sim.proxy.stats().get("answer", "404"), 1);
+}
+
+#[test]
+fn max_forwards_proxy_require_and_loops() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "m1",
+        "m1",
+        "sip:100@10.77.1.2",
+    );
+    let r = sim.one(PHONE, &inv.replace("Max-Forwards: 70", "Max-Forwards: 0"));
+    assert_eq!(r.first_line(), "SIP/2.0 483 Too Many Hops");
+    let r = sim.one(
+        PHONE,
+        &inv.replace(
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 70\r\nProxy-Require: foo, bar\r\n",
+        ),
+    );
+    assert_eq!(r.first_line(), "SIP/2.0 420 Bad Extension");
+    assert_eq!(r.header("Unsupported").unwrap(), "foo, bar");
+    // No Max-Forwards: sipnat adds 70.
+    let out = sim.one(PHONE, &inv.replace("Max-Forwards: 70\r\n", ""));
+    assert_eq!(out.header("Max-Forwards").unwrap(), "70");
+    // A request to sipnat's own address with a port that is sipnat: loop.
+    let inv = invite(
+        "sip:bob@198.51.100.1:5060",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "m2",
+        "m2",
+        "sip:100@10.77.1.2",
+    );
+    assert_eq!(sim.one(PHONE, &inv).first_line(), "SIP/2.0 404 Not Found");
+}
+
+#[test]
+fn full_tables_refuse_new_work_and_keep_the_old() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    // Let the REGISTER's transaction end, then fill the table with INVITEs.
+    sim.advance(Duration::from_secs(33));
+    assert_eq!(sim.proxy.transactions(), 0);
+    let cap = sipnat::limits::MAX_TRANSACTIONS;
+    for i in 0..cap {
+        let inv = invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            &format!("f{i}"),
+            &format!("f{i}"),
+            "sip:100@10.77.1.2",
+        );
+        let o = sim.one(PHONE, &inv);
+        assert_eq!(o.to, addr(PEER), "call {i}");
+    }
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "over",
+        "over",
+        "sip:100@10.77.1.2",
+    );
+    let r = sim.one(PHONE, &inv);
+    assert!(r.first_line().starts_with("SIP/2.0 503"));
+    assert_eq!(r.header("Retry-After").unwrap(), "10");
+    assert_eq!(sim.proxy.stats().get("full", "transactions"), 1);
+    // An existing transaction still gets its response routed.
+    let first = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "f0",
+        "f0",
+        "sip:100@10.77.1.2",
+    );
+    let resent = sim.one(PHONE, &first);
+    let r = sim.one(PEER, &response_to(&resent, 180, "Ringing", Some("t"), ""));
+    assert_eq!(r.to, addr(PHONE));
+    // After Timer C the table empties again and new calls pass.
+    sim.advance(Duration::from_secs(200));
+    assert_eq!(sim.proxy.transactions(), 0);
+    assert_eq!(sim.one(PHONE, &inv).to, addr(PEER));
+}
+
+#[test]
+fn registrations_survive_a_restart() {
+    let mut sim = Sim::new();
+    let reg = registered(&mut sim);
+    assert!(sim.proxy.take_dirty());
+    let text = sim.proxy.registrations_text(sim.now, 1_000_000);
+    let mut sim2 = Sim::new();
+    // A different random key at start; the file brings the old one back.
+    let n = sim2
+        .proxy
+        .load_registrations(sim2.now, 1_000_010, &text)
+        .unwrap();
+    assert_eq!(n, 1);
+    let masq = reg.header("Contact").unwrap();
+    let masq_uri = masq
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_string();
+    let inv = invite(
+        &masq_uri,
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "after",
+        "a1",
+        "sip:alice@198.51.100.3",
+    );
+    assert_eq!(sim2.one(PEER, &inv).to, addr(PHONE));
+}
+
+/// A DNS answer for `name` type A (1) or SRV (33) with the given records.
+fn dns_reply(query: &[u8], answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut r = query.to_vec();
+    r[2] = 0x81; // QR, RD
+    r[3] = 0x80; // RA, NOERROR
+    r[6] = 0;
+    r[7] = answers.len() as u8;
+    for (ty, rdata) in answers {
+        r.extend_from_slice(&[0xc0, 12]);
+        r.extend_from_slice(&ty.to_be_bytes());
+        r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        r.extend_from_slice(rdata);
+    }
+    r
+}
+
+#[test]
+fn a_name_is_resolved_without_blocking() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@provider.test",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "dns1",
+        "d1",
+        "sip:100@10.77.1.2",
+    );
+    // Parked: the only datagram out is an SRV query to the nameserver.
+    let q = sim.sip(PHONE, &inv);
+    assert_eq!(q.len(), 1, "{q:#?}");
+    assert_eq!(q[0].to, addr(DNS_SERVER));
+    assert_eq!(q[0].channel, sipnat::proxy::Channel::Dns);
+    assert!(q[0].bytes.windows(4).any(|w| w == b"_sip"));
+    // No SRV: NXDOMAIN, then an A query.
+    let mut nx = q[0].bytes.clone();
+    nx[2] = 0x81;
+    nx[3] = 0x83;
+    let q2 = sim.dns(DNS_SERVER, &nx);
+    assert_eq!(q2.len(), 1, "{q2:#?}");
+    assert_eq!(q2[0].channel, sipnat::proxy::Channel::Dns);
+    let ans = dns_reply(&q2[0].bytes, &[(1, vec![198, 51, 100, 3])]);
+    let fwd = sim.dns(DNS_SERVER, &ans);
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    assert_eq!(fwd[0].to, addr(PEER));
+    assert_eq!(fwd[0].first_line(), "INVITE sip:bob@provider.test SIP/2.0");
+    // Cached: the next request goes at once.
+    let inv2 = inv
+        .replace("dns1", "dns2")
+        .replace("z9hG4bKd1", "z9hG4bKd2");
+    assert_eq!(sim.one(PHONE, &inv2).to, addr(PEER));
+}
+
+#[test]
+fn a_name_that_does_not_resolve_gets_503() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@nowhere.test:5060",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "dns3",
+        "d3",
+        "sip:100@10.77.1.2",
+    );
+    let q = sim.sip(PHONE, &inv);
+    assert_eq!(q.len(), 1);
+    let mut nx = q[0].bytes.clone();
+    nx[2] = 0x81;
+    nx[3] = 0x83;
+    let r = sim.dns(DNS_SERVER, &nx);
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert_eq!(r[0].to, addr(PHONE));
+    assert!(r[0].first_line().starts_with("SIP/2.0 503"));
+}
+
+#[test]
+fn keepalives_and_garbage_are_counted_not_answered() {
+    let mut sim = Sim::new();
+    assert!(sim.sip(PHONE, "\r\n\r\n").is_empty());
+    assert!(sim.sip_bytes(PHONE, &[0, 0, 0, 0]).is_empty());
+    assert!(sim.sip_bytes(PHONE, &[0xff; 100]).is_empty());
+    assert_eq!(sim.proxy.stats().get("sip", "keepalive"), 2);
+    assert!(sim.proxy.stats().class_total("parse") >= 1);
+}
