@@ -15,7 +15,7 @@
 //! |---|---|
 //! | [`limits`] | every capacity constant and its memory cost |
 //! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf reader; `check()` |
-//! | [`sip`] | SIP message parsing (own start line + `httparse::parse_headers`), typed header views, URIs |
+//! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
 //! | [`proxy`] | the SIP core: `handle_sip(now, from, bytes)` → datagrams to send |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
 //! | [`stats`] | counters keyed by reason enums |

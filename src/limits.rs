@@ -9,8 +9,8 @@
 /// of RFC 4475 (the longest is 3.5 KB) with room for SDP with video.
 pub const MAX_SIP_MESSAGE: usize = 8192;
 
-/// Header lines one message may carry (httparse needs a caller-owned array).
-/// 64 × 32 bytes of `httparse::Header` on the stack while parsing.
+/// Header lines one message may carry (a fixed index of byte ranges kept
+/// on the stack while a message is handled, about 64 × 56 bytes).
 pub const MAX_HEADERS: usize = 64;
 
 /// Registrations (AOR → phone contact) sipnat keeps. Each entry is about

@@ -682,27 +682,90 @@ fn rfc5118_ipv6() {
     assert!(Uri::parse("sip:user@[2001:db8:::192.0.2.1]").is_err());
 }
 
+/// Every typed accessor on a message that parsed: none may panic, whatever
+/// the bytes were.
+fn exercise(buf: &[u8]) {
+    let _ = outcome(buf);
+    let Ok(m) = Message::parse(buf) else {
+        return;
+    };
+    let _ = (m.call_id(), m.cseq(), m.method(), m.request_uri());
+    if let Some(v) = m.top_via() {
+        let _ = (
+            v.branch(),
+            v.received(),
+            v.received_ip(),
+            v.rport(),
+            v.param("x"),
+        );
+    }
+    for h in m.headers() {
+        let _ = h.name.canonical();
+        for v in sipnat::sip::split_comma(h.value) {
+            let _ = Via::parse(v).map(|v| (v.rport(), v.received_ip()));
+            let _ = ContactValue::parse(v);
+            if let Ok(n) = NameAddr::parse(v) {
+                let _ = (n.tag(), n.uri.param("lr"), n.uri.host.ip());
+            }
+            let _ = Uri::parse(v);
+            let _ = sipnat::sip::CSeq::parse(v);
+        }
+    }
+}
+
 #[test]
+fn prefixes_and_corruptions_do_not_panic() {
+    sweep(7, 29, 40);
+}
+
+/// The exhaustive version (about 10 s in a debug build):
+/// `cargo test --test corpus_parse -- --ignored`.
+#[test]
+#[ignore]
 fn every_prefix_and_corruption_is_handled_without_panic() {
-    // Cheap robustness sweep: truncations and single-byte corruptions of every
-    // corpus message must give Ok or Err, never a panic.
+    sweep(1, 3, 1000);
+}
+
+/// Robustness sweep: truncations, single-byte corruptions and pseudo-random
+/// multi-byte mutations of every corpus message must give Ok or Err, never a
+/// panic, in the parser and in every accessor.
+fn sweep(cut_step: usize, corrupt_step: usize, rounds: usize) {
+    let specials = [
+        0u8, b'\r', b'\n', b' ', b'\t', b'"', b'\\', b'<', b'>', b',', b';', b':', b'=', b'[',
+        b']', b'@', b'?', b'%', b'/', 0x80, 0xff,
+    ];
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        // xorshift64
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
     for e in all_entries() {
         let buf = load(e.corpus, &e.file);
-        for cut in 0..=buf.len() {
-            let _ = outcome(&buf[..cut]);
+        for cut in (0..=buf.len()).step_by(cut_step) {
+            exercise(&buf[..cut]);
         }
         let mut b = buf.clone();
-        for i in (0..b.len()).step_by(7) {
-            for x in [
-                0u8, b'\r', b'\n', b' ', b'"', b'<', b'>', b',', b';', b'[', 0xff,
-            ] {
+        for i in (0..b.len()).step_by(corrupt_step) {
+            for &x in &specials {
                 let old = b[i];
                 b[i] = x;
                 let mut u = b.clone();
                 unfold_headers(&mut u);
-                let _ = outcome(&u);
+                exercise(&u);
                 b[i] = old;
             }
+        }
+        for _ in 0..rounds {
+            let mut u = buf.clone();
+            for _ in 0..1 + next() % 8 {
+                let i = (next() % u.len() as u64) as usize;
+                u[i] = specials[(next() % specials.len() as u64) as usize];
+            }
+            unfold_headers(&mut u);
+            exercise(&u);
         }
     }
 }

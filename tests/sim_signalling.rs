@@ -739,3 +739,44 @@ fn keepalives_and_garbage_are_counted_not_answered() {
     assert_eq!(sim.proxy.stats().get("sip", "keepalive"), 2);
     assert!(sim.proxy.stats().class_total("parse") >= 1);
 }
+
+#[test]
+fn a_via_stack_too_long_to_hide_goes_out_masked_and_comes_back() {
+    let mut sim = Sim::new();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "long@10.77.1.2",
+        "top",
+        "sip:100@10.77.1.2",
+    );
+    let extra: String = (0..12)
+        .map(|i| {
+            format!(
+                "Via: SIP/2.0/UDP 10.77.1.{}:5060;branch=z9hG4bKlower{i}\r\n",
+                10 + i
+            )
+        })
+        .collect();
+    let inv = inv.replacen("Max-Forwards", &format!("{extra}Max-Forwards"), 1);
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr(PEER));
+    assert_no_lan_leak(&out);
+    assert_eq!(out.headers("Via").len(), 14);
+    assert_eq!(sim.proxy.stats().get("route", "vias-masked-not-hidden"), 1);
+    let back = sim.one(PEER, &response_to(&out, 180, "Ringing", Some("b"), ""));
+    assert_eq!(back.to, addr(PHONE));
+    let vias = back.headers("Via");
+    assert_eq!(vias.len(), 13);
+    assert_eq!(
+        vias[0],
+        "SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKtop;rport"
+    );
+    assert_eq!(
+        vias[12],
+        "SIP/2.0/UDP 10.77.1.21:5060;branch=z9hG4bKlower11"
+    );
+}

@@ -154,10 +154,7 @@ mod tests {
 
     type Rewrite = fn(&mut Buf<'_>, &[u8], &Key, &dyn Fn(Ipv4Addr) -> bool) -> usize;
 
-    fn run(
-        f: Rewrite,
-        s: &str,
-    ) -> (String, usize) {
+    fn run(f: Rewrite, s: &str) -> (String, usize) {
         let mut mem = [0u8; 512];
         let mut w = Buf::new(&mut mem);
         let n = f(&mut w, s.as_bytes(), &key(), &lan);

@@ -430,7 +430,7 @@ impl Proxy {
             Err(e) => {
                 self.stats.bump("parse", e.as_str());
                 log::debug!("{src}: unparsable SIP ({})", e.as_str());
-                self.answer_unparsable(src, data, out);
+                self.answer_unparsable(src, data, e, out);
                 return;
             }
         };
@@ -749,7 +749,22 @@ impl Proxy {
         }
         let dest_side = self.side_of(*dest.ip());
         let mode = Self::mode(src_side, dest_side);
-        let hide = src_side == Side::Lan && dest_side == Side::Wan;
+        // Going out, the LAN Vias are hidden in the transaction table. Via
+        // stacks too long for an entry (RFC 4475 longreq.dat has 34) go out
+        // masked instead, with a stateless branch: still no LAN address.
+        let mut vias_mem = [0u8; crate::limits::MAX_STORED_VIAS];
+        let mut vias_len = 0;
+        let mut hide = src_side == Side::Lan && dest_side == Side::Wan;
+        if hide {
+            let mut w = Buf::new(&mut vias_mem);
+            write_hidden_vias(&mut w, msg, &top_via_or_default(msg), src);
+            if w.overflowed() {
+                hide = false;
+                self.stats.bump("route", "vias-masked-not-hidden");
+            } else {
+                vias_len = w.len();
+            }
+        }
         let Some(top) = msg.top_via() else {
             return self.answer(src, msg, ans(400, "Missing Via"), out);
         };
@@ -761,7 +776,7 @@ impl Proxy {
             self.hidden_key(msg, &top, src)
         } else {
             let first = msg.values(HeaderName::Via).next().unwrap_or("");
-            self.key.hash(&[b"in", first.as_bytes()])
+            self.stateless_key(mode, first)
         };
         let branch_hex = keyed::hex64(key);
         // RFC 3261 §16.3 step 4: our own branch already in the request = loop.
@@ -792,24 +807,12 @@ impl Proxy {
                         return self.answer(src, msg, a, out);
                     }
                 }
-                let mut mem = [0u8; crate::limits::MAX_STORED_VIAS];
-                let mut w = Buf::new(&mut mem);
-                write_hidden_vias(&mut w, msg, &top, src);
-                if w.overflowed() {
-                    self.stats.bump("full", "via-too-long");
-                    return self.answer(
-                        src,
-                        msg,
-                        ans(500, "Server Internal Error (Via too long)"),
-                        out,
-                    );
-                }
                 let reply_to = reply_address(&top, src);
                 match self.txs.insert(
                     now,
                     key,
                     reply_to,
-                    w.as_bytes(),
+                    &vias_mem[..vias_len],
                     method == Method::Invite,
                     is_register,
                 ) {
@@ -965,6 +968,16 @@ impl Proxy {
         Ok(())
     }
 
+    /// The branch key of a request forwarded statelessly (RFC 3261 §16.11):
+    /// a hash of the topmost Via *as it is sent*, which every response
+    /// carries back unchanged below ours, so the branch can be checked.
+    fn stateless_key(&self, mode: TextMode, first_via: &str) -> u64 {
+        let mut mem = [0u8; 1024];
+        let mut b = Buf::new(&mut mem);
+        self.put_text(&mut b, mode, first_via.as_bytes());
+        self.key.hash(&[b"in", b.as_bytes()])
+    }
+
     /// The key of a hidden (outgoing) transaction: from the phone's branch
     /// (RFC 3261 §17.2.3) or, for RFC 2543 clients, from the fields that
     /// identify their transactions; and the phone's address. CANCEL and the
@@ -1092,7 +1105,19 @@ impl Proxy {
             if self.key.hash(&[b"in", next.as_bytes()]) != key {
                 return self.stats.bump("drop", "response-stray");
             }
-            let Ok(v) = Via::parse(next) else {
+            // From the WAN, the Via may carry masked LAN addresses.
+            let mut mem = [0u8; 1024];
+            let mut b = Buf::new(&mut mem);
+            let m = if src_side == Side::Wan {
+                TextMode::Unmask
+            } else {
+                TextMode::Plain
+            };
+            self.put_text(&mut b, m, next.as_bytes());
+            let Ok(v) = core::str::from_utf8(b.as_bytes())
+                .map_err(|_| ())
+                .and_then(|t| Via::parse(t).map_err(|_| ()))
+            else {
                 return self.stats.bump("drop", "response-bad-via");
             };
             match self.via_destination(now, &v) {
@@ -1408,6 +1433,7 @@ impl Proxy {
                 482 => "482",
                 483 => "483",
                 500 => "500",
+                505 => "505",
                 503 => "503",
                 513 => "513",
                 _ => "other",
@@ -1418,7 +1444,13 @@ impl Proxy {
     /// A request too broken to parse still gets a 400 when the headers a
     /// response needs can be found (RFC 3261 §8.2, RFC 4475 §3.1.2); a
     /// response or an ACK is only counted.
-    fn answer_unparsable(&mut self, src: SocketAddrV4, data: &[u8], out: &mut Outbox) {
+    fn answer_unparsable(
+        &mut self,
+        src: SocketAddrV4,
+        data: &[u8],
+        err: crate::sip::ParseError,
+        out: &mut Outbox,
+    ) {
         if data.starts_with(b"SIP/") || data.starts_with(b"ACK ") {
             return;
         }
@@ -1460,7 +1492,17 @@ impl Proxy {
             return self.stats.bump("drop", "unanswerable");
         }
         let mut w = out.writer();
-        w.put_str("SIP/2.0 400 Bad Request\r\n");
+        // RFC 3261 §21.5.7: another protocol version gets 505.
+        let code = if err == crate::sip::ParseError::Version {
+            505
+        } else {
+            400
+        };
+        w.put_str(if code == 505 {
+            "SIP/2.0 505 Version Not Supported\r\n"
+        } else {
+            "SIP/2.0 400 Bad Request\r\n"
+        });
         for v in &vias {
             w.put(v);
             w.put(b"\r\n");
@@ -1477,7 +1519,7 @@ impl Proxy {
             return;
         }
         let ok = out.commit(Channel::Sip, SocketAddr::V4(src), len);
-        self.count_answer(400, ok);
+        self.count_answer(code, ok);
     }
 
     // ------------------------------------------------------------------ DNS
@@ -1555,6 +1597,18 @@ impl Proxy {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/// The top Via, or an empty one for a request that has none (cannot
+/// happen after `check_request`).
+fn top_via_or_default<'a>(msg: &Message<'a>) -> Via<'a> {
+    msg.top_via().unwrap_or(Via {
+        transport: "UDP",
+        host: Host::Name(""),
+        host_str: "",
+        port: None,
+        params: "",
+    })
+}
 
 /// An address a datagram may be sent to.
 fn usable_destination(ip: Ipv4Addr) -> bool {

@@ -29,14 +29,14 @@ pub struct Transmit {
 
 /// Datagrams the core asks the driver to send, in order.
 pub struct Outbox {
-    data: heapless::Vec<u8, OUTBOX_BYTES>,
+    data: [u8; OUTBOX_BYTES],
     list: heapless::Vec<Transmit, MAX_TRANSMITS>,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
         Outbox {
-            data: heapless::Vec::new(),
+            data: [0; OUTBOX_BYTES],
             list: heapless::Vec::new(),
         }
     }
@@ -52,12 +52,8 @@ impl Outbox {
     /// with its length when the message is complete.
     pub fn writer(&mut self) -> Buf<'_> {
         let start = self.used();
-        // The arena's capacity is fixed; expose the unused tail as the buffer.
-        let cap = OUTBOX_BYTES - start;
-        // resize_default cannot fail: start + cap == capacity.
-        let _ = self.data.resize_default(OUTBOX_BYTES);
         Buf {
-            data: &mut self.data[start..start + cap],
+            data: &mut self.data[start..],
             len: 0,
             overflow: false,
         }
@@ -67,24 +63,22 @@ impl Outbox {
     /// false (and queues nothing) if the descriptor list is full.
     pub fn commit(&mut self, channel: Channel, to: SocketAddr, len: usize) -> bool {
         let start = self.used();
-        let ok = self
-            .list
+        if start + len > OUTBOX_BYTES {
+            return false;
+        }
+        self.list
             .push(Transmit {
                 channel,
                 to,
                 start,
                 len,
             })
-            .is_ok();
-        let end = if ok { start + len } else { start };
-        self.data.truncate(end);
-        ok
+            .is_ok()
     }
 
     /// Give back the space a [`Buf`] took when its message is abandoned.
     pub fn abandon(&mut self) {
-        let used = self.used();
-        self.data.truncate(used);
+        // Nothing to undo: the space after the last committed message is free.
     }
 
     /// Copy `bytes` and queue them.
@@ -121,7 +115,6 @@ impl Outbox {
     /// Forget everything queued (the driver calls this after sending).
     pub fn clear(&mut self) {
         self.list.clear();
-        self.data.clear();
     }
 }
 

@@ -363,7 +363,8 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     /// name-addr or addr-spec (RFC 3261 §20.10, §25.1). Without <>, params after the URI are header
     /// params, and the URI must not contain ',' ';' '?' (regbadct.dat). Quoted display names must be
-    /// balanced (quotbal.dat); unquoted display names are tokens (baddn.dat); no spaces in addr-spec
+    /// balanced (quotbal.dat); unquoted display names are tokens (baddn.dat; leniently, UTF-8 is
+    /// accepted in them too); no spaces in addr-spec
     /// (badaspec.dat).
     pub fn parse(value: &'a str) -> Result<NameAddr<'a>, ParseError> {
         let s = trim_ws(value);
@@ -381,7 +382,9 @@ impl<'a> NameAddr<'a> {
         } else {
             let stop = b
                 .iter()
-                .position(|&c| !(is_token_char(c) || is_ws(c)))
+                // Leniency: UTF-8 (bytes >= 0x80) is accepted in unquoted display
+                // names, which some phones send for local-language names.
+                .position(|&c| !(is_token_char(c) || is_ws(c) || c >= 0x80))
                 .unwrap_or(b.len());
             if b.get(stop) == Some(&b'<') {
                 let d = trim_ws(&s[..stop]);
@@ -664,6 +667,9 @@ mod tests {
         let n =
             NameAddr::parse("\"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:a@example.com>").unwrap();
         assert_eq!(n.uri_str, "sip:a@example.com");
+        // Lenient: an unquoted UTF-8 display name.
+        let n = NameAddr::parse("J\u{f6}rg M\u{fc}ller <sip:j@example.com>").unwrap();
+        assert_eq!(n.display, Some("J\u{f6}rg M\u{fc}ller"));
         // A quoted comma is fine.
         assert!(
             NameAddr::parse(r#""Bell, Alexander" <sip:a.g.bell@example.com>;tag=433423"#).is_ok()

@@ -34,7 +34,8 @@ pub enum ParseError {
     Empty,
     /// The start line does not have the RFC 3261 §7.1/§7.2 shape.
     StartLine,
-    /// A version other than SIP/2.0 (the proxy may answer 505, RFC 3261 §8.2.2.1... §21.5.7).
+    /// A version other than SIP/2.0 (a request may get 505 Version Not Supported,
+    /// RFC 3261 §21.5.7).
     Version,
     /// The request method is not a token.
     Method,
@@ -1406,7 +1407,7 @@ mod tests {
             "Missing Call-ID",
             "Missing CSeq",
         ];
-        for skip in 0..all.len() {
+        for (skip, &reason) in reasons.iter().enumerate() {
             let mut s = String::from(base);
             for (i, h) in all.iter().enumerate() {
                 if i != skip {
@@ -1414,13 +1415,7 @@ mod tests {
                 }
             }
             s.push_str("\r\n");
-            assert_eq!(
-                check(&s),
-                Err(Reject {
-                    code: 400,
-                    reason: reasons[skip]
-                })
-            );
+            assert_eq!(check(&s), Err(Reject { code: 400, reason }), "{reason}");
         }
         let with_cseq = |c: &str| format!("{base}{via}{to}{from}{cid}CSeq: {c}\r\n\r\n");
         assert_eq!(check(&with_cseq("2147483647 OPTIONS")), Ok(()));

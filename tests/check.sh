@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this script).
+# Run as root on Debian: it installs what the tests need (idempotently),
+# then checks formatting and lints and runs every test, including the
+# network-namespace tests with the real binary, sipp and a real NAT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/setup-deps.sh
+# The lint tools come with rustup; make sure they are there (idempotent).
+if command -v rustup >/dev/null 2>&1; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+export CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
