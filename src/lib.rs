@@ -18,6 +18,8 @@
 //! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
 //! | [`proxy`] | the SIP core: `handle_sip(now, from, bytes)` → datagrams to send |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
+//! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
+//! | [`relay`] | RTP/RTCP relay table, port pool and latching: `on_packet(now, …)` → forward or drop |
 //! | [`stats`] | counters keyed by reason enums |
 //! | [`driver`] | the only code that touches mio, sockets, signals and the clock |
 //!
@@ -31,5 +33,7 @@ pub mod dns;
 pub mod driver;
 pub mod limits;
 pub mod proxy;
+pub mod relay;
+pub mod sdp;
 pub mod sip;
 pub mod stats;

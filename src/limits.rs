@@ -22,8 +22,10 @@ pub const MAX_STORED_URI: usize = 160;
 
 /// Outgoing client transactions whose LAN Via headers sipnat hides and must
 /// restore on the responses. Each entry holds up to [`MAX_STORED_VIAS`] bytes,
-/// so 256 entries ≈ 140 KB.
-pub const MAX_TRANSACTIONS: usize = 256;
+/// so 1024 entries ≈ 530 KB. An INVITE entry lives 32 s after its final
+/// response (RFC 6026 Timer L), so this bounds call setups to about 30/s
+/// sustained; the benchmark issue revisits it.
+pub const MAX_TRANSACTIONS: usize = 1024;
 
 /// Bytes of Via header values remembered per hidden transaction.
 pub const MAX_STORED_VIAS: usize = 480;
@@ -46,3 +48,11 @@ pub const OUTBOX_BYTES: usize = 64 * 1024;
 /// Datagrams the driver reads from one socket before it serves the others
 /// (DESIGN.md rule 9: bound the work per socket per pass).
 pub const MAX_READS_PER_WAKEUP: usize = 64;
+
+/// Calls with relayed media sipnat tracks at once (each holds up to
+/// [`crate::sdp::MAX_MEDIA`] relay streams); about 100 bytes each. The relay
+/// port pool usually bounds calls first.
+pub const MAX_CALLS: usize = 1024;
+
+/// Longest dialog tag sipnat stores (From tag of the caller).
+pub const MAX_TAG: usize = 64;

@@ -96,6 +96,14 @@ fn rows() -> Vec<Row> {
 /// What each class allows.
 fn acceptable(file: &str, class: &str, reaction: &str) -> bool {
     let is_response = reaction.starts_with("dropped (drop.response");
+    if matches!(
+        file,
+        "rfc5118/ipv6-in-sdp.dat" | "rfc5118/mult-ip-in-sdp.dat" | "rfc5118/ipv4-mapped-ipv6.dat"
+    ) {
+        // Valid SIP, but IPv6 media: the relay is IPv4 only, and a body it
+        // cannot rewrite is refused rather than forwarded half-rewritten.
+        return reaction.starts_with("answered 488");
+    }
     if class.starts_with("VALID") || class.starts_with("BACKCOMPAT") {
         // A valid request is proxied; a valid response that is not for a
         // transaction of ours is dropped as such (RFC 3261 §16.7).

@@ -36,7 +36,7 @@ fn registered(sim: &mut Sim) -> Sent {
 
 #[test]
 fn register_through_sipnat_hides_the_lan_and_restores_it() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let fwd = sim.one(
         PHONE,
         &register(
@@ -100,7 +100,7 @@ fn register_through_sipnat_hides_the_lan_and_restores_it() {
 
 #[test]
 fn registration_expires_from_the_registrars_answer() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let fwd = sim.one(
         PHONE,
         &register("100", "198.51.100.2", PHONE, "c", 1, "r1", 3600),
@@ -124,7 +124,7 @@ fn registration_expires_from_the_registrars_answer() {
 
 #[test]
 fn an_unanswered_register_leaves_no_lasting_binding() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let fwd = sim.one(
         PHONE,
         &register("100", "198.51.100.2", PHONE, "c", 1, "r1", 3600),
@@ -147,7 +147,7 @@ fn an_unanswered_register_leaves_no_lasting_binding() {
 
 #[test]
 fn sipnat_as_registrar() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let ok = sim.one(
         PHONE2,
         &register("200", "10.77.1.1", PHONE2, "l1", 1, "l1", 600),
@@ -191,7 +191,7 @@ fn sipnat_as_registrar() {
 
 #[test]
 fn outgoing_call_flows_both_ways_with_record_route() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     let inv = invite(
         "sip:bob@198.51.100.3",
@@ -295,7 +295,7 @@ fn outgoing_call_flows_both_ways_with_record_route() {
 
 #[test]
 fn incoming_call_to_a_registered_phone() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let reg = registered(&mut sim);
     let masq = reg.header("Contact").unwrap();
     let masq_uri = masq
@@ -364,7 +364,7 @@ fn incoming_call_to_a_registered_phone() {
 
 #[test]
 fn cancel_follows_its_invite() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     let inv = invite(
         "sip:bob@198.51.100.3",
@@ -410,7 +410,7 @@ fn cancel_follows_its_invite() {
 
 #[test]
 fn reinvite_in_dialog_goes_both_ways() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let reg = registered(&mut sim);
     let masq = reg.header("Contact").unwrap();
     let masq_uri = masq
@@ -473,7 +473,7 @@ fn reinvite_in_dialog_goes_both_ways() {
 
 #[test]
 fn what_matches_nothing_gets_a_clear_answer() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     // Unregistered phone calling out.
     let inv = invite(
         "sip:bob@198.51.100.3",
@@ -528,7 +528,7 @@ fn what_matches_nothing_gets_a_clear_answer() {
 
 #[test]
 fn max_forwards_proxy_require_and_loops() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     let inv = invite(
         "sip:bob@198.51.100.3",
@@ -568,7 +568,7 @@ fn max_forwards_proxy_require_and_loops() {
 
 #[test]
 fn full_tables_refuse_new_work_and_keep_the_old() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     // Let the REGISTER's transaction end, then fill the table with INVITEs.
     sim.advance(Duration::from_secs(33));
@@ -621,11 +621,11 @@ fn full_tables_refuse_new_work_and_keep_the_old() {
 
 #[test]
 fn registrations_survive_a_restart() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     let reg = registered(&mut sim);
     assert!(sim.proxy.take_dirty());
     let text = sim.proxy.registrations_text(sim.now, 1_000_000);
-    let mut sim2 = Sim::new();
+    let mut sim2 = Sim::signalling_only();
     // A different random key at start; the file brings the old one back.
     let n = sim2
         .proxy
@@ -670,7 +670,7 @@ fn dns_reply(query: &[u8], answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
 
 #[test]
 fn a_name_is_resolved_without_blocking() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     let inv = invite(
         "sip:bob@provider.test",
@@ -708,7 +708,7 @@ fn a_name_is_resolved_without_blocking() {
 
 #[test]
 fn a_name_that_does_not_resolve_gets_503() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     let inv = invite(
         "sip:bob@nowhere.test:5060",
@@ -732,7 +732,7 @@ fn a_name_that_does_not_resolve_gets_503() {
 
 #[test]
 fn keepalives_and_garbage_are_counted_not_answered() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     assert!(sim.sip(PHONE, "\r\n\r\n").is_empty());
     assert!(sim.sip_bytes(PHONE, &[0, 0, 0, 0]).is_empty());
     assert!(sim.sip_bytes(PHONE, &[0xff; 100]).is_empty());
@@ -742,7 +742,7 @@ fn keepalives_and_garbage_are_counted_not_answered() {
 
 #[test]
 fn a_via_stack_too_long_to_hide_goes_out_masked_and_comes_back() {
-    let mut sim = Sim::new();
+    let mut sim = Sim::signalling_only();
     registered(&mut sim);
     let inv = invite(
         "sip:bob@198.51.100.3",

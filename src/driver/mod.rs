@@ -30,11 +30,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// mio tokens, decoded in one place ([`Source::of`]).
 const SIP: Token = Token(0);
 const DNS: Token = Token(1);
+/// Relay socket `i` (the relay's socket index) is `Token(RELAY_BASE + i)`.
+const RELAY_BASE: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Sip,
     Dns,
+    Relay(usize),
 }
 
 impl Source {
@@ -42,6 +45,7 @@ impl Source {
         match t {
             SIP => Some(Source::Sip),
             DNS => Some(Source::Dns),
+            Token(n) if n >= RELAY_BASE => Some(Source::Relay(n - RELAY_BASE)),
             _ => None,
         }
     }
@@ -123,6 +127,12 @@ pub struct Daemon {
     next_autosave: Option<Instant>,
     sip_backlog: bool,
     dns_backlog: bool,
+    /// One socket per relay port, in the relay's socket-index order.
+    relay_socks: Vec<UdpSocket>,
+    /// Relay sockets that may have more datagrams (read bound reached or
+    /// readable event not yet served), and a flag per socket.
+    relay_ready: Vec<usize>,
+    relay_queued: Vec<bool>,
 }
 
 impl Daemon {
@@ -181,6 +191,35 @@ impl Daemon {
                 Err(e) => log::warn!("cannot read {}: {e}", path.display()),
             }
         }
+        let relay_ports: Vec<u16> = proxy
+            .media()
+            .map(|m| m.relay().socket_ports().collect())
+            .unwrap_or_default();
+        sys::raise_fd_limit(relay_ports.len() as u64 + 64);
+        let mut relay_socks = Vec::with_capacity(relay_ports.len());
+        for (i, port) in relay_ports.iter().enumerate() {
+            let mut s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, *port).into()).map_err(|e| {
+                format!("cannot bind RTP relay port {port}: {e} (check rtp_port_low/rtp_port_high)")
+            })?;
+            if cfg.rtp_dscp != 0 {
+                if let Err(e) = sys::set_dscp(s.as_raw_fd(), cfg.rtp_dscp) {
+                    log::warn!("cannot set rtp_dscp on port {port}: {e}");
+                }
+            }
+            poll.registry()
+                .register(&mut s, Token(RELAY_BASE + i), Interest::READABLE)
+                .map_err(|e| format!("poll register: {e}"))?;
+            relay_socks.push(s);
+        }
+        if !relay_ports.is_empty() {
+            log::info!(
+                "RTP relay on ports {}-{} ({} streams)",
+                relay_ports.first().copied().unwrap_or(0),
+                relay_ports.last().copied().unwrap_or(0),
+                relay_ports.len() / 2
+            );
+        }
+        let n_relay = relay_socks.len();
         let next_autosave = (cfg.autosave_registrations > 0)
             .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
         log::info!(
@@ -201,6 +240,9 @@ impl Daemon {
             next_autosave,
             sip_backlog: false,
             dns_backlog: false,
+            relay_socks,
+            relay_ready: Vec::with_capacity(n_relay),
+            relay_queued: vec![false; n_relay],
         })
     }
 
@@ -225,7 +267,7 @@ impl Daemon {
                 log::info!("counters:\n{}", self.proxy.stats());
             }
             let now = Instant::now();
-            let timeout = if self.sip_backlog || self.dns_backlog {
+            let timeout = if self.sip_backlog || self.dns_backlog || !self.relay_ready.is_empty() {
                 Duration::ZERO
             } else {
                 self.proxy
@@ -242,10 +284,21 @@ impl Daemon {
                 match Source::of(ev.token()) {
                     Some(Source::Sip) => self.sip_backlog = true,
                     Some(Source::Dns) => self.dns_backlog = true,
+                    Some(Source::Relay(i)) => {
+                        if let Some(q) = self.relay_queued.get_mut(i) {
+                            if !*q {
+                                *q = true;
+                                self.relay_ready.push(i);
+                            }
+                        }
+                    }
                     None => {} // spurious: tolerated
                 }
             }
             let now = Instant::now();
+            if !self.relay_ready.is_empty() {
+                self.serve_relay(now, &mut buf);
+            }
             if self.sip_backlog {
                 self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
             }
@@ -272,12 +325,55 @@ impl Daemon {
         }
     }
 
+    /// The RTP hot path: for each ready relay socket, read datagrams and
+    /// send each on from the same socket where the relay table says. No
+    /// parsing, no allocation, no logging.
+    fn serve_relay(&mut self, now: Instant, buf: &mut [u8]) {
+        let mut still = 0;
+        for k in 0..self.relay_ready.len() {
+            let i = self.relay_ready[k];
+            let more = self.read_relay(now, i, buf);
+            if more {
+                self.relay_ready[still] = i;
+                still += 1;
+            } else if let Some(q) = self.relay_queued.get_mut(i) {
+                *q = false;
+            }
+        }
+        self.relay_ready.truncate(still);
+    }
+
+    fn read_relay(&mut self, now: Instant, i: usize, buf: &mut [u8]) -> bool {
+        let Some(sock) = self.relay_socks.get(i) else {
+            return false;
+        };
+        let Some(relay) = self.proxy.relay_mut() else {
+            return false;
+        };
+        for _ in 0..MAX_READS_PER_WAKEUP {
+            match sock.recv_from(buf) {
+                Ok((n, SocketAddr::V4(from))) => {
+                    if let crate::relay::Decision::Forward(to) = relay.on_packet(now, i, from, n) {
+                        // A full send buffer drops this packet, as the network would.
+                        let _ = sock.send_to(&buf[..n], SocketAddr::V4(to));
+                    }
+                }
+                Ok(_) => {} // IPv6: the relay is IPv4 only
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {} // ICMP errors surface here; nothing to do
+            }
+        }
+        true
+    }
+
     /// Read up to the per-pass bound; true if the socket may have more.
     fn read_socket(&mut self, now: Instant, src: Source, buf: &mut [u8]) -> bool {
         for _ in 0..MAX_READS_PER_WAKEUP {
             let sock = match src {
                 Source::Sip => &self.sip,
                 Source::Dns => &self.dns,
+                Source::Relay(_) => return false,
             };
             match sock.recv_from(buf) {
                 Ok((n, from)) => {
@@ -292,6 +388,7 @@ impl Daemon {
                             }
                         }
                         Source::Dns => self.proxy.handle_dns(now, from, &buf[..n], &mut self.out),
+                        Source::Relay(_) => {}
                     }
                     self.flush();
                 }
@@ -398,6 +495,6 @@ mod tests {
     fn tokens_decode() {
         assert_eq!(Source::of(SIP), Some(Source::Sip));
         assert_eq!(Source::of(DNS), Some(Source::Dns));
-        assert_eq!(Source::of(Token(99)), None);
+        assert_eq!(Source::of(Token(99)), Some(Source::Relay(97)));
     }
 }

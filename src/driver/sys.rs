@@ -50,6 +50,42 @@ pub fn interface_ipv4(name: &str) -> Vec<Net4> {
     out
 }
 
+/// Raise the soft limit of open files to at least `need` (up to the hard
+/// limit, which root may raise too). siproxd crashed past descriptor 1023
+/// (select); sipnat uses epoll and asks for what its relay pool needs.
+pub fn raise_fd_limit(need: u64) {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: rl is a valid rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return;
+    }
+    let need = need as libc::rlim_t;
+    if rl.rlim_cur >= need {
+        return;
+    }
+    let want = libc::rlimit {
+        rlim_cur: need,
+        rlim_max: rl.rlim_max.max(need),
+    };
+    // SAFETY: a valid rlimit; failure is reported, not fatal.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } != 0 {
+        let capped = libc::rlimit {
+            rlim_cur: rl.rlim_max,
+            rlim_max: rl.rlim_max,
+        };
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &capped) };
+        log::warn!(
+            "could raise the open-file limit only to {}, {} wanted",
+            rl.rlim_max,
+            need
+        );
+    }
+}
+
 /// 16 random bytes from the kernel (getrandom, falling back to /dev/urandom).
 pub fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];

@@ -44,6 +44,7 @@
 
 pub mod keyed;
 pub mod mask;
+pub mod media;
 pub mod output;
 pub mod registry;
 pub mod txn;
@@ -59,6 +60,7 @@ use crate::sip::{
 };
 use crate::stats::Stats;
 use keyed::Key;
+use media::{Author, Media, MediaError};
 use registry::{Registry, UriString, aor_key};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -135,14 +137,16 @@ pub struct Proxy {
     /// `host_outbound` when it is an address literal or has been resolved.
     public: Option<Ipv4Addr>,
     key: Key,
-    regs: Registry,
-    txs: TxTable,
+    regs: Box<Registry>,
+    txs: Box<TxTable>,
     dns: Resolver,
     parked: Box<[Parked]>,
     pass: u32,
     next_tick: Instant,
     dirty: bool,
     stats: Stats,
+    /// Calls and the RTP relay; `None` when `rtp_proxy_enable = 0`.
+    media: Option<Media>,
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -170,6 +174,7 @@ impl Proxy {
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
+        let cfg_for_media = cfg.clone();
         let parked = (0..MAX_PARKED)
             .map(|_| Parked {
                 used: false,
@@ -185,14 +190,15 @@ impl Proxy {
             addrs,
             public,
             key: Key::new(key),
-            regs: Registry::new(),
-            txs: TxTable::new(),
+            regs: Box::default(),
+            txs: Box::default(),
             dns: Resolver::new(nameservers, seed),
             parked,
             pass: 0,
             next_tick: now + TICK,
             dirty: false,
             stats: Stats::new(),
+            media: cfg_media(&cfg_for_media),
         }
     }
 
@@ -206,6 +212,16 @@ impl Proxy {
 
     pub fn registrations(&self) -> &Registry {
         &self.regs
+    }
+
+    /// The calls and the RTP relay (`None` when `rtp_proxy_enable = 0`).
+    pub fn media(&self) -> Option<&Media> {
+        self.media.as_ref()
+    }
+
+    /// The relay, for the driver's per-packet decision.
+    pub fn relay_mut(&mut self) -> Option<&mut crate::relay::Relay> {
+        self.media.as_mut().map(Media::relay_mut)
     }
 
     pub fn transactions(&self) -> usize {
@@ -309,6 +325,12 @@ impl Proxy {
                 self.dirty |= confirmed;
             }
             self.txs.expire(now);
+            if let Some(m) = self.media.as_mut() {
+                let n = m.tick(now);
+                if n > 0 {
+                    self.stats.add("media", "call-timeout", n as u64);
+                }
+            }
             for p in self.parked.iter_mut() {
                 if p.used && now.duration_since(p.since) > PARK_LIMIT {
                     p.used = false;
@@ -839,6 +861,40 @@ impl Proxy {
             }
         }
 
+        // Media (RFC 3264): point the far side at the relay.
+        let call_key = self.call_key(msg);
+        let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
+        let mut body: &[u8] = msg.body;
+        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, dest_side, &mut sdp_mem) {
+            Ok(len) => len,
+            Err(e) => {
+                self.stats.bump("media", e.as_str());
+                return match e {
+                    MediaError::Full => self.answer(
+                        src,
+                        msg,
+                        ans(503, "Service Unavailable (no relay ports)"),
+                        out,
+                    ),
+                    MediaError::Sdp(_) => {
+                        self.answer(src, msg, ans(488, "Not Acceptable Here (SDP)"), out)
+                    }
+                };
+            }
+        };
+        if let Some(len) = sdp_len {
+            body = &sdp_mem[..len];
+        }
+        if let Some(m) = self.media.as_mut() {
+            match method {
+                Method::Bye | Method::Cancel => {
+                    if m.end(call_key) {
+                        self.stats.bump("media", "call-ended");
+                    }
+                }
+                _ => m.touch(now, call_key),
+            }
+        }
         let new_ruri: &str = match &next {
             Next::Phone { ruri, .. } => ruri.as_str(),
             Next::Hop => match msg.start {
@@ -915,7 +971,7 @@ impl Proxy {
             w.put_u32(DEFAULT_MAX_FORWARDS);
             w.put(b"\r\n");
         }
-        finish_message(&mut w, msg.body);
+        finish_message(&mut w, body);
         let (len, overflow) = (w.len(), w.overflowed());
         if overflow {
             out.abandon();
@@ -1139,6 +1195,39 @@ impl Proxy {
             }
         }
 
+        // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
+        let call_key = self.call_key(msg);
+        let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
+        let mut body: &[u8] = msg.body;
+        let cseq_method = msg.cseq().map(|c| c.method);
+        if code > 100
+            && code < 300
+            && matches!(
+                cseq_method,
+                Some(Method::Invite | Method::Prack | Method::Update)
+            )
+        {
+            match self.rewrite_sdp(now, src, msg, call_key, dest_side, &mut sdp_mem) {
+                Ok(Some(len)) => body = &sdp_mem[..len],
+                Ok(None) => {}
+                Err(e) => {
+                    self.stats.bump("media", e.as_str());
+                    if src_side == Side::Lan && dest_side == Side::Wan {
+                        // Never forward a LAN SDP unrewritten to the WAN.
+                        return self.stats.bump("drop", "response-sdp-unrewritable");
+                    }
+                }
+            }
+        }
+        if cseq_method == Some(Method::Invite) {
+            if let Some(m) = self.media.as_mut() {
+                if (200..300).contains(&code) {
+                    m.established(call_key);
+                } else if code >= 300 && m.failed(call_key) {
+                    self.stats.bump("media", "call-failed");
+                }
+            }
+        }
         let mut w = out.writer();
         let status_end = msg
             .headers()
@@ -1170,7 +1259,7 @@ impl Proxy {
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }
         }
-        finish_message(&mut w, msg.body);
+        finish_message(&mut w, body);
         let (len, overflow) = (w.len(), w.overflowed());
         if overflow {
             out.abandon();
@@ -1258,6 +1347,84 @@ impl Proxy {
         }
         self.stats.bump("registration", "confirmed");
         self.dirty = true;
+    }
+
+    // ---------------------------------------------------------------- media
+
+    /// A call's key: the keyed hash of its Call-ID in WAN form (LAN
+    /// addresses masked), the same from either side.
+    fn call_key(&self, msg: &Message<'_>) -> u64 {
+        let mut mem = [0u8; 512];
+        let mut b = Buf::new(&mut mem);
+        self.put_text(
+            &mut b,
+            TextMode::Mask,
+            msg.call_id().unwrap_or("").as_bytes(),
+        );
+        self.key.hash(&[b"call", b.as_bytes()])
+    }
+
+    /// Rewrite the SDP body of `msg` (if it has one and media is relayed)
+    /// into `mem`. `Ok(None)`: the body goes as it is.
+    fn rewrite_sdp(
+        &mut self,
+        now: Instant,
+        src: SocketAddrV4,
+        msg: &Message<'_>,
+        call_key: u64,
+        dest_side: Side,
+        mem: &mut [u8],
+    ) -> Result<Option<usize>, MediaError> {
+        if self.media.is_none() || msg.body.is_empty() {
+            return Ok(None);
+        }
+        let ctype = msg
+            .header(HeaderName::ContentType)
+            .map(|h| h.value)
+            .unwrap_or("");
+        let is_sdp = ctype
+            .get(..15)
+            .is_some_and(|t| t.eq_ignore_ascii_case("application/sdp"));
+        if !is_sdp {
+            if ctype.to_ascii_lowercase().starts_with("multipart/")
+                && find(msg.body, b"application/sdp").is_some()
+            {
+                // An SDP inside a multipart body cannot be rewritten yet.
+                return Err(MediaError::Sdp(crate::sdp::SdpError::Syntax));
+            }
+            return Ok(None);
+        }
+        let Some(our_addr) = self.our_ip(dest_side) else {
+            return Err(MediaError::Full);
+        };
+        let tag_of = |h: HeaderName| {
+            msg.header(h)
+                .and_then(|v| NameAddr::parse(v.value).ok())
+                .and_then(|na| na.tag())
+                .unwrap_or("")
+        };
+        let from_tag = tag_of(HeaderName::From);
+        let author = Author {
+            tag: if msg.is_request() {
+                from_tag
+            } else {
+                tag_of(HeaderName::To)
+            },
+            from_tag,
+            is_request: msg.is_request(),
+            signalling_ip: *src.ip(),
+            wan: self.side_of(*src.ip()) == Side::Wan,
+        };
+        let Some(media) = self.media.as_mut() else {
+            return Ok(None);
+        };
+        let mut w = Buf::new(mem);
+        media.rewrite(now, call_key, &author, msg.body, our_addr, &mut w)?;
+        if w.overflowed() {
+            return Err(MediaError::Sdp(crate::sdp::SdpError::Overflow));
+        }
+        self.stats.bump("media", "sdp-rewritten");
+        Ok(Some(w.len()))
     }
 
     // ----------------------------------------------------------- rewriting
@@ -1432,6 +1599,7 @@ impl Proxy {
                 481 => "481",
                 482 => "482",
                 483 => "483",
+                488 => "488",
                 500 => "500",
                 505 => "505",
                 503 => "503",
@@ -1597,6 +1765,18 @@ impl Proxy {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/// The media relay for a configuration, if it relays RTP.
+fn cfg_media(cfg: &Config) -> Option<Media> {
+    if !cfg.rtp_proxy_enable {
+        return None;
+    }
+    let ports: Vec<u16> = cfg.rtp_ports().collect();
+    Some(Media::new(
+        &ports,
+        Duration::from_secs(u64::from(cfg.rtp_timeout)),
+    ))
+}
 
 /// The top Via, or an empty one for a request that has none (cannot
 /// happen after `check_request`).

@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn upsert_refresh_and_confirm() {
         let t0 = Instant::now();
-        let mut r = Registry::new();
+        let mut r: Box<Registry> = Box::default();
         r.upsert(
             "100@prov.test",
             "sip:100@10.0.0.2:5062",
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn full_table_refuses_new_but_refreshes_old() {
         let t0 = Instant::now();
-        let mut r = Registry::new();
+        let mut r: Box<Registry> = Box::default();
         for i in 0..MAX_REGISTRATIONS {
             let aor = format!("{i}@p");
             let c = format!("sip:{i}@10.0.0.2");
@@ -368,7 +368,7 @@ mod tests {
     #[test]
     fn expiry_removes_and_reports_confirmed() {
         let t0 = Instant::now();
-        let mut r = Registry::new();
+        let mut r: Box<Registry> = Box::default();
         r.upsert(
             "1@p",
             "sip:1@h",
@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn text_round_trip_with_wall_clock() {
         let t0 = Instant::now();
-        let mut r = Registry::new();
+        let mut r: Box<Registry> = Box::default();
         r.upsert(
             "100@prov.test",
             "sip:100@10.0.0.2:5062;transport=udp",
@@ -433,7 +433,7 @@ mod tests {
         );
         // Restart 200 s later (wall clock) with a new monotonic origin.
         let t1 = t0 + Duration::from_secs(7);
-        let mut back = Registry::new();
+        let mut back: Box<Registry> = Box::default();
         let n = back.read_text(t1, 1_000_200, &text, |_| Ok(())).unwrap();
         assert_eq!(n, 1, "the 100 s binding had expired");
         let e = back.iter().next().unwrap();
@@ -445,7 +445,7 @@ mod tests {
     #[test]
     fn read_text_reports_bad_lines() {
         let t0 = Instant::now();
-        let mut r = Registry::new();
+        let mut r: Box<Registry> = Box::default();
         let err = r
             .read_text(t0, 0, "reg a b notanaddr 5 0\n", |_| Ok(()))
             .unwrap_err();

@@ -133,7 +133,7 @@ mod tests {
     #[test]
     fn insert_lookup_refresh() {
         let t0 = Instant::now();
-        let mut t = TxTable::new();
+        let mut t: Box<TxTable> = Box::default();
         t.insert(t0, 7, a(), b"Via: SIP/2.0/UDP 10.0.0.2\r\n", true, false)
             .unwrap();
         assert_eq!(
@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn lifetimes_follow_responses() {
         let t0 = Instant::now();
-        let mut t = TxTable::new();
+        let mut t: Box<TxTable> = Box::default();
         t.insert(t0, 1, a(), b"", true, false).unwrap();
         t.insert(t0, 2, a(), b"", false, true).unwrap();
         assert_eq!(t.expire(t0 + NON_INVITE_LIFETIME), 1);
@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn full_and_too_long() {
         let t0 = Instant::now();
-        let mut t = TxTable::new();
+        let mut t: Box<TxTable> = Box::default();
         for k in 0..MAX_TRANSACTIONS as u64 {
             t.insert(t0, k, a(), b"v", false, false).unwrap();
         }
@@ -183,7 +183,7 @@ mod tests {
         );
         // Existing entries are still refreshed.
         assert_eq!(t.insert(t0, 3, a(), b"v", false, false), Ok(()));
-        let mut t = TxTable::new();
+        let mut t: Box<TxTable> = Box::default();
         let long = [b'x'; MAX_STORED_VIAS + 1];
         assert_eq!(
             t.insert(t0, 1, a(), &long, false, false),

@@ -71,6 +71,12 @@ impl Sim {
         Sim::with_config(config_text())
     }
 
+    /// A proxy that leaves media alone (`rtp_proxy_enable = 0`), for tests
+    /// of the signalling only.
+    pub fn signalling_only() -> Sim {
+        Sim::with_config(&format!("{}rtp_proxy_enable = 0\n", config_text()))
+    }
+
     pub fn with_config(text: &str) -> Sim {
         let (cfg, diags) = parse_siproxd_conf(text, "sim.conf");
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");

@@ -1,0 +1,500 @@
+//! Simulations of media through the core: SDP rewriting on offers and
+//! answers, the relay's forwarding decisions, latching and hijack attempts,
+//! hold, re-INVITE, teardown, timeouts and a full port pool — all with a
+//! virtual clock and no sockets.
+
+mod common;
+use common::*;
+use sipnat::relay::Decision;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+/// The relay's socket index of a port of the default pool 7070–7089.
+fn idx(port: u16) -> usize {
+    usize::from(port - 7070)
+}
+
+fn v4(s: &str) -> SocketAddrV4 {
+    s.parse().unwrap()
+}
+
+fn packet(sim: &mut Sim, port: u16, from: &str) -> Decision {
+    let now = sim.now;
+    sim.proxy
+        .relay_mut()
+        .unwrap()
+        .on_packet(now, idx(port), v4(from), 172)
+}
+
+fn sdp(addr: &str, port: u16, extra: &str) -> String {
+    format!(
+        "v=0\r\no=user 1 1 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n{extra}"
+    )
+}
+
+fn with_body(msg: &str, body: &str) -> String {
+    let (head, _) = msg.split_once("\r\n\r\n").unwrap();
+    let head: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| !l.starts_with("Content-Length") && !l.starts_with("Content-Type"))
+        .collect();
+    format!(
+        "{}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        head.join("\r\n"),
+        body.len()
+    )
+}
+
+fn register_phone(sim: &mut Sim) {
+    let fwd = sim.one(
+        PHONE,
+        &register("100", "198.51.100.2", PHONE, "reg@10.77.1.2", 1, "r1", 3600),
+    );
+    let c = fwd.header("Contact").unwrap();
+    sim.one(
+        REGISTRAR,
+        &response_to(&fwd, 200, "OK", Some("reg"), &format!("Contact: {c}\r\n")),
+    );
+}
+
+/// Phone 100 calls bob at the peer; returns (INVITE as the WAN saw it,
+/// 200 as the phone saw it, relay port).
+fn call_out(sim: &mut Sim, call_id: &str, branch: &str, peer_sdp: &str) -> (Sent, Sent, u16) {
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        call_id,
+        branch,
+        "sip:100@10.77.1.2:5060",
+    );
+    let inv = with_body(&inv, &sdp("10.77.1.2", 4000, ""));
+    let out = sim.one(PHONE, &inv);
+    assert_no_lan_leak(&out);
+    let m = out
+        .body()
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap()
+        .to_string();
+    let port: u16 = m.split(' ').nth(1).unwrap().parse().unwrap();
+    let ok = with_body(
+        &response_to(
+            &out,
+            200,
+            "OK",
+            Some("b1"),
+            "Contact: <sip:bob@198.51.100.3>\r\n",
+        ),
+        peer_sdp,
+    );
+    let back = sim.one(PEER, &ok);
+    (out, back, port)
+}
+
+#[test]
+fn offer_and_answer_point_both_ends_at_the_relay() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let (out, back, port) = call_out(
+        &mut sim,
+        "m1@10.77.1.2",
+        "m1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    assert!((7070..7090).contains(&port) && port % 2 == 0, "{port}");
+    let body = out.body();
+    assert!(body.contains("c=IN IP4 198.51.100.1\r\n"), "{body}");
+    assert!(
+        body.contains("o=user 1 1 IN IP4 198.51.100.1\r\n"),
+        "{body}"
+    );
+    assert_eq!(
+        out.header("Content-Length").unwrap(),
+        body.len().to_string()
+    );
+    let body = back.body();
+    assert!(body.contains("c=IN IP4 10.77.1.1\r\n"), "{body}");
+    assert!(
+        body.contains(&format!("m=audio {port} RTP/AVP 0 8")),
+        "{body}"
+    );
+
+    // RTP both ways, RTCP both ways.
+    assert_eq!(
+        packet(&mut sim, port, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:5000"))
+    );
+    assert_eq!(
+        packet(&mut sim, port, "198.51.100.3:5000"),
+        Decision::Forward(v4("10.77.1.2:4000"))
+    );
+    assert_eq!(
+        packet(&mut sim, port + 1, "10.77.1.2:4001"),
+        Decision::Forward(v4("198.51.100.3:5001"))
+    );
+    assert_eq!(
+        packet(&mut sim, port + 1, "198.51.100.3:5001"),
+        Decision::Forward(v4("10.77.1.2:4001"))
+    );
+    assert_eq!(sim.proxy.media().unwrap().calls(), 1);
+}
+
+#[test]
+fn bye_cancel_and_errors_free_the_relay_at_once() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let (out, _, port) = call_out(
+        &mut sim,
+        "b1@10.77.1.2",
+        "b1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 1);
+    let bye = format!(
+        "BYE sip:bob@198.51.100.3 SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKbye;rport\r\nMax-Forwards: 70\r\n\
+         From: {}\r\nTo: <sip:bob@198.51.100.3>;tag=b1\r\nCall-ID: b1@10.77.1.2\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        out.header("From").unwrap()
+    );
+    assert_eq!(sim.one(PHONE, &bye).to, addr(PEER));
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert!(matches!(
+        packet(&mut sim, port, "10.77.1.2:4000"),
+        Decision::Drop(_)
+    ));
+
+    // A call refused by the far end frees its ports with the final answer.
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "b2@10.77.1.2",
+            "b2",
+            "sip:100@10.77.1.2",
+        ),
+        &sdp("10.77.1.2", 4002, ""),
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 1);
+    sim.one(PEER, &response_to(&out, 486, "Busy Here", Some("x"), ""));
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+
+    // CANCEL frees too.
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "b3@10.77.1.2",
+            "b3",
+            "sip:100@10.77.1.2",
+        ),
+        &sdp("10.77.1.2", 4004, ""),
+    );
+    sim.one(PHONE, &inv);
+    let cancel = "CANCEL sip:bob@198.51.100.3 SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKb3;rport\r\nMax-Forwards: 70\r\n\
+        From: \"Caller\" <sip:100@198.51.100.2>;tag=tagb3\r\nTo: <sip:bob@198.51.100.3>\r\nCall-ID: b3@10.77.1.2\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n";
+    sim.one(PHONE, cancel);
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+}
+
+#[test]
+fn a_stranger_can_neither_get_media_nor_steal_the_stream() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let (_, _, port) = call_out(
+        &mut sim,
+        "h1@10.77.1.2",
+        "h1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    // Before anyone latched: the attacker sprays the port.
+    assert!(matches!(
+        packet(&mut sim, port, "203.0.113.66:40000"),
+        Decision::Drop(_)
+    ));
+    assert_eq!(
+        packet(&mut sim, port, "198.51.100.3:5000"),
+        Decision::Forward(v4("10.77.1.2:4000"))
+    );
+    assert_eq!(
+        packet(&mut sim, port, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:5000"))
+    );
+    // After the latch, and after the real far end has gone silent.
+    assert!(matches!(
+        packet(&mut sim, port, "203.0.113.66:40000"),
+        Decision::Drop(_)
+    ));
+    sim.advance(Duration::from_secs(10));
+    assert!(matches!(
+        packet(&mut sim, port, "203.0.113.66:40000"),
+        Decision::Drop(_)
+    ));
+    // The phone's audio still goes to the real far end, never the attacker.
+    assert_eq!(
+        packet(&mut sim, port, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:5000"))
+    );
+}
+
+#[test]
+fn a_far_end_behind_its_own_nat_gets_two_way_audio() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    // The far end's SDP names its private address; its NAT sends from 198.51.100.3:61000.
+    let (_, _, port) = call_out(
+        &mut sim,
+        "n1@10.77.1.2",
+        "n1",
+        &sdp("192.168.0.5", 5000, ""),
+    );
+    // The phone talks first: nothing is known yet about the far end's real address.
+    let first = packet(&mut sim, port, "10.77.1.2:4000");
+    assert!(matches!(first, Decision::Forward(_) | Decision::Drop(_)));
+    assert_eq!(
+        packet(&mut sim, port, "198.51.100.3:61000"),
+        Decision::Forward(v4("10.77.1.2:4000"))
+    );
+    assert_eq!(
+        packet(&mut sim, port, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:61000"))
+    );
+}
+
+#[test]
+fn hold_keeps_the_call_and_timeout_ends_a_silent_one() {
+    let mut sim = Sim::with_config(&format!("{}rtp_timeout = 30\n", config_text()));
+    register_phone(&mut sim);
+    let (out, _, port) = call_out(
+        &mut sim,
+        "o1@10.77.1.2",
+        "o1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    packet(&mut sim, port, "10.77.1.2:4000");
+    // The phone puts the call on hold with a re-INVITE (sendonly).
+    let re = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "o1@10.77.1.2",
+        "o2",
+        "sip:100@10.77.1.2:5060",
+    )
+    .replace(
+        "To: <sip:bob@198.51.100.3>",
+        "To: <sip:bob@198.51.100.3>;tag=b1",
+    )
+    .replace("tag=tago2", "tag=tago1")
+    .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE");
+    let re = with_body(&re, &sdp("10.77.1.2", 4000, "a=sendonly\r\n"));
+    let fwd = sim.one(PHONE, &re);
+    assert!(
+        fwd.body().contains(&format!("m=audio {port} ")),
+        "the re-INVITE keeps the relay port"
+    );
+    assert!(fwd.body().contains("a=sendonly"));
+    sim.one(
+        PEER,
+        &with_body(
+            &response_to(&fwd, 200, "OK", None, ""),
+            &sdp("198.51.100.3", 5000, "a=recvonly\r\n"),
+        ),
+    );
+    let _ = out;
+    // Silent far longer than rtp_timeout: still there while on hold.
+    sim.advance(Duration::from_secs(120));
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 1);
+    // Resume, then silence: the relay times the stream out.
+    let resume = re
+        .replace("a=sendonly", "a=sendrecv")
+        .replace("CSeq: 2 INVITE", "CSeq: 3 INVITE")
+        .replace("z9hG4bKo2", "z9hG4bKo3");
+    let fwd = sim.one(PHONE, &resume);
+    sim.one(
+        PEER,
+        &with_body(
+            &response_to(&fwd, 200, "OK", None, ""),
+            &sdp("198.51.100.3", 5000, ""),
+        ),
+    );
+    sim.advance(Duration::from_secs(40));
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+}
+
+#[test]
+fn early_media_and_incoming_calls_are_relayed() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "e1@10.77.1.2",
+            "e1",
+            "sip:100@10.77.1.2",
+        ),
+        &sdp("10.77.1.2", 4000, ""),
+    );
+    let out = sim.one(PHONE, &inv);
+    let r183 = with_body(
+        &response_to(&out, 183, "Session Progress", Some("b"), ""),
+        &sdp("198.51.100.3", 6000, ""),
+    );
+    let back = sim.one(PEER, &r183);
+    assert!(
+        back.body().contains("c=IN IP4 10.77.1.1"),
+        "{}",
+        back.body()
+    );
+    let port: u16 = back
+        .body()
+        .lines()
+        .find(|l| l.starts_with("m="))
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        packet(&mut sim, port, "198.51.100.3:6000"),
+        Decision::Forward(v4("10.77.1.2:4000"))
+    );
+
+    // Incoming: the far end offers, the phone answers.
+    let inv = with_body(
+        &invite(
+            "sip:100@198.51.100.1",
+            "alice",
+            "198.51.100.3",
+            "198.51.100.3:5060",
+            "in1",
+            "w1",
+            "sip:alice@198.51.100.3",
+        ),
+        &sdp("198.51.100.3", 7000, ""),
+    );
+    let to_phone = sim.one(PEER, &inv);
+    assert!(to_phone.body().contains("c=IN IP4 10.77.1.1"));
+    let ans = with_body(
+        &response_to(
+            &to_phone,
+            200,
+            "OK",
+            Some("p"),
+            "Contact: <sip:100@10.77.1.2>\r\n",
+        ),
+        &sdp("10.77.1.2", 4010, ""),
+    );
+    let out = sim.one(PHONE, &ans);
+    assert_no_lan_leak(&out);
+    assert!(out.body().contains("c=IN IP4 198.51.100.1"));
+}
+
+#[test]
+fn a_full_pool_refuses_the_new_call_and_keeps_the_others() {
+    // 7070–7073: two streams.
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_port_low = 7070\nrtp_port_high = 7073\n",
+        config_text()
+    ));
+    register_phone(&mut sim);
+    let (_, _, p1) = call_out(
+        &mut sim,
+        "f1@10.77.1.2",
+        "f1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    let (_, _, p2) = call_out(
+        &mut sim,
+        "f2@10.77.1.2",
+        "f2",
+        &sdp("198.51.100.3", 5002, ""),
+    );
+    assert_ne!(p1, p2);
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "f3@10.77.1.2",
+            "f3",
+            "sip:100@10.77.1.2",
+        ),
+        &sdp("10.77.1.2", 4100, ""),
+    );
+    let r = sim.one(PHONE, &inv);
+    assert!(
+        r.first_line().starts_with("SIP/2.0 503"),
+        "{}",
+        r.first_line()
+    );
+    assert_eq!(
+        packet(&mut sim, p1, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:5000"))
+    );
+    assert_eq!(
+        packet(&mut sim, p2, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:5002"))
+    );
+}
+
+#[test]
+fn an_sdp_sipnat_cannot_rewrite_is_refused() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let v6 = "v=0\r\no=- 1 1 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "v6@10.77.1.2",
+            "v6",
+            "sip:100@10.77.1.2",
+        ),
+        v6,
+    );
+    let r = sim.one(PHONE, &inv);
+    assert!(
+        r.first_line().starts_with("SIP/2.0 488"),
+        "{}",
+        r.first_line()
+    );
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+}
+
+#[test]
+fn without_the_relay_sdp_passes_unchanged() {
+    let mut sim = Sim::with_config(&format!("{}rtp_proxy_enable = 0\n", config_text()));
+    register_phone(&mut sim);
+    let body = sdp("10.77.1.2", 4000, "");
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "x@10.77.1.2",
+            "x",
+            "sip:100@10.77.1.2",
+        ),
+        &body,
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.body(), body);
+    assert!(sim.proxy.media().is_none());
+}
