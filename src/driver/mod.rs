@@ -264,7 +264,7 @@ impl Daemon {
                 self.reload();
             }
             if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
-                log::info!("counters:\n{}", self.proxy.stats());
+                log::info!("{}", self.proxy.status_text());
             }
             let now = Instant::now();
             let timeout = if self.sip_backlog || self.dns_backlog || !self.relay_ready.is_empty() {

@@ -219,6 +219,34 @@ impl Proxy {
         self.media.as_ref()
     }
 
+    /// A human-readable snapshot: table occupancy and every counter
+    /// (logged on SIGUSR1; `sipnat status` will show it).
+    pub fn status_text(&self) -> String {
+        let mut s = format!(
+            "status: registrations {}/{} transactions {}/{}",
+            self.regs.len(),
+            crate::limits::MAX_REGISTRATIONS,
+            self.txs.len(),
+            crate::limits::MAX_TRANSACTIONS
+        );
+        if let Some(m) = self.media.as_ref() {
+            let r = m.relay();
+            let t = r.totals();
+            s.push_str(&format!(
+                " calls {}/{} streams {}/{} rtp-forwarded {} rtp-dropped {}",
+                m.calls(),
+                crate::limits::MAX_CALLS,
+                r.in_use(),
+                r.capacity(),
+                t.forwarded.packets,
+                t.dropped.iter().map(|c| c.packets).sum::<u64>()
+            ));
+        }
+        s.push('\n');
+        s.push_str(&self.stats.to_string());
+        s
+    }
+
     /// The relay, for the driver's per-packet decision.
     pub fn relay_mut(&mut self) -> Option<&mut crate::relay::Relay> {
         self.media.as_mut().map(Media::relay_mut)

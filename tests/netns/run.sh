@@ -19,7 +19,8 @@
 #                the LAN address (proves that the check bites).
 #   --workdir D  put logs, captures and the sipnat config in D (created if
 #                needed; default: a fresh mktemp dir)
-#   --keep       keep the work dir (by default it is removed after a pass)
+#   --keep       keep the work dir (by default a mktemp work dir is removed
+#                after a pass; a --workdir is always kept)
 #   --check-xml  load every scenario file with sipp (well-formedness) and exit
 #   --list       print the scenario names and exit
 # environment:
@@ -31,8 +32,8 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject"
-STANDIN_OK="register-provider call-out call-in call-in-phone-bye cancel reinvite"
+SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject restart demo"
+STANDIN_OK="register-provider call-out call-in call-in-phone-bye cancel reinvite demo"
 
 STANDIN=0 KEEP=0 WORK="" MODE=run SCEN="" SIPNAT=""
 while [ $# -gt 0 ]; do
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1 ;;
         --workdir) WORK=${2:?--workdir needs a directory}; shift ;;
         --check-xml) MODE=check-xml ;;
-        --list) echo $SCENARIOS | tr ' ' '\n'; exit 0 ;;
+        --list) echo "$SCENARIOS" | tr ' ' '\n'; exit 0 ;;
         -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
         *) if [ -z "$SCEN" ]; then SCEN=$1; elif [ -z "$SIPNAT" ]; then SIPNAT=$1;
@@ -59,7 +60,7 @@ warn() { log "WARNING: $*"; WARNS+=("$*"); }
 # ---------------------------------------------------------------- preflight
 env_unusable() { echo "run.sh: environment unusable for the netns tests: $*" >&2; exit 77; }
 [ "$(id -u)" = 0 ] || env_unusable "must run as root (network namespaces, tcpdump)"
-for tool in ip ss sipp tcpdump; do
+for tool in ip ss sipp tcpdump timeout; do
     command -v $tool >/dev/null 2>&1 ||
         env_unusable "'$tool' not found (run tests/setup-deps.sh as root to install sip-tester iproute2 tcpdump)"
 done
@@ -89,6 +90,7 @@ if [ -z "$WORK" ]; then
 else
     mkdir -p "$WORK" || exit 2
     WORK=$(cd "$WORK" && pwd)
+    KEEP=1 # never delete a directory the caller named
 fi
 
 NS_L=snl-$ID NS_R=snr-$ID NS_W=snw-$ID
@@ -96,17 +98,24 @@ TOPO_UP=0
 declare -A BG=()        # name -> pid of every background process we started
 declare -A CAP_EXPECT=() # capture name -> sip | nosip
 SIPNAT_PID=""
+SIPNAT_UP=0
 
 # ------------------------------------------------------------------ cleanup
 # Stop what this run started (by PID), then delete its namespaces.
 cleanup() {
     local rc=$? name pid
     trap - EXIT INT TERM
-    for name in "${!BG[@]}"; do
-        pid=${BG[$name]}
-        kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
-    done
-    for name in "${!BG[@]}"; do wait "${BG[$name]}" 2>/dev/null; done
+    local pids=() i
+    for name in "${!BG[@]}"; do pids+=("${BG[$name]}"); done
+    if [ ${#pids[@]} -gt 0 ]; then
+        kill -TERM "${pids[@]}" 2>/dev/null
+        for i in $(seq 20); do
+            kill -0 "${pids[@]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "${pids[@]}" 2>/dev/null
+        wait "${pids[@]}" 2>/dev/null
+    fi
     [ $TOPO_UP = 1 ] && "$HERE/topo.sh" down "$ID"
     if [ $rc = 0 ] && [ $KEEP = 0 ]; then rm -rf "$WORK"; else echo "work dir kept: $WORK"; fi
     exit $rc
@@ -116,30 +125,39 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-# wait_udp NS PORT [IP]: until something listens on UDP PORT in NS (5 s).
+# wait_udp NS PORT [IP [PID]]: until something listens on UDP PORT in NS (5 s);
+# gives up early when process PID is gone.
 wait_udp() {
     local i
     for i in $(seq 50); do
         ip netns exec "$1" ss -Hlun "sport = :$2" 2>/dev/null | grep -q "${3:-}" && return 0
+        [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
         sleep 0.1
     done
     return 1
 }
 
-# bg_wait NAME SECONDS: wait for background job NAME, kill it when it overstays;
-# returns its exit status.
+# bg_wait NAME SECONDS: wait for background job NAME and return its exit
+# status; one that overstays is stopped and gets 124 (as with timeout(1)).
 bg_wait() {
-    local name=$1 pid=${BG[$1]} i rc
+    local name=$1 pid=${BG[$1]} i rc killed=0
     for i in $(seq $(($2 * 10))); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
+        killed=1
         log "$name still running after $2 s: stopping it"
         kill -TERM "$pid" 2>/dev/null
+        for i in $(seq 10); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid"; rc=$?
     unset "BG[$name]"
+    [ $killed = 1 ] && return 124
     return $rc
 }
 
@@ -178,7 +196,11 @@ sipp_done() {
     if [ $rc = 0 ]; then
         log "ok    $1: $3"
     else
-        fail "$1: $3 (sipp exit status $rc; see $1.err / $1.msg)"
+        if [ $rc = 124 ]; then
+            fail "$1: $3 (sipp did not finish within $2 s: stopped; see $1.err / $1.msg)"
+        else
+            fail "$1: $3 (sipp exit status $rc; see $1.err / $1.msg)"
+        fi
         SIPP_FAILED+=("$1")
         return 1
     fi
@@ -212,10 +234,12 @@ sip_listen_port = 5060
 registration_file = $WORK/registrations
 EOF
     echo "ip netns exec $NS_R $SIPNAT -f -c $WORK/sipnat.conf -d 255" >"$WORK/sipnat.cmd"
-    ip netns exec "$NS_R" "$SIPNAT" -f -c "$WORK/sipnat.conf" -d 255 >"$WORK/sipnat.log" 2>&1 &
+    echo "==== $(date +%T.%3N) starting: $(cat "$WORK/sipnat.cmd")" >>"$WORK/sipnat.log"
+    ip netns exec "$NS_R" "$SIPNAT" -f -c "$WORK/sipnat.conf" -d 255 >>"$WORK/sipnat.log" 2>&1 &
     SIPNAT_PID=$!
     BG[sipnat]=$SIPNAT_PID
-    if ! wait_udp "$NS_R" 5060; then
+    SIPNAT_UP=0
+    if ! wait_udp "$NS_R" 5060 "" "$SIPNAT_PID"; then
         if kill -0 "$SIPNAT_PID" 2>/dev/null; then
             fail "sipnat does not listen on UDP port 5060 in the router namespace after 5 s"
         else
@@ -225,6 +249,7 @@ EOF
         fi
         return 1
     fi
+    SIPNAT_UP=1
     log "sipnat runs in $NS_R (pid $SIPNAT_PID)"
 }
 
@@ -237,9 +262,22 @@ sipnat_stop() {
         unset "BG[sipnat]"
         return 1
     fi
-    kill -TERM "$SIPNAT_PID"
-    bg_wait sipnat 3
-    log "sipnat stopped (exit status $?)"
+    # SIGUSR1 makes sipnat log its counters (drop reasons): useful in sipnat.log
+    if [ "$SIPNAT_UP" = 1 ]; then
+        kill -USR1 "$SIPNAT_PID"
+        sleep 0.2
+    fi
+    kill -TERM "$SIPNAT_PID" 2>/dev/null
+    local rc
+    bg_wait sipnat 3; rc=$?
+    if [ $rc = 124 ]; then
+        fail "sipnat did not stop within 3 s of SIGTERM (killed)"
+        return 1
+    elif [ $rc != 0 ]; then
+        fail "sipnat exited with status $rc on SIGTERM (a clean stop is 0; see sipnat.log)"
+        return 1
+    fi
+    log "sipnat stopped cleanly"
 }
 
 # ------------------------------------------------------------------ captures
@@ -249,7 +287,7 @@ sipnat_stop() {
 cap_start() {
     local name=$1 i
     CAP_EXPECT[$name]=$2
-    ip netns exec "$NS_R" tcpdump -i rwan -nn -U -s 0 -Z root -w "$WORK/$name.pcap" \
+    ip netns exec "$NS_R" tcpdump -i rwan -nn -U --immediate-mode -s 0 -Z root -w "$WORK/$name.pcap" \
         >"$WORK/$name.tcpdump.log" 2>&1 &
     BG[cap_$name]=$!
     for i in $(seq 50); do
@@ -298,7 +336,7 @@ cap_check() {
     fi
     leaks=$(grep -n '10\.77\.1\.' "$WORK/$name.txt")
     if [ -z "$leaks" ]; then
-        log "ok    capture $name: $nall packets ($nsip SIP) on the WAN, no LAN address in any of them"
+        log "      capture $name: $nall packets ($nsip SIP) on the WAN, no LAN address in any of them"
         return 0
     fi
     LEAKED=1
@@ -394,6 +432,37 @@ sc_reinvite() {
         -key user alice -key registrar 198.51.100.2 -s bob
 }
 
+# 8 restart: sipnat keeps the registration in registration_file; after a
+# restart an incoming call still reaches the phone, which did not re-register.
+sc_restart() {
+    register alice 10.77.1.2 || return 1
+    sipnat_stop || return 1
+    if ! grep -q "alice" "$WORK/registrations" 2>/dev/null; then
+        fail "sipnat did not save alice's registration in registration_file ($WORK/registrations)"
+        return 1
+    fi
+    log "ok    registration_file holds alice's binding after the stop"
+    sipnat_start || return 1
+    pair p_answer "$NS_L" p_answer.xml 10.77.1.2 "phone got INVITE at its real contact, answered, got ACK and BYE" \
+        w_call "$NS_W" w_call_in.xml 198.51.100.2 "$ROUTER_WAN" \
+        "after the restart, WAN called sip:alice@198.51.100.1:5060: 200 (Contact masqueraded), ACK, BYE/200" \
+        -s alice
+}
+
+# demo (tests/netns/demo.sh): registration, an outgoing and an incoming call,
+# all with one sipnat.
+sc_demo() {
+    register alice 10.77.1.2 || return 1
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "far end bob answered INVITE (LAN hidden), got ACK and BYE" \
+        p_call "$NS_L" p_call_out.xml 10.77.1.2 "$PHONE_PROXY" \
+        "phone called sip:bob@198.51.100.2:5060: 180/200, ACK, BYE/200" \
+        -key user alice -key registrar 198.51.100.2 -s bob || return 1
+    pair p_answer "$NS_L" p_answer.xml 10.77.1.2 "phone got INVITE at its real contact, answered, got ACK and BYE" \
+        w_caller "$NS_W" w_call_in.xml 198.51.100.2 "$ROUTER_WAN" \
+        "WAN called sip:alice@198.51.100.1:5060: 200 (Contact masqueraded), ACK, BYE/200" \
+        -s alice
+}
+
 # 7 unregistered phone gets 403 (nothing on the WAN); unknown user from the WAN gets 404
 sc_reject() {
     sipp_start p_unreg "$NS_L" p_unregistered.xml 10.77.1.3 10.77.1.1:5060 -key user carol -key registrar 198.51.100.2 -s bob
@@ -406,24 +475,35 @@ sc_reject() {
 }
 
 # ------------------------------------------------------------------ check-xml
-# Load every scenario with sipp in a scratch namespace (nothing leaves it).
+# Load every scenario with sipp in a scratch namespace (nothing leaves it), all
+# at once, each on its own port; `timeout` guards against a sipp that hangs.
 check_xml() {
-    local ns=snx-$ID f rc bad=0
+    local ns=snx-$ID f rc bad=0 i=0 base
+    local -a files=() pids=()
     ip netns add "$ns" || exit 77
     ip -n "$ns" link set lo up
     for f in "$HERE"/scenarios/*.xml; do
-        rm -f "$WORK/x.err"
-        ip netns exec "$ns" sipp -sf "$f" -i 127.0.0.1 -p 5060 -m 1 -nostdin -timeout 1s \
-            -recv_timeout 500 -key user alice -key registrar 127.0.0.1 -s bob \
-            -trace_err -error_file "$WORK/x.err" 127.0.0.1:5070 >"$WORK/x.out" 2>&1
+        base=$WORK/x$i
+        rm -f "$base.err"
+        timeout -s KILL 10 ip netns exec "$ns" sipp -sf "$f" -i 127.0.0.1 -p $((5100 + i)) -m 1 -nostdin \
+            -timeout 1s -recv_timeout 500 -key user alice -key registrar 127.0.0.1 -s bob \
+            -trace_err -error_file "$base.err" 127.0.0.1:5099 >"$base.out" 2>&1 &
+        files+=("$f")
+        pids+=($!)
+        i=$((i + 1))
+    done
+    for i in "${!files[@]}"; do
+        wait "${pids[$i]}"
         rc=$?
+        f=${files[$i]}
+        base=$WORK/x$i
         # Runtime events are expected here (nobody answers); anything else in
         # the error file is a load error (Invalid XML, Unsupported keyword,
         # Unknown element, unused variable ...).
-        if [ $rc -ge 255 ] || grep -vE "^The following events|receive timeout|aborting call|Unable to send|Connection refused|^\s*$" \
-            "$WORK/x.err" 2>/dev/null | grep -q .; then
-            echo "BAD   $(basename "$f") (sipp exit $rc)"
-            cat "$WORK/x.err" 2>/dev/null | sed 's/^/    /'
+        if [ $rc -ge 128 ] || grep -vE "^The following events|receive timeout|aborting call|Unable to send|Connection refused|^\s*$" \
+            "$base.err" 2>/dev/null | grep -q .; then
+            echo "BAD   $(basename "$f") (sipp exit status $rc)"
+            { cat "$base.err" 2>/dev/null; echo; } | sed 's/^/    /'
             bad=1
         else
             echo "ok    $(basename "$f")"
@@ -441,7 +521,9 @@ fi
 # ------------------------------------------------------------------ main
 START=$(date +%s%N)
 log "scenario $SCEN, run $ID, work dir $WORK$([ $STANDIN = 1 ] && echo ', STAND-IN (no sipnat)')"
-"$HERE/topo.sh" up "$ID" $([ $STANDIN = 1 ] && echo --standin) >"$WORK/topo.log" 2>&1 ||
+TOPO_ARGS=(up "$ID")
+[ $STANDIN = 1 ] && TOPO_ARGS+=(--standin)
+"$HERE/topo.sh" "${TOPO_ARGS[@]}" >"$WORK/topo.log" 2>&1 ||
     { cat "$WORK/topo.log"; TOPO_UP=1; fail "topology setup failed"; exit 1; }
 TOPO_UP=1
 
@@ -485,7 +567,7 @@ for f in "${FAILS[@]}"; do echo "  - $f"; done
 for n in "${SIPP_FAILED[@]}"; do
     echo
     echo "-------- sipp $n: $(cat "$WORK/$n.cmd" 2>/dev/null)"
-    [ -s "$WORK/$n.err" ] && { echo "--- $n.err"; tail -n 30 "$WORK/$n.err"; }
+    [ -s "$WORK/$n.err" ] && { echo "--- $n.err"; tail -n 30 "$WORK/$n.err"; echo; }
     [ -s "$WORK/$n.msg" ] && { echo "--- $n.msg (messages sent/received)"; head -c 12000 "$WORK/$n.msg"; }
     [ -s "$WORK/$n.msg" ] || { echo "--- $n.out"; tail -n 30 "$WORK/$n.out"; }
 done
