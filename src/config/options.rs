@@ -16,8 +16,6 @@
 pub enum Status {
     /// Parsed into a typed [`super::Config`] field and used by the signalling core.
     Implemented,
-    /// Parsed and validated into a typed field now; the RTP relay (next issue) uses it.
-    Media,
     /// Parsed into a typed field, but the feature (privilege drop) comes later:
     /// setting it produces a warning so nobody believes it is in force.
     Later,
@@ -33,7 +31,6 @@ impl Status {
     pub fn describe(self) -> &'static str {
         match self {
             Status::Implemented => "implemented",
-            Status::Media => "parsed, used by media issue",
             Status::Later => "parsed, warns: privilege drop not implemented yet",
             Status::NotYet => "recognised, warns: not implemented yet",
             Status::NotApplicable => "recognised, warns: not applicable to sipnat",
@@ -72,7 +69,7 @@ const fn list(name: &'static str, status: Status, meaning: &'static str) -> Opti
     }
 }
 
-use Status::{Implemented, Later, Media, NotApplicable, NotYet};
+use Status::{Implemented, Later, NotApplicable, NotYet};
 
 /// Every option siproxd 0.8 understands (core table and all bundled plugins),
 /// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
@@ -191,32 +188,32 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- media (RTP relay)
     opt(
         "rtp_proxy_enable",
-        Media,
+        Implemented,
         "0: leave RTP alone, 1: relay RTP through siproxd (2/3, firewall masquerading, were removed in siproxd).",
     ),
     opt(
         "rtp_port_low",
-        Media,
+        Implemented,
         "Lowest UDP port of the RTP relay pool (should be even).",
     ),
     opt(
         "rtp_port_high",
-        Media,
+        Implemented,
         "Highest UDP port of the RTP relay pool.",
     ),
     opt(
         "rtp_timeout",
-        Media,
+        Implemented,
         "Seconds without packets after which a relayed RTP stream is torn down (also on hold).",
     ),
     opt(
         "rtp_dscp",
-        Media,
+        Implemented,
         "DSCP value set on relayed RTP packets (46 = expedited forwarding; 0 = leave unset).",
     ),
     opt(
         "sip_dscp",
-        Media,
+        Implemented,
         "DSCP value set on SIP packets siproxd sends (0 = leave unset).",
     ),
     opt(

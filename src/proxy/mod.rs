@@ -34,7 +34,10 @@
 //!   hop is not yet resolved is parked (bounded) and processed again when the
 //!   answer comes.
 //!
-//! What it does not do (yet): SDP/RTP (the media issue), TCP/TLS, IPv6,
+//! * **Media.** SDP offers and answers are rewritten so both ends send RTP
+//!   to the relay ([`media`], [`crate::sdp`], [`crate::relay`]).
+//!
+//! What it does not do (yet): TCP/TLS, IPv6,
 //! authentication, and it never answers as a user agent except as a
 //! registrar, to OPTIONS addressed to itself, and with error responses.
 //!
