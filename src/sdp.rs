@@ -201,10 +201,29 @@ pub struct Sdp {
 pub struct Rewrite<'p> {
     /// sipnat's relay address on the side the body goes to.
     pub addr: Ipv4Addr,
-    /// Relay RTP port for media `i` (same order as [`Sdp::media`]); 0, or no
-    /// entry (a shorter slice), keeps the `m=` line's own port. A rejected
-    /// stream (port 0) stays 0 whatever is given here.
-    pub ports: &'p [u16],
+    /// What happens to the port of media `i` (same order as
+    /// [`Sdp::media`]); no entry (a shorter slice) keeps it. A stream the
+    /// author rejected (port 0) stays 0 whatever is given here.
+    pub ports: &'p [Port],
+}
+
+/// The new port of one `m=` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Leave the line's own port.
+    Keep,
+    /// The relay's RTP port (RTCP: the next one).
+    Relay(u16),
+    /// Reject the stream: port 0 (RFC 3264 §6), e.g. when the relay has no
+    /// room for it.
+    Reject,
+}
+
+impl Port {
+    /// `Relay(p)` for a port, `Keep` for 0 — the form the tests use.
+    pub fn relay_or_keep(p: u16) -> Port {
+        if p == 0 { Port::Keep } else { Port::Relay(p) }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -719,16 +738,25 @@ pub fn rewrite(
                 put_replaced(out, l.raw, &[(at, Tok::Addr(rw.addr))])
             }
             Ok(Line::Media { port, port_at, .. }) => {
-                let new = rw
-                    .ports
-                    .get(index)
-                    .copied()
-                    .filter(|&p| p != 0 && port != 0);
+                let action = if port == 0 {
+                    Port::Keep
+                } else {
+                    rw.ports.get(index).copied().unwrap_or(Port::Keep)
+                };
                 index += 1;
-                media = Some(new);
-                match new {
-                    Some(p) => put_replaced(out, l.raw, &[(port_at, Tok::Port(p.into()))]),
-                    None => out.put(l.raw.as_bytes()),
+                match action {
+                    Port::Relay(p) if p != 0 => {
+                        media = Some(Some(p));
+                        put_replaced(out, l.raw, &[(port_at, Tok::Port(p.into()))])
+                    }
+                    Port::Reject => {
+                        media = Some(None);
+                        put_replaced(out, l.raw, &[(port_at, Tok::Port(0))])
+                    }
+                    _ => {
+                        media = Some(None);
+                        out.put(l.raw.as_bytes())
+                    }
                 }
             }
             Ok(Line::Rtcp { port_at, addr, .. }) => {
@@ -786,7 +814,16 @@ mod tests {
         let sdp = Sdp::parse(body)?;
         let mut mem = [0u8; 4096];
         let mut out = Buf::new(&mut mem);
-        rewrite(body, &sdp, &Rewrite { addr: RELAY, ports }, &mut out)?;
+        let ports: Vec<Port> = ports.iter().map(|&p| Port::relay_or_keep(p)).collect();
+        rewrite(
+            body,
+            &sdp,
+            &Rewrite {
+                addr: RELAY,
+                ports: &ports,
+            },
+            &mut out,
+        )?;
         Ok(out.as_bytes().to_vec())
     }
 
@@ -1358,7 +1395,7 @@ a=ice-ufrag:x\na=rtcp:65535\n";
         let sipp = Sdp::parse(SIPP.as_bytes()).unwrap();
         let rw = Rewrite {
             addr: RELAY,
-            ports: &[7070],
+            ports: &[Port::Relay(7070)],
         };
         assert_eq!(
             rewrite(b"not sdp", &sipp, &rw, &mut out),
@@ -1373,12 +1410,38 @@ a=ice-ufrag:x\na=rtcp:65535\n";
     }
 
     #[test]
+    fn a_stream_the_relay_cannot_take_is_rejected_with_port_0() {
+        let body = b"v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\na=rtcp:4003\r\n";
+        let sdp = Sdp::parse(body).unwrap();
+        let mut mem = [0u8; 512];
+        let mut out = Buf::new(&mut mem);
+        let ports = [Port::Relay(7070), Port::Reject];
+        rewrite(
+            body,
+            &sdp,
+            &Rewrite {
+                addr: RELAY,
+                ports: &ports,
+            },
+            &mut out,
+        )
+        .unwrap();
+        let again = Sdp::parse(out.as_bytes()).unwrap();
+        assert_eq!(again.media[0].port, 7070);
+        assert_eq!(again.media[1].port, 0);
+        let text = core::str::from_utf8(out.as_bytes()).unwrap();
+        assert!(text.contains("m=video 0 RTP/AVP 96\r\n"), "{text}");
+        assert!(!text.contains("10.0.0.2"), "{text}");
+    }
+
+    #[test]
     fn small_output_buffer_overflows_cleanly() {
         let body = crlf(LINPHONE);
         let sdp = Sdp::parse(&body).unwrap();
         let rw = Rewrite {
             addr: RELAY,
-            ports: &[7070],
+            ports: &[Port::Relay(7070)],
         };
         let full = rewritten(&body, &[7070]).unwrap();
         for cap in [0, 1, 10, full.len() - 1] {
@@ -1446,9 +1509,10 @@ a=ice-ufrag:x\na=rtcp:65535\n";
             let _ = sdp.is_hold();
             let mut mem = [0u8; 4096];
             let mut out = Buf::new(&mut mem);
+            let relay_ports = ports.map(Port::Relay);
             let rw = Rewrite {
                 addr: RELAY,
-                ports: &ports,
+                ports: &relay_ports,
             };
             rewrite(&body, &sdp, &rw, &mut out).unwrap(); // 4 KiB holds any rewrite of these bodies
             let again = Sdp::parse(out.as_bytes()).unwrap_or_else(|e| {

@@ -21,10 +21,10 @@
 //! answer adds beyond the pool is rejected in the answer (port 0, RFC 3264
 //! §6) — no existing call loses anything.
 
-use crate::limits::{MAX_CALLS, MAX_SIP_MESSAGE, MAX_TAG};
+use crate::limits::{MAX_CALLS, MAX_TAG};
 use crate::proxy::Buf;
 use crate::relay::{Leg, LegSetup, Relay, StreamId};
-use crate::sdp::{MAX_MEDIA, Rewrite, Sdp, SdpError};
+use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -141,7 +141,7 @@ impl Media {
             Leg::B
         };
         let new_call = self.calls[idx].streams.iter().all(Option::is_none);
-        let mut ports = [0u16; MAX_MEDIA];
+        let mut ports = [Port::Keep; MAX_MEDIA];
         for (i, m) in sdp.media.iter().enumerate() {
             if m.port == 0 {
                 continue;
@@ -161,6 +161,7 @@ impl Media {
                             return Err(MediaError::Full);
                         }
                         // An answer or re-offer: reject just this stream.
+                        ports[i] = Port::Reject;
                         continue;
                     }
                 },
@@ -177,7 +178,7 @@ impl Media {
             };
             self.relay.set_leg(now, id, leg, &setup);
             self.relay.touch(now, id);
-            ports[i] = self.relay.port_of(id).unwrap_or(0);
+            ports[i] = self.relay.port_of(id).map_or(Port::Reject, Port::Relay);
         }
         let c = &mut self.calls[idx];
         c.hold[if leg == Leg::A { 0 } else { 1 }] = sdp.is_hold();
@@ -186,25 +187,11 @@ impl Media {
         for id in c.streams.iter().flatten() {
             self.relay.set_hold(*id, hold);
         }
-        // Streams that could not be given a port are rejected (port 0).
-        let n = sdp.media.len();
-        let rejected: heapless::Vec<usize, MAX_MEDIA> = (0..n)
-            .filter(|&i| sdp.media[i].port != 0 && ports[i] == 0)
-            .collect();
         let rw = Rewrite {
             addr: our_addr,
-            ports: &ports[..n],
+            ports: &ports[..sdp.media.len()],
         };
-        if rejected.is_empty() {
-            return crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp);
-        }
-        // Write with the rejected streams' ports set to 0: rewrite into a
-        // scratch buffer first, then zero those m= ports textually.
-        let mut tmp = [0u8; MAX_SIP_MESSAGE];
-        let mut b = Buf::new(&mut tmp);
-        crate::sdp::rewrite(body, &sdp, &rw, &mut b).map_err(MediaError::Sdp)?;
-        zero_ports(b.as_bytes(), &rejected, out);
-        Ok(())
+        crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp)
     }
 
     /// Signalling activity on a call (keeps a held call alive).
@@ -300,45 +287,4 @@ fn short_tag(tag: &str) -> &str {
         end -= 1;
     }
     &tag[..end]
-}
-
-/// Copy an SDP body, setting the port of the m= lines numbered in `which` to 0.
-fn zero_ports(body: &[u8], which: &[usize], out: &mut Buf<'_>) {
-    let mut m = 0usize;
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"m=") {
-            if which.contains(&m) {
-                // m=<media> <port> ...
-                if let Some(sp) = line.iter().position(|&b| b == b' ') {
-                    let rest = &line[sp + 1..];
-                    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-                    out.put(&line[..=sp]);
-                    out.put(b"0");
-                    out.put(&rest[end..]);
-                    m += 1;
-                    continue;
-                }
-            }
-            m += 1;
-        }
-        out.put(line);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zero_ports_rejects_only_the_named_streams() {
-        let body =
-            b"v=0\r\nm=audio 7070 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\nm=video 7072 RTP/AVP 96\r\n";
-        let mut mem = [0u8; 256];
-        let mut w = Buf::new(&mut mem);
-        zero_ports(body, &[1], &mut w);
-        assert_eq!(
-            w.as_bytes(),
-            b"v=0\r\nm=audio 7070 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\nm=video 0 RTP/AVP 96\r\n"
-        );
-    }
 }
