@@ -220,6 +220,25 @@ impl Daemon {
             );
         }
         let n_relay = relay_socks.len();
+        // Everything that needs root is done: drop to `user` (siproxd's option).
+        if let Some(user) = cfg.user.as_deref() {
+            if let (Some((uid, gid)), Some(dir)) = (
+                sys::user_ids(user),
+                cfg.registration_file.as_deref().and_then(Path::parent),
+            ) {
+                if std::fs::create_dir_all(dir).is_ok() {
+                    if let Err(e) = sys::chown(dir, uid, gid) {
+                        log::warn!("cannot give {} to {user}: {e}", dir.display());
+                    }
+                }
+                if let Some(f) = cfg.registration_file.as_deref().filter(|f| f.exists()) {
+                    let _ = sys::chown(f, uid, gid);
+                }
+            }
+            let (uid, gid) = sys::drop_privileges(user)
+                .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
+            log::info!("running as {user} (uid {uid}, gid {gid})");
+        }
         let next_autosave = (cfg.autosave_registrations > 0)
             .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
         log::info!(

@@ -86,6 +86,56 @@ pub fn raise_fd_limit(need: u64) {
     }
 }
 
+/// Switch to `user` (and its primary group, with no supplementary groups)
+/// for good. Called after the sockets are bound: sipnat needs root only to
+/// bind port 5060 and raise its file limit.
+pub fn drop_privileges(user: &str) -> Result<(u32, u32), String> {
+    let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
+    // SAFETY: getpwnam returns a pointer to static storage or null; we copy
+    // the two ids out before any other call that could overwrite it.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(format!("no such user {user:?}"));
+    }
+    // SAFETY: pw is non-null and points to a passwd record.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    // SAFETY: plain system calls with valid arguments; each result is checked.
+    unsafe {
+        if libc::setgroups(1, &gid) != 0 {
+            return Err(format!("setgroups: {}", std::io::Error::last_os_error()));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(format!("setgid: {}", std::io::Error::last_os_error()));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(format!("setuid: {}", std::io::Error::last_os_error()));
+        }
+        // Must not be able to get root back.
+        if uid != 0 && libc::setuid(0) == 0 {
+            return Err("could regain root after setuid".into());
+        }
+    }
+    Ok((uid, gid))
+}
+
+/// Give `path` to `uid:gid` (the registration file's directory, before the
+/// privilege drop, so the unprivileged daemon can still save).
+pub fn chown(path: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+}
+
+/// Look up a user's ids without switching.
+pub fn user_ids(user: &str) -> Option<(u32, u32)> {
+    let name = std::ffi::CString::new(user).ok()?;
+    // SAFETY: as in drop_privileges.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return None;
+    }
+    // SAFETY: non-null passwd record.
+    Some(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+}
+
 /// 16 random bytes from the kernel (getrandom, falling back to /dev/urandom).
 pub fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];

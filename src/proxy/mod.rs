@@ -960,16 +960,24 @@ impl Proxy {
             w.put_str(";rport");
         }
         w.put(b"\r\n");
-        if add_rr {
+        // Our Record-Route goes after the Vias (RFC 3261 §7.3.1 keeps them
+        // together at the top) and before any other Record-Route (it is the
+        // topmost entry, §16.6 step 4).
+        let mut rr_pending = add_rr;
+        let put_rr = |w: &mut Buf<'_>| {
             w.put_str("Record-Route: <sip:");
-            mask::put_ip(&mut w, our_ip);
+            mask::put_ip(w, our_ip);
             w.put(b":");
             w.put_u32(u32::from(self.cfg.sip_listen_port));
             w.put_str(";lr>\r\n");
-        }
+        };
         let mut seen_mf = false;
         let mut route_index = 0usize;
         for h in msg.headers() {
+            if rr_pending && h.name != HeaderName::Via {
+                put_rr(&mut w);
+                rr_pending = false;
+            }
             match h.name {
                 HeaderName::Via if hide => {}
                 HeaderName::Route => {
@@ -996,6 +1004,9 @@ impl Proxy {
                 HeaderName::Contact => self.put_contact(&mut w, h, mode),
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }
+        }
+        if rr_pending {
+            put_rr(&mut w);
         }
         if !seen_mf {
             w.put_str("Max-Forwards: ");

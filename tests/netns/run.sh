@@ -32,7 +32,7 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject restart demo"
+SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject restart media demo"
 STANDIN_OK="register-provider call-out call-in call-in-phone-bye cancel reinvite demo"
 
 STANDIN=0 KEEP=0 WORK="" MODE=run SCEN="" SIPNAT=""
@@ -189,6 +189,7 @@ sipp_start() {
 }
 
 SIPP_FAILED=()
+UAS_ARGS=()
 # sipp_done NAME SECONDS WHAT: wait for sipp NAME and report it.
 sipp_done() {
     local rc
@@ -207,12 +208,13 @@ sipp_done() {
 }
 
 # pair UAS_NAME UAS_NS UAS_XML UAS_IP UAS_WHAT  UAC_NAME UAC_NS UAC_XML UAC_IP UAC_REMOTE UAC_WHAT [UAC args...]
+# (extra sipp arguments for the UAS: the array UAS_ARGS)
 # Starts the sipp UAS, waits until it listens, runs the sipp UAC to the end,
 # then waits for the UAS (a short grace only when the UAC already failed).
 pair() {
     local sn=$1 sns=$2 sx=$3 sip=$4 swhat=$5 cn=$6 cns=$7 cx=$8 cip=$9 cremote=${10} cwhat=${11}
     shift 11
-    sipp_start "$sn" "$sns" "$sx" "$sip" ""
+    sipp_start "$sn" "$sns" "$sx" "$sip" "" "${UAS_ARGS[@]}"
     if ! wait_udp "$sns" 5060 "$sip"; then
         fail "$sn: sipp UAS did not start listening on $sip:5060"
         return 1
@@ -281,20 +283,21 @@ sipnat_stop() {
 }
 
 # ------------------------------------------------------------------ captures
-# cap_start NAME EXPECT: tcpdump on the router's WAN interface into NAME.pcap.
-# EXPECT is "sip" (SIP must have crossed) or "nosip" (nothing SIP may have
-# crossed; a canary datagram proves the capture itself worked).
+# cap_start NAME EXPECT [IFACE]: tcpdump on the router's WAN interface (or
+# IFACE) into NAME.pcap. EXPECT is "sip" (SIP must have crossed) or "nosip"
+# (nothing SIP may have crossed; a canary datagram proves the capture itself
+# worked) or "lan" (the LAN side: no checks, the scenario reads it).
 cap_start() {
     local name=$1 i
     CAP_EXPECT[$name]=$2
-    ip netns exec "$NS_R" tcpdump -i rwan -nn -U --immediate-mode -s 0 -Z root -w "$WORK/$name.pcap" \
+    ip netns exec "$NS_R" tcpdump -i "${3:-rwan}" -nn -U --immediate-mode -s 0 -Z root -w "$WORK/$name.pcap" \
         >"$WORK/$name.tcpdump.log" 2>&1 &
     BG[cap_$name]=$!
     for i in $(seq 50); do
         grep -q "listening on" "$WORK/$name.tcpdump.log" 2>/dev/null && return 0
         sleep 0.1
     done
-    fail "tcpdump did not start on the router's WAN interface (see $name.tcpdump.log)"
+    fail "tcpdump did not start on the router's ${3:-rwan} interface (see $name.tcpdump.log)"
     return 1
 }
 
@@ -449,6 +452,40 @@ sc_restart() {
         -s alice
 }
 
+# 9 media: an outgoing call whose RTP goes through sipnat's relay. The phone
+# streams 1 s of PCMU (50 packets) to the address of the SDP answer it got; the
+# far end echoes every packet (sipp -rtp_echo) to where it came from.
+sc_media() {
+    head -c 8000 /dev/zero | tr '\0' '\377' >"$WORK/silence.ulaw" # 1 s of u-law silence
+    cap_start lan lan rlan || return 1
+    register alice 10.77.1.2 || return 1
+    UAS_ARGS=(-rtp_echo)
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "far end bob answered INVITE, echoed RTP, got BYE" \
+        p_call "$NS_L" p_call_media.xml 10.77.1.2 "$PHONE_PROXY" \
+        "phone called bob, streamed 1 s of RTP, hung up" \
+        -key user alice -key registrar 198.51.100.2 -s bob
+    local rc=$?
+    UAS_ARGS=()
+    POST_CHECK=media_check
+    return $rc
+}
+
+# rtp_count NAME FILTER: UDP packets of capture NAME matching the pcap FILTER.
+rtp_count() {
+    tcpdump -nn -r "$WORK/$1.pcap" "udp and not port 5060 and ($2)" 2>/dev/null | wc -l
+}
+
+media_check() {
+    local out back lan
+    out=$(rtp_count wan "src host 198.51.100.1 and dst host 198.51.100.2 and dst port 6000")
+    back=$(rtp_count wan "src host 198.51.100.2 and src port 6000 and dst host 198.51.100.1")
+    lan=$(rtp_count lan "src host 10.77.1.1 and dst host 10.77.1.2 and dst port 6000")
+    log "      RTP: $out packets router->far end, $back far end->router (echo), $lan router->phone"
+    [ "$out" -ge 40 ] || fail "RTP: only $out of the phone's 50 packets left the router for the far end (198.51.100.2:6000)"
+    [ "$back" -ge 40 ] || fail "RTP: only $back echoed packets from the far end reached the router"
+    [ "$lan" -ge 40 ] || fail "RTP: only $lan of the echoed packets reached the phone (10.77.1.2:6000) from the router"
+}
+
 # demo (tests/netns/demo.sh): registration, an outgoing and an incoming call,
 # all with one sipnat.
 sc_demo() {
@@ -482,6 +519,8 @@ check_xml() {
     local -a files=() pids=()
     ip netns add "$ns" || exit 77
     ip -n "$ns" link set lo up
+    head -c 8000 /dev/zero | tr '\0' '\377' >"$WORK/silence.ulaw"
+    cd "$WORK" || return 1
     for f in "$HERE"/scenarios/*.xml; do
         base=$WORK/x$i
         rm -f "$base.err"
@@ -536,9 +575,12 @@ run_scenario() {
     cap_start wan $CAP_FIRST || return 1
     "sc_$SCEN"
 }
+POST_CHECK=""
+cd "$WORK" || exit 1 # sipp finds its media files (rtp_stream) here
 run_scenario
-for c in wan wan2; do cap_stop $c; done
+for c in wan wan2 lan; do cap_stop $c; done
 sipnat_stop
+[ -n "$POST_CHECK" ] && [ ${#FAILS[@]} = 0 ] && $POST_CHECK
 
 for c in wan wan2; do
     [ -n "${CAP_EXPECT[$c]:-}" ] && cap_check $c

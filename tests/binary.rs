@@ -1,0 +1,279 @@
+//! The real `sipnat` binary on loopback: command line, exit codes,
+//! --check-config, start-up, privilege drop, SIGHUP reload, SIGTERM saving
+//! the registrations. Binds only 127.0.0.1 ports chosen per test.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sipnat")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sipnat-bin-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn is_root() -> bool {
+    // SAFETY-free check: /proc/self/status Uid line.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A loopback-only configuration on its own ports.
+fn loopback_conf(dir: &Path, sip_port: u16, rtp_low: u16, extra: &str) -> PathBuf {
+    let p = dir.join("sipnat.conf");
+    std::fs::write(
+        &p,
+        format!(
+            "if_inbound = lo\nif_outbound = lo\nhost_outbound = 127.0.0.1\n\
+             sip_listen_port = {sip_port}\nrtp_port_low = {rtp_low}\nrtp_port_high = {}\n\
+             registration_file = {}\n{extra}",
+            rtp_low + 9,
+            dir.join("regs/registrations").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(conf: &Path, dir: &Path) -> Daemon {
+        let log = dir.join("log");
+        let f = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin())
+            .args(["-f", "-d", "1", "-c"])
+            .arg(conf)
+            .stderr(f)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, needle: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            let text = self.log_text();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no {needle:?} in log:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    fn stop(mut self) -> (Option<i32>, String) {
+        self.signal("TERM");
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st.code(), self.log_text());
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                panic!("sipnat did not stop on SIGTERM:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn version_help_and_bad_options() {
+    let out = Command::new(bin()).arg("-V").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let out = Command::new(bin()).arg("-h").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-c"));
+    let out = Command::new(bin())
+        .arg("--no-such-option")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn check_config_reports_file_and_line() {
+    let dir = tmp("check");
+    let good = loopback_conf(&dir, 25060, 27000, "");
+    let out = Command::new(bin())
+        .args(["--check-config", "-c"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.join("bad.conf");
+    std::fs::write(
+        &bad,
+        "if_inbound = lo\nif_outbound = eth1\nrtp_port_lwo = 7000\nsip_listen_port = banana\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["--check-config", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:3:"), "{err}");
+    assert!(err.contains("bad.conf:4:"), "{err}");
+    // Starting with a broken configuration fails the same way.
+    let out = Command::new(bin())
+        .args(["-f", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Send one SIP datagram to the daemon and wait for the answer.
+fn ask(port: u16, msg: &str) -> String {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.send_to(msg.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = s.recv_from(&mut buf).expect("no answer from sipnat");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn register_local(port: u16, user: &str) -> String {
+    format!(
+        "REGISTER sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{user}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag=1\r\nTo: <sip:{user}@127.0.0.1>\r\n\
+         Call-ID: {user}-reg\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@127.0.0.1:5999>;expires=600\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn runs_answers_reloads_and_saves_registrations_on_stop() {
+    let dir = tmp("run");
+    let conf = loopback_conf(&dir, 25070, 27100, "");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    let ans = ask(25070, &register_local(25070, "alice"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    assert!(
+        ans.contains("Contact: <sip:alice@127.0.0.1:5999>;expires="),
+        "{ans}"
+    );
+    // SIGHUP with a changed (valid) file: reloaded, registration kept.
+    std::fs::write(
+        &conf,
+        std::fs::read_to_string(&conf).unwrap() + "default_expires = 1800\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    d.wait_log("configuration reloaded");
+    // SIGUSR1: status with the registration.
+    d.signal("USR1");
+    d.wait_log("registrations 1/");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let saved = std::fs::read_to_string(dir.join("regs/registrations")).unwrap();
+    assert!(
+        saved.contains("reg alice@127.0.0.1 sip:alice@127.0.0.1:5999"),
+        "{saved}"
+    );
+
+    // A restart finds alice again: a call to her is routed, not 404.
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("restored 1 registrations");
+    let (code, _) = d.stop();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_broken_reload_keeps_the_running_configuration() {
+    let dir = tmp("badreload");
+    let conf = loopback_conf(&dir, 25080, 27200, "");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    std::fs::write(&conf, "this is not a config line\n").unwrap();
+    d.signal("HUP");
+    d.wait_log("configuration not reloaded");
+    let ans = ask(25080, &register_local(25080, "bob"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let (code, _) = d.stop();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn drops_root_after_binding() {
+    if !is_root() {
+        if std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+            eprintln!("skipped: not root");
+            return;
+        }
+        panic!("this test needs root (CI runs as root); set SIPNAT_SKIP_NETNS=1 to skip");
+    }
+    let dir = tmp("drop");
+    let conf = loopback_conf(&dir, 25090, 27300, "user = nobody\n");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("running as nobody");
+    let mut status = String::new();
+    std::fs::File::open(format!("/proc/{}/status", d.child.id()))
+        .unwrap()
+        .read_to_string(&mut status)
+        .unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        !uid_line.split_whitespace().skip(1).any(|u| u == "0"),
+        "{uid_line}"
+    );
+    // Still answers, and can still save (the directory was handed over).
+    let ans = ask(25090, &register_local(25090, "carol"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("cannot save"), "{log}");
+    assert!(
+        std::fs::read_to_string(dir.join("regs/registrations"))
+            .unwrap()
+            .contains("carol")
+    );
+}

@@ -1,0 +1,537 @@
+//! sipnat with real peers on real sockets: a LAN / router / WAN topology in
+//! network namespaces, sipp as phone, registrar and far-end peer, and a
+//! capture on the router's WAN interface that must hold no LAN address.
+//!
+//! Each `#[test]` runs one scenario through `tests/netns/run.sh` (which does
+//! the work and can be run by hand: `tests/netns/run.sh --help`) with the
+//! sipnat binary cargo built for this test, asserts its exit status, and then
+//! reads the WAN captures itself with the small pcap reader below, a second,
+//! independent check that no LAN address (10.77.1.0/24) left the router: not
+//! in an IPv4 header (also the one quoted inside an ICMP error), not in an ARP
+//! packet, not as text anywhere in a frame.
+//!
+//! What these tests need: root, `ip netns`, sipp, tcpdump (install them with
+//! `tests/setup-deps.sh`). Without them every test FAILS with a message saying
+//! so, unless `SIPNAT_SKIP_NETNS=1` is set: then they print that they were
+//! skipped and pass. The tests run in parallel: every run has its own
+//! namespaces (named after a per-run ID) and its own work directory.
+//!
+//! `SIPNAT_NETNS_ALLOW_SDP_LEAK=1` tolerates a LAN address in SDP lines only
+//! (o=, c=), for a sipnat without the media relay (see run.sh).
+//!
+//! What they do not do: judge audio quality (the media scenario only counts
+//! RTP packets), test TCP or IPv6, or address any host outside the namespaces.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Exit status of run.sh when the machine cannot run these tests.
+const ENV_UNUSABLE: i32 = 77;
+const LAN_PREFIX: [u8; 3] = [10, 77, 1];
+const LAN_TEXT: &[u8] = b"10.77.1.";
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns/run.sh")
+}
+
+fn skip_allowed() -> bool {
+    std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1")
+}
+
+fn sdp_leak_allowed() -> bool {
+    std::env::var("SIPNAT_NETNS_ALLOW_SDP_LEAK").is_ok_and(|v| v == "1")
+}
+
+/// A fresh work directory for one test in this process.
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sipnat-netns-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+struct Outcome {
+    code: Option<i32>,
+    text: String,
+    work: PathBuf,
+}
+
+/// Run run.sh with `args`, keeping its work dir for the checks that follow.
+fn run_script(name: &str, args: &[&str]) -> Option<Outcome> {
+    let work = work_dir(name);
+    let out = Command::new("bash")
+        .arg(script())
+        .arg("--keep")
+        .arg("--workdir")
+        .arg(&work)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", script().display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.code() == Some(ENV_UNUSABLE) {
+        let _ = fs::remove_dir_all(&work);
+        if skip_allowed() {
+            println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {}", text.trim());
+            return None;
+        }
+        panic!(
+            "the network-namespace tests cannot run here:\n{}\n\
+             They need root, `ip netns`, sipp and tcpdump (tests/setup-deps.sh installs them).\n\
+             Set SIPNAT_SKIP_NETNS=1 to skip them on purpose.",
+            text.trim()
+        );
+    }
+    Some(Outcome {
+        code: out.status.code(),
+        text,
+        work,
+    })
+}
+
+fn sipnat_log(work: &Path) -> String {
+    match fs::read_to_string(work.join("sipnat.log")) {
+        Ok(log) => {
+            let lines: Vec<&str> = log.lines().collect();
+            let from = lines.len().saturating_sub(300);
+            format!(
+                "---- sipnat.log (last {} lines) ----\n{}",
+                lines.len() - from,
+                lines[from..].join("\n")
+            )
+        }
+        Err(_) => "---- no sipnat.log ----".to_string(),
+    }
+}
+
+/// Run one scenario against the sipnat binary built for this test.
+fn scenario(name: &str) {
+    let sipnat = env!("CARGO_BIN_EXE_sipnat");
+    let Some(o) = run_script(name, &[name, sipnat]) else {
+        return;
+    };
+    if o.code != Some(0) {
+        panic!(
+            "scenario {name} failed (run.sh exit status {:?}; work dir kept: {})\n\
+             ---- run.sh output ----\n{}\n{}",
+            o.code,
+            o.work.display(),
+            o.text,
+            sipnat_log(&o.work)
+        );
+    }
+    println!("{}", o.text);
+    let reports = check_captures(&o.work);
+    let packets: usize = reports.iter().map(|(_, r)| r.packets).sum();
+    assert!(
+        packets > 0,
+        "scenario {name}: the WAN captures in {} hold no packet",
+        o.work.display()
+    );
+    for (file, r) in &reports {
+        let bad: Vec<&Leak> = r
+            .leaks
+            .iter()
+            .filter(|l| !(l.kind == LeakKind::Sdp && sdp_leak_allowed()))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "scenario {name}: LAN address on the WAN in {file} (work dir kept: {}):\n{bad:#?}\n{}",
+            o.work.display(),
+            sipnat_log(&o.work)
+        );
+        println!(
+            "{file}: {} packets, {} SIP, no LAN address (pcap reader)",
+            r.packets, r.sip_packets
+        );
+    }
+    let _ = fs::remove_dir_all(&o.work);
+}
+
+/// Every WAN capture (`wan*.pcap`) in `work`, read and checked. (`lan.pcap`,
+/// the LAN side of the media scenario, holds LAN addresses by nature.)
+fn check_captures(work: &Path) -> Vec<(String, CaptureReport)> {
+    let mut files: Vec<PathBuf> = fs::read_dir(work)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", work.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("wan") && name.ends_with(".pcap")
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no capture in {}", work.display());
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let report =
+                scan_pcap(&bytes).unwrap_or_else(|e| panic!("{}: bad pcap: {e}", p.display()));
+            (
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                report,
+            )
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------ the scenarios
+
+/// 1: the phone REGISTERs with the provider through sipnat.
+#[test]
+fn netns_register_via_provider() {
+    scenario("register-provider");
+}
+
+/// 2: the phone REGISTERs with sipnat itself; nothing SIP goes out.
+#[test]
+fn netns_register_with_sipnat() {
+    scenario("register-sipnat");
+}
+
+/// 3: outgoing call INVITE/100/180/200/ACK, BYE/200.
+#[test]
+fn netns_outgoing_call() {
+    scenario("call-out");
+}
+
+/// 4: incoming call from the WAN to the masqueraded contact; the WAN hangs up.
+#[test]
+fn netns_incoming_call_wan_hangs_up() {
+    scenario("call-in");
+}
+
+/// 4b: incoming call; the phone hangs up through sipnat.
+#[test]
+fn netns_incoming_call_phone_hangs_up() {
+    scenario("call-in-phone-bye");
+}
+
+/// 5: CANCEL of a ringing outgoing call (487 + ACK).
+#[test]
+fn netns_cancel_ringing_call() {
+    scenario("cancel");
+}
+
+/// 6: re-INVITEs both ways inside an established call.
+#[test]
+fn netns_reinvite_in_call() {
+    scenario("reinvite");
+}
+
+/// 7: unregistered phone gets 403, unknown user from the WAN gets 404.
+#[test]
+fn netns_reject_unregistered_and_unknown() {
+    scenario("reject");
+}
+
+/// 8: sipnat saves the registration in `registration_file`; after a restart
+/// an incoming call still reaches the phone without a new REGISTER.
+#[test]
+fn netns_restart_keeps_registrations() {
+    scenario("restart");
+}
+
+/// 9: an outgoing call whose RTP crosses sipnat's relay both ways: the phone
+/// streams 50 packets, the far end echoes them, and the captures on both
+/// sides of the router count them.
+#[test]
+fn netns_media_relay_rtp_both_ways() {
+    scenario("media");
+}
+
+/// The harness checks itself: without sipnat (the router forwards IP and the
+/// phone talks to the WAN directly) the SIP flow works and the capture check,
+/// run.sh's and this file's, MUST find the LAN address.
+#[test]
+fn netns_harness_standin_leak_check_bites() {
+    let Some(o) = run_script("standin", &["--standin", "call-out"]) else {
+        return;
+    };
+    println!("{}", o.text);
+    assert_eq!(
+        o.code,
+        Some(0),
+        "stand-in run failed (work dir kept: {}):\n{}",
+        o.work.display(),
+        o.text
+    );
+    let reports = check_captures(&o.work);
+    let leaks: Vec<&Leak> = reports.iter().flat_map(|(_, r)| &r.leaks).collect();
+    for kind in [LeakKind::IpHeader, LeakKind::SipText, LeakKind::Sdp] {
+        assert!(
+            leaks.iter().any(|l| l.kind == kind),
+            "the pcap reader found no {kind:?} leak in the stand-in capture: {leaks:#?}"
+        );
+    }
+    let _ = fs::remove_dir_all(&o.work);
+}
+
+/// Every sipp scenario file loads (well-formed XML, known keywords, no unused
+/// variables).
+#[test]
+fn netns_scenarios_load() {
+    let Some(o) = run_script("xml", &["--check-xml"]) else {
+        return;
+    };
+    println!("{}", o.text);
+    let _ = fs::remove_dir_all(&o.work);
+    assert_eq!(o.code, Some(0), "sipp rejects a scenario file:\n{}", o.text);
+}
+
+// ------------------------------------------------------------ pcap reader
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeakKind {
+    /// A LAN address in an IPv4 header (or one quoted by ICMP) or in ARP.
+    IpHeader,
+    /// LAN address text outside SDP lines (SIP start line or header, ...).
+    SipText,
+    /// LAN address text on an SDP line (`x=` at a line start).
+    Sdp,
+}
+
+#[derive(Debug)]
+#[allow(dead_code)] // the fields are read through Debug in failure messages
+struct Leak {
+    packet: usize,
+    kind: LeakKind,
+    context: String,
+}
+
+#[derive(Debug, Default)]
+struct CaptureReport {
+    packets: usize,
+    /// UDP datagrams from or to port 5060.
+    sip_packets: usize,
+    leaks: Vec<Leak>,
+}
+
+fn in_lan(ip: &[u8]) -> bool {
+    ip.get(..3) == Some(&LAN_PREFIX[..])
+}
+
+fn rd16(b: &[u8], at: usize, le: bool) -> Option<u16> {
+    let x: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+    Some(if le {
+        u16::from_le_bytes(x)
+    } else {
+        u16::from_be_bytes(x)
+    })
+}
+
+fn rd32(b: &[u8], at: usize, le: bool) -> Option<u32> {
+    let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some(if le {
+        u32::from_le_bytes(x)
+    } else {
+        u32::from_be_bytes(x)
+    })
+}
+
+/// Read a classic pcap file (either byte order, µs or ns timestamps) with
+/// Ethernet frames, as tcpdump -w writes it, and look for the LAN prefix.
+fn scan_pcap(b: &[u8]) -> Result<CaptureReport, String> {
+    let magic = rd32(b, 0, true).ok_or("shorter than a pcap header")?;
+    let le = match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        m => return Err(format!("not a pcap file (magic {m:#x})")),
+    };
+    let linktype = rd32(b, 20, le).ok_or("truncated pcap header")?;
+    if linktype != 1 {
+        return Err(format!("link type {linktype}, expected 1 (Ethernet)"));
+    }
+    let mut report = CaptureReport::default();
+    let mut at = 24;
+    while at < b.len() {
+        let incl = rd32(b, at + 8, le).ok_or("truncated record header")? as usize;
+        let frame = b
+            .get(at + 16..at + 16 + incl)
+            .ok_or("truncated packet data")?;
+        scan_frame(report.packets, frame, &mut report);
+        report.packets += 1;
+        at += 16 + incl;
+    }
+    Ok(report)
+}
+
+fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
+    let mut header_leaks: Vec<&str> = Vec::new();
+    match rd16(f, 12, false) {
+        Some(0x0800) => {
+            let ip = f.get(14..).unwrap_or(&[]);
+            if in_lan(ip.get(12..16).unwrap_or(&[])) || in_lan(ip.get(16..20).unwrap_or(&[])) {
+                header_leaks.push("IPv4 source or destination");
+            }
+            let ihl = usize::from(ip.first().map_or(0, |v| v & 0x0f)) * 4;
+            let proto = ip.get(9).copied();
+            let l4 = ip.get(ihl..).unwrap_or(&[]);
+            if proto == Some(17) {
+                let (sp, dp) = (rd16(l4, 0, false), rd16(l4, 2, false));
+                if sp == Some(5060) || dp == Some(5060) {
+                    r.sip_packets += 1;
+                }
+            }
+            // ICMP errors quote the offending packet's IPv4 header.
+            if proto == Some(1) && matches!(l4.first(), Some(3) | Some(11)) {
+                let q = l4.get(8..).unwrap_or(&[]);
+                if in_lan(q.get(12..16).unwrap_or(&[])) || in_lan(q.get(16..20).unwrap_or(&[])) {
+                    header_leaks.push("IPv4 header quoted in an ICMP error");
+                }
+            }
+        }
+        Some(0x0806) => {
+            let arp = f.get(14..).unwrap_or(&[]);
+            if in_lan(arp.get(14..18).unwrap_or(&[])) || in_lan(arp.get(24..28).unwrap_or(&[])) {
+                header_leaks.push("ARP sender or target");
+            }
+        }
+        _ => {}
+    }
+    for what in header_leaks {
+        r.leaks.push(Leak {
+            packet: index,
+            kind: LeakKind::IpHeader,
+            context: what.to_string(),
+        });
+    }
+    // Text anywhere in the frame; each hit is classified by its line.
+    let mut from = 0;
+    while let Some(pos) = find(f.get(from..).unwrap_or(&[]), LAN_TEXT) {
+        let hit = from + pos;
+        let start = f[..hit]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
+        let end = f[hit..]
+            .iter()
+            .position(|&c| c == b'\r' || c == b'\n')
+            .map_or(f.len(), |p| hit + p);
+        let line = &f[start..end];
+        let sdp = line.len() >= 2 && line[0].is_ascii_lowercase() && line[1] == b'=';
+        r.leaks.push(Leak {
+            packet: index,
+            kind: if sdp {
+                LeakKind::Sdp
+            } else {
+                LeakKind::SipText
+            },
+            context: String::from_utf8_lossy(line).into_owned(),
+        });
+        from = end.max(hit + 1);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+mod pcap_reader {
+    use super::*;
+
+    fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        for v in [0u32, 0, 262_144, 1] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for f in frames {
+            for v in [1u32, 0, f.len() as u32, f.len() as u32] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(f);
+        }
+        b
+    }
+
+    fn udp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let total = (20 + 8 + payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    const ROUTER: [u8; 4] = [198, 51, 100, 1];
+    const PROVIDER: [u8; 4] = [198, 51, 100, 2];
+
+    #[test]
+    fn clean_capture_has_no_leak_and_counts_sip() {
+        let sip =
+            b"REGISTER sip:198.51.100.2 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.1:5060\r\n\r\n";
+        let b = pcap(&[
+            udp(ROUTER, PROVIDER, 5060, 5060, sip),
+            udp(ROUTER, PROVIDER, 40000, 9, b"canary"),
+        ]);
+        let r = scan_pcap(&b).unwrap();
+        assert_eq!((r.packets, r.sip_packets), (2, 1));
+        assert!(r.leaks.is_empty(), "{:?}", r.leaks);
+    }
+
+    #[test]
+    fn leaks_are_found_and_classified() {
+        let sdp = b"INVITE sip:bob@198.51.100.2 SIP/2.0\r\nCall-ID: 1-1@10.77.1.2\r\n\r\nv=0\r\nc=IN IP4 10.77.1.2\r\n";
+        let b = pcap(&[
+            udp(ROUTER, PROVIDER, 5060, 5060, sdp),
+            udp([10, 77, 1, 2], PROVIDER, 5060, 5060, b"x"),
+        ]);
+        let r = scan_pcap(&b).unwrap();
+        let kinds: Vec<(usize, LeakKind)> = r.leaks.iter().map(|l| (l.packet, l.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, LeakKind::SipText),
+                (0, LeakKind::Sdp),
+                (1, LeakKind::IpHeader)
+            ]
+        );
+        assert_eq!(r.leaks[0].context, "Call-ID: 1-1@10.77.1.2");
+        assert_eq!(r.leaks[1].context, "c=IN IP4 10.77.1.2");
+    }
+
+    #[test]
+    fn icmp_quoting_a_lan_header_is_a_leak() {
+        let mut quoted = vec![
+            3u8, 3, 0, 0, 0, 0, 0, 0, 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0,
+        ];
+        quoted.extend_from_slice(&[10, 77, 1, 2]);
+        quoted.extend_from_slice(&PROVIDER);
+        let mut f = udp(PROVIDER, ROUTER, 0, 0, &[]);
+        f.truncate(14 + 20);
+        f[14 + 9] = 1; // protocol ICMP
+        f.extend_from_slice(&quoted);
+        let r = scan_pcap(&pcap(&[f])).unwrap();
+        assert_eq!(r.leaks.len(), 1);
+        assert_eq!(r.leaks[0].kind, LeakKind::IpHeader);
+    }
+
+    #[test]
+    fn broken_files_are_errors_not_panics() {
+        assert!(scan_pcap(b"").is_err());
+        assert!(scan_pcap(&[0u8; 24]).is_err());
+        let mut b = pcap(&[udp(ROUTER, PROVIDER, 5060, 5060, b"hello")]);
+        b.truncate(b.len() - 2);
+        assert_eq!(scan_pcap(&b).unwrap_err(), "truncated packet data");
+        let mut cooked = pcap(&[]);
+        cooked[20] = 113;
+        assert!(scan_pcap(&cooked).is_err());
+    }
+}

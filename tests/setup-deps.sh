@@ -1,0 +1,67 @@
+#!/bin/bash
+# setup-deps.sh: install what sipnat's network-namespace tests (tests/netns.rs,
+# tests/netns/) need on a Debian or Ubuntu machine, and print the versions.
+#
+#   sip-tester  sipp, the SIP phone / registrar / far-end peer
+#   iproute2    ip netns, veth, ss
+#   iptables    for NAT topologies
+#   tcpdump     the WAN capture
+#   tshark      optional (--tshark): a second decoder for the captures
+#
+# Idempotent: runs apt-get update and install only when a package is missing.
+# Run as root (CI: sudo tests/setup-deps.sh).
+set -eu
+
+WANT="sip-tester iproute2 iptables tcpdump"
+for a in "$@"; do
+    case $a in
+        --tshark) WANT="$WANT tshark" ;;
+        -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "setup-deps.sh: unknown argument $a" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup-deps.sh: run me as root (sudo $0)" >&2
+    exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup-deps.sh: no apt-get here; install these packages by hand: $WANT" >&2
+    exit 1
+fi
+
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+MISSING=""
+for p in $WANT; do
+    installed "$p" || MISSING="$MISSING $p"
+done
+if [ -n "$MISSING" ]; then
+    echo "installing:$MISSING"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086 # word splitting of the package list is wanted
+    apt-get install -y -q --no-install-recommends $MISSING
+else
+    echo "all present: $WANT"
+fi
+
+echo "versions:"
+echo "  sipp:     $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' || echo '?')"
+echo "  ip:       $(ip -V 2>&1 | head -n1)"
+echo "  iptables: $(iptables --version 2>&1 | head -n1)"
+echo "  tcpdump:  $(tcpdump --version 2>&1 | head -n1)"
+if command -v tshark >/dev/null 2>&1; then
+    echo "  tshark:   $(tshark --version 2>/dev/null | head -n1)"
+fi
+
+# Can this machine make network namespaces at all (containers may forbid it)?
+probe=sndeps-$$
+if ip netns add "$probe" 2>/dev/null; then
+    ip netns del "$probe"
+    echo "network namespaces: usable"
+else
+    echo "network namespaces: NOT usable here (the netns tests will fail; SIPNAT_SKIP_NETNS=1 skips them)" >&2
+fi
