@@ -323,6 +323,13 @@ fn incoming_call_to_a_registered_phone() {
         to_phone.header("Record-Route").unwrap(),
         "<sip:10.77.1.1:5060;lr>"
     );
+    // The Vias stay together at the top; our Record-Route follows them.
+    let rr_at = to_phone.text.find("\r\nRecord-Route:").unwrap();
+    assert!(
+        to_phone.text.rfind("\r\nVia:").unwrap() < rr_at,
+        "{}",
+        to_phone.text
+    );
     // The phone rings and answers with its LAN contact.
     for (code, reason) in [(180, "Ringing"), (200, "OK")] {
         let resp = response_to(
