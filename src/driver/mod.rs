@@ -142,14 +142,14 @@ impl Daemon {
         let addrs = read_addresses(&cfg);
         if addrs.lan.is_empty() {
             log::warn!(
-                "inbound interface {:?} has no IPv4 address yet; will look again",
-                cfg.if_inbound
+                "inbound interface {} has no IPv4 address yet; will look again",
+                cfg.if_inbound.as_deref().unwrap_or("-")
             );
         }
         if addrs.wan.is_none() && cfg.host_outbound.is_none() {
             log::warn!(
-                "outbound interface {:?} has no IPv4 address yet; will look again",
-                cfg.if_outbound
+                "outbound interface {} has no IPv4 address yet; will look again",
+                cfg.if_outbound.as_deref().unwrap_or("-")
             );
         }
         let bind: SocketAddr = (Ipv4Addr::UNSPECIFIED, cfg.sip_listen_port).into();
@@ -242,10 +242,10 @@ impl Daemon {
         let next_autosave = (cfg.autosave_registrations > 0)
             .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
         log::info!(
-            "sipnat {} listening on {bind}, LAN {:?}, WAN {:?}",
+            "sipnat {} listening on {bind}, LAN {}, WAN {}",
             env!("CARGO_PKG_VERSION"),
-            cfg.if_inbound,
-            cfg.if_outbound
+            cfg.if_inbound.as_deref().unwrap_or("-"),
+            cfg.if_outbound.as_deref().unwrap_or("-")
         );
         Ok(Daemon {
             poll,

@@ -266,7 +266,9 @@ impl Proxy {
     /// New interface addresses (the driver polls the kernel).
     pub fn set_addresses(&mut self, addrs: Addresses) {
         if addrs != self.addrs {
-            log::info!("addresses now LAN {:?} WAN {:?}", addrs.lan, addrs.wan);
+            let lan: Vec<String> = addrs.lan.iter().map(ToString::to_string).collect();
+            let wan = addrs.wan.map_or_else(|| "-".to_string(), |a| a.to_string());
+            log::info!("addresses now LAN {} WAN {wan}", lan.join(" "));
             self.addrs = addrs;
         }
     }
