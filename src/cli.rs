@@ -3,13 +3,24 @@
 //!
 //! siproxd's options: `-c/--config FILE`, `-d/--debug LEVEL`,
 //! `-p/--pid-file FILE`, `-h/--help`. sipnat adds `-f/--foreground`,
-//! `--check-config`, `-V/--version` and `-s/--section SECTION` (the UCI
-//! section to read; reserved for the UCI reader, parsed and kept now).
+//! `--check-config`, `-V/--version`, `-s/--section SECTION` (the UCI section
+//! to read: a name or `@sipnat[N]`; default the first `sipnat` section) and
+//! `--if-inbound DEV`/`--if-outbound DEV`.
 //!
-//! This module does NOT read files, print, or exit: it returns a [`Command`]
-//! and leaves the doing to `main`.
+//! `--if-inbound`/`--if-outbound` exist for OpenWrt's init script: a UCI
+//! section names its networks logically (`option interface_inbound 'lan'`),
+//! which only netifd can turn into a device. The init script resolves them
+//! (`network_get_device`) and passes the devices with these options, which
+//! override `if_inbound`/`if_outbound` like every command-line option
+//! overrides the file. (OpenWrt's siproxd package lets an explicit
+//! `if_inbound` win over `interface_inbound`; the init script keeps that rule
+//! by passing `--if-inbound` only for a section without `if_inbound`.)
+//!
+//! This module does NOT read files itself ([`load_config`] hands the file
+//! to `config`), print, or exit: it returns a [`Command`] and leaves the
+//! doing to `main`.
 
-use crate::config::Config;
+use crate::config::{Config, Diagnostic};
 use std::path::PathBuf;
 
 /// Configuration file used when `-c` is not given.
@@ -26,8 +37,13 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
     /// `-f`: stay in the foreground whatever `daemonize` says.
     pub foreground: bool,
-    /// `-s SECTION`: UCI section (reserved).
+    /// `-s SECTION`: the UCI section to read (name or `@sipnat[N]`).
     pub section: Option<String>,
+    /// `--if-inbound DEV`: overrides `if_inbound` (the init script's
+    /// resolution of `interface_inbound`).
+    pub if_inbound: Option<String>,
+    /// `--if-outbound DEV`: overrides `if_outbound`.
+    pub if_outbound: Option<String>,
 }
 
 /// What the command line asks for.
@@ -73,7 +89,24 @@ fn spec() -> getopts::Options {
         "check-config",
         "check the configuration, report problems and exit",
     );
-    o.optopt("s", "section", "UCI section to read (reserved)", "SECTION");
+    o.optopt(
+        "s",
+        "section",
+        "UCI section to read: a name or @sipnat[N] (default: the first sipnat section)",
+        "SECTION",
+    );
+    o.optopt(
+        "",
+        "if-inbound",
+        "LAN device, overrides if_inbound (the init script passes interface_inbound resolved)",
+        "DEV",
+    );
+    o.optopt(
+        "",
+        "if-outbound",
+        "WAN device, overrides if_outbound (the init script passes interface_outbound resolved)",
+        "DEV",
+    );
     o.optflag("V", "version", "print the version and exit");
     o.optflag("h", "help", "print this help and exit");
     o
@@ -91,7 +124,8 @@ fn program_name(args: &[String]) -> String {
 pub fn usage(program: &str) -> String {
     let brief = format!(
         "Usage: {program} [options]\n\nSIP/RTP NAT-traversal proxy (a siproxd replacement). \
-The configuration file uses siproxd.conf syntax."
+The configuration file uses siproxd.conf syntax, or UCI syntax (/etc/config/sipnat) \
+with siproxd's option names; the syntax is detected."
     );
     spec().usage(&brief)
 }
@@ -156,7 +190,10 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     };
     let non_empty = |o: &str| -> Result<Option<String>, String> {
         match m.opt_str(o) {
-            Some(v) if v.is_empty() => Err(format!("-{o} needs a non-empty value; {hint}")),
+            Some(v) if v.is_empty() => {
+                let dash = if o.len() == 1 { "-" } else { "--" };
+                Err(format!("{dash}{o} needs a non-empty value; {hint}"))
+            }
             v => Ok(v),
         }
     };
@@ -166,6 +203,8 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
         pid_file: non_empty("p")?.map(PathBuf::from),
         foreground: m.opt_present("f"),
         section: non_empty("s")?,
+        if_inbound: non_empty("if-inbound")?,
+        if_outbound: non_empty("if-outbound")?,
     };
     Ok(if m.opt_present("check-config") {
         Command::CheckConfig(opts)
@@ -175,9 +214,16 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
 }
 
 /// Apply command-line overrides on top of the file's config (layer 3):
-/// `-d` sets `debug_level`, `-p` sets `pid_file`, `-f` clears `daemonize`.
+/// `-d` sets `debug_level`, `-p` sets `pid_file`, `-f` clears `daemonize`,
+/// `--if-inbound`/`--if-outbound` set `if_inbound`/`if_outbound`.
 /// (siproxd ignored `-d 0`; here an explicit `-d 0` does switch debugging off.)
 pub fn apply(opts: &Options, cfg: &mut Config) {
+    if let Some(dev) = &opts.if_inbound {
+        cfg.if_inbound = Some(dev.clone());
+    }
+    if let Some(dev) = &opts.if_outbound {
+        cfg.if_outbound = Some(dev.clone());
+    }
     if let Some(d) = opts.debug {
         cfg.debug_level = d;
     }
@@ -187,6 +233,13 @@ pub fn apply(opts: &Options, cfg: &mut Config) {
     if opts.foreground {
         cfg.daemonize = false;
     }
+}
+
+/// Load the configuration the command line names (`-c FILE`, `-s SECTION`),
+/// with the command line on top ([`apply`]), checked once: what `main` runs
+/// and checks, and what a reload (SIGHUP) should read.
+pub fn load_config(opts: &Options) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    crate::config::load_layered(&opts.config, opts.section.as_deref(), |c| apply(opts, c))
 }
 
 /// siproxd debug classes that mean "every packet / every function" and so
@@ -251,6 +304,7 @@ mod tests {
         assert_eq!(o.pid_file, None);
         assert!(!o.foreground);
         assert_eq!(o.section, None);
+        assert_eq!((o.if_inbound.clone(), o.if_outbound.clone()), (None, None));
         // an empty argv (no program name) behaves the same
         assert_eq!(parse_args(&[]), Ok(Command::Run(o)));
     }
@@ -295,6 +349,43 @@ mod tests {
     }
 
     #[test]
+    fn interface_overrides_for_the_init_script() {
+        let o = run(&[
+            "-c",
+            "/etc/config/sipnat",
+            "-s",
+            "@sipnat[1]",
+            "--if-inbound",
+            "br-lan",
+            "--if-outbound=pppoe-wan",
+        ]);
+        assert_eq!(o.section.as_deref(), Some("@sipnat[1]"));
+        assert_eq!(o.if_inbound.as_deref(), Some("br-lan"));
+        assert_eq!(o.if_outbound.as_deref(), Some("pppoe-wan"));
+        let mut cfg = Config {
+            if_inbound: Some("eth0".into()),
+            interface_inbound: Some("lan".into()),
+            ..Config::default()
+        };
+        apply(&o, &mut cfg);
+        assert_eq!(
+            cfg.if_inbound.as_deref(),
+            Some("br-lan"),
+            "the command line wins"
+        );
+        assert_eq!(cfg.if_outbound.as_deref(), Some("pppoe-wan"));
+        assert_eq!(
+            cfg.interface_inbound.as_deref(),
+            Some("lan"),
+            "kept for messages"
+        );
+        // long options only
+        assert!(parse_args(&argv(&["-i", "br-lan"])).is_err());
+        let e = parse_args(&argv(&["--if-inbound="])).unwrap_err();
+        assert!(e.starts_with("--if-inbound needs a non-empty value"), "{e}");
+    }
+
+    #[test]
     fn help_wins_and_carries_usage() {
         for a in [&["-h"][..], &["--help", "-V"], &["--check-config", "-h"]] {
             match parse_args(&argv(a)) {
@@ -307,6 +398,8 @@ mod tests {
                         "--foreground",
                         "--check-config",
                         "--section",
+                        "--if-inbound",
+                        "--if-outbound",
                         "--version",
                     ] {
                         assert!(u.contains(flag), "usage lacks {flag}");
@@ -337,6 +430,9 @@ mod tests {
             &["stray"],
             &["-c", ""],
             &["-p", ""],
+            &["--if-inbound", ""],
+            &["--if-outbound"],
+            &["-if-inbound", "x"],
         ] {
             let e = parse_args(&argv(bad)).unwrap_err();
             assert!(e.contains("--help"), "{bad:?}: {e}");

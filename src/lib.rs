@@ -14,7 +14,7 @@
 //! | module | responsibility |
 //! |---|---|
 //! | [`limits`] | every capacity constant and its memory cost |
-//! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf reader; `check()` |
+//! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf and UCI readers; `check()` |
 //! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
 //! | [`proxy`] | the SIP core: `handle_sip(now, from, bytes)` → datagrams to send |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |

@@ -4,7 +4,6 @@
 //! found errors); 2 command-line error; 3 start-up failure (sockets, pid file).
 
 use sipnat::cli::{self, Command};
-use sipnat::config;
 use sipnat::driver::{self, Daemon};
 
 fn main() {
@@ -29,7 +28,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let (mut cfg, warnings) = match config::load(&opts.config) {
+    let (mut cfg, warnings) = match cli::load_config(&opts) {
         Ok(x) => x,
         Err(diags) => {
             for d in &diags {
@@ -40,6 +39,11 @@ fn main() {
         }
     };
     cli::apply(&opts, &mut cfg);
+    if !cfg.enabled {
+        // A UCI section with `option enabled '0'`.
+        eprintln!("{program}: this section is disabled (enabled = 0); not starting");
+        return;
+    }
     let _ = simple_logger::SimpleLogger::new()
         .with_level(cli::log_level(&cfg))
         .init();
@@ -79,7 +83,7 @@ fn main() {
 
 /// `--check-config`: every problem with file:line; non-zero on error.
 fn check_config(o: &cli::Options) -> i32 {
-    match config::load(&o.config) {
+    match cli::load_config(o) {
         Ok((_, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");

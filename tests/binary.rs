@@ -277,3 +277,79 @@ fn drops_root_after_binding() {
             .contains("carol")
     );
 }
+
+#[test]
+fn reads_uci_with_logical_interfaces_and_reloads_it() {
+    let dir = tmp("uci");
+    let conf = dir.join("sipnat");
+    let write = |extra: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "config sipnat 'general'\n\toption enabled '1'\n\toption interface_inbound 'lan'\n\
+                 \toption interface_outbound 'wan'\n\toption host_outbound '127.0.0.1'\n\
+                 \toption sip_listen_port '25100'\n\toption rtp_port_low '27400'\n\toption rtp_port_high '27409'\n{extra}\n\
+                 config sipnat 'off'\n\toption enabled '0'\n\toption host_outbound '127.0.0.1'\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    // The init script resolves lan/wan to devices and passes them.
+    let log = dir.join("log");
+    let mut child = Command::new(bin())
+        .args([
+            "-f",
+            "-d",
+            "1",
+            "-s",
+            "general",
+            "--if-inbound",
+            "lo",
+            "--if-outbound",
+            "lo",
+            "-c",
+        ])
+        .arg(&conf)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let d = Daemon {
+        child: Command::new("true").spawn().unwrap(),
+        log: log.clone(),
+    };
+    d.wait_log("listening");
+    let ans = ask(25100, &register_local(25100, "dave"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    // A reload keeps -s and the --if-* overrides.
+    write("\toption default_expires '1200'");
+    assert!(
+        Command::new("kill")
+            .args(["-s", "HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    d.wait_log("configuration reloaded");
+    let _ = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // The disabled section: sipnat says so and exits 0 without binding.
+    let out = Command::new(bin())
+        .args([
+            "-f",
+            "-s",
+            "off",
+            "--if-inbound",
+            "lo",
+            "--if-outbound",
+            "lo",
+            "-c",
+        ])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
+}

@@ -1,5 +1,6 @@
 //! sipnat's configuration: a typed, immutable [`Config`] read from a file in
-//! siproxd.conf syntax, and its cross-field [`Config::check`].
+//! siproxd.conf syntax or in OpenWrt's UCI syntax, and its cross-field
+//! [`Config::check`].
 //!
 //! # What this module does
 //! - Reads siproxd.conf text ([`parse_siproxd_conf`]): `key = value` lines,
@@ -8,15 +9,25 @@
 //!   the ones sipnat implements (or the media relay will) become typed fields;
 //!   every other one is accepted with a *warning* naming it. An unknown key is
 //!   an *error* carrying its line number (with a "did you mean" hint).
+//! - Reads UCI files (`/etc/config/sipnat`, [`uci::parse_uci_config`]) whose
+//!   option names are the same siproxd names, plus the UCI-only
+//!   [`uci::UCI_ONLY_OPTIONS`] (`enabled`, `interface_inbound`,
+//!   `interface_outbound`). Both readers feed every `name = value` pair through
+//!   one mechanism (the private `Builder`), so a value means the same in both
+//!   syntaxes and produces the same diagnostics.
+//! - [`load_with_section`] detects the syntax: a file whose first line that is
+//!   neither blank nor a comment starts with the word `config` (or `package`)
+//!   is UCI, anything else is siproxd.conf.
 //! - Builds the configuration in layers (DESIGN.md rule 12): [`Config::default`]
 //!   holds siproxd's defaults, the file overrides them, and `cli::apply` puts
 //!   the command line on top; [`Config::check`] then validates the result once.
 //! - Answers the access-list question the way siproxd does ([`Config::access`]).
 //!
 //! # What it does NOT do
-//! - No I/O except [`load`] reading the one file; no DNS (host names stay
-//!   strings for the resolver), no interface lookups (names stay names).
-//! - No UCI reader yet (`-s SECTION` is reserved for it).
+//! - No I/O except [`load`]/[`load_with_section`] reading the one file; no
+//!   DNS (host names stay strings for the resolver), no interface lookups
+//!   (names stay names; OpenWrt's logical `interface_inbound 'lan'` is resolved
+//!   to a device by the init script, which passes `--if-inbound DEV`).
 //! - It never panics on file content.
 //!
 //! # Syntax rules (siproxd compatible, a little more forgiving)
@@ -35,9 +46,12 @@
 //!   entries and, unlike siproxd (where the last line wins), also grow with
 //!   repeated lines. Repeating any other option warns; the last value wins.
 //! - CR LF line ends and a UTF-8 byte-order mark are accepted.
+//!
+//! The UCI syntax and how it maps onto these rules is described in [`uci`].
 
 mod acl;
 pub mod options;
+pub mod uci;
 
 pub use acl::{Acl, Net4};
 
@@ -181,6 +195,18 @@ pub struct Config {
     pub user: Option<String>,
     /// Directory to chroot into (privilege drop: later).
     pub chrootjail: Option<PathBuf>,
+    /// UCI only (`option enabled`): `false` means the section is switched
+    /// off; `main` then exits successfully without starting, and the init
+    /// script does not start it. Always `true` for siproxd.conf files.
+    pub enabled: bool,
+    /// UCI only: OpenWrt's logical LAN network name (`interface_inbound
+    /// 'lan'`). sipnat does not resolve it: the init script turns it into a
+    /// device (`network_get_device`) and passes `--if-inbound DEV`, which
+    /// sets [`Config::if_inbound`]. Kept for messages.
+    pub interface_inbound: Option<String>,
+    /// UCI only: OpenWrt's logical WAN network name (`interface_outbound
+    /// 'wan'`), resolved by the init script into `--if-outbound DEV`.
+    pub interface_outbound: Option<String>,
 }
 
 /// Default SIP port (RFC 3261 §19.1.2).
@@ -218,6 +244,9 @@ impl Default for Config {
             sip_dscp: 0,
             user: None,
             chrootjail: None,
+            enabled: true,
+            interface_inbound: None,
+            interface_outbound: None,
         }
     }
 }
@@ -273,15 +302,24 @@ impl Config {
 
         // Interfaces: both required, valid names; the same name only with
         // host_outbound (siproxd's "in front of the router" setup).
-        for (key, v) in [
-            ("if_inbound", &self.if_inbound),
-            ("if_outbound", &self.if_outbound),
+        for (key, v, logical) in [
+            ("if_inbound", &self.if_inbound, &self.interface_inbound),
+            ("if_outbound", &self.if_outbound, &self.interface_outbound),
         ] {
             match v {
-                None => err(format!(
-                    "{key} is not set: name the {} interface",
-                    if key == "if_inbound" { "LAN" } else { "WAN" }
-                )),
+                None => match logical {
+                    // UCI: the logical name is the init script's to resolve
+                    Some(net) => err(format!(
+                        "{key} is not set: interface_{} '{net}' is an OpenWrt network name, which /etc/init.d/sipnat resolves to a device and passes as --{}; set {key}, or give --{} DEVICE",
+                        key.trim_start_matches("if_"),
+                        key.replace('_', "-"),
+                        key.replace('_', "-")
+                    )),
+                    None => err(format!(
+                        "{key} is not set: name the {} interface",
+                        if key == "if_inbound" { "LAN" } else { "WAN" }
+                    )),
+                },
                 Some(name) => {
                     if let Some(why) = bad_ifname(name) {
                         err(format!("{key} = '{name}': {why}"));
@@ -596,6 +634,16 @@ fn apply_typed(
         "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
         "user" => done(Ok(opt_string(value)), |v| cfg.user = v),
         "chrootjail" => done(Ok(opt_path(value)), |v| cfg.chrootjail = v),
+        // UCI-only options (uci::UCI_ONLY_OPTIONS); the siproxd.conf reader
+        // never gets here with them, its lookup does not know them.
+        "enabled" => done(
+            uci::boolean(value).ok_or_else(|| {
+                format!("enabled = '{value}': expected 1 (start this section) or 0 (do not)")
+            }),
+            |v| cfg.enabled = v,
+        ),
+        "interface_inbound" => done(Ok(opt_string(value)), |v| cfg.interface_inbound = v),
+        "interface_outbound" => done(Ok(opt_string(value)), |v| cfg.interface_outbound = v),
         _ => Applied::NotTyped,
     }
 }
@@ -668,86 +716,131 @@ fn truncate(s: &str, max: usize) -> String {
 /// implement, repeated single-value options and adjusted values), each with
 /// its line number. Cross-field problems are left to [`Config::check`].
 pub fn parse_siproxd_conf(text: &str, file: &str) -> (Config, Vec<Diagnostic>) {
-    let mut cfg = Config::default();
-    let mut diags = Vec::new();
-    let mut parts = DomainParts::default();
-    // first line each option was seen on (repeat detection, warn-once)
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut b = Builder::new(file, Syntax::SiproxdConf);
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
 
     for (idx, raw) in text.lines().enumerate() {
         let line = idx + 1;
-        let (key, value) = match split_line(raw) {
-            Ok(None) => continue,
-            Ok(Some(kv)) => kv,
-            Err(m) => {
-                diags.push(Diagnostic::error(file, line, m));
-                continue;
-            }
-        };
-        let Some(info) = options::lookup(key) else {
-            let hint = options::suggest(key)
+        match split_line(raw) {
+            Ok(None) => {}
+            Ok(Some((key, value))) => b.apply_option(key, value, line),
+            Err(m) => b.error(line, m),
+        }
+    }
+    b.finish()
+}
+
+/// Which reader is feeding a [`Builder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    /// siproxd.conf: only siproxd's option names.
+    SiproxdConf,
+    /// UCI: siproxd's names plus [`uci::UCI_ONLY_OPTIONS`].
+    Uci,
+}
+
+/// The one mechanism both readers use to turn `name = value` pairs into a
+/// [`Config`]: option lookup, typed application, the warnings about
+/// unimplemented and repeated options, and the pairing of the outbound
+/// domain lists at the end.
+struct Builder<'f> {
+    file: &'f str,
+    syntax: Syntax,
+    cfg: Config,
+    diags: Vec<Diagnostic>,
+    parts: DomainParts,
+    /// first line each option was seen on (repeat detection, warn-once)
+    seen: HashMap<&'static str, usize>,
+}
+
+impl<'f> Builder<'f> {
+    fn new(file: &'f str, syntax: Syntax) -> Builder<'f> {
+        Builder {
+            file,
+            syntax,
+            cfg: Config::default(),
+            diags: Vec::new(),
+            parts: DomainParts::default(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn error(&mut self, line: usize, message: String) {
+        self.diags.push(Diagnostic::error(self.file, line, message));
+    }
+
+    fn warning(&mut self, line: usize, message: String) {
+        self.diags
+            .push(Diagnostic::warning(self.file, line, message));
+    }
+
+    fn lookup(&self, key: &str) -> Option<&'static options::OptionInfo> {
+        options::lookup(key).or_else(|| match self.syntax {
+            Syntax::Uci => uci::lookup(key),
+            Syntax::SiproxdConf => None,
+        })
+    }
+
+    /// Apply one option `key` with `value`, found on `line`. Every problem
+    /// becomes a diagnostic; nothing here can fail or panic.
+    fn apply_option(&mut self, key: &str, value: &str, line: usize) {
+        let Some(info) = self.lookup(key) else {
+            let near = match self.syntax {
+                Syntax::Uci => uci::suggest(key).or_else(|| options::suggest(key)),
+                Syntax::SiproxdConf => options::suggest(key),
+            };
+            let hint = near
                 .map(|s| format!(" (did you mean '{s}'?)"))
                 .unwrap_or_default();
-            diags.push(Diagnostic::error(
-                file,
-                line,
-                format!("unknown option '{key}'{hint}"),
-            ));
-            continue;
+            self.error(line, format!("unknown option '{key}'{hint}"));
+            return;
         };
-        let first = seen.get(info.name).copied();
+        let first = self.seen.get(info.name).copied();
         if first.is_none() {
-            seen.insert(info.name, line);
+            self.seen.insert(info.name, line);
         }
         let is_acl = info.name.starts_with("hosts_");
-        match apply_typed(&mut cfg, &mut parts, info.name, value, line) {
+        match apply_typed(&mut self.cfg, &mut self.parts, info.name, value, line) {
             Applied::Ok(note) => {
                 if let Some(n) = note {
-                    diags.push(Diagnostic::warning(file, line, n));
+                    self.warning(line, n);
                 }
                 if let (Some(f), false, false) = (first, info.list, is_acl) {
-                    diags.push(Diagnostic::warning(
-                        file,
+                    self.warning(
                         line,
                         format!(
                             "option '{key}' is set again (first on line {f}); the last value wins"
                         ),
-                    ));
+                    );
                 }
                 if info.status == Status::Later && first.is_none() && !value.is_empty() {
-                    diags.push(Diagnostic::warning(
-                        file,
-                        line,
-                        not_implemented_message(info),
-                    ));
+                    self.warning(line, not_implemented_message(info));
                 }
             }
-            Applied::Bad(m) => diags.push(Diagnostic::error(file, line, m)),
+            Applied::Bad(m) => self.error(line, m),
             Applied::NotTyped if info.name == "load_plugin" => {
                 // one warning per plugin line, naming the plugin
-                diags.push(Diagnostic::warning(
-                    file,
+                self.warning(
                     line,
                     format!(
                         "load_plugin = '{value}': siproxd plugins are not built into sipnat yet; ignored"
                     ),
-                ));
+                );
             }
             Applied::NotTyped => {
                 if first.is_none() {
-                    diags.push(Diagnostic::warning(
-                        file,
-                        line,
-                        not_implemented_message(info),
-                    ));
+                    self.warning(line, not_implemented_message(info));
                 }
             }
         }
     }
 
-    pair_outbound_domains(&mut cfg, parts, file, &mut diags);
-    (cfg, diags)
+    /// Pair the outbound domains and hand back the result.
+    fn finish(mut self) -> (Config, Vec<Diagnostic>) {
+        let parts = std::mem::take(&mut self.parts);
+        pair_outbound_domains(&mut self.cfg, parts, self.file, &mut self.diags);
+        (self.cfg, self.diags)
+    }
 }
 
 /// Pair `outbound_domain_name/_host/_port` by position, as siproxd does.
@@ -822,10 +915,52 @@ fn pair_outbound_domains(
     }
 }
 
-/// Read the file, parse it, then [`Config::check`] it. `Err` (with every
-/// diagnostic) when any diagnostic is an error; `Ok` with the warnings
-/// otherwise. The file name in the diagnostics is `path` as given.
+/// Read the file, parse it, then [`Config::check`] it: [`load_with_section`]
+/// with no section (for a UCI file: its first `sipnat` section).
 pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    load_with_section(path, None)
+}
+
+/// `true` when `text` is in UCI syntax: its first line that is neither blank
+/// nor a comment starts with the word `config` (or `package`, as `uci
+/// export` writes; or `option`/`list`, a UCI file missing its `config`
+/// line, which the UCI reader then reports at its line). siproxd.conf has no
+/// option of any of these names, so the test is unambiguous.
+pub fn looks_like_uci(text: &str) -> bool {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().next())
+        .is_some_and(|w| matches!(w, "config" | "package" | "option" | "list"))
+}
+
+/// Read the file, detect its syntax ([`looks_like_uci`]), parse it, then
+/// [`Config::check`] it: [`load_layered`] with no command-line layer.
+pub fn load_with_section(
+    path: &Path,
+    section: Option<&str>,
+) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
+    load_layered(path, section, |_| ())
+}
+
+/// Read the file, detect its syntax ([`looks_like_uci`]), parse it, put
+/// `overrides` (the command-line layer, `cli::apply`) on top, then
+/// [`Config::check`] the result once (DESIGN.md rule 12). `section` is the
+/// UCI section to read (`-s`: a section name or `@sipnat[N]`; `None`: the
+/// first `sipnat` section); naming a section for a siproxd.conf file is an
+/// error. `Err` (with every diagnostic) when any diagnostic is an error;
+/// `Ok` with the warnings otherwise. The file name in the diagnostics is
+/// `path` as given.
+///
+/// The overrides must come before the check: a UCI section usually names
+/// its interfaces only logically (`interface_inbound 'lan'`), and the
+/// devices arrive as `--if-inbound`/`--if-outbound`.
+pub fn load_layered(
+    path: &Path,
+    section: Option<&str>,
+    overrides: impl FnOnce(&mut Config),
+) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -849,8 +984,30 @@ pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
     };
-    let (cfg, parse_diags) = parse_siproxd_conf(&text, &file);
+    let (cfg, parse_diags) = if looks_like_uci(&text) {
+        match uci::parse_uci_config(&text, &file, section) {
+            Ok(x) => x,
+            // no section to read: checking the defaults would only add noise
+            Err(d) => {
+                diags.extend(d);
+                return Err(diags);
+            }
+        }
+    } else {
+        if let Some(s) = section {
+            diags.push(Diagnostic::error(
+                &file,
+                0,
+                format!(
+                    "-s '{s}' names a UCI section, but this file is in siproxd.conf syntax (key = value), which has no sections"
+                ),
+            ));
+        }
+        parse_siproxd_conf(&text, &file)
+    };
     diags.extend(parse_diags);
+    let mut cfg = cfg;
+    overrides(&mut cfg);
     diags.extend(cfg.check(&file));
     if diags.iter().any(Diagnostic::is_error) {
         Err(diags)

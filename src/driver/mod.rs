@@ -14,7 +14,7 @@
 pub mod sys;
 
 use crate::cli::Options;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::dns::parse_resolv_conf;
 use crate::limits::{MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE};
 use crate::proxy::{Addresses, Channel, Outbox, Proxy};
@@ -121,7 +121,6 @@ pub struct Daemon {
     dns: UdpSocket,
     proxy: Proxy,
     out: Box<Outbox>,
-    config_path: PathBuf,
     opts: Options,
     next_refresh: Instant,
     next_autosave: Option<Instant>,
@@ -253,7 +252,6 @@ impl Daemon {
             dns,
             proxy,
             out: Outbox::new(),
-            config_path: opts.config.clone(),
             opts,
             next_refresh: now + REFRESH,
             next_autosave,
@@ -452,7 +450,9 @@ impl Daemon {
     }
 
     fn reload(&mut self) {
-        match config::load(&self.config_path) {
+        // The same layers as at start: file (and UCI section), then the
+        // command line, then check().
+        match crate::cli::load_config(&self.opts) {
             Ok((mut cfg, warnings)) => {
                 for w in &warnings {
                     log::warn!("{w}");
