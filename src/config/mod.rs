@@ -653,7 +653,7 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
     let name = info.name;
     match info.status {
         Status::Later => format!(
-            "option '{name}' is recognised but privilege dropping is not implemented yet; sipnat keeps running as the user that started it"
+            "option '{name}' is recognised but chroot is not implemented yet; sipnat runs without it (use 'user' to drop privileges)"
         ),
         Status::NotApplicable => format!(
             "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"

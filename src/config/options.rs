@@ -31,7 +31,7 @@ impl Status {
     pub fn describe(self) -> &'static str {
         match self {
             Status::Implemented => "implemented",
-            Status::Later => "parsed, warns: privilege drop not implemented yet",
+            Status::Later => "parsed, warns: chroot not implemented yet",
             Status::NotYet => "recognised, warns: not implemented yet",
             Status::NotApplicable => "recognised, warns: not applicable to sipnat",
         }
@@ -177,7 +177,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     ),
     opt(
         "user",
-        Later,
+        Implemented,
         "Switch to this user (and its group) after binding the sockets.",
     ),
     opt(

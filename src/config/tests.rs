@@ -411,13 +411,17 @@ fn load_plugin_warns_per_plugin() {
 }
 
 #[test]
-fn privilege_drop_options_are_parsed_but_warn() {
-    let (c, d) = parse("user = nobody\n");
+fn privilege_drop_options() {
+    // `user` is implemented: parsed, no warning.
+    let c = clean("user = nobody\n");
     assert_eq!(c.user.as_deref(), Some("nobody"));
+    // `chrootjail` is parsed but warns: chroot is not implemented.
+    let (c, d) = parse("chrootjail = /var/empty\n");
+    assert_eq!(c.chrootjail.as_deref(), Some(std::path::Path::new("/var/empty")));
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].severity, Severity::Warning);
     assert!(
-        d[0].message.contains("'user'") && d[0].message.contains("privilege"),
+        d[0].message.contains("'chrootjail'") && d[0].message.contains("chroot"),
         "{}",
         d[0]
     );
@@ -874,7 +878,6 @@ fn load_the_sample_siproxd_conf() {
         }
     }
     for want in [
-        "user",
         "rtp_input_dejitter",
         "debug_port",
         "proxy_auth_realm",
@@ -945,7 +948,7 @@ fn load_collects_parse_and_check_diagnostics() {
     std::fs::create_dir_all(&dir).unwrap(); // temp dir is writable in tests
     // parse error + check error + warning: all returned in Err
     let p = dir.join("bad.conf");
-    std::fs::write(&p, "if_inbound = eth0\nbogus_key = 1\nuser = nobody\n").unwrap(); // as above
+    std::fs::write(&p, "if_inbound = eth0\nbogus_key = 1\nchrootjail = /var/empty\n").unwrap(); // as above
     let d = load(&p).unwrap_err();
     assert!(
         d.iter()
@@ -959,7 +962,7 @@ fn load_collects_parse_and_check_diagnostics() {
     );
     assert!(
         d.iter()
-            .any(|x| x.severity == Severity::Warning && x.message.contains("'user'")),
+            .any(|x| x.severity == Severity::Warning && x.message.contains("'chrootjail'")),
         "{d:#?}"
     );
     // invalid UTF-8 is replaced, with a warning, and otherwise loads
