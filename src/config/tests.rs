@@ -417,7 +417,10 @@ fn privilege_drop_options() {
     assert_eq!(c.user.as_deref(), Some("nobody"));
     // `chrootjail` is parsed but warns: chroot is not implemented.
     let (c, d) = parse("chrootjail = /var/empty\n");
-    assert_eq!(c.chrootjail.as_deref(), Some(std::path::Path::new("/var/empty")));
+    assert_eq!(
+        c.chrootjail.as_deref(),
+        Some(std::path::Path::new("/var/empty"))
+    );
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].severity, Severity::Warning);
     assert!(
@@ -948,7 +951,11 @@ fn load_collects_parse_and_check_diagnostics() {
     std::fs::create_dir_all(&dir).unwrap(); // temp dir is writable in tests
     // parse error + check error + warning: all returned in Err
     let p = dir.join("bad.conf");
-    std::fs::write(&p, "if_inbound = eth0\nbogus_key = 1\nchrootjail = /var/empty\n").unwrap(); // as above
+    std::fs::write(
+        &p,
+        "if_inbound = eth0\nbogus_key = 1\nchrootjail = /var/empty\n",
+    )
+    .unwrap(); // as above
     let d = load(&p).unwrap_err();
     assert!(
         d.iter()
