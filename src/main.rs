@@ -7,6 +7,8 @@ use sipnat::cli::{self, Command};
 use sipnat::driver::{self, Daemon};
 
 fn main() {
+    // First of all, so an early SIGHUP (procd reload) cannot kill us.
+    driver::sys::install_signal_handlers();
     let args: Vec<String> = std::env::args().collect();
     let program = args.first().cloned().unwrap_or_else(|| "sipnat".into());
     let opts = match cli::parse_args(&args) {
@@ -62,7 +64,6 @@ fn main() {
             std::process::exit(3);
         }
     }
-    driver::sys::install_signal_handlers();
     let pid_file = cfg.pid_file.clone();
     let mut daemon = match Daemon::new(cfg, opts) {
         Ok(d) => d,

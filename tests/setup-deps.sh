@@ -7,12 +7,14 @@
 #   iptables    for NAT topologies
 #   tcpdump     the WAN capture
 #   tshark      optional (--tshark): a second decoder for the captures
+#   shellcheck  lints the OpenWrt init and uci-defaults scripts
+#   busybox     runs those scripts under the shell OpenWrt has
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI: sudo tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;

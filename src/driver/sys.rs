@@ -87,8 +87,9 @@ pub fn raise_fd_limit(need: u64) {
 }
 
 /// Switch to `user` (and its primary group, with no supplementary groups)
-/// for good. Called after the sockets are bound: sipnat needs root only to
-/// bind port 5060 and raise its file limit.
+/// for good. Called once the sockets are bound and the open-file limit is
+/// raised (root may raise the hard limit; a `sip_listen_port` or RTP range
+/// below 1024 needs root to bind).
 pub fn drop_privileges(user: &str) -> Result<(u32, u32), String> {
     let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
     // SAFETY: getpwnam returns a pointer to static storage or null; we copy
