@@ -52,11 +52,12 @@ usage:
                   [--early-media] [--calls N] [common options]
   sipnat-load uac --proxy IP:PORT --local IP [--local-port P] --target SIP-URI
                   [--user U] [--register-to SIP-URI] [--calls N] [--rate CPS]
-                  [--hold-at-s X --resume-at-s Y] [common options]
+                  [--hold-at-s X --resume-at-s Y] [--cancel-after-ms N] [common options]
 common: [--pps 50] [--payload 160] [--duration-s S] [--report FILE]
         [--rtp-port P] [--expect-source IP] [--max-loss-pct F] [--linger-ms N]
   uas: --duration-s is its whole lifetime; with --calls it stops once N calls ended.
-  uac: --duration-s is each call's length from the 200 OK to the BYE.";
+  uac: --duration-s is each call's length from the 200 OK to the BYE;
+       --cancel-after-ms N cancels each call still ringing N ms after its INVITE.";
 
 /// RFC 3261 §17.1.1.1 timers.
 const T1: Duration = Duration::from_millis(500);
@@ -93,6 +94,7 @@ struct Opts {
     pps: u32,
     payload: usize,
     hold_at: Option<Duration>,
+    cancel_after: Option<Duration>,
     resume_at: Option<Duration>,
     report: Option<PathBuf>,
     rtp_port: u16,
@@ -127,6 +129,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         pps: 50,
         payload: 160,
         hold_at: None,
+        cancel_after: None,
         resume_at: None,
         report: None,
         rtp_port: if mode == Mode::Uac { 40000 } else { 30000 },
@@ -166,6 +169,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "--pps" => o.pps = v.parse().map_err(|e| bad(&e))?,
             "--payload" => o.payload = v.parse().map_err(|e| bad(&e))?,
             "--hold-at-s" => o.hold_at = Some(secs(v)?),
+            "--cancel-after-ms" => {
+                o.cancel_after = Some(Duration::from_millis(v.parse().map_err(|e| bad(&e))?))
+            }
             "--resume-at-s" => o.resume_at = Some(secs(v)?),
             "--report" => o.report = Some(PathBuf::from(v)),
             "--rtp-port" => o.rtp_port = v.parse().map_err(|e| bad(&e))?,
@@ -535,6 +541,8 @@ fn host_of(uri: &str) -> &str {
 struct Totals {
     attempted: u64,
     established: u64,
+    /// Calls the UAC cancelled (487) or the UAS saw cancelled.
+    cancelled: u64,
     ended: u64,
     failed: u64,
     codes: BTreeMap<String, u64>,
@@ -701,7 +709,7 @@ fn finish(
     let srcs: Vec<String> = sources.iter().map(|s| json_str(&s.to_string())).collect();
     let report = format!(
         "{{\n  \"mode\": {},\n  \"ok\": {ok},\n  \"elapsed_s\": {:.3},\n  \"problems\": [{}],\n  \
-         \"calls\": {{\"attempted\": {}, \"established\": {}, \"ended\": {}, \"failed\": {}, \"codes\": {{{}}}}},\n  \
+         \"calls\": {{\"attempted\": {}, \"established\": {}, \"cancelled\": {}, \"ended\": {}, \"failed\": {}, \"codes\": {{{}}}}},\n  \
          \"rtp\": {{\"sent\": {sent}, \"received\": {recvd}, \"lost\": {lost}, \"loss_pct\": {pct:.5}, \
          \"duplicates\": {dups}, \"reordered\": {reord}, \"max_reorder\": {max_reorder}, \"mixed\": {mixed}, \
          \"rx_early\": {early}, \"rx_hold\": {hold}, \"rx_resumed\": {resumed}, \"max_delay_ms\": {:.3}}},\n  \
@@ -712,6 +720,7 @@ fn finish(
         problems.join(", "),
         t.attempted,
         t.established,
+        t.cancelled,
         t.ended,
         t.failed,
         codes.join(", "),
@@ -765,6 +774,10 @@ struct UacCall {
     media: Option<Arc<Media>>,
     confirmed_at: Option<Instant>,
     hold_sent: bool,
+    invited_at: Instant,
+    /// CANCEL sent (RFC 3261 §9.1), retransmitted until its 200.
+    cancelled: bool,
+    cancel_retx: Option<Retx>,
     resume_sent: bool,
     /// The direction of our latest offer.
     offered: Dir,
@@ -823,7 +836,7 @@ impl Uac {
             "From: <sip:{}@{}>;tag={from_tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n",
             self.o.user, self.domain
         );
-        if method != "ACK" && method != "BYE" {
+        if !matches!(method, "ACK" | "BYE" | "CANCEL") {
             let _ = write!(s, "Contact: {}\r\n", self.contact());
         }
         s.push_str("User-Agent: sipnat-load\r\n");
@@ -907,6 +920,9 @@ impl Uac {
             media: None,
             confirmed_at: None,
             hold_sent: false,
+            invited_at: now,
+            cancelled: false,
+            cancel_retx: None,
             resume_sent: false,
             offered: Dir::SendRecv,
             sdp_version: 1,
@@ -1000,6 +1016,29 @@ impl Uac {
         self.in_dialog(i, "INVITE", body.as_bytes(), now);
     }
 
+    /// CANCEL a ringing call: the INVITE's Request-URI, Call-ID, From, To,
+    /// CSeq number and Via branch (RFC 3261 §9.1).
+    fn cancel(&mut self, i: usize, now: Instant) {
+        let c = &self.calls[i];
+        let to = format!("<{}>", self.o.target);
+        let req = self.request(
+            "CANCEL",
+            &self.o.target,
+            &c.invite_branch,
+            &[],
+            &c.from_tag,
+            &to,
+            &c.call_id,
+            1,
+            "",
+            b"",
+        );
+        send(&self.sock, &req, self.proxy);
+        let c = &mut self.calls[i];
+        c.cancelled = true;
+        c.cancel_retx = Some(Retx::new(req, self.proxy, now, false));
+    }
+
     fn timers(&mut self, now: Instant) {
         for i in 0..self.calls.len() {
             let c = &mut self.calls[i];
@@ -1011,7 +1050,20 @@ impl Uac {
                 self.fail(i, 408, why);
                 continue;
             }
+            if let Some(r) = self.calls[i].cancel_retx.as_mut()
+                && !r.poll(now, &self.sock)
+            {
+                self.calls[i].cancel_retx = None;
+            }
             let c = &self.calls[i];
+            if let Some(after) = self.o.cancel_after
+                && c.state == UacState::Inviting
+                && !c.cancelled
+                && now >= c.invited_at + after
+            {
+                self.cancel(i, now);
+                continue;
+            }
             let Some(t0) = c.confirmed_at else { continue };
             if c.state != UacState::Confirmed {
                 continue;
@@ -1074,6 +1126,10 @@ impl Uac {
                 send(&self.sock, &ack, self.proxy);
                 return;
             }
+        }
+        if method == "CANCEL" {
+            self.calls[i].cancel_retx = None; // 200 (or 481: too late)
+            return;
         }
         let c = &self.calls[i];
         if c.pending != Some((cseq, if method == "INVITE" { "INVITE" } else { "BYE" }))
@@ -1141,7 +1197,16 @@ impl Uac {
                 b"",
             );
             send(&self.sock, &ack, self.proxy);
-            if initial {
+            if initial && code == 487 && self.calls[i].cancelled {
+                let c = &mut self.calls[i];
+                c.state = UacState::Done;
+                c.code = code;
+                if let Some(md) = &c.media {
+                    md.phase.store(PH_ENDED, Relaxed);
+                }
+                self.t.cancelled += 1;
+                *self.t.codes.entry(code.to_string()).or_default() += 1;
+            } else if initial {
                 self.fail(i, code, format!("INVITE answered {code}"));
             } else {
                 // A failed re-INVITE keeps the call (RFC 3261 §14.1).
@@ -1268,9 +1333,11 @@ impl Uac {
                 c.media.clone(),
             ));
         }
-        if (t.established as usize) < n {
-            t.problems
-                .push(format!("{} of {n} calls established", t.established));
+        if ((t.established + t.cancelled) as usize) < n {
+            t.problems.push(format!(
+                "{} of {n} calls established, {} cancelled",
+                t.established, t.cancelled
+            ));
         }
         finish(&self.o, t, &rows, start.elapsed())
     }
@@ -1435,6 +1502,7 @@ impl Uas {
                     let cseq = c.invite.cseq().map_or(1, |x| x.0);
                     c.retx = Some((cseq, Retx::new(c.last_response.clone(), c.src, now, false)));
                     *self.t.codes.entry("487".into()).or_default() += 1;
+                    self.t.cancelled += 1;
                 }
             }
             ("CANCEL", None) | ("BYE", None) => {

@@ -1,0 +1,1214 @@
+//! sipnat relaying real RTP between real processes: the LAN / router / WAN
+//! namespaces of `tests/netns/topo.sh`, sipnat (the binary cargo built) in
+//! the router namespace with `ip_forward=0`, and the project's load generator
+//! `sipnat-load` (`tests/tools/sipnat_load.rs`, a cargo example) as phone
+//! (UAC, LAN) and far end (UAS, WAN). `tests/netns/media/README.md` explains
+//! the setup and how loss is counted.
+//!
+//! The tests:
+//! 1. two-way audio of one call from a registered phone, no loss, each end
+//!    hearing only sipnat (LAN end from 10.77.1.1, WAN end from 198.51.100.1);
+//! 2. the far end behind a second NAT (`tests/netns/media/nat.sh`) that
+//!    advertises its private 192.168.50.2 in SDP: audio flows both ways once
+//!    sipnat latches the NAT's public source;
+//! 3. hold (re-INVITE `sendonly`) and resume (`sendrecv`): the call survives
+//!    and the far end's audio comes back;
+//! 4. early media: 183 with SDP and RTP before the 200 reach the phone;
+//! 5. 300 concurrent calls at 50 packets/s each way (30,000 packets/s through
+//!    sipnat), then sipnat's SIGUSR1 status shows no call and no stream left;
+//! 6. a capture of the router's WAN interface during a call with early media
+//!    and hold/resume (every kind of SDP crosses it): no LAN address, in any
+//!    header or body; RTP seen only between the relay and the far end;
+//! 7. CANCEL of a call ringing with early media: sipnat frees its relay
+//!    stream at once.
+//!
+//! Every test makes its own namespaces (IDs unique per process and test) and
+//! removes them in a `Drop` guard, also when the test fails; the processes
+//! it started are killed by their own handles. The work directory (sipnat.log,
+//! reports, captures) is kept when a test fails and its path printed.
+//!
+//! Needs root, `ip netns`, tcpdump, iptables, and the example binary, which
+//! the tests build themselves with cargo when it is missing or stale (see
+//! [`load_tool`]). Without root or the tools the tests FAIL saying so, unless
+//! `SIPNAT_SKIP_NETNS=1`, which skips them.
+//!
+//! The `load_core` unit tests (SIP/SDP/RTP/statistics/JSON of the load tool)
+//! run here too: they need nothing of the above.
+//!
+//! What these tests do not do: IPv6, TCP, SRTP, codecs, or any host outside
+//! the namespaces.
+
+#[path = "tools/load_core.rs"]
+mod load_core;
+
+use load_core::Json;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const LAN_TEXT: &[u8] = b"10.77.1.";
+const ROUTER_LAN: &str = "10.77.1.1";
+const ROUTER_WAN: &str = "198.51.100.1";
+
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip_allowed() -> bool {
+    std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1")
+}
+
+/// The load tool next to this test: <target>/<profile>/deps/<test> →
+/// <target>/<profile>/examples/sipnat-load.
+///
+/// Plain `cargo test` builds examples, but `cargo test --all-targets` (CI)
+/// builds them only as test harnesses and `cargo test --test netns_media`
+/// not at all; so the first test to need the tool runs `cargo build
+/// --example sipnat-load` into this test's own target directory and profile
+/// (cargo releases its lock while tests run; a fresh tool makes it a no-op).
+fn load_tool() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(build_load_tool)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn build_load_tool() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the test binary does not live in <target>/<profile>/deps")?;
+    let tool = profile_dir.join("examples").join("sipnat-load");
+    let target_dir = profile_dir
+        .parent()
+        .filter(|t| t.join("CACHEDIR.TAG").is_file());
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let how = "build it with `cargo build --example sipnat-load` (same profile and target)";
+    if let Some(target_dir) = target_dir {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "--example",
+            "sipnat-load",
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .current_dir(manifest());
+        match profile {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            p => {
+                cmd.args(["--profile", p]);
+            }
+        }
+        match cmd.output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return Err(format!(
+                    "building sipnat-load failed:\n{}",
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+            }
+            // no cargo here (binaries copied elsewhere): use what exists
+            Err(e) => eprintln!("cannot run cargo ({e}); using {}", tool.display()),
+        }
+    }
+    if !tool.is_file() {
+        return Err(format!("{} not found: {how}", tool.display()));
+    }
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    for src in ["tests/tools/sipnat_load.rs", "tests/tools/load_core.rs"] {
+        if modified(&tool) < modified(&manifest().join(src)) {
+            return Err(format!("{} is older than {src}: {how}", tool.display()));
+        }
+    }
+    Ok(tool)
+}
+
+fn sh(cmd: &str, args: &[&str]) -> Option<std::process::Output> {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+}
+
+/// Why this machine cannot run the tests, if it cannot.
+fn environment_problem(id: &str) -> Option<String> {
+    let uid = sh("id", &["-u"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if uid.as_deref() != Some("0") {
+        return Some("must run as root (network namespaces, tcpdump, iptables)".into());
+    }
+    for tool in ["ip", "tcpdump", "iptables", "ss"] {
+        let found =
+            sh("sh", &["-c", &format!("command -v {tool}")]).is_some_and(|o| o.status.success());
+        if !found {
+            return Some(format!(
+                "'{tool}' not found (tests/setup-deps.sh installs iproute2, tcpdump, iptables)"
+            ));
+        }
+    }
+    let probe = format!("snp-{id}");
+    let ok = sh("ip", &["netns", "add", &probe]).is_some_and(|o| o.status.success());
+    let _ = sh("ip", &["netns", "del", &probe]);
+    if !ok {
+        return Some("'ip netns add' does not work here".into());
+    }
+    None
+}
+
+/// A topology with its processes; everything is undone on drop.
+struct Lab {
+    id: String,
+    name: &'static str,
+    work: PathBuf,
+    nat: bool,
+    procs: Vec<(String, Child)>,
+    sipnat_pid: Option<u32>,
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+impl Lab {
+    /// `None`: skipped (SIPNAT_SKIP_NETNS=1 on a machine that cannot run it).
+    fn new(name: &'static str, nat: bool) -> Option<Lab> {
+        let n = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+        let id = format!("g{:x}{n}", std::process::id());
+        if let Some(why) = environment_problem(&id) {
+            if skip_allowed() {
+                println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {why}");
+                return None;
+            }
+            panic!(
+                "the network-namespace media tests cannot run here: {why}\n\
+                 They need root, `ip netns`, tcpdump and iptables (tests/setup-deps.sh).\n\
+                 Set SIPNAT_SKIP_NETNS=1 to skip them on purpose."
+            );
+        }
+        let work = std::env::temp_dir().join(format!("sipnat-media-{id}-{name}"));
+        let _ = fs::remove_dir_all(&work);
+        fs::create_dir_all(&work).expect("work dir");
+        let mut lab = Lab {
+            id,
+            name,
+            work,
+            nat: false,
+            procs: Vec::new(),
+            sipnat_pid: None,
+        };
+        lab.script("tests/netns/topo.sh", "up");
+        if nat {
+            lab.nat = true;
+            lab.script("tests/netns/media/nat.sh", "up");
+        }
+        Some(lab)
+    }
+
+    fn script(&self, path: &str, cmd: &str) {
+        let out = Command::new("bash")
+            .arg(manifest().join(path))
+            .args([cmd, &self.id])
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{path} {cmd} {} failed:\n{}{}",
+            self.id,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn ns(&self, role: char) -> String {
+        format!("sn{role}-{}", self.id)
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.work.join(file)
+    }
+
+    /// Start `cmd args` in namespace `role`, stdout+stderr to `<name>.out`.
+    fn spawn(&mut self, name: &str, role: char, cmd: &Path, args: &[String]) -> u32 {
+        let out = fs::File::create(self.path(&format!("{name}.out"))).expect("log file");
+        let err = out.try_clone().expect("log file");
+        fs::write(
+            self.path(&format!("{name}.cmd")),
+            format!(
+                "ip netns exec {} {} {}\n",
+                self.ns(role),
+                cmd.display(),
+                args.join(" ")
+            ),
+        )
+        .expect("cmd file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(role)])
+            .arg(cmd)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let pid = child.id();
+        self.procs.push((name.to_string(), child));
+        pid
+    }
+
+    /// Wait up to `limit` for process `name`; a process that overstays is
+    /// killed and the test fails.
+    fn wait(&mut self, name: &str, limit: Duration) -> ExitStatus {
+        match self.wait_or_kill(name, limit) {
+            Some(st) => st,
+            None => panic!(
+                "{name} did not finish within {limit:?} (killed)\n{}",
+                self.context()
+            ),
+        }
+    }
+
+    /// Wait up to `limit` for process `name`; `None`: it overstayed and was
+    /// killed.
+    fn wait_or_kill(&mut self, name: &str, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        let i = self
+            .procs
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no process {name}"));
+        loop {
+            if let Some(st) = self.procs[i].1.try_wait().expect("try_wait") {
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                let _ = self.procs[i].1.kill();
+                let _ = self.procs[i].1.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Until something listens on UDP `port` (at `ip`, if given) in `role`.
+    fn wait_udp(&self, role: char, port: u16, ip: &str) {
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            let filter = format!("sport = :{port}");
+            if let Some(o) = sh(
+                "ip",
+                &["netns", "exec", &self.ns(role), "ss", "-Hlun", &filter],
+            ) && String::from_utf8_lossy(&o.stdout).contains(ip)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "nothing listens on UDP {ip}:{port} in {} after 5 s",
+            self.ns(role)
+        );
+    }
+
+    /// sipnat in the router namespace with the relay pool 20000–21199.
+    fn start_sipnat(&mut self, debug: &str) {
+        let conf = format!(
+            "# written by tests/netns_media.rs\n\
+             if_inbound = rlan\nif_outbound = rwan\nsip_listen_port = 5060\n\
+             rtp_proxy_enable = 1\nrtp_port_low = 20000\nrtp_port_high = 21199\n\
+             registration_file = {}\n",
+            self.path("registrations").display()
+        );
+        fs::write(self.path("sipnat.conf"), conf).expect("sipnat.conf");
+        let mut args = vec![
+            "-f".to_string(),
+            "-c".into(),
+            self.path("sipnat.conf").display().to_string(),
+        ];
+        if !debug.is_empty() {
+            args.push("-d".into());
+            args.push(debug.into());
+        }
+        let pid = self.spawn(
+            "sipnat",
+            'r',
+            Path::new(env!("CARGO_BIN_EXE_sipnat")),
+            &args,
+        );
+        self.sipnat_pid = Some(pid);
+        self.wait_udp('r', 5060, "");
+    }
+
+    fn sipnat_log(&self) -> String {
+        fs::read_to_string(self.path("sipnat.out")).unwrap_or_default()
+    }
+
+    /// CPU time sipnat has used so far (user + system, from /proc).
+    fn sipnat_cpu(&self) -> Option<Duration> {
+        let pid = self.sipnat_pid?;
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // fields after the ")" that ends the command name: state is field 3,
+        // utime field 14, stime field 15 (proc(5)), in clock ticks
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        let hz: u64 = sh("getconf", &["CLK_TCK"])
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100);
+        Some(Duration::from_millis(ticks * 1000 / hz))
+    }
+
+    /// SIGUSR1 to sipnat, then its new `status:` line.
+    fn sipnat_status(&self) -> String {
+        let pid = self.sipnat_pid.expect("sipnat runs").to_string();
+        let before = self.sipnat_log().matches("status: ").count();
+        let _ = sh("kill", &["-USR1", &pid]);
+        let end = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < end {
+            let log = self.sipnat_log();
+            if log.matches("status: ").count() > before
+                && let Some(line) = log.lines().rev().find(|l| l.contains("status: "))
+            {
+                return line.to_string();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sipnat logged no status line after SIGUSR1");
+    }
+
+    /// The far end, `sipnat-load uas`, in `role` ('w', or 'f' behind the NAT).
+    fn start_uas(&mut self, role: char, ip: &str, extra: &[&str]) {
+        let mut args: Vec<String> = ["uas", "--sip", &format!("{ip}:5060"), "--media-ip", ip]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend([
+            "--report".to_string(),
+            self.path("uas.json").display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn("uas", role, &load_tool(), &args);
+        self.wait_udp(role, 5060, ip);
+    }
+
+    /// The phone, `sipnat-load uac`, registered, calling bob through sipnat.
+    fn run_uac(&mut self, extra: &[&str], limit: Duration) -> ExitStatus {
+        let mut args: Vec<String> = [
+            "uac",
+            "--proxy",
+            "10.77.1.1:5060",
+            "--local",
+            "10.77.1.2",
+            "--target",
+            "sip:bob@198.51.100.2",
+            "--user",
+            "100",
+            "--register-to",
+            "sip:198.51.100.2",
+            "--expect-source",
+            ROUTER_LAN,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend([
+            "--report".to_string(),
+            self.path("uac.json").display().to_string(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn("uac", 'l', &load_tool(), &args);
+        self.wait("uac", limit)
+    }
+
+    fn report(&self, file: &str) -> Json {
+        let text = fs::read_to_string(self.path(file))
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", file, self.context()));
+        Json::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+
+    /// What to print when a test fails.
+    fn context(&self) -> String {
+        let mut s = format!("work dir kept: {}\n", self.work.display());
+        for f in ["uac.out", "uas.out"] {
+            if let Ok(t) = fs::read_to_string(self.path(f))
+                && !t.trim().is_empty()
+            {
+                s.push_str(&format!("---- {f}\n{}\n", tail(&t, 40)));
+            }
+        }
+        s.push_str(&format!(
+            "---- sipnat.out (tail)\n{}\n",
+            tail(&self.sipnat_log(), 60)
+        ));
+        s
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.procs {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+        if self.nat {
+            let _ = Command::new("bash")
+                .arg(manifest().join("tests/netns/media/nat.sh"))
+                .args(["down", &self.id])
+                .output();
+        }
+        let _ = Command::new("bash")
+            .arg(manifest().join("tests/netns/topo.sh"))
+            .args(["down", &self.id])
+            .output();
+        if std::thread::panicking() {
+            eprintln!("[{}] work dir kept: {}", self.name, self.work.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.work);
+        }
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Both ends finished cleanly, reports OK; returns (uac, uas).
+fn finish(lab: &mut Lab, uac_status: ExitStatus) -> (Json, Json) {
+    if !uac_status.success() {
+        // The far end may wait for calls that never come: do not wait long.
+        let uas = lab.wait_or_kill("uas", Duration::from_secs(2));
+        let problems = fs::read_to_string(lab.path("uac.json"))
+            .ok()
+            .and_then(|t| Json::parse(&t).ok())
+            .and_then(|j| j.get("problems").cloned());
+        panic!(
+            "the phone (sipnat-load uac) failed ({uac_status}; far end: {uas:?}): {problems:?}\n{}",
+            lab.context()
+        );
+    }
+    let uas_status = lab.wait("uas", Duration::from_secs(15));
+    let uac = lab.report("uac.json");
+    let uas = lab.report("uas.json");
+    for (who, r) in [("phone (uac)", &uac), ("far end (uas)", &uas)] {
+        let srcs = r.arr("media_sources");
+        println!(
+            "[{}] {who}: calls {:?}\n    rtp {:?}\n    {} media sources, first {:?}",
+            lab.name,
+            r.get("calls"),
+            r.get("rtp"),
+            srcs.len(),
+            srcs.first()
+        );
+    }
+    assert!(
+        uac_status.success() && uas_status.success(),
+        "load tool failed (uac {uac_status}, uas {uas_status}): uac problems {:?}, uas problems {:?}\n{}",
+        uac.get("problems"),
+        uas.get("problems"),
+        lab.context()
+    );
+    (uac, uas)
+}
+
+/// Every media source of a report has IP `ip` (and there is one).
+fn assert_sources(r: &Json, ip: &str, who: &str) {
+    let srcs: Vec<&str> = r
+        .arr("media_sources")
+        .iter()
+        .filter_map(Json::as_str)
+        .collect();
+    assert!(!srcs.is_empty(), "{who} saw no media source");
+    for s in &srcs {
+        assert!(
+            s.starts_with(&format!("{ip}:")),
+            "{who} received media from {s}, expected only sipnat's {ip}: {srcs:?}"
+        );
+    }
+}
+
+/// RTP accounting of one direction (phone → far end or back), over every
+/// call, the two reports' calls matched by Call-ID (the part before `@`,
+/// which sipnat leaves alone).
+#[derive(Debug, Default, Clone, Copy)]
+struct Flow {
+    sent: u64,
+    received: u64,
+    /// Missing below the highest packet the receiver got: lost mid-call.
+    gaps: u64,
+    /// Sent after the last packet the receiver got: the packets in flight
+    /// when the call ended. sipnat frees a stream when it relays the BYE, so
+    /// the far end's packets sent before the BYE reaches it are dropped by
+    /// design (and the phone's last ones when sipnat reads the BYE before
+    /// them); this is not lost audio.
+    tail: u64,
+    max_tail: u64,
+}
+
+impl std::fmt::Display for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sent {} received {} lost mid-call {} after hang-up {} (max {} in one call)",
+            self.sent, self.received, self.gaps, self.tail, self.max_tail
+        )
+    }
+}
+
+fn call_key(call: &Json) -> String {
+    let id = call.str_of("call_id").unwrap_or("");
+    id.split('@').next().unwrap_or(id).to_string()
+}
+
+/// (phone → far end, far end → phone).
+fn flows(uac: &Json, uas: &Json) -> (Flow, Flow) {
+    let far: std::collections::HashMap<String, &Json> = uas
+        .arr("per_call")
+        .iter()
+        .map(|c| (call_key(c), c))
+        .collect();
+    let (mut up, mut down) = (Flow::default(), Flow::default());
+    for c in uac.arr("per_call") {
+        let Some(f) = far.get(&call_key(c)) else {
+            panic!("call {} reached no far end", call_key(c));
+        };
+        for (flow, tx, rx) in [(&mut up, c, *f), (&mut down, *f, c)] {
+            let sent = tx.count("sent");
+            let highest = rx.num("highest").expect("per-call 'highest' in the report");
+            let next = (highest + 1.0).max(0.0) as u64;
+            let tail = sent.saturating_sub(next);
+            flow.sent += sent;
+            flow.received += rx.count("unique");
+            flow.gaps += rx.count("lost");
+            flow.tail += tail;
+            flow.max_tail = flow.max_tail.max(tail);
+        }
+    }
+    (up, down)
+}
+
+/// Every packet of both directions arrived, except at most `tail` per call
+/// in flight at the hang-up.
+fn assert_audio(lab: &Lab, uac: &Json, uas: &Json, tail: u64) -> (Flow, Flow) {
+    let (up, down) = flows(uac, uas);
+    println!(
+        "[{}] phone → far end: {up}\n[{}] far end → phone: {down}",
+        lab.name, lab.name
+    );
+    assert!(
+        up.gaps == 0 && down.gaps == 0 && up.max_tail <= tail && down.max_tail <= tail,
+        "RTP lost: phone → far end {up}; far end → phone {down}\n{}",
+        lab.context()
+    );
+    assert_eq!(uac.count("rtp.duplicates") + uas.count("rtp.duplicates"), 0);
+    (up, down)
+}
+
+// ------------------------------------------------------------------ tests
+
+/// 1: one call, ~3 s at 50 packets/s each way: nothing lost, each end hears
+/// only sipnat's relay address on its side.
+#[test]
+fn media_two_way_audio() {
+    let Some(mut lab) = Lab::new("twoway", false) else {
+        return;
+    };
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    let st = lab.run_uac(
+        &["--calls", "1", "--duration-s", "3"],
+        Duration::from_secs(20),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.count("calls.established"), 1);
+    assert_eq!(uas.count("calls.ended"), 1);
+    let sent_up = uac.count("rtp.sent");
+    let sent_down = uas.count("rtp.sent");
+    assert!(
+        sent_up >= 140 && sent_down >= 140,
+        "about 150 packets each way: {sent_up}/{sent_down}"
+    );
+    assert_audio(&lab, &uac, &uas, 2);
+    assert_eq!(uac.count("rtp.duplicates") + uas.count("rtp.duplicates"), 0);
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+    // RTCP (one SR at the start of each stream) crossed the relay too
+    assert!(uac.count("rtcp.received") >= 1 && uas.count("rtcp.received") >= 1);
+    let status = lab.sipnat_status();
+    assert!(
+        status.contains(" calls 0/") && status.contains(" streams 0/"),
+        "{status}"
+    );
+}
+
+/// 2: the far end sits behind a second NAT and advertises its private
+/// address in SDP; sipnat must latch the NAT's public source.
+#[test]
+fn media_far_end_behind_second_nat() {
+    let Some(mut lab) = Lab::new("nat", true) else {
+        return;
+    };
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'f',
+        "192.168.50.2",
+        &[
+            "--contact",
+            "198.51.100.2:5060",
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    let st = lab.run_uac(
+        &["--calls", "1", "--duration-s", "3"],
+        Duration::from_secs(20),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.count("calls.established"), 1);
+    // The far end's SDP named 192.168.50.2; its audio must reach the phone.
+    let far_sends_to = uas.str_of("per_call.0.remote").unwrap_or("");
+    assert!(
+        far_sends_to.starts_with("198.51.100.1:"),
+        "the far end sends to sipnat's WAN relay address, not {far_sends_to}"
+    );
+    let (up, down) = flows(&uac, &uas);
+    println!("[nat] phone → far end: {up}\n[nat] far end → phone: {down}");
+    assert!(
+        down.gaps == 0 && down.tail <= 2,
+        "far end → phone: {down}\n{}",
+        lab.context()
+    );
+    // Until the far end's first packet shows sipnat the NAT's address, the
+    // phone's packets go to the unreachable private SDP address: only the
+    // very first ones may be lost, never later ones.
+    let gaps = uas.str_of("per_call.0.gaps").unwrap_or("");
+    assert!(
+        up.gaps <= 5 && (up.gaps == 0 || gaps.starts_with("0-")) && up.tail <= 2,
+        "phone → far end: {up}, missing {gaps}\n{}",
+        lab.context()
+    );
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+}
+
+/// 3: hold (re-INVITE sendonly → recvonly) and resume (sendrecv): the call
+/// is kept and the far end's audio resumes.
+#[test]
+fn media_hold_and_resume() {
+    let Some(mut lab) = Lab::new("hold", false) else {
+        return;
+    };
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    let st = lab.run_uac(
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "4",
+            "--hold-at-s",
+            "1",
+            "--resume-at-s",
+            "2.5",
+        ],
+        Duration::from_secs(20),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.count("calls.ended"), 1, "the call ended with BYE/200");
+    assert_eq!(uac.str_of("per_call.0.status"), Some("Done"));
+    // The far end stopped for ~1.5 s: it sent ~125 instead of ~200 packets.
+    let down = uas.count("rtp.sent");
+    assert!(
+        (90..=160).contains(&down),
+        "far end sent {down} packets (paused on hold)"
+    );
+    let resumed = uac.count("rtp.rx_resumed");
+    assert!(
+        resumed >= 60,
+        "phone heard {resumed} packets after the resume (expect ~75)"
+    );
+    assert!(
+        uac.count("rtp.rx_hold") <= 5,
+        "far end kept sending on hold"
+    );
+    assert_audio(&lab, &uac, &uas, 2);
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+}
+
+/// 4: early media: the far end answers 183 with SDP and sends RTP for a
+/// second before its 200; the phone hears it before the answer.
+#[test]
+fn media_early_media_before_answer() {
+    let Some(mut lab) = Lab::new("early", false) else {
+        return;
+    };
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--early-media",
+            "--ring-ms",
+            "1000",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    let st = lab.run_uac(
+        &["--calls", "1", "--duration-s", "2"],
+        Duration::from_secs(20),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    let early = uac.count("rtp.rx_early");
+    assert!(
+        early >= 35,
+        "phone heard {early} early packets (expect ~50)"
+    );
+    assert_audio(&lab, &uac, &uas, 2);
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+}
+
+/// 5: 300 concurrent calls at ~100 calls/s, 5 s of RTP each at 50 packets/s
+/// each way; everything delivered; afterwards sipnat's tables are empty.
+#[test]
+fn media_300_concurrent_calls() {
+    let Some(mut lab) = Lab::new("load", false) else {
+        return;
+    };
+    lab.start_sipnat("");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "300",
+            "--duration-s",
+            "40",
+            "--expect-source",
+            ROUTER_WAN,
+            "--max-loss-pct",
+            "0.1",
+        ],
+    );
+    let st = lab.run_uac(
+        &[
+            "--calls",
+            "300",
+            "--rate",
+            "100",
+            "--duration-s",
+            "5",
+            "--max-loss-pct",
+            "0.1",
+        ],
+        Duration::from_secs(45),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.count("calls.established"), 300);
+    assert_eq!(uac.count("calls.ended"), 300);
+    assert_eq!(uas.count("calls.ended"), 300);
+    let (up, down) = flows(&uac, &uas);
+    let total = up.sent + down.sent;
+    let pct = (up.gaps + down.gaps) as f64 * 100.0 / total as f64;
+    println!(
+        "300 calls: {total} RTP packets sent, lost mid-call {pct:.4} %\n  phone → far end: {up}\n  \
+         far end → phone: {down}\n  max one-way delay {:?}/{:?} ms, reordered {}/{}",
+        uac.num("rtp.max_delay_ms"),
+        uas.num("rtp.max_delay_ms"),
+        uac.count("rtp.reordered"),
+        uas.count("rtp.reordered")
+    );
+    assert!(
+        total >= 2 * 300 * 240,
+        "about 75,000 packets each way: {total}"
+    );
+    assert!(
+        pct < 0.1,
+        "RTP loss {pct:.4} % (≥ 0.1 %)\n{}",
+        lab.context()
+    );
+    // The far end hears the BYE a little after sipnat freed the stream; on
+    // a loaded machine that takes a while, but not half a second.
+    assert!(
+        up.max_tail <= 25 && down.max_tail <= 25,
+        "too many packets lost at the hang-up: {up} / {down}"
+    );
+    assert_sources(&uac, ROUTER_LAN, "phones");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+    println!(
+        "sipnat (debug build) used {:?} of CPU for the whole run",
+        lab.sipnat_cpu()
+    );
+    let status = lab.sipnat_status();
+    println!("{status}");
+    assert!(
+        status.contains(" calls 0/") && status.contains(" streams 0/"),
+        "sipnat still holds calls or streams after every call ended: {status}"
+    );
+}
+
+/// 6: the router's WAN interface during a call with early media, hold and
+/// resume (183, 200, two re-INVITEs and their answers all carry SDP): no LAN
+/// address anywhere, and the RTP on the wire runs between the relay and the
+/// far end only.
+#[test]
+fn media_wan_capture_has_no_lan_address() {
+    let Some(mut lab) = Lab::new("pcap", false) else {
+        return;
+    };
+    lab.start_sipnat("2");
+    let pcap = lab.path("wan.pcap");
+    let args: Vec<String> = [
+        "-i",
+        "rwan",
+        "-nn",
+        "-U",
+        "--immediate-mode",
+        "-s",
+        "0",
+        "-Z",
+        "root",
+        "-w",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([pcap.display().to_string()])
+    .collect();
+    let tcpdump_pid = lab.spawn("tcpdump", 'r', Path::new("tcpdump"), &args);
+    let end = Instant::now() + Duration::from_secs(5);
+    while !fs::read_to_string(lab.path("tcpdump.out"))
+        .unwrap_or_default()
+        .contains("listening on")
+    {
+        assert!(Instant::now() < end, "tcpdump did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--early-media",
+            "--ring-ms",
+            "500",
+        ],
+    );
+    let st = lab.run_uac(
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "3",
+            "--hold-at-s",
+            "1",
+            "--resume-at-s",
+            "2",
+        ],
+        Duration::from_secs(20),
+    );
+    let _ = finish(&mut lab, st);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = sh("kill", &["-INT", &tcpdump_pid.to_string()]);
+    let _ = lab.wait("tcpdump", Duration::from_secs(3));
+    let bytes = fs::read(&pcap).expect("wan.pcap");
+    let r = scan_pcap(&bytes).unwrap_or_else(|e| panic!("wan.pcap: {e}"));
+    println!(
+        "wan.pcap: {} frames, {} SIP, {} SIP with SDP, {} RTP/RTCP",
+        r.frames, r.sip, r.sdp, r.media
+    );
+    assert!(
+        r.leaks.is_empty(),
+        "LAN address on the WAN:\n{:#?}\n{}",
+        r.leaks,
+        lab.context()
+    );
+    assert!(r.sip >= 10, "SIP crossed the WAN: {}", r.sip);
+    assert!(
+        r.sdp >= 5,
+        "INVITE, 183, 200 and two re-INVITEs + answers carry SDP: {}",
+        r.sdp
+    );
+    assert!(r.media >= 200, "RTP crossed the WAN: {}", r.media);
+    assert!(
+        r.media_strangers.is_empty(),
+        "media between other hosts: {:?}",
+        r.media_strangers
+    );
+}
+
+/// 7: the phone cancels a call that rings with early media: the early RTP
+/// reached it, the far end answered 487, and sipnat freed the call and its
+/// relay stream at once (nothing waits for `rtp_timeout`).
+#[test]
+fn media_cancel_during_early_media_frees_the_relay() {
+    let Some(mut lab) = Lab::new("cancel", false) else {
+        return;
+    };
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--early-media",
+            "--ring-ms",
+            "5000",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    let st = lab.run_uac(
+        &["--calls", "1", "--cancel-after-ms", "1000"],
+        Duration::from_secs(20),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(
+        uac.count("calls.cancelled"),
+        1,
+        "phone got 487 after CANCEL"
+    );
+    assert_eq!(uas.count("calls.cancelled"), 1, "far end saw the CANCEL");
+    assert_eq!(
+        uas.str_of("per_call.0.status"),
+        Some("Ended"),
+        "487 was ACKed"
+    );
+    let early = uac.count("rtp.rx_early");
+    assert!(
+        early >= 35,
+        "phone heard {early} early packets (expect ~50)"
+    );
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    let status = lab.sipnat_status();
+    assert!(
+        status.contains(" calls 0/") && status.contains(" streams 0/"),
+        "sipnat still holds the cancelled call: {status}"
+    );
+}
+
+// ------------------------------------------------------------ pcap reader
+
+#[derive(Debug, Default)]
+struct Capture {
+    frames: usize,
+    sip: usize,
+    sdp: usize,
+    media: usize,
+    /// UDP non-SIP flows not between the relay (198.51.100.1:20000-21199)
+    /// and the far end (198.51.100.2).
+    media_strangers: Vec<String>,
+    leaks: Vec<String>,
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// Read a classic pcap (µs or ns, either byte order) of Ethernet frames;
+/// a truncated last record (tcpdump stopped mid-write) ends the file.
+fn scan_pcap(b: &[u8]) -> Result<Capture, String> {
+    let magic: [u8; 4] = b
+        .get(..4)
+        .ok_or("no pcap header")?
+        .try_into()
+        .map_err(|_| "no pcap header")?;
+    let le = match u32::from_le_bytes(magic) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        m => return Err(format!("not a pcap file (magic {m:#x})")),
+    };
+    let rd32 = |at: usize| -> Option<u32> {
+        let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(x)
+        } else {
+            u32::from_be_bytes(x)
+        })
+    };
+    if rd32(20) != Some(1) {
+        return Err("link type is not Ethernet".into());
+    }
+    let mut c = Capture::default();
+    let mut at = 24;
+    while let Some(len) = rd32(at + 8) {
+        let Some(frame) = b.get(at + 16..at + 16 + len as usize) else {
+            break;
+        };
+        scan_frame(c.frames, frame, &mut c);
+        c.frames += 1;
+        at += 16 + len as usize;
+    }
+    Ok(c)
+}
+
+fn scan_frame(index: usize, f: &[u8], c: &mut Capture) {
+    if let Some(p) = f.windows(LAN_TEXT.len()).position(|w| w == LAN_TEXT) {
+        let start = f[..p]
+            .iter()
+            .rposition(|&x| x == b'\n')
+            .map_or(0, |s| s + 1);
+        let end = f[p..]
+            .iter()
+            .position(|&x| x == b'\r' || x == b'\n')
+            .map_or(f.len(), |e| p + e);
+        c.leaks.push(format!(
+            "frame {index}: text {:?}",
+            String::from_utf8_lossy(&f[start..end])
+        ));
+    }
+    match be16(f, 12) {
+        Some(0x0800) => {}
+        Some(0x0806) => {
+            let arp = f.get(14..).unwrap_or(&[]);
+            for ip in [arp.get(14..18), arp.get(24..28)].into_iter().flatten() {
+                if ip.starts_with(&[10, 77, 1]) {
+                    c.leaks
+                        .push(format!("frame {index}: ARP for a LAN address"));
+                }
+            }
+            return;
+        }
+        _ => return,
+    }
+    let ip = f.get(14..).unwrap_or(&[]);
+    let (Some(src), Some(dst)) = (ip.get(12..16), ip.get(16..20)) else {
+        return;
+    };
+    if src.starts_with(&[10, 77, 1]) || dst.starts_with(&[10, 77, 1]) {
+        c.leaks
+            .push(format!("frame {index}: LAN address in the IPv4 header"));
+    }
+    if ip.get(9) != Some(&17) {
+        return;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let udp = ip.get(ihl..).unwrap_or(&[]);
+    let (Some(sp), Some(dp)) = (be16(udp, 0), be16(udp, 2)) else {
+        return;
+    };
+    if sp == 5060 || dp == 5060 {
+        c.sip += 1;
+        if udp.windows(5).any(|w| w == b"\nv=0\r") {
+            c.sdp += 1;
+        }
+        return;
+    }
+    c.media += 1;
+    let relay = |a: &[u8], p: u16| a == [198, 51, 100, 1] && (20000..=21199).contains(&p);
+    let far = |a: &[u8]| a == [198, 51, 100, 2];
+    if !((relay(src, sp) && far(dst)) || (far(src) && relay(dst, dp))) {
+        c.media_strangers.push(format!(
+            "frame {index}: {}:{sp} -> {}:{dp}",
+            std::net::Ipv4Addr::new(src[0], src[1], src[2], src[3]),
+            std::net::Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3])
+        ));
+    }
+}
+
+#[test]
+fn pcap_reader_finds_leaks_and_classifies_media() {
+    fn udp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+        f.extend_from_slice(&((28 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sp.to_be_bytes());
+        f.extend_from_slice(&dp.to_be_bytes());
+        f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+    let mut b = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let (r, w) = ([198, 51, 100, 1], [198, 51, 100, 2]);
+    let frames = [
+        udp(
+            r,
+            w,
+            5060,
+            5060,
+            b"INVITE x SIP/2.0\r\n\r\nv=0\r\nc=IN IP4 198.51.100.1\r\n",
+        ),
+        udp(r, w, 20000, 30000, b"rtp"),
+        udp(w, r, 30000, 20000, b"rtp"),
+        udp(
+            r,
+            w,
+            5060,
+            5060,
+            b"BYE x SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2\r\n\r\n",
+        ),
+        udp([10, 77, 1, 2], w, 4000, 30000, b"x"),
+        udp(r, w, 9999, 30000, b"y"),
+    ];
+    for f in &frames {
+        for v in [0u32, 0, f.len() as u32, f.len() as u32] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(f);
+    }
+    b.extend_from_slice(&[1, 2, 3]); // truncated record: ignored
+    let c = scan_pcap(&b).unwrap();
+    assert_eq!((c.frames, c.sip, c.sdp, c.media), (6, 2, 1, 4));
+    assert_eq!(c.leaks.len(), 2, "{:?}", c.leaks);
+    assert!(c.leaks[0].contains("Via: SIP/2.0/UDP 10.77.1.2"));
+    assert!(c.leaks[1].contains("IPv4 header"));
+    assert_eq!(c.media_strangers.len(), 2, "{:?}", c.media_strangers);
+    assert!(scan_pcap(b"garbage").is_err());
+}
