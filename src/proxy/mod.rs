@@ -244,6 +244,16 @@ impl Proxy {
                 t.forwarded.packets,
                 t.dropped.iter().map(|c| c.packets).sum::<u64>()
             ));
+            for reason in crate::relay::DropReason::ALL {
+                let n = t.dropped_by(reason).packets;
+                if n > 0 {
+                    s.push_str(&format!(" rtp-dropped.{} {n}", reason.as_str()));
+                }
+            }
+            s.push_str(&format!(
+                " latches {} pool-full {} streams-timed-out {}",
+                t.latches, t.pool_full, t.expired
+            ));
         }
         s.push('\n');
         s.push_str(&self.stats.to_string());
