@@ -145,6 +145,9 @@ pub struct Proxy {
     dns: Resolver,
     parked: Box<[Parked]>,
     pass: u32,
+    /// When the request being retried from the parking area was first
+    /// parked: parking it again keeps that time, so it cannot wait forever.
+    retrying_since: Option<Instant>,
     next_tick: Instant,
     dirty: bool,
     stats: Stats,
@@ -198,6 +201,7 @@ impl Proxy {
             dns: Resolver::new(nameservers, seed),
             parked,
             pass: 0,
+            retrying_since: None,
             next_tick: now + TICK,
             dirty: false,
             stats: Stats::new(),
@@ -1756,12 +1760,7 @@ impl Proxy {
                 p.from = src;
                 p.used = true;
                 p.pass = pass;
-                // A request parked again keeps its first time, so it cannot
-                // wait forever.
-                if p.since > now || now.duration_since(p.since) > PARK_LIMIT {
-                    p.since = now;
-                }
-                p.since = now;
+                p.since = self.retrying_since.unwrap_or(now);
                 self.stats.bump("dns", "parked");
             }
             _ => {
@@ -1783,9 +1782,11 @@ impl Proxy {
                 continue;
             }
             p.used = false;
-            let (from, len) = (p.from, p.len);
+            let (from, len, since) = (p.from, p.len, p.since);
             buf[..len].copy_from_slice(&p.data[..len]);
+            self.retrying_since = Some(since);
             self.process(now, from, &buf[..len], out);
+            self.retrying_since = None;
         }
     }
 
