@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this script).
 # Run as root on Debian: it installs what the tests need (idempotently),
 # then checks formatting and lints and runs every test, including the
-# network-namespace tests with the real binary, sipp and a real NAT.
+# network-namespace tests with the real binary, sipp and a real NAT, and the
+# cross-built OpenWrt binaries and packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,7 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
+# The OpenWrt targets: release binaries for MIPS (BE/LE), ARMv7, AArch64 and
+# x86_64 (musl), the library and simulation tests under qemu for MIPS BE and
+# ARMv7, and the .ipk packages, unpacked and checked.
+bash tests/cross-check.sh

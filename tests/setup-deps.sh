@@ -9,12 +9,14 @@
 #   tshark      optional (--tshark): a second decoder for the captures
 #   shellcheck  lints the OpenWrt init and uci-defaults scripts
 #   busybox     runs those scripts under the shell OpenWrt has
+#   qemu-user-static  runs the cross-built MIPS and ARM binaries and their
+#               tests (tests/cross-check.sh)
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI: sudo tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox qemu-user-static"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;
@@ -67,3 +69,9 @@ if ip netns add "$probe" 2>/dev/null; then
 else
     echo "network namespaces: NOT usable here (the netns tests will fail; SIPNAT_SKIP_NETNS=1 skips them)" >&2
 fi
+
+# --- cross-building (tests/cross-check.sh) ----------------------------------
+# qemu-user-static (in WANT above) runs the MIPS and ARM binaries; the Rust
+# cross tools (targets, rust-src, zig, cargo-zigbuild) are installed by
+# cross/build-all.sh itself.
+echo "qemu-user: $(qemu-mips-static --version 2>&1 | head -n1)"

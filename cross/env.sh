@@ -1,0 +1,111 @@
+# shellcheck shell=bash
+# cross/env.sh: how sipnat is compiled for each cross target, in one place.
+# Sourced (not run) by cross/build-all.sh and tests/cross-check.sh. Bash.
+#
+# Two ways to get a standard library for a target:
+# - prebuilt: `rustup target add` installed rust-std for it. aarch64 and
+#   armv7 link with rust-lld (rustc's own linker, shipped with the toolchain)
+#   and the musl crt objects that rust-std carries ("self-contained"); x86_64
+#   links with the host's cc, which works for x86-64 objects.
+# - build-std: no rust-std exists (MIPS is a tier 3 target since Rust 1.72,
+#   and a rustup mirror may lack others). The stable toolchain builds std
+#   from the rust-src component: RUSTC_BOOTSTRAP=1 lets stable cargo accept
+#   -Zbuild-std. zig (PyPI `ziglang`) links through cargo-zigbuild and brings
+#   musl's crt objects and libc for the target, so rustc's own self-contained
+#   objects, which only rust-std has, are turned off: -C link-self-contained=no.
+#
+# Everything is passed through the environment of one cargo command, never
+# through ~/.cargo/config.toml, so normal host builds are not affected.
+# (With --target, RUSTFLAGS reach only the target's crates and std, not build
+# scripts.)
+#
+# MIPS executables are non-PIE (-C relocation-model=static). The default,
+# static-pie, links (zig's lld) and runs, but optimized code reading a
+# thread-local variable crashes (SIGSEGV at the first TLS access: std's
+# thread-locals, the panic path). A non-PIE MIPS executable works and is
+# smaller; it costs address randomization of the executable image only
+# (stack, heap and mmap are still randomized). Found with a thread_local!
+# test program under qemu-mips(el): crashes at opt-level 1 and above with
+# static-pie, works at opt-level 0 and with relocation-model=static; ARM,
+# AArch64 and x86_64 static-pie binaries are fine.
+#
+# Size: for the targets in SIPNAT_IMMEDIATE_ABORT (the MIPS ones by default)
+# release builds add `-Zunstable-options -Cpanic=immediate-abort`: a panic
+# becomes a bare trap (SIGTRAP) instead of printing its message and
+# aborting, which drops the panic formatting machinery from std: about
+# 320 KB of the 800 KB mipsel binary, and the mipsel .ipk goes from 354 KB
+# to 211 KB (see cross/README.md). sipnat must not panic on input anyway,
+# and procd restarts it if it ever does. Tests never use it.
+
+SIPNAT_IMMEDIATE_ABORT="${SIPNAT_IMMEDIATE_ABORT-mips-unknown-linux-musl mipsel-unknown-linux-musl}"
+
+# True when rust-std for target $1 is installed in the active toolchain.
+sipnat_has_prebuilt_std() {
+	local sysroot
+	sysroot="$(rustc --print sysroot)" || return 1
+	compgen -G "$sysroot/lib/rustlib/$1/lib/libstd-*.rlib" >/dev/null
+}
+
+# True when target $1 has to be built with -Zbuild-std here.
+sipnat_needs_build_std() {
+	case "$1" in
+		mips-* | mipsel-*) return 0 ;;
+	esac
+	! sipnat_has_prebuilt_std "$1"
+}
+
+# The CARGO_TARGET_<TRIPLE>_* prefix of target $1.
+sipnat_env_prefix() {
+	local t="${1^^}"
+	echo "CARGO_TARGET_${t//-/_}"
+}
+
+# sipnat_cargo build|test TARGET [cargo arguments...]
+# Runs cargo for TARGET with the environment described above: `build` builds
+# what the arguments say (pass --release), `test` builds and runs tests (the
+# caller sets CARGO_TARGET_<TRIPLE>_RUNNER). With `test --release` the tests
+# are optimized like the shipped binary but keep overflow checks and debug
+# assertions, and unwind (the harness reports a failed test and goes on).
+# Keep test builds in their own CARGO_TARGET_DIR: two differently built
+# copies of std in one target/<triple>/release/deps make rustc fail with
+# "duplicate lang item" (E0152).
+sipnat_cargo() (
+	# A subshell: the exports below stay in this call.
+	local mode="$1" target="$2" prefix rf
+	shift 2
+	if [ "$mode" = test ]; then
+		export CARGO_PROFILE_RELEASE_PANIC=unwind
+		export CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true
+		export CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true
+	fi
+	prefix="$(sipnat_env_prefix "$target")"
+	if [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+		echo "sipnat_cargo: CARGO_ENCODED_RUSTFLAGS is set and would override the cross flags; unset it" >&2
+		return 2
+	fi
+	if sipnat_needs_build_std "$target"; then
+		rf="-C link-self-contained=no"
+		# MIPS: a plain static executable, not static-pie (see above).
+		case "$target" in
+			mips-* | mipsel-*) rf="$rf -C relocation-model=static" ;;
+		esac
+		if [ "$mode" = build ] && [[ " $SIPNAT_IMMEDIATE_ABORT " == *" $target "* ]]; then
+			rf="$rf -Zunstable-options -Cpanic=immediate-abort"
+		fi
+		local std="-Zbuild-std=std,panic_abort"
+		# Tests unwind (the test harness catches panics): build all of std.
+		[ "$mode" = test ] && std="-Zbuild-std"
+		RUSTC_BOOTSTRAP=1 RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$rf" \
+			cargo-zigbuild "$([ "$mode" = build ] && echo zigbuild || echo test)" \
+			--target "$target" "$std" "$@"
+	else
+		case "$target" in
+			aarch64-* | armv7-*)
+				env "${prefix}_LINKER=rust-lld" cargo "$mode" --target "$target" "$@"
+				;;
+			*)
+				cargo "$mode" --target "$target" "$@"
+				;;
+		esac
+	fi
+)

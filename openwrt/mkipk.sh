@@ -1,0 +1,170 @@
+#!/bin/sh
+# openwrt/mkipk.sh: builds an opkg package (.ipk) of sipnat without the
+# OpenWrt SDK, from a cross-built binary and this repository's files.
+#
+#   openwrt/mkipk.sh BINARY ARCH VERSION OUTDIR
+#
+#   BINARY   the stripped sipnat executable for ARCH (checked: ELF class,
+#            byte order and machine must match ARCH)
+#   ARCH     mips_24kc | mipsel_24kc | arm_cortex-a7_neon-vfpv4 |
+#            aarch64_cortex-a53 | x86_64   (see openwrt/arch.sh)
+#   VERSION  package version, e.g. 0.1.0-r1
+#   OUTDIR   where sipnat_<VERSION>_<ARCH>.ipk is written (its path is printed)
+#
+# The package, as OpenWrt's own ipkg-build lays it out: a gzip'd tar holding,
+# in this order, ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz.
+#   data:    /usr/sbin/sipnat                 0755  (BINARY)
+#            /etc/init.d/sipnat               0755  (init.d/sipnat)
+#            /etc/config/sipnat               0644  (uci-config/sipnat; conffile)
+#            /etc/uci-defaults/90-sipnat      0755  (openwrt/files/sipnat.uci-defaults)
+#            /usr/share/sipnat/sipnat.default 0644  (uci-config/sipnat again: the
+#                                                    untouched default the
+#                                                    uci-defaults script compares with)
+#   control: control, conffiles, postinst, prerm.
+# /etc/config/sipnat is 0644, not 0600, because sipnat re-reads it on SIGHUP
+# after it has dropped root (option `user`); it holds no secrets today.
+# The binary is static (musl), so the package depends on nothing.
+# postinst and prerm hand over to OpenWrt's default_postinst/default_prerm
+# (/lib/functions.sh), like every SDK-built package: on install they run the
+# uci-defaults script once and enable and start /etc/init.d/sipnat; on
+# removal they stop and disable it.
+#
+# Reproducible: the same inputs give byte-identical packages. Every entry
+# gets the mtime SOURCE_DATE_EPOCH (default: the time of the repository's
+# last commit, else 0), owner 0:0, fixed modes whatever the umask and the
+# source files' modes, entries sorted by name, gzip -n (no name, no time).
+# Needs GNU tar (--sort=name) and gzip.
+set -eu
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=arch.sh
+. "$ROOT/openwrt/arch.sh"
+
+die() {
+	echo "mkipk.sh: $*" >&2
+	exit 2
+}
+
+[ "$#" -eq 4 ] || die "usage: mkipk.sh BINARY ARCH VERSION OUTDIR"
+BINARY="$1"
+ARCH="$2"
+VERSION="$3"
+OUTDIR="$4"
+
+[ -f "$BINARY" ] || die "no such file: $BINARY"
+sipnat_arch_target "$ARCH" >/dev/null || die "unknown architecture '$ARCH'; known: $SIPNAT_ARCHS"
+if ! sipnat_elf_matches "$BINARY" "$ARCH"; then
+	die "$BINARY is not an ELF executable for $ARCH (ELF class/data/machine: $(sipnat_elf_ident "$BINARY" || echo 'not ELF'); expected $(sipnat_arch_elf "$ARCH"))"
+fi
+# opkg's versions: [epoch:]upstream[-release], starting with a digit.
+case "$VERSION" in
+	[0-9]*) ;;
+	*) die "version '$VERSION' must start with a digit" ;;
+esac
+case "$VERSION" in
+	*[!0-9A-Za-z.+~:-]*) die "version '$VERSION' has characters opkg does not allow" ;;
+esac
+
+for f in init.d/sipnat uci-config/sipnat openwrt/files/sipnat.uci-defaults; do
+	[ -f "$ROOT/$f" ] || die "missing $f in $ROOT"
+done
+
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	EPOCH="$SOURCE_DATE_EPOCH"
+elif EPOCH="$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null)" && [ -n "$EPOCH" ]; then
+	:
+else
+	EPOCH=0
+fi
+case "$EPOCH" in
+	'' | *[!0-9]*) die "SOURCE_DATE_EPOCH '$EPOCH' is not a number of seconds" ;;
+esac
+
+mkdir -p "$OUTDIR"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/mkipk.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT INT TERM
+DATA="$WORK/data"
+CTRL="$WORK/control"
+PKG="$WORK/pkg"
+
+# put SOURCE MODE DEST: copy one file into the staging tree with a fixed mode.
+put() {
+	mkdir -p "$(dirname "$3")"
+	cat "$1" >"$3"
+	chmod "$2" "$3"
+}
+
+put "$BINARY" 0755 "$DATA/usr/sbin/sipnat"
+put "$ROOT/init.d/sipnat" 0755 "$DATA/etc/init.d/sipnat"
+put "$ROOT/uci-config/sipnat" 0644 "$DATA/etc/config/sipnat"
+put "$ROOT/openwrt/files/sipnat.uci-defaults" 0755 "$DATA/etc/uci-defaults/90-sipnat"
+put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
+
+# Installed-Size: the bytes of the files the package installs.
+SIZE=$(find "$DATA" -type f -exec cat {} + | wc -c)
+SIZE=$((SIZE + 0))
+
+mkdir -p "$CTRL" "$PKG"
+cat >"$CTRL/control" <<EOF
+Package: sipnat
+Version: $VERSION
+Source: package/sipnat
+SourceName: sipnat
+License: GPL-2.0-or-later
+Section: net
+SourceDateEpoch: $EPOCH
+Maintainer: sipnat developers
+Architecture: $ARCH
+Installed-Size: $SIZE
+Description: SIP/RTP NAT traversal proxy (a siproxd replacement)
+ sipnat lets SIP phones on the LAN register and call through the router's
+ NAT: it rewrites SIP for the public address and relays the RTP media.
+ Configured in /etc/config/sipnat with siproxd's option names; an existing
+ /etc/config/siproxd is imported on first install.
+EOF
+printf '/etc/config/sipnat\n' >"$CTRL/conffiles"
+
+# Both scripts get their own path as $0; default_postinst/default_prerm take
+# the package name from it (sipnat.postinst -> sipnat).
+cat >"$CTRL/postinst" <<'EOF'
+#!/bin/sh
+# opkg runs this after unpacking; OpenWrt's default_postinst runs the
+# package's uci-defaults script and enables and starts its init script.
+[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
+[ -s "${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+. "${IPKG_INSTROOT}/lib/functions.sh"
+default_postinst "$0" "$@"
+EOF
+cat >"$CTRL/prerm" <<'EOF'
+#!/bin/sh
+# opkg runs this before removing files; OpenWrt's default_prerm stops and
+# disables the package's init script.
+[ -s "${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+. "${IPKG_INSTROOT}/lib/functions.sh"
+default_prerm "$0" "$@"
+EOF
+chmod 0644 "$CTRL/control" "$CTRL/conffiles"
+chmod 0755 "$CTRL/postinst" "$CTRL/prerm"
+
+# Directories get fixed modes too (mkdir follows the umask).
+find "$DATA" "$CTRL" -type d -exec chmod 0755 {} +
+
+# tarball DIR OUT: a reproducible gzip'd tar of DIR's contents as ./...
+tarball() {
+	LC_ALL=C tar --format=gnu --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime="@$EPOCH" -C "$1" -cf - . | gzip -9n >"$2"
+}
+
+tarball "$DATA" "$PKG/data.tar.gz"
+tarball "$CTRL" "$PKG/control.tar.gz"
+printf '2.0\n' >"$PKG/debian-binary"
+chmod 0644 "$PKG/debian-binary" "$PKG/data.tar.gz" "$PKG/control.tar.gz"
+chmod 0755 "$PKG"
+
+IPK="$OUTDIR/sipnat_${VERSION}_${ARCH}.ipk"
+# The outer order is opkg's: debian-binary, data, control (no --sort here:
+# the names are given in that order).
+LC_ALL=C tar --format=gnu --owner=0 --group=0 --numeric-owner --mtime="@$EPOCH" \
+	-C "$PKG" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz | gzip -9n >"$IPK.tmp"
+mv "$IPK.tmp" "$IPK"
+echo "$IPK"

@@ -1,0 +1,580 @@
+//! Tests of the opkg packages that `openwrt/mkipk.sh` builds without the
+//! OpenWrt SDK, and of `openwrt/check-ipk.sh`, which CI runs on the real
+//! cross-built packages (tests/cross-check.sh).
+//!
+//! A small fake binary stands in for sipnat: an ELF header saying the right
+//! class, byte order and machine for the architecture, then filler. So these
+//! tests need no cross toolchain, only `sh`, GNU `tar` and `gzip`, and run in
+//! a second or two. They unpack every layer with `tar`, as opkg does, and
+//! check: the outer order (debian-binary, data, control), the control fields,
+//! conffiles, file modes and owners, contents, that the maintainer scripts
+//! hand over to OpenWrt's default_postinst/default_prerm, that the same
+//! input gives the same bytes, and that wrong inputs are refused.
+//!
+//! What they do not do: install the package with a real opkg (none on
+//! Debian), or look at a real binary (tests/cross-check.sh does both of the
+//! checks on the real, cross-built packages that it can).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ARCHS: [(&str, u8, u8, u16); 5] = [
+    // (OpenWrt arch, ELF class, ELF data, e_machine)
+    ("mips_24kc", 1, 2, 8),
+    ("mipsel_24kc", 1, 1, 8),
+    ("arm_cortex-a7_neon-vfpv4", 1, 1, 40),
+    ("aarch64_cortex-a53", 2, 1, 183),
+    ("x86_64", 2, 1, 62),
+];
+
+/// A fixed time for the packages (2024-01-01T00:00:00Z).
+const EPOCH: &str = "1704067200";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sipnat-package-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap(); // the temp directory is writable
+    dir
+}
+
+/// An ELF header for `arch` followed by filler; only the identification and
+/// e_machine matter to mkipk.sh.
+fn fake_binary(arch: &str) -> Vec<u8> {
+    let &(_, class, data, machine) = ARCHS
+        .iter()
+        .find(|a| a.0 == arch)
+        .expect("test uses a known arch");
+    let mut b = vec![0u8; 64];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = class;
+    b[5] = data;
+    b[6] = 1; // EV_CURRENT
+    let (e_type, e_machine) = if data == 2 {
+        (2u16.to_be_bytes(), machine.to_be_bytes())
+    } else {
+        (2u16.to_le_bytes(), machine.to_le_bytes())
+    };
+    b[16..18].copy_from_slice(&e_type);
+    b[18..20].copy_from_slice(&e_machine);
+    for i in 0..4000u32 {
+        b.extend_from_slice(format!("fake sipnat {arch} {i}\n").as_bytes());
+    }
+    b
+}
+
+fn write_binary(dir: &Path, arch: &str) -> PathBuf {
+    let p = dir.join(format!("sipnat-{arch}"));
+    fs::write(&p, fake_binary(arch)).unwrap();
+    p
+}
+
+/// Runs mkipk.sh under `umask` with SOURCE_DATE_EPOCH = `epoch`.
+fn mkipk_with(
+    bin: &Path,
+    arch: &str,
+    version: &str,
+    out: &Path,
+    epoch: &str,
+    umask: &str,
+) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask}; exec sh \"$0\" \"$@\""))
+        .arg(root().join("openwrt/mkipk.sh"))
+        .arg(bin)
+        .arg(arch)
+        .arg(version)
+        .arg(out)
+        .env("SOURCE_DATE_EPOCH", epoch)
+        .output()
+        .expect("sh runs")
+}
+
+/// Builds the package and returns its path (asserting success).
+fn mkipk(bin: &Path, arch: &str, version: &str, out: &Path) -> PathBuf {
+    let o = mkipk_with(bin, arch, version, out, EPOCH, "022");
+    assert!(
+        o.status.success(),
+        "mkipk.sh failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let printed = String::from_utf8(o.stdout).unwrap();
+    let ipk = out.join(format!("sipnat_{version}_{arch}.ipk"));
+    assert_eq!(
+        printed.trim(),
+        ipk.to_str().unwrap(),
+        "mkipk.sh prints the package path"
+    );
+    ipk
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let o = cmd.output().expect("command runs");
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8(run(cmd).stdout).unwrap()
+}
+
+/// Member names of a gzip'd tar, in archive order.
+fn members(tgz: &Path) -> Vec<String> {
+    stdout(Command::new("tar").arg("-tzf").arg(tgz))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// (mode string, owner/group, name) of every member.
+fn members_verbose(tgz: &Path) -> Vec<(String, String, String)> {
+    stdout(
+        Command::new("tar")
+            .args(["--numeric-owner", "-tvzf"])
+            .arg(tgz),
+    )
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f[0].to_owned(), f[1].to_owned(), f[5].to_owned())
+    })
+    .collect()
+}
+
+/// Unpacks the outer layer and both inner ones under `dir`: dir/outer,
+/// dir/control, dir/data.
+fn unpack(ipk: &Path, dir: &Path) {
+    for d in ["outer", "control", "data"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(ipk)
+        .arg("-C")
+        .arg(dir.join("outer")));
+    for d in ["control", "data"] {
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(dir.join(format!("outer/{d}.tar.gz")))
+            .arg("-C")
+            .arg(dir.join(d)));
+    }
+}
+
+fn control_fields(control: &str) -> Vec<(String, String)> {
+    control
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn layers_and_control_fields_are_what_opkg_reads() {
+    let dir = scratch("layers");
+    let bin = write_binary(&dir, "mipsel_24kc");
+    let ipk = mkipk(&bin, "mipsel_24kc", "0.1.0-r1", &dir.join("out"));
+
+    // opkg reads the members in this order.
+    assert_eq!(
+        members(&ipk),
+        ["./debian-binary", "./data.tar.gz", "./control.tar.gz"]
+    );
+    let x = dir.join("x");
+    unpack(&ipk, &x);
+    assert_eq!(fs::read(x.join("outer/debian-binary")).unwrap(), b"2.0\n");
+
+    let control = fs::read_to_string(x.join("control/control")).unwrap();
+    let fields = control_fields(&control);
+    let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Package",
+            "Version",
+            "Source",
+            "SourceName",
+            "License",
+            "Section",
+            "SourceDateEpoch",
+            "Maintainer",
+            "Architecture",
+            "Installed-Size",
+            "Description"
+        ],
+        "no Depends: the static binary needs no libc package"
+    );
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    };
+    assert_eq!(get("Package"), "sipnat");
+    assert_eq!(get("Version"), "0.1.0-r1");
+    assert_eq!(get("Architecture"), "mipsel_24kc");
+    assert_eq!(get("Section"), "net");
+    assert_eq!(get("License"), "GPL-2.0-or-later");
+    assert_eq!(get("SourceDateEpoch"), EPOCH);
+    // The description continues on lines that start with a space.
+    assert!(
+        control
+            .lines()
+            .skip_while(|l| !l.starts_with("Description:"))
+            .nth(1)
+            .unwrap()
+            .starts_with(' ')
+    );
+    assert!(control.ends_with('\n'));
+
+    // Installed-Size is the bytes of the files installed.
+    let files = [
+        ("usr/sbin/sipnat", bin.clone()),
+        ("etc/init.d/sipnat", root().join("init.d/sipnat")),
+        ("etc/config/sipnat", root().join("uci-config/sipnat")),
+        (
+            "etc/uci-defaults/90-sipnat",
+            root().join("openwrt/files/sipnat.uci-defaults"),
+        ),
+        (
+            "usr/share/sipnat/sipnat.default",
+            root().join("uci-config/sipnat"),
+        ),
+    ];
+    let total: u64 = files
+        .iter()
+        .map(|(_, src)| fs::metadata(src).unwrap().len())
+        .sum();
+    assert_eq!(get("Installed-Size"), total.to_string());
+
+    assert_eq!(
+        fs::read_to_string(x.join("control/conffiles")).unwrap(),
+        "/etc/config/sipnat\n"
+    );
+    let ctl: Vec<_> = members_verbose(&x.join("outer/control.tar.gz"))
+        .into_iter()
+        .filter(|(m, _, _)| !m.starts_with('d'))
+        .map(|(m, o, n)| format!("{m} {o} {n}"))
+        .collect();
+    assert_eq!(
+        ctl,
+        [
+            "-rw-r--r-- 0/0 ./conffiles",
+            "-rw-r--r-- 0/0 ./control",
+            "-rwxr-xr-x 0/0 ./postinst",
+            "-rwxr-xr-x 0/0 ./prerm"
+        ]
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn data_has_the_files_with_their_modes_owners_and_contents() {
+    let dir = scratch("data");
+    let bin = write_binary(&dir, "mips_24kc");
+    let ipk = mkipk(&bin, "mips_24kc", "1.2.3-r4", &dir.join("out"));
+    let x = dir.join("x");
+    unpack(&ipk, &x);
+
+    let listed: Vec<String> = members_verbose(&x.join("outer/data.tar.gz"))
+        .into_iter()
+        .map(|(m, o, n)| format!("{m} {o} {n}"))
+        .collect();
+    // Sorted by name, directories included, everything root's.
+    assert_eq!(
+        listed,
+        [
+            "drwxr-xr-x 0/0 ./",
+            "drwxr-xr-x 0/0 ./etc/",
+            "drwxr-xr-x 0/0 ./etc/config/",
+            "-rw-r--r-- 0/0 ./etc/config/sipnat",
+            "drwxr-xr-x 0/0 ./etc/init.d/",
+            "-rwxr-xr-x 0/0 ./etc/init.d/sipnat",
+            "drwxr-xr-x 0/0 ./etc/uci-defaults/",
+            "-rwxr-xr-x 0/0 ./etc/uci-defaults/90-sipnat",
+            "drwxr-xr-x 0/0 ./usr/",
+            "drwxr-xr-x 0/0 ./usr/sbin/",
+            "-rwxr-xr-x 0/0 ./usr/sbin/sipnat",
+            "drwxr-xr-x 0/0 ./usr/share/",
+            "drwxr-xr-x 0/0 ./usr/share/sipnat/",
+            "-rw-r--r-- 0/0 ./usr/share/sipnat/sipnat.default",
+        ]
+    );
+    let same = |inside: &str, src: PathBuf| {
+        assert!(
+            fs::read(x.join("data").join(inside)).unwrap() == fs::read(&src).unwrap(),
+            "{inside} is not a copy of {}",
+            src.display()
+        );
+    };
+    same("usr/sbin/sipnat", bin);
+    same("etc/init.d/sipnat", root().join("init.d/sipnat"));
+    same("etc/config/sipnat", root().join("uci-config/sipnat"));
+    same(
+        "etc/uci-defaults/90-sipnat",
+        root().join("openwrt/files/sipnat.uci-defaults"),
+    );
+    same(
+        "usr/share/sipnat/sipnat.default",
+        root().join("uci-config/sipnat"),
+    );
+
+    // Every entry of every layer carries SOURCE_DATE_EPOCH as its mtime.
+    for tgz in [
+        ipk.clone(),
+        x.join("outer/data.tar.gz"),
+        x.join("outer/control.tar.gz"),
+    ] {
+        let times = stdout(
+            Command::new("tar")
+                .args(["--full-time", "-tvzf"])
+                .arg(&tgz)
+                .env("TZ", "UTC"),
+        );
+        for l in times.lines() {
+            assert!(l.contains("2024-01-01 00:00:00"), "{}: {l}", tgz.display());
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn same_input_gives_identical_bytes() {
+    let dir = scratch("repro");
+    let bin = write_binary(&dir, "aarch64_cortex-a53");
+    let a = mkipk(&bin, "aarch64_cortex-a53", "0.1.0-r1", &dir.join("a"));
+
+    // A copy of the binary with another mtime and mode, another umask, another
+    // output directory: still the same bytes.
+    let other = dir.join("elsewhere");
+    fs::create_dir_all(&other).unwrap();
+    let bin2 = other.join("sipnat");
+    fs::copy(&bin, &bin2).unwrap();
+    run(Command::new("chmod").arg("600").arg(&bin2));
+    run(Command::new("touch")
+        .args(["-d", "2001-02-03 04:05:06"])
+        .arg(&bin2));
+    let o = mkipk_with(
+        &bin2,
+        "aarch64_cortex-a53",
+        "0.1.0-r1",
+        &dir.join("b"),
+        EPOCH,
+        "077",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b = dir.join("b/sipnat_0.1.0-r1_aarch64_cortex-a53.ipk");
+    assert!(
+        fs::read(&a).unwrap() == fs::read(&b).unwrap(),
+        "two runs differ"
+    );
+
+    // No gzip layer records a file name or a time (gzip -n): RFC 1952 2.3,
+    // FLG bit 3 is FNAME, bytes 4..8 are MTIME.
+    let x = dir.join("x");
+    unpack(&a, &x);
+    for gz in [
+        a.clone(),
+        x.join("outer/data.tar.gz"),
+        x.join("outer/control.tar.gz"),
+    ] {
+        let head = fs::read(&gz).unwrap();
+        assert_eq!(
+            &head[..3],
+            b"\x1f\x8b\x08",
+            "{} is gzip/deflate",
+            gz.display()
+        );
+        assert_eq!(head[3] & 0x08, 0, "{} records a file name", gz.display());
+        assert_eq!(
+            &head[4..8],
+            &[0, 0, 0, 0],
+            "{} records a time",
+            gz.display()
+        );
+    }
+
+    // The time is part of the input: another SOURCE_DATE_EPOCH, other bytes.
+    let o = mkipk_with(
+        &bin,
+        "aarch64_cortex-a53",
+        "0.1.0-r1",
+        &dir.join("c"),
+        "1704067201",
+        "022",
+    );
+    assert!(o.status.success());
+    let c = dir.join("c/sipnat_0.1.0-r1_aarch64_cortex-a53.ipk");
+    assert!(fs::read(&a).unwrap() != fs::read(&c).unwrap());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_architecture_is_packaged_and_passes_the_ci_check() {
+    let dir = scratch("archs");
+    for (arch, ..) in ARCHS {
+        let bin = write_binary(&dir, arch);
+        let ipk = mkipk(&bin, arch, "0.1.0-r1", &dir.join("out"));
+        let o = run(Command::new("sh")
+            .arg(root().join("openwrt/check-ipk.sh"))
+            .arg(&ipk));
+        let said = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            said.starts_with(&format!("ok: sipnat_0.1.0-r1_{arch}")),
+            "{said}"
+        );
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn wrong_binaries_architectures_and_versions_are_refused() {
+    let dir = scratch("refuse");
+    let out = dir.join("out");
+    let x86 = write_binary(&dir, "x86_64");
+    let mipsel = write_binary(&dir, "mipsel_24kc");
+    let text = dir.join("not-elf");
+    fs::write(&text, "#!/bin/sh\necho sipnat\n").unwrap();
+
+    let refused = |bin: &Path, arch: &str, version: &str, why: &str| {
+        let o = mkipk_with(bin, arch, version, &out, EPOCH, "022");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{arch} {version}: {err}");
+        assert!(err.contains(why), "{arch} {version}: {err}");
+    };
+    // An x86_64 binary is not a MIPS one; a little-endian MIPS binary is not
+    // a big-endian one; a script is no binary at all.
+    refused(
+        &x86,
+        "mips_24kc",
+        "0.1.0-r1",
+        "not an ELF executable for mips_24kc",
+    );
+    refused(
+        &mipsel,
+        "mips_24kc",
+        "0.1.0-r1",
+        "not an ELF executable for mips_24kc",
+    );
+    refused(&text, "x86_64", "0.1.0-r1", "not ELF");
+    refused(&x86, "mips_74kc", "0.1.0-r1", "unknown architecture");
+    refused(&x86, "x86_64", "v0.1.0", "must start with a digit");
+    refused(&x86, "x86_64", "0.1 0", "characters opkg does not allow");
+    refused(&x86, "x86_64", "0.1_0", "characters opkg does not allow");
+    assert!(!out.join("sipnat_0.1.0-r1_mips_24kc.ipk").exists());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_ci_check_finds_broken_packages() {
+    let dir = scratch("broken");
+    let bin = write_binary(&dir, "x86_64");
+    let ipk = mkipk(&bin, "x86_64", "0.1.0-r1", &dir.join("out"));
+    let x = dir.join("x");
+    unpack(&ipk, &x);
+    let check = |ipk: &Path| {
+        let o = Command::new("sh")
+            .arg(root().join("openwrt/check-ipk.sh"))
+            .arg(ipk)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", ipk.display());
+        String::from_utf8(o.stderr).unwrap()
+    };
+
+    // control before data: opkg wants data first.
+    let bad = dir.join("bad1/sipnat_0.1.0-r1_x86_64.ipk");
+    fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "tar -C '{}' -cf - ./debian-binary ./control.tar.gz ./data.tar.gz | gzip -n > '{}'",
+        x.join("outer").display(),
+        bad.display()
+    )));
+    assert!(check(&bad).contains("outer members"));
+
+    // The same package claimed for another architecture, by its file name.
+    let bad = dir.join("bad2/sipnat_0.1.0-r1_mips_24kc.ipk");
+    fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    fs::copy(&ipk, &bad).unwrap();
+    let err = check(&bad);
+    assert!(
+        err.contains("Architecture is 'x86_64', want 'mips_24kc'"),
+        "{err}"
+    );
+    assert!(err.contains("not an ELF executable for mips_24kc"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn maintainer_scripts_hand_over_to_openwrt_defaults() {
+    let dir = scratch("scripts");
+    let bin = write_binary(&dir, "arm_cortex-a7_neon-vfpv4");
+    let ipk = mkipk(
+        &bin,
+        "arm_cortex-a7_neon-vfpv4",
+        "0.1.0-r1",
+        &dir.join("out"),
+    );
+    let x = dir.join("x");
+    unpack(&ipk, &x);
+
+    // A root with a stub /lib/functions.sh whose defaults record their calls;
+    // opkg keeps the scripts as /usr/lib/opkg/info/<package>.<script>.
+    let instroot = dir.join("root");
+    let info = instroot.join("usr/lib/opkg/info");
+    fs::create_dir_all(instroot.join("lib")).unwrap();
+    fs::create_dir_all(&info).unwrap();
+    let log = dir.join("calls");
+    fs::write(
+        instroot.join("lib/functions.sh"),
+        format!(
+            "default_postinst() {{ echo \"default_postinst $*\" >> '{0}'; }}\n\
+             default_prerm() {{ echo \"default_prerm $*\" >> '{0}'; }}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    for s in ["postinst", "prerm"] {
+        fs::copy(x.join("control").join(s), info.join(format!("sipnat.{s}"))).unwrap();
+    }
+    let script = |s: &str, arg: &str, no_script: &str, instroot: &Path| {
+        Command::new("sh")
+            .arg(info.join(format!("sipnat.{s}")))
+            .arg(arg)
+            .env("IPKG_INSTROOT", instroot)
+            .env("IPKG_NO_SCRIPT", no_script)
+            .status()
+            .unwrap()
+    };
+
+    assert!(script("postinst", "configure", "", &instroot).success());
+    assert!(script("prerm", "remove", "", &instroot).success());
+    // opkg's offline root installs (IPKG_NO_SCRIPT=1) skip the postinst.
+    assert!(script("postinst", "configure", "1", &instroot).success());
+    // A root without OpenWrt's functions.sh: nothing to do, no error.
+    assert!(script("postinst", "configure", "", &dir.join("empty")).success());
+
+    let postinst = info.join("sipnat.postinst");
+    let prerm = info.join("sipnat.prerm");
+    assert_eq!(
+        fs::read_to_string(&log).unwrap(),
+        format!(
+            "default_postinst {} configure\ndefault_prerm {} remove\n",
+            postinst.display(),
+            prerm.display()
+        )
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
