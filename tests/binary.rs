@@ -11,11 +11,28 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_sipnat")
 }
 
-fn tmp(name: &str) -> PathBuf {
+/// A per-test work directory, removed when the test ends (pass or fail:
+/// a failing assertion prints the log it needs).
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("sipnat-bin-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 fn is_root() -> bool {
