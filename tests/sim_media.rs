@@ -498,3 +498,24 @@ fn without_the_relay_sdp_passes_unchanged() {
     assert_eq!(out.body(), body);
     assert!(sim.proxy.media().is_none());
 }
+
+#[test]
+fn many_streams_timing_out_in_one_second_all_end_their_calls() {
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_port_low = 20000\nrtp_port_high = 20299\nrtp_timeout = 30\n",
+        config_text()
+    ));
+    register_phone(&mut sim);
+    for i in 0..80 {
+        call_out(
+            &mut sim,
+            &format!("t{i}@10.77.1.2"),
+            &format!("t{i}"),
+            &sdp("198.51.100.3", 5000, ""),
+        );
+    }
+    assert_eq!(sim.proxy.media().unwrap().calls(), 80);
+    sim.advance(Duration::from_secs(40));
+    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+}
