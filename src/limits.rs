@@ -20,15 +20,10 @@ pub const MAX_REGISTRATIONS: usize = 512;
 /// Longest URI or header value sipnat stores in a table entry.
 pub const MAX_STORED_URI: usize = 160;
 
-/// Outgoing client transactions whose LAN Via headers sipnat hides and must
-/// restore on the responses. Each entry holds up to [`MAX_STORED_VIAS`] bytes,
-/// so 1024 entries ≈ 530 KB. An INVITE entry lives 32 s after its final
-/// response (RFC 6026 Timer L), so this bounds call setups to about 30/s
-/// sustained; the benchmark issue revisits it.
-pub const MAX_TRANSACTIONS: usize = 1024;
-
-/// Bytes of Via header values remembered per hidden transaction.
-pub const MAX_STORED_VIAS: usize = 480;
+// There is no transaction table: the LAN Vias of a request going out are
+// sealed into sipnat's own branch and come back with every response
+// (`proxy::branch`, at most `proxy::branch::MAX_SEALED_VIAS` bytes of them),
+// so call setups per second cost no memory and have no table to fill.
 
 /// Requests parked while the DNS resolver answers for their destination;
 /// each holds a full datagram, so 8 × 8 KiB = 64 KiB.

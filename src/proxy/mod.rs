@@ -16,7 +16,7 @@
 //! * **Via.** sipnat adds its Via with an RFC 3261 branch (§16.6 step 8) and
 //!   removes it from responses (§16.7 step 3); responses are sent honouring
 //!   `received`/`rport` (§18.2.2, RFC 3581). Going out, every LAN Via is
-//!   hidden and restored on the responses ([`txn`]).
+//!   sealed into sipnat's branch and restored on the responses ([`branch`]).
 //! * **Record-Route/Route.** Dialog-creating requests get sipnat's
 //!   Record-Route with the address of the side they go to; responses get it
 //!   rewritten to the address of the side *they* go to (§16.7 step 4 allows a
@@ -45,12 +45,12 @@
 //! a new entry in a full table gets 503 with Retry-After, and nothing already
 //! there is evicted.
 
+pub mod branch;
 pub mod keyed;
 pub mod mask;
 pub mod media;
 pub mod output;
 pub mod registry;
-pub mod txn;
 
 pub use output::{Buf, Channel, Outbox, Transmit};
 
@@ -67,7 +67,6 @@ use media::{Author, Media, MediaError};
 use registry::{Registry, UriString, aor_key};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
-use txn::{TxError, TxTable};
 
 /// RFC 3261 §8.1.1.7: the branch of every RFC 3261 request starts with this.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -77,7 +76,10 @@ const OUR_BRANCH_PREFIX: &str = "z9hG4bKsn";
 const CONTACT_TOKEN_PARAM: &str = "snc";
 /// Seconds a client should wait before retrying after a 503 for a full table.
 const RETRY_AFTER: &str = "10";
-/// How often registrations and transactions are expired.
+/// How long a REGISTER sent out waits for its 2xx before the pending entry
+/// goes (RFC 3261 §17.1.2.2 Timer F, 64·T1).
+const PENDING_REGISTRATION: Duration = Duration::from_secs(32);
+/// How often registrations and calls are expired.
 const TICK: Duration = Duration::from_secs(1);
 /// A parked request gives up after this long (the resolver fails sooner).
 const PARK_LIMIT: Duration = Duration::from_secs(40);
@@ -141,7 +143,6 @@ pub struct Proxy {
     public: Option<Ipv4Addr>,
     key: Key,
     regs: Box<Registry>,
-    txs: Box<TxTable>,
     dns: Resolver,
     parked: Box<[Parked]>,
     pass: u32,
@@ -197,7 +198,6 @@ impl Proxy {
             public,
             key: Key::new(key),
             regs: Box::default(),
-            txs: Box::default(),
             dns: Resolver::new(nameservers, seed),
             parked,
             pass: 0,
@@ -230,11 +230,9 @@ impl Proxy {
     /// (logged on SIGUSR1; `sipnat status` will show it).
     pub fn status_text(&self) -> String {
         let mut s = format!(
-            "status: registrations {}/{} transactions {}/{}",
+            "status: registrations {}/{}",
             self.regs.len(),
             crate::limits::MAX_REGISTRATIONS,
-            self.txs.len(),
-            crate::limits::MAX_TRANSACTIONS
         );
         if let Some(m) = self.media.as_ref() {
             let r = m.relay();
@@ -267,10 +265,6 @@ impl Proxy {
     /// The relay, for the driver's per-packet decision.
     pub fn relay_mut(&mut self) -> Option<&mut crate::relay::Relay> {
         self.media.as_mut().map(Media::relay_mut)
-    }
-
-    pub fn transactions(&self) -> usize {
-        self.txs.len()
     }
 
     pub fn key_bytes(&self) -> [u8; 16] {
@@ -371,7 +365,6 @@ impl Proxy {
                 self.stats.add("registration", "expired", n as u64);
                 self.dirty |= confirmed;
             }
-            self.txs.expire(now);
             if let Some(m) = self.media.as_mut() {
                 let n = m.tick(now);
                 if n > 0 {
@@ -818,22 +811,6 @@ impl Proxy {
         }
         let dest_side = self.side_of(*dest.ip());
         let mode = Self::mode(src_side, dest_side);
-        // Going out, the LAN Vias are hidden in the transaction table. Via
-        // stacks too long for an entry (RFC 4475 longreq.dat has 34) go out
-        // masked instead, with a stateless branch: still no LAN address.
-        let mut vias_mem = [0u8; crate::limits::MAX_STORED_VIAS];
-        let mut vias_len = 0;
-        let mut hide = src_side == Side::Lan && dest_side == Side::Wan;
-        if hide {
-            let mut w = Buf::new(&mut vias_mem);
-            write_hidden_vias(&mut w, msg, &top_via_or_default(msg), src);
-            if w.overflowed() {
-                hide = false;
-                self.stats.bump("route", "vias-masked-not-hidden");
-            } else {
-                vias_len = w.len();
-            }
-        }
         let Some(top) = msg.top_via() else {
             return self.answer(src, msg, ans(400, "Missing Via"), out);
         };
@@ -841,13 +818,37 @@ impl Proxy {
             self.stats.bump("route", "no-address");
             return self.answer(src, msg, ans(503, "Service Unavailable (no address)"), out);
         };
-        let key = if hide {
-            self.hidden_key(msg, &top, src)
-        } else {
+        // Going out, the LAN Vias are sealed into our branch ([`branch`]): no
+        // LAN address leaves and no table is needed. Via stacks too long for a
+        // branch (RFC 4475 longreq.dat has 34) go out masked instead, with a
+        // stateless branch (RFC 3261 §16.11): still no LAN address.
+        let mut branch_mem = [0u8; branch::MAX_BRANCH_TEXT];
+        let mut branch_len = 0;
+        let mut hide = src_side == Side::Lan && dest_side == Side::Wan;
+        if hide {
+            let reply_to = reply_address(&top, src);
+            let disc = self.rfc2543_discriminator(msg, &top);
+            match branch::seal(
+                &self.key,
+                reply_to,
+                disc,
+                msg.values(HeaderName::Via),
+                &mut branch_mem,
+            ) {
+                Some(n) => branch_len = n,
+                None => {
+                    hide = false;
+                    self.stats.bump("route", "vias-masked-not-hidden");
+                }
+            }
+        }
+        if !hide {
             let first = msg.values(HeaderName::Via).next().unwrap_or("");
-            self.stateless_key(mode, first)
-        };
-        let branch_hex = keyed::hex64(key);
+            let hex = keyed::hex64(self.stateless_key(mode, first));
+            branch_mem[..hex.len()].copy_from_slice(&hex);
+            branch_len = hex.len();
+        }
+        let branch_text = &branch_mem[..branch_len];
         // RFC 3261 §16.3 step 4: our own branch already in the request = loop.
         let looped = msg.values(HeaderName::Via).any(|v| {
             Via::parse(v)
@@ -855,56 +856,17 @@ impl Proxy {
                 .and_then(|v| v.branch())
                 .is_some_and(|b| {
                     b.strip_prefix(OUR_BRANCH_PREFIX)
-                        .is_some_and(|h| h.as_bytes() == branch_hex)
+                        .is_some_and(|h| h.as_bytes().eq_ignore_ascii_case(branch_text))
                 })
         });
         if looped {
             return self.answer(src, msg, ans(482, "Loop Detected"), out);
         }
 
-        // State: the hidden transaction, and registrations going out.
-        let mut is_register = false;
-        if hide && method != Method::Ack {
-            if method == Method::Cancel {
-                if self.txs.get(key).is_none() {
-                    return self.answer(src, msg, ans(481, "Call/Transaction Does Not Exist"), out);
-                }
-            } else {
-                if method == Method::Register {
-                    is_register = true;
-                    if let Err(a) = self.note_outgoing_register(now, src, msg) {
-                        return self.answer(src, msg, a, out);
-                    }
-                }
-                let reply_to = reply_address(&top, src);
-                match self.txs.insert(
-                    now,
-                    key,
-                    reply_to,
-                    &vias_mem[..vias_len],
-                    method == Method::Invite,
-                    is_register,
-                ) {
-                    Ok(()) => {}
-                    Err(TxError::Full) => {
-                        self.stats.bump("full", "transactions");
-                        return self.answer(
-                            src,
-                            msg,
-                            ans(503, "Service Unavailable (transaction table full)"),
-                            out,
-                        );
-                    }
-                    Err(TxError::TooLong) => {
-                        self.stats.bump("full", "via-too-long");
-                        return self.answer(
-                            src,
-                            msg,
-                            ans(500, "Server Internal Error (Via too long)"),
-                            out,
-                        );
-                    }
-                }
+        // Registrations going out are remembered until their 2xx.
+        if hide && method == Method::Register {
+            if let Err(a) = self.note_outgoing_register(now, src, msg) {
+                return self.answer(src, msg, a, out);
             }
         }
 
@@ -970,7 +932,7 @@ impl Proxy {
         w.put_u32(u32::from(self.cfg.sip_listen_port));
         w.put_str(";branch=");
         w.put_str(OUR_BRANCH_PREFIX);
-        w.put(&branch_hex);
+        w.put(branch_text);
         if dest_side == Side::Wan {
             // RFC 3581: ask for symmetric responses (sipnat may be behind NAT).
             w.put_str(";rport");
@@ -1073,7 +1035,7 @@ impl Proxy {
         }
         for v in msg.values(HeaderName::Contact) {
             if let Ok(ContactValue::Addr(na)) = ContactValue::parse(v) {
-                let at = now + txn::NON_INVITE_LIFETIME;
+                let at = now + PENDING_REGISTRATION;
                 self.regs
                     .upsert(&aor, na.uri_str, src, at, false, false)
                     .map_err(|_| ans(503, "Service Unavailable"))?;
@@ -1092,37 +1054,29 @@ impl Proxy {
         self.key.hash(&[b"in", b.as_bytes()])
     }
 
-    /// The key of a hidden (outgoing) transaction: from the phone's branch
-    /// (RFC 3261 §17.2.3) or, for RFC 2543 clients, from the fields that
-    /// identify their transactions; and the phone's address. CANCEL and the
-    /// ACK of a non-2xx share their INVITE's branch, hence its key.
-    fn hidden_key(&self, msg: &Message<'_>, top: &Via<'_>, src: SocketAddrV4) -> u64 {
-        let src_b = src.to_string();
-        match top.branch().filter(|b| b.starts_with(MAGIC_COOKIE)) {
-            Some(b) => self.key.hash(&[
-                b"out",
-                b.as_bytes(),
-                top.host_str.as_bytes(),
-                src_b.as_bytes(),
-            ]),
-            None => {
-                let seq = msg.cseq().map(|c| c.seq).unwrap_or(0).to_le_bytes();
-                let from_tag = msg
-                    .header(HeaderName::From)
-                    .and_then(|h| NameAddr::parse(h.value).ok())
-                    .and_then(|na| na.tag())
-                    .unwrap_or("");
-                let first = msg.values(HeaderName::Via).next().unwrap_or("");
-                self.key.hash(&[
-                    b"out2543",
-                    msg.call_id().unwrap_or("").as_bytes(),
-                    &seq,
-                    from_tag.as_bytes(),
-                    first.as_bytes(),
-                    src_b.as_bytes(),
-                ])
-            }
+    /// What tells the transactions of an RFC 2543 client apart when its Via
+    /// carries no RFC 3261 branch (RFC 3261 §17.2.3: Request-URI, From tag,
+    /// Call-ID, CSeq number and top Via identify them): a keyed hash of the
+    /// Call-ID, CSeq number and From tag, sealed into our branch with the
+    /// Vias. 0 for RFC 3261 clients, whose branch already does it. CANCEL
+    /// and the ACK of a non-2xx share these fields with their INVITE, hence
+    /// its branch.
+    fn rfc2543_discriminator(&self, msg: &Message<'_>, top: &Via<'_>) -> u64 {
+        if top.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE)) {
+            return 0;
         }
+        let seq = msg.cseq().map(|c| c.seq).unwrap_or(0).to_le_bytes();
+        let from_tag = msg
+            .header(HeaderName::From)
+            .and_then(|h| NameAddr::parse(h.value).ok())
+            .and_then(|na| na.tag())
+            .unwrap_or("");
+        self.key.hash(&[
+            b"out2543",
+            msg.call_id().unwrap_or("").as_bytes(),
+            &seq,
+            from_tag.as_bytes(),
+        ])
     }
 
     /// The next hop of a request going out (RFC 3261 §16.6 steps 6–7, RFC
@@ -1197,10 +1151,9 @@ impl Proxy {
         let Some(top) = msg.top_via() else {
             return self.stats.bump("drop", "response-no-via");
         };
-        let Some(key) = top
+        let Some(text) = top
             .branch()
             .and_then(|b| b.strip_prefix(OUR_BRANCH_PREFIX))
-            .and_then(|h| keyed::parse_hex64(h.as_bytes()))
             .filter(|_| self.is_us(&top.host, top.port))
         else {
             // Not through us (RFC 3261 §16.7 step 1 / §18.1.2): includes the
@@ -1208,11 +1161,19 @@ impl Proxy {
             return self.stats.bump("drop", "response-not-ours");
         };
         let src_side = self.side_of(*src.ip());
-        let (dest, restore_vias) = if src_side == Side::Wan && self.txs.get(key).is_some() {
-            let Some(tx) = self.txs.get(key) else { return };
-            (tx.reply_to, true)
+        // A sealed branch (a request that went out to the WAN) holds the
+        // phone's Vias and address; only the WAN answers those.
+        let sealed = match src_side {
+            Side::Wan => branch::open(&self.key, text.as_bytes()),
+            Side::Lan => None,
+        };
+        let dest = if let Some(o) = &sealed {
+            o.reply_to
         } else {
             // A stateless branch: it must hash the Via below ours.
+            let Some(key) = keyed::parse_hex64(text.as_bytes()) else {
+                return self.stats.bump("drop", "response-stray");
+            };
             let Some(next) = msg.values(HeaderName::Via).nth(1) else {
                 return self.stats.bump("drop", "response-stray");
             };
@@ -1235,7 +1196,7 @@ impl Proxy {
                 return self.stats.bump("drop", "response-bad-via");
             };
             match self.via_destination(now, &v) {
-                Ok(Some(a)) => (a, false),
+                Ok(Some(a)) => a,
                 Ok(None) => return self.park(now, src, msg, out),
                 Err(()) => return self.stats.bump("drop", "response-unroutable"),
             }
@@ -1246,18 +1207,15 @@ impl Proxy {
         let dest_side = self.side_of(*dest.ip());
         let mode = Self::mode(src_side, dest_side);
 
-        if restore_vias {
-            self.txs.on_response(now, key, code);
-            if (200..300).contains(&code) && self.txs.get(key).is_some_and(|t| t.register) {
-                self.confirm_registration(now, msg, dest);
-            }
+        let cseq_method = msg.cseq().map(|c| c.method);
+        if sealed.is_some() && (200..300).contains(&code) && cseq_method == Some(Method::Register) {
+            self.confirm_registration(now, msg, dest);
         }
 
         // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        let cseq_method = msg.cseq().map(|c| c.method);
         if code > 100
             && code < 300
             && matches!(
@@ -1293,10 +1251,8 @@ impl Proxy {
             .map(|h| h.line.start)
             .unwrap_or(msg.header_end);
         self.put_text(&mut w, mode, msg.raw.get(..status_end).unwrap_or(b""));
-        if restore_vias {
-            if let Some(tx) = self.txs.get(key) {
-                w.put(&tx.vias);
-            }
+        if let Some(o) = &sealed {
+            write_restored_vias(&mut w, o.values(), o.reply_to);
         }
         let mut via_index = 0usize;
         for h in msg.headers() {
@@ -1835,16 +1791,6 @@ fn cfg_media(cfg: &Config) -> Option<Media> {
 
 /// The top Via, or an empty one for a request that has none (cannot
 /// happen after `check_request`).
-fn top_via_or_default<'a>(msg: &Message<'a>) -> Via<'a> {
-    msg.top_via().unwrap_or(Via {
-        transport: "UDP",
-        host: Host::Name(""),
-        host_str: "",
-        port: None,
-        params: "",
-    })
-}
-
 /// An address a datagram may be sent to.
 fn usable_destination(ip: Ipv4Addr) -> bool {
     !(ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] == 0)
@@ -1899,42 +1845,50 @@ fn reply_address(top: &Via<'_>, src: SocketAddrV4) -> SocketAddrV4 {
     }
 }
 
-/// The Via lines sipnat hides, as they are to be restored: every value on a
-/// line of its own, the top one with `received` and a filled-in `rport`
-/// (RFC 3261 §18.2.1, RFC 3581 §4).
-fn write_hidden_vias(w: &mut Buf<'_>, msg: &Message<'_>, top: &Via<'_>, src: SocketAddrV4) {
-    for (i, v) in msg.values(HeaderName::Via).enumerate() {
+/// The Via lines sipnat sealed into its branch, restored on a response: every
+/// value on a line of its own, the top one with `received` and a filled-in
+/// `rport` (RFC 3261 §18.2.1, RFC 3581 §4). `reply_to` is the phone's source
+/// address (its port only matters with rport, and then it is the source
+/// port: see [`reply_address`]).
+fn write_restored_vias<'a>(
+    w: &mut Buf<'_>,
+    values: impl Iterator<Item = &'a str>,
+    reply_to: SocketAddrV4,
+) {
+    for (i, v) in values.enumerate() {
         w.put_str("Via: ");
-        if i == 0 {
-            let (head, params) = match v.find(';') {
-                Some(p) => v.split_at(p),
-                None => (v, ""),
-            };
-            w.put_str(head.trim_end());
-            let mut has_rport = false;
-            for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                let name = p.split('=').next().unwrap_or("").trim();
-                if name.eq_ignore_ascii_case("received") {
-                    continue;
-                }
-                if name.eq_ignore_ascii_case("rport") {
-                    has_rport = true;
-                    continue;
-                }
-                w.put(b";");
-                w.put_str(p);
-            }
-            let sent_by_differs = top.host != Host::Ipv4(*src.ip());
-            if sent_by_differs || has_rport {
-                w.put_str(";received=");
-                mask::put_ip(w, *src.ip());
-            }
-            if has_rport {
-                w.put_str(";rport=");
-                w.put_u32(u32::from(src.port()));
-            }
-        } else {
+        let top = if i == 0 { Via::parse(v).ok() } else { None };
+        let Some(top) = top else {
             w.put_str(v);
+            w.put(b"\r\n");
+            continue;
+        };
+        let (head, params) = match v.find(';') {
+            Some(p) => v.split_at(p),
+            None => (v, ""),
+        };
+        w.put_str(head.trim_end());
+        let mut has_rport = false;
+        for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let name = p.split('=').next().unwrap_or("").trim();
+            if name.eq_ignore_ascii_case("received") {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("rport") {
+                has_rport = true;
+                continue;
+            }
+            w.put(b";");
+            w.put_str(p);
+        }
+        let sent_by_differs = top.host != Host::Ipv4(*reply_to.ip());
+        if sent_by_differs || has_rport {
+            w.put_str(";received=");
+            mask::put_ip(w, *reply_to.ip());
+        }
+        if has_rport {
+            w.put_str(";rport=");
+            w.put_u32(u32::from(reply_to.port()));
         }
         w.put(b"\r\n");
     }
