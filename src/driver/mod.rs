@@ -128,6 +128,8 @@ pub struct Daemon {
     dns_backlog: bool,
     /// One socket per relay port, in the relay's socket-index order.
     relay_socks: Vec<UdpSocket>,
+    /// Buffers of the relay's batched reads and sends.
+    batch: sys::Batch,
     /// Relay sockets that may have more datagrams (read bound reached or
     /// readable event not yet served), and a flag per socket.
     relay_ready: Vec<usize>,
@@ -258,6 +260,7 @@ impl Daemon {
             sip_backlog: false,
             dns_backlog: false,
             relay_socks,
+            batch: sys::Batch::new(),
             relay_ready: Vec::with_capacity(n_relay),
             relay_queued: vec![false; n_relay],
         })
@@ -314,7 +317,7 @@ impl Daemon {
             }
             let now = Instant::now();
             if !self.relay_ready.is_empty() {
-                self.serve_relay(now, &mut buf);
+                self.serve_relay(now);
             }
             if self.sip_backlog {
                 self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
@@ -345,11 +348,11 @@ impl Daemon {
     /// The RTP hot path: for each ready relay socket, read datagrams and
     /// send each on from the same socket where the relay table says. No
     /// parsing, no allocation, no logging.
-    fn serve_relay(&mut self, now: Instant, buf: &mut [u8]) {
+    fn serve_relay(&mut self, now: Instant) {
         let mut still = 0;
         for k in 0..self.relay_ready.len() {
             let i = self.relay_ready[k];
-            let more = self.read_relay(now, i, buf);
+            let more = self.read_relay(now, i);
             if more {
                 self.relay_ready[still] = i;
                 still += 1;
@@ -360,25 +363,41 @@ impl Daemon {
         self.relay_ready.truncate(still);
     }
 
-    fn read_relay(&mut self, now: Instant, i: usize, buf: &mut [u8]) -> bool {
+    /// Relay socket `i`: read batches until the socket is drained (a batch
+    /// shorter than [`sys::BATCH`] says so) or the per-pass bound is reached
+    /// (then true: come back to it). Each batch's forwards leave with one
+    /// `sendmmsg`.
+    fn read_relay(&mut self, now: Instant, i: usize) -> bool {
         let Some(sock) = self.relay_socks.get(i) else {
             return false;
         };
+        let fd = sock.as_raw_fd();
         let Some(relay) = self.proxy.relay_mut() else {
             return false;
         };
-        for _ in 0..MAX_READS_PER_WAKEUP {
-            match sock.recv_from(buf) {
-                Ok((n, SocketAddr::V4(from))) => {
-                    if let crate::relay::Decision::Forward(to) = relay.on_packet(now, i, from, n) {
-                        // A full send buffer drops this packet, as the network would.
-                        let _ = sock.send_to(&buf[..n], SocketAddr::V4(to));
-                    }
+        let batch = &mut self.batch;
+        for _ in 0..MAX_READS_PER_WAKEUP.div_ceil(sys::BATCH) {
+            let n = match batch.recv(fd) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // ICMP errors (port unreachable) surface here; the queued
+                // datagrams are still there for the next call.
+                Err(_) => continue,
+            };
+            for k in 0..n {
+                let Some(d) = batch.get(k) else { continue }; // IPv6: IPv4 only
+                if d.truncated {
+                    relay.count_oversize(d.data.len());
+                    continue;
                 }
-                Ok(_) => {} // IPv6: the relay is IPv4 only
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {} // ICMP errors surface here; nothing to do
+                let (from, len) = (d.from, d.data.len());
+                if let crate::relay::Decision::Forward(to) = relay.on_packet(now, i, from, len) {
+                    batch.forward(k, to);
+                }
+            }
+            batch.send(fd);
+            if n < sys::BATCH {
+                return false;
             }
         }
         true

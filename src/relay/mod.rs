@@ -91,7 +91,7 @@
 //! pointed at itself would loop), is dropped and counted.
 //!
 //! # Memory
-//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (312 on a
+//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (328 on a
 //! 64-bit host), allocated in [`Relay::new`]: siproxd's default pool
 //! 7070–7089 (10 streams) takes about 3 KB; a pool of 1000 pairs about
 //! 0.3 MB.
@@ -113,7 +113,7 @@ pub const RELATCH_SILENCE: Duration = Duration::from_secs(2);
 
 /// Upper bound of one stream slot's size in bytes (the memory cost of a
 /// port pair; a unit test checks the bound).
-pub const SLOT_BYTES: usize = 320;
+pub const SLOT_BYTES: usize = 336;
 
 /// A stream's handle: the slot index and the slot's generation, so an id
 /// kept after [`Relay::free`] (or expiry) never reaches the slot's next
@@ -175,15 +175,19 @@ pub enum DropReason {
     NoDestination,
     /// The destination is the packet's own source.
     Loop,
+    /// Longer than the driver reads (`driver::sys::RELAY_DATAGRAM`): never
+    /// forwarded cut short.
+    Oversize,
 }
 
 impl DropReason {
     /// Every reason, in [`DropReason::index`] order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 5] = [
         DropReason::NotAllocated,
         DropReason::UnknownSource,
         DropReason::NoDestination,
         DropReason::Loop,
+        DropReason::Oversize,
     ];
 
     /// Name for counters and `sipnat status`.
@@ -193,6 +197,7 @@ impl DropReason {
             DropReason::UnknownSource => "unknown-source",
             DropReason::NoDestination => "no-destination",
             DropReason::Loop => "loop",
+            DropReason::Oversize => "oversize",
         }
     }
 
@@ -203,6 +208,7 @@ impl DropReason {
             DropReason::UnknownSource => 1,
             DropReason::NoDestination => 2,
             DropReason::Loop => 3,
+            DropReason::Oversize => 4,
         }
     }
 }
@@ -252,7 +258,7 @@ pub struct StreamStats {
     /// Forwarded packets by the leg they came from (`[A, B]`).
     pub forwarded: [Counts; 2],
     /// Dropped packets by [`DropReason::index`].
-    pub dropped: [Counts; 4],
+    pub dropped: [Counts; DropReason::ALL.len()],
     /// Latches made on this stream (first latches and take-overs).
     pub latches: u32,
 }
@@ -272,7 +278,7 @@ impl StreamStats {
 pub struct RelayTotals {
     pub forwarded: Counts,
     /// Dropped packets by [`DropReason::index`].
-    pub dropped: [Counts; 4],
+    pub dropped: [Counts; DropReason::ALL.len()],
     /// Latches made (first latches and take-overs).
     pub latches: u64,
     /// Streams handed out, freed by the signalling layer, timed out.
@@ -643,6 +649,11 @@ impl Relay {
             Decision::Drop(r) => self.totals.dropped[r.index()].add(len),
         }
         decision
+    }
+
+    /// A datagram the driver could not read whole: dropped and counted.
+    pub fn count_oversize(&mut self, len: usize) {
+        self.totals.dropped[DropReason::Oversize.index()].add(len);
     }
 
     /// Streams silent (no accepted packet either way, no touch) for
