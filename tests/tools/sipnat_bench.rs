@@ -1,0 +1,2452 @@
+//! `sipnat-bench`: sipnat's benchmark (issue 5). It measures a SIP/RTP proxy
+//! in the LAN / router / WAN network namespaces of `tests/netns/topo.sh`
+//! against the same load given to a null relay, the floor.
+//!
+//! Modes:
+//! * `media`: for every call count and every proxy under test, a fresh
+//!   topology, the proxy in the router namespace with a siproxd.conf-style
+//!   configuration, optional REGISTERs, N calls set up over real SIP through
+//!   the proxy (this process is both the phone, UAC, and the far end, UAS),
+//!   then RTP both ways at `--pps` with `--payload` bytes. Every packet
+//!   carries the stamp of `bench_core` (call, direction, counter, send time);
+//!   the receiver takes the kernel's receive time (`SO_TIMESTAMPNS`), so the
+//!   one-way latency is the path through the proxy. After a warm-up, a
+//!   measurement window samples the proxy's CPU time; the result holds the
+//!   offered and delivered packet rates, loss, reordering, latency
+//!   percentiles, CPU per relayed packet, peak RSS (VmHWM) and binary size.
+//! * `setup`: call setups per second with sipp (`tests/bench/uac.xml`,
+//!   `uas.xml`) through the proxy, and the proxy's CPU per call.
+//! * `all`: the README set (a media sweep for sipnat and both null relays,
+//!   256 calls with 512 registrations, 1,500 setups/s) into one report.
+//! * `null-relay`: the null relay itself (`bench_null`), which the media
+//!   mode starts in the router namespace as the floor: the simplest
+//!   forwarder with the same socket layout and the same kind of mio loop.
+//!
+//! The proxy under test is any foreground command (`--proxy NAME=CMD`,
+//! `{conf}` and `{dir}` substituted); sipnat is `PATH -f -c {conf}`. Results:
+//! `results.json`, `results.md` and, for a sweep, `sweep.svg` in `--out`.
+//!
+//! CPU time: the proxy's process CPU clock (`clock_getcpuclockid`, the same
+//! user + system time `/proc/PID/stat` reports, but in ns instead of clock
+//! ticks, which matters for short windows); `/proc/PID/stat` when that clock
+//! cannot be read.
+//!
+//! What it does NOT do: assert any speed (it only measures), SIP over TCP,
+//! authentication, IPv6, RTCP, or anything outside the namespaces it made.
+//! It needs root. Everything it starts is stopped and every namespace
+//! removed when a run ends, fails, or is interrupted (SIGINT/SIGTERM).
+
+#[path = "bench_core.rs"]
+mod bench_core;
+#[path = "bench_null.rs"]
+mod bench_null;
+#[path = "load_core.rs"]
+mod load_core;
+
+use bench_core::{Histogram, MediaRun, SeqTracker, SetupRun, Stamp};
+use load_core::{Dir, SipMsg, parse_sdp, sdp_body, uri_of};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, ErrorKind};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const USAGE: &str = "\
+usage:
+  sipnat-bench media [--calls N | --sweep 25,50,100,250,500,1000] [--pps 50] [--payload 160]
+                     [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
+                     [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
+                     [--no-sipnat] [--out DIR] [--keep] [--repo DIR]
+  sipnat-bench setup [--rate 1500] [--seconds 10] [--sipnat PATH] [--proxy NAME=CMD]...
+                     [--no-sipnat] [--out DIR] [--keep] [--repo DIR]
+  sipnat-bench all   [--sipnat PATH] [--out DIR] [--keep] [--repo DIR]
+  sipnat-bench null-relay --ports LOW-HIGH --lan IP:PORT --wan IP:PORT [--mmsg] [--bind IP]
+
+  --proxy NAME=CMD  another proxy under test, a foreground command run with sh in the router
+                    namespace; {conf} is replaced by the siproxd.conf-style config, {dir} by
+                    the run's work directory. sipnat is run as 'PATH -f -c {conf}'.
+  --sipnat PATH     default: the sipnat next to this tool's directory (target/<profile>/sipnat)
+  --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
+  --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
+Needs root (network namespaces). Exit status: 0 all runs done, 1 a run failed, 2 usage,
+77 not root, 130 interrupted.";
+
+// ------------------------------------------------------------------ constants
+
+/// Addresses of `tests/netns/topo.sh`.
+const PHONE_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 2);
+const ROUTER_LAN: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 1);
+const ROUTER_WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const FAR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// The generator's ports: SIP phone, SIP far end, RTP on both sides.
+const UAC_PORT: u16 = 5062;
+const UAS_PORT: u16 = 5060;
+const RTP_PORT: u16 = 40000;
+/// The proxy's relay pool starts here; the null relay uses 20000 + 2 i.
+const RELAY_LOW: u16 = 20000;
+
+/// RFC 3261 §17.1.1.1 timers.
+const T1: Duration = Duration::from_millis(500);
+const T2: Duration = Duration::from_secs(4);
+const TIMER_B: Duration = Duration::from_secs(32);
+/// Transactions (REGISTER, BYE) in flight at once.
+const MAX_OUTSTANDING: usize = 64;
+
+/// Datagrams per sendmmsg / recvmmsg call.
+const BATCH: usize = 64;
+/// Largest RTP packet (payload limit 1400 + header).
+const MAX_PKT: usize = 1500;
+/// A send later than this after its due time counts as late.
+const LATE: Duration = Duration::from_millis(5);
+/// Socket buffers of the generator's RTP sockets.
+const RTP_SOCK_BUF: i32 = 32 << 20;
+const SIP_SOCK_BUF: i32 = 4 << 20;
+/// After the sender stops, how long the receiver keeps reading.
+const DRAIN: Duration = Duration::from_millis(300);
+
+// ------------------------------------------------------------------ signals
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    INTERRUPTED.store(true, Relaxed);
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Relaxed)
+}
+
+fn install_signal_handlers() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe { libc::signal(sig, handler as libc::sighandler_t) };
+    }
+}
+
+/// Sleep `d`, waking every 50 ms to notice an interruption.
+fn sleep_checked(d: Duration) -> Result<(), String> {
+    let end = Instant::now() + d;
+    loop {
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+// ------------------------------------------------------------------ options
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Media,
+    Setup,
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ProxyKind {
+    /// A SIP proxy: the shell command with `{conf}` and `{dir}`.
+    Sip(String),
+    /// The built-in null relay, optionally with recvmmsg/sendmmsg.
+    Null { mmsg: bool },
+}
+
+#[derive(Clone, Debug)]
+struct Proxy {
+    name: String,
+    kind: ProxyKind,
+}
+
+#[derive(Debug)]
+struct Opts {
+    mode: Mode,
+    calls: Vec<u32>,
+    pps: u32,
+    payload: u32,
+    warmup: Duration,
+    measure: Duration,
+    setup_rate: u32,
+    registrations: u32,
+    sipnat: PathBuf,
+    extra: Vec<(String, String)>,
+    no_null: bool,
+    null_mmsg: bool,
+    no_sipnat: bool,
+    out: Option<PathBuf>,
+    keep: bool,
+    repo: PathBuf,
+    rate: u32,
+    seconds: u32,
+}
+
+fn default_sipnat() -> PathBuf {
+    // target/<profile>/examples/sipnat-bench -> target/<profile>/sipnat
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.parent()?.join("sipnat")))
+        .unwrap_or_else(|| PathBuf::from("sipnat"))
+}
+
+fn parse_opts(args: &[String]) -> Result<Opts, String> {
+    let mode = match args.first().map(String::as_str) {
+        Some("media") => Mode::Media,
+        Some("setup") => Mode::Setup,
+        Some("all") => Mode::All,
+        Some("-h" | "--help" | "help") => return Err(String::new()),
+        other => {
+            return Err(format!(
+                "first argument must be media, setup, all or null-relay, not {other:?}"
+            ));
+        }
+    };
+    let mut g = getopts::Options::new();
+    g.optopt("", "calls", "concurrent calls", "N");
+    g.optopt("", "sweep", "call counts", "LIST");
+    g.optopt("", "pps", "packets/s each way per call", "N");
+    g.optopt("", "payload", "RTP payload bytes", "N");
+    g.optopt("", "warmup-s", "seconds of media before the window", "S");
+    g.optopt("", "measure-s", "seconds of the measurement window", "S");
+    g.optopt("", "setup-rate", "INVITEs per second before the media", "N");
+    g.optopt("", "registrations", "REGISTERs before the calls", "N");
+    g.optopt("", "sipnat", "sipnat binary", "PATH");
+    g.optmulti("", "proxy", "another proxy under test", "NAME=CMD");
+    g.optflag("", "no-null", "no null relay run");
+    g.optflag(
+        "",
+        "null-mmsg",
+        "also the null relay with recvmmsg/sendmmsg",
+    );
+    g.optflag("", "no-sipnat", "do not run sipnat");
+    g.optopt("", "out", "output directory", "DIR");
+    g.optflag("", "keep", "keep every run's work directory");
+    g.optopt("", "repo", "the sipnat repository", "DIR");
+    g.optopt("", "rate", "setup mode: calls per second", "N");
+    g.optopt("", "seconds", "setup mode: seconds of calls", "N");
+    g.optflag("h", "help", "this text");
+    let m = g.parse(&args[1..]).map_err(|e| e.to_string())?;
+    if m.opt_present("help") {
+        return Err(String::new());
+    }
+    if let Some(extra) = m.free.first() {
+        return Err(format!("unexpected argument {extra}"));
+    }
+    fn num<T: std::str::FromStr>(m: &getopts::Matches, name: &str, def: T) -> Result<T, String> {
+        match m.opt_str(name) {
+            None => Ok(def),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name} {v}: not a valid number")),
+        }
+    }
+    let secs = |name: &str, def: f64| -> Result<Duration, String> {
+        let f: f64 = num(&m, name, def)?;
+        if !(0.0..=3600.0).contains(&f) {
+            return Err(format!("--{name} must be 0..=3600"));
+        }
+        Ok(Duration::from_secs_f64(f))
+    };
+    let only = |names: &[&str], modes: &[Mode]| -> Result<(), String> {
+        for n in names {
+            if m.opt_present(n) && !modes.contains(&mode) {
+                return Err(format!("--{n} does not apply to this mode"));
+            }
+        }
+        Ok(())
+    };
+    only(
+        &[
+            "calls",
+            "sweep",
+            "pps",
+            "payload",
+            "warmup-s",
+            "measure-s",
+            "setup-rate",
+            "registrations",
+            "no-null",
+            "null-mmsg",
+        ],
+        &[Mode::Media],
+    )?;
+    only(&["rate", "seconds"], &[Mode::Setup])?;
+    only(&["proxy", "no-sipnat"], &[Mode::Media, Mode::Setup])?;
+    let calls = match (m.opt_str("calls"), m.opt_str("sweep")) {
+        (Some(_), Some(_)) => return Err("--calls and --sweep exclude each other".into()),
+        (Some(c), None) => vec![
+            c.parse()
+                .map_err(|_| format!("--calls {c}: not a number"))?,
+        ],
+        (None, Some(s)) => s
+            .split(',')
+            .map(|c| {
+                c.trim()
+                    .parse()
+                    .map_err(|_| format!("--sweep: '{c}' is not a number"))
+            })
+            .collect::<Result<Vec<u32>, String>>()?,
+        (None, None) => vec![100],
+    };
+    if calls.iter().any(|&c| !(1..=10_000).contains(&c)) {
+        return Err("call counts must be 1..=10000".into());
+    }
+    let mut extra = Vec::new();
+    for p in m.opt_strs("proxy") {
+        let (name, cmd) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--proxy {p}: expected NAME=CMD"))?;
+        let name = name.trim();
+        if name.is_empty() || cmd.trim().is_empty() || name.contains(['/', ' ']) {
+            return Err(format!(
+                "--proxy {p}: NAME (no '/' or spaces) and CMD must not be empty"
+            ));
+        }
+        if ["null", "null-mmsg", "sipnat"].contains(&name) {
+            return Err(format!("--proxy {name}: that name is taken"));
+        }
+        extra.push((name.to_string(), cmd.to_string()));
+    }
+    let o = Opts {
+        mode,
+        calls,
+        pps: num(&m, "pps", 50)?,
+        payload: num(&m, "payload", 160)?,
+        warmup: secs("warmup-s", 3.0)?,
+        measure: secs("measure-s", 10.0)?,
+        setup_rate: num(&m, "setup-rate", 200)?,
+        registrations: num(&m, "registrations", 0)?,
+        sipnat: m
+            .opt_str("sipnat")
+            .map_or_else(default_sipnat, PathBuf::from),
+        extra,
+        no_null: m.opt_present("no-null"),
+        null_mmsg: m.opt_present("null-mmsg"),
+        no_sipnat: m.opt_present("no-sipnat"),
+        out: m.opt_str("out").map(PathBuf::from),
+        keep: m.opt_present("keep"),
+        repo: m
+            .opt_str("repo")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from),
+        rate: num(&m, "rate", 1500)?,
+        seconds: num(&m, "seconds", 10)?,
+    };
+    if !(1..=10_000).contains(&o.pps) {
+        return Err("--pps must be 1..=10000".into());
+    }
+    if !(21..=1400).contains(&o.payload) {
+        return Err("--payload must be 21..=1400 (the stamp needs 21 bytes)".into());
+    }
+    if o.measure.is_zero() {
+        return Err("--measure-s must be positive".into());
+    }
+    if !(1..=100_000).contains(&o.setup_rate) || !(1..=100_000).contains(&o.rate) {
+        return Err("--setup-rate and --rate must be 1..=100000".into());
+    }
+    if o.seconds == 0 || o.seconds > 3600 {
+        return Err("--seconds must be 1..=3600".into());
+    }
+    if o.registrations > 100_000 {
+        return Err("--registrations must be at most 100000".into());
+    }
+    Ok(o)
+}
+
+/// The proxies of a media run, in run order.
+fn media_proxies(o: &Opts) -> Vec<Proxy> {
+    let mut v = sip_proxies(o);
+    if !o.no_null {
+        v.push(Proxy {
+            name: "null".into(),
+            kind: ProxyKind::Null { mmsg: false },
+        });
+        if o.null_mmsg {
+            v.push(Proxy {
+                name: "null-mmsg".into(),
+                kind: ProxyKind::Null { mmsg: true },
+            });
+        }
+    }
+    v
+}
+
+fn sip_proxies(o: &Opts) -> Vec<Proxy> {
+    let mut v = Vec::new();
+    if !o.no_sipnat {
+        v.push(Proxy {
+            name: "sipnat".into(),
+            kind: ProxyKind::Sip(format!(
+                "{} -f -c {{conf}}",
+                shell_quote(&o.sipnat.display().to_string())
+            )),
+        });
+    }
+    for (name, cmd) in &o.extra {
+        v.push(Proxy {
+            name: name.clone(),
+            kind: ProxyKind::Sip(cmd.clone()),
+        });
+    }
+    v
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=,@".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+// ------------------------------------------------------------------ the lab
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// One topology with the proxy under test; `Drop` stops the proxy and
+/// removes the namespaces, whatever happened.
+struct Lab {
+    id: String,
+    topo: PathBuf,
+    work: PathBuf,
+    proxy: Option<Child>,
+    pid: u32,
+    /// Other processes (sipp) started in the namespaces.
+    others: Vec<Child>,
+}
+
+impl Lab {
+    fn up(topo: &Path, work: &Path) -> Result<Lab, String> {
+        let n = NEXT_ID.fetch_add(1, Relaxed);
+        let id = format!("b{:x}x{n}", std::process::id());
+        let lab = Lab {
+            id,
+            topo: topo.to_path_buf(),
+            work: work.to_path_buf(),
+            proxy: None,
+            pid: 0,
+            others: Vec::new(),
+        };
+        let out = Command::new("bash")
+            .arg(&lab.topo)
+            .args(["up", &lab.id])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", lab.topo.display()))?;
+        if !out.status.success() {
+            // `lab` drops here: topo.sh down removes what was made
+            return Err(format!(
+                "topo.sh up {} failed:\n{}{}",
+                lab.id,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(lab)
+    }
+
+    fn ns(&self, role: char) -> String {
+        format!("sn{role}-{}", self.id)
+    }
+
+    /// Start `argv` in namespace `role`, output to `log` (in the work dir).
+    fn spawn(&self, role: char, argv: &[String], log: &str) -> Result<Child, String> {
+        let out = File::create(self.work.join(log)).map_err(|e| format!("{log}: {e}"))?;
+        let err = out.try_clone().map_err(|e| format!("{log}: {e}"))?;
+        let _ = fs::write(
+            self.work.join(format!("{log}.cmd")),
+            format!("ip netns exec {} {}\n", self.ns(role), argv.join(" ")),
+        );
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(role)])
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", argv.join(" ")))
+    }
+
+    /// Start the proxy in the router namespace and wait until it listens.
+    fn start_proxy(&mut self, p: &Proxy, high: u16, exe: &Path) -> Result<(), String> {
+        let argv: Vec<String> = match &p.kind {
+            ProxyKind::Sip(cmd) => {
+                let conf = self.work.join("proxy.conf").display().to_string();
+                let dir = self.work.display().to_string();
+                let cmd = cmd
+                    .replace("{conf}", &shell_quote(&conf))
+                    .replace("{dir}", &shell_quote(&dir));
+                // `exec`: the child's pid is the proxy's (ip netns exec execs too)
+                vec!["sh".into(), "-c".into(), format!("exec {cmd}")]
+            }
+            ProxyKind::Null { mmsg } => {
+                let mut v = vec![
+                    exe.display().to_string(),
+                    "null-relay".into(),
+                    "--ports".into(),
+                    format!("{RELAY_LOW}-{high}"),
+                    "--lan".into(),
+                    SocketAddrV4::new(PHONE_IP, RTP_PORT).to_string(),
+                    "--wan".into(),
+                    SocketAddrV4::new(FAR_IP, RTP_PORT).to_string(),
+                ];
+                if *mmsg {
+                    v.push("--mmsg".into());
+                }
+                v
+            }
+        };
+        let child = self.spawn('r', &argv, "proxy.log")?;
+        self.pid = child.id();
+        self.proxy = Some(child);
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = match &p.kind {
+                ProxyKind::Sip(_) => self.listens('r', UAS_PORT),
+                ProxyKind::Null { .. } => {
+                    fs::read_to_string(self.work.join("proxy.log"))
+                        .is_ok_and(|l| l.contains("sockets ready"))
+                        || self.listens('r', high)
+                }
+            };
+            if ready {
+                return Ok(());
+            }
+            if let Some(st) = self
+                .proxy
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(format!(
+                    "{} exited ({st}) before it listened; proxy.log:\n{}",
+                    p.name,
+                    self.log_tail("proxy.log")
+                ));
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "{} does not listen after 10 s; proxy.log:\n{}",
+                    p.name,
+                    self.log_tail("proxy.log")
+                ));
+            }
+            sleep_checked(Duration::from_millis(50))?;
+        }
+    }
+
+    /// Does something listen on UDP `port` in namespace `role`?
+    fn listens(&self, role: char, port: u16) -> bool {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(role),
+                "ss",
+                "-Hlun",
+                &format!("sport = :{port}"),
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|o| !o.stdout.trim_ascii().is_empty())
+    }
+
+    fn log_tail(&self, log: &str) -> String {
+        let text = fs::read_to_string(self.work.join(log)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Is the proxy still running?
+    fn proxy_alive(&mut self) -> bool {
+        self.proxy
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// SIGTERM, up to 3 s, then SIGKILL.
+    fn stop_proxy(&mut self) {
+        if let Some(mut c) = self.proxy.take() {
+            stop_child(&mut c, Duration::from_secs(3));
+        }
+    }
+}
+
+/// SIGTERM `c`, wait up to `grace`, then SIGKILL; always reaped.
+fn stop_child(c: &mut Child, grace: Duration) {
+    if let Ok(None) = c.try_wait() {
+        // SAFETY: plain kill(2) of our own child, which is not reaped yet.
+        unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+        let end = Instant::now() + grace;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = c.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+    }
+    let _ = c.wait();
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for mut c in self.others.drain(..) {
+            stop_child(&mut c, Duration::from_millis(500));
+        }
+        self.stop_proxy();
+        let _ = Command::new("bash")
+            .arg(&self.topo)
+            .args(["down", &self.id])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// The siproxd.conf-style configuration every SIP proxy gets.
+fn proxy_conf(work: &Path, high: u16) -> String {
+    format!(
+        "# written by sipnat-bench\n\
+         if_inbound = rlan\n\
+         if_outbound = rwan\n\
+         sip_listen_port = 5060\n\
+         rtp_proxy_enable = 1\n\
+         rtp_port_low = {RELAY_LOW}\n\
+         rtp_port_high = {high}\n\
+         rtp_timeout = 300\n\
+         registration_file = {}\n",
+        work.join("registrations").display()
+    )
+}
+
+// ------------------------------------------------------------------ sockets
+
+/// Run `f` with this thread in network namespace `ns`, then come back.
+fn in_netns<T>(ns: &str, f: impl FnOnce() -> io::Result<T>) -> Result<T, String> {
+    let target =
+        File::open(format!("/run/netns/{ns}")).map_err(|e| format!("/run/netns/{ns}: {e}"))?;
+    let home = File::open("/proc/thread-self/ns/net").map_err(|e| format!("own netns: {e}"))?;
+    // SAFETY: setns(2) with an open namespace fd; affects only this thread.
+    if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("setns {ns}: {}", io::Error::last_os_error()));
+    }
+    let r = f();
+    // SAFETY: as above, back to the namespace this thread came from.
+    if unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        // Carrying on in the wrong namespace would corrupt every later run.
+        eprintln!("sipnat-bench: cannot return to the original network namespace");
+        std::process::abort();
+    }
+    r.map_err(|e| format!("in {ns}: {e}"))
+}
+
+fn set_int_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: a c_int option value of the right size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn udp_socket(addr: SocketAddrV4, buf: i32, timestamps: bool) -> io::Result<UdpSocket> {
+    let s = UdpSocket::bind(addr)?;
+    let fd = s.as_raw_fd();
+    set_int_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, buf)?;
+    set_int_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, buf)?;
+    if timestamps {
+        set_int_opt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
+    }
+    Ok(s)
+}
+
+/// The generator's four sockets, made inside the namespaces.
+struct GenSockets {
+    uac: UdpSocket,
+    uas: UdpSocket,
+    rtp_lan: UdpSocket,
+    rtp_wan: UdpSocket,
+}
+
+fn gen_sockets(lab: &Lab) -> Result<GenSockets, String> {
+    let (uac, rtp_lan) = in_netns(&lab.ns('l'), || {
+        Ok((
+            udp_socket(SocketAddrV4::new(PHONE_IP, UAC_PORT), SIP_SOCK_BUF, false)?,
+            udp_socket(SocketAddrV4::new(PHONE_IP, RTP_PORT), RTP_SOCK_BUF, true)?,
+        ))
+    })?;
+    let (uas, rtp_wan) = in_netns(&lab.ns('w'), || {
+        Ok((
+            udp_socket(SocketAddrV4::new(FAR_IP, UAS_PORT), SIP_SOCK_BUF, false)?,
+            udp_socket(SocketAddrV4::new(FAR_IP, RTP_PORT), RTP_SOCK_BUF, true)?,
+        ))
+    })?;
+    for s in [&uac, &uas] {
+        s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    }
+    Ok(GenSockets {
+        uac,
+        uas,
+        rtp_lan,
+        rtp_wan,
+    })
+}
+
+// ------------------------------------------------------------------ /proc
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// CPU seconds (user + system, all threads) process `pid` has used: its
+/// process CPU clock, else `/proc/PID/stat` in clock ticks.
+fn proc_cpu_s(pid: u32) -> Option<f64> {
+    let mut clock: libc::clockid_t = 0;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: out-pointers to valid locals.
+    let ok = unsafe {
+        libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) == 0
+            && libc::clock_gettime(clock, &mut ts) == 0
+    };
+    if ok {
+        return Some(ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9);
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(bench_core::parse_stat_cpu_ticks(&stat)? as f64 / clk_tck())
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| bench_core::parse_status_kb(&s, "VmHWM"))
+        .unwrap_or(0)
+}
+
+fn binary_bytes(pid: u32) -> Option<u64> {
+    fs::metadata(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|m| m.len())
+}
+
+// ------------------------------------------------------------------ SIP
+
+/// A request or response retransmitted until stopped (RFC 3261 §17.1.1.2
+/// Timer A doubling for INVITE, §17.1.2.2 capped at T2 otherwise).
+struct Retx {
+    bytes: Vec<u8>,
+    dest: SocketAddr,
+    next: Instant,
+    interval: Duration,
+    deadline: Instant,
+    cap: bool,
+}
+
+impl Retx {
+    fn new(bytes: Vec<u8>, dest: SocketAddr, now: Instant, cap: bool) -> Retx {
+        Retx {
+            bytes,
+            dest,
+            next: now + T1,
+            interval: T1,
+            deadline: now + TIMER_B,
+            cap,
+        }
+    }
+
+    /// Retransmit when due; `false` once the deadline has passed.
+    fn poll(&mut self, now: Instant, sock: &UdpSocket) -> bool {
+        if now >= self.deadline {
+            return false;
+        }
+        if now >= self.next {
+            let _ = sock.send_to(&self.bytes, self.dest);
+            self.interval *= 2;
+            if self.cap {
+                self.interval = self.interval.min(T2);
+            }
+            self.next = now + self.interval;
+        }
+        true
+    }
+
+    fn due(&self) -> Instant {
+        self.next.min(self.deadline)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Inviting,
+    Confirmed,
+    Byeing,
+    Done,
+    Failed,
+}
+
+struct Call {
+    idx: u32,
+    call_id: String,
+    from_tag: String,
+    phase: Phase,
+    retx: Option<Retx>,
+    to_hdr: String,
+    target: String,
+    route: Vec<String>,
+    ack: Option<Vec<u8>>,
+    /// Where the phone sends RTP (the answer's c=/m=, e.g. 10.77.1.1:R).
+    lan_relay: Option<SocketAddrV4>,
+    /// Where the far end sends RTP (the offer the UAS saw, 198.51.100.1:R).
+    wan_relay: Option<SocketAddrV4>,
+    /// UAS side: its To tag, its last response, 2xx retransmission until ACK.
+    uas_tag: String,
+    uas_last: Option<Vec<u8>>,
+    uas_retx: Option<Retx>,
+    uas_acked: bool,
+    why: String,
+}
+
+struct Reg {
+    call_id: String,
+    retx: Option<Retx>,
+    done: bool,
+    ok: bool,
+}
+
+/// The in-process SIP phone (UAC on the LAN socket) and far end (UAS on the
+/// WAN socket), talking through the proxy at 10.77.1.1:5060.
+struct Sip<'a> {
+    uac: &'a UdpSocket,
+    uas: &'a UdpSocket,
+    proxy: SocketAddr,
+    tag: String,
+    calls: Vec<Call>,
+    regs: Vec<Reg>,
+    by_id: HashMap<String, usize>,
+    reg_by_id: HashMap<String, usize>,
+    branches: u64,
+    buf: Vec<u8>,
+    log: String,
+}
+
+impl<'a> Sip<'a> {
+    fn new(uac: &'a UdpSocket, uas: &'a UdpSocket) -> Sip<'a> {
+        Sip {
+            uac,
+            uas,
+            proxy: SocketAddr::V4(SocketAddrV4::new(ROUTER_LAN, 5060)),
+            tag: format!("{:x}{:x}", std::process::id(), now_ns() & 0xff_ffff),
+            calls: Vec::new(),
+            regs: Vec::new(),
+            by_id: HashMap::new(),
+            reg_by_id: HashMap::new(),
+            branches: 0,
+            buf: vec![0; 65536],
+            log: String::new(),
+        }
+    }
+
+    fn branch(&mut self) -> String {
+        self.branches += 1;
+        format!("z9hG4bK-bn{}-{}", self.tag, self.branches)
+    }
+
+    /// A UAC request (RFC 3261 §8.1.1): Via with rport (RFC 3581 §3).
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        branch: &str,
+        route: &[String],
+        from: &str,
+        to: &str,
+        call_id: &str,
+        cseq: u32,
+        contact: Option<&str>,
+        extra: &str,
+        body: &[u8],
+    ) -> Vec<u8> {
+        let mut s = format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_IP}:{UAC_PORT};branch={branch};rport\r\n\
+             Max-Forwards: 70\r\n"
+        );
+        for r in route {
+            let _ = write!(s, "Route: {r}\r\n");
+        }
+        let _ = write!(
+            s,
+            "From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+        );
+        if let Some(c) = contact {
+            let _ = write!(s, "Contact: {c}\r\n");
+        }
+        s.push_str(extra);
+        if !body.is_empty() {
+            s.push_str("Content-Type: application/sdp\r\n");
+        }
+        let _ = write!(
+            s,
+            "User-Agent: sipnat-bench\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut b = s.into_bytes();
+        b.extend_from_slice(body);
+        b
+    }
+
+    fn send_uac(&self, bytes: &[u8]) {
+        let _ = self.uac.send_to(bytes, self.proxy);
+    }
+
+    // ---- the event loop
+
+    /// Wait up to `timeout` for datagrams, then handle every one queued.
+    fn pump(&mut self, timeout: Duration) {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.uac.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.uas.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let ms = timeout.as_millis().min(100) as libc::c_int;
+        // SAFETY: two valid pollfd entries.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        let now = Instant::now();
+        for _ in 0..256 {
+            match self.uac.recv_from(&mut self.buf) {
+                Ok((n, src)) => {
+                    if let Some(m) = SipMsg::parse(&self.buf[..n]) {
+                        self.on_uac(&m, src);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        for _ in 0..256 {
+            match self.uas.recv_from(&mut self.buf) {
+                Ok((n, src)) => {
+                    if let Some(m) = SipMsg::parse(&self.buf[..n]) {
+                        self.on_uas(&m, src, now);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Retransmissions and timeouts; returns the earliest next timer.
+    fn timers(&mut self, now: Instant) -> Instant {
+        let mut next = now + Duration::from_millis(100);
+        for i in 0..self.calls.len() {
+            let c = &mut self.calls[i];
+            if let Some(r) = c.retx.as_mut() {
+                if r.poll(now, self.uac) {
+                    next = next.min(r.due());
+                } else {
+                    let what = if c.phase == Phase::Byeing {
+                        "BYE"
+                    } else {
+                        "INVITE"
+                    };
+                    c.retx = None;
+                    fail(c, format!("{what}: no final response within 32 s"));
+                }
+            }
+            if let Some(r) = c.uas_retx.as_mut() {
+                if r.poll(now, self.uas) {
+                    next = next.min(r.due());
+                } else {
+                    c.uas_retx = None;
+                    fail(c, "far end: no ACK for its 200 within 32 s".into());
+                }
+            }
+        }
+        for r in &mut self.regs {
+            if let Some(x) = r.retx.as_mut() {
+                if x.poll(now, self.uac) {
+                    next = next.min(x.due());
+                } else {
+                    r.retx = None;
+                    r.done = true;
+                }
+            }
+        }
+        next
+    }
+
+    /// Messages on the phone's socket: responses to its requests, or a
+    /// request from the far end (answered 200).
+    fn on_uac(&mut self, m: &SipMsg, src: SocketAddr) {
+        let Some(id) = m.call_id() else { return };
+        if m.method().is_some() {
+            if m.method() != Some("ACK") {
+                let r = m.response(200, "OK", "", &[], b"");
+                let _ = self.uac.send_to(&r, src);
+            }
+            return;
+        }
+        let (Some(code), Some((_, method))) = (m.code(), m.cseq()) else {
+            return;
+        };
+        if let Some(&j) = self.reg_by_id.get(id) {
+            let r = &mut self.regs[j];
+            if code >= 200 && !r.done {
+                r.done = true;
+                r.ok = code < 300;
+                r.retx = None;
+                if !r.ok {
+                    let _ = writeln!(self.log, "REGISTER {id}: {code}");
+                }
+            }
+            return;
+        }
+        let Some(&i) = self.by_id.get(id) else { return };
+        match (method.as_str(), code) {
+            ("INVITE", 100..=199) => {
+                if let Some(r) = self.calls[i].retx.as_mut() {
+                    r.next = r.deadline; // Timer A stops, Timer B runs (§17.1.1.2)
+                }
+            }
+            ("INVITE", 200..=299) => {
+                if let Some(ack) = &self.calls[i].ack {
+                    self.send_uac(ack); // a retransmitted 2xx: ACK again (§13.2.2.4)
+                    return;
+                }
+                if self.calls[i].phase != Phase::Inviting {
+                    return;
+                }
+                let c = &mut self.calls[i];
+                c.retx = None;
+                c.to_hdr = m.header("to").unwrap_or("").to_string();
+                let contact = m.header("contact").map(uri_of).unwrap_or("").to_string();
+                if !contact.is_empty() {
+                    c.target = contact;
+                }
+                // the UAC's route set: Record-Route reversed (§12.1.2)
+                c.route = m.header_list("record-route").into_iter().rev().collect();
+                c.lan_relay = parse_sdp(&m.body).map(|s| s.rtp);
+                let branch = self.branch();
+                let c = &self.calls[i];
+                let from = format!("<sip:alice{}@{PHONE_IP}>;tag={}", c.idx, c.from_tag);
+                let ack = self.request(
+                    "ACK", &c.target, &branch, &c.route, &from, &c.to_hdr, &c.call_id, 1, None, "",
+                    b"",
+                );
+                self.send_uac(&ack);
+                let c = &mut self.calls[i];
+                c.ack = Some(ack);
+                if c.lan_relay.is_some() {
+                    c.phase = Phase::Confirmed;
+                } else {
+                    fail(c, "200 to INVITE without a usable SDP answer".into());
+                }
+            }
+            ("INVITE", _) => {
+                // ACK of a non-2xx final response: same branch (§17.1.1.3)
+                if self.calls[i].phase != Phase::Inviting {
+                    return;
+                }
+                let c = &self.calls[i];
+                let branch = self.branch_of_invite(i);
+                let from = format!("<sip:alice{}@{PHONE_IP}>;tag={}", c.idx, c.from_tag);
+                let to = m.header("to").unwrap_or("").to_string();
+                let uri = format!("sip:bob{}@{FAR_IP}", c.idx);
+                let ack = self.request(
+                    "ACK",
+                    &uri,
+                    &branch,
+                    &[],
+                    &from,
+                    &to,
+                    &c.call_id,
+                    1,
+                    None,
+                    "",
+                    b"",
+                );
+                self.send_uac(&ack);
+                let c = &mut self.calls[i];
+                c.retx = None;
+                fail(c, format!("INVITE answered {code}"));
+            }
+            ("BYE", 100..=199) => {}
+            ("BYE", _) => {
+                let c = &mut self.calls[i];
+                if c.phase == Phase::Byeing {
+                    c.retx = None;
+                    if code < 300 {
+                        c.phase = Phase::Done;
+                    } else {
+                        fail(c, format!("BYE answered {code}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The INVITE's branch is kept in its retransmission bytes; rebuild it
+    /// from there (the only place it is stored).
+    fn branch_of_invite(&self, i: usize) -> String {
+        let c = &self.calls[i];
+        c.retx
+            .as_ref()
+            .and_then(|r| SipMsg::parse(&r.bytes))
+            .and_then(|m| {
+                m.header("via")
+                    .and_then(|v| load_core::param(v, "branch"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| format!("z9hG4bK-bn{}-inv{}", self.tag, c.idx))
+    }
+
+    /// Requests on the far end's socket (responses there are strays).
+    fn on_uas(&mut self, m: &SipMsg, src: SocketAddr, now: Instant) {
+        let Some(method) = m.method() else { return };
+        // The proxy may rewrite the Call-ID (sipnat hides the LAN address
+        // in it): the far end knows a call by its To user, bob<index>.
+        let id = m.call_id().unwrap_or("").to_string();
+        let call = m
+            .header("to")
+            .map(uri_of)
+            .and_then(|u| u.strip_prefix("sip:bob"))
+            .and_then(|u| u.split('@').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&i| i < self.calls.len());
+        match method {
+            "REGISTER" => {
+                let contact = m.header("contact").unwrap_or("*").to_string();
+                let extra = [
+                    format!("Contact: {contact};expires=3600"),
+                    "Expires: 3600".to_string(),
+                ];
+                let r = m.response(200, "OK", &format!("r{}", self.tag), &extra, b"");
+                let _ = self.uas.send_to(&r, src);
+            }
+            "INVITE" => {
+                let Some(i) = call else {
+                    let _ = writeln!(self.log, "far end: INVITE of an unknown call {id:?}");
+                    let r = m.response(404, "Not Found", &format!("n{}", self.tag), &[], b"");
+                    let _ = self.uas.send_to(&r, src);
+                    return;
+                };
+                if let Some(last) = &self.calls[i].uas_last {
+                    let _ = self.uas.send_to(last, src); // retransmission
+                    return;
+                }
+                let c = &mut self.calls[i];
+                c.wan_relay = parse_sdp(&m.body).map(|s| s.rtp);
+                let contact = format!("Contact: <sip:bob{}@{FAR_IP}:{UAS_PORT}>", c.idx);
+                let ringing = m.response(
+                    180,
+                    "Ringing",
+                    &c.uas_tag,
+                    std::slice::from_ref(&contact),
+                    b"",
+                );
+                let _ = self.uas.send_to(&ringing, src);
+                let body = sdp_body(FAR_IP, RTP_PORT, 2000 + u64::from(c.idx), 1, Dir::SendRecv);
+                let ok = m.response(200, "OK", &c.uas_tag, &[contact], body.as_bytes());
+                let _ = self.uas.send_to(&ok, src);
+                c.uas_retx = Some(Retx::new(ok.clone(), src, now, true));
+                c.uas_last = Some(ok);
+            }
+            "ACK" => {
+                if let Some(i) = call {
+                    let c = &mut self.calls[i];
+                    c.uas_acked = true;
+                    c.uas_retx = None;
+                }
+            }
+            _ => {
+                let r = m.response(200, "OK", &format!("o{}", self.tag), &[], b"");
+                let _ = self.uas.send_to(&r, src);
+            }
+        }
+    }
+
+    // ---- phases
+
+    /// `n` REGISTERs (users reg0..), at most [`MAX_OUTSTANDING`] at once;
+    /// returns how many failed.
+    fn register(&mut self, n: u32) -> Result<u32, String> {
+        let mut sent = 0u32;
+        loop {
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            let now = Instant::now();
+            let outstanding = self.regs.iter().filter(|r| !r.done).count();
+            let mut room = MAX_OUTSTANDING.saturating_sub(outstanding);
+            while room > 0 && sent < n {
+                let j = sent;
+                let call_id = format!("reg{j}-{}@{PHONE_IP}", self.tag);
+                let branch = self.branch();
+                let from = format!("<sip:reg{j}@{FAR_IP}>;tag=r{j}{}", self.tag);
+                let to = format!("<sip:reg{j}@{FAR_IP}>");
+                let contact = format!("<sip:reg{j}@{PHONE_IP}:{UAC_PORT}>");
+                let req = self.request(
+                    "REGISTER",
+                    &format!("sip:{FAR_IP}"),
+                    &branch,
+                    &[],
+                    &from,
+                    &to,
+                    &call_id,
+                    1,
+                    Some(&contact),
+                    "Expires: 3600\r\n",
+                    b"",
+                );
+                self.send_uac(&req);
+                self.reg_by_id.insert(call_id.clone(), self.regs.len());
+                self.regs.push(Reg {
+                    call_id,
+                    retx: Some(Retx::new(req, self.proxy, now, true)),
+                    done: false,
+                    ok: false,
+                });
+                sent += 1;
+                room -= 1;
+            }
+            if sent == n && self.regs.iter().all(|r| r.done) {
+                break;
+            }
+            let next = self.timers(now);
+            self.pump(next.saturating_duration_since(Instant::now()));
+        }
+        let failed = self.regs.iter().filter(|r| !r.ok).count() as u32;
+        if failed > 0 {
+            let first = self
+                .regs
+                .iter()
+                .find(|r| !r.ok)
+                .map_or("", |r| r.call_id.as_str());
+            let _ = writeln!(
+                self.log,
+                "{failed} of {n} REGISTERs failed (first: {first})"
+            );
+        }
+        Ok(failed)
+    }
+
+    /// Place `n` calls at `rate` per second; returns when every call is
+    /// confirmed on both sides or failed.
+    fn invite(&mut self, n: u32, rate: u32) -> Result<(), String> {
+        let t0 = Instant::now();
+        let spacing = Duration::from_secs_f64(1.0 / f64::from(rate));
+        loop {
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            let now = Instant::now();
+            while (self.calls.len() as u32) < n && now >= t0 + spacing * self.calls.len() as u32 {
+                self.place(self.calls.len() as u32, now);
+            }
+            let placed = self.calls.len() as u32 == n;
+            let settled = self.calls.iter().all(|c| match c.phase {
+                Phase::Confirmed => c.uas_acked,
+                Phase::Failed => true,
+                _ => false,
+            });
+            if placed && settled {
+                return Ok(());
+            }
+            let mut next = self.timers(now);
+            if !placed {
+                next = next.min(t0 + spacing * self.calls.len() as u32);
+            }
+            self.pump(next.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    fn place(&mut self, idx: u32, now: Instant) {
+        let call_id = format!("c{idx}-{}@{PHONE_IP}", self.tag);
+        let from_tag = format!("f{idx}{}", self.tag);
+        let branch = self.branch();
+        let target = format!("sip:bob{idx}@{FAR_IP}");
+        let to = format!("<{target}>");
+        let from = format!("<sip:alice{idx}@{PHONE_IP}>;tag={from_tag}");
+        let contact = format!("<sip:alice{idx}@{PHONE_IP}:{UAC_PORT}>");
+        let body = sdp_body(PHONE_IP, RTP_PORT, 1000 + u64::from(idx), 1, Dir::SendRecv);
+        let req = self.request(
+            "INVITE",
+            &target,
+            &branch,
+            &[],
+            &from,
+            &to,
+            &call_id,
+            1,
+            Some(&contact),
+            "",
+            body.as_bytes(),
+        );
+        self.send_uac(&req);
+        self.by_id.insert(call_id.clone(), self.calls.len());
+        self.calls.push(Call {
+            idx,
+            call_id,
+            from_tag,
+            phase: Phase::Inviting,
+            retx: Some(Retx::new(req, self.proxy, now, false)),
+            to_hdr: to,
+            target,
+            route: Vec::new(),
+            ack: None,
+            lan_relay: None,
+            wan_relay: None,
+            uas_tag: format!("u{idx}{}", self.tag),
+            uas_last: None,
+            uas_retx: None,
+            uas_acked: false,
+            why: String::new(),
+        });
+    }
+
+    /// BYE every confirmed call (at most [`MAX_OUTSTANDING`] at once) and
+    /// wait for the answers; returns how many calls failed in all (setup or
+    /// teardown).
+    fn bye(&mut self) -> Result<u32, String> {
+        let mut queue: Vec<usize> = (0..self.calls.len())
+            .filter(|&i| self.calls[i].phase == Phase::Confirmed)
+            .rev()
+            .collect();
+        loop {
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            let now = Instant::now();
+            let outstanding = self
+                .calls
+                .iter()
+                .filter(|c| c.phase == Phase::Byeing)
+                .count();
+            for _ in outstanding..MAX_OUTSTANDING {
+                let Some(i) = queue.pop() else { break };
+                let branch = self.branch();
+                let c = &self.calls[i];
+                let from = format!("<sip:alice{}@{PHONE_IP}>;tag={}", c.idx, c.from_tag);
+                let req = self.request(
+                    "BYE", &c.target, &branch, &c.route, &from, &c.to_hdr, &c.call_id, 2, None, "",
+                    b"",
+                );
+                self.send_uac(&req);
+                let c = &mut self.calls[i];
+                c.phase = Phase::Byeing;
+                c.retx = Some(Retx::new(req, self.proxy, now, true));
+            }
+            if queue.is_empty()
+                && self
+                    .calls
+                    .iter()
+                    .all(|c| matches!(c.phase, Phase::Done | Phase::Failed))
+            {
+                break;
+            }
+            let next = self.timers(now);
+            self.pump(next.saturating_duration_since(Instant::now()));
+        }
+        Ok(self.failed())
+    }
+
+    fn failed(&self) -> u32 {
+        self.calls
+            .iter()
+            .filter(|c| c.phase == Phase::Failed)
+            .count() as u32
+    }
+
+    /// Why calls failed (the first few), for the log.
+    fn failures(&self) -> String {
+        let mut s = String::new();
+        for c in self
+            .calls
+            .iter()
+            .filter(|c| c.phase == Phase::Failed)
+            .take(5)
+        {
+            let _ = writeln!(s, "  call {} ({}): {}", c.idx, c.call_id, c.why);
+        }
+        s
+    }
+}
+
+fn fail(c: &mut Call, why: String) {
+    if c.phase != Phase::Failed {
+        c.phase = Phase::Failed;
+        c.why = why;
+        c.uas_retx = None;
+    }
+}
+
+// ------------------------------------------------------------------ media
+
+/// One call's media: where each leg sends (the relay addresses).
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    call: u32,
+    /// The phone sends here (LAN side of the relay).
+    lan_dst: SocketAddrV4,
+    /// The far end sends here (WAN side of the relay).
+    wan_dst: SocketAddrV4,
+}
+
+/// The measurement window in CLOCK_REALTIME ns; `u64::MAX` = not yet.
+struct Window {
+    start: AtomicU64,
+    end: AtomicU64,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            start: AtomicU64::new(u64::MAX),
+            end: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn contains(&self, ns: u64) -> bool {
+        ns >= self.start.load(Relaxed) && ns < self.end.load(Relaxed)
+    }
+}
+
+fn sockaddr_in(a: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+fn from_sockaddr_in(s: &libc::sockaddr_in) -> SocketAddrV4 {
+    SocketAddrV4::new(
+        Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr)),
+        u16::from_be(s.sin_port),
+    )
+}
+
+#[derive(Default)]
+struct SendStats {
+    /// Packets sent per (call, direction): index call * 2 + dir.
+    sent: Vec<u64>,
+    offered_in_window: u64,
+    late: u64,
+    errors: u64,
+}
+
+/// Packets queued for one sendmmsg on one socket.
+struct TxBatch {
+    bufs: Vec<[u8; MAX_PKT]>,
+    dst: Vec<libc::sockaddr_in>,
+    who: Vec<usize>,
+    n: usize,
+    len: usize,
+}
+
+impl TxBatch {
+    fn new(len: usize) -> TxBatch {
+        TxBatch {
+            bufs: vec![[0; MAX_PKT]; BATCH],
+            dst: vec![sockaddr_in(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)); BATCH],
+            who: vec![0; BATCH],
+            n: 0,
+            len,
+        }
+    }
+
+    fn push(&mut self, st: &Stamp, dst: SocketAddrV4) {
+        let j = self.n;
+        bench_core::write_packet(&mut self.bufs[j], st, self.len);
+        self.dst[j] = sockaddr_in(dst);
+        self.who[j] = st.call as usize * 2 + usize::from(st.dir);
+        self.n += 1;
+    }
+
+    /// Stamp the send time into every queued packet and send them all.
+    fn flush(&mut self, fd: RawFd, win: &Window, stats: &mut SendStats) {
+        if self.n == 0 {
+            return;
+        }
+        // SAFETY: all-zero is a valid iovec / mmsghdr (null pointers, zero lengths).
+        let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        let mut hdr: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        let now = now_ns();
+        for j in 0..self.n {
+            bench_core::set_sent_ns(&mut self.bufs[j][..self.len], now);
+            iov[j] = libc::iovec {
+                iov_base: self.bufs[j].as_mut_ptr().cast(),
+                iov_len: self.len,
+            };
+            hdr[j].msg_hdr.msg_name = (&mut self.dst[j] as *mut libc::sockaddr_in).cast();
+            hdr[j].msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            hdr[j].msg_hdr.msg_iov = &mut iov[j];
+            hdr[j].msg_hdr.msg_iovlen = 1;
+        }
+        let in_window = win.contains(now);
+        let mut off = 0;
+        while off < self.n {
+            // SAFETY: hdr[off..n] point at live buffers, addresses and iovecs.
+            let r = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    hdr.as_mut_ptr().add(off),
+                    (self.n - off) as libc::c_uint,
+                    0,
+                )
+            };
+            if r < 0 {
+                if io::Error::last_os_error().kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                stats.errors += 1;
+                off += 1; // this datagram is not sent; try the rest
+                continue;
+            }
+            for j in off..off + r as usize {
+                if let Some(s) = stats.sent.get_mut(self.who[j]) {
+                    *s += 1;
+                }
+                if in_window {
+                    stats.offered_in_window += 1;
+                }
+            }
+            off += (r as usize).max(1);
+        }
+        self.n = 0;
+    }
+}
+
+/// The RTP sender: call position p of n, direction d, packet k is due at
+/// t0 + (k + p/n) / pps; both directions at once, sent in sendmmsg batches
+/// (LAN leg from the phone's socket, WAN leg from the far end's).
+fn sender(
+    socks: &GenSockets,
+    flows: &[Flow],
+    ncalls: usize,
+    pps: u32,
+    len: usize,
+    win: &Window,
+    stop: &AtomicBool,
+) -> SendStats {
+    let mut stats = SendStats {
+        sent: vec![0; ncalls * 2],
+        ..SendStats::default()
+    };
+    let n = flows.len() as u64;
+    if n == 0 {
+        return stats;
+    }
+    let (lan, wan) = (socks.rtp_lan.as_raw_fd(), socks.rtp_wan.as_raw_fd());
+    let per_s = n as f64 * f64::from(pps);
+    let (mut bl, mut bw) = (TxBatch::new(len), TxBatch::new(len));
+    let t0 = Instant::now();
+    let mut e: u64 = 0; // next event: packet k = e / n of flow e % n
+    let due = |e: u64| t0 + Duration::from_secs_f64(e as f64 / per_s);
+    while !stop.load(Relaxed) {
+        let now = Instant::now();
+        let upto = ((now - t0).as_secs_f64() * per_s) as u64 + 1;
+        while e < upto && !stop.load(Relaxed) {
+            let f = &flows[(e % n) as usize];
+            let counter = (e / n) as u32;
+            if now.saturating_duration_since(due(e)) > LATE {
+                stats.late += 2;
+            }
+            for (dir, dst, batch) in [(0u8, f.lan_dst, &mut bl), (1u8, f.wan_dst, &mut bw)] {
+                let st = Stamp {
+                    call: f.call,
+                    dir,
+                    counter,
+                    sent_ns: 0,
+                };
+                batch.push(&st, dst);
+            }
+            e += 1;
+            if bl.n == BATCH {
+                bl.flush(lan, win, &mut stats);
+                bw.flush(wan, win, &mut stats);
+            }
+        }
+        bl.flush(lan, win, &mut stats);
+        bw.flush(wan, win, &mut stats);
+        let next = due(e);
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep((next - now).min(Duration::from_millis(20)));
+        }
+    }
+    stats
+}
+
+struct RecvStats {
+    trackers: Vec<SeqTracker>,
+    hist: Histogram,
+    delivered_in_window: u64,
+    wrong_source: u64,
+    foreign: u64,
+}
+
+/// The RTP receiver: both sockets, recvmmsg batches, kernel receive times.
+/// `expect[call]` = the relay address each direction must come from
+/// (direction 0 arrives at the far end's socket from the WAN side, 1 at the
+/// phone's from the LAN side).
+fn receiver(
+    lan: &UdpSocket,
+    wan: &UdpSocket,
+    expect: &[Option<[SocketAddrV4; 2]>],
+    win: &Window,
+    stop: &AtomicBool,
+) -> RecvStats {
+    let mut st = RecvStats {
+        trackers: (0..expect.len() * 2)
+            .map(|_| SeqTracker::default())
+            .collect(),
+        hist: Histogram::new(),
+        delivered_in_window: 0,
+        wrong_source: 0,
+        foreign: 0,
+    };
+    let mut bufs = vec![[0u8; 2048]; BATCH];
+    // SAFETY: all-zero is a valid sockaddr_in / iovec / mmsghdr.
+    let mut names: Vec<libc::sockaddr_in> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    let mut ctrl = vec![[0u64; 16]; BATCH];
+    let mut iov: Vec<libc::iovec> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    let mut hdr: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; BATCH];
+    for j in 0..BATCH {
+        iov[j] = libc::iovec {
+            iov_base: bufs[j].as_mut_ptr().cast(),
+            iov_len: 2048,
+        };
+    }
+    let socks = [(wan.as_raw_fd(), 0u8), (lan.as_raw_fd(), 1u8)];
+    let mut stopping = false;
+    loop {
+        if stop.load(Relaxed) {
+            stopping = true; // one last non-blocking drain below
+        }
+        let mut fds = socks.map(|(fd, _)| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // SAFETY: two valid pollfd entries.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, if stopping { 0 } else { 20 }) };
+        for &(fd, want_dir) in &socks {
+            loop {
+                for j in 0..BATCH {
+                    let h = &mut hdr[j].msg_hdr;
+                    h.msg_name = (&mut names[j] as *mut libc::sockaddr_in).cast();
+                    h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                    h.msg_iov = &mut iov[j];
+                    h.msg_iovlen = 1;
+                    h.msg_control = ctrl[j].as_mut_ptr().cast();
+                    h.msg_controllen = size_of::<[u64; 16]>() as _;
+                    h.msg_flags = 0;
+                    hdr[j].msg_len = 0;
+                }
+                // SAFETY: every header points at live buffers of the stated sizes.
+                let r = unsafe {
+                    libc::recvmmsg(
+                        fd,
+                        hdr.as_mut_ptr(),
+                        BATCH as libc::c_uint,
+                        libc::MSG_DONTWAIT,
+                        std::ptr::null_mut(),
+                    )
+                };
+                if r <= 0 {
+                    break;
+                }
+                let fallback = now_ns();
+                for j in 0..r as usize {
+                    let len = (hdr[j].msg_len as usize).min(2048);
+                    let rx_ns = rx_timestamp(&hdr[j].msg_hdr).unwrap_or(fallback);
+                    let src = from_sockaddr_in(&names[j]);
+                    let Some(s) = bench_core::read_stamp(&bufs[j][..len]) else {
+                        st.foreign += 1;
+                        continue;
+                    };
+                    let (call, dir) = (s.call as usize, usize::from(s.dir));
+                    let Some(Some(exp)) = expect.get(call) else {
+                        st.foreign += 1;
+                        continue;
+                    };
+                    if dir > 1 {
+                        st.foreign += 1;
+                        continue;
+                    }
+                    if s.dir != want_dir || exp[dir] != src {
+                        st.wrong_source += 1;
+                    }
+                    let arrival = st.trackers[call * 2 + dir].record(s.counter);
+                    if arrival != bench_core::Arrival::Duplicate && win.contains(s.sent_ns) {
+                        st.delivered_in_window += 1;
+                        st.hist.record(rx_ns.saturating_sub(s.sent_ns));
+                    }
+                }
+                if (r as usize) < BATCH {
+                    break;
+                }
+            }
+        }
+        if stopping {
+            return st;
+        }
+    }
+}
+
+/// The SCM_TIMESTAMPNS time of a received datagram, in ns.
+fn rx_timestamp(h: &libc::msghdr) -> Option<u64> {
+    // SAFETY: `h` was filled by recvmmsg; the CMSG macros stay inside
+    // msg_control/msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                return Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
+// ------------------------------------------------------------------ runs
+
+/// What every run needs.
+struct Ctx {
+    opts: Opts,
+    topo: PathBuf,
+    exe: PathBuf,
+    out: PathBuf,
+}
+
+/// A run's work directory under OUT/runs; removed after success unless --keep.
+fn work_dir(ctx: &Ctx, name: &str) -> Result<PathBuf, String> {
+    let w = ctx.out.join("runs").join(name);
+    let _ = fs::remove_dir_all(&w);
+    fs::create_dir_all(&w).map_err(|e| format!("{}: {e}", w.display()))?;
+    Ok(w)
+}
+
+fn finish_work_dir(ctx: &Ctx, work: &Path, ok: bool) {
+    if ok && !ctx.opts.keep {
+        let _ = fs::remove_dir_all(work);
+        let _ = fs::remove_dir(ctx.out.join("runs")); // only when empty
+    } else if !ok {
+        eprintln!("sipnat-bench: work directory kept: {}", work.display());
+    }
+}
+
+fn relay_high(calls: u32) -> u16 {
+    (u32::from(RELAY_LOW) + 4 * calls + 99).min(65535) as u16
+}
+
+fn media_run(ctx: &Ctx, p: &Proxy, calls: u32, regs: u32) -> Result<MediaRun, String> {
+    let name = if regs > 0 {
+        format!("media-{}-{calls}c-{regs}r", p.name)
+    } else {
+        format!("media-{}-{calls}c", p.name)
+    };
+    let work = work_dir(ctx, &name)?;
+    eprintln!("sipnat-bench: {name}: starting");
+    let r = media_run_in(ctx, p, calls, regs, &work);
+    finish_work_dir(ctx, &work, r.is_ok());
+    let r = r.map_err(|e| format!("{name}: {e}"));
+    if let Ok(run) = &r {
+        eprintln!(
+            "sipnat-bench: {name}: {:.0} pps delivered, loss {:.3} %, p99 {:.0} µs, {:.0} ns CPU/packet",
+            run.delivered_pps, run.loss_pct, run.lat_p99_us, run.cpu_ns_per_pkt
+        );
+    }
+    r
+}
+
+fn media_run_in(
+    ctx: &Ctx,
+    p: &Proxy,
+    calls: u32,
+    regs: u32,
+    work: &Path,
+) -> Result<MediaRun, String> {
+    let o = &ctx.opts;
+    let high = relay_high(calls);
+    let mut lab = Lab::up(&ctx.topo, work)?;
+    if matches!(p.kind, ProxyKind::Sip(_)) {
+        fs::write(work.join("proxy.conf"), proxy_conf(work, high))
+            .map_err(|e| format!("proxy.conf: {e}"))?;
+    }
+    lab.start_proxy(p, high, &ctx.exe)?;
+    let pid = lab.pid;
+    let socks = gen_sockets(&lab)?;
+    let mut run = MediaRun {
+        proxy: p.name.clone(),
+        calls,
+        pps: o.pps,
+        payload: o.payload,
+        registrations: regs,
+        ..MediaRun::default()
+    };
+
+    // 1. signalling (none for the null relay)
+    let mut sip = None;
+    let flows: Vec<Flow> = match p.kind {
+        ProxyKind::Null { .. } => (0..calls)
+            .map(|i| {
+                let port = RELAY_LOW + 2 * i as u16;
+                Flow {
+                    call: i,
+                    lan_dst: SocketAddrV4::new(ROUTER_LAN, port),
+                    wan_dst: SocketAddrV4::new(ROUTER_WAN, port),
+                }
+            })
+            .collect(),
+        ProxyKind::Sip(_) => {
+            let mut s = Sip::new(&socks.uac, &socks.uas);
+            // siproxd-style proxies refuse calls from a phone that has not
+            // registered: at least one REGISTER (reg0, from the phone's IP)
+            let reg_failed = s.register(regs.max(1))?;
+            s.invite(calls, o.setup_rate)?;
+            run.setup_failed = reg_failed + s.failed();
+            if run.setup_failed > 0 {
+                eprintln!(
+                    "sipnat-bench: {}: {} setups failed\n{}{}",
+                    p.name,
+                    run.setup_failed,
+                    s.log,
+                    s.failures()
+                );
+            }
+            let f = s
+                .calls
+                .iter()
+                .filter(|c| c.phase == Phase::Confirmed)
+                .filter_map(|c| {
+                    Some(Flow {
+                        call: c.idx,
+                        lan_dst: c.lan_relay?,
+                        wan_dst: c.wan_relay?,
+                    })
+                })
+                .collect();
+            sip = Some(s);
+            f
+        }
+    };
+    if flows.is_empty() {
+        return Err(format!(
+            "no call could be set up; proxy.log:\n{}",
+            lab.log_tail("proxy.log")
+        ));
+    }
+    if !lab.proxy_alive() {
+        return Err(format!(
+            "{} died; proxy.log:\n{}",
+            p.name,
+            lab.log_tail("proxy.log")
+        ));
+    }
+    let mut expect = vec![None; calls as usize];
+    for f in &flows {
+        // direction 0 (phone -> far end) comes out of the WAN side, where
+        // the far end sends; direction 1 out of the LAN side
+        expect[f.call as usize] = Some([f.wan_dst, f.lan_dst]);
+    }
+
+    // 2. media
+    let win = Window::new();
+    let (stop_tx, stop_rx) = (AtomicBool::new(false), AtomicBool::new(false));
+    let len = bench_core::RTP_HEADER + o.payload as usize;
+    let mut window = (0.0, 0.0, 0.0, 0.0, Duration::ZERO); // cpu0, cpu1, gen0, gen1, length
+    let (tx, rx, res) = std::thread::scope(|sc| {
+        let tx = sc.spawn(|| sender(&socks, &flows, calls as usize, o.pps, len, &win, &stop_tx));
+        let rx = sc.spawn(|| receiver(&socks.rtp_lan, &socks.rtp_wan, &expect, &win, &stop_rx));
+        let res = (|| -> Result<(), String> {
+            sleep_checked(o.warmup)?;
+            let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
+            let gen0 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
+            let t_open = Instant::now();
+            win.start.store(now_ns(), Relaxed);
+            sleep_checked(o.measure)?;
+            win.end.store(now_ns(), Relaxed);
+            let length = t_open.elapsed();
+            let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
+            let gen1 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
+            window = (cpu0, cpu1, gen0, gen1, length);
+            Ok(())
+        })();
+        stop_tx.store(true, Relaxed);
+        let tx = tx.join();
+        if res.is_ok() {
+            std::thread::sleep(DRAIN);
+        }
+        stop_rx.store(true, Relaxed);
+        (tx, rx.join(), res)
+    });
+    res?;
+    let (tx, rx) = match (tx, rx) {
+        (Ok(t), Ok(r)) => (t, r),
+        _ => return Err("a media thread panicked".into()),
+    };
+
+    // 3. results
+    let (cpu0, cpu1, gen0, gen1, length) = window;
+    let secs = length.as_secs_f64().max(1e-9);
+    run.measure_s = secs;
+    run.offered_pps = tx.offered_in_window as f64 / secs;
+    run.delivered_pps = rx.delivered_in_window as f64 / secs;
+    run.late_sends = tx.late;
+    for (i, t) in rx.trackers.iter().enumerate() {
+        let sent = tx.sent.get(i).copied().unwrap_or(0);
+        run.sent += sent;
+        run.received += t.unique();
+        run.lost += t.lost_of(sent);
+        run.reordered += t.reordered();
+        run.duplicates += t.duplicates();
+    }
+    run.loss_pct = if run.sent > 0 {
+        run.lost as f64 * 100.0 / run.sent as f64
+    } else {
+        0.0
+    };
+    run.wrong_source = rx.wrong_source + rx.foreign;
+    let h = &rx.hist;
+    let us = |ns: u64| ns as f64 / 1000.0;
+    run.lat_p50_us = us(h.percentile(50.0));
+    run.lat_p99_us = us(h.percentile(99.0));
+    run.lat_p999_us = us(h.percentile(99.9));
+    run.lat_max_us = us(h.max());
+    run.cpu_s = (cpu1 - cpu0).max(0.0);
+    run.cpu_ns_per_pkt = if rx.delivered_in_window > 0 {
+        run.cpu_s * 1e9 / rx.delivered_in_window as f64
+    } else {
+        0.0
+    };
+    run.gen_cpu_s = (gen1 - gen0).max(0.0);
+    run.peak_rss_kb = peak_rss_kb(pid);
+    run.binary_bytes = match p.kind {
+        ProxyKind::Sip(_) => binary_bytes(pid),
+        ProxyKind::Null { .. } => None, // the bench tool itself: not a proxy's size
+    };
+    if tx.errors > 0 || rx.foreign > 0 {
+        eprintln!(
+            "sipnat-bench: {}: {} send errors, {} foreign datagrams",
+            p.name, tx.errors, rx.foreign
+        );
+    }
+
+    // 4. teardown
+    if let Some(mut s) = sip {
+        let before = s.failed();
+        let total = s.bye()?;
+        if total > before {
+            eprintln!(
+                "sipnat-bench: {}: {} BYEs failed\n{}",
+                p.name,
+                total - before,
+                s.failures()
+            );
+        }
+        run.setup_failed += total - before;
+    }
+    lab.stop_proxy();
+    Ok(run)
+}
+
+fn setup_run(ctx: &Ctx, p: &Proxy, rate: u32, seconds: u32) -> Result<SetupRun, String> {
+    let name = format!("setup-{}-{rate}cps", p.name);
+    let work = work_dir(ctx, &name)?;
+    eprintln!("sipnat-bench: {name}: starting");
+    let r = setup_run_in(ctx, p, rate, seconds, &work);
+    finish_work_dir(ctx, &work, r.is_ok());
+    let r = r.map_err(|e| format!("{name}: {e}"));
+    if let Ok(run) = &r {
+        eprintln!(
+            "sipnat-bench: {name}: {}/{} calls, {:.0} calls/s, {:.1} µs CPU/call",
+            run.successful, run.attempted, run.achieved_cps, run.cpu_us_per_call
+        );
+    }
+    r
+}
+
+fn setup_run_in(
+    ctx: &Ctx,
+    p: &Proxy,
+    rate: u32,
+    seconds: u32,
+    work: &Path,
+) -> Result<SetupRun, String> {
+    let bench = ctx.opts.repo.join("tests/bench");
+    for f in ["uac.xml", "uas.xml"] {
+        if !bench.join(f).is_file() {
+            return Err(format!("{} is missing", bench.join(f).display()));
+        }
+    }
+    let sipp = which("sipp").ok_or("sipp not found (tests/setup-deps.sh installs sip-tester)")?;
+    let high = relay_high(rate.saturating_mul(2).min(4000));
+    let mut lab = Lab::up(&ctx.topo, work)?;
+    fs::write(work.join("proxy.conf"), proxy_conf(work, high))
+        .map_err(|e| format!("proxy.conf: {e}"))?;
+    lab.start_proxy(p, high, &ctx.exe)?;
+    let pid = lab.pid;
+    {
+        // The phone's IP registers first (siproxd-style proxies refuse calls
+        // from unregistered phones); sipp's scenarios only call. The
+        // sockets close before sipp binds the same ports.
+        let socks = gen_sockets(&lab)?;
+        let mut sip = Sip::new(&socks.uac, &socks.uas);
+        if sip.register(1)? > 0 {
+            return Err(format!("the phone's REGISTER failed: {}", sip.log.trim()));
+        }
+    }
+    let sipp = sipp.display().to_string();
+    let s = |v: &str| v.to_string();
+    let uas_argv = vec![
+        sipp.clone(),
+        s("-sf"),
+        bench.join("uas.xml").display().to_string(),
+        s("-i"),
+        FAR_IP.to_string(),
+        s("-p"),
+        UAS_PORT.to_string(),
+        s("-nostdin"),
+        s("-trace_err"),
+        s("-error_file"),
+        work.join("uas-errors.log").display().to_string(),
+    ];
+    let uas = lab.spawn('w', &uas_argv, "sipp-uas.log")?;
+    lab.others.push(uas);
+    let end = Instant::now() + Duration::from_secs(10);
+    while !lab.listens('w', UAS_PORT) {
+        if Instant::now() >= end {
+            return Err(format!(
+                "sipp UAS does not listen; sipp-uas.log:\n{}",
+                lab.log_tail("sipp-uas.log")
+            ));
+        }
+        sleep_checked(Duration::from_millis(50))?;
+    }
+    let total = u64::from(rate) * u64::from(seconds);
+    let stat_file = work.join("uac-stat.csv");
+    let timeout = seconds + 40;
+    let uac_argv = vec![
+        sipp,
+        s("-sf"),
+        bench.join("uac.xml").display().to_string(),
+        format!("{FAR_IP}:{UAS_PORT}"),
+        s("-i"),
+        PHONE_IP.to_string(),
+        s("-p"),
+        UAC_PORT.to_string(),
+        s("-rsa"),
+        format!("{ROUTER_LAN}:5060"),
+        s("-r"),
+        rate.to_string(),
+        s("-m"),
+        total.to_string(),
+        s("-trace_stat"),
+        s("-stf"),
+        stat_file.display().to_string(),
+        s("-fd"),
+        s("1"),
+        s("-timeout"),
+        format!("{timeout}s"),
+        s("-timeout_error"),
+        s("-nostdin"),
+        s("-trace_err"),
+        s("-error_file"),
+        work.join("uac-errors.log").display().to_string(),
+    ];
+    let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
+    let t0 = Instant::now();
+    let mut uac = lab.spawn('l', &uac_argv, "sipp-uac.log")?;
+    let limit = Duration::from_secs(u64::from(timeout) + 10);
+    let status = loop {
+        if let Ok(Some(st)) = uac.try_wait() {
+            break st;
+        }
+        if interrupted() || t0.elapsed() > limit {
+            stop_child(&mut uac, Duration::from_millis(500));
+            return Err(if interrupted() {
+                "interrupted".into()
+            } else {
+                "sipp UAC overstayed its timeout".into()
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = t0.elapsed().as_secs_f64();
+    let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
+    let csv = fs::read_to_string(&stat_file).map_err(|e| {
+        format!(
+            "{}: {e} (sipp exit {status}); sipp-uac.log:\n{}",
+            stat_file.display(),
+            lab.log_tail("sipp-uac.log")
+        )
+    })?;
+    let st = bench_core::parse_sipp_stats(&csv)
+        .ok_or_else(|| format!("cannot parse {} (sipp exit {status})", stat_file.display()))?;
+    let mut run = SetupRun {
+        proxy: p.name.clone(),
+        rate,
+        seconds,
+        attempted: st.created,
+        successful: st.successful,
+        failed: st.failed,
+        retransmissions: st.retransmissions,
+        elapsed_s: if st.elapsed_s > 0.0 {
+            st.elapsed_s
+        } else {
+            elapsed
+        },
+        ..SetupRun::default()
+    };
+    run.achieved_cps = if run.elapsed_s > 0.0 {
+        run.successful as f64 / run.elapsed_s
+    } else {
+        0.0
+    };
+    run.cpu_s = (cpu1 - cpu0).max(0.0);
+    run.cpu_us_per_call = if run.successful > 0 {
+        run.cpu_s * 1e6 / run.successful as f64
+    } else {
+        0.0
+    };
+    run.peak_rss_kb = peak_rss_kb(pid);
+    run.binary_bytes = binary_bytes(pid);
+    if !status.success() || run.failed > 0 {
+        eprintln!(
+            "sipnat-bench: {}: sipp exit {status}, {} failed calls (logs in {})",
+            p.name,
+            run.failed,
+            work.display()
+        );
+    }
+    lab.stop_proxy();
+    Ok(run)
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+}
+
+// ------------------------------------------------------------------ report
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn meta(ctx: &Ctx, cmdline: &str) -> Vec<(&'static str, String)> {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let sipnat = if ctx.opts.no_sipnat {
+        String::new()
+    } else {
+        command_output(&ctx.opts.sipnat.display().to_string(), &["-V"])
+    };
+    vec![
+        (
+            "date",
+            command_output("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        ),
+        ("kernel", command_output("uname", &["-r"])),
+        ("cpu", cpu),
+        (
+            "nproc",
+            std::thread::available_parallelism()
+                .map_or(0, |n| n.get())
+                .to_string(),
+        ),
+        ("command", cmdline.to_string()),
+        ("sipnat_version", sipnat),
+        ("sipnat_path", ctx.opts.sipnat.display().to_string()),
+        (
+            "cpu_clock",
+            "process CPU clock (clock_getcpuclockid), /proc/PID/stat fallback".into(),
+        ),
+        (
+            "latency",
+            "kernel receive time (SO_TIMESTAMPNS) minus send time, CLOCK_REALTIME".into(),
+        ),
+    ]
+}
+
+fn write_report(
+    ctx: &Ctx,
+    cmdline: &str,
+    media: &mut [MediaRun],
+    setup: &[SetupRun],
+) -> Result<(), String> {
+    bench_core::fill_ratios(media);
+    let meta = meta(ctx, cmdline);
+    let json = bench_core::report_json(&meta, media, setup);
+    let w = |f: &str, text: &str| fs::write(ctx.out.join(f), text).map_err(|e| format!("{f}: {e}"));
+    w("results.json", &json)?;
+    let mut md = format!("# sipnat benchmark\n\n`{cmdline}`\n\n");
+    for (k, v) in &meta {
+        if *k != "command" {
+            let _ = writeln!(md, "- {k}: {v}");
+        }
+    }
+    md.push('\n');
+    if !media.is_empty() {
+        md.push_str("## Media relay\n\n");
+        md.push_str(&bench_core::media_table(media));
+        md.push('\n');
+    }
+    if !setup.is_empty() {
+        md.push_str("## Call setup\n\n");
+        md.push_str(&bench_core::setup_table(setup));
+        md.push('\n');
+    }
+    w("results.md", &md)?;
+    // the sweep: runs without registrations, when a proxy has >= 2 call counts
+    let sweep: Vec<MediaRun> = media
+        .iter()
+        .filter(|r| r.registrations == 0)
+        .cloned()
+        .collect();
+    let multi = sweep.iter().any(|r| {
+        let mut c: Vec<u32> = sweep
+            .iter()
+            .filter(|x| x.proxy == r.proxy)
+            .map(|x| x.calls)
+            .collect();
+        c.sort_unstable();
+        c.dedup();
+        c.len() >= 2
+    });
+    if multi {
+        let title = format!(
+            "sipnat-bench media sweep: {} pps each way per call, {} B payload",
+            ctx.opts.pps, ctx.opts.payload
+        );
+        w("sweep.svg", &bench_core::sweep_svg(&sweep, &title))?;
+    }
+    println!("{md}");
+    println!("results in {}", ctx.out.display());
+    Ok(())
+}
+
+// ------------------------------------------------------------------ main
+
+fn out_dir(o: &Opts) -> Result<PathBuf, String> {
+    if let Some(d) = &o.out {
+        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        return fs::canonicalize(d).map_err(|e| format!("{}: {e}", d.display()));
+    }
+    let base = o.repo.join("target").join("bench");
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dir = base.join(stamp.to_string());
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let latest = base.join("latest");
+    let _ = fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(stamp.to_string(), &latest);
+    Ok(dir)
+}
+
+fn run(ctx: &Ctx, cmdline: &str) -> i32 {
+    let o = &ctx.opts;
+    let mut media = Vec::new();
+    let mut setup = Vec::new();
+    let mut errors = Vec::new();
+    let mut record = |r: Result<(), String>| {
+        if let Err(e) = r {
+            eprintln!("sipnat-bench: FAILED: {e}");
+            errors.push(e);
+        }
+    };
+    match o.mode {
+        Mode::Media => {
+            let proxies = media_proxies(o);
+            for &calls in &o.calls {
+                for p in &proxies {
+                    if interrupted() {
+                        break;
+                    }
+                    record(media_run(ctx, p, calls, o.registrations).map(|r| media.push(r)));
+                }
+            }
+        }
+        Mode::Setup => {
+            for p in sip_proxies(o) {
+                if interrupted() {
+                    break;
+                }
+                record(setup_run(ctx, &p, o.rate, o.seconds).map(|r| setup.push(r)));
+            }
+        }
+        Mode::All => {
+            let sipnat = sip_proxies(o);
+            let mut proxies = sipnat.clone();
+            proxies.push(Proxy {
+                name: "null".into(),
+                kind: ProxyKind::Null { mmsg: false },
+            });
+            proxies.push(Proxy {
+                name: "null-mmsg".into(),
+                kind: ProxyKind::Null { mmsg: true },
+            });
+            for calls in [25, 50, 100, 250, 500, 1000] {
+                for p in &proxies {
+                    if !interrupted() {
+                        record(media_run(ctx, p, calls, 0).map(|r| media.push(r)));
+                    }
+                }
+            }
+            for p in &sipnat {
+                if !interrupted() {
+                    record(media_run(ctx, p, 256, 512).map(|r| media.push(r)));
+                }
+                if !interrupted() {
+                    record(setup_run(ctx, p, 1500, 10).map(|r| setup.push(r)));
+                }
+            }
+        }
+    }
+    if let Err(e) = write_report(ctx, cmdline, &mut media, &setup) {
+        eprintln!("sipnat-bench: cannot write the report: {e}");
+        return 1;
+    }
+    if interrupted() {
+        eprintln!("sipnat-bench: interrupted");
+        return 130;
+    }
+    if !errors.is_empty() {
+        eprintln!("sipnat-bench: {} run(s) failed:", errors.len());
+        for e in &errors {
+            eprintln!("  {}", e.lines().next().unwrap_or(""));
+        }
+        return 1;
+    }
+    0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("null-relay") {
+        std::process::exit(bench_null::main(&args[1..]));
+    }
+    let opts = match parse_opts(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if e.is_empty() {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            eprintln!("sipnat-bench: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("sipnat-bench: must run as root (network namespaces)");
+        std::process::exit(77);
+    }
+    let topo = opts.repo.join("tests/netns/topo.sh");
+    if !topo.is_file() {
+        eprintln!(
+            "sipnat-bench: {} not found (use --repo DIR)",
+            topo.display()
+        );
+        std::process::exit(2);
+    }
+    if !opts.no_sipnat && !opts.sipnat.is_file() {
+        eprintln!(
+            "sipnat-bench: no sipnat at {} (cargo build --release --bin sipnat, or --sipnat PATH)",
+            opts.sipnat.display()
+        );
+        std::process::exit(2);
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("sipnat-bench: cannot find my own executable: {e}");
+            std::process::exit(2);
+        }
+    };
+    let out = match out_dir(&opts) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("sipnat-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    install_signal_handlers();
+    let cmdline = std::iter::once("sipnat-bench".to_string())
+        .chain(args.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ctx = Ctx {
+        opts,
+        topo,
+        exe,
+        out,
+    };
+    std::process::exit(run(&ctx, &cmdline));
+}
