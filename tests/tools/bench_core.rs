@@ -736,6 +736,7 @@ pub fn media_table(runs: &[MediaRun]) -> String {
     let header = [
         "proxy",
         "calls",
+        "regs",
         "pps/call/dir",
         "offered pps",
         "delivered pps",
@@ -758,6 +759,7 @@ pub fn media_table(runs: &[MediaRun]) -> String {
             vec![
                 md_cell(&r.proxy),
                 r.calls.to_string(),
+                r.registrations.to_string(),
                 r.pps.to_string(),
                 fmt_f(r.offered_pps, 0),
                 fmt_f(r.delivered_pps, 0),

@@ -17,7 +17,8 @@
 //! * `setup`: call setups per second with sipp (`tests/bench/uac.xml`,
 //!   `uas.xml`) through the proxy, and the proxy's CPU per call.
 //! * `all`: the README set (a media sweep for sipnat and both null relays,
-//!   256 calls with 512 registrations, 1,500 setups/s) into one report.
+//!   256 calls with 512 registrations, 1,500 and 3,000 setups/s) into one
+//!   report.
 //! * `null-relay`: the null relay itself (`bench_null`), which the media
 //!   mode starts in the router namespace as the floor: the simplest
 //!   forwarder with the same socket layout and the same kind of mio loop.
@@ -61,10 +62,10 @@ usage:
   sipnat-bench media [--calls N | --sweep 25,50,100,250,500,1000] [--pps 50] [--payload 160]
                      [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
-                     [--no-sipnat] [--out DIR] [--keep] [--repo DIR]
+                     [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
   sipnat-bench setup [--rate 1500] [--seconds 10] [--sipnat PATH] [--proxy NAME=CMD]...
-                     [--no-sipnat] [--out DIR] [--keep] [--repo DIR]
-  sipnat-bench all   [--sipnat PATH] [--out DIR] [--keep] [--repo DIR]
+                     [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
+  sipnat-bench all   [--sipnat PATH] [--no-pin] [--out DIR] [--keep] [--repo DIR]
   sipnat-bench null-relay --ports LOW-HIGH --lan IP:PORT --wan IP:PORT [--mmsg] [--bind IP]
 
   --proxy NAME=CMD  another proxy under test, a foreground command run with sh in the router
@@ -73,6 +74,8 @@ usage:
   --sipnat PATH     default: the sipnat next to this tool's directory (target/<profile>/sipnat)
   --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
   --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
+  --no-pin          let the scheduler place everything (default with 2+ CPUs: the proxy alone
+                    on the last CPU, this tool and sipp on the others)
 Needs root (network namespaces). Exit status: 0 all runs done, 1 a run failed, 2 usage,
 77 not root, 130 interrupted.";
 
@@ -182,6 +185,7 @@ struct Opts {
     no_null: bool,
     null_mmsg: bool,
     no_sipnat: bool,
+    no_pin: bool,
     out: Option<PathBuf>,
     keep: bool,
     repo: PathBuf,
@@ -227,6 +231,11 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         "also the null relay with recvmmsg/sendmmsg",
     );
     g.optflag("", "no-sipnat", "do not run sipnat");
+    g.optflag(
+        "",
+        "no-pin",
+        "do not pin the proxy and this tool to separate CPUs",
+    );
     g.optopt("", "out", "output directory", "DIR");
     g.optflag("", "keep", "keep every run's work directory");
     g.optopt("", "repo", "the sipnat repository", "DIR");
@@ -331,6 +340,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         no_null: m.opt_present("no-null"),
         null_mmsg: m.opt_present("null-mmsg"),
         no_sipnat: m.opt_present("no-sipnat"),
+        no_pin: m.opt_present("no-pin"),
         out: m.opt_str("out").map(PathBuf::from),
         keep: m.opt_present("keep"),
         repo: m
@@ -507,6 +517,10 @@ impl Lab {
         };
         let child = self.spawn('r', &argv, "proxy.log")?;
         self.pid = child.id();
+        if let Some(cpu) = PIN.get().copied().flatten() {
+            // The proxy gets a CPU of its own (the tool keeps the others).
+            pin(child.id() as libc::pid_t, &[cpu]);
+        }
         self.proxy = Some(child);
         let end = Instant::now() + Duration::from_secs(10);
         loop {
@@ -2224,6 +2238,13 @@ fn meta(ctx: &Ctx, cmdline: &str) -> Vec<(&'static str, String)> {
         ("sipnat_version", sipnat),
         ("sipnat_path", ctx.opts.sipnat.display().to_string()),
         (
+            "pinning",
+            match PIN.get().copied().flatten() {
+                Some(c) => format!("proxy on CPU {c}, this tool and sipp on the others"),
+                None => "none".into(),
+            },
+        ),
+        (
             "cpu_clock",
             "process CPU clock (clock_getcpuclockid), /proc/PID/stat fallback".into(),
         ),
@@ -2363,8 +2384,11 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
                 if !interrupted() {
                     record(media_run(ctx, p, 256, 512).map(|r| media.push(r)));
                 }
-                if !interrupted() {
-                    record(setup_run(ctx, p, 1500, 10).map(|r| setup.push(r)));
+                // The target rate, and twice it to show the headroom.
+                for rate in [1500, 3000] {
+                    if !interrupted() {
+                        record(setup_run(ctx, p, rate, 10).map(|r| setup.push(r)));
+                    }
                 }
             }
         }
@@ -2385,6 +2409,28 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
         return 1;
     }
     0
+}
+
+/// The CPU the proxy under test is pinned to (`None`: no pinning).
+static PIN: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
+/// Restrict `pid` (0: this process, before it starts threads) to `cpus`.
+/// Best effort: a failure leaves the scheduler free and is reported.
+fn pin(pid: libc::pid_t, cpus: &[usize]) {
+    // SAFETY: cpu_set_t is plain old data; CPU_SET only writes inside it.
+    let ok = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    };
+    if !ok {
+        eprintln!(
+            "sipnat-bench: cannot pin pid {pid} to CPUs {cpus:?}: {}",
+            io::Error::last_os_error()
+        );
+    }
 }
 
 fn main() {
@@ -2438,6 +2484,18 @@ fn main() {
         }
     };
     install_signal_handlers();
+    // With 2+ CPUs the proxy runs alone on the last one and everything else
+    // (this tool's threads, sipp, the scripts) on the others, so the proxy
+    // never waits for the load generator's CPU: its latency and CPU time are
+    // its own. Children inherit this process's affinity; the proxy's is set
+    // right after it starts.
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let proxy_cpu = (!opts.no_pin && ncpu >= 2).then(|| ncpu - 1);
+    if let Some(c) = proxy_cpu {
+        let others: Vec<usize> = (0..c).collect();
+        pin(0, &others);
+    }
+    let _ = PIN.set(proxy_cpu);
     let cmdline = std::iter::once("sipnat-bench".to_string())
         .chain(args.iter().map(|a| shell_quote(a)))
         .collect::<Vec<_>>()
