@@ -2228,11 +2228,11 @@ fn meta(ctx: &Ctx, cmdline: &str) -> Vec<(&'static str, String)> {
         ),
         ("kernel", command_output("uname", &["-r"])),
         ("cpu", cpu),
+        // Every online CPU (this process is pinned to some of them).
+        // SAFETY: sysconf has no preconditions.
         (
             "nproc",
-            std::thread::available_parallelism()
-                .map_or(0, |n| n.get())
-                .to_string(),
+            unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.to_string(),
         ),
         ("command", cmdline.to_string()),
         ("sipnat_version", sipnat),
