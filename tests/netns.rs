@@ -535,3 +535,77 @@ mod pcap_reader {
         assert!(scan_pcap(&cooked).is_err());
     }
 }
+
+/// Removes the topology of [`relay_range_inside_the_ephemeral_ports`] even
+/// when the test fails.
+struct TopoGuard(String);
+
+impl Drop for TopoGuard {
+    fn drop(&mut self) {
+        let topo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns/topo.sh");
+        let _ = Command::new(topo).args(["down", &self.0]).status();
+    }
+}
+
+/// A relay port range inside the kernel's ephemeral range: sipnat's own DNS
+/// socket (an ephemeral port) must not take one of the relay's ports. The
+/// router namespace's ephemeral range is narrowed to the relay range plus
+/// one port, so a resolver socket opened before the relay would almost
+/// surely land on a relay port and sipnat would fail to start.
+#[test]
+fn relay_range_inside_the_ephemeral_ports() {
+    let root = Command::new("id").arg("-u").output().ok();
+    if root.is_none_or(|o| o.stdout != b"0\n") {
+        assert!(skip_allowed(), "needs root (SIPNAT_SKIP_NETNS=1 skips it)");
+        return;
+    }
+    let id = format!("e{:x}", std::process::id());
+    let topo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns/topo.sh");
+    let up = Command::new(&topo).args(["up", &id]).output().unwrap();
+    let _guard = TopoGuard(id.clone());
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let ns = format!("snr-{id}");
+    let set = Command::new("ip")
+        .args(["netns", "exec", &ns, "sysctl", "-qw"])
+        .arg("net.ipv4.ip_local_port_range=20000 20010")
+        .status()
+        .unwrap();
+    assert!(set.success());
+    let work = work_dir("ephemeral");
+    fs::create_dir_all(&work).unwrap();
+    let conf = work.join("sipnat.conf");
+    fs::write(
+        &conf,
+        format!(
+            "if_inbound = rlan\nif_outbound = rwan\nrtp_proxy_enable = 1\n\
+             rtp_port_low = 20000\nrtp_port_high = 20009\nregistration_file = {}\n",
+            work.join("registrations").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            env!("CARGO_BIN_EXE_sipnat"),
+            "-f",
+            "-c",
+        ])
+        .arg(&conf)
+        .stderr(fs::File::create(work.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let exited = child.try_wait().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = fs::read_to_string(work.join("log")).unwrap_or_default();
+    assert!(exited.is_none(), "sipnat exited ({exited:?}):\n{log}");
+    assert!(log.contains("RTP relay on ports 20000-20009"), "{log}");
+    let _ = fs::remove_dir_all(&work);
+}

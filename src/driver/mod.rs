@@ -161,14 +161,9 @@ impl Daemon {
                 log::warn!("cannot set sip_dscp: {e}");
             }
         }
-        let mut dns = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0).into())
-            .map_err(|e| format!("cannot open the DNS socket: {e}"))?;
         let poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
         poll.registry()
             .register(&mut sip, SIP, Interest::READABLE)
-            .map_err(|e| format!("poll register: {e}"))?;
-        poll.registry()
-            .register(&mut dns, DNS, Interest::READABLE)
             .map_err(|e| format!("poll register: {e}"))?;
         let seed_bytes = sys::random_bytes();
         let mut seed = [0u8; 8];
@@ -212,6 +207,15 @@ impl Daemon {
                 .map_err(|e| format!("poll register: {e}"))?;
             relay_socks.push(s);
         }
+        // The DNS socket takes an ephemeral port, so it is opened after the
+        // relay has its configured ports: a relay range that overlaps the
+        // kernel's ephemeral range (32768-60999 on Linux) must not lose a
+        // port to our own resolver.
+        let mut dns = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0).into())
+            .map_err(|e| format!("cannot open the DNS socket: {e}"))?;
+        poll.registry()
+            .register(&mut dns, DNS, Interest::READABLE)
+            .map_err(|e| format!("poll register: {e}"))?;
         if !relay_ports.is_empty() {
             log::info!(
                 "RTP relay on ports {}-{} ({} streams)",
