@@ -14,7 +14,7 @@ pub const MAX_SIP_MESSAGE: usize = 8192;
 pub const MAX_HEADERS: usize = 64;
 
 /// Registrations (AOR → phone contact) sipnat keeps. Each entry is about
-/// 600 bytes (the URIs are stored inline), so 512 entries ≈ 300 KB.
+/// 360 bytes (the URIs are stored inline), so 512 entries ≈ 180 KB.
 pub const MAX_REGISTRATIONS: usize = 512;
 
 /// Longest URI or header value sipnat stores in a table entry.
