@@ -533,6 +533,20 @@ impl Lab {
                 }
             };
             if ready {
+                // A proxy may bind its SIP port and still fail on a later
+                // bind (relay ports): give it a moment and look again.
+                sleep_checked(Duration::from_millis(300))?;
+                if let Some(st) = self
+                    .proxy
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten())
+                {
+                    return Err(format!(
+                        "{} exited ({st}) right after it listened; proxy.log:\n{}",
+                        p.name,
+                        self.log_tail("proxy.log")
+                    ));
+                }
                 return Ok(());
             }
             if let Some(st) = self
