@@ -402,17 +402,14 @@ impl Batch {
                 sent += r as usize;
                 continue;
             }
-            let e = std::io::Error::last_os_error();
-            if r < 0 && e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
+            if r == 0 {
+                break;
             }
-            if r < 0 && done < n {
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                 // This datagram failed (a full buffer, or an ICMP error
                 // reported on the socket): skip it, send the others.
                 done += 1;
-                continue;
             }
-            break;
         }
         sent
     }

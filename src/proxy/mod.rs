@@ -181,7 +181,7 @@ impl Proxy {
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
-        let cfg_for_media = cfg.clone();
+        let media = cfg_media(&cfg);
         let parked = (0..MAX_PARKED)
             .map(|_| Parked {
                 used: false,
@@ -205,7 +205,7 @@ impl Proxy {
             next_tick: now + TICK,
             dirty: false,
             stats: Stats::new(),
-            media: cfg_media(&cfg_for_media),
+            media,
         }
     }
 
@@ -1789,8 +1789,6 @@ fn cfg_media(cfg: &Config) -> Option<Media> {
     ))
 }
 
-/// The top Via, or an empty one for a request that has none (cannot
-/// happen after `check_request`).
 /// An address a datagram may be sent to.
 fn usable_destination(ip: Ipv4Addr) -> bool {
     !(ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] == 0)

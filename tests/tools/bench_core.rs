@@ -581,26 +581,9 @@ pub fn fill_ratios(runs: &mut [MediaRun]) {
 
 // ------------------------------------------------------------------ JSON
 
-/// A JSON string literal (RFC 8259 §7).
-fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
+/// A JSON string literal (RFC 8259 §7): the load tool's, which every
+/// includer of this module also includes.
+use super::load_core::json_str;
 
 /// A JSON number; NaN and infinities (not representable) become `null`.
 fn json_f64(v: f64) -> String {

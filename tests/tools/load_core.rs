@@ -19,6 +19,8 @@
 //!   call index, a 32-bit packet counter and the send time, so the receiver
 //!   can measure loss, reordering and delay without the 16-bit wrap.
 //!   [`build_rtcp_sr`] writes an RFC 3550 §6.4.1 sender report.
+//! * [`Retx`] retransmits a request or response on RFC 3261 §17 timers
+//!   until stopped (the tools' only use of a socket in here).
 //! * [`SeqStats`] counts received packets by the 32-bit counter: unique,
 //!   duplicates, lost below the highest seen, reordered packets and the
 //!   largest reorder distance.
@@ -31,7 +33,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------------ SIP
 
@@ -571,6 +574,74 @@ impl SeqStats {
 
 /// Distinct source addresses, in order.
 pub type Sources = BTreeSet<SocketAddr>;
+
+// ------------------------------------------------------------ retransmission
+
+/// RFC 3261 §17.1.1.1 timers.
+pub const T1: Duration = Duration::from_millis(500);
+pub const T2: Duration = Duration::from_secs(4);
+pub const TIMER_B: Duration = Duration::from_secs(32);
+
+/// A request or response retransmitted until stopped (RFC 3261 §17.1.1.2
+/// Timer A doubling for INVITE, §17.1.2.2 capped at T2 otherwise; a 2xx to
+/// INVITE is retransmitted like a non-INVITE request, §13.3.1.4).
+pub struct Retx {
+    bytes: Vec<u8>,
+    dest: SocketAddr,
+    next: Instant,
+    interval: Duration,
+    deadline: Instant,
+    /// INVITE: the interval keeps doubling (Timer A), else it caps at T2.
+    invite: bool,
+}
+
+impl Retx {
+    pub fn new(bytes: Vec<u8>, dest: SocketAddr, now: Instant, invite: bool) -> Retx {
+        Retx {
+            bytes,
+            dest,
+            next: now + T1,
+            interval: T1,
+            deadline: now + TIMER_B,
+            invite,
+        }
+    }
+
+    /// Retransmit when due; `false` once the deadline has passed.
+    pub fn poll(&mut self, now: Instant, sock: &UdpSocket) -> bool {
+        if now >= self.deadline {
+            return false;
+        }
+        if now >= self.next {
+            let _ = sock.send_to(&self.bytes, self.dest);
+            self.interval = if self.invite {
+                self.interval * 2
+            } else {
+                (self.interval * 2).min(T2)
+            };
+            self.next = now + self.interval;
+        }
+        true
+    }
+
+    /// A provisional response arrived: an INVITE's Timer A stops and only
+    /// Timer B is left (RFC 3261 §17.1.1.2); others go on (Timer E).
+    pub fn on_provisional(&mut self) {
+        if self.invite {
+            self.next = self.deadline;
+        }
+    }
+
+    /// The datagram being retransmitted.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// When [`Retx::poll`] next has something to do.
+    pub fn due(&self) -> Instant {
+        self.next.min(self.deadline)
+    }
+}
 
 // ------------------------------------------------------------------ JSON
 

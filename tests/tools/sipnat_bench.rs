@@ -45,7 +45,7 @@ mod bench_null;
 mod load_core;
 
 use bench_core::{Histogram, MediaRun, SeqTracker, SetupRun, Stamp};
-use load_core::{Dir, SipMsg, parse_sdp, sdp_body, uri_of};
+use load_core::{Dir, Retx, SipMsg, parse_sdp, sdp_body, uri_of};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -93,10 +93,6 @@ const RTP_PORT: u16 = 40000;
 /// The proxy's relay pool starts here; the null relay uses 20000 + 2 i.
 const RELAY_LOW: u16 = 20000;
 
-/// RFC 3261 §17.1.1.1 timers.
-const T1: Duration = Duration::from_millis(500);
-const T2: Duration = Duration::from_secs(4);
-const TIMER_B: Duration = Duration::from_secs(32);
 /// Transactions (REGISTER, BYE) in flight at once.
 const MAX_OUTSTANDING: usize = 64;
 
@@ -787,50 +783,6 @@ fn binary_bytes(pid: u32) -> Option<u64> {
 
 // ------------------------------------------------------------------ SIP
 
-/// A request or response retransmitted until stopped (RFC 3261 §17.1.1.2
-/// Timer A doubling for INVITE, §17.1.2.2 capped at T2 otherwise).
-struct Retx {
-    bytes: Vec<u8>,
-    dest: SocketAddr,
-    next: Instant,
-    interval: Duration,
-    deadline: Instant,
-    cap: bool,
-}
-
-impl Retx {
-    fn new(bytes: Vec<u8>, dest: SocketAddr, now: Instant, cap: bool) -> Retx {
-        Retx {
-            bytes,
-            dest,
-            next: now + T1,
-            interval: T1,
-            deadline: now + TIMER_B,
-            cap,
-        }
-    }
-
-    /// Retransmit when due; `false` once the deadline has passed.
-    fn poll(&mut self, now: Instant, sock: &UdpSocket) -> bool {
-        if now >= self.deadline {
-            return false;
-        }
-        if now >= self.next {
-            let _ = sock.send_to(&self.bytes, self.dest);
-            self.interval *= 2;
-            if self.cap {
-                self.interval = self.interval.min(T2);
-            }
-            self.next = now + self.interval;
-        }
-        true
-    }
-
-    fn due(&self) -> Instant {
-        self.next.min(self.deadline)
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
     Inviting,
@@ -1067,7 +1019,7 @@ impl<'a> Sip<'a> {
         match (method.as_str(), code) {
             ("INVITE", 100..=199) => {
                 if let Some(r) = self.calls[i].retx.as_mut() {
-                    r.next = r.deadline; // Timer A stops, Timer B runs (§17.1.1.2)
+                    r.on_provisional();
                 }
             }
             ("INVITE", 200..=299) => {
@@ -1154,7 +1106,7 @@ impl<'a> Sip<'a> {
         let c = &self.calls[i];
         c.retx
             .as_ref()
-            .and_then(|r| SipMsg::parse(&r.bytes))
+            .and_then(|r| SipMsg::parse(r.bytes()))
             .and_then(|m| {
                 m.header("via")
                     .and_then(|v| load_core::param(v, "branch"))
@@ -1211,7 +1163,7 @@ impl<'a> Sip<'a> {
                 let body = sdp_body(FAR_IP, RTP_PORT, 2000 + u64::from(c.idx), 1, Dir::SendRecv);
                 let ok = m.response(200, "OK", &c.uas_tag, &[contact], body.as_bytes());
                 let _ = self.uas.send_to(&ok, src);
-                c.uas_retx = Some(Retx::new(ok.clone(), src, now, true));
+                c.uas_retx = Some(Retx::new(ok.clone(), src, now, false));
                 c.uas_last = Some(ok);
             }
             "ACK" => {
@@ -1265,7 +1217,7 @@ impl<'a> Sip<'a> {
                 self.reg_by_id.insert(call_id.clone(), self.regs.len());
                 self.regs.push(Reg {
                     call_id,
-                    retx: Some(Retx::new(req, self.proxy, now, true)),
+                    retx: Some(Retx::new(req, self.proxy, now, false)),
                     done: false,
                     ok: false,
                 });
@@ -1352,7 +1304,7 @@ impl<'a> Sip<'a> {
             call_id,
             from_tag,
             phase: Phase::Inviting,
-            retx: Some(Retx::new(req, self.proxy, now, false)),
+            retx: Some(Retx::new(req, self.proxy, now, true)),
             to_hdr: to,
             target,
             route: Vec::new(),
@@ -1397,7 +1349,7 @@ impl<'a> Sip<'a> {
                 self.send_uac(&req);
                 let c = &mut self.calls[i];
                 c.phase = Phase::Byeing;
-                c.retx = Some(Retx::new(req, self.proxy, now, true));
+                c.retx = Some(Retx::new(req, self.proxy, now, false));
             }
             if queue.is_empty()
                 && self

@@ -59,10 +59,6 @@ common: [--pps 50] [--payload 160] [--duration-s S] [--report FILE]
   uac: --duration-s is each call's length from the 200 OK to the BYE;
        --cancel-after-ms N cancels each call still ringing N ms after its INVITE.";
 
-/// RFC 3261 §17.1.1.1 timers.
-const T1: Duration = Duration::from_millis(500);
-const T2: Duration = Duration::from_secs(4);
-const TIMER_B: Duration = Duration::from_secs(32);
 /// RTCP sender report interval (RFC 3550 §6.2 minimum is 5 s).
 const RTCP_EVERY: Duration = Duration::from_secs(5);
 
@@ -475,47 +471,6 @@ fn sender(hub: &Hub, pps: u32, payload: usize) {
 }
 
 // ------------------------------------------------------------------ SIP plumbing
-
-/// A request or response retransmitted until stopped (RFC 3261 §17).
-struct Retx {
-    bytes: Vec<u8>,
-    dest: SocketAddr,
-    next: Instant,
-    interval: Duration,
-    deadline: Instant,
-    /// INVITE: the interval keeps doubling (Timer A), else it caps at T2.
-    invite: bool,
-}
-
-impl Retx {
-    fn new(bytes: Vec<u8>, dest: SocketAddr, now: Instant, invite: bool) -> Retx {
-        Retx {
-            bytes,
-            dest,
-            next: now + T1,
-            interval: T1,
-            deadline: now + TIMER_B,
-            invite,
-        }
-    }
-
-    /// Retransmit when due; `false` once the deadline has passed.
-    fn poll(&mut self, now: Instant, sock: &UdpSocket) -> bool {
-        if now >= self.deadline {
-            return false;
-        }
-        if now >= self.next {
-            let _ = sock.send_to(&self.bytes, self.dest);
-            self.interval = if self.invite {
-                self.interval * 2
-            } else {
-                (self.interval * 2).min(T2)
-            };
-            self.next = now + self.interval;
-        }
-        true
-    }
-}
 
 fn send(sock: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
     if let Err(e) = sock.send_to(bytes, dest) {
@@ -1138,11 +1093,8 @@ impl Uac {
             return; // stray or late response
         }
         if code < 200 {
-            if let Some(r) = self.calls[i].retx.as_mut()
-                && r.invite
-            {
-                // Timer A stops on a provisional; keep only Timer B.
-                r.next = r.deadline;
+            if let Some(r) = self.calls[i].retx.as_mut() {
+                r.on_provisional();
             }
             if method == "INVITE"
                 && let Some(info) = parse_sdp(&m.body)
