@@ -16,10 +16,11 @@
 //! | [`limits`] | every capacity constant and its memory cost |
 //! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf and UCI readers; `check()` |
 //! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
-//! | [`proxy`] | the SIP core: `handle_sip(now, from, bytes)` → datagrams to send |
+//! | [`proxy`] | the SIP core: `handle_sip(now, from, side, bytes)` → datagrams to send |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
 //! | [`relay`] | RTP/RTCP relay table, port pool and latching: `on_packet(now, …)` → forward or drop |
+//! | [`side`] | LAN or WAN: decided by the arrival interface |
 //! | [`stats`] | counters keyed by reason enums |
 //! | [`driver`] | the only code that touches mio, sockets, signals and the clock |
 //!
@@ -35,5 +36,6 @@ pub mod limits;
 pub mod proxy;
 pub mod relay;
 pub mod sdp;
+pub mod side;
 pub mod sip;
 pub mod stats;

@@ -28,6 +28,10 @@ pub const MAX_STORED_URI: usize = 160;
 /// Requests parked while the DNS resolver answers for their destination;
 /// each holds a full datagram, so 8 × 8 KiB = 64 KiB.
 pub const MAX_PARKED: usize = 8;
+/// Of those, how many work that came from the WAN may hold: the rest is kept
+/// for the LAN, so WAN traffic can never keep a phone's own request from
+/// being resolved.
+pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 
 /// DNS cache entries (name → address, with TTL) and queries in flight.
 pub const MAX_DNS_CACHE: usize = 32;

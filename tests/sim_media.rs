@@ -23,7 +23,7 @@ fn packet(sim: &mut Sim, port: u16, from: &str) -> Decision {
     sim.proxy
         .relay_mut()
         .unwrap()
-        .on_packet(now, idx(port), v4(from), 172)
+        .on_packet(now, idx(port), v4(from), side_of(from), 172)
 }
 
 fn sdp(addr: &str, port: u16, extra: &str) -> String {

@@ -344,7 +344,8 @@ fn incoming_call_to_a_registered_phone() {
         assert_no_lan_leak(&out);
         assert_eq!(
             out.headers("Via"),
-            vec!["SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKw1;rport"]
+            // RFC 3581 §4: sipnat filled in received and rport on receipt.
+            vec!["SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKw1;received=198.51.100.3;rport=5060"]
         );
         assert_eq!(
             out.header("Record-Route").unwrap(),
@@ -791,7 +792,7 @@ fn a_via_stack_too_long_to_hide_goes_out_masked_and_comes_back() {
     assert_eq!(vias.len(), 13);
     assert_eq!(
         vias[0],
-        "SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKtop;rport"
+        "SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKtop;received=10.77.1.2;rport=5060"
     );
     assert_eq!(
         vias[12],

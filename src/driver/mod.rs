@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::dns::parse_resolv_conf;
 use crate::limits::{MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE};
 use crate::proxy::{Addresses, Channel, Outbox, Proxy};
+use crate::side::Side;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{ErrorKind, Write};
@@ -65,6 +66,32 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Which interfaces are the LAN side ([`crate::side`]): `if_inbound`, and
+/// loopback (programs on the router itself). Anything else is the WAN, and so
+/// is a datagram whose arrival interface the kernel did not tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Ingress {
+    lan: Option<u32>,
+    lo: Option<u32>,
+}
+
+impl Ingress {
+    fn read(cfg: &Config) -> Ingress {
+        Ingress {
+            lan: cfg.if_inbound.as_deref().and_then(sys::if_index),
+            lo: sys::if_index("lo"),
+        }
+    }
+
+    fn side(&self, ifindex: u32) -> Side {
+        if ifindex != 0 && (Some(ifindex) == self.lan || Some(ifindex) == self.lo) {
+            Side::Lan
+        } else {
+            Side::Wan
+        }
+    }
 }
 
 /// Read the interface addresses the configuration names.
@@ -122,6 +149,7 @@ pub struct Daemon {
     proxy: Proxy,
     out: Box<Outbox>,
     opts: Options,
+    ingress: Ingress,
     next_refresh: Instant,
     next_autosave: Option<Instant>,
     sip_backlog: bool,
@@ -156,6 +184,7 @@ impl Daemon {
         let bind: SocketAddr = (Ipv4Addr::UNSPECIFIED, cfg.sip_listen_port).into();
         let mut sip =
             UdpSocket::bind(bind).map_err(|e| format!("cannot bind SIP port {bind}: {e}"))?;
+        sys::set_pktinfo(sip.as_raw_fd()).map_err(|e| format!("IP_PKTINFO: {e}"))?;
         if cfg.sip_dscp != 0 {
             if let Err(e) = sys::set_dscp(sip.as_raw_fd(), cfg.sip_dscp) {
                 log::warn!("cannot set sip_dscp: {e}");
@@ -197,6 +226,7 @@ impl Daemon {
             let mut s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, *port).into()).map_err(|e| {
                 format!("cannot bind RTP relay port {port}: {e} (check rtp_port_low/rtp_port_high)")
             })?;
+            sys::set_pktinfo(s.as_raw_fd()).map_err(|e| format!("IP_PKTINFO: {e}"))?;
             if cfg.rtp_dscp != 0 {
                 if let Err(e) = sys::set_dscp(s.as_raw_fd(), cfg.rtp_dscp) {
                     log::warn!("cannot set rtp_dscp on port {port}: {e}");
@@ -258,6 +288,7 @@ impl Daemon {
             dns,
             proxy,
             out: Outbox::new(),
+            ingress: Ingress::read(&cfg),
             opts,
             next_refresh: now + REFRESH,
             next_autosave,
@@ -380,6 +411,7 @@ impl Daemon {
             return false;
         };
         let batch = &mut self.batch;
+        let ingress = self.ingress;
         for _ in 0..MAX_READS_PER_WAKEUP.div_ceil(sys::BATCH) {
             let n = match batch.recv(fd) {
                 Ok(n) => n,
@@ -394,8 +426,10 @@ impl Daemon {
                     relay.count_oversize(d.data.len());
                     continue;
                 }
-                let (from, len) = (d.from, d.data.len());
-                if let crate::relay::Decision::Forward(to) = relay.on_packet(now, i, from, len) {
+                let (from, len, side) = (d.from, d.data.len(), ingress.side(d.ifindex));
+                if let crate::relay::Decision::Forward(to) =
+                    relay.on_packet(now, i, from, side, len)
+                {
                     batch.forward(k, to);
                 }
             }
@@ -410,24 +444,32 @@ impl Daemon {
     /// Read up to the per-pass bound; true if the socket may have more.
     fn read_socket(&mut self, now: Instant, src: Source, buf: &mut [u8]) -> bool {
         for _ in 0..MAX_READS_PER_WAKEUP {
-            let sock = match src {
-                Source::Sip => &self.sip,
-                Source::Dns => &self.dns,
+            let got = match src {
+                Source::Sip => sys::recv_with_ifindex(self.sip.as_raw_fd(), buf),
+                Source::Dns => self.dns.recv_from(buf).map(|(len, from)| sys::Datagram {
+                    len,
+                    from,
+                    ifindex: 0,
+                    truncated: false,
+                }),
                 Source::Relay(_) => return false,
             };
-            match sock.recv_from(buf) {
-                Ok((n, from)) => {
+            match got {
+                Ok(d) => {
                     match src {
                         Source::Sip => {
-                            if n > MAX_SIP_MESSAGE {
-                                // Could not have been read whole: the core counts it.
-                                self.proxy.handle_sip(now, from, buf, &mut self.out);
-                            } else {
-                                self.proxy
-                                    .handle_sip(now, from, &mut buf[..n], &mut self.out);
-                            }
+                            let side = self.ingress.side(d.ifindex);
+                            // A datagram longer than the buffer could not be
+                            // read whole: the core sees its full buffer and
+                            // counts it as too large.
+                            let n = if d.truncated { buf.len() } else { d.len };
+                            self.proxy
+                                .handle_sip(now, d.from, side, &mut buf[..n], &mut self.out);
                         }
-                        Source::Dns => self.proxy.handle_dns(now, from, &buf[..n], &mut self.out),
+                        Source::Dns => {
+                            self.proxy
+                                .handle_dns(now, d.from, &buf[..d.len], &mut self.out)
+                        }
                         Source::Relay(_) => {}
                     }
                     self.flush();
@@ -468,6 +510,7 @@ impl Daemon {
     fn refresh(&mut self) {
         let addrs = read_addresses(self.proxy.config());
         self.proxy.set_addresses(addrs);
+        self.ingress = Ingress::read(self.proxy.config());
         let ns = read_nameservers();
         self.proxy.set_nameservers(&ns);
     }

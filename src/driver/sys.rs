@@ -204,6 +204,111 @@ pub fn set_dscp(fd: std::os::fd::RawFd, dscp: u8) -> std::io::Result<()> {
     }
 }
 
+/// Ask the kernel to tell, with every datagram read from `fd`, the
+/// interface it arrived on (`IP_PKTINFO`, Linux ip(7)). sipnat decides a
+/// datagram's side by that interface, never by its source address, which a
+/// WAN sender can forge.
+pub fn set_pktinfo(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: fd is an open socket; the option value is a c_int.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_PKTINFO,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The kernel's index of the interface `name` (`None`: no such interface).
+pub fn if_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a NUL-terminated string; the call only reads it.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// Room for the control messages of one datagram: an `IP_PKTINFO` (a
+/// 16-byte header and a 12-byte `in_pktinfo`, padded), with margin; u64s
+/// for the alignment `cmsghdr` needs.
+const CONTROL_WORDS: usize = 8;
+
+/// The arrival interface an `IP_PKTINFO` control message names, 0 if there
+/// is none (the socket option is off, or not IPv4).
+///
+/// # Safety
+/// `h` must be a header the kernel just filled by `recvmsg`/`recvmmsg`, whose
+/// `msg_control` points at a live buffer of `msg_controllen` bytes.
+unsafe fn arrival_ifindex(h: &libc::msghdr) -> u32 {
+    // SAFETY: the caller guarantees the header and its control buffer; the
+    // CMSG_* macros stay within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_PKTINFO {
+                let info = libc::CMSG_DATA(c)
+                    .cast::<libc::in_pktinfo>()
+                    .read_unaligned();
+                return u32::try_from(info.ipi_ifindex).unwrap_or(0);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    0
+}
+
+/// One datagram read by [`recv_with_ifindex`].
+pub struct Datagram {
+    pub len: usize,
+    pub from: std::net::SocketAddr,
+    /// The interface it arrived on (0: unknown).
+    pub ifindex: u32,
+    /// Longer than the buffer: only `len` bytes were kept.
+    pub truncated: bool,
+}
+
+/// `recvfrom` that also says on which interface the datagram arrived (see
+/// [`set_pktinfo`]). IPv4 only: a datagram from another family comes back
+/// with source 0.0.0.0:0.
+pub fn recv_with_ifindex(fd: std::os::fd::RawFd, buf: &mut [u8]) -> std::io::Result<Datagram> {
+    // SAFETY: plain old data; all-zero is a valid (empty) value.
+    let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut ctrl = [0u64; CONTROL_WORDS];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: as above.
+    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+    h.msg_name = (&mut from as *mut libc::sockaddr_in).cast();
+    h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    h.msg_iov = &mut iov;
+    h.msg_iovlen = 1;
+    h.msg_control = ctrl.as_mut_ptr().cast();
+    h.msg_controllen = std::mem::size_of_val(&ctrl) as _;
+    // SAFETY: every pointer in `h` refers to a live buffer of the size given,
+    // all outliving the call.
+    let n = unsafe { libc::recvmsg(fd, &mut h, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let from = sockaddr_v4(&from).unwrap_or(std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+    Ok(Datagram {
+        len: (n as usize).min(buf.len()),
+        from: std::net::SocketAddr::V4(from),
+        // SAFETY: `h` was just filled by recvmsg with `ctrl` as its buffer.
+        ifindex: unsafe { arrival_ifindex(&h) },
+        truncated: h.msg_flags & libc::MSG_TRUNC != 0,
+    })
+}
+
 /// Detach from the terminal (fork, setsid, stdin/stdout to /dev/null). The
 /// parent exits 0. Called before any socket or thread exists.
 pub fn daemonize() -> std::io::Result<()> {
@@ -247,6 +352,10 @@ pub struct Batch {
     from: [libc::sockaddr_in; BATCH],
     lens: [usize; BATCH],
     truncated: [bool; BATCH],
+    /// Control-message buffers (`IP_PKTINFO`) and the arrival interface of
+    /// each datagram read (0: unknown).
+    ctrl: [[u64; CONTROL_WORDS]; BATCH],
+    ifindex: [u32; BATCH],
     /// Forwards queued for the next [`Batch::send`]: (datagram index, to).
     sends: [(usize, libc::sockaddr_in); BATCH],
     n_sends: usize,
@@ -258,6 +367,8 @@ pub struct Received<'a> {
     pub data: &'a [u8],
     /// Longer than [`RELAY_DATAGRAM`]: `data` is cut short.
     pub truncated: bool,
+    /// The interface it arrived on (0: unknown; see [`set_pktinfo`]).
+    pub ifindex: u32,
 }
 
 fn sockaddr_v4(a: &libc::sockaddr_in) -> Option<std::net::SocketAddrV4> {
@@ -297,6 +408,8 @@ impl Batch {
             from: [zero; BATCH],
             lens: [0; BATCH],
             truncated: [false; BATCH],
+            ctrl: [[0; CONTROL_WORDS]; BATCH],
+            ifindex: [0; BATCH],
             sends: [(0, zero); BATCH],
             n_sends: 0,
         }
@@ -318,10 +431,13 @@ impl Batch {
             h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
             h.msg_iov = &mut iov[k];
             h.msg_iovlen = 1;
+            h.msg_control = self.ctrl[k].as_mut_ptr().cast();
+            h.msg_controllen = std::mem::size_of_val(&self.ctrl[k]) as _;
         }
-        // SAFETY: every header points at a live buffer of RELAY_DATAGRAM bytes
-        // and a live sockaddr_in of the size given, all of which outlive the
-        // call; the kernel writes at most that much into each.
+        // SAFETY: every header points at a live buffer of RELAY_DATAGRAM bytes,
+        // a live sockaddr_in and a live control buffer of the sizes given, all
+        // of which outlive the call; the kernel writes at most that much into
+        // each.
         let n = unsafe {
             libc::recvmmsg(
                 fd,
@@ -342,6 +458,9 @@ impl Batch {
         for (k, h) in hdrs.iter().enumerate().take(n) {
             self.truncated[k] = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
             self.lens[k] = (h.msg_len as usize).min(RELAY_DATAGRAM);
+            // SAFETY: the kernel just filled this header and its control
+            // buffer (`self.ctrl[k]`, still live).
+            self.ifindex[k] = unsafe { arrival_ifindex(&h.msg_hdr) };
         }
         Ok(n)
     }
@@ -353,6 +472,7 @@ impl Batch {
             from,
             data: self.bufs.get(k)?.get(..*self.lens.get(k)?)?,
             truncated: *self.truncated.get(k)?,
+            ifindex: *self.ifindex.get(k)?,
         })
     }
 
@@ -431,6 +551,33 @@ mod tests {
     }
 
     #[test]
+    fn recv_tells_the_arrival_interface_and_truncation() {
+        use std::net::UdpSocket;
+        use std::os::fd::AsRawFd;
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = sock.as_raw_fd();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut buf = [0u8; 8];
+        // Without the option the interface is unknown (0).
+        peer.send_to(b"abc", sock.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let d = recv_with_ifindex(fd, &mut buf).unwrap();
+        assert_eq!((d.len, d.ifindex, d.truncated), (3, 0, false));
+        assert_eq!(d.from, peer.local_addr().unwrap());
+        set_pktinfo(fd).unwrap();
+        peer.send_to(b"0123456789", sock.local_addr().unwrap())
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let d = recv_with_ifindex(fd, &mut buf).unwrap();
+        assert_eq!((d.len, d.truncated), (8, true));
+        assert_eq!(Some(d.ifindex), if_index("lo"));
+        // Nothing left: WouldBlock, not a hang.
+        let e = recv_with_ifindex(fd, &mut buf).err().unwrap();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        assert_eq!(if_index("no-such-if0"), None);
+    }
+
+    #[test]
     fn random_bytes_differ() {
         assert_ne!(random_bytes(), random_bytes());
     }
@@ -441,6 +588,8 @@ mod tests {
         use std::os::fd::AsRawFd;
         let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
         relay.set_nonblocking(true).unwrap();
+        set_pktinfo(relay.as_raw_fd()).unwrap();
+        let lo = if_index("lo").expect("loopback has an index");
         let peer_a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let peer_b = UdpSocket::bind("127.0.0.1:0").unwrap();
         peer_b
@@ -464,6 +613,7 @@ mod tests {
         };
         let d = batch.get(0).unwrap();
         assert_eq!((d.from, d.data, d.truncated), (a, &b"one"[..], false));
+        assert_eq!(d.ifindex, lo, "arrival interface from IP_PKTINFO");
         let d = batch.get(3).unwrap();
         assert!(d.truncated && d.data.len() == RELAY_DATAGRAM);
         assert!(batch.get(4).is_none() || n == BATCH);

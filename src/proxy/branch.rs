@@ -24,9 +24,18 @@
 //! the tag over the decrypted text; a forged or altered branch fails with
 //! probability 1 − 2⁻⁶⁴ and the response is dropped.
 //!
-//! The plaintext is the answer address (4 + 2 bytes), a 64-bit discriminator
-//! (the hash that tells RFC 2543 transactions apart, whose Vias carry no
-//! unique branch; 0 otherwise), and the Via values as received, one per line.
+//! The plaintext is the answer address (4 + 2 bytes), the side it is on (1
+//! byte), a 64-bit discriminator, and the Via values as received, one per
+//! line.
+//!
+//! Every request sipnat forwards carries such a branch, so every response
+//! goes back to the address the request came from and nowhere a Via names
+//! (issue 9: reply reflection). A request going out to the WAN seals its LAN
+//! Vias, and its discriminator tells RFC 2543 transactions apart (their Vias
+//! carry no unique branch; 0 otherwise). Any other request keeps its Vias
+//! in the message and seals none: its discriminator is a keyed hash of the
+//! Via it carries below ours and of the side it went to, which the response
+//! must bring back unchanged, from that side.
 //! The branch is `z9hG4bKsnx` followed by the base32 text (RFC 4648 §6
 //! alphabet, lower case, no padding): case-insensitive, so a peer that
 //! changes the case of a parameter cannot break it.
@@ -39,6 +48,7 @@
 //! (the caller masks those instead).
 
 use super::keyed::Key;
+use crate::side::Side;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Bytes of Via values a sealed branch carries at most. One phone's Via is
@@ -46,8 +56,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// branch of at most 540 characters.
 pub const MAX_SEALED_VIAS: usize = 320;
 
-/// Plaintext header: answer address (6) and discriminator (8).
-const HEAD: usize = 6 + 8;
+/// Plaintext header: answer address (6), its side (1) and discriminator (8).
+const HEAD: usize = 6 + 1 + 8;
 const TAG: usize = 8;
 /// Largest sealed blob (tag + plaintext).
 const MAX_SEALED: usize = TAG + HEAD + MAX_SEALED_VIAS;
@@ -64,6 +74,10 @@ const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 pub struct Opened {
     /// Where responses go (RFC 3261 §18.2.2 with RFC 3581 rport).
     pub reply_to: SocketAddrV4,
+    /// The side the request arrived on: where `reply_to` is.
+    pub reply_side: Side,
+    /// The discriminator given to [`seal`].
+    pub discriminator: u64,
     /// The Via values, one per line (separated by `\n`), as received.
     pub vias: heapless::Vec<u8, MAX_SEALED_VIAS>,
 }
@@ -85,6 +99,7 @@ impl Opened {
 pub fn seal<'a>(
     key: &Key,
     reply_to: SocketAddrV4,
+    reply_side: Side,
     discriminator: u64,
     vias: impl Iterator<Item = &'a str>,
     out: &mut [u8; MAX_BRANCH_TEXT],
@@ -99,6 +114,7 @@ pub fn seal<'a>(
     };
     put(&reply_to.ip().octets(), &mut n)?;
     put(&reply_to.port().to_be_bytes(), &mut n)?;
+    put(&[side_byte(reply_side)], &mut n)?;
     put(&discriminator.to_be_bytes(), &mut n)?;
     for (i, v) in vias.enumerate() {
         let v = v.trim();
@@ -141,12 +157,28 @@ pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
     }
     let ip = Ipv4Addr::new(plain[0], plain[1], plain[2], plain[3]);
     let port = u16::from_be_bytes([plain[4], plain[5]]);
+    let reply_side = match plain[6] {
+        b'l' => Side::Lan,
+        b'w' => Side::Wan,
+        _ => return None,
+    };
+    let mut disc = [0u8; 8];
+    disc.copy_from_slice(&plain[7..HEAD]);
     let vias = heapless::Vec::from_slice(&plain[HEAD..]).ok()?;
     core::str::from_utf8(&vias).ok()?;
     Some(Opened {
         reply_to: SocketAddrV4::new(ip, port),
+        reply_side,
+        discriminator: u64::from_be_bytes(disc),
         vias,
     })
+}
+
+fn side_byte(side: Side) -> u8 {
+    match side {
+        Side::Lan => b'l',
+        Side::Wan => b'w',
+    }
 }
 
 fn keystream_xor(key: &Key, tag: &[u8; TAG], data: &mut [u8]) {
@@ -223,6 +255,7 @@ mod tests {
         let n = seal(
             &key(),
             reply.parse().unwrap(),
+            Side::Lan,
             disc,
             vias.iter().copied(),
             &mut out,
@@ -243,6 +276,7 @@ mod tests {
         assert_eq!(b[0], SEALED_MARK);
         let o = open(&key(), &b).expect("opens");
         assert_eq!(o.reply_to, "10.77.1.2:5062".parse().unwrap());
+        assert_eq!((o.reply_side, o.discriminator), (Side::Lan, 0));
         let v: Vec<&str> = o.values().collect();
         assert_eq!(v, [VIA, "SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKx"]);
     }
@@ -316,10 +350,28 @@ mod tests {
         let long = "v".repeat(MAX_SEALED_VIAS + 1);
         let mut out = [0u8; MAX_BRANCH_TEXT];
         let r: SocketAddrV4 = "10.77.1.2:5060".parse().unwrap();
-        assert!(seal(&key(), r, 0, [long.as_str()].into_iter(), &mut out).is_none());
-        assert!(seal(&key(), r, 0, ["a\nb"].into_iter(), &mut out).is_none());
+        assert!(
+            seal(
+                &key(),
+                r,
+                Side::Lan,
+                0,
+                [long.as_str()].into_iter(),
+                &mut out
+            )
+            .is_none()
+        );
+        assert!(seal(&key(), r, Side::Lan, 0, ["a\nb"].into_iter(), &mut out).is_none());
         let fits = "v".repeat(MAX_SEALED_VIAS);
-        let n = seal(&key(), r, 0, [fits.as_str()].into_iter(), &mut out).unwrap();
+        let n = seal(
+            &key(),
+            r,
+            Side::Lan,
+            0,
+            [fits.as_str()].into_iter(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(n, MAX_BRANCH_TEXT);
         assert_eq!(open(&key(), &out[..n]).unwrap().vias.len(), MAX_SEALED_VIAS);
     }

@@ -5,13 +5,16 @@
 //!   deterministic (a retransmitted request gets the same branch, a CANCEL the
 //!   branch of its INVITE, RFC 3261 §9.1) yet cannot be forged by an outsider
 //!   who does not know the key.
-//! * [`Key::seal`]/[`Key::open`] turn a LAN `(IPv4, port)` into a 12-hex-digit
-//!   token and back with a keyed 48-bit Feistel permutation. Tokens replace
-//!   LAN addresses in everything sent to the WAN and are decoded on the way
-//!   back, so the WAN never sees a LAN address and the phone gets its own
-//!   text back unchanged. A token reveals nothing without the key; a guessed
-//!   token decodes to a random address, which callers accept only when it lies
-//!   in a LAN network.
+//! * [`Key::seal`]/[`Key::open`] turn a LAN `(IPv4, port)` into a token of
+//!   [`TOKEN_LEN`] hex digits and back: a keyed 48-bit Feistel permutation of
+//!   the address (12 digits) followed by a 64-bit keyed MAC of those digits
+//!   (16 digits; encrypt-then-MAC). Tokens replace LAN addresses in
+//!   everything sent to the WAN and are decoded on the way back, so the WAN
+//!   never sees a LAN address and the phone gets its own text back
+//!   unchanged. A token reveals nothing without the key, and one that sipnat
+//!   did not make fails to open (a guess succeeds with probability 2⁻⁶⁴):
+//!   a WAN sender cannot make sipnat send to an address of its choosing,
+//!   such as the router's loopback.
 //!
 //! The key is random per installation and saved with the registrations, so
 //! tokens the provider has stored (in a registered Contact) survive a restart.
@@ -24,8 +27,10 @@ pub struct Key {
     k1: u64,
 }
 
-/// Length of a token in hex digits.
-pub const TOKEN_LEN: usize = 12;
+/// Hex digits of the enciphered address.
+const CIPHER_LEN: usize = 12;
+/// Length of a token in hex digits: the enciphered address and its MAC.
+pub const TOKEN_LEN: usize = CIPHER_LEN + 16;
 
 impl Key {
     pub fn new(bytes: [u8; 16]) -> Key {
@@ -62,8 +67,9 @@ impl Key {
         (v as u32) & 0x00ff_ffff
     }
 
-    /// Encode `(ip, port)` as 12 lowercase hex digits (a keyed permutation of
-    /// the 48 bits, four Feistel rounds over 24-bit halves).
+    /// Encode `(ip, port)` as [`TOKEN_LEN`] lowercase hex digits: a keyed
+    /// permutation of the 48 bits (four Feistel rounds over 24-bit halves),
+    /// then a MAC of that text.
     pub fn seal(&self, ip: Ipv4Addr, port: u16) -> [u8; TOKEN_LEN] {
         let v = (u64::from(u32::from(ip)) << 16) | u64::from(port);
         let mut l = ((v >> 24) & 0xff_ffff) as u32;
@@ -75,23 +81,35 @@ impl Key {
         }
         let x = (u64::from(l) << 24) | u64::from(r);
         let mut out = [0u8; TOKEN_LEN];
-        for (i, o) in out.iter_mut().enumerate() {
+        for (i, o) in out[..CIPHER_LEN].iter_mut().enumerate() {
             let nib = (x >> (44 - 4 * i)) & 0xf;
             *o = HEX[nib as usize];
         }
+        let mac = hex64(self.token_mac(x));
+        out[CIPHER_LEN..].copy_from_slice(&mac);
         out
     }
 
-    /// Decode a token made by [`Key::seal`]. `None` unless `s` is exactly 12
-    /// hex digits. Every 12-digit string decodes to *some* address: callers
-    /// must check that the result is plausible (in a LAN network).
+    fn token_mac(&self, cipher: u64) -> u64 {
+        self.hash(&[b"token-mac", &cipher.to_le_bytes()])
+    }
+
+    /// Decode a token made by [`Key::seal`]. `None` unless `s` is exactly
+    /// [`TOKEN_LEN`] hex digits (either case) whose MAC is right: only tokens
+    /// this key made open.
     pub fn open(&self, s: &[u8]) -> Option<(Ipv4Addr, u16)> {
         if s.len() != TOKEN_LEN {
             return None;
         }
         let mut x: u64 = 0;
-        for &c in s {
+        for &c in &s[..CIPHER_LEN] {
             x = (x << 4) | u64::from(hex_val(c)?);
+        }
+        let mac = parse_hex64(&s[CIPHER_LEN..])?;
+        // Constant time is not needed: a wrong guess teaches the sender
+        // nothing it can see (sipnat answers 404 either way).
+        if mac != self.token_mac(x) {
+            return None;
         }
         let mut l = ((x >> 24) & 0xff_ffff) as u32;
         let mut r = (x & 0xff_ffff) as u32;
@@ -274,8 +292,36 @@ mod tests {
     fn open_rejects_non_tokens() {
         let k = key();
         assert_eq!(k.open(b"12345"), None);
-        assert_eq!(k.open(b"zzzzzzzzzzzz"), None);
-        assert!(k.open(b"ABCDEF012345").is_some());
+        assert_eq!(k.open(&[b'z'; TOKEN_LEN]), None);
+        let t = k.seal(Ipv4Addr::new(10, 0, 0, 1), 5060);
+        let upper: Vec<u8> = t.iter().map(u8::to_ascii_uppercase).collect();
+        assert_eq!(k.open(&upper), Some((Ipv4Addr::new(10, 0, 0, 1), 5060)));
+    }
+
+    #[test]
+    fn forged_tokens_do_not_open() {
+        // The attack of issue 9 item 4: with the old 48-bit tokens about one
+        // random token in 256 opened to 127.x.y.z. Now none of 100,000
+        // random ones opens at all, and no altered digit of a real one does.
+        let k = key();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut t = [0u8; TOKEN_LEN];
+            let a = hex64(x);
+            let b = hex64(x.rotate_left(23) ^ 0x5555);
+            t[..16].copy_from_slice(&a);
+            t[16..].copy_from_slice(&b[..TOKEN_LEN - 16]);
+            assert_eq!(k.open(&t), None);
+        }
+        let real = k.seal(Ipv4Addr::new(192, 168, 1, 10), 5060);
+        for i in 0..TOKEN_LEN {
+            let mut t = real;
+            t[i] = if t[i] == b'0' { b'1' } else { b'0' };
+            assert_eq!(k.open(&t), None, "altered at {i}");
+        }
     }
 
     #[test]

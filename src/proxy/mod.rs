@@ -2,8 +2,10 @@
 //! every datagram to send comes out through the caller's [`Outbox`].
 //!
 //! What it does (RFC 3261 §16, RFC 3581), the way siproxd does it and past it:
-//! * **Direction.** A datagram's side is decided by its source address: in a
-//!   network of the LAN interface (or loopback) it is the LAN, else the WAN.
+//! * **Direction.** A datagram's side is the interface it arrived on, which
+//!   the driver passes in ([`crate::side`]); never its source address alone.
+//!   A datagram from the WAN with a LAN, loopback or router source address is
+//!   forged: dropped and counted (`drop.wan-forged-source`).
 //!   A request addressed to sipnat (its Request-URI names one of sipnat's
 //!   addresses) goes to the registered phone it names (incoming); a request
 //!   from a LAN phone to anywhere else goes out (outgoing); a request for a
@@ -14,9 +16,16 @@
 //!   to the provider's registrar with every Contact masqueraded, or answered
 //!   by sipnat itself when the REGISTER is addressed to it.
 //! * **Via.** sipnat adds its Via with an RFC 3261 branch (§16.6 step 8) and
-//!   removes it from responses (§16.7 step 3); responses are sent honouring
-//!   `received`/`rport` (§18.2.2, RFC 3581). Going out, every LAN Via is
-//!   sealed into sipnat's branch and restored on the responses ([`branch`]).
+//!   removes it from responses (§16.7 step 3). The branch seals, under the
+//!   installation's key, where the responses go: the request's source as
+//!   §18.2.2 and RFC 3581 say (source IP; source port with `rport`, else the
+//!   sent-by port), and the side it arrived on ([`branch`]). Responses go
+//!   there and only there, never to an address a Via names: a WAN sender
+//!   cannot reflect a phone's answer to the router's loopback, a LAN host or
+//!   a third party, and no name a WAN sender chose is ever looked up.
+//!   The top Via gets `received`/`rport` filled in (§18.2.1, RFC 3581 §4).
+//!   Going out, every LAN Via is sealed into the branch too and restored on
+//!   the responses.
 //! * **Record-Route/Route.** Dialog-creating requests get sipnat's
 //!   Record-Route with the address of the side they go to; responses get it
 //!   rewritten to the address of the side *they* go to (§16.7 step 4 allows a
@@ -27,9 +36,11 @@
 //!   (§16.3 step 3). Loops get 482 (§16.3 step 4). Proxy-Require gets 420
 //!   with Unsupported (§16.3 step 5): sipnat supports no proxy extensions.
 //! * **No LAN address leaves the router.** Contacts are masqueraded to the
-//!   public address with a keyed token of the phone's address
-//!   (`;snc=<token>`); every other LAN address in the headers is replaced by
-//!   a reversible token ([`mask`]); both are restored on the way back.
+//!   public address with a keyed, authenticated token of the phone's address
+//!   (`;snc=<token>`, [`keyed`]); every other LAN address in the headers is
+//!   replaced by a reversible token ([`mask`]); both are restored on the way
+//!   back. A token opens only if sipnat made it, never to loopback or the
+//!   router, and outside a dialog only to a live registration's contact.
 //! * **DNS** is asked without blocking ([`crate::dns`]): a request whose next
 //!   hop is not yet resolved is parked (bounded) and processed again when the
 //!   answer comes.
@@ -56,7 +67,7 @@ pub use output::{Buf, Channel, Outbox, Transmit};
 
 use crate::config::{Config, Net4};
 use crate::dns::{Lookup, Resolver};
-use crate::limits::{MAX_PARKED, MAX_SIP_MESSAGE, MAX_STORED_URI};
+use crate::limits::{MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI};
 use crate::sip::{
     ContactValue, Header, HeaderName, Host, Message, Method, NameAddr, StartLine, Uri, Via,
     param_get, split_comma, unfold_headers,
@@ -90,11 +101,20 @@ const MAX_LOCAL_EXPIRES: u32 = 86_400;
 const DEFAULT_MAX_FORWARDS: u32 = 70;
 const SERVER: &str = concat!("Server: sipnat/", env!("CARGO_PKG_VERSION"), "\r\n");
 
-/// Which side of the router an address is on.
+pub use crate::side::Side;
+
+/// Where a SIP message came from: its source address and the side it
+/// arrived on (the arrival interface, never the address: [`crate::side`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Lan,
-    Wan,
+pub struct Peer {
+    pub addr: SocketAddrV4,
+    pub side: Side,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.addr, self.side.as_str())
+    }
 }
 
 /// The router's addresses as the kernel reports them (the driver re-reads
@@ -130,7 +150,7 @@ enum Next {
 struct Parked {
     used: bool,
     pass: u32,
-    from: SocketAddrV4,
+    from: Peer,
     since: Instant,
     len: usize,
     data: [u8; MAX_SIP_MESSAGE],
@@ -186,7 +206,10 @@ impl Proxy {
             .map(|_| Parked {
                 used: false,
                 pass: 0,
-                from: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                from: Peer {
+                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                    side: Side::Lan,
+                },
                 since: now,
                 len: 0,
                 data: [0; MAX_SIP_MESSAGE],
@@ -391,20 +414,31 @@ impl Proxy {
         self.flush_dns(now, out);
     }
 
-    /// Feed a datagram received on the SIP socket. `data` is modified in
-    /// place (header unfolding).
+    /// Feed a datagram received on the SIP socket, from `from`, that arrived
+    /// on `side` (its arrival interface: [`crate::side`]). `data` is modified
+    /// in place (header unfolding).
     pub fn handle_sip(
         &mut self,
         now: Instant,
         from: SocketAddr,
+        side: Side,
         data: &mut [u8],
         out: &mut Outbox,
     ) {
         self.stats.bump("sip", "rx");
-        let SocketAddr::V4(src) = from else {
+        let SocketAddr::V4(addr) = from else {
             self.stats.bump("drop", "ipv6");
             return;
         };
+        let src = Peer { addr, side };
+        // A datagram that arrived on the WAN with a source address of the
+        // LAN, of loopback or of the router itself is forged (a router with
+        // rp_filter 0 or 2 lets it in): anything sent back would reach the
+        // LAN or the router. Dropped, counted, not answered.
+        if side == Side::Wan && (self.is_lan(*addr.ip()) || self.is_our_ip(*addr.ip())) {
+            self.stats.bump("drop", "wan-forged-source");
+            return;
+        }
         if data.len() > MAX_SIP_MESSAGE {
             self.stats.bump("drop", "too-large");
             return;
@@ -414,7 +448,7 @@ impl Proxy {
             self.stats.bump("sip", "keepalive");
             return;
         }
-        if !self.cfg.access(*src.ip()).sip {
+        if !self.cfg.access(*src.addr.ip()).sip {
             self.stats.bump("drop", "acl");
             return;
         }
@@ -486,7 +520,7 @@ impl Proxy {
 
     // ------------------------------------------------------------ dispatch
 
-    fn process(&mut self, now: Instant, src: SocketAddrV4, data: &[u8], out: &mut Outbox) {
+    fn process(&mut self, now: Instant, src: Peer, data: &[u8], out: &mut Outbox) {
         let msg = match Message::parse(data) {
             Ok(m) => m,
             Err(e) => {
@@ -505,11 +539,11 @@ impl Proxy {
 
     // ------------------------------------------------------------ requests
 
-    fn on_request(&mut self, now: Instant, src: SocketAddrV4, msg: &Message<'_>, out: &mut Outbox) {
+    fn on_request(&mut self, now: Instant, src: Peer, msg: &Message<'_>, out: &mut Outbox) {
         let StartLine::Request { method, uri, .. } = msg.start else {
             return;
         };
-        let src_side = self.side_of(*src.ip());
+        let src_side = src.side;
         if let Err(rej) = msg.check_request() {
             self.stats.bump("parse", "semantic");
             return self.answer(src, msg, ans(rej.code, rej.reason), out);
@@ -540,7 +574,7 @@ impl Proxy {
             if src_side == Side::Wan {
                 return self.answer(src, msg, ans(403, "Forbidden (registration from WAN)"), out);
             }
-            if !self.cfg.access(*src.ip()).register {
+            if !self.cfg.access(*src.addr.ip()).register {
                 self.stats.bump("drop", "acl-register");
                 return self.answer(src, msg, ans(403, "Forbidden (hosts_allow_reg)"), out);
             }
@@ -557,7 +591,7 @@ impl Proxy {
                 }
                 return self.answer(src, msg, ans(404, "Not Found"), out);
             }
-            return match self.phone_for(&ruri) {
+            return match self.phone_for(&ruri, msg.to_tag().is_some()) {
                 Some((addr, r)) => self.forward(
                     now,
                     src,
@@ -607,8 +641,8 @@ impl Proxy {
 
     /// A LAN sender may send out when one of its phones is registered here:
     /// by source address or by its From AOR (siproxd's rule).
-    fn known_lan_sender(&self, src: SocketAddrV4, msg: &Message<'_>) -> bool {
-        if self.regs.has_ip(*src.ip()) {
+    fn known_lan_sender(&self, src: Peer, msg: &Message<'_>) -> bool {
+        if self.regs.has_ip(*src.addr.ip()) {
             return true;
         }
         msg.header(HeaderName::From)
@@ -619,18 +653,29 @@ impl Proxy {
 
     /// The phone a request addressed to sipnat is for: by the token of a
     /// masqueraded contact, else by the user part.
-    fn phone_for(&self, ruri: &Uri<'_>) -> Option<(SocketAddrV4, UriString)> {
+    ///
+    /// A token opens only if sipnat made it ([`keyed`]), and only to a LAN
+    /// address other than loopback. A request outside a dialog (no To tag)
+    /// must moreover name a live registration's contact: a token of a phone
+    /// that has gone away reaches nobody. In a dialog the token came from the
+    /// Contact of a request or response sipnat passed, which a registration
+    /// need not list.
+    fn phone_for(&self, ruri: &Uri<'_>, in_dialog: bool) -> Option<(SocketAddrV4, UriString)> {
         if let Some(restored) = self.unmasquerade(ruri) {
             let (ip, port) = self.open_contact_token(ruri)?;
             let addr = SocketAddrV4::new(ip, if port == 0 { 5060 } else { port });
+            let names_it = |r: &&registry::Registration| {
+                r.confirmed
+                    && (r.contact == restored
+                        || Uri::parse(&r.contact)
+                            .is_ok_and(|u| u.host == Host::Ipv4(ip) && u.port.unwrap_or(0) == port))
+            };
             // Prefer the address the phone registered from (NAT-safe).
-            let addr = self
-                .regs
-                .iter()
-                .find(|r| r.contact == restored)
-                .map(|r| r.addr)
-                .unwrap_or(addr);
-            return Some((addr, restored));
+            return match self.regs.iter().find(names_it) {
+                Some(r) => Some((r.addr, restored)),
+                None if in_dialog => Some((addr, restored)),
+                None => None,
+            };
         }
         let user = ruri.user?;
         let reg = self.regs.by_user(user)?;
@@ -640,7 +685,7 @@ impl Proxy {
     fn open_contact_token(&self, uri: &Uri<'_>) -> Option<(Ipv4Addr, u16)> {
         let tok = uri.param(CONTACT_TOKEN_PARAM)??;
         let (ip, port) = self.key.open(tok.as_bytes())?;
-        self.is_lan(ip).then_some((ip, port))
+        (self.is_lan(ip) && !ip.is_loopback() && !self.is_our_ip(ip)).then_some((ip, port))
     }
 
     /// The phone's own contact URI behind a masqueraded one, if `uri` is one
@@ -678,13 +723,7 @@ impl Proxy {
     }
 
     /// sipnat as the registrar (RFC 3261 §10.3), for REGISTERs addressed to it.
-    fn local_register(
-        &mut self,
-        now: Instant,
-        src: SocketAddrV4,
-        msg: &Message<'_>,
-        out: &mut Outbox,
-    ) {
+    fn local_register(&mut self, now: Instant, src: Peer, msg: &Message<'_>, out: &mut Outbox) {
         let Some(aor) = msg
             .header(HeaderName::To)
             .and_then(|h| NameAddr::parse(h.value).ok())
@@ -742,7 +781,7 @@ impl Proxy {
             let at = now + Duration::from_secs(u64::from(exp));
             if self
                 .regs
-                .upsert(&aor, na.uri_str, src, at, true, true)
+                .upsert(&aor, na.uri_str, src.addr, at, true, true)
                 .is_err()
             {
                 // Cannot happen after the first pass; refuse rather than lose.
@@ -757,7 +796,7 @@ impl Proxy {
 
     fn answer_register(
         &mut self,
-        src: SocketAddrV4,
+        src: Peer,
         msg: &Message<'_>,
         aor: &str,
         now: Instant,
@@ -785,7 +824,7 @@ impl Proxy {
     fn forward(
         &mut self,
         now: Instant,
-        src: SocketAddrV4,
+        src: Peer,
         msg: &Message<'_>,
         ruri: &Uri<'_>,
         next: Next,
@@ -793,7 +832,7 @@ impl Proxy {
         out: &mut Outbox,
     ) {
         let method = msg.method().unwrap_or(Method::Other(""));
-        let src_side = self.side_of(*src.ip());
+        let src_side = src.side;
         let dest = match &next {
             Next::Phone { addr, .. } => *addr,
             Next::Hop => match self.next_hop(now, msg, ruri, routes_skip) {
@@ -810,6 +849,12 @@ impl Proxy {
             return self.answer(src, msg, ans(482, "Loop Detected"), out);
         }
         let dest_side = self.side_of(*dest.ip());
+        // What comes from the WAN goes to a phone on the LAN, never to the
+        // router itself (loopback) or back out.
+        if src_side == Side::Wan && (dest_side != Side::Lan || dest.ip().is_loopback()) {
+            self.stats.bump("route", "wan-bad-destination");
+            return self.answer(src, msg, ans(403, "Forbidden (destination)"), out);
+        }
         let mode = Self::mode(src_side, dest_side);
         let Some(top) = msg.top_via() else {
             return self.answer(src, msg, ans(400, "Missing Via"), out);
@@ -818,36 +863,71 @@ impl Proxy {
             self.stats.bump("route", "no-address");
             return self.answer(src, msg, ans(503, "Service Unavailable (no address)"), out);
         };
-        // Going out, the LAN Vias are sealed into our branch ([`branch`]): no
-        // LAN address leaves and no table is needed. Via stacks too long for a
-        // branch (RFC 4475 longreq.dat has 34) go out masked instead, with a
-        // stateless branch (RFC 3261 §16.11): still no LAN address.
+        // Every branch of ours seals where the responses go ([`branch`]):
+        // the request's source address as RFC 3261 §18.2.2 and RFC 3581 say
+        // (the source IP; the source port with rport, else the sent-by
+        // port), and the side it arrived on. Responses go there and nowhere
+        // else: never to an address a Via names (a WAN sender's Via could
+        // name the router's loopback, a LAN host or a third party), and
+        // without a DNS lookup of a name a WAN sender chose.
+        // Going out, the LAN Vias are sealed into the branch as well: no LAN
+        // address leaves and no table is needed. Via stacks too long for a
+        // branch (RFC 4475 longreq.dat has 34) go out masked instead: still
+        // no LAN address.
+        let reply_to = reply_address(&top, src);
         let mut branch_mem = [0u8; branch::MAX_BRANCH_TEXT];
-        let mut branch_len = 0;
+        let mut branch_len = None;
         let mut hide = src_side == Side::Lan && dest_side == Side::Wan;
         if hide {
-            let reply_to = reply_address(&top, src);
             let disc = self.rfc2543_discriminator(msg, &top);
-            match branch::seal(
+            branch_len = branch::seal(
                 &self.key,
                 reply_to,
+                src_side,
                 disc,
                 msg.values(HeaderName::Via),
                 &mut branch_mem,
-            ) {
-                Some(n) => branch_len = n,
-                None => {
-                    hide = false;
-                    self.stats.bump("route", "vias-masked-not-hidden");
-                }
+            );
+            if branch_len.is_none() {
+                hide = false;
+                self.stats.bump("route", "vias-masked-not-hidden");
             }
         }
+        // The topmost Via as it goes on (when not hidden): with `received`
+        // and a filled-in `rport` (RFC 3261 §18.2.1, RFC 3581 §4), masked or
+        // unmasked for the side it goes to.
+        let mut via_mem = [0u8; 1024];
+        let mut first_via = Buf::new(&mut via_mem);
         if !hide {
-            let first = msg.values(HeaderName::Via).next().unwrap_or("");
-            let hex = keyed::hex64(self.stateless_key(mode, first));
-            branch_mem[..hex.len()].copy_from_slice(&hex);
-            branch_len = hex.len();
+            let mut raw_mem = [0u8; 1024];
+            let mut raw = Buf::new(&mut raw_mem);
+            put_via_received(
+                &mut raw,
+                msg.values(HeaderName::Via).next().unwrap_or(""),
+                src.addr,
+            );
+            self.put_text(&mut first_via, mode, raw.as_bytes());
+            if raw.overflowed() || first_via.overflowed() {
+                return self.answer(src, msg, ans(513, "Message Too Large (Via)"), out);
+            }
+            // The Via below ours must come back as it went, from the side it
+            // went to: the discriminator binds the branch to both.
+            let disc = self
+                .key
+                .hash(&[b"in", dest_side.as_str().as_bytes(), first_via.as_bytes()]);
+            branch_len = branch::seal(
+                &self.key,
+                reply_to,
+                src_side,
+                disc,
+                core::iter::empty(),
+                &mut branch_mem,
+            );
         }
+        let Some(branch_len) = branch_len else {
+            // Cannot happen: a branch without Vias always fits.
+            return self.answer(src, msg, ans(500, "Server Internal Error"), out);
+        };
         let branch_text = &branch_mem[..branch_len];
         // RFC 3261 §16.3 step 4: our own branch already in the request = loop.
         let looped = msg.values(HeaderName::Via).any(|v| {
@@ -911,10 +991,7 @@ impl Proxy {
                 StartLine::Response { .. } => "",
             },
         };
-        let in_dialog = msg
-            .header(HeaderName::To)
-            .and_then(|h| NameAddr::parse(h.value).ok())
-            .is_some_and(|na| na.tag().is_some());
+        let in_dialog = msg.to_tag().is_some();
         let add_rr =
             !in_dialog && matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
         let max_forwards = msg
@@ -951,6 +1028,7 @@ impl Proxy {
         };
         let mut seen_mf = false;
         let mut route_index = 0usize;
+        let mut via_index = 0usize;
         for h in msg.headers() {
             if rr_pending && h.name != HeaderName::Via {
                 put_rr(&mut w);
@@ -958,6 +1036,18 @@ impl Proxy {
             }
             match h.name {
                 HeaderName::Via if hide => {}
+                HeaderName::Via => {
+                    for v in split_comma(h.value) {
+                        via_index += 1;
+                        w.put_str("Via: ");
+                        if via_index == 1 {
+                            w.put(first_via.as_bytes());
+                        } else {
+                            self.put_text(&mut w, mode, v.as_bytes());
+                        }
+                        w.put(b"\r\n");
+                    }
+                }
                 HeaderName::Route => {
                     for v in split_comma(h.value) {
                         route_index += 1;
@@ -1017,7 +1107,7 @@ impl Proxy {
     fn note_outgoing_register(
         &mut self,
         now: Instant,
-        src: SocketAddrV4,
+        src: Peer,
         msg: &Message<'_>,
     ) -> Result<(), Answer> {
         let aor = msg
@@ -1037,21 +1127,11 @@ impl Proxy {
             if let Ok(ContactValue::Addr(na)) = ContactValue::parse(v) {
                 let at = now + PENDING_REGISTRATION;
                 self.regs
-                    .upsert(&aor, na.uri_str, src, at, false, false)
+                    .upsert(&aor, na.uri_str, src.addr, at, false, false)
                     .map_err(|_| ans(503, "Service Unavailable"))?;
             }
         }
         Ok(())
-    }
-
-    /// The branch key of a request forwarded statelessly (RFC 3261 §16.11):
-    /// a hash of the topmost Via *as it is sent*, which every response
-    /// carries back unchanged below ours, so the branch can be checked.
-    fn stateless_key(&self, mode: TextMode, first_via: &str) -> u64 {
-        let mut mem = [0u8; 1024];
-        let mut b = Buf::new(&mut mem);
-        self.put_text(&mut b, mode, first_via.as_bytes());
-        self.key.hash(&[b"in", b.as_bytes()])
     }
 
     /// What tells the transactions of an RFC 2543 client apart when its Via
@@ -1134,13 +1214,7 @@ impl Proxy {
 
     // ----------------------------------------------------------- responses
 
-    fn on_response(
-        &mut self,
-        now: Instant,
-        src: SocketAddrV4,
-        msg: &Message<'_>,
-        out: &mut Outbox,
-    ) {
+    fn on_response(&mut self, now: Instant, src: Peer, msg: &Message<'_>, out: &mut Outbox) {
         let StartLine::Response { code, .. } = msg.start else {
             return;
         };
@@ -1160,55 +1234,40 @@ impl Proxy {
             // RFC 4475 broadcast Via (bcast.dat).
             return self.stats.bump("drop", "response-not-ours");
         };
-        let src_side = self.side_of(*src.ip());
-        // A sealed branch (a request that went out to the WAN) holds the
-        // phone's Vias and address; only the WAN answers those.
-        let sealed = match src_side {
-            Side::Wan => branch::open(&self.key, text.as_bytes()),
-            Side::Lan => None,
+        let src_side = src.side;
+        // Every branch of ours is sealed ([`branch`]): it says where the
+        // response goes. A branch that holds Vias went out to the WAN and
+        // only the WAN answers it; one without went on with its Vias, and
+        // the Via below ours must be the one we sent, answered from the side
+        // we sent it to.
+        let Some(sealed) = branch::open(&self.key, text.as_bytes()) else {
+            return self.stats.bump("drop", "response-stray");
         };
-        let dest = if let Some(o) = &sealed {
-            o.reply_to
-        } else {
-            // A stateless branch: it must hash the Via below ours.
-            let Some(key) = keyed::parse_hex64(text.as_bytes()) else {
+        let hidden = sealed.values().next().is_some();
+        if hidden {
+            if src_side != Side::Wan {
                 return self.stats.bump("drop", "response-stray");
-            };
+            }
+        } else {
             let Some(next) = msg.values(HeaderName::Via).nth(1) else {
                 return self.stats.bump("drop", "response-stray");
             };
-            if self.key.hash(&[b"in", next.as_bytes()]) != key {
+            let disc = self
+                .key
+                .hash(&[b"in", src_side.as_str().as_bytes(), next.as_bytes()]);
+            if disc != sealed.discriminator {
                 return self.stats.bump("drop", "response-stray");
             }
-            // From the WAN, the Via may carry masked LAN addresses.
-            let mut mem = [0u8; 1024];
-            let mut b = Buf::new(&mut mem);
-            let m = if src_side == Side::Wan {
-                TextMode::Unmask
-            } else {
-                TextMode::Plain
-            };
-            self.put_text(&mut b, m, next.as_bytes());
-            let Ok(v) = core::str::from_utf8(b.as_bytes())
-                .map_err(|_| ())
-                .and_then(|t| Via::parse(t).map_err(|_| ()))
-            else {
-                return self.stats.bump("drop", "response-bad-via");
-            };
-            match self.via_destination(now, &v) {
-                Ok(Some(a)) => a,
-                Ok(None) => return self.park(now, src, msg, out),
-                Err(()) => return self.stats.bump("drop", "response-unroutable"),
-            }
-        };
+        }
+        let dest = sealed.reply_to;
+        let dest_side = sealed.reply_side;
         if !usable_destination(*dest.ip()) {
             return self.stats.bump("drop", "response-bad-destination");
         }
-        let dest_side = self.side_of(*dest.ip());
         let mode = Self::mode(src_side, dest_side);
 
         let cseq_method = msg.cseq().map(|c| c.method);
-        if sealed.is_some() && (200..300).contains(&code) && cseq_method == Some(Method::Register) {
+        if hidden && (200..300).contains(&code) && cseq_method == Some(Method::Register) {
             self.confirm_registration(now, msg, dest);
         }
 
@@ -1251,8 +1310,8 @@ impl Proxy {
             .map(|h| h.line.start)
             .unwrap_or(msg.header_end);
         self.put_text(&mut w, mode, msg.raw.get(..status_end).unwrap_or(b""));
-        if let Some(o) = &sealed {
-            write_restored_vias(&mut w, o.values(), o.reply_to);
+        if hidden {
+            write_restored_vias(&mut w, sealed.values(), sealed.reply_to);
         }
         let mut via_index = 0usize;
         for h in msg.headers() {
@@ -1283,30 +1342,6 @@ impl Proxy {
             self.stats.bump("forward", "response");
         } else {
             self.stats.bump("drop", "outbox-full");
-        }
-    }
-
-    /// RFC 3261 §18.2.2 with RFC 3581: where a response for this Via goes.
-    fn via_destination(&mut self, now: Instant, v: &Via<'_>) -> Result<Option<SocketAddrV4>, ()> {
-        let port = match v.rport() {
-            Some(Some(p)) => Some(p),
-            _ => v.port,
-        };
-        if let Some(r) = v.received() {
-            if let Ok(ip) = r.parse::<Ipv4Addr>() {
-                return Ok(Some(SocketAddrV4::new(ip, port.unwrap_or(5060))));
-            }
-        }
-        match v.host {
-            Host::Ipv4(ip) => Ok(Some(SocketAddrV4::new(ip, port.unwrap_or(5060)))),
-            Host::Ipv6(_) => Err(()),
-            Host::Name(n) => {
-                // RFC 3263 §5: A records of sent-by, with its port (or 5060).
-                let n: heapless::String<{ crate::limits::MAX_DNS_NAME }> =
-                    heapless::String::try_from(n).map_err(|_| ())?;
-                self.lookup(now, &n, Some(port.unwrap_or(5060)))
-                    .map_err(|_| ())
-            }
         }
     }
 
@@ -1383,7 +1418,7 @@ impl Proxy {
     fn rewrite_sdp(
         &mut self,
         now: Instant,
-        src: SocketAddrV4,
+        src: Peer,
         msg: &Message<'_>,
         call_key: u64,
         dest_side: Side,
@@ -1426,8 +1461,8 @@ impl Proxy {
             },
             from_tag,
             is_request: msg.is_request(),
-            signalling_ip: *src.ip(),
-            wan: self.side_of(*src.ip()) == Side::Wan,
+            signalling_ip: *src.addr.ip(),
+            wan: src.side == Side::Wan,
         };
         let Some(media) = self.media.as_mut() else {
             return Ok(None);
@@ -1564,7 +1599,7 @@ impl Proxy {
     // -------------------------------------------------------------- answers
 
     /// Answer a request with a final response of our own (never an ACK).
-    fn answer(&mut self, src: SocketAddrV4, msg: &Message<'_>, a: Answer, out: &mut Outbox) {
+    fn answer(&mut self, src: Peer, msg: &Message<'_>, a: Answer, out: &mut Outbox) {
         if msg.method() == Some(Method::Ack) {
             self.stats.bump("drop", "ack-not-answered");
             return;
@@ -1628,7 +1663,7 @@ impl Proxy {
     /// response or an ACK is only counted.
     fn answer_unparsable(
         &mut self,
-        src: SocketAddrV4,
+        src: Peer,
         data: &[u8],
         err: crate::sip::ParseError,
         out: &mut Outbox,
@@ -1700,15 +1735,29 @@ impl Proxy {
             out.abandon();
             return;
         }
-        let ok = out.commit(Channel::Sip, SocketAddr::V4(src), len);
+        let ok = out.commit(Channel::Sip, SocketAddr::V4(src.addr), len);
         self.count_answer(code, ok);
     }
 
     // ------------------------------------------------------------------ DNS
 
-    fn park(&mut self, now: Instant, src: SocketAddrV4, msg: &Message<'_>, out: &mut Outbox) {
+    fn park(&mut self, now: Instant, src: Peer, msg: &Message<'_>, out: &mut Outbox) {
         let raw = msg.raw;
         let pass = self.pass;
+        // WAN work may hold only its share of the parking area, so the LAN's
+        // own requests always find a place (issue 9: WAN must not starve DNS).
+        let wan_parked = self
+            .parked
+            .iter()
+            .filter(|p| p.used && p.from.side == Side::Wan)
+            .count();
+        if src.side == Side::Wan && wan_parked >= MAX_PARKED_WAN {
+            self.stats.bump("full", "parked-wan");
+            if msg.is_request() {
+                self.answer(src, msg, ans(503, "Service Unavailable (DNS busy)"), out);
+            }
+            return;
+        }
         match self.parked.iter_mut().find(|p| !p.used) {
             Some(p) if raw.len() <= p.data.len() => {
                 p.data[..raw.len()].copy_from_slice(raw);
@@ -1836,18 +1885,18 @@ fn contact_expires(na: &NameAddr<'_>, default: u32) -> u32 {
 /// Where responses to a request go: RFC 3261 §18.2.2 (the source address
 /// as `received`, the sent-by port) and RFC 3581 (the source port when
 /// `rport` was asked for).
-fn reply_address(top: &Via<'_>, src: SocketAddrV4) -> SocketAddrV4 {
+fn reply_address(top: &Via<'_>, src: Peer) -> SocketAddrV4 {
     match top.rport() {
-        Some(_) => src,
-        None => SocketAddrV4::new(*src.ip(), top.port.unwrap_or(5060)),
+        Some(_) => src.addr,
+        None => SocketAddrV4::new(*src.addr.ip(), top.port.unwrap_or(5060)),
     }
 }
 
 /// The Via lines sipnat sealed into its branch, restored on a response: every
-/// value on a line of its own, the top one with `received` and a filled-in
-/// `rport` (RFC 3261 §18.2.1, RFC 3581 §4). `reply_to` is the phone's source
-/// address (its port only matters with rport, and then it is the source
-/// port: see [`reply_address`]).
+/// value on a line of its own, the top one with `received` and `rport` filled
+/// in ([`put_via_received`]). `reply_to` is the phone's source address (its
+/// port only matters with rport, and then it is the source port: see
+/// [`reply_address`]).
 fn write_restored_vias<'a>(
     w: &mut Buf<'_>,
     values: impl Iterator<Item = &'a str>,
@@ -1855,40 +1904,50 @@ fn write_restored_vias<'a>(
 ) {
     for (i, v) in values.enumerate() {
         w.put_str("Via: ");
-        let top = if i == 0 { Via::parse(v).ok() } else { None };
-        let Some(top) = top else {
+        if i == 0 {
+            put_via_received(w, v, reply_to);
+        } else {
             w.put_str(v);
-            w.put(b"\r\n");
-            continue;
-        };
-        let (head, params) = match v.find(';') {
-            Some(p) => v.split_at(p),
-            None => (v, ""),
-        };
-        w.put_str(head.trim_end());
-        let mut has_rport = false;
-        for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let name = p.split('=').next().unwrap_or("").trim();
-            if name.eq_ignore_ascii_case("received") {
-                continue;
-            }
-            if name.eq_ignore_ascii_case("rport") {
-                has_rport = true;
-                continue;
-            }
-            w.put(b";");
-            w.put_str(p);
-        }
-        let sent_by_differs = top.host != Host::Ipv4(*reply_to.ip());
-        if sent_by_differs || has_rport {
-            w.put_str(";received=");
-            mask::put_ip(w, *reply_to.ip());
-        }
-        if has_rport {
-            w.put_str(";rport=");
-            w.put_u32(u32::from(reply_to.port()));
         }
         w.put(b"\r\n");
+    }
+}
+
+/// The topmost Via value of a request as a server that received it from
+/// `src` passes it on: `received` when the sent-by host is not the source
+/// IP or `rport` was asked for (RFC 3261 §18.2.1; RFC 3581 §4 wants it even
+/// when equal), and `rport` filled in with the source port when asked for.
+/// A value that does not parse as a Via is copied unchanged.
+fn put_via_received(w: &mut Buf<'_>, v: &str, src: SocketAddrV4) {
+    let Ok(top) = Via::parse(v) else {
+        w.put_str(v);
+        return;
+    };
+    let (head, params) = match v.find(';') {
+        Some(p) => v.split_at(p),
+        None => (v, ""),
+    };
+    w.put_str(head.trim_end());
+    let mut has_rport = false;
+    for p in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let name = p.split('=').next().unwrap_or("").trim();
+        if name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("rport") {
+            has_rport = true;
+            continue;
+        }
+        w.put(b";");
+        w.put_str(p);
+    }
+    if top.host != Host::Ipv4(*src.ip()) || has_rport {
+        w.put_str(";received=");
+        mask::put_ip(w, *src.ip());
+    }
+    if has_rport {
+        w.put_str(";rport=");
+        w.put_u32(u32::from(src.port()));
     }
 }
 
@@ -1918,7 +1977,7 @@ fn finish_message(w: &mut Buf<'_>, body: &[u8]) {
 fn write_answer(
     out: &mut Outbox,
     key: &Key,
-    src: SocketAddrV4,
+    src: Peer,
     msg: &Message<'_>,
     code: u16,
     reason: &str,
@@ -1969,7 +2028,7 @@ fn write_answer(
         out.abandon();
         return false;
     }
-    out.commit(Channel::Sip, SocketAddr::V4(src), len)
+    out.commit(Channel::Sip, SocketAddr::V4(src.addr), len)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -96,6 +96,7 @@
 //! 7070–7089 (10 streams) takes about 3 KB; a pool of 1000 pairs about
 //! 0.3 MB.
 
+use crate::side::Side;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -619,13 +620,15 @@ impl Relay {
 
     /// THE HOT PATH: where does a packet that arrived on socket `index`
     /// (`2k` = RTP of pair `k`, `2k + 1` = its RTCP; see
-    /// [`Relay::socket_ports`]) from `from`, `len` bytes long, go? A few array
-    /// lookups and compares; the latching rules of the module doc.
+    /// [`Relay::socket_ports`]) from `from`, through an interface of `side`,
+    /// `len` bytes long, go? A few array lookups and compares; the latching
+    /// rules of the module doc.
     pub fn on_packet(
         &mut self,
         now: Instant,
         index: usize,
         from: SocketAddrV4,
+        side: Side,
         len: usize,
     ) -> Decision {
         let ch = index & 1;
@@ -636,7 +639,7 @@ impl Relay {
         {
             None => Decision::Drop(DropReason::NotAllocated),
             Some(st) => {
-                let (d, latched) = st.on_packet(now, ch, from, len);
+                let (d, latched) = st.on_packet(now, ch, from, side, len);
                 if latched {
                     self.totals.latches += 1;
                     log::trace!("relay: socket {index} latched {from}");
@@ -723,13 +726,17 @@ impl Stream {
         now: Instant,
         ch: usize,
         from: SocketAddrV4,
+        side: Side,
         len: usize,
     ) -> (Decision, bool) {
+        // Rule 0: a packet can only come from a leg on the side it arrived on.
+        let wan = side == Side::Wan;
         let latched_at = |l: &LegState| {
-            l.paths
-                .get(ch)
-                .and_then(|p| p.latched)
-                .is_some_and(|x| x.addr == from)
+            l.wan == wan
+                && l.paths
+                    .get(ch)
+                    .and_then(|p| p.latched)
+                    .is_some_and(|x| x.addr == from)
         };
         let mut latched = false;
         let src = if latched_at(&self.legs[0]) {
@@ -737,7 +744,7 @@ impl Stream {
         } else if latched_at(&self.legs[1]) {
             Some(1)
         } else {
-            match self.classify(now, ch, from) {
+            match self.classify(now, ch, from, wan) {
                 Some((leg, (_, weak))) => {
                     let l = &mut self.legs[leg];
                     if let Some(p) = l.paths.get_mut(ch) {
@@ -787,9 +794,17 @@ impl Stream {
         now: Instant,
         ch: usize,
         from: SocketAddrV4,
+        wan: bool,
     ) -> Option<(usize, (Rank, bool))> {
-        let a = self.legs[0].rank(now, ch, from);
-        let b = self.legs[1].rank(now, ch, from);
+        let rank = |l: &LegState| {
+            if l.wan == wan {
+                l.rank(now, ch, from)
+            } else {
+                None
+            }
+        };
+        let a = rank(&self.legs[0]);
+        let b = rank(&self.legs[1]);
         match (a, b) {
             (None, None) => None,
             (Some(r), None) => Some((0, r)),

@@ -22,6 +22,15 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().expect("test ip")
 }
 
+/// The side a test packet arrives on: the cast's LAN is 10.0.0.0/8.
+fn side(from: SocketAddrV4) -> Side {
+    if from.ip().octets()[0] == 10 {
+        Side::Lan
+    } else {
+        Side::Wan
+    }
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -90,11 +99,13 @@ impl T {
     }
 
     fn rtp(&mut self, index: usize, from: &str) -> Decision {
-        self.relay.on_packet(self.now, index, a(from), 172)
+        self.relay
+            .on_packet(self.now, index, a(from), side(a(from)), 172)
     }
 
     fn rtcp(&mut self, index: usize, from: &str) -> Decision {
-        self.relay.on_packet(self.now, index + 1, a(from), 80)
+        self.relay
+            .on_packet(self.now, index + 1, a(from), side(a(from)), 80)
     }
 
     fn expire(&mut self) -> Vec<StreamId> {
@@ -198,7 +209,7 @@ fn a_full_pool_refuses_and_keeps_every_stream() {
     let mut empty = Relay::new(&[], RTP_TIMEOUT);
     assert_eq!(empty.allocate(t.now), Err(PoolFull));
     assert_eq!(
-        empty.on_packet(t.now, 0, a(PHONE), 10),
+        empty.on_packet(t.now, 0, a(PHONE), Side::Lan, 10),
         Decision::Drop(DropReason::NotAllocated)
     );
 }
@@ -638,7 +649,10 @@ fn a_stranger_before_the_latch_gets_nothing_and_steals_nothing() {
     let mut t = T::new();
     let (id, idx) = t.call(&far_leg());
     for port in [idx, idx + 1] {
-        assert_eq!(t.relay.on_packet(t.now, port, a(STRANGER), 172), UNKNOWN);
+        assert_eq!(
+            t.relay.on_packet(t.now, port, a(STRANGER), Side::Wan, 172),
+            UNKNOWN
+        );
     }
     assert_eq!(t.relay.latched(id, Leg::A, Channel::Rtp), None);
     assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), None);
@@ -771,7 +785,7 @@ fn a_stranger_spraying_the_pool_gets_nothing_from_any_stream() {
         let ports: Vec<usize> = (0..t.relay.socket_ports().count()).collect();
         for i in ports {
             let from = SocketAddrV4::new(ip("192.0.2.66"), 40000 + step as u16);
-            let d = t.relay.on_packet(t.now, i, from, 100);
+            let d = t.relay.on_packet(t.now, i, from, side(from), 100);
             assert!(matches!(d, Decision::Drop(_)), "{i}: {d:?}");
         }
     }
@@ -882,4 +896,22 @@ fn a_window_winner_loses_rtcp_too_once_the_real_source_shows_up() {
         t.relay.latched(id, Leg::B, Channel::Rtp),
         Some(a("203.0.113.10:30000"))
     );
+}
+
+#[test]
+fn a_forged_phone_source_arriving_on_the_wan_is_not_the_phone() {
+    // Issue 9 item 3: the side is the arrival interface. A WAN sender that
+    // forges the phone's address neither latches the phone's leg nor gets
+    // the far end's audio, before or after the real phone latched.
+    let mut t = T::new();
+    let (_, idx) = t.call(&far_leg());
+    let forged = |t: &mut T| t.relay.on_packet(t.now, idx, a(PHONE), Side::Wan, 172);
+    assert_eq!(forged(&mut t), UNKNOWN);
+    assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
+    assert_eq!(t.rtp(idx, PHONE), fwd(FAR));
+    assert_eq!(forged(&mut t), UNKNOWN);
+    // The far end's address arriving on the LAN is no more the far end.
+    let lan_far = t.relay.on_packet(t.now, idx, a(FAR), Side::Lan, 172);
+    assert_eq!(lan_far, UNKNOWN);
+    assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
 }

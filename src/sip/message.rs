@@ -732,6 +732,22 @@ impl<'a> Message<'a> {
         self.header(HeaderName::CallId).map(|h| h.value)
     }
 
+    /// The tag of the To header: present in a dialog (RFC 3261 §12).
+    pub fn to_tag(&self) -> Option<&'a str> {
+        self.tag_of(HeaderName::To)
+    }
+
+    /// The tag of the From header.
+    pub fn from_tag(&self) -> Option<&'a str> {
+        self.tag_of(HeaderName::From)
+    }
+
+    fn tag_of(&self, name: HeaderName) -> Option<&'a str> {
+        self.header(name)
+            .and_then(|h| NameAddr::parse(h.value).ok())
+            .and_then(|na| na.tag())
+    }
+
     pub fn cseq(&self) -> Option<CSeq<'a>> {
         self.header(HeaderName::CSeq)
             .and_then(|h| CSeq::parse(h.value).ok())

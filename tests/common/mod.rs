@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use sipnat::config::{Net4, parse_siproxd_conf};
-use sipnat::proxy::{Addresses, Channel, Outbox, Proxy};
+use sipnat::proxy::{Addresses, Channel, Outbox, Proxy, Side};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,20 @@ pub fn addresses() -> Addresses {
     a
 }
 
+/// The side an address of the virtual world is on: 10.77.1.0/24 (and
+/// loopback) is the LAN, the rest the WAN.
+pub fn side_of(addr: &str) -> Side {
+    let ip: Ipv4Addr = match addr.parse::<SocketAddr>() {
+        Ok(SocketAddr::V4(a)) => *a.ip(),
+        _ => addr.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+    };
+    if ip.is_loopback() || ip.octets()[..3] == [10, 77, 1] {
+        Side::Lan
+    } else {
+        Side::Wan
+    }
+}
+
 impl Sim {
     pub fn new() -> Sim {
         Sim::with_config(config_text())
@@ -109,11 +123,23 @@ impl Sim {
         self.sip_bytes(from, msg.as_bytes())
     }
 
+    /// Deliver a datagram from `from` on the side its address is on (the
+    /// LAN is 10.77.1.0/24).
     pub fn sip_bytes(&mut self, from: &str, msg: &[u8]) -> Vec<Sent> {
+        self.sip_bytes_on(side_of(from), from, msg)
+    }
+
+    /// Deliver a SIP datagram that arrived on `side`, whatever its source
+    /// address says (a forged source).
+    pub fn sip_on(&mut self, side: Side, from: &str, msg: &str) -> Vec<Sent> {
+        self.sip_bytes_on(side, from, msg.as_bytes())
+    }
+
+    pub fn sip_bytes_on(&mut self, side: Side, from: &str, msg: &[u8]) -> Vec<Sent> {
         let mut data = msg.to_vec();
         let from: SocketAddr = from.parse().unwrap();
         self.proxy
-            .handle_sip(self.now, from, &mut data, &mut self.out);
+            .handle_sip(self.now, from, side, &mut data, &mut self.out);
         self.drain()
     }
 
