@@ -71,22 +71,43 @@ fn unix_now() -> u64 {
 /// Which interfaces are the LAN side ([`crate::side`]): `if_inbound`, and
 /// loopback (programs on the router itself). Anything else is the WAN, and so
 /// is a datagram whose arrival interface the kernel did not tell.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+///
+/// When `if_inbound` and `if_outbound` are one interface (sipnat on a host
+/// inside the LAN, in front of the NAT router: `host_outbound` names the
+/// public address), the interface cannot tell the sides apart; there the
+/// source address decides, as siproxd does: an address in a network of that
+/// interface is the LAN. The NAT router in front is then what keeps forged
+/// LAN sources out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Ingress {
     lan: Option<u32>,
     lo: Option<u32>,
+    /// `if_inbound` is `if_outbound`: decide by address, in these networks.
+    shared: Option<heapless::Vec<crate::config::Net4, 4>>,
 }
 
 impl Ingress {
-    fn read(cfg: &Config) -> Ingress {
+    fn read(cfg: &Config, addrs: &Addresses) -> Ingress {
+        let shared = cfg.if_inbound.is_some() && cfg.if_inbound == cfg.if_outbound;
         Ingress {
             lan: cfg.if_inbound.as_deref().and_then(sys::if_index),
             lo: sys::if_index("lo"),
+            shared: shared.then(|| addrs.lan.clone()),
         }
     }
 
-    fn side(&self, ifindex: u32) -> Side {
-        if ifindex != 0 && (Some(ifindex) == self.lan || Some(ifindex) == self.lo) {
+    fn side(&self, ifindex: u32, from: std::net::SocketAddr) -> Side {
+        if ifindex == 0 {
+            return Side::Wan;
+        }
+        if let (Some(nets), std::net::SocketAddr::V4(a)) = (&self.shared, from) {
+            if Some(ifindex) == self.lan || Some(ifindex) == self.lo {
+                let ip = *a.ip();
+                let lan = ip.is_loopback() || nets.iter().any(|n| n.contains(ip));
+                return if lan { Side::Lan } else { Side::Wan };
+            }
+        }
+        if Some(ifindex) == self.lan || Some(ifindex) == self.lo {
             Side::Lan
         } else {
             Side::Wan
@@ -282,13 +303,14 @@ impl Daemon {
             cfg.if_inbound.as_deref().unwrap_or("-"),
             cfg.if_outbound.as_deref().unwrap_or("-")
         );
+        let ingress = Ingress::read(&cfg, proxy.addresses());
         Ok(Daemon {
             poll,
             sip,
             dns,
             proxy,
             out: Outbox::new(),
-            ingress: Ingress::read(&cfg),
+            ingress,
             opts,
             next_refresh: now + REFRESH,
             next_autosave,
@@ -411,7 +433,7 @@ impl Daemon {
             return false;
         };
         let batch = &mut self.batch;
-        let ingress = self.ingress;
+        let ingress = &self.ingress;
         for _ in 0..MAX_READS_PER_WAKEUP.div_ceil(sys::BATCH) {
             let n = match batch.recv(fd) {
                 Ok(n) => n,
@@ -426,7 +448,9 @@ impl Daemon {
                     relay.count_oversize(d.data.len());
                     continue;
                 }
-                let (from, len, side) = (d.from, d.data.len(), ingress.side(d.ifindex));
+                let from = d.from;
+                let len = d.data.len();
+                let side = ingress.side(d.ifindex, std::net::SocketAddr::V4(from));
                 if let crate::relay::Decision::Forward(to) =
                     relay.on_packet(now, i, from, side, len)
                 {
@@ -458,7 +482,7 @@ impl Daemon {
                 Ok(d) => {
                     match src {
                         Source::Sip => {
-                            let side = self.ingress.side(d.ifindex);
+                            let side = self.ingress.side(d.ifindex, d.from);
                             // A datagram longer than the buffer could not be
                             // read whole: the core sees its full buffer and
                             // counts it as too large.
@@ -510,7 +534,7 @@ impl Daemon {
     fn refresh(&mut self) {
         let addrs = read_addresses(self.proxy.config());
         self.proxy.set_addresses(addrs);
-        self.ingress = Ingress::read(self.proxy.config());
+        self.ingress = Ingress::read(self.proxy.config(), self.proxy.addresses());
         let ns = read_nameservers();
         self.proxy.set_nameservers(&ns);
     }
@@ -574,6 +598,40 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
         assert!(!dir.join("sub/regs.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
+        let a = |s: &str| -> std::net::SocketAddr { s.parse().unwrap() };
+        let router = Ingress {
+            lan: Some(3),
+            lo: Some(1),
+            shared: None,
+        };
+        // A LAN source arriving on the WAN interface is the WAN (forged).
+        assert_eq!(router.side(4, a("10.77.1.2:5060")), Side::Wan);
+        assert_eq!(router.side(3, a("10.77.1.2:5060")), Side::Lan);
+        // A routed LAN subnet behind the LAN interface is still the LAN.
+        assert_eq!(router.side(3, a("192.0.2.7:5060")), Side::Lan);
+        assert_eq!(router.side(1, a("127.0.0.1:5060")), Side::Lan);
+        // Unknown arrival interface: the WAN.
+        assert_eq!(router.side(0, a("10.77.1.2:5060")), Side::Wan);
+        // One interface for both sides: the address decides.
+        let mut nets = heapless::Vec::new();
+        nets.push(crate::config::Net4 {
+            addr: Ipv4Addr::new(10, 77, 1, 1),
+            prefix: 24,
+        })
+        .unwrap();
+        let host = Ingress {
+            lan: Some(3),
+            lo: Some(1),
+            shared: Some(nets),
+        };
+        assert_eq!(host.side(3, a("10.77.1.2:5060")), Side::Lan);
+        assert_eq!(host.side(3, a("198.51.100.2:5060")), Side::Wan);
+        assert_eq!(host.side(1, a("127.0.0.1:5060")), Side::Lan);
+        assert_eq!(host.side(5, a("10.77.1.2:5060")), Side::Wan);
     }
 
     #[test]
