@@ -370,3 +370,112 @@ fn reads_uci_with_logical_interfaces_and_reloads_it() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// A registration file sipnat cannot use must not stop it: an expiry of
+/// 2^64-1 panicked the daemon at every start ("overflow when adding
+/// duration to instant", and procd gives up after five), and a file cut
+/// short or with garbage was loaded up to the bad line. Now: one warning
+/// naming the file and line, nothing loaded, a copy kept as `.bad`, and
+/// the next save writes a good file, 0600 (it holds the token key).
+#[test]
+fn a_bad_registration_file_is_reported_and_the_daemon_runs_on() {
+    let good = format!(
+        "reg old@127.0.0.1 sip:old@127.0.0.1:5998 127.0.0.1:5998 {} 1",
+        unix_now() + 1000
+    );
+    let cases = [
+        (
+            "huge",
+            25110,
+            27500,
+            format!(
+                "# sipnat registrations\nkey {}\n{good}\nreg a@127.0.0.1 sip:a@127.0.0.1:5999 127.0.0.1:5999 18446744073709551615 1\n",
+                "ab".repeat(16)
+            ),
+            "line 4: expiry out of range",
+        ),
+        (
+            "garbage",
+            25120,
+            27600,
+            format!("{good}\n\u{1}\u{2}garbage\nreg a@127.0.0.1 sip:a@127.0"),
+            "line 2: unknown line",
+        ),
+        (
+            "truncated",
+            25130,
+            27700,
+            format!("{good}\nreg a@127.0.0.1 sip:a@127.0.0.1:5999 127.0.0.1:59"),
+            "line 2: malformed registration",
+        ),
+    ];
+    for (name, port, rtp, text, why) in cases {
+        let dir = tmp(&format!("badregs-{name}"));
+        let conf = loopback_conf(&dir, port, rtp, "");
+        let regs = dir.join("regs/registrations");
+        std::fs::create_dir_all(regs.parent().unwrap()).unwrap();
+        std::fs::write(&regs, &text).unwrap();
+        let d = Daemon::start(&conf, &dir);
+        let log = d.wait_log("listening");
+        let warning = log
+            .lines()
+            .find(|l| l.contains("WARN") && l.contains(&regs.display().to_string()))
+            .unwrap_or_else(|| panic!("{name}: no warning naming the file:\n{log}"));
+        assert!(warning.contains(why), "{name}: {warning}");
+        assert!(warning.contains("loaded nothing"), "{name}: {warning}");
+        assert!(!log.contains("restored"), "{name}: {log}");
+        // nothing of the file is in the table, and it is counted
+        d.signal("USR1");
+        let log = d.wait_log("registration-file.rejected 1");
+        assert!(log.contains("registrations 0/"), "{name}: {log}");
+        // the copy, for whoever wants to look at it
+        let bad = dir.join("regs/registrations.bad");
+        assert_eq!(std::fs::read_to_string(&bad).unwrap(), text, "{name}");
+        assert_eq!(mode_of(&bad), 0o600, "{name}");
+        // it runs on: a phone registers, and the save replaces the bad file
+        let ans = ask(port, &register_local(port, "erin"));
+        assert!(ans.starts_with("SIP/2.0 200 OK"), "{name}: {ans}");
+        let (code, log) = d.stop();
+        assert_eq!(code, Some(0), "{name}: {log}");
+        assert!(!log.contains("panicked"), "{name}: {log}");
+        let saved = std::fs::read_to_string(&regs).unwrap();
+        assert!(saved.contains("reg erin@127.0.0.1"), "{name}: {saved}");
+        assert!(!saved.contains("old@"), "{name}: {saved}");
+        assert_eq!(mode_of(&regs), 0o600, "{name}");
+    }
+}
+
+#[test]
+fn the_registration_file_is_written_0600() {
+    let dir = tmp("mode");
+    let conf = loopback_conf(&dir, 25140, 27800, "");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    let ans = ask(25140, &register_local(25140, "frank"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let regs = dir.join("regs/registrations");
+    // saved on change, before the stop
+    let t0 = Instant::now();
+    while !regs.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(mode_of(&regs), 0o600);
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(mode_of(&regs), 0o600);
+    assert!(std::fs::read_to_string(&regs).unwrap().contains("key "));
+    assert!(!dir.join("regs/registrations.tmp").exists());
+}

@@ -669,6 +669,42 @@ fn registrations_survive_a_restart() {
     assert_eq!(sim2.one(PEER, &inv).to, addr(PHONE));
 }
 
+#[test]
+fn a_bad_registration_file_loads_nothing_and_keeps_the_new_key() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    let good = sim.proxy.registrations_text(sim.now, 1_000_000);
+    let mut sim2 = Sim::signalling_only();
+    let key = sim2.proxy.key_bytes();
+    // The good file with another key and a binding whose expiry is beyond
+    // any registrar's (it panicked the daemon at start: "overflow when
+    // adding duration to instant"), and with a line cut short.
+    for bad in [
+        format!(
+            "key {}\n{good}reg 9@p sip:9@10.77.1.9 10.77.1.9:5060 18446744073709551615 0\n",
+            "ab".repeat(16)
+        ),
+        format!("{good}reg 9@p sip:9@10.77.1.9 10.77.1.9:50"),
+    ] {
+        let err = sim2
+            .proxy
+            .load_registrations(sim2.now, 1_000_010, &bad)
+            .unwrap_err();
+        assert!(err.starts_with("line "), "{err}");
+        assert_eq!(sim2.proxy.registrations().len(), 0, "nothing half-loaded");
+        assert_eq!(sim2.proxy.key_bytes(), key, "the fresh key stays");
+    }
+    assert_eq!(sim2.proxy.stats().get("registration-file", "rejected"), 2);
+    assert!(
+        sim2.proxy
+            .status_text()
+            .contains("registration-file.rejected 2")
+    );
+    // The daemon runs on: the phone registers again.
+    registered(&mut sim2);
+    assert_eq!(sim2.proxy.registrations().len(), 1);
+}
+
 /// A DNS answer for `name` type A (1) or SRV (33) with the given records.
 fn dns_reply(query: &[u8], answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let mut r = query.to_vec();

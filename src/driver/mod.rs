@@ -93,9 +93,19 @@ fn read_nameservers() -> Vec<SocketAddr> {
     Vec::new()
 }
 
-/// Write `text` to `path` atomically: a temporary file in the same
-/// directory, fsync, rename over the old one, fsync the directory.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// Write `text` to `path` atomically, with permissions `mode`: a temporary
+/// file `<path>.tmp` in the same directory, fsync, rename over the old one,
+/// fsync the directory. Readers see the old file or the new one, never half.
+///
+/// The temporary file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` and
+/// `mode` (the registration file holds the token key: 0600), so a link or
+/// file someone else put at that name is never written through. A
+/// temporary file left by a crash is removed first, but only when it is a
+/// regular file owned by this process's user; anything else there is an
+/// error and nothing is written. The rename replaces `path` itself, never
+/// a file a symbolic link at `path` points to.
+pub fn write_atomically(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -103,16 +113,84 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+    };
+    let mut f = match create() {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let m = std::fs::symlink_metadata(&tmp)?;
+            if !m.file_type().is_file() || m.uid() != sys::effective_uid() {
+                return Err(std::io::Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists and is not a file of ours; not writing through it",
+                        tmp.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(&tmp)?;
+            create()?
+        }
+        Err(e) => return Err(e),
+    };
+    let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
+    drop(f);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Mode of the registration file (it holds the token key).
+pub const REGISTRATION_FILE_MODE: u32 = 0o600;
+/// Largest registration file sipnat reads: a full table of the longest
+/// entries is about 512 × 350 bytes; anything much larger was not written
+/// by sipnat.
+pub const MAX_REGISTRATION_FILE: u64 = 1 << 20;
+
+/// Read the registration file: a regular file, not through a symbolic link
+/// (`O_NOFOLLOW`), at most [`MAX_REGISTRATION_FILE`] bytes of UTF-8.
+/// `Ok(None)` when there is none.
+pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err("is a symbolic link; not read".into());
+        }
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        return Err("is not a regular file; not read".into());
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_REGISTRATION_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_REGISTRATION_FILE {
+        return Err(format!(
+            "larger than {MAX_REGISTRATION_FILE} bytes; not a registration file"
+        ));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
 pub struct Daemon {
@@ -178,14 +256,8 @@ impl Daemon {
             now,
         );
         if let Some(path) = cfg.registration_file.as_deref() {
-            match std::fs::read_to_string(path) {
-                Ok(text) => match proxy.load_registrations(now, unix_now(), &text) {
-                    Ok(n) => log::info!("restored {n} registrations from {}", path.display()),
-                    Err(e) => log::warn!("{}: {e}; starting with no registrations", path.display()),
-                },
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => log::warn!("cannot read {}: {e}", path.display()),
-            }
+            load_registration_file(&mut proxy, path, now);
+            remove_stale_temporary(path);
         }
         let relay_ports: Vec<u16> = proxy
             .media()
@@ -507,15 +579,65 @@ impl Daemon {
             return;
         };
         let text = self.proxy.registrations_text(now, unix_now());
-        if let Err(e) = write_atomically(&path, &text) {
+        if let Err(e) = write_atomically(&path, &text, REGISTRATION_FILE_MODE) {
+            self.proxy
+                .stats_mut()
+                .bump("registration-file", "save-failed");
             log::warn!("cannot save registrations to {}: {e}", path.display());
         }
     }
 }
 
-/// Write the pid file (siproxd's `-p`/`pid_file`).
+/// Restore the registrations saved in `path`, all or nothing. A file that
+/// cannot be used is reported once (file and line), nothing of it is
+/// loaded, the daemon runs on with an empty table and the key it generated,
+/// and a copy is kept as `<path>.bad` (the next save replaces `path`
+/// itself; the copy is what is left to look at).
+fn load_registration_file(proxy: &mut Proxy, path: &Path, now: Instant) {
+    let problem = match read_registration_file(path) {
+        Ok(None) => return,
+        Ok(Some(text)) => match proxy.load_registrations(now, unix_now(), &text) {
+            Ok(n) => {
+                log::info!("restored {n} registrations from {}", path.display());
+                return;
+            }
+            Err(e) => {
+                let mut bad = PathBuf::from(path);
+                bad.as_mut_os_string().push(".bad");
+                let kept = match write_atomically(&bad, &text, REGISTRATION_FILE_MODE) {
+                    Ok(()) => format!("a copy is kept as {}", bad.display()),
+                    Err(c) => format!("no copy kept ({}: {c})", bad.display()),
+                };
+                format!("{e}; loaded nothing from it, {kept}")
+            }
+        },
+        Err(e) => {
+            proxy.stats_mut().bump("registration-file", "rejected");
+            format!("{e}; loaded nothing from it")
+        }
+    };
+    log::warn!(
+        "registration file {}: {problem}; starting with no registrations",
+        path.display()
+    );
+}
+
+/// Remove `<path>.tmp` when a crash left it behind as a regular file: at
+/// start sipnat may still be root, and a leftover root-owned temporary
+/// file would keep the unprivileged daemon from ever saving
+/// ([`write_atomically`] refuses a temporary file that is not its own).
+fn remove_stale_temporary(path: &Path) {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_file()) {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Write the pid file (siproxd's `-p`/`pid_file`): 0644, as daemons'
+/// pid files are, through the same writer (no link followed).
 pub fn write_pid_file(path: &Path) -> std::io::Result<()> {
-    write_atomically(path, &format!("{}\n", std::process::id()))
+    write_atomically(path, &format!("{}\n", std::process::id()), 0o644)
 }
 
 #[cfg(test)]
@@ -526,10 +648,84 @@ mod tests {
     fn atomic_write_replaces_whole_file() {
         let dir = std::env::temp_dir().join(format!("sipnat-aw-{}", std::process::id()));
         let p = dir.join("sub/regs");
-        write_atomically(&p, "one\n").unwrap();
-        write_atomically(&p, "two\n").unwrap();
+        write_atomically(&p, "one\n", 0o600).unwrap();
+        write_atomically(&p, "two\n", 0o600).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
         assert!(!dir.join("sub/regs.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_makes_0600_and_never_writes_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sipnat-aw2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("regs");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        // a wide-open old file is replaced by a 0600 one
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        write_atomically(&p, "key 00\n", REGISTRATION_FILE_MODE).unwrap();
+        assert_eq!(mode(&p), 0o600);
+        // a stale temporary file of ours (a crash mid-write) is replaced
+        std::fs::write(dir.join("regs.tmp"), "half").unwrap();
+        write_atomically(&p, "new\n", REGISTRATION_FILE_MODE).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        assert!(!dir.join("regs.tmp").exists());
+        // a link at the temporary name is not written through, nor removed
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("regs.tmp")).unwrap();
+        let e = write_atomically(&p, "evil\n", REGISTRATION_FILE_MODE).unwrap_err();
+        assert!(e.to_string().contains("not a file of ours"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        std::fs::remove_file(dir.join("regs.tmp")).unwrap();
+        // a link at the final name is replaced, not followed
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        write_atomically(&p, "mine\n", REGISTRATION_FILE_MODE).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert!(
+            !std::fs::symlink_metadata(&p)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // the pid file: 0644, same writer
+        let pid = dir.join("pid");
+        write_pid_file(&pid).unwrap();
+        assert_eq!(mode(&pid), 0o644);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn registration_file_reader_refuses_links_and_huge_files() {
+        let dir = std::env::temp_dir().join(format!("sipnat-rr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(read_registration_file(&dir.join("none")), Ok(None));
+        std::fs::write(dir.join("ok"), "key 00\n").unwrap();
+        assert_eq!(
+            read_registration_file(&dir.join("ok")),
+            Ok(Some("key 00\n".into()))
+        );
+        std::os::unix::fs::symlink(dir.join("ok"), dir.join("link")).unwrap();
+        let e = read_registration_file(&dir.join("link")).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        let e = read_registration_file(&dir).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::write(
+            dir.join("big"),
+            vec![b'#'; MAX_REGISTRATION_FILE as usize + 1],
+        )
+        .unwrap();
+        let e = read_registration_file(&dir.join("big")).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+        std::fs::write(dir.join("bin"), b"key \xff\n").unwrap();
+        let e = read_registration_file(&dir.join("bin")).unwrap_err();
+        assert!(e.contains("UTF-8"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

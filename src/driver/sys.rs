@@ -125,6 +125,12 @@ pub fn chown(path: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> 
     std::os::unix::fs::chown(path, Some(uid), Some(gid))
 }
 
+/// The effective user id of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Look up a user's ids without switching.
 pub fn user_ids(user: &str) -> Option<(u32, u32)> {
     let name = std::ffi::CString::new(user).ok()?;

@@ -213,6 +213,12 @@ impl Proxy {
         &self.stats
     }
 
+    /// For the driver's own counts (a registration file that could not be
+    /// saved or read), so they show in [`Proxy::status_text`] with the rest.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
     pub fn config(&self) -> &Config {
         &self.cfg
     }
@@ -317,8 +323,24 @@ impl Proxy {
     }
 
     /// Restore a registration file written by [`Proxy::registrations_text`]
-    /// (its key too, so tokens the provider stored stay valid).
+    /// (its key too, so tokens the provider stored stay valid). All or
+    /// nothing ([`Registry::read_text`]): on an error nothing of the file is
+    /// taken, the key generated at start stays, and
+    /// `registration-file.rejected` counts it.
     pub fn load_registrations(
+        &mut self,
+        now: Instant,
+        unix_now: u64,
+        text: &str,
+    ) -> Result<usize, String> {
+        let r = self.read_registrations(now, unix_now, text);
+        if r.is_err() {
+            self.stats.bump("registration-file", "rejected");
+        }
+        r
+    }
+
+    fn read_registrations(
         &mut self,
         now: Instant,
         unix_now: u64,
