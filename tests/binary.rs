@@ -479,3 +479,79 @@ fn the_registration_file_is_written_0600() {
     assert!(std::fs::read_to_string(&regs).unwrap().contains("key "));
     assert!(!dir.join("regs/registrations.tmp").exists());
 }
+
+/// Run sipnat with `args` and `conf`, expecting it to exit on its own
+/// within 5 s; a daemon still running then is killed and the test fails.
+fn run_briefly(args: &[&str], conf: &Path, dir: &Path) -> (Option<i32>, String) {
+    let err = dir.join("brief.err");
+    let mut child = Command::new(bin())
+        .args(args)
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st.code(), std::fs::read_to_string(&err).unwrap_or_default());
+        }
+        if t0.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sipnat {args:?} kept running:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `proxy_auth_realm` (and the other authentication options) made sipnat
+/// start, say OK and serve every phone: authentication is not implemented.
+/// Now such a configuration is refused at start (exit 1, the option named
+/// on stderr), by --check-config, and by a SIGHUP reload, which keeps the
+/// running configuration.
+#[test]
+fn a_configuration_asking_for_authentication_is_refused() {
+    let dir = tmp("auth");
+    for extra in [
+        "proxy_auth_realm = Home\n",
+        "proxy_auth_passwd = secret\n",
+        "proxy_auth_pwfile = /etc/siproxd_passwd.cfg\n",
+        "load_plugin = plugin_blacklist.so\n",
+    ] {
+        let conf = loopback_conf(&dir, 25150, 27900, extra);
+        for args in [&["-f", "-c"][..], &["--check-config", "-c"][..]] {
+            let (code, err) = run_briefly(args, &conf, &dir);
+            assert_eq!(code, Some(1), "{extra}{args:?}: {err}");
+            let key = extra.split(' ').next().unwrap();
+            assert!(
+                err.contains("sipnat.conf:8: error: ") && err.contains(key),
+                "{extra}{args:?}: {err}"
+            );
+            assert!(!err.contains("listening"), "{err}");
+        }
+    }
+    // Nothing was bound: the port is free.
+    std::net::UdpSocket::bind("127.0.0.1:25150").expect("sipnat did not start");
+
+    // A reload to such a file is refused; the running configuration stays.
+    let conf = loopback_conf(&dir, 25150, 27900, "");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    std::fs::write(
+        &conf,
+        std::fs::read_to_string(&conf).unwrap() + "proxy_auth_realm = Home\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    let log = d.wait_log("configuration not reloaded");
+    assert!(log.contains("'proxy_auth_realm'"), "{log}");
+    assert!(!log.contains("configuration reloaded"), "{log}");
+    let ans = ask(25150, &register_local(25150, "gina"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -249,11 +249,55 @@ fn migrated_siproxd_config_equals_the_siproxd_conf() {
     };
     assert_eq!(msgs(&uci_warn), msgs(&conf_warn));
     assert!(uci_warn.len() >= 9, "{uci_warn:#?}");
-    let realm = uci_warn
+    let port = uci_warn
         .iter()
-        .find(|w| w.message.contains("'proxy_auth_realm'"))
-        .expect("proxy_auth_realm warns");
-    assert_eq!(realm.line, 30, "the UCI line, not the siproxd.conf one");
+        .find(|w| w.message.contains("'debug_port'"))
+        .expect("debug_port warns");
+    assert_eq!(port.line, 30, "the UCI line, not the siproxd.conf one");
+}
+
+/// A siproxd section that asks for authentication (or the blacklist
+/// plugin) migrates, but sipnat refuses to run it: without authentication
+/// it would serve every phone while the user believes passwords are
+/// checked. `--check-config` names the option at its UCI line.
+#[test]
+fn a_migrated_section_asking_for_authentication_is_refused_at_its_line() {
+    let original = read(&data("siproxd")).replace("config siproxd ", "config sipnat ");
+    let lines: Vec<&str> = original.lines().collect();
+    for (opt, at) in [
+        ("\toption proxy_auth_realm 'Home Router'", 31),
+        ("\toption proxy_auth_passwd 'secret'", 31),
+        ("\toption proxy_auth_pwfile '/etc/siproxd_passwd.cfg'", 31),
+        ("\tlist load_plugin 'plugin_blacklist.so'", 31),
+    ] {
+        let mut text: Vec<&str> = lines.clone();
+        text.insert(at - 1, opt);
+        let f = Scratch::new("auth", &(text.join("\n") + "\n"));
+        let name = f.0.to_str().expect("utf-8 path");
+        let out = Process::new(env!("CARGO_BIN_EXE_sipnat"))
+            .args(["--check-config", "-c", name])
+            .args(["--if-inbound", "br-lan", "--if-outbound", "pppoe-wan"])
+            .output()
+            .expect("sipnat runs");
+        assert_eq!(out.status.code(), Some(1), "{opt}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.contains("error:"))
+            .unwrap_or_else(|| panic!("{opt}: no error:\n{err}"));
+        assert!(line.starts_with(&format!("{name}:{at}: error: ")), "{line}");
+        if opt.contains("proxy_auth") {
+            let key = opt.split_whitespace().nth(1).expect("option name");
+            assert!(line.contains(&format!("'{key}'")), "{line}");
+            assert!(
+                line.contains("authentication is not implemented yet"),
+                "{line}"
+            );
+        } else {
+            assert!(line.contains("plugin_blacklist.so"), "{line}");
+        }
+        assert_eq!(err.matches("error:").count(), 1, "{err}");
+    }
 }
 
 // ------------------------------------------------------------ sections, -s

@@ -665,6 +665,21 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
     }
 }
 
+/// The error for an option that asks for authentication (Status::Refused).
+fn refused_message(name: &str) -> String {
+    format!(
+        "option '{name}' asks sipnat to authenticate the phones, but authentication is not implemented yet: sipnat would let every phone register and call without a password, so it does not start; remove the option to run without authentication (hosts_allow_reg limits who may register)"
+    )
+}
+
+/// `load_plugin` names siproxd's blacklist plugin (`plugin_blacklist.so`,
+/// `.la`, or the bare name, with or without a directory).
+fn is_blacklist_plugin(value: &str) -> bool {
+    let file = value.rsplit('/').next().unwrap_or(value);
+    let stem = file.split('.').next().unwrap_or(file);
+    stem.eq_ignore_ascii_case("plugin_blacklist")
+}
+
 /// Split one line into `(key, value)`. `Ok(None)` for blank and comment lines.
 fn split_line(raw: &str) -> Result<Option<(&str, &str)>, String> {
     let line = raw.trim();
@@ -818,6 +833,19 @@ impl<'f> Builder<'f> {
                 }
             }
             Applied::Bad(m) => self.error(line, m),
+            Applied::NotTyped if info.status == Status::Refused => {
+                if !value.is_empty() {
+                    self.error(line, refused_message(info.name));
+                }
+            }
+            Applied::NotTyped if info.name == "load_plugin" && is_blacklist_plugin(value) => {
+                self.error(
+                    line,
+                    format!(
+                        "load_plugin = '{value}': the blacklist plugin (blocking clients after failed registrations) is not built into sipnat, and sipnat does not run without protection you asked for: remove this line to start without it (hosts_allow_reg limits who may register)"
+                    ),
+                );
+            }
             Applied::NotTyped if info.name == "load_plugin" => {
                 // one warning per plugin line, naming the plugin
                 self.warning(

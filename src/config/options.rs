@@ -24,6 +24,10 @@ pub enum Status {
     /// Accepted with a warning that it has no meaning in sipnat's design
     /// (one thread, features built in instead of loadable plugins).
     NotApplicable,
+    /// Asks for access control sipnat does not have yet (authentication):
+    /// a configuration that sets it is an error, so sipnat never runs open
+    /// to everyone while the user believes it checks passwords.
+    Refused,
 }
 
 impl Status {
@@ -34,6 +38,9 @@ impl Status {
             Status::Later => "parsed, warns: chroot not implemented yet",
             Status::NotYet => "recognised, warns: not implemented yet",
             Status::NotApplicable => "recognised, warns: not applicable to sipnat",
+            Status::Refused => {
+                "refused: sipnat does not start with it (authentication is not implemented yet)"
+            }
         }
     }
 }
@@ -69,7 +76,7 @@ const fn list(name: &'static str, status: Status, meaning: &'static str) -> Opti
     }
 }
 
-use Status::{Implemented, Later, NotApplicable, NotYet};
+use Status::{Implemented, Later, NotApplicable, NotYet, Refused};
 
 /// Every option siproxd 0.8 understands (core table and all bundled plugins),
 /// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
@@ -235,17 +242,17 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- authentication
     opt(
         "proxy_auth_realm",
-        NotYet,
+        Refused,
         "Realm for digest authentication that local clients must pass to register.",
     ),
     opt(
         "proxy_auth_passwd",
-        NotYet,
+        Refused,
         "Single shared password for that authentication.",
     ),
     opt(
         "proxy_auth_pwfile",
-        NotYet,
+        Refused,
         "File with per-user passwords for that authentication (wins over proxy_auth_passwd).",
     ),
     // --- rewriting quirks
