@@ -11,13 +11,15 @@
 //!
 //! Capacity is [`MAX_REGISTRATIONS`]; a *new* binding that does not fit is
 //! refused (the caller answers 503) and no binding is ever evicted. Entries
-//! leave only by expiry or de-registration.
+//! leave only by expiry or de-registration. One source host may hold at
+//! most [`MAX_REGISTRATIONS_PER_HOST`] of them ([`Registry::over_host_quota`]),
+//! so no single host can fill the table for the others.
 //!
 //! The table persists as text ([`Registry::write_text`], [`Registry::read_text`])
 //! with absolute Unix expiry times, so the driver can save it atomically and a
 //! restart loses no phone. It does not do I/O itself.
 
-use crate::limits::{MAX_REGISTRATIONS, MAX_STORED_URI};
+use crate::limits::{MAX_REGISTRATIONS, MAX_REGISTRATIONS_PER_HOST, MAX_STORED_URI};
 use core::fmt::Write as _;
 use heapless::String;
 use std::net::SocketAddrV4;
@@ -135,6 +137,27 @@ impl Registry {
                 .slots
                 .iter()
                 .any(|r| r.aor == aor && r.contact == contact)
+    }
+
+    /// Bindings (pending ones included) whose phone sends from `ip`.
+    pub fn count_ip(&self, ip: std::net::Ipv4Addr) -> usize {
+        self.slots.iter().filter(|r| r.addr.ip() == &ip).count()
+    }
+
+    /// Would (aor, contact) be a binding `ip` does not hold yet? A refresh of
+    /// one it holds is not new; a binding that moves to `ip` from another
+    /// address is.
+    pub fn is_new_for(&self, aor: &str, contact: &str, ip: std::net::Ipv4Addr) -> bool {
+        !self
+            .slots
+            .iter()
+            .any(|r| r.aor == aor && r.contact == contact && r.addr.ip() == &ip)
+    }
+
+    /// Would `new` more bindings from `ip` take it past its share of the
+    /// table ([`MAX_REGISTRATIONS_PER_HOST`])?
+    pub fn over_host_quota(&self, ip: std::net::Ipv4Addr, new: usize) -> bool {
+        new > 0 && self.count_ip(ip) + new > MAX_REGISTRATIONS_PER_HOST
     }
 
     /// Confirm (aor, contact) with a registrar's expiry.
@@ -451,6 +474,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.len(), MAX_REGISTRATIONS);
+    }
+
+    #[test]
+    fn each_host_has_its_share() {
+        let t0 = Instant::now();
+        let mut r: Box<Registry> = Box::default();
+        let ip: std::net::Ipv4Addr = "10.0.0.2".parse().unwrap();
+        for i in 0..MAX_REGISTRATIONS_PER_HOST {
+            assert!(!r.over_host_quota(ip, 1), "{i}");
+            r.upsert(
+                &format!("{i}@p"),
+                &format!("sip:{i}@10.0.0.2"),
+                a("10.0.0.2:5060"),
+                t0 + Duration::from_secs(60),
+                false,
+                false,
+            )
+            .unwrap();
+        }
+        assert_eq!(r.count_ip(ip), MAX_REGISTRATIONS_PER_HOST);
+        assert!(r.over_host_quota(ip, 1));
+        assert!(!r.over_host_quota(ip, 0), "refreshes only");
+        // a refresh is not new; the same binding from another host is
+        assert!(!r.is_new_for("7@p", "sip:7@10.0.0.2", ip));
+        assert!(r.is_new_for("7@p", "sip:7@10.0.0.2", "10.0.0.3".parse().unwrap()));
+        assert!(r.is_new_for("new@p", "sip:new@10.0.0.2", ip));
+        // another host is not affected
+        assert!(!r.over_host_quota("10.0.0.3".parse().unwrap(), 1));
+        // the port does not make another host
+        r.upsert(
+            "x@p",
+            "sip:x@10.0.0.2:5062",
+            a("10.0.0.2:5062"),
+            t0,
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.count_ip(ip), MAX_REGISTRATIONS_PER_HOST + 1);
     }
 
     #[test]
