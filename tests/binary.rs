@@ -555,3 +555,88 @@ fn a_configuration_asking_for_authentication_is_refused() {
     let (code, log) = d.stop();
     assert_eq!(code, Some(0), "{log}");
 }
+
+fn owner_of(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap();
+    (m.uid(), m.gid())
+}
+
+/// With `user` set, sipnat gave the registration file's directory, whatever
+/// it was, to that user: `registration_file = /etc/regs` gave away /etc.
+/// Now only sipnat's own directory is handed over (one it makes itself, or
+/// one named `sipnat*`); an existing directory of another name stays
+/// root's, with a warning and a count. (The test uses a directory of its
+/// own in the role of /etc, so that running it on the old code harms
+/// nothing; `own_directory` is unit-tested with /etc itself.)
+#[test]
+fn user_gets_only_sipnats_own_directory() {
+    if !is_root() {
+        if std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+            eprintln!("skipped: not root");
+            return;
+        }
+        panic!("this test needs root (CI runs as root); set SIPNAT_SKIP_NETNS=1 to skip");
+    }
+    let dir = tmp("owndir");
+    let nobody = {
+        let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    // A system-like directory that exists before sipnat starts.
+    let system = dir.join("etc");
+    std::fs::create_dir_all(&system).unwrap();
+    std::fs::write(system.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    let conf = dir.join("sipnat.conf");
+    let write_conf = |reg: &Path| {
+        std::fs::write(
+            &conf,
+            format!(
+                "if_inbound = lo\nif_outbound = lo\nhost_outbound = 127.0.0.1\n\
+                 sip_listen_port = 25160\nrtp_port_low = 28000\nrtp_port_high = 28009\n\
+                 user = nobody\nregistration_file = {}\n",
+                reg.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_conf(&system.join("regs"));
+    let d = Daemon::start(&conf, &dir);
+    let log = d.wait_log("running as nobody");
+    assert_eq!(
+        owner_of(&system),
+        (0, 0),
+        "the directory was given away:\n{log}"
+    );
+    assert_eq!(owner_of(&system.join("passwd")).0, 0);
+    assert!(log.contains("not giving"), "{log}");
+    d.signal("USR1");
+    d.wait_log("privileges.directory-kept 1");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(owner_of(&system), (0, 0));
+    assert!(!system.join("regs").exists(), "nobody cannot write there");
+
+    // A directory named for sipnat (as the init script makes
+    // /var/lib/sipnat) is handed over, and saving works.
+    let own = dir.join("sipnat-office");
+    std::fs::create_dir_all(&own).unwrap();
+    write_conf(&own.join("regs"));
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("running as nobody");
+    assert_eq!(owner_of(&own).0, nobody);
+    let ans = ask(25160, &register_local(25160, "hugo"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("cannot save"), "{log}");
+    assert!(
+        std::fs::read_to_string(own.join("regs"))
+            .unwrap()
+            .contains("hugo")
+    );
+    assert_eq!(mode_of(&own.join("regs")), 0o600);
+}

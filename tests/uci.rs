@@ -91,6 +91,7 @@ fn shipped_config_loads_with_the_documented_defaults() {
         daemonize: false,
         debug_level: 0,
         silence_log: 1,
+        user: Some("sipnat".into()),
         ..Config::default()
     };
     assert_eq!(cfg, want);
@@ -112,7 +113,7 @@ fn shipped_config_names_every_implemented_option_with_a_comment() {
     let lines: Vec<&str> = text.lines().collect();
     let wanted = SIPROXD_OPTIONS
         .iter()
-        .filter(|o| matches!(o.status, Status::Implemented | Status::Later))
+        .filter(|o| matches!(o.status, Status::Implemented | Status::ServedByInit))
         .chain(UCI_ONLY_OPTIONS);
     for o in wanted {
         // siproxd's lists are UCI lists; the access lists may be either
@@ -164,16 +165,10 @@ fn every_commented_example_in_the_shipped_config_is_valid() {
             _ => format!("{l}\n"),
         })
         .collect();
-    assert!(n >= 14, "only {n} examples");
+    assert!(n >= 13, "only {n} examples");
     let (cfg, d) = uci::parse_uci_config(&uncommented, "sipnat", None).expect("section");
-    assert!(errors(&d).is_empty(), "{d:#?}");
-    // only the privilege-drop options warn: recognised, not implemented yet
-    for w in &d {
-        assert!(
-            w.message.contains("'user'") || w.message.contains("'chrootjail'"),
-            "{w}"
-        );
-    }
+    // no error, and no warning: chrootjail is served by the init script
+    assert!(d.is_empty(), "{d:#?}");
     assert!(cfg.check("sipnat").is_empty(), "{:#?}", cfg.check("sipnat"));
     assert_eq!(cfg.if_inbound.as_deref(), Some("br-lan"));
     assert_eq!(cfg.hosts_allow_reg.0.len(), 1);
@@ -366,8 +361,8 @@ fn quoting_escapes_comments_and_lists() {
     assert_eq!((cfg.silence_log, cfg.debug_level), (2, 0x100));
     assert_eq!(cfg.host_outbound.as_deref(), Some("public.example"));
     assert_eq!(cfg.outbound_proxy_host.as_deref(), Some("proxy.example"));
-    // warnings: the replaced option (at the replacing line) and
-    // chrootjail (not implemented)
+    // warnings: the replaced option (at the replacing line) only;
+    // chrootjail is served by the init script's ujail for UCI files
     let replaced: Vec<_> = w
         .iter()
         .filter(|x| x.message.contains("set again"))
@@ -375,7 +370,7 @@ fn quoting_escapes_comments_and_lists() {
     assert_eq!(replaced.len(), 1, "{w:#?}");
     assert_eq!(replaced[0].line, 17);
     assert!(replaced[0].message.contains("first on line 16"));
-    assert_eq!(w.len(), 2, "{w:#?}");
+    assert_eq!(w.len(), 1, "{w:#?}");
 }
 
 #[test]

@@ -191,9 +191,13 @@ pub struct Config {
     pub rtp_dscp: u8,
     /// DSCP (0..=63) for SIP sent by sipnat, 0 = leave the socket default.
     pub sip_dscp: u8,
-    /// User to switch to after binding (privilege drop: later).
+    /// User to switch to once the sockets are bound (siproxd's `user`);
+    /// the registration directory is handed to it only when it is
+    /// sipnat's own (`driver::own_directory`).
     pub user: Option<String>,
-    /// Directory to chroot into (privilege drop: later).
+    /// siproxd's chroot directory. sipnat does not chroot itself: on
+    /// OpenWrt the init script runs every instance in a procd ujail
+    /// ([`options::Status::ServedByInit`]).
     pub chrootjail: Option<PathBuf>,
     /// UCI only (`option enabled`): `false` means the section is switched
     /// off; `main` then exits successfully without starting, and the init
@@ -652,8 +656,8 @@ fn apply_typed(
 fn not_implemented_message(info: &options::OptionInfo) -> String {
     let name = info.name;
     match info.status {
-        Status::Later => format!(
-            "option '{name}' is recognised but chroot is not implemented yet; sipnat runs without it (use 'user' to drop privileges)"
+        Status::ServedByInit => format!(
+            "option '{name}' is recognised, but sipnat does not chroot itself: on OpenWrt /etc/init.d/sipnat runs it in a procd ujail instead (a private root holding only its configuration, /etc/passwd, /etc/group, resolv.conf and its registration directory); elsewhere use your service manager's sandboxing; ignored here ('user' drops root)"
         ),
         Status::NotApplicable => format!(
             "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
@@ -828,7 +832,13 @@ impl<'f> Builder<'f> {
                         ),
                     );
                 }
-                if info.status == Status::Later && first.is_none() && !value.is_empty() {
+                // UCI files are run by the init script, which jails every
+                // instance: chrootjail is served there.
+                if info.status == Status::ServedByInit
+                    && self.syntax == Syntax::SiproxdConf
+                    && first.is_none()
+                    && !value.is_empty()
+                {
                     self.warning(line, not_implemented_message(info));
                 }
             }

@@ -16,9 +16,11 @@
 pub enum Status {
     /// Parsed into a typed [`super::Config`] field and used by the signalling core.
     Implemented,
-    /// Parsed into a typed field, but the feature (privilege drop) comes later:
-    /// setting it produces a warning so nobody believes it is in force.
-    Later,
+    /// Parsed into a typed field and served outside the binary: on OpenWrt
+    /// the init script runs every instance in a procd ujail, which is what
+    /// `chrootjail` asked for. In a siproxd.conf file (not run by the init
+    /// script) setting it warns, so nobody believes sipnat chroots itself.
+    ServedByInit,
     /// Accepted, and a warning says it is not implemented yet.
     NotYet,
     /// Accepted with a warning that it has no meaning in sipnat's design
@@ -35,7 +37,9 @@ impl Status {
     pub fn describe(self) -> &'static str {
         match self {
             Status::Implemented => "implemented",
-            Status::Later => "parsed, warns: chroot not implemented yet",
+            Status::ServedByInit => {
+                "OpenWrt: served by the init script, which runs every instance in a procd ujail; warns in a siproxd.conf file (sipnat does not chroot itself)"
+            }
             Status::NotYet => "recognised, warns: not implemented yet",
             Status::NotApplicable => "recognised, warns: not applicable to sipnat",
             Status::Refused => {
@@ -76,7 +80,7 @@ const fn list(name: &'static str, status: Status, meaning: &'static str) -> Opti
     }
 }
 
-use Status::{Implemented, Later, NotApplicable, NotYet, Refused};
+use Status::{Implemented, NotApplicable, NotYet, Refused, ServedByInit};
 
 /// Every option siproxd 0.8 understands (core table and all bundled plugins),
 /// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
@@ -189,7 +193,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     ),
     opt(
         "chrootjail",
-        Later,
+        ServedByInit,
         "chroot() into this directory after start.",
     ),
     // --- media (RTP relay)

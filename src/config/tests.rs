@@ -512,7 +512,7 @@ fn every_typed_option_is_handled_and_no_other() {
             apply_typed(&mut cfg, &mut parts, o.name, "\u{1}bogus", 1),
             Applied::NotTyped
         );
-        let should = matches!(o.status, Status::Implemented | Status::Later);
+        let should = matches!(o.status, Status::Implemented | Status::ServedByInit);
         assert_eq!(typed, should, "{} ({:?})", o.name, o.status);
     }
 }
@@ -936,7 +936,7 @@ fn load_the_sample_siproxd_conf() {
         let info = options::lookup(key).unwrap(); // the sample loaded without errors
         if matches!(
             info.status,
-            Status::NotYet | Status::NotApplicable | Status::Later
+            Status::NotYet | Status::NotApplicable | Status::ServedByInit
         ) && !expected.contains(&key)
         {
             expected.push(key);

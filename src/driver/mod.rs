@@ -255,6 +255,13 @@ impl Daemon {
             u64::from_le_bytes(seed),
             now,
         );
+        // Before anything writes there (the `.bad` copy): whether sipnat
+        // makes the registration directory itself decides whether it may
+        // give it to `user` later.
+        let reg_dir_created = cfg
+            .registration_file
+            .as_deref()
+            .is_some_and(create_registration_dir);
         if let Some(path) = cfg.registration_file.as_deref() {
             load_registration_file(&mut proxy, path, now);
             remove_stale_temporary(path);
@@ -299,18 +306,8 @@ impl Daemon {
         let n_relay = relay_socks.len();
         // Everything that needs root is done: drop to `user` (siproxd's option).
         if let Some(user) = cfg.user.as_deref() {
-            if let (Some((uid, gid)), Some(dir)) = (
-                sys::user_ids(user),
-                cfg.registration_file.as_deref().and_then(Path::parent),
-            ) {
-                if std::fs::create_dir_all(dir).is_ok() {
-                    if let Err(e) = sys::chown(dir, uid, gid) {
-                        log::warn!("cannot give {} to {user}: {e}", dir.display());
-                    }
-                }
-                if let Some(f) = cfg.registration_file.as_deref().filter(|f| f.exists()) {
-                    let _ = sys::chown(f, uid, gid);
-                }
+            if let Some(path) = cfg.registration_file.as_deref() {
+                hand_over_registration_dir(&mut proxy, path, user, reg_dir_created);
             }
             let (uid, gid) = sys::drop_privileges(user)
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
@@ -622,6 +619,87 @@ fn load_registration_file(proxy: &mut Proxy, path: &Path, now: Instant) {
     );
 }
 
+/// The directory the registration file lives in (`.` for a bare name).
+fn registration_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Make the registration file's directory when it does not exist yet
+/// (0750, parents too); true when sipnat made it now.
+fn create_registration_dir(path: &Path) -> bool {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = registration_dir(path);
+    std::fs::symlink_metadata(dir).is_err()
+        && std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+            .is_ok()
+}
+
+/// Is `dir` a directory sipnat may give to its unprivileged `user`? Only
+/// one that is sipnat's own: a real directory (not a symbolic link) that
+/// sipnat has just made itself (`created`), or whose name starts with
+/// `sipnat` (`/var/lib/sipnat`, which the init script makes;
+/// `/var/lib/sipnat-office`). Never any other existing directory: with
+/// `registration_file = /etc/regs`, handing over the file's directory
+/// would give `/etc` to `user`.
+pub fn own_directory(dir: &Path, created: bool) -> Result<(), &'static str> {
+    let m = std::fs::symlink_metadata(dir).map_err(|_| "it does not exist")?;
+    if m.file_type().is_symlink() {
+        return Err("it is a symbolic link");
+    }
+    if !m.is_dir() {
+        return Err("it is not a directory");
+    }
+    let named = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("sipnat"));
+    if created || named {
+        Ok(())
+    } else {
+        Err(
+            "it is not sipnat's own directory (sipnat did not make it and its name does not start with 'sipnat')",
+        )
+    }
+}
+
+/// Before the privilege drop: give the registration file's directory to
+/// `user` so the unprivileged daemon can still save there, when
+/// [`own_directory`] allows it. Otherwise the directory stays as it is, a
+/// warning says why (saving will fail unless `user` may write there) and
+/// `privileges.directory-kept` counts it.
+fn hand_over_registration_dir(proxy: &mut Proxy, path: &Path, user: &str, created: bool) {
+    use std::os::unix::fs::MetadataExt;
+    // An unknown user: drop_privileges reports it and sipnat stops.
+    let Some((uid, gid)) = sys::user_ids(user) else {
+        return;
+    };
+    let dir = registration_dir(path);
+    let owned = std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.gid() == gid);
+    if owned {
+        return;
+    }
+    match own_directory(dir, created) {
+        Ok(()) => {
+            if let Err(e) = sys::chown_directory(dir, uid, gid) {
+                log::warn!("cannot give {} to {user}: {e}", dir.display());
+            }
+        }
+        Err(why) => {
+            proxy.stats_mut().bump("privileges", "directory-kept");
+            log::warn!(
+                "not giving {} to {user}: {why}; after the switch to {user} the registrations can be saved there only if {user} may write it (registration_file in /var/lib/sipnat/ is sipnat's own)",
+                dir.display()
+            );
+        }
+    }
+}
+
 /// Remove `<path>.tmp` when a crash left it behind as a regular file: at
 /// start sipnat may still be root, and a leftover root-owned temporary
 /// file would keep the unprivileged daemon from ever saving
@@ -727,6 +805,48 @@ mod tests {
         let e = read_registration_file(&dir.join("bin")).unwrap_err();
         assert!(e.contains("UTF-8"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_sipnats_own_directory_is_handed_over() {
+        // System directories: never, whatever the registration file says.
+        for d in [
+            "/", "/etc", "/var", "/var/lib", "/tmp", "/usr", "/root", ".",
+        ] {
+            assert!(own_directory(Path::new(d), false).is_err(), "{d}");
+        }
+        assert_eq!(
+            registration_dir(Path::new("/etc/regs")),
+            Path::new("/etc"),
+            "registration_file = /etc/regs names /etc"
+        );
+        assert_eq!(registration_dir(Path::new("regs")), Path::new("."));
+        let base = std::env::temp_dir().join(format!("sipnat-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("shared")).unwrap();
+        std::fs::create_dir_all(base.join("sipnat-office")).unwrap();
+        std::fs::create_dir_all(base.join("sipnat")).unwrap();
+        std::fs::write(base.join("sipnat-file"), "").unwrap();
+        std::os::unix::fs::symlink("/etc", base.join("sipnat-link")).unwrap();
+        // an existing directory of another name: only when sipnat made it
+        assert!(own_directory(&base.join("shared"), false).is_err());
+        assert_eq!(own_directory(&base.join("shared"), true), Ok(()));
+        // named for sipnat
+        assert_eq!(own_directory(&base.join("sipnat"), false), Ok(()));
+        assert_eq!(own_directory(&base.join("sipnat-office"), false), Ok(()));
+        // never through a link, never a file, never what is not there
+        assert_eq!(
+            own_directory(&base.join("sipnat-link"), true),
+            Err("it is a symbolic link")
+        );
+        assert!(own_directory(&base.join("sipnat-file"), true).is_err());
+        assert!(own_directory(&base.join("sipnat-none"), true).is_err());
+        // making it: true only the first time
+        let p = base.join("new/deeper/regs");
+        assert!(create_registration_dir(&p));
+        assert!(!create_registration_dir(&p));
+        assert!(base.join("new/deeper").is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
