@@ -169,10 +169,73 @@ fn every_commented_example_in_the_shipped_config_is_valid() {
     let (cfg, d) = uci::parse_uci_config(&uncommented, "sipnat", None).expect("section");
     // no error, and no warning: chrootjail is served by the init script
     assert!(d.is_empty(), "{d:#?}");
-    assert!(cfg.check("sipnat").is_empty(), "{:#?}", cfg.check("sipnat"));
+    // the allow list example beside the shipped wan_sip_open '0' is the one
+    // thing the check mentions: it has no effect until the port is opened
+    let c = cfg.check("sipnat");
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert!(!c[0].is_error() && c[0].message.contains("wan_sip_allow has no effect"));
     assert_eq!(cfg.if_inbound.as_deref(), Some("br-lan"));
     assert_eq!(cfg.hosts_allow_reg.0.len(), 1);
     assert_eq!(cfg.outbound_domains.len(), 1);
+}
+
+/// The firewall switches exist only in UCI (the init script reads them);
+/// sipnat checks them, so a typo in an address is reported at its line.
+#[test]
+fn firewall_options_are_checked_at_their_line() {
+    let parse = |t: &str| {
+        uci::parse_uci_config(
+            &format!("config sipnat g\n\toption if_inbound br-lan\n\toption if_outbound eth1\n{t}"),
+            "f",
+            None,
+        )
+        .expect("section")
+    };
+    let (c, d) = parse(
+        "\toption wan_sip_open '1'\n\tlist wan_sip_allow '203.0.113.0/24'\n\tlist wan_sip_allow 198.51.100.7\n",
+    );
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(c.wan_sip_open);
+    assert_eq!(c.wan_sip_allow.0.len(), 2);
+    assert!(c.check("f").is_empty());
+    // default: closed
+    let (c, _) = parse("");
+    assert!(!c.wan_sip_open && c.wan_sip_allow.is_empty());
+    // a host name, a dotted mask, a bad switch: errors at their lines
+    for (t, line, what) in [
+        (
+            "\tlist wan_sip_allow 'sip.provider.example'\n",
+            4,
+            "wan_sip_allow",
+        ),
+        (
+            "\tlist wan_sip_allow '203.0.113.0/255.255.255.0'\n",
+            4,
+            "prefix length",
+        ),
+        (
+            "\toption wan_sip_open '1'\n\toption wan_sip_open 'maybe'\n",
+            5,
+            "wan_sip_open",
+        ),
+    ] {
+        let (_, d) = parse(t);
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{t}: {d:#?}");
+        assert_eq!(e[0].line, line, "{t}");
+        assert!(e[0].message.contains(what), "{}", e[0]);
+    }
+    // an allow list while the port stays closed: a warning
+    let (c, _) = parse("\tlist wan_sip_allow '203.0.113.0/24'\n");
+    let w = c.check("f");
+    assert_eq!(w.len(), 1);
+    assert!(!w[0].is_error() && w[0].message.contains("wan_sip_open is 0"));
+    // not siproxd options: unknown in a siproxd.conf file
+    let (_, d) = parse_siproxd_conf("wan_sip_open = 1\n", "s.conf");
+    assert!(
+        d[0].is_error() && d[0].message.contains("unknown option"),
+        "{d:#?}"
+    );
 }
 
 // ------------------------------------------------------------ migration

@@ -211,6 +211,15 @@ pub struct Config {
     /// UCI only: OpenWrt's logical WAN network name (`interface_outbound
     /// 'wan'`), resolved by the init script into `--if-outbound DEV`.
     pub interface_outbound: Option<String>,
+    /// UCI only (`option wan_sip_open`): the init script publishes a
+    /// firewall rule that opens the SIP port to unsolicited packets from the
+    /// WAN zone. Default off: replies to what sipnat sent pass anyway. sipnat
+    /// itself only checks it.
+    pub wan_sip_open: bool,
+    /// UCI only (`list wan_sip_allow`): with `wan_sip_open`, the WAN sources
+    /// that rule admits (empty: all). Read by the init script; sipnat checks
+    /// the entries, so a typo is reported with its line.
+    pub wan_sip_allow: Acl,
 }
 
 /// Default SIP port (RFC 3261 §19.1.2).
@@ -251,6 +260,8 @@ impl Default for Config {
             enabled: true,
             interface_inbound: None,
             interface_outbound: None,
+            wan_sip_open: false,
+            wan_sip_allow: Acl::default(),
         }
     }
 }
@@ -418,6 +429,13 @@ impl Config {
             if v > 63 {
                 err(format!("{key} = {v} is out of range: a DSCP is 0..63"));
             }
+        }
+        if !self.wan_sip_allow.is_empty() && !self.wan_sip_open {
+            d.push(Diagnostic::warning(
+                file,
+                0,
+                "wan_sip_allow has no effect while wan_sip_open is 0: the SIP port is not opened to the WAN at all".to_string(),
+            ));
         }
         d
     }
@@ -648,6 +666,20 @@ fn apply_typed(
         ),
         "interface_inbound" => done(Ok(opt_string(value)), |v| cfg.interface_inbound = v),
         "interface_outbound" => done(Ok(opt_string(value)), |v| cfg.interface_outbound = v),
+        "wan_sip_open" => done(
+            uci::boolean(value).ok_or_else(|| {
+                format!(
+                    "wan_sip_open = '{value}': expected 1 (open the SIP port to the WAN) or 0 (do not)"
+                )
+            }),
+            |v| cfg.wan_sip_open = v,
+        ),
+        "wan_sip_allow" => done(
+            cfg.wan_sip_allow
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
         _ => Applied::NotTyped,
     }
 }
