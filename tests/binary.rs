@@ -550,6 +550,8 @@ fn a_configuration_asking_for_authentication_is_refused() {
     let log = d.wait_log("configuration not reloaded");
     assert!(log.contains("'proxy_auth_realm'"), "{log}");
     assert!(!log.contains("configuration reloaded"), "{log}");
+    d.signal("USR1");
+    d.wait_log("reload.refused 1");
     let ans = ask(25150, &register_local(25150, "gina"));
     assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
     let (code, log) = d.stop();
@@ -639,4 +641,56 @@ fn user_gets_only_sipnats_own_directory() {
             .contains("hugo")
     );
     assert_eq!(mode_of(&own.join("regs")), 0o600);
+}
+
+/// The case of the issue itself: `registration_file = /etc/regs` with
+/// `user = nobody` must not give /etc to nobody. sipnat runs in a private
+/// mount namespace (`unshare -m`) whose /etc is a bind mount of a scratch
+/// directory holding passwd and group, so even the old code, which did
+/// chown /etc, changes only that scratch directory.
+#[test]
+fn registration_file_in_etc_does_not_give_etc_away() {
+    if !is_root() {
+        if std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+            eprintln!("skipped: not root");
+            return;
+        }
+        panic!("this test needs root (CI runs as root); set SIPNAT_SKIP_NETNS=1 to skip");
+    }
+    let dir = tmp("etc");
+    let etc = dir.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    for f in ["passwd", "group", "nsswitch.conf"] {
+        if let Ok(text) = std::fs::read_to_string(Path::new("/etc").join(f)) {
+            std::fs::write(etc.join(f), text).unwrap();
+        }
+    }
+    let conf = dir.join("sipnat.conf");
+    std::fs::write(
+        &conf,
+        "if_inbound = lo\nif_outbound = lo\nhost_outbound = 127.0.0.1\n\
+         sip_listen_port = 25170\nrtp_port_low = 28100\nrtp_port_high = 28109\n\
+         user = nobody\nregistration_file = /etc/regs\n",
+    )
+    .unwrap();
+    let log = dir.join("log");
+    let child = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$1\" /etc && exec \"$2\" -f -d 1 -c \"$3\"")
+        .arg("sh")
+        .arg(&etc)
+        .arg(bin())
+        .arg(&conf)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let d = Daemon { child, log };
+    let text = d.wait_log("running as nobody");
+    assert!(text.contains("not giving /etc to nobody"), "{text}");
+    assert_eq!(owner_of(&etc), (0, 0), "/etc was given away:\n{text}");
+    let (code, text) = d.stop();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(owner_of(&etc), (0, 0));
+    assert_eq!(owner_of(Path::new("/etc")), (0, 0));
 }

@@ -560,12 +560,14 @@ impl Daemon {
                 }
                 self.proxy.reconfigure(cfg);
                 self.refresh();
+                self.proxy.stats_mut().bump("reload", "done");
                 log::info!("configuration reloaded; calls and registrations kept");
             }
             Err(diags) => {
                 for d in &diags {
                     log::error!("{d}");
                 }
+                self.proxy.stats_mut().bump("reload", "refused");
                 log::error!("configuration not reloaded: the running one stays");
             }
         }
