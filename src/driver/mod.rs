@@ -629,14 +629,15 @@ fn registration_dir(path: &Path) -> &Path {
 }
 
 /// Make the registration file's directory when it does not exist yet
-/// (0750, parents too); true when sipnat made it now.
+/// (0755, parents too, so the unprivileged user can reach it; the file
+/// itself is 0600); true when sipnat made it now.
 fn create_registration_dir(path: &Path) -> bool {
     use std::os::unix::fs::DirBuilderExt;
     let dir = registration_dir(path);
     std::fs::symlink_metadata(dir).is_err()
         && std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o750)
+            .mode(0o755)
             .create(dir)
             .is_ok()
 }
