@@ -10,8 +10,8 @@
 # - the outer gzip'd tar holds exactly ./debian-binary, ./data.tar.gz,
 #   ./control.tar.gz in that order, and debian-binary is "2.0";
 # - control: Package sipnat, Version, Architecture, Installed-Size (the bytes
-#   of the data files), the other fields OpenWrt writes, no Depends (the
-#   binary is static); conffiles is /etc/config/sipnat; postinst and prerm are
+#   of the data files), the other fields OpenWrt writes, Require-User
+#   sipnat:sipnat (the package's own user), no Depends (the binary is static); conffiles is /etc/config/sipnat; postinst and prerm are
 #   executable, parse with `sh -n` and call default_postinst/default_prerm;
 # - data: exactly the five files with their modes, every entry owned 0:0;
 #   /usr/sbin/sipnat is an ELF executable for ARCH; the uci-defaults script and
@@ -68,6 +68,8 @@ for f in Source SourceName License Section Maintainer Description; do
 	[ -n "$(field "$f")" ] || fail "control has no $f"
 done
 [ "$(field Section)" = net ] || fail "Section is '$(field Section)', want net"
+[ "$(field Require-User)" = "sipnat:sipnat" ] ||
+	fail "Require-User is '$(field Require-User)', want sipnat:sipnat (the user the configuration switches to)"
 if grep -q '^Depends:' "$C" 2>/dev/null; then
 	fail "control has a Depends line; the static binary needs none"
 fi

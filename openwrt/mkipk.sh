@@ -20,14 +20,16 @@
 #            /usr/share/sipnat/sipnat.default 0644  (uci-config/sipnat again: the
 #                                                    untouched default the
 #                                                    uci-defaults script compares with)
-#   control: control, conffiles, postinst, prerm.
+#   control: control (with Require-User: sipnat:sipnat, the package's own
+#            user and group), conffiles, postinst, prerm.
 # /etc/config/sipnat is 0644, not 0600, because sipnat re-reads it on SIGHUP
 # after it has dropped root (option `user`); it holds no secrets today.
 # The binary is static (musl), so the package depends on nothing.
 # postinst and prerm hand over to OpenWrt's default_postinst/default_prerm
-# (/lib/functions.sh), like every SDK-built package: on install they run the
-# uci-defaults script once and enable and start /etc/init.d/sipnat; on
-# removal they stop and disable it.
+# (/lib/functions.sh), like every SDK-built package: on install they create
+# the user and group Require-User names, run the uci-defaults script once
+# and enable and start /etc/init.d/sipnat; on removal they stop and disable
+# it (the user stays, as OpenWrt leaves every package's user).
 #
 # Reproducible: the same inputs give byte-identical packages. Every entry
 # gets the mtime SOURCE_DATE_EPOCH (default: the time of the repository's
@@ -104,6 +106,14 @@ put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
 SIZE=$(find "$DATA" -type f -exec cat {} + | wc -c)
 SIZE=$((SIZE + 0))
 
+# The package's own unprivileged user and group, sipnat, which the shipped
+# configuration switches to (`option user 'sipnat'`). OpenWrt's
+# default_postinst (add_group_and_user in /lib/functions.sh) creates them
+# from this field before it starts the service; with no number given it
+# takes the first free uid and gid from 32768, so no fixed id can collide
+# with another package's. openwrt/Makefile says the same with USERID.
+REQUIRE_USER="sipnat:sipnat"
+
 mkdir -p "$CTRL" "$PKG"
 cat >"$CTRL/control" <<EOF
 Package: sipnat
@@ -112,6 +122,7 @@ Source: package/sipnat
 SourceName: sipnat
 License: GPL-2.0-or-later
 Section: net
+Require-User: $REQUIRE_USER
 SourceDateEpoch: $EPOCH
 Maintainer: sipnat developers
 Architecture: $ARCH

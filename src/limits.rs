@@ -17,6 +17,24 @@ pub const MAX_HEADERS: usize = 64;
 /// 360 bytes (the URIs are stored inline), so 512 entries ≈ 180 KB.
 pub const MAX_REGISTRATIONS: usize = 512;
 
+/// Bindings one source host (one IP address) may hold in the registration
+/// table, pending ones included: an eighth of it. An honest host needs far
+/// fewer (a phone has a few lines; a small office's Asterisk box registers
+/// its trunks and maybe a few dozen extensions from one address), while a
+/// host that registers without end (a bug, a scanner, a compromised
+/// device) used to fill the whole table, after which every new phone got
+/// 503. Now it fills its own share and gets the 503 itself; the other
+/// hosts still find room. Both registration modes count (forwarded to a
+/// provider, and sipnat as the registrar).
+pub const MAX_REGISTRATIONS_PER_HOST: usize = MAX_REGISTRATIONS / 8;
+
+/// Longest expiry, in seconds, sipnat grants as a registrar itself
+/// (REGISTERs addressed to sipnat; RFC 3261 §10.3 step 7 lets a registrar
+/// shorten the expiry asked for). One hour, siproxd's `default_expires`:
+/// phones refresh long before, and a binding whose phone is gone (or that
+/// was never a phone) holds its slot at most this long, not a day.
+pub const MAX_LOCAL_EXPIRES: u32 = 3600;
+
 /// Longest URI or header value sipnat stores in a table entry.
 pub const MAX_STORED_URI: usize = 160;
 

@@ -370,3 +370,327 @@ fn reads_uci_with_logical_interfaces_and_reloads_it() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// A registration file sipnat cannot use must not stop it: an expiry of
+/// 2^64-1 panicked the daemon at every start ("overflow when adding
+/// duration to instant", and procd gives up after five), and a file cut
+/// short or with garbage was loaded up to the bad line. Now: one warning
+/// naming the file and line, nothing loaded, a copy kept as `.bad`, and
+/// the next save writes a good file, 0600 (it holds the token key).
+#[test]
+fn a_bad_registration_file_is_reported_and_the_daemon_runs_on() {
+    let good = format!(
+        "reg old@127.0.0.1 sip:old@127.0.0.1:5998 127.0.0.1:5998 {} 1",
+        unix_now() + 1000
+    );
+    let cases = [
+        (
+            "huge",
+            25110,
+            27500,
+            format!(
+                "# sipnat registrations\nkey {}\n{good}\nreg a@127.0.0.1 sip:a@127.0.0.1:5999 127.0.0.1:5999 18446744073709551615 1\n",
+                "ab".repeat(16)
+            ),
+            "line 4: expiry out of range",
+        ),
+        (
+            "garbage",
+            25120,
+            27600,
+            format!("{good}\n\u{1}\u{2}garbage\nreg a@127.0.0.1 sip:a@127.0"),
+            "line 2: unknown line",
+        ),
+        (
+            "truncated",
+            25130,
+            27700,
+            format!("{good}\nreg a@127.0.0.1 sip:a@127.0.0.1:5999 127.0.0.1:59"),
+            "line 2: malformed registration",
+        ),
+    ];
+    for (name, port, rtp, text, why) in cases {
+        let dir = tmp(&format!("badregs-{name}"));
+        let conf = loopback_conf(&dir, port, rtp, "");
+        let regs = dir.join("regs/registrations");
+        std::fs::create_dir_all(regs.parent().unwrap()).unwrap();
+        std::fs::write(&regs, &text).unwrap();
+        let d = Daemon::start(&conf, &dir);
+        let log = d.wait_log("listening");
+        let warning = log
+            .lines()
+            .find(|l| l.contains("WARN") && l.contains(&regs.display().to_string()))
+            .unwrap_or_else(|| panic!("{name}: no warning naming the file:\n{log}"));
+        assert!(warning.contains(why), "{name}: {warning}");
+        assert!(warning.contains("loaded nothing"), "{name}: {warning}");
+        assert!(!log.contains("restored"), "{name}: {log}");
+        // nothing of the file is in the table, and it is counted
+        d.signal("USR1");
+        let log = d.wait_log("registration-file.rejected 1");
+        assert!(log.contains("registrations 0/"), "{name}: {log}");
+        // the copy, for whoever wants to look at it
+        let bad = dir.join("regs/registrations.bad");
+        assert_eq!(std::fs::read_to_string(&bad).unwrap(), text, "{name}");
+        assert_eq!(mode_of(&bad), 0o600, "{name}");
+        // it runs on: a phone registers, and the save replaces the bad file
+        let ans = ask(port, &register_local(port, "erin"));
+        assert!(ans.starts_with("SIP/2.0 200 OK"), "{name}: {ans}");
+        let (code, log) = d.stop();
+        assert_eq!(code, Some(0), "{name}: {log}");
+        assert!(!log.contains("panicked"), "{name}: {log}");
+        let saved = std::fs::read_to_string(&regs).unwrap();
+        assert!(saved.contains("reg erin@127.0.0.1"), "{name}: {saved}");
+        assert!(!saved.contains("old@"), "{name}: {saved}");
+        assert_eq!(mode_of(&regs), 0o600, "{name}");
+    }
+}
+
+#[test]
+fn the_registration_file_is_written_0600() {
+    let dir = tmp("mode");
+    let conf = loopback_conf(&dir, 25140, 27800, "");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    let ans = ask(25140, &register_local(25140, "frank"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let regs = dir.join("regs/registrations");
+    // saved on change, before the stop
+    let t0 = Instant::now();
+    while !regs.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(mode_of(&regs), 0o600);
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(mode_of(&regs), 0o600);
+    assert!(std::fs::read_to_string(&regs).unwrap().contains("key "));
+    assert!(!dir.join("regs/registrations.tmp").exists());
+}
+
+/// Run sipnat with `args` and `conf`, expecting it to exit on its own
+/// within 5 s; a daemon still running then is killed and the test fails.
+fn run_briefly(args: &[&str], conf: &Path, dir: &Path) -> (Option<i32>, String) {
+    let err = dir.join("brief.err");
+    let mut child = Command::new(bin())
+        .args(args)
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st.code(), std::fs::read_to_string(&err).unwrap_or_default());
+        }
+        if t0.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "sipnat {args:?} kept running:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `proxy_auth_realm` (and the other authentication options) made sipnat
+/// start, say OK and serve every phone: authentication is not implemented.
+/// Now such a configuration is refused at start (exit 1, the option named
+/// on stderr), by --check-config, and by a SIGHUP reload, which keeps the
+/// running configuration.
+#[test]
+fn a_configuration_asking_for_authentication_is_refused() {
+    let dir = tmp("auth");
+    for extra in [
+        "proxy_auth_realm = Home\n",
+        "proxy_auth_passwd = secret\n",
+        "proxy_auth_pwfile = /etc/siproxd_passwd.cfg\n",
+        "load_plugin = plugin_blacklist.so\n",
+    ] {
+        let conf = loopback_conf(&dir, 25150, 27900, extra);
+        for args in [&["-f", "-c"][..], &["--check-config", "-c"][..]] {
+            let (code, err) = run_briefly(args, &conf, &dir);
+            assert_eq!(code, Some(1), "{extra}{args:?}: {err}");
+            let key = extra.split(' ').next().unwrap();
+            assert!(
+                err.contains("sipnat.conf:8: error: ") && err.contains(key),
+                "{extra}{args:?}: {err}"
+            );
+            assert!(!err.contains("listening"), "{err}");
+        }
+    }
+    // Nothing was bound: the port is free.
+    std::net::UdpSocket::bind("127.0.0.1:25150").expect("sipnat did not start");
+
+    // A reload to such a file is refused; the running configuration stays.
+    let conf = loopback_conf(&dir, 25150, 27900, "");
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    std::fs::write(
+        &conf,
+        std::fs::read_to_string(&conf).unwrap() + "proxy_auth_realm = Home\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    let log = d.wait_log("configuration not reloaded");
+    assert!(log.contains("'proxy_auth_realm'"), "{log}");
+    assert!(!log.contains("configuration reloaded"), "{log}");
+    d.signal("USR1");
+    d.wait_log("reload.refused 1");
+    let ans = ask(25150, &register_local(25150, "gina"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+fn owner_of(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap();
+    (m.uid(), m.gid())
+}
+
+/// With `user` set, sipnat gave the registration file's directory, whatever
+/// it was, to that user: `registration_file = /etc/regs` gave away /etc.
+/// Now only sipnat's own directory is handed over (one it makes itself, or
+/// one named `sipnat*`); an existing directory of another name stays
+/// root's, with a warning and a count. (The test uses a directory of its
+/// own in the role of /etc, so that running it on the old code harms
+/// nothing; `own_directory` is unit-tested with /etc itself.)
+#[test]
+fn user_gets_only_sipnats_own_directory() {
+    if !is_root() {
+        if std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+            eprintln!("skipped: not root");
+            return;
+        }
+        panic!("this test needs root (CI runs as root); set SIPNAT_SKIP_NETNS=1 to skip");
+    }
+    let dir = tmp("owndir");
+    let nobody = {
+        let out = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    // A system-like directory that exists before sipnat starts.
+    let system = dir.join("etc");
+    std::fs::create_dir_all(&system).unwrap();
+    std::fs::write(system.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    let conf = dir.join("sipnat.conf");
+    let write_conf = |reg: &Path| {
+        std::fs::write(
+            &conf,
+            format!(
+                "if_inbound = lo\nif_outbound = lo\nhost_outbound = 127.0.0.1\n\
+                 sip_listen_port = 25160\nrtp_port_low = 28000\nrtp_port_high = 28009\n\
+                 user = nobody\nregistration_file = {}\n",
+                reg.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_conf(&system.join("regs"));
+    let d = Daemon::start(&conf, &dir);
+    let log = d.wait_log("running as nobody");
+    assert_eq!(
+        owner_of(&system),
+        (0, 0),
+        "the directory was given away:\n{log}"
+    );
+    assert_eq!(owner_of(&system.join("passwd")).0, 0);
+    assert!(log.contains("not giving"), "{log}");
+    d.signal("USR1");
+    d.wait_log("privileges.directory-kept 1");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(owner_of(&system), (0, 0));
+    assert!(!system.join("regs").exists(), "nobody cannot write there");
+
+    // A directory named for sipnat (as the init script makes
+    // /var/lib/sipnat) is handed over, and saving works.
+    let own = dir.join("sipnat-office");
+    std::fs::create_dir_all(&own).unwrap();
+    write_conf(&own.join("regs"));
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("running as nobody");
+    assert_eq!(owner_of(&own).0, nobody);
+    let ans = ask(25160, &register_local(25160, "hugo"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("cannot save"), "{log}");
+    assert!(
+        std::fs::read_to_string(own.join("regs"))
+            .unwrap()
+            .contains("hugo")
+    );
+    assert_eq!(mode_of(&own.join("regs")), 0o600);
+}
+
+/// The case of the issue itself: `registration_file = /etc/regs` with
+/// `user = nobody` must not give /etc to nobody. sipnat runs in a private
+/// mount namespace (`unshare -m`) whose /etc is a bind mount of a scratch
+/// directory holding passwd and group, so even the old code, which did
+/// chown /etc, changes only that scratch directory.
+#[test]
+fn registration_file_in_etc_does_not_give_etc_away() {
+    if !is_root() {
+        if std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1") {
+            eprintln!("skipped: not root");
+            return;
+        }
+        panic!("this test needs root (CI runs as root); set SIPNAT_SKIP_NETNS=1 to skip");
+    }
+    let dir = tmp("etc");
+    let etc = dir.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    for f in ["passwd", "group", "nsswitch.conf"] {
+        if let Ok(text) = std::fs::read_to_string(Path::new("/etc").join(f)) {
+            std::fs::write(etc.join(f), text).unwrap();
+        }
+    }
+    let conf = dir.join("sipnat.conf");
+    std::fs::write(
+        &conf,
+        "if_inbound = lo\nif_outbound = lo\nhost_outbound = 127.0.0.1\n\
+         sip_listen_port = 25170\nrtp_port_low = 28100\nrtp_port_high = 28109\n\
+         user = nobody\nregistration_file = /etc/regs\n",
+    )
+    .unwrap();
+    let log = dir.join("log");
+    let child = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$1\" /etc && exec \"$2\" -f -d 1 -c \"$3\"")
+        .arg("sh")
+        .arg(&etc)
+        .arg(bin())
+        .arg(&conf)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let d = Daemon { child, log };
+    let text = d.wait_log("running as nobody");
+    assert!(text.contains("not giving /etc to nobody"), "{text}");
+    assert_eq!(owner_of(&etc), (0, 0), "/etc was given away:\n{text}");
+    let (code, text) = d.stop();
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(owner_of(&etc), (0, 0));
+    assert_eq!(owner_of(Path::new("/etc")), (0, 0));
+}

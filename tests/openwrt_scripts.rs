@@ -85,3 +85,59 @@ fn scripts_are_shellcheck_clean() {
     }
     run_group("shellcheck");
 }
+
+/// The init script's check of `wan_sip_allow` entries: what it lets into a
+/// firewall rule's src_ip must be an IPv4 address or network, exactly the
+/// forms sipnat's own check (the `hosts_*` lists' parser) accepts, so a
+/// typo never turns into a rule wider than asked. The script only defines
+/// functions at the top level, so it can be sourced on its own.
+#[test]
+fn wan_sip_allow_entries_are_checked_before_they_reach_the_firewall() {
+    let init = Path::new(env!("CARGO_MANIFEST_DIR")).join("init.d/sipnat");
+    let cases = [
+        ("203.0.113.0/24", true),
+        ("198.51.100.7", true),
+        ("0.0.0.0/0", true),
+        ("255.255.255.255/32", true),
+        ("10.0.0.0/8", true),
+        ("256.1.1.1", false),
+        ("1.2.3", false),
+        ("1.2.3.4.5", false),
+        ("1.2.3.4/33", false),
+        ("1.2.3.4/", false),
+        ("1.2.3.4/24/8", false),
+        ("1.2.3.4/255.255.255.0", false),
+        ("1..3.4", false),
+        ("1.2.3.4.", false),
+        ("-1.2.3.4", false),
+        ("1234.1.1.1", false),
+        ("sip.provider.example", false),
+        ("2001:db8::1", false),
+        ("!203.0.113.1", false),
+        ("", false),
+    ];
+    for sh in ["sh", "busybox sh"] {
+        let mut words = sh.split(' ');
+        let prog = words.next().expect("a shell");
+        if Command::new(prog).arg("-c").arg("true").output().is_err() {
+            continue; // busybox is optional
+        }
+        for (entry, ok) in cases {
+            let out = Command::new(prog)
+                .args(words.clone())
+                .arg("-c")
+                .arg(". \"$0\"; sipnat_ipv4_net \"$1\"")
+                .arg(&init)
+                .arg(entry)
+                .output()
+                .expect("the shell runs");
+            assert_eq!(out.status.success(), ok, "[{sh}] {entry:?}: {out:?}");
+            // sipnat's own check agrees (the init script's rule is never wider)
+            let mut acl = sipnat::config::Acl::default();
+            if ok {
+                acl.extend_from_list(entry)
+                    .unwrap_or_else(|e| panic!("{entry}: {e}"));
+            }
+        }
+    }
+}

@@ -207,6 +207,7 @@ fn layers_and_control_fields_are_what_opkg_reads() {
             "SourceName",
             "License",
             "Section",
+            "Require-User",
             "SourceDateEpoch",
             "Maintainer",
             "Architecture",
@@ -226,6 +227,12 @@ fn layers_and_control_fields_are_what_opkg_reads() {
     assert_eq!(get("Version"), "0.1.0-r1");
     assert_eq!(get("Architecture"), "mipsel_24kc");
     assert_eq!(get("Section"), "net");
+    // The user the shipped configuration switches to: OpenWrt's
+    // default_postinst creates it from this field (name[=uid]:group[=gid];
+    // no numbers: the first free ids from 32768).
+    assert_eq!(get("Require-User"), "sipnat:sipnat");
+    let shipped = fs::read_to_string(root().join("uci-config/sipnat")).unwrap();
+    assert!(shipped.contains("\n\toption user 'sipnat'\n"), "{shipped}");
     assert_eq!(get("License"), "GPL-2.0-or-later");
     assert_eq!(get("SourceDateEpoch"), EPOCH);
     // The description continues on lines that start with a space.
@@ -514,6 +521,37 @@ fn the_ci_check_finds_broken_packages() {
         "{err}"
     );
     assert!(err.contains("not an ELF executable for mips_24kc"), "{err}");
+
+    // No Require-User: the configuration's user would not exist.
+    let bad = dir.join("bad3/sipnat_0.1.0-r1_x86_64.ipk");
+    let work = dir.join("bad3/work");
+    fs::create_dir_all(&work).unwrap();
+    run(Command::new("cp")
+        .arg("-R")
+        .arg(x.join("outer/."))
+        .arg(&work));
+    let control = fs::read_to_string(x.join("control/control")).unwrap();
+    let stripped: String = control
+        .lines()
+        .filter(|l| !l.starts_with("Require-User:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ctl = dir.join("bad3/control");
+    run(Command::new("cp")
+        .arg("-R")
+        .arg(x.join("control"))
+        .arg(&ctl));
+    fs::write(ctl.join("control"), stripped).unwrap();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "tar -C '{}' --owner=0 --group=0 -cf - . | gzip -n > '{}/control.tar.gz' && \
+         tar -C '{}' -cf - ./debian-binary ./data.tar.gz ./control.tar.gz | gzip -n > '{}'",
+        ctl.display(),
+        work.display(),
+        work.display(),
+        bad.display()
+    )));
+    let err = check(&bad);
+    assert!(err.contains("Require-User is ''"), "{err}");
     let _ = fs::remove_dir_all(&dir);
 }
 

@@ -670,6 +670,148 @@ fn registrations_survive_a_restart() {
     assert_eq!(sim2.one(PEER, &inv).to, addr(PHONE));
 }
 
+#[test]
+fn a_bad_registration_file_loads_nothing_and_keeps_the_new_key() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    let good = sim.proxy.registrations_text(sim.now, 1_000_000);
+    let mut sim2 = Sim::signalling_only();
+    let key = sim2.proxy.key_bytes();
+    // The good file with another key and a binding whose expiry is beyond
+    // any registrar's (it panicked the daemon at start: "overflow when
+    // adding duration to instant"), and with a line cut short.
+    for bad in [
+        format!(
+            "key {}\n{good}reg 9@p sip:9@10.77.1.9 10.77.1.9:5060 18446744073709551615 0\n",
+            "ab".repeat(16)
+        ),
+        format!("{good}reg 9@p sip:9@10.77.1.9 10.77.1.9:50"),
+    ] {
+        let err = sim2
+            .proxy
+            .load_registrations(sim2.now, 1_000_010, &bad)
+            .unwrap_err();
+        assert!(err.starts_with("line "), "{err}");
+        assert_eq!(sim2.proxy.registrations().len(), 0, "nothing half-loaded");
+        assert_eq!(sim2.proxy.key_bytes(), key, "the fresh key stays");
+    }
+    assert_eq!(sim2.proxy.stats().get("registration-file", "rejected"), 2);
+    assert!(
+        sim2.proxy
+            .status_text()
+            .contains("registration-file.rejected 2")
+    );
+    // The daemon runs on: the phone registers again.
+    registered(&mut sim2);
+    assert_eq!(sim2.proxy.registrations().len(), 1);
+}
+
+/// One LAN host sends 600 REGISTERs with distinct AORs and contacts. It
+/// used to take every slot of the table (512), after which every other
+/// phone got 503. Now it fills its own share
+/// ([`sipnat::limits::MAX_REGISTRATIONS_PER_HOST`]) and gets the 503 itself,
+/// with Retry-After, counted by reason; another phone still registers. The
+/// same in both registration modes: sipnat as the registrar, and REGISTERs
+/// forwarded to a provider that never answers (pending bindings).
+#[test]
+fn one_lan_host_cannot_fill_the_registration_table() {
+    use sipnat::limits::{MAX_REGISTRATIONS, MAX_REGISTRATIONS_PER_HOST};
+    const FLOOD: usize = 600;
+    const { assert!(FLOOD > MAX_REGISTRATIONS) };
+    for (mode, registrar) in [("local", "10.77.1.1"), ("forwarded", "198.51.100.2")] {
+        let mut sim = Sim::signalling_only();
+        let mut accepted = 0;
+        for i in 0..FLOOD {
+            let user = format!("flood{i}");
+            let v = sim.sip(
+                PHONE,
+                &register(
+                    &user,
+                    registrar,
+                    PHONE,
+                    &format!("f{i}"),
+                    1,
+                    &format!("f{i}"),
+                    600,
+                ),
+            );
+            assert_eq!(v.len(), 1, "{mode} {i}: {v:#?}");
+            if v[0].to == addr(PHONE) && v[0].first_line().starts_with("SIP/2.0 503") {
+                assert_eq!(
+                    v[0].first_line(),
+                    "SIP/2.0 503 Service Unavailable (too many registrations from this host)"
+                );
+                assert!(v[0].header("Retry-After").is_some(), "{mode}");
+            } else {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, MAX_REGISTRATIONS_PER_HOST, "{mode}");
+        assert_eq!(
+            sim.proxy.stats().get("quota", "registrations-per-host"),
+            (FLOOD - MAX_REGISTRATIONS_PER_HOST) as u64,
+            "{mode}"
+        );
+        assert!(
+            sim.proxy.status_text().contains(&format!(
+                "quota.registrations-per-host {}",
+                FLOOD - MAX_REGISTRATIONS_PER_HOST
+            )),
+            "{mode}"
+        );
+        assert_eq!(sim.proxy.registrations().len(), MAX_REGISTRATIONS_PER_HOST);
+        // The flooding host may still refresh what it has.
+        let again = sim.one(
+            PHONE,
+            &register("flood3", registrar, PHONE, "f3", 2, "f3b", 600),
+        );
+        assert!(
+            !again.first_line().starts_with("SIP/2.0 503"),
+            "{mode}: {}",
+            again.text
+        );
+        // Another phone registers.
+        let other = sim.one(
+            PHONE2,
+            &register("200", registrar, PHONE2, "p2", 1, "p2", 600),
+        );
+        match mode {
+            "local" => assert_eq!(other.first_line(), "SIP/2.0 200 OK"),
+            _ => {
+                assert_eq!(other.to, addr(REGISTRAR));
+                assert!(
+                    other.first_line().starts_with("REGISTER "),
+                    "{}",
+                    other.text
+                );
+            }
+        }
+        assert_eq!(
+            sim.proxy.registrations().len(),
+            MAX_REGISTRATIONS_PER_HOST + 1
+        );
+    }
+}
+
+/// sipnat as the registrar grants at most an hour (RFC 3261 §10.3 step 7
+/// lets a registrar shorten the expiry asked for): a binding whose phone is
+/// gone holds its slot an hour, not a day.
+#[test]
+fn sipnat_as_registrar_grants_at_most_an_hour() {
+    let mut sim = Sim::signalling_only();
+    let ok = sim.one(
+        PHONE2,
+        &register("200", "10.77.1.1", PHONE2, "l1", 1, "l1", 86_400),
+    );
+    assert_eq!(ok.first_line(), "SIP/2.0 200 OK");
+    assert_eq!(
+        ok.header("Contact").unwrap(),
+        "<sip:200@10.77.1.3:5062;transport=udp>;expires=3600"
+    );
+    sim.advance(Duration::from_secs(3601));
+    assert_eq!(sim.proxy.registrations().len(), 0);
+}
+
 /// A DNS answer for `name` type A (1) or SRV (33) with the given records.
 fn dns_reply(query: &[u8], answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let mut r = query.to_vec();

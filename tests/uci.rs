@@ -91,6 +91,7 @@ fn shipped_config_loads_with_the_documented_defaults() {
         daemonize: false,
         debug_level: 0,
         silence_log: 1,
+        user: Some("sipnat".into()),
         ..Config::default()
     };
     assert_eq!(cfg, want);
@@ -112,7 +113,7 @@ fn shipped_config_names_every_implemented_option_with_a_comment() {
     let lines: Vec<&str> = text.lines().collect();
     let wanted = SIPROXD_OPTIONS
         .iter()
-        .filter(|o| matches!(o.status, Status::Implemented | Status::Later))
+        .filter(|o| matches!(o.status, Status::Implemented | Status::ServedByInit))
         .chain(UCI_ONLY_OPTIONS);
     for o in wanted {
         // siproxd's lists are UCI lists; the access lists may be either
@@ -164,20 +165,77 @@ fn every_commented_example_in_the_shipped_config_is_valid() {
             _ => format!("{l}\n"),
         })
         .collect();
-    assert!(n >= 14, "only {n} examples");
+    assert!(n >= 13, "only {n} examples");
     let (cfg, d) = uci::parse_uci_config(&uncommented, "sipnat", None).expect("section");
-    assert!(errors(&d).is_empty(), "{d:#?}");
-    // only the privilege-drop options warn: recognised, not implemented yet
-    for w in &d {
-        assert!(
-            w.message.contains("'user'") || w.message.contains("'chrootjail'"),
-            "{w}"
-        );
-    }
-    assert!(cfg.check("sipnat").is_empty(), "{:#?}", cfg.check("sipnat"));
+    // no error, and no warning: chrootjail is served by the init script
+    assert!(d.is_empty(), "{d:#?}");
+    // the allow list example beside the shipped wan_sip_open '0' is the one
+    // thing the check mentions: it has no effect until the port is opened
+    let c = cfg.check("sipnat");
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert!(!c[0].is_error() && c[0].message.contains("wan_sip_allow has no effect"));
     assert_eq!(cfg.if_inbound.as_deref(), Some("br-lan"));
     assert_eq!(cfg.hosts_allow_reg.0.len(), 1);
     assert_eq!(cfg.outbound_domains.len(), 1);
+}
+
+/// The firewall switches exist only in UCI (the init script reads them);
+/// sipnat checks them, so a typo in an address is reported at its line.
+#[test]
+fn firewall_options_are_checked_at_their_line() {
+    let parse = |t: &str| {
+        uci::parse_uci_config(
+            &format!("config sipnat g\n\toption if_inbound br-lan\n\toption if_outbound eth1\n{t}"),
+            "f",
+            None,
+        )
+        .expect("section")
+    };
+    let (c, d) = parse(
+        "\toption wan_sip_open '1'\n\tlist wan_sip_allow '203.0.113.0/24'\n\tlist wan_sip_allow 198.51.100.7\n",
+    );
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(c.wan_sip_open);
+    assert_eq!(c.wan_sip_allow.0.len(), 2);
+    assert!(c.check("f").is_empty());
+    // default: closed
+    let (c, _) = parse("");
+    assert!(!c.wan_sip_open && c.wan_sip_allow.is_empty());
+    // a host name, a dotted mask, a bad switch: errors at their lines
+    for (t, line, what) in [
+        (
+            "\tlist wan_sip_allow 'sip.provider.example'\n",
+            4,
+            "wan_sip_allow",
+        ),
+        (
+            "\tlist wan_sip_allow '203.0.113.0/255.255.255.0'\n",
+            4,
+            "prefix length",
+        ),
+        (
+            "\toption wan_sip_open '1'\n\toption wan_sip_open 'maybe'\n",
+            5,
+            "wan_sip_open",
+        ),
+    ] {
+        let (_, d) = parse(t);
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{t}: {d:#?}");
+        assert_eq!(e[0].line, line, "{t}");
+        assert!(e[0].message.contains(what), "{}", e[0]);
+    }
+    // an allow list while the port stays closed: a warning
+    let (c, _) = parse("\tlist wan_sip_allow '203.0.113.0/24'\n");
+    let w = c.check("f");
+    assert_eq!(w.len(), 1);
+    assert!(!w[0].is_error() && w[0].message.contains("wan_sip_open is 0"));
+    // not siproxd options: unknown in a siproxd.conf file
+    let (_, d) = parse_siproxd_conf("wan_sip_open = 1\n", "s.conf");
+    assert!(
+        d[0].is_error() && d[0].message.contains("unknown option"),
+        "{d:#?}"
+    );
 }
 
 // ------------------------------------------------------------ migration
@@ -249,11 +307,55 @@ fn migrated_siproxd_config_equals_the_siproxd_conf() {
     };
     assert_eq!(msgs(&uci_warn), msgs(&conf_warn));
     assert!(uci_warn.len() >= 9, "{uci_warn:#?}");
-    let realm = uci_warn
+    let port = uci_warn
         .iter()
-        .find(|w| w.message.contains("'proxy_auth_realm'"))
-        .expect("proxy_auth_realm warns");
-    assert_eq!(realm.line, 30, "the UCI line, not the siproxd.conf one");
+        .find(|w| w.message.contains("'debug_port'"))
+        .expect("debug_port warns");
+    assert_eq!(port.line, 30, "the UCI line, not the siproxd.conf one");
+}
+
+/// A siproxd section that asks for authentication (or the blacklist
+/// plugin) migrates, but sipnat refuses to run it: without authentication
+/// it would serve every phone while the user believes passwords are
+/// checked. `--check-config` names the option at its UCI line.
+#[test]
+fn a_migrated_section_asking_for_authentication_is_refused_at_its_line() {
+    let original = read(&data("siproxd")).replace("config siproxd ", "config sipnat ");
+    let lines: Vec<&str> = original.lines().collect();
+    for (opt, at) in [
+        ("\toption proxy_auth_realm 'Home Router'", 31),
+        ("\toption proxy_auth_passwd 'secret'", 31),
+        ("\toption proxy_auth_pwfile '/etc/siproxd_passwd.cfg'", 31),
+        ("\tlist load_plugin 'plugin_blacklist.so'", 31),
+    ] {
+        let mut text: Vec<&str> = lines.clone();
+        text.insert(at - 1, opt);
+        let f = Scratch::new("auth", &(text.join("\n") + "\n"));
+        let name = f.0.to_str().expect("utf-8 path");
+        let out = Process::new(env!("CARGO_BIN_EXE_sipnat"))
+            .args(["--check-config", "-c", name])
+            .args(["--if-inbound", "br-lan", "--if-outbound", "pppoe-wan"])
+            .output()
+            .expect("sipnat runs");
+        assert_eq!(out.status.code(), Some(1), "{opt}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.contains("error:"))
+            .unwrap_or_else(|| panic!("{opt}: no error:\n{err}"));
+        assert!(line.starts_with(&format!("{name}:{at}: error: ")), "{line}");
+        if opt.contains("proxy_auth") {
+            let key = opt.split_whitespace().nth(1).expect("option name");
+            assert!(line.contains(&format!("'{key}'")), "{line}");
+            assert!(
+                line.contains("authentication is not implemented yet"),
+                "{line}"
+            );
+        } else {
+            assert!(line.contains("plugin_blacklist.so"), "{line}");
+        }
+        assert_eq!(err.matches("error:").count(), 1, "{err}");
+    }
 }
 
 // ------------------------------------------------------------ sections, -s
@@ -322,8 +424,8 @@ fn quoting_escapes_comments_and_lists() {
     assert_eq!((cfg.silence_log, cfg.debug_level), (2, 0x100));
     assert_eq!(cfg.host_outbound.as_deref(), Some("public.example"));
     assert_eq!(cfg.outbound_proxy_host.as_deref(), Some("proxy.example"));
-    // warnings: the replaced option (at the replacing line) and
-    // chrootjail (not implemented)
+    // warnings: the replaced option (at the replacing line) only;
+    // chrootjail is served by the init script's ujail for UCI files
     let replaced: Vec<_> = w
         .iter()
         .filter(|x| x.message.contains("set again"))
@@ -331,7 +433,7 @@ fn quoting_escapes_comments_and_lists() {
     assert_eq!(replaced.len(), 1, "{w:#?}");
     assert_eq!(replaced[0].line, 17);
     assert!(replaced[0].message.contains("first on line 16"));
-    assert_eq!(w.len(), 2, "{w:#?}");
+    assert_eq!(w.len(), 1, "{w:#?}");
 }
 
 #[test]

@@ -191,9 +191,13 @@ pub struct Config {
     pub rtp_dscp: u8,
     /// DSCP (0..=63) for SIP sent by sipnat, 0 = leave the socket default.
     pub sip_dscp: u8,
-    /// User to switch to after binding (privilege drop: later).
+    /// User to switch to once the sockets are bound (siproxd's `user`);
+    /// the registration directory is handed to it only when it is
+    /// sipnat's own (`driver::own_directory`).
     pub user: Option<String>,
-    /// Directory to chroot into (privilege drop: later).
+    /// siproxd's chroot directory. sipnat does not chroot itself: on
+    /// OpenWrt the init script runs every instance in a procd ujail
+    /// ([`options::Status::ServedByInit`]).
     pub chrootjail: Option<PathBuf>,
     /// UCI only (`option enabled`): `false` means the section is switched
     /// off; `main` then exits successfully without starting, and the init
@@ -207,6 +211,15 @@ pub struct Config {
     /// UCI only: OpenWrt's logical WAN network name (`interface_outbound
     /// 'wan'`), resolved by the init script into `--if-outbound DEV`.
     pub interface_outbound: Option<String>,
+    /// UCI only (`option wan_sip_open`): the init script publishes a
+    /// firewall rule that opens the SIP port to unsolicited packets from the
+    /// WAN zone. Default off: replies to what sipnat sent pass anyway. sipnat
+    /// itself only checks it.
+    pub wan_sip_open: bool,
+    /// UCI only (`list wan_sip_allow`): with `wan_sip_open`, the WAN sources
+    /// that rule admits (empty: all). Read by the init script; sipnat checks
+    /// the entries, so a typo is reported with its line.
+    pub wan_sip_allow: Acl,
 }
 
 /// Default SIP port (RFC 3261 §19.1.2).
@@ -247,6 +260,8 @@ impl Default for Config {
             enabled: true,
             interface_inbound: None,
             interface_outbound: None,
+            wan_sip_open: false,
+            wan_sip_allow: Acl::default(),
         }
     }
 }
@@ -414,6 +429,13 @@ impl Config {
             if v > 63 {
                 err(format!("{key} = {v} is out of range: a DSCP is 0..63"));
             }
+        }
+        if !self.wan_sip_allow.is_empty() && !self.wan_sip_open {
+            d.push(Diagnostic::warning(
+                file,
+                0,
+                "wan_sip_allow has no effect while wan_sip_open is 0: the SIP port is not opened to the WAN at all".to_string(),
+            ));
         }
         d
     }
@@ -644,6 +666,20 @@ fn apply_typed(
         ),
         "interface_inbound" => done(Ok(opt_string(value)), |v| cfg.interface_inbound = v),
         "interface_outbound" => done(Ok(opt_string(value)), |v| cfg.interface_outbound = v),
+        "wan_sip_open" => done(
+            uci::boolean(value).ok_or_else(|| {
+                format!(
+                    "wan_sip_open = '{value}': expected 1 (open the SIP port to the WAN) or 0 (do not)"
+                )
+            }),
+            |v| cfg.wan_sip_open = v,
+        ),
+        "wan_sip_allow" => done(
+            cfg.wan_sip_allow
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
         _ => Applied::NotTyped,
     }
 }
@@ -652,8 +688,8 @@ fn apply_typed(
 fn not_implemented_message(info: &options::OptionInfo) -> String {
     let name = info.name;
     match info.status {
-        Status::Later => format!(
-            "option '{name}' is recognised but chroot is not implemented yet; sipnat runs without it (use 'user' to drop privileges)"
+        Status::ServedByInit => format!(
+            "option '{name}' is recognised, but sipnat does not chroot itself: on OpenWrt /etc/init.d/sipnat runs it in a procd ujail instead (a private root holding only its configuration, /etc/passwd, /etc/group, resolv.conf and its registration directory); elsewhere use your service manager's sandboxing; ignored here ('user' drops root)"
         ),
         Status::NotApplicable => format!(
             "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
@@ -663,6 +699,21 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
         ),
         _ => format!("option '{name}' is recognised but not implemented yet; ignored"),
     }
+}
+
+/// The error for an option that asks for authentication (Status::Refused).
+fn refused_message(name: &str) -> String {
+    format!(
+        "option '{name}' asks sipnat to authenticate the phones, but authentication is not implemented yet: sipnat would let every phone register and call without a password, so it does not start; remove the option to run without authentication (hosts_allow_reg limits who may register)"
+    )
+}
+
+/// `load_plugin` names siproxd's blacklist plugin (`plugin_blacklist.so`,
+/// `.la`, or the bare name, with or without a directory).
+fn is_blacklist_plugin(value: &str) -> bool {
+    let file = value.rsplit('/').next().unwrap_or(value);
+    let stem = file.split('.').next().unwrap_or(file);
+    stem.eq_ignore_ascii_case("plugin_blacklist")
 }
 
 /// Split one line into `(key, value)`. `Ok(None)` for blank and comment lines.
@@ -813,11 +864,30 @@ impl<'f> Builder<'f> {
                         ),
                     );
                 }
-                if info.status == Status::Later && first.is_none() && !value.is_empty() {
+                // UCI files are run by the init script, which jails every
+                // instance: chrootjail is served there.
+                if info.status == Status::ServedByInit
+                    && self.syntax == Syntax::SiproxdConf
+                    && first.is_none()
+                    && !value.is_empty()
+                {
                     self.warning(line, not_implemented_message(info));
                 }
             }
             Applied::Bad(m) => self.error(line, m),
+            Applied::NotTyped if info.status == Status::Refused => {
+                if !value.is_empty() {
+                    self.error(line, refused_message(info.name));
+                }
+            }
+            Applied::NotTyped if info.name == "load_plugin" && is_blacklist_plugin(value) => {
+                self.error(
+                    line,
+                    format!(
+                        "load_plugin = '{value}': the blacklist plugin (blocking clients after failed registrations) is not built into sipnat, and sipnat does not run without protection you asked for: remove this line to start without it (hosts_allow_reg limits who may register)"
+                    ),
+                );
+            }
             Applied::NotTyped if info.name == "load_plugin" => {
                 // one warning per plugin line, naming the plugin
                 self.warning(

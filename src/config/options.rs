@@ -16,14 +16,20 @@
 pub enum Status {
     /// Parsed into a typed [`super::Config`] field and used by the signalling core.
     Implemented,
-    /// Parsed into a typed field, but the feature (privilege drop) comes later:
-    /// setting it produces a warning so nobody believes it is in force.
-    Later,
+    /// Parsed into a typed field and served outside the binary: on OpenWrt
+    /// the init script runs every instance in a procd ujail, which is what
+    /// `chrootjail` asked for. In a siproxd.conf file (not run by the init
+    /// script) setting it warns, so nobody believes sipnat chroots itself.
+    ServedByInit,
     /// Accepted, and a warning says it is not implemented yet.
     NotYet,
     /// Accepted with a warning that it has no meaning in sipnat's design
     /// (one thread, features built in instead of loadable plugins).
     NotApplicable,
+    /// Asks for access control sipnat does not have yet (authentication):
+    /// a configuration that sets it is an error, so sipnat never runs open
+    /// to everyone while the user believes it checks passwords.
+    Refused,
 }
 
 impl Status {
@@ -31,9 +37,14 @@ impl Status {
     pub fn describe(self) -> &'static str {
         match self {
             Status::Implemented => "implemented",
-            Status::Later => "parsed, warns: chroot not implemented yet",
+            Status::ServedByInit => {
+                "OpenWrt: served by the init script, which runs every instance in a procd ujail; warns in a siproxd.conf file (sipnat does not chroot itself)"
+            }
             Status::NotYet => "recognised, warns: not implemented yet",
             Status::NotApplicable => "recognised, warns: not applicable to sipnat",
+            Status::Refused => {
+                "refused: sipnat does not start with it (authentication is not implemented yet)"
+            }
         }
     }
 }
@@ -69,7 +80,7 @@ const fn list(name: &'static str, status: Status, meaning: &'static str) -> Opti
     }
 }
 
-use Status::{Implemented, Later, NotApplicable, NotYet};
+use Status::{Implemented, NotApplicable, NotYet, Refused, ServedByInit};
 
 /// Every option siproxd 0.8 understands (core table and all bundled plugins),
 /// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
@@ -182,7 +193,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     ),
     opt(
         "chrootjail",
-        Later,
+        ServedByInit,
         "chroot() into this directory after start.",
     ),
     // --- media (RTP relay)
@@ -235,17 +246,17 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- authentication
     opt(
         "proxy_auth_realm",
-        NotYet,
+        Refused,
         "Realm for digest authentication that local clients must pass to register.",
     ),
     opt(
         "proxy_auth_passwd",
-        NotYet,
+        Refused,
         "Single shared password for that authentication.",
     ),
     opt(
         "proxy_auth_pwfile",
-        NotYet,
+        Refused,
         "File with per-user passwords for that authentication (wins over proxy_auth_passwd).",
     ),
     // --- rewriting quirks

@@ -376,7 +376,7 @@ fn every_bad_line_is_reported_not_just_the_first() {
 #[test]
 fn unimplemented_options_warn_once_by_name() {
     let (c, d) = parse(
-        "proxy_auth_realm = Home\nproxy_auth_realm = Again\ntcp_keepalive = 20\nplugindir = /usr/lib/siproxd\n\
+        "ua_string = Home\nua_string = Again\ntcp_keepalive = 20\nplugindir = /usr/lib/siproxd\n\
          plugin_shortdial_entry = 1\nplugin_shortdial_entry = 2\n",
     );
     assert_eq!(c, Config::default(), "unimplemented options change nothing");
@@ -387,7 +387,7 @@ fn unimplemented_options_warn_once_by_name() {
             .filter(|x| x.message.contains(&format!("'{n}'")))
             .count()
     };
-    assert_eq!(named("proxy_auth_realm"), 1, "{w:#?}");
+    assert_eq!(named("ua_string"), 1, "{w:#?}");
     assert_eq!(named("tcp_keepalive"), 1);
     assert_eq!(named("plugindir"), 1);
     assert_eq!(named("plugin_shortdial_entry"), 1);
@@ -400,6 +400,68 @@ fn unimplemented_options_warn_once_by_name() {
         .find(|x| x.message.contains("plugin_shortdial_entry"))
         .unwrap(); // counted above
     assert!(shortdial.message.contains("plugins"), "{shortdial}");
+}
+
+#[test]
+fn authentication_options_are_refused_at_their_line() {
+    for (text, line, name) in [
+        ("proxy_auth_realm = Home\n", 1, "proxy_auth_realm"),
+        (
+            "user = nobody\nproxy_auth_passwd = secret\n",
+            2,
+            "proxy_auth_passwd",
+        ),
+        (
+            "# passwords\n\nproxy_auth_pwfile = /etc/siproxd_passwd.cfg\n",
+            3,
+            "proxy_auth_pwfile",
+        ),
+    ] {
+        let (_, d) = parse(text);
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{text}: {d:#?}");
+        assert_eq!(e[0].line, line, "{text}");
+        assert!(e[0].message.contains(&format!("'{name}'")), "{}", e[0]);
+        assert!(
+            e[0].message
+                .contains("authentication is not implemented yet"),
+            "{}",
+            e[0]
+        );
+    }
+    // every line that sets one is named
+    let (_, d) = parse("proxy_auth_realm = A\nproxy_auth_realm = B\nproxy_auth_pwfile = f\n");
+    let lines: Vec<usize> = errors(&d).iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![1, 2, 3]);
+    // an empty value asks for nothing (siproxd.conf: an empty value clears)
+    let (_, d) = parse("proxy_auth_realm =\n");
+    assert!(errors(&d).is_empty(), "{d:#?}");
+    // the options table says so
+    for n in ["proxy_auth_realm", "proxy_auth_passwd", "proxy_auth_pwfile"] {
+        assert_eq!(options::lookup(n).map(|o| o.status), Some(Status::Refused));
+    }
+}
+
+#[test]
+fn the_blacklist_plugin_is_refused_other_plugins_warn() {
+    for v in [
+        "plugin_blacklist.so",
+        "plugin_blacklist.la",
+        "plugin_blacklist",
+        "/usr/lib/siproxd/plugin_blacklist.so",
+    ] {
+        let (_, d) = parse(&format!(
+            "load_plugin = plugin_logcall.so\nload_plugin = {v}\n"
+        ));
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{v}: {d:#?}");
+        assert_eq!(e[0].line, 2);
+        assert!(e[0].message.contains(v), "{}", e[0]);
+        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_logcall only warns");
+    }
+    // its options alone load nothing in siproxd either: they only warn
+    let (_, d) = parse("plugin_blacklist_hitcount = 5\n");
+    assert!(errors(&d).is_empty() && warnings(&d).len() == 1, "{d:#?}");
 }
 
 #[test]
@@ -450,7 +512,7 @@ fn every_typed_option_is_handled_and_no_other() {
             apply_typed(&mut cfg, &mut parts, o.name, "\u{1}bogus", 1),
             Applied::NotTyped
         );
-        let should = matches!(o.status, Status::Implemented | Status::Later);
+        let should = matches!(o.status, Status::Implemented | Status::ServedByInit);
         assert_eq!(typed, should, "{} ({:?})", o.name, o.status);
     }
 }
@@ -874,7 +936,7 @@ fn load_the_sample_siproxd_conf() {
         let info = options::lookup(key).unwrap(); // the sample loaded without errors
         if matches!(
             info.status,
-            Status::NotYet | Status::NotApplicable | Status::Later
+            Status::NotYet | Status::NotApplicable | Status::ServedByInit
         ) && !expected.contains(&key)
         {
             expected.push(key);
@@ -883,8 +945,6 @@ fn load_the_sample_siproxd_conf() {
     for want in [
         "rtp_input_dejitter",
         "debug_port",
-        "proxy_auth_realm",
-        "proxy_auth_pwfile",
         "tcp_timeout",
         "tcp_keepalive",
         "ua_string",

@@ -35,9 +35,10 @@
 //!   ([`parse_uci_config`]): option names are siproxd's, and values mean
 //!   what they mean in siproxd.conf. A `list` value is one siproxd line, so
 //!   `list hosts_allow_reg '192.168.1.0/24'` lines accumulate and
-//!   `list load_plugin` names one plugin each. Three options exist only in
+//!   `list load_plugin` names one plugin each. Five options exist only in
 //!   UCI ([`UCI_ONLY_OPTIONS`]): `enabled`, `interface_inbound`,
-//!   `interface_outbound`.
+//!   `interface_outbound`, and the firewall switches `wan_sip_open` and
+//!   `wan_sip_allow`, which the init script reads (sipnat checks them).
 //!
 //! Errors carry the line the user edited: an unterminated quote (the line it
 //! opens on), an option outside a section, a missing value, a bad keyword or
@@ -82,6 +83,18 @@ pub const UCI_ONLY_OPTIONS: &[OptionInfo] = &[
         status: Status::Implemented,
         list: false,
         meaning: "OpenWrt network name of the WAN side (e.g. wan); the init script resolves it to if_outbound.",
+    },
+    OptionInfo {
+        name: "wan_sip_open",
+        status: Status::Implemented,
+        list: false,
+        meaning: "1: the init script opens the SIP port to the WAN zone for unsolicited requests; 0 (default): closed, replies to what sipnat sent still pass (conntrack).",
+    },
+    OptionInfo {
+        name: "wan_sip_allow",
+        status: Status::Implemented,
+        list: true,
+        meaning: "With wan_sip_open 1: only these IPv4 addresses or networks (e.g. the provider's) may reach the SIP port; none: the whole WAN.",
     },
 ];
 

@@ -141,9 +141,19 @@ fn read_nameservers() -> Vec<SocketAddr> {
     Vec::new()
 }
 
-/// Write `text` to `path` atomically: a temporary file in the same
-/// directory, fsync, rename over the old one, fsync the directory.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// Write `text` to `path` atomically, with permissions `mode`: a temporary
+/// file `<path>.tmp` in the same directory, fsync, rename over the old one,
+/// fsync the directory. Readers see the old file or the new one, never half.
+///
+/// The temporary file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` and
+/// `mode` (the registration file holds the token key: 0600), so a link or
+/// file someone else put at that name is never written through. A
+/// temporary file left by a crash is removed first, but only when it is a
+/// regular file owned by this process's user; anything else there is an
+/// error and nothing is written. The rename replaces `path` itself, never
+/// a file a symbolic link at `path` points to.
+pub fn write_atomically(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -151,16 +161,84 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+    };
+    let mut f = match create() {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let m = std::fs::symlink_metadata(&tmp)?;
+            if !m.file_type().is_file() || m.uid() != sys::effective_uid() {
+                return Err(std::io::Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists and is not a file of ours; not writing through it",
+                        tmp.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(&tmp)?;
+            create()?
+        }
+        Err(e) => return Err(e),
+    };
+    let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
+    drop(f);
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Mode of the registration file (it holds the token key).
+pub const REGISTRATION_FILE_MODE: u32 = 0o600;
+/// Largest registration file sipnat reads: a full table of the longest
+/// entries is about 512 × 350 bytes; anything much larger was not written
+/// by sipnat.
+pub const MAX_REGISTRATION_FILE: u64 = 1 << 20;
+
+/// Read the registration file: a regular file, not through a symbolic link
+/// (`O_NOFOLLOW`), at most [`MAX_REGISTRATION_FILE`] bytes of UTF-8.
+/// `Ok(None)` when there is none.
+pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err("is a symbolic link; not read".into());
+        }
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        return Err("is not a regular file; not read".into());
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_REGISTRATION_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_REGISTRATION_FILE {
+        return Err(format!(
+            "larger than {MAX_REGISTRATION_FILE} bytes; not a registration file"
+        ));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
 }
 
 pub struct Daemon {
@@ -227,15 +305,16 @@ impl Daemon {
             u64::from_le_bytes(seed),
             now,
         );
+        // Before anything writes there (the `.bad` copy): whether sipnat
+        // makes the registration directory itself decides whether it may
+        // give it to `user` later.
+        let reg_dir_created = cfg
+            .registration_file
+            .as_deref()
+            .is_some_and(create_registration_dir);
         if let Some(path) = cfg.registration_file.as_deref() {
-            match std::fs::read_to_string(path) {
-                Ok(text) => match proxy.load_registrations(now, unix_now(), &text) {
-                    Ok(n) => log::info!("restored {n} registrations from {}", path.display()),
-                    Err(e) => log::warn!("{}: {e}; starting with no registrations", path.display()),
-                },
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => log::warn!("cannot read {}: {e}", path.display()),
-            }
+            load_registration_file(&mut proxy, path, now);
+            remove_stale_temporary(path);
         }
         let relay_ports: Vec<u16> = proxy
             .media()
@@ -278,18 +357,8 @@ impl Daemon {
         let n_relay = relay_socks.len();
         // Everything that needs root is done: drop to `user` (siproxd's option).
         if let Some(user) = cfg.user.as_deref() {
-            if let (Some((uid, gid)), Some(dir)) = (
-                sys::user_ids(user),
-                cfg.registration_file.as_deref().and_then(Path::parent),
-            ) {
-                if std::fs::create_dir_all(dir).is_ok() {
-                    if let Err(e) = sys::chown(dir, uid, gid) {
-                        log::warn!("cannot give {} to {user}: {e}", dir.display());
-                    }
-                }
-                if let Some(f) = cfg.registration_file.as_deref().filter(|f| f.exists()) {
-                    let _ = sys::chown(f, uid, gid);
-                }
+            if let Some(path) = cfg.registration_file.as_deref() {
+                hand_over_registration_dir(&mut proxy, path, user, reg_dir_created);
             }
             let (uid, gid) = sys::drop_privileges(user)
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
@@ -558,12 +627,14 @@ impl Daemon {
                 }
                 self.proxy.reconfigure(cfg);
                 self.refresh();
+                self.proxy.stats_mut().bump("reload", "done");
                 log::info!("configuration reloaded; calls and registrations kept");
             }
             Err(diags) => {
                 for d in &diags {
                     log::error!("{d}");
                 }
+                self.proxy.stats_mut().bump("reload", "refused");
                 log::error!("configuration not reloaded: the running one stays");
             }
         }
@@ -574,15 +645,147 @@ impl Daemon {
             return;
         };
         let text = self.proxy.registrations_text(now, unix_now());
-        if let Err(e) = write_atomically(&path, &text) {
+        if let Err(e) = write_atomically(&path, &text, REGISTRATION_FILE_MODE) {
+            self.proxy
+                .stats_mut()
+                .bump("registration-file", "save-failed");
             log::warn!("cannot save registrations to {}: {e}", path.display());
         }
     }
 }
 
-/// Write the pid file (siproxd's `-p`/`pid_file`).
+/// Restore the registrations saved in `path`, all or nothing. A file that
+/// cannot be used is reported once (file and line), nothing of it is
+/// loaded, the daemon runs on with an empty table and the key it generated,
+/// and a copy is kept as `<path>.bad` (the next save replaces `path`
+/// itself; the copy is what is left to look at).
+fn load_registration_file(proxy: &mut Proxy, path: &Path, now: Instant) {
+    let problem = match read_registration_file(path) {
+        Ok(None) => return,
+        Ok(Some(text)) => match proxy.load_registrations(now, unix_now(), &text) {
+            Ok(n) => {
+                log::info!("restored {n} registrations from {}", path.display());
+                return;
+            }
+            Err(e) => {
+                let mut bad = PathBuf::from(path);
+                bad.as_mut_os_string().push(".bad");
+                let kept = match write_atomically(&bad, &text, REGISTRATION_FILE_MODE) {
+                    Ok(()) => format!("a copy is kept as {}", bad.display()),
+                    Err(c) => format!("no copy kept ({}: {c})", bad.display()),
+                };
+                format!("{e}; loaded nothing from it, {kept}")
+            }
+        },
+        Err(e) => {
+            proxy.stats_mut().bump("registration-file", "rejected");
+            format!("{e}; loaded nothing from it")
+        }
+    };
+    log::warn!(
+        "registration file {}: {problem}; starting with no registrations",
+        path.display()
+    );
+}
+
+/// The directory the registration file lives in (`.` for a bare name).
+fn registration_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Make the registration file's directory when it does not exist yet
+/// (0755, parents too, so the unprivileged user can reach it; the file
+/// itself is 0600); true when sipnat made it now.
+fn create_registration_dir(path: &Path) -> bool {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = registration_dir(path);
+    std::fs::symlink_metadata(dir).is_err()
+        && std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .is_ok()
+}
+
+/// Is `dir` a directory sipnat may give to its unprivileged `user`? Only
+/// one that is sipnat's own: a real directory (not a symbolic link) that
+/// sipnat has just made itself (`created`), or whose name starts with
+/// `sipnat` (`/var/lib/sipnat`, which the init script makes;
+/// `/var/lib/sipnat-office`). Never any other existing directory: with
+/// `registration_file = /etc/regs`, handing over the file's directory
+/// would give `/etc` to `user`.
+pub fn own_directory(dir: &Path, created: bool) -> Result<(), &'static str> {
+    let m = std::fs::symlink_metadata(dir).map_err(|_| "it does not exist")?;
+    if m.file_type().is_symlink() {
+        return Err("it is a symbolic link");
+    }
+    if !m.is_dir() {
+        return Err("it is not a directory");
+    }
+    let named = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("sipnat"));
+    if created || named {
+        Ok(())
+    } else {
+        Err(
+            "it is not sipnat's own directory (sipnat did not make it and its name does not start with 'sipnat')",
+        )
+    }
+}
+
+/// Before the privilege drop: give the registration file's directory to
+/// `user` so the unprivileged daemon can still save there, when
+/// [`own_directory`] allows it. Otherwise the directory stays as it is, a
+/// warning says why (saving will fail unless `user` may write there) and
+/// `privileges.directory-kept` counts it.
+fn hand_over_registration_dir(proxy: &mut Proxy, path: &Path, user: &str, created: bool) {
+    use std::os::unix::fs::MetadataExt;
+    // An unknown user: drop_privileges reports it and sipnat stops.
+    let Some((uid, gid)) = sys::user_ids(user) else {
+        return;
+    };
+    let dir = registration_dir(path);
+    let owned = std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.gid() == gid);
+    if owned {
+        return;
+    }
+    match own_directory(dir, created) {
+        Ok(()) => {
+            if let Err(e) = sys::chown_directory(dir, uid, gid) {
+                log::warn!("cannot give {} to {user}: {e}", dir.display());
+            }
+        }
+        Err(why) => {
+            proxy.stats_mut().bump("privileges", "directory-kept");
+            log::warn!(
+                "not giving {} to {user}: {why}; after the switch to {user} the registrations can be saved there only if {user} may write it (registration_file in /var/lib/sipnat/ is sipnat's own)",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// Remove `<path>.tmp` when a crash left it behind as a regular file: at
+/// start sipnat may still be root, and a leftover root-owned temporary
+/// file would keep the unprivileged daemon from ever saving
+/// ([`write_atomically`] refuses a temporary file that is not its own).
+fn remove_stale_temporary(path: &Path) {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    if std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_file()) {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Write the pid file (siproxd's `-p`/`pid_file`): 0644, as daemons'
+/// pid files are, through the same writer (no link followed).
 pub fn write_pid_file(path: &Path) -> std::io::Result<()> {
-    write_atomically(path, &format!("{}\n", std::process::id()))
+    write_atomically(path, &format!("{}\n", std::process::id()), 0o644)
 }
 
 #[cfg(test)]
@@ -593,8 +796,8 @@ mod tests {
     fn atomic_write_replaces_whole_file() {
         let dir = std::env::temp_dir().join(format!("sipnat-aw-{}", std::process::id()));
         let p = dir.join("sub/regs");
-        write_atomically(&p, "one\n").unwrap();
-        write_atomically(&p, "two\n").unwrap();
+        write_atomically(&p, "one\n", 0o600).unwrap();
+        write_atomically(&p, "two\n", 0o600).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
         assert!(!dir.join("sub/regs.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
@@ -632,6 +835,122 @@ mod tests {
         assert_eq!(host.side(3, a("198.51.100.2:5060")), Side::Wan);
         assert_eq!(host.side(1, a("127.0.0.1:5060")), Side::Lan);
         assert_eq!(host.side(5, a("10.77.1.2:5060")), Side::Wan);
+    }
+
+    #[test]
+    fn atomic_write_makes_0600_and_never_writes_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sipnat-aw2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("regs");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        // a wide-open old file is replaced by a 0600 one
+        std::fs::write(&p, "old\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        write_atomically(&p, "key 00\n", REGISTRATION_FILE_MODE).unwrap();
+        assert_eq!(mode(&p), 0o600);
+        // a stale temporary file of ours (a crash mid-write) is replaced
+        std::fs::write(dir.join("regs.tmp"), "half").unwrap();
+        write_atomically(&p, "new\n", REGISTRATION_FILE_MODE).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        assert!(!dir.join("regs.tmp").exists());
+        // a link at the temporary name is not written through, nor removed
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("regs.tmp")).unwrap();
+        let e = write_atomically(&p, "evil\n", REGISTRATION_FILE_MODE).unwrap_err();
+        assert!(e.to_string().contains("not a file of ours"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        std::fs::remove_file(dir.join("regs.tmp")).unwrap();
+        // a link at the final name is replaced, not followed
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        write_atomically(&p, "mine\n", REGISTRATION_FILE_MODE).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert!(
+            !std::fs::symlink_metadata(&p)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // the pid file: 0644, same writer
+        let pid = dir.join("pid");
+        write_pid_file(&pid).unwrap();
+        assert_eq!(mode(&pid), 0o644);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn registration_file_reader_refuses_links_and_huge_files() {
+        let dir = std::env::temp_dir().join(format!("sipnat-rr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(read_registration_file(&dir.join("none")), Ok(None));
+        std::fs::write(dir.join("ok"), "key 00\n").unwrap();
+        assert_eq!(
+            read_registration_file(&dir.join("ok")),
+            Ok(Some("key 00\n".into()))
+        );
+        std::os::unix::fs::symlink(dir.join("ok"), dir.join("link")).unwrap();
+        let e = read_registration_file(&dir.join("link")).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        let e = read_registration_file(&dir).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        std::fs::write(
+            dir.join("big"),
+            vec![b'#'; MAX_REGISTRATION_FILE as usize + 1],
+        )
+        .unwrap();
+        let e = read_registration_file(&dir.join("big")).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+        std::fs::write(dir.join("bin"), b"key \xff\n").unwrap();
+        let e = read_registration_file(&dir.join("bin")).unwrap_err();
+        assert!(e.contains("UTF-8"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_sipnats_own_directory_is_handed_over() {
+        // System directories: never, whatever the registration file says.
+        for d in [
+            "/", "/etc", "/var", "/var/lib", "/tmp", "/usr", "/root", ".",
+        ] {
+            assert!(own_directory(Path::new(d), false).is_err(), "{d}");
+        }
+        assert_eq!(
+            registration_dir(Path::new("/etc/regs")),
+            Path::new("/etc"),
+            "registration_file = /etc/regs names /etc"
+        );
+        assert_eq!(registration_dir(Path::new("regs")), Path::new("."));
+        let base = std::env::temp_dir().join(format!("sipnat-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("shared")).unwrap();
+        std::fs::create_dir_all(base.join("sipnat-office")).unwrap();
+        std::fs::create_dir_all(base.join("sipnat")).unwrap();
+        std::fs::write(base.join("sipnat-file"), "").unwrap();
+        std::os::unix::fs::symlink("/etc", base.join("sipnat-link")).unwrap();
+        // an existing directory of another name: only when sipnat made it
+        assert!(own_directory(&base.join("shared"), false).is_err());
+        assert_eq!(own_directory(&base.join("shared"), true), Ok(()));
+        // named for sipnat
+        assert_eq!(own_directory(&base.join("sipnat"), false), Ok(()));
+        assert_eq!(own_directory(&base.join("sipnat-office"), false), Ok(()));
+        // never through a link, never a file, never what is not there
+        assert_eq!(
+            own_directory(&base.join("sipnat-link"), true),
+            Err("it is a symbolic link")
+        );
+        assert!(own_directory(&base.join("sipnat-file"), true).is_err());
+        assert!(own_directory(&base.join("sipnat-none"), true).is_err());
+        // making it: true only the first time
+        let p = base.join("new/deeper/regs");
+        assert!(create_registration_dir(&p));
+        assert!(!create_registration_dir(&p));
+        assert!(base.join("new/deeper").is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -119,10 +119,24 @@ pub fn drop_privileges(user: &str) -> Result<(u32, u32), String> {
     Ok((uid, gid))
 }
 
-/// Give `path` to `uid:gid` (the registration file's directory, before the
-/// privilege drop, so the unprivileged daemon can still save).
-pub fn chown(path: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+/// Give the directory `dir` to `uid:gid` (the registration directory,
+/// before the privilege drop, so the unprivileged daemon can still save).
+/// The directory is opened with `O_DIRECTORY | O_NOFOLLOW` and changed
+/// through that descriptor, so a symbolic link put in its place is never
+/// followed to another directory.
+pub fn chown_directory(dir: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?;
+    std::os::unix::fs::fchown(&d, Some(uid), Some(gid))
+}
+
+/// The effective user id of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Look up a user's ids without switching.

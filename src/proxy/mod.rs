@@ -67,7 +67,9 @@ pub use output::{Buf, Channel, Outbox, Transmit};
 
 use crate::config::{Config, Net4};
 use crate::dns::{Lookup, Resolver};
-use crate::limits::{MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI};
+use crate::limits::{
+    MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
+};
 use crate::sip::{
     ContactValue, Header, HeaderName, Host, Message, Method, NameAddr, StartLine, Uri, Via,
     param_get, split_comma, unfold_headers,
@@ -94,9 +96,6 @@ const PENDING_REGISTRATION: Duration = Duration::from_secs(32);
 const TICK: Duration = Duration::from_secs(1);
 /// A parked request gives up after this long (the resolver fails sooner).
 const PARK_LIMIT: Duration = Duration::from_secs(40);
-/// Largest expiry sipnat grants as a registrar (RFC 3261 §10.3 step 7 lets
-/// the registrar shorten it).
-const MAX_LOCAL_EXPIRES: u32 = 86_400;
 /// Default Max-Forwards (RFC 3261 §16.6 step 3).
 const DEFAULT_MAX_FORWARDS: u32 = 70;
 const SERVER: &str = concat!("Server: sipnat/", env!("CARGO_PKG_VERSION"), "\r\n");
@@ -186,6 +185,12 @@ const fn ans(code: u16, reason: &'static str) -> Answer {
     Answer { code, reason }
 }
 
+/// The answer to a REGISTER beyond its host's share of the table.
+const HOST_QUOTA_ANSWER: Answer = ans(
+    503,
+    "Service Unavailable (too many registrations from this host)",
+);
+
 impl Proxy {
     /// A proxy for `cfg`. `key` is the installation's secret (saved with the
     /// registrations); `seed` seeds the resolver's query ids.
@@ -234,6 +239,12 @@ impl Proxy {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// For the driver's own counts (a registration file that could not be
+    /// saved or read), so they show in [`Proxy::status_text`] with the rest.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
     }
 
     pub fn config(&self) -> &Config {
@@ -340,8 +351,24 @@ impl Proxy {
     }
 
     /// Restore a registration file written by [`Proxy::registrations_text`]
-    /// (its key too, so tokens the provider stored stay valid).
+    /// (its key too, so tokens the provider stored stay valid). All or
+    /// nothing ([`Registry::read_text`]): on an error nothing of the file is
+    /// taken, the key generated at start stays, and
+    /// `registration-file.rejected` counts it.
     pub fn load_registrations(
+        &mut self,
+        now: Instant,
+        unix_now: u64,
+        text: &str,
+    ) -> Result<usize, String> {
+        let r = self.read_registrations(now, unix_now, text);
+        if r.is_err() {
+            self.stats.bump("registration-file", "rejected");
+        }
+        r
+    }
+
+    fn read_registrations(
         &mut self,
         now: Instant,
         unix_now: u64,
@@ -752,7 +779,12 @@ impl Proxy {
             self.dirty |= c;
             return self.answer_register(src, msg, &aor, now, out);
         }
-        // First pass: refuse the whole request if a new binding does not fit.
+        // First pass: refuse the whole request if a new binding does not fit,
+        // in the host's share or in the table.
+        let new = self.new_bindings(msg, &aor, *src.addr.ip(), Some(default));
+        if self.regs.over_host_quota(*src.addr.ip(), new) {
+            return self.refuse_host_quota(src, msg, out);
+        }
         for v in msg.values(HeaderName::Contact) {
             if let Ok(ContactValue::Addr(na)) = ContactValue::parse(v) {
                 if self.regs.would_overflow(&aor, na.uri_str) && contact_expires(&na, default) > 0 {
@@ -792,6 +824,36 @@ impl Proxy {
         }
         self.stats.bump("registration", "local");
         self.answer_register(src, msg, &aor, now, out)
+    }
+
+    /// How many of a REGISTER's Contacts would be bindings its source host
+    /// does not hold yet. With `default` (sipnat as the registrar) a Contact
+    /// that removes its binding (expires 0) is not counted.
+    fn new_bindings(
+        &self,
+        msg: &Message<'_>,
+        aor: &str,
+        ip: Ipv4Addr,
+        default: Option<u32>,
+    ) -> usize {
+        msg.values(HeaderName::Contact)
+            .filter_map(|v| match ContactValue::parse(v) {
+                Ok(ContactValue::Addr(na)) => Some(na),
+                _ => None,
+            })
+            .filter(|na| default.is_none_or(|d| contact_expires(na, d) > 0))
+            .filter(|na| self.regs.is_new_for(aor, na.uri_str, ip))
+            .count()
+    }
+
+    /// A host at its share of the registration table
+    /// ([`crate::limits::MAX_REGISTRATIONS_PER_HOST`]): 503 with
+    /// Retry-After (RFC 3261 §21.5.4), as for a full table. Its bindings
+    /// expire or are removed, and then it has room again; the other hosts
+    /// have room all along.
+    fn refuse_host_quota(&mut self, src: Peer, msg: &Message<'_>, out: &mut Outbox) {
+        self.stats.bump("quota", "registrations-per-host");
+        self.answer(src, msg, HOST_QUOTA_ANSWER, out)
     }
 
     fn answer_register(
@@ -1115,6 +1177,11 @@ impl Proxy {
             .and_then(|h| NameAddr::parse(h.value).ok())
             .and_then(|na| aor_key(na.uri.user, na.uri.host_str))
             .ok_or(ans(400, "Bad To"))?;
+        let new = self.new_bindings(msg, &aor, *src.addr.ip(), None);
+        if self.regs.over_host_quota(*src.addr.ip(), new) {
+            self.stats.bump("quota", "registrations-per-host");
+            return Err(HOST_QUOTA_ANSWER);
+        }
         for v in msg.values(HeaderName::Contact) {
             if let Ok(ContactValue::Addr(na)) = ContactValue::parse(v) {
                 if self.regs.would_overflow(&aor, na.uri_str) {

@@ -11,13 +11,15 @@
 //!
 //! Capacity is [`MAX_REGISTRATIONS`]; a *new* binding that does not fit is
 //! refused (the caller answers 503) and no binding is ever evicted. Entries
-//! leave only by expiry or de-registration.
+//! leave only by expiry or de-registration. One source host may hold at
+//! most [`MAX_REGISTRATIONS_PER_HOST`] of them ([`Registry::over_host_quota`]),
+//! so no single host can fill the table for the others.
 //!
 //! The table persists as text ([`Registry::write_text`], [`Registry::read_text`])
 //! with absolute Unix expiry times, so the driver can save it atomically and a
 //! restart loses no phone. It does not do I/O itself.
 
-use crate::limits::{MAX_REGISTRATIONS, MAX_STORED_URI};
+use crate::limits::{MAX_REGISTRATIONS, MAX_REGISTRATIONS_PER_HOST, MAX_STORED_URI};
 use core::fmt::Write as _;
 use heapless::String;
 use std::net::SocketAddrV4;
@@ -137,6 +139,27 @@ impl Registry {
                 .any(|r| r.aor == aor && r.contact == contact)
     }
 
+    /// Bindings (pending ones included) whose phone sends from `ip`.
+    pub fn count_ip(&self, ip: std::net::Ipv4Addr) -> usize {
+        self.slots.iter().filter(|r| r.addr.ip() == &ip).count()
+    }
+
+    /// Would (aor, contact) be a binding `ip` does not hold yet? A refresh of
+    /// one it holds is not new; a binding that moves to `ip` from another
+    /// address is.
+    pub fn is_new_for(&self, aor: &str, contact: &str, ip: std::net::Ipv4Addr) -> bool {
+        !self
+            .slots
+            .iter()
+            .any(|r| r.aor == aor && r.contact == contact && r.addr.ip() == &ip)
+    }
+
+    /// Would `new` more bindings from `ip` take it past its share of the
+    /// table ([`MAX_REGISTRATIONS_PER_HOST`])?
+    pub fn over_host_quota(&self, ip: std::net::Ipv4Addr, new: usize) -> bool {
+        new > 0 && self.count_ip(ip) + new > MAX_REGISTRATIONS_PER_HOST
+    }
+
     /// Confirm (aor, contact) with a registrar's expiry.
     pub fn confirm(&mut self, aor: &str, contact: &str, expires_at: Instant) -> bool {
         match self
@@ -214,7 +237,7 @@ impl Registry {
                 r.aor,
                 r.contact,
                 r.addr,
-                unix_now + left,
+                unix_now.saturating_add(left),
                 u8::from(r.local)
             );
         }
@@ -222,7 +245,14 @@ impl Registry {
 
     /// Load bindings written by [`Registry::write_text`]; lines of other
     /// kinds are left to the caller (`other` gets them). Returns how many
-    /// bindings were restored; expired ones are skipped. Errors name the line.
+    /// bindings were restored; expired ones are skipped.
+    ///
+    /// All or nothing: the whole text is parsed and checked first, and only
+    /// when every line is good (and the bindings fit beside the ones already
+    /// here) is the table changed. On a bad line the error names it
+    /// (`line N: …`) and the table is left exactly as it was. Never panics,
+    /// whatever the text: an expiry further away than any registrar can
+    /// grant ([`MAX_SAVED_EXPIRY`]) is a bad line, not an overflow.
     pub fn read_text(
         &mut self,
         now: Instant,
@@ -230,40 +260,121 @@ impl Registry {
         text: &str,
         mut other: impl FnMut(&str) -> Result<(), std::string::String>,
     ) -> Result<usize, std::string::String> {
-        let mut restored = 0;
+        let mut staged: Vec<Staged<'_>> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let at = |e: &str| format!("line {}: {e}", i + 1);
             let mut f = line.split(' ');
             if f.next() != Some("reg") {
-                other(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+                other(line).map_err(|e| at(&e))?;
                 continue;
             }
-            let bad = || format!("line {}: malformed registration", i + 1);
-            let aor = f.next().ok_or_else(bad)?;
-            let contact = f.next().ok_or_else(bad)?;
-            let addr: SocketAddrV4 = f.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
-            let exp: u64 = f.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
-            let local = match f.next() {
-                Some("0") => false,
-                Some("1") => true,
-                _ => return Err(bad()),
-            };
-            if f.next().is_some() {
-                return Err(bad());
+            if let Some(s) = parse_reg(&mut f, now, unix_now).map_err(at)? {
+                staged.push(s);
             }
-            if exp <= unix_now {
-                continue;
-            }
-            let expires_at = now + Duration::from_secs(exp - unix_now);
-            self.upsert(aor, contact, addr, expires_at, true, local)
-                .map_err(|_| format!("line {}: registration table full", i + 1))?;
-            restored += 1;
         }
-        Ok(restored)
+        // Distinct new bindings must fit; duplicates in the file and
+        // bindings already here only refresh.
+        let mut new = 0;
+        for (k, s) in staged.iter().enumerate() {
+            let seen = staged[..k]
+                .iter()
+                .any(|t| t.aor == s.aor && t.contact == s.contact);
+            let here = self
+                .slots
+                .iter()
+                .any(|r| r.aor == s.aor && r.contact == s.contact);
+            if !seen && !here {
+                new += 1;
+            }
+        }
+        if self.slots.len() + new > MAX_REGISTRATIONS {
+            return Err(format!(
+                "{} bindings, more than the table holds ({MAX_REGISTRATIONS})",
+                self.slots.len() + new
+            ));
+        }
+        for s in &staged {
+            // fits: every field was checked against its capacity above, and
+            // the count just now
+            self.upsert(s.aor, s.contact, s.addr, s.expires_at, true, s.local)
+                .map_err(|_| "registration table full".to_string())?;
+        }
+        Ok(staged.len())
     }
+}
+
+/// The furthest expiry a saved binding may have, in seconds from now: every
+/// expiry sipnat stores comes from a SIP `expires` value, which is a 32-bit
+/// number (RFC 3261 §20.19, §25.1 `delta-seconds`). A file saying more was
+/// not written by sipnat.
+pub const MAX_SAVED_EXPIRY: u64 = u32::MAX as u64;
+
+/// One checked line of a registration file, not yet in the table.
+struct Staged<'t> {
+    aor: &'t str,
+    contact: &'t str,
+    addr: SocketAddrV4,
+    expires_at: Instant,
+    local: bool,
+}
+
+/// The fields after `reg`; `Ok(None)` for a binding that has expired.
+fn parse_reg<'t>(
+    f: &mut impl Iterator<Item = &'t str>,
+    now: Instant,
+    unix_now: u64,
+) -> Result<Option<Staged<'t>>, &'static str> {
+    const BAD: &str = "malformed registration";
+    let aor = stored_field(f.next())?;
+    let contact = stored_field(f.next())?;
+    let addr: SocketAddrV4 = f.next().ok_or(BAD)?.parse().map_err(|_| BAD)?;
+    let exp: u64 = f.next().ok_or(BAD)?.parse().map_err(|_| BAD)?;
+    let local = match f.next() {
+        Some("0") => false,
+        Some("1") => true,
+        _ => return Err(BAD),
+    };
+    if f.next().is_some() {
+        return Err(BAD);
+    }
+    if exp <= unix_now {
+        return Ok(None);
+    }
+    let left = exp - unix_now;
+    if left > MAX_SAVED_EXPIRY {
+        return Err("expiry out of range");
+    }
+    let expires_at = now
+        .checked_add(Duration::from_secs(left))
+        .ok_or("expiry out of range")?;
+    Ok(Some(Staged {
+        aor,
+        contact,
+        addr,
+        expires_at,
+        local,
+    }))
+}
+
+/// An AOR or contact as the file holds it: present, short enough for the
+/// table, and free of control characters (the contact becomes a
+/// Request-URI, so a CR or LF in it would split a SIP message).
+fn stored_field(v: Option<&str>) -> Result<&str, &'static str> {
+    let v = v.ok_or("malformed registration")?;
+    if v.is_empty() {
+        return Err("malformed registration (empty field)");
+    }
+    if v.len() > MAX_STORED_URI {
+        return Err("malformed registration (field too long)");
+    }
+    if v.bytes().any(|b| b.is_ascii_control()) {
+        return Err("malformed registration (control character)");
+    }
+    Ok(v)
 }
 
 /// The user part of a stored contact URI (`sip:user@host…`).
@@ -366,6 +477,45 @@ mod tests {
     }
 
     #[test]
+    fn each_host_has_its_share() {
+        let t0 = Instant::now();
+        let mut r: Box<Registry> = Box::default();
+        let ip: std::net::Ipv4Addr = "10.0.0.2".parse().unwrap();
+        for i in 0..MAX_REGISTRATIONS_PER_HOST {
+            assert!(!r.over_host_quota(ip, 1), "{i}");
+            r.upsert(
+                &format!("{i}@p"),
+                &format!("sip:{i}@10.0.0.2"),
+                a("10.0.0.2:5060"),
+                t0 + Duration::from_secs(60),
+                false,
+                false,
+            )
+            .unwrap();
+        }
+        assert_eq!(r.count_ip(ip), MAX_REGISTRATIONS_PER_HOST);
+        assert!(r.over_host_quota(ip, 1));
+        assert!(!r.over_host_quota(ip, 0), "refreshes only");
+        // a refresh is not new; the same binding from another host is
+        assert!(!r.is_new_for("7@p", "sip:7@10.0.0.2", ip));
+        assert!(r.is_new_for("7@p", "sip:7@10.0.0.2", "10.0.0.3".parse().unwrap()));
+        assert!(r.is_new_for("new@p", "sip:new@10.0.0.2", ip));
+        // another host is not affected
+        assert!(!r.over_host_quota("10.0.0.3".parse().unwrap(), 1));
+        // the port does not make another host
+        r.upsert(
+            "x@p",
+            "sip:x@10.0.0.2:5062",
+            a("10.0.0.2:5062"),
+            t0,
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.count_ip(ip), MAX_REGISTRATIONS_PER_HOST + 1);
+    }
+
+    #[test]
     fn expiry_removes_and_reports_confirmed() {
         let t0 = Instant::now();
         let mut r: Box<Registry> = Box::default();
@@ -458,6 +608,124 @@ mod tests {
             r.read_text(t0, 0, "reg a b 1.2.3.4:5 9 2\n", |_| Ok(()))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn any_expiry_loads_or_is_refused_without_panicking() {
+        let t0 = Instant::now();
+        let line = |exp: &str| format!("reg 1@p sip:1@10.0.0.2 10.0.0.2:5060 {exp} 0\n");
+        for (exp, unix_now, want) in [
+            // u64::MAX: far beyond any expiry a registrar can grant
+            (
+                "18446744073709551615",
+                1_000,
+                Err("line 1: expiry out of range"),
+            ),
+            (
+                "18446744073709551615",
+                0,
+                Err("line 1: expiry out of range"),
+            ),
+            // one past the largest delta-seconds
+            ("4294968296", 1_000, Err("line 1: expiry out of range")),
+            // the largest delta-seconds: fine
+            ("4294968295", 1_000, Ok(1)),
+            // 0, and times in the past: expired, skipped
+            ("0", 1_000, Ok(0)),
+            ("999", 1_000, Ok(0)),
+            ("1000", 1_000, Ok(0)),
+            ("0", 0, Ok(0)),
+            ("1001", 1_000, Ok(1)),
+            // not a number at all
+            ("-1", 1_000, Err("line 1: malformed registration")),
+            (
+                "18446744073709551616",
+                1_000,
+                Err("line 1: malformed registration"),
+            ),
+        ] {
+            let mut r: Box<Registry> = Box::default();
+            let got = r.read_text(t0, unix_now, &line(exp), |_| Ok(()));
+            assert_eq!(
+                got,
+                want.map_err(str::to_string),
+                "expiry {exp} at {unix_now}"
+            );
+            assert_eq!(r.len(), *got.as_ref().unwrap_or(&0), "{exp}");
+        }
+    }
+
+    #[test]
+    fn a_bad_line_loads_nothing_and_leaves_the_table_alone() {
+        let t0 = Instant::now();
+        let mut r: Box<Registry> = Box::default();
+        r.upsert(
+            "old@p",
+            "sip:old@10.0.0.9",
+            a("10.0.0.9:5060"),
+            t0 + Duration::from_secs(60),
+            true,
+            true,
+        )
+        .unwrap();
+        let good = "reg 1@p sip:1@10.0.0.2 10.0.0.2:5060 2000 0\n\
+                    reg 2@p sip:2@10.0.0.3 10.0.0.3:5060 2000 1\n";
+        for (bad, why) in [
+            // truncated in the middle of a line (a crash while writing)
+            (
+                "reg 3@p sip:3@10.0.0.4 10.0.0.4:50",
+                "line 3: malformed registration",
+            ),
+            ("reg 3@p sip:3@10.0.0.4", "line 3: malformed registration"),
+            (
+                "reg 3@p sip:3@10.0.0.4 10.0.0.4:5060 2000 0 extra",
+                "line 3: malformed registration",
+            ),
+            (
+                "reg  sip:3@10.0.0.4 10.0.0.4:5060 2000 0",
+                "line 3: malformed registration (empty field)",
+            ),
+            (
+                "reg 3@p sip:3@10.0.0.4\rX 10.0.0.4:5060 2000 0",
+                "line 3: malformed registration (control character)",
+            ),
+            ("\u{0}\u{1}garbage", "line 3: unknown"),
+        ] {
+            let text = format!("{good}{bad}\n");
+            let err = r
+                .read_text(t0, 1_000, &text, |l| Err(format!("unknown {}", l.len())))
+                .unwrap_err();
+            assert!(err.starts_with(why), "{bad:?}: {err}");
+            assert_eq!(r.len(), 1, "{bad:?}: nothing of the file was loaded");
+            assert_eq!(r.iter().next().unwrap().aor, "old@p");
+        }
+        let long = "x".repeat(MAX_STORED_URI + 1);
+        let text = format!("{good}reg {long}@p sip:3@h 10.0.0.4:5060 2000 0\n");
+        let err = r.read_text(t0, 1_000, &text, |_| Ok(())).unwrap_err();
+        assert_eq!(err, "line 3: malformed registration (field too long)");
+        assert_eq!(r.len(), 1);
+        // and the good part alone loads beside what is there
+        assert_eq!(r.read_text(t0, 1_000, good, |_| Ok(())), Ok(2));
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn a_file_with_more_bindings_than_the_table_loads_nothing() {
+        let t0 = Instant::now();
+        let mut text = std::string::String::new();
+        for i in 0..=MAX_REGISTRATIONS {
+            text.push_str(&format!(
+                "reg {i}@p sip:{i}@10.0.0.2 10.0.0.2:5060 2000 0\n"
+            ));
+        }
+        let mut r: Box<Registry> = Box::default();
+        let err = r.read_text(t0, 1_000, &text, |_| Ok(())).unwrap_err();
+        assert!(err.contains("more than the table holds"), "{err}");
+        assert!(r.is_empty());
+        // the same binding twice counts once
+        let twice = "reg 1@p sip:1@h 10.0.0.2:5060 2000 0\nreg 1@p sip:1@h 10.0.0.2:5060 3000 0\n";
+        assert_eq!(r.read_text(t0, 1_000, twice, |_| Ok(())), Ok(2));
+        assert_eq!(r.len(), 1);
     }
 
     #[test]

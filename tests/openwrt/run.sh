@@ -22,7 +22,10 @@
 #                        the network map for one from the case directory
 #              network   network map (NETWORK DEVICE lines; default
 #                        fixtures/network), zones: fw4 zone map (default
-#                        fixtures/zones), dirs: paths that must exist after
+#                        fixtures/zones), passwd/group: the fake root's
+#                        /etc/passwd and /etc/group (default: none), which
+#                        are shown after the steps when a case has `users`,
+#                        dirs: paths that must exist after
 #   migrate-*  root/     files copied into the fake root (etc/config/siproxd,
 #                        etc/config/sipnat, usr/share/sipnat/sipnat.default,
 #                        etc/rc.d/S50siproxd ...); the script is sourced in a
@@ -125,6 +128,9 @@ run_init_case() { # dir shell
 	_log="$WORK/log"
 	: >"$_log"
 	cp "$_dir/sipnat" "$_root/etc/config/sipnat"
+	for _f in passwd group; do
+		[ -f "$_dir/$_f" ] && cp "$_dir/$_f" "$_root/etc/$_f"
+	done
 	_net="$FIXTURES/network"
 	[ -f "$_dir/network" ] && _net="$_dir/network"
 	_zones="$FIXTURES/zones"
@@ -154,6 +160,12 @@ run_init_case() { # dir shell
 		[ "$_rc" = 0 ] || echo "## exit $_rc" >>"$_log"
 		[ -s "$WORK/out" ] && sed 's/^/## output: /' "$WORK/out" >>"$_log"
 	done <"$_dir/steps"
+	if [ -f "$_dir/users" ]; then
+		for _f in passwd group; do
+			echo "## /etc/$_f" >>"$_log"
+			cat "$_root/etc/$_f" >>"$_log" 2>/dev/null
+		done
+	fi
 	if [ -f "$_dir/dirs" ]; then
 		while read -r _d; do
 			[ -n "$_d" ] || continue

@@ -113,3 +113,47 @@ config_list_foreach() {
 		_i=$((_i + 1))
 	done
 }
+
+# OpenWrt's account helpers, with the same arguments, on the fake root's
+# $IPKG_INSTROOT/etc/passwd and /etc/group (which a case may provide); what
+# they add is logged:
+#   user_exists NAME             true when NAME is in /etc/passwd
+#   group_add_next NAME          prints NAME's gid, adding the group with the
+#                                first free gid from 32768 when it is missing
+#   user_add NAME [UID] [GID]    adds the user (an empty UID: the first free
+#                                uid from 32768)
+
+# shellcheck source=/dev/null # log.sh, checked on its own
+. "$SIPNAT_STUBS/log.sh"
+
+user_exists() {
+	grep -qs "^$1:" "$IPKG_INSTROOT/etc/passwd"
+}
+
+# The first number from 32768 not in field 3 of file $1.
+stub_next_id() {
+	_sni=32768
+	while cut -d: -f3 "$1" 2>/dev/null | grep -qx "$_sni"; do
+		_sni=$((_sni + 1))
+	done
+	printf '%s\n' "$_sni"
+}
+
+group_add_next() {
+	local _gid
+	_gid="$(grep -s "^$1:" "$IPKG_INSTROOT/etc/group" | cut -d: -f3)"
+	if [ -z "$_gid" ]; then
+		_gid="$(stub_next_id "$IPKG_INSTROOT/etc/group")"
+		printf '%s:x:%s:\n' "$1" "$_gid" >>"$IPKG_INSTROOT/etc/group"
+		stub_log group_add "$1" "$_gid"
+	fi
+	printf '%s\n' "$_gid"
+}
+
+user_add() {
+	local _uid="${2:-}"
+	[ -n "$_uid" ] || _uid="$(stub_next_id "$IPKG_INSTROOT/etc/passwd")"
+	stub_log user_add "$@"
+	printf '%s:x:%s:%s:%s:/var/run/%s:/bin/false\n' "$1" "$_uid" "${3:-$_uid}" "$1" "$1" \
+		>>"$IPKG_INSTROOT/etc/passwd"
+}
