@@ -30,11 +30,12 @@
 //!   capture of the router's `lo` holds no UDP, one of `rlan` no UDP and no
 //!   ARP for a LAN host other than the phone (canaries prove both captures
 //!   work), and the phone's socket gets nothing.
-//! * **Open bug, ignored** (item 3, relay): within the relay's latch window
-//!   (a far end with a private SDP address), a WAN packet forging a LAN
-//!   host's source latches the far end's leg, and the router then sends the
-//!   phone's audio to that LAN host. The test states what should happen and
-//!   fails on 631460d; `cargo test --test netns_security -- --ignored`.
+//! * **Forged LAN source through the latch window** (item 3, relay): within
+//!   the relay's latch window (a far end with a private SDP address), a WAN
+//!   packet forging a LAN host's source latched the far end's leg on
+//!   631460d, and the router then sent the phone's audio to that LAN host.
+//!   Now such a packet is dropped before the relay decides (counted as
+//!   `rtp-dropped.forged-source`).
 //!
 //! A check that nothing came is made after a *barrier* (an OPTIONS to sipnat
 //! itself, answered after everything sent before it was handled), so it
@@ -975,11 +976,9 @@ fn netns_spoofed_lan_source_rtp_is_not_relayed() {
 /// then send the phone's audio to a LAN host and port the attacker chose,
 /// and the real far end could not take its leg back.
 ///
-/// FAILS on 631460d (ignored until fixed): the relay checks the arrival side
-/// but not the source address, so the forged LAN source latches the far
-/// end's leg. `cargo test --test netns_security -- --ignored` shows it.
+/// Failed on 631460d: the relay checked the arrival side but not the
+/// source address, so the forged LAN source latched the far end's leg.
 #[test]
-#[ignore = "open bug: a forged LAN source from the WAN latches a relay leg through the window"]
 fn netns_spoofed_lan_source_cannot_latch_through_the_window() {
     let Some(mut lab) = Lab::new("spoof-window") else {
         return;

@@ -84,6 +84,8 @@ struct Ingress {
     lo: Option<u32>,
     /// `if_inbound` is `if_outbound`: decide by address, in these networks.
     shared: Option<heapless::Vec<crate::config::Net4, 4>>,
+    /// The router's addresses: what no WAN datagram may come from.
+    addrs: Addresses,
 }
 
 impl Ingress {
@@ -93,7 +95,23 @@ impl Ingress {
             lan: cfg.if_inbound.as_deref().and_then(sys::if_index),
             lo: sys::if_index("lo"),
             shared: shared.then(|| addrs.lan.clone()),
+            addrs: addrs.clone(),
         }
+    }
+
+    /// A datagram that arrived on the WAN from an address of the LAN, of
+    /// loopback or of the router is forged (rp_filter 0 or 2 lets it in):
+    /// the same rule as the SIP core's, for the relay's packets.
+    fn forged(&self, side: Side, from: std::net::SocketAddrV4) -> bool {
+        let ip = *from.ip();
+        side == Side::Wan
+            && (ip.is_loopback()
+                || self.addrs.wan == Some(ip)
+                || self
+                    .addrs
+                    .lan
+                    .iter()
+                    .any(|n| n.addr == ip || n.contains(ip)))
     }
 
     fn side(&self, ifindex: u32, from: std::net::SocketAddr) -> Side {
@@ -514,12 +532,16 @@ impl Daemon {
             for k in 0..n {
                 let Some(d) = batch.get(k) else { continue }; // IPv6: IPv4 only
                 if d.truncated {
-                    relay.count_oversize(d.data.len());
+                    relay.count_drop(crate::relay::DropReason::Oversize, d.data.len());
                     continue;
                 }
                 let from = d.from;
                 let len = d.data.len();
                 let side = ingress.side(d.ifindex, std::net::SocketAddr::V4(from));
+                if ingress.forged(side, from) {
+                    relay.count_drop(crate::relay::DropReason::ForgedSource, len);
+                    continue;
+                }
                 if let crate::relay::Decision::Forward(to) =
                     relay.on_packet(now, i, from, side, len)
                 {
@@ -810,6 +832,7 @@ mod tests {
             lan: Some(3),
             lo: Some(1),
             shared: None,
+            addrs: Addresses::default(),
         };
         // A LAN source arriving on the WAN interface is the WAN (forged).
         assert_eq!(router.side(4, a("10.77.1.2:5060")), Side::Wan);
@@ -829,8 +852,18 @@ mod tests {
         let host = Ingress {
             lan: Some(3),
             lo: Some(1),
-            shared: Some(nets),
+            shared: Some(nets.clone()),
+            addrs: Addresses {
+                lan: nets,
+                wan: Some(Ipv4Addr::new(198, 51, 100, 1)),
+            },
         };
+        let v4 = |s: &str| -> std::net::SocketAddrV4 { s.parse().unwrap() };
+        for forged in ["10.77.1.50:7000", "127.0.0.1:1", "198.51.100.1:5"] {
+            assert!(host.forged(Side::Wan, v4(forged)), "{forged}");
+            assert!(!host.forged(Side::Lan, v4(forged)), "{forged}");
+        }
+        assert!(!host.forged(Side::Wan, v4("198.51.100.3:5000")));
         assert_eq!(host.side(3, a("10.77.1.2:5060")), Side::Lan);
         assert_eq!(host.side(3, a("198.51.100.2:5060")), Side::Wan);
         assert_eq!(host.side(1, a("127.0.0.1:5060")), Side::Lan);

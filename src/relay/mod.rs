@@ -179,16 +179,20 @@ pub enum DropReason {
     /// Longer than the driver reads (`driver::sys::RELAY_DATAGRAM`): never
     /// forwarded cut short.
     Oversize,
+    /// Arrived on the WAN with a source address of the LAN, loopback or the
+    /// router itself: forged (the driver tells, [`crate::side`]).
+    ForgedSource,
 }
 
 impl DropReason {
     /// Every reason, in [`DropReason::index`] order.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::NotAllocated,
         DropReason::UnknownSource,
         DropReason::NoDestination,
         DropReason::Loop,
         DropReason::Oversize,
+        DropReason::ForgedSource,
     ];
 
     /// Name for counters and `sipnat status`.
@@ -199,6 +203,7 @@ impl DropReason {
             DropReason::NoDestination => "no-destination",
             DropReason::Loop => "loop",
             DropReason::Oversize => "oversize",
+            DropReason::ForgedSource => "forged-source",
         }
     }
 
@@ -210,6 +215,7 @@ impl DropReason {
             DropReason::NoDestination => 2,
             DropReason::Loop => 3,
             DropReason::Oversize => 4,
+            DropReason::ForgedSource => 5,
         }
     }
 }
@@ -654,9 +660,10 @@ impl Relay {
         decision
     }
 
-    /// A datagram the driver could not read whole: dropped and counted.
-    pub fn count_oversize(&mut self, len: usize) {
-        self.totals.dropped[DropReason::Oversize.index()].add(len);
+    /// A datagram the driver drops before asking (one it could not read
+    /// whole, or a forged source): counted.
+    pub fn count_drop(&mut self, reason: DropReason, len: usize) {
+        self.totals.dropped[reason.index()].add(len);
     }
 
     /// Streams silent (no accepted packet either way, no touch) for
