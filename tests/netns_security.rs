@@ -406,19 +406,31 @@ fn send(s: &UdpSocket, to: &str, data: &[u8]) {
 
 /// One datagram, if one comes within `wait`.
 fn recv(s: &UdpSocket, wait: Duration) -> Option<(SocketAddr, String)> {
-    s.set_read_timeout(Some(wait)).expect("timeout");
+    let end = std::time::Instant::now() + wait;
     let mut buf = [0u8; 8192];
-    match s.recv_from(&mut buf) {
-        Ok((n, from)) => Some((from, String::from_utf8_lossy(&buf[..n]).into_owned())),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            None
+    loop {
+        // A signal (the test harness's children exiting) interrupts the
+        // wait: wait again for what is left of it.
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
         }
-        Err(e) => panic!("recv: {e}"),
+        s.set_read_timeout(Some(left)).expect("timeout");
+        match s.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                return Some((from, String::from_utf8_lossy(&buf[..n]).into_owned()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(e) => panic!("recv: {e}"),
+        }
     }
 }
 

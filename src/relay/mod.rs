@@ -91,7 +91,7 @@
 //! pointed at itself would loop), is dropped and counted.
 //!
 //! # Memory
-//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (328 on a
+//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (344 on a
 //! 64-bit host), allocated in [`Relay::new`]: siproxd's default pool
 //! 7070–7089 (10 streams) takes about 3 KB; a pool of 1000 pairs about
 //! 0.3 MB.
@@ -114,7 +114,7 @@ pub const RELATCH_SILENCE: Duration = Duration::from_secs(2);
 
 /// Upper bound of one stream slot's size in bytes (the memory cost of a
 /// port pair; a unit test checks the bound).
-pub const SLOT_BYTES: usize = 336;
+pub const SLOT_BYTES: usize = 352;
 
 /// A stream's handle: the slot index and the slot's generation, so an id
 /// kept after [`Relay::free`] (or expiry) never reaches the slot's next
