@@ -18,8 +18,20 @@
 //!   random in proportion to its weight (records of weight 0 are picked only
 //!   when every record of that priority has weight 0). The choice is made once
 //!   per answer and cached, so one name keeps one destination for the TTL.
-//!   A records for the chosen target found in the same reply (answer or
-//!   additional section) are cached too, which saves the second query.
+//!   An A record for the chosen target found in the same reply (answer or
+//!   additional section, "glue") is kept *with that SRV entry* for its own
+//!   TTL, which saves the second query.
+//! * What a reply may teach (RFC 5452 §6, RFC 2181 §5.4.1): a reply is cached
+//!   under its question only. An A answer is the A record of the question's
+//!   name or of the end of its CNAME chain; an SRV answer is the SRV records
+//!   of the question's name (or chain end) plus glue for the chosen target.
+//!   Every other record is ignored, whatever the section. Glue ranks below
+//!   an answer (RFC 2181 §5.4.1: additional-section data is the least
+//!   credible), so it is never cached under the target's own name: an SRV
+//!   answer for a domain an attacker controls may name the provider's host
+//!   as its target, and its glue must neither replace nor pre-empt the
+//!   address a real A query for that host returns. When both exist, the
+//!   cached A answer for the target is used before the glue.
 //! * CNAME chains inside one answer are followed (RFC 1034 §3.6.2, §5.2.2), up
 //!   to [`MAX_CNAME_HOPS`].
 //! * A cache of [`MAX_DNS_CACHE`] entries: positive answers for their TTL
@@ -335,6 +347,10 @@ enum Answer {
     Srv {
         target: Name,
         port: u16,
+        /// An address for `target` that came with this SRV answer, and until
+        /// when it may be used. It serves lookups through this SRV name only:
+        /// it is never cached under `target` (RFC 2181 §5.4.1, RFC 5452 §6).
+        glue: Option<(IpAddr, Instant)>,
     },
     Negative(DnsError),
 }
@@ -475,12 +491,20 @@ impl Resolver {
             return self.lookup_addr(now, &name, SIP_DEFAULT_PORT);
         };
         match self.cached(now, &srv_name, QType::Srv) {
-            Some(Answer::Srv { target, port }) => {
+            Some(Answer::Srv { target, port, glue }) => {
                 if target.is_root() {
                     // RFC 2782: target "." = service decidedly not available.
                     return Lookup::Failed(DnsError::NoAddress);
                 }
-                let (target, port) = (target.clone(), *port);
+                let (target, port, glue) = (target.clone(), *port, *glue);
+                // RFC 2181 §5.4.1: the answer to our own A query for the
+                // target ranks above glue that came with the SRV answer.
+                if let Some(Answer::Addr(ip)) = self.cached(now, &target, QType::A) {
+                    return Lookup::Ready(SocketAddr::new(*ip, port));
+                }
+                if let Some((ip, _)) = glue.filter(|(_, until)| *until > now) {
+                    return Lookup::Ready(SocketAddr::new(ip, port));
+                }
                 self.lookup_addr(now, &target, port)
             }
             // A dead nameserver: an A query would only wait as long again.
@@ -556,10 +580,14 @@ impl Resolver {
                 glue,
             } => {
                 log::debug!("dns: {} SRV {target}:{port}", q.name);
-                if let Some((ip, glue_ttl)) = glue {
-                    self.store(now, target.clone(), QType::A, Answer::Addr(ip), glue_ttl);
-                }
-                self.store(now, q.name, q.qtype, Answer::Srv { target, port }, ttl);
+                // The glue stays with this SRV entry: an A record the
+                // answer carries for its target is believed for this
+                // lookup only, never cached under the target's own name,
+                // where it could replace (or pre-empt) the address of a
+                // name someone else's SRV answer happens to point at.
+                let glue = glue.map(|(ip, glue_ttl)| (ip, now + glue_ttl));
+                let answer = Answer::Srv { target, port, glue };
+                self.store(now, q.name, q.qtype, answer, ttl);
             }
             Outcome::Negative(e, ttl) => {
                 log::debug!("dns: {} {:?}: {e}", q.name, q.qtype);
@@ -1147,7 +1175,11 @@ fn srv_answer(
         POSITIVE_TTL_MIN,
         POSITIVE_TTL_MAX,
     );
-    // Glue: an A record of the target in the answer or additional section.
+    // Glue: an A record of the chosen target in the answer or additional
+    // section. Only that owner name is looked at (RFC 5452 §6: records the
+    // question did not make relevant are ignored), and the caller keeps it
+    // with this SRV answer alone (RFC 2181 §5.4.1: additional data ranks
+    // below an answer, so it must not stand in for one).
     let mut glue = find_a(msg, answers, &target)?;
     if glue.is_none() {
         if let Some(additional) = additional_section(msg, header, answers) {
@@ -2393,17 +2425,24 @@ mod tests {
         for i in 0..MAX_DNS_CACHE {
             learn(&mut r, t0, &format!("n{i}.test"), 3600, [10, 0, 0, i as u8]);
         }
-        // An SRV answer with glue stores two entries at once at t1; the glue
-        // entry (short TTL) must not be evicted by its own SRV entry.
+        // Two lookups end in the same instant (one pass of the driver): the
+        // second answer must not evict the first one's short-lived failure
+        // before the work parked on it is retried.
         let t1 = t0 + Duration::from_secs(5);
-        assert_eq!(r.resolve(t1, "pair.test", None), Lookup::Pending);
-        let (_, q) = one(&mut r, t1);
-        let an = [srv_rr(&QNAME, 3600, 1, 1, 5070, "host.pair.test")];
-        let ar = [a_rr(&wire("host.pair.test"), 1, [192, 0, 2, 50])];
-        assert!(r.handle_response(t1, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(r.resolve(t1, "gone.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t1, "here.test", Some(5060)), Lookup::Pending);
+        let sent = drain(&mut r, t1);
+        assert_eq!(sent.len(), 2);
+        assert!(r.handle_response(t1, sa(NS1), &reply(&sent[0].1, 3, &[], &[], &[])));
+        let an = [a_rr(&QNAME, 1, [192, 0, 2, 50])];
+        assert!(r.handle_response(t1, sa(NS1), &reply(&sent[1].1, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t1, "pair.test", None),
-            Lookup::Ready(v4("192.0.2.50:5070"))
+            r.resolve(t1, "gone.test", Some(5060)),
+            Lookup::Failed(DnsError::NoSuchName)
+        );
+        assert_eq!(
+            r.resolve(t1, "here.test", Some(5060)),
+            Lookup::Ready(v4("192.0.2.50:5060"))
         );
     }
 
@@ -2428,5 +2467,201 @@ mod tests {
             u16::from_be_bytes([q[0], q[1]])
         };
         assert_ne!(id(1), id(2));
+    }
+
+    // ---- Poisoning: records this answer did not make relevant -------------------
+
+    /// The provider's name, learnt from a real answer to an A query.
+    const PROVIDER: &str = "sip.provider.example";
+    const PROVIDER_IP: [u8; 4] = [203, 0, 113, 10];
+    const EVIL_IP: [u8; 4] = [6, 6, 6, 6];
+
+    /// An SRV answer for evil.example naming the provider's host as target,
+    /// with an A record for it (in `section`: 0 answer, 2 additional) and one
+    /// for a name nobody asked about.
+    fn evil_srv_reply(q: &[u8], glue_in_answer: bool) -> Vec<u8> {
+        let srv = srv_rr(&QNAME, 3600, 0, 0, 5060, PROVIDER);
+        let glue = a_rr(&wire(PROVIDER), 3600, EVIL_IP);
+        let other = a_rr(&wire("bank.example"), 3600, EVIL_IP);
+        if glue_in_answer {
+            reply(q, 0, &[srv, glue, other], &[], &[])
+        } else {
+            reply(q, 0, &[srv], &[], &[glue, other])
+        }
+    }
+
+    #[test]
+    fn srv_glue_never_overwrites_the_targets_cached_address() {
+        for glue_in_answer in [false, true] {
+            let t0 = Instant::now();
+            let mut r = resolver(&[NS1]);
+            learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+            let t1 = t0 + Duration::from_secs(1);
+            assert_eq!(r.resolve(t1, "evil.example", None), Lookup::Pending);
+            let (_, q) = one(&mut r, t1);
+            assert!(r.handle_response(t1, sa(NS1), &evil_srv_reply(&q, glue_in_answer)));
+            // The provider's own answer still stands.
+            assert_eq!(
+                r.resolve(t1, PROVIDER, Some(5060)),
+                Lookup::Ready(v4("203.0.113.10:5060")),
+                "glue in answer section: {glue_in_answer}"
+            );
+            // A name the answer was not about is not cached at all.
+            assert!(!is_cached(&mut r, t1, "bank.example"));
+            // RFC 2181 §5.4.1: the answer to an A query ranks above glue,
+            // so even evil.example's SRV leads to the provider's real address.
+            assert_eq!(
+                r.resolve(t1, "evil.example", None),
+                Lookup::Ready(v4("203.0.113.10:5060"))
+            );
+        }
+    }
+
+    #[test]
+    fn srv_glue_is_never_cached_under_the_target_name() {
+        for glue_in_answer in [false, true] {
+            let t0 = Instant::now();
+            let mut r = resolver(&[NS1]);
+            assert_eq!(r.resolve(t0, "evil.example", None), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            assert!(r.handle_response(t0, sa(NS1), &evil_srv_reply(&q, glue_in_answer)));
+            // The glue serves the lookup it came with: whoever controls
+            // evil.example chooses where evil.example goes anyway.
+            assert_eq!(
+                r.resolve(t0, "evil.example", None),
+                Lookup::Ready(v4("6.6.6.6:5060"))
+            );
+            // The provider's name is asked for, not taken from that glue.
+            assert_eq!(r.resolve(t0, PROVIDER, Some(5060)), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            assert_eq!(&q[12..q.len() - 4], &wire(PROVIDER)[..]);
+            assert!(r.handle_response(
+                t0,
+                sa(NS1),
+                &reply(&q, 0, &[a_rr(&QNAME, 3600, PROVIDER_IP)], &[], &[])
+            ));
+            assert_eq!(
+                r.resolve(t0, PROVIDER, Some(5060)),
+                Lookup::Ready(v4("203.0.113.10:5060"))
+            );
+            assert!(!is_cached(&mut r, t0, "bank.example"));
+        }
+    }
+
+    #[test]
+    fn a_answer_with_records_for_other_names_caches_only_its_question() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+        assert_eq!(r.resolve(t0, "evil.example", Some(5060)), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [
+            a_rr(&wire(PROVIDER), 3600, EVIL_IP),
+            a_rr(&QNAME, 3600, [198, 51, 100, 66]),
+            a_rr(&wire("bank.example"), 3600, EVIL_IP),
+        ];
+        let ar = [
+            a_rr(&wire(PROVIDER), 3600, EVIL_IP),
+            a_rr(&wire("mail.example"), 3600, EVIL_IP),
+        ];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(
+            r.resolve(t0, "evil.example", Some(5060)),
+            Lookup::Ready(v4("198.51.100.66:5060"))
+        );
+        assert_eq!(
+            r.resolve(t0, PROVIDER, Some(5060)),
+            Lookup::Ready(v4("203.0.113.10:5060"))
+        );
+        assert!(!is_cached(&mut r, t0, "bank.example"));
+        assert!(!is_cached(&mut r, t0, "mail.example"));
+    }
+
+    #[test]
+    fn cname_to_an_unrelated_name_caches_only_its_question() {
+        for provider_cached in [true, false] {
+            let t0 = Instant::now();
+            let mut r = resolver(&[NS1]);
+            if provider_cached {
+                learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+            }
+            assert_eq!(r.resolve(t0, "evil.example", Some(5060)), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            // evil.example -> sip.provider.example, "whose" address is 6.6.6.6,
+            // in the answer and again in the additional section.
+            let an = [
+                rr(&QNAME, TYPE_CNAME, 3600, &wire(PROVIDER)),
+                a_rr(&wire(PROVIDER), 3600, EVIL_IP),
+            ];
+            let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
+            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+            // The chain answers the question asked, and only that.
+            assert_eq!(
+                r.resolve(t0, "evil.example", Some(5060)),
+                Lookup::Ready(v4("6.6.6.6:5060"))
+            );
+            if provider_cached {
+                assert_eq!(
+                    r.resolve(t0, PROVIDER, Some(5060)),
+                    Lookup::Ready(v4("203.0.113.10:5060"))
+                );
+            } else {
+                assert!(!is_cached(&mut r, t0, PROVIDER));
+            }
+        }
+    }
+
+    #[test]
+    fn srv_through_a_cname_caches_only_its_question() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+        assert_eq!(r.resolve(t0, "evil.example", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        // _sip._udp.evil.example -> _sip._udp.provider.example, whose SRV
+        // names the provider's host, glued to 6.6.6.6.
+        let alias = "_sip._udp.provider.example";
+        let an = [
+            rr(&QNAME, TYPE_CNAME, 3600, &wire(alias)),
+            srv_rr(&wire(alias), 3600, 0, 0, 5060, PROVIDER),
+        ];
+        let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(
+            r.resolve(t0, PROVIDER, Some(5060)),
+            Lookup::Ready(v4("203.0.113.10:5060"))
+        );
+        // The provider's SRV name was not learnt from evil.example's answer.
+        assert_eq!(r.resolve(t0, "provider.example", None), Lookup::Pending);
+    }
+
+    #[test]
+    fn srv_glue_expires_with_its_own_ttl() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
+        let ar = [a_rr(&wire("edge.voip.test"), 60, [192, 0, 2, 70])];
+        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(
+            r.resolve(at(59), "voip.test", None),
+            Lookup::Ready(v4("192.0.2.70:5070"))
+        );
+        // The glue is gone after 60 s; the SRV choice (600 s) is not: the
+        // target is asked for, with the SRV port.
+        assert_eq!(r.resolve(at(60), "voip.test", None), Lookup::Pending);
+        let (_, q) = one(&mut r, at(60));
+        assert_eq!(&q[12..q.len() - 4], &wire("edge.voip.test")[..]);
+        assert!(r.handle_response(
+            at(60),
+            sa(NS1),
+            &reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 71])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(at(60), "voip.test", None),
+            Lookup::Ready(v4("192.0.2.71:5070"))
+        );
     }
 }
