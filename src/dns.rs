@@ -41,8 +41,12 @@
 //!   the caller's retry sees [`Lookup::Failed`] instead of starting over. When
 //!   the cache is full, an expired entry is reused first, then the entry
 //!   nearest its expiry (a cache may forget; no call is lost by it).
-//! * At most [`MAX_DNS_PENDING`] queries in flight. Callers asking for the same
-//!   name and type share one query. Each query has a random 16-bit id from a
+//! * At most [`MAX_DNS_PENDING`] queries in flight, of which at most
+//!   [`MAX_DNS_PENDING_WAN`] may work for the WAN ([`Origin`]): a WAN lookup
+//!   beyond that share fails at once with [`DnsError::WanQuota`] (not
+//!   cached), so names a WAN sender supplies cannot keep the table full and
+//!   starve the phones' own lookups. Callers asking for the same
+//!   name and type share one query, whichever side started it. Each query has a random 16-bit id from a
 //!   xorshift PRNG seeded by the caller, and is retransmitted after 1 s, 2 s and
 //!   4 s across the nameservers in turn (RFC 1035 §4.2.1, the resolv.conf
 //!   behaviour); it fails 4 s after the fourth try.
@@ -76,7 +80,7 @@ use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING};
+use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING, MAX_DNS_PENDING_WAN};
 
 /// Nameservers used, as glibc's `MAXNS` (resolv.conf(5)).
 pub const MAX_NAMESERVERS: usize = 3;
@@ -128,6 +132,19 @@ const TYPE_SOA: u16 = 6;
 const TYPE_SRV: u16 = 33;
 const CLASS_IN: u16 = 1;
 
+/// Whom a lookup works for: the side of the router whose message needed it.
+/// WAN work may hold at most [`MAX_DNS_PENDING_WAN`] of the
+/// [`MAX_DNS_PENDING`] queries in flight, so the WAN cannot starve the LAN's
+/// lookups (DESIGN.md: every table WAN traffic can fill keeps a share for the
+/// LAN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A LAN phone's message, or sipnat's own configuration.
+    Lan,
+    /// A message from the WAN, or a name a WAN message supplied.
+    Wan,
+}
+
 /// The answer to [`Resolver::resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
@@ -153,6 +170,9 @@ pub enum DnsError {
     Timeout,
     /// Already [`MAX_DNS_PENDING`] queries in flight (not cached).
     TooManyPending,
+    /// A WAN-origin lookup while WAN work already holds its share
+    /// ([`MAX_DNS_PENDING_WAN`]) of the queries in flight (not cached).
+    WanQuota,
     /// A label longer than 63 octets or a name longer than 255 (RFC 1035 §2.3.4).
     NameTooLong,
     /// No nameserver configured.
@@ -169,6 +189,7 @@ impl DnsError {
             DnsError::NoAddress => "no address",
             DnsError::Timeout => "timeout",
             DnsError::TooManyPending => "too many pending lookups",
+            DnsError::WanQuota => "wan lookup quota",
             DnsError::NameTooLong => "name too long",
             DnsError::NoNameserver => "no nameserver",
             DnsError::ServerFailure => "server failure",
@@ -379,6 +400,9 @@ struct Query {
     deadline: Instant,
     /// Addresses this query was sent to: the only accepted reply sources.
     sent_to: heapless::Vec<SocketAddr, MAX_TRIES>,
+    /// Whom the query works for (the side that started it; a lookup of the
+    /// same name from the other side shares it).
+    origin: Origin,
 }
 
 /// xorshift64* (Vigna, 2016): small, fast, good enough for query ids and the
@@ -468,8 +492,15 @@ impl Resolver {
     }
 
     /// Where should a SIP request for `host` (`port` if the URI named one)
-    /// go? Never blocks (RFC 3263 §4.2, see the module docs).
-    pub fn resolve(&mut self, now: Instant, host: &str, port: Option<u16>) -> Lookup {
+    /// go? Never blocks (RFC 3263 §4.2, see the module docs). `origin` says
+    /// whom a new query would work for (it decides the quota it counts in).
+    pub fn resolve(
+        &mut self,
+        now: Instant,
+        host: &str,
+        port: Option<u16>,
+        origin: Origin,
+    ) -> Lookup {
         // A numeric host needs no lookup (RFC 3263 §4.2); IPv6 references
         // come bracketed from SIP URIs (RFC 3261 §25.1).
         let bare = host
@@ -484,11 +515,11 @@ impl Resolver {
             Err(e) => return Lookup::Failed(e),
         };
         if let Some(port) = port {
-            return self.lookup_addr(now, &name, port);
+            return self.lookup_addr(now, &name, port, origin);
         }
         let Ok(srv_name) = name.sip_udp_srv() else {
             // No SRV name can be formed (too long): only the A fallback is left.
-            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT);
+            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT, origin);
         };
         match self.cached(now, &srv_name, QType::Srv) {
             Some(Answer::Srv { target, port, glue }) => {
@@ -505,15 +536,15 @@ impl Resolver {
                 if let Some((ip, _)) = glue.filter(|(_, until)| *until > now) {
                     return Lookup::Ready(SocketAddr::new(ip, port));
                 }
-                self.lookup_addr(now, &target, port)
+                self.lookup_addr(now, &target, port, origin)
             }
             // A dead nameserver: an A query would only wait as long again.
             Some(Answer::Negative(DnsError::Timeout)) => Lookup::Failed(DnsError::Timeout),
             // No SRV records or no usable SRV answer: A of the host, port 5060.
             Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
-                self.lookup_addr(now, &name, SIP_DEFAULT_PORT)
+                self.lookup_addr(now, &name, SIP_DEFAULT_PORT, origin)
             }
-            None => self.start(now, srv_name, QType::Srv),
+            None => self.start(now, srv_name, QType::Srv, origin),
         }
     }
 
@@ -672,18 +703,19 @@ impl Resolver {
     }
 
     /// A lookup of `name` for the address, to be used with `port`.
-    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16) -> Lookup {
+    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16, origin: Origin) -> Lookup {
         match self.cached(now, name, QType::A) {
             Some(Answer::Addr(ip)) => Lookup::Ready(SocketAddr::new(*ip, port)),
             Some(Answer::Negative(e)) => Lookup::Failed(*e),
             // Never stored under type A.
             Some(Answer::Srv { .. }) => Lookup::Failed(DnsError::NoAddress),
-            None => self.start(now, name.clone(), QType::A),
+            None => self.start(now, name.clone(), QType::A, origin),
         }
     }
 
-    /// Joins the query for (name, type) in flight, or starts one.
-    fn start(&mut self, now: Instant, name: Name, qtype: QType) -> Lookup {
+    /// Joins the query for (name, type) in flight, or starts one for
+    /// `origin` if its quota allows.
+    fn start(&mut self, now: Instant, name: Name, qtype: QType, origin: Origin) -> Lookup {
         if self
             .pending
             .iter()
@@ -693,6 +725,18 @@ impl Resolver {
         }
         if self.nameservers.is_empty() {
             return Lookup::Failed(DnsError::NoNameserver);
+        }
+        // The WAN's share is checked first: a WAN lookup refused while the
+        // table is also full is counted as what it is, WAN work over quota.
+        if origin == Origin::Wan
+            && self
+                .pending
+                .iter()
+                .filter(|q| q.origin == Origin::Wan)
+                .count()
+                >= MAX_DNS_PENDING_WAN
+        {
+            return Lookup::Failed(DnsError::WanQuota);
         }
         if self.pending.is_full() {
             return Lookup::Failed(DnsError::TooManyPending);
@@ -706,6 +750,7 @@ impl Resolver {
             need_send: true,
             deadline: now + try_timeout(1),
             sent_to: heapless::Vec::new(),
+            origin,
         };
         // Cannot fail: checked `is_full` above.
         let _ = self.pending.push(query);
@@ -1306,6 +1351,8 @@ mod tests {
     const NS1: &str = "192.0.2.53:53";
     const NS2: &str = "198.51.100.53:53";
     const NS3: &str = "[2001:db8::53]:53";
+    const LAN: Origin = Origin::Lan;
+    const WAN: Origin = Origin::Wan;
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().expect("test address")
@@ -1405,25 +1452,25 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "10.0.0.7", None),
+            r.resolve(t0, "10.0.0.7", None, LAN),
             Lookup::Ready(v4("10.0.0.7:5060"))
         );
         assert_eq!(
-            r.resolve(t0, "10.0.0.7", Some(5080)),
+            r.resolve(t0, "10.0.0.7", Some(5080), LAN),
             Lookup::Ready(v4("10.0.0.7:5080"))
         );
         assert_eq!(
-            r.resolve(t0, "[2001:db8::1]", None),
+            r.resolve(t0, "[2001:db8::1]", None, LAN),
             Lookup::Ready(sa("[2001:db8::1]:5060"))
         );
         assert_eq!(
-            r.resolve(t0, "2001:db8::1", Some(7)),
+            r.resolve(t0, "2001:db8::1", Some(7), LAN),
             Lookup::Ready(sa("[2001:db8::1]:7"))
         );
         // Even without nameservers.
         let mut none = Resolver::new(&[], 1);
         assert_eq!(
-            none.resolve(t0, "192.0.2.1", None),
+            none.resolve(t0, "192.0.2.1", None, LAN),
             Lookup::Ready(v4("192.0.2.1:5060"))
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1435,11 +1482,11 @@ mod tests {
         let t0 = Instant::now();
         let mut r = Resolver::new(&[], 1);
         assert_eq!(
-            r.resolve(t0, "example.com", None),
+            r.resolve(t0, "example.com", None, LAN),
             Lookup::Failed(DnsError::NoNameserver)
         );
         assert_eq!(
-            r.resolve(t0, "example.com", Some(5060)),
+            r.resolve(t0, "example.com", Some(5060), LAN),
             Lookup::Failed(DnsError::NoNameserver)
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1451,13 +1498,13 @@ mod tests {
         let mut r = resolver(&[NS1]);
         let long_label = "a".repeat(64);
         assert_eq!(
-            r.resolve(t0, &long_label, Some(1)),
+            r.resolve(t0, &long_label, Some(1), LAN),
             Lookup::Failed(DnsError::NameTooLong)
         );
         // 4 × 63-octet labels = 256 octets on the wire with the root: too long.
         let long_name = ["b".repeat(63).as_str(); 4].join(".");
         assert_eq!(
-            r.resolve(t0, &long_name, Some(1)),
+            r.resolve(t0, &long_name, Some(1), LAN),
             Lookup::Failed(DnsError::NameTooLong)
         );
         for bad in [
@@ -1470,7 +1517,7 @@ mod tests {
             "caf\u{e9}.fr",
         ] {
             assert_eq!(
-                r.resolve(t0, bad, Some(1)),
+                r.resolve(t0, bad, Some(1), LAN),
                 Lookup::Failed(DnsError::NoSuchName),
                 "{bad:?}"
             );
@@ -1483,7 +1530,7 @@ mod tests {
             "d".repeat(61)
         );
         assert_eq!(wire(&max).len(), 255);
-        assert_eq!(r.resolve(t0, &max, Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, &max, Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         assert_eq!(q.len(), HEADER_LEN + 255 + 4);
         assert!(q.len() <= MAX_QUERY_LEN);
@@ -1527,7 +1574,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "Pbx.Example.COM", Some(5070)),
+            r.resolve(t0, "Pbx.Example.COM", Some(5070), LAN),
             Lookup::Pending
         );
         let (to, q) = one(&mut r, t0);
@@ -1543,12 +1590,12 @@ mod tests {
         assert!(r.handle_response(t0, sa(NS1), &resp));
         assert_eq!(r.poll_timeout(), None);
         assert_eq!(
-            r.resolve(t0, "pbx.example.com", Some(5070)),
+            r.resolve(t0, "pbx.example.com", Some(5070), LAN),
             Lookup::Ready(v4("203.0.113.5:5070"))
         );
         // Same name, other port: same cached address.
         assert_eq!(
-            r.resolve(t0, "PBX.example.com.", Some(6000)),
+            r.resolve(t0, "PBX.example.com.", Some(6000), LAN),
             Lookup::Ready(v4("203.0.113.5:6000"))
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1560,7 +1607,10 @@ mod tests {
     fn first_a_record_of_several_is_used_and_other_types_skipped() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "multi.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "multi.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let an = [
             rr(
@@ -1576,7 +1626,7 @@ mod tests {
         ];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "multi.test", Some(5060)),
+            r.resolve(t0, "multi.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.10:5060"))
         );
     }
@@ -1586,7 +1636,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "sip.example.com", Some(5060)),
+            r.resolve(t0, "sip.example.com", Some(5060), LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1604,24 +1654,30 @@ mod tests {
         assert_eq!(&resp[edge_at..edge_at + 7], b"\x04edge\xC0\x10");
         assert!(r.handle_response(t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "sip.example.com", Some(5060)),
+            r.resolve(t0, "sip.example.com", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.7:5060"))
         );
         // TTL is the smallest along the chain (100 s).
         let t = t0 + Duration::from_secs(99);
         assert_eq!(
-            r.resolve(t, "sip.example.com", Some(5060)),
+            r.resolve(t, "sip.example.com", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.7:5060"))
         );
         let t = t0 + Duration::from_secs(100);
-        assert_eq!(r.resolve(t, "sip.example.com", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t, "sip.example.com", Some(5060), LAN),
+            Lookup::Pending
+        );
     }
 
     #[test]
     fn cname_without_address_is_no_data() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "alias.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "alias.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let an = [
             rr(&QNAME, TYPE_CNAME, 60, &wire("target.test")),
@@ -1630,7 +1686,7 @@ mod tests {
         ];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "alias.test", Some(5060)),
+            r.resolve(t0, "alias.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
     }
@@ -1639,7 +1695,7 @@ mod tests {
     fn cname_loop_in_answer_terminates() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "a.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "a.test", Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [
             rr(&QNAME, TYPE_CNAME, 60, &wire("b.test")),
@@ -1647,7 +1703,7 @@ mod tests {
         ];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "a.test", Some(5060)),
+            r.resolve(t0, "a.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
     }
@@ -1657,7 +1713,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "nope.example.com", Some(5060)),
+            r.resolve(t0, "nope.example.com", Some(5060), LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1672,13 +1728,13 @@ mod tests {
         assert!(r.handle_response(t0, sa(NS1), &resp));
         let t = t0 + Duration::from_secs(19);
         assert_eq!(
-            r.resolve(t, "nope.example.com", Some(5060)),
+            r.resolve(t, "nope.example.com", Some(5060), LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         assert!(drain(&mut r, t).is_empty());
         let t = t0 + Duration::from_secs(20);
         assert_eq!(
-            r.resolve(t, "nope.example.com", Some(5060)),
+            r.resolve(t, "nope.example.com", Some(5060), LAN),
             Lookup::Pending
         );
         assert_eq!(drain(&mut r, t).len(), 1);
@@ -1689,7 +1745,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         // SOA minimum of a day: capped at 60 s.
-        assert_eq!(r.resolve(t0, "big.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "big.test", Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let resp = reply(
             &q,
@@ -1700,23 +1756,23 @@ mod tests {
         );
         assert!(r.handle_response(t0, sa(NS1), &resp));
         // No SOA at all (no data): the 10 s floor.
-        assert_eq!(r.resolve(t0, "nosoa.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nosoa.test", Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
         let t = t0 + Duration::from_secs(9);
         assert_eq!(
-            r.resolve(t, "nosoa.test", Some(1)),
+            r.resolve(t, "nosoa.test", Some(1), LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
         let t = t0 + Duration::from_secs(10);
-        assert_eq!(r.resolve(t, "nosoa.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t, "nosoa.test", Some(1), LAN), Lookup::Pending);
         let t = t0 + Duration::from_secs(59);
         assert_eq!(
-            r.resolve(t, "big.test", Some(1)),
+            r.resolve(t, "big.test", Some(1), LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         let t = t0 + Duration::from_secs(60);
-        assert_eq!(r.resolve(t, "big.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t, "big.test", Some(1), LAN), Lookup::Pending);
     }
 
     #[test]
@@ -1729,7 +1785,7 @@ mod tests {
             ("long.test", 86400),
             ("neg.test", 0x8000_0001),
         ] {
-            assert_eq!(r.resolve(t0, host, Some(5060)), Lookup::Pending);
+            assert_eq!(r.resolve(t0, host, Some(5060), LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             assert!(r.handle_response(
                 t0,
@@ -1740,19 +1796,22 @@ mod tests {
         let ready = Lookup::Ready(v4("10.0.0.1:5060"));
         let at = |s: u64| t0 + Duration::from_secs(s);
         // 5 s and "negative" (top bit, RFC 2181 §8) TTLs are raised to 30 s.
-        assert_eq!(r.resolve(at(29), "short.test", Some(5060)), ready);
-        assert_eq!(r.resolve(at(29), "neg.test", Some(5060)), ready);
-        assert_eq!(r.resolve(at(299), "normal.test", Some(5060)), ready);
-        assert_eq!(r.resolve(at(3599), "long.test", Some(5060)), ready);
+        assert_eq!(r.resolve(at(29), "short.test", Some(5060), LAN), ready);
+        assert_eq!(r.resolve(at(29), "neg.test", Some(5060), LAN), ready);
+        assert_eq!(r.resolve(at(299), "normal.test", Some(5060), LAN), ready);
+        assert_eq!(r.resolve(at(3599), "long.test", Some(5060), LAN), ready);
         let _ = drain(&mut r, at(29));
-        assert_eq!(r.resolve(at(30), "short.test", Some(5060)), Lookup::Pending);
         assert_eq!(
-            r.resolve(at(300), "normal.test", Some(5060)),
+            r.resolve(at(30), "short.test", Some(5060), LAN),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(at(300), "normal.test", Some(5060), LAN),
             Lookup::Pending
         );
         // A day is capped at one hour.
         assert_eq!(
-            r.resolve(at(3600), "long.test", Some(5060)),
+            r.resolve(at(3600), "long.test", Some(5060), LAN),
             Lookup::Pending
         );
     }
@@ -1763,7 +1822,7 @@ mod tests {
     fn srv_with_additional_a_needs_one_query() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "Example.com", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "Example.com", None, LAN), Lookup::Pending);
         let (to, q) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         // RFC 3263 §4.2: _sip._udp.<host>, type SRV (33).
@@ -1782,7 +1841,7 @@ mod tests {
         let resp = reply(&q, 0, &an, &[soa_rr("example.com", 60, 60)], &ar);
         assert!(r.handle_response(t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "example.com", None),
+            r.resolve(t0, "example.com", None, LAN),
             Lookup::Ready(v4("192.0.2.1:5080"))
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1792,12 +1851,12 @@ mod tests {
     fn srv_without_glue_then_a_of_target() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 120, 0, 5, 5090, "proxy.voip.test")];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         // Second step: A of the target.
-        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[12..], b"\x05proxy\x04voip\x04test\x00\x00\x01\x00\x01");
         assert!(r.handle_response(
@@ -1806,7 +1865,7 @@ mod tests {
             &reply(&q2, 0, &[a_rr(&QNAME, 120, [203, 0, 113, 9])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, "voip.test", None),
+            r.resolve(t0, "voip.test", None, LAN),
             Lookup::Ready(v4("203.0.113.9:5090"))
         );
     }
@@ -1815,14 +1874,14 @@ mod tests {
     fn srv_nxdomain_falls_back_to_a_on_5060() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "plain.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         assert!(r.handle_response(
             t0,
             sa(NS1),
             &reply(&q, RCODE_NXDOMAIN, &[], &[soa_rr("test", 30, 30)], &[])
         ));
-        assert_eq!(r.resolve(t0, "plain.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[12..], b"\x05plain\x04test\x00\x00\x01\x00\x01");
         assert!(r.handle_response(
@@ -1831,7 +1890,7 @@ mod tests {
             &reply(&q2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 77])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, "plain.test", None),
+            r.resolve(t0, "plain.test", None, LAN),
             Lookup::Ready(v4("192.0.2.77:5060"))
         );
     }
@@ -1840,18 +1899,18 @@ mod tests {
     fn srv_no_data_falls_back_to_a() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "nodata.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         // NOERROR with only an unrelated TXT record.
         let an = [rr(&QNAME, 16, 60, b"\x05hello")];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
-        assert_eq!(r.resolve(t0, "nodata.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
         // The A is NXDOMAIN too: the lookup fails, visibly to a retry.
         assert!(r.handle_response(t0, sa(NS1), &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])));
         assert_eq!(
-            r.resolve(t0, "nodata.test", None),
+            r.resolve(t0, "nodata.test", None, LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1861,12 +1920,12 @@ mod tests {
     fn srv_dot_target_means_not_available() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "nosip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nosip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 300, 0, 0, 0, ".")];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "nosip.test", None),
+            r.resolve(t0, "nosip.test", None, LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1884,10 +1943,10 @@ mod tests {
         let mut counts = [0usize; 4];
         for seed in 1..=400u64 {
             let mut r = Resolver::new(&[sa(NS1)], seed);
-            assert_eq!(r.resolve(t0, "weighted.test", None), Lookup::Pending);
+            assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
-            assert_eq!(r.resolve(t0, "weighted.test", None), Lookup::Pending);
+            assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
             let (_, q2) = one(&mut r, t0);
             let port = match &q2[12..q2.len() - 4] {
                 n if n == wire("zero.test").as_slice() => 0,
@@ -1917,14 +1976,14 @@ mod tests {
         let mut seen = [false; 2];
         for seed in 1..=50u64 {
             let mut r = Resolver::new(&[sa(NS1)], seed);
-            assert_eq!(r.resolve(t0, "z.test", None), Lookup::Pending);
+            assert_eq!(r.resolve(t0, "z.test", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             let ar = [
                 a_rr(&wire("a.test"), 60, [10, 0, 0, 1]),
                 a_rr(&wire("b.test"), 60, [10, 0, 0, 2]),
             ];
             assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
-            match r.resolve(t0, "z.test", None) {
+            match r.resolve(t0, "z.test", None, LAN) {
                 Lookup::Ready(a) if a == v4("10.0.0.1:1000") => seen[0] = true,
                 Lookup::Ready(a) if a == v4("10.0.0.2:1001") => seen[1] = true,
                 other => panic!("unexpected {other:?}"),
@@ -1937,13 +1996,13 @@ mod tests {
     fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "big.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let mut resp = reply(&q, 0, &[], &[], &[]);
         resp[2] |= 0x02; // TC
         assert!(r.handle_response(t0, sa(NS1), &resp));
         // SRV failed: fall back to A (no TCP, no second server for TC).
-        assert_eq!(r.resolve(t0, "big.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
         let (to, q2) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
@@ -1951,7 +2010,7 @@ mod tests {
         resp[2] |= 0x02;
         assert!(r.handle_response(t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "big.test", None),
+            r.resolve(t0, "big.test", None, LAN),
             Lookup::Failed(DnsError::ServerFailure)
         );
     }
@@ -1963,7 +2022,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "www.example.org", Some(5060)),
+            r.resolve(t0, "www.example.org", Some(5060), LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1973,7 +2032,7 @@ mod tests {
         let resp = reply(&q, 0, &[a_rr(&owner, 60, [192, 0, 2, 99])], &[], &[]);
         assert!(r.handle_response(t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "www.example.org", Some(5060)),
+            r.resolve(t0, "www.example.org", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.99:5060"))
         );
     }
@@ -2034,7 +2093,7 @@ mod tests {
     fn answer_with_pointer_loop_moves_on_and_never_panics() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "loop.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "loop.test", Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let owner_at = q.len(); // the answer's owner points at itself
         let resp = reply(
@@ -2049,7 +2108,7 @@ mod tests {
         // that is a server failure.
         assert!(r.handle_response(t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "loop.test", Some(5060)),
+            r.resolve(t0, "loop.test", Some(5060), LAN),
             Lookup::Failed(DnsError::ServerFailure)
         );
     }
@@ -2058,7 +2117,7 @@ mod tests {
     fn garbage_and_truncated_replies_never_panic() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "sip.example.net", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 300, 1, 1, 5060, "x.example.net")];
         let ar = [a_rr(&[0xC0, 0xFF], 60, [1, 1, 1, 1])];
@@ -2067,7 +2126,7 @@ mod tests {
         // others complete the lookup; none panics.
         for cut in 0..good.len() {
             let mut fresh = resolver(&[NS1]);
-            let _ = fresh.resolve(t0, "sip.example.net", None);
+            let _ = fresh.resolve(t0, "sip.example.net", None, LAN);
             let (_, fq) = one(&mut fresh, t0);
             let mut msg = good[..cut].to_vec();
             if msg.len() >= 2 {
@@ -2092,17 +2151,17 @@ mod tests {
                 msg.splice(12..12.min(msg.len()), q[12..].iter().copied());
             }
             let _ = r.handle_response(t0, sa(NS1), &msg);
-            let _ = r.resolve(t0, "sip.example.net", None);
+            let _ = r.resolve(t0, "sip.example.net", None, LAN);
             let _ = drain(&mut r, t0);
         }
         // The full good reply, on a fresh resolver, is understood.
         let mut r = resolver(&[NS1]);
-        let _ = r.resolve(t0, "sip.example.net", None);
+        let _ = r.resolve(t0, "sip.example.net", None, LAN);
         let (_, q) = one(&mut r, t0);
         let mut good = good.clone();
         good[..2].copy_from_slice(&q[..2]);
         assert!(r.handle_response(t0, sa(NS1), &good));
-        assert_eq!(r.resolve(t0, "sip.example.net", None), Lookup::Pending); // A of x.example.net
+        assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending); // A of x.example.net
     }
 
     // ---- Anti-spoofing ---------------------------------------------------------
@@ -2111,7 +2170,10 @@ mod tests {
     fn replies_from_wrong_source_id_or_question_are_ignored() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "target.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "target.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let good = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
         // Wrong source address, then the right address with another port.
@@ -2142,13 +2204,16 @@ mod tests {
         let mut bad = good.clone();
         bad[5] = 2;
         assert!(!r.handle_response(t0, sa(NS1), &bad));
-        assert_eq!(r.resolve(t0, "target.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "target.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         // The question in upper case is the same question (RFC 4343).
         let mut upper = good.clone();
         upper[12..q.len() - 4].make_ascii_uppercase();
         assert!(r.handle_response(t0, sa(NS1), &upper));
         assert_eq!(
-            r.resolve(t0, "target.test", Some(5060)),
+            r.resolve(t0, "target.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.1:5060"))
         );
     }
@@ -2160,7 +2225,7 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "slow.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "slow.test", Some(5060), LAN), Lookup::Pending);
         let (to, q1) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         // Tries at 0, 1, 3, 7 s, alternating servers, same query; failure at 11 s.
@@ -2174,7 +2239,10 @@ mod tests {
             let (to, q) = one(&mut r, at(due));
             assert_eq!(to, sa(server));
             assert_eq!(q, q1);
-            assert_eq!(r.resolve(at(due), "slow.test", Some(5060)), Lookup::Pending);
+            assert_eq!(
+                r.resolve(at(due), "slow.test", Some(5060), LAN),
+                Lookup::Pending
+            );
             now = due;
         }
         assert_eq!(now, 7000);
@@ -2185,15 +2253,15 @@ mod tests {
         assert!(drain(&mut r, at(11000)).is_empty());
         // The failure is visible to the retry, and cached for 30 s.
         assert_eq!(
-            r.resolve(at(11000), "slow.test", Some(5060)),
+            r.resolve(at(11000), "slow.test", Some(5060), LAN),
             Lookup::Failed(DnsError::Timeout)
         );
         assert_eq!(
-            r.resolve(at(40999), "slow.test", Some(5060)),
+            r.resolve(at(40999), "slow.test", Some(5060), LAN),
             Lookup::Failed(DnsError::Timeout)
         );
         assert_eq!(
-            r.resolve(at(41000), "slow.test", Some(5060)),
+            r.resolve(at(41000), "slow.test", Some(5060), LAN),
             Lookup::Pending
         );
         // A late reply is ignored now (the query is gone).
@@ -2205,7 +2273,7 @@ mod tests {
     fn srv_timeout_fails_without_a_fallback() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "dead.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "dead.test", None, LAN), Lookup::Pending);
         let mut now = t0;
         let mut sends = drain(&mut r, now).len();
         while let Some(t) = r.poll_timeout() {
@@ -2218,7 +2286,7 @@ mod tests {
         assert_eq!(sends, 4);
         assert_eq!(now, t0 + Duration::from_secs(11));
         assert_eq!(
-            r.resolve(now, "dead.test", None),
+            r.resolve(now, "dead.test", None, LAN),
             Lookup::Failed(DnsError::Timeout)
         );
         assert!(drain(&mut r, now).is_empty());
@@ -2228,7 +2296,7 @@ mod tests {
     fn late_reply_from_an_earlier_server_is_accepted() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "late.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "late.test", Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let t1 = t0 + Duration::from_secs(1);
         assert!(!r.handle_timeout(t1));
@@ -2238,7 +2306,7 @@ mod tests {
         assert!(!r.handle_response(t1, sa(NS3), &resp));
         assert!(r.handle_response(t1, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t1, "late.test", Some(5060)),
+            r.resolve(t1, "late.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.8:5060"))
         );
         assert_eq!(r.poll_timeout(), None);
@@ -2248,7 +2316,10 @@ mod tests {
     fn servfail_moves_to_next_server_then_fails() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "broken.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "broken.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (to, q) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         assert!(!r.handle_response(t0, sa(NS1), &reply(&q, 2, &[], &[], &[])));
@@ -2258,11 +2329,11 @@ mod tests {
         // REFUSED from the last server: failure, cached.
         assert!(r.handle_response(t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
         assert_eq!(
-            r.resolve(t0, "broken.test", Some(5060)),
+            r.resolve(t0, "broken.test", Some(5060), LAN),
             Lookup::Failed(DnsError::ServerFailure)
         );
         assert_eq!(
-            r.resolve(t0 + Duration::from_secs(30), "broken.test", Some(5060)),
+            r.resolve(t0 + Duration::from_secs(30), "broken.test", Some(5060), LAN),
             Lookup::Pending
         );
     }
@@ -2271,7 +2342,10 @@ mod tests {
     fn set_nameservers_resends_to_the_new_server() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "moved.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "moved.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         // Same list: nothing to do.
         r.set_nameservers(&[sa(NS1)]);
@@ -2284,7 +2358,7 @@ mod tests {
         let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
         assert!(r.handle_response(t0, sa(NS2), &resp));
         assert_eq!(
-            r.resolve(t0, "moved.test", Some(5060)),
+            r.resolve(t0, "moved.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.3:5060"))
         );
     }
@@ -2293,7 +2367,7 @@ mod tests {
     fn small_buffer_keeps_the_query() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "buf.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "buf.test", Some(5060), LAN), Lookup::Pending);
         let mut tiny = [0u8; 10];
         assert_eq!(r.poll_transmit(t0, &mut tiny), None);
         assert_eq!(one(&mut r, t0).0, sa(NS1));
@@ -2305,10 +2379,19 @@ mod tests {
     fn same_name_shares_one_query() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "shared.test", Some(5060)), Lookup::Pending);
-        assert_eq!(r.resolve(t0, "SHARED.test", Some(5080)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "shared.test", Some(5060), LAN),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(t0, "SHARED.test", Some(5080), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
-        assert_eq!(r.resolve(t0, "shared.test.", Some(5090)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "shared.test.", Some(5090), LAN),
+            Lookup::Pending
+        );
         assert!(drain(&mut r, t0).is_empty());
         assert!(r.handle_response(
             t0,
@@ -2316,17 +2399,17 @@ mod tests {
             &reply(&q, 0, &[a_rr(&QNAME, 60, [10, 1, 1, 1])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, "shared.test", Some(5060)),
+            r.resolve(t0, "shared.test", Some(5060), LAN),
             Lookup::Ready(v4("10.1.1.1:5060"))
         );
         assert_eq!(
-            r.resolve(t0, "shared.test", Some(5080)),
+            r.resolve(t0, "shared.test", Some(5080), LAN),
             Lookup::Ready(v4("10.1.1.1:5080"))
         );
         // SRV lookups of one name share too, and are distinct from the A lookup.
-        assert_eq!(r.resolve(t0, "srv.test", None), Lookup::Pending);
-        assert_eq!(r.resolve(t0, "srv.test", None), Lookup::Pending);
-        assert_eq!(r.resolve(t0, "srv.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", None, LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", None, LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", Some(1), LAN), Lookup::Pending);
         assert_eq!(drain(&mut r, t0).len(), 2);
     }
 
@@ -2336,16 +2419,16 @@ mod tests {
         let mut r = resolver(&[NS1]);
         for i in 0..MAX_DNS_PENDING {
             assert_eq!(
-                r.resolve(t0, &format!("h{i}.test"), Some(1)),
+                r.resolve(t0, &format!("h{i}.test"), Some(1), LAN),
                 Lookup::Pending
             );
         }
         assert_eq!(
-            r.resolve(t0, "one-more.test", Some(1)),
+            r.resolve(t0, "one-more.test", Some(1), LAN),
             Lookup::Failed(DnsError::TooManyPending)
         );
         // A name already in flight is still shared.
-        assert_eq!(r.resolve(t0, "h0.test", Some(2)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "h0.test", Some(2), LAN), Lookup::Pending);
         let sent = drain(&mut r, t0);
         assert_eq!(sent.len(), MAX_DNS_PENDING);
         let mut ids: Vec<u16> = sent
@@ -2362,12 +2445,15 @@ mod tests {
             sa(NS1),
             &reply(q0, 0, &[a_rr(&QNAME, 60, [1, 1, 1, 1])], &[], &[])
         ));
-        assert_eq!(r.resolve(t0, "one-more.test", Some(1)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "one-more.test", Some(1), LAN),
+            Lookup::Pending
+        );
     }
 
     /// Resolves `host` to `ip` with `ttl` through a full query/reply.
     fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
-        assert_eq!(r.resolve(now, host, Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(now, host, Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(r, now);
         assert!(r.handle_response(
             now,
@@ -2377,7 +2463,7 @@ mod tests {
     }
 
     fn is_cached(r: &mut Resolver, now: Instant, host: &str) -> bool {
-        match r.resolve(now, host, Some(5060)) {
+        match r.resolve(now, host, Some(5060), LAN) {
             Lookup::Ready(_) => true,
             Lookup::Pending => {
                 // Forget the query so the next probe is not "shared".
@@ -2429,19 +2515,19 @@ mod tests {
         // second answer must not evict the first one's short-lived failure
         // before the work parked on it is retried.
         let t1 = t0 + Duration::from_secs(5);
-        assert_eq!(r.resolve(t1, "gone.test", Some(5060)), Lookup::Pending);
-        assert_eq!(r.resolve(t1, "here.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t1, "gone.test", Some(5060), LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t1, "here.test", Some(5060), LAN), Lookup::Pending);
         let sent = drain(&mut r, t1);
         assert_eq!(sent.len(), 2);
         assert!(r.handle_response(t1, sa(NS1), &reply(&sent[0].1, 3, &[], &[], &[])));
         let an = [a_rr(&QNAME, 1, [192, 0, 2, 50])];
         assert!(r.handle_response(t1, sa(NS1), &reply(&sent[1].1, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t1, "gone.test", Some(5060)),
+            r.resolve(t1, "gone.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         assert_eq!(
-            r.resolve(t1, "here.test", Some(5060)),
+            r.resolve(t1, "here.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.50:5060"))
         );
     }
@@ -2450,8 +2536,8 @@ mod tests {
     fn seed_zero_still_gives_random_ids() {
         let t0 = Instant::now();
         let mut r = Resolver::new(&[sa(NS1)], 0);
-        let _ = r.resolve(t0, "a.test", Some(1));
-        let _ = r.resolve(t0, "b.test", Some(1));
+        let _ = r.resolve(t0, "a.test", Some(1), LAN);
+        let _ = r.resolve(t0, "b.test", Some(1), LAN);
         let sent = drain(&mut r, t0);
         let ids: Vec<u16> = sent
             .iter()
@@ -2462,7 +2548,7 @@ mod tests {
         // Different seeds, different first ids.
         let id = |seed| {
             let mut r = Resolver::new(&[sa(NS1)], seed);
-            let _ = r.resolve(t0, "a.test", Some(1));
+            let _ = r.resolve(t0, "a.test", Some(1), LAN);
             let (_, q) = one(&mut r, t0);
             u16::from_be_bytes([q[0], q[1]])
         };
@@ -2497,12 +2583,12 @@ mod tests {
             let mut r = resolver(&[NS1]);
             learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
             let t1 = t0 + Duration::from_secs(1);
-            assert_eq!(r.resolve(t1, "evil.example", None), Lookup::Pending);
+            assert_eq!(r.resolve(t1, "evil.example", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t1);
             assert!(r.handle_response(t1, sa(NS1), &evil_srv_reply(&q, glue_in_answer)));
             // The provider's own answer still stands.
             assert_eq!(
-                r.resolve(t1, PROVIDER, Some(5060)),
+                r.resolve(t1, PROVIDER, Some(5060), LAN),
                 Lookup::Ready(v4("203.0.113.10:5060")),
                 "glue in answer section: {glue_in_answer}"
             );
@@ -2511,7 +2597,7 @@ mod tests {
             // RFC 2181 §5.4.1: the answer to an A query ranks above glue,
             // so even evil.example's SRV leads to the provider's real address.
             assert_eq!(
-                r.resolve(t1, "evil.example", None),
+                r.resolve(t1, "evil.example", None, LAN),
                 Lookup::Ready(v4("203.0.113.10:5060"))
             );
         }
@@ -2522,17 +2608,17 @@ mod tests {
         for glue_in_answer in [false, true] {
             let t0 = Instant::now();
             let mut r = resolver(&[NS1]);
-            assert_eq!(r.resolve(t0, "evil.example", None), Lookup::Pending);
+            assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             assert!(r.handle_response(t0, sa(NS1), &evil_srv_reply(&q, glue_in_answer)));
             // The glue serves the lookup it came with: whoever controls
             // evil.example chooses where evil.example goes anyway.
             assert_eq!(
-                r.resolve(t0, "evil.example", None),
+                r.resolve(t0, "evil.example", None, LAN),
                 Lookup::Ready(v4("6.6.6.6:5060"))
             );
             // The provider's name is asked for, not taken from that glue.
-            assert_eq!(r.resolve(t0, PROVIDER, Some(5060)), Lookup::Pending);
+            assert_eq!(r.resolve(t0, PROVIDER, Some(5060), LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             assert_eq!(&q[12..q.len() - 4], &wire(PROVIDER)[..]);
             assert!(r.handle_response(
@@ -2541,7 +2627,7 @@ mod tests {
                 &reply(&q, 0, &[a_rr(&QNAME, 3600, PROVIDER_IP)], &[], &[])
             ));
             assert_eq!(
-                r.resolve(t0, PROVIDER, Some(5060)),
+                r.resolve(t0, PROVIDER, Some(5060), LAN),
                 Lookup::Ready(v4("203.0.113.10:5060"))
             );
             assert!(!is_cached(&mut r, t0, "bank.example"));
@@ -2553,7 +2639,10 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
-        assert_eq!(r.resolve(t0, "evil.example", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "evil.example", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let an = [
             a_rr(&wire(PROVIDER), 3600, EVIL_IP),
@@ -2566,11 +2655,11 @@ mod tests {
         ];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         assert_eq!(
-            r.resolve(t0, "evil.example", Some(5060)),
+            r.resolve(t0, "evil.example", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.66:5060"))
         );
         assert_eq!(
-            r.resolve(t0, PROVIDER, Some(5060)),
+            r.resolve(t0, PROVIDER, Some(5060), LAN),
             Lookup::Ready(v4("203.0.113.10:5060"))
         );
         assert!(!is_cached(&mut r, t0, "bank.example"));
@@ -2585,7 +2674,10 @@ mod tests {
             if provider_cached {
                 learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
             }
-            assert_eq!(r.resolve(t0, "evil.example", Some(5060)), Lookup::Pending);
+            assert_eq!(
+                r.resolve(t0, "evil.example", Some(5060), LAN),
+                Lookup::Pending
+            );
             let (_, q) = one(&mut r, t0);
             // evil.example -> sip.provider.example, "whose" address is 6.6.6.6,
             // in the answer and again in the additional section.
@@ -2597,12 +2689,12 @@ mod tests {
             assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
             // The chain answers the question asked, and only that.
             assert_eq!(
-                r.resolve(t0, "evil.example", Some(5060)),
+                r.resolve(t0, "evil.example", Some(5060), LAN),
                 Lookup::Ready(v4("6.6.6.6:5060"))
             );
             if provider_cached {
                 assert_eq!(
-                    r.resolve(t0, PROVIDER, Some(5060)),
+                    r.resolve(t0, PROVIDER, Some(5060), LAN),
                     Lookup::Ready(v4("203.0.113.10:5060"))
                 );
             } else {
@@ -2616,7 +2708,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
-        assert_eq!(r.resolve(t0, "evil.example", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         // _sip._udp.evil.example -> _sip._udp.provider.example, whose SRV
         // names the provider's host, glued to 6.6.6.6.
@@ -2628,30 +2720,33 @@ mod tests {
         let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         assert_eq!(
-            r.resolve(t0, PROVIDER, Some(5060)),
+            r.resolve(t0, PROVIDER, Some(5060), LAN),
             Lookup::Ready(v4("203.0.113.10:5060"))
         );
         // The provider's SRV name was not learnt from evil.example's answer.
-        assert_eq!(r.resolve(t0, "provider.example", None), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "provider.example", None, LAN),
+            Lookup::Pending
+        );
     }
 
     #[test]
     fn srv_glue_expires_with_its_own_ttl() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
         let ar = [a_rr(&wire("edge.voip.test"), 60, [192, 0, 2, 70])];
         assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         let at = |s: u64| t0 + Duration::from_secs(s);
         assert_eq!(
-            r.resolve(at(59), "voip.test", None),
+            r.resolve(at(59), "voip.test", None, LAN),
             Lookup::Ready(v4("192.0.2.70:5070"))
         );
         // The glue is gone after 60 s; the SRV choice (600 s) is not: the
         // target is asked for, with the SRV port.
-        assert_eq!(r.resolve(at(60), "voip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(at(60), "voip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, at(60));
         assert_eq!(&q[12..q.len() - 4], &wire("edge.voip.test")[..]);
         assert!(r.handle_response(
@@ -2660,8 +2755,106 @@ mod tests {
             &reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 71])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(at(60), "voip.test", None),
+            r.resolve(at(60), "voip.test", None, LAN),
             Lookup::Ready(v4("192.0.2.71:5070"))
         );
+    }
+
+    // ---- Quotas: the WAN's share of the queries in flight -------------------------
+
+    #[test]
+    fn wan_lookups_hold_at_most_their_share_of_the_table() {
+        const { assert!(MAX_DNS_PENDING_WAN >= 1 && MAX_DNS_PENDING_WAN < MAX_DNS_PENDING) };
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for i in 0..MAX_DNS_PENDING_WAN {
+            let name = format!("w{i}.evil.test");
+            assert_eq!(r.resolve(t0, &name, Some(1), WAN), Lookup::Pending);
+        }
+        // The WAN's next name is refused at once: no query, nothing cached.
+        assert_eq!(
+            r.resolve(t0, "more.evil.test", Some(1), WAN),
+            Lookup::Failed(DnsError::WanQuota)
+        );
+        // A WAN lookup of a name already in flight shares its query.
+        assert_eq!(r.resolve(t0, "w0.evil.test", Some(2), WAN), Lookup::Pending);
+        // Every other slot is the LAN's.
+        for i in 0..MAX_DNS_PENDING - MAX_DNS_PENDING_WAN {
+            let name = format!("l{i}.test");
+            assert_eq!(r.resolve(t0, &name, Some(1), LAN), Lookup::Pending);
+        }
+        assert_eq!(
+            r.resolve(t0, "l-more.test", Some(1), LAN),
+            Lookup::Failed(DnsError::TooManyPending)
+        );
+        // The WAN joining a LAN query takes no slot either.
+        assert_eq!(r.resolve(t0, "l0.test", Some(1), WAN), Lookup::Pending);
+        let sent = drain(&mut r, t0);
+        assert_eq!(sent.len(), MAX_DNS_PENDING);
+        // Once a WAN query ends, the WAN may start another one.
+        let (_, q0) = &sent[0];
+        assert_eq!(&q0[12..q0.len() - 4], &wire("w0.evil.test")[..]);
+        assert!(r.handle_response(
+            t0,
+            sa(NS1),
+            &reply(q0, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(t0, "more.evil.test", Some(1), WAN),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(t0, "again.evil.test", Some(1), WAN),
+            Lookup::Failed(DnsError::WanQuota)
+        );
+    }
+
+    #[test]
+    fn the_lan_may_use_the_whole_table_and_the_wan_then_waits() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for i in 0..MAX_DNS_PENDING {
+            let name = format!("l{i}.test");
+            assert_eq!(r.resolve(t0, &name, Some(1), LAN), Lookup::Pending);
+        }
+        assert_eq!(
+            r.resolve(t0, "w.evil.test", Some(1), WAN),
+            Lookup::Failed(DnsError::TooManyPending)
+        );
+    }
+
+    #[test]
+    fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
+        // The attack of issue 9 item 5: names that never resolve, started
+        // again as fast as the WAN likes, every 11 s (the give-up time).
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        let mut now = t0;
+        let mut refused = 0;
+        for round in 0..3 {
+            for i in 0..4 * MAX_DNS_PENDING {
+                let name = format!("n{round}-{i}.evil.test");
+                match r.resolve(now, &name, Some(5060), WAN) {
+                    Lookup::Pending => {}
+                    Lookup::Failed(DnsError::WanQuota) => refused += 1,
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            let _ = drain(&mut r, now);
+            // The phone's REGISTER to its provider still gets a query out.
+            let provider = format!("provider{round}.example");
+            assert_eq!(r.resolve(now, &provider, None, LAN), Lookup::Pending);
+            let (_, q) = one(&mut r, now);
+            assert_eq!(&q[q.len() - 4..q.len() - 2], &TYPE_SRV.to_be_bytes());
+            let end = now + Duration::from_secs(11);
+            while let Some(t) = r.poll_timeout().filter(|t| *t <= end) {
+                now = t;
+                let _ = r.handle_timeout(now);
+                let _ = drain(&mut r, now);
+            }
+            now = end;
+            assert_eq!(r.poll_timeout(), None, "every query has given up");
+        }
+        assert_eq!(refused, 3 * (4 * MAX_DNS_PENDING - MAX_DNS_PENDING_WAN));
     }
 }

@@ -941,3 +941,61 @@ fn a_via_stack_too_long_to_hide_goes_out_masked_and_comes_back() {
         "SIP/2.0/UDP 10.77.1.21:5060;branch=z9hG4bKlower11"
     );
 }
+
+/// Issue 9 item 5, the attack: WAN requests whose Via names a host, one
+/// never-resolving name per request, answered by the phone. sipnat used to
+/// look each name up to route the answer, which filled every pending-lookup
+/// slot, and the phone's own REGISTER to its provider (by name) got
+/// `503 (DNS)`. Now an answer goes to where its request came from (no name
+/// a WAN message supplies is resolved), and WAN work could hold only its
+/// share of the resolver's table anyway (`dns.rs`, unit tests of the quota).
+#[test]
+fn wan_noise_cannot_starve_a_phones_register() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    for i in 0..12 {
+        let inv = invite(
+            "sip:100@198.51.100.1",
+            "mallory",
+            "198.51.100.66",
+            &format!("h{i}.attacker.test:5060"),
+            &format!("atk{i}"),
+            &format!("a{i}"),
+            "sip:mallory@198.51.100.66",
+        );
+        let to_phone = sim.one(PEER, &inv);
+        assert_eq!(to_phone.to, addr(PHONE));
+        let busy = response_to(&to_phone, 486, "Busy Here", Some("p"), "");
+        for s in sim.sip(PHONE, &busy) {
+            assert_eq!(s.to, addr(PEER), "the answer goes to the request's source");
+        }
+    }
+    // The nameserver would never have answered those. The phone registers
+    // with its provider by name: the SRV query goes out at once.
+    let reg = register(
+        "100",
+        "provider.test",
+        PHONE,
+        "reg2@10.77.1.2",
+        2,
+        "r2",
+        3600,
+    );
+    let q = sim.sip(PHONE, &reg);
+    assert_eq!(q.len(), 1, "the REGISTER's query must go out: {q:#?}");
+    assert_eq!(q[0].to, addr(DNS_SERVER));
+    assert!(q[0].bytes.windows(4).any(|w| w == b"_sip"));
+    let mut nx = q[0].bytes.clone();
+    nx[2] = 0x81;
+    nx[3] = 0x83;
+    let q2 = sim.dns(DNS_SERVER, &nx);
+    assert_eq!(q2.len(), 1, "{q2:#?}");
+    let ans = dns_reply(&q2[0].bytes, &[(1, vec![198, 51, 100, 2])]);
+    let fwd = sim.dns(DNS_SERVER, &ans);
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    assert_eq!(fwd[0].to, addr(REGISTRAR));
+    assert_eq!(fwd[0].first_line(), "REGISTER sip:provider.test SIP/2.0");
+    // No lookup failed or was refused: the only DNS counter is the parking.
+    let dns = sim.proxy.stats().class_total("dns");
+    assert_eq!(dns, sim.proxy.stats().get("dns", "parked"));
+}

@@ -66,7 +66,7 @@ pub mod registry;
 pub use output::{Buf, Channel, Outbox, Transmit};
 
 use crate::config::{Config, Net4};
-use crate::dns::{Lookup, Resolver};
+use crate::dns::{Lookup, Origin, Resolver};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
 };
@@ -113,6 +113,15 @@ pub struct Peer {
 impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.addr, self.side.as_str())
+    }
+}
+
+impl From<Side> for Origin {
+    fn from(side: Side) -> Origin {
+        match side {
+            Side::Lan => Origin::Lan,
+            Side::Wan => Origin::Wan,
+        }
     }
 }
 
@@ -897,7 +906,7 @@ impl Proxy {
         let src_side = src.side;
         let dest = match &next {
             Next::Phone { addr, .. } => *addr,
-            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip) {
+            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip, src_side.into()) {
                 Ok(Some(a)) => a,
                 Ok(None) => return self.park(now, src, msg, out),
                 Err(a) => return self.answer(src, msg, a, out),
@@ -1236,6 +1245,7 @@ impl Proxy {
         msg: &Message<'_>,
         ruri: &Uri<'_>,
         routes_skip: usize,
+        origin: Origin,
     ) -> Result<Option<SocketAddrV4>, Answer> {
         let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
         let target: (Option<Ipv4Addr>, Option<u16>);
@@ -1256,7 +1266,7 @@ impl Proxy {
         }
         match target {
             (Some(ip), port) => Ok(Some(SocketAddrV4::new(ip, port.unwrap_or(5060)))),
-            (None, port) => self.lookup(now, &name, port),
+            (None, port) => self.lookup(now, &name, port, origin),
         }
     }
 
@@ -1265,8 +1275,9 @@ impl Proxy {
         now: Instant,
         name: &str,
         port: Option<u16>,
+        origin: Origin,
     ) -> Result<Option<SocketAddrV4>, Answer> {
-        match self.dns.resolve(now, name, port) {
+        match self.dns.resolve(now, name, port, origin) {
             Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(a)),
             Lookup::Ready(SocketAddr::V6(_)) => {
                 Err(ans(503, "Service Unavailable (IPv6 destination)"))
@@ -1881,7 +1892,8 @@ impl Proxy {
             return;
         }
         if let Lookup::Ready(SocketAddr::V4(a)) =
-            self.dns.resolve(now, &h, Some(self.cfg.sip_listen_port))
+            self.dns
+                .resolve(now, &h, Some(self.cfg.sip_listen_port), Origin::Lan)
         {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());
