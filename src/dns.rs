@@ -5,7 +5,8 @@
 //! port, if the URI named one) should go. The resolver answers at once from an
 //! IP literal or from its cache, or it starts a query and answers
 //! [`Lookup::Pending`]; the core parks its work and retries it when
-//! [`Resolver::handle_response`] or [`Resolver::handle_timeout`] return `true`.
+//! [`Resolver::handle_response`] returns `Ok(true)` or
+//! [`Resolver::handle_timeout`] returns `true`.
 //!
 //! * RFC 3263 §4.2, simplified for UDP and without NAPTR: a numeric host is
 //!   used as is (port 5060 unless given); a host name with a port is looked up
@@ -45,14 +46,19 @@
 //!   [`MAX_DNS_PENDING_WAN`] may work for the WAN ([`Origin`]): a WAN lookup
 //!   beyond that share fails at once with [`DnsError::WanQuota`] (not
 //!   cached), so names a WAN sender supplies cannot keep the table full and
-//!   starve the phones' own lookups. Callers asking for the same
-//!   name and type share one query, whichever side started it. Each query has a random 16-bit id from a
-//!   xorshift PRNG seeded by the caller, and is retransmitted after 1 s, 2 s and
-//!   4 s across the nameservers in turn (RFC 1035 §4.2.1, the resolv.conf
-//!   behaviour); it fails 4 s after the fourth try.
-//! * Anti-spoofing (RFC 5452 §3, RFC 2181 §4): a reply is accepted only from an address
-//!   the query was sent to, with the query's id, question name (compared
-//!   case-insensitively, RFC 4343) and question type and class.
+//!   starve the phones' own lookups. Callers asking for the same name and
+//!   type share one query, whichever side started it. Each query is
+//!   retransmitted after 1 s, 2 s and 4 s across the nameservers in turn
+//!   (RFC 1035 §4.2.1, the resolv.conf behaviour); it fails 4 s after the
+//!   fourth try.
+//! * Anti-spoofing (RFC 5452 §9.1, §9.2; RFC 2181 §4): each query has a
+//!   random 16-bit id from a xorshift PRNG seeded by the caller, and a
+//!   [`QueryHandle`] that asks the driver for a socket of its own (a fresh
+//!   random source port per query; its retransmissions keep it). A reply is
+//!   accepted only on the socket of its query, from an address the query
+//!   was sent to, with the query's id, question name (compared
+//!   case-insensitively, RFC 4343) and question type and class; anything
+//!   else is refused with its reason ([`Ignored`]) for the caller to count.
 //! * SERVFAIL, REFUSED, FORMERR, NOTIMP or a malformed answer move the query
 //!   on to the next nameserver not tried yet, if there is one; otherwise the
 //!   lookup fails with [`DnsError::ServerFailure`].
@@ -66,11 +72,14 @@
 //!
 //! # What it does not do
 //! No sockets, no clock, no file reading: the driver sends what
-//! [`Resolver::poll_transmit`] gives, feeds replies to
-//! [`Resolver::handle_response`], arms its poll timeout with
-//! [`Resolver::poll_timeout`], and reads resolv.conf. The driver should send
-//! from a socket bound to a random port (bind to port 0) and seed the PRNG from
-//! an unpredictable source, as the id alone is only 16 bits of defence.
+//! [`Resolver::poll_transmit`] gives from the socket of its [`QueryHandle`]
+//! (opened on port 0 when a handle is new, so the kernel picks a random
+//! ephemeral port; closed once [`Resolver::in_flight`] is false, or failed
+//! with [`Resolver::socket_failed`] when it cannot be opened), feeds what
+//! that socket receives to [`Resolver::handle_response`] with the handle,
+//! arms its poll timeout with [`Resolver::poll_timeout`], and reads
+//! resolv.conf. The driver must seed the PRNG from an unpredictable source:
+//! the id alone is only 16 bits of defence, the port adds about as many.
 //! No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no EDNS0, no
 //! DNSSEC, no search domains; only the first A record of an answer is used and
 //! only one SRV target is tried (no fail-over to the next SRV target).
@@ -103,6 +112,10 @@ const NEGATIVE_TTL_MIN: Duration = Duration::from_secs(10);
 const NEGATIVE_TTL_MAX: Duration = Duration::from_secs(60);
 /// A lookup that timed out or that no server could answer (RFC 2308 §7).
 const FAILURE_TTL: Duration = Duration::from_secs(30);
+/// A lookup that failed here (no socket for its query): remembered just long
+/// enough that the work parked on it fails instead of starting it again at
+/// once, short enough that a passing shortage of descriptors is soon over.
+const LOCAL_FAILURE_TTL: Duration = Duration::from_secs(5);
 /// How long each try waits for its reply; one entry per try (RFC 1035 §4.2.1
 /// asks for retransmission with back-off across the servers).
 const TRY_TIMEOUTS: [Duration; MAX_TRIES] = [
@@ -145,6 +158,62 @@ pub enum Origin {
     Wan,
 }
 
+/// One query in flight, as the driver sees it: the slot it holds in the
+/// resolver's table (`0..MAX_DNS_PENDING`, stable while the query lives) and
+/// a serial number no other query of this resolver had, so a handle of a
+/// query that has ended never matches the next query in the same slot.
+///
+/// Each query leaves from its own socket (RFC 5452 §9.2: a random source
+/// port per query): the driver opens one when it first sees a handle,
+/// passes the handle back with every datagram read from it, and closes it
+/// when [`Resolver::in_flight`] says the query is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryHandle {
+    slot: u8,
+    serial: u32,
+}
+
+// Slots are numbered with a u8.
+const _: () = assert!(MAX_DNS_PENDING <= 256);
+
+impl QueryHandle {
+    /// The slot, `0..MAX_DNS_PENDING`: the driver's index for the socket.
+    pub fn slot(self) -> usize {
+        usize::from(self.slot)
+    }
+}
+
+/// Why a datagram was not taken as the reply to its query (counted by the
+/// caller; RFC 5452 §9.1 lists what a reply must match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// Shorter than a DNS header.
+    Runt,
+    /// The query this socket was opened for is over (answered, failed or
+    /// timed out): a late or duplicate reply.
+    Stale,
+    /// Not the id of the query this socket was opened for.
+    WrongId,
+    /// Not from a nameserver the query was sent to.
+    WrongSource,
+    /// Not a standard reply (QR clear, another opcode) or not exactly one
+    /// question, or another question than the one asked.
+    WrongQuestion,
+}
+
+impl Ignored {
+    /// A short, stable text for status counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignored::Runt => "dns-runt",
+            Ignored::Stale => "dns-stale",
+            Ignored::WrongId => "dns-wrong-id",
+            Ignored::WrongSource => "dns-wrong-source",
+            Ignored::WrongQuestion => "dns-wrong-question",
+        }
+    }
+}
+
 /// The answer to [`Resolver::resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
@@ -179,6 +248,8 @@ pub enum DnsError {
     NoNameserver,
     /// SERVFAIL / REFUSED / malformed or truncated replies from every server.
     ServerFailure,
+    /// The driver could not open a socket for the query (cached briefly).
+    NoSocket,
 }
 
 impl DnsError {
@@ -193,6 +264,7 @@ impl DnsError {
             DnsError::NameTooLong => "name too long",
             DnsError::NoNameserver => "no nameserver",
             DnsError::ServerFailure => "server failure",
+            DnsError::NoSocket => "no socket",
         }
     }
 }
@@ -391,6 +463,8 @@ struct Query {
     name: Name,
     qtype: QType,
     id: u16,
+    /// Tells this query from every other one that used its slot.
+    serial: u32,
     /// Tries scheduled so far, 1..=MAX_TRIES; try `k` goes to nameserver
     /// `(k - 1) % n`.
     tries: u8,
@@ -436,19 +510,22 @@ impl Rng {
 }
 
 /// The non-blocking stub resolver: nameservers, queries in flight, cache and
-/// PRNG, all in fixed-capacity storage (about 21 KB).
+/// PRNG, all in fixed-capacity storage (about 23 KB).
 pub struct Resolver {
     nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
-    pending: heapless::Vec<Query, MAX_DNS_PENDING>,
+    /// Queries in flight; the index is the slot of their [`QueryHandle`].
+    pending: [Option<Query>; MAX_DNS_PENDING],
     cache: heapless::Vec<CacheEntry, MAX_DNS_CACHE>,
     rng: Rng,
+    /// The serial number of the next query.
+    next_serial: u32,
 }
 
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resolver")
             .field("nameservers", &self.nameservers)
-            .field("pending", &self.pending.len())
+            .field("pending", &self.queries().count())
             .field("cache", &self.cache.len())
             .finish()
     }
@@ -460,9 +537,10 @@ impl Resolver {
     pub fn new(nameservers: &[SocketAddr], seed: u64) -> Resolver {
         let mut r = Resolver {
             nameservers: heapless::Vec::new(),
-            pending: heapless::Vec::new(),
+            pending: [const { None }; MAX_DNS_PENDING],
             cache: heapless::Vec::new(),
             rng: Rng::new(seed),
+            next_serial: 0,
         };
         r.set_nameservers(nameservers);
         r
@@ -481,7 +559,7 @@ impl Resolver {
             // Cannot fail: `ns` has at most MAX_NAMESERVERS entries.
             let _ = self.nameservers.push(addr);
         }
-        for q in self.pending.iter_mut() {
+        for q in self.pending.iter_mut().flatten() {
             q.need_send = true;
         }
     }
@@ -538,8 +616,11 @@ impl Resolver {
                 }
                 self.lookup_addr(now, &target, port, origin)
             }
-            // A dead nameserver: an A query would only wait as long again.
-            Some(Answer::Negative(DnsError::Timeout)) => Lookup::Failed(DnsError::Timeout),
+            // A dead nameserver: an A query would only wait as long again;
+            // no socket here: an A query would need one too.
+            Some(Answer::Negative(e @ (DnsError::Timeout | DnsError::NoSocket))) => {
+                Lookup::Failed(*e)
+            }
             // No SRV records or no usable SRV answer: A of the host, port 5060.
             Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
                 self.lookup_addr(now, &name, SIP_DEFAULT_PORT, origin)
@@ -548,57 +629,67 @@ impl Resolver {
         }
     }
 
-    /// Feeds a datagram received on the DNS socket. Returns true if a lookup
-    /// completed (answer or failure), so the caller retries the work it parked.
-    pub fn handle_response(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> bool {
-        let Some(header) = Header::parse(data) else {
-            log::trace!("dns: runt datagram from {from}");
-            return false;
-        };
-        let Some(index) = self
+    /// Feeds a datagram received on the socket of `query`. `Ok(true)`: a
+    /// lookup completed (answer or failure), so the caller retries the work
+    /// it parked; `Ok(false)`: the reply was taken but the query goes on (to
+    /// the next server); `Err`: not a reply to that query, and why.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        query: QueryHandle,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<bool, Ignored> {
+        let header = Header::parse(data).ok_or(Ignored::Runt)?;
+        let slot = query.slot();
+        let q = self
             .pending
-            .iter()
-            .position(|q| q.id == header.id && q.sent_to.contains(&from))
-        else {
+            .get(slot)
+            .and_then(Option::as_ref)
+            .filter(|q| q.serial == query.serial)
+            .ok_or(Ignored::Stale)?;
+        // RFC 5452 §9.1: the id, the server asked, and the question asked.
+        if q.id != header.id {
             log::trace!("dns: unexpected reply id {} from {from}", header.id);
-            return false;
-        };
-        // Only a reply to the question we asked is accepted (RFC 5452 §3).
+            return Err(Ignored::WrongId);
+        }
+        if !q.sent_to.contains(&from) {
+            log::trace!("dns: reply from {from}, which was not asked");
+            return Err(Ignored::WrongSource);
+        }
         let opcode = (header.flags >> 11) & 0xF;
         if header.flags & FLAG_QR == 0 || opcode != 0 || header.qdcount != 1 {
-            return false;
+            return Err(Ignored::WrongQuestion);
         }
-        let Some(q) = self.pending.get(index) else {
-            return false;
-        };
-        let Ok((qname, after)) = read_name(data, HEADER_LEN) else {
-            return false;
-        };
+        let (qname, after) = read_name(data, HEADER_LEN).map_err(|_| Ignored::WrongQuestion)?;
         let (Ok(qtype), Ok(qclass)) = (read_u16(data, after), read_u16(data, after + 2)) else {
-            return false;
+            return Err(Ignored::WrongQuestion);
         };
         if qname != q.name || qtype != q.qtype.code() || qclass != CLASS_IN {
             log::trace!("dns: reply from {from} answers another question");
-            return false;
+            return Err(Ignored::WrongQuestion);
         }
         let outcome = interpret(data, &header, after + 4, &q.name, q.qtype, &mut self.rng);
         let outcome = match outcome {
             Outcome::TryNext => {
                 let tries = usize::from(q.tries);
                 if tries < self.nameservers.len() && tries < MAX_TRIES {
-                    if let Some(q) = self.pending.get_mut(index) {
+                    if let Some(q) = self.pending.get_mut(slot).and_then(Option::as_mut) {
                         log::debug!("dns: {} failed at {from}, asking the next server", q.name);
                         q.tries += 1;
                         q.need_send = true;
                         q.deadline = now + try_timeout(q.tries);
                     }
-                    return false;
+                    return Ok(false);
                 }
                 Outcome::Negative(DnsError::ServerFailure, FAILURE_TTL)
             }
             other => other,
         };
-        let q = self.pending.swap_remove(index);
+        // Found above: the slot holds this query.
+        let Some(q) = self.pending.get_mut(slot).and_then(Option::take) else {
+            return Err(Ignored::Stale);
+        };
         match outcome {
             Outcome::Addr(ip, ttl) => {
                 log::debug!("dns: {} A {ip}", q.name);
@@ -627,15 +718,23 @@ impl Resolver {
             // Turned into Negative above.
             Outcome::TryNext => {}
         }
-        true
+        Ok(true)
     }
 
     /// Next query datagram to send: writes it into `buf` (at least
-    /// [`MAX_QUERY_LEN`] bytes is always enough) and returns the nameserver
-    /// and the length. Call until `None`.
-    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+    /// [`MAX_QUERY_LEN`] bytes is always enough) and returns the query it
+    /// belongs to (send it from that query's socket), the nameserver and the
+    /// length. Call until `None`.
+    pub fn poll_transmit(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(QueryHandle, SocketAddr, usize)> {
         let n = self.nameservers.len();
-        for q in self.pending.iter_mut().filter(|q| q.need_send) {
+        for (slot, q) in self.pending.iter_mut().enumerate() {
+            let Some(q) = q.as_mut().filter(|q| q.need_send) else {
+                continue;
+            };
             let Some(index) = usize::from(q.tries)
                 .checked_sub(1)
                 .and_then(|k| k.checked_rem(n))
@@ -652,46 +751,85 @@ impl Resolver {
                 // flight: late replies from that server are then ignored.
                 let _ = q.sent_to.push(server);
             }
-            return Some((server, len));
+            // `slot < MAX_DNS_PENDING <= 256` (asserted at QueryHandle).
+            let handle = QueryHandle {
+                slot: slot as u8,
+                serial: q.serial,
+            };
+            return Some((handle, server, len));
         }
         None
+    }
+
+    /// Is `query` still in flight? Once it is not, its socket can be closed:
+    /// no reply to it will be taken any more.
+    pub fn in_flight(&self, query: QueryHandle) -> bool {
+        self.pending
+            .get(query.slot())
+            .and_then(Option::as_ref)
+            .is_some_and(|q| q.serial == query.serial)
+    }
+
+    /// The driver could not open a socket for `query`: the lookup fails with
+    /// [`DnsError::NoSocket`], remembered for a few seconds so the work
+    /// parked on it fails too rather than starting it again at once. Returns
+    /// true if the query was in flight (retry the parked work).
+    pub fn socket_failed(&mut self, now: Instant, query: QueryHandle) -> bool {
+        if !self.in_flight(query) {
+            return false;
+        }
+        let Some(q) = self.pending.get_mut(query.slot()).and_then(Option::take) else {
+            return false;
+        };
+        log::debug!("dns: {} {:?}: no socket", q.name, q.qtype);
+        let failed = Answer::Negative(DnsError::NoSocket);
+        self.store(now, q.name, q.qtype, failed, LOCAL_FAILURE_TTL);
+        true
     }
 
     /// Earliest time [`Resolver::handle_timeout`] must be called
     /// (retransmission or give-up), if any query is in flight.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.iter().map(|q| q.deadline).min()
+        self.queries().map(|q| q.deadline).min()
     }
 
     /// Retransmits or fails overdue queries. Returns true if a lookup failed
     /// (the caller retries its parked work, which then sees `Failed`).
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
         let mut failed = false;
-        let mut i = 0;
-        while let Some(q) = self.pending.get_mut(i) {
+        for slot in 0..self.pending.len() {
+            let Some(q) = self.pending.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
             if q.deadline > now {
-                i += 1;
                 continue;
             }
-            if usize::from(q.tries) >= MAX_TRIES {
-                let q = self.pending.swap_remove(i);
-                log::debug!("dns: {} {:?}: timeout", q.name, q.qtype);
-                self.store(
-                    now,
-                    q.name,
-                    q.qtype,
-                    Answer::Negative(DnsError::Timeout),
-                    FAILURE_TTL,
-                );
-                failed = true;
+            if usize::from(q.tries) < MAX_TRIES {
+                // Retransmitted with the same id, from the same socket.
+                q.tries += 1;
+                q.need_send = true;
+                q.deadline = now + try_timeout(q.tries);
                 continue;
             }
-            q.tries += 1;
-            q.need_send = true;
-            q.deadline = now + try_timeout(q.tries);
-            i += 1;
+            let Some(q) = self.pending.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            log::debug!("dns: {} {:?}: timeout", q.name, q.qtype);
+            self.store(
+                now,
+                q.name,
+                q.qtype,
+                Answer::Negative(DnsError::Timeout),
+                FAILURE_TTL,
+            );
+            failed = true;
         }
         failed
+    }
+
+    /// The queries in flight.
+    fn queries(&self) -> impl Iterator<Item = &Query> {
+        self.pending.iter().flatten()
     }
 
     /// The unexpired cache entry for (name, type).
@@ -716,11 +854,7 @@ impl Resolver {
     /// Joins the query for (name, type) in flight, or starts one for
     /// `origin` if its quota allows.
     fn start(&mut self, now: Instant, name: Name, qtype: QType, origin: Origin) -> Lookup {
-        if self
-            .pending
-            .iter()
-            .any(|q| q.qtype == qtype && q.name == name)
-        {
+        if self.queries().any(|q| q.qtype == qtype && q.name == name) {
             return Lookup::Pending;
         }
         if self.nameservers.is_empty() {
@@ -729,31 +863,31 @@ impl Resolver {
         // The WAN's share is checked first: a WAN lookup refused while the
         // table is also full is counted as what it is, WAN work over quota.
         if origin == Origin::Wan
-            && self
-                .pending
-                .iter()
-                .filter(|q| q.origin == Origin::Wan)
-                .count()
-                >= MAX_DNS_PENDING_WAN
+            && self.queries().filter(|q| q.origin == Origin::Wan).count() >= MAX_DNS_PENDING_WAN
         {
             return Lookup::Failed(DnsError::WanQuota);
         }
-        if self.pending.is_full() {
+        let Some(slot) = self.pending.iter().position(Option::is_none) else {
             return Lookup::Failed(DnsError::TooManyPending);
-        }
+        };
         let id = self.fresh_id();
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
         let query = Query {
             name,
             qtype,
             id,
+            serial,
             tries: 1,
             need_send: true,
             deadline: now + try_timeout(1),
             sent_to: heapless::Vec::new(),
             origin,
         };
-        // Cannot fail: checked `is_full` above.
-        let _ = self.pending.push(query);
+        if let Some(free) = self.pending.get_mut(slot) {
+            // A new query: the driver gives it a new socket (RFC 5452 §9.2).
+            *free = Some(query);
+        }
         Lookup::Pending
     }
 
@@ -762,7 +896,7 @@ impl Resolver {
         loop {
             let id = self.rng.next_u16();
             // At most MAX_DNS_PENDING - 1 ids are taken: this ends quickly.
-            if !self.pending.iter().any(|q| q.id == id) {
+            if !self.queries().any(|q| q.id == id) {
                 return id;
             }
         }
@@ -1374,14 +1508,46 @@ mod tests {
         out
     }
 
-    /// Every datagram the resolver wants to send now.
-    fn drain(r: &mut Resolver, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+    /// Every datagram the resolver wants to send now, with its query.
+    fn drain_q(r: &mut Resolver, now: Instant) -> Vec<(QueryHandle, SocketAddr, Vec<u8>)> {
         let mut out = Vec::new();
         let mut buf = [0u8; 512];
-        while let Some((to, len)) = r.poll_transmit(now, &mut buf) {
-            out.push((to, buf[..len].to_vec()));
+        while let Some((query, to, len)) = r.poll_transmit(now, &mut buf) {
+            out.push((query, to, buf[..len].to_vec()));
         }
         out
+    }
+
+    /// Every datagram the resolver wants to send now.
+    fn drain(r: &mut Resolver, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        drain_q(r, now)
+            .into_iter()
+            .map(|(_, to, q)| (to, q))
+            .collect()
+    }
+
+    /// The handle of the query in flight with the id `data` starts with.
+    fn handle_of(r: &Resolver, data: &[u8]) -> Option<QueryHandle> {
+        let id = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+        r.pending.iter().enumerate().find_map(|(slot, q)| {
+            let q = q.as_ref().filter(|q| q.id == id)?;
+            Some(QueryHandle {
+                slot: slot as u8,
+                serial: q.serial,
+            })
+        })
+    }
+
+    /// `data` from `from`, read on the socket of the query whose id it
+    /// carries (as the driver would): did a lookup complete?
+    fn feed(r: &mut Resolver, now: Instant, from: SocketAddr, data: &[u8]) -> bool {
+        // No query with that id: a handle no query has, as for a socket
+        // whose query is over.
+        let query = handle_of(r, data).unwrap_or(QueryHandle {
+            slot: 0,
+            serial: u32::MAX,
+        });
+        r.handle_response(now, query, from, data) == Ok(true)
     }
 
     /// The single datagram the resolver wants to send now.
@@ -1587,7 +1753,7 @@ mod tests {
         assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
 
         let resp = reply(&q, 0, &[a_rr(&QNAME, 300, [203, 0, 113, 5])], &[], &[]);
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(r.poll_timeout(), None);
         assert_eq!(
             r.resolve(t0, "pbx.example.com", Some(5070), LAN),
@@ -1600,7 +1766,7 @@ mod tests {
         );
         assert!(drain(&mut r, t0).is_empty());
         // A duplicate of the reply is now unexpected.
-        assert!(!r.handle_response(t0, sa(NS1), &resp));
+        assert!(!feed(&mut r, t0, sa(NS1), &resp));
     }
 
     #[test]
@@ -1624,7 +1790,7 @@ mod tests {
             a_rr(&QNAME, 60, [192, 0, 2, 10]),
             a_rr(&QNAME, 60, [192, 0, 2, 11]),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
             r.resolve(t0, "multi.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.10:5060"))
@@ -1652,7 +1818,7 @@ mod tests {
         let an2 = rr(&[0xC0, edge_at as u8], TYPE_CNAME, 100, &an2_rdata); // edge -> host
         let resp = reply(&q, 0, &[an0, an1, an2], &[], &[]);
         assert_eq!(&resp[edge_at..edge_at + 7], b"\x04edge\xC0\x10");
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
             r.resolve(t0, "sip.example.com", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.7:5060"))
@@ -1684,7 +1850,7 @@ mod tests {
             // An A record of a name outside the chain is not used.
             a_rr(&wire("elsewhere.test"), 60, [10, 0, 0, 1]),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
             r.resolve(t0, "alias.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoAddress)
@@ -1701,7 +1867,7 @@ mod tests {
             rr(&QNAME, TYPE_CNAME, 60, &wire("b.test")),
             rr(&wire("b.test"), TYPE_CNAME, 60, &wire("a.test")),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
             r.resolve(t0, "a.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoAddress)
@@ -1725,7 +1891,7 @@ mod tests {
             &[soa_rr("example.com", 3600, 20)],
             &[],
         );
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         let t = t0 + Duration::from_secs(19);
         assert_eq!(
             r.resolve(t, "nope.example.com", Some(5060), LAN),
@@ -1754,11 +1920,11 @@ mod tests {
             &[soa_rr("test", 86400, 86400)],
             &[],
         );
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         // No SOA at all (no data): the 10 s floor.
         assert_eq!(r.resolve(t0, "nosoa.test", Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
         let t = t0 + Duration::from_secs(9);
         assert_eq!(
             r.resolve(t, "nosoa.test", Some(1), LAN),
@@ -1787,7 +1953,8 @@ mod tests {
         ] {
             assert_eq!(r.resolve(t0, host, Some(5060), LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
-            assert!(r.handle_response(
+            assert!(feed(
+                &mut r,
                 t0,
                 sa(NS1),
                 &reply(&q, 0, &[a_rr(&QNAME, ttl, [10, 0, 0, 1])], &[], &[])
@@ -1839,7 +2006,7 @@ mod tests {
             a_rr(&wire("SIP1.example.com"), 300, [192, 0, 2, 1]),
         ];
         let resp = reply(&q, 0, &an, &[soa_rr("example.com", 60, 60)], &ar);
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
             r.resolve(t0, "example.com", None, LAN),
             Lookup::Ready(v4("192.0.2.1:5080"))
@@ -1854,12 +2021,13 @@ mod tests {
         assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 120, 0, 5, 5090, "proxy.voip.test")];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         // Second step: A of the target.
         assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[12..], b"\x05proxy\x04voip\x04test\x00\x00\x01\x00\x01");
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q2, 0, &[a_rr(&QNAME, 120, [203, 0, 113, 9])], &[], &[])
@@ -1876,7 +2044,8 @@ mod tests {
         let mut r = resolver(&[NS1]);
         assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q, RCODE_NXDOMAIN, &[], &[soa_rr("test", 30, 30)], &[])
@@ -1884,7 +2053,8 @@ mod tests {
         assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[12..], b"\x05plain\x04test\x00\x00\x01\x00\x01");
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 77])], &[], &[])
@@ -1903,12 +2073,17 @@ mod tests {
         let (_, q) = one(&mut r, t0);
         // NOERROR with only an unrelated TXT record.
         let an = [rr(&QNAME, 16, 60, b"\x05hello")];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
         // The A is NXDOMAIN too: the lookup fails, visibly to a retry.
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])));
+        assert!(feed(
+            &mut r,
+            t0,
+            sa(NS1),
+            &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])
+        ));
         assert_eq!(
             r.resolve(t0, "nodata.test", None, LAN),
             Lookup::Failed(DnsError::NoSuchName)
@@ -1923,7 +2098,7 @@ mod tests {
         assert_eq!(r.resolve(t0, "nosip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 300, 0, 0, 0, ".")];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
             r.resolve(t0, "nosip.test", None, LAN),
             Lookup::Failed(DnsError::NoAddress)
@@ -1945,7 +2120,7 @@ mod tests {
             let mut r = Resolver::new(&[sa(NS1)], seed);
             assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
-            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
             assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
             let (_, q2) = one(&mut r, t0);
             let port = match &q2[12..q2.len() - 4] {
@@ -1982,7 +2157,7 @@ mod tests {
                 a_rr(&wire("a.test"), 60, [10, 0, 0, 1]),
                 a_rr(&wire("b.test"), 60, [10, 0, 0, 2]),
             ];
-            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
             match r.resolve(t0, "z.test", None, LAN) {
                 Lookup::Ready(a) if a == v4("10.0.0.1:1000") => seen[0] = true,
                 Lookup::Ready(a) if a == v4("10.0.0.2:1001") => seen[1] = true,
@@ -2000,7 +2175,7 @@ mod tests {
         let (_, q) = one(&mut r, t0);
         let mut resp = reply(&q, 0, &[], &[], &[]);
         resp[2] |= 0x02; // TC
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         // SRV failed: fall back to A (no TCP, no second server for TC).
         assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
         let (to, q2) = one(&mut r, t0);
@@ -2008,7 +2183,7 @@ mod tests {
         assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
         let mut resp = reply(&q2, 0, &[a_rr(&QNAME, 60, [1, 2, 3, 4])], &[], &[]);
         resp[2] |= 0x02;
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
             r.resolve(t0, "big.test", None, LAN),
             Lookup::Failed(DnsError::ServerFailure)
@@ -2030,7 +2205,7 @@ mod tests {
         // (offset 12 + 4 = 16), mixed case on purpose.
         let owner = [3, b'W', b'W', b'W', 0xC0, 16];
         let resp = reply(&q, 0, &[a_rr(&owner, 60, [192, 0, 2, 99])], &[], &[]);
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
             r.resolve(t0, "www.example.org", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.99:5060"))
@@ -2106,7 +2281,7 @@ mod tests {
         assert_eq!(&resp[owner_at..owner_at + 2], &[0xC0, owner_at as u8]);
         // The question matched, the answer is malformed: with a single server
         // that is a server failure.
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
             r.resolve(t0, "loop.test", Some(5060), LAN),
             Lookup::Failed(DnsError::ServerFailure)
@@ -2127,13 +2302,17 @@ mod tests {
         for cut in 0..good.len() {
             let mut fresh = resolver(&[NS1]);
             let _ = fresh.resolve(t0, "sip.example.net", None, LAN);
-            let (_, fq) = one(&mut fresh, t0);
+            let sent = drain_q(&mut fresh, t0);
+            let (fh, _, fq) = &sent[0];
             let mut msg = good[..cut].to_vec();
             if msg.len() >= 2 {
                 msg[..2].copy_from_slice(&fq[..2]);
             }
-            let done = fresh.handle_response(t0, sa(NS1), &msg);
-            assert_eq!(done, cut >= q.len(), "cut at {cut}");
+            let done = fresh.handle_response(t0, *fh, sa(NS1), &msg);
+            assert_eq!(done == Ok(true), cut >= q.len(), "cut at {cut}");
+            if cut < HEADER_LEN {
+                assert_eq!(done, Err(Ignored::Runt), "cut at {cut}");
+            }
         }
         // Pseudo-random garbage, with the right id so that parsing goes deep.
         let mut rng = Rng::new(99);
@@ -2150,7 +2329,7 @@ mod tests {
                 msg[11] = (rng.next_u64() % 4) as u8;
                 msg.splice(12..12.min(msg.len()), q[12..].iter().copied());
             }
-            let _ = r.handle_response(t0, sa(NS1), &msg);
+            let _ = feed(&mut r, t0, sa(NS1), &msg);
             let _ = r.resolve(t0, "sip.example.net", None, LAN);
             let _ = drain(&mut r, t0);
         }
@@ -2160,7 +2339,7 @@ mod tests {
         let (_, q) = one(&mut r, t0);
         let mut good = good.clone();
         good[..2].copy_from_slice(&q[..2]);
-        assert!(r.handle_response(t0, sa(NS1), &good));
+        assert!(feed(&mut r, t0, sa(NS1), &good));
         assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending); // A of x.example.net
     }
 
@@ -2174,48 +2353,147 @@ mod tests {
             r.resolve(t0, "target.test", Some(5060), LAN),
             Lookup::Pending
         );
-        let (_, q) = one(&mut r, t0);
+        let sent = drain_q(&mut r, t0);
+        let (h, _, q) = &sent[0];
+        let (h, q) = (*h, q.clone());
+        let mut take = |from: &str, data: &[u8]| r.handle_response(t0, h, sa(from), data);
         let good = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
         // Wrong source address, then the right address with another port.
-        assert!(!r.handle_response(t0, sa(NS2), &good));
-        assert!(!r.handle_response(t0, sa("192.0.2.53:5353"), &good));
+        assert_eq!(take(NS2, &good), Err(Ignored::WrongSource));
+        assert_eq!(take("192.0.2.53:5353", &good), Err(Ignored::WrongSource));
         // Wrong id.
         let mut bad = good.clone();
         bad[1] ^= 0x5A;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongId));
         // A query (QR clear) with the right id.
         let mut bad = good.clone();
         bad[2] &= 0x7F;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         // Another question name.
         let mut other = q.clone();
         other[13] = b'x'; // "xarget.test"
         let bad = reply(&other, 0, &[a_rr(&QNAME, 60, [6, 6, 6, 6])], &[], &[]);
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         // Another question type (AAAA) and class (CH).
         let mut bad = good.clone();
         let qt = q.len() - 4;
         bad[qt + 1] = 28;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         let mut bad = good.clone();
         bad[qt + 3] = 3;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         // Two questions.
         let mut bad = good.clone();
         bad[5] = 2;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
-        assert_eq!(
-            r.resolve(t0, "target.test", Some(5060), LAN),
-            Lookup::Pending
-        );
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
+        // A runt.
+        assert_eq!(take(NS1, &good[..11]), Err(Ignored::Runt));
         // The question in upper case is the same question (RFC 4343).
         let mut upper = good.clone();
         upper[12..q.len() - 4].make_ascii_uppercase();
-        assert!(r.handle_response(t0, sa(NS1), &upper));
+        assert_eq!(take(NS1, &upper), Ok(true));
+        // Once answered, the query is over: a duplicate is stale.
+        assert_eq!(take(NS1, &good), Err(Ignored::Stale));
         assert_eq!(
             r.resolve(t0, "target.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.1:5060"))
         );
+    }
+
+    // ---- One socket per query: handles ----------------------------------------
+
+    #[test]
+    fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1, NS2]);
+        assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "b.test", Some(1), LAN), Lookup::Pending);
+        let sent = drain_q(&mut r, t0);
+        assert_eq!(sent.len(), 2);
+        let (ha, hb) = (sent[0].0, sent[1].0);
+        assert_ne!(ha, hb);
+        assert_ne!(ha.slot(), hb.slot());
+        assert!(ha.slot() < MAX_DNS_PENDING && hb.slot() < MAX_DNS_PENDING);
+        assert!(r.in_flight(ha) && r.in_flight(hb));
+        // A retransmission (timeout) and a resend to new servers keep the
+        // query's handle: they may leave from the same socket.
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(!r.handle_timeout(t1));
+        let again = drain_q(&mut r, t1);
+        assert_eq!(again.len(), 2);
+        assert_eq!((again[0].0, again[1].0), (ha, hb));
+        assert_eq!(again[0].1, sa(NS2));
+        r.set_nameservers(&[sa(NS3)]);
+        let moved = drain_q(&mut r, t1);
+        assert_eq!((moved[0].0, moved[0].1), (ha, sa(NS3)));
+        // Once a query is over, its handle is not in flight, and the next
+        // query in its slot has another handle.
+        let ans = reply(&sent[0].2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
+        assert_eq!(r.handle_response(t1, ha, sa(NS1), &ans), Ok(true));
+        assert!(!r.in_flight(ha));
+        assert!(r.in_flight(hb));
+        assert_eq!(r.resolve(t1, "c.test", Some(1), LAN), Lookup::Pending);
+        let hc = drain_q(&mut r, t1)[0].0;
+        assert_eq!(hc.slot(), ha.slot());
+        assert_ne!(hc, ha);
+        assert!(r.in_flight(hc));
+        assert!(!r.in_flight(ha));
+    }
+
+    #[test]
+    fn a_reply_is_taken_only_on_the_socket_of_its_query() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "b.test", Some(1), LAN), Lookup::Pending);
+        let sent = drain_q(&mut r, t0);
+        let (ha, hb) = (sent[0].0, sent[1].0);
+        let ans_a = reply(&sent[0].2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
+        // a.test's reply, perfect in every other way, read on b.test's
+        // socket: refused, and b.test is still waiting.
+        assert_eq!(
+            r.handle_response(t0, hb, sa(NS1), &ans_a),
+            Err(Ignored::WrongId)
+        );
+        assert!(r.in_flight(ha) && r.in_flight(hb));
+        assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+        // On its own socket it is taken.
+        assert_eq!(r.handle_response(t0, ha, sa(NS1), &ans_a), Ok(true));
+        // A socket of a query that is over takes nothing, even when a new
+        // query now holds that slot.
+        assert_eq!(r.resolve(t0, "c.test", Some(1), LAN), Lookup::Pending);
+        let sent_c = drain_q(&mut r, t0);
+        let (hc, _, qc) = &sent_c[0];
+        assert_eq!(hc.slot(), ha.slot());
+        let ans_c = reply(qc, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
+        assert_eq!(
+            r.handle_response(t0, ha, sa(NS1), &ans_c),
+            Err(Ignored::Stale)
+        );
+        assert_eq!(r.handle_response(t0, *hc, sa(NS1), &ans_c), Ok(true));
+    }
+
+    #[test]
+    fn no_socket_fails_the_lookup_for_a_moment() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "a.test", None, LAN), Lookup::Pending);
+        let h = drain_q(&mut r, t0)[0].0;
+        assert!(r.socket_failed(t0, h));
+        assert!(!r.in_flight(h));
+        assert_eq!(r.poll_timeout(), None);
+        // Twice is harmless.
+        assert!(!r.socket_failed(t0, h));
+        // The retry of the parked work fails instead of starting over ...
+        assert_eq!(
+            r.resolve(t0, "a.test", None, LAN),
+            Lookup::Failed(DnsError::NoSocket)
+        );
+        assert!(drain(&mut r, t0).is_empty());
+        // ... for a few seconds only.
+        let later = t0 + LOCAL_FAILURE_TTL;
+        assert_eq!(r.resolve(later, "a.test", None, LAN), Lookup::Pending);
+        assert_eq!(DnsError::NoSocket.as_str(), "no socket");
     }
 
     // ---- Retransmission, timeouts, servers -------------------------------------
@@ -2266,7 +2544,7 @@ mod tests {
         );
         // A late reply is ignored now (the query is gone).
         let late = reply(&q1, 0, &[a_rr(&QNAME, 60, [1, 2, 3, 4])], &[], &[]);
-        assert!(!r.handle_response(at(41000), sa(NS1), &late));
+        assert!(!feed(&mut r, at(41000), sa(NS1), &late));
     }
 
     #[test]
@@ -2303,8 +2581,8 @@ mod tests {
         assert_eq!(one(&mut r, t1).0, sa(NS2));
         // NS1 answers the first try after the retransmission to NS2.
         let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 8])], &[], &[]);
-        assert!(!r.handle_response(t1, sa(NS3), &resp));
-        assert!(r.handle_response(t1, sa(NS1), &resp));
+        assert!(!feed(&mut r, t1, sa(NS3), &resp));
+        assert!(feed(&mut r, t1, sa(NS1), &resp));
         assert_eq!(
             r.resolve(t1, "late.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.8:5060"))
@@ -2322,12 +2600,12 @@ mod tests {
         );
         let (to, q) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
-        assert!(!r.handle_response(t0, sa(NS1), &reply(&q, 2, &[], &[], &[])));
+        assert!(!feed(&mut r, t0, sa(NS1), &reply(&q, 2, &[], &[], &[])));
         let (to, q2) = one(&mut r, t0);
         assert_eq!((to, &q2), (sa(NS2), &q));
         assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(2)));
         // REFUSED from the last server: failure, cached.
-        assert!(r.handle_response(t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
         assert_eq!(
             r.resolve(t0, "broken.test", Some(5060), LAN),
             Lookup::Failed(DnsError::ServerFailure)
@@ -2356,7 +2634,7 @@ mod tests {
         let (to, again) = one(&mut r, t0);
         assert_eq!((to, &again), (sa(NS2), &q));
         let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
-        assert!(r.handle_response(t0, sa(NS2), &resp));
+        assert!(feed(&mut r, t0, sa(NS2), &resp));
         assert_eq!(
             r.resolve(t0, "moved.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.3:5060"))
@@ -2393,7 +2671,8 @@ mod tests {
             Lookup::Pending
         );
         assert!(drain(&mut r, t0).is_empty());
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q, 0, &[a_rr(&QNAME, 60, [10, 1, 1, 1])], &[], &[])
@@ -2440,7 +2719,8 @@ mod tests {
         assert_eq!(ids.len(), MAX_DNS_PENDING);
         // TooManyPending is not cached: once a slot frees, the name goes out.
         let (_, q0) = &sent[0];
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(q0, 0, &[a_rr(&QNAME, 60, [1, 1, 1, 1])], &[], &[])
@@ -2455,7 +2735,8 @@ mod tests {
     fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
         assert_eq!(r.resolve(now, host, Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(r, now);
-        assert!(r.handle_response(
+        assert!(feed(
+            r,
             now,
             sa(NS1),
             &reply(&q, 0, &[a_rr(&QNAME, ttl, ip)], &[], &[])
@@ -2467,7 +2748,7 @@ mod tests {
             Lookup::Ready(_) => true,
             Lookup::Pending => {
                 // Forget the query so the next probe is not "shared".
-                r.pending.clear();
+                r.pending = [const { None }; MAX_DNS_PENDING];
                 false
             }
             Lookup::Failed(e) => panic!("{host}: {e}"),
@@ -2519,9 +2800,19 @@ mod tests {
         assert_eq!(r.resolve(t1, "here.test", Some(5060), LAN), Lookup::Pending);
         let sent = drain(&mut r, t1);
         assert_eq!(sent.len(), 2);
-        assert!(r.handle_response(t1, sa(NS1), &reply(&sent[0].1, 3, &[], &[], &[])));
+        assert!(feed(
+            &mut r,
+            t1,
+            sa(NS1),
+            &reply(&sent[0].1, 3, &[], &[], &[])
+        ));
         let an = [a_rr(&QNAME, 1, [192, 0, 2, 50])];
-        assert!(r.handle_response(t1, sa(NS1), &reply(&sent[1].1, 0, &an, &[], &[])));
+        assert!(feed(
+            &mut r,
+            t1,
+            sa(NS1),
+            &reply(&sent[1].1, 0, &an, &[], &[])
+        ));
         assert_eq!(
             r.resolve(t1, "gone.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoSuchName)
@@ -2585,7 +2876,12 @@ mod tests {
             let t1 = t0 + Duration::from_secs(1);
             assert_eq!(r.resolve(t1, "evil.example", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t1);
-            assert!(r.handle_response(t1, sa(NS1), &evil_srv_reply(&q, glue_in_answer)));
+            assert!(feed(
+                &mut r,
+                t1,
+                sa(NS1),
+                &evil_srv_reply(&q, glue_in_answer)
+            ));
             // The provider's own answer still stands.
             assert_eq!(
                 r.resolve(t1, PROVIDER, Some(5060), LAN),
@@ -2610,7 +2906,12 @@ mod tests {
             let mut r = resolver(&[NS1]);
             assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
-            assert!(r.handle_response(t0, sa(NS1), &evil_srv_reply(&q, glue_in_answer)));
+            assert!(feed(
+                &mut r,
+                t0,
+                sa(NS1),
+                &evil_srv_reply(&q, glue_in_answer)
+            ));
             // The glue serves the lookup it came with: whoever controls
             // evil.example chooses where evil.example goes anyway.
             assert_eq!(
@@ -2621,7 +2922,8 @@ mod tests {
             assert_eq!(r.resolve(t0, PROVIDER, Some(5060), LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             assert_eq!(&q[12..q.len() - 4], &wire(PROVIDER)[..]);
-            assert!(r.handle_response(
+            assert!(feed(
+                &mut r,
                 t0,
                 sa(NS1),
                 &reply(&q, 0, &[a_rr(&QNAME, 3600, PROVIDER_IP)], &[], &[])
@@ -2653,7 +2955,7 @@ mod tests {
             a_rr(&wire(PROVIDER), 3600, EVIL_IP),
             a_rr(&wire("mail.example"), 3600, EVIL_IP),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         assert_eq!(
             r.resolve(t0, "evil.example", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.66:5060"))
@@ -2686,7 +2988,7 @@ mod tests {
                 a_rr(&wire(PROVIDER), 3600, EVIL_IP),
             ];
             let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
-            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
             // The chain answers the question asked, and only that.
             assert_eq!(
                 r.resolve(t0, "evil.example", Some(5060), LAN),
@@ -2718,7 +3020,7 @@ mod tests {
             srv_rr(&wire(alias), 3600, 0, 0, 5060, PROVIDER),
         ];
         let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         assert_eq!(
             r.resolve(t0, PROVIDER, Some(5060), LAN),
             Lookup::Ready(v4("203.0.113.10:5060"))
@@ -2738,7 +3040,7 @@ mod tests {
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
         let ar = [a_rr(&wire("edge.voip.test"), 60, [192, 0, 2, 70])];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         let at = |s: u64| t0 + Duration::from_secs(s);
         assert_eq!(
             r.resolve(at(59), "voip.test", None, LAN),
@@ -2749,7 +3051,8 @@ mod tests {
         assert_eq!(r.resolve(at(60), "voip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, at(60));
         assert_eq!(&q[12..q.len() - 4], &wire("edge.voip.test")[..]);
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             at(60),
             sa(NS1),
             &reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 71])], &[], &[])
@@ -2794,7 +3097,8 @@ mod tests {
         // Once a WAN query ends, the WAN may start another one.
         let (_, q0) = &sent[0];
         assert_eq!(&q0[12..q0.len() - 4], &wire("w0.evil.test")[..]);
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(q0, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[])

@@ -846,7 +846,7 @@ fn a_name_is_resolved_without_blocking() {
     let q = sim.sip(PHONE, &inv);
     assert_eq!(q.len(), 1, "{q:#?}");
     assert_eq!(q[0].to, addr(DNS_SERVER));
-    assert_eq!(q[0].channel, sipnat::proxy::Channel::Dns);
+    assert!(matches!(q[0].channel, sipnat::proxy::Channel::Dns(_)));
     assert!(q[0].bytes.windows(4).any(|w| w == b"_sip"));
     // No SRV: NXDOMAIN, then an A query.
     let mut nx = q[0].bytes.clone();
@@ -854,7 +854,7 @@ fn a_name_is_resolved_without_blocking() {
     nx[3] = 0x83;
     let q2 = sim.dns(DNS_SERVER, &nx);
     assert_eq!(q2.len(), 1, "{q2:#?}");
-    assert_eq!(q2[0].channel, sipnat::proxy::Channel::Dns);
+    assert!(matches!(q2[0].channel, sipnat::proxy::Channel::Dns(_)));
     let ans = dns_reply(&q2[0].bytes, &[(1, vec![198, 51, 100, 3])]);
     let fwd = sim.dns(DNS_SERVER, &ans);
     assert_eq!(fwd.len(), 1, "{fwd:#?}");
@@ -998,4 +998,77 @@ fn wan_noise_cannot_starve_a_phones_register() {
     // No lookup failed or was refused: the only DNS counter is the parking.
     let dns = sim.proxy.stats().class_total("dns");
     assert_eq!(dns, sim.proxy.stats().get("dns", "parked"));
+}
+
+/// Each query has its own socket (RFC 5452 §9.2); a reply read on another
+/// query's socket is dropped and counted, however right it looks otherwise.
+#[test]
+fn a_dns_reply_counts_only_on_the_socket_of_its_query() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    let mut queries = Vec::new();
+    for (i, host) in ["one.test", "two.test"].iter().enumerate() {
+        let inv = invite(
+            &format!("sip:bob@{host}:5060"),
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            &format!("sock{i}"),
+            &format!("s{i}"),
+            "sip:100@10.77.1.2",
+        );
+        let q = sim.sip(PHONE, &inv);
+        assert_eq!(q.len(), 1, "{q:#?}");
+        let sipnat::proxy::Channel::Dns(h) = q[0].channel else {
+            panic!("a DNS query: {q:#?}");
+        };
+        queries.push((h, q[0].bytes.clone()));
+    }
+    let (h1, q1) = &queries[0];
+    let (h2, _) = &queries[1];
+    assert_ne!(h1, h2);
+    let ans1 = dns_reply(q1, &[(1, vec![198, 51, 100, 3])]);
+    // one.test's answer on two.test's socket: nothing moves.
+    assert!(sim.dns_on(*h2, DNS_SERVER, &ans1).is_empty());
+    assert_eq!(sim.proxy.stats().get("drop", "dns-wrong-id"), 1);
+    assert!(sim.proxy.dns_in_flight(*h1) && sim.proxy.dns_in_flight(*h2));
+    // On its own socket it is taken and the INVITE goes on.
+    let fwd = sim.dns_on(*h1, DNS_SERVER, &ans1);
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    assert_eq!(fwd[0].to, addr(PEER));
+    assert!(!sim.proxy.dns_in_flight(*h1));
+    // Again, now that its query is over: stale.
+    assert!(sim.dns_on(*h1, DNS_SERVER, &ans1).is_empty());
+    assert_eq!(sim.proxy.stats().get("drop", "dns-stale"), 1);
+}
+
+/// When the driver cannot open a socket for a query, that lookup fails
+/// cleanly: the request waiting for it is answered 503 and it is counted.
+#[test]
+fn no_socket_for_a_query_answers_the_waiting_request() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@nosock.test:5060",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "nosock",
+        "n1",
+        "sip:100@10.77.1.2",
+    );
+    let q = sim.sip(PHONE, &inv);
+    let sipnat::proxy::Channel::Dns(h) = q[0].channel else {
+        panic!("a DNS query: {q:#?}");
+    };
+    let now = sim.now;
+    sim.proxy.dns_socket_failed(now, h, &mut sim.out);
+    let out: Vec<_> = sim.out.iter().map(|(t, b)| (t.to, b.to_vec())).collect();
+    sim.out.clear();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].0, addr(PHONE));
+    assert!(out[0].1.starts_with(b"SIP/2.0 503"));
+    assert!(!sim.proxy.dns_in_flight(h));
+    assert_eq!(sim.proxy.stats().get("dns", "socket-failed"), 1);
+    assert_eq!(sim.proxy.stats().get("dns", "no socket"), 1);
 }

@@ -66,7 +66,7 @@ pub mod registry;
 pub use output::{Buf, Channel, Outbox, Transmit};
 
 use crate::config::{Config, Net4};
-use crate::dns::{Lookup, Origin, Resolver};
+use crate::dns::{Lookup, Origin, QueryHandle, Resolver};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
 };
@@ -441,10 +441,37 @@ impl Proxy {
         self.flush_dns(now, out);
     }
 
-    /// Feed a datagram received on the resolver's socket.
-    pub fn handle_dns(&mut self, now: Instant, from: SocketAddr, data: &[u8], out: &mut Outbox) {
-        if self.dns.handle_response(now, from, data) {
-            self.refresh_public(now);
+    /// Feed a datagram received on the socket of DNS query `query`.
+    pub fn handle_dns(
+        &mut self,
+        now: Instant,
+        query: QueryHandle,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Outbox,
+    ) {
+        match self.dns.handle_response(now, query, from, data) {
+            Ok(true) => {
+                self.refresh_public(now);
+                self.retry_parked(now, out);
+            }
+            Ok(false) => {}
+            Err(why) => self.stats.bump("drop", why.as_str()),
+        }
+        self.flush_dns(now, out);
+    }
+
+    /// Is DNS query `query` still waiting for its reply? Once it is not, the
+    /// driver closes the query's socket.
+    pub fn dns_in_flight(&self, query: QueryHandle) -> bool {
+        self.dns.in_flight(query)
+    }
+
+    /// The driver could not open a socket for `query`: that lookup fails,
+    /// and the work parked on it is answered.
+    pub fn dns_socket_failed(&mut self, now: Instant, query: QueryHandle, out: &mut Outbox) {
+        if self.dns.socket_failed(now, query) {
+            self.stats.bump("dns", "socket-failed");
             self.retry_parked(now, out);
         }
         self.flush_dns(now, out);
@@ -1875,8 +1902,8 @@ impl Proxy {
 
     fn flush_dns(&mut self, now: Instant, out: &mut Outbox) {
         let mut buf = [0u8; 512];
-        while let Some((to, n)) = self.dns.poll_transmit(now, &mut buf) {
-            if !out.push(Channel::Dns, to, &buf[..n.min(buf.len())]) {
+        while let Some((query, to, n)) = self.dns.poll_transmit(now, &mut buf) {
+            if !out.push(Channel::Dns(query), to, &buf[..n.min(buf.len())]) {
                 self.stats.bump("drop", "outbox-full");
                 break;
             }
