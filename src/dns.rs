@@ -80,8 +80,12 @@
 //! arms its poll timeout with [`Resolver::poll_timeout`], and reads
 //! resolv.conf. The driver must seed the PRNG from an unpredictable source:
 //! the id alone is only 16 bits of defence, the port adds about as many.
-//! No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no EDNS0, no
-//! DNSSEC, no search domains; only the first A record of an answer is used and
+//! No bailiwick check (a stub does not know zone cuts): glue needs none, as
+//! it only ever serves the SRV name it came with. No per-origin share of
+//! the cache: answers to WAN lookups are cached like any other and can push
+//! entries out (a cache may forget; that costs a query, never a wrong
+//! address). No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no
+//! EDNS0, no DNSSEC, no search domains; only the first A record of an answer is used and
 //! only one SRV target is tried (no fail-over to the next SRV target).
 //! Queries for one name with different port arguments share the A lookup.
 
