@@ -43,7 +43,9 @@
 //!   the cache is full, an expired entry is reused first, then the entry
 //!   nearest its expiry (a cache may forget; no call is lost by it).
 //! * At most [`MAX_DNS_PENDING`] queries in flight, of which at most
-//!   [`MAX_DNS_PENDING_WAN`] may work for the WAN ([`Origin`]): a WAN lookup
+//!   [`MAX_DNS_PENDING_WAN`] may work for the WAN (the [`Side`] whose
+//!   message needed the lookup; sipnat's own configuration counts as the
+//!   LAN): a WAN lookup
 //!   beyond that share fails at once with [`DnsError::WanQuota`] (not
 //!   cached), so names a WAN sender supplies cannot keep the table full and
 //!   starve the phones' own lookups. Callers asking for the same name and
@@ -81,19 +83,21 @@
 //! resolv.conf. The driver must seed the PRNG from an unpredictable source:
 //! the id alone is only 16 bits of defence, the port adds about as many.
 //! No bailiwick check (a stub does not know zone cuts): glue needs none, as
-//! it only ever serves the SRV name it came with. No per-origin share of
+//! it only ever serves the SRV name it came with. No per-side share of
 //! the cache: answers to WAN lookups are cached like any other and can push
 //! entries out (a cache may forget; that costs a query, never a wrong
 //! address). No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no
-//! EDNS0, no DNSSEC, no search domains; only the first A record of an answer is used and
-//! only one SRV target is tried (no fail-over to the next SRV target).
-//! Queries for one name with different port arguments share the A lookup.
+//! EDNS0, no DNSSEC, no search domains; only the first A record of an answer
+//! is used and only one SRV target is tried (no fail-over to the next SRV
+//! target). Queries for one name with different port arguments share the A
+//! lookup.
 
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING, MAX_DNS_PENDING_WAN};
+use crate::side::Side;
 
 /// Nameservers used, as glibc's `MAXNS` (resolv.conf(5)).
 pub const MAX_NAMESERVERS: usize = 3;
@@ -148,19 +152,6 @@ const TYPE_CNAME: u16 = 5;
 const TYPE_SOA: u16 = 6;
 const TYPE_SRV: u16 = 33;
 const CLASS_IN: u16 = 1;
-
-/// Whom a lookup works for: the side of the router whose message needed it.
-/// WAN work may hold at most [`MAX_DNS_PENDING_WAN`] of the
-/// [`MAX_DNS_PENDING`] queries in flight, so the WAN cannot starve the LAN's
-/// lookups (DESIGN.md: every table WAN traffic can fill keeps a share for the
-/// LAN).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// A LAN phone's message, or sipnat's own configuration.
-    Lan,
-    /// A message from the WAN, or a name a WAN message supplied.
-    Wan,
-}
 
 /// One query in flight, as the driver sees it: the slot it holds in the
 /// resolver's table (`0..MAX_DNS_PENDING`, stable while the query lives) and
@@ -243,7 +234,7 @@ pub enum DnsError {
     Timeout,
     /// Already [`MAX_DNS_PENDING`] queries in flight (not cached).
     TooManyPending,
-    /// A WAN-origin lookup while WAN work already holds its share
+    /// A lookup for the WAN while WAN work already holds its share
     /// ([`MAX_DNS_PENDING_WAN`]) of the queries in flight (not cached).
     WanQuota,
     /// A label longer than 63 octets or a name longer than 255 (RFC 1035 §2.3.4).
@@ -480,7 +471,7 @@ struct Query {
     sent_to: heapless::Vec<SocketAddr, MAX_TRIES>,
     /// Whom the query works for (the side that started it; a lookup of the
     /// same name from the other side shares it).
-    origin: Origin,
+    side: Side,
 }
 
 /// xorshift64* (Vigna, 2016): small, fast, good enough for query ids and the
@@ -574,15 +565,10 @@ impl Resolver {
     }
 
     /// Where should a SIP request for `host` (`port` if the URI named one)
-    /// go? Never blocks (RFC 3263 §4.2, see the module docs). `origin` says
-    /// whom a new query would work for (it decides the quota it counts in).
-    pub fn resolve(
-        &mut self,
-        now: Instant,
-        host: &str,
-        port: Option<u16>,
-        origin: Origin,
-    ) -> Lookup {
+    /// go? Never blocks (RFC 3263 §4.2, see the module docs). `side` is the
+    /// side whose message needs the answer (sipnat's own work: the LAN); it
+    /// decides the quota a new query counts in.
+    pub fn resolve(&mut self, now: Instant, host: &str, port: Option<u16>, side: Side) -> Lookup {
         // A numeric host needs no lookup (RFC 3263 §4.2); IPv6 references
         // come bracketed from SIP URIs (RFC 3261 §25.1).
         let bare = host
@@ -597,11 +583,11 @@ impl Resolver {
             Err(e) => return Lookup::Failed(e),
         };
         if let Some(port) = port {
-            return self.lookup_addr(now, &name, port, origin);
+            return self.lookup_addr(now, &name, port, side);
         }
         let Ok(srv_name) = name.sip_udp_srv() else {
             // No SRV name can be formed (too long): only the A fallback is left.
-            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT, origin);
+            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side);
         };
         match self.cached(now, &srv_name, QType::Srv) {
             Some(Answer::Srv { target, port, glue }) => {
@@ -618,7 +604,7 @@ impl Resolver {
                 if let Some((ip, _)) = glue.filter(|(_, until)| *until > now) {
                     return Lookup::Ready(SocketAddr::new(ip, port));
                 }
-                self.lookup_addr(now, &target, port, origin)
+                self.lookup_addr(now, &target, port, side)
             }
             // A dead nameserver: an A query would only wait as long again;
             // no socket here: an A query would need one too.
@@ -627,9 +613,9 @@ impl Resolver {
             }
             // No SRV records or no usable SRV answer: A of the host, port 5060.
             Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
-                self.lookup_addr(now, &name, SIP_DEFAULT_PORT, origin)
+                self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side)
             }
-            None => self.start(now, srv_name, QType::Srv, origin),
+            None => self.start(now, srv_name, QType::Srv, side),
         }
     }
 
@@ -845,19 +831,19 @@ impl Resolver {
     }
 
     /// A lookup of `name` for the address, to be used with `port`.
-    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16, origin: Origin) -> Lookup {
+    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16, side: Side) -> Lookup {
         match self.cached(now, name, QType::A) {
             Some(Answer::Addr(ip)) => Lookup::Ready(SocketAddr::new(*ip, port)),
             Some(Answer::Negative(e)) => Lookup::Failed(*e),
             // Never stored under type A.
             Some(Answer::Srv { .. }) => Lookup::Failed(DnsError::NoAddress),
-            None => self.start(now, name.clone(), QType::A, origin),
+            None => self.start(now, name.clone(), QType::A, side),
         }
     }
 
     /// Joins the query for (name, type) in flight, or starts one for
-    /// `origin` if its quota allows.
-    fn start(&mut self, now: Instant, name: Name, qtype: QType, origin: Origin) -> Lookup {
+    /// `side` if its quota allows.
+    fn start(&mut self, now: Instant, name: Name, qtype: QType, side: Side) -> Lookup {
         if self.queries().any(|q| q.qtype == qtype && q.name == name) {
             return Lookup::Pending;
         }
@@ -866,8 +852,8 @@ impl Resolver {
         }
         // The WAN's share is checked first: a WAN lookup refused while the
         // table is also full is counted as what it is, WAN work over quota.
-        if origin == Origin::Wan
-            && self.queries().filter(|q| q.origin == Origin::Wan).count() >= MAX_DNS_PENDING_WAN
+        if side == Side::Wan
+            && self.queries().filter(|q| q.side == Side::Wan).count() >= MAX_DNS_PENDING_WAN
         {
             return Lookup::Failed(DnsError::WanQuota);
         }
@@ -886,7 +872,7 @@ impl Resolver {
             need_send: true,
             deadline: now + try_timeout(1),
             sent_to: heapless::Vec::new(),
-            origin,
+            side,
         };
         if let Some(free) = self.pending.get_mut(slot) {
             // A new query: the driver gives it a new socket (RFC 5452 §9.2).
@@ -1489,8 +1475,8 @@ mod tests {
     const NS1: &str = "192.0.2.53:53";
     const NS2: &str = "198.51.100.53:53";
     const NS3: &str = "[2001:db8::53]:53";
-    const LAN: Origin = Origin::Lan;
-    const WAN: Origin = Origin::Wan;
+    const LAN: Side = Side::Lan;
+    const WAN: Side = Side::Wan;
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().expect("test address")

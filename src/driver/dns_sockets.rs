@@ -140,7 +140,8 @@ impl DnsSockets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::{Lookup, Origin, Resolver};
+    use crate::dns::{Lookup, Resolver};
+    use crate::side::Side;
     use mio::Poll;
     use std::net::SocketAddr;
     use std::time::Instant;
@@ -152,7 +153,7 @@ mod tests {
         let now = Instant::now();
         for i in 0..n {
             let name = format!("h{i}.test");
-            assert_eq!(r.resolve(now, &name, Some(1), Origin::Lan), Lookup::Pending);
+            assert_eq!(r.resolve(now, &name, Some(1), Side::Lan), Lookup::Pending);
         }
         let mut buf = [0u8; 512];
         let mut out = Vec::new();
@@ -220,7 +221,7 @@ mod tests {
         let (_, qs2) = {
             let now = Instant::now();
             assert_eq!(
-                r.resolve(now, "next.test", Some(1), Origin::Lan),
+                r.resolve(now, "next.test", Some(1), Side::Lan),
                 Lookup::Pending
             );
             let mut buf = [0u8; 512];

@@ -66,7 +66,7 @@ pub mod registry;
 pub use output::{Buf, Channel, Outbox, Transmit};
 
 use crate::config::{Config, Net4};
-use crate::dns::{Lookup, Origin, QueryHandle, Resolver};
+use crate::dns::{Lookup, QueryHandle, Resolver};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
 };
@@ -113,15 +113,6 @@ pub struct Peer {
 impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.addr, self.side.as_str())
-    }
-}
-
-impl From<Side> for Origin {
-    fn from(side: Side) -> Origin {
-        match side {
-            Side::Lan => Origin::Lan,
-            Side::Wan => Origin::Wan,
-        }
     }
 }
 
@@ -933,7 +924,7 @@ impl Proxy {
         let src_side = src.side;
         let dest = match &next {
             Next::Phone { addr, .. } => *addr,
-            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip, src_side.into()) {
+            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip, src_side) {
                 Ok(Some(a)) => a,
                 Ok(None) => return self.park(now, src, msg, out),
                 Err(a) => return self.answer(src, msg, a, out),
@@ -1272,7 +1263,7 @@ impl Proxy {
         msg: &Message<'_>,
         ruri: &Uri<'_>,
         routes_skip: usize,
-        origin: Origin,
+        side: Side,
     ) -> Result<Option<SocketAddrV4>, Answer> {
         let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
         let target: (Option<Ipv4Addr>, Option<u16>);
@@ -1293,7 +1284,7 @@ impl Proxy {
         }
         match target {
             (Some(ip), port) => Ok(Some(SocketAddrV4::new(ip, port.unwrap_or(5060)))),
-            (None, port) => self.lookup(now, &name, port, origin),
+            (None, port) => self.lookup(now, &name, port, side),
         }
     }
 
@@ -1302,9 +1293,9 @@ impl Proxy {
         now: Instant,
         name: &str,
         port: Option<u16>,
-        origin: Origin,
+        side: Side,
     ) -> Result<Option<SocketAddrV4>, Answer> {
-        match self.dns.resolve(now, name, port, origin) {
+        match self.dns.resolve(now, name, port, side) {
             Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(a)),
             Lookup::Ready(SocketAddr::V6(_)) => {
                 Err(ans(503, "Service Unavailable (IPv6 destination)"))
@@ -1920,7 +1911,7 @@ impl Proxy {
         }
         if let Lookup::Ready(SocketAddr::V4(a)) =
             self.dns
-                .resolve(now, &h, Some(self.cfg.sip_listen_port), Origin::Lan)
+                .resolve(now, &h, Some(self.cfg.sip_listen_port), Side::Lan)
         {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());

@@ -217,10 +217,11 @@ mod tests {
 
     /// The handle of a real query (only the resolver makes them).
     fn query_handle(ns: SocketAddr) -> QueryHandle {
-        use crate::dns::{Origin, Resolver};
+        use crate::dns::Resolver;
+        use crate::side::Side;
         let now = std::time::Instant::now();
         let mut r = Resolver::new(&[ns], 1);
-        let _ = r.resolve(now, "a.test", Some(1), Origin::Lan);
+        let _ = r.resolve(now, "a.test", Some(1), Side::Lan);
         let mut buf = [0u8; 512];
         r.poll_transmit(now, &mut buf).expect("a query").0
     }
