@@ -5,7 +5,8 @@
 //! port, if the URI named one) should go. The resolver answers at once from an
 //! IP literal or from its cache, or it starts a query and answers
 //! [`Lookup::Pending`]; the core parks its work and retries it when
-//! [`Resolver::handle_response`] or [`Resolver::handle_timeout`] return `true`.
+//! [`Resolver::handle_response`] returns `Ok(true)` or
+//! [`Resolver::handle_timeout`] returns `true`.
 //!
 //! * RFC 3263 §4.2, simplified for UDP and without NAPTR: a numeric host is
 //!   used as is (port 5060 unless given); a host name with a port is looked up
@@ -18,8 +19,20 @@
 //!   random in proportion to its weight (records of weight 0 are picked only
 //!   when every record of that priority has weight 0). The choice is made once
 //!   per answer and cached, so one name keeps one destination for the TTL.
-//!   A records for the chosen target found in the same reply (answer or
-//!   additional section) are cached too, which saves the second query.
+//!   An A record for the chosen target found in the same reply (answer or
+//!   additional section, "glue") is kept *with that SRV entry* for its own
+//!   TTL, which saves the second query.
+//! * What a reply may teach (RFC 5452 §6, RFC 2181 §5.4.1): a reply is cached
+//!   under its question only. An A answer is the A record of the question's
+//!   name or of the end of its CNAME chain; an SRV answer is the SRV records
+//!   of the question's name (or chain end) plus glue for the chosen target.
+//!   Every other record is ignored, whatever the section. Glue ranks below
+//!   an answer (RFC 2181 §5.4.1: additional-section data is the least
+//!   credible), so it is never cached under the target's own name: an SRV
+//!   answer for a domain an attacker controls may name the provider's host
+//!   as its target, and its glue must neither replace nor pre-empt the
+//!   address a real A query for that host returns. When both exist, the
+//!   cached A answer for the target is used before the glue.
 //! * CNAME chains inside one answer are followed (RFC 1034 §3.6.2, §5.2.2), up
 //!   to [`MAX_CNAME_HOPS`].
 //! * A cache of [`MAX_DNS_CACHE`] entries: positive answers for their TTL
@@ -29,14 +42,25 @@
 //!   the caller's retry sees [`Lookup::Failed`] instead of starting over. When
 //!   the cache is full, an expired entry is reused first, then the entry
 //!   nearest its expiry (a cache may forget; no call is lost by it).
-//! * At most [`MAX_DNS_PENDING`] queries in flight. Callers asking for the same
-//!   name and type share one query. Each query has a random 16-bit id from a
-//!   xorshift PRNG seeded by the caller, and is retransmitted after 1 s, 2 s and
-//!   4 s across the nameservers in turn (RFC 1035 §4.2.1, the resolv.conf
-//!   behaviour); it fails 4 s after the fourth try.
-//! * Anti-spoofing (RFC 5452 §3, RFC 2181 §4): a reply is accepted only from an address
-//!   the query was sent to, with the query's id, question name (compared
-//!   case-insensitively, RFC 4343) and question type and class.
+//! * At most [`MAX_DNS_PENDING`] queries in flight, of which at most
+//!   [`MAX_DNS_PENDING_WAN`] may work for the WAN (the [`Side`] whose
+//!   message needed the lookup; sipnat's own configuration counts as the
+//!   LAN): a WAN lookup
+//!   beyond that share fails at once with [`DnsError::WanQuota`] (not
+//!   cached), so names a WAN sender supplies cannot keep the table full and
+//!   starve the phones' own lookups. Callers asking for the same name and
+//!   type share one query, whichever side started it. Each query is
+//!   retransmitted after 1 s, 2 s and 4 s across the nameservers in turn
+//!   (RFC 1035 §4.2.1, the resolv.conf behaviour); it fails 4 s after the
+//!   fourth try.
+//! * Anti-spoofing (RFC 5452 §9.1, §9.2; RFC 2181 §4): each query has a
+//!   random 16-bit id from a xorshift PRNG seeded by the caller, and a
+//!   [`QueryHandle`] that asks the driver for a socket of its own (a fresh
+//!   random source port per query; its retransmissions keep it). A reply is
+//!   accepted only on the socket of its query, from an address the query
+//!   was sent to, with the query's id, question name (compared
+//!   case-insensitively, RFC 4343) and question type and class; anything
+//!   else is refused with its reason ([`Ignored`]) for the caller to count.
 //! * SERVFAIL, REFUSED, FORMERR, NOTIMP or a malformed answer move the query
 //!   on to the next nameserver not tried yet, if there is one; otherwise the
 //!   lookup fails with [`DnsError::ServerFailure`].
@@ -50,21 +74,30 @@
 //!
 //! # What it does not do
 //! No sockets, no clock, no file reading: the driver sends what
-//! [`Resolver::poll_transmit`] gives, feeds replies to
-//! [`Resolver::handle_response`], arms its poll timeout with
-//! [`Resolver::poll_timeout`], and reads resolv.conf. The driver should send
-//! from a socket bound to a random port (bind to port 0) and seed the PRNG from
-//! an unpredictable source, as the id alone is only 16 bits of defence.
-//! No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no EDNS0, no
-//! DNSSEC, no search domains; only the first A record of an answer is used and
-//! only one SRV target is tried (no fail-over to the next SRV target).
-//! Queries for one name with different port arguments share the A lookup.
+//! [`Resolver::poll_transmit`] gives from the socket of its [`QueryHandle`]
+//! (opened on port 0 when a handle is new, so the kernel picks a random
+//! ephemeral port; closed once [`Resolver::in_flight`] is false, or failed
+//! with [`Resolver::socket_failed`] when it cannot be opened), feeds what
+//! that socket receives to [`Resolver::handle_response`] with the handle,
+//! arms its poll timeout with [`Resolver::poll_timeout`], and reads
+//! resolv.conf. The driver must seed the PRNG from an unpredictable source:
+//! the id alone is only 16 bits of defence, the port adds about as many.
+//! No bailiwick check (a stub does not know zone cuts): glue needs none, as
+//! it only ever serves the SRV name it came with. No per-side share of
+//! the cache: answers to WAN lookups are cached like any other and can push
+//! entries out (a cache may forget; that costs a query, never a wrong
+//! address). No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no
+//! EDNS0, no DNSSEC, no search domains; only the first A record of an answer
+//! is used and only one SRV target is tried (no fail-over to the next SRV
+//! target). Queries for one name with different port arguments share the A
+//! lookup.
 
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING};
+use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING, MAX_DNS_PENDING_WAN};
+use crate::side::Side;
 
 /// Nameservers used, as glibc's `MAXNS` (resolv.conf(5)).
 pub const MAX_NAMESERVERS: usize = 3;
@@ -87,6 +120,10 @@ const NEGATIVE_TTL_MIN: Duration = Duration::from_secs(10);
 const NEGATIVE_TTL_MAX: Duration = Duration::from_secs(60);
 /// A lookup that timed out or that no server could answer (RFC 2308 §7).
 const FAILURE_TTL: Duration = Duration::from_secs(30);
+/// A lookup that failed here (no socket for its query): remembered just long
+/// enough that the work parked on it fails instead of starting it again at
+/// once, short enough that a passing shortage of descriptors is soon over.
+const LOCAL_FAILURE_TTL: Duration = Duration::from_secs(5);
 /// How long each try waits for its reply; one entry per try (RFC 1035 §4.2.1
 /// asks for retransmission with back-off across the servers).
 const TRY_TIMEOUTS: [Duration; MAX_TRIES] = [
@@ -116,6 +153,62 @@ const TYPE_SOA: u16 = 6;
 const TYPE_SRV: u16 = 33;
 const CLASS_IN: u16 = 1;
 
+/// One query in flight, as the driver sees it: the slot it holds in the
+/// resolver's table (`0..MAX_DNS_PENDING`, stable while the query lives) and
+/// a serial number no other query of this resolver had, so a handle of a
+/// query that has ended never matches the next query in the same slot.
+///
+/// Each query leaves from its own socket (RFC 5452 §9.2: a random source
+/// port per query): the driver opens one when it first sees a handle,
+/// passes the handle back with every datagram read from it, and closes it
+/// when [`Resolver::in_flight`] says the query is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryHandle {
+    slot: u8,
+    serial: u32,
+}
+
+// Slots are numbered with a u8.
+const _: () = assert!(MAX_DNS_PENDING <= 256);
+
+impl QueryHandle {
+    /// The slot, `0..MAX_DNS_PENDING`: the driver's index for the socket.
+    pub fn slot(self) -> usize {
+        usize::from(self.slot)
+    }
+}
+
+/// Why a datagram was not taken as the reply to its query (counted by the
+/// caller; RFC 5452 §9.1 lists what a reply must match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// Shorter than a DNS header.
+    Runt,
+    /// The query this socket was opened for is over (answered, failed or
+    /// timed out): a late or duplicate reply.
+    Stale,
+    /// Not the id of the query this socket was opened for.
+    WrongId,
+    /// Not from a nameserver the query was sent to.
+    WrongSource,
+    /// Not a standard reply (QR clear, another opcode) or not exactly one
+    /// question, or another question than the one asked.
+    WrongQuestion,
+}
+
+impl Ignored {
+    /// A short, stable text for status counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignored::Runt => "dns-runt",
+            Ignored::Stale => "dns-stale",
+            Ignored::WrongId => "dns-wrong-id",
+            Ignored::WrongSource => "dns-wrong-source",
+            Ignored::WrongQuestion => "dns-wrong-question",
+        }
+    }
+}
+
 /// The answer to [`Resolver::resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
@@ -141,12 +234,17 @@ pub enum DnsError {
     Timeout,
     /// Already [`MAX_DNS_PENDING`] queries in flight (not cached).
     TooManyPending,
+    /// A lookup for the WAN while WAN work already holds its share
+    /// ([`MAX_DNS_PENDING_WAN`]) of the queries in flight (not cached).
+    WanQuota,
     /// A label longer than 63 octets or a name longer than 255 (RFC 1035 §2.3.4).
     NameTooLong,
     /// No nameserver configured.
     NoNameserver,
     /// SERVFAIL / REFUSED / malformed or truncated replies from every server.
     ServerFailure,
+    /// The driver could not open a socket for the query (cached briefly).
+    NoSocket,
 }
 
 impl DnsError {
@@ -157,9 +255,11 @@ impl DnsError {
             DnsError::NoAddress => "no address",
             DnsError::Timeout => "timeout",
             DnsError::TooManyPending => "too many pending lookups",
+            DnsError::WanQuota => "wan lookup quota",
             DnsError::NameTooLong => "name too long",
             DnsError::NoNameserver => "no nameserver",
             DnsError::ServerFailure => "server failure",
+            DnsError::NoSocket => "no socket",
         }
     }
 }
@@ -335,6 +435,10 @@ enum Answer {
     Srv {
         target: Name,
         port: u16,
+        /// An address for `target` that came with this SRV answer, and until
+        /// when it may be used. It serves lookups through this SRV name only:
+        /// it is never cached under `target` (RFC 2181 §5.4.1, RFC 5452 §6).
+        glue: Option<(IpAddr, Instant)>,
     },
     Negative(DnsError),
 }
@@ -354,6 +458,8 @@ struct Query {
     name: Name,
     qtype: QType,
     id: u16,
+    /// Tells this query from every other one that used its slot.
+    serial: u32,
     /// Tries scheduled so far, 1..=MAX_TRIES; try `k` goes to nameserver
     /// `(k - 1) % n`.
     tries: u8,
@@ -363,6 +469,9 @@ struct Query {
     deadline: Instant,
     /// Addresses this query was sent to: the only accepted reply sources.
     sent_to: heapless::Vec<SocketAddr, MAX_TRIES>,
+    /// Whom the query works for (the side that started it; a lookup of the
+    /// same name from the other side shares it).
+    side: Side,
 }
 
 /// xorshift64* (Vigna, 2016): small, fast, good enough for query ids and the
@@ -396,19 +505,22 @@ impl Rng {
 }
 
 /// The non-blocking stub resolver: nameservers, queries in flight, cache and
-/// PRNG, all in fixed-capacity storage (about 21 KB).
+/// PRNG, all in fixed-capacity storage (about 23 KB).
 pub struct Resolver {
     nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
-    pending: heapless::Vec<Query, MAX_DNS_PENDING>,
+    /// Queries in flight; the index is the slot of their [`QueryHandle`].
+    pending: [Option<Query>; MAX_DNS_PENDING],
     cache: heapless::Vec<CacheEntry, MAX_DNS_CACHE>,
     rng: Rng,
+    /// The serial number of the next query.
+    next_serial: u32,
 }
 
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Resolver")
             .field("nameservers", &self.nameservers)
-            .field("pending", &self.pending.len())
+            .field("pending", &self.queries().count())
             .field("cache", &self.cache.len())
             .finish()
     }
@@ -420,9 +532,10 @@ impl Resolver {
     pub fn new(nameservers: &[SocketAddr], seed: u64) -> Resolver {
         let mut r = Resolver {
             nameservers: heapless::Vec::new(),
-            pending: heapless::Vec::new(),
+            pending: [const { None }; MAX_DNS_PENDING],
             cache: heapless::Vec::new(),
             rng: Rng::new(seed),
+            next_serial: 0,
         };
         r.set_nameservers(nameservers);
         r
@@ -441,7 +554,7 @@ impl Resolver {
             // Cannot fail: `ns` has at most MAX_NAMESERVERS entries.
             let _ = self.nameservers.push(addr);
         }
-        for q in self.pending.iter_mut() {
+        for q in self.pending.iter_mut().flatten() {
             q.need_send = true;
         }
     }
@@ -452,8 +565,10 @@ impl Resolver {
     }
 
     /// Where should a SIP request for `host` (`port` if the URI named one)
-    /// go? Never blocks (RFC 3263 §4.2, see the module docs).
-    pub fn resolve(&mut self, now: Instant, host: &str, port: Option<u16>) -> Lookup {
+    /// go? Never blocks (RFC 3263 §4.2, see the module docs). `side` is the
+    /// side whose message needs the answer (sipnat's own work: the LAN); it
+    /// decides the quota a new query counts in.
+    pub fn resolve(&mut self, now: Instant, host: &str, port: Option<u16>, side: Side) -> Lookup {
         // A numeric host needs no lookup (RFC 3263 §4.2); IPv6 references
         // come bracketed from SIP URIs (RFC 3261 §25.1).
         let bare = host
@@ -468,82 +583,103 @@ impl Resolver {
             Err(e) => return Lookup::Failed(e),
         };
         if let Some(port) = port {
-            return self.lookup_addr(now, &name, port);
+            return self.lookup_addr(now, &name, port, side);
         }
         let Ok(srv_name) = name.sip_udp_srv() else {
             // No SRV name can be formed (too long): only the A fallback is left.
-            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT);
+            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side);
         };
         match self.cached(now, &srv_name, QType::Srv) {
-            Some(Answer::Srv { target, port }) => {
+            Some(Answer::Srv { target, port, glue }) => {
                 if target.is_root() {
                     // RFC 2782: target "." = service decidedly not available.
                     return Lookup::Failed(DnsError::NoAddress);
                 }
-                let (target, port) = (target.clone(), *port);
-                self.lookup_addr(now, &target, port)
+                let (target, port, glue) = (target.clone(), *port, *glue);
+                // RFC 2181 §5.4.1: the answer to our own A query for the
+                // target ranks above glue that came with the SRV answer.
+                if let Some(Answer::Addr(ip)) = self.cached(now, &target, QType::A) {
+                    return Lookup::Ready(SocketAddr::new(*ip, port));
+                }
+                if let Some((ip, _)) = glue.filter(|(_, until)| *until > now) {
+                    return Lookup::Ready(SocketAddr::new(ip, port));
+                }
+                self.lookup_addr(now, &target, port, side)
             }
-            // A dead nameserver: an A query would only wait as long again.
-            Some(Answer::Negative(DnsError::Timeout)) => Lookup::Failed(DnsError::Timeout),
+            // A dead nameserver: an A query would only wait as long again;
+            // no socket here: an A query would need one too.
+            Some(Answer::Negative(e @ (DnsError::Timeout | DnsError::NoSocket))) => {
+                Lookup::Failed(*e)
+            }
             // No SRV records or no usable SRV answer: A of the host, port 5060.
             Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
-                self.lookup_addr(now, &name, SIP_DEFAULT_PORT)
+                self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side)
             }
-            None => self.start(now, srv_name, QType::Srv),
+            None => self.start(now, srv_name, QType::Srv, side),
         }
     }
 
-    /// Feeds a datagram received on the DNS socket. Returns true if a lookup
-    /// completed (answer or failure), so the caller retries the work it parked.
-    pub fn handle_response(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> bool {
-        let Some(header) = Header::parse(data) else {
-            log::trace!("dns: runt datagram from {from}");
-            return false;
-        };
-        let Some(index) = self
+    /// Feeds a datagram received on the socket of `query`. `Ok(true)`: a
+    /// lookup completed (answer or failure), so the caller retries the work
+    /// it parked; `Ok(false)`: the reply was taken but the query goes on (to
+    /// the next server); `Err`: not a reply to that query, and why.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        query: QueryHandle,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<bool, Ignored> {
+        let header = Header::parse(data).ok_or(Ignored::Runt)?;
+        let slot = query.slot();
+        let q = self
             .pending
-            .iter()
-            .position(|q| q.id == header.id && q.sent_to.contains(&from))
-        else {
+            .get(slot)
+            .and_then(Option::as_ref)
+            .filter(|q| q.serial == query.serial)
+            .ok_or(Ignored::Stale)?;
+        // RFC 5452 §9.1: the id, the server asked, and the question asked.
+        if q.id != header.id {
             log::trace!("dns: unexpected reply id {} from {from}", header.id);
-            return false;
-        };
-        // Only a reply to the question we asked is accepted (RFC 5452 §3).
+            return Err(Ignored::WrongId);
+        }
+        if !q.sent_to.contains(&from) {
+            log::trace!("dns: reply from {from}, which was not asked");
+            return Err(Ignored::WrongSource);
+        }
         let opcode = (header.flags >> 11) & 0xF;
         if header.flags & FLAG_QR == 0 || opcode != 0 || header.qdcount != 1 {
-            return false;
+            return Err(Ignored::WrongQuestion);
         }
-        let Some(q) = self.pending.get(index) else {
-            return false;
-        };
-        let Ok((qname, after)) = read_name(data, HEADER_LEN) else {
-            return false;
-        };
+        let (qname, after) = read_name(data, HEADER_LEN).map_err(|_| Ignored::WrongQuestion)?;
         let (Ok(qtype), Ok(qclass)) = (read_u16(data, after), read_u16(data, after + 2)) else {
-            return false;
+            return Err(Ignored::WrongQuestion);
         };
         if qname != q.name || qtype != q.qtype.code() || qclass != CLASS_IN {
             log::trace!("dns: reply from {from} answers another question");
-            return false;
+            return Err(Ignored::WrongQuestion);
         }
         let outcome = interpret(data, &header, after + 4, &q.name, q.qtype, &mut self.rng);
         let outcome = match outcome {
             Outcome::TryNext => {
                 let tries = usize::from(q.tries);
                 if tries < self.nameservers.len() && tries < MAX_TRIES {
-                    if let Some(q) = self.pending.get_mut(index) {
+                    if let Some(q) = self.pending.get_mut(slot).and_then(Option::as_mut) {
                         log::debug!("dns: {} failed at {from}, asking the next server", q.name);
                         q.tries += 1;
                         q.need_send = true;
                         q.deadline = now + try_timeout(q.tries);
                     }
-                    return false;
+                    return Ok(false);
                 }
                 Outcome::Negative(DnsError::ServerFailure, FAILURE_TTL)
             }
             other => other,
         };
-        let q = self.pending.swap_remove(index);
+        // Found above: the slot holds this query.
+        let Some(q) = self.pending.get_mut(slot).and_then(Option::take) else {
+            return Err(Ignored::Stale);
+        };
         match outcome {
             Outcome::Addr(ip, ttl) => {
                 log::debug!("dns: {} A {ip}", q.name);
@@ -556,10 +692,14 @@ impl Resolver {
                 glue,
             } => {
                 log::debug!("dns: {} SRV {target}:{port}", q.name);
-                if let Some((ip, glue_ttl)) = glue {
-                    self.store(now, target.clone(), QType::A, Answer::Addr(ip), glue_ttl);
-                }
-                self.store(now, q.name, q.qtype, Answer::Srv { target, port }, ttl);
+                // The glue stays with this SRV entry: an A record the
+                // answer carries for its target is believed for this
+                // lookup only, never cached under the target's own name,
+                // where it could replace (or pre-empt) the address of a
+                // name someone else's SRV answer happens to point at.
+                let glue = glue.map(|(ip, glue_ttl)| (ip, now + glue_ttl));
+                let answer = Answer::Srv { target, port, glue };
+                self.store(now, q.name, q.qtype, answer, ttl);
             }
             Outcome::Negative(e, ttl) => {
                 log::debug!("dns: {} {:?}: {e}", q.name, q.qtype);
@@ -568,15 +708,23 @@ impl Resolver {
             // Turned into Negative above.
             Outcome::TryNext => {}
         }
-        true
+        Ok(true)
     }
 
     /// Next query datagram to send: writes it into `buf` (at least
-    /// [`MAX_QUERY_LEN`] bytes is always enough) and returns the nameserver
-    /// and the length. Call until `None`.
-    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+    /// [`MAX_QUERY_LEN`] bytes is always enough) and returns the query it
+    /// belongs to (send it from that query's socket), the nameserver and the
+    /// length. Call until `None`.
+    pub fn poll_transmit(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(QueryHandle, SocketAddr, usize)> {
         let n = self.nameservers.len();
-        for q in self.pending.iter_mut().filter(|q| q.need_send) {
+        for (slot, q) in self.pending.iter_mut().enumerate() {
+            let Some(q) = q.as_mut().filter(|q| q.need_send) else {
+                continue;
+            };
             let Some(index) = usize::from(q.tries)
                 .checked_sub(1)
                 .and_then(|k| k.checked_rem(n))
@@ -593,46 +741,85 @@ impl Resolver {
                 // flight: late replies from that server are then ignored.
                 let _ = q.sent_to.push(server);
             }
-            return Some((server, len));
+            // `slot < MAX_DNS_PENDING <= 256` (asserted at QueryHandle).
+            let handle = QueryHandle {
+                slot: slot as u8,
+                serial: q.serial,
+            };
+            return Some((handle, server, len));
         }
         None
+    }
+
+    /// Is `query` still in flight? Once it is not, its socket can be closed:
+    /// no reply to it will be taken any more.
+    pub fn in_flight(&self, query: QueryHandle) -> bool {
+        self.pending
+            .get(query.slot())
+            .and_then(Option::as_ref)
+            .is_some_and(|q| q.serial == query.serial)
+    }
+
+    /// The driver could not open a socket for `query`: the lookup fails with
+    /// [`DnsError::NoSocket`], remembered for a few seconds so the work
+    /// parked on it fails too rather than starting it again at once. Returns
+    /// true if the query was in flight (retry the parked work).
+    pub fn socket_failed(&mut self, now: Instant, query: QueryHandle) -> bool {
+        if !self.in_flight(query) {
+            return false;
+        }
+        let Some(q) = self.pending.get_mut(query.slot()).and_then(Option::take) else {
+            return false;
+        };
+        log::debug!("dns: {} {:?}: no socket", q.name, q.qtype);
+        let failed = Answer::Negative(DnsError::NoSocket);
+        self.store(now, q.name, q.qtype, failed, LOCAL_FAILURE_TTL);
+        true
     }
 
     /// Earliest time [`Resolver::handle_timeout`] must be called
     /// (retransmission or give-up), if any query is in flight.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending.iter().map(|q| q.deadline).min()
+        self.queries().map(|q| q.deadline).min()
     }
 
     /// Retransmits or fails overdue queries. Returns true if a lookup failed
     /// (the caller retries its parked work, which then sees `Failed`).
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
         let mut failed = false;
-        let mut i = 0;
-        while let Some(q) = self.pending.get_mut(i) {
+        for slot in 0..self.pending.len() {
+            let Some(q) = self.pending.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
             if q.deadline > now {
-                i += 1;
                 continue;
             }
-            if usize::from(q.tries) >= MAX_TRIES {
-                let q = self.pending.swap_remove(i);
-                log::debug!("dns: {} {:?}: timeout", q.name, q.qtype);
-                self.store(
-                    now,
-                    q.name,
-                    q.qtype,
-                    Answer::Negative(DnsError::Timeout),
-                    FAILURE_TTL,
-                );
-                failed = true;
+            if usize::from(q.tries) < MAX_TRIES {
+                // Retransmitted with the same id, from the same socket.
+                q.tries += 1;
+                q.need_send = true;
+                q.deadline = now + try_timeout(q.tries);
                 continue;
             }
-            q.tries += 1;
-            q.need_send = true;
-            q.deadline = now + try_timeout(q.tries);
-            i += 1;
+            let Some(q) = self.pending.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            log::debug!("dns: {} {:?}: timeout", q.name, q.qtype);
+            self.store(
+                now,
+                q.name,
+                q.qtype,
+                Answer::Negative(DnsError::Timeout),
+                FAILURE_TTL,
+            );
+            failed = true;
         }
         failed
+    }
+
+    /// The queries in flight.
+    fn queries(&self) -> impl Iterator<Item = &Query> {
+        self.pending.iter().flatten()
     }
 
     /// The unexpired cache entry for (name, type).
@@ -644,43 +831,53 @@ impl Resolver {
     }
 
     /// A lookup of `name` for the address, to be used with `port`.
-    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16) -> Lookup {
+    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16, side: Side) -> Lookup {
         match self.cached(now, name, QType::A) {
             Some(Answer::Addr(ip)) => Lookup::Ready(SocketAddr::new(*ip, port)),
             Some(Answer::Negative(e)) => Lookup::Failed(*e),
             // Never stored under type A.
             Some(Answer::Srv { .. }) => Lookup::Failed(DnsError::NoAddress),
-            None => self.start(now, name.clone(), QType::A),
+            None => self.start(now, name.clone(), QType::A, side),
         }
     }
 
-    /// Joins the query for (name, type) in flight, or starts one.
-    fn start(&mut self, now: Instant, name: Name, qtype: QType) -> Lookup {
-        if self
-            .pending
-            .iter()
-            .any(|q| q.qtype == qtype && q.name == name)
-        {
+    /// Joins the query for (name, type) in flight, or starts one for
+    /// `side` if its quota allows.
+    fn start(&mut self, now: Instant, name: Name, qtype: QType, side: Side) -> Lookup {
+        if self.queries().any(|q| q.qtype == qtype && q.name == name) {
             return Lookup::Pending;
         }
         if self.nameservers.is_empty() {
             return Lookup::Failed(DnsError::NoNameserver);
         }
-        if self.pending.is_full() {
-            return Lookup::Failed(DnsError::TooManyPending);
+        // The WAN's share is checked first: a WAN lookup refused while the
+        // table is also full is counted as what it is, WAN work over quota.
+        if side == Side::Wan
+            && self.queries().filter(|q| q.side == Side::Wan).count() >= MAX_DNS_PENDING_WAN
+        {
+            return Lookup::Failed(DnsError::WanQuota);
         }
+        let Some(slot) = self.pending.iter().position(Option::is_none) else {
+            return Lookup::Failed(DnsError::TooManyPending);
+        };
         let id = self.fresh_id();
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
         let query = Query {
             name,
             qtype,
             id,
+            serial,
             tries: 1,
             need_send: true,
             deadline: now + try_timeout(1),
             sent_to: heapless::Vec::new(),
+            side,
         };
-        // Cannot fail: checked `is_full` above.
-        let _ = self.pending.push(query);
+        if let Some(free) = self.pending.get_mut(slot) {
+            // A new query: the driver gives it a new socket (RFC 5452 §9.2).
+            *free = Some(query);
+        }
         Lookup::Pending
     }
 
@@ -689,7 +886,7 @@ impl Resolver {
         loop {
             let id = self.rng.next_u16();
             // At most MAX_DNS_PENDING - 1 ids are taken: this ends quickly.
-            if !self.pending.iter().any(|q| q.id == id) {
+            if !self.queries().any(|q| q.id == id) {
                 return id;
             }
         }
@@ -1147,7 +1344,11 @@ fn srv_answer(
         POSITIVE_TTL_MIN,
         POSITIVE_TTL_MAX,
     );
-    // Glue: an A record of the target in the answer or additional section.
+    // Glue: an A record of the chosen target in the answer or additional
+    // section. Only that owner name is looked at (RFC 5452 §6: records the
+    // question did not make relevant are ignored), and the caller keeps it
+    // with this SRV answer alone (RFC 2181 §5.4.1: additional data ranks
+    // below an answer, so it must not stand in for one).
     let mut glue = find_a(msg, answers, &target)?;
     if glue.is_none() {
         if let Some(additional) = additional_section(msg, header, answers) {
@@ -1274,6 +1475,8 @@ mod tests {
     const NS1: &str = "192.0.2.53:53";
     const NS2: &str = "198.51.100.53:53";
     const NS3: &str = "[2001:db8::53]:53";
+    const LAN: Side = Side::Lan;
+    const WAN: Side = Side::Wan;
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().expect("test address")
@@ -1295,14 +1498,46 @@ mod tests {
         out
     }
 
-    /// Every datagram the resolver wants to send now.
-    fn drain(r: &mut Resolver, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+    /// Every datagram the resolver wants to send now, with its query.
+    fn drain_q(r: &mut Resolver, now: Instant) -> Vec<(QueryHandle, SocketAddr, Vec<u8>)> {
         let mut out = Vec::new();
         let mut buf = [0u8; 512];
-        while let Some((to, len)) = r.poll_transmit(now, &mut buf) {
-            out.push((to, buf[..len].to_vec()));
+        while let Some((query, to, len)) = r.poll_transmit(now, &mut buf) {
+            out.push((query, to, buf[..len].to_vec()));
         }
         out
+    }
+
+    /// Every datagram the resolver wants to send now.
+    fn drain(r: &mut Resolver, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+        drain_q(r, now)
+            .into_iter()
+            .map(|(_, to, q)| (to, q))
+            .collect()
+    }
+
+    /// The handle of the query in flight with the id `data` starts with.
+    fn handle_of(r: &Resolver, data: &[u8]) -> Option<QueryHandle> {
+        let id = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
+        r.pending.iter().enumerate().find_map(|(slot, q)| {
+            let q = q.as_ref().filter(|q| q.id == id)?;
+            Some(QueryHandle {
+                slot: slot as u8,
+                serial: q.serial,
+            })
+        })
+    }
+
+    /// `data` from `from`, read on the socket of the query whose id it
+    /// carries (as the driver would): did a lookup complete?
+    fn feed(r: &mut Resolver, now: Instant, from: SocketAddr, data: &[u8]) -> bool {
+        // No query with that id: a handle no query has, as for a socket
+        // whose query is over.
+        let query = handle_of(r, data).unwrap_or(QueryHandle {
+            slot: 0,
+            serial: u32::MAX,
+        });
+        r.handle_response(now, query, from, data) == Ok(true)
     }
 
     /// The single datagram the resolver wants to send now.
@@ -1373,25 +1608,25 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "10.0.0.7", None),
+            r.resolve(t0, "10.0.0.7", None, LAN),
             Lookup::Ready(v4("10.0.0.7:5060"))
         );
         assert_eq!(
-            r.resolve(t0, "10.0.0.7", Some(5080)),
+            r.resolve(t0, "10.0.0.7", Some(5080), LAN),
             Lookup::Ready(v4("10.0.0.7:5080"))
         );
         assert_eq!(
-            r.resolve(t0, "[2001:db8::1]", None),
+            r.resolve(t0, "[2001:db8::1]", None, LAN),
             Lookup::Ready(sa("[2001:db8::1]:5060"))
         );
         assert_eq!(
-            r.resolve(t0, "2001:db8::1", Some(7)),
+            r.resolve(t0, "2001:db8::1", Some(7), LAN),
             Lookup::Ready(sa("[2001:db8::1]:7"))
         );
         // Even without nameservers.
         let mut none = Resolver::new(&[], 1);
         assert_eq!(
-            none.resolve(t0, "192.0.2.1", None),
+            none.resolve(t0, "192.0.2.1", None, LAN),
             Lookup::Ready(v4("192.0.2.1:5060"))
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1403,11 +1638,11 @@ mod tests {
         let t0 = Instant::now();
         let mut r = Resolver::new(&[], 1);
         assert_eq!(
-            r.resolve(t0, "example.com", None),
+            r.resolve(t0, "example.com", None, LAN),
             Lookup::Failed(DnsError::NoNameserver)
         );
         assert_eq!(
-            r.resolve(t0, "example.com", Some(5060)),
+            r.resolve(t0, "example.com", Some(5060), LAN),
             Lookup::Failed(DnsError::NoNameserver)
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1419,13 +1654,13 @@ mod tests {
         let mut r = resolver(&[NS1]);
         let long_label = "a".repeat(64);
         assert_eq!(
-            r.resolve(t0, &long_label, Some(1)),
+            r.resolve(t0, &long_label, Some(1), LAN),
             Lookup::Failed(DnsError::NameTooLong)
         );
         // 4 × 63-octet labels = 256 octets on the wire with the root: too long.
         let long_name = ["b".repeat(63).as_str(); 4].join(".");
         assert_eq!(
-            r.resolve(t0, &long_name, Some(1)),
+            r.resolve(t0, &long_name, Some(1), LAN),
             Lookup::Failed(DnsError::NameTooLong)
         );
         for bad in [
@@ -1438,7 +1673,7 @@ mod tests {
             "caf\u{e9}.fr",
         ] {
             assert_eq!(
-                r.resolve(t0, bad, Some(1)),
+                r.resolve(t0, bad, Some(1), LAN),
                 Lookup::Failed(DnsError::NoSuchName),
                 "{bad:?}"
             );
@@ -1451,7 +1686,7 @@ mod tests {
             "d".repeat(61)
         );
         assert_eq!(wire(&max).len(), 255);
-        assert_eq!(r.resolve(t0, &max, Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, &max, Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         assert_eq!(q.len(), HEADER_LEN + 255 + 4);
         assert!(q.len() <= MAX_QUERY_LEN);
@@ -1495,7 +1730,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "Pbx.Example.COM", Some(5070)),
+            r.resolve(t0, "Pbx.Example.COM", Some(5070), LAN),
             Lookup::Pending
         );
         let (to, q) = one(&mut r, t0);
@@ -1508,27 +1743,30 @@ mod tests {
         assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
 
         let resp = reply(&q, 0, &[a_rr(&QNAME, 300, [203, 0, 113, 5])], &[], &[]);
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(r.poll_timeout(), None);
         assert_eq!(
-            r.resolve(t0, "pbx.example.com", Some(5070)),
+            r.resolve(t0, "pbx.example.com", Some(5070), LAN),
             Lookup::Ready(v4("203.0.113.5:5070"))
         );
         // Same name, other port: same cached address.
         assert_eq!(
-            r.resolve(t0, "PBX.example.com.", Some(6000)),
+            r.resolve(t0, "PBX.example.com.", Some(6000), LAN),
             Lookup::Ready(v4("203.0.113.5:6000"))
         );
         assert!(drain(&mut r, t0).is_empty());
         // A duplicate of the reply is now unexpected.
-        assert!(!r.handle_response(t0, sa(NS1), &resp));
+        assert!(!feed(&mut r, t0, sa(NS1), &resp));
     }
 
     #[test]
     fn first_a_record_of_several_is_used_and_other_types_skipped() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "multi.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "multi.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let an = [
             rr(
@@ -1542,9 +1780,9 @@ mod tests {
             a_rr(&QNAME, 60, [192, 0, 2, 10]),
             a_rr(&QNAME, 60, [192, 0, 2, 11]),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "multi.test", Some(5060)),
+            r.resolve(t0, "multi.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.10:5060"))
         );
     }
@@ -1554,7 +1792,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "sip.example.com", Some(5060)),
+            r.resolve(t0, "sip.example.com", Some(5060), LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1570,35 +1808,41 @@ mod tests {
         let an2 = rr(&[0xC0, edge_at as u8], TYPE_CNAME, 100, &an2_rdata); // edge -> host
         let resp = reply(&q, 0, &[an0, an1, an2], &[], &[]);
         assert_eq!(&resp[edge_at..edge_at + 7], b"\x04edge\xC0\x10");
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "sip.example.com", Some(5060)),
+            r.resolve(t0, "sip.example.com", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.7:5060"))
         );
         // TTL is the smallest along the chain (100 s).
         let t = t0 + Duration::from_secs(99);
         assert_eq!(
-            r.resolve(t, "sip.example.com", Some(5060)),
+            r.resolve(t, "sip.example.com", Some(5060), LAN),
             Lookup::Ready(v4("198.51.100.7:5060"))
         );
         let t = t0 + Duration::from_secs(100);
-        assert_eq!(r.resolve(t, "sip.example.com", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t, "sip.example.com", Some(5060), LAN),
+            Lookup::Pending
+        );
     }
 
     #[test]
     fn cname_without_address_is_no_data() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "alias.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "alias.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let an = [
             rr(&QNAME, TYPE_CNAME, 60, &wire("target.test")),
             // An A record of a name outside the chain is not used.
             a_rr(&wire("elsewhere.test"), 60, [10, 0, 0, 1]),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "alias.test", Some(5060)),
+            r.resolve(t0, "alias.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
     }
@@ -1607,15 +1851,15 @@ mod tests {
     fn cname_loop_in_answer_terminates() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "a.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "a.test", Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [
             rr(&QNAME, TYPE_CNAME, 60, &wire("b.test")),
             rr(&wire("b.test"), TYPE_CNAME, 60, &wire("a.test")),
         ];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "a.test", Some(5060)),
+            r.resolve(t0, "a.test", Some(5060), LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
     }
@@ -1625,7 +1869,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "nope.example.com", Some(5060)),
+            r.resolve(t0, "nope.example.com", Some(5060), LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1637,16 +1881,16 @@ mod tests {
             &[soa_rr("example.com", 3600, 20)],
             &[],
         );
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         let t = t0 + Duration::from_secs(19);
         assert_eq!(
-            r.resolve(t, "nope.example.com", Some(5060)),
+            r.resolve(t, "nope.example.com", Some(5060), LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         assert!(drain(&mut r, t).is_empty());
         let t = t0 + Duration::from_secs(20);
         assert_eq!(
-            r.resolve(t, "nope.example.com", Some(5060)),
+            r.resolve(t, "nope.example.com", Some(5060), LAN),
             Lookup::Pending
         );
         assert_eq!(drain(&mut r, t).len(), 1);
@@ -1657,7 +1901,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         // SOA minimum of a day: capped at 60 s.
-        assert_eq!(r.resolve(t0, "big.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "big.test", Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let resp = reply(
             &q,
@@ -1666,25 +1910,25 @@ mod tests {
             &[soa_rr("test", 86400, 86400)],
             &[],
         );
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         // No SOA at all (no data): the 10 s floor.
-        assert_eq!(r.resolve(t0, "nosoa.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nosoa.test", Some(1), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
         let t = t0 + Duration::from_secs(9);
         assert_eq!(
-            r.resolve(t, "nosoa.test", Some(1)),
+            r.resolve(t, "nosoa.test", Some(1), LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
         let t = t0 + Duration::from_secs(10);
-        assert_eq!(r.resolve(t, "nosoa.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t, "nosoa.test", Some(1), LAN), Lookup::Pending);
         let t = t0 + Duration::from_secs(59);
         assert_eq!(
-            r.resolve(t, "big.test", Some(1)),
+            r.resolve(t, "big.test", Some(1), LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         let t = t0 + Duration::from_secs(60);
-        assert_eq!(r.resolve(t, "big.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t, "big.test", Some(1), LAN), Lookup::Pending);
     }
 
     #[test]
@@ -1697,9 +1941,10 @@ mod tests {
             ("long.test", 86400),
             ("neg.test", 0x8000_0001),
         ] {
-            assert_eq!(r.resolve(t0, host, Some(5060)), Lookup::Pending);
+            assert_eq!(r.resolve(t0, host, Some(5060), LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
-            assert!(r.handle_response(
+            assert!(feed(
+                &mut r,
                 t0,
                 sa(NS1),
                 &reply(&q, 0, &[a_rr(&QNAME, ttl, [10, 0, 0, 1])], &[], &[])
@@ -1708,19 +1953,22 @@ mod tests {
         let ready = Lookup::Ready(v4("10.0.0.1:5060"));
         let at = |s: u64| t0 + Duration::from_secs(s);
         // 5 s and "negative" (top bit, RFC 2181 §8) TTLs are raised to 30 s.
-        assert_eq!(r.resolve(at(29), "short.test", Some(5060)), ready);
-        assert_eq!(r.resolve(at(29), "neg.test", Some(5060)), ready);
-        assert_eq!(r.resolve(at(299), "normal.test", Some(5060)), ready);
-        assert_eq!(r.resolve(at(3599), "long.test", Some(5060)), ready);
+        assert_eq!(r.resolve(at(29), "short.test", Some(5060), LAN), ready);
+        assert_eq!(r.resolve(at(29), "neg.test", Some(5060), LAN), ready);
+        assert_eq!(r.resolve(at(299), "normal.test", Some(5060), LAN), ready);
+        assert_eq!(r.resolve(at(3599), "long.test", Some(5060), LAN), ready);
         let _ = drain(&mut r, at(29));
-        assert_eq!(r.resolve(at(30), "short.test", Some(5060)), Lookup::Pending);
         assert_eq!(
-            r.resolve(at(300), "normal.test", Some(5060)),
+            r.resolve(at(30), "short.test", Some(5060), LAN),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(at(300), "normal.test", Some(5060), LAN),
             Lookup::Pending
         );
         // A day is capped at one hour.
         assert_eq!(
-            r.resolve(at(3600), "long.test", Some(5060)),
+            r.resolve(at(3600), "long.test", Some(5060), LAN),
             Lookup::Pending
         );
     }
@@ -1731,7 +1979,7 @@ mod tests {
     fn srv_with_additional_a_needs_one_query() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "Example.com", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "Example.com", None, LAN), Lookup::Pending);
         let (to, q) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         // RFC 3263 §4.2: _sip._udp.<host>, type SRV (33).
@@ -1748,9 +1996,9 @@ mod tests {
             a_rr(&wire("SIP1.example.com"), 300, [192, 0, 2, 1]),
         ];
         let resp = reply(&q, 0, &an, &[soa_rr("example.com", 60, 60)], &ar);
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "example.com", None),
+            r.resolve(t0, "example.com", None, LAN),
             Lookup::Ready(v4("192.0.2.1:5080"))
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1760,21 +2008,22 @@ mod tests {
     fn srv_without_glue_then_a_of_target() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 120, 0, 5, 5090, "proxy.voip.test")];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         // Second step: A of the target.
-        assert_eq!(r.resolve(t0, "voip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[12..], b"\x05proxy\x04voip\x04test\x00\x00\x01\x00\x01");
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q2, 0, &[a_rr(&QNAME, 120, [203, 0, 113, 9])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, "voip.test", None),
+            r.resolve(t0, "voip.test", None, LAN),
             Lookup::Ready(v4("203.0.113.9:5090"))
         );
     }
@@ -1783,23 +2032,25 @@ mod tests {
     fn srv_nxdomain_falls_back_to_a_on_5060() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "plain.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q, RCODE_NXDOMAIN, &[], &[soa_rr("test", 30, 30)], &[])
         ));
-        assert_eq!(r.resolve(t0, "plain.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[12..], b"\x05plain\x04test\x00\x00\x01\x00\x01");
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 77])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, "plain.test", None),
+            r.resolve(t0, "plain.test", None, LAN),
             Lookup::Ready(v4("192.0.2.77:5060"))
         );
     }
@@ -1808,18 +2059,23 @@ mod tests {
     fn srv_no_data_falls_back_to_a() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "nodata.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         // NOERROR with only an unrelated TXT record.
         let an = [rr(&QNAME, 16, 60, b"\x05hello")];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
-        assert_eq!(r.resolve(t0, "nodata.test", None), Lookup::Pending);
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
         let (_, q2) = one(&mut r, t0);
         assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
         // The A is NXDOMAIN too: the lookup fails, visibly to a retry.
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])));
+        assert!(feed(
+            &mut r,
+            t0,
+            sa(NS1),
+            &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])
+        ));
         assert_eq!(
-            r.resolve(t0, "nodata.test", None),
+            r.resolve(t0, "nodata.test", None, LAN),
             Lookup::Failed(DnsError::NoSuchName)
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1829,12 +2085,12 @@ mod tests {
     fn srv_dot_target_means_not_available() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "nosip.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "nosip.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 300, 0, 0, 0, ".")];
-        assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "nosip.test", None),
+            r.resolve(t0, "nosip.test", None, LAN),
             Lookup::Failed(DnsError::NoAddress)
         );
         assert!(drain(&mut r, t0).is_empty());
@@ -1852,10 +2108,10 @@ mod tests {
         let mut counts = [0usize; 4];
         for seed in 1..=400u64 {
             let mut r = Resolver::new(&[sa(NS1)], seed);
-            assert_eq!(r.resolve(t0, "weighted.test", None), Lookup::Pending);
+            assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
-            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
-            assert_eq!(r.resolve(t0, "weighted.test", None), Lookup::Pending);
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+            assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
             let (_, q2) = one(&mut r, t0);
             let port = match &q2[12..q2.len() - 4] {
                 n if n == wire("zero.test").as_slice() => 0,
@@ -1885,14 +2141,14 @@ mod tests {
         let mut seen = [false; 2];
         for seed in 1..=50u64 {
             let mut r = Resolver::new(&[sa(NS1)], seed);
-            assert_eq!(r.resolve(t0, "z.test", None), Lookup::Pending);
+            assert_eq!(r.resolve(t0, "z.test", None, LAN), Lookup::Pending);
             let (_, q) = one(&mut r, t0);
             let ar = [
                 a_rr(&wire("a.test"), 60, [10, 0, 0, 1]),
                 a_rr(&wire("b.test"), 60, [10, 0, 0, 2]),
             ];
-            assert!(r.handle_response(t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
-            match r.resolve(t0, "z.test", None) {
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+            match r.resolve(t0, "z.test", None, LAN) {
                 Lookup::Ready(a) if a == v4("10.0.0.1:1000") => seen[0] = true,
                 Lookup::Ready(a) if a == v4("10.0.0.2:1001") => seen[1] = true,
                 other => panic!("unexpected {other:?}"),
@@ -1905,21 +2161,21 @@ mod tests {
     fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "big.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let mut resp = reply(&q, 0, &[], &[], &[]);
         resp[2] |= 0x02; // TC
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         // SRV failed: fall back to A (no TCP, no second server for TC).
-        assert_eq!(r.resolve(t0, "big.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
         let (to, q2) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
         let mut resp = reply(&q2, 0, &[a_rr(&QNAME, 60, [1, 2, 3, 4])], &[], &[]);
         resp[2] |= 0x02;
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "big.test", None),
+            r.resolve(t0, "big.test", None, LAN),
             Lookup::Failed(DnsError::ServerFailure)
         );
     }
@@ -1931,7 +2187,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "www.example.org", Some(5060)),
+            r.resolve(t0, "www.example.org", Some(5060), LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1939,9 +2195,9 @@ mod tests {
         // (offset 12 + 4 = 16), mixed case on purpose.
         let owner = [3, b'W', b'W', b'W', 0xC0, 16];
         let resp = reply(&q, 0, &[a_rr(&owner, 60, [192, 0, 2, 99])], &[], &[]);
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "www.example.org", Some(5060)),
+            r.resolve(t0, "www.example.org", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.99:5060"))
         );
     }
@@ -2002,7 +2258,7 @@ mod tests {
     fn answer_with_pointer_loop_moves_on_and_never_panics() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "loop.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "loop.test", Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let owner_at = q.len(); // the answer's owner points at itself
         let resp = reply(
@@ -2015,9 +2271,9 @@ mod tests {
         assert_eq!(&resp[owner_at..owner_at + 2], &[0xC0, owner_at as u8]);
         // The question matched, the answer is malformed: with a single server
         // that is a server failure.
-        assert!(r.handle_response(t0, sa(NS1), &resp));
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t0, "loop.test", Some(5060)),
+            r.resolve(t0, "loop.test", Some(5060), LAN),
             Lookup::Failed(DnsError::ServerFailure)
         );
     }
@@ -2026,7 +2282,7 @@ mod tests {
     fn garbage_and_truncated_replies_never_panic() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "sip.example.net", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let an = [srv_rr(&QNAME, 300, 1, 1, 5060, "x.example.net")];
         let ar = [a_rr(&[0xC0, 0xFF], 60, [1, 1, 1, 1])];
@@ -2035,14 +2291,18 @@ mod tests {
         // others complete the lookup; none panics.
         for cut in 0..good.len() {
             let mut fresh = resolver(&[NS1]);
-            let _ = fresh.resolve(t0, "sip.example.net", None);
-            let (_, fq) = one(&mut fresh, t0);
+            let _ = fresh.resolve(t0, "sip.example.net", None, LAN);
+            let sent = drain_q(&mut fresh, t0);
+            let (fh, _, fq) = &sent[0];
             let mut msg = good[..cut].to_vec();
             if msg.len() >= 2 {
                 msg[..2].copy_from_slice(&fq[..2]);
             }
-            let done = fresh.handle_response(t0, sa(NS1), &msg);
-            assert_eq!(done, cut >= q.len(), "cut at {cut}");
+            let done = fresh.handle_response(t0, *fh, sa(NS1), &msg);
+            assert_eq!(done == Ok(true), cut >= q.len(), "cut at {cut}");
+            if cut < HEADER_LEN {
+                assert_eq!(done, Err(Ignored::Runt), "cut at {cut}");
+            }
         }
         // Pseudo-random garbage, with the right id so that parsing goes deep.
         let mut rng = Rng::new(99);
@@ -2059,18 +2319,18 @@ mod tests {
                 msg[11] = (rng.next_u64() % 4) as u8;
                 msg.splice(12..12.min(msg.len()), q[12..].iter().copied());
             }
-            let _ = r.handle_response(t0, sa(NS1), &msg);
-            let _ = r.resolve(t0, "sip.example.net", None);
+            let _ = feed(&mut r, t0, sa(NS1), &msg);
+            let _ = r.resolve(t0, "sip.example.net", None, LAN);
             let _ = drain(&mut r, t0);
         }
         // The full good reply, on a fresh resolver, is understood.
         let mut r = resolver(&[NS1]);
-        let _ = r.resolve(t0, "sip.example.net", None);
+        let _ = r.resolve(t0, "sip.example.net", None, LAN);
         let (_, q) = one(&mut r, t0);
         let mut good = good.clone();
         good[..2].copy_from_slice(&q[..2]);
-        assert!(r.handle_response(t0, sa(NS1), &good));
-        assert_eq!(r.resolve(t0, "sip.example.net", None), Lookup::Pending); // A of x.example.net
+        assert!(feed(&mut r, t0, sa(NS1), &good));
+        assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending); // A of x.example.net
     }
 
     // ---- Anti-spoofing ---------------------------------------------------------
@@ -2079,46 +2339,151 @@ mod tests {
     fn replies_from_wrong_source_id_or_question_are_ignored() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "target.test", Some(5060)), Lookup::Pending);
-        let (_, q) = one(&mut r, t0);
+        assert_eq!(
+            r.resolve(t0, "target.test", Some(5060), LAN),
+            Lookup::Pending
+        );
+        let sent = drain_q(&mut r, t0);
+        let (h, _, q) = &sent[0];
+        let (h, q) = (*h, q.clone());
+        let mut take = |from: &str, data: &[u8]| r.handle_response(t0, h, sa(from), data);
         let good = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
         // Wrong source address, then the right address with another port.
-        assert!(!r.handle_response(t0, sa(NS2), &good));
-        assert!(!r.handle_response(t0, sa("192.0.2.53:5353"), &good));
+        assert_eq!(take(NS2, &good), Err(Ignored::WrongSource));
+        assert_eq!(take("192.0.2.53:5353", &good), Err(Ignored::WrongSource));
         // Wrong id.
         let mut bad = good.clone();
         bad[1] ^= 0x5A;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongId));
         // A query (QR clear) with the right id.
         let mut bad = good.clone();
         bad[2] &= 0x7F;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         // Another question name.
         let mut other = q.clone();
         other[13] = b'x'; // "xarget.test"
         let bad = reply(&other, 0, &[a_rr(&QNAME, 60, [6, 6, 6, 6])], &[], &[]);
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         // Another question type (AAAA) and class (CH).
         let mut bad = good.clone();
         let qt = q.len() - 4;
         bad[qt + 1] = 28;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         let mut bad = good.clone();
         bad[qt + 3] = 3;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
         // Two questions.
         let mut bad = good.clone();
         bad[5] = 2;
-        assert!(!r.handle_response(t0, sa(NS1), &bad));
-        assert_eq!(r.resolve(t0, "target.test", Some(5060)), Lookup::Pending);
+        assert_eq!(take(NS1, &bad), Err(Ignored::WrongQuestion));
+        // A runt.
+        assert_eq!(take(NS1, &good[..11]), Err(Ignored::Runt));
         // The question in upper case is the same question (RFC 4343).
         let mut upper = good.clone();
         upper[12..q.len() - 4].make_ascii_uppercase();
-        assert!(r.handle_response(t0, sa(NS1), &upper));
+        assert_eq!(take(NS1, &upper), Ok(true));
+        // Once answered, the query is over: a duplicate is stale.
+        assert_eq!(take(NS1, &good), Err(Ignored::Stale));
         assert_eq!(
-            r.resolve(t0, "target.test", Some(5060)),
+            r.resolve(t0, "target.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.1:5060"))
         );
+    }
+
+    // ---- One socket per query: handles ----------------------------------------
+
+    #[test]
+    fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1, NS2]);
+        assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "b.test", Some(1), LAN), Lookup::Pending);
+        let sent = drain_q(&mut r, t0);
+        assert_eq!(sent.len(), 2);
+        let (ha, hb) = (sent[0].0, sent[1].0);
+        assert_ne!(ha, hb);
+        assert_ne!(ha.slot(), hb.slot());
+        assert!(ha.slot() < MAX_DNS_PENDING && hb.slot() < MAX_DNS_PENDING);
+        assert!(r.in_flight(ha) && r.in_flight(hb));
+        // A retransmission (timeout) and a resend to new servers keep the
+        // query's handle: they may leave from the same socket.
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(!r.handle_timeout(t1));
+        let again = drain_q(&mut r, t1);
+        assert_eq!(again.len(), 2);
+        assert_eq!((again[0].0, again[1].0), (ha, hb));
+        assert_eq!(again[0].1, sa(NS2));
+        r.set_nameservers(&[sa(NS3)]);
+        let moved = drain_q(&mut r, t1);
+        assert_eq!((moved[0].0, moved[0].1), (ha, sa(NS3)));
+        // Once a query is over, its handle is not in flight, and the next
+        // query in its slot has another handle.
+        let ans = reply(&sent[0].2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
+        assert_eq!(r.handle_response(t1, ha, sa(NS1), &ans), Ok(true));
+        assert!(!r.in_flight(ha));
+        assert!(r.in_flight(hb));
+        assert_eq!(r.resolve(t1, "c.test", Some(1), LAN), Lookup::Pending);
+        let hc = drain_q(&mut r, t1)[0].0;
+        assert_eq!(hc.slot(), ha.slot());
+        assert_ne!(hc, ha);
+        assert!(r.in_flight(hc));
+        assert!(!r.in_flight(ha));
+    }
+
+    #[test]
+    fn a_reply_is_taken_only_on_the_socket_of_its_query() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "b.test", Some(1), LAN), Lookup::Pending);
+        let sent = drain_q(&mut r, t0);
+        let (ha, hb) = (sent[0].0, sent[1].0);
+        let ans_a = reply(&sent[0].2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
+        // a.test's reply, perfect in every other way, read on b.test's
+        // socket: refused, and b.test is still waiting.
+        assert_eq!(
+            r.handle_response(t0, hb, sa(NS1), &ans_a),
+            Err(Ignored::WrongId)
+        );
+        assert!(r.in_flight(ha) && r.in_flight(hb));
+        assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+        // On its own socket it is taken.
+        assert_eq!(r.handle_response(t0, ha, sa(NS1), &ans_a), Ok(true));
+        // A socket of a query that is over takes nothing, even when a new
+        // query now holds that slot.
+        assert_eq!(r.resolve(t0, "c.test", Some(1), LAN), Lookup::Pending);
+        let sent_c = drain_q(&mut r, t0);
+        let (hc, _, qc) = &sent_c[0];
+        assert_eq!(hc.slot(), ha.slot());
+        let ans_c = reply(qc, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
+        assert_eq!(
+            r.handle_response(t0, ha, sa(NS1), &ans_c),
+            Err(Ignored::Stale)
+        );
+        assert_eq!(r.handle_response(t0, *hc, sa(NS1), &ans_c), Ok(true));
+    }
+
+    #[test]
+    fn no_socket_fails_the_lookup_for_a_moment() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "a.test", None, LAN), Lookup::Pending);
+        let h = drain_q(&mut r, t0)[0].0;
+        assert!(r.socket_failed(t0, h));
+        assert!(!r.in_flight(h));
+        assert_eq!(r.poll_timeout(), None);
+        // Twice is harmless.
+        assert!(!r.socket_failed(t0, h));
+        // The retry of the parked work fails instead of starting over ...
+        assert_eq!(
+            r.resolve(t0, "a.test", None, LAN),
+            Lookup::Failed(DnsError::NoSocket)
+        );
+        assert!(drain(&mut r, t0).is_empty());
+        // ... for a few seconds only.
+        let later = t0 + LOCAL_FAILURE_TTL;
+        assert_eq!(r.resolve(later, "a.test", None, LAN), Lookup::Pending);
+        assert_eq!(DnsError::NoSocket.as_str(), "no socket");
     }
 
     // ---- Retransmission, timeouts, servers -------------------------------------
@@ -2128,7 +2493,7 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "slow.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "slow.test", Some(5060), LAN), Lookup::Pending);
         let (to, q1) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
         // Tries at 0, 1, 3, 7 s, alternating servers, same query; failure at 11 s.
@@ -2142,7 +2507,10 @@ mod tests {
             let (to, q) = one(&mut r, at(due));
             assert_eq!(to, sa(server));
             assert_eq!(q, q1);
-            assert_eq!(r.resolve(at(due), "slow.test", Some(5060)), Lookup::Pending);
+            assert_eq!(
+                r.resolve(at(due), "slow.test", Some(5060), LAN),
+                Lookup::Pending
+            );
             now = due;
         }
         assert_eq!(now, 7000);
@@ -2153,27 +2521,27 @@ mod tests {
         assert!(drain(&mut r, at(11000)).is_empty());
         // The failure is visible to the retry, and cached for 30 s.
         assert_eq!(
-            r.resolve(at(11000), "slow.test", Some(5060)),
+            r.resolve(at(11000), "slow.test", Some(5060), LAN),
             Lookup::Failed(DnsError::Timeout)
         );
         assert_eq!(
-            r.resolve(at(40999), "slow.test", Some(5060)),
+            r.resolve(at(40999), "slow.test", Some(5060), LAN),
             Lookup::Failed(DnsError::Timeout)
         );
         assert_eq!(
-            r.resolve(at(41000), "slow.test", Some(5060)),
+            r.resolve(at(41000), "slow.test", Some(5060), LAN),
             Lookup::Pending
         );
         // A late reply is ignored now (the query is gone).
         let late = reply(&q1, 0, &[a_rr(&QNAME, 60, [1, 2, 3, 4])], &[], &[]);
-        assert!(!r.handle_response(at(41000), sa(NS1), &late));
+        assert!(!feed(&mut r, at(41000), sa(NS1), &late));
     }
 
     #[test]
     fn srv_timeout_fails_without_a_fallback() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "dead.test", None), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "dead.test", None, LAN), Lookup::Pending);
         let mut now = t0;
         let mut sends = drain(&mut r, now).len();
         while let Some(t) = r.poll_timeout() {
@@ -2186,7 +2554,7 @@ mod tests {
         assert_eq!(sends, 4);
         assert_eq!(now, t0 + Duration::from_secs(11));
         assert_eq!(
-            r.resolve(now, "dead.test", None),
+            r.resolve(now, "dead.test", None, LAN),
             Lookup::Failed(DnsError::Timeout)
         );
         assert!(drain(&mut r, now).is_empty());
@@ -2196,17 +2564,17 @@ mod tests {
     fn late_reply_from_an_earlier_server_is_accepted() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "late.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "late.test", Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(&mut r, t0);
         let t1 = t0 + Duration::from_secs(1);
         assert!(!r.handle_timeout(t1));
         assert_eq!(one(&mut r, t1).0, sa(NS2));
         // NS1 answers the first try after the retransmission to NS2.
         let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 8])], &[], &[]);
-        assert!(!r.handle_response(t1, sa(NS3), &resp));
-        assert!(r.handle_response(t1, sa(NS1), &resp));
+        assert!(!feed(&mut r, t1, sa(NS3), &resp));
+        assert!(feed(&mut r, t1, sa(NS1), &resp));
         assert_eq!(
-            r.resolve(t1, "late.test", Some(5060)),
+            r.resolve(t1, "late.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.8:5060"))
         );
         assert_eq!(r.poll_timeout(), None);
@@ -2216,21 +2584,24 @@ mod tests {
     fn servfail_moves_to_next_server_then_fails() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1, NS2]);
-        assert_eq!(r.resolve(t0, "broken.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "broken.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (to, q) = one(&mut r, t0);
         assert_eq!(to, sa(NS1));
-        assert!(!r.handle_response(t0, sa(NS1), &reply(&q, 2, &[], &[], &[])));
+        assert!(!feed(&mut r, t0, sa(NS1), &reply(&q, 2, &[], &[], &[])));
         let (to, q2) = one(&mut r, t0);
         assert_eq!((to, &q2), (sa(NS2), &q));
         assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(2)));
         // REFUSED from the last server: failure, cached.
-        assert!(r.handle_response(t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
+        assert!(feed(&mut r, t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
         assert_eq!(
-            r.resolve(t0, "broken.test", Some(5060)),
+            r.resolve(t0, "broken.test", Some(5060), LAN),
             Lookup::Failed(DnsError::ServerFailure)
         );
         assert_eq!(
-            r.resolve(t0 + Duration::from_secs(30), "broken.test", Some(5060)),
+            r.resolve(t0 + Duration::from_secs(30), "broken.test", Some(5060), LAN),
             Lookup::Pending
         );
     }
@@ -2239,7 +2610,10 @@ mod tests {
     fn set_nameservers_resends_to_the_new_server() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "moved.test", Some(5060)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "moved.test", Some(5060), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         // Same list: nothing to do.
         r.set_nameservers(&[sa(NS1)]);
@@ -2250,9 +2624,9 @@ mod tests {
         let (to, again) = one(&mut r, t0);
         assert_eq!((to, &again), (sa(NS2), &q));
         let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
-        assert!(r.handle_response(t0, sa(NS2), &resp));
+        assert!(feed(&mut r, t0, sa(NS2), &resp));
         assert_eq!(
-            r.resolve(t0, "moved.test", Some(5060)),
+            r.resolve(t0, "moved.test", Some(5060), LAN),
             Lookup::Ready(v4("192.0.2.3:5060"))
         );
     }
@@ -2261,7 +2635,7 @@ mod tests {
     fn small_buffer_keeps_the_query() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "buf.test", Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "buf.test", Some(5060), LAN), Lookup::Pending);
         let mut tiny = [0u8; 10];
         assert_eq!(r.poll_transmit(t0, &mut tiny), None);
         assert_eq!(one(&mut r, t0).0, sa(NS1));
@@ -2273,28 +2647,38 @@ mod tests {
     fn same_name_shares_one_query() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "shared.test", Some(5060)), Lookup::Pending);
-        assert_eq!(r.resolve(t0, "SHARED.test", Some(5080)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "shared.test", Some(5060), LAN),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(t0, "SHARED.test", Some(5080), LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
-        assert_eq!(r.resolve(t0, "shared.test.", Some(5090)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "shared.test.", Some(5090), LAN),
+            Lookup::Pending
+        );
         assert!(drain(&mut r, t0).is_empty());
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(&q, 0, &[a_rr(&QNAME, 60, [10, 1, 1, 1])], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, "shared.test", Some(5060)),
+            r.resolve(t0, "shared.test", Some(5060), LAN),
             Lookup::Ready(v4("10.1.1.1:5060"))
         );
         assert_eq!(
-            r.resolve(t0, "shared.test", Some(5080)),
+            r.resolve(t0, "shared.test", Some(5080), LAN),
             Lookup::Ready(v4("10.1.1.1:5080"))
         );
         // SRV lookups of one name share too, and are distinct from the A lookup.
-        assert_eq!(r.resolve(t0, "srv.test", None), Lookup::Pending);
-        assert_eq!(r.resolve(t0, "srv.test", None), Lookup::Pending);
-        assert_eq!(r.resolve(t0, "srv.test", Some(1)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", None, LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", None, LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "srv.test", Some(1), LAN), Lookup::Pending);
         assert_eq!(drain(&mut r, t0).len(), 2);
     }
 
@@ -2304,16 +2688,16 @@ mod tests {
         let mut r = resolver(&[NS1]);
         for i in 0..MAX_DNS_PENDING {
             assert_eq!(
-                r.resolve(t0, &format!("h{i}.test"), Some(1)),
+                r.resolve(t0, &format!("h{i}.test"), Some(1), LAN),
                 Lookup::Pending
             );
         }
         assert_eq!(
-            r.resolve(t0, "one-more.test", Some(1)),
+            r.resolve(t0, "one-more.test", Some(1), LAN),
             Lookup::Failed(DnsError::TooManyPending)
         );
         // A name already in flight is still shared.
-        assert_eq!(r.resolve(t0, "h0.test", Some(2)), Lookup::Pending);
+        assert_eq!(r.resolve(t0, "h0.test", Some(2), LAN), Lookup::Pending);
         let sent = drain(&mut r, t0);
         assert_eq!(sent.len(), MAX_DNS_PENDING);
         let mut ids: Vec<u16> = sent
@@ -2325,19 +2709,24 @@ mod tests {
         assert_eq!(ids.len(), MAX_DNS_PENDING);
         // TooManyPending is not cached: once a slot frees, the name goes out.
         let (_, q0) = &sent[0];
-        assert!(r.handle_response(
+        assert!(feed(
+            &mut r,
             t0,
             sa(NS1),
             &reply(q0, 0, &[a_rr(&QNAME, 60, [1, 1, 1, 1])], &[], &[])
         ));
-        assert_eq!(r.resolve(t0, "one-more.test", Some(1)), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "one-more.test", Some(1), LAN),
+            Lookup::Pending
+        );
     }
 
     /// Resolves `host` to `ip` with `ttl` through a full query/reply.
     fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
-        assert_eq!(r.resolve(now, host, Some(5060)), Lookup::Pending);
+        assert_eq!(r.resolve(now, host, Some(5060), LAN), Lookup::Pending);
         let (_, q) = one(r, now);
-        assert!(r.handle_response(
+        assert!(feed(
+            r,
             now,
             sa(NS1),
             &reply(&q, 0, &[a_rr(&QNAME, ttl, ip)], &[], &[])
@@ -2345,11 +2734,11 @@ mod tests {
     }
 
     fn is_cached(r: &mut Resolver, now: Instant, host: &str) -> bool {
-        match r.resolve(now, host, Some(5060)) {
+        match r.resolve(now, host, Some(5060), LAN) {
             Lookup::Ready(_) => true,
             Lookup::Pending => {
                 // Forget the query so the next probe is not "shared".
-                r.pending.clear();
+                r.pending = [const { None }; MAX_DNS_PENDING];
                 false
             }
             Lookup::Failed(e) => panic!("{host}: {e}"),
@@ -2393,17 +2782,34 @@ mod tests {
         for i in 0..MAX_DNS_CACHE {
             learn(&mut r, t0, &format!("n{i}.test"), 3600, [10, 0, 0, i as u8]);
         }
-        // An SRV answer with glue stores two entries at once at t1; the glue
-        // entry (short TTL) must not be evicted by its own SRV entry.
+        // Two lookups end in the same instant (one pass of the driver): the
+        // second answer must not evict the first one's short-lived failure
+        // before the work parked on it is retried.
         let t1 = t0 + Duration::from_secs(5);
-        assert_eq!(r.resolve(t1, "pair.test", None), Lookup::Pending);
-        let (_, q) = one(&mut r, t1);
-        let an = [srv_rr(&QNAME, 3600, 1, 1, 5070, "host.pair.test")];
-        let ar = [a_rr(&wire("host.pair.test"), 1, [192, 0, 2, 50])];
-        assert!(r.handle_response(t1, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(r.resolve(t1, "gone.test", Some(5060), LAN), Lookup::Pending);
+        assert_eq!(r.resolve(t1, "here.test", Some(5060), LAN), Lookup::Pending);
+        let sent = drain(&mut r, t1);
+        assert_eq!(sent.len(), 2);
+        assert!(feed(
+            &mut r,
+            t1,
+            sa(NS1),
+            &reply(&sent[0].1, 3, &[], &[], &[])
+        ));
+        let an = [a_rr(&QNAME, 1, [192, 0, 2, 50])];
+        assert!(feed(
+            &mut r,
+            t1,
+            sa(NS1),
+            &reply(&sent[1].1, 0, &an, &[], &[])
+        ));
         assert_eq!(
-            r.resolve(t1, "pair.test", None),
-            Lookup::Ready(v4("192.0.2.50:5070"))
+            r.resolve(t1, "gone.test", Some(5060), LAN),
+            Lookup::Failed(DnsError::NoSuchName)
+        );
+        assert_eq!(
+            r.resolve(t1, "here.test", Some(5060), LAN),
+            Lookup::Ready(v4("192.0.2.50:5060"))
         );
     }
 
@@ -2411,8 +2817,8 @@ mod tests {
     fn seed_zero_still_gives_random_ids() {
         let t0 = Instant::now();
         let mut r = Resolver::new(&[sa(NS1)], 0);
-        let _ = r.resolve(t0, "a.test", Some(1));
-        let _ = r.resolve(t0, "b.test", Some(1));
+        let _ = r.resolve(t0, "a.test", Some(1), LAN);
+        let _ = r.resolve(t0, "b.test", Some(1), LAN);
         let sent = drain(&mut r, t0);
         let ids: Vec<u16> = sent
             .iter()
@@ -2423,10 +2829,326 @@ mod tests {
         // Different seeds, different first ids.
         let id = |seed| {
             let mut r = Resolver::new(&[sa(NS1)], seed);
-            let _ = r.resolve(t0, "a.test", Some(1));
+            let _ = r.resolve(t0, "a.test", Some(1), LAN);
             let (_, q) = one(&mut r, t0);
             u16::from_be_bytes([q[0], q[1]])
         };
         assert_ne!(id(1), id(2));
+    }
+
+    // ---- Poisoning: records this answer did not make relevant -------------------
+
+    /// The provider's name, learnt from a real answer to an A query.
+    const PROVIDER: &str = "sip.provider.example";
+    const PROVIDER_IP: [u8; 4] = [203, 0, 113, 10];
+    const EVIL_IP: [u8; 4] = [6, 6, 6, 6];
+
+    /// An SRV answer for evil.example naming the provider's host as target,
+    /// with an A record for it (in `section`: 0 answer, 2 additional) and one
+    /// for a name nobody asked about.
+    fn evil_srv_reply(q: &[u8], glue_in_answer: bool) -> Vec<u8> {
+        let srv = srv_rr(&QNAME, 3600, 0, 0, 5060, PROVIDER);
+        let glue = a_rr(&wire(PROVIDER), 3600, EVIL_IP);
+        let other = a_rr(&wire("bank.example"), 3600, EVIL_IP);
+        if glue_in_answer {
+            reply(q, 0, &[srv, glue, other], &[], &[])
+        } else {
+            reply(q, 0, &[srv], &[], &[glue, other])
+        }
+    }
+
+    #[test]
+    fn srv_glue_never_overwrites_the_targets_cached_address() {
+        for glue_in_answer in [false, true] {
+            let t0 = Instant::now();
+            let mut r = resolver(&[NS1]);
+            learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+            let t1 = t0 + Duration::from_secs(1);
+            assert_eq!(r.resolve(t1, "evil.example", None, LAN), Lookup::Pending);
+            let (_, q) = one(&mut r, t1);
+            assert!(feed(
+                &mut r,
+                t1,
+                sa(NS1),
+                &evil_srv_reply(&q, glue_in_answer)
+            ));
+            // The provider's own answer still stands.
+            assert_eq!(
+                r.resolve(t1, PROVIDER, Some(5060), LAN),
+                Lookup::Ready(v4("203.0.113.10:5060")),
+                "glue in answer section: {glue_in_answer}"
+            );
+            // A name the answer was not about is not cached at all.
+            assert!(!is_cached(&mut r, t1, "bank.example"));
+            // RFC 2181 §5.4.1: the answer to an A query ranks above glue,
+            // so even evil.example's SRV leads to the provider's real address.
+            assert_eq!(
+                r.resolve(t1, "evil.example", None, LAN),
+                Lookup::Ready(v4("203.0.113.10:5060"))
+            );
+        }
+    }
+
+    #[test]
+    fn srv_glue_is_never_cached_under_the_target_name() {
+        for glue_in_answer in [false, true] {
+            let t0 = Instant::now();
+            let mut r = resolver(&[NS1]);
+            assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            assert!(feed(
+                &mut r,
+                t0,
+                sa(NS1),
+                &evil_srv_reply(&q, glue_in_answer)
+            ));
+            // The glue serves the lookup it came with: whoever controls
+            // evil.example chooses where evil.example goes anyway.
+            assert_eq!(
+                r.resolve(t0, "evil.example", None, LAN),
+                Lookup::Ready(v4("6.6.6.6:5060"))
+            );
+            // The provider's name is asked for, not taken from that glue.
+            assert_eq!(r.resolve(t0, PROVIDER, Some(5060), LAN), Lookup::Pending);
+            let (_, q) = one(&mut r, t0);
+            assert_eq!(&q[12..q.len() - 4], &wire(PROVIDER)[..]);
+            assert!(feed(
+                &mut r,
+                t0,
+                sa(NS1),
+                &reply(&q, 0, &[a_rr(&QNAME, 3600, PROVIDER_IP)], &[], &[])
+            ));
+            assert_eq!(
+                r.resolve(t0, PROVIDER, Some(5060), LAN),
+                Lookup::Ready(v4("203.0.113.10:5060"))
+            );
+            assert!(!is_cached(&mut r, t0, "bank.example"));
+        }
+    }
+
+    #[test]
+    fn a_answer_with_records_for_other_names_caches_only_its_question() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+        assert_eq!(
+            r.resolve(t0, "evil.example", Some(5060), LAN),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        let an = [
+            a_rr(&wire(PROVIDER), 3600, EVIL_IP),
+            a_rr(&QNAME, 3600, [198, 51, 100, 66]),
+            a_rr(&wire("bank.example"), 3600, EVIL_IP),
+        ];
+        let ar = [
+            a_rr(&wire(PROVIDER), 3600, EVIL_IP),
+            a_rr(&wire("mail.example"), 3600, EVIL_IP),
+        ];
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(
+            r.resolve(t0, "evil.example", Some(5060), LAN),
+            Lookup::Ready(v4("198.51.100.66:5060"))
+        );
+        assert_eq!(
+            r.resolve(t0, PROVIDER, Some(5060), LAN),
+            Lookup::Ready(v4("203.0.113.10:5060"))
+        );
+        assert!(!is_cached(&mut r, t0, "bank.example"));
+        assert!(!is_cached(&mut r, t0, "mail.example"));
+    }
+
+    #[test]
+    fn cname_to_an_unrelated_name_caches_only_its_question() {
+        for provider_cached in [true, false] {
+            let t0 = Instant::now();
+            let mut r = resolver(&[NS1]);
+            if provider_cached {
+                learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+            }
+            assert_eq!(
+                r.resolve(t0, "evil.example", Some(5060), LAN),
+                Lookup::Pending
+            );
+            let (_, q) = one(&mut r, t0);
+            // evil.example -> sip.provider.example, "whose" address is 6.6.6.6,
+            // in the answer and again in the additional section.
+            let an = [
+                rr(&QNAME, TYPE_CNAME, 3600, &wire(PROVIDER)),
+                a_rr(&wire(PROVIDER), 3600, EVIL_IP),
+            ];
+            let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+            // The chain answers the question asked, and only that.
+            assert_eq!(
+                r.resolve(t0, "evil.example", Some(5060), LAN),
+                Lookup::Ready(v4("6.6.6.6:5060"))
+            );
+            if provider_cached {
+                assert_eq!(
+                    r.resolve(t0, PROVIDER, Some(5060), LAN),
+                    Lookup::Ready(v4("203.0.113.10:5060"))
+                );
+            } else {
+                assert!(!is_cached(&mut r, t0, PROVIDER));
+            }
+        }
+    }
+
+    #[test]
+    fn srv_through_a_cname_caches_only_its_question() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
+        assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        // _sip._udp.evil.example -> _sip._udp.provider.example, whose SRV
+        // names the provider's host, glued to 6.6.6.6.
+        let alias = "_sip._udp.provider.example";
+        let an = [
+            rr(&QNAME, TYPE_CNAME, 3600, &wire(alias)),
+            srv_rr(&wire(alias), 3600, 0, 0, 5060, PROVIDER),
+        ];
+        let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(
+            r.resolve(t0, PROVIDER, Some(5060), LAN),
+            Lookup::Ready(v4("203.0.113.10:5060"))
+        );
+        // The provider's SRV name was not learnt from evil.example's answer.
+        assert_eq!(
+            r.resolve(t0, "provider.example", None, LAN),
+            Lookup::Pending
+        );
+    }
+
+    #[test]
+    fn srv_glue_expires_with_its_own_ttl() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
+        let ar = [a_rr(&wire("edge.voip.test"), 60, [192, 0, 2, 70])];
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(
+            r.resolve(at(59), "voip.test", None, LAN),
+            Lookup::Ready(v4("192.0.2.70:5070"))
+        );
+        // The glue is gone after 60 s; the SRV choice (600 s) is not: the
+        // target is asked for, with the SRV port.
+        assert_eq!(r.resolve(at(60), "voip.test", None, LAN), Lookup::Pending);
+        let (_, q) = one(&mut r, at(60));
+        assert_eq!(&q[12..q.len() - 4], &wire("edge.voip.test")[..]);
+        assert!(feed(
+            &mut r,
+            at(60),
+            sa(NS1),
+            &reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 71])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(at(60), "voip.test", None, LAN),
+            Lookup::Ready(v4("192.0.2.71:5070"))
+        );
+    }
+
+    // ---- Quotas: the WAN's share of the queries in flight -------------------------
+
+    #[test]
+    fn wan_lookups_hold_at_most_their_share_of_the_table() {
+        const { assert!(MAX_DNS_PENDING_WAN >= 1 && MAX_DNS_PENDING_WAN < MAX_DNS_PENDING) };
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for i in 0..MAX_DNS_PENDING_WAN {
+            let name = format!("w{i}.evil.test");
+            assert_eq!(r.resolve(t0, &name, Some(1), WAN), Lookup::Pending);
+        }
+        // The WAN's next name is refused at once: no query, nothing cached.
+        assert_eq!(
+            r.resolve(t0, "more.evil.test", Some(1), WAN),
+            Lookup::Failed(DnsError::WanQuota)
+        );
+        // A WAN lookup of a name already in flight shares its query.
+        assert_eq!(r.resolve(t0, "w0.evil.test", Some(2), WAN), Lookup::Pending);
+        // Every other slot is the LAN's.
+        for i in 0..MAX_DNS_PENDING - MAX_DNS_PENDING_WAN {
+            let name = format!("l{i}.test");
+            assert_eq!(r.resolve(t0, &name, Some(1), LAN), Lookup::Pending);
+        }
+        assert_eq!(
+            r.resolve(t0, "l-more.test", Some(1), LAN),
+            Lookup::Failed(DnsError::TooManyPending)
+        );
+        // The WAN joining a LAN query takes no slot either.
+        assert_eq!(r.resolve(t0, "l0.test", Some(1), WAN), Lookup::Pending);
+        let sent = drain(&mut r, t0);
+        assert_eq!(sent.len(), MAX_DNS_PENDING);
+        // Once a WAN query ends, the WAN may start another one.
+        let (_, q0) = &sent[0];
+        assert_eq!(&q0[12..q0.len() - 4], &wire("w0.evil.test")[..]);
+        assert!(feed(
+            &mut r,
+            t0,
+            sa(NS1),
+            &reply(q0, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[])
+        ));
+        assert_eq!(
+            r.resolve(t0, "more.evil.test", Some(1), WAN),
+            Lookup::Pending
+        );
+        assert_eq!(
+            r.resolve(t0, "again.evil.test", Some(1), WAN),
+            Lookup::Failed(DnsError::WanQuota)
+        );
+    }
+
+    #[test]
+    fn the_lan_may_use_the_whole_table_and_the_wan_then_waits() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        for i in 0..MAX_DNS_PENDING {
+            let name = format!("l{i}.test");
+            assert_eq!(r.resolve(t0, &name, Some(1), LAN), Lookup::Pending);
+        }
+        assert_eq!(
+            r.resolve(t0, "w.evil.test", Some(1), WAN),
+            Lookup::Failed(DnsError::TooManyPending)
+        );
+    }
+
+    #[test]
+    fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
+        // The attack of issue 9 item 5: names that never resolve, started
+        // again as fast as the WAN likes, every 11 s (the give-up time).
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        let mut now = t0;
+        let mut refused = 0;
+        for round in 0..3 {
+            for i in 0..4 * MAX_DNS_PENDING {
+                let name = format!("n{round}-{i}.evil.test");
+                match r.resolve(now, &name, Some(5060), WAN) {
+                    Lookup::Pending => {}
+                    Lookup::Failed(DnsError::WanQuota) => refused += 1,
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            let _ = drain(&mut r, now);
+            // The phone's REGISTER to its provider still gets a query out.
+            let provider = format!("provider{round}.example");
+            assert_eq!(r.resolve(now, &provider, None, LAN), Lookup::Pending);
+            let (_, q) = one(&mut r, now);
+            assert_eq!(&q[q.len() - 4..q.len() - 2], &TYPE_SRV.to_be_bytes());
+            let end = now + Duration::from_secs(11);
+            while let Some(t) = r.poll_timeout().filter(|t| *t <= end) {
+                now = t;
+                let _ = r.handle_timeout(now);
+                let _ = drain(&mut r, now);
+            }
+            now = end;
+            assert_eq!(r.poll_timeout(), None, "every query has given up");
+        }
+        assert_eq!(refused, 3 * (4 * MAX_DNS_PENDING - MAX_DNS_PENDING_WAN));
     }
 }

@@ -51,9 +51,20 @@ pub const MAX_PARKED: usize = 8;
 /// being resolved.
 pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 
-/// DNS cache entries (name → address, with TTL) and queries in flight.
+/// DNS cache entries (name → address, with TTL; about 600 bytes each, the
+/// name stored inline) and queries in flight (about 420 bytes each, plus
+/// one UDP socket per query in the driver while it waits: RFC 5452 §9.2).
 pub const MAX_DNS_CACHE: usize = 32;
 pub const MAX_DNS_PENDING: usize = 8;
+/// Of the [`MAX_DNS_PENDING`] queries in flight, how many may work for the
+/// WAN (a name a WAN message supplied): a quarter, at least one. The rest is
+/// the LAN's, so WAN traffic cannot starve a phone's lookups (issue 9). No
+/// memory of its own: it is a count over the pending table.
+pub const MAX_DNS_PENDING_WAN: usize = if MAX_DNS_PENDING / 4 > 1 {
+    MAX_DNS_PENDING / 4
+} else {
+    1
+};
 /// Longest host name the resolver handles (RFC 1035 §2.3.4: 255 octets).
 pub const MAX_DNS_NAME: usize = 255;
 

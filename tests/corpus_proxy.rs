@@ -27,7 +27,7 @@ fn reaction(sim: &mut Sim, msg: &[u8]) -> String {
         if s.to == addr(REGISTRAR) {
             return "forwarded".into();
         }
-        if s.channel == sipnat::proxy::Channel::Dns {
+        if matches!(s.channel, sipnat::proxy::Channel::Dns(_)) {
             // The next hop is a name (a Route header): the resolver is asked.
             return "forwarded (next hop looked up in DNS)".into();
         }

@@ -548,10 +548,10 @@ impl Drop for TopoGuard {
 }
 
 /// A relay port range inside the kernel's ephemeral range: sipnat's own DNS
-/// socket (an ephemeral port) must not take one of the relay's ports. The
-/// router namespace's ephemeral range is narrowed to the relay range plus
-/// one port, so a resolver socket opened before the relay would almost
-/// surely land on a relay port and sipnat would fail to start.
+/// sockets (ephemeral ports, one per query) must not take one of the relay's
+/// ports. The router namespace's ephemeral range is narrowed to the relay
+/// range plus one port, so a resolver socket opened before the relay would
+/// almost surely land on a relay port and sipnat would fail to start.
 #[test]
 fn relay_range_inside_the_ephemeral_ports() {
     let root = Command::new("id").arg("-u").output().ok();
@@ -607,5 +607,240 @@ fn relay_range_inside_the_ephemeral_ports() {
     let log = fs::read_to_string(work.join("log")).unwrap_or_default();
     assert!(exited.is_none(), "sipnat exited ({exited:?}):\n{log}");
     assert!(log.contains("RTP relay on ports 20000-20009"), "{log}");
+    let _ = fs::remove_dir_all(&work);
+}
+
+/// Enter the network namespace `ns` on a fresh thread and build something
+/// there (sockets keep the namespace they were made in).
+fn in_netns<T: Send + 'static>(ns: &str, make: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let f = fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns on a valid namespace descriptor changes only this
+        // thread's network namespace; the thread ends after `make`.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        make()
+    })
+    .join()
+    .unwrap()
+}
+
+/// UDP ports open in the network namespace of process `pid`.
+fn udp_ports(pid: u32) -> Vec<u16> {
+    let text = fs::read_to_string(format!("/proc/{pid}/net/udp")).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.split_once(':'))
+        .filter_map(|(_, port)| u16::from_str_radix(port, 16).ok())
+        .collect()
+}
+
+/// One DNS query as a nameserver sees it: (source, id, name, type).
+fn dns_query(sock: &std::net::UdpSocket) -> (std::net::SocketAddr, Vec<u8>, String, u16) {
+    let mut buf = [0u8; 512];
+    let (n, from) = sock.recv_from(&mut buf).expect("a DNS query from sipnat");
+    let q = buf[..n].to_vec();
+    let mut labels = Vec::new();
+    let mut at = 12;
+    while q[at] != 0 {
+        let len = usize::from(q[at]);
+        labels.push(String::from_utf8_lossy(&q[at + 1..at + 1 + len]).into_owned());
+        at += 1 + len;
+    }
+    let qtype = u16::from_be_bytes([q[at + 1], q[at + 2]]);
+    (from, q, labels.join("."), qtype)
+}
+
+/// RFC 5452 §9.2 on real sockets: each DNS query leaves from a port of its
+/// own (one socket for the whole run before), its retransmissions from the
+/// same port, and the socket is closed when the query ends. The phone
+/// registers with its provider by name: SRV (unanswered once, then
+/// NXDOMAIN), then A, then the REGISTER reaches the registrar.
+#[test]
+fn each_dns_query_has_its_own_source_port() {
+    let root = Command::new("id").arg("-u").output().ok();
+    if root.is_none_or(|o| o.stdout != b"0\n") {
+        assert!(skip_allowed(), "needs root (SIPNAT_SKIP_NETNS=1 skips it)");
+        return;
+    }
+    // sipnat prefers OpenWrt's resolv.conf files in /tmp, which `ip netns
+    // exec` cannot replace.
+    if [
+        "/tmp/resolv.conf.d/resolv.conf.auto",
+        "/tmp/resolv.conf.auto",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+    {
+        assert!(skip_allowed(), "/tmp/resolv.conf*.auto exists here");
+        return;
+    }
+    let id = format!("d{:x}", std::process::id());
+    let topo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns/topo.sh");
+    let up = Command::new(&topo).args(["up", &id]).output().unwrap();
+    let _guard = TopoGuard(id.clone());
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let (router, provider, phone_ns) = (
+        format!("snr-{id}"),
+        format!("snw-{id}"),
+        format!("snl-{id}"),
+    );
+    let add = Command::new("ip")
+        .args([
+            "-n",
+            &provider,
+            "addr",
+            "add",
+            "198.51.100.53/24",
+            "dev",
+            "eth0",
+        ])
+        .status()
+        .unwrap();
+    assert!(add.success());
+    // `ip netns exec` puts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
+    let etc = PathBuf::from(format!("/etc/netns/{router}"));
+    fs::create_dir_all(&etc).unwrap();
+    struct EtcGuard(PathBuf);
+    impl Drop for EtcGuard {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+    let _etc_guard = EtcGuard(etc.clone());
+    fs::write(etc.join("resolv.conf"), "nameserver 198.51.100.53\n").unwrap();
+
+    let timeout = Some(std::time::Duration::from_secs(5));
+    let (dns, registrar) = in_netns(&provider, || {
+        let dns = std::net::UdpSocket::bind("198.51.100.53:53").unwrap();
+        let reg = std::net::UdpSocket::bind("198.51.100.2:5060").unwrap();
+        (dns, reg)
+    });
+    let phone = in_netns(&phone_ns, || {
+        std::net::UdpSocket::bind("10.77.1.2:5060").unwrap()
+    });
+    for s in [&dns, &registrar, &phone] {
+        s.set_read_timeout(timeout).unwrap();
+    }
+
+    let work = work_dir("dnsports");
+    fs::create_dir_all(&work).unwrap();
+    let conf = work.join("sipnat.conf");
+    fs::write(
+        &conf,
+        format!(
+            "if_inbound = rlan\nif_outbound = rwan\nrtp_proxy_enable = 0\n\
+             registration_file = {}\n",
+            work.join("registrations").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &router, env!("CARGO_BIN_EXE_sipnat")])
+        .args(["-f", "-d", "1", "-c"])
+        .arg(&conf)
+        .stderr(fs::File::create(work.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let log = || fs::read_to_string(work.join("log")).unwrap_or_default();
+    let t0 = std::time::Instant::now();
+    while !log().contains("listening on") {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "sipnat exited:\n{}",
+            log()
+        );
+        assert!(
+            t0.elapsed().as_secs() < 5,
+            "sipnat did not start:\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _kill = Kill(child);
+    let ports_at_start = udp_ports(pid);
+
+    let register = "REGISTER sip:provider.test SIP/2.0\r\n\
+                    Via: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKdnsports;rport\r\n\
+                    Max-Forwards: 70\r\n\
+                    From: <sip:100@provider.test>;tag=dp\r\n\
+                    To: <sip:100@provider.test>\r\n\
+                    Call-ID: dnsports@10.77.1.2\r\n\
+                    CSeq: 1 REGISTER\r\n\
+                    Contact: <sip:100@10.77.1.2:5060>;expires=600\r\n\
+                    Content-Length: 0\r\n\r\n";
+    phone
+        .send_to(register.as_bytes(), "10.77.1.1:5060")
+        .unwrap();
+
+    // SRV first; left unanswered, it is sent again after 1 s from the same
+    // port with the same id.
+    let (srv_from, srv_q, name, qtype) = dns_query(&dns);
+    assert_eq!((name.as_str(), qtype), ("_sip._udp.provider.test", 33));
+    assert!(!ports_at_start.contains(&srv_from.port()));
+    assert!(
+        udp_ports(pid).contains(&srv_from.port()),
+        "{:?}",
+        udp_ports(pid)
+    );
+    let (again_from, again_q, _, _) = dns_query(&dns);
+    assert_eq!(again_from, srv_from, "a retransmission keeps its socket");
+    assert_eq!(again_q, srv_q);
+    let mut nx = srv_q.clone();
+    nx[2..4].copy_from_slice(&[0x81, 0x83]);
+    dns.send_to(&nx, srv_from).unwrap();
+
+    // Then A, from a new socket; the SRV query's socket is closed.
+    let (a_from, a_q, name, qtype) = dns_query(&dns);
+    assert_eq!((name.as_str(), qtype), ("provider.test", 1));
+    assert_ne!(a_from.port(), srv_from.port(), "a new query, a new port");
+    let t1 = std::time::Instant::now();
+    while udp_ports(pid).contains(&srv_from.port()) {
+        assert!(
+            t1.elapsed().as_secs() < 2,
+            "the SRV query's socket stays open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The answer sent to the closed SRV socket goes nowhere; sent to the A
+    // query's socket it is taken.
+    let mut ans = a_q.clone();
+    ans[2..4].copy_from_slice(&[0x81, 0x80]);
+    ans[6..8].copy_from_slice(&[0, 1]);
+    ans.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 2]);
+    let _ = dns.send_to(&ans, srv_from);
+    dns.send_to(&ans, a_from).unwrap();
+
+    let mut buf = [0u8; 4096];
+    let (n, from) = registrar.recv_from(&mut buf).expect("the REGISTER");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert_eq!(from.ip().to_string(), "198.51.100.1");
+    assert!(
+        text.starts_with("REGISTER sip:provider.test SIP/2.0\r\n"),
+        "{text}"
+    );
+    let t2 = std::time::Instant::now();
+    while udp_ports(pid).contains(&a_from.port()) {
+        assert!(
+            t2.elapsed().as_secs() < 2,
+            "the A query's socket stays open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(udp_ports(pid), ports_at_start, "no DNS socket left open");
     let _ = fs::remove_dir_all(&work);
 }

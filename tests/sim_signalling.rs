@@ -846,7 +846,7 @@ fn a_name_is_resolved_without_blocking() {
     let q = sim.sip(PHONE, &inv);
     assert_eq!(q.len(), 1, "{q:#?}");
     assert_eq!(q[0].to, addr(DNS_SERVER));
-    assert_eq!(q[0].channel, sipnat::proxy::Channel::Dns);
+    assert!(matches!(q[0].channel, sipnat::proxy::Channel::Dns(_)));
     assert!(q[0].bytes.windows(4).any(|w| w == b"_sip"));
     // No SRV: NXDOMAIN, then an A query.
     let mut nx = q[0].bytes.clone();
@@ -854,7 +854,7 @@ fn a_name_is_resolved_without_blocking() {
     nx[3] = 0x83;
     let q2 = sim.dns(DNS_SERVER, &nx);
     assert_eq!(q2.len(), 1, "{q2:#?}");
-    assert_eq!(q2[0].channel, sipnat::proxy::Channel::Dns);
+    assert!(matches!(q2[0].channel, sipnat::proxy::Channel::Dns(_)));
     let ans = dns_reply(&q2[0].bytes, &[(1, vec![198, 51, 100, 3])]);
     let fwd = sim.dns(DNS_SERVER, &ans);
     assert_eq!(fwd.len(), 1, "{fwd:#?}");
@@ -940,4 +940,135 @@ fn a_via_stack_too_long_to_hide_goes_out_masked_and_comes_back() {
         vias[12],
         "SIP/2.0/UDP 10.77.1.21:5060;branch=z9hG4bKlower11"
     );
+}
+
+/// Issue 9 item 5, the attack: WAN requests whose Via names a host, one
+/// never-resolving name per request, answered by the phone. sipnat used to
+/// look each name up to route the answer, which filled every pending-lookup
+/// slot, and the phone's own REGISTER to its provider (by name) got
+/// `503 (DNS)`. Now an answer goes to where its request came from (no name
+/// a WAN message supplies is resolved), and WAN work could hold only its
+/// share of the resolver's table anyway (`dns.rs`, unit tests of the quota).
+#[test]
+fn wan_noise_cannot_starve_a_phones_register() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    for i in 0..12 {
+        let inv = invite(
+            "sip:100@198.51.100.1",
+            "mallory",
+            "198.51.100.66",
+            &format!("h{i}.attacker.test:5060"),
+            &format!("atk{i}"),
+            &format!("a{i}"),
+            "sip:mallory@198.51.100.66",
+        );
+        let to_phone = sim.one(PEER, &inv);
+        assert_eq!(to_phone.to, addr(PHONE));
+        let busy = response_to(&to_phone, 486, "Busy Here", Some("p"), "");
+        for s in sim.sip(PHONE, &busy) {
+            assert_eq!(s.to, addr(PEER), "the answer goes to the request's source");
+        }
+    }
+    // The nameserver would never have answered those. The phone registers
+    // with its provider by name: the SRV query goes out at once.
+    let reg = register(
+        "100",
+        "provider.test",
+        PHONE,
+        "reg2@10.77.1.2",
+        2,
+        "r2",
+        3600,
+    );
+    let q = sim.sip(PHONE, &reg);
+    assert_eq!(q.len(), 1, "the REGISTER's query must go out: {q:#?}");
+    assert_eq!(q[0].to, addr(DNS_SERVER));
+    assert!(q[0].bytes.windows(4).any(|w| w == b"_sip"));
+    let mut nx = q[0].bytes.clone();
+    nx[2] = 0x81;
+    nx[3] = 0x83;
+    let q2 = sim.dns(DNS_SERVER, &nx);
+    assert_eq!(q2.len(), 1, "{q2:#?}");
+    let ans = dns_reply(&q2[0].bytes, &[(1, vec![198, 51, 100, 2])]);
+    let fwd = sim.dns(DNS_SERVER, &ans);
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    assert_eq!(fwd[0].to, addr(REGISTRAR));
+    assert_eq!(fwd[0].first_line(), "REGISTER sip:provider.test SIP/2.0");
+    // No lookup failed or was refused: the only DNS counter is the parking.
+    let dns = sim.proxy.stats().class_total("dns");
+    assert_eq!(dns, sim.proxy.stats().get("dns", "parked"));
+}
+
+/// Each query has its own socket (RFC 5452 §9.2); a reply read on another
+/// query's socket is dropped and counted, however right it looks otherwise.
+#[test]
+fn a_dns_reply_counts_only_on_the_socket_of_its_query() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    let mut queries = Vec::new();
+    for (i, host) in ["one.test", "two.test"].iter().enumerate() {
+        let inv = invite(
+            &format!("sip:bob@{host}:5060"),
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            &format!("sock{i}"),
+            &format!("s{i}"),
+            "sip:100@10.77.1.2",
+        );
+        let q = sim.sip(PHONE, &inv);
+        assert_eq!(q.len(), 1, "{q:#?}");
+        let sipnat::proxy::Channel::Dns(h) = q[0].channel else {
+            panic!("a DNS query: {q:#?}");
+        };
+        queries.push((h, q[0].bytes.clone()));
+    }
+    let (h1, q1) = &queries[0];
+    let (h2, _) = &queries[1];
+    assert_ne!(h1, h2);
+    let ans1 = dns_reply(q1, &[(1, vec![198, 51, 100, 3])]);
+    // one.test's answer on two.test's socket: nothing moves.
+    assert!(sim.dns_on(*h2, DNS_SERVER, &ans1).is_empty());
+    assert_eq!(sim.proxy.stats().get("drop", "dns-wrong-id"), 1);
+    assert!(sim.proxy.dns_in_flight(*h1) && sim.proxy.dns_in_flight(*h2));
+    // On its own socket it is taken and the INVITE goes on.
+    let fwd = sim.dns_on(*h1, DNS_SERVER, &ans1);
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    assert_eq!(fwd[0].to, addr(PEER));
+    assert!(!sim.proxy.dns_in_flight(*h1));
+    // Again, now that its query is over: stale.
+    assert!(sim.dns_on(*h1, DNS_SERVER, &ans1).is_empty());
+    assert_eq!(sim.proxy.stats().get("drop", "dns-stale"), 1);
+}
+
+/// When the driver cannot open a socket for a query, that lookup fails
+/// cleanly: the request waiting for it is answered 503 and it is counted.
+#[test]
+fn no_socket_for_a_query_answers_the_waiting_request() {
+    let mut sim = Sim::signalling_only();
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@nosock.test:5060",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "nosock",
+        "n1",
+        "sip:100@10.77.1.2",
+    );
+    let q = sim.sip(PHONE, &inv);
+    let sipnat::proxy::Channel::Dns(h) = q[0].channel else {
+        panic!("a DNS query: {q:#?}");
+    };
+    let now = sim.now;
+    sim.proxy.dns_socket_failed(now, h, &mut sim.out);
+    let out: Vec<_> = sim.out.iter().map(|(t, b)| (t.to, b.to_vec())).collect();
+    sim.out.clear();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].0, addr(PHONE));
+    assert!(out[0].1.starts_with(b"SIP/2.0 503"));
+    assert!(!sim.proxy.dns_in_flight(h));
+    assert_eq!(sim.proxy.stats().get("dns", "socket-failed"), 1);
+    assert_eq!(sim.proxy.stats().get("dns", "no socket"), 1);
 }

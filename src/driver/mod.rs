@@ -7,18 +7,23 @@
 //! core's next deadline. Signals interrupt the wait (SIGTERM/SIGINT stop,
 //! SIGHUP reloads the configuration, SIGUSR1 logs the counters).
 //!
+//! Each DNS query leaves from a socket of its own ([`dns_sockets`]), opened
+//! when the resolver first sends it and closed when it ends.
+//!
 //! Besides that it re-reads the interface addresses every few seconds (so a
 //! PPPoE address change is followed), the nameservers, and saves the
 //! registrations atomically when they change.
 
+pub mod dns_sockets;
 pub mod sys;
 
 use crate::cli::Options;
 use crate::config::Config;
-use crate::dns::parse_resolv_conf;
-use crate::limits::{MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE};
+use crate::dns::{QueryHandle, parse_resolv_conf};
+use crate::limits::{MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_TRANSMITS};
 use crate::proxy::{Addresses, Channel, Outbox, Proxy};
 use crate::side::Side;
+use dns_sockets::DnsSockets;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{ErrorKind, Write};
@@ -30,14 +35,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// mio tokens, decoded in one place ([`Source::of`]).
 const SIP: Token = Token(0);
-const DNS: Token = Token(1);
+/// The socket of the DNS query in resolver slot `i` is `Token(DNS_BASE + i)`.
+const DNS_BASE: usize = 1;
 /// Relay socket `i` (the relay's socket index) is `Token(RELAY_BASE + i)`.
-const RELAY_BASE: usize = 2;
+const RELAY_BASE: usize = DNS_BASE + MAX_DNS_PENDING;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Sip,
-    Dns,
+    /// The socket of the DNS query in this resolver slot.
+    Dns(usize),
     Relay(usize),
 }
 
@@ -45,10 +52,14 @@ impl Source {
     fn of(t: Token) -> Option<Source> {
         match t {
             SIP => Some(Source::Sip),
-            DNS => Some(Source::Dns),
             Token(n) if n >= RELAY_BASE => Some(Source::Relay(n - RELAY_BASE)),
+            Token(n) if n >= DNS_BASE => Some(Source::Dns(n - DNS_BASE)),
             _ => None,
         }
+    }
+
+    fn dns_token(query: QueryHandle) -> Token {
+        Token(DNS_BASE + query.slot())
     }
 }
 
@@ -262,7 +273,8 @@ pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
 pub struct Daemon {
     poll: Poll,
     sip: UdpSocket,
-    dns: UdpSocket,
+    /// One socket per DNS query in flight.
+    dns: DnsSockets,
     proxy: Proxy,
     out: Box<Outbox>,
     opts: Options,
@@ -270,7 +282,6 @@ pub struct Daemon {
     next_refresh: Instant,
     next_autosave: Option<Instant>,
     sip_backlog: bool,
-    dns_backlog: bool,
     /// One socket per relay port, in the relay's socket-index order.
     relay_socks: Vec<UdpSocket>,
     /// Buffers of the relay's batched reads and sends.
@@ -338,7 +349,8 @@ impl Daemon {
             .media()
             .map(|m| m.relay().socket_ports().collect())
             .unwrap_or_default();
-        sys::raise_fd_limit(relay_ports.len() as u64 + 64);
+        // The relay's sockets, a socket per DNS query, and room for the rest.
+        sys::raise_fd_limit((relay_ports.len() + MAX_DNS_PENDING) as u64 + 64);
         let mut relay_socks = Vec::with_capacity(relay_ports.len());
         for (i, port) in relay_ports.iter().enumerate() {
             let mut s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, *port).into()).map_err(|e| {
@@ -355,15 +367,10 @@ impl Daemon {
                 .map_err(|e| format!("poll register: {e}"))?;
             relay_socks.push(s);
         }
-        // The DNS socket takes an ephemeral port, so it is opened after the
-        // relay has its configured ports: a relay range that overlaps the
-        // kernel's ephemeral range (32768-60999 on Linux) must not lose a
-        // port to our own resolver.
-        let mut dns = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0).into())
-            .map_err(|e| format!("cannot open the DNS socket: {e}"))?;
-        poll.registry()
-            .register(&mut dns, DNS, Interest::READABLE)
-            .map_err(|e| format!("poll register: {e}"))?;
+        // DNS sockets take ephemeral ports, one per query, opened by `run`:
+        // only after the relay has its configured ports, so a relay range
+        // that overlaps the kernel's ephemeral range (32768-60999 on Linux)
+        // never loses a port to our own resolver.
         if !relay_ports.is_empty() {
             log::info!(
                 "RTP relay on ports {}-{} ({} streams)",
@@ -394,7 +401,7 @@ impl Daemon {
         Ok(Daemon {
             poll,
             sip,
-            dns,
+            dns: DnsSockets::new(),
             proxy,
             out: Outbox::new(),
             ingress,
@@ -402,7 +409,6 @@ impl Daemon {
             next_refresh: now + REFRESH,
             next_autosave,
             sip_backlog: false,
-            dns_backlog: false,
             relay_socks,
             batch: sys::Batch::new(),
             relay_ready: Vec::with_capacity(n_relay),
@@ -431,14 +437,15 @@ impl Daemon {
                 log::info!("{}", self.proxy.status_text());
             }
             let now = Instant::now();
-            let timeout = if self.sip_backlog || self.dns_backlog || !self.relay_ready.is_empty() {
-                Duration::ZERO
-            } else {
-                self.proxy
-                    .poll_timeout()
-                    .min(self.next_refresh)
-                    .saturating_duration_since(now)
-            };
+            let timeout =
+                if self.sip_backlog || self.dns.any_ready() || !self.relay_ready.is_empty() {
+                    Duration::ZERO
+                } else {
+                    self.proxy
+                        .poll_timeout()
+                        .min(self.next_refresh)
+                        .saturating_duration_since(now)
+                };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -447,7 +454,7 @@ impl Daemon {
             for ev in events.iter() {
                 match Source::of(ev.token()) {
                     Some(Source::Sip) => self.sip_backlog = true,
-                    Some(Source::Dns) => self.dns_backlog = true,
+                    Some(Source::Dns(slot)) => self.dns.mark_ready(slot),
                     Some(Source::Relay(i)) => {
                         if let Some(q) = self.relay_queued.get_mut(i) {
                             if !*q {
@@ -466,12 +473,15 @@ impl Daemon {
             if self.sip_backlog {
                 self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
             }
-            if self.dns_backlog {
-                self.dns_backlog = self.read_socket(now, Source::Dns, &mut buf);
+            for slot in 0..MAX_DNS_PENDING {
+                if self.dns.is_ready(slot) {
+                    let more = self.read_socket(now, Source::Dns(slot), &mut buf);
+                    self.dns.set_ready(slot, more);
+                }
             }
             if now >= self.proxy.poll_timeout() {
                 self.proxy.handle_timeout(now, &mut self.out);
-                self.flush();
+                self.flush(now);
             }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
@@ -559,14 +569,22 @@ impl Daemon {
     /// Read up to the per-pass bound; true if the socket may have more.
     fn read_socket(&mut self, now: Instant, src: Source, buf: &mut [u8]) -> bool {
         for _ in 0..MAX_READS_PER_WAKEUP {
+            let mut query = None;
             let got = match src {
                 Source::Sip => sys::recv_with_ifindex(self.sip.as_raw_fd(), buf),
-                Source::Dns => self.dns.recv_from(buf).map(|(len, from)| sys::Datagram {
-                    len,
-                    from,
-                    ifindex: 0,
-                    truncated: false,
-                }),
+                Source::Dns(slot) => match self.dns.get(slot) {
+                    Some((q, sock)) => {
+                        query = Some(q);
+                        sock.recv_from(buf).map(|(len, from)| sys::Datagram {
+                            len,
+                            from,
+                            ifindex: 0,
+                            truncated: false,
+                        })
+                    }
+                    // Closed: its query ended (perhaps by the last datagram).
+                    None => return false,
+                },
                 Source::Relay(_) => return false,
             };
             match got {
@@ -581,13 +599,16 @@ impl Daemon {
                             self.proxy
                                 .handle_sip(now, d.from, side, &mut buf[..n], &mut self.out);
                         }
-                        Source::Dns => {
-                            self.proxy
-                                .handle_dns(now, d.from, &buf[..d.len], &mut self.out)
+                        Source::Dns(_) => {
+                            if let Some(query) = query {
+                                let data = buf.get(..d.len).unwrap_or(buf);
+                                self.proxy
+                                    .handle_dns(now, query, d.from, data, &mut self.out);
+                            }
                         }
                         Source::Relay(_) => {}
                     }
-                    self.flush();
+                    self.flush(now);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -601,11 +622,47 @@ impl Daemon {
         true
     }
 
-    fn flush(&mut self) {
+    /// Send what the core queued, then close the sockets of DNS queries
+    /// that are over.
+    fn flush(&mut self, now: Instant) {
+        // A query whose socket cannot be opened fails; the core answers the
+        // work parked on it, which may queue more. Each round ends at least
+        // one query, and what a last round queues goes with the next flush.
+        for _ in 0..=MAX_DNS_PENDING {
+            let failed = self.send_queued();
+            if failed.is_empty() {
+                break;
+            }
+            for query in failed {
+                self.proxy.dns_socket_failed(now, query, &mut self.out);
+            }
+        }
+        let proxy = &self.proxy;
+        self.dns
+            .reap(self.poll.registry(), |q| proxy.dns_in_flight(q));
+    }
+
+    /// Send the outbox; return the DNS queries whose socket could not be
+    /// opened (their datagrams are not sent).
+    fn send_queued(&mut self) -> heapless::Vec<QueryHandle, MAX_TRANSMITS> {
+        let mut failed = heapless::Vec::new();
         for (t, bytes) in self.out.iter() {
             let sock = match t.channel {
                 Channel::Sip => &self.sip,
-                Channel::Dns => &self.dns,
+                Channel::Dns(query) => {
+                    let token = Source::dns_token(query);
+                    match self.dns.socket_for(self.poll.registry(), query, token) {
+                        Ok(sock) => sock,
+                        Err(e) => {
+                            log::debug!("cannot open a socket for a DNS query: {e}");
+                            if !failed.contains(&query) {
+                                // At most one entry per outbox datagram.
+                                let _ = failed.push(query);
+                            }
+                            continue;
+                        }
+                    }
+                }
             };
             if log::log_enabled!(log::Level::Trace) {
                 log::trace!(
@@ -620,6 +677,7 @@ impl Daemon {
             }
         }
         self.out.clear();
+        failed
     }
 
     fn refresh(&mut self) {
@@ -989,7 +1047,13 @@ mod tests {
     #[test]
     fn tokens_decode() {
         assert_eq!(Source::of(SIP), Some(Source::Sip));
-        assert_eq!(Source::of(DNS), Some(Source::Dns));
-        assert_eq!(Source::of(Token(99)), Some(Source::Relay(97)));
+        assert_eq!(Source::of(Token(DNS_BASE)), Some(Source::Dns(0)));
+        let last = DNS_BASE + MAX_DNS_PENDING - 1;
+        assert_eq!(
+            Source::of(Token(last)),
+            Some(Source::Dns(MAX_DNS_PENDING - 1))
+        );
+        assert_eq!(Source::of(Token(RELAY_BASE)), Some(Source::Relay(0)));
+        assert_eq!(Source::of(Token(RELAY_BASE + 97)), Some(Source::Relay(97)));
     }
 }

@@ -66,7 +66,7 @@ pub mod registry;
 pub use output::{Buf, Channel, Outbox, Transmit};
 
 use crate::config::{Config, Net4};
-use crate::dns::{Lookup, Resolver};
+use crate::dns::{Lookup, QueryHandle, Resolver};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
 };
@@ -432,10 +432,37 @@ impl Proxy {
         self.flush_dns(now, out);
     }
 
-    /// Feed a datagram received on the resolver's socket.
-    pub fn handle_dns(&mut self, now: Instant, from: SocketAddr, data: &[u8], out: &mut Outbox) {
-        if self.dns.handle_response(now, from, data) {
-            self.refresh_public(now);
+    /// Feed a datagram received on the socket of DNS query `query`.
+    pub fn handle_dns(
+        &mut self,
+        now: Instant,
+        query: QueryHandle,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Outbox,
+    ) {
+        match self.dns.handle_response(now, query, from, data) {
+            Ok(true) => {
+                self.refresh_public(now);
+                self.retry_parked(now, out);
+            }
+            Ok(false) => {}
+            Err(why) => self.stats.bump("drop", why.as_str()),
+        }
+        self.flush_dns(now, out);
+    }
+
+    /// Is DNS query `query` still waiting for its reply? Once it is not, the
+    /// driver closes the query's socket.
+    pub fn dns_in_flight(&self, query: QueryHandle) -> bool {
+        self.dns.in_flight(query)
+    }
+
+    /// The driver could not open a socket for `query`: that lookup fails,
+    /// and the work parked on it is answered.
+    pub fn dns_socket_failed(&mut self, now: Instant, query: QueryHandle, out: &mut Outbox) {
+        if self.dns.socket_failed(now, query) {
+            self.stats.bump("dns", "socket-failed");
             self.retry_parked(now, out);
         }
         self.flush_dns(now, out);
@@ -897,7 +924,7 @@ impl Proxy {
         let src_side = src.side;
         let dest = match &next {
             Next::Phone { addr, .. } => *addr,
-            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip) {
+            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip, src_side) {
                 Ok(Some(a)) => a,
                 Ok(None) => return self.park(now, src, msg, out),
                 Err(a) => return self.answer(src, msg, a, out),
@@ -1236,6 +1263,7 @@ impl Proxy {
         msg: &Message<'_>,
         ruri: &Uri<'_>,
         routes_skip: usize,
+        side: Side,
     ) -> Result<Option<SocketAddrV4>, Answer> {
         let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
         let target: (Option<Ipv4Addr>, Option<u16>);
@@ -1256,7 +1284,7 @@ impl Proxy {
         }
         match target {
             (Some(ip), port) => Ok(Some(SocketAddrV4::new(ip, port.unwrap_or(5060)))),
-            (None, port) => self.lookup(now, &name, port),
+            (None, port) => self.lookup(now, &name, port, side),
         }
     }
 
@@ -1265,8 +1293,9 @@ impl Proxy {
         now: Instant,
         name: &str,
         port: Option<u16>,
+        side: Side,
     ) -> Result<Option<SocketAddrV4>, Answer> {
-        match self.dns.resolve(now, name, port) {
+        match self.dns.resolve(now, name, port, side) {
             Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(a)),
             Lookup::Ready(SocketAddr::V6(_)) => {
                 Err(ans(503, "Service Unavailable (IPv6 destination)"))
@@ -1864,8 +1893,8 @@ impl Proxy {
 
     fn flush_dns(&mut self, now: Instant, out: &mut Outbox) {
         let mut buf = [0u8; 512];
-        while let Some((to, n)) = self.dns.poll_transmit(now, &mut buf) {
-            if !out.push(Channel::Dns, to, &buf[..n.min(buf.len())]) {
+        while let Some((query, to, n)) = self.dns.poll_transmit(now, &mut buf) {
+            if !out.push(Channel::Dns(query), to, &buf[..n.min(buf.len())]) {
                 self.stats.bump("drop", "outbox-full");
                 break;
             }
@@ -1881,7 +1910,8 @@ impl Proxy {
             return;
         }
         if let Lookup::Ready(SocketAddr::V4(a)) =
-            self.dns.resolve(now, &h, Some(self.cfg.sip_listen_port))
+            self.dns
+                .resolve(now, &h, Some(self.cfg.sip_listen_port), Side::Lan)
         {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());

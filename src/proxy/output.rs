@@ -7,6 +7,7 @@
 //! message is not queued and the caller counts it (`Outbox::push` returns
 //! `false`).
 
+use crate::dns::QueryHandle;
 use crate::limits::{MAX_TRANSMITS, OUTBOX_BYTES};
 use std::net::SocketAddr;
 
@@ -15,8 +16,8 @@ use std::net::SocketAddr;
 pub enum Channel {
     /// The SIP socket (`sip_listen_port`).
     Sip,
-    /// The resolver's socket (queries to the nameservers).
-    Dns,
+    /// The socket of this DNS query (each query has its own, RFC 5452 §9.2).
+    Dns(QueryHandle),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,16 +215,28 @@ mod tests {
         assert_eq!(b.as_bytes(), b"12");
     }
 
+    /// The handle of a real query (only the resolver makes them).
+    fn query_handle(ns: SocketAddr) -> QueryHandle {
+        use crate::dns::Resolver;
+        use crate::side::Side;
+        let now = std::time::Instant::now();
+        let mut r = Resolver::new(&[ns], 1);
+        let _ = r.resolve(now, "a.test", Some(1), Side::Lan);
+        let mut buf = [0u8; 512];
+        r.poll_transmit(now, &mut buf).expect("a query").0
+    }
+
     #[test]
     fn outbox_queues_in_order_and_clears() {
         let mut o = Outbox::new();
         let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:53".parse().unwrap();
+        let q = query_handle(b);
         assert!(o.push(Channel::Sip, a, b"one"));
         let mut w = o.writer();
         w.put(b"two!");
         let n = w.len();
-        assert!(o.commit(Channel::Dns, b, n));
+        assert!(o.commit(Channel::Dns(q), b, n));
         let got: Vec<_> = o
             .iter()
             .map(|(t, d)| (t.channel, t.to, d.to_vec()))
@@ -232,7 +245,7 @@ mod tests {
             got,
             vec![
                 (Channel::Sip, a, b"one".to_vec()),
-                (Channel::Dns, b, b"two!".to_vec())
+                (Channel::Dns(q), b, b"two!".to_vec())
             ]
         );
         // An abandoned message leaves nothing behind.

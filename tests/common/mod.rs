@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use sipnat::config::{Net4, parse_siproxd_conf};
+use sipnat::dns::QueryHandle;
 use sipnat::proxy::{Addresses, Channel, Outbox, Proxy, Side};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ pub struct Sim {
     pub proxy: Proxy,
     pub now: Instant,
     pub out: Box<Outbox>,
+    /// Every DNS query sent (its id and handle), for [`Sim::dns`].
+    pub queries: Vec<(u16, QueryHandle)>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,10 +103,16 @@ impl Sim {
             proxy: Proxy::new(cfg, addresses(), [7; 16], &[ns], 42, now),
             now,
             out: Outbox::new(),
+            queries: Vec::new(),
         }
     }
 
     fn drain(&mut self) -> Vec<Sent> {
+        for (t, b) in self.out.iter() {
+            if let (Channel::Dns(q), [hi, lo, ..]) = (t.channel, b) {
+                self.queries.push((u16::from_be_bytes([*hi, *lo]), q));
+            }
+        }
         let v = self
             .out
             .iter()
@@ -150,9 +159,25 @@ impl Sim {
         v.pop().unwrap()
     }
 
+    /// Deliver a DNS reply on the socket of the query whose id it carries
+    /// (the latest one sent with that id).
     pub fn dns(&mut self, from: &str, data: &[u8]) -> Vec<Sent> {
+        let id = u16::from_be_bytes([data[0], data[1]]);
+        let query = self
+            .queries
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .map(|(_, q)| *q)
+            .expect("a reply to a query that was sent");
+        self.dns_on(query, from, data)
+    }
+
+    /// Deliver a DNS datagram on the socket of `query`.
+    pub fn dns_on(&mut self, query: QueryHandle, from: &str, data: &[u8]) -> Vec<Sent> {
         let from: SocketAddr = from.parse().unwrap();
-        self.proxy.handle_dns(self.now, from, data, &mut self.out);
+        self.proxy
+            .handle_dns(self.now, query, from, data, &mut self.out);
         self.drain()
     }
 
