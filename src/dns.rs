@@ -251,15 +251,15 @@ impl DnsError {
     /// A short, stable text for logs and status counters.
     pub fn as_str(self) -> &'static str {
         match self {
-            DnsError::NoSuchName => "no such name",
-            DnsError::NoAddress => "no address",
+            DnsError::NoSuchName => "no-such-name",
+            DnsError::NoAddress => "no-address",
             DnsError::Timeout => "timeout",
-            DnsError::TooManyPending => "too many pending lookups",
-            DnsError::WanQuota => "wan lookup quota",
-            DnsError::NameTooLong => "name too long",
-            DnsError::NoNameserver => "no nameserver",
-            DnsError::ServerFailure => "server failure",
-            DnsError::NoSocket => "no socket",
+            DnsError::TooManyPending => "too-many-pending",
+            DnsError::WanQuota => "wan-quota",
+            DnsError::NameTooLong => "name-too-long",
+            DnsError::NoNameserver => "no-nameserver",
+            DnsError::ServerFailure => "server-failure",
+            DnsError::NoSocket => "no-socket",
         }
     }
 }
@@ -1719,7 +1719,7 @@ mod tests {
 
     #[test]
     fn error_texts() {
-        assert_eq!(DnsError::NoSuchName.as_str(), "no such name");
+        assert_eq!(DnsError::NoSuchName.as_str(), "no-such-name");
         assert_eq!(DnsError::Timeout.to_string(), "timeout");
     }
 
@@ -2483,7 +2483,7 @@ mod tests {
         // ... for a few seconds only.
         let later = t0 + LOCAL_FAILURE_TTL;
         assert_eq!(r.resolve(later, "a.test", None, LAN), Lookup::Pending);
-        assert_eq!(DnsError::NoSocket.as_str(), "no socket");
+        assert_eq!(DnsError::NoSocket.as_str(), "no-socket");
     }
 
     // ---- Retransmission, timeouts, servers -------------------------------------

@@ -1070,5 +1070,5 @@ fn no_socket_for_a_query_answers_the_waiting_request() {
     assert!(out[0].1.starts_with(b"SIP/2.0 503"));
     assert!(!sim.proxy.dns_in_flight(h));
     assert_eq!(sim.proxy.stats().get("dns", "socket-failed"), 1);
-    assert_eq!(sim.proxy.stats().get("dns", "no socket"), 1);
+    assert_eq!(sim.proxy.stats().get("dns", "no-socket"), 1);
 }
