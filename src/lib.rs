@@ -39,3 +39,4 @@ pub mod sdp;
 pub mod side;
 pub mod sip;
 pub mod stats;
+pub mod transport;
