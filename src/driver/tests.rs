@@ -1,0 +1,186 @@
+use super::*;
+
+#[test]
+fn atomic_write_replaces_whole_file() {
+    let dir = std::env::temp_dir().join(format!("sipnat-aw-{}", std::process::id()));
+    let p = dir.join("sub/regs");
+    write_atomically(&p, "one\n", 0o600).unwrap();
+    write_atomically(&p, "two\n", 0o600).unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
+    assert!(!dir.join("sub/regs.tmp").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
+    let a = |s: &str| -> std::net::SocketAddr { s.parse().unwrap() };
+    let router = Ingress {
+        lan: Some(3),
+        lo: Some(1),
+        shared: None,
+        addrs: Addresses::default(),
+    };
+    // A LAN source arriving on the WAN interface is the WAN (forged).
+    assert_eq!(router.side(4, a("10.77.1.2:5060")), Side::Wan);
+    assert_eq!(router.side(3, a("10.77.1.2:5060")), Side::Lan);
+    // A routed LAN subnet behind the LAN interface is still the LAN.
+    assert_eq!(router.side(3, a("192.0.2.7:5060")), Side::Lan);
+    assert_eq!(router.side(1, a("127.0.0.1:5060")), Side::Lan);
+    // Unknown arrival interface: the WAN.
+    assert_eq!(router.side(0, a("10.77.1.2:5060")), Side::Wan);
+    // One interface for both sides: the address decides.
+    let mut nets = heapless::Vec::new();
+    nets.push(crate::config::Net4 {
+        addr: Ipv4Addr::new(10, 77, 1, 1),
+        prefix: 24,
+    })
+    .unwrap();
+    let host = Ingress {
+        lan: Some(3),
+        lo: Some(1),
+        shared: Some(nets.clone()),
+        addrs: Addresses {
+            lan: nets,
+            wan: Some(Ipv4Addr::new(198, 51, 100, 1)),
+        },
+    };
+    let v4 = |s: &str| -> std::net::SocketAddrV4 { s.parse().unwrap() };
+    for forged in ["10.77.1.50:7000", "127.0.0.1:1", "198.51.100.1:5"] {
+        assert!(host.forged(Side::Wan, v4(forged)), "{forged}");
+        assert!(!host.forged(Side::Lan, v4(forged)), "{forged}");
+    }
+    assert!(!host.forged(Side::Wan, v4("198.51.100.3:5000")));
+    assert_eq!(host.side(3, a("10.77.1.2:5060")), Side::Lan);
+    assert_eq!(host.side(3, a("198.51.100.2:5060")), Side::Wan);
+    assert_eq!(host.side(1, a("127.0.0.1:5060")), Side::Lan);
+    assert_eq!(host.side(5, a("10.77.1.2:5060")), Side::Wan);
+}
+
+#[test]
+fn atomic_write_makes_0600_and_never_writes_through_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("sipnat-aw2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("regs");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // a wide-open old file is replaced by a 0600 one
+    std::fs::write(&p, "old\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    write_atomically(&p, "key 00\n", REGISTRATION_FILE_MODE).unwrap();
+    assert_eq!(mode(&p), 0o600);
+    // a stale temporary file of ours (a crash mid-write) is replaced
+    std::fs::write(dir.join("regs.tmp"), "half").unwrap();
+    write_atomically(&p, "new\n", REGISTRATION_FILE_MODE).unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+    assert!(!dir.join("regs.tmp").exists());
+    // a link at the temporary name is not written through, nor removed
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("regs.tmp")).unwrap();
+    let e = write_atomically(&p, "evil\n", REGISTRATION_FILE_MODE).unwrap_err();
+    assert!(e.to_string().contains("not a file of ours"), "{e}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+    std::fs::remove_file(dir.join("regs.tmp")).unwrap();
+    // a link at the final name is replaced, not followed
+    std::fs::remove_file(&p).unwrap();
+    std::os::unix::fs::symlink(&victim, &p).unwrap();
+    write_atomically(&p, "mine\n", REGISTRATION_FILE_MODE).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(
+        !std::fs::symlink_metadata(&p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // the pid file: 0644, same writer
+    let pid = dir.join("pid");
+    write_pid_file(&pid).unwrap();
+    assert_eq!(mode(&pid), 0o644);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn registration_file_reader_refuses_links_and_huge_files() {
+    let dir = std::env::temp_dir().join(format!("sipnat-rr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(read_registration_file(&dir.join("none")), Ok(None));
+    std::fs::write(dir.join("ok"), "key 00\n").unwrap();
+    assert_eq!(
+        read_registration_file(&dir.join("ok")),
+        Ok(Some("key 00\n".into()))
+    );
+    std::os::unix::fs::symlink(dir.join("ok"), dir.join("link")).unwrap();
+    let e = read_registration_file(&dir.join("link")).unwrap_err();
+    assert!(e.contains("symbolic link"), "{e}");
+    let e = read_registration_file(&dir).unwrap_err();
+    assert!(e.contains("not a regular file"), "{e}");
+    std::fs::write(
+        dir.join("big"),
+        vec![b'#'; MAX_REGISTRATION_FILE as usize + 1],
+    )
+    .unwrap();
+    let e = read_registration_file(&dir.join("big")).unwrap_err();
+    assert!(e.contains("larger than"), "{e}");
+    std::fs::write(dir.join("bin"), b"key \xff\n").unwrap();
+    let e = read_registration_file(&dir.join("bin")).unwrap_err();
+    assert!(e.contains("UTF-8"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn only_sipnats_own_directory_is_handed_over() {
+    // System directories: never, whatever the registration file says.
+    for d in [
+        "/", "/etc", "/var", "/var/lib", "/tmp", "/usr", "/root", ".",
+    ] {
+        assert!(own_directory(Path::new(d), false).is_err(), "{d}");
+    }
+    assert_eq!(
+        registration_dir(Path::new("/etc/regs")),
+        Path::new("/etc"),
+        "registration_file = /etc/regs names /etc"
+    );
+    assert_eq!(registration_dir(Path::new("regs")), Path::new("."));
+    let base = std::env::temp_dir().join(format!("sipnat-own-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(base.join("shared")).unwrap();
+    std::fs::create_dir_all(base.join("sipnat-office")).unwrap();
+    std::fs::create_dir_all(base.join("sipnat")).unwrap();
+    std::fs::write(base.join("sipnat-file"), "").unwrap();
+    std::os::unix::fs::symlink("/etc", base.join("sipnat-link")).unwrap();
+    // an existing directory of another name: only when sipnat made it
+    assert!(own_directory(&base.join("shared"), false).is_err());
+    assert_eq!(own_directory(&base.join("shared"), true), Ok(()));
+    // named for sipnat
+    assert_eq!(own_directory(&base.join("sipnat"), false), Ok(()));
+    assert_eq!(own_directory(&base.join("sipnat-office"), false), Ok(()));
+    // never through a link, never a file, never what is not there
+    assert_eq!(
+        own_directory(&base.join("sipnat-link"), true),
+        Err("it is a symbolic link")
+    );
+    assert!(own_directory(&base.join("sipnat-file"), true).is_err());
+    assert!(own_directory(&base.join("sipnat-none"), true).is_err());
+    // making it: true only the first time
+    let p = base.join("new/deeper/regs");
+    assert!(create_registration_dir(&p));
+    assert!(!create_registration_dir(&p));
+    assert!(base.join("new/deeper").is_dir());
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn tokens_decode() {
+    assert_eq!(Source::of(SIP), Some(Source::Sip));
+    assert_eq!(Source::of(Token(DNS_BASE)), Some(Source::Dns(0)));
+    let last = DNS_BASE + MAX_DNS_PENDING - 1;
+    assert_eq!(
+        Source::of(Token(last)),
+        Some(Source::Dns(MAX_DNS_PENDING - 1))
+    );
+    assert_eq!(Source::of(Token(RELAY_BASE)), Some(Source::Relay(0)));
+    assert_eq!(Source::of(Token(RELAY_BASE + 97)), Some(Source::Relay(97)));
+}
