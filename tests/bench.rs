@@ -6,6 +6,8 @@
 //! * A smoke run of `sipnat-bench` (`tests/tools/sipnat_bench.rs`, a cargo
 //!   example): a media run with a few calls through sipnat and through the
 //!   null relay, and a short sipp call-setup run, in network namespaces.
+//!   The media run sends 70 REGISTERs first, more than one LAN address may
+//!   hold in sipnat (64), so they must come from three addresses.
 //!   It checks that every run is reported and consistent (packets arrived,
 //!   none lost, no failed call, ordered percentiles, a ratio to the null
 //!   relay, sipp's calls all successful) and that no namespace is left
@@ -217,11 +219,14 @@ fn smoke_media_and_setup() {
         setup_dir.display().to_string(),
     );
 
-    // media: 4 calls through sipnat and through the null relay
+    // media: 70 registrations and 4 calls through sipnat, and the same
+    // calls through the null relay (which gets no SIP)
     let (out, prefix) = run_tool(
         &tool,
         &[
             "media",
+            "--registrations",
+            "70",
             "--calls",
             "4",
             "--warmup-s",
@@ -243,12 +248,14 @@ fn smoke_media_and_setup() {
     );
     assert!(out.status.success(), "sipnat-bench media failed:\n{stderr}");
     let j = report(&media_dir);
+    assert_eq!(j.str_of("meta.failed_runs"), Some(""), "no failed run");
     let runs = j.arr("media");
     let names: Vec<&str> = runs.iter().filter_map(|r| r.str_of("proxy")).collect();
     assert_eq!(names, ["sipnat", "null"], "one run per proxy\n{stderr}");
     for r in runs {
         let name = r.str_of("proxy").unwrap_or("?");
         assert_eq!(r.count("calls"), 4, "{name}");
+        assert_eq!(r.count("registrations"), 70, "{name}");
         assert!(r.count("received") > 0, "{name}: nothing received");
         assert_eq!(
             r.count("received"),

@@ -17,6 +17,9 @@
 //!   ([`parse_stat_cpu_ticks`]) and `kB` lines of `/proc/PID/status`
 //!   ([`parse_status_kb`], for VmHWM / VmRSS).
 //! * SIPp 3.6.1 `-trace_stat` CSV parsing ([`parse_sipp_stats`]).
+//! * Which LAN address sends which REGISTER ([`reg_host`], [`reg_hosts`],
+//!   [`extra_host_ip`]): [`REGS_PER_HOST`] per address, as from an office
+//!   PBX, never all from the phone.
 //! * The result records ([`MediaRun`], [`SetupRun`]), the ratio to the null
 //!   relay measured in the same run ([`fill_ratios`]), and the three report
 //!   forms: JSON ([`report_json`]), markdown tables ([`media_table`],
@@ -380,6 +383,49 @@ impl SeqTracker {
     pub fn lost_of(&self, sent: u64) -> u64 {
         sent.saturating_sub(self.unique)
     }
+}
+
+// ------------------------------------------------------------------ LAN hosts
+
+/// REGISTERs one LAN address sends: a small office's PBX registering its
+/// extensions. 512 registrations on a home router come from many phones,
+/// and sipnat lets one source host hold at most 64 bindings
+/// (`MAX_REGISTRATIONS_PER_HOST`), so the benchmark spreads them out.
+pub const REGS_PER_HOST: u32 = 32;
+
+/// The first LAN address after the phone's (10.77.1.2, host 0) that sends
+/// REGISTERs: host h >= 1 is 10.77.1.(99 + h), in the /24 of the LAN
+/// namespace of `tests/netns/topo.sh` (which itself holds .2 and .3).
+pub const FIRST_EXTRA_HOST: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 77, 1, 100);
+
+/// Registering hosts there is room for: the phone and 10.77.1.100 to .254.
+pub const MAX_REG_HOSTS: u32 = 1 + (254 - 100 + 1);
+
+/// The most registrations one run can send ([`MAX_REG_HOSTS`] ×
+/// [`REGS_PER_HOST`]).
+pub const MAX_BENCH_REGISTRATIONS: u32 = MAX_REG_HOSTS * REGS_PER_HOST;
+
+/// The LAN host (0: the phone) that sends registration `j` (user reg`j`):
+/// the first [`REGS_PER_HOST`] come from the phone, the next from host 1...
+pub fn reg_host(j: u32) -> u32 {
+    j / REGS_PER_HOST
+}
+
+/// How many LAN hosts `n` registrations come from, the phone included
+/// (at least 1: the phone always registers).
+pub fn reg_hosts(n: u32) -> u32 {
+    n.div_ceil(REGS_PER_HOST).max(1)
+}
+
+/// The address of registering host `h` >= 1; `None` for the phone (h = 0)
+/// and past 10.77.1.254.
+pub fn extra_host_ip(h: u32) -> Option<std::net::Ipv4Addr> {
+    if h == 0 || h >= MAX_REG_HOSTS {
+        return None;
+    }
+    let [a, b, c, d] = FIRST_EXTRA_HOST.octets();
+    // h - 1 <= 154 here, so d + h - 1 <= 254
+    Some(std::net::Ipv4Addr::new(a, b, c, d + (h - 1) as u8))
 }
 
 // ------------------------------------------------------------------ /proc
@@ -1303,6 +1349,43 @@ mod tests {
         assert_eq!(s.created, 20);
         // CurrentTime - StartTime of the last row, not the whole-second field.
         assert!((s.elapsed_s - 2.009053).abs() < 1e-4, "{}", s.elapsed_s);
+    }
+
+    #[test]
+    fn registrations_spread_over_lan_hosts() {
+        use std::net::Ipv4Addr;
+        // The README's 512: the phone and 15 more hosts, 32 each.
+        assert_eq!(reg_hosts(512), 16);
+        assert_eq!(reg_hosts(0), 1);
+        assert_eq!(reg_hosts(1), 1);
+        assert_eq!(reg_hosts(32), 1);
+        assert_eq!(reg_hosts(33), 2);
+        assert_eq!(reg_host(0), 0);
+        assert_eq!(reg_host(31), 0);
+        assert_eq!(reg_host(32), 1);
+        assert_eq!(reg_host(511), 15);
+        for n in [1, 31, 32, 33, 64, 511, 512, 513, MAX_BENCH_REGISTRATIONS] {
+            let hosts = reg_hosts(n);
+            // every registration has a host, and no host sends more than its share
+            assert_eq!(reg_host(n - 1), hosts - 1, "n {n}");
+            let mut per = vec![0u32; hosts as usize];
+            for j in 0..n {
+                per[reg_host(j) as usize] += 1;
+            }
+            assert!(
+                per.iter().all(|&c| (1..=REGS_PER_HOST).contains(&c)),
+                "n {n}"
+            );
+        }
+        assert_eq!(extra_host_ip(0), None, "host 0 is the phone");
+        assert_eq!(extra_host_ip(1), Some(Ipv4Addr::new(10, 77, 1, 100)));
+        assert_eq!(extra_host_ip(15), Some(Ipv4Addr::new(10, 77, 1, 114)));
+        assert_eq!(
+            extra_host_ip(MAX_REG_HOSTS - 1),
+            Some(Ipv4Addr::new(10, 77, 1, 254))
+        );
+        assert_eq!(extra_host_ip(MAX_REG_HOSTS), None);
+        assert_eq!(reg_hosts(MAX_BENCH_REGISTRATIONS), MAX_REG_HOSTS);
     }
 
     #[test]

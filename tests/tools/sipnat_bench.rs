@@ -5,7 +5,9 @@
 //! Modes:
 //! * `media`: for every call count and every proxy under test, a fresh
 //!   topology, the proxy in the router namespace with a siproxd.conf-style
-//!   configuration, optional REGISTERs, N calls set up over real SIP through
+//!   configuration, optional REGISTERs (from as many LAN addresses as they
+//!   need, `bench_core::REGS_PER_HOST` each, one SIP socket per address; a
+//!   run with a failed REGISTER fails), N calls set up over real SIP through
 //!   the proxy (this process is both the phone, UAC, and the far end, UAS),
 //!   then RTP both ways at `--pps` with `--payload` bytes. Every packet
 //!   carries the stamp of `bench_core` (call, direction, counter, send time);
@@ -74,6 +76,8 @@ usage:
   --sipnat PATH     default: the sipnat next to this tool's directory (target/<profile>/sipnat)
   --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
   --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
+  --registrations N REGISTERs before the calls, 32 per LAN address (the phone 10.77.1.2, then
+                    10.77.1.100 upward, added to the LAN namespace); any failure fails the run
   --no-pin          let the scheduler place everything (default with 2+ CPUs: the proxy alone
                     on the last CPU, this tool and sipp on the others)
 Needs root (network namespaces). Exit status: 0 all runs done, 1 a run failed, 2 usage,
@@ -90,6 +94,8 @@ const FAR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 const UAC_PORT: u16 = 5062;
 const UAS_PORT: u16 = 5060;
 const RTP_PORT: u16 = 40000;
+/// The phone's SIP address (host 0 of the registrations).
+const PHONE: SocketAddrV4 = SocketAddrV4::new(PHONE_IP, UAC_PORT);
 /// The proxy's relay pool starts here; the null relay uses 20000 + 2 i.
 const RELAY_LOW: u16 = 20000;
 
@@ -105,8 +111,14 @@ const LATE: Duration = Duration::from_millis(5);
 /// Socket buffers of the generator's RTP sockets.
 const RTP_SOCK_BUF: i32 = 32 << 20;
 const SIP_SOCK_BUF: i32 = 4 << 20;
+/// Socket buffers of the other registering hosts' SIP sockets.
+const REG_SOCK_BUF: i32 = 256 << 10;
 /// After the sender stops, how long the receiver keeps reading.
 const DRAIN: Duration = Duration::from_millis(300);
+
+// One LAN address sends no more REGISTERs than sipnat lets one host hold.
+const _: () =
+    assert!(bench_core::REGS_PER_HOST as usize <= sipnat::limits::MAX_REGISTRATIONS_PER_HOST);
 
 // ------------------------------------------------------------------ signals
 
@@ -360,8 +372,13 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     if o.seconds == 0 || o.seconds > 3600 {
         return Err("--seconds must be 1..=3600".into());
     }
-    if o.registrations > 100_000 {
-        return Err("--registrations must be at most 100000".into());
+    if o.registrations > bench_core::MAX_BENCH_REGISTRATIONS {
+        return Err(format!(
+            "--registrations must be at most {} ({} per LAN address, {} addresses)",
+            bench_core::MAX_BENCH_REGISTRATIONS,
+            bench_core::REGS_PER_HOST,
+            bench_core::MAX_REG_HOSTS
+        ));
     }
     Ok(o)
 }
@@ -567,6 +584,34 @@ impl Lab {
         }
     }
 
+    /// Add `addrs` (in the LAN's /24) to the LAN namespace's interface, next
+    /// to the phone's 10.77.1.2 and .3 of `tests/netns/topo.sh`.
+    fn add_lan_addrs(&self, addrs: &[Ipv4Addr]) -> Result<(), String> {
+        if addrs.is_empty() {
+            return Ok(());
+        }
+        let batch = self.work.join("lan-addrs.ip");
+        let text: String = addrs
+            .iter()
+            .map(|a| format!("addr add {a}/24 dev eth0\n"))
+            .collect();
+        fs::write(&batch, text).map_err(|e| format!("{}: {e}", batch.display()))?;
+        let out = Command::new("ip")
+            .args(["-n", &self.ns('l'), "-batch"])
+            .arg(&batch)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run ip: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "adding {} LAN addresses failed: {}",
+                addrs.len(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
     /// Does something listen on UDP `port` in namespace `role`?
     fn listens(&self, role: char, port: u16) -> bool {
         Command::new("ip")
@@ -734,6 +779,29 @@ fn gen_sockets(lab: &Lab) -> Result<GenSockets, String> {
     })
 }
 
+/// The SIP sockets of the LAN hosts other than the phone that send
+/// REGISTERs when there are `regs` of them (hosts 1.. of
+/// `bench_core::reg_host`): their addresses are added to the LAN namespace
+/// and one socket is bound on each, port 5062 like the phone's.
+fn reg_host_sockets(lab: &Lab, regs: u32) -> Result<Vec<(SocketAddrV4, UdpSocket)>, String> {
+    let addrs: Vec<Ipv4Addr> = (1..bench_core::reg_hosts(regs))
+        .map(|h| bench_core::extra_host_ip(h).ok_or("too many registering hosts"))
+        .collect::<Result<_, _>>()?;
+    lab.add_lan_addrs(&addrs)?;
+    let socks = in_netns(&lab.ns('l'), || {
+        addrs
+            .iter()
+            .map(|&ip| {
+                let a = SocketAddrV4::new(ip, UAC_PORT);
+                let s = udp_socket(a, REG_SOCK_BUF, false)?;
+                s.set_nonblocking(true)?;
+                Ok((a, s))
+            })
+            .collect::<io::Result<Vec<_>>>()
+    })?;
+    Ok(socks)
+}
+
 // ------------------------------------------------------------------ /proc
 
 fn now_ns() -> u64 {
@@ -816,16 +884,23 @@ struct Call {
 
 struct Reg {
     call_id: String,
+    /// The LAN host that sends it (0: the phone), `bench_core::reg_host`.
+    host: usize,
     retx: Option<Retx>,
     done: bool,
     ok: bool,
+    /// Why it failed: the final response, or the timeout.
+    why: String,
 }
 
 /// The in-process SIP phone (UAC on the LAN socket) and far end (UAS on the
-/// WAN socket), talking through the proxy at 10.77.1.1:5060.
+/// WAN socket), talking through the proxy at 10.77.1.1:5060; for
+/// registrations also the other LAN hosts, one socket each.
 struct Sip<'a> {
     uac: &'a UdpSocket,
     uas: &'a UdpSocket,
+    /// LAN hosts 1.. of the registrations (host 0 is the phone, `uac`).
+    hosts: &'a [(SocketAddrV4, UdpSocket)],
     proxy: SocketAddr,
     tag: String,
     calls: Vec<Call>,
@@ -838,10 +913,15 @@ struct Sip<'a> {
 }
 
 impl<'a> Sip<'a> {
-    fn new(uac: &'a UdpSocket, uas: &'a UdpSocket) -> Sip<'a> {
+    fn new(
+        uac: &'a UdpSocket,
+        uas: &'a UdpSocket,
+        hosts: &'a [(SocketAddrV4, UdpSocket)],
+    ) -> Sip<'a> {
         Sip {
             uac,
             uas,
+            hosts,
             proxy: SocketAddr::V4(SocketAddrV4::new(ROUTER_LAN, 5060)),
             tag: format!("{:x}{:x}", std::process::id(), now_ns() & 0xff_ffff),
             calls: Vec::new(),
@@ -854,15 +934,22 @@ impl<'a> Sip<'a> {
         }
     }
 
+    /// LAN host `h`'s address and socket (0: the phone).
+    fn lan(&self, h: usize) -> (SocketAddrV4, &'a UdpSocket) {
+        lan_host(self.uac, self.hosts, h)
+    }
+
     fn branch(&mut self) -> String {
         self.branches += 1;
         format!("z9hG4bK-bn{}-{}", self.tag, self.branches)
     }
 
-    /// A UAC request (RFC 3261 §8.1.1): Via with rport (RFC 3581 §3).
+    /// A UAC request from `local` (RFC 3261 §8.1.1): Via with rport (RFC
+    /// 3581 §3).
     #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
+        local: SocketAddrV4,
         method: &str,
         uri: &str,
         branch: &str,
@@ -876,7 +963,7 @@ impl<'a> Sip<'a> {
         body: &[u8],
     ) -> Vec<u8> {
         let mut s = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE_IP}:{UAC_PORT};branch={branch};rport\r\n\
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
              Max-Forwards: 70\r\n"
         );
         for r in route {
@@ -911,30 +998,29 @@ impl<'a> Sip<'a> {
 
     /// Wait up to `timeout` for datagrams, then handle every one queued.
     fn pump(&mut self, timeout: Duration) {
-        let mut fds = [
-            libc::pollfd {
-                fd: self.uac.as_raw_fd(),
+        let mut fds: Vec<libc::pollfd> = std::iter::once(self.uas)
+            .chain((0..=self.hosts.len()).map(|h| self.lan(h).1))
+            .map(|s| libc::pollfd {
+                fd: s.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
-            },
-            libc::pollfd {
-                fd: self.uas.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
+            })
+            .collect();
         let ms = timeout.as_millis().min(100) as libc::c_int;
-        // SAFETY: two valid pollfd entries.
-        unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        // SAFETY: `fds.len()` valid pollfd entries.
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         let now = Instant::now();
-        for _ in 0..256 {
-            match self.uac.recv_from(&mut self.buf) {
-                Ok((n, src)) => {
-                    if let Some(m) = SipMsg::parse(&self.buf[..n]) {
-                        self.on_uac(&m, src);
+        for h in 0..=self.hosts.len() {
+            let sock = self.lan(h).1;
+            for _ in 0..256 {
+                match sock.recv_from(&mut self.buf) {
+                    Ok((n, src)) => {
+                        if let Some(m) = SipMsg::parse(&self.buf[..n]) {
+                            self.on_uac(&m, src, sock);
+                        }
                     }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
         }
         for _ in 0..256 {
@@ -976,27 +1062,30 @@ impl<'a> Sip<'a> {
                 }
             }
         }
+        let (uac, hosts) = (self.uac, self.hosts);
         for r in &mut self.regs {
             if let Some(x) = r.retx.as_mut() {
-                if x.poll(now, self.uac) {
+                if x.poll(now, lan_host(uac, hosts, r.host).1) {
                     next = next.min(x.due());
                 } else {
                     r.retx = None;
                     r.done = true;
+                    r.why = "no final response within 32 s".into();
                 }
             }
         }
         next
     }
 
-    /// Messages on the phone's socket: responses to its requests, or a
-    /// request from the far end (answered 200).
-    fn on_uac(&mut self, m: &SipMsg, src: SocketAddr) {
+    /// Messages on a LAN host's socket `sock` (the phone's, or another
+    /// registering host's): responses to its requests, or a request from
+    /// the far end (answered 200).
+    fn on_uac(&mut self, m: &SipMsg, src: SocketAddr, sock: &UdpSocket) {
         let Some(id) = m.call_id() else { return };
         if m.method().is_some() {
             if m.method() != Some("ACK") {
                 let r = m.response(200, "OK", "", &[], b"");
-                let _ = self.uac.send_to(&r, src);
+                let _ = sock.send_to(&r, src);
             }
             return;
         }
@@ -1010,7 +1099,7 @@ impl<'a> Sip<'a> {
                 r.ok = code < 300;
                 r.retx = None;
                 if !r.ok {
-                    let _ = writeln!(self.log, "REGISTER {id}: {code}");
+                    r.why = format!("answered {code}");
                 }
             }
             return;
@@ -1044,8 +1133,8 @@ impl<'a> Sip<'a> {
                 let c = &self.calls[i];
                 let from = format!("<sip:alice{}@{PHONE_IP}>;tag={}", c.idx, c.from_tag);
                 let ack = self.request(
-                    "ACK", &c.target, &branch, &c.route, &from, &c.to_hdr, &c.call_id, 1, None, "",
-                    b"",
+                    PHONE, "ACK", &c.target, &branch, &c.route, &from, &c.to_hdr, &c.call_id, 1,
+                    None, "", b"",
                 );
                 self.send_uac(&ack);
                 let c = &mut self.calls[i];
@@ -1067,6 +1156,7 @@ impl<'a> Sip<'a> {
                 let to = m.header("to").unwrap_or("").to_string();
                 let uri = format!("sip:bob{}@{FAR_IP}", c.idx);
                 let ack = self.request(
+                    PHONE,
                     "ACK",
                     &uri,
                     &branch,
@@ -1182,9 +1272,19 @@ impl<'a> Sip<'a> {
 
     // ---- phases
 
-    /// `n` REGISTERs (users reg0..), at most [`MAX_OUTSTANDING`] at once;
-    /// returns how many failed.
+    /// `n` REGISTERs (users reg0..), at most [`MAX_OUTSTANDING`] at once,
+    /// each from the LAN host `bench_core::reg_host` gives it (reg0 to reg31
+    /// from the phone, then 32 from each of `hosts`): Via, Contact and
+    /// Call-ID carry that host's address and it is sent from its socket, so
+    /// the answer comes back there. Returns how many failed.
     fn register(&mut self, n: u32) -> Result<u32, String> {
+        let need = bench_core::reg_hosts(n) as usize;
+        if need > self.hosts.len() + 1 {
+            return Err(format!(
+                "{n} REGISTERs need {need} LAN hosts, this run has {}",
+                self.hosts.len() + 1
+            ));
+        }
         let mut sent = 0u32;
         loop {
             if interrupted() {
@@ -1195,12 +1295,15 @@ impl<'a> Sip<'a> {
             let mut room = MAX_OUTSTANDING.saturating_sub(outstanding);
             while room > 0 && sent < n {
                 let j = sent;
-                let call_id = format!("reg{j}-{}@{PHONE_IP}", self.tag);
+                let host = bench_core::reg_host(j) as usize;
+                let (local, sock) = self.lan(host);
+                let call_id = format!("reg{j}-{}@{}", self.tag, local.ip());
                 let branch = self.branch();
                 let from = format!("<sip:reg{j}@{FAR_IP}>;tag=r{j}{}", self.tag);
                 let to = format!("<sip:reg{j}@{FAR_IP}>");
-                let contact = format!("<sip:reg{j}@{PHONE_IP}:{UAC_PORT}>");
+                let contact = format!("<sip:reg{j}@{local}>");
                 let req = self.request(
+                    local,
                     "REGISTER",
                     &format!("sip:{FAR_IP}"),
                     &branch,
@@ -1213,13 +1316,15 @@ impl<'a> Sip<'a> {
                     "Expires: 3600\r\n",
                     b"",
                 );
-                self.send_uac(&req);
+                let _ = sock.send_to(&req, self.proxy);
                 self.reg_by_id.insert(call_id.clone(), self.regs.len());
                 self.regs.push(Reg {
                     call_id,
+                    host,
                     retx: Some(Retx::new(req, self.proxy, now, false)),
                     done: false,
                     ok: false,
+                    why: String::new(),
                 });
                 sent += 1;
                 room -= 1;
@@ -1232,15 +1337,10 @@ impl<'a> Sip<'a> {
         }
         let failed = self.regs.iter().filter(|r| !r.ok).count() as u32;
         if failed > 0 {
-            let first = self
-                .regs
-                .iter()
-                .find(|r| !r.ok)
-                .map_or("", |r| r.call_id.as_str());
-            let _ = writeln!(
-                self.log,
-                "{failed} of {n} REGISTERs failed (first: {first})"
-            );
+            let _ = writeln!(self.log, "{failed} of {n} REGISTERs failed; the first:");
+            for r in self.regs.iter().filter(|r| !r.ok).take(5) {
+                let _ = writeln!(self.log, "  REGISTER {}: {}", r.call_id, r.why);
+            }
         }
         Ok(failed)
     }
@@ -1285,6 +1385,7 @@ impl<'a> Sip<'a> {
         let contact = format!("<sip:alice{idx}@{PHONE_IP}:{UAC_PORT}>");
         let body = sdp_body(PHONE_IP, RTP_PORT, 1000 + u64::from(idx), 1, Dir::SendRecv);
         let req = self.request(
+            PHONE,
             "INVITE",
             &target,
             &branch,
@@ -1343,8 +1444,8 @@ impl<'a> Sip<'a> {
                 let c = &self.calls[i];
                 let from = format!("<sip:alice{}@{PHONE_IP}>;tag={}", c.idx, c.from_tag);
                 let req = self.request(
-                    "BYE", &c.target, &branch, &c.route, &from, &c.to_hdr, &c.call_id, 2, None, "",
-                    b"",
+                    PHONE, "BYE", &c.target, &branch, &c.route, &from, &c.to_hdr, &c.call_id, 2,
+                    None, "", b"",
                 );
                 self.send_uac(&req);
                 let c = &mut self.calls[i];
@@ -1384,6 +1485,19 @@ impl<'a> Sip<'a> {
             let _ = writeln!(s, "  call {} ({}): {}", c.idx, c.call_id, c.why);
         }
         s
+    }
+}
+
+/// LAN host `h`'s SIP address and socket: 0 is the phone (`uac`), h >= 1
+/// is `hosts[h - 1]`.
+fn lan_host<'a>(
+    uac: &'a UdpSocket,
+    hosts: &'a [(SocketAddrV4, UdpSocket)],
+    h: usize,
+) -> (SocketAddrV4, &'a UdpSocket) {
+    match h.checked_sub(1) {
+        None => (PHONE, uac),
+        Some(i) => (hosts[i].0, &hosts[i].1), // i < hosts.len(): register() checks
     }
 }
 
@@ -1798,6 +1912,11 @@ fn media_run_in(
     lab.start_proxy(p, high, &ctx.exe)?;
     let pid = lab.pid;
     let socks = gen_sockets(&lab)?;
+    // the other LAN hosts that register (none for the null relay)
+    let hosts = match p.kind {
+        ProxyKind::Sip(_) => reg_host_sockets(&lab, regs)?,
+        ProxyKind::Null { .. } => Vec::new(),
+    };
     let mut run = MediaRun {
         proxy: p.name.clone(),
         calls,
@@ -1821,12 +1940,24 @@ fn media_run_in(
             })
             .collect(),
         ProxyKind::Sip(_) => {
-            let mut s = Sip::new(&socks.uac, &socks.uas);
+            let mut s = Sip::new(&socks.uac, &socks.uas, &hosts);
             // siproxd-style proxies refuse calls from a phone that has not
-            // registered: at least one REGISTER (reg0, from the phone's IP)
+            // registered: at least one REGISTER (reg0, from the phone's IP;
+            // more come from other LAN hosts too, see `Sip::register`)
             let reg_failed = s.register(regs.max(1))?;
+            if reg_failed > 0 {
+                // Never a result: a peak RSS or a CPU figure "with N
+                // registrations" measured with fewer would be a false one.
+                let first = s.regs.iter().find(|r| !r.ok).map_or("", |r| r.why.as_str());
+                return Err(format!(
+                    "{reg_failed} of {} REGISTERs failed (first: {first}): no result\n{}proxy.log:\n{}",
+                    regs.max(1),
+                    s.log,
+                    lab.log_tail("proxy.log")
+                ));
+            }
             s.invite(calls, o.setup_rate)?;
-            run.setup_failed = reg_failed + s.failed();
+            run.setup_failed = s.failed();
             if run.setup_failed > 0 {
                 eprintln!(
                     "sipnat-bench: {}: {} setups failed\n{}{}",
@@ -2013,7 +2144,7 @@ fn setup_run_in(
         // from unregistered phones); sipp's scenarios only call. The
         // sockets close before sipp binds the same ports.
         let socks = gen_sockets(&lab)?;
-        let mut sip = Sip::new(&socks.uac, &socks.uas);
+        let mut sip = Sip::new(&socks.uac, &socks.uas, &[]);
         if sip.register(1)? > 0 {
             return Err(format!("the phone's REGISTER failed: {}", sip.log.trim()));
         }
@@ -2221,24 +2352,41 @@ fn meta(ctx: &Ctx, cmdline: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Write results.json, results.md and sweep.svg. `errors` are the runs that
+/// failed and so have no result: both reports name them (meta
+/// `failed_runs`, and a "Failed runs" section), so a table missing a row
+/// cannot pass for a complete one.
 fn write_report(
     ctx: &Ctx,
     cmdline: &str,
     media: &mut [MediaRun],
     setup: &[SetupRun],
+    errors: &[String],
 ) -> Result<(), String> {
     bench_core::fill_ratios(media);
-    let meta = meta(ctx, cmdline);
+    let mut meta = meta(ctx, cmdline);
+    let first_lines: Vec<&str> = errors
+        .iter()
+        .map(|e| e.lines().next().unwrap_or(""))
+        .collect();
+    meta.push(("failed_runs", first_lines.join("\n")));
     let json = bench_core::report_json(&meta, media, setup);
     let w = |f: &str, text: &str| fs::write(ctx.out.join(f), text).map_err(|e| format!("{f}: {e}"));
     w("results.json", &json)?;
     let mut md = format!("# sipnat benchmark\n\n`{cmdline}`\n\n");
     for (k, v) in &meta {
-        if *k != "command" {
+        if !["command", "failed_runs"].contains(k) {
             let _ = writeln!(md, "- {k}: {v}");
         }
     }
     md.push('\n');
+    if !errors.is_empty() {
+        md.push_str("## Failed runs\n\nThese runs FAILED and have no result below:\n\n");
+        for l in &first_lines {
+            let _ = writeln!(md, "- {l}");
+        }
+        md.push('\n');
+    }
     if !media.is_empty() {
         md.push_str("## Media relay\n\n");
         md.push_str(&bench_core::media_table(media));
@@ -2359,7 +2507,7 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
             }
         }
     }
-    if let Err(e) = write_report(ctx, cmdline, &mut media, &setup) {
+    if let Err(e) = write_report(ctx, cmdline, &mut media, &setup, &errors) {
         eprintln!("sipnat-bench: cannot write the report: {e}");
         return 1;
     }
