@@ -84,3 +84,23 @@ pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).
 pub const MAX_TAG: usize = 64;
+
+/// SIP-over-TCP connections at once (siproxd keeps 64 too). Each holds a
+/// receive buffer of [`MAX_SIP_MESSAGE`] bytes, allocated when the
+/// connection opens and touched only as far as messages fill it, and a
+/// send backlog in the driver of at most [`MAX_TCP_BACKLOG`] bytes.
+pub const MAX_TCP_CONNECTIONS: usize = 64;
+/// Of those, how many connections accepted from the WAN may hold: the rest
+/// stays for the LAN's phones and for the connections sipnat opens itself.
+pub const MAX_TCP_WAN_INBOUND: usize = MAX_TCP_CONNECTIONS / 4;
+/// Connections one WAN host may have open to sipnat.
+pub const MAX_TCP_PER_WAN_HOST: usize = 4;
+/// Connections one LAN host may have open to sipnat (a PBX with several
+/// accounts may use one each).
+pub const MAX_TCP_PER_LAN_HOST: usize = 16;
+/// Bytes waiting to be written on one connection whose peer does not read:
+/// beyond that the connection is closed (a peer that never reads cannot
+/// hold sipnat's memory).
+pub const MAX_TCP_BACKLOG: usize = 32 * 1024;
+
+const _: () = assert!(MAX_TCP_CONNECTIONS <= u16::MAX as usize);

@@ -6,6 +6,7 @@
 //! datagram transport; TCP is a stream transport, which needs a connection
 //! table (in the driver) and framing ([`framer`]).
 
+pub mod conns;
 pub mod framer;
 
 /// A SIP transport (RFC 3261 §18).
