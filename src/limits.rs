@@ -55,3 +55,15 @@ pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).
 pub const MAX_TAG: usize = 64;
+
+/// Packets the relay holds for legs it cannot send to yet (module doc of
+/// [`crate::relay`], "Hold"), shared by every stream: each buffer is
+/// [`HOLD_BYTES`] plus about 40 bytes, so 32 take about 42 KB.
+pub const HOLD_PACKETS: usize = 32;
+/// Of those, how many one stream may hold (8 packets = 160 ms of 20 ms
+/// audio); the oldest goes first.
+pub const HOLD_PER_STREAM: usize = 8;
+/// Largest packet held (RTP audio is ~200 bytes; video packetizers stay
+/// below ~1200 bytes); a larger one toward a leg with no destination is
+/// dropped.
+pub const HOLD_BYTES: usize = 1280;

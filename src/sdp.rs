@@ -177,6 +177,9 @@ pub struct Media {
     /// The protocol is RTP based: it starts with `RTP/` (RTP/AVP, RTP/SAVP,
     /// RTP/AVPF ...) or is `UDP/TLS/RTP/...` (RFC 5764 §8).
     pub is_rtp: bool,
+    /// The protocol is DTLS-SRTP, `UDP/TLS/RTP/...` (RFC 5764 §8): the
+    /// DTLS handshake shares the media ports.
+    pub dtls: bool,
     /// The protocol runs over UDP, so the relay can carry it: RTP/...,
     /// UDP/..., `udptl` (T.38, RFC 3362). False for `TCP/...` and others.
     pub udp: bool,
@@ -581,6 +584,7 @@ impl Sdp {
                             rtcp_mux: false,
                             direction: Direction::SendRecv,
                             is_rtp: is_rtp(proto),
+                            dtls: has_prefix_ci(proto, "UDP/TLS/"),
                             udp: is_udp(proto),
                             kind,
                         },
@@ -957,6 +961,7 @@ a=T38FaxUdpEC:t38UDPRedundancy
                 rtcp_mux: false,
                 direction: Direction::SendRecv,
                 is_rtp: true,
+                dtls: false,
                 udp: true,
                 kind: MediaKind::Audio,
             }]

@@ -18,12 +18,43 @@ fn v4(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
 }
 
+/// An RTP packet (RFC 3550 §5.1) from `from` on relay port `port` (RTCP
+/// on an odd port), with an SSRC of its sender's IP; held packets that may
+/// leave go with it, and are ignored.
 fn packet(sim: &mut Sim, port: u16, from: &str) -> Decision {
+    let d = packet_on(sim, port, from, side_of(from));
+    flush(sim);
+    d
+}
+
+fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side) -> Decision {
     let now = sim.now;
+    let src = v4(from);
+    let ssrc = u32::from(*src.ip()) ^ 0x5eed_0000;
+    let mut p = vec![0u8; 172];
+    p[0] = 0x80;
+    if port % 2 == 1 {
+        p[1] = 200; // an RTCP sender report
+        p[4..8].copy_from_slice(&ssrc.to_be_bytes());
+        p.truncate(80);
+    } else {
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    }
     sim.proxy
         .relay_mut()
         .unwrap()
-        .on_packet(now, idx(port), v4(from), side_of(from), 172)
+        .on_packet(now, idx(port), src, side, &p)
+}
+
+/// What the relay's held packets would be sent to now: (port, to).
+fn flush(sim: &mut Sim) -> Vec<(u16, SocketAddrV4)> {
+    let now = sim.now;
+    let mut v = Vec::new();
+    let relay = sim.proxy.relay_mut().unwrap();
+    if relay.flush_pending() {
+        relay.flush(now, &mut |i, to, _| v.push((7070 + i as u16, to)));
+    }
+    v
 }
 
 fn sdp(addr: &str, port: u16, extra: &str) -> String {
@@ -254,12 +285,23 @@ fn a_far_end_behind_its_own_nat_gets_two_way_audio() {
         "n1",
         &sdp("192.168.0.5", 5000, ""),
     );
-    // The phone talks first: nothing is known yet about the far end's real address.
-    let first = packet(&mut sim, port, "10.77.1.2:4000");
-    assert!(matches!(first, Decision::Forward(_) | Decision::Drop(_)));
+    // The phone talks first: nothing is known yet about the far end's real
+    // address, and its private SDP address is no destination: held.
+    let first = packet_on(&mut sim, port, "10.77.1.2:4000", side_of("10.77.1.2"));
+    assert_eq!(first, Decision::Held);
     assert_eq!(
-        packet(&mut sim, port, "198.51.100.3:61000"),
+        packet_on(
+            &mut sim,
+            port,
+            "198.51.100.3:61000",
+            side_of("198.51.100.3")
+        ),
         Decision::Forward(v4("10.77.1.2:4000"))
+    );
+    assert_eq!(
+        flush(&mut sim),
+        [(port, v4("198.51.100.3:61000"))],
+        "the phone's first packet follows the latch"
     );
     assert_eq!(
         packet(&mut sim, port, "10.77.1.2:4000"),

@@ -351,18 +351,23 @@ impl Daemon {
                 }
             }
             let now = Instant::now();
-            if !self.relay_ready.is_empty() {
-                self.serve_relay(now);
-            }
+            // Signalling before media: an answer and the first RTP packets
+            // of its far end often arrive in one wakeup, and the RTP must
+            // meet the leg the answer sets up (else it is judged against a
+            // leg that does not exist yet, and dropped).
             if self.sip_backlog {
                 self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
             }
             if self.dns_backlog {
                 self.dns_backlog = self.read_socket(now, Source::Dns, &mut buf);
             }
+            if !self.relay_ready.is_empty() {
+                self.serve_relay(now);
+            }
             if now >= self.proxy.poll_timeout() {
                 self.proxy.handle_timeout(now, &mut self.out);
                 self.flush();
+                self.flush_held(now);
             }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
@@ -411,6 +416,7 @@ impl Daemon {
             return false;
         };
         let batch = &mut self.batch;
+        let socks = &self.relay_socks;
         let ingress = self.ingress;
         for _ in 0..MAX_READS_PER_WAKEUP.div_ceil(sys::BATCH) {
             let n = match batch.recv(fd) {
@@ -426,11 +432,19 @@ impl Daemon {
                     relay.count_oversize(d.data.len());
                     continue;
                 }
-                let (from, len, side) = (d.from, d.data.len(), ingress.side(d.ifindex));
+                let (from, side) = (d.from, ingress.side(d.ifindex));
                 if let crate::relay::Decision::Forward(to) =
-                    relay.on_packet(now, i, from, side, len)
+                    relay.on_packet(now, i, from, side, d.data)
                 {
                     batch.forward(k, to);
+                }
+                if relay.flush_pending() {
+                    // A leg just got its destination: the packets held for
+                    // it leave now, before the rest of this batch (which
+                    // goes with the sendmmsg below), so they stay in order.
+                    relay.flush(now, &mut |index, to, bytes| {
+                        send_held(socks, index, to, bytes)
+                    });
                 }
             }
             batch.send(fd);
@@ -473,6 +487,7 @@ impl Daemon {
                         Source::Relay(_) => {}
                     }
                     self.flush();
+                    self.flush_held(now);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -484,6 +499,18 @@ impl Daemon {
             }
         }
         true
+    }
+
+    /// Packets the relay held for a leg that now has a destination (an
+    /// answer made it reachable, or a stream ended): sent from their own
+    /// relay socket. One flag to test when there is nothing.
+    fn flush_held(&mut self, now: Instant) {
+        let socks = &self.relay_socks;
+        if let Some(relay) = self.proxy.relay_mut().filter(|r| r.flush_pending()) {
+            relay.flush(now, &mut |index, to, bytes| {
+                send_held(socks, index, to, bytes)
+            });
+        }
     }
 
     fn flush(&mut self) {
@@ -553,6 +580,14 @@ impl Daemon {
         if let Err(e) = write_atomically(&path, &text) {
             log::warn!("cannot save registrations to {}: {e}", path.display());
         }
+    }
+}
+
+/// Send one held relay packet from relay socket `index` (the relay's socket
+/// index); a full buffer drops it, as the network would.
+fn send_held(socks: &[UdpSocket], index: usize, to: std::net::SocketAddrV4, bytes: &[u8]) {
+    if let Some(sock) = socks.get(index) {
+        let _ = sock.send_to(bytes, SocketAddr::V4(to));
     }
 }
 

@@ -23,7 +23,7 @@
 
 use crate::limits::{MAX_CALLS, MAX_TAG};
 use crate::proxy::Buf;
-use crate::relay::{Leg, LegSetup, Relay, StreamId};
+use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -170,11 +170,19 @@ impl Media {
                 Some((p, a)) => SocketAddrV4::new(a.unwrap_or(m.addr), p),
                 None => SocketAddrV4::new(m.addr, m.port.wrapping_add(1)),
             };
+            let payload = if !m.is_rtp {
+                Payload::Other
+            } else if m.dtls {
+                Payload::DtlsSrtp
+            } else {
+                Payload::Rtp
+            };
             let setup = LegSetup {
                 rtp: SocketAddrV4::new(m.addr, m.port),
                 rtcp,
                 signalling_ip: Some(author.signalling_ip),
                 wan: author.wan,
+                payload,
             };
             self.relay.set_leg(now, id, leg, &setup);
             self.relay.touch(now, id);

@@ -215,7 +215,7 @@ impl Proxy {
                 data: [0; MAX_SIP_MESSAGE],
             })
             .collect();
-        Proxy {
+        let mut proxy = Proxy {
             cfg,
             addrs,
             public,
@@ -229,7 +229,9 @@ impl Proxy {
             dirty: false,
             stats: Stats::new(),
             media,
-        }
+        };
+        proxy.sync_relay_local();
+        proxy
     }
 
     pub fn stats(&self) -> &Stats {
@@ -276,8 +278,8 @@ impl Proxy {
                 }
             }
             s.push_str(&format!(
-                " latches {} pool-full {} streams-timed-out {}",
-                t.latches, t.pool_full, t.expired
+                " latches {} pool-full {} streams-timed-out {} rtp-held {} rtp-flushed {}",
+                t.latches, t.pool_full, t.expired, t.held, t.flushed
             ));
         }
         s.push('\n');
@@ -301,6 +303,20 @@ impl Proxy {
             let wan = addrs.wan.map_or_else(|| "-".to_string(), |a| a.to_string());
             log::info!("addresses now LAN {} WAN {wan}", lan.join(" "));
             self.addrs = addrs;
+            self.sync_relay_local();
+        }
+    }
+
+    /// Tell the relay the LAN networks and the router's own addresses
+    /// (its rules 0 and 7: never send WAN media to them, never latch them
+    /// from the WAN).
+    fn sync_relay_local(&mut self) {
+        let own: heapless::Vec<Ipv4Addr, 2> = [self.addrs.wan, self.public]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(m) = self.media.as_mut() {
+            m.relay_mut().set_local(&self.addrs.lan, &own);
         }
     }
 
@@ -320,6 +336,7 @@ impl Proxy {
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
         self.cfg = cfg;
+        self.sync_relay_local();
     }
 
     /// Did the saved registrations change since the last call?
@@ -1819,6 +1836,7 @@ impl Proxy {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());
                 self.public = Some(*a.ip());
+                self.sync_relay_local();
             }
         }
     }
