@@ -281,6 +281,11 @@ impl Proxy {
                 " latches {} pool-full {} streams-timed-out {} rtp-held {} rtp-flushed {}",
                 t.latches, t.pool_full, t.expired, t.held, t.flushed
             ));
+            for (limit, n) in m.counts() {
+                if n > 0 {
+                    s.push_str(&format!(" media.{} {n}", limit.as_str()));
+                }
+            }
         }
         s.push('\n');
         s.push_str(&self.stats.to_string());
@@ -971,7 +976,11 @@ impl Proxy {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, dest_side, &mut sdp_mem) {
+        let to = Peer {
+            addr: dest,
+            side: dest_side,
+        };
+        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
             Ok(len) => len,
             Err(e) => {
                 self.stats.bump("media", e.as_str());
@@ -980,6 +989,12 @@ impl Proxy {
                         src,
                         msg,
                         ans(503, "Service Unavailable (no relay ports)"),
+                        out,
+                    ),
+                    MediaError::Expired => self.answer(
+                        src,
+                        msg,
+                        ans(503, "Service Unavailable (call timed out)"),
                         out,
                     ),
                     MediaError::Sdp(_) => {
@@ -1292,14 +1307,24 @@ impl Proxy {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        if code > 100
+        let answers = code > 100
             && code < 300
             && matches!(
                 cseq_method,
                 Some(Method::Invite | Method::Prack | Method::Update)
-            )
-        {
-            match self.rewrite_sdp(now, src, msg, call_key, dest_side, &mut sdp_mem) {
+            );
+        if answers && self.media.as_ref().is_some_and(|m| m.is_expired(call_key)) {
+            // The call went unanswered too long and its relay ports are
+            // gone ([`media`]): a late answer is refused cleanly, never
+            // taken for a new call. The UAS, getting no ACK, hangs up.
+            return self.stats.bump("drop", "answer-after-timeout");
+        }
+        if answers {
+            let to = Peer {
+                addr: dest,
+                side: dest_side,
+            };
+            match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
                 Ok(Some(len)) => body = &sdp_mem[..len],
                 Ok(None) => {}
                 Err(e) => {
@@ -1315,6 +1340,8 @@ impl Proxy {
             if let Some(m) = self.media.as_mut() {
                 if (200..300).contains(&code) {
                     m.established(call_key);
+                } else if code > 100 && code < 200 {
+                    m.provisional(now, call_key);
                 } else if code >= 300 && m.failed(call_key) {
                     self.stats.bump("media", "call-failed");
                 }
@@ -1431,16 +1458,18 @@ impl Proxy {
     }
 
     /// Rewrite the SDP body of `msg` (if it has one and media is relayed)
-    /// into `mem`. `Ok(None)`: the body goes as it is.
+    /// into `mem`, for `msg` going from `src` to `dest`. `Ok(None)`: the body
+    /// goes as it is.
     fn rewrite_sdp(
         &mut self,
         now: Instant,
         src: Peer,
         msg: &Message<'_>,
         call_key: u64,
-        dest_side: Side,
+        dest: Peer,
         mem: &mut [u8],
     ) -> Result<Option<usize>, MediaError> {
+        let dest_side = dest.side;
         if self.media.is_none() || msg.body.is_empty() {
             return Ok(None);
         }
@@ -1480,6 +1509,15 @@ impl Proxy {
             is_request: msg.is_request(),
             signalling_ip: *src.addr.ip(),
             wan: src.side == Side::Wan,
+            // The dialog's creator: a request's source, or where a
+            // response goes (the request came from there).
+            origin: {
+                let o = if msg.is_request() { src } else { dest };
+                media::Origin {
+                    wan: o.side == Side::Wan,
+                    ip: *o.addr.ip(),
+                }
+            },
         };
         let Some(media) = self.media.as_mut() else {
             return Ok(None);
