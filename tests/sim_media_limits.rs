@@ -1,7 +1,7 @@
 //! Issue 9 item 2, performed against the core with a virtual clock: the WAN
 //! must not be able to take every relay port (three INVITEs with four `m=`
 //! lines each used to make every later call get `503 (no relay ports)`
-//! until `rtp_timeout`).
+//! until `rtp_timeout`), nor ring the phones as fast as it can send.
 //!
 //! Only SIP goes in and out here (no RTP), with siproxd's default pool
 //! 7070–7089: 10 streams, of which WAN calls may hold 8 and one WAN source 4.
@@ -11,6 +11,7 @@ use common::*;
 use std::time::Duration;
 
 const ATTACKER: &str = "203.0.113.66:5060";
+const ATTACKER2: &str = "203.0.113.67:5060";
 
 fn register_phone(sim: &mut Sim) {
     let fwd = sim.one(
@@ -299,4 +300,61 @@ fn a_lan_call_is_never_timed_out_while_it_rings() {
     sim.one(PEER, &r183);
     sim.advance(Duration::from_secs(250));
     assert_eq!(in_use(&sim), 1);
+}
+
+#[test]
+fn a_flood_of_wan_invites_from_one_source_is_rate_limited() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let burst = sipnat::proxy::ratelimit::INVITE_BURST as usize;
+    let mut admitted = Vec::new();
+    let mut refused = 0;
+    for i in 0..30 {
+        let out = wan_call(&mut sim, ATTACKER, &format!("flood{i}"), 0);
+        if out.to == addr(PHONE) {
+            admitted.push(i);
+        } else {
+            assert!(
+                is_503(&out) && out.text.contains("Retry-After:"),
+                "{}",
+                out.text
+            );
+            assert_eq!(out.to, addr(ATTACKER));
+            refused += 1;
+        }
+    }
+    assert_eq!(admitted.len(), burst);
+    assert_eq!(refused, 30 - burst);
+    assert_eq!(
+        sim.proxy.stats().get("limit", "wan-invite-rate"),
+        (30 - burst) as u64
+    );
+    // A retransmission of an admitted INVITE still goes through: it is no
+    // new call.
+    let again = wan_call(&mut sim, ATTACKER, &format!("flood{}", burst - 1), 0);
+    assert_eq!(again.to, addr(PHONE));
+    // Another source is not affected.
+    let other = wan_call(&mut sim, ATTACKER2, "other1", 0);
+    assert_eq!(other.to, addr(PHONE));
+    let prov = wan_call(&mut sim, PEER, "prov1", 1);
+    assert_eq!(prov.to, addr(PHONE));
+    // The flooder gets one call per refill period.
+    sim.advance(sipnat::proxy::ratelimit::INVITE_REFILL);
+    assert_eq!(wan_call(&mut sim, ATTACKER, "late1", 0).to, addr(PHONE));
+    assert!(is_503(&wan_call(&mut sim, ATTACKER, "late2", 0)));
+    // The phone's own calls are never limited.
+    for i in 0..20 {
+        let out = lan_call(&mut sim, &format!("own{i}@10.77.1.2"));
+        assert!(
+            !out.first_line()
+                .starts_with("SIP/2.0 503 Service Unavailable (call rate)"),
+            "{}",
+            out.first_line()
+        );
+    }
+    assert!(
+        sim.proxy
+            .status_text()
+            .contains(&format!("limit.wan-invite-rate {}", 30 - burst + 1))
+    );
 }

@@ -61,6 +61,7 @@ pub mod keyed;
 pub mod mask;
 pub mod media;
 pub mod output;
+pub mod ratelimit;
 pub mod registry;
 
 pub use output::{Buf, Channel, Outbox, Transmit};
@@ -174,6 +175,8 @@ pub struct Proxy {
     stats: Stats,
     /// Calls and the RTP relay; `None` when `rtp_proxy_enable = 0`.
     media: Option<Media>,
+    /// New calls per WAN source ([`ratelimit`]).
+    invites: ratelimit::InviteLimiter,
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -229,6 +232,7 @@ impl Proxy {
             dirty: false,
             stats: Stats::new(),
             media,
+            invites: ratelimit::InviteLimiter::new(),
         };
         proxy.sync_relay_local();
         proxy
@@ -580,6 +584,15 @@ impl Proxy {
         // RFC 3261 §16.3 step 5: no proxy extension is supported.
         if msg.header(HeaderName::ProxyRequire).is_some() {
             return self.answer(src, msg, ans(420, "Bad Extension"), out);
+        }
+        // A WAN source starts new calls at a bounded rate ([`ratelimit`]).
+        if method == Method::Invite
+            && src_side == Side::Wan
+            && msg.to_tag().is_none()
+            && !self.invites.admit(now, *src.addr.ip(), self.call_key(msg))
+        {
+            self.stats.bump("limit", "wan-invite-rate");
+            return self.answer(src, msg, ans(503, "Service Unavailable (call rate)"), out);
         }
         let Ok(ruri) = Uri::parse(uri) else {
             return self.answer(src, msg, ans(400, "Bad Request-URI"), out);
