@@ -49,8 +49,9 @@ pub const OUTBOX_BYTES: usize = 64 * 1024;
 pub const MAX_READS_PER_WAKEUP: usize = 64;
 
 /// Calls with relayed media sipnat tracks at once (each holds up to
-/// [`crate::sdp::MAX_MEDIA`] relay streams); about 100 bytes each. The relay
-/// port pool usually bounds calls first.
+/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 260
+/// bytes each, so 1024 take about 260 KB. The relay port pool usually bounds
+/// calls first.
 pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).

@@ -20,7 +20,11 @@
 //!    and hold/resume (every kind of SDP crosses it): no LAN address, in any
 //!    header or body; RTP seen only between the relay and the far end;
 //! 7. CANCEL of a call ringing with early media: sipnat frees its relay
-//!    stream at once.
+//!    stream at once;
+//! 8. sipnat frozen across the far end's answer (its 200 OK and first RTP
+//!    read in one wakeup): nothing lost;
+//! 9. a far end whose SDP names the router's loopback or a LAN host: not one
+//!    packet of the phone's audio goes there (captures on `lo` and `rlan`).
 //!
 //! Every test makes its own namespaces (IDs unique per process and test) and
 //! removes them in a `Drop` guard, also when the test fails; the processes

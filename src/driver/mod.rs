@@ -2,9 +2,11 @@
 //!
 //! One thread, one `mio::Poll`. Each pass: read `now` once, read each ready
 //! socket until `WouldBlock` (at most [`MAX_READS_PER_WAKEUP`] datagrams, then
-//! come back to it on the next pass without sleeping), hand every datagram to
-//! the core, send what the core put in the outbox, then sleep until the
-//! core's next deadline. Signals interrupt the wait (SIGTERM/SIGINT stop,
+//! come back to it on the next pass without sleeping) — SIP and DNS before
+//! the relay sockets, so media meets the call state its signalling set up —
+//! hand every datagram to the core, send what the core put in the outbox and
+//! the relay packets it held and may now send, then sleep until the core's
+//! next deadline. Signals interrupt the wait (SIGTERM/SIGINT stop,
 //! SIGHUP reloads the configuration, SIGUSR1 logs the counters).
 //!
 //! Besides that it re-reads the interface addresses every few seconds (so a
@@ -386,8 +388,8 @@ impl Daemon {
     }
 
     /// The RTP hot path: for each ready relay socket, read datagrams and
-    /// send each on from the same socket where the relay table says. No
-    /// parsing, no allocation, no logging.
+    /// send each on from the same socket where the relay table says (the
+    /// relay reads at most the RTP header). No allocation, no logging.
     fn serve_relay(&mut self, now: Instant) {
         let mut still = 0;
         for k in 0..self.relay_ready.len() {

@@ -587,6 +587,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_call_costs_what_limits_says() {
+        // crate::limits::MAX_CALLS: "about 260 bytes each".
+        assert!(std::mem::size_of::<Call>() <= 264);
+    }
+
+    #[test]
     fn reserve_and_source_cap_follow_the_pool() {
         // siproxd's default pool: 10 streams.
         assert_eq!(lan_reserve(10), 2);

@@ -29,9 +29,9 @@ impl Target {
 }
 
 struct Entry {
-    used: bool,
+    /// When it arrived; `None`: the entry is free.
+    at: Option<Instant>,
     target: Target,
-    at: Instant,
     order: u64,
     len: usize,
     data: [u8; HOLD_BYTES],
@@ -54,17 +54,16 @@ pub(super) struct HoldPool {
 }
 
 impl HoldPool {
-    pub fn new(now: Instant) -> HoldPool {
+    pub fn new() -> HoldPool {
         let entries = (0..HOLD_PACKETS)
             .map(|_| Entry {
-                used: false,
+                at: None,
                 target: Target {
                     slot: 0,
                     generation: 0,
                     to: 0,
                     ch: 0,
                 },
-                at: now,
                 order: 0,
                 len: 0,
                 data: [0; HOLD_BYTES],
@@ -100,14 +99,16 @@ impl HoldPool {
             return Err(());
         }
         let same_stream = |e: &Entry| {
-            e.used && e.target.slot == target.slot && e.target.generation == target.generation
+            e.at.is_some()
+                && e.target.slot == target.slot
+                && e.target.generation == target.generation
         };
         let mut mine = 0;
         let mut mine_oldest: Option<usize> = None;
         let mut oldest: Option<usize> = None;
         let mut free: Option<usize> = None;
         for (i, e) in self.entries.iter().enumerate() {
-            if !e.used {
+            if e.at.is_none() {
                 free = free.or(Some(i));
                 continue;
             }
@@ -137,16 +138,15 @@ impl HoldPool {
         let Some(e) = slot.and_then(|i| self.entries.get_mut(i)) else {
             return Err(());
         };
-        let dropped = (evicted && e.used).then_some(Dropped {
+        let dropped = (evicted && e.at.is_some()).then_some(Dropped {
             target: e.target,
             len: e.len,
         });
-        if !e.used {
+        if e.at.is_none() {
             self.used += 1;
         }
-        e.used = true;
         e.target = target;
-        e.at = now;
+        e.at = Some(now);
         e.order = self.next_order;
         self.next_order = self.next_order.wrapping_add(1);
         e.len = data.len();
@@ -166,7 +166,7 @@ impl HoldPool {
         let mut idx = [0usize; HOLD_PACKETS];
         let mut n = 0;
         for (i, e) in self.entries.iter().enumerate() {
-            if e.used && n < idx.len() {
+            if e.at.is_some() && n < idx.len() {
                 idx[n] = i;
                 n += 1;
             }
@@ -183,9 +183,12 @@ impl HoldPool {
             let Some(e) = self.entries.get_mut(i) else {
                 continue;
             };
+            let Some(at) = e.at else {
+                continue;
+            };
             let data = e.data.get(..e.len).unwrap_or_default();
-            if decide(e.target, e.at, data) {
-                e.used = false;
+            if decide(e.target, at, data) {
+                e.at = None;
                 self.used -= 1;
             }
         }
@@ -218,7 +221,7 @@ mod tests {
     #[test]
     fn holds_in_order_caps_per_stream_and_shares_the_pool() {
         let now = Instant::now();
-        let mut p = HoldPool::new(now);
+        let mut p = HoldPool::new();
         assert!(p.is_empty());
         for k in 0..HOLD_PER_STREAM as u8 {
             assert_eq!(p.hold(now, t(1), &[k]), Ok(None));

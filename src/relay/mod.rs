@@ -122,10 +122,12 @@
 //!    address with IP 0.0.0.0 or port 0 is no destination; a packet whose
 //!    destination is its own source (a stream pointed at itself would loop)
 //!    is dropped ([`DropReason::Loop`]).
-//! 8. **Hold.** A packet for a leg with no destination yet is held
-//!    ([`Decision::Held`]) instead of dropped, unless the leg's SDP rejected
-//!    the stream (port 0) or the packet is larger than
-//!    [`HOLD_BYTES`](crate::limits::HOLD_BYTES): at most
+//! 8. **Hold.** A packet for a WAN leg that has its SDP but no destination
+//!    yet (it waits to latch, rule 7) is held ([`Decision::Held`]) instead
+//!    of dropped, unless it is larger than [`HOLD_BYTES`]. A packet for a
+//!    leg with no SDP yet (a phone that is still ringing: only a WAN caller
+//!    sends then), or whose SDP rejected the stream (port 0), is dropped
+//!    ([`DropReason::NoDestination`]). At most
 //!    [`HOLD_PER_STREAM`](crate::limits::HOLD_PER_STREAM) per stream, in one
 //!    pool of [`HOLD_PACKETS`](crate::limits::HOLD_PACKETS) buffers shared by
 //!    every stream; when full, the oldest goes ([`DropReason::HoldFull`]).
@@ -257,8 +259,9 @@ pub enum DropReason {
     /// The source is neither leg's latched address and may not latch one
     /// (rule 9).
     UnknownSource,
-    /// The other leg has no destination and nothing can be held for it: its
-    /// SDP rejected the stream (port 0), or the packet is too large to hold.
+    /// The other leg has no destination and nothing is held for it: it has
+    /// no SDP yet, its SDP rejected the stream (port 0), or the packet is too
+    /// large to hold (rule 8).
     NoDestination,
     /// The destination is the packet's own source.
     Loop,
@@ -744,7 +747,7 @@ impl Relay {
             cursor: 0,
             rtp_timeout,
             local: Local::default(),
-            held: HoldPool::new(Instant::now()),
+            held: HoldPool::new(),
             totals: RelayTotals::default(),
         }
     }
@@ -1262,13 +1265,16 @@ impl Stream {
                 l.ssrc = Some(s);
             }
         }
-        let Some(dest_path) = self.legs[src ^ 1].paths.get(ch) else {
+        let dest_leg = &self.legs[src ^ 1];
+        let Some(dest_path) = dest_leg.paths.get(ch) else {
             return (Verdict::Drop(DropReason::NoDestination), latched);
         };
+        // Rule 8: hold only for a WAN leg that has its SDP and waits to
+        // latch; a leg with no SDP yet (a phone still ringing) gets nothing,
+        // so a WAN caller cannot fill the shared pool.
+        let waits = dest_leg.wan && !dest_path.closed && dest_path.expected.is_some();
         let v = match dest_path.destination() {
-            None if dest_path.closed || len > HOLD_BYTES => {
-                Verdict::Drop(DropReason::NoDestination)
-            }
+            None if !waits || len > HOLD_BYTES => Verdict::Drop(DropReason::NoDestination),
             None => return (Verdict::Hold(src ^ 1), latched),
             Some(to) if to == from => Verdict::Drop(DropReason::Loop),
             Some(to) => Verdict::Forward(to),

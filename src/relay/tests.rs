@@ -357,21 +357,15 @@ fn no_destination_until_the_other_leg_is_known() {
     let (id, port) = t.alloc();
     let idx = t.index(port);
     t.relay.set_leg(t.now, id, Leg::A, &phone_leg());
-    // Early packets from the phone: held (rule 8), and the phone is latched.
-    assert_eq!(t.rtp(idx, PHONE), Decision::Held);
+    // Early packets from the phone: dropped (nobody to hold them for), but
+    // the phone is latched.
+    assert_eq!(t.rtp(idx, PHONE), Decision::Drop(DropReason::NoDestination));
     assert_eq!(t.relay.latched(id, Leg::A, Channel::Rtp), Some(a(PHONE)));
-    assert!(!t.relay.flush_pending());
+    assert_eq!(t.relay.held_now(), 0);
     // The far end is not known: its packets latch nothing.
     assert_eq!(t.rtp(idx, FAR), UNKNOWN);
-    // The answer arrives: the held packet may leave, from the RTP socket.
-    t.advance(ms(100));
+    // The answer arrives.
     t.relay.set_leg(t.now, id, Leg::B, &far_leg());
-    assert!(t.relay.flush_pending());
-    let sent = t.flush();
-    assert_eq!(sent.len(), 1);
-    assert_eq!((sent[0].0, sent[0].1), (idx, a(FAR)));
-    assert!(!t.relay.flush_pending());
-    assert_eq!(t.relay.totals().flushed, 1);
     assert_eq!(t.rtp(idx, PHONE), fwd(FAR));
     assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
     // A rejected stream (port 0) is no destination either.
@@ -387,13 +381,33 @@ fn no_destination_until_the_other_leg_is_known() {
             .totals()
             .dropped_by(DropReason::NoDestination)
             .packets,
-        1
+        2
     );
     assert_eq!(
         t.relay.held_now(),
         0,
         "nothing is held for a rejected stream"
     );
+    // A WAN leg waiting to latch gets its held packets when a new SDP (a
+    // re-INVITE) makes its address reachable.
+    let (id3, idx3) = t.call(&hidden_far_end());
+    assert_eq!(t.rtp(idx3, PHONE), Decision::Held);
+    assert!(!t.relay.flush_pending());
+    t.advance(ms(100));
+    t.relay.set_leg(t.now, id3, Leg::B, &far_leg());
+    assert!(t.relay.flush_pending());
+    let sent = t.flush();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].0, sent[0].1), (idx3, a(FAR)));
+    assert!(!t.relay.flush_pending());
+    assert_eq!(t.relay.totals().flushed, 1);
+    // A WAN caller's media while the phone rings (no SDP for its leg yet)
+    // is not held: it could only fill the pool.
+    let (id4, port4) = t.alloc();
+    let idx4 = t.index(port4);
+    t.relay.set_leg(t.now, id4, Leg::A, &far_leg());
+    assert_eq!(t.rtp(idx4, FAR), Decision::Drop(DropReason::NoDestination));
+    assert_eq!(t.relay.held_now(), 0);
 }
 
 #[test]
