@@ -19,7 +19,7 @@
 //! | [`proxy`] | the SIP core: `handle_sip(now, from, side, bytes)` → datagrams to send |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
-//! | [`relay`] | RTP/RTCP relay table, port pool and latching: `on_packet(now, …)` → forward or drop |
+//! | [`relay`] | RTP/RTCP relay table, port pool, latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
 //! | [`side`] | LAN or WAN: decided by the arrival interface |
 //! | [`stats`] | counters keyed by reason enums |
 //! | [`driver`] | the only code that touches mio, sockets, signals and the clock |

@@ -78,8 +78,9 @@ pub const OUTBOX_BYTES: usize = 64 * 1024;
 pub const MAX_READS_PER_WAKEUP: usize = 64;
 
 /// Calls with relayed media sipnat tracks at once (each holds up to
-/// [`crate::sdp::MAX_MEDIA`] relay streams); about 100 bytes each. The relay
-/// port pool usually bounds calls first.
+/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 260
+/// bytes each, so 1024 take about 260 KB. The relay port pool usually bounds
+/// calls first.
 pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).
@@ -104,3 +105,39 @@ pub const MAX_TCP_PER_LAN_HOST: usize = 16;
 pub const MAX_TCP_BACKLOG: usize = 32 * 1024;
 
 const _: () = assert!(MAX_TCP_CONNECTIONS <= u16::MAX as usize);
+
+/// Relay streams one call may hold: audio and video, plus two more for the
+/// rare third and fourth `m=` line (T.38 `image` beside audio, RFC 3362;
+/// real-time `text`, RFC 4103; a second camera). Further `m=` lines are
+/// rejected in the rewritten SDP (port 0, RFC 3264 §6) instead of relayed.
+pub const MAX_STREAMS_PER_CALL: usize = 4;
+
+/// Of the relay pool, WAN-originated calls may never take the last
+/// `max(LAN_RESERVE_MIN, pool / LAN_RESERVE_DIVISOR)` streams: they are kept
+/// for calls the LAN's own phones make or answer first (with siproxd's
+/// default 7070–7089, 10 streams: 2 are kept, WAN calls share 8).
+pub const LAN_RESERVE_DIVISOR: usize = 4;
+pub const LAN_RESERVE_MIN: usize = 2;
+
+/// Streams the calls one WAN source originated may hold together:
+/// `max(WAN_SOURCE_MIN, wan_share / WAN_SOURCE_DIVISOR)` (4 with the default
+/// pool: one call with every stream it may have, or four audio calls).
+pub const WAN_SOURCE_DIVISOR: usize = 4;
+pub const WAN_SOURCE_MIN: usize = 4;
+
+/// WAN sources whose INVITE rate sipnat follows (a token bucket each, about
+/// 64 bytes; 64 entries ≈ 4 KB). When full, the entry idle longest makes
+/// room.
+pub const MAX_RATE_SOURCES: usize = 64;
+
+/// Packets the relay holds for legs it cannot send to yet (module doc of
+/// [`crate::relay`], "Hold"), shared by every stream: each buffer is
+/// [`HOLD_BYTES`] plus about 40 bytes, so 32 take about 42 KB.
+pub const HOLD_PACKETS: usize = 32;
+/// Of those, how many one stream may hold (8 packets = 160 ms of 20 ms
+/// audio); the oldest goes first.
+pub const HOLD_PER_STREAM: usize = 8;
+/// Largest packet held (RTP audio is ~200 bytes; video packetizers stay
+/// below ~1200 bytes); a larger one toward a leg with no destination is
+/// dropped.
+pub const HOLD_BYTES: usize = 1280;

@@ -38,9 +38,11 @@
 use crate::proxy::Buf;
 use std::net::Ipv4Addr;
 
-/// `m=` lines sipnat relays per body; a body with more is refused with
-/// [`SdpError::TooManyMedia`]. Each costs one relay port pair per call.
-pub const MAX_MEDIA: usize = 4;
+/// `m=` lines sipnat reads per body; a body with more is refused with
+/// [`SdpError::TooManyMedia`]. Of these, a call relays at most
+/// [`crate::limits::MAX_STREAMS_PER_CALL`] (one relay port pair each); the
+/// others are rejected in the rewritten body (port 0).
+pub const MAX_MEDIA: usize = 8;
 
 /// Why an SDP body cannot be relayed. [`SdpError::as_str`] names each reason
 /// for the stats counters.
@@ -177,6 +179,9 @@ pub struct Media {
     /// The protocol is RTP based: it starts with `RTP/` (RTP/AVP, RTP/SAVP,
     /// RTP/AVPF ...) or is `UDP/TLS/RTP/...` (RFC 5764 §8).
     pub is_rtp: bool,
+    /// The protocol is DTLS-SRTP, `UDP/TLS/RTP/...` (RFC 5764 §8): the
+    /// DTLS handshake shares the media ports.
+    pub dtls: bool,
     /// The protocol runs over UDP, so the relay can carry it: RTP/...,
     /// UDP/..., `udptl` (T.38, RFC 3362). False for `TCP/...` and others.
     pub udp: bool,
@@ -581,6 +586,7 @@ impl Sdp {
                             rtcp_mux: false,
                             direction: Direction::SendRecv,
                             is_rtp: is_rtp(proto),
+                            dtls: has_prefix_ci(proto, "UDP/TLS/"),
                             udp: is_udp(proto),
                             kind,
                         },
@@ -957,6 +963,7 @@ a=T38FaxUdpEC:t38UDPRedundancy
                 rtcp_mux: false,
                 direction: Direction::SendRecv,
                 is_rtp: true,
+                dtls: false,
                 udp: true,
                 kind: MediaKind::Audio,
             }]
@@ -1222,7 +1229,7 @@ a=ice-ufrag:x\na=rtcp:65535\n";
     }
 
     #[test]
-    fn four_media_fit_five_do_not() {
+    fn eight_media_fit_nine_do_not() {
         let mut body =
             String::from("v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\n");
         for i in 0..MAX_MEDIA {
@@ -1237,7 +1244,8 @@ a=ice-ufrag:x\na=rtcp:65535\n";
             .iter()
             .map(|m| m.port)
             .collect();
-        assert_eq!(ports, [1000, 1002, 1004, 1006]);
+        // Media without a relay port keep their own.
+        assert_eq!(ports, [1000, 1002, 1004, 1006, 5008, 5010, 5012, 5014]);
         body.push_str("m=audio 6000 RTP/AVP 0\n");
         assert_eq!(err(body.as_bytes()), SdpError::TooManyMedia);
     }

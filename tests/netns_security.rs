@@ -34,8 +34,8 @@
 //!   the relay's latch window (a far end with a private SDP address), a WAN
 //!   packet forging a LAN host's source latched the far end's leg on
 //!   631460d, and the router then sent the phone's audio to that LAN host.
-//!   Now such a packet is dropped before the relay decides (counted as
-//!   `rtp-dropped.forged-source`).
+//!   Now the relay drops such a packet as forged (counted as
+//!   `rtp-dropped.wan-forged-source`).
 //!
 //! A check that nothing came is made after a *barrier* (an OPTIONS to sipnat
 //! itself, answered after everything sent before it was handled), so it

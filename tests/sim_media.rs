@@ -18,12 +18,43 @@ fn v4(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
 }
 
+/// An RTP packet (RFC 3550 §5.1) from `from` on relay port `port` (RTCP
+/// on an odd port), with an SSRC of its sender's IP; held packets that may
+/// leave go with it, and are ignored.
 fn packet(sim: &mut Sim, port: u16, from: &str) -> Decision {
+    let d = packet_on(sim, port, from, side_of(from));
+    flush(sim);
+    d
+}
+
+fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side) -> Decision {
     let now = sim.now;
+    let src = v4(from);
+    let ssrc = u32::from(*src.ip()) ^ 0x5eed_0000;
+    let mut p = vec![0u8; 172];
+    p[0] = 0x80;
+    if port % 2 == 1 {
+        p[1] = 200; // an RTCP sender report
+        p[4..8].copy_from_slice(&ssrc.to_be_bytes());
+        p.truncate(80);
+    } else {
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    }
     sim.proxy
         .relay_mut()
         .unwrap()
-        .on_packet(now, idx(port), v4(from), side_of(from), 172)
+        .on_packet(now, idx(port), src, side, &p)
+}
+
+/// What the relay's held packets would be sent to now: (port, to).
+fn flush(sim: &mut Sim) -> Vec<(u16, SocketAddrV4)> {
+    let now = sim.now;
+    let mut v = Vec::new();
+    let relay = sim.proxy.relay_mut().unwrap();
+    if relay.flush_pending() {
+        relay.flush(now, &mut |i, to, _| v.push((7070 + i as u16, to)));
+    }
+    v
 }
 
 fn sdp(addr: &str, port: u16, extra: &str) -> String {
@@ -254,12 +285,23 @@ fn a_far_end_behind_its_own_nat_gets_two_way_audio() {
         "n1",
         &sdp("192.168.0.5", 5000, ""),
     );
-    // The phone talks first: nothing is known yet about the far end's real address.
-    let first = packet(&mut sim, port, "10.77.1.2:4000");
-    assert!(matches!(first, Decision::Forward(_) | Decision::Drop(_)));
+    // The phone talks first: nothing is known yet about the far end's real
+    // address, and its private SDP address is no destination: held.
+    let first = packet_on(&mut sim, port, "10.77.1.2:4000", side_of("10.77.1.2"));
+    assert_eq!(first, Decision::Held);
     assert_eq!(
-        packet(&mut sim, port, "198.51.100.3:61000"),
+        packet_on(
+            &mut sim,
+            port,
+            "198.51.100.3:61000",
+            side_of("198.51.100.3")
+        ),
         Decision::Forward(v4("10.77.1.2:4000"))
+    );
+    assert_eq!(
+        flush(&mut sim),
+        [(port, v4("198.51.100.3:61000"))],
+        "the phone's first packet follows the latch"
     );
     assert_eq!(
         packet(&mut sim, port, "10.77.1.2:4000"),
@@ -518,4 +560,153 @@ fn many_streams_timing_out_in_one_second_all_end_their_calls() {
     sim.advance(Duration::from_secs(40));
     assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
     assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+}
+
+/// The phone answers an incoming call from the provider whose SDP is
+/// `offer`; returns the relay port the phone was given.
+fn incoming(sim: &mut Sim, call_id: &str, offer: &str) -> u16 {
+    let inv = with_body(
+        &invite(
+            "sip:100@198.51.100.1",
+            "alice",
+            "198.51.100.3",
+            "198.51.100.3:5060",
+            call_id,
+            call_id,
+            "sip:alice@198.51.100.3",
+        ),
+        offer,
+    );
+    let to_phone = sim.one(PEER, &inv);
+    let port: u16 = to_phone
+        .body()
+        .lines()
+        .find(|l| l.starts_with("m="))
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ans = with_body(
+        &response_to(
+            &to_phone,
+            200,
+            "OK",
+            Some("p"),
+            "Contact: <sip:100@10.77.1.2>\r\n",
+        ),
+        &sdp("10.77.1.2", 4010, ""),
+    );
+    sim.one(PHONE, &ans);
+    port
+}
+
+#[test]
+fn a_wan_sdp_naming_the_router_or_the_lan_never_gets_the_phones_audio() {
+    // Issue 9 item 11: a WAN caller's c=127.0.0.1 made the relay send the
+    // phone's audio to the router's loopback.
+    for (i, c) in [
+        "127.0.0.1",    // the router's loopback
+        "10.77.1.1",    // the router's LAN address
+        "10.77.1.2",    // the phone itself
+        "10.77.1.9",    // another LAN host
+        "198.51.100.1", // the router's own WAN address
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut sim = Sim::new();
+        register_phone(&mut sim);
+        let port = incoming(&mut sim, &format!("in{i}"), &sdp(c, 30000, ""));
+        for _ in 0..25 {
+            sim.advance(Duration::from_millis(20));
+            let d = packet_on(&mut sim, port, "10.77.1.2:4010", side_of("10.77.1.2"));
+            assert_eq!(d, Decision::Held, "{c}: the phone's audio went {d:?}");
+        }
+        // Media forged from that address, arriving on the WAN, is refused.
+        let forged = packet_on(
+            &mut sim,
+            port,
+            &format!("{c}:30000"),
+            sipnat::proxy::Side::Wan,
+        );
+        assert_eq!(
+            forged,
+            Decision::Drop(sipnat::relay::DropReason::ForgedSource),
+            "{c}"
+        );
+        // The caller's real media, from its signalling IP: latched, and the
+        // freshest held packets go there, and only there.
+        assert_eq!(
+            packet_on(
+                &mut sim,
+                port,
+                "198.51.100.3:30000",
+                side_of("198.51.100.3")
+            ),
+            Decision::Forward(v4("10.77.1.2:4010"))
+        );
+        let sent = flush(&mut sim);
+        assert_eq!(sent.len(), sipnat::limits::HOLD_PER_STREAM, "{c}");
+        assert!(
+            sent.iter()
+                .all(|(p, to)| *p == port && *to == v4("198.51.100.3:30000"))
+        );
+        let status = sim.proxy.status_text();
+        assert!(
+            status.contains("rtp-dropped.wan-forged-source 1"),
+            "{status}"
+        );
+        assert!(status.contains("rtp-dropped.hold-full 17"), "{status}");
+    }
+}
+
+#[test]
+fn a_stranger_spraying_the_relay_in_the_window_gets_none_of_the_phones_audio() {
+    // Issue 9 item 10, the measured attack: the far end's SDP names its
+    // private address, the provider signals, and its media comes from its
+    // NAT's public IP 198.51.100.77 — with the SDP's port, as a
+    // port-preserving NAT sends. A stranger sprays the relay port. Before,
+    // the stranger captured all 248 of the phone's packets.
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let (_, _, port) = call_out(
+        &mut sim,
+        "bleed@10.77.1.2",
+        "bleed",
+        &sdp("192.168.0.5", 5000, ""),
+    );
+    let far = "198.51.100.77:5000";
+    let (mut to_far, mut to_stranger) = (0, 0);
+    for tick in 0..300u32 {
+        sim.advance(Duration::from_millis(20));
+        if tick % 2 == 0 {
+            let from = format!("203.0.113.66:{}", 41000 + tick);
+            let d = packet_on(&mut sim, port, &from, side_of("203.0.113.66"));
+            assert!(matches!(d, Decision::Drop(_)), "stranger: {d:?}");
+        }
+        if (5..5 + 248).contains(&tick) {
+            match packet_on(&mut sim, port, "10.77.1.2:4000", side_of("10.77.1.2")) {
+                Decision::Forward(to) if to == v4(far) => to_far += 1,
+                Decision::Forward(_) => to_stranger += 1,
+                Decision::Held => {}
+                Decision::Drop(r) => panic!("phone's packet dropped: {r:?}"),
+            }
+        }
+        if tick >= 8 {
+            assert_eq!(
+                packet_on(&mut sim, port, far, side_of("198.51.100.77")),
+                Decision::Forward(v4("10.77.1.2:4000"))
+            );
+        }
+        for (_, to) in flush(&mut sim) {
+            if to == v4(far) {
+                to_far += 1;
+            } else {
+                to_stranger += 1;
+            }
+        }
+    }
+    assert_eq!((to_far, to_stranger), (248, 0));
 }

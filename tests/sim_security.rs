@@ -310,6 +310,9 @@ fn wan_requests_with_named_vias_cause_no_lookups_and_the_phone_still_resolves() 
     // The measured attack: requests whose Vias name hosts, answered by the
     // phone, used to fill every pending-lookup slot.
     for i in 0..24 {
+        // Within the per-source call rate (proxy::ratelimit): this is
+        // about DNS, not about how fast calls come.
+        sim.advance(sipnat::proxy::ratelimit::INVITE_REFILL);
         let inv = wan_invite(
             &contact,
             &format!("SIP/2.0/UDP starve{i}.example:5060;branch=z9hG4bKs{i}"),

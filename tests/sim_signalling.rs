@@ -963,6 +963,8 @@ fn wan_noise_cannot_starve_a_phones_register() {
             &format!("a{i}"),
             "sip:mallory@198.51.100.66",
         );
+        // Spaced by the per-source INVITE rate (this test is about DNS).
+        sim.advance(sipnat::proxy::ratelimit::INVITE_REFILL);
         let to_phone = sim.one(PEER, &inv);
         assert_eq!(to_phone.to, addr(PHONE));
         let busy = response_to(&to_phone, 486, "Busy Here", Some("p"), "");

@@ -2,9 +2,11 @@
 //!
 //! One thread, one `mio::Poll`. Each pass: read `now` once, read each ready
 //! socket until `WouldBlock` (at most [`MAX_READS_PER_WAKEUP`] datagrams, then
-//! come back to it on the next pass without sleeping), hand every datagram to
-//! the core, send what the core put in the outbox, then sleep until the
-//! core's next deadline. Signals interrupt the wait (SIGTERM/SIGINT stop,
+//! come back to it on the next pass without sleeping) — SIP and DNS before
+//! the relay sockets, so media meets the call state its signalling set up —
+//! hand every datagram to the core, send what the core put in the outbox and
+//! the relay packets it held and may now send, then sleep until the core's
+//! next deadline. Signals interrupt the wait (SIGTERM/SIGINT stop,
 //! SIGHUP reloads the configuration, SIGUSR1 logs the counters).
 //!
 //! Each DNS query leaves from a socket of its own ([`dns_sockets`]), opened
@@ -95,8 +97,6 @@ struct Ingress {
     lo: Option<u32>,
     /// `if_inbound` is `if_outbound`: decide by address, in these networks.
     shared: Option<heapless::Vec<crate::config::Net4, 4>>,
-    /// The router's addresses: what no WAN datagram may come from.
-    addrs: Addresses,
 }
 
 impl Ingress {
@@ -106,23 +106,7 @@ impl Ingress {
             lan: cfg.if_inbound.as_deref().and_then(sys::if_index),
             lo: sys::if_index("lo"),
             shared: shared.then(|| addrs.lan.clone()),
-            addrs: addrs.clone(),
         }
-    }
-
-    /// A datagram that arrived on the WAN from an address of the LAN, of
-    /// loopback or of the router is forged (rp_filter 0 or 2 lets it in):
-    /// the same rule as the SIP core's, for the relay's packets.
-    fn forged(&self, side: Side, from: std::net::SocketAddrV4) -> bool {
-        let ip = *from.ip();
-        side == Side::Wan
-            && (ip.is_loopback()
-                || self.addrs.wan == Some(ip)
-                || self
-                    .addrs
-                    .lan
-                    .iter()
-                    .any(|n| n.addr == ip || n.contains(ip)))
     }
 
     fn side(&self, ifindex: u32, from: std::net::SocketAddr) -> Side {
@@ -467,9 +451,10 @@ impl Daemon {
                 }
             }
             let now = Instant::now();
-            if !self.relay_ready.is_empty() {
-                self.serve_relay(now);
-            }
+            // Signalling before media: an answer and the first RTP packets
+            // of its far end often arrive in one wakeup, and the RTP must
+            // meet the leg the answer sets up (else it is judged against a
+            // leg that does not exist yet, and dropped).
             if self.sip_backlog {
                 self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
             }
@@ -479,9 +464,13 @@ impl Daemon {
                     self.dns.set_ready(slot, more);
                 }
             }
+            if !self.relay_ready.is_empty() {
+                self.serve_relay(now);
+            }
             if now >= self.proxy.poll_timeout() {
                 self.proxy.handle_timeout(now, &mut self.out);
                 self.flush(now);
+                self.flush_held(now);
             }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
@@ -500,8 +489,8 @@ impl Daemon {
     }
 
     /// The RTP hot path: for each ready relay socket, read datagrams and
-    /// send each on from the same socket where the relay table says. No
-    /// parsing, no allocation, no logging.
+    /// send each on from the same socket where the relay table says (the
+    /// relay reads at most the RTP header). No allocation, no logging.
     fn serve_relay(&mut self, now: Instant) {
         let mut still = 0;
         for k in 0..self.relay_ready.len() {
@@ -530,6 +519,7 @@ impl Daemon {
             return false;
         };
         let batch = &mut self.batch;
+        let socks = &self.relay_socks;
         let ingress = &self.ingress;
         for _ in 0..MAX_READS_PER_WAKEUP.div_ceil(sys::BATCH) {
             let n = match batch.recv(fd) {
@@ -542,20 +532,23 @@ impl Daemon {
             for k in 0..n {
                 let Some(d) = batch.get(k) else { continue }; // IPv6: IPv4 only
                 if d.truncated {
-                    relay.count_drop(crate::relay::DropReason::Oversize, d.data.len());
+                    relay.count_oversize(d.data.len());
                     continue;
                 }
                 let from = d.from;
-                let len = d.data.len();
                 let side = ingress.side(d.ifindex, std::net::SocketAddr::V4(from));
-                if ingress.forged(side, from) {
-                    relay.count_drop(crate::relay::DropReason::ForgedSource, len);
-                    continue;
-                }
                 if let crate::relay::Decision::Forward(to) =
-                    relay.on_packet(now, i, from, side, len)
+                    relay.on_packet(now, i, from, side, d.data)
                 {
                     batch.forward(k, to);
+                }
+                if relay.flush_pending() {
+                    // A leg just got its destination: the packets held for
+                    // it leave now, before the rest of this batch (which
+                    // goes with the sendmmsg below), so they stay in order.
+                    relay.flush(now, &mut |index, to, bytes| {
+                        send_held(socks, index, to, bytes)
+                    });
                 }
             }
             batch.send(fd);
@@ -609,6 +602,7 @@ impl Daemon {
                         Source::Relay(_) => {}
                     }
                     self.flush(now);
+                    self.flush_held(now);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -620,6 +614,18 @@ impl Daemon {
             }
         }
         true
+    }
+
+    /// Packets the relay held for a leg that now has a destination (an
+    /// answer made it reachable, or a stream ended): sent from their own
+    /// relay socket. One flag to test when there is nothing.
+    fn flush_held(&mut self, now: Instant) {
+        let socks = &self.relay_socks;
+        if let Some(relay) = self.proxy.relay_mut().filter(|r| r.flush_pending()) {
+            relay.flush(now, &mut |index, to, bytes| {
+                send_held(socks, index, to, bytes)
+            });
+        }
     }
 
     /// Send what the core queued, then close the sockets of DNS queries
@@ -731,6 +737,14 @@ impl Daemon {
                 .bump("registration-file", "save-failed");
             log::warn!("cannot save registrations to {}: {e}", path.display());
         }
+    }
+}
+
+/// Send one held relay packet from relay socket `index` (the relay's socket
+/// index); a full buffer drops it, as the network would.
+fn send_held(socks: &[UdpSocket], index: usize, to: std::net::SocketAddrV4, bytes: &[u8]) {
+    if let Some(sock) = socks.get(index) {
+        let _ = sock.send_to(bytes, SocketAddr::V4(to));
     }
 }
 

@@ -8,22 +8,58 @@
 //! created the call), leg B the callee; an SDP body describes its author's
 //! leg: for a request the From tag, for a response the To tag.
 //!
-//! Lifecycle: any SDP of a call not yet known creates it (an INVITE offer, or
-//! a late offer in a 2xx); each `m=` line gets a relay stream, allocated once
-//! and kept across re-INVITEs and UPDATEs. BYE and CANCEL free the call at
-//! once; a final error answer to an INVITE frees it unless the call was
-//! established (a failed re-INVITE keeps the call). Streams silent for
-//! `rtp_timeout` are freed by the relay, except on hold, where the call
-//! lives as long as its dialog shows SIP activity within [`HOLD_LIMIT`].
+//! Lifecycle: any SDP with a stream to relay of a call not yet known creates
+//! it (an INVITE offer, or a late offer in a 2xx); the call's *origin* is the
+//! side and source of the request that created the dialog (for a request, its
+//! source; for a response, where it goes). Each `m=` line gets a relay
+//! stream, allocated once and kept across re-INVITEs and UPDATEs; an `m=`
+//! line with port 0 gives its stream back (RFC 3264 §8.2). BYE and CANCEL
+//! free the call at once; a final error answer to an INVITE frees it unless
+//! the call was established (a failed re-INVITE keeps the call). Streams
+//! silent for `rtp_timeout` are freed by the relay, except on hold, where the
+//! call lives as long as its dialog shows SIP activity within
+//! [`HOLD_LIMIT`].
 //!
-//! Capacity: the call table ([`MAX_CALLS`]) and the relay's port pool. A new
-//! call that does not fit is refused (503 for a request offer); a stream an
-//! answer adds beyond the pool is rejected in the answer (port 0, RFC 3264
-//! §6) — no existing call loses anything.
+//! # Limits (issue 9: the WAN must not be able to take every relay port)
+//! - **Per call**: at most [`MAX_STREAMS_PER_CALL`] streams; further `m=`
+//!   lines are rejected in the rewritten SDP (port 0, RFC 3264 §6) instead
+//!   of relayed.
+//! - **A share kept for the LAN**: calls that came from the WAN may never
+//!   hold more than the pool less `max(LAN_RESERVE_MIN, pool /
+//!   LAN_RESERVE_DIVISOR)` streams ([`lan_reserve`]), so a phone can always
+//!   call out, whatever the WAN does. With siproxd's default 10 streams: WAN
+//!   calls share 8, 2 stay for the LAN.
+//! - **Per WAN source**: the calls one WAN source originated hold at most
+//!   [`wan_source_cap`] streams together (4 with the default pool), so one
+//!   host cannot take the whole WAN share.
+//! - **Unanswered WAN calls** are freed on short timers, not `rtp_timeout`:
+//!   when the phone sent no provisional response (101–199) within
+//!   [`NO_ANSWER`] (RFC 3261 Timer B, 64·T1: nobody is there), or when it
+//!   rang but sent nothing for [`RINGING_LIMIT`] since its last provisional
+//!   (Timer C, "greater than 3 minutes", RFC 3261 §16.6 step 11, reset by
+//!   each provisional, §16.7 step 2): a ringing phone keeps its call that
+//!   long. The call stays as a *tombstone* without streams until its final
+//!   answer, BYE or CANCEL: an answer that comes after all is refused
+//!   cleanly ([`MediaError::Expired`]; the proxy drops the response and the
+//!   phone, getting no ACK, hangs up with BYE, RFC 3261 §13.3.1.4) instead
+//!   of being taken for a new call. Calls the LAN originated are not timed
+//!   this way: a hotline may play early media for many minutes.
+//!
+//! A stream refused by a limit is rejected in the SDP (port 0); a new call
+//! that gets no stream at all is refused (503 for a request offer). Every
+//! refusal is counted ([`Limit`], [`Media::counts`]). An `m=` line sipnat
+//! rejected in one leg's SDP stays rejected in every SDP of the other leg
+//! until the first leg's next SDP (an offer rejected toward the phone stays
+//! rejected in its answer, whatever the phone says). No existing call loses
+//! anything to make room (DESIGN.md rule 6); only tombstones are evicted
+//! when the call table is full.
 
-use crate::limits::{MAX_CALLS, MAX_TAG};
+use crate::limits::{
+    LAN_RESERVE_DIVISOR, LAN_RESERVE_MIN, MAX_CALLS, MAX_STREAMS_PER_CALL, MAX_TAG,
+    WAN_SOURCE_DIVISOR, WAN_SOURCE_MIN,
+};
 use crate::proxy::Buf;
-use crate::relay::{Leg, LegSetup, Relay, StreamId};
+use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -32,11 +68,49 @@ use std::time::{Duration, Instant};
 /// alive at least this often (re-INVITE, UPDATE, OPTIONS, session refresh).
 pub const HOLD_LIMIT: Duration = Duration::from_secs(2 * 3600);
 
+/// A WAN call the phone has not answered with any provisional response is
+/// freed after this long: RFC 3261 Timer B, 64·T1 = 32 s (§17.1.1.2).
+pub const NO_ANSWER: Duration = Duration::from_secs(32);
+
+/// A WAN call that rings is freed this long after the phone's last
+/// provisional response: Timer C, which RFC 3261 §16.6 step 11 wants
+/// "greater than 3 minutes".
+pub const RINGING_LIMIT: Duration = Duration::from_secs(181);
+
+/// Streams kept for LAN-originated calls in a pool of `capacity` streams.
+pub fn lan_reserve(capacity: usize) -> usize {
+    (capacity / LAN_RESERVE_DIVISOR)
+        .max(LAN_RESERVE_MIN)
+        .min(capacity)
+}
+
+/// Streams the calls of one WAN source may hold in a pool of `capacity`.
+pub fn wan_source_cap(capacity: usize) -> usize {
+    let share = capacity - lan_reserve(capacity);
+    (share / WAN_SOURCE_DIVISOR).max(WAN_SOURCE_MIN)
+}
+
+/// The side and source of the request that created a call's dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub wan: bool,
+    pub ip: Ipv4Addr,
+}
+
 struct Call {
     key: u64,
     caller_tag: heapless::String<MAX_TAG>,
     streams: [Option<StreamId>; MAX_MEDIA],
+    /// `m=` lines (bit i = index i) sipnat rejected in the latest SDP of
+    /// leg A and of leg B.
+    rejected: [u8; 2],
+    origin: Origin,
+    created: Instant,
     established: bool,
+    /// When the callee last sent a provisional response (101–199).
+    ringing: Option<Instant>,
+    /// Freed by an unanswered-call timer: a tombstone, since then.
+    expired: Option<Instant>,
     /// The latest SDP of each leg (A, B) puts its side on hold. The call is
     /// on hold while either is: the answer to a `sendonly` offer is a
     /// `recvonly` that does not undo it (RFC 3264 §8.4).
@@ -51,6 +125,9 @@ pub enum MediaError {
     Sdp(SdpError),
     /// No room for a new call or its streams.
     Full,
+    /// The call's streams were freed because it went unanswered; an answer
+    /// now is refused.
+    Expired,
 }
 
 impl MediaError {
@@ -58,6 +135,68 @@ impl MediaError {
         match self {
             MediaError::Sdp(e) => e.as_str(),
             MediaError::Full => "full",
+            MediaError::Expired => "expired",
+        }
+    }
+}
+
+/// Refusals and timeouts of the limits (module doc), counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// An `m=` line beyond [`MAX_STREAMS_PER_CALL`] was rejected.
+    CallCap,
+    /// A stream was refused: the relay pool is full.
+    Pool,
+    /// A WAN call's stream was refused: only the LAN's share was left.
+    LanReserve,
+    /// A WAN call's stream was refused: its source holds its share.
+    SourceCap,
+    /// A new call was refused: the call table is full.
+    CallTable,
+    /// An unanswered WAN call was freed after [`NO_ANSWER`].
+    NoAnswer,
+    /// A ringing WAN call was freed after [`RINGING_LIMIT`].
+    RingingTimeout,
+    /// An answer (or offer) came for a call freed by those timers.
+    LateAnswer,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 8] = [
+        Limit::CallCap,
+        Limit::Pool,
+        Limit::LanReserve,
+        Limit::SourceCap,
+        Limit::CallTable,
+        Limit::NoAnswer,
+        Limit::RingingTimeout,
+        Limit::LateAnswer,
+    ];
+
+    /// Name for `sipnat status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::CallCap => "call-stream-cap",
+            Limit::Pool => "pool-full",
+            Limit::LanReserve => "lan-reserve",
+            Limit::SourceCap => "wan-source-cap",
+            Limit::CallTable => "call-table-full",
+            Limit::NoAnswer => "unanswered-no-response",
+            Limit::RingingTimeout => "unanswered-ringing",
+            Limit::LateAnswer => "answer-after-timeout",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Limit::CallCap => 0,
+            Limit::Pool => 1,
+            Limit::LanReserve => 2,
+            Limit::SourceCap => 3,
+            Limit::CallTable => 4,
+            Limit::NoAnswer => 5,
+            Limit::RingingTimeout => 6,
+            Limit::LateAnswer => 7,
         }
     }
 }
@@ -73,11 +212,16 @@ pub struct Author<'a> {
     pub signalling_ip: Ipv4Addr,
     /// The author is on the WAN side.
     pub wan: bool,
+    /// Where the request that created the dialog came from: for a request
+    /// its source, for a response where it goes (used when it creates a
+    /// call).
+    pub origin: Origin,
 }
 
 pub struct Media {
     relay: Relay,
     calls: Box<heapless::Vec<Call, MAX_CALLS>>,
+    counts: [u64; Limit::ALL.len()],
 }
 
 impl Media {
@@ -85,6 +229,7 @@ impl Media {
         Media {
             relay: Relay::new(ports, rtp_timeout),
             calls: Box::default(),
+            counts: [0; Limit::ALL.len()],
         }
     }
 
@@ -100,12 +245,103 @@ impl Media {
         self.calls.len()
     }
 
+    /// How often each limit refused or timed something out.
+    pub fn counts(&self) -> impl Iterator<Item = (Limit, u64)> + '_ {
+        Limit::ALL.iter().map(|l| (*l, self.counts[l.index()]))
+    }
+
+    /// One limit's count.
+    pub fn count(&self, l: Limit) -> u64 {
+        self.counts[l.index()]
+    }
+
+    fn bump(&mut self, l: Limit) {
+        self.counts[l.index()] += 1;
+    }
+
     fn find(&self, key: u64) -> Option<usize> {
         self.calls.iter().position(|c| c.key == key)
     }
 
+    /// Was the call freed by an unanswered-call timer (a tombstone)?
+    pub fn is_expired(&self, key: u64) -> bool {
+        self.find(key)
+            .is_some_and(|i| self.calls[i].expired.is_some())
+    }
+
+    /// Live relay streams of call `i`.
+    fn live_streams(&self, c: &Call) -> usize {
+        c.streams
+            .iter()
+            .flatten()
+            .filter(|id| self.relay.port_of(**id).is_some())
+            .count()
+    }
+
+    /// May call `i` take one more stream (module doc, "Limits")?
+    fn admit(&self, i: usize) -> Result<(), Limit> {
+        let c = &self.calls[i];
+        if self.live_streams(c) >= MAX_STREAMS_PER_CALL {
+            return Err(Limit::CallCap);
+        }
+        if !c.origin.wan {
+            return Ok(());
+        }
+        let capacity = self.relay.capacity();
+        let share = capacity - lan_reserve(capacity);
+        let (mut wan, mut source) = (0, 0);
+        for o in self.calls.iter().filter(|o| o.origin.wan) {
+            let n = self.live_streams(o);
+            wan += n;
+            if o.origin.ip == c.origin.ip {
+                source += n;
+            }
+        }
+        if wan >= share {
+            return Err(Limit::LanReserve);
+        }
+        if source >= wan_source_cap(capacity) {
+            return Err(Limit::SourceCap);
+        }
+        Ok(())
+    }
+
+    /// A new call entry; when the table is full a tombstone makes room.
+    fn create(&mut self, now: Instant, key: u64, author: &Author<'_>) -> Result<usize, MediaError> {
+        if self.calls.is_full() {
+            match self.calls.iter().position(|c| c.expired.is_some()) {
+                Some(t) => {
+                    self.calls.swap_remove(t);
+                }
+                None => {
+                    self.bump(Limit::CallTable);
+                    return Err(MediaError::Full);
+                }
+            }
+        }
+        let mut tag = heapless::String::new();
+        // Cannot fail: short_tag() fits MAX_TAG.
+        let _ = tag.push_str(short_tag(author.from_tag));
+        self.calls
+            .push(Call {
+                key,
+                caller_tag: tag,
+                streams: [None; MAX_MEDIA],
+                rejected: [0; 2],
+                origin: author.origin,
+                created: now,
+                established: false,
+                ringing: None,
+                expired: None,
+                hold: [false; 2],
+                last_sip: now,
+            })
+            .map_err(|_| MediaError::Full)?;
+        Ok(self.calls.len() - 1)
+    }
+
     /// Rewrite `body` (an SDP) into `out` for the side whose relay address is
-    /// `our_addr`, creating the call and its streams as needed.
+    /// `our_addr`, creating the call and its streams as needed (module doc).
     pub fn rewrite(
         &mut self,
         now: Instant,
@@ -116,72 +352,97 @@ impl Media {
         out: &mut Buf<'_>,
     ) -> Result<(), MediaError> {
         let sdp = Sdp::parse(body).map_err(MediaError::Sdp)?;
-        let idx = match self.find(key) {
-            Some(i) => i,
-            None => {
-                let mut tag = heapless::String::new();
-                // Cannot fail: short_tag() fits MAX_TAG.
-                let _ = tag.push_str(short_tag(author.from_tag));
-                self.calls
-                    .push(Call {
-                        key,
-                        caller_tag: tag,
-                        streams: [None; MAX_MEDIA],
-                        established: false,
-                        hold: [false; 2],
-                        last_sip: now,
-                    })
-                    .map_err(|_| MediaError::Full)?;
-                self.calls.len() - 1
+        let mut ports = [Port::Keep; MAX_MEDIA];
+        let (idx, created) = match self.find(key) {
+            Some(i) if self.calls[i].expired.is_some() => {
+                self.bump(Limit::LateAnswer);
+                return Err(MediaError::Expired);
             }
+            Some(i) => (i, false),
+            None if sdp.media.iter().all(|m| m.port == 0) => {
+                // Nothing to relay: no call to keep, only the addresses to
+                // rewrite (a LAN address must not leave).
+                let rw = Rewrite {
+                    addr: our_addr,
+                    ports: &ports[..sdp.media.len()],
+                };
+                return crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp);
+            }
+            None => (self.create(now, key, author)?, true),
         };
         let leg = if self.calls[idx].caller_tag == short_tag(author.tag) {
             Leg::A
         } else {
             Leg::B
         };
-        let new_call = self.calls[idx].streams.iter().all(Option::is_none);
-        let mut ports = [Port::Keep; MAX_MEDIA];
+        let forced = self.calls[idx].rejected[leg.other() as usize];
+        let mut rejected = 0u8;
+        let mut relayed = 0;
         for (i, m) in sdp.media.iter().enumerate() {
+            let bit = 1u8 << i;
             if m.port == 0 {
+                // RFC 3264 §8.2: the stream is gone; so is its relay pair.
+                if let Some(id) = self.calls[idx].streams[i].take() {
+                    self.relay.free(id);
+                }
                 continue;
             }
-            let id = match self.calls[idx].streams[i].filter(|id| self.relay.port_of(*id).is_some())
-            {
+            let live = self.calls[idx].streams[i].filter(|id| self.relay.port_of(*id).is_some());
+            let id = match live {
                 Some(id) => id,
-                None => match self.relay.allocate(now) {
-                    Ok((id, _)) => {
-                        self.calls[idx].streams[i] = Some(id);
-                        id
-                    }
-                    Err(_) => {
-                        if author.is_request && new_call {
-                            // Refuse the whole new call; free what it took.
-                            self.drop_call(idx);
-                            return Err(MediaError::Full);
+                None if forced & bit != 0 => {
+                    ports[i] = Port::Reject;
+                    continue;
+                }
+                None => {
+                    let got = self
+                        .admit(idx)
+                        .and_then(|()| self.relay.allocate(now).map_err(|_| Limit::Pool));
+                    match got {
+                        Ok((id, _)) => {
+                            self.calls[idx].streams[i] = Some(id);
+                            id
                         }
-                        // An answer or re-offer: reject just this stream.
-                        ports[i] = Port::Reject;
-                        continue;
+                        Err(l) => {
+                            self.bump(l);
+                            ports[i] = Port::Reject;
+                            rejected |= bit;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             let rtcp = match m.rtcp {
                 Some((p, a)) => SocketAddrV4::new(a.unwrap_or(m.addr), p),
                 None => SocketAddrV4::new(m.addr, m.port.wrapping_add(1)),
+            };
+            let payload = if !m.is_rtp {
+                Payload::Other
+            } else if m.dtls {
+                Payload::DtlsSrtp
+            } else {
+                Payload::Rtp
             };
             let setup = LegSetup {
                 rtp: SocketAddrV4::new(m.addr, m.port),
                 rtcp,
                 signalling_ip: Some(author.signalling_ip),
                 wan: author.wan,
+                payload,
             };
             self.relay.set_leg(now, id, leg, &setup);
             self.relay.touch(now, id);
             ports[i] = self.relay.port_of(id).map_or(Port::Reject, Port::Relay);
+            relayed += 1;
+        }
+        if created && relayed == 0 && author.is_request {
+            // A new call that gets no stream at all is refused.
+            self.drop_call(idx);
+            return Err(MediaError::Full);
         }
         let c = &mut self.calls[idx];
-        c.hold[if leg == Leg::A { 0 } else { 1 }] = sdp.is_hold();
+        c.rejected[leg as usize] = rejected;
+        c.hold[leg as usize] = sdp.is_hold();
         let hold = c.hold[0] || c.hold[1];
         c.last_sip = now;
         for id in c.streams.iter().flatten() {
@@ -200,6 +461,16 @@ impl Media {
             self.calls[i].last_sip = now;
             for id in self.calls[i].streams.iter().flatten() {
                 self.relay.touch(now, *id);
+            }
+        }
+    }
+
+    /// A provisional response (101–199) to an INVITE: the callee is
+    /// ringing; Timer C restarts (RFC 3261 §16.7 step 2).
+    pub fn provisional(&mut self, now: Instant, key: u64) {
+        if let Some(i) = self.find(key) {
+            if self.calls[i].expired.is_none() {
+                self.calls[i].ringing = Some(now);
             }
         }
     }
@@ -241,9 +512,11 @@ impl Media {
     }
 
     /// Once a second: silent streams end (RFC 3550 has no end of stream;
-    /// `rtp_timeout` decides), held calls end when their dialog has been
-    /// silent for [`HOLD_LIMIT`]; calls left without streams are removed.
-    /// Returns how many calls ended.
+    /// `rtp_timeout` decides), unanswered WAN calls give their streams back
+    /// ([`NO_ANSWER`], [`RINGING_LIMIT`]), held calls end when their dialog
+    /// has been silent for [`HOLD_LIMIT`]; calls left without streams are
+    /// removed, tombstones after [`HOLD_LIMIT`]. Returns how many calls
+    /// ended.
     pub fn tick(&mut self, now: Instant) -> usize {
         // Which streams the relay freed is derived from the relay itself (a
         // stale id has no port), so any number may expire in one tick.
@@ -257,14 +530,35 @@ impl Media {
                     *s = None;
                 }
             }
+            if c.origin.wan && !c.established && c.expired.is_none() {
+                let timer = match c.ringing {
+                    None => (c.created.checked_add(NO_ANSWER), Limit::NoAnswer),
+                    Some(t) => (t.checked_add(RINGING_LIMIT), Limit::RingingTimeout),
+                };
+                if let (Some(at), limit) = timer {
+                    if now >= at {
+                        for s in c.streams.iter_mut() {
+                            if let Some(id) = s.take() {
+                                self.relay.free(id);
+                            }
+                        }
+                        c.expired = Some(now);
+                        self.counts[limit.index()] += 1;
+                        log::debug!("media: unanswered WAN call freed ({})", limit.as_str());
+                    }
+                }
+            }
             let empty = c.streams.iter().all(Option::is_none);
             let stale =
                 (c.hold[0] || c.hold[1]) && now.saturating_duration_since(c.last_sip) > HOLD_LIMIT;
             // A call that has had streams and lost them all has ended; one
             // that never had any (a late offer pending) waits for its SDP,
-            // but not forever.
+            // but not forever; nor does a tombstone.
             let never = empty && now.saturating_duration_since(c.last_sip) > HOLD_LIMIT;
-            if (empty && c.established) || stale || never {
+            let buried = c
+                .expired
+                .is_some_and(|t| now.saturating_duration_since(t) > HOLD_LIMIT);
+            if (empty && c.established) || stale || never || buried {
                 self.drop_call(i);
                 ended += 1;
             } else {
@@ -286,4 +580,28 @@ fn short_tag(tag: &str) -> &str {
         end -= 1;
     }
     &tag[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_costs_what_limits_says() {
+        // crate::limits::MAX_CALLS: "about 260 bytes each".
+        assert!(std::mem::size_of::<Call>() <= 264);
+    }
+
+    #[test]
+    fn reserve_and_source_cap_follow_the_pool() {
+        // siproxd's default pool: 10 streams.
+        assert_eq!(lan_reserve(10), 2);
+        assert_eq!(wan_source_cap(10), 4);
+        assert_eq!(lan_reserve(600), 150);
+        assert_eq!(wan_source_cap(600), 112);
+        // Tiny pools: the reserve never exceeds the pool.
+        assert_eq!(lan_reserve(1), 1);
+        assert_eq!(lan_reserve(0), 0);
+        assert_eq!(wan_source_cap(0), WAN_SOURCE_MIN);
+    }
 }

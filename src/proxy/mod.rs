@@ -61,6 +61,7 @@ pub mod keyed;
 pub mod mask;
 pub mod media;
 pub mod output;
+pub mod ratelimit;
 pub mod registry;
 
 pub use output::{Buf, Channel, Outbox, Transmit};
@@ -173,6 +174,8 @@ pub struct Proxy {
     stats: Stats,
     /// Calls and the RTP relay; `None` when `rtp_proxy_enable = 0`.
     media: Option<Media>,
+    /// New calls per WAN source ([`ratelimit`]).
+    invites: ratelimit::InviteLimiter,
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -220,7 +223,7 @@ impl Proxy {
                 data: [0; MAX_SIP_MESSAGE],
             })
             .collect();
-        Proxy {
+        let mut proxy = Proxy {
             cfg,
             addrs,
             public,
@@ -234,7 +237,10 @@ impl Proxy {
             dirty: false,
             stats: Stats::new(),
             media,
-        }
+            invites: ratelimit::InviteLimiter::new(),
+        };
+        proxy.sync_relay_local();
+        proxy
     }
 
     pub fn stats(&self) -> &Stats {
@@ -287,9 +293,14 @@ impl Proxy {
                 }
             }
             s.push_str(&format!(
-                " latches {} pool-full {} streams-timed-out {}",
-                t.latches, t.pool_full, t.expired
+                " latches {} pool-full {} streams-timed-out {} rtp-held {} rtp-flushed {}",
+                t.latches, t.pool_full, t.expired, t.held, t.flushed
             ));
+            for (limit, n) in m.counts() {
+                if n > 0 {
+                    s.push_str(&format!(" media.{} {n}", limit.as_str()));
+                }
+            }
         }
         s.push('\n');
         s.push_str(&self.stats.to_string());
@@ -312,6 +323,20 @@ impl Proxy {
             let wan = addrs.wan.map_or_else(|| "-".to_string(), |a| a.to_string());
             log::info!("addresses now LAN {} WAN {wan}", lan.join(" "));
             self.addrs = addrs;
+            self.sync_relay_local();
+        }
+    }
+
+    /// Tell the relay the LAN networks and the router's own addresses
+    /// (its rules 0 and 7: never send WAN media to them, never latch them
+    /// from the WAN).
+    fn sync_relay_local(&mut self) {
+        let own: heapless::Vec<Ipv4Addr, 2> = [self.addrs.wan, self.public]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(m) = self.media.as_mut() {
+            m.relay_mut().set_local(&self.addrs.lan, &own);
         }
     }
 
@@ -331,6 +356,7 @@ impl Proxy {
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
         self.cfg = cfg;
+        self.sync_relay_local();
     }
 
     /// Did the saved registrations change since the last call?
@@ -612,6 +638,15 @@ impl Proxy {
         // RFC 3261 §16.3 step 5: no proxy extension is supported.
         if msg.header(HeaderName::ProxyRequire).is_some() {
             return self.answer(src, msg, ans(420, "Bad Extension"), out);
+        }
+        // A WAN source starts new calls at a bounded rate ([`ratelimit`]).
+        if method == Method::Invite
+            && src_side == Side::Wan
+            && msg.to_tag().is_none()
+            && !self.invites.admit(now, *src.addr.ip(), self.call_key(msg))
+        {
+            self.stats.bump("limit", "wan-invite-rate");
+            return self.answer(src, msg, ans(503, "Service Unavailable (call rate)"), out);
         }
         let Ok(ruri) = Uri::parse(uri) else {
             return self.answer(src, msg, ans(400, "Bad Request-URI"), out);
@@ -1043,7 +1078,11 @@ impl Proxy {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, dest_side, &mut sdp_mem) {
+        let to = Peer {
+            addr: dest,
+            side: dest_side,
+        };
+        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
             Ok(len) => len,
             Err(e) => {
                 self.stats.bump("media", e.as_str());
@@ -1052,6 +1091,12 @@ impl Proxy {
                         src,
                         msg,
                         ans(503, "Service Unavailable (no relay ports)"),
+                        out,
+                    ),
+                    MediaError::Expired => self.answer(
+                        src,
+                        msg,
+                        ans(503, "Service Unavailable (call timed out)"),
                         out,
                     ),
                     MediaError::Sdp(_) => {
@@ -1371,14 +1416,24 @@ impl Proxy {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        if code > 100
+        let answers = code > 100
             && code < 300
             && matches!(
                 cseq_method,
                 Some(Method::Invite | Method::Prack | Method::Update)
-            )
-        {
-            match self.rewrite_sdp(now, src, msg, call_key, dest_side, &mut sdp_mem) {
+            );
+        if answers && self.media.as_ref().is_some_and(|m| m.is_expired(call_key)) {
+            // The call went unanswered too long and its relay ports are
+            // gone ([`media`]): a late answer is refused cleanly, never
+            // taken for a new call. The UAS, getting no ACK, hangs up.
+            return self.stats.bump("drop", "answer-after-timeout");
+        }
+        if answers {
+            let to = Peer {
+                addr: dest,
+                side: dest_side,
+            };
+            match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
                 Ok(Some(len)) => body = &sdp_mem[..len],
                 Ok(None) => {}
                 Err(e) => {
@@ -1394,6 +1449,8 @@ impl Proxy {
             if let Some(m) = self.media.as_mut() {
                 if (200..300).contains(&code) {
                     m.established(call_key);
+                } else if code > 100 && code < 200 {
+                    m.provisional(now, call_key);
                 } else if code >= 300 && m.failed(call_key) {
                     self.stats.bump("media", "call-failed");
                 }
@@ -1510,16 +1567,18 @@ impl Proxy {
     }
 
     /// Rewrite the SDP body of `msg` (if it has one and media is relayed)
-    /// into `mem`. `Ok(None)`: the body goes as it is.
+    /// into `mem`, for `msg` going from `src` to `dest`. `Ok(None)`: the body
+    /// goes as it is.
     fn rewrite_sdp(
         &mut self,
         now: Instant,
         src: Peer,
         msg: &Message<'_>,
         call_key: u64,
-        dest_side: Side,
+        dest: Peer,
         mem: &mut [u8],
     ) -> Result<Option<usize>, MediaError> {
+        let dest_side = dest.side;
         if self.media.is_none() || msg.body.is_empty() {
             return Ok(None);
         }
@@ -1559,6 +1618,15 @@ impl Proxy {
             is_request: msg.is_request(),
             signalling_ip: *src.addr.ip(),
             wan: src.side == Side::Wan,
+            // The dialog's creator: a request's source, or where a
+            // response goes (the request came from there).
+            origin: {
+                let o = if msg.is_request() { src } else { dest };
+                media::Origin {
+                    wan: o.side == Side::Wan,
+                    ip: *o.addr.ip(),
+                }
+            },
         };
         let Some(media) = self.media.as_mut() else {
             return Ok(None);
@@ -1916,6 +1984,7 @@ impl Proxy {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());
                 self.public = Some(*a.ip());
+                self.sync_relay_local();
             }
         }
     }

@@ -7,27 +7,36 @@
 //!   RFC 3550 §11) and hands one pair to each *stream* (one `m=` line of a
 //!   call). Capacity is fixed at construction from the port list; when every
 //!   pair is taken, [`Relay::allocate`] refuses ([`PoolFull`]) and nothing is
-//!   evicted (DESIGN.md rule 6).
+//!   evicted (DESIGN.md rule 6). Which calls may take how many pairs is the
+//!   signalling layer's decision ([`crate::proxy::media`]).
 //! - Keeps, for each stream, two legs: A (the offerer) and B (the answerer),
 //!   each with an *expected* address per channel (from its SDP, RFC 4566 `c=`
 //!   and `m=`, RTCP from `a=rtcp` (RFC 3605) or port + 1), the IP its
 //!   signalling came from, and the *latched* address: the source sipnat has
 //!   actually seen and now sends to (symmetric RTP, RFC 4961; "latching",
 //!   RFC 7362 §4).
-//! - Forwards a packet from one leg to the other leg's current destination:
-//!   its latched address if latched, else its expected address.
-//! - Counts every packet forwarded or dropped, per stream and in total, in
-//!   plain integers ([`RelayTotals`], [`StreamStats`]).
+//! - Forwards a packet from one leg to the other leg's destination (rule 7),
+//!   or holds it while that leg has none yet (rule 8).
+//! - Reads the first bytes of a packet that would latch or move a latch: the
+//!   RTP/RTCP version, length and SSRC (RFC 3550 §5.1, §6.4). SRTP and SRTCP
+//!   keep these in clear (RFC 3711 §3.1, §3.4), so this works for them too.
+//! - Counts every packet forwarded, held or dropped, per stream and in total,
+//!   in plain integers ([`RelayTotals`], [`StreamStats`]); every drop has a
+//!   [`DropReason`].
 //! - Frees streams silent for `rtp_timeout` ([`Relay::expire`]), except those
 //!   on hold.
 //!
 //! # What it does not do
-//! No sockets, no clock (every time-dependent call takes `now`), no parsing:
-//! it never looks inside a packet (it does not check RTP headers, SSRCs or
-//! sequence numbers, and it does not touch SRTP). It does not read SDP: the
-//! signalling layer ([`crate::proxy`]) passes the addresses in ([`LegSetup`]).
-//! IPv4 only. It does not allocate after [`Relay::new`], and logs nothing
-//! above `trace`.
+//! No sockets, no clock (every time-dependent call takes `now`). No parsing
+//! beyond the fixed RTP/RTCP header of a packet from a source that is not
+//! latched yet (packets from a latched source are only checked for an SSRC
+//! to remember): no sequence numbers, no payload, no SRTP authentication (a
+//! stranger who knows a stream's SSRC — only someone on its path can — passes
+//! rule 6). It does not read SDP: the signalling layer ([`crate::proxy`])
+//! passes the addresses in ([`LegSetup`]); it does not know SSRCs from SDP
+//! (`a=ssrc`, RFC 5576). Non-RTP media over UDP (T.38 `udptl`) is latched by
+//! the address rules alone. IPv4 only. It does not allocate after
+//! [`Relay::new`], and logs nothing above `trace`.
 //!
 //! # Sockets and indices
 //! The driver binds one UDP socket per relay port, on 0.0.0.0, so one socket
@@ -35,86 +44,150 @@
 //! is the RTP port of pair `k`, index `2k + 1` its RTCP port;
 //! [`Relay::socket_ports`] yields the port of each index in that order. The
 //! driver passes the index of the receiving socket to [`Relay::on_packet`]
-//! and sends the unchanged datagram from the same socket.
+//! and sends the unchanged datagram from the same socket; held packets leave
+//! through [`Relay::flush`], which names the socket index of each.
 //!
-//! # Latching and the anti-hijack rule ("RTP Bleed")
+//! # Latching and the anti-hijack rules ("RTP Bleed")
 //! A relay that sends media to whoever sent to its port leaks a call's audio
 //! to anyone who sprays the port range, and lets them inject or steal the
-//! stream. sipnat decides, per stream and per channel (RTP and RTCP are
-//! latched separately), as follows. A leg's *allowed IPs* are the IPs of its
-//! expected RTP and RTCP addresses, the IP its SIP signalling came from, and
-//! the IP latched on its other channel (RTCP follows the RTP source's IP and
-//! vice versa).
+//! stream. sipnat ties latching to what the signalling says, per stream and
+//! per channel (RTP and RTCP latch separately). A leg's *named IPs* are the
+//! IPs of its expected RTP and RTCP addresses and the IP its SIP signalling
+//! came from.
 //!
-//! 1. **Latched source.** A packet from a leg's latched address is forwarded
-//!    to the other leg.
-//! 2. **Not yet latched.** A packet latches leg X if its source IP is one of
-//!    X's allowed IPs, from any port (a NAT may change the port). If X's SDP
-//!    address is not publicly routable (RFC 1918, 100.64/10 shared address
-//!    space (RFC 6598), 169.254/16 link-local, 127/8 loopback, 0/8) while X is
-//!    on the WAN side, X's own NAT hides its real address: then, within
-//!    [`LATCH_WINDOW`] after X's address was set (or after the other leg's
-//!    address was set, which is when media starts on an incoming call), the
-//!    first packet from *any* source may latch X. The window closes as soon as
-//!    either channel of X latches.
-//! 3. **Which leg?** For a source that is not latched anywhere, each leg that
-//!    would accept it is ranked: the exact expected address (ip:port) first,
-//!    then an allowed IP on a leg not latched yet, then a take-over of a
-//!    latched leg (rule 4), then the window; within a rank, a leg that trusts
-//!    the IP strongly (rule 4) before one that trusts it weakly. The best
-//!    wins; on a tie (the hairpin case: both phones on the LAN, or both
-//!    behind one NAT) the leg whose expected port equals the source port
-//!    wins, else leg A. (Both
-//!    legs answering to the same IP are symmetric, so a swapped guess still
-//!    relays both directions correctly once both have latched.)
-//! 4. **Latched, new source.** It may take over leg X if X's latched source
-//!    has been silent for at least [`RELATCH_SILENCE`] and the new source's
-//!    IP is one of X's allowed IPs or the IP of the old latched address (a NAT
-//!    rebinding on the same IP). A *weak* latch (made through the window of
-//!    rule 2, or from the IP of the other channel's weak latch) is taken over
-//!    at once by a source from one of X's SDP or signalling IPs, so a
-//!    stranger who won the window loses both channels as soon as the real
-//!    far end shows up from an address the signalling names.
-//! 5. **Everything else is dropped** and counted as
-//!    [`DropReason::UnknownSource`]: a stranger spraying the port range never
-//!    gets media relayed to it, and never steals a stream; its packets do not
-//!    keep a stream alive either.
+//! 0. **Side.** A packet can only be from a leg on the side it arrived on
+//!    (the arrival interface, [`crate::side`]). A packet that arrived on the
+//!    WAN from loopback, 0.0.0.0/8, a LAN network or one of the router's own
+//!    addresses ([`Relay::set_local`]) is forged: dropped
+//!    ([`DropReason::ForgedSource`]) and never latched.
+//! 1. **Latched source.** A packet from a leg's latched address is
+//!    forwarded to the other leg (rule 7); the SSRC it carries is remembered.
+//! 2. **Media check.** A packet that would latch a leg or move a latch must
+//!    look like the stream's media (else [`DropReason::NotMedia`]): for
+//!    `RTP/…` profiles an RTP packet — version 2, the 12-byte fixed header
+//!    and its CSRC list (RFC 3550 §5.1) — on the RTP port, or an RTCP packet
+//!    — version 2, packet type 192–223 as RFC 5761 §4 tells them apart, at
+//!    least the header and the sender's SSRC (RFC 3550 §6.4.1) — on either
+//!    port; for `UDP/TLS/RTP/…` also a DTLS record (first byte 20–63,
+//!    RFC 7983 §7), which has no SSRC; other UDP media is not checked.
+//! 3. **Named sources latch at once.** A packet from a named IP latches the
+//!    leg, from any port (a NAT may change the port). A packet from the IP
+//!    latched on the leg's other channel latches like that latch (RTCP
+//!    follows the RTP source's IP, and the other way round).
+//! 4. **The learning window.** A WAN leg whose expected RTP address is not a
+//!    destination (rule 7: private, loopback, the router's own, …) is behind
+//!    a NAT of its own, and its media may come from an IP nothing names (a
+//!    far end behind a second NAT: the provider signals, the NAT sends). For
+//!    [`LATCH_WINDOW`] after its address was set (or after the other leg's
+//!    was, which is when media starts on an incoming call) its RTP channel
+//!    may latch an unnamed source, ranked like rtpengine's "heuristic"
+//!    endpoint learning: exact expected address > named IP > the expected
+//!    *port* > anything. A source whose port equals the SDP's latches at
+//!    once (a port-preserving NAT keeps it; a blind sprayer does not know
+//!    it). Any other source may latch only from [`LEARNING`] after the
+//!    window opened; its packets before are dropped
+//!    ([`DropReason::Learning`]), so the real far end — named, or
+//!    port-preserving, and sending from the answer on — wins over a stranger
+//!    who was merely first. RTCP never latches through the window: it
+//!    follows the RTP latch's IP (rule 3).
+//! 5. **Which leg?** For a source latched nowhere, each leg that would
+//!    accept it is ranked: the exact expected address (ip:port) first, then
+//!    a named IP on a leg not latched yet, then a take-over (rule 6), then
+//!    the window's port match, then the window's "anything"; within a rank,
+//!    the stronger latch class. On a tie (the hairpin case: both phones on
+//!    the LAN, or both behind one NAT) the leg whose expected port equals
+//!    the source port wins, else leg A.
+//! 6. **Moving a latch.** A latch is as strong as what made it: *named*
+//!    (rule 3), *port* or *learned* (rule 4). A stronger source takes a
+//!    weaker latch at once: a named IP always, a port match while the
+//!    window is open. Otherwise a new source may take the leg over only
+//!    when the latched source has been silent for [`RELATCH_SILENCE`], and
+//!    then only from a named IP, or — from the old latch's IP (a NAT
+//!    rebinding) or the IP latched on the other channel — with *SSRC
+//!    continuity*: its packet carries the SSRC last seen from the latched
+//!    source (RFC 3550 §8: the SSRC, not the transport address, identifies
+//!    the source). A mismatch is dropped ([`DropReason::SsrcMismatch`]). A
+//!    stream without SSRCs (not RTP) moves only to a named IP.
+//! 7. **Destinations.** A leg's destination is its latched address, else
+//!    its expected address when that is *reachable*: a LAN leg's as its SDP
+//!    says; a WAN leg's only when it is public (not RFC 1918, 100.64/10,
+//!    169.254/16, 127/8, 0/8, multicast or reserved) or the IP its
+//!    signalling came from (a provider on the router's private upstream
+//!    network, such as an OpenWrt router behind a FritzBox that is the
+//!    registrar, signals and sends media from that private address), and
+//!    never loopback, a LAN network or one of the router's own addresses.
+//!    So relay output toward the WAN only ever goes to a WAN address: a WAN
+//!    SDP naming `c=127.0.0.1`, the router or a LAN phone waits for
+//!    latching instead, and rule 0 keeps such sources from latching. An
+//!    address with IP 0.0.0.0 or port 0 is no destination; a packet whose
+//!    destination is its own source (a stream pointed at itself would loop)
+//!    is dropped ([`DropReason::Loop`]).
+//! 8. **Hold.** A packet for a WAN leg that has its SDP but no destination
+//!    yet (it waits to latch, rule 7) is held ([`Decision::Held`]) instead
+//!    of dropped, unless it is larger than [`HOLD_BYTES`]. A packet for a
+//!    leg with no SDP yet (a phone that is still ringing: only a WAN caller
+//!    sends then), or whose SDP rejected the stream (port 0), is dropped
+//!    ([`DropReason::NoDestination`]). At most
+//!    [`HOLD_PER_STREAM`](crate::limits::HOLD_PER_STREAM) per stream, in one
+//!    pool of [`HOLD_PACKETS`](crate::limits::HOLD_PACKETS) buffers shared by
+//!    every stream; when full, the oldest goes ([`DropReason::HoldFull`]).
+//!    When the leg gets a destination (it latches, or new SDP makes one
+//!    reachable), [`Relay::flush_pending`] turns true and [`Relay::flush`]
+//!    hands the held packets to the driver in arrival order, from their own
+//!    socket; those older than [`HOLD_MAX_AGE`] are dropped
+//!    ([`DropReason::HoldStale`]: late audio is worse than none), and so are
+//!    those of a stream that ended. So no packet goes to an address sipnat
+//!    merely guessed, and the first words of a call are not lost while the
+//!    far end's NAT reveals itself.
+//! 9. **Everything else is dropped** ([`DropReason::UnknownSource`]): a
+//!    stranger spraying the port range never gets media relayed to it, and
+//!    never steals a stream; its packets do not keep a stream alive either.
 //!
-//! The residual risk is the window of rule 2: a stranger who sends to the
-//! right port within those seconds, before a far end whose media comes from
-//! an IP no SDP or signalling names, keeps the leg until it falls silent. A source that spoofs an allowed IP can inject
-//! packets but never receives any (they go to the real address).
-//!
-//! # Destinations
-//! An expected address with IP 0.0.0.0 or port 0 is no destination; a packet
-//! with no destination, or whose destination is its own source (a stream
-//! pointed at itself would loop), is dropped and counted.
+//! The residual risk is the window of rule 4 for a far end that is neither
+//! named nor port-preserving: a stranger whose packet arrives after
+//! [`LEARNING`] and before the real far end's first one takes the leg, and
+//! the real far end cannot take it back (it has no name, no port, no SSRC
+//! continuity). A source that spoofs a named IP can inject packets but never
+//! receives any (they go to the real address).
 //!
 //! # Memory
-//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (344 on a
-//! 64-bit host), allocated in [`Relay::new`]: siproxd's default pool
-//! 7070–7089 (10 streams) takes about 3 KB; a pool of 1000 pairs about
-//! 0.3 MB.
+//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (520 on a
+//! 64-bit host), allocated in [`Relay::new`], plus the hold pool (about
+//! 42 KB): siproxd's default pool 7070–7089 (10 streams) takes about 47 KB;
+//! a pool of 1000 pairs about 0.56 MB.
 
+mod hold;
+
+use crate::config::Net4;
+use crate::limits::HOLD_BYTES;
 use crate::side::Side;
+use hold::{HoldPool, Target};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 #[cfg(test)]
 mod tests;
 
-/// How long after a WAN leg's (non-public) address is set any source may
-/// latch it (rule 2 of the module doc).
+/// How long after a WAN leg's unreachable address is set an unnamed source
+/// may latch it (rule 4 of the module doc).
 pub const LATCH_WINDOW: Duration = Duration::from_secs(3);
 
+/// From how long after the window opened a source that is neither named nor
+/// on the SDP's port may latch (rule 4). A far end starts sending with its
+/// answer: by then a named or port-preserving one has shown up.
+pub const LEARNING: Duration = Duration::from_millis(500);
+
 /// How long a latched source must be silent before another source may take
-/// its leg over (rule 4 of the module doc). At 50 packets/s, 2 s is 100 lost
+/// its leg over (rule 6 of the module doc). At 50 packets/s, 2 s is 100 lost
 /// packets: a real source that is still alive never looks silent.
 pub const RELATCH_SILENCE: Duration = Duration::from_secs(2);
 
+/// Held packets older than this are dropped, not sent (rule 8).
+pub const HOLD_MAX_AGE: Duration = Duration::from_secs(1);
+
 /// Upper bound of one stream slot's size in bytes (the memory cost of a
 /// port pair; a unit test checks the bound).
-pub const SLOT_BYTES: usize = 352;
+pub const SLOT_BYTES: usize = 528;
 
 /// A stream's handle: the slot index and the slot's generation, so an id
 /// kept after [`Relay::free`] (or expiry) never reaches the slot's next
@@ -165,34 +238,66 @@ impl Channel {
     }
 }
 
+/// What a stream carries, from its `m=` protocol: how rule 2 checks a
+/// packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Payload {
+    /// `RTP/AVP`, `RTP/SAVP`, `RTP/AVPF`, `RTP/SAVPF`: RTP and RTCP.
+    #[default]
+    Rtp,
+    /// `UDP/TLS/RTP/…` (RFC 5764): SRTP, SRTCP and the DTLS handshake.
+    DtlsSrtp,
+    /// Anything else over UDP (`udptl`, `UDP/…`): not checked.
+    Other,
+}
+
 /// Why a packet was not forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
     /// The port has no stream (never allocated, freed, or timed out).
     NotAllocated,
-    /// The source is neither leg's latched address and may not latch one.
+    /// The source is neither leg's latched address and may not latch one
+    /// (rule 9).
     UnknownSource,
-    /// The other leg has no address yet (no answer, or 0.0.0.0).
+    /// The other leg has no destination and nothing is held for it: it has
+    /// no SDP yet, its SDP rejected the stream (port 0), or the packet is too
+    /// large to hold (rule 8).
     NoDestination,
     /// The destination is the packet's own source.
     Loop,
     /// Longer than the driver reads (`driver::sys::RELAY_DATAGRAM`): never
     /// forwarded cut short.
     Oversize,
-    /// Arrived on the WAN with a source address of the LAN, loopback or the
-    /// router itself: forged (the driver tells, [`crate::side`]).
+    /// Not an RTP/RTCP (or DTLS) packet from a source that would latch
+    /// (rule 2).
+    NotMedia,
+    /// An unnamed source before [`LEARNING`] ended (rule 4).
+    Learning,
+    /// A take-over without SSRC continuity (rule 6).
+    SsrcMismatch,
+    /// Arrived on the WAN from a LAN, loopback or router address (rule 0).
     ForgedSource,
+    /// A held packet dropped to make room (rule 8).
+    HoldFull,
+    /// A held packet older than [`HOLD_MAX_AGE`], or whose stream ended
+    /// (rule 8).
+    HoldStale,
 }
 
 impl DropReason {
     /// Every reason, in [`DropReason::index`] order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::NotAllocated,
         DropReason::UnknownSource,
         DropReason::NoDestination,
         DropReason::Loop,
         DropReason::Oversize,
+        DropReason::NotMedia,
+        DropReason::Learning,
+        DropReason::SsrcMismatch,
         DropReason::ForgedSource,
+        DropReason::HoldFull,
+        DropReason::HoldStale,
     ];
 
     /// Name for counters and `sipnat status`.
@@ -203,7 +308,12 @@ impl DropReason {
             DropReason::NoDestination => "no-destination",
             DropReason::Loop => "loop",
             DropReason::Oversize => "oversize",
-            DropReason::ForgedSource => "forged-source",
+            DropReason::NotMedia => "not-rtp",
+            DropReason::Learning => "learning",
+            DropReason::SsrcMismatch => "ssrc-mismatch",
+            DropReason::ForgedSource => "wan-forged-source",
+            DropReason::HoldFull => "hold-full",
+            DropReason::HoldStale => "hold-stale",
         }
     }
 
@@ -215,7 +325,12 @@ impl DropReason {
             DropReason::NoDestination => 2,
             DropReason::Loop => 3,
             DropReason::Oversize => 4,
-            DropReason::ForgedSource => 5,
+            DropReason::NotMedia => 5,
+            DropReason::Learning => 6,
+            DropReason::SsrcMismatch => 7,
+            DropReason::ForgedSource => 8,
+            DropReason::HoldFull => 9,
+            DropReason::HoldStale => 10,
         }
     }
 }
@@ -225,6 +340,9 @@ impl DropReason {
 pub enum Decision {
     /// Send the same bytes from the same socket to this address.
     Forward(SocketAddrV4),
+    /// The relay kept a copy to send later ([`Relay::flush`]); nothing to
+    /// do now.
+    Held,
     Drop(DropReason),
 }
 
@@ -235,7 +353,8 @@ pub struct PoolFull;
 /// A leg's addresses as its SDP and signalling tell them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LegSetup {
-    /// Expected RTP address (`c=` and `m=`); IP 0.0.0.0 = unknown / hold.
+    /// Expected RTP address (`c=` and `m=`); IP 0.0.0.0 = unknown / hold,
+    /// port 0 = the stream is rejected (RFC 3264 §6).
     pub rtp: SocketAddrV4,
     /// Expected RTCP address (`a=rtcp`, else RTP port + 1).
     pub rtcp: SocketAddrV4,
@@ -243,6 +362,8 @@ pub struct LegSetup {
     pub signalling_ip: Option<Ipv4Addr>,
     /// The leg is on the WAN side.
     pub wan: bool,
+    /// What the stream carries (its `m=` protocol).
+    pub payload: Payload,
 }
 
 /// Packets and bytes.
@@ -262,10 +383,13 @@ impl Counts {
 /// Counters of one stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamStats {
-    /// Forwarded packets by the leg they came from (`[A, B]`).
+    /// Forwarded packets by the leg they came from (`[A, B]`), held ones
+    /// included once they left.
     pub forwarded: [Counts; 2],
     /// Dropped packets by [`DropReason::index`].
     pub dropped: [Counts; DropReason::ALL.len()],
+    /// Packets held (rule 8).
+    pub held: u32,
     /// Latches made on this stream (first latches and take-overs).
     pub latches: u32,
 }
@@ -283,9 +407,13 @@ impl StreamStats {
 /// Counters of the whole relay since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayTotals {
+    /// Forwarded packets, held ones included once they left.
     pub forwarded: Counts,
     /// Dropped packets by [`DropReason::index`].
     pub dropped: [Counts; DropReason::ALL.len()],
+    /// Packets held (rule 8), and of those, sent later.
+    pub held: u64,
+    pub flushed: u64,
     /// Latches made (first latches and take-overs).
     pub latches: u64,
     /// Streams handed out, freed by the signalling layer, timed out.
@@ -302,28 +430,54 @@ impl RelayTotals {
     }
 }
 
+/// How strong a latch is (rule 6): what made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// Any source, after [`LEARNING`] (rule 4).
+    Learned,
+    /// An unnamed source from the SDP's port (rule 4).
+    Port,
+    /// A named IP (rule 3).
+    Named,
+}
+
 /// The address a channel of a leg is latched to.
 #[derive(Debug, Clone, Copy)]
 struct Latch {
     addr: SocketAddrV4,
-    /// Latched through the window (rule 2), or by the IP of the other
-    /// channel's window latch: an allowed IP takes it over at once.
-    weak: bool,
+    class: Class,
     /// Last packet from `addr`.
     last_seen: Instant,
+    /// The SSRC of the last media packet from `addr` (rule 6).
+    ssrc: Option<u32>,
 }
 
 /// One channel (RTP or RTCP) of one leg.
 #[derive(Debug, Clone, Copy, Default)]
 struct Path {
     expected: Option<SocketAddrV4>,
+    /// The expected address is a destination before a latch (rule 7).
+    reachable: bool,
+    /// The SDP rejected the stream (port 0): nothing is held for it.
+    closed: bool,
     latched: Option<Latch>,
 }
 
 impl Path {
     fn destination(&self) -> Option<SocketAddrV4> {
-        self.latched.map(|l| l.addr).or(self.expected)
+        self.latched
+            .map(|l| l.addr)
+            .or(self.expected.filter(|_| self.reachable))
     }
+}
+
+/// The learning window of a leg (rule 4).
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// From when any source may latch.
+    learned_from: Instant,
+    /// Until when unnamed sources may latch at all.
+    until: Instant,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -331,92 +485,192 @@ struct LegState {
     paths: [Path; 2],
     signalling_ip: Option<Ipv4Addr>,
     wan: bool,
-    /// Until when any source may latch this leg (rule 2).
-    window_until: Option<Instant>,
+    window: Option<Window>,
 }
 
-/// How far a source IP is allowed for a leg (rule 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trust {
-    None,
-    /// Only as the IP of the other channel's weak latch.
-    Weak,
-    Strong,
-}
-
-/// How well a leg matches an unknown source; lower is better (rule 3).
+/// How well a leg matches an unknown source; lower is better (rule 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Rank {
     Exact,
-    AllowedIp,
+    Named,
     TakeOver,
-    Window,
+    Port,
+    Learned,
+}
+
+/// A leg's answer to a source latched nowhere: how well it matches, and how
+/// strong the latch would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Claim {
+    rank: Rank,
+    class: Class,
 }
 
 impl LegState {
-    /// Is `ip` one of the allowed IPs of this leg for channel `ch`? An IP
-    /// known only from a weak latch of the other channel is weakly allowed.
-    fn allows(&self, ch: usize, ip: Ipv4Addr) -> Trust {
-        if self.signalling_ip == Some(ip)
+    /// Does the signalling name `ip` for this leg (rule 3)?
+    fn names(&self, ip: Ipv4Addr) -> bool {
+        self.signalling_ip == Some(ip)
             || self
                 .paths
                 .iter()
                 .any(|p| p.expected.is_some_and(|e| *e.ip() == ip))
-        {
-            return Trust::Strong;
-        }
-        match self.paths.get(ch ^ 1).and_then(|p| p.latched) {
-            Some(l) if *l.addr.ip() == ip && !l.weak => Trust::Strong,
-            Some(l) if *l.addr.ip() == ip => Trust::Weak,
-            _ => Trust::None,
-        }
     }
 
-    /// Needs the window of rule 2: on the WAN with a non-public SDP address.
+    /// How far this leg trusts `ip` on channel `ch`: a named IP fully, the
+    /// IP latched on the other channel as much as that latch.
+    fn trust(&self, ch: usize, ip: Ipv4Addr) -> Option<Class> {
+        if self.names(ip) {
+            return Some(Class::Named);
+        }
+        self.paths
+            .get(ch ^ 1)
+            .and_then(|p| p.latched)
+            .filter(|l| *l.addr.ip() == ip)
+            .map(|l| l.class)
+    }
+
+    /// Needs the learning window of rule 4: on the WAN with an expected RTP
+    /// address that is not a destination.
     fn hidden(&self) -> bool {
-        self.wan && self.paths[0].expected.is_some_and(|e| !is_public(*e.ip()))
+        self.wan && self.paths[0].expected.is_some() && !self.paths[0].reachable
     }
 
     fn unlatched(&self) -> bool {
         self.paths.iter().all(|p| p.latched.is_none())
     }
 
-    /// Whether, and how well, this leg may take `from` on channel `ch`
-    /// (`from` is not this channel's latched address), and whether the
-    /// latch would be weak.
-    fn rank(&self, now: Instant, ch: usize, from: SocketAddrV4) -> Option<(Rank, bool)> {
-        let path = self.paths.get(ch)?;
-        let trust = self.allows(ch, *from.ip());
-        let weak = trust == Trust::Weak;
+    /// Whether, and how, this leg may take `from` (latched nowhere, carrying
+    /// `ssrc`) on channel `ch`; else why not (rules 3–6).
+    fn claim(
+        &self,
+        now: Instant,
+        ch: usize,
+        from: SocketAddrV4,
+        ssrc: Option<u32>,
+    ) -> Result<Claim, DropReason> {
+        let Some(path) = self.paths.get(ch) else {
+            return Err(DropReason::UnknownSource);
+        };
+        let ip = *from.ip();
+        let trust = self.trust(ch, ip);
         let exact = path.expected == Some(from);
+        // Rule 4 is for RTP only; RTCP follows the RTP latch (rule 3).
+        let window = self.window.filter(|w| ch == 0 && now < w.until);
+        let port_match = trust.is_none()
+            && window.is_some()
+            && path.expected.is_some_and(|e| e.port() == from.port());
+        let named_rank = if exact { Rank::Exact } else { Rank::TakeOver };
         match path.latched {
-            None if exact => Some((Rank::Exact, false)),
-            None if trust != Trust::None => Some((Rank::AllowedIp, weak)),
-            None => self
-                .window_until
-                .filter(|t| now < *t)
-                .map(|_| (Rank::Window, true)),
+            None => {
+                if exact {
+                    return Ok(Claim {
+                        rank: Rank::Exact,
+                        class: Class::Named,
+                    });
+                }
+                if let Some(class) = trust {
+                    return Ok(Claim {
+                        rank: Rank::Named,
+                        class,
+                    });
+                }
+                let Some(w) = window else {
+                    return Err(DropReason::UnknownSource);
+                };
+                if port_match {
+                    Ok(Claim {
+                        rank: Rank::Port,
+                        class: Class::Port,
+                    })
+                } else if now >= w.learned_from {
+                    Ok(Claim {
+                        rank: Rank::Learned,
+                        class: Class::Learned,
+                    })
+                } else {
+                    Err(DropReason::Learning)
+                }
+            }
             Some(l) => {
+                // A stronger source takes a weaker latch at once.
+                if let Some(class) = trust.filter(|c| *c > l.class) {
+                    return Ok(Claim {
+                        rank: named_rank,
+                        class,
+                    });
+                }
+                if port_match && l.class < Class::Port {
+                    return Ok(Claim {
+                        rank: Rank::Port,
+                        class: Class::Port,
+                    });
+                }
                 let silent = now.saturating_duration_since(l.last_seen) >= RELATCH_SILENCE;
-                let take = (l.weak && trust == Trust::Strong)
-                    || (silent && (trust != Trust::None || l.addr.ip() == from.ip()));
-                match (take, exact) {
-                    (false, _) => None,
-                    (true, true) => Some((Rank::Exact, false)),
-                    // Same IP as a weak latch: still weak.
-                    (true, false) => {
-                        Some((Rank::TakeOver, weak || (l.weak && trust == Trust::None)))
-                    }
+                if !silent {
+                    return Err(DropReason::UnknownSource);
+                }
+                if trust == Some(Class::Named) {
+                    return Ok(Claim {
+                        rank: named_rank,
+                        class: Class::Named,
+                    });
+                }
+                if *l.addr.ip() != ip && trust.is_none() {
+                    return Err(DropReason::UnknownSource);
+                }
+                // A NAT rebinding: the same source, by its SSRC.
+                if ssrc.is_some() && ssrc == l.ssrc {
+                    Ok(Claim {
+                        rank: Rank::TakeOver,
+                        class: l.class,
+                    })
+                } else {
+                    Err(DropReason::SsrcMismatch)
                 }
             }
         }
     }
 }
 
+/// Rule 2: is `data`, arriving on channel `ch` of a stream carrying
+/// `payload`, a media packet, and with which SSRC? `None`: not media;
+/// `Some(None)`: media without an SSRC (DTLS, or not RTP at all).
+fn inspect(data: &[u8], ch: usize, payload: Payload) -> Option<Option<u32>> {
+    if payload == Payload::Other {
+        return Some(None);
+    }
+    let b0 = *data.first()?;
+    // RFC 7983 §7: 20..=63 is DTLS.
+    if payload == Payload::DtlsSrtp && (20..=63).contains(&b0) {
+        return Some(None);
+    }
+    // RFC 3550 §5.1 / §6.4.1: version 2 in the top two bits.
+    if b0 >> 6 != 2 {
+        return None;
+    }
+    let b1 = *data.get(1)?;
+    let ssrc_at = if (192..=223).contains(&b1) {
+        // RTCP (RFC 5761 §4): header, then the sender's SSRC.
+        4
+    } else if ch == 0 {
+        // RTP: the fixed header and its CSRC list must be there.
+        let csrc = usize::from(b0 & 0x0f);
+        if data.len() < 12 + 4 * csrc {
+            return None;
+        }
+        8
+    } else {
+        return None;
+    };
+    let s: [u8; 4] = data.get(ssrc_at..ssrc_at + 4)?.try_into().ok()?;
+    Some(Some(u32::from_be_bytes(s)))
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Stream {
     legs: [LegState; 2],
     hold: bool,
+    payload: Payload,
     /// Last accepted packet, allocation, setup or touch.
     last_active: Instant,
     stats: StreamStats,
@@ -428,6 +682,31 @@ struct Slot {
     stream: Option<Stream>,
 }
 
+/// The router's own addresses and LAN networks (rules 0 and 7).
+#[derive(Debug, Clone, Default)]
+struct Local {
+    lan: heapless::Vec<Net4, 4>,
+    own: heapless::Vec<Ipv4Addr, 4>,
+}
+
+impl Local {
+    /// Loopback, 0.0.0.0/8, a LAN network, or one of the router's addresses.
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback()
+            || ip.octets()[0] == 0
+            || self.own.contains(&ip)
+            || self.lan.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// What one stream decided about one packet.
+enum Verdict {
+    Forward(SocketAddrV4),
+    /// Hold it for this leg.
+    Hold(usize),
+    Drop(DropReason),
+}
+
 /// The relay table. See the module doc.
 pub struct Relay {
     /// RTP port of each pair (RTCP is + 1), as given.
@@ -437,6 +716,8 @@ pub struct Relay {
     /// Where the next allocation starts looking (round-robin).
     cursor: usize,
     rtp_timeout: Duration,
+    local: Local,
+    held: HoldPool,
     totals: RelayTotals,
 }
 
@@ -465,8 +746,18 @@ impl Relay {
             in_use: 0,
             cursor: 0,
             rtp_timeout,
+            local: Local::default(),
+            held: HoldPool::new(),
             totals: RelayTotals::default(),
         }
+    }
+
+    /// The router's LAN networks and own addresses (at most 4 of each are
+    /// kept), for rules 0 and 7. The signalling layer calls it whenever they
+    /// change; legs set up before keep what they were given.
+    pub fn set_local(&mut self, lan: &[Net4], own: &[Ipv4Addr]) {
+        self.local.lan = lan.iter().copied().take(4).collect();
+        self.local.own = own.iter().copied().take(4).collect();
     }
 
     /// Streams the pool holds (= port pairs).
@@ -477,6 +768,11 @@ impl Relay {
     /// Streams allocated now.
     pub fn in_use(&self) -> usize {
         self.in_use
+    }
+
+    /// Packets held now (rule 8).
+    pub fn held_now(&self) -> usize {
+        self.held.len()
     }
 
     /// The port of each socket index: RTP of pair 0, RTCP of pair 0, RTP of
@@ -506,6 +802,7 @@ impl Relay {
             slot.stream = Some(Stream {
                 legs: [LegState::default(); 2],
                 hold: false,
+                payload: Payload::default(),
                 last_active: now,
                 stats: StreamStats::default(),
             });
@@ -540,36 +837,62 @@ impl Relay {
         slot.stream.as_mut()
     }
 
+    /// Is `ip` a destination for a leg before it latches (rule 7)?
+    fn reachable(&self, wan: bool, ip: Ipv4Addr, signalling_ip: Option<Ipv4Addr>) -> bool {
+        if !wan {
+            return true;
+        }
+        !self.local.contains(ip) && (is_public(ip) || signalling_ip == Some(ip))
+    }
+
     /// Set (or update, on re-INVITE / answer) a leg's expected addresses.
     /// An IP of 0.0.0.0 (hold, RFC 3264 §8.4) keeps the previous expected
     /// address and latch. A changed expected address (the far end moved, or
     /// restarted its media on another port: re-INVITE) resets that leg's
-    /// latches. Setting a leg opens its window (rule 2) when it needs one,
+    /// latches. Setting a leg opens its window (rule 4) when it needs one,
     /// and reopens the other leg's if that one is still unlatched. Stale ids
     /// are ignored.
     pub fn set_leg(&mut self, now: Instant, id: StreamId, leg: Leg, setup: &LegSetup) {
+        let signalling_ip = setup.signalling_ip.filter(|ip| !ip.is_unspecified());
+        let reach = [setup.rtp, setup.rtcp].map(|a| {
+            let sig = signalling_ip.or(self
+                .stream(id)
+                .and_then(|s| s.legs[leg.idx()].signalling_ip));
+            self.reachable(setup.wan, *a.ip(), sig)
+        });
+        let had_held = !self.held.is_empty();
         let Some(st) = self.stream_mut(id) else {
             return;
         };
         st.last_active = now;
-        let window = now.checked_add(LATCH_WINDOW);
+        st.payload = setup.payload;
+        let window = now.checked_add(LATCH_WINDOW).map(|until| Window {
+            learned_from: now.checked_add(LEARNING).unwrap_or(until),
+            until,
+        });
         let l = &mut st.legs[leg.idx()];
         l.wan = setup.wan;
-        if let Some(ip) = setup.signalling_ip.filter(|ip| !ip.is_unspecified()) {
-            l.signalling_ip = Some(ip);
+        if signalling_ip.is_some() {
+            l.signalling_ip = signalling_ip;
         }
         let mut moved = false;
         let mut set = false;
-        for (path, addr) in l.paths.iter_mut().zip([setup.rtp, setup.rtcp]) {
+        let mut opened = false;
+        for ((path, addr), reachable) in l.paths.iter_mut().zip([setup.rtp, setup.rtcp]).zip(reach)
+        {
             if addr.ip().is_unspecified() {
                 continue; // hold: keep address and latch
             }
             set = true;
             let new = (addr.port() != 0).then_some(addr);
+            path.closed = new.is_none();
+            let was = path.destination();
             if path.expected != new {
                 moved |= path.expected.is_some() || path.latched.is_some();
                 path.expected = new;
             }
+            path.reachable = reachable;
+            opened |= was.is_none() && path.destination().is_some();
         }
         if moved {
             for p in l.paths.iter_mut() {
@@ -577,11 +900,14 @@ impl Relay {
             }
         }
         if set && l.hidden() && l.unlatched() {
-            l.window_until = window;
+            l.window = window;
         }
         let o = &mut st.legs[leg.other().idx()];
         if set && o.hidden() && o.unlatched() {
-            o.window_until = window;
+            o.window = window;
+        }
+        if opened && had_held {
+            self.held.pending = true;
         }
     }
 
@@ -614,6 +940,10 @@ impl Relay {
             if slot.stream.take().is_some() {
                 slot.generation = slot.generation.wrapping_add(1);
                 self.in_use -= 1;
+                if !self.held.is_empty() {
+                    // Its held packets go at the next flush or expiry.
+                    self.held.pending = true;
+                }
             }
         }
     }
@@ -624,51 +954,155 @@ impl Relay {
         self.ports.get(id.slot as usize).copied()
     }
 
-    /// THE HOT PATH: where does a packet that arrived on socket `index`
-    /// (`2k` = RTP of pair `k`, `2k + 1` = its RTCP; see
-    /// [`Relay::socket_ports`]) from `from`, through an interface of `side`,
-    /// `len` bytes long, go? A few array lookups and compares; the latching
-    /// rules of the module doc.
+    /// THE HOT PATH: where does the packet `data` that arrived on socket
+    /// `index` (`2k` = RTP of pair `k`, `2k + 1` = its RTCP; see
+    /// [`Relay::socket_ports`]) from `from`, through an interface of
+    /// `side`, go? A few array lookups and compares (the rules of the module
+    /// doc); a packet held for later is copied into the hold pool, and then
+    /// [`Relay::flush_pending`] may say there is something to flush.
     pub fn on_packet(
         &mut self,
         now: Instant,
         index: usize,
         from: SocketAddrV4,
         side: Side,
-        len: usize,
+        data: &[u8],
     ) -> Decision {
         let ch = index & 1;
-        let decision = match self
-            .slots
-            .get_mut(index >> 1)
-            .and_then(|s| s.stream.as_mut())
-        {
-            None => Decision::Drop(DropReason::NotAllocated),
-            Some(st) => {
-                let (d, latched) = st.on_packet(now, ch, from, side, len);
-                if latched {
-                    self.totals.latches += 1;
-                    log::trace!("relay: socket {index} latched {from}");
+        let slot_index = index >> 1;
+        let len = data.len();
+        let local = &self.local;
+        let (verdict, latched, generation) = match self.slots.get_mut(slot_index) {
+            Some(Slot {
+                generation,
+                stream: Some(st),
+            }) => {
+                let (v, latched) = st.on_packet(now, ch, from, side, data, local);
+                (v, latched, *generation)
+            }
+            _ => (Verdict::Drop(DropReason::NotAllocated), false, 0),
+        };
+        if latched {
+            self.totals.latches += 1;
+            log::trace!("relay: socket {index} latched {from}");
+            if !self.held.is_empty() {
+                self.held.pending = true;
+            }
+        }
+        let decision = match verdict {
+            Verdict::Forward(to) => Decision::Forward(to),
+            Verdict::Drop(r) => Decision::Drop(r),
+            Verdict::Hold(to) => {
+                let target = Target {
+                    // Cannot truncate: see `allocate`.
+                    slot: slot_index as u32,
+                    generation,
+                    to,
+                    ch,
+                };
+                match self.held.hold(now, target, data) {
+                    Ok(evicted) => {
+                        self.totals.held += 1;
+                        if let Some(st) = self.stream_at(slot_index, generation) {
+                            st.stats.held = st.stats.held.wrapping_add(1);
+                        }
+                        if let Some(e) = evicted {
+                            self.count_held_drop(e.target, e.len, DropReason::HoldFull);
+                        }
+                        Decision::Held
+                    }
+                    Err(()) => {
+                        if let Some(st) = self.stream_at(slot_index, generation) {
+                            st.stats.dropped[DropReason::NoDestination.index()].add(len);
+                        }
+                        Decision::Drop(DropReason::NoDestination)
+                    }
                 }
-                d
             }
         };
         match decision {
             Decision::Forward(_) => self.totals.forwarded.add(len),
             Decision::Drop(r) => self.totals.dropped[r.index()].add(len),
+            Decision::Held => {}
         }
         decision
     }
 
-    /// A datagram the driver drops before asking (one it could not read
-    /// whole, or a forged source): counted.
-    pub fn count_drop(&mut self, reason: DropReason, len: usize) {
+    fn stream_at(&mut self, slot: usize, generation: u32) -> Option<&mut Stream> {
+        self.stream_mut(StreamId {
+            // Cannot truncate: see `allocate`.
+            slot: slot as u32,
+            generation,
+        })
+    }
+
+    /// A held packet left without being sent: count it for its stream (if
+    /// it still lives) and in total.
+    fn count_held_drop(&mut self, t: Target, len: usize, reason: DropReason) {
         self.totals.dropped[reason.index()].add(len);
+        if let Some(st) = self.stream_at(t.slot as usize, t.generation) {
+            st.stats.dropped[reason.index()].add(len);
+        }
+    }
+
+    /// Are there held packets that may now leave (a leg got a destination,
+    /// or a stream with held packets ended)? One flag: cheap to ask after
+    /// every packet.
+    pub fn flush_pending(&self) -> bool {
+        self.held.pending
+    }
+
+    /// Hand every held packet whose leg now has a destination to `send`
+    /// (socket index, destination, bytes), in arrival order; drop those
+    /// older than [`HOLD_MAX_AGE`] and those whose stream ended (rule 8).
+    /// The rest stay held.
+    pub fn flush(&mut self, now: Instant, send: &mut dyn FnMut(usize, SocketAddrV4, &[u8])) {
+        self.held.pending = false;
+        let slots = &mut self.slots;
+        let totals = &mut self.totals;
+        self.held.drain(&mut |t, at, data| {
+            let len = data.len();
+            let st = slots
+                .get_mut(t.slot as usize)
+                .filter(|s| s.generation == t.generation)
+                .and_then(|s| s.stream.as_mut());
+            let Some(st) = st else {
+                totals.dropped[DropReason::HoldStale.index()].add(len);
+                return true;
+            };
+            if now.saturating_duration_since(at) > HOLD_MAX_AGE {
+                totals.dropped[DropReason::HoldStale.index()].add(len);
+                st.stats.dropped[DropReason::HoldStale.index()].add(len);
+                return true;
+            }
+            let Some(to) = st
+                .legs
+                .get(t.to)
+                .and_then(|l| l.paths.get(t.ch))
+                .and_then(Path::destination)
+            else {
+                return false;
+            };
+            // Socket index of the stream's channel: cannot overflow, slots
+            // number at most 65535.
+            send(t.slot as usize * 2 + t.ch, to, data);
+            totals.forwarded.add(len);
+            totals.flushed += 1;
+            if let Some(c) = st.stats.forwarded.get_mut(t.from()) {
+                c.add(len);
+            }
+            true
+        });
+    }
+
+    /// A datagram the driver could not read whole: dropped and counted.
+    pub fn count_oversize(&mut self, len: usize) {
+        self.totals.dropped[DropReason::Oversize.index()].add(len);
     }
 
     /// Streams silent (no accepted packet either way, no touch) for
     /// `rtp_timeout` and not on hold are freed; `freed` is called with each
-    /// id.
+    /// id. Held packets that went stale are dropped.
     pub fn expire(&mut self, now: Instant, freed: &mut dyn FnMut(StreamId)) {
         for i in 0..self.slots.len() {
             let Some(slot) = self.slots.get(i) else {
@@ -689,6 +1123,42 @@ impl Relay {
             self.totals.expired += 1;
             log::trace!("relay: stream {i} timed out");
             freed(id);
+        }
+        if !self.held.is_empty() {
+            // Drops what is stale; anything sendable goes with the driver's
+            // next flush (the flag stays set for it).
+            let pending = self.held.pending;
+            let slots = &mut self.slots;
+            let totals = &mut self.totals;
+            let mut sendable = false;
+            self.held.drain(&mut |t, at, data| {
+                let st = slots
+                    .get_mut(t.slot as usize)
+                    .filter(|s| s.generation == t.generation)
+                    .and_then(|s| s.stream.as_mut());
+                let stale = now.saturating_duration_since(at) > HOLD_MAX_AGE;
+                match st {
+                    Some(st) if !stale => {
+                        sendable |= st
+                            .legs
+                            .get(t.to)
+                            .and_then(|l| l.paths.get(t.ch))
+                            .and_then(Path::destination)
+                            .is_some();
+                        false
+                    }
+                    Some(st) => {
+                        st.stats.dropped[DropReason::HoldStale.index()].add(data.len());
+                        totals.dropped[DropReason::HoldStale.index()].add(data.len());
+                        true
+                    }
+                    None => {
+                        totals.dropped[DropReason::HoldStale.index()].add(data.len());
+                        true
+                    }
+                }
+            });
+            self.held.pending = pending || sendable;
         }
     }
 
@@ -719,7 +1189,8 @@ impl Relay {
             .map(|l| l.addr)
     }
 
-    /// Where packets for a leg's channel go now (latched, else expected).
+    /// Where packets for a leg's channel go now (latched, else expected if
+    /// reachable: rule 7).
     pub fn destination(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<SocketAddrV4> {
         self.stream(id)?.legs[leg.idx()].paths[ch.idx()].destination()
     }
@@ -734,8 +1205,10 @@ impl Stream {
         ch: usize,
         from: SocketAddrV4,
         side: Side,
-        len: usize,
-    ) -> (Decision, bool) {
+        data: &[u8],
+        local: &Local,
+    ) -> (Verdict, bool) {
+        let len = data.len();
         // Rule 0: a packet can only come from a leg on the side it arrived on.
         let wan = side == Side::Wan;
         let latched_at = |l: &LegState| {
@@ -747,31 +1220,39 @@ impl Stream {
         };
         let mut latched = false;
         let src = if latched_at(&self.legs[0]) {
-            Some(0)
+            0
         } else if latched_at(&self.legs[1]) {
-            Some(1)
+            1
         } else {
-            match self.classify(now, ch, from, wan) {
-                Some((leg, (_, weak))) => {
-                    let l = &mut self.legs[leg];
-                    if let Some(p) = l.paths.get_mut(ch) {
+            let claim = if wan && local.contains(*from.ip()) {
+                Err(DropReason::ForgedSource)
+            } else {
+                match inspect(data, ch, self.payload) {
+                    None => Err(DropReason::NotMedia),
+                    Some(ssrc) => self
+                        .classify(now, ch, from, wan, ssrc)
+                        .map(|(leg, c)| (leg, c, ssrc)),
+                }
+            };
+            match claim {
+                Ok((leg, c, ssrc)) => {
+                    if let Some(p) = self.legs[leg].paths.get_mut(ch) {
                         p.latched = Some(Latch {
                             addr: from,
-                            weak,
+                            class: c.class,
                             last_seen: now,
+                            ssrc,
                         });
                     }
-                    l.window_until = None;
                     latched = true;
                     self.stats.latches = self.stats.latches.wrapping_add(1);
-                    Some(leg)
+                    leg
                 }
-                None => None,
+                Err(r) => {
+                    self.stats.dropped[r.index()].add(len);
+                    return (Verdict::Drop(r), false);
+                }
             }
-        };
-        let Some(src) = src else {
-            self.stats.dropped[DropReason::UnknownSource.index()].add(len);
-            return (Decision::Drop(DropReason::UnknownSource), latched);
         };
         self.last_active = now;
         if let Some(l) = self.legs[src]
@@ -780,45 +1261,63 @@ impl Stream {
             .and_then(|p| p.latched.as_mut())
         {
             l.last_seen = now;
+            if let Some(Some(s)) = inspect(data, ch, self.payload) {
+                l.ssrc = Some(s);
+            }
         }
-        let dest = self.legs[src ^ 1].paths.get(ch).and_then(Path::destination);
-        let d = match dest {
-            None => Decision::Drop(DropReason::NoDestination),
-            Some(to) if to == from => Decision::Drop(DropReason::Loop),
-            Some(to) => Decision::Forward(to),
+        let dest_leg = &self.legs[src ^ 1];
+        let Some(dest_path) = dest_leg.paths.get(ch) else {
+            return (Verdict::Drop(DropReason::NoDestination), latched);
         };
-        match d {
-            Decision::Forward(_) => self.stats.forwarded[src].add(len),
-            Decision::Drop(r) => self.stats.dropped[r.index()].add(len),
+        // Rule 8: hold only for a WAN leg that has its SDP and waits to
+        // latch; a leg with no SDP yet (a phone still ringing) gets nothing,
+        // so a WAN caller cannot fill the shared pool.
+        let waits = dest_leg.wan && !dest_path.closed && dest_path.expected.is_some();
+        let v = match dest_path.destination() {
+            None if !waits || len > HOLD_BYTES => Verdict::Drop(DropReason::NoDestination),
+            None => return (Verdict::Hold(src ^ 1), latched),
+            Some(to) if to == from => Verdict::Drop(DropReason::Loop),
+            Some(to) => Verdict::Forward(to),
+        };
+        match v {
+            Verdict::Forward(_) => self.stats.forwarded[src].add(len),
+            Verdict::Drop(r) => self.stats.dropped[r.index()].add(len),
+            Verdict::Hold(_) => {}
         }
-        (d, latched)
+        (v, latched)
     }
 
-    /// Which leg may a source that is latched nowhere latch (rule 3)? On
-    /// equal rank a strong latch beats a weak one.
+    /// Which leg may a source that is latched nowhere latch (rule 5), or why
+    /// none: the more telling refusal of the two legs.
     fn classify(
         &self,
         now: Instant,
         ch: usize,
         from: SocketAddrV4,
         wan: bool,
-    ) -> Option<(usize, (Rank, bool))> {
-        let rank = |l: &LegState| {
+        ssrc: Option<u32>,
+    ) -> Result<(usize, Claim), DropReason> {
+        let claim = |l: &LegState| {
             if l.wan == wan {
-                l.rank(now, ch, from)
+                l.claim(now, ch, from, ssrc)
             } else {
-                None
+                Err(DropReason::UnknownSource)
             }
         };
-        let a = rank(&self.legs[0]);
-        let b = rank(&self.legs[1]);
-        match (a, b) {
-            (None, None) => None,
-            (Some(r), None) => Some((0, r)),
-            (None, Some(r)) => Some((1, r)),
-            (Some(ra), Some(rb)) if ra < rb => Some((0, ra)),
-            (Some(ra), Some(rb)) if rb < ra => Some((1, rb)),
-            (Some(r), Some(_)) => {
+        let better = |x: &Claim, y: &Claim| {
+            (x.rank, std::cmp::Reverse(x.class)) < (y.rank, std::cmp::Reverse(y.class))
+        };
+        match (claim(&self.legs[0]), claim(&self.legs[1])) {
+            (Err(ra), Err(rb)) => Err(if ra == DropReason::UnknownSource {
+                rb
+            } else {
+                ra
+            }),
+            (Ok(c), Err(_)) => Ok((0, c)),
+            (Err(_), Ok(c)) => Ok((1, c)),
+            (Ok(ca), Ok(cb)) if better(&ca, &cb) => Ok((0, ca)),
+            (Ok(ca), Ok(cb)) if better(&cb, &ca) => Ok((1, cb)),
+            (Ok(ca), Ok(cb)) => {
                 let port_of = |leg: usize| {
                     self.legs[leg]
                         .paths
@@ -826,25 +1325,25 @@ impl Stream {
                         .and_then(|p| p.expected)
                         .map(|e| e.port())
                 };
-                let leg = if port_of(0) != Some(from.port()) && port_of(1) == Some(from.port()) {
-                    1
+                if port_of(0) != Some(from.port()) && port_of(1) == Some(from.port()) {
+                    Ok((1, cb))
                 } else {
-                    0
-                };
-                Some((leg, r))
+                    Ok((0, ca))
+                }
             }
         }
     }
 }
 
-/// Is `ip` routable on the public Internet as far as latching cares? Not
+/// Is `ip` routable on the public Internet as far as the relay cares? Not
 /// for RFC 1918 private space, 100.64.0.0/10 (RFC 6598 shared address space,
 /// carrier-grade NAT), 169.254.0.0/16 link-local (RFC 3927), 127.0.0.0/8
-/// loopback and 0.0.0.0/8 (RFC 1122 §3.2.1.3).
+/// loopback, 0.0.0.0/8 (RFC 1122 §3.2.1.3), multicast 224.0.0.0/4 and the
+/// reserved 240.0.0.0/4 with the limited broadcast (RFC 1112 §4).
 pub fn is_public(ip: Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
     let cgnat = a == 100 && (64..128).contains(&b);
-    !(ip.is_private() || cgnat || ip.is_link_local() || ip.is_loopback() || a == 0)
+    !(ip.is_private() || cgnat || ip.is_link_local() || ip.is_loopback() || a == 0 || a >= 224)
 }
 
 /// Name of a leg for logs.

@@ -5,6 +5,7 @@
 //! provider proxy at 203.0.113.10, and a stranger at 192.0.2.66.
 
 use super::*;
+use crate::config::Net4;
 
 const RTP_TIMEOUT: Duration = Duration::from_secs(30);
 const PHONE: &str = "10.0.0.2:4000";
@@ -49,7 +50,33 @@ fn setup(rtp: &str, signalling: &str, wan: bool) -> LegSetup {
         rtcp: SocketAddrV4::new(*rtp.ip(), rtp.port().wrapping_add(1)),
         signalling_ip: Some(ip(signalling)),
         wan,
+        payload: Payload::Rtp,
     }
+}
+
+/// The SSRC a test host sends with: one per IP, so a NAT rebinding (same
+/// IP, new port) keeps it and another host has another.
+fn ssrc_of(from: SocketAddrV4) -> u32 {
+    u32::from(*from.ip()) ^ 0x5eed_0000
+}
+
+/// A 172-byte RTP packet (RFC 3550 §5.1: V=2, PT 0) with this SSRC and
+/// sequence number.
+fn rtp_packet(ssrc: u32, seq: u16) -> Vec<u8> {
+    let mut p = vec![0u8; 172];
+    p[0] = 0x80;
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    p
+}
+
+/// An 80-byte RTCP sender report (RFC 3550 §6.4.1, PT 200) from this SSRC.
+fn rtcp_packet(ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0u8; 80];
+    p[0] = 0x80;
+    p[1] = 200;
+    p[4..8].copy_from_slice(&ssrc.to_be_bytes());
+    p
 }
 
 fn phone_leg() -> LegSetup {
@@ -99,13 +126,31 @@ impl T {
     }
 
     fn rtp(&mut self, index: usize, from: &str) -> Decision {
-        self.relay
-            .on_packet(self.now, index, a(from), side(a(from)), 172)
+        let ssrc = ssrc_of(a(from));
+        self.rtp_ssrc(index, from, ssrc)
+    }
+
+    fn rtp_ssrc(&mut self, index: usize, from: &str, ssrc: u32) -> Decision {
+        self.raw(index, from, &rtp_packet(ssrc, 0))
     }
 
     fn rtcp(&mut self, index: usize, from: &str) -> Decision {
+        let p = rtcp_packet(ssrc_of(a(from)));
+        self.raw(index + 1, from, &p)
+    }
+
+    /// Any bytes, arriving on the side the source's address is on.
+    fn raw(&mut self, index: usize, from: &str, data: &[u8]) -> Decision {
         self.relay
-            .on_packet(self.now, index + 1, a(from), side(a(from)), 80)
+            .on_packet(self.now, index, a(from), side(a(from)), data)
+    }
+
+    /// What a flush sends now: (socket index, destination, first bytes).
+    fn flush(&mut self) -> Vec<(usize, SocketAddrV4, Vec<u8>)> {
+        let mut v = Vec::new();
+        self.relay
+            .flush(self.now, &mut |i, to, d| v.push((i, to, d.to_vec())));
+        v
     }
 
     fn expire(&mut self) -> Vec<StreamId> {
@@ -209,7 +254,7 @@ fn a_full_pool_refuses_and_keeps_every_stream() {
     let mut empty = Relay::new(&[], RTP_TIMEOUT);
     assert_eq!(empty.allocate(t.now), Err(PoolFull));
     assert_eq!(
-        empty.on_packet(t.now, 0, a(PHONE), Side::Lan, 10),
+        empty.on_packet(t.now, 0, a(PHONE), Side::Lan, &rtp_packet(1, 0)),
         Decision::Drop(DropReason::NotAllocated)
     );
 }
@@ -312,9 +357,11 @@ fn no_destination_until_the_other_leg_is_known() {
     let (id, port) = t.alloc();
     let idx = t.index(port);
     t.relay.set_leg(t.now, id, Leg::A, &phone_leg());
-    // Early packets from the phone: dropped, but the phone is latched.
+    // Early packets from the phone: dropped (nobody to hold them for), but
+    // the phone is latched.
     assert_eq!(t.rtp(idx, PHONE), Decision::Drop(DropReason::NoDestination));
     assert_eq!(t.relay.latched(id, Leg::A, Channel::Rtp), Some(a(PHONE)));
+    assert_eq!(t.relay.held_now(), 0);
     // The far end is not known: its packets latch nothing.
     assert_eq!(t.rtp(idx, FAR), UNKNOWN);
     // The answer arrives.
@@ -336,13 +383,38 @@ fn no_destination_until_the_other_leg_is_known() {
             .packets,
         2
     );
+    assert_eq!(
+        t.relay.held_now(),
+        0,
+        "nothing is held for a rejected stream"
+    );
+    // A WAN leg waiting to latch gets its held packets when a new SDP (a
+    // re-INVITE) makes its address reachable.
+    let (id3, idx3) = t.call(&hidden_far_end());
+    assert_eq!(t.rtp(idx3, PHONE), Decision::Held);
+    assert!(!t.relay.flush_pending());
+    t.advance(ms(100));
+    t.relay.set_leg(t.now, id3, Leg::B, &far_leg());
+    assert!(t.relay.flush_pending());
+    let sent = t.flush();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].0, sent[0].1), (idx3, a(FAR)));
+    assert!(!t.relay.flush_pending());
+    assert_eq!(t.relay.totals().flushed, 1);
+    // A WAN caller's media while the phone rings (no SDP for its leg yet)
+    // is not held: it could only fill the pool.
+    let (id4, port4) = t.alloc();
+    let idx4 = t.index(port4);
+    t.relay.set_leg(t.now, id4, Leg::A, &far_leg());
+    assert_eq!(t.rtp(idx4, FAR), Decision::Drop(DropReason::NoDestination));
+    assert_eq!(t.relay.held_now(), 0);
 }
 
 #[test]
 fn a_stream_pointed_at_itself_does_not_loop() {
     let mut t = T::new();
-    // The far end's SDP names the phone's own address.
-    let (_, idx) = t.call(&setup(PHONE, PROXY_IP, true));
+    // The other leg's SDP names the phone's own address.
+    let (_, idx) = t.call(&setup(PHONE, "10.0.0.3", false));
     assert_eq!(t.rtp(idx, PHONE), Decision::Drop(DropReason::Loop));
     assert_eq!(t.relay.totals().dropped_by(DropReason::Loop).packets, 1);
 }
@@ -363,11 +435,20 @@ fn a_far_end_behind_a_second_nat_latches_within_the_window() {
     t.advance(ms(400));
     assert_eq!(
         t.rtp(idx, PHONE),
-        fwd("192.168.0.5:5000"),
-        "the SDP address until latched"
+        Decision::Held,
+        "never sent to the private SDP address; held until the latch"
     );
+    assert_eq!(t.relay.destination(id, Leg::B, Channel::Rtp), None);
     t.advance(ms(600));
     assert_eq!(t.rtp(idx, "198.51.100.77:40000"), fwd(PHONE));
+    assert_eq!(
+        t.flush()
+            .into_iter()
+            .map(|(i, to, _)| (i, to))
+            .collect::<Vec<_>>(),
+        [(idx, a("198.51.100.77:40000"))],
+        "the held packet follows the latch"
+    );
     assert_eq!(t.rtp(idx, PHONE), fwd("198.51.100.77:40000"));
     // Its RTCP arrives after the window, from the IP RTP latched.
     t.advance(Duration::from_secs(5));
@@ -414,9 +495,15 @@ fn an_incoming_call_opens_the_window_when_the_phone_answers() {
         UNKNOWN,
         "ringing: the window is closed"
     );
-    // The phone answers: media starts now, and so does A's window.
+    // The phone answers: media starts now, and so does A's window; a
+    // source nothing names waits for LEARNING.
     t.relay.set_leg(t.now, id, Leg::B, &phone_leg());
     t.advance(ms(200));
+    assert_eq!(
+        t.rtp(idx, "198.51.100.77:40000"),
+        Decision::Drop(DropReason::Learning)
+    );
+    t.advance(LEARNING);
     assert_eq!(t.rtp(idx, "198.51.100.77:40000"), fwd(PHONE));
     assert_eq!(t.rtp(idx, PHONE), fwd("198.51.100.77:40000"));
 }
@@ -490,13 +577,15 @@ fn hairpin_with_rewritten_ports_latches_the_leg_not_yet_latched() {
         Leg::B,
         &setup("192.168.1.11:4000", "198.51.100.9", true),
     );
-    assert_eq!(t.rtp(idx, "198.51.100.9:31000"), fwd("192.168.1.11:4000"));
+    // B's private address is no destination (rule 7): held until B latches.
+    assert_eq!(t.rtp(idx, "198.51.100.9:31000"), Decision::Held);
     assert_eq!(
         t.relay.latched(id, Leg::A, Channel::Rtp),
         Some(a("198.51.100.9:31000"))
     );
     // The second source goes to the leg that is not latched yet.
     assert_eq!(t.rtp(idx, "198.51.100.9:31002"), fwd("198.51.100.9:31000"));
+    assert_eq!(t.flush()[0].1, a("198.51.100.9:31002"));
     assert_eq!(
         t.relay.latched(id, Leg::B, Channel::Rtp),
         Some(a("198.51.100.9:31002"))
@@ -648,9 +737,9 @@ fn silent_streams_time_out_and_packets_keep_them_alive() {
 fn a_stranger_before_the_latch_gets_nothing_and_steals_nothing() {
     let mut t = T::new();
     let (id, idx) = t.call(&far_leg());
-    for port in [idx, idx + 1] {
+    for (port, p) in [(idx, rtp_packet(66, 0)), (idx + 1, rtcp_packet(66))] {
         assert_eq!(
-            t.relay.on_packet(t.now, port, a(STRANGER), Side::Wan, 172),
+            t.relay.on_packet(t.now, port, a(STRANGER), Side::Wan, &p),
             UNKNOWN
         );
     }
@@ -664,7 +753,7 @@ fn a_stranger_before_the_latch_gets_nothing_and_steals_nothing() {
         s.dropped_by(DropReason::UnknownSource),
         Counts {
             packets: 2,
-            bytes: 2 * 172
+            bytes: 172 + 80
         }
     );
     assert_eq!(
@@ -705,9 +794,10 @@ fn a_stranger_after_the_latch_is_dropped_even_when_the_source_is_silent() {
 fn a_stranger_in_the_window_after_the_real_latch_is_dropped() {
     let mut t = T::new();
     let (id, idx) = t.call(&hidden_far_end());
-    t.advance(ms(300));
+    t.advance(ms(600));
     assert_eq!(t.rtp(idx, "198.51.100.77:40000"), fwd(PHONE));
-    // Still within LATCH_WINDOW of the setup: the window closed with the latch.
+    // Still within LATCH_WINDOW of the setup: a learned latch is not taken
+    // by another source of its kind.
     t.advance(ms(500));
     assert_eq!(t.rtp(idx, STRANGER), UNKNOWN);
     assert_eq!(
@@ -729,6 +819,7 @@ fn a_stranger_in_the_window_after_the_real_latch_is_dropped() {
 fn a_stranger_who_won_the_window_loses_it_to_an_allowed_ip() {
     let mut t = T::new();
     let (id, idx) = t.call(&hidden_far_end());
+    t.advance(LEARNING);
     assert_eq!(
         t.rtp(idx, STRANGER),
         fwd(PHONE),
@@ -759,8 +850,15 @@ fn a_silent_source_is_replaced_only_from_an_allowed_or_the_same_ip() {
     // The same IP as the latched one counts even when it is not in the SDP
     // (a window-latched far end whose NAT rebinds).
     let (id2, idx2) = t.call(&hidden_far_end());
+    t.advance(LEARNING);
     assert_eq!(t.rtp(idx2, "198.51.100.77:40000"), fwd(PHONE));
     t.advance(RELATCH_SILENCE);
+    // Only with SSRC continuity (rule 6): another SSRC from the same IP is
+    // another source (a neighbour behind the same carrier-grade NAT).
+    assert_eq!(
+        t.rtp_ssrc(idx2, "198.51.100.77:41000", 0xbad),
+        Decision::Drop(DropReason::SsrcMismatch)
+    );
     assert_eq!(t.rtp(idx2, "198.51.100.77:41000"), fwd(PHONE));
     assert_eq!(
         t.relay.latched(id2, Leg::B, Channel::Rtp),
@@ -785,7 +883,12 @@ fn a_stranger_spraying_the_pool_gets_nothing_from_any_stream() {
         let ports: Vec<usize> = (0..t.relay.socket_ports().count()).collect();
         for i in ports {
             let from = SocketAddrV4::new(ip("192.0.2.66"), 40000 + step as u16);
-            let d = t.relay.on_packet(t.now, i, from, side(from), 100);
+            let p = if i % 2 == 0 {
+                rtp_packet(66, step as u16)
+            } else {
+                rtcp_packet(66)
+            };
+            let d = t.relay.on_packet(t.now, i, from, side(from), &p);
             assert!(matches!(d, Decision::Drop(_)), "{i}: {d:?}");
         }
     }
@@ -882,6 +985,7 @@ fn the_exact_expected_address_beats_an_allowed_ip() {
 fn a_window_winner_loses_rtcp_too_once_the_real_source_shows_up() {
     let mut t = T::new();
     let (id, idx) = t.call(&hidden_far_end());
+    t.advance(LEARNING);
     // The stranger wins the window on RTP, then takes RTCP from the same IP.
     assert_eq!(t.rtp(idx, STRANGER), fwd(PHONE));
     assert_eq!(t.rtcp(idx, "192.0.2.66:40001"), fwd(PHONE_RTCP));
@@ -905,13 +1009,314 @@ fn a_forged_phone_source_arriving_on_the_wan_is_not_the_phone() {
     // the far end's audio, before or after the real phone latched.
     let mut t = T::new();
     let (_, idx) = t.call(&far_leg());
-    let forged = |t: &mut T| t.relay.on_packet(t.now, idx, a(PHONE), Side::Wan, 172);
+    let forged = |t: &mut T| {
+        t.relay
+            .on_packet(t.now, idx, a(PHONE), Side::Wan, &rtp_packet(1, 0))
+    };
     assert_eq!(forged(&mut t), UNKNOWN);
     assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
     assert_eq!(t.rtp(idx, PHONE), fwd(FAR));
     assert_eq!(forged(&mut t), UNKNOWN);
     // The far end's address arriving on the LAN is no more the far end.
-    let lan_far = t.relay.on_packet(t.now, idx, a(FAR), Side::Lan, 172);
+    let lan_far = t
+        .relay
+        .on_packet(t.now, idx, a(FAR), Side::Lan, &rtp_packet(1, 0));
     assert_eq!(lan_far, UNKNOWN);
     assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
+}
+
+// --- issue 9 item 10: the bleed window ------------------------------------
+
+#[test]
+fn the_measured_bleed_attack_fails_against_a_port_preserving_far_end() {
+    // The far end signals through the provider, names its private address
+    // in SDP and sends from its NAT's public IP, which nothing names, with
+    // the SDP's port (a port-preserving NAT). A stranger sprays the relay
+    // port during the window, before and while the far end talks. The
+    // phone sends 248 packets: every one reaches the far end (the first
+    // ones held, then flushed), none the stranger.
+    let mut t = T::new();
+    let (id, idx) = t.call(&hidden_far_end());
+    let far = "198.51.100.77:5000";
+    let mut to_far = 0;
+    let mut phone_seq = 0u16;
+    for tick in 0..300u64 {
+        t.advance(ms(20));
+        if tick % 3 == 0 {
+            // The stranger sprays from several ports.
+            let from = format!("192.0.2.66:{}", 40000 + tick);
+            let d = t.rtp(idx, &from);
+            assert!(matches!(d, Decision::Drop(_)), "stranger: {d:?}");
+        }
+        if (10..10 + 248).contains(&tick) {
+            let d = t.rtp_ssrc(idx, PHONE, 0x1111_1111);
+            phone_seq += 1;
+            match d {
+                Decision::Forward(to) if to == a(far) => to_far += 1,
+                Decision::Forward(to) => panic!("phone's audio sent to {to}"),
+                Decision::Held => {}
+                Decision::Drop(r) => panic!("phone's packet dropped: {r:?}"),
+            }
+        }
+        if tick >= 14 {
+            // The far end starts 80 ms after the phone.
+            assert_eq!(t.rtp(idx, far), fwd(PHONE), "tick {tick}");
+        }
+        for (i, to, _) in t.flush() {
+            assert_eq!((i, to), (idx, a(far)), "a held packet went elsewhere");
+            to_far += 1;
+        }
+    }
+    assert_eq!(phone_seq, 248);
+    // Every forward and every flush was checked above: nothing went to the
+    // stranger, and all 248 reached the far end.
+    assert_eq!(to_far, 248, "every packet of the phone reached the far end");
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(far)));
+    let s = t.relay.stream_stats(id).expect("live");
+    assert_eq!(s.forwarded_from(Leg::A).packets, 248);
+    assert_eq!(s.held, 5, "the phone's packets before the far end's first");
+    assert_eq!(
+        s.dropped_by(DropReason::Learning).packets
+            + s.dropped_by(DropReason::UnknownSource).packets,
+        100,
+        "every packet of the stranger"
+    );
+}
+
+#[test]
+fn a_stranger_first_in_the_window_loses_to_the_sdp_port_before_it_gets_anything() {
+    let mut t = T::new();
+    let (id, idx) = t.call(&hidden_far_end());
+    // The stranger is first, but an unnamed source must wait for LEARNING.
+    assert_eq!(t.rtp(idx, STRANGER), Decision::Drop(DropReason::Learning));
+    assert_eq!(t.rtp(idx, PHONE), Decision::Held);
+    // The real far end, from the SDP's port, 300 ms later: latched at once.
+    t.advance(ms(300));
+    assert_eq!(t.rtp(idx, "198.51.100.77:5000"), fwd(PHONE));
+    assert_eq!(t.flush()[0].1, a("198.51.100.77:5000"));
+    // After LEARNING the stranger still gets nothing: a port latch beats it.
+    t.advance(LEARNING);
+    assert_eq!(t.rtp(idx, STRANGER), UNKNOWN);
+    assert_eq!(t.rtp(idx, PHONE), fwd("198.51.100.77:5000"));
+    // A stranger who won a learned latch loses it to the SDP port (within
+    // the window) before much harm.
+    let (id2, idx2) = t.call(&hidden_far_end());
+    t.advance(LEARNING);
+    assert_eq!(t.rtp(idx2, STRANGER), fwd(PHONE));
+    assert_eq!(t.rtp(idx2, "198.51.100.77:5000"), fwd(PHONE));
+    assert_eq!(t.rtp(idx2, PHONE), fwd("198.51.100.77:5000"));
+    assert_eq!(t.rtp(idx2, STRANGER), UNKNOWN);
+    assert_eq!(
+        t.relay.latched(id2, Leg::B, Channel::Rtp),
+        Some(a("198.51.100.77:5000"))
+    );
+    assert_eq!(
+        t.relay.latched(id, Leg::B, Channel::Rtp),
+        Some(a("198.51.100.77:5000"))
+    );
+}
+
+#[test]
+fn non_rtp_junk_never_latches() {
+    let mut t = T::new();
+    let (id, idx) = t.call(&far_leg());
+    let mut v1 = rtp_packet(ssrc_of(a(FAR)), 0);
+    v1[0] = 0x40; // RTP version 1
+    let mut short = rtp_packet(ssrc_of(a(FAR)), 0);
+    short.truncate(11);
+    let mut csrc = rtp_packet(ssrc_of(a(FAR)), 0);
+    csrc[0] = 0x8f; // 15 CSRCs announced, 60 bytes needed after the header
+    csrc.truncate(40);
+    let stun = [
+        0u8, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    for junk in [&b"hello"[..], &v1, &short, &csrc, &stun, &[]] {
+        // Even from the far end's own address: junk latches nothing.
+        assert_eq!(
+            t.raw(idx, FAR, junk),
+            Decision::Drop(DropReason::NotMedia),
+            "{junk:?}"
+        );
+    }
+    // RTP on the RTCP port is not RTCP.
+    assert_eq!(
+        t.raw(idx + 1, FAR_RTCP, &rtp_packet(1, 0)),
+        Decision::Drop(DropReason::NotMedia)
+    );
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), None);
+    assert_eq!(t.relay.totals().dropped_by(DropReason::NotMedia).packets, 7);
+    // Real media latches, and RTCP multiplexed on the RTP port (RFC 5761)
+    // counts as media too.
+    assert_eq!(t.raw(idx, FAR, &rtcp_packet(ssrc_of(a(FAR)))), fwd(PHONE));
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(FAR)));
+    // Once latched, the far end's own packets are not inspected: a STUN
+    // keep-alive from it still goes through.
+    assert_eq!(t.raw(idx, FAR, &stun), fwd(PHONE));
+    // A stream that is not RTP (T.38 udptl) is not checked.
+    let (id2, port2) = t.alloc();
+    let idx2 = t.index(port2);
+    let mut fax = far_leg();
+    fax.payload = Payload::Other;
+    t.relay.set_leg(t.now, id2, Leg::A, &phone_leg());
+    t.relay.set_leg(t.now, id2, Leg::B, &fax);
+    assert_eq!(t.raw(idx2, FAR, b"\x00\x01udptl"), fwd(PHONE));
+    // DTLS-SRTP: the handshake (first byte 20..=63, RFC 7983) may latch.
+    let (id3, port3) = t.alloc();
+    let idx3 = t.index(port3);
+    let mut dtls = far_leg();
+    dtls.payload = Payload::DtlsSrtp;
+    t.relay.set_leg(t.now, id3, Leg::A, &phone_leg());
+    t.relay.set_leg(t.now, id3, Leg::B, &dtls);
+    assert_eq!(t.raw(idx3, FAR, &[22, 0xfe, 0xfd, 0, 0]), fwd(PHONE));
+    assert_eq!(t.relay.latched(id3, Leg::B, Channel::Rtp), Some(a(FAR)));
+    assert_eq!(t.relay.latched(id2, Leg::B, Channel::Rtp), Some(a(FAR)));
+}
+
+#[test]
+fn a_take_over_with_another_ssrc_is_refused() {
+    let mut t = T::new();
+    let (id, idx) = t.call(&hidden_far_end());
+    t.advance(LEARNING);
+    let far = "198.51.100.77:40000";
+    assert_eq!(t.rtp_ssrc(idx, far, 0xaaaa), fwd(PHONE));
+    // The far end changes its SSRC on the same address: still the far end
+    // (a new SSRC from a latched source is followed).
+    assert_eq!(t.rtp_ssrc(idx, far, 0xbbbb), fwd(PHONE));
+    t.advance(RELATCH_SILENCE);
+    // Silence, then the same IP from another port: a new SSRC is refused,
+    // over and over; the latch stays.
+    for port in [41000, 41002, 41004] {
+        assert_eq!(
+            t.rtp_ssrc(idx, &format!("198.51.100.77:{port}"), 0xaaaa),
+            Decision::Drop(DropReason::SsrcMismatch)
+        );
+    }
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(far)));
+    assert_eq!(t.rtp(idx, PHONE), fwd(far));
+    // The SSRC last seen moves the latch (a NAT rebinding).
+    assert_eq!(t.rtp_ssrc(idx, "198.51.100.77:41000", 0xbbbb), fwd(PHONE));
+    assert_eq!(t.rtp(idx, PHONE), fwd("198.51.100.77:41000"));
+    assert_eq!(
+        t.relay
+            .stream_stats(id)
+            .map(|s| s.dropped_by(DropReason::SsrcMismatch).packets),
+        Some(3)
+    );
+}
+
+// --- issue 9 item 11: WAN SDP pointing at the router or the LAN -----------
+
+/// The cast's LAN 10.0.0.0/8 with the router at 10.0.0.1, its WAN address
+/// 198.51.100.1.
+fn with_local(t: &mut T) {
+    let lan = Net4 {
+        addr: ip("10.0.0.1"),
+        prefix: 8,
+    };
+    t.relay.set_local(&[lan], &[ip("198.51.100.1")]);
+}
+
+#[test]
+fn a_wan_sdp_naming_the_router_or_the_lan_is_never_a_destination() {
+    for c in [
+        "127.0.0.1:5000",    // the router's loopback
+        "10.0.0.1:5000",     // the router's LAN address
+        "10.0.0.3:5000",     // another phone on the LAN
+        "198.51.100.1:5000", // the router's own WAN address
+        "0.1.2.3:5000",
+    ] {
+        let mut t = T::new();
+        with_local(&mut t);
+        let (id, idx) = t.call(&setup(c, PROXY_IP, true));
+        assert_eq!(t.relay.destination(id, Leg::B, Channel::Rtp), None, "{c}");
+        for _ in 0..20 {
+            t.advance(ms(20));
+            assert_eq!(t.rtp(idx, PHONE), Decision::Held, "{c}");
+        }
+        // Packets claiming to be from there, arriving on the WAN: forged.
+        let forged = a(c);
+        assert_eq!(
+            t.relay
+                .on_packet(t.now, idx, forged, Side::Wan, &rtp_packet(9, 0)),
+            Decision::Drop(DropReason::ForgedSource),
+            "{c}"
+        );
+        assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), None);
+        // The real far end shows up from the provider's (signalling) IP:
+        // the freshest held packets go there, and only there.
+        assert_eq!(t.rtp(idx, "203.0.113.10:30000"), fwd(PHONE));
+        let sent = t.flush();
+        assert_eq!(sent.len(), crate::limits::HOLD_PER_STREAM, "{c}");
+        assert!(sent.iter().all(|(_, to, _)| *to == a("203.0.113.10:30000")));
+        let s = t.relay.stream_stats(id).expect("live");
+        assert_eq!(s.dropped_by(DropReason::HoldFull).packets, 12, "{c}");
+    }
+}
+
+#[test]
+fn a_provider_on_the_private_upstream_network_is_reachable() {
+    // An OpenWrt router behind a FritzBox that is the registrar: signalling
+    // and media from 192.168.178.1, a private address on the WAN side.
+    let mut t = T::new();
+    with_local(&mut t);
+    let (id, idx) = t.call(&setup("192.168.178.1:7078", "192.168.178.1", true));
+    assert_eq!(
+        t.relay.destination(id, Leg::B, Channel::Rtp),
+        Some(a("192.168.178.1:7078"))
+    );
+    assert_eq!(t.rtp(idx, PHONE), fwd("192.168.178.1:7078"));
+    // A phone on the FritzBox's LAN: its private address is named by the
+    // SDP, so it latches at once, and then is where the audio goes.
+    let (id2, idx2) = t.call(&setup("192.168.178.20:5004", "192.168.178.1", true));
+    assert_eq!(t.relay.destination(id2, Leg::B, Channel::Rtp), None);
+    assert_eq!(t.rtp(idx2, PHONE), Decision::Held);
+    assert_eq!(t.rtp(idx2, "192.168.178.20:5004"), fwd(PHONE));
+    assert_eq!(t.flush()[0].1, a("192.168.178.20:5004"));
+}
+
+#[test]
+fn held_packets_leave_in_order_and_stale_ones_never() {
+    let mut t = T::new();
+    let (id, idx) = t.call(&hidden_far_end());
+    let far = "198.51.100.77:5000";
+    for seq in 0..5u16 {
+        t.advance(ms(20));
+        assert_eq!(
+            t.raw(idx, PHONE, &rtp_packet(ssrc_of(a(PHONE)), seq)),
+            Decision::Held
+        );
+    }
+    assert_eq!(t.relay.held_now(), 5);
+    assert_eq!(t.rtp(idx, far), fwd(PHONE));
+    let seqs: Vec<u16> = t
+        .flush()
+        .iter()
+        .map(|(_, _, d)| u16::from_be_bytes([d[2], d[3]]))
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
+    assert_eq!(t.relay.held_now(), 0);
+    // Held too long: dropped, not sent.
+    let (id2, idx2) = t.call(&hidden_far_end());
+    assert_eq!(t.rtp(idx2, PHONE), Decision::Held);
+    t.advance(HOLD_MAX_AGE + ms(1));
+    assert_eq!(t.rtp(idx2, far), fwd(PHONE));
+    assert!(t.flush().is_empty());
+    let s = t.relay.stream_stats(id2).expect("live");
+    assert_eq!(s.dropped_by(DropReason::HoldStale).packets, 1);
+    // The stream of held packets ends: they go at the next expiry.
+    let (id3, idx3) = t.call(&hidden_far_end());
+    assert_eq!(t.rtp(idx3, PHONE), Decision::Held);
+    t.relay.free(id3);
+    t.expire();
+    assert_eq!(t.relay.held_now(), 0);
+    assert_eq!(
+        t.relay.totals().dropped_by(DropReason::HoldStale).packets,
+        2
+    );
+    assert_eq!(
+        t.relay
+            .stream_stats(id)
+            .map(|s| s.forwarded_from(Leg::A).packets),
+        Some(5)
+    );
 }

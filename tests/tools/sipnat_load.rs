@@ -49,13 +49,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const USAGE: &str = "\
 usage:
   sipnat-load uas --sip IP:PORT --media-ip IP [--contact HOST:PORT] [--ring-ms N]
-                  [--early-media] [--calls N] [common options]
+                  [--early-media] [--calls N] [--sdp-ip IP] [--send-after-ms N]
+                  [common options]
   sipnat-load uac --proxy IP:PORT --local IP [--local-port P] --target SIP-URI
                   [--user U] [--register-to SIP-URI] [--calls N] [--rate CPS]
                   [--hold-at-s X --resume-at-s Y] [--cancel-after-ms N] [common options]
 common: [--pps 50] [--payload 160] [--duration-s S] [--report FILE]
         [--rtp-port P] [--expect-source IP] [--max-loss-pct F] [--linger-ms N]
-  uas: --duration-s is its whole lifetime; with --calls it stops once N calls ended.
+  uas: --duration-s is its whole lifetime; with --calls it stops once N calls ended;
+       --sdp-ip names another address in its SDP than the one it sends from (a
+       far end behind NAT, or one that lies); --send-after-ms starts its RTP
+       N ms after its 200 OK instead of at once.
   uac: --duration-s is each call's length from the 200 OK to the BYE;
        --cancel-after-ms N cancels each call still ringing N ms after its INVITE.";
 
@@ -75,6 +79,8 @@ struct Opts {
     mode: Mode,
     sip: SocketAddrV4,
     media_ip: Ipv4Addr,
+    sdp_ip: Option<Ipv4Addr>,
+    send_after: Duration,
     contact: Option<String>,
     ring_ms: u64,
     early_media: bool,
@@ -110,6 +116,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         mode,
         sip: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5060),
         media_ip: Ipv4Addr::UNSPECIFIED,
+        sdp_ip: None,
+        send_after: Duration::ZERO,
         contact: None,
         ring_ms: 0,
         early_media: false,
@@ -151,6 +159,10 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         match a.as_str() {
             "--sip" => o.sip = v.parse().map_err(|e| bad(&e))?,
             "--media-ip" => o.media_ip = v.parse().map_err(|e| bad(&e))?,
+            "--sdp-ip" => o.sdp_ip = Some(v.parse().map_err(|e| bad(&e))?),
+            "--send-after-ms" => {
+                o.send_after = Duration::from_millis(v.parse().map_err(|e| bad(&e))?)
+            }
             "--contact" => o.contact = Some(v.clone()),
             "--ring-ms" => o.ring_ms = v.parse().map_err(|e| bad(&e))?,
             "--proxy" => o.proxy = v.parse().map_err(|e| bad(&e))?,
@@ -1320,6 +1332,8 @@ struct UasCall {
     /// 2xx or error response retransmitted until its ACK, with its CSeq.
     retx: Option<(u32, Retx)>,
     answer_at: Option<Instant>,
+    /// When its RTP starts (`--send-after-ms` after the 200 OK).
+    send_at: Option<Instant>,
     media: Option<Arc<Media>>,
     sdp_version: u64,
     last_cseq: u32,
@@ -1345,7 +1359,7 @@ impl Uas {
     fn sdp(&self, c: &UasCall, dir: Dir) -> Vec<u8> {
         let port = c.media.as_ref().map_or(0, |m| m.local_port);
         sdp_body(
-            self.o.media_ip,
+            self.o.sdp_ip.unwrap_or(self.o.media_ip),
             port,
             1000 + c.idx as u64,
             c.sdp_version,
@@ -1421,6 +1435,7 @@ impl Uas {
                 let r = m.response(200, "OK", "", &[], b"");
                 send(&self.sock, &r, src);
                 let c = &mut self.calls[i];
+                c.send_at = None;
                 if let Some(md) = &c.media {
                     md.set_sending(false);
                     md.phase.store(PH_ENDED, Relaxed);
@@ -1487,6 +1502,7 @@ impl Uas {
             last_response: Vec::new(),
             retx: None,
             answer_at: Some(now + Duration::from_millis(self.o.ring_ms)),
+            send_at: None,
             media: None,
             sdp_version: 1,
             last_cseq: cseq,
@@ -1539,7 +1555,9 @@ impl Uas {
         let cseq = c.invite.cseq().map_or(1, |x| x.0);
         c.retx = Some((cseq, Retx::new(c.last_response.clone(), c.src, now, false)));
         *self.t.codes.entry("200".into()).or_default() += 1;
-        if let Some(md) = &c.media {
+        if self.o.send_after > Duration::ZERO {
+            c.send_at = Some(now + self.o.send_after);
+        } else if let Some(md) = &c.media {
             md.set_sending(true);
         }
     }
@@ -1591,6 +1609,12 @@ impl Uas {
             for i in 0..self.calls.len() {
                 if self.calls[i].answer_at.is_some_and(|t| now >= t) {
                     self.answer(i, now);
+                }
+                if self.calls[i].send_at.is_some_and(|t| now >= t) {
+                    self.calls[i].send_at = None;
+                    if let Some(md) = &self.calls[i].media {
+                        md.set_sending(true);
+                    }
                 }
                 let c = &mut self.calls[i];
                 if let Some((_, r)) = c.retx.as_mut()
