@@ -14,6 +14,7 @@
 //! | module | responsibility |
 //! |---|---|
 //! | [`limits`] | every capacity constant and its memory cost |
+//! | [`core`] | the sans-IO core the driver owns: proxy, relay, resolver and counters side by side |
 //! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf and UCI readers; `check()` |
 //! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
 //! | [`proxy`] | the SIP core: `handle_sip(now, from, side, bytes)` → datagrams to send |
@@ -30,9 +31,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod dns;
 pub mod driver;
 pub mod limits;
+pub mod output;
 pub mod proxy;
 pub mod relay;
 pub mod sdp;

@@ -35,7 +35,7 @@
 //! Nothing here panics on input or allocates: lines and fields are `&str`
 //! views into the body, the media list is a `heapless::Vec`.
 
-use crate::proxy::Buf;
+use crate::output::Buf;
 use std::net::Ipv4Addr;
 
 /// `m=` lines sipnat reads per body; a body with more is refused with

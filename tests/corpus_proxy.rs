@@ -15,7 +15,7 @@ struct Row {
 
 fn reaction(sim: &mut Sim, msg: &[u8]) -> String {
     let before: Vec<(String, u64)> = sim
-        .proxy
+        .core
         .stats()
         .iter()
         .map(|(c, r, v)| (format!("{c}.{r}"), v))
@@ -38,7 +38,7 @@ fn reaction(sim: &mut Sim, msg: &[u8]) -> String {
         return format!("answered {}", line.trim_start_matches("SIP/2.0 "));
     }
     // Nothing sent: name the counter that moved.
-    let after = sim.proxy.stats();
+    let after = sim.core.stats();
     for (c, r, v) in after.iter() {
         let name = format!("{c}.{r}");
         let old = before

@@ -163,7 +163,7 @@ fn the_core_survives_mutated_sip_from_both_sides() {
         }
     }
     // The fuzzer reached the core's logic, not only the parser's rejections.
-    let st = sim.proxy.stats();
+    let st = sim.core.stats();
     assert!(st.class_total("forward") > 0, "{st}");
     assert!(st.class_total("answer") > 0, "{st}");
     assert!(sent > 0);

@@ -40,7 +40,7 @@ fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side) ->
     } else {
         p[8..12].copy_from_slice(&ssrc.to_be_bytes());
     }
-    sim.proxy
+    sim.core
         .relay_mut()
         .unwrap()
         .on_packet(now, idx(port), src, side, &p)
@@ -50,7 +50,7 @@ fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side) ->
 fn flush(sim: &mut Sim) -> Vec<(u16, SocketAddrV4)> {
     let now = sim.now;
     let mut v = Vec::new();
-    let relay = sim.proxy.relay_mut().unwrap();
+    let relay = sim.core.relay_mut().unwrap();
     if relay.flush_pending() {
         relay.flush(now, &mut |i, to, _| v.push((7070 + i as u16, to)));
     }
@@ -169,7 +169,7 @@ fn offer_and_answer_point_both_ends_at_the_relay() {
         packet(&mut sim, port + 1, "198.51.100.3:5001"),
         Decision::Forward(v4("10.77.1.2:4001"))
     );
-    assert_eq!(sim.proxy.media().unwrap().calls(), 1);
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 1);
 }
 
 #[test]
@@ -182,14 +182,14 @@ fn bye_cancel_and_errors_free_the_relay_at_once() {
         "b1",
         &sdp("198.51.100.3", 5000, ""),
     );
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 1);
+    assert_eq!(sim.core.relay.in_use(), 1);
     let bye = format!(
         "BYE sip:bob@198.51.100.3 SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKbye;rport\r\nMax-Forwards: 70\r\n\
          From: {}\r\nTo: <sip:bob@198.51.100.3>;tag=b1\r\nCall-ID: b1@10.77.1.2\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
         out.header("From").unwrap()
     );
     assert_eq!(sim.one(PHONE, &bye).to, addr(PEER));
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert_eq!(sim.core.relay.in_use(), 0);
     assert!(matches!(
         packet(&mut sim, port, "10.77.1.2:4000"),
         Decision::Drop(_)
@@ -209,9 +209,9 @@ fn bye_cancel_and_errors_free_the_relay_at_once() {
         &sdp("10.77.1.2", 4002, ""),
     );
     let out = sim.one(PHONE, &inv);
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 1);
+    assert_eq!(sim.core.relay.in_use(), 1);
     sim.one(PEER, &response_to(&out, 486, "Busy Here", Some("x"), ""));
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert_eq!(sim.core.relay.in_use(), 0);
 
     // CANCEL frees too.
     let inv = with_body(
@@ -230,8 +230,8 @@ fn bye_cancel_and_errors_free_the_relay_at_once() {
     let cancel = "CANCEL sip:bob@198.51.100.3 SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKb3;rport\r\nMax-Forwards: 70\r\n\
         From: \"Caller\" <sip:100@198.51.100.2>;tag=tagb3\r\nTo: <sip:bob@198.51.100.3>\r\nCall-ID: b3@10.77.1.2\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n";
     sim.one(PHONE, cancel);
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
-    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+    assert_eq!(sim.core.relay.in_use(), 0);
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 0);
 }
 
 #[test]
@@ -353,7 +353,7 @@ fn hold_keeps_the_call_and_timeout_ends_a_silent_one() {
     let _ = out;
     // Silent far longer than rtp_timeout: still there while on hold.
     sim.advance(Duration::from_secs(120));
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 1);
+    assert_eq!(sim.core.relay.in_use(), 1);
     // Resume, then silence: the relay times the stream out.
     let resume = re
         .replace("a=sendonly", "a=sendrecv")
@@ -368,8 +368,8 @@ fn hold_keeps_the_call_and_timeout_ends_a_silent_one() {
         ),
     );
     sim.advance(Duration::from_secs(40));
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
-    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+    assert_eq!(sim.core.relay.in_use(), 0);
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 0);
 }
 
 #[test]
@@ -516,7 +516,7 @@ fn an_sdp_sipnat_cannot_rewrite_is_refused() {
         "{}",
         r.first_line()
     );
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
+    assert_eq!(sim.core.relay.in_use(), 0);
 }
 
 #[test]
@@ -538,7 +538,7 @@ fn without_the_relay_sdp_passes_unchanged() {
     );
     let out = sim.one(PHONE, &inv);
     assert_eq!(out.body(), body);
-    assert!(sim.proxy.media().is_none());
+    assert!(sim.core.proxy.media().is_none());
 }
 
 #[test]
@@ -556,10 +556,10 @@ fn many_streams_timing_out_in_one_second_all_end_their_calls() {
             &sdp("198.51.100.3", 5000, ""),
         );
     }
-    assert_eq!(sim.proxy.media().unwrap().calls(), 80);
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 80);
     sim.advance(Duration::from_secs(40));
-    assert_eq!(sim.proxy.media().unwrap().relay().in_use(), 0);
-    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+    assert_eq!(sim.core.relay.in_use(), 0);
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 0);
 }
 
 /// The phone answers an incoming call from the provider whose SDP is
@@ -653,7 +653,7 @@ fn a_wan_sdp_naming_the_router_or_the_lan_never_gets_the_phones_audio() {
             sent.iter()
                 .all(|(p, to)| *p == port && *to == v4("198.51.100.3:30000"))
         );
-        let status = sim.proxy.status_text();
+        let status = sim.core.status_text();
         assert!(
             status.contains("rtp-dropped.wan-forged-source 1"),
             "{status}"

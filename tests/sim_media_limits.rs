@@ -111,7 +111,7 @@ fn relay_ports(s: &Sent) -> Vec<u16> {
 }
 
 fn in_use(sim: &Sim) -> usize {
-    sim.proxy.media().unwrap().relay().in_use()
+    sim.core.relay.in_use()
 }
 
 #[test]
@@ -145,13 +145,13 @@ fn three_wan_invites_with_four_streams_leave_ports_for_lan_and_wan_calls() {
         ports.len() == 1 && (7070..7090).contains(&ports[0]),
         "{ports:?}"
     );
-    let m = sim.proxy.media().unwrap();
+    let m = sim.core.proxy.media().unwrap();
     assert_eq!(
         m.count(sipnat::proxy::media::Limit::SourceCap),
         2 * 4,
         "every stream of the two refused calls"
     );
-    let status = sim.proxy.status_text();
+    let status = sim.core.status_text();
     assert!(status.contains("media.wan-source-cap 8"), "{status}");
 }
 
@@ -182,7 +182,7 @@ fn many_wan_sources_cannot_take_the_lans_share() {
         assert!(!is_503(&out), "LAN call {i} refused");
     }
     assert_eq!(in_use(&sim), 10);
-    let status = sim.proxy.status_text();
+    let status = sim.core.status_text();
     assert!(status.contains("media.lan-reserve 7"), "{status}");
 }
 
@@ -257,7 +257,7 @@ fn an_unanswered_wan_offer_gives_its_streams_back_and_a_late_answer_fails_cleanl
     );
     assert!(sim.sip(PHONE, &ok).is_empty());
     assert_eq!(in_use(&sim), 0);
-    assert_eq!(sim.proxy.stats().get("drop", "answer-after-timeout"), 1);
+    assert_eq!(sim.core.stats().get("drop", "answer-after-timeout"), 1);
     // Getting no ACK, the phone hangs up: the BYE goes on and the call ends.
     let bye = format!(
         "BYE sip:caller@{PEER} SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKqb;rport\r\n\
@@ -267,7 +267,7 @@ fn an_unanswered_wan_offer_gives_its_streams_back_and_a_late_answer_fails_cleanl
     );
     let out = sim.sip(PHONE, &bye);
     assert_eq!(out.len(), 1, "{out:#?}");
-    assert_eq!(sim.proxy.media().unwrap().calls(), 0);
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 0);
 
     // A ringing phone keeps its call: Timer C, restarted by each 180.
     let to_phone = wan_call(&mut sim, PEER, "ring1", 1);
@@ -278,7 +278,7 @@ fn an_unanswered_wan_offer_gives_its_streams_back_and_a_late_answer_fails_cleanl
     assert_eq!(in_use(&sim), 1, "still ringing: kept");
     sim.advance(Duration::from_secs(12));
     assert_eq!(in_use(&sim), 0, "no provisional for over 3 minutes");
-    let status = sim.proxy.status_text();
+    let status = sim.core.status_text();
     assert!(
         status.contains("media.unanswered-no-response 1"),
         "{status}"
@@ -326,7 +326,7 @@ fn a_flood_of_wan_invites_from_one_source_is_rate_limited() {
     assert_eq!(admitted.len(), burst);
     assert_eq!(refused, 30 - burst);
     assert_eq!(
-        sim.proxy.stats().get("limit", "wan-invite-rate"),
+        sim.core.stats().get("limit", "wan-invite-rate"),
         (30 - burst) as u64
     );
     // A retransmission of an admitted INVITE still goes through: it is no
@@ -353,7 +353,7 @@ fn a_flood_of_wan_invites_from_one_source_is_rate_limited() {
         );
     }
     assert!(
-        sim.proxy
+        sim.core
             .status_text()
             .contains(&format!("limit.wan-invite-rate {}", 30 - burst + 1))
     );

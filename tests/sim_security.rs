@@ -123,7 +123,7 @@ fn replies_to_a_wan_request_go_to_its_source_not_where_its_via_points() {
             assert_eq!(out[0].to, addr(want), "case {i} ({via})");
         }
     }
-    assert_eq!(sim.proxy.stats().get("dns", "parked"), 0);
+    assert_eq!(sim.core.stats().get("dns", "parked"), 0);
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn a_response_to_a_wan_request_answered_from_the_wan_is_dropped() {
     let to_phone = sim.one(PEER, &inv);
     let resp = response_to(&to_phone, 200, "OK", Some("x"), "");
     assert!(sim.sip(PEER, &resp).is_empty());
-    assert!(sim.proxy.stats().get("drop", "response-stray") >= 1);
+    assert!(sim.core.stats().get("drop", "response-stray") >= 1);
 }
 
 // --- item 3: the side is the arrival interface ---------------------------
@@ -181,7 +181,7 @@ fn a_forged_lan_source_arriving_on_the_wan_is_not_a_phone() {
     for src in ["127.0.0.1:5060", "198.51.100.1:5060", "10.77.1.1:5060"] {
         assert!(sim.sip_on(Side::Wan, src, &fraud).is_empty());
     }
-    assert_eq!(sim.proxy.stats().get("drop", "wan-forged-source"), 6);
+    assert_eq!(sim.core.stats().get("drop", "wan-forged-source"), 6);
     // The phone's binding is untouched: an incoming call still reaches it.
     let inv = wan_invite(
         &contact,
@@ -324,7 +324,7 @@ fn wan_requests_with_named_vias_cause_no_lookups_and_the_phone_still_resolves() 
         assert_eq!(out[0].channel, Channel::Sip);
         assert_eq!(out[0].to, addr(PEER));
     }
-    assert_eq!(sim.proxy.stats().get("dns", "parked"), 0);
+    assert_eq!(sim.core.stats().get("dns", "parked"), 0);
     // The phone's own REGISTER to its provider by name gets its query out.
     let reg = register(
         "100",

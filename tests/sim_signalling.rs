@@ -92,10 +92,17 @@ fn register_through_sipnat_hides_the_lan_and_restores_it() {
         back.header("Contact").unwrap(),
         "<sip:100@10.77.1.2:5060;transport=udp>;expires=3600"
     );
-    let reg = sim.proxy.registrations().iter().next().unwrap().clone();
+    let reg = sim
+        .core
+        .proxy
+        .registrations()
+        .iter()
+        .next()
+        .unwrap()
+        .clone();
     assert!(reg.confirmed);
     assert_eq!(reg.aor, "100@198.51.100.2");
-    assert_eq!(sim.proxy.stats().get("registration", "confirmed"), 1);
+    assert_eq!(sim.core.stats().get("registration", "confirmed"), 1);
 }
 
 #[test]
@@ -115,11 +122,11 @@ fn registration_expires_from_the_registrars_answer() {
         &format!("Contact: {contact};expires=60\r\n"),
     );
     sim.one(REGISTRAR, &ok);
-    assert_eq!(sim.proxy.registrations().len(), 1);
+    assert_eq!(sim.core.proxy.registrations().len(), 1);
     sim.advance(Duration::from_secs(59));
-    assert_eq!(sim.proxy.registrations().len(), 1);
+    assert_eq!(sim.core.proxy.registrations().len(), 1);
     sim.advance(Duration::from_secs(3));
-    assert_eq!(sim.proxy.registrations().len(), 0);
+    assert_eq!(sim.core.proxy.registrations().len(), 0);
 }
 
 #[test]
@@ -140,9 +147,17 @@ fn an_unanswered_register_leaves_no_lasting_binding() {
     let back = sim.one(REGISTRAR, &chal);
     assert_eq!(back.first_line(), "SIP/2.0 401 Unauthorized");
     assert!(back.header("WWW-Authenticate").is_some());
-    assert!(!sim.proxy.registrations().iter().next().unwrap().confirmed);
+    assert!(
+        !sim.core
+            .proxy
+            .registrations()
+            .iter()
+            .next()
+            .unwrap()
+            .confirmed
+    );
     sim.advance(Duration::from_secs(40));
-    assert_eq!(sim.proxy.registrations().len(), 0);
+    assert_eq!(sim.core.proxy.registrations().len(), 0);
 }
 
 #[test]
@@ -159,7 +174,14 @@ fn sipnat_as_registrar() {
         "<sip:200@10.77.1.3:5062;transport=udp>;expires=600"
     );
     assert!(ok.header("To").unwrap().contains(";tag=sn"));
-    let r = sim.proxy.registrations().iter().next().unwrap().clone();
+    let r = sim
+        .core
+        .proxy
+        .registrations()
+        .iter()
+        .next()
+        .unwrap()
+        .clone();
     assert!(r.local && r.confirmed);
     // A call from the WAN to the public address reaches the phone.
     let inv = sim.one(
@@ -186,7 +208,7 @@ fn sipnat_as_registrar() {
     );
     assert_eq!(ok.first_line(), "SIP/2.0 200 OK");
     assert!(ok.header("Contact").is_none());
-    assert_eq!(sim.proxy.registrations().len(), 0);
+    assert_eq!(sim.core.proxy.registrations().len(), 0);
 }
 
 #[test]
@@ -540,7 +562,7 @@ fn what_matches_nothing_gets_a_clear_answer() {
     // An ACK is never answered.
     let ack = "ACK sip:999@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.3;branch=z9hG4bKa\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:999@198.51.100.1>;tag=2\r\nCall-ID: x\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
     assert!(sim.sip(PEER, ack).is_empty());
-    assert_eq!(sim.proxy.stats().get("answer", "404"), 1);
+    assert_eq!(sim.core.stats().get("answer", "404"), 1);
 }
 
 #[test]
@@ -635,19 +657,19 @@ fn outgoing_transactions_need_no_table() {
     let forged =
         response_to(&sent[0], 200, "OK", Some("t"), "").replacen("z9hG4bKsnx", "z9hG4bKsnxa", 1);
     assert!(sim.sip(PEER, &forged).is_empty());
-    assert_eq!(sim.proxy.stats().get("drop", "response-stray"), 1);
+    assert_eq!(sim.core.stats().get("drop", "response-stray"), 1);
 }
 
 #[test]
 fn registrations_survive_a_restart() {
     let mut sim = Sim::signalling_only();
     let reg = registered(&mut sim);
-    assert!(sim.proxy.take_dirty());
-    let text = sim.proxy.registrations_text(sim.now, 1_000_000);
+    assert!(sim.core.proxy.take_dirty());
+    let text = sim.core.proxy.registrations_text(sim.now, 1_000_000);
     let mut sim2 = Sim::signalling_only();
     // A different random key at start; the file brings the old one back.
     let n = sim2
-        .proxy
+        .core
         .load_registrations(sim2.now, 1_000_010, &text)
         .unwrap();
     assert_eq!(n, 1);
@@ -674,9 +696,9 @@ fn registrations_survive_a_restart() {
 fn a_bad_registration_file_loads_nothing_and_keeps_the_new_key() {
     let mut sim = Sim::signalling_only();
     registered(&mut sim);
-    let good = sim.proxy.registrations_text(sim.now, 1_000_000);
+    let good = sim.core.proxy.registrations_text(sim.now, 1_000_000);
     let mut sim2 = Sim::signalling_only();
-    let key = sim2.proxy.key_bytes();
+    let key = sim2.core.proxy.key_bytes();
     // The good file with another key and a binding whose expiry is beyond
     // any registrar's (it panicked the daemon at start: "overflow when
     // adding duration to instant"), and with a line cut short.
@@ -688,22 +710,26 @@ fn a_bad_registration_file_loads_nothing_and_keeps_the_new_key() {
         format!("{good}reg 9@p sip:9@10.77.1.9 10.77.1.9:50"),
     ] {
         let err = sim2
-            .proxy
+            .core
             .load_registrations(sim2.now, 1_000_010, &bad)
             .unwrap_err();
         assert!(err.starts_with("line "), "{err}");
-        assert_eq!(sim2.proxy.registrations().len(), 0, "nothing half-loaded");
-        assert_eq!(sim2.proxy.key_bytes(), key, "the fresh key stays");
+        assert_eq!(
+            sim2.core.proxy.registrations().len(),
+            0,
+            "nothing half-loaded"
+        );
+        assert_eq!(sim2.core.proxy.key_bytes(), key, "the fresh key stays");
     }
-    assert_eq!(sim2.proxy.stats().get("registration-file", "rejected"), 2);
+    assert_eq!(sim2.core.stats().get("registration-file", "rejected"), 2);
     assert!(
-        sim2.proxy
+        sim2.core
             .status_text()
             .contains("registration-file.rejected 2")
     );
     // The daemon runs on: the phone registers again.
     registered(&mut sim2);
-    assert_eq!(sim2.proxy.registrations().len(), 1);
+    assert_eq!(sim2.core.proxy.registrations().len(), 1);
 }
 
 /// One LAN host sends 600 REGISTERs with distinct AORs and contacts. It
@@ -748,18 +774,21 @@ fn one_lan_host_cannot_fill_the_registration_table() {
         }
         assert_eq!(accepted, MAX_REGISTRATIONS_PER_HOST, "{mode}");
         assert_eq!(
-            sim.proxy.stats().get("quota", "registrations-per-host"),
+            sim.core.stats().get("quota", "registrations-per-host"),
             (FLOOD - MAX_REGISTRATIONS_PER_HOST) as u64,
             "{mode}"
         );
         assert!(
-            sim.proxy.status_text().contains(&format!(
+            sim.core.status_text().contains(&format!(
                 "quota.registrations-per-host {}",
                 FLOOD - MAX_REGISTRATIONS_PER_HOST
             )),
             "{mode}"
         );
-        assert_eq!(sim.proxy.registrations().len(), MAX_REGISTRATIONS_PER_HOST);
+        assert_eq!(
+            sim.core.proxy.registrations().len(),
+            MAX_REGISTRATIONS_PER_HOST
+        );
         // The flooding host may still refresh what it has.
         let again = sim.one(
             PHONE,
@@ -787,7 +816,7 @@ fn one_lan_host_cannot_fill_the_registration_table() {
             }
         }
         assert_eq!(
-            sim.proxy.registrations().len(),
+            sim.core.proxy.registrations().len(),
             MAX_REGISTRATIONS_PER_HOST + 1
         );
     }
@@ -809,7 +838,7 @@ fn sipnat_as_registrar_grants_at_most_an_hour() {
         "<sip:200@10.77.1.3:5062;transport=udp>;expires=3600"
     );
     sim.advance(Duration::from_secs(3601));
-    assert_eq!(sim.proxy.registrations().len(), 0);
+    assert_eq!(sim.core.proxy.registrations().len(), 0);
 }
 
 /// A DNS answer for `name` type A (1) or SRV (33) with the given records.
@@ -897,8 +926,8 @@ fn keepalives_and_garbage_are_counted_not_answered() {
     assert!(sim.sip(PHONE, "\r\n\r\n").is_empty());
     assert!(sim.sip_bytes(PHONE, &[0, 0, 0, 0]).is_empty());
     assert!(sim.sip_bytes(PHONE, &[0xff; 100]).is_empty());
-    assert_eq!(sim.proxy.stats().get("sip", "keepalive"), 2);
-    assert!(sim.proxy.stats().class_total("parse") >= 1);
+    assert_eq!(sim.core.stats().get("sip", "keepalive"), 2);
+    assert!(sim.core.stats().class_total("parse") >= 1);
 }
 
 #[test]
@@ -927,7 +956,7 @@ fn a_via_stack_too_long_to_hide_goes_out_masked_and_comes_back() {
     assert_eq!(out.to, addr(PEER));
     assert_no_lan_leak(&out);
     assert_eq!(out.headers("Via").len(), 14);
-    assert_eq!(sim.proxy.stats().get("route", "vias-masked-not-hidden"), 1);
+    assert_eq!(sim.core.stats().get("route", "vias-masked-not-hidden"), 1);
     let back = sim.one(PEER, &response_to(&out, 180, "Ringing", Some("b"), ""));
     assert_eq!(back.to, addr(PHONE));
     let vias = back.headers("Via");
@@ -998,8 +1027,8 @@ fn wan_noise_cannot_starve_a_phones_register() {
     assert_eq!(fwd[0].to, addr(REGISTRAR));
     assert_eq!(fwd[0].first_line(), "REGISTER sip:provider.test SIP/2.0");
     // No lookup failed or was refused: the only DNS counter is the parking.
-    let dns = sim.proxy.stats().class_total("dns");
-    assert_eq!(dns, sim.proxy.stats().get("dns", "parked"));
+    let dns = sim.core.stats().class_total("dns");
+    assert_eq!(dns, sim.core.stats().get("dns", "parked"));
 }
 
 /// Each query has its own socket (RFC 5452 §9.2); a reply read on another
@@ -1032,16 +1061,16 @@ fn a_dns_reply_counts_only_on_the_socket_of_its_query() {
     let ans1 = dns_reply(q1, &[(1, vec![198, 51, 100, 3])]);
     // one.test's answer on two.test's socket: nothing moves.
     assert!(sim.dns_on(*h2, DNS_SERVER, &ans1).is_empty());
-    assert_eq!(sim.proxy.stats().get("drop", "dns-wrong-id"), 1);
-    assert!(sim.proxy.dns_in_flight(*h1) && sim.proxy.dns_in_flight(*h2));
+    assert_eq!(sim.core.stats().get("drop", "dns-wrong-id"), 1);
+    assert!(sim.core.dns_in_flight(*h1) && sim.core.dns_in_flight(*h2));
     // On its own socket it is taken and the INVITE goes on.
     let fwd = sim.dns_on(*h1, DNS_SERVER, &ans1);
     assert_eq!(fwd.len(), 1, "{fwd:#?}");
     assert_eq!(fwd[0].to, addr(PEER));
-    assert!(!sim.proxy.dns_in_flight(*h1));
+    assert!(!sim.core.dns_in_flight(*h1));
     // Again, now that its query is over: stale.
     assert!(sim.dns_on(*h1, DNS_SERVER, &ans1).is_empty());
-    assert_eq!(sim.proxy.stats().get("drop", "dns-stale"), 1);
+    assert_eq!(sim.core.stats().get("drop", "dns-stale"), 1);
 }
 
 /// When the driver cannot open a socket for a query, that lookup fails
@@ -1064,13 +1093,13 @@ fn no_socket_for_a_query_answers_the_waiting_request() {
         panic!("a DNS query: {q:#?}");
     };
     let now = sim.now;
-    sim.proxy.dns_socket_failed(now, h, &mut sim.out);
+    sim.core.dns_socket_failed(now, h, &mut sim.out);
     let out: Vec<_> = sim.out.iter().map(|(t, b)| (t.to, b.to_vec())).collect();
     sim.out.clear();
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(out[0].0, addr(PHONE));
     assert!(out[0].1.starts_with(b"SIP/2.0 503"));
-    assert!(!sim.proxy.dns_in_flight(h));
-    assert_eq!(sim.proxy.stats().get("dns", "socket-failed"), 1);
-    assert_eq!(sim.proxy.stats().get("dns", "no-socket"), 1);
+    assert!(!sim.core.dns_in_flight(h));
+    assert_eq!(sim.core.stats().get("dns", "socket-failed"), 1);
+    assert_eq!(sim.core.stats().get("dns", "no-socket"), 1);
 }

@@ -21,9 +21,10 @@ pub mod sys;
 
 use crate::cli::Options;
 use crate::config::Config;
+use crate::core::Core;
 use crate::dns::{QueryHandle, parse_resolv_conf};
 use crate::limits::{MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_TRANSMITS};
-use crate::proxy::{Addresses, Channel, Outbox, Proxy};
+use crate::proxy::{Addresses, Channel, Outbox};
 use crate::side::Side;
 use dns_sockets::DnsSockets;
 use mio::net::UdpSocket;
@@ -259,7 +260,7 @@ pub struct Daemon {
     sip: UdpSocket,
     /// One socket per DNS query in flight.
     dns: DnsSockets,
-    proxy: Proxy,
+    core: Core,
     out: Box<Outbox>,
     opts: Options,
     ingress: Ingress,
@@ -310,7 +311,7 @@ impl Daemon {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
         let ns = read_nameservers();
-        let mut proxy = Proxy::new(
+        let mut core = Core::new(
             cfg.clone(),
             addrs,
             sys::random_bytes(),
@@ -326,13 +327,10 @@ impl Daemon {
             .as_deref()
             .is_some_and(create_registration_dir);
         if let Some(path) = cfg.registration_file.as_deref() {
-            load_registration_file(&mut proxy, path, now);
+            load_registration_file(&mut core, path, now);
             remove_stale_temporary(path);
         }
-        let relay_ports: Vec<u16> = proxy
-            .media()
-            .map(|m| m.relay().socket_ports().collect())
-            .unwrap_or_default();
+        let relay_ports: Vec<u16> = core.relay.socket_ports().collect();
         // The relay's sockets, a socket per DNS query, and room for the rest.
         sys::raise_fd_limit((relay_ports.len() + MAX_DNS_PENDING) as u64 + 64);
         let mut relay_socks = Vec::with_capacity(relay_ports.len());
@@ -367,7 +365,7 @@ impl Daemon {
         // Everything that needs root is done: drop to `user` (siproxd's option).
         if let Some(user) = cfg.user.as_deref() {
             if let Some(path) = cfg.registration_file.as_deref() {
-                hand_over_registration_dir(&mut proxy, path, user, reg_dir_created);
+                hand_over_registration_dir(&mut core, path, user, reg_dir_created);
             }
             let (uid, gid) = sys::drop_privileges(user)
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
@@ -381,12 +379,12 @@ impl Daemon {
             cfg.if_inbound.as_deref().unwrap_or("-"),
             cfg.if_outbound.as_deref().unwrap_or("-")
         );
-        let ingress = Ingress::read(&cfg, proxy.addresses());
+        let ingress = Ingress::read(&cfg, core.addresses());
         Ok(Daemon {
             poll,
             sip,
             dns: DnsSockets::new(),
-            proxy,
+            core,
             out: Outbox::new(),
             ingress,
             opts,
@@ -400,8 +398,8 @@ impl Daemon {
         })
     }
 
-    pub fn proxy(&self) -> &Proxy {
-        &self.proxy
+    pub fn core(&self) -> &Core {
+        &self.core
     }
 
     /// Run until SIGTERM/SIGINT.
@@ -418,14 +416,14 @@ impl Daemon {
                 self.reload();
             }
             if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
-                log::info!("{}", self.proxy.status_text());
+                log::info!("{}", self.core.status_text());
             }
             let now = Instant::now();
             let timeout =
                 if self.sip_backlog || self.dns.any_ready() || !self.relay_ready.is_empty() {
                     Duration::ZERO
                 } else {
-                    self.proxy
+                    self.core
                         .poll_timeout()
                         .min(self.next_refresh)
                         .saturating_duration_since(now)
@@ -467,8 +465,8 @@ impl Daemon {
             if !self.relay_ready.is_empty() {
                 self.serve_relay(now);
             }
-            if now >= self.proxy.poll_timeout() {
-                self.proxy.handle_timeout(now, &mut self.out);
+            if now >= self.core.poll_timeout() {
+                self.core.handle_timeout(now, &mut self.out);
                 self.flush(now);
                 self.flush_held(now);
             }
@@ -479,10 +477,10 @@ impl Daemon {
             let due = self.next_autosave.is_some_and(|t| now >= t);
             if due {
                 self.next_autosave = self.next_autosave.map(|_| {
-                    now + Duration::from_secs(u64::from(self.proxy.config().autosave_registrations))
+                    now + Duration::from_secs(u64::from(self.core.config().autosave_registrations))
                 });
             }
-            if self.proxy.take_dirty() || due {
+            if self.core.proxy.take_dirty() || due {
                 self.save_registrations(now);
             }
         }
@@ -515,7 +513,7 @@ impl Daemon {
             return false;
         };
         let fd = sock.as_raw_fd();
-        let Some(relay) = self.proxy.relay_mut() else {
+        let Some(relay) = self.core.relay_mut() else {
             return false;
         };
         let batch = &mut self.batch;
@@ -589,13 +587,13 @@ impl Daemon {
                             // read whole: the core sees its full buffer and
                             // counts it as too large.
                             let n = if d.truncated { buf.len() } else { d.len };
-                            self.proxy
+                            self.core
                                 .handle_sip(now, d.from, side, &mut buf[..n], &mut self.out);
                         }
                         Source::Dns(_) => {
                             if let Some(query) = query {
                                 let data = buf.get(..d.len).unwrap_or(buf);
-                                self.proxy
+                                self.core
                                     .handle_dns(now, query, d.from, data, &mut self.out);
                             }
                         }
@@ -621,7 +619,7 @@ impl Daemon {
     /// relay socket. One flag to test when there is nothing.
     fn flush_held(&mut self, now: Instant) {
         let socks = &self.relay_socks;
-        if let Some(relay) = self.proxy.relay_mut().filter(|r| r.flush_pending()) {
+        if let Some(relay) = self.core.relay_mut().filter(|r| r.flush_pending()) {
             relay.flush(now, &mut |index, to, bytes| {
                 send_held(socks, index, to, bytes)
             });
@@ -640,12 +638,12 @@ impl Daemon {
                 break;
             }
             for query in failed {
-                self.proxy.dns_socket_failed(now, query, &mut self.out);
+                self.core.dns_socket_failed(now, query, &mut self.out);
             }
         }
-        let proxy = &self.proxy;
+        let core = &self.core;
         self.dns
-            .reap(self.poll.registry(), |q| proxy.dns_in_flight(q));
+            .reap(self.poll.registry(), |q| core.dns_in_flight(q));
     }
 
     /// Send the outbox; return the DNS queries whose socket could not be
@@ -687,11 +685,11 @@ impl Daemon {
     }
 
     fn refresh(&mut self) {
-        let addrs = read_addresses(self.proxy.config());
-        self.proxy.set_addresses(addrs);
-        self.ingress = Ingress::read(self.proxy.config(), self.proxy.addresses());
+        let addrs = read_addresses(self.core.config());
+        self.core.set_addresses(addrs);
+        self.ingress = Ingress::read(self.core.config(), self.core.addresses());
         let ns = read_nameservers();
-        self.proxy.set_nameservers(&ns);
+        self.core.set_nameservers(&ns);
     }
 
     fn reload(&mut self) {
@@ -703,7 +701,7 @@ impl Daemon {
                     log::warn!("{w}");
                 }
                 crate::cli::apply(&self.opts, &mut cfg);
-                let old = self.proxy.config();
+                let old = self.core.config();
                 if cfg.sip_listen_port != old.sip_listen_port {
                     log::warn!(
                         "sip_listen_port changes need a restart; keeping {}",
@@ -711,28 +709,28 @@ impl Daemon {
                     );
                     cfg.sip_listen_port = old.sip_listen_port;
                 }
-                self.proxy.reconfigure(cfg);
+                self.core.reconfigure(cfg);
                 self.refresh();
-                self.proxy.stats_mut().bump("reload", "done");
+                self.core.stats_mut().bump("reload", "done");
                 log::info!("configuration reloaded; calls and registrations kept");
             }
             Err(diags) => {
                 for d in &diags {
                     log::error!("{d}");
                 }
-                self.proxy.stats_mut().bump("reload", "refused");
+                self.core.stats_mut().bump("reload", "refused");
                 log::error!("configuration not reloaded: the running one stays");
             }
         }
     }
 
     fn save_registrations(&mut self, now: Instant) {
-        let Some(path) = self.proxy.config().registration_file.clone() else {
+        let Some(path) = self.core.config().registration_file.clone() else {
             return;
         };
-        let text = self.proxy.registrations_text(now, unix_now());
+        let text = self.core.proxy.registrations_text(now, unix_now());
         if let Err(e) = write_atomically(&path, &text, REGISTRATION_FILE_MODE) {
-            self.proxy
+            self.core
                 .stats_mut()
                 .bump("registration-file", "save-failed");
             log::warn!("cannot save registrations to {}: {e}", path.display());
@@ -753,10 +751,10 @@ fn send_held(socks: &[UdpSocket], index: usize, to: std::net::SocketAddrV4, byte
 /// loaded, the daemon runs on with an empty table and the key it generated,
 /// and a copy is kept as `<path>.bad` (the next save replaces `path`
 /// itself; the copy is what is left to look at).
-fn load_registration_file(proxy: &mut Proxy, path: &Path, now: Instant) {
+fn load_registration_file(core: &mut Core, path: &Path, now: Instant) {
     let problem = match read_registration_file(path) {
         Ok(None) => return,
-        Ok(Some(text)) => match proxy.load_registrations(now, unix_now(), &text) {
+        Ok(Some(text)) => match core.load_registrations(now, unix_now(), &text) {
             Ok(n) => {
                 log::info!("restored {n} registrations from {}", path.display());
                 return;
@@ -772,7 +770,7 @@ fn load_registration_file(proxy: &mut Proxy, path: &Path, now: Instant) {
             }
         },
         Err(e) => {
-            proxy.stats_mut().bump("registration-file", "rejected");
+            core.stats_mut().bump("registration-file", "rejected");
             format!("{e}; loaded nothing from it")
         }
     };
@@ -836,7 +834,7 @@ pub fn own_directory(dir: &Path, created: bool) -> Result<(), &'static str> {
 /// [`own_directory`] allows it. Otherwise the directory stays as it is, a
 /// warning says why (saving will fail unless `user` may write there) and
 /// `privileges.directory-kept` counts it.
-fn hand_over_registration_dir(proxy: &mut Proxy, path: &Path, user: &str, created: bool) {
+fn hand_over_registration_dir(core: &mut Core, path: &Path, user: &str, created: bool) {
     use std::os::unix::fs::MetadataExt;
     // An unknown user: drop_privileges reports it and sipnat stops.
     let Some((uid, gid)) = sys::user_ids(user) else {
@@ -855,7 +853,7 @@ fn hand_over_registration_dir(proxy: &mut Proxy, path: &Path, user: &str, create
             }
         }
         Err(why) => {
-            proxy.stats_mut().bump("privileges", "directory-kept");
+            core.stats_mut().bump("privileges", "directory-kept");
             log::warn!(
                 "not giving {} to {user}: {why}; after the switch to {user} the registrations can be saved there only if {user} may write it (registration_file in /var/lib/sipnat/ is sipnat's own)",
                 dir.display()

@@ -15,7 +15,7 @@
 //! grammar: it works on any text.
 
 use super::keyed::{Key, TOKEN_LEN};
-use super::output::Buf;
+use crate::output::Buf;
 use std::net::Ipv4Addr;
 
 const PREFIX: &[u8] = b"sn";

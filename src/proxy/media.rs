@@ -58,7 +58,7 @@ use crate::limits::{
     LAN_RESERVE_DIVISOR, LAN_RESERVE_MIN, MAX_CALLS, MAX_STREAMS_PER_CALL, MAX_TAG,
     WAN_SOURCE_DIVISOR, WAN_SOURCE_MIN,
 };
-use crate::proxy::Buf;
+use crate::output::Buf;
 use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -219,26 +219,22 @@ pub struct Author<'a> {
 }
 
 pub struct Media {
-    relay: Relay,
     calls: Box<heapless::Vec<Call, MAX_CALLS>>,
     counts: [u64; Limit::ALL.len()],
 }
 
+impl Default for Media {
+    fn default() -> Self {
+        Media::new()
+    }
+}
+
 impl Media {
-    pub fn new(ports: &[u16], rtp_timeout: Duration) -> Media {
+    pub fn new() -> Media {
         Media {
-            relay: Relay::new(ports, rtp_timeout),
             calls: Box::default(),
             counts: [0; Limit::ALL.len()],
         }
-    }
-
-    pub fn relay(&self) -> &Relay {
-        &self.relay
-    }
-
-    pub fn relay_mut(&mut self) -> &mut Relay {
-        &mut self.relay
     }
 
     pub fn calls(&self) -> usize {
@@ -270,28 +266,28 @@ impl Media {
     }
 
     /// Live relay streams of call `i`.
-    fn live_streams(&self, c: &Call) -> usize {
+    fn live_streams(relay: &Relay, c: &Call) -> usize {
         c.streams
             .iter()
             .flatten()
-            .filter(|id| self.relay.port_of(**id).is_some())
+            .filter(|id| relay.port_of(**id).is_some())
             .count()
     }
 
     /// May call `i` take one more stream (module doc, "Limits")?
-    fn admit(&self, i: usize) -> Result<(), Limit> {
+    fn admit(&self, relay: &Relay, i: usize) -> Result<(), Limit> {
         let c = &self.calls[i];
-        if self.live_streams(c) >= MAX_STREAMS_PER_CALL {
+        if Self::live_streams(relay, c) >= MAX_STREAMS_PER_CALL {
             return Err(Limit::CallCap);
         }
         if !c.origin.wan {
             return Ok(());
         }
-        let capacity = self.relay.capacity();
+        let capacity = relay.capacity();
         let share = capacity - lan_reserve(capacity);
         let (mut wan, mut source) = (0, 0);
         for o in self.calls.iter().filter(|o| o.origin.wan) {
-            let n = self.live_streams(o);
+            let n = Self::live_streams(relay, o);
             wan += n;
             if o.origin.ip == c.origin.ip {
                 source += n;
@@ -342,8 +338,10 @@ impl Media {
 
     /// Rewrite `body` (an SDP) into `out` for the side whose relay address is
     /// `our_addr`, creating the call and its streams as needed (module doc).
+    #[allow(clippy::too_many_arguments)]
     pub fn rewrite(
         &mut self,
+        relay: &mut Relay,
         now: Instant,
         key: u64,
         author: &Author<'_>,
@@ -383,11 +381,11 @@ impl Media {
             if m.port == 0 {
                 // RFC 3264 §8.2: the stream is gone; so is its relay pair.
                 if let Some(id) = self.calls[idx].streams[i].take() {
-                    self.relay.free(id);
+                    relay.free(id);
                 }
                 continue;
             }
-            let live = self.calls[idx].streams[i].filter(|id| self.relay.port_of(*id).is_some());
+            let live = self.calls[idx].streams[i].filter(|id| relay.port_of(*id).is_some());
             let id = match live {
                 Some(id) => id,
                 None if forced & bit != 0 => {
@@ -396,8 +394,8 @@ impl Media {
                 }
                 None => {
                     let got = self
-                        .admit(idx)
-                        .and_then(|()| self.relay.allocate(now).map_err(|_| Limit::Pool));
+                        .admit(relay, idx)
+                        .and_then(|()| relay.allocate(now).map_err(|_| Limit::Pool));
                     match got {
                         Ok((id, _)) => {
                             self.calls[idx].streams[i] = Some(id);
@@ -430,14 +428,14 @@ impl Media {
                 wan: author.wan,
                 payload,
             };
-            self.relay.set_leg(now, id, leg, &setup);
-            self.relay.touch(now, id);
-            ports[i] = self.relay.port_of(id).map_or(Port::Reject, Port::Relay);
+            relay.set_leg(now, id, leg, &setup);
+            relay.touch(now, id);
+            ports[i] = relay.port_of(id).map_or(Port::Reject, Port::Relay);
             relayed += 1;
         }
         if created && relayed == 0 && author.is_request {
             // A new call that gets no stream at all is refused.
-            self.drop_call(idx);
+            self.drop_call(relay, idx);
             return Err(MediaError::Full);
         }
         let c = &mut self.calls[idx];
@@ -446,7 +444,7 @@ impl Media {
         let hold = c.hold[0] || c.hold[1];
         c.last_sip = now;
         for id in c.streams.iter().flatten() {
-            self.relay.set_hold(*id, hold);
+            relay.set_hold(*id, hold);
         }
         let rw = Rewrite {
             addr: our_addr,
@@ -456,11 +454,11 @@ impl Media {
     }
 
     /// Signalling activity on a call (keeps a held call alive).
-    pub fn touch(&mut self, now: Instant, key: u64) {
+    pub fn touch(&mut self, relay: &mut Relay, now: Instant, key: u64) {
         if let Some(i) = self.find(key) {
             self.calls[i].last_sip = now;
             for id in self.calls[i].streams.iter().flatten() {
-                self.relay.touch(now, *id);
+                relay.touch(now, *id);
             }
         }
     }
@@ -483,10 +481,10 @@ impl Media {
     }
 
     /// BYE or CANCEL: the call ends now.
-    pub fn end(&mut self, key: u64) -> bool {
+    pub fn end(&mut self, relay: &mut Relay, key: u64) -> bool {
         match self.find(key) {
             Some(i) => {
-                self.drop_call(i);
+                self.drop_call(relay, i);
                 true
             }
             None => false,
@@ -494,20 +492,20 @@ impl Media {
     }
 
     /// A final error answer to an INVITE: ends a call that never got up.
-    pub fn failed(&mut self, key: u64) -> bool {
+    pub fn failed(&mut self, relay: &mut Relay, key: u64) -> bool {
         match self.find(key) {
             Some(i) if !self.calls[i].established => {
-                self.drop_call(i);
+                self.drop_call(relay, i);
                 true
             }
             _ => false,
         }
     }
 
-    fn drop_call(&mut self, i: usize) {
+    fn drop_call(&mut self, relay: &mut Relay, i: usize) {
         let c = self.calls.swap_remove(i);
         for id in c.streams.iter().flatten() {
-            self.relay.free(*id);
+            relay.free(*id);
         }
     }
 
@@ -517,16 +515,16 @@ impl Media {
     /// has been silent for [`HOLD_LIMIT`]; calls left without streams are
     /// removed, tombstones after [`HOLD_LIMIT`]. Returns how many calls
     /// ended.
-    pub fn tick(&mut self, now: Instant) -> usize {
+    pub fn tick(&mut self, relay: &mut Relay, now: Instant) -> usize {
         // Which streams the relay freed is derived from the relay itself (a
         // stale id has no port), so any number may expire in one tick.
-        self.relay.expire(now, &mut |_| {});
+        relay.expire(now, &mut |_| {});
         let mut ended = 0;
         let mut i = 0;
         while i < self.calls.len() {
             let c = &mut self.calls[i];
             for s in c.streams.iter_mut() {
-                if s.is_some_and(|id| self.relay.port_of(id).is_none()) {
+                if s.is_some_and(|id| relay.port_of(id).is_none()) {
                     *s = None;
                 }
             }
@@ -539,7 +537,7 @@ impl Media {
                     if now >= at {
                         for s in c.streams.iter_mut() {
                             if let Some(id) = s.take() {
-                                self.relay.free(id);
+                                relay.free(id);
                             }
                         }
                         c.expired = Some(now);
@@ -559,7 +557,7 @@ impl Media {
                 .expired
                 .is_some_and(|t| now.saturating_duration_since(t) > HOLD_LIMIT);
             if (empty && c.established) || stale || never || buried {
-                self.drop_call(i);
+                self.drop_call(relay, i);
                 ended += 1;
             } else {
                 i += 1;

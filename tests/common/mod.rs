@@ -4,8 +4,9 @@
 #![allow(dead_code)]
 
 use sipnat::config::{Net4, parse_siproxd_conf};
+use sipnat::core::Core;
 use sipnat::dns::QueryHandle;
-use sipnat::proxy::{Addresses, Channel, Outbox, Proxy, Side};
+use sipnat::proxy::{Addresses, Channel, Outbox, Side};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ pub const PEER: &str = "198.51.100.3:5060";
 pub const DNS_SERVER: &str = "198.51.100.53:53";
 
 pub struct Sim {
-    pub proxy: Proxy,
+    pub core: Core,
     pub now: Instant,
     pub out: Box<Outbox>,
     /// Every DNS query sent (its id and handle), for [`Sim::dns`].
@@ -100,7 +101,7 @@ impl Sim {
         let now = Instant::now();
         let ns: SocketAddr = DNS_SERVER.parse().unwrap();
         Sim {
-            proxy: Proxy::new(cfg, addresses(), [7; 16], &[ns], 42, now),
+            core: Core::new(cfg, addresses(), [7; 16], &[ns], 42, now),
             now,
             out: Outbox::new(),
             queries: Vec::new(),
@@ -147,7 +148,7 @@ impl Sim {
     pub fn sip_bytes_on(&mut self, side: Side, from: &str, msg: &[u8]) -> Vec<Sent> {
         let mut data = msg.to_vec();
         let from: SocketAddr = from.parse().unwrap();
-        self.proxy
+        self.core
             .handle_sip(self.now, from, side, &mut data, &mut self.out);
         self.drain()
     }
@@ -176,7 +177,7 @@ impl Sim {
     /// Deliver a DNS datagram on the socket of `query`.
     pub fn dns_on(&mut self, query: QueryHandle, from: &str, data: &[u8]) -> Vec<Sent> {
         let from: SocketAddr = from.parse().unwrap();
-        self.proxy
+        self.core
             .handle_dns(self.now, query, from, data, &mut self.out);
         self.drain()
     }
@@ -185,12 +186,12 @@ impl Sim {
         let end = self.now + d;
         let mut all = Vec::new();
         loop {
-            let t = self.proxy.poll_timeout();
+            let t = self.core.poll_timeout();
             if t > end {
                 break;
             }
             self.now = t.max(self.now);
-            self.proxy.handle_timeout(self.now, &mut self.out);
+            self.core.handle_timeout(self.now, &mut self.out);
             all.extend(self.drain());
         }
         self.now = end;

@@ -1,0 +1,232 @@
+//! The sans-IO core the driver owns: the SIP proxy, the RTP relay, the DNS
+//! resolver and the counters, side by side.
+//!
+//! Input goes in through `handle_*` with `now` (a SIP datagram, a DNS reply,
+//! a timer); output comes back in the caller's [`Outbox`]. The driver reaches
+//! the relay directly for its per-packet decision ([`Core::relay`]); the
+//! proxy reaches it, the resolver and the counters through the context it
+//! works in ([`crate::proxy`]'s `Sip`). Nothing here touches a socket or the
+//! clock.
+
+use crate::config::Config;
+use crate::dns::{QueryHandle, Resolver};
+use crate::output::Outbox;
+use crate::proxy::{Addresses, Proxy, Sip};
+use crate::relay::Relay;
+use crate::side::Side;
+use crate::stats::Stats;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub struct Core {
+    pub proxy: Proxy,
+    /// The RTP relay (an empty pool when `rtp_proxy_enable = 0`).
+    pub relay: Relay,
+    pub dns: Resolver,
+    pub stats: Stats,
+}
+
+impl Core {
+    /// A core for `cfg`. `key` is the installation's secret (saved with the
+    /// registrations); `seed` seeds the resolver's query ids.
+    pub fn new(
+        cfg: Config,
+        addrs: Addresses,
+        key: [u8; 16],
+        nameservers: &[SocketAddr],
+        seed: u64,
+        now: Instant,
+    ) -> Core {
+        let relay = relay_for(&cfg);
+        let mut core = Core {
+            proxy: Proxy::new(cfg, addrs, key, now),
+            relay,
+            dns: Resolver::new(nameservers, seed),
+            stats: Stats::new(),
+        };
+        core.sync_relay_local();
+        core
+    }
+
+    fn sip(&mut self) -> Sip<'_> {
+        Sip {
+            p: &mut self.proxy,
+            relay: &mut self.relay,
+            dns: &mut self.dns,
+            stats: &mut self.stats,
+        }
+    }
+
+    /// Feed a datagram received on the SIP socket, from `from`, that arrived
+    /// on `side` (its arrival interface: [`crate::side`]). `data` is modified
+    /// in place (header unfolding).
+    pub fn handle_sip(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        side: Side,
+        data: &mut [u8],
+        out: &mut Outbox,
+    ) {
+        self.sip().handle_sip(now, from, side, data, out);
+    }
+
+    /// Feed a datagram received on the socket of DNS query `query`.
+    pub fn handle_dns(
+        &mut self,
+        now: Instant,
+        query: QueryHandle,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Outbox,
+    ) {
+        self.sip().handle_dns(now, query, from, data, out);
+    }
+
+    /// Timers: DNS retransmissions, expiry of registrations, calls and
+    /// parked requests, re-resolving `host_outbound`.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        self.sip().handle_timeout(now, out);
+    }
+
+    /// When [`Core::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Instant {
+        let tick = self.proxy.next_tick();
+        match self.dns.poll_timeout() {
+            Some(t) if t < tick => t,
+            _ => tick,
+        }
+    }
+
+    /// Is DNS query `query` still waiting for its reply? Once it is not, the
+    /// driver closes the query's socket.
+    pub fn dns_in_flight(&self, query: QueryHandle) -> bool {
+        self.dns.in_flight(query)
+    }
+
+    /// The driver could not open a socket for `query`: that lookup fails,
+    /// and the work parked on it is answered.
+    pub fn dns_socket_failed(&mut self, now: Instant, query: QueryHandle, out: &mut Outbox) {
+        self.sip().dns_socket_failed(now, query, out);
+    }
+
+    pub fn set_nameservers(&mut self, ns: &[SocketAddr]) {
+        self.dns.set_nameservers(ns);
+    }
+
+    pub fn config(&self) -> &Config {
+        self.proxy.config()
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// For the driver's own counts (a registration file that could not be
+    /// saved or read), so they show in [`Core::status_text`] with the rest.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// The relay, for the driver's per-packet decision; `None` when media
+    /// is not relayed (`rtp_proxy_enable = 0`).
+    pub fn relay_mut(&mut self) -> Option<&mut Relay> {
+        self.proxy.media().is_some().then_some(&mut self.relay)
+    }
+
+    /// New interface addresses (the driver polls the kernel).
+    pub fn set_addresses(&mut self, addrs: Addresses) {
+        if self.proxy.set_addresses(addrs) {
+            self.sync_relay_local();
+        }
+    }
+
+    pub fn addresses(&self) -> &Addresses {
+        self.proxy.addresses()
+    }
+
+    /// Swap in a new, checked configuration (SIGHUP). Registrations,
+    /// transactions and calls in progress are kept.
+    pub fn reconfigure(&mut self, cfg: Config) {
+        self.proxy.reconfigure(cfg);
+        self.sync_relay_local();
+    }
+
+    /// Tell the relay the LAN networks and the router's own addresses (its
+    /// rules 0 and 7: never send WAN media to them, never latch them from
+    /// the WAN).
+    fn sync_relay_local(&mut self) {
+        self.sip().sync_relay_local();
+    }
+
+    /// Restore a registration file written by
+    /// [`Proxy::registrations_text`] (its key too, so tokens the provider
+    /// stored stay valid). All or nothing
+    /// ([`crate::proxy::registry::Registry::read_text`]): on an error nothing
+    /// of the file is taken, the key generated at start stays, and
+    /// `registration-file.rejected` counts it.
+    pub fn load_registrations(
+        &mut self,
+        now: Instant,
+        unix_now: u64,
+        text: &str,
+    ) -> Result<usize, String> {
+        let r = self.proxy.read_registrations(now, unix_now, text);
+        if r.is_err() {
+            self.stats.bump("registration-file", "rejected");
+        }
+        r
+    }
+
+    /// A human-readable snapshot: table occupancy and every counter
+    /// (logged on SIGUSR1; `sipnat status` will show it).
+    pub fn status_text(&self) -> String {
+        let mut s = format!(
+            "status: registrations {}/{}",
+            self.proxy.registrations().len(),
+            crate::limits::MAX_REGISTRATIONS,
+        );
+        if let Some(m) = self.proxy.media() {
+            let r = &self.relay;
+            let t = r.totals();
+            s.push_str(&format!(
+                " calls {}/{} streams {}/{} rtp-forwarded {} rtp-dropped {}",
+                m.calls(),
+                crate::limits::MAX_CALLS,
+                r.in_use(),
+                r.capacity(),
+                t.forwarded.packets,
+                t.dropped.iter().map(|c| c.packets).sum::<u64>()
+            ));
+            for reason in crate::relay::DropReason::ALL {
+                let n = t.dropped_by(reason).packets;
+                if n > 0 {
+                    s.push_str(&format!(" rtp-dropped.{} {n}", reason.as_str()));
+                }
+            }
+            s.push_str(&format!(
+                " latches {} pool-full {} streams-timed-out {} rtp-held {} rtp-flushed {}",
+                t.latches, t.pool_full, t.expired, t.held, t.flushed
+            ));
+            for (limit, n) in m.counts() {
+                if n > 0 {
+                    s.push_str(&format!(" media.{} {n}", limit.as_str()));
+                }
+            }
+        }
+        s.push('\n');
+        s.push_str(&self.stats.to_string());
+        s
+    }
+}
+
+/// The relay for a configuration: its port pool, or none when media is not
+/// relayed.
+fn relay_for(cfg: &Config) -> Relay {
+    let ports: Vec<u16> = if cfg.rtp_proxy_enable {
+        cfg.rtp_ports().collect()
+    } else {
+        Vec::new()
+    };
+    Relay::new(&ports, Duration::from_secs(u64::from(cfg.rtp_timeout)))
+}

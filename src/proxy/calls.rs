@@ -1,0 +1,98 @@
+//! The SIP side of media: a call's key and the SDP bodies of its offers
+//! and answers ([`super::media`] keeps the calls, [`crate::relay`] the
+//! streams).
+
+use super::*;
+
+impl Sip<'_> {
+    /// Rewrite the SDP body of `msg` (if it has one and media is relayed)
+    /// into `mem`, for `msg` going from `src` to `dest`. `Ok(None)`: the body
+    /// goes as it is.
+    pub(super) fn rewrite_sdp(
+        &mut self,
+        now: Instant,
+        src: Peer,
+        msg: &Message<'_>,
+        call_key: u64,
+        dest: Peer,
+        mem: &mut [u8],
+    ) -> Result<Option<usize>, MediaError> {
+        let dest_side = dest.side;
+        if self.media.is_none() || msg.body.is_empty() {
+            return Ok(None);
+        }
+        let ctype = msg
+            .header(HeaderName::ContentType)
+            .map(|h| h.value)
+            .unwrap_or("");
+        let is_sdp = ctype
+            .get(..15)
+            .is_some_and(|t| t.eq_ignore_ascii_case("application/sdp"));
+        if !is_sdp {
+            if ctype.to_ascii_lowercase().starts_with("multipart/")
+                && find(msg.body, b"application/sdp").is_some()
+            {
+                // An SDP inside a multipart body cannot be rewritten yet.
+                return Err(MediaError::Sdp(crate::sdp::SdpError::Syntax));
+            }
+            return Ok(None);
+        }
+        let Some(our_addr) = self.our_ip(dest_side) else {
+            return Err(MediaError::Full);
+        };
+        let tag_of = |h: HeaderName| {
+            msg.header(h)
+                .and_then(|v| NameAddr::parse(v.value).ok())
+                .and_then(|na| na.tag())
+                .unwrap_or("")
+        };
+        let from_tag = tag_of(HeaderName::From);
+        let author = Author {
+            tag: if msg.is_request() {
+                from_tag
+            } else {
+                tag_of(HeaderName::To)
+            },
+            from_tag,
+            is_request: msg.is_request(),
+            signalling_ip: *src.addr.ip(),
+            wan: src.side == Side::Wan,
+            // The dialog's creator: a request's source, or where a
+            // response goes (the request came from there).
+            origin: {
+                let o = if msg.is_request() { src } else { dest };
+                media::Origin {
+                    wan: o.side == Side::Wan,
+                    ip: *o.addr.ip(),
+                }
+            },
+        };
+        let Some(media) = self.p.media.as_mut() else {
+            return Ok(None);
+        };
+        let mut w = Buf::new(mem);
+        media.rewrite(
+            self.relay, now, call_key, &author, msg.body, our_addr, &mut w,
+        )?;
+        if w.overflowed() {
+            return Err(MediaError::Sdp(crate::sdp::SdpError::Overflow));
+        }
+        self.stats.bump("media", "sdp-rewritten");
+        Ok(Some(w.len()))
+    }
+}
+
+impl Proxy {
+    /// A call's key: the keyed hash of its Call-ID in WAN form (LAN
+    /// addresses masked), the same from either side.
+    pub(super) fn call_key(&self, msg: &Message<'_>) -> u64 {
+        let mut mem = [0u8; 512];
+        let mut b = Buf::new(&mut mem);
+        self.put_text(
+            &mut b,
+            TextMode::Mask,
+            msg.call_id().unwrap_or("").as_bytes(),
+        );
+        self.key.hash(&[b"call", b.as_bytes()])
+    }
+}

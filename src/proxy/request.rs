@@ -1,0 +1,170 @@
+//! Requests: which way a request goes (RFC 3261 §16.3–§16.5), decided
+//! once, from the request's view; then [`super::forward`] carries it out.
+
+use super::*;
+
+impl Sip<'_> {
+    pub(super) fn on_request(
+        &mut self,
+        now: Instant,
+        src: Peer,
+        msg: &Message<'_>,
+        out: &mut Outbox,
+    ) {
+        let StartLine::Request { method, uri, .. } = msg.start else {
+            return;
+        };
+        let src_side = src.side;
+        if let Err(rej) = msg.check_request() {
+            self.stats.bump("parse", "semantic");
+            return self.answer(src, msg, ans(rej.code, rej.reason), out);
+        }
+        // RFC 3261 §16.3 step 3.
+        let max_forwards = msg
+            .header(HeaderName::MaxForwards)
+            .and_then(|h| h.value.parse::<u32>().ok());
+        if max_forwards == Some(0) {
+            return self.answer(src, msg, ans(483, "Too Many Hops"), out);
+        }
+        // RFC 3261 §16.3 step 5: no proxy extension is supported.
+        if msg.header(HeaderName::ProxyRequire).is_some() {
+            return self.answer(src, msg, ans(420, "Bad Extension"), out);
+        }
+        // A WAN source starts new calls at a bounded rate ([`ratelimit`]).
+        let new_call = method == Method::Invite && msg.to_tag().is_none();
+        if new_call && src_side == Side::Wan && {
+            let key = self.call_key(msg);
+            !self.p.invites.admit(now, *src.addr.ip(), key)
+        } {
+            self.stats.bump("limit", "wan-invite-rate");
+            return self.answer(src, msg, ans(503, "Service Unavailable (call rate)"), out);
+        }
+        let Ok(ruri) = Uri::parse(uri) else {
+            return self.answer(src, msg, ans(400, "Bad Request-URI"), out);
+        };
+        if !ruri.is_sip() {
+            // RFC 3261 §16.3 step 2 / §8.2.2.1.
+            return self.answer(src, msg, ans(416, "Unsupported URI Scheme"), out);
+        }
+        let routes_skip = self.our_leading_routes(msg);
+        let routes_left = msg.values(HeaderName::Route).count() > routes_skip;
+        let to_us = self.is_us(&ruri.host, ruri.port) && !routes_left;
+
+        if method == Method::Register {
+            if src_side == Side::Wan {
+                return self.answer(src, msg, ans(403, "Forbidden (registration from WAN)"), out);
+            }
+            if !self.cfg.access(*src.addr.ip()).register {
+                self.stats.bump("drop", "acl-register");
+                return self.answer(src, msg, ans(403, "Forbidden (hosts_allow_reg)"), out);
+            }
+            if to_us {
+                return self.local_register(now, src, msg, out);
+            }
+            return self.forward(now, src, msg, &ruri, Next::Hop, routes_skip, out);
+        }
+
+        if to_us {
+            if ruri.user.is_none() && ruri.param(CONTACT_TOKEN_PARAM).is_none() {
+                if method == Method::Options {
+                    return self.answer(src, msg, ans(200, "OK"), out);
+                }
+                return self.answer(src, msg, ans(404, "Not Found"), out);
+            }
+            return match self.phone_for(&ruri, msg.to_tag().is_some()) {
+                Some((addr, r)) => self.forward(
+                    now,
+                    src,
+                    msg,
+                    &ruri,
+                    Next::Phone { addr, ruri: r },
+                    routes_skip,
+                    out,
+                ),
+                None => {
+                    self.stats.bump("route", "unknown-user");
+                    self.answer(src, msg, ans(404, "Not Found"), out)
+                }
+            };
+        }
+        // A request for an AOR registered here goes straight to its phone.
+        if !routes_left {
+            if let Some(reg) = aor_key(ruri.user, ruri.host_str)
+                .and_then(|aor| self.regs.by_aor(&aor).max_by_key(|r| r.expires_at).cloned())
+            {
+                let next = Next::Phone {
+                    addr: reg.addr,
+                    ruri: reg.contact,
+                };
+                return self.forward(now, src, msg, &ruri, next, routes_skip, out);
+            }
+        }
+        if src_side == Side::Wan {
+            self.stats.bump("route", "relay-denied");
+            return self.answer(src, msg, ans(403, "Forbidden (not a local user)"), out);
+        }
+        if !self.known_lan_sender(src, msg) {
+            self.stats.bump("route", "not-registered");
+            return self.answer(src, msg, ans(403, "Forbidden (not registered)"), out);
+        }
+        self.forward(now, src, msg, &ruri, Next::Hop, routes_skip, out)
+    }
+}
+
+impl Proxy {
+    /// How many Route values at the top name sipnat (RFC 3261 §16.4).
+    pub(super) fn our_leading_routes(&self, msg: &Message<'_>) -> usize {
+        msg.values(HeaderName::Route)
+            .take_while(|v| {
+                NameAddr::parse(v).is_ok_and(|na| self.is_us(&na.uri.host, na.uri.port))
+            })
+            .count()
+    }
+
+    /// A LAN sender may send out when one of its phones is registered here:
+    /// by source address or by its From AOR (siproxd's rule).
+    pub(super) fn known_lan_sender(&self, src: Peer, msg: &Message<'_>) -> bool {
+        if self.regs.has_ip(*src.addr.ip()) {
+            return true;
+        }
+        msg.header(HeaderName::From)
+            .and_then(|h| NameAddr::parse(h.value).ok())
+            .and_then(|na| aor_key(na.uri.user, na.uri.host_str))
+            .is_some_and(|aor| self.regs.by_aor(&aor).next().is_some())
+    }
+
+    /// The phone a request addressed to sipnat is for: by the token of a
+    /// masqueraded contact, else by the user part.
+    ///
+    /// A token opens only if sipnat made it ([`keyed`]), and only to a LAN
+    /// address other than loopback. A request outside a dialog (no To tag)
+    /// must moreover name a live registration's contact: a token of a phone
+    /// that has gone away reaches nobody. In a dialog the token came from the
+    /// Contact of a request or response sipnat passed, which a registration
+    /// need not list.
+    pub(super) fn phone_for(
+        &self,
+        ruri: &Uri<'_>,
+        in_dialog: bool,
+    ) -> Option<(SocketAddrV4, UriString)> {
+        if let Some(restored) = self.unmasquerade(ruri) {
+            let (ip, port) = self.open_contact_token(ruri)?;
+            let addr = SocketAddrV4::new(ip, if port == 0 { 5060 } else { port });
+            let names_it = |r: &&registry::Registration| {
+                r.confirmed
+                    && (r.contact == restored
+                        || Uri::parse(&r.contact)
+                            .is_ok_and(|u| u.host == Host::Ipv4(ip) && u.port.unwrap_or(0) == port))
+            };
+            // Prefer the address the phone registered from (NAT-safe).
+            return match self.regs.iter().find(names_it) {
+                Some(r) => Some((r.addr, restored)),
+                None if in_dialog => Some((addr, restored)),
+                None => None,
+            };
+        }
+        let user = ruri.user?;
+        let reg = self.regs.by_user(user)?;
+        Some((reg.addr, reg.contact.clone()))
+    }
+}

@@ -1,0 +1,155 @@
+//! Responses (RFC 3261 §16.7): back to where their request came from, as
+//! sipnat's branch says.
+
+use super::*;
+
+impl Sip<'_> {
+    pub(super) fn on_response(
+        &mut self,
+        now: Instant,
+        src: Peer,
+        msg: &Message<'_>,
+        out: &mut Outbox,
+    ) {
+        let StartLine::Response { code, .. } = msg.start else {
+            return;
+        };
+        if let Err(e) = msg.check_response() {
+            self.stats.bump("parse", e.as_str());
+            return;
+        }
+        let Some(top) = msg.top_via() else {
+            return self.stats.bump("drop", "response-no-via");
+        };
+        let Some(text) = top
+            .branch()
+            .and_then(|b| b.strip_prefix(OUR_BRANCH_PREFIX))
+            .filter(|_| self.is_us(&top.host, top.port))
+        else {
+            // Not through us (RFC 3261 §16.7 step 1 / §18.1.2): includes the
+            // RFC 4475 broadcast Via (bcast.dat).
+            return self.stats.bump("drop", "response-not-ours");
+        };
+        let src_side = src.side;
+        // Every branch of ours is sealed ([`branch`]): it says where the
+        // response goes. A branch that holds Vias went out to the WAN and
+        // only the WAN answers it; one without went on with its Vias, and
+        // the Via below ours must be the one we sent, answered from the side
+        // we sent it to.
+        let Some(sealed) = branch::open(&self.key, text.as_bytes()) else {
+            return self.stats.bump("drop", "response-stray");
+        };
+        let hidden = sealed.values().next().is_some();
+        if hidden {
+            if src_side != Side::Wan {
+                return self.stats.bump("drop", "response-stray");
+            }
+        } else {
+            let Some(next) = msg.values(HeaderName::Via).nth(1) else {
+                return self.stats.bump("drop", "response-stray");
+            };
+            let disc = self
+                .key
+                .hash(&[b"in", src_side.as_str().as_bytes(), next.as_bytes()]);
+            if disc != sealed.discriminator {
+                return self.stats.bump("drop", "response-stray");
+            }
+        }
+        let dest = sealed.reply_to;
+        let dest_side = sealed.reply_side;
+        if !usable_destination(*dest.ip()) {
+            return self.stats.bump("drop", "response-bad-destination");
+        }
+        let mode = Proxy::mode(src_side, dest_side);
+
+        let cseq_method = msg.cseq().map(|c| c.method);
+        if hidden && (200..300).contains(&code) && cseq_method == Some(Method::Register) {
+            self.confirm_registration(now, msg, dest);
+        }
+
+        // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
+        let call_key = self.call_key(msg);
+        let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
+        let mut body: &[u8] = msg.body;
+        let answers = code > 100
+            && code < 300
+            && matches!(
+                cseq_method,
+                Some(Method::Invite | Method::Prack | Method::Update)
+            );
+        if answers && self.media.as_ref().is_some_and(|m| m.is_expired(call_key)) {
+            // The call went unanswered too long and its relay ports are
+            // gone ([`media`]): a late answer is refused cleanly, never
+            // taken for a new call. The UAS, getting no ACK, hangs up.
+            return self.stats.bump("drop", "answer-after-timeout");
+        }
+        if answers {
+            let to = Peer {
+                addr: dest,
+                side: dest_side,
+            };
+            match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
+                Ok(Some(len)) => body = &sdp_mem[..len],
+                Ok(None) => {}
+                Err(e) => {
+                    self.stats.bump("media", e.as_str());
+                    if src_side == Side::Lan && dest_side == Side::Wan {
+                        // Never forward a LAN SDP unrewritten to the WAN.
+                        return self.stats.bump("drop", "response-sdp-unrewritable");
+                    }
+                }
+            }
+        }
+        if cseq_method == Some(Method::Invite) {
+            if let Some(m) = self.p.media.as_mut() {
+                if (200..300).contains(&code) {
+                    m.established(call_key);
+                } else if code > 100 && code < 200 {
+                    m.provisional(now, call_key);
+                } else if code >= 300 && m.failed(self.relay, call_key) {
+                    self.stats.bump("media", "call-failed");
+                }
+            }
+        }
+        let mut w = out.writer();
+        let status_end = msg
+            .headers()
+            .first()
+            .map(|h| h.line.start)
+            .unwrap_or(msg.header_end);
+        self.put_text(&mut w, mode, msg.raw.get(..status_end).unwrap_or(b""));
+        if hidden {
+            write_restored_vias(&mut w, sealed.values(), sealed.reply_to);
+        }
+        let mut via_index = 0usize;
+        for h in msg.headers() {
+            match h.name {
+                HeaderName::Via => {
+                    for v in split_comma(h.value) {
+                        via_index += 1;
+                        if via_index > 1 {
+                            w.put_str("Via: ");
+                            self.put_text(&mut w, mode, v.as_bytes());
+                            w.put(b"\r\n");
+                        }
+                    }
+                }
+                HeaderName::ContentLength => {}
+                HeaderName::Contact => self.put_contact(&mut w, h, mode),
+                HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest_side),
+                _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
+            }
+        }
+        finish_message(&mut w, body);
+        let (len, overflow) = (w.len(), w.overflowed());
+        if overflow {
+            out.abandon();
+            return self.stats.bump("drop", "too-large-after-rewrite");
+        }
+        if out.commit(Channel::Sip, SocketAddr::V4(dest), len) {
+            self.stats.bump("forward", "response");
+        } else {
+            self.stats.bump("drop", "outbox-full");
+        }
+    }
+}
