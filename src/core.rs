@@ -15,6 +15,7 @@ use crate::proxy::{Addresses, Proxy, Sip};
 use crate::relay::Relay;
 use crate::side::Side;
 use crate::stats::Stats;
+use crate::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -57,18 +58,20 @@ impl Core {
         }
     }
 
-    /// Feed a datagram received on the SIP socket, from `from`, that arrived
-    /// on `side` (its arrival interface: [`crate::side`]). `data` is modified
-    /// in place (header unfolding).
+    /// Feed a SIP message from `from`, that arrived on `side` (its arrival
+    /// interface: [`crate::side`]) over `transport` (a UDP datagram, or one
+    /// message framed from a TCP connection). `data` is modified in place
+    /// (header unfolding).
     pub fn handle_sip(
         &mut self,
         now: Instant,
         from: SocketAddr,
         side: Side,
+        transport: Transport,
         data: &mut [u8],
         out: &mut Outbox,
     ) {
-        self.sip().handle_sip(now, from, side, data, out);
+        self.sip().handle_sip(now, from, side, transport, data, out);
     }
 
     /// Feed a datagram received on the socket of DNS query `query`.

@@ -9,13 +9,15 @@
 
 use crate::dns::QueryHandle;
 use crate::limits::{MAX_TRANSMITS, OUTBOX_BYTES};
+use crate::transport::Transport;
 use std::net::SocketAddr;
 
 /// Which of the driver's sockets a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
-    /// The SIP socket (`sip_listen_port`).
-    Sip,
+    /// SIP over this transport: the UDP socket (`sip_listen_port`), or the
+    /// TCP connection to the destination (reused, or opened by the driver).
+    Sip(Transport),
     /// The socket of this DNS query (each query has its own, RFC 5452 §9.2).
     Dns(QueryHandle),
 }
@@ -221,7 +223,13 @@ mod tests {
         use crate::side::Side;
         let now = std::time::Instant::now();
         let mut r = Resolver::new(&[ns], 1);
-        let _ = r.resolve(now, "a.test", Some(1), Side::Lan);
+        let _ = r.resolve(
+            now,
+            "a.test",
+            Some(1),
+            crate::transport::Transport::Udp,
+            Side::Lan,
+        );
         let mut buf = [0u8; 512];
         r.poll_transmit(now, &mut buf).expect("a query").0
     }
@@ -232,7 +240,7 @@ mod tests {
         let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:53".parse().unwrap();
         let q = query_handle(b);
-        assert!(o.push(Channel::Sip, a, b"one"));
+        assert!(o.push(Channel::Sip(Transport::Udp), a, b"one"));
         let mut w = o.writer();
         w.put(b"two!");
         let n = w.len();
@@ -244,7 +252,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                (Channel::Sip, a, b"one".to_vec()),
+                (Channel::Sip(Transport::Udp), a, b"one".to_vec()),
                 (Channel::Dns(q), b, b"two!".to_vec())
             ]
         );
@@ -252,7 +260,7 @@ mod tests {
         let mut w = o.writer();
         w.put(b"garbage");
         o.abandon();
-        assert!(o.push(Channel::Sip, a, b"three"));
+        assert!(o.push(Channel::Sip(Transport::Udp), a, b"three"));
         assert_eq!(o.iter().nth(2).map(|(_, d)| d), Some(&b"three"[..]));
         o.clear();
         assert!(o.is_empty());
@@ -263,9 +271,9 @@ mod tests {
         let mut o = Outbox::new();
         let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
         for _ in 0..MAX_TRANSMITS {
-            assert!(o.push(Channel::Sip, a, b"x"));
+            assert!(o.push(Channel::Sip(Transport::Udp), a, b"x"));
         }
-        assert!(!o.push(Channel::Sip, a, b"y"));
+        assert!(!o.push(Channel::Sip(Transport::Udp), a, b"y"));
         assert_eq!(o.len(), MAX_TRANSMITS);
     }
 
@@ -274,8 +282,8 @@ mod tests {
         let mut o = Outbox::new();
         let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
         let big = vec![0u8; OUTBOX_BYTES - 10];
-        assert!(o.push(Channel::Sip, a, &big));
-        assert!(!o.push(Channel::Sip, a, &[0u8; 11]));
-        assert!(o.push(Channel::Sip, a, &[0u8; 10]));
+        assert!(o.push(Channel::Sip(Transport::Udp), a, &big));
+        assert!(!o.push(Channel::Sip(Transport::Udp), a, &[0u8; 11]));
+        assert!(o.push(Channel::Sip(Transport::Udp), a, &[0u8; 10]));
     }
 }

@@ -119,7 +119,11 @@ fn replies_to_a_wan_request_go_to_its_source_not_where_its_via_points() {
         for code in [180, 200] {
             let out = phone_answers(&mut sim, &to_phone, code);
             assert_eq!(out.len(), 1, "case {i}: {out:#?}");
-            assert_eq!(out[0].channel, Channel::Sip, "case {i}: no DNS for a reply");
+            assert_eq!(
+                out[0].channel,
+                Channel::Sip(sipnat::transport::Transport::Udp),
+                "case {i}: no DNS for a reply"
+            );
             assert_eq!(out[0].to, addr(want), "case {i} ({via})");
         }
     }
@@ -321,7 +325,10 @@ fn wan_requests_with_named_vias_cause_no_lookups_and_the_phone_still_resolves() 
         let to_phone = sim.one(PEER, &inv);
         let out = phone_answers(&mut sim, &to_phone, 486);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].channel, Channel::Sip);
+        assert_eq!(
+            out[0].channel,
+            Channel::Sip(sipnat::transport::Transport::Udp)
+        );
         assert_eq!(out[0].to, addr(PEER));
     }
     assert_eq!(sim.core.stats().get("dns", "parked"), 0);

@@ -11,7 +11,8 @@
 //! * RFC 3263 §4.2, simplified for UDP and without NAPTR: a numeric host is
 //!   used as is (port 5060 unless given); a host name with a port is looked up
 //!   with an A query; a host name without a port is looked up as the SRV name
-//!   `_sip._udp.<host>` (RFC 3263 §4.2, RFC 2782), then an A query for the
+//!   `_sip._udp.<host>` (`_sip._tcp.<host>` for TCP; RFC 3263 §4.2, RFC
+//!   2782), then an A query for the
 //!   chosen SRV target with the SRV port. When the SRV lookup finds nothing
 //!   (NXDOMAIN or no SRV records) or the server cannot answer it, the resolver
 //!   falls back to an A query for the host itself with port 5060.
@@ -98,6 +99,7 @@ use std::time::{Duration, Instant};
 
 use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING, MAX_DNS_PENDING_WAN};
 use crate::side::Side;
+use crate::transport::Transport;
 
 /// Nameservers used, as glibc's `MAXNS` (resolv.conf(5)).
 pub const MAX_NAMESERVERS: usize = 3;
@@ -356,11 +358,15 @@ impl Name {
         Ok(name)
     }
 
-    /// `_sip._udp.<self>`, the SRV name of RFC 3263 §4.2 / RFC 2782.
-    fn sip_udp_srv(&self) -> Result<Name, DnsError> {
+    /// `_sip._udp.<self>` or `_sip._tcp.<self>`, the SRV name of RFC 3263
+    /// §4.2 / RFC 2782 for the transport.
+    fn sip_srv(&self, transport: Transport) -> Result<Name, DnsError> {
         let mut name = Name::empty();
         name.push_label(b"_sip")?;
-        name.push_label(b"_udp")?;
+        name.push_label(match transport {
+            Transport::Udp => b"_udp",
+            Transport::Tcp => b"_tcp",
+        })?;
         let at = usize::from(name.len);
         let end = at + self.wire().len();
         let dst = name.buf.get_mut(at..end).ok_or(DnsError::NameTooLong)?;
@@ -565,10 +571,17 @@ impl Resolver {
     }
 
     /// Where should a SIP request for `host` (`port` if the URI named one)
-    /// go? Never blocks (RFC 3263 §4.2, see the module docs). `side` is the
-    /// side whose message needs the answer (sipnat's own work: the LAN); it
-    /// decides the quota a new query counts in.
-    pub fn resolve(&mut self, now: Instant, host: &str, port: Option<u16>, side: Side) -> Lookup {
+    /// go over `transport`? Never blocks (RFC 3263 §4.2, see the module
+    /// docs). `side` is the side whose message needs the answer (sipnat's
+    /// own work: the LAN); it decides the quota a new query counts in.
+    pub fn resolve(
+        &mut self,
+        now: Instant,
+        host: &str,
+        port: Option<u16>,
+        transport: Transport,
+        side: Side,
+    ) -> Lookup {
         // A numeric host needs no lookup (RFC 3263 §4.2); IPv6 references
         // come bracketed from SIP URIs (RFC 3261 §25.1).
         let bare = host
@@ -585,7 +598,7 @@ impl Resolver {
         if let Some(port) = port {
             return self.lookup_addr(now, &name, port, side);
         }
-        let Ok(srv_name) = name.sip_udp_srv() else {
+        let Ok(srv_name) = name.sip_srv(transport) else {
             // No SRV name can be formed (too long): only the A fallback is left.
             return self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side);
         };

@@ -136,25 +136,25 @@ fn ip_literals_are_ready_without_queries() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "10.0.0.7", None, LAN),
+        r.resolve(t0, "10.0.0.7", None, Transport::Udp, LAN),
         Lookup::Ready(v4("10.0.0.7:5060"))
     );
     assert_eq!(
-        r.resolve(t0, "10.0.0.7", Some(5080), LAN),
+        r.resolve(t0, "10.0.0.7", Some(5080), Transport::Udp, LAN),
         Lookup::Ready(v4("10.0.0.7:5080"))
     );
     assert_eq!(
-        r.resolve(t0, "[2001:db8::1]", None, LAN),
+        r.resolve(t0, "[2001:db8::1]", None, Transport::Udp, LAN),
         Lookup::Ready(sa("[2001:db8::1]:5060"))
     );
     assert_eq!(
-        r.resolve(t0, "2001:db8::1", Some(7), LAN),
+        r.resolve(t0, "2001:db8::1", Some(7), Transport::Udp, LAN),
         Lookup::Ready(sa("[2001:db8::1]:7"))
     );
     // Even without nameservers.
     let mut none = Resolver::new(&[], 1);
     assert_eq!(
-        none.resolve(t0, "192.0.2.1", None, LAN),
+        none.resolve(t0, "192.0.2.1", None, Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.1:5060"))
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -166,11 +166,11 @@ fn no_nameserver_fails_names() {
     let t0 = Instant::now();
     let mut r = Resolver::new(&[], 1);
     assert_eq!(
-        r.resolve(t0, "example.com", None, LAN),
+        r.resolve(t0, "example.com", None, Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoNameserver)
     );
     assert_eq!(
-        r.resolve(t0, "example.com", Some(5060), LAN),
+        r.resolve(t0, "example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoNameserver)
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -182,13 +182,13 @@ fn bad_names_fail_at_once() {
     let mut r = resolver(&[NS1]);
     let long_label = "a".repeat(64);
     assert_eq!(
-        r.resolve(t0, &long_label, Some(1), LAN),
+        r.resolve(t0, &long_label, Some(1), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NameTooLong)
     );
     // 4 × 63-octet labels = 256 octets on the wire with the root: too long.
     let long_name = ["b".repeat(63).as_str(); 4].join(".");
     assert_eq!(
-        r.resolve(t0, &long_name, Some(1), LAN),
+        r.resolve(t0, &long_name, Some(1), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NameTooLong)
     );
     for bad in [
@@ -201,7 +201,7 @@ fn bad_names_fail_at_once() {
         "caf\u{e9}.fr",
     ] {
         assert_eq!(
-            r.resolve(t0, bad, Some(1), LAN),
+            r.resolve(t0, bad, Some(1), Transport::Udp, LAN),
             Lookup::Failed(DnsError::NoSuchName),
             "{bad:?}"
         );
@@ -214,7 +214,10 @@ fn bad_names_fail_at_once() {
         "d".repeat(61)
     );
     assert_eq!(wire(&max).len(), 255);
-    assert_eq!(r.resolve(t0, &max, Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, &max, Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     assert_eq!(q.len(), HEADER_LEN + 255 + 4);
     assert!(q.len() <= MAX_QUERY_LEN);
@@ -258,7 +261,7 @@ fn a_lookup_with_port_sends_exact_query_and_uses_answer() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "Pbx.Example.COM", Some(5070), LAN),
+        r.resolve(t0, "Pbx.Example.COM", Some(5070), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (to, q) = one(&mut r, t0);
@@ -274,12 +277,12 @@ fn a_lookup_with_port_sends_exact_query_and_uses_answer() {
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(r.poll_timeout(), None);
     assert_eq!(
-        r.resolve(t0, "pbx.example.com", Some(5070), LAN),
+        r.resolve(t0, "pbx.example.com", Some(5070), Transport::Udp, LAN),
         Lookup::Ready(v4("203.0.113.5:5070"))
     );
     // Same name, other port: same cached address.
     assert_eq!(
-        r.resolve(t0, "PBX.example.com.", Some(6000), LAN),
+        r.resolve(t0, "PBX.example.com.", Some(6000), Transport::Udp, LAN),
         Lookup::Ready(v4("203.0.113.5:6000"))
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -292,7 +295,7 @@ fn first_a_record_of_several_is_used_and_other_types_skipped() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "multi.test", Some(5060), LAN),
+        r.resolve(t0, "multi.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -310,7 +313,7 @@ fn first_a_record_of_several_is_used_and_other_types_skipped() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "multi.test", Some(5060), LAN),
+        r.resolve(t0, "multi.test", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.10:5060"))
     );
 }
@@ -320,7 +323,7 @@ fn cname_chain_is_followed_within_the_answer() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "sip.example.com", Some(5060), LAN),
+        r.resolve(t0, "sip.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -338,18 +341,18 @@ fn cname_chain_is_followed_within_the_answer() {
     assert_eq!(&resp[edge_at..edge_at + 7], b"\x04edge\xC0\x10");
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "sip.example.com", Some(5060), LAN),
+        r.resolve(t0, "sip.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("198.51.100.7:5060"))
     );
     // TTL is the smallest along the chain (100 s).
     let t = t0 + Duration::from_secs(99);
     assert_eq!(
-        r.resolve(t, "sip.example.com", Some(5060), LAN),
+        r.resolve(t, "sip.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("198.51.100.7:5060"))
     );
     let t = t0 + Duration::from_secs(100);
     assert_eq!(
-        r.resolve(t, "sip.example.com", Some(5060), LAN),
+        r.resolve(t, "sip.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
 }
@@ -359,7 +362,7 @@ fn cname_without_address_is_no_data() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "alias.test", Some(5060), LAN),
+        r.resolve(t0, "alias.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -370,7 +373,7 @@ fn cname_without_address_is_no_data() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "alias.test", Some(5060), LAN),
+        r.resolve(t0, "alias.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoAddress)
     );
 }
@@ -379,7 +382,10 @@ fn cname_without_address_is_no_data() {
 fn cname_loop_in_answer_terminates() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "a.test", Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "a.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let an = [
         rr(&QNAME, TYPE_CNAME, 60, &wire("b.test")),
@@ -387,7 +393,7 @@ fn cname_loop_in_answer_terminates() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "a.test", Some(5060), LAN),
+        r.resolve(t0, "a.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoAddress)
     );
 }
@@ -397,7 +403,7 @@ fn nxdomain_is_cached_for_soa_minimum_then_retried() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "nope.example.com", Some(5060), LAN),
+        r.resolve(t0, "nope.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -412,13 +418,13 @@ fn nxdomain_is_cached_for_soa_minimum_then_retried() {
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     let t = t0 + Duration::from_secs(19);
     assert_eq!(
-        r.resolve(t, "nope.example.com", Some(5060), LAN),
+        r.resolve(t, "nope.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoSuchName)
     );
     assert!(drain(&mut r, t).is_empty());
     let t = t0 + Duration::from_secs(20);
     assert_eq!(
-        r.resolve(t, "nope.example.com", Some(5060), LAN),
+        r.resolve(t, "nope.example.com", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     assert_eq!(drain(&mut r, t).len(), 1);
@@ -429,7 +435,10 @@ fn negative_ttl_is_capped_and_floored() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     // SOA minimum of a day: capped at 60 s.
-    assert_eq!(r.resolve(t0, "big.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "big.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let resp = reply(
         &q,
@@ -440,23 +449,32 @@ fn negative_ttl_is_capped_and_floored() {
     );
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     // No SOA at all (no data): the 10 s floor.
-    assert_eq!(r.resolve(t0, "nosoa.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "nosoa.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
     let t = t0 + Duration::from_secs(9);
     assert_eq!(
-        r.resolve(t, "nosoa.test", Some(1), LAN),
+        r.resolve(t, "nosoa.test", Some(1), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoAddress)
     );
     let t = t0 + Duration::from_secs(10);
-    assert_eq!(r.resolve(t, "nosoa.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t, "nosoa.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let t = t0 + Duration::from_secs(59);
     assert_eq!(
-        r.resolve(t, "big.test", Some(1), LAN),
+        r.resolve(t, "big.test", Some(1), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoSuchName)
     );
     let t = t0 + Duration::from_secs(60);
-    assert_eq!(r.resolve(t, "big.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t, "big.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
 }
 
 #[test]
@@ -469,7 +487,10 @@ fn positive_ttl_expiry_floor_and_cap() {
         ("long.test", 86400),
         ("neg.test", 0x8000_0001),
     ] {
-        assert_eq!(r.resolve(t0, host, Some(5060), LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, host, Some(5060), Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         assert!(feed(
             &mut r,
@@ -481,22 +502,34 @@ fn positive_ttl_expiry_floor_and_cap() {
     let ready = Lookup::Ready(v4("10.0.0.1:5060"));
     let at = |s: u64| t0 + Duration::from_secs(s);
     // 5 s and "negative" (top bit, RFC 2181 §8) TTLs are raised to 30 s.
-    assert_eq!(r.resolve(at(29), "short.test", Some(5060), LAN), ready);
-    assert_eq!(r.resolve(at(29), "neg.test", Some(5060), LAN), ready);
-    assert_eq!(r.resolve(at(299), "normal.test", Some(5060), LAN), ready);
-    assert_eq!(r.resolve(at(3599), "long.test", Some(5060), LAN), ready);
+    assert_eq!(
+        r.resolve(at(29), "short.test", Some(5060), Transport::Udp, LAN),
+        ready
+    );
+    assert_eq!(
+        r.resolve(at(29), "neg.test", Some(5060), Transport::Udp, LAN),
+        ready
+    );
+    assert_eq!(
+        r.resolve(at(299), "normal.test", Some(5060), Transport::Udp, LAN),
+        ready
+    );
+    assert_eq!(
+        r.resolve(at(3599), "long.test", Some(5060), Transport::Udp, LAN),
+        ready
+    );
     let _ = drain(&mut r, at(29));
     assert_eq!(
-        r.resolve(at(30), "short.test", Some(5060), LAN),
+        r.resolve(at(30), "short.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(at(300), "normal.test", Some(5060), LAN),
+        r.resolve(at(300), "normal.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     // A day is capped at one hour.
     assert_eq!(
-        r.resolve(at(3600), "long.test", Some(5060), LAN),
+        r.resolve(at(3600), "long.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
 }
@@ -507,7 +540,10 @@ fn positive_ttl_expiry_floor_and_cap() {
 fn srv_with_additional_a_needs_one_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "Example.com", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "Example.com", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (to, q) = one(&mut r, t0);
     assert_eq!(to, sa(NS1));
     // RFC 3263 §4.2: _sip._udp.<host>, type SRV (33).
@@ -526,7 +562,7 @@ fn srv_with_additional_a_needs_one_query() {
     let resp = reply(&q, 0, &an, &[soa_rr("example.com", 60, 60)], &ar);
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "example.com", None, LAN),
+        r.resolve(t0, "example.com", None, Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.1:5080"))
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -536,12 +572,18 @@ fn srv_with_additional_a_needs_one_query() {
 fn srv_without_glue_then_a_of_target() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let an = [srv_rr(&QNAME, 120, 0, 5, 5090, "proxy.voip.test")];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     // Second step: A of the target.
-    assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q2) = one(&mut r, t0);
     assert_eq!(&q2[12..], b"\x05proxy\x04voip\x04test\x00\x00\x01\x00\x01");
     assert!(feed(
@@ -551,7 +593,7 @@ fn srv_without_glue_then_a_of_target() {
         &reply(&q2, 0, &[a_rr(&QNAME, 120, [203, 0, 113, 9])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "voip.test", None, LAN),
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
         Lookup::Ready(v4("203.0.113.9:5090"))
     );
 }
@@ -560,7 +602,10 @@ fn srv_without_glue_then_a_of_target() {
 fn srv_nxdomain_falls_back_to_a_on_5060() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "plain.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     assert!(feed(
         &mut r,
@@ -568,7 +613,10 @@ fn srv_nxdomain_falls_back_to_a_on_5060() {
         sa(NS1),
         &reply(&q, RCODE_NXDOMAIN, &[], &[soa_rr("test", 30, 30)], &[])
     ));
-    assert_eq!(r.resolve(t0, "plain.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "plain.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q2) = one(&mut r, t0);
     assert_eq!(&q2[12..], b"\x05plain\x04test\x00\x00\x01\x00\x01");
     assert!(feed(
@@ -578,7 +626,7 @@ fn srv_nxdomain_falls_back_to_a_on_5060() {
         &reply(&q2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 77])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "plain.test", None, LAN),
+        r.resolve(t0, "plain.test", None, Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.77:5060"))
     );
 }
@@ -587,12 +635,18 @@ fn srv_nxdomain_falls_back_to_a_on_5060() {
 fn srv_no_data_falls_back_to_a() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     // NOERROR with only an unrelated TXT record.
     let an = [rr(&QNAME, 16, 60, b"\x05hello")];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
-    assert_eq!(r.resolve(t0, "nodata.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q2) = one(&mut r, t0);
     assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
     // The A is NXDOMAIN too: the lookup fails, visibly to a retry.
@@ -603,7 +657,7 @@ fn srv_no_data_falls_back_to_a() {
         &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "nodata.test", None, LAN),
+        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoSuchName)
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -613,12 +667,15 @@ fn srv_no_data_falls_back_to_a() {
 fn srv_dot_target_means_not_available() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "nosip.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "nosip.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let an = [srv_rr(&QNAME, 300, 0, 0, 0, ".")];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "nosip.test", None, LAN),
+        r.resolve(t0, "nosip.test", None, Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoAddress)
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -636,10 +693,16 @@ fn srv_choice_respects_priority_and_weight() {
     let mut counts = [0usize; 4];
     for seed in 1..=400u64 {
         let mut r = Resolver::new(&[sa(NS1)], seed);
-        assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "weighted.test", None, Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
-        assert_eq!(r.resolve(t0, "weighted.test", None, LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "weighted.test", None, Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q2) = one(&mut r, t0);
         let port = match &q2[12..q2.len() - 4] {
             n if n == wire("zero.test").as_slice() => 0,
@@ -669,14 +732,17 @@ fn srv_all_zero_weights_pick_any_of_the_top_priority() {
     let mut seen = [false; 2];
     for seed in 1..=50u64 {
         let mut r = Resolver::new(&[sa(NS1)], seed);
-        assert_eq!(r.resolve(t0, "z.test", None, LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "z.test", None, Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         let ar = [
             a_rr(&wire("a.test"), 60, [10, 0, 0, 1]),
             a_rr(&wire("b.test"), 60, [10, 0, 0, 2]),
         ];
         assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
-        match r.resolve(t0, "z.test", None, LAN) {
+        match r.resolve(t0, "z.test", None, Transport::Udp, LAN) {
             Lookup::Ready(a) if a == v4("10.0.0.1:1000") => seen[0] = true,
             Lookup::Ready(a) if a == v4("10.0.0.2:1001") => seen[1] = true,
             other => panic!("unexpected {other:?}"),
@@ -689,13 +755,19 @@ fn srv_all_zero_weights_pick_any_of_the_top_priority() {
 fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
-    assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "big.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let mut resp = reply(&q, 0, &[], &[], &[]);
     resp[2] |= 0x02; // TC
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     // SRV failed: fall back to A (no TCP, no second server for TC).
-    assert_eq!(r.resolve(t0, "big.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "big.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (to, q2) = one(&mut r, t0);
     assert_eq!(to, sa(NS1));
     assert_eq!(&q2[q2.len() - 4..], &[0, 1, 0, 1]);
@@ -703,7 +775,7 @@ fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
     resp[2] |= 0x02;
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "big.test", None, LAN),
+        r.resolve(t0, "big.test", None, Transport::Udp, LAN),
         Lookup::Failed(DnsError::ServerFailure)
     );
 }
@@ -715,7 +787,7 @@ fn compressed_question_and_owner_names_are_understood() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "www.example.org", Some(5060), LAN),
+        r.resolve(t0, "www.example.org", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -725,7 +797,7 @@ fn compressed_question_and_owner_names_are_understood() {
     let resp = reply(&q, 0, &[a_rr(&owner, 60, [192, 0, 2, 99])], &[], &[]);
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "www.example.org", Some(5060), LAN),
+        r.resolve(t0, "www.example.org", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.99:5060"))
     );
 }
@@ -786,7 +858,10 @@ fn read_name_rejects_pointer_loops_and_forward_pointers() {
 fn answer_with_pointer_loop_moves_on_and_never_panics() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "loop.test", Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "loop.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let owner_at = q.len(); // the answer's owner points at itself
     let resp = reply(
@@ -801,7 +876,7 @@ fn answer_with_pointer_loop_moves_on_and_never_panics() {
     // that is a server failure.
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "loop.test", Some(5060), LAN),
+        r.resolve(t0, "loop.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::ServerFailure)
     );
 }
@@ -810,7 +885,10 @@ fn answer_with_pointer_loop_moves_on_and_never_panics() {
 fn garbage_and_truncated_replies_never_panic() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let an = [srv_rr(&QNAME, 300, 1, 1, 5060, "x.example.net")];
     let ar = [a_rr(&[0xC0, 0xFF], 60, [1, 1, 1, 1])];
@@ -819,7 +897,7 @@ fn garbage_and_truncated_replies_never_panic() {
     // others complete the lookup; none panics.
     for cut in 0..good.len() {
         let mut fresh = resolver(&[NS1]);
-        let _ = fresh.resolve(t0, "sip.example.net", None, LAN);
+        let _ = fresh.resolve(t0, "sip.example.net", None, Transport::Udp, LAN);
         let sent = drain_q(&mut fresh, t0);
         let (fh, _, fq) = &sent[0];
         let mut msg = good[..cut].to_vec();
@@ -848,17 +926,20 @@ fn garbage_and_truncated_replies_never_panic() {
             msg.splice(12..12.min(msg.len()), q[12..].iter().copied());
         }
         let _ = feed(&mut r, t0, sa(NS1), &msg);
-        let _ = r.resolve(t0, "sip.example.net", None, LAN);
+        let _ = r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN);
         let _ = drain(&mut r, t0);
     }
     // The full good reply, on a fresh resolver, is understood.
     let mut r = resolver(&[NS1]);
-    let _ = r.resolve(t0, "sip.example.net", None, LAN);
+    let _ = r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN);
     let (_, q) = one(&mut r, t0);
     let mut good = good.clone();
     good[..2].copy_from_slice(&q[..2]);
     assert!(feed(&mut r, t0, sa(NS1), &good));
-    assert_eq!(r.resolve(t0, "sip.example.net", None, LAN), Lookup::Pending); // A of x.example.net
+    assert_eq!(
+        r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN),
+        Lookup::Pending
+    ); // A of x.example.net
 }
 
 // ---- Anti-spoofing ---------------------------------------------------------
@@ -868,7 +949,7 @@ fn replies_from_wrong_source_id_or_question_are_ignored() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "target.test", Some(5060), LAN),
+        r.resolve(t0, "target.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let sent = drain_q(&mut r, t0);
@@ -913,7 +994,7 @@ fn replies_from_wrong_source_id_or_question_are_ignored() {
     // Once answered, the query is over: a duplicate is stale.
     assert_eq!(take(NS1, &good), Err(Ignored::Stale));
     assert_eq!(
-        r.resolve(t0, "target.test", Some(5060), LAN),
+        r.resolve(t0, "target.test", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.1:5060"))
     );
 }
@@ -924,8 +1005,14 @@ fn replies_from_wrong_source_id_or_question_are_ignored() {
 fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
-    assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
-    assert_eq!(r.resolve(t0, "b.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
+    assert_eq!(
+        r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let sent = drain_q(&mut r, t0);
     assert_eq!(sent.len(), 2);
     let (ha, hb) = (sent[0].0, sent[1].0);
@@ -950,7 +1037,10 @@ fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
     assert_eq!(r.handle_response(t1, ha, sa(NS1), &ans), Ok(true));
     assert!(!r.in_flight(ha));
     assert!(r.in_flight(hb));
-    assert_eq!(r.resolve(t1, "c.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t1, "c.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let hc = drain_q(&mut r, t1)[0].0;
     assert_eq!(hc.slot(), ha.slot());
     assert_ne!(hc, ha);
@@ -962,8 +1052,14 @@ fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
 fn a_reply_is_taken_only_on_the_socket_of_its_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
-    assert_eq!(r.resolve(t0, "b.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
+    assert_eq!(
+        r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let sent = drain_q(&mut r, t0);
     let (ha, hb) = (sent[0].0, sent[1].0);
     let ans_a = reply(&sent[0].2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[]);
@@ -974,12 +1070,18 @@ fn a_reply_is_taken_only_on_the_socket_of_its_query() {
         Err(Ignored::WrongId)
     );
     assert!(r.in_flight(ha) && r.in_flight(hb));
-    assert_eq!(r.resolve(t0, "a.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     // On its own socket it is taken.
     assert_eq!(r.handle_response(t0, ha, sa(NS1), &ans_a), Ok(true));
     // A socket of a query that is over takes nothing, even when a new
     // query now holds that slot.
-    assert_eq!(r.resolve(t0, "c.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "c.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let sent_c = drain_q(&mut r, t0);
     let (hc, _, qc) = &sent_c[0];
     assert_eq!(hc.slot(), ha.slot());
@@ -995,7 +1097,10 @@ fn a_reply_is_taken_only_on_the_socket_of_its_query() {
 fn no_socket_fails_the_lookup_for_a_moment() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "a.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "a.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let h = drain_q(&mut r, t0)[0].0;
     assert!(r.socket_failed(t0, h));
     assert!(!r.in_flight(h));
@@ -1004,13 +1109,16 @@ fn no_socket_fails_the_lookup_for_a_moment() {
     assert!(!r.socket_failed(t0, h));
     // The retry of the parked work fails instead of starting over ...
     assert_eq!(
-        r.resolve(t0, "a.test", None, LAN),
+        r.resolve(t0, "a.test", None, Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoSocket)
     );
     assert!(drain(&mut r, t0).is_empty());
     // ... for a few seconds only.
     let later = t0 + LOCAL_FAILURE_TTL;
-    assert_eq!(r.resolve(later, "a.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(later, "a.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     assert_eq!(DnsError::NoSocket.as_str(), "no-socket");
 }
 
@@ -1021,7 +1129,10 @@ fn retransmission_schedule_rotates_servers_then_fails() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
     let mut r = resolver(&[NS1, NS2]);
-    assert_eq!(r.resolve(t0, "slow.test", Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "slow.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (to, q1) = one(&mut r, t0);
     assert_eq!(to, sa(NS1));
     // Tries at 0, 1, 3, 7 s, alternating servers, same query; failure at 11 s.
@@ -1036,7 +1147,7 @@ fn retransmission_schedule_rotates_servers_then_fails() {
         assert_eq!(to, sa(server));
         assert_eq!(q, q1);
         assert_eq!(
-            r.resolve(at(due), "slow.test", Some(5060), LAN),
+            r.resolve(at(due), "slow.test", Some(5060), Transport::Udp, LAN),
             Lookup::Pending
         );
         now = due;
@@ -1049,15 +1160,15 @@ fn retransmission_schedule_rotates_servers_then_fails() {
     assert!(drain(&mut r, at(11000)).is_empty());
     // The failure is visible to the retry, and cached for 30 s.
     assert_eq!(
-        r.resolve(at(11000), "slow.test", Some(5060), LAN),
+        r.resolve(at(11000), "slow.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::Timeout)
     );
     assert_eq!(
-        r.resolve(at(40999), "slow.test", Some(5060), LAN),
+        r.resolve(at(40999), "slow.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::Timeout)
     );
     assert_eq!(
-        r.resolve(at(41000), "slow.test", Some(5060), LAN),
+        r.resolve(at(41000), "slow.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     // A late reply is ignored now (the query is gone).
@@ -1069,7 +1180,10 @@ fn retransmission_schedule_rotates_servers_then_fails() {
 fn srv_timeout_fails_without_a_fallback() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "dead.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "dead.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let mut now = t0;
     let mut sends = drain(&mut r, now).len();
     while let Some(t) = r.poll_timeout() {
@@ -1082,7 +1196,7 @@ fn srv_timeout_fails_without_a_fallback() {
     assert_eq!(sends, 4);
     assert_eq!(now, t0 + Duration::from_secs(11));
     assert_eq!(
-        r.resolve(now, "dead.test", None, LAN),
+        r.resolve(now, "dead.test", None, Transport::Udp, LAN),
         Lookup::Failed(DnsError::Timeout)
     );
     assert!(drain(&mut r, now).is_empty());
@@ -1092,7 +1206,10 @@ fn srv_timeout_fails_without_a_fallback() {
 fn late_reply_from_an_earlier_server_is_accepted() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
-    assert_eq!(r.resolve(t0, "late.test", Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "late.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let t1 = t0 + Duration::from_secs(1);
     assert!(!r.handle_timeout(t1));
@@ -1102,7 +1219,7 @@ fn late_reply_from_an_earlier_server_is_accepted() {
     assert!(!feed(&mut r, t1, sa(NS3), &resp));
     assert!(feed(&mut r, t1, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t1, "late.test", Some(5060), LAN),
+        r.resolve(t1, "late.test", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.8:5060"))
     );
     assert_eq!(r.poll_timeout(), None);
@@ -1113,7 +1230,7 @@ fn servfail_moves_to_next_server_then_fails() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
     assert_eq!(
-        r.resolve(t0, "broken.test", Some(5060), LAN),
+        r.resolve(t0, "broken.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (to, q) = one(&mut r, t0);
@@ -1125,11 +1242,17 @@ fn servfail_moves_to_next_server_then_fails() {
     // REFUSED from the last server: failure, cached.
     assert!(feed(&mut r, t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
     assert_eq!(
-        r.resolve(t0, "broken.test", Some(5060), LAN),
+        r.resolve(t0, "broken.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::ServerFailure)
     );
     assert_eq!(
-        r.resolve(t0 + Duration::from_secs(30), "broken.test", Some(5060), LAN),
+        r.resolve(
+            t0 + Duration::from_secs(30),
+            "broken.test",
+            Some(5060),
+            Transport::Udp,
+            LAN
+        ),
         Lookup::Pending
     );
 }
@@ -1139,7 +1262,7 @@ fn set_nameservers_resends_to_the_new_server() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "moved.test", Some(5060), LAN),
+        r.resolve(t0, "moved.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1154,7 +1277,7 @@ fn set_nameservers_resends_to_the_new_server() {
     let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
     assert!(feed(&mut r, t0, sa(NS2), &resp));
     assert_eq!(
-        r.resolve(t0, "moved.test", Some(5060), LAN),
+        r.resolve(t0, "moved.test", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.3:5060"))
     );
 }
@@ -1163,7 +1286,10 @@ fn set_nameservers_resends_to_the_new_server() {
 fn small_buffer_keeps_the_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "buf.test", Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "buf.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let mut tiny = [0u8; 10];
     assert_eq!(r.poll_transmit(t0, &mut tiny), None);
     assert_eq!(one(&mut r, t0).0, sa(NS1));
@@ -1176,16 +1302,16 @@ fn same_name_shares_one_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "shared.test", Some(5060), LAN),
+        r.resolve(t0, "shared.test", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "SHARED.test", Some(5080), LAN),
+        r.resolve(t0, "SHARED.test", Some(5080), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
     assert_eq!(
-        r.resolve(t0, "shared.test.", Some(5090), LAN),
+        r.resolve(t0, "shared.test.", Some(5090), Transport::Udp, LAN),
         Lookup::Pending
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -1196,17 +1322,26 @@ fn same_name_shares_one_query() {
         &reply(&q, 0, &[a_rr(&QNAME, 60, [10, 1, 1, 1])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "shared.test", Some(5060), LAN),
+        r.resolve(t0, "shared.test", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("10.1.1.1:5060"))
     );
     assert_eq!(
-        r.resolve(t0, "shared.test", Some(5080), LAN),
+        r.resolve(t0, "shared.test", Some(5080), Transport::Udp, LAN),
         Lookup::Ready(v4("10.1.1.1:5080"))
     );
     // SRV lookups of one name share too, and are distinct from the A lookup.
-    assert_eq!(r.resolve(t0, "srv.test", None, LAN), Lookup::Pending);
-    assert_eq!(r.resolve(t0, "srv.test", None, LAN), Lookup::Pending);
-    assert_eq!(r.resolve(t0, "srv.test", Some(1), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "srv.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
+    assert_eq!(
+        r.resolve(t0, "srv.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
+    assert_eq!(
+        r.resolve(t0, "srv.test", Some(1), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     assert_eq!(drain(&mut r, t0).len(), 2);
 }
 
@@ -1216,16 +1351,19 @@ fn too_many_pending_is_refused_and_ids_are_distinct() {
     let mut r = resolver(&[NS1]);
     for i in 0..MAX_DNS_PENDING {
         assert_eq!(
-            r.resolve(t0, &format!("h{i}.test"), Some(1), LAN),
+            r.resolve(t0, &format!("h{i}.test"), Some(1), Transport::Udp, LAN),
             Lookup::Pending
         );
     }
     assert_eq!(
-        r.resolve(t0, "one-more.test", Some(1), LAN),
+        r.resolve(t0, "one-more.test", Some(1), Transport::Udp, LAN),
         Lookup::Failed(DnsError::TooManyPending)
     );
     // A name already in flight is still shared.
-    assert_eq!(r.resolve(t0, "h0.test", Some(2), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "h0.test", Some(2), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let sent = drain(&mut r, t0);
     assert_eq!(sent.len(), MAX_DNS_PENDING);
     let mut ids: Vec<u16> = sent
@@ -1244,14 +1382,17 @@ fn too_many_pending_is_refused_and_ids_are_distinct() {
         &reply(q0, 0, &[a_rr(&QNAME, 60, [1, 1, 1, 1])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "one-more.test", Some(1), LAN),
+        r.resolve(t0, "one-more.test", Some(1), Transport::Udp, LAN),
         Lookup::Pending
     );
 }
 
 /// Resolves `host` to `ip` with `ttl` through a full query/reply.
 fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
-    assert_eq!(r.resolve(now, host, Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(now, host, Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(r, now);
     assert!(feed(
         r,
@@ -1262,7 +1403,7 @@ fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
 }
 
 fn is_cached(r: &mut Resolver, now: Instant, host: &str) -> bool {
-    match r.resolve(now, host, Some(5060), LAN) {
+    match r.resolve(now, host, Some(5060), Transport::Udp, LAN) {
         Lookup::Ready(_) => true,
         Lookup::Pending => {
             // Forget the query so the next probe is not "shared".
@@ -1314,8 +1455,14 @@ fn fresh_failure_survives_a_full_cache_for_the_retry() {
     // second answer must not evict the first one's short-lived failure
     // before the work parked on it is retried.
     let t1 = t0 + Duration::from_secs(5);
-    assert_eq!(r.resolve(t1, "gone.test", Some(5060), LAN), Lookup::Pending);
-    assert_eq!(r.resolve(t1, "here.test", Some(5060), LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t1, "gone.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
+    assert_eq!(
+        r.resolve(t1, "here.test", Some(5060), Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let sent = drain(&mut r, t1);
     assert_eq!(sent.len(), 2);
     assert!(feed(
@@ -1332,11 +1479,11 @@ fn fresh_failure_survives_a_full_cache_for_the_retry() {
         &reply(&sent[1].1, 0, &an, &[], &[])
     ));
     assert_eq!(
-        r.resolve(t1, "gone.test", Some(5060), LAN),
+        r.resolve(t1, "gone.test", Some(5060), Transport::Udp, LAN),
         Lookup::Failed(DnsError::NoSuchName)
     );
     assert_eq!(
-        r.resolve(t1, "here.test", Some(5060), LAN),
+        r.resolve(t1, "here.test", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.50:5060"))
     );
 }
@@ -1345,8 +1492,8 @@ fn fresh_failure_survives_a_full_cache_for_the_retry() {
 fn seed_zero_still_gives_random_ids() {
     let t0 = Instant::now();
     let mut r = Resolver::new(&[sa(NS1)], 0);
-    let _ = r.resolve(t0, "a.test", Some(1), LAN);
-    let _ = r.resolve(t0, "b.test", Some(1), LAN);
+    let _ = r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN);
+    let _ = r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN);
     let sent = drain(&mut r, t0);
     let ids: Vec<u16> = sent
         .iter()
@@ -1357,7 +1504,7 @@ fn seed_zero_still_gives_random_ids() {
     // Different seeds, different first ids.
     let id = |seed| {
         let mut r = Resolver::new(&[sa(NS1)], seed);
-        let _ = r.resolve(t0, "a.test", Some(1), LAN);
+        let _ = r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN);
         let (_, q) = one(&mut r, t0);
         u16::from_be_bytes([q[0], q[1]])
     };
@@ -1392,7 +1539,10 @@ fn srv_glue_never_overwrites_the_targets_cached_address() {
         let mut r = resolver(&[NS1]);
         learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
         let t1 = t0 + Duration::from_secs(1);
-        assert_eq!(r.resolve(t1, "evil.example", None, LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t1, "evil.example", None, Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t1);
         assert!(feed(
             &mut r,
@@ -1402,7 +1552,7 @@ fn srv_glue_never_overwrites_the_targets_cached_address() {
         ));
         // The provider's own answer still stands.
         assert_eq!(
-            r.resolve(t1, PROVIDER, Some(5060), LAN),
+            r.resolve(t1, PROVIDER, Some(5060), Transport::Udp, LAN),
             Lookup::Ready(v4("203.0.113.10:5060")),
             "glue in answer section: {glue_in_answer}"
         );
@@ -1411,7 +1561,7 @@ fn srv_glue_never_overwrites_the_targets_cached_address() {
         // RFC 2181 §5.4.1: the answer to an A query ranks above glue,
         // so even evil.example's SRV leads to the provider's real address.
         assert_eq!(
-            r.resolve(t1, "evil.example", None, LAN),
+            r.resolve(t1, "evil.example", None, Transport::Udp, LAN),
             Lookup::Ready(v4("203.0.113.10:5060"))
         );
     }
@@ -1422,7 +1572,10 @@ fn srv_glue_is_never_cached_under_the_target_name() {
     for glue_in_answer in [false, true] {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
-        assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, "evil.example", None, Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         assert!(feed(
             &mut r,
@@ -1433,11 +1586,14 @@ fn srv_glue_is_never_cached_under_the_target_name() {
         // The glue serves the lookup it came with: whoever controls
         // evil.example chooses where evil.example goes anyway.
         assert_eq!(
-            r.resolve(t0, "evil.example", None, LAN),
+            r.resolve(t0, "evil.example", None, Transport::Udp, LAN),
             Lookup::Ready(v4("6.6.6.6:5060"))
         );
         // The provider's name is asked for, not taken from that glue.
-        assert_eq!(r.resolve(t0, PROVIDER, Some(5060), LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, t0);
         assert_eq!(&q[12..q.len() - 4], &wire(PROVIDER)[..]);
         assert!(feed(
@@ -1447,7 +1603,7 @@ fn srv_glue_is_never_cached_under_the_target_name() {
             &reply(&q, 0, &[a_rr(&QNAME, 3600, PROVIDER_IP)], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, PROVIDER, Some(5060), LAN),
+            r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
             Lookup::Ready(v4("203.0.113.10:5060"))
         );
         assert!(!is_cached(&mut r, t0, "bank.example"));
@@ -1460,7 +1616,7 @@ fn a_answer_with_records_for_other_names_caches_only_its_question() {
     let mut r = resolver(&[NS1]);
     learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
     assert_eq!(
-        r.resolve(t0, "evil.example", Some(5060), LAN),
+        r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1475,11 +1631,11 @@ fn a_answer_with_records_for_other_names_caches_only_its_question() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
     assert_eq!(
-        r.resolve(t0, "evil.example", Some(5060), LAN),
+        r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("198.51.100.66:5060"))
     );
     assert_eq!(
-        r.resolve(t0, PROVIDER, Some(5060), LAN),
+        r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("203.0.113.10:5060"))
     );
     assert!(!is_cached(&mut r, t0, "bank.example"));
@@ -1495,7 +1651,7 @@ fn cname_to_an_unrelated_name_caches_only_its_question() {
             learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
         }
         assert_eq!(
-            r.resolve(t0, "evil.example", Some(5060), LAN),
+            r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1509,12 +1665,12 @@ fn cname_to_an_unrelated_name_caches_only_its_question() {
         assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         // The chain answers the question asked, and only that.
         assert_eq!(
-            r.resolve(t0, "evil.example", Some(5060), LAN),
+            r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
             Lookup::Ready(v4("6.6.6.6:5060"))
         );
         if provider_cached {
             assert_eq!(
-                r.resolve(t0, PROVIDER, Some(5060), LAN),
+                r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
                 Lookup::Ready(v4("203.0.113.10:5060"))
             );
         } else {
@@ -1528,7 +1684,10 @@ fn srv_through_a_cname_caches_only_its_question() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
-    assert_eq!(r.resolve(t0, "evil.example", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "evil.example", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     // _sip._udp.evil.example -> _sip._udp.provider.example, whose SRV
     // names the provider's host, glued to 6.6.6.6.
@@ -1540,12 +1699,12 @@ fn srv_through_a_cname_caches_only_its_question() {
     let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
     assert_eq!(
-        r.resolve(t0, PROVIDER, Some(5060), LAN),
+        r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
         Lookup::Ready(v4("203.0.113.10:5060"))
     );
     // The provider's SRV name was not learnt from evil.example's answer.
     assert_eq!(
-        r.resolve(t0, "provider.example", None, LAN),
+        r.resolve(t0, "provider.example", None, Transport::Udp, LAN),
         Lookup::Pending
     );
 }
@@ -1554,19 +1713,25 @@ fn srv_through_a_cname_caches_only_its_question() {
 fn srv_glue_expires_with_its_own_ttl() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
-    assert_eq!(r.resolve(t0, "voip.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, t0);
     let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
     let ar = [a_rr(&wire("edge.voip.test"), 60, [192, 0, 2, 70])];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
     let at = |s: u64| t0 + Duration::from_secs(s);
     assert_eq!(
-        r.resolve(at(59), "voip.test", None, LAN),
+        r.resolve(at(59), "voip.test", None, Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.70:5070"))
     );
     // The glue is gone after 60 s; the SRV choice (600 s) is not: the
     // target is asked for, with the SRV port.
-    assert_eq!(r.resolve(at(60), "voip.test", None, LAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(at(60), "voip.test", None, Transport::Udp, LAN),
+        Lookup::Pending
+    );
     let (_, q) = one(&mut r, at(60));
     assert_eq!(&q[12..q.len() - 4], &wire("edge.voip.test")[..]);
     assert!(feed(
@@ -1576,7 +1741,7 @@ fn srv_glue_expires_with_its_own_ttl() {
         &reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 71])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(at(60), "voip.test", None, LAN),
+        r.resolve(at(60), "voip.test", None, Transport::Udp, LAN),
         Lookup::Ready(v4("192.0.2.71:5070"))
     );
 }
@@ -1590,26 +1755,38 @@ fn wan_lookups_hold_at_most_their_share_of_the_table() {
     let mut r = resolver(&[NS1]);
     for i in 0..MAX_DNS_PENDING_WAN {
         let name = format!("w{i}.evil.test");
-        assert_eq!(r.resolve(t0, &name, Some(1), WAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, &name, Some(1), Transport::Udp, WAN),
+            Lookup::Pending
+        );
     }
     // The WAN's next name is refused at once: no query, nothing cached.
     assert_eq!(
-        r.resolve(t0, "more.evil.test", Some(1), WAN),
+        r.resolve(t0, "more.evil.test", Some(1), Transport::Udp, WAN),
         Lookup::Failed(DnsError::WanQuota)
     );
     // A WAN lookup of a name already in flight shares its query.
-    assert_eq!(r.resolve(t0, "w0.evil.test", Some(2), WAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "w0.evil.test", Some(2), Transport::Udp, WAN),
+        Lookup::Pending
+    );
     // Every other slot is the LAN's.
     for i in 0..MAX_DNS_PENDING - MAX_DNS_PENDING_WAN {
         let name = format!("l{i}.test");
-        assert_eq!(r.resolve(t0, &name, Some(1), LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, &name, Some(1), Transport::Udp, LAN),
+            Lookup::Pending
+        );
     }
     assert_eq!(
-        r.resolve(t0, "l-more.test", Some(1), LAN),
+        r.resolve(t0, "l-more.test", Some(1), Transport::Udp, LAN),
         Lookup::Failed(DnsError::TooManyPending)
     );
     // The WAN joining a LAN query takes no slot either.
-    assert_eq!(r.resolve(t0, "l0.test", Some(1), WAN), Lookup::Pending);
+    assert_eq!(
+        r.resolve(t0, "l0.test", Some(1), Transport::Udp, WAN),
+        Lookup::Pending
+    );
     let sent = drain(&mut r, t0);
     assert_eq!(sent.len(), MAX_DNS_PENDING);
     // Once a WAN query ends, the WAN may start another one.
@@ -1622,11 +1799,11 @@ fn wan_lookups_hold_at_most_their_share_of_the_table() {
         &reply(q0, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "more.evil.test", Some(1), WAN),
+        r.resolve(t0, "more.evil.test", Some(1), Transport::Udp, WAN),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "again.evil.test", Some(1), WAN),
+        r.resolve(t0, "again.evil.test", Some(1), Transport::Udp, WAN),
         Lookup::Failed(DnsError::WanQuota)
     );
 }
@@ -1637,10 +1814,13 @@ fn the_lan_may_use_the_whole_table_and_the_wan_then_waits() {
     let mut r = resolver(&[NS1]);
     for i in 0..MAX_DNS_PENDING {
         let name = format!("l{i}.test");
-        assert_eq!(r.resolve(t0, &name, Some(1), LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(t0, &name, Some(1), Transport::Udp, LAN),
+            Lookup::Pending
+        );
     }
     assert_eq!(
-        r.resolve(t0, "w.evil.test", Some(1), WAN),
+        r.resolve(t0, "w.evil.test", Some(1), Transport::Udp, WAN),
         Lookup::Failed(DnsError::TooManyPending)
     );
 }
@@ -1656,7 +1836,7 @@ fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
     for round in 0..3 {
         for i in 0..4 * MAX_DNS_PENDING {
             let name = format!("n{round}-{i}.evil.test");
-            match r.resolve(now, &name, Some(5060), WAN) {
+            match r.resolve(now, &name, Some(5060), Transport::Udp, WAN) {
                 Lookup::Pending => {}
                 Lookup::Failed(DnsError::WanQuota) => refused += 1,
                 other => panic!("{name}: {other:?}"),
@@ -1665,7 +1845,10 @@ fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
         let _ = drain(&mut r, now);
         // The phone's REGISTER to its provider still gets a query out.
         let provider = format!("provider{round}.example");
-        assert_eq!(r.resolve(now, &provider, None, LAN), Lookup::Pending);
+        assert_eq!(
+            r.resolve(now, &provider, None, Transport::Udp, LAN),
+            Lookup::Pending
+        );
         let (_, q) = one(&mut r, now);
         assert_eq!(&q[q.len() - 4..q.len() - 2], &TYPE_SRV.to_be_bytes());
         let end = now + Duration::from_secs(11);

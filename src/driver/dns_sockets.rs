@@ -153,7 +153,16 @@ mod tests {
         let now = Instant::now();
         for i in 0..n {
             let name = format!("h{i}.test");
-            assert_eq!(r.resolve(now, &name, Some(1), Side::Lan), Lookup::Pending);
+            assert_eq!(
+                r.resolve(
+                    now,
+                    &name,
+                    Some(1),
+                    crate::transport::Transport::Udp,
+                    Side::Lan
+                ),
+                Lookup::Pending
+            );
         }
         let mut buf = [0u8; 512];
         let mut out = Vec::new();
@@ -221,7 +230,13 @@ mod tests {
         let (_, qs2) = {
             let now = Instant::now();
             assert_eq!(
-                r.resolve(now, "next.test", Some(1), Side::Lan),
+                r.resolve(
+                    now,
+                    "next.test",
+                    Some(1),
+                    crate::transport::Transport::Udp,
+                    Side::Lan
+                ),
                 Lookup::Pending
             );
             let mut buf = [0u8; 512];

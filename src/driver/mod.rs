@@ -26,6 +26,7 @@ use crate::dns::{QueryHandle, parse_resolv_conf};
 use crate::limits::{MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_TRANSMITS};
 use crate::proxy::{Addresses, Channel, Outbox};
 use crate::side::Side;
+use crate::transport::Transport;
 use dns_sockets::DnsSockets;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -587,8 +588,14 @@ impl Daemon {
                             // read whole: the core sees its full buffer and
                             // counts it as too large.
                             let n = if d.truncated { buf.len() } else { d.len };
-                            self.core
-                                .handle_sip(now, d.from, side, &mut buf[..n], &mut self.out);
+                            self.core.handle_sip(
+                                now,
+                                d.from,
+                                side,
+                                Transport::Udp,
+                                &mut buf[..n],
+                                &mut self.out,
+                            );
                         }
                         Source::Dns(_) => {
                             if let Some(query) = query {
@@ -652,7 +659,12 @@ impl Daemon {
         let mut failed = heapless::Vec::new();
         for (t, bytes) in self.out.iter() {
             let sock = match t.channel {
-                Channel::Sip => &self.sip,
+                Channel::Sip(Transport::Udp) => &self.sip,
+                Channel::Sip(Transport::Tcp) => {
+                    // Not wired yet (issue 10): counted, not sent.
+                    log::debug!("no TCP yet: {} bytes to {} dropped", bytes.len(), t.to);
+                    continue;
+                }
                 Channel::Dns(query) => {
                     let token = Source::dns_token(query);
                     match self.dns.socket_for(self.poll.registry(), query, token) {

@@ -47,8 +47,10 @@
 //! §17.1.3), and it refuses Via stacks longer than [`MAX_SEALED_VIAS`]
 //! (the caller masks those instead).
 
+use super::Peer;
 use super::keyed::Key;
 use crate::side::Side;
+use crate::transport::Transport;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Bytes of Via values a sealed branch carries at most. One phone's Via is
@@ -56,8 +58,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// branch of at most 540 characters.
 pub const MAX_SEALED_VIAS: usize = 320;
 
-/// Plaintext header: answer address (6), its side (1) and discriminator (8).
-const HEAD: usize = 6 + 1 + 8;
+/// Plaintext header: answer address (6), its side (1), its transport (1)
+/// and discriminator (8).
+const HEAD: usize = 6 + 1 + 1 + 8;
 const TAG: usize = 8;
 /// Largest sealed blob (tag + plaintext).
 const MAX_SEALED: usize = TAG + HEAD + MAX_SEALED_VIAS;
@@ -72,10 +75,11 @@ const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 /// What a sealed branch holds, once opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
-    /// Where responses go (RFC 3261 §18.2.2 with RFC 3581 rport).
-    pub reply_to: SocketAddrV4,
-    /// The side the request arrived on: where `reply_to` is.
-    pub reply_side: Side,
+    /// Where responses go (RFC 3261 §18.2.2 with RFC 3581 rport): the
+    /// address, the side the request arrived on, and its transport (a
+    /// response goes back over the connection a request came in on,
+    /// §18.2.2).
+    pub reply: Peer,
     /// The discriminator given to [`seal`].
     pub discriminator: u64,
     /// The Via values, one per line (separated by `\n`), as received.
@@ -98,8 +102,7 @@ impl Opened {
 /// line break, which a parsed header value cannot).
 pub fn seal<'a>(
     key: &Key,
-    reply_to: SocketAddrV4,
-    reply_side: Side,
+    reply: Peer,
     discriminator: u64,
     vias: impl Iterator<Item = &'a str>,
     out: &mut [u8; MAX_BRANCH_TEXT],
@@ -112,9 +115,12 @@ pub fn seal<'a>(
         *n = end;
         Some(())
     };
-    put(&reply_to.ip().octets(), &mut n)?;
-    put(&reply_to.port().to_be_bytes(), &mut n)?;
-    put(&[side_byte(reply_side)], &mut n)?;
+    put(&reply.addr.ip().octets(), &mut n)?;
+    put(&reply.addr.port().to_be_bytes(), &mut n)?;
+    put(
+        &[side_byte(reply.side), transport_byte(reply.transport)],
+        &mut n,
+    )?;
     put(&discriminator.to_be_bytes(), &mut n)?;
     for (i, v) in vias.enumerate() {
         let v = v.trim();
@@ -157,21 +163,36 @@ pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
     }
     let ip = Ipv4Addr::new(plain[0], plain[1], plain[2], plain[3]);
     let port = u16::from_be_bytes([plain[4], plain[5]]);
-    let reply_side = match plain[6] {
+    let side = match plain[6] {
         b'l' => Side::Lan,
         b'w' => Side::Wan,
         _ => return None,
     };
+    let transport = match plain[7] {
+        b'u' => Transport::Udp,
+        b't' => Transport::Tcp,
+        _ => return None,
+    };
     let mut disc = [0u8; 8];
-    disc.copy_from_slice(&plain[7..HEAD]);
+    disc.copy_from_slice(&plain[8..HEAD]);
     let vias = heapless::Vec::from_slice(&plain[HEAD..]).ok()?;
     core::str::from_utf8(&vias).ok()?;
     Some(Opened {
-        reply_to: SocketAddrV4::new(ip, port),
-        reply_side,
+        reply: Peer {
+            addr: SocketAddrV4::new(ip, port),
+            side,
+            transport,
+        },
         discriminator: u64::from_be_bytes(disc),
         vias,
     })
+}
+
+fn transport_byte(t: Transport) -> u8 {
+    match t {
+        Transport::Udp => b'u',
+        Transport::Tcp => b't',
+    }
 }
 
 fn side_byte(side: Side) -> u8 {
@@ -250,12 +271,19 @@ mod tests {
         Key::new(*b"0123456789abcdef")
     }
 
+    fn lan(addr: SocketAddrV4) -> Peer {
+        Peer {
+            addr,
+            side: Side::Lan,
+            transport: Transport::Udp,
+        }
+    }
+
     fn sealed(vias: &[&str], reply: &str, disc: u64) -> Vec<u8> {
         let mut out = [0u8; MAX_BRANCH_TEXT];
         let n = seal(
             &key(),
-            reply.parse().unwrap(),
-            Side::Lan,
+            lan(reply.parse().unwrap()),
             disc,
             vias.iter().copied(),
             &mut out,
@@ -275,8 +303,8 @@ mod tests {
         );
         assert_eq!(b[0], SEALED_MARK);
         let o = open(&key(), &b).expect("opens");
-        assert_eq!(o.reply_to, "10.77.1.2:5062".parse().unwrap());
-        assert_eq!((o.reply_side, o.discriminator), (Side::Lan, 0));
+        assert_eq!(o.reply, lan("10.77.1.2:5062".parse().unwrap()));
+        assert_eq!(o.discriminator, 0);
         let v: Vec<&str> = o.values().collect();
         assert_eq!(v, [VIA, "SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKx"]);
     }
@@ -350,28 +378,10 @@ mod tests {
         let long = "v".repeat(MAX_SEALED_VIAS + 1);
         let mut out = [0u8; MAX_BRANCH_TEXT];
         let r: SocketAddrV4 = "10.77.1.2:5060".parse().unwrap();
-        assert!(
-            seal(
-                &key(),
-                r,
-                Side::Lan,
-                0,
-                [long.as_str()].into_iter(),
-                &mut out
-            )
-            .is_none()
-        );
-        assert!(seal(&key(), r, Side::Lan, 0, ["a\nb"].into_iter(), &mut out).is_none());
+        assert!(seal(&key(), lan(r), 0, [long.as_str()].into_iter(), &mut out).is_none());
+        assert!(seal(&key(), lan(r), 0, ["a\nb"].into_iter(), &mut out).is_none());
         let fits = "v".repeat(MAX_SEALED_VIAS);
-        let n = seal(
-            &key(),
-            r,
-            Side::Lan,
-            0,
-            [fits.as_str()].into_iter(),
-            &mut out,
-        )
-        .unwrap();
+        let n = seal(&key(), lan(r), 0, [fits.as_str()].into_iter(), &mut out).unwrap();
         assert_eq!(n, MAX_BRANCH_TEXT);
         assert_eq!(open(&key(), &out[..n]).unwrap().vias.len(), MAX_SEALED_VIAS);
     }

@@ -3,78 +3,73 @@
 
 use super::*;
 
+/// Above this size a request toward a hop that takes TCP goes over TCP
+/// (RFC 3261 §18.1.1: larger than 1300 bytes with the path MTU unknown).
+pub(super) const UDP_LIMIT: usize = 1300;
+
+/// The routing decision for a request (RFC 3261 §16.6), made once; the
+/// writer renders it ([`super::write`]).
+pub(super) struct Plan {
+    /// Where it goes: address, side and transport.
+    pub hop: Peer,
+    /// The Request-URI it goes with: the phone's own contact, or `None` to
+    /// keep the request's.
+    pub ruri: Option<UriString>,
+    /// From the LAN to the WAN with its Vias sealed in our branch.
+    pub hide: bool,
+    /// sipnat records its route (a dialog-creating request).
+    pub record_route: bool,
+    /// How header text is treated on its way.
+    pub mode: TextMode,
+    /// sipnat's address on the hop's side (Via, Record-Route).
+    pub our_ip: Ipv4Addr,
+    /// The hop may take TCP when the request is too large for UDP.
+    pub may_upgrade: bool,
+}
+
 impl Sip<'_> {
-    /// Resolve where the request goes and send it there, rewritten.
-    #[allow(clippy::too_many_arguments)]
+    /// Decide where the request goes (the plan) and send it there, rewritten.
     pub(super) fn forward(
         &mut self,
         now: Instant,
         src: Peer,
-        msg: &Message<'_>,
-        ruri: &Uri<'_>,
+        req: &Request<'_>,
         next: Next,
-        routes_skip: usize,
         out: &mut Outbox,
     ) {
-        let method = msg.method().unwrap_or(Method::Other(""));
-        let src_side = src.side;
-        let dest = match &next {
-            Next::Phone { addr, .. } => *addr,
-            Next::Hop => match self.next_hop(now, msg, ruri, routes_skip, src_side) {
-                Ok(Some(a)) => a,
-                Ok(None) => return self.park(now, src, msg, out),
-                Err(a) => return self.answer(src, msg, a, out),
-            },
+        let msg = req.msg;
+        let mut plan = match self.plan(now, src, req, next) {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.park(now, src, msg, out),
+            Err(a) => return self.answer(src, msg, a, out),
         };
-        if !usable_destination(*dest.ip()) {
-            self.stats.bump("route", "bad-destination");
-            return self.answer(src, msg, ans(403, "Forbidden (destination)"), out);
-        }
-        if self.is_our_ip(*dest.ip()) && dest.port() == self.cfg.sip_listen_port {
-            return self.answer(src, msg, ans(482, "Loop Detected"), out);
-        }
-        let dest_side = self.side_of(*dest.ip());
-        // What comes from the WAN goes to a phone on the LAN, never to the
-        // router itself (loopback) or back out.
-        if src_side == Side::Wan && (dest_side != Side::Lan || dest.ip().is_loopback()) {
-            self.stats.bump("route", "wan-bad-destination");
-            return self.answer(src, msg, ans(403, "Forbidden (destination)"), out);
-        }
-        let mode = Proxy::mode(src_side, dest_side);
-        let Some(top) = msg.top_via() else {
-            return self.answer(src, msg, ans(400, "Missing Via"), out);
-        };
-        let Some(our_ip) = self.our_ip(dest_side) else {
-            self.stats.bump("route", "no-address");
-            return self.answer(src, msg, ans(503, "Service Unavailable (no address)"), out);
-        };
+        let (dest, dest_side) = (plan.hop.addr, plan.hop.side);
         // Every branch of ours seals where the responses go ([`branch`]):
         // the request's source address as RFC 3261 §18.2.2 and RFC 3581 say
         // (the source IP; the source port with rport, else the sent-by
-        // port), and the side it arrived on. Responses go there and nowhere
-        // else: never to an address a Via names (a WAN sender's Via could
-        // name the router's loopback, a LAN host or a third party), and
-        // without a DNS lookup of a name a WAN sender chose.
+        // port; over TCP the connection it came on), its side and its
+        // transport. Responses go there and nowhere else: never to an
+        // address a Via names (a WAN sender's Via could name the router's
+        // loopback, a LAN host or a third party), and without a DNS lookup
+        // of a name a WAN sender chose.
         // Going out, the LAN Vias are sealed into the branch as well: no LAN
         // address leaves and no table is needed. Via stacks too long for a
         // branch (RFC 4475 longreq.dat has 34) go out masked instead: still
         // no LAN address.
-        let reply_to = reply_address(&top, src);
+        let reply = reply_peer(&req.top, src);
         let mut branch_mem = [0u8; branch::MAX_BRANCH_TEXT];
         let mut branch_len = None;
-        let mut hide = src_side == Side::Lan && dest_side == Side::Wan;
-        if hide {
-            let disc = self.rfc2543_discriminator(msg, &top);
+        if plan.hide {
+            let disc = self.rfc2543_discriminator(msg, &req.top);
             branch_len = branch::seal(
                 &self.key,
-                reply_to,
-                src_side,
+                reply,
                 disc,
                 msg.values(HeaderName::Via),
                 &mut branch_mem,
             );
             if branch_len.is_none() {
-                hide = false;
+                plan.hide = false;
                 self.stats.bump("route", "vias-masked-not-hidden");
             }
         }
@@ -83,7 +78,7 @@ impl Sip<'_> {
         // unmasked for the side it goes to.
         let mut via_mem = [0u8; 1024];
         let mut first_via = Buf::new(&mut via_mem);
-        if !hide {
+        if !plan.hide {
             let mut raw_mem = [0u8; 1024];
             let mut raw = Buf::new(&mut raw_mem);
             put_via_received(
@@ -91,7 +86,7 @@ impl Sip<'_> {
                 msg.values(HeaderName::Via).next().unwrap_or(""),
                 src.addr,
             );
-            self.put_text(&mut first_via, mode, raw.as_bytes());
+            self.put_text(&mut first_via, plan.mode, raw.as_bytes());
             if raw.overflowed() || first_via.overflowed() {
                 return self.answer(src, msg, ans(513, "Message Too Large (Via)"), out);
             }
@@ -100,14 +95,7 @@ impl Sip<'_> {
             let disc = self
                 .key
                 .hash(&[b"in", dest_side.as_str().as_bytes(), first_via.as_bytes()]);
-            branch_len = branch::seal(
-                &self.key,
-                reply_to,
-                src_side,
-                disc,
-                core::iter::empty(),
-                &mut branch_mem,
-            );
+            branch_len = branch::seal(&self.key, reply, disc, core::iter::empty(), &mut branch_mem);
         }
         let Some(branch_len) = branch_len else {
             // Cannot happen: a branch without Vias always fits.
@@ -129,7 +117,7 @@ impl Sip<'_> {
         }
 
         // Registrations going out are remembered until their 2xx.
-        if hide && method == Method::Register {
+        if plan.hide && req.method == Method::Register {
             if let Err(a) = self.note_outgoing_register(now, src, msg) {
                 return self.answer(src, msg, a, out);
             }
@@ -139,11 +127,7 @@ impl Sip<'_> {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        let to = Peer {
-            addr: dest,
-            side: dest_side,
-        };
-        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
+        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, plan.hop, &mut sdp_mem) {
             Ok(len) => len,
             Err(e) => {
                 self.stats.bump("media", e.as_str());
@@ -170,7 +154,7 @@ impl Sip<'_> {
             body = &sdp_mem[..len];
         }
         if let Some(m) = self.p.media.as_mut() {
-            match method {
+            match req.method {
                 Method::Bye | Method::Cancel => {
                     if m.end(self.relay, call_key) {
                         self.stats.bump("media", "call-ended");
@@ -179,114 +163,30 @@ impl Sip<'_> {
                 _ => m.touch(self.relay, now, call_key),
             }
         }
-        let new_ruri: &str = match &next {
-            Next::Phone { ruri, .. } => ruri.as_str(),
-            Next::Hop => match msg.start {
-                StartLine::Request { uri, .. } => uri,
-                StartLine::Response { .. } => "",
-            },
+        let via = OurVia {
+            branch: branch_text,
+            first_via: (!plan.hide).then(|| first_via.as_bytes()),
         };
-        let in_dialog = msg.to_tag().is_some();
-        let add_rr =
-            !in_dialog && matches!(method, Method::Invite | Method::Subscribe | Method::Refer);
-        let max_forwards = msg
-            .header(HeaderName::MaxForwards)
-            .and_then(|h| h.value.parse::<u32>().ok());
-
-        let mut w = out.writer();
-        w.put_str(method.as_str());
-        w.put(b" ");
-        self.put_text(&mut w, mode, new_ruri.as_bytes());
-        w.put(b" SIP/2.0\r\n");
-        w.put_str("Via: SIP/2.0/UDP ");
-        mask::put_ip(&mut w, our_ip);
-        w.put(b":");
-        w.put_u32(u32::from(self.cfg.sip_listen_port));
-        w.put_str(";branch=");
-        w.put_str(OUR_BRANCH_PREFIX);
-        w.put(branch_text);
-        if dest_side == Side::Wan {
-            // RFC 3581: ask for symmetric responses (sipnat may be behind NAT).
-            w.put_str(";rport");
+        let mut len = self.write_request(&plan, req, &via, body, out);
+        // RFC 3261 §18.1.1: too large for UDP toward a hop that takes TCP.
+        if len.is_some_and(|n| n > UDP_LIMIT)
+            && plan.hop.transport == Transport::Udp
+            && plan.may_upgrade
+        {
+            out.abandon();
+            plan.hop.transport = Transport::Tcp;
+            self.stats.bump("forward", "upgraded-to-tcp");
+            len = self.write_request(&plan, req, &via, body, out);
         }
-        w.put(b"\r\n");
-        // Our Record-Route goes after the Vias (RFC 3261 §7.3.1 keeps them
-        // together at the top) and before any other Record-Route (it is the
-        // topmost entry, §16.6 step 4).
-        let mut rr_pending = add_rr;
-        let put_rr = |w: &mut Buf<'_>| {
-            w.put_str("Record-Route: <sip:");
-            mask::put_ip(w, our_ip);
-            w.put(b":");
-            w.put_u32(u32::from(self.cfg.sip_listen_port));
-            w.put_str(";lr>\r\n");
-        };
-        let mut seen_mf = false;
-        let mut route_index = 0usize;
-        let mut via_index = 0usize;
-        for h in msg.headers() {
-            if rr_pending && h.name != HeaderName::Via {
-                put_rr(&mut w);
-                rr_pending = false;
-            }
-            match h.name {
-                HeaderName::Via if hide => {}
-                HeaderName::Via => {
-                    for v in split_comma(h.value) {
-                        via_index += 1;
-                        w.put_str("Via: ");
-                        if via_index == 1 {
-                            w.put(first_via.as_bytes());
-                        } else {
-                            self.put_text(&mut w, mode, v.as_bytes());
-                        }
-                        w.put(b"\r\n");
-                    }
-                }
-                HeaderName::Route => {
-                    for v in split_comma(h.value) {
-                        route_index += 1;
-                        if route_index > routes_skip {
-                            w.put_str("Route: ");
-                            self.put_text(&mut w, mode, v.as_bytes());
-                            w.put(b"\r\n");
-                        }
-                    }
-                }
-                HeaderName::MaxForwards => {
-                    seen_mf = true;
-                    w.put_str("Max-Forwards: ");
-                    w.put_u32(
-                        max_forwards
-                            .unwrap_or(DEFAULT_MAX_FORWARDS + 1)
-                            .saturating_sub(1),
-                    );
-                    w.put(b"\r\n");
-                }
-                HeaderName::ContentLength => {}
-                HeaderName::Contact => self.put_contact(&mut w, h, mode),
-                _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
-            }
-        }
-        if rr_pending {
-            put_rr(&mut w);
-        }
-        if !seen_mf {
-            w.put_str("Max-Forwards: ");
-            w.put_u32(DEFAULT_MAX_FORWARDS);
-            w.put(b"\r\n");
-        }
-        finish_message(&mut w, body);
-        let (len, overflow) = (w.len(), w.overflowed());
-        if overflow {
+        let Some(len) = len else {
             out.abandon();
             self.stats.bump("drop", "too-large-after-rewrite");
             return self.answer(src, msg, ans(513, "Message Too Large"), out);
-        }
-        if out.commit(Channel::Sip, SocketAddr::V4(dest), len) {
+        };
+        if out.commit(Channel::Sip(plan.hop.transport), SocketAddr::V4(dest), len) {
             self.stats.bump(
                 "forward",
-                match (src_side, dest_side) {
+                match (src.side, dest_side) {
                     (Side::Lan, Side::Wan) => "request-out",
                     (Side::Wan, Side::Lan) => "request-in",
                     _ => "request-local",
@@ -297,22 +197,80 @@ impl Sip<'_> {
         }
     }
 
+    /// The plan for a request (RFC 3261 §16.6 steps 6–7): its hop, resolved
+    /// (`Ok(None)`: the resolver is asking; `Err`: the answer to give), and
+    /// what the writer does to it on the way.
+    fn plan(
+        &mut self,
+        now: Instant,
+        src: Peer,
+        req: &Request<'_>,
+        next: Next,
+    ) -> Result<Option<Plan>, Answer> {
+        let (hop, ruri, may_upgrade) = match next {
+            Next::Phone { to, ruri } => (to, Some(ruri), to.transport == Transport::Tcp),
+            Next::Hop => {
+                let Some((addr, transport)) = self.next_hop(now, req, src.side)? else {
+                    return Ok(None);
+                };
+                let side = self.side_of(*addr.ip());
+                // Every SIP element takes TCP (RFC 3261 §18); a phone on the
+                // LAN is only trusted to when it uses TCP itself.
+                let hop = Peer {
+                    addr,
+                    side,
+                    transport,
+                };
+                (hop, None, side == Side::Wan)
+            }
+        };
+        let dest = hop.addr;
+        if !usable_destination(*dest.ip()) {
+            self.stats.bump("route", "bad-destination");
+            return Err(ans(403, "Forbidden (destination)"));
+        }
+        if self.is_our_ip(*dest.ip()) && dest.port() == self.cfg.sip_listen_port {
+            return Err(ans(482, "Loop Detected"));
+        }
+        // What comes from the WAN goes to a phone on the LAN, never to the
+        // router itself (loopback) or back out.
+        if src.side == Side::Wan && (hop.side != Side::Lan || dest.ip().is_loopback()) {
+            self.stats.bump("route", "wan-bad-destination");
+            return Err(ans(403, "Forbidden (destination)"));
+        }
+        let Some(our_ip) = self.our_ip(hop.side) else {
+            self.stats.bump("route", "no-address");
+            return Err(ans(503, "Service Unavailable (no address)"));
+        };
+        Ok(Some(Plan {
+            hop,
+            ruri,
+            hide: src.side == Side::Lan && hop.side == Side::Wan,
+            record_route: req.creates_dialog(),
+            mode: Proxy::mode(src.side, hop.side),
+            our_ip,
+            may_upgrade,
+        }))
+    }
+
     /// The next hop of a request going out (RFC 3261 §16.6 steps 6–7, RFC
     /// 3263): the first Route left, else the outbound proxy of the request's
-    /// domain, else `outbound_proxy_host`, else the Request-URI.
+    /// domain, else `outbound_proxy_host`, else the Request-URI; over the
+    /// transport its URI names (`transport=`), else UDP.
     /// `Ok(None)`: the resolver is asking; `Err`: the answer to give.
     pub(super) fn next_hop(
         &mut self,
         now: Instant,
-        msg: &Message<'_>,
-        ruri: &Uri<'_>,
-        routes_skip: usize,
+        req: &Request<'_>,
         side: Side,
-    ) -> Result<Option<SocketAddrV4>, Answer> {
+    ) -> Result<Option<(SocketAddrV4, Transport)>, Answer> {
         let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
         let target: (Option<Ipv4Addr>, Option<u16>);
-        if let Some(v) = msg.values(HeaderName::Route).nth(routes_skip) {
+        let mut transport = Transport::Udp;
+        let ruri = &req.ruri;
+        if let Some(v) = req.msg.values(HeaderName::Route).nth(req.routes_skip) {
             let na = NameAddr::parse(v).map_err(|_| ans(400, "Bad Route"))?;
+            transport = uri_transport(&na.uri)?;
             target = host_target(&na.uri.host, na.uri.port, &mut name)?;
         } else if let Some(d) = self
             .cfg
@@ -324,12 +282,17 @@ impl Sip<'_> {
         } else if let Some(h) = self.cfg.outbound_proxy_host.as_deref() {
             target = name_target(h, Some(self.cfg.outbound_proxy_port), &mut name)?;
         } else {
+            transport = uri_transport(ruri)?;
             target = host_target(&ruri.host, ruri.port, &mut name)?;
         }
-        match target {
-            (Some(ip), port) => Ok(Some(SocketAddrV4::new(ip, port.unwrap_or(5060)))),
-            (None, port) => self.lookup(now, &name, port, side),
-        }
+        let addr = match target {
+            (Some(ip), port) => SocketAddrV4::new(ip, port.unwrap_or(5060)),
+            (None, port) => match self.lookup(now, &name, port, transport, side)? {
+                Some(a) => a,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((addr, transport)))
     }
 
     pub(super) fn lookup(
@@ -337,9 +300,10 @@ impl Sip<'_> {
         now: Instant,
         name: &str,
         port: Option<u16>,
+        transport: Transport,
         side: Side,
     ) -> Result<Option<SocketAddrV4>, Answer> {
-        match self.dns.resolve(now, name, port, side) {
+        match self.dns.resolve(now, name, port, transport, side) {
             Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(a)),
             Lookup::Ready(SocketAddr::V6(_)) => {
                 Err(ans(503, "Service Unavailable (IPv6 destination)"))
@@ -415,12 +379,28 @@ pub(super) fn name_target(
     Ok((None, port))
 }
 
-/// Where responses to a request go: RFC 3261 §18.2.2 (the source address
-/// as `received`, the sent-by port) and RFC 3581 (the source port when
-/// `rport` was asked for).
-pub(super) fn reply_address(top: &Via<'_>, src: Peer) -> SocketAddrV4 {
-    match top.rport() {
+/// Where responses to a request go (RFC 3261 §18.2.2): over a stream, back
+/// on the connection it came on (its source address); over UDP, the source
+/// address as `received` with the sent-by port, or the source port when
+/// `rport` was asked for (RFC 3581). The side and transport are the
+/// request's.
+pub(super) fn reply_peer(top: &Via<'_>, src: Peer) -> Peer {
+    let addr = match top.rport() {
+        _ if src.transport.is_stream() => src.addr,
         Some(_) => src.addr,
         None => SocketAddrV4::new(*src.addr.ip(), top.port.unwrap_or(5060)),
+    };
+    Peer { addr, ..src }
+}
+
+/// The transport a URI asks for (RFC 3261 §19.1.1 `transport`; none: UDP,
+/// RFC 3263 §4.1 for a `sip:` URI with a numeric host or a port). One sipnat
+/// does not speak gets 503 (§16.6 step 7 finds no usable destination).
+pub(super) fn uri_transport(uri: &Uri<'_>) -> Result<Transport, Answer> {
+    match uri.param("transport") {
+        None | Some(None) => Ok(Transport::Udp),
+        Some(Some(t)) => {
+            Transport::parse(t).ok_or(ans(503, "Service Unavailable (transport not supported)"))
+        }
     }
 }

@@ -67,6 +67,7 @@ mod answer;
 mod calls;
 mod contact;
 mod forward;
+mod inbound;
 mod park;
 mod register;
 mod request;
@@ -75,6 +76,7 @@ mod write;
 
 use answer::*;
 use forward::*;
+use inbound::Request;
 use write::*;
 
 pub use crate::output::{Buf, Channel, Outbox, Transmit};
@@ -90,6 +92,7 @@ use crate::sip::{
     param_get, split_comma, unfold_headers,
 };
 use crate::stats::Stats;
+use crate::transport::Transport;
 use keyed::Key;
 use media::{Author, Media, MediaError};
 use registry::{Registry, UriString, aor_key};
@@ -123,11 +126,18 @@ pub use crate::side::Side;
 pub struct Peer {
     pub addr: SocketAddrV4,
     pub side: Side,
+    pub transport: Transport,
 }
 
 impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.addr, self.side.as_str())
+        write!(
+            f,
+            "{} ({}, {})",
+            self.addr,
+            self.side.as_str(),
+            self.transport.param()
+        )
     }
 }
 
@@ -155,7 +165,7 @@ enum TextMode {
 /// Where a request goes.
 enum Next {
     /// To a phone on the LAN, with this Request-URI.
-    Phone { addr: SocketAddrV4, ruri: UriString },
+    Phone { to: Peer, ruri: UriString },
     /// To the next hop; the Request-URI is kept.
     Hop,
 }
@@ -247,6 +257,7 @@ impl Proxy {
                 from: Peer {
                     addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
                     side: Side::Lan,
+                    transport: Transport::Udp,
                 },
                 since: now,
                 len: 0,
@@ -447,6 +458,7 @@ impl Sip<'_> {
         now: Instant,
         from: SocketAddr,
         side: Side,
+        transport: Transport,
         data: &mut [u8],
         out: &mut Outbox,
     ) {
@@ -455,7 +467,11 @@ impl Sip<'_> {
             self.stats.bump("drop", "ipv6");
             return;
         };
-        let src = Peer { addr, side };
+        let src = Peer {
+            addr,
+            side,
+            transport,
+        };
         // A datagram that arrived on the WAN with a source address of the
         // LAN, of loopback or of the router itself is forged (a router with
         // rp_filter 0 or 2 lets it in): anything sent back would reach the

@@ -78,10 +78,13 @@ impl Sip<'_> {
         if h.parse::<Ipv4Addr>().is_ok() {
             return;
         }
-        if let Lookup::Ready(SocketAddr::V4(a)) =
-            self.dns
-                .resolve(now, &h, Some(self.cfg.sip_listen_port), Side::Lan)
-        {
+        if let Lookup::Ready(SocketAddr::V4(a)) = self.dns.resolve(
+            now,
+            &h,
+            Some(self.cfg.sip_listen_port),
+            Transport::Udp,
+            Side::Lan,
+        ) {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());
                 self.public = Some(*a.ip());

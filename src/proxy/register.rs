@@ -74,7 +74,7 @@ impl Sip<'_> {
             let at = now + Duration::from_secs(u64::from(exp));
             if self
                 .regs
-                .upsert(&aor, na.uri_str, src.addr, at, true, true)
+                .upsert(&aor, na.uri_str, src, at, true, true)
                 .is_err()
             {
                 // Cannot happen after the first pass; refuse rather than lose.
@@ -170,7 +170,7 @@ impl Sip<'_> {
             if let Ok(ContactValue::Addr(na)) = ContactValue::parse(v) {
                 let at = now + PENDING_REGISTRATION;
                 self.regs
-                    .upsert(&aor, na.uri_str, src.addr, at, false, false)
+                    .upsert(&aor, na.uri_str, src, at, false, false)
                     .map_err(|_| ans(503, "Service Unavailable"))?;
             }
         }

@@ -19,7 +19,10 @@
 //! with absolute Unix expiry times, so the driver can save it atomically and a
 //! restart loses no phone. It does not do I/O itself.
 
+use super::Peer;
 use crate::limits::{MAX_REGISTRATIONS, MAX_REGISTRATIONS_PER_HOST, MAX_STORED_URI};
+use crate::side::Side;
+use crate::transport::Transport;
 use core::fmt::Write as _;
 use heapless::String;
 use std::net::SocketAddrV4;
@@ -34,8 +37,10 @@ pub struct Registration {
     /// The phone's own Contact URI, as it wrote it (without `<>` or header params).
     pub contact: UriString,
     /// Where requests for this phone are sent: the source address of its
-    /// REGISTER (RFC 3581 symmetric response routing, NAT-safe).
+    /// REGISTER (RFC 3581 symmetric response routing, NAT-safe)...
     pub addr: SocketAddrV4,
+    /// ...and the transport it came over (over TCP, its connection).
+    pub transport: Transport,
     pub expires_at: Instant,
     /// A registrar (sipnat itself, or the provider with a 2xx) accepted it.
     pub confirmed: bool,
@@ -94,17 +99,19 @@ impl Registry {
         &mut self,
         aor: &str,
         contact: &str,
-        addr: SocketAddrV4,
+        from: Peer,
         expires_at: Instant,
         confirmed: bool,
         local: bool,
     ) -> Result<(), Full> {
+        let (addr, transport) = (from.addr, from.transport);
         if let Some(r) = self
             .slots
             .iter_mut()
             .find(|r| r.aor == aor && r.contact == contact)
         {
             r.addr = addr;
+            r.transport = transport;
             r.local = local;
             if confirmed {
                 r.confirmed = true;
@@ -123,6 +130,7 @@ impl Registry {
                 aor: a,
                 contact: c,
                 addr,
+                transport,
                 expires_at,
                 confirmed,
                 local,
@@ -233,12 +241,16 @@ impl Registry {
             let left = r.expires_at.saturating_duration_since(now).as_secs();
             let _ = writeln!(
                 out,
-                "reg {} {} {} {} {}",
+                "reg {} {} {} {} {}{}",
                 r.aor,
                 r.contact,
                 r.addr,
                 unix_now.saturating_add(left),
-                u8::from(r.local)
+                u8::from(r.local),
+                match r.transport {
+                    Transport::Udp => "",
+                    Transport::Tcp => " tcp",
+                }
             );
         }
     }
@@ -300,7 +312,12 @@ impl Registry {
         for s in &staged {
             // fits: every field was checked against its capacity above, and
             // the count just now
-            self.upsert(s.aor, s.contact, s.addr, s.expires_at, true, s.local)
+            let from = Peer {
+                addr: s.addr,
+                side: Side::Lan,
+                transport: s.transport,
+            };
+            self.upsert(s.aor, s.contact, from, s.expires_at, true, s.local)
                 .map_err(|_| "registration table full".to_string())?;
         }
         Ok(staged.len())
@@ -318,6 +335,7 @@ struct Staged<'t> {
     aor: &'t str,
     contact: &'t str,
     addr: SocketAddrV4,
+    transport: Transport,
     expires_at: Instant,
     local: bool,
 }
@@ -338,6 +356,12 @@ fn parse_reg<'t>(
         Some("1") => true,
         _ => return Err(BAD),
     };
+    // Optional: the transport, when not UDP (files before SIP over TCP have
+    // no such field).
+    let transport = match f.next() {
+        None => Transport::Udp,
+        Some(t) => Transport::parse(t).ok_or(BAD)?,
+    };
     if f.next().is_some() {
         return Err(BAD);
     }
@@ -355,6 +379,7 @@ fn parse_reg<'t>(
         aor,
         contact,
         addr,
+        transport,
         expires_at,
         local,
     }))

@@ -11,44 +11,26 @@ impl Sip<'_> {
         msg: &Message<'_>,
         out: &mut Outbox,
     ) {
-        let StartLine::Request { method, uri, .. } = msg.start else {
-            return;
+        let req = match Request::parse(self, msg) {
+            Ok(r) => r,
+            Err(r) => {
+                if let Some((group, name)) = r.counter {
+                    self.stats.bump(group, name);
+                }
+                return self.answer(src, msg, r.answer, out);
+            }
         };
         let src_side = src.side;
-        if let Err(rej) = msg.check_request() {
-            self.stats.bump("parse", "semantic");
-            return self.answer(src, msg, ans(rej.code, rej.reason), out);
-        }
-        // RFC 3261 §16.3 step 3.
-        let max_forwards = msg
-            .header(HeaderName::MaxForwards)
-            .and_then(|h| h.value.parse::<u32>().ok());
-        if max_forwards == Some(0) {
-            return self.answer(src, msg, ans(483, "Too Many Hops"), out);
-        }
-        // RFC 3261 §16.3 step 5: no proxy extension is supported.
-        if msg.header(HeaderName::ProxyRequire).is_some() {
-            return self.answer(src, msg, ans(420, "Bad Extension"), out);
-        }
+        let method = req.method;
         // A WAN source starts new calls at a bounded rate ([`ratelimit`]).
-        let new_call = method == Method::Invite && msg.to_tag().is_none();
-        if new_call && src_side == Side::Wan && {
+        if method == Method::Invite && req.to_tag.is_none() && src_side == Side::Wan && {
             let key = self.call_key(msg);
             !self.p.invites.admit(now, *src.addr.ip(), key)
         } {
             self.stats.bump("limit", "wan-invite-rate");
             return self.answer(src, msg, ans(503, "Service Unavailable (call rate)"), out);
         }
-        let Ok(ruri) = Uri::parse(uri) else {
-            return self.answer(src, msg, ans(400, "Bad Request-URI"), out);
-        };
-        if !ruri.is_sip() {
-            // RFC 3261 §16.3 step 2 / §8.2.2.1.
-            return self.answer(src, msg, ans(416, "Unsupported URI Scheme"), out);
-        }
-        let routes_skip = self.our_leading_routes(msg);
-        let routes_left = msg.values(HeaderName::Route).count() > routes_skip;
-        let to_us = self.is_us(&ruri.host, ruri.port) && !routes_left;
+        let to_us = req.to_us(self);
 
         if method == Method::Register {
             if src_side == Side::Wan {
@@ -61,26 +43,19 @@ impl Sip<'_> {
             if to_us {
                 return self.local_register(now, src, msg, out);
             }
-            return self.forward(now, src, msg, &ruri, Next::Hop, routes_skip, out);
+            return self.forward(now, src, &req, Next::Hop, out);
         }
 
         if to_us {
+            let ruri = &req.ruri;
             if ruri.user.is_none() && ruri.param(CONTACT_TOKEN_PARAM).is_none() {
                 if method == Method::Options {
                     return self.answer(src, msg, ans(200, "OK"), out);
                 }
                 return self.answer(src, msg, ans(404, "Not Found"), out);
             }
-            return match self.phone_for(&ruri, msg.to_tag().is_some()) {
-                Some((addr, r)) => self.forward(
-                    now,
-                    src,
-                    msg,
-                    &ruri,
-                    Next::Phone { addr, ruri: r },
-                    routes_skip,
-                    out,
-                ),
+            return match self.phone_for(ruri, req.to_tag.is_some()) {
+                Some((to, ruri)) => self.forward(now, src, &req, Next::Phone { to, ruri }, out),
                 None => {
                     self.stats.bump("route", "unknown-user");
                     self.answer(src, msg, ans(404, "Not Found"), out)
@@ -88,15 +63,15 @@ impl Sip<'_> {
             };
         }
         // A request for an AOR registered here goes straight to its phone.
-        if !routes_left {
-            if let Some(reg) = aor_key(ruri.user, ruri.host_str)
+        if !req.routes_left {
+            if let Some(reg) = aor_key(req.ruri.user, req.ruri.host_str)
                 .and_then(|aor| self.regs.by_aor(&aor).max_by_key(|r| r.expires_at).cloned())
             {
                 let next = Next::Phone {
-                    addr: reg.addr,
+                    to: self.phone_peer(&reg),
                     ruri: reg.contact,
                 };
-                return self.forward(now, src, msg, &ruri, next, routes_skip, out);
+                return self.forward(now, src, &req, next, out);
             }
         }
         if src_side == Side::Wan {
@@ -107,7 +82,7 @@ impl Sip<'_> {
             self.stats.bump("route", "not-registered");
             return self.answer(src, msg, ans(403, "Forbidden (not registered)"), out);
         }
-        self.forward(now, src, msg, &ruri, Next::Hop, routes_skip, out)
+        self.forward(now, src, &req, Next::Hop, out)
     }
 }
 
@@ -142,11 +117,7 @@ impl Proxy {
     /// that has gone away reaches nobody. In a dialog the token came from the
     /// Contact of a request or response sipnat passed, which a registration
     /// need not list.
-    pub(super) fn phone_for(
-        &self,
-        ruri: &Uri<'_>,
-        in_dialog: bool,
-    ) -> Option<(SocketAddrV4, UriString)> {
+    pub(super) fn phone_for(&self, ruri: &Uri<'_>, in_dialog: bool) -> Option<(Peer, UriString)> {
         if let Some(restored) = self.unmasquerade(ruri) {
             let (ip, port) = self.open_contact_token(ruri)?;
             let addr = SocketAddrV4::new(ip, if port == 0 { 5060 } else { port });
@@ -158,13 +129,37 @@ impl Proxy {
             };
             // Prefer the address the phone registered from (NAT-safe).
             return match self.regs.iter().find(names_it) {
-                Some(r) => Some((r.addr, restored)),
-                None if in_dialog => Some((addr, restored)),
+                Some(r) => Some((self.phone_peer(r), restored)),
+                None if in_dialog => {
+                    let transport = Uri::parse(&restored)
+                        .ok()
+                        .and_then(|u| u.param("transport").flatten())
+                        .and_then(Transport::parse)
+                        .unwrap_or_default();
+                    let to = Peer {
+                        addr,
+                        side: Side::Lan,
+                        transport,
+                    };
+                    Some((to, restored))
+                }
                 None => None,
             };
         }
         let user = ruri.user?;
         let reg = self.regs.by_user(user)?;
-        Some((reg.addr, reg.contact.clone()))
+        Some((self.phone_peer(reg), reg.contact.clone()))
+    }
+
+    /// Where a registered phone is reached: the address and transport its
+    /// REGISTER came from (RFC 3581 symmetric routing; over TCP, the
+    /// connection it registered on, which a NAT in between may leave as the
+    /// only way in).
+    pub(super) fn phone_peer(&self, reg: &registry::Registration) -> Peer {
+        Peer {
+            addr: reg.addr,
+            side: Side::Lan,
+            transport: reg.transport,
+        }
     }
 }

@@ -55,16 +55,16 @@ impl Sip<'_> {
                 return self.stats.bump("drop", "response-stray");
             }
         }
-        let dest = sealed.reply_to;
-        let dest_side = sealed.reply_side;
-        if !usable_destination(*dest.ip()) {
+        let dest = sealed.reply;
+        let dest_side = dest.side;
+        if !usable_destination(*dest.addr.ip()) {
             return self.stats.bump("drop", "response-bad-destination");
         }
         let mode = Proxy::mode(src_side, dest_side);
 
         let cseq_method = msg.cseq().map(|c| c.method);
         if hidden && (200..300).contains(&code) && cseq_method == Some(Method::Register) {
-            self.confirm_registration(now, msg, dest);
+            self.confirm_registration(now, msg, dest.addr);
         }
 
         // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
@@ -84,11 +84,7 @@ impl Sip<'_> {
             return self.stats.bump("drop", "answer-after-timeout");
         }
         if answers {
-            let to = Peer {
-                addr: dest,
-                side: dest_side,
-            };
-            match self.rewrite_sdp(now, src, msg, call_key, to, &mut sdp_mem) {
+            match self.rewrite_sdp(now, src, msg, call_key, dest, &mut sdp_mem) {
                 Ok(Some(len)) => body = &sdp_mem[..len],
                 Ok(None) => {}
                 Err(e) => {
@@ -111,42 +107,12 @@ impl Sip<'_> {
                 }
             }
         }
-        let mut w = out.writer();
-        let status_end = msg
-            .headers()
-            .first()
-            .map(|h| h.line.start)
-            .unwrap_or(msg.header_end);
-        self.put_text(&mut w, mode, msg.raw.get(..status_end).unwrap_or(b""));
-        if hidden {
-            write_restored_vias(&mut w, sealed.values(), sealed.reply_to);
-        }
-        let mut via_index = 0usize;
-        for h in msg.headers() {
-            match h.name {
-                HeaderName::Via => {
-                    for v in split_comma(h.value) {
-                        via_index += 1;
-                        if via_index > 1 {
-                            w.put_str("Via: ");
-                            self.put_text(&mut w, mode, v.as_bytes());
-                            w.put(b"\r\n");
-                        }
-                    }
-                }
-                HeaderName::ContentLength => {}
-                HeaderName::Contact => self.put_contact(&mut w, h, mode),
-                HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest_side),
-                _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
-            }
-        }
-        finish_message(&mut w, body);
-        let (len, overflow) = (w.len(), w.overflowed());
-        if overflow {
+        let restored = hidden.then_some(&sealed);
+        let Some(len) = self.write_response(msg, dest, mode, restored, body, out) else {
             out.abandon();
             return self.stats.bump("drop", "too-large-after-rewrite");
-        }
-        if out.commit(Channel::Sip, SocketAddr::V4(dest), len) {
+        };
+        if out.commit(Channel::Sip(dest.transport), SocketAddr::V4(dest.addr), len) {
             self.stats.bump("forward", "response");
         } else {
             self.stats.bump("drop", "outbox-full");

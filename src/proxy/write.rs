@@ -4,6 +4,187 @@
 
 use super::*;
 
+/// sipnat's own Via of a request being written: the branch text (after
+/// [`OUR_BRANCH_PREFIX`]), and the request's first Via as it goes on when
+/// its Vias are not sealed in the branch (`None`: sealed, none go on).
+pub(super) struct OurVia<'a> {
+    pub branch: &'a [u8],
+    pub first_via: Option<&'a [u8]>,
+}
+
+impl Proxy {
+    /// Render a request as its plan says (RFC 3261 §16.6 steps 3–9): the
+    /// Request-URI, our Via over the hop's transport, our Record-Route when
+    /// the plan records the route, the Routes left, Max-Forwards, the
+    /// Contact masqueraded or restored, every other header masked or
+    /// unmasked for the side, and `body`. Returns its length, or `None` when
+    /// it does not fit the outbox (nothing is queued either way).
+    pub(super) fn write_request(
+        &self,
+        plan: &Plan,
+        req: &Request<'_>,
+        via: &OurVia<'_>,
+        body: &[u8],
+        out: &mut Outbox,
+    ) -> Option<usize> {
+        let (msg, mode) = (req.msg, plan.mode);
+        let mut w = out.writer();
+        w.put_str(req.method.as_str());
+        w.put(b" ");
+        let ruri = plan.ruri.as_deref().unwrap_or(req.uri);
+        self.put_text(&mut w, mode, ruri.as_bytes());
+        w.put(b" SIP/2.0\r\n");
+        w.put_str("Via: SIP/2.0/");
+        w.put_str(plan.hop.transport.via_name());
+        w.put(b" ");
+        mask::put_ip(&mut w, plan.our_ip);
+        w.put(b":");
+        w.put_u32(u32::from(self.cfg.sip_listen_port));
+        w.put_str(";branch=");
+        w.put_str(OUR_BRANCH_PREFIX);
+        w.put(via.branch);
+        if plan.hop.side == Side::Wan {
+            // RFC 3581: ask for symmetric responses (sipnat may be behind NAT).
+            w.put_str(";rport");
+        }
+        w.put(b"\r\n");
+        // Our Record-Route goes after the Vias (RFC 3261 §7.3.1 keeps them
+        // together at the top) and before any other Record-Route (it is the
+        // topmost entry, §16.6 step 4).
+        let mut rr_pending = plan.record_route;
+        let mut seen_mf = false;
+        let mut route_index = 0usize;
+        let mut via_index = 0usize;
+        for h in msg.headers() {
+            if rr_pending && h.name != HeaderName::Via {
+                self.put_our_route(&mut w, plan.our_ip, plan.hop.transport);
+                rr_pending = false;
+            }
+            match h.name {
+                HeaderName::Via => {
+                    let Some(first) = via.first_via else {
+                        continue; // sealed in the branch
+                    };
+                    for v in split_comma(h.value) {
+                        via_index += 1;
+                        w.put_str("Via: ");
+                        if via_index == 1 {
+                            w.put(first);
+                        } else {
+                            self.put_text(&mut w, mode, v.as_bytes());
+                        }
+                        w.put(b"\r\n");
+                    }
+                }
+                HeaderName::Route => {
+                    for v in split_comma(h.value) {
+                        route_index += 1;
+                        if route_index > req.routes_skip {
+                            w.put_str("Route: ");
+                            self.put_text(&mut w, mode, v.as_bytes());
+                            w.put(b"\r\n");
+                        }
+                    }
+                }
+                HeaderName::MaxForwards => {
+                    seen_mf = true;
+                    w.put_str("Max-Forwards: ");
+                    w.put_u32(
+                        req.max_forwards
+                            .unwrap_or(DEFAULT_MAX_FORWARDS + 1)
+                            .saturating_sub(1),
+                    );
+                    w.put(b"\r\n");
+                }
+                HeaderName::ContentLength => {}
+                HeaderName::Contact => self.put_contact(&mut w, h, mode),
+                _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
+            }
+        }
+        if rr_pending {
+            self.put_our_route(&mut w, plan.our_ip, plan.hop.transport);
+        }
+        if !seen_mf {
+            w.put_str("Max-Forwards: ");
+            w.put_u32(DEFAULT_MAX_FORWARDS);
+            w.put(b"\r\n");
+        }
+        finish_message(&mut w, body);
+        (!w.overflowed()).then_some(w.len())
+    }
+
+    /// Render a response on its way to `dest` (RFC 3261 §16.7 steps 3–9):
+    /// the status line, the Vias below ours (restored from our branch when
+    /// they were sealed in it: `restored`), the Contact masqueraded or
+    /// restored, our Record-Route entry for `dest`'s side, every other header
+    /// masked or unmasked, and `body`. Returns its length, or `None` when it
+    /// does not fit the outbox.
+    pub(super) fn write_response(
+        &self,
+        msg: &Message<'_>,
+        dest: Peer,
+        mode: TextMode,
+        restored: Option<&branch::Opened>,
+        body: &[u8],
+        out: &mut Outbox,
+    ) -> Option<usize> {
+        let mut w = out.writer();
+        let status_end = msg
+            .headers()
+            .first()
+            .map(|h| h.line.start)
+            .unwrap_or(msg.header_end);
+        self.put_text(&mut w, mode, msg.raw.get(..status_end).unwrap_or(b""));
+        if let Some(sealed) = restored {
+            write_restored_vias(&mut w, sealed.values(), dest.addr);
+        }
+        let mut via_index = 0usize;
+        for h in msg.headers() {
+            match h.name {
+                HeaderName::Via => {
+                    for v in split_comma(h.value) {
+                        via_index += 1;
+                        if via_index > 1 {
+                            w.put_str("Via: ");
+                            self.put_text(&mut w, mode, v.as_bytes());
+                            w.put(b"\r\n");
+                        }
+                    }
+                }
+                HeaderName::ContentLength => {}
+                HeaderName::Contact => self.put_contact(&mut w, h, mode),
+                HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest),
+                _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
+            }
+        }
+        finish_message(&mut w, body);
+        (!w.overflowed()).then_some(w.len())
+    }
+
+    /// sipnat's Record-Route entry for one side (RFC 3261 §16.6 step 4):
+    /// its address there, loose routing, and the transport that side uses
+    /// when it is not UDP, so the side's in-dialog requests come back over
+    /// it.
+    pub(super) fn put_our_route(&self, w: &mut Buf<'_>, ip: Ipv4Addr, transport: Transport) {
+        w.put_str("Record-Route: ");
+        self.put_our_uri(w, ip, transport);
+        w.put_str("\r\n");
+    }
+
+    /// `<sip:IP:PORT;transport=tcp;lr>`: sipnat as a route entry.
+    fn put_our_uri(&self, w: &mut Buf<'_>, ip: Ipv4Addr, transport: Transport) {
+        w.put_str("<sip:");
+        mask::put_ip(w, ip);
+        w.put(b":");
+        w.put_u32(u32::from(self.cfg.sip_listen_port));
+        if transport != Transport::Udp {
+            w.put_str(";transport=");
+            w.put_str(transport.param());
+        }
+        w.put_str(";lr>");
+    }
+}
+
 impl Proxy {
     pub(super) fn put_text(&self, w: &mut Buf<'_>, mode: TextMode, text: &[u8]) {
         let is_lan = |ip: Ipv4Addr| self.is_lan(ip) && !ip.is_loopback();
@@ -20,12 +201,16 @@ impl Proxy {
 
     /// Record-Route in a response: sipnat's own entry gets the address of
     /// the side the response goes to (RFC 3261 §16.7 step 4).
+    /// A Record-Route header of a response on its way to `dest`: sipnat's
+    /// own entry becomes its address and transport on `dest`'s side (RFC
+    /// 3261 §16.7 step 4 lets a proxy change its own entry), the others are
+    /// masked or unmasked.
     pub(super) fn put_record_route(
         &self,
         w: &mut Buf<'_>,
         h: &Header<'_>,
         mode: TextMode,
-        dest_side: Side,
+        dest: Peer,
     ) {
         w.put_str("Record-Route: ");
         for (i, v) in split_comma(h.value).enumerate() {
@@ -33,14 +218,8 @@ impl Proxy {
                 w.put(b", ");
             }
             let ours = NameAddr::parse(v).is_ok_and(|na| self.is_us(&na.uri.host, na.uri.port));
-            match (ours, self.our_ip(dest_side)) {
-                (true, Some(ip)) => {
-                    w.put_str("<sip:");
-                    mask::put_ip(w, ip);
-                    w.put(b":");
-                    w.put_u32(u32::from(self.cfg.sip_listen_port));
-                    w.put_str(";lr>");
-                }
+            match (ours, self.our_ip(dest.side)) {
+                (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport),
                 _ => self.put_text(w, mode, v.as_bytes()),
             }
         }

@@ -148,8 +148,14 @@ impl Sim {
     pub fn sip_bytes_on(&mut self, side: Side, from: &str, msg: &[u8]) -> Vec<Sent> {
         let mut data = msg.to_vec();
         let from: SocketAddr = from.parse().unwrap();
-        self.core
-            .handle_sip(self.now, from, side, &mut data, &mut self.out);
+        self.core.handle_sip(
+            self.now,
+            from,
+            side,
+            sipnat::transport::Transport::Udp,
+            &mut data,
+            &mut self.out,
+        );
         self.drain()
     }
 

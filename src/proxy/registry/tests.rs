@@ -4,6 +4,14 @@ fn a(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
 }
 
+fn peer(s: &str) -> Peer {
+    Peer {
+        addr: a(s),
+        side: Side::Lan,
+        transport: Transport::Udp,
+    }
+}
+
 #[test]
 fn upsert_refresh_and_confirm() {
     let t0 = Instant::now();
@@ -11,7 +19,7 @@ fn upsert_refresh_and_confirm() {
     r.upsert(
         "100@prov.test",
         "sip:100@10.0.0.2:5062",
-        a("10.0.0.2:5062"),
+        peer("10.0.0.2:5062"),
         t0 + Duration::from_secs(32),
         false,
         false,
@@ -22,7 +30,7 @@ fn upsert_refresh_and_confirm() {
     r.upsert(
         "100@prov.test",
         "sip:100@10.0.0.2:5062",
-        a("10.0.0.2:5062"),
+        peer("10.0.0.2:5062"),
         t0 + Duration::from_secs(10),
         false,
         false,
@@ -56,7 +64,7 @@ fn full_table_refuses_new_but_refreshes_old() {
         r.upsert(
             &aor,
             &c,
-            a("10.0.0.2:5060"),
+            peer("10.0.0.2:5060"),
             t0 + Duration::from_secs(60),
             true,
             false,
@@ -68,7 +76,7 @@ fn full_table_refuses_new_but_refreshes_old() {
         r.upsert(
             "new@p",
             "sip:new@10.0.0.3",
-            a("10.0.0.3:5060"),
+            peer("10.0.0.3:5060"),
             t0,
             false,
             false
@@ -79,7 +87,7 @@ fn full_table_refuses_new_but_refreshes_old() {
     r.upsert(
         "7@p",
         "sip:7@10.0.0.2",
-        a("10.0.0.2:5060"),
+        peer("10.0.0.2:5060"),
         t0 + Duration::from_secs(900),
         true,
         false,
@@ -98,7 +106,7 @@ fn each_host_has_its_share() {
         r.upsert(
             &format!("{i}@p"),
             &format!("sip:{i}@10.0.0.2"),
-            a("10.0.0.2:5060"),
+            peer("10.0.0.2:5060"),
             t0 + Duration::from_secs(60),
             false,
             false,
@@ -118,7 +126,7 @@ fn each_host_has_its_share() {
     r.upsert(
         "x@p",
         "sip:x@10.0.0.2:5062",
-        a("10.0.0.2:5062"),
+        peer("10.0.0.2:5062"),
         t0,
         false,
         false,
@@ -134,7 +142,7 @@ fn expiry_removes_and_reports_confirmed() {
     r.upsert(
         "1@p",
         "sip:1@h",
-        a("10.0.0.2:5060"),
+        peer("10.0.0.2:5060"),
         t0 + Duration::from_secs(5),
         false,
         false,
@@ -143,7 +151,7 @@ fn expiry_removes_and_reports_confirmed() {
     r.upsert(
         "2@p",
         "sip:2@h",
-        a("10.0.0.2:5060"),
+        peer("10.0.0.2:5060"),
         t0 + Duration::from_secs(50),
         true,
         false,
@@ -161,7 +169,7 @@ fn text_round_trip_with_wall_clock() {
     r.upsert(
         "100@prov.test",
         "sip:100@10.0.0.2:5062;transport=udp",
-        a("10.0.0.2:5062"),
+        peer("10.0.0.2:5062"),
         t0 + Duration::from_secs(300),
         true,
         false,
@@ -170,7 +178,7 @@ fn text_round_trip_with_wall_clock() {
     r.upsert(
         "200@10.0.0.1",
         "sip:200@10.0.0.3",
-        a("10.0.0.3:5060"),
+        peer("10.0.0.3:5060"),
         t0 + Duration::from_secs(100),
         true,
         true,
@@ -180,7 +188,7 @@ fn text_round_trip_with_wall_clock() {
     r.upsert(
         "300@p",
         "sip:300@10.0.0.4",
-        a("10.0.0.4:5060"),
+        peer("10.0.0.4:5060"),
         t0 + Duration::from_secs(30),
         false,
         false,
@@ -274,7 +282,7 @@ fn a_bad_line_loads_nothing_and_leaves_the_table_alone() {
     r.upsert(
         "old@p",
         "sip:old@10.0.0.9",
-        a("10.0.0.9:5060"),
+        peer("10.0.0.9:5060"),
         t0 + Duration::from_secs(60),
         true,
         true,
