@@ -274,7 +274,7 @@ fn a_genuine_token_opens_only_to_a_live_lan_phone() {
     // are refused outside a dialog; loopback and the router also inside one.
     let key = Key::new([7; 16]);
     let tok = |ip: [u8; 4], port: u16| {
-        String::from_utf8(key.seal(Ipv4Addr::from(ip), port).to_vec()).unwrap()
+        String::from_utf8(key.seal(Ipv4Addr::from(ip), port, 0).to_vec()).unwrap()
     };
     let req = |tok: &str, to_tag: &str, n: u32| {
         format!(

@@ -191,6 +191,13 @@ pub struct Config {
     pub rtp_dscp: u8,
     /// DSCP (0..=63) for SIP sent by sipnat, 0 = leave the socket default.
     pub sip_dscp: u8,
+    /// SIP over TCP, siproxd's meanings: seconds without traffic after
+    /// which a connection is closed (siproxd's default 300)...
+    pub tcp_timeout: u32,
+    /// ...milliseconds an outgoing connect may take (default 500)...
+    pub tcp_connect_timeout: u32,
+    /// ...and seconds between keep-alive CRLFs on a connection (0: none).
+    pub tcp_keepalive: u32,
     /// User to switch to once the sockets are bound (siproxd's `user`);
     /// the registration directory is handed to it only when it is
     /// sipnat's own (`driver::own_directory`).
@@ -255,6 +262,9 @@ impl Default for Config {
             rtp_timeout: 300,
             rtp_dscp: 0,
             sip_dscp: 0,
+            tcp_timeout: 300,
+            tcp_connect_timeout: 500,
+            tcp_keepalive: 0,
             user: None,
             chrootjail: None,
             enabled: true,
@@ -424,6 +434,12 @@ impl Config {
             if self.rtp_timeout == 0 {
                 err("rtp_timeout must be at least 1 second".to_string());
             }
+        }
+        if self.tcp_timeout == 0 {
+            err("tcp_timeout must be at least 1 second".to_string());
+        }
+        if self.tcp_connect_timeout == 0 {
+            err("tcp_connect_timeout must be at least 1 millisecond".to_string());
         }
         for (key, v) in [("rtp_dscp", self.rtp_dscp), ("sip_dscp", self.sip_dscp)] {
             if v > 63 {
@@ -652,6 +668,9 @@ fn apply_typed(
         },
         "rtp_port_high" => done(port(key, value), |v| cfg.rtp_port_high = v),
         "rtp_timeout" => done(secs(key, value), |v| cfg.rtp_timeout = v),
+        "tcp_timeout" => done(secs(key, value), |v| cfg.tcp_timeout = v),
+        "tcp_connect_timeout" => done(secs(key, value), |v| cfg.tcp_connect_timeout = v),
+        "tcp_keepalive" => done(secs(key, value), |v| cfg.tcp_keepalive = v),
         "rtp_dscp" => done(int_in(key, value, 0, 255), |v| cfg.rtp_dscp = v as u8),
         "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
         "user" => done(Ok(opt_string(value)), |v| cfg.user = v),

@@ -284,18 +284,18 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- TCP transport
     opt(
         "tcp_timeout",
-        NotYet,
-        "Seconds an idle SIP TCP connection is kept open.",
+        Implemented,
+        "Seconds an idle SIP TCP connection is kept open (default 300).",
     ),
     opt(
         "tcp_connect_timeout",
-        NotYet,
-        "Milliseconds to wait for an outgoing TCP connect.",
+        Implemented,
+        "Milliseconds to wait for an outgoing TCP connect (default 500; sipnat never blocks while it waits).",
     ),
     opt(
         "tcp_keepalive",
-        NotYet,
-        "Seconds between keep-alive packets on SIP TCP connections (0: off).",
+        Implemented,
+        "Seconds between keep-alive CRLFs on SIP TCP connections (0: off, the default).",
     ),
     // --- plugins and threads
     opt(

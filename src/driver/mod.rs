@@ -18,12 +18,15 @@
 
 pub mod dns_sockets;
 pub mod sys;
+pub mod tcp;
 
 use crate::cli::Options;
 use crate::config::Config;
 use crate::core::Core;
 use crate::dns::{QueryHandle, parse_resolv_conf};
-use crate::limits::{MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_TRANSMITS};
+use crate::limits::{
+    MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_TCP_CONNECTIONS, MAX_TRANSMITS,
+};
 use crate::proxy::{Addresses, Channel, Outbox};
 use crate::side::Side;
 use crate::transport::Transport;
@@ -39,16 +42,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// mio tokens, decoded in one place ([`Source::of`]).
 const SIP: Token = Token(0);
+/// The SIP-over-TCP listening socket.
+const LISTEN: Token = Token(1);
 /// The socket of the DNS query in resolver slot `i` is `Token(DNS_BASE + i)`.
-const DNS_BASE: usize = 1;
+const DNS_BASE: usize = 2;
+/// TCP connection slot `i` is `Token(TCP_BASE + i)`.
+const TCP_BASE: usize = DNS_BASE + MAX_DNS_PENDING;
 /// Relay socket `i` (the relay's socket index) is `Token(RELAY_BASE + i)`.
-const RELAY_BASE: usize = DNS_BASE + MAX_DNS_PENDING;
+const RELAY_BASE: usize = TCP_BASE + MAX_TCP_CONNECTIONS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Sip,
+    Listen,
     /// The socket of the DNS query in this resolver slot.
     Dns(usize),
+    /// The TCP connection in this slot.
+    Tcp(usize),
     Relay(usize),
 }
 
@@ -56,7 +66,9 @@ impl Source {
     fn of(t: Token) -> Option<Source> {
         match t {
             SIP => Some(Source::Sip),
+            LISTEN => Some(Source::Listen),
             Token(n) if n >= RELAY_BASE => Some(Source::Relay(n - RELAY_BASE)),
+            Token(n) if n >= TCP_BASE => Some(Source::Tcp(n - TCP_BASE)),
             Token(n) if n >= DNS_BASE => Some(Source::Dns(n - DNS_BASE)),
             _ => None,
         }
@@ -97,32 +109,37 @@ fn unix_now() -> u64 {
 struct Ingress {
     lan: Option<u32>,
     lo: Option<u32>,
-    /// `if_inbound` is `if_outbound`: decide by address, in these networks.
-    shared: Option<heapless::Vec<crate::config::Net4, 4>>,
+    /// `if_inbound` is `if_outbound`: decide by address.
+    shared: bool,
+    /// The networks of `if_inbound`.
+    nets: heapless::Vec<crate::config::Net4, 4>,
 }
 
 impl Ingress {
     fn read(cfg: &Config, addrs: &Addresses) -> Ingress {
-        let shared = cfg.if_inbound.is_some() && cfg.if_inbound == cfg.if_outbound;
         Ingress {
             lan: cfg.if_inbound.as_deref().and_then(sys::if_index),
             lo: sys::if_index("lo"),
-            shared: shared.then(|| addrs.lan.clone()),
+            shared: cfg.if_inbound.is_some() && cfg.if_inbound == cfg.if_outbound,
+            nets: addrs.lan.clone(),
         }
     }
 
+    /// The side of a datagram that arrived on interface `ifindex` from `from`.
     fn side(&self, ifindex: u32, from: std::net::SocketAddr) -> Side {
-        if ifindex == 0 {
-            return Side::Wan;
+        let lan_if = ifindex != 0 && (Some(ifindex) == self.lan || Some(ifindex) == self.lo);
+        match from {
+            std::net::SocketAddr::V4(a) if lan_if && self.shared => self.side_of_address(*a.ip()),
+            _ if lan_if => Side::Lan,
+            _ => Side::Wan,
         }
-        if let (Some(nets), std::net::SocketAddr::V4(a)) = (&self.shared, from) {
-            if Some(ifindex) == self.lan || Some(ifindex) == self.lo {
-                let ip = *a.ip();
-                let lan = ip.is_loopback() || nets.iter().any(|n| n.contains(ip));
-                return if lan { Side::Lan } else { Side::Wan };
-            }
-        }
-        if Some(ifindex) == self.lan || Some(ifindex) == self.lo {
+    }
+
+    /// The side of a TCP peer: its address (loopback or a LAN network is the
+    /// LAN). A TCP peer cannot forge its address: the handshake needs it to
+    /// receive sipnat's SYN-ACK there (`transport::conns`).
+    fn side_of_address(&self, ip: Ipv4Addr) -> Side {
+        if ip.is_loopback() || self.nets.iter().any(|n| n.contains(ip)) {
             Side::Lan
         } else {
             Side::Wan
@@ -268,6 +285,11 @@ pub struct Daemon {
     next_refresh: Instant,
     next_autosave: Option<Instant>,
     sip_backlog: bool,
+    /// SIP over TCP: the listening socket and the connections.
+    tcp: tcp::Tcp,
+    /// TCP connections that may have more to read, and a flag per slot.
+    tcp_ready: Vec<usize>,
+    tcp_queued: [bool; MAX_TCP_CONNECTIONS],
     /// One socket per relay port, in the relay's socket-index order.
     relay_socks: Vec<UdpSocket>,
     /// Buffers of the relay's batched reads and sends.
@@ -308,6 +330,14 @@ impl Daemon {
         poll.registry()
             .register(&mut sip, SIP, Interest::READABLE)
             .map_err(|e| format!("poll register: {e}"))?;
+        let tcp = tcp::Tcp::new(
+            bind,
+            LISTEN,
+            TCP_BASE,
+            poll.registry(),
+            tcp::timers(&cfg),
+            cfg.sip_dscp,
+        )?;
         let seed_bytes = sys::random_bytes();
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
@@ -392,6 +422,9 @@ impl Daemon {
             next_refresh: now + REFRESH,
             next_autosave,
             sip_backlog: false,
+            tcp,
+            tcp_ready: Vec::with_capacity(MAX_TCP_CONNECTIONS),
+            tcp_queued: [false; MAX_TCP_CONNECTIONS],
             relay_socks,
             batch: sys::Batch::new(),
             relay_ready: Vec::with_capacity(n_relay),
@@ -420,15 +453,20 @@ impl Daemon {
                 log::info!("{}", self.core.status_text());
             }
             let now = Instant::now();
-            let timeout =
-                if self.sip_backlog || self.dns.any_ready() || !self.relay_ready.is_empty() {
-                    Duration::ZERO
-                } else {
-                    self.core
-                        .poll_timeout()
-                        .min(self.next_refresh)
-                        .saturating_duration_since(now)
-                };
+            let busy = self.sip_backlog
+                || self.dns.any_ready()
+                || !self.relay_ready.is_empty()
+                || !self.tcp_ready.is_empty();
+            let timeout = if busy {
+                Duration::ZERO
+            } else {
+                let tcp = self.tcp.poll_timeout().unwrap_or(self.next_refresh);
+                self.core
+                    .poll_timeout()
+                    .min(self.next_refresh)
+                    .min(tcp)
+                    .saturating_duration_since(now)
+            };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -437,6 +475,28 @@ impl Daemon {
             for ev in events.iter() {
                 match Source::of(ev.token()) {
                     Some(Source::Sip) => self.sip_backlog = true,
+                    Some(Source::Listen) => {
+                        let ingress = &self.ingress;
+                        self.tcp.accept(
+                            Instant::now(),
+                            self.poll.registry(),
+                            &|peer| ingress.side_of_address(*peer.ip()),
+                            &mut self.core.stats,
+                        );
+                    }
+                    Some(Source::Tcp(slot)) => {
+                        if ev.is_writable() {
+                            self.tcp.writable(
+                                Instant::now(),
+                                slot,
+                                self.poll.registry(),
+                                &mut self.core.stats,
+                            );
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.mark_tcp_ready(slot);
+                        }
+                    }
                     Some(Source::Dns(slot)) => self.dns.mark_ready(slot),
                     Some(Source::Relay(i)) => {
                         if let Some(q) = self.relay_queued.get_mut(i) {
@@ -457,6 +517,9 @@ impl Daemon {
             if self.sip_backlog {
                 self.sip_backlog = self.read_socket(now, Source::Sip, &mut buf);
             }
+            if !self.tcp_ready.is_empty() {
+                self.serve_tcp(now);
+            }
             for slot in 0..MAX_DNS_PENDING {
                 if self.dns.is_ready(slot) {
                     let more = self.read_socket(now, Source::Dns(slot), &mut buf);
@@ -470,6 +533,10 @@ impl Daemon {
                 self.core.handle_timeout(now, &mut self.out);
                 self.flush(now);
                 self.flush_held(now);
+            }
+            if self.tcp.poll_timeout().is_some_and(|t| now >= t) {
+                self.tcp
+                    .handle_timeout(now, self.poll.registry(), &mut self.core.stats);
             }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
@@ -485,6 +552,55 @@ impl Daemon {
                 self.save_registrations(now);
             }
         }
+    }
+
+    fn mark_tcp_ready(&mut self, slot: usize) {
+        if let Some(q) = self.tcp_queued.get_mut(slot) {
+            if !*q {
+                *q = true;
+                self.tcp_ready.push(slot);
+            }
+        }
+    }
+
+    /// Each TCP connection that may have input: read (a bounded number of
+    /// times), hand every whole message to the core one at a time, and send
+    /// what the core answers before the next one.
+    fn serve_tcp(&mut self, now: Instant) {
+        let mut still = 0;
+        for k in 0..self.tcp_ready.len() {
+            let slot = self.tcp_ready[k];
+            let more = loop {
+                let frame =
+                    self.tcp
+                        .next_frame(now, slot, self.poll.registry(), &mut self.core.stats);
+                match frame {
+                    tcp::Frame::Message { peer, side, data } => {
+                        let len = data.len();
+                        self.core.handle_sip(
+                            now,
+                            SocketAddr::V4(peer),
+                            side,
+                            Transport::Tcp,
+                            data,
+                            &mut self.out,
+                        );
+                        self.tcp.consume(now, slot, len);
+                        self.flush(now);
+                        self.flush_held(now);
+                    }
+                    tcp::Frame::Idle(more) => break more,
+                    tcp::Frame::Closed => break false,
+                }
+            };
+            if more {
+                self.tcp_ready[still] = slot;
+                still += 1;
+            } else if let Some(q) = self.tcp_queued.get_mut(slot) {
+                *q = false;
+            }
+        }
+        self.tcp_ready.truncate(still);
     }
 
     /// The RTP hot path: for each ready relay socket, read datagrams and
@@ -577,7 +693,7 @@ impl Daemon {
                     // Closed: its query ended (perhaps by the last datagram).
                     None => return false,
                 },
-                Source::Relay(_) => return false,
+                Source::Relay(_) | Source::Listen | Source::Tcp(_) => return false,
             };
             match got {
                 Ok(d) => {
@@ -604,7 +720,7 @@ impl Daemon {
                                     .handle_dns(now, query, d.from, data, &mut self.out);
                             }
                         }
-                        Source::Relay(_) => {}
+                        Source::Relay(_) | Source::Listen | Source::Tcp(_) => {}
                     }
                     self.flush(now);
                     self.flush_held(now);
@@ -661,8 +777,14 @@ impl Daemon {
             let sock = match t.channel {
                 Channel::Sip(Transport::Udp) => &self.sip,
                 Channel::Sip(Transport::Tcp) => {
-                    // Not wired yet (issue 10): counted, not sent.
-                    log::debug!("no TCP yet: {} bytes to {} dropped", bytes.len(), t.to);
+                    if let SocketAddr::V4(to) = t.to {
+                        let side = self.ingress.side_of_address(*to.ip());
+                        let stats = &mut self.core.stats;
+                        let (registry, now) = (self.poll.registry(), Instant::now());
+                        if !self.tcp.send(now, registry, to, side, bytes, stats) {
+                            log::debug!("tcp: {} bytes to {to} not sent", bytes.len());
+                        }
+                    }
                     continue;
                 }
                 Channel::Dns(query) => {
@@ -721,6 +843,7 @@ impl Daemon {
                     );
                     cfg.sip_listen_port = old.sip_listen_port;
                 }
+                self.tcp.set_timers(tcp::timers(&cfg));
                 self.core.reconfigure(cfg);
                 self.refresh();
                 self.core.stats_mut().bump("reload", "done");

@@ -17,7 +17,8 @@ fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
     let router = Ingress {
         lan: Some(3),
         lo: Some(1),
-        shared: None,
+        shared: false,
+        nets: heapless::Vec::new(),
     };
     // A LAN source arriving on the WAN interface is the WAN (forged).
     assert_eq!(router.side(4, a("10.77.1.2:5060")), Side::Wan);
@@ -37,7 +38,8 @@ fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
     let host = Ingress {
         lan: Some(3),
         lo: Some(1),
-        shared: Some(nets),
+        shared: true,
+        nets,
     };
     assert_eq!(host.side(3, a("10.77.1.2:5060")), Side::Lan);
     assert_eq!(host.side(3, a("198.51.100.2:5060")), Side::Wan);

@@ -3,17 +3,54 @@
 
 use super::*;
 
+/// What a contact token's flags say about the phone's own `transport`
+/// parameter. A masqueraded contact names the transport of the side it is
+/// shown to (a UDP phone behind a TCP hop is reached over TCP there), and
+/// the token keeps what the phone wrote, so the contact is restored as the
+/// phone wrote it:
+/// * `VERBATIM`: the masqueraded contact carries the phone's parameters as
+///   they were (its transport is the hop's already, or one sipnat does not
+///   know);
+/// * `ADDED`: the phone had none; sipnat added one;
+/// * `NAMED + code`: the phone had `transport=<name>` ([`TRANSPORT_NAMES`]).
+const VERBATIM: u8 = 0;
+const ADDED: u8 = 1;
+const NAMED: u8 = 2;
+const TRANSPORT_NAMES: [&str; 4] = ["udp", "tcp", "tls", "sctp"];
+
+/// `params` with the value of `transport` replaced by `new` in place, or
+/// the parameter removed (`new` = `None`).
+fn put_params_with_transport(w: &mut Buf<'_>, params: &str, new: Option<&str>) {
+    for p in params.split(';').filter(|p| !p.is_empty()) {
+        let name = p.split('=').next().unwrap_or("").trim();
+        if name.eq_ignore_ascii_case(CONTACT_TOKEN_PARAM) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("transport") {
+            if let Some(t) = new {
+                w.put_str(";transport=");
+                w.put_str(t);
+            }
+            continue;
+        }
+        w.put(b";");
+        w.put_str(p);
+    }
+}
+
 impl Proxy {
-    pub(super) fn open_contact_token(&self, uri: &Uri<'_>) -> Option<(Ipv4Addr, u16)> {
+    /// The LAN address, port and flags a masqueraded contact's token holds:
+    /// only a token sipnat made, and never loopback or the router.
+    pub(super) fn open_contact_token(&self, uri: &Uri<'_>) -> Option<(Ipv4Addr, u16, u8)> {
         let tok = uri.param(CONTACT_TOKEN_PARAM)??;
-        let (ip, port) = self.key.open(tok.as_bytes())?;
-        (self.is_lan(ip) && !ip.is_loopback() && !self.is_our_ip(ip)).then_some((ip, port))
+        let (ip, port, flags) = self.key.open(tok.as_bytes())?;
+        (self.is_lan(ip) && !ip.is_loopback() && !self.is_our_ip(ip)).then_some((ip, port, flags))
     }
 
     /// The phone's own contact URI behind a masqueraded one, if `uri` is one
     /// of ours.
     pub(super) fn unmasquerade(&self, uri: &Uri<'_>) -> Option<UriString> {
-        let (ip, port) = self.open_contact_token(uri)?;
+        let (ip, port, flags) = self.open_contact_token(uri)?;
         let mut s = UriString::new();
         let mut mem = [0u8; MAX_STORED_URI];
         let mut w = Buf::new(&mut mem);
@@ -32,7 +69,14 @@ impl Proxy {
             w.put(b":");
             w.put_u32(u32::from(port));
         }
-        put_params_without(&mut w, uri.params, CONTACT_TOKEN_PARAM);
+        match flags {
+            VERBATIM => put_params_without(&mut w, uri.params, CONTACT_TOKEN_PARAM),
+            ADDED => put_params_with_transport(&mut w, uri.params, None),
+            f => {
+                let name = TRANSPORT_NAMES.get(usize::from(f - NAMED))?;
+                put_params_with_transport(&mut w, uri.params, Some(name));
+            }
+        }
         if let Some(h) = uri.headers {
             w.put(b"?");
             w.put_str(h);
@@ -45,9 +89,16 @@ impl Proxy {
     }
 
     /// A Contact header on its way: LAN → WAN, each LAN contact becomes
-    /// `<scheme:user@PUBLIC:PORT;params;snc=TOKEN>`; WAN → LAN, each of our
+    /// `<scheme:user@PUBLIC:PORT;params;snc=TOKEN>` with the `transport`
+    /// of the hop it goes over (`toward`); WAN → LAN, each of our
     /// masqueraded contacts becomes the phone's own again.
-    pub(super) fn put_contact(&self, w: &mut Buf<'_>, h: &Header<'_>, mode: TextMode) {
+    pub(super) fn put_contact(
+        &self,
+        w: &mut Buf<'_>,
+        h: &Header<'_>,
+        mode: TextMode,
+        toward: Transport,
+    ) {
         if mode == TextMode::Plain {
             w.put_str(h.raw_name);
             w.put(b": ");
@@ -65,7 +116,7 @@ impl Proxy {
                 _ => None,
             };
             match (mode, parsed) {
-                (TextMode::Mask, Some(na)) => self.put_masqueraded(w, &na, v),
+                (TextMode::Mask, Some(na)) => self.put_masqueraded(w, &na, v, toward),
                 (TextMode::Unmask, Some(na)) => match self.unmasquerade(&na.uri) {
                     Some(own) => {
                         if let Some(d) = na.display {
@@ -85,7 +136,13 @@ impl Proxy {
         w.put(b"\r\n");
     }
 
-    pub(super) fn put_masqueraded(&self, w: &mut Buf<'_>, na: &NameAddr<'_>, raw: &str) {
+    pub(super) fn put_masqueraded(
+        &self,
+        w: &mut Buf<'_>,
+        na: &NameAddr<'_>,
+        raw: &str,
+        toward: Transport,
+    ) {
         let (Host::Ipv4(ip), Some(public)) = (na.uri.host, self.public_ip()) else {
             return self.put_text(w, TextMode::Mask, raw.as_bytes());
         };
@@ -110,14 +167,34 @@ impl Proxy {
         mask::put_ip(w, public);
         w.put(b":");
         w.put_u32(u32::from(self.cfg.sip_listen_port));
+        // The transport the phone wrote, and the one the hop uses.
+        let own = na.uri.param("transport").map(|t| t.unwrap_or(""));
+        let flags = match own {
+            None if toward == Transport::Udp => VERBATIM,
+            None => ADDED,
+            Some(t) if t.eq_ignore_ascii_case(toward.param()) => VERBATIM,
+            Some(t) => TRANSPORT_NAMES
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(t))
+                // Cannot truncate: four names.
+                .map_or(VERBATIM, |i| NAMED + i as u8),
+        };
         let mut mem = [0u8; MAX_STORED_URI];
         let mut p = Buf::new(&mut mem);
-        put_params_without(&mut p, na.uri.params, CONTACT_TOKEN_PARAM);
+        if flags == VERBATIM {
+            put_params_without(&mut p, na.uri.params, CONTACT_TOKEN_PARAM);
+        } else {
+            put_params_with_transport(&mut p, na.uri.params, Some(toward.param()));
+            if own.is_none() {
+                p.put_str(";transport=");
+                p.put_str(toward.param());
+            }
+        }
         self.put_text(w, TextMode::Mask, p.as_bytes());
         w.put(b";");
         w.put_str(CONTACT_TOKEN_PARAM);
         w.put(b"=");
-        w.put(&self.key.seal(ip, na.uri.port.unwrap_or(0)));
+        w.put(&self.key.seal(ip, na.uri.port.unwrap_or(0), flags));
         if let Some(hd) = na.uri.headers {
             w.put(b"?");
             self.put_text(w, TextMode::Mask, hd.as_bytes());

@@ -5,10 +5,10 @@
 //!   deterministic (a retransmitted request gets the same branch, a CANCEL the
 //!   branch of its INVITE, RFC 3261 §9.1) yet cannot be forged by an outsider
 //!   who does not know the key.
-//! * [`Key::seal`]/[`Key::open`] turn a LAN `(IPv4, port)` into a token of
-//!   [`TOKEN_LEN`] hex digits and back: a keyed 48-bit Feistel permutation of
-//!   the address (12 digits) followed by a 64-bit keyed MAC of those digits
-//!   (16 digits; encrypt-then-MAC). Tokens replace LAN addresses in
+//! * [`Key::seal`]/[`Key::open`] turn a LAN `(IPv4, port)` and 8 bits of
+//!   flags into a token of [`TOKEN_LEN`] hex digits and back: a keyed 56-bit
+//!   Feistel permutation (14 digits) followed by a 64-bit keyed MAC of those
+//!   digits (16 digits; encrypt-then-MAC). Tokens replace LAN addresses in
 //!   everything sent to the WAN and are decoded on the way back, so the WAN
 //!   never sees a LAN address and the phone gets its own text back
 //!   unchanged. A token reveals nothing without the key, and one that sipnat
@@ -27,8 +27,11 @@ pub struct Key {
     k1: u64,
 }
 
-/// Hex digits of the enciphered address.
-const CIPHER_LEN: usize = 12;
+/// Hex digits of the enciphered address and flags (56 bits).
+const CIPHER_LEN: usize = 14;
+/// Bits of one Feistel half.
+const HALF: u32 = 28;
+const HALF_MASK: u64 = (1 << HALF) - 1;
 /// Length of a token in hex digits: the enciphered address and its MAC.
 pub const TOKEN_LEN: usize = CIPHER_LEN + 16;
 
@@ -62,27 +65,26 @@ impl Key {
         h.finish()
     }
 
-    fn round(&self, round: u8, half: u32) -> u32 {
-        let v = self.hash(&[&[round], &half.to_le_bytes()]);
-        (v as u32) & 0x00ff_ffff
+    fn round(&self, round: u8, half: u64) -> u64 {
+        self.hash(&[&[round], &half.to_le_bytes()]) & HALF_MASK
     }
 
-    /// Encode `(ip, port)` as [`TOKEN_LEN`] lowercase hex digits: a keyed
-    /// permutation of the 48 bits (four Feistel rounds over 24-bit halves),
-    /// then a MAC of that text.
-    pub fn seal(&self, ip: Ipv4Addr, port: u16) -> [u8; TOKEN_LEN] {
-        let v = (u64::from(u32::from(ip)) << 16) | u64::from(port);
-        let mut l = ((v >> 24) & 0xff_ffff) as u32;
-        let mut r = (v & 0xff_ffff) as u32;
+    /// Encode `(ip, port, flags)` as [`TOKEN_LEN`] lowercase hex digits: a
+    /// keyed permutation of the 56 bits (four Feistel rounds over 28-bit
+    /// halves), then a MAC of that text.
+    pub fn seal(&self, ip: Ipv4Addr, port: u16, flags: u8) -> [u8; TOKEN_LEN] {
+        let v = (u64::from(u32::from(ip)) << 24) | (u64::from(port) << 8) | u64::from(flags);
+        let mut l = (v >> HALF) & HALF_MASK;
+        let mut r = v & HALF_MASK;
         for round in 0..4u8 {
             let nl = r;
             r = l ^ self.round(round, r);
             l = nl;
         }
-        let x = (u64::from(l) << 24) | u64::from(r);
+        let x = (l << HALF) | r;
         let mut out = [0u8; TOKEN_LEN];
         for (i, o) in out[..CIPHER_LEN].iter_mut().enumerate() {
-            let nib = (x >> (44 - 4 * i)) & 0xf;
+            let nib = (x >> (4 * (CIPHER_LEN - 1 - i))) & 0xf;
             *o = HEX[nib as usize];
         }
         let mac = hex64(self.token_mac(x));
@@ -97,7 +99,7 @@ impl Key {
     /// Decode a token made by [`Key::seal`]. `None` unless `s` is exactly
     /// [`TOKEN_LEN`] hex digits (either case) whose MAC is right: only tokens
     /// this key made open.
-    pub fn open(&self, s: &[u8]) -> Option<(Ipv4Addr, u16)> {
+    pub fn open(&self, s: &[u8]) -> Option<(Ipv4Addr, u16, u8)> {
         if s.len() != TOKEN_LEN {
             return None;
         }
@@ -111,16 +113,16 @@ impl Key {
         if mac != self.token_mac(x) {
             return None;
         }
-        let mut l = ((x >> 24) & 0xff_ffff) as u32;
-        let mut r = (x & 0xff_ffff) as u32;
+        let mut l = (x >> HALF) & HALF_MASK;
+        let mut r = x & HALF_MASK;
         for round in (0..4u8).rev() {
             let pr = l;
             l = r ^ self.round(round, l);
             r = pr;
         }
-        let v = (u64::from(l) << 24) | u64::from(r);
-        let ip = Ipv4Addr::from((v >> 16) as u32);
-        Some((ip, (v & 0xffff) as u16))
+        let v = (l << HALF) | r;
+        let ip = Ipv4Addr::from((v >> 24) as u32);
+        Some((ip, ((v >> 8) & 0xffff) as u16, (v & 0xff) as u8))
     }
 }
 
@@ -274,18 +276,20 @@ mod tests {
             (Ipv4Addr::new(0, 0, 0, 0), 0),
             (Ipv4Addr::new(255, 255, 255, 255), 65535),
         ] {
-            let t = k.seal(ip, port);
-            assert!(t.iter().all(|c| c.is_ascii_hexdigit()));
-            assert_eq!(k.open(&t), Some((ip, port)));
+            for flags in [0u8, 1, 0xff] {
+                let t = k.seal(ip, port, flags);
+                assert!(t.iter().all(|c| c.is_ascii_hexdigit()));
+                assert_eq!(k.open(&t), Some((ip, port, flags)));
+            }
         }
         // Neighbouring addresses give unrelated tokens.
-        let a = k.seal(Ipv4Addr::new(10, 0, 0, 1), 0);
-        let b = k.seal(Ipv4Addr::new(10, 0, 0, 2), 0);
+        let a = k.seal(Ipv4Addr::new(10, 0, 0, 1), 0, 0);
+        let b = k.seal(Ipv4Addr::new(10, 0, 0, 2), 0, 0);
         let same = a.iter().zip(b.iter()).filter(|(x, y)| x == y).count();
         assert!(same < 8, "tokens too similar: {a:?} {b:?}");
         // A different key does not open it to the same address.
         let other = Key::new([7; 16]);
-        assert_ne!(other.open(&a), Some((Ipv4Addr::new(10, 0, 0, 1), 0)));
+        assert_ne!(other.open(&a), Some((Ipv4Addr::new(10, 0, 0, 1), 0, 0)));
     }
 
     #[test]
@@ -293,9 +297,9 @@ mod tests {
         let k = key();
         assert_eq!(k.open(b"12345"), None);
         assert_eq!(k.open(&[b'z'; TOKEN_LEN]), None);
-        let t = k.seal(Ipv4Addr::new(10, 0, 0, 1), 5060);
+        let t = k.seal(Ipv4Addr::new(10, 0, 0, 1), 5060, 2);
         let upper: Vec<u8> = t.iter().map(u8::to_ascii_uppercase).collect();
-        assert_eq!(k.open(&upper), Some((Ipv4Addr::new(10, 0, 0, 1), 5060)));
+        assert_eq!(k.open(&upper), Some((Ipv4Addr::new(10, 0, 0, 1), 5060, 2)));
     }
 
     #[test]
@@ -316,7 +320,7 @@ mod tests {
             t[16..].copy_from_slice(&b[..TOKEN_LEN - 16]);
             assert_eq!(k.open(&t), None);
         }
-        let real = k.seal(Ipv4Addr::new(192, 168, 1, 10), 5060);
+        let real = k.seal(Ipv4Addr::new(192, 168, 1, 10), 5060, 0);
         for i in 0..TOKEN_LEN {
             let mut t = real;
             t[i] = if t[i] == b'0' { b'1' } else { b'0' };

@@ -26,7 +26,7 @@ pub const MASKED_LEN: usize = 2 + TOKEN_LEN + 8;
 /// Write `ip` as its masked form.
 pub fn put_masked(w: &mut Buf<'_>, key: &Key, ip: Ipv4Addr) {
     w.put(PREFIX);
-    w.put(&key.seal(ip, 0));
+    w.put(&key.seal(ip, 0, 0));
     w.put(SUFFIX);
 }
 
@@ -71,7 +71,7 @@ pub fn unmask(w: &mut Buf<'_>, text: &[u8], key: &Key, is_lan: &dyn Fn(Ipv4Addr)
             && text[i..i + 2].eq_ignore_ascii_case(PREFIX)
             && text[i + 2 + TOKEN_LEN..i + MASKED_LEN].eq_ignore_ascii_case(SUFFIX)
         {
-            if let Some((ip, 0)) = key.open(&text[i + 2..i + 2 + TOKEN_LEN]) {
+            if let Some((ip, 0, 0)) = key.open(&text[i + 2..i + 2 + TOKEN_LEN]) {
                 if is_lan(ip) {
                     w.put(&text[copied..i]);
                     put_ip(w, ip);

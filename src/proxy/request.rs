@@ -119,7 +119,7 @@ impl Proxy {
     /// need not list.
     pub(super) fn phone_for(&self, ruri: &Uri<'_>, in_dialog: bool) -> Option<(Peer, UriString)> {
         if let Some(restored) = self.unmasquerade(ruri) {
-            let (ip, port) = self.open_contact_token(ruri)?;
+            let (ip, port, _) = self.open_contact_token(ruri)?;
             let addr = SocketAddrV4::new(ip, if port == 0 { 5060 } else { port });
             let names_it = |r: &&registry::Registration| {
                 r.confirmed

@@ -97,7 +97,7 @@ impl Proxy {
                     w.put(b"\r\n");
                 }
                 HeaderName::ContentLength => {}
-                HeaderName::Contact => self.put_contact(&mut w, h, mode),
+                HeaderName::Contact => self.put_contact(&mut w, h, mode, plan.hop.transport),
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }
         }
@@ -152,7 +152,7 @@ impl Proxy {
                     }
                 }
                 HeaderName::ContentLength => {}
-                HeaderName::Contact => self.put_contact(&mut w, h, mode),
+                HeaderName::Contact => self.put_contact(&mut w, h, mode, dest.transport),
                 HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest),
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }

@@ -146,17 +146,34 @@ impl Sim {
     }
 
     pub fn sip_bytes_on(&mut self, side: Side, from: &str, msg: &[u8]) -> Vec<Sent> {
+        self.sip_over(side, sipnat::transport::Transport::Udp, from, msg)
+    }
+
+    /// Deliver a SIP message over `transport` (for TCP: one message framed
+    /// from the connection with peer `from`).
+    pub fn sip_over(
+        &mut self,
+        side: Side,
+        transport: sipnat::transport::Transport,
+        from: &str,
+        msg: &[u8],
+    ) -> Vec<Sent> {
         let mut data = msg.to_vec();
         let from: SocketAddr = from.parse().unwrap();
-        self.core.handle_sip(
-            self.now,
-            from,
-            side,
-            sipnat::transport::Transport::Udp,
-            &mut data,
-            &mut self.out,
-        );
+        self.core
+            .handle_sip(self.now, from, side, transport, &mut data, &mut self.out);
         self.drain()
+    }
+
+    /// Deliver a SIP message that came over TCP from `from` (its side by
+    /// its address, as the driver decides it for TCP).
+    pub fn tcp(&mut self, from: &str, msg: &str) -> Vec<Sent> {
+        self.sip_over(
+            side_of(from),
+            sipnat::transport::Transport::Tcp,
+            from,
+            msg.as_bytes(),
+        )
     }
 
     /// Exactly one datagram must come out; return it.

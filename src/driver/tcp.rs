@@ -1,0 +1,446 @@
+//! SIP over TCP in the one mio loop: the listening socket, the connections
+//! (accepted, or opened by sipnat without blocking), their send backlogs,
+//! and the carrying out of what the sans-IO connection table
+//! ([`crate::transport::conns`]) decides. Messages are framed by
+//! [`crate::transport::framer`] and handed to the core one at a time by the
+//! daemon.
+//!
+//! Bounds (a hostile WAN): the table's admission quotas; a send backlog of
+//! at most [`MAX_TCP_BACKLOG`] bytes per connection (a peer that does not
+//! read is disconnected, `tcp.backlog-full`); at most [`READ_ROUNDS`] reads
+//! per connection per pass, so one busy or hostile connection cannot keep
+//! the loop from UDP and RTP. Every refusal and closure is counted
+//! (`tcp.<reason>`); nothing a WAN peer does is logged above debug.
+//!
+//! What it does not do: TLS (a later transport on the same table), IPv6.
+
+use crate::limits::{MAX_TCP_BACKLOG, MAX_TCP_CONNECTIONS};
+use crate::side::Side;
+use crate::stats::Stats;
+use crate::transport::conns::{ConnId, Conns, Due, Origin, Timers};
+use crate::transport::framer::Next;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+/// Reads of one connection per pass of the loop (each up to the framer's
+/// free space): then the others, UDP and RTP get their turn.
+pub const READ_ROUNDS: usize = 8;
+
+/// What the daemon takes out of a connection.
+pub enum Frame<'a> {
+    /// A whole SIP message, to parse in place; then [`Tcp::consume`] it.
+    Message {
+        peer: SocketAddrV4,
+        side: Side,
+        data: &'a mut [u8],
+    },
+    /// Nothing (more) whole; `true`: the socket may have more to read.
+    Idle(bool),
+    /// The connection is gone (and counted).
+    Closed,
+}
+
+pub struct Tcp {
+    listener: TcpListener,
+    conns: Conns,
+    socks: Vec<Option<TcpStream>>,
+    backlog: Vec<VecDeque<u8>>,
+    dscp: u8,
+    token_base: usize,
+}
+
+impl Tcp {
+    /// Listen on `bind`; connection `slot` gets `Token(token_base + slot)`.
+    pub fn new(
+        bind: SocketAddr,
+        listen: Token,
+        token_base: usize,
+        registry: &Registry,
+        timers: Timers,
+        dscp: u8,
+    ) -> Result<Tcp, String> {
+        let mut listener =
+            TcpListener::bind(bind).map_err(|e| format!("cannot listen on TCP {bind}: {e}"))?;
+        registry
+            .register(&mut listener, listen, Interest::READABLE)
+            .map_err(|e| format!("poll register: {e}"))?;
+        Ok(Tcp {
+            listener,
+            conns: Conns::new(timers),
+            socks: (0..MAX_TCP_CONNECTIONS).map(|_| None).collect(),
+            backlog: (0..MAX_TCP_CONNECTIONS).map(|_| VecDeque::new()).collect(),
+            dscp,
+            token_base,
+        })
+    }
+
+    pub fn set_timers(&mut self, timers: Timers) {
+        self.conns.set_timers(timers);
+    }
+
+    /// Connections open (or opening) now.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    fn token(&self, id: ConnId) -> Token {
+        Token(self.token_base + id.slot())
+    }
+
+    /// Accept every waiting connection; the table admits it or it is
+    /// closed at once (counted). `side_of` tells a peer's side (its address:
+    /// a TCP peer cannot forge it, see the table's doc).
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        registry: &Registry,
+        side_of: &dyn Fn(SocketAddrV4) -> Side,
+        stats: &mut Stats,
+    ) {
+        loop {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: try again on the next event.
+                    log::debug!("tcp accept: {e}");
+                    stats.bump("tcp", "accept-failed");
+                    return;
+                }
+            };
+            let SocketAddr::V4(peer) = peer else {
+                stats.bump("tcp", "ipv6");
+                continue;
+            };
+            let side = side_of(peer);
+            match self.conns.admit(now, peer, side, Origin::Accepted) {
+                Ok(id) => {
+                    if registry
+                        .register(
+                            &mut stream,
+                            self.token(id),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                        .is_err()
+                    {
+                        self.conns.remove(id);
+                        stats.bump("tcp", "register-failed");
+                        continue;
+                    }
+                    self.setup(&stream);
+                    stats.bump("tcp", "accepted");
+                    self.socks[id.slot()] = Some(stream);
+                }
+                Err(why) => {
+                    stats.bump("tcp", why.as_str());
+                    drop(stream);
+                }
+            }
+        }
+    }
+
+    fn setup(&self, stream: &TcpStream) {
+        let _ = stream.set_nodelay(true);
+        if self.dscp != 0 {
+            let _ = super::sys::set_dscp(stream.as_raw_fd(), self.dscp);
+        }
+    }
+
+    /// Read from connection `slot` into its framer and say what is whole.
+    /// Call again after [`Tcp::consume`] until it says `Idle`.
+    pub fn next_frame(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        registry: &Registry,
+        stats: &mut Stats,
+    ) -> Frame<'_> {
+        let Some(id) = self.conns.at(slot) else {
+            return Frame::Idle(false);
+        };
+        let mut more = false;
+        for round in 0..=READ_ROUNDS {
+            let Some(conn) = self.conns.get_mut(id) else {
+                return Frame::Closed;
+            };
+            match conn.framer.next(now) {
+                Ok(Next::Message(_)) => break,
+                Ok(Next::Ping) => {
+                    // RFC 5626 §4.4.1: a CRLF answers a double-CRLF ping.
+                    stats.bump("tcp", "keepalive-ping");
+                    if !self.queue(now, id, b"\r\n", stats) {
+                        self.close(registry, id, "backlog-full", stats);
+                        return Frame::Closed;
+                    }
+                    continue;
+                }
+                Ok(Next::Incomplete) => {}
+                Err(e) => {
+                    self.close(registry, id, e.as_str(), stats);
+                    return Frame::Closed;
+                }
+            }
+            if round == READ_ROUNDS {
+                more = true;
+                break;
+            }
+            let Some(Some(sock)) = self.socks.get_mut(slot) else {
+                return Frame::Idle(false);
+            };
+            let Some(conn) = self.conns.get_mut(id) else {
+                return Frame::Closed;
+            };
+            let spare = conn.framer.spare();
+            if spare.is_empty() {
+                // next() reports the error on the next round.
+                continue;
+            }
+            match sock.read(spare) {
+                Ok(0) => {
+                    self.close(registry, id, "peer-closed", stats);
+                    return Frame::Closed;
+                }
+                Ok(n) => {
+                    conn.framer.filled(n, now);
+                    self.conns.received(now, id);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Frame::Idle(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("tcp read from {}: {e}", conn.peer);
+                    self.close(registry, id, "read-error", stats);
+                    return Frame::Closed;
+                }
+            }
+        }
+        let Some(conn) = self.conns.get_mut(id) else {
+            return Frame::Closed;
+        };
+        match conn.framer.next(now) {
+            Ok(Next::Message(n)) => {
+                let (peer, side) = (conn.peer, conn.side);
+                Frame::Message {
+                    peer,
+                    side,
+                    data: conn.framer.message(n),
+                }
+            }
+            _ => Frame::Idle(more),
+        }
+    }
+
+    /// The message [`Tcp::next_frame`] gave, `len` bytes, was handled.
+    pub fn consume(&mut self, now: Instant, slot: usize, len: usize) {
+        if let Some(id) = self.conns.at(slot) {
+            if let Some(c) = self.conns.get_mut(id) {
+                c.framer.consume(len, now);
+            }
+            self.conns.proven(id);
+        }
+    }
+
+    /// Send `bytes` to `to` over the connection to it on `side`, opening
+    /// one (without blocking) when there is none. False when it could not
+    /// be queued (counted).
+    pub fn send(
+        &mut self,
+        now: Instant,
+        registry: &Registry,
+        to: SocketAddrV4,
+        side: Side,
+        bytes: &[u8],
+        stats: &mut Stats,
+    ) -> bool {
+        let id = match self.conns.find(to, side) {
+            Some(id) => id,
+            None => match self.open(now, registry, to, side, stats) {
+                Some(id) => id,
+                None => return false,
+            },
+        };
+        if !self.queue(now, id, bytes, stats) {
+            self.close(registry, id, "backlog-full", stats);
+            return false;
+        }
+        true
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        registry: &Registry,
+        to: SocketAddrV4,
+        side: Side,
+        stats: &mut Stats,
+    ) -> Option<ConnId> {
+        let id = match self.conns.admit(now, to, side, Origin::Opened) {
+            Ok(id) => id,
+            Err(why) => {
+                stats.bump("tcp", why.as_str());
+                return None;
+            }
+        };
+        let mut stream = match TcpStream::connect(SocketAddr::V4(to)) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("tcp connect to {to}: {e}");
+                self.conns.remove(id);
+                stats.bump("tcp", "connect-failed");
+                return None;
+            }
+        };
+        if registry
+            .register(
+                &mut stream,
+                self.token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            self.conns.remove(id);
+            stats.bump("tcp", "register-failed");
+            return None;
+        }
+        self.setup(&stream);
+        stats.bump("tcp", "opened");
+        self.socks[id.slot()] = Some(stream);
+        Some(id)
+    }
+
+    /// Append to the connection's backlog and write what the socket takes.
+    /// False when the backlog would pass [`MAX_TCP_BACKLOG`].
+    fn queue(&mut self, now: Instant, id: ConnId, bytes: &[u8], stats: &mut Stats) -> bool {
+        let q = &mut self.backlog[id.slot()];
+        if q.len() + bytes.len() > MAX_TCP_BACKLOG {
+            stats.bump("tcp", "backlog-full");
+            return false;
+        }
+        q.extend(bytes);
+        self.write_out(now, id);
+        true
+    }
+
+    /// Write as much of the backlog as the socket takes now (nothing while
+    /// a connect is in progress).
+    fn write_out(&mut self, now: Instant, id: ConnId) {
+        if self.conns.get(id).is_none_or(|c| c.connecting) {
+            return;
+        }
+        let slot = id.slot();
+        let (Some(Some(sock)), Some(q)) = (self.socks.get_mut(slot), self.backlog.get_mut(slot))
+        else {
+            return;
+        };
+        let mut wrote = false;
+        while !q.is_empty() {
+            let (front, _) = q.as_slices();
+            match sock.write(front) {
+                Ok(0) => break,
+                Ok(n) => {
+                    q.drain(..n);
+                    wrote = true;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // WouldBlock: a writable event comes; an error: the next
+                // read sees it and closes the connection.
+                Err(_) => break,
+            }
+        }
+        if wrote {
+            self.conns.sent(now, id);
+        }
+    }
+
+    /// A writable event on `slot`: a connect completed (or failed), or the
+    /// socket takes more of the backlog.
+    pub fn writable(&mut self, now: Instant, slot: usize, registry: &Registry, stats: &mut Stats) {
+        let Some(id) = self.conns.at(slot) else {
+            return;
+        };
+        if self.conns.get(id).is_some_and(|c| c.connecting) {
+            let Some(Some(sock)) = self.socks.get(slot) else {
+                return;
+            };
+            match (sock.take_error(), sock.peer_addr()) {
+                (Ok(None), Ok(_)) => {
+                    self.conns.connected(now, id);
+                    stats.bump("tcp", "connected");
+                }
+                (Ok(None), Err(e)) if e.kind() == ErrorKind::NotConnected => return,
+                _ => {
+                    self.close(registry, id, "connect-failed", stats);
+                    return;
+                }
+            }
+        }
+        self.write_out(now, id);
+    }
+
+    /// Close connection `id` (counted as `tcp.<why>`); what it still had to
+    /// send is lost.
+    fn close(&mut self, registry: &Registry, id: ConnId, why: &'static str, stats: &mut Stats) {
+        let slot = id.slot();
+        if let Some(mut s) = self.socks.get_mut(slot).and_then(Option::take) {
+            let _ = registry.deregister(&mut s);
+        }
+        if let Some(q) = self.backlog.get_mut(slot) {
+            if !q.is_empty() {
+                stats.bump("tcp", "closed-with-backlog");
+            }
+            *q = VecDeque::new();
+        }
+        self.conns.remove(id);
+        stats.bump("tcp", why);
+    }
+
+    /// When [`Tcp::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conns.poll_timeout()
+    }
+
+    /// Close what the timers say (idle, connect timeout, slow or silent
+    /// peers) and send the keep-alives that are due.
+    pub fn handle_timeout(&mut self, now: Instant, registry: &Registry, stats: &mut Stats) {
+        let mut due = heapless::Vec::new();
+        loop {
+            self.conns.poll(now, &mut due);
+            if due.is_empty() {
+                return;
+            }
+            for d in due.iter() {
+                match *d {
+                    Due::Close(id, why) => self.close(registry, id, why.as_str(), stats),
+                    Due::Keepalive(id) => {
+                        stats.bump("tcp", "keepalive-sent");
+                        if !self.queue(now, id, b"\r\n", stats) {
+                            self.close(registry, id, "backlog-full", stats);
+                        }
+                    }
+                }
+            }
+            if due.len() < due.capacity() {
+                return;
+            }
+        }
+    }
+}
+
+/// The connection timers a configuration asks for (siproxd's `tcp_*`).
+pub fn timers(cfg: &crate::config::Config) -> Timers {
+    Timers {
+        idle: std::time::Duration::from_secs(u64::from(cfg.tcp_timeout)),
+        connect: std::time::Duration::from_millis(u64::from(cfg.tcp_connect_timeout)),
+        keepalive: (cfg.tcp_keepalive > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(cfg.tcp_keepalive))),
+    }
+}
