@@ -8,8 +8,22 @@
 //! ## Architecture map
 //! The protocol logic is a *sans-IO* core: it never touches a socket or reads
 //! the clock. One thin driver owns `mio`, the sockets, signals and
-//! `Instant::now()`; it feeds the core datagrams together with `now`, and
-//! carries out the actions the core returns.
+//! `Instant::now()`; it feeds the core messages together with `now`, and
+//! carries out what the core puts in its [`output::Outbox`].
+//!
+//! ```text
+//!  driver (mio: UDP, TCP, DNS and relay sockets)      ── the only IO
+//!    │ SIP message + side + transport   ▲ Outbox: (channel, to, bytes)
+//!    ▼                                  │
+//!  core::Core ── proxy ── inbound (parse and check once)
+//!    │             │        → request (decide) → forward (a typed Plan)
+//!    │             │        → write (render the plan; responses too)
+//!    │             ├ register, contact, calls, answer, park, response
+//!    ├ relay (RTP: on_packet → forward, hold or drop; the driver asks it
+//!    │        directly for every packet)
+//!    ├ dns (resolver)
+//!    └ stats
+//! ```
 //!
 //! | module | responsibility |
 //! |---|---|
@@ -17,7 +31,9 @@
 //! | [`core`] | the sans-IO core the driver owns: proxy, relay, resolver and counters side by side |
 //! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf and UCI readers; `check()` |
 //! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
-//! | [`proxy`] | the SIP core: `handle_sip(now, from, side, bytes)` → datagrams to send |
+//! | [`proxy`] | the SIP core: a message in (with its side and transport), the messages to send out |
+//! | [`transport`] | UDP and TCP as data; stream framing and the TCP connection table, sans-IO |
+//! | [`output`] | the [`output::Outbox`] and the bounded writer [`output::Buf`], below `sdp` and `proxy` |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
 //! | [`relay`] | RTP/RTCP relay table, port pool, latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |

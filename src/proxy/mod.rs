@@ -1,5 +1,16 @@
-//! The SIP core: every SIP datagram goes in through [`Proxy::handle_sip`],
-//! every datagram to send comes out through the caller's [`Outbox`].
+//! The SIP core: every SIP message goes in through
+//! [`crate::core::Core::handle_sip`] with the side it arrived on and its
+//! transport, every message to send comes out through the caller's
+//! [`Outbox`].
+//!
+//! The flow, one file a step: `inbound` checks and parses a request once
+//! (RFC 3261 §16.3); `request` decides where it goes; `forward` makes
+//! the typed plan (hop = address, side, transport; Request-URI; what to
+//! hide; Record-Route) and carries it out; `write` renders requests and
+//! responses; `response` sends a response where its branch says. Beside
+//! them: `register` (registrations), `contact` (masquerading),
+//! `calls` (SDP bodies), `answer` (sipnat's own answers), `park`
+//! (waiting for DNS).
 //!
 //! What it does (RFC 3261 §16, RFC 3581), the way siproxd does it and past it:
 //! * **Direction.** A datagram's side is the interface it arrived on, which
@@ -41,6 +52,14 @@
 //!   replaced by a reversible token ([`mask`]); both are restored on the way
 //!   back. A token opens only if sipnat made it, never to loopback or the
 //!   router, and outside a dialog only to a live registration's contact.
+//! * **Transports** are data (RFC 3261 §18): a request goes to its next hop
+//!   over the transport the hop's URI names (`transport=`, else UDP), and
+//!   over TCP when it is larger than 1,300 bytes and the hop takes TCP
+//!   (§18.1.1: a WAN hop, or a phone that registered over TCP); a phone
+//!   that registered over TCP gets its requests over that connection;
+//!   responses go back over the connection the request came on (§18.2.2).
+//!   sipnat's Via, its Record-Route per side and a masqueraded Contact name
+//!   the transport of the side they are shown to.
 //! * **DNS** is asked without blocking ([`crate::dns`]): a request whose next
 //!   hop is not yet resolved is parked (bounded) and processed again when the
 //!   answer comes.
@@ -48,8 +67,7 @@
 //! * **Media.** SDP offers and answers are rewritten so both ends send RTP
 //!   to the relay ([`media`], [`crate::sdp`], [`crate::relay`]).
 //!
-//! What it does not do (yet): TCP/TLS, IPv6,
-//! authentication, and it never answers as a user agent except as a
+//! What it does not do (yet): TLS, IPv6, authentication, and it never answers as a user agent except as a
 //! registrar, to OPTIONS addressed to itself, and with error responses.
 //!
 //! Capacity: every table is fixed ([`crate::limits`]); a request that needs

@@ -87,7 +87,7 @@ pub struct Uri<'a> {
     /// As written, IPv6 with its `[ ]` (RFC 5118).
     pub host_str: &'a str,
     pub port: Option<u16>,
-    /// Raw, from the first ';' after host[:port], or "".
+    /// Raw, from the first ';' after `host[:port]`, or "".
     pub params: &'a str,
     /// After '?' (without the '?').
     pub headers: Option<&'a str>,
