@@ -1,0 +1,290 @@
+//! One line of an SDP body at a time: splitting the body into lines
+//! (CRLF or bare LF) and whitespace-separated fields, and classifying each
+//! line into what sipnat needs from it ([`Line`]), with the byte spans of
+//! the fields a rewrite replaces.
+//!
+//! It does not keep state across lines (which `c=` applies to which `m=`,
+//! session or media level): [`Sdp::parse`](super::Sdp::parse) does that, and
+//! [`rewrite`](super::rewrite()) writes the lines back.
+
+use super::{Direction, MediaKind, SdpError};
+use std::net::Ipv4Addr;
+
+/// One line of the body: `text` without its line end, `raw` with it. Both
+/// start at the same byte, so spans into `text` index `raw` too.
+pub(super) struct RawLine<'a> {
+    pub(super) text: &'a str,
+    pub(super) raw: &'a str,
+}
+
+/// Splits a body into lines at LF, stripping one CR before it (RFC 4566 §5:
+/// CRLF, but parsers SHOULD accept LF). The last line may lack a line end.
+pub(super) struct Lines<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = RawLine<'a>;
+
+    fn next(&mut self) -> Option<RawLine<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (raw, rest) = match self.rest.find('\n') {
+            // `i` is the index of an ASCII byte, so i + 1 is a char boundary.
+            Some(i) => self.rest.split_at(i + 1),
+            None => (self.rest, ""),
+        };
+        self.rest = rest;
+        let text = raw.strip_suffix('\n').unwrap_or(raw);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        Some(RawLine { text, raw })
+    }
+}
+
+pub(super) fn lines(body: &str) -> Lines<'_> {
+    Lines { rest: body }
+}
+
+fn is_sep(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Whitespace-separated fields of `s` with their byte offset in `s`.
+struct Fields<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        let rest = self.s.get(self.pos..)?;
+        let skip = rest.len() - rest.trim_start_matches(is_sep).len();
+        let start = self.pos + skip;
+        let tail = self.s.get(start..)?;
+        if tail.is_empty() {
+            self.pos = self.s.len();
+            return None;
+        }
+        let len = tail.find(is_sep).unwrap_or(tail.len());
+        self.pos = start + len;
+        tail.get(..len).map(|f| (start, f))
+    }
+}
+
+fn fields(s: &str) -> Fields<'_> {
+    Fields { s, pos: 0 }
+}
+
+/// A byte range within a line's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Span {
+    pub(super) start: usize,
+    pub(super) end: usize,
+}
+
+fn span(offset: usize, field_start: usize, field: &str) -> Span {
+    let start = offset + field_start;
+    Span {
+        start,
+        end: start + field.len(),
+    }
+}
+
+/// `1*DIGIT` that fits a u16 (RFC 4566 §9 `port`).
+fn parse_port(s: &str) -> Result<u16, SdpError> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SdpError::BadPort);
+    }
+    s.parse::<u16>().map_err(|_| SdpError::BadPort)
+}
+
+/// What one line means to sipnat. Spans are byte ranges into the line text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Line<'a> {
+    /// Empty line (tolerated, copied).
+    Blank,
+    Version(&'a str),
+    /// `o=`: the unicast-address field (RFC 4566 §5.2).
+    Origin {
+        addr: Option<Ipv4Addr>,
+        at: Span,
+    },
+    /// `c=IN IP4 <addr>` (RFC 4566 §5.7).
+    Connection {
+        addr: Ipv4Addr,
+        at: Span,
+    },
+    /// `m=` (RFC 4566 §5.14).
+    Media {
+        kind: MediaKind,
+        port: u16,
+        count: u16,
+        port_at: Span,
+        proto: &'a str,
+    },
+    /// `a=rtcp:` (RFC 3605 §2.1).
+    Rtcp {
+        port: u16,
+        port_at: Span,
+        addr: Option<(Ipv4Addr, Span)>,
+    },
+    Direction(Direction),
+    RtcpMux,
+    /// ICE attributes (RFC 8839 §5): dropped by [`rewrite`](super::rewrite()).
+    Ice,
+    /// Any other well-formed line: copied.
+    Other,
+}
+
+/// `<nettype> <addrtype>` must be `IN IP4` (RFC 4566 §5.7; IP6 is refused).
+fn check_in_ip4(nettype: &str, addrtype: &str) -> Result<(), SdpError> {
+    if nettype.eq_ignore_ascii_case("IN") && addrtype.eq_ignore_ascii_case("IP4") {
+        Ok(())
+    } else {
+        Err(SdpError::AddrType)
+    }
+}
+
+/// A unicast IPv4 literal as `c=` and `a=rtcp:` need it.
+fn parse_unicast(s: &str) -> Result<Ipv4Addr, SdpError> {
+    if s.contains('/') {
+        // <addr>/<ttl>[/<count>]: multicast only (RFC 4566 §5.7).
+        return Err(SdpError::Multicast);
+    }
+    let a: Ipv4Addr = s.parse().map_err(|_| SdpError::AddrType)?;
+    if a.is_multicast() {
+        return Err(SdpError::Multicast);
+    }
+    Ok(a)
+}
+
+/// Names of ICE attributes (RFC 8839 §5, RFC 8840 §4.1): they carry LAN
+/// candidates that a relaying proxy cannot honour, so they are removed.
+fn is_ice_attr(name: &str) -> bool {
+    matches!(
+        name,
+        "candidate" | "remote-candidates" | "end-of-candidates"
+    ) || name.starts_with("ice-")
+}
+
+pub(super) fn classify(text: &str) -> Result<Line<'_>, SdpError> {
+    if text.is_empty() {
+        return Ok(Line::Blank);
+    }
+    let b = text.as_bytes();
+    // RFC 4566 §5: `<type>=<value>`, type one letter, no space around '='.
+    match b {
+        [t, b'=', ..] if t.is_ascii_alphabetic() => {}
+        _ => return Err(SdpError::Syntax),
+    }
+    // Bytes 0 and 1 are ASCII, so 2 is a char boundary.
+    let value = text.get(2..).ok_or(SdpError::Syntax)?;
+    let off = 2;
+    match b.first() {
+        Some(b'v') => Ok(Line::Version(value.trim_matches(is_sep))),
+        Some(b'o') => {
+            // <username> <sess-id> <sess-version> <nettype> <addrtype> <addr>;
+            // the last three are read from the end so a user name with spaces
+            // (seen in the wild) still parses.
+            let mut last: [(usize, &str); 3] = [(0, ""); 3];
+            let mut n = 0usize;
+            for f in fields(value) {
+                last = [last[1], last[2], f];
+                n += 1;
+            }
+            if n < 6 {
+                return Err(SdpError::Syntax);
+            }
+            let [(_, net), (_, at), (a_start, a)] = last;
+            check_in_ip4(net, at)?;
+            Ok(Line::Origin {
+                addr: a.parse().ok(),
+                at: span(off, a_start, a),
+            })
+        }
+        Some(b'c') => {
+            let mut f = fields(value);
+            let (Some((_, net)), Some((_, at)), Some((a_start, a)), None) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                return Err(SdpError::Syntax);
+            };
+            check_in_ip4(net, at)?;
+            Ok(Line::Connection {
+                addr: parse_unicast(a)?,
+                at: span(off, a_start, a),
+            })
+        }
+        Some(b'm') => {
+            // <media> <port>[/<number of ports>] <proto> 1*(SP <fmt>)
+            let mut f = fields(value);
+            let (Some((_, media)), Some((p_start, p)), Some((_, proto))) =
+                (f.next(), f.next(), f.next())
+            else {
+                return Err(SdpError::Syntax);
+            };
+            let (port_s, count) = match p.split_once('/') {
+                Some((ps, cs)) => {
+                    let c = parse_port(cs)?;
+                    if c == 0 {
+                        return Err(SdpError::BadPort);
+                    }
+                    (ps, c)
+                }
+                None => (p, 1),
+            };
+            Ok(Line::Media {
+                kind: MediaKind::from_field(media),
+                port: parse_port(port_s)?,
+                count,
+                port_at: span(off, p_start, port_s),
+                proto,
+            })
+        }
+        Some(b'a') => {
+            let (name, aval) = match value.split_once(':') {
+                Some((n, v)) => (n, Some(v)),
+                None => (value.trim_end_matches(is_sep), None),
+            };
+            if is_ice_attr(name) {
+                return Ok(Line::Ice);
+            }
+            if name == "rtcp-mux" {
+                return Ok(Line::RtcpMux);
+            }
+            if let Some(d) = Direction::from_attr(name) {
+                return Ok(Line::Direction(d));
+            }
+            if name != "rtcp" {
+                return Ok(Line::Other);
+            }
+            // a=rtcp:<port> [<nettype> <addrtype> <connection-address>]
+            let Some(aval) = aval else {
+                return Err(SdpError::Syntax);
+            };
+            let aoff = off + name.len() + 1;
+            let mut f = fields(aval);
+            let Some((p_start, p)) = f.next() else {
+                return Err(SdpError::Syntax);
+            };
+            let port = parse_port(p)?;
+            let addr = match (f.next(), f.next(), f.next(), f.next()) {
+                (None, _, _, _) => None,
+                (Some((_, net)), Some((_, at)), Some((a_start, a)), None) => {
+                    check_in_ip4(net, at)?;
+                    Some((parse_unicast(a)?, span(aoff, a_start, a)))
+                }
+                _ => return Err(SdpError::Syntax),
+            };
+            Ok(Line::Rtcp {
+                port,
+                port_at: span(aoff, p_start, p),
+                addr,
+            })
+        }
+        _ => Ok(Line::Other),
+    }
+}
