@@ -1,4 +1,6 @@
+use super::wire::{Malformed, RCODE_NXDOMAIN, TYPE_A, TYPE_CNAME, TYPE_SOA, TYPE_SRV};
 use super::*;
+use std::net::SocketAddrV6;
 
 const NS1: &str = "192.0.2.53:53";
 const NS2: &str = "198.51.100.53:53";
