@@ -9,7 +9,7 @@
 //! the documentation cannot drift from the code.
 //!
 //! This module does NOT parse values; the typed options are applied in
-//! `config/mod.rs`.
+//! `config/builder.rs`.
 
 /// What sipnat does with one siproxd option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

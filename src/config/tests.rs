@@ -1,5 +1,8 @@
 //! Unit tests of the siproxd.conf reader, `Config::check` and `Config::access`.
 
+use super::builder::{Applied, DomainParts, apply_typed};
+use super::options::Status;
+use super::siproxd_conf::split_line;
 use super::*;
 use std::net::Ipv4Addr;
 

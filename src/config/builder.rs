@@ -1,0 +1,458 @@
+//! The one mechanism both configuration readers (siproxd.conf and UCI) use
+//! to turn `name = value` pairs into a [`Config`]: option lookup, the value
+//! parsers (siproxd's `%i` integers, 0/1 switches, ports, seconds), the
+//! typed application of each option, the warnings and errors about
+//! unimplemented, refused and repeated options, and the pairing of the
+//! outbound domain lists at the end.
+//!
+//! It does not split lines or know either file syntax (`siproxd_conf.rs` and
+//! [`super::uci`] do), read files, or check the result as a whole
+//! ([`Config::check`] does).
+
+use super::options::{self, Status};
+use super::{Config, Diagnostic, OutboundDomain, SIP_PORT, uci};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Result of applying one typed option.
+pub(super) enum Applied {
+    /// Value stored (possibly with a warning about it).
+    Ok(Option<String>),
+    /// Bad value; the message explains it.
+    Bad(String),
+    /// Not one of the typed options.
+    NotTyped,
+}
+
+/// siproxd's `%i`: optional sign, then decimal or `0x` hexadecimal.
+fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if let Some(hex) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        i64::from_str_radix(hex, 16).ok()?
+    } else {
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        rest.parse::<i64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+fn int_in(key: &str, value: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    match parse_int(value) {
+        None => Err(format!("{key} = '{value}': expected an integer")),
+        Some(v) if v < lo || v > hi => Err(format!("{key} = {v} is out of range {lo}..{hi}")),
+        Some(v) => Ok(v),
+    }
+}
+
+fn port(key: &str, value: &str) -> Result<u16, String> {
+    // range-checked to 0..=65535 just above
+    int_in(key, value, 0, 65535).map(|v| v as u16)
+}
+
+fn secs(key: &str, value: &str) -> Result<u32, String> {
+    // range-checked to the u32 range just above
+    int_in(key, value, 0, i64::from(u32::MAX)).map(|v| v as u32)
+}
+
+/// siproxd's 0/1 switches are integers (non-zero = on); words are accepted too.
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" => Ok(true),
+        "no" | "false" | "off" => Ok(false),
+        _ => match parse_int(value) {
+            Some(v) => Ok(v != 0),
+            None => Err(format!("{key} = '{value}': expected 0 or 1")),
+        },
+    }
+}
+
+fn opt_string(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+fn opt_path(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
+/// Collected `outbound_domain_*` values with their lines, paired at the end.
+#[derive(Default)]
+pub(super) struct DomainParts {
+    names: Vec<(String, usize)>,
+    hosts: Vec<(String, usize)>,
+    ports: Vec<(u16, usize)>,
+}
+
+/// Apply one typed option to `cfg`. `parts` collects the outbound domain lists.
+pub(super) fn apply_typed(
+    cfg: &mut Config,
+    parts: &mut DomainParts,
+    key: &str,
+    value: &str,
+    line: usize,
+) -> Applied {
+    fn done<T>(r: Result<T, String>, set: impl FnOnce(T)) -> Applied {
+        match r {
+            Ok(v) => {
+                set(v);
+                Applied::Ok(None)
+            }
+            Err(e) => Applied::Bad(e),
+        }
+    }
+    match key {
+        "if_inbound" => done(Ok(opt_string(value)), |v| cfg.if_inbound = v),
+        "if_outbound" => done(Ok(opt_string(value)), |v| cfg.if_outbound = v),
+        "host_outbound" => done(Ok(opt_string(value)), |v| cfg.host_outbound = v),
+        "sip_listen_port" => done(port(key, value), |v| cfg.sip_listen_port = v),
+        "hosts_allow_reg" => done(
+            cfg.hosts_allow_reg
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        "hosts_allow_sip" => done(
+            cfg.hosts_allow_sip
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        "hosts_deny_sip" => done(
+            cfg.hosts_deny_sip
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        "registration_file" => done(Ok(opt_path(value)), |v| cfg.registration_file = v),
+        "autosave_registrations" => done(secs(key, value), |v| cfg.autosave_registrations = v),
+        "default_expires" => done(secs(key, value), |v| cfg.default_expires = v),
+        "outbound_proxy_host" => done(Ok(opt_string(value)), |v| cfg.outbound_proxy_host = v),
+        // siproxd: port 0 means the default SIP port
+        "outbound_proxy_port" => done(port(key, value), |v| {
+            cfg.outbound_proxy_port = if v == 0 { SIP_PORT } else { v }
+        }),
+        "outbound_domain_name" => done(Ok(value.to_string()), |v| parts.names.push((v, line))),
+        "outbound_domain_host" => done(Ok(value.to_string()), |v| parts.hosts.push((v, line))),
+        "outbound_domain_port" => done(port(key, value), |v| {
+            parts.ports.push((if v == 0 { SIP_PORT } else { v }, line))
+        }),
+        "daemonize" => done(boolean(key, value), |v| cfg.daemonize = v),
+        "pid_file" => done(Ok(opt_path(value)), |v| cfg.pid_file = v),
+        // -1 (all classes) and other negatives wrap like siproxd's int → unsigned
+        "debug_level" => done(
+            int_in(key, value, i64::from(i32::MIN), i64::from(u32::MAX)),
+            |v| cfg.debug_level = v as u32,
+        ),
+        "silence_log" => done(int_in(key, value, 0, 4), |v| cfg.silence_log = v as u32),
+        "rtp_proxy_enable" => match parse_int(value) {
+            Some(0) => {
+                cfg.rtp_proxy_enable = false;
+                Applied::Ok(None)
+            }
+            Some(1) => {
+                cfg.rtp_proxy_enable = true;
+                Applied::Ok(None)
+            }
+            Some(2 | 3) => Applied::Bad(format!(
+                "rtp_proxy_enable = {value}: the firewall masquerading modes were removed from siproxd; use 1 (relay) or 0 (off)"
+            )),
+            _ => Applied::Bad(format!(
+                "rtp_proxy_enable = '{value}': expected 0 (off) or 1 (relay)"
+            )),
+        },
+        "rtp_port_low" => match port(key, value) {
+            Ok(v) if v % 2 == 1 && v < u16::MAX => {
+                // siproxd rounds an odd low port up (readconf.c) and warns.
+                cfg.rtp_port_low = v + 1;
+                Applied::Ok(Some(format!(
+                    "rtp_port_low = {v} is odd; rounded up to {} (RTP uses even ports)",
+                    v + 1
+                )))
+            }
+            Ok(v) => {
+                cfg.rtp_port_low = v;
+                Applied::Ok(None)
+            }
+            Err(e) => Applied::Bad(e),
+        },
+        "rtp_port_high" => done(port(key, value), |v| cfg.rtp_port_high = v),
+        "rtp_timeout" => done(secs(key, value), |v| cfg.rtp_timeout = v),
+        "tcp_timeout" => done(secs(key, value), |v| cfg.tcp_timeout = v),
+        "tcp_connect_timeout" => done(secs(key, value), |v| cfg.tcp_connect_timeout = v),
+        "tcp_keepalive" => done(secs(key, value), |v| cfg.tcp_keepalive = v),
+        "rtp_dscp" => done(int_in(key, value, 0, 255), |v| cfg.rtp_dscp = v as u8),
+        "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
+        "user" => done(Ok(opt_string(value)), |v| cfg.user = v),
+        "chrootjail" => done(Ok(opt_path(value)), |v| cfg.chrootjail = v),
+        // UCI-only options (uci::UCI_ONLY_OPTIONS); the siproxd.conf reader
+        // never gets here with them, its lookup does not know them.
+        "enabled" => done(
+            uci::boolean(value).ok_or_else(|| {
+                format!("enabled = '{value}': expected 1 (start this section) or 0 (do not)")
+            }),
+            |v| cfg.enabled = v,
+        ),
+        "interface_inbound" => done(Ok(opt_string(value)), |v| cfg.interface_inbound = v),
+        "interface_outbound" => done(Ok(opt_string(value)), |v| cfg.interface_outbound = v),
+        "wan_sip_open" => done(
+            uci::boolean(value).ok_or_else(|| {
+                format!(
+                    "wan_sip_open = '{value}': expected 1 (open the SIP port to the WAN) or 0 (do not)"
+                )
+            }),
+            |v| cfg.wan_sip_open = v,
+        ),
+        "wan_sip_allow" => done(
+            cfg.wan_sip_allow
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
+        _ => Applied::NotTyped,
+    }
+}
+
+/// The warning for a recognised option sipnat does not act on.
+fn not_implemented_message(info: &options::OptionInfo) -> String {
+    let name = info.name;
+    match info.status {
+        Status::ServedByInit => format!(
+            "option '{name}' is recognised, but sipnat does not chroot itself: on OpenWrt /etc/init.d/sipnat runs it in a procd ujail instead (a private root holding only its configuration, /etc/passwd, /etc/group, resolv.conf and its registration directory); elsewhere use your service manager's sandboxing; ignored here ('user' drops root)"
+        ),
+        Status::NotApplicable => format!(
+            "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
+        ),
+        _ if name.starts_with("plugin_") => format!(
+            "option '{name}' is recognised but not implemented yet: siproxd plugins are not built into sipnat yet; ignored"
+        ),
+        _ => format!("option '{name}' is recognised but not implemented yet; ignored"),
+    }
+}
+
+/// The error for an option that asks for authentication (Status::Refused).
+fn refused_message(name: &str) -> String {
+    format!(
+        "option '{name}' asks sipnat to authenticate the phones, but authentication is not implemented yet: sipnat would let every phone register and call without a password, so it does not start; remove the option to run without authentication (hosts_allow_reg limits who may register)"
+    )
+}
+
+/// `load_plugin` names siproxd's blacklist plugin (`plugin_blacklist.so`,
+/// `.la`, or the bare name, with or without a directory).
+fn is_blacklist_plugin(value: &str) -> bool {
+    let file = value.rsplit('/').next().unwrap_or(value);
+    let stem = file.split('.').next().unwrap_or(file);
+    stem.eq_ignore_ascii_case("plugin_blacklist")
+}
+
+/// Which reader is feeding a [`Builder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Syntax {
+    /// siproxd.conf: only siproxd's option names.
+    SiproxdConf,
+    /// UCI: siproxd's names plus [`uci::UCI_ONLY_OPTIONS`].
+    Uci,
+}
+
+/// The one mechanism both readers use to turn `name = value` pairs into a
+/// [`Config`]: option lookup, typed application, the warnings about
+/// unimplemented and repeated options, and the pairing of the outbound
+/// domain lists at the end.
+pub(super) struct Builder<'f> {
+    file: &'f str,
+    syntax: Syntax,
+    cfg: Config,
+    diags: Vec<Diagnostic>,
+    parts: DomainParts,
+    /// first line each option was seen on (repeat detection, warn-once)
+    seen: HashMap<&'static str, usize>,
+}
+
+impl<'f> Builder<'f> {
+    pub(super) fn new(file: &'f str, syntax: Syntax) -> Builder<'f> {
+        Builder {
+            file,
+            syntax,
+            cfg: Config::default(),
+            diags: Vec::new(),
+            parts: DomainParts::default(),
+            seen: HashMap::new(),
+        }
+    }
+
+    pub(super) fn error(&mut self, line: usize, message: String) {
+        self.diags.push(Diagnostic::error(self.file, line, message));
+    }
+
+    pub(super) fn warning(&mut self, line: usize, message: String) {
+        self.diags
+            .push(Diagnostic::warning(self.file, line, message));
+    }
+
+    fn lookup(&self, key: &str) -> Option<&'static options::OptionInfo> {
+        options::lookup(key).or_else(|| match self.syntax {
+            Syntax::Uci => uci::lookup(key),
+            Syntax::SiproxdConf => None,
+        })
+    }
+
+    /// Apply one option `key` with `value`, found on `line`. Every problem
+    /// becomes a diagnostic; nothing here can fail or panic.
+    pub(super) fn apply_option(&mut self, key: &str, value: &str, line: usize) {
+        let Some(info) = self.lookup(key) else {
+            let near = match self.syntax {
+                Syntax::Uci => uci::suggest(key).or_else(|| options::suggest(key)),
+                Syntax::SiproxdConf => options::suggest(key),
+            };
+            let hint = near
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            self.error(line, format!("unknown option '{key}'{hint}"));
+            return;
+        };
+        let first = self.seen.get(info.name).copied();
+        if first.is_none() {
+            self.seen.insert(info.name, line);
+        }
+        let is_acl = info.name.starts_with("hosts_");
+        match apply_typed(&mut self.cfg, &mut self.parts, info.name, value, line) {
+            Applied::Ok(note) => {
+                if let Some(n) = note {
+                    self.warning(line, n);
+                }
+                if let (Some(f), false, false) = (first, info.list, is_acl) {
+                    self.warning(
+                        line,
+                        format!(
+                            "option '{key}' is set again (first on line {f}); the last value wins"
+                        ),
+                    );
+                }
+                // UCI files are run by the init script, which jails every
+                // instance: chrootjail is served there.
+                if info.status == Status::ServedByInit
+                    && self.syntax == Syntax::SiproxdConf
+                    && first.is_none()
+                    && !value.is_empty()
+                {
+                    self.warning(line, not_implemented_message(info));
+                }
+            }
+            Applied::Bad(m) => self.error(line, m),
+            Applied::NotTyped if info.status == Status::Refused => {
+                if !value.is_empty() {
+                    self.error(line, refused_message(info.name));
+                }
+            }
+            Applied::NotTyped if info.name == "load_plugin" && is_blacklist_plugin(value) => {
+                self.error(
+                    line,
+                    format!(
+                        "load_plugin = '{value}': the blacklist plugin (blocking clients after failed registrations) is not built into sipnat, and sipnat does not run without protection you asked for: remove this line to start without it (hosts_allow_reg limits who may register)"
+                    ),
+                );
+            }
+            Applied::NotTyped if info.name == "load_plugin" => {
+                // one warning per plugin line, naming the plugin
+                self.warning(
+                    line,
+                    format!(
+                        "load_plugin = '{value}': siproxd plugins are not built into sipnat yet; ignored"
+                    ),
+                );
+            }
+            Applied::NotTyped => {
+                if first.is_none() {
+                    self.warning(line, not_implemented_message(info));
+                }
+            }
+        }
+    }
+
+    /// Pair the outbound domains and hand back the result.
+    pub(super) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
+        let parts = std::mem::take(&mut self.parts);
+        pair_outbound_domains(&mut self.cfg, parts, self.file, &mut self.diags);
+        (self.cfg, self.diags)
+    }
+}
+
+/// Pair `outbound_domain_name/_host/_port` by position, as siproxd does.
+/// Ports may be left out altogether (all 5060); otherwise counts must match.
+fn pair_outbound_domains(
+    cfg: &mut Config,
+    p: DomainParts,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let n = p.names.len();
+    let mut ok = true;
+    if p.hosts.len() != n {
+        ok = false;
+        let line = p
+            .names
+            .get(p.hosts.len())
+            .or(p.hosts.get(n))
+            .map_or(0, |x| x.1);
+        diags.push(Diagnostic::error(
+            file,
+            line,
+            format!(
+                "{} outbound_domain_name but {} outbound_domain_host lines: they pair up by position, give one host per name",
+                n,
+                p.hosts.len()
+            ),
+        ));
+    }
+    if !p.ports.is_empty() && p.ports.len() != n {
+        ok = false;
+        let line = p
+            .names
+            .get(p.ports.len())
+            .map(|x| x.1)
+            .or(p.ports.get(n).map(|x| x.1))
+            .unwrap_or(0);
+        diags.push(Diagnostic::error(
+            file,
+            line,
+            format!(
+                "{} outbound_domain_name but {} outbound_domain_port lines: give one port per name, or none (all 5060)",
+                n,
+                p.ports.len()
+            ),
+        ));
+    }
+    if !ok {
+        return;
+    }
+    for (i, ((name, name_line), (host, host_line))) in p.names.into_iter().zip(p.hosts).enumerate()
+    {
+        if name.is_empty() {
+            diags.push(Diagnostic::error(
+                file,
+                name_line,
+                "outbound_domain_name is empty".to_string(),
+            ));
+            continue;
+        }
+        if host.is_empty() {
+            diags.push(Diagnostic::error(
+                file,
+                host_line,
+                format!("outbound_domain_host for '{name}' is empty"),
+            ));
+            continue;
+        }
+        let port = p.ports.get(i).map_or(SIP_PORT, |x| x.0);
+        cfg.outbound_domains
+            .push(OutboundDomain { name, host, port });
+    }
+}
