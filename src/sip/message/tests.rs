@@ -1,3 +1,4 @@
+use super::check::bad;
 use super::*;
 
 fn parse(s: &str) -> Result<Message<'_>, ParseError> {
