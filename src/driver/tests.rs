@@ -1,4 +1,7 @@
+use super::files::registration_dir;
 use super::*;
+use crate::side::Side;
+use std::path::Path;
 
 #[test]
 fn atomic_write_replaces_whole_file() {
