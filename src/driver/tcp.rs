@@ -178,7 +178,7 @@ impl Tcp {
                 Ok(Next::Ping) => {
                     // RFC 5626 §4.4.1: a CRLF answers a double-CRLF ping.
                     stats.bump("tcp", "keepalive-ping");
-                    if !self.queue(now, id, b"\r\n", stats) {
+                    if !self.queue(now, id, b"\r\n") {
                         self.close(registry, id, "backlog-full", stats);
                         return Frame::Closed;
                     }
@@ -268,7 +268,7 @@ impl Tcp {
                 None => return false,
             },
         };
-        if !self.queue(now, id, bytes, stats) {
+        if !self.queue(now, id, bytes) {
             self.close(registry, id, "backlog-full", stats);
             return false;
         }
@@ -318,11 +318,11 @@ impl Tcp {
     }
 
     /// Append to the connection's backlog and write what the socket takes.
-    /// False when the backlog would pass [`MAX_TCP_BACKLOG`].
-    fn queue(&mut self, now: Instant, id: ConnId, bytes: &[u8], stats: &mut Stats) -> bool {
+    /// False when the backlog would pass [`MAX_TCP_BACKLOG`] (the caller
+    /// closes the connection, which counts it).
+    fn queue(&mut self, now: Instant, id: ConnId, bytes: &[u8]) -> bool {
         let q = &mut self.backlog[id.slot()];
         if q.len() + bytes.len() > MAX_TCP_BACKLOG {
-            stats.bump("tcp", "backlog-full");
             return false;
         }
         q.extend(bytes);
@@ -422,7 +422,7 @@ impl Tcp {
                     Due::Close(id, why) => self.close(registry, id, why.as_str(), stats),
                     Due::Keepalive(id) => {
                         stats.bump("tcp", "keepalive-sent");
-                        if !self.queue(now, id, b"\r\n", stats) {
+                        if !self.queue(now, id, b"\r\n") {
                             self.close(registry, id, "backlog-full", stats);
                         }
                     }
@@ -442,5 +442,50 @@ pub fn timers(cfg: &crate::config::Config) -> Timers {
         connect: std::time::Duration::from_millis(u64::from(cfg.tcp_connect_timeout)),
         keepalive: (cfg.tcp_keepalive > 0)
             .then(|| std::time::Duration::from_secs(u64::from(cfg.tcp_keepalive))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::Poll;
+    use std::time::Duration;
+
+    fn timers() -> Timers {
+        Timers {
+            idle: Duration::from_secs(300),
+            connect: Duration::from_millis(500),
+            keepalive: None,
+        }
+    }
+
+    /// A peer that never reads: sipnat writes until the socket takes no
+    /// more, queues up to [`MAX_TCP_BACKLOG`], then closes the connection
+    /// and counts it once (it was counted twice: by the queue and by the
+    /// close).
+    #[test]
+    fn a_peer_that_never_reads_is_closed_and_counted_once() {
+        let poll = Poll::new().unwrap();
+        let bind = "127.0.0.1:0".parse().unwrap();
+        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
+        let addr = tcp.listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let SocketAddr::V4(peer) = client.local_addr().unwrap() else {
+            panic!("IPv4 loopback");
+        };
+        let mut stats = Stats::new();
+        let now = Instant::now();
+        tcp.accept(now, poll.registry(), &|_| Side::Lan, &mut stats);
+        assert_eq!((tcp.len(), stats.get("tcp", "accepted")), (1, 1));
+        let msg = [b'x'; 1000];
+        let mut sent = 0u64;
+        while tcp.send(now, poll.registry(), peer, Side::Lan, &msg, &mut stats) {
+            sent += 1;
+            assert!(sent < 1_000_000, "the backlog never filled");
+        }
+        assert!(tcp.is_empty());
+        assert_eq!(stats.get("tcp", "backlog-full"), 1);
+        assert_eq!(stats.get("tcp", "closed-with-backlog"), 1);
+        drop(client);
     }
 }
