@@ -8,7 +8,15 @@
 //! reads the WAN captures itself with the small pcap reader below, a second,
 //! independent check that no LAN address (10.77.1.0/24) left the router: not
 //! in an IPv4 header (also the one quoted inside an ICMP error), not in an ARP
-//! packet, not as text anywhere in a frame.
+//! packet, not as text anywhere in a frame, nor in a TCP stream put back
+//! together (an address split across two segments is in no single frame).
+//!
+//! SIP over TCP (issue 10): the `tcp-*` scenarios run sipp over TCP (`-t t1`,
+//! one connection; `-t tn`, one per call) on the LAN side, the WAN side or
+//! both: a TCP phone with a TCP or a UDP provider, a UDP phone with a TCP
+//! provider, registration and calls both ways, and a request too large for
+//! UDP switching to TCP. `tests/netns_tcp.rs` has the rest (a phone's calls
+//! over its own connection, connection loss, and the attacks).
 //!
 //! What these tests need: root, `ip netns`, sipp, tcpdump (install them with
 //! `tests/setup-deps.sh`). Without them every test FAILS with a message saying
@@ -20,7 +28,7 @@
 //! (o=, c=), for a sipnat without the media relay (see run.sh).
 //!
 //! What they do not do: judge audio quality (the media scenario only counts
-//! RTP packets), test TCP or IPv6, or address any host outside the namespaces.
+//! RTP packets), test TLS or IPv6, or address any host outside the namespaces.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -246,6 +254,45 @@ fn netns_media_relay_rtp_both_ways() {
     scenario("media");
 }
 
+// ------------------------------------------------------------ SIP over TCP
+
+/// 10: a TCP phone (sipp -t t1) registers with a TCP registrar
+/// (`sip:198.51.100.2;transport=tcp`): TCP Via and `transport=tcp` Contact
+/// on the WAN, the phone's own TCP Via back.
+#[test]
+fn netns_tcp_phone_registers_with_tcp_provider() {
+    scenario("tcp-register");
+}
+
+/// 11: a TCP phone and a UDP provider: registration, a call out and a call
+/// in (Record-Route and Via toward the phone say TCP).
+#[test]
+fn netns_tcp_phone_udp_provider_calls_both_ways() {
+    scenario("tcp-phone-udp-provider");
+}
+
+/// 12: a UDP phone and a TCP provider (`;transport=tcp` in the
+/// Request-URI): registration, a call out, two calls in over a connection
+/// each (sipp -t tn), one call in that the phone hangs up.
+#[test]
+fn netns_udp_phone_tcp_provider_calls_both_ways() {
+    scenario("udp-phone-tcp-provider");
+}
+
+/// 13: a phone with a connection per call (sipp -t tn), four calls: answers
+/// back over each call's own connection, one connection to the far end.
+#[test]
+fn netns_tcp_connection_per_call() {
+    scenario("tcp-calls-tn");
+}
+
+/// 14: a 1,600-byte INVITE from a UDP phone reaches a TCP-only far end
+/// over TCP (RFC 3261 §18.1.1), counted `forward.upgraded-to-tcp`.
+#[test]
+fn netns_large_invite_switches_to_tcp() {
+    scenario("tcp-large-invite");
+}
+
 /// The harness checks itself: without sipnat (the router forwards IP and the
 /// phone talks to the WAN directly) the SIP flow works and the capture check,
 /// run.sh's and this file's, MUST find the LAN address.
@@ -308,7 +355,7 @@ struct Leak {
 #[derive(Debug, Default)]
 struct CaptureReport {
     packets: usize,
-    /// UDP datagrams from or to port 5060.
+    /// UDP datagrams from or to port 5060, and TCP segments with payload.
     sip_packets: usize,
     leaks: Vec<Leak>,
 }
@@ -349,6 +396,7 @@ fn scan_pcap(b: &[u8]) -> Result<CaptureReport, String> {
         return Err(format!("link type {linktype}, expected 1 (Ethernet)"));
     }
     let mut report = CaptureReport::default();
+    let mut streams = Streams::new();
     let mut at = 24;
     while at < b.len() {
         let incl = rd32(b, at + 8, le).ok_or("truncated record header")? as usize;
@@ -356,14 +404,137 @@ fn scan_pcap(b: &[u8]) -> Result<CaptureReport, String> {
             .get(at + 16..at + 16 + incl)
             .ok_or("truncated packet data")?;
         scan_frame(report.packets, frame, &mut report);
+        if let Some((flow, seq, payload)) = tcp_segment(frame) {
+            streams
+                .entry(flow)
+                .or_default()
+                .push((seq, report.packets, payload.to_vec()));
+        }
         report.packets += 1;
         at += 16 + incl;
     }
+    scan_streams(&streams, &mut report);
     Ok(report)
+}
+
+/// A TCP flow: (source address, source port, destination address, port).
+type Flow = ([u8; 4], u16, [u8; 4], u16);
+/// Each flow's segments with payload: (sequence number, packet index, payload).
+type Streams = std::collections::HashMap<Flow, Vec<(u32, usize, Vec<u8>)>>;
+
+/// The flow, sequence number and payload of an Ethernet frame holding an
+/// IPv4 TCP segment with payload.
+fn tcp_segment(f: &[u8]) -> Option<(Flow, u32, &[u8])> {
+    if rd16(f, 12, false)? != 0x0800 {
+        return None;
+    }
+    let ip = f.get(14..)?;
+    if *ip.get(9)? != 6 {
+        return None;
+    }
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let total = usize::from(rd16(ip, 2, false)?).min(ip.len());
+    let tcp = ip.get(ihl..total)?;
+    let offset = usize::from(tcp.get(12)? >> 4) * 4;
+    let payload = tcp.get(offset..)?;
+    if payload.is_empty() {
+        return None;
+    }
+    let addr = |at: usize| -> Option<[u8; 4]> { ip.get(at..at + 4)?.try_into().ok() };
+    let flow = (
+        addr(12)?,
+        rd16(tcp, 0, false)?,
+        addr(16)?,
+        rd16(tcp, 2, false)?,
+    );
+    Some((flow, rd32(tcp, 4, false)?, payload))
+}
+
+/// Each TCP stream put back together (by sequence number, retransmissions
+/// once) and searched whole for the LAN prefix: the per-frame search above
+/// misses an address split across two segments. Only such split hits are
+/// added here (the others were found in their frame), and SIP over TCP
+/// counts as SIP.
+fn scan_streams(streams: &Streams, r: &mut CaptureReport) {
+    for (flow, segs) in streams {
+        if flow.1 == 5060 || flow.3 == 5060 {
+            r.sip_packets += segs.len();
+        }
+        let Some(&(base, _, _)) = segs.first() else {
+            continue;
+        };
+        // (offset in the stream, packet index, bytes), in stream order;
+        // segments before the first one seen (wrapped offsets) are left out.
+        let mut placed: Vec<(usize, usize, &[u8])> = segs
+            .iter()
+            .map(|(seq, i, p)| (seq.wrapping_sub(base) as usize, *i, p.as_slice()))
+            .filter(|(off, _, _)| *off < 1 << 30)
+            .collect();
+        placed.sort_by_key(|&(off, i, _)| (off, i));
+        let mut stream: Vec<u8> = Vec::new();
+        // Where each packet's new bytes start in `stream`.
+        let mut starts: Vec<(usize, usize)> = Vec::new();
+        for (off, i, p) in placed {
+            let end = off + p.len();
+            if end <= stream.len() {
+                continue; // a retransmission of bytes already placed
+            }
+            if off > stream.len() {
+                // A gap (bytes the capture missed): keep the offsets apart.
+                stream.resize(off, 0);
+            }
+            let skip = stream.len() - off;
+            starts.push((stream.len(), i));
+            stream.extend_from_slice(&p[skip..]);
+        }
+        let packet_at = |pos: usize| -> usize {
+            let k = starts.partition_point(|&(s, _)| s <= pos);
+            starts.get(k.saturating_sub(1)).map_or(0, |&(_, i)| i)
+        };
+        let mut from = 0;
+        while let Some(pos) = find(stream.get(from..).unwrap_or(&[]), LAN_TEXT) {
+            let hit = from + pos;
+            from = hit + 1;
+            let (first, last) = (packet_at(hit), packet_at(hit + LAN_TEXT.len() - 1));
+            if first == last {
+                continue; // within one segment: scan_frame reported it
+            }
+            let (kind, line) = classify(&stream, 0, hit);
+            r.leaks.push(Leak {
+                packet: first,
+                kind,
+                context: format!("split across TCP segments (packets {first} and {last}): {line}"),
+            });
+        }
+    }
+}
+
+/// The kind of a LAN-prefix hit at `hit` in `text`, and its line (which
+/// starts at `floor` at the earliest).
+fn classify(text: &[u8], floor: usize, hit: usize) -> (LeakKind, String) {
+    let start = text[floor..hit]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(floor, |p| floor + p + 1);
+    let end = text[hit..]
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .map_or(text.len(), |p| hit + p);
+    let line = &text[start..end];
+    let sdp = line.len() >= 2 && line[0].is_ascii_lowercase() && line[1] == b'=';
+    let kind = if sdp {
+        LeakKind::Sdp
+    } else {
+        LeakKind::SipText
+    };
+    (kind, String::from_utf8_lossy(line).into_owned())
 }
 
 fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
     let mut header_leaks: Vec<&str> = Vec::new();
+    // Where the UDP or TCP payload starts: a line of text starts there at
+    // the earliest (a TCP segment may start with an SDP line).
+    let mut payload_at = 0;
     match rd16(f, 12, false) {
         Some(0x0800) => {
             let ip = f.get(14..).unwrap_or(&[]);
@@ -378,6 +549,10 @@ fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
                 if sp == Some(5060) || dp == Some(5060) {
                     r.sip_packets += 1;
                 }
+                payload_at = 14 + ihl + 8;
+            }
+            if proto == Some(6) {
+                payload_at = 14 + ihl + usize::from(l4.get(12).map_or(0, |v| v >> 4)) * 4;
             }
             // ICMP errors quote the offending packet's IPv4 header.
             if proto == Some(1) && matches!(l4.first(), Some(3) | Some(11)) {
@@ -406,24 +581,16 @@ fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
     let mut from = 0;
     while let Some(pos) = find(f.get(from..).unwrap_or(&[]), LAN_TEXT) {
         let hit = from + pos;
-        let start = f[..hit]
-            .iter()
-            .rposition(|&c| c == b'\n')
-            .map_or(0, |p| p + 1);
+        let floor = if hit >= payload_at { payload_at } else { 0 };
+        let (kind, context) = classify(f, floor, hit);
         let end = f[hit..]
             .iter()
             .position(|&c| c == b'\r' || c == b'\n')
             .map_or(f.len(), |p| hit + p);
-        let line = &f[start..end];
-        let sdp = line.len() >= 2 && line[0].is_ascii_lowercase() && line[1] == b'=';
         r.leaks.push(Leak {
             packet: index,
-            kind: if sdp {
-                LeakKind::Sdp
-            } else {
-                LeakKind::SipText
-            },
-            context: String::from_utf8_lossy(line).into_owned(),
+            kind,
+            context,
         });
         from = end.max(hit + 1);
     }
@@ -468,6 +635,78 @@ mod pcap_reader {
         f.extend_from_slice(&[0, 0]);
         f.extend_from_slice(payload);
         f
+    }
+
+    fn tcp(src: [u8; 4], dst: [u8; 4], ports: (u16, u16), seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        let total = (20 + 20 + payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&ports.0.to_be_bytes());
+        f.extend_from_slice(&ports.1.to_be_bytes());
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        // Ethernet pads short frames: the IP total length says what is real.
+        f.resize(f.len().max(60), 0);
+        f
+    }
+
+    /// A LAN address split across two TCP segments is in no single frame:
+    /// the stream reassembly finds it (once, however often a segment is
+    /// retransmitted), and a whole-segment hit is not reported twice.
+    #[test]
+    fn tcp_streams_are_searched_whole() {
+        let ports = (40000, 5060);
+        let b = pcap(&[
+            tcp(
+                ROUTER,
+                PROVIDER,
+                ports,
+                1000,
+                b"INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP 10.77",
+            ),
+            tcp(
+                ROUTER,
+                PROVIDER,
+                ports,
+                1000,
+                b"INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP 10.77",
+            ),
+            tcp(ROUTER, PROVIDER, ports, 1046, b".1.2:5060\r\n\r\n"),
+            tcp(
+                PROVIDER,
+                ROUTER,
+                (5060, 40000),
+                7,
+                b"c=IN IP4 10.77.1.9\r\n",
+            ),
+        ]);
+        let r = scan_pcap(&b).unwrap();
+        assert_eq!((r.packets, r.sip_packets), (4, 4));
+        let kinds: Vec<(usize, LeakKind)> = r.leaks.iter().map(|l| (l.packet, l.kind)).collect();
+        assert_eq!(
+            kinds,
+            [(3, LeakKind::Sdp), (0, LeakKind::SipText)],
+            "{:#?}",
+            r.leaks
+        );
+        assert!(
+            r.leaks[1]
+                .context
+                .ends_with("Via: SIP/2.0/TCP 10.77.1.2:5060"),
+            "{:?}",
+            r.leaks[1]
+        );
+        let clean = pcap(&[
+            tcp(ROUTER, PROVIDER, ports, 1, b"Via: SIP/2.0/TCP 198.51"),
+            tcp(ROUTER, PROVIDER, ports, 24, b".100.1:5060\r\n"),
+        ]);
+        assert!(scan_pcap(&clean).unwrap().leaks.is_empty());
     }
 
     const ROUTER: [u8; 4] = [198, 51, 100, 1];

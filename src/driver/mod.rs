@@ -313,7 +313,8 @@ impl Daemon {
             let busy = self.sip_backlog
                 || self.dns.any_ready()
                 || !self.relay_ready.is_empty()
-                || !self.tcp_ready.is_empty();
+                || !self.tcp_ready.is_empty()
+                || self.tcp.has_unsent();
             let timeout = if busy {
                 Duration::ZERO
             } else {
@@ -395,6 +396,9 @@ impl Daemon {
                 self.tcp
                     .handle_timeout(now, self.poll.registry(), &mut self.core.stats);
             }
+            if self.tcp.has_unsent() {
+                self.answer_unsent(now);
+            }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
                 self.refresh();
@@ -458,6 +462,33 @@ impl Daemon {
             }
         }
         self.tcp_ready.truncate(still);
+    }
+
+    /// Requests that could not go out because their TCP connection never
+    /// came up: each is answered as if its next hop had answered (RFC 3261
+    /// §16.9, [`crate::transport::failed`]), through the core like any
+    /// response. What that sends and cannot send is handled next pass (only
+    /// requests are answered, so this ends).
+    fn answer_unsent(&mut self, now: Instant) {
+        let mut response = Vec::new();
+        for u in self.tcp.take_unsent() {
+            for msg in crate::transport::framer::messages(&u.bytes) {
+                if !crate::transport::failed::error_response(msg, &mut response) {
+                    continue;
+                }
+                self.core.stats.bump("tcp", "request-unsent");
+                self.core.handle_sip(
+                    now,
+                    SocketAddr::V4(u.peer),
+                    u.side,
+                    Transport::Tcp,
+                    &mut response,
+                    &mut self.out,
+                );
+                self.flush(now);
+                self.flush_held(now);
+            }
+        }
     }
 
     /// The RTP hot path: for each ready relay socket, read datagrams and

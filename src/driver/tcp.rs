@@ -12,6 +12,11 @@
 //! the loop from UDP and RTP. Every refusal and closure is counted
 //! (`tcp.<reason>`); nothing a WAN peer does is logged above debug.
 //!
+//! A connection sipnat opens that never comes up (refused, unreachable,
+//! `tcp_connect_timeout`, or no room for it) hands what it was to carry
+//! back ([`Tcp::take_unsent`]): the daemon answers each request in it as
+//! RFC 3261 §16.9 says ([`crate::transport::failed`]).
+//!
 //! What it does not do: TLS (a later transport on the same table), IPv6.
 
 use crate::limits::{MAX_TCP_BACKLOG, MAX_TCP_CONNECTIONS};
@@ -45,11 +50,20 @@ pub enum Frame<'a> {
     Closed,
 }
 
+/// What a connection that never came up was to carry (whole messages).
+pub struct Unsent {
+    pub peer: SocketAddrV4,
+    pub side: Side,
+    pub bytes: Vec<u8>,
+}
+
 pub struct Tcp {
     listener: TcpListener,
     conns: Conns,
     socks: Vec<Option<TcpStream>>,
     backlog: Vec<VecDeque<u8>>,
+    /// Unsent messages of connections that never came up, for the daemon.
+    unsent: Vec<Unsent>,
     dscp: u8,
     token_base: usize,
 }
@@ -74,6 +88,7 @@ impl Tcp {
             conns: Conns::new(timers),
             socks: (0..MAX_TCP_CONNECTIONS).map(|_| None).collect(),
             backlog: (0..MAX_TCP_CONNECTIONS).map(|_| VecDeque::new()).collect(),
+            unsent: Vec::new(),
             dscp,
             token_base,
         })
@@ -178,7 +193,7 @@ impl Tcp {
                 Ok(Next::Ping) => {
                     // RFC 5626 §4.4.1: a CRLF answers a double-CRLF ping.
                     stats.bump("tcp", "keepalive-ping");
-                    if !self.queue(now, id, b"\r\n", stats) {
+                    if !self.queue(now, id, b"\r\n") {
                         self.close(registry, id, "backlog-full", stats);
                         return Frame::Closed;
                     }
@@ -265,10 +280,17 @@ impl Tcp {
             Some(id) => id,
             None => match self.open(now, registry, to, side, stats) {
                 Some(id) => id,
-                None => return false,
+                None => {
+                    self.unsent.push(Unsent {
+                        peer: to,
+                        side,
+                        bytes: bytes.to_vec(),
+                    });
+                    return false;
+                }
             },
         };
-        if !self.queue(now, id, bytes, stats) {
+        if !self.queue(now, id, bytes) {
             self.close(registry, id, "backlog-full", stats);
             return false;
         }
@@ -318,11 +340,11 @@ impl Tcp {
     }
 
     /// Append to the connection's backlog and write what the socket takes.
-    /// False when the backlog would pass [`MAX_TCP_BACKLOG`].
-    fn queue(&mut self, now: Instant, id: ConnId, bytes: &[u8], stats: &mut Stats) -> bool {
+    /// False when the backlog would pass [`MAX_TCP_BACKLOG`] (the caller
+    /// closes the connection, which counts it).
+    fn queue(&mut self, now: Instant, id: ConnId, bytes: &[u8]) -> bool {
         let q = &mut self.backlog[id.slot()];
         if q.len() + bytes.len() > MAX_TCP_BACKLOG {
-            stats.bump("tcp", "backlog-full");
             return false;
         }
         q.extend(bytes);
@@ -393,14 +415,35 @@ impl Tcp {
         if let Some(mut s) = self.socks.get_mut(slot).and_then(Option::take) {
             let _ = registry.deregister(&mut s);
         }
+        let never_up = self.conns.get(id).filter(|c| c.connecting);
+        let (peer, side) = never_up.map_or((None, Side::Wan), |c| (Some(c.peer), c.side));
         if let Some(q) = self.backlog.get_mut(slot) {
             if !q.is_empty() {
                 stats.bump("tcp", "closed-with-backlog");
             }
-            *q = VecDeque::new();
+            let q = std::mem::take(q);
+            // Nothing of it was written: whole messages, for the daemon.
+            if let Some(peer) = peer.filter(|_| !q.is_empty()) {
+                self.unsent.push(Unsent {
+                    peer,
+                    side,
+                    bytes: Vec::from(q),
+                });
+            }
         }
         self.conns.remove(id);
         stats.bump("tcp", why);
+    }
+
+    /// What connections that never came up were to carry, since the last
+    /// call (see the module doc).
+    pub fn take_unsent(&mut self) -> Vec<Unsent> {
+        std::mem::take(&mut self.unsent)
+    }
+
+    /// Whether [`Tcp::take_unsent`] has something.
+    pub fn has_unsent(&self) -> bool {
+        !self.unsent.is_empty()
     }
 
     /// When [`Tcp::handle_timeout`] has something to do.
@@ -422,7 +465,7 @@ impl Tcp {
                     Due::Close(id, why) => self.close(registry, id, why.as_str(), stats),
                     Due::Keepalive(id) => {
                         stats.bump("tcp", "keepalive-sent");
-                        if !self.queue(now, id, b"\r\n", stats) {
+                        if !self.queue(now, id, b"\r\n") {
                             self.close(registry, id, "backlog-full", stats);
                         }
                     }
@@ -442,5 +485,94 @@ pub fn timers(cfg: &crate::config::Config) -> Timers {
         connect: std::time::Duration::from_millis(u64::from(cfg.tcp_connect_timeout)),
         keepalive: (cfg.tcp_keepalive > 0)
             .then(|| std::time::Duration::from_secs(u64::from(cfg.tcp_keepalive))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::Poll;
+    use std::time::Duration;
+
+    fn timers() -> Timers {
+        Timers {
+            idle: Duration::from_secs(300),
+            connect: Duration::from_millis(500),
+            keepalive: None,
+        }
+    }
+
+    /// A peer that never reads: sipnat writes until the socket takes no
+    /// more, queues up to [`MAX_TCP_BACKLOG`], then closes the connection
+    /// and counts it once (it was counted twice: by the queue and by the
+    /// close).
+    #[test]
+    fn a_peer_that_never_reads_is_closed_and_counted_once() {
+        let poll = Poll::new().unwrap();
+        let bind = "127.0.0.1:0".parse().unwrap();
+        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
+        let addr = tcp.listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let SocketAddr::V4(peer) = client.local_addr().unwrap() else {
+            panic!("IPv4 loopback");
+        };
+        let mut stats = Stats::new();
+        let now = Instant::now();
+        tcp.accept(now, poll.registry(), &|_| Side::Lan, &mut stats);
+        assert_eq!((tcp.len(), stats.get("tcp", "accepted")), (1, 1));
+        let msg = [b'x'; 1000];
+        let mut sent = 0u64;
+        while tcp.send(now, poll.registry(), peer, Side::Lan, &msg, &mut stats) {
+            sent += 1;
+            assert!(sent < 1_000_000, "the backlog never filled");
+        }
+        assert!(tcp.is_empty());
+        assert_eq!(stats.get("tcp", "backlog-full"), 1);
+        assert_eq!(stats.get("tcp", "closed-with-backlog"), 1);
+        // It came up: nothing is handed back as unsent.
+        assert!(!tcp.has_unsent());
+        drop(client);
+    }
+
+    /// A connection sipnat opens that is refused hands back, whole, what
+    /// it was to carry; one that came up and then broke does not.
+    #[test]
+    fn a_refused_connection_hands_back_its_messages() {
+        let mut poll = Poll::new().unwrap();
+        let bind = "127.0.0.1:0".parse().unwrap();
+        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
+        // A port nobody listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(to) = closed.local_addr().unwrap() else {
+            panic!("IPv4 loopback");
+        };
+        drop(closed);
+        let mut stats = Stats::new();
+        let now = Instant::now();
+        for msg in [&b"OPTIONS one"[..], b"OPTIONS two"] {
+            // The connect is in progress: both are queued, or it already
+            // failed: each is handed back at once.
+            let _ = tcp.send(now, poll.registry(), to, Side::Wan, msg, &mut stats);
+        }
+        let mut events = mio::Events::with_capacity(8);
+        let end = Instant::now() + Duration::from_secs(5);
+        while !tcp.is_empty() && Instant::now() < end {
+            poll.poll(&mut events, Some(Duration::from_millis(100)))
+                .unwrap();
+            for ev in events.iter() {
+                if let Some(slot) = ev.token().0.checked_sub(10) {
+                    tcp.writable(Instant::now(), slot, poll.registry(), &mut stats);
+                }
+            }
+        }
+        assert!(tcp.is_empty(), "the connect did not fail");
+        let unsent: Vec<u8> = tcp
+            .take_unsent()
+            .into_iter()
+            .inspect(|u| assert_eq!((u.peer, u.side), (to, Side::Wan)))
+            .flat_map(|u| u.bytes)
+            .collect();
+        assert_eq!(unsent, b"OPTIONS oneOPTIONS two");
+        assert!(!tcp.has_unsent());
     }
 }

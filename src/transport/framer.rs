@@ -196,6 +196,21 @@ impl Framer {
     }
 }
 
+/// The whole messages in `stream`, in order, skipping CRLFs between them;
+/// it ends at the first that is not whole or not framed (for bytes sipnat
+/// framed itself, such as a send backlog).
+pub fn messages(mut stream: &[u8]) -> impl Iterator<Item = &[u8]> {
+    core::iter::from_fn(move || {
+        let lead = stream.iter().position(|&b| b != b'\r' && b != b'\n')?;
+        stream = &stream[lead..];
+        let h = find(stream, b"\r\n\r\n")?;
+        let total = (h + 4).checked_add(content_length(&stream[..h + 2]).ok()?)?;
+        let msg = stream.get(..total)?;
+        stream = &stream[total..];
+        Some(msg)
+    })
+}
+
 /// The Content-Length of a header block (the lines up to and including the
 /// last CRLF before the empty line; the start line is skipped). Header names
 /// are case-insensitive and `l` is its compact form (RFC 3261 §7.3.1, §20.14).
@@ -245,6 +260,16 @@ mod tests {
 
     const MSG: &str = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
                        Content-Length: 5\r\n\r\nhello";
+
+    #[test]
+    fn messages_splits_a_backlog() {
+        let two = format!("{MSG}\r\n\r\n{MSG}\r\n{}", &MSG[..20]);
+        let got: Vec<&[u8]> = messages(two.as_bytes()).collect();
+        assert_eq!(got, [MSG.as_bytes(), MSG.as_bytes()]);
+        assert_eq!(messages(b"\r\n").count(), 0);
+        let unframed = "OPTIONS sip:a@b SIP/2.0\r\n\r\n";
+        assert_eq!(messages(format!("{unframed}{MSG}").as_bytes()).count(), 0);
+    }
 
     fn feed(f: &mut Framer, bytes: &[u8], now: Instant) {
         let spare = f.spare();

@@ -7,6 +7,7 @@
 //! table (in the driver) and framing ([`framer`]).
 
 pub mod conns;
+pub mod failed;
 pub mod framer;
 
 /// A SIP transport (RFC 3261 §18).

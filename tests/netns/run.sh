@@ -32,7 +32,7 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject restart media demo"
+SCENARIOS="register-provider register-sipnat call-out call-in call-in-phone-bye cancel reinvite reject restart media demo tcp-register tcp-phone-udp-provider udp-phone-tcp-provider tcp-calls-tn tcp-large-invite"
 STANDIN_OK="register-provider call-out call-in call-in-phone-bye cancel reinvite demo"
 
 STANDIN=0 KEEP=0 WORK="" MODE=run SCEN="" SIPNAT=""
@@ -137,6 +137,17 @@ wait_udp() {
     return 1
 }
 
+# wait_tcp NS PORT [IP [PID]]: the same for a TCP listener.
+wait_tcp() {
+    local i
+    for i in $(seq 50); do
+        ip netns exec "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q "${3:-}" && return 0
+        [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
+        sleep 0.1
+    done
+    return 1
+}
+
 # bg_wait NAME SECONDS: wait for background job NAME and return its exit
 # status; one that overstays is stopped and gets 124 (as with timeout(1)).
 bg_wait() {
@@ -172,16 +183,109 @@ relax_scenarios() {
     SCN=$WORK/scenarios
 }
 
+# ------------------------------------------------------------------ transports
+# SIP over TCP (issue 10). Each side's sipp runs with `-t $T_LAN` / `-t $T_WAN`:
+# u1 (UDP), t1 (one TCP connection, also the listening socket of a UAS) or tn
+# (a TCP connection per call). The tcp-* scenarios call `transports` before
+# each step; it points SCN at copies of the scenario files whose checks expect
+# those transports (made once per combination in the work dir):
+#   LAN side TCP: the phone's Via and sipnat's Via toward the phone say TCP,
+#     and sipnat's Record-Route toward the phone says transport=tcp.
+#   WAN side TCP: sipnat's Via on the WAN says TCP, its Record-Route and the
+#     masqueraded Contact say transport=tcp; the far end's own Contact says
+#     transport=tcp (what a TCP user agent writes, so in-dialog requests find it
+#     over TCP), and the phone sees that Contact untouched.
+#   uri-tcp: the phone names the WAN hop with ;transport=tcp (REGISTER and
+#     INVITE Request-URI), and the far end sees that Request-URI untouched.
+#   tn: sipp's own port in its Via and Contact is the call's connection's.
+#   large: the phone's INVITE carries an X-Padding header (-key padding) that
+#     makes it larger than 1,300 bytes (RFC 3261 section 18.1.1).
+# Plain perl with \Q...\E: fixed strings, no regex escaping to get wrong.
+T_LAN=u1 T_WAN=u1
+declare -A SCN_MADE=() # the copies made by this run
+subst() { # subst FILE FROM TO
+    F=$2 T=$3 perl -pi -e 'BEGIN { $f = $ENV{F}; $t = $ENV{T} } s/\Q$f\E/$t/g' "$1"
+}
+# With a connection per call, sipp's [local_port] (its Via and Contact) is the
+# call's ephemeral port, not 5060.
+tn_ports() {
+    subst "$1" ':5060;branch=' ':[0-9]+;branch='
+    subst "$1" '[0-9]+:5060"' '[0-9]+:[0-9]+"'
+}
+transports() { # transports LAN WAN [uri-tcp] [large]
+    T_LAN=$1 T_WAN=$2
+    local uri=0 large=0 a f
+    for a in "${@:3}"; do
+        case $a in uri-tcp) uri=1 ;; large) large=1 ;; *) fail "transports: bad flag $a"; return 1 ;; esac
+    done
+    if [ "$T_LAN$T_WAN$uri$large" = u1u100 ]; then SCN=$HERE/scenarios; return 0; fi
+    SCN=$WORK/scenarios-$T_LAN-$T_WAN-$uri$large
+    [ -n "${SCN_MADE[$SCN]:-}" ] && return 0
+    SCN_MADE[$SCN]=1
+    rm -rf "$SCN" && mkdir -p "$SCN" && cp "$HERE"/scenarios/*.xml "$SCN"/ || return 1
+    for f in "$SCN"/p_*.xml; do
+        [ "$T_LAN" = tn ] && tn_ports "$f"
+        if [ "$T_LAN" != u1 ]; then
+            subst "$f" '0/UDP 10\.77' '0/TCP 10\.77'
+            subst "$f" 'regexp="sip:" search_in="hdr" header="Record-Route:"' \
+                'regexp="^ *&lt;sip:10\.77\.1\.1[^>]*;transport=tcp[;>]" search_in="hdr" header="Record-Route:"'
+            subst "$f" 'regexp="10\.77\.1\.1" search_in="hdr" header="Record-Route:"' \
+                'regexp="10\.77\.1\.1[^>]*;transport=tcp[;>]" search_in="hdr" header="Record-Route:"'
+        fi
+        if [ "$T_WAN" != u1 ]; then
+            subst "$f" '&lt;sip:bob@198\.51\.100\.2:5060>' '&lt;sip:bob@198\.51\.100\.2:5060;transport=tcp>'
+        fi
+        if [ $uri = 1 ]; then
+            subst "$f" 'INVITE sip:[service]@198.51.100.2:5060 SIP/2.0' 'INVITE sip:[service]@198.51.100.2:5060;transport=tcp SIP/2.0'
+            subst "$f" 'REGISTER sip:[registrar] SIP/2.0' 'REGISTER sip:[registrar];transport=tcp SIP/2.0'
+        fi
+        if [ $large = 1 ]; then
+            subst "$f" 'User-Agent: sipnat-netns-phone' "User-Agent: sipnat-netns-phone
+      X-Padding: [padding]"
+        fi
+    done
+    for f in "$SCN"/w_*.xml; do
+        [ "$T_WAN" = tn ] && tn_ports "$f"
+        if [ "$T_WAN" != u1 ]; then
+            subst "$f" '0/UDP 198\.51' '0/TCP 198\.51'
+            subst "$f" 'Contact: <sip:bob@[local_ip]:[local_port]>' 'Contact: <sip:bob@[local_ip]:[local_port];transport=tcp>'
+            subst "$f" '@198\.51\.100\.1:5060[;>]' '@198\.51\.100\.1:5060;transport=tcp[;>]'
+            subst "$f" 'regexp="198\.51\.100\.1" search_in="hdr" header="Record-Route:"' \
+                'regexp="198\.51\.100\.1[^>]*;transport=tcp[;>]" search_in="hdr" header="Record-Route:"'
+        fi
+        if [ $uri = 1 ]; then
+            subst "$f" '^INVITE sip:bob@198\.51\.100\.2:5060 SIP' '^INVITE sip:bob@198\.51\.100\.2:5060;transport=tcp SIP'
+        fi
+    done
+}
+
+# The sipp transport of namespace NS (see `transports`).
+transport_of() { if [ "$1" = "$NS_L" ]; then echo "$T_LAN"; else echo "$T_WAN"; fi; }
+
+# wait_listen NS IP: until a sipp UAS listens on IP:5060 in NS with the
+# transport of that side.
+wait_listen() {
+    case $(transport_of "$1") in
+        u1) wait_udp "$1" 5060 "$2" ;;
+        *) wait_tcp "$1" 5060 "$2" ;;
+    esac
+}
+
 # sipp_start NAME NS XML LOCAL_IP REMOTE [sipp args...]   (REMOTE "" for a UAS)
 sipp_start() {
     local name=$1 ns=$2 xml=$3 ip=$4 remote=$5
     shift 5
-    local args=(-sf "$SCN/$xml" -i "$ip" -p 5060 -m 1 -nostdin
+    local t
+    t=$(transport_of "$ns")
+    local args=(-sf "$SCN/$xml" -i "$ip" -p 5060 -m 1 -nostdin -t "$t"
         -timeout 15s -timeout_error -recv_timeout 5000
         -trace_msg -message_file "$WORK/$name.msg"
         -trace_err -error_file "$WORK/$name.err"
         -trace_logs -log_file "$WORK/$name.log"
         "$@")
+    # sipp -t tn refuses to start when its socket limit (50,000) passes the
+    # open-file limit.
+    [ "$t" = tn ] && args+=(-max_socket 64)
     [ -n "$remote" ] && args+=("$remote")
     echo "ip netns exec $ns sipp ${args[*]}" >"$WORK/$name.cmd"
     ip netns exec "$ns" sipp "${args[@]}" >"$WORK/$name.out" 2>&1 &
@@ -215,8 +319,8 @@ pair() {
     local sn=$1 sns=$2 sx=$3 sip=$4 swhat=$5 cn=$6 cns=$7 cx=$8 cip=$9 cremote=${10} cwhat=${11}
     shift 11
     sipp_start "$sn" "$sns" "$sx" "$sip" "" "${UAS_ARGS[@]}"
-    if ! wait_udp "$sns" 5060 "$sip"; then
-        fail "$sn: sipp UAS did not start listening on $sip:5060"
+    if ! wait_listen "$sns" "$sip"; then
+        fail "$sn: sipp UAS did not start listening on $sip:5060 ($(transport_of "$sns"))"
         return 1
     fi
     sipp_start "$cn" "$cns" "$cx" "$cip" "$cremote" "$@"
@@ -317,7 +421,9 @@ canary() {
 
 # cap_check NAME: the capture is non-empty, has SIP (or none, as expected) and no
 # packet holds the LAN prefix, in its IP header (tcpdump's summary line) or its
-# payload (tcpdump -A). Returns 1 when a LAN address was found.
+# payload (tcpdump -A). Returns 1 when a LAN address was found. Over TCP this
+# looks at one segment at a time: an address split across two segments would
+# escape it; tests/netns.rs reassembles every TCP stream and checks it whole.
 LEAKED=0
 cap_check() {
     local name=$1 pcap=$WORK/$1.pcap expect=${CAP_EXPECT[$1]} nall nsip leaks other
@@ -326,7 +432,7 @@ cap_check() {
         return 0
     fi
     nall=$(tcpdump -nn -r "$pcap" 2>/dev/null | wc -l)
-    nsip=$(tcpdump -nn -r "$pcap" 'udp port 5060' 2>/dev/null | wc -l)
+    nsip=$(tcpdump -nn -r "$pcap" 'port 5060' 2>/dev/null | wc -l)
     tcpdump -nn -r "$pcap" -A >"$WORK/$name.txt" 2>/dev/null
     if [ ${#FAILS[@]} = 0 ]; then
         if [ "$expect" = sip ] && [ "$nsip" = 0 ]; then
@@ -498,6 +604,120 @@ sc_demo() {
         w_caller "$NS_W" w_call_in.xml 198.51.100.2 "$ROUTER_WAN" \
         "WAN called sip:alice@198.51.100.1:5060: 200 (Contact masqueraded), ACK, BYE/200" \
         -s alice
+}
+
+# ------------------------------------------------------------------ SIP over TCP
+# (issue 10; the transports of each step: see `transports` above)
+
+# syn_count CAPTURE FILTER: connections opened (SYN without ACK) in the
+# capture that match the pcap FILTER.
+syn_count() {
+    tcpdump -nn -r "$WORK/$1.pcap" "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and ($2)" 2>/dev/null | wc -l
+}
+
+# status_counter NAME: the value of counter NAME in the last status sipnat
+# logged (sipnat_stop asks for one with SIGUSR1); 0 when absent.
+status_counter() {
+    awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }' "$WORK/sipnat.log"
+}
+
+# 10 TCP phone, TCP provider: the phone REGISTERs sip:198.51.100.2;transport=tcp
+# over its connection to sipnat; sipnat opens one to the registrar.
+sc_tcp-register() {
+    transports t1 t1 uri-tcp || return 1
+    register alice 10.77.1.2
+}
+
+# 11 TCP phone, UDP provider: register, call out (the phone hangs up), call in
+# (the WAN hangs up; sipnat connects to the phone's registered address).
+sc_tcp-phone-udp-provider() {
+    transports t1 u1 || return 1
+    register alice 10.77.1.2 || return 1
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "UDP far end bob answered the TCP phone's INVITE, got ACK and BYE" \
+        p_call "$NS_L" p_call_out.xml 10.77.1.2 "$PHONE_PROXY" \
+        "TCP phone called sip:bob@198.51.100.2:5060 (UDP): 180/200, ACK, BYE/200" \
+        -key user alice -key registrar 198.51.100.2 -s bob || return 1
+    pair p_answer "$NS_L" p_answer.xml 10.77.1.2 "TCP phone got the INVITE at its real contact over TCP, answered, got ACK and BYE" \
+        w_caller "$NS_W" w_call_in.xml 198.51.100.2 "$ROUTER_WAN" \
+        "UDP caller on the WAN called sip:alice@198.51.100.1:5060: 200, ACK, BYE/200" \
+        -s alice
+}
+
+# 12 UDP phone, TCP provider: register and call out with ;transport=tcp in the
+# Request-URI; calls in from the WAN over TCP: one connection per call (sipp
+# -t tn, two calls, the WAN hangs up), then one connection (t1) and the phone
+# hangs up (its BYE reaches the caller over the caller's connection).
+sc_udp-phone-tcp-provider() {
+    transports u1 t1 uri-tcp || return 1
+    register alice 10.77.1.2 || return 1
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "TCP far end bob answered the UDP phone's INVITE, got ACK and BYE" \
+        p_call "$NS_L" p_call_out.xml 10.77.1.2 "$PHONE_PROXY" \
+        "UDP phone called sip:bob@198.51.100.2:5060;transport=tcp: 180/200, ACK, BYE/200" \
+        -key user alice -key registrar 198.51.100.2 -s bob || return 1
+    transports u1 tn uri-tcp || return 1
+    UAS_ARGS=(-m 2)
+    pair p_answer "$NS_L" p_answer.xml 10.77.1.2 "UDP phone answered two calls that came in over TCP, got ACK and BYE" \
+        w_caller "$NS_W" w_call_in.xml 198.51.100.2 "$ROUTER_WAN" \
+        "TCP caller (a connection per call) called sip:alice@198.51.100.1:5060 twice: 200, ACK, BYE/200" \
+        -s alice -m 2 || { UAS_ARGS=(); return 1; }
+    UAS_ARGS=()
+    transports u1 t1 uri-tcp || return 1
+    pair p_hangup "$NS_L" p_answer_hangup.xml 10.77.1.2 "UDP phone answered a call that came in over TCP, hung up, got 200" \
+        w_caller2 "$NS_W" w_call_in_wait_bye.xml 198.51.100.2 "$ROUTER_WAN" \
+        "TCP caller called sip:alice@198.51.100.1:5060: 200, ACK, got the phone's BYE over its connection" \
+        -s alice
+}
+
+# 13 TCP phone with a connection per call (sipp -t tn): four calls to a TCP far
+# end. Each call's answers go back over its own connection (sipnat never
+# connects to the phone), and sipnat carries all four calls over one
+# connection to the far end.
+sc_tcp-calls-tn() {
+    cap_start lan lan rlan || return 1
+    transports tn t1 uri-tcp || return 1
+    register alice 10.77.1.2 || return 1
+    UAS_ARGS=(-m 4)
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "TCP far end answered four calls, got their ACKs and BYEs" \
+        p_call "$NS_L" p_call_out.xml 10.77.1.2 "$PHONE_PROXY" \
+        "TCP phone (a connection per call) called bob four times: 180/200, ACK, BYE/200" \
+        -key user alice -key registrar 198.51.100.2 -s bob -m 4
+    local rc=$?
+    UAS_ARGS=()
+    POST_CHECK=tn_check
+    return $rc
+}
+
+tn_check() {
+    local wan lan back
+    wan=$(syn_count wan "src host 198.51.100.1 and dst host 198.51.100.2 and dst port 5060")
+    lan=$(syn_count lan "src host 10.77.1.2 and dst host 10.77.1.1 and dst port 5060")
+    back=$(syn_count lan "src host 10.77.1.1")
+    log "      TCP connections opened: $lan by the phone, $back by sipnat toward the LAN, $wan by sipnat toward the far end"
+    [ "$lan" = 5 ] || fail "the phone (sipp -t tn) opened $lan connections, expected 5 (its REGISTER and four calls)"
+    [ "$back" = 0 ] || fail "sipnat opened $back connections toward the LAN: answers must go back over the phone's own connections"
+    [ "$wan" = 2 ] || fail "sipnat opened $wan connections to the WAN, expected 2 (one to the registrar, one for all four calls)"
+}
+
+# 14 a request too large for UDP (RFC 3261 section 18.1.1): the UDP phone's
+# INVITE grows past 1,300 bytes, so sipnat sends it to the WAN over TCP; the
+# far end listens on TCP only, so the call completes only if it did.
+sc_tcp-large-invite() {
+    register alice 10.77.1.2 || return 1
+    transports u1 t1 large || return 1
+    pair w_call "$NS_W" w_answer.xml 198.51.100.2 "far end (TCP only) got the large INVITE over TCP, answered, got ACK and BYE" \
+        p_call "$NS_L" p_call_out.xml 10.77.1.2 "$PHONE_PROXY" \
+        "UDP phone sent a 1,600-byte INVITE to sip:bob@198.51.100.2:5060: 180/200, ACK, BYE/200" \
+        -key user alice -key registrar 198.51.100.2 -s bob -key padding "$(head -c 1100 /dev/zero | tr '\0' x)"
+    local rc=$?
+    POST_CHECK=large_check
+    return $rc
+}
+
+large_check() {
+    local n
+    n=$(status_counter forward.upgraded-to-tcp)
+    log "      sipnat counted forward.upgraded-to-tcp $n"
+    [ "$n" -ge 1 ] || fail "sipnat's status shows no forward.upgraded-to-tcp"
 }
 
 # 7 unregistered phone gets 403 (nothing on the WAN); unknown user from the WAN gets 404
