@@ -5,13 +5,15 @@
 //!   the module is included below.
 //! * A smoke run of `sipnat-bench` (`tests/tools/sipnat_bench.rs`, a cargo
 //!   example): a media run with a few calls through sipnat and through the
-//!   null relay, and a short sipp call-setup run, in network namespaces.
+//!   null relay, and short sipp call-setup runs over UDP and over TCP, in
+//!   network namespaces.
 //!   The media run sends 70 REGISTERs first, more than one LAN address may
 //!   hold in sipnat (64), so they must come from three addresses.
 //!   It checks that every run is reported and consistent (packets arrived,
 //!   none lost, no failed call, ordered percentiles, a ratio to the null
-//!   relay, sipp's calls all successful) and that no namespace is left
-//!   behind. It never asserts a speed: the targets of the issue are measured
+//!   relay, sipp's calls all successful, over TCP no retransmission and
+//!   one connection on each side of sipnat, from its `tcp.*` counters) and
+//!   that no namespace is left behind. It never asserts a speed: the targets of the issue are measured
 //!   by `tests/bench/run`, not tested.
 //!
 //! The smoke test needs root, `ip netns`, `ss` and sipp; without them it
@@ -289,7 +291,7 @@ fn smoke_media_and_setup() {
     let md = fs::read_to_string(media_dir.join("results.md")).expect("results.md");
     assert!(md.contains("| sipnat |") && md.contains("| null |"), "{md}");
 
-    // setup: sipp, 20 calls/s for 2 s through sipnat
+    // setup: sipp, 20 calls/s for 2 s through sipnat, over UDP then TCP
     let (out, prefix) = run_tool(
         &tool,
         &[
@@ -298,12 +300,14 @@ fn smoke_media_and_setup() {
             "20",
             "--seconds",
             "2",
+            "--transport",
+            "udp,tcp",
             "--sipnat",
             sipnat,
             "--out",
             &s,
         ],
-        Duration::from_secs(60),
+        Duration::from_secs(90),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -313,14 +317,47 @@ fn smoke_media_and_setup() {
     );
     assert!(out.status.success(), "sipnat-bench setup failed:\n{stderr}");
     let j = report(&setup_dir);
+    assert_eq!(j.str_of("meta.failed_runs"), Some(""), "no failed run");
     let runs = j.arr("setup");
-    assert_eq!(runs.len(), 1, "one setup run\n{stderr}");
-    let r = &runs[0];
-    assert_eq!(r.str_of("proxy"), Some("sipnat"));
-    assert_eq!(r.count("attempted"), 40, "20/s for 2 s");
-    assert_eq!(r.count("successful"), r.count("attempted"), "{stderr}");
-    assert_eq!(r.count("failed"), 0, "{stderr}");
-    assert!(r.num("cpu_s").is_some_and(|c| c >= 0.0));
-    assert!(r.count("peak_rss_kb") > 0);
+    let transports: Vec<&str> = runs.iter().filter_map(|r| r.str_of("transport")).collect();
+    assert_eq!(
+        transports,
+        ["udp", "tcp"],
+        "one run per transport\n{stderr}"
+    );
+    for r in runs {
+        let t = r.str_of("transport").unwrap_or("?");
+        assert_eq!(r.str_of("proxy"), Some("sipnat"));
+        assert_eq!(r.count("attempted"), 40, "{t}: 20/s for 2 s");
+        assert_eq!(r.count("successful"), r.count("attempted"), "{t}: {stderr}");
+        assert_eq!(r.count("failed"), 0, "{t}: {stderr}");
+        assert!(r.num("cpu_s").is_some_and(|c| c >= 0.0), "{t}");
+        assert!(r.count("peak_rss_kb") > 0, "{t}");
+    }
+    let tcp = &runs[1];
+    // SIPp does not retransmit over TCP.
+    assert_eq!(tcp.count("retransmissions"), 0, "{stderr}");
+    // sipp -t t1: the phone's one connection, accepted, and sipnat's one
+    // to the far end, opened, each kept for all 40 calls.
+    let counters = tcp.str_of("proxy_tcp").unwrap_or("");
+    let counter = |name: &str| -> u64 {
+        let mut words = counters.split_whitespace();
+        while let Some(w) = words.next() {
+            let v = words.next().and_then(|v| v.parse().ok());
+            if w == name {
+                return v.unwrap_or(0);
+            }
+        }
+        0
+    };
+    assert_eq!(counter("tcp.accepted"), 1, "tcp counters: {counters}");
+    assert_eq!(counter("tcp.opened"), 1, "tcp counters: {counters}");
+    assert_eq!(
+        runs[0].str_of("proxy_tcp"),
+        Some(""),
+        "no TCP counters over UDP"
+    );
+    let md = fs::read_to_string(setup_dir.join("results.md")).expect("results.md");
+    assert!(md.contains("| sipnat | tcp |"), "{md}");
     let _ = fs::remove_dir_all(&base);
 }

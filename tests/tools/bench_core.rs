@@ -584,6 +584,8 @@ pub struct MediaRun {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SetupRun {
     pub proxy: String,
+    /// "udp" or "tcp" (the SIP transport on both sides of the proxy).
+    pub transport: String,
     pub rate: u32,
     pub seconds: u32,
     pub attempted: u64,
@@ -596,6 +598,9 @@ pub struct SetupRun {
     pub cpu_us_per_call: f64,
     pub peak_rss_kb: u64,
     pub binary_bytes: Option<u64>,
+    /// sipnat's `tcp.*` counters after a TCP run, as it logs them on
+    /// SIGUSR1 ("tcp.accepted 1 tcp.opened 1 …"); empty otherwise.
+    pub proxy_tcp: String,
 }
 
 /// The name of the floor's runs.
@@ -691,6 +696,7 @@ fn media_json(r: &MediaRun) -> String {
 fn setup_json(r: &SetupRun) -> String {
     json_object(&[
         ("proxy", json_str(&r.proxy)),
+        ("transport", json_str(&r.transport)),
         ("rate", r.rate.to_string()),
         ("seconds", r.seconds.to_string()),
         ("attempted", r.attempted.to_string()),
@@ -703,6 +709,7 @@ fn setup_json(r: &SetupRun) -> String {
         ("cpu_us_per_call", json_f64(r.cpu_us_per_call)),
         ("peak_rss_kb", r.peak_rss_kb.to_string()),
         ("binary_bytes", json_opt_u64(r.binary_bytes)),
+        ("proxy_tcp", json_str(&r.proxy_tcp)),
     ])
 }
 
@@ -746,12 +753,20 @@ fn md_row(cells: &[String]) -> String {
     format!("| {} |\n", cells.join(" | "))
 }
 
-fn md_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// A markdown table: the first `text_cols` columns left-aligned, the
+/// numbers after them right-aligned.
+fn md_table(header: &[&str], text_cols: usize, rows: Vec<Vec<String>>) -> String {
     let mut out = md_row(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     let rule: Vec<String> = header
         .iter()
         .enumerate()
-        .map(|(i, _)| if i == 0 { "---".into() } else { "---:".into() })
+        .map(|(i, _)| {
+            if i < text_cols {
+                "---".into()
+            } else {
+                "---:".into()
+            }
+        })
         .collect();
     out.push_str(&md_row(&rule));
     for r in rows {
@@ -807,13 +822,14 @@ pub fn media_table(runs: &[MediaRun]) -> String {
             ]
         })
         .collect();
-    md_table(&header, rows)
+    md_table(&header, 1, rows)
 }
 
 /// The call-setup runs as a markdown table, one row per run.
 pub fn setup_table(runs: &[SetupRun]) -> String {
     let header = [
         "proxy",
+        "transport",
         "rate cps",
         "seconds",
         "attempted",
@@ -831,6 +847,7 @@ pub fn setup_table(runs: &[SetupRun]) -> String {
         .map(|r| {
             vec![
                 md_cell(&r.proxy),
+                md_cell(&r.transport),
                 r.rate.to_string(),
                 r.seconds.to_string(),
                 r.attempted.to_string(),
@@ -845,7 +862,7 @@ pub fn setup_table(runs: &[SetupRun]) -> String {
             ]
         })
         .collect();
-    md_table(&header, rows)
+    md_table(&header, 2, rows)
 }
 
 // ------------------------------------------------------------------ SVG
@@ -1454,6 +1471,8 @@ mod tests {
         let b = run("null", 10, 1000.0, f64::INFINITY);
         let setup = SetupRun {
             proxy: "sipnat".into(),
+            transport: "tcp".into(),
+            proxy_tcp: "tcp.accepted 1 tcp.opened 1".into(),
             rate: 1500,
             successful: 15000,
             achieved_cps: 1499.5,
@@ -1472,6 +1491,8 @@ mod tests {
         assert!(j.contains("\"lat_p99_us\": null"));
         assert!(j.contains("\"achieved_cps\": 1499.5"));
         assert!(j.contains("\"successful\": 15000"));
+        assert!(j.contains("\"transport\": \"tcp\""));
+        assert!(j.contains("\"proxy_tcp\": \"tcp.accepted 1 tcp.opened 1\""));
         assert!(!j.contains("NaN") && !j.contains("inf"));
         assert_eq!(j.matches("\"cpu_ns_per_pkt\"").count(), 2);
         assert_eq!(j.matches("\"cpu_us_per_call\"").count(), 1);
@@ -1504,6 +1525,18 @@ mod tests {
         let s = setup_table(&[SetupRun::default(), SetupRun::default()]);
         assert_eq!(s.lines().count(), 4);
         assert!(s.lines().next().unwrap_or_default().contains("CPU µs/call"));
+        assert!(
+            s.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("| transport |")
+        );
+        assert!(
+            s.lines()
+                .nth(1)
+                .unwrap_or_default()
+                .starts_with("| --- | --- | ---: |")
+        );
     }
 
     #[test]

@@ -17,10 +17,13 @@
 //!   offered and delivered packet rates, loss, reordering, latency
 //!   percentiles, CPU per relayed packet, peak RSS (VmHWM) and binary size.
 //! * `setup`: call setups per second with sipp (`tests/bench/uac.xml`,
-//!   `uas.xml`) through the proxy, and the proxy's CPU per call.
+//!   `uas.xml`) through the proxy, and the proxy's CPU per call; over UDP
+//!   (the default) or `--transport tcp`: sipp `-t t1` on both sides, so the
+//!   phone keeps one connection to the proxy and the proxy one to the far
+//!   end, as a home router sees phones and a provider (see [`Transport`]).
 //! * `all`: the README set (a media sweep for sipnat and both null relays,
-//!   256 calls with 512 registrations, 1,500 and 3,000 setups/s) into one
-//!   report.
+//!   256 calls with 512 registrations, 1,500 and 3,000 setups/s over UDP
+//!   and over TCP) into one report.
 //! * `null-relay`: the null relay itself (`bench_null`), which the media
 //!   mode starts in the router namespace as the floor: the simplest
 //!   forwarder with the same socket layout and the same kind of mio loop.
@@ -34,7 +37,8 @@
 //! ticks, which matters for short windows); `/proc/PID/stat` when that clock
 //! cannot be read.
 //!
-//! What it does NOT do: assert any speed (it only measures), SIP over TCP,
+//! What it does NOT do: assert any speed (it only measures), SIP over TCP
+//! outside the setup mode (the media mode's own SIP is UDP), TLS,
 //! authentication, IPv6, RTCP, or anything outside the namespaces it made.
 //! It needs root. Everything it starts is stopped and every namespace
 //! removed when a run ends, fails, or is interrupted (SIGINT/SIGTERM).
@@ -65,8 +69,9 @@ usage:
                      [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
                      [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
-  sipnat-bench setup [--rate 1500] [--seconds 10] [--sipnat PATH] [--proxy NAME=CMD]...
-                     [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
+  sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp]] [--sipnat PATH]
+                     [--proxy NAME=CMD]... [--no-sipnat] [--no-pin] [--out DIR] [--keep]
+                     [--repo DIR]
   sipnat-bench all   [--sipnat PATH] [--no-pin] [--out DIR] [--keep] [--repo DIR]
   sipnat-bench null-relay --ports LOW-HIGH --lan IP:PORT --wan IP:PORT [--mmsg] [--bind IP]
 
@@ -76,6 +81,9 @@ usage:
   --sipnat PATH     default: the sipnat next to this tool's directory (target/<profile>/sipnat)
   --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
   --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
+  --rate LIST       setup mode: calls per second, one run per rate (and per transport)
+  --transport LIST  setup mode: SIP over udp (default), tcp, or udp,tcp (TCP: sipp -t t1 on
+                    both sides, one connection from the phone, one from the proxy onward)
   --registrations N REGISTERs before the calls, 32 per LAN address (the phone 10.77.1.2, then
                     10.77.1.100 upward, added to the LAN namespace); any failure fails the run
   --no-pin          let the scheduler place everything (default with 2+ CPUs: the proxy alone
@@ -164,6 +172,30 @@ enum Mode {
     All,
 }
 
+/// The SIP transport of a setup run.
+///
+/// TCP runs use sipp's `-t t1` on both sides, not `-t tn`: a home router
+/// sees a few phones and one provider, and each keeps one connection open
+/// and sends every call over it (RFC 3261 §18 reuses a connection; a phone
+/// registered over TCP keeps its flow, RFC 5626), and sipnat itself opens
+/// one connection per peer and side and reuses it. `tn` (a new connection
+/// per call from one address) is a load no phone makes, and sipnat refuses
+/// it by design beyond 16 connections per LAN host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum ProxyKind {
     /// A SIP proxy: the shell command with `{conf}` and `{dir}`.
@@ -197,8 +229,10 @@ struct Opts {
     out: Option<PathBuf>,
     keep: bool,
     repo: PathBuf,
-    rate: u32,
+    /// Setup mode: every rate over every transport, rate by rate.
+    rates: Vec<u32>,
     seconds: u32,
+    transports: Vec<Transport>,
 }
 
 fn default_sipnat() -> PathBuf {
@@ -247,8 +281,14 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     g.optopt("", "out", "output directory", "DIR");
     g.optflag("", "keep", "keep every run's work directory");
     g.optopt("", "repo", "the sipnat repository", "DIR");
-    g.optopt("", "rate", "setup mode: calls per second", "N");
+    g.optopt("", "rate", "setup mode: calls per second", "LIST");
     g.optopt("", "seconds", "setup mode: seconds of calls", "N");
+    g.optopt(
+        "",
+        "transport",
+        "setup mode: udp (default), tcp, or both",
+        "LIST",
+    );
     g.optflag("h", "help", "this text");
     let m = g.parse(&args[1..]).map_err(|e| e.to_string())?;
     if m.opt_present("help") {
@@ -295,7 +335,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         ],
         &[Mode::Media],
     )?;
-    only(&["rate", "seconds"], &[Mode::Setup])?;
+    only(&["rate", "seconds", "transport"], &[Mode::Setup])?;
     only(&["proxy", "no-sipnat"], &[Mode::Media, Mode::Setup])?;
     let calls = match (m.opt_str("calls"), m.opt_str("sweep")) {
         (Some(_), Some(_)) => return Err("--calls and --sweep exclude each other".into()),
@@ -316,6 +356,28 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     if calls.iter().any(|&c| !(1..=10_000).contains(&c)) {
         return Err("call counts must be 1..=10000".into());
     }
+    let rates = match m.opt_str("rate") {
+        None => vec![1500],
+        Some(list) => list
+            .split(',')
+            .map(|r| {
+                r.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("--rate: '{r}' is not a number"))
+            })
+            .collect::<Result<Vec<u32>, String>>()?,
+    };
+    let transports = match m.opt_str("transport") {
+        None => vec![Transport::Udp],
+        Some(list) => list
+            .split(',')
+            .map(|t| match t.trim() {
+                "udp" => Ok(Transport::Udp),
+                "tcp" => Ok(Transport::Tcp),
+                t => Err(format!("--transport: '{t}' is not udp or tcp")),
+            })
+            .collect::<Result<Vec<Transport>, String>>()?,
+    };
     let mut extra = Vec::new();
     for p in m.opt_strs("proxy") {
         let (name, cmd) = p
@@ -354,8 +416,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         repo: m
             .opt_str("repo")
             .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from),
-        rate: num(&m, "rate", 1500)?,
+        rates,
         seconds: num(&m, "seconds", 10)?,
+        transports,
     };
     if !(1..=10_000).contains(&o.pps) {
         return Err("--pps must be 1..=10000".into());
@@ -366,7 +429,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     if o.measure.is_zero() {
         return Err("--measure-s must be positive".into());
     }
-    if !(1..=100_000).contains(&o.setup_rate) || !(1..=100_000).contains(&o.rate) {
+    if !(1..=100_000).contains(&o.setup_rate) || o.rates.iter().any(|r| !(1..=100_000).contains(r))
+    {
         return Err("--setup-rate and --rate must be 1..=100000".into());
     }
     if o.seconds == 0 || o.seconds > 3600 {
@@ -487,7 +551,14 @@ impl Lab {
         let err = out.try_clone().map_err(|e| format!("{log}: {e}"))?;
         let _ = fs::write(
             self.work.join(format!("{log}.cmd")),
-            format!("ip netns exec {} {}\n", self.ns(role), argv.join(" ")),
+            format!(
+                "ip netns exec {} {}\n",
+                self.ns(role),
+                argv.iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
         );
         Command::new("ip")
             .args(["netns", "exec", &self.ns(role)])
@@ -538,11 +609,11 @@ impl Lab {
         let end = Instant::now() + Duration::from_secs(10);
         loop {
             let ready = match &p.kind {
-                ProxyKind::Sip(_) => self.listens('r', UAS_PORT),
+                ProxyKind::Sip(_) => self.listens('r', Transport::Udp, UAS_PORT),
                 ProxyKind::Null { .. } => {
                     fs::read_to_string(self.work.join("proxy.log"))
                         .is_ok_and(|l| l.contains("sockets ready"))
-                        || self.listens('r', high)
+                        || self.listens('r', Transport::Udp, high)
                 }
             };
             if ready {
@@ -612,15 +683,19 @@ impl Lab {
         Ok(())
     }
 
-    /// Does something listen on UDP `port` in namespace `role`?
-    fn listens(&self, role: char, port: u16) -> bool {
+    /// Does something listen on `port` (UDP or TCP) in namespace `role`?
+    fn listens(&self, role: char, t: Transport, port: u16) -> bool {
+        let flags = match t {
+            Transport::Udp => "-Hlun",
+            Transport::Tcp => "-Hltn",
+        };
         Command::new("ip")
             .args([
                 "netns",
                 "exec",
                 &self.ns(role),
                 "ss",
-                "-Hlun",
+                flags,
                 &format!("sport = :{port}"),
             ])
             .stdin(Stdio::null())
@@ -2103,29 +2178,83 @@ fn media_run_in(
     Ok(run)
 }
 
-fn setup_run(ctx: &Ctx, p: &Proxy, rate: u32, seconds: u32) -> Result<SetupRun, String> {
-    let name = format!("setup-{}-{rate}cps", p.name);
+fn setup_run(
+    ctx: &Ctx,
+    p: &Proxy,
+    transport: Transport,
+    rate: u32,
+    seconds: u32,
+) -> Result<SetupRun, String> {
+    let name = match transport {
+        Transport::Udp => format!("setup-{}-{rate}cps", p.name),
+        Transport::Tcp => format!("setup-{}-tcp-{rate}cps", p.name),
+    };
     let work = work_dir(ctx, &name)?;
     eprintln!("sipnat-bench: {name}: starting");
-    let r = setup_run_in(ctx, p, rate, seconds, &work);
-    finish_work_dir(ctx, &work, r.is_ok());
-    let r = r.map_err(|e| format!("{name}: {e}"));
+    let r = setup_run_in(ctx, p, transport, rate, seconds, &work);
+    // A run with failed calls has a result, and keeps its logs too.
+    let clean = matches!(&r, Ok((_, true)));
+    finish_work_dir(ctx, &work, clean);
+    let r = r.map(|(run, _)| run).map_err(|e| format!("{name}: {e}"));
     if let Ok(run) = &r {
         eprintln!(
-            "sipnat-bench: {name}: {}/{} calls, {:.0} calls/s, {:.1} µs CPU/call",
-            run.successful, run.attempted, run.achieved_cps, run.cpu_us_per_call
+            "sipnat-bench: {name}: {}/{} calls, {:.0} calls/s, {:.1} µs CPU/call{}",
+            run.successful,
+            run.attempted,
+            run.achieved_cps,
+            run.cpu_us_per_call,
+            if run.proxy_tcp.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", run.proxy_tcp)
+            }
         );
     }
     r
 }
 
+/// sipnat's `tcp.*` counters, from the status it logs on SIGUSR1, as
+/// "tcp.accepted 1 tcp.opened 1 …" (empty when it logged none in time).
+/// Only for the proxy named sipnat: SIGUSR1 may end another proxy.
+fn sipnat_tcp_counters(lab: &mut Lab) -> String {
+    if !lab.proxy_alive() {
+        return String::new();
+    }
+    let log = lab.work.join("proxy.log");
+    let before = fs::read_to_string(&log).map_or(0, |t| t.len());
+    // SAFETY: plain kill(2) of our own child, running (not reaped) above.
+    unsafe { libc::kill(lab.pid as libc::pid_t, libc::SIGUSR1) };
+    let end = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let Some(new) = text.get(before..) else {
+            continue;
+        };
+        // The status is a "status: …" line, then one counter per line.
+        let Some(at) = new.find("status:") else {
+            continue;
+        };
+        let counters: Vec<&str> = new[at..]
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| l.starts_with("tcp."))
+            .collect();
+        return counters.join(" ");
+    }
+    String::new()
+}
+
+/// One setup run; the bool is false when sipp failed or a call did.
 fn setup_run_in(
     ctx: &Ctx,
     p: &Proxy,
+    transport: Transport,
     rate: u32,
     seconds: u32,
     work: &Path,
-) -> Result<SetupRun, String> {
+) -> Result<(SetupRun, bool), String> {
     let bench = ctx.opts.repo.join("tests/bench");
     for f in ["uac.xml", "uas.xml"] {
         if !bench.join(f).is_file() {
@@ -2138,11 +2267,28 @@ fn setup_run_in(
     fs::write(work.join("proxy.conf"), proxy_conf(work, high))
         .map_err(|e| format!("proxy.conf: {e}"))?;
     lab.start_proxy(p, high, &ctx.exe)?;
+    if transport == Transport::Tcp {
+        // start_proxy waited for its UDP port; a proxy with SIP over TCP
+        // listens on the same port number.
+        let end = Instant::now() + Duration::from_secs(2);
+        while !lab.listens('r', Transport::Tcp, UAS_PORT) {
+            if Instant::now() >= end {
+                return Err(format!(
+                    "{} does not listen on TCP port {UAS_PORT} (no SIP over TCP?); proxy.log:\n{}",
+                    p.name,
+                    lab.log_tail("proxy.log")
+                ));
+            }
+            sleep_checked(Duration::from_millis(50))?;
+        }
+    }
     let pid = lab.pid;
     {
         // The phone's IP registers first (siproxd-style proxies refuse calls
         // from unregistered phones); sipp's scenarios only call. The
-        // sockets close before sipp binds the same ports.
+        // sockets close before sipp binds the same ports. Over UDP in both
+        // modes: the registration only admits the phone, the calls do not
+        // go to its contact.
         let socks = gen_sockets(&lab)?;
         let mut sip = Sip::new(&socks.uac, &socks.uas, &[]);
         if sip.register(1)? > 0 {
@@ -2151,7 +2297,12 @@ fn setup_run_in(
     }
     let sipp = sipp.display().to_string();
     let s = |v: &str| v.to_string();
-    let uas_argv = vec![
+    // TCP: one connection per side, kept for every call (see Transport).
+    let sipp_transport: &[String] = match transport {
+        Transport::Udp => &[],
+        Transport::Tcp => &[s("-t"), s("t1")],
+    };
+    let mut uas_argv = vec![
         sipp.clone(),
         s("-sf"),
         bench.join("uas.xml").display().to_string(),
@@ -2159,15 +2310,18 @@ fn setup_run_in(
         FAR_IP.to_string(),
         s("-p"),
         UAS_PORT.to_string(),
+    ];
+    uas_argv.extend_from_slice(sipp_transport);
+    uas_argv.extend([
         s("-nostdin"),
         s("-trace_err"),
         s("-error_file"),
         work.join("uas-errors.log").display().to_string(),
-    ];
+    ]);
     let uas = lab.spawn('w', &uas_argv, "sipp-uas.log")?;
     lab.others.push(uas);
     let end = Instant::now() + Duration::from_secs(10);
-    while !lab.listens('w', UAS_PORT) {
+    while !lab.listens('w', transport, UAS_PORT) {
         if Instant::now() >= end {
             return Err(format!(
                 "sipp UAS does not listen; sipp-uas.log:\n{}",
@@ -2179,7 +2333,7 @@ fn setup_run_in(
     let total = u64::from(rate) * u64::from(seconds);
     let stat_file = work.join("uac-stat.csv");
     let timeout = seconds + 40;
-    let uac_argv = vec![
+    let mut uac_argv = vec![
         sipp,
         s("-sf"),
         bench.join("uac.xml").display().to_string(),
@@ -2190,6 +2344,25 @@ fn setup_run_in(
         UAC_PORT.to_string(),
         s("-rsa"),
         format!("{ROUTER_LAN}:5060"),
+    ];
+    uac_argv.extend_from_slice(sipp_transport);
+    uac_argv.extend([
+        // The Request-URI's parameters (uac.xml): the far end is an IP
+        // literal, which a proxy reaches over UDP unless the URI names the
+        // transport (RFC 3263 §4.1).
+        s("-key"),
+        s("ruri_params"),
+        s(match transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        }),
+    ]);
+    if transport == Transport::Tcp {
+        // SIPp does not retransmit over TCP: a message the proxy loses
+        // fails its call after 10 s instead of holding it to the end.
+        uac_argv.extend([s("-recv_timeout"), s("10000")]);
+    }
+    uac_argv.extend([
         s("-r"),
         rate.to_string(),
         s("-m"),
@@ -2206,7 +2379,7 @@ fn setup_run_in(
         s("-trace_err"),
         s("-error_file"),
         work.join("uac-errors.log").display().to_string(),
-    ];
+    ]);
     let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
     let t0 = Instant::now();
     let mut uac = lab.spawn('l', &uac_argv, "sipp-uac.log")?;
@@ -2238,6 +2411,7 @@ fn setup_run_in(
         .ok_or_else(|| format!("cannot parse {} (sipp exit {status})", stat_file.display()))?;
     let mut run = SetupRun {
         proxy: p.name.clone(),
+        transport: transport.as_str().into(),
         rate,
         seconds,
         attempted: st.created,
@@ -2264,7 +2438,11 @@ fn setup_run_in(
     };
     run.peak_rss_kb = peak_rss_kb(pid);
     run.binary_bytes = binary_bytes(pid);
-    if !status.success() || run.failed > 0 {
+    if transport == Transport::Tcp && p.name == "sipnat" {
+        run.proxy_tcp = sipnat_tcp_counters(&mut lab);
+    }
+    let clean = status.success() && run.failed == 0;
+    if !clean {
         eprintln!(
             "sipnat-bench: {}: sipp exit {status}, {} failed calls (logs in {})",
             p.name,
@@ -2273,7 +2451,7 @@ fn setup_run_in(
         );
     }
     lab.stop_proxy();
-    Ok(run)
+    Ok((run, clean))
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -2470,10 +2648,16 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
         }
         Mode::Setup => {
             for p in sip_proxies(o) {
-                if interrupted() {
-                    break;
+                for &rate in &o.rates {
+                    for &transport in &o.transports {
+                        if !interrupted() {
+                            record(
+                                setup_run(ctx, &p, transport, rate, o.seconds)
+                                    .map(|r| setup.push(r)),
+                            );
+                        }
+                    }
                 }
-                record(setup_run(ctx, &p, o.rate, o.seconds).map(|r| setup.push(r)));
             }
         }
         Mode::All => {
@@ -2498,10 +2682,13 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
                 if !interrupted() {
                     record(media_run(ctx, p, 256, 512).map(|r| media.push(r)));
                 }
-                // The target rate, and twice it to show the headroom.
+                // The target rate, and twice it to show the headroom; each
+                // over UDP, then over TCP.
                 for rate in [1500, 3000] {
-                    if !interrupted() {
-                        record(setup_run(ctx, p, rate, 10).map(|r| setup.push(r)));
+                    for transport in [Transport::Udp, Transport::Tcp] {
+                        if !interrupted() {
+                            record(setup_run(ctx, p, transport, rate, 10).map(|r| setup.push(r)));
+                        }
                     }
                 }
             }
