@@ -11,12 +11,16 @@
 #   busybox     runs those scripts under the shell OpenWrt has
 #   qemu-user-static  runs the cross-built MIPS and ARM binaries and their
 #               tests (tests/cross-check.sh)
+#   kamailio    the SIP provider (registrar + proxy) of tests/netns_peers.rs;
+#               its system service is kept from starting (see below)
+#   baresip     the phones of tests/netns_peers.rs (baresip-core and its
+#               modules; recommends such as the GTK front end are not needed)
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI: sudo tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox qemu-user-static"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox qemu-user-static kamailio baresip"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;
@@ -45,9 +49,32 @@ done
 if [ -n "$MISSING" ]; then
     echo "installing:$MISSING"
     export DEBIAN_FRONTEND=noninteractive
+    # Debian's kamailio package starts its service from the postinst (the
+    # systemd unit ignores RUN_KAMAILIO in /etc/default/kamailio), which
+    # would hold port 5060 in this machine's own namespace with the example
+    # configuration. The tests run their own kamailio inside a namespace;
+    # the service must not run. A policy-rc.d that denies every start,
+    # honoured by invoke-rc.d and deb-systemd-invoke, keeps the postinst from
+    # starting anything; one this machine already has is left alone.
+    POLICY=/usr/sbin/policy-rc.d
+    if [ ! -e "$POLICY" ]; then
+        printf '#!/bin/sh\n# tests/setup-deps.sh: no service starts while it installs\nexit 101\n' >"$POLICY"
+        chmod 755 "$POLICY"
+        trap 'rm -f "$POLICY"' EXIT
+    fi
     apt-get update -q
     # shellcheck disable=SC2086 # word splitting of the package list is wanted
     apt-get install -y -q --no-install-recommends $MISSING
+    case " $MISSING " in
+        *" kamailio "*)
+            # Installed just now: keep its service from starting at boot too
+            # (where systemd runs; without systemd the init script does
+            # nothing unless RUN_KAMAILIO=yes).
+            if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+                systemctl disable --now kamailio.service || true
+            fi
+            ;;
+    esac
 else
     echo "all present: $WANT"
 fi
@@ -57,6 +84,11 @@ echo "  sipp:     $(sipp -v 2>&1 | grep -m1 -o 'SIPp v[^ ]*' || echo '?')"
 echo "  ip:       $(ip -V 2>&1 | head -n1)"
 echo "  iptables: $(iptables --version 2>&1 | head -n1)"
 echo "  tcpdump:  $(tcpdump --version 2>&1 | head -n1)"
+echo "  kamailio: $(kamailio -v 2>&1 | head -n1)"
+echo "  baresip:  $(baresip -h 2>&1 | head -n1)"
+if command -v ss >/dev/null 2>&1 && ss -Hlntup 'sport = :5060' 2>/dev/null | grep -q kamailio; then
+    echo "warning: a kamailio listens on port 5060 of this machine (not the tests' own)" >&2
+fi
 if command -v tshark >/dev/null 2>&1; then
     echo "  tshark:   $(tshark --version 2>/dev/null | head -n1)"
 fi
