@@ -302,6 +302,30 @@ fn a_lan_call_is_never_timed_out_while_it_rings() {
     assert_eq!(in_use(&sim), 1);
 }
 
+/// A LAN call whose INVITE gets no response at all (a provider dropping
+/// INVITEs under load) gives its streams back after Timer B, not after
+/// `rtp_timeout`; one that got a 100 Trying is kept.
+#[test]
+fn a_lan_call_that_hears_nothing_gives_its_streams_back_after_timer_b() {
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    lan_call(&mut sim, "void@10.77.1.2");
+    let tried = lan_call(&mut sim, "tried@10.77.1.2");
+    sim.sip(PEER, &response_to(&tried, 100, "Trying", Some("t"), ""));
+    assert_eq!(in_use(&sim), 2);
+    sim.advance(Duration::from_secs(31));
+    assert_eq!(in_use(&sim), 2);
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(in_use(&sim), 1, "the silent call's stream is back");
+    let status = sim.core.status_text();
+    assert!(
+        status.contains("media.unanswered-no-response 1"),
+        "{status}"
+    );
+    sim.advance(Duration::from_secs(200));
+    assert_eq!(in_use(&sim), 1, "a call that heard 100 Trying is kept");
+}
+
 #[test]
 fn a_flood_of_wan_invites_from_one_source_is_rate_limited() {
     let mut sim = Sim::new();

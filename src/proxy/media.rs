@@ -42,8 +42,12 @@
 //!   answer, BYE or CANCEL: an answer that comes after all is refused
 //!   cleanly ([`MediaError::Expired`]; the proxy drops the response and the
 //!   phone, getting no ACK, hangs up with BYE, RFC 3261 §13.3.1.4) instead
-//!   of being taken for a new call. Calls the LAN originated are not timed
-//!   this way: a hotline may play early media for many minutes.
+//!   of being taken for a new call.
+//! - **Calls the LAN originated** are freed after [`NO_ANSWER`] only when
+//!   no response at all came (the phone's own Timer B has ended the
+//!   transaction by then: a provider that drops INVITEs cannot fill the
+//!   call table for `rtp_timeout`); once any response came they are never
+//!   timed this way: a hotline may play early media for many minutes.
 //!
 //! A stream refused by a limit is rejected in the SDP (port 0); a new call
 //! that gets no stream at all is refused (503 for a request offer). Every
@@ -109,6 +113,8 @@ struct Call {
     established: bool,
     /// When the callee last sent a provisional response (101–199).
     ringing: Option<Instant>,
+    /// Any response (100 included) came back for the INVITE.
+    heard: bool,
     /// Freed by an unanswered-call timer: a tombstone, since then.
     expired: Option<Instant>,
     /// The latest SDP of each leg (A, B) puts its side on hold. The call is
@@ -153,7 +159,7 @@ pub enum Limit {
     SourceCap,
     /// A new call was refused: the call table is full.
     CallTable,
-    /// An unanswered WAN call was freed after [`NO_ANSWER`].
+    /// An unanswered call was freed after [`NO_ANSWER`].
     NoAnswer,
     /// A ringing WAN call was freed after [`RINGING_LIMIT`].
     RingingTimeout,
@@ -328,6 +334,7 @@ impl Media {
                 created: now,
                 established: false,
                 ringing: None,
+                heard: false,
                 expired: None,
                 hold: [false; 2],
                 last_sip: now,
@@ -463,12 +470,15 @@ impl Media {
         }
     }
 
-    /// A provisional response (101–199) to an INVITE: the callee is
-    /// ringing; Timer C restarts (RFC 3261 §16.7 step 2).
-    pub fn provisional(&mut self, now: Instant, key: u64) {
+    /// A provisional response (100–199) to an INVITE: someone is there
+    /// (Timer B stops, RFC 3261 §17.1.1.2); from 101 the callee is ringing
+    /// and Timer C restarts (§16.7 step 2).
+    pub fn provisional(&mut self, now: Instant, key: u64, code: u16) {
         if let Some(i) = self.find(key) {
-            if self.calls[i].expired.is_none() {
-                self.calls[i].ringing = Some(now);
+            let c = &mut self.calls[i];
+            c.heard = true;
+            if c.expired.is_none() && code > 100 {
+                c.ringing = Some(now);
             }
         }
     }
@@ -528,10 +538,14 @@ impl Media {
                     *s = None;
                 }
             }
-            if c.origin.wan && !c.established && c.expired.is_none() {
-                let timer = match c.ringing {
-                    None => (c.created.checked_add(NO_ANSWER), Limit::NoAnswer),
-                    Some(t) => (t.checked_add(RINGING_LIMIT), Limit::RingingTimeout),
+            if !c.established && c.expired.is_none() {
+                // WAN calls: Timer B, then Timer C. LAN calls: Timer B only
+                // (no response at all: the phone gives up by then too).
+                let timer = match (c.origin.wan, c.ringing) {
+                    (true, None) => (c.created.checked_add(NO_ANSWER), Limit::NoAnswer),
+                    (true, Some(t)) => (t.checked_add(RINGING_LIMIT), Limit::RingingTimeout),
+                    (false, _) if !c.heard => (c.created.checked_add(NO_ANSWER), Limit::NoAnswer),
+                    (false, _) => (None, Limit::NoAnswer),
                 };
                 if let (Some(at), limit) = timer {
                     if now >= at {
@@ -542,7 +556,7 @@ impl Media {
                         }
                         c.expired = Some(now);
                         self.counts[limit.index()] += 1;
-                        log::debug!("media: unanswered WAN call freed ({})", limit.as_str());
+                        log::debug!("media: unanswered call freed ({})", limit.as_str());
                     }
                 }
             }

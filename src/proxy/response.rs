@@ -100,8 +100,8 @@ impl Sip<'_> {
             if let Some(m) = self.p.media.as_mut() {
                 if (200..300).contains(&code) {
                     m.established(call_key);
-                } else if code > 100 && code < 200 {
-                    m.provisional(now, call_key);
+                } else if code < 200 {
+                    m.provisional(now, call_key, code);
                 } else if code >= 300 && m.failed(self.relay, call_key) {
                     self.stats.bump("media", "call-failed");
                 }
