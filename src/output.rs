@@ -10,7 +10,7 @@
 use crate::dns::QueryHandle;
 use crate::limits::{MAX_TRANSMITS, OUTBOX_BYTES};
 use crate::transport::Transport;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4};
 
 /// Which of the driver's sockets a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub enum Channel {
 pub struct Transmit {
     pub channel: Channel,
     pub to: SocketAddr,
+    /// Over TCP: where to open a connection when none to `to` is open (a
+    /// phone's Contact, when the connection it registered on is gone).
+    pub or_else: Option<SocketAddrV4>,
     start: usize,
     len: usize,
 }
@@ -65,6 +68,18 @@ impl Outbox {
     /// Queue the `len` bytes just written by [`Outbox::writer`]. Returns
     /// false (and queues nothing) if the descriptor list is full.
     pub fn commit(&mut self, channel: Channel, to: SocketAddr, len: usize) -> bool {
+        self.commit_or(channel, to, None, len)
+    }
+
+    /// [`Outbox::commit`], with where a TCP message goes when no
+    /// connection to `to` is open ([`Transmit::or_else`]).
+    pub fn commit_or(
+        &mut self,
+        channel: Channel,
+        to: SocketAddr,
+        or_else: Option<SocketAddrV4>,
+        len: usize,
+    ) -> bool {
         let start = self.used();
         if start + len > OUTBOX_BYTES {
             return false;
@@ -73,6 +88,7 @@ impl Outbox {
             .push(Transmit {
                 channel,
                 to,
+                or_else,
                 start,
                 len,
             })

@@ -285,6 +285,32 @@ fn drops_root_after_binding() {
     // Still answers, and can still save (the directory was handed over).
     let ans = ask(25090, &register_local(25090, "carol"));
     assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    // The TCP port is shared with the connections sipnat opens after the
+    // drop too (the listening socket was handed to the user): a REGISTER
+    // for a TCP registrar leaves from port 25090, not an ephemeral one.
+    let registrar = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = registrar.local_addr().unwrap().port();
+    let reg = register_local(25090, "dave").replacen(
+        "REGISTER sip:127.0.0.1:25090 ",
+        &format!("REGISTER sip:127.0.0.1:{port};transport=tcp "),
+        1,
+    );
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(reg.as_bytes(), ("127.0.0.1", 25090))
+        .unwrap();
+    registrar.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let from = loop {
+        match registrar.accept() {
+            Ok((_, from)) => break from,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("sipnat opened no connection to the registrar: {e}"),
+        }
+    };
+    assert_eq!(from.port(), 25090, "not from sipnat's SIP port");
     let (code, log) = d.stop();
     assert_eq!(code, Some(0), "{log}");
     assert!(!log.contains("cannot save"), "{log}");

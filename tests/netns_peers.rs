@@ -1353,9 +1353,9 @@ fn peers_udp_phones_udp_provider() {
     );
 }
 
-/// Phones to sipnat over TCP, sipnat to kamailio over TCP; kamailio opens
-/// its own connection to sipnat's masqueraded contact for a call in. No
-/// firewall (see `peers_known_issue_tcp_provider_behind_firewall`).
+/// Phones to sipnat over TCP, sipnat to kamailio over TCP, behind OpenWrt's
+/// default WAN firewall; kamailio sends a call in to sipnat's masqueraded
+/// contact, which finds the connection sipnat opened from its SIP port.
 #[test]
 fn peers_tcp_phones_tcp_provider() {
     scenario(
@@ -1363,6 +1363,7 @@ fn peers_tcp_phones_tcp_provider() {
         Setup {
             phone: Tp::Tcp,
             provider: Tp::Tcp,
+            firewall: true,
             ..PLAIN
         },
     );
@@ -1396,16 +1397,15 @@ fn peers_tcp_phones_udp_provider() {
     );
 }
 
-/// Known issue (reproduction): a TCP provider behind OpenWrt's default WAN
-/// firewall. Even when kamailio sends the call in over sipnat's own
-/// connection, requests inside a dialog follow sipnat's Record-Route
-/// (`sip:198.51.100.1:5060;transport=tcp;lr`) on a new connection to the
-/// router's SIP port, which the firewall rejects: W's BYE never reaches A
-/// (the first call fails waiting for A's CALL_CLOSED), and the ACK of a call
-/// in never reaches B.
+/// Phones to sipnat over UDP, sipnat to kamailio over TCP, behind OpenWrt's
+/// default WAN firewall (the SIP port closed). sipnat opens its connection
+/// to kamailio from its SIP port, so kamailio's requests toward sipnat's
+/// Record-Route (`sip:198.51.100.1:5060;transport=tcp;lr`) and Contact come
+/// back over that connection: the firewall rejects nothing, W's BYE reaches
+/// A and the ACK of a call in reaches B. (Before the fix kamailio opened a
+/// new connection to the router's SIP port, which the firewall rejected.)
 #[test]
-#[ignore = "known sipnat issue: a TCP provider's in-dialog requests need the router's SIP port open"]
-fn peers_known_issue_tcp_provider_behind_firewall() {
+fn peers_udp_phones_tcp_provider_behind_firewall() {
     scenario(
         "tcp-fw",
         Setup {
@@ -1417,22 +1417,17 @@ fn peers_known_issue_tcp_provider_behind_firewall() {
     );
 }
 
-/// Known issue (reproduction): sipnat reaches a TCP phone at the address
-/// its REGISTER came from, also after it closed that connection for being
-/// idle (`tcp_timeout`, 300 s by default; 2 s here): it then connects to
-/// the old connection's ephemeral source port instead of the phone's
-/// Contact (`10.77.1.2:5060`, where baresip listens), and the phone answers
-/// with a reset. Here the first call fails: A's INVITE came on a new
-/// connection, which goes idle during the call and is closed; W's BYE is
-/// then sent to the source port of A's REGISTER connection and never
-/// reaches A (the test fails waiting for A's CALL_CLOSED). With the default
-/// timeout: a TCP phone loses the far end's hang-up in a call of more than
-/// 5 minutes without SIP in between, and cannot be called once its
-/// registration's connection has been idle for 5 minutes (baresip
-/// re-registers every hour by default).
+/// A TCP phone is reached after sipnat closed its idle connections
+/// (`tcp_timeout`, 2 s here; the calls begin after 3 s of silence): a
+/// request for the phone goes over the connection it registered or called
+/// on while that is open, else over a new connection to its Contact
+/// (`10.77.1.2:5060`, where baresip listens), not to the closed
+/// connection's ephemeral source port (which the phone answers with a
+/// reset). The first call checks the middle case too: A's INVITE came on a
+/// connection that goes idle during the call and is closed, and W's BYE
+/// must still reach A.
 #[test]
-#[ignore = "known sipnat issue: calls to a TCP phone after its idle connection closed"]
-fn peers_known_issue_tcp_phone_after_idle_close() {
+fn peers_tcp_phone_reached_after_idle_close() {
     scenario(
         "tcp-idle",
         Setup {

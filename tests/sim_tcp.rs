@@ -113,6 +113,61 @@ fn a_tcp_phone_registers_with_a_udp_provider_and_gets_its_calls_over_tcp() {
     assert_no_lan_leak(&out[0]);
 }
 
+/// A phone that registered over a connection from an ephemeral port and
+/// listens on its Contact's port: requests for it go over the connection it
+/// registered on and, should that be gone (closed for being idle, say),
+/// over a connection to its Contact, never to a new connection to the old
+/// ephemeral port (RFC 3261 §18.2.2 step 3: a new connection goes where
+/// the URI says).
+#[test]
+fn a_tcp_phone_is_reached_at_its_contact_when_its_connection_is_gone() {
+    let mut sim = Sim::signalling_only();
+    let reg = register(
+        "100",
+        "198.51.100.2",
+        TCP_PHONE,
+        "treg2@10.77.1.2",
+        1,
+        "t2",
+        3600,
+    )
+    .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+    .replace(
+        "<sip:100@10.77.1.2:40000;transport=udp>",
+        "<sip:100@10.77.1.2:5062;transport=tcp>",
+    );
+    let fwd = sim.tcp(TCP_PHONE, &reg).pop().unwrap();
+    // The registration's own answer goes back over its connection only.
+    let contact = fwd.header("Contact").unwrap();
+    let ok = response_to(
+        &fwd,
+        200,
+        "OK",
+        Some("r"),
+        &format!("Contact: {contact}\r\n"),
+    );
+    let back = sim.one(REGISTRAR, &ok);
+    assert_eq!((back.to, back.or_else), (addr(TCP_PHONE), None));
+    let uri = contact.split('>').next().unwrap().trim_start_matches('<');
+    let inv = invite(
+        uri,
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "tin2",
+        "w2",
+        "sip:alice@198.51.100.3",
+    );
+    let to_phone = sim.one(PEER, &inv);
+    assert_eq!(to_phone.channel, Channel::Sip(Tcp));
+    assert_eq!(to_phone.to, addr(TCP_PHONE));
+    assert_eq!(to_phone.or_else, Some("10.77.1.2:5062".parse().unwrap()));
+    assert_eq!(
+        to_phone.first_line(),
+        "INVITE sip:100@10.77.1.2:5062;transport=tcp SIP/2.0"
+    );
+}
+
 #[test]
 fn a_udp_phone_reaches_a_tcp_provider_through_a_route() {
     let mut sim = Sim::signalling_only();

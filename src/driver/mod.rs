@@ -255,7 +255,7 @@ impl Daemon {
             if let Some(path) = cfg.registration_file.as_deref() {
                 hand_over_registration_dir(&mut core, path, user, reg_dir_created);
             }
-            let (uid, gid) = sys::drop_privileges(user)
+            let (uid, gid) = sys::drop_privileges(user, &[tcp.listener_fd()])
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
             log::info!("running as {user} (uid {uid}, gid {gid})");
         }
@@ -307,7 +307,12 @@ impl Daemon {
                 self.reload();
             }
             if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
-                log::info!("{}", self.core.status_text());
+                log::info!(
+                    "{} tcp-connections {}/{}",
+                    self.core.status_text(),
+                    self.tcp.len(),
+                    crate::limits::MAX_TCP_CONNECTIONS
+                );
             }
             let now = Instant::now();
             let busy = self.sip_backlog
@@ -464,8 +469,8 @@ impl Daemon {
         self.tcp_ready.truncate(still);
     }
 
-    /// Requests that could not go out because their TCP connection never
-    /// came up: each is answered as if its next hop had answered (RFC 3261
+    /// Requests that could not go out over TCP (their connection never came
+    /// up, or its peer stopped reading): each is answered as if its next hop had answered (RFC 3261
     /// §16.9, [`crate::transport::failed`]), through the core like any
     /// response. What that sends and cannot send is handled next pass (only
     /// requests are answered, so this ends).
@@ -669,7 +674,10 @@ impl Daemon {
                         let side = self.ingress.side_of_address(*to.ip());
                         let stats = &mut self.core.stats;
                         let (registry, now) = (self.poll.registry(), Instant::now());
-                        if !self.tcp.send(now, registry, to, side, bytes, stats) {
+                        if !self
+                            .tcp
+                            .send(now, registry, to, t.or_else, side, bytes, stats)
+                        {
                             log::debug!("tcp: {} bytes to {to} not sent", bytes.len());
                         }
                     }

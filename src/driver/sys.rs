@@ -4,7 +4,7 @@
 
 use crate::config::Net4;
 use std::ffi::CStr;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// IPv4 networks of the interface `name` (address + prefix), in kernel order.
@@ -89,8 +89,11 @@ pub fn raise_fd_limit(need: u64) {
 /// Switch to `user` (and its primary group, with no supplementary groups)
 /// for good. Called once the sockets are bound and the open-file limit is
 /// raised (root may raise the hard limit; a `sip_listen_port` or RTP range
-/// below 1024 needs root to bind).
-pub fn drop_privileges(user: &str) -> Result<(u32, u32), String> {
+/// below 1024 needs root to bind). The sockets in `shared` are given to
+/// `user` first: a port shared by `SO_REUSEPORT` ([`tcp_listen_shared`])
+/// takes new sockets of its owner only (socket(7)), and the owner of a
+/// socket follows its `fchown`.
+pub fn drop_privileges(user: &str, shared: &[std::os::fd::RawFd]) -> Result<(u32, u32), String> {
     let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
     // SAFETY: getpwnam returns a pointer to static storage or null; we copy
     // the two ids out before any other call that could overwrite it.
@@ -102,6 +105,14 @@ pub fn drop_privileges(user: &str) -> Result<(u32, u32), String> {
     let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
     // SAFETY: plain system calls with valid arguments; each result is checked.
     unsafe {
+        for &fd in shared {
+            if libc::fchown(fd, uid, gid) != 0 {
+                return Err(format!(
+                    "fchown socket: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
         if libc::setgroups(1, &gid) != 0 {
             return Err(format!("setgroups: {}", std::io::Error::last_os_error()));
         }
@@ -197,17 +208,21 @@ pub fn install_signal_handlers() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
-/// Mark the socket's traffic with a DSCP (RFC 2474: the upper six bits of
-/// the IPv4 TOS byte).
-pub fn set_dscp(fd: std::os::fd::RawFd, dscp: u8) -> std::io::Result<()> {
-    let tos: libc::c_int = libc::c_int::from(dscp) << 2;
-    // SAFETY: fd is an open socket; the option value is a c_int.
+/// Set an integer socket option.
+fn set_int_option(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: fd is an open socket; the option value is a c_int that lives
+    // across the call.
     let r = unsafe {
         libc::setsockopt(
             fd,
-            libc::IPPROTO_IP,
-            libc::IP_TOS,
-            (&tos as *const libc::c_int).cast(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -218,27 +233,100 @@ pub fn set_dscp(fd: std::os::fd::RawFd, dscp: u8) -> std::io::Result<()> {
     }
 }
 
+/// Mark the socket's traffic with a DSCP (RFC 2474: the upper six bits of
+/// the IPv4 TOS byte).
+pub fn set_dscp(fd: std::os::fd::RawFd, dscp: u8) -> std::io::Result<()> {
+    set_int_option(
+        fd,
+        libc::IPPROTO_IP,
+        libc::IP_TOS,
+        libc::c_int::from(dscp) << 2,
+    )
+}
+
 /// Ask the kernel to tell, with every datagram read from `fd`, the
 /// interface it arrived on (`IP_PKTINFO`, Linux ip(7)). sipnat decides a
 /// datagram's side by that interface, never by its source address, which a
 /// WAN sender can forge.
 pub fn set_pktinfo(fd: std::os::fd::RawFd) -> std::io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: fd is an open socket; the option value is a c_int.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_IP,
-            libc::IP_PKTINFO,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+    set_int_option(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)
+}
+
+/// A non-blocking TCP socket bound to `local` with `SO_REUSEADDR` and
+/// `SO_REUSEPORT`, so that the listening socket and the connections sipnat
+/// opens share `sip_listen_port` (Linux socket(7): every socket on the
+/// port sets both, under the same user).
+fn tcp_socket_on(local: SocketAddrV4) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: socket(2) with constant arguments; the result is checked.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
         )
     };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
     }
+    // SAFETY: fd is a new socket that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    let sin = sockaddr_in(local);
+    // SAFETY: sin is a valid sockaddr_in of the length given.
+    let r = unsafe {
+        libc::bind(
+            owned.as_raw_fd(),
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(owned)
+}
+
+/// The TCP listening socket on `local`, sharing its port with the
+/// connections [`tcp_connect_from`] opens.
+pub fn tcp_listen_shared(local: SocketAddrV4) -> std::io::Result<std::net::TcpListener> {
+    use std::os::fd::AsRawFd;
+    let fd = tcp_socket_on(local)?;
+    // SAFETY: fd is a bound socket.
+    if unsafe { libc::listen(fd.as_raw_fd(), 128) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(std::net::TcpListener::from(fd))
+}
+
+/// Start a non-blocking connect to `to` from `local` (the listening port:
+/// a peer that answers over "the connection to our Via/Record-Route
+/// address" then finds this one, and a stateful firewall in front of the
+/// router lets its packets in). `EADDRNOTAVAIL`: that four-tuple is still
+/// in TIME_WAIT; the caller connects from an ephemeral port instead.
+pub fn tcp_connect_from(
+    local: SocketAddrV4,
+    to: SocketAddrV4,
+) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::AsRawFd;
+    let fd = tcp_socket_on(local)?;
+    let sin = sockaddr_in(to);
+    // SAFETY: sin is a valid sockaddr_in of the length given.
+    let r = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            (&sin as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(std::net::TcpStream::from(fd))
 }
 
 /// The kernel's index of the interface `name` (`None`: no such interface).

@@ -14,8 +14,18 @@
 //!
 //! A connection sipnat opens that never comes up (refused, unreachable,
 //! `tcp_connect_timeout`, or no room for it) hands what it was to carry
-//! back ([`Tcp::take_unsent`]): the daemon answers each request in it as
-//! RFC 3261 §16.9 says ([`crate::transport::failed`]).
+//! back ([`Tcp::take_unsent`]), and so does a message that would overfill
+//! the backlog of a peer that stopped reading (the connection is cut): the
+//! daemon answers each request in it as RFC 3261 §16.9 says
+//! ([`crate::transport::failed`]).
+//!
+//! Connections sipnat opens leave from `sip_listen_port` (`SO_REUSEPORT`
+//! with the listening socket): the peer's requests toward sipnat's Via,
+//! Record-Route or Contact (`<router>:5060;transport=tcp`) find that
+//! connection, and a stateful firewall in front of sipnat (OpenWrt's WAN
+//! zone) lets them in. A peer with no connection is reached at the
+//! address the core gives as `or_else` (a phone's Contact) when the one it
+//! named is gone.
 //!
 //! What it does not do: TLS (a later transport on the same table), IPv6.
 
@@ -28,7 +38,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
@@ -50,7 +60,8 @@ pub enum Frame<'a> {
     Closed,
 }
 
-/// What a connection that never came up was to carry (whole messages).
+/// Whole messages that never went out: what a connection that never came
+/// up was to carry, or one that would have overfilled a backlog.
 pub struct Unsent {
     pub peer: SocketAddrV4,
     pub side: Side,
@@ -62,10 +73,12 @@ pub struct Tcp {
     conns: Conns,
     socks: Vec<Option<TcpStream>>,
     backlog: Vec<VecDeque<u8>>,
-    /// Unsent messages of connections that never came up, for the daemon.
+    /// Messages that never went out ([`Unsent`]), for the daemon.
     unsent: Vec<Unsent>,
     dscp: u8,
     token_base: usize,
+    /// Where connections sipnat opens come from: the listening port.
+    local: SocketAddrV4,
 }
 
 impl Tcp {
@@ -78,8 +91,13 @@ impl Tcp {
         timers: Timers,
         dscp: u8,
     ) -> Result<Tcp, String> {
-        let mut listener =
-            TcpListener::bind(bind).map_err(|e| format!("cannot listen on TCP {bind}: {e}"))?;
+        let SocketAddr::V4(bind) = bind else {
+            return Err(format!("cannot listen on TCP {bind}: IPv4 only"));
+        };
+        let mut listener = super::sys::tcp_listen_shared(bind)
+            .map(TcpListener::from_std)
+            .map_err(|e| format!("cannot listen on TCP {bind}: {e}"))?;
+        let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, listener_port(&listener)?);
         registry
             .register(&mut listener, listen, Interest::READABLE)
             .map_err(|e| format!("poll register: {e}"))?;
@@ -91,7 +109,14 @@ impl Tcp {
             unsent: Vec::new(),
             dscp,
             token_base,
+            local,
         })
+    }
+
+    /// The listening socket, to hand to the unprivileged user with the
+    /// port it shares (see [`super::sys::drop_privileges`]).
+    pub fn listener_fd(&self) -> std::os::fd::RawFd {
+        self.listener.as_raw_fd()
     }
 
     pub fn set_timers(&mut self, timers: Timers) {
@@ -264,33 +289,50 @@ impl Tcp {
         }
     }
 
-    /// Send `bytes` to `to` over the connection to it on `side`, opening
-    /// one (without blocking) when there is none. False when it could not
-    /// be queued (counted).
+    /// Send `bytes` to `to` over the connection to it on `side`; when there
+    /// is none, over the one to `or_else` (a phone's Contact), opening it
+    /// (without blocking) if need be. False when it could not be queued
+    /// (counted).
+    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
         now: Instant,
         registry: &Registry,
         to: SocketAddrV4,
+        or_else: Option<SocketAddrV4>,
         side: Side,
         bytes: &[u8],
         stats: &mut Stats,
     ) -> bool {
-        let id = match self.conns.find(to, side) {
+        let existing = self
+            .conns
+            .find(to, side)
+            .or_else(|| or_else.and_then(|a| self.conns.find(a, side)));
+        let id = match existing {
             Some(id) => id,
-            None => match self.open(now, registry, to, side, stats) {
-                Some(id) => id,
-                None => {
-                    self.unsent.push(Unsent {
-                        peer: to,
-                        side,
-                        bytes: bytes.to_vec(),
-                    });
-                    return false;
+            None => {
+                let to = or_else.unwrap_or(to);
+                match self.open(now, registry, to, side, stats) {
+                    Some(id) => id,
+                    None => {
+                        self.unsent.push(Unsent {
+                            peer: to,
+                            side,
+                            bytes: bytes.to_vec(),
+                        });
+                        return false;
+                    }
                 }
-            },
+            }
         };
         if !self.queue(now, id, bytes) {
+            // Nothing of this message went out: it is handed back like
+            // those of a connection that never came up.
+            self.unsent.push(Unsent {
+                peer: to,
+                side,
+                bytes: bytes.to_vec(),
+            });
             self.close(registry, id, "backlog-full", stats);
             return false;
         }
@@ -312,7 +354,21 @@ impl Tcp {
                 return None;
             }
         };
-        let mut stream = match TcpStream::connect(SocketAddr::V4(to)) {
+        // From the listening port, so the peer's requests toward our
+        // Via/Record-Route (`<our address>:sip_listen_port;transport=tcp`)
+        // find this connection, at the peer (which looks connections up by
+        // address, RFC 5923 §1) and at a stateful firewall in front of the
+        // router alike. Its four-tuple may still be in TIME_WAIT from the
+        // last connection: then from an ephemeral port.
+        let stream = match super::sys::tcp_connect_from(self.local, to) {
+            Ok(s) => Ok(TcpStream::from_std(s)),
+            Err(e) => {
+                log::debug!("tcp connect to {to} from {}: {e}", self.local);
+                stats.bump("tcp", "connect-ephemeral");
+                TcpStream::connect(SocketAddr::V4(to))
+            }
+        };
+        let mut stream = match stream {
             Ok(s) => s,
             Err(e) => {
                 log::debug!("tcp connect to {to}: {e}");
@@ -435,8 +491,8 @@ impl Tcp {
         stats.bump("tcp", why);
     }
 
-    /// What connections that never came up were to carry, since the last
-    /// call (see the module doc).
+    /// The messages that never went out, since the last call (see the
+    /// module doc).
     pub fn take_unsent(&mut self) -> Vec<Unsent> {
         std::mem::take(&mut self.unsent)
     }
@@ -476,6 +532,12 @@ impl Tcp {
             }
         }
     }
+}
+
+fn listener_port(l: &TcpListener) -> Result<u16, String> {
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("TCP listener: {e}"))
 }
 
 /// The connection timers a configuration asks for (siproxd's `tcp_*`).
@@ -522,15 +584,26 @@ mod tests {
         assert_eq!((tcp.len(), stats.get("tcp", "accepted")), (1, 1));
         let msg = [b'x'; 1000];
         let mut sent = 0u64;
-        while tcp.send(now, poll.registry(), peer, Side::Lan, &msg, &mut stats) {
+        while tcp.send(
+            now,
+            poll.registry(),
+            peer,
+            None,
+            Side::Lan,
+            &msg,
+            &mut stats,
+        ) {
             sent += 1;
             assert!(sent < 1_000_000, "the backlog never filled");
         }
         assert!(tcp.is_empty());
         assert_eq!(stats.get("tcp", "backlog-full"), 1);
         assert_eq!(stats.get("tcp", "closed-with-backlog"), 1);
-        // It came up: nothing is handed back as unsent.
-        assert!(!tcp.has_unsent());
+        // What was queued went out in part: lost like a datagram. The
+        // message that did not fit is handed back whole, to be answered.
+        let unsent = tcp.take_unsent();
+        assert_eq!(unsent.len(), 1);
+        assert_eq!((unsent[0].peer, &unsent[0].bytes[..]), (peer, &msg[..]));
         drop(client);
     }
 
@@ -552,7 +625,7 @@ mod tests {
         for msg in [&b"OPTIONS one"[..], b"OPTIONS two"] {
             // The connect is in progress: both are queued, or it already
             // failed: each is handed back at once.
-            let _ = tcp.send(now, poll.registry(), to, Side::Wan, msg, &mut stats);
+            let _ = tcp.send(now, poll.registry(), to, None, Side::Wan, msg, &mut stats);
         }
         let mut events = mio::Events::with_capacity(8);
         let end = Instant::now() + Duration::from_secs(5);
@@ -574,5 +647,48 @@ mod tests {
             .collect();
         assert_eq!(unsent, b"OPTIONS oneOPTIONS two");
         assert!(!tcp.has_unsent());
+    }
+
+    /// A connection sipnat opens leaves from its listening port (so the
+    /// peer's requests to sipnat's Via/Record-Route address find it, and a
+    /// stateful firewall lets them in), and a message for a peer with no
+    /// connection goes to its `or_else` address (a phone's Contact).
+    #[test]
+    fn connections_leave_from_the_listening_port_and_fall_back_to_or_else() {
+        let poll = Poll::new().unwrap();
+        let bind = "127.0.0.1:0".parse().unwrap();
+        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
+        let port = tcp.listener.local_addr().unwrap().port();
+        let phone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(contact) = phone.local_addr().unwrap() else {
+            panic!("IPv4 loopback");
+        };
+        // The address the phone registered from: nothing is connected there.
+        let gone: SocketAddrV4 = "127.0.0.1:9".parse().unwrap();
+        let mut stats = Stats::new();
+        let sent = tcp.send(
+            Instant::now(),
+            poll.registry(),
+            gone,
+            Some(contact),
+            Side::Lan,
+            b"INVITE",
+            &mut stats,
+        );
+        assert!(sent);
+        let (_conn, from) = phone.accept().unwrap();
+        assert_eq!(from.port(), port, "not from the listening port");
+        assert_eq!(stats.get("tcp", "connect-ephemeral"), 0);
+        // The next message for the same phone reuses that connection.
+        assert!(tcp.send(
+            Instant::now(),
+            poll.registry(),
+            gone,
+            Some(contact),
+            Side::Lan,
+            b"BYE",
+            &mut stats,
+        ));
+        assert_eq!((tcp.len(), stats.get("tcp", "opened")), (1, 1));
     }
 }

@@ -25,6 +25,11 @@ pub(super) struct Plan {
     pub our_ip: Ipv4Addr,
     /// The hop may take TCP when the request is too large for UDP.
     pub may_upgrade: bool,
+    /// A phone's own Contact address: over TCP, where a connection is
+    /// opened when the one `hop` names (the phone's, which it registered
+    /// or called on) is gone (RFC 3261 §18.1.1, §18.2.2 step 3: a new
+    /// connection goes to the address the URI names).
+    pub or_else: Option<SocketAddrV4>,
 }
 
 impl Sip<'_> {
@@ -183,7 +188,13 @@ impl Sip<'_> {
             self.stats.bump("drop", "too-large-after-rewrite");
             return self.answer(src, msg, ans(513, "Message Too Large"), out);
         };
-        if out.commit(Channel::Sip(plan.hop.transport), SocketAddr::V4(dest), len) {
+        let or_else = plan.or_else.filter(|_| plan.hop.transport.is_stream());
+        if out.commit_or(
+            Channel::Sip(plan.hop.transport),
+            SocketAddr::V4(dest),
+            or_else,
+            len,
+        ) {
             self.stats.bump(
                 "forward",
                 match (src.side, dest_side) {
@@ -242,9 +253,25 @@ impl Sip<'_> {
             self.stats.bump("route", "no-address");
             return Err(ans(503, "Service Unavailable (no address)"));
         };
+        // A phone's Contact, when it is another address on the LAN.
+        let or_else = ruri
+            .as_deref()
+            .and_then(|r| Uri::parse(r).ok())
+            .and_then(|u| match u.host {
+                Host::Ipv4(ip) => Some(SocketAddrV4::new(ip, u.port.unwrap_or(5060))),
+                _ => None,
+            })
+            .filter(|a| {
+                *a != dest
+                    && usable_destination(*a.ip())
+                    && !a.ip().is_loopback()
+                    && !self.is_our_ip(*a.ip())
+                    && self.side_of(*a.ip()) == Side::Lan
+            });
         Ok(Some(Plan {
             hop,
             ruri,
+            or_else,
             hide: src.side == Side::Lan && hop.side == Side::Wan,
             record_route: req.creates_dialog(),
             mode: Proxy::mode(src.side, hop.side),

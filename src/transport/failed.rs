@@ -8,7 +8,9 @@
 //! other (sipnat's Via taken off and the hidden ones restored, the relay
 //! ports of a failed INVITE freed), and the sender learns at once that its
 //! request failed instead of retransmitting into the void until its timers
-//! give up (32 s for an INVITE).
+//! give up (32 s for an INVITE). The same goes for a request that would
+//! have overfilled the send backlog of a peer that stopped reading (the
+//! connection is cut; none of that request went out).
 //!
 //! What it does not do: answer an ACK (never answered) or a response; nor
 //! a message that went out, whole or in part, on a connection that broke

@@ -28,6 +28,8 @@ pub struct Sim {
 pub struct Sent {
     pub channel: Channel,
     pub to: SocketAddr,
+    /// Over TCP, where it goes when no connection to `to` is open.
+    pub or_else: Option<std::net::SocketAddrV4>,
     pub text: String,
     pub bytes: Vec<u8>,
 }
@@ -120,6 +122,7 @@ impl Sim {
             .map(|(t, b)| Sent {
                 channel: t.channel,
                 to: t.to,
+                or_else: t.or_else,
                 text: String::from_utf8_lossy(b).into_owned(),
                 bytes: b.to_vec(),
             })
