@@ -68,6 +68,22 @@ pub const MAX_DNS_PENDING_WAN: usize = if MAX_DNS_PENDING / 4 > 1 {
 /// Longest host name the resolver handles (RFC 1035 §2.3.4: 255 octets).
 pub const MAX_DNS_NAME: usize = 255;
 
+/// Host-name entries one access list (`hosts_allow_reg`, `hosts_allow_sip`,
+/// `hosts_deny_sip`) may hold; one more is a configuration error with its
+/// line. Kept inline in the [`crate::config::Config`]: about 140 bytes each.
+pub const MAX_ACL_NAMES: usize = 8;
+/// Longest host name an access list takes: siproxd's `HOSTNAME_SIZE` (128);
+/// a longer one is a configuration error with its line.
+pub const MAX_ACL_NAME_LEN: usize = 128;
+/// Distinct access-list names the core keeps resolved ([`crate::dns::watch`]):
+/// every name of the three lists fits, so the table is never full. About
+/// 160 bytes each (the name inline), 3.8 KB in all.
+pub const MAX_WATCHED_NAMES: usize = 3 * MAX_ACL_NAMES;
+/// Of the [`MAX_DNS_PENDING`] queries in flight, how many may keep the
+/// access-list names fresh at once, so a reload with many names never
+/// takes the table the phones' lookups need.
+pub const MAX_WATCH_PENDING: usize = 2;
+
 /// Datagrams the core may emit for one input (a forward plus answers, or the
 /// parked requests released by one DNS answer) and the bytes they may use.
 pub const MAX_TRANSMITS: usize = 16;

@@ -85,9 +85,12 @@ fn main() {
 /// `--check-config`: every problem with file:line; non-zero on error.
 fn check_config(o: &cli::Options) -> i32 {
     match cli::load_config(o) {
-        Ok((_, warnings)) => {
+        Ok((cfg, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");
+            }
+            for (opt, host) in cfg.acl_names() {
+                println!("{opt}: {host}: host name, resolved at run time (refreshed on its TTL)");
             }
             println!("{}: OK ({} warnings)", o.config.display(), warnings.len());
             0

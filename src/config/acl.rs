@@ -2,21 +2,38 @@
 //! options write them.
 //!
 //! siproxd's list syntax (accessctl.c): entries `address/prefix` separated by
-//! commas. sipnat accepts the same, and also:
-//! - a bare address, meaning a single host (`/32`);
+//! commas, where the address may also be a host name. sipnat accepts the
+//! same, and also:
+//! - a bare address or name, meaning a single host (`/32`);
 //! - blanks around entries and commas (siproxd forbids them);
+//!
+//! Host names (`sip.example-provider.net/32`, `pbx.example.org`,
+//! `provider.example/24`) are accepted in `hosts_allow_reg`,
+//! `hosts_allow_sip` and `hosts_deny_sip` ([`Acl::with_names`]), at most
+//! [`MAX_ACL_NAMES`] per list, each at most [`MAX_ACL_NAME_LEN`] characters
+//! (siproxd's `HOSTNAME_SIZE`), written as RFC 1123 §2.1 host names
+//! (letters, digits and `-`, in dot-separated labels of 1 to 63
+//! characters; a final `.` is allowed); anything else is an error naming
+//! the entry. A name is kept as written (lowercased, DNS names are
+//! case-insensitive: RFC 4343) with its prefix; this module does no DNS.
+//! The core resolves the names without blocking and keeps them fresh
+//! (`crate::dns::watch`), and asks [`Acl::contains_with`] with what they
+//! resolve to ([`Resolved`]): the prefix then applies to each address. A
+//! name that has not resolved matches nothing, in an allow list and in the
+//! deny list alike (see [`super::Config::access_with`] for why that is the
+//! safe reading of each list).
 //!
 //! It does NOT accept:
 //! - the dotted netmask form `a.b.c.d/255.255.255.0` (siproxd does not either:
 //!   it reads the part after `/` as a bit count);
-//! - host names (siproxd resolves them on every packet; sipnat's core does no
-//!   DNS for access checks, so a name is reported as an error rather than
-//!   silently matching nothing);
+//! - host names in `wan_sip_allow` (the firewall rule the init script writes
+//!   from it takes addresses);
 //! - IPv6 networks (siproxd is IPv4 only; IPv6 comes later).
 //!
 //! An address with host bits set (`192.168.1.8/24`, as siproxd's own example
 //! writes it) is kept as written; matching masks both sides.
 
+use crate::limits::{MAX_ACL_NAME_LEN, MAX_ACL_NAMES};
 use std::net::Ipv4Addr;
 
 /// An IPv4 network: `addr/prefix`. `prefix` is 0..=32 ([`Net4::parse`] enforces
@@ -48,18 +65,7 @@ impl Net4 {
     pub fn parse(s: &str) -> Option<Net4> {
         let s = s.trim();
         let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => {
-                let p = p.trim();
-                // Only plain decimal digits: rejects "+8", "0x18", "255.255.255.0".
-                if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                let p: u8 = p.parse().ok()?;
-                if p > 32 {
-                    return None;
-                }
-                (a.trim(), p)
-            }
+            Some((a, p)) => (a.trim(), prefix_len(p.trim())?),
             None => (s, 32),
         };
         let addr: Ipv4Addr = addr.parse().ok()?;
@@ -73,27 +79,167 @@ impl std::fmt::Display for Net4 {
     }
 }
 
-/// A list of networks. What an empty list means depends on the option
-/// (siproxd semantics, see [`super::Config::access`]): for `hosts_allow_reg`
-/// and `hosts_allow_sip` it means "no restriction", for `hosts_deny_sip` it
-/// means "deny nobody".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Acl(pub Vec<Net4>);
+/// A host name of an access list, lowercased (RFC 4343).
+pub type HostName = heapless::String<MAX_ACL_NAME_LEN>;
 
-impl Acl {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+/// A host-name entry: `name/prefix`; the prefix applies to each address
+/// the name resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostNet {
+    pub name: HostName,
+    pub prefix: u8,
+}
+
+impl HostNet {
+    /// Parse `name/nn` (nn in 0..=32) or `name` (= /32). `Ok(None)`: the
+    /// entry is not written as a name (no letter, or an IPv6 colon), so it
+    /// is not one; `Err`: written as a name, but not a valid one.
+    fn parse(s: &str) -> Result<Option<HostNet>, String> {
+        let s = s.trim();
+        let (host, prefix) = match s.split_once('/') {
+            Some((h, p)) => (h.trim(), Some(p.trim())),
+            None => (s, None),
+        };
+        if host.contains(':') || !host.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return Ok(None);
+        }
+        let prefix = match prefix {
+            None => 32,
+            Some(p) => match prefix_len(p) {
+                Some(p) => p,
+                None if p.contains('.') => {
+                    return Err(format!(
+                        "'{s}': write the mask as a prefix length (e.g. /24), not as a dotted netmask"
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "'{s}': the prefix length must be a number from 0 to 32"
+                    ));
+                }
+            },
+        };
+        let bare = host.strip_suffix('.').unwrap_or(host);
+        if bare.len() > MAX_ACL_NAME_LEN {
+            return Err(format!(
+                "'{s}': host name longer than {MAX_ACL_NAME_LEN} characters"
+            ));
+        }
+        // RFC 1123 §2.1 (RFC 952 as amended): letters, digits and hyphens,
+        // labels of 1 to 63, no hyphen at either end of a label.
+        let label_ok = |l: &str| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !bare.split('.').all(label_ok) {
+            return Err(format!(
+                "'{s}' is neither an IPv4 network nor a host name (a host name is letters, digits and '-' in dot-separated labels of 1 to 63 characters)"
+            ));
+        }
+        let mut name = HostName::new();
+        for c in bare.chars() {
+            // Cannot fail: `bare` is ASCII and at most MAX_ACL_NAME_LEN long.
+            let _ = name.push(c.to_ascii_lowercase());
+        }
+        Ok(Some(HostNet { name, prefix }))
     }
 
-    /// Whether any network of the list contains `ip` (false for an empty list).
+    /// Whether `ip` lies in `addr/prefix` for one of `addrs` (what the name
+    /// resolves to; none: no match).
+    pub fn contains(&self, addrs: &[Ipv4Addr], ip: Ipv4Addr) -> bool {
+        addrs.iter().any(|&addr| {
+            Net4 {
+                addr,
+                prefix: self.prefix,
+            }
+            .contains(ip)
+        })
+    }
+}
+
+impl std::fmt::Display for HostNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.name, self.prefix)
+    }
+}
+
+/// What the access-list names resolve to now, as the core knows it.
+pub trait Resolved {
+    /// The addresses `name` (lowercase) resolves to; empty while unknown.
+    fn addrs(&self, name: &str) -> &[Ipv4Addr];
+}
+
+/// No name resolved: every name entry matches nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unresolved;
+
+impl Resolved for Unresolved {
+    fn addrs(&self, _: &str) -> &[Ipv4Addr] {
+        &[]
+    }
+}
+
+/// A list of networks (`.0`) and host names ([`Acl::names`]). What an
+/// empty list means depends on the option (siproxd semantics, see
+/// [`super::Config::access`]): for `hosts_allow_reg` and `hosts_allow_sip`
+/// it means "no restriction", for `hosts_deny_sip` it means "deny nobody".
+/// A list with a name in it is not empty, resolved or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acl(pub Vec<Net4>, Names);
+
+/// The host-name entries of an [`Acl`], and whether the list takes any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Names {
+    allowed: bool,
+    list: heapless::Vec<HostNet, MAX_ACL_NAMES>,
+}
+
+impl Acl {
+    /// An empty list that takes host names as well as networks (the
+    /// `hosts_*` lists; [`Acl::default`] takes networks only).
+    pub fn with_names() -> Acl {
+        Acl(
+            Vec::new(),
+            Names {
+                allowed: true,
+                list: heapless::Vec::new(),
+            },
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty() && self.1.list.is_empty()
+    }
+
+    /// The host-name entries, in file order.
+    pub fn names(&self) -> &[HostNet] {
+        &self.1.list
+    }
+
+    /// Whether any network of the list contains `ip` (false for an empty
+    /// list); name entries match nothing here ([`Acl::contains_with`]).
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        self.contains_with(ip, &Unresolved)
+    }
+
+    /// Whether any network, or any name entry by what `names` says it
+    /// resolves to, contains `ip`.
+    pub fn contains_with(&self, ip: Ipv4Addr, names: &dyn Resolved) -> bool {
         self.0.iter().any(|n| n.contains(ip))
+            || self
+                .1
+                .list
+                .iter()
+                .any(|h| h.contains(names.addrs(&h.name), ip))
     }
 
     /// Append the comma-separated entries of one option value. On the first bad
     /// entry nothing is appended and the error names that entry.
     pub fn extend_from_list(&mut self, value: &str) -> Result<(), String> {
         let mut parsed = Vec::new();
+        let mut names = self.1.list.clone();
         if value.trim().is_empty() {
             return Ok(());
         }
@@ -102,14 +248,42 @@ impl Acl {
             if e.is_empty() {
                 return Err("empty entry in the comma-separated list".to_string());
             }
-            match Net4::parse(e) {
-                Some(n) => parsed.push(n),
-                None => return Err(explain_bad_entry(e)),
+            if let Some(n) = Net4::parse(e) {
+                parsed.push(n);
+                continue;
+            }
+            let host = match HostNet::parse(e) {
+                Ok(None) => return Err(explain_bad_entry(e)),
+                _ if !self.1.allowed => {
+                    return Err(format!(
+                        "'{e}': host names are not supported in this list, write an IPv4 address"
+                    ));
+                }
+                Ok(Some(h)) => h,
+                Err(why) => return Err(why),
+            };
+            if names.contains(&host) {
+                continue;
+            }
+            if names.push(host).is_err() {
+                return Err(format!(
+                    "'{e}': at most {MAX_ACL_NAMES} host names per list (write the others as networks)"
+                ));
             }
         }
         self.0.extend(parsed);
+        self.1.list = names;
         Ok(())
     }
+}
+
+/// A prefix length: plain decimal digits, 0..=32 (rejects "+8", "0x18",
+/// "255.255.255.0").
+fn prefix_len(p: &str) -> Option<u8> {
+    if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse().ok().filter(|p| *p <= 32)
 }
 
 fn explain_bad_entry(e: &str) -> String {
@@ -129,11 +303,6 @@ fn explain_bad_entry(e: &str) -> String {
     }
     if addr.contains(':') {
         return format!("'{e}': IPv6 networks are not supported yet");
-    }
-    if addr.bytes().any(|b| b.is_ascii_alphabetic()) {
-        return format!(
-            "'{e}': host names are not supported in access lists, write an IPv4 address"
-        );
     }
     format!("'{e}' is not an IPv4 network (expected a.b.c.d/nn or a.b.c.d)")
 }

@@ -25,7 +25,8 @@
 //!
 //! # What it does NOT do
 //! - No I/O except [`load`]/[`load_with_section`] reading the one file; no
-//!   DNS (host names stay strings for the resolver), no interface lookups
+//!   DNS (host names stay strings for the resolver, the access lists'
+//!   names too: [`Config::acl_names`]), no interface lookups
 //!   (names stay names; OpenWrt's logical `interface_inbound 'lan'` is resolved
 //!   to a device by the init script, which passes `--if-inbound DEV`).
 //! - It never panics on file content.
@@ -61,7 +62,7 @@ pub mod options;
 mod siproxd_conf;
 pub mod uci;
 
-pub use acl::{Acl, Net4};
+pub use acl::{Acl, HostName, HostNet, Net4, Resolved, Unresolved};
 use builder::{Builder, Syntax};
 pub use siproxd_conf::parse_siproxd_conf;
 
@@ -156,8 +157,8 @@ pub struct Config {
     pub host_outbound: Option<String>,
     /// SIP port on both sides (`sip_listen_port`, default 5060).
     pub sip_listen_port: u16,
-    /// Networks allowed to REGISTER; allowed REGISTER implies allowed SIP.
-    /// Empty: everyone may register.
+    /// Networks (and host names, [`Acl`]) allowed to REGISTER; allowed
+    /// REGISTER implies allowed SIP. Empty: everyone may register.
     pub hosts_allow_reg: Acl,
     /// Networks allowed to send SIP. Empty: everyone.
     pub hosts_allow_sip: Acl,
@@ -251,9 +252,9 @@ impl Default for Config {
             if_outbound: None,
             host_outbound: None,
             sip_listen_port: SIP_PORT,
-            hosts_allow_reg: Acl::default(),
-            hosts_allow_sip: Acl::default(),
-            hosts_deny_sip: Acl::default(),
+            hosts_allow_reg: Acl::with_names(),
+            hosts_allow_sip: Acl::with_names(),
+            hosts_deny_sip: Acl::with_names(),
             registration_file: None,
             autosave_registrations: 0,
             default_expires: 3600,
@@ -297,23 +298,56 @@ pub struct Access {
 const MAX_IFNAME: usize = 15;
 
 impl Config {
+    /// siproxd's access decision (accessctl.c) for a datagram from `ip`,
+    /// with no host name resolved ([`Config::access_with`]).
+    pub fn access(&self, ip: Ipv4Addr) -> Access {
+        self.access_with(ip, &Unresolved)
+    }
+
     /// siproxd's access decision (accessctl.c) for a datagram from `ip`:
     /// a match in a non-empty `hosts_deny_sip` denies everything; otherwise
     /// SIP is allowed when `hosts_allow_sip` is empty or matches, or when a
     /// non-empty `hosts_allow_reg` matches (register implies SIP); REGISTER is
     /// allowed when `hosts_allow_reg` is empty or matches.
-    pub fn access(&self, ip: Ipv4Addr) -> Access {
-        if self.hosts_deny_sip.contains(ip) {
+    ///
+    /// Host-name entries match the addresses `names` knows for them, with
+    /// their prefix. A name not resolved (yet, or ever) matches nothing:
+    /// - in an allow list that fails closed: the list is not empty, so a
+    ///   sender no other entry names is refused until the name resolves;
+    /// - in `hosts_deny_sip` it denies nobody yet, while the list's other
+    ///   entries still apply (siproxd stopped reading the list at a name it
+    ///   could not resolve, so the entries after it denied nobody either).
+    ///   Denying everyone instead would let one name whose DNS is down
+    ///   stop every phone; a deny list is a filter for known bad hosts, the
+    ///   allow lists are the fence. The core retries such a name as soon
+    ///   as the resolver's negative cache allows (10 to 60 s).
+    pub fn access_with(&self, ip: Ipv4Addr, names: &dyn Resolved) -> Access {
+        if self.hosts_deny_sip.contains_with(ip, names) {
             return Access {
                 sip: false,
                 register: false,
             };
         }
-        let reg_match = self.hosts_allow_reg.contains(ip);
+        let reg_match = self.hosts_allow_reg.contains_with(ip, names);
         Access {
-            sip: self.hosts_allow_sip.is_empty() || self.hosts_allow_sip.contains(ip) || reg_match,
+            sip: self.hosts_allow_sip.is_empty()
+                || self.hosts_allow_sip.contains_with(ip, names)
+                || reg_match,
             register: self.hosts_allow_reg.is_empty() || reg_match,
         }
+    }
+
+    /// The host-name entries of the access lists, with the option each is
+    /// in: the names the core keeps resolved (`crate::dns::watch`).
+    pub fn acl_names(&self) -> impl Iterator<Item = (&'static str, &HostNet)> {
+        let lists = [
+            ("hosts_allow_reg", &self.hosts_allow_reg),
+            ("hosts_allow_sip", &self.hosts_allow_sip),
+            ("hosts_deny_sip", &self.hosts_deny_sip),
+        ];
+        lists
+            .into_iter()
+            .flat_map(|(opt, acl)| acl.names().iter().map(move |h| (opt, h)))
     }
 
     /// The RTP ports of the relay pool (even, with their RTCP port + 1 still
@@ -605,5 +639,7 @@ pub fn load_layered(
     }
 }
 
+#[cfg(test)]
+mod acl_tests;
 #[cfg(test)]
 mod tests;
