@@ -9,7 +9,7 @@
 //! clock.
 
 use crate::config::Config;
-use crate::dns::{QueryHandle, Resolver};
+use crate::dns::{QueryHandle, Resolver, Watch};
 use crate::output::Outbox;
 use crate::proxy::{Addresses, Proxy, Sip};
 use crate::relay::Relay;
@@ -24,6 +24,8 @@ pub struct Core {
     /// The RTP relay (an empty pool when `rtp_proxy_enable = 0`).
     pub relay: Relay,
     pub dns: Resolver,
+    /// The access lists' host names, kept resolved through `dns`.
+    pub acl_names: Watch,
     pub stats: Stats,
 }
 
@@ -39,10 +41,14 @@ impl Core {
         now: Instant,
     ) -> Core {
         let relay = relay_for(&cfg);
+        let mut dns = Resolver::new(nameservers, seed);
+        let mut acl_names = Watch::new();
+        acl_names.set_names(now, cfg.acl_names().map(|(_, h)| h.name.as_str()), &mut dns);
         let mut core = Core {
             proxy: Proxy::new(cfg, addrs, key, now),
             relay,
-            dns: Resolver::new(nameservers, seed),
+            dns,
+            acl_names,
             stats: Stats::new(),
         };
         core.sync_relay_local();
@@ -55,7 +61,18 @@ impl Core {
             relay: &mut self.relay,
             dns: &mut self.dns,
             stats: &mut self.stats,
+            acl_names: &self.acl_names,
         }
+    }
+
+    /// Ask for the access-list names that are due, take the answers that
+    /// came, and send the queries that started ([`Watch::step`]).
+    fn step_acl_names(&mut self, now: Instant, out: &mut Outbox) {
+        if self.acl_names.is_empty() {
+            return;
+        }
+        self.acl_names.step(now, &mut self.dns, &mut self.stats);
+        self.sip().flush_dns(now, out);
     }
 
     /// Feed a SIP message from `from`, that arrived on `side` (its arrival
@@ -84,21 +101,23 @@ impl Core {
         out: &mut Outbox,
     ) {
         self.sip().handle_dns(now, query, from, data, out);
+        self.step_acl_names(now, out);
     }
 
     /// Timers: DNS retransmissions, expiry of registrations, calls and
-    /// parked requests, re-resolving `host_outbound`.
+    /// parked requests, re-resolving `host_outbound` and the access lists'
+    /// host names.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
         self.sip().handle_timeout(now, out);
+        self.step_acl_names(now, out);
     }
 
     /// When [`Core::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Instant {
-        let tick = self.proxy.next_tick();
-        match self.dns.poll_timeout() {
-            Some(t) if t < tick => t,
-            _ => tick,
-        }
+        [self.dns.poll_timeout(), self.acl_names.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .fold(self.proxy.next_tick(), Instant::min)
     }
 
     /// Is DNS query `query` still waiting for its reply? Once it is not, the
@@ -111,6 +130,7 @@ impl Core {
     /// and the work parked on it is answered.
     pub fn dns_socket_failed(&mut self, now: Instant, query: QueryHandle, out: &mut Outbox) {
         self.sip().dns_socket_failed(now, query, out);
+        self.step_acl_names(now, out);
     }
 
     pub fn set_nameservers(&mut self, ns: &[SocketAddr]) {
@@ -149,8 +169,11 @@ impl Core {
     }
 
     /// Swap in a new, checked configuration (SIGHUP). Registrations,
-    /// transactions and calls in progress are kept.
-    pub fn reconfigure(&mut self, cfg: Config) {
+    /// transactions and calls in progress are kept. The access lists' host
+    /// names are resolved again (their last addresses serve until then).
+    pub fn reconfigure(&mut self, now: Instant, cfg: Config) {
+        let names = cfg.acl_names().map(|(_, h)| h.name.as_str());
+        self.acl_names.set_names(now, names, &mut self.dns);
         self.proxy.reconfigure(cfg);
         self.sync_relay_local();
     }

@@ -96,7 +96,8 @@
 //! Files: this one holds the [`Resolver`] (queries in flight, retries,
 //! quotas, cache); `wire.rs` the DNS wire format (names, the query, reading
 //! a reply); `reply.rs` what an accepted reply means for its query;
-//! `resolv_conf.rs` the [`parse_resolv_conf`] reader.
+//! `resolv_conf.rs` the [`parse_resolv_conf`] reader; [`watch`] the names
+//! kept resolved on their TTL (the access lists' host names).
 
 use core::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -108,10 +109,12 @@ use crate::transport::Transport;
 
 mod reply;
 mod resolv_conf;
+pub mod watch;
 mod wire;
 
 use reply::{Outcome, interpret};
 pub use resolv_conf::parse_resolv_conf;
+pub use watch::Watch;
 use wire::{CLASS_IN, FLAG_QR, HEADER_LEN, Header, Name, QType, read_name, read_u16, write_query};
 
 /// Nameservers used, as glibc's `MAXNS` (resolv.conf(5)).

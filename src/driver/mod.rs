@@ -740,7 +740,7 @@ impl Daemon {
                     cfg.sip_listen_port = old.sip_listen_port;
                 }
                 self.tcp.set_timers(tcp::timers(&cfg));
-                self.core.reconfigure(cfg);
+                self.core.reconfigure(Instant::now(), cfg);
                 self.refresh();
                 self.core.stats_mut().bump("reload", "done");
                 log::info!("configuration reloaded; calls and registrations kept");

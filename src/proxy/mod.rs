@@ -99,8 +99,8 @@ use write::*;
 
 pub use crate::output::{Buf, Channel, Outbox, Transmit};
 
-use crate::config::{Config, Net4};
-use crate::dns::{Lookup, QueryHandle, Resolver};
+use crate::config::{Access, Config, Net4};
+use crate::dns::{Lookup, QueryHandle, Resolver, Watch};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
 };
@@ -244,6 +244,8 @@ pub(crate) struct Sip<'a> {
     pub(crate) relay: &'a mut Relay,
     pub(crate) dns: &'a mut Resolver,
     pub(crate) stats: &'a mut Stats,
+    /// What the access lists' host names resolve to ([`Sip::access`]).
+    pub(crate) acl_names: &'a Watch,
 }
 
 impl std::ops::Deref for Sip<'_> {
@@ -460,6 +462,12 @@ impl Proxy {
 }
 
 impl Sip<'_> {
+    /// What the access lists let `ip` do, with their host names as far as
+    /// they have resolved ([`Config::access_with`]).
+    pub(crate) fn access(&self, ip: Ipv4Addr) -> Access {
+        self.cfg.access_with(ip, self.acl_names)
+    }
+
     /// Tell the relay the LAN networks and the router's own addresses (its
     /// rules 0 and 7: never send WAN media to them, never latch them from
     /// the WAN).
@@ -507,7 +515,7 @@ impl Sip<'_> {
             self.stats.bump("sip", "keepalive");
             return;
         }
-        if !self.cfg.access(*src.addr.ip()).sip {
+        if !self.access(*src.addr.ip()).sip {
             self.stats.bump("drop", "acl");
             return;
         }

@@ -60,7 +60,7 @@ impl Sip<'_> {
         }
     }
 
-    pub(super) fn flush_dns(&mut self, now: Instant, out: &mut Outbox) {
+    pub(crate) fn flush_dns(&mut self, now: Instant, out: &mut Outbox) {
         let mut buf = [0u8; 512];
         while let Some((query, to, n)) = self.dns.poll_transmit(now, &mut buf) {
             if !out.push(Channel::Dns(query), to, &buf[..n.min(buf.len())]) {

@@ -36,7 +36,7 @@ impl Sip<'_> {
             if src_side == Side::Wan {
                 return self.answer(src, msg, ans(403, "Forbidden (registration from WAN)"), out);
             }
-            if !self.cfg.access(*src.addr.ip()).register {
+            if !self.access(*src.addr.ip()).register {
                 self.stats.bump("drop", "acl-register");
                 return self.answer(src, msg, ans(403, "Forbidden (hosts_allow_reg)"), out);
             }
