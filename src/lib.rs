@@ -34,7 +34,7 @@
 //! | [`proxy`] | the SIP core: a message in (with its side and transport), the messages to send out |
 //! | [`transport`] | UDP and TCP as data; stream framing and the TCP connection table, sans-IO |
 //! | [`output`] | the [`output::Outbox`] and the bounded writer [`output::Buf`], below `sdp` and `proxy` |
-//! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core |
+//! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core; the access lists' host names kept resolved on their TTL (`dns::watch`) |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
 //! | [`relay`] | RTP/RTCP relay table, port pool, latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
 //! | [`side`] | LAN or WAN: decided by the arrival interface |

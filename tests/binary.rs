@@ -720,3 +720,46 @@ fn registration_file_in_etc_does_not_give_etc_away() {
     assert_eq!(owner_of(&etc), (0, 0));
     assert_eq!(owner_of(Path::new("/etc")), (0, 0));
 }
+
+/// `--check-config` lists the access lists' host names it accepted and
+/// reports a bad one with its line.
+#[test]
+fn check_config_accepts_access_list_names() {
+    let dir = tmp("aclnames");
+    let good = loopback_conf(
+        &dir,
+        25070,
+        27100,
+        "hosts_allow_sip = sip.example-provider.net/32, 10.0.0.0/8\nhosts_deny_sip = bad.example\n",
+    );
+    let out = Command::new(bin())
+        .args(["--check-config", "-c"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("hosts_allow_sip: sip.example-provider.net/32: host name"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("hosts_deny_sip: bad.example/32: host name"),
+        "{stdout}"
+    );
+    let bad = dir.join("bad.conf");
+    std::fs::write(
+        &bad,
+        "if_inbound = lo\nif_outbound = lo\nhost_outbound = 127.0.0.1\nhosts_allow_sip = sip_provider.example/32\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["--check-config", "-c"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:4:"), "{err}");
+    assert!(err.contains("sip_provider.example"), "{err}");
+}

@@ -1083,3 +1083,145 @@ fn each_dns_query_has_its_own_source_port() {
     assert_eq!(udp_ports(pid), ports_at_start, "no DNS socket left open");
     let _ = fs::remove_dir_all(&work);
 }
+
+/// Access lists with host names on the real binary: `hosts_allow_sip`
+/// names the provider; its A query leaves at start (to the stub DNS server
+/// in the WAN namespace), the provider's OPTIONS is dropped until the
+/// answer and answered after it, and a SIGHUP asks again.
+#[test]
+fn an_access_list_name_is_resolved_at_start_and_on_reload() {
+    let root = Command::new("id").arg("-u").output().ok();
+    if root.is_none_or(|o| o.stdout != b"0\n") {
+        assert!(skip_allowed(), "needs root (SIPNAT_SKIP_NETNS=1 skips it)");
+        return;
+    }
+    if [
+        "/tmp/resolv.conf.d/resolv.conf.auto",
+        "/tmp/resolv.conf.auto",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+    {
+        assert!(skip_allowed(), "/tmp/resolv.conf*.auto exists here");
+        return;
+    }
+    let id = format!("a{:x}", std::process::id());
+    let topo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/netns/topo.sh");
+    let up = Command::new(&topo).args(["up", &id]).output().unwrap();
+    let _guard = TopoGuard(id.clone());
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let (router, provider) = (format!("snr-{id}"), format!("snw-{id}"));
+    let add = Command::new("ip")
+        .args([
+            "-n",
+            &provider,
+            "addr",
+            "add",
+            "198.51.100.53/24",
+            "dev",
+            "eth0",
+        ])
+        .status()
+        .unwrap();
+    assert!(add.success());
+    let etc = PathBuf::from(format!("/etc/netns/{router}"));
+    fs::create_dir_all(&etc).unwrap();
+    struct EtcGuard(PathBuf);
+    impl Drop for EtcGuard {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+    let _etc_guard = EtcGuard(etc.clone());
+    fs::write(etc.join("resolv.conf"), "nameserver 198.51.100.53\n").unwrap();
+    let (dns, peer) = in_netns(&provider, || {
+        let dns = std::net::UdpSocket::bind("198.51.100.53:53").unwrap();
+        let peer = std::net::UdpSocket::bind("198.51.100.2:5060").unwrap();
+        (dns, peer)
+    });
+    dns.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    peer.set_read_timeout(Some(std::time::Duration::from_millis(800)))
+        .unwrap();
+
+    let work = work_dir("aclnames");
+    fs::create_dir_all(&work).unwrap();
+    let conf = work.join("sipnat.conf");
+    fs::write(
+        &conf,
+        "if_inbound = rlan\nif_outbound = rwan\nrtp_proxy_enable = 0\n\
+         hosts_allow_sip = 10.77.1.0/24, provider.test/32\n",
+    )
+    .unwrap();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &router, env!("CARGO_BIN_EXE_sipnat")])
+        .args(["-f", "-c"])
+        .arg(&conf)
+        .stderr(fs::File::create(work.join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let _kill = Kill(child);
+    let log = || fs::read_to_string(work.join("log")).unwrap_or_default();
+
+    let (q_from, q, name, qtype) = dns_query(&dns);
+    assert_eq!((name.as_str(), qtype), ("provider.test", 1), "{}", log());
+    let options = |n: u32| {
+        format!(
+            "OPTIONS sip:198.51.100.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bKacl{n}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:probe@198.51.100.2>;tag=a{n}\r\n\
+             To: <sip:198.51.100.1>\r\n\
+             Call-ID: acl{n}@198.51.100.2\r\n\
+             CSeq: {n} OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let mut buf = [0u8; 4096];
+    // Not resolved yet: the allow list does not name the provider.
+    peer.send_to(options(1).as_bytes(), "198.51.100.1:5060")
+        .unwrap();
+    assert!(peer.recv_from(&mut buf).is_err(), "answered before DNS");
+
+    let mut ans = q.clone();
+    ans[2..4].copy_from_slice(&[0x81, 0x80]);
+    ans[6..8].copy_from_slice(&[0, 1]);
+    ans.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 198, 51, 100, 2]);
+    dns.send_to(&ans, q_from).unwrap();
+    let t0 = std::time::Instant::now();
+    while !log().contains("acl: host name provider.test is 198.51.100.2") {
+        assert!(t0.elapsed().as_secs() < 3, "not resolved:\n{}", log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    peer.send_to(options(2).as_bytes(), "198.51.100.1:5060")
+        .unwrap();
+    let (n, _) = peer.recv_from(&mut buf).expect("answered once resolved");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+
+    // A reload asks again at once, though the answer's TTL (300 s) runs.
+    let hup = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let (_, _, name, qtype) = dns_query(&dns);
+    assert_eq!((name.as_str(), qtype), ("provider.test", 1), "{}", log());
+    // Meanwhile the last address still serves.
+    peer.send_to(options(3).as_bytes(), "198.51.100.1:5060")
+        .unwrap();
+    assert!(peer.recv_from(&mut buf).is_ok(), "{}", log());
+    let _ = fs::remove_dir_all(&work);
+}

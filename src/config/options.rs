@@ -111,17 +111,17 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     opt(
         "hosts_allow_reg",
         Implemented,
-        "Networks allowed to REGISTER (and thereby to send SIP); empty means everyone.",
+        "Networks or host names allowed to REGISTER (and thereby to send SIP); empty means everyone. A name is resolved without blocking, refreshed on its TTL (60 s to 1 h) and keeps its last address if DNS fails; until it first resolves it admits nobody.",
     ),
     opt(
         "hosts_allow_sip",
         Implemented,
-        "Networks allowed to send SIP; empty means everyone.",
+        "Networks or host names allowed to send SIP; empty means everyone. Names as for `hosts_allow_reg`.",
     ),
     opt(
         "hosts_deny_sip",
         Implemented,
-        "Networks whose SIP is always dropped; wins over both allow lists.",
+        "Networks or host names whose SIP is always dropped; wins over both allow lists. A name that has not resolved yet denies nobody (the other entries still apply) and is asked again every 10 to 60 s.",
     ),
     // --- registrations
     opt(
