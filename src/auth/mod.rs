@@ -1,0 +1,6 @@
+//! Digest authentication building blocks (placeholder doc, completed below).
+
+mod block;
+pub mod digest;
+pub mod md5;
+pub mod sha256;
