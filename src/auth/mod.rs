@@ -3,4 +3,5 @@
 mod block;
 pub mod digest;
 pub mod md5;
+pub mod nonce;
 pub mod sha256;
