@@ -4,4 +4,5 @@ mod block;
 pub mod digest;
 pub mod md5;
 pub mod nonce;
+pub mod pwfile;
 pub mod sha256;
