@@ -157,3 +157,26 @@ pub const HOLD_PER_STREAM: usize = 8;
 /// below ~1200 bytes); a larger one toward a leg with no destination is
 /// dropped.
 pub const HOLD_BYTES: usize = 1280;
+
+/// Users the digest password file ([`crate::auth::pwfile`]) may name. Each
+/// entry keeps the user name inline and its HA1 for MD5 and SHA-256 (about
+/// 180 bytes), so 64 users ≈ 12 KB. A file naming more is refused at load,
+/// with the line that overflowed.
+pub const MAX_AUTH_USERS: usize = 64;
+/// Longest user name and longest password in the password file: siproxd
+/// reads each line with `sscanf("%127s %127s")`. sipnat refuses a longer
+/// word (naming the line) rather than cutting it short.
+pub const MAX_AUTH_WORD: usize = 127;
+/// Longest value of one parameter of a `Proxy-Authorization` header (RFC
+/// 3261 §22.4) and longest realm: a digest URI, a nonce or a user name far
+/// longer than this is not from an honest phone, and the credentials are
+/// refused.
+pub const MAX_AUTH_VALUE: usize = 256;
+/// Parameters one `Proxy-Authorization` value may carry (the ten of RFC 7616
+/// §3.4 plus room for extensions); a longer list is refused.
+pub const MAX_AUTH_PARAMS: usize = 24;
+/// Nonces whose highest nonce-count (RFC 7616 §3.4.5) sipnat remembers, about
+/// 16 bytes each (256 ≈ 4 KB). When full, the entry issued longest ago goes
+/// and a watermark makes every nonce issued up to then answer "stale", so an
+/// eviction never reopens a replay ([`crate::auth::nonce::NonceCounts`]).
+pub const MAX_AUTH_NONCES: usize = 256;
