@@ -174,7 +174,7 @@ impl Core {
     pub fn reconfigure(&mut self, now: Instant, cfg: Config) {
         let names = cfg.acl_names().map(|(_, h)| h.name.as_str());
         self.acl_names.set_names(now, names, &mut self.dns);
-        self.proxy.reconfigure(cfg);
+        self.proxy.reconfigure(now, cfg);
         self.sync_relay_local();
     }
 
@@ -239,6 +239,9 @@ impl Core {
                     s.push_str(&format!(" media.{} {n}", limit.as_str()));
                 }
             }
+        }
+        if let Some(n) = self.proxy.blacklist_len() {
+            s.push_str(&format!(" blacklist {n}/{}", crate::limits::MAX_BLACKLIST));
         }
         s.push('\n');
         s.push_str(&self.stats.to_string());

@@ -18,7 +18,8 @@
 //!  core::Core ── proxy ── inbound (parse and check once)
 //!    │             │        → request (decide) → forward (a typed Plan)
 //!    │             │        → write (render the plan; responses too)
-//!    │             ├ register, contact, calls, answer, park, response
+//!    │             ├ auth (the 407 door, blacklist), register, contact,
+//!    │             ├ calls, answer, park, response
 //!    ├ relay (RTP: on_packet → forward, hold or drop; the driver asks it
 //!    │        directly for every packet)
 //!    ├ dns (resolver)
@@ -32,6 +33,7 @@
 //! | [`config`] | typed, immutable [`config::Config`]; the siproxd.conf and UCI readers; `check()` |
 //! | [`sip`] | SIP message parsing (one pass, no allocation), typed header views, URIs |
 //! | [`proxy`] | the SIP core: a message in (with its side and transport), the messages to send out |
+//! | [`auth`] | digest authentication, sans-IO: MD5, SHA-256, credentials, keyed nonces and their count table, the password file |
 //! | [`transport`] | UDP and TCP as data; stream framing and the TCP connection table, sans-IO |
 //! | [`output`] | the [`output::Outbox`] and the bounded writer [`output::Buf`], below `sdp` and `proxy` |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core; the access lists' host names kept resolved on their TTL (`dns::watch`) |

@@ -180,3 +180,9 @@ pub const MAX_AUTH_PARAMS: usize = 24;
 /// and a watermark makes every nonce issued up to then answer "stale", so an
 /// eviction never reopens a replay ([`crate::auth::nonce::NonceCounts`]).
 pub const MAX_AUTH_NONCES: usize = 256;
+/// Clients (source address, user) with failed authentications on record
+/// for the blacklist (siproxd's `plugin_blacklist`, [`crate::proxy::blacklist`]);
+/// about 40 bytes each.
+pub const MAX_BLACKLIST: usize = 128;
+/// Of those, how many one source address may hold.
+pub const MAX_BLACKLIST_PER_HOST: usize = 8;

@@ -89,6 +89,10 @@ fn check_config(o: &cli::Options) -> i32 {
             for w in &warnings {
                 eprintln!("{w}");
             }
+            if let Err(e) = sipnat::driver::read_passwords(&cfg) {
+                eprintln!("{e}");
+                return 1;
+            }
             for (opt, host) in cfg.acl_names() {
                 println!("{opt}: {host}: host name, resolved at run time (refreshed on its TTL)");
             }

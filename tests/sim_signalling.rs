@@ -841,23 +841,6 @@ fn sipnat_as_registrar_grants_at_most_an_hour() {
     assert_eq!(sim.core.proxy.registrations().len(), 0);
 }
 
-/// A DNS answer for `name` type A (1) or SRV (33) with the given records.
-fn dns_reply(query: &[u8], answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
-    let mut r = query.to_vec();
-    r[2] = 0x81; // QR, RD
-    r[3] = 0x80; // RA, NOERROR
-    r[6] = 0;
-    r[7] = answers.len() as u8;
-    for (ty, rdata) in answers {
-        r.extend_from_slice(&[0xc0, 12]);
-        r.extend_from_slice(&ty.to_be_bytes());
-        r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        r.extend_from_slice(rdata);
-    }
-    r
-}
-
 #[test]
 fn a_name_is_resolved_without_blocking() {
     let mut sim = Sim::signalling_only();

@@ -314,22 +314,35 @@ fn migrated_siproxd_config_equals_the_siproxd_conf() {
     assert_eq!(port.line, 30, "the UCI line, not the siproxd.conf one");
 }
 
-/// A siproxd section that asks for authentication (or the blacklist
-/// plugin) migrates, but sipnat refuses to run it: without authentication
-/// it would serve every phone while the user believes passwords are
-/// checked. `--check-config` names the option at its UCI line.
+/// A migrated siproxd section with authentication loads as it is
+/// (`--check-config` reads the password file too); half of it (a realm
+/// without passwords) or a password file that cannot be read is an error,
+/// never a silently open proxy.
 #[test]
-fn a_migrated_section_asking_for_authentication_is_refused_at_its_line() {
+fn a_migrated_section_with_authentication_is_checked() {
     let original = read(&data("siproxd")).replace("config siproxd ", "config sipnat ");
     let lines: Vec<&str> = original.lines().collect();
-    for (opt, at) in [
-        ("\toption proxy_auth_realm 'Home Router'", 31),
-        ("\toption proxy_auth_passwd 'secret'", 31),
-        ("\toption proxy_auth_pwfile '/etc/siproxd_passwd.cfg'", 31),
-        ("\tlist load_plugin 'plugin_blacklist.so'", 31),
+    let pw = Scratch::new("pw", "# users\n100 secret\n");
+    let pw_line = format!("\toption proxy_auth_pwfile '{}'", pw.0.display());
+    let realm = "\toption proxy_auth_realm 'Home Router'";
+    for (opts, ok, says) in [
+        (vec![realm, "\toption proxy_auth_passwd 'secret'"], true, ""),
+        (vec![realm, pw_line.as_str()], true, ""),
+        (vec!["\tlist load_plugin 'plugin_blacklist.so'"], true, ""),
+        (vec![realm], false, "no passwords"),
+        (
+            vec![
+                realm,
+                "\toption proxy_auth_pwfile '/nonexistent/sipnat.passwd'",
+            ],
+            false,
+            "/nonexistent/sipnat.passwd",
+        ),
     ] {
         let mut text: Vec<&str> = lines.clone();
-        text.insert(at - 1, opt);
+        for o in opts.iter().rev() {
+            text.insert(30, o);
+        }
         let f = Scratch::new("auth", &(text.join("\n") + "\n"));
         let name = f.0.to_str().expect("utf-8 path");
         let out = Process::new(env!("CARGO_BIN_EXE_sipnat"))
@@ -337,24 +350,14 @@ fn a_migrated_section_asking_for_authentication_is_refused_at_its_line() {
             .args(["--if-inbound", "br-lan", "--if-outbound", "pppoe-wan"])
             .output()
             .expect("sipnat runs");
-        assert_eq!(out.status.code(), Some(1), "{opt}");
         let err = String::from_utf8_lossy(&out.stderr);
-        let line = err
-            .lines()
-            .find(|l| l.contains("error:"))
-            .unwrap_or_else(|| panic!("{opt}: no error:\n{err}"));
-        assert!(line.starts_with(&format!("{name}:{at}: error: ")), "{line}");
-        if opt.contains("proxy_auth") {
-            let key = opt.split_whitespace().nth(1).expect("option name");
-            assert!(line.contains(&format!("'{key}'")), "{line}");
-            assert!(
-                line.contains("authentication is not implemented yet"),
-                "{line}"
-            );
-        } else {
-            assert!(line.contains("plugin_blacklist.so"), "{line}");
-        }
-        assert_eq!(err.matches("error:").count(), 1, "{err}");
+        assert_eq!(
+            out.status.code(),
+            Some(if ok { 0 } else { 1 }),
+            "{opts:?}: {err}"
+        );
+        assert!(err.contains(says), "{opts:?}: {err}");
+        assert!(!err.contains("secret"), "a password in a message: {err}");
     }
 }
 
@@ -551,4 +554,39 @@ fn check_config_of_the_shipped_file_with_the_init_scripts_devices() {
     ]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("there is 1 'sipnat' section"));
+}
+
+#[test]
+fn proxy_auth_algorithms_are_uci_only_and_checked() {
+    use sipnat::auth::Algorithm;
+    let parse = |t: &str| {
+        uci::parse_uci_config(
+            &format!("config sipnat g\n\toption if_inbound br-lan\n\toption if_outbound eth1\n{t}"),
+            "f",
+            None,
+        )
+        .expect("section")
+    };
+    let (c, d) = parse("");
+    assert!(d.is_empty());
+    assert_eq!(
+        &c.proxy_auth_algorithms[..],
+        &[Algorithm::Sha256, Algorithm::Md5],
+        "RFC 8760: SHA-256 first by default"
+    );
+    let (c, d) = parse("\toption proxy_auth_algorithms 'md5'\n");
+    assert!(d.is_empty(), "{d:#?}");
+    assert_eq!(&c.proxy_auth_algorithms[..], &[Algorithm::Md5]);
+    let (c, d) = parse("\toption proxy_auth_algorithms 'MD5, SHA-256'\n");
+    assert!(d.is_empty(), "{d:#?}");
+    assert_eq!(
+        &c.proxy_auth_algorithms[..],
+        &[Algorithm::Md5, Algorithm::Sha256]
+    );
+    for bad in ["SHA-512", "'MD5 MD5'"] {
+        let (_, d) = parse(&format!("\toption proxy_auth_algorithms {bad}\n"));
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{bad}: {d:#?}");
+        assert_eq!(e[0].line, 4);
+    }
 }

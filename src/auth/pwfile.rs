@@ -106,6 +106,15 @@ pub struct Passwords {
     store: Store,
 }
 
+/// No users: nobody passes (until the password file is read).
+impl Default for Passwords {
+    fn default() -> Self {
+        Passwords {
+            store: Store::Table(Vec::new()),
+        }
+    }
+}
+
 impl core::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match &self.store {

@@ -76,6 +76,38 @@ fn boolean(key: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// Digest algorithms in order of preference, blank or comma separated.
+fn algorithms(key: &str, value: &str) -> Result<heapless::Vec<crate::auth::Algorithm, 2>, String> {
+    let mut v = heapless::Vec::new();
+    for word in value.split([' ', '\t', ',']).filter(|w| !w.is_empty()) {
+        let alg = crate::auth::Algorithm::parse(word).ok_or_else(|| {
+            format!("{key}: '{word}' is not a digest algorithm sipnat offers (SHA-256, MD5)")
+        })?;
+        if v.contains(&alg) || v.push(alg).is_err() {
+            return Err(format!("{key}: '{word}' is named twice"));
+        }
+    }
+    if v.is_empty() {
+        return Err(format!("{key}: name SHA-256, MD5 or both"));
+    }
+    Ok(v)
+}
+
+/// A realm goes into a quoted string of our challenges (RFC 3261 §25.1):
+/// printable, no quote or backslash.
+fn realm(key: &str, value: &str) -> Result<Option<String>, String> {
+    if value.len() > 64
+        || value
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        return Err(format!(
+            "{key} = '{value}': a realm is at most 64 printable characters without \" or \\"
+        ));
+    }
+    Ok(opt_string(value))
+}
+
 fn opt_string(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_string())
 }
@@ -192,6 +224,16 @@ pub(super) fn apply_typed(
         "rtp_dscp" => done(int_in(key, value, 0, 255), |v| cfg.rtp_dscp = v as u8),
         "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
         "user" => done(Ok(opt_string(value)), |v| cfg.user = v),
+        "proxy_auth_realm" => done(realm(key, value), |v| cfg.proxy_auth_realm = v),
+        "proxy_auth_passwd" => done(Ok(opt_string(value).map(super::Secret)), |v| {
+            cfg.proxy_auth_passwd = v
+        }),
+        "proxy_auth_pwfile" => done(Ok(opt_path(value)), |v| cfg.proxy_auth_pwfile = v),
+        "plugin_blacklist_simulate" => done(boolean(key, value), |v| cfg.blacklist_simulate = v),
+        "plugin_blacklist_duration" => done(secs(key, value), |v| cfg.blacklist_duration = v),
+        "plugin_blacklist_hitcount" => done(int_in(key, value, 1, 1000), |v| {
+            cfg.blacklist_hitcount = v as u32
+        }),
         "chrootjail" => done(Ok(opt_path(value)), |v| cfg.chrootjail = v),
         // UCI-only options (uci::UCI_ONLY_OPTIONS); the siproxd.conf reader
         // never gets here with them, its lookup does not know them.
@@ -211,6 +253,9 @@ pub(super) fn apply_typed(
             }),
             |v| cfg.wan_sip_open = v,
         ),
+        "proxy_auth_algorithms" => done(algorithms(key, value), |v| {
+            cfg.proxy_auth_algorithms = v
+        }),
         "wan_sip_allow" => done(
             cfg.wan_sip_allow
                 .extend_from_list(value)
@@ -236,13 +281,6 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
         ),
         _ => format!("option '{name}' is recognised but not implemented yet; ignored"),
     }
-}
-
-/// The error for an option that asks for authentication (Status::Refused).
-fn refused_message(name: &str) -> String {
-    format!(
-        "option '{name}' asks sipnat to authenticate the phones, but authentication is not implemented yet: sipnat would let every phone register and call without a password, so it does not start; remove the option to run without authentication (hosts_allow_reg limits who may register)"
-    )
 }
 
 /// `load_plugin` names siproxd's blacklist plugin (`plugin_blacklist.so`,
@@ -347,18 +385,8 @@ impl<'f> Builder<'f> {
                 }
             }
             Applied::Bad(m) => self.error(line, m),
-            Applied::NotTyped if info.status == Status::Refused => {
-                if !value.is_empty() {
-                    self.error(line, refused_message(info.name));
-                }
-            }
             Applied::NotTyped if info.name == "load_plugin" && is_blacklist_plugin(value) => {
-                self.error(
-                    line,
-                    format!(
-                        "load_plugin = '{value}': the blacklist plugin (blocking clients after failed registrations) is not built into sipnat, and sipnat does not run without protection you asked for: remove this line to start without it (hosts_allow_reg limits who may register)"
-                    ),
-                );
+                self.cfg.blacklist = true;
             }
             Applied::NotTyped if info.name == "load_plugin" => {
                 // one warning per plugin line, naming the plugin

@@ -211,6 +211,26 @@ pub struct Config {
     /// the registration directory is handed to it only when it is
     /// sipnat's own (`driver::own_directory`).
     pub user: Option<String>,
+    /// Proxy authentication (siproxd's `proxy_auth_realm`): when set, the
+    /// phones must pass digest authentication for this realm to register
+    /// and to start anything going out ([`crate::auth`]).
+    pub proxy_auth_realm: Option<String>,
+    /// One password for every user (siproxd's `proxy_auth_passwd`).
+    pub proxy_auth_passwd: Option<Secret>,
+    /// Per-user passwords, `user password` a line (siproxd's
+    /// `proxy_auth_pwfile`; wins over `proxy_auth_passwd`). Read by the
+    /// driver at start and on reload.
+    pub proxy_auth_pwfile: Option<PathBuf>,
+    /// UCI only: the digest algorithms offered, in order (RFC 8760 §2.4;
+    /// default SHA-256, then MD5).
+    pub proxy_auth_algorithms: heapless::Vec<crate::auth::Algorithm, 2>,
+    /// `load_plugin = plugin_blacklist`: sources that fail authentication
+    /// `blacklist_hitcount` times are refused for `blacklist_duration`
+    /// seconds (0: until restart), only logged with `blacklist_simulate`.
+    pub blacklist: bool,
+    pub blacklist_simulate: bool,
+    pub blacklist_duration: u32,
+    pub blacklist_hitcount: u32,
     /// siproxd's chroot directory. sipnat does not chroot itself: on
     /// OpenWrt the init script runs every instance in a procd ujail
     /// ([`options::Status::ServedByInit`]).
@@ -275,6 +295,18 @@ impl Default for Config {
             tcp_connect_timeout: 500,
             tcp_keepalive: 0,
             user: None,
+            proxy_auth_realm: None,
+            proxy_auth_passwd: None,
+            proxy_auth_pwfile: None,
+            proxy_auth_algorithms: heapless::Vec::from_slice(&[
+                crate::auth::Algorithm::Sha256,
+                crate::auth::Algorithm::Md5,
+            ])
+            .unwrap_or_default(),
+            blacklist: false,
+            blacklist_simulate: false,
+            blacklist_duration: 3600,
+            blacklist_hitcount: 10,
             chrootjail: None,
             enabled: true,
             interface_inbound: None,
@@ -282,6 +314,16 @@ impl Default for Config {
             wan_sip_open: false,
             wan_sip_allow: Acl::default(),
         }
+    }
+}
+
+/// A password from the configuration: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
     }
 }
 
@@ -411,6 +453,30 @@ impl Config {
 
         if self.sip_listen_port == 0 {
             err("sip_listen_port must not be 0".to_string());
+        }
+        // Authentication: a realm needs passwords and passwords a realm;
+        // half of it would run open while the user believes it checks.
+        let has_pw = self.proxy_auth_passwd.is_some() || self.proxy_auth_pwfile.is_some();
+        match (&self.proxy_auth_realm, has_pw) {
+            (Some(r), false) => err(format!(
+                "proxy_auth_realm = '{r}' but no passwords: set proxy_auth_pwfile (or proxy_auth_passwd)"
+            )),
+            (_, true)
+                if self
+                    .proxy_auth_passwd
+                    .as_ref()
+                    .is_some_and(|p| p.0.len() > crate::limits::MAX_AUTH_WORD) =>
+            {
+                err(format!(
+                    "proxy_auth_passwd is longer than {} characters",
+                    crate::limits::MAX_AUTH_WORD
+                ))
+            }
+            (None, true) => err(
+                "proxy_auth_passwd / proxy_auth_pwfile set without proxy_auth_realm: nothing would be checked; set the realm"
+                    .to_string(),
+            ),
+            _ => {}
         }
         if let Some(h) = &self.outbound_proxy_host {
             if !plausible_host(h) {

@@ -26,10 +26,6 @@ pub enum Status {
     /// Accepted with a warning that it has no meaning in sipnat's design
     /// (one thread, features built in instead of loadable plugins).
     NotApplicable,
-    /// Asks for access control sipnat does not have yet (authentication):
-    /// a configuration that sets it is an error, so sipnat never runs open
-    /// to everyone while the user believes it checks passwords.
-    Refused,
 }
 
 impl Status {
@@ -42,9 +38,6 @@ impl Status {
             }
             Status::NotYet => "recognised, warns: not implemented yet",
             Status::NotApplicable => "recognised, warns: not applicable to sipnat",
-            Status::Refused => {
-                "refused: sipnat does not start with it (authentication is not implemented yet)"
-            }
         }
     }
 }
@@ -80,7 +73,7 @@ const fn list(name: &'static str, status: Status, meaning: &'static str) -> Opti
     }
 }
 
-use Status::{Implemented, NotApplicable, NotYet, Refused, ServedByInit};
+use Status::{Implemented, NotApplicable, NotYet, ServedByInit};
 
 /// Every option siproxd 0.8 understands (core table and all bundled plugins),
 /// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
@@ -246,17 +239,17 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- authentication
     opt(
         "proxy_auth_realm",
-        Refused,
-        "Realm for digest authentication that local clients must pass to register.",
+        Implemented,
+        "Realm for digest authentication that local clients must pass to register (sipnat: and to start calls and other requests going out).",
     ),
     opt(
         "proxy_auth_passwd",
-        Refused,
+        Implemented,
         "Single shared password for that authentication.",
     ),
     opt(
         "proxy_auth_pwfile",
-        Refused,
+        Implemented,
         "File with per-user passwords for that authentication (wins over proxy_auth_passwd).",
     ),
     // --- rewriting quirks
@@ -481,33 +474,33 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_blacklist
     opt(
         "plugin_blacklist_dbpath",
-        NotYet,
-        "SQLite database of blocked clients.",
+        NotApplicable,
+        "SQLite database of blocked clients (sipnat keeps its fixed-size table in memory: a restart forgets it).",
     ),
     opt(
         "plugin_blacklist_db_sync_mode",
-        NotYet,
-        "SQLite synchronous mode of that database (FULL, NORMAL, OFF).",
+        NotApplicable,
+        "SQLite synchronous mode of that database (FULL, NORMAL, OFF); no database in sipnat.",
     ),
     opt(
         "plugin_blacklist_simulate",
-        NotYet,
+        Implemented,
         "Only log who would be blocked.",
     ),
     opt(
         "plugin_blacklist_duration",
-        NotYet,
+        Implemented,
         "Seconds a client stays blocked (0: forever).",
     ),
     opt(
         "plugin_blacklist_hitcount",
-        NotYet,
+        Implemented,
         "Failed authentications before a client is blocked.",
     ),
     opt(
         "plugin_blacklist_register_window",
-        NotYet,
-        "Seconds within which a REGISTER answer must arrive to count.",
+        NotApplicable,
+        "Seconds within which a REGISTER answer must arrive to count (sipnat matches each answer to its request by its sealed branch: no window needed).",
     ),
 ];
 

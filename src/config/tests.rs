@@ -406,65 +406,78 @@ fn unimplemented_options_warn_once_by_name() {
 }
 
 #[test]
-fn authentication_options_are_refused_at_their_line() {
-    for (text, line, name) in [
-        ("proxy_auth_realm = Home\n", 1, "proxy_auth_realm"),
-        (
-            "user = nobody\nproxy_auth_passwd = secret\n",
-            2,
-            "proxy_auth_passwd",
-        ),
-        (
-            "# passwords\n\nproxy_auth_pwfile = /etc/siproxd_passwd.cfg\n",
-            3,
-            "proxy_auth_pwfile",
-        ),
+fn authentication_options_are_parsed_and_checked() {
+    let (cfg, d) = parse("proxy_auth_realm = Home\nproxy_auth_passwd = secret\n");
+    assert!(d.is_empty(), "{d:#?}");
+    assert_eq!(cfg.proxy_auth_realm.as_deref(), Some("Home"));
+    assert_eq!(
+        cfg.proxy_auth_passwd.as_ref().map(|s| s.0.as_str()),
+        Some("secret")
+    );
+    // the password never shows in a debug print of the configuration
+    assert!(!format!("{cfg:?}").contains("secret"));
+    let (cfg, d) = parse("proxy_auth_realm = Home\nproxy_auth_pwfile = /etc/siproxd_passwd.cfg\n");
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(cfg.proxy_auth_pwfile.is_some());
+    // a realm that cannot be quoted in a challenge is an error at its line
+    let (_, d) = parse("\nproxy_auth_realm = a\"b\n");
+    let e = errors(&d);
+    assert_eq!((e.len(), e[0].line), (1, 2), "{d:#?}");
+    // asking for authentication without saying the passwords, or passwords
+    // without a realm (siproxd would then check nothing): refused by check()
+    for text in [
+        "proxy_auth_realm = Home\n",
+        "proxy_auth_passwd = secret\n",
+        "proxy_auth_pwfile = /etc/p\n",
     ] {
-        let (_, d) = parse(text);
-        let e = errors(&d);
-        assert_eq!(e.len(), 1, "{text}: {d:#?}");
-        assert_eq!(e[0].line, line, "{text}");
-        assert!(e[0].message.contains(&format!("'{name}'")), "{}", e[0]);
+        let (cfg, _) = parse(text);
+        let c = cfg.check("f");
         assert!(
-            e[0].message
-                .contains("authentication is not implemented yet"),
-            "{}",
-            e[0]
+            c.iter().any(|x| x.message.contains("proxy_auth")),
+            "{text}: {c:#?}"
         );
     }
-    // every line that sets one is named
-    let (_, d) = parse("proxy_auth_realm = A\nproxy_auth_realm = B\nproxy_auth_pwfile = f\n");
-    let lines: Vec<usize> = errors(&d).iter().map(|e| e.line).collect();
-    assert_eq!(lines, vec![1, 2, 3]);
-    // an empty value asks for nothing (siproxd.conf: an empty value clears)
-    let (_, d) = parse("proxy_auth_realm =\n");
-    assert!(errors(&d).is_empty(), "{d:#?}");
-    // the options table says so
     for n in ["proxy_auth_realm", "proxy_auth_passwd", "proxy_auth_pwfile"] {
-        assert_eq!(options::lookup(n).map(|o| o.status), Some(Status::Refused));
+        assert_eq!(
+            options::lookup(n).map(|o| o.status),
+            Some(Status::Implemented)
+        );
     }
 }
 
 #[test]
-fn the_blacklist_plugin_is_refused_other_plugins_warn() {
+fn the_blacklist_plugin_and_its_options_load() {
     for v in [
         "plugin_blacklist.so",
         "plugin_blacklist.la",
         "plugin_blacklist",
         "/usr/lib/siproxd/plugin_blacklist.so",
     ] {
-        let (_, d) = parse(&format!(
+        let (cfg, d) = parse(&format!(
             "load_plugin = plugin_logcall.so\nload_plugin = {v}\n"
         ));
-        let e = errors(&d);
-        assert_eq!(e.len(), 1, "{v}: {d:#?}");
-        assert_eq!(e[0].line, 2);
-        assert!(e[0].message.contains(v), "{}", e[0]);
+        assert!(errors(&d).is_empty(), "{v}: {d:#?}");
+        assert!(cfg.blacklist, "{v}");
         assert_eq!(warnings(&d).len(), 1, "{v}: plugin_logcall only warns");
     }
-    // its options alone load nothing in siproxd either: they only warn
-    let (_, d) = parse("plugin_blacklist_hitcount = 5\n");
-    assert!(errors(&d).is_empty() && warnings(&d).len() == 1, "{d:#?}");
+    let (cfg, d) = parse(
+        "plugin_blacklist_hitcount = 5\nplugin_blacklist_duration = 60\nplugin_blacklist_simulate = 1\n",
+    );
+    assert!(d.is_empty(), "{d:#?}");
+    assert!(
+        !cfg.blacklist,
+        "its options alone load nothing (as in siproxd)"
+    );
+    assert_eq!(
+        (
+            cfg.blacklist_hitcount,
+            cfg.blacklist_duration,
+            cfg.blacklist_simulate
+        ),
+        (5, 60, true)
+    );
+    let (_, d) = parse("plugin_blacklist_hitcount = 0\n");
+    assert_eq!(errors(&d).len(), 1, "{d:#?}");
 }
 
 #[test]

@@ -96,6 +96,12 @@ pub const UCI_ONLY_OPTIONS: &[OptionInfo] = &[
         list: true,
         meaning: "With wan_sip_open 1: only these IPv4 addresses or networks (e.g. the provider's) may reach the SIP port; none: the whole WAN.",
     },
+    OptionInfo {
+        name: "proxy_auth_algorithms",
+        status: Status::Implemented,
+        list: false,
+        meaning: "Digest algorithms sipnat offers the phones, in order of preference (default 'SHA-256 MD5', RFC 8760); 'MD5' for phones that give up on a SHA-256 challenge instead of skipping it.",
+    },
 ];
 
 /// Look a UCI-only option up by its exact name.

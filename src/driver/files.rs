@@ -8,6 +8,7 @@
 //! registration changes decide).
 
 use super::{sys, unix_now};
+use crate::config::Config;
 use crate::core::Core;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -245,4 +246,30 @@ pub(super) fn remove_stale_temporary(path: &Path) {
 /// pid files are, through the same writer (no link followed).
 pub fn write_pid_file(path: &Path) -> std::io::Result<()> {
     write_atomically(path, &format!("{}\n", std::process::id()), 0o644)
+}
+
+/// The password file of `proxy_auth_pwfile`, parsed for the realm (`None`:
+/// none configured). An error names the file and line, never a password.
+/// A file other users may read is used, with a warning.
+pub fn read_passwords(cfg: &Config) -> Result<Option<crate::auth::Passwords>, String> {
+    let (Some(path), Some(realm)) = (&cfg.proxy_auth_pwfile, &cfg.proxy_auth_realm) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("proxy_auth_pwfile {}: {e}", path.display()))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o004 != 0 {
+            log::warn!(
+                "proxy_auth_pwfile {}: every user may read it; chmod 640 (group sipnat) or 600",
+                path.display()
+            );
+        }
+    }
+    let parsed = crate::auth::pwfile::parse(&text, realm);
+    let mut text = text.into_bytes();
+    crate::auth::pwfile::wipe(&mut text);
+    parsed
+        .map(Some)
+        .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.what))
 }

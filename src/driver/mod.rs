@@ -33,8 +33,8 @@ use crate::proxy::{Addresses, Channel, Outbox};
 use crate::transport::Transport;
 use dns_sockets::DnsSockets;
 pub use files::{
-    MAX_REGISTRATION_FILE, REGISTRATION_FILE_MODE, own_directory, read_registration_file,
-    write_atomically, write_pid_file,
+    MAX_REGISTRATION_FILE, REGISTRATION_FILE_MODE, own_directory, read_passwords,
+    read_registration_file, write_atomically, write_pid_file,
 };
 use files::{
     create_registration_dir, hand_over_registration_dir, load_registration_file,
@@ -207,6 +207,9 @@ impl Daemon {
             u64::from_le_bytes(seed),
             now,
         );
+        if let Some(p) = read_passwords(&cfg)? {
+            core.proxy.set_passwords(p);
+        }
         // Before anything writes there (the `.bad` copy): whether sipnat
         // makes the registration directory itself decides whether it may
         // give it to `user` later.
@@ -307,9 +310,10 @@ impl Daemon {
                 self.reload();
             }
             if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
+                let status = self.core.status_text();
+                let (head, counters) = status.split_once('\n').unwrap_or((&status, ""));
                 log::info!(
-                    "{} tcp-connections {}/{}",
-                    self.core.status_text(),
+                    "{head} tcp-connections {}/{}\n{counters}",
                     self.tcp.len(),
                     crate::limits::MAX_TCP_CONNECTIONS
                 );
@@ -739,8 +743,20 @@ impl Daemon {
                     );
                     cfg.sip_listen_port = old.sip_listen_port;
                 }
+                let passwords = match read_passwords(&cfg) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        log::error!("{e}");
+                        self.core.stats_mut().bump("reload", "refused");
+                        log::error!("configuration not reloaded: the running one stays");
+                        return;
+                    }
+                };
                 self.tcp.set_timers(tcp::timers(&cfg));
                 self.core.reconfigure(Instant::now(), cfg);
+                if let Some(p) = passwords {
+                    self.core.proxy.set_passwords(p);
+                }
                 self.refresh();
                 self.core.stats_mut().bump("reload", "done");
                 log::info!("configuration reloaded; calls and registrations kept");

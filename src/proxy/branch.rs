@@ -25,8 +25,8 @@
 //! probability 1 − 2⁻⁶⁴ and the response is dropped.
 //!
 //! The plaintext is the answer address (4 + 2 bytes), the side it is on (1
-//! byte), a 64-bit discriminator, and the Via values as received, one per
-//! line.
+//! byte), its transport (1 byte), flags (1 byte, [`FLAG_CREDENTIALS`]), a
+//! 64-bit discriminator, and the Via values as received, one per line.
 //!
 //! Every request sipnat forwards carries such a branch, so every response
 //! goes back to the address the request came from and nowhere a Via names
@@ -58,9 +58,14 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// branch of at most 540 characters.
 pub const MAX_SEALED_VIAS: usize = 320;
 
-/// Plaintext header: answer address (6), its side (1), its transport (1)
-/// and discriminator (8).
-const HEAD: usize = 6 + 1 + 1 + 8;
+/// Plaintext header: answer address (6), its side (1), its transport (1),
+/// flags (1) and discriminator (8).
+const HEAD: usize = 6 + 1 + 1 + 1 + 8;
+
+/// A flag of [`seal`]: the request was a REGISTER that carried credentials
+/// (`Authorization` or `Proxy-Authorization`); a 4xx to it is a failed
+/// authentication for the blacklist ([`super::blacklist`]).
+pub const FLAG_CREDENTIALS: u8 = 1;
 const TAG: usize = 8;
 /// Largest sealed blob (tag + plaintext).
 const MAX_SEALED: usize = TAG + HEAD + MAX_SEALED_VIAS;
@@ -82,6 +87,8 @@ pub struct Opened {
     pub reply: Peer,
     /// The discriminator given to [`seal`].
     pub discriminator: u64,
+    /// The flags given to [`seal`] ([`FLAG_CREDENTIALS`]).
+    pub flags: u8,
     /// The Via values, one per line (separated by `\n`), as received.
     pub vias: heapless::Vec<u8, MAX_SEALED_VIAS>,
 }
@@ -104,6 +111,7 @@ pub fn seal<'a>(
     key: &Key,
     reply: Peer,
     discriminator: u64,
+    flags: u8,
     vias: impl Iterator<Item = &'a str>,
     out: &mut [u8; MAX_BRANCH_TEXT],
 ) -> Option<usize> {
@@ -118,7 +126,11 @@ pub fn seal<'a>(
     put(&reply.addr.ip().octets(), &mut n)?;
     put(&reply.addr.port().to_be_bytes(), &mut n)?;
     put(
-        &[side_byte(reply.side), transport_byte(reply.transport)],
+        &[
+            side_byte(reply.side),
+            transport_byte(reply.transport),
+            flags,
+        ],
         &mut n,
     )?;
     put(&discriminator.to_be_bytes(), &mut n)?;
@@ -173,8 +185,9 @@ pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
         b't' => Transport::Tcp,
         _ => return None,
     };
+    let flags = plain[8];
     let mut disc = [0u8; 8];
-    disc.copy_from_slice(&plain[8..HEAD]);
+    disc.copy_from_slice(&plain[9..HEAD]);
     let vias = heapless::Vec::from_slice(&plain[HEAD..]).ok()?;
     core::str::from_utf8(&vias).ok()?;
     Some(Opened {
@@ -184,6 +197,7 @@ pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
             transport,
         },
         discriminator: u64::from_be_bytes(disc),
+        flags,
         vias,
     })
 }
@@ -285,6 +299,7 @@ mod tests {
             &key(),
             lan(reply.parse().unwrap()),
             disc,
+            0,
             vias.iter().copied(),
             &mut out,
         )
@@ -318,8 +333,9 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         );
         assert!(!s.contains("10.77") && !s.contains("z9hG4bK776"));
-        // One typical phone Via: a branch of about 110 characters.
-        assert!(s.len() < 130, "{}", s.len());
+        // One typical phone Via: a branch of about 130 characters (the
+        // flags byte of issue 11 added two).
+        assert!(s.len() < 135, "{}", s.len());
     }
 
     #[test]
@@ -378,10 +394,10 @@ mod tests {
         let long = "v".repeat(MAX_SEALED_VIAS + 1);
         let mut out = [0u8; MAX_BRANCH_TEXT];
         let r: SocketAddrV4 = "10.77.1.2:5060".parse().unwrap();
-        assert!(seal(&key(), lan(r), 0, [long.as_str()].into_iter(), &mut out).is_none());
-        assert!(seal(&key(), lan(r), 0, ["a\nb"].into_iter(), &mut out).is_none());
+        assert!(seal(&key(), lan(r), 0, 0, [long.as_str()].into_iter(), &mut out).is_none());
+        assert!(seal(&key(), lan(r), 0, 0, ["a\nb"].into_iter(), &mut out).is_none());
         let fits = "v".repeat(MAX_SEALED_VIAS);
-        let n = seal(&key(), lan(r), 0, [fits.as_str()].into_iter(), &mut out).unwrap();
+        let n = seal(&key(), lan(r), 0, 0, [fits.as_str()].into_iter(), &mut out).unwrap();
         assert_eq!(n, MAX_BRANCH_TEXT);
         assert_eq!(open(&key(), &out[..n]).unwrap().vias.len(), MAX_SEALED_VIAS);
     }

@@ -62,6 +62,17 @@ impl Sip<'_> {
         // branch (RFC 4475 longreq.dat has 34) go out masked instead: still
         // no LAN address.
         let reply = reply_peer(&req.top, src);
+        // A REGISTER with credentials: its 4xx counts for the blacklist.
+        let flags = if req.method == Method::Register
+            && msg.headers().iter().any(|h| {
+                h.name == HeaderName::Authorization
+                    || (h.name == HeaderName::ProxyAuthorization
+                        && !self.is_our_credential(h.value))
+            }) {
+            branch::FLAG_CREDENTIALS
+        } else {
+            0
+        };
         let mut branch_mem = [0u8; branch::MAX_BRANCH_TEXT];
         let mut branch_len = None;
         if plan.hide {
@@ -70,6 +81,7 @@ impl Sip<'_> {
                 &self.key,
                 reply,
                 disc,
+                flags,
                 msg.values(HeaderName::Via),
                 &mut branch_mem,
             );
@@ -100,7 +112,14 @@ impl Sip<'_> {
             let disc = self
                 .key
                 .hash(&[b"in", dest_side.as_str().as_bytes(), first_via.as_bytes()]);
-            branch_len = branch::seal(&self.key, reply, disc, core::iter::empty(), &mut branch_mem);
+            branch_len = branch::seal(
+                &self.key,
+                reply,
+                disc,
+                flags,
+                core::iter::empty(),
+                &mut branch_mem,
+            );
         }
         let Some(branch_len) = branch_len else {
             // Cannot happen: a branch without Vias always fits.

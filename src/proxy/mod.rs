@@ -74,6 +74,7 @@
 //! a new entry in a full table gets 503 with Retry-After, and nothing already
 //! there is evicted.
 
+pub mod blacklist;
 pub mod branch;
 pub mod keyed;
 pub mod mask;
@@ -82,6 +83,7 @@ pub mod ratelimit;
 pub mod registry;
 
 mod answer;
+mod auth;
 mod calls;
 mod contact;
 mod forward;
@@ -216,6 +218,10 @@ pub struct Proxy {
     media: Option<Media>,
     /// New calls per WAN source ([`ratelimit`]).
     invites: ratelimit::InviteLimiter,
+    /// Proxy authentication (`proxy_auth_realm`), [`auth`].
+    auth: Option<auth::AuthState>,
+    /// siproxd's `plugin_blacklist`, [`blacklist`].
+    blacklist: Option<blacklist::Blacklist>,
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -284,7 +290,7 @@ impl Proxy {
                 data: [0; MAX_SIP_MESSAGE],
             })
             .collect();
-        Proxy {
+        let mut p = Proxy {
             cfg,
             addrs,
             public,
@@ -297,7 +303,11 @@ impl Proxy {
             dirty: false,
             media,
             invites: ratelimit::InviteLimiter::new(),
-        }
+            auth: None,
+            blacklist: None,
+        };
+        p.configure_auth(now);
+        p
     }
 
     /// New interface addresses; true when they changed.
@@ -323,12 +333,13 @@ impl Proxy {
 
     /// Swap in a new, checked configuration (SIGHUP). Registrations,
     /// transactions and calls in progress are kept.
-    pub fn reconfigure(&mut self, cfg: Config) {
+    pub fn reconfigure(&mut self, now: Instant, cfg: Config) {
         self.public = cfg
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
         self.cfg = cfg;
+        self.configure_auth(now);
     }
 
     pub fn config(&self) -> &Config {

@@ -40,12 +40,18 @@ impl Sip<'_> {
                 self.stats.bump("drop", "acl-register");
                 return self.answer(src, msg, ans(403, "Forbidden (hosts_allow_reg)"), out);
             }
+            if !self.admit_lan(now, src, &req, to_us, out) {
+                return;
+            }
             if to_us {
                 return self.local_register(now, src, msg, out);
             }
             return self.forward(now, src, &req, Next::Hop, out);
         }
 
+        if !self.admit_lan(now, src, &req, to_us, out) {
+            return;
+        }
         if to_us {
             let ruri = &req.ruri;
             if ruri.user.is_none() && ruri.param(CONTACT_TOKEN_PARAM).is_none() {

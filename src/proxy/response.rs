@@ -66,6 +66,9 @@ impl Sip<'_> {
         if hidden && (200..300).contains(&code) && cseq_method == Some(Method::Register) {
             self.confirm_registration(now, msg, dest.addr);
         }
+        if cseq_method == Some(Method::Register) && dest_side == Side::Lan {
+            self.register_outcome(now, *dest.addr.ip(), msg, code, sealed.flags);
+        }
 
         // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
         let call_key = self.call_key(msg);

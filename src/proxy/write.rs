@@ -97,6 +97,8 @@ impl Proxy {
                     w.put(b"\r\n");
                 }
                 HeaderName::ContentLength => {}
+                // sipnat's own credentials, checked at the door ([`super::auth`]).
+                HeaderName::ProxyAuthorization if self.is_our_credential(h.value) => {}
                 HeaderName::Contact => self.put_contact(&mut w, h, mode, plan.hop.transport),
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }

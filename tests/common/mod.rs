@@ -316,3 +316,20 @@ pub fn invite(
         body.len()
     )
 }
+
+/// A DNS answer for `name` type A (1) or SRV (33) with the given records.
+pub fn dns_reply(query: &[u8], answers: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut r = query.to_vec();
+    r[2] = 0x81; // QR, RD
+    r[3] = 0x80; // RA, NOERROR
+    r[6] = 0;
+    r[7] = answers.len() as u8;
+    for (ty, rdata) in answers {
+        r.extend_from_slice(&[0xc0, 12]);
+        r.extend_from_slice(&ty.to_be_bytes());
+        r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        r.extend_from_slice(rdata);
+    }
+    r
+}
