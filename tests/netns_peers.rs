@@ -394,21 +394,28 @@ impl Lab {
     }
 
     /// sipnat in the router's namespace, trace logging on (every SIP
-    /// message it sends over UDP is in its log); `extra`: more lines for
-    /// its configuration.
+    /// message it sends over UDP is in its log); `extra`: more
+    /// `name = value` lines for its configuration. The configuration is
+    /// written in UCI, as on OpenWrt (`load_plugin` and `hosts_*` as lists).
     fn start_sipnat(&mut self, extra: &str) {
-        let conf = self.path("sipnat.conf");
-        fs::write(
-            &conf,
-            format!(
-                "# written by tests/netns_peers.rs\n\
-                 if_inbound = rlan\nif_outbound = rwan\nsip_listen_port = 5060\n\
-                 rtp_proxy_enable = 1\nrtp_port_low = 20000\nrtp_port_high = 20019\n\
-                 registration_file = {}\n{extra}",
-                self.path("registrations").display()
-            ),
-        )
-        .expect("sipnat.conf");
+        let conf = self.path("sipnat.uci");
+        let lines = format!(
+            "if_inbound = rlan\nif_outbound = rwan\nsip_listen_port = 5060\n\
+             rtp_proxy_enable = 1\nrtp_port_low = 20000\nrtp_port_high = 20019\n\
+             registration_file = {}\n{extra}",
+            self.path("registrations").display()
+        );
+        let mut uci = String::from("# written by tests/netns_peers.rs\nconfig sipnat 'general'\n");
+        for line in lines.lines() {
+            let (name, value) = line.split_once(" = ").expect("name = value");
+            let kind = if name == "load_plugin" || name.starts_with("hosts_") {
+                "list"
+            } else {
+                "option"
+            };
+            uci.push_str(&format!("\t{kind} {name} '{value}'\n"));
+        }
+        fs::write(&conf, uci).expect("sipnat.uci");
         let bin = env!("CARGO_BIN_EXE_sipnat");
         let conf = conf.display().to_string();
         let pid = self.spawn("sipnat", 'r', bin, &["-f", "-d", "0x80", "-c", &conf]);
@@ -471,8 +478,16 @@ impl Lab {
         while Instant::now() < end {
             let log = self.log("sipnat");
             if log.matches("status: ").count() > before {
+                // The status line and the counter lines after it
+                // (`auth.passed 4`), joined into one line of words.
                 let at = log.rfind("status: ").unwrap_or(0);
-                return log[at..].lines().next().unwrap_or("").to_string();
+                let mut lines = log[at..].lines();
+                let mut status = lines.next().unwrap_or("").to_string();
+                for l in lines.take_while(|l| !l.contains(" [sipnat")) {
+                    status.push(' ');
+                    status.push_str(l.trim());
+                }
+                return status;
             }
             std::thread::sleep(Duration::from_millis(30));
         }
@@ -1096,6 +1111,34 @@ struct Setup {
     /// sipnat closes idle TCP connections after 2 s (`tcp_timeout`), and
     /// the calls begin once the phones' connections have been idle for 3 s.
     idle_close: bool,
+    /// sipnat asks the LAN phones for passwords ([`AUTH_REALM`], a password
+    /// file with a plaintext entry for 100 and HA1 entries for 101), with
+    /// the blacklist loaded; baresip answers the 407s with `auth_pass`.
+    auth: bool,
+}
+
+/// The realm of sipnat's own authentication in the auth scenario.
+const AUTH_REALM: &str = "sipnat-lab";
+
+/// sipnat's configuration lines for the auth scenario, its password file
+/// written into the lab.
+fn auth_config(lab: &Lab) -> String {
+    use sipnat::auth::{Algorithm, digest::ha1};
+    let pwfile = lab.path("passwd");
+    let md5 = ha1(Algorithm::Md5, "101", AUTH_REALM, "secret101");
+    let sha = ha1(Algorithm::Sha256, "101", AUTH_REALM, "secret101");
+    fs::write(
+        &pwfile,
+        format!("# the lab's phones\n100 secret100\n101 md5:{md5}\n101 sha-256:{sha}\n"),
+    )
+    .expect("password file");
+    // Debian's baresip (1.0, libre) gives up on a SHA-256 challenge instead
+    // of taking the MD5 one below it (RFC 8760 §2.4): offer MD5 only.
+    format!(
+        "proxy_auth_realm = {AUTH_REALM}\nproxy_auth_pwfile = {}\n\
+         load_plugin = plugin_blacklist.so\nproxy_auth_algorithms = MD5\n",
+        pwfile.display()
+    )
 }
 
 /// The whole scenario in `setup`.
@@ -1106,6 +1149,7 @@ fn scenario(name: &'static str, setup: Setup) {
         inbound,
         firewall,
         idle_close,
+        auth,
     } = setup;
     let started = Instant::now();
     let Some(mut lab) = Lab::new(name) else {
@@ -1117,7 +1161,21 @@ fn scenario(name: &'static str, setup: Setup) {
     let wan = lab.capture("rwan", "wan.pcap", "");
     let lan = lab.capture("rlan", "lan.pcap", "");
     lab.start_kamailio(inbound == Inbound::Source);
-    lab.start_sipnat(if idle_close { "tcp_timeout = 2\n" } else { "" });
+    let mut extra = String::new();
+    if idle_close {
+        extra.push_str("tcp_timeout = 2\n");
+    }
+    if auth {
+        extra.push_str(&auth_config(&lab));
+    }
+    lab.start_sipnat(&extra);
+    let with_password = |mut spec: PhoneSpec| {
+        if auth {
+            spec.account
+                .push_str(&format!(";auth_pass=secret{}", spec.user));
+        }
+        spec
+    };
     let mut w = lab.phone(PhoneSpec {
         name: "W",
         role: 'x',
@@ -1129,7 +1187,7 @@ fn scenario(name: &'static str, setup: Setup) {
              audio_codecs=pcmu"
         ),
     });
-    let mut a = lab.phone(lan_phone(
+    let mut a = lab.phone(with_password(lan_phone(
         "A",
         'l',
         "100",
@@ -1137,8 +1195,8 @@ fn scenario(name: &'static str, setup: Setup) {
         440,
         phone,
         provider,
-    ));
-    let mut b = lab.phone(lan_phone(
+    )));
+    let mut b = lab.phone(with_password(lan_phone(
         "B",
         'm',
         "101",
@@ -1146,7 +1204,7 @@ fn scenario(name: &'static str, setup: Setup) {
         700,
         phone,
         provider,
-    ));
+    )));
 
     // Registration through sipnat: the registrar's own table.
     let table = wait_registered(&lab, &["200", "100", "101"]);
@@ -1196,6 +1254,32 @@ fn scenario(name: &'static str, setup: Setup) {
     let lan_pkts = parse_pcap(&lan_bytes).expect("lan.pcap");
     let wan_pkts = parse_pcap(&wan_bytes).expect("wan.pcap");
     let lan_sip = sip_by_transport(&lan_pkts, ROUTER_LAN, None);
+    if auth {
+        // Each phone was asked (407) and passed: its REGISTER and its calls.
+        let challenged = lan_pkts
+            .iter()
+            .filter(|p| p.src == ROUTER_LAN && p.payload.starts_with(b"SIP/2.0 407 "))
+            .count();
+        let passed: u32 = status_value(&status, "auth.passed").parse().unwrap_or(0);
+        assert!(
+            challenged >= 2 && passed >= 4,
+            "sipnat's 407s on the LAN: {challenged}, auth.passed {passed}: {status}"
+        );
+        for bad in [
+            "auth.wrong-password",
+            "auth.unknown-user",
+            "blacklist.refused",
+        ] {
+            assert_eq!(status_value(&status, bad), "", "{bad}: {status}");
+        }
+        // sipnat's credentials and challenges never reach the provider.
+        let realm = AUTH_REALM.as_bytes();
+        let leaked = wan_pkts
+            .iter()
+            .filter(|p| p.payload.windows(realm.len()).any(|w| w == realm))
+            .count();
+        assert_eq!(leaked, 0, "sipnat's realm in {leaked} WAN packets");
+    }
     let wan_sip = sip_by_transport(&wan_pkts, ROUTER_WAN, Some(PROVIDER));
     let want = |tp: Tp, (udp, tcp): (usize, usize)| match tp {
         Tp::Udp => udp > 0 && tcp == 0,
@@ -1337,6 +1421,7 @@ const PLAIN: Setup = Setup {
     inbound: Inbound::Contact,
     firewall: false,
     idle_close: false,
+    auth: false,
 };
 
 /// Phones to sipnat over UDP, sipnat to kamailio over UDP, behind OpenWrt's
@@ -1436,6 +1521,126 @@ fn peers_tcp_phone_reached_after_idle_close() {
             ..PLAIN
         },
     );
+}
+
+/// Proxy authentication with real phones: sipnat asks A and B (baresip,
+/// `auth_pass`) for passwords from a password file (a plaintext entry and
+/// HA1 entries), they pass, register with kamailio and make every call as
+/// without authentication; sipnat's realm never reaches the WAN (its
+/// credentials are removed before the requests go on). Behind the default
+/// firewall.
+#[test]
+fn peers_phones_authenticate_to_sipnat() {
+    scenario(
+        "auth",
+        Setup {
+            firewall: true,
+            auth: true,
+            ..PLAIN
+        },
+    );
+}
+
+/// The blacklist with a burst of wrong passwords from A's address (a plain
+/// UDP socket in A's namespace answering sipnat's 407s with digest
+/// responses for a wrong password): after `plugin_blacklist_hitcount` (5)
+/// failures the client gets `403 Forbidden (blacklisted)`, also with the
+/// right password, while phone B (baresip, right password) registers.
+#[test]
+fn peers_blacklist_after_a_burst_of_wrong_passwords() {
+    use sipnat::auth::{
+        Algorithm,
+        digest::{ha1, response},
+    };
+    let Some(mut lab) = Lab::new("blacklist") else {
+        return;
+    };
+    lab.start_kamailio(false);
+    let mut extra = auth_config(&lab);
+    extra.push_str("plugin_blacklist_hitcount = 5\nplugin_blacklist_duration = 600\n");
+    lab.start_sipnat(&extra);
+    let ns = lab.ns('l');
+    let sock = std::thread::spawn(move || {
+        let f = File::open(format!("/var/run/netns/{ns}")).expect("netns");
+        // SAFETY: setns(2) with an open namespace fd; it moves only this
+        // thread, which ends right after binding.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        std::net::UdpSocket::bind("10.77.1.2:5090").expect("bind in A's namespace")
+    })
+    .join()
+    .expect("socket thread");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let router = SocketAddr::from(([10, 77, 1, 1], 5060));
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5090;branch=z9hG4bKbl{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:100@{DOMAIN}>;tag=bl\r\nTo: <sip:100@{DOMAIN}>\r\n\
+             Call-ID: blacklist@10.77.1.2\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:100@10.77.1.2:5090>\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let ask = |msg: &str| -> String {
+        sock.send_to(msg.as_bytes(), router).expect("send");
+        let mut buf = [0u8; 4096];
+        let (n, _) = sock.recv_from(&mut buf).expect("sipnat answers");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let nonce_of = |answer: &str| -> String {
+        assert!(answer.starts_with("SIP/2.0 407 "), "{answer}");
+        let at = answer.find("nonce=\"").expect("a nonce") + 7;
+        answer[at..].split('"').next().unwrap().to_string()
+    };
+    let mut cseq = 1;
+    for _ in 0..5 {
+        let nonce = nonce_of(&ask(&register(cseq, "")));
+        cseq += 1;
+        let h1 = ha1(Algorithm::Md5, "100", AUTH_REALM, "not-the-password");
+        let uri = format!("sip:{DOMAIN}");
+        let r = response(
+            Algorithm::Md5,
+            &h1,
+            &nonce,
+            "00000001",
+            "abc",
+            "auth",
+            "REGISTER",
+            &uri,
+        );
+        let creds = format!(
+            "Proxy-Authorization: Digest username=\"100\", realm=\"{AUTH_REALM}\", \
+             nonce=\"{nonce}\", uri=\"{uri}\", response=\"{r}\", algorithm=MD5, qop=auth, \
+             nc=00000001, cnonce=\"abc\"\r\n"
+        );
+        let again = ask(&register(cseq, &creds));
+        cseq += 1;
+        assert!(
+            again.starts_with("SIP/2.0 407 "),
+            "a wrong password: {again}"
+        );
+    }
+    let blocked = ask(&register(cseq, ""));
+    assert!(
+        blocked.starts_with("SIP/2.0 403 Forbidden (blacklisted)"),
+        "after 5 wrong passwords: {blocked}"
+    );
+    // Phone B, another address with the right password, is not affected.
+    let _b = lab.phone(PhoneSpec {
+        account: format!(
+            "{};auth_pass=secret101",
+            lan_phone("B", 'm', "101", "10.77.1.3", 700, Tp::Udp, Tp::Udp).account
+        ),
+        ..lan_phone("B", 'm', "101", "10.77.1.3", 700, Tp::Udp, Tp::Udp)
+    });
+    wait_registered(&lab, &["101"]);
+    let status = lab.sipnat_status();
+    assert_eq!(
+        status_value(&status, "auth.wrong-password"),
+        "5",
+        "{status}"
+    );
+    assert_eq!(status_value(&status, "blacklist.blocked"), "1", "{status}");
+    assert_eq!(status_value(&status, "blacklist.refused"), "1", "{status}");
+    println!("blacklist: {status}");
 }
 
 // ------------------------------------------------------------ WAV analysis
