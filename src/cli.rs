@@ -59,56 +59,19 @@ pub enum Command {
     Version,
 }
 
+/// The command line (descriptions are in [`OPTIONS_HELP`]).
 fn spec() -> getopts::Options {
     let mut o = getopts::Options::new();
-    o.optopt(
-        "c",
-        "config",
-        &format!("read the configuration from FILE (default {DEFAULT_CONFIG})"),
-        "FILE",
-    );
-    o.optopt(
-        "d",
-        "debug",
-        "siproxd debug class mask (decimal or 0x hex; -1: all), overrides debug_level",
-        "LEVEL",
-    );
-    o.optopt(
-        "p",
-        "pid-file",
-        "write the process id to FILE, overrides pid_file",
-        "FILE",
-    );
-    o.optflag(
-        "f",
-        "foreground",
-        "stay in the foreground (ignore daemonize)",
-    );
-    o.optflag(
-        "",
-        "check-config",
-        "check the configuration, report problems and exit",
-    );
-    o.optopt(
-        "s",
-        "section",
-        "UCI section to read: a name or @sipnat[N] (default: the first sipnat section)",
-        "SECTION",
-    );
-    o.optopt(
-        "",
-        "if-inbound",
-        "LAN device, overrides if_inbound (the init script passes interface_inbound resolved)",
-        "DEV",
-    );
-    o.optopt(
-        "",
-        "if-outbound",
-        "WAN device, overrides if_outbound (the init script passes interface_outbound resolved)",
-        "DEV",
-    );
-    o.optflag("V", "version", "print the version and exit");
-    o.optflag("h", "help", "print this help and exit");
+    o.optopt("c", "config", "", "FILE");
+    o.optopt("d", "debug", "", "LEVEL");
+    o.optopt("p", "pid-file", "", "FILE");
+    o.optflag("f", "foreground", "");
+    o.optflag("", "check-config", "");
+    o.optopt("s", "section", "", "SECTION");
+    o.optopt("", "if-inbound", "", "DEV");
+    o.optopt("", "if-outbound", "", "DEV");
+    o.optflag("V", "version", "");
+    o.optflag("h", "help", "");
     o
 }
 
@@ -120,14 +83,39 @@ fn program_name(args: &[String]) -> String {
         .unwrap_or_else(|| "sipnat".to_string())
 }
 
+/// The options of [`spec`] as `-h` shows them, written out: getopts' own
+/// formatter pulls in Unicode width tables (about 10 KB of the MIPS
+/// binary) to align these few ASCII lines. A test checks that every
+/// option of `spec` is here.
+const OPTIONS_HELP: &str = "\
+Options:
+    -c, --config FILE   read the configuration from FILE (default {DEFAULT_CONFIG})
+    -d, --debug LEVEL   siproxd debug class mask (decimal or 0x hex; -1: all),
+                        overrides debug_level
+    -p, --pid-file FILE write the process id to FILE, overrides pid_file
+    -f, --foreground    stay in the foreground (ignore daemonize)
+        --check-config  check the configuration, report problems and exit
+    -s, --section SECTION
+                        UCI section to read: a name or @sipnat[N] (default:
+                        the first sipnat section)
+        --if-inbound DEV
+                        LAN device, overrides if_inbound (the init script
+                        passes interface_inbound resolved)
+        --if-outbound DEV
+                        WAN device, overrides if_outbound (the init script
+                        passes interface_outbound resolved)
+    -V, --version       print the version and exit
+    -h, --help          print this help and exit
+";
+
 /// The usage text for `-h`.
 pub fn usage(program: &str) -> String {
-    let brief = format!(
+    format!(
         "Usage: {program} [options]\n\nSIP/RTP NAT-traversal proxy (a siproxd replacement). \
 The configuration file uses siproxd.conf syntax, or UCI syntax (/etc/config/sipnat) \
-with siproxd's option names; the syntax is detected."
-    );
-    spec().usage(&brief)
+with siproxd's option names; the syntax is detected.\n\n{}",
+        OPTIONS_HELP.replace("{DEFAULT_CONFIG}", DEFAULT_CONFIG)
+    )
 }
 
 /// `sipnat <version>` for `-V`.

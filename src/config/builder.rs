@@ -11,7 +11,6 @@
 
 use super::options::{self, Status};
 use super::{Config, Diagnostic, OutboundDomain, SIP_PORT, uci};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Result of applying one typed option.
@@ -311,7 +310,9 @@ pub(super) struct Builder<'f> {
     diags: Vec<Diagnostic>,
     parts: DomainParts,
     /// first line each option was seen on (repeat detection, warn-once)
-    seen: HashMap<&'static str, usize>,
+    /// (a few dozen options at most: a list, not a hash map, which would
+    /// cost the MIPS binary its hasher and random seeding)
+    seen: Vec<(&'static str, usize)>,
 }
 
 impl<'f> Builder<'f> {
@@ -322,7 +323,7 @@ impl<'f> Builder<'f> {
             cfg: Config::default(),
             diags: Vec::new(),
             parts: DomainParts::default(),
-            seen: HashMap::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -356,9 +357,13 @@ impl<'f> Builder<'f> {
             self.error(line, format!("unknown option '{key}'{hint}"));
             return;
         };
-        let first = self.seen.get(info.name).copied();
+        let first = self
+            .seen
+            .iter()
+            .find(|(n, _)| *n == info.name)
+            .map(|&(_, l)| l);
         if first.is_none() {
-            self.seen.insert(info.name, line);
+            self.seen.push((info.name, line));
         }
         let is_acl = info.name.starts_with("hosts_");
         match apply_typed(&mut self.cfg, &mut self.parts, info.name, value, line) {

@@ -94,12 +94,12 @@ pub fn raise_fd_limit(need: u64) {
 /// takes new sockets of its owner only (socket(7)), and the owner of a
 /// socket follows its `fchown`.
 pub fn drop_privileges(user: &str, shared: &[std::os::fd::RawFd]) -> Result<(u32, u32), String> {
-    let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name {user:?}"))?;
+    let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name '{user}'"))?;
     // SAFETY: getpwnam returns a pointer to static storage or null; we copy
     // the two ids out before any other call that could overwrite it.
     let pw = unsafe { libc::getpwnam(name.as_ptr()) };
     if pw.is_null() {
-        return Err(format!("no such user {user:?}"));
+        return Err(format!("no such user '{user}'"));
     }
     // SAFETY: pw is non-null and points to a passwd record.
     let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
