@@ -88,13 +88,13 @@ impl Proxy {
                         a.passwords = passwords;
                         Some(a)
                     }
-                    _ => Some(AuthState {
+                    _ => Some(Box::new(AuthState {
                         realm,
                         passwords,
                         nonces: Nonces::new(nonce_key(&self.key)),
                         counts: NonceCounts::new(),
                         epoch: now,
-                    }),
+                    })),
                 }
             }
         };
