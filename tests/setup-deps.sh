@@ -17,7 +17,7 @@
 #               modules; recommends such as the GTK front end are not needed)
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
-# Run as root (CI: sudo tests/setup-deps.sh).
+# Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
 WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox qemu-user-static kamailio baresip"
@@ -30,7 +30,7 @@ for a in "$@"; do
 done
 
 if [ "$(id -u)" != 0 ]; then
-    echo "setup-deps.sh: run me as root (sudo $0)" >&2
+    echo "setup-deps.sh: run me as root" >&2
     exit 1
 fi
 if ! command -v apt-get >/dev/null 2>&1; then

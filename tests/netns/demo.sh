@@ -9,7 +9,7 @@
 # the WAN, and takes a call from the WAN. Then it shows what the phone sent
 # next to what the WAN saw, and tears everything down.
 #
-# usage: sudo tests/netns/demo.sh [--keep] [SIPNAT]
+# usage (as root): tests/netns/demo.sh [--keep] [SIPNAT]
 #   SIPNAT  the binary to run (default: target/release/sipnat, built first)
 #   --keep  keep the logs, sipp traces and pcaps (their directory is printed)
 # Needs root (and Rust to build sipnat).
