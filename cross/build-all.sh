@@ -161,9 +161,11 @@ done
 
 # --- packages ----------------------------------------------------------------
 if [ "$PACKAGES" = 1 ]; then
+	# One package per OpenWrt arch the target serves (openwrt/arch.sh).
 	for t in $TARGETS; do
-		arch="$(sipnat_target_arch "$t")"
-		sh "$ROOT/openwrt/mkipk.sh" "$OUT/sipnat-$t" "$arch" "$VERSION" "$OUT" >/dev/null
+		for arch in $(sipnat_target_archs "$t"); do
+			sh "$ROOT/openwrt/mkipk.sh" "$OUT/sipnat-$t" "$arch" "$VERSION" "$OUT" >/dev/null
+		done
 	done
 fi
 

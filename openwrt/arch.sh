@@ -1,72 +1,77 @@
 # shellcheck shell=sh
-# openwrt/arch.sh: the five OpenWrt package architectures sipnat is built
-# for, and what each means for Rust and for the ELF file. Sourced (not run) by
+# openwrt/arch.sh: the OpenWrt package architectures sipnat is built for
+# (five Rust targets, eight package architectures), and what each means for
+# Rust and for the ELF file. Sourced (not run) by
 # openwrt/mkipk.sh, openwrt/check-ipk.sh, cross/build-all.sh and
 # tests/cross-check.sh, so the mapping lives in one place. POSIX sh.
 #
-#   OpenWrt arch (opkg)        Rust target                        boards
-#   mips_24kc                  mips-unknown-linux-musl            ath79 (big-endian)
-#   mipsel_24kc                mipsel-unknown-linux-musl          ramips MT7621/MT76x8
-#   arm_cortex-a7_neon-vfpv4   armv7-unknown-linux-musleabihf     ipq40xx, mt7629, sunxi
-#   aarch64_cortex-a53         aarch64-unknown-linux-musl         mediatek filogic, ipq807x, rpi3
-#   x86_64                     x86_64-unknown-linux-musl          x86/64 (PCs, VMs)
+#   The table below. One Rust target serves several OpenWrt architectures
+#   when their CPUs share its ISA level: the armv7 build (ARMv7-A, VFPv3-D16,
+#   hard float) is packaged for arm_cortex-a7_neon-vfpv4, arm_cortex-a9_vfpv3-d16
+#   and arm_cortex-a15_neon-vfpv4; the aarch64 build (ARMv8-A) for
+#   aarch64_cortex-a53 and aarch64_generic. opkg installs a package only
+#   when its Architecture is one the router lists (`opkg
+#   print-architecture`), so each needs a package of its own name.
 #
 # The Rust targets are the generic ISA levels (MIPS32r2 soft-float, ARMv7-A
 # with VFPv3-D16, ARMv8-A, x86-64): they run on the CPUs the OpenWrt names
-# promise, without tuning for them.
+# promise, without tuning for them. Not covered yet: arm_cortex-a7 without
+# an FPU suffix (mt7629), whose userland is soft-float.
+
+# One line per OpenWrt arch: arch, Rust target, qemu-user binary ("-": runs
+# natively), ELF class, ELF data, e_machine, boards. The first line of a
+# target names its primary arch (the one its table row and tests show).
+SIPNAT_ARCH_TABLE='
+mips_24kc                 mips-unknown-linux-musl         qemu-mips-static    1 2 8   ath79 (big-endian)
+mipsel_24kc               mipsel-unknown-linux-musl       qemu-mipsel-static  1 1 8   ramips MT7621, MT76x8
+arm_cortex-a7_neon-vfpv4  armv7-unknown-linux-musleabihf  qemu-arm-static     1 1 40  ipq40xx, sunxi (A7)
+arm_cortex-a9_vfpv3-d16   armv7-unknown-linux-musleabihf  qemu-arm-static     1 1 40  mvebu (Armada 370/XP/38x)
+arm_cortex-a15_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1 1 40  ipq806x
+aarch64_cortex-a53        aarch64-unknown-linux-musl      qemu-aarch64-static 2 1 183 mediatek filogic, ipq807x, bcm27xx
+aarch64_generic           aarch64-unknown-linux-musl      qemu-aarch64-static 2 1 183 rockchip armv8, layerscape
+x86_64                    x86_64-unknown-linux-musl       -                   2 1 62  x86/64 (PCs, VMs)
+'
+
+# Prints field $2 (1-based) of the table row whose field $3 is $1; with $4
+# = all, every matching row, else the first; fails when none matches.
+_sipnat_arch_field() {
+	_sipnat_out="$(printf '%s\n' "$SIPNAT_ARCH_TABLE" | awk -v k="$1" -v f="$2" -v c="$3" -v all="${4:-}" \
+		'NF >= 7 && $c == k { print $f; if (all != "all") exit }')"
+	[ -n "$_sipnat_out" ] || return 1
+	printf '%s\n' "$_sipnat_out"
+}
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
-SIPNAT_ARCHS="mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64"
+SIPNAT_ARCHS="$(printf '%s\n' "$SIPNAT_ARCH_TABLE" | awk 'NF >= 7 { printf "%s%s", s, $1; s = " " }')"
 
 # Prints the Rust target for OpenWrt arch $1; fails for an unknown arch.
 sipnat_arch_target() {
-	case "$1" in
-		mips_24kc) echo mips-unknown-linux-musl ;;
-		mipsel_24kc) echo mipsel-unknown-linux-musl ;;
-		arm_cortex-a7_neon-vfpv4) echo armv7-unknown-linux-musleabihf ;;
-		aarch64_cortex-a53) echo aarch64-unknown-linux-musl ;;
-		x86_64) echo x86_64-unknown-linux-musl ;;
-		*) return 1 ;;
-	esac
+	_sipnat_arch_field "$1" 2 1
 }
 
-# Prints the OpenWrt arch for Rust target $1; fails for an unknown target.
+# Prints the primary OpenWrt arch for Rust target $1; fails for an unknown
+# target.
 sipnat_target_arch() {
-	case "$1" in
-		mips-unknown-linux-musl) echo mips_24kc ;;
-		mipsel-unknown-linux-musl) echo mipsel_24kc ;;
-		armv7-unknown-linux-musleabihf) echo arm_cortex-a7_neon-vfpv4 ;;
-		aarch64-unknown-linux-musl) echo aarch64_cortex-a53 ;;
-		x86_64-unknown-linux-musl) echo x86_64 ;;
-		*) return 1 ;;
-	esac
+	_sipnat_arch_field "$1" 1 2
+}
+
+# Prints every OpenWrt arch packaged from Rust target $1, one per line.
+sipnat_target_archs() {
+	_sipnat_arch_field "$1" 1 2 all
 }
 
 # Prints the qemu-user binary that runs programs of OpenWrt arch $1
-# (empty for x86_64, which runs natively on the build machine).
+# (empty for one that runs natively on the build machine).
 sipnat_arch_qemu() {
-	case "$1" in
-		mips_24kc) echo qemu-mips-static ;;
-		mipsel_24kc) echo qemu-mipsel-static ;;
-		arm_cortex-a7_neon-vfpv4) echo qemu-arm-static ;;
-		aarch64_cortex-a53) echo qemu-aarch64-static ;;
-		x86_64) echo "" ;;
-		*) return 1 ;;
-	esac
+	_sipnat_q="$(_sipnat_arch_field "$1" 3 1)" || return 1
+	[ "$_sipnat_q" = - ] || echo "$_sipnat_q"
 }
 
 # Prints "CLASS DATA MACHINE" as an ELF header of arch $1 has them:
 # e_ident[EI_CLASS] (1 = 32-bit, 2 = 64-bit), e_ident[EI_DATA] (1 = little,
 # 2 = big-endian) and e_machine (8 MIPS, 40 ARM, 183 AArch64, 62 x86-64).
 sipnat_arch_elf() {
-	case "$1" in
-		mips_24kc) echo "1 2 8" ;;
-		mipsel_24kc) echo "1 1 8" ;;
-		arm_cortex-a7_neon-vfpv4) echo "1 1 40" ;;
-		aarch64_cortex-a53) echo "2 1 183" ;;
-		x86_64) echo "2 1 62" ;;
-		*) return 1 ;;
-	esac
+	printf '%s\n' "$SIPNAT_ARCH_TABLE" | awk -v k="$1" 'NF >= 7 && $1 == k { print $4, $5, $6; found = 1; exit } END { exit !found }'
 }
 
 # Prints "CLASS DATA MACHINE" read from the ELF header of file $1; fails when
