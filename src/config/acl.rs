@@ -301,6 +301,14 @@ fn explain_bad_entry(e: &str) -> String {
             return format!("'{e}': the prefix length must be a number from 0 to 32");
         }
     }
+    // One colon and digits after it: an address or name with a port.
+    if let Some((host, port)) = addr.rsplit_once(':') {
+        if !host.contains(':') && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+            return format!(
+                "'{e}': an access list takes addresses, networks or host names, without a port"
+            );
+        }
+    }
     if addr.contains(':') {
         return format!("'{e}': IPv6 networks are not supported yet");
     }
@@ -410,5 +418,13 @@ mod tests {
         assert!(e.contains("host names"), "{e}");
         let e = a.extend_from_list("fe80::1/64").unwrap_err();
         assert!(e.contains("IPv6"), "{e}");
+        for with_port in [
+            "sip.example.com:5060",
+            "192.0.2.1:5060",
+            "192.0.2.1:5060/32",
+        ] {
+            let e = a.extend_from_list(with_port).unwrap_err();
+            assert!(e.contains("without a port"), "{with_port}: {e}");
+        }
     }
 }

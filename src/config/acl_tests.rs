@@ -101,7 +101,7 @@ fn bad_names_are_refused_with_their_line() {
         ("sip.example/", "0 to 32"),
         ("sip.example/255.255.255.0", "prefix length"),
         ("sip.example/24/8", "0 to 32"),
-        ("sip.example:5060", "IPv6"),
+        ("sip.example:5060", "without a port"),
     ] {
         let text = format!("if_inbound = lan0\nhosts_deny_sip = 10.0.0.0/8, {value}\n");
         let (c, errs) = parse(&text);
