@@ -45,7 +45,9 @@
 #[path = "tools/load_core.rs"]
 mod load_core;
 
+mod netns_env;
 use load_core::Json;
+use netns_env::{environment_problem, sh, tail};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -141,38 +143,6 @@ fn build_load_tool() -> Result<PathBuf, String> {
     Ok(tool)
 }
 
-fn sh(cmd: &str, args: &[&str]) -> Option<std::process::Output> {
-    Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-}
-
-/// Why this machine cannot run the tests, if it cannot.
-fn environment_problem(id: &str) -> Option<String> {
-    let uid = sh("id", &["-u"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.as_deref() != Some("0") {
-        return Some("must run as root (network namespaces, tcpdump, iptables)".into());
-    }
-    for tool in ["ip", "tcpdump", "iptables", "ss"] {
-        let found =
-            sh("sh", &["-c", &format!("command -v {tool}")]).is_some_and(|o| o.status.success());
-        if !found {
-            return Some(format!(
-                "'{tool}' not found (tests/setup-deps.sh installs iproute2, tcpdump, iptables)"
-            ));
-        }
-    }
-    let probe = format!("snp-{id}");
-    let ok = sh("ip", &["netns", "add", &probe]).is_some_and(|o| o.status.success());
-    let _ = sh("ip", &["netns", "del", &probe]);
-    if !ok {
-        return Some("'ip netns add' does not work here".into());
-    }
-    None
-}
-
 /// A topology with its processes; everything is undone on drop.
 struct Lab {
     id: String,
@@ -190,7 +160,7 @@ impl Lab {
     fn new(name: &'static str, nat: bool) -> Option<Lab> {
         let n = NEXT_ID.fetch_add(1, Ordering::SeqCst);
         let id = format!("g{:x}{n}", std::process::id());
-        if let Some(why) = environment_problem(&id) {
+        if let Some(why) = environment_problem(&id, &["ip", "tcpdump", "iptables", "ss"]) {
             if skip_allowed() {
                 println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {why}");
                 return None;
@@ -483,11 +453,6 @@ impl Drop for Lab {
             let _ = fs::remove_dir_all(&self.work);
         }
     }
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Both ends finished cleanly, reports OK; returns (uac, uas).

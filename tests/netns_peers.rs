@@ -96,6 +96,8 @@
 //! sipnat-load tests cover those), or judge audio beyond its frequency; and
 //! they address no host outside the namespaces.
 
+mod netns_env;
+use netns_env::{sh, tail};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -142,31 +144,13 @@ fn peers_dir() -> PathBuf {
     manifest().join("tests/netns/peers")
 }
 
-fn sh(cmd: &str, args: &[&str]) -> Option<std::process::Output> {
-    Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-}
-
 /// Why this machine cannot run these tests, if it cannot.
 fn environment_problem(id: &str) -> Option<String> {
-    let uid = sh("id", &["-u"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.as_deref() != Some("0") {
-        return Some("must run as root (network namespaces, tcpdump)".into());
-    }
-    for tool in [
+    let tools = [
         "ip", "tcpdump", "ss", "iptables", "kamailio", "kamcmd", "baresip",
-    ] {
-        let found =
-            sh("sh", &["-c", &format!("command -v {tool}")]).is_some_and(|o| o.status.success());
-        if !found {
-            return Some(format!(
-                "'{tool}' not found (tests/setup-deps.sh installs iproute2, tcpdump, kamailio \
-                 and baresip)"
-            ));
-        }
+    ];
+    if let Some(why) = netns_env::environment_problem(id, &tools) {
+        return Some(why);
     }
     for m in MODULES {
         let so = Path::new(BARESIP_MODULES).join(format!("{m}.so"));
@@ -174,18 +158,7 @@ fn environment_problem(id: &str) -> Option<String> {
             return Some(format!("baresip module {} is missing", so.display()));
         }
     }
-    let probe = format!("snp-{id}");
-    let ok = sh("ip", &["netns", "add", &probe]).is_some_and(|o| o.status.success());
-    let _ = sh("ip", &["netns", "del", &probe]);
-    if !ok {
-        return Some("'ip netns add' does not work here".into());
-    }
     None
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 fn ip_text(ip: [u8; 4]) -> String {

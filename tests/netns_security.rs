@@ -57,6 +57,8 @@
 //! socket sees them; `tests/sim_security.rs` covers them in the core); and
 //! they address no host outside the namespaces.
 
+mod netns_env;
+use netns_env::{environment_problem, sh, tail};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
@@ -91,43 +93,6 @@ fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn sh(cmd: &str, args: &[&str]) -> Option<std::process::Output> {
-    Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-}
-
-/// Why this machine cannot run these tests, if it cannot.
-fn environment_problem(id: &str) -> Option<String> {
-    let uid = sh("id", &["-u"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.as_deref() != Some("0") {
-        return Some("must run as root (network namespaces, tcpdump)".into());
-    }
-    for tool in ["ip", "tcpdump", "ss", "sysctl"] {
-        let found =
-            sh("sh", &["-c", &format!("command -v {tool}")]).is_some_and(|o| o.status.success());
-        if !found {
-            return Some(format!(
-                "'{tool}' not found (tests/setup-deps.sh installs iproute2 and tcpdump)"
-            ));
-        }
-    }
-    let probe = format!("snp-{id}");
-    let ok = sh("ip", &["netns", "add", &probe]).is_some_and(|o| o.status.success());
-    let _ = sh("ip", &["netns", "del", &probe]);
-    if !ok {
-        return Some("'ip netns add' does not work here".into());
-    }
-    None
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 // ------------------------------------------------------------------ the lab
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
@@ -147,7 +112,7 @@ impl Lab {
     fn new(name: &'static str) -> Option<Lab> {
         let n = NEXT_ID.fetch_add(1, Ordering::SeqCst);
         let id = format!("k{:x}{n}", std::process::id());
-        if let Some(why) = environment_problem(&id) {
+        if let Some(why) = environment_problem(&id, &["ip", "tcpdump", "ss", "sysctl"]) {
             if skip_allowed() {
                 println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {why}");
                 return None;

@@ -1,0 +1,51 @@
+//! What every network-namespace test file needs from the machine: running
+//! a command, telling why this machine cannot run the tests (not root, a
+//! tool missing, `ip netns` refused), and the tail of a log for a failure
+//! message. Each file keeps its own topology (`Lab`).
+#![allow(dead_code)]
+
+use std::process::{Command, Output, Stdio};
+
+/// Run `cmd args` with no input; `None` when it cannot be started.
+pub fn sh(cmd: &str, args: &[&str]) -> Option<Output> {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+}
+
+/// Why this machine cannot run the tests, if it cannot: they need root,
+/// every program in `tools` (tests/setup-deps.sh installs them) and a
+/// working `ip netns add` (probed with a namespace named after `id`).
+pub fn environment_problem(id: &str, tools: &[&str]) -> Option<String> {
+    let uid = sh("id", &["-u"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if uid.as_deref() != Some("0") {
+        return Some(format!(
+            "must run as root (network namespaces, {})",
+            tools.join(", ")
+        ));
+    }
+    for tool in tools {
+        let found =
+            sh("sh", &["-c", &format!("command -v {tool}")]).is_some_and(|o| o.status.success());
+        if !found {
+            return Some(format!(
+                "'{tool}' not found (tests/setup-deps.sh installs it)"
+            ));
+        }
+    }
+    let probe = format!("snp-{id}");
+    let ok = sh("ip", &["netns", "add", &probe]).is_some_and(|o| o.status.success());
+    let _ = sh("ip", &["netns", "del", &probe]);
+    if !ok {
+        return Some("'ip netns add' does not work here".into());
+    }
+    None
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
