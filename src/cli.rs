@@ -44,6 +44,34 @@ pub struct Options {
     pub if_inbound: Option<String>,
     /// `--if-outbound DEV`: overrides `if_outbound`.
     pub if_outbound: Option<String>,
+    /// `--control PATH`: the control socket to listen on (`sipnat status`).
+    pub control: Option<PathBuf>,
+}
+
+/// Where the init script puts the control sockets, one per instance
+/// (`<instance>.sock`), and where `sipnat status` looks for them.
+pub const CONTROL_DIR: &str = "/var/run/sipnat";
+
+/// Which running instances `sipnat status` / `sipnat reload` ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `--control PATH`.
+    Socket(PathBuf),
+    /// `-s NAME`: `CONTROL_DIR/NAME.sock`.
+    Instance(String),
+    /// Every socket in [`CONTROL_DIR`].
+    All,
+}
+
+/// `sipnat status` and `sipnat reload`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Client {
+    Status {
+        json: bool,
+        section: crate::status::Section,
+        target: Target,
+    },
+    Reload(Target),
 }
 
 /// What the command line asks for.
@@ -57,6 +85,8 @@ pub enum Command {
     Help(String),
     /// `-V`: print [`version_text`] and exit successfully.
     Version,
+    /// Ask running instances through their control sockets.
+    Client(Client),
 }
 
 /// The command line (descriptions are in [`OPTIONS_HELP`]).
@@ -70,12 +100,14 @@ fn spec() -> getopts::Options {
     o.optopt("s", "section", "", "SECTION");
     o.optopt("", "if-inbound", "", "DEV");
     o.optopt("", "if-outbound", "", "DEV");
+    o.optopt("", "control", "", "PATH");
     o.optflag("V", "version", "");
     o.optflag("h", "help", "");
     o
 }
 
-fn program_name(args: &[String]) -> String {
+/// The program's name as invoked (for messages).
+pub fn program_name(args: &[String]) -> String {
     args.first()
         .and_then(|a| std::path::Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
@@ -104,8 +136,18 @@ Options:
         --if-outbound DEV
                         WAN device, overrides if_outbound (the init script
                         passes interface_outbound resolved)
+        --control PATH  listen for sipnat status/reload on this Unix socket
+                        (the init script passes {CONTROL_DIR}/INSTANCE.sock)
     -V, --version       print the version and exit
     -h, --help          print this help and exit
+
+Commands to a running sipnat (through its control socket):
+    status [--json] [-s INSTANCE | --control PATH] [registrations|calls]
+                        registrations, calls, relay, counters, DNS cache of
+                        every instance in {CONTROL_DIR} (or the one named);
+                        --json: {\"instances\": [...]}, schema in the README
+    reload [-s INSTANCE | --control PATH]
+                        re-read the configuration (as SIGHUP does)
 ";
 
 /// The usage text for `-h`.
@@ -114,7 +156,10 @@ pub fn usage(program: &str) -> String {
         "Usage: {program} [options]\n\nSIP/RTP NAT-traversal proxy (a siproxd replacement). \
 The configuration file uses siproxd.conf syntax, or UCI syntax (/etc/config/sipnat) \
 with siproxd's option names; the syntax is detected.\n\n{}",
-        OPTIONS_HELP.replace("{DEFAULT_CONFIG}", DEFAULT_CONFIG)
+        OPTIONS_HELP
+            .replace("{DEFAULT_CONFIG}", DEFAULT_CONFIG)
+            .replace("{CONTROL_DIR}", CONTROL_DIR)
+            .replace("\\\"", "\"")
     )
 }
 
@@ -160,6 +205,9 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     let program = program_name(args);
     let rest = args.get(1..).unwrap_or(&[]);
     let hint = format!("try '{program} --help'");
+    if let Some(cmd @ ("status" | "reload")) = rest.first().map(String::as_str) {
+        return parse_client(cmd, &rest[1..], &hint).map(Command::Client);
+    }
     let m = spec().parse(rest).map_err(|e| format!("{e}; {hint}"))?;
     if let Some(extra) = m.free.first() {
         return Err(format!("unexpected argument '{extra}'; {hint}"));
@@ -193,12 +241,67 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
         section: non_empty("s")?,
         if_inbound: non_empty("if-inbound")?,
         if_outbound: non_empty("if-outbound")?,
+        control: non_empty("control")?.map(PathBuf::from),
     };
     Ok(if m.opt_present("check-config") {
         Command::CheckConfig(opts)
     } else {
         Command::Run(opts)
     })
+}
+
+/// `status …` / `reload …` (after the command word).
+fn parse_client(cmd: &str, rest: &[String], hint: &str) -> Result<Client, String> {
+    let mut o = getopts::Options::new();
+    o.optflag("", "json", "");
+    o.optopt("s", "section", "", "INSTANCE");
+    o.optopt("", "control", "", "PATH");
+    let m = o.parse(rest).map_err(|e| format!("{cmd}: {e}; {hint}"))?;
+    let target = match (m.opt_str("control"), m.opt_str("s")) {
+        (Some(_), Some(_)) => {
+            return Err(format!("{cmd}: give -s or --control, not both; {hint}"));
+        }
+        (Some(p), None) if !p.is_empty() => Target::Socket(PathBuf::from(p)),
+        (None, Some(n)) if valid_instance(&n) => Target::Instance(n),
+        (None, None) => Target::All,
+        (Some(_), None) => return Err(format!("{cmd}: --control needs a path; {hint}")),
+        (None, Some(n)) => {
+            return Err(format!(
+                "{cmd}: '{n}' is not an instance name (letters, digits, _ and -); {hint}"
+            ));
+        }
+    };
+    if cmd == "reload" {
+        if m.opt_present("json") || !m.free.is_empty() {
+            return Err(format!("reload takes only -s or --control; {hint}"));
+        }
+        return Ok(Client::Reload(target));
+    }
+    let mut section = crate::status::Section::All;
+    for w in &m.free {
+        section = match crate::status::Section::parse(w) {
+            Some(s) if s != crate::status::Section::All => s,
+            _ => {
+                return Err(format!(
+                    "status: unknown part '{w}' (registrations, calls); {hint}"
+                ));
+            }
+        };
+    }
+    Ok(Client::Status {
+        json: m.opt_present("json"),
+        section,
+        target,
+    })
+}
+
+/// An instance name: what procd and UCI allow in a section name, so it
+/// cannot leave [`CONTROL_DIR`].
+fn valid_instance(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Apply command-line overrides on top of the file's config (layer 3):

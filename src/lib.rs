@@ -61,4 +61,5 @@ pub mod sdp;
 pub mod side;
 pub mod sip;
 pub mod stats;
+pub mod status;
 pub mod transport;

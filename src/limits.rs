@@ -94,13 +94,18 @@ pub const OUTBOX_BYTES: usize = 64 * 1024;
 pub const MAX_READS_PER_WAKEUP: usize = 64;
 
 /// Calls with relayed media sipnat tracks at once (each holds up to
-/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 260
-/// bytes each, so 1024 take about 260 KB. The relay port pool usually bounds
+/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 370
+/// bytes each (110 of them the two [`MAX_STATUS_URI`] URIs `sipnat status`
+/// shows), so 1024 take about 380 KB, touched only as calls fill them. The relay port pool usually bounds
 /// calls first.
 pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).
 pub const MAX_TAG: usize = 64;
+
+/// How much of a call's From and To URIs sipnat keeps for `sipnat status`
+/// (a longer URI is shown cut, at a character boundary).
+pub const MAX_STATUS_URI: usize = 48;
 
 /// SIP-over-TCP connections at once (siproxd keeps 64 too). Each holds a
 /// receive buffer of [`MAX_SIP_MESSAGE`] bytes, allocated when the
@@ -186,3 +191,8 @@ pub const MAX_AUTH_NONCES: usize = 256;
 pub const MAX_BLACKLIST: usize = 128;
 /// Of those, how many one source address may hold.
 pub const MAX_BLACKLIST_PER_HOST: usize = 8;
+
+/// Clients of the control socket at once (`sipnat status`, the rpcd
+/// plugin): each holds its answer (a few KB, at most about 0.5 MB with
+/// every table full) only while it reads it.
+pub const MAX_CONTROL_CLIENTS: usize = 4;

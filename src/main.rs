@@ -24,6 +24,9 @@ fn main() {
             let code = check_config(&o);
             std::process::exit(code);
         }
+        Ok(Command::Client(c)) => {
+            std::process::exit(driver::client::run(&cli::program_name(&args), &c));
+        }
         Ok(Command::Run(o)) => o,
         Err(e) => {
             eprintln!("{program}: {e}");

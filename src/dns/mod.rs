@@ -109,11 +109,13 @@ use crate::transport::Transport;
 
 mod reply;
 mod resolv_conf;
+mod view;
 pub mod watch;
 mod wire;
 
 use reply::{Outcome, interpret};
 pub use resolv_conf::parse_resolv_conf;
+pub use view::CacheView;
 pub use watch::Watch;
 use wire::{CLASS_IN, FLAG_QR, HEADER_LEN, Header, Name, QType, read_name, read_u16, write_query};
 

@@ -10,7 +10,9 @@
 use super::{sys, unix_now};
 use crate::config::Config;
 use crate::core::Core;
+use crate::dns::parse_resolv_conf;
 use std::io::{ErrorKind, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -272,4 +274,24 @@ pub fn read_passwords(cfg: &Config) -> Result<Option<crate::auth::Passwords>, St
     parsed
         .map(Some)
         .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.what))
+}
+
+/// Where OpenWrt and Debian keep the nameservers, in order of preference.
+pub(super) const RESOLV_CONF: [&str; 3] = [
+    "/tmp/resolv.conf.d/resolv.conf.auto",
+    "/tmp/resolv.conf.auto",
+    "/etc/resolv.conf",
+];
+
+/// The nameservers of the first of [`RESOLV_CONF`] that names any.
+pub(super) fn read_nameservers() -> Vec<SocketAddr> {
+    for p in RESOLV_CONF {
+        if let Ok(text) = std::fs::read_to_string(p) {
+            let ns = parse_resolv_conf(&text);
+            if !ns.is_empty() {
+                return ns.into_iter().collect();
+            }
+        }
+    }
+    Vec::new()
 }

@@ -16,6 +16,9 @@
 //! PPPoE address change is followed), the nameservers, and saves the
 //! registrations atomically when they change.
 
+mod admin;
+pub mod client;
+mod control;
 pub mod dns_sockets;
 mod files;
 mod ingress;
@@ -25,9 +28,10 @@ pub mod tcp;
 use crate::cli::Options;
 use crate::config::Config;
 use crate::core::Core;
-use crate::dns::{QueryHandle, parse_resolv_conf};
+use crate::dns::QueryHandle;
 use crate::limits::{
-    MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_TCP_CONNECTIONS, MAX_TRANSMITS,
+    MAX_CONTROL_CLIENTS, MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE,
+    MAX_TCP_CONNECTIONS, MAX_TRANSMITS,
 };
 use crate::proxy::{Addresses, Channel, Outbox};
 use crate::transport::Transport;
@@ -37,7 +41,7 @@ pub use files::{
     read_registration_file, write_atomically, write_pid_file,
 };
 use files::{
-    create_registration_dir, hand_over_registration_dir, load_registration_file,
+    create_registration_dir, hand_over_registration_dir, load_registration_file, read_nameservers,
     remove_stale_temporary,
 };
 use ingress::Ingress;
@@ -57,8 +61,12 @@ const LISTEN: Token = Token(1);
 const DNS_BASE: usize = 2;
 /// TCP connection slot `i` is `Token(TCP_BASE + i)`.
 const TCP_BASE: usize = DNS_BASE + MAX_DNS_PENDING;
+/// The control socket ([`control`]).
+const CONTROL: Token = Token(TCP_BASE + MAX_TCP_CONNECTIONS);
+/// Control client slot `i` is `Token(CONTROL_BASE + i)`.
+const CONTROL_BASE: usize = TCP_BASE + MAX_TCP_CONNECTIONS + 1;
 /// Relay socket `i` (the relay's socket index) is `Token(RELAY_BASE + i)`.
-const RELAY_BASE: usize = TCP_BASE + MAX_TCP_CONNECTIONS;
+const RELAY_BASE: usize = CONTROL_BASE + MAX_CONTROL_CLIENTS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -68,6 +76,9 @@ enum Source {
     Dns(usize),
     /// The TCP connection in this slot.
     Tcp(usize),
+    Control,
+    /// The control client in this slot.
+    ControlClient(usize),
     Relay(usize),
 }
 
@@ -76,7 +87,9 @@ impl Source {
         match t {
             SIP => Some(Source::Sip),
             LISTEN => Some(Source::Listen),
+            CONTROL => Some(Source::Control),
             Token(n) if n >= RELAY_BASE => Some(Source::Relay(n - RELAY_BASE)),
+            Token(n) if n >= CONTROL_BASE => Some(Source::ControlClient(n - CONTROL_BASE)),
             Token(n) if n >= TCP_BASE => Some(Source::Tcp(n - TCP_BASE)),
             Token(n) if n >= DNS_BASE => Some(Source::Dns(n - DNS_BASE)),
             _ => None,
@@ -90,13 +103,6 @@ impl Source {
 
 /// How often interfaces and resolv.conf are looked at again.
 const REFRESH: Duration = Duration::from_secs(5);
-/// Where OpenWrt and Debian keep the nameservers, in order of preference.
-const RESOLV_CONF: [&str; 3] = [
-    "/tmp/resolv.conf.d/resolv.conf.auto",
-    "/tmp/resolv.conf.auto",
-    "/etc/resolv.conf",
-];
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -116,18 +122,6 @@ pub fn read_addresses(cfg: &Config) -> Addresses {
         a.wan = sys::interface_ipv4(o).first().map(|n| n.addr);
     }
     a
-}
-
-fn read_nameservers() -> Vec<SocketAddr> {
-    for p in RESOLV_CONF {
-        if let Ok(text) = std::fs::read_to_string(p) {
-            let ns = parse_resolv_conf(&text);
-            if !ns.is_empty() {
-                return ns.into_iter().collect();
-            }
-        }
-    }
-    Vec::new()
 }
 
 pub struct Daemon {
@@ -155,6 +149,12 @@ pub struct Daemon {
     /// readable event not yet served), and a flag per socket.
     relay_ready: Vec<usize>,
     relay_queued: Vec<bool>,
+    /// The control socket (`sipnat status`, `sipnat reload`).
+    control: control::Control,
+    /// The instance's name in the status: the control socket's file stem,
+    /// else the UCI section, else `sipnat`.
+    instance: String,
+    started_unix: u64,
 }
 
 impl Daemon {
@@ -253,6 +253,17 @@ impl Daemon {
             );
         }
         let n_relay = relay_socks.len();
+        let control = match opts.control.as_deref() {
+            Some(path) => control::Control::open(
+                path,
+                cfg.user.as_deref().and_then(sys::user_ids),
+                poll.registry(),
+                CONTROL,
+                CONTROL_BASE,
+            )?,
+            None => control::Control::none(CONTROL_BASE),
+        };
+        let instance = admin::instance_name(&opts);
         // Everything that needs root is done: drop to `user` (siproxd's option).
         if let Some(user) = cfg.user.as_deref() {
             if let Some(path) = cfg.registration_file.as_deref() {
@@ -289,6 +300,9 @@ impl Daemon {
             batch: sys::Batch::new(),
             relay_ready: Vec::with_capacity(n_relay),
             relay_queued: vec![false; n_relay],
+            control,
+            instance,
+            started_unix: unix_now(),
         })
     }
 
@@ -307,16 +321,10 @@ impl Daemon {
                 return Ok(());
             }
             if sys::SIG_HUP.swap(false, Ordering::SeqCst) {
-                self.reload();
+                let _ = self.reload();
             }
             if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
-                let status = self.core.status_text();
-                let (head, counters) = status.split_once('\n').unwrap_or((&status, ""));
-                log::info!(
-                    "{head} tcp-connections {}/{}\n{counters}",
-                    self.tcp.len(),
-                    crate::limits::MAX_TCP_CONNECTIONS
-                );
+                self.log_status();
             }
             let now = Instant::now();
             let busy = self.sip_backlog
@@ -328,10 +336,12 @@ impl Daemon {
                 Duration::ZERO
             } else {
                 let tcp = self.tcp.poll_timeout().unwrap_or(self.next_refresh);
+                let control = self.control.poll_timeout().unwrap_or(self.next_refresh);
                 self.core
                     .poll_timeout()
                     .min(self.next_refresh)
                     .min(tcp)
+                    .min(control)
                     .saturating_duration_since(now)
             };
             match self.poll.poll(&mut events, Some(timeout)) {
@@ -365,6 +375,19 @@ impl Daemon {
                         }
                     }
                     Some(Source::Dns(slot)) => self.dns.mark_ready(slot),
+                    Some(Source::Control) => {
+                        let stats = &mut self.core.stats;
+                        self.control
+                            .accept(Instant::now(), self.poll.registry(), stats);
+                    }
+                    Some(Source::ControlClient(slot)) => {
+                        if ev.is_writable() {
+                            self.control.writable(slot, self.poll.registry());
+                        }
+                        if ev.is_readable() || ev.is_read_closed() {
+                            self.serve_control(Instant::now(), slot);
+                        }
+                    }
                     Some(Source::Relay(i)) => {
                         if let Some(q) = self.relay_queued.get_mut(i) {
                             if !*q {
@@ -407,6 +430,11 @@ impl Daemon {
             }
             if self.tcp.has_unsent() {
                 self.answer_unsent(now);
+            }
+            if self.control.poll_timeout().is_some_and(|t| now >= t) {
+                let stats = &mut self.core.stats;
+                self.control
+                    .handle_timeout(now, self.poll.registry(), stats);
             }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
@@ -590,7 +618,7 @@ impl Daemon {
                     // Closed: its query ended (perhaps by the last datagram).
                     None => return false,
                 },
-                Source::Relay(_) | Source::Listen | Source::Tcp(_) => return false,
+                _ => return false,
             };
             match got {
                 Ok(d) => {
@@ -617,7 +645,7 @@ impl Daemon {
                                     .handle_dns(now, query, d.from, data, &mut self.out);
                             }
                         }
-                        Source::Relay(_) | Source::Listen | Source::Tcp(_) => {}
+                        _ => {}
                     }
                     self.flush(now);
                     self.flush_held(now);
@@ -724,64 +752,6 @@ impl Daemon {
         self.ingress = Ingress::read(self.core.config(), self.core.addresses());
         let ns = read_nameservers();
         self.core.set_nameservers(&ns);
-    }
-
-    fn reload(&mut self) {
-        // The same layers as at start: file (and UCI section), then the
-        // command line, then check().
-        match crate::cli::load_config(&self.opts) {
-            Ok((mut cfg, warnings)) => {
-                for w in &warnings {
-                    log::warn!("{w}");
-                }
-                crate::cli::apply(&self.opts, &mut cfg);
-                let old = self.core.config();
-                if cfg.sip_listen_port != old.sip_listen_port {
-                    log::warn!(
-                        "sip_listen_port changes need a restart; keeping {}",
-                        old.sip_listen_port
-                    );
-                    cfg.sip_listen_port = old.sip_listen_port;
-                }
-                let passwords = match read_passwords(&cfg) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        log::error!("{e}");
-                        self.core.stats_mut().bump("reload", "refused");
-                        log::error!("configuration not reloaded: the running one stays");
-                        return;
-                    }
-                };
-                self.tcp.set_timers(tcp::timers(&cfg));
-                self.core.reconfigure(Instant::now(), cfg);
-                if let Some(p) = passwords {
-                    self.core.proxy.set_passwords(p);
-                }
-                self.refresh();
-                self.core.stats_mut().bump("reload", "done");
-                log::info!("configuration reloaded; calls and registrations kept");
-            }
-            Err(diags) => {
-                for d in &diags {
-                    log::error!("{d}");
-                }
-                self.core.stats_mut().bump("reload", "refused");
-                log::error!("configuration not reloaded: the running one stays");
-            }
-        }
-    }
-
-    fn save_registrations(&mut self, now: Instant) {
-        let Some(path) = self.core.config().registration_file.clone() else {
-            return;
-        };
-        let text = self.core.proxy.registrations_text(now, unix_now());
-        if let Err(e) = write_atomically(&path, &text, REGISTRATION_FILE_MODE) {
-            self.core
-                .stats_mut()
-                .bump("registration-file", "save-failed");
-            log::warn!("cannot save registrations to {}: {e}", path.display());
-        }
     }
 }
 

@@ -40,12 +40,9 @@ impl Sip<'_> {
         let Some(our_addr) = self.our_ip(dest_side) else {
             return Err(MediaError::Full);
         };
-        let tag_of = |h: HeaderName| {
-            msg.header(h)
-                .and_then(|v| NameAddr::parse(v.value).ok())
-                .and_then(|na| na.tag())
-                .unwrap_or("")
-        };
+        let name_addr = |h: HeaderName| msg.header(h).and_then(|v| NameAddr::parse(v.value).ok());
+        let tag_of = |h: HeaderName| name_addr(h).and_then(|na| na.tag()).unwrap_or("");
+        let uri_of = |h: HeaderName| name_addr(h).map(|na| na.uri_str).unwrap_or("");
         let from_tag = tag_of(HeaderName::From);
         let author = Author {
             tag: if msg.is_request() {
@@ -54,6 +51,8 @@ impl Sip<'_> {
                 tag_of(HeaderName::To)
             },
             from_tag,
+            from_uri: uri_of(HeaderName::From),
+            to_uri: uri_of(HeaderName::To),
             is_request: msg.is_request(),
             signalling_ip: *src.addr.ip(),
             wan: src.side == Side::Wan,

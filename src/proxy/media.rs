@@ -67,6 +67,10 @@ use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+pub use view::{CallState, CallView};
+use view::{StatusUri, status_uri};
+
+mod view;
 
 /// A call on hold survives without RTP as long as SIP shows its dialog is
 /// alive at least this often (re-INVITE, UPDATE, OPTIONS, session refresh).
@@ -104,6 +108,10 @@ pub struct Origin {
 struct Call {
     key: u64,
     caller_tag: heapless::String<MAX_TAG>,
+    /// From and To URIs of the request that created the call (the start of
+    /// them when longer), for `sipnat status`.
+    from: StatusUri,
+    to: StatusUri,
     streams: [Option<StreamId>; MAX_MEDIA],
     /// `m=` lines (bit i = index i) sipnat rejected in the latest SDP of
     /// leg A and of leg B.
@@ -213,6 +221,10 @@ pub struct Author<'a> {
     pub tag: &'a str,
     /// From tag of the message: the caller's tag when it creates the call.
     pub from_tag: &'a str,
+    /// From and To URIs of the message (the caller's and the callee's: a
+    /// response carries its request's), kept for `sipnat status`.
+    pub from_uri: &'a str,
+    pub to_uri: &'a str,
     pub is_request: bool,
     /// Source address of the SIP message (the author's signalling IP).
     pub signalling_ip: Ipv4Addr,
@@ -328,6 +340,8 @@ impl Media {
             .push(Call {
                 key,
                 caller_tag: tag,
+                from: status_uri(author.from_uri),
+                to: status_uri(author.to_uri),
                 streams: [None; MAX_MEDIA],
                 rejected: [0; 2],
                 origin: author.origin,
@@ -600,8 +614,9 @@ mod tests {
 
     #[test]
     fn a_call_costs_what_limits_says() {
-        // crate::limits::MAX_CALLS: "about 260 bytes each".
-        assert!(std::mem::size_of::<Call>() <= 264);
+        // crate::limits::MAX_CALLS: "about 370 bytes each".
+        let size = std::mem::size_of::<Call>();
+        assert!(size <= 376, "{size}");
     }
 
     #[test]

@@ -166,6 +166,7 @@
 mod counters;
 mod hold;
 mod latch;
+mod view;
 
 use crate::config::Net4;
 use crate::side::Side;
@@ -175,6 +176,7 @@ pub use latch::is_public;
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+pub use view::LegView;
 
 #[cfg(test)]
 mod tests;
@@ -762,29 +764,6 @@ impl Relay {
             .filter(|st| !st.hold)
             .filter_map(|st| st.last_active.checked_add(self.rtp_timeout))
             .min()
-    }
-
-    /// Counters of the whole relay.
-    pub fn totals(&self) -> RelayTotals {
-        self.totals
-    }
-
-    /// Counters of one live stream.
-    pub fn stream_stats(&self, id: StreamId) -> Option<StreamStats> {
-        self.stream(id).map(|st| st.stats)
-    }
-
-    /// The address a leg's channel is latched to, if any.
-    pub fn latched(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<SocketAddrV4> {
-        self.stream(id)?.legs[leg.idx()].paths[ch.idx()]
-            .latched
-            .map(|l| l.addr)
-    }
-
-    /// Where packets for a leg's channel go now (latched, else expected if
-    /// reachable: rule 7).
-    pub fn destination(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<SocketAddrV4> {
-        self.stream(id)?.legs[leg.idx()].paths[ch.idx()].destination()
     }
 }
 
