@@ -5,8 +5,10 @@
 //!   the module is included below.
 //! * A smoke run of `sipnat-bench` (`tests/tools/sipnat_bench.rs`, a cargo
 //!   example): a media run with a few calls through sipnat and through the
-//!   null relay, and short sipp call-setup runs over UDP and over TCP, in
-//!   network namespaces.
+//!   null relay, short sipp call-setup runs over UDP and over TCP, and 300
+//!   calls while `status json` is asked 100 times a second on sipnat's
+//!   control socket (no packet may be lost, no query fail), in network
+//!   namespaces.
 //!   The media run sends 70 REGISTERs first, more than one LAN address may
 //!   hold in sipnat (64), so they must come from three addresses.
 //!   It checks that every run is reported and consistent (packets arrived,
@@ -359,5 +361,65 @@ fn smoke_media_and_setup() {
     );
     let md = fs::read_to_string(setup_dir.join("results.md")).expect("results.md");
     assert!(md.contains("| sipnat | tcp |"), "{md}");
+
+    // The control socket under load (issue 13): `status json` 100 times a
+    // second while 300 calls relay RTP both ways. Every query answered
+    // with a status object, every call up, not one packet lost. (In this
+    // test function, not a test of its own: the load must not share the
+    // CPUs with the runs above.)
+    let status_dir = base.join("status");
+    let (out, prefix) = run_tool(
+        &tool,
+        &[
+            "media",
+            "--calls",
+            "300",
+            "--no-null",
+            "--status-rate",
+            "100",
+            "--warmup-s",
+            "1",
+            "--measure-s",
+            "2",
+            "--sipnat",
+            sipnat,
+            "--out",
+            &status_dir.display().to_string(),
+        ],
+        Duration::from_secs(90),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        leftover_namespaces(&prefix).is_empty(),
+        "namespaces left behind"
+    );
+    assert!(
+        out.status.success(),
+        "sipnat-bench media --status-rate failed:\n{stderr}"
+    );
+    let j = report(&status_dir);
+    let r = &j.arr("media")[0];
+    assert_eq!(r.count("setup_failed"), 0, "{stderr}");
+    assert_eq!(r.count("calls"), 300);
+    assert!(
+        r.count("status_queries") > 0,
+        "no status answered\n{stderr}"
+    );
+    assert_eq!(
+        r.count("status_failed"),
+        0,
+        "status queries failed\n{stderr}"
+    );
+    assert_eq!(
+        r.count("lost"),
+        0,
+        "RTP lost while status was asked\n{stderr}"
+    );
+    assert_eq!(r.count("received"), r.count("sent"));
+    println!(
+        "status under load: {} answers, slowest {:.1} ms",
+        r.count("status_queries"),
+        r.num("status_max_ms").unwrap_or(0.0)
+    );
     let _ = fs::remove_dir_all(&base);
 }

@@ -253,6 +253,8 @@ impl Daemon {
             );
         }
         let n_relay = relay_socks.len();
+        // Without its control socket sipnat still relays every call: a
+        // status that cannot be served is logged, never a reason to stop.
         let control = match opts.control.as_deref() {
             Some(path) => control::Control::open(
                 path,
@@ -260,7 +262,11 @@ impl Daemon {
                 poll.registry(),
                 CONTROL,
                 CONTROL_BASE,
-            )?,
+            )
+            .unwrap_or_else(|e| {
+                log::error!("{e}; running without it (no sipnat status/reload)");
+                control::Control::none(CONTROL_BASE)
+            }),
             None => control::Control::none(CONTROL_BASE),
         };
         let instance = admin::instance_name(&opts);

@@ -3,6 +3,8 @@
 //! driven with byte vectors and a clock that only moves when a test says so.
 #![allow(dead_code)]
 
+pub mod media;
+
 use sipnat::config::{Net4, parse_siproxd_conf};
 use sipnat::core::Core;
 use sipnat::dns::QueryHandle;

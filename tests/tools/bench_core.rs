@@ -578,6 +578,11 @@ pub struct MediaRun {
     pub gen_cpu_s: f64,
     /// Calls that could not be set up / torn down.
     pub setup_failed: u32,
+    /// `--status-rate`: status answers received in the window, queries
+    /// that failed, and the slowest answer.
+    pub status_queries: u64,
+    pub status_failed: u64,
+    pub status_max_ms: f64,
 }
 
 /// One call-setup-rate run (sipp).
@@ -690,6 +695,9 @@ fn media_json(r: &MediaRun) -> String {
         ("binary_bytes", json_opt_u64(r.binary_bytes)),
         ("gen_cpu_s", json_f64(r.gen_cpu_s)),
         ("setup_failed", r.setup_failed.to_string()),
+        ("status_queries", r.status_queries.to_string()),
+        ("status_failed", r.status_failed.to_string()),
+        ("status_max_ms", json_f64(r.status_max_ms)),
     ])
 }
 

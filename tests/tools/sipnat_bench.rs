@@ -69,6 +69,7 @@ usage:
                      [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
                      [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
+                     [--status-rate 0]
   sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp]] [--sipnat PATH]
                      [--proxy NAME=CMD]... [--no-sipnat] [--no-pin] [--out DIR] [--keep]
                      [--repo DIR]
@@ -77,7 +78,10 @@ usage:
 
   --proxy NAME=CMD  another proxy under test, a foreground command run with sh in the router
                     namespace; {conf} is replaced by the siproxd.conf-style config, {dir} by
-                    the run's work directory. sipnat is run as 'PATH -f -c {conf}'.
+                    the run's work directory. sipnat is run as
+                    'PATH -f -c {conf} --control {dir}/control.sock'.
+  --status-rate N   media mode: ask sipnat 'status json' on its control socket N times a
+                    second during the measurement window (counted in the result)
   --sipnat PATH     default: the sipnat next to this tool's directory (target/<profile>/sipnat)
   --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
   --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
@@ -219,6 +223,8 @@ struct Opts {
     warmup: Duration,
     measure: Duration,
     setup_rate: u32,
+    /// Status queries per second on sipnat's control socket (media mode).
+    status_rate: u32,
     registrations: u32,
     sipnat: PathBuf,
     extra: Vec<(String, String)>,
@@ -264,6 +270,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     g.optopt("", "measure-s", "seconds of the measurement window", "S");
     g.optopt("", "setup-rate", "INVITEs per second before the media", "N");
     g.optopt("", "registrations", "REGISTERs before the calls", "N");
+    g.optopt("", "status-rate", "status queries per second", "N");
     g.optopt("", "sipnat", "sipnat binary", "PATH");
     g.optmulti("", "proxy", "another proxy under test", "NAME=CMD");
     g.optflag("", "no-null", "no null relay run");
@@ -328,6 +335,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "payload",
             "warmup-s",
             "measure-s",
+            "status-rate",
             "setup-rate",
             "registrations",
             "no-null",
@@ -403,6 +411,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         measure: secs("measure-s", 10.0)?,
         setup_rate: num(&m, "setup-rate", 200)?,
         registrations: num(&m, "registrations", 0)?,
+        status_rate: num(&m, "status-rate", 0)?,
         sipnat: m
             .opt_str("sipnat")
             .map_or_else(default_sipnat, PathBuf::from),
@@ -471,7 +480,7 @@ fn sip_proxies(o: &Opts) -> Vec<Proxy> {
         v.push(Proxy {
             name: "sipnat".into(),
             kind: ProxyKind::Sip(format!(
-                "{} -f -c {{conf}}",
+                "{} -f -c {{conf}} --control {{dir}}/control.sock",
                 shell_quote(&o.sipnat.display().to_string())
             )),
         });
@@ -1950,6 +1959,39 @@ fn relay_high(calls: u32) -> u16 {
     (u32::from(RELAY_LOW) + 4 * calls + 99).min(65535) as u16
 }
 
+/// `--status-rate`: ask the proxy `status json` on its control socket
+/// `rate` times a second while the measurement window is open, as the rpcd
+/// plugin and LuCI do (far more often). Returns the answers that were a
+/// status object, the failures (no socket, no answer, something else),
+/// and the slowest answer.
+fn ask_status(control: &Path, rate: u32, win: &Window, stop: &AtomicBool) -> (u64, u64, Duration) {
+    use std::io::{Read, Write};
+    let (mut ok, mut failed, mut slowest) = (0, 0, Duration::ZERO);
+    let period = Duration::from_secs(1) / rate;
+    let mut next = Instant::now();
+    while !stop.load(Relaxed) {
+        let (start, end) = (win.start.load(Relaxed), win.end.load(Relaxed));
+        if start != u64::MAX && end == u64::MAX {
+            let t0 = Instant::now();
+            let answer = std::os::unix::net::UnixStream::connect(control).and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                s.write_all(b"status json\n")?;
+                let mut a = String::new();
+                s.read_to_string(&mut a)?;
+                Ok(a)
+            });
+            slowest = slowest.max(t0.elapsed());
+            match answer {
+                Ok(a) if a.starts_with("{\"schema\":1,") && a.ends_with("}\n") => ok += 1,
+                _ => failed += 1,
+            }
+        }
+        next += period;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    (ok, failed, slowest)
+}
+
 fn media_run(ctx: &Ctx, p: &Proxy, calls: u32, regs: u32) -> Result<MediaRun, String> {
     let name = if regs > 0 {
         format!("media-{}-{calls}c-{regs}r", p.name)
@@ -2083,9 +2125,14 @@ fn media_run_in(
     let (stop_tx, stop_rx) = (AtomicBool::new(false), AtomicBool::new(false));
     let len = bench_core::RTP_HEADER + o.payload as usize;
     let mut window = (0.0, 0.0, 0.0, 0.0, Duration::ZERO); // cpu0, cpu1, gen0, gen1, length
+    let control = work.join("control.sock");
     let (tx, rx, res) = std::thread::scope(|sc| {
         let tx = sc.spawn(|| sender(&socks, &flows, calls as usize, o.pps, len, &win, &stop_tx));
         let rx = sc.spawn(|| receiver(&socks.rtp_lan, &socks.rtp_wan, &expect, &win, &stop_rx));
+        let asker = (o.status_rate > 0).then(|| {
+            let (control, win, stop) = (&control, &win, &stop_tx);
+            sc.spawn(move || ask_status(control, o.status_rate, win, stop))
+        });
         let res = (|| -> Result<(), String> {
             sleep_checked(o.warmup)?;
             let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
@@ -2102,6 +2149,11 @@ fn media_run_in(
         })();
         stop_tx.store(true, Relaxed);
         let tx = tx.join();
+        if let Some(Ok((ok, failed, max))) = asker.map(|a| a.join()) {
+            run.status_queries = ok;
+            run.status_failed = failed;
+            run.status_max_ms = max.as_secs_f64() * 1000.0;
+        }
         if res.is_ok() {
             std::thread::sleep(DRAIN);
         }

@@ -1,0 +1,121 @@
+//! Calls with media for the simulations: SDP bodies, a registered phone,
+//! an outgoing call answered by the peer, and RTP packets into the relay.
+
+use super::*;
+use sipnat::relay::Decision;
+use std::net::SocketAddrV4;
+
+/// The relay's socket index of a port of the default pool 7070–7089.
+pub fn idx(port: u16) -> usize {
+    usize::from(port - 7070)
+}
+
+pub fn v4(s: &str) -> SocketAddrV4 {
+    s.parse().unwrap()
+}
+
+/// An RTP packet (RFC 3550 §5.1) from `from` on relay port `port` (RTCP
+/// on an odd port), with an SSRC of its sender's IP; held packets that may
+/// leave go with it, and are ignored.
+pub fn packet(sim: &mut Sim, port: u16, from: &str) -> Decision {
+    let d = packet_on(sim, port, from, side_of(from));
+    flush(sim);
+    d
+}
+
+pub fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side) -> Decision {
+    let now = sim.now;
+    let src = v4(from);
+    let ssrc = u32::from(*src.ip()) ^ 0x5eed_0000;
+    let mut p = vec![0u8; 172];
+    p[0] = 0x80;
+    if port % 2 == 1 {
+        p[1] = 200; // an RTCP sender report
+        p[4..8].copy_from_slice(&ssrc.to_be_bytes());
+        p.truncate(80);
+    } else {
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    }
+    sim.core
+        .relay_mut()
+        .unwrap()
+        .on_packet(now, idx(port), src, side, &p)
+}
+
+/// What the relay's held packets would be sent to now: (port, to).
+pub fn flush(sim: &mut Sim) -> Vec<(u16, SocketAddrV4)> {
+    let now = sim.now;
+    let mut v = Vec::new();
+    let relay = sim.core.relay_mut().unwrap();
+    if relay.flush_pending() {
+        relay.flush(now, &mut |i, to, _| v.push((7070 + i as u16, to)));
+    }
+    v
+}
+
+pub fn sdp(addr: &str, port: u16, extra: &str) -> String {
+    format!(
+        "v=0\r\no=user 1 1 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n{extra}"
+    )
+}
+
+pub fn with_body(msg: &str, body: &str) -> String {
+    let (head, _) = msg.split_once("\r\n\r\n").unwrap();
+    let head: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| !l.starts_with("Content-Length") && !l.starts_with("Content-Type"))
+        .collect();
+    format!(
+        "{}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        head.join("\r\n"),
+        body.len()
+    )
+}
+
+pub fn register_phone(sim: &mut Sim) {
+    let fwd = sim.one(
+        PHONE,
+        &register("100", "198.51.100.2", PHONE, "reg@10.77.1.2", 1, "r1", 3600),
+    );
+    let c = fwd.header("Contact").unwrap();
+    sim.one(
+        REGISTRAR,
+        &response_to(&fwd, 200, "OK", Some("reg"), &format!("Contact: {c}\r\n")),
+    );
+}
+
+/// Phone 100 calls bob at the peer; returns (INVITE as the WAN saw it,
+/// 200 as the phone saw it, relay port).
+pub fn call_out(sim: &mut Sim, call_id: &str, branch: &str, peer_sdp: &str) -> (Sent, Sent, u16) {
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        call_id,
+        branch,
+        "sip:100@10.77.1.2:5060",
+    );
+    let inv = with_body(&inv, &sdp("10.77.1.2", 4000, ""));
+    let out = sim.one(PHONE, &inv);
+    assert_no_lan_leak(&out);
+    let m = out
+        .body()
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap()
+        .to_string();
+    let port: u16 = m.split(' ').nth(1).unwrap().parse().unwrap();
+    let ok = with_body(
+        &response_to(
+            &out,
+            200,
+            "OK",
+            Some("b1"),
+            "Contact: <sip:bob@198.51.100.3>\r\n",
+        ),
+        peer_sdp,
+    );
+    let back = sim.one(PEER, &ok);
+    (out, back, port)
+}
