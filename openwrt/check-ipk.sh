@@ -13,9 +13,9 @@
 #   of the data files), the other fields OpenWrt writes, Require-User
 #   sipnat:sipnat (the package's own user), no Depends (the binary is static); conffiles is /etc/config/sipnat; postinst and prerm are
 #   executable, parse with `sh -n` and call default_postinst/default_prerm;
-# - data: exactly the five files with their modes, every entry owned 0:0;
-#   /usr/sbin/sipnat is an ELF executable for ARCH; the uci-defaults script and
-#   the init script parse with `sh -n`.
+# - data: exactly the seven files with their modes, every entry owned 0:0;
+#   /usr/sbin/sipnat is an ELF executable for ARCH; the uci-defaults script,
+#   the init script and the rpcd plugin parse with `sh -n`.
 # Prints one "ok" line, or every problem found and exits 1.
 set -eu
 
@@ -91,7 +91,7 @@ ctl_list="$(tar -tzf "$WORK/outer/control.tar.gz" | grep -v '/$' | tr '\n' ' ')"
 # --- data --------------------------------------------------------------------
 # "mode path" of every regular file, from the archive itself.
 files="$(tar --numeric-owner -tvzf "$WORK/outer/data.tar.gz" | awk '$1 !~ /^d/ { print $1, $6 }' | LC_ALL=C sort | tr '\n' ';')"
-want="-rw-r--r-- ./etc/config/sipnat;-rw-r--r-- ./usr/share/sipnat/sipnat.default;-rwxr-xr-x ./etc/init.d/sipnat;-rwxr-xr-x ./etc/uci-defaults/90-sipnat;-rwxr-xr-x ./usr/sbin/sipnat;"
+want="-rw-r--r-- ./etc/config/sipnat;-rw-r--r-- ./usr/share/rpcd/acl.d/sipnat.json;-rw-r--r-- ./usr/share/sipnat/sipnat.default;-rwxr-xr-x ./etc/init.d/sipnat;-rwxr-xr-x ./etc/uci-defaults/90-sipnat;-rwxr-xr-x ./usr/libexec/rpcd/sipnat;-rwxr-xr-x ./usr/sbin/sipnat;"
 [ "$files" = "$want" ] || fail "data files are '$files', want '$want'"
 owners="$( (tar --numeric-owner -tvzf "$WORK/outer/data.tar.gz"; tar --numeric-owner -tvzf "$WORK/outer/control.tar.gz") |
 	awk '{ print $2 }' | sort -u | tr '\n' ' ')"
@@ -101,7 +101,7 @@ if [ -f "$bin" ]; then
 	sipnat_elf_matches "$bin" "$ARCH" ||
 		fail "usr/sbin/sipnat is not an ELF executable for $ARCH ($(sipnat_elf_ident "$bin" || echo 'not ELF'))"
 fi
-for s in etc/init.d/sipnat etc/uci-defaults/90-sipnat; do
+for s in etc/init.d/sipnat etc/uci-defaults/90-sipnat usr/libexec/rpcd/sipnat; do
 	if [ -f "$WORK/data/$s" ] && ! sh -n "$WORK/data/$s" 2>/dev/null; then
 		fail "$s does not parse"
 	fi

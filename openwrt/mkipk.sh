@@ -20,6 +20,9 @@
 #            /usr/share/sipnat/sipnat.default 0644  (uci-config/sipnat again: the
 #                                                    untouched default the
 #                                                    uci-defaults script compares with)
+#            /usr/libexec/rpcd/sipnat         0755  (openwrt/files/sipnat.rpcd: the
+#                                                    status on ubus)
+#            /usr/share/rpcd/acl.d/sipnat.json 0644 (openwrt/files/sipnat.acl.json)
 #   control: control (with Require-User: sipnat:sipnat, the package's own
 #            user and group), conffiles, postinst, prerm.
 # /etc/config/sipnat is 0644, not 0600, because sipnat re-reads it on SIGHUP
@@ -67,7 +70,8 @@ case "$VERSION" in
 	*[!0-9A-Za-z.+~:-]*) die "version '$VERSION' has characters opkg does not allow" ;;
 esac
 
-for f in init.d/sipnat uci-config/sipnat openwrt/files/sipnat.uci-defaults; do
+for f in init.d/sipnat uci-config/sipnat openwrt/files/sipnat.uci-defaults \
+	openwrt/files/sipnat.rpcd openwrt/files/sipnat.acl.json; do
 	[ -f "$ROOT/$f" ] || die "missing $f in $ROOT"
 done
 
@@ -101,6 +105,8 @@ put "$ROOT/init.d/sipnat" 0755 "$DATA/etc/init.d/sipnat"
 put "$ROOT/uci-config/sipnat" 0644 "$DATA/etc/config/sipnat"
 put "$ROOT/openwrt/files/sipnat.uci-defaults" 0755 "$DATA/etc/uci-defaults/90-sipnat"
 put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
+put "$ROOT/openwrt/files/sipnat.rpcd" 0755 "$DATA/usr/libexec/rpcd/sipnat"
+put "$ROOT/openwrt/files/sipnat.acl.json" 0644 "$DATA/usr/share/rpcd/acl.d/sipnat.json"
 
 # Installed-Size: the bytes of the files the package installs.
 SIZE=$(find "$DATA" -type f -exec cat {} + | wc -c)

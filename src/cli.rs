@@ -144,7 +144,8 @@ Options:
 Commands to a running sipnat (through its control socket):
     status [--json] [-s INSTANCE | --control PATH] [registrations|calls]
                         registrations, calls, relay, counters, DNS cache of
-                        every instance in {CONTROL_DIR} (or the one named);
+                        every instance in {CONTROL_DIR} (or $SIPNAT_CONTROL_DIR;
+                        -s: the one named);
                         --json: {\"instances\": [...]}, schema in the README
     reload [-s INSTANCE | --control PATH]
                         re-read the configuration (as SIGHUP does)

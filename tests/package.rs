@@ -276,6 +276,14 @@ fn layers_and_control_fields_are_what_opkg_reads() {
             "usr/share/sipnat/sipnat.default",
             root().join("uci-config/sipnat"),
         ),
+        (
+            "usr/libexec/rpcd/sipnat",
+            root().join("openwrt/files/sipnat.rpcd"),
+        ),
+        (
+            "usr/share/rpcd/acl.d/sipnat.json",
+            root().join("openwrt/files/sipnat.acl.json"),
+        ),
     ];
     let total: u64 = files
         .iter()
@@ -329,9 +337,15 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
             "drwxr-xr-x 0/0 ./etc/uci-defaults/",
             "-rwxr-xr-x 0/0 ./etc/uci-defaults/90-sipnat",
             "drwxr-xr-x 0/0 ./usr/",
+            "drwxr-xr-x 0/0 ./usr/libexec/",
+            "drwxr-xr-x 0/0 ./usr/libexec/rpcd/",
+            "-rwxr-xr-x 0/0 ./usr/libexec/rpcd/sipnat",
             "drwxr-xr-x 0/0 ./usr/sbin/",
             "-rwxr-xr-x 0/0 ./usr/sbin/sipnat",
             "drwxr-xr-x 0/0 ./usr/share/",
+            "drwxr-xr-x 0/0 ./usr/share/rpcd/",
+            "drwxr-xr-x 0/0 ./usr/share/rpcd/acl.d/",
+            "-rw-r--r-- 0/0 ./usr/share/rpcd/acl.d/sipnat.json",
             "drwxr-xr-x 0/0 ./usr/share/sipnat/",
             "-rw-r--r-- 0/0 ./usr/share/sipnat/sipnat.default",
         ]
@@ -353,6 +367,14 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
     same(
         "usr/share/sipnat/sipnat.default",
         root().join("uci-config/sipnat"),
+    );
+    same(
+        "usr/libexec/rpcd/sipnat",
+        root().join("openwrt/files/sipnat.rpcd"),
+    );
+    same(
+        "usr/share/rpcd/acl.d/sipnat.json",
+        root().join("openwrt/files/sipnat.acl.json"),
     );
 
     // Every entry of every layer carries SOURCE_DATE_EPOCH as its mtime.

@@ -20,8 +20,17 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest answer read (every table full is about 0.5 MB).
 const MAX_ANSWER: u64 = 4 << 20;
 
+/// Where the instances' sockets are: `$SIPNAT_CONTROL_DIR`, else
+/// [`CONTROL_DIR`] (where the init script puts them).
+fn control_dir() -> PathBuf {
+    std::env::var_os("SIPNAT_CONTROL_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(CONTROL_DIR), PathBuf::from)
+}
+
 /// The (instance name, socket path) pairs a target names.
 fn sockets(target: &Target) -> Result<Vec<(String, PathBuf)>, String> {
+    let dir = control_dir();
     let name_of = |p: &Path| {
         p.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -29,14 +38,12 @@ fn sockets(target: &Target) -> Result<Vec<(String, PathBuf)>, String> {
     };
     match target {
         Target::Socket(p) => Ok(vec![(name_of(p), p.clone())]),
-        Target::Instance(n) => Ok(vec![(
-            n.clone(),
-            Path::new(CONTROL_DIR).join(format!("{n}.sock")),
-        )]),
+        Target::Instance(n) => Ok(vec![(n.clone(), dir.join(format!("{n}.sock")))]),
         Target::All => {
-            let dir = std::fs::read_dir(CONTROL_DIR)
-                .map_err(|e| format!("no sipnat instance is running ({CONTROL_DIR}: {e})"))?;
-            let mut v: Vec<(String, PathBuf)> = dir
+            let shown = dir.display();
+            let list = std::fs::read_dir(&dir)
+                .map_err(|e| format!("no sipnat instance is running ({shown}: {e})"))?;
+            let mut v: Vec<(String, PathBuf)> = list
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|x| x == "sock"))
@@ -110,7 +117,10 @@ pub fn run(program: &str, c: &Client) -> i32 {
         if json {
             println!("{{\"instances\":[]}}");
         }
-        eprintln!("{program}: no sipnat instance is running (no control socket in {CONTROL_DIR})");
+        eprintln!(
+            "{program}: no sipnat instance is running (no control socket in {})",
+            control_dir().display()
+        );
         return 1;
     }
     let answers: Vec<(String, Result<String, String>)> = found

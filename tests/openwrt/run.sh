@@ -37,8 +37,8 @@
 #              migrate cases `uci show sipnat` after each run. The temporary
 #              root directory shows as <root>.
 #
-# Static check: shellcheck -s sh on init.d/sipnat, the uci-defaults script and this
-# harness. A missing shellcheck fails that group unless
+# Static check: shellcheck -s sh on init.d/sipnat, the uci-defaults script,
+# the rpcd plugin and this harness. A missing shellcheck fails that group unless
 # SIPNAT_SKIP_SHELLCHECK=1.
 
 set -u
@@ -240,7 +240,7 @@ run_shellcheck() {
 		fi
 		return
 	fi
-	for _f in "$INIT" "$MIGRATE" "$HERE/run.sh" "$STUBS/rc.common" "$STUBS/log.sh" \
+	for _f in "$INIT" "$MIGRATE" "$REPO/openwrt/files/sipnat.rpcd" "$HERE/run.sh" "$STUBS/rc.common" "$STUBS/log.sh" \
 		"$STUBS/lib/functions.sh" "$STUBS/lib/functions/network.sh" \
 		"$STUBS/lib/functions/procd.sh" "$STUBS"/bin/*; do
 		if shellcheck -s sh "$_f" >"$WORK/out" 2>&1; then
