@@ -45,12 +45,47 @@ impl<'a> Json<'a> {
         self.comma = true;
     }
 
-    /// An object member's name; its value follows.
+    /// An object member's name; its value follows. Names are sipnat's own
+    /// (`snake_case` words, counter names like `drop.acl`): written as they
+    /// are, escaped only if one ever needs it.
     pub fn key(&mut self, k: &str) {
         self.sep();
-        escape(self.out, k);
+        if k.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            self.out.push('"');
+            self.out.push_str(k);
+            self.out.push('"');
+        } else {
+            escape(self.out, k);
+        }
         self.out.push(':');
         self.comma = false;
+    }
+
+    /// An address as `"a.b.c.d:port"`, written digit by digit (the status
+    /// has several per call; `Display` costs about ten times more).
+    pub fn addr(&mut self, a: std::net::SocketAddrV4) {
+        self.sep();
+        self.out.push('"');
+        for (i, o) in a.ip().octets().iter().enumerate() {
+            if i > 0 {
+                self.out.push('.');
+            }
+            push_decimal(self.out, u64::from(*o));
+        }
+        self.out.push(':');
+        push_decimal(self.out, u64::from(a.port()));
+        self.out.push('"');
+        self.comma = true;
+    }
+
+    /// An address, or null.
+    pub fn opt_addr(&mut self, a: Option<std::net::SocketAddrV4>) {
+        match a {
+            Some(a) => self.addr(a),
+            None => self.null(),
+        }
     }
 
     pub fn str(&mut self, v: &str) {
@@ -59,16 +94,19 @@ impl<'a> Json<'a> {
         self.comma = true;
     }
 
-    /// A string made by `Display` (an address, a DNS name).
+    /// A string made by `Display` (an address, a DNS name), escaped as it
+    /// is written: no intermediate string.
     pub fn display(&mut self, v: impl fmt::Display) {
-        let mut s = String::new();
-        let _ = write!(s, "{v}");
-        self.str(&s);
+        self.sep();
+        self.out.push('"');
+        let _ = write!(Escaper(self.out), "{v}");
+        self.out.push('"');
+        self.comma = true;
     }
 
     pub fn num(&mut self, v: u64) {
         self.sep();
-        let _ = write!(self.out, "{v}");
+        push_decimal(self.out, v);
         self.comma = true;
     }
 
@@ -111,24 +149,62 @@ impl<'a> Json<'a> {
     }
 }
 
+/// `v` in decimal, without the formatting machinery.
+fn push_decimal(out: &mut String, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut n = digits.len();
+    loop {
+        n -= 1;
+        digits[n] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[n..]).unwrap_or("0"));
+}
+
 /// `s` as a JSON string: quotes, backslashes and control characters
 /// escaped (RFC 8259 §7); everything else as it is (a Rust string is UTF-8).
 fn escape(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
+    escape_into(out, s);
     out.push('"');
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    // Every character to escape is ASCII, so a byte scan finds them, and
+    // the runs between them (most text is one run) are copied at once.
+    let mut rest = s;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+    {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{:04x}", c);
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// Escapes what a `Display` writes, straight into the output.
+struct Escaper<'a>(&'a mut String);
+
+impl fmt::Write for Escaper<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -158,5 +234,26 @@ mod tests {
         let mut s = String::new();
         Json::new(&mut s).str("a\"b\\c\nd\u{1}é");
         assert_eq!(s, r#""a\"b\\c\nd\u0001é""#);
+        let mut s = String::new();
+        Json::new(&mut s).display(format_args!("x{}y", '"'));
+        assert_eq!(s, r#""x\"y""#);
+    }
+
+    #[test]
+    fn numbers_and_addresses() {
+        let mut s = String::new();
+        let mut j = Json::new(&mut s);
+        j.begin_array();
+        for n in [0, 7, 10, 65535, u64::MAX] {
+            j.num(n);
+        }
+        j.addr("10.0.255.1:5060".parse().unwrap());
+        j.addr("0.0.0.0:0".parse().unwrap());
+        j.opt_addr(None);
+        j.end_array();
+        assert_eq!(
+            s,
+            r#"[0,7,10,65535,18446744073709551615,"10.0.255.1:5060","0.0.0.0:0",null]"#
+        );
     }
 }

@@ -160,7 +160,7 @@ fn registrations(core: &Core, now: Instant, j: &mut Json<'_>) {
         j.field_str("aor", &r.aor);
         j.field_str("contact", &r.contact);
         j.key("address");
-        j.display(r.addr);
+        j.addr(r.addr);
         j.field_str("transport", r.transport.param());
         j.field_num(
             "expires",
@@ -212,9 +212,9 @@ fn calls(core: &Core, info: &Info<'_>, now: Instant, j: &mut Json<'_>) {
                 j.begin_object();
                 j.field_str("side", if v.wan { "wan" } else { "lan" });
                 j.key("expected");
-                j.opt_display(v.expected.filter(|a| !a.ip().is_unspecified()));
+                j.opt_addr(v.expected.filter(|a| !a.ip().is_unspecified()));
                 j.key("latched");
-                j.opt_display(v.latched);
+                j.opt_addr(v.latched);
                 j.field_num("packets", v.forwarded.packets);
                 j.field_num("bytes", v.forwarded.bytes);
                 j.end_object();
