@@ -49,9 +49,9 @@
 #              migrate cases `uci show sipnat` after each run. The temporary
 #              root directory shows as <root>.
 #
-# Static check: shellcheck -s sh on init.d/sipnat, the uci-defaults script and this
-# harness. A missing shellcheck fails that group unless
-# SIPNAT_SKIP_SHELLCHECK=1.
+# Static check: shellcheck -s sh on init.d/sipnat, the uci-defaults script, this
+# harness and its stubs, and the packaging scripts openwrt/*.sh. A missing
+# shellcheck fails that group unless SIPNAT_SKIP_SHELLCHECK=1.
 
 set -u
 
@@ -359,8 +359,10 @@ run_shellcheck() {
 	fi
 	for _f in "$INIT" "$MIGRATE" "$HERE/run.sh" "$STUBS/rc.common" "$STUBS/log.sh" \
 		"$STUBS/lib/functions.sh" "$STUBS/lib/functions/network.sh" \
-		"$STUBS/lib/functions/procd.sh" "$STUBS"/bin/*; do
-		if shellcheck -s sh "$_f" >"$WORK/out" 2>&1; then
+		"$STUBS/lib/functions/procd.sh" "$STUBS"/bin/* "$REPO/openwrt/arch.sh" \
+		"$REPO/openwrt/mkipk.sh" "$REPO/openwrt/check-ipk.sh" "$REPO/openwrt/release-hash.sh"; do
+		# -x: follow the `. arch.sh` of the packaging scripts
+		if shellcheck -s sh -x "$_f" >"$WORK/out" 2>&1; then
 			pass "shellcheck -s sh ${_f#"$REPO"/}"
 		else
 			fail "shellcheck -s sh ${_f#"$REPO"/}" "$WORK/out"
