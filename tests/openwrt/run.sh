@@ -50,8 +50,8 @@
 #              root directory shows as <root>.
 #
 # Static check: shellcheck -s sh on init.d/sipnat, the uci-defaults script, this
-# harness and its stubs, and the packaging scripts openwrt/*.sh. A missing
-# shellcheck fails that group unless SIPNAT_SKIP_SHELLCHECK=1.
+# harness and its stubs, and the packaging scripts openwrt/*.sh. That group
+# fails when shellcheck is missing, unless SIPNAT_SKIP_SHELLCHECK=1.
 
 set -u
 
