@@ -22,15 +22,16 @@
 # ARM float ABI. OpenWrt names an ARM arch $(ARCH)_$(CPU_TYPE) plus
 # _$(CPU_SUBTYPE) when the target has an FPU (neon, vfpv3-d16, neon-vfpv4 ...).
 # A name without that suffix (arm_cortex-a7: mediatek/mt7629; arm_cortex-a9:
-# bcm53xx, whose BCM4708/4709 have no FPU) is a target without the fpu
-# feature, so CONFIG_SOFT_FLOAT is set, the toolchain is built
+# bcm53xx) is a target without the fpu feature in its target.mk, so
+# CONFIG_SOFT_FLOAT is set, the toolchain is built
 # --with-float=soft and every library uses the soft-float procedure call
 # standard (lang/rust's rust-values.mk picks musleabi rather than musleabihf
-# for the same reason). A hard-float executable is not even started there
-# (the static musl one would be, and would die at its first VFP instruction
-# on a CPU without one), so the float column says which ABI the binary's
-# ELF header must declare: e_flags EF_ARM_ABI_FLOAT_HARD (0x400) or
-# EF_ARM_ABI_FLOAT_SOFT (0x200); "-" for the other machines.
+# for the same reason). The hard-float build executes VFP instructions,
+# which such an arch does not promise (a CPU without an FPU traps on the
+# first one), so those archs get the soft-float build, and the float column
+# says which ABI the binary's ELF header must declare: e_flags
+# EF_ARM_ABI_FLOAT_HARD (0x400) or EF_ARM_ABI_FLOAT_SOFT (0x200); "-" for
+# the other machines.
 
 # One line per OpenWrt arch: arch, Rust target, qemu-user binary ("-": runs
 # natively), ELF class, ELF data, e_machine, float ABI, boards. The first
@@ -43,7 +44,7 @@ arm_cortex-a7_neon-vfpv4  armv7-unknown-linux-musleabihf  qemu-arm-static     1 
 arm_cortex-a9_vfpv3-d16   armv7-unknown-linux-musleabihf  qemu-arm-static     1 1 40  hard mvebu (Armada 370/XP/38x)
 arm_cortex-a15_neon-vfpv4 armv7-unknown-linux-musleabihf  qemu-arm-static     1 1 40  hard ipq806x
 arm_cortex-a7             armv7-unknown-linux-musleabi    qemu-arm-static     1 1 40  soft mediatek mt7629 (no FPU)
-arm_cortex-a9             armv7-unknown-linux-musleabi    qemu-arm-static     1 1 40  soft bcm53xx (BCM4708/4709, no FPU)
+arm_cortex-a9             armv7-unknown-linux-musleabi    qemu-arm-static     1 1 40  soft bcm53xx (Northstar)
 aarch64_cortex-a53        aarch64-unknown-linux-musl      qemu-aarch64-static 2 1 183 -    mediatek filogic, ipq807x, bcm27xx
 aarch64_generic           aarch64-unknown-linux-musl      qemu-aarch64-static 2 1 183 -    rockchip armv8, layerscape
 x86_64                    x86_64-unknown-linux-musl       -                   2 1 62  -    x86/64 (PCs, VMs)
