@@ -5,7 +5,7 @@
 #   cross/build-all.sh [--targets "TRIPLE ..."] [--out DIR] [--packages]
 #                      [--version VERSION] [--no-install] [--no-immediate-abort]
 #
-#   --targets   Rust targets to build (default: all five below)
+#   --targets   Rust targets to build (default: all six below)
 #   --out DIR   where sipnat-<target> binaries and the .ipk files go
 #               (default: $CARGO_TARGET_DIR/cross, else target/cross)
 #   --packages  also run openwrt/mkipk.sh for every target built
@@ -16,7 +16,8 @@
 # Targets (OpenWrt arch in brackets, see openwrt/arch.sh):
 #   mips-unknown-linux-musl         [mips_24kc]    tier 3: build-std + zig
 #   mipsel-unknown-linux-musl       [mipsel_24kc]  tier 3: build-std + zig
-#   armv7-unknown-linux-musleabihf  [arm_cortex-a7_neon-vfpv4]
+#   armv7-unknown-linux-musleabihf  [arm_cortex-a7_neon-vfpv4]  hard float
+#   armv7-unknown-linux-musleabi    [arm_cortex-a7]  soft float (mt7629, bcm53xx)
 #   aarch64-unknown-linux-musl      [aarch64_cortex-a53]  links with rust-lld
 #   x86_64-unknown-linux-musl       [x86_64]
 # How each is compiled is in cross/env.sh.
@@ -41,7 +42,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=env.sh
 . "$ROOT/cross/env.sh"
 
-ALL_TARGETS="mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
+ALL_TARGETS="mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf armv7-unknown-linux-musleabi aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
 ZIGLANG_VERSION="${SIPNAT_ZIGLANG_VERSION:-0.17.1}"
 ZIGBUILD_VERSION="${SIPNAT_ZIGBUILD_VERSION:-0.24.1}"
 

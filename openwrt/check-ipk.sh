@@ -14,7 +14,10 @@
 #   sipnat:sipnat (the package's own user), no Depends (the binary is static); conffiles is /etc/config/sipnat; postinst and prerm are
 #   executable, parse with `sh -n` and call default_postinst/default_prerm;
 # - data: exactly the seven files with their modes, every entry owned 0:0;
-#   /usr/sbin/sipnat is an ELF executable for ARCH; the uci-defaults script,
+#   /usr/sbin/sipnat is an ELF executable for ARCH (class, byte order,
+#   machine and, for ARM, the float ABI in e_flags: a hard-float binary is
+#   never right for arm_cortex-a7, a soft-float one never for
+#   arm_cortex-a7_neon-vfpv4; see openwrt/arch.sh); the uci-defaults script,
 #   the init script and the rpcd plugin parse with `sh -n`.
 # Prints one "ok" line, or every problem found and exits 1.
 set -eu
@@ -98,8 +101,14 @@ owners="$( (tar --numeric-owner -tvzf "$WORK/outer/data.tar.gz"; tar --numeric-o
 [ "$owners" = "0/0 " ] || fail "entries are owned by '$owners', want 0/0"
 bin="$WORK/data/usr/sbin/sipnat"
 if [ -f "$bin" ]; then
-	sipnat_elf_matches "$bin" "$ARCH" ||
-		fail "usr/sbin/sipnat is not an ELF executable for $ARCH ($(sipnat_elf_ident "$bin" || echo 'not ELF'))"
+	if ! sipnat_elf_matches "$bin" "$ARCH"; then
+		have="$(sipnat_elf_ident "$bin" || echo 'not ELF')"
+		want="$(sipnat_arch_elf "$ARCH" || echo '?')"
+		fail "usr/sbin/sipnat is not an ELF executable for $ARCH (class/data/machine/float: $have; want $want)"
+		if [ "${have% *}" = "${want% *}" ]; then
+			fail "usr/sbin/sipnat has the ${have##* } float ABI, $ARCH needs ${want##* } (ARM e_flags EF_ARM_ABI_FLOAT_HARD/SOFT)"
+		fi
+	fi
 fi
 for s in etc/init.d/sipnat etc/uci-defaults/90-sipnat usr/libexec/rpcd/sipnat; do
 	if [ -f "$WORK/data/$s" ] && ! sh -n "$WORK/data/$s" 2>/dev/null; then

@@ -5,9 +5,10 @@
 #   openwrt/mkipk.sh BINARY ARCH VERSION OUTDIR
 #
 #   BINARY   the stripped sipnat executable for ARCH (checked: ELF class,
-#            byte order and machine must match ARCH)
-#   ARCH     mips_24kc | mipsel_24kc | arm_cortex-a7_neon-vfpv4 |
-#            aarch64_cortex-a53 | x86_64   (see openwrt/arch.sh)
+#            byte order, machine and the ARM float ABI must match ARCH)
+#   ARCH     one of openwrt/arch.sh's table: mips_24kc, mipsel_24kc,
+#            arm_cortex-a7_neon-vfpv4, arm_cortex-a7 (soft float), ...,
+#            aarch64_cortex-a53, x86_64
 #   VERSION  package version, e.g. 0.1.0-r1
 #   OUTDIR   where sipnat_<VERSION>_<ARCH>.ipk is written (its path is printed)
 #
@@ -59,7 +60,7 @@ OUTDIR="$4"
 [ -f "$BINARY" ] || die "no such file: $BINARY"
 sipnat_arch_target "$ARCH" >/dev/null || die "unknown architecture '$ARCH'; known: $SIPNAT_ARCHS"
 if ! sipnat_elf_matches "$BINARY" "$ARCH"; then
-	die "$BINARY is not an ELF executable for $ARCH (ELF class/data/machine: $(sipnat_elf_ident "$BINARY" || echo 'not ELF'); expected $(sipnat_arch_elf "$ARCH"))"
+	die "$BINARY is not an ELF executable for $ARCH (ELF class/data/machine/float ABI: $(sipnat_elf_ident "$BINARY" || echo 'not ELF'); expected $(sipnat_arch_elf "$ARCH"))"
 fi
 # opkg's versions: [epoch:]upstream[-release], starting with a digit.
 case "$VERSION" in

@@ -4,12 +4,14 @@
 #
 #   tests/cross-check.sh [--skip-tests]
 #
-# 1. cross/build-all.sh --packages: release binaries for the five OpenWrt
+# 1. cross/build-all.sh --packages: release binaries for the six OpenWrt
 #    targets and their .ipk files (installs the cross tools it lacks).
 # 2. Every binary starts: `sipnat --version` natively (x86_64) or under
 #    qemu-<arch>-static, and prints the crate's version.
 # 3. Every .ipk is unpacked and checked by openwrt/check-ipk.sh (layers and
-#    their order, control fields, conffiles, modes, owners, ELF machine).
+#    their order, control fields, conffiles, modes, owners, ELF machine and
+#    ARM float ABI: the soft-float armv7-unknown-linux-musleabi binary in
+#    arm_cortex-a7/arm_cortex-a9, the hard-float one in the _vfp/_neon archs).
 # 4. The library's unit tests and the simulation tests (tests/sim_*.rs) run
 #    for big-endian MIPS (mips-unknown-linux-musl) and ARMv7
 #    (armv7-unknown-linux-musleabihf) under qemu-user, through
@@ -79,7 +81,7 @@ if [ -n "$missing" ]; then
 	exit 1
 fi
 
-step "build the five targets and their packages"
+step "build the six targets and their packages"
 bash cross/build-all.sh --packages --out "$OUT" --version "$VERSION"
 step_done
 

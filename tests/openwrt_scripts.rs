@@ -8,11 +8,16 @@
 //! compares the exact log of procd/json/logger calls (and, for the import,
 //! `uci show sipnat` after two runs) with `tests/openwrt/cases/*/expected`.
 //! The scripts run under `sh` and, when busybox is installed, also under
-//! `busybox sh`, OpenWrt's own shell.
+//! `busybox sh`, OpenWrt's own shell. The import runs as on a router: in a
+//! chroot laid out like one (busybox as the userland, /etc/config,
+//! /tmp/.uci, the stubs at OpenWrt's paths), with no IPKG_INSTROOT, through
+//! the loop OpenWrt's boot and default_postinst run over /etc/uci-defaults.
 //!
 //! What these tests need: `sh`, `awk`, `diff`, `cmp`, and `shellcheck` for the
-//! static check (`tests/setup-deps.sh` installs it). Without shellcheck the
-//! shellcheck test FAILS unless `SIPNAT_SKIP_SHELLCHECK=1` is set.
+//! static check (`tests/setup-deps.sh` installs it); for the import, root
+//! (chroot, and mknod for the chroot's /dev/null) and busybox: without them
+//! that test FAILS, saying so. Without shellcheck the shellcheck test FAILS
+//! unless `SIPNAT_SKIP_SHELLCHECK=1` is set.
 //!
 //! What they do not do: run procd, netifd or firewall4, or check that the
 //! file written by the import is read by sipnat's UCI reader (tests/uci.rs

@@ -19,9 +19,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Every OpenWrt arch with its ELF identification (class, data,
-/// e_machine), as openwrt/arch.sh's table gives them: the one table.
-fn archs() -> Vec<(String, u8, u8, u16)> {
+/// One OpenWrt arch as openwrt/arch.sh's table gives it: name, ELF class,
+/// data (byte order), e_machine and the ARM float ABI ("hard", "soft"; "-"
+/// for other machines).
+#[derive(Clone, Debug)]
+struct Arch {
+    name: String,
+    class: u8,
+    data: u8,
+    machine: u16,
+    float: String,
+}
+
+/// Every OpenWrt arch with its ELF identification, from the one table.
+fn archs() -> Vec<Arch> {
     let o = Command::new("sh")
         .arg("-c")
         .arg(". openwrt/arch.sh; for a in $SIPNAT_ARCHS; do echo \"$a $(sipnat_arch_elf \"$a\")\"; done")
@@ -34,15 +45,23 @@ fn archs() -> Vec<(String, u8, u8, u16)> {
         .lines()
         .map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            assert_eq!(w.len(), 4, "{l}");
-            (
-                w[0].to_string(),
-                w[1].parse().unwrap(),
-                w[2].parse().unwrap(),
-                w[3].parse().unwrap(),
-            )
+            assert_eq!(w.len(), 5, "{l}");
+            Arch {
+                name: w[0].to_string(),
+                class: w[1].parse().unwrap(),
+                data: w[2].parse().unwrap(),
+                machine: w[3].parse().unwrap(),
+                float: w[4].to_string(),
+            }
         })
         .collect()
+}
+
+fn arch(name: &str) -> Arch {
+    archs()
+        .into_iter()
+        .find(|a| a.name == name)
+        .expect("test uses a known arch")
 }
 
 /// A fixed time for the packages (2024-01-01T00:00:00Z).
@@ -60,27 +79,46 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// An ELF header for `arch` followed by filler; only the identification and
-/// e_machine matter to mkipk.sh.
-fn fake_binary(arch: &str) -> Vec<u8> {
-    let (_, class, data, machine) = archs()
-        .into_iter()
-        .find(|a| a.0 == arch)
-        .expect("test uses a known arch");
+/// An ELF header for `arch` followed by filler; only the identification,
+/// e_machine and (ARM) the float ABI bits of e_flags matter to mkipk.sh.
+fn fake_binary(arch_name: &str) -> Vec<u8> {
+    let a = arch(arch_name);
+    let flags = match a.float.as_str() {
+        // EF_ARM_EABI_VER5 | EF_ARM_ABI_FLOAT_HARD / _SOFT
+        "hard" => 0x0500_0400u32,
+        "soft" => 0x0500_0200u32,
+        _ => 0,
+    };
+    fake_elf(arch_name, a.class, a.data, a.machine, flags)
+}
+
+/// An ELF header with these fields followed by filler that names `label`.
+fn fake_elf(label: &str, class: u8, data: u8, machine: u16, flags: u32) -> Vec<u8> {
     let mut b = vec![0u8; 64];
     b[..4].copy_from_slice(b"\x7fELF");
     b[4] = class;
     b[5] = data;
     b[6] = 1; // EV_CURRENT
-    let (e_type, e_machine) = if data == 2 {
-        (2u16.to_be_bytes(), machine.to_be_bytes())
+    let (e_type, e_machine, e_flags) = if data == 2 {
+        (
+            2u16.to_be_bytes(),
+            machine.to_be_bytes(),
+            flags.to_be_bytes(),
+        )
     } else {
-        (2u16.to_le_bytes(), machine.to_le_bytes())
+        (
+            2u16.to_le_bytes(),
+            machine.to_le_bytes(),
+            flags.to_le_bytes(),
+        )
     };
     b[16..18].copy_from_slice(&e_type);
     b[18..20].copy_from_slice(&e_machine);
+    // e_flags: offset 36 in a 32-bit header, 48 in a 64-bit one.
+    let at = if class == 1 { 36 } else { 48 };
+    b[at..at + 4].copy_from_slice(&e_flags);
     for i in 0..4000u32 {
-        b.extend_from_slice(format!("fake sipnat {arch} {i}\n").as_bytes());
+        b.extend_from_slice(format!("fake sipnat {label} {i}\n").as_bytes());
     }
     b
 }
@@ -471,9 +509,9 @@ fn same_input_gives_identical_bytes() {
 fn every_architecture_is_packaged_and_passes_the_ci_check() {
     let dir = scratch("archs");
     let archs = archs();
-    assert!(archs.len() >= 8, "{archs:?}");
-    for (arch, ..) in &archs {
-        let arch = arch.as_str();
+    assert!(archs.len() >= 10, "{archs:?}");
+    for a in &archs {
+        let arch = a.name.as_str();
         let bin = write_binary(&dir, arch);
         let ipk = mkipk(&bin, arch, "0.1.0-r1", &dir.join("out"));
         let o = run(Command::new("sh")
@@ -655,6 +693,128 @@ fn maintainer_scripts_hand_over_to_openwrt_defaults() {
             postinst.display(),
             prerm.display()
         )
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The ARM float ABI follows OpenWrt's naming: an arch with an FPU suffix
+/// (`_neon`, `_vfp…`) is hard float and gets the musleabihf build; one
+/// without (arm_cortex-a7: mediatek mt7629; arm_cortex-a9: bcm53xx) is soft
+/// float and gets the musleabi build. Checked over the whole table, so a new
+/// row cannot pair an arch with the wrong build.
+#[test]
+fn arm_archs_get_the_build_of_their_float_abi() {
+    let mut soft = Vec::new();
+    for a in archs() {
+        let target = stdout(
+            Command::new("sh")
+                .arg("-c")
+                .arg(". openwrt/arch.sh; sipnat_arch_target \"$1\"")
+                .arg("sh")
+                .arg(&a.name)
+                .current_dir(root()),
+        );
+        let target = target.trim();
+        if a.machine != 40 {
+            assert_eq!(a.float, "-", "{a:?}");
+            continue;
+        }
+        let fpu = a.name.contains("_neon") || a.name.contains("_vfp");
+        let want = if fpu { "hard" } else { "soft" };
+        assert_eq!(a.float, want, "{a:?}");
+        let want_target = if fpu {
+            "armv7-unknown-linux-musleabihf"
+        } else {
+            "armv7-unknown-linux-musleabi"
+        };
+        assert_eq!(target, want_target, "{a:?}");
+        if !fpu {
+            soft.push(a.name.clone());
+        }
+    }
+    assert!(soft.contains(&"arm_cortex-a7".to_string()), "{soft:?}");
+}
+
+/// A hard-float binary is never packaged as arm_cortex-a7 (or a soft-float
+/// one as arm_cortex-a7_neon-vfpv4): mkipk.sh refuses it, and check-ipk.sh
+/// finds it in a package put together by other means.
+#[test]
+fn the_arm_float_abi_is_checked() {
+    let dir = scratch("float");
+    let out = dir.join("out");
+    let hard = write_binary(&dir, "arm_cortex-a7_neon-vfpv4");
+    let soft = write_binary(&dir, "arm_cortex-a7");
+    for (bin, arch, have) in [
+        (&hard, "arm_cortex-a7", "1 1 40 hard"),
+        (&hard, "arm_cortex-a9", "1 1 40 hard"),
+        (&soft, "arm_cortex-a7_neon-vfpv4", "1 1 40 soft"),
+    ] {
+        let o = mkipk_with(bin, arch, "0.1.0-r1", &out, EPOCH, "022");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{arch}: {err}");
+        assert!(
+            err.contains(&format!("not an ELF executable for {arch}")),
+            "{err}"
+        );
+        assert!(err.contains(have), "{arch}: {err}");
+    }
+    // Neither float bit (or both): not packaged for any ARM arch.
+    let neither = dir.join("sipnat-neither");
+    fs::write(&neither, fake_elf("neither", 1, 1, 40, 0x0500_0000)).unwrap();
+    let both = dir.join("sipnat-both");
+    fs::write(&both, fake_elf("both", 1, 1, 40, 0x0500_0600)).unwrap();
+    for (bin, arch) in [
+        (&neither, "arm_cortex-a7"),
+        (&neither, "arm_cortex-a7_neon-vfpv4"),
+        (&both, "arm_cortex-a7"),
+    ] {
+        let o = mkipk_with(bin, arch, "0.1.0-r1", &out, EPOCH, "022");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", bin.display());
+        assert!(err.contains("1 1 40 none"), "{err}");
+    }
+    assert!(!out.join("sipnat_0.1.0-r1_arm_cortex-a7.ipk").exists());
+
+    // The right binaries are packaged.
+    mkipk(&soft, "arm_cortex-a7", "0.1.0-r1", &out);
+    mkipk(&hard, "arm_cortex-a7_neon-vfpv4", "0.1.0-r1", &out);
+
+    // A soft-float package whose binary was swapped for a hard-float one
+    // of the same size (only e_flags differs): check-ipk.sh names the ABI.
+    let ipk = mkipk(&soft, "arm_cortex-a9", "0.1.0-r1", &dir.join("good"));
+    let x = dir.join("x");
+    unpack(&ipk, &x);
+    let bin = x.join("data/usr/sbin/sipnat");
+    let mut bytes = fs::read(&bin).unwrap();
+    assert_eq!(
+        bytes[37], 0x02,
+        "EF_ARM_ABI_FLOAT_SOFT in e_flags' second byte"
+    );
+    bytes[37] = 0x04; // EF_ARM_ABI_FLOAT_HARD
+    fs::write(&bin, bytes).unwrap();
+    let bad = dir.join("bad/sipnat_0.1.0-r1_arm_cortex-a9.ipk");
+    fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    run(Command::new("sh").arg("-c").arg(format!(
+        "tar -C '{data}' --owner=0 --group=0 --numeric-owner -cf - . | gzip -n > '{outer}/data.tar.gz' && \
+         tar -C '{outer}' -cf - ./debian-binary ./data.tar.gz ./control.tar.gz | gzip -n > '{bad}'",
+        data = x.join("data").display(),
+        outer = x.join("outer").display(),
+        bad = bad.display()
+    )));
+    let o = Command::new("sh")
+        .arg(root().join("openwrt/check-ipk.sh"))
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("has the hard float ABI, arm_cortex-a9 needs soft"),
+        "{err}"
+    );
+    assert!(
+        err.contains(": 2 problem(s)"),
+        "only the ELF problems: {err}"
     );
     let _ = fs::remove_dir_all(&dir);
 }

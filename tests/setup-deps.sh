@@ -8,7 +8,10 @@
 #   tcpdump     the WAN capture
 #   tshark      optional (--tshark): a second decoder for the captures
 #   shellcheck  lints the OpenWrt init and uci-defaults scripts
-#   busybox     runs those scripts under the shell OpenWrt has
+#   busybox     runs those scripts under the shell OpenWrt has (and is the
+#               userland of the chroot the uci-defaults tests run in)
+#   make        GNU make, which reads openwrt/Makefile against stub SDK
+#               files (tests/openwrt_makefile.rs)
 #   qemu-user-static  runs the cross-built MIPS and ARM binaries and their
 #               tests (tests/cross-check.sh)
 #   kamailio    the SIP provider (registrar + proxy) of tests/netns_peers.rs;
@@ -20,7 +23,7 @@
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox qemu-user-static kamailio baresip"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;

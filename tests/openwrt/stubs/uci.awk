@@ -16,8 +16,9 @@
 # Modes (-v mode=...):
 #   check   parse and apply, print nothing (exit 1 with a message on error)
 #   apply   print the resulting file the way `uci commit` writes it
-#   export  print it as `config 'T' 'N'` / `option 'N' 'V'` / `list 'N' 'V'`
-#           lines for functions.sh to eval (every section named)
+#   export  print it as `uci export` does: `package PKG` (-v pkg=...), then
+#           the file as apply writes it, anonymous sections named too when
+#           -v names=1 (`uci -n export`, what config_load evaluates)
 #   show    print `pkg.sec=type` / `pkg.sec.opt='v'` lines like `uci show`
 #           (-v pkg=PACKAGE, optional -v sel=SEC or SEC.OPT; anonymous
 #           sections as @type[N])
@@ -288,12 +289,14 @@ function value_of(s, k,    m, v) {
 }
 
 function emit(    s, k, m, line, want_sec, want_opt, dot, found) {
-	if (mode == "apply") {
+	if (mode == "apply" || mode == "export") {
+		if (mode == "export")
+			printf "package %s\n", pkg
 		for (s = 1; s <= ns; s++) {
 			if (sdel[s])
 				continue
 			printf "\nconfig %s", stype[s]
-			if (!sanon[s])
+			if (!sanon[s] || (mode == "export" && names))
 				printf " %s", quote(sname[s])
 			printf "\n"
 			for (k = 1; k <= oc[s]; k++) {
@@ -308,23 +311,6 @@ function emit(    s, k, m, line, want_sec, want_opt, dot, found) {
 		}
 		if (ns)
 			printf "\n"
-		return
-	}
-	if (mode == "export") {
-		for (s = 1; s <= ns; s++) {
-			if (sdel[s])
-				continue
-			printf "config %s %s\n", quote(stype[s]), quote(sname[s])
-			for (k = 1; k <= oc[s]; k++) {
-				if (odel[s, k])
-					continue
-				if (okind[s, k] == "option")
-					printf "option %s %s\n", quote(oname[s, k]), quote(oval[s, k])
-				else
-					for (m = 1; m <= lc[s, k]; m++)
-						printf "list %s %s\n", quote(oname[s, k]), quote(lval[s, k, m])
-			}
-		}
 		return
 	}
 	want_sec = sel

@@ -2,10 +2,12 @@
 # project; OpenWrt's own file is GPL and not vendored). It offers the part of
 # the configuration API the init and uci-defaults scripts use, with the same
 # calling conventions:
-#   config_load PACKAGE          reads ${UCI_CONFIG_DIR:-$IPKG_INSTROOT/etc/config}/PACKAGE
-#                                with the pending `uci` changes applied
-#                                (../uci.awk), calling config_cb(type, name),
-#                                option_cb(name, value), list_cb(name, value)
+#   config_load PACKAGE          evaluates `uci -S -n export PACKAGE` (with
+#                                -c $UCI_CONFIG_DIR when that is set), as
+#                                OpenWrt's uci_load does: the file with the
+#                                changes saved but not committed, calling
+#                                config_cb(type, name), option_cb(name, value),
+#                                list_cb(name, value)
 #   config_get VAR SECTION OPTION [DEFAULT]   or   config_get SECTION OPTION
 #   config_get_bool VAR SECTION OPTION [DEFAULT]
 #   config_set SECTION OPTION VALUE
@@ -72,24 +74,18 @@ list() {
 	list_cb "$1" "$2"
 }
 
+package() {
+	return 0
+}
+
 config_load() {
-	local _dir="${UCI_CONFIG_DIR:-$IPKG_INSTROOT/etc/config}" _data
+	local _data
 	CONFIG_SECTIONS=""
 	CONFIG_NUM_SECTIONS=0
 	CONFIG_SECTION=""
-	[ -f "$_dir/$1" ] || return 1
-	_data="$(awk -v mode=export -f "$SIPNAT_STUBS/uci.awk" "$_dir/$1" \
-		"$(uci_stub_delta "$_dir" "$1")")" || return 1
+	# shellcheck disable=SC2086 # the -c option is two words or none
+	_data="$(uci -q ${UCI_CONFIG_DIR:+-c "$UCI_CONFIG_DIR"} -S -n export "$1")" || return 1
 	eval "$_data"
-}
-
-# The pending-changes file the stub uci keeps for a package (or /dev/null).
-uci_stub_delta() {
-	if [ -f "$1/.uci/$2" ]; then
-		printf '%s\n' "$1/.uci/$2"
-	else
-		printf '/dev/null\n'
-	fi
 }
 
 config_foreach() {

@@ -1,0 +1,14 @@
+# Stand-in for the packages feed's lang/rust/rust-package.mk in sipnat's
+# tests (written for this project): the names a Rust package's Makefile
+# uses, with values that only show they reach it.
+RUST_ARCH_DEPENDS:=@(aarch64||arm||mips||mipsel||x86_64)
+CARGO_PKG_VARS=CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_PANIC=unwind
+
+define RustBinPackage
+  ifndef Package/$(1)/install
+    define Package/$(1)/install
+	$$(INSTALL_DIR) $$(1)/usr/bin/
+	$$(INSTALL_BIN) $$(PKG_INSTALL_DIR)/bin/* $$(1)/usr/bin/
+    endef
+  endif
+endef

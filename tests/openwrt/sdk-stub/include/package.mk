@@ -1,0 +1,58 @@
+# Stand-in for the OpenWrt SDK's include/package.mk in sipnat's tests
+# (written for this project, not OpenWrt's code). It keeps the parts of
+# OpenWrt's conventions that openwrt/Makefile relies on:
+# - PKG_BUILD_DIR is $(BUILD_DIR)/$(PKG_NAME)-$(PKG_VERSION), PKG_INSTALL_DIR
+#   its ipkg-install (where cargo install --root puts bin/sipnat);
+# - VERSION is $(PKG_VERSION)-$(PKG_RELEASE) for opkg and
+#   $(PKG_VERSION)-r$(PKG_RELEASE) for apk (CONFIG_USE_APK=y);
+# - the default Build/Prepare unpacks $(DL_DIR)/$(PKG_SOURCE) in
+#   $(BUILD_DIR); a package's own `define Build/Prepare` replaces it;
+# - a download (only when PKG_SOURCE_URL is set) must match PKG_HASH, which
+#   must be a sha256 (no "skip"): here it is copied from $(SIPNAT_TEST_MIRROR)
+#   instead of the network, and checked with sha256sum.
+# BuildPackage makes these targets instead of building anything:
+#   info      NAME=VALUE lines of the variables the tests look at
+#   download  the checked copy into $(DL_DIR)
+#   prepare   Build/Prepare into a fresh $(PKG_BUILD_DIR)
+#   install   Package/<name>/install into $(DEST)
+
+PKG_BUILD_DIR ?= $(BUILD_DIR)/$(PKG_NAME)$(if $(PKG_VERSION),-$(PKG_VERSION))
+PKG_INSTALL_DIR ?= $(PKG_BUILD_DIR)/ipkg-install
+VERSION = $(PKG_VERSION)$(if $(PKG_RELEASE),$(if $(CONFIG_USE_APK),-r,-)$(PKG_RELEASE))
+
+define Build/Prepare
+	mkdir -p $(BUILD_DIR)
+	tar -C $(BUILD_DIR) -xzf $(DL_DIR)/$(PKG_SOURCE)
+endef
+
+define BuildPackage
+  $(eval $(Package/$(1)))
+  .PHONY: info download prepare install
+  info:
+	@echo 'PKG_SOURCE=$(PKG_SOURCE)'
+	@echo 'PKG_SOURCE_URL=$(PKG_SOURCE_URL)'
+	@echo 'PKG_HASH=$(PKG_HASH)'
+	@echo 'PKG_MAINTAINER=$(PKG_MAINTAINER)'
+	@echo 'PKG_VERSION=$(PKG_VERSION)'
+	@echo 'PKG_RELEASE=$(PKG_RELEASE)'
+	@echo 'VERSION=$(VERSION)'
+	@echo 'SIPNAT_SRC=$(SIPNAT_SRC)'
+	@echo 'PKG_BUILD_DIR=$(PKG_BUILD_DIR)'
+	@echo 'USERID=$(USERID)'
+	@echo 'DEPENDS=$(DEPENDS)'
+	@echo 'CARGO_PKG_VARS=$(strip $(CARGO_PKG_VARS))'
+	@echo 'CONFFILES=$(strip $(Package/$(1)/conffiles))'
+  download:
+	$(if $(PKG_SOURCE_URL),,@echo "no PKG_SOURCE_URL: nothing to download"; exit 0)
+	case '$(PKG_HASH)' in *[!0-9a-f]* | '') echo 'PKG_HASH $(PKG_HASH) is no sha256' >&2; exit 1 ;; esac
+	mkdir -p $(DL_DIR)
+	cp $(SIPNAT_TEST_MIRROR)/$(PKG_SOURCE) $(DL_DIR)/$(PKG_SOURCE).part
+	echo '$(PKG_HASH)  $(DL_DIR)/$(PKG_SOURCE).part' | sha256sum -c --quiet -
+	mv $(DL_DIR)/$(PKG_SOURCE).part $(DL_DIR)/$(PKG_SOURCE)
+  prepare:
+	rm -rf $(PKG_BUILD_DIR)
+	mkdir -p $(PKG_BUILD_DIR)
+	$(Build/Prepare)
+  install:
+	$(call Package/$(1)/install,$(DEST))
+endef
