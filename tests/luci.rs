@@ -189,7 +189,7 @@ fn shipped_options() -> Vec<(String, bool)> {
 }
 
 /// One `option` line of the harness: name, class, tab, datatype,
-/// validate, password, depends, values, title.
+/// validate, password, depends, values, title, description, rmempty false.
 struct Declared {
     name: String,
     class: String,
@@ -199,6 +199,7 @@ struct Declared {
     password: bool,
     depends: String,
     title: String,
+    keep: bool,
 }
 
 fn settings_declared() -> (String, Vec<Declared>) {
@@ -211,7 +212,7 @@ fn settings_declared() -> (String, Vec<Declared>) {
     for l in out.lines() {
         let f: Vec<&str> = l.split('\t').collect();
         if f[0] == "option" {
-            assert!(f.len() >= 11, "{l}");
+            assert_eq!(f.len(), 12, "{l}");
             opts.push(Declared {
                 name: f[1].into(),
                 class: f[2].into(),
@@ -221,6 +222,7 @@ fn settings_declared() -> (String, Vec<Declared>) {
                 password: f[6] == "password",
                 depends: f[7].into(),
                 title: f[9].into(),
+                keep: f[11] == "keep",
             });
         }
     }
@@ -316,6 +318,18 @@ fn settings_declare_every_shipped_option_with_a_fitting_widget() {
                 o.name
             );
         }
+    }
+    // A flag the shipped file sets stays in the file when it is unchecked
+    // (LuCI removes a flag at its default unless rmempty is false): saving
+    // any other change must not rewrite `option daemonize '0'` away.
+    let text = fs::read_to_string(root().join("uci-config/sipnat")).unwrap();
+    for o in opts.iter().filter(|o| o.class == "Flag") {
+        let set = text.contains(&format!("\n\toption {} '", o.name));
+        assert_eq!(
+            o.keep, set,
+            "{}: rmempty false exactly when the shipped file sets it",
+            o.name
+        );
     }
     let allow = opts.iter().find(|o| o.name == "wan_sip_allow").unwrap();
     assert_eq!(allow.depends, r#"[{"wan_sip_open":"1"}]"#);

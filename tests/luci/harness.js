@@ -265,7 +265,7 @@ async function settings(file, casesFile) {
 			out.push(['option', o.name, o.cls, o.tab || '-', o.datatype || '-',
 				typeof o.validate == 'function' ? 'validate' : '-', o.password ? 'password' : '-',
 				JSON.stringify(o.deps), o.values.map(x => x[0]).join(',') || '-',
-				o.title || '', o.descr || ''].join('\t'));
+				o.title || '', o.descr || '', o.rmempty === false ? 'keep' : '-'].join('\t'));
 			if (o.datatype) {
 				let r;
 				try { r = 'ok\t' + parseDatatype(o.datatype).join(','); }

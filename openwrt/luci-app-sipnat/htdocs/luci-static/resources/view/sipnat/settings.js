@@ -8,6 +8,8 @@
 // one `config sipnat` section per instance. Option names are siproxd's;
 // the checks below follow what sipnat itself accepts (src/config/), so a
 // value LuCI lets through is one `sipnat --check-config` takes too.
+// A flag the shipped file sets has rmempty = false: LuCI would otherwise
+// delete `option daemonize '0'` (its default) at the first save.
 
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const IPV4 = new RegExp('^' + OCTET + '(\\.' + OCTET + '){3}$');
@@ -166,6 +168,7 @@ return view.extend({
 		o = s.taboption('general', form.Flag, 'daemonize', _('Detach'),
 			_('Off: stay in the foreground, as procd expects.'));
 		o.default = '0';
+		o.rmempty = false;
 		o.modalonly = true;
 
 		o = s.taboption('general', form.Value, 'pid_file', _('PID file'),
@@ -336,6 +339,7 @@ return view.extend({
 		o = s.taboption('access', form.Flag, 'wan_sip_open', _('Open the SIP port to the WAN'),
 			_('Needed only for calls a provider sends without a registration from here; phones registering out need no open port.'));
 		o.default = '0';
+		o.rmempty = false;
 		o.modalonly = true;
 
 		o = s.taboption('access', form.DynamicList, 'wan_sip_allow', _('WAN sources allowed'),
