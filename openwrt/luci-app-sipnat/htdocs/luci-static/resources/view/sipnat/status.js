@@ -207,9 +207,13 @@ function instance(st) {
 
 // The whole page body for one answer of the ubus call (or its failure).
 function renderStatus(data) {
-	if (data == null || data.rpcError != null)
-		return [ E('div', { 'class': 'alert-message warning' },
-			_('Could not ask sipnat for its status: %s').format(text(data && data.rpcError))) ];
+	if (data == null || data.rpcError != null) {
+		const why = text(data && data.rpcError);
+		return [ E('div', { 'class': 'alert-message warning' }, [
+			E('p', {}, _('Could not ask sipnat for its status: %s').format(why)),
+			/not found/i.test(why) ? E('p', {}, _('The ubus object "sipnat" is missing: check that the sipnat package is installed, then run /etc/init.d/rpcd reload.')) : ''
+		]) ];
+	}
 	const list = Array.isArray(data.instances) ? data.instances : [];
 	if (!list.length)
 		return [ E('div', { 'class': 'alert-message notice' },
@@ -217,8 +221,9 @@ function renderStatus(data) {
 	return list.map(instance);
 }
 
+// LuCI's RPC errors carry a stack trace after the first line: not for the page.
 function fetchStatus() {
-	return callStatus().catch(err => ({ rpcError: (err && err.message) || String(err) }));
+	return callStatus().catch(err => ({ rpcError: String((err && err.message) || err).split('\n')[0] }));
 }
 
 return view.extend({
