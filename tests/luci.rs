@@ -331,6 +331,30 @@ fn settings_declare_every_shipped_option_with_a_fitting_widget() {
             o.name
         );
     }
+    // Each row is named as the init script names its instance (and the
+    // Status page shows it): an unnamed section is sipnatN, N counting
+    // every sipnat section from 0.
+    let titles: Vec<&str> = out.lines().filter(|l| l.starts_with("title\t")).collect();
+    assert_eq!(
+        titles,
+        [
+            "title\tgeneral\tgeneral",
+            "title\tcfg0a1b2c\tsipnat1 (unnamed)",
+            "title\toffice\toffice",
+            "title\tcfg0d4e5f\tsipnat3 (unnamed)",
+        ]
+    );
+    // The grid's port columns show sipnat's default when a section leaves
+    // the option unset (LuCI would say "none").
+    let grid: Vec<&str> = out.lines().filter(|l| l.starts_with("grid\t")).collect();
+    assert_eq!(
+        grid,
+        [
+            "grid\tsip_listen_port\t5060 (default)\t7000",
+            "grid\trtp_port_low\t7070 (default)\t7000",
+            "grid\trtp_port_high\t7089 (default)\t7000",
+        ]
+    );
     let allow = opts.iter().find(|o| o.name == "wan_sip_allow").unwrap();
     assert_eq!(allow.depends, r#"[{"wan_sip_open":"1"}]"#);
 }

@@ -33,12 +33,14 @@ function die(msg) {
 // --- what LuCI provides globally ---------------------------------------
 String.prototype.format = function (...args) {
 	let i = 0;
-	return this.replace(/%(%|(\.(\d+))?([sdf]))/g, (all, pct, p, prec, conv) => {
+	return this.replace(/%(%|(\.(\d+))?([sdfh]))/g, (all, pct, p, prec, conv) => {
 		if (pct == '%')
 			return '%';
 		const a = args[i++];
 		if (conv == 's')
 			return String(a);
+		if (conv == 'h')
+			return String(a).replace(/&/g, '&#38;').replace(/</g, '&#60;').replace(/>/g, '&#62;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
 		if (conv == 'd')
 			return String(Math.trunc(+a));
 		return prec != null ? (+a).toFixed(+prec) : String(+a);
@@ -254,18 +256,33 @@ function dump(n, out) {
 async function settings(file, casesFile) {
 	const widgets = { NetworkSelect: optionClass('NetworkSelect'), DeviceSelect: optionClass('DeviceSelect'),
 		ZoneSelect: optionClass('ZoneSelect'), UserSelect: optionClass('UserSelect') };
-	const v = load(file, { view, form, 'tools.widgets': widgets });
+	// A configuration as uci.sections() gives it: named, unnamed, named.
+	const sections = [ { '.name': 'general', '.anonymous': false }, { '.name': 'cfg0a1b2c', '.anonymous': true },
+		{ '.name': 'office', '.anonymous': false }, { '.name': 'cfg0d4e5f', '.anonymous': true } ];
+	const uci = {
+		sections: (conf, type) => conf == 'sipnat' && type == 'sipnat' ? sections : [],
+		get: (conf, sid, opt) => { const x = sections.find(s => s['.name'] == sid); return opt ? x && x[opt] : x; }
+	};
+	const v = load(file, { view, form, uci, 'tools.widgets': widgets });
 	await v.render();
 	const out = [`map\t${declared.map.config}`];
 	for (const s of declared.sections) {
 		out.push(`section\t${s.cls}\t${s.type}\taddremove=${!!s.addremove}\tanonymous=${!!s.anonymous}`);
 		for (const t of s.tabs)
 			out.push(`tab\t${t.name}\t${t.title}`);
+		if (typeof s.sectiontitle == 'function')
+			for (const x of sections)
+				out.push(`title\t${x['.name']}\t${s.sectiontitle.call(s, x['.name'])}`);
 		for (const o of s.options) {
 			out.push(['option', o.name, o.cls, o.tab || '-', o.datatype || '-',
 				typeof o.validate == 'function' ? 'validate' : '-', o.password ? 'password' : '-',
 				JSON.stringify(o.deps), o.values.map(x => x[0]).join(',') || '-',
 				o.title || '', o.descr || '', o.rmempty === false ? 'keep' : '-'].join('\t'));
+			if (typeof o.textvalue == 'function') {
+				// the grid's text of the option, unset and set
+				const at = v => { o.cfgvalue = () => v; return text(o.textvalue.call(o, 'cfg01')); };
+				out.push(`grid\t${o.name}\t${at(undefined)}\t${at("7000")}`);
+			}
 			if (o.datatype) {
 				let r;
 				try { r = 'ok\t' + parseDatatype(o.datatype).join(','); }

@@ -1,6 +1,7 @@
 'use strict';
 'require view';
 'require form';
+'require uci';
 'require tools.widgets as widgets';
 
 // Settings of sipnat, the SIP/RTP NAT proxy: every option of
@@ -128,6 +129,26 @@ function validateRtpHigh(section_id, value) {
 	return true;
 }
 
+// A grid column shows sipnat's default (the placeholder) for an option
+// the section leaves unset, instead of LuCI's "none", without writing it.
+function textOrDefault(section_id) {
+	const v = this.cfgvalue(section_id);
+	if (v == null || v === '')
+		return E('em', {}, _('%s (default)').format(this.placeholder));
+	return '%h'.format(v);
+}
+
+// The name the init script gives the instance of a section, which the
+// Status page shows: the section's name, or sipnatN for an unnamed one,
+// N counting every sipnat section from 0 (init.d/sipnat).
+function instanceTitle(section_id) {
+	const all = uci.sections('sipnat', 'sipnat');
+	const i = all.findIndex(x => x['.name'] == section_id);
+	if (i < 0 || !all[i]['.anonymous'])
+		return section_id;
+	return _('%s (unnamed)').format('sipnat' + i);
+}
+
 return view.extend({
 	render() {
 		let m, s, o;
@@ -140,6 +161,7 @@ return view.extend({
 		s.anonymous = false;
 		s.nodescriptions = true;
 		s.addbtntitle = _('Add instance');
+		s.sectiontitle = instanceTitle;
 
 		s.tab('general', _('General'));
 		s.tab('interfaces', _('Interfaces'));
@@ -216,6 +238,7 @@ return view.extend({
 			_('Port for SIP on both sides, UDP and TCP.'));
 		o.datatype = 'port';
 		o.placeholder = '5060';
+		o.textvalue = textOrDefault;
 
 		o = s.taboption('sip', form.Value, 'sip_dscp', _('SIP DSCP'),
 			_('DSCP of the SIP packets sipnat sends: 24 (CS3) is call signalling; 0 leaves it unset.'));
@@ -279,12 +302,14 @@ return view.extend({
 		o.datatype = 'port';
 		o.placeholder = '7070';
 		o.validate = validateRtpLow;
+		o.textvalue = textOrDefault;
 
 		o = s.taboption('rtp', form.Value, 'rtp_port_high', _('Highest RTP port'),
 			_('Every audio stream takes one RTP/RTCP port pair: 7070-7089 holds 10.'));
 		o.datatype = 'port';
 		o.placeholder = '7089';
 		o.validate = validateRtpHigh;
+		o.textvalue = textOrDefault;
 
 		o = s.taboption('rtp', form.Value, 'rtp_timeout', _('RTP timeout'),
 			_('Seconds without audio after which a stream is closed (long enough for calls on hold).'));
