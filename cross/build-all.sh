@@ -8,7 +8,8 @@
 #   --targets   Rust targets to build (default: all six below)
 #   --out DIR   where sipnat-<target> binaries and the .ipk files go
 #               (default: $CARGO_TARGET_DIR/cross, else target/cross)
-#   --packages  also run openwrt/mkipk.sh for every target built
+#   --packages  also run openwrt/mkipk.sh for every target built, and
+#               openwrt/mkipk-luci.sh once (luci-app-sipnat, arch all)
 #   --version   package version (default: Cargo.toml's version + "-r1")
 #   --no-install          do not install anything; use what is there
 #   --no-immediate-abort  keep panic messages in the MIPS binaries (bigger)
@@ -168,6 +169,8 @@ if [ "$PACKAGES" = 1 ]; then
 			sh "$ROOT/openwrt/mkipk.sh" "$OUT/sipnat-$t" "$arch" "$VERSION" "$OUT" >/dev/null
 		done
 	done
+	# The LuCI app is JavaScript and JSON: one package serves every arch.
+	sh "$ROOT/openwrt/mkipk-luci.sh" "$VERSION" "$OUT" >/dev/null
 fi
 
 # --- table -------------------------------------------------------------------
@@ -192,4 +195,8 @@ for t in $TARGETS; do
 	fi
 	printf '\n'
 done
+if [ "$PACKAGES" = 1 ]; then
+	ipk="$OUT/luci-app-sipnat_${VERSION}_all.ipk"
+	printf '%-32s %10s %9s %10s %6s %10s  %s\n' '(LuCI app, all)' - - - - "$(stat -c %s "$ipk")" "${ipk##*/}"
+fi
 printf '(sizes in bytes; output in %s)\n' "$OUT"

@@ -39,12 +39,15 @@
 # gets the mtime SOURCE_DATE_EPOCH (default: the time of the repository's
 # last commit, else 0), owner 0:0, fixed modes whatever the umask and the
 # source files' modes, entries sorted by name, gzip -n (no name, no time).
+# The packing is openwrt/ipk.sh's, shared with openwrt/mkipk-luci.sh.
 # Needs GNU tar (--sort=name) and gzip.
 set -eu
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=arch.sh
 . "$ROOT/openwrt/arch.sh"
+# shellcheck source-path=SCRIPTDIR source=ipk.sh
+. "$ROOT/openwrt/ipk.sh"
 
 die() {
 	echo "mkipk.sh: $*" >&2
@@ -62,56 +65,31 @@ sipnat_arch_target "$ARCH" >/dev/null || die "unknown architecture '$ARCH'; know
 if ! sipnat_elf_matches "$BINARY" "$ARCH"; then
 	die "$BINARY is not an ELF executable for $ARCH (ELF class/data/machine/float ABI: $(sipnat_elf_ident "$BINARY" || echo 'not ELF'); expected $(sipnat_arch_elf "$ARCH"))"
 fi
-# opkg's versions: [epoch:]upstream[-release], starting with a digit.
-case "$VERSION" in
-	[0-9]*) ;;
-	*) die "version '$VERSION' must start with a digit" ;;
-esac
-case "$VERSION" in
-	*[!0-9A-Za-z.+~:-]*) die "version '$VERSION' has characters opkg does not allow" ;;
-esac
+ipk_check_version "$VERSION"
 
 for f in init.d/sipnat uci-config/sipnat openwrt/files/sipnat.uci-defaults \
 	openwrt/files/sipnat.rpcd openwrt/files/sipnat.acl.json; do
 	[ -f "$ROOT/$f" ] || die "missing $f in $ROOT"
 done
 
-if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
-	EPOCH="$SOURCE_DATE_EPOCH"
-elif EPOCH="$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null)" && [ -n "$EPOCH" ]; then
-	:
-else
-	EPOCH=0
-fi
-case "$EPOCH" in
-	'' | *[!0-9]*) die "SOURCE_DATE_EPOCH '$EPOCH' is not a number of seconds" ;;
-esac
+EPOCH="$(ipk_epoch "$ROOT")"
 
 mkdir -p "$OUTDIR"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mkipk.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT INT TERM
 DATA="$WORK/data"
 CTRL="$WORK/control"
-PKG="$WORK/pkg"
 
-# put SOURCE MODE DEST: copy one file into the staging tree with a fixed mode.
-put() {
-	mkdir -p "$(dirname "$3")"
-	cat "$1" >"$3"
-	chmod "$2" "$3"
-}
-
-put "$BINARY" 0755 "$DATA/usr/sbin/sipnat"
-put "$ROOT/init.d/sipnat" 0755 "$DATA/etc/init.d/sipnat"
-put "$ROOT/uci-config/sipnat" 0644 "$DATA/etc/config/sipnat"
-put "$ROOT/openwrt/files/sipnat.uci-defaults" 0755 "$DATA/etc/uci-defaults/90-sipnat"
-put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
-put "$ROOT/openwrt/files/sipnat.rpcd" 0755 "$DATA/usr/libexec/rpcd/sipnat"
-put "$ROOT/openwrt/files/sipnat.acl.json" 0644 "$DATA/usr/share/rpcd/acl.d/sipnat.json"
+ipk_put "$BINARY" 0755 "$DATA/usr/sbin/sipnat"
+ipk_put "$ROOT/init.d/sipnat" 0755 "$DATA/etc/init.d/sipnat"
+ipk_put "$ROOT/uci-config/sipnat" 0644 "$DATA/etc/config/sipnat"
+ipk_put "$ROOT/openwrt/files/sipnat.uci-defaults" 0755 "$DATA/etc/uci-defaults/90-sipnat"
+ipk_put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
+ipk_put "$ROOT/openwrt/files/sipnat.rpcd" 0755 "$DATA/usr/libexec/rpcd/sipnat"
+ipk_put "$ROOT/openwrt/files/sipnat.acl.json" 0644 "$DATA/usr/share/rpcd/acl.d/sipnat.json"
 
 # Installed-Size: the bytes of the files the package installs.
-SIZE=$(find "$DATA" -type f -exec cat {} + | wc -c)
-SIZE=$((SIZE + 0))
+SIZE="$(ipk_size "$DATA")"
 
 # The package's own unprivileged user and group, sipnat, which the shipped
 # configuration switches to (`option user 'sipnat'`). OpenWrt's
@@ -121,7 +99,7 @@ SIZE=$((SIZE + 0))
 # with another package's. openwrt/Makefile says the same with USERID.
 REQUIRE_USER="sipnat:sipnat"
 
-mkdir -p "$CTRL" "$PKG"
+mkdir -p "$CTRL"
 cat >"$CTRL/control" <<EOF
 Package: sipnat
 Version: $VERSION
@@ -164,25 +142,6 @@ EOF
 chmod 0644 "$CTRL/control" "$CTRL/conffiles"
 chmod 0755 "$CTRL/postinst" "$CTRL/prerm"
 
-# Directories get fixed modes too (mkdir follows the umask).
-find "$DATA" "$CTRL" -type d -exec chmod 0755 {} +
-
-# tarball DIR OUT: a reproducible gzip'd tar of DIR's contents as ./...
-tarball() {
-	LC_ALL=C tar --format=gnu --sort=name --owner=0 --group=0 --numeric-owner \
-		--mtime="@$EPOCH" -C "$1" -cf - . | gzip -9n >"$2"
-}
-
-tarball "$DATA" "$PKG/data.tar.gz"
-tarball "$CTRL" "$PKG/control.tar.gz"
-printf '2.0\n' >"$PKG/debian-binary"
-chmod 0644 "$PKG/debian-binary" "$PKG/data.tar.gz" "$PKG/control.tar.gz"
-chmod 0755 "$PKG"
-
 IPK="$OUTDIR/sipnat_${VERSION}_${ARCH}.ipk"
-# The outer order is opkg's: debian-binary, data, control (no --sort here:
-# the names are given in that order).
-LC_ALL=C tar --format=gnu --owner=0 --group=0 --numeric-owner --mtime="@$EPOCH" \
-	-C "$PKG" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz | gzip -9n >"$IPK.tmp"
-mv "$IPK.tmp" "$IPK"
+ipk_pack "$WORK" "$EPOCH" "$IPK"
 echo "$IPK"

@@ -18,12 +18,14 @@
 #               its system service is kept from starting (see below)
 #   baresip     the phones of tests/netns_peers.rs (baresip-core and its
 #               modules; recommends such as the GTK front end are not needed)
+#   nodejs      node, which checks and runs the LuCI app's JavaScript
+#               (tests/luci.rs)
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;

@@ -1,0 +1,448 @@
+'use strict';
+'require view';
+'require form';
+'require uci';
+'require tools.widgets as widgets';
+
+// Settings of sipnat, the SIP/RTP NAT proxy: every option of
+// /etc/config/sipnat (see uci-config/sipnat in the sipnat repository),
+// one `config sipnat` section per instance. Option names are siproxd's;
+// the checks below follow what sipnat itself accepts (src/config/), so a
+// value LuCI lets through is one `sipnat --check-config` takes too.
+// A flag the shipped file sets has rmempty = false: LuCI would otherwise
+// delete `option daemonize '0'` (its default) at the first save.
+
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4 = new RegExp('^' + OCTET + '(\\.' + OCTET + '){3}$');
+const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+// One entry of hosts_allow_reg, hosts_allow_sip or hosts_deny_sip, as
+// sipnat reads it (src/config/acl.rs): an IPv4 address or a host name,
+// each with an optional prefix length; a list value may hold several,
+// separated by commas (siproxd's syntax).
+function checkAclEntry(entry) {
+	const e = entry.trim();
+	const slash = e.indexOf('/');
+	const host = slash < 0 ? e : e.substring(0, slash).trim();
+	const prefix = slash < 0 ? null : e.substring(slash + 1).trim();
+
+	if (host === '')
+		return _('Empty entry: write an IPv4 network (192.168.1.0/24) or a host name');
+	if (host.indexOf(':') >= 0)
+		return _('IPv6 networks are not supported yet: %s').format(e);
+	if (prefix !== null) {
+		if (prefix.indexOf('.') >= 0)
+			return _('Write the mask as a prefix length (e.g. /24), not as a dotted netmask: %s').format(e);
+		if (!/^[0-9]{1,2}$/.test(prefix) || +prefix > 32)
+			return _('The prefix length must be a number from 0 to 32: %s').format(e);
+	}
+	if (!/[A-Za-z]/.test(host))
+		return IPV4.test(host) ? true : _('Not an IPv4 address: %s').format(e);
+
+	const bare = host.replace(/\.$/, '');
+	if (bare.length > 128)
+		return _('Host name longer than 128 characters: %s').format(e);
+	if (!bare.split('.').every(l => LABEL.test(l)))
+		return _('Neither an IPv4 network nor a host name (letters, digits and "-" in dot-separated labels): %s').format(e);
+	return true;
+}
+
+function validateAcl(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	for (const entry of String(value).split(',')) {
+		const r = checkAclEntry(entry);
+		if (r !== true)
+			return r;
+	}
+	return true;
+}
+
+// debug_level: siproxd's class mask, decimal or 0x hexadecimal, -1 for all.
+function validateDebugLevel(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	const v = String(value).trim();
+	let n;
+	if (/^[-+]?0[xX][0-9a-fA-F]+$/.test(v))
+		n = (v.charAt(0) == '-' ? -1 : 1) * parseInt(v.replace(/^[-+]?0[xX]/, ''), 16);
+	else if (/^[-+]?[0-9]+$/.test(v))
+		n = parseInt(v, 10);
+	else
+		return _('A number (decimal or 0x hexadecimal); -1 enables every class');
+	if (n < -2147483648 || n > 4294967295)
+		return _('Out of range: -2147483648 to 4294967295');
+	return true;
+}
+
+// proxy_auth_realm goes into a quoted string of sipnat's challenges.
+function validateRealm(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	if (/["\\\x00-\x1f\x7f]/.test(value))
+		return _('A realm holds no quote, backslash or control character');
+	return true;
+}
+
+function validateUser(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	return /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(value) ? true
+		: _('A user name: letters, digits, "_", "." and "-"');
+}
+
+// The RTP port pair range, checked together: sipnat refuses an odd low
+// port, a range without one RTP/RTCP pair, and one holding the SIP port.
+function rtpPorts(section, section_id) {
+	const num = (name, dflt) => {
+		const v = section.formvalue(section_id, name);
+		return (v == null || v === '') ? dflt : +v;
+	};
+	return {
+		low: num('rtp_port_low', 7070),
+		high: num('rtp_port_high', 7089),
+		sip: num('sip_listen_port', 5060)
+	};
+}
+
+function validateRtpLow(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	const p = rtpPorts(this.section, section_id);
+	if (+value % 2 != 0)
+		return _('RTP uses even ports (RTCP the odd one above): make the lowest port even');
+	if (+value >= p.high)
+		return _('The lowest RTP port must be below the highest (%d)').format(p.high);
+	if (p.sip >= +value && p.sip <= p.high)
+		return _('The RTP ports %d-%d hold the SIP port %d').format(+value, p.high, p.sip);
+	return true;
+}
+
+function validateRtpHigh(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	const p = rtpPorts(this.section, section_id);
+	if (+value <= p.low)
+		return _('The highest RTP port must be above the lowest (%d)').format(p.low);
+	if (p.sip >= p.low && p.sip <= +value)
+		return _('The RTP ports %d-%d hold the SIP port %d').format(p.low, +value, p.sip);
+	return true;
+}
+
+// A grid column shows sipnat's default (the placeholder) for an option
+// the section leaves unset, instead of LuCI's "none", without writing it.
+function textOrDefault(section_id) {
+	const v = this.cfgvalue(section_id);
+	if (v == null || v === '')
+		return E('em', {}, _('%s (default)').format(this.placeholder));
+	return '%h'.format(v);
+}
+
+// The name the init script gives the instance of a section, which the
+// Status page shows: the section's name, or sipnatN for an unnamed one,
+// N counting every sipnat section from 0 (init.d/sipnat).
+function instanceTitle(section_id) {
+	const all = uci.sections('sipnat', 'sipnat');
+	const i = all.findIndex(x => x['.name'] == section_id);
+	if (i < 0 || !all[i]['.anonymous'])
+		return section_id;
+	return _('%s (unnamed)').format('sipnat' + i);
+}
+
+return view.extend({
+	render() {
+		let m, s, o;
+
+		m = new form.Map('sipnat', _('SIP NAT proxy'),
+			_('sipnat lets SIP phones on the LAN register and call through the router\'s NAT: it rewrites SIP for the public address and relays the audio (RTP). Each instance below is one section of /etc/config/sipnat; option names are siproxd\'s.'));
+
+		s = m.section(form.GridSection, 'sipnat', _('Instances'));
+		s.addremove = true;
+		s.anonymous = false;
+		s.nodescriptions = true;
+		s.addbtntitle = _('Add instance');
+		s.sectiontitle = instanceTitle;
+
+		s.tab('general', _('General'));
+		s.tab('interfaces', _('Interfaces'));
+		s.tab('sip', _('SIP'));
+		s.tab('rtp', _('RTP'));
+		s.tab('registrations', _('Registrations'));
+		s.tab('access', _('Access'));
+		s.tab('auth', _('Authentication'));
+		s.tab('plugins', _('Plugins'));
+		s.tab('logging', _('Logging'));
+
+		/* general */
+		o = s.taboption('general', form.Flag, 'enabled', _('Enabled'),
+			_('Start this instance with /etc/init.d/sipnat.'));
+		o.default = '1';
+		o.rmempty = false;
+		o.editable = true;
+
+		o = s.taboption('general', form.Value, 'user', _('Run as user'),
+			_('Unprivileged user sipnat switches to once its ports are bound (the package creates "sipnat").'));
+		o.datatype = 'maxlength(32)';
+		o.validate = validateUser;
+		o.placeholder = 'sipnat';
+		o.modalonly = true;
+
+		o = s.taboption('general', form.Flag, 'daemonize', _('Detach'),
+			_('Off: stay in the foreground, as procd expects.'));
+		o.default = '0';
+		o.rmempty = false;
+		o.modalonly = true;
+
+		o = s.taboption('general', form.Value, 'pid_file', _('PID file'),
+			_('Write the process id here (procd does not need it).'));
+		o.datatype = 'file';
+		o.placeholder = '/var/run/sipnat.pid';
+		o.modalonly = true;
+
+		o = s.taboption('general', form.Value, 'chrootjail', _('Chroot directory'),
+			_('Ignored: /etc/init.d/sipnat always runs sipnat in a procd jail. Kept for siproxd configurations.'));
+		o.datatype = 'directory';
+		o.modalonly = true;
+
+		/* interfaces */
+		o = s.taboption('interfaces', widgets.NetworkSelect, 'interface_inbound', _('LAN network'),
+			_('Network where the phones are; resolved to its device at start.'));
+		o.nocreate = true;
+		o.default = 'lan';
+
+		o = s.taboption('interfaces', widgets.NetworkSelect, 'interface_outbound', _('WAN network'),
+			_('Network towards the providers; resolved to its device at start.'));
+		o.nocreate = true;
+		o.default = 'wan';
+
+		o = s.taboption('interfaces', widgets.DeviceSelect, 'if_inbound', _('LAN device'),
+			_('A device by name, instead of the LAN network (e.g. br-lan).'));
+		o.noaliases = true;
+		o.optional = true;
+		o.modalonly = true;
+
+		o = s.taboption('interfaces', widgets.DeviceSelect, 'if_outbound', _('WAN device'),
+			_('A device by name, instead of the WAN network (e.g. pppoe-wan).'));
+		o.noaliases = true;
+		o.optional = true;
+		o.modalonly = true;
+
+		o = s.taboption('interfaces', form.Value, 'host_outbound', _('Public address'),
+			_('Address or host name to announce when this router sits behind another NAT.'));
+		o.datatype = 'host';
+		o.placeholder = 'myhome.dyndns.example';
+		o.modalonly = true;
+
+		/* SIP */
+		o = s.taboption('sip', form.Value, 'sip_listen_port', _('SIP port'),
+			_('Port for SIP on both sides, UDP and TCP.'));
+		o.datatype = 'port';
+		o.placeholder = '5060';
+		o.textvalue = textOrDefault;
+
+		o = s.taboption('sip', form.Value, 'sip_dscp', _('SIP DSCP'),
+			_('DSCP of the SIP packets sipnat sends: 24 (CS3) is call signalling; 0 leaves it unset.'));
+		o.datatype = 'range(0,63)';
+		o.placeholder = '24';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.Value, 'tcp_timeout', _('TCP idle timeout'),
+			_('Seconds an idle SIP TCP connection is kept open.'));
+		o.datatype = 'and(uinteger,range(1,4294967295))';
+		o.placeholder = '300';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.Value, 'tcp_connect_timeout', _('TCP connect timeout'),
+			_('Milliseconds an outgoing TCP connect may take (sipnat never blocks meanwhile).'));
+		o.datatype = 'and(uinteger,range(1,4294967295))';
+		o.placeholder = '500';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.Value, 'tcp_keepalive', _('TCP keep-alive'),
+			_('Seconds between keep-alive CRLFs on each TCP connection; 0: none.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '0';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.Value, 'outbound_proxy_host', _('Outbound proxy'),
+			_('Send all outgoing SIP through this proxy.'));
+		o.datatype = 'host';
+		o.placeholder = 'proxy.provider.example';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.Value, 'outbound_proxy_port', _('Outbound proxy port'));
+		o.datatype = 'port';
+		o.placeholder = '5060';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.DynamicList, 'outbound_domain_name', _('Provider domains'),
+			_('Provider domains with their own proxy: the n-th domain pairs with the n-th proxy host and port below.'));
+		o.datatype = 'hostname';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.DynamicList, 'outbound_domain_host', _('Provider domain proxies'),
+			_('Proxy host for the n-th provider domain.'));
+		o.datatype = 'host';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.DynamicList, 'outbound_domain_port', _('Provider domain proxy ports'),
+			_('Proxy port for the n-th provider domain; leave all out for 5060.'));
+		o.datatype = 'port';
+		o.modalonly = true;
+
+		/* RTP */
+		o = s.taboption('rtp', form.Flag, 'rtp_proxy_enable', _('Relay audio'),
+			_('Relay RTP through the router (needed behind NAT); off: leave RTP alone.'));
+		o.default = '1';
+		o.rmempty = false;
+		o.modalonly = true;
+
+		o = s.taboption('rtp', form.Value, 'rtp_port_low', _('Lowest RTP port'),
+			_('Even; the firewall opens the ports from the lowest to the highest.'));
+		o.datatype = 'port';
+		o.placeholder = '7070';
+		o.validate = validateRtpLow;
+		o.textvalue = textOrDefault;
+
+		o = s.taboption('rtp', form.Value, 'rtp_port_high', _('Highest RTP port'),
+			_('Every audio stream takes one RTP/RTCP port pair: 7070-7089 holds 10.'));
+		o.datatype = 'port';
+		o.placeholder = '7089';
+		o.validate = validateRtpHigh;
+		o.textvalue = textOrDefault;
+
+		o = s.taboption('rtp', form.Value, 'rtp_timeout', _('RTP timeout'),
+			_('Seconds without audio after which a stream is closed (long enough for calls on hold).'));
+		o.datatype = 'and(uinteger,range(1,4294967295))';
+		o.placeholder = '300';
+		o.modalonly = true;
+
+		o = s.taboption('rtp', form.Value, 'rtp_dscp', _('RTP DSCP'),
+			_('DSCP of relayed RTP: 46 (EF) is expedited forwarding for voice; 0 leaves it unset.'));
+		o.datatype = 'range(0,63)';
+		o.placeholder = '46';
+		o.modalonly = true;
+
+		/* registrations */
+		o = s.taboption('registrations', form.Value, 'registration_file', _('Registration file'),
+			_('Where the registrations are kept, so a restart does not log the phones out.'));
+		o.datatype = 'file';
+		o.placeholder = '/var/lib/sipnat/registrations';
+		o.modalonly = true;
+
+		o = s.taboption('registrations', form.Value, 'autosave_registrations', _('Save every'),
+			_('Seconds between saves of the registrations; 0: only when they change and at exit.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '300';
+		o.modalonly = true;
+
+		o = s.taboption('registrations', form.Value, 'default_expires', _('Default expiry'),
+			_('Seconds a registration lasts when the REGISTER does not ask for a time.'));
+		o.datatype = 'and(uinteger,range(1,4294967295))';
+		o.placeholder = '3600';
+		o.modalonly = true;
+
+		/* access */
+		o = s.taboption('access', form.DynamicList, 'hosts_allow_reg', _('May register'),
+			_('IPv4 networks or host names whose phones may register (and so send SIP); empty: everyone. REGISTER from the WAN is always refused. Host names are resolved without blocking and refreshed on their TTL.'));
+		o.validate = validateAcl;
+		o.placeholder = '192.168.1.0/24';
+		o.modalonly = true;
+
+		o = s.taboption('access', form.DynamicList, 'hosts_allow_sip', _('May send SIP'),
+			_('IPv4 networks or host names allowed to send SIP at all; empty: everyone. Add your provider\'s when you set this.'));
+		o.validate = validateAcl;
+		o.placeholder = 'sip.example-provider.net/32';
+		o.modalonly = true;
+
+		o = s.taboption('access', form.DynamicList, 'hosts_deny_sip', _('Never accept SIP from'),
+			_('IPv4 networks or host names whose SIP is always dropped, before the allow lists.'));
+		o.validate = validateAcl;
+		o.placeholder = '10.0.0.0/8';
+		o.modalonly = true;
+
+		o = s.taboption('access', form.Flag, 'wan_sip_open', _('Open the SIP port to the WAN'),
+			_('Needed only for calls a provider sends without a registration from here; phones registering out need no open port.'));
+		o.default = '0';
+		o.rmempty = false;
+		o.modalonly = true;
+
+		o = s.taboption('access', form.DynamicList, 'wan_sip_allow', _('WAN sources allowed'),
+			_('Only these IPv4 addresses or networks (your provider\'s) may reach the open SIP port; none: the whole WAN.'));
+		o.datatype = 'or(ip4addr("nomask"),cidr4)';
+		o.placeholder = '203.0.113.0/24';
+		o.depends('wan_sip_open', '1');
+		o.modalonly = true;
+
+		/* authentication */
+		o = s.taboption('auth', form.Value, 'proxy_auth_realm', _('Realm'),
+			_('Set it, and phones must log in to sipnat to register or call.'));
+		o.datatype = 'maxlength(64)';
+		o.validate = validateRealm;
+		o.placeholder = 'home';
+		o.modalonly = true;
+
+		o = s.taboption('auth', form.Value, 'proxy_auth_pwfile', _('Password file'),
+			_('Lines of "user password" (or "user md5:HA1", "user sha-256:HA1"); chgrp sipnat, chmod 640. Wins over the shared password.'));
+		o.datatype = 'file';
+		o.placeholder = '/etc/sipnat.passwd';
+		o.modalonly = true;
+
+		o = s.taboption('auth', form.Value, 'proxy_auth_passwd', _('Shared password'),
+			_('One password for every user.'));
+		o.datatype = 'string';
+		o.password = true;
+		o.modalonly = true;
+
+		o = s.taboption('auth', form.ListValue, 'proxy_auth_algorithms', _('Digest algorithms'),
+			_('Offered to the phones, preferred first; MD5 alone for phones that give up on SHA-256.'));
+		o.value('', _('SHA-256, then MD5 (default)'));
+		o.value('SHA-256 MD5', 'SHA-256 MD5');
+		o.value('MD5 SHA-256', 'MD5 SHA-256');
+		o.value('SHA-256', 'SHA-256');
+		o.value('MD5', 'MD5');
+		o.modalonly = true;
+
+		/* plugins */
+		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
+			_('siproxd plugins to load. sipnat has the blacklist built in (plugin_blacklist.so); other names are accepted with a warning and do nothing yet.'));
+		o.datatype = 'string';
+		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_blacklist_hitcount', _('Blacklist: failed logins'),
+			_('Failed authentications before a client is blocked.'));
+		o.datatype = 'and(uinteger,range(1,1000))';
+		o.placeholder = '10';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_blacklist_duration', _('Blacklist: block for'),
+			_('Seconds a blocked client stays blocked; 0: until sipnat restarts.'));
+		o.datatype = 'uinteger';
+		o.placeholder = '3600';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Flag, 'plugin_blacklist_simulate', _('Blacklist: only log'),
+			_('Log who would be blocked, block nobody.'));
+		o.default = '0';
+		o.modalonly = true;
+
+		/* logging */
+		o = s.taboption('logging', form.ListValue, 'silence_log', _('Log level'));
+		o.value('0', _('Everything'));
+		o.value('1', _('Informational (default)'));
+		o.value('2', _('Warnings and errors'));
+		o.value('3', _('Errors only'));
+		o.value('4', _('Nothing'));
+		o.default = '1';
+		o.modalonly = true;
+
+		o = s.taboption('logging', form.Value, 'debug_level', _('Debug classes'),
+			_('siproxd\'s debug class mask (0x100: configuration; -1: everything); 0: no debug output.'));
+		o.validate = validateDebugLevel;
+		o.placeholder = '0';
+		o.modalonly = true;
+
+		return m.render();
+	}
+});
