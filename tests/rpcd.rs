@@ -3,8 +3,10 @@
 //! rpcd runs it: `list`, then `call METHOD` with the arguments as JSON on
 //! stdin; its stdout must be one JSON object (rpcd's reply). Behind it the
 //! real binary asks two real daemons on loopback through their control
-//! sockets (in a directory of the test's own, `SIPNAT_CONTROL_DIR`). Also
-//! checks that the package's ACL grants exactly the plugin's methods.
+//! sockets (in a directory of the test's own, `SIPNAT_CONTROL_DIR`), and
+//! luci-app-sipnat's Status view draws the plugin's real answer (under
+//! node, tests/luci/harness.js). Also checks that the package's ACL grants
+//! exactly the plugin's methods.
 
 mod binary_env;
 mod status_schema;
@@ -57,6 +59,28 @@ fn plugin(args: &[&str], input: &str, control_dir: &Path, bin: &str) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert!(v.is_object(), "rpcd takes an object only: {v}");
     v
+}
+
+/// luci-app-sipnat's Status view rendered by tests/luci/harness.js with
+/// `answer` as the ubus reply (twice: the page, then one poll).
+fn luci_status_page(answer: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let view =
+        root.join("openwrt/luci-app-sipnat/htdocs/luci-static/resources/view/sipnat/status.js");
+    let out = Command::new("node")
+        .arg(root.join("tests/luci/harness.js"))
+        .arg("status")
+        .arg(view)
+        .arg(answer)
+        .arg(answer)
+        .output()
+        .expect("node not found: tests/setup-deps.sh installs nodejs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -113,6 +137,22 @@ fn calls_answer_from_the_running_instances() {
         list[0]["registrations"]["list"][0]["aor"],
         "alice@127.0.0.1"
     );
+
+    // ...and LuCI's Status page (the view under node, tests/luci/harness.js)
+    // draws that very answer: the real daemon's JSON, through the plugin
+    let answer = dir.join("answer.json");
+    std::fs::write(&answer, v.to_string()).unwrap();
+    let page = luci_status_page(&answer);
+    let row = page
+        .lines()
+        .find(|l| l.starts_with("row\talice@127.0.0.1\t"))
+        .unwrap_or_else(|| panic!("no registration row on the page:\n{page}"));
+    assert!(row.contains("sip:alice@127.0.0.1:5999"), "{row}");
+    assert!(
+        page.contains("office"),
+        "the second instance is on the page:\n{page}"
+    );
+    assert!(!page.contains("alert"), "{page}");
 
     // one instance, one section
     let v = plugin(
