@@ -171,11 +171,21 @@ impl Core {
     /// Swap in a new, checked configuration (SIGHUP). Registrations,
     /// transactions and calls in progress are kept. The access lists' host
     /// names are resolved again (their last addresses serve until then).
-    pub fn reconfigure(&mut self, now: Instant, cfg: Config) {
+    /// Everything in the new configuration takes effect: the relay's pool
+    /// becomes the new port range (or empty with `rtp_proxy_enable = 0`;
+    /// pairs that leave it keep relaying their calls to the end:
+    /// [`Relay::set_ports`]) and its new `rtp_timeout`. Returns the pool's
+    /// pairs whose sockets the driver must open.
+    pub fn reconfigure(&mut self, now: Instant, cfg: Config) -> Vec<usize> {
         let names = cfg.acl_names().map(|(_, h)| h.name.as_str());
         self.acl_names.set_names(now, names, &mut self.dns);
+        self.relay
+            .set_rtp_timeout(Duration::from_secs(u64::from(cfg.rtp_timeout)));
+        let ports: Vec<u16> = pool_ports(&cfg);
+        let opened = self.relay.set_ports(&ports);
         self.proxy.reconfigure(now, cfg);
         self.sync_relay_local();
+        opened
     }
 
     /// Tell the relay the LAN networks and the router's own addresses (its
@@ -252,10 +262,18 @@ impl Core {
 /// The relay for a configuration: its port pool, or none when media is not
 /// relayed.
 fn relay_for(cfg: &Config) -> Relay {
-    let ports: Vec<u16> = if cfg.rtp_proxy_enable {
+    Relay::new(
+        &pool_ports(cfg),
+        Duration::from_secs(u64::from(cfg.rtp_timeout)),
+    )
+}
+
+/// The relay's pool for a configuration: its RTP ports, none when media is
+/// not relayed.
+fn pool_ports(cfg: &Config) -> Vec<u16> {
+    if cfg.rtp_proxy_enable {
         cfg.rtp_ports().collect()
     } else {
         Vec::new()
-    };
-    Relay::new(&ports, Duration::from_secs(u64::from(cfg.rtp_timeout)))
+    }
 }

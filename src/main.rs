@@ -49,9 +49,12 @@ fn main() {
         eprintln!("{program}: this section is disabled (enabled = 0); not starting");
         return;
     }
+    // The logger passes everything; log's own maximum level filters, so a
+    // reload can raise it as well as lower it.
     let _ = simple_logger::SimpleLogger::new()
-        .with_level(cli::log_level(&cfg))
+        .with_level(log::LevelFilter::Trace)
         .init();
+    log::set_max_level(cli::log_level(&cfg));
     for w in &warnings {
         log::warn!("{w}");
     }

@@ -663,3 +663,52 @@ fn check_config_accepts_access_list_names() {
     assert!(err.contains("bad.conf:4:"), "{err}");
     assert!(err.contains("sip_provider.example"), "{err}");
 }
+
+/// Is UDP port `port` free on loopback (nobody, sipnat included, holds it)?
+fn udp_free(port: u16) -> bool {
+    std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn a_reload_moves_the_rtp_range_and_the_log_level() {
+    // (issue 12: every option class in force after a reload; the calls in
+    // progress keeping their ports is tests/sim_reload.rs)
+    let dir = tmp("reload-all");
+    let conf = loopback_conf(&dir, 25230, 28700, "");
+    let d = Daemon::start_at_file_level(&conf, &dir);
+    d.wait_log("listening");
+    assert!(
+        !udp_free(28700) && !udp_free(28709),
+        "the relay holds its range"
+    );
+    assert!(udp_free(28800));
+    let ans = ask(25230, &register_local(25230, "rita"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    let before = d.log_text();
+    assert!(
+        !before.contains("DEBUG") && !before.contains("TRACE"),
+        "info level: {before}"
+    );
+
+    loopback_conf(&dir, 25230, 28800, "debug_level = 1\n");
+    d.signal("HUP");
+    d.wait_log("configuration reloaded");
+    let t0 = Instant::now();
+    while udp_free(28800) || !udp_free(28700) {
+        assert!(t0.elapsed() < Duration::from_secs(5), "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for port in [28800, 28801, 28808, 28809] {
+        assert!(!udp_free(port), "new range: {port}");
+    }
+    for port in [28700, 28701, 28709] {
+        assert!(udp_free(port), "old range given back: {port}");
+    }
+    let ans = ask(25230, &register_local(25230, "sam"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    // debug_level 1 (siproxd's BABBLE class): trace from now on
+    d.wait_log("TRACE [");
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("ports closed"), "{log}");
+}

@@ -7,7 +7,8 @@ use super::Options;
 use super::control::Request;
 use super::{Daemon, REGISTRATION_FILE_MODE, read_passwords, tcp, unix_now, write_atomically};
 use crate::status::{self, Info};
-use std::time::Instant;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
 impl Daemon {
     /// SIGUSR1: the table use and every counter, to the log.
@@ -59,6 +60,22 @@ impl Daemon {
             .answer(slot, answer.into_bytes(), self.poll.registry());
     }
 
+    /// What a reload changes on the sockets themselves: the DSCP marks of
+    /// SIP (UDP socket, TCP listener and connections) and of every relay
+    /// socket (RFC 2474).
+    fn apply_to_sockets(&mut self, cfg: &crate::config::Config) {
+        let old = self.core.config();
+        if cfg.sip_dscp != old.sip_dscp {
+            let _ = super::sys::set_dscp(self.sip.as_raw_fd(), cfg.sip_dscp);
+            self.tcp.set_dscp(cfg.sip_dscp);
+        }
+        if cfg.rtp_dscp != old.rtp_dscp {
+            for s in self.relay_socks.iter().flatten() {
+                let _ = super::sys::set_dscp(s.as_raw_fd(), cfg.rtp_dscp);
+            }
+        }
+    }
+
     /// Re-read the configuration (SIGHUP, `sipnat reload`); `Err` says why
     /// the running one stays.
     pub(super) fn reload(&mut self) -> Result<(), String> {
@@ -70,6 +87,10 @@ impl Daemon {
                     log::warn!("{w}");
                 }
                 crate::cli::apply(&self.opts, &mut cfg);
+                // Everything else is put in force below (ports and marks
+                // of the relay, timers, log level, access, passwords); these
+                // two are fixed for the life of the process: the SIP sockets
+                // are bound, and root is given up.
                 let old = self.core.config();
                 if cfg.sip_listen_port != old.sip_listen_port {
                     log::warn!(
@@ -77,6 +98,13 @@ impl Daemon {
                         old.sip_listen_port
                     );
                     cfg.sip_listen_port = old.sip_listen_port;
+                }
+                if cfg.user != old.user {
+                    log::warn!(
+                        "user changes need a restart; running on as {}",
+                        old.user.as_deref().unwrap_or("root")
+                    );
+                    cfg.user = old.user.clone();
                 }
                 let passwords = match read_passwords(&cfg) {
                     Ok(p) => p,
@@ -88,7 +116,14 @@ impl Daemon {
                     }
                 };
                 self.tcp.set_timers(tcp::timers(&cfg));
-                self.core.reconfigure(Instant::now(), cfg);
+                self.apply_to_sockets(&cfg);
+                log::set_max_level(crate::cli::log_level(&cfg));
+                let now = Instant::now();
+                self.next_autosave = (cfg.autosave_registrations > 0)
+                    .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
+                let opened = self.core.reconfigure(now, cfg);
+                self.open_relay_pairs(&opened);
+                self.close_relay_pairs();
                 if let Some(p) = passwords {
                     self.core.proxy.set_passwords(p);
                 }

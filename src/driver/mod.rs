@@ -22,6 +22,7 @@ mod control;
 pub mod dns_sockets;
 mod files;
 mod ingress;
+mod relay_pool;
 pub mod sys;
 pub mod tcp;
 
@@ -142,7 +143,8 @@ pub struct Daemon {
     tcp_ready: Vec<usize>,
     tcp_queued: [bool; MAX_TCP_CONNECTIONS],
     /// One socket per relay port, in the relay's socket-index order.
-    relay_socks: Vec<UdpSocket>,
+    /// `None`: a pair out of the pool ([`relay_pool`]).
+    relay_socks: Vec<Option<UdpSocket>>,
     /// Buffers of the relay's batched reads and sends.
     batch: sys::Batch,
     /// Relay sockets that may have more datagrams (read bound reached or
@@ -226,19 +228,12 @@ impl Daemon {
         sys::raise_fd_limit((relay_ports.len() + MAX_DNS_PENDING) as u64 + 64);
         let mut relay_socks = Vec::with_capacity(relay_ports.len());
         for (i, port) in relay_ports.iter().enumerate() {
-            let mut s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, *port).into()).map_err(|e| {
-                format!("cannot bind RTP relay port {port}: {e} (check rtp_port_low/rtp_port_high)")
-            })?;
-            sys::set_pktinfo(s.as_raw_fd()).map_err(|e| format!("IP_PKTINFO: {e}"))?;
-            if cfg.rtp_dscp != 0 {
-                if let Err(e) = sys::set_dscp(s.as_raw_fd(), cfg.rtp_dscp) {
-                    log::warn!("cannot set rtp_dscp on port {port}: {e}");
-                }
-            }
-            poll.registry()
-                .register(&mut s, Token(RELAY_BASE + i), Interest::READABLE)
-                .map_err(|e| format!("poll register: {e}"))?;
-            relay_socks.push(s);
+            relay_socks.push(Some(relay_pool::bind_relay(
+                *port,
+                i,
+                cfg.rtp_dscp,
+                poll.registry(),
+            )?));
         }
         // DNS sockets take ephemeral ports, one per query, opened by `run`:
         // only after the relay has its configured ports, so a relay range
@@ -445,6 +440,7 @@ impl Daemon {
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
                 self.refresh();
+                self.close_relay_pairs();
             }
             let due = self.next_autosave.is_some_and(|t| now >= t);
             if due {
@@ -557,7 +553,7 @@ impl Daemon {
     /// (then true: come back to it). Each batch's forwards leave with one
     /// `sendmmsg`.
     fn read_relay(&mut self, now: Instant, i: usize) -> bool {
-        let Some(sock) = self.relay_socks.get(i) else {
+        let Some(Some(sock)) = self.relay_socks.get(i) else {
             return false;
         };
         let fd = sock.as_raw_fd();
@@ -763,8 +759,8 @@ impl Daemon {
 
 /// Send one held relay packet from relay socket `index` (the relay's socket
 /// index); a full buffer drops it, as the network would.
-fn send_held(socks: &[UdpSocket], index: usize, to: std::net::SocketAddrV4, bytes: &[u8]) {
-    if let Some(sock) = socks.get(index) {
+fn send_held(socks: &[Option<UdpSocket>], index: usize, to: std::net::SocketAddrV4, bytes: &[u8]) {
+    if let Some(Some(sock)) = socks.get(index) {
         let _ = sock.send_to(bytes, SocketAddr::V4(to));
     }
 }

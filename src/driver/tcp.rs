@@ -123,6 +123,17 @@ impl Tcp {
         self.conns.set_timers(timers);
     }
 
+    /// A new `sip_dscp` (reload): the listener, every open connection and
+    /// the ones to come.
+    pub fn set_dscp(&mut self, dscp: u8) {
+        self.dscp = dscp;
+        let fds = std::iter::once(self.listener.as_raw_fd())
+            .chain(self.socks.iter().flatten().map(|s| s.as_raw_fd()));
+        for fd in fds {
+            let _ = super::sys::set_dscp(fd, dscp);
+        }
+    }
+
     /// Connections open (or opening) now.
     pub fn len(&self) -> usize {
         self.conns.len()

@@ -66,9 +66,15 @@ impl Sip<'_> {
                 }
             },
         };
+        let relay_new = self.p.cfg.rtp_proxy_enable;
         let Some(media) = self.p.media.as_mut() else {
             return Ok(None);
         };
+        if !relay_new && !media.has_call(call_key) {
+            // rtp_proxy_enable turned off by a reload: only the calls that
+            // were relayed before stay relayed.
+            return Ok(None);
+        }
         let mut w = Buf::new(mem);
         media.rewrite(
             self.relay, now, call_key, &author, msg.body, our_addr, &mut w,

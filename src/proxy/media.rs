@@ -277,6 +277,11 @@ impl Media {
         self.calls.iter().position(|c| c.key == key)
     }
 
+    /// Does the table hold the call (live, or a tombstone)?
+    pub fn has_call(&self, key: u64) -> bool {
+        self.find(key).is_some()
+    }
+
     /// Was the call freed by an unanswered-call timer (a tombstone)?
     pub fn is_expired(&self, key: u64) -> bool {
         self.find(key)

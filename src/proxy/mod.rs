@@ -340,6 +340,12 @@ impl Proxy {
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
+        // Relaying turned on: calls from now on are relayed. Turned off:
+        // the calls in progress keep their streams to the end; new ones are
+        // not relayed (`calls.rs`).
+        if cfg.rtp_proxy_enable && self.media.is_none() {
+            self.media = Some(Media::new());
+        }
         self.cfg = cfg;
         self.configure_auth(now);
     }

@@ -166,6 +166,7 @@
 mod counters;
 mod hold;
 mod latch;
+mod pool;
 mod view;
 
 use crate::config::Net4;
@@ -174,6 +175,7 @@ pub use counters::{Counts, DropReason, RelayTotals, StreamStats};
 use hold::{HoldPool, Target};
 pub use latch::is_public;
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
+pub use pool::PortState;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 pub use view::LegView;
@@ -299,13 +301,18 @@ pub struct LegSetup {
 struct Slot {
     generation: u32,
     stream: Option<Stream>,
+    /// Whether the pair is in the pool ([`pool`]).
+    state: PortState,
 }
 
 /// The relay table. See the module doc.
 pub struct Relay {
-    /// RTP port of each pair (RTCP is + 1), as given.
-    ports: Box<[u16]>,
-    slots: Box<[Slot]>,
+    /// RTP port of each pair (RTCP is + 1), in the order they joined the
+    /// pool ([`Relay::set_ports`]).
+    ports: Vec<u16>,
+    slots: Vec<Slot>,
+    /// Pairs in the pool ([`PortState::Open`]).
+    open: usize,
     in_use: usize,
     /// Where the next allocation starts looking (round-robin).
     cursor: usize,
@@ -321,29 +328,19 @@ impl Relay {
     /// port not above the one before it (a duplicate) are skipped, so the
     /// pool has at most 65535 pairs and every socket port is distinct.
     pub fn new(ports: &[u16], rtp_timeout: Duration) -> Relay {
-        let mut last: Option<u16> = None;
-        let ports: Box<[u16]> = ports
-            .iter()
-            .copied()
-            .filter(|&p| {
-                let keep = p.checked_add(1).is_some() && last.is_none_or(|l| p > l);
-                if keep {
-                    last = Some(p);
-                }
-                keep
-            })
-            .collect();
-        let slots = vec![Slot::default(); ports.len()].into_boxed_slice();
-        Relay {
-            ports,
-            slots,
+        let mut r = Relay {
+            ports: Vec::new(),
+            slots: Vec::new(),
+            open: 0,
             in_use: 0,
             cursor: 0,
             rtp_timeout,
             local: Local::default(),
             held: HoldPool::new(),
             totals: RelayTotals::default(),
-        }
+        };
+        r.set_ports(ports);
+        r
     }
 
     /// The router's LAN networks and own addresses (at most 4 of each are
@@ -354,9 +351,14 @@ impl Relay {
         self.local.own = own.iter().copied().take(4).collect();
     }
 
-    /// Streams the pool holds (= port pairs).
+    /// A new `rtp_timeout` (reload): from now on, for every stream.
+    pub fn set_rtp_timeout(&mut self, rtp_timeout: Duration) {
+        self.rtp_timeout = rtp_timeout;
+    }
+
+    /// Streams the pool holds (= port pairs in it).
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.open
     }
 
     /// Streams allocated now.
@@ -390,7 +392,7 @@ impl Relay {
             let (Some(slot), Some(&port)) = (self.slots.get_mut(i), self.ports.get(i)) else {
                 continue;
             };
-            if slot.stream.is_some() {
+            if slot.stream.is_some() || slot.state != PortState::Open {
                 continue;
             }
             slot.stream = Some(Stream {
@@ -570,6 +572,7 @@ impl Relay {
             Some(Slot {
                 generation,
                 stream: Some(st),
+                ..
             }) => {
                 let (v, latched) = st.on_packet(now, ch, from, side, data, local);
                 (v, latched, *generation)

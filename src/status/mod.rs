@@ -234,7 +234,7 @@ fn relay(core: &Core, j: &mut Json<'_>) {
     let t = r.totals();
     j.key("relay");
     j.begin_object();
-    j.field_bool("enabled", core.proxy.media().is_some());
+    j.field_bool("enabled", core.config().rtp_proxy_enable);
     j.field_num("streams", r.in_use() as u64);
     j.field_num("capacity", r.capacity() as u64);
     j.field_num("forwarded_packets", t.forwarded.packets);

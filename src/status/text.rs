@@ -47,7 +47,7 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
             cfg.sip_listen_port
         );
         let t = core.relay.totals();
-        if core.proxy.media().is_some() {
+        if cfg.rtp_proxy_enable || core.relay.in_use() > 0 {
             let _ = writeln!(
                 out,
                 "Relay: {}/{} streams (ports {}-{}), {} packets forwarded, {} dropped",

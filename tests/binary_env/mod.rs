@@ -78,10 +78,19 @@ impl Daemon {
 
     /// With more command-line arguments after `-c FILE`.
     pub fn start_with(conf: &Path, dir: &Path, extra: &[&str]) -> Daemon {
+        Daemon::spawn(&["-f", "-d", "1", "-c"], conf, dir, extra)
+    }
+
+    /// Without `-d`: the log level is the file's.
+    pub fn start_at_file_level(conf: &Path, dir: &Path) -> Daemon {
+        Daemon::spawn(&["-f", "-c"], conf, dir, &[])
+    }
+
+    fn spawn(args: &[&str], conf: &Path, dir: &Path, extra: &[&str]) -> Daemon {
         let log = dir.join("log");
         let f = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin())
-            .args(["-f", "-d", "1", "-c"])
+            .args(args)
             .arg(conf)
             .args(extra)
             .stderr(f)

@@ -112,6 +112,14 @@ impl Sim {
         }
     }
 
+    /// A reload (SIGHUP) with the configuration `text`: the new
+    /// configuration's relay pairs to open, as the driver gets them.
+    pub fn reload(&mut self, text: &str) -> Vec<usize> {
+        let (cfg, diags) = parse_siproxd_conf(text, "sim.conf");
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        self.core.reconfigure(self.now, cfg)
+    }
+
     fn drain(&mut self) -> Vec<Sent> {
         for (t, b) in self.out.iter() {
             if let (Channel::Dns(q), [hi, lo, ..]) = (t.channel, b) {
