@@ -712,3 +712,65 @@ fn a_reload_moves_the_rtp_range_and_the_log_level() {
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("ports closed"), "{log}");
 }
+
+#[test]
+fn the_stats_plugin_logs_and_writes_its_file() {
+    let dir = tmp("stats");
+    let file = dir.join("regs/stats");
+    let conf = loopback_conf(
+        &dir,
+        25240,
+        28900,
+        &format!(
+            "load_plugin = plugin_stats.so\nplugin_stats_to_syslog = 1\n\
+             plugin_stats_to_file = 1\nplugin_stats_filename = {}\n",
+            file.display()
+        ),
+    );
+    let d = Daemon::start(&conf, &dir);
+    d.wait_log("listening");
+    let ans = ask(25240, &register_local(25240, "tina"));
+    assert!(ans.starts_with("SIP/2.0 200 OK"), "{ans}");
+    d.wait_log("STATS: 0 active Streams, 0 active Calls, 0 active Clients, 1 registered Clients");
+    let t0 = Instant::now();
+    let text = loop {
+        let t = std::fs::read_to_string(&file).unwrap_or_default();
+        if t.contains("tina@127.0.0.1") {
+            break t;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{t}\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        text.starts_with("Date: ") && text.contains("\nPID:  "),
+        "{text}"
+    );
+    assert!(text.contains("Registrations: 1/512"), "{text}");
+
+    // -1: only on SIGUSR1 (a reload switches the timers)
+    loopback_conf(
+        &dir,
+        25240,
+        28900,
+        "load_plugin = plugin_stats.so\nplugin_stats_to_syslog = -1\n",
+    );
+    d.signal("HUP");
+    d.wait_log("configuration reloaded");
+    let n = |log: &str| log.matches("STATS: ").count();
+    std::thread::sleep(Duration::from_millis(2500));
+    let before = n(&d.log_text());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(n(&d.log_text()), before, "no more lines every second");
+    d.signal("USR1");
+    let t0 = Instant::now();
+    while n(&d.log_text()) == before {
+        assert!(t0.elapsed() < Duration::from_secs(5), "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, log) = d.stop();
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -165,3 +165,18 @@ fn the_table_for_people_says_the_same() {
         assert!(t.contains(want), "no '{want}' in:\n{t}");
     }
 }
+
+#[test]
+fn the_stats_plugin_line_counts_like_siproxd() {
+    let (sim, _) = busy_sim();
+    assert_eq!(
+        status::stats_line(&sim.core),
+        "STATS: 1 active Streams, 1 active Calls, 1 active Clients, 1 registered Clients"
+    );
+    let file = status::stats_file(&sim.core, &INFO, sim.now);
+    assert!(
+        file.starts_with("Date: 2027-01-15 08:01:40 UTC\nPID:  4242\n\nSTATS: 1 active"),
+        "{file}"
+    );
+    assert!(file.contains("Calls: 1/1024"), "{file}");
+}

@@ -233,6 +233,13 @@ pub(super) fn apply_typed(
         "plugin_blacklist_hitcount" => done(int_in(key, value, 1, 1000), |v| {
             cfg.blacklist_hitcount = v as u32
         }),
+        "plugin_stats_to_syslog" => done(int_in(key, value, -1, 86400), |v| {
+            cfg.stats_to_syslog = v as i32
+        }),
+        "plugin_stats_to_file" => done(int_in(key, value, -1, 86400), |v| {
+            cfg.stats_to_file = v as i32
+        }),
+        "plugin_stats_filename" => done(Ok(opt_path(value)), |v| cfg.stats_filename = v),
         "chrootjail" => done(Ok(opt_path(value)), |v| cfg.chrootjail = v),
         // UCI-only options (uci::UCI_ONLY_OPTIONS); the siproxd.conf reader
         // never gets here with them, its lookup does not know them.
@@ -282,12 +289,11 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
     }
 }
 
-/// `load_plugin` names siproxd's blacklist plugin (`plugin_blacklist.so`,
-/// `.la`, or the bare name, with or without a directory).
-fn is_blacklist_plugin(value: &str) -> bool {
+/// The plugin a `load_plugin` value names (`plugin_stats.so`, `.la`, or
+/// the bare name, with or without a directory), lower-case.
+fn plugin_name(value: &str) -> String {
     let file = value.rsplit('/').next().unwrap_or(value);
-    let stem = file.split('.').next().unwrap_or(file);
-    stem.eq_ignore_ascii_case("plugin_blacklist")
+    file.split('.').next().unwrap_or(file).to_ascii_lowercase()
 }
 
 /// Which reader is feeding a [`Builder`].
@@ -390,24 +396,28 @@ impl<'f> Builder<'f> {
                 }
             }
             Applied::Bad(m) => self.error(line, m),
-            Applied::NotTyped if info.name == "load_plugin" && is_blacklist_plugin(value) => {
-                self.cfg.blacklist = true;
-            }
-            Applied::NotTyped if info.name == "load_plugin" => {
-                // one warning per plugin line, naming the plugin
-                self.warning(
-                    line,
-                    format!(
-                        "load_plugin = '{value}': siproxd plugins are not built into sipnat yet; ignored"
-                    ),
-                );
-            }
+            Applied::NotTyped if info.name == "load_plugin" => match plugin_name(value).as_str() {
+                // The plugins built in: the line switches one on.
+                "plugin_blacklist" => self.cfg.blacklist = true,
+                "plugin_stats" => self.cfg.stats = true,
+                _ => self.plugin_not_built_in(value, line),
+            },
             Applied::NotTyped => {
                 if first.is_none() {
                     self.warning(line, not_implemented_message(info));
                 }
             }
         }
+    }
+
+    /// One warning per `load_plugin` line naming a plugin sipnat lacks.
+    fn plugin_not_built_in(&mut self, value: &str, line: usize) {
+        self.warning(
+            line,
+            format!(
+                "load_plugin = '{value}': this siproxd plugin is not built into sipnat yet; ignored"
+            ),
+        );
     }
 
     /// Pair the outbound domains and hand back the result.

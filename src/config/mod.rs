@@ -231,6 +231,13 @@ pub struct Config {
     pub blacklist_simulate: bool,
     pub blacklist_duration: u32,
     pub blacklist_hitcount: u32,
+    /// `load_plugin = plugin_stats`: a statistics line to the log and the
+    /// status to `stats_filename`, every `stats_to_syslog` /
+    /// `stats_to_file` seconds (-1: only on SIGUSR1; 0: never).
+    pub stats: bool,
+    pub stats_to_syslog: i32,
+    pub stats_to_file: i32,
+    pub stats_filename: Option<PathBuf>,
     /// siproxd's chroot directory. sipnat does not chroot itself: on
     /// OpenWrt the init script runs every instance in a procd ujail
     /// ([`options::Status::ServedByInit`]).
@@ -307,6 +314,10 @@ impl Default for Config {
             blacklist_simulate: false,
             blacklist_duration: 3600,
             blacklist_hitcount: 10,
+            stats: false,
+            stats_to_syslog: 0,
+            stats_to_file: 0,
+            stats_filename: None,
             chrootjail: None,
             enabled: true,
             interface_inbound: None,

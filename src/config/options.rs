@@ -458,17 +458,17 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_stats
     opt(
         "plugin_stats_to_syslog",
-        NotYet,
+        Implemented,
         "Log call statistics every N seconds (-1: only on SIGUSR1, 0: off).",
     ),
     opt(
         "plugin_stats_to_file",
-        NotYet,
+        Implemented,
         "Write call statistics to a file every N seconds (-1: on SIGUSR1, 0: off).",
     ),
     opt(
         "plugin_stats_filename",
-        NotYet,
+        Implemented,
         "File the statistics are written to.",
     ),
     // --- plugin_blacklist

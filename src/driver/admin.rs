@@ -11,6 +11,55 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 impl Daemon {
+    /// What only the driver knows, for the status.
+    fn info(&self) -> Info<'_> {
+        Info {
+            instance: &self.instance,
+            pid: std::process::id(),
+            unix_now: unix_now(),
+            started_unix: self.started_unix,
+            tcp_connections: self.tcp.len(),
+        }
+    }
+
+    /// `plugin_stats`: when its line and its file are due next (`None`:
+    /// never, or only on SIGUSR1), from `now`.
+    pub(super) fn schedule_stats(&mut self, now: Instant) {
+        let cfg = self.core.config();
+        self.stats_at = [
+            next_stats(now, cfg.stats, cfg.stats_to_syslog),
+            next_stats(now, cfg.stats, cfg.stats_to_file),
+        ];
+    }
+
+    /// `plugin_stats`: the line and the file that are due (on SIGUSR1
+    /// both, unless switched off with 0), each then rescheduled.
+    pub(super) fn dump_stats(&mut self, now: Instant, signalled: bool) {
+        let cfg = self.core.config();
+        if !cfg.stats {
+            return;
+        }
+        let (every_log, every_file) = (cfg.stats_to_syslog, cfg.stats_to_file);
+        let path = cfg.stats_filename.clone();
+        let due =
+            |at: Option<Instant>, n: i32| (signalled && n != 0) || at.is_some_and(|t| now >= t);
+        if due(self.stats_at[0], every_log) {
+            log::info!("{}", status::stats_line(&self.core));
+            self.stats_at[0] = next_stats(now, true, every_log);
+        }
+        if due(self.stats_at[1], every_file) {
+            self.stats_at[1] = next_stats(now, true, every_file);
+            let Some(path) = path else {
+                return;
+            };
+            let text = status::stats_file(&self.core, &self.info(), now);
+            if let Err(e) = write_atomically(&path, &text, 0o644) {
+                self.core.stats_mut().bump("stats-file", "write-failed");
+                log::warn!("cannot write statistics to {}: {e}", path.display());
+            }
+        }
+    }
+
     /// SIGUSR1: the table use and every counter, to the log.
     pub(super) fn log_status(&self) {
         let status = self.core.status_text();
@@ -31,13 +80,7 @@ impl Daemon {
         };
         let answer = match req {
             Request::Status { json, section } => {
-                let info = Info {
-                    instance: &self.instance,
-                    pid: std::process::id(),
-                    unix_now: unix_now(),
-                    started_unix: self.started_unix,
-                    tcp_connections: self.tcp.len(),
-                };
+                let info = self.info();
                 // About 350 bytes a call: one allocation, not a doubling series.
                 let calls = self.core.proxy.media().map_or(0, |m| m.calls());
                 let mut out = String::with_capacity(4096 + 400 * calls);
@@ -124,6 +167,7 @@ impl Daemon {
                 let opened = self.core.reconfigure(now, cfg);
                 self.open_relay_pairs(&opened);
                 self.close_relay_pairs();
+                self.schedule_stats(now);
                 if let Some(p) = passwords {
                     self.core.proxy.set_passwords(p);
                 }
@@ -168,4 +212,10 @@ pub(super) fn instance_name(opts: &Options) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .or_else(|| opts.section.clone())
         .unwrap_or_else(|| "sipnat".into())
+}
+
+/// When a `plugin_stats` output that comes every `n` seconds is due next
+/// (siproxd: `n` > 0 every n s, -1 only on SIGUSR1, 0 never).
+fn next_stats(now: Instant, on: bool, n: i32) -> Option<Instant> {
+    (on && n > 0).then(|| now + Duration::from_secs(n.unsigned_abs().into()))
 }

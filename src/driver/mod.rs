@@ -153,6 +153,8 @@ pub struct Daemon {
     relay_queued: Vec<bool>,
     /// The control socket (`sipnat status`, `sipnat reload`).
     control: control::Control,
+    /// `plugin_stats`: when its log line and its file are due.
+    stats_at: [Option<Instant>; 2],
     /// The instance's name in the status: the control socket's file stem,
     /// else the UCI section, else `sipnat`.
     instance: String,
@@ -302,8 +304,13 @@ impl Daemon {
             relay_ready: Vec::with_capacity(n_relay),
             relay_queued: vec![false; n_relay],
             control,
+            stats_at: [None; 2],
             instance,
             started_unix: unix_now(),
+        })
+        .map(|mut d| {
+            d.schedule_stats(now);
+            d
         })
     }
 
@@ -326,6 +333,7 @@ impl Daemon {
             }
             if sys::SIG_USR1.swap(false, Ordering::SeqCst) {
                 self.log_status();
+                self.dump_stats(Instant::now(), true);
             }
             let now = Instant::now();
             let busy = self.sip_backlog
@@ -338,11 +346,13 @@ impl Daemon {
             } else {
                 let tcp = self.tcp.poll_timeout().unwrap_or(self.next_refresh);
                 let control = self.control.poll_timeout().unwrap_or(self.next_refresh);
+                let stats = self.stats_at.iter().flatten().min().copied();
                 self.core
                     .poll_timeout()
                     .min(self.next_refresh)
                     .min(tcp)
                     .min(control)
+                    .min(stats.unwrap_or(self.next_refresh))
                     .saturating_duration_since(now)
             };
             match self.poll.poll(&mut events, Some(timeout)) {
@@ -441,6 +451,9 @@ impl Daemon {
                 self.next_refresh = now + REFRESH;
                 self.refresh();
                 self.close_relay_pairs();
+            }
+            if self.stats_at.iter().flatten().any(|t| now >= *t) {
+                self.dump_stats(now, false);
             }
             let due = self.next_autosave.is_some_and(|t| now >= t);
             if due {

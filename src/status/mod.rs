@@ -18,12 +18,14 @@
 //! within schema 1; a key that changes meaning bumps `schema`.
 
 mod json;
+mod stats;
 mod text;
 
 use crate::core::Core;
 use crate::limits::{MAX_BLACKLIST, MAX_CALLS, MAX_REGISTRATIONS, MAX_TCP_CONNECTIONS};
 use crate::relay::{DropReason, Leg};
 pub use json::Json;
+pub use stats::{stats_file, stats_line};
 use std::time::Instant;
 pub use text::write_text;
 

@@ -405,9 +405,10 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. sipnat has the blacklist built in (plugin_blacklist.so); other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. sipnat has the blacklist and the statistics built in (plugin_blacklist.so, plugin_stats.so); other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
+		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Value, 'plugin_blacklist_hitcount', _('Blacklist: failed logins'),
@@ -425,6 +426,24 @@ return view.extend({
 		o = s.taboption('plugins', form.Flag, 'plugin_blacklist_simulate', _('Blacklist: only log'),
 			_('Log who would be blocked, block nobody.'));
 		o.default = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_stats_to_syslog', _('Statistics: log every'),
+			_('Seconds between STATS lines in the log; -1: only on kill -USR1; 0: none.'));
+		o.datatype = 'and(integer,range(-1,86400))';
+		o.placeholder = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_stats_to_file', _('Statistics: write file every'),
+			_('Seconds between writes of the status to the statistics file; -1: only on kill -USR1; 0: never.'));
+		o.datatype = 'and(integer,range(-1,86400))';
+		o.placeholder = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_stats_filename', _('Statistics file'),
+			_('Replaced at each write.'));
+		o.datatype = 'file';
+		o.placeholder = '/tmp/sipnat.stats';
 		o.modalonly = true;
 
 		/* logging */
