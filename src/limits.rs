@@ -94,9 +94,9 @@ pub const OUTBOX_BYTES: usize = 64 * 1024;
 pub const MAX_READS_PER_WAKEUP: usize = 64;
 
 /// Calls with relayed media sipnat tracks at once (each holds up to
-/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 370
-/// bytes each (110 of them the two [`MAX_STATUS_URI`] URIs `sipnat status`
-/// shows), so 1024 take about 380 KB, touched only as calls fill them. The relay port pool usually bounds
+/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 380
+/// bytes each (100 of them the two [`MAX_STATUS_URI`] URIs `sipnat status`
+/// shows), so 1024 take about 390 KB, touched only as calls fill them. The relay port pool usually bounds
 /// calls first.
 pub const MAX_CALLS: usize = 1024;
 

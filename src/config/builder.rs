@@ -233,6 +233,7 @@ pub(super) fn apply_typed(
         "plugin_blacklist_hitcount" => done(int_in(key, value, 1, 1000), |v| {
             cfg.blacklist_hitcount = v as u32
         }),
+        "log_calls" => done(boolean(key, value), |v| cfg.logcall |= v),
         "plugin_stats_to_syslog" => done(int_in(key, value, -1, 86400), |v| {
             cfg.stats_to_syslog = v as i32
         }),
@@ -400,6 +401,7 @@ impl<'f> Builder<'f> {
                 // The plugins built in: the line switches one on.
                 "plugin_blacklist" => self.cfg.blacklist = true,
                 "plugin_stats" => self.cfg.stats = true,
+                "plugin_logcall" => self.cfg.logcall = true,
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

@@ -231,6 +231,9 @@ pub struct Config {
     pub blacklist_simulate: bool,
     pub blacklist_duration: u32,
     pub blacklist_hitcount: u32,
+    /// `load_plugin = plugin_logcall` (or the old `log_calls = 1`): a log
+    /// line as each call starts and ends.
+    pub logcall: bool,
     /// `load_plugin = plugin_stats`: a statistics line to the log and the
     /// status to `stats_filename`, every `stats_to_syslog` /
     /// `stats_to_file` seconds (-1: only on SIGUSR1; 0: never).
@@ -314,6 +317,7 @@ impl Default for Config {
             blacklist_simulate: false,
             blacklist_duration: 3600,
             blacklist_hitcount: 10,
+            logcall: false,
             stats: false,
             stats_to_syslog: 0,
             stats_to_file: 0,

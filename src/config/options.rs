@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin (features come built in to sipnat instead).",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_logcall, plugin_stats; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -309,7 +309,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- legacy names (siproxd 0.5–0.7)
     opt(
         "log_calls",
-        NotYet,
+        Implemented,
         "Old switch to log call setup to syslog (now plugin_logcall).",
     ),
     opt(

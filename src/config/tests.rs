@@ -454,11 +454,11 @@ fn the_blacklist_plugin_and_its_options_load() {
         "/usr/lib/siproxd/plugin_blacklist.so",
     ] {
         let (cfg, d) = parse(&format!(
-            "load_plugin = plugin_logcall.so\nload_plugin = {v}\n"
+            "load_plugin = plugin_codecfilter.so\nload_plugin = {v}\n"
         ));
         assert!(errors(&d).is_empty(), "{v}: {d:#?}");
         assert!(cfg.blacklist, "{v}");
-        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_logcall only warns");
+        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_codecfilter only warns");
     }
     let (cfg, d) = parse(
         "plugin_blacklist_hitcount = 5\nplugin_blacklist_duration = 60\nplugin_blacklist_simulate = 1\n",
@@ -482,10 +482,16 @@ fn the_blacklist_plugin_and_its_options_load() {
 
 #[test]
 fn load_plugin_warns_per_plugin() {
-    let (_, d) = parse("load_plugin = plugin_logcall.so\nload_plugin = plugin_stun.so\n");
-    assert_eq!(d.len(), 2);
-    assert!(d[0].message.contains("plugin_logcall.so") && d[0].line == 1);
+    let (cfg, d) = parse(
+        "load_plugin = plugin_codecfilter.so\nload_plugin = plugin_stun.so\n\
+         load_plugin = plugin_logcall.so\nload_plugin = /usr/lib/siproxd/plugin_stats.la\n",
+    );
+    assert_eq!(d.len(), 2, "the plugins built in do not warn: {d:#?}");
+    assert!(d[0].message.contains("plugin_codecfilter.so") && d[0].line == 1);
     assert!(d[1].message.contains("plugin_stun.so") && d[1].line == 2);
+    assert!(cfg.logcall && cfg.stats);
+    let (cfg, d) = parse("log_calls = 1\n");
+    assert!(d.is_empty() && cfg.logcall, "{d:#?}");
 }
 
 #[test]
@@ -982,11 +988,7 @@ fn load_the_sample_siproxd_conf() {
             "option {key} must be named by exactly one warning: {warns:#?}"
         );
     }
-    for plugin in [
-        "plugin_logcall.so",
-        "plugin_codecfilter.so",
-        "plugin_shortdial.so",
-    ] {
+    for plugin in ["plugin_codecfilter.so", "plugin_shortdial.so"] {
         assert!(warns.iter().any(|w| w.message.contains(plugin)), "{plugin}");
     }
     // and nothing implemented is warned about

@@ -177,10 +177,21 @@ impl Sip<'_> {
         if let Some(len) = sdp_len {
             body = &sdp_mem[..len];
         }
+        if self.p.cfg.logcall
+            && !self.p.cfg.rtp_proxy_enable
+            && !self.p.media.as_ref().is_some_and(|m| m.has_call(call_key))
+        {
+            log_request(req, msg, src);
+        }
         if let Some(m) = self.p.media.as_mut() {
             match req.method {
                 Method::Bye | Method::Cancel => {
-                    if m.end(self.relay, call_key) {
+                    let how = if req.method == Method::Bye {
+                        "BYE"
+                    } else {
+                        "CANCEL"
+                    };
+                    if m.end(self.relay, now, call_key, how) {
                         self.stats.bump("media", "call-ended");
                     }
                 }
@@ -449,4 +460,27 @@ pub(super) fn uri_transport(uri: &Uri<'_>) -> Result<Transport, Answer> {
             Transport::parse(t).ok_or(ans(503, "Service Unavailable (transport not supported)"))
         }
     }
+}
+
+/// siproxd's logcall for calls sipnat does not relay (their media is not
+/// in the call table): a line per initial INVITE, BYE and CANCEL, as
+/// siproxd writes them.
+fn log_request(req: &super::inbound::Request<'_>, msg: &Message<'_>, src: Peer) {
+    let what = match req.method {
+        Method::Invite if req.to_tag.is_none() => "INVITE",
+        Method::Bye => "BYE",
+        Method::Cancel => "CANCEL",
+        _ => return,
+    };
+    let uri = |h: HeaderName| {
+        msg.header(h)
+            .and_then(|v| NameAddr::parse(v.value).ok())
+            .map_or("-", |na| na.uri_str)
+    };
+    log::info!(
+        "call: {what} {} -> {} from {} (media not relayed)",
+        uri(HeaderName::From),
+        uri(HeaderName::To),
+        src.addr
+    );
 }

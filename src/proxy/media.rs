@@ -70,6 +70,7 @@ use std::time::{Duration, Instant};
 pub use view::{CallState, CallView};
 use view::{StatusUri, status_uri};
 
+mod logcall;
 mod view;
 
 /// A call on hold survives without RTP as long as SIP shows its dialog is
@@ -118,7 +119,9 @@ struct Call {
     rejected: [u8; 2],
     origin: Origin,
     created: Instant,
-    established: bool,
+    /// When the first 2xx came: the call is established (its duration
+    /// counts from here).
+    answered: Option<Instant>,
     /// When the callee last sent a provisional response (101–199).
     ringing: Option<Instant>,
     /// Any response (100 included) came back for the INVITE.
@@ -239,6 +242,8 @@ pub struct Author<'a> {
 pub struct Media {
     calls: Box<heapless::Vec<Call, MAX_CALLS>>,
     counts: [u64; Limit::ALL.len()],
+    /// siproxd's logcall plugin: a log line as each call starts and ends.
+    log_calls: bool,
 }
 
 impl Default for Media {
@@ -252,6 +257,7 @@ impl Media {
         Media {
             calls: Box::default(),
             counts: [0; Limit::ALL.len()],
+            log_calls: false,
         }
     }
 
@@ -351,7 +357,7 @@ impl Media {
                 rejected: [0; 2],
                 origin: author.origin,
                 created: now,
-                established: false,
+                answered: None,
                 ringing: None,
                 heard: false,
                 expired: None,
@@ -359,7 +365,11 @@ impl Media {
                 last_sip: now,
             })
             .map_err(|_| MediaError::Full)?;
-        Ok(self.calls.len() - 1)
+        let i = self.calls.len() - 1;
+        if self.log_calls {
+            self.calls[i].log_start();
+        }
+        Ok(i)
     }
 
     /// Rewrite `body` (an SDP) into `out` for the side whose relay address is
@@ -461,7 +471,7 @@ impl Media {
         }
         if created && relayed == 0 && author.is_request {
             // A new call that gets no stream at all is refused.
-            self.drop_call(relay, idx);
+            self.drop_call(relay, now, idx, "refused: no relay port");
             return Err(MediaError::Full);
         }
         let c = &mut self.calls[idx];
@@ -503,38 +513,49 @@ impl Media {
     }
 
     /// A 2xx to an INVITE: the call is established.
-    pub fn established(&mut self, key: u64) {
+    pub fn established(&mut self, now: Instant, key: u64) {
         if let Some(i) = self.find(key) {
-            self.calls[i].established = true;
+            self.calls[i].answered.get_or_insert(now);
         }
     }
 
-    /// BYE or CANCEL: the call ends now.
-    pub fn end(&mut self, relay: &mut Relay, key: u64) -> bool {
+    /// siproxd's logcall plugin on or off (`load_plugin = plugin_logcall`).
+    pub fn set_log_calls(&mut self, on: bool) {
+        self.log_calls = on;
+    }
+
+    /// BYE or CANCEL (`how`): the call ends now.
+    pub fn end(&mut self, relay: &mut Relay, now: Instant, key: u64, how: &str) -> bool {
         match self.find(key) {
             Some(i) => {
-                self.drop_call(relay, i);
+                self.drop_call(relay, now, i, how);
                 true
             }
             None => false,
         }
     }
 
-    /// A final error answer to an INVITE: ends a call that never got up.
-    pub fn failed(&mut self, relay: &mut Relay, key: u64) -> bool {
+    /// A final error answer (`code`) to an INVITE: ends a call that never
+    /// got up.
+    pub fn failed(&mut self, relay: &mut Relay, now: Instant, key: u64, code: u16) -> bool {
         match self.find(key) {
-            Some(i) if !self.calls[i].established => {
-                self.drop_call(relay, i);
+            Some(i) if self.calls[i].answered.is_none() => {
+                let how = format!("failed {code}");
+                self.drop_call(relay, now, i, &how);
                 true
             }
             _ => false,
         }
     }
 
-    fn drop_call(&mut self, relay: &mut Relay, i: usize) {
+    fn drop_call(&mut self, relay: &mut Relay, now: Instant, i: usize, how: &str) {
         let c = self.calls.swap_remove(i);
         for id in c.streams.iter().flatten() {
             relay.free(*id);
+        }
+        // A tombstone's end was logged when its timer freed it.
+        if self.log_calls && c.expired.is_none() {
+            c.log_end(now, how);
         }
     }
 
@@ -557,7 +578,7 @@ impl Media {
                     *s = None;
                 }
             }
-            if !c.established && c.expired.is_none() {
+            if c.answered.is_none() && c.expired.is_none() {
                 // WAN calls: Timer B, then Timer C. LAN calls: Timer B only
                 // (no response at all: the phone gives up by then too).
                 let timer = match (c.origin.wan, c.ringing) {
@@ -576,6 +597,9 @@ impl Media {
                         c.expired = Some(now);
                         self.counts[limit.index()] += 1;
                         log::debug!("media: unanswered call freed ({})", limit.as_str());
+                        if self.log_calls {
+                            c.log_end(now, limit.as_str());
+                        }
                     }
                 }
             }
@@ -589,8 +613,15 @@ impl Media {
             let buried = c
                 .expired
                 .is_some_and(|t| now.saturating_duration_since(t) > HOLD_LIMIT);
-            if (empty && c.established) || stale || never || buried {
-                self.drop_call(relay, i);
+            if (empty && c.answered.is_some()) || stale || never || buried {
+                let how = if stale {
+                    "on hold too long"
+                } else if never {
+                    "no media"
+                } else {
+                    "rtp timeout"
+                };
+                self.drop_call(relay, now, i, how);
                 ended += 1;
             } else {
                 i += 1;
@@ -619,9 +650,9 @@ mod tests {
 
     #[test]
     fn a_call_costs_what_limits_says() {
-        // crate::limits::MAX_CALLS: "about 370 bytes each".
+        // crate::limits::MAX_CALLS: "about 380 bytes each".
         let size = std::mem::size_of::<Call>();
-        assert!(size <= 376, "{size}");
+        assert!(size <= 384, "{size}");
     }
 
     #[test]

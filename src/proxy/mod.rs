@@ -277,7 +277,11 @@ impl Proxy {
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
-        let media = cfg.rtp_proxy_enable.then(Media::new);
+        let media = cfg.rtp_proxy_enable.then(|| {
+            let mut m = Media::new();
+            m.set_log_calls(cfg.logcall);
+            m
+        });
         let parked = (0..MAX_PARKED)
             .map(|_| Parked {
                 used: false,
@@ -345,6 +349,9 @@ impl Proxy {
         // not relayed (`calls.rs`).
         if cfg.rtp_proxy_enable && self.media.is_none() {
             self.media = Some(Media::new());
+        }
+        if let Some(m) = self.media.as_mut() {
+            m.set_log_calls(cfg.logcall);
         }
         self.cfg = cfg;
         self.configure_auth(now);

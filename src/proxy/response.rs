@@ -102,10 +102,10 @@ impl Sip<'_> {
         if cseq_method == Some(Method::Invite) {
             if let Some(m) = self.p.media.as_mut() {
                 if (200..300).contains(&code) {
-                    m.established(call_key);
+                    m.established(now, call_key);
                 } else if code < 200 {
                     m.provisional(now, call_key, code);
-                } else if code >= 300 && m.failed(self.relay, call_key) {
+                } else if code >= 300 && m.failed(self.relay, now, call_key, code) {
                     self.stats.bump("media", "call-failed");
                 }
             }

@@ -74,7 +74,7 @@ impl Media {
 
 impl Call {
     fn view(&self) -> CallView<'_> {
-        let state = if self.established {
+        let state = if self.answered.is_some() {
             CallState::Established
         } else if self.ringing.is_some() {
             CallState::Ringing

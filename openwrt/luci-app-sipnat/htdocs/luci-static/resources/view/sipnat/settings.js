@@ -405,10 +405,16 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. sipnat has the blacklist and the statistics built in (plugin_blacklist.so, plugin_stats.so); other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. sipnat has the blacklist, call logging and statistics built in (plugin_blacklist.so, plugin_logcall.so, plugin_stats.so); other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
+		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
 		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Flag, 'log_calls', _('Log calls'),
+			_('siproxd\'s older switch for plugin_logcall.so: a log line as each call starts and ends.'));
+		o.default = '0';
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Value, 'plugin_blacklist_hitcount', _('Blacklist: failed logins'),
