@@ -1086,3 +1086,59 @@ fn no_socket_for_a_query_answers_the_waiting_request() {
     assert_eq!(sim.core.stats().get("dns", "socket-failed"), 1);
     assert_eq!(sim.core.stats().get("dns", "no-socket"), 1);
 }
+
+/// siproxd picks a domain's outbound proxy by the caller's domain, the
+/// From host (`sip_find_outbound_proxy`), not by where the request goes.
+#[test]
+fn outbound_domain_matches_the_from_host_as_in_siproxd() {
+    let conf = format!(
+        "{}outbound_domain_name = 198.51.100.2\noutbound_domain_host = 198.51.100.9\n\
+         outbound_domain_port = 5062\noutbound_domain_name = 198.51.100.3\n\
+         outbound_domain_host = 198.51.100.8\noutbound_domain_port = 5064\n",
+        config_text()
+    );
+    let mut sim = Sim::with_config(&conf);
+    let reg = sim.one(
+        PHONE,
+        &register(
+            "100",
+            "198.51.100.2",
+            PHONE,
+            "odr@10.77.1.2",
+            1,
+            "odr",
+            3600,
+        ),
+    );
+    assert_eq!(reg.to, addr("198.51.100.9:5062"), "the REGISTER too");
+    let c = reg.header("Contact").unwrap();
+    sim.one(
+        "198.51.100.9:5062",
+        &response_to(&reg, 200, "OK", Some("reg"), &format!("Contact: {c}\r\n")),
+    );
+    // From 100@198.51.100.2 to bob@192.0.2.44: the From domain's proxy
+    let inv = invite(
+        "sip:bob@192.0.2.44",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "od1@10.77.1.2",
+        "od1",
+        "sip:100@10.77.1.2:5060",
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr("198.51.100.9:5062"), "{}", out.text);
+    // From another domain, to a host that is a listed domain: not its
+    // proxy (siproxd does not look at the Request-URI), straight there
+    let inv = invite(
+        "sip:carol@198.51.100.3",
+        "100",
+        "192.0.2.1",
+        "10.77.1.2:5060",
+        "od2@10.77.1.2",
+        "od2",
+        "sip:100@10.77.1.2:5060",
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr("198.51.100.3:5060"), "{}", out.text);
+}

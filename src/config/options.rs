@@ -146,7 +146,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "outbound_domain_name",
         Implemented,
-        "Domain that gets its own outbound proxy (n-th name pairs with n-th host/port).",
+        "Caller's domain (From host) that gets its own outbound proxy (n-th name pairs with n-th host/port).",
     ),
     list(
         "outbound_domain_host",

@@ -311,8 +311,9 @@ impl Sip<'_> {
     }
 
     /// The next hop of a request going out (RFC 3261 §16.6 steps 6–7, RFC
-    /// 3263): the first Route left, else the outbound proxy of the request's
-    /// domain, else `outbound_proxy_host`, else the Request-URI; over the
+    /// 3263): the first Route left, else the outbound proxy of the caller's
+    /// domain (the From host, as siproxd), else `outbound_proxy_host`, else
+    /// the Request-URI; over the
     /// transport its URI names (`transport=`), else UDP.
     /// `Ok(None)`: the resolver is asking; `Err`: the answer to give.
     pub(super) fn next_hop(
@@ -329,12 +330,14 @@ impl Sip<'_> {
             let na = NameAddr::parse(v).map_err(|_| ans(400, "Bad Route"))?;
             transport = uri_transport(&na.uri)?;
             target = host_target(&na.uri.host, na.uri.port, &mut name)?;
-        } else if let Some(d) = self
-            .cfg
-            .outbound_domains
-            .iter()
-            .find(|d| d.name.eq_ignore_ascii_case(ruri.host_str))
-        {
+        } else if let Some(d) = from_host(req.msg).and_then(|host| {
+            // siproxd matches the caller's domain (the From host), first
+            // match wins, case-insensitively (sip_find_outbound_proxy).
+            self.cfg
+                .outbound_domains
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(host))
+        }) {
             target = name_target(&d.host, Some(d.port), &mut name)?;
         } else if let Some(h) = self.cfg.outbound_proxy_host.as_deref() {
             target = name_target(h, Some(self.cfg.outbound_proxy_port), &mut name)?;
@@ -483,4 +486,10 @@ fn log_request(req: &super::inbound::Request<'_>, msg: &Message<'_>, src: Peer) 
         uri(HeaderName::To),
         src.addr
     );
+}
+
+/// The host of a message's From URI (the caller's domain).
+fn from_host<'m>(msg: &Message<'m>) -> Option<&'m str> {
+    let v = msg.header(HeaderName::From)?;
+    NameAddr::parse(v.value).ok().map(|na| na.uri.host_str)
 }
