@@ -1142,3 +1142,93 @@ fn outbound_domain_matches_the_from_host_as_in_siproxd() {
     let out = sim.one(PHONE, &inv);
     assert_eq!(out.to, addr("198.51.100.3:5060"), "{}", out.text);
 }
+
+/// `ua_string`: what leaves for the WAN names the router's text, not the
+/// phone (siproxd's proxy_rewrite_useragent); what comes in is left alone.
+#[test]
+fn ua_string_replaces_the_phones_user_agent_toward_the_wan() {
+    let mut sim = Sim::with_config(&format!("{}ua_string = HomeRouter/1.0\n", config_text()));
+    let reg = sim.one(
+        PHONE,
+        &register(
+            "100",
+            "198.51.100.2",
+            PHONE,
+            "ua1@10.77.1.2",
+            1,
+            "ua1",
+            3600,
+        ),
+    );
+    assert_eq!(
+        reg.headers("User-Agent"),
+        ["HomeRouter/1.0"],
+        "{}",
+        reg.text
+    );
+    assert!(!reg.text.contains("simphone"), "{}", reg.text);
+    // a response from the WAN keeps its Server header
+    let c = reg.header("Contact").unwrap();
+    let ok = response_to(
+        &reg,
+        200,
+        "OK",
+        Some("reg"),
+        &format!("Contact: {c}\r\nServer: provider-sbc\r\n"),
+    );
+    let back = sim.one(REGISTRAR, &ok);
+    assert_eq!(back.headers("Server"), ["provider-sbc"], "{}", back.text);
+    // a request without one gets it
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "ua2@10.77.1.2",
+        "ua2",
+        "sip:100@10.77.1.2:5060",
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(
+        out.headers("User-Agent"),
+        ["HomeRouter/1.0"],
+        "{}",
+        out.text
+    );
+    // the phone's answer to a call from the WAN: Server and User-Agent
+    let masq = reg.header("Contact").unwrap();
+    let masq_uri = masq
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_string();
+    let inv = invite(
+        &masq_uri,
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "ua3",
+        "ua3",
+        "sip:alice@198.51.100.3",
+    );
+    let to_phone = sim.one(PEER, &inv);
+    let resp = response_to(
+        &to_phone,
+        180,
+        "Ringing",
+        Some("p1"),
+        "Contact: <sip:100@10.77.1.2:5060>\r\nServer: phone-fw-1.2\r\nUser-Agent: simphone\r\n",
+    );
+    let out = sim.one(PHONE, &resp);
+    assert_eq!(out.headers("Server"), ["HomeRouter/1.0"], "{}", out.text);
+    assert_eq!(
+        out.headers("User-Agent"),
+        ["HomeRouter/1.0"],
+        "{}",
+        out.text
+    );
+    // a line break could split the header: refused when read
+    let (_, diags) = sipnat::config::parse_siproxd_conf("ua_string = a\u{7}b\n", "x.conf");
+    assert!(diags.iter().any(|d| d.is_error()), "{diags:?}");
+}

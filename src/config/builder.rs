@@ -107,6 +107,17 @@ fn realm(key: &str, value: &str) -> Result<Option<String>, String> {
     Ok(opt_string(value))
 }
 
+/// `ua_string`: the text of a header sipnat writes, so at most 128
+/// printable characters (no control character could split the header).
+fn header_text(key: &str, value: &str) -> Result<Option<String>, String> {
+    if value.len() > 128 || value.chars().any(char::is_control) {
+        return Err(format!(
+            "{key} = '{value}': at most 128 printable characters"
+        ));
+    }
+    Ok(opt_string(value))
+}
+
 fn opt_string(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_string())
 }
@@ -144,6 +155,7 @@ pub(super) fn apply_typed(
         "if_inbound" => done(Ok(opt_string(value)), |v| cfg.if_inbound = v),
         "if_outbound" => done(Ok(opt_string(value)), |v| cfg.if_outbound = v),
         "host_outbound" => done(Ok(opt_string(value)), |v| cfg.host_outbound = v),
+        "ua_string" => done(header_text(key, value), |v| cfg.ua_string = v),
         "sip_listen_port" => done(port(key, value), |v| cfg.sip_listen_port = v),
         "hosts_allow_reg" => done(
             cfg.hosts_allow_reg

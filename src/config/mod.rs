@@ -231,6 +231,9 @@ pub struct Config {
     pub blacklist_simulate: bool,
     pub blacklist_duration: u32,
     pub blacklist_hitcount: u32,
+    /// `ua_string`: the User-Agent (in responses also the Server) of what
+    /// goes from the LAN to the WAN is replaced by this text, or added.
+    pub ua_string: Option<String>,
     /// `load_plugin = plugin_logcall` (or the old `log_calls = 1`): a log
     /// line as each call starts and ends.
     pub logcall: bool,
@@ -317,6 +320,7 @@ impl Default for Config {
             blacklist_simulate: false,
             blacklist_duration: 3600,
             blacklist_hitcount: 10,
+            ua_string: None,
             logcall: false,
             stats: false,
             stats_to_syslog: 0,

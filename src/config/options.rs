@@ -261,7 +261,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list("masked_host", NotYet, "Host part to put in its place."),
     opt(
         "ua_string",
-        NotYet,
+        Implemented,
         "Replace the User-Agent header of outgoing messages with this text.",
     ),
     opt(

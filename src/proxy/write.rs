@@ -53,6 +53,8 @@ impl Proxy {
         // topmost entry, §16.6 step 4).
         let mut rr_pending = plan.record_route;
         let mut seen_mf = false;
+        let ua = self.ua_string(plan.hide);
+        let mut ua_done = false;
         let mut route_index = 0usize;
         let mut via_index = 0usize;
         for h in msg.headers() {
@@ -100,8 +102,15 @@ impl Proxy {
                 // sipnat's own credentials, checked at the door ([`super::auth`]).
                 HeaderName::ProxyAuthorization if self.is_our_credential(h.value) => {}
                 HeaderName::Contact => self.put_contact(&mut w, h, mode, plan.hop.transport),
+                HeaderName::UserAgent | HeaderName::Server if ua.is_some() => {
+                    put_ua(&mut w, h.name, ua);
+                    ua_done = true;
+                }
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }
+        }
+        if !ua_done {
+            put_ua(&mut w, HeaderName::UserAgent, ua);
         }
         if rr_pending {
             self.put_our_route(&mut w, plan.our_ip, plan.hop.transport);
@@ -141,6 +150,8 @@ impl Proxy {
             write_restored_vias(&mut w, sealed.values(), dest.addr);
         }
         let mut via_index = 0usize;
+        let ua = self.ua_string(mode == TextMode::Mask);
+        let mut ua_done = false;
         for h in msg.headers() {
             match h.name {
                 HeaderName::Via => {
@@ -156,11 +167,23 @@ impl Proxy {
                 HeaderName::ContentLength => {}
                 HeaderName::Contact => self.put_contact(&mut w, h, mode, dest.transport),
                 HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest),
+                HeaderName::UserAgent | HeaderName::Server if ua.is_some() => {
+                    put_ua(&mut w, h.name, ua);
+                    ua_done = true;
+                }
                 _ => self.put_text(&mut w, mode, &msg.raw[h.line.clone()]),
             }
         }
+        if !ua_done {
+            put_ua(&mut w, HeaderName::Server, ua);
+        }
         finish_message(&mut w, body);
         (!w.overflowed()).then_some(w.len())
+    }
+
+    /// `ua_string` for a message from the LAN to the WAN (`outward`).
+    fn ua_string(&self, outward: bool) -> Option<&str> {
+        self.cfg.ua_string.as_deref().filter(|_| outward)
     }
 
     /// sipnat's Record-Route entry for one side (RFC 3261 §16.6 step 4):
@@ -306,4 +329,15 @@ pub(super) fn finish_message(w: &mut Buf<'_>, body: &[u8]) {
     w.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
     w.put(b"\r\n\r\n");
     w.put(body);
+}
+
+/// `ua_string` in place of the phone's User-Agent or Server header (the
+/// name kept), or as one of `name` when the message had neither.
+fn put_ua(w: &mut Buf<'_>, name: HeaderName, ua: Option<&str>) {
+    if let (Some(ua), Some(n)) = (ua, name.canonical()) {
+        w.put_str(n);
+        w.put(b": ");
+        w.put_str(ua);
+        w.put(b"\r\n");
+    }
 }

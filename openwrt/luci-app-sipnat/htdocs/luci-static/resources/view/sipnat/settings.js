@@ -264,6 +264,12 @@ return view.extend({
 		o.placeholder = '0';
 		o.modalonly = true;
 
+		o = s.taboption('sip', form.Value, 'ua_string', _('User-Agent toward the WAN'),
+			_('Replaces the phones\' User-Agent (and Server) header in what goes to the provider; empty: left as it is.'));
+		o.datatype = 'maxlength(128)';
+		o.placeholder = 'HomeRouter';
+		o.modalonly = true;
+
 		o = s.taboption('sip', form.Value, 'outbound_proxy_host', _('Outbound proxy'),
 			_('Send all outgoing SIP through this proxy.'));
 		o.datatype = 'host';
