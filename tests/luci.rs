@@ -288,7 +288,7 @@ fn settings_declare_every_shipped_option_with_a_fitting_widget() {
             | "plugin_blacklist_simulate" => Some("Flag"),
             "interface_inbound" | "interface_outbound" => Some("NetworkSelect"),
             "if_inbound" | "if_outbound" => Some("DeviceSelect"),
-            "silence_log" | "proxy_auth_algorithms" => Some("ListValue"),
+            "silence_log" | "proxy_auth_algorithms" | "use_rport" => Some("ListValue"),
             _ => None,
         };
         match expected_class {

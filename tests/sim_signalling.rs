@@ -1232,3 +1232,40 @@ fn ua_string_replaces_the_phones_user_agent_toward_the_wan() {
     let (_, diags) = sipnat::config::parse_siproxd_conf("ua_string = a\u{7}b\n", "x.conf");
     assert!(diags.iter().any(|d| d.is_error()), "{diags:?}");
 }
+
+/// `use_rport` (siproxd's bits): 1 asks for rport in sipnat's Via toward
+/// the LAN; toward the WAN sipnat always asks (RFC 3581).
+#[test]
+fn use_rport_adds_rport_toward_the_lan() {
+    for (conf, lan_rport) in [
+        ("", false),
+        ("use_rport = 1\n", true),
+        ("use_rport = 2\n", false),
+    ] {
+        let mut sim = Sim::with_config(&format!("{}rtp_proxy_enable = 0\n{conf}", config_text()));
+        let reg = registered(&mut sim);
+        let top = reg.headers("Via")[0].clone();
+        assert!(top.ends_with(";rport"), "toward the WAN always: {top}");
+        let masq = reg.header("Contact").unwrap();
+        let masq_uri = masq
+            .split('>')
+            .next()
+            .unwrap()
+            .trim_start_matches('<')
+            .to_string();
+        let inv = invite(
+            &masq_uri,
+            "alice",
+            "198.51.100.3",
+            "198.51.100.3:5060",
+            "rp1",
+            "rp1",
+            "sip:alice@198.51.100.3",
+        );
+        let to_phone = sim.one(PEER, &inv);
+        let ours = to_phone.headers("Via")[0].clone();
+        assert_eq!(ours.ends_with(";rport"), lan_rport, "{conf}: {ours}");
+    }
+    let (_, d) = sipnat::config::parse_siproxd_conf("use_rport = 4\n", "x.conf");
+    assert!(d.iter().any(|d| d.is_error()), "{d:?}");
+}

@@ -156,6 +156,7 @@ pub(super) fn apply_typed(
         "if_outbound" => done(Ok(opt_string(value)), |v| cfg.if_outbound = v),
         "host_outbound" => done(Ok(opt_string(value)), |v| cfg.host_outbound = v),
         "ua_string" => done(header_text(key, value), |v| cfg.ua_string = v),
+        "use_rport" => done(int_in(key, value, 0, 3), |v| cfg.use_rport = v as u8),
         "sip_listen_port" => done(port(key, value), |v| cfg.sip_listen_port = v),
         "hosts_allow_reg" => done(
             cfg.hosts_allow_reg

@@ -231,6 +231,11 @@ pub struct Config {
     pub blacklist_simulate: bool,
     pub blacklist_duration: u32,
     pub blacklist_hitcount: u32,
+    /// `use_rport`, siproxd's bit mask: bit 0 (1) asks for `;rport` in the
+    /// Via sipnat adds to what goes to the LAN; bit 1 (2), toward the WAN,
+    /// is always on in sipnat (RFC 3581: the provider's responses must
+    /// reach it behind any NAT).
+    pub use_rport: u8,
     /// `ua_string`: the User-Agent (in responses also the Server) of what
     /// goes from the LAN to the WAN is replaced by this text, or added.
     pub ua_string: Option<String>,
@@ -320,6 +325,7 @@ impl Default for Config {
             blacklist_simulate: false,
             blacklist_duration: 3600,
             blacklist_hitcount: 10,
+            use_rport: 0,
             ua_string: None,
             logcall: false,
             stats: false,

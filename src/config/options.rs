@@ -266,8 +266,8 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     ),
     opt(
         "use_rport",
-        NotYet,
-        "Bit mask: honour the Via rport parameter (RFC 3581) on requests and/or responses.",
+        Implemented,
+        "Bit mask: add ;rport (RFC 3581) to the Via put on requests toward the LAN (1) and/or the WAN (2). sipnat always asks for it toward the WAN, whatever bit 2 says.",
     ),
     opt(
         "obscure_loops",

@@ -379,7 +379,7 @@ fn every_bad_line_is_reported_not_just_the_first() {
 #[test]
 fn unimplemented_options_warn_once_by_name() {
     let (c, d) = parse(
-        "obscure_loops = 1\nobscure_loops = 0\nuse_rport = 1\nplugindir = /usr/lib/siproxd\n\
+        "obscure_loops = 1\nobscure_loops = 0\nmask_host = 10.0.0.1\nplugindir = /usr/lib/siproxd\n\
          plugin_shortdial_entry = 1\nplugin_shortdial_entry = 2\n",
     );
     assert_eq!(c, Config::default(), "unimplemented options change nothing");
@@ -391,7 +391,7 @@ fn unimplemented_options_warn_once_by_name() {
             .count()
     };
     assert_eq!(named("obscure_loops"), 1, "{w:#?}");
-    assert_eq!(named("use_rport"), 1);
+    assert_eq!(named("mask_host"), 1);
     assert_eq!(named("plugindir"), 1);
     assert_eq!(named("plugin_shortdial_entry"), 1);
     assert_eq!(w.len(), 4, "{w:#?}");
@@ -967,7 +967,6 @@ fn load_the_sample_siproxd_conf() {
     for want in [
         "rtp_input_dejitter",
         "debug_port",
-        "use_rport",
         "plugindir",
         "plugin_codecfilter_blacklist",
         "plugin_shortdial_akey",

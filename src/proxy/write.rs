@@ -43,8 +43,10 @@ impl Proxy {
         w.put_str(";branch=");
         w.put_str(OUR_BRANCH_PREFIX);
         w.put(via.branch);
-        if plan.hop.side == Side::Wan {
-            // RFC 3581: ask for symmetric responses (sipnat may be behind NAT).
+        // RFC 3581: ask for symmetric responses. Toward the WAN always
+        // (sipnat may be behind another NAT); toward the LAN when
+        // `use_rport` has bit 0, as siproxd.
+        if plan.hop.side == Side::Wan || self.cfg.use_rport & 1 != 0 {
             w.put_str(";rport");
         }
         w.put(b"\r\n");

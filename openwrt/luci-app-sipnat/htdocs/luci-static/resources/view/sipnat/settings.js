@@ -270,6 +270,15 @@ return view.extend({
 		o.placeholder = 'HomeRouter';
 		o.modalonly = true;
 
+		o = s.taboption('sip', form.ListValue, 'use_rport', _('rport toward the phones'),
+			_('siproxd\'s use_rport: ask for symmetric responses (RFC 3581) in requests to the LAN too. Toward the WAN sipnat always asks.'));
+		o.value('0', _('0: toward the WAN only'));
+		o.value('1', _('1: toward the LAN too'));
+		o.value('2', _('2: toward the WAN only (as 0)'));
+		o.value('3', _('3: toward the LAN too (as 1)'));
+		o.default = '0';
+		o.modalonly = true;
+
 		o = s.taboption('sip', form.Value, 'outbound_proxy_host', _('Outbound proxy'),
 			_('Send all outgoing SIP through this proxy.'));
 		o.datatype = 'host';
