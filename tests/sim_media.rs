@@ -595,3 +595,41 @@ fn a_stranger_spraying_the_relay_in_the_window_gets_none_of_the_phones_audio() {
     }
     assert_eq!((to_far, to_stranger), (248, 0));
 }
+
+/// siproxd's codecfilter plugin (`load_plugin = plugin_codecfilter.so`,
+/// `plugin_codecfilter_blacklist`): the codecs are gone from the offer
+/// that leaves and from the answer that comes back.
+#[test]
+fn codecfilter_takes_codecs_out_both_ways() {
+    let mut sim = Sim::with_config(&format!(
+        "{}load_plugin = plugin_codecfilter.so\nplugin_codecfilter_blacklist = pcma\n",
+        config_text()
+    ));
+    register_phone(&mut sim);
+    let (out, back, port) = call_out(
+        &mut sim,
+        "cf1@10.77.1.2",
+        "cf1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    assert!(
+        out.body()
+            .contains(&format!("m=audio {port} RTP/AVP 0\r\n")),
+        "{}",
+        out.body()
+    );
+    assert!(back.body().contains("RTP/AVP 0\r\n"), "{}", back.body());
+    // without the plugin line the list does nothing (as in siproxd)
+    let mut sim = Sim::with_config(&format!(
+        "{}plugin_codecfilter_blacklist = pcma\n",
+        config_text()
+    ));
+    register_phone(&mut sim);
+    let (out, _, _) = call_out(
+        &mut sim,
+        "cf2@10.77.1.2",
+        "cf2",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    assert!(out.body().contains("RTP/AVP 0 8\r\n"), "{}", out.body());
+}

@@ -247,6 +247,9 @@ pub(super) fn apply_typed(
             cfg.blacklist_hitcount = v as u32
         }),
         "log_calls" => done(boolean(key, value), |v| cfg.logcall |= v),
+        "plugin_codecfilter_blacklist" => done(header_text(key, value), |v| {
+            cfg.codec_blacklist.extend(v)
+        }),
         "plugin_stats_to_syslog" => done(int_in(key, value, -1, 86400), |v| {
             cfg.stats_to_syslog = v as i32
         }),
@@ -415,6 +418,7 @@ impl<'f> Builder<'f> {
                 "plugin_blacklist" => self.cfg.blacklist = true,
                 "plugin_stats" => self.cfg.stats = true,
                 "plugin_logcall" => self.cfg.logcall = true,
+                "plugin_codecfilter" => self.cfg.codecfilter = true,
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

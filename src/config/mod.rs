@@ -242,6 +242,11 @@ pub struct Config {
     /// `load_plugin = plugin_logcall` (or the old `log_calls = 1`): a log
     /// line as each call starts and ends.
     pub logcall: bool,
+    /// `load_plugin = plugin_codecfilter`: codecs whose name contains one of
+    /// `codec_blacklist` (`plugin_codecfilter_blacklist`) are taken out of
+    /// every relayed SDP, both ways.
+    pub codecfilter: bool,
+    pub codec_blacklist: Vec<String>,
     /// `load_plugin = plugin_stats`: a statistics line to the log and the
     /// status to `stats_filename`, every `stats_to_syslog` /
     /// `stats_to_file` seconds (-1: only on SIGUSR1; 0: never).
@@ -328,6 +333,8 @@ impl Default for Config {
             use_rport: 0,
             ua_string: None,
             logcall: false,
+            codecfilter: false,
+            codec_blacklist: Vec::new(),
             stats: false,
             stats_to_syslog: 0,
             stats_to_file: 0,

@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_logcall, plugin_stats; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_logcall, plugin_stats; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -436,7 +436,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_codecfilter
     list(
         "plugin_codecfilter_blacklist",
-        NotYet,
+        Implemented,
         "Codec name to remove from SDP offers and answers.",
     ),
     // --- plugin_siptrunk

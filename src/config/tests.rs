@@ -300,7 +300,7 @@ fn outbound_domain_count_mismatches_are_errors_at_the_orphan_line() {
 
 #[test]
 fn list_options_do_not_warn_about_repeats() {
-    let (_, d) = parse("plugin_codecfilter_blacklist = G729\nplugin_codecfilter_blacklist = GSM\n");
+    let (_, d) = parse("plugin_shortdial_entry = 123\nplugin_shortdial_entry = 456\n");
     assert_eq!(
         d.len(),
         1,
@@ -454,11 +454,11 @@ fn the_blacklist_plugin_and_its_options_load() {
         "/usr/lib/siproxd/plugin_blacklist.so",
     ] {
         let (cfg, d) = parse(&format!(
-            "load_plugin = plugin_codecfilter.so\nload_plugin = {v}\n"
+            "load_plugin = plugin_shortdial.so\nload_plugin = {v}\n"
         ));
         assert!(errors(&d).is_empty(), "{v}: {d:#?}");
         assert!(cfg.blacklist, "{v}");
-        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_codecfilter only warns");
+        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_shortdial only warns");
     }
     let (cfg, d) = parse(
         "plugin_blacklist_hitcount = 5\nplugin_blacklist_duration = 60\nplugin_blacklist_simulate = 1\n",
@@ -483,11 +483,11 @@ fn the_blacklist_plugin_and_its_options_load() {
 #[test]
 fn load_plugin_warns_per_plugin() {
     let (cfg, d) = parse(
-        "load_plugin = plugin_codecfilter.so\nload_plugin = plugin_stun.so\n\
+        "load_plugin = plugin_shortdial.so\nload_plugin = plugin_stun.so\n\
          load_plugin = plugin_logcall.so\nload_plugin = /usr/lib/siproxd/plugin_stats.la\n",
     );
     assert_eq!(d.len(), 2, "the plugins built in do not warn: {d:#?}");
-    assert!(d[0].message.contains("plugin_codecfilter.so") && d[0].line == 1);
+    assert!(d[0].message.contains("plugin_shortdial.so") && d[0].line == 1);
     assert!(d[1].message.contains("plugin_stun.so") && d[1].line == 2);
     assert!(cfg.logcall && cfg.stats);
     let (cfg, d) = parse("log_calls = 1\n");
@@ -968,7 +968,6 @@ fn load_the_sample_siproxd_conf() {
         "rtp_input_dejitter",
         "debug_port",
         "plugindir",
-        "plugin_codecfilter_blacklist",
         "plugin_shortdial_akey",
     ] {
         assert!(expected.contains(&want), "sample lacks {want}");
@@ -986,9 +985,10 @@ fn load_the_sample_siproxd_conf() {
             "option {key} must be named by exactly one warning: {warns:#?}"
         );
     }
-    for plugin in ["plugin_codecfilter.so", "plugin_shortdial.so"] {
-        assert!(warns.iter().any(|w| w.message.contains(plugin)), "{plugin}");
-    }
+    assert!(
+        warns.iter().any(|w| w.message.contains("plugin_shortdial.so")),
+        "plugin_shortdial.so warns"
+    );
     // and nothing implemented is warned about
     for quiet in [
         "if_inbound",

@@ -244,6 +244,8 @@ pub struct Media {
     counts: [u64; Limit::ALL.len()],
     /// siproxd's logcall plugin: a log line as each call starts and ends.
     log_calls: bool,
+    /// siproxd's codecfilter plugin: codec names taken out of every SDP.
+    drop_codecs: Vec<String>,
 }
 
 impl Default for Media {
@@ -258,6 +260,7 @@ impl Media {
             calls: Box::default(),
             counts: [0; Limit::ALL.len()],
             log_calls: false,
+            drop_codecs: Vec::new(),
         }
     }
 
@@ -397,6 +400,7 @@ impl Media {
                 // Nothing to relay: no call to keep, only the addresses to
                 // rewrite (a LAN address must not leave).
                 let rw = Rewrite {
+                    drop_codecs: &self.drop_codecs,
                     addr: our_addr,
                     ports: &ports[..sdp.media.len()],
                 };
@@ -483,6 +487,7 @@ impl Media {
             relay.set_hold(*id, hold);
         }
         let rw = Rewrite {
+            drop_codecs: &self.drop_codecs,
             addr: our_addr,
             ports: &ports[..sdp.media.len()],
         };
@@ -519,9 +524,16 @@ impl Media {
         }
     }
 
-    /// siproxd's logcall plugin on or off (`load_plugin = plugin_logcall`).
-    pub fn set_log_calls(&mut self, on: bool) {
-        self.log_calls = on;
+    /// What the configuration asks of the calls: siproxd's logcall plugin
+    /// (`load_plugin = plugin_logcall`) and codecfilter plugin (its
+    /// `plugin_codecfilter_blacklist`).
+    pub fn configure(&mut self, cfg: &crate::config::Config) {
+        self.log_calls = cfg.logcall;
+        self.drop_codecs = if cfg.codecfilter {
+            cfg.codec_blacklist.clone()
+        } else {
+            Vec::new()
+        };
     }
 
     /// BYE or CANCEL (`how`): the call ends now.

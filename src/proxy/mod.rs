@@ -279,7 +279,7 @@ impl Proxy {
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
         let media = cfg.rtp_proxy_enable.then(|| {
             let mut m = Media::new();
-            m.set_log_calls(cfg.logcall);
+            m.configure(&cfg);
             m
         });
         let parked = (0..MAX_PARKED)
@@ -351,7 +351,7 @@ impl Proxy {
             self.media = Some(Media::new());
         }
         if let Some(m) = self.media.as_mut() {
-            m.set_log_calls(cfg.logcall);
+            m.configure(&cfg);
         }
         self.cfg = cfg;
         self.configure_auth(now);

@@ -124,6 +124,15 @@ pub(super) enum Line<'a> {
         count: u16,
         port_at: Span,
         proto: &'a str,
+        /// The format list after the protocol (payload types for RTP).
+        fmts: &'a str,
+        fmts_at: Span,
+    },
+    /// `a=rtpmap:`, `a=fmtp:` or `a=rtcp-fb:` of one payload type (RFC
+    /// 4566 §6, RFC 4585 §4.2); `encoding` is rtpmap's name (`PCMU`).
+    Payload {
+        pt: u8,
+        encoding: Option<&'a str>,
     },
     /// `a=rtcp:` (RFC 3605 §2.1).
     Rtcp {
@@ -236,12 +245,17 @@ pub(super) fn classify(text: &str) -> Result<Line<'_>, SdpError> {
                 }
                 None => (p, 1),
             };
+            let rest = f.s.get(f.pos..).unwrap_or("");
+            let fmts = rest.trim_matches(is_sep);
+            let fmts_start = f.pos + (rest.len() - rest.trim_start_matches(is_sep).len());
             Ok(Line::Media {
                 kind: MediaKind::from_field(media),
                 port: parse_port(port_s)?,
                 count,
                 port_at: span(off, p_start, port_s),
                 proto,
+                fmts,
+                fmts_at: span(off, fmts_start, fmts),
             })
         }
         Some(b'a') => {
@@ -257,6 +271,18 @@ pub(super) fn classify(text: &str) -> Result<Line<'_>, SdpError> {
             }
             if let Some(d) = Direction::from_attr(name) {
                 return Ok(Line::Direction(d));
+            }
+            if matches!(name, "rtpmap" | "fmtp" | "rtcp-fb") {
+                // <payload type> <rest>; `*` (rtcp-fb for all) is Other
+                let mut f = fields(aval.unwrap_or(""));
+                if let Some(pt) = f.next().and_then(|(_, p)| p.parse::<u8>().ok()) {
+                    let encoding = f
+                        .next()
+                        .filter(|_| name == "rtpmap")
+                        .map(|(_, e)| e.split('/').next().unwrap_or(e));
+                    return Ok(Line::Payload { pt, encoding });
+                }
+                return Ok(Line::Other);
             }
             if name != "rtcp" {
                 return Ok(Line::Other);

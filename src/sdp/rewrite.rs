@@ -1,7 +1,8 @@
 //! Writing a rewritten SDP body: every `c=` and the `o=` address replaced
 //! by the relay address, each `m=` port by its relay port, `a=rtcp:` lines
-//! pointed at the relay's RTCP port, ICE attributes removed, every other
-//! byte copied (see [`rewrite`]).
+//! pointed at the relay's RTCP port, ICE attributes removed, the codecs of
+//! `plugin_codecfilter_blacklist` taken out, every other byte copied (see
+//! [`rewrite`]).
 //!
 //! It does not decide the addresses or ports ([`Rewrite`] brings them) and
 //! reads the body only through the same line classifier as the parser
@@ -21,6 +22,9 @@ pub struct Rewrite<'p> {
     /// [`Sdp::media`]); no entry (a shorter slice) keeps it. A stream the
     /// author rejected (port 0) stays 0 whatever is given here.
     pub ports: &'p [Port],
+    /// siproxd's codecfilter: codecs whose name contains one of these
+    /// (case-insensitively) are taken out of every `m=` line.
+    pub drop_codecs: &'p [String],
 }
 
 /// The new port of one `m=` line.
@@ -42,9 +46,10 @@ impl Port {
     }
 }
 
-enum Tok {
+enum Tok<'a> {
     Port(u32),
     Addr(Ipv4Addr),
+    Text(&'a str),
 }
 
 fn put_addr(out: &mut Buf<'_>, a: Ipv4Addr) {
@@ -60,7 +65,7 @@ fn put_addr(out: &mut Buf<'_>, a: Ipv4Addr) {
 
 /// Copy `raw` with the spans in `repl` (ascending, not overlapping, within
 /// the line text) replaced.
-fn put_replaced(out: &mut Buf<'_>, raw: &str, repl: &[(Span, Tok)]) {
+fn put_replaced(out: &mut Buf<'_>, raw: &str, repl: &[(Span, Tok<'_>)]) {
     let raw = raw.as_bytes();
     let mut at = 0usize;
     for (s, tok) in repl {
@@ -70,6 +75,7 @@ fn put_replaced(out: &mut Buf<'_>, raw: &str, repl: &[(Span, Tok)]) {
         match *tok {
             Tok::Port(p) => out.put_u32(p),
             Tok::Addr(a) => put_addr(out, a),
+            Tok::Text(t) => out.put_str(t),
         }
         at = s.end;
     }
@@ -114,6 +120,7 @@ pub fn rewrite(
     // Parse succeeded, so the body is UTF-8.
     let text = core::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
     let start = out.len();
+    let dropped = codecs_to_drop(text, rw.drop_codecs);
     // The relay port of the current media (None: keep its port), or the
     // session level (outer None).
     let mut media: Option<Option<u16>> = None;
@@ -124,28 +131,59 @@ pub fn rewrite(
             Ok(Line::Connection { addr, at }) if !addr.is_unspecified() => {
                 put_replaced(out, l.raw, &[(at, Tok::Addr(rw.addr))])
             }
-            Ok(Line::Media { port, port_at, .. }) => {
-                let action = if port == 0 {
+            Ok(Line::Media {
+                port,
+                port_at,
+                fmts,
+                fmts_at,
+                ..
+            }) => {
+                let mut action = if port == 0 {
                     Port::Keep
                 } else {
                     rw.ports.get(index).copied().unwrap_or(Port::Keep)
                 };
+                let drop = dropped.get(index).filter(|d| !d.is_empty() && port != 0);
                 index += 1;
-                match action {
+                // The formats left; none left rejects the stream (RFC 3264
+                // §6: port 0, the list kept as it was).
+                let mut kept: heapless::String<256> = heapless::String::new();
+                if let Some(d) = drop {
+                    for f in fmts.split_ascii_whitespace() {
+                        if f.parse::<u8>().is_ok_and(|pt| d.contains(&pt)) {
+                            continue;
+                        }
+                        let sep = if kept.is_empty() { "" } else { " " };
+                        // a longer list than the original cannot come out
+                        let _ = kept.push_str(sep);
+                        let _ = kept.push_str(f);
+                    }
+                    if kept.is_empty() {
+                        action = Port::Reject;
+                    }
+                }
+                let fmts_tok = (drop.is_some() && !kept.is_empty())
+                    .then(|| (fmts_at, Tok::Text(kept.as_str())));
+                let port_tok = match action {
                     Port::Relay(p) if p != 0 => {
                         media = Some(Some(p));
-                        put_replaced(out, l.raw, &[(port_at, Tok::Port(p.into()))])
+                        Some((port_at, Tok::Port(p.into())))
                     }
                     Port::Reject => {
                         media = Some(None);
-                        put_replaced(out, l.raw, &[(port_at, Tok::Port(0))])
+                        Some((port_at, Tok::Port(0)))
                     }
                     _ => {
                         media = Some(None);
-                        out.put(l.raw.as_bytes())
+                        None
                     }
-                }
+                };
+                let repl: heapless::Vec<(Span, Tok<'_>), 2> =
+                    port_tok.into_iter().chain(fmts_tok).collect();
+                put_replaced(out, l.raw, &repl);
             }
+            Ok(Line::Payload { pt, .. })
+                if index > 0 && dropped.get(index - 1).is_some_and(|d| d.contains(&pt)) => {}
             Ok(Line::Rtcp { port_at, addr, .. }) => {
                 let Some(new) = media else {
                     continue; // session level: dropped
@@ -156,7 +194,7 @@ pub fn rewrite(
                     // ports are even, RFC 3550 §11, so this never happens).
                     continue;
                 }
-                let mut repl: heapless::Vec<(Span, Tok), 2> = heapless::Vec::new();
+                let mut repl: heapless::Vec<(Span, Tok<'_>), 2> = heapless::Vec::new();
                 if let Some(p) = port {
                     // Capacity 2, at most two pushes.
                     let _ = repl.push((port_at, Tok::Port(p)));
@@ -180,4 +218,81 @@ pub fn rewrite(
         return Err(SdpError::Overflow);
     }
     Ok(())
+}
+
+/// RFC 3551 §6: the encodings of the static payload types, for an `m=`
+/// line that names one without `a=rtpmap`.
+fn static_encoding(pt: u8) -> Option<&'static str> {
+    Some(match pt {
+        0 => "PCMU",
+        3 => "GSM",
+        4 => "G723",
+        5 | 6 | 16 | 17 => "DVI4",
+        7 => "LPC",
+        8 => "PCMA",
+        9 => "G722",
+        10 | 11 => "L16",
+        12 => "QCELP",
+        13 => "CN",
+        14 => "MPA",
+        15 => "G728",
+        18 => "G729",
+        _ => return None,
+    })
+}
+
+type Dropped = heapless::Vec<heapless::Vec<u8, 32>, { super::MAX_MEDIA }>;
+
+/// The payload types to take out of each `m=` line: those whose encoding
+/// (`a=rtpmap`, else the static table) contains a name of `list`,
+/// case-insensitively (siproxd's substring match: "726" takes "G726-32").
+fn codecs_to_drop(text: &str, list: &[String]) -> Dropped {
+    let mut out = Dropped::new();
+    if list.is_empty() {
+        return out;
+    }
+    let blocked = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        list.iter().any(|b| name.contains(&b.to_ascii_lowercase()))
+    };
+    // (fmts of each media, rtpmap names of each media)
+    let mut fmts: heapless::Vec<&str, { super::MAX_MEDIA }> = heapless::Vec::new();
+    let mut maps: heapless::Vec<heapless::Vec<(u8, &str), 32>, { super::MAX_MEDIA }> =
+        heapless::Vec::new();
+    for l in lines(text) {
+        match classify(l.text) {
+            Ok(Line::Media { fmts: f, .. }) => {
+                // parse() allowed at most MAX_MEDIA m= lines
+                let _ = fmts.push(f);
+                let _ = maps.push(heapless::Vec::new());
+            }
+            Ok(Line::Payload {
+                pt,
+                encoding: Some(e),
+            }) => {
+                if let Some(m) = maps.last_mut() {
+                    let _ = m.push((pt, e));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (f, m) in fmts.iter().zip(maps.iter()) {
+        let mut d = heapless::Vec::new();
+        for pt in f
+            .split_ascii_whitespace()
+            .filter_map(|x| x.parse::<u8>().ok())
+        {
+            let name = m
+                .iter()
+                .find(|(p, _)| *p == pt)
+                .map(|(_, e)| *e)
+                .or_else(|| static_encoding(pt));
+            if name.is_some_and(blocked) {
+                let _ = d.push(pt);
+            }
+        }
+        let _ = out.push(d);
+    }
+    out
 }

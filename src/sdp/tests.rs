@@ -23,6 +23,7 @@ fn rewritten(body: &[u8], ports: &[u16]) -> Result<Vec<u8>, SdpError> {
         body,
         &sdp,
         &Rewrite {
+            drop_codecs: &[],
             addr: RELAY,
             ports: &ports,
         },
@@ -601,6 +602,7 @@ fn rewrite_refuses_bad_body_and_foreign_sdp_without_writing() {
     out.put(b"HDR");
     let sipp = Sdp::parse(SIPP.as_bytes()).unwrap();
     let rw = Rewrite {
+        drop_codecs: &[],
         addr: RELAY,
         ports: &[Port::Relay(7070)],
     };
@@ -628,6 +630,7 @@ m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\na=rtcp:4003\r\n";
         body,
         &sdp,
         &Rewrite {
+            drop_codecs: &[],
             addr: RELAY,
             ports: &ports,
         },
@@ -647,6 +650,7 @@ fn small_output_buffer_overflows_cleanly() {
     let body = crlf(LINPHONE);
     let sdp = Sdp::parse(&body).unwrap();
     let rw = Rewrite {
+        drop_codecs: &[],
         addr: RELAY,
         ports: &[Port::Relay(7070)],
     };
@@ -718,6 +722,7 @@ fn mutations_never_panic_and_rewrites_reparse() {
         let mut out = Buf::new(&mut mem);
         let relay_ports = ports.map(Port::Relay);
         let rw = Rewrite {
+            drop_codecs: &[],
             addr: RELAY,
             ports: &relay_ports,
         };
@@ -748,4 +753,81 @@ fn mutations_never_panic_and_rewrites_reparse() {
         assert!(matches!(r, Ok(()) | Err(SdpError::Overflow)));
     }
     assert!(parsed_ok > 500, "mutations too destructive: {parsed_ok}");
+}
+
+// ---------------------------------------------------------- codecfilter
+
+fn filtered(body: &str, ports: &[u16], drop: &[&str]) -> String {
+    let body = crlf(body);
+    let sdp = Sdp::parse(&body).unwrap();
+    let mut mem = [0u8; 4096];
+    let mut out = Buf::new(&mut mem);
+    let ports: Vec<Port> = ports.iter().map(|&p| Port::relay_or_keep(p)).collect();
+    let drop: Vec<String> = drop.iter().map(|s| s.to_string()).collect();
+    let rw = Rewrite {
+        drop_codecs: &drop,
+        addr: RELAY,
+        ports: &ports,
+    };
+    rewrite(&body, &sdp, &rw, &mut out).unwrap();
+    String::from_utf8(out.as_bytes().to_vec())
+        .unwrap()
+        .replace("\r\n", "\n")
+}
+
+const CODECS: &str = "v=0
+o=- 1 1 IN IP4 192.168.1.20
+s=-
+c=IN IP4 192.168.1.20
+t=0 0
+m=audio 4000 RTP/AVP 0 8 18 2 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:18 G729/8000
+a=fmtp:18 annexb=no
+a=rtpmap:2 G726-32/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=rtcp-fb:18 nack
+a=sendrecv
+";
+
+#[test]
+fn codecfilter_takes_listed_codecs_out_with_their_attributes() {
+    // siproxd's match: case-insensitive substring ("726" takes G726-32)
+    let out = filtered(CODECS, &[7070], &["g729", "726"]);
+    assert!(out.contains("m=audio 7070 RTP/AVP 0 8 101\n"), "{out}");
+    for gone in ["rtpmap:18", "fmtp:18", "rtcp-fb:18", "rtpmap:2 "] {
+        assert!(!out.contains(gone), "{gone}: {out}");
+    }
+    for kept in [
+        "a=rtpmap:0 PCMU",
+        "a=rtpmap:101",
+        "a=fmtp:101 0-15",
+        "a=sendrecv",
+    ] {
+        assert!(out.contains(kept), "{kept}: {out}");
+    }
+    // the result parses, and an empty list changes nothing else
+    assert!(Sdp::parse(out.replace('\n', "\r\n").as_bytes()).is_ok());
+    let same = filtered(CODECS, &[7070], &[]);
+    assert!(
+        same.contains("m=audio 7070 RTP/AVP 0 8 18 2 101\n"),
+        "{same}"
+    );
+}
+
+#[test]
+fn codecfilter_knows_static_payload_types_without_rtpmap() {
+    let body = "v=0\no=- 1 1 IN IP4 192.168.1.20\ns=-\nc=IN IP4 192.168.1.20\nt=0 0\nm=audio 4000 RTP/AVP 3 0 18\n";
+    let out = filtered(body, &[7070], &["GSM", "G729"]);
+    assert!(out.contains("m=audio 7070 RTP/AVP 0\n"), "{out}");
+}
+
+#[test]
+fn codecfilter_rejects_a_stream_left_without_codecs() {
+    let body = "v=0\no=- 1 1 IN IP4 192.168.1.20\ns=-\nc=IN IP4 192.168.1.20\nt=0 0\nm=audio 4000 RTP/AVP 18\na=rtpmap:18 G729/8000\n";
+    let out = filtered(body, &[7070], &["G729"]);
+    // RFC 3264 §6: port 0; the format list stays (an m= line needs one)
+    assert!(out.contains("m=audio 0 RTP/AVP 18\n"), "{out}");
 }

@@ -420,9 +420,10 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. sipnat has the blacklist, call logging and statistics built in (plugin_blacklist.so, plugin_logcall.so, plugin_stats.so); other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. sipnat has the blacklist, codec filter, call logging and statistics built in (plugin_blacklist.so, plugin_codecfilter.so, plugin_logcall.so, plugin_stats.so); other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
+		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
 		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
 		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
 		o.modalonly = true;
@@ -447,6 +448,11 @@ return view.extend({
 		o = s.taboption('plugins', form.Flag, 'plugin_blacklist_simulate', _('Blacklist: only log'),
 			_('Log who would be blocked, block nobody.'));
 		o.default = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_codecfilter_blacklist', _('Codec filter: take out'),
+			_('Codecs taken out of every relayed call, by name or part of it, any case (e.g. G729, GSM).'));
+		o.datatype = 'maxlength(128)';
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Value, 'plugin_stats_to_syslog', _('Statistics: log every'),
