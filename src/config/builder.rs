@@ -296,11 +296,14 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
         Status::ServedByInit => format!(
             "option '{name}' is recognised, but sipnat does not chroot itself: on OpenWrt /etc/init.d/sipnat runs it in a procd ujail instead (a private root holding only its configuration, /etc/passwd, /etc/group, resolv.conf and its registration directory); elsewhere use your service manager's sandboxing; ignored here ('user' drops root)"
         ),
+        Status::NotApplicable if name == "debug_port" => format!(
+            "option '{name}' is recognised, but sipnat opens no debug port: `sipnat status` shows what it is doing, and it logs to the system log (logread -e sipnat); ignored"
+        ),
         Status::NotApplicable => format!(
             "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
         ),
         _ if name.starts_with("plugin_") => format!(
-            "option '{name}' is recognised but not implemented yet: siproxd plugins are not built into sipnat yet; ignored"
+            "option '{name}' is recognised but not implemented yet: its siproxd plugin is not built into sipnat yet; ignored"
         ),
         _ => format!("option '{name}' is recognised but not implemented yet; ignored"),
     }

@@ -233,8 +233,8 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- debugging
     opt(
         "debug_port",
-        NotYet,
-        "TCP port where a remote client can read the debug log (0: off).",
+        NotApplicable,
+        "TCP port where a remote client can read the debug log (0: off). sipnat opens no such port: `sipnat status` (the control socket, ubus, LuCI) shows what it is doing, and its log goes to the system log (`logread -e sipnat`).",
     ),
     // --- authentication
     opt(

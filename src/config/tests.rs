@@ -986,7 +986,9 @@ fn load_the_sample_siproxd_conf() {
         );
     }
     assert!(
-        warns.iter().any(|w| w.message.contains("plugin_shortdial.so")),
+        warns
+            .iter()
+            .any(|w| w.message.contains("plugin_shortdial.so")),
         "plugin_shortdial.so warns"
     );
     // and nothing implemented is warned about
