@@ -1269,3 +1269,75 @@ fn use_rport_adds_rport_toward_the_lan() {
     let (_, d) = sipnat::config::parse_siproxd_conf("use_rport = 4\n", "x.conf");
     assert!(d.iter().any(|d| d.is_error()), "{d:?}");
 }
+
+/// siproxd's shortdial and prefix plugins: a LAN phone's new call goes to
+/// the number the dial plan makes of what it dialled (retargeted in
+/// place: siproxd answers 302 and the phone calls again).
+#[test]
+fn shortdial_and_prefix_retarget_new_calls_from_the_lan() {
+    let conf = format!(
+        "{}rtp_proxy_enable = 0\nload_plugin = plugin_shortdial.so\nplugin_shortdial_akey = *00\n\
+         plugin_shortdial_entry = 17474743246\nplugin_shortdial_entry = bob@198.51.100.9\n\
+         load_plugin = plugin_prefix.so\nplugin_prefix_akey = 0\n",
+        config_text()
+    );
+    let mut sim = Sim::with_config(&conf);
+    let reg = registered(&mut sim);
+    let call = |sim: &mut Sim, ruri: &str, id: &str| {
+        let inv = invite(
+            ruri,
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            id,
+            id,
+            "sip:100@10.77.1.2:5060",
+        );
+        sim.one(PHONE, &inv)
+    };
+    let out = call(&mut sim, "sip:*01@198.51.100.2", "sd1");
+    assert_eq!(
+        out.first_line(),
+        "INVITE sip:17474743246@198.51.100.2 SIP/2.0"
+    );
+    assert_eq!(out.to, addr("198.51.100.2:5060"));
+    assert_eq!(
+        out.header("To").unwrap(),
+        "<sip:*01@198.51.100.2>",
+        "To stays"
+    );
+    let out = call(&mut sim, "sip:*02@198.51.100.2", "sd2");
+    assert_eq!(out.first_line(), "INVITE sip:bob@198.51.100.9 SIP/2.0");
+    assert_eq!(out.to, addr("198.51.100.9:5060"), "to the entry's host");
+    // not a short dial: prefixed
+    let out = call(&mut sim, "sip:4930123456@198.51.100.2;user=phone", "px1");
+    assert_eq!(
+        out.first_line(),
+        "INVITE sip:04930123456@198.51.100.2;user=phone SIP/2.0"
+    );
+    // *03 has no entry: an ordinary number, prefixed
+    let out = call(&mut sim, "sip:*03@198.51.100.2", "sd3");
+    assert_eq!(out.first_line(), "INVITE sip:0*03@198.51.100.2 SIP/2.0");
+    // a call from the WAN is left alone (it goes to the phone's Contact)
+    let masq = reg.header("Contact").unwrap();
+    let masq_uri = masq
+        .split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_string();
+    let inv = invite(
+        &masq_uri,
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "sd4",
+        "sd4",
+        "sip:alice@198.51.100.3",
+    );
+    let to_phone = sim.one(PEER, &inv);
+    assert_eq!(
+        to_phone.first_line(),
+        "INVITE sip:100@10.77.1.2:5060;transport=udp SIP/2.0"
+    );
+}

@@ -107,6 +107,22 @@ fn realm(key: &str, value: &str) -> Result<Option<String>, String> {
     Ok(opt_string(value))
 }
 
+/// A dialled number or `user@host` that goes into a Request-URI
+/// (shortdial, prefix): at most 64 characters, none that a URI cannot hold
+/// as they are (spaces, controls, `<>"`).
+fn dial_text(key: &str, value: &str) -> Result<Option<String>, String> {
+    if value.len() > 64
+        || value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+    {
+        return Err(format!(
+            "{key} = '{value}': a number or user@host of at most 64 characters, no spaces"
+        ));
+    }
+    Ok(opt_string(value))
+}
+
 /// `ua_string`: the text of a header sipnat writes, so at most 128
 /// printable characters (no control character could split the header).
 fn header_text(key: &str, value: &str) -> Result<Option<String>, String> {
@@ -247,6 +263,14 @@ pub(super) fn apply_typed(
             cfg.blacklist_hitcount = v as u32
         }),
         "log_calls" => done(boolean(key, value), |v| cfg.logcall |= v),
+        "plugin_shortdial_akey" | "pi_shortdial_akey" => {
+            done(dial_text(key, value), |v| cfg.shortdial_akey = v)
+        }
+        "plugin_shortdial_entry" | "pi_shortdial_entry" => {
+            done(dial_text(key, value), |v| cfg.shortdial_entries.extend(v))
+        }
+        "pi_shortdial_enable" => done(boolean(key, value), |v| cfg.shortdial |= v),
+        "plugin_prefix_akey" => done(dial_text(key, value), |v| cfg.prefix_akey = v),
         "plugin_codecfilter_blacklist" => done(header_text(key, value), |v| {
             cfg.codec_blacklist.extend(v)
         }),
@@ -422,6 +446,8 @@ impl<'f> Builder<'f> {
                 "plugin_stats" => self.cfg.stats = true,
                 "plugin_logcall" => self.cfg.logcall = true,
                 "plugin_codecfilter" => self.cfg.codecfilter = true,
+                "plugin_shortdial" => self.cfg.shortdial = true,
+                "plugin_prefix" => self.cfg.prefix = true,
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

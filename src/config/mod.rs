@@ -242,6 +242,17 @@ pub struct Config {
     /// `load_plugin = plugin_logcall` (or the old `log_calls = 1`): a log
     /// line as each call starts and ends.
     pub logcall: bool,
+    /// `load_plugin = plugin_shortdial` (or the old `pi_shortdial_enable`):
+    /// a LAN phone's new call to a number as long as `shortdial_akey` that
+    /// starts with its first character (`*00`: `*01` … `*99`) goes to
+    /// entry N of `shortdial_entries` (a number, or `user@host`).
+    pub shortdial: bool,
+    pub shortdial_akey: Option<String>,
+    pub shortdial_entries: Vec<String>,
+    /// `load_plugin = plugin_prefix`: `prefix_akey` goes before the number
+    /// of every new call a LAN phone makes.
+    pub prefix: bool,
+    pub prefix_akey: Option<String>,
     /// `load_plugin = plugin_codecfilter`: codecs whose name contains one of
     /// `codec_blacklist` (`plugin_codecfilter_blacklist`) are taken out of
     /// every relayed SDP, both ways.
@@ -333,6 +344,11 @@ impl Default for Config {
             use_rport: 0,
             ua_string: None,
             logcall: false,
+            shortdial: false,
+            shortdial_akey: None,
+            shortdial_entries: Vec::new(),
+            prefix: false,
+            prefix_akey: None,
             codecfilter: false,
             codec_blacklist: Vec::new(),
             stats: false,

@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_logcall, plugin_stats; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -314,17 +314,17 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     ),
     opt(
         "pi_shortdial_enable",
-        NotYet,
+        Implemented,
         "Old switch for short dials (now plugin_shortdial).",
     ),
     opt(
         "pi_shortdial_akey",
-        NotYet,
+        Implemented,
         "Old short dial access key (now plugin_shortdial_akey).",
     ),
     list(
         "pi_shortdial_entry",
-        NotYet,
+        Implemented,
         "Old short dial target (now plugin_shortdial_entry).",
     ),
     // --- plugin_demo
@@ -336,12 +336,12 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_shortdial
     opt(
         "plugin_shortdial_akey",
-        NotYet,
+        Implemented,
         "Key plus digit count that marks a short dial (e.g. *00).",
     ),
     list(
         "plugin_shortdial_entry",
-        NotYet,
+        Implemented,
         "Number dialled for short dial 1, 2, … (one line each).",
     ),
     // --- plugin_defaulttarget
@@ -392,7 +392,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_prefix
     opt(
         "plugin_prefix_akey",
-        NotYet,
+        Implemented,
         "Prefix added to every outgoing dialled number.",
     ),
     // --- plugin_regex

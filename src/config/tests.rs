@@ -300,7 +300,7 @@ fn outbound_domain_count_mismatches_are_errors_at_the_orphan_line() {
 
 #[test]
 fn list_options_do_not_warn_about_repeats() {
-    let (_, d) = parse("plugin_shortdial_entry = 123\nplugin_shortdial_entry = 456\n");
+    let (_, d) = parse("plugin_siptrunk_name = a\nplugin_siptrunk_name = b\n");
     assert_eq!(
         d.len(),
         1,
@@ -380,7 +380,7 @@ fn every_bad_line_is_reported_not_just_the_first() {
 fn unimplemented_options_warn_once_by_name() {
     let (c, d) = parse(
         "obscure_loops = 1\nobscure_loops = 0\nmask_host = 10.0.0.1\nplugindir = /usr/lib/siproxd\n\
-         plugin_shortdial_entry = 1\nplugin_shortdial_entry = 2\n",
+         plugin_siptrunk_name = 1\nplugin_siptrunk_name = 2\n",
     );
     assert_eq!(c, Config::default(), "unimplemented options change nothing");
     assert!(errors(&d).is_empty(), "{d:#?}");
@@ -393,14 +393,14 @@ fn unimplemented_options_warn_once_by_name() {
     assert_eq!(named("obscure_loops"), 1, "{w:#?}");
     assert_eq!(named("mask_host"), 1);
     assert_eq!(named("plugindir"), 1);
-    assert_eq!(named("plugin_shortdial_entry"), 1);
+    assert_eq!(named("plugin_siptrunk_name"), 1);
     assert_eq!(w.len(), 4, "{w:#?}");
     assert!(w[0].message.contains("not implemented yet") && w[0].line == 1);
     let plugindir = w.iter().find(|x| x.message.contains("plugindir")).unwrap(); // counted above
     assert!(plugindir.message.contains("no meaning"), "{plugindir}");
     let shortdial = w
         .iter()
-        .find(|x| x.message.contains("plugin_shortdial_entry"))
+        .find(|x| x.message.contains("plugin_siptrunk_name"))
         .unwrap(); // counted above
     assert!(
         shortdial
@@ -459,11 +459,11 @@ fn the_blacklist_plugin_and_its_options_load() {
         "/usr/lib/siproxd/plugin_blacklist.so",
     ] {
         let (cfg, d) = parse(&format!(
-            "load_plugin = plugin_shortdial.so\nload_plugin = {v}\n"
+            "load_plugin = plugin_regex.so\nload_plugin = {v}\n"
         ));
         assert!(errors(&d).is_empty(), "{v}: {d:#?}");
         assert!(cfg.blacklist, "{v}");
-        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_shortdial only warns");
+        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_regex only warns");
     }
     let (cfg, d) = parse(
         "plugin_blacklist_hitcount = 5\nplugin_blacklist_duration = 60\nplugin_blacklist_simulate = 1\n",
@@ -488,11 +488,11 @@ fn the_blacklist_plugin_and_its_options_load() {
 #[test]
 fn load_plugin_warns_per_plugin() {
     let (cfg, d) = parse(
-        "load_plugin = plugin_shortdial.so\nload_plugin = plugin_stun.so\n\
+        "load_plugin = plugin_regex.so\nload_plugin = plugin_stun.so\n\
          load_plugin = plugin_logcall.so\nload_plugin = /usr/lib/siproxd/plugin_stats.la\n",
     );
     assert_eq!(d.len(), 2, "the plugins built in do not warn: {d:#?}");
-    assert!(d[0].message.contains("plugin_shortdial.so") && d[0].line == 1);
+    assert!(d[0].message.contains("plugin_regex.so") && d[0].line == 1);
     assert!(d[1].message.contains("plugin_stun.so") && d[1].line == 2);
     assert!(cfg.logcall && cfg.stats);
     let (cfg, d) = parse("log_calls = 1\n");
@@ -969,12 +969,7 @@ fn load_the_sample_siproxd_conf() {
             expected.push(key);
         }
     }
-    for want in [
-        "rtp_input_dejitter",
-        "debug_port",
-        "plugindir",
-        "plugin_shortdial_akey",
-    ] {
+    for want in ["rtp_input_dejitter", "debug_port", "plugindir"] {
         assert!(expected.contains(&want), "sample lacks {want}");
     }
     for key in &expected {
@@ -990,12 +985,15 @@ fn load_the_sample_siproxd_conf() {
             "option {key} must be named by exactly one warning: {warns:#?}"
         );
     }
+    // its plugins are all built in now
     assert!(
-        warns
-            .iter()
-            .any(|w| w.message.contains("plugin_shortdial.so")),
-        "plugin_shortdial.so warns"
+        !warns.iter().any(|w| w.message.contains("load_plugin")),
+        "{warns:#?}"
     );
+    assert!(cfg.logcall && cfg.codecfilter && cfg.shortdial);
+    assert_eq!(cfg.codec_blacklist, ["G729", "GSM"]);
+    assert_eq!(cfg.shortdial_akey.as_deref(), Some("*00"));
+    assert_eq!(cfg.shortdial_entries, ["0123456789", "0987654321"]);
     // and nothing implemented is warned about
     for quiet in [
         "if_inbound",

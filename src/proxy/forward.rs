@@ -43,6 +43,24 @@ impl Sip<'_> {
         out: &mut Outbox,
     ) {
         let msg = req.msg;
+        // shortdial / prefix: a new call from the LAN to another number
+        let dialled = self.dial_plan(src, req, &next);
+        let retargeted;
+        let req = match dialled
+            .as_deref()
+            .and_then(|u| Uri::parse(u).ok().map(|p| (u, p)))
+        {
+            Some((uri, ruri)) => {
+                log::debug!("{src}: dial plan: {} -> {uri}", req.uri);
+                self.stats.bump("forward", "dial-plan");
+                let mut r = req.clone();
+                r.uri = uri;
+                r.ruri = ruri;
+                retargeted = r;
+                &retargeted
+            }
+            None => req,
+        };
         let mut plan = match self.plan(now, src, req, next) {
             Ok(Some(p)) => p,
             Ok(None) => return self.park(now, src, msg, out),

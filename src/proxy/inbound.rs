@@ -5,6 +5,7 @@
 use super::*;
 
 /// A request, validated, with what routing needs parsed once.
+#[derive(Clone)]
 pub(super) struct Request<'m> {
     pub msg: &'m Message<'m>,
     pub method: Method<'m>,

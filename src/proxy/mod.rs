@@ -86,6 +86,7 @@ mod answer;
 mod auth;
 mod calls;
 mod contact;
+mod dialplan;
 mod forward;
 mod inbound;
 mod park;

@@ -420,11 +420,13 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. sipnat has the blacklist, codec filter, call logging and statistics built in (plugin_blacklist.so, plugin_codecfilter.so, plugin_logcall.so, plugin_stats.so); other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
 		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
+		o.value('plugin_prefix.so', _('plugin_prefix.so: a prefix before every number dialled'));
+		o.value('plugin_shortdial.so', _('plugin_shortdial.so: short dials'));
 		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
 		o.modalonly = true;
 
@@ -448,6 +450,22 @@ return view.extend({
 		o = s.taboption('plugins', form.Flag, 'plugin_blacklist_simulate', _('Blacklist: only log'),
 			_('Log who would be blocked, block nobody.'));
 		o.default = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_shortdial_akey', _('Short dial key'),
+			_('With *00, a phone dialling *01 calls the first entry below, *02 the second, ...'));
+		o.datatype = 'and(maxlength(64),rangelength(2,64))';
+		o.placeholder = '*00';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_shortdial_entry', _('Short dials'),
+			_('What short dial 1, 2, ... calls: a number, or user@host.'));
+		o.datatype = 'maxlength(64)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_prefix_akey', _('Prefix'),
+			_('Put before every number the phones dial (with plugin_prefix.so), e.g. 0 for an outside line.'));
+		o.datatype = 'maxlength(64)';
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.DynamicList, 'plugin_codecfilter_blacklist', _('Codec filter: take out'),
