@@ -1341,3 +1341,53 @@ fn shortdial_and_prefix_retarget_new_calls_from_the_lan() {
         "INVITE sip:100@10.77.1.2:5060;transport=udp SIP/2.0"
     );
 }
+
+/// siproxd's fix_bogus_via: a request from a listed network whose Via
+/// names a port it does not send from (a NAT in front of it, no rport) is
+/// answered at its real source port. (sipnat's own answers always go to
+/// the source; this is about the responses it forwards.)
+#[test]
+fn fix_bogus_via_answers_the_real_source_port() {
+    for (conf, want) in [
+        ("", "198.51.100.3:5060"),
+        (
+            "load_plugin = plugin_fix_bogus_via.so\nplugin_fix_bogus_via_networks = 198.51.100.0/24\n",
+            "198.51.100.3:40000",
+        ),
+        (
+            "load_plugin = plugin_fix_bogus_via.so\nplugin_fix_bogus_via_networks = 192.0.2.0/24\n",
+            "198.51.100.3:5060",
+        ),
+    ] {
+        let mut sim = Sim::with_config(&format!("{}rtp_proxy_enable = 0\n{conf}", config_text()));
+        let reg = registered(&mut sim);
+        let masq = reg.header("Contact").unwrap();
+        let masq_uri = masq
+            .split('>')
+            .next()
+            .unwrap()
+            .trim_start_matches('<')
+            .to_string();
+        // the peer's Via names 5060 without rport; it sends from 40000
+        let inv = invite(
+            &masq_uri,
+            "alice",
+            "198.51.100.3",
+            "198.51.100.3:5060",
+            "fbv",
+            "fbv",
+            "sip:alice@198.51.100.3",
+        )
+        .replacen(";rport", "", 1);
+        let to_phone = sim.one("198.51.100.3:40000", &inv);
+        let ring = response_to(
+            &to_phone,
+            180,
+            "Ringing",
+            Some("p1"),
+            "Contact: <sip:100@10.77.1.2:5060>\r\n",
+        );
+        let out = sim.one(PHONE, &ring);
+        assert_eq!(out.to, addr(want), "{conf}");
+    }
+}

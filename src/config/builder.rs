@@ -271,6 +271,12 @@ pub(super) fn apply_typed(
         }
         "pi_shortdial_enable" => done(boolean(key, value), |v| cfg.shortdial |= v),
         "plugin_prefix_akey" => done(dial_text(key, value), |v| cfg.prefix_akey = v),
+        "plugin_fix_bogus_via_networks" => done(
+            cfg.fix_bogus_via_networks
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
         "plugin_codecfilter_blacklist" => done(header_text(key, value), |v| {
             cfg.codec_blacklist.extend(v)
         }),
@@ -448,6 +454,7 @@ impl<'f> Builder<'f> {
                 "plugin_codecfilter" => self.cfg.codecfilter = true,
                 "plugin_shortdial" => self.cfg.shortdial = true,
                 "plugin_prefix" => self.cfg.prefix = true,
+                "plugin_fix_bogus_via" => self.cfg.fix_bogus_via = true,
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

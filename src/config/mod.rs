@@ -253,6 +253,11 @@ pub struct Config {
     /// of every new call a LAN phone makes.
     pub prefix: bool,
     pub prefix_akey: Option<String>,
+    /// `load_plugin = plugin_fix_bogus_via`: requests from these networks
+    /// (`plugin_fix_bogus_via_networks`) are answered at their source port
+    /// as if their Via had `rport`, whatever port it names.
+    pub fix_bogus_via: bool,
+    pub fix_bogus_via_networks: Acl,
     /// `load_plugin = plugin_codecfilter`: codecs whose name contains one of
     /// `codec_blacklist` (`plugin_codecfilter_blacklist`) are taken out of
     /// every relayed SDP, both ways.
@@ -349,6 +354,8 @@ impl Default for Config {
             shortdial_entries: Vec::new(),
             prefix: false,
             prefix_akey: None,
+            fix_bogus_via: false,
+            fix_bogus_via_networks: Acl::default(),
             codecfilter: false,
             codec_blacklist: Vec::new(),
             stats: false,

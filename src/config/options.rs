@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_fix_bogus_via, plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -358,8 +358,8 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_fix_bogus_via
     opt(
         "plugin_fix_bogus_via_networks",
-        NotYet,
-        "Networks whose broken top Via header on responses is replaced.",
+        Implemented,
+        "Networks (comma-separated) whose requests are answered at their source address and port, whatever their top Via says (as if it had rport).",
     ),
     // --- plugin_fix_DTAG
     opt(

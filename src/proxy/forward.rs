@@ -79,7 +79,11 @@ impl Sip<'_> {
         // address leaves and no table is needed. Via stacks too long for a
         // branch (RFC 4475 longreq.dat has 34) go out masked instead: still
         // no LAN address.
-        let reply = reply_peer(&req.top, src);
+        // siproxd's fix_bogus_via: for the listed networks the Via's port
+        // is not believed either.
+        let bogus =
+            self.cfg.fix_bogus_via && self.cfg.fix_bogus_via_networks.contains(*src.addr.ip());
+        let reply = reply_peer(&req.top, src, bogus);
         // A REGISTER with credentials: its 4xx counts for the blacklist.
         let flags = if req.method == Method::Register
             && msg.headers().iter().any(|h| {
@@ -460,11 +464,12 @@ pub(super) fn name_target(
 /// Where responses to a request go (RFC 3261 §18.2.2): over a stream, back
 /// on the connection it came on (its source address); over UDP, the source
 /// address as `received` with the sent-by port, or the source port when
-/// `rport` was asked for (RFC 3581). The side and transport are the
-/// request's.
-pub(super) fn reply_peer(top: &Via<'_>, src: Peer) -> Peer {
+/// `rport` was asked for (RFC 3581) or the source is one whose Via is not
+/// believed (`bogus_via`: siproxd's fix_bogus_via). The side and transport
+/// are the request's.
+pub(super) fn reply_peer(top: &Via<'_>, src: Peer, bogus_via: bool) -> Peer {
     let addr = match top.rport() {
-        _ if src.transport.is_stream() => src.addr,
+        _ if src.transport.is_stream() || bogus_via => src.addr,
         Some(_) => src.addr,
         None => SocketAddrV4::new(*src.addr.ip(), top.port.unwrap_or(5060)),
     };

@@ -58,6 +58,21 @@ function validateAcl(section_id, value) {
 	return true;
 }
 
+// A comma-separated list of IPv4 networks only (no host names), as sipnat
+// reads plugin_fix_bogus_via_networks.
+function validateNetworkList(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	for (const entry of String(value).split(',')) {
+		const r = checkAclEntry(entry);
+		if (r !== true)
+			return r;
+		if (/[A-Za-z]/.test(entry))
+			return _('IPv4 networks only, no host names: %s').format(entry.trim());
+	}
+	return true;
+}
+
 // debug_level: siproxd's class mask, decimal or 0x hexadecimal, -1 for all.
 function validateDebugLevel(section_id, value) {
 	if (value == null || value === '')
@@ -420,10 +435,11 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so; other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
+		o.value('plugin_fix_bogus_via.so', _('plugin_fix_bogus_via.so: answer some networks at their real port'));
 		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
 		o.value('plugin_prefix.so', _('plugin_prefix.so: a prefix before every number dialled'));
 		o.value('plugin_shortdial.so', _('plugin_shortdial.so: short dials'));
@@ -450,6 +466,11 @@ return view.extend({
 		o = s.taboption('plugins', form.Flag, 'plugin_blacklist_simulate', _('Blacklist: only log'),
 			_('Log who would be blocked, block nobody.'));
 		o.default = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_fix_bogus_via_networks', _('Bogus Via: networks'),
+			_('Comma-separated IPv4 networks whose requests are answered at their source port, whatever their Via says (with plugin_fix_bogus_via.so).'));
+		o.validate = validateNetworkList;
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Value, 'plugin_shortdial_akey', _('Short dial key'),
