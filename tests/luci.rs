@@ -285,6 +285,7 @@ fn settings_declare_every_shipped_option_with_a_fitting_widget() {
             | "rtp_proxy_enable"
             | "wan_sip_open"
             | "log_calls"
+            | "plugin_defaulttarget_log"
             | "plugin_blacklist_simulate" => Some("Flag"),
             "interface_inbound" | "interface_outbound" => Some("NetworkSelect"),
             "if_inbound" | "if_outbound" => Some("DeviceSelect"),

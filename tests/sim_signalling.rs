@@ -1391,3 +1391,56 @@ fn fix_bogus_via_answers_the_real_source_port() {
         assert_eq!(out.to, addr(want), "{conf}");
     }
 }
+
+/// siproxd's defaulttarget plugin: a new call for a user sipnat does not
+/// know gets 302 to the default target instead of 404 / 403.
+#[test]
+fn defaulttarget_redirects_calls_for_unknown_users() {
+    let conf = format!(
+        "{}rtp_proxy_enable = 0\nload_plugin = plugin_defaulttarget.so\n\
+         plugin_defaulttarget_target = sip:100@198.51.100.1\nplugin_defaulttarget_log = 1\n",
+        config_text()
+    );
+    let mut sim = Sim::with_config(&conf);
+    registered(&mut sim);
+    // from the WAN, to a user sipnat does not know
+    let inv = invite(
+        "sip:nobody@198.51.100.1",
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "dt1",
+        "dt1",
+        "sip:alice@198.51.100.3",
+    );
+    let ans = sim.one(PEER, &inv);
+    assert_eq!(
+        ans.first_line(),
+        "SIP/2.0 302 Moved Temporarily",
+        "{}",
+        ans.text
+    );
+    assert_eq!(ans.header("Contact").unwrap(), "<sip:100@198.51.100.1>");
+    // its ACK ends at sipnat
+    let ack = inv
+        .replacen("INVITE sip:nobody", "ACK sip:nobody", 1)
+        .replacen("CSeq: 1 INVITE", "CSeq: 1 ACK", 1);
+    assert!(sim.sip(PEER, &ack).is_empty());
+    // anything but a new call is answered as before
+    let opt = inv
+        .replacen("INVITE sip:nobody", "OPTIONS sip:nobody", 1)
+        .replacen("CSeq: 1 INVITE", "CSeq: 1 OPTIONS", 1);
+    assert_eq!(sim.one(PEER, &opt).first_line(), "SIP/2.0 404 Not Found");
+    // without the plugin line: 404
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_proxy_enable = 0\nplugin_defaulttarget_target = sip:100@198.51.100.1\n",
+        config_text()
+    ));
+    registered(&mut sim);
+    assert_eq!(sim.one(PEER, &inv).first_line(), "SIP/2.0 404 Not Found");
+    let (_, d) = sipnat::config::parse_siproxd_conf(
+        "plugin_defaulttarget_target = internal@pbx\n",
+        "x.conf",
+    );
+    assert!(d.iter().any(|d| d.is_error()), "not a SIP URI: {d:?}");
+}

@@ -123,6 +123,28 @@ fn dial_text(key: &str, value: &str) -> Result<Option<String>, String> {
     Ok(opt_string(value))
 }
 
+/// A SIP URI sipnat writes into a header (`plugin_defaulttarget_target`):
+/// `sip:` or `sips:`, parsed as a URI, no `<>"` or spaces.
+fn sip_uri(key: &str, value: &str) -> Result<Option<String>, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let ok = (v.starts_with("sip:") || v.starts_with("sips:"))
+        && v.len() <= 128
+        && !v
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+        && crate::sip::Uri::parse(v).is_ok();
+    if ok {
+        Ok(Some(v.to_string()))
+    } else {
+        Err(format!(
+            "{key} = '{value}': not a SIP URI (sip:user@host[:port])"
+        ))
+    }
+}
+
 /// `ua_string`: the text of a header sipnat writes, so at most 128
 /// printable characters (no control character could split the header).
 fn header_text(key: &str, value: &str) -> Result<Option<String>, String> {
@@ -271,6 +293,10 @@ pub(super) fn apply_typed(
         }
         "pi_shortdial_enable" => done(boolean(key, value), |v| cfg.shortdial |= v),
         "plugin_prefix_akey" => done(dial_text(key, value), |v| cfg.prefix_akey = v),
+        "plugin_defaulttarget_log" => done(boolean(key, value), |v| cfg.defaulttarget_log = v),
+        "plugin_defaulttarget_target" => done(sip_uri(key, value), |v| {
+            cfg.defaulttarget_target = v
+        }),
         "plugin_fix_bogus_via_networks" => done(
             cfg.fix_bogus_via_networks
                 .extend_from_list(value)
@@ -455,6 +481,7 @@ impl<'f> Builder<'f> {
                 "plugin_shortdial" => self.cfg.shortdial = true,
                 "plugin_prefix" => self.cfg.prefix = true,
                 "plugin_fix_bogus_via" => self.cfg.fix_bogus_via = true,
+                "plugin_defaulttarget" => self.cfg.defaulttarget = true,
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

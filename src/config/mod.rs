@@ -253,6 +253,13 @@ pub struct Config {
     /// of every new call a LAN phone makes.
     pub prefix: bool,
     pub prefix_akey: Option<String>,
+    /// `load_plugin = plugin_defaulttarget`: a new call for a user sipnat
+    /// does not know is answered `302 Moved Temporarily` to
+    /// `defaulttarget_target` (a SIP URI) instead of 404/403, logged with
+    /// `defaulttarget_log`.
+    pub defaulttarget: bool,
+    pub defaulttarget_target: Option<String>,
+    pub defaulttarget_log: bool,
     /// `load_plugin = plugin_fix_bogus_via`: requests from these networks
     /// (`plugin_fix_bogus_via_networks`) are answered at their source port
     /// as if their Via had `rport`, whatever port it names.
@@ -354,6 +361,9 @@ impl Default for Config {
             shortdial_entries: Vec::new(),
             prefix: false,
             prefix_akey: None,
+            defaulttarget: false,
+            defaulttarget_target: None,
+            defaulttarget_log: false,
             fix_bogus_via: false,
             fix_bogus_via_networks: Acl::default(),
             codecfilter: false,

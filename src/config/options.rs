@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_fix_bogus_via, plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -347,12 +347,12 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_defaulttarget
     opt(
         "plugin_defaulttarget_log",
-        NotYet,
+        Implemented,
         "Log calls redirected to the default target.",
     ),
     opt(
         "plugin_defaulttarget_target",
-        NotYet,
+        Implemented,
         "SIP URI that receives calls to unknown local targets.",
     ),
     // --- plugin_fix_bogus_via

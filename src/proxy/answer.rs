@@ -11,6 +11,7 @@ impl Sip<'_> {
             return;
         }
         log::debug!("{src}: answering {} {}", a.code, a.reason);
+        let default_target = self.p.cfg.defaulttarget_target.as_deref();
         let extra = |w: &mut Buf<'_>| {
             match a.code {
             420 => {
@@ -31,6 +32,14 @@ impl Sip<'_> {
                 w.put(b"\r\n");
             }
             405 | 200 => w.put_str("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE\r\n"),
+            // siproxd's defaulttarget: where the call goes instead
+            302 => {
+                if let Some(t) = default_target {
+                    w.put_str("Contact: <");
+                    w.put_str(t);
+                    w.put(b">\r\n");
+                }
+            }
             _ => {}
         }
         };
@@ -46,6 +55,7 @@ impl Sip<'_> {
             "answer",
             match code {
                 200 => "200",
+                302 => "302",
                 400 => "400",
                 403 => "403",
                 404 => "404",

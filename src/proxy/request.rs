@@ -64,6 +64,9 @@ impl Sip<'_> {
                 Some((to, ruri)) => self.forward(now, src, &req, Next::Phone { to, ruri }, out),
                 None => {
                     self.stats.bump("route", "unknown-user");
+                    if self.redirect_to_default(src, &req, out) {
+                        return;
+                    }
                     self.answer(src, msg, ans(404, "Not Found"), out)
                 }
             };
@@ -82,6 +85,9 @@ impl Sip<'_> {
         }
         if src_side == Side::Wan {
             self.stats.bump("route", "relay-denied");
+            if self.redirect_to_default(src, &req, out) {
+                return;
+            }
             return self.answer(src, msg, ans(403, "Forbidden (not a local user)"), out);
         }
         if !self.known_lan_sender(src, msg) {
@@ -167,5 +173,31 @@ impl Proxy {
             side: Side::Lan,
             transport: reg.transport,
         }
+    }
+}
+
+impl Sip<'_> {
+    /// siproxd's defaulttarget plugin: a new call for a user sipnat does
+    /// not know is answered `302 Moved Temporarily` to the configured
+    /// target (RFC 3261 §21.3.3); its ACK ends at sipnat like any ACK to
+    /// sipnat's own answers. False: not for it, answer as usual.
+    fn redirect_to_default(&mut self, src: Peer, req: &Request<'_>, out: &mut Outbox) -> bool {
+        let cfg = &self.p.cfg;
+        if !cfg.defaulttarget || req.method != Method::Invite || req.to_tag.is_some() {
+            return false;
+        }
+        let Some(target) = cfg.defaulttarget_target.as_deref() else {
+            return false;
+        };
+        if cfg.defaulttarget_log {
+            log::info!(
+                "unknown target {} from {}: redirected to {target}",
+                req.uri,
+                src.addr
+            );
+        }
+        self.stats.bump("route", "default-target");
+        self.answer(src, req.msg, ans(302, "Moved Temporarily"), out);
+        true
     }
 }

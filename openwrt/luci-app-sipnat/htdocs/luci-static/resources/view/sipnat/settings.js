@@ -435,10 +435,11 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so; other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
+		o.value('plugin_defaulttarget.so', _('plugin_defaulttarget.so: calls for unknown users to a default target'));
 		o.value('plugin_fix_bogus_via.so', _('plugin_fix_bogus_via.so: answer some networks at their real port'));
 		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
 		o.value('plugin_prefix.so', _('plugin_prefix.so: a prefix before every number dialled'));
@@ -465,6 +466,22 @@ return view.extend({
 
 		o = s.taboption('plugins', form.Flag, 'plugin_blacklist_simulate', _('Blacklist: only log'),
 			_('Log who would be blocked, block nobody.'));
+		o.default = '0';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_defaulttarget_target', _('Default target'),
+			_('With plugin_defaulttarget.so: a new call for a user sipnat does not know is redirected (302) to this SIP URI.'));
+		o.datatype = 'maxlength(128)';
+		o.validate = function(section_id, value) {
+			if (value == null || value === '')
+				return true;
+			return /^sips?:[^\s<>"]+$/.test(value) ? true : _('A SIP URI: sip:user@host[:port]');
+		};
+		o.placeholder = 'sip:100@myhome.dyndns.example';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Flag, 'plugin_defaulttarget_log', _('Default target: log'),
+			_('Log each call redirected to the default target.'));
 		o.default = '0';
 		o.modalonly = true;
 
