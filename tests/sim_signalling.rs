@@ -1444,3 +1444,53 @@ fn defaulttarget_redirects_calls_for_unknown_users() {
     );
     assert!(d.iter().any(|d| d.is_error()), "not a SIP URI: {d:?}");
 }
+
+/// What siproxd's fix_fbox_anoncall plugin repairs cannot happen in
+/// sipnat: a Fritz!Box calling anonymously writes a Contact whose user is
+/// not the one it registered (`anonymous`), which siproxd could not map
+/// back to the phone; sipnat's Contact names the phone's address, not its
+/// user, so the far end's BYE still reaches it.
+#[test]
+fn an_anonymous_contact_still_reaches_the_phone() {
+    let mut sim = Sim::with_config(&format!("{}rtp_proxy_enable = 0\n", config_text()));
+    registered(&mut sim);
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "anonymous",
+        "anonymous.invalid",
+        "10.77.1.2:5060",
+        "fb1@10.77.1.2",
+        "fb1",
+        "sip:anonymous@10.77.1.2:5060;uniq=3F2A",
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr(PEER));
+    let contact = out.header("Contact").unwrap();
+    assert!(!contact.contains("10.77.1.2"), "{contact}");
+    let uri = contact.split('>').next().unwrap().trim_start_matches('<');
+    // the callee answers, then hangs up toward the Contact it was given
+    let ok = response_to(
+        &out,
+        200,
+        "OK",
+        Some("b1"),
+        "Contact: <sip:bob@198.51.100.3>\r\n",
+    );
+    sim.one(PEER, &ok);
+    let bye = format!(
+        "BYE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKfbbye;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:bob@198.51.100.3>;tag=b1\r\n\
+         To: \"Caller\" <sip:anonymous@anonymous.invalid>;tag=tagfb1\r\n\
+         Call-ID: {}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        out.header("Call-ID").unwrap()
+    );
+    let to_phone = sim.one(PEER, &bye);
+    assert_eq!(to_phone.to, addr(PHONE), "{}", to_phone.text);
+    assert!(
+        to_phone
+            .first_line()
+            .starts_with("BYE sip:anonymous@10.77.1.2:5060"),
+        "{}",
+        to_phone.first_line()
+    );
+}

@@ -355,6 +355,9 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
         Status::NotApplicable if name == "debug_port" => format!(
             "option '{name}' is recognised, but sipnat opens no debug port: `sipnat status` shows what it is doing, and it logs to the system log (logread -e sipnat); ignored"
         ),
+        Status::NotApplicable if name == "plugin_fix_fbox_anoncall_networks" => format!(
+            "option '{name}' is recognised but not needed: sipnat's Contacts name the phone's address, not its user, so a Fritz!Box's anonymous Contact reaches it as it is; ignored"
+        ),
         Status::NotApplicable => format!(
             "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
         ),
@@ -482,6 +485,8 @@ impl<'f> Builder<'f> {
                 "plugin_prefix" => self.cfg.prefix = true,
                 "plugin_fix_bogus_via" => self.cfg.fix_bogus_via = true,
                 "plugin_defaulttarget" => self.cfg.defaulttarget = true,
+                // what it repairs cannot happen in sipnat (its option says why)
+                "plugin_fix_fbox_anoncall" => {}
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

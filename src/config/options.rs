@@ -370,8 +370,8 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_fix_fbox_anoncall
     opt(
         "plugin_fix_fbox_anoncall_networks",
-        NotYet,
-        "Networks of Fritz!Box phones whose Contact on anonymous calls is fixed.",
+        NotApplicable,
+        "Networks of Fritz!Box phones whose Contact on anonymous calls is fixed. Not needed in sipnat: its Contacts name the phone's address, not its user, so an anonymous Contact reaches the phone as it is.",
     ),
     // --- plugin_stun
     opt(
