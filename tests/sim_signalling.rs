@@ -1494,3 +1494,44 @@ fn an_anonymous_contact_still_reaches_the_phone() {
         to_phone.first_line()
     );
 }
+
+/// siproxd's stripheader plugin: whole headers, or single values of one,
+/// taken out of what sipnat passes on; the headers it needs are refused.
+#[test]
+fn stripheader_takes_headers_and_values_out() {
+    let conf = format!(
+        "{}rtp_proxy_enable = 0\nload_plugin = plugin_stripheader.so\n\
+         plugin_stripheader_remove = User-Agent\nplugin_stripheader_remove = Supported:100rel\n",
+        config_text()
+    );
+    let mut sim = Sim::with_config(&conf);
+    registered(&mut sim);
+    let inv = invite("sip:bob@198.51.100.3", "100", "198.51.100.2", "10.77.1.2:5060", "sh1", "sh1", "sip:100@10.77.1.2:5060")
+        .replacen(
+            "Content-Type:",
+            "User-Agent: phone/1\r\nSupported: replaces, 100rel, timer\r\nSupported: 100rel\r\nContent-Type:",
+            1,
+        );
+    let out = sim.one(PHONE, &inv);
+    assert!(out.headers("User-Agent").is_empty(), "{}", out.text);
+    assert_eq!(
+        out.headers("Supported"),
+        ["replaces, timer"],
+        "{}",
+        out.text
+    );
+    // without the plugin line nothing is taken out
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_proxy_enable = 0\nplugin_stripheader_remove = User-Agent\n",
+        config_text()
+    ));
+    registered(&mut sim);
+    assert_eq!(sim.one(PHONE, &inv).headers("User-Agent"), ["phone/1"]);
+    for bad in ["Via", "call-id", "Contact:x", "Bad Header"] {
+        let (_, d) = sipnat::config::parse_siproxd_conf(
+            &format!("plugin_stripheader_remove = {bad}\n"),
+            "x.conf",
+        );
+        assert!(d.iter().any(|d| d.is_error()), "{bad}: {d:?}");
+    }
+}

@@ -123,6 +123,51 @@ fn dial_text(key: &str, value: &str) -> Result<Option<String>, String> {
     Ok(opt_string(value))
 }
 
+/// `plugin_stripheader_remove`: `Header` or `Header:value`. The headers
+/// that carry the transaction, the dialog or the body's length cannot go
+/// (sipnat could not route what it passes on): refused by name.
+fn strip_entry(key: &str, value: &str) -> Result<Option<(String, Option<String>)>, String> {
+    use crate::sip::HeaderName as H;
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let (name, val) = match v.split_once(':') {
+        Some((n, x)) => (
+            n.trim(),
+            Some(x.trim().to_string()).filter(|x| !x.is_empty()),
+        ),
+        None => (v, None),
+    };
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+    if !token {
+        return Err(format!(
+            "{key} = '{value}': not a header name (Header or Header:value)"
+        ));
+    }
+    if matches!(
+        H::from_name(name),
+        H::Via
+            | H::From
+            | H::To
+            | H::CallId
+            | H::CSeq
+            | H::Contact
+            | H::ContentLength
+            | H::ContentType
+            | H::MaxForwards
+            | H::Route
+    ) {
+        return Err(format!(
+            "{key} = '{value}': sipnat cannot pass messages on without {name}"
+        ));
+    }
+    Ok(Some((name.to_string(), val)))
+}
+
 /// A SIP URI sipnat writes into a header (`plugin_defaulttarget_target`):
 /// `sip:` or `sips:`, parsed as a URI, no `<>"` or spaces.
 fn sip_uri(key: &str, value: &str) -> Result<Option<String>, String> {
@@ -293,6 +338,9 @@ pub(super) fn apply_typed(
         }
         "pi_shortdial_enable" => done(boolean(key, value), |v| cfg.shortdial |= v),
         "plugin_prefix_akey" => done(dial_text(key, value), |v| cfg.prefix_akey = v),
+        "plugin_stripheader_remove" => done(strip_entry(key, value), |v| {
+            cfg.strip_headers.extend(v)
+        }),
         "plugin_defaulttarget_log" => done(boolean(key, value), |v| cfg.defaulttarget_log = v),
         "plugin_defaulttarget_target" => done(sip_uri(key, value), |v| {
             cfg.defaulttarget_target = v
@@ -485,6 +533,7 @@ impl<'f> Builder<'f> {
                 "plugin_prefix" => self.cfg.prefix = true,
                 "plugin_fix_bogus_via" => self.cfg.fix_bogus_via = true,
                 "plugin_defaulttarget" => self.cfg.defaulttarget = true,
+                "plugin_stripheader" => self.cfg.stripheader = true,
                 // what it repairs cannot happen in sipnat (its option says why)
                 "plugin_fix_fbox_anoncall" => {}
                 _ => self.plugin_not_built_in(value, line),

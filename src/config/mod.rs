@@ -265,6 +265,11 @@ pub struct Config {
     /// as if their Via had `rport`, whatever port it names.
     pub fix_bogus_via: bool,
     pub fix_bogus_via_networks: Acl,
+    /// `load_plugin = plugin_stripheader`: headers (`name`) or single
+    /// values of a header (`name:value`) taken out of every message sipnat
+    /// passes on (`plugin_stripheader_remove`).
+    pub stripheader: bool,
+    pub strip_headers: Vec<(String, Option<String>)>,
     /// `load_plugin = plugin_codecfilter`: codecs whose name contains one of
     /// `codec_blacklist` (`plugin_codecfilter_blacklist`) are taken out of
     /// every relayed SDP, both ways.
@@ -361,6 +366,8 @@ impl Default for Config {
             shortdial_entries: Vec::new(),
             prefix: false,
             prefix_akey: None,
+            stripheader: false,
+            strip_headers: Vec::new(),
             defaulttarget: false,
             defaulttarget_target: None,
             defaulttarget_log: false,

@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats, plugin_stripheader; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -430,8 +430,8 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_stripheader
     list(
         "plugin_stripheader_remove",
-        NotYet,
-        "Header (or header:value) to remove from messages.",
+        Implemented,
+        "Header (or header:value) to remove from messages. Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Max-Forwards and Route cannot be removed (refused).",
     ),
     // --- plugin_codecfilter
     list(

@@ -64,6 +64,9 @@ impl Proxy {
                 self.put_our_route(&mut w, plan.our_ip, plan.hop.transport);
                 rr_pending = false;
             }
+            if self.strip(&mut w, h, mode) {
+                continue;
+            }
             match h.name {
                 HeaderName::Via => {
                     let Some(first) = via.first_via else {
@@ -155,6 +158,9 @@ impl Proxy {
         let ua = self.ua_string(mode == TextMode::Mask);
         let mut ua_done = false;
         for h in msg.headers() {
+            if self.strip(&mut w, h, mode) {
+                continue;
+            }
             match h.name {
                 HeaderName::Via => {
                     for v in split_comma(h.value) {
@@ -181,6 +187,49 @@ impl Proxy {
         }
         finish_message(&mut w, body);
         (!w.overflowed()).then_some(w.len())
+    }
+
+    /// siproxd's stripheader: true when header `h` is taken out whole, or
+    /// written here without the values `plugin_stripheader_remove` names.
+    fn strip(&self, w: &mut Buf<'_>, h: &Header<'_>, mode: TextMode) -> bool {
+        if !self.cfg.stripheader {
+            return false;
+        }
+        let rules = self
+            .cfg
+            .strip_headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(h.raw_name));
+        let mut values: heapless::Vec<&str, 8> = heapless::Vec::new();
+        for (_, v) in rules {
+            match v {
+                None => return true,
+                Some(v) => {
+                    let _ = values.push(v.as_str());
+                }
+            }
+        }
+        if values.is_empty() {
+            return false;
+        }
+        let kept = split_comma(h.value)
+            .map(str::trim)
+            .filter(|x| !values.iter().any(|v| v.eq_ignore_ascii_case(x)));
+        let mut first = true;
+        for x in kept {
+            if first {
+                w.put_str(h.raw_name);
+                w.put(b": ");
+            } else {
+                w.put(b", ");
+            }
+            self.put_text(w, mode, x.as_bytes());
+            first = false;
+        }
+        if !first {
+            w.put(b"\r\n");
+        }
+        true
     }
 
     /// `ua_string` for a message from the LAN to the WAN (`outward`).

@@ -435,7 +435,7 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so; other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so, plugin_stripheader.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
@@ -445,6 +445,7 @@ return view.extend({
 		o.value('plugin_prefix.so', _('plugin_prefix.so: a prefix before every number dialled'));
 		o.value('plugin_shortdial.so', _('plugin_shortdial.so: short dials'));
 		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
+		o.value('plugin_stripheader.so', _('plugin_stripheader.so: take headers out of every message'));
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Flag, 'log_calls', _('Log calls'),
@@ -504,6 +505,21 @@ return view.extend({
 		o = s.taboption('plugins', form.Value, 'plugin_prefix_akey', _('Prefix'),
 			_('Put before every number the phones dial (with plugin_prefix.so), e.g. 0 for an outside line.'));
 		o.datatype = 'maxlength(64)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_stripheader_remove', _('Headers to take out'),
+			_('With plugin_stripheader.so: a header, or Header:value for one value of it. Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Max-Forwards and Route cannot be taken out.'));
+		o.datatype = 'maxlength(128)';
+		o.validate = function(section_id, value) {
+			if (value == null || value === '')
+				return true;
+			const name = String(value).split(':')[0].trim();
+			if (!/^[A-Za-z0-9.!%*_+`'~-]+$/.test(name))
+				return _('Header or Header:value');
+			if (['via', 'v', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'content-length', 'l', 'content-type', 'c', 'max-forwards', 'route'].indexOf(name.toLowerCase()) >= 0)
+				return _('sipnat cannot pass messages on without %s').format(name);
+			return true;
+		};
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.DynamicList, 'plugin_codecfilter_blacklist', _('Codec filter: take out'),
