@@ -8,6 +8,17 @@ use std::time::Duration;
 
 /// Register user 100 through sipnat at the WAN registrar; return the
 /// forwarded REGISTER as the registrar saw it.
+/// The URI of a message's Contact (for a REGISTER sipnat passed on: the
+/// address the provider will call the phone at).
+fn contact_uri(m: &Sent) -> String {
+    let c = m.header("Contact").unwrap(); // the messages used here have one
+    c.split('>')
+        .next()
+        .unwrap()
+        .trim_start_matches('<')
+        .to_string()
+}
+
 fn registered(sim: &mut Sim) -> Sent {
     let fwd = sim.one(
         PHONE,
@@ -319,13 +330,7 @@ fn outgoing_call_flows_both_ways_with_record_route() {
 fn incoming_call_to_a_registered_phone() {
     let mut sim = Sim::signalling_only();
     let reg = registered(&mut sim);
-    let masq = reg.header("Contact").unwrap();
-    let masq_uri = masq
-        .split('>')
-        .next()
-        .unwrap()
-        .trim_start_matches('<')
-        .to_string();
+    let masq_uri = contact_uri(&reg);
     let inv = invite(
         &masq_uri,
         "alice",
@@ -451,13 +456,7 @@ fn cancel_follows_its_invite() {
 fn reinvite_in_dialog_goes_both_ways() {
     let mut sim = Sim::signalling_only();
     let reg = registered(&mut sim);
-    let masq = reg.header("Contact").unwrap();
-    let masq_uri = masq
-        .split('>')
-        .next()
-        .unwrap()
-        .trim_start_matches('<')
-        .to_string();
+    let masq_uri = contact_uri(&reg);
     // Far end re-INVITEs the phone (in dialog: To has a tag).
     let re = invite(
         &masq_uri,
@@ -673,13 +672,7 @@ fn registrations_survive_a_restart() {
         .load_registrations(sim2.now, 1_000_010, &text)
         .unwrap();
     assert_eq!(n, 1);
-    let masq = reg.header("Contact").unwrap();
-    let masq_uri = masq
-        .split('>')
-        .next()
-        .unwrap()
-        .trim_start_matches('<')
-        .to_string();
+    let masq_uri = contact_uri(&reg);
     let inv = invite(
         &masq_uri,
         "alice",
@@ -1196,13 +1189,7 @@ fn ua_string_replaces_the_phones_user_agent_toward_the_wan() {
         out.text
     );
     // the phone's answer to a call from the WAN: Server and User-Agent
-    let masq = reg.header("Contact").unwrap();
-    let masq_uri = masq
-        .split('>')
-        .next()
-        .unwrap()
-        .trim_start_matches('<')
-        .to_string();
+    let masq_uri = contact_uri(&reg);
     let inv = invite(
         &masq_uri,
         "alice",
@@ -1246,13 +1233,7 @@ fn use_rport_adds_rport_toward_the_lan() {
         let reg = registered(&mut sim);
         let top = reg.headers("Via")[0].clone();
         assert!(top.ends_with(";rport"), "toward the WAN always: {top}");
-        let masq = reg.header("Contact").unwrap();
-        let masq_uri = masq
-            .split('>')
-            .next()
-            .unwrap()
-            .trim_start_matches('<')
-            .to_string();
+        let masq_uri = contact_uri(&reg);
         let inv = invite(
             &masq_uri,
             "alice",
@@ -1319,13 +1300,7 @@ fn shortdial_and_prefix_retarget_new_calls_from_the_lan() {
     let out = call(&mut sim, "sip:*03@198.51.100.2", "sd3");
     assert_eq!(out.first_line(), "INVITE sip:0*03@198.51.100.2 SIP/2.0");
     // a call from the WAN is left alone (it goes to the phone's Contact)
-    let masq = reg.header("Contact").unwrap();
-    let masq_uri = masq
-        .split('>')
-        .next()
-        .unwrap()
-        .trim_start_matches('<')
-        .to_string();
+    let masq_uri = contact_uri(&reg);
     let inv = invite(
         &masq_uri,
         "alice",
@@ -1361,13 +1336,7 @@ fn fix_bogus_via_answers_the_real_source_port() {
     ] {
         let mut sim = Sim::with_config(&format!("{}rtp_proxy_enable = 0\n{conf}", config_text()));
         let reg = registered(&mut sim);
-        let masq = reg.header("Contact").unwrap();
-        let masq_uri = masq
-            .split('>')
-            .next()
-            .unwrap()
-            .trim_start_matches('<')
-            .to_string();
+        let masq_uri = contact_uri(&reg);
         // the peer's Via names 5060 without rport; it sends from 40000
         let inv = invite(
             &masq_uri,
