@@ -7,23 +7,12 @@
 //! 7070–7089: 10 streams, of which WAN calls may hold 8 and one WAN source 4.
 
 mod common;
+use common::media::{register_phone, with_body};
 use common::*;
 use std::time::Duration;
 
 const ATTACKER: &str = "203.0.113.66:5060";
 const ATTACKER2: &str = "203.0.113.67:5060";
-
-fn register_phone(sim: &mut Sim) {
-    let fwd = sim.one(
-        PHONE,
-        &register("100", "198.51.100.2", PHONE, "reg@10.77.1.2", 1, "r1", 3600),
-    );
-    let c = fwd.header("Contact").unwrap();
-    sim.one(
-        REGISTRAR,
-        &response_to(&fwd, 200, "OK", Some("reg"), &format!("Contact: {c}\r\n")),
-    );
-}
 
 /// An SDP offer with `n` media lines (audio and video in turn).
 fn sdp_n(addr: &str, n: usize, base: u16) -> String {
@@ -33,22 +22,6 @@ fn sdp_n(addr: &str, n: usize, base: u16) -> String {
         s.push_str(&format!("m={kind} {} RTP/AVP 0\r\n", base + 2 * i as u16));
     }
     s
-}
-
-fn with_body(msg: &str, body: &str) -> String {
-    let (head, _) = msg.split_once("\r\n\r\n").unwrap();
-    let head: Vec<&str> = head
-        .split("\r\n")
-        .filter(|l| !l.starts_with("Content-Length") && !l.starts_with("Content-Type"))
-        .collect();
-    if body.is_empty() {
-        return format!("{}\r\nContent-Length: 0\r\n\r\n", head.join("\r\n"));
-    }
-    format!(
-        "{}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-        head.join("\r\n"),
-        body.len()
-    )
 }
 
 /// A new call from `from` (a WAN host) to phone 100 at sipnat's public
