@@ -222,13 +222,13 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     ),
     opt(
         "rtp_input_dejitter",
-        NotYet,
-        "Delay (µs) to smooth jitter of incoming RTP before relaying.",
+        NotApplicable,
+        "Delay (µs) to smooth jitter of incoming RTP before relaying. sipnat relays each packet as it comes: a delay would be added to every packet, while the relay itself adds under 1.2 ms of jitter to 99.9 % of packets (Benchmark); the phones' own jitter buffers smooth the network's.",
     ),
     opt(
         "rtp_output_dejitter",
-        NotYet,
-        "Delay (µs) to smooth jitter of outgoing RTP before relaying.",
+        NotApplicable,
+        "Delay (µs) to smooth jitter of outgoing RTP before relaying. Not applicable, as rtp_input_dejitter.",
     ),
     // --- debugging
     opt(
