@@ -338,6 +338,13 @@ pub(super) fn apply_typed(
         }
         "pi_shortdial_enable" => done(boolean(key, value), |v| cfg.shortdial |= v),
         "plugin_prefix_akey" => done(dial_text(key, value), |v| cfg.prefix_akey = v),
+        "plugin_stun_server" => done(Ok(opt_string(value)), |v| cfg.stun_server = v),
+        "plugin_stun_port" => done(port(key, value), |v| {
+            cfg.stun_port = if v == 0 { 3478 } else { v }
+        }),
+        "plugin_stun_period" => done(int_in(key, value, 10, 86400), |v| {
+            cfg.stun_period = v as u32
+        }),
         "plugin_stripheader_remove" => done(strip_entry(key, value), |v| {
             cfg.strip_headers.extend(v)
         }),
@@ -537,6 +544,7 @@ impl<'f> Builder<'f> {
                 "plugin_fix_bogus_via" => self.cfg.fix_bogus_via = true,
                 "plugin_defaulttarget" => self.cfg.defaulttarget = true,
                 "plugin_stripheader" => self.cfg.stripheader = true,
+                "plugin_stun" => self.cfg.stun = true,
                 // what it repairs cannot happen in sipnat (its option says why)
                 "plugin_fix_fbox_anoncall" => {}
                 _ => self.plugin_not_built_in(value, line),

@@ -265,6 +265,12 @@ pub struct Config {
     /// as if their Via had `rport`, whatever port it names.
     pub fix_bogus_via: bool,
     pub fix_bogus_via_networks: Acl,
+    /// `load_plugin = plugin_stun`: the public address is asked of
+    /// `stun_server`:`stun_port` every `stun_period` seconds (RFC 5389).
+    pub stun: bool,
+    pub stun_server: Option<String>,
+    pub stun_port: u16,
+    pub stun_period: u32,
     /// `load_plugin = plugin_stripheader`: headers (`name`) or single
     /// values of a header (`name:value`) taken out of every message sipnat
     /// passes on (`plugin_stripheader_remove`).
@@ -366,6 +372,10 @@ impl Default for Config {
             shortdial_entries: Vec::new(),
             prefix: false,
             prefix_akey: None,
+            stun: false,
+            stun_server: None,
+            stun_port: 3478,
+            stun_period: 300,
             stripheader: false,
             strip_headers: Vec::new(),
             defaulttarget: false,

@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats, plugin_stripheader; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats, plugin_stripheader, plugin_stun; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -376,18 +376,18 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_stun
     opt(
         "plugin_stun_server",
-        NotYet,
+        Implemented,
         "STUN server used to learn the public address.",
     ),
     opt(
         "plugin_stun_port",
-        NotYet,
+        Implemented,
         "Port of that STUN server (default 3478).",
     ),
     opt(
         "plugin_stun_period",
-        NotYet,
-        "Seconds between STUN queries (default 300).",
+        Implemented,
+        "Seconds between STUN queries (default 300; at least 10).",
     ),
     // --- plugin_prefix
     opt(

@@ -488,12 +488,12 @@ fn the_blacklist_plugin_and_its_options_load() {
 #[test]
 fn load_plugin_warns_per_plugin() {
     let (cfg, d) = parse(
-        "load_plugin = plugin_regex.so\nload_plugin = plugin_stun.so\n\
+        "load_plugin = plugin_regex.so\nload_plugin = plugin_siptrunk.so\n\
          load_plugin = plugin_logcall.so\nload_plugin = /usr/lib/siproxd/plugin_stats.la\n",
     );
     assert_eq!(d.len(), 2, "the plugins built in do not warn: {d:#?}");
     assert!(d[0].message.contains("plugin_regex.so") && d[0].line == 1);
-    assert!(d[1].message.contains("plugin_stun.so") && d[1].line == 2);
+    assert!(d[1].message.contains("plugin_siptrunk.so") && d[1].line == 2);
     assert!(cfg.logcall && cfg.stats);
     let (cfg, d) = parse("log_calls = 1\n");
     assert!(d.is_empty() && cfg.logcall, "{d:#?}");

@@ -93,6 +93,7 @@ mod park;
 mod register;
 mod request;
 mod response;
+mod stun;
 mod write;
 
 use answer::*;
@@ -204,8 +205,10 @@ struct Parked {
 pub struct Proxy {
     cfg: Config,
     addrs: Addresses,
-    /// `host_outbound` when it is an address literal or has been resolved.
+    /// `host_outbound` when it is an address literal or has been resolved,
+    /// else what the STUN server said ([`stun`]).
     public: Option<Ipv4Addr>,
+    stun: stun::Stun,
     key: Key,
     regs: Box<Registry>,
     parked: Box<[Parked]>,
@@ -301,6 +304,7 @@ impl Proxy {
             cfg,
             addrs,
             public,
+            stun: stun::Stun::default(),
             key: Key::new(key),
             regs: Box::default(),
             parked,
@@ -341,10 +345,17 @@ impl Proxy {
     /// Swap in a new, checked configuration (SIGHUP). Registrations,
     /// transactions and calls in progress are kept.
     pub fn reconfigure(&mut self, now: Instant, cfg: Config) {
-        self.public = cfg
+        let literal = cfg
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
+        // With the stun plugin, the address it learned serves until the
+        // server, asked again at once, says otherwise.
+        let learned = self
+            .public
+            .filter(|_| cfg.stun && cfg.host_outbound.is_none());
+        self.public = literal.or(learned);
+        self.stun = stun::Stun::default();
         // Relaying turned on: calls from now on are relayed. Turned off:
         // the calls in progress keep their streams to the end; new ones are
         // not relayed (`calls.rs`).
@@ -537,6 +548,10 @@ impl Sip<'_> {
             self.stats.bump("drop", "too-large");
             return;
         }
+        // The STUN server's answer (RFC 7983 §7 tells it from SIP).
+        if stun::is_stun(data) {
+            return self.on_stun(now, src, data);
+        }
         // RFC 5626 §4.4.1 CRLF keep-alives and the NUL/blank pings phones send.
         if data.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | 0)) {
             self.stats.bump("sip", "keepalive");
@@ -594,6 +609,7 @@ impl Sip<'_> {
                 }
             }
             self.refresh_public(now);
+            self.stun_tick(now, out);
         }
         self.flush_dns(now, out);
     }

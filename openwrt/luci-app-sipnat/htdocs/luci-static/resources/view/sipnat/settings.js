@@ -435,7 +435,7 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so, plugin_stripheader.so; other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
@@ -446,6 +446,7 @@ return view.extend({
 		o.value('plugin_shortdial.so', _('plugin_shortdial.so: short dials'));
 		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
 		o.value('plugin_stripheader.so', _('plugin_stripheader.so: take headers out of every message'));
+		o.value('plugin_stun.so', _('plugin_stun.so: learn the public address from a STUN server'));
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Flag, 'log_calls', _('Log calls'),
@@ -505,6 +506,23 @@ return view.extend({
 		o = s.taboption('plugins', form.Value, 'plugin_prefix_akey', _('Prefix'),
 			_('Put before every number the phones dial (with plugin_prefix.so), e.g. 0 for an outside line.'));
 		o.datatype = 'maxlength(64)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_stun_server', _('STUN server'),
+			_('With plugin_stun.so: the server that tells sipnat its public address, behind another NAT (a public address set above wins).'));
+		o.datatype = 'host';
+		o.placeholder = 'stun.example.net';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_stun_port', _('STUN port'));
+		o.datatype = 'port';
+		o.placeholder = '3478';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_stun_period', _('STUN: ask every'),
+			_('Seconds between questions (at least 10).'));
+		o.datatype = 'range(10,86400)';
+		o.placeholder = '300';
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.DynamicList, 'plugin_stripheader_remove', _('Headers to take out'),
