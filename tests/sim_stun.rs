@@ -118,3 +118,27 @@ fn a_reload_keeps_the_learned_address_and_asks_again() {
     );
     stun_request(&sim.advance(Duration::from_secs(1)));
 }
+
+/// RFC 5626 §4.4.2: a phone keeps its flow alive with STUN Binding
+/// requests to its proxy; sipnat answers with the address they came from.
+/// From the WAN it answers nothing (no open STUN server on the router).
+#[test]
+fn phones_stun_keepalives_are_answered() {
+    let mut sim = Sim::new();
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    req.extend_from_slice(&[7; 12]);
+    let out = sim.sip_bytes(PHONE, &req);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].to, addr(PHONE));
+    let a = &out[0].bytes;
+    assert_eq!(&a[..2], &[0x01, 0x01], "a Binding success response");
+    assert_eq!(&a[8..20], &[7; 12], "the same transaction");
+    // XOR-MAPPED-ADDRESS of 10.77.1.2:5060 (5060 ^ 0x2112 = 0x32d6)
+    assert_eq!(
+        &a[20..32],
+        &[
+            0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0x32, 0xd6, 0x2b, 0x5f, 0xa5, 0x40
+        ]
+    );
+    assert!(sim.sip_bytes("198.51.100.9:3478", &req).is_empty());
+}

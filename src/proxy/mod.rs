@@ -550,7 +550,7 @@ impl Sip<'_> {
         }
         // The STUN server's answer (RFC 7983 §7 tells it from SIP).
         if stun::is_stun(data) {
-            return self.on_stun(now, src, data);
+            return self.on_stun(now, src, data, out);
         }
         // RFC 5626 §4.4.1 CRLF keep-alives and the NUL/blank pings phones send.
         if data.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | 0)) {

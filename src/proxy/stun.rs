@@ -11,7 +11,9 @@
 //! id, and only its XOR-MAPPED-ADDRESS (§15.2; MAPPED-ADDRESS, §15.1, from
 //! old servers) counts. The server's name is resolved through the resolver
 //! like any other (never blocking). A STUN datagram on the SIP socket is
-//! told from SIP by its first byte and magic cookie (RFC 7983 §7).
+//! told from SIP by its first byte and magic cookie (RFC 7983 §7); a
+//! Binding request from a LAN phone (its keep-alive, RFC 5626 §4.4.2) is
+//! answered, plugin or not.
 
 use super::*;
 
@@ -43,6 +45,21 @@ pub(super) fn binding_request(txid: &[u8; 12]) -> [u8; 20] {
     m[0..2].copy_from_slice(&0x0001u16.to_be_bytes());
     m[4..8].copy_from_slice(&COOKIE.to_be_bytes());
     m[8..20].copy_from_slice(txid);
+    m
+}
+
+/// A Binding success response (§7.3.1) to `txid` telling `to` its address
+/// (XOR-MAPPED-ADDRESS, §15.2).
+pub(super) fn binding_success(txid: &[u8; 12], to: SocketAddrV4) -> [u8; 32] {
+    let mut m = [0u8; 32];
+    m[0..2].copy_from_slice(&0x0101u16.to_be_bytes());
+    m[2..4].copy_from_slice(&12u16.to_be_bytes());
+    m[4..8].copy_from_slice(&COOKIE.to_be_bytes());
+    m[8..20].copy_from_slice(txid);
+    m[20..24].copy_from_slice(&[0x00, 0x20, 0x00, 0x08]);
+    m[25] = 0x01;
+    m[26..28].copy_from_slice(&(to.port() ^ (COOKIE >> 16) as u16).to_be_bytes());
+    m[28..32].copy_from_slice(&(u32::from(*to.ip()) ^ COOKIE).to_be_bytes());
     m
 }
 
@@ -120,9 +137,23 @@ impl Sip<'_> {
         }
     }
 
-    /// A STUN datagram on the SIP socket: the answer to our request, or
-    /// dropped.
-    pub(super) fn on_stun(&mut self, now: Instant, src: Peer, data: &[u8]) {
+    /// A STUN datagram on the SIP socket: a phone's keep-alive (RFC 5626
+    /// §4.4.2: a Binding request from the LAN, answered with the address it
+    /// came from, §7.3.1), the answer to our own request, or dropped.
+    pub(super) fn on_stun(&mut self, now: Instant, src: Peer, data: &[u8], out: &mut Outbox) {
+        if data[0..2] == [0x00, 0x01] && src.side == Side::Lan && src.transport == Transport::Udp {
+            let mut txid = [0u8; 12];
+            txid.copy_from_slice(&data[8..20]);
+            let answer = binding_success(&txid, src.addr);
+            if out.push(
+                Channel::Sip(Transport::Udp),
+                SocketAddr::V4(src.addr),
+                &answer,
+            ) {
+                self.stats.bump("stun", "keepalive-answered");
+            }
+            return;
+        }
         let st = &mut self.p.stun;
         let ours = st.sent_to == Some(src.addr) && src.side == Side::Wan;
         let Some(mapped) = mapped_address(data, &st.txid).filter(|_| ours) else {
@@ -186,6 +217,12 @@ mod tests {
             mapped_address(&response(&plain), &TX),
             Some("203.0.113.9:8080".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn our_answer_reads_back_as_the_address_it_names() {
+        let to: SocketAddrV4 = "10.77.1.2:5062".parse().unwrap();
+        assert_eq!(mapped_address(&binding_success(&TX, to), &TX), Some(to));
     }
 
     #[test]
