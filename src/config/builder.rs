@@ -111,16 +111,19 @@ fn realm(key: &str, value: &str) -> Result<Option<String>, String> {
 /// (shortdial, prefix): at most 64 characters, none that a URI cannot hold
 /// as they are (spaces, controls, `<>"`).
 fn dial_text(key: &str, value: &str) -> Result<Option<String>, String> {
-    if value.len() > 64
-        || value
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"'))
-    {
+    if value.len() > 64 || !uri_safe(value) {
         return Err(format!(
             "{key} = '{value}': a number or user@host of at most 64 characters, no spaces"
         ));
     }
     Ok(opt_string(value))
+}
+
+/// Text that can stand in a URI written into a header as it is: no
+/// controls, spaces or `<>"`.
+fn uri_safe(v: &str) -> bool {
+    !v.chars()
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"'))
 }
 
 /// `plugin_stripheader_remove`: `Header` or `Header:value`. The headers
@@ -177,9 +180,7 @@ fn sip_uri(key: &str, value: &str) -> Result<Option<String>, String> {
     }
     let ok = (v.starts_with("sip:") || v.starts_with("sips:"))
         && v.len() <= 128
-        && !v
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+        && uri_safe(v)
         && crate::sip::Uri::parse(v).is_ok();
     if ok {
         Ok(Some(v.to_string()))
