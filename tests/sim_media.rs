@@ -633,3 +633,61 @@ fn codecfilter_takes_codecs_out_both_ways() {
     );
     assert!(out.body().contains("RTP/AVP 0 8\r\n"), "{}", out.body());
 }
+
+/// codecfilter when sipnat does not relay the media (`rtp_proxy_enable =
+/// 0`), as siproxd filters: the codecs go, the addresses stay.
+#[test]
+fn codecfilter_filters_media_it_does_not_relay() {
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_proxy_enable = 0\nload_plugin = plugin_codecfilter.so\n\
+         plugin_codecfilter_blacklist = pcma\n",
+        config_text()
+    ));
+    register_phone(&mut sim);
+    let body = sdp("10.77.1.2", 4000, "");
+    let inv = with_body(
+        &invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "cf3@10.77.1.2",
+            "cf3",
+            "sip:100@10.77.1.2",
+        ),
+        &body,
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(
+        out.body(),
+        body.replace("RTP/AVP 0 8\r\n", "RTP/AVP 0\r\n"),
+        "only the codec changed"
+    );
+    assert!(
+        out.text
+            .contains(&format!("Content-Length: {}\r\n", out.body().len())),
+        "{}",
+        out.text
+    );
+    assert!(out.body().contains("c=IN IP4 10.77.1.2\r\n"));
+    let answer = sdp("198.51.100.3", 5000, "");
+    let ok = with_body(
+        &response_to(
+            &out,
+            200,
+            "OK",
+            Some("b1"),
+            "Contact: <sip:bob@198.51.100.3>\r\n",
+        ),
+        &answer,
+    );
+    let back = sim.one(PEER, &ok);
+    assert!(
+        back.body().contains("m=audio 5000 RTP/AVP 0\r\n"),
+        "{}",
+        back.body()
+    );
+    assert!(back.body().contains("c=IN IP4 198.51.100.3\r\n"));
+    assert!(!back.body().contains("PCMA"), "{}", back.body());
+    assert!(sim.core.proxy.media().is_none());
+}

@@ -278,7 +278,7 @@ pub struct Config {
     pub strip_headers: Vec<(String, Option<String>)>,
     /// `load_plugin = plugin_codecfilter`: codecs whose name contains one of
     /// `codec_blacklist` (`plugin_codecfilter_blacklist`) are taken out of
-    /// every relayed SDP, both ways.
+    /// every SDP, both ways (relayed or not).
     pub codecfilter: bool,
     pub codec_blacklist: Vec<String>,
     /// `load_plugin = plugin_stats`: a statistics line to the log and the

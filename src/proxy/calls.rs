@@ -18,7 +18,7 @@ impl Sip<'_> {
         mem: &mut [u8],
     ) -> Result<Option<usize>, MediaError> {
         let dest_side = dest.side;
-        if self.media.is_none() || msg.body.is_empty() {
+        if msg.body.is_empty() {
             return Ok(None);
         }
         let ctype = msg
@@ -36,6 +36,9 @@ impl Sip<'_> {
                 return Err(MediaError::Sdp(crate::sdp::SdpError::Syntax));
             }
             return Ok(None);
+        }
+        if self.media.is_none() {
+            return Ok(self.filter_codecs(msg.body, mem));
         }
         let Some(our_addr) = self.our_ip(dest_side) else {
             return Err(MediaError::Full);
@@ -73,7 +76,7 @@ impl Sip<'_> {
         if !relay_new && !media.has_call(call_key) {
             // rtp_proxy_enable turned off by a reload: only the calls that
             // were relayed before stay relayed.
-            return Ok(None);
+            return Ok(self.filter_codecs(msg.body, mem));
         }
         let mut w = Buf::new(mem);
         media.rewrite(
@@ -84,6 +87,33 @@ impl Sip<'_> {
         }
         self.stats.bump("media", "sdp-rewritten");
         Ok(Some(w.len()))
+    }
+
+    /// siproxd's codecfilter for an SDP whose media sipnat does not relay
+    /// (`rtp_proxy_enable = 0`): the listed codecs still go, every address
+    /// stays as the author wrote it. `None`: the body goes as it is (nothing
+    /// to filter, or a body that does not parse, counted: unrelayed media
+    /// was never held to sipnat's SDP rules).
+    fn filter_codecs(&mut self, body: &[u8], mem: &mut [u8]) -> Option<usize> {
+        let cfg = &self.p.cfg;
+        if !cfg.codecfilter || cfg.codec_blacklist.is_empty() {
+            return None;
+        }
+        let rw = crate::sdp::Rewrite {
+            addr: None,
+            ports: &[],
+            drop_codecs: &cfg.codec_blacklist,
+        };
+        let mut w = Buf::new(mem);
+        let done = crate::sdp::Sdp::parse(body)
+            .and_then(|sdp| crate::sdp::rewrite(body, &sdp, &rw, &mut w));
+        match done {
+            Ok(()) => Some(w.len()),
+            Err(e) => {
+                self.stats.bump("media", e.as_str());
+                None
+            }
+        }
     }
 }
 

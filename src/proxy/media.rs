@@ -401,7 +401,7 @@ impl Media {
                 // rewrite (a LAN address must not leave).
                 let rw = Rewrite {
                     drop_codecs: &self.drop_codecs,
-                    addr: our_addr,
+                    addr: Some(our_addr),
                     ports: &ports[..sdp.media.len()],
                 };
                 return crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp);
@@ -488,7 +488,7 @@ impl Media {
         }
         let rw = Rewrite {
             drop_codecs: &self.drop_codecs,
-            addr: our_addr,
+            addr: Some(our_addr),
             ports: &ports[..sdp.media.len()],
         };
         crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp)

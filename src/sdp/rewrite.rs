@@ -2,7 +2,8 @@
 //! by the relay address, each `m=` port by its relay port, `a=rtcp:` lines
 //! pointed at the relay's RTCP port, ICE attributes removed, the codecs of
 //! `plugin_codecfilter_blacklist` taken out, every other byte copied (see
-//! [`rewrite`]).
+//! [`rewrite`]). For media sipnat does not relay only the codecs are taken
+//! out ([`Rewrite::addr`] `None`).
 //!
 //! It does not decide the addresses or ports ([`Rewrite`] brings them) and
 //! reads the body only through the same line classifier as the parser
@@ -16,8 +17,10 @@ use std::net::Ipv4Addr;
 /// What to write instead, per body.
 #[derive(Debug, Clone, Copy)]
 pub struct Rewrite<'p> {
-    /// sipnat's relay address on the side the body goes to.
-    pub addr: Ipv4Addr,
+    /// sipnat's relay address on the side the body goes to; `None` when
+    /// the media is not relayed: every address (and the ICE attributes)
+    /// stays as the author wrote it, only the codecs are filtered.
+    pub addr: Option<Ipv4Addr>,
     /// What happens to the port of media `i` (same order as
     /// [`Sdp::media`]); no entry (a shorter slice) keeps it. A stream the
     /// author rejected (port 0) stays 0 whatever is given here.
@@ -127,10 +130,14 @@ pub fn rewrite(
     let mut index = 0usize;
     for l in lines(text) {
         match classify(l.text) {
-            Ok(Line::Origin { at, .. }) => put_replaced(out, l.raw, &[(at, Tok::Addr(rw.addr))]),
-            Ok(Line::Connection { addr, at }) if !addr.is_unspecified() => {
-                put_replaced(out, l.raw, &[(at, Tok::Addr(rw.addr))])
-            }
+            Ok(Line::Origin { at, .. }) => match rw.addr {
+                Some(ours) => put_replaced(out, l.raw, &[(at, Tok::Addr(ours))]),
+                None => out.put(l.raw.as_bytes()),
+            },
+            Ok(Line::Connection { addr, at }) if !addr.is_unspecified() => match rw.addr {
+                Some(ours) => put_replaced(out, l.raw, &[(at, Tok::Addr(ours))]),
+                None => out.put(l.raw.as_bytes()),
+            },
             Ok(Line::Media {
                 port,
                 port_at,
@@ -199,12 +206,14 @@ pub fn rewrite(
                     // Capacity 2, at most two pushes.
                     let _ = repl.push((port_at, Tok::Port(p)));
                 }
-                if let Some((_, at)) = addr.filter(|(a, _)| !a.is_unspecified()) {
-                    let _ = repl.push((at, Tok::Addr(rw.addr)));
+                if let (Some((_, at)), Some(ours)) =
+                    (addr.filter(|(a, _)| !a.is_unspecified()), rw.addr)
+                {
+                    let _ = repl.push((at, Tok::Addr(ours)));
                 }
                 put_replaced(out, l.raw, &repl);
             }
-            Ok(Line::Ice) => {}
+            Ok(Line::Ice) if rw.addr.is_some() => {}
             Ok(_) => out.put(l.raw.as_bytes()),
             Err(e) => {
                 // Cannot happen: the same lines parsed above.

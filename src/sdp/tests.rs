@@ -24,7 +24,7 @@ fn rewritten(body: &[u8], ports: &[u16]) -> Result<Vec<u8>, SdpError> {
         &sdp,
         &Rewrite {
             drop_codecs: &[],
-            addr: RELAY,
+            addr: Some(RELAY),
             ports: &ports,
         },
         &mut out,
@@ -603,7 +603,7 @@ fn rewrite_refuses_bad_body_and_foreign_sdp_without_writing() {
     let sipp = Sdp::parse(SIPP.as_bytes()).unwrap();
     let rw = Rewrite {
         drop_codecs: &[],
-        addr: RELAY,
+        addr: Some(RELAY),
         ports: &[Port::Relay(7070)],
     };
     assert_eq!(
@@ -631,7 +631,7 @@ m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\na=rtcp:4003\r\n";
         &sdp,
         &Rewrite {
             drop_codecs: &[],
-            addr: RELAY,
+            addr: Some(RELAY),
             ports: &ports,
         },
         &mut out,
@@ -651,7 +651,7 @@ fn small_output_buffer_overflows_cleanly() {
     let sdp = Sdp::parse(&body).unwrap();
     let rw = Rewrite {
         drop_codecs: &[],
-        addr: RELAY,
+        addr: Some(RELAY),
         ports: &[Port::Relay(7070)],
     };
     let full = rewritten(&body, &[7070]).unwrap();
@@ -723,7 +723,7 @@ fn mutations_never_panic_and_rewrites_reparse() {
         let relay_ports = ports.map(Port::Relay);
         let rw = Rewrite {
             drop_codecs: &[],
-            addr: RELAY,
+            addr: Some(RELAY),
             ports: &relay_ports,
         };
         rewrite(&body, &sdp, &rw, &mut out).unwrap(); // 4 KiB holds any rewrite of these bodies
@@ -766,7 +766,7 @@ fn filtered(body: &str, ports: &[u16], drop: &[&str]) -> String {
     let drop: Vec<String> = drop.iter().map(|s| s.to_string()).collect();
     let rw = Rewrite {
         drop_codecs: &drop,
-        addr: RELAY,
+        addr: Some(RELAY),
         ports: &ports,
     };
     rewrite(&body, &sdp, &rw, &mut out).unwrap();
@@ -830,4 +830,43 @@ fn codecfilter_rejects_a_stream_left_without_codecs() {
     let out = filtered(body, &[7070], &["G729"]);
     // RFC 3264 §6: port 0; the format list stays (an m= line needs one)
     assert!(out.contains("m=audio 0 RTP/AVP 18\n"), "{out}");
+}
+
+#[test]
+fn codecfilter_alone_keeps_every_address_when_media_is_not_relayed() {
+    // rtp_proxy_enable = 0: no relay address; only the codecs change.
+    let body = crlf(&format!(
+        "{CODECS}a=rtcp:4001 IN IP4 192.168.1.20\na=candidate:1 1 UDP 2130706431 192.168.1.20 4000 typ host\n"
+    ));
+    let sdp = Sdp::parse(&body).unwrap();
+    let drop = vec!["G729".to_string()];
+    let rw = Rewrite {
+        drop_codecs: &drop,
+        addr: None,
+        ports: &[],
+    };
+    let mut mem = [0u8; 4096];
+    let mut out = Buf::new(&mut mem);
+    rewrite(&body, &sdp, &rw, &mut out).unwrap();
+    let out = String::from_utf8(out.as_bytes().to_vec()).unwrap();
+    assert!(out.contains("m=audio 4000 RTP/AVP 0 8 2 101\r\n"), "{out}");
+    assert!(!out.contains("G729") && !out.contains("fmtp:18"), "{out}");
+    let unchanged = [
+        "o=- 1 1 IN IP4 192.168.1.20\r\n",
+        "c=IN IP4 192.168.1.20\r\n",
+        "a=rtcp:4001 IN IP4 192.168.1.20\r\n",
+        "a=candidate:1 1 UDP 2130706431 192.168.1.20 4000 typ host\r\n",
+    ];
+    for line in unchanged {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    // Nothing to drop: the body comes out byte for byte.
+    let rw = Rewrite {
+        drop_codecs: &[],
+        ..rw
+    };
+    let mut mem = [0u8; 4096];
+    let mut same = Buf::new(&mut mem);
+    rewrite(&body, &sdp, &rw, &mut same).unwrap();
+    assert_eq!(same.as_bytes(), &body[..]);
 }
