@@ -417,6 +417,9 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
         Status::NotApplicable if name == "plugin_fix_fbox_anoncall_networks" => format!(
             "option '{name}' is recognised but not needed: sipnat's Contacts name the phone's address, not its user, so a Fritz!Box's anonymous Contact reaches it as it is; ignored"
         ),
+        Status::NotApplicable if name == "plugin_demo_string" => format!(
+            "option '{name}' is recognised, but plugin_demo is siproxd's example for plugin writers (it logs this text) and is not built into sipnat; ignored"
+        ),
         Status::NotApplicable => format!(
             "option '{name}' is recognised but has no meaning in sipnat (one thread, features built in); ignored"
         ),
@@ -548,6 +551,10 @@ impl<'f> Builder<'f> {
                 "plugin_stun" => self.cfg.stun = true,
                 // what it repairs cannot happen in sipnat (its option says why)
                 "plugin_fix_fbox_anoncall" => {}
+                "plugin_demo" => self.warning(
+                    line,
+                    format!("load_plugin = '{value}': plugin_demo is siproxd's example for plugin writers; sipnat has nothing to load; ignored"),
+                ),
                 _ => self.plugin_not_built_in(value, line),
             },
             Applied::NotTyped => {

@@ -330,8 +330,8 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_demo
     opt(
         "plugin_demo_string",
-        NotYet,
-        "Text the demo plugin logs (example plugin).",
+        NotApplicable,
+        "Text the demo plugin logs (siproxd's example for plugin writers; not built into sipnat).",
     ),
     // --- plugin_shortdial
     opt(

@@ -1060,3 +1060,13 @@ fn load_collects_parse_and_check_diagnostics() {
     assert!(w[0].message.contains("UTF-8"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn plugin_demo_is_explained_not_promised() {
+    let (_, d) = parse("load_plugin = plugin_demo.la\nplugin_demo_string = hi\n");
+    assert_eq!(warnings(&d).len(), 2, "{d:#?}");
+    for w in warnings(&d) {
+        assert!(w.message.contains("example for plugin writers"), "{w:?}");
+        assert!(!w.message.contains("yet"), "nothing is promised: {w:?}");
+    }
+}
