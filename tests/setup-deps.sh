@@ -20,12 +20,15 @@
 #               modules; recommends such as the GTK front end are not needed)
 #   nodejs      node, which checks and runs the LuCI app's JavaScript
 #               (tests/luci.rs)
+#   coturn      turnserver, the real STUN server that tests/netns_stun.rs
+#               runs in a namespace for the stun plugin; its system service
+#               is kept from starting, as kamailio's (see below)
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs coturn"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;
@@ -70,16 +73,19 @@ if [ -n "$MISSING" ]; then
     apt-get update -q
     # shellcheck disable=SC2086 # word splitting of the package list is wanted
     apt-get install -y -q --no-install-recommends $MISSING
-    case " $MISSING " in
-        *" kamailio "*)
-            # Installed just now: keep its service from starting at boot too
-            # (where systemd runs; without systemd the init script does
-            # nothing unless RUN_KAMAILIO=yes).
-            if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-                systemctl disable --now kamailio.service || true
-            fi
-            ;;
-    esac
+    # Installed just now: keep their services from starting at boot too
+    # (where systemd runs; without systemd the init scripts do nothing
+    # unless RUN_KAMAILIO=yes, TURNSERVER_ENABLED=1). A TURN server of the
+    # machine's own would listen on 3478 of every interface.
+    for svc in kamailio coturn; do
+        case " $MISSING " in
+            *" $svc "*)
+                if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+                    systemctl disable --now "$svc.service" || true
+                fi
+                ;;
+        esac
+    done
 else
     echo "all present: $WANT"
 fi
@@ -91,6 +97,7 @@ echo "  iptables: $(iptables --version 2>&1 | head -n1)"
 echo "  tcpdump:  $(tcpdump --version 2>&1 | head -n1)"
 echo "  kamailio: $(kamailio -v 2>&1 | head -n1)"
 echo "  baresip:  $(baresip -h 2>&1 | head -n1)"
+echo "  coturn:   $(turnserver --version 2>/dev/null | head -n1 || echo '?')"
 if command -v ss >/dev/null 2>&1 && ss -Hlntup 'sport = :5060' 2>/dev/null | grep -q kamailio; then
     echo "warning: a kamailio listens on port 5060 of this machine (not the tests' own)" >&2
 fi
