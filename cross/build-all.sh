@@ -158,6 +158,7 @@ for t in $TARGETS; do
 	say "building $t ($how)"
 	sipnat_cargo build "$t" --release --locked --bin sipnat
 	install -m 0755 "$TARGET_DIR/$t/release/sipnat" "$OUT/sipnat-$t"
+	sipnat_trim "$t" "$OUT/sipnat-$t"
 	SECONDS_FOR[$t]=$(($(date +%s) - start))
 done
 

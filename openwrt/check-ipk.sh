@@ -87,7 +87,7 @@ for s in postinst:default_postinst prerm:default_prerm; do
 	sh -n "$script" 2>/dev/null || fail "${s%%:*} does not parse"
 	grep -q "${s#*:} \"\$0\" \"\$@\"" "$script" 2>/dev/null || fail "${s%%:*} does not call ${s#*:}"
 done
-ctl_list="$(tar -tzf "$WORK/outer/control.tar.gz" | grep -v '/$' | tr '\n' ' ')"
+ctl_list="$(tar -tzf "$WORK/outer/control.tar.gz" | grep -v '/$' | LC_ALL=C sort | tr '\n' ' ')"
 [ "$ctl_list" = "./conffiles ./control ./postinst ./prerm " ] ||
 	fail "control.tar.gz holds '$ctl_list'"
 

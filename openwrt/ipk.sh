@@ -2,7 +2,7 @@
 # openwrt/ipk.sh: how an opkg package (.ipk) is packed reproducibly, without
 # the OpenWrt SDK. Sourced (not run) by openwrt/mkipk.sh (sipnat) and
 # openwrt/mkipk-luci.sh (luci-app-sipnat), so both packages are packed by
-# one mechanism. POSIX sh; needs GNU tar (--sort=name) and gzip.
+# one mechanism. POSIX sh; needs GNU tar and find (-printf), sort and gzip.
 #
 # The caller defines die() (message to stderr, exit 2) and stages the
 # package in a work directory: WORK/data holds the files as installed,
@@ -14,7 +14,8 @@
 # Reproducible: every entry gets the mtime EPOCH (ipk_epoch: the
 # environment's SOURCE_DATE_EPOCH, else the time of the repository's last
 # commit, else 0), owner 0:0, fixed modes whatever the umask and the source
-# files' modes, entries sorted by name, gzip -n (no name, no time).
+# files' modes, entries in a fixed order (_ipk_tarball), gzip -n (no name,
+# no time).
 
 # ipk_check_version VERSION: opkg's versions are [epoch:]upstream[-release],
 # starting with a digit.
@@ -57,10 +58,21 @@ ipk_size() {
 	printf '%s\n' "$((_ipk_size + 0))"
 }
 
-# _ipk_tarball DIR OUT EPOCH: a reproducible gzip'd tar of DIR's contents as ./...
+# _ipk_tarball DIR OUT EPOCH: a reproducible gzip'd tar of DIR's contents as
+# ./...: the directories first (by name), then the files, largest first
+# (equal sizes by name). Identical files (the configuration and its
+# reference copy) have equal sizes, so they lie side by side and gzip
+# stores the second as a back-reference (its window is 32 KB; sorted by
+# name they were 600 KB apart): 3 KB less for the sipnat package.
 _ipk_tarball() {
-	LC_ALL=C tar --format=gnu --sort=name --owner=0 --group=0 --numeric-owner \
-		--mtime="@$3" -C "$1" -cf - . | gzip -9n >"$2"
+	(
+		cd "$1" || exit 1
+		find . -type d | LC_ALL=C sort
+		find . ! -type d -printf '%s %p\n' | LC_ALL=C sort -k1,1nr -k2 | cut -d' ' -f2-
+	) >"$1.list" || die "cannot list $1"
+	LC_ALL=C tar --format=gnu --no-recursion --owner=0 --group=0 --numeric-owner \
+		--mtime="@$3" -C "$1" -T "$1.list" -cf - | gzip -9n >"$2"
+	rm -f "$1.list"
 }
 
 # ipk_pack WORK EPOCH IPK: packs WORK/data and WORK/control (see above) into

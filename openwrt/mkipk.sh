@@ -40,7 +40,7 @@
 # last commit, else 0), owner 0:0, fixed modes whatever the umask and the
 # source files' modes, entries sorted by name, gzip -n (no name, no time).
 # The packing is openwrt/ipk.sh's, shared with openwrt/mkipk-luci.sh.
-# Needs GNU tar (--sort=name) and gzip.
+# Needs GNU tar and find, sort and gzip.
 set -eu
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

@@ -97,6 +97,16 @@ for a in $SIPNAT_ARCHS; do
 		exit 1
 	fi
 	echo "$t (${q:-native}): $said"
+	# cross/env.sh sipnat_trim: no .pdr section left in a MIPS binary (its
+	# name would still be in the section-name table).
+	case "$t" in
+		mips-* | mipsel-*)
+			if LC_ALL=C grep -qa '\.pdr' "$OUT/sipnat-$t"; then
+				echo "cross-check.sh: $t: the .pdr section is still there (sipnat_trim)" >&2
+				exit 1
+			fi
+			;;
+	esac
 done
 step_done
 

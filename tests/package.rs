@@ -333,11 +333,12 @@ fn layers_and_control_fields_are_what_opkg_reads() {
         fs::read_to_string(x.join("control/conffiles")).unwrap(),
         "/etc/config/sipnat\n"
     );
-    let ctl: Vec<_> = members_verbose(&x.join("outer/control.tar.gz"))
+    let mut ctl: Vec<_> = members_verbose(&x.join("outer/control.tar.gz"))
         .into_iter()
         .filter(|(m, _, _)| !m.starts_with('d'))
         .map(|(m, o, n)| format!("{m} {o} {n}"))
         .collect();
+    ctl.sort();
     assert_eq!(
         ctl,
         [
@@ -358,35 +359,66 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
     let x = dir.join("x");
     unpack(&ipk, &x);
 
-    let listed: Vec<String> = members_verbose(&x.join("outer/data.tar.gz"))
-        .into_iter()
-        .map(|(m, o, n)| format!("{m} {o} {n}"))
-        .collect();
-    // Sorted by name, directories included, everything root's.
+    let entries: Vec<(String, String, String)> = members_verbose(&x.join("outer/data.tar.gz"));
+    let listed = |dirs: bool| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|(m, _, _)| m.starts_with('d') == dirs)
+            .map(|(m, o, n)| format!("{m} {o} {n}"))
+            .collect()
+    };
+    // The directories first, by name, everything root's ...
+    let ndirs = listed(true).len();
+    assert!(entries[..ndirs].iter().all(|(m, _, _)| m.starts_with('d')));
     assert_eq!(
-        listed,
+        listed(true),
         [
             "drwxr-xr-x 0/0 ./",
             "drwxr-xr-x 0/0 ./etc/",
             "drwxr-xr-x 0/0 ./etc/config/",
-            "-rw-r--r-- 0/0 ./etc/config/sipnat",
             "drwxr-xr-x 0/0 ./etc/init.d/",
-            "-rwxr-xr-x 0/0 ./etc/init.d/sipnat",
             "drwxr-xr-x 0/0 ./etc/uci-defaults/",
-            "-rwxr-xr-x 0/0 ./etc/uci-defaults/90-sipnat",
             "drwxr-xr-x 0/0 ./usr/",
             "drwxr-xr-x 0/0 ./usr/libexec/",
             "drwxr-xr-x 0/0 ./usr/libexec/rpcd/",
-            "-rwxr-xr-x 0/0 ./usr/libexec/rpcd/sipnat",
             "drwxr-xr-x 0/0 ./usr/sbin/",
-            "-rwxr-xr-x 0/0 ./usr/sbin/sipnat",
             "drwxr-xr-x 0/0 ./usr/share/",
             "drwxr-xr-x 0/0 ./usr/share/rpcd/",
             "drwxr-xr-x 0/0 ./usr/share/rpcd/acl.d/",
-            "-rw-r--r-- 0/0 ./usr/share/rpcd/acl.d/sipnat.json",
             "drwxr-xr-x 0/0 ./usr/share/sipnat/",
-            "-rw-r--r-- 0/0 ./usr/share/sipnat/sipnat.default",
         ]
+    );
+    // ... then the files, largest first, equal sizes by name (openwrt/ipk.sh:
+    // the configuration and its identical reference copy side by side).
+    let mut files = listed(false);
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "-rw-r--r-- 0/0 ./etc/config/sipnat",
+            "-rw-r--r-- 0/0 ./usr/share/rpcd/acl.d/sipnat.json",
+            "-rw-r--r-- 0/0 ./usr/share/sipnat/sipnat.default",
+            "-rwxr-xr-x 0/0 ./etc/init.d/sipnat",
+            "-rwxr-xr-x 0/0 ./etc/uci-defaults/90-sipnat",
+            "-rwxr-xr-x 0/0 ./usr/libexec/rpcd/sipnat",
+            "-rwxr-xr-x 0/0 ./usr/sbin/sipnat",
+        ]
+    );
+    let order: Vec<&str> = entries[ndirs..].iter().map(|(_, _, n)| n.as_str()).collect();
+    let size = |n: &str| fs::metadata(x.join("data").join(n)).unwrap().len();
+    for w in order.windows(2) {
+        assert!(
+            (size(w[0]), w[1]) >= (size(w[1]), w[0]),
+            "{} before {}: not largest first, then by name",
+            w[0],
+            w[1]
+        );
+    }
+    let config = order.iter().position(|n| *n == "./etc/config/sipnat");
+    assert_eq!(
+        order.get(config.unwrap() + 1),
+        Some(&"./usr/share/sipnat/sipnat.default"),
+        "{order:?}"
     );
     let same = |inside: &str, src: PathBuf| {
         assert!(
