@@ -38,7 +38,8 @@
 # and procd restarts it if it ever does. Tests never use it. With nothing
 # to unwind, those builds carry no unwind tables either (-C
 # force-unwind-tables=no: .eh_frame 35 KB -> 7 KB, the rest is musl's C;
-# -14 KB of the mipsel .ipk, measured at issue 12).
+# -14 KB of the mipsel .ipk, measured at issue 12) nor the source locations
+# a panic message would name (-Zlocation-detail=none: -1 KB).
 
 SIPNAT_IMMEDIATE_ABORT="${SIPNAT_IMMEDIATE_ABORT-mips-unknown-linux-musl mipsel-unknown-linux-musl}"
 
@@ -105,8 +106,10 @@ sipnat_cargo() (
 			mips-* | mipsel-*) rf="$rf -C relocation-model=static" ;;
 		esac
 		if [ "$mode" = build ] && [[ " $SIPNAT_IMMEDIATE_ABORT " == *" $target "* ]]; then
-			# Nothing unwinds: no unwind tables either (-14 KB of .ipk).
+			# Nothing unwinds: no unwind tables either (-14 KB of .ipk); a
+			# panic prints nothing: no source locations for it (-1 KB).
 			rf="$rf -Zunstable-options -Cpanic=immediate-abort -C force-unwind-tables=no"
+			rf="$rf -Zlocation-detail=none"
 		fi
 		local opt="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-}"
 		if [ -z "$opt" ] && [ "$mode" = build ] && [[ " $SIPNAT_OPT_SIZE " == *" $target "* ]]; then

@@ -15,7 +15,9 @@
 # The package, as OpenWrt's own ipkg-build lays it out: a gzip'd tar holding,
 # in this order, ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz.
 #   data:    /usr/sbin/sipnat                 0755  (BINARY)
-#            /etc/init.d/sipnat               0755  (init.d/sipnat)
+#            /etc/init.d/sipnat               0755  (init.d/sipnat; this and the
+#                                                    other scripts without their
+#                                                    comments: shrink-script.sh)
 #            /etc/config/sipnat               0644  (uci-config/sipnat; conffile)
 #            /etc/uci-defaults/90-sipnat      0755  (openwrt/files/sipnat.uci-defaults)
 #            /usr/share/sipnat/sipnat.default 0644  (uci-config/sipnat again: the
@@ -38,7 +40,7 @@
 # Reproducible: the same inputs give byte-identical packages. Every entry
 # gets the mtime SOURCE_DATE_EPOCH (default: the time of the repository's
 # last commit, else 0), owner 0:0, fixed modes whatever the umask and the
-# source files' modes, entries sorted by name, gzip -n (no name, no time).
+# source files' modes, entries in ipk.sh's order, gzip -n (no name, no time).
 # The packing is openwrt/ipk.sh's, shared with openwrt/mkipk-luci.sh.
 # Needs GNU tar and find, sort and gzip.
 set -eu
@@ -81,11 +83,15 @@ DATA="$WORK/data"
 CTRL="$WORK/control"
 
 ipk_put "$BINARY" 0755 "$DATA/usr/sbin/sipnat"
-ipk_put "$ROOT/init.d/sipnat" 0755 "$DATA/etc/init.d/sipnat"
+# The shell scripts without their comments (openwrt/shrink-script.sh).
+for s in init.d/sipnat:etc/init.d/sipnat openwrt/files/sipnat.uci-defaults:etc/uci-defaults/90-sipnat \
+	openwrt/files/sipnat.rpcd:usr/libexec/rpcd/sipnat; do
+	sh "$ROOT/openwrt/shrink-script.sh" "$ROOT/${s%%:*}" "$WORK/script" || die "cannot shrink ${s%%:*}"
+	ipk_put "$WORK/script" 0755 "$DATA/${s#*:}"
+done
+rm -f "$WORK/script"
 ipk_put "$ROOT/uci-config/sipnat" 0644 "$DATA/etc/config/sipnat"
-ipk_put "$ROOT/openwrt/files/sipnat.uci-defaults" 0755 "$DATA/etc/uci-defaults/90-sipnat"
 ipk_put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
-ipk_put "$ROOT/openwrt/files/sipnat.rpcd" 0755 "$DATA/usr/libexec/rpcd/sipnat"
 ipk_put "$ROOT/openwrt/files/sipnat.acl.json" 0644 "$DATA/usr/share/rpcd/acl.d/sipnat.json"
 
 # Installed-Size: the bytes of the files the package installs.

@@ -22,6 +22,9 @@
 //!
 //! Needs GNU make, git, tar, gzip and sha256sum.
 
+#[path = "shrunk/mod.rs"]
+mod shrunk;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -171,13 +174,23 @@ fn repository_layout_builds_the_working_tree() {
             "{inside} is not {src}"
         );
     };
-    same("etc/init.d/sipnat", "init.d/sipnat");
     same("etc/config/sipnat", "uci-config/sipnat");
     same("usr/share/sipnat/sipnat.default", "uci-config/sipnat");
-    same(
-        "etc/uci-defaults/90-sipnat",
-        "openwrt/files/sipnat.uci-defaults",
-    );
+    // The scripts as openwrt/mkipk.sh packs them: without their comments.
+    for (inside, src) in [
+        ("etc/init.d/sipnat", "init.d/sipnat"),
+        (
+            "etc/uci-defaults/90-sipnat",
+            "openwrt/files/sipnat.uci-defaults",
+        ),
+        ("usr/libexec/rpcd/sipnat", "openwrt/files/sipnat.rpcd"),
+    ] {
+        assert!(
+            fs::read(work.join("dest").join(inside)).unwrap()
+                == shrunk::shrunk(&fs::read(root().join(src)).unwrap()),
+            "{inside} is not {src} shrunk"
+        );
+    }
     let _ = fs::remove_dir_all(&work);
 }
 

@@ -15,6 +15,9 @@
 //! Debian), or look at a real binary (tests/cross-check.sh does both of the
 //! checks on the real, cross-built packages that it can).
 
+#[path = "shrunk/mod.rs"]
+mod shrunk;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -325,7 +328,16 @@ fn layers_and_control_fields_are_what_opkg_reads() {
     ];
     let total: u64 = files
         .iter()
-        .map(|(_, src)| fs::metadata(src).unwrap().len())
+        .map(|(inside, src)| {
+            let packaged = fs::read(x.join("data").join(inside)).unwrap();
+            let source = fs::read(src).unwrap();
+            // the scripts are packed without their comments
+            assert!(
+                packaged == source || packaged == shrunk::shrunk(&source),
+                "{inside}"
+            );
+            packaged.len() as u64
+        })
         .sum();
     assert_eq!(get("Installed-Size"), total.to_string());
 
@@ -404,7 +416,10 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
             "-rwxr-xr-x 0/0 ./usr/sbin/sipnat",
         ]
     );
-    let order: Vec<&str> = entries[ndirs..].iter().map(|(_, _, n)| n.as_str()).collect();
+    let order: Vec<&str> = entries[ndirs..]
+        .iter()
+        .map(|(_, _, n)| n.as_str())
+        .collect();
     let size = |n: &str| fs::metadata(x.join("data").join(n)).unwrap().len();
     for w in order.windows(2) {
         assert!(
@@ -428,19 +443,37 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
         );
     };
     same("usr/sbin/sipnat", bin);
-    same("etc/init.d/sipnat", root().join("init.d/sipnat"));
+    // The scripts without their comments (openwrt/shrink-script.sh).
+    for (inside, src) in [
+        ("etc/init.d/sipnat", "init.d/sipnat"),
+        (
+            "etc/uci-defaults/90-sipnat",
+            "openwrt/files/sipnat.uci-defaults",
+        ),
+        ("usr/libexec/rpcd/sipnat", "openwrt/files/sipnat.rpcd"),
+    ] {
+        let source = fs::read(root().join(src)).unwrap();
+        shrunk::comment_lines_are_comments(&String::from_utf8_lossy(&source))
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
+        let packaged = x.join("data").join(inside);
+        assert!(
+            fs::read(&packaged).unwrap() == shrunk::shrunk(&source),
+            "{inside} is not {src} shrunk"
+        );
+        assert!(
+            Command::new("sh")
+                .arg("-n")
+                .arg(&packaged)
+                .status()
+                .unwrap()
+                .success(),
+            "{inside} does not parse"
+        );
+    }
     same("etc/config/sipnat", root().join("uci-config/sipnat"));
-    same(
-        "etc/uci-defaults/90-sipnat",
-        root().join("openwrt/files/sipnat.uci-defaults"),
-    );
     same(
         "usr/share/sipnat/sipnat.default",
         root().join("uci-config/sipnat"),
-    );
-    same(
-        "usr/libexec/rpcd/sipnat",
-        root().join("openwrt/files/sipnat.rpcd"),
     );
     same(
         "usr/share/rpcd/acl.d/sipnat.json",
