@@ -760,6 +760,7 @@ fn netns_stun_the_public_address_comes_from_coturn_through_the_modem() {
     lab.wait_learned(PUBLIC_IP);
     let st = lab.status();
     assert_eq!(st["config"]["wan_address"], ROUTER_WAN_IP, "{st}");
+    assert_eq!(st["config"]["public_address"], PUBLIC_IP, "{st}");
     assert!(st["config"]["host_outbound"].is_null(), "{st}");
     assert!(st["counters"]["stun.request"].as_u64() >= Some(1), "{st}");
     assert!(st["counters"]["stun.answer"].as_u64() >= Some(1), "{st}");

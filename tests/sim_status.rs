@@ -65,6 +65,7 @@ fn an_idle_proxy_has_every_key_of_the_schema() {
     assert_eq!(v["calls"]["list"], Value::Array(vec![]));
     assert_eq!(v["config"]["sip_listen_port"], 5060);
     assert_eq!(v["config"]["wan_address"], "198.51.100.1");
+    assert_eq!(v["config"]["public_address"], "198.51.100.1");
     assert_eq!(v["relay"]["capacity"], 10);
 }
 

@@ -74,6 +74,12 @@ fn the_public_address_comes_from_the_stun_server() {
     let via = via_host(&mut sim);
     assert!(via.contains("203.0.113.50:5060"), "{via}");
     assert_eq!(sim.core.stats.get("stun", "answer"), 1);
+    // and the status says so (the port of the answer is not used: sipnat
+    // announces its own SIP port, as siproxd does)
+    assert_eq!(
+        sim.core.proxy.public_address(),
+        Some("203.0.113.50".parse().unwrap())
+    );
 
     // asked again after the period, not before
     assert!(

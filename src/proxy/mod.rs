@@ -459,6 +459,12 @@ impl Proxy {
         self.public.or(self.addrs.wan)
     }
 
+    /// The address sipnat names on the WAN side: `host_outbound` (resolved),
+    /// else what the STUN server said, else the WAN interface's.
+    pub fn public_address(&self) -> Option<Ipv4Addr> {
+        self.public_ip()
+    }
+
     /// sipnat's address as seen from `side`.
     fn our_ip(&self, side: Side) -> Option<Ipv4Addr> {
         match side {

@@ -94,7 +94,7 @@ function summary(st) {
 		[ _('Running for'), duration(st.uptime) ],
 		[ _('LAN'), lan ],
 		[ _('WAN'), wan ],
-		[ _('Public address announced'), text(c.host_outbound) ],
+		[ _('Public address announced'), text(c.public_address != null ? c.public_address : c.host_outbound) ],
 		[ _('SIP port'), text(c.sip_listen_port) ],
 		[ _('Outbound proxy'), text(c.outbound_proxy) ],
 		[ _('Authentication realm'), c.proxy_auth_realm ? c.proxy_auth_realm : _('none: phones do not log in') ],
