@@ -1,6 +1,7 @@
 //! Unit tests of the siproxd.conf reader, `Config::check` and `Config::access`.
 
 use super::builder::{Applied, DomainParts, apply_typed};
+use super::check::plausible_host;
 use super::options::Status;
 use super::siproxd_conf::split_line;
 use super::*;
