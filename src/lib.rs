@@ -37,6 +37,7 @@
 //! | [`transport`] | UDP and TCP as data; stream framing and the TCP connection table, sans-IO |
 //! | [`output`] | the [`output::Outbox`] and the bounded writer [`output::Buf`], below `sdp` and `proxy` |
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core; the access lists' host names kept resolved on their TTL (`dns::watch`) |
+//! | [`regex`] | POSIX extended regular expressions for siproxd's regex, regex_body and siptrunk plugins: a Pike VM, linear in the input |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
 //! | [`relay`] | RTP/RTCP relay table, port pool, latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
 //! | [`side`] | LAN or WAN: decided by the arrival interface |
@@ -56,6 +57,7 @@ pub mod driver;
 pub mod limits;
 pub mod output;
 pub mod proxy;
+pub mod regex;
 pub mod relay;
 pub mod sdp;
 pub mod side;
