@@ -10,7 +10,7 @@
 //! ([`Config::check`] does).
 
 use super::options::{self, Status};
-use super::{Config, Diagnostic, OutboundDomain, SIP_PORT, uci};
+use super::{Config, Diagnostic, OutboundDomain, SIP_PORT, rules, uci};
 use std::path::PathBuf;
 
 /// Result of applying one typed option.
@@ -210,18 +210,22 @@ fn opt_path(value: &str) -> Option<PathBuf> {
     (!value.is_empty()).then(|| PathBuf::from(value))
 }
 
-/// Collected `outbound_domain_*` values with their lines, paired at the end.
+/// The lists paired by position at the end, with their lines: the
+/// `outbound_domain_*` values here, the regex, regex_body and siptrunk
+/// plugins' in [`rules`].
 #[derive(Default)]
-pub(super) struct DomainParts {
+pub(super) struct ListParts {
     names: Vec<(String, usize)>,
     hosts: Vec<(String, usize)>,
     ports: Vec<(u16, usize)>,
+    rules: rules::RuleParts,
 }
 
-/// Apply one typed option to `cfg`. `parts` collects the outbound domain lists.
+/// Apply one typed option to `cfg`. `parts` collects the lists paired by
+/// position.
 pub(super) fn apply_typed(
     cfg: &mut Config,
-    parts: &mut DomainParts,
+    parts: &mut ListParts,
     key: &str,
     value: &str,
     line: usize,
@@ -234,6 +238,9 @@ pub(super) fn apply_typed(
             }
             Err(e) => Applied::Bad(e),
         }
+    }
+    if let Some(r) = rules::apply(&mut parts.rules, key, value, line) {
+        return done(r, |()| ());
     }
     match key {
         "if_inbound" => done(Ok(opt_string(value)), |v| cfg.if_inbound = v),
@@ -455,7 +462,7 @@ pub(super) struct Builder<'f> {
     syntax: Syntax,
     cfg: Config,
     diags: Vec<Diagnostic>,
-    parts: DomainParts,
+    parts: ListParts,
     /// first line each option was seen on (repeat detection, warn-once)
     /// (a few dozen options at most: a list, not a hash map, which would
     /// cost the MIPS binary its hasher and random seeding)
@@ -469,7 +476,7 @@ impl<'f> Builder<'f> {
             syntax,
             cfg: Config::default(),
             diags: Vec::new(),
-            parts: DomainParts::default(),
+            parts: ListParts::default(),
             seen: Vec::new(),
         }
     }
@@ -549,6 +556,9 @@ impl<'f> Builder<'f> {
                 "plugin_defaulttarget" => self.cfg.defaulttarget = true,
                 "plugin_stripheader" => self.cfg.stripheader = true,
                 "plugin_stun" => self.cfg.stun = true,
+                "plugin_regex" => self.cfg.regex = true,
+                "plugin_regex_body" => self.cfg.regex_body = true,
+                "plugin_siptrunk" => self.cfg.siptrunk = true,
                 // what it repairs cannot happen in sipnat (its option says why)
                 "plugin_fix_fbox_anoncall" => {}
                 "plugin_demo" => self.warning(
@@ -577,20 +587,21 @@ impl<'f> Builder<'f> {
 
     /// Pair the outbound domains and hand back the result.
     pub(super) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
-        let parts = std::mem::take(&mut self.parts);
+        let mut parts = std::mem::take(&mut self.parts);
+        let rule_parts = std::mem::take(&mut parts.rules);
         pair_outbound_domains(&mut self.cfg, parts, self.file, &mut self.diags);
+        let [(regex, _), (body, _), (_, trunks)] =
+            rules::pair(rule_parts, self.file, &mut self.diags);
+        self.cfg.regex_rules = regex;
+        self.cfg.regex_body_rules = body;
+        self.cfg.siptrunks = trunks;
         (self.cfg, self.diags)
     }
 }
 
 /// Pair `outbound_domain_name/_host/_port` by position, as siproxd does.
 /// Ports may be left out altogether (all 5060); otherwise counts must match.
-fn pair_outbound_domains(
-    cfg: &mut Config,
-    p: DomainParts,
-    file: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn pair_outbound_domains(cfg: &mut Config, p: ListParts, file: &str, diags: &mut Vec<Diagnostic>) {
     let n = p.names.len();
     let mut ok = true;
     if p.hosts.len() != n {

@@ -55,17 +55,20 @@
 //! [`Config::check`];
 //! `builder.rs` applies `name = value` pairs (the private `Builder` and the
 //! value parsers); `siproxd_conf.rs` and [`uci`] read the two syntaxes;
-//! [`options`] lists siproxd's option names; `acl.rs` the access lists.
+//! [`options`] lists siproxd's option names; `acl.rs` the access lists;
+//! `rules.rs` the lists of the regex, regex_body and siptrunk plugins.
 
 mod acl;
 mod builder;
 mod check;
 pub mod options;
+mod rules;
 mod siproxd_conf;
 pub mod uci;
 
 pub use acl::{Acl, HostName, HostNet, Net4, Resolved, Unresolved};
 use builder::{Builder, Syntax};
+pub use rules::{RegexRule, Trunk};
 pub use siproxd_conf::parse_siproxd_conf;
 
 use std::net::Ipv4Addr;
@@ -278,6 +281,21 @@ pub struct Config {
     /// passes on (`plugin_stripheader_remove`).
     pub stripheader: bool,
     pub strip_headers: Vec<(String, Option<String>)>,
+    /// `load_plugin = plugin_regex`: a LAN phone's new call goes to the
+    /// Request-URI the first of `regex_rules` that matches it makes
+    /// (after shortdial and prefix).
+    pub regex: bool,
+    pub regex_rules: Vec<RegexRule>,
+    /// `load_plugin = plugin_regex_body`: every body passed on is
+    /// rewritten by each of `regex_body_rules` in turn, before the SDP
+    /// is masqueraded.
+    pub regex_body: bool,
+    pub regex_body_rules: Vec<RegexRule>,
+    /// `load_plugin = plugin_siptrunk`: a WAN request for a number no
+    /// phone registered goes to the phone registered with the account of
+    /// the first of `siptrunks` whose numbers match it.
+    pub siptrunk: bool,
+    pub siptrunks: Vec<Trunk>,
     /// `load_plugin = plugin_codecfilter`: codecs whose name contains one of
     /// `codec_blacklist` (`plugin_codecfilter_blacklist`) are taken out of
     /// every SDP, both ways (relayed or not).
@@ -380,6 +398,12 @@ impl Default for Config {
             stun_period: 300,
             stripheader: false,
             strip_headers: Vec::new(),
+            regex: false,
+            regex_rules: Vec::new(),
+            regex_body: false,
+            regex_body_rules: Vec::new(),
+            siptrunk: false,
+            siptrunks: Vec::new(),
             defaulttarget: false,
             defaulttarget_target: None,
             defaulttarget_log: false,

@@ -299,7 +299,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_shortdial, plugin_stats, plugin_stripheader, plugin_stun; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_regex, plugin_regex_body, plugin_shortdial, plugin_siptrunk, plugin_stats, plugin_stripheader, plugin_stun; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -398,34 +398,34 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_regex
     list(
         "plugin_regex_desc",
-        NotYet,
-        "Name of the n-th request-URI rewrite rule.",
+        Implemented,
+        "Name of the n-th rule, logged when it is applied (desc, pattern and replace lines pair up by position; the counts must match).",
     ),
     list(
         "plugin_regex_pattern",
-        NotYet,
-        "Regular expression of the n-th request-URI rewrite rule.",
+        Implemented,
+        "POSIX extended regular expression, case ignored, of the n-th rule. A LAN phone's new call (INVITE) goes to what the first matching rule makes of its Request-URI (after shortdial and prefix); siproxd matched the To URI, which for a new call is the same target, and answered 302.",
     ),
     list(
         "plugin_regex_replace",
-        NotYet,
-        "Replacement of the n-th request-URI rewrite rule.",
+        Implemented,
+        "Replacement of the n-th rule, for every match (siproxd: only the first when the pattern has a group); `\\1` … `\\9` insert a group. A result that is not a SIP URI is logged and counted, and the call goes on unchanged.",
     ),
     // --- plugin_regex_body
     list(
         "plugin_regex_body_desc",
-        NotYet,
-        "Name of the n-th message-body rewrite rule.",
+        Implemented,
+        "Name of the n-th body rule (desc, pattern and replace lines pair up by position; the counts must match).",
     ),
     list(
         "plugin_regex_body_pattern",
-        NotYet,
-        "Regular expression of the n-th message-body rewrite rule.",
+        Implemented,
+        "POSIX extended regular expression, case ignored, of the n-th body rule: applied to every message body sipnat passes on, each rule in turn, before the SDP is masqueraded; Content-Length follows.",
     ),
     list(
         "plugin_regex_body_replace",
-        NotYet,
-        "Replacement of the n-th message-body rewrite rule.",
+        Implemented,
+        "Replacement of every non-overlapping match of the n-th body rule, once (siproxd ran its replacement up to ten times over the body, again over what it had put in); `\\1` … `\\9` insert a group. A body that would outgrow a message (8 KB) goes on unchanged, logged and counted.",
     ),
     // --- plugin_stripheader
     list(
@@ -442,18 +442,18 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
     // --- plugin_siptrunk
     list(
         "plugin_siptrunk_name",
-        NotYet,
-        "Name of the n-th SIP trunk.",
+        Implemented,
+        "Name of the n-th SIP trunk, for the log (name, account and numbers_regex lines pair up by position; the counts must match).",
     ),
     list(
         "plugin_siptrunk_account",
-        NotYet,
-        "Registered account (SIP URI) that receives the n-th trunk's calls.",
+        Implemented,
+        "Account (sip:user@host, as its phone registers it) whose phone receives the n-th trunk's calls; the Request-URI keeps the number dialled, on the phone's contact address.",
     ),
     list(
         "plugin_siptrunk_numbers_regex",
-        NotYet,
-        "Regular expression of the numbers belonging to the n-th trunk.",
+        Implemented,
+        "POSIX extended regular expression, case ignored, of the n-th trunk's numbers: a WAN request for a user no phone registered, whose Request-URI user (else To user) matches, goes to the account's phone; none registered: answered as before.",
     ),
     // --- plugin_stats
     opt(

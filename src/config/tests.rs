@@ -1,6 +1,6 @@
 //! Unit tests of the siproxd.conf reader, `Config::check` and `Config::access`.
 
-use super::builder::{Applied, DomainParts, apply_typed};
+use super::builder::{Applied, ListParts, apply_typed};
 use super::check::plausible_host;
 use super::options::Status;
 use super::siproxd_conf::split_line;
@@ -301,7 +301,7 @@ fn outbound_domain_count_mismatches_are_errors_at_the_orphan_line() {
 
 #[test]
 fn list_options_do_not_warn_about_repeats() {
-    let (_, d) = parse("plugin_siptrunk_name = a\nplugin_siptrunk_name = b\n");
+    let (_, d) = parse("masked_host = a\nmasked_host = b\n");
     assert_eq!(
         d.len(),
         1,
@@ -381,7 +381,7 @@ fn every_bad_line_is_reported_not_just_the_first() {
 fn unimplemented_options_warn_once_by_name() {
     let (c, d) = parse(
         "obscure_loops = 1\nobscure_loops = 0\nmask_host = 10.0.0.1\nplugindir = /usr/lib/siproxd\n\
-         plugin_siptrunk_name = 1\nplugin_siptrunk_name = 2\n",
+         plugin_fix_DTAG_networks = 10.0.0.0/8\nplugin_fix_DTAG_networks = 10.0.0.0/8\n",
     );
     assert_eq!(c, Config::default(), "unimplemented options change nothing");
     assert!(errors(&d).is_empty(), "{d:#?}");
@@ -394,14 +394,14 @@ fn unimplemented_options_warn_once_by_name() {
     assert_eq!(named("obscure_loops"), 1, "{w:#?}");
     assert_eq!(named("mask_host"), 1);
     assert_eq!(named("plugindir"), 1);
-    assert_eq!(named("plugin_siptrunk_name"), 1);
+    assert_eq!(named("plugin_fix_DTAG_networks"), 1);
     assert_eq!(w.len(), 4, "{w:#?}");
     assert!(w[0].message.contains("not implemented yet") && w[0].line == 1);
     let plugindir = w.iter().find(|x| x.message.contains("plugindir")).unwrap(); // counted above
     assert!(plugindir.message.contains("no meaning"), "{plugindir}");
     let shortdial = w
         .iter()
-        .find(|x| x.message.contains("plugin_siptrunk_name"))
+        .find(|x| x.message.contains("plugin_fix_DTAG_networks"))
         .unwrap(); // counted above
     assert!(
         shortdial
@@ -460,11 +460,11 @@ fn the_blacklist_plugin_and_its_options_load() {
         "/usr/lib/siproxd/plugin_blacklist.so",
     ] {
         let (cfg, d) = parse(&format!(
-            "load_plugin = plugin_regex.so\nload_plugin = {v}\n"
+            "load_plugin = plugin_demo.so\nload_plugin = {v}\n"
         ));
         assert!(errors(&d).is_empty(), "{v}: {d:#?}");
         assert!(cfg.blacklist, "{v}");
-        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_regex only warns");
+        assert_eq!(warnings(&d).len(), 1, "{v}: plugin_demo only warns");
     }
     let (cfg, d) = parse(
         "plugin_blacklist_hitcount = 5\nplugin_blacklist_duration = 60\nplugin_blacklist_simulate = 1\n",
@@ -489,12 +489,12 @@ fn the_blacklist_plugin_and_its_options_load() {
 #[test]
 fn load_plugin_warns_per_plugin() {
     let (cfg, d) = parse(
-        "load_plugin = plugin_regex.so\nload_plugin = plugin_siptrunk.so\n\
+        "load_plugin = plugin_demo.so\nload_plugin = plugin_custom.so\n\
          load_plugin = plugin_logcall.so\nload_plugin = /usr/lib/siproxd/plugin_stats.la\n",
     );
     assert_eq!(d.len(), 2, "the plugins built in do not warn: {d:#?}");
-    assert!(d[0].message.contains("plugin_regex.so") && d[0].line == 1);
-    assert!(d[1].message.contains("plugin_siptrunk.so") && d[1].line == 2);
+    assert!(d[0].message.contains("plugin_demo.so") && d[0].line == 1);
+    assert!(d[1].message.contains("plugin_custom.so") && d[1].line == 2);
     assert!(cfg.logcall && cfg.stats);
     let (cfg, d) = parse("log_calls = 1\n");
     assert!(d.is_empty() && cfg.logcall, "{d:#?}");
@@ -535,7 +535,7 @@ fn repeated_single_value_option_warns_and_last_wins() {
 fn every_typed_option_is_handled_and_no_other() {
     for o in options::SIPROXD_OPTIONS {
         let mut cfg = Config::default();
-        let mut parts = DomainParts::default();
+        let mut parts = ListParts::default();
         let typed = !matches!(
             apply_typed(&mut cfg, &mut parts, o.name, "\u{1}bogus", 1),
             Applied::NotTyped

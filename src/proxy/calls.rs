@@ -6,19 +6,24 @@ use super::*;
 
 impl Sip<'_> {
     /// Rewrite the SDP body of `msg` (if it has one and media is relayed)
-    /// into `mem`, for `msg` going from `src` to `dest`. `Ok(None)`: the body
-    /// goes as it is.
+    /// into `mem`, for `msg` going from `src` to `dest`. `body` is the
+    /// message's body as the regex_body rules left it. `Ok(None)`: the
+    /// body goes as it is.
+    // the message's parts as the caller has them: bundling them would only
+    // move the list into a struct built for this one call
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn rewrite_sdp(
         &mut self,
         now: Instant,
         src: Peer,
         msg: &Message<'_>,
+        body: &[u8],
         call_key: u64,
         dest: Peer,
         mem: &mut [u8],
     ) -> Result<Option<usize>, MediaError> {
         let dest_side = dest.side;
-        if msg.body.is_empty() {
+        if body.is_empty() {
             return Ok(None);
         }
         let ctype = msg
@@ -30,7 +35,7 @@ impl Sip<'_> {
             .is_some_and(|t| t.eq_ignore_ascii_case("application/sdp"));
         if !is_sdp {
             if ctype.to_ascii_lowercase().starts_with("multipart/")
-                && find(msg.body, b"application/sdp").is_some()
+                && find(body, b"application/sdp").is_some()
             {
                 // An SDP inside a multipart body cannot be rewritten yet.
                 return Err(MediaError::Sdp(crate::sdp::SdpError::Syntax));
@@ -38,7 +43,7 @@ impl Sip<'_> {
             return Ok(None);
         }
         if self.media.is_none() {
-            return Ok(self.filter_codecs(msg.body, mem));
+            return Ok(self.filter_codecs(body, mem));
         }
         let Some(our_addr) = self.our_ip(dest_side) else {
             return Err(MediaError::Full);
@@ -76,12 +81,10 @@ impl Sip<'_> {
         if !relay_new && !media.has_call(call_key) {
             // rtp_proxy_enable turned off by a reload: only the calls that
             // were relayed before stay relayed.
-            return Ok(self.filter_codecs(msg.body, mem));
+            return Ok(self.filter_codecs(body, mem));
         }
         let mut w = Buf::new(mem);
-        media.rewrite(
-            self.relay, now, call_key, &author, msg.body, our_addr, &mut w,
-        )?;
+        media.rewrite(self.relay, now, call_key, &author, body, our_addr, &mut w)?;
         if w.overflowed() {
             return Err(MediaError::Sdp(crate::sdp::SdpError::Overflow));
         }

@@ -22,12 +22,7 @@ impl Sip<'_> {
     /// plan changes it.
     pub(super) fn dial_plan(&self, src: Peer, req: &Request<'_>, next: &Next) -> Option<String> {
         let cfg = &self.p.cfg;
-        if !(cfg.shortdial || cfg.prefix)
-            || src.side != Side::Lan
-            || req.method != Method::Invite
-            || req.to_tag.is_some()
-            || !matches!(next, Next::Hop)
-        {
+        if !(cfg.shortdial || cfg.prefix) || !new_call_out(src, req, next) {
             return None;
         }
         let user = req.ruri.user.filter(|u| !u.is_empty())?;

@@ -43,16 +43,25 @@ impl Sip<'_> {
         out: &mut Outbox,
     ) {
         let msg = req.msg;
-        // shortdial / prefix: a new call from the LAN to another number
+        // shortdial / prefix, then regex: a new call from the LAN to
+        // another number
         let dialled = self.dial_plan(src, req, &next);
+        if let Some(uri) = &dialled {
+            log::debug!("{src}: dial plan: {} -> {uri}", req.uri);
+            self.stats.bump("forward", "dial-plan");
+        }
+        let mut uri_mem: [u8; MAX_REWRITTEN_URI];
+        let rewritten = if self.cfg.regex {
+            uri_mem = [0u8; MAX_REWRITTEN_URI];
+            let base = dialled.as_deref().unwrap_or(req.uri);
+            self.regex_uri(src, req, &next, base, &mut uri_mem)
+        } else {
+            None
+        }
+        .or(dialled.as_deref());
         let retargeted;
-        let req = match dialled
-            .as_deref()
-            .and_then(|u| Uri::parse(u).ok().map(|p| (u, p)))
-        {
+        let req = match rewritten.and_then(|u| Uri::parse(u).ok().map(|p| (u, p))) {
             Some((uri, ruri)) => {
-                log::debug!("{src}: dial plan: {} -> {uri}", req.uri);
-                self.stats.bump("forward", "dial-plan");
                 let mut r = req.clone();
                 r.uri = uri;
                 r.ruri = ruri;
@@ -173,7 +182,16 @@ impl Sip<'_> {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
-        let sdp_len = match self.rewrite_sdp(now, src, msg, call_key, plan.hop, &mut sdp_mem) {
+        // regex_body first: its rules see the body as the sender wrote it
+        let mut body_mem: [u8; MAX_SIP_MESSAGE];
+        if self.cfg.regex_body {
+            body_mem = [0u8; MAX_SIP_MESSAGE];
+            if let Some(n) = self.regex_body(src, msg, &mut body_mem) {
+                body = &body_mem[..n];
+            }
+        }
+        let sdp_len = match self.rewrite_sdp(now, src, msg, body, call_key, plan.hop, &mut sdp_mem)
+        {
             Ok(len) => len,
             Err(e) => {
                 self.stats.bump("media", e.as_str());

@@ -93,12 +93,14 @@ mod park;
 mod register;
 mod request;
 mod response;
+mod rewrite;
 mod stun;
 mod write;
 
 use answer::*;
 use forward::*;
 use inbound::Request;
+use rewrite::*;
 use write::*;
 
 pub use crate::output::{Buf, Channel, Outbox, Transmit};
@@ -228,6 +230,9 @@ pub struct Proxy {
     auth: Option<Box<auth::AuthState>>,
     /// siproxd's `plugin_blacklist`, [`blacklist`].
     blacklist: Option<blacklist::Blacklist>,
+    /// Where the regex, regex_body and siptrunk plugins' patterns match
+    /// ([`rewrite`]): empty until one runs, then the size of the largest.
+    regex: crate::regex::Scratch,
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -316,6 +321,7 @@ impl Proxy {
             invites: ratelimit::InviteLimiter::new(),
             auth: None,
             blacklist: None,
+            regex: crate::regex::Scratch::new(),
         };
         p.configure_auth(now);
         p

@@ -64,6 +64,9 @@ impl Sip<'_> {
                 Some((to, ruri)) => self.forward(now, src, &req, Next::Phone { to, ruri }, out),
                 None => {
                     self.stats.bump("route", "unknown-user");
+                    if let Some(next) = self.trunk_phone(now, src, &req) {
+                        return self.forward(now, src, &req, next, out);
+                    }
                     if self.redirect_to_default(src, &req, out) {
                         return;
                     }
@@ -84,6 +87,9 @@ impl Sip<'_> {
             }
         }
         if src_side == Side::Wan {
+            if let Some(next) = self.trunk_phone(now, src, &req) {
+                return self.forward(now, src, &req, next, out);
+            }
             self.stats.bump("route", "relay-denied");
             if self.redirect_to_default(src, &req, out) {
                 return;
@@ -200,4 +206,72 @@ impl Sip<'_> {
         self.answer(src, req.msg, ans(302, "Moved Temporarily"), out);
         true
     }
+
+    /// siproxd's siptrunk plugin: a WAN request for a user no phone
+    /// registered, whose Request-URI user (else To user) is one of a
+    /// trunk's numbers, goes to the phone registered with the trunk's
+    /// account (the first trunk that matches decides, as in siproxd). The
+    /// Request-URI keeps the number dialled, on the phone's contact
+    /// address: a PBX behind one account routes by the number (DID).
+    /// `None`: not for a trunk, or its phone is not registered (then the
+    /// request is answered as before).
+    fn trunk_phone(&mut self, now: Instant, src: Peer, req: &Request<'_>) -> Option<Next> {
+        if !self.p.cfg.siptrunk || src.side != Side::Wan {
+            return None;
+        }
+        let to_user = req
+            .msg
+            .header(HeaderName::To)
+            .and_then(|h| NameAddr::parse(h.value).ok())
+            .and_then(|na| na.uri.user);
+        let p = &mut *self.p;
+        let users = [req.ruri.user, to_user];
+        let (trunk, number) = p.cfg.siptrunks.iter().find_map(|t| {
+            users
+                .iter()
+                .flatten()
+                .find(|u| t.numbers.is_match(u.as_bytes(), &mut p.regex))
+                .map(|u| (t, *u))
+        })?;
+        let Some(reg) = p
+            .regs
+            .by_aor(&trunk.account)
+            .filter(|r| r.confirmed && r.expires_at > now)
+            .max_by_key(|r| r.expires_at)
+        else {
+            log::debug!(
+                "{src}: siptrunk '{}': {number}, but no phone is registered as {}",
+                trunk.name,
+                trunk.account
+            );
+            self.stats.bump("route", "siptrunk-unregistered");
+            return None;
+        };
+        let ruri = with_user(&reg.contact, number).unwrap_or_else(|| reg.contact.clone());
+        log::debug!(
+            "{src}: siptrunk '{}': {number} to {}'s phone, {ruri}",
+            trunk.name,
+            trunk.account
+        );
+        let to = p.phone_peer(reg);
+        self.stats.bump("route", "siptrunk");
+        Some(Next::Phone { to, ruri })
+    }
+}
+
+/// `contact` (a phone's Contact URI) with `user` as its user part, its
+/// host, port and parameters kept; `None` if it does not parse or fit.
+fn with_user(contact: &str, user: &str) -> Option<UriString> {
+    let u = Uri::parse(contact).ok()?;
+    let mut s = UriString::new();
+    s.push_str(u.scheme).ok()?;
+    s.push(':').ok()?;
+    s.push_str(user).ok()?;
+    s.push('@').ok()?;
+    s.push_str(u.host_str).ok()?;
+    if let Some(port) = u.port {
+        core::fmt::Write::write_fmt(&mut s, format_args!(":{port}")).ok()?;
+    }
+    s.push_str(u.params).ok()?;
+    Some(s)
 }

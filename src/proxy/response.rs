@@ -74,6 +74,14 @@ impl Sip<'_> {
         let call_key = self.call_key(msg);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
+        // regex_body first: its rules see the body as the sender wrote it
+        let mut body_mem: [u8; MAX_SIP_MESSAGE];
+        if self.cfg.regex_body {
+            body_mem = [0u8; MAX_SIP_MESSAGE];
+            if let Some(n) = self.regex_body(src, msg, &mut body_mem) {
+                body = &body_mem[..n];
+            }
+        }
         let answers = code > 100
             && code < 300
             && matches!(
@@ -87,7 +95,7 @@ impl Sip<'_> {
             return self.stats.bump("drop", "answer-after-timeout");
         }
         if answers {
-            match self.rewrite_sdp(now, src, msg, call_key, dest, &mut sdp_mem) {
+            match self.rewrite_sdp(now, src, msg, body, call_key, dest, &mut sdp_mem) {
                 Ok(Some(len)) => body = &sdp_mem[..len],
                 Ok(None) => {}
                 Err(e) => {

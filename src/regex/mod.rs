@@ -301,7 +301,7 @@ impl Captures {
     pub fn get(&self, i: usize) -> Option<Range<usize>> {
         let s = *self.slots.get(2 * i)?;
         let e = *self.slots.get(2 * i + 1)?;
-        (s != NONE && e != NONE && s <= e).then(|| s as usize..e as usize)
+        (s != NONE && e != NONE && s <= e).then_some(s as usize..e as usize)
     }
 }
 

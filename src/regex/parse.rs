@@ -366,20 +366,8 @@ impl Parser<'_> {
         let Some(len) = rest.windows(2).position(|w| w == b":]") else {
             return Err(self.err(ErrorKind::UnmatchedBracket));
         };
-        let test: fn(&u8) -> bool = match &rest[..len] {
-            b"alnum" => u8::is_ascii_alphanumeric,
-            b"alpha" => u8::is_ascii_alphabetic,
-            b"blank" => |b| *b == b' ' || *b == b'\t',
-            b"cntrl" => u8::is_ascii_control,
-            b"digit" => u8::is_ascii_digit,
-            b"graph" => u8::is_ascii_graphic,
-            b"lower" => u8::is_ascii_lowercase,
-            b"print" => |b| b.is_ascii_graphic() || *b == b' ',
-            b"punct" => u8::is_ascii_punctuation,
-            b"space" => |b| b.is_ascii_whitespace() || *b == 0x0b,
-            b"upper" => u8::is_ascii_uppercase,
-            b"xdigit" => u8::is_ascii_hexdigit,
-            _ => return Err(self.err(ErrorKind::UnknownClass)),
+        let Some(&(_, test)) = CLASSES.iter().find(|(n, _)| n.as_bytes() == &rest[..len]) else {
+            return Err(self.err(ErrorKind::UnknownClass));
         };
         for b in (0..=127u8).filter(test) {
             set_add(set, b);
@@ -388,6 +376,25 @@ impl Parser<'_> {
         Ok(())
     }
 }
+
+/// Whether a byte is in a class.
+type ClassTest = fn(&u8) -> bool;
+
+/// POSIX's character classes, ASCII.
+const CLASSES: [(&str, ClassTest); 12] = [
+    ("alnum", u8::is_ascii_alphanumeric),
+    ("alpha", u8::is_ascii_alphabetic),
+    ("blank", |b| *b == b' ' || *b == b'\t'),
+    ("cntrl", u8::is_ascii_control),
+    ("digit", u8::is_ascii_digit),
+    ("graph", u8::is_ascii_graphic),
+    ("lower", u8::is_ascii_lowercase),
+    ("print", |b| b.is_ascii_graphic() || *b == b' '),
+    ("punct", u8::is_ascii_punctuation),
+    ("space", |b| b.is_ascii_whitespace() || *b == 0x0b),
+    ("upper", u8::is_ascii_uppercase),
+    ("xdigit", u8::is_ascii_hexdigit),
+];
 
 /// Writes the program, never longer than [`MAX_PROGRAM`].
 struct Emitter {

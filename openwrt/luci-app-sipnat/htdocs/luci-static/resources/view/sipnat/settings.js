@@ -435,7 +435,7 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_shortdial.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_regex.so, plugin_regex_body.so, plugin_shortdial.so, plugin_siptrunk.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
@@ -443,7 +443,10 @@ return view.extend({
 		o.value('plugin_fix_bogus_via.so', _('plugin_fix_bogus_via.so: answer some networks at their real port'));
 		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
 		o.value('plugin_prefix.so', _('plugin_prefix.so: a prefix before every number dialled'));
+		o.value('plugin_regex.so', _('plugin_regex.so: new calls retargeted by regular expressions'));
+		o.value('plugin_regex_body.so', _('plugin_regex_body.so: message bodies rewritten by regular expressions'));
 		o.value('plugin_shortdial.so', _('plugin_shortdial.so: short dials'));
+		o.value('plugin_siptrunk.so', _('plugin_siptrunk.so: calls from a SIP trunk to the phone of its account'));
 		o.value('plugin_stats.so', _('plugin_stats.so: statistics to the log and a file'));
 		o.value('plugin_stripheader.so', _('plugin_stripheader.so: take headers out of every message'));
 		o.value('plugin_stun.so', _('plugin_stun.so: learn the public address from a STUN server'));
@@ -506,6 +509,56 @@ return view.extend({
 		o = s.taboption('plugins', form.Value, 'plugin_prefix_akey', _('Prefix'),
 			_('Put before every number the phones dial (with plugin_prefix.so), e.g. 0 for an outside line.'));
 		o.datatype = 'maxlength(64)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_regex_desc', _('Regex: names'),
+			_('With plugin_regex.so: a name per rule, for the log. The n-th name, pattern and replacement make rule n: give as many of each.'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_regex_pattern', _('Regex: patterns'),
+			_('POSIX extended regular expressions, case ignored: a phone\'s new call goes to what the first rule that matches makes of its Request-URI (e.g. ^(sips?:)00).'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_regex_replace', _('Regex: replacements'),
+			_('What replaces every match of the pattern; \\1 ... \\9 insert its groups (e.g. \\1+). The result must be a SIP URI.'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_regex_body_desc', _('Body regex: names'),
+			_('With plugin_regex_body.so: a name per rule. The n-th name, pattern and replacement make rule n: give as many of each.'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_regex_body_pattern', _('Body regex: patterns'),
+			_('POSIX extended regular expressions, case ignored, applied to every message body in turn, before sipnat masquerades the SDP.'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_regex_body_replace', _('Body regex: replacements'),
+			_('What replaces every match of the pattern; \\1 ... \\9 insert its groups.'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_siptrunk_name', _('SIP trunks: names'),
+			_('With plugin_siptrunk.so: a name per trunk, for the log. The n-th name, account and numbers make trunk n: give as many of each.'));
+		o.datatype = 'maxlength(512)';
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_siptrunk_account', _('SIP trunks: accounts'),
+			_('The account whose phone gets the trunk\'s calls, as it registers: sip:user@host.'));
+		o.datatype = 'maxlength(512)';
+		o.validate = function(section_id, value) {
+			if (value == null || value === '')
+				return true;
+			return /^sips?:[^\s<>"@]+@[^\s<>"]+$/.test(value) ? true : _('A SIP account: sip:user@host');
+		};
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.DynamicList, 'plugin_siptrunk_numbers_regex', _('SIP trunks: numbers'),
+			_('POSIX extended regular expressions, case ignored, matched against the number called (e.g. ^555123(10[0-9]|11[012])$).'));
+		o.datatype = 'maxlength(512)';
 		o.modalonly = true;
 
 		o = s.taboption('plugins', form.Value, 'plugin_stun_server', _('STUN server'),
