@@ -2,7 +2,8 @@
 # openwrt/ipk.sh: how an opkg package (.ipk) is packed reproducibly, without
 # the OpenWrt SDK. Sourced (not run) by openwrt/mkipk.sh (sipnat) and
 # openwrt/mkipk-luci.sh (luci-app-sipnat), so both packages are packed by
-# one mechanism. POSIX sh; needs GNU tar and find (-printf), sort and gzip.
+# one mechanism. POSIX sh; needs GNU tar and find (-printf), sort, and pigz
+# (else gzip: see _ipk_gzip).
 #
 # The caller defines die() (message to stderr, exit 2) and stages the
 # package in a work directory: WORK/data holds the files as installed,
@@ -58,6 +59,20 @@ ipk_size() {
 	printf '%s\n' "$((_ipk_size + 0))"
 }
 
+# _ipk_gzip: stdin gzip'd to stdout, as small as gzip's format allows: pigz
+# -11 is zopfli, an exhaustive deflate encoder whose output every gunzip
+# (opkg's included) reads; 4 % smaller than gzip -9 (the mipsel package:
+# -10.9 KB, measured at issue 12), about 2 s a package. Without pigz, gzip
+# -9 (a valid but bigger package; a note says so). -n: no name, no time.
+_ipk_gzip() {
+	if command -v pigz >/dev/null 2>&1; then
+		pigz -11 -n -c
+	else
+		echo "ipk.sh: pigz not found, packing with gzip -9 (a bigger package)" >&2
+		gzip -9n
+	fi
+}
+
 # _ipk_tarball DIR OUT EPOCH: a reproducible gzip'd tar of DIR's contents as
 # ./...: the directories first (by name), then the files, largest first
 # (equal sizes by name). Identical files (the configuration and its
@@ -71,7 +86,7 @@ _ipk_tarball() {
 		find . ! -type d -printf '%s %p\n' | LC_ALL=C sort -k1,1nr -k2 | cut -d' ' -f2-
 	) >"$1.list" || die "cannot list $1"
 	LC_ALL=C tar --format=gnu --no-recursion --owner=0 --group=0 --numeric-owner \
-		--mtime="@$3" -C "$1" -T "$1.list" -cf - | gzip -9n >"$2"
+		--mtime="@$3" -C "$1" -T "$1.list" -cf - | _ipk_gzip >"$2"
 	rm -f "$1.list"
 }
 
@@ -89,6 +104,6 @@ ipk_pack() {
 	# The outer order is opkg's: debian-binary, data, control (no --sort
 	# here: the names are given in that order).
 	LC_ALL=C tar --format=gnu --owner=0 --group=0 --numeric-owner --mtime="@$2" \
-		-C "$1/pkg" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz | gzip -9n >"$3.tmp"
+		-C "$1/pkg" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz | _ipk_gzip >"$3.tmp"
 	mv "$3.tmp" "$3"
 }

@@ -40,9 +40,10 @@
 # Reproducible: the same inputs give byte-identical packages. Every entry
 # gets the mtime SOURCE_DATE_EPOCH (default: the time of the repository's
 # last commit, else 0), owner 0:0, fixed modes whatever the umask and the
-# source files' modes, entries in ipk.sh's order, gzip -n (no name, no time).
+# source files' modes, entries in ipk.sh's order, pigz/gzip -n (no name, no
+# time).
 # The packing is openwrt/ipk.sh's, shared with openwrt/mkipk-luci.sh.
-# Needs GNU tar and find, sort and gzip.
+# Needs GNU tar and find, sort, and pigz (else gzip).
 set -eu
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

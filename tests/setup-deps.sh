@@ -20,6 +20,7 @@
 #               modules; recommends such as the GTK front end are not needed)
 #   nodejs      node, which checks and runs the LuCI app's JavaScript
 #               (tests/luci.rs)
+#   pigz        zopfli compression of the .ipk packages (openwrt/ipk.sh)
 #   coturn      turnserver, the real STUN server that tests/netns_stun.rs
 #               runs in a namespace for the stun plugin; its system service
 #               is kept from starting, as kamailio's (see below)
@@ -28,7 +29,7 @@
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs coturn"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs coturn pigz"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;

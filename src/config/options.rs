@@ -42,7 +42,9 @@ impl Status {
     }
 }
 
-/// One siproxd option.
+/// One siproxd option, as the reader needs it. What it means (for the
+/// README) is kept apart, in [`options_markdown`]'s table only, so the
+/// binary does not carry the documentation (6 KB of the MIPS package).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptionInfo {
     /// The option name exactly as siproxd spells it (case-sensitive).
@@ -51,34 +53,41 @@ pub struct OptionInfo {
     pub status: Status,
     /// `true` when siproxd collects repeated lines into a list.
     pub list: bool,
-    /// One line, our own words: what the option does in siproxd.
-    pub meaning: &'static str,
 }
 
-const fn opt(name: &'static str, status: Status, meaning: &'static str) -> OptionInfo {
+const fn opt(name: &'static str, status: Status) -> OptionInfo {
     OptionInfo {
         name,
         status,
         list: false,
-        meaning,
     }
 }
 
-const fn list(name: &'static str, status: Status, meaning: &'static str) -> OptionInfo {
+const fn list(name: &'static str, status: Status) -> OptionInfo {
     OptionInfo {
         name,
         status,
         list: true,
-        meaning,
     }
+}
+
+/// The option table, written once: each entry `opt(name, status, meaning)`
+/// or `list(...)`. It makes [`SIPROXD_OPTIONS`] (what the reader looks up)
+/// and `MEANINGS` (one line, our own words: what the option does in
+/// siproxd; same order), which only [`options_markdown`] reads.
+macro_rules! options_table {
+    ($($kind:ident($name:literal, $status:ident, $meaning:literal $(,)?)),* $(,)?) => {
+        /// Every option siproxd 0.8 understands (core table and all bundled
+        /// plugins), plus the few older names (`log_calls`, `pi_shortdial_*`)
+        /// that configs written for siproxd 0.5–0.7 still carry.
+        pub const SIPROXD_OPTIONS: &[OptionInfo] = &[$($kind($name, $status)),*];
+        const MEANINGS: &[&str] = &[$($meaning),*];
+    };
 }
 
 use Status::{Implemented, NotApplicable, NotYet, ServedByInit};
 
-/// Every option siproxd 0.8 understands (core table and all bundled plugins),
-/// plus the few older names (`log_calls`, `pi_shortdial_*`) that configs
-/// written for siproxd 0.5–0.7 still carry.
-pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
+options_table! {
     // --- network interfaces and addresses
     opt(
         "if_inbound",
@@ -502,7 +511,7 @@ pub const SIPROXD_OPTIONS: &[OptionInfo] = &[
         NotApplicable,
         "Seconds within which a REGISTER answer must arrive to count (sipnat matches each answer to its request by its sealed branch: no window needed).",
     ),
-];
+}
 
 /// Look an option up by its exact (case-sensitive) name.
 pub fn lookup(name: &str) -> Option<&'static OptionInfo> {
@@ -546,7 +555,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The README table: every option, its siproxd meaning and sipnat's status.
 pub fn options_markdown() -> String {
     let mut s = String::from("| option | siproxd meaning | sipnat status |\n|---|---|---|\n");
-    for o in SIPROXD_OPTIONS {
+    for (o, meaning) in SIPROXD_OPTIONS.iter().zip(MEANINGS) {
         let name = if o.list {
             format!("`{}` (list)", o.name)
         } else {
@@ -555,7 +564,7 @@ pub fn options_markdown() -> String {
         s.push_str(&format!(
             "| {} | {} | {} |\n",
             name,
-            o.meaning.replace('|', "\\|"),
+            meaning.replace('|', "\\|"),
             o.status.describe()
         ));
     }

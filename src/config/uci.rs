@@ -66,41 +66,41 @@ const SIPROXD_SECTION_TYPE: &str = "siproxd";
 
 /// Options that exist only in UCI files, beside siproxd's own names.
 pub const UCI_ONLY_OPTIONS: &[OptionInfo] = &[
+    // 1: the init script starts this section; 0: it does not (and sipnat exits when asked to run it).
     OptionInfo {
         name: "enabled",
         status: Status::Implemented,
         list: false,
-        meaning: "1: the init script starts this section; 0: it does not (and sipnat exits when asked to run it).",
     },
+    // OpenWrt network name of the LAN side (e.g. lan); the init script resolves it to if_inbound.
     OptionInfo {
         name: "interface_inbound",
         status: Status::Implemented,
         list: false,
-        meaning: "OpenWrt network name of the LAN side (e.g. lan); the init script resolves it to if_inbound.",
     },
+    // OpenWrt network name of the WAN side (e.g. wan); the init script resolves it to if_outbound.
     OptionInfo {
         name: "interface_outbound",
         status: Status::Implemented,
         list: false,
-        meaning: "OpenWrt network name of the WAN side (e.g. wan); the init script resolves it to if_outbound.",
     },
+    // 1: the init script opens the SIP port to the WAN zone for unsolicited requests; 0 (default): closed, replies to what sipnat sent still pass (conntrack).
     OptionInfo {
         name: "wan_sip_open",
         status: Status::Implemented,
         list: false,
-        meaning: "1: the init script opens the SIP port to the WAN zone for unsolicited requests; 0 (default): closed, replies to what sipnat sent still pass (conntrack).",
     },
+    // With wan_sip_open 1: only these IPv4 addresses or networks (e.g. the provider's) may reach the SIP port; none: the whole WAN.
     OptionInfo {
         name: "wan_sip_allow",
         status: Status::Implemented,
         list: true,
-        meaning: "With wan_sip_open 1: only these IPv4 addresses or networks (e.g. the provider's) may reach the SIP port; none: the whole WAN.",
     },
+    // Digest algorithms sipnat offers the phones, in order of preference (default 'SHA-256 MD5', RFC 8760); 'MD5' for phones that give up on a SHA-256 challenge instead of skipping it.
     OptionInfo {
         name: "proxy_auth_algorithms",
         status: Status::Implemented,
         list: false,
-        meaning: "Digest algorithms sipnat offers the phones, in order of preference (default 'SHA-256 MD5', RFC 8760); 'MD5' for phones that give up on a SHA-256 challenge instead of skipping it.",
     },
 ];
 

@@ -549,7 +549,7 @@ impl Resolver {
                 self.store(now, q.name, q.qtype, answer, ttl);
             }
             Outcome::Negative(e, ttl) => {
-                log::debug!("dns: {} {:?}: {e}", q.name, q.qtype);
+                log::debug!("dns: {} {}: {e}", q.name, q.qtype.as_str());
                 self.store(now, q.name, q.qtype, Answer::Negative(e), ttl);
             }
             // Turned into Negative above.
@@ -618,7 +618,7 @@ impl Resolver {
         let Some(q) = self.pending.get_mut(query.slot()).and_then(Option::take) else {
             return false;
         };
-        log::debug!("dns: {} {:?}: no socket", q.name, q.qtype);
+        log::debug!("dns: {} {}: no socket", q.name, q.qtype.as_str());
         let failed = Answer::Negative(DnsError::NoSocket);
         self.store(now, q.name, q.qtype, failed, LOCAL_FAILURE_TTL);
         true
@@ -651,7 +651,7 @@ impl Resolver {
             let Some(q) = self.pending.get_mut(slot).and_then(Option::take) else {
                 continue;
             };
-            log::debug!("dns: {} {:?}: timeout", q.name, q.qtype);
+            log::debug!("dns: {} {}: timeout", q.name, q.qtype.as_str());
             self.store(
                 now,
                 q.name,

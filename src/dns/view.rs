@@ -19,10 +19,7 @@ impl CacheView<'_> {
 
     /// `A` or `SRV`.
     pub fn kind(&self) -> &'static str {
-        match self.entry.qtype {
-            super::QType::A => "A",
-            super::QType::Srv => "SRV",
-        }
+        self.entry.qtype.as_str()
     }
 
     /// The answer sipnat uses: an address, `target:port` for SRV, or the

@@ -180,6 +180,14 @@ pub(super) enum QType {
 }
 
 impl QType {
+    /// `A` or `SRV`, for status and logs.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            QType::A => "A",
+            QType::Srv => "SRV",
+        }
+    }
+
     pub(super) fn code(self) -> u16 {
         match self {
             QType::A => TYPE_A,
