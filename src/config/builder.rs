@@ -366,6 +366,12 @@ pub(super) fn apply_typed(
                 .map_err(|e| format!("{key}: {e}")),
             |_| (),
         ),
+        "plugin_fix_DTAG_networks" => done(
+            cfg.fix_dtag_networks
+                .extend_from_list(value)
+                .map_err(|e| format!("{key}: {e}")),
+            |_| (),
+        ),
         "plugin_codecfilter_blacklist" => done(header_text(key, value), |v| {
             cfg.codec_blacklist.extend(v)
         }),
@@ -553,6 +559,7 @@ impl<'f> Builder<'f> {
                 "plugin_shortdial" => self.cfg.shortdial = true,
                 "plugin_prefix" => self.cfg.prefix = true,
                 "plugin_fix_bogus_via" => self.cfg.fix_bogus_via = true,
+                "plugin_fix_dtag" => self.cfg.fix_dtag = true,
                 "plugin_defaulttarget" => self.cfg.defaulttarget = true,
                 "plugin_stripheader" => self.cfg.stripheader = true,
                 "plugin_stun" => self.cfg.stun = true,

@@ -270,6 +270,12 @@ pub struct Config {
     /// as if their Via had `rport`, whatever port it names.
     pub fix_bogus_via: bool,
     pub fix_bogus_via_networks: Acl,
+    /// `load_plugin = plugin_fix_DTAG`: a response from these networks
+    /// (`plugin_fix_DTAG_networks`) whose top Via host is in them too is
+    /// taken as answering sipnat's Via when its branch is a sealed branch
+    /// of sipnat's, whatever host and port the Via names.
+    pub fix_dtag: bool,
+    pub fix_dtag_networks: Acl,
     /// `load_plugin = plugin_stun`: the public address is asked of
     /// `stun_server`:`stun_port` every `stun_period` seconds (RFC 5389).
     pub stun: bool,
@@ -409,6 +415,8 @@ impl Default for Config {
             defaulttarget_log: false,
             fix_bogus_via: false,
             fix_bogus_via_networks: Acl::default(),
+            fix_dtag: false,
+            fix_dtag_networks: Acl::default(),
             codecfilter: false,
             codec_blacklist: Vec::new(),
             stats: false,

@@ -308,7 +308,7 @@ options_table! {
     list(
         "load_plugin",
         NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_regex, plugin_regex_body, plugin_shortdial, plugin_siptrunk, plugin_stats, plugin_stripheader, plugin_stun; any other plugin warns and does nothing yet.",
+        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_DTAG, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_regex, plugin_regex_body, plugin_shortdial, plugin_siptrunk, plugin_stats, plugin_stripheader, plugin_stun; any other plugin warns and does nothing yet.",
     ),
     opt(
         "thread_stack_size",
@@ -373,8 +373,8 @@ options_table! {
     // --- plugin_fix_DTAG
     opt(
         "plugin_fix_DTAG_networks",
-        NotYet,
-        "Networks of Deutsche Telekom servers whose broken Via headers are fixed.",
+        Implemented,
+        "Networks (comma-separated) of a provider that answers with the host of sipnat's Via replaced (Deutsche Telekom; 217.0.23.100/32 in siproxd's example). A response from them whose top Via names a host in them too is taken as sipnat's when its branch is sipnat's sealed branch: the seal proves it, the host is not needed. When the branch is gone too, nothing can route the response without state: it is dropped, counted (drop.response-dtag-no-branch) and logged.",
     ),
     // --- plugin_fix_fbox_anoncall
     opt(

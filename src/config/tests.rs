@@ -381,7 +381,7 @@ fn every_bad_line_is_reported_not_just_the_first() {
 fn unimplemented_options_warn_once_by_name() {
     let (c, d) = parse(
         "obscure_loops = 1\nobscure_loops = 0\nmask_host = 10.0.0.1\nplugindir = /usr/lib/siproxd\n\
-         plugin_fix_DTAG_networks = 10.0.0.0/8\nplugin_fix_DTAG_networks = 10.0.0.0/8\n",
+         plugin_fix_fbox_anoncall_networks = 10.0.0.0/8\nplugin_fix_fbox_anoncall_networks = 10.0.0.0/8\n",
     );
     assert_eq!(c, Config::default(), "unimplemented options change nothing");
     assert!(errors(&d).is_empty(), "{d:#?}");
@@ -394,21 +394,16 @@ fn unimplemented_options_warn_once_by_name() {
     assert_eq!(named("obscure_loops"), 1, "{w:#?}");
     assert_eq!(named("mask_host"), 1);
     assert_eq!(named("plugindir"), 1);
-    assert_eq!(named("plugin_fix_DTAG_networks"), 1);
+    assert_eq!(named("plugin_fix_fbox_anoncall_networks"), 1);
     assert_eq!(w.len(), 4, "{w:#?}");
     assert!(w[0].message.contains("not implemented yet") && w[0].line == 1);
     let plugindir = w.iter().find(|x| x.message.contains("plugindir")).unwrap(); // counted above
     assert!(plugindir.message.contains("no meaning"), "{plugindir}");
-    let shortdial = w
+    let fbox = w
         .iter()
-        .find(|x| x.message.contains("plugin_fix_DTAG_networks"))
+        .find(|x| x.message.contains("plugin_fix_fbox_anoncall_networks"))
         .unwrap(); // counted above
-    assert!(
-        shortdial
-            .message
-            .contains("plugin is not built into sipnat"),
-        "{shortdial}"
-    );
+    assert!(fbox.message.contains("not needed"), "{fbox}");
 }
 
 #[test]

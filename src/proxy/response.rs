@@ -1,5 +1,7 @@
 //! Responses (RFC 3261 §16.7): back to where their request came from, as
-//! sipnat's branch says.
+//! sipnat's branch says. With siproxd's fix_DTAG, a listed provider's
+//! response whose top Via host it replaced (against §18.1.2: the sent-by
+//! must come back as sent) is still taken when the branch is sipnat's.
 
 use super::*;
 
@@ -21,11 +23,20 @@ impl Sip<'_> {
         let Some(top) = msg.top_via() else {
             return self.stats.bump("drop", "response-no-via");
         };
-        let Some(text) = top
-            .branch()
-            .and_then(|b| b.strip_prefix(OUR_BRANCH_PREFIX))
-            .filter(|_| self.is_us(&top.host, top.port))
-        else {
+        // siproxd's fix_DTAG: a listed network that answers with the host
+        // of our Via replaced by its own. Our sealed branch, opened below,
+        // is the proof the Via is ours; its host is not needed.
+        let dtag = self.dtag_via(src, &top);
+        let branch = top.branch().and_then(|b| b.strip_prefix(OUR_BRANCH_PREFIX));
+        let Some(text) = branch.filter(|_| dtag || self.is_us(&top.host, top.port)) else {
+            if dtag {
+                // The branch is gone too: nothing says where it goes.
+                log::warn!(
+                    "fix_DTAG: response from {} lost sipnat's branch in its Via; dropped",
+                    src.addr
+                );
+                return self.stats.bump("drop", "response-dtag-no-branch");
+            }
             // Not through us (RFC 3261 §16.7 step 1 / §18.1.2): includes the
             // RFC 4475 broadcast Via (bcast.dat).
             return self.stats.bump("drop", "response-not-ours");
@@ -54,6 +65,9 @@ impl Sip<'_> {
             if disc != sealed.discriminator {
                 return self.stats.bump("drop", "response-stray");
             }
+        }
+        if dtag && !self.is_us(&top.host, top.port) {
+            self.stats.bump("route", "dtag-via-accepted");
         }
         let dest = sealed.reply;
         let dest_side = dest.side;
@@ -128,5 +142,18 @@ impl Sip<'_> {
         } else {
             self.stats.bump("drop", "outbox-full");
         }
+    }
+}
+
+impl Proxy {
+    /// siproxd's fix_DTAG: the response comes from one of
+    /// `plugin_fix_DTAG_networks` and its top Via names a host in them too
+    /// (an address literal: no name a WAN sender wrote is looked up).
+    fn dtag_via(&self, src: Peer, top: &Via<'_>) -> bool {
+        let nets = &self.cfg.fix_dtag_networks;
+        self.cfg.fix_dtag
+            && src.side == Side::Wan
+            && nets.contains(*src.addr.ip())
+            && matches!(top.host, Host::Ipv4(ip) if nets.contains(ip))
     }
 }

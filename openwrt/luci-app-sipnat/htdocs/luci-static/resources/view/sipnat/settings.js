@@ -59,7 +59,7 @@ function validateAcl(section_id, value) {
 }
 
 // A comma-separated list of IPv4 networks only (no host names), as sipnat
-// reads plugin_fix_bogus_via_networks.
+// reads plugin_fix_bogus_via_networks and plugin_fix_DTAG_networks.
 function validateNetworkList(section_id, value) {
 	if (value == null || value === '')
 		return true;
@@ -435,12 +435,13 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_logcall.so, plugin_prefix.so, plugin_regex.so, plugin_regex_body.so, plugin_shortdial.so, plugin_siptrunk.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names are accepted with a warning and do nothing yet.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_fix_DTAG.so, plugin_logcall.so, plugin_prefix.so, plugin_regex.so, plugin_regex_body.so, plugin_shortdial.so, plugin_siptrunk.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names are accepted with a warning and do nothing yet.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
 		o.value('plugin_defaulttarget.so', _('plugin_defaulttarget.so: calls for unknown users to a default target'));
 		o.value('plugin_fix_bogus_via.so', _('plugin_fix_bogus_via.so: answer some networks at their real port'));
+		o.value('plugin_fix_DTAG.so', _('plugin_fix_DTAG.so: take answers whose Via host a provider replaced'));
 		o.value('plugin_logcall.so', _('plugin_logcall.so: a log line as each call starts and ends'));
 		o.value('plugin_prefix.so', _('plugin_prefix.so: a prefix before every number dialled'));
 		o.value('plugin_regex.so', _('plugin_regex.so: new calls retargeted by regular expressions'));
@@ -492,6 +493,11 @@ return view.extend({
 
 		o = s.taboption('plugins', form.Value, 'plugin_fix_bogus_via_networks', _('Bogus Via: networks'),
 			_('Comma-separated IPv4 networks whose requests are answered at their source port, whatever their Via says (with plugin_fix_bogus_via.so).'));
+		o.validate = validateNetworkList;
+		o.modalonly = true;
+
+		o = s.taboption('plugins', form.Value, 'plugin_fix_DTAG_networks', _('DTAG Via: networks'),
+			_('Comma-separated IPv4 networks of a provider that replaces the host of sipnat\'s Via in its answers (Deutsche Telekom: 217.0.23.100/32); such answers are taken when they keep sipnat\'s branch (with plugin_fix_DTAG.so).'));
 		o.validate = validateNetworkList;
 		o.modalonly = true;
 
