@@ -119,3 +119,162 @@ fn fix_dtag_refuses_what_it_cannot_prove() {
     assert_eq!(sim.core.stats().get("drop", "response-dtag-no-branch"), 1);
     assert_eq!(sim.core.stats().get("route", "dtag-via-accepted"), 0);
 }
+
+/// siproxd's example values, with this world's addresses: sipnat's LAN
+/// address is the phones' domain, shown to the WAN as a public name.
+const MASK_CONF: &str = "mask_host = 10.77.1.1\nmasked_host = my.public.host\n";
+
+/// The URI inside a From or To value.
+fn uri_of(v: &str) -> &str {
+    v.split('<').nth(1).unwrap().split('>').next().unwrap()
+}
+
+/// siproxd's mask_host/masked_host: phone 100 registered at sipnat with
+/// sipnat's own LAN address as its domain (as the phones siproxd's mask
+/// feature is for must) is user 100 at my.public.host to the outside, both
+/// ways: its calls out show that host and no LAN address, the answers
+/// come back with its own view, and a call for 100@my.public.host reaches
+/// it.
+#[test]
+fn mask_host_shows_a_phone_registered_at_sipnat_under_the_masked_host() {
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_proxy_enable = 0\n{MASK_CONF}",
+        config_text()
+    ));
+    let ok = sim.one(
+        PHONE,
+        &register("100", "10.77.1.1", PHONE, "mreg@10.77.1.2", 1, "mr1", 3600),
+    );
+    assert!(ok.first_line().starts_with("SIP/2.0 200"), "{}", ok.text);
+    assert_eq!(sim.core.stats().get("registration", "local"), 1);
+
+    // A call out, from the phone's own domain: the From shows the masked
+    // host, and no LAN address leaves.
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "10.77.1.1",
+        "10.77.1.2:5060",
+        "mo2@10.77.1.2",
+        "mo2",
+        "sip:100@10.77.1.2:5060",
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr(PEER));
+    assert_no_lan_leak(&out);
+    assert_eq!(
+        uri_of(&out.header("From").unwrap()),
+        "sip:100@my.public.host"
+    );
+    assert_eq!(uri_of(&out.header("To").unwrap()), "sip:bob@198.51.100.3");
+    // The answer reaches the phone with its own From back.
+    let answer = response_to(
+        &out,
+        200,
+        "OK",
+        Some("b9"),
+        "Contact: <sip:bob@198.51.100.3>\r\n",
+    );
+    let back = sim.one(PEER, &answer);
+    assert_eq!(back.to, addr(PHONE));
+    assert_eq!(uri_of(&back.header("From").unwrap()), "sip:100@10.77.1.1");
+    assert!(back.header("From").unwrap().ends_with(";tag=tagmo2"));
+
+    // A call in for 100@my.public.host reaches the phone, which sees its
+    // own AOR in the To; its answer shows the masked host again.
+    let inv = invite(
+        "sip:100@my.public.host",
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "mi1@198.51.100.3",
+        "mi1",
+        "sip:alice@198.51.100.3",
+    );
+    let to_phone = sim.one(PEER, &inv);
+    assert_eq!(to_phone.to, addr(PHONE));
+    assert!(
+        to_phone
+            .first_line()
+            .starts_with("INVITE sip:100@10.77.1.2:5060;transport=udp SIP/2.0"),
+        "{}",
+        to_phone.first_line()
+    );
+    assert_eq!(uri_of(&to_phone.header("To").unwrap()), "sip:100@10.77.1.1");
+    let ringing = response_to(
+        &to_phone,
+        180,
+        "Ringing",
+        Some("p1"),
+        "Contact: <sip:100@10.77.1.2:5060>\r\n",
+    );
+    let out = sim.one(PHONE, &ringing);
+    assert_eq!(out.to, addr(PEER));
+    assert_no_lan_leak(&out);
+    assert_eq!(uri_of(&out.header("To").unwrap()), "sip:100@my.public.host");
+    assert!(out.header("To").unwrap().ends_with(";tag=p1"));
+
+    // Another user at the masked host is nobody here.
+    let inv = invite(
+        "sip:101@my.public.host",
+        "alice",
+        "198.51.100.3",
+        "198.51.100.3:5060",
+        "mi2@198.51.100.3",
+        "mi2",
+        "sip:alice@198.51.100.3",
+    );
+    assert!(sim.one(PEER, &inv).first_line().starts_with("SIP/2.0 403"));
+}
+
+/// A REGISTER passed on to a provider with the masked domain in its To
+/// and From: the registrar sees the masked host, its 2xx (naming the
+/// masked host) confirms the phone's binding, and the phone gets its own
+/// view back.
+#[test]
+fn mask_host_in_a_register_passed_to_the_provider() {
+    let mut sim = Sim::with_config(&format!(
+        "{}rtp_proxy_enable = 0\n{MASK_CONF}",
+        config_text()
+    ));
+    let reg = register(
+        "200",
+        "10.77.1.1",
+        PHONE2,
+        "mreg2@10.77.1.3",
+        1,
+        "mr2",
+        3600,
+    )
+    .replacen("REGISTER sip:10.77.1.1 ", "REGISTER sip:198.51.100.2 ", 1);
+    let fwd = sim.one(PHONE2, &reg);
+    assert_eq!(fwd.to, addr(REGISTRAR));
+    assert_no_lan_leak(&fwd);
+    assert_eq!(uri_of(&fwd.header("To").unwrap()), "sip:200@my.public.host");
+    assert_eq!(
+        uri_of(&fwd.header("From").unwrap()),
+        "sip:200@my.public.host"
+    );
+    let contact = fwd.header("Contact").unwrap();
+    let ok = response_to(
+        &fwd,
+        200,
+        "OK",
+        Some("r"),
+        &format!("Contact: {contact}\r\n"),
+    );
+    let back = sim.one(REGISTRAR, &ok);
+    assert_eq!(back.to, addr(PHONE2));
+    assert_eq!(uri_of(&back.header("To").unwrap()), "sip:200@10.77.1.1");
+    assert_eq!(sim.core.stats().get("registration", "confirmed"), 1);
+    let reg = sim
+        .core
+        .proxy
+        .registrations()
+        .iter()
+        .next()
+        .unwrap()
+        .clone();
+    assert!(reg.confirmed, "{reg:?}");
+    assert_eq!(reg.aor.as_str(), "200@10.77.1.1");
+}

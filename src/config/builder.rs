@@ -211,14 +211,16 @@ fn opt_path(value: &str) -> Option<PathBuf> {
 }
 
 /// The lists paired by position at the end, with their lines: the
-/// `outbound_domain_*` values here, the regex, regex_body and siptrunk
-/// plugins' in [`rules`].
+/// `outbound_domain_*` and `mask_host`/`masked_host` values here, the
+/// regex, regex_body and siptrunk plugins' in [`rules`].
 #[derive(Default)]
 pub(super) struct ListParts {
     names: Vec<(String, usize)>,
     hosts: Vec<(String, usize)>,
     ports: Vec<(u16, usize)>,
     rules: rules::RuleParts,
+    mask: Vec<(String, usize)>,
+    masked: Vec<(String, usize)>,
 }
 
 /// Apply one typed option to `cfg`. `parts` collects the lists paired by
@@ -280,6 +282,8 @@ pub(super) fn apply_typed(
         "outbound_domain_port" => done(port(key, value), |v| {
             parts.ports.push((if v == 0 { SIP_PORT } else { v }, line))
         }),
+        "mask_host" => done(Ok(value.to_string()), |v| parts.mask.push((v, line))),
+        "masked_host" => done(Ok(value.to_string()), |v| parts.masked.push((v, line))),
         "daemonize" => done(boolean(key, value), |v| cfg.daemonize = v),
         "pid_file" => done(Ok(opt_path(value)), |v| cfg.pid_file = v),
         // -1 (all classes) and other negatives wrap like siproxd's int → unsigned
@@ -596,7 +600,10 @@ impl<'f> Builder<'f> {
     pub(super) fn finish(mut self) -> (Config, Vec<Diagnostic>) {
         let mut parts = std::mem::take(&mut self.parts);
         let rule_parts = std::mem::take(&mut parts.rules);
+        let mask = std::mem::take(&mut parts.mask);
+        let masked = std::mem::take(&mut parts.masked);
         pair_outbound_domains(&mut self.cfg, parts, self.file, &mut self.diags);
+        pair_mask_hosts(&mut self.cfg, mask, masked, self.file, &mut self.diags);
         let [(regex, _), (body, _), (_, trunks)] =
             rules::pair(rule_parts, self.file, &mut self.diags);
         self.cfg.regex_rules = regex;
@@ -670,5 +677,53 @@ fn pair_outbound_domains(cfg: &mut Config, p: ListParts, file: &str, diags: &mut
         let port = p.ports.get(i).map_or(SIP_PORT, |x| x.0);
         cfg.outbound_domains
             .push(OutboundDomain { name, host, port });
+    }
+}
+
+/// Pair `mask_host` with `masked_host` by position, as siproxd does (it
+/// ignored both lists when their counts differed; here that is an error at
+/// the first line left without a partner). Each must be an address or a
+/// host name.
+fn pair_mask_hosts(
+    cfg: &mut Config,
+    mask: Vec<(String, usize)>,
+    masked: Vec<(String, usize)>,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if mask.len() != masked.len() {
+        let line = mask
+            .get(masked.len())
+            .or(masked.get(mask.len()))
+            .map_or(0, |x| x.1);
+        diags.push(Diagnostic::error(
+            file,
+            line,
+            format!(
+                "{} mask_host but {} masked_host lines: they pair up by position, give one masked_host per mask_host",
+                mask.len(),
+                masked.len()
+            ),
+        ));
+        return;
+    }
+    for ((lan, lan_line), (wan, wan_line)) in mask.into_iter().zip(masked) {
+        let mut ok = true;
+        for (key, v, line) in [
+            ("mask_host", &lan, lan_line),
+            ("masked_host", &wan, wan_line),
+        ] {
+            if !super::check::plausible_host(v) {
+                ok = false;
+                diags.push(Diagnostic::error(
+                    file,
+                    line,
+                    format!("{key} = '{v}': expected an address or a host name"),
+                ));
+            }
+        }
+        if ok {
+            cfg.mask_hosts.push((lan, wan));
+        }
     }
 }

@@ -236,6 +236,12 @@ pub struct Config {
     pub blacklist_simulate: bool,
     pub blacklist_duration: u32,
     pub blacklist_hitcount: u32,
+    /// siproxd's `mask_host`/`masked_host`, paired by position: a From or
+    /// To URI whose host is the first (a phone's domain, typically
+    /// sipnat's own LAN address) shows the second on the WAN side, and a
+    /// request from the WAN for a user at the second reaches the phone
+    /// registered at the first.
+    pub mask_hosts: Vec<(String, String)>,
     /// `use_rport`, siproxd's bit mask: bit 0 (1) asks for `;rport` in the
     /// Via sipnat adds to what goes to the LAN; bit 1 (2), toward the WAN,
     /// is always on in sipnat (RFC 3581: the provider's responses must
@@ -415,6 +421,7 @@ impl Default for Config {
             defaulttarget_log: false,
             fix_bogus_via: false,
             fix_bogus_via_networks: Acl::default(),
+            mask_hosts: Vec::new(),
             fix_dtag: false,
             fix_dtag_networks: Acl::default(),
             codecfilter: false,

@@ -264,10 +264,14 @@ options_table! {
     // --- rewriting quirks
     list(
         "mask_host",
-        NotYet,
-        "Host part a broken phone registers with, to be replaced (pairs with masked_host).",
+        Implemented,
+        "Host part a phone registers with and cannot be told to change (typically sipnat's own LAN address); pairs with masked_host by position.",
     ),
-    list("masked_host", NotYet, "Host part to put in its place."),
+    list(
+        "masked_host",
+        Implemented,
+        "What that host is shown as on the WAN side: in the From and To of the phone's messages (and back to mask_host in what comes to the phone), and a request from the WAN for user@masked_host reaches the phone registered as user@mask_host.",
+    ),
     opt(
         "ua_string",
         Implemented,

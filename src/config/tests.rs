@@ -300,6 +300,38 @@ fn outbound_domain_count_mismatches_are_errors_at_the_orphan_line() {
 }
 
 #[test]
+fn mask_hosts_pair_by_position_and_mismatches_are_errors_at_the_orphan_line() {
+    let c = clean(
+        "mask_host = 10.0.1.1\nmasked_host = my.public.host\nmask_host = proxy.lan\nmasked_host = 203.0.113.7\n",
+    );
+    assert_eq!(
+        c.mask_hosts,
+        [
+            ("10.0.1.1".to_string(), "my.public.host".to_string()),
+            ("proxy.lan".to_string(), "203.0.113.7".to_string())
+        ]
+    );
+    // siproxd ignored both lists when the counts differed; here it is an
+    // error at the first line without a partner.
+    let (c, d) = parse("mask_host = 10.0.1.1\nmasked_host = a.example\nmask_host = 10.0.1.2\n");
+    assert!(c.mask_hosts.is_empty());
+    let e = errors(&d);
+    assert_eq!(e.len(), 1, "{d:#?}");
+    assert_eq!(e[0].line, 3, "the mask_host without a masked_host");
+    assert!(e[0].message.contains("1 masked_host"), "{}", e[0]);
+    let (_, d) = parse("masked_host = orphan.example\n");
+    assert_eq!(errors(&d)[0].line, 1);
+    // neither an address nor a host name: at its line
+    let (c, d) = parse("mask_host = 10.0.1.1\nmasked_host = my host\n");
+    assert!(c.mask_hosts.is_empty());
+    let e = errors(&d);
+    assert_eq!((e.len(), e[0].line), (1, 2), "{d:#?}");
+    assert!(e[0].message.contains("masked_host = 'my host'"), "{}", e[0]);
+    let (_, d) = parse("mask_host =\nmasked_host = a.example\n");
+    assert_eq!(errors(&d)[0].line, 1);
+}
+
+#[test]
 fn list_options_do_not_warn_about_repeats() {
     let (_, d) = parse("masked_host = a\nmasked_host = b\n");
     assert_eq!(
@@ -380,7 +412,7 @@ fn every_bad_line_is_reported_not_just_the_first() {
 #[test]
 fn unimplemented_options_warn_once_by_name() {
     let (c, d) = parse(
-        "obscure_loops = 1\nobscure_loops = 0\nmask_host = 10.0.0.1\nplugindir = /usr/lib/siproxd\n\
+        "obscure_loops = 1\nobscure_loops = 0\nthread_stack_size = 512\nplugindir = /usr/lib/siproxd\n\
          plugin_fix_fbox_anoncall_networks = 10.0.0.0/8\nplugin_fix_fbox_anoncall_networks = 10.0.0.0/8\n",
     );
     assert_eq!(c, Config::default(), "unimplemented options change nothing");
@@ -392,7 +424,7 @@ fn unimplemented_options_warn_once_by_name() {
             .count()
     };
     assert_eq!(named("obscure_loops"), 1, "{w:#?}");
-    assert_eq!(named("mask_host"), 1);
+    assert_eq!(named("thread_stack_size"), 1);
     assert_eq!(named("plugindir"), 1);
     assert_eq!(named("plugin_fix_fbox_anoncall_networks"), 1);
     assert_eq!(w.len(), 4, "{w:#?}");

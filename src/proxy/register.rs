@@ -185,10 +185,11 @@ impl Sip<'_> {
         msg: &Message<'_>,
         phone: SocketAddrV4,
     ) {
+        // The registrar's To is the WAN's view (masked_host for mask_host).
         let Some(aor) = msg
             .header(HeaderName::To)
             .and_then(|h| NameAddr::parse(h.value).ok())
-            .and_then(|na| aor_key(na.uri.user, na.uri.host_str))
+            .and_then(|na| self.lan_aor(na.uri.user, na.uri.host_str))
         else {
             return;
         };

@@ -76,7 +76,8 @@ impl Sip<'_> {
         }
         // A request for an AOR registered here goes straight to its phone.
         if !req.routes_left {
-            if let Some(reg) = aor_key(req.ruri.user, req.ruri.host_str)
+            if let Some(reg) = self
+                .lan_aor(req.ruri.user, req.ruri.host_str)
                 .and_then(|aor| self.regs.by_aor(&aor).max_by_key(|r| r.expires_at).cloned())
             {
                 let next = Next::Phone {
@@ -112,6 +113,22 @@ impl Proxy {
                 NameAddr::parse(v).is_ok_and(|na| self.is_us(&na.uri.host, na.uri.port))
             })
             .count()
+    }
+
+    /// The AOR key of `user@host` as the phones registered it: as it is
+    /// when bindings hold it, else, for a `masked_host`, the same user at
+    /// its `mask_host` when bindings hold that (siproxd's mask feature: a
+    /// phone registered at the latter is reached at the former).
+    pub(super) fn lan_aor(&self, user: Option<&str>, host: &str) -> Option<UriString> {
+        let aor = aor_key(user, host)?;
+        if self.regs.by_aor(&aor).next().is_some() {
+            return Some(aor);
+        }
+        let masked = self
+            .swap_masked_host(host, TextMode::Unmask)
+            .and_then(|h| aor_key(user, h))
+            .filter(|a| self.regs.by_aor(a).next().is_some());
+        Some(masked.unwrap_or(aor))
     }
 
     /// A LAN sender may send out when one of its phones is registered here:

@@ -107,6 +107,9 @@ impl Proxy {
                 // sipnat's own credentials, checked at the door ([`super::auth`]).
                 HeaderName::ProxyAuthorization if self.is_our_credential(h.value) => {}
                 HeaderName::Contact => self.put_contact(&mut w, h, mode, plan.hop.transport),
+                HeaderName::From | HeaderName::To => {
+                    self.put_identity(&mut w, h, &msg.raw[h.line.clone()], mode)
+                }
                 HeaderName::UserAgent | HeaderName::Server if ua.is_some() => {
                     put_ua(&mut w, h.name, ua);
                     ua_done = true;
@@ -175,6 +178,9 @@ impl Proxy {
                 HeaderName::ContentLength => {}
                 HeaderName::Contact => self.put_contact(&mut w, h, mode, dest.transport),
                 HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest),
+                HeaderName::From | HeaderName::To => {
+                    self.put_identity(&mut w, h, &msg.raw[h.line.clone()], mode)
+                }
                 HeaderName::UserAgent | HeaderName::Server if ua.is_some() => {
                     put_ua(&mut w, h.name, ua);
                     ua_done = true;
@@ -262,6 +268,47 @@ impl Proxy {
 }
 
 impl Proxy {
+    /// siproxd's `mask_host`/`masked_host`: the host `host` shows as on
+    /// the other side. Toward the WAN (`Mask`) a `mask_host` becomes its
+    /// `masked_host`, toward the LAN (`Unmask`) the other way round.
+    pub(super) fn swap_masked_host(&self, host: &str, mode: TextMode) -> Option<&str> {
+        self.cfg
+            .mask_hosts
+            .iter()
+            .find_map(|(lan, wan)| match mode {
+                TextMode::Mask if lan.eq_ignore_ascii_case(host) => Some(wan.as_str()),
+                TextMode::Unmask if wan.eq_ignore_ascii_case(host) => Some(lan.as_str()),
+                _ => None,
+            })
+    }
+
+    /// A From or To header (RFC 3261 §20.20, §20.39) on its way: its URI's
+    /// host swapped by `mask_host`/`masked_host` when it is one of them,
+    /// the rest masked or unmasked as any text (`raw_line` is the header
+    /// line as received). The tags are left alone: dialogs match on them
+    /// and the Call-ID, never on these URIs (§12.1), and a UAC takes the
+    /// To URI of a response as it comes.
+    fn put_identity(&self, w: &mut Buf<'_>, h: &Header<'_>, raw_line: &[u8], mode: TextMode) {
+        let swap = (!self.cfg.mask_hosts.is_empty())
+            .then(|| NameAddr::parse(h.value).ok())
+            .flatten()
+            .and_then(|na| {
+                let to = self.swap_masked_host(na.uri.host_str, mode)?;
+                let start = offset_in(h.value, na.uri.host_str)?;
+                let end = start + na.uri.host_str.len();
+                Some((h.value.get(..start)?, to, h.value.get(end..)?))
+            });
+        let Some((before, to, after)) = swap else {
+            return self.put_text(w, mode, raw_line);
+        };
+        w.put_str(h.raw_name);
+        w.put(b": ");
+        self.put_text(w, mode, before.as_bytes());
+        w.put_str(to);
+        self.put_text(w, mode, after.as_bytes());
+        w.put(b"\r\n");
+    }
+
     pub(super) fn put_text(&self, w: &mut Buf<'_>, mode: TextMode, text: &[u8]) {
         let is_lan = |ip: Ipv4Addr| self.is_lan(ip) && !ip.is_loopback();
         match mode {
@@ -360,6 +407,13 @@ pub(super) fn put_via_received(w: &mut Buf<'_>, v: &str, src: SocketAddrV4) {
         w.put_str(";rport=");
         w.put_u32(u32::from(src.port()));
     }
+}
+
+/// Where `inner`, a slice of `outer`, starts in it (`None`: not a slice
+/// of it).
+fn offset_in(outer: &str, inner: &str) -> Option<usize> {
+    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    (start.checked_add(inner.len())? <= outer.len()).then_some(start)
 }
 
 /// `;a=b;c` without the parameter `skip`.

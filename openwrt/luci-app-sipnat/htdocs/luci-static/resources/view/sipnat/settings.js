@@ -320,6 +320,16 @@ return view.extend({
 		o.datatype = 'port';
 		o.modalonly = true;
 
+		o = s.taboption('sip', form.DynamicList, 'mask_host', _('Masked phone domains'),
+			_('A domain phones register with and cannot be told to change, typically this router\'s LAN address; the n-th pairs with the n-th name below.'));
+		o.datatype = 'host';
+		o.modalonly = true;
+
+		o = s.taboption('sip', form.DynamicList, 'masked_host', _('Shown as'),
+			_('What the n-th masked domain is shown as toward the WAN (e.g. a name of the public address); calls for user@this reach the phone.'));
+		o.datatype = 'host';
+		o.modalonly = true;
+
 		/* RTP */
 		o = s.taboption('rtp', form.Flag, 'rtp_proxy_enable', _('Relay audio'),
 			_('Relay RTP through the router (needed behind NAT); off: leave RTP alone.'));
