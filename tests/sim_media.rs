@@ -691,3 +691,132 @@ fn codecfilter_filters_media_it_does_not_relay() {
     assert!(!back.body().contains("PCMA"), "{}", back.body());
     assert!(sim.core.proxy.media().is_none());
 }
+
+/// A call from the WAN for phone 100 with Call-ID `call_id` and From tag
+/// `tag` whose SDP names sipnat's own public address and `named` (a relay
+/// port); the phone answers. Returns the relay port the phone was given.
+fn wan_call_naming_our_port(sim: &mut Sim, call_id: &str, tag: &str, named: u16) -> u16 {
+    let inv = format!(
+        "INVITE sip:100@198.51.100.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 198.51.100.3:5060;branch=z9hG4bKn{named};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@198.51.100.3>;tag={tag}\r\n\
+         To: <sip:100@198.51.100.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:alice@198.51.100.3>\r\nContent-Length: 0\r\n\r\n"
+    );
+    let inv = with_body(&inv, &sdp("198.51.100.1", named, ""));
+    let to_phone = sim.one(PEER, &inv);
+    assert_eq!(to_phone.to, addr(PHONE));
+    let port = to_phone
+        .body()
+        .lines()
+        .find(|l| l.starts_with("m="))
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let ans = with_body(
+        &response_to(
+            &to_phone,
+            200,
+            "OK",
+            Some("ph"),
+            "Contact: <sip:100@10.77.1.2>\r\n",
+        ),
+        &sdp("10.77.1.2", 4010, ""),
+    );
+    sim.one(PHONE, &ans);
+    port
+}
+
+/// A WAN SDP naming the router is taken as the other pass of a call that
+/// loops back through sipnat only when it is exactly that: the relay port
+/// of a call with the same Call-ID, on its way out and not yet answered.
+/// A call naming another call's port, or the port of a call already
+/// answered, gets its own stream, whose audio waits for its far end's real
+/// media as any WAN SDP naming the router does, and the call named keeps
+/// its audio.
+#[test]
+fn a_wan_sdp_naming_another_calls_relay_port_is_still_refused() {
+    // (the call named is answered, the WAN call reuses its Call-ID and tag)
+    for (answered, same_call) in [(false, false), (true, true), (false, true)] {
+        let mut sim = Sim::new();
+        register_phone(&mut sim);
+        // Call X: phone 100 calls out, and Y, another call of it.
+        let x = with_body(
+            &invite(
+                "sip:bob@198.51.100.3",
+                "100",
+                "198.51.100.2",
+                "10.77.1.2:5060",
+                "x@10.77.1.2",
+                "x",
+                "sip:100@10.77.1.2:5060",
+            ),
+            &sdp("10.77.1.2", 4000, ""),
+        );
+        let x_out = sim.one(PHONE, &x);
+        let x_port: u16 = x_out
+            .body()
+            .lines()
+            .find(|l| l.starts_with("m="))
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        if answered {
+            let ok = with_body(
+                &response_to(
+                    &x_out,
+                    200,
+                    "OK",
+                    Some("b1"),
+                    "Contact: <sip:bob@198.51.100.3>\r\n",
+                ),
+                &sdp("198.51.100.3", 5000, ""),
+            );
+            sim.one(PEER, &ok);
+        }
+        let (_, _, y_port) = call_out(&mut sim, "y@10.77.1.2", "y", &sdp("198.51.100.3", 5002, ""));
+        let calls = sim.core.proxy.media().unwrap().calls();
+        // The WAN call: X's Call-ID and tag as they left, or another's;
+        // it names X's port, or (X's Call-ID) Y's.
+        let x_id = x_out.header("Call-ID").unwrap();
+        let x_tag = x_out
+            .header("From")
+            .unwrap()
+            .split("tag=")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let (call_id, tag, named) = match (answered, same_call) {
+            (_, false) => ("other@198.51.100.3".to_string(), "o1".to_string(), x_port),
+            (true, true) => (x_id, x_tag, x_port),
+            (false, true) => (x_id, x_tag, y_port),
+        };
+        let port = wan_call_naming_our_port(&mut sim, &call_id, &tag, named);
+        let case = format!("answered {answered}, same call {same_call}, named {named}");
+        assert!(port != x_port && port != y_port, "{case}: joined {port}");
+        assert_eq!(sim.core.proxy.media().unwrap().calls(), calls + 1, "{case}");
+        // The phone's audio on the new call goes nowhere: held for the
+        // caller's real media, never to the router or to X or Y.
+        for _ in 0..3 {
+            sim.advance(Duration::from_millis(20));
+            let d = packet_on(&mut sim, port, "10.77.1.2:4010", side_of("10.77.1.2"));
+            assert_eq!(d, Decision::Held, "{case}");
+        }
+        // X and Y keep their audio.
+        if answered {
+            assert_eq!(
+                packet(&mut sim, x_port, "10.77.1.2:4000"),
+                Decision::Forward(v4("198.51.100.3:5000")),
+                "{case}"
+            );
+        }
+        assert_eq!(
+            packet(&mut sim, y_port, "10.77.1.2:4000"),
+            Decision::Forward(v4("198.51.100.3:5002")),
+            "{case}"
+        );
+    }
+}

@@ -278,3 +278,180 @@ fn mask_host_in_a_register_passed_to_the_provider() {
     assert!(reg.confirmed, "{reg:?}");
     assert_eq!(reg.aor.as_str(), "200@10.77.1.1");
 }
+
+/// Phone 200 at PHONE2 registered at the provider; its Contact as the
+/// provider knows it.
+fn register_phone2(sim: &mut Sim) -> String {
+    let fwd = sim.one(
+        PHONE2,
+        &register(
+            "200",
+            "198.51.100.2",
+            PHONE2,
+            "reg2@10.77.1.3",
+            1,
+            "r2",
+            3600,
+        ),
+    );
+    let c = fwd.header("Contact").unwrap();
+    sim.one(
+        REGISTRAR,
+        &response_to(&fwd, 200, "OK", Some("reg2"), &format!("Contact: {c}\r\n")),
+    );
+    uri_of(&c).to_string()
+}
+
+/// The relay port an SDP names.
+fn sdp_port(m: &Sent) -> u16 {
+    m.body()
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// What obscure_loops was for in siproxd: phone 100 calls a number at
+/// the provider (a hunt group, a forwarded number) that the provider
+/// sends (same Call-ID, same From tag) back through sipnat to phone 200 on
+/// the same LAN. (A call to 200's own address goes to it directly: sipnat
+/// knows where it is registered.) Both passes are calls of
+/// their own; the second joins the first's relay stream, so the two phones
+/// hear each other (RTP both ways) through the port the first pass was
+/// given; a BYE ends both.
+#[test]
+fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
+    use common::media::*;
+    use sipnat::relay::Decision;
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let contact_200 = register_phone2(&mut sim);
+
+    // Pass 1: phone 100 calls the number at the provider.
+    let inv = with_body(
+        &invite(
+            "sip:4930555@198.51.100.2",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "loop1@10.77.1.2",
+            "loop1",
+            "sip:100@10.77.1.2:5060",
+        ),
+        &sdp("10.77.1.2", 4000, ""),
+    );
+    let out = sim.one(PHONE, &inv);
+    assert_eq!(out.to, addr(REGISTRAR));
+    assert_no_lan_leak(&out);
+    let port = sdp_port(&out);
+    assert!(
+        out.body().contains("c=IN IP4 198.51.100.1\r\n"),
+        "{}",
+        out.text
+    );
+
+    // The provider proxies it to 200's contact: back to sipnat, same
+    // Call-ID and tags, its own Via on top, the SDP as it came.
+    let again = out
+        .text
+        .replacen(
+            "INVITE sip:4930555@198.51.100.2 SIP/2.0\r\n",
+            &format!(
+                "INVITE {contact_200} SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bKprov1;rport\r\n"
+            ),
+            1,
+        )
+        .replacen("Max-Forwards: 69", "Max-Forwards: 68", 1);
+    let to_200 = sim.one(REGISTRAR, &again);
+    assert_eq!(to_200.to, addr(PHONE2));
+    assert_eq!(to_200.header("Call-ID").unwrap(), "loop1@10.77.1.2");
+    // the first pass's relay port, on sipnat's LAN address: one stream
+    assert_eq!(sdp_port(&to_200), port, "{}", to_200.text);
+    assert!(to_200.body().contains("c=IN IP4 10.77.1.1\r\n"));
+    let media = sim.core.proxy.media().unwrap();
+    assert_eq!(media.calls(), 2, "two passes, two calls");
+    assert_eq!(sim.core.relay_mut().unwrap().in_use(), 1);
+
+    // 200 answers; the provider passes the answer back to the first pass.
+    let ok = with_body(
+        &response_to(
+            &to_200,
+            200,
+            "OK",
+            Some("b200"),
+            "Contact: <sip:200@10.77.1.3:5062>\r\n",
+        ),
+        &sdp("10.77.1.3", 5000, ""),
+    );
+    let ok_out = sim.one(PHONE2, &ok);
+    assert_eq!(ok_out.to, addr(REGISTRAR));
+    assert_no_lan_leak(&ok_out);
+    assert_eq!(sdp_port(&ok_out), port);
+    // (the provider takes its own Via off the top)
+    let top = ok_out.text.split("\r\n").nth(1).unwrap().to_string();
+    assert!(top.contains("branch=z9hG4bKprov1"), "{top}");
+    let ok_back = ok_out.text.replacen(&format!("{top}\r\n"), "", 1);
+    let to_100 = sim.one(REGISTRAR, &ok_back);
+    assert_eq!(to_100.to, addr(PHONE));
+    assert!(to_100.first_line().starts_with("SIP/2.0 200"));
+    assert_eq!(sdp_port(&to_100), port);
+    assert!(to_100.body().contains("c=IN IP4 10.77.1.1\r\n"));
+    assert_eq!(sim.core.proxy.media().unwrap().calls(), 2);
+    assert_eq!(sim.core.relay_mut().unwrap().in_use(), 1);
+
+    // RTP and RTCP both ways, phone to phone through the one stream.
+    for _ in 0..5 {
+        sim.advance(std::time::Duration::from_millis(20));
+        assert_eq!(
+            packet(&mut sim, port, "10.77.1.2:4000"),
+            Decision::Forward(v4("10.77.1.3:5000"))
+        );
+        assert_eq!(
+            packet(&mut sim, port, "10.77.1.3:5000"),
+            Decision::Forward(v4("10.77.1.2:4000"))
+        );
+    }
+    assert_eq!(
+        packet(&mut sim, port + 1, "10.77.1.2:4001"),
+        Decision::Forward(v4("10.77.1.3:5001"))
+    );
+    assert_eq!(
+        packet(&mut sim, port + 1, "10.77.1.3:5001"),
+        Decision::Forward(v4("10.77.1.2:4001"))
+    );
+
+    // 200 hangs up, along the route it was given.
+    let mut bye = format!(
+        "BYE {} SIP/2.0\r\n",
+        uri_of(&to_200.header("Contact").unwrap())
+    );
+    bye.push_str(
+        "Via: SIP/2.0/UDP 10.77.1.3:5062;branch=z9hG4bKbye200;rport\r\nMax-Forwards: 70\r\n",
+    );
+    for rr in to_200.headers("Record-Route") {
+        bye.push_str(&format!("Route: {rr}\r\n"));
+    }
+    let from = ok.split("\r\n").find(|l| l.starts_with("To: ")).unwrap();
+    let to = to_200.header("From").unwrap();
+    bye.push_str(&format!(
+        "From: {}\r\nTo: {to}\r\nCall-ID: loop1@10.77.1.2\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        &from[4..]
+    ));
+    let bye_out = sim.one(PHONE2, &bye);
+    assert!(bye_out.first_line().starts_with("BYE "), "{}", bye_out.text);
+    assert_eq!(
+        sim.core.relay_mut().unwrap().in_use(),
+        0,
+        "the stream is free"
+    );
+    sim.advance(std::time::Duration::from_secs(2));
+    assert_eq!(
+        sim.core.proxy.media().unwrap().calls(),
+        0,
+        "both passes ended"
+    );
+}

@@ -431,6 +431,9 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
         Status::NotApplicable if name.ends_with("_dejitter") => format!(
             "option '{name}' is recognised, but sipnat relays each RTP packet as it comes: a dejitter delay would be added to every packet, while the relay itself adds under 1.2 ms of jitter to 99.9 % of packets (README, Benchmark) and the phones' jitter buffers smooth the network's; ignored"
         ),
+        Status::NotApplicable if name == "obscure_loops" => format!(
+            "option '{name}' is recognised but not needed: sipnat keys a call by its Call-ID, the side its caller is on and the caller's tag, so the two passes of a call that loops back through it are two calls without rewriting the Call-ID; ignored"
+        ),
         Status::NotApplicable if name == "plugin_fix_fbox_anoncall_networks" => format!(
             "option '{name}' is recognised but not needed: sipnat's Contacts name the phone's address, not its user, so a Fritz!Box's anonymous Contact reaches it as it is; ignored"
         ),

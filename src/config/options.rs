@@ -284,8 +284,8 @@ options_table! {
     ),
     opt(
         "obscure_loops",
-        NotYet,
-        "Alter Call-ID/branch so calls looping through siproxd twice are not taken as loops.",
+        NotApplicable,
+        "Alter the Call-ID so a call looping through siproxd twice is not taken for one call. Not needed in sipnat: it keys a call by its Call-ID, the side its caller is on and the caller's From tag, so the two passes are two calls (the second joins the first's relay stream), and no Call-ID is rewritten.",
     ),
     // --- TCP transport
     opt(

@@ -64,6 +64,8 @@ impl Sip<'_> {
             is_request: msg.is_request(),
             signalling_ip: *src.addr.ip(),
             wan: src.side == Side::Wan,
+            call_id: self.call_id_key(msg),
+            public: self.public_ip(),
             // The dialog's creator: a request's source, or where a
             // response goes (the request came from there).
             origin: {
@@ -121,16 +123,66 @@ impl Sip<'_> {
 }
 
 impl Proxy {
-    /// A call's key: the keyed hash of its Call-ID in WAN form (LAN
-    /// addresses masked), the same from either side.
-    pub(super) fn call_key(&self, msg: &Message<'_>) -> u64 {
+    /// A call's key in the media table ([`media`]).
+    ///
+    /// RFC 3261 §12 names a dialog by its Call-ID and both tags. A call that
+    /// loops back through sipnat (a phone calls out, the provider sends the
+    /// call back in for another phone: a spiral, RFC 3261 §16.3 step 4) has
+    /// the same Call-ID and From tag on both passes, but its caller is on
+    /// the LAN on the first and on the WAN on the second. So a call is keyed
+    /// by a keyed hash of its Call-ID, the side its caller is on and the
+    /// caller's tag; the Call-ID and tags in WAN form (LAN addresses masked),
+    /// so the key is the same from either side.
+    ///
+    /// `near` is the side of the request's sender (for a request its
+    /// source, for a response where it goes) and `far` the other end's
+    /// (both the LAN for a call between two phones). Sent by the caller the
+    /// key is (Call-ID, `near`, From tag); sent by the callee (its BYE or
+    /// re-INVITE, and the responses to them) (Call-ID, `far`, To tag). The
+    /// second is taken when the media table holds that call and not the
+    /// first, else the first (a new call has no To tag).
+    pub(super) fn call_key(&self, msg: &Message<'_>, near: Side, far: Side) -> u64 {
         let mut mem = [0u8; 512];
-        let mut b = Buf::new(&mut mem);
+        let mut cid = Buf::new(&mut mem);
         self.put_text(
-            &mut b,
+            &mut cid,
             TextMode::Mask,
             msg.call_id().unwrap_or("").as_bytes(),
         );
-        self.key.hash(&[b"call", b.as_bytes()])
+        let key = |side: Side, tag: &str| {
+            let mut mem = [0u8; 256];
+            let mut t = Buf::new(&mut mem);
+            self.put_text(&mut t, TextMode::Mask, tag.as_bytes());
+            self.key.hash(&[
+                b"call",
+                cid.as_bytes(),
+                side.as_str().as_bytes(),
+                t.as_bytes(),
+            ])
+        };
+        let caller = key(near, msg.from_tag().unwrap_or(""));
+        let (Some(media), Some(to_tag)) = (self.media.as_ref(), msg.to_tag()) else {
+            return caller;
+        };
+        let callee = key(far, to_tag);
+        if media.has_call(callee) && !media.has_call(caller) {
+            callee
+        } else {
+            caller
+        }
+    }
+
+    /// The keyed hash of a message's Call-ID alone, in WAN form: what the
+    /// two passes of a call that loops back through sipnat share
+    /// ([`media::Author::call_id`]).
+    pub(super) fn call_id_key(&self, msg: &Message<'_>) -> u64 {
+        let mut mem = [0u8; 512];
+        let mut cid = Buf::new(&mut mem);
+        self.put_text(
+            &mut cid,
+            TextMode::Mask,
+            msg.call_id().unwrap_or("").as_bytes(),
+        );
+        self.key.hash(&[b"call-id", cid.as_bytes()])
     }
 }

@@ -179,7 +179,7 @@ impl Sip<'_> {
         }
 
         // Media (RFC 3264): point the far side at the relay.
-        let call_key = self.call_key(msg);
+        let call_key = self.call_key(msg, src.side, dest_side);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
         // regex_body first: its rules see the body as the sender wrote it

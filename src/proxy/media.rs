@@ -2,9 +2,11 @@
 //! the SDP rewriting that points both ends at the relay (RFC 3264 offer /
 //! answer, RFC 4566).
 //!
-//! A call is keyed by a keyed hash of its Call-ID in the WAN form (LAN
-//! addresses masked), so a message finds its call whichever side it comes
-//! from. Leg A of each stream is the caller (the From tag of the INVITE that
+//! A call is keyed by a keyed hash of its Call-ID and its caller's From
+//! tag in the WAN form (LAN addresses masked), and of the side its caller
+//! is on (`Proxy::call_key`), so a message finds its call whichever side it
+//! comes from, and the two passes of a call that loops back through sipnat
+//! are two calls ([`spiral`]). Leg A of each stream is the caller (the From tag of the INVITE that
 //! created the call), leg B the callee; an SDP body describes its author's
 //! leg: for a request the From tag, for a response the To tag.
 //!
@@ -71,6 +73,7 @@ pub use view::{CallState, CallView};
 use view::{StatusUri, status_uri};
 
 mod logcall;
+mod spiral;
 mod view;
 
 /// A call on hold survives without RTP as long as SIP shows its dialog is
@@ -108,12 +111,20 @@ pub struct Origin {
 
 struct Call {
     key: u64,
+    /// [`Author::call_id`] of the message that created it (32 bits of the
+    /// keyed hash: the call costs no more, and a match only proposes a
+    /// stream that the rules of [`spiral`] still check).
+    call_id: u32,
     caller_tag: heapless::String<MAX_TAG>,
     /// From and To URIs of the request that created the call (the start of
     /// them when longer), for `sipnat status`.
     from: StatusUri,
     to: StatusUri,
     streams: [Option<StreamId>; MAX_MEDIA],
+    /// Streams (bit i = index i) this call shares with the other pass of
+    /// a call that loops back through sipnat, which owns them ([`spiral`]):
+    /// not counted, nor freed, here.
+    joined: u8,
     /// `m=` lines (bit i = index i) sipnat rejected in the latest SDP of
     /// leg A and of leg B.
     rejected: [u8; 2],
@@ -133,6 +144,31 @@ struct Call {
     /// `recvonly` that does not undo it (RFC 3264 §8.4).
     hold: [bool; 2],
     last_sip: Instant,
+}
+
+impl Call {
+    /// The streams this call holds itself (not those it shares with the
+    /// other pass of a looping call).
+    fn own_streams(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.streams
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.joined & (1 << i) == 0)
+            .filter_map(|(_, s)| *s)
+    }
+
+    /// The stream of `m=` line `i` leaves this call: freed when the call
+    /// holds it, only forgotten when it shares it with the other pass of a
+    /// looping call (that pass frees it).
+    fn release(&mut self, relay: &mut Relay, i: usize) {
+        let bit = 1u8 << i;
+        if let Some(id) = self.streams.get_mut(i).and_then(Option::take) {
+            if self.joined & bit == 0 {
+                relay.free(id);
+            }
+        }
+        self.joined &= !bit;
+    }
 }
 
 /// Why a body could not be relayed.
@@ -233,6 +269,11 @@ pub struct Author<'a> {
     pub signalling_ip: Ipv4Addr,
     /// The author is on the WAN side.
     pub wan: bool,
+    /// A keyed hash of the Call-ID alone: both passes of a call that loops
+    /// back through sipnat have it ([`spiral`]).
+    pub call_id: u64,
+    /// sipnat's public address, which its SDPs toward the WAN name.
+    pub public: Option<Ipv4Addr>,
     /// Where the request that created the dialog came from: for a request
     /// its source, for a response where it goes (used when it creates a
     /// call).
@@ -297,12 +338,11 @@ impl Media {
             .is_some_and(|i| self.calls[i].expired.is_some())
     }
 
-    /// Live relay streams of call `i`.
+    /// Live relay streams call `c` holds (not those it shares with the
+    /// other pass of a looping call, which that pass holds).
     fn live_streams(relay: &Relay, c: &Call) -> usize {
-        c.streams
-            .iter()
-            .flatten()
-            .filter(|id| relay.port_of(**id).is_some())
+        c.own_streams()
+            .filter(|id| relay.port_of(*id).is_some())
             .count()
     }
 
@@ -353,10 +393,13 @@ impl Media {
         self.calls
             .push(Call {
                 key,
+                // the low half of the keyed hash (module doc of `spiral`)
+                call_id: author.call_id as u32,
                 caller_tag: tag,
                 from: status_uri(author.from_uri),
                 to: status_uri(author.to_uri),
                 streams: [None; MAX_MEDIA],
+                joined: 0,
                 rejected: [0; 2],
                 origin: author.origin,
                 created: now,
@@ -420,10 +463,19 @@ impl Media {
             let bit = 1u8 << i;
             if m.port == 0 {
                 // RFC 3264 §8.2: the stream is gone; so is its relay pair.
-                if let Some(id) = self.calls[idx].streams[i].take() {
-                    relay.free(id);
-                }
+                self.calls[idx].release(relay, i);
                 continue;
+            }
+            if author.wan && author.public == Some(m.addr) {
+                // sipnat's own public address: the other pass of a call
+                // that loops back through sipnat names the relay port it
+                // was given ([`spiral`]); that pass's leg is this one.
+                if let Some(id) = self.looped(relay, idx, i, leg, m.port) {
+                    relay.touch(now, id);
+                    ports[i] = Port::Relay(m.port);
+                    relayed += 1;
+                    continue;
+                }
             }
             let live = self.calls[idx].streams[i].filter(|id| relay.port_of(*id).is_some());
             let id = match live {
@@ -439,6 +491,7 @@ impl Media {
                     match got {
                         Ok((id, _)) => {
                             self.calls[idx].streams[i] = Some(id);
+                            self.calls[idx].joined &= !bit;
                             id
                         }
                         Err(l) => {
@@ -561,9 +614,9 @@ impl Media {
     }
 
     fn drop_call(&mut self, relay: &mut Relay, now: Instant, i: usize, how: &str) {
-        let c = self.calls.swap_remove(i);
-        for id in c.streams.iter().flatten() {
-            relay.free(*id);
+        let mut c = self.calls.swap_remove(i);
+        for s in 0..MAX_MEDIA {
+            c.release(relay, s);
         }
         // A tombstone's end was logged when its timer freed it.
         if self.log_calls && c.expired.is_none() {
@@ -585,9 +638,10 @@ impl Media {
         let mut i = 0;
         while i < self.calls.len() {
             let c = &mut self.calls[i];
-            for s in c.streams.iter_mut() {
+            for (n, s) in c.streams.iter_mut().enumerate() {
                 if s.is_some_and(|id| relay.port_of(id).is_none()) {
                     *s = None;
+                    c.joined &= !(1 << n);
                 }
             }
             if c.answered.is_none() && c.expired.is_none() {
@@ -601,10 +655,8 @@ impl Media {
                 };
                 if let (Some(at), limit) = timer {
                     if now >= at {
-                        for s in c.streams.iter_mut() {
-                            if let Some(id) = s.take() {
-                                relay.free(id);
-                            }
+                        for i in 0..MAX_MEDIA {
+                            c.release(relay, i);
                         }
                         c.expired = Some(now);
                         self.counts[limit.index()] += 1;

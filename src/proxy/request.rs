@@ -24,7 +24,7 @@ impl Sip<'_> {
         let method = req.method;
         // A WAN source starts new calls at a bounded rate ([`ratelimit`]).
         if method == Method::Invite && req.to_tag.is_none() && src_side == Side::Wan && {
-            let key = self.call_key(msg);
+            let key = self.call_key(msg, Side::Wan, Side::Lan);
             !self.p.invites.admit(now, *src.addr.ip(), key)
         } {
             self.stats.bump("limit", "wan-invite-rate");

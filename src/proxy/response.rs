@@ -85,7 +85,8 @@ impl Sip<'_> {
         }
 
         // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
-        let call_key = self.call_key(msg);
+        // The request went from `dest` to `src`.
+        let call_key = self.call_key(msg, dest_side, src_side);
         let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
         let mut body: &[u8] = msg.body;
         // regex_body first: its rules see the body as the sender wrote it
