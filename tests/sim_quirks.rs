@@ -315,21 +315,18 @@ fn sdp_port(m: &Sent) -> u16 {
         .unwrap()
 }
 
-/// What obscure_loops was for in siproxd: phone 100 calls a number at
-/// the provider (a hunt group, a forwarded number) that the provider
-/// sends (same Call-ID, same From tag) back through sipnat to phone 200 on
-/// the same LAN. (A call to 200's own address goes to it directly: sipnat
-/// knows where it is registered.) Both passes are calls of
-/// their own; the second joins the first's relay stream, so the two phones
-/// hear each other (RTP both ways) through the port the first pass was
-/// given; a BYE ends both.
-#[test]
-fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
+/// A call that loops back through sipnat, up to RTP both ways: phone 100
+/// calls a number at the provider (a hunt group, a forwarded number) that
+/// the provider sends (same Call-ID, same From tag) back through sipnat to
+/// phone 200 on the same LAN, which answers. (A call to 200's own address
+/// goes to it directly: sipnat knows where it is registered.) With
+/// `record_route` the provider stays in the dialog's route. Returns the
+/// INVITE as 200 got it, 200's answer, and the answer as 100 got it.
+fn looped_call(sim: &mut Sim, record_route: bool) -> (Sent, String, Sent) {
     use common::media::*;
     use sipnat::relay::Decision;
-    let mut sim = Sim::new();
-    register_phone(&mut sim);
-    let contact_200 = register_phone2(&mut sim);
+    register_phone(sim);
+    let contact_200 = register_phone2(sim);
 
     // Pass 1: phone 100 calls the number at the provider.
     let inv = with_body(
@@ -356,12 +353,17 @@ fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
 
     // The provider proxies it to 200's contact: back to sipnat, same
     // Call-ID and tags, its own Via on top, the SDP as it came.
+    let rr = if record_route {
+        "Record-Route: <sip:198.51.100.2;lr>\r\n"
+    } else {
+        ""
+    };
     let again = out
         .text
         .replacen(
             "INVITE sip:4930555@198.51.100.2 SIP/2.0\r\n",
             &format!(
-                "INVITE {contact_200} SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bKprov1;rport\r\n"
+                "INVITE {contact_200} SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bKprov1;rport\r\n{rr}"
             ),
             1,
         )
@@ -372,8 +374,11 @@ fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
     // the first pass's relay port, on sipnat's LAN address: one stream
     assert_eq!(sdp_port(&to_200), port, "{}", to_200.text);
     assert!(to_200.body().contains("c=IN IP4 10.77.1.1\r\n"));
-    let media = sim.core.proxy.media().unwrap();
-    assert_eq!(media.calls(), 2, "two passes, two calls");
+    assert_eq!(
+        sim.core.proxy.media().unwrap().calls(),
+        2,
+        "two passes, two calls"
+    );
     assert_eq!(sim.core.relay_mut().unwrap().in_use(), 1);
 
     // 200 answers; the provider passes the answer back to the first pass.
@@ -407,42 +412,74 @@ fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
     for _ in 0..5 {
         sim.advance(std::time::Duration::from_millis(20));
         assert_eq!(
-            packet(&mut sim, port, "10.77.1.2:4000"),
+            packet(sim, port, "10.77.1.2:4000"),
             Decision::Forward(v4("10.77.1.3:5000"))
         );
         assert_eq!(
-            packet(&mut sim, port, "10.77.1.3:5000"),
+            packet(sim, port, "10.77.1.3:5000"),
             Decision::Forward(v4("10.77.1.2:4000"))
         );
     }
     assert_eq!(
-        packet(&mut sim, port + 1, "10.77.1.2:4001"),
+        packet(sim, port + 1, "10.77.1.2:4001"),
         Decision::Forward(v4("10.77.1.3:5001"))
     );
     assert_eq!(
-        packet(&mut sim, port + 1, "10.77.1.3:5001"),
+        packet(sim, port + 1, "10.77.1.3:5001"),
         Decision::Forward(v4("10.77.1.2:4001"))
     );
+    (to_200, ok, to_100)
+}
 
-    // 200 hangs up, along the route it was given.
-    let mut bye = format!(
-        "BYE {} SIP/2.0\r\n",
-        uri_of(&to_200.header("Contact").unwrap())
+/// A BYE from a phone in a dialog: to the URI of the Contact it was
+/// given, along the Record-Route it was given (`reverse` for the caller,
+/// RFC 3261 §12.1.2), with the tags of its side.
+fn bye(via: &str, contact_of: &Sent, rr_of: &Sent, reverse: bool, from: &str, to: &str) -> String {
+    let mut b = format!(
+        "BYE {} SIP/2.0\r\nVia: SIP/2.0/UDP {via};branch=z9hG4bKbye{};rport\r\nMax-Forwards: 70\r\n",
+        uri_of(&contact_of.header("Contact").unwrap()),
+        via.len()
     );
-    bye.push_str(
-        "Via: SIP/2.0/UDP 10.77.1.3:5062;branch=z9hG4bKbye200;rport\r\nMax-Forwards: 70\r\n",
-    );
-    for rr in to_200.headers("Record-Route") {
-        bye.push_str(&format!("Route: {rr}\r\n"));
+    let mut routes = rr_of.headers("Record-Route");
+    if reverse {
+        routes.reverse();
     }
-    let from = ok.split("\r\n").find(|l| l.starts_with("To: ")).unwrap();
-    let to = to_200.header("From").unwrap();
-    bye.push_str(&format!(
-        "From: {}\r\nTo: {to}\r\nCall-ID: loop1@10.77.1.2\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-        &from[4..]
+    for r in routes {
+        b.push_str(&format!("Route: {r}\r\n"));
+    }
+    b.push_str(&format!(
+        "From: {from}\r\nTo: {to}\r\nCall-ID: loop1@10.77.1.2\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
     ));
-    let bye_out = sim.one(PHONE2, &bye);
-    assert!(bye_out.first_line().starts_with("BYE "), "{}", bye_out.text);
+    b
+}
+
+/// What obscure_loops was for in siproxd: a call that loops back through
+/// sipnat is two calls here without any Call-ID rewritten, and its second
+/// pass joins the first's relay stream, so the phones hear each other
+/// (`looped_call`). The provider leaves the dialog's route to sipnat: 200's
+/// BYE goes straight to 100, and both passes end.
+#[test]
+fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
+    let mut sim = Sim::new();
+    let (to_200, ok, _) = looped_call(&mut sim, false);
+    let from = ok.split("\r\n").find(|l| l.starts_with("To: ")).unwrap();
+    let b = bye(
+        "10.77.1.3:5062",
+        &to_200,
+        &to_200,
+        false,
+        &from[4..],
+        &to_200.header("From").unwrap(),
+    );
+    let to_100 = sim.one(PHONE2, &b);
+    assert_eq!(to_100.to, addr(PHONE));
+    assert!(
+        to_100
+            .first_line()
+            .starts_with("BYE sip:100@10.77.1.2:5060"),
+        "{}",
+        to_100.text
+    );
     assert_eq!(
         sim.core.relay_mut().unwrap().in_use(),
         0,
@@ -454,4 +491,108 @@ fn a_call_that_loops_back_through_sipnat_gets_audio_both_ways() {
         0,
         "both passes ended"
     );
+}
+
+/// The same loop through a provider that stays in the route: each pass's
+/// Record-Route entry is sipnat's address on the side its own neighbour
+/// reaches it from, and a phone's URI going out is masqueraded as its
+/// Contact is, so either phone's BYE goes through the provider and back to
+/// the other, and ends both passes at once.
+#[test]
+fn a_looping_call_through_a_record_routing_provider_keeps_its_route() {
+    for caller_hangs_up in [true, false] {
+        let mut sim = Sim::new();
+        let (to_200, ok, to_100) = looped_call(&mut sim, true);
+        // 200 reaches the second pass from the LAN, the provider the first
+        // pass from the WAN.
+        assert_eq!(
+            to_200.headers("Record-Route"),
+            [
+                "<sip:10.77.1.1:5060;lr;snin=wan>",
+                "<sip:198.51.100.2;lr>",
+                "<sip:198.51.100.1:5060;lr>"
+            ]
+        );
+        // 100 reaches the first pass from the LAN, the provider the second
+        // from the WAN.
+        assert_eq!(
+            to_100.headers("Record-Route"),
+            [
+                "<sip:198.51.100.1:5060;lr;snin=wan>",
+                "<sip:198.51.100.2;lr>",
+                "<sip:10.77.1.1:5060;lr>"
+            ]
+        );
+        let (phone, b, other, other_uri, last_route) = if caller_hangs_up {
+            let b = bye(
+                "10.77.1.2:5060",
+                &to_100,
+                &to_100,
+                true,
+                &to_100.header("From").unwrap(),
+                &to_100.header("To").unwrap(),
+            );
+            (
+                PHONE,
+                b,
+                PHONE2,
+                "sip:200@10.77.1.3:5062",
+                "<sip:198.51.100.1:5060;lr;snin=wan>",
+            )
+        } else {
+            let from = ok.split("\r\n").find(|l| l.starts_with("To: ")).unwrap();
+            let b = bye(
+                "10.77.1.3:5062",
+                &to_200,
+                &to_200,
+                false,
+                &from[4..],
+                &to_200.header("From").unwrap(),
+            );
+            (
+                PHONE2,
+                b,
+                PHONE,
+                "sip:100@10.77.1.2:5060",
+                "<sip:198.51.100.1:5060;lr>",
+            )
+        };
+        let out = sim.one(phone, &b);
+        assert_eq!(out.to, addr(REGISTRAR), "{}", out.text);
+        assert_no_lan_leak(&out);
+        assert_eq!(out.headers("Route"), ["<sip:198.51.100.2;lr>", last_route]);
+        assert!(
+            out.first_line().starts_with("BYE sip:")
+                && out.first_line().contains("@198.51.100.1:5060;")
+                && out.first_line().contains(";snc="),
+            "{}",
+            out.first_line()
+        );
+        // The provider takes its Route off and passes the BYE on.
+        let again = out
+            .text
+            .replacen("Route: <sip:198.51.100.2;lr>\r\n", "", 1)
+            .replacen(
+                "Via: ",
+                "Via: SIP/2.0/UDP 198.51.100.2:5060;branch=z9hG4bKprovbye;rport\r\nVia: ",
+                1,
+            );
+        let there = sim.one(REGISTRAR, &again);
+        assert_eq!(there.to, addr(other));
+        assert!(
+            there.first_line().starts_with(&format!("BYE {other_uri}")),
+            "{}",
+            there.first_line()
+        );
+        assert_eq!(
+            sim.core.relay_mut().unwrap().in_use(),
+            0,
+            "the stream is free"
+        );
+        assert_eq!(
+            sim.core.proxy.media().unwrap().calls(),
+            0,
+            "both passes ended"
+        );
+    }
 }

@@ -143,10 +143,7 @@ impl Proxy {
         raw: &str,
         toward: Transport,
     ) {
-        let (Host::Ipv4(ip), Some(public)) = (na.uri.host, self.public_ip()) else {
-            return self.put_text(w, TextMode::Mask, raw.as_bytes());
-        };
-        if !na.uri.is_sip() || !self.is_lan(ip) {
+        if !self.masqueradable(&na.uri) {
             return self.put_text(w, TextMode::Mask, raw.as_bytes());
         }
         if let Some(d) = na.display {
@@ -154,11 +151,32 @@ impl Proxy {
             w.put(b" ");
         }
         w.put(b"<");
-        w.put_str(na.uri.scheme);
+        self.put_masqueraded_uri(w, &na.uri, toward);
+        w.put(b">");
+        self.put_text(w, TextMode::Mask, na.params.as_bytes());
+    }
+
+    /// A `sip:` URI naming a LAN host, which [`Proxy::put_masqueraded_uri`]
+    /// can write (sipnat's public address known).
+    pub(super) fn masqueradable(&self, uri: &Uri<'_>) -> bool {
+        matches!(uri.host, Host::Ipv4(ip) if self.is_lan(ip))
+            && uri.is_sip()
+            && self.public_ip().is_some()
+    }
+
+    /// The URI of a phone on the LAN as the WAN is shown it:
+    /// `scheme:user@PUBLIC:PORT;params;snc=TOKEN` with the `transport` of
+    /// the hop it goes over (`toward`), the token holding the phone's
+    /// address. Only for a URI [`Proxy::masqueradable`] says yes to.
+    pub(super) fn put_masqueraded_uri(&self, w: &mut Buf<'_>, uri: &Uri<'_>, toward: Transport) {
+        let (Host::Ipv4(ip), Some(public)) = (uri.host, self.public_ip()) else {
+            return;
+        };
+        w.put_str(uri.scheme);
         w.put(b":");
-        if let Some(u) = na.uri.user {
+        if let Some(u) = uri.user {
             self.put_text(w, TextMode::Mask, u.as_bytes());
-            if let Some(p) = na.uri.password {
+            if let Some(p) = uri.password {
                 w.put(b":");
                 w.put_str(p);
             }
@@ -168,7 +186,7 @@ impl Proxy {
         w.put(b":");
         w.put_u32(u32::from(self.cfg.sip_listen_port));
         // The transport the phone wrote, and the one the hop uses.
-        let own = na.uri.param("transport").map(|t| t.unwrap_or(""));
+        let own = uri.param("transport").map(|t| t.unwrap_or(""));
         let flags = match own {
             None if toward == Transport::Udp => VERBATIM,
             None => ADDED,
@@ -182,9 +200,9 @@ impl Proxy {
         let mut mem = [0u8; MAX_STORED_URI];
         let mut p = Buf::new(&mut mem);
         if flags == VERBATIM {
-            put_params_without(&mut p, na.uri.params, CONTACT_TOKEN_PARAM);
+            put_params_without(&mut p, uri.params, CONTACT_TOKEN_PARAM);
         } else {
-            put_params_with_transport(&mut p, na.uri.params, Some(toward.param()));
+            put_params_with_transport(&mut p, uri.params, Some(toward.param()));
             if own.is_none() {
                 p.put_str(";transport=");
                 p.put_str(toward.param());
@@ -194,12 +212,10 @@ impl Proxy {
         w.put(b";");
         w.put_str(CONTACT_TOKEN_PARAM);
         w.put(b"=");
-        w.put(&self.key.seal(ip, na.uri.port.unwrap_or(0), flags));
-        if let Some(hd) = na.uri.headers {
+        w.put(&self.key.seal(ip, uri.port.unwrap_or(0), flags));
+        if let Some(hd) = uri.headers {
             w.put(b"?");
             self.put_text(w, TextMode::Mask, hd.as_bytes());
         }
-        w.put(b">");
-        self.put_text(w, TextMode::Mask, na.params.as_bytes());
     }
 }

@@ -21,6 +21,8 @@ pub(super) struct Plan {
     pub record_route: bool,
     /// How header text is treated on its way.
     pub mode: TextMode,
+    /// The side the request came from.
+    pub from: Side,
     /// sipnat's address on the hop's side (Via, Record-Route).
     pub our_ip: Ipv4Addr,
     /// The hop may take TCP when the request is too large for UDP.
@@ -345,6 +347,7 @@ impl Sip<'_> {
             hide: src.side == Side::Lan && hop.side == Side::Wan,
             record_route: req.creates_dialog(),
             mode: Proxy::mode(src.side, hop.side),
+            from: src.side,
             our_ip,
             may_upgrade,
         }))

@@ -42,13 +42,19 @@
 //!   rewritten to the address of the side *they* go to (§16.7 step 4 allows a
 //!   proxy to change its own entry), so each side routes in-dialog requests
 //!   to the address it can reach. sipnat's own Route entries are removed
-//!   (§16.4, loose routing).
+//!   (§16.4, loose routing). A request that names sipnat in its
+//!   Record-Route already (a call that loops back through it) gets an entry
+//!   marked with the side it came from (`snin`), and a response rewrites
+//!   only the entry of its own pass: the other is reached from the other
+//!   side.
 //! * **Max-Forwards** decremented, or set to 70 (§16.6 step 3); 0 gets 483
 //!   (§16.3 step 3). Loops get 482 (§16.3 step 4). Proxy-Require gets 420
 //!   with Unsupported (§16.3 step 5): sipnat supports no proxy extensions.
 //! * **No LAN address leaves the router.** Contacts are masqueraded to the
 //!   public address with a keyed, authenticated token of the phone's address
-//!   (`;snc=<token>`, [`keyed`]); every other LAN address in the headers is
+//!   (`;snc=<token>`, [`keyed`]), and so is a phone's URI as the
+//!   Request-URI of a request going out (in a call that loops back); every
+//!   other LAN address in the headers is
 //!   replaced by a reversible token ([`mask`]); both are restored on the way
 //!   back. A token opens only if sipnat made it, never to loopback or the
 //!   router, and outside a dialog only to a live registration's contact.

@@ -4,6 +4,11 @@
 
 use super::*;
 
+/// The parameter of sipnat's Record-Route entry that says which side its
+/// request came from, written when a request passes through sipnat a
+/// second time ([`Proxy::put_our_route`]).
+pub(super) const RR_SIDE_PARAM: &str = "snin";
+
 /// sipnat's own Via of a request being written: the branch text (after
 /// [`OUR_BRANCH_PREFIX`]), and the request's first Via as it goes on when
 /// its Vias are not sealed in the branch (`None`: sealed, none go on).
@@ -32,7 +37,16 @@ impl Proxy {
         w.put_str(req.method.as_str());
         w.put(b" ");
         let ruri = plan.ruri.as_deref().unwrap_or(req.uri);
-        self.put_text(&mut w, mode, ruri.as_bytes());
+        // A phone's own URI going out (an in-dialog request to a phone whose
+        // Contact sipnat restored, when the dialog's route leaves through
+        // the WAN: a call that loops back through sipnat) is masqueraded as
+        // a Contact is, so the request finds its way back to it.
+        match Uri::parse(ruri) {
+            Ok(u) if mode == TextMode::Mask && self.masqueradable(&u) => {
+                self.put_masqueraded_uri(&mut w, &u, plan.hop.transport)
+            }
+            _ => self.put_text(&mut w, mode, ruri.as_bytes()),
+        }
         w.put(b" SIP/2.0\r\n");
         w.put_str("Via: SIP/2.0/");
         w.put_str(plan.hop.transport.via_name());
@@ -54,6 +68,13 @@ impl Proxy {
         // together at the top) and before any other Record-Route (it is the
         // topmost entry, §16.6 step 4).
         let mut rr_pending = plan.record_route;
+        // The request passed through sipnat before (a call looping back):
+        // this pass's entry says which side it came from.
+        let spiral = (rr_pending
+            && msg
+                .values(HeaderName::RecordRoute)
+                .any(|v| NameAddr::parse(v).is_ok_and(|na| self.is_us(&na.uri.host, na.uri.port))))
+        .then_some(plan.from);
         let mut seen_mf = false;
         let ua = self.ua_string(plan.hide);
         let mut ua_done = false;
@@ -61,7 +82,7 @@ impl Proxy {
         let mut via_index = 0usize;
         for h in msg.headers() {
             if rr_pending && h.name != HeaderName::Via {
-                self.put_our_route(&mut w, plan.our_ip, plan.hop.transport);
+                self.put_our_route(&mut w, plan.our_ip, plan.hop.transport, spiral);
                 rr_pending = false;
             }
             if self.strip(&mut w, h, mode) {
@@ -121,7 +142,7 @@ impl Proxy {
             put_ua(&mut w, HeaderName::UserAgent, ua);
         }
         if rr_pending {
-            self.put_our_route(&mut w, plan.our_ip, plan.hop.transport);
+            self.put_our_route(&mut w, plan.our_ip, plan.hop.transport, spiral);
         }
         if !seen_mf {
             w.put_str("Max-Forwards: ");
@@ -246,15 +267,24 @@ impl Proxy {
     /// sipnat's Record-Route entry for one side (RFC 3261 §16.6 step 4):
     /// its address there, loose routing, and the transport that side uses
     /// when it is not UDP, so the side's in-dialog requests come back over
-    /// it.
-    pub(super) fn put_our_route(&self, w: &mut Buf<'_>, ip: Ipv4Addr, transport: Transport) {
+    /// it. `came_in` marks it with the side the request came from
+    /// ([`RR_SIDE_PARAM`]): only when the request already names sipnat in
+    /// its Record-Route, a call passing through it twice.
+    pub(super) fn put_our_route(
+        &self,
+        w: &mut Buf<'_>,
+        ip: Ipv4Addr,
+        transport: Transport,
+        came_in: Option<Side>,
+    ) {
         w.put_str("Record-Route: ");
-        self.put_our_uri(w, ip, transport);
+        self.put_our_uri(w, ip, transport, came_in.map(Side::as_str));
         w.put_str("\r\n");
     }
 
-    /// `<sip:IP:PORT;transport=tcp;lr>`: sipnat as a route entry.
-    fn put_our_uri(&self, w: &mut Buf<'_>, ip: Ipv4Addr, transport: Transport) {
+    /// `<sip:IP:PORT;transport=tcp;lr>`: sipnat as a route entry, with
+    /// its [`RR_SIDE_PARAM`] when it has one.
+    fn put_our_uri(&self, w: &mut Buf<'_>, ip: Ipv4Addr, transport: Transport, side: Option<&str>) {
         w.put_str("<sip:");
         mask::put_ip(w, ip);
         w.put(b":");
@@ -263,7 +293,14 @@ impl Proxy {
             w.put_str(";transport=");
             w.put_str(transport.param());
         }
-        w.put_str(";lr>");
+        w.put_str(";lr");
+        if let Some(side) = side {
+            w.put(b";");
+            w.put_str(RR_SIDE_PARAM);
+            w.put(b"=");
+            w.put_str(side);
+        }
+        w.put_str(">");
     }
 }
 
@@ -322,12 +359,15 @@ impl Proxy {
         }
     }
 
-    /// Record-Route in a response: sipnat's own entry gets the address of
-    /// the side the response goes to (RFC 3261 §16.7 step 4).
     /// A Record-Route header of a response on its way to `dest`: sipnat's
     /// own entry becomes its address and transport on `dest`'s side (RFC
     /// 3261 §16.7 step 4 lets a proxy change its own entry), the others are
-    /// masked or unmasked.
+    /// masked or unmasked. A call that passed through sipnat twice has two
+    /// entries of sipnat's: the second is marked with the side its request
+    /// came from ([`RR_SIDE_PARAM`]), and an entry so marked is this
+    /// response's only when that is where the response goes; the other is
+    /// left as the other pass wrote it (the element beside it in the route
+    /// reaches it there).
     pub(super) fn put_record_route(
         &self,
         w: &mut Buf<'_>,
@@ -340,9 +380,17 @@ impl Proxy {
             if i > 0 {
                 w.put(b", ");
             }
-            let ours = NameAddr::parse(v).is_ok_and(|na| self.is_us(&na.uri.host, na.uri.port));
-            match (ours, self.our_ip(dest.side)) {
-                (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport),
+            let na = NameAddr::parse(v).ok();
+            let ours = na
+                .as_ref()
+                .is_some_and(|na| self.is_us(&na.uri.host, na.uri.port));
+            let marked = na.as_ref().and_then(|na| na.uri.param(RR_SIDE_PARAM));
+            let this_pass = match marked {
+                None => true,
+                Some(side) => side.is_some_and(|s| s.eq_ignore_ascii_case(dest.side.as_str())),
+            };
+            match (ours && this_pass, self.our_ip(dest.side)) {
+                (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport, marked.flatten()),
                 _ => self.put_text(w, mode, v.as_bytes()),
             }
         }
