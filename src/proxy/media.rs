@@ -6,9 +6,10 @@
 //! tag in the WAN form (LAN addresses masked), and of the side its caller
 //! is on (`Proxy::call_key`), so a message finds its call whichever side it
 //! comes from, and the two passes of a call that loops back through sipnat
-//! are two calls ([`spiral`]). Leg A of each stream is the caller (the From tag of the INVITE that
-//! created the call), leg B the callee; an SDP body describes its author's
-//! leg: for a request the From tag, for a response the To tag.
+//! are two calls (`spiral.rs`). Leg A of each stream is the caller (the
+//! From tag of the INVITE that created the call), leg B the callee; an SDP
+//! body describes its author's leg: for a request the From tag, for a
+//! response the To tag.
 //!
 //! Lifecycle: any SDP with a stream to relay of a call not yet known creates
 //! it (an INVITE offer, or a late offer in a 2xx); the call's *origin* is the
@@ -113,7 +114,7 @@ struct Call {
     key: u64,
     /// [`Author::call_id`] of the message that created it (32 bits of the
     /// keyed hash: the call costs no more, and a match only proposes a
-    /// stream that the rules of [`spiral`] still check).
+    /// stream that the rules of `spiral.rs` still check).
     call_id: u32,
     caller_tag: heapless::String<MAX_TAG>,
     /// From and To URIs of the request that created the call (the start of
@@ -122,7 +123,7 @@ struct Call {
     to: StatusUri,
     streams: [Option<StreamId>; MAX_MEDIA],
     /// Streams (bit i = index i) this call shares with the other pass of
-    /// a call that loops back through sipnat, which owns them ([`spiral`]):
+    /// a call that loops back through sipnat, which owns them (`spiral.rs`):
     /// not counted, nor freed, here.
     joined: u8,
     /// `m=` lines (bit i = index i) sipnat rejected in the latest SDP of
@@ -270,7 +271,7 @@ pub struct Author<'a> {
     /// The author is on the WAN side.
     pub wan: bool,
     /// A keyed hash of the Call-ID alone: both passes of a call that loops
-    /// back through sipnat have it ([`spiral`]).
+    /// back through sipnat have it (`spiral.rs`).
     pub call_id: u64,
     /// sipnat's public address, which its SDPs toward the WAN name.
     pub public: Option<Ipv4Addr>,
@@ -469,7 +470,7 @@ impl Media {
             if author.wan && author.public == Some(m.addr) {
                 // sipnat's own public address: the other pass of a call
                 // that loops back through sipnat names the relay port it
-                // was given ([`spiral`]); that pass's leg is this one.
+                // was given (`spiral.rs`); that pass's leg is this one.
                 if let Some(id) = self.looped(relay, idx, i, leg, m.port) {
                     relay.touch(now, id);
                     ports[i] = Port::Relay(m.port);
