@@ -432,7 +432,7 @@ fn not_implemented_message(info: &options::OptionInfo) -> String {
             "option '{name}' is recognised, but sipnat relays each RTP packet as it comes: a dejitter delay would be added to every packet, while the relay itself adds under 1.2 ms of jitter to 99.9 % of packets (README, Benchmark) and the phones' jitter buffers smooth the network's; ignored"
         ),
         Status::NotApplicable if name == "obscure_loops" => format!(
-            "option '{name}' is recognised but not needed: sipnat keys a call by its Call-ID, the side its caller is on and the caller's tag, so the two passes of a call that loops back through it are two calls without rewriting the Call-ID; ignored"
+            "option '{name}' is recognised but not needed: sipnat keys a call by its Call-ID, its caller's side and tag, so a call looping back through it is two calls; ignored"
         ),
         Status::NotApplicable if name == "plugin_fix_fbox_anoncall_networks" => format!(
             "option '{name}' is recognised but not needed: sipnat's Contacts name the phone's address, not its user, so a Fritz!Box's anonymous Contact reaches it as it is; ignored"
@@ -694,39 +694,28 @@ fn pair_mask_hosts(
     file: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if mask.len() != masked.len() {
-        let line = mask
-            .get(masked.len())
-            .or(masked.get(mask.len()))
-            .map_or(0, |x| x.1);
-        diags.push(Diagnostic::error(
-            file,
-            line,
-            format!(
-                "{} mask_host but {} masked_host lines: they pair up by position, give one masked_host per mask_host",
-                mask.len(),
-                masked.len()
-            ),
-        ));
+    let (n, m) = (mask.len(), masked.len());
+    if n != m {
+        let line = mask.get(m).or(masked.get(n)).map_or(0, |x| x.1);
+        let msg = format!(
+            "{n} mask_host but {m} masked_host lines: they pair up by position, give one masked_host per mask_host"
+        );
+        diags.push(Diagnostic::error(file, line, msg));
         return;
     }
-    for ((lan, lan_line), (wan, wan_line)) in mask.into_iter().zip(masked) {
-        let mut ok = true;
-        for (key, v, line) in [
-            ("mask_host", &lan, lan_line),
-            ("masked_host", &wan, wan_line),
-        ] {
-            if !super::check::plausible_host(v) {
-                ok = false;
-                diags.push(Diagnostic::error(
-                    file,
-                    line,
-                    format!("{key} = '{v}': expected an address or a host name"),
-                ));
-            }
-        }
-        if ok {
-            cfg.mask_hosts.push((lan, wan));
+    for (lan, wan) in mask.into_iter().zip(masked) {
+        let bad = [&lan, &wan]
+            .into_iter()
+            .find(|(v, _)| !super::check::plausible_host(v))
+            .map(|(v, line)| {
+                (
+                    format!("mask_host/masked_host '{v}': expected an address or a host name"),
+                    *line,
+                )
+            });
+        match bad {
+            Some((msg, line)) => diags.push(Diagnostic::error(file, line, msg)),
+            None => cfg.mask_hosts.push((lan.0, wan.0)),
         }
     }
 }

@@ -270,7 +270,7 @@ options_table! {
     list(
         "masked_host",
         Implemented,
-        "What that host is shown as on the WAN side: in the From and To of the phone's messages (and back to mask_host in what comes to the phone), and a request from the WAN for user@masked_host reaches the phone registered as user@mask_host.",
+        "What that host is shown as toward the WAN, in From and To; a request for user@masked_host reaches the phone registered as user@mask_host.",
     ),
     opt(
         "ua_string",
@@ -285,7 +285,7 @@ options_table! {
     opt(
         "obscure_loops",
         NotApplicable,
-        "Alter the Call-ID so a call looping through siproxd twice is not taken for one call. Not needed in sipnat: it keys a call by its Call-ID, the side its caller is on and the caller's From tag, so the two passes are two calls (the second joins the first's relay stream), and no Call-ID is rewritten.",
+        "Alter the Call-ID so a call looping through siproxd twice is not taken for one call. Not needed in sipnat: a call is keyed by its Call-ID, its caller's side and From tag, so the two passes are two calls.",
     ),
     // --- TCP transport
     opt(
@@ -378,7 +378,7 @@ options_table! {
     opt(
         "plugin_fix_DTAG_networks",
         Implemented,
-        "Networks (comma-separated) of a provider that answers with the host of sipnat's Via replaced (Deutsche Telekom; 217.0.23.100/32 in siproxd's example). A response from them whose top Via names a host in them too is taken as sipnat's when its branch is sipnat's sealed branch: the seal proves it, the host is not needed. When the branch is gone too, nothing can route the response without state: it is dropped, counted (drop.response-dtag-no-branch) and logged.",
+        "Networks (comma-separated) of a provider that answers with the host of sipnat's Via replaced by one of theirs (Deutsche Telekom: 217.0.23.100/32). Such a response is taken when its branch is sipnat's sealed branch (the seal proves the Via is sipnat's); one that lost the branch too cannot be routed: dropped, counted, logged.",
     ),
     // --- plugin_fix_fbox_anoncall
     opt(

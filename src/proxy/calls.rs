@@ -149,27 +149,27 @@ impl Proxy {
             TextMode::Mask,
             msg.call_id().unwrap_or("").as_bytes(),
         );
-        let key = |side: Side, tag: &str| {
-            let mut mem = [0u8; 256];
-            let mut t = Buf::new(&mut mem);
-            self.put_text(&mut t, TextMode::Mask, tag.as_bytes());
-            self.key.hash(&[
-                b"call",
-                cid.as_bytes(),
-                side.as_str().as_bytes(),
-                t.as_bytes(),
-            ])
-        };
-        let caller = key(near, msg.from_tag().unwrap_or(""));
+        let cid = cid.as_bytes();
+        let caller = self.dialog_key(cid, near, msg.from_tag().unwrap_or(""));
         let (Some(media), Some(to_tag)) = (self.media.as_ref(), msg.to_tag()) else {
             return caller;
         };
-        let callee = key(far, to_tag);
+        let callee = self.dialog_key(cid, far, to_tag);
         if media.has_call(callee) && !media.has_call(caller) {
             callee
         } else {
             caller
         }
+    }
+
+    /// [`Proxy::call_key`] of a call whose caller is on `side` with `tag`
+    /// (`cid`: the Call-ID in WAN form).
+    fn dialog_key(&self, cid: &[u8], side: Side, tag: &str) -> u64 {
+        let mut mem = [0u8; 256];
+        let mut t = Buf::new(&mut mem);
+        self.put_text(&mut t, TextMode::Mask, tag.as_bytes());
+        self.key
+            .hash(&[b"call", cid, side.as_str().as_bytes(), t.as_bytes()])
     }
 
     /// The keyed hash of a message's Call-ID alone, in WAN form: what the

@@ -309,14 +309,18 @@ impl Proxy {
     /// the other side. Toward the WAN (`Mask`) a `mask_host` becomes its
     /// `masked_host`, toward the LAN (`Unmask`) the other way round.
     pub(super) fn swap_masked_host(&self, host: &str, mode: TextMode) -> Option<&str> {
-        self.cfg
-            .mask_hosts
-            .iter()
-            .find_map(|(lan, wan)| match mode {
-                TextMode::Mask if lan.eq_ignore_ascii_case(host) => Some(wan.as_str()),
-                TextMode::Unmask if wan.eq_ignore_ascii_case(host) => Some(lan.as_str()),
-                _ => None,
-            })
+        let unmask = match mode {
+            TextMode::Mask => false,
+            TextMode::Unmask => true,
+            TextMode::Plain => return None,
+        };
+        for (lan, wan) in &self.cfg.mask_hosts {
+            let (from, to) = if unmask { (wan, lan) } else { (lan, wan) };
+            if from.eq_ignore_ascii_case(host) {
+                return Some(to);
+            }
+        }
+        None
     }
 
     /// A From or To header (RFC 3261 §20.20, §20.39) on its way: its URI's
