@@ -85,7 +85,7 @@ macro_rules! options_table {
     };
 }
 
-use Status::{Implemented, NotApplicable, NotYet, ServedByInit};
+use Status::{Implemented, NotApplicable, ServedByInit};
 
 options_table! {
     // --- network interfaces and addresses
@@ -311,8 +311,8 @@ options_table! {
     ),
     list(
         "load_plugin",
-        NotYet,
-        "Load this plugin. Built into sipnat, switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_DTAG, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_regex, plugin_regex_body, plugin_shortdial, plugin_siptrunk, plugin_stats, plugin_stripheader, plugin_stun; any other plugin warns and does nothing yet.",
+        Implemented,
+        "Load this plugin. Every plugin siproxd ships is built into sipnat and switched on by this line: plugin_blacklist, plugin_codecfilter, plugin_defaulttarget, plugin_fix_bogus_via, plugin_fix_DTAG, plugin_fix_fbox_anoncall (not needed), plugin_logcall, plugin_prefix, plugin_regex, plugin_regex_body, plugin_shortdial, plugin_siptrunk, plugin_stats, plugin_stripheader, plugin_stun; plugin_demo (siproxd's example for plugin writers) and any other name warn and do nothing.",
     ),
     opt(
         "thread_stack_size",
