@@ -445,7 +445,7 @@ return view.extend({
 
 		/* plugins */
 		o = s.taboption('plugins', form.DynamicList, 'load_plugin', _('Plugins'),
-			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_fix_DTAG.so, plugin_logcall.so, plugin_prefix.so, plugin_regex.so, plugin_regex_body.so, plugin_shortdial.so, plugin_siptrunk.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names (siproxd's demo plugin) are accepted with a warning and do nothing.'));
+			_('siproxd plugins to load. Built into sipnat: plugin_blacklist.so, plugin_codecfilter.so, plugin_defaulttarget.so, plugin_fix_bogus_via.so, plugin_fix_DTAG.so, plugin_logcall.so, plugin_prefix.so, plugin_regex.so, plugin_regex_body.so, plugin_shortdial.so, plugin_siptrunk.so, plugin_stats.so, plugin_stripheader.so, plugin_stun.so; other names (the demo plugin of siproxd) are accepted with a warning and do nothing.'));
 		o.datatype = 'string';
 		o.value('plugin_blacklist.so', _('plugin_blacklist.so: block clients after failed logins'));
 		o.value('plugin_codecfilter.so', _('plugin_codecfilter.so: take codecs out of every call'));
