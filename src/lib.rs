@@ -48,6 +48,7 @@
 //! Every function of the core that depends on time takes `now: Instant` from
 //! its caller. Tests drive the core with a virtual clock: no sleeps, no sockets.
 
+pub mod alloc;
 pub mod auth;
 pub mod cli;
 pub mod config;
