@@ -19,11 +19,14 @@ use crate::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// The proxy and the resolver (tens of KB each) are boxed: built in place
+/// of the core they would be copied through the stack, and every page of
+/// stack touched once stays resident.
 pub struct Core {
-    pub proxy: Proxy,
+    pub proxy: Box<Proxy>,
     /// The RTP relay (an empty pool when `rtp_proxy_enable = 0`).
     pub relay: Relay,
-    pub dns: Resolver,
+    pub dns: Box<Resolver>,
     /// The access lists' host names, kept resolved through `dns`.
     pub acl_names: Watch,
     pub stats: Stats,
@@ -43,11 +46,11 @@ impl Core {
         // The relay's own random sequence (its port search), apart from the
         // resolver's query ids.
         let relay = relay_for(&cfg, seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15);
-        let mut dns = Resolver::new(nameservers, seed);
+        let mut dns = boxed(|| Resolver::new(nameservers, seed));
         let mut acl_names = Watch::new();
         acl_names.set_names(now, cfg.acl_names().map(|(_, h)| h.name.as_str()), &mut dns);
         let mut core = Core {
-            proxy: Proxy::new(cfg, addrs, key, now),
+            proxy: boxed(|| Proxy::new(cfg, addrs, key, now)),
             relay,
             dns,
             acl_names,
@@ -267,6 +270,14 @@ impl Core {
         s.push_str(&self.stats.to_string());
         s
     }
+}
+
+/// `make()` boxed in a stack frame of its own: the tens of KB a large part
+/// passes through are then the largest part's, not the sum of all of them
+/// in one frame (each stack page touched once stays resident).
+#[inline(never)]
+pub fn boxed<T>(make: impl FnOnce() -> T) -> Box<T> {
+    Box::new(make())
 }
 
 /// The relay for a configuration (its ports bound later, by the driver).

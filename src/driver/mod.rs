@@ -130,7 +130,9 @@ pub struct Daemon {
     sip: UdpSocket,
     /// One socket per DNS query in flight.
     dns: DnsSockets,
-    core: Core,
+    /// Boxed, like the daemon itself: moved by value, their tens of KB
+    /// would touch that much more stack, resident for good.
+    core: Box<Core>,
     out: Box<Outbox>,
     opts: Options,
     ingress: Ingress,
@@ -166,7 +168,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Bind the sockets and build the core. Errors are for the user.
-    pub fn new(cfg: Config, opts: Options) -> Result<Daemon, String> {
+    pub fn new(cfg: Config, opts: Options) -> Result<Box<Daemon>, String> {
         let now = Instant::now();
         let addrs = read_addresses(&cfg);
         if addrs.lan.is_empty() {
@@ -206,14 +208,16 @@ impl Daemon {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
         let ns = read_nameservers();
-        let mut core = Core::new(
-            cfg.clone(),
-            addrs,
-            sys::random_bytes(),
-            &ns,
-            u64::from_le_bytes(seed),
-            now,
-        );
+        let mut core = crate::core::boxed(|| {
+            Core::new(
+                cfg.clone(),
+                addrs,
+                sys::random_bytes(),
+                &ns,
+                u64::from_le_bytes(seed),
+                now,
+            )
+        });
         if let Some(p) = read_passwords(&cfg)? {
             core.proxy.set_passwords(p);
         }
@@ -277,7 +281,7 @@ impl Daemon {
             cfg.if_outbound.as_deref().unwrap_or("-")
         );
         let ingress = Ingress::read(&cfg, core.addresses());
-        Ok(Daemon {
+        Ok(Box::new(Daemon {
             poll,
             sip,
             dns: DnsSockets::new(),
@@ -300,7 +304,7 @@ impl Daemon {
             stats_at: [None; 2],
             instance,
             started_unix: unix_now(),
-        })
+        }))
         .map(|mut d| {
             d.schedule_stats(now);
             d
