@@ -322,13 +322,14 @@ impl Relay {
             self.totals.pool_full += 1;
             return Err(PoolFull);
         }
-        let Some(k) = p.spares.pop_front() else {
+        // A spare's slot always has its pair (`maintain` made both).
+        let spare = p.spares.pop_front();
+        let Some((k, pair)) = spare.and_then(|k| Some((k, p.pairs.get_mut(k as usize)?))) else {
             // Capacity is left, but no pair is bound: the range is held by
             // others, or one step asked for more than the spares.
             self.totals.no_port += 1;
             return Err(PoolFull);
         };
-        let pair = &mut p.pairs[k as usize];
         pair.state = PairState::InUse;
         p.in_range += 1;
         Ok((k as usize, pair.port))
@@ -389,10 +390,13 @@ impl Relay {
             }) {
                 Ok(()) => {
                     p.hold(port, true);
-                    p.pairs[k as usize] = Pair {
-                        port,
-                        state: PairState::Spare,
-                    };
+                    if let Some(pair) = p.pairs.get_mut(k as usize) {
+                        // Always there: `free_slot` handed out k.
+                        *pair = Pair {
+                            port,
+                            state: PairState::Spare,
+                        };
+                    }
                     p.spares.push_back(k);
                     p.bound += 1;
                     p.scan = None;
