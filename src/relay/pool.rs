@@ -8,9 +8,9 @@
 //! [`Relay::allocate`] hands out only a spare. The driver carries out what
 //! the pool asks after every message ([`Relay::maintain`]): it binds a new
 //! spare where the pool names a port, and closes the pair of every stream
-//! that ended. A freed pair is never handed out again: it is closed, so the
-//! kernel answers the stray packets of the ended call, and the next call
-//! gets a fresh pair.
+//! that ended. A freed pair is closed, never handed on as it is, so the
+//! kernel answers the stray packets of the ended call; a later spare may
+//! bind its ports again (on a small range it will), as a fresh socket.
 //!
 //! # Which port
 //! Any free pair of the range (RTP on the even port, RTCP on the next,
