@@ -12,18 +12,21 @@ use crate::config::Config;
 use crate::dns::{QueryHandle, Resolver, Watch};
 use crate::output::Outbox;
 use crate::proxy::{Addresses, Proxy, Sip};
-use crate::relay::Relay;
+use crate::relay::{PortRange, Relay};
 use crate::side::Side;
 use crate::stats::Stats;
 use crate::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// The proxy and the resolver (tens of KB each) are boxed: built in place
+/// of the core they would be copied through the stack, and every page of
+/// stack touched once stays resident.
 pub struct Core {
-    pub proxy: Proxy,
+    pub proxy: Box<Proxy>,
     /// The RTP relay (an empty pool when `rtp_proxy_enable = 0`).
     pub relay: Relay,
-    pub dns: Resolver,
+    pub dns: Box<Resolver>,
     /// The access lists' host names, kept resolved through `dns`.
     pub acl_names: Watch,
     pub stats: Stats,
@@ -40,12 +43,14 @@ impl Core {
         seed: u64,
         now: Instant,
     ) -> Core {
-        let relay = relay_for(&cfg);
-        let mut dns = Resolver::new(nameservers, seed);
+        // The relay's own random sequence (its port search), apart from the
+        // resolver's query ids.
+        let relay = relay_for(&cfg, seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15);
+        let mut dns = boxed(|| Resolver::new(nameservers, seed));
         let mut acl_names = Watch::new();
         acl_names.set_names(now, cfg.acl_names().map(|(_, h)| h.name.as_str()), &mut dns);
         let mut core = Core {
-            proxy: Proxy::new(cfg, addrs, key, now),
+            proxy: boxed(|| Proxy::new(cfg, addrs, key, now)),
             relay,
             dns,
             acl_names,
@@ -171,21 +176,19 @@ impl Core {
     /// Swap in a new, checked configuration (SIGHUP). Registrations,
     /// transactions and calls in progress are kept. The access lists' host
     /// names are resolved again (their last addresses serve until then).
-    /// Everything in the new configuration takes effect: the relay's pool
-    /// becomes the new port range (or empty with `rtp_proxy_enable = 0`;
-    /// pairs that leave it keep relaying their calls to the end:
-    /// [`Relay::set_ports`]) and its new `rtp_timeout`. Returns the pool's
-    /// pairs whose sockets the driver must open.
-    pub fn reconfigure(&mut self, now: Instant, cfg: Config) -> Vec<usize> {
+    /// Everything in the new configuration takes effect: new streams get
+    /// their ports from the new range (none with `rtp_proxy_enable = 0`;
+    /// streams keep their pairs to their end: [`Relay::set_range`]; the
+    /// driver binds and closes what [`Relay::maintain`] asks) and its new
+    /// `rtp_timeout`.
+    pub fn reconfigure(&mut self, now: Instant, cfg: Config) {
         let names = cfg.acl_names().map(|(_, h)| h.name.as_str());
         self.acl_names.set_names(now, names, &mut self.dns);
         self.relay
             .set_rtp_timeout(Duration::from_secs(u64::from(cfg.rtp_timeout)));
-        let ports: Vec<u16> = pool_ports(&cfg);
-        let opened = self.relay.set_ports(&ports);
+        self.relay.set_range(port_range(&cfg));
         self.proxy.reconfigure(now, cfg);
         self.sync_relay_local();
-        opened
     }
 
     /// Tell the relay the LAN networks and the router's own addresses (its
@@ -226,11 +229,12 @@ impl Core {
             let r = &self.relay;
             let t = r.totals();
             s.push_str(&format!(
-                " calls {}/{} streams {}/{} rtp-forwarded {} rtp-dropped {}",
+                " calls {}/{} streams {}/{} ports-bound {} rtp-forwarded {} rtp-dropped {}",
                 m.calls(),
                 crate::limits::MAX_CALLS,
                 r.in_use(),
                 r.capacity(),
+                2 * r.bound(),
                 t.forwarded.packets,
                 t.dropped.iter().map(|c| c.packets).sum::<u64>()
             ));
@@ -244,6 +248,15 @@ impl Core {
                 " latches {} pool-full {} streams-timed-out {} rtp-held {} rtp-flushed {}",
                 t.latches, t.pool_full, t.expired, t.held, t.flushed
             ));
+            for (name, n) in [
+                ("no-port", t.no_port),
+                ("bind-in-use", t.bind_in_use),
+                ("bind-failed", t.bind_failed),
+            ] {
+                if n > 0 {
+                    s.push_str(&format!(" relay.{name} {n}"));
+                }
+            }
             for (limit, n) in m.counts() {
                 if n > 0 {
                     s.push_str(&format!(" media.{} {n}", limit.as_str()));
@@ -259,21 +272,29 @@ impl Core {
     }
 }
 
-/// The relay for a configuration: its port pool, or none when media is not
-/// relayed.
-fn relay_for(cfg: &Config) -> Relay {
+/// `make()` boxed in a stack frame of its own: the tens of KB a large part
+/// passes through are then the largest part's, not the sum of all of them
+/// in one frame (each stack page touched once stays resident).
+#[inline(never)]
+pub fn boxed<T>(make: impl FnOnce() -> T) -> Box<T> {
+    Box::new(make())
+}
+
+/// The relay for a configuration (its ports bound later, by the driver).
+fn relay_for(cfg: &Config, seed: u64) -> Relay {
     Relay::new(
-        &pool_ports(cfg),
+        port_range(cfg),
         Duration::from_secs(u64::from(cfg.rtp_timeout)),
+        seed,
     )
 }
 
-/// The relay's pool for a configuration: its RTP ports, none when media is
+/// The ports new streams get: the configured range, none when media is
 /// not relayed.
-fn pool_ports(cfg: &Config) -> Vec<u16> {
+fn port_range(cfg: &Config) -> PortRange {
     if cfg.rtp_proxy_enable {
-        cfg.rtp_ports().collect()
+        PortRange::new(cfg.rtp_port_low, cfg.rtp_port_high)
     } else {
-        Vec::new()
+        PortRange::EMPTY
     }
 }

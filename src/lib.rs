@@ -39,7 +39,7 @@
 //! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core; the access lists' host names kept resolved on their TTL (`dns::watch`) |
 //! | [`regex`] | POSIX extended regular expressions for siproxd's regex, regex_body and siptrunk plugins: a Pike VM, linear in the input |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
-//! | [`relay`] | RTP/RTCP relay table, port pool, latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
+//! | [`relay`] | RTP/RTCP relay table, port pool (pairs bound as streams need them: `maintain` asks the driver), latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
 //! | [`side`] | LAN or WAN: decided by the arrival interface |
 //! | [`stats`] | counters keyed by reason enums |
 //! | [`driver`] | the only code that touches mio, sockets, signals and the clock |

@@ -96,8 +96,7 @@ pub const MAX_READS_PER_WAKEUP: usize = 64;
 /// Calls with relayed media sipnat tracks at once (each holds up to
 /// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 380
 /// bytes each (100 of them the two [`MAX_STATUS_URI`] URIs `sipnat status`
-/// shows), so 1024 take about 390 KB, touched only as calls fill them. The relay port pool usually bounds
-/// calls first.
+/// shows), so 1024 take about 390 KB, touched only as calls fill them.
 pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).
@@ -132,6 +131,31 @@ const _: () = assert!(MAX_TCP_CONNECTIONS <= u16::MAX as usize);
 /// real-time `text`, RFC 4103; a second camera). Further `m=` lines are
 /// rejected in the rewritten SDP (port 0, RFC 3264 §6) instead of relayed.
 pub const MAX_STREAMS_PER_CALL: usize = 4;
+
+/// Relay streams at once, whatever the port range (siproxd has no such
+/// option, so it is derived): the relay's capacity is
+/// `min(MAX_STREAMS, pairs in rtp_port_low..rtp_port_high)`, two for each
+/// call of [`MAX_CALLS`] (audio and video). Each stream slot is at most
+/// [`crate::relay::SLOT_BYTES`] bytes plus 4 of pool state, reserved at
+/// start (about 1.1 MB of address space) and touched only when a port pair
+/// is first bound for it, so memory follows the most pairs ever bound at
+/// once, never the range. The sockets of a pair exist only while it is a
+/// spare or carries a stream ([`crate::relay`], "Ports").
+pub const MAX_STREAMS: usize = 2 * MAX_CALLS;
+
+/// Port pairs kept bound and free, ready for the next streams: the relay
+/// rewrites an SDP while it handles a message, so the port must be open
+/// before. The driver tops them up after every message; 8 covers one call
+/// with [`MAX_STREAMS_PER_CALL`] streams twice over, or the audio of every
+/// request [`MAX_PARKED`] releases at once. Each pair is two UDP sockets
+/// of the kernel's (about 2 KB each, not sipnat's memory).
+pub const SPARE_PAIRS: usize = 8;
+
+/// Port operations (binds tried, pairs closed) the driver does per pass of
+/// its loop before it serves the sockets again (DESIGN.md rule 9).
+pub const MAX_PORT_OPS: usize = 64;
+
+const _: () = assert!(MAX_STREAMS <= u16::MAX as usize && SPARE_PAIRS <= MAX_STREAMS);
 
 /// Of the relay pool, WAN-originated calls may never take the last
 /// `max(LAN_RESERVE_MIN, pool / LAN_RESERVE_DIVISOR)` streams: they are kept

@@ -7,8 +7,9 @@
 //!   example): a media run with a few calls through sipnat and through the
 //!   null relay, short sipp call-setup runs over UDP and over TCP, and 300
 //!   calls while `status json` is asked 100 times a second on sipnat's
-//!   control socket (no packet may be lost, no query fail), in network
-//!   namespaces.
+//!   control socket (no packet may be lost, no query fail), and sipnat idle
+//!   with the relay range 10000-59999 (it starts; only its spare pairs are
+//!   sockets, issue 15), in network namespaces.
 //!   The media run sends 70 REGISTERs first, more than one LAN address may
 //!   hold in sipnat (64), so they must come from three addresses.
 //!   It checks that every run is reported and consistent (packets arrived,
@@ -290,8 +291,59 @@ fn smoke_media_and_setup() {
         "sipnat has a ratio to the null relay"
     );
     assert!(sip.count("binary_bytes") > 0, "sipnat's binary size");
+    // sipnat's sockets with every call up: SIP over UDP and TCP, a pair per
+    // call and the spare pairs (issue 15), each costing kernel memory
+    let spares = sipnat::limits::SPARE_PAIRS as u64;
+    assert_eq!(
+        sip.count("kernel_sockets"),
+        2 + 2 * (4 + spares),
+        "{stderr}"
+    );
+    assert!(sip.num("kernel_kb").is_some_and(|k| k > 0.0), "{stderr}");
     let md = fs::read_to_string(media_dir.join("results.md")).expect("results.md");
     assert!(md.contains("| sipnat |") && md.contains("| null |"), "{md}");
+
+    // idle with a siproxd user's 50,000-port range (issue 15): it starts,
+    // and binds its spares only; the null relay does not run
+    let idle_dir = base.join("idle");
+    let (out, prefix) = run_tool(
+        &tool,
+        &[
+            "media",
+            "--calls",
+            "0",
+            "--range",
+            "10000-59999",
+            "--warmup-s",
+            "1",
+            "--measure-s",
+            "1",
+            "--sipnat",
+            sipnat,
+            "--out",
+            &idle_dir.display().to_string(),
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        leftover_namespaces(&prefix).is_empty(),
+        "namespaces left behind"
+    );
+    assert!(out.status.success(), "sipnat-bench idle failed:\n{stderr}");
+    let j = report(&idle_dir);
+    let runs = j.arr("media");
+    assert_eq!(runs.len(), 1, "sipnat alone\n{stderr}");
+    let idle = &runs[0];
+    assert_eq!(idle.count("calls"), 0);
+    assert_eq!(idle.count("kernel_sockets"), 2 + 2 * spares, "{stderr}");
+    assert!(idle.count("peak_rss_kb") > 0, "{stderr}");
+    println!(
+        "sipnat idle, relay range 10000-59999: {} kB peak RSS, {} sockets, {:.0} kB of kernel memory",
+        idle.count("peak_rss_kb"),
+        idle.count("kernel_sockets"),
+        idle.num("kernel_kb").unwrap_or(0.0)
+    );
 
     // setup: sipp, 20 calls/s for 2 s through sipnat, over UDP then TCP
     let (out, prefix) = run_tool(

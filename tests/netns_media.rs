@@ -24,7 +24,10 @@
 //! 8. sipnat frozen across the far end's answer (its 200 OK and first RTP
 //!    read in one wakeup): nothing lost;
 //! 9. a far end whose SDP names the router's loopback or a LAN host: not one
-//!    packet of the phone's audio goes there (captures on `lo` and `rlan`).
+//!    packet of the phone's audio goes there (captures on `lo` and `rlan`);
+//! 10. a 50,000-port range (10000–59999, issue 15): only the spare pairs
+//!     are bound at idle, 1,000 calls get audio both ways on ports from all
+//!     over the range, and their sockets are closed again after.
 //!
 //! Every test makes its own namespaces (IDs unique per process and test) and
 //! removes them in a `Drop` guard, also when the test fails; the processes
@@ -297,10 +300,15 @@ impl Lab {
 
     /// sipnat in the router namespace with the relay pool 20000–21199.
     fn start_sipnat(&mut self, debug: &str) {
+        self.start_sipnat_range(debug, 20000, 21199);
+    }
+
+    /// sipnat in the router namespace with the relay pool `low`–`high`.
+    fn start_sipnat_range(&mut self, debug: &str, low: u16, high: u16) {
         let conf = format!(
             "# written by tests/netns_media.rs\n\
              if_inbound = rlan\nif_outbound = rwan\nsip_listen_port = 5060\n\
-             rtp_proxy_enable = 1\nrtp_port_low = 20000\nrtp_port_high = 21199\n\
+             rtp_proxy_enable = 1\nrtp_port_low = {low}\nrtp_port_high = {high}\n\
              registration_file = {}\n",
             self.path("registrations").display()
         );
@@ -343,6 +351,36 @@ impl Lab {
         Some(Duration::from_millis(ticks * 1000 / hz))
     }
 
+    /// The sockets sipnat has open now (its `/proc/PID/fd` links to
+    /// `socket:`): SIP over UDP and TCP, the relay's, DNS queries in flight.
+    fn sipnat_sockets(&self) -> usize {
+        let pid = self.sipnat_pid.expect("sipnat runs");
+        fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|e| fs::read_link(e.path()).ok())
+                    .filter(|l| l.to_string_lossy().starts_with("socket:"))
+                    .count()
+            })
+            .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}\n{}", self.context()))
+    }
+
+    /// The router namespace's `/proc/net/sockstat` line `UDP: inuse N mem
+    /// M` (M in pages): the kernel's count of UDP sockets there.
+    fn udp_sockstat(&self) -> String {
+        sh(
+            "ip",
+            &["netns", "exec", &self.ns('r'), "cat", "/proc/net/sockstat"],
+        )
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("UDP:"))
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+    }
+
     /// SIGUSR1 to sipnat, then its new `status:` line.
     fn sipnat_status(&self) -> String {
         let pid = self.sipnat_pid.expect("sipnat runs").to_string();
@@ -378,6 +416,12 @@ impl Lab {
 
     /// The phone, `sipnat-load uac`, registered, calling bob through sipnat.
     fn run_uac(&mut self, extra: &[&str], limit: Duration) -> ExitStatus {
+        self.spawn_uac(extra);
+        self.wait("uac", limit)
+    }
+
+    /// [`Lab::run_uac`] without waiting for it.
+    fn spawn_uac(&mut self, extra: &[&str]) {
         let mut args: Vec<String> = [
             "uac",
             "--proxy",
@@ -402,7 +446,14 @@ impl Lab {
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         self.spawn("uac", 'l', &load_tool(), &args);
-        self.wait("uac", limit)
+    }
+
+    /// Is process `name` still running?
+    fn running(&mut self, name: &str) -> bool {
+        self.procs
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .is_some_and(|(_, c)| matches!(c.try_wait(), Ok(None)))
     }
 
     fn report(&self, file: &str) -> Json {
@@ -1051,6 +1102,135 @@ fn media_300_concurrent_calls() {
     assert!(
         status.contains(" calls 0/") && status.contains(" streams 0/"),
         "sipnat still holds calls or streams after every call ended: {status}"
+    );
+}
+
+/// 10 (issue 15): siproxd users' range 10000–59999 (25,000 pairs) starts,
+/// and sipnat binds only its spare pairs at idle; 1,000 calls (100 a
+/// second, 15 s each, 10 packets/s each way) get audio both ways on ports
+/// from all over the range; once they ended every call's sockets are
+/// closed again.
+#[test]
+fn media_1000_calls_on_a_50000_port_range() {
+    use sipnat::limits::SPARE_PAIRS;
+    let Some(mut lab) = Lab::new("lazy", false) else {
+        return;
+    };
+    lab.start_sipnat_range("", 10000, 59999);
+    // SIP over UDP and TCP, and the spares, bound in sipnat's first pass
+    let idle = 2 + 2 * SPARE_PAIRS;
+    let end = Instant::now() + Duration::from_secs(5);
+    while lab.sipnat_sockets() < idle && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = lab.udp_sockstat();
+    assert_eq!(
+        lab.sipnat_sockets(),
+        idle,
+        "idle sockets\n{}",
+        lab.context()
+    );
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1000",
+            "--duration-s",
+            "150",
+            "--pps",
+            "10",
+            "--expect-source",
+            ROUTER_WAN,
+            "--max-loss-pct",
+            "0.1",
+        ],
+    );
+    lab.spawn_uac(&[
+        "--calls",
+        "1000",
+        "--rate",
+        "100",
+        "--duration-s",
+        "15",
+        "--pps",
+        "10",
+        "--max-loss-pct",
+        "0.1",
+    ]);
+    let (mut peak, mut peak_stat) = (0, String::new());
+    let end = Instant::now() + Duration::from_secs(140);
+    while lab.running("uac") && Instant::now() < end {
+        let n = lab.sipnat_sockets();
+        if n > peak {
+            (peak, peak_stat) = (n, lab.udp_sockstat());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let st = lab.wait("uac", Duration::from_secs(10));
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.count("calls.established"), 1000);
+    assert_eq!(uac.count("calls.ended"), 1000);
+    assert_eq!(uas.count("calls.ended"), 1000);
+    let (up, down) = flows(&uac, &uas);
+    let total = up.sent + down.sent;
+    let pct = (up.gaps + down.gaps) as f64 * 100.0 / total as f64;
+    println!(
+        "1000 calls on 10000-59999: {total} RTP packets, lost mid-call {pct:.4} %\n  \
+         phone → far end: {up}\n  far end → phone: {down}\n  \
+         sipnat's sockets: {idle} idle ({before}), at most {peak} during the calls ({peak_stat})"
+    );
+    assert!(
+        up.received > 0 && down.received > 0,
+        "audio both ways: {up} / {down}"
+    );
+    assert!(
+        pct < 0.1,
+        "RTP loss {pct:.4} % (≥ 0.1 %)\n{}",
+        lab.context()
+    );
+    assert!(
+        up.max_tail <= 5 && down.max_tail <= 5,
+        "too many packets lost at the hang-up: {up} / {down}"
+    );
+    assert_sources(&uac, ROUTER_LAN, "phones");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+    // every call's relay port (where the phone sent) is of the range, and
+    // they are spread over it: random starts, not the bottom pairs
+    let ports: Vec<u16> = uac
+        .arr("per_call")
+        .iter()
+        .filter_map(|c| c.str_of("remote"))
+        .filter_map(|r| r.rsplit_once(':')?.1.parse().ok())
+        .collect();
+    assert_eq!(ports.len(), 1000);
+    assert!(
+        ports
+            .iter()
+            .all(|p| (10000..59999).contains(p) && p % 2 == 0)
+    );
+    let distinct: std::collections::BTreeSet<&u16> = ports.iter().collect();
+    assert!(distinct.len() >= 900, "{} distinct ports", distinct.len());
+    assert!(ports.iter().any(|p| *p >= 35000), "{ports:?}");
+    // never more than a pair per call plus the spares (and DNS sockets)
+    assert!(
+        peak <= idle + 2 * 1000 + 8,
+        "{peak} sockets for 1,000 calls"
+    );
+    // the calls ended: their sockets are closed (at the BYE, before the
+    // phone got its answer)
+    let end = Instant::now() + Duration::from_secs(5);
+    while lab.sipnat_sockets() > idle && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(lab.sipnat_sockets(), idle, "{}", lab.context());
+    let status = lab.sipnat_status();
+    println!("{status}\n  after: {}", lab.udp_sockstat());
+    assert!(
+        status.contains(" calls 0/")
+            && status.contains(" streams 0/2048 ")
+            && status.contains(&format!(" ports-bound {} ", 2 * SPARE_PAIRS)),
+        "{status}"
     );
 }
 

@@ -3,27 +3,20 @@
 //! its ports to its end, new calls get the new range, the old pairs close
 //! after), relaying turned off and on again (calls in progress stay
 //! relayed, new ones follow the new setting), and a new `rtp_timeout`.
-//! The driver's side (binding and closing the sockets) is in
-//! tests/binary.rs.
+//! The sim binds and closes the relay's ports as the driver does (issue
+//! 15: only spares and the pairs of running streams are bound); the real
+//! sockets are tests/binary.rs.
 
 mod common;
 use common::media::*;
 use common::*;
-use sipnat::relay::{Decision, PortState};
+use sipnat::limits::SPARE_PAIRS;
+use sipnat::relay::Decision;
 use std::time::Duration;
-
-/// The relay's socket index of RTP port `port` (slot k: 2k).
-fn index_of(sim: &Sim, port: u16) -> usize {
-    (0..)
-        .take_while(|k| sim.core.relay.pair_port(*k).is_some())
-        .find(|k| sim.core.relay.pair_port(*k) == Some(port))
-        .map(|k| 2 * k)
-        .unwrap_or_else(|| panic!("no pair for port {port}"))
-}
 
 /// An RTP packet from `from` into relay port `port`: where it goes.
 fn rtp(sim: &mut Sim, port: u16, from: &str) -> Decision {
-    let i = index_of(sim, port);
+    let i = idx(sim, port);
     let src: std::net::SocketAddrV4 = from.parse().unwrap();
     let mut p = vec![0u8; 172];
     p[0] = 0x80;
@@ -49,19 +42,6 @@ fn both_ways(sim: &mut Sim, port: u16) {
     }
 }
 
-fn bye(call: &str, branch: &str) -> String {
-    format!(
-        "BYE sip:bob@198.51.100.3 SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKbye{branch};rport\r\n\
-         Max-Forwards: 70\r\n\
-         From: \"Caller\" <sip:100@198.51.100.2>;tag=tag{branch}\r\n\
-         To: <sip:bob@198.51.100.3>;tag=b1\r\n\
-         Call-ID: {call}\r\n\
-         CSeq: 2 BYE\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
-}
-
 fn with(extra: &str) -> String {
     format!("{}{extra}", config_text())
 }
@@ -70,14 +50,25 @@ fn with(extra: &str) -> String {
 fn a_new_port_range_keeps_the_call_in_progress() {
     let mut sim = Sim::new();
     register_phone(&mut sim);
+    // 7070-7089: ten pairs, eight of them bound as spares
+    assert_eq!(sim.ports.bound.len(), SPARE_PAIRS);
     let peer = sdp("198.51.100.3", 5000, "");
     let (_, _, first) = call_out(&mut sim, "r1@10.77.1.2", "r1", &peer);
     assert!((7070..7090).contains(&first));
     both_ways(&mut sim, first);
 
-    let opened = sim.reload(&with("rtp_port_low = 8000\nrtp_port_high = 8009\n"));
-    assert_eq!(opened.len(), 5, "8000-8009: five new pairs to bind");
+    sim.reload(&with("rtp_port_low = 8000\nrtp_port_high = 8009\n"));
     assert_eq!(sim.core.relay.capacity(), 5);
+    // the old spares closed; five in the new range; the call's pair stays
+    let bound = sim.ports.bound_ports();
+    assert_eq!(bound.len(), 6, "{bound:?}");
+    assert!(bound.contains(&first));
+    assert!(
+        bound
+            .iter()
+            .all(|p| *p == first || (8000..8010).contains(p)),
+        "{bound:?}"
+    );
     both_ways(&mut sim, first);
 
     let (out, _, second) = call_out(&mut sim, "r2@10.77.1.2", "r2", &peer);
@@ -89,17 +80,13 @@ fn a_new_port_range_keeps_the_call_in_progress() {
     );
     both_ways(&mut sim, second);
 
-    // the old pairs close: the free ones at once, the first call's after it
-    let mut closed = Vec::new();
-    sim.core.relay.take_closed(&mut |k| closed.push(k));
-    assert_eq!(closed.len(), 9, "{closed:?}");
-    let k = index_of(&sim, first) / 2;
-    assert_eq!(sim.core.relay.port_state(k), Some(PortState::Draining));
+    // the first call ends: its pair closes, none comes back in 7070-7089
     sim.sip(PHONE, &bye("r1@10.77.1.2", "r1"));
-    closed.clear();
-    sim.core.relay.take_closed(&mut |k| closed.push(k));
-    assert_eq!(closed.len(), 10);
-    assert_eq!(sim.core.relay.port_state(k), Some(PortState::Closed));
+    assert!(sim.ports.closed.contains(&first));
+    assert!(sim.core.relay.socket_index(first).is_none());
+    let bound = sim.ports.bound_ports();
+    assert!(bound.iter().all(|p| (8000..8010).contains(p)), "{bound:?}");
+    assert_eq!(bound.len(), 5, "one stream and four spares: {bound:?}");
     both_ways(&mut sim, second);
 }
 
@@ -110,8 +97,13 @@ fn relaying_turned_off_and_on_by_reload() {
     let peer = sdp("198.51.100.3", 5000, "");
     let (_, _, first) = call_out(&mut sim, "o1@10.77.1.2", "o1", &peer);
 
-    assert!(sim.reload(&with("rtp_proxy_enable = 0\n")).is_empty());
+    sim.reload(&with("rtp_proxy_enable = 0\n"));
     assert_eq!(sim.core.relay.capacity(), 0);
+    assert_eq!(
+        sim.ports.bound_ports(),
+        [first],
+        "no spare; the call keeps its pair"
+    );
     both_ways(&mut sim, first);
     // a new call is left alone: its SDP goes as the phone wrote it
     let inv = invite(
@@ -134,13 +126,9 @@ fn relaying_turned_off_and_on_by_reload() {
     // the first call's media still goes through its port
     both_ways(&mut sim, first);
 
-    // on again: new calls are relayed, on the ports given back
-    let opened = sim.reload(config_text());
-    assert_eq!(
-        opened.len(),
-        9,
-        "the nine free pairs reopen; the first call's never closed"
-    );
+    // on again: spares are bound again, new calls are relayed on them
+    sim.reload(config_text());
+    assert_eq!(sim.ports.bound.len(), 1 + SPARE_PAIRS);
     let (out, _, third) = call_out(&mut sim, "o3@10.77.1.2", "o3", &peer);
     assert!((7070..7090).contains(&third) && third != first, "{third}");
     assert!(

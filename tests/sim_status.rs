@@ -67,6 +67,9 @@ fn an_idle_proxy_has_every_key_of_the_schema() {
     assert_eq!(v["config"]["wan_address"], "198.51.100.1");
     assert_eq!(v["config"]["public_address"], "198.51.100.1");
     assert_eq!(v["relay"]["capacity"], 10);
+    // idle: only the spare pairs are bound
+    assert_eq!(v["relay"]["bound"], 8);
+    assert_eq!(v["relay"]["spares"], 8);
 }
 
 #[test]
@@ -110,6 +113,8 @@ fn registrations_and_calls_show_what_happened() {
     assert_eq!(wan["packets"], 2);
 
     assert_eq!(v["relay"]["streams"], 1);
+    assert_eq!(v["relay"]["bound"], 9, "the stream's pair and 8 spares");
+    assert_eq!(v["relay"]["no_port"], 0);
     assert_eq!(v["relay"]["forwarded_packets"], 5);
     assert!(v["counters"].as_object().unwrap().len() > 1, "{v}");
 }
@@ -160,7 +165,8 @@ fn the_table_for_people_says_the_same() {
         &format!(
             "port {port}: lan 10.77.1.2:4000 3 packets 516 bytes; wan 198.51.100.3:5000 2 packets"
         ),
-        "Relay: 1/10 streams",
+        // the stream's pair and 8 spares: pairs are bound as calls need them
+        "Relay: 1/10 streams (ports 7070-7089, 9 pairs bound)",
         "Counters:",
     ] {
         assert!(t.contains(want), "no '{want}' in:\n{t}");

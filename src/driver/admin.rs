@@ -164,9 +164,8 @@ impl Daemon {
                 let now = Instant::now();
                 self.next_autosave = (cfg.autosave_registrations > 0)
                     .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
-                let opened = self.core.reconfigure(now, cfg);
-                self.open_relay_pairs(&opened);
-                self.close_relay_pairs();
+                self.core.reconfigure(now, cfg);
+                self.maintain_relay();
                 self.schedule_stats(now);
                 if let Some(p) = passwords {
                     self.core.proxy.set_passwords(p);

@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::core::Core;
 use crate::dns::QueryHandle;
 use crate::limits::{
-    MAX_CONTROL_CLIENTS, MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE,
+    MAX_CONTROL_CLIENTS, MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_STREAMS,
     MAX_TCP_CONNECTIONS, MAX_TRANSMITS,
 };
 use crate::proxy::{Addresses, Channel, Outbox};
@@ -130,7 +130,9 @@ pub struct Daemon {
     sip: UdpSocket,
     /// One socket per DNS query in flight.
     dns: DnsSockets,
-    core: Core,
+    /// Boxed, like the daemon itself: moved by value, their tens of KB
+    /// would touch that much more stack, resident for good.
+    core: Box<Core>,
     out: Box<Outbox>,
     opts: Options,
     ingress: Ingress,
@@ -142,8 +144,9 @@ pub struct Daemon {
     /// TCP connections that may have more to read, and a flag per slot.
     tcp_ready: Vec<usize>,
     tcp_queued: [bool; MAX_TCP_CONNECTIONS],
-    /// One socket per relay port, in the relay's socket-index order.
-    /// `None`: a pair out of the pool ([`relay_pool`]).
+    /// The relay's sockets by socket index (`None`: the slot's pair is not
+    /// bound now, [`relay_pool`]); grows with the slots the pool touches,
+    /// within the capacity reserved at start.
     relay_socks: Vec<Option<UdpSocket>>,
     /// Buffers of the relay's batched reads and sends.
     batch: sys::Batch,
@@ -151,6 +154,8 @@ pub struct Daemon {
     /// readable event not yet served), and a flag per socket.
     relay_ready: Vec<usize>,
     relay_queued: Vec<bool>,
+    /// The relay's pool found no port it could bind (logged once).
+    relay_stalled: bool,
     /// The control socket (`sipnat status`, `sipnat reload`).
     control: control::Control,
     /// `plugin_stats`: when its log line and its file are due.
@@ -163,7 +168,7 @@ pub struct Daemon {
 
 impl Daemon {
     /// Bind the sockets and build the core. Errors are for the user.
-    pub fn new(cfg: Config, opts: Options) -> Result<Daemon, String> {
+    pub fn new(cfg: Config, opts: Options) -> Result<Box<Daemon>, String> {
         let now = Instant::now();
         let addrs = read_addresses(&cfg);
         if addrs.lan.is_empty() {
@@ -203,14 +208,16 @@ impl Daemon {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
         let ns = read_nameservers();
-        let mut core = Core::new(
-            cfg.clone(),
-            addrs,
-            sys::random_bytes(),
-            &ns,
-            u64::from_le_bytes(seed),
-            now,
-        );
+        let mut core = crate::core::boxed(|| {
+            Core::new(
+                cfg.clone(),
+                addrs,
+                sys::random_bytes(),
+                &ns,
+                u64::from_le_bytes(seed),
+                now,
+            )
+        });
         if let Some(p) = read_passwords(&cfg)? {
             core.proxy.set_passwords(p);
         }
@@ -225,31 +232,20 @@ impl Daemon {
             load_registration_file(&mut core, path, now);
             remove_stale_temporary(path);
         }
-        let relay_ports: Vec<u16> = core.relay.socket_ports().collect();
-        // The relay's sockets, a socket per DNS query, and room for the rest.
-        sys::raise_fd_limit((relay_ports.len() + MAX_DNS_PENDING) as u64 + 64);
-        let mut relay_socks = Vec::with_capacity(relay_ports.len());
-        for (i, port) in relay_ports.iter().enumerate() {
-            relay_socks.push(Some(relay_pool::bind_relay(
-                *port,
-                i,
-                cfg.rtp_dscp,
-                poll.registry(),
-            )?));
-        }
-        // DNS sockets take ephemeral ports, one per query, opened by `run`:
-        // only after the relay has its configured ports, so a relay range
-        // that overlaps the kernel's ephemeral range (32768-60999 on Linux)
-        // never loses a port to our own resolver.
-        if !relay_ports.is_empty() {
+        // Whatever the range, at most MAX_STREAMS pairs are bound at once
+        // (the relay's sockets are bound as calls need them, by `run`), a
+        // socket per DNS query, the TCP connections, and room for the rest.
+        // Raised now, while sipnat may still be root.
+        let n_relay = 2 * MAX_STREAMS;
+        sys::raise_fd_limit((n_relay + MAX_DNS_PENDING + MAX_TCP_CONNECTIONS) as u64 + 64);
+        if cfg.rtp_proxy_enable {
             log::info!(
-                "RTP relay on ports {}-{} ({} streams)",
-                relay_ports.first().copied().unwrap_or(0),
-                relay_ports.last().copied().unwrap_or(0),
-                relay_ports.len() / 2
+                "RTP relay on ports {}-{} (up to {} streams), bound as calls need them",
+                cfg.rtp_port_low,
+                cfg.rtp_port_high,
+                core.relay.capacity()
             );
         }
-        let n_relay = relay_socks.len();
         // Without its control socket sipnat still relays every call: a
         // status that cannot be served is logged, never a reason to stop.
         let control = match opts.control.as_deref() {
@@ -285,7 +281,7 @@ impl Daemon {
             cfg.if_outbound.as_deref().unwrap_or("-")
         );
         let ingress = Ingress::read(&cfg, core.addresses());
-        Ok(Daemon {
+        Ok(Box::new(Daemon {
             poll,
             sip,
             dns: DnsSockets::new(),
@@ -299,15 +295,16 @@ impl Daemon {
             tcp,
             tcp_ready: Vec::with_capacity(MAX_TCP_CONNECTIONS),
             tcp_queued: [false; MAX_TCP_CONNECTIONS],
-            relay_socks,
+            relay_socks: Vec::with_capacity(n_relay),
             batch: sys::Batch::new(),
             relay_ready: Vec::with_capacity(n_relay),
-            relay_queued: vec![false; n_relay],
+            relay_queued: Vec::with_capacity(n_relay),
+            relay_stalled: false,
             control,
             stats_at: [None; 2],
             instance,
             started_unix: unix_now(),
-        })
+        }))
         .map(|mut d| {
             d.schedule_stats(now);
             d
@@ -335,8 +332,10 @@ impl Daemon {
                 self.log_status();
                 self.dump_stats(Instant::now(), true);
             }
+            self.maintain_relay();
             let now = Instant::now();
-            let busy = self.sip_backlog
+            let busy = self.core.relay.maintenance_due()
+                || self.sip_backlog
                 || self.dns.any_ready()
                 || !self.relay_ready.is_empty()
                 || !self.tcp_ready.is_empty()
@@ -450,7 +449,7 @@ impl Daemon {
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
                 self.refresh();
-                self.close_relay_pairs();
+                self.core.relay.retry_binds();
             }
             if self.stats_at.iter().flatten().any(|t| now >= *t) {
                 self.dump_stats(now, false);
@@ -707,6 +706,8 @@ impl Daemon {
         let core = &self.core;
         self.dns
             .reap(self.poll.registry(), |q| core.dns_in_flight(q));
+        // Spares for the next message, and the pairs of ended streams closed.
+        self.maintain_relay();
     }
 
     /// Send the outbox; return the DNS queries whose socket could not be

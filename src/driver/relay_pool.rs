@@ -1,90 +1,116 @@
-//! The relay's sockets: two per port pair, RTP and RTCP, at the relay's
+//! The relay's sockets: two per bound pair, RTP and RTCP, at the relay's
 //! socket indexes `2k` and `2k + 1` (`Token(RELAY_BASE + index)`), in
-//! `Daemon::relay_socks`. Bound at start for the whole pool; a reload that
-//! changes the pool ([`crate::relay::Relay::set_ports`]) opens the pairs
-//! that joined it and, once their last stream has ended, closes the ones
-//! that left it ([`Daemon::close_relay_pairs`]): a call in progress keeps
-//! its ports whatever the new range says.
+//! `Daemon::relay_socks`. Nothing is bound at start: after every message
+//! (and every pass of the loop) the driver carries out what the relay's
+//! pool asks ([`crate::relay::Relay::maintain`]): it binds a spare pair
+//! where the pool names a port and closes the pair of every stream that
+//! ended, so the sockets follow the calls. A port another program holds
+//! (`EADDRINUSE`) is reported and the pool tries the next pair.
 
 use super::{Daemon, RELAY_BASE, sys};
+use crate::limits::MAX_PORT_OPS;
+use crate::relay::{BindError, PortOp};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
+use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
-/// Bind relay socket `index` on `port`, with IP_PKTINFO (its side) and
-/// the DSCP mark, registered for reading.
-pub(super) fn bind_relay(
-    port: u16,
-    index: usize,
-    dscp: u8,
-    registry: &Registry,
-) -> Result<UdpSocket, String> {
-    let mut s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port).into()).map_err(|e| {
-        format!("cannot bind RTP relay port {port}: {e} (check rtp_port_low/rtp_port_high)")
-    })?;
-    sys::set_pktinfo(s.as_raw_fd()).map_err(|e| format!("IP_PKTINFO: {e}"))?;
+/// One relay socket on `port`, with IP_PKTINFO (its side) and the DSCP
+/// mark; not registered yet.
+fn bind_relay(port: u16, dscp: u8) -> std::io::Result<UdpSocket> {
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port).into())?;
+    sys::set_pktinfo(s.as_raw_fd())?;
     if dscp != 0 {
         if let Err(e) = sys::set_dscp(s.as_raw_fd(), dscp) {
-            log::warn!("cannot set rtp_dscp on port {port}: {e}");
+            log::debug!("cannot set rtp_dscp on port {port}: {e}");
         }
     }
-    registry
-        .register(&mut s, Token(RELAY_BASE + index), Interest::READABLE)
-        .map_err(|e| format!("poll register: {e}"))?;
     Ok(s)
 }
 
+/// The pair of slot `slot`: RTP on `port`, RTCP on `port + 1`, both
+/// registered for reading; nothing stays open when either fails.
+fn bind_pair(
+    port: u16,
+    slot: usize,
+    dscp: u8,
+    registry: &Registry,
+) -> std::io::Result<(UdpSocket, UdpSocket)> {
+    // `port` is even, so +1 cannot overflow.
+    let (mut rtp, mut rtcp) = (bind_relay(port, dscp)?, bind_relay(port + 1, dscp)?);
+    let token = |i| Token(RELAY_BASE + 2 * slot + i);
+    registry.register(&mut rtp, token(0), Interest::READABLE)?;
+    if let Err(e) = registry.register(&mut rtcp, token(1), Interest::READABLE) {
+        let _ = registry.deregister(&mut rtp);
+        return Err(e);
+    }
+    Ok((rtp, rtcp))
+}
+
 impl Daemon {
-    /// Open the sockets of the relay's pairs `slots` (new in the pool, or
-    /// back in it). A pair that cannot be bound (a port another program
-    /// holds) stays out of the pool, and says so in the log.
-    pub(super) fn open_relay_pairs(&mut self, slots: &[usize]) {
-        let dscp = self.core.config().rtp_dscp;
-        let need = slots.iter().map(|k| 2 * k + 2).max().unwrap_or(0);
-        if need > self.relay_socks.len() {
-            self.relay_socks.resize_with(need, || None);
-            self.relay_queued.resize(need, false);
-            sys::raise_fd_limit(need as u64 + crate::limits::MAX_DNS_PENDING as u64 + 64);
+    /// Bind and close what the relay's pool asks, at most
+    /// [`MAX_PORT_OPS`] operations (the rest next pass: the loop does not
+    /// sleep while [`crate::relay::Relay::maintenance_due`]). One compare
+    /// when there is nothing to do.
+    pub(super) fn maintain_relay(&mut self) {
+        if !self.core.relay.maintenance_due() {
+            return;
         }
-        for &k in slots {
-            let Some(port) = self.core.relay.pair_port(k) else {
-                continue;
-            };
-            let registry = self.poll.registry();
-            let pair = bind_relay(port, 2 * k, dscp, registry).and_then(|rtp| {
-                bind_relay(port + 1, 2 * k + 1, dscp, registry).map(|rtcp| (rtp, rtcp))
-            });
-            match pair {
-                Ok((rtp, rtcp)) => {
-                    self.relay_socks[2 * k] = Some(rtp);
-                    self.relay_socks[2 * k + 1] = Some(rtcp);
+        let dscp = self.core.config().rtp_dscp;
+        let (socks, queued) = (&mut self.relay_socks, &mut self.relay_queued);
+        let registry = self.poll.registry();
+        let mut failure: Option<(u16, std::io::Error)> = None;
+        self.core.relay.maintain(MAX_PORT_OPS, &mut |op| match op {
+            PortOp::Bind { slot, port } => {
+                if socks.len() < 2 * slot + 2 {
+                    socks.resize_with(2 * slot + 2, || None);
+                    queued.resize(2 * slot + 2, false);
                 }
-                Err(e) => {
-                    log::error!("{e}; the pool goes on without this pair");
-                    self.core.relay.close_slot(k);
+                match bind_pair(port, slot, dscp, registry) {
+                    Ok((rtp, rtcp)) => {
+                        socks[2 * slot] = Some(rtp);
+                        socks[2 * slot + 1] = Some(rtcp);
+                        Ok(())
+                    }
+                    Err(e) if e.kind() == ErrorKind::AddrInUse => {
+                        log::debug!("RTP relay: port {port} or {} in use", port + 1);
+                        Err(BindError::InUse)
+                    }
+                    Err(e) => {
+                        failure = Some((port, e));
+                        Err(BindError::Other)
+                    }
                 }
             }
-        }
-    }
-
-    /// Close the sockets of the pairs that left the pool and are free.
-    pub(super) fn close_relay_pairs(&mut self) {
-        let (socks, registry) = (&mut self.relay_socks, self.poll.registry());
-        let mut closed = 0;
-        self.core.relay.take_closed(&mut |k| {
-            for i in [2 * k, 2 * k + 1] {
-                if let Some(mut s) = socks.get_mut(i).and_then(Option::take) {
-                    let _ = registry.deregister(&mut s);
-                    closed += 1;
+            PortOp::Close { slot } => {
+                for i in [2 * slot, 2 * slot + 1] {
+                    if let Some(mut s) = socks.get_mut(i).and_then(Option::take) {
+                        let _ = registry.deregister(&mut s);
+                    }
                 }
+                Ok(())
             }
         });
-        if closed > 0 {
-            log::info!(
-                "RTP relay: {} ports closed (out of the pool, their calls ended)",
-                closed
+        let stalled = self.core.relay.stalled();
+        if stalled && !self.relay_stalled {
+            let cfg = self.core.config();
+            let why = match failure {
+                Some((port, e)) => format!("port {port}: {e}"),
+                None => "every pair is in use".to_string(),
+            };
+            log::warn!(
+                "RTP relay: no port pair of {}-{} could be bound ({why}); new streams get none \
+                 until one is free (tried again every few seconds)",
+                cfg.rtp_port_low,
+                cfg.rtp_port_high
             );
+        }
+        // Said again only after the pool had every spare it wanted.
+        if stalled {
+            self.relay_stalled = true;
+        } else if !self.core.relay.maintenance_due() {
+            self.relay_stalled = false;
         }
     }
 }

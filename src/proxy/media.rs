@@ -199,7 +199,8 @@ impl MediaError {
 pub enum Limit {
     /// An `m=` line beyond [`MAX_STREAMS_PER_CALL`] was rejected.
     CallCap,
-    /// A stream was refused: the relay pool is full.
+    /// A stream was refused: the relay carries its capacity of streams, or
+    /// no port pair could be bound ([`crate::relay`]'s pool).
     Pool,
     /// A WAN call's stream was refused: only the LAN's share was left.
     LanReserve,

@@ -145,8 +145,17 @@ pub struct RelayTotals {
     pub allocated: u64,
     pub freed: u64,
     pub expired: u64,
-    /// Allocations refused because the pool was full.
+    /// Allocations refused because the relay carried its capacity of
+    /// streams, and because no spare pair was bound ([`super::pool`]).
     pub pool_full: u64,
+    pub no_port: u64,
+    /// Port pairs bound and closed by the driver; binds refused because
+    /// another program held the port (`EADDRINUSE`, the next pair is tried)
+    /// or for another reason.
+    pub bound: u64,
+    pub closed: u64,
+    pub bind_in_use: u64,
+    pub bind_failed: u64,
 }
 
 impl RelayTotals {

@@ -5,10 +5,13 @@
 //! # What it does
 //! - Owns the pool of port pairs (RTP on an even port `p`, RTCP on `p + 1`,
 //!   RFC 3550 §11) and hands one pair to each *stream* (one `m=` line of a
-//!   call). Capacity is fixed at construction from the port list; when every
-//!   pair is taken, [`Relay::allocate`] refuses ([`PoolFull`]) and nothing is
-//!   evicted (DESIGN.md rule 6). Which calls may take how many pairs is the
-//!   signalling layer's decision ([`crate::proxy::media`]).
+//!   call). Pairs are bound when streams need them and closed when they end
+//!   (`pool.rs`: the driver binds, the pool says which port); at most
+//!   [`Relay::capacity`] streams run at once, derived from the range and
+//!   [`MAX_STREAMS`]; beyond that [`Relay::allocate`] refuses ([`PoolFull`])
+//!   and nothing is evicted (DESIGN.md rule 6). Which calls may take how
+//!   many streams is the signalling layer's decision
+//!   ([`crate::proxy::media`]).
 //! - Keeps, for each stream, two legs: A (the offerer) and B (the answerer),
 //!   each with an *expected* address per channel (from its SDP, RFC 4566 `c=`
 //!   and `m=`, RTCP from `a=rtcp` (RFC 3605) or port + 1), the IP its
@@ -36,16 +39,17 @@
 //! passes the addresses in ([`LegSetup`]); it does not know SSRCs from SDP
 //! (`a=ssrc`, RFC 5576). Non-RTP media over UDP (T.38 `udptl`) is latched by
 //! the address rules alone. IPv4 only. It does not allocate after
-//! [`Relay::new`], and logs nothing above `trace`.
+//! [`Relay::new`] (its tables grow within what `new` reserved), and logs
+//! nothing above `trace`.
 //!
 //! # Sockets and indices
 //! The driver binds one UDP socket per relay port, on 0.0.0.0, so one socket
 //! serves both the LAN leg and the WAN leg of a stream. Socket *index* `2k`
-//! is the RTP port of pair `k`, index `2k + 1` its RTCP port;
-//! [`Relay::socket_ports`] yields the port of each index in that order. The
-//! driver passes the index of the receiving socket to [`Relay::on_packet`]
-//! and sends the unchanged datagram from the same socket; held packets leave
-//! through [`Relay::flush`], which names the socket index of each.
+//! is the RTP port of slot `k`'s pair, index `2k + 1` its RTCP port, whatever
+//! port the pair has ([`Relay::socket_port`]). The driver passes the index
+//! of the receiving socket to [`Relay::on_packet`] and sends the unchanged
+//! datagram from the same socket; held packets leave through
+//! [`Relay::flush`], which names the socket index of each.
 //!
 //! # Latching and the anti-hijack rules ("RTP Bleed")
 //! A relay that sends media to whoever sent to its port leaks a call's audio
@@ -152,14 +156,17 @@
 //! receives any (they go to the real address).
 //!
 //! # Memory
-//! One slot per port pair, at most [`SLOT_BYTES`] bytes each (520 on a
-//! 64-bit host), allocated in [`Relay::new`], plus the hold pool (about
-//! 42 KB): siproxd's default pool 7070–7089 (10 streams) takes about 47 KB;
-//! a pool of 1000 pairs about 0.56 MB.
+//! [`MAX_STREAMS`] slots of at most [`SLOT_BYTES`] bytes (plus 4 of pool
+//! state and 12 of the pool's queues) are reserved in [`Relay::new`] and
+//! touched only as pairs are first bound for them: a slot for each stream
+//! and spare at the busiest moment so far, whatever the range (idle: the
+//! spares, 8 slots, about 4 KB). Fixed besides: the hold pool (about
+//! 42 KB) and the pool's map of held ports (4 KB). The kernel's memory
+//! for the sockets is two sockets per bound pair (`pool.rs`).
 //!
 //! # Files
-//! This one holds the table ([`Relay`]: port pool, slots, holding and
-//! flushing, expiry); `latch.rs` applies the rules above to one stream;
+//! This one holds the table ([`Relay`]: slots, holding and flushing,
+//! expiry); `pool.rs` binds and closes the ports; `latch.rs` applies the rules above to one stream;
 //! `hold.rs` is the pool of held packets; `counters.rs` the counters and
 //! [`DropReason`].
 
@@ -170,12 +177,13 @@ mod pool;
 mod view;
 
 use crate::config::Net4;
+use crate::limits::MAX_STREAMS;
 use crate::side::Side;
 pub use counters::{Counts, DropReason, RelayTotals, StreamStats};
 use hold::{HoldPool, Target};
 pub use latch::is_public;
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
-pub use pool::PortState;
+pub use pool::{BindError, PortOp, PortRange};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 pub use view::LegView;
@@ -301,21 +309,16 @@ pub struct LegSetup {
 struct Slot {
     generation: u32,
     stream: Option<Stream>,
-    /// Whether the pair is in the pool ([`pool`]).
-    state: PortState,
 }
 
 /// The relay table. See the module doc.
 pub struct Relay {
-    /// RTP port of each pair (RTCP is + 1), in the order they joined the
-    /// pool ([`Relay::set_ports`]).
-    ports: Vec<u16>,
+    /// One per slot the pool has touched; slot `k`'s sockets are socket
+    /// indexes `2k` and `2k + 1` ([`pool`]).
     slots: Vec<Slot>,
-    /// Pairs in the pool ([`PortState::Open`]).
-    open: usize,
+    /// The ports of the slots, bound and closed as streams need them.
+    pool: pool::Pool,
     in_use: usize,
-    /// Where the next allocation starts looking (round-robin).
-    cursor: usize,
     rtp_timeout: Duration,
     local: Local,
     held: HoldPool,
@@ -323,23 +326,21 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// `ports`: the pool's RTP ports (even), ascending. Allocates its fixed
-    /// storage once. A port of 65535 (its RTCP port would not exist) and a
-    /// port not above the one before it (a duplicate) are skipped, so the
-    /// pool has at most 65535 pairs and every socket port is distinct.
-    pub fn new(ports: &[u16], rtp_timeout: Duration) -> Relay {
+    /// A relay whose streams get their ports from `range`; `seed` makes
+    /// the random start of each port search ([`pool`]). Reserves its fixed
+    /// storage once (touched only as pairs are bound); binds nothing itself:
+    /// the driver does ([`Relay::maintain`]).
+    pub fn new(range: PortRange, rtp_timeout: Duration, seed: u64) -> Relay {
         let mut r = Relay {
-            ports: Vec::new(),
-            slots: Vec::new(),
-            open: 0,
+            slots: Vec::with_capacity(MAX_STREAMS),
+            pool: pool::Pool::new(seed),
             in_use: 0,
-            cursor: 0,
             rtp_timeout,
             local: Local::default(),
             held: HoldPool::new(),
             totals: RelayTotals::default(),
         };
-        r.set_ports(ports);
+        r.set_range(range);
         r
     }
 
@@ -356,11 +357,6 @@ impl Relay {
         self.rtp_timeout = rtp_timeout;
     }
 
-    /// Streams the pool holds (= port pairs in it).
-    pub fn capacity(&self) -> usize {
-        self.open
-    }
-
     /// Streams allocated now.
     pub fn in_use(&self) -> usize {
         self.in_use
@@ -371,50 +367,36 @@ impl Relay {
         self.held.len()
     }
 
-    /// The port of each socket index: RTP of pair 0, RTCP of pair 0, RTP of
-    /// pair 1, … (index `2k` and `2k + 1`, see the module doc).
-    pub fn socket_ports(&self) -> impl Iterator<Item = u16> + '_ {
-        // +1 cannot overflow: `new` skipped 65535.
-        self.ports.iter().flat_map(|&p| [p, p.wrapping_add(1)])
-    }
-
-    /// Allocate a stream. Round-robin: the search starts after the pair
-    /// handed out last, so a freed pair is reused as late as possible and
-    /// stray packets of an ended call (still in flight, or a far end that
-    /// has not noticed the BYE) do not land in the next call on the same
-    /// port. A freed pair is still taken when it is the only free one.
-    /// `Err(PoolFull)` when every pair is taken: the caller refuses the call;
-    /// nothing is evicted.
+    /// Allocate a stream on a spare pair ([`pool`]): a pair bound for it
+    /// before, never one a stream had (that one was closed), so the stray
+    /// packets of an ended call do not land in the next one.
+    /// `Err(PoolFull)` when the relay carries [`Relay::capacity`] streams,
+    /// or no spare is bound (counted apart, `no_port`): the caller refuses
+    /// the stream; nothing is evicted.
     pub fn allocate(&mut self, now: Instant) -> Result<(StreamId, u16), PoolFull> {
-        let n = self.slots.len();
-        for step in 0..n {
-            let i = (self.cursor + step) % n;
-            let (Some(slot), Some(&port)) = (self.slots.get_mut(i), self.ports.get(i)) else {
-                continue;
-            };
-            if slot.stream.is_some() || slot.state != PortState::Open {
-                continue;
-            }
-            slot.stream = Some(Stream {
-                legs: [LegState::default(); 2],
-                hold: false,
-                payload: Payload::default(),
-                last_active: now,
-                stats: StreamStats::default(),
-            });
-            self.cursor = (i + 1) % n;
-            self.in_use += 1;
-            self.totals.allocated += 1;
-            let id = StreamId {
-                // Cannot truncate: slots come from a port list of at most 65535 entries.
-                slot: i as u32,
-                generation: slot.generation,
-            };
-            log::trace!("relay: stream {i} on port {port}");
-            return Ok((id, port));
-        }
-        self.totals.pool_full += 1;
-        Err(PoolFull)
+        let (i, port) = self.take_spare()?;
+        let Some(slot) = self.slots.get_mut(i) else {
+            // Cannot happen: `maintain` gives every pair a slot.
+            self.retire_pair(i);
+            self.totals.pool_full += 1;
+            return Err(PoolFull);
+        };
+        slot.stream = Some(Stream {
+            legs: [LegState::default(); 2],
+            hold: false,
+            payload: Payload::default(),
+            last_active: now,
+            stats: StreamStats::default(),
+        });
+        self.in_use += 1;
+        self.totals.allocated += 1;
+        let id = StreamId {
+            // Cannot truncate: at most MAX_STREAMS slots.
+            slot: i as u32,
+            generation: slot.generation,
+        };
+        log::trace!("relay: stream {i} on port {port}");
+        Ok((id, port))
     }
 
     fn stream(&self, id: StreamId) -> Option<&Stream> {
@@ -523,7 +505,8 @@ impl Relay {
         }
     }
 
-    /// BYE/CANCEL/error: the pair is free at once; stale ids are ignored.
+    /// BYE/CANCEL/error: the stream ends at once and its pair closes
+    /// ([`pool`]); stale ids are ignored.
     pub fn free(&mut self, id: StreamId) {
         if self.stream(id).is_some() {
             self.release(id.slot as usize);
@@ -532,22 +515,25 @@ impl Relay {
     }
 
     fn release(&mut self, i: usize) {
-        if let Some(slot) = self.slots.get_mut(i) {
-            if slot.stream.take().is_some() {
-                slot.generation = slot.generation.wrapping_add(1);
-                self.in_use -= 1;
-                if !self.held.is_empty() {
-                    // Its held packets go at the next flush or expiry.
-                    self.held.pending = true;
-                }
-            }
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        if slot.stream.take().is_none() {
+            return;
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        self.in_use -= 1;
+        self.retire_pair(i);
+        if !self.held.is_empty() {
+            // Its held packets go at the next flush or expiry.
+            self.held.pending = true;
         }
     }
 
     /// The RTP port of a live stream (RTCP is + 1); `None` for a stale id.
     pub fn port_of(&self, id: StreamId) -> Option<u16> {
         self.stream(id)?;
-        self.ports.get(id.slot as usize).copied()
+        self.socket_port(id.slot as usize * 2)
     }
 
     /// THE HOT PATH: where does the packet `data` that arrived on socket

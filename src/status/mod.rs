@@ -241,12 +241,17 @@ fn relay(core: &Core, j: &mut Json<'_>) {
     j.field_bool("enabled", core.config().rtp_proxy_enable);
     j.field_num("streams", r.in_use() as u64);
     j.field_num("capacity", r.capacity() as u64);
+    j.field_num("bound", r.bound() as u64);
+    j.field_num("spares", r.spares() as u64);
     j.field_num("forwarded_packets", t.forwarded.packets);
     j.field_num("forwarded_bytes", t.forwarded.bytes);
     j.field_num("latches", t.latches);
     j.field_num("held", t.held);
     j.field_num("flushed", t.flushed);
     j.field_num("pool_full", t.pool_full);
+    j.field_num("no_port", t.no_port);
+    j.field_num("bind_in_use", t.bind_in_use);
+    j.field_num("bind_failed", t.bind_failed);
     j.field_num("timed_out", t.expired);
     j.key("dropped");
     j.begin_object();

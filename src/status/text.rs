@@ -50,11 +50,12 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
         if cfg.rtp_proxy_enable || core.relay.in_use() > 0 {
             let _ = writeln!(
                 out,
-                "Relay: {}/{} streams (ports {}-{}), {} packets forwarded, {} dropped",
+                "Relay: {}/{} streams (ports {}-{}, {} pairs bound), {} packets forwarded, {} dropped",
                 core.relay.in_use(),
                 core.relay.capacity(),
                 cfg.rtp_port_low,
                 cfg.rtp_port_high,
+                core.relay.bound(),
                 t.forwarded.packets,
                 t.dropped.iter().map(|c| c.packets).sum::<u64>()
             );

@@ -5,9 +5,12 @@ use super::*;
 use sipnat::relay::Decision;
 use std::net::SocketAddrV4;
 
-/// The relay's socket index of a port of the default pool 7070–7089.
-pub fn idx(port: u16) -> usize {
-    usize::from(port - 7070)
+/// The relay's socket index of a bound relay port.
+pub fn idx(sim: &Sim, port: u16) -> usize {
+    sim.core
+        .relay
+        .socket_index(port)
+        .unwrap_or_else(|| panic!("relay port {port} is not bound"))
 }
 
 pub fn v4(s: &str) -> SocketAddrV4 {
@@ -36,10 +39,11 @@ pub fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side
     } else {
         p[8..12].copy_from_slice(&ssrc.to_be_bytes());
     }
+    let i = idx(sim, port);
     sim.core
         .relay_mut()
         .unwrap()
-        .on_packet(now, idx(port), src, side, &p)
+        .on_packet(now, i, src, side, &p)
 }
 
 /// What the relay's held packets would be sent to now: (port, to).
@@ -48,7 +52,11 @@ pub fn flush(sim: &mut Sim) -> Vec<(u16, SocketAddrV4)> {
     let mut v = Vec::new();
     let relay = sim.core.relay_mut().unwrap();
     if relay.flush_pending() {
-        relay.flush(now, &mut |i, to, _| v.push((7070 + i as u16, to)));
+        let mut sent = Vec::new();
+        relay.flush(now, &mut |i, to, _| sent.push((i, to)));
+        for (i, to) in sent {
+            v.push((relay.socket_port(i).expect("a bound socket"), to));
+        }
     }
     v
 }
@@ -118,4 +126,19 @@ pub fn call_out(sim: &mut Sim, call_id: &str, branch: &str, peer_sdp: &str) -> (
     );
     let back = sim.one(PEER, &ok);
     (out, back, port)
+}
+
+/// The phone's BYE for a call [`call_out`] made (its Call-ID and branch),
+/// answered with tag `b1`.
+pub fn bye(call_id: &str, branch: &str) -> String {
+    format!(
+        "BYE sip:bob@198.51.100.3 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKbye{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Caller\" <sip:100@198.51.100.2>;tag=tag{branch}\r\n\
+         To: <sip:bob@198.51.100.3>;tag=b1\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 2 BYE\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
 }

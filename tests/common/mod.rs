@@ -9,6 +9,8 @@ use sipnat::config::{Net4, parse_siproxd_conf};
 use sipnat::core::Core;
 use sipnat::dns::QueryHandle;
 use sipnat::proxy::{Addresses, Channel, Outbox, Side};
+use sipnat::relay::{BindError, PortOp};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,30 @@ pub struct Sim {
     pub out: Box<Outbox>,
     /// Every DNS query sent (its id and handle), for [`Sim::dns`].
     pub queries: Vec<(u16, QueryHandle)>,
+    /// The driver's part of the relay's ports ([`Sim::ports`]).
+    pub ports: Ports,
+}
+
+/// What the driver holds of the relay's ports: after every input the sim
+/// binds and closes what the relay's pool asks, as the driver does.
+#[derive(Debug, Default)]
+pub struct Ports {
+    /// Bound pairs: slot → RTP port.
+    pub bound: BTreeMap<usize, u16>,
+    /// Ports another program holds: a bind there fails with `EADDRINUSE`.
+    pub foreign: BTreeSet<u16>,
+    /// Every RTP port the pool asked to bind, and every one closed.
+    pub asked: Vec<u16>,
+    pub closed: Vec<u16>,
+}
+
+impl Ports {
+    /// The RTP ports bound now, lowest first.
+    pub fn bound_ports(&self) -> Vec<u16> {
+        let mut v: Vec<u16> = self.bound.values().copied().collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -104,20 +130,47 @@ impl Sim {
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
         let now = Instant::now();
         let ns: SocketAddr = DNS_SERVER.parse().unwrap();
-        Sim {
+        let mut sim = Sim {
             core: Core::new(cfg, addresses(), [7; 16], &[ns], 42, now),
             now,
             out: Outbox::new(),
             queries: Vec::new(),
-        }
+            ports: Ports::default(),
+        };
+        sim.pool();
+        sim
     }
 
-    /// A reload (SIGHUP) with the configuration `text`: the new
-    /// configuration's relay pairs to open, as the driver gets them.
-    pub fn reload(&mut self, text: &str) -> Vec<usize> {
+    /// A reload (SIGHUP) with the configuration `text`, and the relay's
+    /// ports bound and closed as the driver does after it.
+    pub fn reload(&mut self, text: &str) {
         let (cfg, diags) = parse_siproxd_conf(text, "sim.conf");
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-        self.core.reconfigure(self.now, cfg)
+        self.core.reconfigure(self.now, cfg);
+        self.pool();
+    }
+
+    /// The driver's part of the relay's ports: bind where the pool asks
+    /// (`EADDRINUSE` for a port in `ports.foreign`), close what it closes,
+    /// until it asks nothing more.
+    pub fn pool(&mut self) {
+        let p = &mut self.ports;
+        while self.core.relay.maintain(64, &mut |op| match op {
+            PortOp::Bind { slot, port } => {
+                p.asked.push(port);
+                assert!(!p.bound.contains_key(&slot), "slot {slot} bound twice");
+                if p.foreign.contains(&port) || p.foreign.contains(&(port + 1)) {
+                    return Err(BindError::InUse);
+                }
+                p.bound.insert(slot, port);
+                Ok(())
+            }
+            PortOp::Close { slot } => {
+                let port = p.bound.remove(&slot).expect("close of a bound slot");
+                p.closed.push(port);
+                Ok(())
+            }
+        }) {}
     }
 
     fn drain(&mut self) -> Vec<Sent> {
@@ -175,6 +228,7 @@ impl Sim {
         let from: SocketAddr = from.parse().unwrap();
         self.core
             .handle_sip(self.now, from, side, transport, &mut data, &mut self.out);
+        self.pool();
         self.drain()
     }
 
@@ -215,6 +269,7 @@ impl Sim {
         let from: SocketAddr = from.parse().unwrap();
         self.core
             .handle_dns(self.now, query, from, data, &mut self.out);
+        self.pool();
         self.drain()
     }
 
@@ -228,6 +283,7 @@ impl Sim {
             }
             self.now = t.max(self.now);
             self.core.handle_timeout(self.now, &mut self.out);
+            self.pool();
             all.extend(self.drain());
         }
         self.now = end;

@@ -14,8 +14,10 @@
 //! * [`SeqTracker`]: per (call, direction) receive bookkeeping by packet
 //!   counter: unique packets, duplicates, reordered packets.
 //! * `/proc` text parsing: CPU ticks from `/proc/PID/stat`
-//!   ([`parse_stat_cpu_ticks`]) and `kB` lines of `/proc/PID/status`
-//!   ([`parse_status_kb`], for VmHWM / VmRSS).
+//!   ([`parse_stat_cpu_ticks`]), `kB` lines of `/proc/PID/status`
+//!   ([`parse_status_kb`], for VmHWM / VmRSS), and the kernel's memory for
+//!   sockets: `inuse` of `/proc/net/sockstat` ([`parse_sockstat_inuse`]) and
+//!   the slab objects one socket takes ([`socket_slab_bytes`]).
 //! * SIPp 3.6.1 `-trace_stat` CSV parsing ([`parse_sipp_stats`]).
 //! * Which LAN address sends which REGISTER ([`reg_host`], [`reg_hosts`],
 //!   [`extra_host_ip`]): [`REGS_PER_HOST`] per address, as from an office
@@ -458,6 +460,44 @@ pub fn parse_status_kb(status: &str, name: &str) -> Option<u64> {
     })
 }
 
+/// `inuse` of the `PROTO:` line of `/proc/net/sockstat` (`UDP: inuse 17
+/// mem 352`): the sockets of that protocol in the reader's network
+/// namespace. (`mem` is the whole machine's, in pages, so it is not used.)
+pub fn parse_sockstat_inuse(sockstat: &str, proto: &str) -> Option<u64> {
+    sockstat.lines().find_map(|line| {
+        let rest = line.strip_prefix(proto)?.strip_prefix(':')?;
+        let mut it = rest.split_ascii_whitespace();
+        (it.next()? == "inuse").then_some(())?;
+        it.next()?.parse().ok()
+    })
+}
+
+/// The object size of slab cache `name` in `/proc/slabinfo` (version 2.1:
+/// `name active_objs num_objs objsize …`).
+pub fn slab_objsize(slabinfo: &str, name: &str) -> Option<u64> {
+    slabinfo.lines().find_map(|line| {
+        let mut it = line.split_ascii_whitespace();
+        (it.next()? == name).then_some(())?;
+        it.nth(2)?.parse().ok()
+    })
+}
+
+/// Slab caches one socket of `proto` (the cache `UDP` or `TCP`) takes an
+/// object of: the protocol's sock, its inode (with the socket), the open
+/// file, its dentry, and the epoll entry that watches it.
+pub const SOCKET_SLABS: [&str; 4] = ["sock_inode_cache", "filp", "dentry", "eventpoll_epi"];
+
+/// Bytes of slab one socket of `proto` takes on the kernel whose
+/// `/proc/slabinfo` this is; `None` when a cache is not listed (a kernel
+/// that merges caches names them otherwise).
+pub fn socket_slab_bytes(slabinfo: &str, proto: &str) -> Option<u64> {
+    let mut total = slab_objsize(slabinfo, proto)?;
+    for cache in SOCKET_SLABS {
+        total += slab_objsize(slabinfo, cache)?;
+    }
+    Some(total)
+}
+
 // ------------------------------------------------------------------ sipp
 
 /// Cumulative counters of a SIPp run, from its `-trace_stat` file.
@@ -573,6 +613,11 @@ pub struct MediaRun {
     pub cpu_ns_per_pkt: f64,
     pub ratio_to_null: Option<f64>,
     pub peak_rss_kb: u64,
+    /// The proxy's UDP and TCP sockets (its namespace's `/proc/net/sockstat`)
+    /// at the end of the window, and the kernel memory they take (that
+    /// count times [`socket_slab_bytes`]); `None` where not readable.
+    pub kernel_sockets: Option<u64>,
+    pub kernel_kb: Option<f64>,
     pub binary_bytes: Option<u64>,
     /// The generator's own CPU in the window (context).
     pub gen_cpu_s: f64,
@@ -692,6 +737,8 @@ fn media_json(r: &MediaRun) -> String {
         ("cpu_ns_per_pkt", json_f64(r.cpu_ns_per_pkt)),
         ("ratio_to_null", json_opt_f64(r.ratio_to_null)),
         ("peak_rss_kb", r.peak_rss_kb.to_string()),
+        ("kernel_sockets", json_opt_u64(r.kernel_sockets)),
+        ("kernel_kb", json_opt_f64(r.kernel_kb)),
         ("binary_bytes", json_opt_u64(r.binary_bytes)),
         ("gen_cpu_s", json_f64(r.gen_cpu_s)),
         ("setup_failed", r.setup_failed.to_string()),
@@ -802,6 +849,8 @@ pub fn media_table(runs: &[MediaRun]) -> String {
         "CPU ns/pkt",
         "× null",
         "peak RSS kB",
+        "sockets",
+        "kernel kB",
         "binary B",
         "failed calls",
     ];
@@ -825,6 +874,8 @@ pub fn media_table(runs: &[MediaRun]) -> String {
                 fmt_f(r.cpu_ns_per_pkt, 0),
                 r.ratio_to_null.map_or("—".into(), |v| fmt_f(v, 2)),
                 r.peak_rss_kb.to_string(),
+                r.kernel_sockets.map_or("—".into(), |v| v.to_string()),
+                r.kernel_kb.map_or("—".into(), |v| fmt_f(v, 0)),
                 r.binary_bytes.map_or("—".into(), |v| v.to_string()),
                 r.setup_failed.to_string(),
             ]
@@ -1436,6 +1487,36 @@ mod tests {
         );
         let header_only = SIPP_CSV.lines().next().unwrap_or_default();
         assert!(parse_sipp_stats(header_only).is_none());
+    }
+
+    #[test]
+    fn socket_memory_from_sockstat_and_slabinfo() {
+        let sockstat = "sockets: used 412\nTCP: inuse 1 orphan 0 tw 0 alloc 3 mem 1\n\
+                        UDP: inuse 17 mem 352\nUDPLITE: inuse 0\nRAW: inuse 0\n";
+        assert_eq!(parse_sockstat_inuse(sockstat, "UDP"), Some(17));
+        assert_eq!(parse_sockstat_inuse(sockstat, "TCP"), Some(1));
+        assert_eq!(parse_sockstat_inuse(sockstat, "UDPLITE"), Some(0));
+        assert_eq!(parse_sockstat_inuse(sockstat, "FRAG"), None);
+        let slabinfo = "slabinfo - version: 2.1\n\
+            # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables\n\
+            UDPv6                  0      0   1472   22    8 : tunables    0    0    0\n\
+            UDP                   52     96   1344   12    4 : tunables    0    0    0\n\
+            TCP                   10     24   2560   12    8 : tunables    0    0    0\n\
+            eventpoll_epi        299    448    128   32    1 : tunables    0    0    0\n\
+            sock_inode_cache     287    399    832   19    4 : tunables    0    0    0\n\
+            filp                 829    861    192   21    1 : tunables    0    0    0\n\
+            dentry            546209 551166    192   21    1 : tunables    0    0    0\n";
+        assert_eq!(slab_objsize(slabinfo, "UDP"), Some(1344));
+        assert_eq!(slab_objsize(slabinfo, "UDPv6"), Some(1472));
+        assert_eq!(
+            socket_slab_bytes(slabinfo, "UDP"),
+            Some(1344 + 832 + 192 + 192 + 128)
+        );
+        assert_eq!(
+            socket_slab_bytes(slabinfo, "TCP"),
+            Some(2560 + 832 + 192 + 192 + 128)
+        );
+        assert_eq!(socket_slab_bytes("UDP 1 1 1344 1 1\n", "UDP"), None);
     }
 
     fn run(proxy: &str, calls: u32, cpu: f64, p99: f64) -> MediaRun {

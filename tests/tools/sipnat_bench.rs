@@ -15,15 +15,21 @@
 //!   one-way latency is the path through the proxy. After a warm-up, a
 //!   measurement window samples the proxy's CPU time; the result holds the
 //!   offered and delivered packet rates, loss, reordering, latency
-//!   percentiles, CPU per relayed packet, peak RSS (VmHWM) and binary size.
+//!   percentiles, CPU per relayed packet, peak RSS (VmHWM), the kernel's
+//!   memory for the proxy's sockets (UDP and TCP sockets of the router
+//!   namespace, `/proc/PID/net/sockstat`, times the slab objects one socket
+//!   takes, `/proc/slabinfo`: [`kernel_socket_memory`]) with every call up,
+//!   and binary size. `--calls 0` measures a SIP proxy idle (after its
+//!   REGISTERs), `--range` sets its relay port range.
 //! * `setup`: call setups per second with sipp (`tests/bench/uac.xml`,
 //!   `uas.xml`) through the proxy, and the proxy's CPU per call; over UDP
 //!   (the default) or `--transport tcp`: sipp `-t t1` on both sides, so the
 //!   phone keeps one connection to the proxy and the proxy one to the far
 //!   end, as a home router sees phones and a provider (see [`Transport`]).
 //! * `all`: the README set (a media sweep for sipnat and both null relays,
-//!   256 calls with 512 registrations, 1,500 and 3,000 setups/s over UDP
-//!   and over TCP) into one report.
+//!   256 calls with 512 registrations, sipnat idle with the relay range
+//!   10000-59999, 1,500 and 3,000 setups/s over UDP and over TCP) into one
+//!   report.
 //! * `null-relay`: the null relay itself (`bench_null`), which the media
 //!   mode starts in the router namespace as the floor: the simplest
 //!   forwarder with the same socket layout and the same kind of mio loop.
@@ -69,7 +75,7 @@ usage:
                      [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
                      [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
-                     [--status-rate 0]
+                     [--status-rate 0] [--range LOW-HIGH]
   sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp]] [--sipnat PATH]
                      [--proxy NAME=CMD]... [--no-sipnat] [--no-pin] [--out DIR] [--keep]
                      [--repo DIR]
@@ -82,6 +88,9 @@ usage:
                     'PATH -f -c {conf} --control {dir}/control.sock'.
   --status-rate N   media mode: ask sipnat 'status json' on its control socket N times a
                     second during the measurement window (counted in the result)
+  --range LOW-HIGH  media mode: the SIP proxies' RTP port range (default 20000 to
+                    20000 + 4 N + 99); --calls 0 measures such a proxy idle (after its
+                    REGISTERs, no call), the null relay is not run then
   --sipnat PATH     default: the sipnat next to this tool's directory (target/<profile>/sipnat)
   --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
   --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
@@ -225,6 +234,8 @@ struct Opts {
     setup_rate: u32,
     /// Status queries per second on sipnat's control socket (media mode).
     status_rate: u32,
+    /// The SIP proxies' relay port range (media mode); `None`: sized by calls.
+    range: Option<(u16, u16)>,
     registrations: u32,
     sipnat: PathBuf,
     extra: Vec<(String, String)>,
@@ -271,6 +282,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     g.optopt("", "setup-rate", "INVITEs per second before the media", "N");
     g.optopt("", "registrations", "REGISTERs before the calls", "N");
     g.optopt("", "status-rate", "status queries per second", "N");
+    g.optopt("", "range", "the SIP proxies' RTP port range", "LOW-HIGH");
     g.optopt("", "sipnat", "sipnat binary", "PATH");
     g.optmulti("", "proxy", "another proxy under test", "NAME=CMD");
     g.optflag("", "no-null", "no null relay run");
@@ -340,6 +352,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "registrations",
             "no-null",
             "null-mmsg",
+            "range",
         ],
         &[Mode::Media],
     )?;
@@ -361,9 +374,24 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             .collect::<Result<Vec<u32>, String>>()?,
         (None, None) => vec![100],
     };
-    if calls.iter().any(|&c| !(1..=10_000).contains(&c)) {
-        return Err("call counts must be 1..=10000".into());
+    if calls.iter().any(|&c| c > 10_000) {
+        return Err("call counts must be 0..=10000 (0: the proxy idle)".into());
     }
+    let range = match m.opt_str("range") {
+        None => None,
+        Some(r) => {
+            let bad = || format!("--range {r}: expected LOW-HIGH, two ports, LOW < HIGH");
+            let (lo, hi) = r.split_once('-').ok_or_else(bad)?;
+            let (lo, hi): (u16, u16) = (
+                lo.trim().parse().map_err(|_| bad())?,
+                hi.trim().parse().map_err(|_| bad())?,
+            );
+            if lo == 0 || lo >= hi {
+                return Err(bad());
+            }
+            Some((lo, hi))
+        }
+    };
     let rates = match m.opt_str("rate") {
         None => vec![1500],
         Some(list) => list
@@ -412,6 +440,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         setup_rate: num(&m, "setup-rate", 200)?,
         registrations: num(&m, "registrations", 0)?,
         status_rate: num(&m, "status-rate", 0)?,
+        range,
         sipnat: m
             .opt_str("sipnat")
             .map_or_else(default_sipnat, PathBuf::from),
@@ -459,7 +488,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
 /// The proxies of a media run, in run order.
 fn media_proxies(o: &Opts) -> Vec<Proxy> {
     let mut v = sip_proxies(o);
-    if !o.no_null {
+    // --calls 0 measures a SIP proxy idle: the null relay has nothing to do
+    if !o.no_null && !o.calls.contains(&0) {
         v.push(Proxy {
             name: "null".into(),
             kind: ProxyKind::Null { mmsg: false },
@@ -580,6 +610,8 @@ impl Lab {
     }
 
     /// Start the proxy in the router namespace and wait until it listens.
+    /// The null relay serves `RELAY_LOW..=high`; a SIP proxy's range is in
+    /// its configuration.
     fn start_proxy(&mut self, p: &Proxy, high: u16, exe: &Path) -> Result<(), String> {
         let argv: Vec<String> = match &p.kind {
             ProxyKind::Sip(cmd) => {
@@ -766,14 +798,14 @@ impl Drop for Lab {
 }
 
 /// The siproxd.conf-style configuration every SIP proxy gets.
-fn proxy_conf(work: &Path, high: u16) -> String {
+fn proxy_conf(work: &Path, low: u16, high: u16) -> String {
     format!(
         "# written by sipnat-bench\n\
          if_inbound = rlan\n\
          if_outbound = rwan\n\
          sip_listen_port = 5060\n\
          rtp_proxy_enable = 1\n\
-         rtp_port_low = {RELAY_LOW}\n\
+         rtp_port_low = {low}\n\
          rtp_port_high = {high}\n\
          rtp_timeout = 300\n\
          registration_file = {}\n",
@@ -925,6 +957,26 @@ fn peak_rss_kb(pid: u32) -> u64 {
         .ok()
         .and_then(|s| bench_core::parse_status_kb(&s, "VmHWM"))
         .unwrap_or(0)
+}
+
+/// The kernel's memory for the proxy's sockets: the UDP and TCP sockets of
+/// its network namespace (the router's, where nothing else runs) from
+/// `/proc/PID/net/sockstat`, times the slab objects one such socket takes
+/// on this kernel (`/proc/slabinfo`, root only). Datagrams queued in the
+/// sockets are not counted (sockstat's `mem` is the whole machine's).
+fn kernel_socket_memory(pid: u32) -> (Option<u64>, Option<f64>) {
+    let sockstat = fs::read_to_string(format!("/proc/{pid}/net/sockstat")).unwrap_or_default();
+    let slabinfo = fs::read_to_string("/proc/slabinfo").unwrap_or_default();
+    let (udp, tcp) = (
+        bench_core::parse_sockstat_inuse(&sockstat, "UDP"),
+        bench_core::parse_sockstat_inuse(&sockstat, "TCP"),
+    );
+    let sockets = udp.zip(tcp).map(|(u, t)| u + t);
+    let bytes = udp
+        .zip(bench_core::socket_slab_bytes(&slabinfo, "UDP"))
+        .zip(tcp.zip(bench_core::socket_slab_bytes(&slabinfo, "TCP")))
+        .map(|((u, ub), (t, tb))| (u * ub + t * tb) as f64 / 1024.0);
+    (sockets, bytes)
 }
 
 fn binary_bytes(pid: u32) -> Option<u64> {
@@ -1992,7 +2044,16 @@ fn ask_status(control: &Path, rate: u32, win: &Window, stop: &AtomicBool) -> (u6
     (ok, failed, slowest)
 }
 
-fn media_run(ctx: &Ctx, p: &Proxy, calls: u32, regs: u32) -> Result<MediaRun, String> {
+/// A SIP proxy's relay port range: `range`, else 20000 to 20000 + 4 calls + 99.
+type Range = Option<(u16, u16)>;
+
+fn media_run(
+    ctx: &Ctx,
+    p: &Proxy,
+    calls: u32,
+    regs: u32,
+    range: Range,
+) -> Result<MediaRun, String> {
     let name = if regs > 0 {
         format!("media-{}-{calls}c-{regs}r", p.name)
     } else {
@@ -2000,7 +2061,7 @@ fn media_run(ctx: &Ctx, p: &Proxy, calls: u32, regs: u32) -> Result<MediaRun, St
     };
     let work = work_dir(ctx, &name)?;
     eprintln!("sipnat-bench: {name}: starting");
-    let r = media_run_in(ctx, p, calls, regs, &work);
+    let r = media_run_in(ctx, p, calls, regs, range, &work);
     finish_work_dir(ctx, &work, r.is_ok());
     let r = r.map_err(|e| format!("{name}: {e}"));
     if let Ok(run) = &r {
@@ -2017,13 +2078,15 @@ fn media_run_in(
     p: &Proxy,
     calls: u32,
     regs: u32,
+    range: Range,
     work: &Path,
 ) -> Result<MediaRun, String> {
     let o = &ctx.opts;
     let high = relay_high(calls);
     let mut lab = Lab::up(&ctx.topo, work)?;
     if matches!(p.kind, ProxyKind::Sip(_)) {
-        fs::write(work.join("proxy.conf"), proxy_conf(work, high))
+        let (low, high) = range.unwrap_or((RELAY_LOW, high));
+        fs::write(work.join("proxy.conf"), proxy_conf(work, low, high))
             .map_err(|e| format!("proxy.conf: {e}"))?;
     }
     lab.start_proxy(p, high, &ctx.exe)?;
@@ -2100,6 +2163,24 @@ fn media_run_in(
             f
         }
     };
+    if calls == 0 {
+        // idle: the proxy with its registrations and no call, as long as a
+        // media run's warm-up and window
+        sleep_checked(o.warmup + o.measure)?;
+        if !lab.proxy_alive() {
+            return Err(format!(
+                "{} died; proxy.log:\n{}",
+                p.name,
+                lab.log_tail("proxy.log")
+            ));
+        }
+        run.measure_s = o.measure.as_secs_f64();
+        (run.kernel_sockets, run.kernel_kb) = kernel_socket_memory(pid);
+        run.peak_rss_kb = peak_rss_kb(pid);
+        run.binary_bytes = binary_bytes(pid);
+        lab.stop_proxy();
+        return Ok(run);
+    }
     if flows.is_empty() {
         return Err(format!(
             "no call could be set up; proxy.log:\n{}",
@@ -2142,6 +2223,8 @@ fn media_run_in(
             sleep_checked(o.measure)?;
             win.end.store(now_ns(), Relaxed);
             let length = t_open.elapsed();
+            // every call up: the most sockets the run needs
+            (run.kernel_sockets, run.kernel_kb) = kernel_socket_memory(pid);
             let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
             let gen1 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
             window = (cpu0, cpu1, gen0, gen1, length);
@@ -2316,7 +2399,7 @@ fn setup_run_in(
     let sipp = which("sipp").ok_or("sipp not found (tests/setup-deps.sh installs sip-tester)")?;
     let high = relay_high(rate.saturating_mul(2).min(4000));
     let mut lab = Lab::up(&ctx.topo, work)?;
-    fs::write(work.join("proxy.conf"), proxy_conf(work, high))
+    fs::write(work.join("proxy.conf"), proxy_conf(work, RELAY_LOW, high))
         .map_err(|e| format!("proxy.conf: {e}"))?;
     lab.start_proxy(p, high, &ctx.exe)?;
     if transport == Transport::Tcp {
@@ -2694,7 +2777,9 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
                     if interrupted() {
                         break;
                     }
-                    record(media_run(ctx, p, calls, o.registrations).map(|r| media.push(r)));
+                    record(
+                        media_run(ctx, p, calls, o.registrations, o.range).map(|r| media.push(r)),
+                    );
                 }
             }
         }
@@ -2726,13 +2811,18 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
             for calls in [25, 50, 100, 250, 500, 1000] {
                 for p in &proxies {
                     if !interrupted() {
-                        record(media_run(ctx, p, calls, 0).map(|r| media.push(r)));
+                        record(media_run(ctx, p, calls, 0, None).map(|r| media.push(r)));
                     }
                 }
             }
             for p in &sipnat {
                 if !interrupted() {
-                    record(media_run(ctx, p, 256, 512).map(|r| media.push(r)));
+                    record(media_run(ctx, p, 256, 512, None).map(|r| media.push(r)));
+                }
+                // idle with a siproxd user's 50,000-port range (issue 15)
+                if !interrupted() {
+                    let wide = Some((10000, 59999));
+                    record(media_run(ctx, p, 0, 0, wide).map(|r| media.push(r)));
                 }
                 // The target rate, and twice it to show the headroom; each
                 // over UDP, then over TCP.

@@ -345,7 +345,7 @@ return view.extend({
 		o.textvalue = textOrDefault;
 
 		o = s.taboption('rtp', form.Value, 'rtp_port_high', _('Highest RTP port'),
-			_('Every audio stream takes one RTP/RTCP port pair: 7070-7089 holds 10.'));
+			_('Every audio stream takes one RTP/RTCP port pair, opened only while it lasts: 7070-7089 holds 10 streams; a larger range costs nothing while idle (at most 2048 streams).'));
 		o.datatype = 'port';
 		o.placeholder = '7089';
 		o.validate = validateRtpHigh;

@@ -101,7 +101,7 @@ function summary(st) {
 		[ _('Registrations'), used(st.registrations && st.registrations.count, st.registrations && st.registrations.capacity) ],
 		[ _('Calls'), used(st.calls && st.calls.count, st.calls && st.calls.capacity) ],
 		[ _('RTP relay'), c.rtp_proxy_enable
-			? _('ports %s-%s, %s streams in use').format(text(c.rtp_port_low), text(c.rtp_port_high), used(relay.streams, relay.capacity))
+			? _('ports %s-%s, %s streams in use, %s port pairs bound').format(text(c.rtp_port_low), text(c.rtp_port_high), used(relay.streams, relay.capacity), text(relay.bound))
 			: _('off') ],
 		[ _('TCP connections'), used(st.tcp && st.tcp.connections, st.tcp && st.tcp.capacity) ]
 	];
@@ -164,6 +164,7 @@ function counters(st) {
 		[ _('Packets held before latching'), text(relay.held) ],
 		[ _('Held packets flushed'), text(relay.flushed) ],
 		[ _('Streams refused: port pool full'), text(relay.pool_full) ],
+		[ _('Streams refused: no port could be bound'), text(relay.no_port) ],
 		[ _('Streams timed out'), text(relay.timed_out) ]
 	];
 	const dropped = relay.dropped || {};
