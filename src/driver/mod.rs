@@ -114,13 +114,18 @@ fn unix_now() -> u64 {
 /// Read the interface addresses the configuration names.
 pub fn read_addresses(cfg: &Config) -> Addresses {
     let mut a = Addresses::default();
-    if let Some(i) = cfg.if_inbound.as_deref() {
-        for n in sys::interface_ipv4(i).into_iter().take(4) {
+    // One getifaddrs for both (an absent name matches no interface).
+    let [lan, wan] = sys::interfaces_ipv4([
+        cfg.if_inbound.as_deref().unwrap_or(""),
+        cfg.if_outbound.as_deref().unwrap_or(""),
+    ]);
+    if cfg.if_inbound.is_some() {
+        for n in lan.into_iter().take(4) {
             let _ = a.lan.push(n);
         }
     }
-    if let Some(o) = cfg.if_outbound.as_deref() {
-        a.wan = sys::interface_ipv4(o).first().map(|n| n.addr);
+    if cfg.if_outbound.is_some() {
+        a.wan = wan.first().map(|n| n.addr);
     }
     a
 }
