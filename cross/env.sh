@@ -114,6 +114,9 @@ sipnat_cargo() (
 			# prints nothing (-Zfmt-debug=none: sipnat's messages use Display;
 			# Debug is for tests), and LLVM inlines nothing it need not.
 			rf="$rf -Zfmt-debug=none -Cllvm-args=-inline-threshold=0"
+			# MIR optimized once, not twice: LLVM still optimizes, the binary
+			# is 7 KB smaller (-1.2 KB of .ipk).
+			rf="$rf -Zmir-opt-level=1"
 		fi
 		local opt="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-}"
 		if [ -z "$opt" ] && [ "$mode" = build ] && [[ " $SIPNAT_OPT_SIZE " == *" $target "* ]]; then

@@ -48,7 +48,7 @@
 //! the work directory is kept.
 
 mod netns_env;
-use netns_env::{environment_problem, sh, tail};
+use netns_env::{environment_problem, first_line, header, headers, sh, tail, uri_of};
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io;
@@ -555,44 +555,6 @@ fn recv_starting(s: &UdpSocket, start: &str, lab: &Lab) -> (SocketAddr, String) 
         s.local_addr(),
         lab.context()
     );
-}
-
-fn first_line(msg: &str) -> &str {
-    msg.split("\r\n").next().unwrap_or("")
-}
-
-/// Every value of header `name` (full name, or its compact form), in order.
-fn headers<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    let compact = match name.to_ascii_lowercase().as_str() {
-        "via" => "v",
-        "from" => "f",
-        "to" => "t",
-        "call-id" => "i",
-        "contact" => "m",
-        _ => "",
-    };
-    let head = msg.split("\r\n\r\n").next().unwrap_or("");
-    head.split("\r\n")
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| {
-            let n = n.trim();
-            n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(compact)
-        })
-        .map(|(_, v)| v.trim())
-        .collect()
-}
-
-fn header<'a>(msg: &'a str, name: &str) -> &'a str {
-    headers(msg, name).first().copied().unwrap_or("")
-}
-
-/// The URI inside `<...>` of a name-addr value.
-fn uri_of(name_addr: &str) -> &str {
-    name_addr
-        .split_once('<')
-        .and_then(|(_, r)| r.split_once('>'))
-        .map_or(name_addr, |(u, _)| u)
 }
 
 /// `host:port` of a SIP URI (`sip:100@203.0.113.1:5060;snc=…`).

@@ -170,7 +170,9 @@ impl Daemon {
                 if let Some(p) = passwords {
                     self.core.proxy.set_passwords(p);
                 }
-                self.refresh();
+                // The interfaces may be others now: read them at once.
+                self.read_own_addresses(now, "reload");
+                self.refresh(now);
                 self.core.stats_mut().bump("reload", "done");
                 log::info!("configuration reloaded; calls and registrations kept");
                 Ok(())

@@ -16,6 +16,8 @@
 //! PPPoE address change is followed), the nameservers, and saves the
 //! registrations atomically when they change.
 
+mod addrs;
+pub use addrs::read_addresses;
 mod admin;
 pub mod client;
 mod control;
@@ -34,7 +36,7 @@ use crate::limits::{
     MAX_CONTROL_CLIENTS, MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_STREAMS,
     MAX_TCP_CONNECTIONS, MAX_TRANSMITS,
 };
-use crate::proxy::{Addresses, Channel, Outbox};
+use crate::proxy::{Channel, Outbox};
 use crate::transport::Transport;
 use dns_sockets::DnsSockets;
 pub use files::{
@@ -68,6 +70,8 @@ const CONTROL: Token = Token(TCP_BASE + MAX_TCP_CONNECTIONS);
 const CONTROL_BASE: usize = TCP_BASE + MAX_TCP_CONNECTIONS + 1;
 /// Relay socket `i` (the relay's socket index) is `Token(RELAY_BASE + i)`.
 const RELAY_BASE: usize = CONTROL_BASE + MAX_CONTROL_CLIENTS;
+/// The address watch ([`addrs`]), out of the ranges above.
+const NETLINK: Token = Token(usize::MAX - 1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -81,11 +85,13 @@ enum Source {
     /// The control client in this slot.
     ControlClient(usize),
     Relay(usize),
+    Netlink,
 }
 
 impl Source {
     fn of(t: Token) -> Option<Source> {
         match t {
+            NETLINK => Some(Source::Netlink),
             SIP => Some(Source::Sip),
             LISTEN => Some(Source::Listen),
             CONTROL => Some(Source::Control),
@@ -111,25 +117,6 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Read the interface addresses the configuration names.
-pub fn read_addresses(cfg: &Config) -> Addresses {
-    let mut a = Addresses::default();
-    // One getifaddrs for both (an absent name matches no interface).
-    let [lan, wan] = sys::interfaces_ipv4([
-        cfg.if_inbound.as_deref().unwrap_or(""),
-        cfg.if_outbound.as_deref().unwrap_or(""),
-    ]);
-    if cfg.if_inbound.is_some() {
-        for n in lan.into_iter().take(4) {
-            let _ = a.lan.push(n);
-        }
-    }
-    if cfg.if_outbound.is_some() {
-        a.wan = wan.first().map(|n| n.addr);
-    }
-    a
-}
-
 pub struct Daemon {
     poll: Poll,
     sip: UdpSocket,
@@ -142,6 +129,10 @@ pub struct Daemon {
     opts: Options,
     ingress: Ingress,
     next_refresh: Instant,
+    addr_watch: Option<addrs::AddrWatch>,
+    /// When the addresses are read at the latest ([`addrs::SAFETY_NET`]).
+    next_addr_read: Instant,
+    addrs_changed: bool,
     next_autosave: Option<Instant>,
     sip_backlog: bool,
     /// SIP over TCP: the listening socket and the connections.
@@ -201,6 +192,7 @@ impl Daemon {
         poll.registry()
             .register(&mut sip, SIP, Interest::READABLE)
             .map_err(|e| format!("poll register: {e}"))?;
+        let addr_watch = addrs::AddrWatch::open(poll.registry(), NETLINK);
         let tcp = tcp::Tcp::new(
             bind,
             LISTEN,
@@ -295,6 +287,9 @@ impl Daemon {
             ingress,
             opts,
             next_refresh: now + REFRESH,
+            addr_watch,
+            next_addr_read: now + addrs::SAFETY_NET,
+            addrs_changed: false,
             next_autosave,
             sip_backlog: false,
             tcp,
@@ -411,10 +406,17 @@ impl Daemon {
                             }
                         }
                     }
+                    Some(Source::Netlink) => {
+                        let changed = self.addr_watch.as_ref().is_some_and(|w| w.drain());
+                        self.addrs_changed |= changed;
+                    }
                     None => {} // spurious: tolerated
                 }
             }
             let now = Instant::now();
+            if std::mem::take(&mut self.addrs_changed) {
+                self.read_own_addresses(now, "address watch");
+            }
             // Signalling before media: an answer and the first RTP packets
             // of its far end often arrive in one wakeup, and the RTP must
             // meet the leg the answer sets up (else it is judged against a
@@ -453,7 +455,7 @@ impl Daemon {
             }
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
-                self.refresh();
+                self.refresh(now);
                 self.core.relay.retry_binds();
             }
             if self.stats_at.iter().flatten().any(|t| now >= *t) {
@@ -765,14 +767,6 @@ impl Daemon {
         }
         self.out.clear();
         failed
-    }
-
-    fn refresh(&mut self) {
-        let addrs = read_addresses(self.core.config());
-        self.core.set_addresses(addrs);
-        self.ingress = Ingress::read(self.core.config(), self.core.addresses());
-        let ns = read_nameservers();
-        self.core.set_nameservers(&ns);
     }
 }
 
