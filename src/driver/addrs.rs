@@ -1,7 +1,9 @@
 //! The router's own addresses, kept current: read at start, again as soon
-//! as the kernel says an IPv4 address or a link changed (an rtnetlink
-//! socket subscribed to `RTMGRP_IPV4_IFADDR | RTMGRP_LINK`, watched by the
-//! loop: a PPPoE reconnect's new WAN address is in force at once), and at
+//! as the kernel says an IPv4 address changed (an rtnetlink socket
+//! subscribed to `RTMGRP_IPV4_IFADDR`, watched by the loop: a PPPoE
+//! reconnect's new WAN address is in force at once; link events are not
+//! asked for: an address comes and goes with its own event, and links
+//! change more often than addresses), and at
 //! the slow refresh as a safety net. resolv.conf is re-read at each refresh.
 //!
 //! Reading the addresses is a netlink dump of every address
@@ -77,7 +79,7 @@ impl AddrWatch {
         // SAFETY: sockaddr_nl is plain data; zeroed is a valid start.
         let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sa.nl_groups = (libc::RTMGRP_IPV4_IFADDR | libc::RTMGRP_LINK) as u32;
+        sa.nl_groups = libc::RTMGRP_IPV4_IFADDR as u32;
         // SAFETY: `sa` is a sockaddr_nl of the size given.
         let bound = unsafe {
             libc::bind(
