@@ -139,12 +139,7 @@ mod c_alloc {
         let Some(n) = count.checked_mul(size) else {
             return core::ptr::null_mut();
         };
-        let p = malloc(n);
-        if !p.is_null() {
-            // SAFETY: `p` holds `n` bytes.
-            unsafe { core::ptr::write_bytes(p.cast::<u8>(), 0, n) };
-        }
-        p
+        HEAP.with(|h| unsafe { h.calloc(n) }).cast()
     }
 
     #[unsafe(no_mangle)]
