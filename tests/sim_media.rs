@@ -462,22 +462,25 @@ fn incoming(sim: &mut Sim, call_id: &str, offer: &str) -> u16 {
         offer,
     );
     let to_phone = sim.one(PEER, &inv);
-    let port: u16 = to_phone
+    phone_answers(sim, &to_phone, "p")
+}
+
+/// The phone answers `to_phone` (a call sipnat passed it) with To tag `tag`
+/// and its SDP; returns the relay port the offer gave the phone.
+fn phone_answers(sim: &mut Sim, to_phone: &Sent, tag: &str) -> u16 {
+    let port = to_phone
         .body()
         .lines()
         .find(|l| l.starts_with("m="))
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|p| p.parse().ok())
         .unwrap();
     let ans = with_body(
         &response_to(
-            &to_phone,
+            to_phone,
             200,
             "OK",
-            Some("p"),
+            Some(tag),
             "Contact: <sip:100@10.77.1.2>\r\n",
         ),
         &sdp("10.77.1.2", 4010, ""),
@@ -705,25 +708,7 @@ fn wan_call_naming_our_port(sim: &mut Sim, call_id: &str, tag: &str, named: u16)
     let inv = with_body(&inv, &sdp("198.51.100.1", named, ""));
     let to_phone = sim.one(PEER, &inv);
     assert_eq!(to_phone.to, addr(PHONE));
-    let port = to_phone
-        .body()
-        .lines()
-        .find(|l| l.starts_with("m="))
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|p| p.parse().ok())
-        .unwrap();
-    let ans = with_body(
-        &response_to(
-            &to_phone,
-            200,
-            "OK",
-            Some("ph"),
-            "Contact: <sip:100@10.77.1.2>\r\n",
-        ),
-        &sdp("10.77.1.2", 4010, ""),
-    );
-    sim.one(PHONE, &ans);
-    port
+    phone_answers(sim, &to_phone, "ph")
 }
 
 /// A WAN SDP naming the router is taken as the other pass of a call that
