@@ -58,7 +58,7 @@
 //! they address no host outside the namespaces.
 
 mod netns_env;
-use netns_env::{environment_problem, sh, tail};
+use netns_env::{body, environment_problem, first_line, header, headers, sh, tail, uri_of};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
@@ -429,56 +429,12 @@ fn recv_where(
 
 // ------------------------------------------------------------ SIP messages
 
-fn first_line(msg: &str) -> &str {
-    msg.split("\r\n").next().unwrap_or("")
-}
-
-/// Every value of header `name` (full name, or its compact form), in order.
-fn headers<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    let compact = match name.to_ascii_lowercase().as_str() {
-        "via" => "v",
-        "from" => "f",
-        "to" => "t",
-        "call-id" => "i",
-        "contact" => "m",
-        "content-type" => "c",
-        "content-length" => "l",
-        _ => "",
-    };
-    let head = msg.split("\r\n\r\n").next().unwrap_or("");
-    head.split("\r\n")
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| {
-            let n = n.trim();
-            n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(compact)
-        })
-        .map(|(_, v)| v.trim())
-        .collect()
-}
-
-fn header<'a>(msg: &'a str, name: &str) -> &'a str {
-    headers(msg, name).first().copied().unwrap_or("")
-}
-
-fn body(msg: &str) -> &str {
-    msg.split_once("\r\n\r\n").map_or("", |x| x.1)
-}
-
 fn status_code(msg: &str) -> Option<u16> {
     first_line(msg)
         .strip_prefix("SIP/2.0 ")?
         .get(..3)?
         .parse()
         .ok()
-}
-
-/// The URI inside `<...>` of a name-addr value.
-fn uri_of(name_addr: &str) -> &str {
-    name_addr
-        .split_once('<')
-        .and_then(|(_, r)| r.split_once('>'))
-        .map_or(name_addr, |(u, _)| u)
 }
 
 /// A response to `req` the way a UAS builds it: its Vias, From, To (with

@@ -2,8 +2,8 @@
 //! a command, telling why this machine cannot run the tests (not root, a
 //! tool missing, `ip netns` refused), the tail of a log for a failure
 //! message, and reading the SIP text a plain socket received. Each file
-//! keeps its own topology (`Lab`). (netns_security.rs and netns_tcp.rs
-//! still carry their own copies of the SIP readers.)
+//! keeps its own topology (`Lab`). (netns_tcp.rs still carries its own
+//! copies of the SIP readers.)
 #![allow(dead_code)]
 
 use std::process::{Command, Output, Stdio};
@@ -93,4 +93,9 @@ pub fn uri_of(name_addr: &str) -> &str {
         .split_once('<')
         .and_then(|(_, r)| r.split_once('>'))
         .map_or(name_addr, |(u, _)| u)
+}
+
+/// The body of a SIP message.
+pub fn body(msg: &str) -> &str {
+    msg.split_once("\r\n\r\n").map_or("", |x| x.1)
 }
