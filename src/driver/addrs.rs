@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::proxy::Addresses;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// How often the addresses are read with a working watch (a missed
@@ -63,34 +63,7 @@ impl AddrWatch {
     }
 
     fn try_open(registry: &Registry, token: Token) -> std::io::Result<AddrWatch> {
-        // SAFETY: plain socket(2); the result is checked.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
-            )
-        };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a socket we own from here.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_nl is plain data; zeroed is a valid start.
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        sa.nl_groups = libc::RTMGRP_IPV4_IFADDR as u32;
-        // SAFETY: `sa` is a sockaddr_nl of the size given.
-        let bound = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if bound != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let fd = sys::netlink_socket(libc::NETLINK_ROUTE, libc::RTMGRP_IPV4_IFADDR as u32, true)?;
         registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
         Ok(AddrWatch { fd })
     }

@@ -246,6 +246,47 @@ fn set_int_option(
     }
 }
 
+/// A netlink socket of `protocol` (close-on-exec, non-blocking when
+/// asked), bound to the multicast `groups` (0: none; the kernel picks the
+/// port id). The address watch and the fast path's nfnetlink socket.
+pub fn netlink_socket(
+    protocol: libc::c_int,
+    groups: u32,
+    nonblock: bool,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let flags = if nonblock { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: plain socket(2); the result is checked.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | flags,
+            protocol,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a socket we own from here.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: sockaddr_nl is plain data; zeroed is a valid start.
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    sa.nl_groups = groups;
+    // SAFETY: `sa` is a sockaddr_nl of the size given.
+    let bound = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if bound != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
 /// Mark the socket's traffic with a DSCP (RFC 2474: the upper six bits of
 /// the IPv4 TOS byte).
 pub fn set_dscp(fd: std::os::fd::RawFd, dscp: u8) -> std::io::Result<()> {
