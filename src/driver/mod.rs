@@ -22,6 +22,7 @@ mod admin;
 pub mod client;
 mod control;
 pub mod dns_sockets;
+pub mod fastpath;
 mod files;
 mod ingress;
 mod relay_pool;
