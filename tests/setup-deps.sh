@@ -24,12 +24,17 @@
 #   coturn      turnserver, the real STUN server that tests/netns_stun.rs
 #               runs in a namespace for the stun plugin; its system service
 #               is kept from starting, as kamailio's (see below)
+#   nftables    nft, which lists the fast path's table and deletes a map
+#               element by hand (tests/netns_fastpath.rs)
+#   conntrack   the conntrack CLI, which counts the entries carrying the
+#               fast path's mark and the kernel's NAT clashes
+#               (tests/netns_fastpath.rs)
 #
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs coturn pigz"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs coturn pigz nftables conntrack"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;
@@ -99,6 +104,8 @@ echo "  tcpdump:  $(tcpdump --version 2>&1 | head -n1)"
 echo "  kamailio: $(kamailio -v 2>&1 | head -n1)"
 echo "  baresip:  $(baresip -h 2>&1 | head -n1)"
 echo "  coturn:   $(turnserver --version 2>/dev/null | head -n1 || echo '?')"
+echo "  nft:      $(nft --version 2>&1 | head -n1)"
+echo "  conntrack: $(conntrack --version 2>&1 | head -n1)"
 if command -v ss >/dev/null 2>&1 && ss -Hlntup 'sport = :5060' 2>/dev/null | grep -q kamailio; then
     echo "warning: a kamailio listens on port 5060 of this machine (not the tests' own)" >&2
 fi
