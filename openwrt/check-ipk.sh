@@ -13,7 +13,7 @@
 #   of the data files), the other fields OpenWrt writes, Require-User
 #   sipnat:sipnat (the package's own user), no Depends (the binary is static); conffiles is /etc/config/sipnat; postinst and prerm are
 #   executable, parse with `sh -n` and call default_postinst/default_prerm;
-# - data: exactly the seven files with their modes, every entry owned 0:0;
+# - data: exactly the eight files with their modes, every entry owned 0:0;
 #   /usr/sbin/sipnat is an ELF executable for ARCH (class, byte order,
 #   machine and, for ARM, the float ABI in e_flags: a hard-float binary is
 #   never right for arm_cortex-a7, a soft-float one never for
@@ -94,7 +94,7 @@ ctl_list="$(tar -tzf "$WORK/outer/control.tar.gz" | grep -v '/$' | LC_ALL=C sort
 # --- data --------------------------------------------------------------------
 # "mode path" of every regular file, from the archive itself.
 files="$(tar --numeric-owner -tvzf "$WORK/outer/data.tar.gz" | awk '$1 !~ /^d/ { print $1, $6 }' | LC_ALL=C sort | tr '\n' ';')"
-want="-rw-r--r-- ./etc/config/sipnat;-rw-r--r-- ./usr/share/rpcd/acl.d/sipnat.json;-rw-r--r-- ./usr/share/sipnat/sipnat.default;-rwxr-xr-x ./etc/init.d/sipnat;-rwxr-xr-x ./etc/uci-defaults/90-sipnat;-rwxr-xr-x ./usr/libexec/rpcd/sipnat;-rwxr-xr-x ./usr/sbin/sipnat;"
+want="-rw-r--r-- ./etc/config/sipnat;-rw-r--r-- ./usr/share/nftables.d/chain-pre/forward/30-sipnat.nft;-rw-r--r-- ./usr/share/rpcd/acl.d/sipnat.json;-rw-r--r-- ./usr/share/sipnat/sipnat.default;-rwxr-xr-x ./etc/init.d/sipnat;-rwxr-xr-x ./etc/uci-defaults/90-sipnat;-rwxr-xr-x ./usr/libexec/rpcd/sipnat;-rwxr-xr-x ./usr/sbin/sipnat;"
 [ "$files" = "$want" ] || fail "data files are '$files', want '$want'"
 owners="$( (tar --numeric-owner -tvzf "$WORK/outer/data.tar.gz"; tar --numeric-owner -tvzf "$WORK/outer/control.tar.gz") |
 	awk '{ print $2 }' | sort -u | tr '\n' ' ')"

@@ -26,6 +26,10 @@
 #            /usr/libexec/rpcd/sipnat         0755  (openwrt/files/sipnat.rpcd: the
 #                                                    status on ubus)
 #            /usr/share/rpcd/acl.d/sipnat.json 0644 (openwrt/files/sipnat.acl.json)
+#            /usr/share/nftables.d/chain-pre/forward/30-sipnat.nft 0644
+#                                                   (openwrt/files/sipnat.nft, without
+#                                                    its comments: fw4 accepts the
+#                                                    streams sipnat hands to the kernel)
 #   control: control (with Require-User: sipnat:sipnat, the package's own
 #            user and group), conffiles, postinst, prerm.
 # /etc/config/sipnat is 0644, not 0600, because sipnat re-reads it on SIGHUP
@@ -71,7 +75,7 @@ fi
 ipk_check_version "$VERSION"
 
 for f in init.d/sipnat uci-config/sipnat openwrt/files/sipnat.uci-defaults \
-	openwrt/files/sipnat.rpcd openwrt/files/sipnat.acl.json; do
+	openwrt/files/sipnat.rpcd openwrt/files/sipnat.acl.json openwrt/files/sipnat.nft; do
 	[ -f "$ROOT/$f" ] || die "missing $f in $ROOT"
 done
 
@@ -94,6 +98,9 @@ rm -f "$WORK/script"
 ipk_put "$ROOT/uci-config/sipnat" 0644 "$DATA/etc/config/sipnat"
 ipk_put "$ROOT/uci-config/sipnat" 0644 "$DATA/usr/share/sipnat/sipnat.default"
 ipk_put "$ROOT/openwrt/files/sipnat.acl.json" 0644 "$DATA/usr/share/rpcd/acl.d/sipnat.json"
+sh "$ROOT/openwrt/shrink-script.sh" "$ROOT/openwrt/files/sipnat.nft" "$WORK/nft" || die "cannot shrink sipnat.nft"
+ipk_put "$WORK/nft" 0644 "$DATA/usr/share/nftables.d/chain-pre/forward/30-sipnat.nft"
+rm -f "$WORK/nft"
 
 # Installed-Size: the bytes of the files the package installs.
 SIZE="$(ipk_size "$DATA")"

@@ -252,6 +252,11 @@ impl Core {
                 ("no-port", t.no_port),
                 ("bind-in-use", t.bind_in_use),
                 ("bind-failed", t.bind_failed),
+                ("kernel-channels", t.in_kernel),
+                ("kernel-handovers", t.kernel_handovers),
+                ("kernel-taken-back", t.kernel_taken_back),
+                ("kernel-missed", t.kernel_missed),
+                ("kernel-failed", t.kernel_failed),
             ] {
                 if n > 0 {
                     s.push_str(&format!(" relay.{name} {n}"));

@@ -283,6 +283,7 @@ fn settings_declare_every_shipped_option_with_a_fitting_widget() {
             "enabled"
             | "daemonize"
             | "rtp_proxy_enable"
+            | "rtp_kernel_forward"
             | "wan_sip_open"
             | "log_calls"
             | "plugin_defaulttarget_log"

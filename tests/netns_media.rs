@@ -260,10 +260,11 @@ impl Lab {
     /// killed.
     fn wait_or_kill(&mut self, name: &str, limit: Duration) -> Option<ExitStatus> {
         let end = Instant::now() + limit;
+        // The latest of that name (sipnat may have been started again).
         let i = self
             .procs
             .iter()
-            .position(|(n, _)| n == name)
+            .rposition(|(n, _)| n == name)
             .unwrap_or_else(|| panic!("no process {name}"));
         loop {
             if let Some(st) = self.procs[i].1.try_wait().expect("try_wait") {
@@ -296,6 +297,85 @@ impl Lab {
             "nothing listens on UDP {ip}:{port} in {} after 5 s",
             self.ns(role)
         );
+    }
+
+    /// The router forwards IP (as a real router does), which the kernel
+    /// forwarding needs; the provider still has no route to the LAN.
+    fn router_forwards(&self) {
+        let ok = sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.ns('r'),
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        )
+        .is_some_and(|o| o.status.success());
+        assert!(ok, "cannot switch on ip_forward in the router namespace");
+    }
+
+    /// The elements of the kernel forwarding's map (one per direction of
+    /// each channel handed over), None when sipnat's table is not there.
+    fn kernel_elements(&self) -> Option<usize> {
+        let o = sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.ns('r'),
+                "nft",
+                "list",
+                "map",
+                "ip",
+                "sipnat",
+                "streams",
+            ],
+        )?;
+        if !o.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&o.stdout);
+        Some(
+            text.split_once("elements")
+                .map_or(0, |(_, e)| e.matches(" : ").count()),
+        )
+    }
+
+    /// Conntrack entries in the router namespace carrying the kernel
+    /// forwarding's mark.
+    fn marked_conntrack(&self) -> usize {
+        let o = sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.ns('r'),
+                "conntrack",
+                "-L",
+                "-m",
+                "0x20000000/0x20000000",
+            ],
+        )
+        .expect("conntrack");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with("udp"))
+            .count()
+    }
+
+    /// Poll `f` every 100 ms until it holds or `limit` passes.
+    fn wait_for(&self, limit: Duration, f: impl Fn(&Lab) -> bool) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if f(self) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        f(self)
     }
 
     /// sipnat in the router namespace with the relay pool 20000–21199.
@@ -683,6 +763,13 @@ fn media_two_way_audio() {
     assert!(
         status.contains(" calls 0/") && status.contains(" streams 0/"),
         "{status}"
+    );
+    // A router that does not forward IP: no kernel forwarding, said once.
+    assert!(
+        lab.sipnat_log()
+            .contains("kernel forwarding off: net.ipv4.ip_forward is 0"),
+        "{}",
+        lab.sipnat_log()
     );
 }
 
@@ -1555,4 +1642,163 @@ fn pcap_reader_finds_leaks_and_classifies_media() {
     assert!(c.leaks[1].contains("IPv4 header"));
     assert_eq!(c.media_strangers.len(), 2, "{:?}", c.media_strangers);
     assert!(scan_pcap(b"garbage").is_err());
+}
+
+/// A number from sipnat's status line: `name N`.
+fn status_num(status: &str, name: &str) -> u64 {
+    status
+        .split_once(&format!(" {name} "))
+        .and_then(|(_, r)| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// 11: the kernel forwarding (issue 15): with the router forwarding IP, a
+/// call whose audio flows both ways is handed to the kernel (nftables,
+/// `table ip sipnat`), which then carries its RTP: sipnat relays only the
+/// first packets. Hold takes it back, the resumed call goes again, and the
+/// hang-up leaves nothing in the kernel. Audio both ways with no loss, each
+/// end hearing only the router's address on its side, as with the relay.
+#[test]
+fn media_kernel_forwarding_hold_and_resume() {
+    let Some(mut lab) = Lab::new("kernel", false) else {
+        return;
+    };
+    lab.router_forwards();
+    lab.start_sipnat("2");
+    // Said once the table is made (after the SIP port is bound).
+    assert!(
+        lab.wait_for(Duration::from_secs(5), |l| l
+            .sipnat_log()
+            .contains("kernel forwarding on")),
+        "{}",
+        lab.sipnat_log()
+    );
+    assert_eq!(lab.kernel_elements(), Some(0), "a fresh table");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "30",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    lab.spawn_uac(&[
+        "--calls",
+        "1",
+        "--duration-s",
+        "8",
+        "--hold-at-s",
+        "4",
+        "--resume-at-s",
+        "5.5",
+    ]);
+    // Before the hold: both directions of the RTP channel in the kernel.
+    assert!(
+        lab.wait_for(Duration::from_secs(4), |l| l.kernel_elements() >= Some(2)),
+        "the call never went to the kernel: {:?}\n{}",
+        lab.kernel_elements(),
+        lab.context()
+    );
+    let mid = lab.sipnat_status();
+    assert!(status_num(&mid, "relay.kernel-channels") >= 1, "{mid}");
+    let st = lab.wait("uac", Duration::from_secs(30));
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.count("calls.ended"), 1, "the call ended with BYE/200");
+    assert_eq!(uac.str_of("per_call.0.status"), Some("Done"));
+    let (up, down) = assert_audio(&lab, &uac, &uas, 2);
+    assert!(
+        uac.count("rtp.rx_resumed") >= 60,
+        "phone heard {} packets after the resume",
+        uac.count("rtp.rx_resumed")
+    );
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+    let status = lab.sipnat_status();
+    // Handed over before the hold and after the resume; taken back for the
+    // hold and at the hang-up.
+    // At most RTP and RTCP each time: no flapping in between.
+    let handovers = status_num(&status, "relay.kernel-handovers");
+    assert!((2..=4).contains(&handovers), "{status}");
+    assert_eq!(
+        status_num(&status, "relay.kernel-taken-back"),
+        handovers,
+        "{status}"
+    );
+    assert_eq!(status_num(&status, "relay.kernel-missed"), 0, "{status}");
+    assert_eq!(status_num(&status, "relay.kernel-channels"), 0, "{status}");
+    // sipnat itself relayed a small part of the audio: the kernel the rest.
+    let total = up.sent + down.sent;
+    let by_sipnat = status_num(&status, "rtp-forwarded");
+    println!("[kernel] packets sent {total}, relayed by sipnat {by_sipnat}");
+    assert!(
+        by_sipnat * 2 < total,
+        "sipnat relayed {by_sipnat} of {total}: {status}"
+    );
+    assert_eq!(lab.kernel_elements(), Some(0), "nothing left in the kernel");
+    assert_eq!(lab.marked_conntrack(), 0, "no marked conntrack entry left");
+}
+
+/// 12: sipnat killed (kill -9) while the kernel forwards a call leaves its
+/// table and the call's conntrack entries behind; the next start removes
+/// both, so nothing is forwarded that no running sipnat knows of. SIGTERM
+/// removes the table.
+#[test]
+fn media_kernel_forwarding_cleared_after_kill_9() {
+    let Some(mut lab) = Lab::new("kill9", false) else {
+        return;
+    };
+    lab.router_forwards();
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "30",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    lab.spawn_uac(&["--calls", "1", "--duration-s", "6"]);
+    assert!(
+        lab.wait_for(Duration::from_secs(4), |l| l.kernel_elements() >= Some(2)),
+        "the call never went to the kernel\n{}",
+        lab.context()
+    );
+    assert!(
+        lab.wait_for(Duration::from_secs(2), |l| l.marked_conntrack() >= 1),
+        "no marked conntrack entry while the kernel forwards"
+    );
+    let pid = lab.sipnat_pid.expect("sipnat runs").to_string();
+    assert!(sh("kill", &["-9", &pid]).is_some_and(|o| o.status.success()));
+    let _ = lab.wait_or_kill("sipnat", Duration::from_secs(5));
+    // What a crash leaves: the rules, and the flows they made.
+    assert!(
+        lab.kernel_elements() >= Some(2),
+        "{:?}",
+        lab.kernel_elements()
+    );
+    lab.start_sipnat("2");
+    assert_eq!(
+        lab.kernel_elements(),
+        Some(0),
+        "stale rules after a restart"
+    );
+    assert_eq!(
+        lab.marked_conntrack(),
+        0,
+        "stale conntrack entries after a restart"
+    );
+    let pid = lab.sipnat_pid.expect("sipnat runs").to_string();
+    assert!(sh("kill", &["-TERM", &pid]).is_some_and(|o| o.status.success()));
+    let _ = lab.wait_or_kill("sipnat", Duration::from_secs(5));
+    assert_eq!(lab.kernel_elements(), None, "the table outlived sipnat");
+    let _ = lab.wait_or_kill("uac", Duration::from_secs(10));
 }

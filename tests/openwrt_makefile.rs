@@ -124,8 +124,9 @@ fn installed(dest: &Path) -> Vec<String> {
     v
 }
 
-const INSTALLED: [&str; 7] = [
+const INSTALLED: [&str; 8] = [
     "644 ./etc/config/sipnat",
+    "644 ./usr/share/nftables.d/chain-pre/forward/30-sipnat.nft",
     "644 ./usr/share/rpcd/acl.d/sipnat.json",
     "644 ./usr/share/sipnat/sipnat.default",
     "755 ./etc/init.d/sipnat",
@@ -184,6 +185,10 @@ fn repository_layout_builds_the_working_tree() {
             "openwrt/files/sipnat.uci-defaults",
         ),
         ("usr/libexec/rpcd/sipnat", "openwrt/files/sipnat.rpcd"),
+        (
+            "usr/share/nftables.d/chain-pre/forward/30-sipnat.nft",
+            "openwrt/files/sipnat.nft",
+        ),
     ] {
         assert!(
             fs::read(work.join("dest").join(inside)).unwrap()

@@ -325,6 +325,10 @@ fn layers_and_control_fields_are_what_opkg_reads() {
             "usr/share/rpcd/acl.d/sipnat.json",
             root().join("openwrt/files/sipnat.acl.json"),
         ),
+        (
+            "usr/share/nftables.d/chain-pre/forward/30-sipnat.nft",
+            root().join("openwrt/files/sipnat.nft"),
+        ),
     ];
     let total: u64 = files
         .iter()
@@ -395,6 +399,9 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
             "drwxr-xr-x 0/0 ./usr/libexec/rpcd/",
             "drwxr-xr-x 0/0 ./usr/sbin/",
             "drwxr-xr-x 0/0 ./usr/share/",
+            "drwxr-xr-x 0/0 ./usr/share/nftables.d/",
+            "drwxr-xr-x 0/0 ./usr/share/nftables.d/chain-pre/",
+            "drwxr-xr-x 0/0 ./usr/share/nftables.d/chain-pre/forward/",
             "drwxr-xr-x 0/0 ./usr/share/rpcd/",
             "drwxr-xr-x 0/0 ./usr/share/rpcd/acl.d/",
             "drwxr-xr-x 0/0 ./usr/share/sipnat/",
@@ -408,6 +415,7 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
         files,
         [
             "-rw-r--r-- 0/0 ./etc/config/sipnat",
+            "-rw-r--r-- 0/0 ./usr/share/nftables.d/chain-pre/forward/30-sipnat.nft",
             "-rw-r--r-- 0/0 ./usr/share/rpcd/acl.d/sipnat.json",
             "-rw-r--r-- 0/0 ./usr/share/sipnat/sipnat.default",
             "-rwxr-xr-x 0/0 ./etc/init.d/sipnat",
@@ -479,6 +487,19 @@ fn data_has_the_files_with_their_modes_owners_and_contents() {
         "usr/share/rpcd/acl.d/sipnat.json",
         root().join("openwrt/files/sipnat.acl.json"),
     );
+    // fw4's include without its comments, the rule first; its mark is the
+    // one sipnat's table sets.
+    let nft = fs::read_to_string(root().join("openwrt/files/sipnat.nft")).unwrap();
+    assert!(
+        fs::read(x.join("data/usr/share/nftables.d/chain-pre/forward/30-sipnat.nft")).unwrap()
+            == shrunk::shrunk(nft.as_bytes()),
+        "30-sipnat.nft is not openwrt/files/sipnat.nft shrunk"
+    );
+    let mark = format!(
+        "ct mark & {0:#010x} == {0:#010x} accept",
+        sipnat::driver::fastpath::MARK
+    );
+    assert!(nft.starts_with(&mark), "{nft}");
 
     // Every entry of every layer carries SOURCE_DATE_EPOCH as its mtime.
     for tgz in [

@@ -804,3 +804,124 @@ fn a_wan_sdp_naming_another_calls_relay_port_is_still_refused() {
         );
     }
 }
+
+/// The fast path (issue 15 goal 3) through the whole core: a call whose
+/// audio flows both ways goes to the kernel; hold takes it back, resuming
+/// hands it over again, a far end that moves (re-INVITE with new SDP)
+/// takes it back, and its end takes the kernel's flow out before its ports
+/// close.
+#[test]
+fn a_flowing_call_goes_to_the_kernel_and_comes_back_when_it_changes() {
+    use sipnat::relay::{KernelFlow, PortOp};
+    let mut sim = Sim::new();
+    sim.core.relay.set_fastpath(true);
+    register_phone(&mut sim);
+    let (out, _, port) = call_out(
+        &mut sim,
+        "k1@10.77.1.2",
+        "k1",
+        &sdp("198.51.100.3", 5000, ""),
+    );
+    let flowing = |sim: &mut Sim, far: &str| {
+        assert_eq!(
+            packet(sim, port, "10.77.1.2:4000"),
+            Decision::Forward(v4(far))
+        );
+        assert_eq!(
+            packet(sim, port, far),
+            Decision::Forward(v4("10.77.1.2:4000"))
+        );
+    };
+    sim.kernel_scan();
+    assert!(
+        sim.ports.kernel.is_empty(),
+        "not before audio flows both ways"
+    );
+    assert_eq!(
+        packet(&mut sim, port, "10.77.1.2:4000"),
+        Decision::Forward(v4("198.51.100.3:5000"))
+    );
+    sim.kernel_scan();
+    assert!(sim.ports.kernel.is_empty(), "not one way");
+    // Both ends named by the SDP: no learning window to wait for.
+    flowing(&mut sim, "198.51.100.3:5000");
+    sim.kernel_scan();
+    let flow = KernelFlow {
+        port,
+        a: v4("10.77.1.2:4000"),
+        a_wan: false,
+        b: v4("198.51.100.3:5000"),
+        b_wan: true,
+    };
+    assert_eq!(sim.ports.kernel, [PortOp::Forward(flow)]);
+    sim.ports.kernel.clear();
+
+    // Hold (re-INVITE, sendonly): back to the relay at once.
+    let reinvite = |sim: &mut Sim, cseq: u32, attr: &str, far_ip: &str, far_port: u16| {
+        let re = invite(
+            "sip:bob@198.51.100.3",
+            "100",
+            "198.51.100.2",
+            "10.77.1.2:5060",
+            "k1@10.77.1.2",
+            &format!("k{cseq}"),
+            "sip:100@10.77.1.2:5060",
+        )
+        .replace(
+            "To: <sip:bob@198.51.100.3>",
+            "To: <sip:bob@198.51.100.3>;tag=b1",
+        )
+        .replace(&format!("tag=tagk{cseq}"), "tag=tagk1")
+        .replace("CSeq: 1 INVITE", &format!("CSeq: {cseq} INVITE"));
+        let re = with_body(&re, &sdp("10.77.1.2", 4000, attr));
+        let fwd = sim.one(PHONE, &re);
+        sim.one(
+            PEER,
+            &with_body(
+                &response_to(&fwd, 200, "OK", None, ""),
+                &sdp(far_ip, far_port, ""),
+            ),
+        );
+    };
+    reinvite(&mut sim, 2, "a=sendonly\r\n", "198.51.100.3", 5000);
+    assert_eq!(sim.ports.kernel, [PortOp::Unforward(flow)]);
+    sim.ports.kernel.clear();
+    sim.advance(Duration::from_secs(4));
+    sim.kernel_scan();
+    assert!(sim.ports.kernel.is_empty(), "on hold");
+
+    // Resumed, flowing again: handed over again.
+    reinvite(&mut sim, 3, "", "198.51.100.3", 5000);
+    sim.advance(Duration::from_secs(4));
+    flowing(&mut sim, "198.51.100.3:5000");
+    sim.kernel_scan();
+    assert_eq!(sim.ports.kernel, [PortOp::Forward(flow)]);
+    sim.ports.kernel.clear();
+
+    // The far end moves its media (its answer names a new address).
+    reinvite(&mut sim, 4, "", "198.51.100.7", 6000);
+    assert_eq!(sim.ports.kernel, [PortOp::Unforward(flow)]);
+    sim.ports.kernel.clear();
+    sim.advance(Duration::from_secs(4));
+    flowing(&mut sim, "198.51.100.7:6000");
+    sim.kernel_scan();
+    let moved = KernelFlow {
+        b: v4("198.51.100.7:6000"),
+        ..flow
+    };
+    assert_eq!(sim.ports.kernel, [PortOp::Forward(moved)]);
+    sim.ports.kernel.clear();
+
+    // BYE: the kernel's flow goes, then the ports close.
+    let bye = format!(
+        "BYE sip:bob@198.51.100.3 SIP/2.0\r\nVia: SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bKbyek;rport\r\nMax-Forwards: 70\r\n\
+         From: {}\r\nTo: <sip:bob@198.51.100.3>;tag=b1\r\nCall-ID: k1@10.77.1.2\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n",
+        out.header("From").unwrap()
+    );
+    sim.one(PHONE, &bye);
+    assert_eq!(sim.ports.kernel, [PortOp::Unforward(moved)]);
+    assert_eq!(sim.ports.closed, [port]);
+    assert_eq!(sim.core.relay.totals().in_kernel, 0);
+    assert_eq!(sim.core.relay.totals().kernel_handovers, 3);
+    assert_eq!(sim.core.relay.totals().kernel_taken_back, 3);
+}

@@ -17,6 +17,7 @@ const INFO: Info<'static> = Info {
     unix_now: 1_800_000_100,
     started_unix: 1_800_000_000,
     tcp_connections: 0,
+    kernel_off: Some("rtp_kernel_forward is 0"),
 };
 
 fn json(sim: &Sim, section: Section) -> Value {

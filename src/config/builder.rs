@@ -329,6 +329,7 @@ pub(super) fn apply_typed(
         "tcp_connect_timeout" => done(secs(key, value), |v| cfg.tcp_connect_timeout = v),
         "tcp_keepalive" => done(secs(key, value), |v| cfg.tcp_keepalive = v),
         "rtp_dscp" => done(int_in(key, value, 0, 255), |v| cfg.rtp_dscp = v as u8),
+        "rtp_kernel_forward" => done(boolean(key, value), |v| cfg.rtp_kernel_forward = v),
         "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
         "user" => done(Ok(opt_string(value)), |v| cfg.user = v),
         "proxy_auth_realm" => done(realm(key, value), |v| cfg.proxy_auth_realm = v),

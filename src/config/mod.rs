@@ -203,6 +203,9 @@ pub struct Config {
     pub rtp_timeout: u32,
     /// DSCP (0..=63) for relayed RTP, 0 = leave the socket default.
     pub rtp_dscp: u8,
+    /// Hand latched streams to the kernel (nftables; sipnat's own option,
+    /// default on; falls back to the userspace relay where it cannot).
+    pub rtp_kernel_forward: bool,
     /// DSCP (0..=63) for SIP sent by sipnat, 0 = leave the socket default.
     pub sip_dscp: u8,
     /// SIP over TCP, siproxd's meanings: seconds without traffic after
@@ -379,6 +382,7 @@ impl Default for Config {
             rtp_port_high: 7089,
             rtp_timeout: 300,
             rtp_dscp: 0,
+            rtp_kernel_forward: true,
             sip_dscp: 0,
             tcp_timeout: 300,
             tcp_connect_timeout: 500,

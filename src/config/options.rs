@@ -225,6 +225,11 @@ options_table! {
         "DSCP value set on relayed RTP packets (46 = expedited forwarding; 0 = leave unset).",
     ),
     opt(
+        "rtp_kernel_forward",
+        Implemented,
+        "sipnat's own (siproxd has none): 1 (the default) hands each RTP/RTCP stream to the kernel once both ends are latched — nftables rules in sipnat's own table `ip sipnat` forward it, so sipnat spends nothing per packet and OpenWrt's flow offloading can apply; 0 relays every packet in sipnat. Without nftables NAT support, or without CAP_NET_ADMIN, sipnat relays itself and says why.",
+    ),
+    opt(
         "sip_dscp",
         Implemented,
         "DSCP value set on SIP packets siproxd sends (0 = leave unset).",

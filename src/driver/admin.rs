@@ -19,6 +19,10 @@ impl Daemon {
             unix_now: unix_now(),
             started_unix: self.started_unix,
             tcp_connections: self.tcp.len(),
+            kernel_off: match &self.fastpath {
+                Some(_) if self.core.relay.fastpath() => None,
+                _ => Some(self.fastpath_off.as_deref().unwrap_or("not started")),
+            },
         }
     }
 
@@ -165,6 +169,7 @@ impl Daemon {
                 self.next_autosave = (cfg.autosave_registrations > 0)
                     .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
                 self.core.reconfigure(now, cfg);
+                self.reload_fastpath();
                 self.maintain_relay();
                 self.schedule_stats(now);
                 if let Some(p) = passwords {
@@ -186,6 +191,26 @@ impl Daemon {
                 let first: Vec<String> = diags.iter().take(3).map(|d| d.to_string()).collect();
                 Err(first.join("\n"))
             }
+        }
+    }
+
+    /// `rtp_kernel_forward` (or `rtp_proxy_enable`) changed at a reload:
+    /// off takes every stream back and removes sipnat's table; on sets it
+    /// up (which needs CAP_NET_ADMIN: sipnat keeps it only when the kernel
+    /// forwarding was on at start, else the log says it was refused).
+    fn reload_fastpath(&mut self) {
+        if self.fastpath.is_some() && super::start_fastpath_wanted(self.core.config()).is_err() {
+            self.core.relay.set_fastpath(false);
+            self.maintain_relay();
+            if let Some(mut fp) = self.fastpath.take() {
+                fp.stop();
+            }
+        }
+        if self.fastpath.is_none() {
+            let (fp, off) = super::start_fastpath(self.core.config());
+            self.core.relay.set_fastpath(fp.is_some());
+            self.fastpath = fp;
+            self.fastpath_off = off;
         }
     }
 

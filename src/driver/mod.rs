@@ -161,6 +161,52 @@ pub struct Daemon {
     /// else the UCI section, else `sipnat`.
     instance: String,
     started_unix: u64,
+    /// The kernel's forwarding of latched streams (`rtp_kernel_forward`),
+    /// when it could be set up; else why not (for the status).
+    fastpath: Option<fastpath::FastPath>,
+    fastpath_off: Option<String>,
+    next_kernel: Instant,
+    next_kernel_poll: Instant,
+}
+
+/// Set up the kernel's forwarding when `rtp_kernel_forward` asks for it
+/// and the relay runs; else, or when the kernel cannot, say why (logged
+/// once; the userspace relay carries every stream).
+fn start_fastpath(cfg: &Config) -> (Option<fastpath::FastPath>, Option<String>) {
+    let why = match start_fastpath_wanted(cfg) {
+        Ok(()) if !ip_forward() => NO_FORWARD.to_string(),
+        Ok(()) => match fastpath::FastPath::start() {
+            Ok(fp) => {
+                log::info!(
+                    "kernel forwarding on: latched RTP streams go to nftables table ip sipnat"
+                );
+                return (Some(fp), None);
+            }
+            Err(e) => e,
+        },
+        Err(why) => why.to_string(),
+    };
+    log::info!("kernel forwarding off: {why}");
+    (None, Some(why))
+}
+
+const NO_FORWARD: &str = "net.ipv4.ip_forward is 0: the kernel forwards nothing";
+
+/// Does the kernel forward IPv4 (`net.ipv4.ip_forward`)? The kernel
+/// forwarding needs it; a router has it on.
+fn ip_forward() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.starts_with('1'))
+}
+
+/// Does the configuration ask for the kernel forwarding? Else why not.
+fn start_fastpath_wanted(cfg: &Config) -> Result<(), &'static str> {
+    if !cfg.rtp_proxy_enable {
+        Err("rtp_proxy_enable is 0")
+    } else if !cfg.rtp_kernel_forward {
+        Err("rtp_kernel_forward is 0")
+    } else {
+        Ok(())
+    }
 }
 
 impl Daemon {
@@ -261,12 +307,17 @@ impl Daemon {
             None => control::Control::none(CONTROL_BASE),
         };
         let instance = admin::instance_name(&opts);
+        // Before the privilege drop: the kernel's tables need CAP_NET_ADMIN,
+        // which sipnat keeps (and nothing else of root's) when this worked.
+        let (fastpath, fastpath_off) = start_fastpath(&cfg);
+        core.relay.set_fastpath(fastpath.is_some());
         // Everything that needs root is done: drop to `user` (siproxd's option).
         if let Some(user) = cfg.user.as_deref() {
             if let Some(path) = cfg.registration_file.as_deref() {
                 hand_over_registration_dir(&mut core, path, user, reg_dir_created);
             }
-            let (uid, gid) = sys::drop_privileges(user, &[tcp.listener_fd()])
+            let keep = fastpath.is_some();
+            let (uid, gid) = sys::drop_privileges(user, &[tcp.listener_fd()], keep)
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
             log::info!("running as {user} (uid {uid}, gid {gid})");
         }
@@ -305,6 +356,10 @@ impl Daemon {
             stats_at: [None; 2],
             instance,
             started_unix: unix_now(),
+            fastpath,
+            fastpath_off,
+            next_kernel: now,
+            next_kernel_poll: now,
         }))
         .map(|mut d| {
             d.schedule_stats(now);
@@ -324,6 +379,9 @@ impl Daemon {
             if sys::SIG_TERM.load(Ordering::SeqCst) {
                 log::info!("stopping");
                 self.save_registrations(Instant::now());
+                if let Some(fp) = self.fastpath.as_mut() {
+                    fp.stop();
+                }
                 return Ok(());
             }
             if sys::SIG_HUP.swap(false, Ordering::SeqCst) {
@@ -347,8 +405,10 @@ impl Daemon {
                 let tcp = self.tcp.poll_timeout().unwrap_or(self.next_refresh);
                 let control = self.control.poll_timeout().unwrap_or(self.next_refresh);
                 let stats = self.stats_at.iter().flatten().min().copied();
+                let kernel = self.kernel_deadline().unwrap_or(self.next_refresh);
                 self.core
                     .poll_timeout()
+                    .min(kernel)
                     .min(self.next_refresh)
                     .min(tcp)
                     .min(control)
@@ -454,6 +514,7 @@ impl Daemon {
                 self.control
                     .handle_timeout(now, self.poll.registry(), stats);
             }
+            self.kernel_tick(now);
             if now >= self.next_refresh {
                 self.next_refresh = now + REFRESH;
                 self.refresh(now);

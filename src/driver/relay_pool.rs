@@ -7,13 +7,61 @@
 //! ended, so the sockets follow the calls. A port another program holds
 //! (`EADDRINUSE`) is reported and the pool tries the next pair.
 
+use super::fastpath::FastPath;
 use super::{Daemon, RELAY_BASE, sys};
 use crate::limits::MAX_PORT_OPS;
 use crate::relay::{BindError, PortOp};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 use std::io::ErrorKind;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+/// How often the relay looks for streams to hand to the kernel
+/// ([`crate::relay::Relay::kernel_scan`]), and how many slots each time:
+/// the whole table (2,048 slots) in two seconds, never in one pass.
+pub(super) const KERNEL_SCAN: Duration = Duration::from_millis(500);
+const KERNEL_SCAN_SLOTS: usize = 512;
+
+/// How often the kernel's flows are read back (their counters keep the
+/// streams alive: `rtp_timeout`).
+const KERNEL_POLL: Duration = Duration::from_secs(2);
+
+/// The router's address on each side (LAN, WAN), for the conntrack entries
+/// the userspace relay's packets made.
+type Local = (Option<Ipv4Addr>, Option<Ipv4Addr>);
+
+/// Carry out one kernel operation of the relay ([`PortOp::Forward`],
+/// [`PortOp::Unforward`]); the others are not for it.
+fn kernel_op(fp: &mut Option<FastPath>, local: Local, op: PortOp) -> Result<(), BindError> {
+    let Some(fp) = fp.as_mut() else {
+        return Err(BindError::Other);
+    };
+    // The entry of the relay's own packets to `peer` (on the WAN when
+    // `wan`) from `port`: it would keep the flow on the socket, as the
+    // kernel's NAT applies to new entries only.
+    let forget = |fp: &mut FastPath, peer, wan, port| {
+        if let Some(ip) = if wan { local.1 } else { local.0 } {
+            let _ = fp.forget(peer, SocketAddrV4::new(ip, port));
+        }
+    };
+    let r = match op {
+        PortOp::Forward(k) => fp.add(k.port, k.a, k.b).map(|()| {
+            forget(fp, k.a, k.a_wan, k.port);
+            forget(fp, k.b, k.b_wan, k.port);
+        }),
+        PortOp::Forget { to, wan, port } => {
+            forget(fp, to, wan, port);
+            Ok(())
+        }
+        PortOp::Unforward(k) => fp.remove(k.port, k.a, k.b),
+        _ => Ok(()),
+    };
+    r.map_err(|e| {
+        log::warn!("kernel forwarding: {e}");
+        BindError::Other
+    })
+}
 use std::os::fd::AsRawFd;
 
 /// One relay socket on `port`, with IP_PKTINFO (its side) and the DSCP
@@ -49,6 +97,43 @@ fn bind_pair(
 }
 
 impl Daemon {
+    /// The router's LAN and WAN addresses now.
+    fn local_ips(&self) -> Local {
+        let a = self.core.addresses();
+        (a.lan.first().map(|n| n.addr), a.wan)
+    }
+
+    /// The kernel's part, every [`KERNEL_SCAN`]: hand streams over and
+    /// take them back ([`crate::relay::Relay::kernel_scan`]), and every
+    /// [`KERNEL_POLL`] read the kernel's flows back.
+    pub(super) fn kernel_tick(&mut self, now: Instant) {
+        if now < self.next_kernel {
+            return;
+        }
+        self.next_kernel = now + KERNEL_SCAN;
+        let local = self.local_ips();
+        let fp = &mut self.fastpath;
+        let relay = &mut self.core.relay;
+        relay.kernel_scan(now, KERNEL_SCAN_SLOTS, &mut |op| kernel_op(fp, local, op));
+        if relay.totals().in_kernel == 0 || now < self.next_kernel_poll {
+            return;
+        }
+        self.next_kernel_poll = now + KERNEL_POLL;
+        if let Some(fp) = self.fastpath.as_mut() {
+            let r = fp.flows(&mut |f| relay.kernel_seen(now, f.port, f.packets));
+            if let Err(e) = r {
+                log::debug!("kernel flows not read: {e}");
+            }
+        }
+    }
+
+    /// When [`Daemon::kernel_tick`] wants to run next (None: nothing for
+    /// it to do).
+    pub(super) fn kernel_deadline(&self) -> Option<Instant> {
+        (self.fastpath.is_some() || self.core.relay.totals().in_kernel > 0)
+            .then_some(self.next_kernel)
+    }
+
     /// Bind and close what the relay's pool asks, at most
     /// [`MAX_PORT_OPS`] operations (the rest next pass: the loop does not
     /// sleep while [`crate::relay::Relay::maintenance_due`]). One compare
@@ -58,6 +143,8 @@ impl Daemon {
             return;
         }
         let dscp = self.core.config().rtp_dscp;
+        let local = self.local_ips();
+        let fp = &mut self.fastpath;
         let (socks, queued) = (&mut self.relay_socks, &mut self.relay_queued);
         let registry = self.poll.registry();
         let mut failure: Option<(u16, std::io::Error)> = None;
@@ -91,6 +178,7 @@ impl Daemon {
                 }
                 Ok(())
             }
+            op => kernel_op(fp, local, op),
         });
         let stalled = self.core.relay.stalled();
         if stalled && !self.relay_stalled {

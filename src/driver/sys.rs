@@ -105,8 +105,15 @@ pub fn raise_fd_limit(need: u64) {
 /// below 1024 needs root to bind). The sockets in `shared` are given to
 /// `user` first: a port shared by `SO_REUSEPORT` ([`tcp_listen_shared`])
 /// takes new sockets of its owner only (socket(7)), and the owner of a
-/// socket follows its `fchown`.
-pub fn drop_privileges(user: &str, shared: &[std::os::fd::RawFd]) -> Result<(u32, u32), String> {
+/// socket follows its `fchown`. With `keep_net_admin` the process keeps
+/// CAP_NET_ADMIN, and no other of root's capabilities (capabilities(7):
+/// `PR_SET_KEEPCAPS`, then `capset`): the kernel forwarding's tables
+/// (`fastpath.rs`) are changed for as long as sipnat runs.
+pub fn drop_privileges(
+    user: &str,
+    shared: &[std::os::fd::RawFd],
+    keep_net_admin: bool,
+) -> Result<(u32, u32), String> {
     let name = std::ffi::CString::new(user).map_err(|_| format!("bad user name '{user}'"))?;
     // SAFETY: getpwnam returns a pointer to static storage or null; we copy
     // the two ids out before any other call that could overwrite it.
@@ -132,8 +139,17 @@ pub fn drop_privileges(user: &str, shared: &[std::os::fd::RawFd]) -> Result<(u32
         if libc::setgid(gid) != 0 {
             return Err(format!("setgid: {}", std::io::Error::last_os_error()));
         }
+        if keep_net_admin && libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 {
+            return Err(format!(
+                "PR_SET_KEEPCAPS: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
         if libc::setuid(uid) != 0 {
             return Err(format!("setuid: {}", std::io::Error::last_os_error()));
+        }
+        if keep_net_admin {
+            keep_only_net_admin()?;
         }
         // Must not be able to get root back.
         if uid != 0 && libc::setuid(0) == 0 {
@@ -141,6 +157,49 @@ pub fn drop_privileges(user: &str, shared: &[std::os::fd::RawFd]) -> Result<(u32
         }
     }
     Ok((uid, gid))
+}
+
+/// After `setuid` with `PR_SET_KEEPCAPS`: CAP_NET_ADMIN effective and
+/// permitted, nothing else, and the keep flag off again.
+fn keep_only_net_admin() -> Result<(), String> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    // _LINUX_CAPABILITY_VERSION_3: two 32-bit words of each set.
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let bit = 1u32 << 12; // CAP_NET_ADMIN
+    let data = [
+        Data {
+            effective: bit,
+            permitted: bit,
+            inheritable: 0,
+        },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: capset reads the header and two data words, all valid here.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    if r != 0 {
+        return Err(format!("capset: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: plain prctl call.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
 }
 
 /// Give the directory `dir` to `uid:gid` (the registration directory,

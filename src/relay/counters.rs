@@ -156,6 +156,15 @@ pub struct RelayTotals {
     pub closed: u64,
     pub bind_in_use: u64,
     pub bind_failed: u64,
+    /// Channels the kernel forwards now; handed over so far; taken back
+    /// (stream changed or ended, a source moved); taken back because the
+    /// latched source's packets still reached userspace; handovers that
+    /// failed ([`super::kernel`]).
+    pub in_kernel: u64,
+    pub kernel_handovers: u64,
+    pub kernel_taken_back: u64,
+    pub kernel_missed: u64,
+    pub kernel_failed: u64,
 }
 
 impl RelayTotals {

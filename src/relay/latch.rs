@@ -34,8 +34,9 @@ enum Class {
 pub(super) struct Latch {
     pub(super) addr: SocketAddrV4,
     class: Class,
-    /// Last packet from `addr`.
-    last_seen: Instant,
+    /// Last packet from `addr` (while the kernel forwards it: the last the
+    /// kernel reported, [`super::Relay::kernel_seen`]).
+    pub(super) last_seen: Instant,
     /// The SSRC of the last media packet from `addr` (rule 6).
     ssrc: Option<u32>,
 }
@@ -262,6 +263,12 @@ pub(super) struct Stream {
     /// Last accepted packet, allocation, setup or touch.
     pub(super) last_active: Instant,
     pub(super) stats: StreamStats,
+    /// Not to be handed to the kernel before this ([`super::kernel`]).
+    pub(super) kernel_bar: Option<Instant>,
+    /// Why its channel is being taken back from the kernel (counters).
+    pub(super) kernel_back: Option<super::kernel::Back>,
+    /// When a channel of it last went to the kernel.
+    pub(super) kernel_at: Option<Instant>,
 }
 
 /// The router's own addresses and LAN networks (rules 0 and 7).

@@ -172,6 +172,7 @@
 
 mod counters;
 mod hold;
+mod kernel;
 mod latch;
 mod pool;
 mod view;
@@ -181,6 +182,7 @@ use crate::limits::MAX_STREAMS;
 use crate::side::Side;
 pub use counters::{Counts, DropReason, RelayTotals, StreamStats};
 use hold::{HoldPool, Target};
+pub use kernel::{BAR_FAILED, BAR_MISSED, BAR_MOVED, HANDOVER_GRACE, KernelFlow, TWO_WAY};
 pub use latch::is_public;
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
 pub use pool::{BindError, PortOp, PortRange};
@@ -210,7 +212,7 @@ pub const HOLD_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Upper bound of one stream slot's size in bytes (the memory cost of a
 /// port pair; a unit test checks the bound).
-pub const SLOT_BYTES: usize = 528;
+pub const SLOT_BYTES: usize = 608;
 
 /// A stream's handle: the slot index and the slot's generation, so an id
 /// kept after [`Relay::free`] (or expiry) never reaches the slot's next
@@ -309,6 +311,11 @@ pub struct LegSetup {
 struct Slot {
     generation: u32,
     stream: Option<Stream>,
+    /// The channels (RTP, RTCP) the kernel forwards now ([`kernel`]); kept
+    /// past the stream's end until the driver took them out.
+    kernel: [Option<KernelFlow>; 2],
+    /// The packets the kernel last reported for each of them.
+    kpackets: [u64; 2],
 }
 
 /// The relay table. See the module doc.
@@ -323,6 +330,17 @@ pub struct Relay {
     local: Local,
     held: HoldPool,
     totals: RelayTotals,
+    /// The driver can hand streams to the kernel ([`kernel`]).
+    fastpath: bool,
+    /// Slots to check for a take-back at the next `maintain`; when full,
+    /// `krescan` checks them all.
+    kqueue: heapless::Vec<u32, 32>,
+    krescan: bool,
+    /// Conntrack entries the relay's own sending made during a handover's
+    /// grace, for the driver to clear (destination, its side, relay port).
+    kforget: heapless::Vec<(SocketAddrV4, bool, u16), 16>,
+    /// Where [`Relay::kernel_scan`] goes on.
+    kcursor: usize,
 }
 
 impl Relay {
@@ -339,6 +357,11 @@ impl Relay {
             local: Local::default(),
             held: HoldPool::new(),
             totals: RelayTotals::default(),
+            fastpath: false,
+            kqueue: heapless::Vec::new(),
+            krescan: false,
+            kforget: heapless::Vec::new(),
+            kcursor: 0,
         };
         r.set_range(range);
         r
@@ -387,6 +410,9 @@ impl Relay {
             payload: Payload::default(),
             last_active: now,
             stats: StreamStats::default(),
+            kernel_bar: None,
+            kernel_back: None,
+            kernel_at: None,
         });
         self.in_use += 1;
         self.totals.allocated += 1;
@@ -487,6 +513,22 @@ impl Relay {
         if opened && had_held {
             self.held.pending = true;
         }
+        if moved {
+            self.kernel_moved(id);
+        }
+    }
+
+    /// A stream's latches were reset or it went on hold: the kernel's
+    /// forwarding of it (if any) must go ([`kernel`]).
+    fn kernel_moved(&mut self, id: StreamId) {
+        let i = id.slot as usize;
+        if self
+            .slots
+            .get(i)
+            .is_some_and(|s| s.kernel.iter().any(Option::is_some))
+        {
+            self.kernel_recheck(i);
+        }
     }
 
     /// Hold: a stream on hold is not timed out by `rtp_timeout` (the
@@ -495,6 +537,9 @@ impl Relay {
     pub fn set_hold(&mut self, id: StreamId, hold: bool) {
         if let Some(st) = self.stream_mut(id) {
             st.hold = hold;
+            if hold {
+                self.kernel_moved(id);
+            }
         }
     }
 
@@ -554,17 +599,31 @@ impl Relay {
         let slot_index = index >> 1;
         let len = data.len();
         let local = &self.local;
-        let (verdict, latched, generation) = match self.slots.get_mut(slot_index) {
+        let (verdict, latched, generation, kernel) = match self.slots.get_mut(slot_index) {
             Some(Slot {
                 generation,
                 stream: Some(st),
+                kernel,
                 ..
             }) => {
                 let (v, latched) = st.on_packet(now, ch, from, side, data, local);
-                (v, latched, *generation)
+                (
+                    v,
+                    latched,
+                    *generation,
+                    kernel[ch].map(|k| (k, st.kernel_at)),
+                )
             }
-            _ => (Verdict::Drop(DropReason::NotAllocated), false, 0),
+            _ => (Verdict::Drop(DropReason::NotAllocated), false, 0, None),
         };
+        if let Some((k, at)) = kernel {
+            // The kernel forwards this channel, yet the packet reached the
+            // socket: if the rules take it, the kernel's flow is wrong now,
+            // unless it was on its way at the handover ([`kernel`]).
+            if latched || !matches!(verdict, Verdict::Drop(_)) {
+                self.kernel_packet(now, slot_index, from, latched, (k, at), &verdict);
+            }
+        }
         if latched {
             self.totals.latches += 1;
             log::trace!("relay: socket {index} latched {from}");

@@ -41,6 +41,7 @@
 use super::{PoolFull, Relay, Slot};
 use crate::limits::{MAX_STREAMS, SPARE_PAIRS};
 use std::collections::VecDeque;
+use std::net::SocketAddrV4;
 
 /// The RTP/RTCP port pairs of a configured range: RTP on the even ports
 /// `p` with `low <= p` and `p + 1 <= high`, RTCP on `p + 1`.
@@ -96,6 +97,19 @@ pub enum PortOp {
     /// Close the sockets of `slot`: its stream ended, or it is a spare
     /// outside the range.
     Close { slot: usize },
+    /// Have the kernel forward this channel of a stream
+    /// ([`super::kernel`]); an error leaves it in userspace.
+    Forward(super::KernelFlow),
+    /// Take it back (always succeeds: what the kernel cannot find is gone).
+    Unforward(super::KernelFlow),
+    /// Clear the conntrack entry of the relay's own packet to `to` (on the
+    /// WAN side when `wan`) from relay port `port`: sent in a handover's
+    /// grace, it must not hold the flow on the socket.
+    Forget {
+        to: SocketAddrV4,
+        wan: bool,
+        port: u16,
+    },
 }
 
 /// Why a bind failed.
@@ -345,6 +359,7 @@ impl Relay {
     pub fn maintenance_due(&self) -> bool {
         let p = &self.pool;
         !p.closing.is_empty()
+            || self.kernel_due()
             || (!p.stalled
                 && p.spares.len() < p.want()
                 && (!p.unbound.is_empty() || p.pairs.len() < MAX_STREAMS))
@@ -359,7 +374,11 @@ impl Relay {
         budget: usize,
         io: &mut dyn FnMut(PortOp) -> Result<(), BindError>,
     ) -> bool {
+        self.kernel_takebacks(io);
         for _ in 0..budget {
+            if let Some(&k) = self.pool.closing.last() {
+                self.kernel_close(k as usize, io);
+            }
             let p = &mut self.pool;
             if let Some(k) = p.closing.pop() {
                 let _ = io(PortOp::Close { slot: k as usize });

@@ -1314,3 +1314,288 @@ fn held_packets_leave_in_order_and_stale_ones_never() {
         Some(5)
     );
 }
+
+// --- kernel forwarding (kernel.rs) ---------------------------------------
+
+impl T {
+    /// Run the scan with a driver that records what it is asked and
+    /// answers `ok` to each Forward.
+    fn kscan(&mut self, ok: bool) -> Vec<PortOp> {
+        let mut ops = Vec::new();
+        self.relay.kernel_scan(self.now, 64, &mut |op| {
+            ops.push(op);
+            if ok { Ok(()) } else { Err(BindError::Other) }
+        });
+        ops
+    }
+
+    /// Run the pool's maintenance, recording the kernel operations.
+    fn kmaintain(&mut self) -> Vec<PortOp> {
+        let mut ops = Vec::new();
+        while self.relay.maintain(64, &mut |op| {
+            ops.push(op);
+            Ok(())
+        }) {}
+        ops
+    }
+
+    /// A call with both legs latched and media flowing both ways, past the
+    /// learning windows: ready for the kernel.
+    fn flowing(&mut self) -> (StreamId, usize) {
+        self.relay.set_fastpath(true);
+        let (id, i) = self.call(&far_leg());
+        assert_eq!(self.rtp(i, PHONE), fwd(FAR));
+        assert_eq!(self.rtp(i, FAR), fwd(PHONE));
+        self.advance(LATCH_WINDOW + ms(10));
+        assert_eq!(self.rtp(i, PHONE), fwd(FAR));
+        assert_eq!(self.rtp(i, FAR), fwd(PHONE));
+        (id, i)
+    }
+}
+
+fn rtp_flow(port: u16) -> KernelFlow {
+    KernelFlow {
+        port,
+        a: a(PHONE),
+        a_wan: false,
+        b: a(FAR),
+        b_wan: true,
+    }
+}
+
+#[test]
+fn a_latched_two_way_stream_goes_to_the_kernel_once() {
+    let mut t = T::new();
+    let (id, i) = t.flowing();
+    let port = t.relay.port_of(id).unwrap();
+    assert_eq!(t.relay.socket_port(i), Some(port));
+    let ops = t.kscan(true);
+    // RTCP has not flowed: only RTP goes.
+    assert_eq!(ops, vec![PortOp::Forward(rtp_flow(port))]);
+    assert!(t.relay.in_kernel(id));
+    assert_eq!(t.relay.totals().in_kernel, 1);
+    assert_eq!(t.relay.totals().kernel_handovers, 1);
+    assert!(t.kscan(true).is_empty(), "handed over once");
+    // RTCP both ways: its channel follows, on port + 1.
+    assert_eq!(t.rtcp(i, PHONE_RTCP), fwd(FAR_RTCP));
+    assert_eq!(t.rtcp(i, FAR_RTCP), fwd(PHONE_RTCP));
+    let ops = t.kscan(true);
+    assert_eq!(
+        ops,
+        vec![PortOp::Forward(KernelFlow {
+            port: port + 1,
+            a: a(PHONE_RTCP),
+            a_wan: false,
+            b: a(FAR_RTCP),
+            b_wan: true,
+        })]
+    );
+    assert_eq!(t.relay.totals().in_kernel, 2);
+}
+
+#[test]
+fn nothing_goes_to_the_kernel_while_off_one_way_learning_or_on_hold() {
+    let mut t = T::new();
+    // Off: nothing, however long it flows.
+    let (_, i) = t.call(&far_leg());
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    t.advance(LATCH_WINDOW + ms(10));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert!(t.kscan(true).is_empty(), "fast path off");
+    t.relay.set_fastpath(true);
+    // One way only: the far end fell silent.
+    t.advance(TWO_WAY + ms(10));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert!(t.kscan(true).is_empty(), "one-way stream");
+    // A WAN leg behind a NAT of its own: still learning (rule 4).
+    let mut t = T::new();
+    t.relay.set_fastpath(true);
+    let (id, i) = t.call(&setup("192.168.5.9:5000", PROXY_IP, true));
+    assert_eq!(t.rtp(i, PHONE), Decision::Held);
+    t.advance(LEARNING + ms(10));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert!(t.kscan(true).is_empty(), "the window is open");
+    t.advance(LATCH_WINDOW);
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    t.relay.set_hold(id, true);
+    assert!(t.kscan(true).is_empty(), "on hold");
+    t.relay.set_hold(id, false);
+    assert_eq!(t.kscan(true).len(), 1, "then it goes");
+}
+
+#[test]
+fn sdp_that_moves_a_leg_hold_and_the_end_take_the_stream_back() {
+    // Re-INVITE: the far end moves.
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    let port = t.relay.port_of(id).unwrap();
+    assert_eq!(t.kscan(true).len(), 1);
+    t.relay.set_leg(
+        t.now,
+        id,
+        Leg::B,
+        &setup("198.51.100.7:6000", PROXY_IP, true),
+    );
+    assert!(t.relay.maintenance_due(), "a take-back does not wait");
+    assert_eq!(t.kmaintain(), vec![PortOp::Unforward(rtp_flow(port))]);
+    assert!(!t.relay.in_kernel(id));
+    assert_eq!(t.relay.totals().kernel_taken_back, 1);
+    assert_eq!(t.relay.totals().in_kernel, 0);
+    // Hold.
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    assert_eq!(t.kscan(true).len(), 1);
+    t.relay.set_hold(id, true);
+    assert_eq!(
+        t.kmaintain(),
+        vec![PortOp::Unforward(rtp_flow(port_of(&t, id)))]
+    );
+    // The end: the kernel's flow goes before the pair closes.
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    let port = t.relay.port_of(id).unwrap();
+    assert_eq!(t.kscan(true).len(), 1);
+    t.relay.free(id);
+    let ops = t.kmaintain();
+    assert_eq!(ops[0], PortOp::Unforward(rtp_flow(port)), "{ops:?}");
+    assert!(matches!(ops[1], PortOp::Close { .. }), "{ops:?}");
+    assert_eq!(t.relay.totals().in_kernel, 0);
+    // Switched off: everything comes back.
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    assert_eq!(t.kscan(true).len(), 1);
+    t.relay.set_fastpath(false);
+    assert_eq!(
+        t.kmaintain(),
+        vec![PortOp::Unforward(rtp_flow(port_of(&t, id)))]
+    );
+}
+
+fn port_of(t: &T, id: StreamId) -> u16 {
+    t.relay.port_of(id).expect("a live stream")
+}
+
+#[test]
+fn a_packet_that_reaches_the_socket_takes_the_stream_back_a_strangers_does_not() {
+    let mut t = T::new();
+    let (id, i) = t.flowing();
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true).len(), 1);
+    // A stranger spraying the port: dropped, the kernel keeps the stream.
+    assert_eq!(t.rtp(i, STRANGER), UNKNOWN);
+    assert!(!t.relay.maintenance_due());
+    assert!(t.relay.in_kernel(id));
+    // Just after the handover, a packet of the phone's that was on its
+    // way: relayed, and the conntrack entry its sending makes is cleared.
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(
+        t.kmaintain(),
+        vec![PortOp::Forget {
+            to: a(FAR),
+            wan: true,
+            port
+        }]
+    );
+    assert!(t.relay.in_kernel(id));
+    // Later, the latched phone's packet still arrives on the socket: the
+    // kernel's flow does not catch it. Relayed (nothing lost), taken back,
+    // barred.
+    t.advance(HANDOVER_GRACE);
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.kmaintain(), vec![PortOp::Unforward(rtp_flow(port))]);
+    assert_eq!(t.relay.totals().kernel_missed, 1);
+    assert!(t.kscan(true).is_empty(), "barred");
+    t.advance(BAR_MISSED + ms(1));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert_eq!(t.kscan(true).len(), 1, "after the bar");
+    // The far end's NAT rebinds (same IP, new port, same SSRC) after its
+    // latch fell silent: the rules move the latch, the stream comes back.
+    t.advance(RELATCH_SILENCE + ms(10));
+    assert_eq!(t.rtp(i, "198.51.100.3:5002"), fwd(PHONE));
+    let ops = t.kmaintain();
+    assert_eq!(ops, vec![PortOp::Unforward(rtp_flow(port))]);
+    assert_eq!(t.relay.totals().kernel_taken_back, 1);
+    t.advance(BAR_MOVED + ms(1));
+    assert_eq!(t.rtp(i, PHONE), fwd("198.51.100.3:5002"));
+    assert_eq!(t.rtp(i, "198.51.100.3:5002"), fwd(PHONE));
+    let ops = t.kscan(true);
+    assert_eq!(
+        ops,
+        vec![PortOp::Forward(KernelFlow {
+            b: a("198.51.100.3:5002"),
+            ..rtp_flow(port)
+        })]
+    );
+}
+
+#[test]
+fn a_handed_over_stream_stays_in_the_kernel_while_the_relay_hears_nothing() {
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true).len(), 1);
+    // Its packets no longer reach the relay; the kernel reports them.
+    for n in 1..=40u64 {
+        t.advance(ms(500));
+        if n % 4 == 0 {
+            t.relay.kernel_seen(t.now, port, Some(n));
+        }
+        assert!(t.kscan(true).is_empty(), "step {n}");
+        assert!(t.kmaintain().is_empty(), "step {n}");
+    }
+    assert!(t.relay.in_kernel(id));
+    assert_eq!(t.relay.totals().kernel_taken_back, 0);
+}
+
+#[test]
+fn a_refused_handover_is_counted_and_not_tried_again_at_once() {
+    let mut t = T::new();
+    let (id, i) = t.flowing();
+    assert_eq!(t.kscan(false).len(), 1);
+    assert_eq!(t.relay.totals().kernel_failed, 1);
+    assert!(!t.relay.in_kernel(id));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert!(t.kscan(true).is_empty());
+    t.advance(BAR_FAILED + ms(1));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert_eq!(t.kscan(true).len(), 1);
+    assert!(t.relay.in_kernel(id));
+}
+
+#[test]
+fn the_kernels_counts_keep_a_stream_alive_and_its_silence_times_it_out() {
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true).len(), 1);
+    // Counts that grow: alive past rtp_timeout.
+    for n in 1..=4u64 {
+        t.advance(RTP_TIMEOUT / 2);
+        t.relay.kernel_seen(t.now, port, Some(n * 100));
+        assert!(t.expire().is_empty(), "alive at {n}");
+    }
+    // Counts that stay: silent, timed out; its flow goes before the close.
+    t.advance(RTP_TIMEOUT / 2);
+    t.relay.kernel_seen(t.now, port, Some(400));
+    t.advance(RTP_TIMEOUT / 2 + ms(1));
+    assert_eq!(t.expire(), vec![id]);
+    assert_eq!(t.kmaintain()[0], PortOp::Unforward(rtp_flow(port)));
+    // Without the kernel's accounting, the flow being there is activity.
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true).len(), 1);
+    t.advance(RTP_TIMEOUT - ms(1));
+    t.relay.kernel_seen(t.now, port, None);
+    t.advance(RTP_TIMEOUT - ms(1));
+    assert!(t.expire().is_empty());
+    // A report for a port the kernel does not forward changes nothing.
+    t.relay.kernel_seen(t.now, port + 2, None);
+}

@@ -43,6 +43,8 @@ pub struct Info<'a> {
     pub started_unix: u64,
     /// Open SIP-over-TCP connections.
     pub tcp_connections: usize,
+    /// Why the kernel does not forward latched streams (None: it does).
+    pub kernel_off: Option<&'a str>,
 }
 
 /// Which part of the status a request asks for.
@@ -89,7 +91,7 @@ pub fn write_json(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
         calls(core, info, now, &mut j);
     }
     if section == Section::All {
-        relay(core, &mut j);
+        relay(core, info, &mut j);
         j.key("tcp");
         j.begin_object();
         j.field_num("connections", info.tcp_connections as u64);
@@ -207,6 +209,7 @@ fn calls(core: &Core, info: &Info<'_>, now: Instant, j: &mut Json<'_>) {
             };
             j.begin_object();
             j.field_num("port", u64::from(port));
+            j.field_bool("kernel", core.relay.in_kernel(*id));
             j.key("legs");
             j.begin_array();
             for leg in [Leg::A, Leg::B] {
@@ -233,7 +236,7 @@ fn calls(core: &Core, info: &Info<'_>, now: Instant, j: &mut Json<'_>) {
     j.end_object();
 }
 
-fn relay(core: &Core, j: &mut Json<'_>) {
+fn relay(core: &Core, info: &Info<'_>, j: &mut Json<'_>) {
     let r = &core.relay;
     let t = r.totals();
     j.key("relay");
@@ -253,6 +256,17 @@ fn relay(core: &Core, j: &mut Json<'_>) {
     j.field_num("bind_in_use", t.bind_in_use);
     j.field_num("bind_failed", t.bind_failed);
     j.field_num("timed_out", t.expired);
+    j.key("kernel");
+    j.begin_object();
+    j.field_bool("on", info.kernel_off.is_none());
+    j.key("off_because");
+    j.opt_display(info.kernel_off);
+    j.field_num("channels", t.in_kernel);
+    j.field_num("handovers", t.kernel_handovers);
+    j.field_num("taken_back", t.kernel_taken_back);
+    j.field_num("missed", t.kernel_missed);
+    j.field_num("failed", t.kernel_failed);
+    j.end_object();
     j.key("dropped");
     j.begin_object();
     for reason in DropReason::ALL {

@@ -59,6 +59,21 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
                 t.forwarded.packets,
                 t.dropped.iter().map(|c| c.packets).sum::<u64>()
             );
+            match info.kernel_off {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "Kernel forwarding: on, {} channels now ({} handed over, {} taken back, {} failed)",
+                        t.in_kernel,
+                        t.kernel_handovers,
+                        t.kernel_taken_back + t.kernel_missed,
+                        t.kernel_failed
+                    );
+                }
+                Some(why) => {
+                    let _ = writeln!(out, "Kernel forwarding: off ({why})");
+                }
+            }
         } else {
             out.push_str("Relay: off (rtp_proxy_enable 0)\n");
         }
@@ -159,7 +174,12 @@ fn calls(core: &Core, now: Instant, out: &mut String) {
             let Some(port) = core.relay.port_of(*id) else {
                 continue;
             };
-            let _ = write!(out, "    port {port}:");
+            let kernel = if core.relay.in_kernel(*id) {
+                " (kernel)"
+            } else {
+                ""
+            };
+            let _ = write!(out, "    port {port}{kernel}:");
             for leg in [Leg::A, Leg::B] {
                 if let Some(v) = core.relay.leg_view(*id, leg) {
                     let _ = write!(

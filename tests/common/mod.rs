@@ -41,6 +41,10 @@ pub struct Ports {
     /// Every RTP port the pool asked to bind, and every one closed.
     pub asked: Vec<u16>,
     pub closed: Vec<u16>,
+    /// The kernel forwarding asked for and taken back, in order
+    /// ([`Sim::kernel_scan`]; the relay's fast path is on only when a test
+    /// switches it on).
+    pub kernel: Vec<PortOp>,
 }
 
 impl Ports {
@@ -170,7 +174,22 @@ impl Sim {
                 p.closed.push(port);
                 Ok(())
             }
+            op => {
+                p.kernel.push(op);
+                Ok(())
+            }
         }) {}
+    }
+
+    /// The driver's periodic look for streams to hand to the kernel (every
+    /// Forward succeeds), then its pool work.
+    pub fn kernel_scan(&mut self) {
+        let k = &mut self.ports.kernel;
+        self.core.relay.kernel_scan(self.now, 4096, &mut |op| {
+            k.push(op);
+            Ok(())
+        });
+        self.pool();
     }
 
     fn drain(&mut self) -> Vec<Sent> {

@@ -136,10 +136,27 @@ pub fn check_instance(v: &Value) {
             "bind_in_use",
             "bind_failed",
             "timed_out",
+            "kernel",
             "dropped",
         ],
     );
     has(r, "enabled", "bool");
+    let k = &r["kernel"];
+    keys(
+        k,
+        &[
+            "on",
+            "off_because",
+            "channels",
+            "handovers",
+            "taken_back",
+            "missed",
+            "failed",
+        ],
+    );
+    has(k, "on", "bool");
+    has(k, "off_because", "string|null");
+    assert_eq!(k["on"].as_bool(), Some(k["off_because"].is_null()), "{k}");
     has(r, "dropped", "object");
     for (_, n) in r["dropped"].as_object().unwrap() {
         assert!(n.is_u64(), "{r}");
@@ -218,7 +235,8 @@ pub fn check_calls(c: &Value) {
         assert!(["trying", "ringing", "established"].contains(&call["state"].as_str().unwrap()));
         has(call, "hold", "bool");
         for s in call["streams"].as_array().expect("streams") {
-            keys(s, &["port", "legs"]);
+            keys(s, &["port", "kernel", "legs"]);
+            has(s, "kernel", "bool");
             for leg in s["legs"].as_array().expect("legs") {
                 keys(leg, &["side", "expected", "latched", "packets", "bytes"]);
                 assert!(leg["side"] == "lan" || leg["side"] == "wan");

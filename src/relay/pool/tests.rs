@@ -43,6 +43,9 @@ impl Driver {
                         assert!(self.bound.remove(&slot).is_some(), "slot {slot} not bound");
                         Ok(())
                     }
+                    PortOp::Forward(_) | PortOp::Unforward(_) | PortOp::Forget { .. } => {
+                        panic!("the fast path is off: {op:?}")
+                    }
                 }
             });
             if !more {

@@ -357,6 +357,12 @@ return view.extend({
 		o.placeholder = '300';
 		o.modalonly = true;
 
+		o = s.taboption('rtp', form.Flag, 'rtp_kernel_forward', _('Kernel forwarding'),
+			_('Once a call has audio both ways, the kernel forwards it (nftables; flow offloading can then apply) and sipnat spends nothing per packet. Off: sipnat relays every packet.'));
+		o.default = '1';
+		o.rmempty = false;
+		o.modalonly = true;
+
 		o = s.taboption('rtp', form.Value, 'rtp_dscp', _('RTP DSCP'),
 			_('DSCP of relayed RTP: 46 (EF) is expedited forwarding for voice; 0 leaves it unset.'));
 		o.datatype = 'range(0,63)';

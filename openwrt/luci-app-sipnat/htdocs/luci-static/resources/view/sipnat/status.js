@@ -103,12 +103,22 @@ function summary(st) {
 		[ _('RTP relay'), c.rtp_proxy_enable
 			? _('ports %s-%s, %s streams in use, %s port pairs bound').format(text(c.rtp_port_low), text(c.rtp_port_high), used(relay.streams, relay.capacity), text(relay.bound))
 			: _('off') ],
+		[ _('Kernel forwarding'), kernel(relay.kernel) ],
 		[ _('TCP connections'), used(st.tcp && st.tcp.connections, st.tcp && st.tcp.capacity) ]
 	];
 	if (st.blacklist)
 		rows.push([ _('Blocked clients'), used(st.blacklist.entries, st.blacklist.capacity) ]);
 	rows.push([ _('Runs as'), text(c.user) ]);
 	return facts(rows);
+}
+
+// The kernel forwarding: on with the channels it carries now, or off and why.
+function kernel(k) {
+	if (!k)
+		return text(null);
+	return k.on
+		? _('on, %s RTP/RTCP flows in the kernel now').format(text(k.channels))
+		: _('off (%s)').format(text(k.off_because));
 }
 
 function registrations(st) {
@@ -133,7 +143,7 @@ function streams(call) {
 	if (!list.length)
 		return E('em', {}, _('no media relayed'));
 	return E('div', {}, list.map(st => E('div', {}, [
-		E('strong', {}, _('RTP port %s').format(text(st.port))),
+		E('strong', {}, st.kernel ? _('RTP port %s (forwarded by the kernel)').format(text(st.port)) : _('RTP port %s').format(text(st.port))),
 		E('ul', {}, (Array.isArray(st.legs) ? st.legs : []).map(l => E('li', {},
 			_('from %s %s: %s packets, %s%s').format(
 				side(l.side),
@@ -165,7 +175,10 @@ function counters(st) {
 		[ _('Held packets flushed'), text(relay.flushed) ],
 		[ _('Streams refused: port pool full'), text(relay.pool_full) ],
 		[ _('Streams refused: no port could be bound'), text(relay.no_port) ],
-		[ _('Streams timed out'), text(relay.timed_out) ]
+		[ _('Streams timed out'), text(relay.timed_out) ],
+		[ _('Streams handed to the kernel'), text(relay.kernel && relay.kernel.handovers) ],
+		[ _('Streams taken back from the kernel'), text(relay.kernel && (relay.kernel.taken_back + relay.kernel.missed)) ],
+		[ _('Handovers to the kernel refused'), text(relay.kernel && relay.kernel.failed) ]
 	];
 	const dropped = relay.dropped || {};
 	Object.keys(dropped).sort().forEach(k => rows.push([ _('RTP dropped: %s').format(k), text(dropped[k]) ]));
