@@ -420,6 +420,75 @@ impl Lab {
         }
     }
 
+    /// The router forwards IP, so sipnat hands the calls' streams to the
+    /// kernel (`rtp_kernel_forward`, on by default), behind a forward
+    /// chain like firewall4's for a router without port forwards: WAN → LAN
+    /// is dropped unless established, except what the package's fw4
+    /// include (`openwrt/files/sipnat.nft`, its rules put at the top as fw4
+    /// does with chain-pre files) accepts. Its last rule counts the drops.
+    fn kernel_forwarding(&self) {
+        let ns = self.ns('r');
+        let ok = sh(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        )
+        .is_some_and(|o| o.status.success());
+        assert!(ok, "ip_forward in the router namespace");
+        let include = fs::read_to_string(manifest().join("openwrt/files/sipnat.nft"))
+            .expect("openwrt/files/sipnat.nft");
+        let rules: Vec<&str> = include
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .collect();
+        let script = format!(
+            "table inet fw4lab {{\n chain forward {{\n  type filter hook forward priority filter; policy accept;\n  {}\n  ct state established,related accept\n  iifname \"rlan\" accept\n  counter drop\n }}\n}}\n",
+            rules.join("\n  ")
+        );
+        let path = self.path("fw4lab.nft");
+        fs::write(&path, script).expect("fw4lab.nft");
+        let out = sh(
+            "ip",
+            &["netns", "exec", &ns, "nft", "-f", path.to_str().unwrap()],
+        )
+        .expect("nft");
+        assert!(
+            out.status.success(),
+            "nft -f fw4lab.nft: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Packets the fw4-like forward chain dropped.
+    fn forward_drops(&self) -> u64 {
+        let ns = self.ns('r');
+        let out = sh(
+            "ip",
+            &[
+                "netns", "exec", &ns, "nft", "list", "chain", "inet", "fw4lab", "forward",
+            ],
+        )
+        .expect("nft");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("drop"))
+            .and_then(|l| {
+                l.split_once("packets ")?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(u64::MAX)
+    }
+
     /// Packets the firewall's last rule rejected.
     fn firewall_rejects(&self) -> u64 {
         let ns = self.ns('r');
@@ -1088,6 +1157,10 @@ struct Setup {
     /// file with a plaintext entry for 100 and HA1 entries for 101), with
     /// the blacklist loaded; baresip answers the 407s with `auth_pass`.
     auth: bool,
+    /// The router forwards IP, so the calls' audio goes through the kernel
+    /// forwarding ([`Lab::kernel_forwarding`]); then the forward chain must
+    /// drop nothing and sipnat must have handed the streams over.
+    kernel: bool,
 }
 
 /// The realm of sipnat's own authentication in the auth scenario.
@@ -1123,6 +1196,7 @@ fn scenario(name: &'static str, setup: Setup) {
         firewall,
         idle_close,
         auth,
+        kernel,
     } = setup;
     let started = Instant::now();
     let Some(mut lab) = Lab::new(name) else {
@@ -1130,6 +1204,9 @@ fn scenario(name: &'static str, setup: Setup) {
     };
     if firewall {
         lab.firewall();
+    }
+    if kernel {
+        lab.kernel_forwarding();
     }
     let wan = lab.capture("rwan", "wan.pcap", "");
     let lan = lab.capture("rlan", "lan.pcap", "");
@@ -1341,6 +1418,15 @@ fn scenario(name: &'static str, setup: Setup) {
             r.tcp_stream_bytes
         ));
     }
+    if kernel {
+        // The call out, the call in and the local call: each handed over.
+        let handovers: u32 = status_value(&status, "relay.kernel-handovers")
+            .parse()
+            .unwrap_or(0);
+        assert!(handovers >= 3, "streams handed to the kernel: {status}");
+        assert_eq!(status_value(&status, "relay.kernel-missed"), "", "{status}");
+        assert_eq!(lab.forward_drops(), 0, "the forward chain dropped packets");
+    }
     let rejected = if firewall { lab.firewall_rejects() } else { 0 };
     assert_eq!(
         rejected, 0,
@@ -1395,7 +1481,25 @@ const PLAIN: Setup = Setup {
     firewall: false,
     idle_close: false,
     auth: false,
+    kernel: false,
 };
+
+/// Phones to sipnat over UDP, sipnat to kamailio over UDP, behind OpenWrt's
+/// default WAN firewall, on a router that forwards IP: every call's audio
+/// goes through the kernel forwarding once it flows both ways, baresip
+/// hears its peer's tone as before, and the forward chain (firewall4's
+/// rules with the package's include) drops nothing.
+#[test]
+fn peers_udp_udp_kernel_forwarding() {
+    scenario(
+        "kernel",
+        Setup {
+            firewall: true,
+            kernel: true,
+            ..PLAIN
+        },
+    );
+}
 
 /// Phones to sipnat over UDP, sipnat to kamailio over UDP, behind OpenWrt's
 /// default WAN firewall (the SIP port closed: conntrack lets kamailio's
