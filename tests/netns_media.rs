@@ -27,7 +27,17 @@
 //!    packet of the phone's audio goes there (captures on `lo` and `rlan`);
 //! 10. a 50,000-port range (10000–59999, issue 15): only the spare pairs
 //!     are bound at idle, 1,000 calls get audio both ways on ports from all
-//!     over the range, and their sockets are closed again after.
+//!     over the range, and their sockets are closed again after;
+//! 11. the kernel forwarding (issue 15), on a router that forwards IP: the
+//!     call goes to the kernel once its audio flows both ways, comes back
+//!     for hold and goes again after the resume, with no loss and sipnat
+//!     relaying only a part; nothing is left in the kernel after;
+//! 12. sipnat killed with `kill -9` while the kernel forwards a call: its
+//!     rules and conntrack entries stay; the next start removes them, and
+//!     SIGTERM removes the table.
+//!
+//! The router does not forward IP (`ip_forward=0`) except in 11 and 12, so
+//! everywhere else sipnat's kernel forwarding is off (the log says why).
 //!
 //! Every test makes its own namespaces (IDs unique per process and test) and
 //! removes them in a `Drop` guard, also when the test fails; the processes

@@ -12,7 +12,9 @@
 //! The LAN phones use sipnat as their outbound proxy
 //! (`;outbound="sip:10.77.1.1:5060;transport=…"`) and register with
 //! kamailio through it; W registers with kamailio directly. The router
-//! does not forward IP: SIP and RTP cross it only through sipnat. Each test
+//! does not forward IP: SIP and RTP cross it only through sipnat (except in
+//! the kernel-forwarding test, where it forwards and sipnat hands the
+//! calls' RTP to the kernel: see [`Lab::kernel_forwarding`]). Each test
 //! picks the transport of the phone↔sipnat leg and of the sipnat↔kamailio
 //! leg (the phones' account names the provider's transport, the outbound
 //! proxy the phone's), and then:
