@@ -19,7 +19,7 @@ mod netns_env;
 use netns_env::{environment_problem, sh};
 use sipnat::driver::fastpath::{FastPath, Flow};
 use std::fs::File;
-use std::net::{SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::Output;
 use std::time::Duration;
@@ -34,6 +34,10 @@ const MARKED: &str = "0x20000000/0x20000000";
 const ARRIVES: Duration = Duration::from_secs(2);
 /// How long a datagram that must not arrive is waited for.
 const NOT: Duration = Duration::from_millis(300);
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("test address")
+}
 
 fn a(s: &str) -> SocketAddrV4 {
     s.parse().expect("address")
@@ -323,7 +327,9 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     // remove (one element already gone: not an error) ends it: a socket on
     // the relay port gets the phone's next datagram, the provider nothing;
     // no marked entry left, the map empty.
-    fp.remove(p, phone_a, prov_a).expect("remove");
+    // The router's addresses given: the entry deleted by its tuple.
+    fp.remove(p, phone_a, prov_a, [Some(ip(LAN)), Some(ip(WAN))])
+        .expect("remove");
     assert_eq!(flows(&mut fp), []);
     assert_eq!(lab.marked(), Vec::<String>::new());
     let relay = lab.udp(&lab.router, &format!("0.0.0.0:{p}"));
@@ -336,7 +342,8 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     let (_, map) = lab.nft(&["list", "map", "ip", "sipnat", "streams"]);
     assert!(!map.contains("elements"), "{map}");
     // Removing again: nothing there, not an error.
-    fp.remove(p, phone_a, prov_a).expect("remove again");
+    fp.remove(p, phone_a, prov_a, [None, None])
+        .expect("remove again");
     drop(relay);
 
     // (2b) The provider sends first, with accounting on.
@@ -361,6 +368,12 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
             packets: Some(2)
         }]
     );
+    // Without the router's addresses remove finds the entry by a dump of
+    // the marked ones.
+    fp.remove(p, phone_a, prov_a, [None, None])
+        .expect("remove by the dump");
+    assert_eq!(flows(&mut fp), []);
+    assert_eq!(lab.marked(), Vec::<String>::new());
 
     // (5) The userspace relay's own conntrack entries keep the NAT off
     // that flow until `forget` deletes them: the relay socket exchanged a
@@ -424,7 +437,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     send(&prov, &format!("{WAN}:{p}"), "c9");
     assert_eq!(recv(&phone, "c9 at the phone"), ("c9".into(), lan_p));
     silent(&relay, "c8 or c9 at the relay socket");
-    assert_eq!(flows(&mut fp).len(), 2);
+    assert_eq!(flows(&mut fp).len(), 1);
 
     // (6) A crash: the run ends without stop (its netlink socket closes, as
     // at a process's exit); the table, its elements and the marked entries
@@ -432,7 +445,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     drop(fp);
     let (_, map) = lab.nft(&["list", "map", "ip", "sipnat", "streams"]);
     assert!(map.contains("elements = {"), "{map}");
-    assert_eq!(lab.marked().len(), 2, "{:?}", lab.marked());
+    assert_eq!(lab.marked().len(), 1, "{:?}", lab.marked());
     let mut fp = lab.start();
     let (ok, map) = lab.nft(&["list", "map", "ip", "sipnat", "streams"]);
     assert!(ok && !map.contains("elements"), "{map}");

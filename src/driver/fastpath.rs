@@ -219,12 +219,21 @@ impl FastPath {
     }
 
     /// Remove both elements (missing ones are not an error), then delete
-    /// the conntrack entries carrying [`MARK`] whose original direction
-    /// came from a or b to `port` (the flows the kernel forwards now; the
-    /// leg that sent first is the original source). Found with a dump of
-    /// the marked entries: the router's own address on each leg is not
-    /// needed.
-    pub fn remove(&mut self, port: u16, a: SocketAddrV4, b: SocketAddrV4) -> io::Result<()> {
+    /// the conntrack entry the kernel forwards the flow with. `near` is the
+    /// router's address on a's side and on b's, when known: the entry then
+    /// holds the tuple a → near[0]:port (its original direction when a sent
+    /// first, its reply direction when b did) and is deleted by that tuple,
+    /// one request whatever the size of the table. Otherwise (or when that
+    /// finds none) the marked entries are dumped and those whose original
+    /// direction came from a or b to `port` deleted: a walk of the whole
+    /// conntrack table in the kernel.
+    pub fn remove(
+        &mut self,
+        port: u16,
+        a: SocketAddrV4,
+        b: SocketAddrV4,
+        near: [Option<Ipv4Addr>; 2],
+    ) -> io::Result<()> {
         // One element missing aborts the batch: one at a time then.
         for which in [3, 1, 2] {
             let r = self.w(true).elements(DELSETELEM, port, a, b, which);
@@ -232,6 +241,13 @@ impl FastPath {
                 Err(e) if !is_enoent(&e) => return Err(e),
                 Ok(()) if which == 3 => break,
                 _ => {}
+            }
+        }
+        for (peer, ip) in [a, b].into_iter().zip(near) {
+            if let Some(ip) = ip {
+                if self.forget(peer, SocketAddrV4::new(ip, port))? {
+                    return Ok(());
+                }
             }
         }
         // At most a few entries (one per leg that sent first, normally one).

@@ -54,7 +54,10 @@ fn kernel_op(fp: &mut Option<FastPath>, local: Local, op: PortOp) -> Result<(), 
             forget(fp, to, wan, port);
             Ok(())
         }
-        PortOp::Unforward(k) => fp.remove(k.port, k.a, k.b),
+        PortOp::Unforward(k) => {
+            let near = |wan| if wan { local.1 } else { local.0 };
+            fp.remove(k.port, k.a, k.b, [near(k.a_wan), near(k.b_wan)])
+        }
         _ => Ok(()),
     };
     r.map_err(|e| {
