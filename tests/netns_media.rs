@@ -34,9 +34,14 @@
 //!     relaying only a part; nothing is left in the kernel after;
 //! 12. sipnat killed with `kill -9` while the kernel forwards a call: its
 //!     rules and conntrack entries stay; the next start removes them, and
-//!     SIGTERM removes the table.
+//!     SIGTERM removes the table;
+//! 13. the kernel forwarding switched off, then on, by reloads during a
+//!     call: back to the relay and the table gone at once, then handed over
+//!     again, the audio whole throughout;
+//! 14. sipnat without CAP_NET_ADMIN on a forwarding router: it says why the
+//!     kernel forwarding is off and relays the whole call itself.
 //!
-//! The router does not forward IP (`ip_forward=0`) except in 11 and 12, so
+//! The router does not forward IP (`ip_forward=0`) except in 11 to 14, so
 //! everywhere else sipnat's kernel forwarding is off (the log says why).
 //!
 //! Every test makes its own namespaces (IDs unique per process and test) and
@@ -395,6 +400,12 @@ impl Lab {
 
     /// sipnat in the router namespace with the relay pool `low`–`high`.
     fn start_sipnat_range(&mut self, debug: &str, low: u16, high: u16) {
+        self.start_sipnat_as(debug, low, high, &[]);
+    }
+
+    /// [`Lab::start_sipnat_range`], started through `wrapper` (a command
+    /// that runs the rest of its arguments, e.g. setpriv).
+    fn start_sipnat_as(&mut self, debug: &str, low: u16, high: u16, wrapper: &[&str]) {
         let conf = format!(
             "# written by tests/netns_media.rs\n\
              if_inbound = rlan\nif_outbound = rwan\nsip_listen_port = 5060\n\
@@ -412,18 +423,44 @@ impl Lab {
             args.push("-d".into());
             args.push(debug.into());
         }
-        let pid = self.spawn(
-            "sipnat",
-            'r',
-            Path::new(env!("CARGO_BIN_EXE_sipnat")),
-            &args,
-        );
+        let sipnat = Path::new(env!("CARGO_BIN_EXE_sipnat"));
+        let pid = match wrapper.split_first() {
+            None => self.spawn("sipnat", 'r', sipnat, &args),
+            Some((cmd, rest)) => {
+                let mut all: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+                all.push(sipnat.display().to_string());
+                all.extend(args);
+                self.spawn("sipnat", 'r', Path::new(cmd), &all)
+            }
+        };
         self.sipnat_pid = Some(pid);
         self.wait_udp('r', 5060, "");
     }
 
     fn sipnat_log(&self) -> String {
         fs::read_to_string(self.path("sipnat.out")).unwrap_or_default()
+    }
+
+    /// Append `line` to sipnat's configuration and have it reload (SIGHUP);
+    /// wait until the log says the reload was done.
+    fn reload_with(&self, line: &str) {
+        let path = self.path("sipnat.conf");
+        let mut conf = fs::read_to_string(&path).expect("sipnat.conf");
+        conf.push_str(line);
+        conf.push('\n');
+        fs::write(&path, conf).expect("sipnat.conf");
+        let before = self.sipnat_log().matches("configuration reloaded").count();
+        let pid = self.sipnat_pid.expect("sipnat runs").to_string();
+        assert!(sh("kill", &["-HUP", &pid]).is_some_and(|o| o.status.success()));
+        assert!(
+            self.wait_for(Duration::from_secs(5), |l| l
+                .sipnat_log()
+                .matches("configuration reloaded")
+                .count()
+                > before),
+            "no reload: {}",
+            self.sipnat_log()
+        );
     }
 
     /// CPU time sipnat has used so far (user + system, from /proc).
@@ -1811,4 +1848,118 @@ fn media_kernel_forwarding_cleared_after_kill_9() {
     let _ = lab.wait_or_kill("sipnat", Duration::from_secs(5));
     assert_eq!(lab.kernel_elements(), None, "the table outlived sipnat");
     let _ = lab.wait_or_kill("uac", Duration::from_secs(10));
+}
+
+/// 13: the kernel forwarding switched off and on again by reloads while a
+/// call runs (`rtp_kernel_forward`, issue 15): off takes the call back to
+/// sipnat's relay and removes the table at once, on hands it over again;
+/// the call's audio flows both ways throughout with no loss.
+#[test]
+fn media_kernel_forwarding_switched_off_and_on_by_reload() {
+    let Some(mut lab) = Lab::new("kreload", false) else {
+        return;
+    };
+    lab.router_forwards();
+    lab.start_sipnat("2");
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "30",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    lab.spawn_uac(&["--calls", "1", "--duration-s", "8"]);
+    let in_kernel = |lab: &Lab| lab.kernel_elements() >= Some(2);
+    assert!(
+        lab.wait_for(Duration::from_secs(4), in_kernel),
+        "the call never went to the kernel\n{}",
+        lab.context()
+    );
+    lab.reload_with("rtp_kernel_forward = 0");
+    assert_eq!(lab.kernel_elements(), None, "the table outlived the switch");
+    assert_eq!(lab.marked_conntrack(), 0);
+    assert!(
+        lab.sipnat_log()
+            .contains("kernel forwarding off: rtp_kernel_forward is 0")
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    lab.reload_with("rtp_kernel_forward = 1");
+    assert!(
+        lab.wait_for(Duration::from_secs(4), in_kernel),
+        "the call did not go back to the kernel\n{}",
+        lab.context()
+    );
+    let st = lab.wait("uac", Duration::from_secs(30));
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.str_of("per_call.0.status"), Some("Done"));
+    assert_audio(&lab, &uac, &uas, 2);
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+    let status = lab.sipnat_status();
+    assert_eq!(status_num(&status, "relay.kernel-missed"), 0, "{status}");
+    assert_eq!(lab.kernel_elements(), Some(0));
+}
+
+/// 14: where the kernel cannot take the streams (here: sipnat started
+/// without CAP_NET_ADMIN, as on a system that denies it; a kernel without
+/// nftables NAT fails the same way), sipnat says why once and relays every
+/// packet itself: the call's audio is whole.
+#[test]
+fn media_kernel_forwarding_falls_back_without_cap_net_admin() {
+    let Some(mut lab) = Lab::new("nocap", false) else {
+        return;
+    };
+    lab.router_forwards();
+    lab.start_sipnat_as(
+        "2",
+        20000,
+        21199,
+        &[
+            "setpriv",
+            "--bounding-set=-net_admin",
+            "--inh-caps=-net_admin",
+        ],
+    );
+    lab.start_uas(
+        'w',
+        "198.51.100.2",
+        &[
+            "--calls",
+            "1",
+            "--duration-s",
+            "20",
+            "--expect-source",
+            ROUTER_WAN,
+        ],
+    );
+    let st = lab.run_uac(
+        &["--calls", "1", "--duration-s", "3"],
+        Duration::from_secs(20),
+    );
+    let (uac, uas) = finish(&mut lab, st);
+    let (up, down) = assert_audio(&lab, &uac, &uas, 2);
+    assert_sources(&uac, ROUTER_LAN, "phone");
+    assert_sources(&uas, ROUTER_WAN, "far end");
+    let log = lab.sipnat_log();
+    assert!(
+        log.contains("kernel forwarding off:") && log.contains("CAP_NET_ADMIN"),
+        "{log}"
+    );
+    assert_eq!(
+        lab.kernel_elements(),
+        None,
+        "a table without the capability"
+    );
+    let status = lab.sipnat_status();
+    assert_eq!(status_num(&status, "relay.kernel-handovers"), 0, "{status}");
+    // Every packet relayed by sipnat itself.
+    assert!(
+        status_num(&status, "rtp-forwarded") >= up.received + down.received,
+        "{status}"
+    );
 }
