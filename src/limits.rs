@@ -44,7 +44,9 @@ pub const MAX_STORED_URI: usize = 160;
 // so call setups per second cost no memory and have no table to fill.
 
 /// Requests parked while the DNS resolver answers for their destination;
-/// each holds a full datagram, so 8 × 8 KiB = 64 KiB.
+/// each holds a full datagram, so 8 × 8 KiB = 64 KiB of address space,
+/// allocated zeroed and resident only as far as requests have been parked
+/// (none while sipnat is idle).
 pub const MAX_PARKED: usize = 8;
 /// Of those, how many work that came from the WAN may hold: the rest is kept
 /// for the LAN, so WAN traffic can never keep a phone's own request from
@@ -86,6 +88,9 @@ pub const MAX_WATCH_PENDING: usize = 2;
 
 /// Datagrams the core may emit for one input (a forward plus answers, or the
 /// parked requests released by one DNS answer) and the bytes they may use.
+/// The outbox's 64 KiB are allocated zeroed and written from the start for
+/// each input, so only as much is resident as the largest output has used
+/// (a page or two for a REGISTER).
 pub const MAX_TRANSMITS: usize = 16;
 pub const OUTBOX_BYTES: usize = 64 * 1024;
 
@@ -177,7 +182,9 @@ pub const MAX_RATE_SOURCES: usize = 64;
 
 /// Packets the relay holds for legs it cannot send to yet (module doc of
 /// [`crate::relay`], "Hold"), shared by every stream: each buffer is
-/// [`HOLD_BYTES`] plus about 40 bytes, so 32 take about 42 KB.
+/// [`HOLD_BYTES`] plus about 40 bytes, so 32 take about 42 KB of address
+/// space; the 40 KiB of bytes are allocated zeroed, resident only once
+/// packets have been held.
 pub const HOLD_PACKETS: usize = 32;
 /// Of those, how many one stream may hold (8 packets = 160 ms of 20 ms
 /// audio); the oldest goes first.

@@ -200,14 +200,13 @@ enum Next {
     Hop,
 }
 
-/// A datagram waiting for DNS.
+/// A datagram waiting for DNS (its bytes: [`Proxy::parked_data`]).
 struct Parked {
     used: bool,
     pass: u32,
     from: Peer,
     since: Instant,
     len: usize,
-    data: [u8; MAX_SIP_MESSAGE],
 }
 
 pub struct Proxy {
@@ -219,7 +218,11 @@ pub struct Proxy {
     stun: stun::Stun,
     key: Key,
     regs: Box<Registry>,
-    parked: Box<[Parked]>,
+    parked: [Parked; MAX_PARKED],
+    /// The bytes of parked datagram `i`: `MAX_SIP_MESSAGE` from
+    /// `i * MAX_SIP_MESSAGE`. Allocated zeroed (64 KiB of the kernel's
+    /// untouched pages), resident only as far as requests have been parked.
+    parked_data: Box<[u8]>,
     pass: u32,
     /// When the request being retried from the parking area was first
     /// parked: parking it again keeps that time, so it cannot wait forever.
@@ -297,20 +300,17 @@ impl Proxy {
             m.configure(&cfg);
             m
         });
-        let parked = (0..MAX_PARKED)
-            .map(|_| Parked {
-                used: false,
-                pass: 0,
-                from: Peer {
-                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                    side: Side::Lan,
-                    transport: Transport::Udp,
-                },
-                since: now,
-                len: 0,
-                data: [0; MAX_SIP_MESSAGE],
-            })
-            .collect();
+        let parked = std::array::from_fn(|_| Parked {
+            used: false,
+            pass: 0,
+            from: Peer {
+                addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                side: Side::Lan,
+                transport: Transport::Udp,
+            },
+            since: now,
+            len: 0,
+        });
         let mut p = Proxy {
             cfg,
             addrs,
@@ -319,6 +319,7 @@ impl Proxy {
             key: Key::new(key),
             regs: Box::default(),
             parked,
+            parked_data: vec![0; MAX_PARKED * MAX_SIP_MESSAGE].into_boxed_slice(),
             pass: 0,
             retrying_since: None,
             next_tick: now + TICK,
