@@ -56,6 +56,8 @@ pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 /// DNS cache entries (name → address, with TTL; about 600 bytes each, the
 /// name stored inline) and queries in flight (about 420 bytes each, plus
 /// one UDP socket per query in the driver while it waits: RFC 5452 §9.2).
+/// Both tables are boxed apart from the resolver; the cache's pages are
+/// touched only as it fills.
 pub const MAX_DNS_CACHE: usize = 32;
 pub const MAX_DNS_PENDING: usize = 8;
 /// Of the [`MAX_DNS_PENDING`] queries in flight, how many may work for the
@@ -72,7 +74,7 @@ pub const MAX_DNS_NAME: usize = 255;
 
 /// Host-name entries one access list (`hosts_allow_reg`, `hosts_allow_sip`,
 /// `hosts_deny_sip`) may hold; one more is a configuration error with its
-/// line. Kept inline in the [`crate::config::Config`]: about 140 bytes each.
+/// line. About 140 bytes each, on the heap, for a list that has names.
 pub const MAX_ACL_NAMES: usize = 8;
 /// Longest host name an access list takes: siproxd's `HOSTNAME_SIZE` (128);
 /// a longer one is a configuration error with its line.
@@ -196,8 +198,9 @@ pub const HOLD_BYTES: usize = 1280;
 
 /// Users the digest password file ([`crate::auth::pwfile`]) may name. Each
 /// entry keeps the user name inline and its HA1 for MD5 and SHA-256 (about
-/// 180 bytes), so 64 users ≈ 12 KB. A file naming more is refused at load,
-/// with the line that overflowed.
+/// 180 bytes), so 64 users ≈ 12 KB, on the heap and only with
+/// authentication on. A file naming more is refused at load, with the line
+/// that overflowed.
 pub const MAX_AUTH_USERS: usize = 64;
 /// Longest user name and longest password in the password file: siproxd
 /// reads each line with `sscanf("%127s %127s")`. sipnat refuses a longer
