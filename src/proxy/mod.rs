@@ -242,6 +242,24 @@ pub struct Proxy {
     /// Where the regex, regex_body and siptrunk plugins' patterns match
     /// ([`rewrite`]): empty until one runs, then the size of the largest.
     regex: crate::regex::Scratch,
+    /// Where a message's body is rewritten on its way (its SDP, its
+    /// regex_body rules): two of [`MAX_SIP_MESSAGE`], [`Sip::with_bodies`].
+    /// Allocated zeroed, so resident only once a body has been rewritten;
+    /// on the stack they would be probed, and so resident, with every
+    /// message handled.
+    bodies: Box<[u8]>,
+}
+
+/// The buffers of [`Proxy::bodies`], zeroed.
+fn new_bodies() -> Box<[u8]> {
+    vec![0; 2 * MAX_SIP_MESSAGE].into_boxed_slice()
+}
+
+/// The two body buffers of [`Sip::with_bodies`]: where an SDP is
+/// rewritten, and where the regex_body rules write.
+pub(super) struct Bodies<'a> {
+    pub sdp: &'a mut [u8],
+    pub regex: &'a mut [u8],
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -272,6 +290,22 @@ pub(crate) struct Sip<'a> {
     pub(crate) stats: &'a mut Stats,
     /// What the access lists' host names resolve to ([`Sip::access`]).
     pub(crate) acl_names: &'a Watch,
+}
+
+impl Sip<'_> {
+    /// Run `f` with the proxy's body buffers ([`Proxy::bodies`]), taken
+    /// out of it meanwhile; should `f` come back here (it does not), it
+    /// gets buffers of its own.
+    pub(super) fn with_bodies<R>(&mut self, f: impl FnOnce(&mut Self, Bodies<'_>) -> R) -> R {
+        let mut mem = std::mem::take(&mut self.p.bodies);
+        if mem.len() < 2 * MAX_SIP_MESSAGE {
+            mem = new_bodies();
+        }
+        let (sdp, regex) = mem.split_at_mut(MAX_SIP_MESSAGE);
+        let r = f(self, Bodies { sdp, regex });
+        self.p.bodies = mem;
+        r
+    }
 }
 
 impl std::ops::Deref for Sip<'_> {
@@ -320,6 +354,7 @@ impl Proxy {
             regs: Box::default(),
             parked,
             parked_data: vec![0; MAX_PARKED * MAX_SIP_MESSAGE].into_boxed_slice(),
+            bodies: new_bodies(),
             pass: 0,
             retrying_since: None,
             next_tick: now + TICK,
