@@ -13,6 +13,9 @@
 //!   list and is reused for the next of its class;
 //! - larger ones mapped by themselves (`mmap`) and given back at `free`
 //!   (the big tables: their memory leaves with them);
+//! - `calloc` writes no zeroes where the kernel's are still there (a large
+//!   block, or a small one never given out before): a zeroed table or
+//!   buffer costs no RSS until it is used;
 //! - alignment beyond 16 bytes (rare: Rust asks for it only for types that
 //!   demand it) by over-allocating and a header that points back.
 //!
@@ -110,30 +113,41 @@ impl<P: Pages> Heap<P> {
     /// # Safety
     /// The caller holds the heap alone (see [`Locked`]).
     pub unsafe fn malloc(&mut self, n: usize) -> *mut u8 {
+        unsafe { self.block(n).0 }
+    }
+
+    /// A block of `n` bytes, and whether it is fresh: never given out
+    /// before, so still the zeroes the kernel mapped (a large block, or a
+    /// small one carved from the unused rest of a chunk; not one from a
+    /// free list).
+    ///
+    /// # Safety
+    /// As [`Heap::malloc`].
+    unsafe fn block(&mut self, n: usize) -> (*mut u8, bool) {
         if n > MAX_SMALL {
             let Some(len) = n.checked_add(HEADER).and_then(page_round) else {
-                return ptr::null_mut();
+                return (ptr::null_mut(), false);
             };
             let p = self.pages.map(len);
             if p.is_null() {
-                return p;
+                return (p, false);
             }
             // SAFETY: `p` holds `len` >= HEADER bytes.
             unsafe { set_header(p.add(HEADER), LARGE, len) };
-            return unsafe { p.add(HEADER) };
+            return (unsafe { p.add(HEADER) }, true);
         }
         let c = class_of(n);
         let head = self.free[c];
         if !head.is_null() {
             // SAFETY: a free block's payload starts with the next free one.
             self.free[c] = unsafe { head.cast::<*mut u8>().read() };
-            return head;
+            return (head, false);
         }
         let block = HEADER + (16 << c);
         if (self.end as usize).saturating_sub(self.next as usize) < block {
             let chunk = self.pages.map(CHUNK);
             if chunk.is_null() {
-                return chunk;
+                return (chunk, false);
             }
             self.next = chunk;
             // SAFETY: inside the chunk just mapped.
@@ -144,19 +158,21 @@ impl<P: Pages> Heap<P> {
             let p = self.next.add(HEADER);
             self.next = self.next.add(block);
             set_header(p, c as u32, 0);
-            p
+            (p, true)
         }
     }
 
-    /// `n` zeroed bytes. A large block is a fresh mapping, zero already:
-    /// it is not written (its pages stay untouched, out of the RSS, until
-    /// used: Rust's zeroed tables come this way).
+    /// `n` zeroed bytes. A fresh block (a large one's own mapping, or a
+    /// small one from the untouched rest of a chunk) is zero already and is
+    /// not written: its pages stay out of the RSS until used (Rust's zeroed
+    /// tables and buffers, `vec![0; n]`, come this way). Only a reused
+    /// block is cleared.
     ///
     /// # Safety
     /// As [`Heap::malloc`].
     pub unsafe fn calloc(&mut self, n: usize) -> *mut u8 {
-        let p = unsafe { self.malloc(n) };
-        if !p.is_null() && n <= MAX_SMALL {
+        let (p, fresh) = unsafe { self.block(n) };
+        if !p.is_null() && !fresh {
             // SAFETY: `p` holds `n` bytes.
             unsafe { ptr::write_bytes(p, 0, n) };
         }
@@ -388,6 +404,39 @@ mod tests {
                     core::slice::from_raw_parts(q, n).iter().all(|b| *b == 0),
                     "{n}"
                 );
+                h.free(q);
+            }
+        });
+    }
+
+    /// Pages marked 0x5a instead of zeroed (a stand-in breaking the
+    /// contract on purpose) show which bytes calloc writes: none of a fresh
+    /// block, small or large; all of a reused one.
+    #[test]
+    fn calloc_writes_only_reused_blocks() {
+        struct Marked(Vec<Vec<u8>>);
+        impl Pages for Marked {
+            fn map(&mut self, len: usize) -> *mut u8 {
+                let mut v = vec![0x5au8; len + 4096];
+                let p = v.as_mut_ptr();
+                self.0.push(v);
+                ((p as usize + 4095) & !4095) as *mut u8
+            }
+            fn unmap(&mut self, _: *mut u8, _: usize) {}
+        }
+        let heap = Locked::new(Marked(Vec::new()));
+        heap.with(|h| unsafe {
+            for n in [100, 5000, MAX_SMALL, MAX_SMALL + 1] {
+                let p = h.calloc(n);
+                let fresh = core::slice::from_raw_parts(p, n);
+                assert!(fresh.iter().all(|b| *b == 0x5a), "{n}: fresh, not written");
+                h.free(p);
+                let q = h.calloc(n);
+                if n <= MAX_SMALL {
+                    assert_eq!(q, p, "{n}: the freed block again");
+                    let again = core::slice::from_raw_parts(q, n);
+                    assert!(again.iter().all(|b| *b == 0), "{n}: reused, cleared");
+                }
                 h.free(q);
             }
         });

@@ -35,6 +35,12 @@ pub struct Core {
 impl Core {
     /// A core for `cfg`. `key` is the installation's secret (saved with the
     /// registrations); `seed` seeds the resolver's query ids.
+    ///
+    /// Boxed, and its large parts each built in a frame of its own
+    /// ([`boxed`]) one after the other, never one inside another: the
+    /// deepest stack of the start-up is then the largest part's, not the
+    /// sum of them (every stack page touched once stays resident).
+    #[inline(never)]
     pub fn new(
         cfg: Config,
         addrs: Addresses,
@@ -42,20 +48,22 @@ impl Core {
         nameservers: &[SocketAddr],
         seed: u64,
         now: Instant,
-    ) -> Core {
+    ) -> Box<Core> {
         // The relay's own random sequence (its port search), apart from the
         // resolver's query ids.
         let relay = relay_for(&cfg, seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15);
-        let mut dns = boxed(|| Resolver::new(nameservers, seed));
-        let mut acl_names = Watch::new();
-        acl_names.set_names(now, cfg.acl_names().map(|(_, h)| h.name.as_str()), &mut dns);
-        let mut core = Core {
-            proxy: boxed(|| Proxy::new(cfg, addrs, key, now)),
+        let names: Vec<String> = cfg.acl_names().map(|(_, h)| h.name.to_string()).collect();
+        let dns = boxed(|| Resolver::new(nameservers, seed));
+        let proxy = boxed(|| Proxy::new(cfg, addrs, key, now));
+        let mut core = boxed(|| Core {
+            proxy,
             relay,
             dns,
-            acl_names,
+            acl_names: Watch::new(),
             stats: Stats::new(),
-        };
+        });
+        let Core { acl_names, dns, .. } = &mut *core;
+        acl_names.set_names(now, names.iter().map(String::as_str), dns);
         core.sync_relay_local();
         core
     }

@@ -44,7 +44,9 @@ pub const MAX_STORED_URI: usize = 160;
 // so call setups per second cost no memory and have no table to fill.
 
 /// Requests parked while the DNS resolver answers for their destination;
-/// each holds a full datagram, so 8 × 8 KiB = 64 KiB.
+/// each holds a full datagram, so 8 × 8 KiB = 64 KiB of address space,
+/// allocated zeroed and resident only as far as requests have been parked
+/// (none while sipnat is idle).
 pub const MAX_PARKED: usize = 8;
 /// Of those, how many work that came from the WAN may hold: the rest is kept
 /// for the LAN, so WAN traffic can never keep a phone's own request from
@@ -54,6 +56,8 @@ pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 /// DNS cache entries (name → address, with TTL; about 600 bytes each, the
 /// name stored inline) and queries in flight (about 420 bytes each, plus
 /// one UDP socket per query in the driver while it waits: RFC 5452 §9.2).
+/// Both tables are boxed apart from the resolver; the cache's pages are
+/// touched only as it fills.
 pub const MAX_DNS_CACHE: usize = 32;
 pub const MAX_DNS_PENDING: usize = 8;
 /// Of the [`MAX_DNS_PENDING`] queries in flight, how many may work for the
@@ -70,7 +74,7 @@ pub const MAX_DNS_NAME: usize = 255;
 
 /// Host-name entries one access list (`hosts_allow_reg`, `hosts_allow_sip`,
 /// `hosts_deny_sip`) may hold; one more is a configuration error with its
-/// line. Kept inline in the [`crate::config::Config`]: about 140 bytes each.
+/// line. About 140 bytes each, on the heap, for a list that has names.
 pub const MAX_ACL_NAMES: usize = 8;
 /// Longest host name an access list takes: siproxd's `HOSTNAME_SIZE` (128);
 /// a longer one is a configuration error with its line.
@@ -86,6 +90,9 @@ pub const MAX_WATCH_PENDING: usize = 2;
 
 /// Datagrams the core may emit for one input (a forward plus answers, or the
 /// parked requests released by one DNS answer) and the bytes they may use.
+/// The outbox's 64 KiB are allocated zeroed and written from the start for
+/// each input, so only as much is resident as the largest output has used
+/// (a page or two for a REGISTER).
 pub const MAX_TRANSMITS: usize = 16;
 pub const OUTBOX_BYTES: usize = 64 * 1024;
 
@@ -177,7 +184,9 @@ pub const MAX_RATE_SOURCES: usize = 64;
 
 /// Packets the relay holds for legs it cannot send to yet (module doc of
 /// [`crate::relay`], "Hold"), shared by every stream: each buffer is
-/// [`HOLD_BYTES`] plus about 40 bytes, so 32 take about 42 KB.
+/// [`HOLD_BYTES`] plus about 40 bytes, so 32 take about 42 KB of address
+/// space; the 40 KiB of bytes are allocated zeroed, resident only once
+/// packets have been held.
 pub const HOLD_PACKETS: usize = 32;
 /// Of those, how many one stream may hold (8 packets = 160 ms of 20 ms
 /// audio); the oldest goes first.
@@ -189,8 +198,9 @@ pub const HOLD_BYTES: usize = 1280;
 
 /// Users the digest password file ([`crate::auth::pwfile`]) may name. Each
 /// entry keeps the user name inline and its HA1 for MD5 and SHA-256 (about
-/// 180 bytes), so 64 users ≈ 12 KB. A file naming more is refused at load,
-/// with the line that overflowed.
+/// 180 bytes), so 64 users ≈ 12 KB, on the heap and only with
+/// authentication on. A file naming more is refused at load, with the line
+/// that overflowed.
 pub const MAX_AUTH_USERS: usize = 64;
 /// Longest user name and longest password in the password file: siproxd
 /// reads each line with `sscanf("%127s %127s")`. sipnat refuses a longer

@@ -9,16 +9,37 @@ use sipnat::driver::{self, Daemon};
 fn main() {
     // First of all, so an early SIGHUP (procd reload) cannot kill us.
     driver::sys::install_signal_handlers();
+    let Some((mut daemon, pid_file)) = start() else {
+        return;
+    };
+    let result = daemon.run();
+    if let Some(p) = pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    if let Err(e) = result {
+        log::error!("{e}");
+        std::process::exit(3);
+    }
+}
+
+/// Everything before the loop: the command line, the configuration, the
+/// logger, the daemon (and its pid file, returned to be removed at the
+/// end); `None` when there is nothing to run. Apart from `main`, so the
+/// configuration and the rest of the start-up's stack frame are gone while
+/// the daemon runs: `main`'s frame stays under the loop all its life, and
+/// every stack page touched once stays resident.
+#[inline(never)]
+fn start() -> Option<(Box<Daemon>, Option<std::path::PathBuf>)> {
     let args: Vec<String> = std::env::args().collect();
     let program = args.first().cloned().unwrap_or_else(|| "sipnat".into());
     let opts = match cli::parse_args(&args) {
         Ok(Command::Help(text)) => {
             print!("{text}");
-            return;
+            return None;
         }
         Ok(Command::Version) => {
             println!("{}", cli::version_text());
-            return;
+            return None;
         }
         Ok(Command::CheckConfig(o)) => {
             let code = check_config(&o);
@@ -47,7 +68,7 @@ fn main() {
     if !cfg.enabled {
         // A UCI section with `option enabled '0'`.
         eprintln!("{program}: this section is disabled (enabled = 0); not starting");
-        return;
+        return None;
     }
     // The logger passes everything; log's own maximum level filters, so a
     // reload can raise it as well as lower it.
@@ -71,20 +92,12 @@ fn main() {
         }
     }
     let pid_file = cfg.pid_file.clone();
-    let mut daemon = match Daemon::new(cfg, opts) {
-        Ok(d) => d,
+    match Daemon::new(cfg, opts) {
+        Ok(d) => Some((d, pid_file)),
         Err(e) => {
             log::error!("{e}");
             std::process::exit(3);
         }
-    };
-    let result = daemon.run();
-    if let Some(p) = pid_file {
-        let _ = std::fs::remove_file(p);
-    }
-    if let Err(e) = result {
-        log::error!("{e}");
-        std::process::exit(3);
     }
 }
 

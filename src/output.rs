@@ -35,21 +35,24 @@ pub struct Transmit {
 
 /// Datagrams the core asks the driver to send, in order.
 pub struct Outbox {
-    data: [u8; OUTBOX_BYTES],
+    /// [`OUTBOX_BYTES`], allocated zeroed: the kernel's untouched pages,
+    /// resident only as far as messages have filled it (each batch is
+    /// written from the start, so an idle proxy holds a page or two).
+    data: Box<[u8]>,
     list: heapless::Vec<Transmit, MAX_TRANSMITS>,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
         Outbox {
-            data: [0; OUTBOX_BYTES],
+            data: vec![0; OUTBOX_BYTES].into_boxed_slice(),
             list: heapless::Vec::new(),
         }
     }
 }
 
 impl Outbox {
-    /// A boxed outbox (it is 64 KiB: keep it off the stack).
+    /// A boxed outbox.
     pub fn new() -> Box<Outbox> {
         Box::default()
     }

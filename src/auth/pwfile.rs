@@ -86,12 +86,14 @@ struct Entry {
     sha256: Option<[u8; sha256::LEN]>,
 }
 
-// Passwords is built once per configuration and lives as long: the unused
-// room of the smaller variant costs nothing per request, and boxing would
-// put the table on the heap for no gain.
+// The table (about 12 KB) is boxed: `Passwords` is passed by value from
+// the file's reader to the proxy, and each copy of it on the way would
+// take that much stack (every stack page touched once stays resident) and
+// leave the hashes behind there, never wiped. The single password (about
+// 400 bytes) stays inline.
 #[allow(clippy::large_enum_variant)]
 enum Store {
-    Table(Vec<Entry, MAX_AUTH_USERS>),
+    Table(Box<Vec<Entry, MAX_AUTH_USERS>>),
     /// siproxd's `proxy_auth_passwd`: HA1 depends on the user name, so the
     /// password itself is kept (it is in the configuration anyway).
     Single {
@@ -110,7 +112,7 @@ pub struct Passwords {
 impl Default for Passwords {
     fn default() -> Self {
         Passwords {
-            store: Store::Table(Vec::new()),
+            store: Store::Table(Box::default()),
         }
     }
 }
@@ -172,7 +174,7 @@ fn is_space(c: char) -> bool {
 
 /// Reads a password file (module doc) for `realm`.
 pub fn parse(text: &str, realm: &str) -> Result<Passwords, PwError> {
-    let mut table: Vec<Entry, MAX_AUTH_USERS> = Vec::new();
+    let mut table: Box<Vec<Entry, MAX_AUTH_USERS>> = Box::default();
     for (i, line) in text.lines().enumerate() {
         let err = |what| PwError { line: i + 1, what };
         let mut words = line.split(is_space).filter(|w| !w.is_empty());

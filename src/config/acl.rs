@@ -190,10 +190,12 @@ impl Resolved for Unresolved {
 pub struct Acl(pub Vec<Net4>, Names);
 
 /// The host-name entries of an [`Acl`], and whether the list takes any.
+/// At most [`MAX_ACL_NAMES`], on the heap: most lists have none, and the
+/// configuration (five lists) stays small enough to pass by value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Names {
     allowed: bool,
-    list: heapless::Vec<HostNet, MAX_ACL_NAMES>,
+    list: Vec<HostNet>,
 }
 
 impl Acl {
@@ -204,7 +206,7 @@ impl Acl {
             Vec::new(),
             Names {
                 allowed: true,
-                list: heapless::Vec::new(),
+                list: Vec::new(),
             },
         )
     }
@@ -265,11 +267,12 @@ impl Acl {
             if names.contains(&host) {
                 continue;
             }
-            if names.push(host).is_err() {
+            if names.len() >= MAX_ACL_NAMES {
                 return Err(format!(
                     "'{e}': at most {MAX_ACL_NAMES} host names per list (write the others as networks)"
                 ));
             }
+            names.push(host);
         }
         self.0.extend(parsed);
         self.1.list = names;

@@ -349,8 +349,11 @@ impl Rng {
 pub struct Resolver {
     nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
     /// Queries in flight; the index is the slot of their [`QueryHandle`].
-    pending: [Option<Query>; MAX_DNS_PENDING],
-    cache: heapless::Vec<CacheEntry, MAX_DNS_CACHE>,
+    /// The two tables are boxed (about 23 KB together): the resolver is
+    /// then built without passing them through the stack, and the cache's
+    /// pages are touched only as it fills.
+    pending: Box<[Option<Query>; MAX_DNS_PENDING]>,
+    cache: Box<heapless::Vec<CacheEntry, MAX_DNS_CACHE>>,
     rng: Rng,
     /// The serial number of the next query.
     next_serial: u32,
@@ -372,8 +375,8 @@ impl Resolver {
     pub fn new(nameservers: &[SocketAddr], seed: u64) -> Resolver {
         let mut r = Resolver {
             nameservers: heapless::Vec::new(),
-            pending: [const { None }; MAX_DNS_PENDING],
-            cache: heapless::Vec::new(),
+            pending: Box::new([const { None }; MAX_DNS_PENDING]),
+            cache: Box::default(),
             rng: Rng::new(seed),
             next_serial: 0,
         };

@@ -1409,7 +1409,7 @@ fn is_cached(r: &mut Resolver, now: Instant, host: &str) -> bool {
         Lookup::Ready(_) => true,
         Lookup::Pending => {
             // Forget the query so the next probe is not "shared".
-            r.pending = [const { None }; MAX_DNS_PENDING];
+            *r.pending = [const { None }; MAX_DNS_PENDING];
             false
         }
         Lookup::Failed(e) => panic!("{host}: {e}"),

@@ -252,16 +252,14 @@ impl Daemon {
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
         let ns = read_nameservers();
-        let mut core = crate::core::boxed(|| {
-            Core::new(
-                cfg.clone(),
-                addrs,
-                sys::random_bytes(),
-                &ns,
-                u64::from_le_bytes(seed),
-                now,
-            )
-        });
+        let mut core = Core::new(
+            cfg.clone(),
+            addrs,
+            sys::random_bytes(),
+            &ns,
+            u64::from_le_bytes(seed),
+            now,
+        );
         if let Some(p) = read_passwords(&cfg)? {
             core.proxy.set_passwords(p);
         }

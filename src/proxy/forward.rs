@@ -44,6 +44,18 @@ impl Sip<'_> {
         next: Next,
         out: &mut Outbox,
     ) {
+        self.with_bodies(|s, bodies| s.forward_with(now, src, req, next, bodies, out));
+    }
+
+    fn forward_with(
+        &mut self,
+        now: Instant,
+        src: Peer,
+        req: &Request<'_>,
+        next: Next,
+        bodies: Bodies<'_>,
+        out: &mut Outbox,
+    ) {
         let msg = req.msg;
         // shortdial / prefix, then regex: a new call from the LAN to
         // another number
@@ -182,18 +194,18 @@ impl Sip<'_> {
 
         // Media (RFC 3264): point the far side at the relay.
         let call_key = self.call_key(msg, src.side, dest_side);
-        let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
+        let Bodies {
+            sdp: sdp_mem,
+            regex: body_mem,
+        } = bodies;
         let mut body: &[u8] = msg.body;
         // regex_body first: its rules see the body as the sender wrote it
-        let mut body_mem: [u8; MAX_SIP_MESSAGE];
         if self.cfg.regex_body {
-            body_mem = [0u8; MAX_SIP_MESSAGE];
-            if let Some(n) = self.regex_body(src, msg, &mut body_mem) {
+            if let Some(n) = self.regex_body(src, msg, body_mem) {
                 body = &body_mem[..n];
             }
         }
-        let sdp_len = match self.rewrite_sdp(now, src, msg, body, call_key, plan.hop, &mut sdp_mem)
-        {
+        let sdp_len = match self.rewrite_sdp(now, src, msg, body, call_key, plan.hop, sdp_mem) {
             Ok(len) => len,
             Err(e) => {
                 self.stats.bump("media", e.as_str());

@@ -200,14 +200,13 @@ enum Next {
     Hop,
 }
 
-/// A datagram waiting for DNS.
+/// A datagram waiting for DNS (its bytes: [`Proxy::parked_data`]).
 struct Parked {
     used: bool,
     pass: u32,
     from: Peer,
     since: Instant,
     len: usize,
-    data: [u8; MAX_SIP_MESSAGE],
 }
 
 pub struct Proxy {
@@ -219,7 +218,11 @@ pub struct Proxy {
     stun: stun::Stun,
     key: Key,
     regs: Box<Registry>,
-    parked: Box<[Parked]>,
+    parked: [Parked; MAX_PARKED],
+    /// The bytes of parked datagram `i`: `MAX_SIP_MESSAGE` from
+    /// `i * MAX_SIP_MESSAGE`. Allocated zeroed (64 KiB of the kernel's
+    /// untouched pages), resident only as far as requests have been parked.
+    parked_data: Box<[u8]>,
     pass: u32,
     /// When the request being retried from the parking area was first
     /// parked: parking it again keeps that time, so it cannot wait forever.
@@ -239,6 +242,24 @@ pub struct Proxy {
     /// Where the regex, regex_body and siptrunk plugins' patterns match
     /// ([`rewrite`]): empty until one runs, then the size of the largest.
     regex: crate::regex::Scratch,
+    /// Where a message's body is rewritten on its way (its SDP, its
+    /// regex_body rules): two of [`MAX_SIP_MESSAGE`], [`Sip::with_bodies`].
+    /// Allocated zeroed, so resident only once a body has been rewritten;
+    /// on the stack they would be probed, and so resident, with every
+    /// message handled.
+    bodies: Box<[u8]>,
+}
+
+/// The buffers of [`Proxy::bodies`], zeroed.
+fn new_bodies() -> Box<[u8]> {
+    vec![0; 2 * MAX_SIP_MESSAGE].into_boxed_slice()
+}
+
+/// The two body buffers of [`Sip::with_bodies`]: where an SDP is
+/// rewritten, and where the regex_body rules write.
+pub(super) struct Bodies<'a> {
+    pub sdp: &'a mut [u8],
+    pub regex: &'a mut [u8],
 }
 
 /// The reaction to a request, when it is an answer from sipnat itself.
@@ -271,6 +292,22 @@ pub(crate) struct Sip<'a> {
     pub(crate) acl_names: &'a Watch,
 }
 
+impl Sip<'_> {
+    /// Run `f` with the proxy's body buffers ([`Proxy::bodies`]), taken
+    /// out of it meanwhile; should `f` come back here (it does not), it
+    /// gets buffers of its own.
+    pub(super) fn with_bodies<R>(&mut self, f: impl FnOnce(&mut Self, Bodies<'_>) -> R) -> R {
+        let mut mem = std::mem::take(&mut self.p.bodies);
+        if mem.len() < 2 * MAX_SIP_MESSAGE {
+            mem = new_bodies();
+        }
+        let (sdp, regex) = mem.split_at_mut(MAX_SIP_MESSAGE);
+        let r = f(self, Bodies { sdp, regex });
+        self.p.bodies = mem;
+        r
+    }
+}
+
 impl std::ops::Deref for Sip<'_> {
     type Target = Proxy;
     fn deref(&self) -> &Proxy {
@@ -297,20 +334,17 @@ impl Proxy {
             m.configure(&cfg);
             m
         });
-        let parked = (0..MAX_PARKED)
-            .map(|_| Parked {
-                used: false,
-                pass: 0,
-                from: Peer {
-                    addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
-                    side: Side::Lan,
-                    transport: Transport::Udp,
-                },
-                since: now,
-                len: 0,
-                data: [0; MAX_SIP_MESSAGE],
-            })
-            .collect();
+        let parked = std::array::from_fn(|_| Parked {
+            used: false,
+            pass: 0,
+            from: Peer {
+                addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                side: Side::Lan,
+                transport: Transport::Udp,
+            },
+            since: now,
+            len: 0,
+        });
         let mut p = Proxy {
             cfg,
             addrs,
@@ -319,6 +353,8 @@ impl Proxy {
             key: Key::new(key),
             regs: Box::default(),
             parked,
+            parked_data: vec![0; MAX_PARKED * MAX_SIP_MESSAGE].into_boxed_slice(),
+            bodies: new_bodies(),
             pass: 0,
             retrying_since: None,
             next_tick: now + TICK,

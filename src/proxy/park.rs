@@ -23,9 +23,11 @@ impl Sip<'_> {
             return;
         }
         let since = self.retrying_since.unwrap_or(now);
-        match self.p.parked.iter_mut().find(|p| !p.used) {
-            Some(p) if raw.len() <= p.data.len() => {
-                p.data[..raw.len()].copy_from_slice(raw);
+        match self.p.parked.iter().position(|p| !p.used) {
+            Some(i) if raw.len() <= MAX_SIP_MESSAGE => {
+                let at = i * MAX_SIP_MESSAGE;
+                self.p.parked_data[at..at + raw.len()].copy_from_slice(raw);
+                let p = &mut self.p.parked[i];
                 p.len = raw.len();
                 p.from = src;
                 p.used = true;
@@ -53,7 +55,8 @@ impl Sip<'_> {
             }
             p.used = false;
             let (from, len, since) = (p.from, p.len, p.since);
-            buf[..len].copy_from_slice(&p.data[..len]);
+            let at = i * MAX_SIP_MESSAGE;
+            buf[..len].copy_from_slice(&self.parked_data[at..at + len]);
             self.retrying_since = Some(since);
             self.process(now, from, &buf[..len], out);
             self.retrying_since = None;

@@ -13,6 +13,17 @@ impl Sip<'_> {
         msg: &Message<'_>,
         out: &mut Outbox,
     ) {
+        self.with_bodies(|s, bodies| s.response_with(now, src, msg, bodies, out));
+    }
+
+    fn response_with(
+        &mut self,
+        now: Instant,
+        src: Peer,
+        msg: &Message<'_>,
+        bodies: Bodies<'_>,
+        out: &mut Outbox,
+    ) {
         let StartLine::Response { code, .. } = msg.start else {
             return;
         };
@@ -87,13 +98,14 @@ impl Sip<'_> {
         // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
         // The request went from `dest` to `src`.
         let call_key = self.call_key(msg, dest_side, src_side);
-        let mut sdp_mem = [0u8; MAX_SIP_MESSAGE];
+        let Bodies {
+            sdp: sdp_mem,
+            regex: body_mem,
+        } = bodies;
         let mut body: &[u8] = msg.body;
         // regex_body first: its rules see the body as the sender wrote it
-        let mut body_mem: [u8; MAX_SIP_MESSAGE];
         if self.cfg.regex_body {
-            body_mem = [0u8; MAX_SIP_MESSAGE];
-            if let Some(n) = self.regex_body(src, msg, &mut body_mem) {
+            if let Some(n) = self.regex_body(src, msg, body_mem) {
                 body = &body_mem[..n];
             }
         }
@@ -110,7 +122,7 @@ impl Sip<'_> {
             return self.stats.bump("drop", "answer-after-timeout");
         }
         if answers {
-            match self.rewrite_sdp(now, src, msg, body, call_key, dest, &mut sdp_mem) {
+            match self.rewrite_sdp(now, src, msg, body, call_key, dest, sdp_mem) {
                 Ok(Some(len)) => body = &sdp_mem[..len],
                 Ok(None) => {}
                 Err(e) => {

@@ -4,8 +4,11 @@
 //! A fixed array of [`HOLD_PACKETS`] buffers of [`HOLD_BYTES`], allocated
 //! once and shared by every stream. Each entry remembers which stream (slot
 //! and generation), which leg and which channel it is for, when it arrived
-//! and an arrival number, so packets leave in the order they came. Nothing
-//! here allocates after [`HoldPool::new`], reads the clock or logs.
+//! and an arrival number, so packets leave in the order they came. The
+//! entries and the bytes are apart: the bytes (40 KiB) are allocated
+//! zeroed, the kernel's untouched pages, resident only once packets have
+//! been held (searching the entries never reads them). Nothing here
+//! allocates after [`HoldPool::new`], reads the clock or logs.
 
 use crate::limits::{HOLD_BYTES, HOLD_PACKETS, HOLD_PER_STREAM};
 use std::time::Instant;
@@ -34,7 +37,6 @@ struct Entry {
     target: Target,
     order: u64,
     len: usize,
-    data: [u8; HOLD_BYTES],
 }
 
 /// A packet that left the pool without being sent: its target and length.
@@ -46,6 +48,8 @@ pub(super) struct Dropped {
 
 pub(super) struct HoldPool {
     entries: Box<[Entry]>,
+    /// The bytes of entry `i`: `HOLD_BYTES` from `i * HOLD_BYTES`.
+    data: Box<[u8]>,
     next_order: u64,
     used: usize,
     /// A leg got a destination while packets were held: the driver should
@@ -66,11 +70,11 @@ impl HoldPool {
                 },
                 order: 0,
                 len: 0,
-                data: [0; HOLD_BYTES],
             })
             .collect();
         HoldPool {
             entries,
+            data: vec![0; HOLD_PACKETS * HOLD_BYTES].into_boxed_slice(),
             next_order: 0,
             used: 0,
             pending: false,
@@ -135,7 +139,7 @@ impl HoldPool {
         };
         // An empty pool has a free entry, a full one has an oldest: `slot`
         // is None only for a pool of zero entries.
-        let Some(e) = slot.and_then(|i| self.entries.get_mut(i)) else {
+        let Some((i, e)) = slot.and_then(|i| Some((i, self.entries.get_mut(i)?))) else {
             return Err(());
         };
         let dropped = (evicted && e.at.is_some()).then_some(Dropped {
@@ -151,7 +155,8 @@ impl HoldPool {
         self.next_order = self.next_order.wrapping_add(1);
         e.len = data.len();
         // `data.len() <= HOLD_BYTES` was checked above.
-        if let Some(buf) = e.data.get_mut(..data.len()) {
+        let at = i * HOLD_BYTES;
+        if let Some(buf) = self.data.get_mut(at..at + data.len()) {
             buf.copy_from_slice(data);
         }
         Ok(dropped)
@@ -186,7 +191,8 @@ impl HoldPool {
             let Some(at) = e.at else {
                 continue;
             };
-            let data = e.data.get(..e.len).unwrap_or_default();
+            let start = i * HOLD_BYTES;
+            let data = self.data.get(start..start + e.len).unwrap_or_default();
             if decide(e.target, at, data) {
                 e.at = None;
                 self.used -= 1;

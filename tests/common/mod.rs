@@ -21,7 +21,7 @@ pub const PEER: &str = "198.51.100.3:5060";
 pub const DNS_SERVER: &str = "198.51.100.53:53";
 
 pub struct Sim {
-    pub core: Core,
+    pub core: Box<Core>,
     pub now: Instant,
     pub out: Box<Outbox>,
     /// Every DNS query sent (its id and handle), for [`Sim::dns`].
