@@ -104,14 +104,18 @@ impl AddrWatch {
 }
 
 impl Daemon {
-    /// The slow refresh: resolv.conf always; the addresses when there is no
-    /// watch or the safety net is due.
+    /// The slow refresh: resolv.conf when it changed; the addresses when
+    /// there is no watch or the safety net is due.
     pub(super) fn refresh(&mut self, now: Instant) {
         if self.addr_watch.is_none() || now >= self.next_addr_read {
             self.read_own_addresses(now, "refresh");
         }
-        let ns = read_nameservers();
-        self.core.set_nameservers(&ns);
+        let stamp = super::files::resolv_stamp();
+        if stamp != self.resolv_stamp {
+            self.resolv_stamp = stamp;
+            let ns = read_nameservers();
+            self.core.set_nameservers(&ns);
+        }
         self.check_ip_forward();
     }
 

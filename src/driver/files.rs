@@ -283,6 +283,24 @@ pub(super) const RESOLV_CONF: [&str; 3] = [
     "/etc/resolv.conf",
 ];
 
+/// What the files of [`RESOLV_CONF`] look like now: each one's
+/// modification time and size, None when it is not there. The refresh
+/// reads the nameservers again only when this changes (one `stat` per file
+/// every 5 s instead of reading and parsing them: issue 15's short passes).
+pub(super) type ResolvStamp = [Option<(std::time::SystemTime, u64)>; 3];
+
+pub(super) fn resolv_stamp() -> ResolvStamp {
+    stamp(RESOLV_CONF)
+}
+
+/// [`resolv_stamp`] of these files.
+pub(super) fn stamp(paths: [&str; 3]) -> ResolvStamp {
+    paths.map(|p| {
+        let m = std::fs::metadata(p).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    })
+}
+
 /// The nameservers of the first of [`RESOLV_CONF`] that names any.
 pub(super) fn read_nameservers() -> Vec<SocketAddr> {
     for p in RESOLV_CONF {

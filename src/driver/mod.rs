@@ -167,6 +167,8 @@ pub struct Daemon {
     fastpath_off: Option<String>,
     next_kernel: Instant,
     next_kernel_poll: Instant,
+    /// The resolver files as last read ([`files::resolv_stamp`]).
+    resolv_stamp: files::ResolvStamp,
 }
 
 /// Set up the kernel's forwarding when `rtp_kernel_forward` asks for it
@@ -251,6 +253,7 @@ impl Daemon {
         let seed_bytes = sys::random_bytes();
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
+        let resolv_stamp = files::resolv_stamp();
         let ns = read_nameservers();
         let mut core = Core::new(
             cfg.clone(),
@@ -358,6 +361,7 @@ impl Daemon {
             fastpath_off,
             next_kernel: now,
             next_kernel_poll: now,
+            resolv_stamp,
         }))
         .map(|mut d| {
             d.schedule_stats(now);

@@ -178,3 +178,26 @@ fn tokens_decode() {
     assert_eq!(Source::of(Token(RELAY_BASE)), Some(Source::Relay(0)));
     assert_eq!(Source::of(Token(RELAY_BASE + 97)), Some(Source::Relay(97)));
 }
+
+#[test]
+fn the_resolver_files_stamp_changes_when_one_is_written_made_or_removed() {
+    let dir = std::env::temp_dir().join(format!("sipnat-stamp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).display().to_string();
+    let (a, b, c) = (p("a"), p("b"), p("c"));
+    let paths = [a.as_str(), b.as_str(), c.as_str()];
+    std::fs::write(&a, "nameserver 192.0.2.1\n").unwrap();
+    let s0 = super::files::stamp(paths);
+    assert!(s0[0].is_some() && s0[1].is_none() && s0[2].is_none());
+    assert_eq!(super::files::stamp(paths), s0, "nothing changed");
+    std::fs::write(&a, "nameserver 192.0.2.10\n").unwrap();
+    let s1 = super::files::stamp(paths);
+    assert_ne!(s1, s0, "rewritten");
+    std::fs::write(&b, "nameserver 192.0.2.2\n").unwrap();
+    let s2 = super::files::stamp(paths);
+    assert_ne!(s2, s1, "made");
+    std::fs::remove_file(&b).unwrap();
+    assert_ne!(super::files::stamp(paths), s2, "removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
