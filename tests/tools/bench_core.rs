@@ -17,7 +17,10 @@
 //!   ([`parse_stat_cpu_ticks`]), `kB` lines of `/proc/PID/status`
 //!   ([`parse_status_kb`], for VmHWM / VmRSS), and the kernel's memory for
 //!   sockets: `inuse` of `/proc/net/sockstat` ([`parse_sockstat_inuse`]) and
-//!   the slab objects one socket takes ([`socket_slab_bytes`]).
+//!   the slab objects one socket takes ([`socket_slab_bytes`]); the
+//!   per-CPU time of `/proc/stat` ([`parse_proc_stat`], [`cpu_window`]:
+//!   softirq time for the system-wide CPU per packet); the elements of
+//!   sipnat's nftables map ([`nft_map_elements`]).
 //! * SIPp 3.6.1 `-trace_stat` CSV parsing ([`parse_sipp_stats`]).
 //! * Which LAN address sends which REGISTER ([`reg_host`], [`reg_hosts`],
 //!   [`extra_host_ip`]): [`REGS_PER_HOST`] per address, as from an office
@@ -498,6 +501,90 @@ pub fn socket_slab_bytes(slabinfo: &str, proto: &str) -> Option<u64> {
     Some(total)
 }
 
+/// One `cpuN` line of `/proc/stat` (proc(5)), in USER_HZ ticks: `busy` is
+/// user + nice + system + irq + softirq (guest time is inside user; idle,
+/// iowait and steal are not busy), `softirq` the softirq column alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    pub busy: u64,
+    pub softirq: u64,
+}
+
+/// The per-CPU lines of `/proc/stat`: `(N, ticks)` for every `cpuN` line
+/// (the `cpu` total line is skipped). Lines too short to hold the softirq
+/// column are skipped.
+pub fn parse_proc_stat(stat: &str) -> Vec<(usize, CpuTicks)> {
+    stat.lines()
+        .filter_map(|line| {
+            let mut it = line.split_ascii_whitespace();
+            let n: usize = it.next()?.strip_prefix("cpu")?.parse().ok()?;
+            let v: Vec<u64> = it.take(7).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+            // user nice system idle iowait irq softirq
+            let &[user, nice, system, _idle, _iowait, irq, softirq] = v.as_slice() else {
+                return None;
+            };
+            Some((
+                n,
+                CpuTicks {
+                    busy: user + nice + system + irq + softirq,
+                    softirq,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What the CPUs did between two readings of `/proc/stat`, in ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuWindow {
+    /// Softirq time of all CPUs.
+    pub softirq: u64,
+    /// The part of `softirq` on `proxy_cpu` (0 without one).
+    pub softirq_proxy_cpu: u64,
+    /// Busy time of all CPUs: the whole machine.
+    pub busy: u64,
+}
+
+/// The difference of two [`parse_proc_stat`] readings, CPU by CPU (a CPU
+/// missing from either reading counts nothing; a counter that went back,
+/// which the kernel does not do, counts 0).
+pub fn cpu_window(
+    before: &[(usize, CpuTicks)],
+    after: &[(usize, CpuTicks)],
+    proxy_cpu: Option<usize>,
+) -> CpuWindow {
+    let mut w = CpuWindow::default();
+    for (n, a) in after {
+        let Some((_, b)) = before.iter().find(|(m, _)| m == n) else {
+            continue;
+        };
+        let softirq = a.softirq.saturating_sub(b.softirq);
+        w.softirq += softirq;
+        w.busy += a.busy.saturating_sub(b.busy);
+        if proxy_cpu == Some(*n) {
+            w.softirq_proxy_cpu += softirq;
+        }
+    }
+    w
+}
+
+/// The number of elements of an nftables map as `nft list map` prints it
+/// (`elements = { k : v, k : v }`, possibly over several lines); `None`
+/// when the text holds no map; 0 for a map without an `elements` line.
+/// sipnat's map `ip sipnat streams` holds two elements per channel in the
+/// kernel (one per direction, `src/driver/fastpath.rs`).
+pub fn nft_map_elements(text: &str) -> Option<u64> {
+    if !text.contains("map ") {
+        return None;
+    }
+    let Some(start) = text.find("elements = {") else {
+        return Some(0);
+    };
+    let rest = &text[start + "elements = {".len()..];
+    let body = &rest[..rest.find('}').unwrap_or(rest.len())];
+    Some(body.matches(" : ").count() as u64)
+}
+
 // ------------------------------------------------------------------ sipp
 
 /// Cumulative counters of a SIPp run, from its `-trace_stat` file.
@@ -628,6 +715,34 @@ pub struct MediaRun {
     pub status_queries: u64,
     pub status_failed: u64,
     pub status_max_ms: f64,
+    /// Softirq time of all CPUs in the window (`/proc/stat`, sampled at
+    /// the timer tick: see [`cpu_window`]), and the part of it on the
+    /// proxy's CPU (`None` when the proxy was not pinned).
+    pub softirq_s: f64,
+    pub softirq_proxy_cpu_s: Option<f64>,
+    /// Busy time of all CPUs in the window: the whole machine, the load
+    /// generator included (context).
+    pub busy_s: f64,
+    /// System-wide CPU: `cpu_s + softirq_s`, and that per packet delivered
+    /// in the window, and divided by the null relay's (as `ratio_to_null`).
+    pub sys_cpu_s: f64,
+    pub sys_cpu_ns_per_pkt: f64,
+    pub sys_ratio_to_null: Option<f64>,
+    /// `--kernel-forward`: the router namespace forwarded IP in this run,
+    /// so a proxy could hand its streams to the kernel.
+    pub kernel_forward: bool,
+    /// Kernel-forwarding runs: the channels the kernel carried when the
+    /// window opened and when it closed (sipnat's `status json`
+    /// `relay.kernel.channels`, else its nftables map), the seconds waited
+    /// for them after the warm-up, sipnat's handovers and take-backs so
+    /// far (at the end), and the packets sipnat relayed itself in the
+    /// window (`relay.forwarded_packets`); `None` where not readable.
+    pub kernel_channels_start: Option<u64>,
+    pub kernel_channels: Option<u64>,
+    pub kernel_wait_s: f64,
+    pub kernel_handovers: Option<u64>,
+    pub kernel_taken_back: Option<u64>,
+    pub relayed_in_window: Option<u64>,
 }
 
 /// One call-setup-rate run (sipp).
@@ -658,25 +773,33 @@ pub const NULL_PROXY: &str = "null";
 
 /// For every run whose proxy is not "null": `ratio_to_null` = its
 /// `cpu_ns_per_pkt` / the `cpu_ns_per_pkt` of the first "null" run with the
-/// same calls, pps and payload; `None` when there is no such run or its
-/// value is not a positive finite number. "null" runs are left untouched.
+/// same calls, pps and payload, and `sys_ratio_to_null` the same of
+/// `sys_cpu_ns_per_pkt`; `None` when there is no such run or its value is
+/// not a positive finite number. "null" runs are left untouched.
 pub fn fill_ratios(runs: &mut [MediaRun]) {
-    let floors: Vec<(u32, u32, u32, f64)> = runs
+    let floors: Vec<(u32, u32, u32, f64, f64)> = runs
         .iter()
         .filter(|r| r.proxy == NULL_PROXY)
-        .map(|r| (r.calls, r.pps, r.payload, r.cpu_ns_per_pkt))
+        .map(|r| {
+            (
+                r.calls,
+                r.pps,
+                r.payload,
+                r.cpu_ns_per_pkt,
+                r.sys_cpu_ns_per_pkt,
+            )
+        })
         .collect();
+    let ratio = |v: f64, floor: Option<f64>| match floor {
+        Some(f) if f > 0.0 && f.is_finite() && v.is_finite() => Some(v / f),
+        _ => None,
+    };
     for r in runs.iter_mut().filter(|r| r.proxy != NULL_PROXY) {
         let floor = floors
             .iter()
-            .find(|f| (f.0, f.1, f.2) == (r.calls, r.pps, r.payload))
-            .map(|f| f.3);
-        r.ratio_to_null = match floor {
-            Some(f) if f > 0.0 && f.is_finite() && r.cpu_ns_per_pkt.is_finite() => {
-                Some(r.cpu_ns_per_pkt / f)
-            }
-            _ => None,
-        };
+            .find(|f| (f.0, f.1, f.2) == (r.calls, r.pps, r.payload));
+        r.ratio_to_null = ratio(r.cpu_ns_per_pkt, floor.map(|f| f.3));
+        r.sys_ratio_to_null = ratio(r.sys_cpu_ns_per_pkt, floor.map(|f| f.4));
     }
 }
 
@@ -745,6 +868,22 @@ fn media_json(r: &MediaRun) -> String {
         ("status_queries", r.status_queries.to_string()),
         ("status_failed", r.status_failed.to_string()),
         ("status_max_ms", json_f64(r.status_max_ms)),
+        ("softirq_s", json_f64(r.softirq_s)),
+        ("softirq_proxy_cpu_s", json_opt_f64(r.softirq_proxy_cpu_s)),
+        ("busy_s", json_f64(r.busy_s)),
+        ("sys_cpu_s", json_f64(r.sys_cpu_s)),
+        ("sys_cpu_ns_per_pkt", json_f64(r.sys_cpu_ns_per_pkt)),
+        ("sys_ratio_to_null", json_opt_f64(r.sys_ratio_to_null)),
+        ("kernel_forward", r.kernel_forward.to_string()),
+        (
+            "kernel_channels_start",
+            json_opt_u64(r.kernel_channels_start),
+        ),
+        ("kernel_channels", json_opt_u64(r.kernel_channels)),
+        ("kernel_wait_s", json_f64(r.kernel_wait_s)),
+        ("kernel_handovers", json_opt_u64(r.kernel_handovers)),
+        ("kernel_taken_back", json_opt_u64(r.kernel_taken_back)),
+        ("relayed_in_window", json_opt_u64(r.relayed_in_window)),
     ])
 }
 
@@ -848,6 +987,9 @@ pub fn media_table(runs: &[MediaRun]) -> String {
         "max µs",
         "CPU ns/pkt",
         "× null",
+        "system ns/pkt",
+        "sys × null",
+        "in kernel",
         "peak RSS kB",
         "sockets",
         "kernel kB",
@@ -873,6 +1015,13 @@ pub fn media_table(runs: &[MediaRun]) -> String {
                 fmt_f(r.lat_max_us, 1),
                 fmt_f(r.cpu_ns_per_pkt, 0),
                 r.ratio_to_null.map_or("—".into(), |v| fmt_f(v, 2)),
+                fmt_f(r.sys_cpu_ns_per_pkt, 0),
+                r.sys_ratio_to_null.map_or("—".into(), |v| fmt_f(v, 2)),
+                match (r.kernel_forward, r.kernel_channels) {
+                    (false, _) => "—".into(),
+                    (true, None) => "?".into(),
+                    (true, Some(n)) => n.to_string(),
+                },
                 r.peak_rss_kb.to_string(),
                 r.kernel_sockets.map_or("—".into(), |v| v.to_string()),
                 r.kernel_kb.map_or("—".into(), |v| fmt_f(v, 0)),
@@ -1546,10 +1695,101 @@ mod tests {
         runs.push(other_pps);
         fill_ratios(&mut runs);
         assert_eq!(runs[1].ratio_to_null, Some(1.3));
+        assert_eq!(runs[1].sys_ratio_to_null, None); // the floor's is 0
         assert_eq!(runs[2].ratio_to_null, None);
         assert_eq!(runs[4].ratio_to_null, None);
         assert_eq!(runs[5].ratio_to_null, None);
         assert_eq!(runs[0].ratio_to_null, None); // null itself untouched
+    }
+
+    #[test]
+    fn system_wide_ratio_uses_the_floors_system_wide_figure() {
+        let mut null = run("null", 250, 10_000.0, 50.0);
+        null.sys_cpu_ns_per_pkt = 16_000.0;
+        let mut kernel = run("sipnat", 250, 40.0, 30.0);
+        kernel.sys_cpu_ns_per_pkt = 4_000.0;
+        let mut runs = vec![kernel, null];
+        fill_ratios(&mut runs);
+        assert_eq!(runs[0].ratio_to_null, Some(0.004));
+        assert_eq!(runs[0].sys_ratio_to_null, Some(0.25));
+        assert_eq!(runs[1].sys_ratio_to_null, None);
+    }
+
+    /// /proc/stat of a 2-CPU machine (Linux 6.18: ten columns).
+    const PROC_STAT: &str = "cpu  2269531 109278 582712 8670074 22946 0 48302 8857 0 0
+cpu0 996078 51199 274836 4493983 6579 0 22573 4590 0 0
+cpu1 1273453 58078 307876 4176090 16366 3 25729 4267 0 0
+intr 123 0 0
+ctxt 456
+softirq 1 2 3 4 5 6 7 8 9 10 11
+";
+
+    #[test]
+    fn proc_stat_per_cpu_busy_and_softirq() {
+        let v = parse_proc_stat(PROC_STAT);
+        assert_eq!(
+            v,
+            vec![
+                (
+                    0,
+                    CpuTicks {
+                        busy: 996078 + 51199 + 274836 + 22573,
+                        softirq: 22573
+                    }
+                ),
+                (
+                    1,
+                    CpuTicks {
+                        busy: 1273453 + 58078 + 307876 + 3 + 25729,
+                        softirq: 25729
+                    }
+                ),
+            ]
+        );
+        // an old kernel's short line, garbage, and the total line: skipped
+        assert!(
+            parse_proc_stat("cpu0 1 2 3 4\ncpuX 1 2 3 4 5 6 7\ncpu 1 2 3 4 5 6 7\n").is_empty()
+        );
+    }
+
+    #[test]
+    fn cpu_window_sums_cpus_and_splits_the_proxys() {
+        let t = |busy, softirq| CpuTicks { busy, softirq };
+        let before = [(0, t(100, 10)), (1, t(200, 20))];
+        let after = [(0, t(150, 40)), (1, t(260, 25)), (2, t(5, 5))];
+        let w = cpu_window(&before, &after, Some(1));
+        assert_eq!(
+            w,
+            CpuWindow {
+                softirq: 30 + 5,
+                softirq_proxy_cpu: 5,
+                busy: 50 + 60
+            }
+        );
+        assert_eq!(cpu_window(&before, &after, None).softirq_proxy_cpu, 0);
+        // a counter going back counts nothing
+        assert_eq!(cpu_window(&after, &before, Some(0)), CpuWindow::default());
+    }
+
+    #[test]
+    fn nft_map_elements_counted() {
+        let two = "table ip sipnat {
+\tmap streams {
+\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
+\t\telements = { 10.77.1.2 . 40000 . 20000 : 198.51.100.2 . 40000,
+\t\t\t     198.51.100.2 . 40000 . 20000 : 10.77.1.2 . 40000 }
+\t}
+}
+";
+        assert_eq!(nft_map_elements(two), Some(2));
+        let empty = "table ip sipnat {
+\tmap streams {
+\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
+\t}
+}
+";
+        assert_eq!(nft_map_elements(empty), Some(0));
+        assert_eq!(nft_map_elements(""), None);
     }
 
     #[test]
@@ -1584,6 +1824,8 @@ mod tests {
         assert!(j.contains("\"proxy_tcp\": \"tcp.accepted 1 tcp.opened 1\""));
         assert!(!j.contains("NaN") && !j.contains("inf"));
         assert_eq!(j.matches("\"cpu_ns_per_pkt\"").count(), 2);
+        assert_eq!(j.matches("\"sys_cpu_ns_per_pkt\"").count(), 2);
+        assert!(j.contains("\"kernel_forward\": false") && j.contains("\"kernel_channels\": null"));
         assert_eq!(j.matches("\"cpu_us_per_call\"").count(), 1);
         // Balanced braces and brackets (no string here contains them).
         assert_eq!(j.matches('{').count(), j.matches('}').count());
@@ -1611,6 +1853,7 @@ mod tests {
             assert_eq!(l.matches(" | ").count(), cols, "{l}");
         }
         assert!(lines[3].contains("sip\\|nat") && lines[3].contains("| 1.30 |"));
+        assert!(lines[0].contains("| system ns/pkt | sys × null | in kernel |"));
         let s = setup_table(&[SetupRun::default(), SetupRun::default()]);
         assert_eq!(s.lines().count(), 4);
         assert!(s.lines().next().unwrap_or_default().contains("CPU µs/call"));
