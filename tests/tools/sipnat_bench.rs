@@ -89,7 +89,7 @@ usage:
                      [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
                      [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
-                     [--status-rate 0] [--range LOW-HIGH] [--kernel-forward]
+                     [--status-rate 0] [--range LOW-HIGH] [--kernel-forward] [--perf]
   sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp]] [--sipnat PATH]
                      [--proxy NAME=CMD]... [--no-sipnat] [--no-pin] [--out DIR] [--keep]
                      [--repo DIR]
@@ -106,6 +106,10 @@ usage:
                     the SIP proxies' runs, so sipnat hands the calls' streams to the kernel
                     (nftables); the warm-up lasts until they are there (at most 30 s more)
                     and the result counts them. The null relay's runs stay as they are.
+  --perf            media mode: sample every CPU with perf (cpu-clock, call chains) during the
+                    window, for a system-wide CPU per packet that counts softirq from the
+                    samples instead of /proc/stat's tick (which this benchmark's periodic
+                    load can fool); needs perf
   --range LOW-HIGH  media mode: the SIP proxies' RTP port range (default 20000 to
                     20000 + 4 N + 99); --calls 0 measures such a proxy idle (after its
                     REGISTERs, no call), the null relay is not run then
@@ -160,6 +164,12 @@ const DRAIN: Duration = Duration::from_millis(300);
 /// their way: `HANDOVER_GRACE` of `src/relay/kernel.rs`).
 const HANDOVER_WAIT: Duration = Duration::from_secs(30);
 const HANDOVER_SETTLE: Duration = Duration::from_secs(1);
+/// `--perf`: the sampling period, in ns of a CPU's time: about 1 kHz, a
+/// prime, so the samples do not keep step with the 4 ms timer tick or the
+/// 20 ms packet interval.
+const PERF_PERIOD_NS: u64 = 999_983;
+/// `--perf`: how long perf gets to set up before the window opens.
+const PERF_SETUP: Duration = Duration::from_secs(1);
 
 // One LAN address sends no more REGISTERs than sipnat lets one host hold.
 const _: () =
@@ -262,6 +272,8 @@ struct Opts {
     range: Option<(u16, u16)>,
     /// Media mode: the router forwards IP for the SIP proxies' runs.
     kernel_forward: bool,
+    /// Media mode: sample the CPUs with perf during the window.
+    perf: bool,
     registrations: u32,
     sipnat: PathBuf,
     extra: Vec<(String, String)>,
@@ -314,6 +326,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         "kernel-forward",
         "the router forwards IP for the SIP proxies' runs",
     );
+    g.optflag("", "perf", "sample the CPUs with perf during the window");
     g.optopt("", "sipnat", "sipnat binary", "PATH");
     g.optmulti("", "proxy", "another proxy under test", "NAME=CMD");
     g.optflag("", "no-null", "no null relay run");
@@ -385,6 +398,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "null-mmsg",
             "range",
             "kernel-forward",
+            "perf",
         ],
         &[Mode::Media],
     )?;
@@ -474,6 +488,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         status_rate: num(&m, "status-rate", 0)?,
         range,
         kernel_forward: m.opt_present("kernel-forward"),
+        perf: m.opt_present("perf"),
         sipnat: m
             .opt_str("sipnat")
             .map_or_else(default_sipnat, PathBuf::from),
@@ -506,6 +521,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     }
     if o.seconds == 0 || o.seconds > 3600 {
         return Err("--seconds must be 1..=3600".into());
+    }
+    if o.perf && which("perf").is_none() {
+        return Err("--perf: perf is not installed (Debian: linux-perf)".into());
     }
     if o.registrations > bench_core::MAX_BENCH_REGISTRATIONS {
         return Err(format!(
@@ -1122,6 +1140,88 @@ fn wait_for_handover(lab: &Lab, control: &Path, want: u64) -> Result<Duration, S
         HANDOVER_WAIT.as_secs()
     );
     Ok(t0.elapsed())
+}
+
+/// CLOCK_MONOTONIC in seconds: the clock of `perf record -k CLOCK_MONOTONIC`.
+fn monotonic_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: out-pointer to a valid local.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// `--perf`: sample every CPU (`-a`) with the `cpu-clock` software event
+/// every [`PERF_PERIOD_NS`], with kernel call chains (enough to tell
+/// softirq from the rest) and CLOCK_MONOTONIC time stamps, into `data`.
+fn start_perf(data: &Path, log: &Path) -> Result<Child, String> {
+    let log = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    Command::new("perf")
+        .args([
+            "record",
+            "-a",
+            "-g",
+            "--kernel-callchains",
+            "-k",
+            "CLOCK_MONOTONIC",
+        ])
+        .args(["-e", "cpu-clock", "-c", &PERF_PERIOD_NS.to_string(), "-o"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start perf: {e}"))
+}
+
+/// Stop `perf record` (SIGINT: it writes its file and exits).
+fn stop_perf(mut perf: Child) -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: kill(2) of our own child, not reaped yet.
+    unsafe { libc::kill(perf.id() as libc::pid_t, libc::SIGINT) };
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        match perf.try_wait() {
+            // perf writes its file, then dies of the SIGINT it was sent
+            Ok(Some(st)) if st.success() || st.signal() == Some(libc::SIGINT) => return Ok(()),
+            Ok(Some(st)) => return Err(format!("perf record failed ({st})")),
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                stop_child(&mut perf, Duration::ZERO);
+                return Err("perf record did not stop".into());
+            }
+        }
+    }
+}
+
+/// The samples of `data` between `from` and `to` (CLOCK_MONOTONIC s),
+/// split by [`bench_core::perf_split`].
+fn perf_samples(
+    data: &Path,
+    (from, to): (f64, f64),
+    proxy: u32,
+    generator: u32,
+) -> Result<bench_core::PerfSplit, String> {
+    let out = Command::new("perf")
+        .args(["script", "-F", "pid,cpu,time,ip,sym", "--ns", "--time"])
+        .arg(format!("{from:.9},{to:.9}"))
+        .arg("-i")
+        .arg(data)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run perf script: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("perf script failed ({})", out.status));
+    }
+    Ok(bench_core::perf_split(
+        &String::from_utf8_lossy(&out.stdout),
+        proxy,
+        generator,
+    ))
 }
 
 fn binary_bytes(pid: u32) -> Option<u64> {
@@ -2371,7 +2471,10 @@ fn media_run_in(
     let len = bench_core::RTP_HEADER + o.payload as usize;
     let mut window = (0.0, 0.0, 0.0, 0.0, Duration::ZERO); // cpu0, cpu1, gen0, gen1, length
     let mut stats = (Vec::new(), Vec::new()); // /proc/stat at both ends
+    let mut stats_wall = 0.0; // seconds between the two readings
     let mut kernel = (KernelState::default(), KernelState::default());
+    let mut perf_span = (0.0, 0.0); // the window in CLOCK_MONOTONIC s
+    let perf_data = work.join("perf.data");
     let control = work.join("control.sock");
     let want = flows.len() as u64;
     let (tx, rx, res) = std::thread::scope(|sc| {
@@ -2387,22 +2490,36 @@ fn media_run_in(
                 run.kernel_wait_s = wait_for_handover(&lab, &control, want)?.as_secs_f64();
                 kernel.0 = kernel_state(&lab, &control);
             }
+            let perf = if o.perf {
+                let p = start_perf(&perf_data, &work.join("perf.log"))?;
+                sleep_checked(PERF_SETUP)?;
+                Some(p)
+            } else {
+                None
+            };
             let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
             stats.0 = proc_stat();
+            let t_stat = Instant::now();
             let gen0 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
             let t_open = Instant::now();
+            let mono_open = monotonic_s();
             win.start.store(now_ns(), Relaxed);
             sleep_checked(o.measure)?;
             win.end.store(now_ns(), Relaxed);
             let length = t_open.elapsed();
+            perf_span = (mono_open, monotonic_s());
             // every call up: the most sockets the run needs
             (run.kernel_sockets, run.kernel_kb) = kernel_socket_memory(pid);
             let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
             stats.1 = proc_stat();
+            stats_wall = t_stat.elapsed().as_secs_f64();
             let gen1 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
             window = (cpu0, cpu1, gen0, gen1, length);
             if kernel_forward {
                 kernel.1 = kernel_state(&lab, &control);
+            }
+            if let Some(p) = perf {
+                stop_perf(p)?;
             }
             Ok(())
         })();
@@ -2466,12 +2583,29 @@ fn media_run_in(
     run.softirq_s = cw.softirq as f64 * tick;
     run.softirq_proxy_cpu_s = proxy_cpu.map(|_| cw.softirq_proxy_cpu as f64 * tick);
     run.busy_s = cw.busy as f64 * tick;
+    run.busy_exact_s = (cw.cpus as f64 * stats_wall - cw.idle as f64 * tick).max(0.0);
     run.sys_cpu_s = run.cpu_s + run.softirq_s;
     run.sys_cpu_ns_per_pkt = if rx.delivered_in_window > 0 {
         run.sys_cpu_s * 1e9 / rx.delivered_in_window as f64
     } else {
         0.0
     };
+    if o.perf {
+        let split = perf_samples(&perf_data, perf_span, pid, std::process::id())?;
+        run.perf = Some(split);
+        run.perf_period_ns = PERF_PERIOD_NS;
+        run.softirq_perf_s = split.softirq_outside_s(run.gen_cpu_s);
+        run.sys_perf_s = run.softirq_perf_s.map(|s| run.cpu_s + s);
+        let pkts = rx.delivered_in_window as f64;
+        if pkts > 0.0 {
+            run.sys_perf_ns_per_pkt = run.sys_perf_s.map(|s| s * 1e9 / pkts);
+            run.gen_own_ns_per_pkt = (split.generator > 0).then(|| {
+                let own = 1.0 - split.generator_softirq as f64 / split.generator as f64;
+                run.gen_cpu_s * own * 1e9 / pkts
+            });
+        }
+        let _ = fs::remove_file(&perf_data);
+    }
     if kernel_forward {
         let (k0, k1) = kernel;
         run.kernel_channels_start = k0.channels;
@@ -2939,6 +3073,21 @@ fn write_report(
         md.push_str("## Media relay\n\n");
         md.push_str(&bench_core::media_table(media));
         md.push('\n');
+        if media.iter().any(|r| r.calls > 0) {
+            md.push_str(
+                "## System-wide CPU per packet\n\n\
+                 The proxy's CPU plus the softirq time of every CPU in the window, per packet \
+                 delivered. `stat`: the softirq column of `/proc/stat`, tick-sampled here (see \
+                 softirq_clock; softirq the kernel runs inside the proxy is counted twice). \
+                 `perf` (`--perf`): the softirq outside the proxy from perf's samples, scaled to \
+                 the generator's CPU clock; `generator` is the generator's own work, which must \
+                 come out about equal for every proxy. `machine`: all CPUs' exact busy time \
+                 (wall minus idle), the generator included; `tick / exact`: how much of it the \
+                 tick-sampled columns saw.\n\n",
+            );
+            md.push_str(&bench_core::system_table(media));
+            md.push('\n');
+        }
     }
     if !setup.is_empty() {
         md.push_str("## Call setup\n\n");
