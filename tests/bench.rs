@@ -398,6 +398,8 @@ fn smoke_media_and_setup() {
     assert_eq!(k.count("kernel_channels_start"), 2, "{stderr}");
     assert_eq!(k.count("kernel_channels"), 2, "{stderr}");
     assert_eq!(k.count("kernel_taken_back"), 0, "{stderr}");
+    assert_eq!(k.count("kernel_missed"), 0, "{stderr}");
+    assert_eq!(k.count("kernel_failed"), 0, "{stderr}");
     assert_eq!(k.num("relayed_in_window"), Some(0.0), "{stderr}");
     assert!(k.count("received") > 0, "{stderr}");
     assert_eq!(k.count("received"), k.count("sent"), "{stderr}");

@@ -823,14 +823,19 @@ pub struct MediaRun {
     /// Kernel-forwarding runs: the channels the kernel carried when the
     /// window opened and when it closed (sipnat's `status json`
     /// `relay.kernel.channels`, else its nftables map), the seconds waited
-    /// for them after the warm-up, sipnat's handovers and take-backs so
-    /// far (at the end), and the packets sipnat relayed itself in the
-    /// window (`relay.forwarded_packets`); `None` where not readable.
+    /// for them after the warm-up, sipnat's counters at the end of the
+    /// window (`relay.kernel.*`: handovers; take-backs for a reason of the
+    /// rules, `taken_back`; because the latched source's packets still
+    /// reached its socket after the handover, `missed`; handovers that
+    /// failed), and the packets sipnat relayed itself in the window
+    /// (`relay.forwarded_packets`); `None` where not readable.
     pub kernel_channels_start: Option<u64>,
     pub kernel_channels: Option<u64>,
     pub kernel_wait_s: f64,
     pub kernel_handovers: Option<u64>,
     pub kernel_taken_back: Option<u64>,
+    pub kernel_missed: Option<u64>,
+    pub kernel_failed: Option<u64>,
     pub relayed_in_window: Option<u64>,
     /// `--perf`: the samples of `perf record -a -g -e cpu-clock` in the
     /// window ([`perf_split`]), one per `perf_period_ns` of a CPU's time;
@@ -1015,6 +1020,8 @@ fn media_json(r: &MediaRun) -> String {
         ("kernel_wait_s", json_f64(r.kernel_wait_s)),
         ("kernel_handovers", json_opt_u64(r.kernel_handovers)),
         ("kernel_taken_back", json_opt_u64(r.kernel_taken_back)),
+        ("kernel_missed", json_opt_u64(r.kernel_missed)),
+        ("kernel_failed", json_opt_u64(r.kernel_failed)),
         ("relayed_in_window", json_opt_u64(r.relayed_in_window)),
         ("perf_period_ns", r.perf_period_ns.to_string()),
         ("perf_samples", json_opt_u64(r.perf.map(|p| p.samples))),
@@ -1180,6 +1187,21 @@ pub fn media_table(runs: &[MediaRun]) -> String {
     md_table(&header, 1, rows)
 }
 
+/// The `in kernel` cell: the channels the kernel carried at the end of
+/// the window, and sipnat's missed and failed handovers when there were
+/// any; `—` for a run without `--kernel-forward`, `?` when unreadable.
+fn kernel_cell(r: &MediaRun) -> String {
+    let Some(n) = r.kernel_channels.filter(|_| r.kernel_forward) else {
+        return if r.kernel_forward { "?" } else { "—" }.into();
+    };
+    let mut cell = n.to_string();
+    let (missed, failed) = (r.kernel_missed.unwrap_or(0), r.kernel_failed.unwrap_or(0));
+    if missed > 0 || failed > 0 {
+        let _ = write!(cell, " ({missed} missed, {failed} failed)");
+    }
+    cell
+}
+
 /// System-wide CPU per packet of the media runs, one row per run: the
 /// proxy's own (its CPU clock); the softirq time of all CPUs from
 /// `/proc/stat` and proxy + softirq; with `--perf` the same from perf's
@@ -1213,11 +1235,7 @@ pub fn system_table(runs: &[MediaRun]) -> String {
             vec![
                 md_cell(&r.proxy),
                 r.calls.to_string(),
-                match (r.kernel_forward, r.kernel_channels) {
-                    (false, _) => "—".into(),
-                    (true, None) => "?".into(),
-                    (true, Some(n)) => n.to_string(),
-                },
+                kernel_cell(r),
                 r.relayed_in_window.map_or("—".into(), |v| v.to_string()),
                 fmt_f(r.cpu_ns_per_pkt, 0),
                 fmt_f(per_pkt(r.softirq_s), 0),
@@ -2134,7 +2152,20 @@ softirq 1 2 3 4 5 6 7 8 9 10 11
             assert_eq!(l.matches(" | ").count(), cols, "{l}");
         }
         assert!(lines[3].contains("sip\\|nat") && lines[3].contains("| 1.30 |"));
+        runs[1].kernel_forward = true;
+        runs[1].kernel_channels = Some(249);
+        runs[1].kernel_missed = Some(1);
+        runs[1].kernel_failed = Some(3);
+        runs[2].kernel_forward = true;
         let sys = system_table(&runs);
+        assert!(sys.contains("| 249 (1 missed, 3 failed) |"), "{sys}");
+        assert!(
+            sys.lines()
+                .nth(4)
+                .unwrap_or_default()
+                .contains("| 100 | ? |"),
+            "{sys}"
+        );
         assert_eq!(sys.lines().count(), 2 + 3);
         assert!(
             sys.lines()

@@ -26,7 +26,9 @@
 //!   lasts until they are in the kernel, and the result says how many were
 //!   (see [`kernel_state`]). Every run also has the system-wide CPU per
 //!   packet: the proxy's CPU plus the softirq time of all CPUs in the
-//!   window (see [`proc_stat`]).
+//!   window, from `/proc/stat` (see [`proc_stat`]) and, with `--perf`,
+//!   from perf's samples ([`start_perf`], `bench_core::PerfSplit`), and
+//!   the machine's exact busy time.
 //! * `setup`: call setups per second with sipp (`tests/bench/uac.xml`,
 //!   `uas.xml`) through the proxy, and the proxy's CPU per call; over UDP
 //!   (the default) or `--transport tcp`: sipp `-t t1` on both sides, so the
@@ -55,7 +57,11 @@
 //! sockets, the same for every proxy; softirq work the kernel does inside
 //! the proxy's own system calls (its sends' delivery on its CPU) is in the
 //! proxy's CPU time as well, so the sum counts that part twice
-//! (`softirq_proxy_cpu_s` bounds it).
+//! (`softirq_proxy_cpu_s` bounds it). The tick is also fooled by this
+//! load, which is periodic with a period that divides the tick's: here the
+//! tick-sampled busy time of the CPUs was 0.08–0.9 of their exact busy
+//! time (wall minus the NO_HZ idle clock, `busy_exact_s`). `--perf`
+//! counts softirq from perf's samples instead (`tests/bench/README.md`).
 //!
 //! What it does NOT do: assert any speed (it only measures), SIP over TCP
 //! outside the setup mode (the media mode's own SIP is UDP), TLS,
@@ -1063,6 +1069,8 @@ struct KernelState {
     channels: Option<u64>,
     handovers: Option<u64>,
     taken_back: Option<u64>,
+    missed: Option<u64>,
+    failed: Option<u64>,
     relayed: Option<u64>,
 }
 
@@ -1089,6 +1097,8 @@ fn kernel_state(lab: &Lab, control: &Path) -> KernelState {
                 channels: Some(channels),
                 handovers: n("relay.kernel.handovers"),
                 taken_back: n("relay.kernel.taken_back"),
+                missed: n("relay.kernel.missed"),
+                failed: n("relay.kernel.failed"),
                 relayed: n("relay.forwarded_packets"),
             };
         }
@@ -2313,9 +2323,12 @@ fn media_run(
         let kernel = match (run.kernel_forward, run.kernel_channels) {
             (false, _) => String::new(),
             (true, c) => format!(
-                ", {} of {} channels in the kernel",
+                ", {} of {} channels in the kernel (handovers {}, missed {}, failed {})",
                 c.map_or("?".into(), |c| c.to_string()),
-                calls
+                calls,
+                run.kernel_handovers.map_or("?".into(), |c| c.to_string()),
+                run.kernel_missed.map_or("?".into(), |c| c.to_string()),
+                run.kernel_failed.map_or("?".into(), |c| c.to_string()),
             ),
         };
         eprintln!(
@@ -2612,6 +2625,8 @@ fn media_run_in(
         run.kernel_channels = k1.channels;
         run.kernel_handovers = k1.handovers;
         run.kernel_taken_back = k1.taken_back;
+        run.kernel_missed = k1.missed;
+        run.kernel_failed = k1.failed;
         run.relayed_in_window = k0.relayed.zip(k1.relayed).map(|(a, b)| b.saturating_sub(a));
     }
     run.peak_rss_kb = peak_rss_kb(pid);
