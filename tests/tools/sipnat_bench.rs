@@ -59,7 +59,7 @@
 //! proxy's CPU time as well, so the sum counts that part twice
 //! (`softirq_proxy_cpu_s` bounds it). The tick is also fooled by this
 //! load, which is periodic with a period that divides the tick's: here the
-//! tick-sampled busy time of the CPUs was 0.08–0.9 of their exact busy
+//! tick-sampled busy time of the CPUs was 0.05–1.3 times their exact busy
 //! time (wall minus the NO_HZ idle clock, `busy_exact_s`). `--perf`
 //! counts softirq from perf's samples instead (`tests/bench/README.md`).
 //!
