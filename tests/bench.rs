@@ -7,9 +7,12 @@
 //!   example): a media run with a few calls through sipnat and through the
 //!   null relay, short sipp call-setup runs over UDP and over TCP, and 300
 //!   calls while `status json` is asked 100 times a second on sipnat's
-//!   control socket (no packet may be lost, no query fail), and sipnat idle
+//!   control socket (no packet may be lost, no query fail), sipnat idle
 //!   with the relay range 10000-59999 (it starts; only its spare pairs are
-//!   sockets, issue 15), in network namespaces.
+//!   sockets, issue 15), and 2 calls with `--kernel-forward` (the router
+//!   forwards IP, so sipnat hands both streams to the kernel before the
+//!   window and relays nothing itself in it, losing nothing), in network
+//!   namespaces.
 //!   The media run sends 70 REGISTERs first, more than one LAN address may
 //!   hold in sipnat (64), so they must come from three addresses.
 //!   It checks that every run is reported and consistent (packets arrived,
@@ -284,11 +287,20 @@ fn smoke_media_and_setup() {
         assert!(p("lat_p50_us") > 0.0, "{name}: no latency measured");
         assert!(p("cpu_s") >= 0.0 && p("delivered_pps") > 0.0, "{name}");
         assert!(r.count("peak_rss_kb") > 0, "{name}: no VmHWM");
+        // system-wide CPU: the proxy's and the softirq time of all CPUs
+        assert!(p("softirq_s") >= 0.0, "{name}");
+        assert!(
+            (p("sys_cpu_s") - p("cpu_s") - p("softirq_s")).abs() < 1e-9,
+            "{name}: system-wide = proxy + softirq"
+        );
+        assert!(p("sys_cpu_ns_per_pkt") >= p("cpu_ns_per_pkt"), "{name}");
+        assert_eq!(r.get("kernel_forward"), Some(&Json::Bool(false)), "{name}");
+        assert_eq!(r.get("kernel_channels"), Some(&Json::Null), "{name}");
     }
     let sip = &runs[0];
     assert!(
-        sip.num("ratio_to_null").is_some(),
-        "sipnat has a ratio to the null relay"
+        sip.num("ratio_to_null").is_some() && sip.num("sys_ratio_to_null").is_some(),
+        "sipnat has ratios to the null relay"
     );
     assert!(sip.count("binary_bytes") > 0, "sipnat's binary size");
     // sipnat's sockets with every call up: SIP over UDP and TCP, a pair per
@@ -344,6 +356,57 @@ fn smoke_media_and_setup() {
         idle.count("kernel_sockets"),
         idle.num("kernel_kb").unwrap_or(0.0)
     );
+
+    // kernel forwarding (issue 15): with the router forwarding IP, both
+    // calls' streams are in the kernel for the whole window, sipnat relays
+    // nothing itself in it, and not one packet is lost to the handover
+    let kernel_dir = base.join("kernel");
+    let (out, prefix) = run_tool(
+        &tool,
+        &[
+            "media",
+            "--calls",
+            "2",
+            "--kernel-forward",
+            "--no-null",
+            "--warmup-s",
+            "1",
+            "--measure-s",
+            "1",
+            "--sipnat",
+            sipnat,
+            "--out",
+            &kernel_dir.display().to_string(),
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        leftover_namespaces(&prefix).is_empty(),
+        "namespaces left behind"
+    );
+    assert!(
+        out.status.success(),
+        "sipnat-bench media --kernel-forward failed:\n{stderr}"
+    );
+    let j = report(&kernel_dir);
+    let runs = j.arr("media");
+    assert_eq!(runs.len(), 1, "sipnat alone\n{stderr}");
+    let k = &runs[0];
+    assert_eq!(k.get("kernel_forward"), Some(&Json::Bool(true)));
+    assert_eq!(k.count("setup_failed"), 0, "{stderr}");
+    assert_eq!(k.count("kernel_channels_start"), 2, "{stderr}");
+    assert_eq!(k.count("kernel_channels"), 2, "{stderr}");
+    assert_eq!(k.count("kernel_taken_back"), 0, "{stderr}");
+    assert_eq!(k.count("kernel_missed"), 0, "{stderr}");
+    assert_eq!(k.count("kernel_failed"), 0, "{stderr}");
+    assert_eq!(k.num("relayed_in_window"), Some(0.0), "{stderr}");
+    assert!(k.count("received") > 0, "{stderr}");
+    assert_eq!(k.count("received"), k.count("sent"), "{stderr}");
+    assert_eq!(k.count("lost"), 0, "{stderr}");
+    assert_eq!(k.count("wrong_source"), 0, "{stderr}");
+    let md = fs::read_to_string(kernel_dir.join("results.md")).expect("results.md");
+    assert!(md.contains("| in kernel |"), "{md}");
 
     // setup: sipp, 20 calls/s for 2 s through sipnat, over UDP then TCP
     let (out, prefix) = run_tool(

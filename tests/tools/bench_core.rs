@@ -17,7 +17,11 @@
 //!   ([`parse_stat_cpu_ticks`]), `kB` lines of `/proc/PID/status`
 //!   ([`parse_status_kb`], for VmHWM / VmRSS), and the kernel's memory for
 //!   sockets: `inuse` of `/proc/net/sockstat` ([`parse_sockstat_inuse`]) and
-//!   the slab objects one socket takes ([`socket_slab_bytes`]).
+//!   the slab objects one socket takes ([`socket_slab_bytes`]); the
+//!   per-CPU time of `/proc/stat` ([`parse_proc_stat`], [`cpu_window`]:
+//!   softirq time for the system-wide CPU per packet); the elements of
+//!   sipnat's nftables map ([`nft_map_elements`]); the samples of
+//!   `perf script` split by task and softirq ([`perf_split`]).
 //! * SIPp 3.6.1 `-trace_stat` CSV parsing ([`parse_sipp_stats`]).
 //! * Which LAN address sends which REGISTER ([`reg_host`], [`reg_hosts`],
 //!   [`extra_host_ip`]): [`REGS_PER_HOST`] per address, as from an office
@@ -498,6 +502,174 @@ pub fn socket_slab_bytes(slabinfo: &str, proto: &str) -> Option<u64> {
     Some(total)
 }
 
+/// One `cpuN` line of `/proc/stat` (proc(5)), in USER_HZ units: `busy` is
+/// user + nice + system + irq + softirq (guest time is inside user; idle,
+/// iowait and steal are not busy), `softirq` the softirq column alone,
+/// `idle` idle + iowait. Without `CONFIG_IRQ_TIME_ACCOUNTING` (and
+/// `VIRT_CPU_ACCOUNTING`) the busy columns are sampled at the timer tick;
+/// idle and iowait are measured (the NO_HZ idle clock) on a kernel with
+/// NO_HZ, so wall time minus `idle` is the CPU's exact busy time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    pub busy: u64,
+    pub softirq: u64,
+    pub idle: u64,
+}
+
+/// The per-CPU lines of `/proc/stat`: `(N, ticks)` for every `cpuN` line
+/// (the `cpu` total line is skipped). Lines too short to hold the softirq
+/// column are skipped.
+pub fn parse_proc_stat(stat: &str) -> Vec<(usize, CpuTicks)> {
+    stat.lines()
+        .filter_map(|line| {
+            let mut it = line.split_ascii_whitespace();
+            let n: usize = it.next()?.strip_prefix("cpu")?.parse().ok()?;
+            let v: Vec<u64> = it.take(7).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+            // user nice system idle iowait irq softirq
+            let &[user, nice, system, idle, iowait, irq, softirq] = v.as_slice() else {
+                return None;
+            };
+            Some((
+                n,
+                CpuTicks {
+                    busy: user + nice + system + irq + softirq,
+                    softirq,
+                    idle: idle + iowait,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What the CPUs did between two readings of `/proc/stat`, in ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuWindow {
+    /// Softirq time of all CPUs.
+    pub softirq: u64,
+    /// The part of `softirq` on `proxy_cpu` (0 without one).
+    pub softirq_proxy_cpu: u64,
+    /// Busy time of all CPUs, from the tick-sampled columns.
+    pub busy: u64,
+    /// Idle time of all CPUs (idle + iowait, measured under NO_HZ).
+    pub idle: u64,
+    /// CPUs in both readings.
+    pub cpus: u64,
+}
+
+/// The difference of two [`parse_proc_stat`] readings, CPU by CPU (a CPU
+/// missing from either reading counts nothing; a counter that went back,
+/// which the kernel does not do, counts 0).
+pub fn cpu_window(
+    before: &[(usize, CpuTicks)],
+    after: &[(usize, CpuTicks)],
+    proxy_cpu: Option<usize>,
+) -> CpuWindow {
+    let mut w = CpuWindow::default();
+    for (n, a) in after {
+        let Some((_, b)) = before.iter().find(|(m, _)| m == n) else {
+            continue;
+        };
+        let softirq = a.softirq.saturating_sub(b.softirq);
+        w.softirq += softirq;
+        w.busy += a.busy.saturating_sub(b.busy);
+        w.idle += a.idle.saturating_sub(b.idle);
+        w.cpus += 1;
+        if proxy_cpu == Some(*n) {
+            w.softirq_proxy_cpu += softirq;
+        }
+    }
+    w
+}
+
+/// The number of elements of an nftables map as `nft list map` prints it
+/// (`elements = { k : v, k : v }`, possibly over several lines); `None`
+/// when the text holds no map; 0 for a map without an `elements` line.
+/// sipnat's map `ip sipnat streams` holds two elements per channel in the
+/// kernel (one per direction, `src/driver/fastpath.rs`).
+pub fn nft_map_elements(text: &str) -> Option<u64> {
+    if !text.contains("map ") {
+        return None;
+    }
+    let Some(start) = text.find("elements = {") else {
+        return Some(0);
+    };
+    let rest = &text[start + "elements = {".len()..];
+    let body = &rest[..rest.find('}').unwrap_or(rest.len())];
+    Some(body.matches(" : ").count() as u64)
+}
+
+/// Kernel functions that run softirqs: a sample with one of them in its
+/// call chain was taken in softirq context (`handle_softirqs` since Linux
+/// 6.8, `__do_softirq` before).
+pub const SOFTIRQ_FRAMES: [&str; 2] = ["handle_softirqs", "__do_softirq"];
+
+/// Samples of a `perf record -a -g -e cpu-clock` window, as `perf script
+/// -F pid,cpu,time,ip,sym` prints them, by whose they are and whether
+/// they were taken in softirq context ([`SOFTIRQ_FRAMES`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerfSplit {
+    /// Every sample (idle included).
+    pub samples: u64,
+    /// The proxy's process (softirq run inside it included), and the part
+    /// in softirq.
+    pub proxy: u64,
+    pub proxy_softirq: u64,
+    /// The load generator's process, and the part in softirq.
+    pub generator: u64,
+    pub generator_softirq: u64,
+    /// Softirq in any other context: ksoftirqd, other tasks, or an
+    /// interrupt that came while the CPU was idle.
+    pub other_softirq: u64,
+    /// Not softirq, not the proxy, not the generator, not idle.
+    pub other: u64,
+}
+
+/// Split the samples of `perf script -F pid,cpu,time,ip,sym` output (a
+/// header line `PID [CPU] TIME:`, then one tab-indented line per frame of
+/// its call chain, `ADDR SYMBOL`; a blank line ends a sample) by process
+/// (`proxy`, `generator`, pid 0 the idle task) and softirq context.
+pub fn perf_split(script: &str, proxy: u32, generator: u32) -> PerfSplit {
+    let mut s = PerfSplit::default();
+    let mut cur: Option<(u32, bool)> = None;
+    let mut close = |cur: &mut Option<(u32, bool)>| {
+        let Some((pid, softirq)) = cur.take() else {
+            return;
+        };
+        s.samples += 1;
+        match (pid, softirq) {
+            (p, si) if p == proxy && p != 0 => {
+                s.proxy += 1;
+                s.proxy_softirq += u64::from(si);
+            }
+            (p, si) if p == generator && p != 0 => {
+                s.generator += 1;
+                s.generator_softirq += u64::from(si);
+            }
+            (_, true) => s.other_softirq += 1,
+            (0, false) => {}
+            (_, false) => s.other += 1,
+        }
+    };
+    for line in script.lines() {
+        if line.trim().is_empty() {
+            close(&mut cur);
+        } else if !line.starts_with('\t') {
+            // a header: "  1234 [001] 60017.113501534: " (pid, or pid/tid)
+            close(&mut cur);
+            cur = line
+                .split_ascii_whitespace()
+                .next()
+                .and_then(|p| p.split('/').next()?.parse().ok())
+                .map(|pid| (pid, false));
+        } else if let Some((_, softirq)) = cur.as_mut() {
+            let sym = line.split_ascii_whitespace().nth(1).unwrap_or("");
+            *softirq |= SOFTIRQ_FRAMES.contains(&sym);
+        }
+    }
+    close(&mut cur);
+    s
+}
+
 // ------------------------------------------------------------------ sipp
 
 /// Cumulative counters of a SIPp run, from its `-trace_stat` file.
@@ -628,6 +800,79 @@ pub struct MediaRun {
     pub status_queries: u64,
     pub status_failed: u64,
     pub status_max_ms: f64,
+    /// Softirq time of all CPUs in the window (`/proc/stat`, sampled at
+    /// the timer tick: see [`cpu_window`]), and the part of it on the
+    /// proxy's CPU (`None` when the proxy was not pinned).
+    pub softirq_s: f64,
+    pub softirq_proxy_cpu_s: Option<f64>,
+    /// Busy time of all CPUs in the window, the whole machine, the load
+    /// generator included (context): from the tick-sampled columns of
+    /// `/proc/stat`, and exact (the CPUs' time in the window minus their
+    /// idle and iowait, which NO_HZ measures). `busy_s / busy_exact_s`
+    /// says how much of the machine's work the tick saw.
+    pub busy_s: f64,
+    pub busy_exact_s: f64,
+    /// System-wide CPU: `cpu_s + softirq_s`, and that per packet delivered
+    /// in the window, and divided by the null relay's (as `ratio_to_null`).
+    pub sys_cpu_s: f64,
+    pub sys_cpu_ns_per_pkt: f64,
+    pub sys_ratio_to_null: Option<f64>,
+    /// `--kernel-forward`: the router namespace forwarded IP in this run,
+    /// so a proxy could hand its streams to the kernel.
+    pub kernel_forward: bool,
+    /// Kernel-forwarding runs: the channels the kernel carried when the
+    /// window opened and when it closed (sipnat's `status json`
+    /// `relay.kernel.channels`, else its nftables map), the seconds waited
+    /// for them after the warm-up, sipnat's counters at the end of the
+    /// window (`relay.kernel.*`: handovers; take-backs for a reason of the
+    /// rules, `taken_back`; because the latched source's packets still
+    /// reached its socket after the handover, `missed`; handovers that
+    /// failed), and the packets sipnat relayed itself in the window
+    /// (`relay.forwarded_packets`); `None` where not readable.
+    pub kernel_channels_start: Option<u64>,
+    pub kernel_channels: Option<u64>,
+    pub kernel_wait_s: f64,
+    pub kernel_handovers: Option<u64>,
+    pub kernel_taken_back: Option<u64>,
+    pub kernel_missed: Option<u64>,
+    pub kernel_failed: Option<u64>,
+    pub relayed_in_window: Option<u64>,
+    /// `--perf`: the samples of `perf record -a -g -e cpu-clock` in the
+    /// window ([`perf_split`]), one per `perf_period_ns` of a CPU's time;
+    /// `None` without.
+    pub perf: Option<PerfSplit>,
+    pub perf_period_ns: u64,
+    /// System-wide CPU with perf: the proxy's CPU clock (softirq run inside
+    /// it included) plus the softirq of every other context (the
+    /// generator's system calls, ksoftirqd, an interrupt of the idle CPU),
+    /// which is the generator's CPU clock times the share of its samples
+    /// in softirq, plus the other softirq samples scaled alike
+    /// ([`PerfSplit::softirq_outside_s`]); in s, per packet delivered in
+    /// the window, and divided by the null relay's. The generator's own
+    /// work (its CPU clock minus that softirq) per packet is the check:
+    /// the same load costs it the same whatever the proxy, so it must be
+    /// about equal for every proxy of one invocation.
+    pub softirq_perf_s: Option<f64>,
+    pub gen_own_ns_per_pkt: Option<f64>,
+    pub sys_perf_s: Option<f64>,
+    pub sys_perf_ns_per_pkt: Option<f64>,
+    pub sys_perf_ratio_to_null: Option<f64>,
+}
+
+impl PerfSplit {
+    /// The softirq time outside the proxy, in s, for a generator whose CPU
+    /// clock said `gen_cpu_s`: that clock times the generator's samples in
+    /// softirq, plus the other contexts' softirq samples, over all the
+    /// generator's samples. Scaling the shares by the clock, not the
+    /// samples by their period, keeps the figure right where perf misses
+    /// samples (here: a third of a busy CPU's, on this virtual machine),
+    /// as long as it misses softirq and the rest alike. `None` without
+    /// generator samples.
+    pub fn softirq_outside_s(&self, gen_cpu_s: f64) -> Option<f64> {
+        (self.generator > 0).then(|| {
+            gen_cpu_s * (self.generator_softirq + self.other_softirq) as f64 / self.generator as f64
+        })
+    }
 }
 
 /// One call-setup-rate run (sipp).
@@ -658,25 +903,39 @@ pub const NULL_PROXY: &str = "null";
 
 /// For every run whose proxy is not "null": `ratio_to_null` = its
 /// `cpu_ns_per_pkt` / the `cpu_ns_per_pkt` of the first "null" run with the
-/// same calls, pps and payload; `None` when there is no such run or its
-/// value is not a positive finite number. "null" runs are left untouched.
+/// same calls, pps and payload, and `sys_ratio_to_null` and
+/// `sys_perf_ratio_to_null` the same of `sys_cpu_ns_per_pkt` and
+/// `sys_perf_ns_per_pkt`; `None` when there is no such run or its value is
+/// not a positive finite number. "null" runs are left untouched.
 pub fn fill_ratios(runs: &mut [MediaRun]) {
-    let floors: Vec<(u32, u32, u32, f64)> = runs
+    type Floor = (u32, u32, u32, f64, f64, Option<f64>);
+    let floors: Vec<Floor> = runs
         .iter()
         .filter(|r| r.proxy == NULL_PROXY)
-        .map(|r| (r.calls, r.pps, r.payload, r.cpu_ns_per_pkt))
+        .map(|r| {
+            (
+                r.calls,
+                r.pps,
+                r.payload,
+                r.cpu_ns_per_pkt,
+                r.sys_cpu_ns_per_pkt,
+                r.sys_perf_ns_per_pkt,
+            )
+        })
         .collect();
+    let ratio = |v: f64, floor: Option<f64>| match floor {
+        Some(f) if f > 0.0 && f.is_finite() && v.is_finite() => Some(v / f),
+        _ => None,
+    };
     for r in runs.iter_mut().filter(|r| r.proxy != NULL_PROXY) {
         let floor = floors
             .iter()
-            .find(|f| (f.0, f.1, f.2) == (r.calls, r.pps, r.payload))
-            .map(|f| f.3);
-        r.ratio_to_null = match floor {
-            Some(f) if f > 0.0 && f.is_finite() && r.cpu_ns_per_pkt.is_finite() => {
-                Some(r.cpu_ns_per_pkt / f)
-            }
-            _ => None,
-        };
+            .find(|f| (f.0, f.1, f.2) == (r.calls, r.pps, r.payload));
+        r.ratio_to_null = ratio(r.cpu_ns_per_pkt, floor.map(|f| f.3));
+        r.sys_ratio_to_null = ratio(r.sys_cpu_ns_per_pkt, floor.map(|f| f.4));
+        r.sys_perf_ratio_to_null = r
+            .sys_perf_ns_per_pkt
+            .and_then(|v| ratio(v, floor.and_then(|f| f.5)));
     }
 }
 
@@ -745,6 +1004,50 @@ fn media_json(r: &MediaRun) -> String {
         ("status_queries", r.status_queries.to_string()),
         ("status_failed", r.status_failed.to_string()),
         ("status_max_ms", json_f64(r.status_max_ms)),
+        ("softirq_s", json_f64(r.softirq_s)),
+        ("softirq_proxy_cpu_s", json_opt_f64(r.softirq_proxy_cpu_s)),
+        ("busy_s", json_f64(r.busy_s)),
+        ("busy_exact_s", json_f64(r.busy_exact_s)),
+        ("sys_cpu_s", json_f64(r.sys_cpu_s)),
+        ("sys_cpu_ns_per_pkt", json_f64(r.sys_cpu_ns_per_pkt)),
+        ("sys_ratio_to_null", json_opt_f64(r.sys_ratio_to_null)),
+        ("kernel_forward", r.kernel_forward.to_string()),
+        (
+            "kernel_channels_start",
+            json_opt_u64(r.kernel_channels_start),
+        ),
+        ("kernel_channels", json_opt_u64(r.kernel_channels)),
+        ("kernel_wait_s", json_f64(r.kernel_wait_s)),
+        ("kernel_handovers", json_opt_u64(r.kernel_handovers)),
+        ("kernel_taken_back", json_opt_u64(r.kernel_taken_back)),
+        ("kernel_missed", json_opt_u64(r.kernel_missed)),
+        ("kernel_failed", json_opt_u64(r.kernel_failed)),
+        ("relayed_in_window", json_opt_u64(r.relayed_in_window)),
+        ("perf_period_ns", r.perf_period_ns.to_string()),
+        ("perf_samples", json_opt_u64(r.perf.map(|p| p.samples))),
+        ("perf_proxy", json_opt_u64(r.perf.map(|p| p.proxy))),
+        (
+            "perf_proxy_softirq",
+            json_opt_u64(r.perf.map(|p| p.proxy_softirq)),
+        ),
+        ("perf_gen", json_opt_u64(r.perf.map(|p| p.generator))),
+        (
+            "perf_gen_softirq",
+            json_opt_u64(r.perf.map(|p| p.generator_softirq)),
+        ),
+        (
+            "perf_other_softirq",
+            json_opt_u64(r.perf.map(|p| p.other_softirq)),
+        ),
+        ("perf_other", json_opt_u64(r.perf.map(|p| p.other))),
+        ("softirq_perf_s", json_opt_f64(r.softirq_perf_s)),
+        ("gen_own_ns_per_pkt", json_opt_f64(r.gen_own_ns_per_pkt)),
+        ("sys_perf_s", json_opt_f64(r.sys_perf_s)),
+        ("sys_perf_ns_per_pkt", json_opt_f64(r.sys_perf_ns_per_pkt)),
+        (
+            "sys_perf_ratio_to_null",
+            json_opt_f64(r.sys_perf_ratio_to_null),
+        ),
     ])
 }
 
@@ -878,6 +1181,76 @@ pub fn media_table(runs: &[MediaRun]) -> String {
                 r.kernel_kb.map_or("—".into(), |v| fmt_f(v, 0)),
                 r.binary_bytes.map_or("—".into(), |v| v.to_string()),
                 r.setup_failed.to_string(),
+            ]
+        })
+        .collect();
+    md_table(&header, 1, rows)
+}
+
+/// The `in kernel` cell: the channels the kernel carried at the end of
+/// the window, and sipnat's missed and failed handovers when there were
+/// any; `—` for a run without `--kernel-forward`, `?` when unreadable.
+fn kernel_cell(r: &MediaRun) -> String {
+    let Some(n) = r.kernel_channels.filter(|_| r.kernel_forward) else {
+        return if r.kernel_forward { "?" } else { "—" }.into();
+    };
+    let mut cell = n.to_string();
+    let (missed, failed) = (r.kernel_missed.unwrap_or(0), r.kernel_failed.unwrap_or(0));
+    if missed > 0 || failed > 0 {
+        let _ = write!(cell, " ({missed} missed, {failed} failed)");
+    }
+    cell
+}
+
+/// System-wide CPU per packet of the media runs, one row per run: the
+/// proxy's own (its CPU clock); the softirq time of all CPUs from
+/// `/proc/stat` and proxy + softirq; with `--perf` the same from perf's
+/// samples scaled to the CPU clocks (nothing counted twice) and the
+/// generator's own work, the check ([`MediaRun::sys_perf_s`]); the whole
+/// machine's exact busy time, and how much of it the tick saw; `in kernel`
+/// and `relayed` for `--kernel-forward`.
+pub fn system_table(runs: &[MediaRun]) -> String {
+    let header = [
+        "proxy",
+        "calls",
+        "in kernel",
+        "relayed in window",
+        "CPU ns/pkt",
+        "softirq ns/pkt (stat)",
+        "system ns/pkt (stat)",
+        "× null",
+        "softirq ns/pkt (perf)",
+        "system ns/pkt (perf)",
+        "× null (perf)",
+        "generator ns/pkt (perf)",
+        "machine ns/pkt",
+        "tick / exact",
+    ];
+    let rows = runs
+        .iter()
+        .map(|r| {
+            let pkts = r.delivered_pps * r.measure_s;
+            let per_pkt = |s: f64| if pkts > 0.0 { s * 1e9 / pkts } else { f64::NAN };
+            let opt = |v: Option<f64>, d: usize| v.map_or("—".into(), |v| fmt_f(v, d));
+            vec![
+                md_cell(&r.proxy),
+                r.calls.to_string(),
+                kernel_cell(r),
+                r.relayed_in_window.map_or("—".into(), |v| v.to_string()),
+                fmt_f(r.cpu_ns_per_pkt, 0),
+                fmt_f(per_pkt(r.softirq_s), 0),
+                fmt_f(r.sys_cpu_ns_per_pkt, 0),
+                opt(r.sys_ratio_to_null, 2),
+                opt(r.softirq_perf_s.map(per_pkt), 0),
+                opt(r.sys_perf_ns_per_pkt, 0),
+                opt(r.sys_perf_ratio_to_null, 2),
+                opt(r.gen_own_ns_per_pkt, 0),
+                fmt_f(per_pkt(r.busy_exact_s), 0),
+                if r.busy_exact_s > 0.0 {
+                    fmt_f(r.busy_s / r.busy_exact_s, 2)
+                } else {
+                    "—".into()
+                },
             ]
         })
         .collect();
@@ -1546,10 +1919,176 @@ mod tests {
         runs.push(other_pps);
         fill_ratios(&mut runs);
         assert_eq!(runs[1].ratio_to_null, Some(1.3));
+        assert_eq!(runs[1].sys_ratio_to_null, None); // the floor's is 0
         assert_eq!(runs[2].ratio_to_null, None);
         assert_eq!(runs[4].ratio_to_null, None);
         assert_eq!(runs[5].ratio_to_null, None);
         assert_eq!(runs[0].ratio_to_null, None); // null itself untouched
+    }
+
+    #[test]
+    fn system_wide_ratio_uses_the_floors_system_wide_figure() {
+        let mut null = run("null", 250, 10_000.0, 50.0);
+        null.sys_cpu_ns_per_pkt = 16_000.0;
+        let mut kernel = run("sipnat", 250, 40.0, 30.0);
+        kernel.sys_cpu_ns_per_pkt = 4_000.0;
+        kernel.sys_perf_ns_per_pkt = Some(2_000.0);
+        let mut runs = vec![kernel, null.clone()];
+        fill_ratios(&mut runs);
+        assert_eq!(runs[0].ratio_to_null, Some(0.004));
+        assert_eq!(runs[0].sys_ratio_to_null, Some(0.25));
+        assert_eq!(runs[0].sys_perf_ratio_to_null, None); // the floor has none
+        assert_eq!(runs[1].sys_ratio_to_null, None);
+        runs[1].sys_perf_ns_per_pkt = Some(8_000.0);
+        fill_ratios(&mut runs);
+        assert_eq!(runs[0].sys_perf_ratio_to_null, Some(0.25));
+        assert_eq!(runs[1].sys_perf_ratio_to_null, None);
+    }
+
+    /// `perf script -F pid,cpu,time,ip,sym` of four samples: the proxy
+    /// (pid 300) in softirq, the generator (pid 200) sending, with the
+    /// softirq the send ran, the idle CPU, and ksoftirqd (pid 15).
+    const PERF_SCRIPT: &str = "   300 [001] 60019.1: 
+\tffffffff81eba50d net_rx_action
+\tffffffff813697dd handle_softirqs
+\tffffffff813691eb do_softirq.part.0
+\tffffffff81e81c88 __sys_sendmmsg
+
+   200 [000] 60019.2: 
+\tffffffff81eba50d ip_rcv
+\tffffffff813697dd handle_softirqs
+\tffffffff81e81c88 __sys_sendmmsg
+
+   200 [000] 60019.3: 
+\t           156bd build_packet
+
+     0 [000] 60019.4: 
+\tffffffff8225295b pv_native_safe_halt
+\tffffffff82254475 default_idle
+
+    15 [001] 60019.5: 
+\tffffffff813697dd __do_softirq
+\tffffffff813697dd run_ksoftirqd
+
+  4242/4243 [001] 60019.6: 
+\tffffffff8225295b memcpy
+";
+
+    #[test]
+    fn perf_samples_split_by_task_and_softirq() {
+        let s = perf_split(PERF_SCRIPT, 300, 200);
+        assert_eq!(
+            s,
+            PerfSplit {
+                samples: 6,
+                proxy: 1,
+                proxy_softirq: 1,
+                generator: 2,
+                generator_softirq: 1,
+                other_softirq: 1,
+                other: 1,
+            }
+        );
+        // softirq in the proxy is the proxy's (not outside it); the
+        // generator's 2 samples stand for its 3 s of CPU clock
+        assert_eq!(s.softirq_outside_s(3.0), Some(3.0 * (1 + 1) as f64 / 2.0));
+        assert_eq!(PerfSplit::default().softirq_outside_s(3.0), None);
+        assert_eq!(perf_split("", 1, 2), PerfSplit::default());
+    }
+
+    /// /proc/stat of a 2-CPU machine (Linux 6.18: ten columns).
+    const PROC_STAT: &str = "cpu  2269531 109278 582712 8670074 22946 0 48302 8857 0 0
+cpu0 996078 51199 274836 4493983 6579 0 22573 4590 0 0
+cpu1 1273453 58078 307876 4176090 16366 3 25729 4267 0 0
+intr 123 0 0
+ctxt 456
+softirq 1 2 3 4 5 6 7 8 9 10 11
+";
+
+    #[test]
+    fn proc_stat_per_cpu_busy_and_softirq() {
+        let v = parse_proc_stat(PROC_STAT);
+        assert_eq!(
+            v,
+            vec![
+                (
+                    0,
+                    CpuTicks {
+                        busy: 996078 + 51199 + 274836 + 22573,
+                        softirq: 22573,
+                        idle: 4493983 + 6579
+                    }
+                ),
+                (
+                    1,
+                    CpuTicks {
+                        busy: 1273453 + 58078 + 307876 + 3 + 25729,
+                        softirq: 25729,
+                        idle: 4176090 + 16366
+                    }
+                ),
+            ]
+        );
+        // an old kernel's short line, garbage, and the total line: skipped
+        assert!(
+            parse_proc_stat("cpu0 1 2 3 4\ncpuX 1 2 3 4 5 6 7\ncpu 1 2 3 4 5 6 7\n").is_empty()
+        );
+    }
+
+    #[test]
+    fn cpu_window_sums_cpus_and_splits_the_proxys() {
+        let t = |busy, softirq, idle| CpuTicks {
+            busy,
+            softirq,
+            idle,
+        };
+        let before = [(0, t(100, 10, 1000)), (1, t(200, 20, 2000))];
+        let after = [
+            (0, t(150, 40, 1100)),
+            (1, t(260, 25, 2010)),
+            (2, t(5, 5, 5)),
+        ];
+        let w = cpu_window(&before, &after, Some(1));
+        assert_eq!(
+            w,
+            CpuWindow {
+                softirq: 30 + 5,
+                softirq_proxy_cpu: 5,
+                busy: 50 + 60,
+                idle: 100 + 10,
+                cpus: 2,
+            }
+        );
+        assert_eq!(cpu_window(&before, &after, None).softirq_proxy_cpu, 0);
+        // a counter going back counts nothing (the two CPUs still count)
+        assert_eq!(
+            cpu_window(&after, &before, Some(0)),
+            CpuWindow {
+                cpus: 2,
+                ..CpuWindow::default()
+            }
+        );
+    }
+
+    #[test]
+    fn nft_map_elements_counted() {
+        let two = "table ip sipnat {
+\tmap streams {
+\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
+\t\telements = { 10.77.1.2 . 40000 . 20000 : 198.51.100.2 . 40000,
+\t\t\t     198.51.100.2 . 40000 . 20000 : 10.77.1.2 . 40000 }
+\t}
+}
+";
+        assert_eq!(nft_map_elements(two), Some(2));
+        let empty = "table ip sipnat {
+\tmap streams {
+\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
+\t}
+}
+";
+        assert_eq!(nft_map_elements(empty), Some(0));
+        assert_eq!(nft_map_elements(""), None);
     }
 
     #[test]
@@ -1584,6 +2123,8 @@ mod tests {
         assert!(j.contains("\"proxy_tcp\": \"tcp.accepted 1 tcp.opened 1\""));
         assert!(!j.contains("NaN") && !j.contains("inf"));
         assert_eq!(j.matches("\"cpu_ns_per_pkt\"").count(), 2);
+        assert_eq!(j.matches("\"sys_cpu_ns_per_pkt\"").count(), 2);
+        assert!(j.contains("\"kernel_forward\": false") && j.contains("\"kernel_channels\": null"));
         assert_eq!(j.matches("\"cpu_us_per_call\"").count(), 1);
         // Balanced braces and brackets (no string here contains them).
         assert_eq!(j.matches('{').count(), j.matches('}').count());
@@ -1611,6 +2152,27 @@ mod tests {
             assert_eq!(l.matches(" | ").count(), cols, "{l}");
         }
         assert!(lines[3].contains("sip\\|nat") && lines[3].contains("| 1.30 |"));
+        runs[1].kernel_forward = true;
+        runs[1].kernel_channels = Some(249);
+        runs[1].kernel_missed = Some(1);
+        runs[1].kernel_failed = Some(3);
+        runs[2].kernel_forward = true;
+        let sys = system_table(&runs);
+        assert!(sys.contains("| 249 (1 missed, 3 failed) |"), "{sys}");
+        assert!(
+            sys.lines()
+                .nth(4)
+                .unwrap_or_default()
+                .contains("| 100 | ? |"),
+            "{sys}"
+        );
+        assert_eq!(sys.lines().count(), 2 + 3);
+        assert!(
+            sys.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("| system ns/pkt (perf) |")
+        );
         let s = setup_table(&[SetupRun::default(), SetupRun::default()]);
         assert_eq!(s.lines().count(), 4);
         assert!(s.lines().next().unwrap_or_default().contains("CPU µs/call"));

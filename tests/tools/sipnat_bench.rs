@@ -20,7 +20,15 @@
 //!   namespace, `/proc/PID/net/sockstat`, times the slab objects one socket
 //!   takes, `/proc/slabinfo`: [`kernel_socket_memory`]) with every call up,
 //!   and binary size. `--calls 0` measures a SIP proxy idle (after its
-//!   REGISTERs), `--range` sets its relay port range.
+//!   REGISTERs), `--range` sets its relay port range. `--kernel-forward`
+//!   lets the router namespace forward IP for the SIP proxies' runs, so
+//!   sipnat hands the streams to nftables (issue 15); the warm-up then
+//!   lasts until they are in the kernel, and the result says how many were
+//!   (see [`kernel_state`]). Every run also has the system-wide CPU per
+//!   packet: the proxy's CPU plus the softirq time of all CPUs in the
+//!   window, from `/proc/stat` (see [`proc_stat`]) and, with `--perf`,
+//!   from perf's samples ([`start_perf`], `bench_core::PerfSplit`), and
+//!   the machine's exact busy time.
 //! * `setup`: call setups per second with sipp (`tests/bench/uac.xml`,
 //!   `uas.xml`) through the proxy, and the proxy's CPU per call; over UDP
 //!   (the default) or `--transport tcp`: sipp `-t t1` on both sides, so the
@@ -41,7 +49,19 @@
 //! CPU time: the proxy's process CPU clock (`clock_getcpuclockid`, the same
 //! user + system time `/proc/PID/stat` reports, but in ns instead of clock
 //! ticks, which matters for short windows); `/proc/PID/stat` when that clock
-//! cannot be read.
+//! cannot be read. Softirq time: the `softirq` column of `/proc/stat`, all
+//! CPUs. Without `CONFIG_IRQ_TIME_ACCOUNTING` the kernel samples it at the
+//! timer tick (the tick that lands in softirq context counts a whole tick),
+//! so it is exact only on average: use windows of many seconds. It holds
+//! the kernel's forwarding, and also the delivery into the generator's own
+//! sockets, the same for every proxy; softirq work the kernel does inside
+//! the proxy's own system calls (its sends' delivery on its CPU) is in the
+//! proxy's CPU time as well, so the sum counts that part twice
+//! (`softirq_proxy_cpu_s` bounds it). The tick is also fooled by this
+//! load, which is periodic with a period that divides the tick's: here the
+//! tick-sampled busy time of the CPUs was 0.05–1.3 times their exact busy
+//! time (wall minus the NO_HZ idle clock, `busy_exact_s`). `--perf`
+//! counts softirq from perf's samples instead (`tests/bench/README.md`).
 //!
 //! What it does NOT do: assert any speed (it only measures), SIP over TCP
 //! outside the setup mode (the media mode's own SIP is UDP), TLS,
@@ -75,7 +95,7 @@ usage:
                      [--warmup-s 3] [--measure-s 10] [--setup-rate 200] [--registrations 0]
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
                      [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
-                     [--status-rate 0] [--range LOW-HIGH]
+                     [--status-rate 0] [--range LOW-HIGH] [--kernel-forward] [--perf]
   sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp]] [--sipnat PATH]
                      [--proxy NAME=CMD]... [--no-sipnat] [--no-pin] [--out DIR] [--keep]
                      [--repo DIR]
@@ -88,6 +108,14 @@ usage:
                     'PATH -f -c {conf} --control {dir}/control.sock'.
   --status-rate N   media mode: ask sipnat 'status json' on its control socket N times a
                     second during the measurement window (counted in the result)
+  --kernel-forward  media mode: the router namespace forwards IP (net.ipv4.ip_forward=1) for
+                    the SIP proxies' runs, so sipnat hands the calls' streams to the kernel
+                    (nftables); the warm-up lasts until they are there (at most 30 s more)
+                    and the result counts them. The null relay's runs stay as they are.
+  --perf            media mode: sample every CPU with perf (cpu-clock, call chains) during the
+                    window, for a system-wide CPU per packet that counts softirq from the
+                    samples instead of /proc/stat's tick (which this benchmark's periodic
+                    load can fool); needs perf
   --range LOW-HIGH  media mode: the SIP proxies' RTP port range (default 20000 to
                     20000 + 4 N + 99); --calls 0 measures such a proxy idle (after its
                     REGISTERs, no call), the null relay is not run then
@@ -136,6 +164,18 @@ const SIP_SOCK_BUF: i32 = 4 << 20;
 const REG_SOCK_BUF: i32 = 256 << 10;
 /// After the sender stops, how long the receiver keeps reading.
 const DRAIN: Duration = Duration::from_millis(300);
+/// `--kernel-forward`: the longest wait, after the warm-up, for the calls'
+/// streams to be in the kernel, and the pause after they are (sipnat
+/// still relays, for a second after the handover, packets that were on
+/// their way: `HANDOVER_GRACE` of `src/relay/kernel.rs`).
+const HANDOVER_WAIT: Duration = Duration::from_secs(30);
+const HANDOVER_SETTLE: Duration = Duration::from_secs(1);
+/// `--perf`: the sampling period, in ns of a CPU's time: about 1 kHz, a
+/// prime, so the samples do not keep step with the 4 ms timer tick or the
+/// 20 ms packet interval.
+const PERF_PERIOD_NS: u64 = 999_983;
+/// `--perf`: how long perf gets to set up before the window opens.
+const PERF_SETUP: Duration = Duration::from_secs(1);
 
 // One LAN address sends no more REGISTERs than sipnat lets one host hold.
 const _: () =
@@ -236,6 +276,10 @@ struct Opts {
     status_rate: u32,
     /// The SIP proxies' relay port range (media mode); `None`: sized by calls.
     range: Option<(u16, u16)>,
+    /// Media mode: the router forwards IP for the SIP proxies' runs.
+    kernel_forward: bool,
+    /// Media mode: sample the CPUs with perf during the window.
+    perf: bool,
     registrations: u32,
     sipnat: PathBuf,
     extra: Vec<(String, String)>,
@@ -283,6 +327,12 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     g.optopt("", "registrations", "REGISTERs before the calls", "N");
     g.optopt("", "status-rate", "status queries per second", "N");
     g.optopt("", "range", "the SIP proxies' RTP port range", "LOW-HIGH");
+    g.optflag(
+        "",
+        "kernel-forward",
+        "the router forwards IP for the SIP proxies' runs",
+    );
+    g.optflag("", "perf", "sample the CPUs with perf during the window");
     g.optopt("", "sipnat", "sipnat binary", "PATH");
     g.optmulti("", "proxy", "another proxy under test", "NAME=CMD");
     g.optflag("", "no-null", "no null relay run");
@@ -353,6 +403,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             "no-null",
             "null-mmsg",
             "range",
+            "kernel-forward",
+            "perf",
         ],
         &[Mode::Media],
     )?;
@@ -441,6 +493,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         registrations: num(&m, "registrations", 0)?,
         status_rate: num(&m, "status-rate", 0)?,
         range,
+        kernel_forward: m.opt_present("kernel-forward"),
+        perf: m.opt_present("perf"),
         sipnat: m
             .opt_str("sipnat")
             .map_or_else(default_sipnat, PathBuf::from),
@@ -473,6 +527,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     }
     if o.seconds == 0 || o.seconds > 3600 {
         return Err("--seconds must be 1..=3600".into());
+    }
+    if o.perf && which("perf").is_none() {
+        return Err("--perf: perf is not installed (Debian: linux-perf)".into());
     }
     if o.registrations > bench_core::MAX_BENCH_REGISTRATIONS {
         return Err(format!(
@@ -718,6 +775,23 @@ impl Lab {
             return Err(format!(
                 "adding {} LAN addresses failed: {}",
                 addrs.len(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// `sysctl -w SETTING` (`name=value`) in namespace `role`.
+    fn sysctl(&self, role: char, setting: &str) -> Result<(), String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns(role), "sysctl", "-qw", setting])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run sysctl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "sysctl -w {setting} in {} failed: {}",
+                self.ns(role),
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
@@ -977,6 +1051,187 @@ fn kernel_socket_memory(pid: u32) -> (Option<u64>, Option<f64>) {
         .zip(tcp.zip(bench_core::socket_slab_bytes(&slabinfo, "TCP")))
         .map(|((u, ub), (t, tb))| (u * ub + t * tb) as f64 / 1024.0);
     (sockets, bytes)
+}
+
+/// The per-CPU lines of `/proc/stat` now (empty when unreadable): the
+/// softirq time of the system-wide CPU per packet. On a kernel without
+/// `CONFIG_IRQ_TIME_ACCOUNTING` (this benchmark's machine) the columns
+/// are sampled at the timer tick, in USER_HZ units ([`clk_tck`]).
+fn proc_stat() -> Vec<(usize, bench_core::CpuTicks)> {
+    bench_core::parse_proc_stat(&fs::read_to_string("/proc/stat").unwrap_or_default())
+}
+
+/// What a kernel-forwarding run reads of the proxy: the channels the
+/// kernel carries, and, from sipnat's control socket, its handovers and
+/// take-backs so far and the packets it relayed itself.
+#[derive(Debug, Default, Clone, Copy)]
+struct KernelState {
+    channels: Option<u64>,
+    handovers: Option<u64>,
+    taken_back: Option<u64>,
+    missed: Option<u64>,
+    failed: Option<u64>,
+    relayed: Option<u64>,
+}
+
+/// [`KernelState`] now: `status json` on the control socket (sipnat, and a
+/// `--proxy` run with `--control {dir}/control.sock`), else the elements
+/// of sipnat's nftables map in the router namespace (two per channel), else
+/// nothing known.
+fn kernel_state(lab: &Lab, control: &Path) -> KernelState {
+    use std::io::{Read, Write};
+    let status = std::os::unix::net::UnixStream::connect(control)
+        .and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(b"status json\n")?;
+            let mut a = String::new();
+            s.read_to_string(&mut a)?;
+            Ok(a)
+        })
+        .ok()
+        .and_then(|a| load_core::Json::parse(&a).ok());
+    if let Some(j) = status {
+        let n = |path: &str| j.num(path).map(|v| v as u64);
+        if let Some(channels) = n("relay.kernel.channels") {
+            return KernelState {
+                channels: Some(channels),
+                handovers: n("relay.kernel.handovers"),
+                taken_back: n("relay.kernel.taken_back"),
+                missed: n("relay.kernel.missed"),
+                failed: n("relay.kernel.failed"),
+                relayed: n("relay.forwarded_packets"),
+            };
+        }
+    }
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns('r'),
+            "nft",
+            "list",
+            "map",
+            "ip",
+            "sipnat",
+            "streams",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    KernelState {
+        channels: out
+            .ok()
+            .and_then(|o| bench_core::nft_map_elements(&String::from_utf8_lossy(&o.stdout)))
+            .map(|e| e / 2),
+        ..KernelState::default()
+    }
+}
+
+/// After the warm-up of a kernel-forwarding run: wait until the kernel
+/// carries `want` channels (sipnat hands a stream over within about a
+/// second of two-way media, scanning its table in 2 s), then
+/// [`HANDOVER_SETTLE`] more, so that packets relayed while the rules went
+/// in are outside the window. Gives up after [`HANDOVER_WAIT`] (the result
+/// then shows how many made it). Returns the time waited.
+fn wait_for_handover(lab: &Lab, control: &Path, want: u64) -> Result<Duration, String> {
+    let t0 = Instant::now();
+    let mut last = KernelState::default();
+    while t0.elapsed() < HANDOVER_WAIT {
+        last = kernel_state(lab, control);
+        if last.channels.is_some_and(|c| c >= want) {
+            sleep_checked(HANDOVER_SETTLE)?;
+            return Ok(t0.elapsed());
+        }
+        sleep_checked(Duration::from_millis(100))?;
+    }
+    eprintln!(
+        "sipnat-bench: only {} of {want} channels in the kernel after {} s more warm-up; measuring anyway",
+        last.channels.map_or("?".to_string(), |c| c.to_string()),
+        HANDOVER_WAIT.as_secs()
+    );
+    Ok(t0.elapsed())
+}
+
+/// CLOCK_MONOTONIC in seconds: the clock of `perf record -k CLOCK_MONOTONIC`.
+fn monotonic_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: out-pointer to a valid local.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// `--perf`: sample every CPU (`-a`) with the `cpu-clock` software event
+/// every [`PERF_PERIOD_NS`], with kernel call chains (enough to tell
+/// softirq from the rest) and CLOCK_MONOTONIC time stamps, into `data`.
+fn start_perf(data: &Path, log: &Path) -> Result<Child, String> {
+    let log = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    Command::new("perf")
+        .args([
+            "record",
+            "-a",
+            "-g",
+            "--kernel-callchains",
+            "-k",
+            "CLOCK_MONOTONIC",
+        ])
+        .args(["-e", "cpu-clock", "-c", &PERF_PERIOD_NS.to_string(), "-o"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start perf: {e}"))
+}
+
+/// Stop `perf record` (SIGINT: it writes its file and exits).
+fn stop_perf(mut perf: Child) -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: kill(2) of our own child, not reaped yet.
+    unsafe { libc::kill(perf.id() as libc::pid_t, libc::SIGINT) };
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        match perf.try_wait() {
+            // perf writes its file, then dies of the SIGINT it was sent
+            Ok(Some(st)) if st.success() || st.signal() == Some(libc::SIGINT) => return Ok(()),
+            Ok(Some(st)) => return Err(format!("perf record failed ({st})")),
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                stop_child(&mut perf, Duration::ZERO);
+                return Err("perf record did not stop".into());
+            }
+        }
+    }
+}
+
+/// The samples of `data` between `from` and `to` (CLOCK_MONOTONIC s),
+/// split by [`bench_core::perf_split`].
+fn perf_samples(
+    data: &Path,
+    (from, to): (f64, f64),
+    proxy: u32,
+    generator: u32,
+) -> Result<bench_core::PerfSplit, String> {
+    let out = Command::new("perf")
+        .args(["script", "-F", "pid,cpu,time,ip,sym", "--ns", "--time"])
+        .arg(format!("{from:.9},{to:.9}"))
+        .arg("-i")
+        .arg(data)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run perf script: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("perf script failed ({})", out.status));
+    }
+    Ok(bench_core::perf_split(
+        &String::from_utf8_lossy(&out.stdout),
+        proxy,
+        generator,
+    ))
 }
 
 fn binary_bytes(pid: u32) -> Option<u64> {
@@ -2065,9 +2320,24 @@ fn media_run(
     finish_work_dir(ctx, &work, r.is_ok());
     let r = r.map_err(|e| format!("{name}: {e}"));
     if let Ok(run) = &r {
+        let kernel = match (run.kernel_forward, run.kernel_channels) {
+            (false, _) => String::new(),
+            (true, c) => format!(
+                ", {} of {} channels in the kernel (handovers {}, missed {}, failed {})",
+                c.map_or("?".into(), |c| c.to_string()),
+                calls,
+                run.kernel_handovers.map_or("?".into(), |c| c.to_string()),
+                run.kernel_missed.map_or("?".into(), |c| c.to_string()),
+                run.kernel_failed.map_or("?".into(), |c| c.to_string()),
+            ),
+        };
         eprintln!(
-            "sipnat-bench: {name}: {:.0} pps delivered, loss {:.3} %, p99 {:.0} µs, {:.0} ns CPU/packet",
-            run.delivered_pps, run.loss_pct, run.lat_p99_us, run.cpu_ns_per_pkt
+            "sipnat-bench: {name}: {:.0} pps delivered, loss {:.3} %, p99 {:.0} µs, {:.0} ns CPU/packet, {:.0} system-wide{kernel}",
+            run.delivered_pps,
+            run.loss_pct,
+            run.lat_p99_us,
+            run.cpu_ns_per_pkt,
+            run.sys_cpu_ns_per_pkt
         );
     }
     r
@@ -2084,6 +2354,12 @@ fn media_run_in(
     let o = &ctx.opts;
     let high = relay_high(calls);
     let mut lab = Lab::up(&ctx.topo, work)?;
+    // --kernel-forward: the router forwards IP, so sipnat may hand the
+    // streams to the kernel; the null relay stays the userspace floor
+    let kernel_forward = o.kernel_forward && matches!(p.kind, ProxyKind::Sip(_));
+    if kernel_forward {
+        lab.sysctl('r', "net.ipv4.ip_forward=1")?;
+    }
     if matches!(p.kind, ProxyKind::Sip(_)) {
         let (low, high) = range.unwrap_or((RELAY_LOW, high));
         fs::write(work.join("proxy.conf"), proxy_conf(work, low, high))
@@ -2103,6 +2379,7 @@ fn media_run_in(
         pps: o.pps,
         payload: o.payload,
         registrations: regs,
+        kernel_forward,
         ..MediaRun::default()
     };
 
@@ -2206,7 +2483,13 @@ fn media_run_in(
     let (stop_tx, stop_rx) = (AtomicBool::new(false), AtomicBool::new(false));
     let len = bench_core::RTP_HEADER + o.payload as usize;
     let mut window = (0.0, 0.0, 0.0, 0.0, Duration::ZERO); // cpu0, cpu1, gen0, gen1, length
+    let mut stats = (Vec::new(), Vec::new()); // /proc/stat at both ends
+    let mut stats_wall = 0.0; // seconds between the two readings
+    let mut kernel = (KernelState::default(), KernelState::default());
+    let mut perf_span = (0.0, 0.0); // the window in CLOCK_MONOTONIC s
+    let perf_data = work.join("perf.data");
     let control = work.join("control.sock");
+    let want = flows.len() as u64;
     let (tx, rx, res) = std::thread::scope(|sc| {
         let tx = sc.spawn(|| sender(&socks, &flows, calls as usize, o.pps, len, &win, &stop_tx));
         let rx = sc.spawn(|| receiver(&socks.rtp_lan, &socks.rtp_wan, &expect, &win, &stop_rx));
@@ -2216,18 +2499,41 @@ fn media_run_in(
         });
         let res = (|| -> Result<(), String> {
             sleep_checked(o.warmup)?;
+            if kernel_forward {
+                run.kernel_wait_s = wait_for_handover(&lab, &control, want)?.as_secs_f64();
+                kernel.0 = kernel_state(&lab, &control);
+            }
+            let perf = if o.perf {
+                let p = start_perf(&perf_data, &work.join("perf.log"))?;
+                sleep_checked(PERF_SETUP)?;
+                Some(p)
+            } else {
+                None
+            };
             let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
+            stats.0 = proc_stat();
+            let t_stat = Instant::now();
             let gen0 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
             let t_open = Instant::now();
+            let mono_open = monotonic_s();
             win.start.store(now_ns(), Relaxed);
             sleep_checked(o.measure)?;
             win.end.store(now_ns(), Relaxed);
             let length = t_open.elapsed();
+            perf_span = (mono_open, monotonic_s());
             // every call up: the most sockets the run needs
             (run.kernel_sockets, run.kernel_kb) = kernel_socket_memory(pid);
             let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
+            stats.1 = proc_stat();
+            stats_wall = t_stat.elapsed().as_secs_f64();
             let gen1 = proc_cpu_s(std::process::id()).unwrap_or(0.0);
             window = (cpu0, cpu1, gen0, gen1, length);
+            if kernel_forward {
+                kernel.1 = kernel_state(&lab, &control);
+            }
+            if let Some(p) = perf {
+                stop_perf(p)?;
+            }
             Ok(())
         })();
         stop_tx.store(true, Relaxed);
@@ -2283,6 +2589,46 @@ fn media_run_in(
         0.0
     };
     run.gen_cpu_s = (gen1 - gen0).max(0.0);
+    // system-wide: the proxy plus the softirq time of every CPU
+    let proxy_cpu = PIN.get().copied().flatten();
+    let cw = bench_core::cpu_window(&stats.0, &stats.1, proxy_cpu);
+    let tick = 1.0 / clk_tck();
+    run.softirq_s = cw.softirq as f64 * tick;
+    run.softirq_proxy_cpu_s = proxy_cpu.map(|_| cw.softirq_proxy_cpu as f64 * tick);
+    run.busy_s = cw.busy as f64 * tick;
+    run.busy_exact_s = (cw.cpus as f64 * stats_wall - cw.idle as f64 * tick).max(0.0);
+    run.sys_cpu_s = run.cpu_s + run.softirq_s;
+    run.sys_cpu_ns_per_pkt = if rx.delivered_in_window > 0 {
+        run.sys_cpu_s * 1e9 / rx.delivered_in_window as f64
+    } else {
+        0.0
+    };
+    if o.perf {
+        let split = perf_samples(&perf_data, perf_span, pid, std::process::id())?;
+        run.perf = Some(split);
+        run.perf_period_ns = PERF_PERIOD_NS;
+        run.softirq_perf_s = split.softirq_outside_s(run.gen_cpu_s);
+        run.sys_perf_s = run.softirq_perf_s.map(|s| run.cpu_s + s);
+        let pkts = rx.delivered_in_window as f64;
+        if pkts > 0.0 {
+            run.sys_perf_ns_per_pkt = run.sys_perf_s.map(|s| s * 1e9 / pkts);
+            run.gen_own_ns_per_pkt = (split.generator > 0).then(|| {
+                let own = 1.0 - split.generator_softirq as f64 / split.generator as f64;
+                run.gen_cpu_s * own * 1e9 / pkts
+            });
+        }
+        let _ = fs::remove_file(&perf_data);
+    }
+    if kernel_forward {
+        let (k0, k1) = kernel;
+        run.kernel_channels_start = k0.channels;
+        run.kernel_channels = k1.channels;
+        run.kernel_handovers = k1.handovers;
+        run.kernel_taken_back = k1.taken_back;
+        run.kernel_missed = k1.missed;
+        run.kernel_failed = k1.failed;
+        run.relayed_in_window = k0.relayed.zip(k1.relayed).map(|(a, b)| b.saturating_sub(a));
+    }
     run.peak_rss_kb = peak_rss_kb(pid);
     run.binary_bytes = match p.kind {
         ProxyKind::Sip(_) => binary_bytes(pid),
@@ -2662,7 +3008,45 @@ fn meta(ctx: &Ctx, cmdline: &str) -> Vec<(&'static str, String)> {
             "latency",
             "kernel receive time (SO_TIMESTAMPNS) minus send time, CLOCK_REALTIME".into(),
         ),
+        ("softirq_clock", softirq_clock()),
     ]
+}
+
+/// How this kernel accounts softirq time in `/proc/stat`: precisely with
+/// `CONFIG_IRQ_TIME_ACCOUNTING`, else by sampling at the timer tick.
+fn softirq_clock() -> String {
+    let release = command_output("uname", &["-r"]);
+    let config = fs::read_to_string(format!("/boot/config-{release}"))
+        .ok()
+        .or_else(|| {
+            Command::new("zcat")
+                .arg("/proc/config.gz")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        })
+        .unwrap_or_default();
+    let hz = config
+        .lines()
+        .find_map(|l| l.strip_prefix("CONFIG_HZ="))
+        .unwrap_or("?");
+    let how = if config.contains("CONFIG_IRQ_TIME_ACCOUNTING=y") {
+        format!(
+            "exact (CONFIG_IRQ_TIME_ACCOUNTING), shown in USER_HZ={}",
+            clk_tck()
+        )
+    } else if config.contains("# CONFIG_IRQ_TIME_ACCOUNTING is not set") {
+        format!(
+            "sampled at the timer tick (no CONFIG_IRQ_TIME_ACCOUNTING, CONFIG_HZ={hz}), shown in USER_HZ={}",
+            clk_tck()
+        )
+    } else {
+        "unknown (no kernel config found)".to_string()
+    };
+    format!("/proc/stat softirq column, all CPUs: {how}")
 }
 
 /// Write results.json, results.md and sweep.svg. `errors` are the runs that
@@ -2704,6 +3088,21 @@ fn write_report(
         md.push_str("## Media relay\n\n");
         md.push_str(&bench_core::media_table(media));
         md.push('\n');
+        if media.iter().any(|r| r.calls > 0) {
+            md.push_str(
+                "## System-wide CPU per packet\n\n\
+                 The proxy's CPU plus the softirq time of every CPU in the window, per packet \
+                 delivered. `stat`: the softirq column of `/proc/stat`, tick-sampled here (see \
+                 softirq_clock; softirq the kernel runs inside the proxy is counted twice). \
+                 `perf` (`--perf`): the softirq outside the proxy from perf's samples, scaled to \
+                 the generator's CPU clock; `generator` is the generator's own work, which must \
+                 come out about equal for every proxy. `machine`: all CPUs' exact busy time \
+                 (wall minus idle), the generator included; `tick / exact`: how much of it the \
+                 tick-sampled columns saw.\n\n",
+            );
+            md.push_str(&bench_core::system_table(media));
+            md.push('\n');
+        }
     }
     if !setup.is_empty() {
         md.push_str("## Call setup\n\n");
