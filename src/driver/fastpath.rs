@@ -47,7 +47,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 pub const MARK: u32 = 0x2000_0000;
 
 /// The longest wait for the kernel's answer.
-const ANSWER: libc::suseconds_t = 200_000;
+const ANSWER: u32 = 200_000;
 /// Requests and answers: a dump comes in pieces of at most
 /// NLMSG_GOODSIZE (≤ 8 KiB) or the largest read buffer offered, this one.
 const BUF: usize = 8192;
@@ -181,7 +181,7 @@ impl FastPath {
         let fd = sys::netlink_socket(libc::NETLINK_NETFILTER, 0, false)?;
         let tv = libc::timeval {
             tv_sec: 0,
-            tv_usec: ANSWER,
+            tv_usec: ANSWER as _,
         };
         // SAFETY: fd is an open socket; `tv` is a timeval that lives
         // across the call.

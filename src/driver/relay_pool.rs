@@ -23,9 +23,18 @@ use std::time::{Duration, Instant};
 pub(super) const KERNEL_SCAN: Duration = Duration::from_millis(500);
 const KERNEL_SCAN_SLOTS: usize = 512;
 
-/// How often the kernel's flows are read back (their counters keep the
-/// streams alive: `rtp_timeout`).
-const KERNEL_POLL: Duration = Duration::from_secs(2);
+/// How often, at most, the kernel's flows are read back (their counters
+/// keep the streams alive: `rtp_timeout`): every quarter of `rtp_timeout`,
+/// at least every second, at most every 10 s. Each reading is one ctnetlink
+/// dump filtered by sipnat's mark, for which the kernel walks its whole
+/// conntrack table (about 9 ms with the 262,144 buckets of the benchmark's
+/// machine, far less with a router's table): it was every 2 s, which was
+/// most of sipnat's own CPU with every stream in the kernel.
+const KERNEL_POLL: Duration = Duration::from_secs(10);
+
+fn kernel_poll(rtp_timeout: u32) -> Duration {
+    (Duration::from_secs(u64::from(rtp_timeout)) / 4).clamp(Duration::from_secs(1), KERNEL_POLL)
+}
 
 /// The router's address on each side (LAN, WAN), for the conntrack entries
 /// the userspace relay's packets made.
@@ -108,20 +117,21 @@ impl Daemon {
 
     /// The kernel's part, every [`KERNEL_SCAN`]: hand streams over and
     /// take them back ([`crate::relay::Relay::kernel_scan`]), and every
-    /// [`KERNEL_POLL`] read the kernel's flows back.
+    /// [`kernel_poll`] read the kernel's flows back.
     pub(super) fn kernel_tick(&mut self, now: Instant) {
         if now < self.next_kernel {
             return;
         }
         self.next_kernel = now + KERNEL_SCAN;
         let local = self.local_ips();
+        let poll = kernel_poll(self.core.config().rtp_timeout);
         let fp = &mut self.fastpath;
         let relay = &mut self.core.relay;
         relay.kernel_scan(now, KERNEL_SCAN_SLOTS, &mut |op| kernel_op(fp, local, op));
         if relay.totals().in_kernel == 0 || now < self.next_kernel_poll {
             return;
         }
-        self.next_kernel_poll = now + KERNEL_POLL;
+        self.next_kernel_poll = now + poll;
         if let Some(fp) = self.fastpath.as_mut() {
             let r = fp.flows(&mut |f| relay.kernel_seen(now, f.port, f.packets));
             if let Err(e) = r {

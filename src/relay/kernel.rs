@@ -117,7 +117,7 @@ impl Relay {
 
     /// Is there a take-back to carry out?
     pub(super) fn kernel_due(&self) -> bool {
-        !self.kqueue.is_empty() || self.krescan || !self.kforget.is_empty()
+        !self.kqueue.is_empty() || self.krescan
     }
 
     /// Carry out the take-backs asked for (from [`Relay::maintain`]).
@@ -125,16 +125,44 @@ impl Relay {
         &mut self,
         io: &mut dyn FnMut(PortOp) -> Result<(), super::BindError>,
     ) {
-        while let Some((to, wan, port)) = self.kforget.pop() {
-            let _ = io(PortOp::Forget { to, wan, port });
-        }
         while let Some(i) = self.kqueue.pop() {
+            self.kernel_forget_stale(i as usize, io);
             self.kernel_check(None, i as usize, io);
         }
         if self.krescan {
             self.krescan = false;
             for i in 0..self.slots.len() {
+                self.kernel_forget_stale(i, io);
                 self.kernel_check(None, i, io);
+            }
+        }
+    }
+
+    /// The conntrack entries of both legs of each channel of slot `i` the
+    /// relay sent a packet of during its handover's grace go again
+    /// ([`PortOp::Forget`]): the relay's sending made them, and they would
+    /// keep the flow on the socket.
+    fn kernel_forget_stale(
+        &mut self,
+        i: usize,
+        io: &mut dyn FnMut(PortOp) -> Result<(), super::BindError>,
+    ) {
+        let Some(s) = self.slots.get_mut(i) else {
+            return;
+        };
+        let stale = std::mem::take(&mut s.kstale);
+        for ch in 0..2 {
+            if let Some(k) = s.kernel[ch].filter(|_| stale & (1 << ch) != 0) {
+                let _ = io(PortOp::Forget {
+                    to: k.a,
+                    wan: k.a_wan,
+                    port: k.port,
+                });
+                let _ = io(PortOp::Forget {
+                    to: k.b,
+                    wan: k.b_wan,
+                    port: k.port,
+                });
             }
         }
     }
@@ -193,7 +221,8 @@ impl Relay {
         }
     }
 
-    /// A packet of a channel of slot `i` from `from` reached the
+    /// A packet that arrived on socket `index` (channel `index & 1` of slot
+    /// `index >> 1`) from `from` reached the
     /// userspace socket while the kernel forwards that channel (`k`, handed
     /// over at `at`), and the rules took it (`verdict`; `latched`: it made
     /// a new latch). One from a forwarded source within
@@ -202,20 +231,21 @@ impl Relay {
     pub(super) fn kernel_packet(
         &mut self,
         now: Instant,
-        i: usize,
+        index: usize,
         from: SocketAddrV4,
         latched: bool,
         (k, at): (KernelFlow, Option<Instant>),
         verdict: &super::latch::Verdict,
     ) {
+        let (i, ch) = (index >> 1, index & 1);
         let from_latched = !latched && (from == k.a || from == k.b);
         let in_grace = at.is_some_and(|t| now.saturating_duration_since(t) < HANDOVER_GRACE);
         if from_latched && in_grace {
-            if let super::latch::Verdict::Forward(to) = *verdict {
-                let wan = if to == k.b { k.b_wan } else { k.a_wan };
-                if self.kforget.push((to, wan, k.port)).is_err() {
-                    self.totals.kernel_failed += 1;
+            if matches!(verdict, super::latch::Verdict::Forward(_)) {
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.kstale |= 1 << ch;
                 }
+                self.kernel_recheck(i);
             }
             return;
         }

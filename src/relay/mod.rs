@@ -318,6 +318,11 @@ struct Slot {
     kernel: [Option<KernelFlow>; 2],
     /// The packets the kernel last reported for each of them.
     kpackets: [u64; 2],
+    /// Channels (bit 0 RTP, bit 1 RTCP) the relay sent a packet of during
+    /// a handover's grace: the conntrack entries of their legs are deleted
+    /// again at the next `maintain` ([`kernel`]). A flag per slot, so no
+    /// number of handovers at once can lose one.
+    kstale: u8,
 }
 
 /// The relay table. See the module doc.
@@ -338,9 +343,6 @@ pub struct Relay {
     /// `krescan` checks them all.
     kqueue: heapless::Vec<u32, 32>,
     krescan: bool,
-    /// Conntrack entries the relay's own sending made during a handover's
-    /// grace, for the driver to clear (destination, its side, relay port).
-    kforget: heapless::Vec<(SocketAddrV4, bool, u16), 16>,
     /// Where [`Relay::kernel_scan`] goes on.
     kcursor: usize,
 }
@@ -362,7 +364,6 @@ impl Relay {
             fastpath: false,
             kqueue: heapless::Vec::new(),
             krescan: false,
-            kforget: heapless::Vec::new(),
             kcursor: 0,
         };
         r.set_range(range);
@@ -623,7 +624,7 @@ impl Relay {
             // socket: if the rules take it, the kernel's flow is wrong now,
             // unless it was on its way at the handover ([`kernel`]).
             if latched || !matches!(verdict, Verdict::Drop(_)) {
-                self.kernel_packet(now, slot_index, from, latched, (k, at), &verdict);
+                self.kernel_packet(now, index, from, latched, (k, at), &verdict);
             }
         }
         if latched {

@@ -1490,15 +1490,25 @@ fn a_packet_that_reaches_the_socket_takes_the_stream_back_a_strangers_does_not()
     assert!(!t.relay.maintenance_due());
     assert!(t.relay.in_kernel(id));
     // Just after the handover, a packet of the phone's that was on its
-    // way: relayed, and the conntrack entry its sending makes is cleared.
+    // way: relayed, and the conntrack entries of the channel's legs (the
+    // one its sending made among them) are cleared.
     assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert!(t.relay.maintenance_due());
     assert_eq!(
         t.kmaintain(),
-        vec![PortOp::Forget {
-            to: a(FAR),
-            wan: true,
-            port
-        }]
+        vec![
+            PortOp::Forget {
+                to: a(PHONE),
+                wan: false,
+                port
+            },
+            PortOp::Forget {
+                to: a(FAR),
+                wan: true,
+                port
+            }
+        ]
     );
     assert!(t.relay.in_kernel(id));
     // Later, the latched phone's packet still arrives on the socket: the
@@ -1550,6 +1560,50 @@ fn a_handed_over_stream_stays_in_the_kernel_while_the_relay_hears_nothing() {
     }
     assert!(t.relay.in_kernel(id));
     assert_eq!(t.relay.totals().kernel_taken_back, 0);
+}
+
+#[test]
+fn every_stream_handed_over_at_once_gets_its_grace_entries_cleared() {
+    // 200 streams handed over in one scan, each with a packet each way on
+    // its way: every one's legs are cleared, none is taken back, none lost
+    // (a bounded queue of these lost some under load).
+    let mut t = T::with_range(20000, 20799);
+    t.relay.set_fastpath(true);
+    let mut calls = Vec::new();
+    for n in 0..200u16 {
+        let (id, i) = t.call(&far_leg());
+        let (phone, far) = (
+            format!("10.0.0.2:{}", 4000 + 2 * n),
+            format!("198.51.100.3:{}", 5000 + 2 * n),
+        );
+        t.relay
+            .set_leg(t.now, id, Leg::A, &setup(&phone, "10.0.0.2", false));
+        t.relay
+            .set_leg(t.now, id, Leg::B, &setup(&far, PROXY_IP, true));
+        assert_eq!(t.rtp(i, &phone), fwd(&far));
+        assert_eq!(t.rtp(i, &far), fwd(&phone));
+        calls.push((id, i, phone, far));
+    }
+    let mut ops = Vec::new();
+    t.relay.kernel_scan(t.now, 4096, &mut |op| {
+        ops.push(op);
+        Ok(())
+    });
+    assert_eq!(ops.len(), 200);
+    for (_, i, phone, far) in &calls {
+        assert_eq!(t.rtp(*i, phone), fwd(far));
+        assert_eq!(t.rtp(*i, far), fwd(phone));
+    }
+    let ops = t.kmaintain();
+    assert_eq!(ops.len(), 400, "two legs of 200 streams");
+    for (id, ..) in &calls {
+        assert!(t.relay.in_kernel(*id));
+    }
+    let tot = t.relay.totals();
+    assert_eq!(
+        (tot.kernel_failed, tot.kernel_missed, tot.kernel_taken_back),
+        (0, 0, 0)
+    );
 }
 
 #[test]
