@@ -119,27 +119,6 @@ impl Daemon {
         self.check_ip_forward();
     }
 
-    /// IP forwarding switched off (or on again) while the kernel forwarding
-    /// runs: its streams come back to the relay (or may go again).
-    fn check_ip_forward(&mut self) {
-        if self.fastpath.is_none() {
-            return;
-        }
-        let on = super::ip_forward();
-        if on != self.core.relay.fastpath() {
-            self.core.relay.set_fastpath(on);
-            self.fastpath_off = (!on).then(|| super::NO_FORWARD.to_string());
-            log::info!(
-                "kernel forwarding {}",
-                if on {
-                    "on again: ip_forward is 1"
-                } else {
-                    "paused: ip_forward is 0"
-                }
-            );
-        }
-    }
-
     /// Read the interfaces' addresses now (`why`: the watch said they
     /// changed, or the refresh asks); a change is logged.
     pub(super) fn read_own_addresses(&mut self, now: Instant, why: &str) {

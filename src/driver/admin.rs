@@ -194,26 +194,6 @@ impl Daemon {
         }
     }
 
-    /// `rtp_kernel_forward` (or `rtp_proxy_enable`) changed at a reload:
-    /// off takes every stream back and removes sipnat's table; on sets it
-    /// up (which needs CAP_NET_ADMIN: sipnat keeps it only when the kernel
-    /// forwarding was on at start, else the log says it was refused).
-    fn reload_fastpath(&mut self) {
-        if self.fastpath.is_some() && super::start_fastpath_wanted(self.core.config()).is_err() {
-            self.core.relay.set_fastpath(false);
-            self.maintain_relay();
-            if let Some(mut fp) = self.fastpath.take() {
-                fp.stop();
-            }
-        }
-        if self.fastpath.is_none() {
-            let (fp, off) = super::start_fastpath(self.core.config());
-            self.core.relay.set_fastpath(fp.is_some());
-            self.fastpath = fp;
-            self.fastpath_off = off;
-        }
-    }
-
     pub(super) fn save_registrations(&mut self, now: Instant) {
         let Some(path) = self.core.config().registration_file.clone() else {
             return;

@@ -25,6 +25,7 @@ pub mod dns_sockets;
 pub mod fastpath;
 mod files;
 mod ingress;
+mod kernel;
 mod relay_pool;
 pub mod sys;
 pub mod tcp;
@@ -171,46 +172,6 @@ pub struct Daemon {
     resolv_stamp: files::ResolvStamp,
 }
 
-/// Set up the kernel's forwarding when `rtp_kernel_forward` asks for it
-/// and the relay runs; else, or when the kernel cannot, say why (logged
-/// once; the userspace relay carries every stream).
-fn start_fastpath(cfg: &Config) -> (Option<fastpath::FastPath>, Option<String>) {
-    let why = match start_fastpath_wanted(cfg) {
-        Ok(()) if !ip_forward() => NO_FORWARD.to_string(),
-        Ok(()) => match fastpath::FastPath::start() {
-            Ok(fp) => {
-                log::info!(
-                    "kernel forwarding on: latched RTP streams go to nftables table ip sipnat"
-                );
-                return (Some(fp), None);
-            }
-            Err(e) => e,
-        },
-        Err(why) => why.to_string(),
-    };
-    log::info!("kernel forwarding off: {why}");
-    (None, Some(why))
-}
-
-const NO_FORWARD: &str = "net.ipv4.ip_forward is 0: the kernel forwards nothing";
-
-/// Does the kernel forward IPv4 (`net.ipv4.ip_forward`)? The kernel
-/// forwarding needs it; a router has it on.
-fn ip_forward() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.starts_with('1'))
-}
-
-/// Does the configuration ask for the kernel forwarding? Else why not.
-fn start_fastpath_wanted(cfg: &Config) -> Result<(), &'static str> {
-    if !cfg.rtp_proxy_enable {
-        Err("rtp_proxy_enable is 0")
-    } else if !cfg.rtp_kernel_forward {
-        Err("rtp_kernel_forward is 0")
-    } else {
-        Ok(())
-    }
-}
-
 impl Daemon {
     /// Bind the sockets and build the core. Errors are for the user.
     pub fn new(cfg: Config, opts: Options) -> Result<Box<Daemon>, String> {
@@ -310,7 +271,7 @@ impl Daemon {
         let instance = admin::instance_name(&opts);
         // Before the privilege drop: the kernel's tables need CAP_NET_ADMIN,
         // which sipnat keeps (and nothing else of root's) when this worked.
-        let (fastpath, fastpath_off) = start_fastpath(&cfg);
+        let (fastpath, fastpath_off) = kernel::start_fastpath(&cfg);
         core.relay.set_fastpath(fastpath.is_some());
         // Everything that needs root is done: drop to `user` (siproxd's option).
         if let Some(user) = cfg.user.as_deref() {
@@ -672,7 +633,7 @@ impl Daemon {
                     // it leave now, before the rest of this batch (which
                     // goes with the sendmmsg below), so they stay in order.
                     relay.flush(now, &mut |index, to, bytes| {
-                        send_held(socks, index, to, bytes)
+                        relay_pool::send_held(socks, index, to, bytes)
                     });
                 }
             }
@@ -754,7 +715,7 @@ impl Daemon {
         let socks = &self.relay_socks;
         if let Some(relay) = self.core.relay_mut().filter(|r| r.flush_pending()) {
             relay.flush(now, &mut |index, to, bytes| {
-                send_held(socks, index, to, bytes)
+                relay_pool::send_held(socks, index, to, bytes)
             });
         }
     }
@@ -831,14 +792,6 @@ impl Daemon {
         }
         self.out.clear();
         failed
-    }
-}
-
-/// Send one held relay packet from relay socket `index` (the relay's socket
-/// index); a full buffer drops it, as the network would.
-fn send_held(socks: &[Option<UdpSocket>], index: usize, to: std::net::SocketAddrV4, bytes: &[u8]) {
-    if let Some(Some(sock)) = socks.get(index) {
-        let _ = sock.send_to(bytes, SocketAddr::V4(to));
     }
 }
 

@@ -7,73 +7,14 @@
 //! ended, so the sockets follow the calls. A port another program holds
 //! (`EADDRINUSE`) is reported and the pool tries the next pair.
 
-use super::fastpath::FastPath;
+use super::kernel::kernel_op;
 use super::{Daemon, RELAY_BASE, sys};
 use crate::limits::MAX_PORT_OPS;
 use crate::relay::{BindError, PortOp};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::{Duration, Instant};
-
-/// How often the relay looks for streams to hand to the kernel
-/// ([`crate::relay::Relay::kernel_scan`]), and how many slots each time:
-/// the whole table (2,048 slots) in two seconds, never in one pass.
-pub(super) const KERNEL_SCAN: Duration = Duration::from_millis(500);
-const KERNEL_SCAN_SLOTS: usize = 512;
-
-/// How often, at most, the kernel's flows are read back (their counters
-/// keep the streams alive: `rtp_timeout`): every quarter of `rtp_timeout`,
-/// at least every second, at most every 10 s. Each reading is one ctnetlink
-/// dump filtered by sipnat's mark, for which the kernel walks its whole
-/// conntrack table (about 9 ms with the 262,144 buckets of the benchmark's
-/// machine, far less with a router's table): it was every 2 s, which was
-/// most of sipnat's own CPU with every stream in the kernel.
-const KERNEL_POLL: Duration = Duration::from_secs(10);
-
-fn kernel_poll(rtp_timeout: u32) -> Duration {
-    (Duration::from_secs(u64::from(rtp_timeout)) / 4).clamp(Duration::from_secs(1), KERNEL_POLL)
-}
-
-/// The router's address on each side (LAN, WAN), for the conntrack entries
-/// the userspace relay's packets made.
-type Local = (Option<Ipv4Addr>, Option<Ipv4Addr>);
-
-/// Carry out one kernel operation of the relay ([`PortOp::Forward`],
-/// [`PortOp::Unforward`]); the others are not for it.
-fn kernel_op(fp: &mut Option<FastPath>, local: Local, op: PortOp) -> Result<(), BindError> {
-    let Some(fp) = fp.as_mut() else {
-        return Err(BindError::Other);
-    };
-    // The entry of the relay's own packets to `peer` (on the WAN when
-    // `wan`) from `port`: it would keep the flow on the socket, as the
-    // kernel's NAT applies to new entries only.
-    let forget = |fp: &mut FastPath, peer, wan, port| {
-        if let Some(ip) = if wan { local.1 } else { local.0 } {
-            let _ = fp.forget(peer, SocketAddrV4::new(ip, port));
-        }
-    };
-    let r = match op {
-        PortOp::Forward(k) => fp.add(k.port, k.a, k.b).map(|()| {
-            forget(fp, k.a, k.a_wan, k.port);
-            forget(fp, k.b, k.b_wan, k.port);
-        }),
-        PortOp::Forget { to, wan, port } => {
-            forget(fp, to, wan, port);
-            Ok(())
-        }
-        PortOp::Unforward(k) => {
-            let near = |wan| if wan { local.1 } else { local.0 };
-            fp.remove(k.port, k.a, k.b, [near(k.a_wan), near(k.b_wan)])
-        }
-        _ => Ok(()),
-    };
-    r.map_err(|e| {
-        log::warn!("kernel forwarding: {e}");
-        BindError::Other
-    })
-}
+use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
 /// One relay socket on `port`, with IP_PKTINFO (its side) and the DSCP
@@ -109,44 +50,6 @@ fn bind_pair(
 }
 
 impl Daemon {
-    /// The router's LAN and WAN addresses now.
-    fn local_ips(&self) -> Local {
-        let a = self.core.addresses();
-        (a.lan.first().map(|n| n.addr), a.wan)
-    }
-
-    /// The kernel's part, every [`KERNEL_SCAN`]: hand streams over and
-    /// take them back ([`crate::relay::Relay::kernel_scan`]), and every
-    /// [`kernel_poll`] read the kernel's flows back.
-    pub(super) fn kernel_tick(&mut self, now: Instant) {
-        if now < self.next_kernel {
-            return;
-        }
-        self.next_kernel = now + KERNEL_SCAN;
-        let local = self.local_ips();
-        let poll = kernel_poll(self.core.config().rtp_timeout);
-        let fp = &mut self.fastpath;
-        let relay = &mut self.core.relay;
-        relay.kernel_scan(now, KERNEL_SCAN_SLOTS, &mut |op| kernel_op(fp, local, op));
-        if relay.totals().in_kernel == 0 || now < self.next_kernel_poll {
-            return;
-        }
-        self.next_kernel_poll = now + poll;
-        if let Some(fp) = self.fastpath.as_mut() {
-            let r = fp.flows(&mut |f| relay.kernel_seen(now, f.port, f.packets));
-            if let Err(e) = r {
-                log::debug!("kernel flows not read: {e}");
-            }
-        }
-    }
-
-    /// When [`Daemon::kernel_tick`] wants to run next (None: nothing for
-    /// it to do).
-    pub(super) fn kernel_deadline(&self) -> Option<Instant> {
-        (self.fastpath.is_some() || self.core.relay.totals().in_kernel > 0)
-            .then_some(self.next_kernel)
-    }
-
     /// Bind and close what the relay's pool asks, at most
     /// [`MAX_PORT_OPS`] operations (the rest next pass: the loop does not
     /// sleep while [`crate::relay::Relay::maintenance_due`]). One compare
@@ -213,5 +116,18 @@ impl Daemon {
         } else if !self.core.relay.maintenance_due() {
             self.relay_stalled = false;
         }
+    }
+}
+
+/// Send one held relay packet from relay socket `index` (the relay's socket
+/// index); a full buffer drops it, as the network would.
+pub(super) fn send_held(
+    socks: &[Option<UdpSocket>],
+    index: usize,
+    to: std::net::SocketAddrV4,
+    bytes: &[u8],
+) {
+    if let Some(Some(sock)) = socks.get(index) {
+        let _ = sock.send_to(bytes, std::net::SocketAddr::V4(to));
     }
 }

@@ -10,7 +10,10 @@
 //! been held (searching the entries never reads them). Nothing here
 //! allocates after [`HoldPool::new`], reads the clock or logs.
 
+use super::latch::Path;
+use super::{DropReason, HOLD_MAX_AGE};
 use crate::limits::{HOLD_BYTES, HOLD_PACKETS, HOLD_PER_STREAM};
+use std::net::SocketAddrV4;
 use std::time::Instant;
 
 /// What a held packet is for.
@@ -198,6 +201,52 @@ impl HoldPool {
                 self.used -= 1;
             }
         }
+    }
+}
+
+/// Flushing held packets: the table's side of rule 8 (module doc).
+impl super::Relay {
+    /// Hand every held packet whose leg now has a destination to `send`
+    /// (socket index, destination, bytes), in arrival order; drop those
+    /// older than [`HOLD_MAX_AGE`] and those whose stream ended (rule 8).
+    /// The rest stay held.
+    pub fn flush(&mut self, now: Instant, send: &mut dyn FnMut(usize, SocketAddrV4, &[u8])) {
+        self.held.pending = false;
+        let slots = &mut self.slots;
+        let totals = &mut self.totals;
+        self.held.drain(&mut |t, at, data| {
+            let len = data.len();
+            let st = slots
+                .get_mut(t.slot as usize)
+                .filter(|s| s.generation == t.generation)
+                .and_then(|s| s.stream.as_mut());
+            let Some(st) = st else {
+                totals.dropped[DropReason::HoldStale.index()].add(len);
+                return true;
+            };
+            if now.saturating_duration_since(at) > HOLD_MAX_AGE {
+                totals.dropped[DropReason::HoldStale.index()].add(len);
+                st.stats.dropped[DropReason::HoldStale.index()].add(len);
+                return true;
+            }
+            let Some(to) = st
+                .legs
+                .get(t.to)
+                .and_then(|l| l.paths.get(t.ch))
+                .and_then(Path::destination)
+            else {
+                return false;
+            };
+            // Socket index of the stream's channel: cannot overflow, slots
+            // number at most 65535.
+            send(t.slot as usize * 2 + t.ch, to, data);
+            totals.forwarded.add(len);
+            totals.flushed += 1;
+            if let Some(c) = st.stats.forwarded.get_mut(t.from()) {
+                c.add(len);
+            }
+            true
+        });
     }
 }
 

@@ -389,4 +389,17 @@ impl Relay {
                 .get(id.slot as usize)
                 .is_some_and(|s| s.kernel.iter().any(Option::is_some))
     }
+
+    /// A stream's latches were reset or it went on hold: the kernel's
+    /// forwarding of it (if any) must go ([`kernel`]).
+    pub(super) fn kernel_moved(&mut self, id: super::StreamId) {
+        let i = id.slot as usize;
+        if self
+            .slots
+            .get(i)
+            .is_some_and(|s| s.kernel.iter().any(Option::is_some))
+        {
+            self.kernel_recheck(i);
+        }
+    }
 }

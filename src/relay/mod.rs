@@ -167,10 +167,11 @@
 //! (`pool.rs`).
 //!
 //! # Files
-//! This one holds the table ([`Relay`]: slots, holding and flushing,
-//! expiry); `pool.rs` binds and closes the ports; `latch.rs` applies the rules above to one stream;
-//! `hold.rs` is the pool of held packets; `counters.rs` the counters and
-//! [`DropReason`].
+//! This one holds the table ([`Relay`]: slots, holding, expiry);
+//! `pool.rs` binds and closes the ports; `latch.rs` applies the rules above
+//! to one stream; `hold.rs` is the pool of held packets and their flushing;
+//! `kernel.rs` decides which streams the kernel forwards (issue 15);
+//! `counters.rs` the counters and [`DropReason`].
 
 mod counters;
 mod hold;
@@ -521,19 +522,6 @@ impl Relay {
         }
     }
 
-    /// A stream's latches were reset or it went on hold: the kernel's
-    /// forwarding of it (if any) must go ([`kernel`]).
-    fn kernel_moved(&mut self, id: StreamId) {
-        let i = id.slot as usize;
-        if self
-            .slots
-            .get(i)
-            .is_some_and(|s| s.kernel.iter().any(Option::is_some))
-        {
-            self.kernel_recheck(i);
-        }
-    }
-
     /// Hold: a stream on hold is not timed out by `rtp_timeout` (the
     /// signalling layer frees it at BYE, or calls `touch` while the dialog
     /// lives). Stale ids are ignored.
@@ -695,49 +683,6 @@ impl Relay {
     /// every packet.
     pub fn flush_pending(&self) -> bool {
         self.held.pending
-    }
-
-    /// Hand every held packet whose leg now has a destination to `send`
-    /// (socket index, destination, bytes), in arrival order; drop those
-    /// older than [`HOLD_MAX_AGE`] and those whose stream ended (rule 8).
-    /// The rest stay held.
-    pub fn flush(&mut self, now: Instant, send: &mut dyn FnMut(usize, SocketAddrV4, &[u8])) {
-        self.held.pending = false;
-        let slots = &mut self.slots;
-        let totals = &mut self.totals;
-        self.held.drain(&mut |t, at, data| {
-            let len = data.len();
-            let st = slots
-                .get_mut(t.slot as usize)
-                .filter(|s| s.generation == t.generation)
-                .and_then(|s| s.stream.as_mut());
-            let Some(st) = st else {
-                totals.dropped[DropReason::HoldStale.index()].add(len);
-                return true;
-            };
-            if now.saturating_duration_since(at) > HOLD_MAX_AGE {
-                totals.dropped[DropReason::HoldStale.index()].add(len);
-                st.stats.dropped[DropReason::HoldStale.index()].add(len);
-                return true;
-            }
-            let Some(to) = st
-                .legs
-                .get(t.to)
-                .and_then(|l| l.paths.get(t.ch))
-                .and_then(Path::destination)
-            else {
-                return false;
-            };
-            // Socket index of the stream's channel: cannot overflow, slots
-            // number at most 65535.
-            send(t.slot as usize * 2 + t.ch, to, data);
-            totals.forwarded.add(len);
-            totals.flushed += 1;
-            if let Some(c) = st.stats.forwarded.get_mut(t.from()) {
-                c.add(len);
-            }
-            true
-        });
     }
 
     /// A datagram the driver could not read whole: dropped and counted.

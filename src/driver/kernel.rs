@@ -1,0 +1,197 @@
+//! The driver's part of the kernel forwarding (issue 15 goal 3): whether
+//! it starts ([`start_fastpath`]: the option, ip_forward, the kernel's
+//! answer), carrying out the relay's kernel operations ([`kernel_op`]:
+//! `src/driver/fastpath.rs` talks to the kernel), and the periodic work
+//! ([`Daemon::kernel_tick`]: the relay's bounded scan, the kernel's counts
+//! read back). What to hand over and when is the relay's decision
+//! (`src/relay/kernel.rs`).
+
+use super::Daemon;
+use super::fastpath::{self, FastPath};
+use crate::config::Config;
+use crate::relay::{BindError, PortOp};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+/// Set up the kernel's forwarding when `rtp_kernel_forward` asks for it
+/// and the relay runs; else, or when the kernel cannot, say why (logged
+/// once; the userspace relay carries every stream).
+pub(super) fn start_fastpath(cfg: &Config) -> (Option<fastpath::FastPath>, Option<String>) {
+    let why = match start_fastpath_wanted(cfg) {
+        Ok(()) if !ip_forward() => NO_FORWARD.to_string(),
+        Ok(()) => match fastpath::FastPath::start() {
+            Ok(fp) => {
+                log::info!(
+                    "kernel forwarding on: latched RTP streams go to nftables table ip sipnat"
+                );
+                return (Some(fp), None);
+            }
+            Err(e) => e,
+        },
+        Err(why) => why.to_string(),
+    };
+    log::info!("kernel forwarding off: {why}");
+    (None, Some(why))
+}
+
+pub(super) const NO_FORWARD: &str = "net.ipv4.ip_forward is 0: the kernel forwards nothing";
+
+/// Does the kernel forward IPv4 (`net.ipv4.ip_forward`)? The kernel
+/// forwarding needs it; a router has it on.
+pub(super) fn ip_forward() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.starts_with('1'))
+}
+
+/// Does the configuration ask for the kernel forwarding? Else why not.
+pub(super) fn start_fastpath_wanted(cfg: &Config) -> Result<(), &'static str> {
+    if !cfg.rtp_proxy_enable {
+        Err("rtp_proxy_enable is 0")
+    } else if !cfg.rtp_kernel_forward {
+        Err("rtp_kernel_forward is 0")
+    } else {
+        Ok(())
+    }
+}
+
+/// How often the relay looks for streams to hand to the kernel
+/// ([`crate::relay::Relay::kernel_scan`]), and how many slots each time:
+/// the whole table (2,048 slots) in two seconds, never in one pass.
+pub(super) const KERNEL_SCAN: Duration = Duration::from_millis(500);
+const KERNEL_SCAN_SLOTS: usize = 512;
+
+/// How often, at most, the kernel's flows are read back (their counters
+/// keep the streams alive: `rtp_timeout`): every quarter of `rtp_timeout`,
+/// at least every second, at most every 10 s. Each reading is one ctnetlink
+/// dump filtered by sipnat's mark, for which the kernel walks its whole
+/// conntrack table (about 9 ms with the 262,144 buckets of the benchmark's
+/// machine, far less with a router's table): it was every 2 s, which was
+/// most of sipnat's own CPU with every stream in the kernel.
+const KERNEL_POLL: Duration = Duration::from_secs(10);
+
+fn kernel_poll(rtp_timeout: u32) -> Duration {
+    (Duration::from_secs(u64::from(rtp_timeout)) / 4).clamp(Duration::from_secs(1), KERNEL_POLL)
+}
+
+/// The router's address on each side (LAN, WAN), for the conntrack entries
+/// the userspace relay's packets made.
+pub(super) type Local = (Option<Ipv4Addr>, Option<Ipv4Addr>);
+
+/// Carry out one kernel operation of the relay ([`PortOp::Forward`],
+/// [`PortOp::Unforward`]); the others are not for it.
+pub(super) fn kernel_op(
+    fp: &mut Option<FastPath>,
+    local: Local,
+    op: PortOp,
+) -> Result<(), BindError> {
+    let Some(fp) = fp.as_mut() else {
+        return Err(BindError::Other);
+    };
+    // The entry of the relay's own packets to `peer` (on the WAN when
+    // `wan`) from `port`: it would keep the flow on the socket, as the
+    // kernel's NAT applies to new entries only.
+    let forget = |fp: &mut FastPath, peer, wan, port| {
+        if let Some(ip) = if wan { local.1 } else { local.0 } {
+            let _ = fp.forget(peer, SocketAddrV4::new(ip, port));
+        }
+    };
+    let r = match op {
+        PortOp::Forward(k) => fp.add(k.port, k.a, k.b).map(|()| {
+            forget(fp, k.a, k.a_wan, k.port);
+            forget(fp, k.b, k.b_wan, k.port);
+        }),
+        PortOp::Forget { to, wan, port } => {
+            forget(fp, to, wan, port);
+            Ok(())
+        }
+        PortOp::Unforward(k) => {
+            let near = |wan| if wan { local.1 } else { local.0 };
+            fp.remove(k.port, k.a, k.b, [near(k.a_wan), near(k.b_wan)])
+        }
+        _ => Ok(()),
+    };
+    r.map_err(|e| {
+        log::warn!("kernel forwarding: {e}");
+        BindError::Other
+    })
+}
+
+impl Daemon {
+    /// The router's LAN and WAN addresses now.
+    pub(super) fn local_ips(&self) -> Local {
+        let a = self.core.addresses();
+        (a.lan.first().map(|n| n.addr), a.wan)
+    }
+
+    /// The kernel's part, every [`KERNEL_SCAN`]: hand streams over and
+    /// take them back ([`crate::relay::Relay::kernel_scan`]), and every
+    /// [`kernel_poll`] read the kernel's flows back.
+    pub(super) fn kernel_tick(&mut self, now: Instant) {
+        if now < self.next_kernel {
+            return;
+        }
+        self.next_kernel = now + KERNEL_SCAN;
+        let local = self.local_ips();
+        let poll = kernel_poll(self.core.config().rtp_timeout);
+        let fp = &mut self.fastpath;
+        let relay = &mut self.core.relay;
+        relay.kernel_scan(now, KERNEL_SCAN_SLOTS, &mut |op| kernel_op(fp, local, op));
+        if relay.totals().in_kernel == 0 || now < self.next_kernel_poll {
+            return;
+        }
+        self.next_kernel_poll = now + poll;
+        if let Some(fp) = self.fastpath.as_mut() {
+            let r = fp.flows(&mut |f| relay.kernel_seen(now, f.port, f.packets));
+            if let Err(e) = r {
+                log::debug!("kernel flows not read: {e}");
+            }
+        }
+    }
+
+    /// When [`Daemon::kernel_tick`] wants to run next (None: nothing for
+    /// it to do).
+    pub(super) fn kernel_deadline(&self) -> Option<Instant> {
+        (self.fastpath.is_some() || self.core.relay.totals().in_kernel > 0)
+            .then_some(self.next_kernel)
+    }
+
+    /// IP forwarding switched off (or on again) while the kernel forwarding
+    /// runs: its streams come back to the relay (or may go again).
+    pub(super) fn check_ip_forward(&mut self) {
+        if self.fastpath.is_none() {
+            return;
+        }
+        let on = ip_forward();
+        if on != self.core.relay.fastpath() {
+            self.core.relay.set_fastpath(on);
+            self.fastpath_off = (!on).then(|| NO_FORWARD.to_string());
+            log::info!(
+                "kernel forwarding {}",
+                if on {
+                    "on again: ip_forward is 1"
+                } else {
+                    "paused: ip_forward is 0"
+                }
+            );
+        }
+    }
+
+    /// `rtp_kernel_forward` (or `rtp_proxy_enable`) changed at a reload:
+    /// off takes every stream back and removes sipnat's table; on sets it
+    /// up (which needs CAP_NET_ADMIN: sipnat keeps it only when the kernel
+    /// forwarding was on at start, else the log says it was refused).
+    pub(super) fn reload_fastpath(&mut self) {
+        if self.fastpath.is_some() && start_fastpath_wanted(self.core.config()).is_err() {
+            self.core.relay.set_fastpath(false);
+            self.maintain_relay();
+            if let Some(mut fp) = self.fastpath.take() {
+                fp.stop();
+            }
+        }
+        if self.fastpath.is_none() {
+            let (fp, off) = start_fastpath(self.core.config());
+            self.core.relay.set_fastpath(fp.is_some());
+            self.fastpath = fp;
+            self.fastpath_off = off;
+        }
+    }
+}
