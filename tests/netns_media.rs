@@ -542,6 +542,21 @@ impl Lab {
         self.wait_udp(role, 5060, ip);
     }
 
+    /// The far end at 198.51.100.2 for one call of up to `secs` seconds,
+    /// expecting its media from the router's WAN address.
+    fn start_far_end(&mut self, secs: u32) {
+        let secs = secs.to_string();
+        let args = [
+            "--calls",
+            "1",
+            "--duration-s",
+            &secs,
+            "--expect-source",
+            ROUTER_WAN,
+        ];
+        self.start_uas('w', "198.51.100.2", &args);
+    }
+
     /// The phone, `sipnat-load uac`, registered, calling bob through sipnat.
     fn run_uac(&mut self, extra: &[&str], limit: Duration) -> ExitStatus {
         self.spawn_uac(extra);
@@ -1722,18 +1737,7 @@ fn media_kernel_forwarding_hold_and_resume() {
         lab.sipnat_log()
     );
     assert_eq!(lab.kernel_elements(), Some(0), "a fresh table");
-    lab.start_uas(
-        'w',
-        "198.51.100.2",
-        &[
-            "--calls",
-            "1",
-            "--duration-s",
-            "30",
-            "--expect-source",
-            ROUTER_WAN,
-        ],
-    );
+    lab.start_far_end(30);
     lab.spawn_uac(&[
         "--calls",
         "1",
@@ -1801,18 +1805,7 @@ fn media_kernel_forwarding_cleared_after_kill_9() {
     };
     lab.router_forwards();
     lab.start_sipnat("2");
-    lab.start_uas(
-        'w',
-        "198.51.100.2",
-        &[
-            "--calls",
-            "1",
-            "--duration-s",
-            "30",
-            "--expect-source",
-            ROUTER_WAN,
-        ],
-    );
+    lab.start_far_end(30);
     lab.spawn_uac(&["--calls", "1", "--duration-s", "6"]);
     assert!(
         lab.wait_for(Duration::from_secs(4), |l| l.kernel_elements() >= Some(2)),
@@ -1861,18 +1854,7 @@ fn media_kernel_forwarding_switched_off_and_on_by_reload() {
     };
     lab.router_forwards();
     lab.start_sipnat("2");
-    lab.start_uas(
-        'w',
-        "198.51.100.2",
-        &[
-            "--calls",
-            "1",
-            "--duration-s",
-            "30",
-            "--expect-source",
-            ROUTER_WAN,
-        ],
-    );
+    lab.start_far_end(30);
     lab.spawn_uac(&["--calls", "1", "--duration-s", "8"]);
     let in_kernel = |lab: &Lab| lab.kernel_elements() >= Some(2);
     assert!(
@@ -1925,18 +1907,7 @@ fn media_kernel_forwarding_falls_back_without_cap_net_admin() {
             "--inh-caps=-net_admin",
         ],
     );
-    lab.start_uas(
-        'w',
-        "198.51.100.2",
-        &[
-            "--calls",
-            "1",
-            "--duration-s",
-            "20",
-            "--expect-source",
-            ROUTER_WAN,
-        ],
-    );
+    lab.start_far_end(20);
     let st = lab.run_uac(
         &["--calls", "1", "--duration-s", "3"],
         Duration::from_secs(20),

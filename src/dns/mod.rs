@@ -349,9 +349,8 @@ impl Rng {
 pub struct Resolver {
     nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
     /// Queries in flight; the index is the slot of their [`QueryHandle`].
-    /// The two tables are boxed (about 23 KB together): the resolver is
-    /// then built without passing them through the stack, and the cache's
-    /// pages are touched only as it fills.
+    /// Boxed tables (about 23 KB): never copied through the stack, and the
+    /// cache's pages touched only as it fills.
     pending: Box<[Option<Query>; MAX_DNS_PENDING]>,
     cache: Box<heapless::Vec<CacheEntry, MAX_DNS_CACHE>>,
     rng: Rng,
