@@ -340,12 +340,8 @@ impl Lab {
 
     /// The elements of the kernel forwarding's map (one per direction of
     /// each channel handed over), None when sipnat's table is not there.
-    fn kernel_elements(&self) -> Option<usize> {
-        let text = self.kernel_map()?;
-        Some(
-            text.split_once("elements")
-                .map_or(0, |(_, e)| e.matches(" : ").count()),
-        )
+    fn kernel_elements(&self) -> Option<u64> {
+        load_core::nft_map_elements(&self.kernel_map()?)
     }
 
     /// The kernel forwarding's map as `nft list map` prints it, None when
@@ -2121,8 +2117,9 @@ fn media_kernel_forwarding_follows_a_moved_end() {
         &MOVE_LATE_MS.to_string(),
     ]);
     let map_has = |lab: &Lab, text: &str| {
-        lab.kernel_map()
-            .is_some_and(|m| m.contains(text) && m.matches(" : ").count() >= 2)
+        lab.kernel_map().is_some_and(|m| {
+            m.contains(text) && load_core::nft_map_elements(&m).is_some_and(|n| n >= 2)
+        })
     };
     // In the kernel before the first move, with the far end's first address.
     assert!(
