@@ -131,12 +131,18 @@ impl LegState {
     /// Not while the leg is unsettled after a move and the latch is not at
     /// the exact address its SDP names.
     pub(super) fn settled(&self, now: Instant, ch: usize) -> bool {
-        self.unsettled_until.is_none_or(|t| now >= t)
+        self.settled_at(now)
             || self
                 .paths
                 .get(ch)
                 .and_then(|p| p.latched)
                 .is_some_and(|l| l.class == Class::Exact)
+    }
+
+    /// Past the time after a move of its SDP in which the exact new
+    /// address may still take the leg's latch (rule 6).
+    fn settled_at(&self, now: Instant) -> bool {
+        self.unsettled_until.is_none_or(|t| now >= t)
     }
 
     /// Needs the learning window of rule 4: on the WAN with an expected RTP
@@ -202,11 +208,18 @@ impl LegState {
                 }
             }
             Some(l) => {
-                // A stronger source takes a weaker latch at once: the
-                // exact address one of the named IP from another port, as
-                // when a far end that moved (re-INVITE) sent from its old
-                // address until the answer and then from the new one.
-                let strength = if exact { Some(Class::Exact) } else { trust };
+                // A stronger source takes a weaker latch at once. The
+                // exact address counts above a named IP only while the leg
+                // is unsettled after its SDP moved: a far end that sent
+                // from its old address until the answer (RFC 3264 §8.3.1)
+                // and then from the new one. At any other time a spoofer
+                // of the SDP's address could pull the latch away from a
+                // far end whose NAT changes its port.
+                let strength = if exact && !self.settled_at(now) {
+                    Some(Class::Exact)
+                } else {
+                    trust
+                };
                 if let Some(class) = strength.filter(|c| *c > l.class) {
                     return Ok(Claim {
                         rank: named_rank,

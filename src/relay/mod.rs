@@ -103,11 +103,15 @@
 //!    the source port wins, else leg A.
 //! 6. **Moving a latch.** A latch is as strong as what made it: *exact*
 //!    (the expected address itself), *named* (rule 3), *port* or *learned*
-//!    (rule 4). A stronger source takes a weaker latch at once: the exact
-//!    address a latch of a named IP from another port (an end that moved
-//!    its media with a re-INVITE and sent from its old address until the
+//!    (rule 4). A stronger source takes a weaker latch at once: a named IP
+//!    always, a port match while the window is open, and for
+//!    [`LATCH_WINDOW`] after an SDP moved the leg the exact address it
+//!    names a latch of a named IP from another port (an end that moved its
+//!    media with a re-INVITE and sent from its old address until the
 //!    answer: that IP is still named, so it latched again, RFC 3264
-//!    §8.3.1), a named IP always, a port match while the window is open. Otherwise a new source may take the leg over only
+//!    §8.3.1; at other times the exact address is only as strong as its
+//!    IP, so forging it cannot pull the latch from a far end whose NAT
+//!    changes its port). Otherwise a new source may take the leg over only
 //!    when the latched source has been silent for [`RELATCH_SILENCE`], and
 //!    then only from a named IP, or — from the old latch's IP (a NAT
 //!    rebinding) or the IP latched on the other channel — with *SSRC

@@ -696,6 +696,39 @@ fn a_far_end_sending_from_its_old_address_until_the_answer_is_followed_at_once()
 }
 
 #[test]
+fn the_exact_address_takes_a_named_latch_at_once_only_after_a_move() {
+    let mut t = T::new();
+    // A far end behind a NAT that changes ports: its media comes from
+    // another port of the IP its SIP comes from (named, rule 3).
+    let far = setup(FAR, "198.51.100.3", true);
+    let (id, idx) = t.call(&far);
+    let natted = "198.51.100.3:61000";
+    assert_eq!(t.rtp(idx, natted), fwd(PHONE));
+    assert_eq!(t.rtp(idx, PHONE), fwd(natted));
+    // Someone forging the SDP's exact address while that source is heard
+    // takes nothing: no SDP moved the leg, so the exact address is no
+    // stronger than the named IP (rule 6), and the audio stays with the
+    // NAT's mapping.
+    t.advance(ms(20));
+    assert_eq!(t.rtp(idx, FAR), UNKNOWN);
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(natted)));
+    assert_eq!(t.rtp(idx, PHONE), fwd(natted));
+    // Past the time after a move, the same holds again.
+    t.relay.set_leg(
+        t.now,
+        id,
+        Leg::B,
+        &setup("198.51.100.3:5002", "198.51.100.3", true),
+    );
+    t.advance(ms(20));
+    assert_eq!(t.rtp(idx, natted), fwd(PHONE));
+    t.advance(LATCH_WINDOW);
+    assert_eq!(t.rtp(idx, natted), fwd(PHONE));
+    assert_eq!(t.rtp(idx, "198.51.100.3:5002"), UNKNOWN);
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(natted)));
+}
+
+#[test]
 fn hold_is_not_timed_out_and_zero_address_keeps_the_latch() {
     let mut t = T::new();
     let (id, idx) = t.call(&far_leg());
