@@ -144,7 +144,7 @@ pub const MAX_STREAMS_PER_CALL: usize = 4;
 /// `min(MAX_STREAMS, pairs in rtp_port_low..rtp_port_high)`, two for each
 /// call of [`MAX_CALLS`] (audio and video). Each stream slot is at most
 /// [`crate::relay::SLOT_BYTES`] bytes plus 4 of pool state, reserved at
-/// start (about 1.1 MB of address space) and touched only when a port pair
+/// start (about 1.3 MB of address space) and touched only when a port pair
 /// is first bound for it, so memory follows the most pairs ever bound at
 /// once, never the range. The sockets of a pair exist only while it is a
 /// spare or carries a stream ([`crate::relay`], "Ports").

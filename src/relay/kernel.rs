@@ -6,8 +6,11 @@
 //! - Decides, per channel (RTP, RTCP) of a stream, when the kernel may
 //!   forward it: both legs latched (module doc rules 3–6), both learning
 //!   windows closed (rule 4: no stronger source can still take a latch),
-//!   both latched sources heard within [`TWO_WAY`] (media flows both ways),
-//!   the stream not on hold and not barred. The driver then installs the
+//!   no leg whose SDP moved in the last [`LATCH_WINDOW`](super::LATCH_WINDOW)
+//!   latched elsewhere than at its exact new address (rule 6: that address
+//!   may still take the latch), both latched sources heard within
+//!   [`TWO_WAY`] (media flows both ways), the stream not on hold and not
+//!   barred. The driver then installs the
 //!   forwarding ([`PortOp::Forward`]: packets from `a` to the relay port go
 //!   to `b`, and the other way; `src/driver/fastpath.rs` says how) and the
 //!   relay remembers it in the slot ([`KernelFlow`]).
@@ -300,6 +303,8 @@ impl Relay {
         (a.addr != b.addr
             && settled(la.window)
             && settled(lb.window)
+            && la.settled(now, ch)
+            && lb.settled(now, ch)
             && heard(a.last_seen)
             && heard(b.last_seen))
         .then_some(flow)

@@ -27,6 +27,9 @@ enum Class {
     Port,
     /// A named IP (rule 3).
     Named,
+    /// The exact address (IP and port) the leg's SDP names (rule 6: it
+    /// takes a latch of the named IP from another port at once).
+    Exact,
 }
 
 /// The address a channel of a leg is latched to.
@@ -75,6 +78,12 @@ pub(super) struct LegState {
     pub(super) signalling_ip: Option<Ipv4Addr>,
     pub(super) wan: bool,
     pub(super) window: Option<Window>,
+    /// Until when, after its SDP moved it, a latch of this leg that is not
+    /// at the exact address the SDP names is not final: the exact address
+    /// may still take it (rule 6), as when the far end keeps sending from
+    /// its old address until the answer (RFC 3264 §8.3.1). The kernel does
+    /// not get such a latch before ([`super::kernel`]).
+    pub(super) unsettled_until: Option<Instant>,
 }
 
 /// How well a leg matches an unknown source; lower is better (rule 5).
@@ -115,7 +124,25 @@ impl LegState {
             .get(ch ^ 1)
             .and_then(|p| p.latched)
             .filter(|l| *l.addr.ip() == ip)
-            .map(|l| l.class)
+            .map(|l| l.class.min(Class::Named))
+    }
+
+    /// Is channel `ch`'s latch final (for the kernel, [`super::kernel`])?
+    /// Not while the leg is unsettled after a move and the latch is not at
+    /// the exact address its SDP names.
+    pub(super) fn settled(&self, now: Instant, ch: usize) -> bool {
+        self.settled_at(now)
+            || self
+                .paths
+                .get(ch)
+                .and_then(|p| p.latched)
+                .is_some_and(|l| l.class == Class::Exact)
+    }
+
+    /// Past the time after a move of its SDP in which the exact new
+    /// address may still take the leg's latch (rule 6).
+    fn settled_at(&self, now: Instant) -> bool {
+        self.unsettled_until.is_none_or(|t| now >= t)
     }
 
     /// Needs the learning window of rule 4: on the WAN with an expected RTP
@@ -154,7 +181,7 @@ impl LegState {
                 if exact {
                     return Ok(Claim {
                         rank: Rank::Exact,
-                        class: Class::Named,
+                        class: Class::Exact,
                     });
                 }
                 if let Some(class) = trust {
@@ -181,8 +208,19 @@ impl LegState {
                 }
             }
             Some(l) => {
-                // A stronger source takes a weaker latch at once.
-                if let Some(class) = trust.filter(|c| *c > l.class) {
+                // A stronger source takes a weaker latch at once. The
+                // exact address counts above a named IP only while the leg
+                // is unsettled after its SDP moved: a far end that sent
+                // from its old address until the answer (RFC 3264 §8.3.1)
+                // and then from the new one. At any other time a spoofer
+                // of the SDP's address could pull the latch away from a
+                // far end whose NAT changes its port.
+                let strength = if exact && !self.settled_at(now) {
+                    Some(Class::Exact)
+                } else {
+                    trust
+                };
+                if let Some(class) = strength.filter(|c| *c > l.class) {
                     return Ok(Claim {
                         rank: named_rank,
                         class,
@@ -201,7 +239,7 @@ impl LegState {
                 if trust == Some(Class::Named) {
                     return Ok(Claim {
                         rank: named_rank,
-                        class: Class::Named,
+                        class: strength.unwrap_or(Class::Named),
                     });
                 }
                 if *l.addr.ip() != ip && trust.is_none() {
@@ -211,7 +249,7 @@ impl LegState {
                 if ssrc.is_some() && ssrc == l.ssrc {
                     Ok(Claim {
                         rank: Rank::TakeOver,
-                        class: l.class,
+                        class: l.class.min(Class::Named),
                     })
                 } else {
                     Err(DropReason::SsrcMismatch)

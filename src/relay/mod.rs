@@ -101,10 +101,17 @@
 //!    the stronger latch class. On a tie (the hairpin case: both phones on
 //!    the LAN, or both behind one NAT) the leg whose expected port equals
 //!    the source port wins, else leg A.
-//! 6. **Moving a latch.** A latch is as strong as what made it: *named*
-//!    (rule 3), *port* or *learned* (rule 4). A stronger source takes a
-//!    weaker latch at once: a named IP always, a port match while the
-//!    window is open. Otherwise a new source may take the leg over only
+//! 6. **Moving a latch.** A latch is as strong as what made it: *exact*
+//!    (the expected address itself), *named* (rule 3), *port* or *learned*
+//!    (rule 4). A stronger source takes a weaker latch at once: a named IP
+//!    always, a port match while the window is open, and for
+//!    [`LATCH_WINDOW`] after an SDP moved the leg the exact address it
+//!    names a latch of a named IP from another port (an end that moved its
+//!    media with a re-INVITE and sent from its old address until the
+//!    answer: that IP is still named, so it latched again, RFC 3264
+//!    §8.3.1; at other times the exact address is only as strong as its
+//!    IP, so forging it cannot pull the latch from a far end whose NAT
+//!    changes its port). Otherwise a new source may take the leg over only
 //!    when the latched source has been silent for [`RELATCH_SILENCE`], and
 //!    then only from a named IP, or — from the old latch's IP (a NAT
 //!    rebinding) or the IP latched on the other channel — with *SSRC
@@ -160,7 +167,7 @@
 //! state and 12 of the pool's queues) are reserved in [`Relay::new`] and
 //! touched only as pairs are first bound for them: a slot for each stream
 //! and spare at the busiest moment so far, whatever the range (idle: the
-//! spares, 8 slots, about 4 KB). Fixed besides: the hold pool (about
+//! spares, 8 slots, about 5 KB). Fixed besides: the hold pool (about
 //! 42 KB, of which the 40 KiB of packet bytes are resident only once
 //! packets have been held) and the pool's map of held ports (4 KB). The
 //! kernel's memory for the sockets is two sockets per bound pair
@@ -215,7 +222,7 @@ pub const HOLD_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Upper bound of one stream slot's size in bytes (the memory cost of a
 /// port pair; a unit test checks the bound).
-pub const SLOT_BYTES: usize = 608;
+pub const SLOT_BYTES: usize = 632;
 
 /// A stream's handle: the slot index and the slot's generation, so an id
 /// kept after [`Relay::free`] (or expiry) never reaches the slot's next
@@ -506,6 +513,7 @@ impl Relay {
             for p in l.paths.iter_mut() {
                 p.latched = None;
             }
+            l.unsettled_until = now.checked_add(LATCH_WINDOW);
         }
         if set && l.hidden() && l.unlatched() {
             l.window = window;

@@ -660,6 +660,75 @@ fn a_reinvite_moving_the_far_end_resets_its_latch() {
 }
 
 #[test]
+fn a_far_end_sending_from_its_old_address_until_the_answer_is_followed_at_once() {
+    let mut t = T::new();
+    // The far end signals and sends from one IP, so its old address stays
+    // named after it moves; it moves to another port of that IP.
+    let far = setup(FAR, "198.51.100.3", true);
+    let moved = "198.51.100.3:5002";
+    let (id, idx) = t.call(&far);
+    assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
+    assert_eq!(t.rtcp(idx, FAR_RTCP), fwd(PHONE_RTCP));
+    assert_eq!(t.rtp(idx, PHONE), fwd(FAR));
+    t.advance(ms(100));
+    t.relay
+        .set_leg(t.now, id, Leg::B, &setup(moved, "198.51.100.3", true));
+    assert_eq!(t.rtp(idx, PHONE), fwd(moved));
+    // Until the answer reaches it, it sends from the old address (named:
+    // latched again), which then gets the phone's audio, as RFC 3264
+    // §8.3.1 allows (it listens there until media arrives on the new one).
+    assert_eq!(t.rtp(idx, FAR), fwd(PHONE));
+    assert_eq!(t.rtcp(idx, FAR_RTCP), fwd(PHONE_RTCP));
+    assert_eq!(t.rtp(idx, PHONE), fwd(FAR));
+    // Then from the new one: the exact address takes the latch at once,
+    // no waiting for the old one's silence (rule 6).
+    t.advance(ms(20));
+    assert_eq!(t.rtp(idx, moved), fwd(PHONE));
+    assert_eq!(t.rtp(idx, PHONE), fwd(moved));
+    assert_eq!(t.rtcp(idx, "198.51.100.3:5003"), fwd(PHONE_RTCP));
+    assert_eq!(t.rtcp(idx, PHONE_RTCP), fwd("198.51.100.3:5003"));
+    // A late packet from the old address takes nothing back.
+    assert_eq!(t.rtp(idx, FAR), UNKNOWN);
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(moved)));
+    // Nor does another port of the named IP, the exact address being
+    // latched: only its silence would let one in (rule 6).
+    assert_eq!(t.rtp(idx, "198.51.100.3:7000"), UNKNOWN);
+}
+
+#[test]
+fn the_exact_address_takes_a_named_latch_at_once_only_after_a_move() {
+    let mut t = T::new();
+    // A far end behind a NAT that changes ports: its media comes from
+    // another port of the IP its SIP comes from (named, rule 3).
+    let far = setup(FAR, "198.51.100.3", true);
+    let (id, idx) = t.call(&far);
+    let natted = "198.51.100.3:61000";
+    assert_eq!(t.rtp(idx, natted), fwd(PHONE));
+    assert_eq!(t.rtp(idx, PHONE), fwd(natted));
+    // Someone forging the SDP's exact address while that source is heard
+    // takes nothing: no SDP moved the leg, so the exact address is no
+    // stronger than the named IP (rule 6), and the audio stays with the
+    // NAT's mapping.
+    t.advance(ms(20));
+    assert_eq!(t.rtp(idx, FAR), UNKNOWN);
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(natted)));
+    assert_eq!(t.rtp(idx, PHONE), fwd(natted));
+    // Past the time after a move, the same holds again.
+    t.relay.set_leg(
+        t.now,
+        id,
+        Leg::B,
+        &setup("198.51.100.3:5002", "198.51.100.3", true),
+    );
+    t.advance(ms(20));
+    assert_eq!(t.rtp(idx, natted), fwd(PHONE));
+    t.advance(LATCH_WINDOW);
+    assert_eq!(t.rtp(idx, natted), fwd(PHONE));
+    assert_eq!(t.rtp(idx, "198.51.100.3:5002"), UNKNOWN);
+    assert_eq!(t.relay.latched(id, Leg::B, Channel::Rtp), Some(a(natted)));
+}
+
+#[test]
 fn hold_is_not_timed_out_and_zero_address_keeps_the_latch() {
     let mut t = T::new();
     let (id, idx) = t.call(&far_leg());
@@ -1342,8 +1411,13 @@ impl T {
     /// A call with both legs latched and media flowing both ways, past the
     /// learning windows: ready for the kernel.
     fn flowing(&mut self) -> (StreamId, usize) {
+        self.flowing_with(&far_leg())
+    }
+
+    /// [`T::flowing`] with the far end `b` (sending from [`FAR`]).
+    fn flowing_with(&mut self, b: &LegSetup) -> (StreamId, usize) {
         self.relay.set_fastpath(true);
-        let (id, i) = self.call(&far_leg());
+        let (id, i) = self.call(b);
         assert_eq!(self.rtp(i, PHONE), fwd(FAR));
         assert_eq!(self.rtp(i, FAR), fwd(PHONE));
         self.advance(LATCH_WINDOW + ms(10));
@@ -1473,6 +1547,62 @@ fn sdp_that_moves_a_leg_hold_and_the_end_take_the_stream_back() {
         t.kmaintain(),
         vec![PortOp::Unforward(rtp_flow(port_of(&t, id)))]
     );
+}
+
+#[test]
+fn a_moved_leg_goes_back_to_the_kernel_at_its_new_address_not_its_old() {
+    let mut t = T::new();
+    // The far end signals from its media IP: its old address stays named.
+    let (id, i) = t.flowing_with(&setup(FAR, "198.51.100.3", true));
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true), vec![PortOp::Forward(rtp_flow(port))]);
+    let moved = "198.51.100.3:5002";
+    t.relay
+        .set_leg(t.now, id, Leg::B, &setup(moved, "198.51.100.3", true));
+    assert_eq!(t.kmaintain(), vec![PortOp::Unforward(rtp_flow(port))]);
+    // It sends from the old address until the answer: latched again, but
+    // not handed over while the new address may still come.
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert!(t.kscan(true).is_empty(), "the old address is not final");
+    // The new address speaks: to the kernel at once, with it.
+    t.advance(ms(20));
+    assert_eq!(t.rtp(i, moved), fwd(PHONE));
+    assert_eq!(t.rtp(i, PHONE), fwd(moved));
+    let to_new = KernelFlow {
+        b: a(moved),
+        ..rtp_flow(port)
+    };
+    assert_eq!(t.kscan(true), vec![PortOp::Forward(to_new)]);
+    assert_eq!(t.relay.totals().kernel_handovers, 2);
+    assert_eq!(t.relay.totals().kernel_taken_back, 1);
+
+    // A far end that moves to an address it never sends from exactly (a
+    // NAT that changes ports): its latch is final once the time in which
+    // the exact one could come has passed.
+    let mut t = T::new();
+    let (id, i) = t.flowing_with(&setup(FAR, "198.51.100.3", true));
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true).len(), 1);
+    t.relay.set_leg(
+        t.now,
+        id,
+        Leg::B,
+        &setup("198.51.100.3:5002", "198.51.100.3", true),
+    );
+    assert_eq!(t.kmaintain().len(), 1);
+    let natted = "198.51.100.3:61002";
+    assert_eq!(t.rtp(i, natted), fwd(PHONE));
+    assert_eq!(t.rtp(i, PHONE), fwd(natted));
+    assert!(t.kscan(true).is_empty());
+    t.advance(LATCH_WINDOW);
+    assert_eq!(t.rtp(i, natted), fwd(PHONE));
+    assert_eq!(t.rtp(i, PHONE), fwd(natted));
+    let flow = KernelFlow {
+        b: a(natted),
+        ..rtp_flow(port)
+    };
+    assert_eq!(t.kscan(true), vec![PortOp::Forward(flow)]);
 }
 
 fn port_of(t: &T, id: StreamId) -> u16 {

@@ -19,9 +19,10 @@
 //!   sockets: `inuse` of `/proc/net/sockstat` ([`parse_sockstat_inuse`]) and
 //!   the slab objects one socket takes ([`socket_slab_bytes`]); the
 //!   per-CPU time of `/proc/stat` ([`parse_proc_stat`], [`cpu_window`]:
-//!   softirq time for the system-wide CPU per packet); the elements of
-//!   sipnat's nftables map ([`nft_map_elements`]); the samples of
-//!   `perf script` split by task and softirq ([`perf_split`]).
+//!   softirq time for the system-wide CPU per packet); the samples of
+//!   `perf script` split by task and softirq ([`perf_split`]). (The
+//!   elements of sipnat's nftables map: `load_core::nft_map_elements`,
+//!   which the media tests share.)
 //! * SIPp 3.6.1 `-trace_stat` CSV parsing ([`parse_sipp_stats`]).
 //! * Which LAN address sends which REGISTER ([`reg_host`], [`reg_hosts`],
 //!   [`extra_host_ip`]): [`REGS_PER_HOST`] per address, as from an office
@@ -579,23 +580,6 @@ pub fn cpu_window(
         }
     }
     w
-}
-
-/// The number of elements of an nftables map as `nft list map` prints it
-/// (`elements = { k : v, k : v }`, possibly over several lines); `None`
-/// when the text holds no map; 0 for a map without an `elements` line.
-/// sipnat's map `ip sipnat streams` holds two elements per channel in the
-/// kernel (one per direction, `src/driver/fastpath.rs`).
-pub fn nft_map_elements(text: &str) -> Option<u64> {
-    if !text.contains("map ") {
-        return None;
-    }
-    let Some(start) = text.find("elements = {") else {
-        return Some(0);
-    };
-    let rest = &text[start + "elements = {".len()..];
-    let body = &rest[..rest.find('}').unwrap_or(rest.len())];
-    Some(body.matches(" : ").count() as u64)
 }
 
 /// Kernel functions that run softirqs: a sample with one of them in its
@@ -2068,27 +2052,6 @@ softirq 1 2 3 4 5 6 7 8 9 10 11
                 ..CpuWindow::default()
             }
         );
-    }
-
-    #[test]
-    fn nft_map_elements_counted() {
-        let two = "table ip sipnat {
-\tmap streams {
-\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
-\t\telements = { 10.77.1.2 . 40000 . 20000 : 198.51.100.2 . 40000,
-\t\t\t     198.51.100.2 . 40000 . 20000 : 10.77.1.2 . 40000 }
-\t}
-}
-";
-        assert_eq!(nft_map_elements(two), Some(2));
-        let empty = "table ip sipnat {
-\tmap streams {
-\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
-\t}
-}
-";
-        assert_eq!(nft_map_elements(empty), Some(0));
-        assert_eq!(nft_map_elements(""), None);
     }
 
     #[test]

@@ -24,6 +24,9 @@
 //! * [`SeqStats`] counts received packets by the 32-bit counter: unique,
 //!   duplicates, lost below the highest seen, reordered packets and the
 //!   largest reorder distance.
+//! * [`nft_map_elements`] counts the elements of sipnat's nftables map as
+//!   `nft list map` prints it: the kernel forwarding that the media tests
+//!   and the benchmark both watch.
 //!
 //! What it does NOT do: SIP authentication, TCP, multipart bodies, header
 //! folding (sipnat never folds), IPv6, SRTP, or any codec. It is a test tool:
@@ -870,6 +873,25 @@ fn json_value(b: &[u8], at: &mut usize) -> Result<Json, String> {
     }
 }
 
+// ------------------------------------------------------------------ nftables
+
+/// The number of elements of an nftables map as `nft list map` prints it
+/// (`elements = { k : v, k : v }`, possibly over several lines); `None`
+/// when the text holds no map; 0 for a map without an `elements` line.
+/// sipnat's map `ip sipnat streams` holds two elements per channel in the
+/// kernel (one per direction, `src/driver/fastpath.rs`).
+pub fn nft_map_elements(text: &str) -> Option<u64> {
+    if !text.contains("map ") {
+        return None;
+    }
+    let Some(start) = text.find("elements = {") else {
+        return Some(0);
+    };
+    let rest = &text[start + "elements = {".len()..];
+    let body = &rest[..rest.find('}').unwrap_or(rest.len())];
+    Some(body.matches(" : ").count() as u64)
+}
+
 // ------------------------------------------------------------------ tests
 
 #[cfg(test)]
@@ -1058,5 +1080,26 @@ m=video 20004 RTP/AVP 96\r\nc=IN IP4 9.9.9.9\r\n";
         assert!(j.get("a.c").is_none());
         assert!(Json::parse("{\"a\":1} x").is_err());
         assert!(Json::parse("[1,").is_err());
+    }
+
+    #[test]
+    fn nft_map_elements_counted() {
+        let two = "table ip sipnat {
+\tmap streams {
+\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
+\t\telements = { 10.77.1.2 . 40000 . 20000 : 198.51.100.2 . 40000,
+\t\t\t     198.51.100.2 . 40000 . 20000 : 10.77.1.2 . 40000 }
+\t}
+}
+";
+        assert_eq!(nft_map_elements(two), Some(2));
+        let empty = "table ip sipnat {
+\tmap streams {
+\t\ttype ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service
+\t}
+}
+";
+        assert_eq!(nft_map_elements(empty), Some(0));
+        assert_eq!(nft_map_elements(""), None);
     }
 }

@@ -1121,7 +1121,7 @@ fn kernel_state(lab: &Lab, control: &Path) -> KernelState {
     KernelState {
         channels: out
             .ok()
-            .and_then(|o| bench_core::nft_map_elements(&String::from_utf8_lossy(&o.stdout)))
+            .and_then(|o| load_core::nft_map_elements(&String::from_utf8_lossy(&o.stdout)))
             .map(|e| e / 2),
         ..KernelState::default()
     }

@@ -7,10 +7,13 @@
 //!   `--ring-ms`), ACK, re-INVITE (200 with SDP; a `sendonly` offer gets a
 //!   `recvonly` answer and the UAS stops sending, RFC 3264 §8.4), BYE (200),
 //!   CANCEL (200, then 487 for the INVITE, RFC 3261 §9.2), OPTIONS (200).
+//!   With `--move-at-s` it sends a re-INVITE of its own that moves its media
+//!   (below) and ACKs its 2xx.
 //! * `uac`: a phone. Optionally REGISTERs first, then places `--calls` calls
 //!   at `--rate` calls/s through its outbound proxy, ACKs the 2xx, sends RTP
 //!   to the address in the answer, optionally puts the call on hold and
 //!   resumes it with re-INVITEs, and hangs up with BYE after `--duration-s`.
+//!   It answers the far end's re-INVITE with its SDP (200, RFC 3264 §8).
 //!   In-dialog requests go to the proxy with the Record-Route set as Route
 //!   and the remote Contact as Request-URI (loose routing, RFC 3261
 //!   §12.2.1.1).
@@ -21,6 +24,13 @@
 //! goes to the peer's RTCP port every 5 s. Every packet received is counted
 //! per call: unique/duplicate/lost (by counter), reordering, one-way delay,
 //! source addresses, packets that belong to another stream ("mixed").
+//!
+//! A media move (`--move-at-s`, either role) binds a second port pair (on
+//! `--move-ip`), offers it in a re-INVITE (RFC 3264 §8.3.1) and from that
+//! moment (`--move-late-ms N`: N ms later, the old pair sending until then,
+//! as RFC 3264 allows) sends RTP and RTCP only from it (same SSRC, the counter goes on: one stream whose
+//! source moved); both pairs keep receiving, and what arrives on the new
+//! one is counted apart (`rx_moved`).
 //!
 //! A JSON report (`--report FILE`, else stdout) holds the call counts, SIP
 //! failure codes, per-direction packet counts and the distinct media source
@@ -43,7 +53,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const USAGE: &str = "\
@@ -56,6 +66,11 @@ usage:
                   [--hold-at-s X --resume-at-s Y] [--cancel-after-ms N] [common options]
 common: [--pps 50] [--payload 160] [--duration-s S] [--report FILE]
         [--rtp-port P] [--expect-source IP] [--max-loss-pct F] [--linger-ms N]
+        [--move-at-s X [--move-ip IP] [--move-late-ms N]]
+  --move-at-s X: X s after the call was set up, move its media to a new port pair
+       (on --move-ip, else the same address) with a re-INVITE: from then on it
+       sends only from the new pair (--move-late-ms: from N ms after the
+       re-INVITE on; before, from the old one) and listens on both.
   uas: --duration-s is its whole lifetime; with --calls it stops once N calls ended;
        --sdp-ip names another address in its SDP than the one it sends from (a
        far end behind NAT, or one that lies); --send-after-ms starts its RTP
@@ -98,6 +113,10 @@ struct Opts {
     hold_at: Option<Duration>,
     cancel_after: Option<Duration>,
     resume_at: Option<Duration>,
+    move_at: Option<Duration>,
+    move_ip: Option<Ipv4Addr>,
+    /// Keep sending from the old pair this long after the move's offer.
+    move_late: Duration,
     report: Option<PathBuf>,
     rtp_port: u16,
     expect_source: Vec<Ipv4Addr>,
@@ -135,6 +154,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         hold_at: None,
         cancel_after: None,
         resume_at: None,
+        move_at: None,
+        move_ip: None,
+        move_late: Duration::ZERO,
         report: None,
         rtp_port: if mode == Mode::Uac { 40000 } else { 30000 },
         expect_source: Vec::new(),
@@ -181,6 +203,11 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
                 o.cancel_after = Some(Duration::from_millis(v.parse().map_err(|e| bad(&e))?))
             }
             "--resume-at-s" => o.resume_at = Some(secs(v)?),
+            "--move-at-s" => o.move_at = Some(secs(v)?),
+            "--move-ip" => o.move_ip = Some(v.parse().map_err(|e| bad(&e))?),
+            "--move-late-ms" => {
+                o.move_late = Duration::from_millis(v.parse().map_err(|e| bad(&e))?)
+            }
             "--report" => o.report = Some(PathBuf::from(v)),
             "--rtp-port" => o.rtp_port = v.parse().map_err(|e| bad(&e))?,
             "--expect-source" => o.expect_source.push(v.parse().map_err(|e| bad(&e))?),
@@ -194,6 +221,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
     }
     if o.payload > 1400 {
         return Err("--payload must be at most 1400".into());
+    }
+    if o.move_ip.is_some() && o.move_at.is_none() {
+        return Err("--move-ip needs --move-at-s".into());
     }
     match mode {
         Mode::Uas => {
@@ -240,6 +270,8 @@ struct Rx {
     by_phase: [u64; 5],
     /// Datagrams on the RTP port that are not our RTP.
     foreign: u64,
+    /// RTP received on the moved pair's port (`--move-at-s`).
+    on_moved: u64,
     /// Our RTP, but from another stream than the first one seen here.
     mixed: u64,
     peer: Option<(u32, u32)>,
@@ -251,9 +283,14 @@ struct Rx {
 struct Media {
     index: u32,
     ssrc: u32,
+    ip: Ipv4Addr,
     local_port: u16,
     rtp: UdpSocket,
     rtcp: UdpSocket,
+    /// The second pair of a media move (`--move-at-s`), once bound.
+    moved: OnceLock<Pair>,
+    /// Send from `moved` (set with the offer that moves the media).
+    from_moved: AtomicBool,
     remote: Mutex<Option<SdpInfo>>,
     sending: AtomicBool,
     phase: AtomicU8,
@@ -263,7 +300,38 @@ struct Media {
     rx: Mutex<Rx>,
 }
 
+/// A bound port pair: RTP on `port`, RTCP on `port + 1`.
+struct Pair {
+    ip: Ipv4Addr,
+    port: u16,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
 impl Media {
+    /// The address this call's SDP names: the moved pair's once bound.
+    fn local(&self) -> (Ipv4Addr, u16) {
+        self.moved
+            .get()
+            .map_or((self.ip, self.local_port), |p| (p.ip, p.port))
+    }
+
+    /// The (RTP, RTCP) sockets the sender uses now.
+    fn tx(&self) -> (&UdpSocket, &UdpSocket) {
+        match self.moved.get() {
+            Some(p) if self.from_moved.load(Relaxed) => (&p.rtp, &p.rtcp),
+            _ => (&self.rtp, &self.rtcp),
+        }
+    }
+
+    /// Send from the moved pair from now on; the old one goes quiet. Under
+    /// the sender's lock, as [`Media::set_sending`]: once this returns, the
+    /// old pair sends nothing more.
+    fn send_from_moved(&self) {
+        let _guard = lock(&self.remote);
+        self.from_moved.store(true, Relaxed);
+    }
+
     /// Start or stop sending. The sender checks the flag and sends while it
     /// holds `remote`, so once this returns no packet of this call is in
     /// flight from us: a BYE sent next follows the last RTP packet.
@@ -304,54 +372,92 @@ impl Hub {
         })
     }
 
-    /// A new call's media: bind an even RTP port and the RTCP port above it,
-    /// start its receiver thread.
-    fn open(self: &Arc<Hub>, index: u32) -> Result<Arc<Media>, String> {
+    /// Bind an even RTP port on `ip` and the RTCP port above it.
+    fn bind_pair(&self, ip: Ipv4Addr) -> Result<Pair, String> {
         let mut port = lock(&self.next_port);
         for _ in 0..2000 {
             let p = *port;
             *port = if p >= 65532 { 10000 } else { p + 2 };
-            let Ok(rtp) = UdpSocket::bind((self.ip, p)) else {
+            let Ok(rtp) = UdpSocket::bind((ip, p)) else {
                 continue;
             };
-            let Ok(rtcp) = UdpSocket::bind((self.ip, p + 1)) else {
+            let Ok(rtcp) = UdpSocket::bind((ip, p + 1)) else {
                 continue;
             };
             rtcp.set_nonblocking(true).map_err(|e| e.to_string())?;
             rtp.set_read_timeout(Some(Duration::from_millis(100)))
                 .map_err(|e| e.to_string())?;
-            let m = Arc::new(Media {
-                index,
-                ssrc: 0x5000_0000 ^ (index.wrapping_mul(2_654_435_761)) ^ u32::from(p),
-                local_port: p,
+            return Ok(Pair {
+                ip,
+                port: p,
                 rtp,
                 rtcp,
-                remote: Mutex::new(None),
-                sending: AtomicBool::new(false),
-                phase: AtomicU8::new(PH_EARLY),
-                sent: AtomicU64::new(0),
-                send_errors: AtomicU64::new(0),
-                rtcp_sent: AtomicU64::new(0),
-                rx: Mutex::new(Rx::default()),
             });
-            let (m2, hub) = (Arc::clone(&m), Arc::clone(self));
-            std::thread::Builder::new()
-                .name(format!("rx{index}"))
-                .stack_size(128 * 1024)
-                .spawn(move || receiver(&m2, &hub))
-                .map_err(|e| format!("cannot start a receiver thread: {e}"))?;
-            lock(&self.calls).push(Arc::clone(&m));
-            self.generation.fetch_add(1, Relaxed);
-            return Ok(m);
         }
-        Err(format!("no free RTP port pair on {}", self.ip))
+        Err(format!("no free RTP port pair on {ip}"))
+    }
+
+    /// Start the receiver thread of call `m`'s first pair, or of its moved
+    /// pair.
+    fn receive(self: &Arc<Hub>, m: &Arc<Media>, moved: bool) -> Result<(), String> {
+        let (m2, hub) = (Arc::clone(m), Arc::clone(self));
+        std::thread::Builder::new()
+            .name(format!("rx{}{}", m.index, if moved { "m" } else { "" }))
+            .stack_size(128 * 1024)
+            .spawn(move || receiver(&m2, &hub, moved))
+            .map(drop)
+            .map_err(|e| format!("cannot start a receiver thread: {e}"))
+    }
+
+    /// A new call's media: its pair, its receiver thread.
+    fn open(self: &Arc<Hub>, index: u32) -> Result<Arc<Media>, String> {
+        let Pair {
+            port: p, rtp, rtcp, ..
+        } = self.bind_pair(self.ip)?;
+        let m = Arc::new(Media {
+            index,
+            ssrc: 0x5000_0000 ^ (index.wrapping_mul(2_654_435_761)) ^ u32::from(p),
+            ip: self.ip,
+            local_port: p,
+            rtp,
+            rtcp,
+            moved: OnceLock::new(),
+            from_moved: AtomicBool::new(false),
+            remote: Mutex::new(None),
+            sending: AtomicBool::new(false),
+            phase: AtomicU8::new(PH_EARLY),
+            sent: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            rtcp_sent: AtomicU64::new(0),
+            rx: Mutex::new(Rx::default()),
+        });
+        self.receive(&m, false)?;
+        lock(&self.calls).push(Arc::clone(&m));
+        self.generation.fetch_add(1, Relaxed);
+        Ok(m)
+    }
+
+    /// Bind call `m`'s second pair on `ip` (a media move) and receive on it;
+    /// the sender keeps the first pair until [`Media::send_from_moved`].
+    fn open_moved(self: &Arc<Hub>, m: &Arc<Media>, ip: Ipv4Addr) -> Result<(), String> {
+        let pair = self.bind_pair(ip)?;
+        m.moved
+            .set(pair)
+            .map_err(|_| "the media moved once already".to_string())?;
+        self.receive(m, true)
     }
 }
 
-fn receiver(m: &Media, hub: &Hub) {
+/// The receiver of one of call `m`'s RTP sockets (`moved`: the second
+/// pair's).
+fn receiver(m: &Media, hub: &Hub, moved: bool) {
+    let sock = match m.moved.get() {
+        Some(p) if moved => &p.rtp,
+        _ => &m.rtp,
+    };
     let mut buf = [0u8; 2048];
     loop {
-        match m.rtp.recv_from(&mut buf) {
+        match sock.recv_from(&mut buf) {
             Ok((n, src)) => {
                 let now = unix_ns();
                 let phase = m.phase.load(Relaxed);
@@ -366,6 +472,7 @@ fn receiver(m: &Media, hub: &Hub) {
                         }
                         rx.seq.record(info.counter);
                         rx.sources.insert(src);
+                        rx.on_moved += u64::from(moved);
                         rx.by_phase[usize::from(phase.min(PH_ENDED))] += 1;
                         let d = now.saturating_sub(info.sent_ns);
                         rx.max_delay_ns = rx.max_delay_ns.max(d);
@@ -394,16 +501,19 @@ fn receiver(m: &Media, hub: &Hub) {
     }
 }
 
-/// Drain the (non-blocking) RTCP socket of a call.
+/// Drain the (non-blocking) RTCP sockets of a call.
 fn drain_rtcp(m: &Media) {
     let mut buf = [0u8; 1500];
-    while let Ok((n, src)) = m.rtcp.recv_from(&mut buf) {
-        let mut rx = lock(&m.rx);
-        if is_rtcp(&buf[..n]) {
-            rx.rtcp += 1;
-            rx.rtcp_sources.insert(src);
-        } else {
-            rx.foreign += 1;
+    let moved = m.moved.get().map(|p| &p.rtcp);
+    for sock in std::iter::once(&m.rtcp).chain(moved) {
+        while let Ok((n, src)) = sock.recv_from(&mut buf) {
+            let mut rx = lock(&m.rx);
+            if is_rtcp(&buf[..n]) {
+                rx.rtcp += 1;
+                rx.rtcp_sources.insert(src);
+            } else {
+                rx.foreign += 1;
+            }
         }
     }
 }
@@ -444,7 +554,8 @@ fn sender(hub: &Hub, pps: u32, payload: usize) {
                 sent_ns: unix_ns(),
             };
             build_rtp(&mut buf, &info, payload);
-            if m.rtp.send_to(&buf, remote.rtp).is_ok() {
+            let (rtp, rtcp) = m.tx();
+            if rtp.send_to(&buf, remote.rtp).is_ok() {
                 m.sent.fetch_add(1, Relaxed);
                 if counter % sr_every == 0 {
                     let ntp = unix_ns() / 1_000_000_000 + 2_208_988_800;
@@ -455,7 +566,7 @@ fn sender(hub: &Hub, pps: u32, payload: usize) {
                         counter as u32,
                         (counter * payload as u64) as u32,
                     );
-                    if m.rtcp.send_to(&sr, remote.rtcp).is_ok() {
+                    if rtcp.send_to(&sr, remote.rtcp).is_ok() {
                         m.rtcp_sent.fetch_add(1, Relaxed);
                     }
                 }
@@ -544,15 +655,19 @@ fn media_json(m: &Media, o: &mut String) -> (u64, u64, u64) {
         .map(|s| json_str(&s.to_string()))
         .collect();
     let sent = m.sent.load(Relaxed);
+    let moved = m.moved.get().map_or("null".to_string(), |p| {
+        json_str(&format!("{}:{}", p.ip, p.port))
+    });
     let _ = write!(
         o,
-        "\"local_port\": {}, \"remote\": {remote}, \"sent\": {sent}, \"send_errors\": {}, \
+        "\"local_port\": {}, \"moved_to\": {moved}, \"rx_moved\": {}, \"remote\": {remote}, \"sent\": {sent}, \"send_errors\": {}, \
          \"highest\": {}, \"received\": {}, \"unique\": {}, \"duplicates\": {}, \"lost\": {}, \"gaps\": {}, \
          \"reordered\": {}, \"max_reorder\": {}, \"mixed\": {}, \"foreign\": {}, \
          \"rx_early\": {}, \"rx_confirmed\": {}, \"rx_hold\": {}, \"rx_resumed\": {}, \"rx_after_end\": {}, \
          \"max_delay_ms\": {:.3}, \"avg_delay_ms\": {avg_ms:.3}, \"rtcp_sent\": {}, \"rtcp_received\": {}, \
          \"sources\": [{}], \"rtcp_sources\": [{}]",
         m.local_port,
+        rx.on_moved,
         m.send_errors.load(Relaxed),
         rx.seq.highest.map_or(-1, i64::from),
         rx.seq.received,
@@ -749,6 +864,15 @@ struct UacCall {
     /// The direction of our latest offer.
     offered: Dir,
     sdp_version: u64,
+    /// The media move (`--move-at-s`) was offered; its re-INVITE is the
+    /// one in progress while `moving`.
+    move_sent: bool,
+    moving: bool,
+    /// When it sends from the moved pair (`--move-late-ms`).
+    move_switch_at: Option<Instant>,
+    /// Our answer to the far end's latest re-INVITE, by its CSeq (repeated
+    /// when the re-INVITE is).
+    answered: Option<(u32, Vec<u8>)>,
 }
 
 struct Uac {
@@ -893,6 +1017,10 @@ impl Uac {
             resume_sent: false,
             offered: Dir::SendRecv,
             sdp_version: 1,
+            move_sent: false,
+            moving: false,
+            move_switch_at: None,
+            answered: None,
         };
         self.t.attempted += 1;
         match self.hub.open(idx as u32) {
@@ -973,13 +1101,8 @@ impl Uac {
         c.sdp_version += 1;
         c.offered = dir;
         c.state = UacState::Reinviting;
-        let body = sdp_body(
-            self.o.local,
-            m.local_port,
-            c.idx as u64 + 1,
-            c.sdp_version,
-            dir,
-        );
+        let (ip, port) = m.local();
+        let body = sdp_body(ip, port, c.idx as u64 + 1, c.sdp_version, dir);
         self.in_dialog(i, "INVITE", body.as_bytes(), now);
     }
 
@@ -1022,6 +1145,13 @@ impl Uac {
             {
                 self.calls[i].cancel_retx = None;
             }
+            let c = &mut self.calls[i];
+            if c.move_switch_at.is_some_and(|t| now >= t) {
+                c.move_switch_at = None;
+                if let Some(m) = &c.media {
+                    m.send_from_moved();
+                }
+            }
             let c = &self.calls[i];
             if let Some(after) = self.o.cancel_after
                 && c.state == UacState::Inviting
@@ -1050,6 +1180,12 @@ impl Uac {
             {
                 self.calls[i].resume_sent = true;
                 self.reinvite(i, Dir::SendRecv, now);
+            } else if let Some(mv) = self.o.move_at
+                && !c.move_sent
+                && now >= t0 + mv
+                && mv < self.o.duration
+            {
+                self.move_media(i, now);
             } else if now >= t0 + self.o.duration {
                 if let Some(m) = &c.media {
                     m.set_sending(false);
@@ -1060,11 +1196,70 @@ impl Uac {
         }
     }
 
+    /// `--move-at-s`: bind the new pair, send from it alone from now on,
+    /// and offer it (re-INVITE, RFC 3264 §8.3.1).
+    fn move_media(&mut self, i: usize, now: Instant) {
+        let c = &mut self.calls[i];
+        c.move_sent = true;
+        let Some(m) = c.media.clone() else { return };
+        let ip = self.o.move_ip.unwrap_or(self.o.local);
+        if let Err(e) = self.hub.open_moved(&m, ip) {
+            self.t.problems.push(format!("call {i}: move: {e}"));
+            return;
+        }
+        if self.o.move_late.is_zero() {
+            m.send_from_moved();
+        } else {
+            self.calls[i].move_switch_at = Some(now + self.o.move_late);
+        }
+        self.calls[i].moving = true;
+        self.reinvite(i, Dir::SendRecv, now);
+    }
+
+    /// The far end's re-INVITE: its SDP is the new offer (it may have moved
+    /// its media); answer with ours (RFC 3264 §6, §8). A retransmission
+    /// gets the same answer.
+    fn answer_reinvite(&mut self, i: usize, m: &SipMsg, src: SocketAddr) {
+        let cseq = m.cseq().map_or(0, |c| c.0);
+        if let Some((n, r)) = &self.calls[i].answered
+            && *n >= cseq
+        {
+            send(&self.sock, r, src);
+            return;
+        }
+        let contact = format!("Contact: {}", self.contact());
+        let c = &mut self.calls[i];
+        let (Some(offer), Some(md)) = (parse_sdp(&m.body), c.media.clone()) else {
+            let r = m.response(488, "Not Acceptable Here", "", &[], b"");
+            send(&self.sock, &r, src);
+            self.t
+                .problems
+                .push(format!("call {i}: far end's re-INVITE without SDP"));
+            return;
+        };
+        *lock(&md.remote) = Some(offer);
+        let answer = offer.dir.answer();
+        if c.state == UacState::Confirmed {
+            md.set_sending(answer.sends() && c.offered.sends());
+        }
+        let (ip, port) = md.local();
+        let body = sdp_body(ip, port, c.idx as u64 + 1, c.sdp_version, answer);
+        let r = m.response(200, "OK", "", &[contact], body.as_bytes());
+        send(&self.sock, &r, src);
+        c.answered = Some((cseq, r));
+    }
+
     fn on_message(&mut self, m: &SipMsg, src: SocketAddr, now: Instant) {
         let Some(&i) = m.call_id().and_then(|id| self.by_id.get(id)) else {
             return;
         };
         if let Some(method) = m.method() {
+            match method {
+                // It ends a transaction of ours: nothing to answer.
+                "ACK" => return,
+                "INVITE" => return self.answer_reinvite(i, m, src),
+                _ => {}
+            }
             // A request from the far end: BYE ends the call; others get 200.
             let resp = m.response(200, "OK", "", &[], b"");
             send(&self.sock, &resp, src);
@@ -1175,6 +1370,7 @@ impl Uac {
             } else {
                 // A failed re-INVITE keeps the call (RFC 3261 §14.1).
                 self.calls[i].state = UacState::Confirmed;
+                self.calls[i].moving = false;
                 self.t
                     .problems
                     .push(format!("call {i}: re-INVITE answered {code}"));
@@ -1226,6 +1422,8 @@ impl Uac {
             *self.t.codes.entry(code.to_string()).or_default() += 1;
             md.phase.store(PH_CONFIRMED, Relaxed);
             md.set_sending(true);
+        } else if c.moving {
+            c.moving = false; // the call goes on in its phase
         } else if c.offered == Dir::SendOnly {
             md.phase.store(PH_HOLD, Relaxed);
         } else {
@@ -1338,7 +1536,21 @@ struct UasCall {
     sdp_version: u64,
     last_cseq: u32,
     established: bool,
+    /// When its ACK came (the media move counts from then).
+    confirmed_at: Option<Instant>,
+    /// The media move's re-INVITE (`--move-at-s`): sent, its Via branch,
+    /// retransmitted until a final response, and its ACK once answered.
+    move_sent: bool,
+    move_branch: String,
+    move_retx: Option<Retx>,
+    move_ack: Option<Vec<u8>>,
+    /// When it sends from the moved pair (`--move-late-ms`).
+    move_switch_at: Option<Instant>,
 }
+
+/// The CSeq of the far end's own re-INVITE (its first request in the
+/// dialog; any number will do, RFC 3261 §12.2.1.1).
+const MOVE_CSEQ: u32 = 101;
 
 struct Uas {
     o: Opts,
@@ -1357,15 +1569,12 @@ impl Uas {
     }
 
     fn sdp(&self, c: &UasCall, dir: Dir) -> Vec<u8> {
-        let port = c.media.as_ref().map_or(0, |m| m.local_port);
-        sdp_body(
-            self.o.sdp_ip.unwrap_or(self.o.media_ip),
-            port,
-            1000 + c.idx as u64,
-            c.sdp_version,
-            dir,
-        )
-        .into_bytes()
+        let (ip, port) = match &c.media {
+            Some(m) if m.moved.get().is_some() => m.local(),
+            Some(m) => (self.o.sdp_ip.unwrap_or(self.o.media_ip), m.local_port),
+            None => (self.o.sdp_ip.unwrap_or(self.o.media_ip), 0),
+        };
+        sdp_body(ip, port, 1000 + c.idx as u64, c.sdp_version, dir).into_bytes()
     }
 
     fn respond(&mut self, i: usize, code: u16, reason: &str, body: &[u8]) {
@@ -1418,6 +1627,7 @@ impl Uas {
                 match c.state {
                     UasState::Answered => {
                         c.state = UasState::Confirmed;
+                        c.confirmed_at = Some(now);
                         c.established = true;
                         self.t.established += 1;
                         if let Some(md) = &c.media {
@@ -1507,6 +1717,12 @@ impl Uas {
             sdp_version: 1,
             last_cseq: cseq,
             established: false,
+            confirmed_at: None,
+            move_sent: false,
+            move_branch: String::new(),
+            move_retx: None,
+            move_ack: None,
+            move_switch_at: None,
         };
         let media = match offer {
             None => Err("INVITE without a usable SDP offer".to_string()),
@@ -1599,6 +1815,123 @@ impl Uas {
         c.retx = Some((cseq, Retx::new(r, src, now, false)));
     }
 
+    /// A request of ours in call `i`'s dialog (RFC 3261 §12.2.1.1): the
+    /// phone's Contact as Request-URI, the Record-Route set in order as
+    /// Route (§12.1.1), From and To swapped; sent where the INVITE came
+    /// from (sipnat, the first Route).
+    fn in_dialog(&self, i: usize, method: &str, branch: &str, to: &str, body: &[u8]) -> Vec<u8> {
+        let c = &self.calls[i];
+        let inv = &c.invite;
+        let target = inv.header("contact").map_or("", uri_of);
+        let mut s = format!(
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nMax-Forwards: 70\r\n",
+            self.o.sip
+        );
+        for r in inv.header_list("record-route") {
+            let _ = write!(s, "Route: {r}\r\n");
+        }
+        let _ = write!(
+            s,
+            "From: {};tag={}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {MOVE_CSEQ} {method}\r\n",
+            inv.header("to").unwrap_or(""),
+            c.tag,
+            c.call_id
+        );
+        if method == "INVITE" {
+            let _ = write!(s, "{}\r\n", self.contact_line());
+        }
+        s.push_str("User-Agent: sipnat-load\r\n");
+        if !body.is_empty() {
+            s.push_str("Content-Type: application/sdp\r\n");
+        }
+        let _ = write!(s, "Content-Length: {}\r\n\r\n", body.len());
+        let mut b = s.into_bytes();
+        b.extend_from_slice(body);
+        b
+    }
+
+    /// `--move-at-s`: bind the new pair, send from it alone from now on,
+    /// and offer it in a re-INVITE (RFC 3264 §8.3.1).
+    fn move_media(&mut self, i: usize, now: Instant) {
+        self.calls[i].move_sent = true;
+        let Some(md) = self.calls[i].media.clone() else {
+            return;
+        };
+        let ip = self.o.move_ip.unwrap_or(self.o.media_ip);
+        if let Err(e) = self.hub.open_moved(&md, ip) {
+            self.t.problems.push(format!("call {i}: move: {e}"));
+            return;
+        }
+        if self.o.move_late.is_zero() {
+            md.send_from_moved();
+        } else {
+            self.calls[i].move_switch_at = Some(now + self.o.move_late);
+        }
+        self.calls[i].sdp_version += 1;
+        let body = self.sdp(&self.calls[i], Dir::SendRecv);
+        let branch = format!("z9hG4bK-ldm{}", token(i as u64));
+        let to = self.calls[i]
+            .invite
+            .header("from")
+            .unwrap_or("")
+            .to_string();
+        let req = self.in_dialog(i, "INVITE", &branch, &to, &body);
+        let c = &mut self.calls[i];
+        send(&self.sock, &req, c.src);
+        c.move_branch = branch;
+        c.move_retx = Some(Retx::new(req, c.src, now, true));
+    }
+
+    /// A response: only the move's re-INVITE expects one. 2xx: the phone's
+    /// SDP, then ACK (a retransmitted 2xx gets the same ACK); an error
+    /// keeps the call (RFC 3261 §14.1) and is a problem.
+    fn on_response(&mut self, m: &SipMsg) {
+        let Some(&i) = m.call_id().and_then(|id| self.by_id.get(id)) else {
+            return;
+        };
+        let (Some(code), Some((cseq, method))) = (m.code(), m.cseq()) else {
+            return;
+        };
+        if method != "INVITE" || cseq != MOVE_CSEQ || !self.calls[i].move_sent {
+            return;
+        }
+        let src = self.calls[i].src;
+        if code < 200 {
+            if let Some(r) = self.calls[i].move_retx.as_mut() {
+                r.on_provisional();
+            }
+            return;
+        }
+        if let Some(ack) = &self.calls[i].move_ack {
+            send(&self.sock, ack, src);
+            return;
+        }
+        self.calls[i].move_retx = None;
+        let to = m.header("to").unwrap_or("").to_string();
+        // ACK of a 2xx: a new transaction; of an error: the INVITE's branch.
+        let branch = if code < 300 {
+            format!("z9hG4bK-lda{}", token(i as u64))
+        } else {
+            self.calls[i].move_branch.clone()
+        };
+        let ack = self.in_dialog(i, "ACK", &branch, &to, b"");
+        send(&self.sock, &ack, src);
+        self.calls[i].move_ack = Some(ack);
+        if code >= 300 {
+            self.t
+                .problems
+                .push(format!("call {i}: the move's re-INVITE answered {code}"));
+            return;
+        }
+        match (parse_sdp(&m.body), &self.calls[i].media) {
+            (Some(info), Some(md)) => *lock(&md.remote) = Some(info),
+            _ => self
+                .t
+                .problems
+                .push(format!("call {i}: 2xx to the move's re-INVITE without SDP")),
+        }
+    }
+
     fn run(mut self) -> bool {
         let start = Instant::now();
         let end = start + self.o.duration;
@@ -1625,6 +1958,27 @@ impl Uas {
                     c.state = UasState::Failed;
                     self.t.failed += 1;
                 }
+                if let Some(r) = c.move_retx.as_mut()
+                    && !r.poll(now, &self.sock)
+                {
+                    c.move_retx = None;
+                    self.t.problems.push(format!(
+                        "call {i}: the move's re-INVITE got no final response within 32 s"
+                    ));
+                }
+                if c.move_switch_at.is_some_and(|t| now >= t) {
+                    c.move_switch_at = None;
+                    if let Some(md) = &c.media {
+                        md.send_from_moved();
+                    }
+                }
+                if let (Some(mv), Some(t0)) = (self.o.move_at, c.confirmed_at)
+                    && c.state == UasState::Confirmed
+                    && !c.move_sent
+                    && now >= t0 + mv
+                {
+                    self.move_media(i, now);
+                }
             }
             if self.o.calls > 0 && self.ended >= self.o.calls {
                 let at = *done_at.get_or_insert(now);
@@ -1641,12 +1995,14 @@ impl Uas {
                 }
                 break;
             }
-            // Only requests: the UAS sends none, so responses are strays.
             if let Ok((len, src)) = self.sock.recv_from(&mut buf)
                 && let Some(m) = SipMsg::parse(&buf[..len])
-                && m.method().is_some()
             {
-                self.on_request(m, src, Instant::now());
+                if m.method().is_some() {
+                    self.on_request(m, src, Instant::now());
+                } else {
+                    self.on_response(&m);
+                }
             }
         }
         self.hub.stop.store(true, Relaxed);
