@@ -84,7 +84,7 @@ const KERNEL_SCAN_SLOTS: usize = 512;
 /// long pass on the loop however few the flows.)
 const KERNEL_POLL: Duration = Duration::from_secs(10);
 
-fn kernel_poll(rtp_timeout: u32) -> Duration {
+pub(super) fn kernel_poll(rtp_timeout: u32) -> Duration {
     (Duration::from_secs(u64::from(rtp_timeout)) / 4).clamp(Duration::from_secs(1), KERNEL_POLL)
 }
 
@@ -94,7 +94,7 @@ fn kernel_poll(rtp_timeout: u32) -> Duration {
 /// than [`fastpath::READS`], READS a pass and passes closer together (for
 /// the whole table, 4,096 channels, read every second: 64 passes of 64,
 /// 15.6 ms apart).
-fn pace(n: usize, period: Duration) -> (usize, Duration) {
+pub(super) fn pace(n: usize, period: Duration) -> (usize, Duration) {
     let passes = (period.as_millis() / KERNEL_SCAN.as_millis()).max(1) as usize;
     let batch = n.div_ceil(passes).max(1);
     if batch <= fastpath::READS {
