@@ -199,16 +199,16 @@ impl Daemon {
     fn kernel_read(&mut self, now: Instant) {
         // Cannot truncate: at most 2 * MAX_STREAMS channels.
         let n = self.core.relay.totals().in_kernel as usize;
+        if n == 0 || self.fastpath.is_none() {
+            self.kernel_reads.cursor = None;
+            return;
+        }
+        if now < self.kernel_reads.next {
+            return;
+        }
         let period = kernel_poll(self.core.config().rtp_timeout);
         let local = self.local_ips();
         let r = &mut self.kernel_reads;
-        if n == 0 || self.fastpath.is_none() {
-            r.cursor = None;
-            return;
-        }
-        if now < r.next {
-            return;
-        }
         let cursor = match r.cursor {
             Some(c) => c,
             None if now >= r.cycle_at => {
