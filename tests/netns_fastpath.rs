@@ -1,7 +1,8 @@
 //! The kernel side of the RTP fast path (`src/driver/fastpath.rs`, issue
 //! 15): the nftables table it makes over netlink forwards a stream in the
 //! kernel (DNAT + masquerade), both directions whichever leg sends first;
-//! its conntrack entries are listed and deleted; a userspace relay's entry
+//! its conntrack entries are read back by tuple (either direction's, only
+//! those carrying sipnat's mark) and deleted; a userspace relay's entry
 //! blocks the NAT until `forget`; a crashed run's table and entries are
 //! gone after the next `start`, and `stop` leaves nothing.
 //!
@@ -17,7 +18,7 @@
 mod netns_env;
 
 use netns_env::{environment_problem, sh};
-use sipnat::driver::fastpath::{FastPath, Flow};
+use sipnat::driver::fastpath::{FastPath, Flow, Probe};
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -213,10 +214,25 @@ fn send(s: &UdpSocket, to: &str, msg: &str) {
     s.send_to(msg.as_bytes(), to).expect("send");
 }
 
-fn flows(fp: &mut FastPath) -> Vec<Flow> {
+/// The entries of the channel phone ↔ provider on relay port `port`, read
+/// back by tuple as sipnat reads them (`FastPath::read`), with the
+/// router's addresses on the LAN and the WAN as given.
+fn read_with(fp: &mut FastPath, port: u16, lan: Option<&str>, wan: Option<&str>) -> Vec<Flow> {
+    let probe = Probe::new(port, [(a(PHONE), lan.map(ip)), (a(PROV), wan.map(ip))]);
     let mut all = Vec::new();
-    fp.flows(&mut |f| all.push(f)).expect("flows");
+    let n = fp
+        .read(&[probe], &mut |i, f| {
+            assert_eq!(i, 0);
+            all.push(f)
+        })
+        .expect("read");
+    assert_eq!(n, all.len());
     all
+}
+
+/// [`read_with`] the router's real addresses.
+fn flows(fp: &mut FastPath, port: u16) -> Vec<Flow> {
+    read_with(fp, port, Some(LAN), Some(WAN))
 }
 
 /// The prerouting rule's expressions as the kernel holds them (nft's
@@ -296,15 +312,23 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
         recv(&phone, "a2 at the phone"),
         ("a2".into(), a(&format!("{LAN}:{p}")))
     );
-    // (3) flows: the entry, from the phone; no counters (accounting off).
-    assert_eq!(
-        flows(&mut fp),
-        [Flow {
-            port: p,
-            from: phone_a,
-            packets: None
-        }]
-    );
+    // (3) read back: the entry, from the phone; no counters (accounting
+    // off). Found by the phone's tuple (its original direction), by the
+    // provider's alone (its reply direction), or by the provider's after
+    // the phone's named a LAN address the entry does not hold.
+    let entry = [Flow {
+        port: p,
+        from: phone_a,
+        packets: None,
+    }];
+    assert_eq!(flows(&mut fp, p), entry);
+    assert_eq!(read_with(&mut fp, p, None, Some(WAN)), entry);
+    assert_eq!(read_with(&mut fp, p, Some("10.77.1.9"), Some(WAN)), entry);
+    assert_eq!(read_with(&mut fp, p, Some(LAN), None), entry);
+    // Nothing known, or nothing there: nothing.
+    assert_eq!(read_with(&mut fp, p, None, None), []);
+    assert_eq!(read_with(&mut fp, p, Some("10.77.1.9"), None), []);
+    assert_eq!(flows(&mut fp, p + 2), []);
     assert_eq!(lab.marked().len(), 1, "{:?}", lab.marked());
 
     // (4) The map's elements alone do not end the forwarding: the NAT
@@ -330,7 +354,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     // The router's addresses given: the entry deleted by its tuple.
     fp.remove(p, phone_a, prov_a, [Some(ip(LAN)), Some(ip(WAN))])
         .expect("remove");
-    assert_eq!(flows(&mut fp), []);
+    assert_eq!(flows(&mut fp, p), []);
     assert_eq!(lab.marked(), Vec::<String>::new());
     let relay = lab.udp(&lab.router, &format!("0.0.0.0:{p}"));
     send(&phone, &format!("{LAN}:{p}"), "a4");
@@ -360,19 +384,19 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
         recv(&prov, "b2 at the provider"),
         ("b2".into(), a(&format!("{WAN}:{p}")))
     );
-    assert_eq!(
-        flows(&mut fp),
-        [Flow {
-            port: p,
-            from: prov_a,
-            packets: Some(2)
-        }]
-    );
+    let entry = [Flow {
+        port: p,
+        from: prov_a,
+        packets: Some(2),
+    }];
+    assert_eq!(flows(&mut fp, p), entry);
+    assert_eq!(read_with(&mut fp, p, Some(LAN), None), entry);
+    assert_eq!(read_with(&mut fp, p, None, Some(WAN)), entry);
     // Without the router's addresses remove finds the entry by a dump of
     // the marked ones.
     fp.remove(p, phone_a, prov_a, [None, None])
         .expect("remove by the dump");
-    assert_eq!(flows(&mut fp), []);
+    assert_eq!(flows(&mut fp, p), []);
     assert_eq!(lab.marked(), Vec::<String>::new());
 
     // (5) The userspace relay's own conntrack entries keep the NAT off
@@ -410,7 +434,8 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     );
     silent(&prov, "c5 at the provider");
     silent(&phone, "c6 at the phone");
-    assert!(flows(&mut fp).iter().all(|f| f.port != p));
+    // Both tuples name the relay's own entries: not marked, not read.
+    assert_eq!(flows(&mut fp, p), []);
     // The phone's leg forgotten: its next datagram makes a new entry, NATed
     // to the provider from WAN:p, whose reply tuple is the WAN leg's entry's:
     // the kernel drops it (a clash) while that entry lives.
@@ -437,7 +462,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     send(&prov, &format!("{WAN}:{p}"), "c9");
     assert_eq!(recv(&phone, "c9 at the phone"), ("c9".into(), lan_p));
     silent(&relay, "c8 or c9 at the relay socket");
-    assert_eq!(flows(&mut fp).len(), 1);
+    assert_eq!(flows(&mut fp, p).len(), 1);
 
     // (6) A crash: the run ends without stop (its netlink socket closes, as
     // at a process's exit); the table, its elements and the marked entries
@@ -450,7 +475,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
     let (ok, map) = lab.nft(&["list", "map", "ip", "sipnat", "streams"]);
     assert!(ok && !map.contains("elements"), "{map}");
     assert_eq!(lab.marked(), Vec::<String>::new());
-    assert_eq!(flows(&mut fp), []);
+    assert_eq!(flows(&mut fp, p), []);
     fp.stop();
     let (ok, gone) = lab.nft(&["list", "table", "ip", "sipnat"]);
     assert!(!ok, "the table is still there: {gone}");

@@ -45,8 +45,11 @@
 //!     once, the new address latched and handed over again, nothing sent to
 //!     an old address once the new one spoke (captures on both sides), no
 //!     loss.
+//! 16. a call the kernel forwards for three times `rtp_timeout`: the
+//!     kernel's counts, read back by tuple, keep its stream alive; it stays
+//!     in the kernel to the hang-up, its audio whole.
 //!
-//! The router does not forward IP (`ip_forward=0`) except in 11 to 15, so
+//! The router does not forward IP (`ip_forward=0`) except in 11 to 16, so
 //! everywhere else sipnat's kernel forwarding is off (the log says why).
 //!
 //! Every test makes its own namespaces (IDs unique per process and test) and
@@ -2281,3 +2284,69 @@ const MOVE_LOSS: u64 = 2;
 /// How long the phone of [`media_kernel_forwarding_follows_a_moved_end`]
 /// sends from its old address after offering the new one.
 const MOVE_LATE_MS: u64 = 300;
+/// 16: a call the kernel forwards outlives `rtp_timeout` (3 s here): the
+/// relay hears none of its packets, but sipnat reads the kernel's flows
+/// back (their conntrack entries by tuple, each once a second at this
+/// timeout) and the counts that grew keep the stream alive, as packets
+/// through the relay would. It stays in the kernel from its handover to
+/// the hang-up (never timed out, taken back or missed), its audio whole.
+#[test]
+fn media_kernel_forwarding_keeps_a_call_longer_than_rtp_timeout() {
+    let Some(mut lab) = Lab::new("klive", false) else {
+        return;
+    };
+    lab.router_forwards();
+    // With the kernel's per-flow counters (a router may have them off:
+    // then an entry being there is all a reading says).
+    let acct = sh(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &lab.ns('r'),
+            "sysctl",
+            "-qw",
+            "net.netfilter.nf_conntrack_acct=1",
+        ],
+    );
+    assert!(
+        acct.is_some_and(|o| o.status.success()),
+        "nf_conntrack_acct"
+    );
+    lab.start_sipnat("2");
+    lab.reload_with("rtp_timeout = 3");
+    lab.start_far_end(30);
+    lab.spawn_uac(&["--calls", "1", "--duration-s", "10"]);
+    assert!(
+        lab.wait_for(Duration::from_secs(4), |l| l.kernel_elements() >= Some(2)),
+        "the call never went to the kernel\n{}",
+        lab.context()
+    );
+    // Three times rtp_timeout in the kernel.
+    std::thread::sleep(Duration::from_secs(9));
+    let mid = lab.sipnat_status();
+    assert!(status_num(&mid, "relay.kernel-channels") >= 1, "{mid}");
+    assert_eq!(status_num(&mid, "relay.kernel-taken-back"), 0, "{mid}");
+    let st = lab.wait("uac", Duration::from_secs(30));
+    let (uac, uas) = finish(&mut lab, st);
+    assert_eq!(uac.str_of("per_call.0.status"), Some("Done"));
+    let (up, down) = assert_audio(&lab, &uac, &uas, 2);
+    let status = lab.sipnat_status();
+    // RTP and RTCP handed over once each at most, taken back at the end.
+    let handovers = status_num(&status, "relay.kernel-handovers");
+    assert!((1..=2).contains(&handovers), "{status}");
+    assert_eq!(
+        status_num(&status, "relay.kernel-taken-back"),
+        handovers,
+        "{status}"
+    );
+    assert_eq!(status_num(&status, "relay.kernel-missed"), 0, "{status}");
+    let total = up.sent + down.sent;
+    let by_sipnat = status_num(&status, "rtp-forwarded");
+    println!("[klive] packets sent {total}, relayed by sipnat {by_sipnat}");
+    assert!(
+        by_sipnat * 4 < total,
+        "sipnat relayed {by_sipnat} of {total}: {status}"
+    );
+    assert_eq!(lab.kernel_elements(), Some(0), "nothing left in the kernel");
+}

@@ -9,10 +9,12 @@
 //! - nf_tables: one atomic batch makes the table (below), one adds or
 //!   removes the two map elements of a channel;
 //! - ctnetlink: the conntrack entries the rules made carry [`MARK`]; they
-//!   are listed with a dump filtered by mark, deleted by tuple, flushed by
-//!   mark at start and stop. A NAT binding lives in its conntrack entry,
-//!   not in the table: deleting an element alone would leave the flow
-//!   forwarded until the entry times out.
+//!   are read back by tuple ([`FastPath::read`]: a batch of GET requests in
+//!   one send, never a dump, which would walk the kernel's whole conntrack
+//!   table), deleted by tuple, flushed by mark at start and stop. A NAT
+//!   binding lives in its conntrack entry, not in the table: deleting an
+//!   element alone would leave the flow forwarded until the entry times
+//!   out.
 //!
 //! ```text
 //! table ip sipnat {
@@ -55,6 +57,19 @@ const ANSWER: u32 = 200_000;
 /// NLMSG_GOODSIZE (≤ 8 KiB) or the largest read buffer offered, this one.
 const BUF: usize = 8192;
 
+/// The most conntrack entries one [`FastPath::read`] asks for (the driver
+/// reads no more in one pass of its loop). 64 GET requests of
+/// [`GET_BYTES`] are 4,608 bytes, one send from the one buffer; their
+/// answers (an entry, about 300 bytes, or an error) wait in the socket's
+/// receive queue until read, about 1 KiB of it each once the kernel
+/// trimmed them: 64 KiB, well within the 208 KiB default (`rmem_default`),
+/// so none is lost to an overrun. The kernel's work is 64 hash lookups,
+/// whatever the size of its table.
+pub const READS: usize = 64;
+/// One GET request: nlmsghdr, nfgenmsg and the original tuple.
+const GET_BYTES: usize = 72;
+const _: () = assert!(READS * GET_BYTES <= BUF && READS <= u8::MAX as usize + 1);
+
 // netlink (linux/netlink.h)
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -82,6 +97,7 @@ const NEWSET: u16 = NFT | 9;
 const NEWSETELEM: u16 = NFT | 12;
 const DELSETELEM: u16 = NFT | 14;
 // ctnetlink messages (linux/netfilter/nfnetlink_conntrack.h)
+const CT_NEW: u16 = CTNL;
 const CT_GET: u16 = CTNL | 1;
 const CT_DELETE: u16 = CTNL | 2;
 
@@ -138,6 +154,22 @@ pub struct Flow {
     /// Packets both ways, when conntrack accounting is on
     /// (`net.netfilter.nf_conntrack_acct`).
     pub packets: Option<u64>,
+}
+
+/// A flow to read back ([`FastPath::read`]): the tuples its conntrack
+/// entry holds, one per direction (a leg's address → the router's address
+/// on that leg's side, the relay port: the original direction of the leg
+/// that sent first, the reply direction of the other's); None where the
+/// router's address on that side is not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe(pub [Option<(SocketAddrV4, SocketAddrV4)>; 2]);
+
+impl Probe {
+    /// The tuples of the channel on relay port `port` between legs `a`
+    /// and `b`, each with the router's address on its side (if known).
+    pub fn new(port: u16, legs: [(SocketAddrV4, Option<Ipv4Addr>); 2]) -> Probe {
+        Probe(legs.map(|(peer, near)| near.map(|ip| (peer, SocketAddrV4::new(ip, port)))))
+    }
 }
 
 /// The nfnetlink socket and its buffer.
@@ -291,17 +323,59 @@ impl FastPath {
         }
     }
 
-    /// Every conntrack entry carrying [`MARK`], handed to `each`.
-    pub fn flows(&mut self, each: &mut dyn FnMut(Flow)) -> io::Result<()> {
-        let r = self.w(false).marked_dump();
-        self.exchange(
-            r,
-            Some(&mut |msg: &[u8]| {
-                if let Some(f) = flow(msg) {
-                    each(f);
+    /// Read back the conntrack entries of (up to [`READS`]) flows by
+    /// tuple: `each(i, flow)` for each `probes[i]` whose entry is there and
+    /// carries [`MARK`]; one not there (ENOENT: it expired, or no packet
+    /// made it yet) is not handed on, as a dump would not list it. One
+    /// request of GETs by each probe's first tuple, then one by the second
+    /// tuple for those not found (the router's address on a side may not
+    /// be the one the kernel's NAT chose: a LAN with several networks);
+    /// the kernel's work is a hash lookup each, whatever the size of its
+    /// conntrack table. Returns how many were found; an error other than
+    /// ENOENT ends the reading (what was found is handed on).
+    pub fn read(
+        &mut self,
+        probes: &[Probe],
+        each: &mut dyn FnMut(usize, Flow),
+    ) -> io::Result<usize> {
+        let probes = probes.get(..READS).unwrap_or(probes);
+        let mut found = [false; READS];
+        let mut n = 0;
+        for round in 0..2 {
+            // Which probe each GET is for (READS fits a u8).
+            let mut asked = [0u8; READS];
+            let mut k = 0;
+            let mut w = self.w(false);
+            for (i, p) in probes.iter().enumerate() {
+                let t = match (round, p.0) {
+                    (0, [first, second]) => first.or(second),
+                    (_, [Some(_), second]) if !found[i] => second,
+                    _ => None,
+                };
+                if let Some((src, dst)) = t {
+                    w.ct_get(src, dst);
+                    asked[k] = i as u8;
+                    k += 1;
                 }
-            }),
-        )
+            }
+            let r = w.done();
+            if k == 0 {
+                continue;
+            }
+            self.ask(r, &mut |j, msg| {
+                let Some(&i) = asked.get(j as usize) else {
+                    return;
+                };
+                let i = usize::from(i);
+                let marked = attr(msg, CTA_MARK).is_some_and(|m| be(m) as u32 & MARK != 0);
+                if let (false, true, Some(f)) = (found[i], marked, flow(msg)) {
+                    found[i] = true;
+                    n += 1;
+                    each(i, f);
+                }
+            })?;
+        }
+        Ok(n)
     }
 
     /// Remove the table and every conntrack entry carrying [`MARK`] (at
@@ -331,6 +405,49 @@ impl FastPath {
         self.exchange(r, None)
     }
 
+    /// Send a request of GETs written in the buffer and read one answer
+    /// to each: an entry, handed to `each` (its payload after the nfgenmsg
+    /// header), or an error; ENOENT is no error here (no such entry).
+    fn ask(&mut self, r: Req, each: Each<'_>) -> io::Result<()> {
+        self.seq = r.last;
+        let fd = self.fd.as_raw_fd();
+        let b = &mut self.buf;
+        // SAFETY: the buffer holds the request's `r.n` bytes.
+        let sent = unsafe { libc::send(fd, b.as_ptr().cast(), r.n, 0) };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut left = r.acks;
+        let mut failed = None;
+        while left > 0 {
+            let answer = recv(fd, b)?;
+            for (ty, seq, payload) in Messages(answer) {
+                let k = seq.wrapping_sub(r.first);
+                if k > r.last.wrapping_sub(r.first) {
+                    continue; // a late answer to an earlier request
+                }
+                match ty {
+                    NLMSG_ERROR => {
+                        let code = payload
+                            .get(..4)
+                            .map_or(0, |c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
+                        if code != 0 && code != -libc::ENOENT && failed.is_none() {
+                            failed = Some(io::Error::from_raw_os_error(-code));
+                        }
+                    }
+                    CT_NEW => {
+                        if let Some(p) = payload.get(4..) {
+                            each(k, p);
+                        }
+                    }
+                    _ => continue,
+                }
+                left = left.saturating_sub(1);
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
     /// Send the request written in the buffer and read the answers: one
     /// ack (or error) per message that asked for one, or, for a dump,
     /// every message up to NLMSG_DONE, each handed to `dump` (its payload
@@ -347,21 +464,7 @@ impl FastPath {
         }
         let mut acks = r.acks;
         while acks > 0 {
-            // SAFETY: the buffer is writable for its length. MSG_TRUNC
-            // makes the call return the real length of a longer message.
-            let got = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), b.len(), libc::MSG_TRUNC) };
-            if got < 0 {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    // No answer within ANSWER.
-                    io::ErrorKind::WouldBlock => return Err(io::ErrorKind::TimedOut.into()),
-                    _ => return Err(e),
-                }
-            }
-            let Some(answer) = b.get(..got as usize) else {
-                return Err(io::ErrorKind::InvalidData.into()); // cut short
-            };
+            let answer = recv(fd, b)?;
             for (ty, seq, payload) in Messages(answer) {
                 let k = seq.wrapping_sub(r.first);
                 if k > r.last.wrapping_sub(r.first) {
@@ -393,6 +496,33 @@ impl FastPath {
             }
         }
         Ok(())
+    }
+}
+
+/// What the answers to a request of GETs are handed to: the message's
+/// number in the request (from 0) and the entry's attributes.
+type Each<'a> = &'a mut dyn FnMut(u32, &[u8]);
+
+/// The next datagram of answers on `fd`, read into `b` (the whole
+/// buffer); TimedOut after [`ANSWER`] without one.
+fn recv(fd: libc::c_int, b: &mut [u8]) -> io::Result<&[u8]> {
+    loop {
+        // SAFETY: the buffer is writable for its length. MSG_TRUNC makes
+        // the call return the real length of a longer message.
+        let got = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), b.len(), libc::MSG_TRUNC) };
+        if got < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                // No answer within ANSWER.
+                io::ErrorKind::WouldBlock => return Err(io::ErrorKind::TimedOut.into()),
+                _ => return Err(e),
+            }
+        }
+        // Longer than the buffer: cut short.
+        return b
+            .get(..got as usize)
+            .ok_or(io::ErrorKind::InvalidData.into());
     }
 }
 
@@ -487,7 +617,7 @@ fn tuple(t: &[u8]) -> Option<(SocketAddrV4, SocketAddrV4)> {
     ))
 }
 
-/// A conntrack entry of a dump (its attributes) as a [`Flow`].
+/// A conntrack entry (its attributes) as a [`Flow`].
 fn flow(msg: &[u8]) -> Option<Flow> {
     let (from, to) = attr(msg, CTA_TUPLE_ORIG).and_then(tuple)?;
     let count = |ty| attr(attr(msg, ty)?, CTA_COUNTERS_PACKETS).map(be);

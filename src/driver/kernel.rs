@@ -3,15 +3,24 @@
 //! answer), carrying out the relay's kernel operations ([`kernel_op`]:
 //! `src/driver/fastpath.rs` talks to the kernel), and the periodic work
 //! ([`Daemon::kernel_tick`]: the relay's bounded scan, the kernel's counts
-//! read back). What to hand over and when is the relay's decision
-//! (`src/relay/kernel.rs`).
+//! read back a bounded batch of flows at a time, [`KERNEL_POLL`]). What to
+//! hand over and when is the relay's decision (`src/relay/kernel.rs`).
 
 use super::Daemon;
-use super::fastpath::{self, FastPath};
+use super::fastpath::{self, FastPath, Probe};
 use crate::config::Config;
-use crate::relay::{BindError, PortOp};
+use crate::relay::{BindError, KernelCursor, KernelFlow, PortOp};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+
+/// A slot of the batch before it is filled.
+const NO_FLOW: KernelFlow = KernelFlow {
+    port: 0,
+    a: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    a_wan: false,
+    b: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    b_wan: false,
+};
 
 /// Set up the kernel's forwarding when `rtp_kernel_forward` asks for it
 /// and the relay runs; else, or when the kernel cannot, say why (logged
@@ -59,17 +68,61 @@ pub(super) fn start_fastpath_wanted(cfg: &Config) -> Result<(), &'static str> {
 pub(super) const KERNEL_SCAN: Duration = Duration::from_millis(500);
 const KERNEL_SCAN_SLOTS: usize = 512;
 
-/// How often, at most, the kernel's flows are read back (their counters
-/// keep the streams alive: `rtp_timeout`): every quarter of `rtp_timeout`,
-/// at least every second, at most every 10 s. Each reading is one ctnetlink
-/// dump filtered by sipnat's mark, for which the kernel walks its whole
-/// conntrack table (about 9 ms with the 262,144 buckets of the benchmark's
-/// machine, far less with a router's table): it was every 2 s, which was
-/// most of sipnat's own CPU with every stream in the kernel.
+/// How often each flow the kernel forwards is read back (its counters
+/// keep the stream alive: `rtp_timeout`, and rule 6's silence): every
+/// quarter of `rtp_timeout`, at least every second, at most every 10 s.
+/// A reading of them all (a cycle, [`Daemon::kernel_read`]) is spread over
+/// the passes of that period: each pass reads the conntrack entries of a
+/// batch of flows by tuple ([`FastPath::read`]: at most
+/// [`fastpath::READS`] GET requests in one send, a hash lookup each in the
+/// kernel), as many per pass as make the cycle last the period, one pass
+/// per [`KERNEL_SCAN`]; with more flows than that covers, passes come more
+/// often, never larger. So the work per pass is bounded by sipnat's own
+/// flows, not by the kernel's conntrack table. (It was one ctnetlink dump
+/// of the marked entries, for which the kernel walked its whole table:
+/// about 9 ms with the 262,144 buckets of the benchmark's machine, one
+/// long pass on the loop however few the flows.)
 const KERNEL_POLL: Duration = Duration::from_secs(10);
 
-fn kernel_poll(rtp_timeout: u32) -> Duration {
+pub(super) fn kernel_poll(rtp_timeout: u32) -> Duration {
     (Duration::from_secs(u64::from(rtp_timeout)) / 4).clamp(Duration::from_secs(1), KERNEL_POLL)
+}
+
+/// How many flows each pass of a cycle reads, and the time between
+/// passes, for `n` flows read once per `period`: one pass per
+/// [`KERNEL_SCAN`], each reading its share of `n`; when that share is more
+/// than [`fastpath::READS`], READS a pass and passes closer together (for
+/// the whole table, 4,096 channels, read every second: 64 passes of 64,
+/// 15.6 ms apart).
+pub(super) fn pace(n: usize, period: Duration) -> (usize, Duration) {
+    let passes = (period.as_millis() / KERNEL_SCAN.as_millis()).max(1) as usize;
+    let batch = n.div_ceil(passes).max(1);
+    if batch <= fastpath::READS {
+        (batch, KERNEL_SCAN)
+    } else {
+        // Cannot truncate: n is at most 2 * MAX_STREAMS channels.
+        (fastpath::READS, period / n.div_ceil(fastpath::READS) as u32)
+    }
+}
+
+/// Where the reading of the kernel's flows stands ([`Daemon::kernel_read`]).
+pub(super) struct Reads {
+    /// Where the cycle under way goes on (None: none under way).
+    cursor: Option<KernelCursor>,
+    /// When the next cycle may start: one per period.
+    cycle_at: Instant,
+    /// When the next pass reads.
+    next: Instant,
+}
+
+impl Reads {
+    pub(super) fn new(now: Instant) -> Reads {
+        Reads {
+            cursor: None,
+            cycle_at: now,
+            next: now,
+        }
+    }
 }
 
 /// The router's address on each side (LAN, WAN), for the conntrack entries
@@ -122,36 +175,89 @@ impl Daemon {
         (a.lan.first().map(|n| n.addr), a.wan)
     }
 
-    /// The kernel's part, every [`KERNEL_SCAN`]: hand streams over and
-    /// take them back ([`crate::relay::Relay::kernel_scan`]), and every
-    /// [`kernel_poll`] read the kernel's flows back.
+    /// The kernel's part: every [`KERNEL_SCAN`] hand streams over and
+    /// take them back ([`crate::relay::Relay::kernel_scan`]); and read a
+    /// batch of the kernel's flows back when one is due
+    /// ([`Daemon::kernel_read`]).
     pub(super) fn kernel_tick(&mut self, now: Instant) {
-        if now < self.next_kernel {
+        if now >= self.next_kernel {
+            self.next_kernel = now + KERNEL_SCAN;
+            let local = self.local_ips();
+            let fp = &mut self.fastpath;
+            let relay = &mut self.core.relay;
+            relay.kernel_scan(now, KERNEL_SCAN_SLOTS, &mut |op| kernel_op(fp, local, op));
+        }
+        self.kernel_read(now);
+    }
+
+    /// One pass of the reading of the kernel's flows ([`KERNEL_POLL`]):
+    /// the next batch from the relay's cursor
+    /// ([`crate::relay::Relay::kernel_flows`]), each flow's conntrack entry
+    /// read by tuple ([`FastPath::read`]), its count handed to
+    /// [`crate::relay::Relay::kernel_seen`]. A flow whose entry is not
+    /// there is not reported, as the dump did not list it.
+    fn kernel_read(&mut self, now: Instant) {
+        // Cannot truncate: at most 2 * MAX_STREAMS channels.
+        let n = self.core.relay.totals().in_kernel as usize;
+        if n == 0 || self.fastpath.is_none() {
+            self.kernel_reads.cursor = None;
             return;
         }
-        self.next_kernel = now + KERNEL_SCAN;
+        if now < self.kernel_reads.next {
+            return;
+        }
+        let period = kernel_poll(self.core.config().rtp_timeout);
         let local = self.local_ips();
-        let poll = kernel_poll(self.core.config().rtp_timeout);
-        let fp = &mut self.fastpath;
-        let relay = &mut self.core.relay;
-        relay.kernel_scan(now, KERNEL_SCAN_SLOTS, &mut |op| kernel_op(fp, local, op));
-        if relay.totals().in_kernel == 0 || now < self.next_kernel_poll {
-            return;
-        }
-        self.next_kernel_poll = now + poll;
-        if let Some(fp) = self.fastpath.as_mut() {
-            let r = fp.flows(&mut |f| relay.kernel_seen(now, f.port, f.packets));
-            if let Err(e) = r {
-                log::debug!("kernel flows not read: {e}");
+        let r = &mut self.kernel_reads;
+        let cursor = match r.cursor {
+            Some(c) => c,
+            None if now >= r.cycle_at => {
+                r.cycle_at = now + period;
+                KernelCursor::default()
             }
+            None => {
+                r.next = r.cycle_at;
+                return;
+            }
+        };
+        let (batch, gap) = pace(n, period);
+        let mut flows = [NO_FLOW; fastpath::READS];
+        let relay = &mut self.core.relay;
+        let (k, next) = relay.kernel_flows(cursor, &mut flows[..batch]);
+        r.cursor = next;
+        r.next = if next.is_some() {
+            now + gap
+        } else {
+            r.cycle_at
+        };
+        let near = |wan| if wan { local.1 } else { local.0 };
+        let mut probes = [Probe([None; 2]); fastpath::READS];
+        for (p, f) in probes.iter_mut().zip(&flows[..k]) {
+            *p = Probe::new(f.port, [(f.a, near(f.a_wan)), (f.b, near(f.b_wan))]);
+        }
+        let Some(fp) = self.fastpath.as_mut() else {
+            return;
+        };
+        let got = fp.read(&probes[..k], &mut |i, f| {
+            if let Some(flow) = flows.get(i) {
+                relay.kernel_seen(now, flow.port, f.packets);
+            }
+        });
+        if let Err(e) = got {
+            log::debug!("kernel flows not all read: {e}");
         }
     }
 
     /// When [`Daemon::kernel_tick`] wants to run next (None: nothing for
     /// it to do).
     pub(super) fn kernel_deadline(&self) -> Option<Instant> {
-        (self.fastpath.is_some() || self.core.relay.totals().in_kernel > 0)
-            .then_some(self.next_kernel)
+        let reading = self.fastpath.is_some() && self.core.relay.totals().in_kernel > 0;
+        let next = if reading {
+            self.next_kernel.min(self.kernel_reads.next)
+        } else {
+            self.next_kernel
+        };
+        (self.fastpath.is_some() || self.core.relay.totals().in_kernel > 0).then_some(next)
     }
 
     /// IP forwarding switched off (or on again) while the kernel forwarding

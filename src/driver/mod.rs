@@ -167,7 +167,7 @@ pub struct Daemon {
     fastpath: Option<fastpath::FastPath>,
     fastpath_off: Option<String>,
     next_kernel: Instant,
-    next_kernel_poll: Instant,
+    kernel_reads: kernel::Reads,
     /// The resolver files as last read ([`files::resolv_stamp`]).
     resolv_stamp: files::ResolvStamp,
 }
@@ -321,7 +321,7 @@ impl Daemon {
             fastpath,
             fastpath_off,
             next_kernel: now,
-            next_kernel_poll: now,
+            kernel_reads: kernel::Reads::new(now),
             resolv_stamp,
         }))
         .map(|mut d| {

@@ -201,3 +201,32 @@ fn the_resolver_files_stamp_changes_when_one_is_written_made_or_removed() {
     assert_ne!(super::files::stamp(paths), s2, "removed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_kernels_flows_are_read_once_per_period_in_bounded_passes() {
+    use super::fastpath::READS;
+    use super::kernel::{KERNEL_SCAN, kernel_poll, pace};
+    use std::time::Duration;
+    let s = Duration::from_secs;
+    assert_eq!(kernel_poll(300), s(10));
+    assert_eq!(kernel_poll(8), s(2));
+    assert_eq!(kernel_poll(1), s(1));
+    // A few flows: one pass per KERNEL_SCAN, each its share.
+    assert_eq!(pace(1, s(10)), (1, KERNEL_SCAN));
+    assert_eq!(pace(30, s(10)), (2, KERNEL_SCAN));
+    assert_eq!(pace(1280, s(10)), (64, KERNEL_SCAN));
+    // More than READS a pass would need: READS, passes closer together.
+    assert_eq!(pace(2560, s(10)), (READS, Duration::from_millis(250)));
+    assert_eq!(pace(4096, s(1)), (READS, Duration::from_micros(15_625)));
+    // Whatever the number and the period: never more than READS a pass,
+    // and every flow read within the period.
+    for secs in 1..=10 {
+        let period = s(secs);
+        for n in 1..=4096 {
+            let (batch, gap) = pace(n, period);
+            assert!((1..=READS).contains(&batch), "{n} in {period:?}");
+            let passes = n.div_ceil(batch) as u32;
+            assert!(gap * (passes - 1) < period, "{n} in {period:?}: {gap:?}");
+        }
+    }
+}

@@ -23,9 +23,12 @@
 //!   was switched off. A channel taken back because of a packet is barred
 //!   from the kernel for a while ([`BAR_MOVED`], [`BAR_MISSED`]), so a
 //!   stream never flaps between the two.
-//! - Keeps the stream's activity from what the kernel reports
-//!   ([`Relay::kernel_seen`]): `rtp_timeout` and rule 6's silence work as
-//!   they do in userspace, at the driver's polling granularity.
+//! - Hands out the channels the kernel forwards a batch at a time, from a
+//!   cursor ([`Relay::kernel_flows`]), so the driver reads their conntrack
+//!   entries back a bounded number per pass, and keeps the stream's
+//!   activity from what the kernel reports ([`Relay::kernel_seen`]):
+//!   `rtp_timeout` and rule 6's silence work as they do in userspace, at
+//!   the driver's polling granularity.
 //!
 //! # What it does not do
 //! No netlink, no rules: it says what to forward; the driver carries it out
@@ -81,6 +84,11 @@ pub struct KernelFlow {
     pub b: SocketAddrV4,
     pub b_wan: bool,
 }
+
+/// Where [`Relay::kernel_flows`] goes on: the socket index it looks at
+/// next (the default: the start of the table).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelCursor(usize);
 
 /// Why a channel left the kernel (for the counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +196,37 @@ impl Relay {
             self.kcursor = (self.kcursor + 1) % n;
             self.kernel_check(Some(now), self.kcursor, io);
         }
+    }
+
+    /// The channels the kernel forwards, in the table's order (socket
+    /// index) from `from` on: up to `out.len()` of them written to `out`,
+    /// for the driver to read their conntrack entries back (each holds the
+    /// tuple `a` → the router's address on `a`'s side, port `port`, one way
+    /// or the other). Returns how many, and where the next call goes on:
+    /// None when it reached the end of the table (a cycle is complete; the
+    /// next one starts from [`KernelCursor::default`]). A channel handed
+    /// over ahead of the cursor during a cycle is in it, one behind it in
+    /// the next; one taken back is simply not there. The walk skips empty
+    /// slots without a bound on their number: a few microseconds for the
+    /// whole table ([`MAX_STREAMS`](crate::limits::MAX_STREAMS) slots, an
+    /// `Option` each), the relay's own memory, not the kernel's table.
+    pub fn kernel_flows(
+        &self,
+        from: KernelCursor,
+        out: &mut [KernelFlow],
+    ) -> (usize, Option<KernelCursor>) {
+        let mut n = 0;
+        for index in from.0..self.slots.len() * 2 {
+            let Some(k) = self.slots.get(index >> 1).and_then(|s| s.kernel[index & 1]) else {
+                continue;
+            };
+            let Some(o) = out.get_mut(n) else {
+                return (n, Some(KernelCursor(index)));
+            };
+            *o = k;
+            n += 1;
+        }
+        (n, None)
     }
 
     /// The kernel reports the flow on relay port `port`: `packets` it

@@ -192,7 +192,9 @@ use crate::limits::MAX_STREAMS;
 use crate::side::Side;
 pub use counters::{Counts, DropReason, RelayTotals, StreamStats};
 use hold::{HoldPool, Target};
-pub use kernel::{BAR_FAILED, BAR_MISSED, BAR_MOVED, HANDOVER_GRACE, KernelFlow, TWO_WAY};
+pub use kernel::{
+    BAR_FAILED, BAR_MISSED, BAR_MOVED, HANDOVER_GRACE, KernelCursor, KernelFlow, TWO_WAY,
+};
 pub use latch::is_public;
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
 pub use pool::{BindError, PortOp, PortRange};

@@ -1783,3 +1783,167 @@ fn the_kernels_counts_keep_a_stream_alive_and_its_silence_times_it_out() {
     // A report for a port the kernel does not forward changes nothing.
     t.relay.kernel_seen(t.now, port + 2, None);
 }
+
+impl T {
+    /// `n` streams handed to the kernel (RTP only; each with its own
+    /// phone and far end), in the order made.
+    fn in_kernel_streams(&mut self, n: u16) -> Vec<(StreamId, u16)> {
+        self.relay.set_fastpath(true);
+        let mut made = Vec::new();
+        for k in 0..n {
+            let (id, i) = self.call(&far_leg());
+            let (phone, far) = (
+                format!("10.0.0.2:{}", 4000 + 2 * k),
+                format!("198.51.100.3:{}", 5000 + 2 * k),
+            );
+            self.relay
+                .set_leg(self.now, id, Leg::A, &setup(&phone, "10.0.0.2", false));
+            self.relay
+                .set_leg(self.now, id, Leg::B, &setup(&far, PROXY_IP, true));
+            assert_eq!(self.rtp(i, &phone), fwd(&far));
+            assert_eq!(self.rtp(i, &far), fwd(&phone));
+            made.push((id, port_of(self, id)));
+        }
+        let mut ops = 0;
+        self.relay.kernel_scan(self.now, 4096, &mut |_| {
+            ops += 1;
+            Ok(())
+        });
+        assert_eq!(ops, usize::from(n));
+        made
+    }
+
+    /// One batch of at most `budget` from `cursor`: the ports, and where
+    /// the next goes on.
+    fn kbatch(&self, cursor: KernelCursor, budget: usize) -> (Vec<u16>, Option<KernelCursor>) {
+        let mut out = [rtp_flow(0); 8];
+        let (n, next) = self.relay.kernel_flows(cursor, &mut out[..budget]);
+        assert!(n <= budget, "{n} in a batch of {budget}");
+        (out[..n].iter().map(|k| k.port).collect(), next)
+    }
+
+    /// A whole cycle in batches of `budget`: the ports in the order read.
+    fn kcycle(&self, budget: usize) -> Vec<u16> {
+        let (mut all, mut at) = (Vec::new(), Some(KernelCursor::default()));
+        while let Some(c) = at {
+            let (ports, next) = self.kbatch(c, budget);
+            assert!(
+                !ports.is_empty() || next.is_none(),
+                "an empty batch mid-cycle"
+            );
+            all.extend(ports);
+            at = next;
+        }
+        all
+    }
+}
+
+#[test]
+fn the_kernels_channels_are_handed_out_once_per_cycle_in_bounded_batches() {
+    let mut t = T::with_range(20000, 20099);
+    // None in the kernel: a cycle is one empty batch.
+    assert_eq!(t.kbatch(KernelCursor::default(), 4), (vec![], None));
+    let made = t.in_kernel_streams(10);
+    let mut want: Vec<u16> = made.iter().map(|m| m.1).collect();
+    want.sort_unstable();
+    for budget in [1, 3, 4, 8] {
+        let mut got = t.kcycle(budget);
+        assert_eq!(got.len(), 10, "batches of {budget}: each once");
+        got.sort_unstable();
+        assert_eq!(got, want, "batches of {budget}");
+    }
+    // Each channel with what the driver builds its tuples from.
+    let mut out = [rtp_flow(0); 1];
+    let (n, _) = t.relay.kernel_flows(KernelCursor::default(), &mut out);
+    assert_eq!(n, 1);
+    let k = out[0];
+    assert!(want.contains(&k.port));
+    assert!(!k.a_wan && k.b_wan, "{k:?}");
+    assert_eq!(k.a.ip(), &ip("10.0.0.2"));
+    // RTCP too, on port + 1, once it went.
+    let (id, port) = made[0];
+    let i = t.index(port);
+    assert_eq!(t.rtcp(i, "10.0.0.2:4001"), fwd("198.51.100.3:5001"));
+    assert_eq!(t.rtcp(i, "198.51.100.3:5001"), fwd("10.0.0.2:4001"));
+    assert_eq!(t.kscan(true).len(), 1);
+    assert!(t.relay.in_kernel(id));
+    let got = t.kcycle(3);
+    assert_eq!(got.len(), 11);
+    assert!(got.contains(&(port + 1)));
+    // A budget of 0 reads nothing and stays where it is.
+    let c = t.kbatch(KernelCursor::default(), 2).1.expect("more");
+    assert_eq!(t.kbatch(c, 0), (vec![], Some(c)));
+}
+
+#[test]
+fn channels_that_come_and_go_mid_cycle_are_read_at_most_once() {
+    let mut t = T::with_range(20000, 20099);
+    let made = t.in_kernel_streams(8);
+    let order = t.kcycle(8);
+    assert_eq!(order.len(), 8);
+    // Half a cycle read.
+    let (first, c) = t.kbatch(KernelCursor::default(), 4);
+    assert_eq!(first, order[..4]);
+    let c = c.expect("more to read");
+    // One read already and one not yet leave the kernel (their streams
+    // end); two new ones come.
+    let id_of = |port: u16| made.iter().find(|m| m.1 == port).expect("made").0;
+    t.relay.free(id_of(order[1]));
+    t.relay.free(id_of(order[6]));
+    let ops = t.kmaintain();
+    let unforwards = ops
+        .iter()
+        .filter(|op| matches!(op, PortOp::Unforward(_)))
+        .count();
+    assert_eq!(unforwards, 2, "{ops:?}");
+    let added: Vec<u16> = {
+        let mut t2 = Vec::new();
+        for k in 8..10u16 {
+            let (id, i) = t.call(&far_leg());
+            let (phone, far) = (
+                format!("10.0.0.2:{}", 4000 + 2 * k),
+                format!("198.51.100.3:{}", 5000 + 2 * k),
+            );
+            t.relay
+                .set_leg(t.now, id, Leg::A, &setup(&phone, "10.0.0.2", false));
+            t.relay
+                .set_leg(t.now, id, Leg::B, &setup(&far, PROXY_IP, true));
+            assert_eq!(t.rtp(i, &phone), fwd(&far));
+            assert_eq!(t.rtp(i, &far), fwd(&phone));
+            t2.push(port_of(&t, id));
+        }
+        t.kscan(true);
+        t2
+    };
+    assert_eq!(t.relay.totals().in_kernel, 8);
+    // The rest of the cycle.
+    let mut rest = Vec::new();
+    let mut at = Some(c);
+    while let Some(c) = at {
+        let (ports, next) = t.kbatch(c, 3);
+        rest.extend(ports);
+        at = next;
+    }
+    let cycle: Vec<u16> = first.iter().chain(&rest).copied().collect();
+    // Nothing twice; every channel there all along once; the one gone
+    // before its turn not at all; a new one at most once.
+    let mut dedup = cycle.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), cycle.len(), "{cycle:?}");
+    for p in order.iter().filter(|p| ![order[1], order[6]].contains(p)) {
+        assert!(cycle.contains(p), "{p} missed: {cycle:?}");
+    }
+    assert!(!rest.contains(&order[6]), "read after it left: {rest:?}");
+    // The next cycle: exactly what is in the kernel now.
+    let mut next = t.kcycle(3);
+    next.sort_unstable();
+    let mut now: Vec<u16> = order
+        .iter()
+        .filter(|p| ![order[1], order[6]].contains(p))
+        .chain(&added)
+        .copied()
+        .collect();
+    now.sort_unstable();
+    assert_eq!(next, now);
+}

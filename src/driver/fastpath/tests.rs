@@ -398,3 +398,209 @@ fn answers_are_split_into_messages() {
     assert_eq!(Attrs(&[5, 0, 1]).count(), 0);
     assert_eq!(Attrs(&a(1, &[7])).collect::<Vec<_>>(), [(1, &[7u8][..])]);
 }
+
+#[test]
+fn gets_are_what_conntrack_get_sends_without_its_ack() {
+    // `strace -e trace=sendto -xx conntrack -G -p udp -s 10.77.1.2
+    // -d 10.77.1.1 --sport 4000 --dport 20000` (conntrack-tools 1.4.7,
+    // x86_64): one message of 72 bytes, type 0x101, NLM_F_REQUEST |
+    // NLM_F_ACK, nfgenmsg AF_INET, then this original tuple.
+    #[rustfmt::skip]
+    const CAPTURED: [u8; 52] = [
+        0x34, 0x00, 0x01, 0x80,
+        0x14, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x00, 0x0a, 0x4d, 0x01, 0x02,
+        0x08, 0x00, 0x02, 0x00, 0x0a, 0x4d, 0x01, 0x01,
+        0x1c, 0x00, 0x02, 0x80, 0x05, 0x00, 0x01, 0x00, 0x11, 0x00, 0x00, 0x00,
+        0x06, 0x00, 0x02, 0x00, 0x0f, 0xa0, 0x00, 0x00,
+        0x06, 0x00, 0x03, 0x00, 0x4e, 0x20, 0x00, 0x00,
+    ];
+    let tuple = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16| {
+        n(
+            1,
+            vec![
+                n(1, vec![a(1, &src), a(2, &dst)]),
+                n(
+                    2,
+                    vec![
+                        a(1, &[17]),
+                        a(2, &sp.to_be_bytes()),
+                        a(3, &dp.to_be_bytes()),
+                    ],
+                ),
+            ],
+        )
+    };
+    let mut buf = [0; BUF];
+    let mut w = W::new(&mut buf, 4, false);
+    w.ct_get(
+        "10.77.1.2:4000".parse().unwrap(),
+        "10.77.1.1:20000".parse().unwrap(),
+    );
+    w.ct_get(
+        "203.0.113.2:5000".parse().unwrap(),
+        "203.0.113.1:20000".parse().unwrap(),
+    );
+    let r = w.done();
+    let first = tuple([10, 77, 1, 2], [10, 77, 1, 1], 4000, 20000);
+    if cfg!(target_endian = "little") {
+        assert_eq!(first, CAPTURED);
+    }
+    // No NLM_F_ACK: an entry or an error answers each, never both.
+    assert_eq!(
+        messages(&buf[..r.n]),
+        [
+            (0x101, F_REQUEST, INET, first),
+            (
+                0x101,
+                F_REQUEST,
+                INET,
+                tuple([203, 0, 113, 2], [203, 0, 113, 1], 5000, 20000)
+            ),
+        ]
+    );
+    assert_eq!(r.n, 2 * GET_BYTES);
+    // Each its own sequence number, one answer each.
+    assert_eq!((r.first, r.last, r.acks), (5, 6, 2));
+    let seqs: Vec<u32> = Messages(&buf[..r.n]).map(|m| m.1).collect();
+    assert_eq!(seqs, [5, 6]);
+    // A whole reading's worth fits the buffer.
+    let mut w = W::new(&mut buf, 0, false);
+    for _ in 0..READS {
+        w.ct_get(
+            "10.77.1.2:4000".parse().unwrap(),
+            "10.77.1.1:20000".parse().unwrap(),
+        );
+    }
+    let r = w.done();
+    assert_eq!((r.n, r.acks), (READS * GET_BYTES, READS as u32));
+}
+
+/// A FastPath whose socket is one end of a datagram socket pair; the
+/// other end (returned) plays the kernel: the answers written to it
+/// before a request are what the request reads.
+fn fake_kernel() -> (FastPath, OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: socketpair(2) writes two new descriptors into `fds`.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0, "socketpair: {}", io::Error::last_os_error());
+    // SAFETY: both are open descriptors nothing else owns.
+    let (mine, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl(2) on an open descriptor: no answer never blocks.
+    assert_eq!(
+        unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) },
+        0
+    );
+    let fp = FastPath {
+        fd: mine,
+        buf: vec![0; BUF].into_boxed_slice(),
+        seq: 0,
+        failed: 0,
+    };
+    (fp, theirs)
+}
+
+/// One answer of the fake kernel: a message of type `ty` for `seq`.
+fn answer(kernel: &OwnedFd, ty: u16, seq: u32, payload: &[u8]) {
+    let mut m = Vec::new();
+    m.extend_from_slice(&(16 + payload.len() as u32).to_ne_bytes());
+    m.extend_from_slice(&ty.to_ne_bytes());
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&[0; 4]);
+    m.extend_from_slice(payload);
+    // SAFETY: `m` is readable for its length.
+    let sent = unsafe { libc::send(kernel.as_raw_fd(), m.as_ptr().cast(), m.len(), 0) };
+    assert_eq!(sent, m.len() as isize);
+}
+
+fn error(kernel: &OwnedFd, seq: u32, code: i32) {
+    // The error, then the request's header (its first 16 bytes).
+    answer(
+        kernel,
+        NLMSG_ERROR,
+        seq,
+        &[&code.to_ne_bytes()[..], &[0; 16]].concat(),
+    );
+}
+
+#[test]
+fn a_reading_asks_again_by_the_other_tuple_and_keeps_only_marked_entries() {
+    let (mut fp, kernel) = fake_kernel();
+    let t = |s: &str, d: &str| Some((s.parse().unwrap(), d.parse().unwrap()));
+    let lan = t("10.77.1.2:4000", "10.77.1.1:20002");
+    let wan = t("203.0.113.2:5000", "203.0.113.1:20002");
+    let probes = [
+        Probe([lan, wan]),   // 0: found by its first tuple
+        Probe([lan, wan]),   // 1: not by its first, by its second
+        Probe([lan, wan]),   // 2: an unmarked entry, then none
+        Probe([None, wan]),  // 3: only its second known: found by it
+        Probe([None, None]), // 4: nothing known: not asked
+        Probe([lan, None]),  // 5: none, no second to ask
+    ];
+    let entry = dumped();
+    let mut unmarked = entry.clone();
+    let at = unmarked
+        .windows(8)
+        .position(|w| w == [8, 0, 8, 0, 0x20, 0, 0, 0])
+        .expect("the mark");
+    unmarked[at + 4] = 0;
+    // A late answer to an earlier request first (skipped), then round 1:
+    // GETs 1..=5 for probes 0, 1, 2, 3, 5; round 2: 6, 7 for 1 and 2.
+    answer(&kernel, CT_NEW, 0, &entry);
+    answer(&kernel, CT_NEW, 1, &entry);
+    error(&kernel, 2, -libc::ENOENT);
+    answer(&kernel, CT_NEW, 3, &unmarked);
+    answer(&kernel, CT_NEW, 4, &entry);
+    error(&kernel, 5, -libc::ENOENT);
+    answer(&kernel, CT_NEW, 6, &entry);
+    error(&kernel, 7, -libc::ENOENT);
+    let mut seen = Vec::new();
+    let n = fp
+        .read(&probes, &mut |i, f| seen.push((i, f.port, f.packets)))
+        .expect("read");
+    assert_eq!(n, 3);
+    assert_eq!(
+        seen,
+        [
+            (0, 20002, Some(2)),
+            (3, 20002, Some(2)),
+            (1, 20002, Some(2))
+        ]
+    );
+    assert_eq!(fp.seq, 7);
+    // What was asked: 5 GETs, then 2 (the first tuple of 0, the second
+    // of 1 ...), as the fake kernel received them.
+    let mut got = [0u8; BUF];
+    let mut sent = Vec::new();
+    // SAFETY: `got` is writable for its length.
+    while let n @ 1.. = unsafe {
+        libc::recv(
+            kernel.as_raw_fd(),
+            got.as_mut_ptr().cast(),
+            BUF,
+            libc::MSG_DONTWAIT,
+        )
+    } {
+        sent.push(
+            Messages(&got[..n as usize])
+                .map(|m| m.1)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(sent, [vec![1, 2, 3, 4, 5], vec![6, 7]]);
+
+    // Nothing known of any: nothing sent, nothing found.
+    assert_eq!(fp.read(&[Probe([None, None])], &mut |_, _| ()).unwrap(), 0);
+    assert_eq!(fp.seq, 7);
+    // An error other than ENOENT is returned, after what was found.
+    answer(&kernel, CT_NEW, 8, &entry);
+    error(&kernel, 9, -libc::EPERM);
+    let mut seen = 0;
+    let r = fp.read(&[Probe([lan, None]); 2], &mut |_, _| seen += 1);
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EPERM));
+    assert_eq!(seen, 1);
+    // No answer: timed out, never a hang.
+    let r = fp.read(&[Probe([lan, None])], &mut |_, _| ());
+    assert_eq!(r.unwrap_err().kind(), io::ErrorKind::TimedOut);
+}

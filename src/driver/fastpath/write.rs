@@ -271,7 +271,24 @@ impl<'a> W<'a> {
 
     /// Delete the UDP conntrack entry holding the tuple src → dst.
     pub(super) fn ct_delete(mut self, src: SocketAddrV4, dst: SocketAddrV4) -> Req {
-        let at = self.ct_msg(CT_DELETE, false);
+        self.ct_tuple(CT_DELETE, F_ACK, src, dst);
+        self.done()
+    }
+
+    /// Ask for the UDP conntrack entry holding the tuple src → dst (as
+    /// `conntrack -G` does, without its NLM_F_ACK): answered by the entry
+    /// (an IPCTNL_MSG_CT_NEW message) or by an error (ENOENT: none), one
+    /// answer either way. Several go in one request.
+    pub(super) fn ct_get(&mut self, src: SocketAddrV4, dst: SocketAddrV4) {
+        self.ct_tuple(CT_GET, 0, src, dst);
+    }
+
+    /// A ctnetlink message naming the UDP tuple src → dst (CTA_TUPLE_ORIG:
+    /// the kernel finds the entry holding it in either direction), which
+    /// waits for one answer.
+    fn ct_tuple(&mut self, ty: u16, flags: u16, src: SocketAddrV4, dst: SocketAddrV4) {
+        self.r.acks += 1;
+        let at = self.header(ty, flags, AF_INET, 0);
         let t = self.nest(CTA_TUPLE_ORIG);
         let ip = self.nest(CTA_TUPLE_IP);
         self.attr(1, &src.ip().octets()); // CTA_IP_V4_SRC
@@ -284,7 +301,6 @@ impl<'a> W<'a> {
         self.end(p);
         self.end(t);
         self.end_msg(at);
-        self.done()
     }
 }
 
