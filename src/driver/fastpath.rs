@@ -407,44 +407,26 @@ impl FastPath {
 
     /// Send a request of GETs written in the buffer and read one answer
     /// to each: an entry, handed to `each` (its payload after the nfgenmsg
-    /// header), or an error; ENOENT is no error here (no such entry).
+    /// header), or an error; ENOENT is no error here (no such entry), and
+    /// the first other error is returned once every answer is in.
     fn ask(&mut self, r: Req, each: Each<'_>) -> io::Result<()> {
-        self.seq = r.last;
-        let fd = self.fd.as_raw_fd();
-        let b = &mut self.buf;
-        // SAFETY: the buffer holds the request's `r.n` bytes.
-        let sent = unsafe { libc::send(fd, b.as_ptr().cast(), r.n, 0) };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut left = r.acks;
         let mut failed = None;
-        while left > 0 {
-            let answer = recv(fd, b)?;
-            for (ty, seq, payload) in Messages(answer) {
-                let k = seq.wrapping_sub(r.first);
-                if k > r.last.wrapping_sub(r.first) {
-                    continue; // a late answer to an earlier request
+        self.talk(r, &mut |k, ty, payload| match ty {
+            NLMSG_ERROR => {
+                let code = error_code(payload);
+                if code != 0 && code != -libc::ENOENT && failed.is_none() {
+                    failed = Some(io::Error::from_raw_os_error(-code));
                 }
-                match ty {
-                    NLMSG_ERROR => {
-                        let code = payload
-                            .get(..4)
-                            .map_or(0, |c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
-                        if code != 0 && code != -libc::ENOENT && failed.is_none() {
-                            failed = Some(io::Error::from_raw_os_error(-code));
-                        }
-                    }
-                    CT_NEW => {
-                        if let Some(p) = payload.get(4..) {
-                            each(k, p);
-                        }
-                    }
-                    _ => continue,
-                }
-                left = left.saturating_sub(1);
+                Step::Answered
             }
-        }
+            CT_NEW => {
+                if let Some(p) = payload.get(4..) {
+                    each(k, p);
+                }
+                Step::Answered
+            }
+            _ => Step::Skip,
+        })?;
         failed.map_or(Ok(()), Err)
     }
 
@@ -454,6 +436,36 @@ impl FastPath {
     /// after the nfgenmsg header). The first error ends it; the message it
     /// answers is noted in `failed`.
     fn exchange(&mut self, r: Req, mut dump: Dump<'_>) -> io::Result<()> {
+        let mut failed_at = None;
+        let r = self.talk(r, &mut |k, ty, payload| match ty {
+            NLMSG_ERROR => match error_code(payload) {
+                0 => Step::Answered,
+                code => {
+                    // The rest (if any) is skipped as late answers: a
+                    // batch refused as a whole answers only once.
+                    failed_at = Some(k);
+                    Step::Fail(io::Error::from_raw_os_error(-code))
+                }
+            },
+            NLMSG_DONE => Step::Answered,
+            _ => {
+                if let (Some(f), Some(p)) = (dump.as_mut(), payload.get(4..)) {
+                    f(p);
+                }
+                Step::Skip
+            }
+        });
+        if let Some(k) = failed_at {
+            self.failed = k;
+        }
+        r
+    }
+
+    /// Send the request written in the buffer and hand each answer to it
+    /// (late answers to an earlier request are skipped) to `on`, with its
+    /// message's number in the request, its type and its payload, until
+    /// `r.acks` answers are in or `on` fails.
+    fn talk(&mut self, r: Req, on: Talk<'_>) -> io::Result<()> {
         self.seq = r.last;
         let fd = self.fd.as_raw_fd();
         let b = &mut self.buf;
@@ -462,41 +474,46 @@ impl FastPath {
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut acks = r.acks;
-        while acks > 0 {
+        let mut left = r.acks;
+        while left > 0 {
             let answer = recv(fd, b)?;
             for (ty, seq, payload) in Messages(answer) {
                 let k = seq.wrapping_sub(r.first);
                 if k > r.last.wrapping_sub(r.first) {
                     continue; // a late answer to an earlier request
                 }
-                match ty {
-                    NLMSG_ERROR => {
-                        acks -= 1;
-                        let code = payload
-                            .get(..4)
-                            .map_or(0, |c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
-                        if code != 0 {
-                            // The rest (if any) is skipped as late answers:
-                            // a batch refused as a whole answers only once.
-                            self.failed = k;
-                            return Err(io::Error::from_raw_os_error(-code));
-                        }
-                    }
-                    NLMSG_DONE => acks -= 1,
-                    _ => {
-                        if let (Some(f), Some(p)) = (dump.as_mut(), payload.get(4..)) {
-                            f(p);
-                        }
-                    }
+                match on(k, ty, payload) {
+                    Step::Skip => {}
+                    Step::Answered => left = left.saturating_sub(1),
+                    Step::Fail(e) => return Err(e),
                 }
-                if acks == 0 {
+                if left == 0 {
                     break;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// What one answer does to the exchange under way ([`FastPath::talk`]).
+enum Step {
+    /// Not an answer that counts (a dump's entry, another type).
+    Skip,
+    /// One of the answers waited for.
+    Answered,
+    /// The end: an error.
+    Fail(io::Error),
+}
+
+/// What [`FastPath::talk`] hands each answer to.
+type Talk<'a> = &'a mut dyn FnMut(u32, u16, &[u8]) -> Step;
+
+/// The error code of an NLMSG_ERROR payload (0: an ack).
+fn error_code(payload: &[u8]) -> i32 {
+    payload
+        .get(..4)
+        .map_or(0, |c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 /// What the answers to a request of GETs are handed to: the message's
