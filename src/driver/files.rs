@@ -232,6 +232,19 @@ pub(super) fn hand_over_registration_dir(core: &mut Core, path: &Path, user: &st
     }
 }
 
+/// At start: make the registration file's directory if needed, load the
+/// file, remove a temporary file a crash left. True when sipnat made the
+/// directory now.
+pub(super) fn start_registrations(core: &mut Core, path: &Path, now: Instant) -> bool {
+    // Before anything writes there (the `.bad` copy): whether sipnat
+    // makes the registration directory itself decides whether it may
+    // give it to `user` later.
+    let created = create_registration_dir(path);
+    load_registration_file(core, path, now);
+    remove_stale_temporary(path);
+    created
+}
+
 /// Remove `<path>.tmp` when a crash left it behind as a regular file: at
 /// start sipnat may still be root, and a leftover root-owned temporary
 /// file would keep the unprivileged daemon from ever saving

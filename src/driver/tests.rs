@@ -1,4 +1,4 @@
-use super::files::registration_dir;
+use super::files::{create_registration_dir, registration_dir};
 use super::*;
 use crate::side::Side;
 use std::path::Path;
