@@ -85,7 +85,6 @@ pub const MAX_REGISTRATION_FILE: u64 = 1 << 20;
 /// (`O_NOFOLLOW`), at most [`MAX_REGISTRATION_FILE`] bytes of UTF-8.
 /// `Ok(None)` when there is none.
 pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = match std::fs::OpenOptions::new()
         .read(true)
@@ -102,9 +101,7 @@ pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
     if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
         return Err("is not a regular file; not read".into());
     }
-    let mut bytes = Vec::new();
-    f.take(MAX_REGISTRATION_FILE + 1)
-        .read_to_end(&mut bytes)
+    let bytes = crate::config::read_all(f, MAX_REGISTRATION_FILE + 1)
         .map_err(|e| format!("cannot read it: {e}"))?;
     if bytes.len() as u64 > MAX_REGISTRATION_FILE {
         return Err(format!(
@@ -270,7 +267,7 @@ pub fn read_passwords(cfg: &Config) -> Result<Option<crate::auth::Passwords>, St
     let (Some(path), Some(realm)) = (&cfg.proxy_auth_pwfile, &cfg.proxy_auth_realm) else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path)
+    let text = crate::config::read_text(path)
         .map_err(|e| format!("proxy_auth_pwfile {}: {e}", path.display()))?;
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
@@ -317,7 +314,7 @@ pub(super) fn stamp(paths: [&str; 3]) -> ResolvStamp {
 /// The nameservers of the first of [`RESOLV_CONF`] that names any.
 pub(super) fn read_nameservers() -> Vec<SocketAddr> {
     for p in RESOLV_CONF {
-        if let Ok(text) = std::fs::read_to_string(p) {
+        if let Ok(text) = crate::config::read_text(Path::new(p)) {
             let ns = parse_resolv_conf(&text);
             if !ns.is_empty() {
                 return ns.into_iter().collect();
