@@ -184,12 +184,12 @@ fn parse_debug(s: &str) -> Option<u32> {
         if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        i64::from_str_radix(h, 16).ok()?
+        crate::num::parse_i64_digits(h, 16)?
     } else {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        digits.parse().ok()?
+        crate::num::parse_i64_digits(digits, 10)?
     };
     let v = if neg { -v } else { v };
     if v < i64::from(i32::MIN) || v > i64::from(u32::MAX) {

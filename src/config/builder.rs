@@ -35,12 +35,12 @@ fn parse_int(s: &str) -> Option<i64> {
         if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        i64::from_str_radix(hex, 16).ok()?
+        crate::num::parse_i64_digits(hex, 16)?
     } else {
         if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        rest.parse::<i64>().ok()?
+        crate::num::parse_i64_digits(rest, 10)?
     };
     Some(if neg { -v } else { v })
 }

@@ -338,7 +338,7 @@ fn parse_index_selector(s: &str) -> Option<(&str, i64)> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((ty, n.parse().ok()?))
+    Some((ty, crate::num::parse_i64(n)?))
 }
 
 /// uci's rule for section and option names: letters, digits, `_`.
