@@ -24,7 +24,7 @@ pub(super) enum Applied {
 }
 
 /// siproxd's `%i`: optional sign, then decimal or `0x` hexadecimal.
-fn parse_int(s: &str) -> Option<i64> {
+pub fn parse_int(s: &str) -> Option<i64> {
     let s = s.trim();
     let (neg, rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),

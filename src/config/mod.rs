@@ -68,6 +68,7 @@ mod siproxd_conf;
 pub mod uci;
 
 pub use acl::{Acl, HostName, HostNet, Net4, Resolved, Unresolved};
+pub use builder::parse_int;
 use builder::{Builder, Syntax};
 pub use read::{not_utf8, read_all, read_text};
 pub use rules::{RegexRule, Trunk};
