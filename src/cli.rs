@@ -89,7 +89,7 @@ pub enum Command {
     Client(Client),
 }
 
-/// The command line (descriptions are in [`OPTIONS_HELP`]).
+/// The command line (descriptions are in `options_help!`).
 fn spec() -> getopts::Options {
     let mut o = getopts::Options::new();
     o.optopt("c", "config", "", "FILE");
@@ -118,8 +118,12 @@ pub fn program_name(args: &[String]) -> String {
 /// The options of [`spec`] as `-h` shows them, written out: getopts' own
 /// formatter pulls in Unicode width tables (about 10 KB of the MIPS
 /// binary) to align these few ASCII lines. A test checks that every
-/// option of `spec` is here.
-const OPTIONS_HELP: &str = "\
+/// option of `spec` is here. A macro, so that it is [`usage`]'s format
+/// string (`{DEFAULT_CONFIG}`, `{CONTROL_DIR}` filled in as it is
+/// written, no searching and replacing).
+macro_rules! options_help {
+    () => {
+        "\
 Options:
     -c, --config FILE   read the configuration from FILE (default {DEFAULT_CONFIG})
     -d, --debug LEVEL   siproxd debug class mask (decimal or 0x hex; -1: all),
@@ -146,21 +150,25 @@ Commands to a running sipnat (through its control socket):
                         registrations, calls, relay, counters, DNS cache of
                         every instance in {CONTROL_DIR} (or $SIPNAT_CONTROL_DIR;
                         -s: the one named);
-                        --json: {\"instances\": [...]}, schema in the README
+                        --json: {{\"instances\": [...]}}, schema in the README
     reload [-s INSTANCE | --control PATH]
                         re-read the configuration (as SIGHUP does)
-";
+"
+    };
+}
 
 /// The usage text for `-h`.
 pub fn usage(program: &str) -> String {
     format!(
-        "Usage: {program} [options]\n\nSIP/RTP NAT-traversal proxy (a siproxd replacement). \
+        concat!(
+            "Usage: {program} [options]\n\nSIP/RTP NAT-traversal proxy (a siproxd replacement). \
 The configuration file uses siproxd.conf syntax, or UCI syntax (/etc/config/sipnat) \
-with siproxd's option names; the syntax is detected.\n\n{}",
-        OPTIONS_HELP
-            .replace("{DEFAULT_CONFIG}", DEFAULT_CONFIG)
-            .replace("{CONTROL_DIR}", CONTROL_DIR)
-            .replace("\\\"", "\"")
+with siproxd's option names; the syntax is detected.\n\n",
+            options_help!()
+        ),
+        program = program,
+        DEFAULT_CONFIG = DEFAULT_CONFIG,
+        CONTROL_DIR = CONTROL_DIR,
     )
 }
 
@@ -170,28 +178,13 @@ pub fn version_text() -> String {
 }
 
 /// Parse a debug level like siproxd's `-d` (decimal; sipnat also takes `0x`
-/// hex and negative numbers, `-1` meaning every class).
+/// hex and negative numbers, `-1` meaning every class): siproxd's `%i`
+/// ([`crate::config::parse_int`]) without its `+`.
 fn parse_debug(s: &str) -> Option<u32> {
-    let t = s.trim();
-    let (neg, digits) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t),
-    };
-    let v: i64 = if let Some(h) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        i64::from_str_radix(h, 16).ok()?
-    } else {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()?
-    };
-    let v = if neg { -v } else { v };
+    if s.trim().starts_with('+') {
+        return None;
+    }
+    let v = crate::config::parse_int(s)?;
     if v < i64::from(i32::MIN) || v > i64::from(u32::MAX) {
         return None;
     }
@@ -420,6 +413,8 @@ mod tests {
         assert_eq!(o.pid_file, Some(PathBuf::from("/p")));
         assert_eq!(run(&["-d", "-1"]).debug, Some(u32::MAX));
         assert_eq!(run(&["-d0x0000FFFF"]).debug, Some(0xffff));
+        assert_eq!(run(&["-d", " -0x10 "]).debug, Some(0xffff_fff0));
+        assert_eq!(run(&["-d", "4294967295"]).debug, Some(u32::MAX));
     }
 
     #[test]
@@ -519,6 +514,9 @@ mod tests {
             &["-d", "lots"],
             &["-d", "0x"],
             &["-d", "99999999999"],
+            &["-d", "+5"],
+            &["-d", "--5"],
+            &["-d", "-2147483649"],
             &["stray"],
             &["-c", ""],
             &["-p", ""],

@@ -42,6 +42,7 @@
 //! | [`relay`] | RTP/RTCP relay table, port pool (pairs bound as streams need them: `maintain` asks the driver), latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
 //! | [`side`] | LAN or WAN: decided by the arrival interface |
 //! | [`stats`] | counters keyed by reason enums |
+//! | [`num`] | integer parsing: one copy of std's digit loop for every reader |
 //! | [`driver`] | the only code that touches mio, sockets, signals and the clock |
 //!
 //! ## The time rule
@@ -56,6 +57,7 @@ pub mod core;
 pub mod dns;
 pub mod driver;
 pub mod limits;
+pub mod num;
 pub mod output;
 pub mod proxy;
 pub mod regex;

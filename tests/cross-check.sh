@@ -105,6 +105,11 @@ for a in $SIPNAT_ARCHS; do
 				echo "cross-check.sh: $t: the .pdr section is still there (sipnat_trim)" >&2
 				exit 1
 			fi
+			# cross/no-eh-frame.ld: no unwind tables (nor their index)
+			if LC_ALL=C grep -qa '\.eh_frame' "$OUT/sipnat-$t"; then
+				echo "cross-check.sh: $t: .eh_frame is still there (cross/no-eh-frame.ld)" >&2
+				exit 1
+			fi
 			;;
 	esac
 done

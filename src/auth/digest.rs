@@ -150,7 +150,9 @@ impl Credentials<'_> {
     /// The nonce-count as a number (`nc` is checked to be eight hex digits
     /// when parsed).
     pub fn nc_value(&self) -> Option<u32> {
-        self.nc.and_then(|nc| u32::from_str_radix(nc, 16).ok())
+        self.nc
+            .and_then(|nc| crate::num::parse_u64(nc, 16))
+            .and_then(|v| u32::try_from(v).ok())
     }
 }
 

@@ -286,7 +286,7 @@ fn prefix_len(p: &str) -> Option<u8> {
     if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    p.parse().ok().filter(|p| *p <= 32)
+    crate::num::parse::<u8>(p).filter(|p| *p <= 32)
 }
 
 fn explain_bad_entry(e: &str) -> String {

@@ -24,7 +24,7 @@ pub(super) enum Applied {
 }
 
 /// siproxd's `%i`: optional sign, then decimal or `0x` hexadecimal.
-fn parse_int(s: &str) -> Option<i64> {
+pub fn parse_int(s: &str) -> Option<i64> {
     let s = s.trim();
     let (neg, rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -35,12 +35,12 @@ fn parse_int(s: &str) -> Option<i64> {
         if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        i64::from_str_radix(hex, 16).ok()?
+        crate::num::parse_i64_digits(hex, 16)?
     } else {
         if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        rest.parse::<i64>().ok()?
+        crate::num::parse_i64_digits(rest, 10)?
     };
     Some(if neg { -v } else { v })
 }
@@ -56,11 +56,6 @@ fn int_in(key: &str, value: &str, lo: i64, hi: i64) -> Result<i64, String> {
 fn port(key: &str, value: &str) -> Result<u16, String> {
     // range-checked to 0..=65535 just above
     int_in(key, value, 0, 65535).map(|v| v as u16)
-}
-
-fn secs(key: &str, value: &str) -> Result<u32, String> {
-    // range-checked to the u32 range just above
-    int_in(key, value, 0, i64::from(u32::MAX)).map(|v| v as u32)
 }
 
 /// siproxd's 0/1 switches are integers (non-zero = on); words are accepted too.
@@ -223,6 +218,205 @@ pub(super) struct ListParts {
     masked: Vec<(String, usize)>,
 }
 
+/// Where a typed option's value goes: its field of [`Config`].
+type Field<T> = fn(&mut Config) -> &mut T;
+
+/// A value check that also turns the text into what is stored (empty:
+/// `None`); its error message names the option.
+type Check = fn(&str, &str) -> Result<Option<String>, String>;
+
+/// How one typed option is read and where it goes. One table row per
+/// option ([`TYPED`]) and one loop ([`apply_typed`]) instead of one
+/// compiled branch per option: the MIPS binary carries each option as a
+/// few bytes of table, not as its own copy of the parse-and-store code.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Any text; empty for none.
+    Text(Field<Option<String>>),
+    /// A file name; empty for none.
+    Path(Field<Option<PathBuf>>),
+    /// Text that `Check` accepts; empty for none.
+    Checked(Check, Field<Option<String>>),
+    /// The same, one entry a line.
+    CheckedList(Check, Field<Vec<String>>),
+    /// siproxd's 0/1 switch ([`boolean`]).
+    Bool(fn(&mut Config, bool)),
+    /// An integer in `lo..=hi` ([`int_in`]; a port is 0..=65535,
+    /// seconds the u32 range).
+    Int(i64, i64, fn(&mut Config, i64)),
+    /// Access-list entries, comma separated; each line adds to the list.
+    Acl(Field<super::Acl>),
+    /// One entry of a list paired by position at the end.
+    Part(fn(&mut ListParts) -> &mut Vec<(String, usize)>),
+    /// An option with a rule of its own.
+    Own(fn(&mut Config, &mut ListParts, &str, &str, usize) -> Applied),
+}
+
+const PORT: i64 = 65535;
+const SECS: i64 = u32::MAX as i64;
+
+/// Every typed option (the regex, regex_body and siptrunk plugins' are in
+/// [`rules`]), by its exact name.
+#[rustfmt::skip]
+static TYPED: &[(&str, Kind)] = {
+    use Kind::*;
+    &[
+        ("if_inbound", Text(|c| &mut c.if_inbound)),
+        ("if_outbound", Text(|c| &mut c.if_outbound)),
+        ("host_outbound", Text(|c| &mut c.host_outbound)),
+        ("ua_string", Checked(header_text, |c| &mut c.ua_string)),
+        ("use_rport", Int(0, 3, |c, v| c.use_rport = v as u8)),
+        ("sip_listen_port", Int(0, PORT, |c, v| c.sip_listen_port = v as u16)),
+        ("hosts_allow_reg", Acl(|c| &mut c.hosts_allow_reg)),
+        ("hosts_allow_sip", Acl(|c| &mut c.hosts_allow_sip)),
+        ("hosts_deny_sip", Acl(|c| &mut c.hosts_deny_sip)),
+        ("registration_file", Path(|c| &mut c.registration_file)),
+        ("autosave_registrations", Int(0, SECS, |c, v| c.autosave_registrations = v as u32)),
+        ("default_expires", Int(0, SECS, |c, v| c.default_expires = v as u32)),
+        ("outbound_proxy_host", Text(|c| &mut c.outbound_proxy_host)),
+        // siproxd: port 0 means the default SIP port
+        ("outbound_proxy_port", Int(0, PORT, |c, v| c.outbound_proxy_port = or_default(v, SIP_PORT))),
+        ("outbound_domain_name", Part(|p| &mut p.names)),
+        ("outbound_domain_host", Part(|p| &mut p.hosts)),
+        ("outbound_domain_port", Own(outbound_domain_port)),
+        ("mask_host", Part(|p| &mut p.mask)),
+        ("masked_host", Part(|p| &mut p.masked)),
+        ("daemonize", Bool(|c, v| c.daemonize = v)),
+        ("pid_file", Path(|c| &mut c.pid_file)),
+        // -1 (all classes) and other negatives wrap like siproxd's int → unsigned
+        ("debug_level", Int(i32::MIN as i64, SECS, |c, v| c.debug_level = v as u32)),
+        ("silence_log", Int(0, 4, |c, v| c.silence_log = v as u32)),
+        ("rtp_proxy_enable", Own(rtp_proxy_enable)),
+        ("rtp_port_low", Own(rtp_port_low)),
+        ("rtp_port_high", Int(0, PORT, |c, v| c.rtp_port_high = v as u16)),
+        ("rtp_timeout", Int(0, SECS, |c, v| c.rtp_timeout = v as u32)),
+        ("tcp_timeout", Int(0, SECS, |c, v| c.tcp_timeout = v as u32)),
+        ("tcp_connect_timeout", Int(0, SECS, |c, v| c.tcp_connect_timeout = v as u32)),
+        ("tcp_keepalive", Int(0, SECS, |c, v| c.tcp_keepalive = v as u32)),
+        ("rtp_dscp", Int(0, 255, |c, v| c.rtp_dscp = v as u8)),
+        ("rtp_kernel_forward", Bool(|c, v| c.rtp_kernel_forward = v)),
+        ("sip_dscp", Int(0, 255, |c, v| c.sip_dscp = v as u8)),
+        ("user", Text(|c| &mut c.user)),
+        ("proxy_auth_realm", Checked(realm, |c| &mut c.proxy_auth_realm)),
+        ("proxy_auth_passwd", Own(|c, _, _, value, _| {
+            c.proxy_auth_passwd = opt_string(value).map(super::Secret);
+            Applied::Ok(None)
+        })),
+        ("proxy_auth_pwfile", Path(|c| &mut c.proxy_auth_pwfile)),
+        ("plugin_blacklist_simulate", Bool(|c, v| c.blacklist_simulate = v)),
+        ("plugin_blacklist_duration", Int(0, SECS, |c, v| c.blacklist_duration = v as u32)),
+        ("plugin_blacklist_hitcount", Int(1, 1000, |c, v| c.blacklist_hitcount = v as u32)),
+        ("log_calls", Bool(|c, v| c.logcall |= v)),
+        ("plugin_shortdial_akey", Checked(dial_text, |c| &mut c.shortdial_akey)),
+        ("pi_shortdial_akey", Checked(dial_text, |c| &mut c.shortdial_akey)),
+        ("plugin_shortdial_entry", CheckedList(dial_text, |c| &mut c.shortdial_entries)),
+        ("pi_shortdial_entry", CheckedList(dial_text, |c| &mut c.shortdial_entries)),
+        ("pi_shortdial_enable", Bool(|c, v| c.shortdial |= v)),
+        ("plugin_prefix_akey", Checked(dial_text, |c| &mut c.prefix_akey)),
+        ("plugin_stun_server", Text(|c| &mut c.stun_server)),
+        ("plugin_stun_port", Int(0, PORT, |c, v| c.stun_port = or_default(v, 3478))),
+        ("plugin_stun_period", Int(10, 86400, |c, v| c.stun_period = v as u32)),
+        ("plugin_stripheader_remove", Own(|c, _, key, value, _| {
+            applied(strip_entry(key, value).map(|v| c.strip_headers.extend(v)))
+        })),
+        ("plugin_defaulttarget_log", Bool(|c, v| c.defaulttarget_log = v)),
+        ("plugin_defaulttarget_target", Checked(sip_uri, |c| &mut c.defaulttarget_target)),
+        ("plugin_fix_bogus_via_networks", Acl(|c| &mut c.fix_bogus_via_networks)),
+        ("plugin_fix_DTAG_networks", Acl(|c| &mut c.fix_dtag_networks)),
+        ("plugin_codecfilter_blacklist", CheckedList(header_text, |c| &mut c.codec_blacklist)),
+        ("plugin_stats_to_syslog", Int(-1, 86400, |c, v| c.stats_to_syslog = v as i32)),
+        ("plugin_stats_to_file", Int(-1, 86400, |c, v| c.stats_to_file = v as i32)),
+        ("plugin_stats_filename", Path(|c| &mut c.stats_filename)),
+        ("chrootjail", Path(|c| &mut c.chrootjail)),
+        // UCI-only options (uci::UCI_ONLY_OPTIONS); the siproxd.conf reader
+        // never gets here with them, its lookup does not know them.
+        ("enabled", Own(|c, _, _, value, _| {
+            applied(uci::boolean(value).map(|v| c.enabled = v).ok_or_else(|| {
+                format!("enabled = '{value}': expected 1 (start this section) or 0 (do not)")
+            }))
+        })),
+        ("interface_inbound", Text(|c| &mut c.interface_inbound)),
+        ("interface_outbound", Text(|c| &mut c.interface_outbound)),
+        ("wan_sip_open", Own(|c, _, _, value, _| {
+            applied(uci::boolean(value).map(|v| c.wan_sip_open = v).ok_or_else(|| {
+                format!(
+                    "wan_sip_open = '{value}': expected 1 (open the SIP port to the WAN) or 0 (do not)"
+                )
+            }))
+        })),
+        ("proxy_auth_algorithms", Own(|c, _, key, value, _| {
+            applied(algorithms(key, value).map(|v| c.proxy_auth_algorithms = v))
+        })),
+        ("wan_sip_allow", Acl(|c| &mut c.wan_sip_allow)),
+    ]
+};
+
+/// A port where 0 stands for `default` (siproxd's reading); `v` is
+/// range-checked to a port already.
+fn or_default(v: i64, default: u16) -> u16 {
+    if v == 0 { default } else { v as u16 }
+}
+
+fn applied(r: Result<(), String>) -> Applied {
+    match r {
+        Ok(()) => Applied::Ok(None),
+        Err(e) => Applied::Bad(e),
+    }
+}
+
+fn outbound_domain_port(
+    _: &mut Config,
+    parts: &mut ListParts,
+    key: &str,
+    value: &str,
+    line: usize,
+) -> Applied {
+    applied(port(key, value).map(|v| parts.ports.push((if v == 0 { SIP_PORT } else { v }, line))))
+}
+
+fn rtp_proxy_enable(
+    cfg: &mut Config,
+    _: &mut ListParts,
+    _: &str,
+    value: &str,
+    _: usize,
+) -> Applied {
+    match parse_int(value) {
+        Some(0) => {
+            cfg.rtp_proxy_enable = false;
+            Applied::Ok(None)
+        }
+        Some(1) => {
+            cfg.rtp_proxy_enable = true;
+            Applied::Ok(None)
+        }
+        Some(2 | 3) => Applied::Bad(format!(
+            "rtp_proxy_enable = {value}: the firewall masquerading modes were removed from siproxd; use 1 (relay) or 0 (off)"
+        )),
+        _ => Applied::Bad(format!(
+            "rtp_proxy_enable = '{value}': expected 0 (off) or 1 (relay)"
+        )),
+    }
+}
+
+fn rtp_port_low(cfg: &mut Config, _: &mut ListParts, key: &str, value: &str, _: usize) -> Applied {
+    match port(key, value) {
+        Ok(v) if v % 2 == 1 && v < u16::MAX => {
+            // siproxd rounds an odd low port up (readconf.c) and warns.
+            cfg.rtp_port_low = v + 1;
+            Applied::Ok(Some(format!(
+                "rtp_port_low = {v} is odd; rounded up to {} (RTP uses even ports)",
+                v + 1
+            )))
+        }
+        Ok(v) => {
+            cfg.rtp_port_low = v;
+            Applied::Ok(None)
+        }
+        Err(e) => Applied::Bad(e),
+    }
+}
+
 /// Apply one typed option to `cfg`. `parts` collects the lists paired by
 /// position.
 pub(super) fn apply_typed(
@@ -232,191 +426,34 @@ pub(super) fn apply_typed(
     value: &str,
     line: usize,
 ) -> Applied {
-    fn done<T>(r: Result<T, String>, set: impl FnOnce(T)) -> Applied {
-        match r {
-            Ok(v) => {
-                set(v);
-                Applied::Ok(None)
-            }
-            Err(e) => Applied::Bad(e),
-        }
-    }
     if let Some(r) = rules::apply(&mut parts.rules, key, value, line) {
-        return done(r, |()| ());
+        return applied(r);
     }
-    match key {
-        "if_inbound" => done(Ok(opt_string(value)), |v| cfg.if_inbound = v),
-        "if_outbound" => done(Ok(opt_string(value)), |v| cfg.if_outbound = v),
-        "host_outbound" => done(Ok(opt_string(value)), |v| cfg.host_outbound = v),
-        "ua_string" => done(header_text(key, value), |v| cfg.ua_string = v),
-        "use_rport" => done(int_in(key, value, 0, 3), |v| cfg.use_rport = v as u8),
-        "sip_listen_port" => done(port(key, value), |v| cfg.sip_listen_port = v),
-        "hosts_allow_reg" => done(
-            cfg.hosts_allow_reg
-                .extend_from_list(value)
-                .map_err(|e| format!("{key}: {e}")),
-            |_| (),
-        ),
-        "hosts_allow_sip" => done(
-            cfg.hosts_allow_sip
-                .extend_from_list(value)
-                .map_err(|e| format!("{key}: {e}")),
-            |_| (),
-        ),
-        "hosts_deny_sip" => done(
-            cfg.hosts_deny_sip
-                .extend_from_list(value)
-                .map_err(|e| format!("{key}: {e}")),
-            |_| (),
-        ),
-        "registration_file" => done(Ok(opt_path(value)), |v| cfg.registration_file = v),
-        "autosave_registrations" => done(secs(key, value), |v| cfg.autosave_registrations = v),
-        "default_expires" => done(secs(key, value), |v| cfg.default_expires = v),
-        "outbound_proxy_host" => done(Ok(opt_string(value)), |v| cfg.outbound_proxy_host = v),
-        // siproxd: port 0 means the default SIP port
-        "outbound_proxy_port" => done(port(key, value), |v| {
-            cfg.outbound_proxy_port = if v == 0 { SIP_PORT } else { v }
-        }),
-        "outbound_domain_name" => done(Ok(value.to_string()), |v| parts.names.push((v, line))),
-        "outbound_domain_host" => done(Ok(value.to_string()), |v| parts.hosts.push((v, line))),
-        "outbound_domain_port" => done(port(key, value), |v| {
-            parts.ports.push((if v == 0 { SIP_PORT } else { v }, line))
-        }),
-        "mask_host" => done(Ok(value.to_string()), |v| parts.mask.push((v, line))),
-        "masked_host" => done(Ok(value.to_string()), |v| parts.masked.push((v, line))),
-        "daemonize" => done(boolean(key, value), |v| cfg.daemonize = v),
-        "pid_file" => done(Ok(opt_path(value)), |v| cfg.pid_file = v),
-        // -1 (all classes) and other negatives wrap like siproxd's int → unsigned
-        "debug_level" => done(
-            int_in(key, value, i64::from(i32::MIN), i64::from(u32::MAX)),
-            |v| cfg.debug_level = v as u32,
-        ),
-        "silence_log" => done(int_in(key, value, 0, 4), |v| cfg.silence_log = v as u32),
-        "rtp_proxy_enable" => match parse_int(value) {
-            Some(0) => {
-                cfg.rtp_proxy_enable = false;
-                Applied::Ok(None)
-            }
-            Some(1) => {
-                cfg.rtp_proxy_enable = true;
-                Applied::Ok(None)
-            }
-            Some(2 | 3) => Applied::Bad(format!(
-                "rtp_proxy_enable = {value}: the firewall masquerading modes were removed from siproxd; use 1 (relay) or 0 (off)"
-            )),
-            _ => Applied::Bad(format!(
-                "rtp_proxy_enable = '{value}': expected 0 (off) or 1 (relay)"
-            )),
-        },
-        "rtp_port_low" => match port(key, value) {
-            Ok(v) if v % 2 == 1 && v < u16::MAX => {
-                // siproxd rounds an odd low port up (readconf.c) and warns.
-                cfg.rtp_port_low = v + 1;
-                Applied::Ok(Some(format!(
-                    "rtp_port_low = {v} is odd; rounded up to {} (RTP uses even ports)",
-                    v + 1
-                )))
-            }
-            Ok(v) => {
-                cfg.rtp_port_low = v;
-                Applied::Ok(None)
-            }
-            Err(e) => Applied::Bad(e),
-        },
-        "rtp_port_high" => done(port(key, value), |v| cfg.rtp_port_high = v),
-        "rtp_timeout" => done(secs(key, value), |v| cfg.rtp_timeout = v),
-        "tcp_timeout" => done(secs(key, value), |v| cfg.tcp_timeout = v),
-        "tcp_connect_timeout" => done(secs(key, value), |v| cfg.tcp_connect_timeout = v),
-        "tcp_keepalive" => done(secs(key, value), |v| cfg.tcp_keepalive = v),
-        "rtp_dscp" => done(int_in(key, value, 0, 255), |v| cfg.rtp_dscp = v as u8),
-        "rtp_kernel_forward" => done(boolean(key, value), |v| cfg.rtp_kernel_forward = v),
-        "sip_dscp" => done(int_in(key, value, 0, 255), |v| cfg.sip_dscp = v as u8),
-        "user" => done(Ok(opt_string(value)), |v| cfg.user = v),
-        "proxy_auth_realm" => done(realm(key, value), |v| cfg.proxy_auth_realm = v),
-        "proxy_auth_passwd" => done(Ok(opt_string(value).map(super::Secret)), |v| {
-            cfg.proxy_auth_passwd = v
-        }),
-        "proxy_auth_pwfile" => done(Ok(opt_path(value)), |v| cfg.proxy_auth_pwfile = v),
-        "plugin_blacklist_simulate" => done(boolean(key, value), |v| cfg.blacklist_simulate = v),
-        "plugin_blacklist_duration" => done(secs(key, value), |v| cfg.blacklist_duration = v),
-        "plugin_blacklist_hitcount" => done(int_in(key, value, 1, 1000), |v| {
-            cfg.blacklist_hitcount = v as u32
-        }),
-        "log_calls" => done(boolean(key, value), |v| cfg.logcall |= v),
-        "plugin_shortdial_akey" | "pi_shortdial_akey" => {
-            done(dial_text(key, value), |v| cfg.shortdial_akey = v)
+    let Some(&(_, kind)) = TYPED.iter().find(|(name, _)| *name == key) else {
+        return Applied::NotTyped;
+    };
+    applied(match kind {
+        Kind::Text(f) => {
+            *f(cfg) = opt_string(value);
+            Ok(())
         }
-        "plugin_shortdial_entry" | "pi_shortdial_entry" => {
-            done(dial_text(key, value), |v| cfg.shortdial_entries.extend(v))
+        Kind::Path(f) => {
+            *f(cfg) = opt_path(value);
+            Ok(())
         }
-        "pi_shortdial_enable" => done(boolean(key, value), |v| cfg.shortdial |= v),
-        "plugin_prefix_akey" => done(dial_text(key, value), |v| cfg.prefix_akey = v),
-        "plugin_stun_server" => done(Ok(opt_string(value)), |v| cfg.stun_server = v),
-        "plugin_stun_port" => done(port(key, value), |v| {
-            cfg.stun_port = if v == 0 { 3478 } else { v }
-        }),
-        "plugin_stun_period" => done(int_in(key, value, 10, 86400), |v| {
-            cfg.stun_period = v as u32
-        }),
-        "plugin_stripheader_remove" => done(strip_entry(key, value), |v| {
-            cfg.strip_headers.extend(v)
-        }),
-        "plugin_defaulttarget_log" => done(boolean(key, value), |v| cfg.defaulttarget_log = v),
-        "plugin_defaulttarget_target" => done(sip_uri(key, value), |v| {
-            cfg.defaulttarget_target = v
-        }),
-        "plugin_fix_bogus_via_networks" => done(
-            cfg.fix_bogus_via_networks
-                .extend_from_list(value)
-                .map_err(|e| format!("{key}: {e}")),
-            |_| (),
-        ),
-        "plugin_fix_DTAG_networks" => done(
-            cfg.fix_dtag_networks
-                .extend_from_list(value)
-                .map_err(|e| format!("{key}: {e}")),
-            |_| (),
-        ),
-        "plugin_codecfilter_blacklist" => done(header_text(key, value), |v| {
-            cfg.codec_blacklist.extend(v)
-        }),
-        "plugin_stats_to_syslog" => done(int_in(key, value, -1, 86400), |v| {
-            cfg.stats_to_syslog = v as i32
-        }),
-        "plugin_stats_to_file" => done(int_in(key, value, -1, 86400), |v| {
-            cfg.stats_to_file = v as i32
-        }),
-        "plugin_stats_filename" => done(Ok(opt_path(value)), |v| cfg.stats_filename = v),
-        "chrootjail" => done(Ok(opt_path(value)), |v| cfg.chrootjail = v),
-        // UCI-only options (uci::UCI_ONLY_OPTIONS); the siproxd.conf reader
-        // never gets here with them, its lookup does not know them.
-        "enabled" => done(
-            uci::boolean(value).ok_or_else(|| {
-                format!("enabled = '{value}': expected 1 (start this section) or 0 (do not)")
-            }),
-            |v| cfg.enabled = v,
-        ),
-        "interface_inbound" => done(Ok(opt_string(value)), |v| cfg.interface_inbound = v),
-        "interface_outbound" => done(Ok(opt_string(value)), |v| cfg.interface_outbound = v),
-        "wan_sip_open" => done(
-            uci::boolean(value).ok_or_else(|| {
-                format!(
-                    "wan_sip_open = '{value}': expected 1 (open the SIP port to the WAN) or 0 (do not)"
-                )
-            }),
-            |v| cfg.wan_sip_open = v,
-        ),
-        "proxy_auth_algorithms" => done(algorithms(key, value), |v| {
-            cfg.proxy_auth_algorithms = v
-        }),
-        "wan_sip_allow" => done(
-            cfg.wan_sip_allow
-                .extend_from_list(value)
-                .map_err(|e| format!("{key}: {e}")),
-            |_| (),
-        ),
-        _ => Applied::NotTyped,
-    }
+        Kind::Checked(check, f) => check(key, value).map(|v| *f(cfg) = v),
+        Kind::CheckedList(check, f) => check(key, value).map(|v| f(cfg).extend(v)),
+        Kind::Bool(set) => boolean(key, value).map(|v| set(cfg, v)),
+        Kind::Int(lo, hi, set) => int_in(key, value, lo, hi).map(|v| set(cfg, v)),
+        Kind::Acl(f) => f(cfg)
+            .extend_from_list(value)
+            .map_err(|e| format!("{key}: {e}")),
+        Kind::Part(f) => {
+            f(parts).push((value.to_string(), line));
+            Ok(())
+        }
+        Kind::Own(f) => return f(cfg, parts, key, value, line),
+    })
 }
 
 /// The warning for a recognised option sipnat does not act on.

@@ -11,23 +11,30 @@ impl Config {
 
         // Interfaces: both required, valid names; the same name only with
         // host_outbound (siproxd's "in front of the router" setup).
-        for (key, v, logical) in [
-            ("if_inbound", &self.if_inbound, &self.interface_inbound),
-            ("if_outbound", &self.if_outbound, &self.interface_outbound),
+        // (the key's words as literals: no string searching code for them)
+        for (key, dir, side, v, logical) in [
+            (
+                "if_inbound",
+                "inbound",
+                "LAN",
+                &self.if_inbound,
+                &self.interface_inbound,
+            ),
+            (
+                "if_outbound",
+                "outbound",
+                "WAN",
+                &self.if_outbound,
+                &self.interface_outbound,
+            ),
         ] {
             match v {
                 None => match logical {
                     // UCI: the logical name is the init script's to resolve
                     Some(net) => err(format!(
-                        "{key} is not set: interface_{} '{net}' is an OpenWrt network name, which /etc/init.d/sipnat resolves to a device and passes as --{}; set {key}, or give --{} DEVICE",
-                        key.trim_start_matches("if_"),
-                        key.replace('_', "-"),
-                        key.replace('_', "-")
+                        "{key} is not set: interface_{dir} '{net}' is an OpenWrt network name, which /etc/init.d/sipnat resolves to a device and passes as --if-{dir}; set {key}, or give --if-{dir} DEVICE"
                     )),
-                    None => err(format!(
-                        "{key} is not set: name the {} interface",
-                        if key == "if_inbound" { "LAN" } else { "WAN" }
-                    )),
+                    None => err(format!("{key} is not set: name the {side} interface")),
                 },
                 Some(name) => {
                     if let Some(why) = bad_ifname(name) {

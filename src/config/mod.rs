@@ -62,12 +62,15 @@ mod acl;
 mod builder;
 mod check;
 pub mod options;
+mod read;
 mod rules;
 mod siproxd_conf;
 pub mod uci;
 
 pub use acl::{Acl, HostName, HostNet, Net4, Resolved, Unresolved};
+pub use builder::parse_int;
 use builder::{Builder, Syntax};
+pub use read::{not_utf8, read_all, read_text};
 pub use rules::{RegexRule, Trunk};
 pub use siproxd_conf::parse_siproxd_conf;
 
@@ -578,7 +581,7 @@ pub fn load_layered(
     overrides: impl FnOnce(&mut Config),
 ) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let bytes = match std::fs::read(path) {
+    let bytes = match std::fs::File::open(path).and_then(|f| read_all(f, u64::MAX)) {
         Ok(b) => b,
         Err(e) => {
             return Err(vec![Diagnostic::error(

@@ -545,8 +545,9 @@ pub fn suggest(name: &str) -> Option<&'static str> {
     best.map(|(_, n)| n)
 }
 
-/// Levenshtein distance over bytes (option names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance over bytes (option names are ASCII); the UCI
+/// reader's hints use it too.
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];

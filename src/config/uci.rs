@@ -55,7 +55,7 @@
 //!   checked for syntax alone.
 //! - It never panics on any input.
 
-use super::options::{OptionInfo, Status};
+use super::options::{OptionInfo, Status, edit_distance};
 use super::{Builder, Config, Diagnostic, Syntax};
 
 /// The section type sipnat reads (`config sipnat 'general'`).
@@ -115,31 +115,10 @@ pub fn suggest(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     UCI_ONLY_OPTIONS
         .iter()
-        .map(|o| (edits(&lower, o.name), o.name))
+        .map(|o| (edit_distance(&lower, o.name), o.name))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
-}
-
-/// Levenshtein distance over bytes (option names are ASCII).
-fn edits(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut cur = Vec::with_capacity(b.len() + 1);
-        cur.push(i + 1);
-        for (j, cb) in b.iter().enumerate() {
-            // prev and cur both hold j + 1 entries or more here
-            let subst = prev
-                .get(j)
-                .map_or(usize::MAX, |p| p + usize::from(ca != *cb));
-            let del = prev.get(j + 1).map_or(usize::MAX, |p| p + 1);
-            let ins = cur.get(j).map_or(usize::MAX, |p| p + 1);
-            cur.push(subst.min(del).min(ins));
-        }
-        prev = cur;
-    }
-    prev.last().copied().unwrap_or(0)
 }
 
 /// A UCI boolean as OpenWrt's `config_get_bool` reads it:
@@ -338,7 +317,7 @@ fn parse_index_selector(s: &str) -> Option<(&str, i64)> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((ty, n.parse().ok()?))
+    Some((ty, crate::num::parse_i64(n)?))
 }
 
 /// uci's rule for section and option names: letters, digits, `_`.
@@ -669,7 +648,7 @@ pub fn parse_uci(text: &str, file: &str) -> (UciFile, Vec<Diagnostic>) {
                 } else {
                     ["option", "list", "config", "package"]
                         .into_iter()
-                        .find(|k| edits(&other.to_ascii_lowercase(), k) <= 2)
+                        .find(|k| edit_distance(&other.to_ascii_lowercase(), k) <= 2)
                         .map(|k| format!(" (did you mean '{k}'?)"))
                         .unwrap_or_default()
                 };

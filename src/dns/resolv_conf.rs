@@ -35,6 +35,6 @@ fn parse_nameserver(word: &str) -> Option<SocketAddr> {
     // fe80::1%2: link-local with a numeric scope id.
     let (ip, zone) = word.split_once('%')?;
     let ip = ip.parse::<Ipv6Addr>().ok()?;
-    let scope = zone.parse::<u32>().ok()?;
+    let scope = crate::num::parse::<u32>(zone)?;
     Some(SocketAddr::V6(SocketAddrV6::new(ip, DNS_PORT, 0, scope)))
 }

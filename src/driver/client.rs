@@ -10,7 +10,7 @@
 
 use crate::cli::{CONTROL_DIR, Client, Target};
 use crate::status::{Json, Section};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,10 +75,13 @@ fn ask(path: &Path, request: &str) -> Result<String, String> {
         .and_then(|()| s.set_write_timeout(Some(TIMEOUT)))
         .and_then(|()| s.write_all(format!("{request}\n").as_bytes()))
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut answer = String::new();
-    s.take(MAX_ANSWER)
-        .read_to_string(&mut answer)
-        .map_err(|e| format!("{}: no answer: {e}", path.display()))?;
+    // read as a file: the one reading loop (`config::read_all`)
+    let answer = crate::config::read_all(
+        std::fs::File::from(std::os::fd::OwnedFd::from(s)),
+        MAX_ANSWER,
+    )
+    .and_then(|b| String::from_utf8(b).map_err(|_| crate::config::not_utf8()))
+    .map_err(|e| format!("{}: no answer: {e}", path.display()))?;
     if answer.is_empty() {
         return Err(format!("{}: empty answer", path.display()));
     }

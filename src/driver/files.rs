@@ -33,7 +33,7 @@ pub fn write_atomically(path: &Path, text: &str, mode: u32) -> std::io::Result<(
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    create_dirs(dir, 0o777)?;
     let mut tmp = PathBuf::from(path);
     tmp.as_mut_os_string().push(".tmp");
     let create = || {
@@ -85,7 +85,6 @@ pub const MAX_REGISTRATION_FILE: u64 = 1 << 20;
 /// (`O_NOFOLLOW`), at most [`MAX_REGISTRATION_FILE`] bytes of UTF-8.
 /// `Ok(None)` when there is none.
 pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let f = match std::fs::OpenOptions::new()
         .read(true)
@@ -102,9 +101,7 @@ pub fn read_registration_file(path: &Path) -> Result<Option<String>, String> {
     if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
         return Err("is not a regular file; not read".into());
     }
-    let mut bytes = Vec::new();
-    f.take(MAX_REGISTRATION_FILE + 1)
-        .read_to_end(&mut bytes)
+    let bytes = crate::config::read_all(f, MAX_REGISTRATION_FILE + 1)
         .map_err(|e| format!("cannot read it: {e}"))?;
     if bytes.len() as u64 > MAX_REGISTRATION_FILE {
         return Err(format!(
@@ -161,14 +158,34 @@ pub(super) fn registration_dir(path: &Path) -> &Path {
 /// (0755, parents too, so the unprivileged user can reach it; the file
 /// itself is 0600); true when sipnat made it now.
 pub(super) fn create_registration_dir(path: &Path) -> bool {
-    use std::os::unix::fs::DirBuilderExt;
     let dir = registration_dir(path);
-    std::fs::symlink_metadata(dir).is_err()
-        && std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(dir)
-            .is_ok()
+    std::fs::symlink_metadata(dir).is_err() && create_dirs(dir, 0o755).is_ok()
+}
+
+/// `mkdir -p`: `dir` and the parents it lacks, each made with `mode`
+/// (less the umask); fine when it is a directory already. What
+/// `DirBuilder::recursive(true)` does, written out: std's version tests
+/// for the empty path with a component-by-component path comparison
+/// (1.4 KB of MIPS code with what it pulls in).
+fn create_dirs(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mkdir = |d: &Path| std::fs::DirBuilder::new().mode(mode).create(d);
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    match mkdir(dir) {
+        Ok(()) => return Ok(()),
+        // a parent is missing: make the parents, then try again
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return if dir.is_dir() { Ok(()) } else { Err(e) },
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs(parent, mode)?;
+    }
+    match mkdir(dir) {
+        Err(e) if !dir.is_dir() => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Is `dir` a directory sipnat may give to its unprivileged `user`? Only
@@ -232,6 +249,19 @@ pub(super) fn hand_over_registration_dir(core: &mut Core, path: &Path, user: &st
     }
 }
 
+/// At start: make the registration file's directory if needed, load the
+/// file, remove a temporary file a crash left. True when sipnat made the
+/// directory now.
+pub(super) fn start_registrations(core: &mut Core, path: &Path, now: Instant) -> bool {
+    // Before anything writes there (the `.bad` copy): whether sipnat
+    // makes the registration directory itself decides whether it may
+    // give it to `user` later.
+    let created = create_registration_dir(path);
+    load_registration_file(core, path, now);
+    remove_stale_temporary(path);
+    created
+}
+
 /// Remove `<path>.tmp` when a crash left it behind as a regular file: at
 /// start sipnat may still be root, and a leftover root-owned temporary
 /// file would keep the unprivileged daemon from ever saving
@@ -257,7 +287,7 @@ pub fn read_passwords(cfg: &Config) -> Result<Option<crate::auth::Passwords>, St
     let (Some(path), Some(realm)) = (&cfg.proxy_auth_pwfile, &cfg.proxy_auth_realm) else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path)
+    let text = crate::config::read_text(path)
         .map_err(|e| format!("proxy_auth_pwfile {}: {e}", path.display()))?;
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::PermissionsExt;
@@ -304,7 +334,7 @@ pub(super) fn stamp(paths: [&str; 3]) -> ResolvStamp {
 /// The nameservers of the first of [`RESOLV_CONF`] that names any.
 pub(super) fn read_nameservers() -> Vec<SocketAddr> {
     for p in RESOLV_CONF {
-        if let Ok(text) = std::fs::read_to_string(p) {
+        if let Ok(text) = crate::config::read_text(Path::new(p)) {
             let ns = parse_resolv_conf(&text);
             if !ns.is_empty() {
                 return ns.into_iter().collect();

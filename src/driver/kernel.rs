@@ -48,7 +48,8 @@ pub(super) const NO_FORWARD: &str = "net.ipv4.ip_forward is 0: the kernel forwar
 /// Does the kernel forward IPv4 (`net.ipv4.ip_forward`)? The kernel
 /// forwarding needs it; a router has it on.
 pub(super) fn ip_forward() -> bool {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.starts_with('1'))
+    crate::config::read_text(std::path::Path::new("/proc/sys/net/ipv4/ip_forward"))
+        .is_ok_and(|v| v.starts_with('1'))
 }
 
 /// Does the configuration ask for the kernel forwarding? Else why not.

@@ -45,10 +45,7 @@ pub use files::{
     MAX_REGISTRATION_FILE, REGISTRATION_FILE_MODE, own_directory, read_passwords,
     read_registration_file, write_atomically, write_pid_file,
 };
-use files::{
-    create_registration_dir, hand_over_registration_dir, load_registration_file, read_nameservers,
-    remove_stale_temporary,
-};
+use files::{hand_over_registration_dir, read_nameservers, start_registrations};
 use ingress::Ingress;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -216,34 +213,30 @@ impl Daemon {
         seed.copy_from_slice(&seed_bytes[..8]);
         let resolv_stamp = files::resolv_stamp();
         let ns = read_nameservers();
+        // The core keeps the configuration (a copy is 2 KB of MIPS code).
+        let registration_file = cfg.registration_file.clone();
+        let user = cfg.user.clone();
         let mut core = Core::new(
-            cfg.clone(),
+            cfg,
             addrs,
             sys::random_bytes(),
             &ns,
             u64::from_le_bytes(seed),
             now,
         );
-        if let Some(p) = read_passwords(&cfg)? {
+        if let Some(p) = read_passwords(core.config())? {
             core.proxy.set_passwords(p);
         }
-        // Before anything writes there (the `.bad` copy): whether sipnat
-        // makes the registration directory itself decides whether it may
-        // give it to `user` later.
-        let reg_dir_created = cfg
-            .registration_file
+        let reg_dir_created = registration_file
             .as_deref()
-            .is_some_and(create_registration_dir);
-        if let Some(path) = cfg.registration_file.as_deref() {
-            load_registration_file(&mut core, path, now);
-            remove_stale_temporary(path);
-        }
+            .is_some_and(|path| start_registrations(&mut core, path, now));
         // Whatever the range, at most MAX_STREAMS pairs are bound at once
         // (the relay's sockets are bound as calls need them, by `run`), a
         // socket per DNS query, the TCP connections, and room for the rest.
         // Raised now, while sipnat may still be root.
         let n_relay = 2 * MAX_STREAMS;
         sys::raise_fd_limit((n_relay + MAX_DNS_PENDING + MAX_TCP_CONNECTIONS) as u64 + 64);
+        let cfg = core.config();
         if cfg.rtp_proxy_enable {
             log::info!(
                 "RTP relay on ports {}-{} (up to {} streams), bound as calls need them",
@@ -271,11 +264,11 @@ impl Daemon {
         let instance = admin::instance_name(&opts);
         // Before the privilege drop: the kernel's tables need CAP_NET_ADMIN,
         // which sipnat keeps (and nothing else of root's) when this worked.
-        let (fastpath, fastpath_off) = kernel::start_fastpath(&cfg);
+        let (fastpath, fastpath_off) = kernel::start_fastpath(cfg);
         core.relay.set_fastpath(fastpath.is_some());
         // Everything that needs root is done: drop to `user` (siproxd's option).
-        if let Some(user) = cfg.user.as_deref() {
-            if let Some(path) = cfg.registration_file.as_deref() {
+        if let Some(user) = user.as_deref() {
+            if let Some(path) = registration_file.as_deref() {
                 hand_over_registration_dir(&mut core, path, user, reg_dir_created);
             }
             let keep = fastpath.is_some();
@@ -283,6 +276,7 @@ impl Daemon {
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
             log::info!("running as {user} (uid {uid}, gid {gid})");
         }
+        let cfg = core.config();
         let next_autosave = (cfg.autosave_registrations > 0)
             .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
         log::info!(
@@ -291,7 +285,7 @@ impl Daemon {
             cfg.if_inbound.as_deref().unwrap_or("-"),
             cfg.if_outbound.as_deref().unwrap_or("-")
         );
-        let ingress = Ingress::read(&cfg, core.addresses());
+        let ingress = Ingress::read(cfg, core.addresses());
         Ok(Box::new(Daemon {
             poll,
             sip,

@@ -1,4 +1,4 @@
-use super::files::registration_dir;
+use super::files::{create_registration_dir, registration_dir};
 use super::*;
 use crate::side::Side;
 use std::path::Path;
@@ -163,6 +163,21 @@ fn only_sipnats_own_directory_is_handed_over() {
     assert!(create_registration_dir(&p));
     assert!(!create_registration_dir(&p));
     assert!(base.join("new/deeper").is_dir());
+    // made 0755 (less the umask): nobody else may write into it
+    let mode = std::fs::metadata(base.join("new/deeper")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o022,
+        0
+    );
+    // written atomically into a directory that is not there yet
+    write_atomically(&base.join("a/b/c/file"), "x", 0o600).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(base.join("a/b/c/file")).unwrap(),
+        "x"
+    );
+    // a file where a directory should be: an error, nothing written
+    std::fs::write(base.join("plain"), "").unwrap();
+    assert!(write_atomically(&base.join("plain/sub/file"), "x", 0o600).is_err());
     std::fs::remove_dir_all(&base).unwrap();
 }
 

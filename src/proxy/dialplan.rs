@@ -53,7 +53,7 @@ fn short_dial<'e>(akey: Option<&str>, entries: &'e [String], user: &str) -> Opti
     if user.len() != akey.len() || rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: usize = rest.parse().ok()?;
+    let n: usize = crate::num::parse(rest)?;
     entries.get(n.checked_sub(1)?).map(String::as_str)
 }
 

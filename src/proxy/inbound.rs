@@ -54,7 +54,7 @@ impl<'m> Request<'m> {
         }
         let max_forwards = msg
             .header(HeaderName::MaxForwards)
-            .and_then(|h| h.value.parse::<u32>().ok());
+            .and_then(|h| crate::num::parse::<u32>(h.value));
         if max_forwards == Some(0) {
             return Err(refuse(483, "Too Many Hops"));
         }

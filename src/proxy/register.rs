@@ -21,7 +21,7 @@ impl Sip<'_> {
         };
         let header_expires = msg
             .header(HeaderName::Expires)
-            .and_then(|h| h.value.parse::<u32>().ok());
+            .and_then(|h| crate::num::parse::<u32>(h.value));
         let default = header_expires.unwrap_or(self.cfg.default_expires);
         // Step 6: "*" only with Expires: 0, alone.
         let mut star = false;
@@ -195,7 +195,7 @@ impl Sip<'_> {
         };
         let header_expires = msg
             .header(HeaderName::Expires)
-            .and_then(|h| h.value.parse::<u32>().ok());
+            .and_then(|h| crate::num::parse::<u32>(h.value));
         let default = header_expires.unwrap_or(self.cfg.default_expires);
         let mut listed: heapless::Vec<UriString, 8> = heapless::Vec::new();
         for v in msg.values(HeaderName::Contact) {
@@ -242,6 +242,6 @@ impl Sip<'_> {
 pub(super) fn contact_expires(na: &NameAddr<'_>, default: u32) -> u32 {
     na.param("expires")
         .flatten()
-        .and_then(|v| v.parse::<u32>().ok())
+        .and_then(crate::num::parse::<u32>)
         .unwrap_or(default)
 }

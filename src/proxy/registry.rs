@@ -350,7 +350,7 @@ fn parse_reg<'t>(
     let aor = stored_field(f.next())?;
     let contact = stored_field(f.next())?;
     let addr: SocketAddrV4 = f.next().ok_or(BAD)?.parse().map_err(|_| BAD)?;
-    let exp: u64 = f.next().ok_or(BAD)?.parse().map_err(|_| BAD)?;
+    let exp: u64 = crate::num::parse(f.next().ok_or(BAD)?).ok_or(BAD)?;
     let local = match f.next() {
         Some("0") => false,
         Some("1") => true,

@@ -98,7 +98,7 @@ fn parse_port(s: &str) -> Result<u16, SdpError> {
     if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SdpError::BadPort);
     }
-    s.parse::<u16>().map_err(|_| SdpError::BadPort)
+    crate::num::parse::<u16>(s).ok_or(SdpError::BadPort)
 }
 
 /// What one line means to sipnat. Spans are byte ranges into the line text.
@@ -275,7 +275,7 @@ pub(super) fn classify(text: &str) -> Result<Line<'_>, SdpError> {
             if matches!(name, "rtpmap" | "fmtp" | "rtcp-fb") {
                 // <payload type> <rest>; `*` (rtcp-fb for all) is Other
                 let mut f = fields(aval.unwrap_or(""));
-                if let Some(pt) = f.next().and_then(|(_, p)| p.parse::<u8>().ok()) {
+                if let Some(pt) = f.next().and_then(|(_, p)| crate::num::parse::<u8>(p)) {
                     let encoding = f
                         .next()
                         .filter(|_| name == "rtpmap")

@@ -157,7 +157,7 @@ pub fn rewrite(
                 let mut kept: heapless::String<256> = heapless::String::new();
                 if let Some(d) = drop {
                     for f in fmts.split_ascii_whitespace() {
-                        if f.parse::<u8>().is_ok_and(|pt| d.contains(&pt)) {
+                        if crate::num::parse::<u8>(f).is_some_and(|pt| d.contains(&pt)) {
                             continue;
                         }
                         let sep = if kept.is_empty() { "" } else { " " };
@@ -290,7 +290,7 @@ fn codecs_to_drop(text: &str, list: &[String]) -> Dropped {
         let mut d = heapless::Vec::new();
         for pt in f
             .split_ascii_whitespace()
-            .filter_map(|x| x.parse::<u8>().ok())
+            .filter_map(crate::num::parse::<u8>)
         {
             let name = m
                 .iter()

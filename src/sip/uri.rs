@@ -255,7 +255,7 @@ pub(crate) fn parse_port(s: &str) -> Option<u16> {
     if s.is_empty() || s.len() > 5 || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    s.parse().ok()
+    crate::num::parse(s)
 }
 
 /// Every byte is in `class`, or is the start of a `%` HEXDIG HEXDIG escape.

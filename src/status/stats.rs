@@ -55,16 +55,18 @@ pub fn stats_file(core: &Core, info: &Info<'_>, now: Instant) -> String {
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC; the proleptic Gregorian
 /// calendar, days to civil date after H. Hinnant's algorithm).
 fn utc(t: u64) -> String {
-    let (days, secs) = ((t / 86_400) as i64, t % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
+    // Only the era (400 years) needs 64 bits; within it everything fits 32
+    // (64-bit division is a library call on 32-bit MIPS).
+    let (days, secs) = (t / 86_400 + 719_468, (t % 86_400) as u32);
+    let era = days / 146_097;
+    // below 146_097: the remainder
+    let doe = (days - era * 146_097) as u32;
     let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let y = u64::from(yoe) + era * 400 + u64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         secs / 3600,
@@ -81,5 +83,7 @@ mod tests {
         assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(super::utc(1_796_394_720), "2026-12-04 14:32:00");
         assert_eq!(super::utc(4_107_542_399), "2100-02-28 23:59:59");
+        assert_eq!(super::utc(253_402_300_799), "9999-12-31 23:59:59");
+        assert_eq!(super::utc(u64::MAX), "584554051223-11-09 07:00:15");
     }
 }

@@ -400,9 +400,9 @@ fn booleans_and_suggestions() {
     assert_eq!(suggest("Enabled"), Some("enabled"));
     assert_eq!(suggest("interface_outbund"), Some("interface_outbound"));
     assert_eq!(suggest("rtp_port_low"), None);
-    assert_eq!(edits("", "ab"), 2);
-    assert_eq!(edits("ab", ""), 2);
-    assert_eq!(edits("kitten", "sitting"), 3);
+    assert_eq!(edit_distance("", "ab"), 2);
+    assert_eq!(edit_distance("ab", ""), 2);
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
 }
 
 /// Deterministic mutations of a realistic file: the reader must never
