@@ -113,3 +113,27 @@ fn batch_reads_drains_and_forwards_unchanged() {
     }
     assert_eq!(batch.recv(relay.as_raw_fd()).unwrap(), 0);
 }
+
+#[test]
+fn passwd_lines_give_the_first_well_formed_entry_of_the_user() {
+    let text = "root:x:0:0:root:/root:/bin/ash\n\
+                sipnat:x:not-a-number:5060::/var:/bin/false\n\
+                sipnat:x:5060:5061:SIP NAT proxy:/var:/bin/false\n\
+                sipnat:x:1:1::/:/bin/false\n\
+                nobody:*:65534:65534:nobody:/var:/bin/false\n\
+                short:x:7\n";
+    assert_eq!(passwd_ids(text, "root"), Some((0, 0)));
+    assert_eq!(passwd_ids(text, "sipnat"), Some((5060, 5061)));
+    assert_eq!(passwd_ids(text, "nobody"), Some((65534, 65534)));
+    assert_eq!(passwd_ids(text, "short"), None);
+    assert_eq!(passwd_ids(text, "sip"), None);
+    assert_eq!(passwd_ids(text, ""), None);
+    assert_eq!(passwd_ids("", "root"), None);
+}
+
+#[test]
+fn the_users_of_this_machine_are_found() {
+    // Every machine that runs the tests has root in /etc/passwd.
+    assert_eq!(user_ids("root"), Some((0, 0)));
+    assert_eq!(user_ids("no-such-user-sipnat-test"), None);
+}
