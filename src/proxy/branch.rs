@@ -310,6 +310,20 @@ mod tests {
     const VIA: &str = "SIP/2.0/UDP 10.77.1.2:5060;branch=z9hG4bK776asdhds;rport";
 
     #[test]
+    fn sealed_branches_keep_their_form_across_versions() {
+        // A branch sealed before an upgrade must open after it (a response
+        // to a request sent before a restart), and the IPv4 form must not
+        // change with the IPv6 work.
+        const BRANCH: &str = "xjvpezyjmwyzwdsvd4f5buyhwo6yneovcn2tll5p7roigemj3rjg6sddq2drr2uq5m4rjwnei7e57nkr6tm6ff4x3owq6z4uhnn6tvpp5y5ti3ut6he4vsvjlt26xsk5hqu";
+        let b = sealed(&[VIA], "10.77.1.2:5062", 7);
+        assert_eq!(core::str::from_utf8(&b).unwrap(), BRANCH);
+        let o = open(&key(), BRANCH.as_bytes()).expect("opens");
+        assert_eq!(o.reply, lan("10.77.1.2:5062".parse().unwrap()));
+        assert_eq!(o.discriminator, 7);
+        assert_eq!(o.values().collect::<Vec<_>>(), [VIA]);
+    }
+
+    #[test]
     fn round_trip_keeps_address_and_every_value() {
         let b = sealed(
             &[VIA, "SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKx"],

@@ -293,6 +293,23 @@ mod tests {
     }
 
     #[test]
+    fn tokens_keep_their_form_across_versions() {
+        // Providers store tokens (in a registered Contact) and the key is
+        // saved with the registrations: a token made by an earlier version
+        // must open, and come out the same, in every later one (the IPv6
+        // work must leave the IPv4 form as it is).
+        let k = key();
+        let contact = k.seal(Ipv4Addr::new(10, 77, 1, 2), 5060, 1);
+        let masked = k.seal(Ipv4Addr::new(192, 168, 1, 10), 0, 0);
+        assert_eq!(&contact[..], b"9de56e0776d2eeecc21c92c687e57f");
+        assert_eq!(&masked[..], b"14f55e3e464adec6e230e51f3101f1");
+        assert_eq!(
+            k.open(b"9de56e0776d2eeecc21c92c687e57f"),
+            Some((Ipv4Addr::new(10, 77, 1, 2), 5060, 1))
+        );
+    }
+
+    #[test]
     fn open_rejects_non_tokens() {
         let k = key();
         assert_eq!(k.open(b"12345"), None);
