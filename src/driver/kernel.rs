@@ -240,7 +240,7 @@ impl Daemon {
         };
         let got = fp.read(&probes[..k], &mut |i, f| {
             if let Some(flow) = flows.get(i) {
-                relay.kernel_seen(now, flow.port, f.packets);
+                relay.kernel_seen(now, flow.port, f.packets, f.offloaded);
             }
         });
         if let Err(e) = got {
