@@ -102,6 +102,13 @@ fn in_vm() -> bool {
     std::env::var("SIPNAT_IN_VM").is_ok_and(|v| v == "1")
 }
 
+/// How many times longer the labs' own waits (a port bound, a reload, a
+/// status line) may take: emulated (tests/vm/run, TCG, on a machine other
+/// work may share), everything is slower.
+fn patience() -> u32 {
+    if in_vm() { 4 } else { 1 }
+}
+
 fn skip_allowed() -> bool {
     std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1")
 }
@@ -330,7 +337,7 @@ impl Lab {
 
     /// Until something listens on UDP `port` (at `ip`, if given) in `role`.
     fn wait_udp(&self, role: char, port: u16, ip: &str) {
-        let end = Instant::now() + Duration::from_secs(5);
+        let end = Instant::now() + Duration::from_secs(5) * patience();
         while Instant::now() < end {
             let filter = format!("sport = :{port}");
             if let Some(o) = sh(
@@ -610,7 +617,7 @@ impl Lab {
         let pid = self.sipnat_pid.expect("sipnat runs").to_string();
         assert!(sh("kill", &["-HUP", &pid]).is_some_and(|o| o.status.success()));
         assert!(
-            self.wait_for(Duration::from_secs(5), |l| l
+            self.wait_for(Duration::from_secs(5) * patience(), |l| l
                 .sipnat_log()
                 .matches("configuration reloaded")
                 .count()
@@ -671,7 +678,7 @@ impl Lab {
         let pid = self.sipnat_pid.expect("sipnat runs").to_string();
         let before = self.sipnat_log().matches("status: ").count();
         let _ = sh("kill", &["-USR1", &pid]);
-        let end = Instant::now() + Duration::from_secs(3);
+        let end = Instant::now() + Duration::from_secs(3) * patience();
         while Instant::now() < end {
             let log = self.sipnat_log();
             if log.matches("status: ").count() > before
