@@ -129,7 +129,7 @@ fi
 # netns_media's flow-offloading test needs a kernel that can make a flowtable
 # (nf_flow_table); on one that cannot, it runs inside tests/vm/run (QEMU with
 # Debian 12's kernel, tests/vm/README.md). Fetch what that needs now (QEMU,
-# the kernel package, busybox-static: about 100 MB the first time), not in
+# the kernel package, busybox-static: about 165 MB of downloads the first time), not in
 # the middle of a test; a machine whose kernel has flowtables needs nothing.
 probe=sndeps-ft-$$
 if ip netns add "$probe" 2>/dev/null; then
