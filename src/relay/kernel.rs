@@ -240,8 +240,9 @@ impl Relay {
     /// The packets of an offloaded flow skip conntrack; only a flowtable
     /// declared with `counter` (firewall4's is, today) adds them to the
     /// entry's counts. So an offloaded flow whose counts have not been seen
-    /// to grow between two offloaded readings counts as a flow without
-    /// counts: its being there is activity (the flowtable lets go of a flow
+    /// to grow between two offloaded readings (after a third: the packets on
+    /// their way as the flowtable took over are counted in the slow path)
+    /// counts as a flow without counts: its being there is activity (the flowtable lets go of a flow
     /// idle for its timeout, 30 s, and the counts then decide again), else
     /// such a flowtable would time out every offloaded call after
     /// `rtp_timeout`. Once they grew, the flowtable counts, and they decide.
@@ -256,19 +257,21 @@ impl Relay {
         if slot.kernel.get(ch).is_none_or(Option::is_none) {
             return;
         }
-        let (was, counts) = (
-            slot.koffload >> ch & 1 != 0,
-            slot.koffload >> (2 + ch) & 1 != 0,
-        );
-        slot.koffload &= !(1 << ch);
-        slot.koffload |= u8::from(offloaded) << ch;
+        let k = slot.koffload;
+        let bit = |at: usize| k >> (at + ch) & 1 != 0;
+        let (was, was2, counts) = (bit(0), bit(4), bit(2));
+        slot.koffload &= !(0b1_0001 << ch);
+        slot.koffload |= u8::from(was) << (4 + ch) | u8::from(offloaded) << ch;
         if let Some(n) = packets {
             let grew = slot.kpackets[ch] != n;
             slot.kpackets[ch] = n;
-            if grew && offloaded && was {
+            // Growth since a reading that was itself offloaded after an
+            // offloaded one: the packets on their way when the flowtable
+            // took over (the slow path counts them) are counted by then.
+            if grew && offloaded && was && was2 {
                 slot.koffload |= 1 << (2 + ch);
             }
-            let uncounted = offloaded && !counts && !(grew && was);
+            let uncounted = offloaded && !counts;
             if !grew && !uncounted {
                 return;
             }
@@ -393,7 +396,7 @@ impl Relay {
                         if let Some(s) = self.slots.get_mut(i) {
                             s.kernel[ch] = Some(w);
                             s.kpackets[ch] = 0;
-                            s.koffload &= !(0b101 << ch);
+                            s.koffload &= !(0b1_0101 << ch);
                             if let Some(st) = s.stream.as_mut() {
                                 st.kernel_at = now;
                             }

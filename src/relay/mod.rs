@@ -334,8 +334,9 @@ struct Slot {
     /// number of handovers at once can lose one.
     kstale: u8,
     /// Per channel ch: bit ch, a flowtable carried its flow at the last
-    /// reading; bit 2 + ch, its counts grew between two such readings (the
-    /// flowtable counts: `counter`). See [`Relay::kernel_seen`].
+    /// reading; bit 4 + ch, at the one before; bit 2 + ch, its counts grew
+    /// between two such readings after a third (the flowtable counts:
+    /// `counter`). See [`Relay::kernel_seen`].
     koffload: u8,
 }
 

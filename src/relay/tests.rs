@@ -1813,6 +1813,27 @@ fn an_offloaded_flow_without_the_flowtables_counts_stays_alive() {
 }
 
 #[test]
+fn packets_counted_as_the_flowtable_takes_over_prove_no_counter() {
+    // Without `counter`: the first offloaded readings may still see the
+    // packets that were on their way through the slow path; that is no
+    // proof that the flowtable counts. Seen in the VM: 2, then 3, then
+    // standing still, and the call timed out.
+    let mut t = T::new();
+    let (id, _) = t.flowing();
+    let port = port_of(&t, id);
+    assert_eq!(t.kscan(true).len(), 1);
+    t.advance(ms(750));
+    t.relay.kernel_seen(t.now, port, Some(2), true);
+    t.advance(ms(750));
+    t.relay.kernel_seen(t.now, port, Some(3), true);
+    for n in 1..=8 {
+        t.advance(RTP_TIMEOUT / 2);
+        t.relay.kernel_seen(t.now, port, Some(3), true);
+        assert!(t.expire().is_empty(), "alive at {n}");
+    }
+}
+
+#[test]
 fn an_offloaded_flow_whose_counts_grow_times_out_when_they_stop() {
     // A flowtable with `counter` (firewall4's): the counts grow between
     // offloaded readings, so they decide: standing still is silence.
