@@ -320,6 +320,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
         port: p,
         from: phone_a,
         packets: None,
+        offloaded: false,
     }];
     assert_eq!(flows(&mut fp, p), entry);
     assert_eq!(read_with(&mut fp, p, None, Some(WAN)), entry);
@@ -388,6 +389,7 @@ fn netns_fast_path_forwards_in_the_kernel_and_cleans_up() {
         port: p,
         from: prov_a,
         packets: Some(2),
+        offloaded: false,
     }];
     assert_eq!(flows(&mut fp, p), entry);
     assert_eq!(read_with(&mut fp, p, Some(LAN), None), entry);

@@ -30,6 +30,9 @@
 #               fast path's mark and the kernel's NAT clashes
 #               (tests/netns_fastpath.rs)
 #
+# And, on a kernel without flowtables, what tests/vm/run needs (qemu-system-x86,
+# Debian's kernel and busybox-static in its cache; see the end of this script).
+#
 # Idempotent: runs apt-get update and install only when a package is missing.
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
@@ -120,6 +123,25 @@ if ip netns add "$probe" 2>/dev/null; then
     echo "network namespaces: usable"
 else
     echo "network namespaces: NOT usable here (the netns tests will fail; SIPNAT_SKIP_NETNS=1 skips them)" >&2
+fi
+
+# --- the VM of tests/vm/run --------------------------------------------------
+# netns_media's flow-offloading test needs a kernel that can make a flowtable
+# (nf_flow_table); on one that cannot, it runs inside tests/vm/run (QEMU with
+# Debian 12's kernel, tests/vm/README.md). Fetch what that needs now (QEMU,
+# the kernel package, busybox-static: about 165 MB of downloads the first time), not in
+# the middle of a test; a machine whose kernel has flowtables needs nothing.
+probe=sndeps-ft-$$
+if ip netns add "$probe" 2>/dev/null; then
+    if ip netns exec "$probe" nft add table inet probe 2>/dev/null &&
+        ip netns exec "$probe" nft 'add flowtable inet probe ft { hook ingress priority filter; devices = { lo }; counter; }' 2>/dev/null; then
+        echo "flowtables: in this kernel (no VM needed)"
+    elif "$(dirname "$0")/vm/run" --prepare; then
+        echo "flowtables: not in this kernel; tests/vm/run ready ($(qemu-system-x86_64 --version | head -n1))"
+    else
+        echo "flowtables: not in this kernel, and tests/vm/run cannot be prepared (netns_media's flow-offloading test will fail)" >&2
+    fi
+    ip netns del "$probe"
 fi
 
 # --- cross-building (tests/cross-check.sh) ----------------------------------

@@ -107,6 +107,7 @@ const A1: u16 = 1;
 
 // ctnetlink attributes
 const CTA_TUPLE_ORIG: u16 = 1;
+const CTA_STATUS: u16 = 3;
 const CTA_MARK: u16 = 8;
 const CTA_COUNTERS_ORIG: u16 = 9;
 const CTA_COUNTERS_REPLY: u16 = 10;
@@ -114,6 +115,10 @@ const CTA_MARK_MASK: u16 = 21;
 const CTA_TUPLE_IP: u16 = 1;
 const CTA_TUPLE_PROTO: u16 = 2;
 const CTA_COUNTERS_PACKETS: u16 = 1;
+// conntrack status bits (linux/netfilter/nf_conntrack_common.h): a
+// flowtable carries the flow (IPS_OFFLOAD), in hardware (IPS_HW_OFFLOAD).
+const IPS_OFFLOAD: u64 = 1 << 14;
+const IPS_HW_OFFLOAD: u64 = 1 << 15;
 
 const TABLE: &[u8] = b"sipnat\0";
 const MAP: &[u8] = b"streams\0";
@@ -154,6 +159,10 @@ pub struct Flow {
     /// Packets both ways, when conntrack accounting is on
     /// (`net.netfilter.nf_conntrack_acct`).
     pub packets: Option<u64>,
+    /// A flowtable carries the flow (OpenWrt's flow offloading: the entry
+    /// shows `[OFFLOAD]` or `[HW_OFFLOAD]`): its packets skip conntrack,
+    /// and are counted only if the flowtable has `counter`.
+    pub offloaded: bool,
 }
 
 /// A flow to read back ([`FastPath::read`]): the tuples its conntrack
@@ -642,10 +651,13 @@ fn flow(msg: &[u8]) -> Option<Flow> {
         (None, None) => None,
         (o, r) => Some(o.unwrap_or(0) + r.unwrap_or(0)),
     };
+    let offloaded =
+        attr(msg, CTA_STATUS).is_some_and(|s| be(s) & (IPS_OFFLOAD | IPS_HW_OFFLOAD) != 0);
     Some(Flow {
         port: to.port(),
         from,
         packets,
+        offloaded,
     })
 }
 

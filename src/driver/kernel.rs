@@ -153,8 +153,18 @@ pub(super) fn kernel_op(
             forget(fp, k.a, k.a_wan, k.port);
             forget(fp, k.b, k.b_wan, k.port);
         }),
+        // The entry a packet relayed in a handover's grace made, by its
+        // original tuple (router:port → to): once the kernel forwards the
+        // flow, the tuple to → router:port is the forwarding entry's (the
+        // kernel then gave the relay's entry another port for its reply),
+        // so asking by it would delete the forwarding entry and leave the
+        // relay's, whose tuple then clashes with the first new entry after
+        // a take-back for up to 30 s (its port changed, a source latched at
+        // a port it never sent from).
         PortOp::Forget { to, wan, port } => {
-            forget(fp, to, wan, port);
+            if let Some(ip) = if wan { local.1 } else { local.0 } {
+                let _ = fp.forget(SocketAddrV4::new(ip, port), to);
+            }
             Ok(())
         }
         PortOp::Unforward(k) => {
@@ -241,7 +251,7 @@ impl Daemon {
         };
         let got = fp.read(&probes[..k], &mut |i, f| {
             if let Some(flow) = flows.get(i) {
-                relay.kernel_seen(now, flow.port, f.packets);
+                relay.kernel_seen(now, flow.port, f.packets, f.offloaded);
             }
         });
         if let Err(e) = got {

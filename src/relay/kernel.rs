@@ -232,10 +232,21 @@ impl Relay {
     /// The kernel reports the flow on relay port `port`: `packets` it
     /// counted both ways (None: the kernel's conntrack accounting is off,
     /// `net.netfilter.nf_conntrack_acct`; the flow's being there is all it
-    /// says). Counts that grew, or a flow without counts, mean the stream
-    /// and the channel's latches were active `now`: `rtp_timeout` and
-    /// rule 6's silence see the kernel's packets this way.
-    pub fn kernel_seen(&mut self, now: Instant, port: u16, packets: Option<u64>) {
+    /// says), and whether a flowtable carries it (`offloaded`: OpenWrt's
+    /// flow offloading). Counts that grew, or a flow without counts, mean
+    /// the stream and the channel's latches were active `now`:
+    /// `rtp_timeout` and rule 6's silence see the kernel's packets this way.
+    ///
+    /// The packets of an offloaded flow skip conntrack; only a flowtable
+    /// declared with `counter` (firewall4's is, today) adds them to the
+    /// entry's counts. So an offloaded flow whose counts have not been seen
+    /// to grow between two offloaded readings (after a third: the packets on
+    /// their way as the flowtable took over are counted in the slow path)
+    /// counts as a flow without counts: its being there is activity (the flowtable lets go of a flow
+    /// idle for its timeout, 30 s, and the counts then decide again), else
+    /// such a flowtable would time out every offloaded call after
+    /// `rtp_timeout`. Once they grew, the flowtable counts, and they decide.
+    pub fn kernel_seen(&mut self, now: Instant, port: u16, packets: Option<u64>, offloaded: bool) {
         let Some(index) = self.socket_index(port) else {
             return;
         };
@@ -246,11 +257,24 @@ impl Relay {
         if slot.kernel.get(ch).is_none_or(Option::is_none) {
             return;
         }
+        let k = slot.koffload;
+        let bit = |at: usize| k >> (at + ch) & 1 != 0;
+        let (was, was2, counts) = (bit(0), bit(4), bit(2));
+        slot.koffload &= !(0b1_0001 << ch);
+        slot.koffload |= u8::from(was) << (4 + ch) | u8::from(offloaded) << ch;
         if let Some(n) = packets {
-            if slot.kpackets[ch] == n {
+            let grew = slot.kpackets[ch] != n;
+            slot.kpackets[ch] = n;
+            // Growth since a reading that was itself offloaded after an
+            // offloaded one: the packets on their way when the flowtable
+            // took over (the slow path counts them) are counted by then.
+            if grew && offloaded && was && was2 {
+                slot.koffload |= 1 << (2 + ch);
+            }
+            let uncounted = offloaded && !counts;
+            if !grew && !uncounted {
                 return;
             }
-            slot.kpackets[ch] = n;
         }
         let Some(st) = slot.stream.as_mut() else {
             return;
@@ -372,6 +396,7 @@ impl Relay {
                         if let Some(s) = self.slots.get_mut(i) {
                             s.kernel[ch] = Some(w);
                             s.kpackets[ch] = 0;
+                            s.koffload &= !(0b1_0101 << ch);
                             if let Some(st) = s.stream.as_mut() {
                                 st.kernel_at = now;
                             }

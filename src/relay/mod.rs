@@ -333,6 +333,11 @@ struct Slot {
     /// again at the next `maintain` ([`kernel`]). A flag per slot, so no
     /// number of handovers at once can lose one.
     kstale: u8,
+    /// Per channel ch: bit ch, a flowtable carried its flow at the last
+    /// reading; bit 4 + ch, at the one before; bit 2 + ch, its counts grew
+    /// between two such readings after a third (the flowtable counts:
+    /// `counter`). See [`Relay::kernel_seen`].
+    koffload: u8,
 }
 
 /// The relay table. See the module doc.

@@ -331,6 +331,20 @@ fn dumped() -> Vec<u8> {
     .concat()
 }
 
+/// Where the value of CTA_STATUS (type 3, 4 bytes) starts in `msg`.
+fn status_at(msg: &[u8]) -> usize {
+    let mut at = 4;
+    while at + 4 <= msg.len() {
+        let len = usize::from(u16::from_ne_bytes([msg[at], msg[at + 1]]));
+        let ty = u16::from_ne_bytes([msg[at + 2], msg[at + 3]]) & 0x3fff;
+        if ty == 3 {
+            return at + 4;
+        }
+        at += len.div_ceil(4) * 4;
+    }
+    panic!("no CTA_STATUS");
+}
+
 #[test]
 fn a_dumped_entry_is_read_as_a_flow() {
     let msg = dumped();
@@ -340,9 +354,18 @@ fn a_dumped_entry_is_read_as_a_flow() {
         Flow {
             port: 20002,
             from: "203.0.113.2:5000".parse().unwrap(),
-            packets: Some(2)
+            packets: Some(2),
+            offloaded: false,
         }
     );
+    // A flowtable carries it (IPS_OFFLOAD, or IPS_HW_OFFLOAD, in CTA_STATUS).
+    for bit in [14, 15] {
+        let mut m = msg.clone();
+        let at = status_at(&m);
+        let status = u32::from_be_bytes(m[at..at + 4].try_into().unwrap()) | 1 << bit;
+        m[at..at + 4].copy_from_slice(&status.to_be_bytes());
+        assert!(flow(&m[4..]).unwrap().offloaded, "bit {bit}");
+    }
     // Without accounting: no counters.
     let cut = msg.len() - 2 * 28;
     assert_eq!(flow(&msg[4..cut]).unwrap().packets, None);
