@@ -42,6 +42,7 @@
 //! | [`relay`] | RTP/RTCP relay table, port pool (pairs bound as streams need them: `maintain` asks the driver), latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
 //! | [`side`] | LAN or WAN: decided by the arrival interface |
 //! | [`stats`] | counters keyed by reason enums |
+//! | [`net`] | addresses of both families in the tables' compact forms: `Addr`, `SourceKey` (quota unit), `Net`, `is_public` |
 //! | [`num`] | integer parsing: one copy of std's digit loop for every reader |
 //! | [`driver`] | the only code that touches mio, sockets, signals and the clock |
 //!
@@ -57,6 +58,7 @@ pub mod core;
 pub mod dns;
 pub mod driver;
 pub mod limits;
+pub mod net;
 pub mod num;
 pub mod output;
 pub mod proxy;

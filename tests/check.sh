@@ -17,6 +17,10 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
+# The IPv4-only build (the `ipv6` feature off, issue 14): one code path with
+# the same types, so its library tests run too.
+cargo clippy --lib --bins --no-default-features -- -D warnings
+cargo test --lib --no-default-features
 # The OpenWrt targets: release binaries for MIPS (BE/LE), ARMv7, AArch64 and
 # x86_64 (musl), the library and simulation tests under qemu for MIPS BE and
 # ARMv7, and the .ipk packages, unpacked and checked.

@@ -34,50 +34,8 @@
 //! writes it) is kept as written; matching masks both sides.
 
 use crate::limits::{MAX_ACL_NAME_LEN, MAX_ACL_NAMES};
+pub use crate::net::Net4;
 use std::net::Ipv4Addr;
-
-/// An IPv4 network: `addr/prefix`. `prefix` is 0..=32 ([`Net4::parse`] enforces
-/// it; a larger value built by hand is treated as 32).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net4 {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Net4 {
-    /// The netmask as a host-order integer (`/0` → 0, `/32` → all ones).
-    fn mask(&self) -> u32 {
-        match self.prefix {
-            0 => 0,
-            p if p >= 32 => u32::MAX,
-            p => u32::MAX << (32 - u32::from(p)),
-        }
-    }
-
-    /// Whether `ip` lies in this network.
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let m = self.mask();
-        (u32::from(self.addr) & m) == (u32::from(ip) & m)
-    }
-
-    /// Parse `a.b.c.d/nn` (nn in 0..=32) or `a.b.c.d` (= /32). Blanks around
-    /// the entry are ignored. `None` for anything else.
-    pub fn parse(s: &str) -> Option<Net4> {
-        let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a.trim(), prefix_len(p.trim())?),
-            None => (s, 32),
-        };
-        let addr: Ipv4Addr = addr.parse().ok()?;
-        Some(Net4 { addr, prefix })
-    }
-}
-
-impl std::fmt::Display for Net4 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
 
 /// A host name of an access list, lowercased (RFC 4343).
 pub type HostName = heapless::String<MAX_ACL_NAME_LEN>;
@@ -283,10 +241,7 @@ impl Acl {
 /// A prefix length: plain decimal digits, 0..=32 (rejects "+8", "0x18",
 /// "255.255.255.0").
 fn prefix_len(p: &str) -> Option<u8> {
-    if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    crate::num::parse::<u8>(p).filter(|p| *p <= 32)
+    crate::net::prefix_len(p, 32)
 }
 
 fn explain_bad_entry(e: &str) -> String {

@@ -340,7 +340,8 @@ struct Staged<'t> {
     local: bool,
 }
 
-/// The fields after `reg`; `Ok(None)` for a binding that has expired.
+/// The fields after `reg`; `Ok(None)` for a binding that has expired or
+/// that this build cannot hold (IPv6).
 fn parse_reg<'t>(
     f: &mut impl Iterator<Item = &'t str>,
     now: Instant,
@@ -349,7 +350,15 @@ fn parse_reg<'t>(
     const BAD: &str = "malformed registration";
     let aor = stored_field(f.next())?;
     let contact = stored_field(f.next())?;
-    let addr: SocketAddrV4 = f.next().ok_or(BAD)?.parse().map_err(|_| BAD)?;
+    let addr = f.next().ok_or(BAD)?;
+    // An IPv6 binding (`[v6]:port`), as a release with IPv6 writes it, is
+    // skipped, not an error: an error would drop the whole file with its
+    // key, and every token the providers hold with it (a downgrade).
+    if addr.starts_with('[') && addr.parse::<std::net::SocketAddrV6>().is_ok() {
+        log::info!("registration file: skipped the IPv6 binding of {aor}");
+        return Ok(None);
+    }
+    let addr: SocketAddrV4 = addr.parse().map_err(|_| BAD)?;
     let exp: u64 = crate::num::parse(f.next().ok_or(BAD)?).ok_or(BAD)?;
     let local = match f.next() {
         Some("0") => false,

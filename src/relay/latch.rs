@@ -5,7 +5,7 @@
 //! ([`LegState::claim`], [`Stream::classify`]), the media check of rule 2
 //! ([`inspect`]) and the decision for one packet ([`Stream::on_packet`]);
 //! which addresses are the router's own or public (rules 0 and 7: [`Local`],
-//! [`is_public`]).
+//! [`crate::net::is_public`]).
 //!
 //! It does not own the table, the port pool or the hold pool, and does not
 //! count totals: [`super::Relay`] looks up the stream, carries out the
@@ -324,17 +324,6 @@ impl Local {
             || self.own.contains(&ip)
             || self.lan.iter().any(|n| n.contains(ip))
     }
-}
-
-/// Is `ip` routable on the public Internet as far as the relay cares? Not
-/// for RFC 1918 private space, 100.64.0.0/10 (RFC 6598 shared address space,
-/// carrier-grade NAT), 169.254.0.0/16 link-local (RFC 3927), 127.0.0.0/8
-/// loopback, 0.0.0.0/8 (RFC 1122 §3.2.1.3), multicast 224.0.0.0/4 and the
-/// reserved 240.0.0.0/4 with the limited broadcast (RFC 1112 §4).
-pub fn is_public(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    let cgnat = a == 100 && (64..128).contains(&b);
-    !(ip.is_private() || cgnat || ip.is_link_local() || ip.is_loopback() || a == 0 || a >= 224)
 }
 
 /// What one stream decided about one packet.

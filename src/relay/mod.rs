@@ -189,13 +189,13 @@ mod view;
 
 use crate::config::Net4;
 use crate::limits::MAX_STREAMS;
+pub use crate::net::is_public;
 use crate::side::Side;
 pub use counters::{Counts, DropReason, RelayTotals, StreamStats};
 use hold::{HoldPool, Target};
 pub use kernel::{
     BAR_FAILED, BAR_MISSED, BAR_MOVED, HANDOVER_GRACE, KernelCursor, KernelFlow, TWO_WAY,
 };
-pub use latch::is_public;
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
 pub use pool::{BindError, PortOp, PortRange};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -464,7 +464,7 @@ impl Relay {
         if !wan {
             return true;
         }
-        !self.local.contains(ip) && (is_public(ip) || signalling_ip == Some(ip))
+        !self.local.contains(ip) && (is_public(ip.into()) || signalling_ip == Some(ip))
     }
 
     /// Set (or update, on re-INVITE / answer) a leg's expected addresses.

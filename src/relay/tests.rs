@@ -984,7 +984,7 @@ fn public_and_non_public_addresses() {
         "127.0.0.1",
         "0.0.0.0",
     ] {
-        assert!(!is_public(ip(s)), "{s}");
+        assert!(!is_public(ip(s).into()), "{s}");
     }
     for s in [
         "8.8.8.8",
@@ -994,7 +994,7 @@ fn public_and_non_public_addresses() {
         "198.51.100.3",
         "203.0.113.10",
     ] {
-        assert!(is_public(ip(s)), "{s}");
+        assert!(is_public(ip(s).into()), "{s}");
     }
 }
 

@@ -359,3 +359,31 @@ fn aor_keys() {
     assert_eq!(contact_user("sip:u:pw@h:1"), Some("u"));
     assert_eq!(contact_user("sip:h"), None);
 }
+
+/// A file written by a release with IPv6 may hold `[v6]:port` bindings.
+/// This build skips them and keeps the rest, the key line included: a
+/// downgrade must not lose the key (and every token providers hold).
+#[test]
+fn an_ipv6_binding_is_skipped_and_the_rest_kept() {
+    let t0 = Instant::now();
+    let mut r: Box<Registry> = Box::default();
+    let text = "key 00112233\n\
+                reg 1@p sip:1@[2001:db8::2] [2001:db8::2]:5060 500 0\n\
+                reg 2@p sip:2@10.0.0.2 10.0.0.2:5060 500 0 tcp\n";
+    let mut others = Vec::new();
+    let n = r
+        .read_text(t0, 100, text, |l| {
+            others.push(l.to_string());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(others, ["key 00112233"]);
+    let e = r.iter().next().unwrap();
+    assert_eq!(e.aor, "2@p");
+    // Still an error: a bracket that is not an IPv6 address.
+    assert!(
+        r.read_text(t0, 100, "reg 1@p sip:1@x [x]:5060 500 0\n", |_| Ok(()))
+            .is_err()
+    );
+}
