@@ -92,8 +92,8 @@ fn scripts_are_shellcheck_clean() {
 }
 
 /// The init script's check of `wan_sip_allow` entries: what it lets into a
-/// firewall rule's src_ip must be an IPv4 address or network, exactly the
-/// forms sipnat's own check (the `hosts_*` lists' parser) accepts, so a
+/// firewall rule's src_ip must be an IPv4 or IPv6 address or network,
+/// exactly the forms sipnat's own check (the access lists' parser) accepts, so a
 /// typo never turns into a rule wider than asked. The script only defines
 /// functions at the top level, so it can be sourced on its own.
 #[test]
@@ -117,7 +117,31 @@ fn wan_sip_allow_entries_are_checked_before_they_reach_the_firewall() {
         ("-1.2.3.4", false),
         ("1234.1.1.1", false),
         ("sip.provider.example", false),
-        ("2001:db8::1", false),
+        ("2001:db8::1", true),
+        ("2001:db8::/32", true),
+        ("::", true),
+        ("::/0", true),
+        ("::1", true),
+        ("fe80::1/64", true),
+        ("1:2:3:4:5:6:7:8", true),
+        ("1:2:3:4:5:6:7::", true),
+        ("::ffff:192.0.2.1", true),
+        ("1:2:3:4:5:6:192.0.2.1", true),
+        ("2001:DB8:0000::AbCd/128", true),
+        ("2001:db8::/129", false),
+        ("2001:db8::/", false),
+        ("2001:db8:::1", false),
+        ("1::2::3", false),
+        ("1:2:3:4:5:6:7:8:9", false),
+        ("1:2:3:4:5:6:7:8::", false),
+        ("12345::1", false),
+        ("2001:db8::g", false),
+        ("::ffff:192.0.2", false),
+        ("::1.2.3.4:5", false),
+        ("1:2:3:4:5:6:7:192.0.2.1", false),
+        ("[2001:db8::1]", false),
+        ("fe80::1%eth0", false),
+        (":1::2", false),
         ("!203.0.113.1", false),
         ("", false),
     ];
@@ -131,17 +155,22 @@ fn wan_sip_allow_entries_are_checked_before_they_reach_the_firewall() {
             let out = Command::new(prog)
                 .args(words.clone())
                 .arg("-c")
-                .arg(". \"$0\"; sipnat_ipv4_net \"$1\"")
+                .arg(". \"$0\"; sipnat_ip_net \"$1\"")
                 .arg(&init)
                 .arg(entry)
                 .output()
                 .expect("the shell runs");
             assert_eq!(out.status.success(), ok, "[{sh}] {entry:?}: {out:?}");
-            // sipnat's own check agrees (the init script's rule is never wider)
-            let mut acl = sipnat::config::Acl::default();
-            if ok {
-                acl.extend_from_list(entry)
-                    .unwrap_or_else(|e| panic!("{entry}: {e}"));
+            // sipnat's own check agrees, both ways (the init script's rule
+            // is never wider, and never refuses what sipnat takes)
+            if !entry.is_empty() {
+                let mut acl = sipnat::config::Acl::default();
+                let took = acl.extend_from_list(entry);
+                assert_eq!(
+                    took.is_ok(),
+                    ok,
+                    "sipnat and the script disagree on {entry:?}: {took:?}"
+                );
             }
         }
     }

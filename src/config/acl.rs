@@ -1,10 +1,13 @@
-//! IPv4 networks and access lists, written the way siproxd's `hosts_*`
-//! options write them.
+//! Networks and access lists, written the way siproxd's `hosts_*` options
+//! write them, with IPv6 networks as well (RFC 4291 §2.3 prefix notation).
 //!
 //! siproxd's list syntax (accessctl.c): entries `address/prefix` separated by
 //! commas, where the address may also be a host name. sipnat accepts the
 //! same, and also:
-//! - a bare address or name, meaning a single host (`/32`);
+//! - a bare address or name, meaning a single host (`/32`, `/128`);
+//! - IPv6 networks and addresses (`2001:db8::/32`, `2001:db8::7`), when
+//!   built with the `ipv6` feature: an IPv6 entry matches IPv6 senders only,
+//!   an IPv4 entry IPv4 senders (an IPv4-mapped sender is its IPv4 address);
 //! - blanks around entries and commas (siproxd forbids them);
 //!
 //! Host names (`sip.example-provider.net/32`, `pbx.example.org`,
@@ -28,14 +31,16 @@
 //!   it reads the part after `/` as a bit count);
 //! - host names in `wan_sip_allow` (the firewall rule the init script writes
 //!   from it takes addresses);
-//! - IPv6 networks (siproxd is IPv4 only; IPv6 comes later).
+//! - IPv6 addresses of host names: a name's prefix applies to the IPv4
+//!   addresses it resolves to.
 //!
 //! An address with host bits set (`192.168.1.8/24`, as siproxd's own example
 //! writes it) is kept as written; matching masks both sides.
 
 use crate::limits::{MAX_ACL_NAME_LEN, MAX_ACL_NAMES};
+use crate::net::Net;
 pub use crate::net::Net4;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A host name of an access list, lowercased (RFC 4343).
 pub type HostName = heapless::String<MAX_ACL_NAME_LEN>;
@@ -105,8 +110,11 @@ impl HostNet {
     }
 
     /// Whether `ip` lies in `addr/prefix` for one of `addrs` (what the name
-    /// resolves to; none: no match).
-    pub fn contains(&self, addrs: &[Ipv4Addr], ip: Ipv4Addr) -> bool {
+    /// resolves to; none: no match). An IPv6 `ip` matches no IPv4 address.
+    pub fn contains(&self, addrs: &[Ipv4Addr], ip: IpAddr) -> bool {
+        let IpAddr::V4(ip) = crate::net::canonical(ip) else {
+            return false;
+        };
         addrs.iter().any(|&addr| {
             Net4 {
                 addr,
@@ -145,7 +153,7 @@ impl Resolved for Unresolved {
 /// it means "no restriction", for `hosts_deny_sip` it means "deny nobody".
 /// A list with a name in it is not empty, resolved or not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Acl(pub Vec<Net4>, Names);
+pub struct Acl(pub Vec<Net>, Names);
 
 /// The host-name entries of an [`Acl`], and whether the list takes any.
 /// At most [`MAX_ACL_NAMES`], on the heap: most lists have none, and the
@@ -180,13 +188,13 @@ impl Acl {
 
     /// Whether any network of the list contains `ip` (false for an empty
     /// list); name entries match nothing here ([`Acl::contains_with`]).
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        self.contains_with(ip, &Unresolved)
+    pub fn contains(&self, ip: impl Into<IpAddr>) -> bool {
+        self.contains_with(ip.into(), &Unresolved)
     }
 
     /// Whether any network, or any name entry by what `names` says it
     /// resolves to, contains `ip`.
-    pub fn contains_with(&self, ip: Ipv4Addr, names: &dyn Resolved) -> bool {
+    pub fn contains_with(&self, ip: IpAddr, names: &dyn Resolved) -> bool {
         self.0.iter().any(|n| n.contains(ip))
             || self
                 .1
@@ -208,7 +216,7 @@ impl Acl {
             if e.is_empty() {
                 return Err("empty entry in the comma-separated list".to_string());
             }
-            if let Some(n) = Net4::parse(e) {
+            if let Some(n) = Net::parse(e) {
                 parsed.push(n);
                 continue;
             }
@@ -258,6 +266,12 @@ fn explain_bad_entry(e: &str) -> String {
         if addr.parse::<Ipv4Addr>().is_ok() {
             return format!("'{e}': the prefix length must be a number from 0 to 32");
         }
+        if cfg!(feature = "ipv6") && addr.parse::<std::net::Ipv6Addr>().is_ok() {
+            return format!("'{e}': the prefix length must be a number from 0 to 128");
+        }
+    }
+    if addr.starts_with('[') {
+        return format!("'{e}': write an IPv6 address without brackets and without a port");
     }
     // One colon and digits after it: an address or name with a port.
     if let Some((host, port)) = addr.rsplit_once(':') {
@@ -268,7 +282,10 @@ fn explain_bad_entry(e: &str) -> String {
         }
     }
     if addr.contains(':') {
-        return format!("'{e}': IPv6 networks are not supported yet");
+        return match cfg!(feature = "ipv6") {
+            true => format!("'{e}' is not an IPv6 network (expected 2001:db8::/32 or 2001:db8::7)"),
+            false => format!("'{e}': this build of sipnat has no IPv6"),
+        };
     }
     format!("'{e}' is not an IPv4 network (expected a.b.c.d/nn or a.b.c.d)")
 }
@@ -360,6 +377,34 @@ mod tests {
         assert!(a.contains(ip("11.200.0.1")));
     }
 
+    /// IPv6 entries beside IPv4 ones; each family matches its own senders.
+    #[cfg(feature = "ipv6")]
+    #[test]
+    fn acl_lists_with_ipv6() {
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut a = Acl::with_names();
+        a.extend_from_list("2001:db8:77::/48, 10.0.0.0/8, fd00::7, ::ffff:0:0/96")
+            .unwrap();
+        assert_eq!(a.0.len(), 4);
+        assert!(a.contains(v6("2001:db8:77:1::2")));
+        assert!(!a.contains(v6("2001:db8:78::2")));
+        assert!(a.contains(v6("fd00::7")) && !a.contains(v6("fd00::8")));
+        assert!(a.contains(ip("10.1.2.3")));
+        assert!(a.contains(v6("::ffff:10.1.2.3")), "a mapped sender is IPv4");
+        assert!(!a.contains(ip("11.0.0.1")));
+        // A name's prefix applies to its IPv4 addresses only.
+        a.extend_from_list("pbx.example/24").unwrap();
+        struct One;
+        impl Resolved for One {
+            fn addrs(&self, _: &str) -> &[Ipv4Addr] {
+                const PBX: [Ipv4Addr; 1] = [Ipv4Addr::new(192, 0, 2, 9)];
+                &PBX
+            }
+        }
+        assert!(a.contains_with(ip("192.0.2.200").into(), &One));
+        assert!(!a.contains_with(v6("2001:db8::1"), &One));
+    }
+
     #[test]
     fn acl_errors_leave_the_list_unchanged_and_explain() {
         let mut a = Acl::default();
@@ -374,8 +419,18 @@ mod tests {
         assert!(e.contains("0 to 32"), "{e}");
         let e = a.extend_from_list("sip.example.com/32").unwrap_err();
         assert!(e.contains("host names"), "{e}");
-        let e = a.extend_from_list("fe80::1/64").unwrap_err();
-        assert!(e.contains("IPv6"), "{e}");
+        if cfg!(feature = "ipv6") {
+            let e = a.extend_from_list("2001:db8::/129").unwrap_err();
+            assert!(e.contains("0 to 128"), "{e}");
+            let e = a.extend_from_list("2001:db8:::1").unwrap_err();
+            assert!(e.contains("not an IPv6 network"), "{e}");
+            let e = a.extend_from_list("[2001:db8::1]:5060").unwrap_err();
+            assert!(e.contains("without brackets"), "{e}");
+        } else {
+            let e = a.extend_from_list("fe80::1/64").unwrap_err();
+            assert!(e.contains("no IPv6"), "{e}");
+        }
+        assert!(a.is_empty());
         for with_port in [
             "sip.example.com:5060",
             "192.0.2.1:5060",

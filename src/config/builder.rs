@@ -197,6 +197,17 @@ fn header_text(key: &str, value: &str) -> Result<Option<String>, String> {
     Ok(opt_string(value))
 }
 
+/// `host_outbound`: a name or an address; an IPv6 address may come in
+/// brackets, as SIP writes it (RFC 3261 §25.1 `IPv6reference`), and is kept
+/// bare. Whether it is a plausible host is `check`'s question.
+fn host(_: &str, value: &str) -> Result<Option<String>, String> {
+    let bare = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .filter(|v| v.parse::<std::net::Ipv6Addr>().is_ok());
+    Ok(opt_string(bare.unwrap_or(value)))
+}
+
 fn opt_string(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_string())
 }
@@ -263,7 +274,7 @@ static TYPED: &[(&str, Kind)] = {
     &[
         ("if_inbound", Text(|c| &mut c.if_inbound)),
         ("if_outbound", Text(|c| &mut c.if_outbound)),
-        ("host_outbound", Text(|c| &mut c.host_outbound)),
+        ("host_outbound", Checked(host, |c| &mut c.host_outbound)),
         ("ua_string", Checked(header_text, |c| &mut c.ua_string)),
         ("use_rport", Int(0, 3, |c, v| c.use_rport = v as u8)),
         ("sip_listen_port", Int(0, PORT, |c, v| c.sip_listen_port = v as u16)),

@@ -51,7 +51,11 @@ impl Config {
             }
         }
         if let Some(h) = &self.host_outbound {
-            if !plausible_host(h) {
+            if !cfg!(feature = "ipv6") && h.parse::<std::net::Ipv6Addr>().is_ok() {
+                err(format!(
+                    "host_outbound = '{h}': this build of sipnat has no IPv6"
+                ));
+            } else if !plausible_host(h) {
                 err(format!(
                     "host_outbound = '{h}' is not an address or host name"
                 ));

@@ -74,7 +74,7 @@ pub use read::{not_utf8, read_all, read_text};
 pub use rules::{RegexRule, Trunk};
 pub use siproxd_conf::parse_siproxd_conf;
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// How bad a [`Diagnostic`] is.
@@ -472,7 +472,7 @@ const MAX_IFNAME: usize = 15;
 impl Config {
     /// siproxd's access decision (accessctl.c) for a datagram from `ip`,
     /// with no host name resolved ([`Config::access_with`]).
-    pub fn access(&self, ip: Ipv4Addr) -> Access {
+    pub fn access(&self, ip: impl Into<IpAddr>) -> Access {
         self.access_with(ip, &Unresolved)
     }
 
@@ -493,7 +493,11 @@ impl Config {
     ///   stop every phone; a deny list is a filter for known bad hosts, the
     ///   allow lists are the fence. The core retries such a name as soon
     ///   as the resolver's negative cache allows (10 to 60 s).
-    pub fn access_with(&self, ip: Ipv4Addr, names: &dyn Resolved) -> Access {
+    pub fn access_with(&self, ip: impl Into<IpAddr>, names: &dyn Resolved) -> Access {
+        self.access_ip(ip.into(), names)
+    }
+
+    fn access_ip(&self, ip: IpAddr, names: &dyn Resolved) -> Access {
         if self.hosts_deny_sip.contains_with(ip, names) {
             return Access {
                 sip: false,

@@ -78,6 +78,21 @@ fn string_options() {
     assert_eq!(c.if_inbound.as_deref(), Some("eth0"));
     assert_eq!(c.if_outbound.as_deref(), Some("ppp0"));
     assert_eq!(c.host_outbound.as_deref(), Some("my.dyndns.example"));
+    // an IPv6 address, bare or in SIP's brackets, is kept bare
+    let c = |v: &str| parse(&format!("host_outbound = {v}\n")).0;
+    assert_eq!(
+        c("[2001:db8::5]").host_outbound.as_deref(),
+        Some("2001:db8::5")
+    );
+    assert_eq!(
+        c("2001:db8::5").host_outbound.as_deref(),
+        Some("2001:db8::5")
+    );
+    assert_eq!(
+        c("[x]").host_outbound.as_deref(),
+        Some("[x]"),
+        "check() refuses it"
+    );
     // values may contain blanks (siproxd >= 0.8.1); surrounding blanks go
     let c = clean("outbound_proxy_host =   proxy with blanks   \n");
     assert_eq!(c.outbound_proxy_host.as_deref(), Some("proxy with blanks"));
@@ -216,10 +231,10 @@ fn acl_comma_lists_and_repeated_lines_accumulate() {
     );
     assert_eq!(
         c.hosts_allow_reg.0,
-        vec![Net4 {
+        vec![crate::net::Net::V4(Net4 {
             addr: ip("192.168.1.0"),
             prefix: 24
-        }]
+        })]
     );
     assert_eq!(c.hosts_allow_sip.0.len(), 3);
     assert!(c.hosts_allow_sip.contains(ip("8.8.8.8")));

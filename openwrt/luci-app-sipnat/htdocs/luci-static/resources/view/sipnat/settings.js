@@ -16,10 +16,38 @@ const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const IPV4 = new RegExp('^' + OCTET + '(\\.' + OCTET + '){3}$');
 const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
+// The number of colon-separated groups of 1 to 4 hex digits in s (none
+// empty; '' has none), or -1.
+function hexGroups(s) {
+	if (s === '')
+		return 0;
+	const g = s.split(':');
+	return g.every(x => /^[0-9A-Fa-f]{1,4}$/.test(x)) ? g.length : -1;
+}
+
+// An IPv6 address in one of RFC 4291 §2.2's text forms, as sipnat reads
+// it: eight groups, or fewer around one '::', where a dotted IPv4 tail
+// counts as two groups.
+function isIPv6(a) {
+	if (a.indexOf('.') >= 0) {
+		const colon = a.lastIndexOf(':');
+		if (colon < 0 || !IPV4.test(a.substring(colon + 1)))
+			return false;
+		a = a.substring(0, colon) + ':0:0';
+	}
+	const halves = a.split('::');
+	if (halves.length > 2 || a.indexOf(':::') >= 0)
+		return false;
+	if (halves.length == 1)
+		return hexGroups(a) == 8;
+	const l = hexGroups(halves[0]), r = hexGroups(halves[1]);
+	return l >= 0 && r >= 0 && l + r <= 7;
+}
+
 // One entry of hosts_allow_reg, hosts_allow_sip or hosts_deny_sip, as
-// sipnat reads it (src/config/acl.rs): an IPv4 address or a host name,
-// each with an optional prefix length; a list value may hold several,
-// separated by commas (siproxd's syntax).
+// sipnat reads it (src/config/acl.rs): an IPv4 or IPv6 address or a host
+// name, each with an optional prefix length; a list value may hold
+// several, separated by commas (siproxd's syntax).
 function checkAclEntry(entry) {
 	const e = entry.trim();
 	const slash = e.indexOf('/');
@@ -27,9 +55,14 @@ function checkAclEntry(entry) {
 	const prefix = slash < 0 ? null : e.substring(slash + 1).trim();
 
 	if (host === '')
-		return _('Empty entry: write an IPv4 network (192.168.1.0/24) or a host name');
-	if (host.indexOf(':') >= 0)
-		return _('IPv6 networks are not supported yet: %s').format(e);
+		return _('Empty entry: write a network (192.168.1.0/24, 2001:db8::/32) or a host name');
+	if (host.indexOf(':') >= 0) {
+		if (!isIPv6(host))
+			return _('Not an IPv6 address: %s').format(e);
+		if (prefix !== null && (!/^[0-9]{1,3}$/.test(prefix) || +prefix > 128))
+			return _('The prefix length of an IPv6 network must be a number from 0 to 128: %s').format(e);
+		return true;
+	}
 	if (prefix !== null) {
 		if (prefix.indexOf('.') >= 0)
 			return _('Write the mask as a prefix length (e.g. /24), not as a dotted netmask: %s').format(e);
@@ -58,7 +91,7 @@ function validateAcl(section_id, value) {
 	return true;
 }
 
-// A comma-separated list of IPv4 networks only (no host names), as sipnat
+// A comma-separated list of networks only (no host names), as sipnat
 // reads plugin_fix_bogus_via_networks and plugin_fix_DTAG_networks.
 function validateNetworkList(section_id, value) {
 	if (value == null || value === '')
@@ -67,8 +100,8 @@ function validateNetworkList(section_id, value) {
 		const r = checkAclEntry(entry);
 		if (r !== true)
 			return r;
-		if (/[A-Za-z]/.test(entry))
-			return _('IPv4 networks only, no host names: %s').format(entry.trim());
+		if (/[A-Za-z]/.test(entry) && entry.indexOf(':') < 0)
+			return _('Networks only, no host names: %s').format(entry.trim());
 	}
 	return true;
 }
@@ -414,8 +447,8 @@ return view.extend({
 		o.modalonly = true;
 
 		o = s.taboption('access', form.DynamicList, 'wan_sip_allow', _('WAN sources allowed'),
-			_('Only these IPv4 addresses or networks (your provider\'s) may reach the open SIP port; none: the whole WAN.'));
-		o.datatype = 'or(ip4addr("nomask"),cidr4)';
+			_('Only these IPv4 or IPv6 addresses or networks (your provider\'s) may reach the open SIP port; none: the whole WAN.'));
+		o.datatype = 'or(ip4addr("nomask"),cidr4,ip6addr("nomask"),cidr6)';
 		o.placeholder = '203.0.113.0/24';
 		o.depends('wan_sip_open', '1');
 		o.modalonly = true;
