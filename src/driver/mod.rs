@@ -24,6 +24,7 @@ mod control;
 pub mod dns_sockets;
 pub mod fastpath;
 mod files;
+pub mod if_inet6;
 mod ingress;
 mod kernel;
 mod relay_pool;
