@@ -9,8 +9,9 @@
 
 use crate::dns::QueryHandle;
 use crate::limits::{MAX_TRANSMITS, OUTBOX_BYTES};
+use crate::net::Addr;
 use crate::transport::Transport;
-use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Which of the driver's sockets a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub struct Transmit {
     pub to: SocketAddr,
     /// Over TCP: where to open a connection when none to `to` is open (a
     /// phone's Contact, when the connection it registered on is gone).
-    pub or_else: Option<SocketAddrV4>,
+    pub or_else: Option<Addr>,
     start: usize,
     len: usize,
 }
@@ -80,7 +81,7 @@ impl Outbox {
         &mut self,
         channel: Channel,
         to: SocketAddr,
-        or_else: Option<SocketAddrV4>,
+        or_else: Option<Addr>,
         len: usize,
     ) -> bool {
         let start = self.used();
