@@ -9,8 +9,9 @@
 
 use crate::dns::QueryHandle;
 use crate::limits::{MAX_TRANSMITS, OUTBOX_BYTES};
+use crate::net::Addr;
 use crate::transport::Transport;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 
 /// Which of the driver's sockets a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub struct Transmit {
     pub to: SocketAddr,
     /// Over TCP: where to open a connection when none to `to` is open (a
     /// phone's Contact, when the connection it registered on is gone).
-    pub or_else: Option<SocketAddrV4>,
+    pub or_else: Option<Addr>,
     start: usize,
     len: usize,
 }
@@ -80,7 +81,7 @@ impl Outbox {
         &mut self,
         channel: Channel,
         to: SocketAddr,
-        or_else: Option<SocketAddrV4>,
+        or_else: Option<Addr>,
         len: usize,
     ) -> bool {
         let start = self.used();
@@ -189,6 +190,36 @@ impl<'a> Buf<'a> {
         self.put(&tmp[i..]);
     }
 
+    /// An address as text: IPv4 dotted-quad, IPv6 as RFC 5952 §4 writes
+    /// it (std's `Display`), without brackets (a `received` value).
+    pub fn put_ip(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(v4) => {
+                for (i, b) in v4.octets().iter().enumerate() {
+                    if i > 0 {
+                        self.put(b".");
+                    }
+                    self.put_u32(u32::from(*b));
+                }
+            }
+            IpAddr::V6(v6) => {
+                let _ = core::fmt::Write::write_fmt(self, format_args!("{v6}"));
+            }
+        }
+    }
+
+    /// An address as the host of a URI or a Via sent-by: IPv6 in brackets
+    /// (RFC 3261 §25.1 `IPv6reference`), IPv4 as [`Buf::put_ip`].
+    pub fn put_host(&mut self, ip: IpAddr) {
+        if ip.is_ipv6() {
+            self.put(b"[");
+            self.put_ip(ip);
+            self.put(b"]");
+        } else {
+            self.put_ip(ip);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -223,6 +254,25 @@ impl core::fmt::Write for Buf<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_as_text_and_as_hosts() {
+        let mut mem = [0u8; 64];
+        let mut b = Buf::new(&mut mem);
+        let v4: IpAddr = "10.0.255.1".parse().unwrap();
+        let v6: IpAddr = "2001:DB8:0::1".parse().unwrap();
+        b.put_ip(v4);
+        b.put(b" ");
+        b.put_host(v4);
+        b.put(b" ");
+        b.put_ip(v6);
+        b.put(b" ");
+        b.put_host(v6);
+        assert_eq!(
+            b.as_bytes(),
+            b"10.0.255.1 10.0.255.1 2001:db8::1 [2001:db8::1]"
+        );
+    }
 
     #[test]
     fn buf_stops_at_capacity() {

@@ -348,3 +348,69 @@ fn wan_requests_with_named_vias_cause_no_lookups_and_the_phone_still_resolves() 
         "no DNS query for the phone's REGISTER: {out:#?}"
     );
 }
+
+/// IPv6 stays refused until sipnat speaks it (issue 14): a datagram from
+/// an IPv6 source is dropped and counted, on either side, and answers
+/// nothing; an IPv4-mapped source is the IPv4 address it maps (as the
+/// driver's dual-stack socket will report IPv4 peers).
+#[test]
+fn ipv6_sources_are_dropped_and_mapped_ones_are_ipv4() {
+    let mut sim = Sim::signalling_only();
+    let options = |via: &str| {
+        format!(
+            "OPTIONS sip:10.77.1.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {via};branch=z9hG4bKo1\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:10.77.1.1>\r\n\
+             Call-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    for side in [Side::Lan, Side::Wan] {
+        let msg = options("[2001:db8::2]:5060");
+        assert!(sim.sip_on(side, "[2001:db8::2]:5060", &msg).is_empty());
+    }
+    assert_eq!(sim.core.stats().get("drop", "ipv6"), 2);
+    let mapped = "[::ffff:10.77.1.2]:5060";
+    let sent = sim.sip_on(Side::Lan, mapped, &options(PHONE));
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let ok = &sent[0];
+    assert_eq!(ok.to, addr(PHONE));
+    assert!(ok.first_line().starts_with("SIP/2.0 200"), "{}", ok.text);
+    assert_eq!(sim.core.stats().get("drop", "ipv6"), 2);
+}
+
+/// A binding with an IPv6 address, from a registration file a later
+/// release wrote, is read by a build with IPv6 but never sent to: a call
+/// for it gets 503, as any IPv6 destination does.
+#[test]
+fn an_ipv6_binding_from_the_file_is_not_sent_to() {
+    if !cfg!(feature = "ipv6") {
+        return;
+    }
+    let mut sim = Sim::signalling_only();
+    let key = sim.core.proxy.key_bytes();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let text = format!(
+        "key {hex}\nreg 200@198.51.100.1 sip:200@[2001:db8::2] [2001:db8::2]:5060 1003600 1\n"
+    );
+    let n = sim
+        .core
+        .load_registrations(sim.now, 1_000_000, &text)
+        .unwrap();
+    assert_eq!(n, 1);
+    let inv = invite(
+        "sip:200@198.51.100.1",
+        "bob",
+        "198.51.100.3",
+        PEER,
+        "v6call",
+        "b1",
+        "sip:bob@198.51.100.3",
+    );
+    let sent = sim.sip(PEER, &inv);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].to, addr(PEER));
+    assert_eq!(
+        sent[0].first_line(),
+        "SIP/2.0 503 Service Unavailable (IPv6 destination)"
+    );
+}

@@ -36,7 +36,7 @@ pub fn read_addresses(cfg: &Config) -> Addresses {
     ]);
     if cfg.if_inbound.is_some() {
         for n in lan.into_iter().take(4) {
-            let _ = a.lan.push(n);
+            let _ = a.lan.push(n.into());
         }
     }
     if cfg.if_outbound.is_some() {

@@ -30,7 +30,7 @@ pub(super) struct Ingress {
     /// `if_inbound` is `if_outbound`: decide by address.
     pub(super) shared: bool,
     /// The networks of `if_inbound`.
-    pub(super) nets: heapless::Vec<crate::config::Net4, 4>,
+    pub(super) nets: heapless::Vec<crate::net::Net, 8>,
 }
 
 impl Ingress {
@@ -57,7 +57,7 @@ impl Ingress {
     /// LAN). A TCP peer cannot forge its address: the handshake needs it to
     /// receive sipnat's SYN-ACK there (`transport::conns`).
     pub(super) fn side_of_address(&self, ip: Ipv4Addr) -> Side {
-        if ip.is_loopback() || self.nets.iter().any(|n| n.contains(ip)) {
+        if ip.is_loopback() || self.nets.iter().any(|n| n.contains(ip.into())) {
             Side::Lan
         } else {
             Side::Wan

@@ -183,7 +183,7 @@ impl Daemon {
     /// The router's LAN and WAN addresses now.
     pub(super) fn local_ips(&self) -> Local {
         let a = self.core.addresses();
-        (a.lan.first().map(|n| n.addr), a.wan)
+        (a.lan_v4(), a.wan)
     }
 
     /// The kernel's part: every [`KERNEL_SCAN`] hand streams over and

@@ -518,7 +518,7 @@ impl Daemon {
                         let len = data.len();
                         self.core.handle_sip(
                             now,
-                            SocketAddr::V4(peer),
+                            peer.to_std(),
                             side,
                             Transport::Tcp,
                             data,
@@ -557,7 +557,7 @@ impl Daemon {
                 self.core.stats.bump("tcp", "request-unsent");
                 self.core.handle_sip(
                     now,
-                    SocketAddr::V4(u.peer),
+                    u.peer.to_std(),
                     u.side,
                     Transport::Tcp,
                     &mut response,
@@ -745,13 +745,15 @@ impl Daemon {
             let sock = match t.channel {
                 Channel::Sip(Transport::Udp) => &self.sip,
                 Channel::Sip(Transport::Tcp) => {
+                    // IPv4 only until the dual-stack driver (issue 14).
+                    let or_else = t.or_else.and_then(|a| a.v4());
                     if let SocketAddr::V4(to) = t.to {
                         let side = self.ingress.side_of_address(*to.ip());
                         let stats = &mut self.core.stats;
                         let (registry, now) = (self.poll.registry(), Instant::now());
                         if !self
                             .tcp
-                            .send(now, registry, to, t.or_else, side, bytes, stats)
+                            .send(now, registry, to, or_else, side, bytes, stats)
                         {
                             log::debug!("tcp: {} bytes to {to} not sent", bytes.len());
                         }

@@ -30,6 +30,7 @@
 //! What it does not do: TLS (a later transport on the same table), IPv6.
 
 use crate::limits::{MAX_TCP_BACKLOG, MAX_TCP_CONNECTIONS};
+use crate::net::Addr;
 use crate::side::Side;
 use crate::stats::Stats;
 use crate::transport::conns::{ConnId, Conns, Due, Origin, Timers};
@@ -50,7 +51,7 @@ pub const READ_ROUNDS: usize = 8;
 pub enum Frame<'a> {
     /// A whole SIP message, to parse in place; then [`Tcp::consume`] it.
     Message {
-        peer: SocketAddrV4,
+        peer: Addr,
         side: Side,
         data: &'a mut [u8],
     },
@@ -63,7 +64,7 @@ pub enum Frame<'a> {
 /// Whole messages that never went out: what a connection that never came
 /// up was to carry, or one that would have overfilled a backlog.
 pub struct Unsent {
-    pub peer: SocketAddrV4,
+    pub peer: Addr,
     pub side: Side,
     pub bytes: Vec<u8>,
 }
@@ -174,7 +175,7 @@ impl Tcp {
                 continue;
             };
             let side = side_of(peer);
-            match self.conns.admit(now, peer, side, Origin::Accepted) {
+            match self.conns.admit(now, peer.into(), side, Origin::Accepted) {
                 Ok(id) => {
                     if registry
                         .register(
@@ -317,8 +318,8 @@ impl Tcp {
     ) -> bool {
         let existing = self
             .conns
-            .find(to, side)
-            .or_else(|| or_else.and_then(|a| self.conns.find(a, side)));
+            .find(to.into(), side)
+            .or_else(|| or_else.and_then(|a| self.conns.find(a.into(), side)));
         let id = match existing {
             Some(id) => id,
             None => {
@@ -327,7 +328,7 @@ impl Tcp {
                     Some(id) => id,
                     None => {
                         self.unsent.push(Unsent {
-                            peer: to,
+                            peer: to.into(),
                             side,
                             bytes: bytes.to_vec(),
                         });
@@ -340,7 +341,7 @@ impl Tcp {
             // Nothing of this message went out: it is handed back like
             // those of a connection that never came up.
             self.unsent.push(Unsent {
-                peer: to,
+                peer: to.into(),
                 side,
                 bytes: bytes.to_vec(),
             });
@@ -358,7 +359,7 @@ impl Tcp {
         side: Side,
         stats: &mut Stats,
     ) -> Option<ConnId> {
-        let id = match self.conns.admit(now, to, side, Origin::Opened) {
+        let id = match self.conns.admit(now, to.into(), side, Origin::Opened) {
             Ok(id) => id,
             Err(why) => {
                 stats.bump("tcp", why.as_str());
@@ -614,7 +615,10 @@ mod tests {
         // message that did not fit is handed back whole, to be answered.
         let unsent = tcp.take_unsent();
         assert_eq!(unsent.len(), 1);
-        assert_eq!((unsent[0].peer, &unsent[0].bytes[..]), (peer, &msg[..]));
+        assert_eq!(
+            (unsent[0].peer, &unsent[0].bytes[..]),
+            (peer.into(), &msg[..])
+        );
         drop(client);
     }
 
@@ -653,7 +657,7 @@ mod tests {
         let unsent: Vec<u8> = tcp
             .take_unsent()
             .into_iter()
-            .inspect(|u| assert_eq!((u.peer, u.side), (to, Side::Wan)))
+            .inspect(|u| assert_eq!((u.peer, u.side), (to.into(), Side::Wan)))
             .flat_map(|u| u.bytes)
             .collect();
         assert_eq!(unsent, b"OPTIONS oneOPTIONS two");

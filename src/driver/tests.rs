@@ -33,10 +33,13 @@ fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
     assert_eq!(router.side(0, a("10.77.1.2:5060")), Side::Wan);
     // One interface for both sides: the address decides.
     let mut nets = heapless::Vec::new();
-    nets.push(crate::config::Net4 {
-        addr: Ipv4Addr::new(10, 77, 1, 1),
-        prefix: 24,
-    })
+    nets.push(
+        crate::config::Net4 {
+            addr: Ipv4Addr::new(10, 77, 1, 1),
+            prefix: 24,
+        }
+        .into(),
+    )
     .unwrap();
     let host = Ingress {
         lan: Some(3),

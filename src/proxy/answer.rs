@@ -152,7 +152,7 @@ impl Sip<'_> {
             out.abandon();
             return;
         }
-        let ok = out.commit(Channel::Sip(src.transport), SocketAddr::V4(src.addr), len);
+        let ok = out.commit(Channel::Sip(src.transport), src.addr.to_std(), len);
         self.count_answer(code, ok);
     }
 }
@@ -214,7 +214,7 @@ pub(super) fn write_answer(
         out.abandon();
         return false;
     }
-    out.commit(Channel::Sip(src.transport), SocketAddr::V4(src.addr), len)
+    out.commit(Channel::Sip(src.transport), src.addr.to_std(), len)
 }
 
 pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

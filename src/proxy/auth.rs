@@ -170,7 +170,7 @@ impl Sip<'_> {
         if self.p.auth.is_none() && self.p.blacklist.is_none() {
             return true;
         }
-        let ip = *src.addr.ip();
+        let ip = src.source();
         let client = client_key(&self.key, msg);
         if let Some(b) = self.p.blacklist.as_mut() {
             if b.check(now, ip, client) == Standing::Blocked {
@@ -269,7 +269,7 @@ impl Sip<'_> {
     pub(super) fn register_outcome(
         &mut self,
         now: Instant,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         msg: &Message<'_>,
         code: u16,
         flags: u8,
@@ -281,11 +281,12 @@ impl Sip<'_> {
         let Some(b) = self.p.blacklist.as_mut() else {
             return;
         };
+        let host = SourceKey::of(ip);
         if (200..300).contains(&code) {
-            b.succeeded(ip, client);
+            b.succeeded(host, client);
         } else if (400..500).contains(&code) && flags & branch::FLAG_CREDENTIALS != 0 {
             self.stats.bump("blacklist", "provider-refused");
-            if b.failed(now, ip, client) {
+            if b.failed(now, host, client) {
                 self.stats.bump("blacklist", "blocked");
                 log::warn!(
                     "{ip}: blocked after {} failed registrations (plugin_blacklist)",

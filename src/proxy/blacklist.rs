@@ -1,9 +1,10 @@
 //! siproxd's `plugin_blacklist`, in memory: a LAN client that fails
 //! authentication `hitcount` times is refused for `duration` seconds.
 //!
-//! What counts as a failure, per client (its source address and the user
-//! its From names, as siproxd keys it: one phone with a wrong password does
-//! not block the other accounts of the same PBX):
+//! What counts as a failure, per client (its source address, an IPv6
+//! source by its /64 ([`SourceKey`]), and the user its From names, as
+//! siproxd keys it: one phone with a wrong password does not block the
+//! other accounts of the same PBX):
 //! * sipnat's own digest check failing (wrong password, unknown user) when
 //!   `proxy_auth_realm` is set;
 //! * a 4xx from the provider to a REGISTER that carried credentials
@@ -30,7 +31,7 @@
 //! authenticated by sipnat) or at in-dialog requests.
 
 use crate::limits::{MAX_BLACKLIST, MAX_BLACKLIST_PER_HOST};
-use std::net::Ipv4Addr;
+use crate::net::SourceKey;
 use std::time::{Duration, Instant};
 
 /// The blacklist's settings (siproxd's `plugin_blacklist_*`).
@@ -43,7 +44,7 @@ pub struct Policy {
 }
 
 struct Entry {
-    ip: Ipv4Addr,
+    ip: SourceKey,
     user: u64,
     failures: u32,
     last: Instant,
@@ -88,7 +89,7 @@ impl Blacklist {
 
     /// Is the client (`ip`, `user`: a key of its From user) blocked now?
     /// An entry whose block has run out is forgotten.
-    pub fn check(&mut self, now: Instant, ip: Ipv4Addr, user: u64) -> Standing {
+    pub fn check(&mut self, now: Instant, ip: SourceKey, user: u64) -> Standing {
         let Some(i) = self
             .entries
             .iter()
@@ -109,7 +110,7 @@ impl Blacklist {
 
     /// A failed authentication. Returns true when this failure blocks the
     /// client.
-    pub fn failed(&mut self, now: Instant, ip: Ipv4Addr, user: u64) -> bool {
+    pub fn failed(&mut self, now: Instant, ip: SourceKey, user: u64) -> bool {
         let i = match self
             .entries
             .iter()
@@ -131,7 +132,7 @@ impl Blacklist {
     }
 
     /// A success: the client's failures are forgotten.
-    pub fn succeeded(&mut self, ip: Ipv4Addr, user: u64) {
+    pub fn succeeded(&mut self, ip: SourceKey, user: u64) {
         if let Some(i) = self
             .entries
             .iter()
@@ -144,7 +145,7 @@ impl Blacklist {
     /// A slot for a new entry of `ip` (pushed, with no failures yet), or
     /// `None` when `ip` already holds its share and none of its own entries
     /// can go.
-    fn make_room(&mut self, now: Instant, ip: Ipv4Addr, user: u64) -> Option<usize> {
+    fn make_room(&mut self, now: Instant, ip: SourceKey, user: u64) -> Option<usize> {
         let own = self.entries.iter().filter(|e| e.ip == ip).count();
         let victim = if own >= MAX_BLACKLIST_PER_HOST {
             // The host's own oldest entry that is not blocking (it may
@@ -213,7 +214,9 @@ mod tests {
         }
     }
 
-    const PHONE: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 2);
+    use std::net::Ipv4Addr;
+
+    const PHONE: SourceKey = SourceKey::V4(Ipv4Addr::new(10, 77, 1, 2));
 
     #[test]
     fn blocks_after_hitcount_and_forgets_after_duration() {
@@ -259,7 +262,7 @@ mod tests {
         for _ in 0..3 {
             b.failed(t, PHONE, 7);
         }
-        let sprayer = Ipv4Addr::new(10, 77, 1, 66);
+        let sprayer = SourceKey::V4(Ipv4Addr::new(10, 77, 1, 66));
         for user in 0..1000 {
             b.failed(t + Duration::from_millis(user), sprayer, user);
         }
@@ -269,12 +272,26 @@ mod tests {
             for user in 0..4 {
                 b.failed(
                     t + Duration::from_secs(1),
-                    Ipv4Addr::new(10, 77, 2, host),
+                    SourceKey::V4(Ipv4Addr::new(10, 77, 2, host)),
                     user,
                 );
             }
         }
         assert_eq!(b.len(), MAX_BLACKLIST);
         assert_eq!(b.check(t, PHONE, 7), Standing::Blocked, "the block stays");
+    }
+
+    /// An IPv6 client is its /64: a new privacy address (RFC 8981) does
+    /// not start it afresh.
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let mut b = Blacklist::new(policy());
+        let t = Instant::now();
+        let at = |s: &str| SourceKey::of(s.parse().unwrap());
+        for i in 1..=3 {
+            b.failed(t, at(&format!("2001:db8:0:1::{i}")), 1);
+        }
+        assert_eq!(b.check(t, at("2001:db8:0:1:abcd::1"), 1), Standing::Blocked);
+        assert_eq!(b.check(t, at("2001:db8:0:2::1"), 1), Standing::Allowed);
     }
 }

@@ -106,7 +106,8 @@ impl Opened {
 /// Seal `vias` (each a Via value) and the answer address into branch text
 /// (without the `z9hG4bKsn` prefix, starting with [`SEALED_MARK`]) in `out`;
 /// returns its length, or `None` when the values are too long (or contain a
-/// line break, which a parsed header value cannot).
+/// line break, which a parsed header value cannot), or the answer address
+/// is not IPv4 (the only family this format holds).
 pub fn seal<'a>(
     key: &Key,
     reply: Peer,
@@ -123,7 +124,7 @@ pub fn seal<'a>(
         *n = end;
         Some(())
     };
-    put(&reply.addr.ip().octets(), &mut n)?;
+    put(&reply.addr.v4()?.ip().octets(), &mut n)?;
     put(&reply.addr.port().to_be_bytes(), &mut n)?;
     put(
         &[
@@ -192,7 +193,7 @@ pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
     core::str::from_utf8(&vias).ok()?;
     Some(Opened {
         reply: Peer {
-            addr: SocketAddrV4::new(ip, port),
+            addr: SocketAddrV4::new(ip, port).into(),
             side,
             transport,
         },
@@ -287,7 +288,7 @@ mod tests {
 
     fn lan(addr: SocketAddrV4) -> Peer {
         Peer {
-            addr,
+            addr: addr.into(),
             side: Side::Lan,
             transport: Transport::Udp,
         }

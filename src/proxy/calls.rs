@@ -48,6 +48,13 @@ impl Sip<'_> {
         let Some(our_addr) = self.our_ip(dest_side) else {
             return Err(MediaError::Full);
         };
+        // The relay and SDP are IPv4 only until their stages of issue 14:
+        // anything else is refused as an SDP sipnat cannot rewrite.
+        let (IpAddr::V4(our_addr), Some(src4), Some(dest4)) =
+            (our_addr, src.addr.v4(), dest.addr.v4())
+        else {
+            return Err(MediaError::Sdp(crate::sdp::SdpError::AddrType));
+        };
         let name_addr = |h: HeaderName| msg.header(h).and_then(|v| NameAddr::parse(v.value).ok());
         let tag_of = |h: HeaderName| name_addr(h).and_then(|na| na.tag()).unwrap_or("");
         let uri_of = |h: HeaderName| name_addr(h).map(|na| na.uri_str).unwrap_or("");
@@ -62,17 +69,21 @@ impl Sip<'_> {
             from_uri: uri_of(HeaderName::From),
             to_uri: uri_of(HeaderName::To),
             is_request: msg.is_request(),
-            signalling_ip: *src.addr.ip(),
+            signalling_ip: *src4.ip(),
             wan: src.side == Side::Wan,
             call_id: self.call_id_key(msg),
-            public: self.public_ip(),
+            public: self.public.or(self.addrs.wan),
             // The dialog's creator: a request's source, or where a
             // response goes (the request came from there).
             origin: {
-                let o = if msg.is_request() { src } else { dest };
+                let (o, o4) = if msg.is_request() {
+                    (src, src4)
+                } else {
+                    (dest, dest4)
+                };
                 media::Origin {
                     wan: o.side == Side::Wan,
-                    ip: *o.addr.ip(),
+                    ip: *o4.ip(),
                 }
             },
         };

@@ -41,9 +41,10 @@ fn put_params_with_transport(w: &mut Buf<'_>, params: &str, new: Option<&str>) {
 impl Proxy {
     /// The LAN address, port and flags a masqueraded contact's token holds:
     /// only a token sipnat made, and never loopback or the router.
-    pub(super) fn open_contact_token(&self, uri: &Uri<'_>) -> Option<(Ipv4Addr, u16, u8)> {
+    pub(super) fn open_contact_token(&self, uri: &Uri<'_>) -> Option<(IpAddr, u16, u8)> {
         let tok = uri.param(CONTACT_TOKEN_PARAM)??;
         let (ip, port, flags) = self.key.open(tok.as_bytes())?;
+        let ip = IpAddr::V4(ip);
         (self.is_lan(ip) && !ip.is_loopback() && !self.is_our_ip(ip)).then_some((ip, port, flags))
     }
 
@@ -64,7 +65,7 @@ impl Proxy {
             }
             w.put(b"@");
         }
-        mask::put_ip(&mut w, ip);
+        w.put_host(ip);
         if port != 0 {
             w.put(b":");
             w.put_u32(u32::from(port));
@@ -159,7 +160,7 @@ impl Proxy {
     /// A `sip:` URI naming a LAN host, which [`Proxy::put_masqueraded_uri`]
     /// can write (sipnat's public address known).
     pub(super) fn masqueradable(&self, uri: &Uri<'_>) -> bool {
-        matches!(uri.host, Host::Ipv4(ip) if self.is_lan(ip))
+        matches!(uri.host, Host::Ipv4(ip) if self.is_lan(IpAddr::V4(ip)))
             && uri.is_sip()
             && self.public_ip().is_some()
     }
@@ -182,7 +183,7 @@ impl Proxy {
             }
             w.put(b"@");
         }
-        mask::put_ip(w, public);
+        w.put_host(public);
         w.put(b":");
         w.put_u32(u32::from(self.cfg.sip_listen_port));
         // The transport the phone wrote, and the one the hop uses.

@@ -24,14 +24,14 @@ pub(super) struct Plan {
     /// The side the request came from.
     pub from: Side,
     /// sipnat's address on the hop's side (Via, Record-Route).
-    pub our_ip: Ipv4Addr,
+    pub our_ip: IpAddr,
     /// The hop may take TCP when the request is too large for UDP.
     pub may_upgrade: bool,
     /// A phone's own Contact address: over TCP, where a connection is
     /// opened when the one `hop` names (the phone's, which it registered
     /// or called on) is gone (RFC 3261 §18.1.1, §18.2.2 step 3: a new
     /// connection goes to the address the URI names).
-    pub or_else: Option<SocketAddrV4>,
+    pub or_else: Option<Addr>,
 }
 
 impl Sip<'_> {
@@ -105,7 +105,7 @@ impl Sip<'_> {
         // siproxd's fix_bogus_via: for the listed networks the Via's port
         // is not believed either.
         let bogus =
-            self.cfg.fix_bogus_via && self.cfg.fix_bogus_via_networks.contains(*src.addr.ip());
+            self.cfg.fix_bogus_via && acl_has(&self.cfg.fix_bogus_via_networks, src.addr.ip());
         let reply = reply_peer(&req.top, src, bogus);
         // A REGISTER with credentials: its 4xx counts for the blacklist.
         let flags = if req.method == Method::Register
@@ -275,7 +275,7 @@ impl Sip<'_> {
         let or_else = plan.or_else.filter(|_| plan.hop.transport.is_stream());
         if out.commit_or(
             Channel::Sip(plan.hop.transport),
-            SocketAddr::V4(dest),
+            dest.to_std(),
             or_else,
             len,
         ) {
@@ -308,7 +308,7 @@ impl Sip<'_> {
                 let Some((addr, transport)) = self.next_hop(now, req, src.side)? else {
                     return Ok(None);
                 };
-                let side = self.side_of(*addr.ip());
+                let side = self.side_of(addr.ip());
                 // Every SIP element takes TCP (RFC 3261 §18); a phone on the
                 // LAN is only trusted to when it uses TCP itself.
                 let hop = Peer {
@@ -320,11 +320,16 @@ impl Sip<'_> {
             }
         };
         let dest = hop.addr;
-        if !usable_destination(*dest.ip()) {
+        // IPv6 is refused until sipnat speaks it (issue 14): a phone's
+        // binding could name one only from a registration file.
+        if dest.family() != Family::V4 {
+            return Err(ans(503, "Service Unavailable (IPv6 destination)"));
+        }
+        if !usable_destination(dest.ip()) {
             self.stats.bump("route", "bad-destination");
             return Err(ans(403, "Forbidden (destination)"));
         }
-        if self.is_our_ip(*dest.ip()) && dest.port() == self.cfg.sip_listen_port {
+        if self.is_our_ip(dest.ip()) && dest.port() == self.cfg.sip_listen_port {
             return Err(ans(482, "Loop Detected"));
         }
         // What comes from the WAN goes to a phone on the LAN, never to the
@@ -342,15 +347,15 @@ impl Sip<'_> {
             .as_deref()
             .and_then(|r| Uri::parse(r).ok())
             .and_then(|u| match u.host {
-                Host::Ipv4(ip) => Some(SocketAddrV4::new(ip, u.port.unwrap_or(5060))),
+                Host::Ipv4(ip) => Some(Addr::V4(SocketAddrV4::new(ip, u.port.unwrap_or(5060)))),
                 _ => None,
             })
             .filter(|a| {
                 *a != dest
-                    && usable_destination(*a.ip())
+                    && usable_destination(a.ip())
                     && !a.ip().is_loopback()
-                    && !self.is_our_ip(*a.ip())
-                    && self.side_of(*a.ip()) == Side::Lan
+                    && !self.is_our_ip(a.ip())
+                    && self.side_of(a.ip()) == Side::Lan
             });
         Ok(Some(Plan {
             hop,
@@ -376,7 +381,7 @@ impl Sip<'_> {
         now: Instant,
         req: &Request<'_>,
         side: Side,
-    ) -> Result<Option<(SocketAddrV4, Transport)>, Answer> {
+    ) -> Result<Option<(Addr, Transport)>, Answer> {
         let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
         let target: (Option<Ipv4Addr>, Option<u16>);
         let mut transport = Transport::Udp;
@@ -401,7 +406,7 @@ impl Sip<'_> {
             target = host_target(&ruri.host, ruri.port, &mut name)?;
         }
         let addr = match target {
-            (Some(ip), port) => SocketAddrV4::new(ip, port.unwrap_or(5060)),
+            (Some(ip), port) => Addr::V4(SocketAddrV4::new(ip, port.unwrap_or(5060))),
             (None, port) => match self.lookup(now, &name, port, transport, side)? {
                 Some(a) => a,
                 None => return Ok(None),
@@ -417,9 +422,9 @@ impl Sip<'_> {
         port: Option<u16>,
         transport: Transport,
         side: Side,
-    ) -> Result<Option<SocketAddrV4>, Answer> {
+    ) -> Result<Option<Addr>, Answer> {
         match self.dns.resolve(now, name, port, transport, side) {
-            Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(a)),
+            Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(Addr::V4(a))),
             Lookup::Ready(SocketAddr::V6(_)) => {
                 Err(ans(503, "Service Unavailable (IPv6 destination)"))
             }
@@ -459,9 +464,16 @@ impl Proxy {
     }
 }
 
-/// An address a datagram may be sent to.
-pub(super) fn usable_destination(ip: Ipv4Addr) -> bool {
-    !(ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] == 0)
+/// An address a datagram may be sent to: not unspecified, broadcast,
+/// multicast or in 0.0.0.0/8 (RFC 1122 §3.2.1.3). IPv6: not unspecified
+/// or multicast (RFC 4291 §2.5.2, §2.7).
+pub(super) fn usable_destination(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            !(ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] == 0)
+        }
+        IpAddr::V6(ip) => !(ip.is_unspecified() || ip.is_multicast()),
+    }
 }
 
 /// A host of a URI as (literal address, port) or a name copied into `name`.
@@ -504,7 +516,7 @@ pub(super) fn reply_peer(top: &Via<'_>, src: Peer, bogus_via: bool) -> Peer {
     let addr = match top.rport() {
         _ if src.transport.is_stream() || bogus_via => src.addr,
         Some(_) => src.addr,
-        None => SocketAddrV4::new(*src.addr.ip(), top.port.unwrap_or(5060)),
+        None => src.addr.with_port(top.port.unwrap_or(5060)),
     };
     Peer { addr, ..src }
 }

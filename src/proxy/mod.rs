@@ -111,11 +111,12 @@ use write::*;
 
 pub use crate::output::{Buf, Channel, Outbox, Transmit};
 
-use crate::config::{Access, Config, Net4};
+use crate::config::{Access, Acl, Config, Net4};
 use crate::dns::{Lookup, QueryHandle, Resolver, Watch};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
 };
+use crate::net::{Addr, Family, Net, SourceKey};
 use crate::relay::Relay;
 use crate::sip::{
     ContactValue, Header, HeaderName, Host, Message, Method, NameAddr, StartLine, Uri, Via,
@@ -126,7 +127,7 @@ use crate::transport::Transport;
 use keyed::Key;
 use media::{Author, Media, MediaError};
 use registry::{Registry, UriString, aor_key};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 /// RFC 3261 §8.1.1.7: the branch of every RFC 3261 request starts with this.
@@ -154,9 +155,17 @@ pub use crate::side::Side;
 /// arrived on (the arrival interface, never the address: [`crate::side`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
-    pub addr: SocketAddrV4,
+    pub addr: Addr,
     pub side: Side,
     pub transport: Transport,
+}
+
+impl Peer {
+    /// The unit the per-source quotas count it in: its IPv4 address, or
+    /// its IPv6 /64 ([`SourceKey`]).
+    pub fn source(&self) -> SourceKey {
+        SourceKey::of(self.addr.ip())
+    }
 }
 
 impl std::fmt::Display for Peer {
@@ -175,10 +184,43 @@ impl std::fmt::Display for Peer {
 /// them, so a new PPPoE address is followed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addresses {
-    /// Networks of the LAN interface; the first address is sipnat's LAN address.
-    pub lan: heapless::Vec<Net4, 4>,
+    /// Networks of the LAN interface; the address of the first IPv4 one is
+    /// sipnat's LAN address ([`Addresses::lan_v4`]). IPv4 only until the
+    /// driver reads IPv6 addresses (issue 14).
+    pub lan: heapless::Vec<Net, 8>,
     /// Address of the WAN interface.
     pub wan: Option<Ipv4Addr>,
+    /// The WAN interface's global IPv6 address (none until the driver
+    /// reads IPv6 addresses, issue 14).
+    pub wan6: Option<Ipv6Addr>,
+}
+
+impl Addresses {
+    /// sipnat's IPv4 address on the LAN: the first IPv4 network's.
+    pub fn lan_v4(&self) -> Option<Ipv4Addr> {
+        self.lan.iter().find_map(|n| match n {
+            Net::V4(n) => Some(n.addr),
+            Net::V6(_) => None,
+        })
+    }
+}
+
+/// The address of a network as it was written (the router's own address
+/// in it, for the networks of an interface).
+fn net_ip(n: &Net) -> IpAddr {
+    match n {
+        Net::V4(n) => IpAddr::V4(n.addr),
+        Net::V6(n) => IpAddr::V6(n.addr),
+    }
+}
+
+/// Does access list `acl` name `ip`? The lists hold IPv4 networks only
+/// until they learn IPv6 (issue 14): an IPv6 address is in none.
+fn acl_has(acl: &Acl, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => acl.contains(v4),
+        IpAddr::V6(_) => false,
+    }
 }
 
 /// How header text is treated on its way through.
@@ -338,7 +380,7 @@ impl Proxy {
             used: false,
             pass: 0,
             from: Peer {
-                addr: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                addr: Addr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
                 side: Side::Lan,
                 transport: Transport::Udp,
             },
@@ -382,12 +424,16 @@ impl Proxy {
     }
 
     /// The router's own addresses on the WAN side (the interface's and
-    /// `host_outbound`'s).
-    pub fn own_wan_addresses(&self) -> heapless::Vec<Ipv4Addr, 2> {
-        [self.addrs.wan, self.public]
-            .into_iter()
-            .flatten()
-            .collect()
+    /// `host_outbound`'s, and the interface's IPv6 one).
+    pub fn own_wan_addresses(&self) -> heapless::Vec<IpAddr, 4> {
+        [
+            self.addrs.wan.map(IpAddr::V4),
+            self.public.map(IpAddr::V4),
+            self.addrs.wan6.map(IpAddr::V6),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Swap in a new, checked configuration (SIGHUP). Registrations,
@@ -487,11 +533,11 @@ impl Proxy {
         Ok(n)
     }
 
-    fn is_lan(&self, ip: Ipv4Addr) -> bool {
+    fn is_lan(&self, ip: IpAddr) -> bool {
         ip.is_loopback() || self.addrs.lan.iter().any(|n| n.contains(ip))
     }
 
-    fn side_of(&self, ip: Ipv4Addr) -> Side {
+    fn side_of(&self, ip: IpAddr) -> Side {
         if self.is_lan(ip) {
             Side::Lan
         } else {
@@ -499,33 +545,33 @@ impl Proxy {
         }
     }
 
-    fn lan_ip(&self) -> Option<Ipv4Addr> {
-        self.addrs.lan.first().map(|n| n.addr)
+    fn lan_ip(&self) -> Option<IpAddr> {
+        self.addrs.lan_v4().map(IpAddr::V4)
     }
 
-    fn public_ip(&self) -> Option<Ipv4Addr> {
-        self.public.or(self.addrs.wan)
+    fn public_ip(&self) -> Option<IpAddr> {
+        self.public.or(self.addrs.wan).map(IpAddr::V4)
     }
 
     /// The address sipnat names on the WAN side: `host_outbound` (resolved),
     /// else what the STUN server said, else the WAN interface's.
-    pub fn public_address(&self) -> Option<Ipv4Addr> {
+    pub fn public_address(&self) -> Option<IpAddr> {
         self.public_ip()
     }
 
-    /// sipnat's address as seen from `side`.
-    fn our_ip(&self, side: Side) -> Option<Ipv4Addr> {
+    /// sipnat's address as seen from `side` (IPv4: the one family sipnat
+    /// speaks until issue 14's later stages).
+    fn our_ip(&self, side: Side) -> Option<IpAddr> {
         match side {
             Side::Lan => self.lan_ip(),
             Side::Wan => self.public_ip(),
         }
     }
 
-    fn is_our_ip(&self, ip: Ipv4Addr) -> bool {
+    fn is_our_ip(&self, ip: IpAddr) -> bool {
         ip.is_loopback()
-            || self.addrs.lan.iter().any(|n| n.addr == ip)
-            || Some(ip) == self.addrs.wan
-            || Some(ip) == self.public
+            || self.addrs.lan.iter().any(|n| net_ip(n) == ip)
+            || self.own_wan_addresses().contains(&ip)
     }
 
     /// Does this host[:port] name sipnat?
@@ -534,7 +580,7 @@ impl Proxy {
             return false;
         }
         match host {
-            Host::Ipv4(ip) => self.is_our_ip(*ip),
+            Host::Ipv4(ip) => self.is_our_ip(IpAddr::V4(*ip)),
             Host::Ipv6(_) => false,
             Host::Name(n) => self
                 .cfg
@@ -556,16 +602,36 @@ impl Proxy {
 impl Sip<'_> {
     /// What the access lists let `ip` do, with their host names as far as
     /// they have resolved ([`Config::access_with`]).
-    pub(crate) fn access(&self, ip: Ipv4Addr) -> Access {
-        self.cfg.access_with(ip, self.acl_names)
+    /// The lists hold IPv4 networks only until they learn IPv6 (issue 14):
+    /// an IPv6 source may do nothing (none reaches here yet).
+    pub(crate) fn access(&self, ip: IpAddr) -> Access {
+        match ip {
+            IpAddr::V4(v4) => self.cfg.access_with(v4, self.acl_names),
+            IpAddr::V6(_) => Access {
+                sip: false,
+                register: false,
+            },
+        }
     }
 
     /// Tell the relay the LAN networks and the router's own addresses (its
     /// rules 0 and 7: never send WAN media to them, never latch them from
     /// the WAN).
     pub(crate) fn sync_relay_local(&mut self) {
-        let own = self.p.own_wan_addresses();
-        self.relay.set_local(&self.p.addrs.lan, &own);
+        // The relay knows IPv4 only (until its own stage of issue 14).
+        let lan: heapless::Vec<Net4, 8> = (self.p.addrs.lan.iter())
+            .filter_map(|n| match n {
+                Net::V4(n) => Some(*n),
+                Net::V6(_) => None,
+            })
+            .collect();
+        let own: heapless::Vec<Ipv4Addr, 4> = (self.p.own_wan_addresses().iter())
+            .filter_map(|ip| match ip {
+                IpAddr::V4(v4) => Some(*v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        self.relay.set_local(&lan, &own);
     }
 
     /// Feed a datagram received on the SIP socket, from `from`, that arrived
@@ -581,7 +647,9 @@ impl Sip<'_> {
         out: &mut Outbox,
     ) {
         self.stats.bump("sip", "rx");
-        let SocketAddr::V4(addr) = from else {
+        // IPv6 is refused until sipnat speaks it (issue 14); a mapped
+        // IPv4 address is IPv4 (`Addr::from_std`).
+        let Some(addr) = Addr::from_std(from).filter(|a| a.family() == Family::V4) else {
             self.stats.bump("drop", "ipv6");
             return;
         };
@@ -594,7 +662,7 @@ impl Sip<'_> {
         // LAN, of loopback or of the router itself is forged (a router with
         // rp_filter 0 or 2 lets it in): anything sent back would reach the
         // LAN or the router. Dropped, counted, not answered.
-        if side == Side::Wan && (self.is_lan(*addr.ip()) || self.is_our_ip(*addr.ip())) {
+        if side == Side::Wan && (self.is_lan(addr.ip()) || self.is_our_ip(addr.ip())) {
             self.stats.bump("drop", "wan-forged-source");
             return;
         }
@@ -611,7 +679,7 @@ impl Sip<'_> {
             self.stats.bump("sip", "keepalive");
             return;
         }
-        if !self.access(*src.addr.ip()).sip {
+        if !self.access(src.addr.ip()).sip {
             self.stats.bump("drop", "acl");
             return;
         }

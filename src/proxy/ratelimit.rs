@@ -2,7 +2,8 @@
 //! (issue 9: a host on the internet must not be able to ring the phones, or
 //! take the relay ports, as fast as it can send).
 //!
-//! What it does: each WAN source IP has a bucket of [`INVITE_BURST`]
+//! What it does: each WAN source IP (an IPv6 one by its /64,
+//! [`SourceKey`]) has a bucket of [`INVITE_BURST`]
 //! tokens, refilled by one every [`INVITE_REFILL`]. A dialog-creating
 //! INVITE (no To tag) from the WAN takes one; with none left it is refused
 //! (the proxy answers `503 Service Unavailable` with `Retry-After`, RFC 3261
@@ -23,7 +24,7 @@
 //! limited), at requests other than INVITE, or at TCP.
 
 use crate::limits::MAX_RATE_SOURCES;
-use std::net::Ipv4Addr;
+use crate::net::SourceKey;
 use std::time::{Duration, Instant};
 
 /// New calls a WAN source may start at once.
@@ -37,7 +38,7 @@ pub const RECENT: usize = 4;
 const MILLI: u64 = 1000;
 
 struct Bucket {
-    ip: Ipv4Addr,
+    ip: SourceKey,
     /// Tokens × [`MILLI`].
     milli: u64,
     at: Instant,
@@ -70,7 +71,7 @@ impl InviteLimiter {
 
     /// May `ip` start the call `call` (a key of its Call-ID) now? Takes a
     /// token when it may and the call is not one it was admitted recently.
-    pub fn admit(&mut self, now: Instant, ip: Ipv4Addr, call: u64) -> bool {
+    pub fn admit(&mut self, now: Instant, ip: SourceKey, call: u64) -> bool {
         let i = match self.buckets.iter().position(|b| b.ip == ip) {
             Some(i) => i,
             None => {
@@ -134,8 +135,14 @@ impl InviteLimiter {
 mod tests {
     use super::*;
 
-    fn ip(n: u32) -> Ipv4Addr {
-        Ipv4Addr::from(0xc633_6400 + n) // 198.51.100.n
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn ip(n: u32) -> SourceKey {
+        SourceKey::V4(Ipv4Addr::from(0xc633_6400 + n)) // 198.51.100.n
+    }
+
+    fn v6(s: &str) -> SourceKey {
+        SourceKey::of(s.parse::<IpAddr>().unwrap())
     }
 
     #[test]
@@ -181,5 +188,19 @@ mod tests {
         assert!(l.admit(now, ip(500), 1));
         assert_eq!(l.len(), MAX_RATE_SOURCES);
         assert!(!l.admit(now, ip(1), 100));
+    }
+
+    /// An IPv6 source is its /64: a host rotating its privacy addresses
+    /// (RFC 8981) stays in one bucket.
+    #[test]
+    fn an_ipv6_source_is_its_64() {
+        let now = Instant::now();
+        let mut l = InviteLimiter::new();
+        for call in 0..u64::from(INVITE_BURST) {
+            let a = format!("2001:db8:0:1::{:x}", call + 1);
+            assert!(l.admit(now, v6(&a), call + 1));
+        }
+        assert!(!l.admit(now, v6("2001:db8:0:1:abcd::9"), 99));
+        assert!(l.admit(now, v6("2001:db8:0:2::1"), 1), "another /64");
     }
 }

@@ -42,8 +42,8 @@ impl Sip<'_> {
         }
         // First pass: refuse the whole request if a new binding does not fit,
         // in the host's share or in the table.
-        let new = self.new_bindings(msg, &aor, *src.addr.ip(), Some(default));
-        if self.regs.over_host_quota(*src.addr.ip(), new) {
+        let new = self.new_bindings(msg, &aor, src.source(), Some(default));
+        if self.regs.over_host_quota(src.source(), new) {
             return self.refuse_host_quota(src, msg, out);
         }
         for v in msg.values(HeaderName::Contact) {
@@ -88,13 +88,13 @@ impl Sip<'_> {
     }
 
     /// How many of a REGISTER's Contacts would be bindings its source host
-    /// does not hold yet. With `default` (sipnat as the registrar) a Contact
+    /// (`host`: its address, or its IPv6 /64) does not hold yet. With `default` (sipnat as the registrar) a Contact
     /// that removes its binding (expires 0) is not counted.
     pub(super) fn new_bindings(
         &self,
         msg: &Message<'_>,
         aor: &str,
-        ip: Ipv4Addr,
+        host: SourceKey,
         default: Option<u32>,
     ) -> usize {
         msg.values(HeaderName::Contact)
@@ -103,7 +103,7 @@ impl Sip<'_> {
                 _ => None,
             })
             .filter(|na| default.is_none_or(|d| contact_expires(na, d) > 0))
-            .filter(|na| self.regs.is_new_for(aor, na.uri_str, ip))
+            .filter(|na| self.regs.is_new_for(aor, na.uri_str, host))
             .count()
     }
 
@@ -153,8 +153,8 @@ impl Sip<'_> {
             .and_then(|h| NameAddr::parse(h.value).ok())
             .and_then(|na| aor_key(na.uri.user, na.uri.host_str))
             .ok_or(ans(400, "Bad To"))?;
-        let new = self.new_bindings(msg, &aor, *src.addr.ip(), None);
-        if self.regs.over_host_quota(*src.addr.ip(), new) {
+        let new = self.new_bindings(msg, &aor, src.source(), None);
+        if self.regs.over_host_quota(src.source(), new) {
             self.stats.bump("quota", "registrations-per-host");
             return Err(HOST_QUOTA_ANSWER);
         }
@@ -179,12 +179,7 @@ impl Sip<'_> {
 
     /// A 2xx to a REGISTER we forwarded: confirm the bindings the registrar
     /// lists with its expiry; drop this phone's bindings it no longer lists.
-    pub(super) fn confirm_registration(
-        &mut self,
-        now: Instant,
-        msg: &Message<'_>,
-        phone: SocketAddrV4,
-    ) {
+    pub(super) fn confirm_registration(&mut self, now: Instant, msg: &Message<'_>, phone: Addr) {
         // The registrar's To is the WAN's view (masked_host for mask_host).
         let Some(aor) = msg
             .header(HeaderName::To)

@@ -11,8 +11,9 @@
 //!
 //! Capacity is [`MAX_REGISTRATIONS`]; a *new* binding that does not fit is
 //! refused (the caller answers 503) and no binding is ever evicted. Entries
-//! leave only by expiry or de-registration. One source host may hold at
-//! most [`MAX_REGISTRATIONS_PER_HOST`] of them ([`Registry::over_host_quota`]),
+//! leave only by expiry or de-registration. One source host (an IPv4
+//! address, or an IPv6 /64: [`SourceKey`]) may hold at most
+//! [`MAX_REGISTRATIONS_PER_HOST`] of them ([`Registry::over_host_quota`]),
 //! so no single host can fill the table for the others.
 //!
 //! The table persists as text ([`Registry::write_text`], [`Registry::read_text`])
@@ -21,11 +22,11 @@
 
 use super::Peer;
 use crate::limits::{MAX_REGISTRATIONS, MAX_REGISTRATIONS_PER_HOST, MAX_STORED_URI};
+use crate::net::{Addr, SourceKey};
 use crate::side::Side;
 use crate::transport::Transport;
 use core::fmt::Write as _;
 use heapless::String;
-use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 pub type UriString = String<MAX_STORED_URI>;
@@ -38,7 +39,7 @@ pub struct Registration {
     pub contact: UriString,
     /// Where requests for this phone are sent: the source address of its
     /// REGISTER (RFC 3581 symmetric response routing, NAT-safe)...
-    pub addr: SocketAddrV4,
+    pub addr: Addr,
     /// ...and the transport it came over (over TCP, its connection).
     pub transport: Transport,
     pub expires_at: Instant,
@@ -147,25 +148,26 @@ impl Registry {
                 .any(|r| r.aor == aor && r.contact == contact)
     }
 
-    /// Bindings (pending ones included) whose phone sends from `ip`.
-    pub fn count_ip(&self, ip: std::net::Ipv4Addr) -> usize {
-        self.slots.iter().filter(|r| r.addr.ip() == &ip).count()
+    /// Bindings (pending ones included) whose phone sends from `host` (an
+    /// IPv4 address, or an IPv6 /64).
+    pub fn count_ip(&self, host: SourceKey) -> usize {
+        self.slots.iter().filter(|r| held_by(r, host)).count()
     }
 
-    /// Would (aor, contact) be a binding `ip` does not hold yet? A refresh of
-    /// one it holds is not new; a binding that moves to `ip` from another
-    /// address is.
-    pub fn is_new_for(&self, aor: &str, contact: &str, ip: std::net::Ipv4Addr) -> bool {
+    /// Would (aor, contact) be a binding `host` does not hold yet? A refresh
+    /// of one it holds is not new; a binding that moves to `host` from
+    /// another is.
+    pub fn is_new_for(&self, aor: &str, contact: &str, host: SourceKey) -> bool {
         !self
             .slots
             .iter()
-            .any(|r| r.aor == aor && r.contact == contact && r.addr.ip() == &ip)
+            .any(|r| r.aor == aor && r.contact == contact && held_by(r, host))
     }
 
-    /// Would `new` more bindings from `ip` take it past its share of the
+    /// Would `new` more bindings from `host` take it past its share of the
     /// table ([`MAX_REGISTRATIONS_PER_HOST`])?
-    pub fn over_host_quota(&self, ip: std::net::Ipv4Addr, new: usize) -> bool {
-        new > 0 && self.count_ip(ip) + new > MAX_REGISTRATIONS_PER_HOST
+    pub fn over_host_quota(&self, host: SourceKey, new: usize) -> bool {
+        new > 0 && self.count_ip(host) + new > MAX_REGISTRATIONS_PER_HOST
     }
 
     /// Confirm (aor, contact) with a registrar's expiry.
@@ -222,13 +224,14 @@ impl Registry {
     }
 
     /// A binding whose phone sends from this address.
-    pub fn by_addr(&self, addr: SocketAddrV4) -> Option<&Registration> {
+    pub fn by_addr(&self, addr: Addr) -> Option<&Registration> {
         self.slots.iter().find(|r| r.addr == addr)
     }
 
-    /// Is some phone at this IP registered (any port)?
-    pub fn has_ip(&self, ip: std::net::Ipv4Addr) -> bool {
-        self.slots.iter().any(|r| r.addr.ip() == &ip)
+    /// Is some phone of this host (an IPv4 address, or an IPv6 /64)
+    /// registered (any port)?
+    pub fn has_ip(&self, host: SourceKey) -> bool {
+        self.slots.iter().any(|r| held_by(r, host))
     }
 
     /// Serialise the confirmed bindings. `unix_now` is the wall-clock time
@@ -330,18 +333,23 @@ impl Registry {
 /// not written by sipnat.
 pub const MAX_SAVED_EXPIRY: u64 = u32::MAX as u64;
 
+/// Does binding `r`'s phone send from `host`?
+fn held_by(r: &Registration, host: SourceKey) -> bool {
+    SourceKey::of(r.addr.ip()) == host
+}
+
 /// One checked line of a registration file, not yet in the table.
 struct Staged<'t> {
     aor: &'t str,
     contact: &'t str,
-    addr: SocketAddrV4,
+    addr: Addr,
     transport: Transport,
     expires_at: Instant,
     local: bool,
 }
 
-/// The fields after `reg`; `Ok(None)` for a binding that has expired or
-/// that this build cannot hold (IPv6).
+/// The fields after `reg`; `Ok(None)` for a binding that has expired or,
+/// without the `ipv6` feature, that this build cannot hold (IPv6).
 fn parse_reg<'t>(
     f: &mut impl Iterator<Item = &'t str>,
     now: Instant,
@@ -352,13 +360,19 @@ fn parse_reg<'t>(
     let contact = stored_field(f.next())?;
     let addr = f.next().ok_or(BAD)?;
     // An IPv6 binding (`[v6]:port`), as a release with IPv6 writes it, is
-    // skipped, not an error: an error would drop the whole file with its
-    // key, and every token the providers hold with it (a downgrade).
+    // skipped by a build without IPv6, not an error: an error would drop
+    // the whole file with its key, and every token the providers hold with
+    // it (a downgrade). A build with IPv6 reads it (a mapped address as
+    // IPv4, one with a scope is malformed).
+    #[cfg(not(feature = "ipv6"))]
     if addr.starts_with('[') && addr.parse::<std::net::SocketAddrV6>().is_ok() {
         log::info!("registration file: skipped the IPv6 binding of {aor}");
         return Ok(None);
     }
-    let addr: SocketAddrV4 = addr.parse().map_err(|_| BAD)?;
+    #[cfg(feature = "ipv6")]
+    let addr: Addr = addr.parse().map_err(|_| BAD)?;
+    #[cfg(not(feature = "ipv6"))]
+    let addr = Addr::V4(addr.parse().map_err(|_| BAD)?);
     let exp: u64 = crate::num::parse(f.next().ok_or(BAD)?).ok_or(BAD)?;
     let local = match f.next() {
         Some("0") => false,

@@ -25,7 +25,7 @@ impl Sip<'_> {
         // A WAN source starts new calls at a bounded rate ([`ratelimit`]).
         if method == Method::Invite && req.to_tag.is_none() && src_side == Side::Wan && {
             let key = self.call_key(msg, Side::Wan, Side::Lan);
-            !self.p.invites.admit(now, *src.addr.ip(), key)
+            !self.p.invites.admit(now, src.source(), key)
         } {
             self.stats.bump("limit", "wan-invite-rate");
             return self.answer(src, msg, ans(503, "Service Unavailable (call rate)"), out);
@@ -36,7 +36,7 @@ impl Sip<'_> {
             if src_side == Side::Wan {
                 return self.answer(src, msg, ans(403, "Forbidden (registration from WAN)"), out);
             }
-            if !self.access(*src.addr.ip()).register {
+            if !self.access(src.addr.ip()).register {
                 self.stats.bump("drop", "acl-register");
                 return self.answer(src, msg, ans(403, "Forbidden (hosts_allow_reg)"), out);
             }
@@ -134,7 +134,7 @@ impl Proxy {
     /// A LAN sender may send out when one of its phones is registered here:
     /// by source address or by its From AOR (siproxd's rule).
     pub(super) fn known_lan_sender(&self, src: Peer, msg: &Message<'_>) -> bool {
-        if self.regs.has_ip(*src.addr.ip()) {
+        if self.regs.has_ip(src.source()) {
             return true;
         }
         msg.header(HeaderName::From)
@@ -155,12 +155,12 @@ impl Proxy {
     pub(super) fn phone_for(&self, ruri: &Uri<'_>, in_dialog: bool) -> Option<(Peer, UriString)> {
         if let Some(restored) = self.unmasquerade(ruri) {
             let (ip, port, _) = self.open_contact_token(ruri)?;
-            let addr = SocketAddrV4::new(ip, if port == 0 { 5060 } else { port });
+            let addr = Addr::new(ip, if port == 0 { 5060 } else { port });
             let names_it = |r: &&registry::Registration| {
                 r.confirmed
                     && (r.contact == restored
                         || Uri::parse(&r.contact)
-                            .is_ok_and(|u| u.host == Host::Ipv4(ip) && u.port.unwrap_or(0) == port))
+                            .is_ok_and(|u| u.host.ip() == Some(ip) && u.port.unwrap_or(0) == port))
             };
             // Prefer the address the phone registered from (NAT-safe).
             return match self.regs.iter().find(names_it) {

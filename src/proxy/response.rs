@@ -82,7 +82,7 @@ impl Sip<'_> {
         }
         let dest = sealed.reply;
         let dest_side = dest.side;
-        if !usable_destination(*dest.addr.ip()) {
+        if !usable_destination(dest.addr.ip()) {
             return self.stats.bump("drop", "response-bad-destination");
         }
         let mode = Proxy::mode(src_side, dest_side);
@@ -92,7 +92,7 @@ impl Sip<'_> {
             self.confirm_registration(now, msg, dest.addr);
         }
         if cseq_method == Some(Method::Register) && dest_side == Side::Lan {
-            self.register_outcome(now, *dest.addr.ip(), msg, code, sealed.flags);
+            self.register_outcome(now, dest.addr.ip(), msg, code, sealed.flags);
         }
 
         // Media: a 1xx/2xx answer (or late offer) to INVITE, PRACK or UPDATE.
@@ -150,7 +150,7 @@ impl Sip<'_> {
             out.abandon();
             return self.stats.bump("drop", "too-large-after-rewrite");
         };
-        if out.commit(Channel::Sip(dest.transport), SocketAddr::V4(dest.addr), len) {
+        if out.commit(Channel::Sip(dest.transport), dest.addr.to_std(), len) {
             self.stats.bump("forward", "response");
         } else {
             self.stats.bump("drop", "outbox-full");
@@ -166,7 +166,7 @@ impl Proxy {
         let nets = &self.cfg.fix_dtag_networks;
         self.cfg.fix_dtag
             && src.side == Side::Wan
-            && nets.contains(*src.addr.ip())
+            && acl_has(nets, src.addr.ip())
             && matches!(top.host, Host::Ipv4(ip) if nets.contains(ip))
     }
 }

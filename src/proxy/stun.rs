@@ -29,7 +29,7 @@ pub(super) struct Stun {
     next_at: Option<Instant>,
     /// The transaction id and the server of the request in flight.
     txid: [u8; 12],
-    sent_to: Option<SocketAddrV4>,
+    sent_to: Option<Addr>,
     serial: u64,
 }
 
@@ -128,7 +128,7 @@ impl Sip<'_> {
         let h = self.p.key.hash(&[b"stun", &st.serial.to_le_bytes()]);
         st.txid[..8].copy_from_slice(&h.to_le_bytes());
         st.txid[8..].copy_from_slice(&(st.serial as u32).to_le_bytes());
-        st.sent_to = Some(to);
+        st.sent_to = Some(Addr::V4(to));
         // the answer moves this on to the period
         st.next_at = Some(now + RETRY.min(period));
         let req = binding_request(&st.txid);
@@ -142,14 +142,12 @@ impl Sip<'_> {
     /// came from, §7.3.1), the answer to our own request, or dropped.
     pub(super) fn on_stun(&mut self, now: Instant, src: Peer, data: &[u8], out: &mut Outbox) {
         if data[0..2] == [0x00, 0x01] && src.side == Side::Lan && src.transport == Transport::Udp {
+            // An IPv4 address: sipnat takes no other yet (issue 14).
+            let Some(from) = src.addr.v4() else { return };
             let mut txid = [0u8; 12];
             txid.copy_from_slice(&data[8..20]);
-            let answer = binding_success(&txid, src.addr);
-            if out.push(
-                Channel::Sip(Transport::Udp),
-                SocketAddr::V4(src.addr),
-                &answer,
-            ) {
+            let answer = binding_success(&txid, from);
+            if out.push(Channel::Sip(Transport::Udp), SocketAddr::V4(from), &answer) {
                 self.stats.bump("stun", "keepalive-answered");
             }
             return;

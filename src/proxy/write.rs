@@ -51,7 +51,7 @@ impl Proxy {
         w.put_str("Via: SIP/2.0/");
         w.put_str(plan.hop.transport.via_name());
         w.put(b" ");
-        mask::put_ip(&mut w, plan.our_ip);
+        w.put_host(plan.our_ip);
         w.put(b":");
         w.put_u32(u32::from(self.cfg.sip_listen_port));
         w.put_str(";branch=");
@@ -273,7 +273,7 @@ impl Proxy {
     pub(super) fn put_our_route(
         &self,
         w: &mut Buf<'_>,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         transport: Transport,
         came_in: Option<Side>,
     ) {
@@ -284,9 +284,9 @@ impl Proxy {
 
     /// `<sip:IP:PORT;transport=tcp;lr>`: sipnat as a route entry, with
     /// its [`RR_SIDE_PARAM`] when it has one.
-    fn put_our_uri(&self, w: &mut Buf<'_>, ip: Ipv4Addr, transport: Transport, side: Option<&str>) {
+    fn put_our_uri(&self, w: &mut Buf<'_>, ip: IpAddr, transport: Transport, side: Option<&str>) {
         w.put_str("<sip:");
-        mask::put_ip(w, ip);
+        w.put_host(ip);
         w.put(b":");
         w.put_u32(u32::from(self.cfg.sip_listen_port));
         if transport != Transport::Udp {
@@ -351,7 +351,7 @@ impl Proxy {
     }
 
     pub(super) fn put_text(&self, w: &mut Buf<'_>, mode: TextMode, text: &[u8]) {
-        let is_lan = |ip: Ipv4Addr| self.is_lan(ip) && !ip.is_loopback();
+        let is_lan = |ip: Ipv4Addr| self.is_lan(IpAddr::V4(ip)) && !ip.is_loopback();
         match mode {
             TextMode::Mask => {
                 mask::mask(w, text, &self.key, &is_lan);
@@ -410,7 +410,7 @@ impl Proxy {
 pub(super) fn write_restored_vias<'a>(
     w: &mut Buf<'_>,
     values: impl Iterator<Item = &'a str>,
-    reply_to: SocketAddrV4,
+    reply_to: Addr,
 ) {
     for (i, v) in values.enumerate() {
         w.put_str("Via: ");
@@ -428,7 +428,7 @@ pub(super) fn write_restored_vias<'a>(
 /// IP or `rport` was asked for (RFC 3261 §18.2.1; RFC 3581 §4 wants it even
 /// when equal), and `rport` filled in with the source port when asked for.
 /// A value that does not parse as a Via is copied unchanged.
-pub(super) fn put_via_received(w: &mut Buf<'_>, v: &str, src: SocketAddrV4) {
+pub(super) fn put_via_received(w: &mut Buf<'_>, v: &str, src: Addr) {
     let Ok(top) = Via::parse(v) else {
         w.put_str(v);
         return;
@@ -451,9 +451,9 @@ pub(super) fn put_via_received(w: &mut Buf<'_>, v: &str, src: SocketAddrV4) {
         w.put(b";");
         w.put_str(p);
     }
-    if top.host != Host::Ipv4(*src.ip()) || has_rport {
+    if top.host.ip() != Some(src.ip()) || has_rport {
         w.put_str(";received=");
-        mask::put_ip(w, *src.ip());
+        w.put_ip(src.ip());
     }
     if has_rport {
         w.put_str(";rport=");

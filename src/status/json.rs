@@ -2,6 +2,7 @@
 //! numbers, booleans and null, appended to a `String`, commas placed by the
 //! writer. No parser, no allocation beyond the output.
 
+use crate::net::Addr;
 use core::fmt::{self, Write as _};
 
 /// Appends one JSON text to `out`. The caller nests `begin_*`/`end_*`
@@ -64,26 +65,38 @@ impl<'a> Json<'a> {
     }
 
     /// An address as `"a.b.c.d:port"`, written digit by digit (the status
-    /// has several per call; `Display` costs about ten times more).
-    pub fn addr(&mut self, a: std::net::SocketAddrV4) {
+    /// has several per call; `Display` costs about ten times more), or as
+    /// `"[v6]:port"` (RFC 5952 §6).
+    pub fn addr(&mut self, a: impl Into<Addr>) {
+        self.put_addr(a.into());
+    }
+
+    fn put_addr(&mut self, a: Addr) {
         self.sep();
         self.out.push('"');
-        for (i, o) in a.ip().octets().iter().enumerate() {
-            if i > 0 {
-                self.out.push('.');
+        match a {
+            Addr::V4(a) => {
+                for (i, o) in a.ip().octets().iter().enumerate() {
+                    if i > 0 {
+                        self.out.push('.');
+                    }
+                    push_decimal(self.out, u64::from(*o));
+                }
+                self.out.push(':');
+                push_decimal(self.out, u64::from(a.port()));
             }
-            push_decimal(self.out, u64::from(*o));
+            Addr::V6(..) => {
+                let _ = write!(self.out, "{a}");
+            }
         }
-        self.out.push(':');
-        push_decimal(self.out, u64::from(a.port()));
         self.out.push('"');
         self.comma = true;
     }
 
     /// An address, or null.
-    pub fn opt_addr(&mut self, a: Option<std::net::SocketAddrV4>) {
+    pub fn opt_addr(&mut self, a: Option<impl Into<Addr>>) {
         match a {
-            Some(a) => self.addr(a),
+            Some(a) => self.put_addr(a.into()),
             None => self.null(),
         }
     }
@@ -247,13 +260,14 @@ mod tests {
         for n in [0, 7, 10, 65535, u64::MAX] {
             j.num(n);
         }
-        j.addr("10.0.255.1:5060".parse().unwrap());
-        j.addr("0.0.0.0:0".parse().unwrap());
-        j.opt_addr(None);
+        j.addr("10.0.255.1:5060".parse::<Addr>().unwrap());
+        j.addr("0.0.0.0:0".parse::<std::net::SocketAddrV4>().unwrap());
+        j.opt_addr(None::<Addr>);
+        j.addr("[2001:DB8::1]:5060".parse::<Addr>().unwrap());
         j.end_array();
         assert_eq!(
             s,
-            r#"[0,7,10,65535,18446744073709551615,"10.0.255.1:5060","0.0.0.0:0",null]"#
+            r#"[0,7,10,65535,18446744073709551615,"10.0.255.1:5060","0.0.0.0:0",null,"[2001:db8::1]:5060"]"#
         );
     }
 }

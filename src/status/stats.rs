@@ -7,6 +7,7 @@
 
 use super::{Info, Section, write_text};
 use crate::core::Core;
+use crate::net::Addr;
 use crate::relay::Leg;
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use std::time::Instant;
 /// registered Clients`: relay streams in use, calls with relayed media,
 /// distinct LAN phones in them, registrations.
 pub fn stats_line(core: &Core) -> String {
-    let mut clients: Vec<std::net::Ipv4Addr> = Vec::new();
+    let mut clients: Vec<std::net::IpAddr> = Vec::new();
     let mut calls = 0;
     for c in core.proxy.media().into_iter().flat_map(|m| m.iter()) {
         calls += 1;
@@ -24,8 +25,9 @@ pub fn stats_line(core: &Core) -> String {
                     continue;
                 };
                 if let Some(a) = v.latched.or(v.expected) {
-                    if !a.ip().is_unspecified() && !clients.contains(a.ip()) {
-                        clients.push(*a.ip());
+                    let ip = Addr::from(a).ip();
+                    if !ip.is_unspecified() && !clients.contains(&ip) {
+                        clients.push(ip);
                     }
                 }
             }

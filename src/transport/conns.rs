@@ -7,8 +7,8 @@
 //! # Admission (a fixed table; the WAN is hostile)
 //! At most [`MAX_TCP_CONNECTIONS`]. Connections accepted from the WAN may
 //! hold at most [`MAX_TCP_WAN_INBOUND`] of them, at most
-//! [`MAX_TCP_PER_WAN_HOST`] per source address; a LAN host at most
-//! [`MAX_TCP_PER_LAN_HOST`]. The rest is always there for the LAN and for
+//! [`MAX_TCP_PER_WAN_HOST`] per source host (an IPv4 address, or an IPv6
+//! /64: [`SourceKey`]); a LAN host at most [`MAX_TCP_PER_LAN_HOST`]. The rest is always there for the LAN and for
 //! the connections sipnat opens itself (toward a provider, for its phones).
 //! A connection that does not fit is refused (the driver closes it at once)
 //! and counted; no connection is ever evicted to make room.
@@ -38,8 +38,8 @@ use super::framer::Framer;
 use crate::limits::{
     MAX_TCP_CONNECTIONS, MAX_TCP_PER_LAN_HOST, MAX_TCP_PER_WAN_HOST, MAX_TCP_WAN_INBOUND,
 };
+use crate::net::{Addr, SourceKey};
 use crate::side::Side;
-use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
 /// A connection accepted from the WAN must deliver a whole first message
@@ -114,7 +114,7 @@ pub struct Timers {
 
 /// One connection.
 pub struct Conn {
-    pub peer: SocketAddrV4,
+    pub peer: Addr,
     pub side: Side,
     pub origin: Origin,
     /// A connect in progress (sipnat opened it and it is not up yet).
@@ -203,12 +203,15 @@ impl Conns {
     pub fn admit(
         &mut self,
         now: Instant,
-        peer: SocketAddrV4,
+        peer: Addr,
         side: Side,
         origin: Origin,
     ) -> Result<ConnId, Closed> {
         let live = || self.slots.iter().filter_map(|s| s.conn.as_ref());
-        let same_host = live().filter(|c| c.peer.ip() == peer.ip()).count();
+        let host = SourceKey::of(peer.ip());
+        let same_host = live()
+            .filter(|c| SourceKey::of(c.peer.ip()) == host)
+            .count();
         let quota = match side {
             Side::Lan => MAX_TCP_PER_LAN_HOST,
             Side::Wan => MAX_TCP_PER_WAN_HOST,
@@ -249,7 +252,7 @@ impl Conns {
     }
 
     /// The open (or opening) connection to `peer` on `side`, to reuse.
-    pub fn find(&self, peer: SocketAddrV4, side: Side) -> Option<ConnId> {
+    pub fn find(&self, peer: Addr, side: Side) -> Option<ConnId> {
         let slot = self.slots.iter().position(|s| {
             s.conn
                 .as_ref()

@@ -61,7 +61,7 @@ pub struct Sent {
     pub channel: Channel,
     pub to: SocketAddr,
     /// Over TCP, where it goes when no connection to `to` is open.
-    pub or_else: Option<std::net::SocketAddrV4>,
+    pub or_else: Option<sipnat::net::Addr>,
     pub text: String,
     pub bytes: Vec<u8>,
 }
@@ -95,10 +95,13 @@ pub fn config_text() -> &'static str {
 pub fn addresses() -> Addresses {
     let mut a = Addresses::default();
     a.lan
-        .push(Net4 {
-            addr: Ipv4Addr::new(10, 77, 1, 1),
-            prefix: 24,
-        })
+        .push(
+            Net4 {
+                addr: Ipv4Addr::new(10, 77, 1, 1),
+                prefix: 24,
+            }
+            .into(),
+        )
         .unwrap();
     a.wan = Some(Ipv4Addr::new(198, 51, 100, 1));
     a

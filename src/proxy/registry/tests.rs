@@ -1,7 +1,12 @@
 use super::*;
 
-fn a(s: &str) -> SocketAddrV4 {
+fn a(s: &str) -> Addr {
     s.parse().unwrap()
+}
+
+/// The quota unit of an address: `10.0.0.2`, or the /64 of an IPv6 one.
+fn host(s: &str) -> SourceKey {
+    SourceKey::of(s.parse().unwrap())
 }
 
 fn peer(s: &str) -> Peer {
@@ -50,7 +55,8 @@ fn upsert_refresh_and_confirm() {
     assert_eq!(e.expires_at, t0 + Duration::from_secs(3600));
     assert!(!r.confirm("100@prov.test", "sip:other@x", t0));
     assert_eq!(r.by_user("100").map(|e| e.addr), Some(a("10.0.0.2:5062")));
-    assert!(r.has_ip("10.0.0.2".parse().unwrap()));
+    assert!(r.has_ip(host("10.0.0.2")));
+    assert!(!r.has_ip(host("10.0.0.3")));
     assert!(r.by_addr(a("10.0.0.2:5062")).is_some());
 }
 
@@ -100,7 +106,7 @@ fn full_table_refuses_new_but_refreshes_old() {
 fn each_host_has_its_share() {
     let t0 = Instant::now();
     let mut r: Box<Registry> = Box::default();
-    let ip: std::net::Ipv4Addr = "10.0.0.2".parse().unwrap();
+    let ip = host("10.0.0.2");
     for i in 0..MAX_REGISTRATIONS_PER_HOST {
         assert!(!r.over_host_quota(ip, 1), "{i}");
         r.upsert(
@@ -118,10 +124,10 @@ fn each_host_has_its_share() {
     assert!(!r.over_host_quota(ip, 0), "refreshes only");
     // a refresh is not new; the same binding from another host is
     assert!(!r.is_new_for("7@p", "sip:7@10.0.0.2", ip));
-    assert!(r.is_new_for("7@p", "sip:7@10.0.0.2", "10.0.0.3".parse().unwrap()));
+    assert!(r.is_new_for("7@p", "sip:7@10.0.0.2", host("10.0.0.3")));
     assert!(r.is_new_for("new@p", "sip:new@10.0.0.2", ip));
     // another host is not affected
-    assert!(!r.over_host_quota("10.0.0.3".parse().unwrap(), 1));
+    assert!(!r.over_host_quota(host("10.0.0.3"), 1));
     // the port does not make another host
     r.upsert(
         "x@p",
@@ -133,6 +139,35 @@ fn each_host_has_its_share() {
     )
     .unwrap();
     assert_eq!(r.count_ip(ip), MAX_REGISTRATIONS_PER_HOST + 1);
+}
+
+/// An IPv6 host is its /64: privacy addresses (RFC 8981) of one host
+/// share its quota; the next /64 is another host.
+#[test]
+fn an_ipv6_host_is_its_64() {
+    let t0 = Instant::now();
+    let mut r: Box<Registry> = Box::default();
+    for i in 0..MAX_REGISTRATIONS_PER_HOST {
+        r.upsert(
+            &format!("{i}@p"),
+            &format!("sip:{i}@x"),
+            peer(&format!("[2001:db8:0:1::{:x}]:5060", i + 1)),
+            t0 + Duration::from_secs(60),
+            false,
+            false,
+        )
+        .unwrap();
+    }
+    let prefix = host("2001:db8:0:1:ffff::1");
+    assert_eq!(r.count_ip(prefix), MAX_REGISTRATIONS_PER_HOST);
+    assert!(r.over_host_quota(prefix, 1));
+    assert!(r.has_ip(prefix));
+    assert!(
+        !r.is_new_for("3@p", "sip:3@x", prefix),
+        "moved within its /64"
+    );
+    assert!(!r.over_host_quota(host("2001:db8:0:2::1"), 1));
+    assert!(!r.has_ip(host("2001:db8:0:2::1")));
 }
 
 #[test]
@@ -361,10 +396,11 @@ fn aor_keys() {
 }
 
 /// A file written by a release with IPv6 may hold `[v6]:port` bindings.
-/// This build skips them and keeps the rest, the key line included: a
-/// downgrade must not lose the key (and every token providers hold).
+/// A build without the `ipv6` feature skips them and keeps the rest, the
+/// key line included: a downgrade must not lose the key (and every token
+/// providers hold). A build with it reads them.
 #[test]
-fn an_ipv6_binding_is_skipped_and_the_rest_kept() {
+fn an_ipv6_binding_is_read_or_skipped_and_the_rest_kept() {
     let t0 = Instant::now();
     let mut r: Box<Registry> = Box::default();
     let text = "key 00112233\n\
@@ -377,10 +413,28 @@ fn an_ipv6_binding_is_skipped_and_the_rest_kept() {
             Ok(())
         })
         .unwrap();
-    assert_eq!(n, 1);
     assert_eq!(others, ["key 00112233"]);
-    let e = r.iter().next().unwrap();
-    assert_eq!(e.aor, "2@p");
+    let e = r.iter().find(|e| e.aor == "2@p").unwrap();
+    assert_eq!(e.addr, a("10.0.0.2:5060"));
+    if cfg!(feature = "ipv6") {
+        assert_eq!(n, 2);
+        let v6 = r.iter().find(|e| e.aor == "1@p").unwrap();
+        assert_eq!(v6.addr, "[2001:db8::2]:5060".parse().unwrap());
+        // Written back as it was read.
+        let mut out = std::string::String::new();
+        r.write_text(t0, 100, &mut out);
+        assert!(out.contains(" [2001:db8::2]:5060 500 0\n"), "{out}");
+        // A scoped (link-local) address has no place in the table.
+        assert!(
+            r.read_text(t0, 100, "reg 3@p sip:3@x [fe80::1%2]:5060 500 0\n", |_| Ok(
+                ()
+            ))
+            .is_err()
+        );
+    } else {
+        assert_eq!(n, 1);
+        assert_eq!(r.len(), 1);
+    }
     // Still an error: a bracket that is not an IPv6 address.
     assert!(
         r.read_text(t0, 100, "reg 1@p sip:1@x [x]:5060 500 0\n", |_| Ok(()))

@@ -9,7 +9,7 @@ const TIMERS: Timers = Timers {
     keepalive: None,
 };
 
-fn a(s: &str) -> SocketAddrV4 {
+fn a(s: &str) -> Addr {
     s.parse().expect("test address")
 }
 
@@ -122,6 +122,29 @@ fn a_lan_host_has_a_quota_too() {
         t.admit(now, a("10.77.1.3:1000"), Side::Lan, Origin::Accepted)
             .is_ok()
     );
+}
+
+/// An IPv6 host is its /64 (RFC 8981 privacy addresses rotate within it).
+#[test]
+fn an_ipv6_host_is_its_64() {
+    let now = Instant::now();
+    let mut t = Conns::new(TIMERS);
+    for i in 0..MAX_TCP_PER_WAN_HOST {
+        let p = a(&format!("[2001:db8:0:9::{:x}]:40000", i + 1));
+        t.admit(now, p, Side::Wan, Origin::Accepted).unwrap();
+    }
+    assert_eq!(
+        t.admit(
+            now,
+            a("[2001:db8:0:9:ff::1]:1"),
+            Side::Wan,
+            Origin::Accepted
+        ),
+        Err(Closed::HostQuota)
+    );
+    let other = a("[2001:db8:0:a::1]:1");
+    let id = t.admit(now, other, Side::Wan, Origin::Accepted).unwrap();
+    assert_eq!(t.find(other, Side::Wan), Some(id));
 }
 
 #[test]
