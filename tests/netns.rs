@@ -5,9 +5,10 @@
 //! Each `#[test]` runs one scenario through `tests/netns/run.sh` (which does
 //! the work and can be run by hand: `tests/netns/run.sh --help`) with the
 //! sipnat binary cargo built for this test, asserts its exit status, and then
-//! reads the WAN captures itself with the small pcap reader of `pcap/`, a second,
-//! independent check that no LAN address (10.77.1.0/24) left the router: not
-//! in an IPv4 header (also the one quoted inside an ICMP error), not in an ARP
+//! reads the WAN captures itself with the small pcap reader of `pcap/`, a
+//! second, independent check that no LAN address (10.77.1.0/24, and the
+//! IPv6 LAN of `topo.sh --ip6`) left the router: not in an IP header (also
+//! the one quoted inside an ICMP or ICMPv6 error), not in an ARP, NDP or MLD
 //! packet, not as text anywhere in a frame, nor in a TCP stream put back
 //! together (an address split across two segments is in no single frame).
 //!
@@ -28,7 +29,8 @@
 //! (o=, c=), for a sipnat without the media relay (see run.sh).
 //!
 //! What they do not do: judge audio quality (the media scenario only counts
-//! RTP packets), test TLS or IPv6, or address any host outside the namespaces.
+//! RTP packets), test TLS or sipnat over IPv6 (yet), or address any host
+//! outside the namespaces.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,16 +1,25 @@
 //! The WAN capture check of the network-namespace tests: a small reader of
 //! classic pcap files (Ethernet frames, as `tcpdump -i rwan -w` writes them)
 //! that looks for the LAN's addresses in every frame: in an IPv4 header (also
-//! the one quoted inside an ICMP error), in an ARP packet, as text anywhere
-//! in a frame, and in each TCP stream put back together (an address split
-//! across two segments is in no single frame).
+//! the one quoted inside an ICMP error), in an ARP packet, in an IPv6 header,
+//! routing header, ICMPv6 error quote or NDP/MLD message (`ip6.rs`), as text
+//! anywhere in a frame (the IPv4 prefix `10.77.1.`, and the LAN's IPv6
+//! addresses in any spelling), and in each TCP stream over IPv4 or IPv6 put
+//! back together (an address split across two segments is in no single
+//! frame).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+mod ip6;
 
 const LAN_PREFIX: [u8; 3] = [10, 77, 1];
 const LAN_TEXT: &[u8] = b"10.77.1.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeakKind {
-    /// A LAN address in an IPv4 header (or one quoted by ICMP) or in ARP.
+    /// A LAN address in an IPv4 or IPv6 header (or one quoted by an ICMP or
+    /// ICMPv6 error, or in an IPv6 routing header), in ARP, or in NDP/MLD;
+    /// also any address NDP/MLD may not name on the WAN (see `ip6.rs`).
     IpHeader,
     /// LAN address text outside SDP lines (SIP start line or header, ...).
     SipText,
@@ -31,6 +40,8 @@ pub struct CaptureReport {
     pub packets: usize,
     /// UDP datagrams from or to port 5060, and TCP segments with payload.
     pub sip_packets: usize,
+    /// NDP and MLD messages (ICMPv6 130–137, 143): tolerated, and scanned.
+    pub ndp_packets: usize,
     pub leaks: Vec<Leak>,
 }
 
@@ -57,7 +68,8 @@ fn rd32(b: &[u8], at: usize, le: bool) -> Option<u32> {
 }
 
 /// Read a classic pcap file (either byte order, µs or ns timestamps) with
-/// Ethernet frames, as tcpdump -w writes it, and look for the LAN prefix.
+/// Ethernet frames, as tcpdump -w writes it, and look for the LAN's
+/// addresses. A malformed IPv6 packet is an error naming its packet index.
 pub fn scan_pcap(b: &[u8]) -> Result<CaptureReport, String> {
     let magic = rd32(b, 0, true).ok_or("shorter than a pcap header")?;
     let le = match magic {
@@ -77,7 +89,8 @@ pub fn scan_pcap(b: &[u8]) -> Result<CaptureReport, String> {
         let frame = b
             .get(at + 16..at + 16 + incl)
             .ok_or("truncated packet data")?;
-        scan_frame(report.packets, frame, &mut report);
+        scan_frame(report.packets, frame, &mut report)
+            .map_err(|e| format!("packet {}: {e}", report.packets))?;
         if let Some((flow, seq, payload)) = tcp_segment(frame) {
             streams
                 .entry(flow)
@@ -92,15 +105,17 @@ pub fn scan_pcap(b: &[u8]) -> Result<CaptureReport, String> {
 }
 
 /// A TCP flow: (source address, source port, destination address, port).
-type Flow = ([u8; 4], u16, [u8; 4], u16);
+type Flow = (IpAddr, u16, IpAddr, u16);
 /// Each flow's segments with payload: (sequence number, packet index, payload).
 type Streams = std::collections::HashMap<Flow, Vec<(u32, usize, Vec<u8>)>>;
 
 /// The flow, sequence number and payload of an Ethernet frame holding an
-/// IPv4 TCP segment with payload.
+/// IPv4 or IPv6 TCP segment with payload.
 fn tcp_segment(f: &[u8]) -> Option<(Flow, u32, &[u8])> {
-    if rd16(f, 12, false)? != 0x0800 {
-        return None;
+    match rd16(f, 12, false)? {
+        0x0800 => {}
+        0x86DD => return ip6::tcp_segment(f.get(14..)?),
+        _ => return None,
     }
     let ip = f.get(14..)?;
     if *ip.get(9)? != 6 {
@@ -114,7 +129,10 @@ fn tcp_segment(f: &[u8]) -> Option<(Flow, u32, &[u8])> {
     if payload.is_empty() {
         return None;
     }
-    let addr = |at: usize| -> Option<[u8; 4]> { ip.get(at..at + 4)?.try_into().ok() };
+    let addr = |at: usize| -> Option<IpAddr> {
+        let a: [u8; 4] = ip.get(at..at + 4)?.try_into().ok()?;
+        Some(Ipv4Addr::from(a).into())
+    };
     let flow = (
         addr(12)?,
         rd16(tcp, 0, false)?,
@@ -166,10 +184,9 @@ fn scan_streams(streams: &Streams, r: &mut CaptureReport) {
             starts.get(k.saturating_sub(1)).map_or(0, |&(_, i)| i)
         };
         let mut from = 0;
-        while let Some(pos) = find(stream.get(from..).unwrap_or(&[]), LAN_TEXT) {
-            let hit = from + pos;
-            from = hit + 1;
-            let (first, last) = (packet_at(hit), packet_at(hit + LAN_TEXT.len() - 1));
+        while let Some((hit, len)) = lan_text(&stream, from) {
+            from = hit + len;
+            let (first, last) = (packet_at(hit), packet_at(hit + len - 1));
             if first == last {
                 continue; // within one segment: scan_frame reported it
             }
@@ -204,8 +221,10 @@ fn classify(text: &[u8], floor: usize, hit: usize) -> (LeakKind, String) {
     (kind, String::from_utf8_lossy(line).into_owned())
 }
 
-fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
-    let mut header_leaks: Vec<&str> = Vec::new();
+/// Check one Ethernet frame. IPv4 and ARP are read leniently (a short
+/// packet reads as zeros), as they always were; malformed IPv6 is an error.
+fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) -> Result<(), String> {
+    let mut header_leaks: Vec<String> = Vec::new();
     // Where the UDP or TCP payload starts: a line of text starts there at
     // the earliest (a TCP segment may start with an SDP line).
     let mut payload_at = 0;
@@ -213,7 +232,7 @@ fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
         Some(0x0800) => {
             let ip = f.get(14..).unwrap_or(&[]);
             if in_lan(ip.get(12..16).unwrap_or(&[])) || in_lan(ip.get(16..20).unwrap_or(&[])) {
-                header_leaks.push("IPv4 source or destination");
+                header_leaks.push("IPv4 source or destination".to_string());
             }
             let ihl = usize::from(ip.first().map_or(0, |v| v & 0x0f)) * 4;
             let proto = ip.get(9).copied();
@@ -232,29 +251,34 @@ fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
             if proto == Some(1) && matches!(l4.first(), Some(3) | Some(11)) {
                 let q = l4.get(8..).unwrap_or(&[]);
                 if in_lan(q.get(12..16).unwrap_or(&[])) || in_lan(q.get(16..20).unwrap_or(&[])) {
-                    header_leaks.push("IPv4 header quoted in an ICMP error");
+                    header_leaks.push("IPv4 header quoted in an ICMP error".to_string());
                 }
             }
         }
         Some(0x0806) => {
             let arp = f.get(14..).unwrap_or(&[]);
             if in_lan(arp.get(14..18).unwrap_or(&[])) || in_lan(arp.get(24..28).unwrap_or(&[])) {
-                header_leaks.push("ARP sender or target");
+                header_leaks.push("ARP sender or target".to_string());
+            }
+        }
+        Some(0x86DD) => {
+            let ip = f.get(14..).unwrap_or(&[]);
+            if let Some(at) = ip6::scan(ip, r, &mut header_leaks)? {
+                payload_at = 14 + at;
             }
         }
         _ => {}
     }
-    for what in header_leaks {
+    for context in header_leaks {
         r.leaks.push(Leak {
             packet: index,
             kind: LeakKind::IpHeader,
-            context: what.to_string(),
+            context,
         });
     }
     // Text anywhere in the frame; each hit is classified by its line.
     let mut from = 0;
-    while let Some(pos) = find(f.get(from..).unwrap_or(&[]), LAN_TEXT) {
-        let hit = from + pos;
+    while let Some((hit, _)) = lan_text(f, from) {
         let floor = if hit >= payload_at { payload_at } else { 0 };
         let (kind, context) = classify(f, floor, hit);
         let end = f[hit..]
@@ -268,10 +292,41 @@ fn scan_frame(index: usize, f: &[u8], r: &mut CaptureReport) {
         });
         from = end.max(hit + 1);
     }
+    Ok(())
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// The first LAN address written as text in `text` at or after `from`:
+/// where it starts and how many bytes it takes. The IPv4 prefix
+/// (`10.77.1.`) as it always was; the IPv6 spellings of `ip6::needles`
+/// (ASCII case ignored) and any IPv6 literal naming a LAN address
+/// (`ip6::literal_at`). The longest match wins at one position.
+fn lan_text(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    let needles = ip6::needles();
+    let mut at = from;
+    while at < text.len() {
+        // Every match starts with a hex digit, a colon or a bracket: skip
+        // the rest quickly (a TCP stream with a gap holds megabytes of
+        // zeros).
+        at += text[at..]
+            .iter()
+            .position(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'[')?;
+        let rest = &text[at..];
+        let v4 = rest.starts_with(LAN_TEXT).then_some(LAN_TEXT.len());
+        let v6 = needles
+            .iter()
+            .filter(|n| {
+                rest.get(..n.len())
+                    .is_some_and(|r| r.eq_ignore_ascii_case(n))
+            })
+            .map(|n| n.len())
+            .max();
+        let literal = ip6::literal_at(text, at);
+        if let Some(len) = v4.max(v6).max(literal) {
+            return Some((at, len));
+        }
+        at += 1;
+    }
+    None
 }
 
 #[cfg(test)]
