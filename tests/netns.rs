@@ -19,6 +19,11 @@
 //! UDP switching to TCP. `tests/netns_tcp.rs` has the rest (a phone's calls
 //! over its own connection, connection loss, and the attacks).
 //!
+//! IPv6 (issue 14): `netns_v6/` brings up `topo.sh --ip6 both` and checks
+//! the topology and the capture check on a real IPv6 capture, with planted
+//! leaks; the scenarios with sipnat over IPv6 come with the stages that
+//! open IPv6 in sipnat.
+//!
 //! What these tests need: root, `ip netns`, sipp, tcpdump (install them with
 //! `tests/setup-deps.sh`). Without them every test FAILS with a message saying
 //! so, unless `SIPNAT_SKIP_NETNS=1` is set: then they print that they were
@@ -36,6 +41,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod netns_v6;
 mod pcap;
 
 use pcap::{CaptureReport, Leak, LeakKind, scan_pcap};
