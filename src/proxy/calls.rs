@@ -62,17 +62,17 @@ impl Sip<'_> {
             from_uri: uri_of(HeaderName::From),
             to_uri: uri_of(HeaderName::To),
             is_request: msg.is_request(),
-            signalling_ip: *src.addr.ip(),
+            signalling_ip: std::net::IpAddr::V4(*src.addr.ip()),
             wan: src.side == Side::Wan,
             call_id: self.call_id_key(msg),
-            public: self.public_ip(),
+            public: self.public_ip().map(std::net::IpAddr::V4),
             // The dialog's creator: a request's source, or where a
             // response goes (the request came from there).
             origin: {
                 let o = if msg.is_request() { src } else { dest };
                 media::Origin {
                     wan: o.side == Side::Wan,
-                    ip: *o.addr.ip(),
+                    ip: crate::net::SourceKey::V4(*o.addr.ip()),
                 }
             },
         };

@@ -565,7 +565,9 @@ impl Sip<'_> {
     /// the WAN).
     pub(crate) fn sync_relay_local(&mut self) {
         let own = self.p.own_wan_addresses();
-        self.relay.set_local(&self.p.addrs.lan, &own);
+        let lan: heapless::Vec<_, 4> = self.p.addrs.lan.iter().map(|n| (*n).into()).collect();
+        let own: heapless::Vec<_, 2> = own.iter().map(|ip| IpAddr::V4(*ip)).collect();
+        self.relay.set_local(&lan, &own);
     }
 
     /// Feed a datagram received on the SIP socket, from `from`, that arrived

@@ -45,7 +45,7 @@
 //! take-backs, from [`Relay::maintain`] as soon as they are due.
 
 use super::{Relay, pool::PortOp};
-use std::net::SocketAddrV4;
+use crate::net::Addr;
 use std::time::{Duration, Instant};
 
 /// Both latched sources must have sent within this for a channel to go to
@@ -79,9 +79,9 @@ pub const BAR_FAILED: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelFlow {
     pub port: u16,
-    pub a: SocketAddrV4,
+    pub a: Addr,
     pub a_wan: bool,
-    pub b: SocketAddrV4,
+    pub b: Addr,
     pub b_wan: bool,
 }
 
@@ -298,7 +298,7 @@ impl Relay {
         &mut self,
         now: Instant,
         index: usize,
-        from: SocketAddrV4,
+        from: Addr,
         latched: bool,
         (k, at): (KernelFlow, Option<Instant>),
         verdict: &super::latch::Verdict,

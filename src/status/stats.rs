@@ -14,7 +14,7 @@ use std::time::Instant;
 /// registered Clients`: relay streams in use, calls with relayed media,
 /// distinct LAN phones in them, registrations.
 pub fn stats_line(core: &Core) -> String {
-    let mut clients: Vec<std::net::Ipv4Addr> = Vec::new();
+    let mut clients: Vec<std::net::IpAddr> = Vec::new();
     let mut calls = 0;
     for c in core.proxy.media().into_iter().flat_map(|m| m.iter()) {
         calls += 1;
@@ -24,8 +24,8 @@ pub fn stats_line(core: &Core) -> String {
                     continue;
                 };
                 if let Some(a) = v.latched.or(v.expected) {
-                    if !a.ip().is_unspecified() && !clients.contains(a.ip()) {
-                        clients.push(*a.ip());
+                    if !a.ip().is_unspecified() && !clients.contains(&a.ip()) {
+                        clients.push(a.ip());
                     }
                 }
             }
