@@ -9,8 +9,10 @@
 //!   no leg whose SDP moved in the last [`LATCH_WINDOW`](super::LATCH_WINDOW)
 //!   latched elsewhere than at its exact new address (rule 6: that address
 //!   may still take the latch), both latched sources heard within
-//!   [`TWO_WAY`] (media flows both ways), the stream not on hold and not
-//!   barred. The driver then installs the
+//!   [`TWO_WAY`] (media flows both ways), both latched sources IPv4 (the
+//!   kernel's table is `ip sipnat`, and nftables cannot translate between
+//!   families: a stream with an IPv6 leg stays in userspace), the stream
+//!   not on hold and not barred. The driver then installs the
 //!   forwarding ([`PortOp::Forward`]: packets from `a` to the relay port go
 //!   to `b`, and the other way; `src/driver/fastpath.rs` says how) and the
 //!   relay remembers it in the slot ([`KernelFlow`]).
@@ -350,6 +352,9 @@ impl Relay {
         }
         let [la, lb] = &st.legs;
         let (a, b) = (la.paths[ch].latched?, lb.paths[ch].latched?);
+        if a.addr.v4().is_none() || b.addr.v4().is_none() {
+            return None; // IPv4 only (module doc)
+        }
         let flow = KernelFlow {
             port,
             a: a.addr,

@@ -1508,6 +1508,38 @@ fn nothing_goes_to_the_kernel_while_off_one_way_learning_or_on_hold() {
 }
 
 #[test]
+fn a_stream_with_an_ipv6_leg_stays_in_userspace() {
+    // The kernel's table is IPv4 (`ip sipnat`), and nftables cannot
+    // translate between families: however settled, such a stream stays.
+    const FAR6: &str = "[2001:db8:77::3]:5000";
+    const PHONE6: &str = "[2001:db8:10::2]:4000";
+    let far6 = setup(FAR6, "2001:db8:77::3", true);
+    let phone6 = setup(PHONE6, "2001:db8:10::2", false);
+    for (a_leg, b_leg, goes) in [
+        (phone_leg(), far_leg(), true),
+        (phone_leg(), far6, false),
+        (phone6, far6, false),
+    ] {
+        let mut t = T::new();
+        t.relay.set_fastpath(true);
+        let (id, port) = t.alloc();
+        t.relay.set_leg(t.now, id, Leg::A, &a_leg);
+        t.relay.set_leg(t.now, id, Leg::B, &b_leg);
+        let i = t.index(port);
+        let (phone, far) = (a_leg.rtp.to_string(), b_leg.rtp.to_string());
+        for step in 0..2 {
+            if step > 0 {
+                t.advance(LATCH_WINDOW + ms(10));
+            }
+            assert_eq!(t.rtp(i, &phone), fwd(&far));
+            assert_eq!(t.rtp(i, &far), fwd(&phone));
+        }
+        assert_eq!(t.kscan(true).len(), usize::from(goes), "{phone} {far}");
+        assert_eq!(t.relay.totals().in_kernel, u64::from(goes));
+    }
+}
+
+#[test]
 fn the_rules_compare_ipv6_addresses_by_value() {
     let mut t = T::new();
     let lan6 = crate::net::Net6 {
