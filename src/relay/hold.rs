@@ -239,7 +239,7 @@ impl super::Relay {
             };
             // Socket index of the stream's channel: cannot overflow, slots
             // number at most 65535.
-            send(t.slot as usize * 2 + t.ch, to, data);
+            send(t.slot as usize * 2 + t.ch, *to, data);
             totals.forwarded.add(len);
             totals.flushed += 1;
             if let Some(c) = st.stats.forwarded.get_mut(t.from()) {

@@ -56,10 +56,13 @@ pub(super) struct Path {
 }
 
 impl Path {
-    pub(super) fn destination(&self) -> Option<Addr> {
-        self.latched
-            .map(|l| l.addr)
-            .or(self.expected.filter(|_| self.reachable))
+    /// Where this channel's packets go (rule 7): a reference, so the hot
+    /// path copies the address once, from here into its decision.
+    pub(super) fn destination(&self) -> Option<&Addr> {
+        match &self.latched {
+            Some(l) => Some(&l.addr),
+            None => self.expected.as_ref().filter(|_| self.reachable),
+        }
     }
 }
 
@@ -161,7 +164,7 @@ impl LegState {
         &self,
         now: Instant,
         ch: usize,
-        from: Addr,
+        from: &Addr,
         ssrc: Option<u32>,
     ) -> Result<Claim, DropReason> {
         let Some(path) = self.paths.get(ch) else {
@@ -169,7 +172,7 @@ impl LegState {
         };
         let ip = from.ip();
         let trust = self.trust(ch, ip);
-        let exact = path.expected == Some(from);
+        let exact = path.expected.as_ref() == Some(from);
         // Rule 4 is for RTP only; RTCP follows the RTP latch (rule 3).
         let window = self.window.filter(|w| ch == 0 && now < w.until);
         let port_match = trust.is_none()
@@ -343,7 +346,7 @@ impl Stream {
         &mut self,
         now: Instant,
         ch: usize,
-        from: Addr,
+        from: &Addr,
         side: Side,
         data: &[u8],
         local: &Local,
@@ -355,8 +358,8 @@ impl Stream {
             l.wan == wan
                 && l.paths
                     .get(ch)
-                    .and_then(|p| p.latched)
-                    .is_some_and(|x| x.addr == from)
+                    .and_then(|p| p.latched.as_ref())
+                    .is_some_and(|x| x.addr == *from)
         };
         let mut latched = false;
         let src = if latched_at(&self.legs[0]) {
@@ -378,7 +381,7 @@ impl Stream {
                 Ok((leg, c, ssrc)) => {
                     if let Some(p) = self.legs[leg].paths.get_mut(ch) {
                         p.latched = Some(Latch {
-                            addr: from,
+                            addr: *from,
                             class: c.class,
                             last_seen: now,
                             ssrc,
@@ -417,7 +420,7 @@ impl Stream {
             None if !waits || len > HOLD_BYTES => Verdict::Drop(DropReason::NoDestination),
             None => return (Verdict::Hold(src ^ 1), latched),
             Some(to) if to == from => Verdict::Drop(DropReason::Loop),
-            Some(to) => Verdict::Forward(to),
+            Some(to) => Verdict::Forward(*to),
         };
         match v {
             Verdict::Forward(_) => self.stats.forwarded[src].add(len),
@@ -433,7 +436,7 @@ impl Stream {
         &self,
         now: Instant,
         ch: usize,
-        from: Addr,
+        from: &Addr,
         wan: bool,
         ssrc: Option<u32>,
     ) -> Result<(usize, Claim), DropReason> {

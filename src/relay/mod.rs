@@ -511,13 +511,13 @@ impl Relay {
             set = true;
             let new = (addr.port() != 0).then_some(addr);
             path.closed = new.is_none();
-            let was = path.destination();
+            let was = path.destination().is_some();
             if path.expected != new {
                 moved |= path.expected.is_some() || path.latched.is_some();
                 path.expected = new;
             }
             path.reachable = reachable;
-            opened |= was.is_none() && path.destination().is_some();
+            opened |= !was && path.destination().is_some();
         }
         if moved {
             for p in l.paths.iter_mut() {
@@ -615,7 +615,13 @@ impl Relay {
                 kernel,
                 ..
             }) => {
-                let (v, latched) = st.on_packet(now, ch, from, side, data, local);
+                let (v, latched) = st.on_packet(now, ch, &from, side, data, local);
+                if let (Verdict::Forward(to), false, None) = (&v, latched, kernel[ch]) {
+                    // The common case (a latched source, no kernel flow):
+                    // the address goes from the slot straight to the driver.
+                    self.totals.forwarded.add(len);
+                    return Decision::Forward(*to);
+                }
                 (
                     v,
                     latched,

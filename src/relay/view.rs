@@ -53,6 +53,8 @@ impl Relay {
     /// Where packets for a leg's channel go now (latched, else expected if
     /// reachable: rule 7).
     pub fn destination(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<Addr> {
-        self.stream(id)?.legs[leg.idx()].paths[ch.idx()].destination()
+        self.stream(id)?.legs[leg.idx()].paths[ch.idx()]
+            .destination()
+            .copied()
     }
 }
