@@ -102,9 +102,9 @@ pub const OUTBOX_BYTES: usize = 64 * 1024;
 pub const MAX_READS_PER_WAKEUP: usize = 64;
 
 /// Calls with relayed media sipnat tracks at once (each holds up to
-/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 380
+/// [`MAX_STREAMS_PER_CALL`] relay streams, indexed by `m=` line); about 390
 /// bytes each (100 of them the two [`MAX_STATUS_URI`] URIs `sipnat status`
-/// shows), so 1024 take about 390 KB, touched only as calls fill them.
+/// shows), so 1024 take about 400 KB, touched only as calls fill them.
 pub const MAX_CALLS: usize = 1024;
 
 /// Longest dialog tag sipnat stores (From tag of the caller).
@@ -145,7 +145,7 @@ pub const MAX_STREAMS_PER_CALL: usize = 4;
 /// `min(MAX_STREAMS, pairs in rtp_port_low..rtp_port_high)`, two for each
 /// call of [`MAX_CALLS`] (audio and video). Each stream slot is at most
 /// [`crate::relay::SLOT_BYTES`] bytes plus 4 of pool state, reserved at
-/// start (about 1.3 MB of address space) and touched only when a port pair
+/// start (about 1.7 MB of address space) and touched only when a port pair
 /// is first bound for it, so memory follows the most pairs ever bound at
 /// once, never the range. The sockets of a pair exist only while it is a
 /// spare or carries a stream ([`crate::relay`], "Ports").

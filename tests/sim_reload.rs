@@ -26,7 +26,7 @@ fn rtp(sim: &mut Sim, port: u16, from: &str) -> Decision {
     sim.core
         .relay_mut()
         .unwrap()
-        .on_packet(now, i, src, side, &p)
+        .on_packet(now, i, src.into(), side, &p)
 }
 
 fn both_ways(sim: &mut Sim, port: u16) {

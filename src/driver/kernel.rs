@@ -4,11 +4,14 @@
 //! `src/driver/fastpath.rs` talks to the kernel), and the periodic work
 //! ([`Daemon::kernel_tick`]: the relay's bounded scan, the kernel's counts
 //! read back a bounded batch of flows at a time, [`KERNEL_POLL`]). What to
-//! hand over and when is the relay's decision (`src/relay/kernel.rs`).
+//! hand over and when is the relay's decision (`src/relay/kernel.rs`),
+//! which hands over IPv4 streams only: the relay's addresses become
+//! `fastpath.rs`'s IPv4 ones here.
 
 use super::Daemon;
 use super::fastpath::{self, FastPath, Probe};
 use crate::config::Config;
+use crate::net::Addr;
 use crate::relay::{BindError, KernelCursor, KernelFlow, PortOp};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -16,9 +19,9 @@ use std::time::{Duration, Instant};
 /// A slot of the batch before it is filled.
 const NO_FLOW: KernelFlow = KernelFlow {
     port: 0,
-    a: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    a: Addr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
     a_wan: false,
-    b: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    b: Addr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
     b_wan: false,
 };
 
@@ -148,11 +151,18 @@ pub(super) fn kernel_op(
             let _ = fp.forget(peer, SocketAddrV4::new(ip, port));
         }
     };
+    // The relay hands over IPv4 streams only (`src/relay/kernel.rs`).
+    let v4 = |k: &KernelFlow| k.a.v4().zip(k.b.v4());
     let r = match op {
-        PortOp::Forward(k) => fp.add(k.port, k.a, k.b).map(|()| {
-            forget(fp, k.a, k.a_wan, k.port);
-            forget(fp, k.b, k.b_wan, k.port);
-        }),
+        PortOp::Forward(k) => {
+            let Some((a, b)) = v4(&k) else {
+                return Err(BindError::Other);
+            };
+            fp.add(k.port, a, b).map(|()| {
+                forget(fp, a, k.a_wan, k.port);
+                forget(fp, b, k.b_wan, k.port);
+            })
+        }
         // The entry a packet relayed in a handover's grace made, by its
         // original tuple (router:port → to): once the kernel forwards the
         // flow, the tuple to → router:port is the forwarding entry's (the
@@ -162,15 +172,18 @@ pub(super) fn kernel_op(
         // a take-back for up to 30 s (its port changed, a source latched at
         // a port it never sent from).
         PortOp::Forget { to, wan, port } => {
-            if let Some(ip) = if wan { local.1 } else { local.0 } {
+            if let (Some(ip), Some(to)) = (if wan { local.1 } else { local.0 }, to.v4()) {
                 let _ = fp.forget(SocketAddrV4::new(ip, port), to);
             }
             Ok(())
         }
-        PortOp::Unforward(k) => {
-            let near = |wan| if wan { local.1 } else { local.0 };
-            fp.remove(k.port, k.a, k.b, [near(k.a_wan), near(k.b_wan)])
-        }
+        PortOp::Unforward(k) => match v4(&k) {
+            Some((a, b)) => {
+                let near = |wan| if wan { local.1 } else { local.0 };
+                fp.remove(k.port, a, b, [near(k.a_wan), near(k.b_wan)])
+            }
+            None => Ok(()),
+        },
         _ => Ok(()),
     };
     r.map_err(|e| {
@@ -244,7 +257,9 @@ impl Daemon {
         let near = |wan| if wan { local.1 } else { local.0 };
         let mut probes = [Probe([None; 2]); fastpath::READS];
         for (p, f) in probes.iter_mut().zip(&flows[..k]) {
-            *p = Probe::new(f.port, [(f.a, near(f.a_wan)), (f.b, near(f.b_wan))]);
+            if let (Some(a), Some(b)) = (f.a.v4(), f.b.v4()) {
+                *p = Probe::new(f.port, [(a, near(f.a_wan)), (b, near(f.b_wan))]);
+            }
         }
         let Some(fp) = self.fastpath.as_mut() else {
             return;

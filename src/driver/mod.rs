@@ -616,12 +616,15 @@ impl Daemon {
                     relay.count_oversize(d.data.len());
                     continue;
                 }
-                let from = d.from;
-                let side = ingress.side(d.ifindex, std::net::SocketAddr::V4(from));
+                // IPv4 sockets: every source, so every destination, is IPv4.
+                let side = ingress.side(d.ifindex, std::net::SocketAddr::V4(d.from));
+                let from = crate::net::Addr::V4(d.from);
                 if let crate::relay::Decision::Forward(to) =
                     relay.on_packet(now, i, from, side, d.data)
                 {
-                    batch.forward(k, to);
+                    if let Some(to) = to.v4() {
+                        batch.forward(k, to);
+                    }
                 }
                 if relay.flush_pending() {
                     // A leg just got its destination: the packets held for

@@ -124,10 +124,10 @@ impl Daemon {
 pub(super) fn send_held(
     socks: &[Option<UdpSocket>],
     index: usize,
-    to: std::net::SocketAddrV4,
+    to: crate::net::Addr,
     bytes: &[u8],
 ) {
     if let Some(Some(sock)) = socks.get(index) {
-        let _ = sock.send_to(bytes, std::net::SocketAddr::V4(to));
+        let _ = sock.send_to(bytes, to.to_std());
     }
 }

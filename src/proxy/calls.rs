@@ -50,8 +50,7 @@ impl Sip<'_> {
         };
         // The relay and SDP are IPv4 only until their stages of issue 14:
         // anything else is refused as an SDP sipnat cannot rewrite.
-        let (IpAddr::V4(our_addr), Some(src4), Some(dest4)) =
-            (our_addr, src.addr.v4(), dest.addr.v4())
+        let (IpAddr::V4(our_addr), Some(_), Some(_)) = (our_addr, src.addr.v4(), dest.addr.v4())
         else {
             return Err(MediaError::Sdp(crate::sdp::SdpError::AddrType));
         };
@@ -69,21 +68,17 @@ impl Sip<'_> {
             from_uri: uri_of(HeaderName::From),
             to_uri: uri_of(HeaderName::To),
             is_request: msg.is_request(),
-            signalling_ip: *src4.ip(),
+            signalling_ip: src.addr.ip(),
             wan: src.side == Side::Wan,
             call_id: self.call_id_key(msg),
-            public: self.public.or(self.addrs.wan),
+            public: self.public_ip(),
             // The dialog's creator: a request's source, or where a
             // response goes (the request came from there).
             origin: {
-                let (o, o4) = if msg.is_request() {
-                    (src, src4)
-                } else {
-                    (dest, dest4)
-                };
+                let o = if msg.is_request() { src } else { dest };
                 media::Origin {
                     wan: o.side == Side::Wan,
-                    ip: *o4.ip(),
+                    ip: crate::net::SourceKey::of(o.addr.ip()),
                 }
             },
         };

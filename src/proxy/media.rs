@@ -65,10 +65,11 @@ use crate::limits::{
     LAN_RESERVE_DIVISOR, LAN_RESERVE_MIN, MAX_CALLS, MAX_STREAMS_PER_CALL, MAX_TAG,
     WAN_SOURCE_DIVISOR, WAN_SOURCE_MIN,
 };
+use crate::net::{Addr, SourceKey};
 use crate::output::Buf;
 use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 pub use view::{CallState, CallView};
 use view::{StatusUri, status_uri};
@@ -107,7 +108,9 @@ pub fn wan_source_cap(capacity: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin {
     pub wan: bool,
-    pub ip: Ipv4Addr,
+    /// Its source host, as the per-source cap counts it: the IPv4 address,
+    /// or the /64 of an IPv6 one ([`SourceKey`]).
+    pub ip: SourceKey,
 }
 
 struct Call {
@@ -268,14 +271,14 @@ pub struct Author<'a> {
     pub to_uri: &'a str,
     pub is_request: bool,
     /// Source address of the SIP message (the author's signalling IP).
-    pub signalling_ip: Ipv4Addr,
+    pub signalling_ip: IpAddr,
     /// The author is on the WAN side.
     pub wan: bool,
     /// A keyed hash of the Call-ID alone: both passes of a call that loops
     /// back through sipnat have it (`spiral.rs`).
     pub call_id: u64,
     /// sipnat's public address, which its SDPs toward the WAN name.
-    pub public: Option<Ipv4Addr>,
+    pub public: Option<IpAddr>,
     /// Where the request that created the dialog came from: for a request
     /// its source, for a response where it goes (used when it creates a
     /// call).
@@ -468,7 +471,7 @@ impl Media {
                 self.calls[idx].release(relay, i);
                 continue;
             }
-            if author.wan && author.public == Some(m.addr) {
+            if author.wan && author.public == Some(IpAddr::V4(m.addr)) {
                 // sipnat's own public address: the other pass of a call
                 // that loops back through sipnat names the relay port it
                 // was given (`spiral.rs`); that pass's leg is this one.
@@ -509,6 +512,8 @@ impl Media {
                 Some((p, a)) => SocketAddrV4::new(a.unwrap_or(m.addr), p),
                 None => SocketAddrV4::new(m.addr, m.port.wrapping_add(1)),
             };
+            // The SDP is `IN IP4` ([`crate::sdp`]).
+            let (rtp, rtcp) = (Addr::V4(SocketAddrV4::new(m.addr, m.port)), Addr::V4(rtcp));
             let payload = if !m.is_rtp {
                 Payload::Other
             } else if m.dtls {
@@ -517,7 +522,7 @@ impl Media {
                 Payload::Rtp
             };
             let setup = LegSetup {
-                rtp: SocketAddrV4::new(m.addr, m.port),
+                rtp,
                 rtcp,
                 signalling_ip: Some(author.signalling_ip),
                 wan: author.wan,
@@ -716,9 +721,9 @@ mod tests {
 
     #[test]
     fn a_call_costs_what_limits_says() {
-        // crate::limits::MAX_CALLS: "about 380 bytes each".
+        // crate::limits::MAX_CALLS: "about 390 bytes each".
         let size = std::mem::size_of::<Call>();
-        assert!(size <= 384, "{size}");
+        assert!(size <= 392, "{size}");
     }
 
     #[test]

@@ -111,7 +111,7 @@ use write::*;
 
 pub use crate::output::{Buf, Channel, Outbox, Transmit};
 
-use crate::config::{Access, Acl, Config, Net4};
+use crate::config::{Access, Acl, Config};
 use crate::dns::{Lookup, QueryHandle, Resolver, Watch};
 use crate::limits::{
     MAX_LOCAL_EXPIRES, MAX_PARKED, MAX_PARKED_WAN, MAX_SIP_MESSAGE, MAX_STORED_URI,
@@ -618,19 +618,8 @@ impl Sip<'_> {
     /// rules 0 and 7: never send WAN media to them, never latch them from
     /// the WAN).
     pub(crate) fn sync_relay_local(&mut self) {
-        // The relay knows IPv4 only (until its own stage of issue 14).
-        let lan: heapless::Vec<Net4, 8> = (self.p.addrs.lan.iter())
-            .filter_map(|n| match n {
-                Net::V4(n) => Some(*n),
-                Net::V6(_) => None,
-            })
-            .collect();
-        let own: heapless::Vec<Ipv4Addr, 4> = (self.p.own_wan_addresses().iter())
-            .filter_map(|ip| match ip {
-                IpAddr::V4(v4) => Some(*v4),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
+        let own = self.p.own_wan_addresses();
+        let lan = self.p.addrs.lan.clone();
         self.relay.set_local(&lan, &own);
     }
 

@@ -13,7 +13,7 @@
 use super::latch::Path;
 use super::{DropReason, HOLD_MAX_AGE};
 use crate::limits::{HOLD_BYTES, HOLD_PACKETS, HOLD_PER_STREAM};
-use std::net::SocketAddrV4;
+use crate::net::Addr;
 use std::time::Instant;
 
 /// What a held packet is for.
@@ -210,7 +210,7 @@ impl super::Relay {
     /// (socket index, destination, bytes), in arrival order; drop those
     /// older than [`HOLD_MAX_AGE`] and those whose stream ended (rule 8).
     /// The rest stay held.
-    pub fn flush(&mut self, now: Instant, send: &mut dyn FnMut(usize, SocketAddrV4, &[u8])) {
+    pub fn flush(&mut self, now: Instant, send: &mut dyn FnMut(usize, Addr, &[u8])) {
         self.held.pending = false;
         let slots = &mut self.slots;
         let totals = &mut self.totals;
@@ -239,7 +239,7 @@ impl super::Relay {
             };
             // Socket index of the stream's channel: cannot overflow, slots
             // number at most 65535.
-            send(t.slot as usize * 2 + t.ch, to, data);
+            send(t.slot as usize * 2 + t.ch, *to, data);
             totals.forwarded.add(len);
             totals.flushed += 1;
             if let Some(c) = st.stats.forwarded.get_mut(t.from()) {

@@ -9,8 +9,10 @@
 //!   no leg whose SDP moved in the last [`LATCH_WINDOW`](super::LATCH_WINDOW)
 //!   latched elsewhere than at its exact new address (rule 6: that address
 //!   may still take the latch), both latched sources heard within
-//!   [`TWO_WAY`] (media flows both ways), the stream not on hold and not
-//!   barred. The driver then installs the
+//!   [`TWO_WAY`] (media flows both ways), both latched sources IPv4 (the
+//!   kernel's table is `ip sipnat`, and nftables cannot translate between
+//!   families: a stream with an IPv6 leg stays in userspace), the stream
+//!   not on hold and not barred. The driver then installs the
 //!   forwarding ([`PortOp::Forward`]: packets from `a` to the relay port go
 //!   to `b`, and the other way; `src/driver/fastpath.rs` says how) and the
 //!   relay remembers it in the slot ([`KernelFlow`]).
@@ -45,7 +47,7 @@
 //! take-backs, from [`Relay::maintain`] as soon as they are due.
 
 use super::{Relay, pool::PortOp};
-use std::net::SocketAddrV4;
+use crate::net::Addr;
 use std::time::{Duration, Instant};
 
 /// Both latched sources must have sent within this for a channel to go to
@@ -79,9 +81,9 @@ pub const BAR_FAILED: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KernelFlow {
     pub port: u16,
-    pub a: SocketAddrV4,
+    pub a: Addr,
     pub a_wan: bool,
-    pub b: SocketAddrV4,
+    pub b: Addr,
     pub b_wan: bool,
 }
 
@@ -298,7 +300,7 @@ impl Relay {
         &mut self,
         now: Instant,
         index: usize,
-        from: SocketAddrV4,
+        from: Addr,
         latched: bool,
         (k, at): (KernelFlow, Option<Instant>),
         verdict: &super::latch::Verdict,
@@ -350,6 +352,9 @@ impl Relay {
         }
         let [la, lb] = &st.legs;
         let (a, b) = (la.paths[ch].latched?, lb.paths[ch].latched?);
+        if a.addr.v4().is_none() || b.addr.v4().is_none() {
+            return None; // IPv4 only (module doc)
+        }
         let flow = KernelFlow {
             port,
             a: a.addr,

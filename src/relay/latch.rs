@@ -12,10 +12,10 @@
 //! [`Verdict`] (holding a packet in its pool) and keeps the totals.
 
 use super::{DropReason, Payload, RELATCH_SILENCE, StreamStats};
-use crate::config::Net4;
 use crate::limits::HOLD_BYTES;
+use crate::net::{Addr, Net};
 use crate::side::Side;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 use std::time::Instant;
 
 /// How strong a latch is (rule 6): what made it.
@@ -35,7 +35,7 @@ enum Class {
 /// The address a channel of a leg is latched to.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Latch {
-    pub(super) addr: SocketAddrV4,
+    pub(super) addr: Addr,
     class: Class,
     /// Last packet from `addr` (while the kernel forwards it: the last the
     /// kernel reported, [`super::Relay::kernel_seen`]).
@@ -47,7 +47,7 @@ pub(super) struct Latch {
 /// One channel (RTP or RTCP) of one leg.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Path {
-    pub(super) expected: Option<SocketAddrV4>,
+    pub(super) expected: Option<Addr>,
     /// The expected address is a destination before a latch (rule 7).
     pub(super) reachable: bool,
     /// The SDP rejected the stream (port 0): nothing is held for it.
@@ -56,10 +56,13 @@ pub(super) struct Path {
 }
 
 impl Path {
-    pub(super) fn destination(&self) -> Option<SocketAddrV4> {
-        self.latched
-            .map(|l| l.addr)
-            .or(self.expected.filter(|_| self.reachable))
+    /// Where this channel's packets go (rule 7): a reference, so the hot
+    /// path copies the address once, from here into its decision.
+    pub(super) fn destination(&self) -> Option<&Addr> {
+        match &self.latched {
+            Some(l) => Some(&l.addr),
+            None => self.expected.as_ref().filter(|_| self.reachable),
+        }
     }
 }
 
@@ -75,7 +78,7 @@ pub(super) struct Window {
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct LegState {
     pub(super) paths: [Path; 2],
-    pub(super) signalling_ip: Option<Ipv4Addr>,
+    pub(super) signalling_ip: Option<IpAddr>,
     pub(super) wan: bool,
     pub(super) window: Option<Window>,
     /// Until when, after its SDP moved it, a latch of this leg that is not
@@ -106,24 +109,24 @@ struct Claim {
 
 impl LegState {
     /// Does the signalling name `ip` for this leg (rule 3)?
-    fn names(&self, ip: Ipv4Addr) -> bool {
+    fn names(&self, ip: IpAddr) -> bool {
         self.signalling_ip == Some(ip)
             || self
                 .paths
                 .iter()
-                .any(|p| p.expected.is_some_and(|e| *e.ip() == ip))
+                .any(|p| p.expected.is_some_and(|e| e.ip() == ip))
     }
 
     /// How far this leg trusts `ip` on channel `ch`: a named IP fully, the
     /// IP latched on the other channel as much as that latch.
-    fn trust(&self, ch: usize, ip: Ipv4Addr) -> Option<Class> {
+    fn trust(&self, ch: usize, ip: IpAddr) -> Option<Class> {
         if self.names(ip) {
             return Some(Class::Named);
         }
         self.paths
             .get(ch ^ 1)
             .and_then(|p| p.latched)
-            .filter(|l| *l.addr.ip() == ip)
+            .filter(|l| l.addr.ip() == ip)
             .map(|l| l.class.min(Class::Named))
     }
 
@@ -161,15 +164,15 @@ impl LegState {
         &self,
         now: Instant,
         ch: usize,
-        from: SocketAddrV4,
+        from: &Addr,
         ssrc: Option<u32>,
     ) -> Result<Claim, DropReason> {
         let Some(path) = self.paths.get(ch) else {
             return Err(DropReason::UnknownSource);
         };
-        let ip = *from.ip();
+        let ip = from.ip();
         let trust = self.trust(ch, ip);
-        let exact = path.expected == Some(from);
+        let exact = path.expected.as_ref() == Some(from);
         // Rule 4 is for RTP only; RTCP follows the RTP latch (rule 3).
         let window = self.window.filter(|w| ch == 0 && now < w.until);
         let port_match = trust.is_none()
@@ -242,7 +245,7 @@ impl LegState {
                         class: strength.unwrap_or(Class::Named),
                     });
                 }
-                if *l.addr.ip() != ip && trust.is_none() {
+                if l.addr.ip() != ip && trust.is_none() {
                     return Err(DropReason::UnknownSource);
                 }
                 // A NAT rebinding: the same source, by its SSRC.
@@ -312,23 +315,25 @@ pub(super) struct Stream {
 /// The router's own addresses and LAN networks (rules 0 and 7).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Local {
-    pub(super) lan: heapless::Vec<Net4, 4>,
-    pub(super) own: heapless::Vec<Ipv4Addr, 4>,
+    pub(super) lan: heapless::Vec<Net, 8>,
+    pub(super) own: heapless::Vec<IpAddr, 8>,
 }
 
 impl Local {
-    /// Loopback, 0.0.0.0/8, a LAN network, or one of the router's addresses.
-    pub(super) fn contains(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback()
-            || ip.octets()[0] == 0
-            || self.own.contains(&ip)
-            || self.lan.iter().any(|n| n.contains(ip))
+    /// Loopback, 0.0.0.0/8 (IPv6: the unspecified address), a LAN network,
+    /// or one of the router's addresses.
+    pub(super) fn contains(&self, ip: IpAddr) -> bool {
+        let special = match ip {
+            IpAddr::V4(v4) => v4.is_loopback() || v4.octets()[0] == 0,
+            IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
+        };
+        special || self.own.contains(&ip) || self.lan.iter().any(|n| n.contains(ip))
     }
 }
 
 /// What one stream decided about one packet.
 pub(super) enum Verdict {
-    Forward(SocketAddrV4),
+    Forward(Addr),
     /// Hold it for this leg.
     Hold(usize),
     Drop(DropReason),
@@ -341,7 +346,7 @@ impl Stream {
         &mut self,
         now: Instant,
         ch: usize,
-        from: SocketAddrV4,
+        from: &Addr,
         side: Side,
         data: &[u8],
         local: &Local,
@@ -353,8 +358,8 @@ impl Stream {
             l.wan == wan
                 && l.paths
                     .get(ch)
-                    .and_then(|p| p.latched)
-                    .is_some_and(|x| x.addr == from)
+                    .and_then(|p| p.latched.as_ref())
+                    .is_some_and(|x| x.addr == *from)
         };
         let mut latched = false;
         let src = if latched_at(&self.legs[0]) {
@@ -362,7 +367,7 @@ impl Stream {
         } else if latched_at(&self.legs[1]) {
             1
         } else {
-            let claim = if wan && local.contains(*from.ip()) {
+            let claim = if wan && local.contains(from.ip()) {
                 Err(DropReason::ForgedSource)
             } else {
                 match inspect(data, ch, self.payload) {
@@ -376,7 +381,7 @@ impl Stream {
                 Ok((leg, c, ssrc)) => {
                     if let Some(p) = self.legs[leg].paths.get_mut(ch) {
                         p.latched = Some(Latch {
-                            addr: from,
+                            addr: *from,
                             class: c.class,
                             last_seen: now,
                             ssrc,
@@ -415,7 +420,7 @@ impl Stream {
             None if !waits || len > HOLD_BYTES => Verdict::Drop(DropReason::NoDestination),
             None => return (Verdict::Hold(src ^ 1), latched),
             Some(to) if to == from => Verdict::Drop(DropReason::Loop),
-            Some(to) => Verdict::Forward(to),
+            Some(to) => Verdict::Forward(*to),
         };
         match v {
             Verdict::Forward(_) => self.stats.forwarded[src].add(len),
@@ -431,7 +436,7 @@ impl Stream {
         &self,
         now: Instant,
         ch: usize,
-        from: SocketAddrV4,
+        from: &Addr,
         wan: bool,
         ssrc: Option<u32>,
     ) -> Result<(usize, Claim), DropReason> {

@@ -38,9 +38,11 @@
 //! rule 6). It does not read SDP: the signalling layer ([`crate::proxy`])
 //! passes the addresses in ([`LegSetup`]); it does not know SSRCs from SDP
 //! (`a=ssrc`, RFC 5576). Non-RTP media over UDP (T.38 `udptl`) is latched by
-//! the address rules alone. IPv4 only. It does not allocate after
-//! [`Relay::new`] (its tables grow within what `new` reserved), and logs
-//! nothing above `trace`.
+//! the address rules alone. Its addresses are of either family
+//! ([`Addr`], compared by value), but only IPv4 reaches it yet: the driver's
+//! relay sockets are IPv4 and the SDP it reads is `IN IP4` (issue 14). It
+//! does not allocate after [`Relay::new`] (its tables grow within what
+//! `new` reserved), and logs nothing above `trace`.
 //!
 //! # Sockets and indices
 //! The driver binds one UDP socket per relay port, on 0.0.0.0, so one socket
@@ -167,7 +169,7 @@
 //! state and 12 of the pool's queues) are reserved in [`Relay::new`] and
 //! touched only as pairs are first bound for them: a slot for each stream
 //! and spare at the busiest moment so far, whatever the range (idle: the
-//! spares, 8 slots, about 5 KB). Fixed besides: the hold pool (about
+//! spares, 8 slots, about 6.5 KB). Fixed besides: the hold pool (about
 //! 42 KB, of which the 40 KiB of packet bytes are resident only once
 //! packets have been held) and the pool's map of held ports (4 KB). The
 //! kernel's memory for the sockets is two sockets per bound pair
@@ -187,9 +189,9 @@ mod latch;
 mod pool;
 mod view;
 
-use crate::config::Net4;
 use crate::limits::MAX_STREAMS;
 pub use crate::net::is_public;
+use crate::net::{Addr, Net};
 use crate::side::Side;
 pub use counters::{Counts, DropReason, RelayTotals, StreamStats};
 use hold::{HoldPool, Target};
@@ -198,7 +200,7 @@ pub use kernel::{
 };
 use latch::{LegState, Local, Path, Stream, Verdict, Window};
 pub use pool::{BindError, PortOp, PortRange};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 pub use view::LegView;
 
@@ -223,8 +225,9 @@ pub const RELATCH_SILENCE: Duration = Duration::from_secs(2);
 pub const HOLD_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Upper bound of one stream slot's size in bytes (the memory cost of a
-/// port pair; a unit test checks the bound).
-pub const SLOT_BYTES: usize = 632;
+/// port pair; a unit test checks the bound): its addresses are [`Addr`]s
+/// of either family, 20 bytes each (632 when they were IPv4 only).
+pub const SLOT_BYTES: usize = 816;
 
 /// A stream's handle: the slot index and the slot's generation, so an id
 /// kept after [`Relay::free`] (or expiry) never reaches the slot's next
@@ -292,7 +295,7 @@ pub enum Payload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Send the same bytes from the same socket to this address.
-    Forward(SocketAddrV4),
+    Forward(Addr),
     /// The relay kept a copy to send later ([`Relay::flush`]); nothing to
     /// do now.
     Held,
@@ -308,11 +311,11 @@ pub struct PoolFull;
 pub struct LegSetup {
     /// Expected RTP address (`c=` and `m=`); IP 0.0.0.0 = unknown / hold,
     /// port 0 = the stream is rejected (RFC 3264 §6).
-    pub rtp: SocketAddrV4,
+    pub rtp: Addr,
     /// Expected RTCP address (`a=rtcp`, else RTP port + 1).
-    pub rtcp: SocketAddrV4,
+    pub rtcp: Addr,
     /// Source IP of the SIP message that carried the SDP.
-    pub signalling_ip: Option<Ipv4Addr>,
+    pub signalling_ip: Option<IpAddr>,
     /// The leg is on the WAN side.
     pub wan: bool,
     /// What the stream carries (its `m=` protocol).
@@ -385,12 +388,12 @@ impl Relay {
         r
     }
 
-    /// The router's LAN networks and own addresses (at most 4 of each are
+    /// The router's LAN networks and own addresses (at most 8 of each are
     /// kept), for rules 0 and 7. The signalling layer calls it whenever they
     /// change; legs set up before keep what they were given.
-    pub fn set_local(&mut self, lan: &[Net4], own: &[Ipv4Addr]) {
-        self.local.lan = lan.iter().copied().take(4).collect();
-        self.local.own = own.iter().copied().take(4).collect();
+    pub fn set_local(&mut self, lan: &[Net], own: &[IpAddr]) {
+        self.local.lan = lan.iter().copied().take(8).collect();
+        self.local.own = own.iter().copied().take(8).collect();
     }
 
     /// A new `rtp_timeout` (reload): from now on, for every stream.
@@ -460,11 +463,11 @@ impl Relay {
     }
 
     /// Is `ip` a destination for a leg before it latches (rule 7)?
-    fn reachable(&self, wan: bool, ip: Ipv4Addr, signalling_ip: Option<Ipv4Addr>) -> bool {
+    fn reachable(&self, wan: bool, ip: IpAddr, signalling_ip: Option<IpAddr>) -> bool {
         if !wan {
             return true;
         }
-        !self.local.contains(ip) && (is_public(ip.into()) || signalling_ip == Some(ip))
+        !self.local.contains(ip) && (is_public(ip) || signalling_ip == Some(ip))
     }
 
     /// Set (or update, on re-INVITE / answer) a leg's expected addresses.
@@ -480,7 +483,7 @@ impl Relay {
             let sig = signalling_ip.or(self
                 .stream(id)
                 .and_then(|s| s.legs[leg.idx()].signalling_ip));
-            self.reachable(setup.wan, *a.ip(), sig)
+            self.reachable(setup.wan, a.ip(), sig)
         });
         let had_held = !self.held.is_empty();
         let Some(st) = self.stream_mut(id) else {
@@ -508,13 +511,13 @@ impl Relay {
             set = true;
             let new = (addr.port() != 0).then_some(addr);
             path.closed = new.is_none();
-            let was = path.destination();
+            let was = path.destination().is_some();
             if path.expected != new {
                 moved |= path.expected.is_some() || path.latched.is_some();
                 path.expected = new;
             }
             path.reachable = reachable;
-            opened |= was.is_none() && path.destination().is_some();
+            opened |= !was && path.destination().is_some();
         }
         if moved {
             for p in l.paths.iter_mut() {
@@ -597,7 +600,7 @@ impl Relay {
         &mut self,
         now: Instant,
         index: usize,
-        from: SocketAddrV4,
+        from: Addr,
         side: Side,
         data: &[u8],
     ) -> Decision {
@@ -612,7 +615,13 @@ impl Relay {
                 kernel,
                 ..
             }) => {
-                let (v, latched) = st.on_packet(now, ch, from, side, data, local);
+                let (v, latched) = st.on_packet(now, ch, &from, side, data, local);
+                if let (Verdict::Forward(to), false, None) = (&v, latched, kernel[ch]) {
+                    // The common case (a latched source, no kernel flow):
+                    // the address goes from the slot straight to the driver.
+                    self.totals.forwarded.add(len);
+                    return Decision::Forward(*to);
+                }
                 (
                     v,
                     latched,

@@ -40,8 +40,8 @@
 
 use super::{PoolFull, Relay, Slot};
 use crate::limits::{MAX_STREAMS, SPARE_PAIRS};
+use crate::net::Addr;
 use std::collections::VecDeque;
-use std::net::SocketAddrV4;
 
 /// The RTP/RTCP port pairs of a configured range: RTP on the even ports
 /// `p` with `low <= p` and `p + 1 <= high`, RTCP on `p + 1`.
@@ -105,11 +105,7 @@ pub enum PortOp {
     /// Clear the conntrack entry of the relay's own packet to `to` (on the
     /// WAN side when `wan`) from relay port `port`: sent in a handover's
     /// grace, it must not hold the flow on the socket.
-    Forget {
-        to: SocketAddrV4,
-        wan: bool,
-        port: u16,
-    },
+    Forget { to: Addr, wan: bool, port: u16 },
 }
 
 /// Why a bind failed.

@@ -5,7 +5,8 @@
 //! provider proxy at 203.0.113.10, and a stranger at 192.0.2.66.
 
 use super::*;
-use crate::config::Net4;
+use crate::net::Net4;
+use std::net::Ipv4Addr;
 
 const RTP_TIMEOUT: Duration = Duration::from_secs(30);
 const PHONE: &str = "10.0.0.2:4000";
@@ -15,21 +16,22 @@ const FAR_RTCP: &str = "198.51.100.3:5001";
 const PROXY_IP: &str = "203.0.113.10";
 const STRANGER: &str = "192.0.2.66:40000";
 
-fn a(s: &str) -> SocketAddrV4 {
+fn a(s: &str) -> Addr {
     s.parse().expect("test address")
 }
 
-fn ip(s: &str) -> Ipv4Addr {
+fn ip(s: &str) -> IpAddr {
     s.parse().expect("test ip")
 }
 
-/// The side a test packet arrives on: the cast's LAN is 10.0.0.0/8.
-fn side(from: SocketAddrV4) -> Side {
-    if from.ip().octets()[0] == 10 {
-        Side::Lan
-    } else {
-        Side::Wan
-    }
+/// The side a test packet arrives on: the cast's LAN is 10.0.0.0/8 (and
+/// 2001:db8:10::/48 for IPv6 tests).
+fn side(from: Addr) -> Side {
+    let lan = match from.ip() {
+        IpAddr::V4(v4) => v4.octets()[0] == 10,
+        IpAddr::V6(v6) => v6.segments()[..3] == [0x2001, 0xdb8, 0x10],
+    };
+    if lan { Side::Lan } else { Side::Wan }
 }
 
 fn ms(n: u64) -> Duration {
@@ -47,7 +49,7 @@ fn setup(rtp: &str, signalling: &str, wan: bool) -> LegSetup {
     let rtp = a(rtp);
     LegSetup {
         rtp,
-        rtcp: SocketAddrV4::new(*rtp.ip(), rtp.port().wrapping_add(1)),
+        rtcp: rtp.with_port(rtp.port().wrapping_add(1)),
         signalling_ip: Some(ip(signalling)),
         wan,
         payload: Payload::Rtp,
@@ -56,8 +58,12 @@ fn setup(rtp: &str, signalling: &str, wan: bool) -> LegSetup {
 
 /// The SSRC a test host sends with: one per IP, so a NAT rebinding (same
 /// IP, new port) keeps it and another host has another.
-fn ssrc_of(from: SocketAddrV4) -> u32 {
-    u32::from(*from.ip()) ^ 0x5eed_0000
+fn ssrc_of(from: Addr) -> u32 {
+    let ip = match from.ip() {
+        IpAddr::V4(v4) => u32::from(v4),
+        IpAddr::V6(v6) => u128::from(v6) as u32,
+    };
+    ip ^ 0x5eed_0000
 }
 
 /// A 172-byte RTP packet (RFC 3550 §5.1: V=2, PT 0) with this SSRC and
@@ -155,7 +161,7 @@ impl T {
     }
 
     /// What a flush sends now: (socket index, destination, first bytes).
-    fn flush(&mut self) -> Vec<(usize, SocketAddrV4, Vec<u8>)> {
+    fn flush(&mut self) -> Vec<(usize, Addr, Vec<u8>)> {
         let mut v = Vec::new();
         self.relay
             .flush(self.now, &mut |i, to, d| v.push((i, to, d.to_vec())));
@@ -945,7 +951,7 @@ fn a_stranger_spraying_the_pool_gets_nothing_from_any_stream() {
         t.advance(ms(500));
         let ports: Vec<usize> = (0..10).collect();
         for i in ports {
-            let from = SocketAddrV4::new(ip("192.0.2.66"), 40000 + step as u16);
+            let from = Addr::new(ip("192.0.2.66"), 40000 + step as u16);
             let p = if i % 2 == 0 {
                 rtp_packet(66, step as u16)
             } else {
@@ -984,7 +990,7 @@ fn public_and_non_public_addresses() {
         "127.0.0.1",
         "0.0.0.0",
     ] {
-        assert!(!is_public(ip(s).into()), "{s}");
+        assert!(!is_public(ip(s)), "{s}");
     }
     for s in [
         "8.8.8.8",
@@ -994,7 +1000,7 @@ fn public_and_non_public_addresses() {
         "198.51.100.3",
         "203.0.113.10",
     ] {
-        assert!(is_public(ip(s).into()), "{s}");
+        assert!(is_public(ip(s)), "{s}");
     }
 }
 
@@ -1273,10 +1279,10 @@ fn a_take_over_with_another_ssrc_is_refused() {
 /// 198.51.100.1.
 fn with_local(t: &mut T) {
     let lan = Net4 {
-        addr: ip("10.0.0.1"),
+        addr: Ipv4Addr::new(10, 0, 0, 1),
         prefix: 8,
     };
-    t.relay.set_local(&[lan], &[ip("198.51.100.1")]);
+    t.relay.set_local(&[Net::V4(lan)], &[ip("198.51.100.1")]);
 }
 
 #[test]
@@ -1499,6 +1505,64 @@ fn nothing_goes_to_the_kernel_while_off_one_way_learning_or_on_hold() {
     assert!(t.kscan(true).is_empty(), "on hold");
     t.relay.set_hold(id, false);
     assert_eq!(t.kscan(true).len(), 1, "then it goes");
+}
+
+#[test]
+fn a_stream_with_an_ipv6_leg_stays_in_userspace() {
+    // The kernel's table is IPv4 (`ip sipnat`), and nftables cannot
+    // translate between families: however settled, such a stream stays.
+    const FAR6: &str = "[2001:db8:77::3]:5000";
+    const PHONE6: &str = "[2001:db8:10::2]:4000";
+    let far6 = setup(FAR6, "2001:db8:77::3", true);
+    let phone6 = setup(PHONE6, "2001:db8:10::2", false);
+    for (a_leg, b_leg, goes) in [
+        (phone_leg(), far_leg(), true),
+        (phone_leg(), far6, false),
+        (phone6, far6, false),
+    ] {
+        let mut t = T::new();
+        t.relay.set_fastpath(true);
+        let (id, port) = t.alloc();
+        t.relay.set_leg(t.now, id, Leg::A, &a_leg);
+        t.relay.set_leg(t.now, id, Leg::B, &b_leg);
+        let i = t.index(port);
+        let (phone, far) = (a_leg.rtp.to_string(), b_leg.rtp.to_string());
+        for step in 0..2 {
+            if step > 0 {
+                t.advance(LATCH_WINDOW + ms(10));
+            }
+            assert_eq!(t.rtp(i, &phone), fwd(&far));
+            assert_eq!(t.rtp(i, &far), fwd(&phone));
+        }
+        assert_eq!(t.kscan(true).len(), usize::from(goes), "{phone} {far}");
+        assert_eq!(t.relay.totals().in_kernel, u64::from(goes));
+    }
+}
+
+#[test]
+fn the_rules_compare_ipv6_addresses_by_value() {
+    let mut t = T::new();
+    let lan6 = crate::net::Net6 {
+        addr: "2001:db8:10::".parse().expect("test net"),
+        prefix: 48,
+    };
+    t.relay
+        .set_local(&[Net::V6(lan6)], &[ip("2001:db8:100::1")]);
+    // The far end signals from its proxy; RFC 5952 or not, its SDP names
+    // the address it sends from.
+    let far = setup("[2001:DB8:77:0::3]:5000", "2001:db8:77::10", true);
+    let (_, i) = t.call(&far);
+    assert_eq!(t.rtp(i, PHONE), fwd("[2001:db8:77::3]:5000"));
+    assert_eq!(t.rtp(i, "[2001:db8:77::3]:5000"), fwd(PHONE));
+    assert_eq!(t.rtp(i, "[2001:db8:77::4]:5000"), UNKNOWN);
+    // Rule 0: the router's own address or a LAN network's, arriving on
+    // the WAN, is forged.
+    for from in ["[2001:db8:100::1]:5000", "[2001:db8:10::9]:5000"] {
+        let d = t
+            .relay
+            .on_packet(t.now, i, a(from), Side::Wan, &rtp_packet(7, 0));
+        assert_eq!(d, Decision::Drop(DropReason::ForgedSource), "{from}");
+    }
 }
 
 #[test]
@@ -1956,7 +2020,7 @@ fn the_kernels_channels_are_handed_out_once_per_cycle_in_bounded_batches() {
     let k = out[0];
     assert!(want.contains(&k.port));
     assert!(!k.a_wan && k.b_wan, "{k:?}");
-    assert_eq!(k.a.ip(), &ip("10.0.0.2"));
+    assert_eq!(k.a.ip(), ip("10.0.0.2"));
     // RTCP too, on port + 1, once it went.
     let (id, port) = made[0];
     let i = t.index(port);

@@ -3,16 +3,16 @@
 //! changes the table.
 
 use super::{Channel, Counts, Leg, Relay, RelayTotals, StreamId, StreamStats};
-use std::net::SocketAddrV4;
+use crate::net::Addr;
 
 /// One leg of a stream for `sipnat status` ([`Relay::leg_view`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LegView {
     pub wan: bool,
     /// RTP address from the leg's SDP (none: not known yet).
-    pub expected: Option<SocketAddrV4>,
+    pub expected: Option<Addr>,
     /// RTP source the leg is latched to.
-    pub latched: Option<SocketAddrV4>,
+    pub latched: Option<Addr>,
     /// Packets and bytes that came from this leg and were forwarded.
     pub forwarded: Counts,
 }
@@ -44,7 +44,7 @@ impl Relay {
     }
 
     /// The address a leg's channel is latched to, if any.
-    pub fn latched(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<SocketAddrV4> {
+    pub fn latched(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<Addr> {
         self.stream(id)?.legs[leg.idx()].paths[ch.idx()]
             .latched
             .map(|l| l.addr)
@@ -52,7 +52,9 @@ impl Relay {
 
     /// Where packets for a leg's channel go now (latched, else expected if
     /// reachable: rule 7).
-    pub fn destination(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<SocketAddrV4> {
-        self.stream(id)?.legs[leg.idx()].paths[ch.idx()].destination()
+    pub fn destination(&self, id: StreamId, leg: Leg, ch: Channel) -> Option<Addr> {
+        self.stream(id)?.legs[leg.idx()].paths[ch.idx()]
+            .destination()
+            .copied()
     }
 }

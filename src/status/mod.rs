@@ -218,8 +218,10 @@ fn calls(core: &Core, info: &Info<'_>, now: Instant, j: &mut Json<'_>) {
                 };
                 j.begin_object();
                 j.field_str("side", if v.wan { "wan" } else { "lan" });
+                // `opt_addr` writes IPv4; the relay has no other address yet.
                 j.key("expected");
-                j.opt_addr(v.expected.filter(|a| !a.ip().is_unspecified()));
+                let expected = v.expected.filter(|a| !a.ip().is_unspecified());
+                j.opt_addr(expected);
                 j.key("latched");
                 j.opt_addr(v.latched);
                 j.field_num("packets", v.forwarded.packets);

@@ -7,7 +7,6 @@
 
 use super::{Info, Section, write_text};
 use crate::core::Core;
-use crate::net::Addr;
 use crate::relay::Leg;
 use std::time::Instant;
 
@@ -25,9 +24,8 @@ pub fn stats_line(core: &Core) -> String {
                     continue;
                 };
                 if let Some(a) = v.latched.or(v.expected) {
-                    let ip = Addr::from(a).ip();
-                    if !ip.is_unspecified() && !clients.contains(&ip) {
-                        clients.push(ip);
+                    if !a.ip().is_unspecified() && !clients.contains(&a.ip()) {
+                        clients.push(a.ip());
                     }
                 }
             }

@@ -2,8 +2,8 @@
 //! an outgoing call answered by the peer, and RTP packets into the relay.
 
 use super::*;
+use sipnat::net::Addr;
 use sipnat::relay::Decision;
-use std::net::SocketAddrV4;
 
 /// The relay's socket index of a bound relay port.
 pub fn idx(sim: &Sim, port: u16) -> usize {
@@ -13,8 +13,11 @@ pub fn idx(sim: &Sim, port: u16) -> usize {
         .unwrap_or_else(|| panic!("relay port {port} is not bound"))
 }
 
-pub fn v4(s: &str) -> SocketAddrV4 {
-    s.parse().unwrap()
+/// An `a.b.c.d:port` as the relay's [`Addr`].
+pub fn v4(s: &str) -> Addr {
+    let a: Addr = s.parse().unwrap();
+    assert!(a.v4().is_some(), "{s} is not IPv4");
+    a
 }
 
 /// An RTP packet (RFC 3550 §5.1) from `from` on relay port `port` (RTCP
@@ -29,7 +32,7 @@ pub fn packet(sim: &mut Sim, port: u16, from: &str) -> Decision {
 pub fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side) -> Decision {
     let now = sim.now;
     let src = v4(from);
-    let ssrc = u32::from(*src.ip()) ^ 0x5eed_0000;
+    let ssrc = u32::from(*src.v4().expect("an IPv4 source").ip()) ^ 0x5eed_0000;
     let mut p = vec![0u8; 172];
     p[0] = 0x80;
     if port % 2 == 1 {
@@ -47,7 +50,7 @@ pub fn packet_on(sim: &mut Sim, port: u16, from: &str, side: sipnat::proxy::Side
 }
 
 /// What the relay's held packets would be sent to now: (port, to).
-pub fn flush(sim: &mut Sim) -> Vec<(u16, SocketAddrV4)> {
+pub fn flush(sim: &mut Sim) -> Vec<(u16, Addr)> {
     let now = sim.now;
     let mut v = Vec::new();
     let relay = sim.core.relay_mut().unwrap();
