@@ -165,7 +165,7 @@ pub fn seal<'a>(
     vias: impl Iterator<Item = &'a str>,
     out: &mut [u8; MAX_BRANCH_TEXT],
 ) -> Option<usize> {
-    seal_reply(key, reply.into(), discriminator, flags, vias, out)
+    seal_any::<false, _>(key, reply.into(), discriminator, flags, vias, out)
 }
 
 /// [`seal`] for an answer address of either family: [`SEALED_MARK`] and
@@ -179,6 +179,20 @@ pub fn seal_reply<'a>(
     discriminator: u64,
     flags: u8,
     vias: impl Iterator<Item = &'a str>,
+    out: &mut [u8; MAX_BRANCH_TEXT],
+) -> Option<usize> {
+    seal_any::<true, _>(key, reply, discriminator, flags, vias, out)
+}
+
+/// [`seal_reply`], with the IPv6 form only when `V6`: [`seal`] and
+/// [`open`] are instances without it (as small as before IPv6 until
+/// stage 5b calls the `_reply` forms).
+fn seal_any<'a, const V6: bool, I: Iterator<Item = &'a str>>(
+    key: &Key,
+    reply: Reply,
+    discriminator: u64,
+    flags: u8,
+    vias: I,
     out: &mut [u8; MAX_BRANCH_TEXT],
 ) -> Option<usize> {
     let mut blob = [0u8; MAX_SEALED];
@@ -195,11 +209,10 @@ pub fn seal_reply<'a>(
             (SEALED_MARK, SIV)
         }
         #[cfg(feature = "ipv6")]
-        Addr::V6(ip, _) => {
+        Addr::V6(ip, _) if V6 => {
             put(&ip.octets(), &mut n)?;
             (SEALED_MARK6, SIV6)
         }
-        #[cfg(not(feature = "ipv6"))]
         Addr::V6(..) => return None,
     };
     put(&reply.addr.port().to_be_bytes(), &mut n)?;
@@ -236,7 +249,7 @@ pub fn seal_reply<'a>(
 /// Open branch text (without the prefix, starting with [`SEALED_MARK`]).
 /// `None`: not a sealed branch, not ours, or altered.
 pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
-    let o = open_reply(key, text)?;
+    let o = open_any::<false>(key, text)?;
     Some(Opened {
         reply: Peer {
             addr: o.reply.addr.v4()?,
@@ -254,11 +267,16 @@ pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
 /// branch (never sealed by sipnat) comes back as IPv4 ([`Addr::new`]).
 // Wired in stage 5b (responses to an IPv6 phone or peer).
 pub fn open_reply(key: &Key, text: &[u8]) -> Option<Opened<Reply>> {
+    open_any::<true>(key, text)
+}
+
+/// [`open_reply`], with the `y` form only when `V6` (as [`seal_any`]).
+fn open_any<const V6: bool>(key: &Key, text: &[u8]) -> Option<Opened<Reply>> {
     let (&mark, b32) = text.split_first()?;
     let (domain, head) = match mark.to_ascii_lowercase() {
         SEALED_MARK => (SIV, HEAD),
         #[cfg(feature = "ipv6")]
-        SEALED_MARK6 => (SIV6, HEAD6),
+        SEALED_MARK6 if V6 => (SIV6, HEAD6),
         _ => return None,
     };
     let mut blob = [0u8; MAX_SEALED];
@@ -274,12 +292,11 @@ pub fn open_reply(key: &Key, text: &[u8]) -> Option<Opened<Reply>> {
     let addr = match *ip {
         [a, b, c, d] => Addr::V4(SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), port)),
         #[cfg(feature = "ipv6")]
-        _ => {
+        _ if V6 => {
             let mut o = [0u8; 16];
             o.copy_from_slice(ip);
             Addr::new(IpAddr::V6(Ipv6Addr::from(o)), port)
         }
-        #[cfg(not(feature = "ipv6"))]
         _ => return None,
     };
     let side = match meta[0] {

@@ -69,7 +69,7 @@ fn put_masked6(w: &mut Buf<'_>, key: &Key, ip: std::net::Ipv6Addr, form: v6::For
 /// Copy `text` to `w`, masking every canonical IPv4 literal for which
 /// `is_lan` holds. Returns how many were masked. IPv6 literals are left.
 pub fn mask(w: &mut Buf<'_>, text: &[u8], key: &Key, is_lan: &dyn Fn(Ipv4Addr) -> bool) -> usize {
-    mask_ip(w, text, key, &|ip| v4_only(ip, is_lan)).count
+    scan::<false>(w, text, key, &|ip| v4_only(ip, is_lan)).count
 }
 
 fn v4_only(ip: IpAddr, is_lan: &dyn Fn(Ipv4Addr) -> bool) -> bool {
@@ -86,13 +86,25 @@ fn v4_only(ip: IpAddr, is_lan: &dyn Fn(Ipv4Addr) -> bool) -> bool {
 /// a LAN dotted quad inside, which is then masked as IPv4.
 // Wired in stage 5b (the writer's text masking, with the LAN's networks).
 pub fn mask_ip(w: &mut Buf<'_>, text: &[u8], key: &Key, is_lan: &dyn Fn(IpAddr) -> bool) -> Masked {
+    scan::<true>(w, text, key, is_lan)
+}
+
+/// [`mask_ip`], looking for IPv6 literals only when `V6`: the IPv4
+/// functions are instances without the IPv6 scanner (not in the binary
+/// until something calls [`mask_ip`]).
+fn scan<const V6: bool>(
+    w: &mut Buf<'_>,
+    text: &[u8],
+    key: &Key,
+    is_lan: &dyn Fn(IpAddr) -> bool,
+) -> Masked {
     let mut n = Masked::default();
     let mut i = 0;
     let mut copied = 0;
     while i < text.len() {
         let c = text[i];
         #[cfg(feature = "ipv6")]
-        if let Some(l) = v6::literal_at(text, i) {
+        if let Some(l) = V6.then(|| v6::literal_at(text, i)).flatten() {
             if is_lan(IpAddr::V6(l.ip)) {
                 w.put(&text[copied..i]);
                 put_masked6(w, key, l.ip, l.form);
@@ -128,7 +140,7 @@ pub fn mask_ip(w: &mut Buf<'_>, text: &[u8], key: &Key, is_lan: &dyn Fn(IpAddr) 
 /// LAN address (port 0) by that address. Returns how many were restored.
 /// Masked IPv6 addresses are left.
 pub fn unmask(w: &mut Buf<'_>, text: &[u8], key: &Key, is_lan: &dyn Fn(Ipv4Addr) -> bool) -> usize {
-    unmask_ip(w, text, key, &|ip| v4_only(ip, is_lan))
+    restore::<false>(w, text, key, &|ip| v4_only(ip, is_lan))
 }
 
 /// [`unmask`] for both families: a masked IPv6 address (feature `ipv6`)
@@ -140,13 +152,23 @@ pub fn unmask_ip(
     key: &Key,
     is_lan: &dyn Fn(IpAddr) -> bool,
 ) -> usize {
+    restore::<true>(w, text, key, is_lan)
+}
+
+/// [`unmask_ip`], restoring IPv6 addresses only when `V6` (as [`scan`]).
+fn restore<const V6: bool>(
+    w: &mut Buf<'_>,
+    text: &[u8],
+    key: &Key,
+    is_lan: &dyn Fn(IpAddr) -> bool,
+) -> usize {
     let mut n = 0;
     let mut i = 0;
     let mut copied = 0;
     while i + MASKED_LEN <= text.len() {
         let boundary = i == 0 || !(text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b'-');
         if boundary {
-            if let Some((found, len)) = masked_at(&text[i..], key, is_lan) {
+            if let Some((found, len)) = masked_at::<V6>(&text[i..], key, is_lan) {
                 w.put(&text[copied..i]);
                 match found {
                     Found::V4(ip) => put_ip(w, ip),
@@ -175,7 +197,11 @@ enum Found {
 /// The masked LAN address `s` starts with (`sn<token>.invalid`, a token
 /// that opens with port 0 to an address `is_lan` accepts, and for IPv6
 /// only form bits [`mask_ip`] writes), and the length of its masked text.
-fn masked_at(s: &[u8], key: &Key, is_lan: &dyn Fn(IpAddr) -> bool) -> Option<(Found, usize)> {
+fn masked_at<const V6: bool>(
+    s: &[u8],
+    key: &Key,
+    is_lan: &dyn Fn(IpAddr) -> bool,
+) -> Option<(Found, usize)> {
     if !s.get(..2)?.eq_ignore_ascii_case(PREFIX) {
         return None;
     }
@@ -191,7 +217,7 @@ fn masked_at(s: &[u8], key: &Key, is_lan: &dyn Fn(IpAddr) -> bool) -> Option<(Fo
         }
     }
     #[cfg(feature = "ipv6")]
-    if suffix_at(TOKEN6_LEN) {
+    if V6 && suffix_at(TOKEN6_LEN) {
         if let Some((ip, 0, form)) = key.open6(&s[2..2 + TOKEN6_LEN]) {
             if form & !v6::ALL == 0 && is_lan(IpAddr::V6(ip)) {
                 return Some((Found::V6(ip, form), MASKED6_LEN));
