@@ -28,6 +28,15 @@
 //! byte), its transport (1 byte), flags (1 byte, [`FLAG_CREDENTIALS`]), a
 //! 64-bit discriminator, and the Via values as received, one per line.
 //!
+//! An IPv6 answer address (feature `ipv6`) takes 16 + 2 bytes and the mark
+//! [`SEALED_MARK6`] (`y`) instead of [`SEALED_MARK`] (`x`); everything else
+//! is the same, and the `x` form is byte-identical to the one before IPv6 (a
+//! test pins it). The mark is not sealed, so the two forms are kept apart
+//! inside the seal: their tags are hashed under different domains (`siv`,
+//! `siv6`), and a branch whose mark was changed fails to open like any other
+//! altered one. One IPv6 Via is about 90 bytes; three still fit in
+//! [`MAX_SEALED_VIAS`].
+//!
 //! Every request sipnat forwards carries such a branch, so every response
 //! goes back to the address the request came from and nowhere a Via names
 //! (issue 9: reply reflection). A request going out to the WAN seals its LAN
@@ -48,43 +57,84 @@
 //! (the caller masks those instead).
 
 use super::Peer;
-use super::keyed::Key;
+use super::keyed::{Key, SIV_TAG as TAG, base32_decode, base32_encode};
+use crate::net::Addr;
 use crate::side::Side;
 use crate::transport::Transport;
+#[cfg(feature = "ipv6")]
+use std::net::{IpAddr, Ipv6Addr};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Bytes of Via values a sealed branch carries at most. One phone's Via is
-/// about 60 bytes; a PBX behind its own proxy adds one more. 320 bytes make a
-/// branch of at most 540 characters.
+/// about 60 bytes (an IPv6 one about 90); a PBX behind its own proxy adds one
+/// more. 320 bytes make a branch of at most 553 characters (573 with an IPv6
+/// answer address).
 pub const MAX_SEALED_VIAS: usize = 320;
 
-/// Plaintext header: answer address (6), its side (1), its transport (1),
-/// flags (1) and discriminator (8).
-const HEAD: usize = 6 + 1 + 1 + 1 + 8;
+/// Plaintext header after the answer address: its side (1), its transport
+/// (1), flags (1) and discriminator (8).
+const META: usize = 1 + 1 + 1 + 8;
+/// Plaintext header of the `x` form: IPv4 address and port (6), then [`META`].
+const HEAD: usize = 6 + META;
+/// Plaintext header of the `y` form: IPv6 address and port (18), then [`META`].
+#[cfg(feature = "ipv6")]
+const HEAD6: usize = 18 + META;
+/// The longest plaintext header this build seals.
+#[cfg(feature = "ipv6")]
+const MAX_HEAD: usize = HEAD6;
+#[cfg(not(feature = "ipv6"))]
+const MAX_HEAD: usize = HEAD;
 
 /// A flag of [`seal`]: the request was a REGISTER that carried credentials
 /// (`Authorization` or `Proxy-Authorization`); a 4xx to it is a failed
 /// authentication for the blacklist ([`super::blacklist`]).
 pub const FLAG_CREDENTIALS: u8 = 1;
-const TAG: usize = 8;
 /// Largest sealed blob (tag + plaintext).
-const MAX_SEALED: usize = TAG + HEAD + MAX_SEALED_VIAS;
-/// The marker after our branch prefix that says "sealed" (the stateless
-/// branches are 16 hex digits, which never contain it).
+const MAX_SEALED: usize = TAG + MAX_HEAD + MAX_SEALED_VIAS;
+/// The marker after our branch prefix that says "sealed", IPv4 answer
+/// address (the stateless branches are 16 hex digits, which never contain
+/// it).
 pub const SEALED_MARK: u8 = b'x';
-/// Longest branch text after the prefix: the mark and base32 of the blob.
+/// The marker of a sealed branch with an IPv6 answer address.
+pub const SEALED_MARK6: u8 = b'y';
+/// The [`Key::siv_seal`] domains of the two forms.
+const SIV: &[u8] = b"siv";
+#[cfg(feature = "ipv6")]
+const SIV6: &[u8] = b"siv6";
+/// Longest branch text after the prefix: the mark and base32 of the blob
+/// (553 characters for IPv4, 573 for IPv6).
 pub const MAX_BRANCH_TEXT: usize = 1 + (MAX_SEALED * 8).div_ceil(5);
 
-const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+/// Where responses go, of either family: a [`Peer`] whose address may be
+/// IPv6. [`seal_reply`] and [`open_reply`] take and give it; [`seal`] and
+/// [`open`] are the IPv4 forms of them until `Peer` holds an
+/// [`Addr`] (stage 5b wires this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub addr: Addr,
+    pub side: Side,
+    pub transport: Transport,
+}
 
-/// What a sealed branch holds, once opened.
+impl From<Peer> for Reply {
+    fn from(p: Peer) -> Reply {
+        Reply {
+            addr: p.addr,
+            side: p.side,
+            transport: p.transport,
+        }
+    }
+}
+
+/// What a sealed branch holds, once opened: `R` is [`Peer`] from [`open`],
+/// [`Reply`] (either family) from [`open_reply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opened {
+pub struct Opened<R = Peer> {
     /// Where responses go (RFC 3261 §18.2.2 with RFC 3581 rport): the
     /// address, the side the request arrived on, and its transport (a
     /// response goes back over the connection a request came in on,
     /// §18.2.2).
-    pub reply: Peer,
+    pub reply: R,
     /// The discriminator given to [`seal`].
     pub discriminator: u64,
     /// The flags given to [`seal`] ([`FLAG_CREDENTIALS`]).
@@ -93,7 +143,7 @@ pub struct Opened {
     pub vias: heapless::Vec<u8, MAX_SEALED_VIAS>,
 }
 
-impl Opened {
+impl<R> Opened<R> {
     /// The Via values, in order.
     pub fn values(&self) -> impl Iterator<Item = &str> {
         core::str::from_utf8(&self.vias)
@@ -116,6 +166,36 @@ pub fn seal<'a>(
     vias: impl Iterator<Item = &'a str>,
     out: &mut [u8; MAX_BRANCH_TEXT],
 ) -> Option<usize> {
+    seal_any::<false, _>(key, reply.into(), discriminator, flags, vias, out)
+}
+
+/// [`seal`] for an answer address of either family: [`SEALED_MARK`] and
+/// the IPv4 form for IPv4 (the same text as [`seal`]), [`SEALED_MARK6`] and
+/// the IPv6 form for IPv6 (`None` without the `ipv6` feature). The Vias
+/// are limited to [`MAX_SEALED_VIAS`] bytes in both.
+// Wired in stage 5b (forwarding with an IPv6 phone or peer).
+pub fn seal_reply<'a>(
+    key: &Key,
+    reply: Reply,
+    discriminator: u64,
+    flags: u8,
+    vias: impl Iterator<Item = &'a str>,
+    out: &mut [u8; MAX_BRANCH_TEXT],
+) -> Option<usize> {
+    seal_any::<true, _>(key, reply, discriminator, flags, vias, out)
+}
+
+/// [`seal_reply`], with the IPv6 form only when `V6`: [`seal`] and
+/// [`open`] are instances without it (as small as before IPv6 until
+/// stage 5b calls the `_reply` forms).
+fn seal_any<'a, const V6: bool, I: Iterator<Item = &'a str>>(
+    key: &Key,
+    reply: Reply,
+    discriminator: u64,
+    flags: u8,
+    vias: I,
+    out: &mut [u8; MAX_BRANCH_TEXT],
+) -> Option<usize> {
     let mut blob = [0u8; MAX_SEALED];
     let mut n = TAG;
     let mut put = |bytes: &[u8], n: &mut usize| -> Option<()> {
@@ -124,7 +204,18 @@ pub fn seal<'a>(
         *n = end;
         Some(())
     };
-    put(&reply.addr.v4()?.ip().octets(), &mut n)?;
+    let (mark, domain) = match reply.addr {
+        Addr::V4(a) => {
+            put(&a.ip().octets(), &mut n)?;
+            (SEALED_MARK, SIV)
+        }
+        #[cfg(feature = "ipv6")]
+        Addr::V6(ip, _) if V6 => {
+            put(&ip.octets(), &mut n)?;
+            (SEALED_MARK6, SIV6)
+        }
+        Addr::V6(..) => return None,
+    };
     put(&reply.addr.port().to_be_bytes(), &mut n)?;
     put(
         &[
@@ -135,6 +226,7 @@ pub fn seal<'a>(
         &mut n,
     )?;
     put(&discriminator.to_be_bytes(), &mut n)?;
+    let vias_start = n;
     for (i, v) in vias.enumerate() {
         let v = v.trim();
         if v.bytes().any(|b| b == b'\n' || b == b'\r') {
@@ -145,55 +237,87 @@ pub fn seal<'a>(
         }
         put(v.as_bytes(), &mut n)?;
     }
-    let (tag_part, rest) = blob.split_at_mut(TAG);
-    let plain = &mut rest[..n - TAG];
-    let tag = key.hash(&[b"siv", plain]).to_be_bytes();
-    tag_part.copy_from_slice(&tag);
-    keystream_xor(key, &tag, plain);
-    out[0] = SEALED_MARK;
+    // The same limit for both forms (the IPv6 header's 12 more bytes are
+    // room of their own in the blob).
+    if n - vias_start > MAX_SEALED_VIAS {
+        return None;
+    }
+    key.siv_seal(domain, &mut blob[..n]);
+    out[0] = mark;
     Some(1 + base32_encode(&blob[..n], &mut out[1..]))
 }
 
 /// Open branch text (without the prefix, starting with [`SEALED_MARK`]).
 /// `None`: not a sealed branch, not ours, or altered.
 pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
+    let o = open_any::<false>(key, text)?;
+    Some(Opened {
+        reply: Peer {
+            addr: o.reply.addr.v4()?.into(),
+            side: o.reply.side,
+            transport: o.reply.transport,
+        },
+        discriminator: o.discriminator,
+        flags: o.flags,
+        vias: o.vias,
+    })
+}
+
+/// [`open`] for branches of either form ([`SEALED_MARK`] or, with the
+/// `ipv6` feature, [`SEALED_MARK6`]). An IPv4-mapped address in a `y`
+/// branch (never sealed by sipnat) comes back as IPv4 ([`Addr::new`]).
+// Wired in stage 5b (responses to an IPv6 phone or peer).
+pub fn open_reply(key: &Key, text: &[u8]) -> Option<Opened<Reply>> {
+    open_any::<true>(key, text)
+}
+
+/// [`open_reply`], with the `y` form only when `V6` (as [`seal_any`]).
+fn open_any<const V6: bool>(key: &Key, text: &[u8]) -> Option<Opened<Reply>> {
     let (&mark, b32) = text.split_first()?;
-    if mark.to_ascii_lowercase() != SEALED_MARK {
-        return None;
-    }
+    let (domain, head) = match mark.to_ascii_lowercase() {
+        SEALED_MARK => (SIV, HEAD),
+        #[cfg(feature = "ipv6")]
+        SEALED_MARK6 if V6 => (SIV6, HEAD6),
+        _ => return None,
+    };
     let mut blob = [0u8; MAX_SEALED];
     let n = base32_decode(b32, &mut blob)?;
-    if n < TAG + HEAD {
+    if n < TAG + head || !key.siv_open(domain, &mut blob[..n]) {
         return None;
     }
-    let (tag_part, rest) = blob.split_at_mut(TAG);
-    let plain = &mut rest[..n - TAG];
-    let mut tag = [0u8; TAG];
-    tag.copy_from_slice(tag_part);
-    keystream_xor(key, &tag, plain);
-    if key.hash(&[b"siv", plain]).to_be_bytes() != tag {
-        return None;
-    }
-    let ip = Ipv4Addr::new(plain[0], plain[1], plain[2], plain[3]);
-    let port = u16::from_be_bytes([plain[4], plain[5]]);
-    let side = match plain[6] {
+    let plain = &blob[TAG..n];
+    // The address and port, then the same fields in both forms.
+    let (addr, meta) = plain.split_at(head - META);
+    let (ip, port) = addr.split_at(addr.len() - 2);
+    let port = u16::from_be_bytes([port[0], port[1]]);
+    let addr = match *ip {
+        [a, b, c, d] => Addr::V4(SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), port)),
+        #[cfg(feature = "ipv6")]
+        _ if V6 => {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(ip);
+            Addr::new(IpAddr::V6(Ipv6Addr::from(o)), port)
+        }
+        _ => return None,
+    };
+    let side = match meta[0] {
         b'l' => Side::Lan,
         b'w' => Side::Wan,
         _ => return None,
     };
-    let transport = match plain[7] {
+    let transport = match meta[1] {
         b'u' => Transport::Udp,
         b't' => Transport::Tcp,
         _ => return None,
     };
-    let flags = plain[8];
+    let flags = meta[2];
     let mut disc = [0u8; 8];
-    disc.copy_from_slice(&plain[9..HEAD]);
-    let vias = heapless::Vec::from_slice(&plain[HEAD..]).ok()?;
+    disc.copy_from_slice(&meta[3..META]);
+    let vias = heapless::Vec::from_slice(&plain[head..]).ok()?;
     core::str::from_utf8(&vias).ok()?;
     Some(Opened {
-        reply: Peer {
-            addr: SocketAddrV4::new(ip, port).into(),
+        reply: Reply {
+            addr,
             side,
             transport,
         },
@@ -215,67 +339,6 @@ fn side_byte(side: Side) -> u8 {
         Side::Lan => b'l',
         Side::Wan => b'w',
     }
-}
-
-fn keystream_xor(key: &Key, tag: &[u8; TAG], data: &mut [u8]) {
-    for (i, chunk) in data.chunks_mut(8).enumerate() {
-        let ks = key
-            .hash(&[b"ks", tag, &(i as u32).to_le_bytes()])
-            .to_le_bytes();
-        for (d, k) in chunk.iter_mut().zip(ks) {
-            *d ^= k;
-        }
-    }
-}
-
-/// RFC 4648 §6 base32, lower case, no padding. `out` must hold
-/// `ceil(8·len/5)` bytes.
-fn base32_encode(data: &[u8], out: &mut [u8]) -> usize {
-    let mut n = 0;
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &b in data {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out[n] = B32[((acc >> bits) & 31) as usize];
-            n += 1;
-        }
-    }
-    if bits > 0 {
-        out[n] = B32[((acc << (5 - bits)) & 31) as usize];
-        n += 1;
-    }
-    n
-}
-
-/// The inverse of [`base32_encode`] (either case). `None` on a character
-/// outside the alphabet, non-zero padding bits, or too much data.
-fn base32_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut n = 0;
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &c in text {
-        let v = match c.to_ascii_lowercase() {
-            c @ b'a'..=b'z' => c - b'a',
-            c @ b'2'..=b'7' => c - b'2' + 26,
-            _ => return None,
-        };
-        acc = ((acc << 5) | u32::from(v)) & 0xffff;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            *out.get_mut(n)? = (acc >> bits) as u8;
-            n += 1;
-        }
-    }
-    // Leftover bits are padding: fewer than one character's worth, and zero
-    // (so every blob has exactly one spelling).
-    if bits >= 5 || acc & ((1 << bits) - 1) != 0 {
-        return None;
-    }
-    Some(n)
 }
 
 #[cfg(test)]
@@ -413,30 +476,188 @@ mod tests {
         assert!(seal(&key(), lan(r), 0, 0, ["a\nb"].into_iter(), &mut out).is_none());
         let fits = "v".repeat(MAX_SEALED_VIAS);
         let n = seal(&key(), lan(r), 0, 0, [fits.as_str()].into_iter(), &mut out).unwrap();
-        assert_eq!(n, MAX_BRANCH_TEXT);
+        // The IPv4 form is 20 characters shorter than the IPv6 one, for
+        // which the buffer is sized when the feature is on.
+        let v4_max = 1 + ((TAG + HEAD + MAX_SEALED_VIAS) * 8).div_ceil(5);
+        assert_eq!(n, v4_max);
+        assert_eq!(v4_max, 553);
+        assert!(n <= MAX_BRANCH_TEXT);
         assert_eq!(open(&key(), &out[..n]).unwrap().vias.len(), MAX_SEALED_VIAS);
     }
 
     #[test]
-    fn base32_known_vectors() {
-        // RFC 4648 §10 test vectors (lower case, padding removed).
-        for (plain, enc) in [
-            ("", ""),
-            ("f", "my"),
-            ("fo", "mzxq"),
-            ("foo", "mzxw6"),
-            ("foob", "mzxw6yq"),
-            ("fooba", "mzxw6ytb"),
-            ("foobar", "mzxw6ytboi"),
-        ] {
-            let mut out = [0u8; 16];
-            let n = base32_encode(plain.as_bytes(), &mut out);
-            assert_eq!(&out[..n], enc.as_bytes());
-            let mut back = [0u8; 16];
-            let m = base32_decode(enc.as_bytes(), &mut back).unwrap();
-            assert_eq!(&back[..m], plain.as_bytes());
+    fn the_reply_forms_agree_with_the_ipv4_functions() {
+        // seal_reply/open_reply with an IPv4 address are seal/open.
+        let peer = lan("10.77.1.2:5062".parse().unwrap());
+        let mut out = [0u8; MAX_BRANCH_TEXT];
+        let n = seal_reply(&key(), peer.into(), 7, 1, [VIA].into_iter(), &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &sealed_with_flags(&[VIA], "10.77.1.2:5062", 7, 1)[..]
+        );
+        let o = open_reply(&key(), &out[..n]).unwrap();
+        assert_eq!(o.reply, Reply::from(peer));
+        assert_eq!((o.discriminator, o.flags), (7, 1));
+        assert_eq!(o.values().collect::<Vec<_>>(), [VIA]);
+    }
+
+    fn sealed_with_flags(vias: &[&str], reply: &str, disc: u64, flags: u8) -> Vec<u8> {
+        let mut out = [0u8; MAX_BRANCH_TEXT];
+        let n = seal(
+            &key(),
+            lan(reply.parse().unwrap()),
+            disc,
+            flags,
+            vias.iter().copied(),
+            &mut out,
+        )
+        .unwrap();
+        out[..n].to_vec()
+    }
+
+    #[cfg(feature = "ipv6")]
+    mod ipv6 {
+        use super::*;
+
+        const VIA6: &str = "SIP/2.0/UDP [2001:db8:77:1::2]:5060;branch=z9hG4bK776asdhds;rport";
+
+        fn reply6(s: &str, transport: Transport) -> Reply {
+            Reply {
+                addr: s.parse().unwrap(),
+                side: Side::Lan,
+                transport,
+            }
         }
-        // Non-zero padding bits: a second spelling of "f" is refused.
-        assert!(base32_decode(b"mz", &mut [0u8; 4]).is_none());
+
+        fn sealed6(vias: &[&str], reply: Reply, disc: u64) -> Vec<u8> {
+            let mut out = [0u8; MAX_BRANCH_TEXT];
+            let n =
+                seal_reply(&key(), reply, disc, 0, vias.iter().copied(), &mut out).expect("fits");
+            out[..n].to_vec()
+        }
+
+        #[test]
+        fn y_branches_round_trip() {
+            let r = reply6("[2001:db8:77:1::2]:5062", Transport::Tcp);
+            let b = sealed6(&[VIA6, VIA], r, 9);
+            assert_eq!(b[0], SEALED_MARK6);
+            assert!(
+                b[1..]
+                    .iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            );
+            let s = core::str::from_utf8(&b).unwrap();
+            assert!(!s.contains("2001") && !s.contains("db8"));
+            let o = open_reply(&key(), &b).expect("opens");
+            assert_eq!(o.reply, r);
+            assert_eq!(o.discriminator, 9);
+            assert_eq!(o.values().collect::<Vec<_>>(), [VIA6, VIA]);
+            // Case-insensitive like the `x` form; deterministic.
+            let upper: Vec<u8> = b.iter().map(u8::to_ascii_uppercase).collect();
+            assert_eq!(open_reply(&key(), &upper), Some(o));
+            assert_eq!(sealed6(&[VIA6, VIA], r, 9), b);
+            // The IPv4 entry point does not give an IPv6 answer address.
+            assert_eq!(open(&key(), &b), None);
+            // 12 more bytes of plaintext: about 20 more characters.
+            let x = sealed(&[VIA6, VIA], "10.77.1.2:5062", 9);
+            assert_eq!(b.len() - x.len(), 19);
+        }
+
+        #[test]
+        fn y_branches_without_vias_and_of_the_wan_side() {
+            let mut r = reply6("[2001:db8:100::2]:5060", Transport::Udp);
+            r.side = Side::Wan;
+            let b = sealed6(&[], r, u64::MAX);
+            let o = open_reply(&key(), &b).expect("opens");
+            assert_eq!((o.reply, o.discriminator), (r, u64::MAX));
+            assert_eq!(o.values().count(), 0);
+        }
+
+        #[test]
+        fn forged_or_altered_y_branches_fail() {
+            let b = sealed6(
+                &[VIA6],
+                reply6("[2001:db8:77:1::2]:5060", Transport::Udp),
+                0,
+            );
+            assert!(open_reply(&Key::new(*b"fedcba9876543210"), &b).is_none());
+            for i in 1..b.len() {
+                for c in b"abcdefghijklmnopqrstuvwxyz234567" {
+                    if c.eq_ignore_ascii_case(&b[i]) {
+                        continue;
+                    }
+                    let mut t = b.clone();
+                    t[i] = *c;
+                    assert!(open_reply(&key(), &t).is_none(), "altered at {i}");
+                }
+            }
+            assert!(open_reply(&key(), &b[..b.len() - 1]).is_none());
+            // The mark is bound by the tag's domain: `y` relabelled `x` and
+            // `x` relabelled `y` do not open.
+            let mut relabelled = b.clone();
+            relabelled[0] = SEALED_MARK;
+            assert!(open_reply(&key(), &relabelled).is_none());
+            assert!(open(&key(), &relabelled).is_none());
+            let mut x = sealed(&[VIA], "10.77.1.2:5060", 0);
+            x[0] = SEALED_MARK6;
+            assert!(open_reply(&key(), &x).is_none());
+        }
+
+        #[test]
+        fn three_ipv6_vias_fit() {
+            // A phone, a LAN proxy and a PBX, each with a long address.
+            let vias = [
+                "SIP/2.0/UDP [2001:db8:77:1:aaaa:bbbb:cccc:dddd]:5060;branch=z9hG4bK-524287-1---7d5a2f4b;rport",
+                "SIP/2.0/UDP [2001:db8:77:1:1111:2222:3333:4444]:5062;branch=z9hG4bK-11aa22bb33cc;received=2001:db8:77:1::9",
+                "SIP/2.0/TCP [fd77:1:2:3:4:5:6:7]:5060;branch=z9hG4bKpbx-0123456789abcdef;rport=5060",
+            ];
+            let bytes: usize = vias.iter().map(|v| v.len() + 1).sum();
+            assert!((270..=MAX_SEALED_VIAS).contains(&bytes), "{bytes}");
+            let r = reply6("[2001:db8:77:1:aaaa:bbbb:cccc:dddd]:5060", Transport::Udp);
+            let b = sealed6(&vias, r, 0);
+            assert!(b.len() <= MAX_BRANCH_TEXT);
+            let o = open_reply(&key(), &b).expect("opens");
+            assert_eq!(o.values().collect::<Vec<_>>(), vias);
+            // The Via limit is the same for both forms; the buffer holds the
+            // longest IPv6 branch exactly.
+            let fits = "v".repeat(MAX_SEALED_VIAS);
+            let b = sealed6(&[&fits], r, 0);
+            assert_eq!(b.len(), MAX_BRANCH_TEXT);
+            assert_eq!(MAX_BRANCH_TEXT, 573);
+            let long = "v".repeat(MAX_SEALED_VIAS + 1);
+            let mut out = [0u8; MAX_BRANCH_TEXT];
+            assert!(seal_reply(&key(), r, 0, 0, [long.as_str()].into_iter(), &mut out).is_none());
+        }
+
+        #[test]
+        fn a_y_branch_keeps_its_form() {
+            // Pinned like the `x` golden: a response to a request sent
+            // before an upgrade must still open after it.
+            const BRANCH: &str = "ykigazvraxyba2r6hj6fw7gqruhz522gq4sox4amqqqt244q3jmlz4l2z4u3e6xcdg33y6rzj5lmxhmc3axxkmp5s4krq3cdsth5ngyipzmi7komtbyscqq33j3twxo2uhbymiqdswtwmy64zgcy6ane7so64x4242hhq";
+            let b = sealed6(
+                &[VIA6],
+                reply6("[2001:db8:77:1::2]:5062", Transport::Udp),
+                7,
+            );
+            assert_eq!(core::str::from_utf8(&b).unwrap(), BRANCH);
+            let o = open_reply(&key(), BRANCH.as_bytes()).expect("opens");
+            assert_eq!(o.values().collect::<Vec<_>>(), [VIA6]);
+        }
+    }
+
+    #[cfg(not(feature = "ipv6"))]
+    #[test]
+    fn without_ipv6_there_is_no_y_form() {
+        let r = Reply {
+            addr: "[2001:db8::1]:5060".parse().unwrap(),
+            side: Side::Lan,
+            transport: Transport::Udp,
+        };
+        let mut out = [0u8; MAX_BRANCH_TEXT];
+        assert!(seal_reply(&key(), r, 0, 0, core::iter::empty(), &mut out).is_none());
+        let mut x = sealed(&[VIA], "10.77.1.2:5060", 0);
+        x[0] = SEALED_MARK6;
+        assert!(open_reply(&key(), &x).is_none());
+        assert_eq!(MAX_BRANCH_TEXT, 553);
     }
 }
