@@ -4,6 +4,7 @@
 #
 #   cross/build-all.sh [--targets "TRIPLE ..."] [--out DIR] [--packages]
 #                      [--version VERSION] [--no-install] [--no-immediate-abort]
+#                      [--no-default-features]
 #
 #   --targets   Rust targets to build (default: all six below)
 #   --out DIR   where sipnat-<target> binaries and the .ipk files go
@@ -13,6 +14,8 @@
 #   --version   package version (default: Cargo.toml's version + "-r1")
 #   --no-install          do not install anything; use what is there
 #   --no-immediate-abort  keep panic messages in the MIPS binaries (bigger)
+#   --no-default-features build without the default cargo features (`ipv6`):
+#                         the IPv4-only binary
 #
 # Targets (OpenWrt arch in brackets, see openwrt/arch.sh):
 #   mips-unknown-linux-musl         [mips_24kc]    tier 3: build-std + zig
@@ -56,6 +59,7 @@ OUT=""
 PACKAGES=0
 VERSION=""
 INSTALL=1
+FEATURES=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--targets) TARGETS="${2:?--targets needs a list}"; shift 2 ;;
@@ -67,6 +71,7 @@ while [ $# -gt 0 ]; do
 		--version=*) VERSION="${1#*=}"; shift ;;
 		--no-install) INSTALL=0; shift ;;
 		--no-immediate-abort) SIPNAT_IMMEDIATE_ABORT=""; shift ;;
+		--no-default-features) FEATURES="--no-default-features"; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) echo "build-all.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -156,7 +161,8 @@ for t in $TARGETS; do
 	how="prebuilt std"
 	sipnat_needs_build_std "$t" && how="build-std + zig"
 	say "building $t ($how)"
-	sipnat_cargo build "$t" --release --locked --bin sipnat
+	# shellcheck disable=SC2086 # FEATURES is one flag or nothing
+	sipnat_cargo build "$t" --release --locked --bin sipnat $FEATURES
 	install -m 0755 "$TARGET_DIR/$t/release/sipnat" "$OUT/sipnat-$t"
 	sipnat_trim "$t" "$OUT/sipnat-$t"
 	SECONDS_FOR[$t]=$(($(date +%s) - start))
