@@ -54,11 +54,11 @@ pub const MAX_PARKED: usize = 8;
 /// being resolved.
 pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 
-/// DNS cache entries (name → address, with TTL; about 600 bytes each, the
-/// name stored inline) and queries in flight (about 420 bytes each, plus
-/// one UDP socket per query in the driver while it waits: RFC 5452 §9.2).
-/// Both tables are boxed apart from the resolver; the cache's pages are
-/// touched only as it fills.
+/// DNS cache entries (name → address, with TTL; at most 640 bytes each,
+/// the name stored inline) and queries in flight (at most 460 bytes each,
+/// plus one UDP socket per query in the driver while it waits: RFC 5452
+/// §9.2). Both tables are boxed apart from the resolver; the cache's pages
+/// are touched only as it fills.
 pub const MAX_DNS_CACHE: usize = 32;
 pub const MAX_DNS_PENDING: usize = 8;
 /// Of the [`MAX_DNS_PENDING`] queries in flight, how many may work for the

@@ -1,19 +1,22 @@
 //! What an accepted reply means for its query (RFC 1034 §5.2.2, RFC 2308,
-//! RFC 2782, RFC 5452 §6): an address, a chosen SRV target with its glue, a
-//! negative answer with its TTL, or "ask the next server". Only records of
-//! the question's name (or the end of its CNAME chain) and glue for the
-//! chosen SRV target are looked at.
+//! RFC 2782, RFC 5452 §6): an address (A, or AAAA of RFC 3596 §2.1), a
+//! chosen SRV target with its glue (one address per family), a negative
+//! answer with its TTL, or "ask the next server". Only records of the
+//! question's name (or the end of its CNAME chain) and glue for the chosen
+//! SRV target are looked at.
 //!
 //! It does not check that a reply belongs to its query (id, source,
 //! question: [`Resolver::handle_response`](super::Resolver::handle_response)
 //! does that first), nor cache anything: the resolver stores the
 //! [`Outcome`].
 
+#[cfg(feature = "ipv6")]
+use super::wire::TYPE_AAAA;
 use super::wire::{
     CLASS_IN, FLAG_TC, Header, Malformed, Name, QType, RCODE_NOERROR, RCODE_NXDOMAIN, Rr, Section,
     TYPE_A, TYPE_CNAME, TYPE_SOA, TYPE_SRV, read_name, read_u16, read_u32,
 };
-use super::{DnsError, FAILURE_TTL, MAX_CNAME_HOPS, Rng};
+use super::{DnsError, FAILURE_TTL, Glue, MAX_CNAME_HOPS, Rng};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -38,8 +41,9 @@ pub(super) enum Outcome {
         target: Name,
         port: u16,
         ttl: Duration,
-        /// An A record for the target found in the same reply.
-        glue: Option<(IpAddr, Duration)>,
+        /// The target's address found in the same reply, per family
+        /// (`[A, AAAA]`).
+        glue: Glue<Duration>,
     },
     /// Cache this failure for this long.
     Negative(DnsError, Duration),
@@ -81,7 +85,9 @@ pub(super) fn interpret(
         _ => return Outcome::TryNext,
     }
     let result = match qtype {
-        QType::A => a_answer(msg, answers, qname),
+        QType::A => addr_answer(msg, answers, qname, find_a),
+        #[cfg(feature = "ipv6")]
+        QType::Aaaa => addr_answer(msg, answers, qname, find_aaaa),
         QType::Srv => srv_answer(msg, header, answers, qname, rng),
     };
     match result {
@@ -117,23 +123,68 @@ fn follow_cnames(msg: &[u8], answers: Section, qname: &Name) -> Result<(Name, u3
     Ok((current, ttl))
 }
 
-/// The first A record of `name` in `section`, with its TTL.
-fn find_a(msg: &[u8], section: Section, name: &Name) -> Result<Option<(Ipv4Addr, u32)>, Malformed> {
+/// Where a record (and its TTL) was found.
+type Found<T> = Result<Option<(T, u32)>, Malformed>;
+/// A search for the address records of one family ([`find_a`], [`find_aaaa`]).
+type Find = fn(&[u8], Section, &Name) -> Found<IpAddr>;
+
+/// The RDATA offset of the first record of `name` in `section` with type
+/// `rtype`, class IN and exactly `rdlen` octets, with its TTL. A record of
+/// that type with another length is skipped (RFC 1035 §3.4.1: A is 4
+/// octets; RFC 3596 §2.2: AAAA is 16), as is any record of another owner
+/// (RFC 5452 §6).
+fn find_rdata(msg: &[u8], section: Section, name: &Name, rtype: u16, rdlen: usize) -> Found<usize> {
     for rr in section.iter(msg) {
         let rr = rr?;
-        if rr.rtype == TYPE_A && rr.class == CLASS_IN && rr.rdlen == 4 && rr.owner_is(msg, name)? {
-            let b = msg.get(rr.rdata..rr.rdata + 4).ok_or(Malformed)?;
-            return Ok(Some((Ipv4Addr::new(b[0], b[1], b[2], b[3]), rr.ttl))); // b has 4 bytes
+        if rr.rtype == rtype
+            && rr.class == CLASS_IN
+            && rr.rdlen == rdlen
+            && rr.owner_is(msg, name)?
+        {
+            return Ok(Some((rr.rdata, rr.ttl)));
         }
     }
     Ok(None)
 }
 
-fn a_answer(msg: &[u8], answers: Section, qname: &Name) -> Result<Option<Outcome>, Malformed> {
+/// The first A record of `name` in `section`, with its TTL.
+fn find_a(msg: &[u8], section: Section, name: &Name) -> Found<IpAddr> {
+    let Some((at, ttl)) = find_rdata(msg, section, name, TYPE_A, 4)? else {
+        return Ok(None);
+    };
+    let b = msg.get(at..at + 4).ok_or(Malformed)?;
+    // b has 4 bytes.
+    let ip = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+    Ok(Some((IpAddr::V4(ip), ttl)))
+}
+
+/// The first AAAA record of `name` in `section` (RFC 3596 §2.2: 16 octets),
+/// with its TTL.
+#[cfg(feature = "ipv6")]
+fn find_aaaa(msg: &[u8], section: Section, name: &Name) -> Found<IpAddr> {
+    let Some((at, ttl)) = find_rdata(msg, section, name, TYPE_AAAA, 16)? else {
+        return Ok(None);
+    };
+    let b: [u8; 16] = msg
+        .get(at..at + 16)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Malformed)?;
+    Ok(Some((IpAddr::from(b), ttl)))
+}
+
+/// An A or AAAA answer: the record `find` looks for, of the question's
+/// name or of the end of its CNAME chain; the TTL is the smallest along
+/// the chain.
+fn addr_answer(
+    msg: &[u8],
+    answers: Section,
+    qname: &Name,
+    find: Find,
+) -> Result<Option<Outcome>, Malformed> {
     let (owner, chain_ttl) = follow_cnames(msg, answers, qname)?;
-    Ok(find_a(msg, answers, &owner)?.map(|(ip, ttl)| {
+    Ok(find(msg, answers, &owner)?.map(|(ip, ttl)| {
         let ttl = clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX);
-        Outcome::Addr(IpAddr::V4(ip), ttl)
+        Outcome::Addr(ip, ttl)
     }))
 }
 
@@ -189,7 +240,7 @@ fn srv_answer(
             target: root,
             port: 0,
             ttl: clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
-            glue: None,
+            glue: [None; 2],
         }));
     };
     let target = chosen.rr.rdata_name(msg, 6)?;
@@ -198,30 +249,46 @@ fn srv_answer(
         POSITIVE_TTL_MIN,
         POSITIVE_TTL_MAX,
     );
-    // Glue: an A record of the chosen target in the answer or additional
-    // section. Only that owner name is looked at (RFC 5452 §6: records the
-    // question did not make relevant are ignored), and the caller keeps it
-    // with this SRV answer alone (RFC 2181 §5.4.1: additional data ranks
-    // below an answer, so it must not stand in for one).
-    let mut glue = find_a(msg, answers, &target)?;
-    if glue.is_none() {
-        if let Some(additional) = additional_section(msg, header, answers) {
-            // Best effort: a broken additional section only costs a query.
-            glue = find_a(msg, additional, &target).unwrap_or(None);
-        }
-    }
-    let glue = glue.map(|(ip, t)| {
-        (
-            IpAddr::V4(ip),
-            clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
-        )
-    });
+    // Glue: an address record of the chosen target in the answer or
+    // additional section, one per family. Only that owner name is looked
+    // at (RFC 5452 §6: records the question did not make relevant are
+    // ignored), and the caller keeps it with this SRV answer alone (RFC
+    // 2181 §5.4.1: additional data ranks below an answer, so it must not
+    // stand in for one).
+    // A broken A record in the answer section fails the reply as it always
+    // did; AAAA glue is best effort (a broken one only costs a query).
+    let glue = [
+        glue(msg, header, answers, &target, find_a)?,
+        #[cfg(feature = "ipv6")]
+        glue(msg, header, answers, &target, find_aaaa).unwrap_or(None),
+        #[cfg(not(feature = "ipv6"))]
+        None,
+    ];
     Ok(Some(Outcome::Srv {
         target,
         port: chosen.port,
         ttl,
         glue,
     }))
+}
+
+/// The glue `find` finds for `target`: in the answer section, else in the
+/// additional section, with its TTL clamped like an answer's.
+fn glue(
+    msg: &[u8],
+    header: &Header,
+    answers: Section,
+    target: &Name,
+    find: Find,
+) -> Result<Option<(IpAddr, Duration)>, Malformed> {
+    let mut glue = find(msg, answers, target)?;
+    if glue.is_none() {
+        if let Some(additional) = additional_section(msg, header, answers) {
+            // Best effort: a broken additional section only costs a query.
+            glue = find(msg, additional, target).unwrap_or(None);
+        }
+    }
+    Ok(glue.map(|(ip, t)| (ip, clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX))))
 }
 
 /// RFC 2782 selection: lowest priority, then a weighted random pick.
