@@ -84,9 +84,10 @@ pub const MAX_ACL_NAME_LEN: usize = 128;
 /// every name of the three lists fits, so the table is never full. About
 /// 160 bytes each (the name inline), 3.8 KB in all.
 pub const MAX_WATCHED_NAMES: usize = 3 * MAX_ACL_NAMES;
-/// Of the [`MAX_DNS_PENDING`] queries in flight, how many may keep the
-/// access-list names fresh at once, so a reload with many names never
-/// takes the table the phones' lookups need.
+/// How many access-list names may have queries in flight at once to keep
+/// them fresh (one query each, two when both address families are asked:
+/// at most 4 of the [`MAX_DNS_PENDING`]), so a reload with many names
+/// never takes the table the phones' lookups need.
 pub const MAX_WATCH_PENDING: usize = 2;
 
 /// Datagrams the core may emit for one input (a forward plus answers, or the

@@ -1928,8 +1928,11 @@ fn without_the_ipv6_feature_every_family_asks_a_only() {
 #[cfg(feature = "ipv6")]
 mod families {
     use super::super::lookup::RESOLUTION_DELAY;
+    use super::super::watch::Watch;
     use super::*;
+    use crate::config::Resolved;
     use crate::dns::wire::TYPE_AAAA;
+    use crate::stats::Stats;
 
     const V6: Families = Families::V6;
     const V6F: Families = Families::V6First;
@@ -2652,5 +2655,62 @@ mod families {
         }
         assert_eq!(started, MAX_DNS_PENDING_WAN);
         assert!(r.queries().all(|q| q.side == WAN));
+    }
+
+    // -- The watch with both families ----------------------------------------
+
+    #[test]
+    fn the_watch_asks_aaaa_only_when_asked_for_ipv6() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new();
+        // V4 (today's core): A only.
+        let mut r = resolver(&[NS1]);
+        let mut w = Watch::new();
+        w.set_names(t0, ["prov.test"], &mut r);
+        w.step(t0, &mut r, &mut stats, V4);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(qtype_of(&q), TYPE_A);
+        // Both: A and AAAA, both addresses kept.
+        let mut r = resolver(&[NS1]);
+        let mut w = Watch::new();
+        w.set_names(t0, ["prov.test"], &mut r);
+        w.step(t0, &mut r, &mut stats, V6F);
+        let (q6, q4) = both(&mut r, t0);
+        assert!(answer_a(&mut r, t0, &q4, 300, [192, 0, 2, 1]));
+        w.step(t0, &mut r, &mut stats, V6F);
+        // Still waiting for AAAA: nothing taken yet.
+        assert!(w.addrs("prov.test").is_empty());
+        assert!(answer_aaaa(&mut r, t0, &q6, 300, "2001:db8::1"));
+        w.step(t0, &mut r, &mut stats, V6F);
+        assert_eq!(
+            w.addrs("prov.test"),
+            ["192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+        assert_eq!(
+            w.addrs6("prov.test"),
+            ["2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap()]
+        );
+        assert_eq!(stats.get("acl-names", "resolved"), 1);
+        // Refreshed on the TTL of what answered.
+        assert_eq!(w.poll_timeout(), Some(t0 + Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn the_watch_takes_a_name_without_aaaa_as_resolved() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new();
+        let mut r = resolver(&[NS1]);
+        let mut w = Watch::new();
+        w.set_names(t0, ["prov.test"], &mut r);
+        w.step(t0, &mut r, &mut stats, V4F);
+        let (q6, q4) = both(&mut r, t0);
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q6, 0, &[], &[], &[])));
+        assert!(answer_a(&mut r, t0, &q4, 600, [192, 0, 2, 1]));
+        w.step(t0, &mut r, &mut stats, V4F);
+        assert_eq!(w.addrs("prov.test").len(), 1);
+        assert!(w.addrs6("prov.test").is_empty());
+        assert_eq!(stats.get("acl-names", "resolved"), 1);
+        assert_eq!(stats.get("acl-names", "failed"), 0);
+        assert_eq!(w.poll_timeout(), Some(t0 + Duration::from_secs(600)));
     }
 }
