@@ -55,12 +55,14 @@ pub const MAX_PARKED: usize = 8;
 pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 
 /// DNS cache entries (name → address, with TTL; at most 640 bytes each,
-/// the name stored inline) and queries in flight (at most 460 bytes each,
-/// plus one UDP socket per query in the driver while it waits: RFC 5452
-/// §9.2). Both tables are boxed apart from the resolver; the cache's pages
-/// are touched only as it fills.
-pub const MAX_DNS_CACHE: usize = 32;
-pub const MAX_DNS_PENDING: usize = 8;
+/// the name stored inline, 30 KB in all) and queries in flight (at most
+/// 460 bytes each, 5.5 KB, plus one UDP socket per query in the driver
+/// while it waits: RFC 5452 §9.2). Sized for lookups of both address
+/// families, which hold two entries per name (A and AAAA) and start two
+/// queries at once (RFC 8305 §3). Both tables are boxed apart from the
+/// resolver; the cache's pages are touched only as it fills.
+pub const MAX_DNS_CACHE: usize = 48;
+pub const MAX_DNS_PENDING: usize = 12;
 /// Of the [`MAX_DNS_PENDING`] queries in flight, how many may work for the
 /// WAN (a name a WAN message supplied): a quarter, at least one. The rest is
 /// the LAN's, so WAN traffic cannot starve a phone's lookups (issue 9). No

@@ -377,11 +377,11 @@ impl Rng {
 }
 
 /// The non-blocking stub resolver: nameservers, queries in flight, cache and
-/// PRNG, all in fixed-capacity storage (about 24 KB).
+/// PRNG, all in fixed-capacity storage (about 36 KB).
 pub struct Resolver {
     nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
     /// Queries in flight; the index is the slot of their [`QueryHandle`].
-    /// Boxed tables (about 24 KB): never copied through the stack, and the
+    /// Boxed tables (about 36 KB): never copied through the stack, and the
     /// cache's pages touched only as it fills.
     pending: Box<[Option<Query>; MAX_DNS_PENDING]>,
     cache: Box<heapless::Vec<CacheEntry, MAX_DNS_CACHE>>,
