@@ -286,13 +286,17 @@ enum Answer {
         /// Addresses for `target` that came with this SRV answer, one per
         /// family (`[A, AAAA]`). They serve lookups through this SRV name
         /// only: never cached under `target` (RFC 2181 §5.4.1, RFC 5452 §6).
-        glue: [Option<Held>; 2],
+        glue: [Option<Held>; FAMILIES],
     },
     Negative(DnsError),
 }
 
+/// Address families the build knows: IPv4, and IPv6 with the `ipv6`
+/// feature. SRV glue has a slot for each.
+const FAMILIES: usize = if cfg!(feature = "ipv6") { 2 } else { 1 };
+
 /// Glue as a reply gives it: per family, the address and its TTL.
-type Glue<T> = [Option<(IpAddr, T)>; 2];
+type Glue<T> = [Option<(IpAddr, T)>; FAMILIES];
 
 /// An SRV target's address kept with its SRV entry (glue).
 #[derive(Debug, Clone, Copy)]
@@ -333,17 +337,30 @@ struct Query {
     /// When the current try times out.
     deadline: Instant,
     /// When the query was started.
-    #[cfg_attr(not(feature = "ipv6"), allow(dead_code))]
+    #[cfg(feature = "ipv6")]
     started: Instant,
     /// A lookup of both families waits for this query, the preferred
     /// family's, until then, when it takes the other family's address
     /// (RFC 8305 §3 resolution delay; `lookup.rs`). Cleared when it passes.
+    #[cfg(feature = "ipv6")]
     delay: Option<Instant>,
     /// Addresses this query was sent to: the only accepted reply sources.
     sent_to: heapless::Vec<SocketAddr, MAX_TRIES>,
     /// Whom the query works for (the side that started it; a lookup of the
     /// same name from the other side shares it).
     side: Side,
+}
+
+impl Query {
+    /// When the resolver must look at this query next: the end of its try,
+    /// or of a resolution delay before that.
+    fn wake_at(&self) -> Instant {
+        #[cfg(feature = "ipv6")]
+        if let Some(d) = self.delay {
+            return d.min(self.deadline);
+        }
+        self.deadline
+    }
 }
 
 /// xorshift64* (Vigna, 2016): small, fast, good enough for query ids and the
@@ -606,10 +623,7 @@ impl Resolver {
     /// (retransmission, give-up, or the end of a resolution delay), if any
     /// query is in flight.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.queries()
-            .flat_map(|q| [Some(q.deadline), q.delay])
-            .flatten()
-            .min()
+        self.queries().map(Query::wake_at).min()
     }
 
     /// Retransmits or fails overdue queries, and ends resolution delays
@@ -622,6 +636,7 @@ impl Resolver {
             let Some(q) = self.pending.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
             };
+            #[cfg(feature = "ipv6")]
             if q.delay.is_some_and(|d| d <= now) {
                 q.delay = None;
                 done = true;
@@ -687,7 +702,9 @@ impl Resolver {
             tries: 1,
             need_send: true,
             deadline: now + try_timeout(1),
+            #[cfg(feature = "ipv6")]
             started: now,
+            #[cfg(feature = "ipv6")]
             delay: None,
             sent_to: heapless::Vec::new(),
             side,

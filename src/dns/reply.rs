@@ -16,7 +16,9 @@ use super::wire::{
     CLASS_IN, FLAG_TC, Header, Malformed, Name, QType, RCODE_NOERROR, RCODE_NXDOMAIN, Rr, Section,
     TYPE_A, TYPE_CNAME, TYPE_SOA, TYPE_SRV, read_name, read_u16, read_u32,
 };
-use super::{DnsError, FAILURE_TTL, Glue, MAX_CNAME_HOPS, Rng};
+use super::{DnsError, FAILURE_TTL, FAMILIES, Glue, MAX_CNAME_HOPS, Rng};
+#[cfg(feature = "ipv6")]
+use std::net::Ipv6Addr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -123,68 +125,59 @@ fn follow_cnames(msg: &[u8], answers: Section, qname: &Name) -> Result<(Name, u3
     Ok((current, ttl))
 }
 
-/// Where a record (and its TTL) was found.
+/// An address record (and its TTL) found, or none.
 type Found<T> = Result<Option<(T, u32)>, Malformed>;
 /// A search for the address records of one family ([`find_a`], [`find_aaaa`]).
-type Find = fn(&[u8], Section, &Name) -> Found<IpAddr>;
+type Find<T> = fn(&[u8], Section, &Name) -> Found<T>;
 
-/// The RDATA offset of the first record of `name` in `section` with type
-/// `rtype`, class IN and exactly `rdlen` octets, with its TTL. A record of
-/// that type with another length is skipped (RFC 1035 §3.4.1: A is 4
-/// octets; RFC 3596 §2.2: AAAA is 16), as is any record of another owner
-/// (RFC 5452 §6).
-fn find_rdata(msg: &[u8], section: Section, name: &Name, rtype: u16, rdlen: usize) -> Found<usize> {
+/// The first A record of `name` in `section`, with its TTL. One of
+/// another length than 4 octets (RFC 1035 §3.4.1) is skipped, as is any
+/// record of another owner (RFC 5452 §6).
+fn find_a(msg: &[u8], section: Section, name: &Name) -> Found<Ipv4Addr> {
     for rr in section.iter(msg) {
         let rr = rr?;
-        if rr.rtype == rtype
-            && rr.class == CLASS_IN
-            && rr.rdlen == rdlen
-            && rr.owner_is(msg, name)?
-        {
-            return Ok(Some((rr.rdata, rr.ttl)));
+        if rr.rtype == TYPE_A && rr.class == CLASS_IN && rr.rdlen == 4 && rr.owner_is(msg, name)? {
+            let b = msg.get(rr.rdata..rr.rdata + 4).ok_or(Malformed)?;
+            // b has 4 bytes.
+            return Ok(Some((Ipv4Addr::new(b[0], b[1], b[2], b[3]), rr.ttl)));
         }
     }
     Ok(None)
 }
 
-/// The first A record of `name` in `section`, with its TTL.
-fn find_a(msg: &[u8], section: Section, name: &Name) -> Found<IpAddr> {
-    let Some((at, ttl)) = find_rdata(msg, section, name, TYPE_A, 4)? else {
-        return Ok(None);
-    };
-    let b = msg.get(at..at + 4).ok_or(Malformed)?;
-    // b has 4 bytes.
-    let ip = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
-    Ok(Some((IpAddr::V4(ip), ttl)))
-}
-
-/// The first AAAA record of `name` in `section` (RFC 3596 §2.2: 16 octets),
-/// with its TTL.
+/// The first AAAA record of `name` in `section`, with its TTL: as
+/// [`find_a`], with the 16 octets of RFC 3596 §2.2.
 #[cfg(feature = "ipv6")]
-fn find_aaaa(msg: &[u8], section: Section, name: &Name) -> Found<IpAddr> {
-    let Some((at, ttl)) = find_rdata(msg, section, name, TYPE_AAAA, 16)? else {
-        return Ok(None);
-    };
-    let b: [u8; 16] = msg
-        .get(at..at + 16)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(Malformed)?;
-    Ok(Some((IpAddr::from(b), ttl)))
+fn find_aaaa(msg: &[u8], section: Section, name: &Name) -> Found<Ipv6Addr> {
+    for rr in section.iter(msg) {
+        let rr = rr?;
+        if rr.rtype == TYPE_AAAA
+            && rr.class == CLASS_IN
+            && rr.rdlen == 16
+            && rr.owner_is(msg, name)?
+        {
+            let b: Option<[u8; 16]> = msg
+                .get(rr.rdata..rr.rdata + 16)
+                .and_then(|b| b.try_into().ok());
+            return Ok(Some((Ipv6Addr::from(b.ok_or(Malformed)?), rr.ttl)));
+        }
+    }
+    Ok(None)
 }
 
 /// An A or AAAA answer: the record `find` looks for, of the question's
 /// name or of the end of its CNAME chain; the TTL is the smallest along
 /// the chain.
-fn addr_answer(
+fn addr_answer<T: Into<IpAddr>>(
     msg: &[u8],
     answers: Section,
     qname: &Name,
-    find: Find,
+    find: Find<T>,
 ) -> Result<Option<Outcome>, Malformed> {
     let (owner, chain_ttl) = follow_cnames(msg, answers, qname)?;
     Ok(find(msg, answers, &owner)?.map(|(ip, ttl)| {
         let ttl = clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX);
-        Outcome::Addr(ip, ttl)
+        Outcome::Addr(ip.into(), ttl)
     }))
 }
 
@@ -240,7 +233,7 @@ fn srv_answer(
             target: root,
             port: 0,
             ttl: clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
-            glue: [None; 2],
+            glue: [None; FAMILIES],
         }));
     };
     let target = chosen.rr.rdata_name(msg, 6)?;
@@ -261,8 +254,6 @@ fn srv_answer(
         glue(msg, header, answers, &target, find_a)?,
         #[cfg(feature = "ipv6")]
         glue(msg, header, answers, &target, find_aaaa).unwrap_or(None),
-        #[cfg(not(feature = "ipv6"))]
-        None,
     ];
     Ok(Some(Outcome::Srv {
         target,
@@ -274,12 +265,12 @@ fn srv_answer(
 
 /// The glue `find` finds for `target`: in the answer section, else in the
 /// additional section, with its TTL clamped like an answer's.
-fn glue(
+fn glue<T: Into<IpAddr>>(
     msg: &[u8],
     header: &Header,
     answers: Section,
     target: &Name,
-    find: Find,
+    find: Find<T>,
 ) -> Result<Option<(IpAddr, Duration)>, Malformed> {
     let mut glue = find(msg, answers, target)?;
     if glue.is_none() {
@@ -288,7 +279,10 @@ fn glue(
             glue = find(msg, additional, target).unwrap_or(None);
         }
     }
-    Ok(glue.map(|(ip, t)| (ip, clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX))))
+    Ok(glue.map(|(ip, t)| {
+        let ttl = clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX);
+        (ip.into(), ttl)
+    }))
 }
 
 /// RFC 2782 selection: lowest priority, then a weighted random pick.

@@ -29,9 +29,11 @@
 //!   the next success logged too. A name that failed is asked again when
 //!   the resolver's negative cache entry expires (RFC 2308 §5 and §7: 10 to
 //!   60 s), or after [`RETRY`] when nothing was cached. With both families
-//!   asked, a name resolves when either family does (a name with no AAAA
-//!   record is no failure); the refresh follows the families that
-//!   answered, and a family that failed keeps its last address.
+//!   asked, each address is taken as its family answers, and the name
+//!   counts as resolved once neither is pending and either has an address
+//!   (a name with no AAAA record is no failure); the refresh follows the
+//!   families that answered, and a family that failed keeps its last
+//!   address.
 //! * [`Watch`] answers [`Resolved::addrs`] (IPv4) for
 //!   [`crate::config::Config::access_with`], and `Watch::addrs6` (IPv6).
 //!
@@ -88,11 +90,19 @@ pub struct Watch {
     names: heapless::Vec<Watched, MAX_WATCHED_NAMES>,
 }
 
+/// An address the watch keeps: either family, or IPv4 alone in a build
+/// without the `ipv6` feature (which then carries no IPv6 address through
+/// the watch's code at all).
+#[cfg(feature = "ipv6")]
+type Addr = IpAddr;
+#[cfg(not(feature = "ipv6"))]
+type Addr = Ipv4Addr;
+
 /// What the resolver says about one family's lookup for the watch.
 #[derive(Debug, Clone, Copy)]
 enum Got {
     /// The address, and until when the cache holds it.
-    Ready(IpAddr, Instant),
+    Ready(Addr, Instant),
     Pending,
     /// The watch's share of the queries is in use: wait for one to end.
     Busy,
@@ -102,22 +112,6 @@ enum Got {
     Failed(DnsError, Option<Instant>),
 }
 
-/// The record types the watch asks for `families` (A alone for
-/// [`Families::V4`], and whatever the build lacks IPv6 for).
-fn watched_types(families: Families) -> &'static [QType] {
-    #[cfg(feature = "ipv6")]
-    match families {
-        Families::V4 => &[QType::A],
-        Families::V6 => &[QType::Aaaa],
-        Families::V6First | Families::V4First => &[QType::A, QType::Aaaa],
-    }
-    #[cfg(not(feature = "ipv6"))]
-    {
-        let _ = families;
-        &[QType::A]
-    }
-}
-
 impl Resolver {
     /// A lookup of `name`'s `qtype` (A or AAAA) for the watch: from the
     /// cache with its expiry, or joining or (when `may_start`) starting a
@@ -125,10 +119,14 @@ impl Resolver {
     fn lookup_watched(&mut self, now: Instant, name: &Name, qtype: QType, may_start: bool) -> Got {
         if let Some(e) = self.cache_entry(now, name, qtype) {
             return match e.answer {
+                #[cfg(feature = "ipv6")]
                 Answer::Addr(ip) => Got::Ready(ip, e.expires_at),
+                #[cfg(not(feature = "ipv6"))]
+                Answer::Addr(IpAddr::V4(ip)) => Got::Ready(ip, e.expires_at),
                 Answer::Negative(err) => Got::Failed(err, Some(e.expires_at)),
-                // Never stored under an address type.
-                Answer::Srv { .. } => Got::Failed(DnsError::NoAddress, Some(e.expires_at)),
+                // Never stored under an address type (nor, without IPv6,
+                // an IPv6 address).
+                _ => Got::Failed(DnsError::NoAddress, Some(e.expires_at)),
             };
         }
         let joins = self.queries().any(|q| q.qtype == qtype && q.name == *name);
@@ -227,7 +225,6 @@ impl Watch {
         stats: &mut Stats,
         families: Families,
     ) {
-        let types = watched_types(families);
         let mut in_flight = self.names.iter().filter(|w| w.pending).count();
         for w in self.names.iter_mut() {
             if !w.pending && w.next > now {
@@ -240,12 +237,23 @@ impl Watch {
             };
             let may_start = in_flight < MAX_WATCH_PENDING;
             let was_pending = w.pending;
-            let mut got: heapless::Vec<Got, 2> = heapless::Vec::new();
-            for &qtype in types {
-                // At most two types: always fits.
-                let _ = got.push(dns.lookup_watched(now, &name, qtype, may_start));
+            w.pending = false;
+            match w.ask(now, &name, dns, stats, families, may_start) {
+                Got::Pending => w.pending = true,
+                // Still due: started when one of the watch's queries ends.
+                Got::Busy => w.next = now,
+                Got::Full => w.next = now + BUSY_RETRY,
+                Got::Ready(ip, until) => {
+                    stats.bump("acl-names", "resolved");
+                    w.resolved(ip, stats);
+                    w.next = until.clamp(now + REFRESH_FLOOR, now + REFRESH_CEILING);
+                }
+                Got::Failed(e, until) => {
+                    stats.bump("acl-names", "failed");
+                    w.failed(e);
+                    w.next = until.unwrap_or(now + RETRY).max(now + BUSY_RETRY);
+                }
             }
-            w.take(now, &got, stats);
             match (was_pending, w.pending) {
                 (false, true) => in_flight += 1,
                 (true, false) => in_flight = in_flight.saturating_sub(1),
@@ -267,60 +275,74 @@ impl Watch {
 }
 
 impl Watched {
-    /// Takes what the resolver said for each family asked: waits while any
-    /// is pending or waiting for room, resolves when any has an address,
-    /// fails when all failed.
-    fn take(&mut self, now: Instant, got: &[Got], stats: &mut Stats) {
-        self.pending = got.iter().any(|g| matches!(g, Got::Pending));
-        if self.pending {
-            return;
-        }
-        if got.iter().any(|g| matches!(g, Got::Busy)) {
-            // Still due: started when one of the watch's queries ends.
-            self.next = now;
-            return;
-        }
-        if got.iter().any(|g| matches!(g, Got::Full)) {
-            self.next = now + BUSY_RETRY;
-            return;
-        }
-        let ready = got.iter().filter_map(|g| match *g {
-            Got::Ready(ip, until) => Some((ip, until)),
-            _ => None,
-        });
-        if let Some((first, _)) = ready.clone().next() {
-            let until = ready.clone().map(|(_, until)| until).min().unwrap_or(now);
-            stats.bump("acl-names", "resolved");
-            if self.failing {
-                log::info!("acl: host name {} resolves again: {first}", self.name);
-                self.failing = false;
+    /// What the resolver says of this name for `families`: A alone for
+    /// [`Families::V4`] (and whatever the build lacks IPv6 for), AAAA
+    /// alone for [`Families::V6`], else both taken together ([`Watched::both`]).
+    fn ask(
+        &mut self,
+        now: Instant,
+        name: &Name,
+        dns: &mut Resolver,
+        stats: &mut Stats,
+        families: Families,
+        may_start: bool,
+    ) -> Got {
+        #[cfg(feature = "ipv6")]
+        return match families {
+            Families::V4 => dns.lookup_watched(now, name, QType::A, may_start),
+            Families::V6 => dns.lookup_watched(now, name, QType::Aaaa, may_start),
+            Families::V6First | Families::V4First => {
+                let a = dns.lookup_watched(now, name, QType::A, may_start);
+                let aaaa = dns.lookup_watched(now, name, QType::Aaaa, may_start);
+                self.both(a, aaaa, stats)
             }
-            for (ip, _) in ready {
-                self.resolved(ip, stats);
-            }
-            self.next = until.clamp(now + REFRESH_FLOOR, now + REFRESH_CEILING);
-            return;
-        }
-        let failed = got.iter().filter_map(|g| match *g {
-            Got::Failed(e, until) => Some((e, until.unwrap_or(now + RETRY))),
-            _ => None,
-        });
-        if let Some((e, until)) = failed.min_by_key(|(_, until)| *until) {
-            stats.bump("acl-names", "failed");
-            self.failed(e);
-            self.next = until.max(now + BUSY_RETRY);
+        };
+        #[cfg(not(feature = "ipv6"))]
+        {
+            let _ = (families, stats, &self);
+            dns.lookup_watched(now, name, QType::A, may_start)
         }
     }
 
-    fn resolved(&mut self, ip: IpAddr, stats: &mut Stats) {
+    /// Both families' answers as one: an address is taken as it comes;
+    /// the name waits while either family is pending or waiting for room,
+    /// resolves when either has an address (refreshed when the first of
+    /// them expires), and fails when both fail.
+    #[cfg(feature = "ipv6")]
+    fn both(&mut self, a: Got, b: Got, stats: &mut Stats) -> Got {
+        match (a, b) {
+            (Got::Pending, other) | (other, Got::Pending) => {
+                if let Got::Ready(ip, _) = other {
+                    self.resolved(ip, stats);
+                }
+                Got::Pending
+            }
+            (Got::Busy, _) | (_, Got::Busy) => Got::Busy,
+            (Got::Full, _) | (_, Got::Full) => Got::Full,
+            (Got::Ready(ip, until), Got::Ready(ip2, until2)) => {
+                self.resolved(ip, stats);
+                Got::Ready(ip2, until.min(until2))
+            }
+            (Got::Ready(ip, until), Got::Failed(..)) | (Got::Failed(..), Got::Ready(ip, until)) => {
+                Got::Ready(ip, until)
+            }
+            // Not cached (None) is retried soonest.
+            (Got::Failed(e, until), Got::Failed(_, until2)) => Got::Failed(e, until.min(until2)),
+        }
+    }
+
+    fn resolved(&mut self, ip: Addr, stats: &mut Stats) {
+        if self.failing {
+            log::info!("acl: host name {} resolves again: {ip}", self.name);
+            self.failing = false;
+        }
+        #[cfg(feature = "ipv6")]
         match ip {
             IpAddr::V4(ip) => note(&self.name, &mut self.addr, ip, stats),
-            #[cfg(feature = "ipv6")]
             IpAddr::V6(ip) => note(&self.name, &mut self.addr6, ip, stats),
-            // Never asked without the `ipv6` feature.
-            #[cfg(not(feature = "ipv6"))]
-            IpAddr::V6(_) => {}
         }
+        #[cfg(not(feature = "ipv6"))]
+        note(&self.name, &mut self.addr, ip, stats);
     }
 
     fn failed(&mut self, e: DnsError) {
