@@ -84,7 +84,12 @@ impl Core {
         if self.acl_names.is_empty() {
             return;
         }
-        self.acl_names.step(now, &mut self.dns, &mut self.stats);
+        self.acl_names.step(
+            now,
+            &mut self.dns,
+            &mut self.stats,
+            crate::dns::Families::V4,
+        );
         self.sip().flush_dns(now, out);
     }
 

@@ -54,13 +54,15 @@ pub const MAX_PARKED: usize = 8;
 /// being resolved.
 pub const MAX_PARKED_WAN: usize = MAX_PARKED / 4;
 
-/// DNS cache entries (name → address, with TTL; about 600 bytes each, the
-/// name stored inline) and queries in flight (about 420 bytes each, plus
-/// one UDP socket per query in the driver while it waits: RFC 5452 §9.2).
-/// Both tables are boxed apart from the resolver; the cache's pages are
-/// touched only as it fills.
-pub const MAX_DNS_CACHE: usize = 32;
-pub const MAX_DNS_PENDING: usize = 8;
+/// DNS cache entries (name → address, with TTL; at most 640 bytes each,
+/// the name stored inline, 30 KB in all) and queries in flight (at most
+/// 460 bytes each, 5.5 KB, plus one UDP socket per query in the driver
+/// while it waits: RFC 5452 §9.2). Sized for lookups of both address
+/// families, which hold two entries per name (A and AAAA) and start two
+/// queries at once (RFC 8305 §3). Both tables are boxed apart from the
+/// resolver; the cache's pages are touched only as it fills.
+pub const MAX_DNS_CACHE: usize = 48;
+pub const MAX_DNS_PENDING: usize = 12;
 /// Of the [`MAX_DNS_PENDING`] queries in flight, how many may work for the
 /// WAN (a name a WAN message supplied): a quarter, at least one. The rest is
 /// the LAN's, so WAN traffic cannot starve a phone's lookups (issue 9). No
@@ -84,9 +86,10 @@ pub const MAX_ACL_NAME_LEN: usize = 128;
 /// every name of the three lists fits, so the table is never full. About
 /// 160 bytes each (the name inline), 3.8 KB in all.
 pub const MAX_WATCHED_NAMES: usize = 3 * MAX_ACL_NAMES;
-/// Of the [`MAX_DNS_PENDING`] queries in flight, how many may keep the
-/// access-list names fresh at once, so a reload with many names never
-/// takes the table the phones' lookups need.
+/// How many access-list names may have queries in flight at once to keep
+/// them fresh (one query each, two when both address families are asked:
+/// at most 4 of the [`MAX_DNS_PENDING`]), so a reload with many names
+/// never takes the table the phones' lookups need.
 pub const MAX_WATCH_PENDING: usize = 2;
 
 /// Datagrams the core may emit for one input (a forward plus answers, or the

@@ -301,6 +301,7 @@ mod tests {
             Some(1),
             crate::transport::Transport::Udp,
             Side::Lan,
+            crate::dns::Families::V4,
         );
         let mut buf = [0u8; 512];
         r.poll_transmit(now, &mut buf).expect("a query").0

@@ -1,4 +1,4 @@
-//! Non-blocking DNS stub resolver for SIP targets (A and SRV), sans-IO.
+//! Non-blocking DNS stub resolver for SIP targets (A, AAAA and SRV), sans-IO.
 //!
 //! # What it does
 //! The SIP core asks [`Resolver::resolve`] where a request for `host` (and the
@@ -10,30 +10,37 @@
 //!
 //! * RFC 3263 §4.2, simplified for UDP and without NAPTR: a numeric host is
 //!   used as is (port 5060 unless given); a host name with a port is looked up
-//!   with an A query; a host name without a port is looked up as the SRV name
-//!   `_sip._udp.<host>` (`_sip._tcp.<host>` for TCP; RFC 3263 §4.2, RFC
-//!   2782), then an A query for the
-//!   chosen SRV target with the SRV port. When the SRV lookup finds nothing
-//!   (NXDOMAIN or no SRV records) or the server cannot answer it, the resolver
-//!   falls back to an A query for the host itself with port 5060.
+//!   by its address records; a host name without a port is looked up as the
+//!   SRV name `_sip._udp.<host>` (`_sip._tcp.<host>` for TCP; RFC 3263 §4.2,
+//!   RFC 2782), then by the address records of the chosen SRV target with
+//!   the SRV port. When the SRV lookup finds nothing (NXDOMAIN or no SRV
+//!   records) or the server cannot answer it, the resolver falls back to
+//!   the address records of the host itself with port 5060.
+//! * Address records of the [`Families`] the caller asks: A, AAAA (RFC 3596
+//!   §2.1), or both at once with one preferred, its answer waited for at
+//!   most 50 ms once the other family's came (RFC 8305 §3), and a choice of
+//!   the other family pinned for its TTL (RFC 3263 §4.4); `lookup.rs` says
+//!   how. With [`Families::V4`] it asks exactly the A queries it always did.
 //! * SRV choice (RFC 2782): the records of the lowest priority, one picked at
 //!   random in proportion to its weight (records of weight 0 are picked only
 //!   when every record of that priority has weight 0). The choice is made once
 //!   per answer and cached, so one name keeps one destination for the TTL.
-//!   An A record for the chosen target found in the same reply (answer or
-//!   additional section, "glue") is kept *with that SRV entry* for its own
-//!   TTL, which saves the second query.
+//!   An A and an AAAA record for the chosen target found in the same reply
+//!   (answer or additional section, "glue") are kept *with that SRV entry*,
+//!   one per family, each for its own TTL, which saves the second query.
 //! * What a reply may teach (RFC 5452 §6, RFC 2181 §5.4.1): a reply is cached
-//!   under its question only. An A answer is the A record of the question's
-//!   name or of the end of its CNAME chain; an SRV answer is the SRV records
-//!   of the question's name (or chain end) plus glue for the chosen target.
+//!   under its question only. An A (AAAA) answer is the A (AAAA) record of
+//!   the question's name or of the end of its CNAME chain (one of the wrong
+//!   length, RFC 1035 §3.4.1, RFC 3596 §2.2, is skipped); an SRV answer is
+//!   the SRV records of the question's name (or chain end) plus glue for the
+//!   chosen target.
 //!   Every other record is ignored, whatever the section. Glue ranks below
 //!   an answer (RFC 2181 §5.4.1: additional-section data is the least
 //!   credible), so it is never cached under the target's own name: an SRV
 //!   answer for a domain an attacker controls may name the provider's host
 //!   as its target, and its glue must neither replace nor pre-empt the
-//!   address a real A query for that host returns. When both exist, the
-//!   cached A answer for the target is used before the glue.
+//!   address a real A or AAAA query for that host returns. When both exist,
+//!   the cached answer for the target is used before the glue of its family.
 //! * CNAME chains inside one answer are followed (RFC 1034 §3.6.2, §5.2.2), up
 //!   to [`MAX_CNAME_HOPS`].
 //! * A cache of [`MAX_DNS_CACHE`] entries: positive answers for their TTL
@@ -87,15 +94,15 @@
 //! it only ever serves the SRV name it came with. No per-side share of
 //! the cache: answers to WAN lookups are cached like any other and can push
 //! entries out (a cache may forget; that costs a query, never a wrong
-//! address). No AAAA (IPv4 addresses only for now), no NAPTR, no TCP, no
-//! EDNS0, no DNSSEC, no search domains; only the first A record of an answer
-//! is used and only one SRV target is tried (no fail-over to the next SRV
-//! target). Queries for one name with different port arguments share the A
-//! lookup.
+//! address). No NAPTR, no TCP, no EDNS0, no DNSSEC, no search domains;
+//! only the first address record of an answer is used and only one SRV
+//! target is tried (no fail-over to the next SRV target). Queries for one
+//! name with different port arguments share the address lookups.
 //!
 //! Files: this one holds the [`Resolver`] (queries in flight, retries,
 //! quotas, cache); `wire.rs` the DNS wire format (names, the query, reading
 //! a reply); `reply.rs` what an accepted reply means for its query;
+//! `lookup.rs` [`Resolver::resolve`] (RFC 3263 §4.2, the families);
 //! `resolv_conf.rs` the [`parse_resolv_conf`] reader; [`watch`] the names
 //! kept resolved on their TTL (the access lists' host names).
 
@@ -105,14 +112,15 @@ use std::time::{Duration, Instant};
 
 use crate::limits::{MAX_DNS_CACHE, MAX_DNS_NAME, MAX_DNS_PENDING, MAX_DNS_PENDING_WAN};
 use crate::side::Side;
-use crate::transport::Transport;
 
+mod lookup;
 mod reply;
 mod resolv_conf;
 mod view;
 pub mod watch;
 mod wire;
 
+pub use lookup::Families;
 use reply::{Outcome, interpret};
 pub use resolv_conf::parse_resolv_conf;
 pub use view::CacheView;
@@ -275,12 +283,30 @@ enum Answer {
     Srv {
         target: Name,
         port: u16,
-        /// An address for `target` that came with this SRV answer, and until
-        /// when it may be used. It serves lookups through this SRV name only:
-        /// it is never cached under `target` (RFC 2181 §5.4.1, RFC 5452 §6).
-        glue: Option<(IpAddr, Instant)>,
+        /// Addresses for `target` that came with this SRV answer, one per
+        /// family (`[A, AAAA]`). They serve lookups through this SRV name
+        /// only: never cached under `target` (RFC 2181 §5.4.1, RFC 5452 §6).
+        glue: [Option<Held>; FAMILIES],
     },
     Negative(DnsError),
+}
+
+/// Address families the build knows: IPv4, and IPv6 with the `ipv6`
+/// feature. SRV glue has a slot for each.
+const FAMILIES: usize = if cfg!(feature = "ipv6") { 2 } else { 1 };
+
+/// Glue as a reply gives it: per family, the address and its TTL.
+type Glue<T> = [Option<(IpAddr, T)>; FAMILIES];
+
+/// An SRV target's address kept with its SRV entry (glue).
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    ip: IpAddr,
+    /// Until when it may be used (its own TTL).
+    until: Instant,
+    /// A lookup of both families chose it over the preferred one: it stays
+    /// the choice while it lives (`lookup.rs`, RFC 3263 §4.4).
+    pinned: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -290,6 +316,9 @@ struct CacheEntry {
     answer: Answer,
     stored_at: Instant,
     expires_at: Instant,
+    /// An address a lookup of both families chose over the preferred
+    /// family: that choice stays until the entry expires (`lookup.rs`).
+    pinned: bool,
 }
 
 /// A query in flight.
@@ -307,11 +336,31 @@ struct Query {
     need_send: bool,
     /// When the current try times out.
     deadline: Instant,
+    /// When the query was started.
+    #[cfg(feature = "ipv6")]
+    started: Instant,
+    /// A lookup of both families waits for this query, the preferred
+    /// family's, until then, when it takes the other family's address
+    /// (RFC 8305 §3 resolution delay; `lookup.rs`). Cleared when it passes.
+    #[cfg(feature = "ipv6")]
+    delay: Option<Instant>,
     /// Addresses this query was sent to: the only accepted reply sources.
     sent_to: heapless::Vec<SocketAddr, MAX_TRIES>,
     /// Whom the query works for (the side that started it; a lookup of the
     /// same name from the other side shares it).
     side: Side,
+}
+
+impl Query {
+    /// When the resolver must look at this query next: the end of its try,
+    /// or of a resolution delay before that.
+    fn wake_at(&self) -> Instant {
+        #[cfg(feature = "ipv6")]
+        if let Some(d) = self.delay {
+            return d.min(self.deadline);
+        }
+        self.deadline
+    }
 }
 
 /// xorshift64* (Vigna, 2016): small, fast, good enough for query ids and the
@@ -345,11 +394,11 @@ impl Rng {
 }
 
 /// The non-blocking stub resolver: nameservers, queries in flight, cache and
-/// PRNG, all in fixed-capacity storage (about 23 KB).
+/// PRNG, all in fixed-capacity storage (about 36 KB).
 pub struct Resolver {
     nameservers: heapless::Vec<SocketAddr, MAX_NAMESERVERS>,
     /// Queries in flight; the index is the slot of their [`QueryHandle`].
-    /// Boxed tables (about 23 KB): never copied through the stack, and the
+    /// Boxed tables (about 36 KB): never copied through the stack, and the
     /// cache's pages touched only as it fills.
     pending: Box<[Option<Query>; MAX_DNS_PENDING]>,
     cache: Box<heapless::Vec<CacheEntry, MAX_DNS_CACHE>>,
@@ -404,68 +453,6 @@ impl Resolver {
     /// The nameservers in use.
     pub fn nameservers(&self) -> &[SocketAddr] {
         &self.nameservers
-    }
-
-    /// Where should a SIP request for `host` (`port` if the URI named one)
-    /// go over `transport`? Never blocks (RFC 3263 §4.2, see the module
-    /// docs). `side` is the side whose message needs the answer (sipnat's
-    /// own work: the LAN); it decides the quota a new query counts in.
-    pub fn resolve(
-        &mut self,
-        now: Instant,
-        host: &str,
-        port: Option<u16>,
-        transport: Transport,
-        side: Side,
-    ) -> Lookup {
-        // A numeric host needs no lookup (RFC 3263 §4.2); IPv6 references
-        // come bracketed from SIP URIs (RFC 3261 §25.1).
-        let bare = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            return Lookup::Ready(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)));
-        }
-        let name = match Name::from_host(host) {
-            Ok(name) => name,
-            Err(e) => return Lookup::Failed(e),
-        };
-        if let Some(port) = port {
-            return self.lookup_addr(now, &name, port, side);
-        }
-        let Ok(srv_name) = name.sip_srv(transport) else {
-            // No SRV name can be formed (too long): only the A fallback is left.
-            return self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side);
-        };
-        match self.cached(now, &srv_name, QType::Srv) {
-            Some(Answer::Srv { target, port, glue }) => {
-                if target.is_root() {
-                    // RFC 2782: target "." = service decidedly not available.
-                    return Lookup::Failed(DnsError::NoAddress);
-                }
-                let (target, port, glue) = (target.clone(), *port, *glue);
-                // RFC 2181 §5.4.1: the answer to our own A query for the
-                // target ranks above glue that came with the SRV answer.
-                if let Some(Answer::Addr(ip)) = self.cached(now, &target, QType::A) {
-                    return Lookup::Ready(SocketAddr::new(*ip, port));
-                }
-                if let Some((ip, _)) = glue.filter(|(_, until)| *until > now) {
-                    return Lookup::Ready(SocketAddr::new(ip, port));
-                }
-                self.lookup_addr(now, &target, port, side)
-            }
-            // A dead nameserver: an A query would only wait as long again;
-            // no socket here: an A query would need one too.
-            Some(Answer::Negative(e @ (DnsError::Timeout | DnsError::NoSocket))) => {
-                Lookup::Failed(*e)
-            }
-            // No SRV records or no usable SRV answer: A of the host, port 5060.
-            Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
-                self.lookup_addr(now, &name, SIP_DEFAULT_PORT, side)
-            }
-            None => self.start(now, srv_name, QType::Srv, side),
-        }
     }
 
     /// Feeds a datagram received on the socket of `query`. `Ok(true)`: a
@@ -531,7 +518,7 @@ impl Resolver {
         };
         match outcome {
             Outcome::Addr(ip, ttl) => {
-                log::debug!("dns: {} A {ip}", q.name);
+                log::debug!("dns: {} {} {ip}", q.name, q.qtype.as_str());
                 self.store(now, q.name, q.qtype, Answer::Addr(ip), ttl);
             }
             Outcome::Srv {
@@ -541,12 +528,18 @@ impl Resolver {
                 glue,
             } => {
                 log::debug!("dns: {} SRV {target}:{port}", q.name);
-                // The glue stays with this SRV entry: an A record the
-                // answer carries for its target is believed for this
+                // The glue stays with this SRV entry: an address record
+                // the answer carries for its target is believed for this
                 // lookup only, never cached under the target's own name,
                 // where it could replace (or pre-empt) the address of a
                 // name someone else's SRV answer happens to point at.
-                let glue = glue.map(|(ip, glue_ttl)| (ip, now + glue_ttl));
+                let glue = glue.map(|g| {
+                    g.map(|(ip, glue_ttl)| Held {
+                        ip,
+                        until: now + glue_ttl,
+                        pinned: false,
+                    })
+                });
                 let answer = Answer::Srv { target, port, glue };
                 self.store(now, q.name, q.qtype, answer, ttl);
             }
@@ -627,19 +620,27 @@ impl Resolver {
     }
 
     /// Earliest time [`Resolver::handle_timeout`] must be called
-    /// (retransmission or give-up), if any query is in flight.
+    /// (retransmission, give-up, or the end of a resolution delay), if any
+    /// query is in flight.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.queries().map(|q| q.deadline).min()
+        self.queries().map(Query::wake_at).min()
     }
 
-    /// Retransmits or fails overdue queries. Returns true if a lookup failed
-    /// (the caller retries its parked work, which then sees `Failed`).
+    /// Retransmits or fails overdue queries, and ends resolution delays
+    /// that are over. Returns true if a lookup failed or may now use the
+    /// address it waited with (the caller retries its parked work, which
+    /// then sees `Failed` or `Ready`).
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        let mut failed = false;
+        let mut done = false;
         for slot in 0..self.pending.len() {
             let Some(q) = self.pending.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
             };
+            #[cfg(feature = "ipv6")]
+            if q.delay.is_some_and(|d| d <= now) {
+                q.delay = None;
+                done = true;
+            }
             if q.deadline > now {
                 continue;
             }
@@ -661,33 +662,14 @@ impl Resolver {
                 Answer::Negative(DnsError::Timeout),
                 FAILURE_TTL,
             );
-            failed = true;
+            done = true;
         }
-        failed
+        done
     }
 
     /// The queries in flight.
     fn queries(&self) -> impl Iterator<Item = &Query> {
         self.pending.iter().flatten()
-    }
-
-    /// The unexpired cache entry for (name, type).
-    fn cached(&self, now: Instant, name: &Name, qtype: QType) -> Option<&Answer> {
-        self.cache
-            .iter()
-            .find(|e| e.qtype == qtype && e.expires_at > now && e.name == *name)
-            .map(|e| &e.answer)
-    }
-
-    /// A lookup of `name` for the address, to be used with `port`.
-    fn lookup_addr(&mut self, now: Instant, name: &Name, port: u16, side: Side) -> Lookup {
-        match self.cached(now, name, QType::A) {
-            Some(Answer::Addr(ip)) => Lookup::Ready(SocketAddr::new(*ip, port)),
-            Some(Answer::Negative(e)) => Lookup::Failed(*e),
-            // Never stored under type A.
-            Some(Answer::Srv { .. }) => Lookup::Failed(DnsError::NoAddress),
-            None => self.start(now, name.clone(), QType::A, side),
-        }
     }
 
     /// Joins the query for (name, type) in flight, or starts one for
@@ -720,6 +702,10 @@ impl Resolver {
             tries: 1,
             need_send: true,
             deadline: now + try_timeout(1),
+            #[cfg(feature = "ipv6")]
+            started: now,
+            #[cfg(feature = "ipv6")]
+            delay: None,
             sent_to: heapless::Vec::new(),
             side,
         };
@@ -750,6 +736,7 @@ impl Resolver {
             answer,
             stored_at: now,
             expires_at: now + ttl,
+            pinned: false,
         };
         if let Some(e) = self
             .cache

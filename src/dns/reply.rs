@@ -1,19 +1,24 @@
 //! What an accepted reply means for its query (RFC 1034 §5.2.2, RFC 2308,
-//! RFC 2782, RFC 5452 §6): an address, a chosen SRV target with its glue, a
-//! negative answer with its TTL, or "ask the next server". Only records of
-//! the question's name (or the end of its CNAME chain) and glue for the
-//! chosen SRV target are looked at.
+//! RFC 2782, RFC 5452 §6): an address (A, or AAAA of RFC 3596 §2.1), a
+//! chosen SRV target with its glue (one address per family), a negative
+//! answer with its TTL, or "ask the next server". Only records of the
+//! question's name (or the end of its CNAME chain) and glue for the chosen
+//! SRV target are looked at.
 //!
 //! It does not check that a reply belongs to its query (id, source,
 //! question: [`Resolver::handle_response`](super::Resolver::handle_response)
 //! does that first), nor cache anything: the resolver stores the
 //! [`Outcome`].
 
+#[cfg(feature = "ipv6")]
+use super::wire::TYPE_AAAA;
 use super::wire::{
     CLASS_IN, FLAG_TC, Header, Malformed, Name, QType, RCODE_NOERROR, RCODE_NXDOMAIN, Rr, Section,
     TYPE_A, TYPE_CNAME, TYPE_SOA, TYPE_SRV, read_name, read_u16, read_u32,
 };
-use super::{DnsError, FAILURE_TTL, MAX_CNAME_HOPS, Rng};
+use super::{DnsError, FAILURE_TTL, FAMILIES, Glue, MAX_CNAME_HOPS, Rng};
+#[cfg(feature = "ipv6")]
+use std::net::Ipv6Addr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -38,8 +43,9 @@ pub(super) enum Outcome {
         target: Name,
         port: u16,
         ttl: Duration,
-        /// An A record for the target found in the same reply.
-        glue: Option<(IpAddr, Duration)>,
+        /// The target's address found in the same reply, per family
+        /// (`[A, AAAA]`).
+        glue: Glue<Duration>,
     },
     /// Cache this failure for this long.
     Negative(DnsError, Duration),
@@ -81,7 +87,9 @@ pub(super) fn interpret(
         _ => return Outcome::TryNext,
     }
     let result = match qtype {
-        QType::A => a_answer(msg, answers, qname),
+        QType::A => addr_answer(msg, answers, qname, find_a),
+        #[cfg(feature = "ipv6")]
+        QType::Aaaa => addr_answer(msg, answers, qname, find_aaaa),
         QType::Srv => srv_answer(msg, header, answers, qname, rng),
     };
     match result {
@@ -117,23 +125,59 @@ fn follow_cnames(msg: &[u8], answers: Section, qname: &Name) -> Result<(Name, u3
     Ok((current, ttl))
 }
 
-/// The first A record of `name` in `section`, with its TTL.
-fn find_a(msg: &[u8], section: Section, name: &Name) -> Result<Option<(Ipv4Addr, u32)>, Malformed> {
+/// An address record (and its TTL) found, or none.
+type Found<T> = Result<Option<(T, u32)>, Malformed>;
+/// A search for the address records of one family ([`find_a`], [`find_aaaa`]).
+type Find<T> = fn(&[u8], Section, &Name) -> Found<T>;
+
+/// The first A record of `name` in `section`, with its TTL. One of
+/// another length than 4 octets (RFC 1035 §3.4.1) is skipped, as is any
+/// record of another owner (RFC 5452 §6).
+fn find_a(msg: &[u8], section: Section, name: &Name) -> Found<Ipv4Addr> {
     for rr in section.iter(msg) {
         let rr = rr?;
         if rr.rtype == TYPE_A && rr.class == CLASS_IN && rr.rdlen == 4 && rr.owner_is(msg, name)? {
             let b = msg.get(rr.rdata..rr.rdata + 4).ok_or(Malformed)?;
-            return Ok(Some((Ipv4Addr::new(b[0], b[1], b[2], b[3]), rr.ttl))); // b has 4 bytes
+            // b has 4 bytes.
+            return Ok(Some((Ipv4Addr::new(b[0], b[1], b[2], b[3]), rr.ttl)));
         }
     }
     Ok(None)
 }
 
-fn a_answer(msg: &[u8], answers: Section, qname: &Name) -> Result<Option<Outcome>, Malformed> {
+/// The first AAAA record of `name` in `section`, with its TTL: as
+/// [`find_a`], with the 16 octets of RFC 3596 §2.2.
+#[cfg(feature = "ipv6")]
+fn find_aaaa(msg: &[u8], section: Section, name: &Name) -> Found<Ipv6Addr> {
+    for rr in section.iter(msg) {
+        let rr = rr?;
+        if rr.rtype == TYPE_AAAA
+            && rr.class == CLASS_IN
+            && rr.rdlen == 16
+            && rr.owner_is(msg, name)?
+        {
+            let b: Option<[u8; 16]> = msg
+                .get(rr.rdata..rr.rdata + 16)
+                .and_then(|b| b.try_into().ok());
+            return Ok(Some((Ipv6Addr::from(b.ok_or(Malformed)?), rr.ttl)));
+        }
+    }
+    Ok(None)
+}
+
+/// An A or AAAA answer: the record `find` looks for, of the question's
+/// name or of the end of its CNAME chain; the TTL is the smallest along
+/// the chain.
+fn addr_answer<T: Into<IpAddr>>(
+    msg: &[u8],
+    answers: Section,
+    qname: &Name,
+    find: Find<T>,
+) -> Result<Option<Outcome>, Malformed> {
     let (owner, chain_ttl) = follow_cnames(msg, answers, qname)?;
-    Ok(find_a(msg, answers, &owner)?.map(|(ip, ttl)| {
+    Ok(find(msg, answers, &owner)?.map(|(ip, ttl)| {
         let ttl = clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX);
-        Outcome::Addr(IpAddr::V4(ip), ttl)
+        Outcome::Addr(ip.into(), ttl)
     }))
 }
 
@@ -189,7 +233,7 @@ fn srv_answer(
             target: root,
             port: 0,
             ttl: clamp_ttl(ttl.min(chain_ttl), POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
-            glue: None,
+            glue: [None; FAMILIES],
         }));
     };
     let target = chosen.rr.rdata_name(msg, 6)?;
@@ -198,29 +242,46 @@ fn srv_answer(
         POSITIVE_TTL_MIN,
         POSITIVE_TTL_MAX,
     );
-    // Glue: an A record of the chosen target in the answer or additional
-    // section. Only that owner name is looked at (RFC 5452 §6: records the
-    // question did not make relevant are ignored), and the caller keeps it
-    // with this SRV answer alone (RFC 2181 §5.4.1: additional data ranks
-    // below an answer, so it must not stand in for one).
-    let mut glue = find_a(msg, answers, &target)?;
-    if glue.is_none() {
-        if let Some(additional) = additional_section(msg, header, answers) {
-            // Best effort: a broken additional section only costs a query.
-            glue = find_a(msg, additional, &target).unwrap_or(None);
-        }
-    }
-    let glue = glue.map(|(ip, t)| {
-        (
-            IpAddr::V4(ip),
-            clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX),
-        )
-    });
+    // Glue: an address record of the chosen target in the answer or
+    // additional section, one per family. Only that owner name is looked
+    // at (RFC 5452 §6: records the question did not make relevant are
+    // ignored), and the caller keeps it with this SRV answer alone (RFC
+    // 2181 §5.4.1: additional data ranks below an answer, so it must not
+    // stand in for one).
+    // A broken A record in the answer section fails the reply as it always
+    // did; AAAA glue is best effort (a broken one only costs a query).
+    let glue = [
+        glue(msg, header, answers, &target, find_a)?,
+        #[cfg(feature = "ipv6")]
+        glue(msg, header, answers, &target, find_aaaa).unwrap_or(None),
+    ];
     Ok(Some(Outcome::Srv {
         target,
         port: chosen.port,
         ttl,
         glue,
+    }))
+}
+
+/// The glue `find` finds for `target`: in the answer section, else in the
+/// additional section, with its TTL clamped like an answer's.
+fn glue<T: Into<IpAddr>>(
+    msg: &[u8],
+    header: &Header,
+    answers: Section,
+    target: &Name,
+    find: Find<T>,
+) -> Result<Option<(IpAddr, Duration)>, Malformed> {
+    let mut glue = find(msg, answers, target)?;
+    if glue.is_none() {
+        if let Some(additional) = additional_section(msg, header, answers) {
+            // Best effort: a broken additional section only costs a query.
+            glue = find(msg, additional, target).unwrap_or(None);
+        }
+    }
+    Ok(glue.map(|(ip, t)| {
+        let ttl = clamp_ttl(t, POSITIVE_TTL_MIN, POSITIVE_TTL_MAX);
+        (ip.into(), ttl)
     }))
 }
 

@@ -1,5 +1,6 @@
 use super::wire::{Malformed, RCODE_NXDOMAIN, TYPE_A, TYPE_CNAME, TYPE_SOA, TYPE_SRV};
 use super::*;
+use crate::transport::Transport;
 use std::net::SocketAddrV6;
 
 const NS1: &str = "192.0.2.53:53";
@@ -7,6 +8,7 @@ const NS2: &str = "198.51.100.53:53";
 const NS3: &str = "[2001:db8::53]:53";
 const LAN: Side = Side::Lan;
 const WAN: Side = Side::Wan;
+const V4: Families = Families::V4;
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().expect("test address")
@@ -138,25 +140,25 @@ fn ip_literals_are_ready_without_queries() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "10.0.0.7", None, Transport::Udp, LAN),
+        r.resolve(t0, "10.0.0.7", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("10.0.0.7:5060"))
     );
     assert_eq!(
-        r.resolve(t0, "10.0.0.7", Some(5080), Transport::Udp, LAN),
+        r.resolve(t0, "10.0.0.7", Some(5080), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("10.0.0.7:5080"))
     );
     assert_eq!(
-        r.resolve(t0, "[2001:db8::1]", None, Transport::Udp, LAN),
+        r.resolve(t0, "[2001:db8::1]", None, Transport::Udp, LAN, V4),
         Lookup::Ready(sa("[2001:db8::1]:5060"))
     );
     assert_eq!(
-        r.resolve(t0, "2001:db8::1", Some(7), Transport::Udp, LAN),
+        r.resolve(t0, "2001:db8::1", Some(7), Transport::Udp, LAN, V4),
         Lookup::Ready(sa("[2001:db8::1]:7"))
     );
     // Even without nameservers.
     let mut none = Resolver::new(&[], 1);
     assert_eq!(
-        none.resolve(t0, "192.0.2.1", None, Transport::Udp, LAN),
+        none.resolve(t0, "192.0.2.1", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.1:5060"))
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -168,11 +170,11 @@ fn no_nameserver_fails_names() {
     let t0 = Instant::now();
     let mut r = Resolver::new(&[], 1);
     assert_eq!(
-        r.resolve(t0, "example.com", None, Transport::Udp, LAN),
+        r.resolve(t0, "example.com", None, Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoNameserver)
     );
     assert_eq!(
-        r.resolve(t0, "example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoNameserver)
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -184,13 +186,13 @@ fn bad_names_fail_at_once() {
     let mut r = resolver(&[NS1]);
     let long_label = "a".repeat(64);
     assert_eq!(
-        r.resolve(t0, &long_label, Some(1), Transport::Udp, LAN),
+        r.resolve(t0, &long_label, Some(1), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NameTooLong)
     );
     // 4 × 63-octet labels = 256 octets on the wire with the root: too long.
     let long_name = ["b".repeat(63).as_str(); 4].join(".");
     assert_eq!(
-        r.resolve(t0, &long_name, Some(1), Transport::Udp, LAN),
+        r.resolve(t0, &long_name, Some(1), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NameTooLong)
     );
     for bad in [
@@ -203,7 +205,7 @@ fn bad_names_fail_at_once() {
         "caf\u{e9}.fr",
     ] {
         assert_eq!(
-            r.resolve(t0, bad, Some(1), Transport::Udp, LAN),
+            r.resolve(t0, bad, Some(1), Transport::Udp, LAN, V4),
             Lookup::Failed(DnsError::NoSuchName),
             "{bad:?}"
         );
@@ -217,7 +219,7 @@ fn bad_names_fail_at_once() {
     );
     assert_eq!(wire(&max).len(), 255);
     assert_eq!(
-        r.resolve(t0, &max, Some(1), Transport::Udp, LAN),
+        r.resolve(t0, &max, Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -263,7 +265,7 @@ fn a_lookup_with_port_sends_exact_query_and_uses_answer() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "Pbx.Example.COM", Some(5070), Transport::Udp, LAN),
+        r.resolve(t0, "Pbx.Example.COM", Some(5070), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (to, q) = one(&mut r, t0);
@@ -279,12 +281,12 @@ fn a_lookup_with_port_sends_exact_query_and_uses_answer() {
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(r.poll_timeout(), None);
     assert_eq!(
-        r.resolve(t0, "pbx.example.com", Some(5070), Transport::Udp, LAN),
+        r.resolve(t0, "pbx.example.com", Some(5070), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("203.0.113.5:5070"))
     );
     // Same name, other port: same cached address.
     assert_eq!(
-        r.resolve(t0, "PBX.example.com.", Some(6000), Transport::Udp, LAN),
+        r.resolve(t0, "PBX.example.com.", Some(6000), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("203.0.113.5:6000"))
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -297,7 +299,7 @@ fn first_a_record_of_several_is_used_and_other_types_skipped() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "multi.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "multi.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -315,7 +317,7 @@ fn first_a_record_of_several_is_used_and_other_types_skipped() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "multi.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "multi.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.10:5060"))
     );
 }
@@ -325,7 +327,7 @@ fn cname_chain_is_followed_within_the_answer() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "sip.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "sip.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -343,18 +345,18 @@ fn cname_chain_is_followed_within_the_answer() {
     assert_eq!(&resp[edge_at..edge_at + 7], b"\x04edge\xC0\x10");
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "sip.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "sip.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("198.51.100.7:5060"))
     );
     // TTL is the smallest along the chain (100 s).
     let t = t0 + Duration::from_secs(99);
     assert_eq!(
-        r.resolve(t, "sip.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t, "sip.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("198.51.100.7:5060"))
     );
     let t = t0 + Duration::from_secs(100);
     assert_eq!(
-        r.resolve(t, "sip.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t, "sip.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
 }
@@ -364,7 +366,7 @@ fn cname_without_address_is_no_data() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "alias.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "alias.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -375,7 +377,7 @@ fn cname_without_address_is_no_data() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "alias.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "alias.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoAddress)
     );
 }
@@ -385,7 +387,7 @@ fn cname_loop_in_answer_terminates() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "a.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "a.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -395,7 +397,7 @@ fn cname_loop_in_answer_terminates() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "a.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "a.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoAddress)
     );
 }
@@ -405,7 +407,7 @@ fn nxdomain_is_cached_for_soa_minimum_then_retried() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "nope.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "nope.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -420,13 +422,13 @@ fn nxdomain_is_cached_for_soa_minimum_then_retried() {
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     let t = t0 + Duration::from_secs(19);
     assert_eq!(
-        r.resolve(t, "nope.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t, "nope.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoSuchName)
     );
     assert!(drain(&mut r, t).is_empty());
     let t = t0 + Duration::from_secs(20);
     assert_eq!(
-        r.resolve(t, "nope.example.com", Some(5060), Transport::Udp, LAN),
+        r.resolve(t, "nope.example.com", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(drain(&mut r, t).len(), 1);
@@ -438,7 +440,7 @@ fn negative_ttl_is_capped_and_floored() {
     let mut r = resolver(&[NS1]);
     // SOA minimum of a day: capped at 60 s.
     assert_eq!(
-        r.resolve(t0, "big.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "big.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -452,29 +454,29 @@ fn negative_ttl_is_capped_and_floored() {
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     // No SOA at all (no data): the 10 s floor.
     assert_eq!(
-        r.resolve(t0, "nosoa.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "nosoa.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &[], &[], &[])));
     let t = t0 + Duration::from_secs(9);
     assert_eq!(
-        r.resolve(t, "nosoa.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t, "nosoa.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoAddress)
     );
     let t = t0 + Duration::from_secs(10);
     assert_eq!(
-        r.resolve(t, "nosoa.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t, "nosoa.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let t = t0 + Duration::from_secs(59);
     assert_eq!(
-        r.resolve(t, "big.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t, "big.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoSuchName)
     );
     let t = t0 + Duration::from_secs(60);
     assert_eq!(
-        r.resolve(t, "big.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t, "big.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
 }
@@ -490,7 +492,7 @@ fn positive_ttl_expiry_floor_and_cap() {
         ("neg.test", 0x8000_0001),
     ] {
         assert_eq!(
-            r.resolve(t0, host, Some(5060), Transport::Udp, LAN),
+            r.resolve(t0, host, Some(5060), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -505,33 +507,33 @@ fn positive_ttl_expiry_floor_and_cap() {
     let at = |s: u64| t0 + Duration::from_secs(s);
     // 5 s and "negative" (top bit, RFC 2181 §8) TTLs are raised to 30 s.
     assert_eq!(
-        r.resolve(at(29), "short.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(29), "short.test", Some(5060), Transport::Udp, LAN, V4),
         ready
     );
     assert_eq!(
-        r.resolve(at(29), "neg.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(29), "neg.test", Some(5060), Transport::Udp, LAN, V4),
         ready
     );
     assert_eq!(
-        r.resolve(at(299), "normal.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(299), "normal.test", Some(5060), Transport::Udp, LAN, V4),
         ready
     );
     assert_eq!(
-        r.resolve(at(3599), "long.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(3599), "long.test", Some(5060), Transport::Udp, LAN, V4),
         ready
     );
     let _ = drain(&mut r, at(29));
     assert_eq!(
-        r.resolve(at(30), "short.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(30), "short.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(at(300), "normal.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(300), "normal.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     // A day is capped at one hour.
     assert_eq!(
-        r.resolve(at(3600), "long.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(3600), "long.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
 }
@@ -543,7 +545,7 @@ fn srv_with_additional_a_needs_one_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "Example.com", None, Transport::Udp, LAN),
+        r.resolve(t0, "Example.com", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (to, q) = one(&mut r, t0);
@@ -564,7 +566,7 @@ fn srv_with_additional_a_needs_one_query() {
     let resp = reply(&q, 0, &an, &[soa_rr("example.com", 60, 60)], &ar);
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "example.com", None, Transport::Udp, LAN),
+        r.resolve(t0, "example.com", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.1:5080"))
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -575,7 +577,7 @@ fn srv_without_glue_then_a_of_target() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -583,7 +585,7 @@ fn srv_without_glue_then_a_of_target() {
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     // Second step: A of the target.
     assert_eq!(
-        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q2) = one(&mut r, t0);
@@ -595,7 +597,7 @@ fn srv_without_glue_then_a_of_target() {
         &reply(&q2, 0, &[a_rr(&QNAME, 120, [203, 0, 113, 9])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("203.0.113.9:5090"))
     );
 }
@@ -605,7 +607,7 @@ fn srv_nxdomain_falls_back_to_a_on_5060() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "plain.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "plain.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -616,7 +618,7 @@ fn srv_nxdomain_falls_back_to_a_on_5060() {
         &reply(&q, RCODE_NXDOMAIN, &[], &[soa_rr("test", 30, 30)], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "plain.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "plain.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q2) = one(&mut r, t0);
@@ -628,7 +630,7 @@ fn srv_nxdomain_falls_back_to_a_on_5060() {
         &reply(&q2, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 77])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "plain.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "plain.test", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.77:5060"))
     );
 }
@@ -638,7 +640,7 @@ fn srv_no_data_falls_back_to_a() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -646,7 +648,7 @@ fn srv_no_data_falls_back_to_a() {
     let an = [rr(&QNAME, 16, 60, b"\x05hello")];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q2) = one(&mut r, t0);
@@ -659,7 +661,7 @@ fn srv_no_data_falls_back_to_a() {
         &reply(&q2, RCODE_NXDOMAIN, &[], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "nodata.test", None, Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoSuchName)
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -670,14 +672,14 @@ fn srv_dot_target_means_not_available() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "nosip.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "nosip.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
     let an = [srv_rr(&QNAME, 300, 0, 0, 0, ".")];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
     assert_eq!(
-        r.resolve(t0, "nosip.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "nosip.test", None, Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoAddress)
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -696,13 +698,13 @@ fn srv_choice_respects_priority_and_weight() {
     for seed in 1..=400u64 {
         let mut r = Resolver::new(&[sa(NS1)], seed);
         assert_eq!(
-            r.resolve(t0, "weighted.test", None, Transport::Udp, LAN),
+            r.resolve(t0, "weighted.test", None, Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
         assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
         assert_eq!(
-            r.resolve(t0, "weighted.test", None, Transport::Udp, LAN),
+            r.resolve(t0, "weighted.test", None, Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q2) = one(&mut r, t0);
@@ -735,7 +737,7 @@ fn srv_all_zero_weights_pick_any_of_the_top_priority() {
     for seed in 1..=50u64 {
         let mut r = Resolver::new(&[sa(NS1)], seed);
         assert_eq!(
-            r.resolve(t0, "z.test", None, Transport::Udp, LAN),
+            r.resolve(t0, "z.test", None, Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -744,7 +746,7 @@ fn srv_all_zero_weights_pick_any_of_the_top_priority() {
             a_rr(&wire("b.test"), 60, [10, 0, 0, 2]),
         ];
         assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
-        match r.resolve(t0, "z.test", None, Transport::Udp, LAN) {
+        match r.resolve(t0, "z.test", None, Transport::Udp, LAN, V4) {
             Lookup::Ready(a) if a == v4("10.0.0.1:1000") => seen[0] = true,
             Lookup::Ready(a) if a == v4("10.0.0.2:1001") => seen[1] = true,
             other => panic!("unexpected {other:?}"),
@@ -758,7 +760,7 @@ fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
     assert_eq!(
-        r.resolve(t0, "big.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "big.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -767,7 +769,7 @@ fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     // SRV failed: fall back to A (no TCP, no second server for TC).
     assert_eq!(
-        r.resolve(t0, "big.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "big.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (to, q2) = one(&mut r, t0);
@@ -777,7 +779,7 @@ fn srv_truncated_falls_back_to_a_but_a_truncated_fails() {
     resp[2] |= 0x02;
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "big.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "big.test", None, Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::ServerFailure)
     );
 }
@@ -789,7 +791,7 @@ fn compressed_question_and_owner_names_are_understood() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "www.example.org", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "www.example.org", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -799,7 +801,7 @@ fn compressed_question_and_owner_names_are_understood() {
     let resp = reply(&q, 0, &[a_rr(&owner, 60, [192, 0, 2, 99])], &[], &[]);
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "www.example.org", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "www.example.org", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.99:5060"))
     );
 }
@@ -861,7 +863,7 @@ fn answer_with_pointer_loop_moves_on_and_never_panics() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "loop.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "loop.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -878,7 +880,7 @@ fn answer_with_pointer_loop_moves_on_and_never_panics() {
     // that is a server failure.
     assert!(feed(&mut r, t0, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t0, "loop.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "loop.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::ServerFailure)
     );
 }
@@ -888,7 +890,7 @@ fn garbage_and_truncated_replies_never_panic() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN),
+        r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -899,7 +901,7 @@ fn garbage_and_truncated_replies_never_panic() {
     // others complete the lookup; none panics.
     for cut in 0..good.len() {
         let mut fresh = resolver(&[NS1]);
-        let _ = fresh.resolve(t0, "sip.example.net", None, Transport::Udp, LAN);
+        let _ = fresh.resolve(t0, "sip.example.net", None, Transport::Udp, LAN, V4);
         let sent = drain_q(&mut fresh, t0);
         let (fh, _, fq) = &sent[0];
         let mut msg = good[..cut].to_vec();
@@ -928,18 +930,18 @@ fn garbage_and_truncated_replies_never_panic() {
             msg.splice(12..12.min(msg.len()), q[12..].iter().copied());
         }
         let _ = feed(&mut r, t0, sa(NS1), &msg);
-        let _ = r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN);
+        let _ = r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN, V4);
         let _ = drain(&mut r, t0);
     }
     // The full good reply, on a fresh resolver, is understood.
     let mut r = resolver(&[NS1]);
-    let _ = r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN);
+    let _ = r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN, V4);
     let (_, q) = one(&mut r, t0);
     let mut good = good.clone();
     good[..2].copy_from_slice(&q[..2]);
     assert!(feed(&mut r, t0, sa(NS1), &good));
     assert_eq!(
-        r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN),
+        r.resolve(t0, "sip.example.net", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     ); // A of x.example.net
 }
@@ -951,7 +953,7 @@ fn replies_from_wrong_source_id_or_question_are_ignored() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "target.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "target.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let sent = drain_q(&mut r, t0);
@@ -996,7 +998,7 @@ fn replies_from_wrong_source_id_or_question_are_ignored() {
     // Once answered, the query is over: a duplicate is stale.
     assert_eq!(take(NS1, &good), Err(Ignored::Stale));
     assert_eq!(
-        r.resolve(t0, "target.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "target.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.1:5060"))
     );
 }
@@ -1008,11 +1010,11 @@ fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
     assert_eq!(
-        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let sent = drain_q(&mut r, t0);
@@ -1040,7 +1042,7 @@ fn each_query_has_its_own_handle_kept_by_its_retransmissions() {
     assert!(!r.in_flight(ha));
     assert!(r.in_flight(hb));
     assert_eq!(
-        r.resolve(t1, "c.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t1, "c.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let hc = drain_q(&mut r, t1)[0].0;
@@ -1055,11 +1057,11 @@ fn a_reply_is_taken_only_on_the_socket_of_its_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let sent = drain_q(&mut r, t0);
@@ -1073,7 +1075,7 @@ fn a_reply_is_taken_only_on_the_socket_of_its_query() {
     );
     assert!(r.in_flight(ha) && r.in_flight(hb));
     assert_eq!(
-        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     // On its own socket it is taken.
@@ -1081,7 +1083,7 @@ fn a_reply_is_taken_only_on_the_socket_of_its_query() {
     // A socket of a query that is over takes nothing, even when a new
     // query now holds that slot.
     assert_eq!(
-        r.resolve(t0, "c.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "c.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let sent_c = drain_q(&mut r, t0);
@@ -1100,7 +1102,7 @@ fn no_socket_fails_the_lookup_for_a_moment() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "a.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "a.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let h = drain_q(&mut r, t0)[0].0;
@@ -1111,14 +1113,14 @@ fn no_socket_fails_the_lookup_for_a_moment() {
     assert!(!r.socket_failed(t0, h));
     // The retry of the parked work fails instead of starting over ...
     assert_eq!(
-        r.resolve(t0, "a.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "a.test", None, Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoSocket)
     );
     assert!(drain(&mut r, t0).is_empty());
     // ... for a few seconds only.
     let later = t0 + LOCAL_FAILURE_TTL;
     assert_eq!(
-        r.resolve(later, "a.test", None, Transport::Udp, LAN),
+        r.resolve(later, "a.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(DnsError::NoSocket.as_str(), "no-socket");
@@ -1132,7 +1134,7 @@ fn retransmission_schedule_rotates_servers_then_fails() {
     let at = |ms: u64| t0 + Duration::from_millis(ms);
     let mut r = resolver(&[NS1, NS2]);
     assert_eq!(
-        r.resolve(t0, "slow.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "slow.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (to, q1) = one(&mut r, t0);
@@ -1149,7 +1151,7 @@ fn retransmission_schedule_rotates_servers_then_fails() {
         assert_eq!(to, sa(server));
         assert_eq!(q, q1);
         assert_eq!(
-            r.resolve(at(due), "slow.test", Some(5060), Transport::Udp, LAN),
+            r.resolve(at(due), "slow.test", Some(5060), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         now = due;
@@ -1162,15 +1164,15 @@ fn retransmission_schedule_rotates_servers_then_fails() {
     assert!(drain(&mut r, at(11000)).is_empty());
     // The failure is visible to the retry, and cached for 30 s.
     assert_eq!(
-        r.resolve(at(11000), "slow.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(11000), "slow.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::Timeout)
     );
     assert_eq!(
-        r.resolve(at(40999), "slow.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(40999), "slow.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::Timeout)
     );
     assert_eq!(
-        r.resolve(at(41000), "slow.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(at(41000), "slow.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     // A late reply is ignored now (the query is gone).
@@ -1183,7 +1185,7 @@ fn srv_timeout_fails_without_a_fallback() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "dead.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "dead.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let mut now = t0;
@@ -1198,7 +1200,7 @@ fn srv_timeout_fails_without_a_fallback() {
     assert_eq!(sends, 4);
     assert_eq!(now, t0 + Duration::from_secs(11));
     assert_eq!(
-        r.resolve(now, "dead.test", None, Transport::Udp, LAN),
+        r.resolve(now, "dead.test", None, Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::Timeout)
     );
     assert!(drain(&mut r, now).is_empty());
@@ -1209,7 +1211,7 @@ fn late_reply_from_an_earlier_server_is_accepted() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
     assert_eq!(
-        r.resolve(t0, "late.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "late.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1221,7 +1223,7 @@ fn late_reply_from_an_earlier_server_is_accepted() {
     assert!(!feed(&mut r, t1, sa(NS3), &resp));
     assert!(feed(&mut r, t1, sa(NS1), &resp));
     assert_eq!(
-        r.resolve(t1, "late.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t1, "late.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.8:5060"))
     );
     assert_eq!(r.poll_timeout(), None);
@@ -1232,7 +1234,7 @@ fn servfail_moves_to_next_server_then_fails() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1, NS2]);
     assert_eq!(
-        r.resolve(t0, "broken.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "broken.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (to, q) = one(&mut r, t0);
@@ -1244,7 +1246,7 @@ fn servfail_moves_to_next_server_then_fails() {
     // REFUSED from the last server: failure, cached.
     assert!(feed(&mut r, t0, sa(NS2), &reply(&q, 5, &[], &[], &[])));
     assert_eq!(
-        r.resolve(t0, "broken.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "broken.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::ServerFailure)
     );
     assert_eq!(
@@ -1253,7 +1255,8 @@ fn servfail_moves_to_next_server_then_fails() {
             "broken.test",
             Some(5060),
             Transport::Udp,
-            LAN
+            LAN,
+            V4
         ),
         Lookup::Pending
     );
@@ -1264,7 +1267,7 @@ fn set_nameservers_resends_to_the_new_server() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "moved.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "moved.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1279,7 +1282,7 @@ fn set_nameservers_resends_to_the_new_server() {
     let resp = reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 3])], &[], &[]);
     assert!(feed(&mut r, t0, sa(NS2), &resp));
     assert_eq!(
-        r.resolve(t0, "moved.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "moved.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.3:5060"))
     );
 }
@@ -1289,7 +1292,7 @@ fn small_buffer_keeps_the_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "buf.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "buf.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let mut tiny = [0u8; 10];
@@ -1304,16 +1307,16 @@ fn same_name_shares_one_query() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "shared.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "shared.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "SHARED.test", Some(5080), Transport::Udp, LAN),
+        r.resolve(t0, "SHARED.test", Some(5080), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
     assert_eq!(
-        r.resolve(t0, "shared.test.", Some(5090), Transport::Udp, LAN),
+        r.resolve(t0, "shared.test.", Some(5090), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert!(drain(&mut r, t0).is_empty());
@@ -1324,24 +1327,24 @@ fn same_name_shares_one_query() {
         &reply(&q, 0, &[a_rr(&QNAME, 60, [10, 1, 1, 1])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "shared.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "shared.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("10.1.1.1:5060"))
     );
     assert_eq!(
-        r.resolve(t0, "shared.test", Some(5080), Transport::Udp, LAN),
+        r.resolve(t0, "shared.test", Some(5080), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("10.1.1.1:5080"))
     );
     // SRV lookups of one name share too, and are distinct from the A lookup.
     assert_eq!(
-        r.resolve(t0, "srv.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "srv.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "srv.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "srv.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "srv.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "srv.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(drain(&mut r, t0).len(), 2);
@@ -1353,17 +1356,17 @@ fn too_many_pending_is_refused_and_ids_are_distinct() {
     let mut r = resolver(&[NS1]);
     for i in 0..MAX_DNS_PENDING {
         assert_eq!(
-            r.resolve(t0, &format!("h{i}.test"), Some(1), Transport::Udp, LAN),
+            r.resolve(t0, &format!("h{i}.test"), Some(1), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
     }
     assert_eq!(
-        r.resolve(t0, "one-more.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "one-more.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::TooManyPending)
     );
     // A name already in flight is still shared.
     assert_eq!(
-        r.resolve(t0, "h0.test", Some(2), Transport::Udp, LAN),
+        r.resolve(t0, "h0.test", Some(2), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let sent = drain(&mut r, t0);
@@ -1384,7 +1387,7 @@ fn too_many_pending_is_refused_and_ids_are_distinct() {
         &reply(q0, 0, &[a_rr(&QNAME, 60, [1, 1, 1, 1])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "one-more.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "one-more.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
 }
@@ -1392,7 +1395,7 @@ fn too_many_pending_is_refused_and_ids_are_distinct() {
 /// Resolves `host` to `ip` with `ttl` through a full query/reply.
 fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
     assert_eq!(
-        r.resolve(now, host, Some(5060), Transport::Udp, LAN),
+        r.resolve(now, host, Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(r, now);
@@ -1405,7 +1408,7 @@ fn learn(r: &mut Resolver, now: Instant, host: &str, ttl: u32, ip: [u8; 4]) {
 }
 
 fn is_cached(r: &mut Resolver, now: Instant, host: &str) -> bool {
-    match r.resolve(now, host, Some(5060), Transport::Udp, LAN) {
+    match r.resolve(now, host, Some(5060), Transport::Udp, LAN, V4) {
         Lookup::Ready(_) => true,
         Lookup::Pending => {
             // Forget the query so the next probe is not "shared".
@@ -1458,11 +1461,11 @@ fn fresh_failure_survives_a_full_cache_for_the_retry() {
     // before the work parked on it is retried.
     let t1 = t0 + Duration::from_secs(5);
     assert_eq!(
-        r.resolve(t1, "gone.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t1, "gone.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t1, "here.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t1, "here.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let sent = drain(&mut r, t1);
@@ -1481,11 +1484,11 @@ fn fresh_failure_survives_a_full_cache_for_the_retry() {
         &reply(&sent[1].1, 0, &an, &[], &[])
     ));
     assert_eq!(
-        r.resolve(t1, "gone.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t1, "gone.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::NoSuchName)
     );
     assert_eq!(
-        r.resolve(t1, "here.test", Some(5060), Transport::Udp, LAN),
+        r.resolve(t1, "here.test", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.50:5060"))
     );
 }
@@ -1494,8 +1497,8 @@ fn fresh_failure_survives_a_full_cache_for_the_retry() {
 fn seed_zero_still_gives_random_ids() {
     let t0 = Instant::now();
     let mut r = Resolver::new(&[sa(NS1)], 0);
-    let _ = r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN);
-    let _ = r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN);
+    let _ = r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN, V4);
+    let _ = r.resolve(t0, "b.test", Some(1), Transport::Udp, LAN, V4);
     let sent = drain(&mut r, t0);
     let ids: Vec<u16> = sent
         .iter()
@@ -1506,7 +1509,7 @@ fn seed_zero_still_gives_random_ids() {
     // Different seeds, different first ids.
     let id = |seed| {
         let mut r = Resolver::new(&[sa(NS1)], seed);
-        let _ = r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN);
+        let _ = r.resolve(t0, "a.test", Some(1), Transport::Udp, LAN, V4);
         let (_, q) = one(&mut r, t0);
         u16::from_be_bytes([q[0], q[1]])
     };
@@ -1542,7 +1545,7 @@ fn srv_glue_never_overwrites_the_targets_cached_address() {
         learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
         let t1 = t0 + Duration::from_secs(1);
         assert_eq!(
-            r.resolve(t1, "evil.example", None, Transport::Udp, LAN),
+            r.resolve(t1, "evil.example", None, Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t1);
@@ -1554,7 +1557,7 @@ fn srv_glue_never_overwrites_the_targets_cached_address() {
         ));
         // The provider's own answer still stands.
         assert_eq!(
-            r.resolve(t1, PROVIDER, Some(5060), Transport::Udp, LAN),
+            r.resolve(t1, PROVIDER, Some(5060), Transport::Udp, LAN, V4),
             Lookup::Ready(v4("203.0.113.10:5060")),
             "glue in answer section: {glue_in_answer}"
         );
@@ -1563,7 +1566,7 @@ fn srv_glue_never_overwrites_the_targets_cached_address() {
         // RFC 2181 §5.4.1: the answer to an A query ranks above glue,
         // so even evil.example's SRV leads to the provider's real address.
         assert_eq!(
-            r.resolve(t1, "evil.example", None, Transport::Udp, LAN),
+            r.resolve(t1, "evil.example", None, Transport::Udp, LAN, V4),
             Lookup::Ready(v4("203.0.113.10:5060"))
         );
     }
@@ -1575,7 +1578,7 @@ fn srv_glue_is_never_cached_under_the_target_name() {
         let t0 = Instant::now();
         let mut r = resolver(&[NS1]);
         assert_eq!(
-            r.resolve(t0, "evil.example", None, Transport::Udp, LAN),
+            r.resolve(t0, "evil.example", None, Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1588,12 +1591,12 @@ fn srv_glue_is_never_cached_under_the_target_name() {
         // The glue serves the lookup it came with: whoever controls
         // evil.example chooses where evil.example goes anyway.
         assert_eq!(
-            r.resolve(t0, "evil.example", None, Transport::Udp, LAN),
+            r.resolve(t0, "evil.example", None, Transport::Udp, LAN, V4),
             Lookup::Ready(v4("6.6.6.6:5060"))
         );
         // The provider's name is asked for, not taken from that glue.
         assert_eq!(
-            r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
+            r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1605,7 +1608,7 @@ fn srv_glue_is_never_cached_under_the_target_name() {
             &reply(&q, 0, &[a_rr(&QNAME, 3600, PROVIDER_IP)], &[], &[])
         ));
         assert_eq!(
-            r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
+            r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN, V4),
             Lookup::Ready(v4("203.0.113.10:5060"))
         );
         assert!(!is_cached(&mut r, t0, "bank.example"));
@@ -1618,7 +1621,7 @@ fn a_answer_with_records_for_other_names_caches_only_its_question() {
     let mut r = resolver(&[NS1]);
     learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
     assert_eq!(
-        r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1633,11 +1636,11 @@ fn a_answer_with_records_for_other_names_caches_only_its_question() {
     ];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
     assert_eq!(
-        r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("198.51.100.66:5060"))
     );
     assert_eq!(
-        r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("203.0.113.10:5060"))
     );
     assert!(!is_cached(&mut r, t0, "bank.example"));
@@ -1653,7 +1656,7 @@ fn cname_to_an_unrelated_name_caches_only_its_question() {
             learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
         }
         assert_eq!(
-            r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
+            r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, t0);
@@ -1667,12 +1670,12 @@ fn cname_to_an_unrelated_name_caches_only_its_question() {
         assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
         // The chain answers the question asked, and only that.
         assert_eq!(
-            r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN),
+            r.resolve(t0, "evil.example", Some(5060), Transport::Udp, LAN, V4),
             Lookup::Ready(v4("6.6.6.6:5060"))
         );
         if provider_cached {
             assert_eq!(
-                r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
+                r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN, V4),
                 Lookup::Ready(v4("203.0.113.10:5060"))
             );
         } else {
@@ -1687,7 +1690,7 @@ fn srv_through_a_cname_caches_only_its_question() {
     let mut r = resolver(&[NS1]);
     learn(&mut r, t0, PROVIDER, 3600, PROVIDER_IP);
     assert_eq!(
-        r.resolve(t0, "evil.example", None, Transport::Udp, LAN),
+        r.resolve(t0, "evil.example", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1701,12 +1704,12 @@ fn srv_through_a_cname_caches_only_its_question() {
     let ar = [a_rr(&wire(PROVIDER), 3600, EVIL_IP)];
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
     assert_eq!(
-        r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN),
+        r.resolve(t0, PROVIDER, Some(5060), Transport::Udp, LAN, V4),
         Lookup::Ready(v4("203.0.113.10:5060"))
     );
     // The provider's SRV name was not learnt from evil.example's answer.
     assert_eq!(
-        r.resolve(t0, "provider.example", None, Transport::Udp, LAN),
+        r.resolve(t0, "provider.example", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
 }
@@ -1716,7 +1719,7 @@ fn srv_glue_expires_with_its_own_ttl() {
     let t0 = Instant::now();
     let mut r = resolver(&[NS1]);
     assert_eq!(
-        r.resolve(t0, "voip.test", None, Transport::Udp, LAN),
+        r.resolve(t0, "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, t0);
@@ -1725,13 +1728,13 @@ fn srv_glue_expires_with_its_own_ttl() {
     assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
     let at = |s: u64| t0 + Duration::from_secs(s);
     assert_eq!(
-        r.resolve(at(59), "voip.test", None, Transport::Udp, LAN),
+        r.resolve(at(59), "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.70:5070"))
     );
     // The glue is gone after 60 s; the SRV choice (600 s) is not: the
     // target is asked for, with the SRV port.
     assert_eq!(
-        r.resolve(at(60), "voip.test", None, Transport::Udp, LAN),
+        r.resolve(at(60), "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Pending
     );
     let (_, q) = one(&mut r, at(60));
@@ -1743,7 +1746,7 @@ fn srv_glue_expires_with_its_own_ttl() {
         &reply(&q, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 71])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(at(60), "voip.test", None, Transport::Udp, LAN),
+        r.resolve(at(60), "voip.test", None, Transport::Udp, LAN, V4),
         Lookup::Ready(v4("192.0.2.71:5070"))
     );
 }
@@ -1758,35 +1761,35 @@ fn wan_lookups_hold_at_most_their_share_of_the_table() {
     for i in 0..MAX_DNS_PENDING_WAN {
         let name = format!("w{i}.evil.test");
         assert_eq!(
-            r.resolve(t0, &name, Some(1), Transport::Udp, WAN),
+            r.resolve(t0, &name, Some(1), Transport::Udp, WAN, V4),
             Lookup::Pending
         );
     }
     // The WAN's next name is refused at once: no query, nothing cached.
     assert_eq!(
-        r.resolve(t0, "more.evil.test", Some(1), Transport::Udp, WAN),
+        r.resolve(t0, "more.evil.test", Some(1), Transport::Udp, WAN, V4),
         Lookup::Failed(DnsError::WanQuota)
     );
     // A WAN lookup of a name already in flight shares its query.
     assert_eq!(
-        r.resolve(t0, "w0.evil.test", Some(2), Transport::Udp, WAN),
+        r.resolve(t0, "w0.evil.test", Some(2), Transport::Udp, WAN, V4),
         Lookup::Pending
     );
     // Every other slot is the LAN's.
     for i in 0..MAX_DNS_PENDING - MAX_DNS_PENDING_WAN {
         let name = format!("l{i}.test");
         assert_eq!(
-            r.resolve(t0, &name, Some(1), Transport::Udp, LAN),
+            r.resolve(t0, &name, Some(1), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
     }
     assert_eq!(
-        r.resolve(t0, "l-more.test", Some(1), Transport::Udp, LAN),
+        r.resolve(t0, "l-more.test", Some(1), Transport::Udp, LAN, V4),
         Lookup::Failed(DnsError::TooManyPending)
     );
     // The WAN joining a LAN query takes no slot either.
     assert_eq!(
-        r.resolve(t0, "l0.test", Some(1), Transport::Udp, WAN),
+        r.resolve(t0, "l0.test", Some(1), Transport::Udp, WAN, V4),
         Lookup::Pending
     );
     let sent = drain(&mut r, t0);
@@ -1801,11 +1804,11 @@ fn wan_lookups_hold_at_most_their_share_of_the_table() {
         &reply(q0, 0, &[a_rr(&QNAME, 60, [192, 0, 2, 1])], &[], &[])
     ));
     assert_eq!(
-        r.resolve(t0, "more.evil.test", Some(1), Transport::Udp, WAN),
+        r.resolve(t0, "more.evil.test", Some(1), Transport::Udp, WAN, V4),
         Lookup::Pending
     );
     assert_eq!(
-        r.resolve(t0, "again.evil.test", Some(1), Transport::Udp, WAN),
+        r.resolve(t0, "again.evil.test", Some(1), Transport::Udp, WAN, V4),
         Lookup::Failed(DnsError::WanQuota)
     );
 }
@@ -1817,12 +1820,12 @@ fn the_lan_may_use_the_whole_table_and_the_wan_then_waits() {
     for i in 0..MAX_DNS_PENDING {
         let name = format!("l{i}.test");
         assert_eq!(
-            r.resolve(t0, &name, Some(1), Transport::Udp, LAN),
+            r.resolve(t0, &name, Some(1), Transport::Udp, LAN, V4),
             Lookup::Pending
         );
     }
     assert_eq!(
-        r.resolve(t0, "w.evil.test", Some(1), Transport::Udp, WAN),
+        r.resolve(t0, "w.evil.test", Some(1), Transport::Udp, WAN, V4),
         Lookup::Failed(DnsError::TooManyPending)
     );
 }
@@ -1838,7 +1841,7 @@ fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
     for round in 0..3 {
         for i in 0..4 * MAX_DNS_PENDING {
             let name = format!("n{round}-{i}.evil.test");
-            match r.resolve(now, &name, Some(5060), Transport::Udp, WAN) {
+            match r.resolve(now, &name, Some(5060), Transport::Udp, WAN, V4) {
                 Lookup::Pending => {}
                 Lookup::Failed(DnsError::WanQuota) => refused += 1,
                 other => panic!("{name}: {other:?}"),
@@ -1848,7 +1851,7 @@ fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
         // The phone's REGISTER to its provider still gets a query out.
         let provider = format!("provider{round}.example");
         assert_eq!(
-            r.resolve(now, &provider, None, Transport::Udp, LAN),
+            r.resolve(now, &provider, None, Transport::Udp, LAN, V4),
             Lookup::Pending
         );
         let (_, q) = one(&mut r, now);
@@ -1863,4 +1866,853 @@ fn wan_noise_that_never_answers_leaves_the_lan_its_slots() {
         assert_eq!(r.poll_timeout(), None, "every query has given up");
     }
     assert_eq!(refused, 3 * (4 * MAX_DNS_PENDING - MAX_DNS_PENDING_WAN));
+}
+
+#[test]
+fn zz_sizes() {
+    eprintln!(
+        "CacheEntry {} Query {} Option<Query> {} Resolver {}",
+        size_of::<CacheEntry>(),
+        size_of::<Query>(),
+        size_of::<Option<Query>>(),
+        size_of::<Resolver>()
+    );
+}
+
+// ---- Memory: what limits.rs says ---------------------------------------------
+
+#[test]
+fn entries_cost_what_limits_says() {
+    // limits.rs: a cache entry at most 640 bytes, a query at most 460.
+    assert!(
+        size_of::<CacheEntry>() <= 640,
+        "{}",
+        size_of::<CacheEntry>()
+    );
+    assert!(
+        size_of::<Option<Query>>() <= 460,
+        "{}",
+        size_of::<Option<Query>>()
+    );
+}
+
+// ---- IPv6: AAAA, glue per family, both families (RFC 3596, RFC 8305 §3) ------
+
+/// The question type of a query datagram (its last four bytes: type, class).
+fn qtype_of(q: &[u8]) -> u16 {
+    u16::from_be_bytes([q[q.len() - 4], q[q.len() - 3]])
+}
+
+#[cfg(not(feature = "ipv6"))]
+#[test]
+fn without_the_ipv6_feature_every_family_asks_a_only() {
+    let t0 = Instant::now();
+    for fams in [
+        Families::V4,
+        Families::V6,
+        Families::V6First,
+        Families::V4First,
+    ] {
+        let mut r = resolver(&[NS1]);
+        let got = r.resolve(t0, "pbx.test", Some(5060), Transport::Udp, LAN, fams);
+        assert_eq!(got, Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(qtype_of(&q), TYPE_A, "{fams:?}");
+        let resp = reply(&q, 0, &[a_rr(&QNAME, 300, [192, 0, 2, 9])], &[], &[]);
+        assert!(feed(&mut r, t0, sa(NS1), &resp));
+        let got = r.resolve(t0, "pbx.test", Some(5060), Transport::Udp, LAN, fams);
+        assert_eq!(got, Lookup::Ready(v4("192.0.2.9:5060")));
+    }
+}
+
+#[cfg(feature = "ipv6")]
+mod families {
+    use super::super::lookup::RESOLUTION_DELAY;
+    use super::super::watch::Watch;
+    use super::*;
+    use crate::config::Resolved;
+    use crate::dns::wire::TYPE_AAAA;
+    use crate::stats::Stats;
+
+    const V6: Families = Families::V6;
+    const V6F: Families = Families::V6First;
+    const V4F: Families = Families::V4First;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn aaaa_rr(owner: &[u8], ttl: u32, ip: &str) -> Vec<u8> {
+        let ip: std::net::Ipv6Addr = ip.parse().expect("test address");
+        rr(owner, TYPE_AAAA, ttl, &ip.octets())
+    }
+
+    fn look(r: &mut Resolver, now: Instant, host: &str, port: Option<u16>, f: Families) -> Lookup {
+        r.resolve(now, host, port, Transport::Udp, LAN, f)
+    }
+
+    /// The two queries a lookup of both families sends at once: (AAAA, A).
+    fn both(r: &mut Resolver, now: Instant) -> (Vec<u8>, Vec<u8>) {
+        let sent = drain(r, now);
+        assert_eq!(sent.len(), 2, "expected A and AAAA, got {sent:?}");
+        let find = |t| {
+            sent.iter()
+                .find(|(_, q)| qtype_of(q) == t)
+                .map(|(_, q)| q.clone())
+                .expect("query of that type")
+        };
+        (find(TYPE_AAAA), find(TYPE_A))
+    }
+
+    fn answer_aaaa(r: &mut Resolver, now: Instant, q: &[u8], ttl: u32, ip: &str) -> bool {
+        feed(
+            r,
+            now,
+            sa(NS1),
+            &reply(q, 0, &[aaaa_rr(&QNAME, ttl, ip)], &[], &[]),
+        )
+    }
+
+    fn answer_a(r: &mut Resolver, now: Instant, q: &[u8], ttl: u32, ip: [u8; 4]) -> bool {
+        feed(
+            r,
+            now,
+            sa(NS1),
+            &reply(q, 0, &[a_rr(&QNAME, ttl, ip)], &[], &[]),
+        )
+    }
+
+    // -- AAAA parsing --------------------------------------------------------
+
+    #[test]
+    fn aaaa_query_is_exact_and_its_answer_used() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "Pbx.Example.com", Some(5070), V6),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        // RFC 3596 §2.1: type AAAA = 28, class IN.
+        assert_eq!(&q[12..], b"\x03pbx\x07example\x03com\x00\x00\x1c\x00\x01");
+        assert!(answer_aaaa(&mut r, t0, &q, 300, "2001:db8::5"));
+        assert_eq!(
+            look(&mut r, t0, "pbx.example.com", Some(5070), V6),
+            Lookup::Ready(sa("[2001:db8::5]:5070"))
+        );
+        // The cache shows it as AAAA.
+        let kinds: Vec<_> = r.cache_view(t0).map(|v| v.kind()).collect();
+        assert_eq!(kinds, ["AAAA"]);
+        assert!(drain(&mut r, t0).is_empty());
+    }
+
+    /// One V6 lookup of `host` answered with `an`: what resolve says then.
+    fn v6_answer(host: &str, an: &[Vec<u8>]) -> Lookup {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(look(&mut r, t0, host, Some(5060), V6), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, an, &[], &[])));
+        look(&mut r, t0, host, Some(5060), V6)
+    }
+
+    #[test]
+    fn aaaa_of_the_wrong_length_is_skipped() {
+        // 4 octets in an AAAA record (RFC 3596 §2.2 wants 16): skipped,
+        // then a good one is taken.
+        let short = rr(&QNAME, TYPE_AAAA, 300, &[192, 0, 2, 1]);
+        let long = rr(&QNAME, TYPE_AAAA, 300, &[1; 17]);
+        assert_eq!(
+            v6_answer("h.test", &[short.clone(), long.clone()]),
+            Lookup::Failed(DnsError::NoAddress)
+        );
+        let good = aaaa_rr(&QNAME, 300, "2001:db8::7");
+        assert_eq!(
+            v6_answer("h.test", &[short, long, good]),
+            Lookup::Ready(sa("[2001:db8::7]:5060"))
+        );
+    }
+
+    #[test]
+    fn aaaa_follows_the_cname_chain_and_ignores_other_owners() {
+        // A CNAME chain inside the answer (RFC 1034 §5.2.2).
+        let an = [
+            rr(&QNAME, TYPE_CNAME, 300, &wire("edge.cdn.test")),
+            aaaa_rr(&wire("other.test"), 300, "2001:db8::66"),
+            aaaa_rr(&wire("EDGE.cdn.test"), 300, "2001:db8::e"),
+        ];
+        assert_eq!(
+            v6_answer("sip.test", &an),
+            Lookup::Ready(sa("[2001:db8::e]:5060"))
+        );
+        // An AAAA record of another owner (RFC 5452 §6) or an A record
+        // answer nothing.
+        let an = [
+            aaaa_rr(&wire("other.test"), 300, "2001:db8::66"),
+            a_rr(&QNAME, 300, [192, 0, 2, 1]),
+        ];
+        assert_eq!(
+            v6_answer("sip.test", &an),
+            Lookup::Failed(DnsError::NoAddress)
+        );
+    }
+
+    #[test]
+    fn malformed_aaaa_replies_never_panic_and_fall_back_to_a() {
+        let t0 = Instant::now();
+        let mut rng = Rng::new(7);
+        for round in 0..300 {
+            let mut r = resolver(&[NS1]);
+            assert_eq!(look(&mut r, t0, "m.test", Some(5060), V6F), Lookup::Pending);
+            let (q6, q4) = both(&mut r, t0);
+            // A reply to the AAAA query, cut and garbled.
+            let good = reply(
+                &q6,
+                0,
+                &[aaaa_rr(&[0xC0, 0x0C], 300, "2001:db8::1")],
+                &[],
+                &[],
+            );
+            let mut bad = good.clone();
+            let cut = q6.len() + (rng.next_u64() as usize % (good.len() - q6.len()));
+            bad.truncate(cut);
+            for _ in 0..(round % 4) {
+                let at = q6.len() + rng.next_u64() as usize % (good.len() - q6.len());
+                if let Some(b) = bad.get_mut(at) {
+                    *b = rng.next_u64() as u8;
+                }
+            }
+            bad[7] = 1; // ANCOUNT 1 whatever the garbling did
+            let _ = feed(&mut r, t0, sa(NS1), &bad);
+            assert!(answer_a(&mut r, t0, &q4, 300, [192, 0, 2, 4]));
+            let got = look(&mut r, t0, "m.test", Some(5060), V6F);
+            match got {
+                // The garbled reply still made sense, or the AAAA query
+                // failed (one server: server failure) and A was taken.
+                Lookup::Ready(a) => assert!(
+                    a == sa("[2001:db8::1]:5060") || a == v4("192.0.2.4:5060") || a.is_ipv6(),
+                    "{a}"
+                ),
+                // The AAAA query still in flight (the garbling hit the
+                // question): the A address waits 50 ms.
+                Lookup::Pending => {
+                    assert!(r.handle_timeout(t0 + RESOLUTION_DELAY));
+                    let got = look(&mut r, t0 + RESOLUTION_DELAY, "m.test", Some(5060), V6F);
+                    assert_eq!(got, Lookup::Ready(v4("192.0.2.4:5060")));
+                }
+                Lookup::Failed(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_aaaa_answer_counts_as_a_failure_of_that_family() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(look(&mut r, t0, "m.test", Some(5060), V6F), Lookup::Pending);
+        let (q6, q4) = both(&mut r, t0);
+        // A compression pointer forward (RFC 1035 §4.1.4 loop guard).
+        let bad = reply(
+            &q6,
+            0,
+            &[aaaa_rr(&[0xC0, 0xFF], 300, "2001:db8::1")],
+            &[],
+            &[],
+        );
+        assert!(feed(&mut r, t0, sa(NS1), &bad));
+        let failed: Vec<_> = r.cache_view(t0).map(|v| v.answer().to_string()).collect();
+        assert_eq!(failed, ["error: server-failure"]);
+        // No waiting for a family that failed: A is used when it comes.
+        assert_eq!(look(&mut r, t0, "m.test", Some(5060), V6F), Lookup::Pending);
+        assert!(answer_a(&mut r, t0 + ms(5), &q4, 300, [192, 0, 2, 4]));
+        assert_eq!(
+            look(&mut r, t0 + ms(5), "m.test", Some(5060), V6F),
+            Lookup::Ready(v4("192.0.2.4:5060"))
+        );
+    }
+
+    // -- SRV glue per family -------------------------------------------------
+
+    /// A V4 lookup of `voip.test` without a port answered with an SRV
+    /// record for `edge.voip.test:5070` and `glue` in the additional
+    /// section (or the answer section).
+    fn srv_with_glue(r: &mut Resolver, now: Instant, glue: &[Vec<u8>], in_answer: bool) {
+        assert_eq!(look(r, now, "voip.test", None, V4), Lookup::Pending);
+        let (_, q) = one(r, now);
+        let mut an = vec![srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
+        let resp = if in_answer {
+            an.extend_from_slice(glue);
+            reply(&q, 0, &an, &[], &[])
+        } else {
+            reply(&q, 0, &an, &[], glue)
+        };
+        assert!(feed(r, now, sa(NS1), &resp));
+    }
+
+    #[test]
+    fn srv_glue_is_kept_per_family() {
+        let t0 = Instant::now();
+        let target = wire("edge.voip.test");
+        for in_answer in [false, true] {
+            let glue = [
+                aaaa_rr(&wire("other.test"), 300, "2001:db8::66"),
+                a_rr(&target, 300, [192, 0, 2, 70]),
+                aaaa_rr(&target, 300, "2001:db8::70"),
+            ];
+            let mut r = resolver(&[NS1]);
+            srv_with_glue(&mut r, t0, &glue, in_answer);
+            let v4_glue = Lookup::Ready(v4("192.0.2.70:5070"));
+            let v6_glue = Lookup::Ready(sa("[2001:db8::70]:5070"));
+            assert_eq!(look(&mut r, t0, "voip.test", None, V4), v4_glue);
+            assert_eq!(look(&mut r, t0, "voip.test", None, V6), v6_glue);
+            assert_eq!(look(&mut r, t0, "voip.test", None, V6F), v6_glue);
+            assert_eq!(look(&mut r, t0, "voip.test", None, V4F), v4_glue);
+            // Glue saved every address query.
+            assert!(drain(&mut r, t0).is_empty(), "in answer: {in_answer}");
+            // And it is never cached under the target's name (RFC 2181
+            // §5.4.1): a lookup of the target itself asks.
+            assert_eq!(
+                look(&mut r, t0, "edge.voip.test", Some(5070), V6),
+                Lookup::Pending
+            );
+        }
+    }
+
+    #[test]
+    fn the_targets_own_aaaa_answer_ranks_above_aaaa_glue() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        // The target's own AAAA answer first.
+        assert_eq!(
+            look(&mut r, t0, "edge.voip.test", Some(1), V6),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        assert!(answer_aaaa(&mut r, t0, &q, 300, "2001:db8::1"));
+        // Then an SRV answer whose AAAA glue says otherwise.
+        let glue = [aaaa_rr(&wire("edge.voip.test"), 300, "2001:db8::bad")];
+        srv_with_glue(&mut r, t0, &glue, false);
+        assert_eq!(
+            look(&mut r, t0, "voip.test", None, V6),
+            Lookup::Ready(sa("[2001:db8::1]:5070"))
+        );
+    }
+
+    #[test]
+    fn v4_ignores_aaaa_glue_and_asks_a_as_always() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        let glue = [aaaa_rr(&wire("edge.voip.test"), 300, "2001:db8::70")];
+        srv_with_glue(&mut r, t0, &glue, false);
+        assert_eq!(look(&mut r, t0, "voip.test", None, V4), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(&q[12..], b"\x04edge\x04voip\x04test\x00\x00\x01\x00\x01");
+    }
+
+    // -- V4 is today's resolver ----------------------------------------------
+
+    #[test]
+    fn v4_sends_exactly_todays_queries() {
+        // SRV, then A of the target; no SRV, then A of the host; a name
+        // with a port: A. Never an AAAA, and a V4 lookup never waits.
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        let mut seen = Vec::new();
+        assert_eq!(look(&mut r, t0, "voip.test", None, V4), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        seen.push(qtype_of(&q));
+        let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
+        let ar = [aaaa_rr(&wire("edge.voip.test"), 300, "2001:db8::70")];
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &ar)));
+        assert_eq!(look(&mut r, t0, "voip.test", None, V4), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        seen.push(qtype_of(&q));
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+        assert!(answer_a(&mut r, t0, &q, 300, [192, 0, 2, 70]));
+        assert_eq!(
+            look(&mut r, t0, "voip.test", None, V4),
+            Lookup::Ready(v4("192.0.2.70:5070"))
+        );
+
+        assert_eq!(look(&mut r, t0, "plain.test", None, V4), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        seen.push(qtype_of(&q));
+        assert!(feed(
+            &mut r,
+            t0,
+            sa(NS1),
+            &reply(&q, RCODE_NXDOMAIN, &[], &[], &[])
+        ));
+        assert_eq!(look(&mut r, t0, "plain.test", None, V4), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(&q[12..], b"\x05plain\x04test\x00\x00\x01\x00\x01");
+        seen.push(qtype_of(&q));
+        assert_eq!(
+            look(&mut r, t0, "port.test", Some(5080), V4),
+            Lookup::Pending
+        );
+        let (_, q) = one(&mut r, t0);
+        seen.push(qtype_of(&q));
+        assert_eq!(seen, [TYPE_SRV, TYPE_A, TYPE_SRV, TYPE_A, TYPE_A]);
+        // No resolution delay ever: only retransmissions wake the caller.
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+        assert!(r.queries().all(|q| q.delay.is_none()));
+    }
+
+    // -- Both families ---------------------------------------------------------
+
+    #[test]
+    fn v6_first_sends_both_queries_at_once_and_picks_aaaa() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (q6, q4) = both(&mut r, t0);
+        assert_eq!(&q6[12..], b"\x03pbx\x04test\x00\x00\x1c\x00\x01");
+        assert_eq!(&q4[12..], b"\x03pbx\x04test\x00\x00\x01\x00\x01");
+        // A lookup again while both are in flight joins them.
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        assert!(drain(&mut r, t0).is_empty());
+        // AAAA first: used at once, without waiting for A.
+        assert!(answer_aaaa(&mut r, t0 + ms(20), &q6, 300, "2001:db8::5"));
+        assert_eq!(
+            look(&mut r, t0 + ms(20), "pbx.test", Some(5060), V6F),
+            Lookup::Ready(sa("[2001:db8::5]:5060"))
+        );
+        // A comes later and changes nothing for V6First; V4First takes it.
+        assert!(answer_a(&mut r, t0 + ms(25), &q4, 300, [192, 0, 2, 5]));
+        assert_eq!(
+            look(&mut r, t0 + ms(30), "pbx.test", Some(5060), V6F),
+            Lookup::Ready(sa("[2001:db8::5]:5060"))
+        );
+        assert_eq!(
+            look(&mut r, t0 + ms(30), "pbx.test", Some(5060), V4F),
+            Lookup::Ready(v4("192.0.2.5:5060"))
+        );
+    }
+
+    #[test]
+    fn a_first_then_aaaa_within_the_resolution_delay_gives_aaaa() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (q6, q4) = both(&mut r, t0);
+        // A at 10 ms: the lookup waits for AAAA until 60 ms.
+        let ta = t0 + ms(10);
+        assert!(answer_a(&mut r, ta, &q4, 300, [192, 0, 2, 5]));
+        assert_eq!(
+            look(&mut r, ta, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        assert_eq!(r.poll_timeout(), Some(ta + RESOLUTION_DELAY));
+        assert!(!r.handle_timeout(ta + ms(29)));
+        // AAAA 30 ms after A: it wins.
+        assert!(answer_aaaa(&mut r, ta + ms(30), &q6, 300, "2001:db8::5"));
+        assert_eq!(
+            look(&mut r, ta + ms(30), "pbx.test", Some(5060), V6F),
+            Lookup::Ready(sa("[2001:db8::5]:5060"))
+        );
+        assert_eq!(r.poll_timeout(), None);
+        // A single-family lookup is not affected by any of it.
+        assert_eq!(
+            look(&mut r, ta + ms(30), "pbx.test", Some(5060), V4),
+            Lookup::Ready(v4("192.0.2.5:5060"))
+        );
+    }
+
+    #[test]
+    fn a_first_and_no_aaaa_for_50_ms_gives_a_pinned_for_its_ttl() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (q6, q4) = both(&mut r, t0);
+        let ta = t0 + ms(10);
+        // A with a TTL of 60 s.
+        assert!(answer_a(&mut r, ta, &q4, 60, [192, 0, 2, 5]));
+        assert_eq!(
+            look(&mut r, ta, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        // The virtual clock reaches the end of the delay: the resolver
+        // says "retry" once, and the retry gets A.
+        let end = ta + RESOLUTION_DELAY;
+        assert_eq!(r.poll_timeout(), Some(end));
+        assert!(!r.handle_timeout(end - ms(1)));
+        assert!(r.handle_timeout(end));
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+        let a = Lookup::Ready(v4("192.0.2.5:5060"));
+        assert_eq!(look(&mut r, end, "pbx.test", Some(5060), V6F), a);
+        // AAAA comes at 100 ms, with a longer TTL: a retransmission still
+        // goes where the request went (RFC 3263 §4.4) ...
+        assert!(answer_aaaa(&mut r, t0 + ms(100), &q6, 3600, "2001:db8::5"));
+        assert_eq!(look(&mut r, t0 + ms(100), "pbx.test", Some(5060), V6F), a);
+        let before_expiry = ta + Duration::from_secs(60) - ms(1);
+        assert_eq!(look(&mut r, before_expiry, "pbx.test", Some(5060), V6F), a);
+        // ... until the A entry expires; then the preferred family.
+        let after = ta + Duration::from_secs(60);
+        assert_eq!(
+            look(&mut r, after, "pbx.test", Some(5060), V6F),
+            Lookup::Ready(sa("[2001:db8::5]:5060"))
+        );
+        assert!(drain(&mut r, after).is_empty());
+    }
+
+    #[test]
+    fn the_delay_also_ends_when_the_caller_comes_back_late() {
+        // Nothing parked on the lookup: the next lookup after the delay
+        // takes A at once (and pins it).
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (q6, q4) = both(&mut r, t0);
+        assert!(answer_a(&mut r, t0 + ms(10), &q4, 300, [192, 0, 2, 5]));
+        let late = t0 + ms(500);
+        let a = Lookup::Ready(v4("192.0.2.5:5060"));
+        assert_eq!(look(&mut r, late, "pbx.test", Some(5060), V6F), a);
+        assert!(answer_aaaa(&mut r, late, &q6, 300, "2001:db8::5"));
+        assert_eq!(look(&mut r, late, "pbx.test", Some(5060), V6F), a);
+    }
+
+    #[test]
+    fn the_delay_counts_from_the_preferred_query_when_a_was_cached_before() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        learn(&mut r, t0, "pbx.test", 300, [192, 0, 2, 5]);
+        // Ten seconds later a lookup of both families: AAAA is asked (A is
+        // cached) and given its 50 ms from now.
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(
+            look(&mut r, t1, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (_, q6) = one(&mut r, t1);
+        assert_eq!(qtype_of(&q6), TYPE_AAAA);
+        assert_eq!(r.poll_timeout(), Some(t1 + RESOLUTION_DELAY));
+        assert!(answer_aaaa(&mut r, t1 + ms(40), &q6, 300, "2001:db8::5"));
+        assert_eq!(
+            look(&mut r, t1 + ms(40), "pbx.test", Some(5060), V6F),
+            Lookup::Ready(sa("[2001:db8::5]:5060"))
+        );
+    }
+
+    #[test]
+    fn v4_first_waits_for_a_the_same_way() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V4F),
+            Lookup::Pending
+        );
+        let (q6, _) = both(&mut r, t0);
+        assert!(answer_aaaa(&mut r, t0, &q6, 300, "2001:db8::5"));
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V4F),
+            Lookup::Pending
+        );
+        assert!(r.handle_timeout(t0 + RESOLUTION_DELAY));
+        assert_eq!(
+            look(&mut r, t0 + RESOLUTION_DELAY, "pbx.test", Some(5060), V4F),
+            Lookup::Ready(sa("[2001:db8::5]:5060"))
+        );
+    }
+
+    #[test]
+    fn a_family_that_has_nothing_falls_back_to_the_other_at_once() {
+        let t0 = Instant::now();
+        for rcode in [0, RCODE_NXDOMAIN] {
+            // AAAA: no data (NOERROR, empty) or NXDOMAIN, before A.
+            let mut r = resolver(&[NS1]);
+            assert_eq!(
+                look(&mut r, t0, "v4only.test", Some(5060), V6F),
+                Lookup::Pending
+            );
+            let (q6, q4) = both(&mut r, t0);
+            assert!(feed(&mut r, t0, sa(NS1), &reply(&q6, rcode, &[], &[], &[])));
+            assert_eq!(
+                look(&mut r, t0, "v4only.test", Some(5060), V6F),
+                Lookup::Pending
+            );
+            assert!(answer_a(&mut r, t0 + ms(5), &q4, 300, [192, 0, 2, 8]));
+            let a = Lookup::Ready(v4("192.0.2.8:5060"));
+            assert_eq!(look(&mut r, t0 + ms(5), "v4only.test", Some(5060), V6F), a);
+            // After A: AAAA's failure ends the wait at once.
+            let mut r = resolver(&[NS1]);
+            assert_eq!(
+                look(&mut r, t0, "v4only.test", Some(5060), V6F),
+                Lookup::Pending
+            );
+            let (q6, q4) = both(&mut r, t0);
+            assert!(answer_a(&mut r, t0, &q4, 300, [192, 0, 2, 8]));
+            assert_eq!(
+                look(&mut r, t0, "v4only.test", Some(5060), V6F),
+                Lookup::Pending
+            );
+            assert!(feed(
+                &mut r,
+                t0 + ms(5),
+                sa(NS1),
+                &reply(&q6, rcode, &[], &[], &[])
+            ));
+            assert_eq!(look(&mut r, t0 + ms(5), "v4only.test", Some(5060), V6F), a);
+        }
+        // The other way round: A empty, AAAA used.
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "v6only.test", Some(5060), V4F),
+            Lookup::Pending
+        );
+        let (q6, q4) = both(&mut r, t0);
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q4, 0, &[], &[], &[])));
+        assert!(answer_aaaa(&mut r, t0, &q6, 300, "2001:db8::6"));
+        assert_eq!(
+            look(&mut r, t0, "v6only.test", Some(5060), V4F),
+            Lookup::Ready(sa("[2001:db8::6]:5060"))
+        );
+    }
+
+    #[test]
+    fn a_family_that_times_out_falls_back_to_the_other() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        // Every slot but one in use: the AAAA query starts, A cannot.
+        for i in 0..MAX_DNS_PENDING - 1 {
+            let name = format!("busy{i}.test");
+            assert_eq!(look(&mut r, t0, &name, Some(1), V4), Lookup::Pending);
+        }
+        assert_eq!(
+            look(&mut r, t0, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let sent = drain(&mut r, t0);
+        assert_eq!(
+            sent.iter()
+                .filter(|(_, q)| qtype_of(q) == TYPE_AAAA)
+                .count(),
+            1
+        );
+        // Nobody answers: after the last try everything times out.
+        let mut now = t0;
+        let mut failed = false;
+        while let Some(t) = r.poll_timeout() {
+            now = t;
+            failed |= r.handle_timeout(now);
+            let _ = drain(&mut r, now);
+        }
+        assert!(failed);
+        assert_eq!(now, t0 + Duration::from_secs(11));
+        // AAAA timed out (remembered 30 s): A is asked, and used.
+        assert_eq!(
+            look(&mut r, now, "pbx.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (_, q4) = one(&mut r, now);
+        assert_eq!(qtype_of(&q4), TYPE_A);
+        assert!(answer_a(&mut r, now, &q4, 300, [192, 0, 2, 5]));
+        let a = Lookup::Ready(v4("192.0.2.5:5060"));
+        assert_eq!(look(&mut r, now, "pbx.test", Some(5060), V6F), a);
+        // Pinned: when AAAA's failure is forgotten and it answers, the
+        // destination stays (RFC 3263 §4.4).
+        let later = now + Duration::from_secs(31);
+        assert_eq!(look(&mut r, later, "pbx.test", Some(5060), V6F), a);
+    }
+
+    #[test]
+    fn both_families_failing_fail_the_lookup() {
+        let t0 = Instant::now();
+        // No data in either: NoAddress.
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "none.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let (q6, q4) = both(&mut r, t0);
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q6, 0, &[], &[], &[])));
+        assert!(feed(
+            &mut r,
+            t0,
+            sa(NS1),
+            &reply(&q4, RCODE_NXDOMAIN, &[], &[], &[])
+        ));
+        // AAAA only said "no record": A's error is the one told.
+        assert_eq!(
+            look(&mut r, t0, "none.test", Some(5060), V6F),
+            Lookup::Failed(DnsError::NoSuchName)
+        );
+        // Nobody answers at all: Timeout, once for both.
+        let mut r = resolver(&[NS1]);
+        assert_eq!(
+            look(&mut r, t0, "dead.test", Some(5060), V6F),
+            Lookup::Pending
+        );
+        let _ = both(&mut r, t0);
+        let mut now = t0;
+        while let Some(t) = r.poll_timeout() {
+            now = t;
+            let _ = r.handle_timeout(now);
+        }
+        assert_eq!(
+            look(&mut r, now, "dead.test", Some(5060), V6F),
+            Lookup::Failed(DnsError::Timeout)
+        );
+    }
+
+    #[test]
+    fn srv_then_both_families_of_the_target_with_the_srv_port() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(look(&mut r, t0, "voip.test", None, V6F), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(qtype_of(&q), TYPE_SRV);
+        let an = [srv_rr(&QNAME, 600, 0, 0, 5070, "edge.voip.test")];
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q, 0, &an, &[], &[])));
+        assert_eq!(look(&mut r, t0, "voip.test", None, V6F), Lookup::Pending);
+        let (q6, q4) = both(&mut r, t0);
+        assert_eq!(&q6[12..q6.len() - 4], &wire("edge.voip.test")[..]);
+        assert_eq!(&q4[12..q4.len() - 4], &wire("edge.voip.test")[..]);
+        assert!(answer_aaaa(&mut r, t0, &q6, 300, "2001:db8::70"));
+        assert_eq!(
+            look(&mut r, t0, "voip.test", None, V6F),
+            Lookup::Ready(sa("[2001:db8::70]:5070"))
+        );
+    }
+
+    #[test]
+    fn no_srv_falls_back_to_both_families_of_the_host_on_5060() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        assert_eq!(look(&mut r, t0, "plain.test", None, V6F), Lookup::Pending);
+        let (_, q) = one(&mut r, t0);
+        assert!(feed(
+            &mut r,
+            t0,
+            sa(NS1),
+            &reply(&q, RCODE_NXDOMAIN, &[], &[], &[])
+        ));
+        assert_eq!(look(&mut r, t0, "plain.test", None, V6F), Lookup::Pending);
+        let (q6, _) = both(&mut r, t0);
+        assert_eq!(&q6[12..], b"\x05plain\x04test\x00\x00\x1c\x00\x01");
+        assert!(answer_aaaa(&mut r, t0, &q6, 300, "2001:db8::9"));
+        assert_eq!(
+            look(&mut r, t0, "plain.test", None, V6F),
+            Lookup::Ready(sa("[2001:db8::9]:5060"))
+        );
+    }
+
+    #[test]
+    fn a_glue_waits_50_ms_for_the_targets_aaaa_then_stays_pinned() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        // The SRV answer carries A glue only (TTL 120 s).
+        let glue = [a_rr(&wire("edge.voip.test"), 120, [192, 0, 2, 70])];
+        srv_with_glue(&mut r, t0, &glue, false);
+        // Both families wanted: only AAAA of the target is asked (A is
+        // glue), and it has 50 ms from its start.
+        let t1 = t0 + ms(3);
+        assert_eq!(look(&mut r, t1, "voip.test", None, V6F), Lookup::Pending);
+        let (_, q6) = one(&mut r, t1);
+        assert_eq!(qtype_of(&q6), TYPE_AAAA);
+        assert_eq!(r.poll_timeout(), Some(t1 + RESOLUTION_DELAY));
+        assert!(r.handle_timeout(t1 + RESOLUTION_DELAY));
+        let a = Lookup::Ready(v4("192.0.2.70:5070"));
+        assert_eq!(
+            look(&mut r, t1 + RESOLUTION_DELAY, "voip.test", None, V6F),
+            a
+        );
+        // AAAA of the target comes late: the glue stays the choice for its
+        // TTL, then the target's AAAA is used.
+        assert!(answer_aaaa(&mut r, t1 + ms(80), &q6, 3600, "2001:db8::70"));
+        assert_eq!(look(&mut r, t1 + ms(80), "voip.test", None, V6F), a);
+        let after = t0 + Duration::from_secs(120);
+        assert_eq!(
+            look(&mut r, after, "voip.test", None, V6F),
+            Lookup::Ready(sa("[2001:db8::70]:5070"))
+        );
+    }
+
+    #[test]
+    fn a_wan_lookup_of_both_families_keeps_to_the_wan_share() {
+        let t0 = Instant::now();
+        let mut r = resolver(&[NS1]);
+        let mut started = 0;
+        for i in 0..MAX_DNS_PENDING {
+            let name = format!("w{i}.evil.test");
+            let _ = r.resolve(t0, &name, Some(1), Transport::Udp, WAN, V6F);
+            started = r.queries().count();
+        }
+        assert_eq!(started, MAX_DNS_PENDING_WAN);
+        assert!(r.queries().all(|q| q.side == WAN));
+    }
+
+    // -- The watch with both families ----------------------------------------
+
+    #[test]
+    fn the_watch_asks_aaaa_only_when_asked_for_ipv6() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new();
+        // V4 (today's core): A only.
+        let mut r = resolver(&[NS1]);
+        let mut w = Watch::new();
+        w.set_names(t0, ["prov.test"], &mut r);
+        w.step(t0, &mut r, &mut stats, V4);
+        let (_, q) = one(&mut r, t0);
+        assert_eq!(qtype_of(&q), TYPE_A);
+        // Both: A and AAAA, both addresses kept.
+        let mut r = resolver(&[NS1]);
+        let mut w = Watch::new();
+        w.set_names(t0, ["prov.test"], &mut r);
+        w.step(t0, &mut r, &mut stats, V6F);
+        let (q6, q4) = both(&mut r, t0);
+        assert!(answer_a(&mut r, t0, &q4, 300, [192, 0, 2, 1]));
+        w.step(t0, &mut r, &mut stats, V6F);
+        // A is taken as it comes; the name waits for AAAA to count as
+        // resolved.
+        assert_eq!(w.addrs("prov.test").len(), 1);
+        assert_eq!(stats.get("acl-names", "resolved"), 0);
+        assert!(answer_aaaa(&mut r, t0, &q6, 300, "2001:db8::1"));
+        w.step(t0, &mut r, &mut stats, V6F);
+        assert_eq!(
+            w.addrs("prov.test"),
+            ["192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap()]
+        );
+        assert_eq!(
+            w.addrs6("prov.test"),
+            ["2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap()]
+        );
+        assert_eq!(stats.get("acl-names", "resolved"), 1);
+        // Refreshed on the TTL of what answered.
+        assert_eq!(w.poll_timeout(), Some(t0 + Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn the_watch_takes_a_name_without_aaaa_as_resolved() {
+        let t0 = Instant::now();
+        let mut stats = Stats::new();
+        let mut r = resolver(&[NS1]);
+        let mut w = Watch::new();
+        w.set_names(t0, ["prov.test"], &mut r);
+        w.step(t0, &mut r, &mut stats, V4F);
+        let (q6, q4) = both(&mut r, t0);
+        assert!(feed(&mut r, t0, sa(NS1), &reply(&q6, 0, &[], &[], &[])));
+        assert!(answer_a(&mut r, t0, &q4, 600, [192, 0, 2, 1]));
+        w.step(t0, &mut r, &mut stats, V4F);
+        assert_eq!(w.addrs("prov.test").len(), 1);
+        assert!(w.addrs6("prov.test").is_empty());
+        assert_eq!(stats.get("acl-names", "resolved"), 1);
+        assert_eq!(stats.get("acl-names", "failed"), 0);
+        assert_eq!(w.poll_timeout(), Some(t0 + Duration::from_secs(600)));
+    }
 }

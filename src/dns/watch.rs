@@ -6,11 +6,15 @@
 //!   a reload, which re-resolves every one: the resolver forgets its cached
 //!   address for them so the next lookup asks the nameservers).
 //! * [`Watch::step`] asks the resolver for each name that is due: an A
-//!   query (RFC 1035 §3.4.1) through the resolver's own queries, sockets,
-//!   retransmissions and cache, counting as the LAN's work (sipnat's own
-//!   configuration). At most [`MAX_WATCH_PENDING`] of these queries are
-//!   in flight at once, so a reload never takes the slots the phones'
-//!   lookups need.
+//!   query (RFC 1035 §3.4.1), and an AAAA query (RFC 3596 §2.1) as well
+//!   when the caller's [`Families`] include IPv6 (only AAAA for
+//!   [`Families::V6`]; only A for [`Families::V4`], as before), through
+//!   the resolver's own queries, sockets, retransmissions and cache,
+//!   counting as the LAN's work (sipnat's own configuration). At most
+//!   [`MAX_WATCH_PENDING`] names have queries in flight at once (two each
+//!   when both families are asked), so a reload never takes the slots the
+//!   phones' lookups need. Both families' addresses are kept, each with no
+//!   preference: an access list matches either.
 //! * Refresh: a name is asked again when the resolver's cached answer
 //!   expires (its TTL, RFC 1035 §3.2.1, as the cache clamps it), but not
 //!   sooner than [`REFRESH_FLOOR`] (60 s, siproxd's `DNS_GOOD_AGE`: a name
@@ -24,22 +28,30 @@
 //!   counted (`acl-names.failed`) and logged once per failure streak, with
 //!   the next success logged too. A name that failed is asked again when
 //!   the resolver's negative cache entry expires (RFC 2308 §5 and §7: 10 to
-//!   60 s), or after [`RETRY`] when nothing was cached.
-//! * [`Watch`] answers [`Resolved::addrs`] for [`crate::config::Config::access_with`].
+//!   60 s), or after [`RETRY`] when nothing was cached. With both families
+//!   asked, each address is taken as its family answers, and the name
+//!   counts as resolved once neither is pending and either has an address
+//!   (a name with no AAAA record is no failure); the refresh follows the
+//!   families that answered, and a family that failed keeps its last
+//!   address.
+//! * [`Watch`] answers [`Resolved::addrs`] (IPv4) for
+//!   [`crate::config::Config::access_with`], and `Watch::addrs6` (IPv6).
 //!
 //! # What it does not do
 //! No sockets and no clock (time comes in as `now`); no queries of its own
-//! (the [`Resolver`] sends them, the core flushes them with the proxy's);
-//! no AAAA. Only the first A record of an answer is kept, as the resolver
+//! (the [`Resolver`] sends them, the core flushes them with the proxy's).
+//! Only the first record of each family's answer is kept, as the resolver
 //! keeps it and as siproxd did (`gethostbyname`'s first address): a name
 //! with several A records at once (round robin) matches the one the last
 //! answer listed first; write such a provider's network instead.
 
+#[cfg(feature = "ipv6")]
+use std::net::Ipv6Addr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use super::wire::{Name, QType};
-use super::{Answer, DnsError, Lookup, Resolver};
+use super::{Answer, DnsError, Families, Lookup, Resolver};
 use crate::config::{HostName, Resolved};
 use crate::limits::{MAX_WATCH_PENDING, MAX_WATCHED_NAMES};
 use crate::side::Side;
@@ -61,6 +73,9 @@ struct Watched {
     name: HostName,
     /// The last address it resolved to; kept through failed refreshes.
     addr: Option<Ipv4Addr>,
+    /// The same for IPv6 (AAAA), when asked.
+    #[cfg(feature = "ipv6")]
+    addr6: Option<Ipv6Addr>,
     /// When to ask next (while not pending).
     next: Instant,
     /// A query for it is in flight.
@@ -75,10 +90,19 @@ pub struct Watch {
     names: heapless::Vec<Watched, MAX_WATCHED_NAMES>,
 }
 
-/// What the resolver says about an A lookup for the watch.
-enum V4 {
+/// An address the watch keeps: either family, or IPv4 alone in a build
+/// without the `ipv6` feature (which then carries no IPv6 address through
+/// the watch's code at all).
+#[cfg(feature = "ipv6")]
+type Addr = IpAddr;
+#[cfg(not(feature = "ipv6"))]
+type Addr = Ipv4Addr;
+
+/// What the resolver says about one family's lookup for the watch.
+#[derive(Debug, Clone, Copy)]
+enum Got {
     /// The address, and until when the cache holds it.
-    Ready(Ipv4Addr, Instant),
+    Ready(Addr, Instant),
     Pending,
     /// The watch's share of the queries is in use: wait for one to end.
     Busy,
@@ -89,38 +113,38 @@ enum V4 {
 }
 
 impl Resolver {
-    /// An A lookup of `name` for the watch: from the cache with its expiry,
-    /// or joining or (when `may_start`) starting a query.
-    fn lookup_v4(&mut self, now: Instant, name: &Name, may_start: bool) -> V4 {
-        let hit = self
-            .cache
-            .iter()
-            .find(|e| e.qtype == QType::A && e.expires_at > now && e.name == *name);
-        if let Some(e) = hit {
+    /// A lookup of `name`'s `qtype` (A or AAAA) for the watch: from the
+    /// cache with its expiry, or joining or (when `may_start`) starting a
+    /// query.
+    fn lookup_watched(&mut self, now: Instant, name: &Name, qtype: QType, may_start: bool) -> Got {
+        if let Some(e) = self.cache_entry(now, name, qtype) {
             return match e.answer {
-                Answer::Addr(IpAddr::V4(ip)) => V4::Ready(ip, e.expires_at),
-                Answer::Negative(err) => V4::Failed(err, Some(e.expires_at)),
-                // Never stored under type A (and no AAAA is asked).
-                _ => V4::Failed(DnsError::NoAddress, Some(e.expires_at)),
+                #[cfg(feature = "ipv6")]
+                Answer::Addr(ip) => Got::Ready(ip, e.expires_at),
+                #[cfg(not(feature = "ipv6"))]
+                Answer::Addr(IpAddr::V4(ip)) => Got::Ready(ip, e.expires_at),
+                Answer::Negative(err) => Got::Failed(err, Some(e.expires_at)),
+                // Never stored under an address type (nor, without IPv6,
+                // an IPv6 address).
+                _ => Got::Failed(DnsError::NoAddress, Some(e.expires_at)),
             };
         }
-        let joins = self
-            .queries()
-            .any(|q| q.qtype == QType::A && q.name == *name);
+        let joins = self.queries().any(|q| q.qtype == qtype && q.name == *name);
         if !may_start && !joins {
-            return V4::Busy;
+            return Got::Busy;
         }
-        match self.start(now, name.clone(), QType::A, Side::Lan) {
-            Lookup::Failed(DnsError::TooManyPending) => V4::Full,
-            Lookup::Failed(e) => V4::Failed(e, None),
-            Lookup::Pending | Lookup::Ready(_) => V4::Pending,
+        match self.start(now, name.clone(), qtype, Side::Lan) {
+            Lookup::Failed(DnsError::TooManyPending) => Got::Full,
+            Lookup::Failed(e) => Got::Failed(e, None),
+            Lookup::Pending | Lookup::Ready(_) => Got::Pending,
         }
     }
 
-    /// Forget the cached A answer for `name`, so the next lookup asks.
-    fn forget_a(&mut self, name: &Name) {
+    /// Forget the cached addresses (A, AAAA) of `name`, so the next lookup
+    /// asks.
+    fn forget_addrs(&mut self, name: &Name) {
         self.cache
-            .retain(|e| !(e.qtype == QType::A && e.name == *name));
+            .retain(|e| !(e.qtype != QType::Srv && e.name == *name));
     }
 }
 
@@ -149,11 +173,13 @@ impl Watch {
                 continue;
             };
             if let Ok(wire) = Name::from_host(&name) {
-                dns.forget_a(&wire);
+                dns.forget_addrs(&wire);
             }
             let before = old.iter().find(|w| w.name == name);
             let w = Watched {
                 addr: before.and_then(|w| w.addr),
+                #[cfg(feature = "ipv6")]
+                addr6: before.and_then(|w| w.addr6),
                 failing: before.is_some_and(|w| w.failing),
                 name,
                 next: now,
@@ -187,11 +213,18 @@ impl Watch {
             .min()
     }
 
-    /// Ask for every name that is due and take the answers that came. Call
-    /// it after the resolver took a reply or timed a query out, and when
-    /// [`Watch::poll_timeout`] has passed; then send what the resolver's
-    /// `poll_transmit` gives.
-    pub fn step(&mut self, now: Instant, dns: &mut Resolver, stats: &mut Stats) {
+    /// Ask for every name that is due, for the address records of
+    /// `families` (today's core: [`Families::V4`]), and take the answers
+    /// that came. Call it after the resolver took a reply or timed a query
+    /// out, and when [`Watch::poll_timeout`] has passed; then send what the
+    /// resolver's `poll_transmit` gives.
+    pub fn step(
+        &mut self,
+        now: Instant,
+        dns: &mut Resolver,
+        stats: &mut Stats,
+        families: Families,
+    ) {
         let mut in_flight = self.names.iter().filter(|w| w.pending).count();
         for w in self.names.iter_mut() {
             if !w.pending && w.next > now {
@@ -205,17 +238,17 @@ impl Watch {
             let may_start = in_flight < MAX_WATCH_PENDING;
             let was_pending = w.pending;
             w.pending = false;
-            match dns.lookup_v4(now, &name, may_start) {
-                V4::Pending => w.pending = true,
+            match w.ask(now, &name, dns, stats, families, may_start) {
+                Got::Pending => w.pending = true,
                 // Still due: started when one of the watch's queries ends.
-                V4::Busy => w.next = now,
-                V4::Full => w.next = now + BUSY_RETRY,
-                V4::Ready(ip, until) => {
+                Got::Busy => w.next = now,
+                Got::Full => w.next = now + BUSY_RETRY,
+                Got::Ready(ip, until) => {
                     stats.bump("acl-names", "resolved");
                     w.resolved(ip, stats);
                     w.next = until.clamp(now + REFRESH_FLOOR, now + REFRESH_CEILING);
                 }
-                V4::Failed(e, until) => {
+                Got::Failed(e, until) => {
                     stats.bump("acl-names", "failed");
                     w.failed(e);
                     w.next = until.unwrap_or(now + RETRY).max(now + BUSY_RETRY);
@@ -228,23 +261,88 @@ impl Watch {
             }
         }
     }
+
+    /// The IPv6 addresses `name` resolves to (AAAA, when a step asked for
+    /// it); empty while unknown.
+    #[cfg(feature = "ipv6")]
+    pub fn addrs6(&self, name: &str) -> &[Ipv6Addr] {
+        self.names
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| w.addr6.as_slice())
+            .unwrap_or(&[])
+    }
 }
 
 impl Watched {
-    fn resolved(&mut self, ip: Ipv4Addr, stats: &mut Stats) {
+    /// What the resolver says of this name for `families`: A alone for
+    /// [`Families::V4`] (and whatever the build lacks IPv6 for), AAAA
+    /// alone for [`Families::V6`], else both taken together ([`Watched::both`]).
+    fn ask(
+        &mut self,
+        now: Instant,
+        name: &Name,
+        dns: &mut Resolver,
+        stats: &mut Stats,
+        families: Families,
+        may_start: bool,
+    ) -> Got {
+        #[cfg(feature = "ipv6")]
+        return match families {
+            Families::V4 => dns.lookup_watched(now, name, QType::A, may_start),
+            Families::V6 => dns.lookup_watched(now, name, QType::Aaaa, may_start),
+            Families::V6First | Families::V4First => {
+                let a = dns.lookup_watched(now, name, QType::A, may_start);
+                let aaaa = dns.lookup_watched(now, name, QType::Aaaa, may_start);
+                self.both(a, aaaa, stats)
+            }
+        };
+        #[cfg(not(feature = "ipv6"))]
+        {
+            let _ = (families, stats, &self);
+            dns.lookup_watched(now, name, QType::A, may_start)
+        }
+    }
+
+    /// Both families' answers as one: an address is taken as it comes;
+    /// the name waits while either family is pending or waiting for room,
+    /// resolves when either has an address (refreshed when the first of
+    /// them expires), and fails when both fail.
+    #[cfg(feature = "ipv6")]
+    fn both(&mut self, a: Got, b: Got, stats: &mut Stats) -> Got {
+        match (a, b) {
+            (Got::Pending, other) | (other, Got::Pending) => {
+                if let Got::Ready(ip, _) = other {
+                    self.resolved(ip, stats);
+                }
+                Got::Pending
+            }
+            (Got::Busy, _) | (_, Got::Busy) => Got::Busy,
+            (Got::Full, _) | (_, Got::Full) => Got::Full,
+            (Got::Ready(ip, until), Got::Ready(ip2, until2)) => {
+                self.resolved(ip, stats);
+                Got::Ready(ip2, until.min(until2))
+            }
+            (Got::Ready(ip, until), Got::Failed(..)) | (Got::Failed(..), Got::Ready(ip, until)) => {
+                Got::Ready(ip, until)
+            }
+            // Not cached (None) is retried soonest.
+            (Got::Failed(e, until), Got::Failed(_, until2)) => Got::Failed(e, until.min(until2)),
+        }
+    }
+
+    fn resolved(&mut self, ip: Addr, stats: &mut Stats) {
         if self.failing {
             log::info!("acl: host name {} resolves again: {ip}", self.name);
             self.failing = false;
         }
-        match self.addr {
-            Some(old) if old == ip => {}
-            Some(old) => {
-                stats.bump("acl-names", "changed");
-                log::info!("acl: host name {} is now {ip} (was {old})", self.name);
-            }
-            None => log::info!("acl: host name {} is {ip}", self.name),
+        #[cfg(feature = "ipv6")]
+        match ip {
+            IpAddr::V4(ip) => note(&self.name, &mut self.addr, ip, stats),
+            IpAddr::V6(ip) => note(&self.name, &mut self.addr6, ip, stats),
         }
-        self.addr = Some(ip);
+        #[cfg(not(feature = "ipv6"))]
+        note(&self.name, &mut self.addr, ip, stats);
     }
 
     fn failed(&mut self, e: DnsError) {
@@ -252,7 +350,11 @@ impl Watched {
             return;
         }
         self.failing = true;
-        match self.addr {
+        #[cfg(feature = "ipv6")]
+        let kept = self.addr.map(IpAddr::V4).or(self.addr6.map(IpAddr::V6));
+        #[cfg(not(feature = "ipv6"))]
+        let kept = self.addr;
+        match kept {
             Some(ip) => log::warn!(
                 "acl: host name {} does not resolve ({e}); keeping {ip} until it does",
                 self.name
@@ -263,6 +365,25 @@ impl Watched {
             ),
         }
     }
+}
+
+/// A name's new address of one family: logged when it is new or changed
+/// (`acl-names.changed` counts a change).
+fn note<T: PartialEq + Copy + core::fmt::Display>(
+    name: &HostName,
+    slot: &mut Option<T>,
+    ip: T,
+    stats: &mut Stats,
+) {
+    match *slot {
+        Some(old) if old == ip => {}
+        Some(old) => {
+            stats.bump("acl-names", "changed");
+            log::info!("acl: host name {name} is now {ip} (was {old})");
+        }
+        None => log::info!("acl: host name {name} is {ip}"),
+    }
+    *slot = Some(ip);
 }
 
 impl Resolved for Watch {

@@ -28,6 +28,8 @@ pub(super) const TYPE_A: u16 = 1;
 pub(super) const TYPE_CNAME: u16 = 5;
 pub(super) const TYPE_SOA: u16 = 6;
 pub(super) const TYPE_SRV: u16 = 33;
+#[cfg(feature = "ipv6")]
+pub(super) const TYPE_AAAA: u16 = 28;
 pub(super) const CLASS_IN: u16 = 1;
 
 /// A domain name in wire format (length-prefixed labels ending with the root
@@ -176,14 +178,19 @@ impl fmt::Debug for Name {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum QType {
     A,
+    /// RFC 3596 §2.1 (only built with the `ipv6` feature).
+    #[cfg(feature = "ipv6")]
+    Aaaa,
     Srv,
 }
 
 impl QType {
-    /// `A` or `SRV`, for status and logs.
+    /// `A`, `AAAA` or `SRV`, for status and logs.
     pub(super) fn as_str(self) -> &'static str {
         match self {
             QType::A => "A",
+            #[cfg(feature = "ipv6")]
+            QType::Aaaa => "AAAA",
             QType::Srv => "SRV",
         }
     }
@@ -191,6 +198,8 @@ impl QType {
     pub(super) fn code(self) -> u16 {
         match self {
             QType::A => TYPE_A,
+            #[cfg(feature = "ipv6")]
+            QType::Aaaa => TYPE_AAAA,
             QType::Srv => TYPE_SRV,
         }
     }

@@ -159,7 +159,8 @@ mod tests {
                     &name,
                     Some(1),
                     crate::transport::Transport::Udp,
-                    Side::Lan
+                    Side::Lan,
+                    crate::dns::Families::V4
                 ),
                 Lookup::Pending
             );
@@ -235,7 +236,8 @@ mod tests {
                     "next.test",
                     Some(1),
                     crate::transport::Transport::Udp,
-                    Side::Lan
+                    Side::Lan,
+                    crate::dns::Families::V4
                 ),
                 Lookup::Pending
             );

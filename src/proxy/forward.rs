@@ -423,7 +423,10 @@ impl Sip<'_> {
         transport: Transport,
         side: Side,
     ) -> Result<Option<Addr>, Answer> {
-        match self.dns.resolve(now, name, port, transport, side) {
+        match self
+            .dns
+            .resolve(now, name, port, transport, side, crate::dns::Families::V4)
+        {
             Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(Addr::V4(a))),
             Lookup::Ready(SocketAddr::V6(_)) => {
                 Err(ans(503, "Service Unavailable (IPv6 destination)"))

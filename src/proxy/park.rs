@@ -87,6 +87,7 @@ impl Sip<'_> {
             Some(self.cfg.sip_listen_port),
             Transport::Udp,
             Side::Lan,
+            crate::dns::Families::V4,
         ) {
             if self.public != Some(*a.ip()) {
                 log::info!("host_outbound {h} is {}", a.ip());

@@ -110,10 +110,14 @@ impl Sip<'_> {
         }
         let to = match server.parse::<Ipv4Addr>() {
             Ok(ip) => SocketAddrV4::new(ip, port),
-            Err(_) => match self
-                .dns
-                .resolve(now, &server, Some(port), Transport::Udp, Side::Wan)
-            {
+            Err(_) => match self.dns.resolve(
+                now,
+                &server,
+                Some(port),
+                Transport::Udp,
+                Side::Wan,
+                crate::dns::Families::V4,
+            ) {
                 Lookup::Ready(SocketAddr::V4(a)) => a,
                 Lookup::Pending => return, // the next tick asks again
                 _ => {
