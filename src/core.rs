@@ -106,7 +106,15 @@ impl Core {
         data: &mut [u8],
         out: &mut Outbox,
     ) {
-        self.sip().handle_sip(now, from, side, transport, data, out);
+        let mut sip = self.sip();
+        sip.handle_sip(now, from, side, transport, data, out);
+        // IPv6 literals masked in a spelling their token cannot record
+        // (restored RFC 5952-canonical): counted here, the writer has
+        // only a shared view of the proxy.
+        let n = sip.p.noncanonical.take();
+        if n > 0 {
+            sip.stats.add("mask", "v6-noncanonical", n);
+        }
     }
 
     /// Feed a datagram received on the socket of DNS query `query`.

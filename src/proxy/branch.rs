@@ -156,8 +156,9 @@ impl<R> Opened<R> {
 /// Seal `vias` (each a Via value) and the answer address into branch text
 /// (without the `z9hG4bKsn` prefix, starting with [`SEALED_MARK`]) in `out`;
 /// returns its length, or `None` when the values are too long (or contain a
-/// line break, which a parsed header value cannot), or the answer address
-/// is not IPv4 (the only family this format holds).
+/// line break, which a parsed header value cannot). An IPv4 answer
+/// address gets [`SEALED_MARK`], an IPv6 one [`SEALED_MARK6`] (with the
+/// `ipv6` feature; without it, `None`).
 pub fn seal<'a>(
     key: &Key,
     reply: Peer,
@@ -166,7 +167,7 @@ pub fn seal<'a>(
     vias: impl Iterator<Item = &'a str>,
     out: &mut [u8; MAX_BRANCH_TEXT],
 ) -> Option<usize> {
-    seal_any::<false, _>(key, reply.into(), discriminator, flags, vias, out)
+    seal_any::<{ cfg!(feature = "ipv6") }, _>(key, reply.into(), discriminator, flags, vias, out)
 }
 
 /// [`seal`] for an answer address of either family: [`SEALED_MARK`] and
@@ -247,13 +248,14 @@ fn seal_any<'a, const V6: bool, I: Iterator<Item = &'a str>>(
     Some(1 + base32_encode(&blob[..n], &mut out[1..]))
 }
 
-/// Open branch text (without the prefix, starting with [`SEALED_MARK`]).
-/// `None`: not a sealed branch, not ours, or altered.
+/// Open branch text (without the prefix, starting with [`SEALED_MARK`],
+/// or with the `ipv6` feature [`SEALED_MARK6`]). `None`: not a sealed
+/// branch, not ours, or altered.
 pub fn open(key: &Key, text: &[u8]) -> Option<Opened> {
-    let o = open_any::<false>(key, text)?;
+    let o = open_any::<{ cfg!(feature = "ipv6") }>(key, text)?;
     Some(Opened {
         reply: Peer {
-            addr: o.reply.addr.v4()?.into(),
+            addr: o.reply.addr,
             side: o.reply.side,
             transport: o.reply.transport,
         },
@@ -556,8 +558,8 @@ mod tests {
             let upper: Vec<u8> = b.iter().map(u8::to_ascii_uppercase).collect();
             assert_eq!(open_reply(&key(), &upper), Some(o));
             assert_eq!(sealed6(&[VIA6, VIA], r, 9), b);
-            // The IPv4 entry point does not give an IPv6 answer address.
-            assert_eq!(open(&key(), &b), None);
+            // `open`, which the proxy calls, opens both forms.
+            assert_eq!(open(&key(), &b).map(|o| o.reply.addr), Some(r.addr));
             // 12 more bytes of plaintext: about 20 more characters.
             let x = sealed(&[VIA6, VIA], "10.77.1.2:5062", 9);
             assert_eq!(b.len() - x.len(), 19);

@@ -45,7 +45,7 @@ impl Sip<'_> {
         if self.media.is_none() {
             return Ok(self.filter_codecs(body, mem));
         }
-        let Some(our_addr) = self.our_ip(dest_side) else {
+        let Some(our_addr) = self.our_ip(dest_side, crate::net::Family::V4) else {
             return Err(MediaError::Full);
         };
         // The relay and SDP are IPv4 only until their stages of issue 14:

@@ -43,8 +43,9 @@ impl Proxy {
     /// only a token sipnat made, and never loopback or the router.
     pub(super) fn open_contact_token(&self, uri: &Uri<'_>) -> Option<(IpAddr, u16, u8)> {
         let tok = uri.param(CONTACT_TOKEN_PARAM)??;
-        let (ip, port, flags) = self.key.open(tok.as_bytes())?;
-        let ip = IpAddr::V4(ip);
+        // 30 hex digits: an IPv4 phone; 44 base32 characters: IPv6.
+        let (addr, flags) = self.key.open_addr(tok.as_bytes())?;
+        let (ip, port) = (addr.ip(), addr.port());
         (self.is_lan(ip) && !ip.is_loopback() && !self.is_our_ip(ip)).then_some((ip, port, flags))
     }
 
@@ -92,13 +93,15 @@ impl Proxy {
     /// A Contact header on its way: LAN → WAN, each LAN contact becomes
     /// `<scheme:user@PUBLIC:PORT;params;snc=TOKEN>` with the `transport`
     /// of the hop it goes over (`toward`); WAN → LAN, each of our
-    /// masqueraded contacts becomes the phone's own again.
+    /// masqueraded contacts becomes the phone's own again. `toward` is the
+    /// hop: its transport, and its family, which the public address named
+    /// has (a phone of either family is shown by the address of the hop's).
     pub(super) fn put_contact(
         &self,
         w: &mut Buf<'_>,
         h: &Header<'_>,
         mode: TextMode,
-        toward: Transport,
+        toward: Peer,
     ) {
         if mode == TextMode::Plain {
             w.put_str(h.raw_name);
@@ -142,9 +145,9 @@ impl Proxy {
         w: &mut Buf<'_>,
         na: &NameAddr<'_>,
         raw: &str,
-        toward: Transport,
+        toward: Peer,
     ) {
-        if !self.masqueradable(&na.uri) {
+        if !self.masqueradable(&na.uri, toward) {
             return self.put_text(w, TextMode::Mask, raw.as_bytes());
         }
         if let Some(d) = na.display {
@@ -158,21 +161,23 @@ impl Proxy {
     }
 
     /// A `sip:` URI naming a LAN host, which [`Proxy::put_masqueraded_uri`]
-    /// can write (sipnat's public address known).
-    pub(super) fn masqueradable(&self, uri: &Uri<'_>) -> bool {
-        matches!(uri.host, Host::Ipv4(ip) if self.is_lan(IpAddr::V4(ip)))
+    /// can write toward `toward` (sipnat's public address of the hop's
+    /// family known).
+    pub(super) fn masqueradable(&self, uri: &Uri<'_>, toward: Peer) -> bool {
+        lan_host(uri).is_some_and(|ip| self.is_lan(ip))
             && uri.is_sip()
-            && self.public_ip().is_some()
+            && self.public_of(toward.addr.family()).is_some()
     }
 
     /// The URI of a phone on the LAN as the WAN is shown it:
     /// `scheme:user@PUBLIC:PORT;params;snc=TOKEN` with the `transport` of
     /// the hop it goes over (`toward`), the token holding the phone's
     /// address. Only for a URI [`Proxy::masqueradable`] says yes to.
-    pub(super) fn put_masqueraded_uri(&self, w: &mut Buf<'_>, uri: &Uri<'_>, toward: Transport) {
-        let (Host::Ipv4(ip), Some(public)) = (uri.host, self.public_ip()) else {
+    pub(super) fn put_masqueraded_uri(&self, w: &mut Buf<'_>, uri: &Uri<'_>, hop: Peer) {
+        let (Some(ip), Some(public)) = (lan_host(uri), self.public_of(hop.addr.family())) else {
             return;
         };
+        let toward = hop.transport;
         w.put_str(uri.scheme);
         w.put(b":");
         if let Some(u) = uri.user {
@@ -213,10 +218,25 @@ impl Proxy {
         w.put(b";");
         w.put_str(CONTACT_TOKEN_PARAM);
         w.put(b"=");
-        w.put(&self.key.seal(ip, uri.port.unwrap_or(0), flags));
+        // Cannot fail: an IPv6 host parsed only with the `ipv6` feature.
+        if let Some(t) = self
+            .key
+            .seal_addr(Addr::new(ip, uri.port.unwrap_or(0)), flags)
+        {
+            w.put(t.as_bytes());
+        }
         if let Some(hd) = uri.headers {
             w.put(b"?");
             self.put_text(w, TextMode::Mask, hd.as_bytes());
         }
+    }
+}
+
+/// The address literal a URI names as its host, of either family.
+fn lan_host(uri: &Uri<'_>) -> Option<IpAddr> {
+    match uri.host {
+        Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        Host::Ipv6(ip) if cfg!(feature = "ipv6") => Some(IpAddr::V6(ip)),
+        _ => None,
     }
 }

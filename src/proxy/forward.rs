@@ -320,11 +320,6 @@ impl Sip<'_> {
             }
         };
         let dest = hop.addr;
-        // IPv6 is refused until sipnat speaks it (issue 14): a phone's
-        // binding could name one only from a registration file.
-        if dest.family() != Family::V4 {
-            return Err(ans(503, "Service Unavailable (IPv6 destination)"));
-        }
         if !usable_destination(dest.ip()) {
             self.stats.bump("route", "bad-destination");
             return Err(ans(403, "Forbidden (destination)"));
@@ -338,17 +333,25 @@ impl Sip<'_> {
             self.stats.bump("route", "wan-bad-destination");
             return Err(ans(403, "Forbidden (destination)"));
         }
-        let Some(our_ip) = self.our_ip(hop.side) else {
+        // sipnat's address on the hop's side in the hop's family: a v4
+        // phone's request to an IPv6 provider goes out over IPv6 with
+        // sipnat's IPv6 address in Via and Record-Route (RFC 6157 §3.1: the
+        // proxy between the networks stays on the path).
+        let Some(our_ip) = self.our_ip(hop.side, dest.family()) else {
             self.stats.bump("route", "no-address");
-            return Err(ans(503, "Service Unavailable (no address)"));
+            return Err(match dest.family() {
+                Family::V4 => ans(503, "Service Unavailable (no address)"),
+                Family::V6 => ans(503, "Service Unavailable (no IPv6 address)"),
+            });
         };
         // A phone's Contact, when it is another address on the LAN.
         let or_else = ruri
             .as_deref()
             .and_then(|r| Uri::parse(r).ok())
             .and_then(|u| match u.host {
-                Host::Ipv4(ip) => Some(Addr::V4(SocketAddrV4::new(ip, u.port.unwrap_or(5060)))),
-                _ => None,
+                Host::Ipv4(ip) => Some(Addr::new(ip.into(), u.port.unwrap_or(5060))),
+                Host::Ipv6(ip) => Some(Addr::new(ip.into(), u.port.unwrap_or(5060))),
+                Host::Name(_) => None,
             })
             .filter(|a| {
                 *a != dest
@@ -383,7 +386,7 @@ impl Sip<'_> {
         side: Side,
     ) -> Result<Option<(Addr, Transport)>, Answer> {
         let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
-        let target: (Option<Ipv4Addr>, Option<u16>);
+        let target: (Option<IpAddr>, Option<u16>);
         let mut transport = Transport::Udp;
         let ruri = &req.ruri;
         if let Some(v) = req.msg.values(HeaderName::Route).nth(req.routes_skip) {
@@ -406,13 +409,30 @@ impl Sip<'_> {
             target = host_target(&ruri.host, ruri.port, &mut name)?;
         }
         let addr = match target {
-            (Some(ip), port) => Addr::V4(SocketAddrV4::new(ip, port.unwrap_or(5060))),
+            (Some(ip), port) => Addr::new(ip, port.unwrap_or(5060)),
             (None, port) => match self.lookup(now, &name, port, transport, side)? {
                 Some(a) => a,
                 None => return Ok(None),
             },
         };
         Ok(Some((addr, transport)))
+    }
+
+    /// Which address families a name on `side` may resolve to, in order:
+    /// those sipnat has an address of there. On the WAN IPv6 first when
+    /// sipnat has a global IPv6 address there (RFC 8305 §3's order, RFC 6724
+    /// prefers IPv6), falling back to IPv4; on the LAN IPv4 first (the
+    /// phones' usual family).
+    fn families(&self, side: Side) -> crate::dns::Families {
+        use crate::dns::Families;
+        let v4 = self.our_ip(side, Family::V4).is_some();
+        let v6 = cfg!(feature = "ipv6") && self.our_ip(side, Family::V6).is_some();
+        match (v4, v6, side) {
+            (true, true, Side::Wan) => Families::V6First,
+            (true, true, Side::Lan) => Families::V4First,
+            (false, true, _) => Families::V6,
+            _ => Families::V4,
+        }
     }
 
     pub(super) fn lookup(
@@ -423,14 +443,12 @@ impl Sip<'_> {
         transport: Transport,
         side: Side,
     ) -> Result<Option<Addr>, Answer> {
-        match self
-            .dns
-            .resolve(now, name, port, transport, side, crate::dns::Families::V4)
-        {
-            Lookup::Ready(SocketAddr::V4(a)) => Ok(Some(Addr::V4(a))),
-            Lookup::Ready(SocketAddr::V6(_)) => {
-                Err(ans(503, "Service Unavailable (IPv6 destination)"))
-            }
+        let families = self.families(side);
+        match self.dns.resolve(now, name, port, transport, side, families) {
+            Lookup::Ready(a) => match Addr::from_std(a) {
+                Some(a) if cfg!(feature = "ipv6") || a.family() == Family::V4 => Ok(Some(a)),
+                _ => Err(ans(503, "Service Unavailable (IPv6 destination)")),
+            },
             Lookup::Pending => Ok(None),
             Lookup::Failed(e) => {
                 self.stats.bump("dns", e.as_str());
@@ -480,28 +498,41 @@ pub(super) fn usable_destination(ip: IpAddr) -> bool {
 }
 
 /// A host of a URI as (literal address, port) or a name copied into `name`.
+/// An IPv6 reference (RFC 3261 §25.1, RFC 5118 §4.1) without the `ipv6`
+/// feature gets 503.
 pub(super) fn host_target(
     host: &Host<'_>,
     port: Option<u16>,
     name: &mut heapless::String<{ crate::limits::MAX_DNS_NAME }>,
-) -> Result<(Option<Ipv4Addr>, Option<u16>), Answer> {
+) -> Result<(Option<IpAddr>, Option<u16>), Answer> {
     match host {
-        Host::Ipv4(ip) => Ok((Some(*ip), port)),
+        Host::Ipv4(ip) => Ok((Some(IpAddr::V4(*ip)), port)),
+        Host::Ipv6(ip) if cfg!(feature = "ipv6") => Ok((Some(IpAddr::V6(*ip)), port)),
         Host::Ipv6(_) => Err(ans(503, "Service Unavailable (IPv6 destination)")),
         Host::Name(n) => name_target(n, port, name),
     }
 }
 
+/// A configured host (`outbound_proxy_host`, an outbound domain's proxy):
+/// an address literal (IPv6 bare or in brackets) or a name.
 pub(super) fn name_target(
     host: &str,
     port: Option<u16>,
     name: &mut heapless::String<{ crate::limits::MAX_DNS_NAME }>,
-) -> Result<(Option<Ipv4Addr>, Option<u16>), Answer> {
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return Ok((Some(ip), port));
-    }
-    if host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
-        return Err(ans(503, "Service Unavailable (IPv6 destination)"));
+) -> Result<(Option<IpAddr>, Option<u16>), Answer> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V6(_)) | Err(_) if !cfg!(feature = "ipv6") && bare.contains(':') => {
+            return Err(ans(503, "Service Unavailable (IPv6 destination)"));
+        }
+        Ok(ip) => return Ok((Some(ip), port)),
+        Err(_) if host.starts_with('[') => {
+            return Err(ans(503, "Service Unavailable (bad IPv6 destination)"));
+        }
+        Err(_) => {}
     }
     name.clear();
     name.push_str(host)

@@ -214,13 +214,20 @@ fn net_ip(n: &Net) -> IpAddr {
     }
 }
 
-/// Does access list `acl` name `ip`? The lists hold IPv4 networks only
-/// until they learn IPv6 (issue 14): an IPv6 address is in none.
+/// Does access list `acl` name `ip`? An entry matches senders of its own
+/// family.
 fn acl_has(acl: &Acl, ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => acl.contains(v4),
-        IpAddr::V6(_) => false,
-    }
+    acl.contains(ip)
+}
+
+/// `host_outbound` when it is an IPv6 literal (the configuration keeps it
+/// bare); `None` without the `ipv6` feature.
+fn literal6(cfg: &Config) -> Option<Ipv6Addr> {
+    let h = cfg
+        .host_outbound
+        .as_deref()
+        .filter(|_| cfg!(feature = "ipv6"))?;
+    h.parse().ok()
 }
 
 /// How header text is treated on its way through.
@@ -257,6 +264,11 @@ pub struct Proxy {
     /// `host_outbound` when it is an address literal or has been resolved,
     /// else what the STUN server said ([`stun`]).
     public: Option<Ipv4Addr>,
+    /// `host_outbound` when it is an IPv6 literal.
+    public6: Option<Ipv6Addr>,
+    /// IPv6 literals masked non-canonically since the core last counted
+    /// them ([`write`]'s `put_text`).
+    pub(crate) noncanonical: std::cell::Cell<u64>,
     stun: stun::Stun,
     key: Key,
     regs: Box<Registry>,
@@ -371,6 +383,7 @@ impl Proxy {
             .host_outbound
             .as_deref()
             .and_then(|h| h.parse::<Ipv4Addr>().ok());
+        let public6 = literal6(&cfg);
         let media = cfg.rtp_proxy_enable.then(|| {
             let mut m = Media::new();
             m.configure(&cfg);
@@ -391,6 +404,8 @@ impl Proxy {
             cfg,
             addrs,
             public,
+            public6,
+            noncanonical: std::cell::Cell::new(0),
             stun: stun::Stun::default(),
             key: Key::new(key),
             regs: Box::default(),
@@ -426,10 +441,12 @@ impl Proxy {
     /// The router's own addresses on the WAN side (the interface's and
     /// `host_outbound`'s, and the interface's IPv6 one).
     pub fn own_wan_addresses(&self) -> heapless::Vec<IpAddr, 4> {
+        // At most four: the four sources below.
         [
             self.addrs.wan.map(IpAddr::V4),
             self.public.map(IpAddr::V4),
             self.addrs.wan6.map(IpAddr::V6),
+            self.public6.map(IpAddr::V6),
         ]
         .into_iter()
         .flatten()
@@ -449,6 +466,7 @@ impl Proxy {
             .public
             .filter(|_| cfg.stun && cfg.host_outbound.is_none());
         self.public = literal.or(learned);
+        self.public6 = literal6(&cfg);
         self.stun = stun::Stun::default();
         // Relaying turned on: calls from now on are relayed. Turned off:
         // the calls in progress keep their streams to the end; new ones are
@@ -545,12 +563,36 @@ impl Proxy {
         }
     }
 
-    fn lan_ip(&self) -> Option<IpAddr> {
-        self.addrs.lan_v4().map(IpAddr::V4)
+    /// sipnat's LAN address of `family`: the first IPv4 network's address;
+    /// for IPv6 the first unique local one (RFC 4193: it survives the
+    /// renumbering of a delegated prefix, which phones would otherwise
+    /// have to follow), else the first other.
+    fn lan_ip(&self, family: Family) -> Option<IpAddr> {
+        let v6 = |ula: bool| {
+            self.addrs.lan.iter().find_map(|n| match n {
+                Net::V6(n) if (n.addr.segments()[0] & 0xfe00 == 0xfc00) == ula => {
+                    Some(IpAddr::V6(n.addr))
+                }
+                _ => None,
+            })
+        };
+        match family {
+            Family::V4 => self.addrs.lan_v4().map(IpAddr::V4),
+            Family::V6 => v6(true).or_else(|| v6(false)),
+        }
+    }
+
+    /// sipnat's WAN address of `family`: `host_outbound` (resolved), else
+    /// what the STUN server said (IPv4), else the WAN interface's.
+    fn public_of(&self, family: Family) -> Option<IpAddr> {
+        match family {
+            Family::V4 => self.public.or(self.addrs.wan).map(IpAddr::V4),
+            Family::V6 => self.public6.or(self.addrs.wan6).map(IpAddr::V6),
+        }
     }
 
     fn public_ip(&self) -> Option<IpAddr> {
-        self.public.or(self.addrs.wan).map(IpAddr::V4)
+        self.public_of(Family::V4)
     }
 
     /// The address sipnat names on the WAN side: `host_outbound` (resolved),
@@ -559,12 +601,18 @@ impl Proxy {
         self.public_ip()
     }
 
-    /// sipnat's address as seen from `side` (IPv4: the one family sipnat
-    /// speaks until issue 14's later stages).
-    fn our_ip(&self, side: Side) -> Option<IpAddr> {
+    /// sipnat's IPv6 address on the WAN side, when it has one.
+    pub fn public_address6(&self) -> Option<IpAddr> {
+        self.public_of(Family::V6)
+    }
+
+    /// sipnat's address of `family` as seen from `side`: what it names
+    /// in Via, Record-Route, Contact and SDP toward that side. A hop of a
+    /// family sipnat has no address of cannot be served (503).
+    fn our_ip(&self, side: Side, family: Family) -> Option<IpAddr> {
         match side {
-            Side::Lan => self.lan_ip(),
-            Side::Wan => self.public_ip(),
+            Side::Lan => self.lan_ip(family),
+            Side::Wan => self.public_of(family),
         }
     }
 
@@ -581,7 +629,8 @@ impl Proxy {
         }
         match host {
             Host::Ipv4(ip) => self.is_our_ip(IpAddr::V4(*ip)),
-            Host::Ipv6(_) => false,
+            // RFC 5954 §4: IPv6 references compare as addresses.
+            Host::Ipv6(ip) => self.is_our_ip(IpAddr::V6(*ip)),
             Host::Name(n) => self
                 .cfg
                 .host_outbound
@@ -601,17 +650,10 @@ impl Proxy {
 
 impl Sip<'_> {
     /// What the access lists let `ip` do, with their host names as far as
-    /// they have resolved ([`Config::access_with`]).
-    /// The lists hold IPv4 networks only until they learn IPv6 (issue 14):
-    /// an IPv6 source may do nothing (none reaches here yet).
+    /// they have resolved ([`Config::access_with`]); an entry matches
+    /// senders of its own family.
     pub(crate) fn access(&self, ip: IpAddr) -> Access {
-        match ip {
-            IpAddr::V4(v4) => self.cfg.access_with(v4, self.acl_names),
-            IpAddr::V6(_) => Access {
-                sip: false,
-                register: false,
-            },
-        }
+        self.cfg.access_with(ip, self.acl_names)
     }
 
     /// Tell the relay the LAN networks and the router's own addresses (its
@@ -636,9 +678,12 @@ impl Sip<'_> {
         out: &mut Outbox,
     ) {
         self.stats.bump("sip", "rx");
-        // IPv6 is refused until sipnat speaks it (issue 14); a mapped
-        // IPv4 address is IPv4 (`Addr::from_std`).
-        let Some(addr) = Addr::from_std(from).filter(|a| a.family() == Family::V4) else {
+        // A mapped IPv4 address is IPv4 (`Addr::from_std`); the driver
+        // drops link-local sources (no scope in the core). Without the
+        // `ipv6` feature IPv6 is refused.
+        let Some(addr) =
+            Addr::from_std(from).filter(|a| cfg!(feature = "ipv6") || a.family() == Family::V4)
+        else {
             self.stats.bump("drop", "ipv6");
             return;
         };

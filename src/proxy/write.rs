@@ -42,8 +42,8 @@ impl Proxy {
         // the WAN: a call that loops back through sipnat) is masqueraded as
         // a Contact is, so the request finds its way back to it.
         match Uri::parse(ruri) {
-            Ok(u) if mode == TextMode::Mask && self.masqueradable(&u) => {
-                self.put_masqueraded_uri(&mut w, &u, plan.hop.transport)
+            Ok(u) if mode == TextMode::Mask && self.masqueradable(&u, plan.hop) => {
+                self.put_masqueraded_uri(&mut w, &u, plan.hop)
             }
             _ => self.put_text(&mut w, mode, ruri.as_bytes()),
         }
@@ -127,7 +127,7 @@ impl Proxy {
                 HeaderName::ContentLength => {}
                 // sipnat's own credentials, checked at the door ([`super::auth`]).
                 HeaderName::ProxyAuthorization if self.is_our_credential(h.value) => {}
-                HeaderName::Contact => self.put_contact(&mut w, h, mode, plan.hop.transport),
+                HeaderName::Contact => self.put_contact(&mut w, h, mode, plan.hop),
                 HeaderName::From | HeaderName::To => {
                     self.put_identity(&mut w, h, &msg.raw[h.line.clone()], mode)
                 }
@@ -197,7 +197,7 @@ impl Proxy {
                     }
                 }
                 HeaderName::ContentLength => {}
-                HeaderName::Contact => self.put_contact(&mut w, h, mode, dest.transport),
+                HeaderName::Contact => self.put_contact(&mut w, h, mode, dest),
                 HeaderName::RecordRoute => self.put_record_route(&mut w, h, mode, dest),
                 HeaderName::From | HeaderName::To => {
                     self.put_identity(&mut w, h, &msg.raw[h.line.clone()], mode)
@@ -351,13 +351,29 @@ impl Proxy {
     }
 
     pub(super) fn put_text(&self, w: &mut Buf<'_>, mode: TextMode, text: &[u8]) {
-        let is_lan = |ip: Ipv4Addr| self.is_lan(IpAddr::V4(ip)) && !ip.is_loopback();
+        // Every LAN address of either family is masked (RFC 5952 spellings
+        // restored exactly, others canonical: `mask.v6-noncanonical`).
+        let is_lan = |ip: IpAddr| self.is_lan(ip) && !ip.is_loopback();
         match mode {
+            #[cfg(feature = "ipv6")]
             TextMode::Mask => {
-                mask::mask(w, text, &self.key, &is_lan);
+                let m = mask::mask_ip(w, text, &self.key, &is_lan);
+                if m.noncanonical > 0 {
+                    self.noncanonical
+                        .set(self.noncanonical.get() + m.noncanonical as u64);
+                }
             }
+            #[cfg(feature = "ipv6")]
             TextMode::Unmask => {
-                mask::unmask(w, text, &self.key, &is_lan);
+                mask::unmask_ip(w, text, &self.key, &is_lan);
+            }
+            #[cfg(not(feature = "ipv6"))]
+            TextMode::Mask => {
+                mask::mask(w, text, &self.key, &|ip| is_lan(IpAddr::V4(ip)));
+            }
+            #[cfg(not(feature = "ipv6"))]
+            TextMode::Unmask => {
+                mask::unmask(w, text, &self.key, &|ip| is_lan(IpAddr::V4(ip)));
             }
             TextMode::Plain => w.put(text),
         }
@@ -393,7 +409,10 @@ impl Proxy {
                 None => true,
                 Some(side) => side.is_some_and(|s| s.eq_ignore_ascii_case(dest.side.as_str())),
             };
-            match (ours && this_pass, self.our_ip(dest.side)) {
+            match (
+                ours && this_pass,
+                self.our_ip(dest.side, dest.addr.family()),
+            ) {
                 (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport, marked.flatten()),
                 _ => self.put_text(w, mode, v.as_bytes()),
             }

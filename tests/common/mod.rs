@@ -107,14 +107,37 @@ pub fn addresses() -> Addresses {
     a
 }
 
-/// The side an address of the virtual world is on: 10.77.1.0/24 (and
-/// loopback) is the LAN, the rest the WAN.
+/// The dual-stack world of [`Sim::dual`]: [`addresses`] and the LAN's
+/// IPv6 networks (sipnat at 2001:db8:77:1::1/64 and fd77:1::1/64) and the
+/// WAN's (sipnat at 2001:db8:100::1).
+pub fn addresses_dual() -> Addresses {
+    let mut a = addresses();
+    for n in ["fd77:1::1/64", "2001:db8:77:1::1/64"] {
+        a.lan.push(sipnat::net::Net::parse(n).unwrap()).unwrap();
+    }
+    a.wan6 = Some("2001:db8:100::1".parse().unwrap());
+    a
+}
+
+/// The LAN's IPv6 prefixes, as text starts them.
+pub const LAN6_PREFIXES: [&str; 2] = ["2001:db8:77:1:", "fd77:1:"];
+
+/// The side an address of the virtual world is on: 10.77.1.0/24,
+/// 2001:db8:77:1::/64, fd77:1::/64 (and loopback) are the LAN, the rest
+/// the WAN.
 pub fn side_of(addr: &str) -> Side {
-    let ip: Ipv4Addr = match addr.parse::<SocketAddr>() {
-        Ok(SocketAddr::V4(a)) => *a.ip(),
-        _ => addr.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+    let ip: std::net::IpAddr = match addr.parse::<SocketAddr>() {
+        Ok(a) => a.ip(),
+        _ => addr.parse().unwrap_or(Ipv4Addr::UNSPECIFIED.into()),
     };
-    if ip.is_loopback() || ip.octets()[..3] == [10, 77, 1] {
+    let lan = match ip {
+        std::net::IpAddr::V4(ip) => ip.octets()[..3] == [10, 77, 1],
+        std::net::IpAddr::V6(ip) => {
+            let s = ip.segments();
+            s[..4] == [0x2001, 0xdb8, 0x77, 1] || s[..4] == [0xfd77, 1, 0, 0]
+        }
+    };
+    if ip.is_loopback() || lan {
         Side::Lan
     } else {
         Side::Wan
@@ -133,12 +156,21 @@ impl Sim {
     }
 
     pub fn with_config(text: &str) -> Sim {
+        Sim::with_addresses(text, addresses())
+    }
+
+    /// A dual-stack router ([`addresses_dual`]) with configuration `text`.
+    pub fn dual(text: &str) -> Sim {
+        Sim::with_addresses(text, addresses_dual())
+    }
+
+    pub fn with_addresses(text: &str, addrs: Addresses) -> Sim {
         let (cfg, diags) = parse_siproxd_conf(text, "sim.conf");
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
         let now = Instant::now();
         let ns: SocketAddr = DNS_SERVER.parse().unwrap();
         let mut sim = Sim {
-            core: Core::new(cfg, addresses(), [7; 16], &[ns], 42, now),
+            core: Core::new(cfg, addrs, [7; 16], &[ns], 42, now),
             now,
             out: Outbox::new(),
             queries: Vec::new(),
@@ -317,14 +349,18 @@ pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-/// Fail if any LAN address appears in what went to the WAN.
+/// Fail if any LAN address appears in what went to the WAN: the IPv4
+/// LAN, or any host of the LAN's IPv6 prefixes in any letter case.
 pub fn assert_no_lan_leak(s: &Sent) {
-    assert!(
-        !s.text.contains("10.77.1."),
-        "LAN address leaked to {}:\n{}",
-        s.to,
-        s.text
-    );
+    let lower = s.text.to_ascii_lowercase();
+    for p in ["10.77.1."].iter().chain(LAN6_PREFIXES.iter()) {
+        assert!(
+            !lower.contains(p),
+            "LAN address {p} leaked to {}:\n{}",
+            s.to,
+            s.text
+        );
+    }
 }
 
 /// A response to `req` built the way a UAS does: the request's Via, From,

@@ -1,0 +1,268 @@
+//! SIP over IPv6 through the core (issue 14), on a dual-stack router
+//! ([`Sim::dual`]): phones of either family registering with and called
+//! by providers of either family, the family of each hop chosen by its
+//! destination and sipnat's address of that family named in Via,
+//! Record-Route and Contact (RFC 5118 §4.1 brackets, RFC 3261 §18.2.1
+//! `received` written bare); the LAN's IPv6 addresses hidden from the WAN
+//! like its IPv4 ones; 503 for a hop of a family sipnat has no address of;
+//! forged IPv6 sources dropped. Media stays out of these tests
+//! (`rtp_proxy_enable = 0`): `tests/sim_media_ipv6.rs` has the relay.
+#![cfg(feature = "ipv6")]
+
+mod common;
+use common::*;
+use sipnat::proxy::Side;
+
+const PHONE6: &str = "[2001:db8:77:1::2]:5060";
+const REGISTRAR6: &str = "[2001:db8:100::2]:5060";
+
+fn dual() -> Sim {
+    Sim::dual(&format!("{}rtp_proxy_enable = 0\n", config_text()))
+}
+
+/// A REGISTER from `phone` (`[v6]:port` or `a.b.c.d:port`) for user `user`
+/// at `host` (a URI host: `[v6]` or v4).
+fn register_from(phone: &str, user: &str, host: &str, call_id: &str) -> String {
+    format!(
+        "REGISTER sip:{host} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {phone};branch=z9hG4bK{call_id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{user}@{host}>;tag=f{call_id}\r\n\
+         To: <sip:{user}@{host}>\r\n\
+         Call-ID: {call_id}@{phone}\r\n\
+         CSeq: 1 REGISTER\r\n\
+         Contact: <sip:{user}@{phone}>;expires=3600\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// An INVITE without a body from `from` (`[v6]:port` or v4) to `ruri`.
+fn invite_from(from: &str, ruri: &str, call_id: &str) -> String {
+    format!(
+        "INVITE {ruri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {from};branch=z9hG4bK{call_id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:bob@{from}>;tag=t{call_id}\r\n\
+         To: <{ruri}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:bob@{from}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The URI inside the first Contact of `m`.
+fn contact_uri(m: &Sent) -> String {
+    let c = m.header("Contact").unwrap();
+    c.trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Register `user` from `phone` at `registrar` (host `host`), answer 200,
+/// and return (the REGISTER as the registrar saw it, the 200 the phone
+/// got).
+fn registered(sim: &mut Sim, phone: &str, user: &str, registrar: &str, host: &str) -> (Sent, Sent) {
+    let fwd = sim.one(phone, &register_from(phone, user, host, user));
+    assert_eq!(fwd.to, addr(registrar), "{}", fwd.text);
+    assert_no_lan_leak(&fwd);
+    let contact = fwd.header("Contact").unwrap();
+    let ok = response_to(
+        &fwd,
+        200,
+        "OK",
+        Some("reg"),
+        &format!("Contact: {contact}\r\n"),
+    );
+    let back = sim.one(registrar, &ok);
+    assert_eq!(back.to, addr(phone), "{}", back.text);
+    assert!(
+        back.first_line().starts_with("SIP/2.0 200"),
+        "{}",
+        back.text
+    );
+    (fwd, back)
+}
+
+#[test]
+fn an_ipv6_phone_registers_with_an_ipv6_provider_and_is_called() {
+    let mut sim = dual();
+    let (fwd, back) = registered(&mut sim, PHONE6, "600", REGISTRAR6, "[2001:db8:100::2]");
+    // sipnat's IPv6 WAN address in Via (bracketed, RFC 5118 §4.1) and
+    // Contact, with a 44-character token of the phone's address.
+    let via = fwd.header("Via").unwrap();
+    assert!(
+        via.starts_with("SIP/2.0/UDP [2001:db8:100::1]:5060;branch="),
+        "{via}"
+    );
+    let c = contact_uri(&fwd);
+    let token = c.split(";snc=").nth(1).unwrap();
+    assert!(c.starts_with("sip:600@[2001:db8:100::1]:5060"), "{c}");
+    assert_eq!(token.len(), 44, "{c}");
+    // The phone gets its own Contact back.
+    assert_eq!(contact_uri(&back), "sip:600@[2001:db8:77:1::2]:5060");
+    assert_eq!(sim.core.stats().get("drop", "ipv6"), 0);
+
+    // The provider calls the masqueraded contact: it reaches the phone,
+    // with the provider's Via given `received`/`rport` (RFC 3581 §4) and
+    // sipnat's LAN IPv6 address (the ULA) in its own Via.
+    let inv = sim.one(REGISTRAR6, &invite_from(REGISTRAR6, &c, "in6"));
+    assert_eq!(inv.to, addr(PHONE6), "{}", inv.text);
+    assert!(
+        inv.first_line()
+            .starts_with("INVITE sip:600@[2001:db8:77:1::2]:5060 "),
+        "{}",
+        inv.text
+    );
+    let vias = inv.headers("Via");
+    assert!(
+        vias[0].starts_with("SIP/2.0/UDP [fd77:1::1]:5060;branch="),
+        "{vias:?}"
+    );
+    assert!(
+        vias[1].contains(";received=2001:db8:100::2;rport=5060"),
+        "{vias:?}"
+    );
+    let rr = inv.header("Record-Route").unwrap();
+    assert!(rr.starts_with("<sip:[fd77:1::1]:5060;lr"), "{rr}");
+    // The phone's 180 goes back to the provider with sipnat's WAN entry.
+    let ringing = response_to(&inv, 180, "Ringing", Some("ph"), "");
+    let up = sim.one(PHONE6, &ringing);
+    assert_eq!(up.to, addr(REGISTRAR6), "{}", up.text);
+    assert_no_lan_leak(&up);
+    let rr = up.header("Record-Route").unwrap();
+    assert!(rr.starts_with("<sip:[2001:db8:100::1]:5060;lr"), "{rr}");
+}
+
+/// Family translation of signalling: an IPv4 phone and an IPv6-only
+/// provider. The hop's family is the destination's; the contact token
+/// holds the phone's IPv4 address (30 hex digits) under sipnat's IPv6
+/// address.
+#[test]
+fn an_ipv4_phone_reaches_an_ipv6_provider_and_back() {
+    let mut sim = dual();
+    let (fwd, back) = registered(&mut sim, PHONE, "100", REGISTRAR6, "[2001:db8:100::2]");
+    assert!(
+        fwd.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP [2001:db8:100::1]:5060;")
+    );
+    let c = contact_uri(&fwd);
+    assert!(c.starts_with("sip:100@[2001:db8:100::1]:5060;snc="), "{c}");
+    assert_eq!(c.split(";snc=").nth(1).unwrap().len(), 30, "{c}");
+    assert_eq!(contact_uri(&back), "sip:100@10.77.1.2:5060");
+
+    let inv = sim.one(REGISTRAR6, &invite_from(REGISTRAR6, &c, "x46"));
+    assert_eq!(inv.to, addr(PHONE), "{}", inv.text);
+    // Toward the IPv4 phone sipnat names its IPv4 LAN address.
+    assert!(
+        inv.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP 10.77.1.1:5060;")
+    );
+    assert!(
+        inv.header("Record-Route")
+            .unwrap()
+            .starts_with("<sip:10.77.1.1:5060;lr")
+    );
+    let ok = sim.one(
+        PHONE,
+        &response_to(
+            &inv,
+            200,
+            "OK",
+            Some("p4"),
+            "Contact: <sip:100@10.77.1.2:5060>\r\n",
+        ),
+    );
+    assert_eq!(ok.to, addr(REGISTRAR6), "{}", ok.text);
+    assert_no_lan_leak(&ok);
+    assert!(
+        ok.header("Record-Route")
+            .unwrap()
+            .starts_with("<sip:[2001:db8:100::1]:5060;lr")
+    );
+    assert!(contact_uri(&ok).starts_with("sip:100@[2001:db8:100::1]:5060;snc="));
+}
+
+/// The reverse: an IPv6 phone and an IPv4 provider.
+#[test]
+fn an_ipv6_phone_reaches_an_ipv4_provider() {
+    let mut sim = dual();
+    let (fwd, _) = registered(&mut sim, PHONE6, "601", REGISTRAR, "198.51.100.2");
+    assert!(
+        fwd.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP 198.51.100.1:5060;")
+    );
+    let c = contact_uri(&fwd);
+    assert!(c.starts_with("sip:601@198.51.100.1:5060;snc="), "{c}");
+    let inv = sim.one(REGISTRAR, &invite_from(REGISTRAR, &c, "x64"));
+    assert_eq!(inv.to, addr(PHONE6), "{}", inv.text);
+}
+
+/// A hop of a family sipnat has no address of cannot be served: 503,
+/// and nothing goes out.
+#[test]
+fn no_address_of_the_hop_family_is_503() {
+    let mut sim = Sim::signalling_only();
+    let out = sim.sip(
+        PHONE,
+        &register_from(PHONE, "100", "[2001:db8:100::2]", "n6"),
+    );
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].to, addr(PHONE));
+    assert_eq!(
+        out[0].first_line(),
+        "SIP/2.0 503 Service Unavailable (no IPv6 address)"
+    );
+    assert_eq!(sim.core.stats().get("route", "no-address"), 1);
+}
+
+/// A datagram that arrives on the WAN from the LAN's IPv6 prefix, or from
+/// one of the router's own IPv6 addresses, is forged: dropped, counted,
+/// not answered. Each LAN prefix counts, the ULA too.
+#[test]
+fn forged_ipv6_sources_from_the_wan_are_dropped() {
+    let mut sim = dual();
+    for from in [
+        PHONE6,
+        "[fd77:1::9]:5060",
+        "[2001:db8:100::1]:5060",
+        "[::1]:5060",
+    ] {
+        let out = sim.sip_on(
+            Side::Wan,
+            from,
+            &invite_from(from, "sip:100@[2001:db8:100::1]", "f"),
+        );
+        assert!(out.is_empty(), "{from}: {out:#?}");
+    }
+    assert_eq!(sim.core.stats().get("drop", "wan-forged-source"), 4);
+}
+
+/// A LAN IPv6 address anywhere in the text (here a Call-ID) is masked
+/// toward the WAN and comes back exactly as the phone wrote it.
+#[test]
+fn lan_ipv6_addresses_in_text_are_masked_and_restored() {
+    let mut sim = dual();
+    let (fwd, _) = registered(&mut sim, PHONE6, "602", REGISTRAR6, "[2001:db8:100::2]");
+    let call_id = fwd.header("Call-ID").unwrap();
+    // The brackets go with the address (`[sn….invalid]` is no host).
+    assert!(
+        call_id.starts_with("602@sn") && call_id.ends_with(".invalid:5060"),
+        "{call_id}"
+    );
+    let c = contact_uri(&fwd);
+    // An in-dialog request from the provider with that Call-ID gets the
+    // phone's text back.
+    let mut inv = invite_from(REGISTRAR6, &c, "m6");
+    inv = inv.replace("Call-ID: m6", &format!("Call-ID: {call_id}"));
+    let to_phone = sim.one(REGISTRAR6, &inv);
+    assert_eq!(
+        to_phone.header("Call-ID").unwrap(),
+        "602@[2001:db8:77:1::2]:5060"
+    );
+}
