@@ -135,6 +135,10 @@ fn config(core: &Core, j: &mut Json<'_>) {
     j.opt_display(addrs.wan);
     j.key("public_address");
     j.opt_display(core.proxy.public_address());
+    j.key("wan_address6");
+    j.opt_display(addrs.wan6);
+    j.key("public_address6");
+    j.opt_display(core.proxy.public_address6());
     j.field_bool("rtp_proxy_enable", cfg.rtp_proxy_enable);
     j.field_num("rtp_port_low", u64::from(cfg.rtp_port_low));
     j.field_num("rtp_port_high", u64::from(cfg.rtp_port_high));

@@ -87,14 +87,17 @@ function summary(st) {
 	const relay = st.relay || {};
 	const lan = (c.if_inbound ? c.if_inbound + ': ' : '') +
 		(Array.isArray(c.lan_addresses) && c.lan_addresses.length ? c.lan_addresses.join(', ') : '-');
-	const wan = (c.if_outbound ? c.if_outbound + ': ' : '') + text(c.wan_address);
+	const wan = (c.if_outbound ? c.if_outbound + ': ' : '') + text(c.wan_address) +
+		(c.wan_address6 ? ', ' + c.wan_address6 : '');
+	const pub = text(c.public_address != null ? c.public_address : c.host_outbound) +
+		(c.public_address6 ? ', ' + c.public_address6 : '');
 	const rows = [
 		[ _('Version'), text(st.version) ],
 		[ _('Process id'), text(st.pid) ],
 		[ _('Running for'), duration(st.uptime) ],
 		[ _('LAN'), lan ],
 		[ _('WAN'), wan ],
-		[ _('Public address announced'), text(c.public_address != null ? c.public_address : c.host_outbound) ],
+		[ _('Public address announced'), pub ],
 		[ _('SIP port'), text(c.sip_listen_port) ],
 		[ _('Outbound proxy'), text(c.outbound_proxy) ],
 		[ _('Authentication realm'), c.proxy_auth_realm ? c.proxy_auth_realm : _('none: phones do not log in') ],
