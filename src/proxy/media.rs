@@ -69,7 +69,7 @@ use crate::net::{Addr, SourceKey};
 use crate::output::Buf;
 use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 pub use view::{CallState, CallView};
 use view::{StatusUri, status_uri};
@@ -437,6 +437,15 @@ impl Media {
         out: &mut Buf<'_>,
     ) -> Result<(), MediaError> {
         let sdp = Sdp::parse(body).map_err(MediaError::Sdp)?;
+        // The relay takes IPv4 media only until issue 14's stage 6b.
+        let v6 = |a: IpAddr| a.is_ipv6() && !a.is_unspecified();
+        if sdp
+            .media
+            .iter()
+            .any(|m| m.port != 0 && (v6(m.addr) || m.rtcp.and_then(|r| r.1).is_some_and(v6)))
+        {
+            return Err(MediaError::Sdp(SdpError::AddrType));
+        }
         let mut ports = [Port::Keep; MAX_MEDIA];
         let (idx, created) = match self.find(key) {
             Some(i) if self.calls[i].expired.is_some() => {
@@ -449,7 +458,7 @@ impl Media {
                 // rewrite (a LAN address must not leave).
                 let rw = Rewrite {
                     drop_codecs: &self.drop_codecs,
-                    addr: Some(our_addr),
+                    addr: Some(IpAddr::V4(our_addr)),
                     ports: &ports[..sdp.media.len()],
                 };
                 return crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp);
@@ -471,7 +480,7 @@ impl Media {
                 self.calls[idx].release(relay, i);
                 continue;
             }
-            if author.wan && author.public == Some(IpAddr::V4(m.addr)) {
+            if author.wan && author.public == Some(m.addr) {
                 // sipnat's own public address: the other pass of a call
                 // that loops back through sipnat names the relay port it
                 // was given (`spiral.rs`); that pass's leg is this one.
@@ -509,11 +518,10 @@ impl Media {
                 }
             };
             let rtcp = match m.rtcp {
-                Some((p, a)) => SocketAddrV4::new(a.unwrap_or(m.addr), p),
-                None => SocketAddrV4::new(m.addr, m.port.wrapping_add(1)),
+                Some((p, a)) => Addr::new(a.unwrap_or(m.addr), p),
+                None => Addr::new(m.addr, m.port.wrapping_add(1)),
             };
-            // The SDP is `IN IP4` ([`crate::sdp`]).
-            let (rtp, rtcp) = (Addr::V4(SocketAddrV4::new(m.addr, m.port)), Addr::V4(rtcp));
+            let rtp = Addr::new(m.addr, m.port);
             let payload = if !m.is_rtp {
                 Payload::Other
             } else if m.dtls {
@@ -548,7 +556,7 @@ impl Media {
         }
         let rw = Rewrite {
             drop_codecs: &self.drop_codecs,
-            addr: Some(our_addr),
+            addr: Some(IpAddr::V4(our_addr)),
             ports: &ports[..sdp.media.len()],
         };
         crate::sdp::rewrite(body, &sdp, &rw, out).map_err(MediaError::Sdp)
