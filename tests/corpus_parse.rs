@@ -678,6 +678,28 @@ fn rfc5118_ipv6() {
             );
         });
     }
+    // Their SDP (§4.6, §4.8, §4.9): IPv6 with the `ipv6` feature, one family
+    // per m= line, a mapped address read as IPv4; without it, refused.
+    for (file, media) in [
+        ("ipv6-in-sdp.dat", ["2001:db8::20", "2001:db8::20"]),
+        ("mult-ip-in-sdp.dat", ["192.0.2.1", "2001:db8::1"]),
+        ("ipv4-mapped-ipv6.dat", ["192.0.2.2", "192.0.2.2"]),
+    ] {
+        with_msg("rfc5118", file, |m| {
+            let sdp = sipnat::sdp::Sdp::parse(m.body);
+            if cfg!(feature = "ipv6") {
+                let addrs: Vec<String> = sdp
+                    .unwrap_or_else(|e| panic!("{file}: {e}"))
+                    .media
+                    .iter()
+                    .map(|m| m.addr.to_string())
+                    .collect();
+                assert_eq!(addrs, media, "{file}");
+            } else {
+                assert_eq!(sdp, Err(sipnat::sdp::SdpError::AddrType), "{file}");
+            }
+        });
+    }
     // The three-colon form of §4.10 is rejected wherever it appears.
     assert!(Uri::parse("sip:user@[2001:db8:::192.0.2.1]").is_err());
 }

@@ -379,20 +379,22 @@ fn a_full_pool_refuses_the_new_call_and_keeps_the_others() {
 
 #[test]
 fn an_sdp_sipnat_cannot_rewrite_is_refused() {
+    // Multicast (RFC 4566 §5.7); IPv6 media sipnat cannot carry is
+    // sim_media_ipv6's.
     let mut sim = Sim::new();
     register_phone(&mut sim);
-    let v6 = "v=0\r\no=- 1 1 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let multicast = "v=0\r\no=- 1 1 IN IP4 10.77.1.2\r\ns=-\r\nc=IN IP4 224.2.1.1/127\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
     let inv = with_body(
         &invite(
             "sip:bob@198.51.100.3",
             "100",
             "198.51.100.2",
             "10.77.1.2:5060",
-            "v6@10.77.1.2",
-            "v6",
+            "mc@10.77.1.2",
+            "mc",
             "sip:100@10.77.1.2",
         ),
-        v6,
+        multicast,
     );
     let r = sim.one(PHONE, &inv);
     assert!(

@@ -1,8 +1,24 @@
 //! The SIP side of media: a call's key and the SDP bodies of its offers
 //! and answers ([`super::media`] keeps the calls, [`crate::relay`] the
 //! streams).
+//!
+//! Address families (issue 14): an SDP is rewritten to sipnat's address on
+//! the side it goes to *in the family of where it goes* (the hop's: a
+//! provider's or the phone's), whatever family its author wrote (RFC 5118
+//! §4.8 lets each `m=` have its own): a v4 phone and a v6-only provider
+//! talk through one relay pair with an IPv4 leg and an IPv6 leg. What
+//! happens when sipnat has no address of a family it needs:
+//! - on the side the SDP goes to: the call is refused with 503 (as with no
+//!   WAN address at all today); the signalling refuses such a hop before
+//!   (stage 5b), so this is a second guard;
+//! - on the author's side, for a stream the SDP names: 488
+//!   ([`SdpError::Family`](crate::sdp::SdpError::Family)): sipnat cannot
+//!   exchange that media, and says so rather than relay half a call;
+//! - with `rtp_proxy_enable = 0` nothing translates: an SDP whose media is
+//!   of another family than the hop's gets 488 too.
 
 use super::*;
+use crate::net::Family;
 
 impl Sip<'_> {
     /// Rewrite the SDP body of `msg` (if it has one and media is relayed)
@@ -42,17 +58,12 @@ impl Sip<'_> {
             }
             return Ok(None);
         }
+        let family = dest.addr.family();
         if self.media.is_none() {
-            return Ok(self.filter_codecs(body, mem));
+            return self.unrelayed(body, family, mem);
         }
-        let Some(our_addr) = self.our_ip(dest_side, crate::net::Family::V4) else {
+        let Some(our_addr) = self.our_ip(dest_side, family) else {
             return Err(MediaError::Full);
-        };
-        // The relay and SDP are IPv4 only until their stages of issue 14:
-        // anything else is refused as an SDP sipnat cannot rewrite.
-        let (IpAddr::V4(our_addr), Some(_), Some(_)) = (our_addr, src.addr.v4(), dest.addr.v4())
-        else {
-            return Err(MediaError::Sdp(crate::sdp::SdpError::AddrType));
         };
         let name_addr = |h: HeaderName| msg.header(h).and_then(|v| NameAddr::parse(v.value).ok());
         let tag_of = |h: HeaderName| name_addr(h).and_then(|na| na.tag()).unwrap_or("");
@@ -71,7 +82,10 @@ impl Sip<'_> {
             signalling_ip: src.addr.ip(),
             wan: src.side == Side::Wan,
             call_id: self.call_id_key(msg),
-            public: self.public_ip(),
+            ours: [
+                self.our_ip(src.side, Family::V4),
+                self.our_ip(src.side, Family::V6),
+            ],
             // The dialog's creator: a request's source, or where a
             // response goes (the request came from there).
             origin: {
@@ -89,7 +103,7 @@ impl Sip<'_> {
         if !relay_new && !media.has_call(call_key) {
             // rtp_proxy_enable turned off by a reload: only the calls that
             // were relayed before stay relayed.
-            return Ok(self.filter_codecs(body, mem));
+            return self.unrelayed(body, family, mem);
         }
         let mut w = Buf::new(mem);
         media.rewrite(self.relay, now, call_key, &author, body, our_addr, &mut w)?;
@@ -98,6 +112,21 @@ impl Sip<'_> {
         }
         self.stats.bump("media", "sdp-rewritten");
         Ok(Some(w.len()))
+    }
+
+    /// An SDP whose media sipnat does not relay, toward a hop of `family`:
+    /// refused when its media is of the other family (nothing would
+    /// translate it: the module doc), else [`Sip::filter_codecs`].
+    fn unrelayed(
+        &mut self,
+        body: &[u8],
+        family: Family,
+        mem: &mut [u8],
+    ) -> Result<Option<usize>, MediaError> {
+        if media::crosses_families(body, family) {
+            return Err(MediaError::Sdp(crate::sdp::SdpError::Family));
+        }
+        Ok(self.filter_codecs(body, mem))
     }
 
     /// siproxd's codecfilter for an SDP whose media sipnat does not relay

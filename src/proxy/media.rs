@@ -60,6 +60,9 @@
 //! rejected in its answer, whatever the phone says). No existing call loses
 //! anything to make room (DESIGN.md rule 6); only tombstones are evicted
 //! when the call table is full.
+//!
+//! Address families (issue 14) are `family.rs`'s: which streams of an SDP
+//! sipnat can relay, and the rule for media it does not relay.
 
 use crate::limits::{
     LAN_RESERVE_DIVISOR, LAN_RESERVE_MIN, MAX_CALLS, MAX_STREAMS_PER_CALL, MAX_TAG,
@@ -69,11 +72,13 @@ use crate::net::{Addr, SourceKey};
 use crate::output::Buf;
 use crate::relay::{Leg, LegSetup, Payload, Relay, StreamId};
 use crate::sdp::{MAX_MEDIA, Port, Rewrite, Sdp, SdpError};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+pub use family::crosses_families;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 pub use view::{CallState, CallView};
 use view::{StatusUri, status_uri};
 
+mod family;
 mod logcall;
 mod spiral;
 mod view;
@@ -178,7 +183,8 @@ impl Call {
 /// Why a body could not be relayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaError {
-    /// The SDP does not parse or cannot be rewritten (IPv6, multicast, …).
+    /// The SDP does not parse or cannot be rewritten (multicast, a family
+    /// sipnat has no address of, …).
     Sdp(SdpError),
     /// No room for a new call or its streams.
     Full,
@@ -277,8 +283,11 @@ pub struct Author<'a> {
     /// A keyed hash of the Call-ID alone: both passes of a call that loops
     /// back through sipnat have it (`spiral.rs`).
     pub call_id: u64,
-    /// sipnat's public address, which its SDPs toward the WAN name.
-    pub public: Option<IpAddr>,
+    /// sipnat's own address on the author's side in each family (IPv4,
+    /// IPv6), `None` where it has none: the relay's leg of the author is
+    /// reached there. For a WAN author these are sipnat's public addresses,
+    /// which its SDPs toward the WAN name (`spiral.rs`).
+    pub ours: [Option<IpAddr>; 2],
     /// Where the request that created the dialog came from: for a request
     /// its source, for a response where it goes (used when it creates a
     /// call).
@@ -424,7 +433,11 @@ impl Media {
     }
 
     /// Rewrite `body` (an SDP) into `out` for the side whose relay address is
-    /// `our_addr`, creating the call and its streams as needed (module doc).
+    /// `our_addr` (sipnat's address on the side the body goes to, in the
+    /// family of where it goes), creating the call and its streams as needed
+    /// (module doc). An SDP naming a stream sipnat cannot exchange media
+    /// with on its author's side is refused ([`SdpError::Family`], `family.rs`)
+    /// before anything is allocated.
     #[allow(clippy::too_many_arguments)]
     pub fn rewrite(
         &mut self,
@@ -433,10 +446,13 @@ impl Media {
         key: u64,
         author: &Author<'_>,
         body: &[u8],
-        our_addr: Ipv4Addr,
+        our_addr: IpAddr,
         out: &mut Buf<'_>,
     ) -> Result<(), MediaError> {
         let sdp = Sdp::parse(body).map_err(MediaError::Sdp)?;
+        if !sdp.media.iter().all(|m| family::reachable(m, author)) {
+            return Err(MediaError::Sdp(SdpError::Family));
+        }
         let mut ports = [Port::Keep; MAX_MEDIA];
         let (idx, created) = match self.find(key) {
             Some(i) if self.calls[i].expired.is_some() => {
@@ -471,7 +487,7 @@ impl Media {
                 self.calls[idx].release(relay, i);
                 continue;
             }
-            if author.wan && author.public == Some(IpAddr::V4(m.addr)) {
+            if author.wan && author.ours.contains(&Some(m.addr)) {
                 // sipnat's own public address: the other pass of a call
                 // that loops back through sipnat names the relay port it
                 // was given (`spiral.rs`); that pass's leg is this one.
@@ -509,11 +525,10 @@ impl Media {
                 }
             };
             let rtcp = match m.rtcp {
-                Some((p, a)) => SocketAddrV4::new(a.unwrap_or(m.addr), p),
-                None => SocketAddrV4::new(m.addr, m.port.wrapping_add(1)),
+                Some((p, a)) => Addr::new(a.unwrap_or(m.addr), p),
+                None => Addr::new(m.addr, m.port.wrapping_add(1)),
             };
-            // The SDP is `IN IP4` ([`crate::sdp`]).
-            let (rtp, rtcp) = (Addr::V4(SocketAddrV4::new(m.addr, m.port)), Addr::V4(rtcp));
+            let rtp = Addr::new(m.addr, m.port);
             let payload = if !m.is_rtp {
                 Payload::Other
             } else if m.dtls {

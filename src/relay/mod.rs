@@ -39,14 +39,15 @@
 //! passes the addresses in ([`LegSetup`]); it does not know SSRCs from SDP
 //! (`a=ssrc`, RFC 5576). Non-RTP media over UDP (T.38 `udptl`) is latched by
 //! the address rules alone. Its addresses are of either family
-//! ([`Addr`], compared by value), but only IPv4 reaches it yet: the driver's
-//! relay sockets are IPv4 and the SDP it reads is `IN IP4` (issue 14). It
+//! ([`Addr`], compared by value), and the legs of one stream may differ (a
+//! v4 phone, a v6 provider: issue 14; it never translates packets, only
+//! says where they go; such a stream stays out of the kernel). It
 //! does not allocate after [`Relay::new`] (its tables grow within what
 //! `new` reserved), and logs nothing above `trace`.
 //!
 //! # Sockets and indices
-//! The driver binds one UDP socket per relay port, on 0.0.0.0, so one socket
-//! serves both the LAN leg and the WAN leg of a stream. Socket *index* `2k`
+//! The driver binds one UDP socket per relay port, on the wildcard address
+//! (dual-stack: both families), so one socket serves both legs of a stream. Socket *index* `2k`
 //! is the RTP port of slot `k`'s pair, index `2k + 1` its RTCP port, whatever
 //! port the pair has ([`Relay::socket_port`]). The driver passes the index
 //! of the receiving socket to [`Relay::on_packet`] and sends the unchanged
@@ -63,9 +64,9 @@
 //!
 //! 0. **Side.** A packet can only be from a leg on the side it arrived on
 //!    (the arrival interface, [`crate::side`]). A packet that arrived on the
-//!    WAN from loopback, 0.0.0.0/8, a LAN network or one of the router's own
-//!    addresses ([`Relay::set_local`]) is forged: dropped
-//!    ([`DropReason::ForgedSource`]) and never latched.
+//!    WAN from loopback, 0.0.0.0/8 or `::`, a LAN network (of either family)
+//!    or one of the router's own addresses ([`Relay::set_local`]) is forged:
+//!    dropped ([`DropReason::ForgedSource`]) and never latched.
 //! 1. **Latched source.** A packet from a leg's latched address is
 //!    forwarded to the other leg (rule 7); the SSRC it carries is remembered.
 //! 2. **Media check.** A packet that would latch a leg or move a latch must
@@ -124,10 +125,10 @@
 //! 7. **Destinations.** A leg's destination is its latched address, else
 //!    its expected address when that is *reachable*: a LAN leg's as its SDP
 //!    says; a WAN leg's only when it is public (not RFC 1918, 100.64/10,
-//!    169.254/16, 127/8, 0/8, multicast or reserved) or the IP its
-//!    signalling came from (a provider on the router's private upstream
-//!    network, such as an OpenWrt router behind a FritzBox that is the
-//!    registrar, signals and sends media from that private address), and
+//!    169.254/16, 127/8, 0/8, multicast or reserved; IPv6 only 2000::/3,
+//!    [`is_public`]) or the IP its signalling came from (a provider on the
+//!    router's private upstream network — RFC 1918 or an IPv6 ULA — such as
+//!    an OpenWrt router behind a FritzBox that is the registrar), and
 //!    never loopback, a LAN network or one of the router's own addresses.
 //!    So relay output toward the WAN only ever goes to a WAN address: a WAN
 //!    SDP naming `c=127.0.0.1`, the router or a LAN phone waits for

@@ -2108,3 +2108,165 @@ fn channels_that_come_and_go_mid_cycle_are_read_at_most_once() {
     now.sort_unstable();
     assert_eq!(next, now);
 }
+
+// --- IPv6 and streams across families (issue 14) ------------------------
+
+/// The far end on IPv6 (a v6-only provider), signalling from its proxy.
+const FAR6: &str = "[2001:db8:77::3]:5000";
+const PROXY6: &str = "2001:db8:77::10";
+
+/// The router dual-stack: LAN 10.0.0.0/8 and 2001:db8:10::/48, WAN
+/// addresses 198.51.100.1 and 2001:db8:100::1.
+fn with_local6(t: &mut T) {
+    let lan4 = Net4 {
+        addr: Ipv4Addr::new(10, 0, 0, 1),
+        prefix: 8,
+    };
+    let lan6 = crate::net::Net6 {
+        addr: "2001:db8:10::1".parse().expect("test net"),
+        prefix: 48,
+    };
+    t.relay.set_local(
+        &[Net::V4(lan4), Net::V6(lan6)],
+        &[ip("198.51.100.1"), ip("2001:db8:100::1")],
+    );
+}
+
+#[test]
+fn a_v4_phone_and_a_v6_provider_share_one_stream() {
+    // Leg A IPv4 on the LAN, leg B IPv6 on the WAN: one pair, each packet
+    // forwarded to the other leg's address in its own family.
+    let mut t = T::new();
+    with_local6(&mut t);
+    let (id, i) = t.call(&setup(FAR6, PROXY6, true));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR6));
+    assert_eq!(t.rtp(i, FAR6), fwd(PHONE));
+    assert_eq!(t.rtcp(i, PHONE_RTCP), fwd("[2001:db8:77::3]:5001"));
+    assert_eq!(t.rtcp(i, "[2001:db8:77::3]:5001"), fwd(PHONE_RTCP));
+    // Strangers of either family get nothing.
+    assert_eq!(t.rtp(i, "[2001:db8:66::1]:40000"), UNKNOWN);
+    assert_eq!(t.rtp(i, STRANGER), UNKNOWN);
+    let s = t.relay.stream_stats(id).expect("live");
+    assert_eq!(s.latches, 4);
+    // And the other way round: an IPv6 phone, an IPv4 far end.
+    let mut t = T::new();
+    with_local6(&mut t);
+    let (id, port) = t.alloc();
+    let phone6 = setup("[2001:db8:10::2]:4000", "2001:db8:10::2", false);
+    t.relay.set_leg(t.now, id, Leg::A, &phone6);
+    t.relay.set_leg(t.now, id, Leg::B, &far_leg());
+    let i = t.index(port);
+    assert_eq!(t.rtp(i, "[2001:db8:10::2]:4000"), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd("[2001:db8:10::2]:4000"));
+}
+
+#[test]
+fn a_phone_with_v6_media_and_v4_signalling_latches_from_either() {
+    // RFC 5118 §4.6 from a v4 phone: its SDP names IPv6 media. Its
+    // signalling IP is named too (rule 3), so whichever family it sends
+    // from latches at once, and the audio goes back there.
+    for from in ["[2001:db8:10::2]:6000", "10.0.0.2:6000"] {
+        let mut t = T::new();
+        with_local6(&mut t);
+        let (id, port) = t.alloc();
+        let phone = setup("[2001:db8:10::2]:6000", "10.0.0.2", false);
+        t.relay.set_leg(t.now, id, Leg::A, &phone);
+        t.relay.set_leg(t.now, id, Leg::B, &far_leg());
+        let i = t.index(port);
+        assert_eq!(t.rtp(i, from), fwd(FAR), "{from}");
+        assert_eq!(t.rtp(i, FAR), fwd(from), "{from}");
+    }
+}
+
+#[test]
+fn ipv6_wan_addresses_follow_rule_7() {
+    // Not a destination before latching: a unique local address (RFC 4193,
+    // like RFC 1918) that is not the signalling IP, the router's own
+    // address, a LAN address, loopback, link-local.
+    for c in [
+        "[fd00::5]:5000",
+        "[2001:db8:100::1]:5000",
+        "[2001:db8:10::9]:5000",
+        "[::1]:5000",
+        "[fe80::5]:5000",
+        "[::ffff:10.0.0.3]:5000", // mapped: the LAN phone 10.0.0.3
+    ] {
+        let mut t = T::new();
+        with_local6(&mut t);
+        let (id, i) = t.call(&setup(c, PROXY6, true));
+        assert_eq!(t.relay.destination(id, Leg::B, Channel::Rtp), None, "{c}");
+        assert_eq!(t.rtp(i, PHONE), Decision::Held, "{c}");
+    }
+    // A provider on a ULA upstream network that signals from its media
+    // address is one (the FritzBox case of IPv4).
+    let mut t = T::new();
+    with_local6(&mut t);
+    let (id, i) = t.call(&setup("[fd00:178::1]:7078", "fd00:178::1", true));
+    assert_eq!(
+        t.relay.destination(id, Leg::B, Channel::Rtp),
+        Some(a("[fd00:178::1]:7078"))
+    );
+    assert_eq!(t.rtp(i, PHONE), fwd("[fd00:178::1]:7078"));
+}
+
+#[test]
+fn an_ipv6_far_end_named_nowhere_latches_within_the_window() {
+    // Rule 4 with IPv6: the SDP names a ULA behind the far end's own
+    // NAT66 / NPTv6, the media comes from a global address nothing names.
+    let mut t = T::new();
+    with_local6(&mut t);
+    let (id, i) = t.call(&setup("[fd00::5]:5000", PROXY6, true));
+    t.advance(ms(100));
+    assert_eq!(t.rtp(i, PHONE), Decision::Held);
+    assert_eq!(
+        t.rtp(i, "[2001:db8:99::7]:41000"),
+        Decision::Drop(DropReason::Learning)
+    );
+    t.advance(LEARNING);
+    assert_eq!(t.rtp(i, "[2001:db8:99::7]:41000"), fwd(PHONE));
+    assert_eq!(
+        t.relay.destination(id, Leg::B, Channel::Rtp),
+        Some(a("[2001:db8:99::7]:41000"))
+    );
+}
+
+#[test]
+fn ipv6_forged_sources_never_latch() {
+    // Rule 0: loopback, the unspecified address, a LAN network of either
+    // family or the router's own address, arriving on the WAN.
+    let mut t = T::new();
+    with_local6(&mut t);
+    let (_, i) = t.call(&setup(FAR6, PROXY6, true));
+    for from in [
+        "[::1]:5000",
+        "[::]:5000",
+        "[2001:db8:10::2]:4000",
+        "[2001:db8:100::1]:5000",
+        "10.0.0.2:4000",
+    ] {
+        let d = t
+            .relay
+            .on_packet(t.now, i, a(from), Side::Wan, &rtp_packet(7, 0));
+        assert_eq!(d, Decision::Drop(DropReason::ForgedSource), "{from}");
+    }
+}
+
+#[test]
+fn an_ipv6_hold_keeps_the_leg_and_a_move_across_families_relatches() {
+    let mut t = T::new();
+    with_local6(&mut t);
+    let (id, i) = t.call(&setup(FAR6, PROXY6, true));
+    assert_eq!(t.rtp(i, FAR6), fwd(PHONE));
+    // `c=IN IP6 ::` (RFC 3264 §8.4): address and latch kept.
+    t.relay
+        .set_leg(t.now, id, Leg::B, &setup("[::]:5000", PROXY6, true));
+    assert_eq!(t.relay.destination(id, Leg::B, Channel::Rtp), Some(a(FAR6)));
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR6));
+    // A re-INVITE moves the far end to IPv4: the old latch goes, the new
+    // address is the destination, the old one is a stranger now.
+    t.relay.set_leg(t.now, id, Leg::B, &far_leg());
+    assert_eq!(t.rtp(i, PHONE), fwd(FAR));
+    assert_eq!(t.rtp(i, FAR), fwd(PHONE));
+    t.advance(RELATCH_SILENCE);
+    assert_eq!(t.rtp(i, FAR6), UNKNOWN);
+}

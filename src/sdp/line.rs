@@ -8,7 +8,8 @@
 //! [`rewrite`](super::rewrite()) writes the lines back.
 
 use super::{Direction, MediaKind, SdpError};
-use std::net::Ipv4Addr;
+use crate::net::Family;
+use std::net::IpAddr;
 
 /// One line of the body: `text` without its line end, `raw` with it. Both
 /// start at the same byte, so spans into `text` index `raw` too.
@@ -101,6 +102,22 @@ fn parse_port(s: &str) -> Result<u16, SdpError> {
     crate::num::parse::<u16>(s).ok_or(SdpError::BadPort)
 }
 
+/// Where a line names an address: `<nettype> <addrtype> <address>`
+/// (`o=`, RFC 4566 §5.2; `c=`, §5.7; `a=rtcp:`, RFC 3605 §2.1). The
+/// rewrite replaces the address, and the addrtype token with it when the
+/// family changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Named {
+    /// The family the addrtype token says (`IP4`, `IP6`). The literal
+    /// agrees with it, but an IPv4-mapped IPv6 literal is taken as the IPv4
+    /// address it maps: the family of the address may differ.
+    pub(super) family: Family,
+    /// The addrtype token.
+    pub(super) typ: Span,
+    /// The address field.
+    pub(super) at: Span,
+}
+
 /// What one line means to sipnat. Spans are byte ranges into the line text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Line<'a> {
@@ -108,14 +125,15 @@ pub(super) enum Line<'a> {
     Blank,
     Version(&'a str),
     /// `o=`: the unicast-address field (RFC 4566 §5.2).
+    /// `addr` is None for a host name.
     Origin {
-        addr: Option<Ipv4Addr>,
-        at: Span,
+        addr: Option<IpAddr>,
+        named: Named,
     },
-    /// `c=IN IP4 <addr>` (RFC 4566 §5.7).
+    /// `c=IN IP4 <addr>`, `c=IN IP6 <addr>` (RFC 4566 §5.7).
     Connection {
-        addr: Ipv4Addr,
-        at: Span,
+        addr: IpAddr,
+        named: Named,
     },
     /// `m=` (RFC 4566 §5.14).
     Media {
@@ -138,7 +156,7 @@ pub(super) enum Line<'a> {
     Rtcp {
         port: u16,
         port_at: Span,
-        addr: Option<(Ipv4Addr, Span)>,
+        addr: Option<(IpAddr, Named)>,
     },
     Direction(Direction),
     RtcpMux,
@@ -148,26 +166,72 @@ pub(super) enum Line<'a> {
     Other,
 }
 
-/// `<nettype> <addrtype>` must be `IN IP4` (RFC 4566 §5.7; IP6 is refused).
-fn check_in_ip4(nettype: &str, addrtype: &str) -> Result<(), SdpError> {
-    if nettype.eq_ignore_ascii_case("IN") && addrtype.eq_ignore_ascii_case("IP4") {
-        Ok(())
-    } else {
-        Err(SdpError::AddrType)
+/// The family of `<nettype> <addrtype>`: `IN IP4`, and with the `ipv6`
+/// feature `IN IP6` (RFC 4566 §5.7, case-insensitive as sipnat has always
+/// read it); anything else is refused.
+fn addr_type(nettype: &str, addrtype: &str) -> Result<Family, SdpError> {
+    if !nettype.eq_ignore_ascii_case("IN") {
+        return Err(SdpError::AddrType);
     }
+    if addrtype.eq_ignore_ascii_case("IP4") {
+        return Ok(Family::V4);
+    }
+    #[cfg(feature = "ipv6")]
+    if addrtype.eq_ignore_ascii_case("IP6") {
+        return Ok(Family::V6);
+    }
+    Err(SdpError::AddrType)
 }
 
-/// A unicast IPv4 literal as `c=` and `a=rtcp:` need it.
-fn parse_unicast(s: &str) -> Result<Ipv4Addr, SdpError> {
-    if s.contains('/') {
-        // <addr>/<ttl>[/<count>]: multicast only (RFC 4566 §5.7).
+/// `s` as an address literal of `family`, or None when it is no literal of
+/// either family (a host name, or garbage). A literal of the other family
+/// is refused: the address type and the address must agree (RFC 4566
+/// §5.7: `IP4` takes the dotted-decimal form, `IP6` the RFC 4291 §2.2
+/// forms). An IPv4-mapped IPv6 literal (`::ffff:192.0.2.2`, RFC 5118 §4.9)
+/// is the IPv4 address it maps: the core never keeps the mapped form.
+#[cfg(feature = "ipv6")]
+fn literal(s: &str, family: Family) -> Result<Option<IpAddr>, SdpError> {
+    let Ok(ip) = s.parse::<IpAddr>() else {
+        return Ok(None);
+    };
+    if Family::of(ip) != family {
+        return Err(SdpError::AddrType);
+    }
+    Ok(Some(crate::net::canonical(ip)))
+}
+
+/// Without IPv6 only `IP4` gets here ([`addr_type`]): an IPv4 literal, or
+/// None (an IPv6 literal is no address of the type either).
+#[cfg(not(feature = "ipv6"))]
+fn literal(s: &str, _family: Family) -> Result<Option<IpAddr>, SdpError> {
+    Ok(s.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4))
+}
+
+/// `<nettype> <addrtype> <address>` as `c=` and `a=rtcp:` need it: a
+/// unicast literal of the type named.
+fn parse_unicast(
+    (_, net): (usize, &str),
+    (t_start, typ): (usize, &str),
+    (a_start, a): (usize, &str),
+    off: usize,
+) -> Result<(IpAddr, Named), SdpError> {
+    let family = addr_type(net, typ)?;
+    if a.contains('/') {
+        // <addr>/<ttl>[/<count>] (IP4) or <addr>/<count> (IP6): multicast
+        // only (RFC 4566 §5.7).
         return Err(SdpError::Multicast);
     }
-    let a: Ipv4Addr = s.parse().map_err(|_| SdpError::AddrType)?;
-    if a.is_multicast() {
+    let ip = literal(a, family)?.ok_or(SdpError::AddrType)?;
+    // IPv4 224.0.0.0/4, IPv6 ff00::/8 (RFC 4291 §2.7).
+    if ip.is_multicast() {
         return Err(SdpError::Multicast);
     }
-    Ok(a)
+    let named = Named {
+        family,
+        typ: span(off, t_start, typ),
+        at: span(off, a_start, a),
+    };
+    Ok((ip, named))
 }
 
 /// Names of ICE attributes (RFC 8839 §5, RFC 8840 §4.1): they carry LAN
@@ -207,25 +271,27 @@ pub(super) fn classify(text: &str) -> Result<Line<'_>, SdpError> {
             if n < 6 {
                 return Err(SdpError::Syntax);
             }
-            let [(_, net), (_, at), (a_start, a)] = last;
-            check_in_ip4(net, at)?;
+            let [(_, net), (t_start, typ), (a_start, a)] = last;
+            let family = addr_type(net, typ)?;
             Ok(Line::Origin {
-                addr: a.parse().ok(),
-                at: span(off, a_start, a),
+                // The field only identifies the session (RFC 4566 §5.2): a
+                // literal of the other family is kept like a host name.
+                addr: literal(a, family).ok().flatten(),
+                named: Named {
+                    family,
+                    typ: span(off, t_start, typ),
+                    at: span(off, a_start, a),
+                },
             })
         }
         Some(b'c') => {
             let mut f = fields(value);
-            let (Some((_, net)), Some((_, at)), Some((a_start, a)), None) =
-                (f.next(), f.next(), f.next(), f.next())
+            let (Some(net), Some(typ), Some(a), None) = (f.next(), f.next(), f.next(), f.next())
             else {
                 return Err(SdpError::Syntax);
             };
-            check_in_ip4(net, at)?;
-            Ok(Line::Connection {
-                addr: parse_unicast(a)?,
-                at: span(off, a_start, a),
-            })
+            let (addr, named) = parse_unicast(net, typ, a, off)?;
+            Ok(Line::Connection { addr, named })
         }
         Some(b'm') => {
             // <media> <port>[/<number of ports>] <proto> 1*(SP <fmt>)
@@ -299,10 +365,7 @@ pub(super) fn classify(text: &str) -> Result<Line<'_>, SdpError> {
             let port = parse_port(p)?;
             let addr = match (f.next(), f.next(), f.next(), f.next()) {
                 (None, _, _, _) => None,
-                (Some((_, net)), Some((_, at)), Some((a_start, a)), None) => {
-                    check_in_ip4(net, at)?;
-                    Some((parse_unicast(a)?, span(aoff, a_start, a)))
-                }
+                (Some(net), Some(typ), Some(a), None) => Some(parse_unicast(net, typ, a, aoff)?),
                 _ => return Err(SdpError::Syntax),
             };
             Ok(Line::Rtcp {

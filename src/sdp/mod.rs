@@ -6,23 +6,33 @@
 //!   bytes: the `o=` address, the session-level `c=` address, and for each
 //!   `m=` line (at most [`MAX_MEDIA`]) its port, effective connection
 //!   address, `a=rtcp:` port (RFC 3605), direction attribute (RFC 3264 §5.1,
-//!   §6.1) and protocol;
+//!   §6.1) and protocol. Addresses are `IN IP4`, and with the `ipv6`
+//!   feature `IN IP6` (RFC 4566 §5.2, §5.7; RFC 3605 §2.1), each `m=` of
+//!   its own family (RFC 5118 §4.8: audio on IPv4 and video on IPv6 in one
+//!   body); the type and the literal must agree, and an IPv4-mapped IPv6
+//!   literal is read as the IPv4 address it maps (RFC 5118 §4.9);
 //! * [`Sdp::is_hold`] tells whether an offer puts the call on hold
 //!   (RFC 3264 §8.4, and the older RFC 2543 `c=0.0.0.0` form);
 //! * [`rewrite`](fn@rewrite) copies a body into a bounded
 //!   [`Buf`](crate::output::Buf) with every `c=` and the `o=` address
 //!   replaced by the relay address, each `m=` port by its relay port,
 //!   `a=rtcp:` lines pointed at the relay's RTCP port, and ICE attributes
-//!   removed. Every other byte, line endings included, is copied
+//!   removed. When the relay address is of the other family the addrtype
+//!   token changes with it (`IP4` ↔ `IP6`): that is the whole family
+//!   translation. Every other byte, line endings included, is copied
 //!   unchanged.
 //!
 //! What it does NOT do: decide addresses or ports (the caller owns the relay
 //! table), fix up `Content-Length` (the SIP writer does), negotiate codecs,
-//! understand SRTP keys or DTLS fingerprints (copied verbatim), or relay IPv6
-//! or multicast sessions (they are refused with [`SdpError::AddrType`] /
-//! [`SdpError::Multicast`] so the proxy can answer 488). Host names in `c=`
-//! are refused too (sipnat needs an address literal to relay to); a host name
-//! in `o=` is accepted (the field only identifies the session) and rewritten.
+//! understand SRTP keys or DTLS fingerprints (copied verbatim), or relay
+//! multicast sessions, or other address types (refused with
+//! [`SdpError::Multicast`] / [`SdpError::AddrType`] so the proxy can answer
+//! 488; without the `ipv6` feature `IN IP6` is refused too). Host names in
+//! `c=` are refused (sipnat needs an address literal to relay to); a host
+//! name in `o=` is accepted (the field only identifies the session) and
+//! rewritten, and so is a literal of the other family there. Whether sipnat
+//! can reach an address of a family is the caller's question
+//! ([`SdpError::Family`]).
 //!
 //! Leniency, on purpose (a proxy meets many phones):
 //! * bare LF line ends are accepted (RFC 4566 §5 says parsers SHOULD), and a
@@ -31,7 +41,9 @@
 //! * the `o=` user name may contain spaces (the address is the last field);
 //! * `m=` lines without a format list are accepted;
 //! * a rejected stream (port 0, RFC 3264 §6) needs no `c=` line; its address
-//!   is then `0.0.0.0`.
+//!   is then `0.0.0.0`;
+//! * the unspecified address is a hold in either family (`c=IN IP4
+//!   0.0.0.0`, `c=IN IP6 ::`, RFC 3264 §8.4).
 //!
 //! Nothing here panics on input or allocates: lines and fields are `&str`
 //! views into the body, the media list is a `heapless::Vec`.
@@ -46,7 +58,7 @@ mod rewrite;
 
 use line::{Line, classify, lines};
 pub use rewrite::{Port, Rewrite, rewrite};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// `m=` lines sipnat reads per body; a body with more is refused with
 /// [`SdpError::TooManyMedia`]. Of these, a call relays at most
@@ -69,8 +81,9 @@ pub enum SdpError {
     /// An `m=` line with a non-zero port has no `c=` line at media or session
     /// level (RFC 4566 §5.7).
     NoConnection,
-    /// A `c=`, `o=` or `a=rtcp:` address is not `IN IP4` with an IPv4
-    /// literal (`c=` only): sipnat relays IPv4 only for now.
+    /// A `c=`, `o=` or `a=rtcp:` address is not `IN IP4` (or `IN IP6`
+    /// with the `ipv6` feature), or a `c=` / `a=rtcp:` address is not a
+    /// literal of that type (`IN IP4 2001:db8::1`, a host name).
     AddrType,
     /// An `m=` or `a=rtcp:` port (or `m=` port count) is not a decimal
     /// number in range.
@@ -85,6 +98,12 @@ pub enum SdpError {
     /// [`rewrite`](fn@rewrite) was given an [`Sdp`] that was not parsed
     /// from its body (a caller bug; nothing is written).
     Mismatch,
+    /// Well formed, but a stream's address is of a family sipnat has no
+    /// address of on its author's side, or cannot send to (an IPv6
+    /// link-local address has no scope here), or the media would cross
+    /// families where sipnat does not relay it. Never from the parser: the
+    /// media layer decides ([`crate::proxy::media`]).
+    Family,
 }
 
 impl SdpError {
@@ -101,6 +120,7 @@ impl SdpError {
             SdpError::Multicast => "sdp-multicast",
             SdpError::Overflow => "sdp-overflow",
             SdpError::Mismatch => "sdp-mismatch",
+            SdpError::Family => "sdp-family",
         }
     }
 }
@@ -177,10 +197,11 @@ pub struct Media {
     pub port_count: u16,
     /// Effective connection address: media-level `c=`, else session-level
     /// `c=` (RFC 4566 §5.7); `0.0.0.0` for a rejected stream without either.
-    pub addr: Ipv4Addr,
-    /// `a=rtcp:<port> [IN IP4 <addr>]` (RFC 3605 §2.1), else None (RTCP on
-    /// port + 1, RFC 3550 §11).
-    pub rtcp: Option<(u16, Option<Ipv4Addr>)>,
+    /// Its family is this stream's (RFC 5118 §4.8); IPv4-mapped is IPv4.
+    pub addr: IpAddr,
+    /// `a=rtcp:<port> [IN IP4|IP6 <addr>]` (RFC 3605 §2.1), else None (RTCP
+    /// on port + 1, RFC 3550 §11).
+    pub rtcp: Option<(u16, Option<IpAddr>)>,
     /// `a=rtcp-mux` (RFC 5761 §5.1.1): RTCP offered on the RTP port.
     pub rtcp_mux: bool,
     /// Media-level direction attribute, else session-level, else SendRecv
@@ -204,20 +225,23 @@ pub struct Media {
 pub struct Sdp {
     /// The `m=` lines in body order.
     pub media: heapless::Vec<Media, MAX_MEDIA>,
-    /// `o=` unicast address when it is an IPv4 literal (None: no `o=` line,
-    /// or a host name there).
-    pub origin_addr: Option<Ipv4Addr>,
+    /// `o=` unicast address when it is an address literal of its type
+    /// (None: no `o=` line, or a host name there).
+    pub origin_addr: Option<IpAddr>,
     /// Session-level `c=` address.
-    pub session_addr: Option<Ipv4Addr>,
+    pub session_addr: Option<IpAddr>,
 }
 
 // ---------------------------------------------------------------------------
 // Parsing
 
+/// The address of a rejected stream without `c=`.
+const UNSPECIFIED: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
 /// Per-media state while its description is being read.
 struct Pending {
     media: Media,
-    c: Option<Ipv4Addr>,
+    c: Option<IpAddr>,
     dir: Option<Direction>,
 }
 
@@ -279,7 +303,7 @@ impl Sdp {
                         media: Media {
                             port,
                             port_count: count,
-                            addr: Ipv4Addr::UNSPECIFIED,
+                            addr: UNSPECIFIED,
                             rtcp: None,
                             rtcp_mux: false,
                             direction: Direction::SendRecv,
@@ -309,8 +333,8 @@ impl Sdp {
 
     /// True if the body puts the call on hold: every active stream (port
     /// not 0) is `sendonly` or `inactive` (RFC 3264 §8.4), or has the
-    /// old-style connection address `0.0.0.0` (RFC 2543 §B.5). A body with
-    /// no active stream is not a hold.
+    /// old-style connection address `0.0.0.0` (RFC 2543 §B.5), or `::` in
+    /// IPv6. A body with no active stream is not a hold.
     pub fn is_hold(&self) -> bool {
         let mut active = self.media.iter().filter(|m| m.port != 0).peekable();
         active.peek().is_some()
@@ -322,7 +346,7 @@ impl Sdp {
 }
 
 /// One `c=` per level (RFC 4566 §5.7: several only for multicast).
-fn set_once(slot: &mut Option<Ipv4Addr>, addr: Ipv4Addr) -> Result<(), SdpError> {
+fn set_once(slot: &mut Option<IpAddr>, addr: IpAddr) -> Result<(), SdpError> {
     match slot.replace(addr) {
         Some(_) => Err(SdpError::Syntax),
         None => Ok(()),
@@ -333,7 +357,7 @@ fn finish(sdp: &mut Sdp, p: Pending, session_dir: Option<Direction>) -> Result<(
     let mut m = p.media;
     m.addr = match (p.c, sdp.session_addr) {
         (Some(a), _) | (None, Some(a)) => a,
-        (None, None) if m.port == 0 => Ipv4Addr::UNSPECIFIED,
+        (None, None) if m.port == 0 => UNSPECIFIED,
         (None, None) => return Err(SdpError::NoConnection),
     };
     m.direction = p.dir.or(session_dir).unwrap_or(Direction::SendRecv);

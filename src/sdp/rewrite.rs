@@ -1,5 +1,6 @@
 //! Writing a rewritten SDP body: every `c=` and the `o=` address replaced
-//! by the relay address, each `m=` port by its relay port, `a=rtcp:` lines
+//! by the relay address (and its addrtype token by the relay address's,
+//! `IP4` or `IP6`), each `m=` port by its relay port, `a=rtcp:` lines
 //! pointed at the relay's RTCP port, ICE attributes removed, the codecs of
 //! `plugin_codecfilter_blacklist` taken out, every other byte copied (see
 //! [`rewrite`]). For media sipnat does not relay only the codecs are taken
@@ -9,18 +10,20 @@
 //! reads the body only through the same line classifier as the parser
 //! ([`super::line`]), so it never accepts what [`Sdp::parse`] refuses.
 
-use super::line::{Line, Span, classify, lines};
+use super::line::{Line, Named, Span, classify, lines};
 use super::{Sdp, SdpError};
+use crate::net::Family;
 use crate::output::Buf;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What to write instead, per body.
 #[derive(Debug, Clone, Copy)]
 pub struct Rewrite<'p> {
-    /// sipnat's relay address on the side the body goes to; `None` when
-    /// the media is not relayed: every address (and the ICE attributes)
-    /// stays as the author wrote it, only the codecs are filtered.
-    pub addr: Option<Ipv4Addr>,
+    /// sipnat's relay address on the side the body goes to, in the family
+    /// of where it goes; `None` when the media is not relayed: every address
+    /// (and the ICE attributes) stays as the author wrote it, only the
+    /// codecs are filtered.
+    pub addr: Option<IpAddr>,
     /// What happens to the port of media `i` (same order as
     /// [`Sdp::media`]); no entry (a shorter slice) keeps it. A stream the
     /// author rejected (port 0) stays 0 whatever is given here.
@@ -51,19 +54,40 @@ impl Port {
 
 enum Tok<'a> {
     Port(u32),
-    Addr(Ipv4Addr),
+    Addr(IpAddr),
     Text(&'a str),
 }
 
-fn put_addr(out: &mut Buf<'_>, a: Ipv4Addr) {
-    let [a0, a1, a2, a3] = a.octets();
-    out.put_u32(a0.into());
-    out.put(b".");
-    out.put_u32(a1.into());
-    out.put(b".");
-    out.put_u32(a2.into());
-    out.put(b".");
-    out.put_u32(a3.into());
+/// At most the port, the addrtype token and the address of one line.
+type Repl<'a> = heapless::Vec<(Span, Tok<'a>), 3>;
+
+/// Point the address of a `c=`, `o=` or `a=rtcp:` line (`addr` as parsed,
+/// `None` for an `o=` host name) at `ours`: the address becomes `ours`, and
+/// the addrtype token `ours`' type when the line's is the other one (the
+/// family translation, RFC 4566 §5.7). The unspecified address of a hold
+/// (RFC 3264 §8.4) stays — or, across families, becomes the unspecified
+/// address of `ours`' family, so the far end sees a hold it can read;
+/// `hold_stays` false (the `o=` line, which names no media) replaces it
+/// like any other address.
+fn point_at(repl: &mut Repl<'_>, addr: Option<IpAddr>, n: &Named, ours: IpAddr, hold_stays: bool) {
+    let family = Family::of(ours);
+    let hold = hold_stays && addr.is_some_and(|a| a.is_unspecified());
+    let to = match ours {
+        _ if !hold => ours,
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    if n.family != family {
+        let typ = match family {
+            Family::V4 => "IP4",
+            Family::V6 => "IP6",
+        };
+        // Capacity 3: the port, this and the address.
+        let _ = repl.push((n.typ, Tok::Text(typ)));
+    } else if hold {
+        return; // kept byte for byte
+    }
+    let _ = repl.push((n.at, Tok::Addr(to)));
 }
 
 /// Copy `raw` with the spans in `repl` (ascending, not overlapping, within
@@ -77,7 +101,7 @@ fn put_replaced(out: &mut Buf<'_>, raw: &str, repl: &[(Span, Tok<'_>)]) {
         out.put(raw.get(at..s.start).unwrap_or_default());
         match *tok {
             Tok::Port(p) => out.put_u32(p),
-            Tok::Addr(a) => put_addr(out, a),
+            Tok::Addr(a) => out.put_ip(a),
             Tok::Text(t) => out.put_str(t),
         }
         at = s.end;
@@ -91,13 +115,17 @@ fn put_replaced(out: &mut Buf<'_>, raw: &str, repl: &[(Span, Tok<'_>)]) {
 ///   id and version are kept);
 /// - every `c=IN IP4 x` (session and media level) becomes `c=IN IP4
 ///   <addr>`, except `0.0.0.0`, which stays (old-style hold must survive,
-///   RFC 3264 §8.4);
+///   RFC 3264 §8.4); `IN IP6` alike, with `::`;
+/// - in `o=`, `c=` and `a=rtcp:`, the addrtype token becomes `IP4` or
+///   `IP6` as `rw.addr` is, when it is the other (the family translation:
+///   a stream of either family, RFC 5118 §4.8, comes out in `rw.addr`'s;
+///   a hold's unspecified address becomes that family's);
 /// - `m=<media> <port>[/<count>] <proto> <fmt...>`: the port is replaced by
 ///   `rw.ports[i]` if that is non-zero and the original port is non-zero;
 ///   "/count" is kept;
-/// - `a=rtcp:<port> [IN IP4 <addr>]` (RFC 3605): the port becomes
+/// - `a=rtcp:<port> [IN IP4 <addr>]` (RFC 3605 §2.1): the port becomes
 ///   `ports[i] + 1` when the `m=` port was replaced, the address (if any)
-///   becomes `addr` unless it is `0.0.0.0`; a session-level `a=rtcp:` (which
+///   becomes `addr` as in `c=`; a session-level `a=rtcp:` (which
 ///   RFC 3605 does not define) is dropped, as it could only leak a LAN
 ///   address;
 /// - ICE attributes (`a=candidate`, `a=remote-candidates`,
@@ -130,12 +158,20 @@ pub fn rewrite(
     let mut index = 0usize;
     for l in lines(text) {
         match classify(l.text) {
-            Ok(Line::Origin { at, .. }) => match rw.addr {
-                Some(ours) => put_replaced(out, l.raw, &[(at, Tok::Addr(ours))]),
+            Ok(Line::Origin { addr, named }) => match rw.addr {
+                Some(ours) => {
+                    let mut repl = Repl::new();
+                    point_at(&mut repl, addr, &named, ours, false);
+                    put_replaced(out, l.raw, &repl);
+                }
                 None => out.put(l.raw.as_bytes()),
             },
-            Ok(Line::Connection { addr, at }) if !addr.is_unspecified() => match rw.addr {
-                Some(ours) => put_replaced(out, l.raw, &[(at, Tok::Addr(ours))]),
+            Ok(Line::Connection { addr, named }) => match rw.addr {
+                Some(ours) => {
+                    let mut repl = Repl::new();
+                    point_at(&mut repl, Some(addr), &named, ours, true);
+                    put_replaced(out, l.raw, &repl);
+                }
                 None => out.put(l.raw.as_bytes()),
             },
             Ok(Line::Media {
@@ -201,15 +237,13 @@ pub fn rewrite(
                     // ports are even, RFC 3550 §11, so this never happens).
                     continue;
                 }
-                let mut repl: heapless::Vec<(Span, Tok<'_>), 2> = heapless::Vec::new();
+                let mut repl = Repl::new();
                 if let Some(p) = port {
-                    // Capacity 2, at most two pushes.
+                    // Capacity 3: at most the port, the type and the address.
                     let _ = repl.push((port_at, Tok::Port(p)));
                 }
-                if let (Some((_, at)), Some(ours)) =
-                    (addr.filter(|(a, _)| !a.is_unspecified()), rw.addr)
-                {
-                    let _ = repl.push((at, Tok::Addr(ours)));
+                if let (Some((a, named)), Some(ours)) = (addr, rw.addr) {
+                    point_at(&mut repl, Some(a), &named, ours, true);
                 }
                 put_replaced(out, l.raw, &repl);
             }

@@ -3,18 +3,23 @@
 use super::*;
 use crate::output::Buf;
 
-const RELAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+const RELAY: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
 
 /// LF body text → CRLF bytes.
 fn crlf(s: &str) -> Vec<u8> {
     s.replace('\n', "\r\n").into_bytes()
 }
 
-fn ip(s: &str) -> Ipv4Addr {
+fn ip(s: &str) -> IpAddr {
     s.parse().unwrap() // test input: a literal
 }
 
 fn rewritten(body: &[u8], ports: &[u16]) -> Result<Vec<u8>, SdpError> {
+    rewritten_to(body, ports, RELAY)
+}
+
+/// [`rewritten`] with the relay address `ours`.
+fn rewritten_to(body: &[u8], ports: &[u16], ours: IpAddr) -> Result<Vec<u8>, SdpError> {
     let sdp = Sdp::parse(body)?;
     let mut mem = [0u8; 4096];
     let mut out = Buf::new(&mut mem);
@@ -24,7 +29,7 @@ fn rewritten(body: &[u8], ports: &[u16]) -> Result<Vec<u8>, SdpError> {
         &sdp,
         &Rewrite {
             drop_codecs: &[],
-            addr: Some(RELAY),
+            addr: Some(ours),
             ports: &ports,
         },
         &mut out,
@@ -285,7 +290,7 @@ fn hold_directions_session_and_media_level() {
 fn old_style_hold_keeps_zero_address() {
     let body = crlf(OLD_HOLD);
     let s = Sdp::parse(&body).unwrap();
-    assert_eq!(s.session_addr, Some(Ipv4Addr::UNSPECIFIED));
+    assert_eq!(s.session_addr, Some(ip("0.0.0.0")));
     assert_eq!(s.media[0].addr, Ipv4Addr::UNSPECIFIED);
     assert_eq!(s.media[0].direction, Direction::SendRecv);
     assert!(s.is_hold());
@@ -450,6 +455,7 @@ fn eight_media_fit_nine_do_not() {
     assert_eq!(err(body.as_bytes()), SdpError::TooManyMedia);
 }
 
+#[cfg(not(feature = "ipv6"))]
 #[test]
 fn rfc5118_ipv6_bodies_are_refused() {
     for dat in [
@@ -519,7 +525,19 @@ fn every_error_path() {
             SdpError::Syntax,
         ),
         (
-            "m=audio 6000 RTP/AVP 0\nc=IN IP6 2001:db8::1",
+            "m=audio 6000 RTP/AVP 0\nc=IN IP4 2001:db8::1",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP4 ::ffff:10.0.0.1",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP5 10.0.0.1",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=XX IP4 10.0.0.1",
             SdpError::AddrType,
         ),
         (
@@ -535,10 +553,10 @@ fn every_error_path() {
             SdpError::AddrType,
         ),
         (
-            "m=audio 6000 RTP/AVP 0\na=rtcp:6001 IN IP6 ::1",
+            "m=audio 6000 RTP/AVP 0\na=rtcp:6001 IN IP4 ::1",
             SdpError::AddrType,
         ),
-        ("o=x 1 1 IN IP6 2001:db8::1", SdpError::AddrType),
+        ("o=x 1 1 IN IP5 10.0.0.1", SdpError::AddrType),
         (
             "m=audio 6000 RTP/AVP 0\nc=IN IP4 224.2.1.1/127",
             SdpError::Multicast,
@@ -567,7 +585,64 @@ fn every_error_path() {
         ("m=audio 6000 RTP/AVP 0\na=rtcp:abc", SdpError::BadPort),
         ("m=audio 6000 RTP/AVP 0\na=rtcp:65536", SdpError::BadPort),
     ];
-    for (extra, want) in cases {
+    // IPv6 without the feature is an address type sipnat does not know;
+    // with it, the type and the literal must agree (RFC 4566 §5.7).
+    #[cfg(not(feature = "ipv6"))]
+    let ip6: &[(&str, SdpError)] = &[
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 2001:db8::1",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\na=rtcp:6001 IN IP6 ::1",
+            SdpError::AddrType,
+        ),
+        ("o=x 1 1 IN IP6 2001:db8::1", SdpError::AddrType),
+    ];
+    #[cfg(feature = "ipv6")]
+    let ip6: &[(&str, SdpError)] = &[
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 10.0.0.1",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 host.example.com",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 fe80::1%eth0",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 2001:db8::1::2",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\na=rtcp:6001 IN IP6 10.0.0.1",
+            SdpError::AddrType,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 ff02::1",
+            SdpError::Multicast,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 ff0e::101/2",
+            SdpError::Multicast,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 ::ffff:224.2.1.1",
+            SdpError::Multicast,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\na=rtcp:6001 IN IP6 ff05::2",
+            SdpError::Multicast,
+        ),
+        (
+            "m=audio 6000 RTP/AVP 0\nc=IN IP6 2001:db8::1\nc=IN IP6 2001:db8::2",
+            SdpError::Syntax,
+        ),
+    ];
+    for (extra, want) in cases.iter().chain(ip6) {
         assert_eq!(err(with(extra).as_bytes()), *want, "{extra:?}");
     }
     // No c= anywhere for an active stream.
@@ -587,6 +662,7 @@ fn every_error_path() {
         SdpError::Multicast,
         SdpError::Overflow,
         SdpError::Mismatch,
+        SdpError::Family,
     ];
     let mut names: Vec<_> = all.iter().map(|e| e.as_str()).collect();
     names.sort_unstable();
@@ -687,12 +763,34 @@ impl Rng {
 
 #[test]
 fn mutations_never_panic_and_rewrites_reparse() {
+    mutations(&SAMPLES.map(String::from), RELAY, 0x9e37_79b9_7f4a_7c15);
+}
+
+/// The samples in IPv6 (the hold's `0.0.0.0` as `::`), rewritten toward
+/// both families.
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_mutations_never_panic_and_rewrites_reparse() {
+    let six = SAMPLES.map(|s| {
+        s.replace("IN IP4 192.168.1.", "IN IP6 2001:db8:77:1::")
+            .replace("IN IP4 10.0.0.", "IN IP6 fd00::")
+            .replace("IN IP4 0.0.0.0", "IN IP6 ::")
+    });
+    assert!(six.iter().all(|s| !s.contains("IP4")));
+    mutations(&six, RELAY6, 0x2545_f491_4f6c_dd1d);
+    mutations(&six, RELAY, 0x1234_5678_9abc_def1);
+    mutations(&SAMPLES.map(String::from), RELAY6, 0x0f0f_1234_5555_aaaa);
+}
+
+/// Mutate the samples at random; whatever still parses must rewrite
+/// toward `ours` into a body that parses to the same streams.
+fn mutations(samples: &[String], ours: IpAddr, seed: u64) {
     const INTERESTING: &[u8] = b" \t\r\n=/:.0159mcoav-\xff\xc3";
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(seed);
     let ports = [7070, 7072, 7074, 7076];
     let mut parsed_ok = 0;
     for round in 0..6000 {
-        let base = SAMPLES[round % SAMPLES.len()];
+        let base = samples[round % samples.len()].as_str();
         let mut body = if round % 2 == 0 {
             crlf(base)
         } else {
@@ -723,7 +821,7 @@ fn mutations_never_panic_and_rewrites_reparse() {
         let relay_ports = ports.map(Port::Relay);
         let rw = Rewrite {
             drop_codecs: &[],
-            addr: Some(RELAY),
+            addr: Some(ours),
             ports: &relay_ports,
         };
         rewrite(&body, &sdp, &rw, &mut out).unwrap(); // 4 KiB holds any rewrite of these bodies
@@ -738,7 +836,11 @@ fn mutations_never_panic_and_rewrites_reparse() {
         for (i, (a, m)) in again.media.iter().zip(&sdp.media).enumerate() {
             let want = if m.port == 0 { 0 } else { ports[i] };
             assert_eq!(a.port, want);
-            assert!(a.addr == RELAY || a.addr.is_unspecified(), "{a:?}");
+            assert!(a.addr == ours || a.addr.is_unspecified(), "{a:?}");
+            // Every stream comes out in the family of `ours`, holds too
+            // (a mapped hold `::ffff:0.0.0.0` stays when no family changes).
+            let mapped = m.addr.is_unspecified() && m.addr.is_ipv4() && ours.is_ipv6();
+            assert!(a.addr.is_ipv4() == ours.is_ipv4() || mapped, "{a:?}");
             assert_eq!(a.addr.is_unspecified(), m.addr.is_unspecified());
             assert_eq!(
                 (a.direction, a.kind, a.is_rtp, a.udp),
@@ -869,4 +971,202 @@ fn codecfilter_alone_keeps_every_address_when_media_is_not_relayed() {
     let mut same = Buf::new(&mut mem);
     rewrite(&body, &sdp, &rw, &mut same).unwrap();
     assert_eq!(same.as_bytes(), &body[..]);
+}
+
+// ------------------------------------------------------------------ IPv6
+
+/// sipnat's relay address on an IPv6 side (documentation prefix).
+#[cfg(feature = "ipv6")]
+const RELAY6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, 0, 1));
+
+/// The SDP body of an RFC 5118 message.
+#[cfg(feature = "ipv6")]
+fn rfc5118_body(dat: &[u8]) -> &[u8] {
+    let at = dat
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("message has a body");
+    &dat[at + 4..]
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn rfc5118_ipv6_bodies_parse() {
+    // §4.6: every address IPv6.
+    let s = Sdp::parse(rfc5118_body(include_bytes!(
+        "../../tests/data/rfc5118/ipv6-in-sdp.dat"
+    )))
+    .unwrap();
+    assert_eq!(s.origin_addr, Some(ip("2001:db8::20")));
+    assert_eq!(s.session_addr, Some(ip("2001:db8::20")));
+    let m: Vec<_> = s.media.iter().map(|m| (m.port, m.addr)).collect();
+    assert_eq!(m, [(6000, ip("2001:db8::20")), (6024, ip("2001:db8::20"))]);
+    // §4.8: one family per m= line; the o= host name is no address.
+    let s = Sdp::parse(rfc5118_body(include_bytes!(
+        "../../tests/data/rfc5118/mult-ip-in-sdp.dat"
+    )))
+    .unwrap();
+    assert_eq!((s.origin_addr, s.session_addr), (None, None));
+    let m: Vec<_> = s.media.iter().map(|m| (m.kind, m.addr)).collect();
+    assert_eq!(
+        m,
+        [
+            (MediaKind::Audio, ip("192.0.2.1")),
+            (MediaKind::Video, ip("2001:db8::1"))
+        ]
+    );
+    // §4.9: an IPv4-mapped IPv6 address is the IPv4 address it maps.
+    let s = Sdp::parse(rfc5118_body(include_bytes!(
+        "../../tests/data/rfc5118/ipv4-mapped-ipv6.dat"
+    )))
+    .unwrap();
+    assert_eq!(s.origin_addr, Some(ip("192.0.2.2")));
+    assert!(s.media.iter().all(|m| m.addr == ip("192.0.2.2")));
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_rtcp_attribute_and_any_case_type() {
+    let body = "v=0\no=- 1 1 in ip6 2001:DB8:77:1::33\ns=-\nt=0 0\nm=audio 7078 RTP/AVP 0\nc=IN Ip6 2001:db8:77:1:0:0:0:33\na=rtcp:7079 IN IP6 2001:db8:77:1::34\n";
+    let s = Sdp::parse(body.as_bytes()).unwrap();
+    assert_eq!(s.origin_addr, Some(ip("2001:db8:77:1::33")));
+    assert_eq!(s.media[0].addr, ip("2001:db8:77:1::33"));
+    assert_eq!(s.media[0].rtcp, Some((7079, Some(ip("2001:db8:77:1::34")))));
+    // Same family: only the address changes, the tokens stay as written.
+    let out = rewritten_to(body.as_bytes(), &[7070], RELAY6).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "v=0\no=- 1 1 in ip6 2001:db8:100::1\ns=-\nt=0 0\nm=audio 7070 RTP/AVP 0\nc=IN Ip6 2001:db8:100::1\na=rtcp:7071 IN IP6 2001:db8:100::1\n"
+    );
+    // Across: the tokens become IP4.
+    let out = rewritten_to(body.as_bytes(), &[7070], RELAY).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "v=0\no=- 1 1 in IP4 203.0.113.1\ns=-\nt=0 0\nm=audio 7070 RTP/AVP 0\nc=IN IP4 203.0.113.1\na=rtcp:7071 IN IP4 203.0.113.1\n"
+    );
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn origin_literal_of_the_other_family_is_taken_like_a_host_name() {
+    // o= only names the session (RFC 4566 §5.2): sipnat has always taken
+    // what it could not read there, and rewrites it all the same.
+    for o in ["IN IP4 2001:db8::1", "IN IP6 192.0.2.1"] {
+        let body =
+            format!("v=0\no=- 1 1 {o}\ns=-\nc=IN IP4 10.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n");
+        assert_eq!(Sdp::parse(body.as_bytes()).unwrap().origin_addr, None);
+        let out = rewritten(body.as_bytes(), &[7070]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("v=0\no=- 1 1 IN IP4 203.0.113.1\n"),
+            "{text}"
+        );
+    }
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_hold_keeps_the_unspecified_address_in_the_family_it_goes_to() {
+    // RFC 3264 §8.4: `c=IN IP6 ::` is the IPv6 form of 0.0.0.0.
+    let held = "v=0\r\no=- 1 4 IN IP6 2001:db8:77:1::20\r\ns=-\r\nc=IN IP6 ::\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtcp:6001 IN IP6 ::\r\n";
+    let s = Sdp::parse(held.as_bytes()).unwrap();
+    assert_eq!(s.media[0].addr, ip("::"));
+    assert!(s.is_hold());
+    // To an IPv6 side: kept byte for byte (o= names no media: rewritten).
+    let out = rewritten_to(held.as_bytes(), &[7070], RELAY6).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        held.replace("2001:db8:77:1::20", "2001:db8:100::1")
+            .replace("6000", "7070")
+            .replace("6001", "7071")
+    );
+    // To an IPv4 side: the IPv4 hold, 0.0.0.0; the tokens follow.
+    let out = rewritten(held.as_bytes(), &[7070]).unwrap();
+    let want = "v=0\r\no=- 1 4 IN IP4 203.0.113.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 7070 RTP/AVP 0\r\na=rtcp:7071 IN IP4 0.0.0.0\r\n";
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+    assert!(Sdp::parse(want.as_bytes()).unwrap().is_hold());
+    // And the IPv4 hold toward an IPv6 side becomes `::`.
+    let out = rewritten_to(&crlf(OLD_HOLD), &[7070], RELAY6).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("\r\nc=IN IP6 ::\r\n"), "{text}");
+    assert!(text.contains("\r\na=rtcp:7071 IN IP6 ::\r\n"), "{text}");
+    assert!(Sdp::parse(text.as_bytes()).unwrap().is_hold());
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn mixed_families_come_out_in_the_family_of_the_relay_address() {
+    // RFC 5118 §4.8: audio on IPv4, video on IPv6, in one body.
+    let body = rfc5118_body(include_bytes!(
+        "../../tests/data/rfc5118/mult-ip-in-sdp.dat"
+    ));
+    for ours in [RELAY, RELAY6] {
+        let out = rewritten_to(body, &[7070, 7072], ours).unwrap();
+        let s = Sdp::parse(&out).unwrap();
+        let m: Vec<_> = s.media.iter().map(|m| (m.port, m.addr)).collect();
+        assert_eq!(m, [(7070, ours), (7072, ours)]);
+        let text = String::from_utf8(out).unwrap();
+        let (typ, other) = if ours.is_ipv4() {
+            ("IN IP4 ", "IP6")
+        } else {
+            ("IN IP6 ", "IP4")
+        };
+        assert!(!text.contains(other), "{text}");
+        assert_eq!(text.matches(typ).count(), 3, "{text}");
+    }
+}
+
+/// A body in IPv6: LINPHONE with its LAN address moved to 2001:db8:77:1::33.
+#[cfg(feature = "ipv6")]
+fn linphone6() -> Vec<u8> {
+    crlf(&LINPHONE.replace("IN IP4 192.168.1.33", "IN IP6 2001:db8:77:1::33"))
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn rewrite_v4_to_v6_changes_the_type_with_the_address_and_nothing_else() {
+    // The same rewrite as toward an IPv4 side, but for each address the
+    // token and the literal: no other byte differs.
+    let v4 = String::from_utf8(rewritten(&crlf(LINPHONE), &[7070]).unwrap()).unwrap();
+    let v6 = String::from_utf8(rewritten_to(&crlf(LINPHONE), &[7070], RELAY6).unwrap()).unwrap();
+    assert_eq!(v4.matches("IN IP4 203.0.113.1").count(), 3, "{v4}");
+    assert_eq!(
+        v6,
+        v4.replace("IN IP4 203.0.113.1", "IN IP6 2001:db8:100::1")
+    );
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn rewrite_v6_to_v4_is_the_rewrite_of_the_v4_body() {
+    let body = linphone6();
+    let s = Sdp::parse(&body).unwrap();
+    assert_eq!(s.media[0].addr, ip("2001:db8:77:1::33"));
+    let from6 = rewritten(&body, &[7070]).unwrap();
+    let from4 = rewritten(&crlf(LINPHONE), &[7070]).unwrap();
+    assert_eq!(
+        String::from_utf8(from6).unwrap(),
+        String::from_utf8(from4).unwrap()
+    );
+    // And v6 to v6 is the v4-to-v6 rewrite.
+    let six = rewritten_to(&body, &[7070], RELAY6).unwrap();
+    let four_to_six = rewritten_to(&crlf(LINPHONE), &[7070], RELAY6).unwrap();
+    assert_eq!(six, four_to_six);
+}
+
+#[cfg(feature = "ipv6")]
+#[test]
+fn unrelayed_ipv6_media_is_copied_as_written() {
+    // `Rewrite::addr` None (rtp_proxy_enable = 0): only the codecs go.
+    let body = linphone6();
+    let sdp = Sdp::parse(&body).unwrap();
+    let mut mem = [0u8; 4096];
+    let mut out = Buf::new(&mut mem);
+    let rw = Rewrite {
+        addr: None,
+        ports: &[],
+        drop_codecs: &[],
+    };
+    rewrite(&body, &sdp, &rw, &mut out).unwrap();
+    assert_eq!(out.as_bytes(), &body[..]);
 }
