@@ -266,3 +266,133 @@ fn lan_ipv6_addresses_in_text_are_masked_and_restored() {
         "602@[2001:db8:77:1::2]:5060"
     );
 }
+
+/// An RTP packet (RFC 3550 §5.1) from `from` (either family) on relay
+/// port `port`.
+fn rtp(sim: &mut Sim, port: u16, from: &str) -> sipnat::relay::Decision {
+    let src: sipnat::net::Addr = from.parse().unwrap();
+    let mut p = vec![0u8; 172];
+    p[0] = 0x80;
+    p[8..12].copy_from_slice(&[1, 2, 3, from.len() as u8]);
+    let i = sim
+        .core
+        .relay
+        .socket_index(port)
+        .expect("a bound relay port");
+    let now = sim.now;
+    let side = side_of(from);
+    sim.core
+        .relay_mut()
+        .unwrap()
+        .on_packet(now, i, src, side, &p)
+}
+
+/// The `c=` address and the first `m=` port of an SDP body.
+fn media_of(body: &str) -> (String, u16) {
+    let c = body.lines().find(|l| l.starts_with("c=")).unwrap()[2..].to_string();
+    let m = body.lines().find(|l| l.starts_with("m=audio")).unwrap();
+    (c, m.split(' ').nth(1).unwrap().parse().unwrap())
+}
+
+/// The whole translation: an IPv4 phone calls through an IPv6-only
+/// provider. The INVITE leaves over IPv6 with `c=IN IP6 <sipnat's WAN
+/// IPv6>`, the provider's `IN IP6` answer reaches the phone as `IN IP4
+/// <sipnat's LAN IPv4>`, and RTP flows both ways through one relay pair
+/// with one leg of each family (never to the kernel: no NAT46).
+#[test]
+fn an_ipv4_phone_calls_over_an_ipv6_provider_with_audio_both_ways() {
+    use common::media::{sdp, with_body};
+    let mut sim = Sim::dual(config_text());
+    let far6 = "[2001:db8:100::2]:5000";
+    registered(&mut sim, PHONE, "100", REGISTRAR6, "[2001:db8:100::2]");
+    let inv = invite_from(PHONE, "sip:bob@[2001:db8:100::2]", "av46");
+    let out = sim.one(PHONE, &with_body(&inv, &sdp("10.77.1.2", 4000, "")));
+    assert_eq!(out.to, addr(REGISTRAR6), "{}", out.text);
+    assert_no_lan_leak(&out);
+    let (c, port) = media_of(out.body());
+    assert_eq!(c, "IN IP6 2001:db8:100::1", "{}", out.body());
+    assert!(
+        out.body().contains("o=user 1 1 IN IP6 2001:db8:100::1"),
+        "{}",
+        out.body()
+    );
+    let answer = "v=0\r\no=far 2 2 IN IP6 2001:db8:100::2\r\ns=-\r\nc=IN IP6 2001:db8:100::2\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    let ok = with_body(
+        &response_to(
+            &out,
+            200,
+            "OK",
+            Some("f6"),
+            "Contact: <sip:bob@[2001:db8:100::2]>\r\n",
+        ),
+        answer,
+    );
+    let back = sim.one(REGISTRAR6, &ok);
+    assert_eq!(back.to, addr(PHONE), "{}", back.text);
+    let (c, port_lan) = media_of(back.body());
+    assert_eq!(c, "IN IP4 10.77.1.1", "{}", back.body());
+    assert_eq!(port_lan, port, "one relay pair, a leg of each family");
+    // Audio both ways: the far end first, then the phone.
+    use sipnat::relay::Decision;
+    let d = rtp(&mut sim, port, far6);
+    assert!(!matches!(d, Decision::Drop(_)), "{d:?}");
+    let d = rtp(&mut sim, port, "10.77.1.2:4000");
+    assert_eq!(d, Decision::Forward(far6.parse().unwrap()));
+    let d = rtp(&mut sim, port, far6);
+    assert_eq!(d, Decision::Forward("10.77.1.2:4000".parse().unwrap()));
+    sim.kernel_scan();
+    assert!(sim.ports.kernel.is_empty(), "{:?}", sim.ports.kernel);
+}
+
+/// IPv6 end to end: an IPv6 phone calls through an IPv6 provider. Each
+/// side sees only sipnat's address of its own side (the ULA toward the
+/// phone, the WAN address toward the provider); the phone's GUA never
+/// leaves.
+#[test]
+fn an_ipv6_phone_calls_over_an_ipv6_provider_with_audio_both_ways() {
+    use common::media::with_body;
+    let mut sim = Sim::dual(config_text());
+    registered(&mut sim, PHONE6, "600", REGISTRAR6, "[2001:db8:100::2]");
+    let offer = "v=0\r\no=ph 1 1 IN IP6 2001:db8:77:1::2\r\ns=-\r\nc=IN IP6 2001:db8:77:1::2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP6 2001:db8:77:1::2\r\n";
+    let inv = invite_from(PHONE6, "sip:bob@[2001:db8:100::2]", "av66");
+    let out = sim.one(PHONE6, &with_body(&inv, offer));
+    assert_no_lan_leak(&out);
+    let (c, port) = media_of(out.body());
+    assert_eq!(c, "IN IP6 2001:db8:100::1");
+    assert!(
+        out.body()
+            .contains(&format!("a=rtcp:{} IN IP6 2001:db8:100::1", port + 1)),
+        "{}",
+        out.body()
+    );
+    let answer = "v=0\r\no=far 2 2 IN IP6 2001:db8:100::2\r\ns=-\r\nc=IN IP6 2001:db8:100::2\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    let ok = with_body(
+        &response_to(
+            &out,
+            200,
+            "OK",
+            Some("f6"),
+            "Contact: <sip:bob@[2001:db8:100::2]>\r\n",
+        ),
+        answer,
+    );
+    let back = sim.one(REGISTRAR6, &ok);
+    assert_eq!(back.to, addr(PHONE6));
+    assert_eq!(
+        media_of(back.body()),
+        ("IN IP6 fd77:1::1".to_string(), port)
+    );
+    use sipnat::relay::Decision;
+    let d = rtp(&mut sim, port, "[2001:db8:77:1::2]:4000");
+    assert!(!matches!(d, Decision::Drop(_)), "{d:?}");
+    let d = rtp(&mut sim, port, "[2001:db8:100::2]:5000");
+    assert_eq!(
+        d,
+        Decision::Forward("[2001:db8:77:1::2]:4000".parse().unwrap())
+    );
+    let d = rtp(&mut sim, port, "[2001:db8:77:1::2]:4000");
+    assert_eq!(
+        d,
+        Decision::Forward("[2001:db8:100::2]:5000".parse().unwrap())
+    );
+}
