@@ -31,7 +31,8 @@
 //! ([`super::sys::Stack`]): an IPv4 peer's address is canonical IPv4
 //! ([`super::sys::accept`]). IPv6 peers are closed at accept
 //! (`tcp.ipv6`) while the core drops IPv6 SIP (issue 14: a later stage
-//! opens it); a link-local peer always is (`tcp.link-local`).
+//! opens it); a link-local peer, and an IPv6 one with an IPv4-mapped
+//! address, always are (`tcp.link-local`, `tcp.mapped-source`).
 //!
 //! What it does not do: TLS (a later transport on the same table).
 
@@ -180,9 +181,12 @@ impl Tcp {
                 }
             };
             let mut stream = TcpStream::from_std(stream);
-            let Some(peer) = peer else {
-                stats.bump("tcp", "link-local");
-                continue;
+            let peer = match peer {
+                Ok(peer) => peer,
+                Err(why) => {
+                    stats.bump("tcp", why.as_str());
+                    continue;
+                }
             };
             if peer.family() == Family::V6 {
                 stats.bump("tcp", "ipv6");

@@ -7,12 +7,13 @@
 //! Refused at this edge, for the caller to count ([`Refused`]): a
 //! link-local source (no scope in the core), and an IPv6 datagram whose
 //! source is IPv4-mapped. A dual-stack socket reports both an IPv4
-//! datagram and such an IPv6 one with a mapped source; Linux drops the
-//! latter for TCP (`tcp_v6_conn_request`) but delivers it over UDP, where
-//! it would pass for IPv4 from any address its sender likes (an access
-//! list's provider, say) and past the IPv4 network's source filtering. The
+//! datagram and such an IPv6 one with a mapped source: Linux delivers the
+//! latter to a UDP socket (6.18 does, `tests/netns_v6/dual.rs`), where it
+//! would pass for IPv4 from any address its sender likes (an access list's
+//! provider, say) and past the IPv4 network's source filtering. The
 //! `IPV6_PKTINFO` of each datagram tells them apart: its destination is
-//! mapped for an IPv4 datagram only.
+//! mapped for an IPv4 datagram only (TCP: [`super::accept`] asks the
+//! connection's local address).
 
 use super::Stack;
 use super::sockaddr::{RAW_ADDR_LEN, RawAddr, addr_to_sockaddr, sockaddr_to_addr};

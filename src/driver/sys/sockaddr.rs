@@ -49,7 +49,7 @@ impl RawAddr {
         (self as *const RawAddr).cast()
     }
 
-    fn family(&self) -> libc::c_int {
+    pub fn family(&self) -> libc::c_int {
         // SAFETY: both variants begin with the family (`sa_family_t` at
         // offset 0 on Linux), an integer for which every value is valid.
         libc::c_int::from(unsafe { self.v4.sin_family })

@@ -15,6 +15,7 @@
 //! stage names it with an `IPV6_PKTINFO` control message; the relay's and
 //! SIP's sends leave from the address the kernel's routing picks).
 
+use super::Refused;
 use super::sockaddr::{RAW_ADDR_LEN, RawAddr, addr_to_sockaddr, sockaddr_to_addr};
 use crate::net::Addr;
 use std::io;
@@ -261,9 +262,11 @@ pub fn tcp_connect_from(stack: Stack, port: u16, to: Addr) -> io::Result<std::ne
 }
 
 /// Accept a connection on the listening socket `fd` (non-blocking,
-/// close-on-exec) and say who it is from ([`sockaddr_to_addr`]: `None`
-/// for a link-local peer, which the caller closes and counts).
-pub fn accept(fd: RawFd) -> io::Result<(std::net::TcpStream, Option<Addr>)> {
+/// close-on-exec) and say who it is from ([`sockaddr_to_addr`]), or why
+/// it is refused (the caller closes and counts it): a link-local peer, or
+/// an IPv4-mapped peer of an IPv6 connection (its local address is not
+/// mapped; see [`Refused`]).
+pub fn accept(fd: RawFd) -> io::Result<(std::net::TcpStream, Result<Addr, Refused>)> {
     let mut raw = RawAddr::zeroed();
     let mut len = RAW_ADDR_LEN;
     // SAFETY: `raw` has room for `len` bytes; the kernel writes at most that.
@@ -280,5 +283,23 @@ pub fn accept(fd: RawFd) -> io::Result<(std::net::TcpStream, Option<Addr>)> {
     }
     // SAFETY: `c` is a new connected socket that nothing else owns.
     let stream = std::net::TcpStream::from(unsafe { OwnedFd::from_raw_fd(c) });
-    Ok((stream, sockaddr_to_addr(&raw)))
+    let peer = match sockaddr_to_addr(&raw) {
+        None => Err(Refused::LinkLocal),
+        Some(Addr::V4(_)) if raw.family() != libc::AF_INET && local_is_ipv6(c) => {
+            Err(Refused::MappedSource)
+        }
+        Some(a) => Ok(a),
+    };
+    Ok((stream, peer))
+}
+
+/// Is the local address of the connected socket `fd` IPv6 (not mapped)?
+fn local_is_ipv6(fd: RawFd) -> bool {
+    let mut raw = RawAddr::zeroed();
+    let mut len = RAW_ADDR_LEN;
+    // SAFETY: `raw` has room for `len` bytes; the kernel writes at most that.
+    if unsafe { libc::getsockname(fd, raw.as_mut_ptr(), &mut len) } != 0 {
+        return false;
+    }
+    matches!(sockaddr_to_addr(&raw), Some(Addr::V6(..)))
 }
