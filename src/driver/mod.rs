@@ -134,7 +134,9 @@ pub struct Daemon {
     addr_watch: Option<addrs::AddrWatch>,
     /// When the addresses are read at the latest ([`addrs::SAFETY_NET`]).
     next_addr_read: Instant,
+    /// The watch said they changed; when they were last read.
     addrs_changed: bool,
+    addrs_read_at: Instant,
     next_autosave: Option<Instant>,
     sip_backlog: bool,
     /// SIP over TCP: the listening socket and the connections.
@@ -177,7 +179,7 @@ impl Daemon {
     pub fn new(cfg: Config, opts: Options) -> Result<Box<Daemon>, String> {
         let now = Instant::now();
         let addrs = read_addresses(&cfg);
-        if addrs.lan.is_empty() {
+        if addrs.lan_v4().is_none() {
             log::warn!(
                 "inbound interface {} has no IPv4 address yet; will look again",
                 cfg.if_inbound.as_deref().unwrap_or("-")
@@ -314,6 +316,7 @@ impl Daemon {
             addr_watch,
             next_addr_read: now + addrs::SAFETY_NET,
             addrs_changed: false,
+            addrs_read_at: now,
             next_autosave,
             sip_backlog: false,
             tcp,
@@ -379,9 +382,11 @@ impl Daemon {
                 let control = self.control.poll_timeout().unwrap_or(self.next_refresh);
                 let stats = self.stats_at.iter().flatten().min().copied();
                 let kernel = self.kernel_deadline().unwrap_or(self.next_refresh);
+                let watch = self.watch_deadline().unwrap_or(self.next_refresh);
                 self.core
                     .poll_timeout()
                     .min(kernel)
+                    .min(watch)
                     .min(self.next_refresh)
                     .min(tcp)
                     .min(control)
@@ -448,9 +453,7 @@ impl Daemon {
                 }
             }
             let now = Instant::now();
-            if std::mem::take(&mut self.addrs_changed) {
-                self.read_own_addresses(now, "address watch");
-            }
+            self.follow_watch(now);
             // Signalling before media: an answer and the first RTP packets
             // of its far end often arrive in one wakeup, and the RTP must
             // meet the leg the answer sets up (else it is judged against a
