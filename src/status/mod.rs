@@ -133,6 +133,8 @@ fn config(core: &Core, j: &mut Json<'_>) {
     j.end_array();
     j.key("wan_address");
     j.opt_display(addrs.wan);
+    j.key("wan_address6");
+    j.opt_display(addrs.wan6);
     j.key("public_address");
     j.opt_display(core.proxy.public_address());
     j.field_bool("rtp_proxy_enable", cfg.rtp_proxy_enable);
