@@ -74,11 +74,13 @@ fn add_ipv6(
     default_route: bool,
 ) {
     // `if_inet6` lists an interface's addresses in hash order: sorted, a
-    // read gives the same list as long as the addresses are the same.
-    let mut sorted: Vec<&super::if_inet6::If6> = lan.iter().collect();
-    sorted.sort_by_key(|x| (x.temporary, x.is_ula(), x.net.addr, x.net.prefix));
-    for x in sorted {
-        if a.lan.push(Net::V6(x.net)).is_err() {
+    // read gives the same list as long as the addresses are the same. A
+    // handful of addresses: the smallest left, again and again (less code
+    // than a general sort).
+    let mut left: Vec<&super::if_inet6::If6> = lan.iter().collect();
+    let key = |x: &super::if_inet6::If6| (x.temporary, x.is_ula(), x.net.addr, x.net.prefix);
+    while let Some(i) = (0..left.len()).min_by_key(|&i| key(left[i])) {
+        if a.lan.push(Net::V6(left.swap_remove(i).net)).is_err() {
             break;
         }
     }
