@@ -136,6 +136,11 @@ impl Daemon {
                     String::from_utf8_lossy(bytes)
                 );
             }
+            // Hook for stage 5 of issue 14: an IPv6 send is to name its
+            // source (the address the core wrote in Via and SDP; a router
+            // has several) with an IPV6_PKTINFO control message, from a
+            // source `Transmit` does not carry yet. Until then the kernel's
+            // routing picks it, and the core sends no IPv6. IPv4 stays as is.
             if let Err(e) = sock.send_to(bytes, sys::std_target(t.to, self.stack)) {
                 log::debug!("send to {}: {e}", t.to);
             }
