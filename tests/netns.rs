@@ -433,14 +433,22 @@ fn in_netns<T: Send + 'static>(ns: &str, make: impl FnOnce() -> T + Send + 'stat
     .unwrap()
 }
 
-/// UDP ports open in the network namespace of process `pid`.
+/// UDP ports open in the network namespace of process `pid`, of either
+/// family (sipnat's dual-stack sockets are in `udp6`), sorted.
 fn udp_ports(pid: u32) -> Vec<u16> {
-    let text = fs::read_to_string(format!("/proc/{pid}/net/udp")).unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1)?.split_once(':'))
-        .filter_map(|(_, port)| u16::from_str_radix(port, 16).ok())
-        .collect()
+    let mut ports: Vec<u16> = ["udp", "udp6"]
+        .iter()
+        .flat_map(|f| {
+            let text = fs::read_to_string(format!("/proc/{pid}/net/{f}")).unwrap_or_default();
+            text.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(1)?.rsplit_once(':'))
+                .filter_map(|(_, port)| u16::from_str_radix(port, 16).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports
 }
 
 /// One DNS query as a nameserver sees it: (source, id, name, type).

@@ -294,14 +294,20 @@ impl Lab {
     }
 
     /// sipnat's established TCP connections: (local, peer) addresses.
+    /// Its sockets are dual-stack: `ss` shows an IPv4 connection as
+    /// `[::ffff:a.b.c.d]:port`, taken here as the IPv4 address it is.
     fn sipnat_connections(&self) -> Vec<(SocketAddrV4, SocketAddrV4)> {
         let pid = format!("pid={},", self.pid());
+        let v4 = |w: &str| match w.parse::<SocketAddr>().ok()? {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(a) => Some(SocketAddrV4::new(a.ip().to_ipv4_mapped()?, a.port())),
+        };
         self.exec('r', &["ss", "-Htnp", "state", "established"])
             .lines()
             .filter(|l| l.contains(&pid))
             .filter_map(|l| {
                 let mut w = l.split_whitespace().skip(2);
-                Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+                Some((v4(w.next()?)?, v4(w.next()?)?))
             })
             .collect()
     }

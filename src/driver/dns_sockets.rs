@@ -16,16 +16,21 @@
 //! its configured ports at start: an ephemeral port can only be a free one,
 //! so a relay range overlapping the ephemeral range never loses a port.
 //!
-//! What it does not do: IPv6. The sockets are IPv4 (as the single socket
-//! before them was); a query to an IPv6 nameserver fails to send and is
-//! retried at the next server in the list.
+//! The sockets are dual-stack where the driver's are ([`Stack`]): a
+//! query goes to an IPv4 or an IPv6 nameserver from the same kind of
+//! socket. On AF_INET sockets (no IPv6 in the kernel, or no `ipv6`
+//! feature) a query to an IPv6 nameserver fails to send and is retried at
+//! the next server in the list.
+//!
+//! What it does not do: reach a link-local nameserver (its answer has a
+//! scope id, which the driver drops: [`super::sys::sockaddr_to_addr`]).
 
+use super::sys::{self, Stack};
 use crate::dns::QueryHandle;
 use crate::limits::MAX_DNS_PENDING;
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 use std::io;
-use std::net::Ipv4Addr;
 
 /// A query's socket.
 #[derive(Debug)]
@@ -34,18 +39,24 @@ struct Open {
     sock: UdpSocket,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DnsSockets {
     /// The socket of the query in each slot of the resolver's table.
     slots: [Option<Open>; MAX_DNS_PENDING],
     /// Sockets that may have datagrams to read (readable event not yet
     /// served, or the per-pass read bound reached).
     ready: [bool; MAX_DNS_PENDING],
+    /// The kind of socket to open.
+    stack: Stack,
 }
 
 impl DnsSockets {
-    pub fn new() -> DnsSockets {
-        DnsSockets::default()
+    pub fn new(stack: Stack) -> DnsSockets {
+        DnsSockets {
+            slots: Default::default(),
+            ready: [false; MAX_DNS_PENDING],
+            stack,
+        }
     }
 
     /// The socket to send `query` from. The first time it is asked for, a
@@ -69,7 +80,9 @@ impl DnsSockets {
         let open = match entry.take() {
             Some(open) => open,
             None => {
-                let mut sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0).into())?;
+                // With the arrival of each answer: an IPv6 one from a mapped
+                // source is refused (`sys::Refused`).
+                let mut sock = UdpSocket::from_std(sys::udp_socket(self.stack, 0, true)?);
                 // On error the socket is dropped here, which closes it.
                 registry.register(&mut sock, token, Interest::READABLE)?;
                 Open { query, sock }
@@ -181,7 +194,7 @@ mod tests {
     fn one_socket_per_query_closed_when_it_ends() {
         let poll = Poll::new().unwrap();
         let reg = poll.registry();
-        let mut socks = DnsSockets::new();
+        let mut socks = DnsSockets::new(Stack::wanted());
         let (mut r, qs) = handles(3);
         let mut ports = Vec::new();
         for q in &qs {
@@ -217,7 +230,7 @@ mod tests {
     fn a_new_query_in_a_used_slot_gets_a_new_socket() {
         let poll = Poll::new().unwrap();
         let reg = poll.registry();
-        let mut socks = DnsSockets::new();
+        let mut socks = DnsSockets::new(Stack::wanted());
         let (mut r, qs) = handles(1);
         let first = qs[0];
         let old = socks

@@ -79,7 +79,10 @@ fn parse_line(line: &str) -> Option<(&str, If6)> {
     if f.next().is_some() || hex.len() != 32 || prefix > 128 {
         return None;
     }
-    let addr = Ipv6Addr::from(u128::from_str_radix(hex, 16).ok()?);
+    // Two u64 halves: u128 parsing is a lot of code on 32-bit MIPS.
+    let half = |h: &str| crate::num::parse_u64(h, 16).filter(|_| !h.starts_with('+'));
+    let (hi, lo) = (half(hex.get(..16)?)?, half(hex.get(16..)?)?);
+    let addr = Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo));
     let unusable = IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED;
     if scope != SCOPE_GLOBAL || flags & unusable != 0 {
         return None;

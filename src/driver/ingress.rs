@@ -9,9 +9,10 @@
 
 use super::sys;
 use crate::config::Config;
+use crate::net::Addr;
 use crate::proxy::Addresses;
 use crate::side::Side;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Which interfaces are the LAN side ([`crate::side`]): `if_inbound`, and
 /// loopback (programs on the router itself). Anything else is the WAN, and so
@@ -29,7 +30,7 @@ pub(super) struct Ingress {
     pub(super) lo: Option<u32>,
     /// `if_inbound` is `if_outbound`: decide by address.
     pub(super) shared: bool,
-    /// The networks of `if_inbound`.
+    /// The networks of `if_inbound`, IPv4 and IPv6.
     pub(super) nets: heapless::Vec<crate::net::Net, 8>,
 }
 
@@ -44,20 +45,24 @@ impl Ingress {
     }
 
     /// The side of a datagram that arrived on interface `ifindex` from `from`.
-    pub(super) fn side(&self, ifindex: u32, from: std::net::SocketAddr) -> Side {
+    #[inline]
+    pub(super) fn side(&self, ifindex: u32, from: Addr) -> Side {
         let lan_if = ifindex != 0 && (Some(ifindex) == self.lan || Some(ifindex) == self.lo);
-        match from {
-            std::net::SocketAddr::V4(a) if lan_if && self.shared => self.side_of_address(*a.ip()),
-            _ if lan_if => Side::Lan,
-            _ => Side::Wan,
+        if !lan_if {
+            Side::Wan
+        } else if self.shared {
+            self.side_of_address(from.ip())
+        } else {
+            Side::Lan
         }
     }
 
-    /// The side of a TCP peer: its address (loopback or a LAN network is the
-    /// LAN). A TCP peer cannot forge its address: the handshake needs it to
-    /// receive sipnat's SYN-ACK there (`transport::conns`).
-    pub(super) fn side_of_address(&self, ip: Ipv4Addr) -> Side {
-        if ip.is_loopback() || self.nets.iter().any(|n| n.contains(ip.into())) {
+    /// The side of a TCP peer: its address (loopback or a LAN network, of
+    /// either family, is the LAN). A TCP peer cannot forge its address: the
+    /// handshake needs it to receive sipnat's SYN-ACK there
+    /// (`transport::conns`).
+    pub(super) fn side_of_address(&self, ip: IpAddr) -> Side {
+        if ip.is_loopback() || self.nets.iter().any(|n| n.contains(ip)) {
             Side::Lan
         } else {
             Side::Wan

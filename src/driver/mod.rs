@@ -26,6 +26,7 @@ pub mod fastpath;
 mod files;
 pub mod if_inet6;
 mod ingress;
+mod io;
 mod kernel;
 mod relay_pool;
 pub mod sys;
@@ -37,9 +38,9 @@ use crate::core::Core;
 use crate::dns::QueryHandle;
 use crate::limits::{
     MAX_CONTROL_CLIENTS, MAX_DNS_PENDING, MAX_READS_PER_WAKEUP, MAX_SIP_MESSAGE, MAX_STREAMS,
-    MAX_TCP_CONNECTIONS, MAX_TRANSMITS,
+    MAX_TCP_CONNECTIONS,
 };
-use crate::proxy::{Channel, Outbox};
+use crate::proxy::Outbox;
 use crate::transport::Transport;
 use dns_sockets::DnsSockets;
 pub use files::{
@@ -51,7 +52,6 @@ use ingress::Ingress;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -119,6 +119,8 @@ fn unix_now() -> u64 {
 
 pub struct Daemon {
     poll: Poll,
+    /// Dual-stack sockets, or AF_INET ones ([`sys::Stack`]), for good.
+    stack: sys::Stack,
     sip: UdpSocket,
     /// One socket per DNS query in flight.
     dns: DnsSockets,
@@ -132,7 +134,9 @@ pub struct Daemon {
     addr_watch: Option<addrs::AddrWatch>,
     /// When the addresses are read at the latest ([`addrs::SAFETY_NET`]).
     next_addr_read: Instant,
+    /// The watch said they changed; when they were last read.
     addrs_changed: bool,
+    addrs_read_at: Instant,
     next_autosave: Option<Instant>,
     sip_backlog: bool,
     /// SIP over TCP: the listening socket and the connections.
@@ -175,7 +179,7 @@ impl Daemon {
     pub fn new(cfg: Config, opts: Options) -> Result<Box<Daemon>, String> {
         let now = Instant::now();
         let addrs = read_addresses(&cfg);
-        if addrs.lan.is_empty() {
+        if addrs.lan_v4().is_none() {
             log::warn!(
                 "inbound interface {} has no IPv4 address yet; will look again",
                 cfg.if_inbound.as_deref().unwrap_or("-")
@@ -187,10 +191,13 @@ impl Daemon {
                 cfg.if_outbound.as_deref().unwrap_or("-")
             );
         }
-        let bind: SocketAddr = (Ipv4Addr::UNSPECIFIED, cfg.sip_listen_port).into();
-        let mut sip =
-            UdpSocket::bind(bind).map_err(|e| format!("cannot bind SIP port {bind}: {e}"))?;
-        sys::set_pktinfo(sip.as_raw_fd()).map_err(|e| format!("IP_PKTINFO: {e}"))?;
+        let port = cfg.sip_listen_port;
+        let (sip, stack, no_ipv6) = sys::first_udp_socket(sys::make_socket, port)
+            .map_err(|e| format!("cannot bind SIP port {port}: {e}"))?;
+        if let Some(e) = &no_ipv6 {
+            log::warn!("no IPv6 in the kernel ({e}): IPv4 sockets only");
+        }
+        let mut sip = UdpSocket::from_std(sip);
         if cfg.sip_dscp != 0 {
             if let Err(e) = sys::set_dscp(sip.as_raw_fd(), cfg.sip_dscp) {
                 log::warn!("cannot set sip_dscp: {e}");
@@ -202,7 +209,8 @@ impl Daemon {
             .map_err(|e| format!("poll register: {e}"))?;
         let addr_watch = addrs::AddrWatch::open(poll.registry(), NETLINK);
         let tcp = tcp::Tcp::new(
-            bind,
+            stack,
+            port,
             LISTEN,
             TCP_BASE,
             poll.registry(),
@@ -225,6 +233,9 @@ impl Daemon {
             u64::from_le_bytes(seed),
             now,
         );
+        if no_ipv6.is_some() {
+            core.stats.bump("ipv6", "off-kernel");
+        }
         if let Some(p) = read_passwords(core.config())? {
             core.proxy.set_passwords(p);
         }
@@ -280,8 +291,13 @@ impl Daemon {
         let cfg = core.config();
         let next_autosave = (cfg.autosave_registrations > 0)
             .then(|| now + Duration::from_secs(u64::from(cfg.autosave_registrations)));
+        let on = if stack == sys::Stack::V4 {
+            format!("0.0.0.0:{port}")
+        } else {
+            format!("[::]:{port} (IPv4 and IPv6)")
+        };
         log::info!(
-            "sipnat {} listening on {bind}, LAN {}, WAN {}",
+            "sipnat {} listening on {on}, LAN {}, WAN {}",
             env!("CARGO_PKG_VERSION"),
             cfg.if_inbound.as_deref().unwrap_or("-"),
             cfg.if_outbound.as_deref().unwrap_or("-")
@@ -289,8 +305,9 @@ impl Daemon {
         let ingress = Ingress::read(cfg, core.addresses());
         Ok(Box::new(Daemon {
             poll,
+            stack,
             sip,
-            dns: DnsSockets::new(),
+            dns: DnsSockets::new(stack),
             core,
             out: Outbox::new(),
             ingress,
@@ -299,13 +316,14 @@ impl Daemon {
             addr_watch,
             next_addr_read: now + addrs::SAFETY_NET,
             addrs_changed: false,
+            addrs_read_at: now,
             next_autosave,
             sip_backlog: false,
             tcp,
             tcp_ready: Vec::with_capacity(MAX_TCP_CONNECTIONS),
             tcp_queued: [false; MAX_TCP_CONNECTIONS],
             relay_socks: Vec::with_capacity(n_relay),
-            batch: sys::Batch::new(),
+            batch: sys::Batch::new(stack),
             relay_ready: Vec::with_capacity(n_relay),
             relay_queued: Vec::with_capacity(n_relay),
             relay_stalled: false,
@@ -364,9 +382,11 @@ impl Daemon {
                 let control = self.control.poll_timeout().unwrap_or(self.next_refresh);
                 let stats = self.stats_at.iter().flatten().min().copied();
                 let kernel = self.kernel_deadline().unwrap_or(self.next_refresh);
+                let watch = self.watch_deadline().unwrap_or(self.next_refresh);
                 self.core
                     .poll_timeout()
                     .min(kernel)
+                    .min(watch)
                     .min(self.next_refresh)
                     .min(tcp)
                     .min(control)
@@ -386,7 +406,7 @@ impl Daemon {
                         self.tcp.accept(
                             Instant::now(),
                             self.poll.registry(),
-                            &|peer| ingress.side_of_address(*peer.ip()),
+                            &|peer| ingress.side_of_address(peer.ip()),
                             &mut self.core.stats,
                         );
                     }
@@ -433,9 +453,7 @@ impl Daemon {
                 }
             }
             let now = Instant::now();
-            if std::mem::take(&mut self.addrs_changed) {
-                self.read_own_addresses(now, "address watch");
-            }
+            self.follow_watch(now);
             // Signalling before media: an answer and the first RTP packets
             // of its far end often arrive in one wakeup, and the RTP must
             // meet the leg the answer sets up (else it is judged against a
@@ -585,6 +603,11 @@ impl Daemon {
             }
         }
         self.relay_ready.truncate(still);
+        for (why, n) in self.batch.take_refused() {
+            if n > 0 {
+                self.core.stats.add("drop", why.as_str(), n);
+            }
+        }
     }
 
     /// Relay socket `i`: read batches until the socket is drained (a batch
@@ -611,20 +634,18 @@ impl Daemon {
                 Err(_) => continue,
             };
             for k in 0..n {
-                let Some(d) = batch.get(k) else { continue }; // IPv6: IPv4 only
+                let Some(d) = batch.get(k) else { continue }; // refused: counted
                 if d.truncated {
                     relay.count_oversize(d.data.len());
                     continue;
                 }
-                // IPv4 sockets: every source, so every destination, is IPv4.
-                let side = ingress.side(d.ifindex, std::net::SocketAddr::V4(d.from));
-                let from = crate::net::Addr::V4(d.from);
+                // Either family: a stream may have a leg of each (one
+                // dual-stack socket serves both).
+                let side = ingress.side(d.ifindex, d.from);
                 if let crate::relay::Decision::Forward(to) =
-                    relay.on_packet(now, i, from, side, d.data)
+                    relay.on_packet(now, i, d.from, side, d.data)
                 {
-                    if let Some(to) = to.v4() {
-                        batch.forward(k, to);
-                    }
+                    batch.forward(k, to);
                 }
                 if relay.flush_pending() {
                     // A leg just got its destination: the packets held for
@@ -638,69 +659,6 @@ impl Daemon {
             batch.send(fd);
             if n < sys::BATCH {
                 return false;
-            }
-        }
-        true
-    }
-
-    /// Read up to the per-pass bound; true if the socket may have more.
-    fn read_socket(&mut self, now: Instant, src: Source, buf: &mut [u8]) -> bool {
-        for _ in 0..MAX_READS_PER_WAKEUP {
-            let mut query = None;
-            let got = match src {
-                Source::Sip => sys::recv_with_ifindex(self.sip.as_raw_fd(), buf),
-                Source::Dns(slot) => match self.dns.get(slot) {
-                    Some((q, sock)) => {
-                        query = Some(q);
-                        sock.recv_from(buf).map(|(len, from)| sys::Datagram {
-                            len,
-                            from,
-                            ifindex: 0,
-                            truncated: false,
-                        })
-                    }
-                    // Closed: its query ended (perhaps by the last datagram).
-                    None => return false,
-                },
-                _ => return false,
-            };
-            match got {
-                Ok(d) => {
-                    match src {
-                        Source::Sip => {
-                            let side = self.ingress.side(d.ifindex, d.from);
-                            // A datagram longer than the buffer could not be
-                            // read whole: the core sees its full buffer and
-                            // counts it as too large.
-                            let n = if d.truncated { buf.len() } else { d.len };
-                            self.core.handle_sip(
-                                now,
-                                d.from,
-                                side,
-                                Transport::Udp,
-                                &mut buf[..n],
-                                &mut self.out,
-                            );
-                        }
-                        Source::Dns(_) => {
-                            if let Some(query) = query {
-                                let data = buf.get(..d.len).unwrap_or(buf);
-                                self.core
-                                    .handle_dns(now, query, d.from, data, &mut self.out);
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.flush(now);
-                    self.flush_held(now);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // ICMP errors (port unreachable) surface here on Linux.
-                    log::debug!("recv: {e}");
-                    continue;
-                }
             }
         }
         true
@@ -738,60 +696,6 @@ impl Daemon {
             .reap(self.poll.registry(), |q| core.dns_in_flight(q));
         // Spares for the next message, and the pairs of ended streams closed.
         self.maintain_relay();
-    }
-
-    /// Send the outbox; return the DNS queries whose socket could not be
-    /// opened (their datagrams are not sent).
-    fn send_queued(&mut self) -> heapless::Vec<QueryHandle, MAX_TRANSMITS> {
-        let mut failed = heapless::Vec::new();
-        for (t, bytes) in self.out.iter() {
-            let sock = match t.channel {
-                Channel::Sip(Transport::Udp) => &self.sip,
-                Channel::Sip(Transport::Tcp) => {
-                    // IPv4 only until the dual-stack driver (issue 14).
-                    let or_else = t.or_else.and_then(|a| a.v4());
-                    if let SocketAddr::V4(to) = t.to {
-                        let side = self.ingress.side_of_address(*to.ip());
-                        let stats = &mut self.core.stats;
-                        let (registry, now) = (self.poll.registry(), Instant::now());
-                        if !self
-                            .tcp
-                            .send(now, registry, to, or_else, side, bytes, stats)
-                        {
-                            log::debug!("tcp: {} bytes to {to} not sent", bytes.len());
-                        }
-                    }
-                    continue;
-                }
-                Channel::Dns(query) => {
-                    let token = Source::dns_token(query);
-                    match self.dns.socket_for(self.poll.registry(), query, token) {
-                        Ok(sock) => sock,
-                        Err(e) => {
-                            log::debug!("cannot open a socket for a DNS query: {e}");
-                            if !failed.contains(&query) {
-                                // At most one entry per outbox datagram.
-                                let _ = failed.push(query);
-                            }
-                            continue;
-                        }
-                    }
-                }
-            };
-            if log::log_enabled!(log::Level::Trace) {
-                log::trace!(
-                    "send {} bytes to {}:\n{}",
-                    bytes.len(),
-                    t.to,
-                    String::from_utf8_lossy(bytes)
-                );
-            }
-            if let Err(e) = sock.send_to(bytes, t.to) {
-                log::debug!("send to {}: {e}", t.to);
-            }
-        }
-        self.out.clear();
-        failed
     }
 }
 

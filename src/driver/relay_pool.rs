@@ -14,14 +14,13 @@ use crate::relay::{BindError, PortOp};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 use std::io::ErrorKind;
-use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
-/// One relay socket on `port`, with IP_PKTINFO (its side) and the DSCP
-/// mark; not registered yet.
-fn bind_relay(port: u16, dscp: u8) -> std::io::Result<UdpSocket> {
-    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port).into())?;
-    sys::set_pktinfo(s.as_raw_fd())?;
+/// One relay socket on `port`, dual-stack or AF_INET as `stack` says, with
+/// its arrival interface asked for (its side) and the DSCP mark; not
+/// registered yet.
+fn bind_relay(port: u16, dscp: u8, stack: sys::Stack) -> std::io::Result<UdpSocket> {
+    let s = UdpSocket::from_std(sys::udp_socket(stack, port, true)?);
     if dscp != 0 {
         if let Err(e) = sys::set_dscp(s.as_raw_fd(), dscp) {
             log::debug!("cannot set rtp_dscp on port {port}: {e}");
@@ -35,11 +34,14 @@ fn bind_relay(port: u16, dscp: u8) -> std::io::Result<UdpSocket> {
 fn bind_pair(
     port: u16,
     slot: usize,
-    dscp: u8,
+    (dscp, stack): (u8, sys::Stack),
     registry: &Registry,
 ) -> std::io::Result<(UdpSocket, UdpSocket)> {
     // `port` is even, so +1 cannot overflow.
-    let (mut rtp, mut rtcp) = (bind_relay(port, dscp)?, bind_relay(port + 1, dscp)?);
+    let (mut rtp, mut rtcp) = (
+        bind_relay(port, dscp, stack)?,
+        bind_relay(port + 1, dscp, stack)?,
+    );
     let token = |i| Token(RELAY_BASE + 2 * slot + i);
     registry.register(&mut rtp, token(0), Interest::READABLE)?;
     if let Err(e) = registry.register(&mut rtcp, token(1), Interest::READABLE) {
@@ -58,7 +60,7 @@ impl Daemon {
         if !self.core.relay.maintenance_due() {
             return;
         }
-        let dscp = self.core.config().rtp_dscp;
+        let socket = (self.core.config().rtp_dscp, self.stack);
         let local = self.local_ips();
         let fp = &mut self.fastpath;
         let (socks, queued) = (&mut self.relay_socks, &mut self.relay_queued);
@@ -70,7 +72,7 @@ impl Daemon {
                     socks.resize_with(2 * slot + 2, || None);
                     queued.resize(2 * slot + 2, false);
                 }
-                match bind_pair(port, slot, dscp, registry) {
+                match bind_pair(port, slot, socket, registry) {
                     Ok((rtp, rtcp)) => {
                         socks[2 * slot] = Some(rtp);
                         socks[2 * slot + 1] = Some(rtcp);

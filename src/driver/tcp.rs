@@ -27,10 +27,18 @@
 //! address the core gives as `or_else` (a phone's Contact) when the one it
 //! named is gone.
 //!
-//! What it does not do: TLS (a later transport on the same table), IPv6.
+//! The listening socket and the connections sipnat opens are dual-stack
+//! ([`super::sys::Stack`]): an IPv4 peer's address is canonical IPv4
+//! ([`super::sys::accept`]). A link-local peer, and an IPv6 one with an
+//! IPv4-mapped address, are closed at accept (`tcp.link-local`,
+//! `tcp.mapped-source`); without the `ipv6` feature every IPv6 peer is
+//! (`tcp.ipv6`).
+//!
+//! What it does not do: TLS (a later transport on the same table).
 
+use super::sys::Stack;
 use crate::limits::{MAX_TCP_BACKLOG, MAX_TCP_CONNECTIONS};
-use crate::net::Addr;
+use crate::net::{Addr, Family};
 use crate::side::Side;
 use crate::stats::Stats;
 use crate::transport::conns::{ConnId, Conns, Due, Origin, Timers};
@@ -39,7 +47,6 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
@@ -78,27 +85,29 @@ pub struct Tcp {
     unsent: Vec<Unsent>,
     dscp: u8,
     token_base: usize,
-    /// Where connections sipnat opens come from: the listening port.
-    local: SocketAddrV4,
+    /// Where connections sipnat opens come from: the listening port, on
+    /// sockets of this stack.
+    port: u16,
+    stack: Stack,
 }
 
 impl Tcp {
-    /// Listen on `bind`; connection `slot` gets `Token(token_base + slot)`.
+    /// Listen on `port` (every address of `stack`); connection `slot` gets
+    /// `Token(token_base + slot)`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        bind: SocketAddr,
+        stack: Stack,
+        port: u16,
         listen: Token,
         token_base: usize,
         registry: &Registry,
         timers: Timers,
         dscp: u8,
     ) -> Result<Tcp, String> {
-        let SocketAddr::V4(bind) = bind else {
-            return Err(format!("cannot listen on TCP {bind}: IPv4 only"));
-        };
-        let mut listener = super::sys::tcp_listen_shared(bind)
+        let mut listener = super::sys::tcp_listen_shared(stack, port)
             .map(TcpListener::from_std)
-            .map_err(|e| format!("cannot listen on TCP {bind}: {e}"))?;
-        let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, listener_port(&listener)?);
+            .map_err(|e| format!("cannot listen on TCP port {port}: {e}"))?;
+        let port = listener_port(&listener)?;
         registry
             .register(&mut listener, listen, Interest::READABLE)
             .map_err(|e| format!("poll register: {e}"))?;
@@ -110,7 +119,8 @@ impl Tcp {
             unsent: Vec::new(),
             dscp,
             token_base,
-            local,
+            port,
+            stack,
         })
     }
 
@@ -155,11 +165,11 @@ impl Tcp {
         &mut self,
         now: Instant,
         registry: &Registry,
-        side_of: &dyn Fn(SocketAddrV4) -> Side,
+        side_of: &dyn Fn(Addr) -> Side,
         stats: &mut Stats,
     ) {
         loop {
-            let (mut stream, peer) = match self.listener.accept() {
+            let (stream, peer) = match super::sys::accept(self.listener.as_raw_fd()) {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -170,12 +180,20 @@ impl Tcp {
                     return;
                 }
             };
-            let SocketAddr::V4(peer) = peer else {
+            let mut stream = TcpStream::from_std(stream);
+            let peer = match peer {
+                Ok(peer) => peer,
+                Err(why) => {
+                    stats.bump("tcp", why.as_str());
+                    continue;
+                }
+            };
+            if !cfg!(feature = "ipv6") && peer.family() == Family::V6 {
                 stats.bump("tcp", "ipv6");
                 continue;
-            };
+            }
             let side = side_of(peer);
-            match self.conns.admit(now, peer.into(), side, Origin::Accepted) {
+            match self.conns.admit(now, peer, side, Origin::Accepted) {
                 Ok(id) => {
                     if registry
                         .register(
@@ -310,16 +328,16 @@ impl Tcp {
         &mut self,
         now: Instant,
         registry: &Registry,
-        to: SocketAddrV4,
-        or_else: Option<SocketAddrV4>,
+        to: Addr,
+        or_else: Option<Addr>,
         side: Side,
         bytes: &[u8],
         stats: &mut Stats,
     ) -> bool {
         let existing = self
             .conns
-            .find(to.into(), side)
-            .or_else(|| or_else.and_then(|a| self.conns.find(a.into(), side)));
+            .find(to, side)
+            .or_else(|| or_else.and_then(|a| self.conns.find(a, side)));
         let id = match existing {
             Some(id) => id,
             None => {
@@ -328,7 +346,7 @@ impl Tcp {
                     Some(id) => id,
                     None => {
                         self.unsent.push(Unsent {
-                            peer: to.into(),
+                            peer: to,
                             side,
                             bytes: bytes.to_vec(),
                         });
@@ -341,7 +359,7 @@ impl Tcp {
             // Nothing of this message went out: it is handed back like
             // those of a connection that never came up.
             self.unsent.push(Unsent {
-                peer: to.into(),
+                peer: to,
                 side,
                 bytes: bytes.to_vec(),
             });
@@ -355,11 +373,11 @@ impl Tcp {
         &mut self,
         now: Instant,
         registry: &Registry,
-        to: SocketAddrV4,
+        to: Addr,
         side: Side,
         stats: &mut Stats,
     ) -> Option<ConnId> {
-        let id = match self.conns.admit(now, to.into(), side, Origin::Opened) {
+        let id = match self.conns.admit(now, to, side, Origin::Opened) {
             Ok(id) => id,
             Err(why) => {
                 stats.bump("tcp", why.as_str());
@@ -372,12 +390,14 @@ impl Tcp {
         // address, RFC 5923 §1) and at a stateful firewall in front of the
         // router alike. Its four-tuple may still be in TIME_WAIT from the
         // last connection: then from an ephemeral port.
-        let stream = match super::sys::tcp_connect_from(self.local, to) {
+        let stream = match super::sys::tcp_connect_from(self.stack, self.port, to) {
             Ok(s) => Ok(TcpStream::from_std(s)),
             Err(e) => {
-                log::debug!("tcp connect to {to} from {}: {e}", self.local);
+                log::debug!("tcp connect to {to} from port {}: {e}", self.port);
                 stats.bump("tcp", "connect-ephemeral");
-                TcpStream::connect(SocketAddr::V4(to))
+                // A socket of the address's own family (AF_INET for IPv4,
+                // whatever `bindv6only` says).
+                TcpStream::connect(to.to_std())
             }
         };
         let mut stream = match stream {
@@ -576,6 +596,22 @@ mod tests {
         }
     }
 
+    /// A table listening on a free port of every address (dual-stack with
+    /// the `ipv6` feature), and that port.
+    fn listening(poll: &Poll) -> (Tcp, u16) {
+        let stack = Stack::wanted();
+        let tcp = Tcp::new(stack, 0, Token(0), 10, poll.registry(), timers(), 0).unwrap();
+        let port = tcp.listener.local_addr().unwrap().port();
+        (tcp, port)
+    }
+
+    fn v4(s: std::net::SocketAddr) -> Addr {
+        let std::net::SocketAddr::V4(a) = s else {
+            panic!("IPv4 loopback");
+        };
+        Addr::V4(a)
+    }
+
     /// A peer that never reads: sipnat writes until the socket takes no
     /// more, queues up to [`MAX_TCP_BACKLOG`], then closes the connection
     /// and counts it once (it was counted twice: by the queue and by the
@@ -583,13 +619,11 @@ mod tests {
     #[test]
     fn a_peer_that_never_reads_is_closed_and_counted_once() {
         let poll = Poll::new().unwrap();
-        let bind = "127.0.0.1:0".parse().unwrap();
-        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
-        let addr = tcp.listener.local_addr().unwrap();
-        let client = std::net::TcpStream::connect(addr).unwrap();
-        let SocketAddr::V4(peer) = client.local_addr().unwrap() else {
-            panic!("IPv4 loopback");
-        };
+        let (mut tcp, port) = listening(&poll);
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // The peer as the table knows it: IPv4, not the dual-stack socket's
+        // mapped form (the send below finds the connection by it).
+        let peer = v4(client.local_addr().unwrap());
         let mut stats = Stats::new();
         let now = Instant::now();
         tcp.accept(now, poll.registry(), &|_| Side::Lan, &mut stats);
@@ -615,10 +649,7 @@ mod tests {
         // message that did not fit is handed back whole, to be answered.
         let unsent = tcp.take_unsent();
         assert_eq!(unsent.len(), 1);
-        assert_eq!(
-            (unsent[0].peer, &unsent[0].bytes[..]),
-            (peer.into(), &msg[..])
-        );
+        assert_eq!((unsent[0].peer, &unsent[0].bytes[..]), (peer, &msg[..]));
         drop(client);
     }
 
@@ -627,13 +658,10 @@ mod tests {
     #[test]
     fn a_refused_connection_hands_back_its_messages() {
         let mut poll = Poll::new().unwrap();
-        let bind = "127.0.0.1:0".parse().unwrap();
-        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
+        let (mut tcp, _) = listening(&poll);
         // A port nobody listens on.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let SocketAddr::V4(to) = closed.local_addr().unwrap() else {
-            panic!("IPv4 loopback");
-        };
+        let to = v4(closed.local_addr().unwrap());
         drop(closed);
         let mut stats = Stats::new();
         let now = Instant::now();
@@ -657,7 +685,7 @@ mod tests {
         let unsent: Vec<u8> = tcp
             .take_unsent()
             .into_iter()
-            .inspect(|u| assert_eq!((u.peer, u.side), (to.into(), Side::Wan)))
+            .inspect(|u| assert_eq!((u.peer, u.side), (to, Side::Wan)))
             .flat_map(|u| u.bytes)
             .collect();
         assert_eq!(unsent, b"OPTIONS oneOPTIONS two");
@@ -671,15 +699,11 @@ mod tests {
     #[test]
     fn connections_leave_from_the_listening_port_and_fall_back_to_or_else() {
         let poll = Poll::new().unwrap();
-        let bind = "127.0.0.1:0".parse().unwrap();
-        let mut tcp = Tcp::new(bind, Token(0), 10, poll.registry(), timers(), 0).unwrap();
-        let port = tcp.listener.local_addr().unwrap().port();
+        let (mut tcp, port) = listening(&poll);
         let phone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let SocketAddr::V4(contact) = phone.local_addr().unwrap() else {
-            panic!("IPv4 loopback");
-        };
+        let contact = v4(phone.local_addr().unwrap());
         // The address the phone registered from: nothing is connected there.
-        let gone: SocketAddrV4 = "127.0.0.1:9".parse().unwrap();
+        let gone: Addr = "127.0.0.1:9".parse().unwrap();
         let mut stats = Stats::new();
         let sent = tcp.send(
             Instant::now(),
@@ -705,5 +729,36 @@ mod tests {
             &mut stats,
         ));
         assert_eq!((tcp.len(), stats.get("tcp", "opened")), (1, 1));
+    }
+
+    /// IPv4 and IPv6 reach the one dual-stack listener, each with its
+    /// canonical address.
+    #[cfg(feature = "ipv6")]
+    #[test]
+    fn the_dual_stack_listener_takes_ipv4_and_ipv6() {
+        let poll = Poll::new().unwrap();
+        let (mut tcp, port) = listening(&poll);
+        let mut stats = Stats::new();
+        let sides = std::cell::RefCell::new(Vec::new());
+        let six = std::net::TcpStream::connect(("::1", port)).unwrap();
+        let four = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let end = Instant::now() + Duration::from_secs(5);
+        while stats.get("tcp", "accepted") < 2 {
+            assert!(Instant::now() < end, "not both accepted");
+            tcp.accept(
+                Instant::now(),
+                poll.registry(),
+                &|peer| {
+                    sides.borrow_mut().push(peer);
+                    Side::Lan
+                },
+                &mut stats,
+            );
+        }
+        assert_eq!(stats.get("tcp", "ipv6"), 0);
+        let mut got = sides.borrow().clone();
+        got.sort_by_key(|a| a.family() == Family::V6);
+        let six_addr = crate::net::Addr::from_std(six.local_addr().unwrap()).unwrap();
+        assert_eq!(got, [v4(four.local_addr().unwrap()), six_addr]);
     }
 }

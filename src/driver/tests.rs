@@ -1,6 +1,7 @@
 use super::files::{create_registration_dir, registration_dir};
 use super::*;
 use crate::side::Side;
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 #[test]
@@ -16,7 +17,7 @@ fn atomic_write_replaces_whole_file() {
 
 #[test]
 fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
-    let a = |s: &str| -> std::net::SocketAddr { s.parse().unwrap() };
+    let a = |s: &str| -> crate::net::Addr { s.parse().unwrap() };
     let router = Ingress {
         lan: Some(3),
         lo: Some(1),
@@ -51,6 +52,24 @@ fn the_side_is_the_arrival_interface_or_the_address_when_shared() {
     assert_eq!(host.side(3, a("198.51.100.2:5060")), Side::Wan);
     assert_eq!(host.side(1, a("127.0.0.1:5060")), Side::Lan);
     assert_eq!(host.side(5, a("10.77.1.2:5060")), Side::Wan);
+    // IPv6 alike: the interface decides; shared, the LAN's IPv6 networks.
+    assert_eq!(router.side(3, a("[2001:db8:77:1::2]:5060")), Side::Lan);
+    assert_eq!(router.side(4, a("[2001:db8:77:1::2]:5060")), Side::Wan);
+    let mut host = host;
+    host.nets
+        .push(crate::net::Net::V6(crate::net::Net6 {
+            addr: "2001:db8:77:1::1".parse().unwrap(),
+            prefix: 64,
+        }))
+        .unwrap();
+    assert_eq!(host.side(3, a("[2001:db8:77:1::2]:5060")), Side::Lan);
+    assert_eq!(host.side(3, a("[2001:db8:100::2]:5060")), Side::Wan);
+    assert_eq!(host.side(1, a("[::1]:5060")), Side::Lan);
+    assert_eq!(host.side_of_address("::1".parse().unwrap()), Side::Lan);
+    assert_eq!(
+        host.side_of_address("2001:db8:77:1::9".parse().unwrap()),
+        Side::Lan
+    );
 }
 
 #[test]

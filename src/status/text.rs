@@ -7,6 +7,7 @@ use crate::core::Core;
 use crate::limits::{MAX_CALLS, MAX_REGISTRATIONS, MAX_TCP_CONNECTIONS};
 use crate::relay::Leg;
 use core::fmt::Write as _;
+use std::net::IpAddr;
 use std::time::Instant;
 
 /// `1d 02:03:04`, `02:03:04`, or `3:04` for a duration in seconds.
@@ -33,6 +34,10 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
             duration(info.unix_now.saturating_sub(info.started_unix))
         );
         let lan: Vec<String> = addrs.lan.iter().map(|n| n.to_string()).collect();
+        let wan = (addrs.wan.map(IpAddr::V4).into_iter())
+            .chain(addrs.wan6.map(IpAddr::V6))
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>();
         let _ = writeln!(
             out,
             "LAN {} ({})  WAN {} ({})  SIP port {} (UDP, TCP)",
@@ -42,7 +47,11 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
                 lan.join(" ")
             },
             cfg.if_inbound.as_deref().unwrap_or("-"),
-            addrs.wan.map_or("-".into(), |a| a.to_string()),
+            if wan.is_empty() {
+                "-".into()
+            } else {
+                wan.join(" ")
+            },
             cfg.if_outbound.as_deref().unwrap_or("-"),
             cfg.sip_listen_port
         );

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use super::{TopoGuard, in_netns, skip_allowed, work_dir};
 use crate::pcap::{LeakKind, scan_pcap};
 
+mod dual;
+
 /// `ip netns exec NS ARGS`, its standard output; panics when it fails.
 fn ns_output(ns: &str, args: &[&str]) -> String {
     let out = Command::new("ip")
