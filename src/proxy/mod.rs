@@ -10,7 +10,14 @@
 //! responses; `response` sends a response where its branch says. Beside
 //! them: `register` (registrations), `contact` (masquerading),
 //! `calls` (SDP bodies), `answer` (sipnat's own answers), `park`
-//! (waiting for DNS).
+//! (waiting for DNS), `ours` (sipnat's addresses per side and family).
+//!
+//! IPv6 (issue 14): every hop goes in its destination's family, and
+//! sipnat names its own address of that family on that side (Via,
+//! Record-Route, masqueraded Contact, SDP), so an IPv4 phone reaches an
+//! IPv6-only provider and the reverse; a hop of a family sipnat has no
+//! address of gets 503. IPv6 references in URIs are written and compared
+//! as addresses (RFC 5118 §4.1, RFC 5954 §4).
 //!
 //! What it does (RFC 3261 §16, RFC 3581), the way siproxd does it and past it:
 //! * **Direction.** A datagram's side is the interface it arrived on, which
@@ -95,6 +102,7 @@ mod contact;
 mod dialplan;
 mod forward;
 mod inbound;
+mod ours;
 mod park;
 mod register;
 mod request;
@@ -549,94 +557,6 @@ impl Proxy {
             self.key = Key::new(k);
         }
         Ok(n)
-    }
-
-    fn is_lan(&self, ip: IpAddr) -> bool {
-        ip.is_loopback() || self.addrs.lan.iter().any(|n| n.contains(ip))
-    }
-
-    fn side_of(&self, ip: IpAddr) -> Side {
-        if self.is_lan(ip) {
-            Side::Lan
-        } else {
-            Side::Wan
-        }
-    }
-
-    /// sipnat's LAN address of `family`: the first IPv4 network's address;
-    /// for IPv6 the first unique local one (RFC 4193: it survives the
-    /// renumbering of a delegated prefix, which phones would otherwise
-    /// have to follow), else the first other.
-    fn lan_ip(&self, family: Family) -> Option<IpAddr> {
-        let v6 = |ula: bool| {
-            self.addrs.lan.iter().find_map(|n| match n {
-                Net::V6(n) if (n.addr.segments()[0] & 0xfe00 == 0xfc00) == ula => {
-                    Some(IpAddr::V6(n.addr))
-                }
-                _ => None,
-            })
-        };
-        match family {
-            Family::V4 => self.addrs.lan_v4().map(IpAddr::V4),
-            Family::V6 => v6(true).or_else(|| v6(false)),
-        }
-    }
-
-    /// sipnat's WAN address of `family`: `host_outbound` (resolved), else
-    /// what the STUN server said (IPv4), else the WAN interface's.
-    fn public_of(&self, family: Family) -> Option<IpAddr> {
-        match family {
-            Family::V4 => self.public.or(self.addrs.wan).map(IpAddr::V4),
-            Family::V6 => self.public6.or(self.addrs.wan6).map(IpAddr::V6),
-        }
-    }
-
-    fn public_ip(&self) -> Option<IpAddr> {
-        self.public_of(Family::V4)
-    }
-
-    /// The address sipnat names on the WAN side: `host_outbound` (resolved),
-    /// else what the STUN server said, else the WAN interface's.
-    pub fn public_address(&self) -> Option<IpAddr> {
-        self.public_ip()
-    }
-
-    /// sipnat's IPv6 address on the WAN side, when it has one.
-    pub fn public_address6(&self) -> Option<IpAddr> {
-        self.public_of(Family::V6)
-    }
-
-    /// sipnat's address of `family` as seen from `side`: what it names
-    /// in Via, Record-Route, Contact and SDP toward that side. A hop of a
-    /// family sipnat has no address of cannot be served (503).
-    fn our_ip(&self, side: Side, family: Family) -> Option<IpAddr> {
-        match side {
-            Side::Lan => self.lan_ip(family),
-            Side::Wan => self.public_of(family),
-        }
-    }
-
-    fn is_our_ip(&self, ip: IpAddr) -> bool {
-        ip.is_loopback()
-            || self.addrs.lan.iter().any(|n| net_ip(n) == ip)
-            || self.own_wan_addresses().contains(&ip)
-    }
-
-    /// Does this host[:port] name sipnat?
-    fn is_us(&self, host: &Host<'_>, port: Option<u16>) -> bool {
-        if port.unwrap_or(5060) != self.cfg.sip_listen_port {
-            return false;
-        }
-        match host {
-            Host::Ipv4(ip) => self.is_our_ip(IpAddr::V4(*ip)),
-            // RFC 5954 §4: IPv6 references compare as addresses.
-            Host::Ipv6(ip) => self.is_our_ip(IpAddr::V6(*ip)),
-            Host::Name(n) => self
-                .cfg
-                .host_outbound
-                .as_deref()
-                .is_some_and(|h| h.eq_ignore_ascii_case(n)),
-        }
     }
 
     fn mode(src: Side, dst: Side) -> TextMode {
