@@ -36,7 +36,7 @@
 //! | [`auth`] | digest authentication, sans-IO: MD5, SHA-256, credentials, keyed nonces and their count table, the password file |
 //! | [`transport`] | UDP and TCP as data; stream framing and the TCP connection table, sans-IO |
 //! | [`output`] | the [`output::Outbox`] and the bounded writer [`output::Buf`], below `sdp` and `proxy` |
-//! | [`dns`] | non-blocking stub resolver (A, SRV) driven by the core; the access lists' host names kept resolved on their TTL (`dns::watch`) |
+//! | [`dns`] | non-blocking stub resolver (A, AAAA, SRV; IPv6 first on a dual-stack WAN, RFC 8305 §3) driven by the core; the access lists' host names kept resolved on their TTL (`dns::watch`) |
 //! | [`regex`] | POSIX extended regular expressions for siproxd's regex, regex_body and siptrunk plugins: a Pike VM, linear in the input |
 //! | [`sdp`] | SDP parsing and `c=`/`o=`/`m=` rewriting (RFC 4566, RFC 3264) |
 //! | [`relay`] | RTP/RTCP relay table, port pool (pairs bound as streams need them: `maintain` asks the driver), latching and held packets: `on_packet(now, …, bytes)` → forward, hold or drop |
