@@ -107,7 +107,8 @@ fn an_ipv6_phone_registers_with_an_ipv6_provider_and_is_called() {
 
     // The provider calls the masqueraded contact: it reaches the phone,
     // with the provider's Via given `received`/`rport` (RFC 3581 §4) and
-    // sipnat's LAN IPv6 address (the ULA) in its own Via.
+    // sipnat's LAN IPv6 address in the phone's network in its own Via (the
+    // source the kernel sends from, RFC 6724 rule 8).
     let inv = sim.one(REGISTRAR6, &invite_from(REGISTRAR6, &c, "in6"));
     assert_eq!(inv.to, addr(PHONE6), "{}", inv.text);
     assert!(
@@ -118,7 +119,7 @@ fn an_ipv6_phone_registers_with_an_ipv6_provider_and_is_called() {
     );
     let vias = inv.headers("Via");
     assert!(
-        vias[0].starts_with("SIP/2.0/UDP [fd77:1::1]:5060;branch="),
+        vias[0].starts_with("SIP/2.0/UDP [2001:db8:77:1::1]:5060;branch="),
         "{vias:?}"
     );
     assert!(
@@ -126,7 +127,7 @@ fn an_ipv6_phone_registers_with_an_ipv6_provider_and_is_called() {
         "{vias:?}"
     );
     let rr = inv.header("Record-Route").unwrap();
-    assert!(rr.starts_with("<sip:[fd77:1::1]:5060;lr"), "{rr}");
+    assert!(rr.starts_with("<sip:[2001:db8:77:1::1]:5060;lr"), "{rr}");
     // The phone's 180 goes back to the provider with sipnat's WAN entry.
     let ringing = response_to(&inv, 180, "Ringing", Some("ph"), "");
     let up = sim.one(PHONE6, &ringing);
@@ -345,9 +346,9 @@ fn an_ipv4_phone_calls_over_an_ipv6_provider_with_audio_both_ways() {
 }
 
 /// IPv6 end to end: an IPv6 phone calls through an IPv6 provider. Each
-/// side sees only sipnat's address of its own side (the ULA toward the
-/// phone, the WAN address toward the provider); the phone's GUA never
-/// leaves.
+/// side sees only sipnat's address of its own side (its address in the
+/// phone's network toward the phone, the WAN address toward the
+/// provider); the phone's GUA never leaves.
 #[test]
 fn an_ipv6_phone_calls_over_an_ipv6_provider_with_audio_both_ways() {
     use common::media::with_body;
@@ -380,7 +381,7 @@ fn an_ipv6_phone_calls_over_an_ipv6_provider_with_audio_both_ways() {
     assert_eq!(back.to, addr(PHONE6));
     assert_eq!(
         media_of(back.body()),
-        ("IN IP6 fd77:1::1".to_string(), port)
+        ("IN IP6 2001:db8:77:1::1".to_string(), port)
     );
     use sipnat::relay::Decision;
     let d = rtp(&mut sim, port, "[2001:db8:77:1::2]:4000");
@@ -395,4 +396,33 @@ fn an_ipv6_phone_calls_over_an_ipv6_provider_with_audio_both_ways() {
         d,
         Decision::Forward("[2001:db8:100::2]:5000".parse().unwrap())
     );
+}
+
+/// A phone on the LAN's unique local prefix is named sipnat's ULA, one on
+/// the delegated prefix its address there: each hears from the address it
+/// sees named (the kernel's source toward it, RFC 6724 §5 rule 8).
+#[test]
+fn each_lan_prefix_is_named_its_own_router_address() {
+    let mut sim = dual();
+    for (phone, ours) in [
+        ("[fd77:1::2]:5060", "[fd77:1::1]"),
+        ("[2001:db8:77:1::3]:5062", "[2001:db8:77:1::1]"),
+    ] {
+        let user = if phone.starts_with("[fd") {
+            "700"
+        } else {
+            "701"
+        };
+        let (fwd, _) = registered(&mut sim, phone, user, REGISTRAR6, "[2001:db8:100::2]");
+        let inv = sim.one(
+            REGISTRAR6,
+            &invite_from(REGISTRAR6, &contact_uri(&fwd), user),
+        );
+        assert_eq!(inv.to, addr(phone), "{}", inv.text);
+        let via = inv.header("Via").unwrap();
+        assert!(
+            via.starts_with(&format!("SIP/2.0/UDP {ours}:5060;")),
+            "{via}"
+        );
+    }
 }

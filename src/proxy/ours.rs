@@ -74,6 +74,23 @@ impl Proxy {
         }
     }
 
+    /// sipnat's address toward `peer` on `side`: [`Proxy::our_ip`] of the
+    /// peer's family, except that on the LAN an IPv6 peer in one of the
+    /// LAN's IPv6 networks is named the router's address in that network:
+    /// the source the kernel gives the packets sipnat sends it (RFC 6724
+    /// §5 rule 8, longest matching prefix), so a phone on the delegated
+    /// prefix hears and sees the same address, and one on the ULA the ULA.
+    pub(super) fn our_ip_to(&self, side: Side, peer: IpAddr) -> Option<IpAddr> {
+        let same_net = match (side, peer) {
+            (Side::Lan, IpAddr::V6(p)) => self.addrs.lan.iter().find_map(|n| match n {
+                Net::V6(n) if n.contains(p) => Some(IpAddr::V6(n.addr)),
+                _ => None,
+            }),
+            _ => None,
+        };
+        same_net.or_else(|| self.our_ip(side, Family::of(peer)))
+    }
+
     pub(super) fn is_our_ip(&self, ip: IpAddr) -> bool {
         ip.is_loopback()
             || self.addrs.lan.iter().any(|n| net_ip(n) == ip)

@@ -409,10 +409,7 @@ impl Proxy {
                 None => true,
                 Some(side) => side.is_some_and(|s| s.eq_ignore_ascii_case(dest.side.as_str())),
             };
-            match (
-                ours && this_pass,
-                self.our_ip(dest.side, dest.addr.family()),
-            ) {
+            match (ours && this_pass, self.our_ip_to(dest.side, dest.addr.ip())) {
                 (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport, marked.flatten()),
                 _ => self.put_text(w, mode, v.as_bytes()),
             }
