@@ -426,3 +426,52 @@ fn each_lan_prefix_is_named_its_own_router_address() {
         );
     }
 }
+
+/// `host_outbound` given as a name (dynamic DNS) on a dual-stack WAN: its
+/// A and AAAA records both become the public addresses sipnat names.
+#[test]
+fn a_host_outbound_name_gives_both_public_addresses() {
+    let mut sim = Sim::dual(&format!(
+        "{}rtp_proxy_enable = 0\nhost_outbound = home.example\n",
+        config_text()
+    ));
+    let mut sent = sim.advance(std::time::Duration::from_secs(2));
+    // (each query may have been sent twice in those 2 s: retransmitted)
+    let mut answered = std::collections::BTreeSet::new();
+    while let Some(q) = sent
+        .iter()
+        .position(|s| matches!(s.channel, sipnat::proxy::Channel::Dns(_)))
+    {
+        let q = sent.remove(q);
+        let b = &q.bytes;
+        let end = 12 + b[12..].iter().position(|&x| x == 0).unwrap();
+        let qtype = u16::from_be_bytes([b[end + 1], b[end + 2]]);
+        let rdata = match qtype {
+            1 => vec![203, 0, 113, 9],
+            28 => "2001:db8:200::9"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+                .to_vec(),
+            t => panic!("query type {t}"),
+        };
+        sent.extend(sim.dns(DNS_SERVER, &dns_reply(b, &[(qtype, rdata)])));
+        answered.insert(qtype);
+    }
+    assert_eq!(answered, [1, 28].into(), "an A and an AAAA query");
+    assert_eq!(
+        sim.core.proxy.public_address(),
+        Some("203.0.113.9".parse().unwrap())
+    );
+    assert_eq!(
+        sim.core.proxy.public_address6(),
+        Some("2001:db8:200::9".parse().unwrap())
+    );
+    // A phone's REGISTER to an IPv6 provider names the AAAA address.
+    let (fwd, _) = registered(&mut sim, PHONE, "100", REGISTRAR6, "[2001:db8:100::2]");
+    assert!(
+        fwd.header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/UDP [2001:db8:200::9]:5060;")
+    );
+}

@@ -78,7 +78,7 @@ impl Sip<'_> {
         let Some(h) = self.cfg.host_outbound.clone() else {
             return;
         };
-        if h.parse::<Ipv4Addr>().is_ok() {
+        if h.parse::<IpAddr>().is_ok() {
             return;
         }
         if let Lookup::Ready(SocketAddr::V4(a)) = self.dns.resolve(
@@ -93,6 +93,25 @@ impl Sip<'_> {
                 log::info!("host_outbound {h} is {}", a.ip());
                 self.public = Some(*a.ip());
                 self.sync_relay_local();
+            }
+        }
+        // Its IPv6 address (AAAA) too, when the router speaks IPv6 on the
+        // WAN: the public IPv6 address a dynamic DNS name tracks.
+        #[cfg(feature = "ipv6")]
+        if self.addrs.wan6.is_some() {
+            if let Lookup::Ready(SocketAddr::V6(a)) = self.dns.resolve(
+                now,
+                &h,
+                Some(self.cfg.sip_listen_port),
+                Transport::Udp,
+                Side::Lan,
+                crate::dns::Families::V6,
+            ) {
+                if self.public6 != Some(*a.ip()) {
+                    log::info!("host_outbound {h} is {}", a.ip());
+                    self.public6 = Some(*a.ip());
+                    self.sync_relay_local();
+                }
             }
         }
     }
