@@ -1040,17 +1040,32 @@ fn peak_rss_kb(pid: u32) -> u64 {
 /// sockets are not counted (sockstat's `mem` is the whole machine's).
 fn kernel_socket_memory(pid: u32) -> (Option<u64>, Option<f64>) {
     let sockstat = fs::read_to_string(format!("/proc/{pid}/net/sockstat")).unwrap_or_default();
+    let sockstat6 = fs::read_to_string(format!("/proc/{pid}/net/sockstat6")).unwrap_or_default();
     let slabinfo = fs::read_to_string("/proc/slabinfo").unwrap_or_default();
-    let (udp, tcp) = (
-        bench_core::parse_sockstat_inuse(&sockstat, "UDP"),
-        bench_core::parse_sockstat_inuse(&sockstat, "TCP"),
-    );
-    let sockets = udp.zip(tcp).map(|(u, t)| u + t);
-    let bytes = udp
-        .zip(bench_core::socket_slab_bytes(&slabinfo, "UDP"))
-        .zip(tcp.zip(bench_core::socket_slab_bytes(&slabinfo, "TCP")))
-        .map(|((u, ub), (t, tb))| (u * ub + t * tb) as f64 / 1024.0);
-    (sockets, bytes)
+    // IPv4 sockets, and IPv6 ones (sipnat's dual-stack sockets are
+    // AF_INET6: counted in sockstat6, allocated from the UDPv6/TCPv6 slabs).
+    // The IPv4 counts must be there; the IPv6 ones count when present.
+    let kinds = [
+        (&sockstat, "UDP", "UDP", true),
+        (&sockstat, "TCP", "TCP", true),
+        (&sockstat6, "UDP6", "UDPv6", false),
+        (&sockstat6, "TCP6", "TCPv6", false),
+    ];
+    let (mut sockets, mut bytes) = (Some(0u64), Some(0u64));
+    for (stat, proto, slab, needed) in kinds {
+        match bench_core::parse_sockstat_inuse(stat, proto) {
+            Some(0) => {}
+            Some(n) => {
+                sockets = sockets.map(|s| s + n);
+                bytes = bytes
+                    .zip(bench_core::socket_slab_bytes(&slabinfo, slab))
+                    .map(|(b, sb)| b + n * sb);
+            }
+            None if needed => return (None, None),
+            None => {}
+        }
+    }
+    (sockets, bytes.map(|b| b as f64 / 1024.0))
 }
 
 /// The per-CPU lines of `/proc/stat` now (empty when unreadable): the
