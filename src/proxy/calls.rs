@@ -62,7 +62,7 @@ impl Sip<'_> {
         if self.media.is_none() {
             return self.unrelayed(body, family, mem);
         }
-        let Some(our_addr) = self.our_ip(dest_side, family) else {
+        let Some(our_addr) = self.our_ip_for(dest_side, dest.addr.ip()) else {
             return Err(MediaError::Full);
         };
         let name_addr = |h: HeaderName| msg.header(h).and_then(|v| NameAddr::parse(v.value).ok());

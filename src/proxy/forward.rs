@@ -337,7 +337,7 @@ impl Sip<'_> {
         // phone's request to an IPv6 provider goes out over IPv6 with
         // sipnat's IPv6 address in Via and Record-Route (RFC 6157 §3.1: the
         // proxy between the networks stays on the path).
-        let Some(our_ip) = self.our_ip(hop.side, dest.family()) else {
+        let Some(our_ip) = self.our_ip_for(hop.side, dest.ip()) else {
             self.stats.bump("route", "no-address");
             return Err(match dest.family() {
                 Family::V4 => ans(503, "Service Unavailable (no address)"),

@@ -566,7 +566,9 @@ impl Proxy {
     /// sipnat's LAN address of `family`: the first IPv4 network's address;
     /// for IPv6 the first unique local one (RFC 4193: it survives the
     /// renumbering of a delegated prefix, which phones would otherwise
-    /// have to follow), else the first other.
+    /// have to follow), else the first other. Toward a phone in one of the
+    /// LAN's IPv6 networks sipnat names its address of that network
+    /// instead ([`Proxy::lan_ip_for`]).
     fn lan_ip(&self, family: Family) -> Option<IpAddr> {
         let v6 = |ula: bool| {
             self.addrs.lan.iter().find_map(|n| match n {
@@ -580,6 +582,23 @@ impl Proxy {
             Family::V4 => self.addrs.lan_v4().map(IpAddr::V4),
             Family::V6 => v6(true).or_else(|| v6(false)),
         }
+    }
+
+    /// sipnat's LAN address toward a peer at `peer`: for IPv6 its address
+    /// in the LAN network `peer` is in, else [`Proxy::lan_ip`]. A LAN with
+    /// a delegated prefix and a ULA gives every host an address of each,
+    /// and a host picks its source by the destination (RFC 6724 §5, rule 8:
+    /// the longest matching prefix): a phone that signals and describes
+    /// its media from its GUA, told to send its RTP to sipnat's ULA, sends
+    /// it from its own ULA, which no signalling names (the relay drops it).
+    /// The address of the phone's own network is also the one the kernel
+    /// sends from toward it.
+    fn lan_ip_for(&self, peer: IpAddr) -> Option<IpAddr> {
+        let own_net = self.addrs.lan.iter().find_map(|n| match n {
+            Net::V6(_) if n.contains(peer) => Some(net_ip(n)),
+            _ => None,
+        });
+        own_net.or_else(|| self.lan_ip(Family::of(peer)))
     }
 
     /// sipnat's WAN address of `family`: `host_outbound` (resolved), else
@@ -613,6 +632,15 @@ impl Proxy {
         match side {
             Side::Lan => self.lan_ip(family),
             Side::Wan => self.public_of(family),
+        }
+    }
+
+    /// [`Proxy::our_ip`] toward a peer at `peer` (of `peer`'s family): on
+    /// the LAN [`Proxy::lan_ip_for`].
+    fn our_ip_for(&self, side: Side, peer: IpAddr) -> Option<IpAddr> {
+        match side {
+            Side::Lan => self.lan_ip_for(peer),
+            Side::Wan => self.public_of(Family::of(peer)),
         }
     }
 

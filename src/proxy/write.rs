@@ -411,7 +411,7 @@ impl Proxy {
             };
             match (
                 ours && this_pass,
-                self.our_ip(dest.side, dest.addr.family()),
+                self.our_ip_for(dest.side, dest.addr.ip()),
             ) {
                 (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport, marked.flatten()),
                 _ => self.put_text(w, mode, v.as_bytes()),
