@@ -475,3 +475,55 @@ fn a_host_outbound_name_gives_both_public_addresses() {
             .starts_with("SIP/2.0/UDP [2001:db8:200::9]:5060;")
     );
 }
+
+/// A LAN with a delegated prefix and a ULA (OpenWrt's default) gives each
+/// phone an address of both, and a phone sends from its address of the
+/// network it sends to (RFC 6724 §5, rule 8). So sipnat names, toward an
+/// IPv6 phone, its own address of the phone's network: the ULA to a phone
+/// at its ULA, the GUA to a phone at its GUA (above), in Via, Record-Route
+/// and SDP. Told the ULA, a phone whose SDP names its GUA sends its RTP
+/// from its ULA, which nothing names: the relay dropped it
+/// (`unknown-source`) and the far end heard nothing (baresip through a
+/// real sipnat: tests/netns_peers_v6.rs).
+#[test]
+fn an_ipv6_phone_is_told_sipnats_address_of_its_own_network() {
+    use common::media::with_body;
+    const ULA_PHONE: &str = "[fd77:1::2]:5060";
+    let mut sim = Sim::dual(config_text());
+    let (fwd, _) = registered(&mut sim, ULA_PHONE, "603", REGISTRAR6, "[2001:db8:100::2]");
+    let c = contact_uri(&fwd);
+    let offer = "v=0\r\no=far 1 1 IN IP6 2001:db8:100::2\r\ns=-\r\nc=IN IP6 2001:db8:100::2\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
+    let inv = sim.one(
+        REGISTRAR6,
+        &with_body(&invite_from(REGISTRAR6, &c, "ula"), offer),
+    );
+    assert_eq!(inv.to, addr(ULA_PHONE), "{}", inv.text);
+    let via = inv.header("Via").unwrap();
+    assert!(via.starts_with("SIP/2.0/UDP [fd77:1::1]:5060;"), "{via}");
+    let rr = inv.header("Record-Route").unwrap();
+    assert!(rr.starts_with("<sip:[fd77:1::1]:5060;lr"), "{rr}");
+    let (c_lan, port) = media_of(inv.body());
+    assert_eq!(c_lan, "IN IP6 fd77:1::1", "{}", inv.body());
+    let answer = "v=0\r\no=ph 2 2 IN IP6 fd77:1::2\r\ns=-\r\nc=IN IP6 fd77:1::2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let ok = with_body(
+        &response_to(
+            &inv,
+            200,
+            "OK",
+            Some("u6"),
+            "Contact: <sip:603@[fd77:1::2]:5060>\r\n",
+        ),
+        answer,
+    );
+    let up = sim.one(ULA_PHONE, &ok);
+    assert_no_lan_leak(&up);
+    assert_eq!(media_of(up.body()).0, "IN IP6 2001:db8:100::1");
+    use sipnat::relay::Decision;
+    let d = rtp(&mut sim, port, "[fd77:1::2]:4000");
+    assert_eq!(
+        d,
+        Decision::Forward("[2001:db8:100::2]:5000".parse().unwrap())
+    );
+    let d = rtp(&mut sim, port, "[2001:db8:100::2]:5000");
+    assert_eq!(d, Decision::Forward("[fd77:1::2]:4000".parse().unwrap()));
+}

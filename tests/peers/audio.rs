@@ -1,0 +1,115 @@
+//! The tone meter of the real-peers tests: what baresip's sndfile module
+//! recorded, read as a WAV file, and the frequency of its loud frames.
+
+/// What a recording holds.
+#[derive(Debug)]
+pub struct Audio {
+    /// 20 ms frames recorded.
+    pub frames: usize,
+    /// Frames loud enough to be the tone (RMS above a tenth of full scale).
+    pub tone_frames: usize,
+    /// The frequency of the loud frames, from their zero crossings.
+    pub freq: f64,
+}
+
+/// Read a 16-bit PCM mono WAV file (what baresip's sndfile writes for
+/// G.711: 8 kHz) and measure its tone. The data chunk is read to the end of
+/// the file whatever its header says (a file still being written says 0).
+pub fn analyse_wav(b: &[u8]) -> Result<Audio, String> {
+    if b.get(..4) != Some(b"RIFF") || b.get(8..12) != Some(b"WAVE") {
+        return Err("not a WAV file".into());
+    }
+    let mut at = 12;
+    let mut rate = 0u32;
+    let mut data: Option<&[u8]> = None;
+    while at + 8 <= b.len() {
+        let id = &b[at..at + 4];
+        let size = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+        let body = &b[at + 8..];
+        if id == b"fmt " {
+            let f = body.get(..16).ok_or("short fmt chunk")?;
+            let format = u16::from_le_bytes([f[0], f[1]]);
+            let channels = u16::from_le_bytes([f[2], f[3]]);
+            rate = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+            let bits = u16::from_le_bytes([f[14], f[15]]);
+            if (format, channels, bits) != (1, 1, 16) {
+                return Err(format!(
+                    "format {format}, {channels} channels, {bits} bits: want 16-bit PCM mono"
+                ));
+            }
+        } else if id == b"data" {
+            data = Some(if size == 0 || size > body.len() {
+                body
+            } else {
+                &body[..size]
+            });
+            break;
+        }
+        at += 8 + size + (size & 1);
+    }
+    let data = data.ok_or("no data chunk")?;
+    if rate == 0 {
+        return Err("no fmt chunk".into());
+    }
+    let samples: Vec<i32> = data
+        .chunks_exact(2)
+        .map(|s| i32::from(i16::from_le_bytes([s[0], s[1]])))
+        .collect();
+    Ok(measure_tone(&samples, rate))
+}
+
+pub fn measure_tone(samples: &[i32], rate: u32) -> Audio {
+    let frame = (rate / 50) as usize;
+    let loud = 3277.0; // a tenth of full scale, RMS
+    let hysteresis = 2000;
+    let mut tone_frames = 0;
+    let mut cycles = 0usize;
+    // Rising crossings with hysteresis (noise near zero cannot count twice),
+    // through runs of loud frames.
+    let mut low = false;
+    for f in samples.chunks_exact(frame) {
+        let rms = (f.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / frame as f64).sqrt();
+        if rms < loud {
+            low = false;
+            continue;
+        }
+        tone_frames += 1;
+        for &x in f {
+            if x < -hysteresis {
+                low = true;
+            } else if x > hysteresis && low {
+                low = false;
+                cycles += 1;
+            }
+        }
+    }
+    let seconds = tone_frames as f64 * frame as f64 / f64::from(rate);
+    Audio {
+        frames: samples.len() / frame.max(1),
+        tone_frames,
+        freq: if seconds > 0.0 {
+            cycles as f64 / seconds
+        } else {
+            0.0
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tone_meter_measures_a_sine_and_ignores_silence() {
+        let rate = 8000;
+        let mut s: Vec<i32> = (0..rate * 2)
+            .map(|i| {
+                (10000.0 * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / 8000.0).sin()) as i32
+            })
+            .collect();
+        s.extend(std::iter::repeat_n(0, 8000));
+        let a = measure_tone(&s, rate as u32);
+        assert_eq!((a.frames, a.tone_frames), (150, 100));
+        assert!((a.freq - 440.0).abs() < 5.0, "{a:?}");
+    }
+}
