@@ -11,9 +11,11 @@
 //!   (Via, Record-Route) are split with [`split_list`], which respects
 //!   `<...>` and quoted strings (§7.3.1).
 //! * [`sdp_body`] writes a one-stream PCMU offer or answer (RFC 4566,
-//!   RFC 3264) with its direction attribute; [`parse_sdp`] reads back the
-//!   peer's RTP and RTCP address (`c=`, `m=`, `a=rtcp:` of RFC 3605, else
-//!   port + 1, RFC 3550 §11) and direction.
+//!   RFC 3264) with its direction attribute, `IN IP4` or `IN IP6` by the
+//!   address's family (§5.2, §5.7); [`parse_sdp`] reads back the peer's RTP
+//!   and RTCP address of either family (`c=`, `m=`, `a=rtcp:` of RFC 3605,
+//!   else port + 1, RFC 3550 §11) and direction. [`host_port`] writes an
+//!   address and port as a SIP `hostport` (IPv6 bracketed, RFC 3261 §25.1).
 //! * [`build_rtp`] / [`parse_rtp`]: an RFC 3550 §5.1 header (V=2, PT 0, seq,
 //!   timestamp, SSRC) followed by a load payload that carries a magic, the
 //!   call index, a 32-bit packet counter and the send time, so the receiver
@@ -29,14 +31,14 @@
 //!   and the benchmark both watch.
 //!
 //! What it does NOT do: SIP authentication, TCP, multipart bodies, header
-//! folding (sipnat never folds), IPv6, SRTP, or any codec. It is a test tool:
+//! folding (sipnat never folds), SRTP, or any codec. It is a test tool:
 //! it allocates freely and favours clarity over speed.
 
 #![allow(dead_code)] // each includer (the tool, the tests) uses a part
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------------ SIP
@@ -329,18 +331,41 @@ impl Dir {
 /// What the load tool needs from a peer's SDP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SdpInfo {
-    pub rtp: SocketAddrV4,
-    pub rtcp: SocketAddrV4,
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
     pub dir: Dir,
 }
 
+impl SdpInfo {
+    /// The RTP address when it is IPv4 (the benchmark's sockets are).
+    pub fn rtp_v4(&self) -> Option<SocketAddrV4> {
+        match self.rtp {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        }
+    }
+}
+
+/// `ip:port`, or `[ip]:port` for IPv6: a SIP `hostport` (RFC 3261 §25.1,
+/// RFC 5118 §4.1).
+pub fn host_port(ip: IpAddr, port: u16) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
+/// The SDP address type of `ip` (RFC 4566 §5.7).
+fn addrtype(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() { "IP4" } else { "IP6" }
+}
+
 /// A one-stream G.711 µ-law session (RFC 4566 §5; PT 0 per RFC 3551).
-pub fn sdp_body(ip: Ipv4Addr, port: u16, sess_id: u64, version: u64, dir: Dir) -> String {
+pub fn sdp_body(ip: impl Into<IpAddr>, port: u16, sess_id: u64, version: u64, dir: Dir) -> String {
+    let ip = ip.into();
+    let t = addrtype(ip);
     format!(
         "v=0\r\n\
-         o=load {sess_id} {version} IN IP4 {ip}\r\n\
+         o=load {sess_id} {version} IN {t} {ip}\r\n\
          s=sipnat-load\r\n\
-         c=IN IP4 {ip}\r\n\
+         c=IN {t} {ip}\r\n\
          t=0 0\r\n\
          m=audio {port} RTP/AVP 0\r\n\
          a=rtpmap:0 PCMU/8000\r\n\
@@ -350,12 +375,21 @@ pub fn sdp_body(ip: Ipv4Addr, port: u16, sess_id: u64, version: u64, dir: Dir) -
     )
 }
 
+/// The address of a `c=` or `a=rtcp:` line's `IN IP4 a.b.c.d` / `IN IP6
+/// x:y::z` tail (network type, address type, address); the type must match
+/// the address.
+fn sdp_addr<'a>(mut f: impl Iterator<Item = &'a str>) -> Option<IpAddr> {
+    let (net, t, a) = (f.next()?, f.next()?, f.next()?);
+    let ip: IpAddr = a.split('/').next()?.parse().ok()?;
+    (net == "IN" && t == addrtype(ip)).then_some(ip)
+}
+
 /// The first audio stream of an SDP body: address (media-level `c=` over
 /// session-level), RTP port, RTCP address and direction.
 pub fn parse_sdp(body: &[u8]) -> Option<SdpInfo> {
     let text = std::str::from_utf8(body).ok()?;
     let (mut session_c, mut media_c) = (None, None);
-    let (mut port, mut rtcp) = (None::<u16>, None::<(u16, Option<Ipv4Addr>)>);
+    let (mut port, mut rtcp) = (None::<u16>, None::<(u16, Option<IpAddr>)>);
     let (mut session_dir, mut media_dir) = (None, None);
     let mut in_media = false;
     for line in text.lines() {
@@ -372,13 +406,7 @@ pub fn parse_sdp(body: &[u8]) -> Option<SdpInfo> {
                 port = v.split_whitespace().nth(1)?.parse().ok();
             }
             "c" => {
-                let ip: Ipv4Addr = v
-                    .split_whitespace()
-                    .nth(2)?
-                    .split('/')
-                    .next()?
-                    .parse()
-                    .ok()?;
+                let ip = sdp_addr(v.split_whitespace())?;
                 if in_media {
                     media_c = Some(ip);
                 } else {
@@ -404,8 +432,7 @@ pub fn parse_sdp(body: &[u8]) -> Option<SdpInfo> {
                 {
                     let mut f = r.split_whitespace();
                     let p: u16 = f.next()?.parse().ok()?;
-                    let a = f.nth(2).and_then(|a| a.parse().ok());
-                    rtcp = Some((p, a));
+                    rtcp = Some((p, sdp_addr(f)));
                 }
             }
             _ => {}
@@ -414,11 +441,11 @@ pub fn parse_sdp(body: &[u8]) -> Option<SdpInfo> {
     let ip = media_c.or(session_c)?;
     let port = port?;
     let rtcp = match rtcp {
-        Some((p, a)) => SocketAddrV4::new(a.unwrap_or(ip), p),
-        None => SocketAddrV4::new(ip, port.wrapping_add(1)),
+        Some((p, a)) => SocketAddr::new(a.unwrap_or(ip), p),
+        None => SocketAddr::new(ip, port.wrapping_add(1)),
     };
     Some(SdpInfo {
-        rtp: SocketAddrV4::new(ip, port),
+        rtp: SocketAddr::new(ip, port),
         rtcp,
         dir: media_dir.or(session_dir).unwrap_or(Dir::SendRecv),
     })
@@ -981,15 +1008,68 @@ l: 4\r\n\r\nv=0\r\nEXTRA";
 
     #[test]
     fn sdp_round_trip_and_directions() {
-        let ip = Ipv4Addr::new(10, 77, 1, 2);
+        let ip = std::net::Ipv4Addr::new(10, 77, 1, 2);
         let body = sdp_body(ip, 40000, 7, 2, Dir::SendOnly);
         let i = parse_sdp(body.as_bytes()).unwrap();
-        assert_eq!(i.rtp, SocketAddrV4::new(ip, 40000));
-        assert_eq!(i.rtcp, SocketAddrV4::new(ip, 40001));
+        assert_eq!(i.rtp, SocketAddr::from((ip, 40000)));
+        assert_eq!(i.rtcp, SocketAddr::from((ip, 40001)));
+        assert_eq!(i.rtp_v4(), Some(SocketAddrV4::new(ip, 40000)));
         assert_eq!(i.dir, Dir::SendOnly);
         assert_eq!(i.dir.answer(), Dir::RecvOnly);
         assert!(!Dir::RecvOnly.sends() && Dir::SendOnly.sends());
         assert!(body.contains("o=load 7 2 IN IP4 10.77.1.2\r\n"));
+    }
+
+    /// The IPv4 body byte for byte as the tool always wrote it (the
+    /// benchmark compares runs), and the same session over IPv6.
+    #[test]
+    fn sdp_body_of_either_family() {
+        let v4 = sdp_body(
+            std::net::Ipv4Addr::new(198, 51, 100, 2),
+            30000,
+            1000,
+            1,
+            Dir::SendRecv,
+        );
+        assert_eq!(
+            v4,
+            "v=0\r\no=load 1000 1 IN IP4 198.51.100.2\r\ns=sipnat-load\r\n\
+             c=IN IP4 198.51.100.2\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n\
+             a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        let ip: IpAddr = "2001:db8:77:1::2".parse().unwrap();
+        let v6 = sdp_body(ip, 40000, 7, 2, Dir::RecvOnly);
+        assert_eq!(
+            v6,
+            v4.replace("1000 1 IN IP4 198.51.100.2", "7 2 IN IP6 2001:db8:77:1::2")
+                .replace("IN IP4 198.51.100.2", "IN IP6 2001:db8:77:1::2")
+                .replace("30000", "40000")
+                .replace("sendrecv", "recvonly")
+        );
+        let i = parse_sdp(v6.as_bytes()).unwrap();
+        assert_eq!(i.rtp, SocketAddr::new(ip, 40000));
+        assert_eq!(i.rtcp, SocketAddr::new(ip, 40001));
+        assert_eq!(i.rtp_v4(), None);
+        assert_eq!(host_port(ip, 5060), "[2001:db8:77:1::2]:5060");
+        assert_eq!(
+            host_port(IpAddr::from([10, 77, 1, 2]), 5060),
+            "10.77.1.2:5060"
+        );
+    }
+
+    /// sipnat's IPv6 SDP (`a=rtcp:` with an address, RFC 3605); an address
+    /// whose type disagrees with it is not read.
+    #[test]
+    fn sdp_ipv6_rtcp_attribute_and_mismatched_type() {
+        let body = b"v=0\r\no=- 1 1 IN IP6 fd77:1::1\r\ns=-\r\nc=IN IP6 fd77:1::1\r\nt=0 0\r\n\
+m=audio 20000 RTP/AVP 0\r\na=rtcp:20001 IN IP6 fd77:1::1\r\n";
+        let i = parse_sdp(body).unwrap();
+        assert_eq!(i.rtp, "[fd77:1::1]:20000".parse().unwrap());
+        assert_eq!(i.rtcp, "[fd77:1::1]:20001".parse().unwrap());
+        let mixed = b"v=0\r\nc=IN IP4 2001:db8::1\r\nm=audio 1 RTP/AVP 0\r\n";
+        assert!(parse_sdp(mixed).is_none());
+        let mixed = b"v=0\r\nc=IN IP6 10.0.0.1\r\nm=audio 1 RTP/AVP 0\r\n";
+        assert!(parse_sdp(mixed).is_none());
     }
 
     #[test]

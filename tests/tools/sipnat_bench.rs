@@ -1534,7 +1534,7 @@ impl<'a> Sip<'a> {
                 }
                 // the UAC's route set: Record-Route reversed (§12.1.2)
                 c.route = m.header_list("record-route").into_iter().rev().collect();
-                c.lan_relay = parse_sdp(&m.body).map(|s| s.rtp);
+                c.lan_relay = parse_sdp(&m.body).and_then(|s| s.rtp_v4());
                 let branch = self.branch();
                 let c = &self.calls[i];
                 let from = format!("<sip:alice{}@{PHONE_IP}>;tag={}", c.idx, c.from_tag);
@@ -1646,7 +1646,7 @@ impl<'a> Sip<'a> {
                     return;
                 }
                 let c = &mut self.calls[i];
-                c.wan_relay = parse_sdp(&m.body).map(|s| s.rtp);
+                c.wan_relay = parse_sdp(&m.body).and_then(|s| s.rtp_v4());
                 let contact = format!("Contact: <sip:bob{}@{FAR_IP}:{UAS_PORT}>", c.idx);
                 let ringing = m.response(
                     180,

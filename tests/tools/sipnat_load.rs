@@ -38,7 +38,13 @@
 //! established or not ended cleanly, a loss above `--max-loss-pct`, a media
 //! source outside `--expect-source`, mixed streams. Exit 2: usage error.
 //!
-//! What it does NOT do: authentication, TCP, IPv6, DNS (addresses only),
+//! Either IP family: `--sip`, `--proxy` as `a.b.c.d:port` or `[v6]:port`,
+//! `--local`, `--media-ip` and the rest as bare addresses. An IPv6 address
+//! is bracketed in Via, Contact and URIs (RFC 3261 §25.1, RFC 5118 §4.1),
+//! SDP says `IN IP6` (RFC 4566 §5.7), RTP goes over IPv6 sockets. IPv4
+//! messages are what they always were, byte for byte.
+//!
+//! What it does NOT do: authentication, TCP, DNS (addresses only),
 //! forking, PRACK, or anything a sipnat test does not need. Threads: one
 //! SIP thread (the main one), one RTP sender, one receiver per call; plain
 //! std, no dependencies.
@@ -50,14 +56,14 @@ use load_core::*;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const USAGE: &str = "\
-usage:
+usage (IP: a.b.c.d or an IPv6 address; IP:PORT: a.b.c.d:PORT or [IPv6]:PORT):
   sipnat-load uas --sip IP:PORT --media-ip IP [--contact HOST:PORT] [--ring-ms N]
                   [--early-media] [--calls N] [--sdp-ip IP] [--send-after-ms N]
                   [common options]
@@ -92,15 +98,15 @@ enum Mode {
 #[derive(Debug)]
 struct Opts {
     mode: Mode,
-    sip: SocketAddrV4,
-    media_ip: Ipv4Addr,
-    sdp_ip: Option<Ipv4Addr>,
+    sip: SocketAddr,
+    media_ip: IpAddr,
+    sdp_ip: Option<IpAddr>,
     send_after: Duration,
     contact: Option<String>,
     ring_ms: u64,
     early_media: bool,
-    proxy: SocketAddrV4,
-    local: Ipv4Addr,
+    proxy: SocketAddr,
+    local: IpAddr,
     local_port: u16,
     target: String,
     user: String,
@@ -114,12 +120,12 @@ struct Opts {
     cancel_after: Option<Duration>,
     resume_at: Option<Duration>,
     move_at: Option<Duration>,
-    move_ip: Option<Ipv4Addr>,
+    move_ip: Option<IpAddr>,
     /// Keep sending from the old pair this long after the move's offer.
     move_late: Duration,
     report: Option<PathBuf>,
     rtp_port: u16,
-    expect_source: Vec<Ipv4Addr>,
+    expect_source: Vec<IpAddr>,
     max_loss_pct: f64,
     linger: Duration,
 }
@@ -131,17 +137,18 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         Some("-h" | "--help") => return Err(String::new()),
         other => return Err(format!("first argument must be uas or uac, not {other:?}")),
     };
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     let mut o = Opts {
         mode,
-        sip: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5060),
-        media_ip: Ipv4Addr::UNSPECIFIED,
+        sip: SocketAddr::new(any, 5060),
+        media_ip: any,
         sdp_ip: None,
         send_after: Duration::ZERO,
         contact: None,
         ring_ms: 0,
         early_media: false,
-        proxy: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5060),
-        local: Ipv4Addr::UNSPECIFIED,
+        proxy: SocketAddr::new(any, 5060),
+        local: any,
         local_port: 5060,
         target: String::new(),
         user: "100".into(),
@@ -235,6 +242,9 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             if o.proxy.ip().is_unspecified() || o.local.is_unspecified() || o.target.is_empty() {
                 return Err("uac needs --proxy, --local and --target".into());
             }
+            if o.proxy.is_ipv4() != o.local.is_ipv4() {
+                return Err("--proxy and --local must be of one IP family".into());
+            }
             if o.rate.is_nan() || o.rate <= 0.0 {
                 return Err("--rate must be positive".into());
             }
@@ -283,7 +293,7 @@ struct Rx {
 struct Media {
     index: u32,
     ssrc: u32,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     local_port: u16,
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -302,7 +312,7 @@ struct Media {
 
 /// A bound port pair: RTP on `port`, RTCP on `port + 1`.
 struct Pair {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     port: u16,
     rtp: UdpSocket,
     rtcp: UdpSocket,
@@ -310,7 +320,7 @@ struct Pair {
 
 impl Media {
     /// The address this call's SDP names: the moved pair's once bound.
-    fn local(&self) -> (Ipv4Addr, u16) {
+    fn local(&self) -> (IpAddr, u16) {
         self.moved
             .get()
             .map_or((self.ip, self.local_port), |p| (p.ip, p.port))
@@ -358,11 +368,11 @@ struct Hub {
     generation: AtomicU64,
     stop: AtomicBool,
     next_port: Mutex<u16>,
-    ip: Ipv4Addr,
+    ip: IpAddr,
 }
 
 impl Hub {
-    fn new(ip: Ipv4Addr, first_port: u16) -> Arc<Hub> {
+    fn new(ip: IpAddr, first_port: u16) -> Arc<Hub> {
         Arc::new(Hub {
             calls: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
@@ -373,7 +383,7 @@ impl Hub {
     }
 
     /// Bind an even RTP port on `ip` and the RTCP port above it.
-    fn bind_pair(&self, ip: Ipv4Addr) -> Result<Pair, String> {
+    fn bind_pair(&self, ip: IpAddr) -> Result<Pair, String> {
         let mut port = lock(&self.next_port);
         for _ in 0..2000 {
             let p = *port;
@@ -439,7 +449,7 @@ impl Hub {
 
     /// Bind call `m`'s second pair on `ip` (a media move) and receive on it;
     /// the sender keeps the first pair until [`Media::send_from_moved`].
-    fn open_moved(self: &Arc<Hub>, m: &Arc<Media>, ip: Ipv4Addr) -> Result<(), String> {
+    fn open_moved(self: &Arc<Hub>, m: &Arc<Media>, ip: IpAddr) -> Result<(), String> {
         let pair = self.bind_pair(ip)?;
         m.moved
             .set(pair)
@@ -655,9 +665,10 @@ fn media_json(m: &Media, o: &mut String) -> (u64, u64, u64) {
         .map(|s| json_str(&s.to_string()))
         .collect();
     let sent = m.sent.load(Relaxed);
-    let moved = m.moved.get().map_or("null".to_string(), |p| {
-        json_str(&format!("{}:{}", p.ip, p.port))
-    });
+    let moved = m
+        .moved
+        .get()
+        .map_or("null".to_string(), |p| json_str(&host_port(p.ip, p.port)));
     let _ = write!(
         o,
         "\"local_port\": {}, \"moved_to\": {moved}, \"rx_moved\": {}, \"remote\": {remote}, \"sent\": {sent}, \"send_errors\": {}, \
@@ -774,7 +785,7 @@ fn finish(
     }
     if !opts.expect_source.is_empty() {
         for s in &sources {
-            let ok = matches!(s, SocketAddr::V4(v) if opts.expect_source.contains(v.ip()));
+            let ok = opts.expect_source.contains(&s.ip());
             if !ok {
                 t.problems
                     .push(format!("media from {s}, not from {:?}", opts.expect_source));
@@ -895,8 +906,9 @@ impl Uac {
 
     fn contact(&self) -> String {
         format!(
-            "<sip:{}@{}:{}>",
-            self.o.user, self.o.local, self.o.local_port
+            "<sip:{}@{}>",
+            self.o.user,
+            host_port(self.o.local, self.o.local_port)
         )
     }
 
@@ -916,8 +928,8 @@ impl Uac {
         body: &[u8],
     ) -> Vec<u8> {
         let mut s = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {}:{};branch={branch};rport\r\nMax-Forwards: 70\r\n",
-            self.o.local, self.o.local_port
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nMax-Forwards: 70\r\n",
+            host_port(self.o.local, self.o.local_port)
         );
         for r in route {
             let _ = write!(s, "Route: {r}\r\n");
@@ -2058,7 +2070,7 @@ fn main() {
     };
     let (bind, media_ip) = match o.mode {
         Mode::Uas => (o.sip, o.media_ip),
-        Mode::Uac => (SocketAddrV4::new(o.local, o.local_port), o.local),
+        Mode::Uac => (SocketAddr::new(o.local, o.local_port), o.local),
     };
     let sock = match UdpSocket::bind(bind) {
         Ok(s) => s,
@@ -2096,7 +2108,7 @@ fn main() {
         }
         Mode::Uac => {
             let domain = host_of(o.register_to.as_deref().unwrap_or(&o.target)).to_string();
-            let proxy = SocketAddr::V4(o.proxy);
+            let proxy = o.proxy;
             Uac {
                 o,
                 sock,
