@@ -199,6 +199,13 @@ pub(super) fn scan(
     }
 }
 
+/// The addresses, upper-layer protocol and upper-layer bytes of the IPv6
+/// packet `ip`; `None` when it is malformed or a fragment after the first.
+pub(super) fn header(ip: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr, u8, &[u8])> {
+    let p = parse(ip).ok().filter(|p| !p.later_fragment)?;
+    Some((p.src.into(), p.dst.into(), p.proto, p.l4))
+}
+
 /// The flow, sequence number and payload of an IPv6 TCP segment with
 /// payload (not a fragment). `scan` has vouched for the packet.
 pub(super) fn tcp_segment(ip: &[u8]) -> Option<(super::Flow, u32, &[u8])> {

@@ -11,6 +11,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 mod ip6;
+mod packets;
+
+pub use packets::packets;
 
 const LAN_PREFIX: [u8; 3] = [10, 77, 1];
 const LAN_TEXT: &[u8] = b"10.77.1.";

@@ -608,3 +608,71 @@ fn broken_ipv6_frames_are_errors_not_panics() {
     }
     assert!(errors > 0 && fine > 0, "{errors} errors, {fine} fine");
 }
+
+/// `packets` lists each IP packet of either family with its ports and
+/// payload, an extension header skipped; ARP and NDP without ports.
+#[test]
+fn packets_of_either_family() {
+    let frames = [
+        udp([198, 51, 100, 1], [198, 51, 100, 2], 20000, 30000, b"rtp4"),
+        ip6(
+            "2001:db8:100::1",
+            "2001:db8:100::2",
+            60,
+            &[ext(17, &[]), udp_header(5060, 5060, b"SIP6")].concat(),
+        ),
+        tcp6(
+            "2001:db8:100::2",
+            "2001:db8:100::1",
+            (5070, 40000),
+            7,
+            b"SIP/2.0 200 OK\r\n",
+        ),
+        ndp("fe80::1", "ff02::1", 136, "fe80::1"),
+    ];
+    let ps = packets(&pcap(&frames)).unwrap();
+    let got: Vec<(usize, String, String, u8, u16, u16, String)> = ps
+        .iter()
+        .map(|p| {
+            let (s, d) = (p.src.to_string(), p.dst.to_string());
+            (p.index, s, d, p.proto, p.sport, p.dport, p.text())
+        })
+        .collect();
+    let row = |i, s: &str, d: &str, proto, sp, dp, t: &str| {
+        (
+            i,
+            s.to_string(),
+            d.to_string(),
+            proto,
+            sp,
+            dp,
+            t.to_string(),
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            row(0, "198.51.100.1", "198.51.100.2", 17, 20000, 30000, "rtp4"),
+            row(
+                1,
+                "2001:db8:100::1",
+                "2001:db8:100::2",
+                17,
+                5060,
+                5060,
+                "SIP6"
+            ),
+            row(
+                2,
+                "2001:db8:100::2",
+                "2001:db8:100::1",
+                6,
+                5070,
+                40000,
+                "SIP/2.0 200 OK\r\n"
+            ),
+            row(3, "fe80::1", "ff02::1", 58, 0, 0, ""),
+        ]
+    );
+    assert!(packets(b"not a pcap").is_err());
+}
