@@ -113,14 +113,8 @@ fn skip_allowed() -> bool {
     std::env::var("SIPNAT_SKIP_NETNS").is_ok_and(|v| v == "1")
 }
 
-/// The load tool next to this test: <target>/<profile>/deps/<test> →
-/// <target>/<profile>/examples/sipnat-load.
-///
-/// Plain `cargo test` builds examples, but `cargo test --all-targets` (CI)
-/// builds them only as test harnesses and `cargo test --test netns_media`
-/// not at all; so the first test to need the tool runs `cargo build
-/// --example sipnat-load` into this test's own target directory and profile
-/// (cargo releases its lock while tests run; a fresh tool makes it a no-op).
+/// The load tool next to this test, built once per run by the first test
+/// that needs it ([`netns_env::build_load_tool`]).
 fn load_tool() -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
@@ -130,65 +124,9 @@ fn load_tool() -> PathBuf {
 }
 
 fn build_load_tool() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the test binary does not live in <target>/<profile>/deps")?;
-    let tool = profile_dir.join("examples").join("sipnat-load");
-    let target_dir = profile_dir
-        .parent()
-        .filter(|t| t.join("CACHEDIR.TAG").is_file());
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
-    let how = "build it with `cargo build --example sipnat-load` (same profile and target)";
     // Inside tests/vm/run the target directory is read-only: the run that
     // started the VM built the tool (see media_kernel_forwarding_under_flow_offloading).
-    if let Some(target_dir) = target_dir.filter(|_| !in_vm()) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "--example",
-            "sipnat-load",
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .current_dir(manifest());
-        match profile {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            p => {
-                cmd.args(["--profile", p]);
-            }
-        }
-        match cmd.output() {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                return Err(format!(
-                    "building sipnat-load failed:\n{}",
-                    String::from_utf8_lossy(&o.stderr)
-                ));
-            }
-            // no cargo here (binaries copied elsewhere): use what exists
-            Err(e) => eprintln!("cannot run cargo ({e}); using {}", tool.display()),
-        }
-    }
-    if !tool.is_file() {
-        return Err(format!("{} not found: {how}", tool.display()));
-    }
-    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-    for src in ["tests/tools/sipnat_load.rs", "tests/tools/load_core.rs"] {
-        if modified(&tool) < modified(&manifest().join(src)) {
-            return Err(format!("{} is older than {src}: {how}", tool.display()));
-        }
-    }
-    Ok(tool)
+    netns_env::build_load_tool(!in_vm())
 }
 
 /// The VM of test 17 ([`run_in_vm`]: QEMU, emulating) takes the CPUs of a

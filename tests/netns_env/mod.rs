@@ -1,11 +1,13 @@
 //! What every network-namespace test file needs from the machine: running
 //! a command, telling why this machine cannot run the tests (not root, a
 //! tool missing, `ip netns` refused), the tail of a log for a failure
-//! message, and reading the SIP text a plain socket received. Each file
+//! message, reading the SIP text a plain socket received, and building
+//! the load tool `sipnat-load` the media tests run. Each file
 //! keeps its own topology (`Lab`). (netns_tcp.rs still carries its own
 //! copies of the SIP readers.)
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Run `cmd args` with no input; `None` when it cannot be started.
@@ -44,6 +46,76 @@ pub fn environment_problem(id: &str, tools: &[&str]) -> Option<String> {
         return Some("'ip netns add' does not work here".into());
     }
     None
+}
+
+/// The load tool `sipnat-load` (a cargo example) next to the running
+/// test: <target>/<profile>/deps/<test> → <target>/<profile>/examples/.
+///
+/// Plain `cargo test` builds examples, but `cargo test --all-targets` (CI)
+/// builds them only as test harnesses and `cargo test --test X` not at
+/// all; so with `build` this runs `cargo build --example sipnat-load` into
+/// the test's own target directory and profile (cargo releases its lock
+/// while tests run; a fresh tool makes it a no-op). Either way a tool older
+/// than its source is refused.
+pub fn build_load_tool(build: bool) -> Result<PathBuf, String> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the test binary does not live in <target>/<profile>/deps")?;
+    let tool = profile_dir.join("examples").join("sipnat-load");
+    let target_dir = profile_dir
+        .parent()
+        .filter(|t| t.join("CACHEDIR.TAG").is_file());
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let how = "build it with `cargo build --example sipnat-load` (same profile and target)";
+    if let Some(target_dir) = target_dir.filter(|_| build) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "--example",
+            "sipnat-load",
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .current_dir(manifest);
+        match profile {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            p => {
+                cmd.args(["--profile", p]);
+            }
+        }
+        match cmd.output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return Err(format!(
+                    "building sipnat-load failed:\n{}",
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+            }
+            // no cargo here (binaries copied elsewhere): use what exists
+            Err(e) => eprintln!("cannot run cargo ({e}); using {}", tool.display()),
+        }
+    }
+    if !tool.is_file() {
+        return Err(format!("{} not found: {how}", tool.display()));
+    }
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    for src in ["tests/tools/sipnat_load.rs", "tests/tools/load_core.rs"] {
+        if modified(&tool) < modified(&manifest.join(src)) {
+            return Err(format!("{} is older than {src}: {how}", tool.display()));
+        }
+    }
+    Ok(tool)
 }
 
 /// The last `n` lines of `text`.
