@@ -41,6 +41,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod netns_env;
 mod netns_v6;
 mod pcap;
 

@@ -17,6 +17,8 @@ use super::{TopoGuard, in_netns, skip_allowed, work_dir};
 use crate::pcap::{LeakKind, scan_pcap};
 
 mod dual;
+mod lab;
+mod media;
 
 /// `ip netns exec NS ARGS`, its standard output; panics when it fails.
 fn ns_output(ns: &str, args: &[&str]) -> String {

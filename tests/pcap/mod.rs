@@ -11,7 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 mod ip6;
-mod packets;
+pub mod packets;
 
 pub use packets::packets;
 
