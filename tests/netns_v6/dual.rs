@@ -52,7 +52,7 @@ fn counter(work: &Path, name: &str) -> u64 {
     status_json(work)["counters"][name].as_u64().unwrap_or(0)
 }
 
-fn options(to: &str, via: &str, n: u32) -> String {
+pub(super) fn options(to: &str, via: &str, n: u32) -> String {
     format!(
         "OPTIONS sip:{to} SIP/2.0\r\n\
          Via: SIP/2.0/UDP {via};branch=z9hG4bKdual{n}\r\n\
@@ -67,7 +67,7 @@ fn options(to: &str, via: &str, n: u32) -> String {
 
 /// A UDP socket made in `ns`, bound to `bind` and connected to `to`
 /// (an ICMP error for what it sends then shows on its next read).
-fn connected(ns: &str, bind: SocketAddr, to: SocketAddr) -> UdpSocket {
+pub(super) fn connected(ns: &str, bind: SocketAddr, to: SocketAddr) -> UdpSocket {
     in_netns(ns, move || {
         let s = UdpSocket::bind(bind).unwrap_or_else(|e| panic!("bind {bind}: {e}"));
         s.connect(to)
@@ -79,7 +79,7 @@ fn connected(ns: &str, bind: SocketAddr, to: SocketAddr) -> UdpSocket {
 
 /// The first link-local address of `dev` in `ns`, with that interface's
 /// index as its scope.
-fn link_local(ns: &str, dev: &'static str, port: u16) -> SocketAddrV6 {
+pub(super) fn link_local(ns: &str, dev: &'static str, port: u16) -> SocketAddrV6 {
     let out = Command::new("ip")
         .args([
             "-n", ns, "-6", "-o", "addr", "show", "dev", dev, "scope", "link",
@@ -126,7 +126,7 @@ fn relay_port(ns: &str) -> u16 {
 /// An IPv6/UDP packet from `src` to `dst` (port 5060 to `port`), for a raw socket
 /// with `IPPROTO_RAW` (the header is ours), its UDP checksum computed
 /// (RFC 8200 §8.1: mandatory over IPv6).
-fn udp6_packet(src: [u8; 16], dst: [u8; 16], port: u16, payload: &[u8]) -> Vec<u8> {
+pub(super) fn udp6_packet(src: [u8; 16], dst: [u8; 16], port: u16, payload: &[u8]) -> Vec<u8> {
     let len = u16::try_from(8 + payload.len()).unwrap();
     let mut udp = Vec::new();
     udp.extend_from_slice(&5060u16.to_be_bytes());
@@ -166,7 +166,7 @@ fn udp6_packet(src: [u8; 16], dst: [u8; 16], port: u16, payload: &[u8]) -> Vec<u
 
 /// Send `packet` (a whole IPv6 packet) to `dst` from a raw socket made in
 /// `ns`.
-fn send_raw6(ns: &str, dst: std::net::Ipv6Addr, packet: Vec<u8>) {
+pub(super) fn send_raw6(ns: &str, dst: std::net::Ipv6Addr, packet: Vec<u8>) {
     in_netns(ns, move || {
         // SAFETY: plain socket(2); the result is checked.
         let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW) };

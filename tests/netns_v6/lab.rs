@@ -212,6 +212,10 @@ impl Lab {
             .clone()
     }
 
+    pub fn counter(&self, name: &str) -> u64 {
+        self.status()["counters"][name].as_u64().unwrap_or(0)
+    }
+
     pub fn sipnat_log(&self) -> String {
         fs::read_to_string(self.path("sipnat.out")).unwrap_or_default()
     }
