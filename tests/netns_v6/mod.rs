@@ -19,6 +19,7 @@ use crate::pcap::{LeakKind, scan_pcap};
 mod dual;
 mod lab;
 mod media;
+mod tcp;
 mod wan_drops;
 
 /// `ip netns exec NS ARGS`, its standard output; panics when it fails.
