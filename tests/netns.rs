@@ -21,8 +21,9 @@
 //!
 //! IPv6 (issue 14): `netns_v6/` brings up `topo.sh --ip6 both` and checks
 //! the topology and the capture check on a real IPv6 capture, with planted
-//! leaks; the scenarios with sipnat over IPv6 come with the stages that
-//! open IPv6 in sipnat.
+//! leaks, then runs sipnat there: its dual-stack socket, calls with audio
+//! both ways (`sipnat-load`) over IPv6 and across the families, SIP over
+//! TCP over IPv6, and forged and link-local sources from the WAN.
 //!
 //! What these tests need: root, `ip netns`, sipp, tcpdump (install them with
 //! `tests/setup-deps.sh`). Without them every test FAILS with a message saying
@@ -33,9 +34,8 @@
 //! `SIPNAT_NETNS_ALLOW_SDP_LEAK=1` tolerates a LAN address in SDP lines only
 //! (o=, c=), for a sipnat without the media relay (see run.sh).
 //!
-//! What they do not do: judge audio quality (the media scenario only counts
-//! RTP packets), test TLS or sipnat over IPv6 (yet), or address any host
-//! outside the namespaces.
+//! What they do not do: judge audio quality (the media scenarios only count
+//! RTP packets), test TLS, or address any host outside the namespaces.
 
 use std::fs;
 use std::path::{Path, PathBuf};

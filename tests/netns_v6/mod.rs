@@ -1,7 +1,11 @@
-//! IPv6 in the network-namespace harness (issue 14, stage 8, the
-//! infrastructure): `topo.sh up ID --ip6 both` and the WAN capture check of
-//! `pcap/` on a real IPv6 capture. The scenarios with sipnat over IPv6
-//! land with the stages that open IPv6 in sipnat.
+//! IPv6 in the network-namespace harness (issue 14, stage 8): `topo.sh up
+//! ID --ip6 both` and the WAN capture check of `pcap/` on a real IPv6
+//! capture (here), sipnat's dual-stack socket (`dual.rs`), calls with audio
+//! both ways over IPv6 and across the families (`media.rs`, with the load
+//! tool `sipnat-load`), SIP over TCP over IPv6 (`tcp.rs`), and forged and
+//! link-local sources from the WAN (`wan_drops.rs`); `lab.rs` is their
+//! topology with its processes. tests/netns/README.md lists what each
+//! checks.
 //!
 //! Plain sockets made inside the namespaces (`in_netns`) talk over IPv6;
 //! tcpdump captures the router's WAN interface as run.sh does. Every
