@@ -35,12 +35,9 @@ pub enum Addr {
 impl Addr {
     /// `ip:port` of either family; an IPv4-mapped IPv6 address becomes IPv4.
     pub fn new(ip: IpAddr, port: u16) -> Addr {
-        match ip {
+        match canonical(ip) {
             IpAddr::V4(v4) => Addr::V4(SocketAddrV4::new(v4, port)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Addr::V4(SocketAddrV4::new(v4, port)),
-                None => Addr::V6(v6, port),
-            },
+            IpAddr::V6(v6) => Addr::V6(v6, port),
         }
     }
 
@@ -147,16 +144,13 @@ pub enum SourceKey {
 
 impl SourceKey {
     pub fn of(ip: IpAddr) -> SourceKey {
-        match ip {
+        match canonical(ip) {
             IpAddr::V4(v4) => SourceKey::V4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => SourceKey::V4(v4),
-                None => {
-                    let mut p = [0; 8];
-                    p.copy_from_slice(&v6.octets()[..8]);
-                    SourceKey::V6(p)
-                }
-            },
+            IpAddr::V6(v6) => {
+                let mut p = [0; 8];
+                p.copy_from_slice(&v6.octets()[..8]);
+                SourceKey::V6(p)
+            }
         }
     }
 }
@@ -181,12 +175,13 @@ impl fmt::Display for SourceKey {
     }
 }
 
-/// The netmask of a `prefix`-bit network in a `bits`-bit address, as the
-/// top bits of a u128 (a prefix past `bits` is `bits`).
-fn mask(prefix: u8, bits: u32) -> u128 {
-    match u32::from(prefix).min(bits) {
+/// The netmask of a `prefix`-bit network as a host-order u32 (`/0` → 0; a
+/// prefix past 32 is 32). 32-bit arithmetic: on the MIPS32 routers a u128
+/// mask is several times the code.
+fn mask32(prefix: u8) -> u32 {
+    match prefix {
         0 => 0,
-        p => u128::MAX << (128 - p),
+        p => u32::MAX << (32 - u32::from(p.min(32))),
     }
 }
 
@@ -203,7 +198,7 @@ pub struct Net4 {
 impl Net4 {
     /// Whether `ip` lies in this network.
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let m = (mask(self.prefix, 32) >> 96) as u32;
+        let m = mask32(self.prefix);
         (u32::from(self.addr) & m) == (u32::from(ip) & m)
     }
 
@@ -233,8 +228,15 @@ pub struct Net6 {
 
 impl Net6 {
     pub fn contains(&self, ip: Ipv6Addr) -> bool {
-        let m = mask(self.prefix, 128);
-        (u128::from(self.addr) & m) == (u128::from(ip) & m)
+        // Four 32-bit words, each under its part of the prefix.
+        let (a, b) = (self.addr.octets(), ip.octets());
+        (0..4).all(|i| {
+            let w = |o: &[u8; 16]| {
+                u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
+            };
+            let m = mask32(self.prefix.saturating_sub(32 * i as u8));
+            (w(&a) ^ w(&b)) & m == 0
+        })
     }
 }
 
@@ -316,9 +318,21 @@ pub fn prefix_len(p: &str, max: u8) -> Option<u8> {
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address; anything else as is.
+/// The one place that tests for the mapped form (one copy of the code: the
+/// constructors above come here).
+#[inline(never)]
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        // `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2): as one 128-bit number, the
+        // top 96 bits are 0xffff. (std's `to_ipv4_mapped` compares byte by
+        // byte: twice the code on MIPS32.)
+        IpAddr::V6(v6) => {
+            let x = u128::from(v6);
+            match x >> 32 == 0xffff {
+                true => IpAddr::V4(Ipv4Addr::from(x as u32)),
+                false => ip,
+            }
+        }
         v4 => v4,
     }
 }
@@ -349,7 +363,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || a >= 224)
         }
-        IpAddr::V6(ip) => ip.segments()[0] & 0xe000 == 0x2000,
+        IpAddr::V6(ip) => ip.octets()[0] & 0xe0 == 0x20,
     }
 }
 
@@ -415,6 +429,13 @@ mod tests {
         assert!(n("0.0.0.0/0").contains(ip("8.8.8.8")));
         assert!(n(" 10.0.0.1 ").contains(ip("10.0.0.1")));
         assert!(!n("10.0.0.1").contains(ip("10.0.0.2")));
+        assert!(n("10.0.0.0/31").contains(ip("10.0.0.1")));
+        assert!(!n("10.0.0.0/31").contains(ip("10.0.0.2")));
+        let wide = Net::V4(Net4 {
+            addr: Ipv4Addr::new(10, 0, 0, 1),
+            prefix: 40,
+        });
+        assert!(wide.contains(ip("10.0.0.1")) && !wide.contains(ip("10.0.0.3")));
         assert!(n("10.0.0.0/8").contains(ip("::ffff:10.1.2.3")));
         for bad in [
             "10.0.0.0/33",
@@ -436,6 +457,18 @@ mod tests {
             assert!(!n("2001:db8::1").contains(ip("2001:db8::2")));
             assert_eq!(n("2001:db8::/32").to_string(), "2001:db8::/32");
             assert_eq!(Net::parse("2001:db8::/129"), None);
+            // Prefixes that end inside a 32-bit word, on a boundary, past it.
+            assert!(n("2001:db8:0:2::/63").contains(ip("2001:db8:0:3::1")));
+            assert!(!n("2001:db8:0:2::/64").contains(ip("2001:db8:0:3::1")));
+            assert!(n("2001:db8::8000:0/97").contains(ip("2001:db8::ffff:1")));
+            assert!(!n("2001:db8::8000:0/97").contains(ip("2001:db8::7fff:1")));
+            assert!(n("2001:db8::1/127").contains(ip("2001:db8::0")));
+            assert!(!n("2001:db8::1/128").contains(ip("2001:db8::0")));
+            let wide = Net::V6(Net6 {
+                addr: "2001:db8::1".parse().unwrap(),
+                prefix: 200,
+            });
+            assert!(wide.contains(ip("2001:db8::1")) && !wide.contains(ip("2001:db8::3")));
         } else {
             assert_eq!(Net::parse("2001:db8::/32"), None);
         }
