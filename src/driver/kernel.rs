@@ -99,7 +99,14 @@ pub(super) fn kernel_poll(rtp_timeout: u32) -> Duration {
 /// the whole table, 4,096 channels, read every second: 64 passes of 64,
 /// 15.6 ms apart).
 pub(super) fn pace(n: usize, period: Duration) -> (usize, Duration) {
-    let passes = (period.as_millis() / KERNEL_SCAN.as_millis()).max(1) as usize;
+    // In u64 milliseconds: `Duration::as_millis` is a u128, and a 128-bit
+    // division is a 2 KB library routine on MIPS32.
+    const SCAN_MS: u64 = KERNEL_SCAN.as_millis() as u64;
+    let ms = period
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(period.subsec_millis()));
+    let passes = (ms / SCAN_MS).max(1) as usize;
     let batch = n.div_ceil(passes).max(1);
     if batch <= fastpath::READS {
         (batch, KERNEL_SCAN)

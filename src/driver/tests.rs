@@ -266,4 +266,18 @@ fn the_kernels_flows_are_read_once_per_period_in_bounded_passes() {
             assert!(gap * (passes - 1) < period, "{n} in {period:?}: {gap:?}");
         }
     }
+    // Periods of a fraction of a second (kernel_poll of an rtp_timeout
+    // not a multiple of 4) as the 128-bit millisecond division counted.
+    for ms in (0..12_000).step_by(7) {
+        let period = Duration::from_millis(ms) + Duration::from_nanos(999_999);
+        let passes = (period.as_millis() / KERNEL_SCAN.as_millis()).max(1) as usize;
+        for n in [1usize, 30, 64, 65, 700, 4096] {
+            let batch = n.div_ceil(passes).max(1);
+            let want = match batch <= READS {
+                true => (batch, KERNEL_SCAN),
+                false => (READS, period / n.div_ceil(READS) as u32),
+            };
+            assert_eq!(pace(n, period), want, "{n} in {period:?}");
+        }
+    }
 }
