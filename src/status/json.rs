@@ -110,6 +110,13 @@ impl<'a> Json<'a> {
     /// A string made by `Display` (an address, a DNS name), escaped as it
     /// is written: no intermediate string.
     pub fn display(&mut self, v: impl fmt::Display) {
+        self.display_dyn(&v);
+    }
+
+    /// [`Json::display`]'s one copy, whatever the type (it was inlined per
+    /// type and call site).
+    #[inline(never)]
+    fn display_dyn(&mut self, v: &dyn fmt::Display) {
         self.sep();
         self.out.push('"');
         let _ = write!(Escaper(self.out), "{v}");
@@ -138,7 +145,7 @@ impl<'a> Json<'a> {
     /// A string, or null for `None`.
     pub fn opt_display(&mut self, v: Option<impl fmt::Display>) {
         match v {
-            Some(v) => self.display(v),
+            Some(v) => self.display_dyn(&v),
             None => self.null(),
         }
     }
