@@ -329,18 +329,30 @@ pub fn prefix_len(p: &str, max: u8) -> Option<u8> {
 #[inline(never)]
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        // `::ffff:a.b.c.d` (RFC 4291 §2.5.5.2): as one 128-bit number, the
-        // top 96 bits are 0xffff. (std's `to_ipv4_mapped` compares byte by
-        // byte: twice the code on MIPS32.)
-        IpAddr::V6(v6) => {
-            let x = u128::from(v6);
-            match x >> 32 == 0xffff {
-                true => IpAddr::V4(Ipv4Addr::from(x as u32)),
-                false => ip,
-            }
-        }
+        IpAddr::V6(v6) => mapped(v6).map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// The IPv4 address of an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC
+/// 4291 §2.5.5.2), as std's `to_ipv4_mapped`: as one 128-bit number, the
+/// top 96 bits are 0xffff (std compares byte by byte, twice the code on
+/// MIPS32).
+pub fn mapped(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let x = u128::from(ip);
+    (x >> 32 == 0xffff).then_some(Ipv4Addr::from(x as u32))
+}
+
+/// A unique local address, fc00::/7 (RFC 4193). By the first octet: std's
+/// `segments()` is a 16-bit swap of all eight groups.
+pub fn is_ula(ip: &Ipv6Addr) -> bool {
+    ip.octets()[0] & 0xfe == 0xfc
+}
+
+/// A multicast address, ff00::/8 (RFC 4291 §2.7), as std's `is_multicast`
+/// (which goes through `segments()`).
+pub fn is_multicast6(ip: &Ipv6Addr) -> bool {
+    ip.octets()[0] == 0xff
 }
 
 /// Is `ip` routable on the public Internet as far as the relay cares?
@@ -477,6 +489,30 @@ mod tests {
             assert!(wide.contains(ip("2001:db8::1")) && !wide.contains(ip("2001:db8::3")));
         } else {
             assert_eq!(Net::parse("2001:db8::/32"), None);
+        }
+    }
+
+    #[test]
+    fn prefix_tests_as_std() {
+        for s in [
+            "::ffff:192.0.2.1",
+            "::ffff:0:0",
+            "::fffe:192.0.2.1",
+            "1::ffff:192.0.2.1",
+            "::192.0.2.1",
+            "fc00::1",
+            "fd77:1::2",
+            "fe00::1",
+            "fbff::1",
+            "ff02::1",
+            "feff::1",
+            "2001:db8::1",
+            "::",
+        ] {
+            let ip: Ipv6Addr = s.parse().unwrap();
+            assert_eq!(mapped(ip), ip.to_ipv4_mapped(), "{s}");
+            assert_eq!(is_ula(&ip), ip.segments()[0] & 0xfe00 == 0xfc00, "{s}");
+            assert_eq!(is_multicast6(&ip), ip.is_multicast(), "{s}");
         }
     }
 

@@ -41,7 +41,7 @@ pub struct If6 {
 impl If6 {
     /// Unique local (fc00::/7, RFC 4193).
     pub fn is_ula(&self) -> bool {
-        self.net.addr.segments()[0] & 0xfe00 == 0xfc00
+        crate::net::is_ula(&self.net.addr)
     }
 
     /// A stable address sipnat may name: not temporary.

@@ -493,7 +493,7 @@ pub(super) fn usable_destination(ip: IpAddr) -> bool {
         IpAddr::V4(ip) => {
             !(ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || ip.octets()[0] == 0)
         }
-        IpAddr::V6(ip) => !(ip.is_unspecified() || ip.is_multicast()),
+        IpAddr::V6(ip) => !(ip.is_unspecified() || crate::net::is_multicast6(&ip)),
     }
 }
 

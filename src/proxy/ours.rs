@@ -28,9 +28,7 @@ impl Proxy {
     pub(super) fn lan_ip(&self, family: Family) -> Option<IpAddr> {
         let v6 = |ula: bool| {
             self.addrs.lan.iter().find_map(|n| match n {
-                Net::V6(n) if (n.addr.segments()[0] & 0xfe00 == 0xfc00) == ula => {
-                    Some(IpAddr::V6(n.addr))
-                }
+                Net::V6(n) if crate::net::is_ula(&n.addr) == ula => Some(IpAddr::V6(n.addr)),
                 _ => None,
             })
         };

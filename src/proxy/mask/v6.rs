@@ -146,7 +146,7 @@ fn parse(s: &[u8]) -> Option<(Ipv6Addr, Form, bool)> {
 /// longest run of two or more zero groups), and §5's dotted tail for an
 /// IPv4-mapped address.
 fn canonical_form(ip: Ipv6Addr) -> Form {
-    if ip.to_ipv4_mapped().is_some() {
+    if crate::net::mapped(ip).is_some() {
         V4_TAIL
     } else {
         0
