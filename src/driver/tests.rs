@@ -248,6 +248,10 @@ fn the_kernels_flows_are_read_once_per_period_in_bounded_passes() {
     assert_eq!(kernel_poll(300), s(10));
     assert_eq!(kernel_poll(8), s(2));
     assert_eq!(kernel_poll(1), s(1));
+    for rtp in [0, 3, 4, 5, 7, 9, 13, 39, 40, 41, u32::MAX] {
+        let quarter = Duration::from_secs(u64::from(rtp)) / 4;
+        assert_eq!(kernel_poll(rtp), quarter.clamp(s(1), s(10)), "{rtp}");
+    }
     // A few flows: one pass per KERNEL_SCAN, each its share.
     assert_eq!(pace(1, s(10)), (1, KERNEL_SCAN));
     assert_eq!(pace(30, s(10)), (2, KERNEL_SCAN));
@@ -267,7 +271,8 @@ fn the_kernels_flows_are_read_once_per_period_in_bounded_passes() {
         }
     }
     // Periods of a fraction of a second (kernel_poll of an rtp_timeout
-    // not a multiple of 4) as the 128-bit millisecond division counted.
+    // not a multiple of 4) as the 128-bit millisecond division counted,
+    // and gaps as `Duration / u32` divides.
     for ms in (0..12_000).step_by(7) {
         let period = Duration::from_millis(ms) + Duration::from_nanos(999_999);
         let passes = (period.as_millis() / KERNEL_SCAN.as_millis()).max(1) as usize;
