@@ -355,6 +355,19 @@ pub fn is_multicast6(ip: &Ipv6Addr) -> bool {
     ip.octets()[0] == 0xff
 }
 
+/// `ip.is_loopback()` (127.0.0.0/8, ::1), not inlined: std's test of
+/// either family was repeated at each use.
+#[inline(never)]
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+/// `ip.is_unspecified()` (0.0.0.0, ::), not inlined (as [`is_loopback`]).
+#[inline(never)]
+pub fn is_unspecified(ip: IpAddr) -> bool {
+    ip.is_unspecified()
+}
+
 /// Is `ip` routable on the public Internet as far as the relay cares?
 ///
 /// IPv4: not RFC 1918 private space, 100.64.0.0/10 (RFC 6598 shared address

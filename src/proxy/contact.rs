@@ -46,7 +46,8 @@ impl Proxy {
         // 30 hex digits: an IPv4 phone; 44 base32 characters: IPv6.
         let (addr, flags) = self.key.open_addr(tok.as_bytes())?;
         let (ip, port) = (addr.ip(), addr.port());
-        (self.is_lan(ip) && !ip.is_loopback() && !self.is_our_ip(ip)).then_some((ip, port, flags))
+        (self.is_lan(ip) && !crate::net::is_loopback(ip) && !self.is_our_ip(ip))
+            .then_some((ip, port, flags))
     }
 
     /// The phone's own contact URI behind a masqueraded one, if `uri` is one

@@ -329,7 +329,7 @@ impl Sip<'_> {
         }
         // What comes from the WAN goes to a phone on the LAN, never to the
         // router itself (loopback) or back out.
-        if src.side == Side::Wan && (hop.side != Side::Lan || dest.ip().is_loopback()) {
+        if src.side == Side::Wan && (hop.side != Side::Lan || crate::net::is_loopback(dest.ip())) {
             self.stats.bump("route", "wan-bad-destination");
             return Err(ans(403, "Forbidden (destination)"));
         }
@@ -356,7 +356,7 @@ impl Sip<'_> {
             .filter(|a| {
                 *a != dest
                     && usable_destination(a.ip())
-                    && !a.ip().is_loopback()
+                    && !crate::net::is_loopback(a.ip())
                     && !self.is_our_ip(a.ip())
                     && self.side_of(a.ip()) == Side::Lan
             });

@@ -10,7 +10,7 @@ use super::*;
 
 impl Proxy {
     pub(super) fn is_lan(&self, ip: IpAddr) -> bool {
-        ip.is_loopback() || self.addrs.lan.iter().any(|n| n.contains(ip))
+        crate::net::is_loopback(ip) || self.addrs.lan.iter().any(|n| n.contains(ip))
     }
 
     pub(super) fn side_of(&self, ip: IpAddr) -> Side {
@@ -90,7 +90,7 @@ impl Proxy {
     }
 
     pub(super) fn is_our_ip(&self, ip: IpAddr) -> bool {
-        ip.is_loopback()
+        crate::net::is_loopback(ip)
             || self.addrs.lan.iter().any(|n| net_ip(n) == ip)
             || self.own_wan_addresses().contains(&ip)
     }

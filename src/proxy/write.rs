@@ -353,7 +353,7 @@ impl Proxy {
     pub(super) fn put_text(&self, w: &mut Buf<'_>, mode: TextMode, text: &[u8]) {
         // Every LAN address of either family is masked (RFC 5952 spellings
         // restored exactly, others canonical: `mask.v6-noncanonical`).
-        let is_lan = |ip: IpAddr| self.is_lan(ip) && !ip.is_loopback();
+        let is_lan = |ip: IpAddr| self.is_lan(ip) && !crate::net::is_loopback(ip);
         match mode {
             #[cfg(feature = "ipv6")]
             TextMode::Mask => {

@@ -479,7 +479,9 @@ impl Relay {
     /// and reopens the other leg's if that one is still unlatched. Stale ids
     /// are ignored.
     pub fn set_leg(&mut self, now: Instant, id: StreamId, leg: Leg, setup: &LegSetup) {
-        let signalling_ip = setup.signalling_ip.filter(|ip| !ip.is_unspecified());
+        let signalling_ip = setup
+            .signalling_ip
+            .filter(|ip| !crate::net::is_unspecified(*ip));
         let reach = [setup.rtp, setup.rtcp].map(|a| {
             let sig = signalling_ip.or(self
                 .stream(id)
@@ -506,7 +508,7 @@ impl Relay {
         let mut opened = false;
         for ((path, addr), reachable) in l.paths.iter_mut().zip([setup.rtp, setup.rtcp]).zip(reach)
         {
-            if addr.ip().is_unspecified() {
+            if crate::net::is_unspecified(addr.ip()) {
                 continue; // hold: keep address and latch
             }
             set = true;

@@ -224,7 +224,7 @@ fn calls(core: &Core, info: &Info<'_>, now: Instant, j: &mut Json<'_>) {
                 j.field_str("side", if v.wan { "wan" } else { "lan" });
                 // `opt_addr` writes IPv4; the relay has no other address yet.
                 j.key("expected");
-                let expected = v.expected.filter(|a| !a.ip().is_unspecified());
+                let expected = v.expected.filter(|a| !crate::net::is_unspecified(a.ip()));
                 j.opt_addr(expected);
                 j.key("latched");
                 j.opt_addr(v.latched);

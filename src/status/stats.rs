@@ -24,7 +24,7 @@ pub fn stats_line(core: &Core) -> String {
                     continue;
                 };
                 if let Some(a) = v.latched.or(v.expected) {
-                    if !a.ip().is_unspecified() && !clients.contains(&a.ip()) {
+                    if !crate::net::is_unspecified(a.ip()) && !clients.contains(&a.ip()) {
                         clients.push(a.ip());
                     }
                 }

@@ -40,7 +40,7 @@ use std::net::IpAddr;
 /// §8.4) and a rejected stream (port 0, RFC 3264 §6) name nothing.
 pub(super) fn reachable(m: &Media, author: &Author<'_>) -> bool {
     let ok = |ip: IpAddr| match ip {
-        _ if ip.is_unspecified() => true,
+        _ if crate::net::is_unspecified(ip) => true,
         IpAddr::V4(_) => author.ours[0].is_some(),
         IpAddr::V6(v6) => author.ours[1].is_some() && !v6.is_unicast_link_local(),
     };
@@ -52,7 +52,7 @@ pub(super) fn reachable(m: &Media, author: &Author<'_>) -> bool {
 /// not parse is not judged here: unrelayed media was never held to
 /// sipnat's SDP rules.
 pub fn crosses_families(body: &[u8], family: Family) -> bool {
-    let other = |ip: IpAddr| !ip.is_unspecified() && Family::of(ip) != family;
+    let other = |ip: IpAddr| !crate::net::is_unspecified(ip) && Family::of(ip) != family;
     Sdp::parse(body).is_ok_and(|sdp| {
         sdp.media
             .iter()
