@@ -355,6 +355,22 @@ pub fn is_multicast6(ip: &Ipv6Addr) -> bool {
     ip.octets()[0] == 0xff
 }
 
+/// A multicast address of either family (224.0.0.0/4, ff00::/8), as std's
+/// `IpAddr::is_multicast`.
+pub fn is_multicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_multicast(),
+        IpAddr::V6(v6) => is_multicast6(&v6),
+    }
+}
+
+/// A link-local unicast address, fe80::/10 (RFC 4291 §2.5.6), as std's
+/// `is_unicast_link_local` (which goes through `segments()`).
+pub fn is_link_local6(ip: &Ipv6Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    a == 0xfe && b & 0xc0 == 0x80
+}
+
 /// `ip.is_loopback()` (127.0.0.0/8, ::1), not inlined: std's test of
 /// either family was repeated at each use.
 #[inline(never)]
@@ -516,6 +532,10 @@ mod tests {
             "fc00::1",
             "fd77:1::2",
             "fe00::1",
+            "fe80::1",
+            "febf:ffff::1",
+            "fec0::1",
+            "fe7f::1",
             "fbff::1",
             "ff02::1",
             "feff::1",
@@ -526,6 +546,8 @@ mod tests {
             assert_eq!(mapped(ip), ip.to_ipv4_mapped(), "{s}");
             assert_eq!(is_ula(&ip), ip.segments()[0] & 0xfe00 == 0xfc00, "{s}");
             assert_eq!(is_multicast6(&ip), ip.is_multicast(), "{s}");
+            assert_eq!(is_multicast(ip.into()), ip.is_multicast(), "{s}");
+            assert_eq!(is_link_local6(&ip), ip.is_unicast_link_local(), "{s}");
         }
     }
 

@@ -223,7 +223,7 @@ fn parse_unicast(
     }
     let ip = literal(a, family)?.ok_or(SdpError::AddrType)?;
     // IPv4 224.0.0.0/4, IPv6 ff00::/8 (RFC 4291 §2.7).
-    if ip.is_multicast() {
+    if crate::net::is_multicast(ip) {
         return Err(SdpError::Multicast);
     }
     let named = Named {

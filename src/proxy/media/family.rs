@@ -42,7 +42,7 @@ pub(super) fn reachable(m: &Media, author: &Author<'_>) -> bool {
     let ok = |ip: IpAddr| match ip {
         _ if crate::net::is_unspecified(ip) => true,
         IpAddr::V4(_) => author.ours[0].is_some(),
-        IpAddr::V6(v6) => author.ours[1].is_some() && !v6.is_unicast_link_local(),
+        IpAddr::V6(v6) => author.ours[1].is_some() && !crate::net::is_link_local6(&v6),
     };
     m.port == 0 || (ok(m.addr) && m.rtcp.and_then(|r| r.1).is_none_or(ok))
 }
