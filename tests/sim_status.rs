@@ -158,6 +158,8 @@ fn the_table_for_people_says_the_same() {
     let t = text(&sim, Section::All);
     for want in [
         "instance general pid 4242 up 1:40",
+        "\nLAN 10.77.1.1/24 (lan0)  WAN 198.51.100.1 (wan0)  SIP port 5060 (UDP, TCP)\n",
+        "\nDNS: nameservers 198.51.100.53:53; 0 cached, 0 in flight\n",
         "Registrations: 1/512",
         "100@198.51.100.2",
         "10.77.1.2:5060",

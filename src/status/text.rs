@@ -6,7 +6,7 @@ use super::{Info, Section};
 use crate::core::Core;
 use crate::limits::{MAX_CALLS, MAX_REGISTRATIONS, MAX_TCP_CONNECTIONS};
 use crate::relay::Leg;
-use core::fmt::Write as _;
+use core::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -17,6 +17,20 @@ fn duration(s: u64) -> String {
         (0, 0) => format!("{m}:{s:02}"),
         (0, h) => format!("{h}:{m:02}:{s:02}"),
         (d, h) => format!("{d}d {h:02}:{m:02}:{s:02}"),
+    }
+}
+
+/// `items` separated by blanks, or `-` when there is none: written in
+/// place, not joined from strings made one by one.
+fn put_list(out: &mut String, items: &[&dyn fmt::Display]) {
+    if items.is_empty() {
+        out.push('-');
+    }
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{x}");
     }
 }
 
@@ -33,25 +47,16 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
             info.pid,
             duration(info.unix_now.saturating_sub(info.started_unix))
         );
-        let lan: Vec<String> = addrs.lan.iter().map(|n| n.to_string()).collect();
-        let wan = (addrs.wan.map(IpAddr::V4).into_iter())
-            .chain(addrs.wan6.map(IpAddr::V6))
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>();
+        let lan: Vec<&dyn fmt::Display> = addrs.lan.iter().map(|n| n as _).collect();
+        let wan = [addrs.wan.map(IpAddr::V4), addrs.wan6.map(IpAddr::V6)];
+        let wan: Vec<&dyn fmt::Display> = wan.iter().flatten().map(|a| a as _).collect();
+        out.push_str("LAN ");
+        put_list(out, &lan);
+        let _ = write!(out, " ({})  WAN ", cfg.if_inbound.as_deref().unwrap_or("-"));
+        put_list(out, &wan);
         let _ = writeln!(
             out,
-            "LAN {} ({})  WAN {} ({})  SIP port {} (UDP, TCP)",
-            if lan.is_empty() {
-                "-".into()
-            } else {
-                lan.join(" ")
-            },
-            cfg.if_inbound.as_deref().unwrap_or("-"),
-            if wan.is_empty() {
-                "-".into()
-            } else {
-                wan.join(" ")
-            },
+            " ({})  SIP port {} (UDP, TCP)",
             cfg.if_outbound.as_deref().unwrap_or("-"),
             cfg.sip_listen_port
         );
@@ -100,20 +105,12 @@ pub fn write_text(core: &Core, info: &Info<'_>, now: Instant, section: Section, 
     }
     if section == Section::All {
         let cached: Vec<_> = core.dns.cache_view(now).collect();
-        let ns: Vec<String> = core
-            .dns
-            .nameservers()
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
+        let ns: Vec<&dyn fmt::Display> = core.dns.nameservers().iter().map(|a| a as _).collect();
+        out.push_str("\nDNS: nameservers ");
+        put_list(out, &ns);
         let _ = writeln!(
             out,
-            "\nDNS: nameservers {}; {} cached, {} in flight",
-            if ns.is_empty() {
-                "-".into()
-            } else {
-                ns.join(" ")
-            },
+            "; {} cached, {} in flight",
             cached.len(),
             core.dns.pending()
         );
@@ -210,6 +207,16 @@ fn calls(core: &Core, now: Instant, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lists() {
+        let mut out = String::new();
+        super::put_list(&mut out, &[]);
+        out.push('|');
+        let (a, b) = ("10.0.0.1/24", std::net::Ipv6Addr::LOCALHOST);
+        super::put_list(&mut out, &[&a, &b]);
+        assert_eq!(out, "-|10.0.0.1/24 ::1");
+    }
+
     #[test]
     fn durations() {
         assert_eq!(super::duration(0), "0:00");
