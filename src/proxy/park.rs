@@ -81,37 +81,27 @@ impl Sip<'_> {
         if h.parse::<IpAddr>().is_ok() {
             return;
         }
-        if let Lookup::Ready(SocketAddr::V4(a)) = self.dns.resolve(
-            now,
-            &h,
-            Some(self.cfg.sip_listen_port),
-            Transport::Udp,
-            Side::Lan,
-            crate::dns::Families::V4,
-        ) {
-            if self.public != Some(*a.ip()) {
-                log::info!("host_outbound {h} is {}", a.ip());
-                self.public = Some(*a.ip());
-                self.sync_relay_local();
+        // Its A record, and its AAAA too when the router speaks IPv6 on the
+        // WAN: the public addresses a dynamic DNS name tracks.
+        let v6 = cfg!(feature = "ipv6") && self.addrs.wan6.is_some();
+        for families in [crate::dns::Families::V4, crate::dns::Families::V6] {
+            if families == crate::dns::Families::V6 && !v6 {
+                continue;
             }
-        }
-        // Its IPv6 address (AAAA) too, when the router speaks IPv6 on the
-        // WAN: the public IPv6 address a dynamic DNS name tracks.
-        #[cfg(feature = "ipv6")]
-        if self.addrs.wan6.is_some() {
-            if let Lookup::Ready(SocketAddr::V6(a)) = self.dns.resolve(
-                now,
-                &h,
-                Some(self.cfg.sip_listen_port),
-                Transport::Udp,
-                Side::Lan,
-                crate::dns::Families::V6,
-            ) {
-                if self.public6 != Some(*a.ip()) {
-                    log::info!("host_outbound {h} is {}", a.ip());
-                    self.public6 = Some(*a.ip());
-                    self.sync_relay_local();
-                }
+            let port = Some(self.cfg.sip_listen_port);
+            let Lookup::Ready(a) =
+                self.dns
+                    .resolve(now, &h, port, Transport::Udp, Side::Lan, families)
+            else {
+                continue;
+            };
+            let changed = match a.ip() {
+                IpAddr::V4(ip) => self.public.replace(ip) != Some(ip),
+                IpAddr::V6(ip) => self.public6.replace(ip) != Some(ip),
+            };
+            if changed {
+                log::info!("host_outbound {h} is {}", a.ip());
+                self.sync_relay_local();
             }
         }
     }
