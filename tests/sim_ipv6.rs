@@ -527,3 +527,56 @@ fn an_ipv6_phone_is_told_sipnats_address_of_its_own_network() {
     let d = rtp(&mut sim, port, "[2001:db8:100::2]:5000");
     assert_eq!(d, Decision::Forward("[fd77:1::2]:4000".parse().unwrap()));
 }
+
+/// A provider by name on a dual-stack WAN (RFC 3263 §4.2, RFC 8305 §3): a
+/// phone's REGISTER to `sip:provider.example` asks SRV, then both address
+/// families of the target, IPv6 preferred because the request goes to the
+/// WAN (the LAN being dual-stack too must not make it IPv4 first). The A
+/// answer comes first, the AAAA one in the same instant: the AAAA address
+/// is used. tests/netns_v6/by_name.rs runs this through a real sipnat.
+#[test]
+fn a_provider_by_name_is_reached_over_ipv6_first() {
+    let mut sim = dual();
+    let mut sent = sim.sip(
+        PHONE,
+        &register_from(PHONE, "100", "provider.example", "byname"),
+    );
+    let question = |s: &Sent| {
+        let b = &s.bytes;
+        let end = 12 + b[12..].iter().position(|&x| x == 0).unwrap();
+        u16::from_be_bytes([b[end + 1], b[end + 2]])
+    };
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(question(&sent[0]), 33, "SRV first");
+    let mut srv = vec![0, 10, 0, 10, 0x13, 0xCE]; // priority, weight, port 5070
+    for label in ["sip", "provider", "example"] {
+        srv.push(label.len() as u8);
+        srv.extend_from_slice(label.as_bytes());
+    }
+    srv.push(0);
+    let queries = sim.dns(DNS_SERVER, &dns_reply(&sent.remove(0).bytes, &[(33, srv)]));
+    let mut types: Vec<u16> = queries.iter().map(question).collect();
+    types.sort_unstable();
+    assert_eq!(types, [1, 28], "A and AAAA of the target: {queries:#?}");
+    let a = queries.iter().find(|q| question(q) == 1).unwrap();
+    let aaaa = queries.iter().find(|q| question(q) == 28).unwrap();
+    let after_a = sim.dns(
+        DNS_SERVER,
+        &dns_reply(&a.bytes, &[(1, vec![198, 51, 100, 2])]),
+    );
+    assert!(after_a.is_empty(), "IPv4 taken at once: {after_a:#?}");
+    let v6 = "2001:db8:100::2".parse::<std::net::Ipv6Addr>().unwrap();
+    let mut fwd = sim.dns(
+        DNS_SERVER,
+        &dns_reply(&aaaa.bytes, &[(28, v6.octets().to_vec())]),
+    );
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    let fwd = fwd.pop().unwrap();
+    assert_eq!(fwd.to, addr("[2001:db8:100::2]:5070"), "{}", fwd.text);
+    let via = fwd.header("Via").unwrap();
+    assert!(
+        via.starts_with("SIP/2.0/UDP [2001:db8:100::1]:5060;"),
+        "{via}"
+    );
+    assert_no_lan_leak(&fwd);
+}

@@ -443,7 +443,12 @@ impl Sip<'_> {
         transport: Transport,
         side: Side,
     ) -> Result<Option<Addr>, Answer> {
-        let families = self.families(side);
+        // The families of the side the request goes to: a LAN phone's to the WAN.
+        let families = self.families(if side == Side::Lan {
+            Side::Wan
+        } else {
+            Side::Lan
+        });
         match self.dns.resolve(now, name, port, transport, side, families) {
             Lookup::Ready(a) => match Addr::from_std(a) {
                 Some(a) if cfg!(feature = "ipv6") || a.family() == Family::V4 => Ok(Some(a)),
