@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use super::{TopoGuard, in_netns, skip_allowed, work_dir};
 use crate::pcap::{LeakKind, scan_pcap};
 
+mod by_name;
 mod dual;
 mod lab;
 mod media;
