@@ -181,14 +181,17 @@
 //! `pool.rs` binds and closes the ports; `latch.rs` applies the rules above
 //! to one stream; `hold.rs` is the pool of held packets and their flushing;
 //! `kernel.rs` decides which streams the kernel forwards (issue 15);
-//! `counters.rs` the counters and [`DropReason`].
+//! `counters.rs` the counters and [`DropReason`]; `leg.rs` the [`Leg`] and
+//! [`Channel`] indices.
 
 mod counters;
 mod hold;
 mod kernel;
 mod latch;
+mod leg;
 mod pool;
 mod view;
+pub use leg::{Channel, Leg};
 
 use crate::limits::MAX_STREAMS;
 pub use crate::net::is_public;
@@ -237,46 +240,6 @@ pub const SLOT_BYTES: usize = 816;
 pub struct StreamId {
     slot: u32,
     generation: u32,
-}
-
-/// One side of a stream: A is the offerer, B the answerer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leg {
-    A,
-    B,
-}
-
-impl Leg {
-    /// The other leg.
-    pub fn other(self) -> Leg {
-        match self {
-            Leg::A => Leg::B,
-            Leg::B => Leg::A,
-        }
-    }
-
-    fn idx(self) -> usize {
-        match self {
-            Leg::A => 0,
-            Leg::B => 1,
-        }
-    }
-}
-
-/// RTP or RTCP (the even or odd port of a pair).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Rtp,
-    Rtcp,
-}
-
-impl Channel {
-    fn idx(self) -> usize {
-        match self {
-            Channel::Rtp => 0,
-            Channel::Rtcp => 1,
-        }
-    }
 }
 
 /// What a stream carries, from its `m=` protocol: how rule 2 checks a
@@ -787,15 +750,5 @@ impl Relay {
             .filter(|st| !st.hold)
             .filter_map(|st| st.last_active.checked_add(self.rtp_timeout))
             .min()
-    }
-}
-
-/// Name of a leg for logs.
-impl std::fmt::Display for Leg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Leg::A => "A",
-            Leg::B => "B",
-        })
     }
 }
