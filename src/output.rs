@@ -32,6 +32,9 @@ pub struct Transmit {
     pub or_else: Option<Addr>,
     start: usize,
     len: usize,
+    /// Over TLS: the length of the name the peer's certificate must match
+    /// ([`Outbox::name_of`]), kept in the arena after the message.
+    name_len: u8,
 }
 
 /// Datagrams the core asks the driver to send, in order.
@@ -72,22 +75,30 @@ impl Outbox {
     /// Queue the `len` bytes just written by [`Outbox::writer`]. Returns
     /// false (and queues nothing) if the descriptor list is full.
     pub fn commit(&mut self, channel: Channel, to: SocketAddr, len: usize) -> bool {
-        self.commit_or(channel, to, None, len)
+        self.commit_or(channel, to, None, "", len)
     }
 
     /// [`Outbox::commit`], with where a TCP message goes when no
-    /// connection to `to` is open ([`Transmit::or_else`]).
+    /// connection to `to` is open ([`Transmit::or_else`]), and the name a
+    /// TLS peer's certificate must match when a connection to it is opened
+    /// (RFC 5922 §4: the domain the hop was found by; empty: none known).
     pub fn commit_or(
         &mut self,
         channel: Channel,
         to: SocketAddr,
         or_else: Option<Addr>,
+        name: &str,
         len: usize,
     ) -> bool {
         let start = self.used();
-        if start + len > OUTBOX_BYTES {
+        let end = start + len + name.len();
+        let Ok(name_len) = u8::try_from(name.len()) else {
+            return false;
+        };
+        if end > OUTBOX_BYTES {
             return false;
         }
+        self.data[start + len..end].copy_from_slice(name.as_bytes());
         self.list
             .push(Transmit {
                 channel,
@@ -95,8 +106,16 @@ impl Outbox {
                 or_else,
                 start,
                 len,
+                name_len,
             })
             .is_ok()
+    }
+
+    /// The name given with a queued message ([`Outbox::commit_or`]); empty
+    /// when none was.
+    pub fn name_of(&self, t: &Transmit) -> &str {
+        let at = t.start + t.len;
+        std::str::from_utf8(&self.data[at..at + usize::from(t.name_len)]).unwrap_or("")
     }
 
     /// Give back the space a [`Buf`] took when its message is abandoned.
@@ -117,7 +136,10 @@ impl Outbox {
     }
 
     fn used(&self) -> usize {
-        self.list.last().map(|t| t.start + t.len).unwrap_or(0)
+        self.list
+            .last()
+            .map(|t| t.start + t.len + usize::from(t.name_len))
+            .unwrap_or(0)
     }
 
     pub fn len(&self) -> usize {

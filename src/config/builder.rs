@@ -114,6 +114,23 @@ fn dial_text(key: &str, value: &str) -> Result<Option<String>, String> {
     Ok(opt_string(value))
 }
 
+/// `tls_fingerprint`: a SHA-256 of a certificate, 64 hex digits, with or
+/// without colons between the bytes (as `openssl x509 -fingerprint
+/// -sha256` prints it); kept as 64 lowercase hex digits.
+fn fingerprint(key: &str, value: &str) -> Result<Option<String>, String> {
+    let hex: String = value
+        .chars()
+        .filter(|&c| c != ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{key} = '{value}': a SHA-256 fingerprint, 64 hex digits (colons allowed)"
+        ));
+    }
+    Ok(Some(hex))
+}
+
 /// Text that can stand in a URI written into a header as it is: no
 /// controls, spaces or `<>"`.
 fn uri_safe(v: &str) -> bool {
@@ -304,6 +321,9 @@ static TYPED: &[(&str, Kind)] = {
         ("tcp_timeout", Int(0, SECS, |c, v| c.tcp_timeout = v as u32)),
         ("tcp_connect_timeout", Int(0, SECS, |c, v| c.tcp_connect_timeout = v as u32)),
         ("tcp_keepalive", Int(0, SECS, |c, v| c.tcp_keepalive = v as u32)),
+        ("outbound_tls", Bool(|c, v| c.outbound_tls = v)),
+        ("tls_ca_file", Path(|c| &mut c.tls_ca_file)),
+        ("tls_fingerprint", CheckedList(fingerprint, |c| &mut c.tls_fingerprints)),
         ("rtp_dscp", Int(0, 255, |c, v| c.rtp_dscp = v as u8)),
         ("rtp_kernel_forward", Bool(|c, v| c.rtp_kernel_forward = v)),
         ("sip_dscp", Int(0, 255, |c, v| c.sip_dscp = v as u8)),

@@ -99,6 +99,18 @@ impl Config {
                 err("outbound_proxy_port must not be 0".to_string());
             }
         }
+        // Never plain text where TLS was asked for: without TLS in the
+        // build, `outbound_tls` stops the start (the CA file and the pins
+        // only say how TLS would check, so they can stay in a config).
+        if self.outbound_tls && !cfg!(feature = "tls") {
+            err("outbound_tls = 1: this build of sipnat has no SIP over TLS (install the sipnat-tls package)".to_string());
+        }
+        if self.outbound_tls
+            && self.outbound_proxy_host.is_none()
+            && self.outbound_domains.is_empty()
+        {
+            err("outbound_tls = 1 needs outbound_proxy_host or outbound_domain_host: there is nothing to reach over TLS".to_string());
+        }
         for od in &self.outbound_domains {
             if od.name.is_empty() || od.host.is_empty() {
                 err(format!(

@@ -218,6 +218,17 @@ pub struct Config {
     pub tcp_connect_timeout: u32,
     /// ...and seconds between keep-alive CRLFs on a connection (0: none).
     pub tcp_keepalive: u32,
+    /// SIP over TLS (sipnat's own options, the `tls` feature): requests to
+    /// the outbound proxy and the `outbound_domain_host`s go over TLS
+    /// whatever transport the phone uses (`outbound_tls`)...
+    pub outbound_tls: bool,
+    /// ...the CA certificates a provider's certificate is checked against
+    /// (`tls_ca_file`; none: /etc/ssl/certs/ca-certificates.crt)...
+    pub tls_ca_file: Option<PathBuf>,
+    /// ...and pinned certificates, by the SHA-256 of their DER, 64
+    /// lowercase hex digits (`tls_fingerprint`): when any is given, only a
+    /// certificate with one of these is accepted.
+    pub tls_fingerprints: Vec<String>,
     /// User to switch to once the sockets are bound (siproxd's `user`);
     /// the registration directory is handed to it only when it is
     /// sipnat's own (`driver::own_directory`).
@@ -390,6 +401,9 @@ impl Default for Config {
             tcp_timeout: 300,
             tcp_connect_timeout: 500,
             tcp_keepalive: 0,
+            outbound_tls: false,
+            tls_ca_file: None,
+            tls_fingerprints: Vec::new(),
             user: None,
             proxy_auth_realm: None,
             proxy_auth_passwd: None,

@@ -308,6 +308,22 @@ options_table! {
         Implemented,
         "Seconds between keep-alive CRLFs on SIP TCP connections (0: off, the default).",
     ),
+    // --- TLS transport (sipnat's own)
+    opt(
+        "outbound_tls",
+        Implemented,
+        "sipnat's own (siproxd has no TLS), in the sipnat-tls package only: 1 sends every request for the outbound proxy (`outbound_proxy_host`, port `outbound_proxy_port`: set it to the provider's TLS port, usually 5061) and for the `outbound_domain_host`s over TLS, whatever transport the phone uses; the provider's certificate is checked, and a failure is a 503 to the phone, never a fallback to plain SIP. 0 (the default): TLS only where a URI asks for it (`sips:`, `;transport=tls`).",
+    ),
+    opt(
+        "tls_ca_file",
+        Implemented,
+        "sipnat's own, sipnat-tls only: a PEM file of the CA certificates a provider's certificate must chain to (default /etc/ssl/certs/ca-certificates.crt, OpenWrt's ca-bundle package), for a provider with a private CA.",
+    ),
+    list(
+        "tls_fingerprint",
+        Implemented,
+        "sipnat's own, sipnat-tls only: the SHA-256 fingerprint of a provider's certificate (64 hex digits, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it); when any is set, only a certificate with one of these fingerprints is accepted (pinning; a self-signed certificate works), whatever CA signed it.",
+    ),
     // --- plugins and threads
     opt(
         "plugindir",

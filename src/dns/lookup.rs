@@ -2,12 +2,14 @@
 //! queries, for one address family or both ([`Resolver::resolve`]).
 //!
 //! # What it does
-//! * A numeric host is used as is (port 5060 unless given). A host name
+//! * A numeric host is used as is (port 5060 unless given; 5061 for TLS,
+//!   RFC 3261 §19.1.2). A host name
 //!   with a port is looked up by its address records; without a port by
-//!   the SRV name `_sip._udp.<host>` (`_sip._tcp.` for TCP), then the
+//!   the SRV name `_sip._udp.<host>` (`_sip._tcp.` for TCP, `_sips._tcp.`
+//!   for TLS), then the
 //!   address records of the chosen target with the SRV port; when the SRV
 //!   lookup finds nothing usable, by the address records of the host
-//!   itself with port 5060 (RFC 3263 §4.2).
+//!   itself with the transport's default port (RFC 3263 §4.2).
 //! * Which address records is the caller's [`Families`]: `V4` asks A only
 //!   and `V6` AAAA only (RFC 3596 §2.1), each exactly as one query type
 //!   always was; `V6First` and `V4First` ask both.
@@ -48,7 +50,7 @@
 //! [`Families`] value asks A only (as `V4`).
 
 use super::wire::{Name, QType};
-use super::{Answer, CacheEntry, DnsError, Lookup, Resolver, SIP_DEFAULT_PORT};
+use super::{Answer, CacheEntry, DnsError, Lookup, Resolver};
 use crate::side::Side;
 use crate::transport::Transport;
 use std::net::{IpAddr, SocketAddr};
@@ -154,7 +156,10 @@ impl Resolver {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
         if let Ok(ip) = bare.parse::<IpAddr>() {
-            return Lookup::Ready(SocketAddr::new(ip, port.unwrap_or(SIP_DEFAULT_PORT)));
+            return Lookup::Ready(SocketAddr::new(
+                ip,
+                port.unwrap_or(transport.default_port()),
+            ));
         }
         let name = match Name::from_host(host) {
             Ok(name) => name,
@@ -165,7 +170,7 @@ impl Resolver {
         }
         let Ok(srv_name) = name.sip_srv(transport) else {
             // No SRV name can be formed (too long): only the host is left.
-            return self.lookup_addr(now, &name, None, SIP_DEFAULT_PORT, side, families);
+            return self.lookup_addr(now, &name, None, transport.default_port(), side, families);
         };
         match self.cached(now, &srv_name, QType::Srv) {
             Some(Answer::Srv { target, port, .. }) => {
@@ -181,9 +186,10 @@ impl Resolver {
             Some(Answer::Negative(e @ (DnsError::Timeout | DnsError::NoSocket))) => {
                 Lookup::Failed(*e)
             }
-            // No SRV records or no usable SRV answer: the host, port 5060.
+            // No SRV records or no usable SRV answer: the host, port 5060
+            // (5061 for TLS).
             Some(Answer::Negative(_)) | Some(Answer::Addr(_)) => {
-                self.lookup_addr(now, &name, None, SIP_DEFAULT_PORT, side, families)
+                self.lookup_addr(now, &name, None, transport.default_port(), side, families)
             }
             None => self.start(now, srv_name, QType::Srv, side),
         }

@@ -118,15 +118,17 @@ impl Name {
         Ok(name)
     }
 
-    /// `_sip._udp.<self>` or `_sip._tcp.<self>`, the SRV name of RFC 3263
-    /// §4.2 / RFC 2782 for the transport.
+    /// `_sip._udp.<self>`, `_sip._tcp.<self>` or, for TLS, `_sips._tcp.<self>`:
+    /// the SRV name of RFC 3263 §4.2 / RFC 2782 for the transport.
     pub(super) fn sip_srv(&self, transport: Transport) -> Result<Name, DnsError> {
         let mut name = Name::empty();
-        name.push_label(b"_sip")?;
-        name.push_label(match transport {
-            Transport::Udp => b"_udp",
-            Transport::Tcp => b"_tcp",
-        })?;
+        let (service, proto): (&[u8], &[u8]) = match transport {
+            Transport::Udp => (b"_sip", b"_udp"),
+            Transport::Tcp => (b"_sip", b"_tcp"),
+            Transport::Tls => (b"_sips", b"_tcp"),
+        };
+        name.push_label(service)?;
+        name.push_label(proto)?;
         let at = usize::from(name.len);
         let end = at + self.wire().len();
         let dst = name.buf.get_mut(at..end).ok_or(DnsError::NameTooLong)?;

@@ -163,6 +163,7 @@ impl Daemon {
                     }
                 };
                 self.tcp.set_timers(tcp::timers(&cfg));
+                self.tcp.set_tls(&cfg);
                 self.apply_to_sockets(&cfg);
                 log::set_max_level(crate::cli::log_level(&cfg));
                 let now = Instant::now();

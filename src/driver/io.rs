@@ -97,7 +97,7 @@ impl Daemon {
         for (t, bytes) in self.out.iter() {
             let sock = match t.channel {
                 Channel::Sip(Transport::Udp) => &self.sip,
-                Channel::Sip(Transport::Tcp) => {
+                Channel::Sip(transport @ (Transport::Tcp | Transport::Tls)) => {
                     let Some(to) = Addr::from_std(t.to) else {
                         log::debug!("tcp: no connection to a scoped address {}", t.to);
                         continue;
@@ -105,9 +105,13 @@ impl Daemon {
                     let side = self.ingress.side_of_address(to.ip());
                     let stats = &mut self.core.stats;
                     let (registry, now) = (self.poll.registry(), Instant::now());
+                    let how = super::tcp::Stream {
+                        transport,
+                        name: self.out.name_of(t),
+                    };
                     if !self
                         .tcp
-                        .send(now, registry, to, t.or_else, side, bytes, stats)
+                        .send(now, registry, to, t.or_else, side, how, bytes, stats)
                     {
                         log::debug!("tcp: {} bytes to {to} not sent", bytes.len());
                     }

@@ -31,6 +31,8 @@ mod kernel;
 mod relay_pool;
 pub mod sys;
 pub mod tcp;
+#[cfg(feature = "tls")]
+mod tls;
 
 use crate::cli::Options;
 use crate::config::Config;
@@ -41,7 +43,6 @@ use crate::limits::{
     MAX_TCP_CONNECTIONS,
 };
 use crate::proxy::Outbox;
-use crate::transport::Transport;
 use dns_sockets::DnsSockets;
 pub use files::{
     MAX_REGISTRATION_FILE, REGISTRATION_FILE_MODE, own_directory, read_passwords,
@@ -208,7 +209,7 @@ impl Daemon {
             .register(&mut sip, SIP, Interest::READABLE)
             .map_err(|e| format!("poll register: {e}"))?;
         let addr_watch = addrs::AddrWatch::open(poll.registry(), NETLINK);
-        let tcp = tcp::Tcp::new(
+        let mut tcp = tcp::Tcp::new(
             stack,
             port,
             LISTEN,
@@ -217,6 +218,7 @@ impl Daemon {
             tcp::timers(&cfg),
             cfg.sip_dscp,
         )?;
+        tcp.set_tls(&cfg);
         let seed_bytes = sys::random_bytes();
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
@@ -532,13 +534,18 @@ impl Daemon {
                     self.tcp
                         .next_frame(now, slot, self.poll.registry(), &mut self.core.stats);
                 match frame {
-                    tcp::Frame::Message { peer, side, data } => {
+                    tcp::Frame::Message {
+                        peer,
+                        side,
+                        transport,
+                        data,
+                    } => {
                         let len = data.len();
                         self.core.handle_sip(
                             now,
                             peer.to_std(),
                             side,
-                            Transport::Tcp,
+                            transport,
                             data,
                             &mut self.out,
                         );
@@ -569,7 +576,7 @@ impl Daemon {
         let mut response = Vec::new();
         for u in self.tcp.take_unsent() {
             for msg in crate::transport::framer::messages(&u.bytes) {
-                if !crate::transport::failed::error_response(msg, &mut response) {
+                if !crate::transport::failed::error_response(msg, u.status, &mut response) {
                     continue;
                 }
                 self.core.stats.bump("tcp", "request-unsent");
@@ -577,7 +584,7 @@ impl Daemon {
                     now,
                     u.peer.to_std(),
                     u.side,
-                    Transport::Tcp,
+                    u.transport,
                     &mut response,
                     &mut self.out,
                 );

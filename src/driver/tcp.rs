@@ -34,13 +34,21 @@
 //! `tcp.mapped-source`); without the `ipv6` feature every IPv6 peer is
 //! (`tcp.ipv6`).
 //!
-//! What it does not do: TLS (a later transport on the same table).
+//! TLS (the `tls` feature) is the same connections with a record layer in
+//! the slot ([`super::tls`]): a connection sipnat opens over TLS counts as
+//! connecting until its handshake is over, so its messages wait in the
+//! backlog as plaintext and, if the handshake fails, come back as
+//! [`Unsent`] (answered with 503, never sent in the clear). Its counters
+//! are `tls.<reason>` instead of `tcp.<reason>`.
+//!
+//! What it does not do: accept TLS (a listening socket for it).
 
 use super::sys::Stack;
 use crate::limits::{MAX_TCP_BACKLOG, MAX_TCP_CONNECTIONS};
 use crate::net::{Addr, Family};
 use crate::side::Side;
 use crate::stats::Stats;
+use crate::transport::Transport;
 use crate::transport::conns::{ConnId, Conns, Due, Origin, Timers};
 use crate::transport::framer::Next;
 use mio::net::{TcpListener, TcpStream};
@@ -54,12 +62,21 @@ use std::time::Instant;
 /// free space): then the others, UDP and RTP get their turn.
 pub const READ_ROUNDS: usize = 8;
 
+/// How a message goes on a stream: the transport, and over TLS the name the
+/// peer's certificate must match (empty: [`super::tls`] says which).
+#[derive(Debug, Clone, Copy)]
+pub struct Stream<'a> {
+    pub transport: Transport,
+    pub name: &'a str,
+}
+
 /// What the daemon takes out of a connection.
 pub enum Frame<'a> {
     /// A whole SIP message, to parse in place; then [`Tcp::consume`] it.
     Message {
         peer: Addr,
         side: Side,
+        transport: Transport,
         data: &'a mut [u8],
     },
     /// Nothing (more) whole; `true`: the socket may have more to read.
@@ -73,6 +90,9 @@ pub enum Frame<'a> {
 pub struct Unsent {
     pub peer: Addr,
     pub side: Side,
+    pub transport: Transport,
+    /// The status line to answer them with ([`crate::transport::failed`]).
+    pub status: &'static str,
     pub bytes: Vec<u8>,
 }
 
@@ -89,6 +109,8 @@ pub struct Tcp {
     /// sockets of this stack.
     port: u16,
     stack: Stack,
+    #[cfg(feature = "tls")]
+    tls: super::tls::Tls,
 }
 
 impl Tcp {
@@ -118,6 +140,8 @@ impl Tcp {
             backlog: (0..MAX_TCP_CONNECTIONS).map(|_| VecDeque::new()).collect(),
             unsent: Vec::new(),
             dscp,
+            #[cfg(feature = "tls")]
+            tls: super::tls::Tls::new(MAX_TCP_CONNECTIONS),
             token_base,
             port,
             stack,
@@ -132,6 +156,22 @@ impl Tcp {
 
     pub fn set_timers(&mut self, timers: Timers) {
         self.conns.set_timers(timers);
+    }
+
+    /// The TLS settings of `cfg` (at start and at a reload); a build
+    /// without TLS has none.
+    pub fn set_tls(&mut self, cfg: &crate::config::Config) {
+        #[cfg(feature = "tls")]
+        self.tls.reconfigure(cfg);
+        let _ = cfg;
+    }
+
+    /// The counters' group of connection `id`: `tcp` or `tls`.
+    fn group(&self, id: ConnId) -> &'static str {
+        match self.conns.get(id).map(|c| c.transport) {
+            Some(Transport::Tls) => "tls",
+            _ => "tcp",
+        }
     }
 
     /// A new `sip_dscp` (reload): the listener, every open connection and
@@ -275,22 +315,34 @@ impl Tcp {
                 // next() reports the error on the next round.
                 continue;
             }
-            match sock.read(spare) {
-                Ok(0) => {
-                    self.close(registry, id, "peer-closed", stats);
-                    return Frame::Closed;
-                }
-                Ok(n) => {
+            #[cfg(feature = "tls")]
+            let got = if conn.transport == Transport::Tls {
+                self.tls.read(slot, sock, spare)
+            } else {
+                read_plain(sock, spare)
+            };
+            #[cfg(not(feature = "tls"))]
+            let got = read_plain(sock, spare);
+            let peer = conn.peer;
+            match got {
+                Got::Data(n) => {
                     conn.framer.filled(n, now);
                     self.conns.received(now, id);
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Frame::Idle(false),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    log::debug!("tcp read from {}: {e}", conn.peer);
-                    self.close(registry, id, "read-error", stats);
+                Got::Blocked => {}
+                Got::Eof => {
+                    self.close(registry, id, "peer-closed", stats);
                     return Frame::Closed;
                 }
+                Got::Failed(why) => {
+                    log::debug!("{} read from {peer}: {why}", self.group(id));
+                    self.close(registry, id, why, stats);
+                    return Frame::Closed;
+                }
+            }
+            self.handshake_over(now, id, stats);
+            if matches!(got, Got::Blocked) {
+                return Frame::Idle(false);
             }
         }
         let Some(conn) = self.conns.get_mut(id) else {
@@ -298,16 +350,36 @@ impl Tcp {
         };
         match conn.framer.next(now) {
             Ok(Next::Message(n)) => {
-                let (peer, side) = (conn.peer, conn.side);
+                let (peer, side, transport) = (conn.peer, conn.side, conn.transport);
                 Frame::Message {
                     peer,
                     side,
+                    transport,
                     data: conn.framer.message(n),
                 }
             }
             _ => Frame::Idle(more),
         }
     }
+
+    /// A TLS connection whose handshake just ended is up: counted, its
+    /// verified name remembered, and the messages waiting for it sent.
+    #[cfg(feature = "tls")]
+    fn handshake_over(&mut self, now: Instant, id: ConnId, stats: &mut Stats) {
+        let Some(c) = self.conns.get(id) else { return };
+        let slot = id.slot();
+        if !c.connecting || c.transport != Transport::Tls || self.tls.handshaking(slot) {
+            return;
+        }
+        let peer = c.peer;
+        self.conns.connected(now, id);
+        self.tls.up(slot, peer);
+        stats.bump("tls", "handshake-ok");
+        self.write_out(now, id);
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn handshake_over(&mut self, _: Instant, _: ConnId, _: &mut Stats) {}
 
     /// The message [`Tcp::next_frame`] gave, `len` bytes, was handled.
     pub fn consume(&mut self, now: Instant, slot: usize, len: usize) {
@@ -319,10 +391,10 @@ impl Tcp {
         }
     }
 
-    /// Send `bytes` to `to` over the connection to it on `side`; when there
-    /// is none, over the one to `or_else` (a phone's Contact), opening it
-    /// (without blocking) if need be. False when it could not be queued
-    /// (counted).
+    /// Send `bytes` to `to` over the connection to it on `side` (over
+    /// `how.transport`); when there is none, over the one to `or_else` (a
+    /// phone's Contact), opening it (without blocking) if need be. False
+    /// when it could not be queued (counted).
     #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
@@ -331,25 +403,30 @@ impl Tcp {
         to: Addr,
         or_else: Option<Addr>,
         side: Side,
+        how: Stream<'_>,
         bytes: &[u8],
         stats: &mut Stats,
     ) -> bool {
+        let transport = how.transport;
         let existing = self
             .conns
-            .find(to, side)
-            .or_else(|| or_else.and_then(|a| self.conns.find(a, side)));
+            .find(to, side, transport)
+            .or_else(|| or_else.and_then(|a| self.conns.find(a, side, transport)));
+        let unsent = |peer, status| Unsent {
+            peer,
+            side,
+            transport,
+            status,
+            bytes: bytes.to_vec(),
+        };
         let id = match existing {
             Some(id) => id,
             None => {
                 let to = or_else.unwrap_or(to);
-                match self.open(now, registry, to, side, stats) {
-                    Some(id) => id,
-                    None => {
-                        self.unsent.push(Unsent {
-                            peer: to,
-                            side,
-                            bytes: bytes.to_vec(),
-                        });
+                match self.open(now, registry, to, side, how, stats) {
+                    Ok(id) => id,
+                    Err(status) => {
+                        self.unsent.push(unsent(to, status));
                         return false;
                     }
                 }
@@ -358,32 +435,47 @@ impl Tcp {
         if !self.queue(now, id, bytes) {
             // Nothing of this message went out: it is handed back like
             // those of a connection that never came up.
-            self.unsent.push(Unsent {
-                peer: to,
-                side,
-                bytes: bytes.to_vec(),
-            });
+            self.unsent
+                .push(unsent(to, crate::transport::failed::STATUS));
             self.close(registry, id, "backlog-full", stats);
             return false;
         }
         true
     }
 
+    /// Open a connection to `to`; `Err`: the status line its messages are
+    /// answered with.
     fn open(
         &mut self,
         now: Instant,
         registry: &Registry,
         to: Addr,
         side: Side,
+        how: Stream<'_>,
         stats: &mut Stats,
-    ) -> Option<ConnId> {
+    ) -> Result<ConnId, &'static str> {
+        let unreachable = crate::transport::failed::STATUS;
         let id = match self.conns.admit(now, to, side, Origin::Opened) {
             Ok(id) => id,
             Err(why) => {
                 stats.bump("tcp", why.as_str());
-                return None;
+                return Err(unreachable);
             }
         };
+        if let Some(c) = self.conns.get_mut(id) {
+            c.transport = how.transport;
+        }
+        if how.transport == Transport::Tls {
+            #[cfg(feature = "tls")]
+            let started = self.tls.start(id.slot(), to, how.name);
+            #[cfg(not(feature = "tls"))]
+            let started: Result<(), &str> = Err("not-built");
+            if let Err(why) = started {
+                self.conns.remove(id);
+                stats.bump("tls", why);
+                return Err(unsent_status(Transport::Tls, why));
+            }
+        }
         // From the listening port, so the peer's requests toward our
         // Via/Record-Route (`<our address>:sip_listen_port;transport=tcp`)
         // find this connection, at the peer (which looks connections up by
@@ -404,9 +496,10 @@ impl Tcp {
             Ok(s) => s,
             Err(e) => {
                 log::debug!("tcp connect to {to}: {e}");
+                self.drop_session(id, None);
                 self.conns.remove(id);
                 stats.bump("tcp", "connect-failed");
-                return None;
+                return Err(unreachable);
             }
         };
         if registry
@@ -417,15 +510,26 @@ impl Tcp {
             )
             .is_err()
         {
+            self.drop_session(id, None);
             self.conns.remove(id);
             stats.bump("tcp", "register-failed");
-            return None;
+            return Err(unreachable);
         }
         self.setup(&stream);
-        stats.bump("tcp", "opened");
+        stats.bump(self.group(id), "opened");
         self.socks[id.slot()] = Some(stream);
-        Some(id)
+        Ok(id)
     }
+
+    /// The TLS session of connection `id` ends (with a close_notify on
+    /// `sock` when it was up).
+    #[cfg(feature = "tls")]
+    fn drop_session(&mut self, id: ConnId, sock: Option<&mut TcpStream>) {
+        self.tls.end(id.slot(), sock);
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn drop_session(&mut self, _: ConnId, _: Option<&mut TcpStream>) {}
 
     /// Append to the connection's backlog and write what the socket takes.
     /// False when the backlog would pass [`MAX_TCP_BACKLOG`] (the caller
@@ -452,6 +556,23 @@ impl Tcp {
             return;
         };
         let mut wrote = false;
+        #[cfg(feature = "tls")]
+        if self.tls.is_tls(slot) {
+            // Records left from before, then the plaintext as records.
+            wrote |= self.tls.flush(slot, sock);
+            while !q.is_empty() {
+                let (front, _) = q.as_slices();
+                match self.tls.write(slot, front) {
+                    0 => break,
+                    n => drop(q.drain(..n)),
+                }
+            }
+            wrote |= self.tls.flush(slot, sock);
+            if wrote {
+                self.conns.sent(now, id);
+            }
+            return;
+        }
         while !q.is_empty() {
             let (front, _) = q.as_slices();
             match sock.write(front) {
@@ -482,6 +603,15 @@ impl Tcp {
                 return;
             };
             match (sock.take_error(), sock.peer_addr()) {
+                #[cfg(feature = "tls")]
+                (Ok(None), Ok(_)) if self.tls.handshaking(slot) => {
+                    // TCP is up: the handshake's first flight goes out;
+                    // the connection is up when the handshake is over.
+                    if let Some(Some(sock)) = self.socks.get_mut(slot) {
+                        self.tls.flush(slot, sock);
+                    }
+                    return;
+                }
                 (Ok(None), Ok(_)) => {
                     self.conns.connected(now, id);
                     stats.bump("tcp", "connected");
@@ -496,18 +626,23 @@ impl Tcp {
         self.write_out(now, id);
     }
 
-    /// Close connection `id` (counted as `tcp.<why>`); what it still had to
-    /// send is lost.
+    /// Close connection `id` (counted as `tcp.<why>`, or `tls.<why>`);
+    /// what it still had to send is lost.
     fn close(&mut self, registry: &Registry, id: ConnId, why: &'static str, stats: &mut Stats) {
         let slot = id.slot();
-        if let Some(mut s) = self.socks.get_mut(slot).and_then(Option::take) {
-            let _ = registry.deregister(&mut s);
+        let group = self.group(id);
+        let mut sock = self.socks.get_mut(slot).and_then(Option::take);
+        self.drop_session(id, sock.as_mut());
+        if let Some(s) = sock.as_mut() {
+            let _ = registry.deregister(s);
         }
         let never_up = self.conns.get(id).filter(|c| c.connecting);
-        let (peer, side) = never_up.map_or((None, Side::Wan), |c| (Some(c.peer), c.side));
+        let (peer, side, transport) = never_up.map_or((None, Side::Wan, Transport::Tcp), |c| {
+            (Some(c.peer), c.side, c.transport)
+        });
         if let Some(q) = self.backlog.get_mut(slot) {
             if !q.is_empty() {
-                stats.bump("tcp", "closed-with-backlog");
+                stats.bump(group, "closed-with-backlog");
             }
             let q = std::mem::take(q);
             // Nothing of it was written: whole messages, for the daemon.
@@ -515,12 +650,14 @@ impl Tcp {
                 self.unsent.push(Unsent {
                     peer,
                     side,
+                    transport,
+                    status: unsent_status(transport, why),
                     bytes: Vec::from(q),
                 });
             }
         }
         self.conns.remove(id);
-        stats.bump("tcp", why);
+        stats.bump(group, why);
     }
 
     /// The messages that never went out, since the last call (see the
@@ -566,6 +703,48 @@ impl Tcp {
     }
 }
 
+/// A socket read, as a TLS session's reads are reported.
+#[cfg(feature = "tls")]
+use super::tls::Got;
+
+/// What one read gave (without TLS: the socket's own).
+#[cfg(not(feature = "tls"))]
+enum Got {
+    Data(usize),
+    Blocked,
+    Eof,
+    Failed(&'static str),
+}
+
+fn read_plain(sock: &mut TcpStream, buf: &mut [u8]) -> Got {
+    loop {
+        return match sock.read(buf) {
+            Ok(0) => Got::Eof,
+            Ok(n) => Got::Data(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Got::Blocked,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => Got::Failed("read-error"),
+        };
+    }
+}
+
+/// The status line the messages of a connection that never came up are
+/// answered with: a TLS peer whose identity could not be checked makes
+/// sipnat unable to serve the request (503, RFC 3261 §21.5.4; the issue's
+/// "never a fallback to plain text"); any other failure is the next hop's
+/// ([`crate::transport::failed::STATUS`]).
+fn unsent_status(transport: Transport, why: &str) -> &'static str {
+    match (transport, why) {
+        (Transport::Tls, "cert-rejected") => {
+            "SIP/2.0 503 Service Unavailable (TLS: certificate rejected)"
+        }
+        (Transport::Tls, "handshake-failed" | "alert-received" | "bad-record" | "bad-name") => {
+            "SIP/2.0 503 Service Unavailable (TLS handshake failed)"
+        }
+        _ => crate::transport::failed::STATUS,
+    }
+}
+
 fn listener_port(l: &TcpListener) -> Result<u16, String> {
     l.local_addr()
         .map(|a| a.port())
@@ -583,182 +762,4 @@ pub fn timers(cfg: &crate::config::Config) -> Timers {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use mio::Poll;
-    use std::time::Duration;
-
-    fn timers() -> Timers {
-        Timers {
-            idle: Duration::from_secs(300),
-            connect: Duration::from_millis(500),
-            keepalive: None,
-        }
-    }
-
-    /// A table listening on a free port of every address (dual-stack with
-    /// the `ipv6` feature), and that port.
-    fn listening(poll: &Poll) -> (Tcp, u16) {
-        let stack = Stack::wanted();
-        let tcp = Tcp::new(stack, 0, Token(0), 10, poll.registry(), timers(), 0).unwrap();
-        let port = tcp.listener.local_addr().unwrap().port();
-        (tcp, port)
-    }
-
-    fn v4(s: std::net::SocketAddr) -> Addr {
-        let std::net::SocketAddr::V4(a) = s else {
-            panic!("IPv4 loopback");
-        };
-        Addr::V4(a)
-    }
-
-    /// A peer that never reads: sipnat writes until the socket takes no
-    /// more, queues up to [`MAX_TCP_BACKLOG`], then closes the connection
-    /// and counts it once (it was counted twice: by the queue and by the
-    /// close).
-    #[test]
-    fn a_peer_that_never_reads_is_closed_and_counted_once() {
-        let poll = Poll::new().unwrap();
-        let (mut tcp, port) = listening(&poll);
-        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        // The peer as the table knows it: IPv4, not the dual-stack socket's
-        // mapped form (the send below finds the connection by it).
-        let peer = v4(client.local_addr().unwrap());
-        let mut stats = Stats::new();
-        let now = Instant::now();
-        tcp.accept(now, poll.registry(), &|_| Side::Lan, &mut stats);
-        assert_eq!((tcp.len(), stats.get("tcp", "accepted")), (1, 1));
-        let msg = [b'x'; 1000];
-        let mut sent = 0u64;
-        while tcp.send(
-            now,
-            poll.registry(),
-            peer,
-            None,
-            Side::Lan,
-            &msg,
-            &mut stats,
-        ) {
-            sent += 1;
-            assert!(sent < 1_000_000, "the backlog never filled");
-        }
-        assert!(tcp.is_empty());
-        assert_eq!(stats.get("tcp", "backlog-full"), 1);
-        assert_eq!(stats.get("tcp", "closed-with-backlog"), 1);
-        // What was queued went out in part: lost like a datagram. The
-        // message that did not fit is handed back whole, to be answered.
-        let unsent = tcp.take_unsent();
-        assert_eq!(unsent.len(), 1);
-        assert_eq!((unsent[0].peer, &unsent[0].bytes[..]), (peer, &msg[..]));
-        drop(client);
-    }
-
-    /// A connection sipnat opens that is refused hands back, whole, what
-    /// it was to carry; one that came up and then broke does not.
-    #[test]
-    fn a_refused_connection_hands_back_its_messages() {
-        let mut poll = Poll::new().unwrap();
-        let (mut tcp, _) = listening(&poll);
-        // A port nobody listens on.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let to = v4(closed.local_addr().unwrap());
-        drop(closed);
-        let mut stats = Stats::new();
-        let now = Instant::now();
-        for msg in [&b"OPTIONS one"[..], b"OPTIONS two"] {
-            // The connect is in progress: both are queued, or it already
-            // failed: each is handed back at once.
-            let _ = tcp.send(now, poll.registry(), to, None, Side::Wan, msg, &mut stats);
-        }
-        let mut events = mio::Events::with_capacity(8);
-        let end = Instant::now() + Duration::from_secs(5);
-        while !tcp.is_empty() && Instant::now() < end {
-            poll.poll(&mut events, Some(Duration::from_millis(100)))
-                .unwrap();
-            for ev in events.iter() {
-                if let Some(slot) = ev.token().0.checked_sub(10) {
-                    tcp.writable(Instant::now(), slot, poll.registry(), &mut stats);
-                }
-            }
-        }
-        assert!(tcp.is_empty(), "the connect did not fail");
-        let unsent: Vec<u8> = tcp
-            .take_unsent()
-            .into_iter()
-            .inspect(|u| assert_eq!((u.peer, u.side), (to, Side::Wan)))
-            .flat_map(|u| u.bytes)
-            .collect();
-        assert_eq!(unsent, b"OPTIONS oneOPTIONS two");
-        assert!(!tcp.has_unsent());
-    }
-
-    /// A connection sipnat opens leaves from its listening port (so the
-    /// peer's requests to sipnat's Via/Record-Route address find it, and a
-    /// stateful firewall lets them in), and a message for a peer with no
-    /// connection goes to its `or_else` address (a phone's Contact).
-    #[test]
-    fn connections_leave_from_the_listening_port_and_fall_back_to_or_else() {
-        let poll = Poll::new().unwrap();
-        let (mut tcp, port) = listening(&poll);
-        let phone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let contact = v4(phone.local_addr().unwrap());
-        // The address the phone registered from: nothing is connected there.
-        let gone: Addr = "127.0.0.1:9".parse().unwrap();
-        let mut stats = Stats::new();
-        let sent = tcp.send(
-            Instant::now(),
-            poll.registry(),
-            gone,
-            Some(contact),
-            Side::Lan,
-            b"INVITE",
-            &mut stats,
-        );
-        assert!(sent);
-        let (_conn, from) = phone.accept().unwrap();
-        assert_eq!(from.port(), port, "not from the listening port");
-        assert_eq!(stats.get("tcp", "connect-ephemeral"), 0);
-        // The next message for the same phone reuses that connection.
-        assert!(tcp.send(
-            Instant::now(),
-            poll.registry(),
-            gone,
-            Some(contact),
-            Side::Lan,
-            b"BYE",
-            &mut stats,
-        ));
-        assert_eq!((tcp.len(), stats.get("tcp", "opened")), (1, 1));
-    }
-
-    /// IPv4 and IPv6 reach the one dual-stack listener, each with its
-    /// canonical address.
-    #[cfg(feature = "ipv6")]
-    #[test]
-    fn the_dual_stack_listener_takes_ipv4_and_ipv6() {
-        let poll = Poll::new().unwrap();
-        let (mut tcp, port) = listening(&poll);
-        let mut stats = Stats::new();
-        let sides = std::cell::RefCell::new(Vec::new());
-        let six = std::net::TcpStream::connect(("::1", port)).unwrap();
-        let four = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let end = Instant::now() + Duration::from_secs(5);
-        while stats.get("tcp", "accepted") < 2 {
-            assert!(Instant::now() < end, "not both accepted");
-            tcp.accept(
-                Instant::now(),
-                poll.registry(),
-                &|peer| {
-                    sides.borrow_mut().push(peer);
-                    Side::Lan
-                },
-                &mut stats,
-            );
-        }
-        assert_eq!(stats.get("tcp", "ipv6"), 0);
-        let mut got = sides.borrow().clone();
-        got.sort_by_key(|a| a.family() == Family::V6);
-        let six_addr = crate::net::Addr::from_std(six.local_addr().unwrap()).unwrap();
-        assert_eq!(got, [v4(four.local_addr().unwrap()), six_addr]);
-    }
-}
+mod tests;

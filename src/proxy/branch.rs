@@ -310,6 +310,7 @@ fn open_any<const V6: bool>(key: &Key, text: &[u8]) -> Option<Opened<Reply>> {
     let transport = match meta[1] {
         b'u' => Transport::Udp,
         b't' => Transport::Tcp,
+        b's' => Transport::Tls,
         _ => return None,
     };
     let flags = meta[2];
@@ -333,6 +334,7 @@ fn transport_byte(t: Transport) -> u8 {
     match t {
         Transport::Udp => b'u',
         Transport::Tcp => b't',
+        Transport::Tls => b's',
     }
 }
 

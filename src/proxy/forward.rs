@@ -32,7 +32,14 @@ pub(super) struct Plan {
     /// or called on) is gone (RFC 3261 §18.1.1, §18.2.2 step 3: a new
     /// connection goes to the address the URI names).
     pub or_else: Option<Addr>,
+    /// Over TLS: the name the hop was found by, which its certificate must
+    /// match (RFC 5922 §4: the SIP domain, or the configured proxy's
+    /// name); empty for an address literal (the driver then matches the
+    /// name it verified for that address before, else the address).
+    pub tls_name: DnsName,
 }
+
+type DnsName = heapless::String<{ crate::limits::MAX_DNS_NAME }>;
 
 impl Sip<'_> {
     /// Decide where the request goes (the plan) and send it there, rewritten.
@@ -277,6 +284,7 @@ impl Sip<'_> {
             Channel::Sip(plan.hop.transport),
             dest.to_std(),
             or_else,
+            &plan.tls_name,
             len,
         ) {
             self.stats.bump(
@@ -302,12 +310,17 @@ impl Sip<'_> {
         req: &Request<'_>,
         next: Next,
     ) -> Result<Option<Plan>, Answer> {
+        let mut tls_name = DnsName::new();
         let (hop, ruri, may_upgrade) = match next {
             Next::Phone { to, ruri } => (to, Some(ruri), to.transport == Transport::Tcp),
             Next::Hop => {
-                let Some((addr, transport)) = self.next_hop(now, req, src.side)? else {
+                let Some((addr, transport)) = self.next_hop(now, req, src.side, &mut tls_name)?
+                else {
                     return Ok(None);
                 };
+                if transport != Transport::Tls {
+                    tls_name.clear();
+                }
                 let side = self.side_of(addr.ip());
                 // Every SIP element takes TCP (RFC 3261 §18); a phone on the
                 // LAN is only trusted to when it uses TCP itself.
@@ -370,6 +383,7 @@ impl Sip<'_> {
             from: src.side,
             our_ip,
             may_upgrade,
+            tls_name,
         }))
     }
 
@@ -377,22 +391,31 @@ impl Sip<'_> {
     /// 3263): the first Route left, else the outbound proxy of the caller's
     /// domain (the From host, as siproxd), else `outbound_proxy_host`, else
     /// the Request-URI; over the
-    /// transport its URI names (`transport=`), else UDP.
-    /// `Ok(None)`: the resolver is asking; `Err`: the answer to give.
+    /// transport its URI names (`transport=`, `sips:`), else UDP; toward
+    /// the configured proxies over TLS when `outbound_tls` says so.
+    /// `name` gets the host name the hop was found by (empty for an
+    /// address). `Ok(None)`: the resolver is asking; `Err`: the answer to
+    /// give.
     pub(super) fn next_hop(
         &mut self,
         now: Instant,
         req: &Request<'_>,
         side: Side,
+        name: &mut DnsName,
     ) -> Result<Option<(Addr, Transport)>, Answer> {
-        let mut name: heapless::String<{ crate::limits::MAX_DNS_NAME }> = heapless::String::new();
+        name.clear();
         let target: (Option<IpAddr>, Option<u16>);
-        let mut transport = Transport::Udp;
+        let configured = if self.cfg.outbound_tls {
+            Transport::Tls
+        } else {
+            Transport::Udp
+        };
+        let transport;
         let ruri = &req.ruri;
         if let Some(v) = req.msg.values(HeaderName::Route).nth(req.routes_skip) {
             let na = NameAddr::parse(v).map_err(|_| ans(400, "Bad Route"))?;
             transport = uri_transport(&na.uri)?;
-            target = host_target(&na.uri.host, na.uri.port, &mut name)?;
+            target = host_target(&na.uri.host, na.uri.port, name)?;
         } else if let Some(d) = from_host(req.msg).and_then(|host| {
             // siproxd matches the caller's domain (the From host), first
             // match wins, case-insensitively (sip_find_outbound_proxy).
@@ -401,16 +424,18 @@ impl Sip<'_> {
                 .iter()
                 .find(|d| d.name.eq_ignore_ascii_case(host))
         }) {
-            target = name_target(&d.host, Some(d.port), &mut name)?;
+            transport = configured;
+            target = name_target(&d.host, Some(d.port), name)?;
         } else if let Some(h) = self.cfg.outbound_proxy_host.as_deref() {
-            target = name_target(h, Some(self.cfg.outbound_proxy_port), &mut name)?;
+            transport = configured;
+            target = name_target(h, Some(self.cfg.outbound_proxy_port), name)?;
         } else {
             transport = uri_transport(ruri)?;
-            target = host_target(&ruri.host, ruri.port, &mut name)?;
+            target = host_target(&ruri.host, ruri.port, name)?;
         }
         let addr = match target {
-            (Some(ip), port) => Addr::new(ip, port.unwrap_or(5060)),
-            (None, port) => match self.lookup(now, &name, port, transport, side)? {
+            (Some(ip), port) => Addr::new(ip, port.unwrap_or(transport.default_port())),
+            (None, port) => match self.lookup(now, name, port, transport, side)? {
                 Some(a) => a,
                 None => return Ok(None),
             },
@@ -561,9 +586,15 @@ pub(super) fn reply_peer(top: &Via<'_>, src: Peer, bogus_via: bool) -> Peer {
 }
 
 /// The transport a URI asks for (RFC 3261 §19.1.1 `transport`; none: UDP,
-/// RFC 3263 §4.1 for a `sip:` URI with a numeric host or a port). One sipnat
-/// does not speak gets 503 (§16.6 step 7 finds no usable destination).
+/// RFC 3263 §4.1 for a `sip:` URI with a numeric host or a port; a `sips:`
+/// URI: TLS, RFC 3261 §26.2.2, whatever its `transport`, RFC 5630 §3.1.1).
+/// One sipnat does not speak gets 503 (§16.6 step 7 finds no usable
+/// destination).
 pub(super) fn uri_transport(uri: &Uri<'_>) -> Result<Transport, Answer> {
+    if uri.scheme.eq_ignore_ascii_case("sips") {
+        return Transport::parse("tls")
+            .ok_or(ans(503, "Service Unavailable (transport not supported)"));
+    }
     match uri.param("transport") {
         None | Some(None) => Ok(Transport::Udp),
         Some(Some(t)) => {

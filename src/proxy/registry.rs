@@ -244,16 +244,22 @@ impl Registry {
             let left = r.expires_at.saturating_duration_since(now).as_secs();
             let _ = writeln!(
                 out,
-                "reg {} {} {} {} {}{}",
+                "reg {} {} {} {} {}{}{}",
                 r.aor,
                 r.contact,
                 r.addr,
                 unix_now.saturating_add(left),
                 u8::from(r.local),
-                match r.transport {
-                    Transport::Udp => "",
-                    Transport::Tcp => " tcp",
-                }
+                if r.transport == Transport::Udp {
+                    ""
+                } else {
+                    " "
+                },
+                if r.transport == Transport::Udp {
+                    ""
+                } else {
+                    r.transport.param()
+                },
             );
         }
     }

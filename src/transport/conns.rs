@@ -40,6 +40,7 @@ use crate::limits::{
 };
 use crate::net::{Addr, SourceKey};
 use crate::side::Side;
+use crate::transport::Transport;
 use std::time::{Duration, Instant};
 
 /// A connection accepted from the WAN must deliver a whole first message
@@ -117,7 +118,10 @@ pub struct Conn {
     pub peer: Addr,
     pub side: Side,
     pub origin: Origin,
-    /// A connect in progress (sipnat opened it and it is not up yet).
+    /// TCP, or TLS over it (the driver adds the record layer).
+    pub transport: Transport,
+    /// A connect in progress (sipnat opened it and it is not up yet; over
+    /// TLS, until the handshake is over: the connect timeout bounds both).
     pub connecting: bool,
     /// The receive buffer.
     pub framer: Framer,
@@ -237,6 +241,7 @@ impl Conns {
             peer,
             side,
             origin,
+            transport: Transport::Tcp,
             connecting: origin == Origin::Opened,
             framer: Framer::new(),
             opened_at: now,
@@ -251,12 +256,13 @@ impl Conns {
         })
     }
 
-    /// The open (or opening) connection to `peer` on `side`, to reuse.
-    pub fn find(&self, peer: Addr, side: Side) -> Option<ConnId> {
+    /// The open (or opening) connection to `peer` on `side` over
+    /// `transport`, to reuse.
+    pub fn find(&self, peer: Addr, side: Side, transport: Transport) -> Option<ConnId> {
         let slot = self.slots.iter().position(|s| {
             s.conn
                 .as_ref()
-                .is_some_and(|c| c.peer == peer && c.side == side)
+                .is_some_and(|c| c.peer == peer && c.side == side && c.transport == transport)
         })?;
         self.id(slot)
     }

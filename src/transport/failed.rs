@@ -24,11 +24,12 @@ pub const STATUS: &str = "SIP/2.0 500 Server Internal Error (next hop unreachabl
 /// The To tag of the response when the request had none.
 const TAG: &str = "sn-unreachable";
 
-/// Write into `out` the response the next hop is taken to have given to
+/// Write into `out` the response with `status` (a status line, usually
+/// [`STATUS`]) the next hop is taken to have given to
 /// `request` (whole bytes as sipnat wrote them): its Vias, From, To (with a
 /// tag), Call-ID and CSeq, no body. False (and `out` empty) for an ACK, a
 /// response, or bytes that do not parse.
-pub fn error_response(request: &[u8], out: &mut Vec<u8>) -> bool {
+pub fn error_response(request: &[u8], status: &str, out: &mut Vec<u8>) -> bool {
     out.clear();
     let Ok(msg) = Message::parse(request) else {
         return false;
@@ -38,7 +39,7 @@ pub fn error_response(request: &[u8], out: &mut Vec<u8>) -> bool {
         Some(_) => {}
     }
     let has_tag = msg.to_tag().is_some();
-    out.extend_from_slice(STATUS.as_bytes());
+    out.extend_from_slice(status.as_bytes());
     out.extend_from_slice(b"\r\n");
     for h in msg.headers() {
         use HeaderName as H;
@@ -73,7 +74,7 @@ mod tests {
     #[test]
     fn a_request_gets_the_next_hops_error_with_its_vias_and_a_to_tag() {
         let mut out = Vec::new();
-        assert!(error_response(INVITE.as_bytes(), &mut out));
+        assert!(error_response(INVITE.as_bytes(), STATUS, &mut out));
         let text = String::from_utf8(out.clone()).unwrap();
         assert_eq!(
             text,
@@ -95,7 +96,7 @@ mod tests {
                 "To: <sip:100@198.51.100.2>",
                 "To: <sip:100@198.51.100.2>;tag=p",
             );
-        assert!(error_response(bye.as_bytes(), &mut out));
+        assert!(error_response(bye.as_bytes(), STATUS, &mut out));
         assert_eq!(Message::parse(&out).unwrap().to_tag(), Some("p"));
     }
 
@@ -105,13 +106,14 @@ mod tests {
         let ack = INVITE
             .replace("INVITE sip", "ACK sip")
             .replace("CSeq: 1 INVITE", "CSeq: 1 ACK");
-        assert!(!error_response(ack.as_bytes(), &mut out));
+        assert!(!error_response(ack.as_bytes(), STATUS, &mut out));
         assert!(out.is_empty());
         assert!(!error_response(
             b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+            STATUS,
             &mut out
         ));
-        assert!(!error_response(b"\x00\x01garbage", &mut out));
-        assert!(!error_response(b"", &mut out));
+        assert!(!error_response(b"\x00\x01garbage", STATUS, &mut out));
+        assert!(!error_response(b"", STATUS, &mut out));
     }
 }

@@ -62,6 +62,8 @@ pub struct Sent {
     pub to: SocketAddr,
     /// Over TCP, where it goes when no connection to `to` is open.
     pub or_else: Option<sipnat::net::Addr>,
+    /// Over TLS, the name the peer's certificate must match ("": none).
+    pub name: String,
     pub text: String,
     pub bytes: Vec<u8>,
 }
@@ -240,6 +242,7 @@ impl Sim {
                 channel: t.channel,
                 to: t.to,
                 or_else: t.or_else,
+                name: self.out.name_of(t).to_string(),
                 text: String::from_utf8_lossy(b).into_owned(),
                 bytes: b.to_vec(),
             })

@@ -1,6 +1,7 @@
 //! The connection table with a virtual clock.
 
 use super::*;
+use crate::transport::Transport;
 use crate::transport::framer::MESSAGE_DEADLINE;
 
 const TIMERS: Timers = Timers {
@@ -29,14 +30,23 @@ fn connections_are_found_again_and_stale_ids_reach_nothing() {
     let mut t = Conns::new(TIMERS);
     let p = a("198.51.100.2:5060");
     let id = t.admit(now, p, Side::Wan, Origin::Opened).unwrap();
-    assert_eq!(t.find(p, Side::Wan), Some(id));
-    assert_eq!(t.find(p, Side::Lan), None, "one per (peer, side)");
+    assert_eq!(t.find(p, Side::Wan, Transport::Tcp), Some(id));
+    assert_eq!(
+        t.find(p, Side::Wan, Transport::Tls),
+        None,
+        "one per transport"
+    );
+    assert_eq!(
+        t.find(p, Side::Lan, Transport::Tcp),
+        None,
+        "one per (peer, side)"
+    );
     assert!(t.get(id).unwrap().connecting);
     t.connected(now, id);
     assert!(!t.get(id).unwrap().connecting);
     assert_eq!(t.at(id.slot()), Some(id));
     t.remove(id);
-    assert_eq!(t.find(p, Side::Wan), None);
+    assert_eq!(t.find(p, Side::Wan, Transport::Tcp), None);
     let again = t.admit(now, p, Side::Wan, Origin::Opened).unwrap();
     assert_eq!(again.slot(), id.slot());
     assert_ne!(again, id, "a new generation");
@@ -144,7 +154,7 @@ fn an_ipv6_host_is_its_64() {
     );
     let other = a("[2001:db8:0:a::1]:1");
     let id = t.admit(now, other, Side::Wan, Origin::Accepted).unwrap();
-    assert_eq!(t.find(other, Side::Wan), Some(id));
+    assert_eq!(t.find(other, Side::Wan, Transport::Tcp), Some(id));
 }
 
 #[test]

@@ -1,0 +1,262 @@
+//! The record layer through the driver's stream table, against a rustls
+//! server on loopback: a message reaches the server decrypted only when
+//! the server's certificate is the one asked for; otherwise the message
+//! comes back unsent with a 503, and the refusal is counted.
+
+use crate::config::Config;
+use crate::driver::sys::Stack;
+use crate::driver::tcp::{Frame, Stream, Tcp, Unsent};
+use crate::net::Addr;
+use crate::side::Side;
+use crate::stats::Stats;
+use crate::transport::Transport;
+use crate::transport::conns::Timers;
+use mio::{Poll, Token};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::io::Read as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const OPTIONS: &[u8] = b"OPTIONS sip:sip.example.test SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+fn ca() -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    Ca {
+        cert: params.self_signed(&key).unwrap(),
+        key,
+    }
+}
+
+/// A server certificate for `names`, signed by `ca` (self-signed: `None`).
+fn server_cert(
+    names: &[&str],
+    ca: Option<&Ca>,
+) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let cert = match ca {
+        Some(ca) => params.signed_by(&key, &ca.cert, &ca.key).unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (cert.der().clone(), der)
+}
+
+/// A TLS server on loopback for one connection: what it read, decrypted,
+/// until the client went away or 5 s passed.
+fn serve(
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> (Addr, std::thread::JoinHandle<Vec<u8>>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std::net::SocketAddr::V4(at) = l.local_addr().unwrap() else {
+        unreachable!()
+    };
+    let server = std::thread::spawn(move || {
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let (mut sock, _) = l.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while got.len() < OPTIONS.len() {
+            match tls.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        got
+    });
+    (Addr::V4(at), server)
+}
+
+fn config(ca: Option<&Ca>, pin: Option<&CertificateDer<'_>>, dir: &std::path::Path) -> Config {
+    let mut cfg = Config::default();
+    if let Some(ca) = ca {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        cfg.tls_ca_file = Some(path);
+    }
+    if let Some(cert) = pin {
+        let fp = crate::auth::sha256::digest(&[cert.as_ref()]);
+        cfg.tls_fingerprints = vec![fp.iter().map(|b| format!("{b:02x}")).collect()];
+    }
+    cfg
+}
+
+/// Send one message over TLS to `to` as `name`, drive the table until the
+/// connection is up and idle or gone; the stats and what came back unsent.
+fn send_over_tls(cfg: &Config, to: Addr, name: &str) -> (Stats, Vec<Unsent>) {
+    let mut poll = Poll::new().unwrap();
+    let timers = Timers {
+        idle: Duration::from_secs(300),
+        connect: Duration::from_secs(5),
+        keepalive: None,
+    };
+    let mut tcp = Tcp::new(Stack::wanted(), 0, Token(0), 10, poll.registry(), timers, 0).unwrap();
+    tcp.set_tls(cfg);
+    let mut stats = Stats::new();
+    let how = Stream {
+        transport: Transport::Tls,
+        name,
+    };
+    let now = Instant::now();
+    tcp.send(
+        now,
+        poll.registry(),
+        to,
+        None,
+        Side::Wan,
+        how,
+        OPTIONS,
+        &mut stats,
+    );
+    let mut events = mio::Events::with_capacity(8);
+    let end = Instant::now() + Duration::from_secs(5);
+    while !tcp.is_empty() && Instant::now() < end && stats.get("tls", "handshake-ok") == 0 {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        for ev in events.iter() {
+            let Some(slot) = ev.token().0.checked_sub(10) else {
+                continue;
+            };
+            let now = Instant::now();
+            if ev.is_writable() {
+                tcp.writable(now, slot, poll.registry(), &mut stats);
+            }
+            let frame = tcp.next_frame(now, slot, poll.registry(), &mut stats);
+            assert!(
+                !matches!(frame, Frame::Message { .. }),
+                "the server sends nothing"
+            );
+        }
+    }
+    (stats, tcp.take_unsent())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sipnat-tls-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_message_goes_encrypted_to_a_server_with_a_certificate_of_the_ca_for_the_name() {
+    let dir = temp_dir("good");
+    let ca = ca();
+    let (cert, key) = server_cert(&["sip.example.test"], Some(&ca));
+    let (at, server) = serve(cert, key);
+    let (stats, unsent) = send_over_tls(&config(Some(&ca), None, &dir), at, "sip.example.test");
+    assert_eq!(stats.get("tls", "handshake-ok"), 1);
+    assert!(unsent.is_empty());
+    assert_eq!(
+        server.join().unwrap(),
+        OPTIONS,
+        "the server read the message"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_certificate_of_another_ca_another_name_or_an_unpinned_one_is_refused_with_a_503() {
+    let dir = temp_dir("bad");
+    let ca = ca();
+    let other_ca = self::ca();
+    let (pinned, _) = server_cert(&["sip.example.test"], None);
+    let cases = [
+        (
+            "another CA",
+            server_cert(&["sip.example.test"], Some(&other_ca)),
+            config(Some(&ca), None, &dir),
+        ),
+        (
+            "another name",
+            server_cert(&["other.example.test"], Some(&ca)),
+            config(Some(&ca), None, &dir),
+        ),
+        (
+            "not the pinned one",
+            server_cert(&["sip.example.test"], Some(&ca)),
+            config(None, Some(&pinned), &dir),
+        ),
+    ];
+    for (what, (cert, key), cfg) in cases {
+        let (at, server) = serve(cert, key);
+        let (stats, unsent) = send_over_tls(&cfg, at, "sip.example.test");
+        assert_eq!(stats.get("tls", "cert-rejected"), 1, "{what}");
+        assert_eq!(stats.get("tls", "handshake-ok"), 0, "{what}");
+        assert_eq!(unsent.len(), 1, "{what}: the message comes back");
+        assert_eq!(unsent[0].bytes, OPTIONS, "{what}");
+        assert_eq!(unsent[0].transport, Transport::Tls, "{what}");
+        assert!(
+            unsent[0].status.starts_with("SIP/2.0 503 "),
+            "{what}: {}",
+            unsent[0].status
+        );
+        assert!(
+            server.join().unwrap().is_empty(),
+            "{what}: nothing reached the server"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_pinned_self_signed_certificate_is_accepted_without_a_ca() {
+    let dir = temp_dir("pin");
+    let (cert, key) = server_cert(&["whatever.invalid"], None);
+    let cfg = config(None, Some(&cert), &dir);
+    let (at, server) = serve(cert, key);
+    let (stats, unsent) = send_over_tls(&cfg, at, "sip.example.test");
+    assert_eq!(stats.get("tls", "handshake-ok"), 1);
+    assert!(unsent.is_empty());
+    assert_eq!(server.join().unwrap(), OPTIONS);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn no_ca_file_refuses_every_connection() {
+    let dir = temp_dir("noca");
+    let ca = ca();
+    let (cert, key) = server_cert(&["sip.example.test"], Some(&ca));
+    let cfg = Config {
+        tls_ca_file: Some(dir.join("missing.pem")),
+        ..Config::default()
+    };
+    // No server is reached: the connection is refused before it opens.
+    let (at, _server) = serve(cert, key);
+    let (stats, unsent) = send_over_tls(&cfg, at, "sip.example.test");
+    assert_eq!(stats.get("tls", "cert-rejected"), 1);
+    assert_eq!(unsent.len(), 1);
+    assert!(unsent[0].status.starts_with("SIP/2.0 503 "));
+    // Unblock the server thread's accept.
+    drop(std::net::TcpStream::connect(at.to_std()));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn fingerprints_are_read_as_bytes() {
+    let h = "00".repeat(31) + "ff";
+    let mut want = [0u8; 32];
+    want[31] = 0xff;
+    assert_eq!(super::hex32(&h), Some(want));
+    assert_eq!(super::hex32("00"), None);
+    assert_eq!(super::hex32(&"zz".repeat(32)), None);
+}
