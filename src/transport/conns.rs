@@ -23,6 +23,10 @@
 //!   long is closed.
 //! * `tcp_connect_timeout` (ms): a connect that has not completed by then
 //!   fails.
+//! * A TLS connection sipnat opened keeps itself alive every
+//!   [`TLS_KEEPALIVE`] when `tcp_keepalive` is 0: the provider's calls for
+//!   the phones come back over it (RFC 5626 §3.5.1 flow), and providers
+//!   close idle connections (kamailio after 120 s by default).
 //! * `tcp_keepalive` (s, 0 = off): a CRLF is sent on a connection every that
 //!   many seconds (RFC 5626 §4.4.1 style; a CRLF between messages is always
 //!   allowed, RFC 3261 §7.5).
@@ -46,6 +50,11 @@ use std::time::{Duration, Instant};
 /// A connection accepted from the WAN must deliver a whole first message
 /// within this long (a SIP peer that connects sends at once).
 pub const FIRST_MESSAGE: Duration = Duration::from_secs(10);
+
+/// Keep-alive period of a TLS connection sipnat opened, when
+/// `tcp_keepalive` sets none (RFC 5626 §4.4.1 suggests 95–120 s for
+/// connections; a little less than kamailio's default idle lifetime).
+pub const TLS_KEEPALIVE: Duration = Duration::from_secs(90);
 
 /// A connection's handle: the slot and the slot's generation, so a handle
 /// kept after the connection closed never reaches the slot's next one.
@@ -331,7 +340,7 @@ impl Conns {
         if c.origin == Origin::Accepted && c.side == Side::Wan && !c.proven {
             at(c.opened_at.checked_add(FIRST_MESSAGE));
         }
-        if let Some(k) = t.keepalive.filter(|_| !c.connecting) {
+        if let Some(k) = keepalive(t, c).filter(|_| !c.connecting) {
             at(c.last_sent.checked_add(k));
         }
         due
@@ -365,7 +374,7 @@ impl Conns {
             };
             let item = match close {
                 Some(why) => Due::Close(id, why),
-                None => match t.keepalive {
+                None => match keepalive(&t, c) {
                     Some(k) if !c.connecting && past(c.last_sent.checked_add(k)) => {
                         Due::Keepalive(id)
                     }
@@ -380,6 +389,13 @@ impl Conns {
             }
         }
     }
+}
+
+/// The keep-alive period of `c`: `tcp_keepalive`, else [`TLS_KEEPALIVE`]
+/// for a TLS connection sipnat opened.
+fn keepalive(t: &Timers, c: &Conn) -> Option<Duration> {
+    let tls_out = c.transport == Transport::Tls && c.origin == Origin::Opened;
+    t.keepalive.or(tls_out.then_some(TLS_KEEPALIVE))
 }
 
 #[cfg(test)]

@@ -248,3 +248,33 @@ fn poll_reports_at_most_what_fits_and_the_rest_next_time() {
     assert_eq!(second.len(), 4, "the rest, none twice");
     assert!(poll(&mut t, t0 + s(1)).is_empty());
 }
+
+/// A TLS connection sipnat opened keeps itself alive with `tcp_keepalive`
+/// off (the provider's calls come back over it); TCP ones and accepted
+/// ones do not, and `tcp_keepalive` rules when it is set.
+#[test]
+fn a_tls_connection_to_the_provider_is_kept_alive_by_default() {
+    let t0 = Instant::now();
+    let mut t = Conns::new(TIMERS);
+    let tls = t
+        .admit(t0, a("198.51.100.2:5061"), Side::Wan, Origin::Opened)
+        .unwrap();
+    t.get_mut(tls).unwrap().transport = Transport::Tls;
+    let tcp = t
+        .admit(t0, a("198.51.100.2:5060"), Side::Wan, Origin::Opened)
+        .unwrap();
+    t.connected(t0, tls);
+    t.connected(t0, tcp);
+    assert_eq!(t.poll_timeout(), Some(t0 + TLS_KEEPALIVE));
+    assert_eq!(poll(&mut t, t0 + TLS_KEEPALIVE), [Due::Keepalive(tls)]);
+    // With tcp_keepalive set, it is every connection's period.
+    t.set_timers(Timers {
+        keepalive: Some(s(20)),
+        ..TIMERS
+    });
+    let due = poll(&mut t, t0 + TLS_KEEPALIVE + s(20));
+    assert!(
+        due.contains(&Due::Keepalive(tls)) && due.contains(&Due::Keepalive(tcp)),
+        "{due:?}"
+    );
+}
