@@ -656,6 +656,10 @@ impl Tcp {
                 });
             }
         }
+        // Not by our own idle timer: a lost connection to a provider.
+        if why != "idle" && !self.conns.lost(Instant::now(), id) {
+            stats.bump(group, "redial-table-full");
+        }
         self.conns.remove(id);
         stats.bump(group, why);
     }
@@ -688,6 +692,14 @@ impl Tcp {
             for d in due.iter() {
                 match *d {
                     Due::Close(id, why) => self.close(registry, id, why.as_str(), stats),
+                    Due::Redial(peer, side, transport) => {
+                        stats.bump("tls", "redial");
+                        let how = Stream {
+                            transport,
+                            name: "",
+                        };
+                        let _ = self.open(now, registry, peer, side, how, stats);
+                    }
                     Due::Keepalive(id) => {
                         stats.bump("tcp", "keepalive-sent");
                         if !self.queue(now, id, b"\r\n") {

@@ -27,6 +27,13 @@
 //!   [`TLS_KEEPALIVE`] when `tcp_keepalive` is 0: the provider's calls for
 //!   the phones come back over it (RFC 5626 §3.5.1 flow), and providers
 //!   close idle connections (kamailio after 120 s by default).
+//! * A TLS connection sipnat opened that was up and went down (closed by
+//!   the provider, broken) is opened again ([`Due::Redial`]) after 1 s,
+//!   then 2, 4, … 512 s while it fails, at most [`REDIAL_ATTEMPTS`] times:
+//!   the phones' calls come back over it, and it leaves from the same port,
+//!   so the provider's bindings name it again. One schedule per provider,
+//!   at most [`MAX_REDIAL`]; a connection to it opened meanwhile (a phone's
+//!   request) ends the schedule once it is up.
 //! * `tcp_keepalive` (s, 0 = off): a CRLF is sent on a connection every that
 //!   many seconds (RFC 5626 §4.4.1 style; a CRLF between messages is always
 //!   allowed, RFC 3261 §7.5).
@@ -50,6 +57,11 @@ use std::time::{Duration, Instant};
 /// A connection accepted from the WAN must deliver a whole first message
 /// within this long (a SIP peer that connects sends at once).
 pub const FIRST_MESSAGE: Duration = Duration::from_secs(10);
+
+/// Providers whose lost TLS connection is being opened again.
+pub const MAX_REDIAL: usize = 4;
+/// Attempts to open a lost TLS connection again (1 s … 512 s apart).
+pub const REDIAL_ATTEMPTS: u8 = 10;
 
 /// Keep-alive period of a TLS connection sipnat opened, when
 /// `tcp_keepalive` sets none (RFC 5626 §4.4.1 suggests 95–120 s for
@@ -153,12 +165,25 @@ pub enum Due {
     Close(ConnId, Closed),
     /// Send a keep-alive CRLF on it.
     Keepalive(ConnId),
+    /// Open again the lost connection to this peer, on this side, over
+    /// this transport (TLS).
+    Redial(Addr, Side, Transport),
+}
+
+/// A lost connection to open again.
+struct Redial {
+    peer: Addr,
+    side: Side,
+    transport: Transport,
+    attempts: u8,
+    at: Instant,
 }
 
 /// The connection table. See the module doc.
 pub struct Conns {
     slots: Box<[Slot]>,
     timers: Timers,
+    redial: heapless::Vec<Redial, MAX_REDIAL>,
 }
 
 impl Conns {
@@ -169,7 +194,11 @@ impl Conns {
                 conn: None,
             })
             .collect();
-        Conns { slots, timers }
+        Conns {
+            slots,
+            timers,
+            redial: heapless::Vec::new(),
+        }
     }
 
     /// New timers (a reload); connections keep going under them.
@@ -286,12 +315,39 @@ impl Conns {
         }
     }
 
-    /// A connect completed.
+    /// A connect completed (over TLS: the handshake too); a schedule to
+    /// open the connection to the peer again is over.
     pub fn connected(&mut self, now: Instant, id: ConnId) {
         if let Some(c) = self.get_mut(id) {
             c.connecting = false;
             c.last_traffic = now;
+            let (peer, transport) = (c.peer, c.transport);
+            self.redial
+                .retain(|r| r.peer != peer || r.transport != transport);
         }
+    }
+
+    /// Connection `id`, still in the table, went down (not by sipnat's own
+    /// timers): a TLS connection sipnat opened toward the WAN that was up
+    /// is to be opened again (see the module doc). False when no room is
+    /// left for that (counted by the caller).
+    pub fn lost(&mut self, now: Instant, id: ConnId) -> bool {
+        let Some(c) = self.get(id) else { return true };
+        let wanted = c.origin == Origin::Opened
+            && c.side == Side::Wan
+            && c.transport == Transport::Tls
+            && !c.connecting;
+        if !wanted || self.redial.iter().any(|r| r.peer == c.peer) {
+            return true;
+        }
+        let r = Redial {
+            peer: c.peer,
+            side: c.side,
+            transport: c.transport,
+            attempts: 0,
+            at: now + Duration::from_secs(1),
+        };
+        self.redial.push(r).is_ok()
     }
 
     /// Bytes arrived (they are in the framer).
@@ -322,6 +378,7 @@ impl Conns {
             .iter()
             .filter_map(|s| s.conn.as_ref())
             .filter_map(|c| self.next_due(c))
+            .chain(self.redial.iter().map(|r| r.at))
             .min()
     }
 
@@ -350,6 +407,7 @@ impl Conns {
     /// it fills `out`). A keep-alive counts as sent once reported.
     pub fn poll(&mut self, now: Instant, out: &mut heapless::Vec<Due, 16>) {
         out.clear();
+        self.poll_redial(now, out);
         let t = self.timers;
         for slot in 0..self.slots.len() {
             let Some(id) = self.id(slot) else { continue };
@@ -386,6 +444,42 @@ impl Conns {
             }
             if item == Due::Keepalive(id) {
                 c.last_sent = now;
+            }
+        }
+    }
+}
+
+impl Conns {
+    /// The lost connections due to be opened again (one attempt each; the
+    /// next one 2^attempts s later, the last one ends the schedule). One
+    /// that is being opened already waits for its outcome.
+    fn poll_redial(&mut self, now: Instant, out: &mut heapless::Vec<Due, 16>) {
+        let mut k = 0;
+        while k < self.redial.len() {
+            let r = &self.redial[k];
+            let (peer, transport) = (r.peer, r.transport);
+            if r.at > now {
+                k += 1;
+                continue;
+            }
+            let open = self.slots.iter().filter_map(|s| s.conn.as_ref());
+            let busy = open
+                .into_iter()
+                .any(|c| c.peer == peer && c.transport == transport);
+            let r = &mut self.redial[k];
+            r.at = now + Duration::from_secs(1 << r.attempts.min(9));
+            if busy {
+                k += 1;
+                continue;
+            }
+            if out.push(Due::Redial(peer, r.side, transport)).is_err() {
+                return;
+            }
+            r.attempts += 1;
+            if r.attempts >= REDIAL_ATTEMPTS {
+                self.redial.swap_remove(k);
+            } else {
+                k += 1;
             }
         }
     }

@@ -128,9 +128,17 @@ fn send_over_tls(cfg: &Config, to: Addr, name: &str) -> (Stats, Vec<Unsent>) {
         OPTIONS,
         &mut stats,
     );
+    drive(&mut poll, &mut tcp, &mut stats, |tcp, stats| {
+        tcp.is_empty() || stats.get("tls", "handshake-ok") > 0
+    });
+    (stats, tcp.take_unsent())
+}
+
+/// Run the table's events and timers until `done` or 5 s have passed.
+fn drive(poll: &mut Poll, tcp: &mut Tcp, stats: &mut Stats, done: impl Fn(&Tcp, &Stats) -> bool) {
     let mut events = mio::Events::with_capacity(8);
     let end = Instant::now() + Duration::from_secs(5);
-    while !tcp.is_empty() && Instant::now() < end && stats.get("tls", "handshake-ok") == 0 {
+    while !done(tcp, stats) && Instant::now() < end {
         poll.poll(&mut events, Some(Duration::from_millis(50)))
             .unwrap();
         for ev in events.iter() {
@@ -139,16 +147,16 @@ fn send_over_tls(cfg: &Config, to: Addr, name: &str) -> (Stats, Vec<Unsent>) {
             };
             let now = Instant::now();
             if ev.is_writable() {
-                tcp.writable(now, slot, poll.registry(), &mut stats);
+                tcp.writable(now, slot, poll.registry(), stats);
             }
-            let frame = tcp.next_frame(now, slot, poll.registry(), &mut stats);
+            let frame = tcp.next_frame(now, slot, poll.registry(), stats);
             assert!(
                 !matches!(frame, Frame::Message { .. }),
                 "the server sends nothing"
             );
         }
+        tcp.handle_timeout(Instant::now(), poll.registry(), stats);
     }
-    (stats, tcp.take_unsent())
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -259,4 +267,85 @@ fn fingerprints_are_read_as_bytes() {
     assert_eq!(super::hex32(&h), Some(want));
     assert_eq!(super::hex32("00"), None);
     assert_eq!(super::hex32(&"zz".repeat(32)), None);
+}
+
+/// A provider that closes the connection once it is up: sipnat opens it
+/// again by itself (1 s later), so the provider's calls for the phones
+/// still have a way in.
+#[test]
+fn a_lost_connection_to_the_provider_is_opened_again() {
+    let dir = temp_dir("redial");
+    let ca = ca();
+    let (cert, key) = server_cert(&["sip.example.test"], Some(&ca));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std::net::SocketAddr::V4(at) = l.local_addr().unwrap() else {
+        unreachable!()
+    };
+    let server = std::thread::spawn(move || {
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .unwrap(),
+        );
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let (mut sock, _) = l.accept().unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut sock).is_err() {
+                    break;
+                }
+            }
+            let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+            let mut buf = [0u8; 4096];
+            // The first connection: the message, then the provider hangs up.
+            if got.is_empty() {
+                while got.len() < OPTIONS.len() {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+            }
+        }
+        got
+    });
+    let cfg = config(Some(&ca), None, &dir);
+    let mut poll = Poll::new().unwrap();
+    let timers = Timers {
+        idle: Duration::from_secs(300),
+        connect: Duration::from_secs(5),
+        keepalive: None,
+    };
+    let mut tcp = Tcp::new(Stack::wanted(), 0, Token(0), 10, poll.registry(), timers, 0).unwrap();
+    tcp.set_tls(&cfg);
+    let mut stats = Stats::new();
+    let how = Stream {
+        transport: Transport::Tls,
+        name: "sip.example.test",
+    };
+    tcp.send(
+        Instant::now(),
+        poll.registry(),
+        Addr::V4(at),
+        None,
+        Side::Wan,
+        how,
+        OPTIONS,
+        &mut stats,
+    );
+    drive(&mut poll, &mut tcp, &mut stats, |_, stats| {
+        stats.get("tls", "handshake-ok") >= 2
+    });
+    assert_eq!(server.join().unwrap(), OPTIONS);
+    assert_eq!(stats.get("tls", "handshake-ok"), 2, "opened again");
+    assert_eq!(stats.get("tls", "redial"), 1);
+    assert_eq!(stats.get("tls", "peer-closed"), 1);
+    let _ = std::fs::remove_dir_all(dir);
 }

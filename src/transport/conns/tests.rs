@@ -278,3 +278,54 @@ fn a_tls_connection_to_the_provider_is_kept_alive_by_default() {
         "{due:?}"
     );
 }
+
+/// A TLS connection sipnat opened that was up and went down is opened
+/// again after 1 s, then further apart while it fails, at most
+/// REDIAL_ATTEMPTS times; TCP ones, accepted ones and ones that never came
+/// up are not; an attempt that comes up ends the schedule.
+#[test]
+fn a_lost_tls_connection_is_redialled_with_backoff() {
+    let t0 = Instant::now();
+    let mut t = Conns::new(TIMERS);
+    let peer = a("198.51.100.2:5061");
+    let open = |t: &mut Conns, now, transport| {
+        let id = t.admit(now, peer, Side::Wan, Origin::Opened).unwrap();
+        t.get_mut(id).unwrap().transport = transport;
+        id
+    };
+    // Never up: nothing to do again. TCP: not either.
+    let id = open(&mut t, t0, Transport::Tls);
+    assert!(t.lost(t0, id));
+    t.remove(id);
+    let id = open(&mut t, t0, Transport::Tcp);
+    t.connected(t0, id);
+    assert!(t.lost(t0, id));
+    t.remove(id);
+    assert_eq!(t.poll_timeout(), None);
+    // Up over TLS, then lost.
+    let id = open(&mut t, t0, Transport::Tls);
+    t.connected(t0, id);
+    assert!(t.lost(t0, id));
+    t.remove(id);
+    assert_eq!(t.poll_timeout(), Some(t0 + s(1)));
+    let redial = Due::Redial(peer, Side::Wan, Transport::Tls);
+    let mut now = t0 + s(1);
+    let mut when = Vec::new();
+    while let Some(at) = t.poll_timeout() {
+        now = now.max(at);
+        assert_eq!(poll(&mut t, now), [redial]);
+        when.push((now - t0).as_secs());
+    }
+    assert_eq!(usize::from(REDIAL_ATTEMPTS), when.len(), "{when:?}");
+    assert_eq!(&when[..4], [1, 2, 4, 8], "doubling");
+    // An attempt that comes up ends the schedule.
+    let id = open(&mut t, now, Transport::Tls);
+    t.connected(now, id);
+    assert!(t.lost(now, id));
+    t.remove(id);
+    assert_eq!(poll(&mut t, now + s(1)), [redial]);
+    let id = open(&mut t, now + s(1), Transport::Tls);
+    t.connected(now + s(1), id);
+    let later = poll(&mut t, now + s(3600));
+    assert!(!later.contains(&redial), "{later:?}");
+}
