@@ -324,12 +324,16 @@ impl Tcp {
             #[cfg(not(feature = "tls"))]
             let got = read_plain(sock, spare);
             let peer = conn.peer;
+            if let Got::Data(n) = got {
+                conn.framer.filled(n, now);
+                self.conns.received(now, id);
+            }
+            // A handshake that just ended counts as up even when the
+            // peer hangs up in the same read.
+            self.handshake_over(now, id, stats);
             match got {
-                Got::Data(n) => {
-                    conn.framer.filled(n, now);
-                    self.conns.received(now, id);
-                }
-                Got::Blocked => {}
+                Got::Data(_) => {}
+                Got::Blocked => return Frame::Idle(false),
                 Got::Eof => {
                     self.close(registry, id, "peer-closed", stats);
                     return Frame::Closed;
@@ -339,10 +343,6 @@ impl Tcp {
                     self.close(registry, id, why, stats);
                     return Frame::Closed;
                 }
-            }
-            self.handshake_over(now, id, stats);
-            if matches!(got, Got::Blocked) {
-                return Frame::Idle(false);
             }
         }
         let Some(conn) = self.conns.get_mut(id) else {
