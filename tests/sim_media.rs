@@ -927,3 +927,72 @@ fn a_flowing_call_goes_to_the_kernel_and_comes_back_when_it_changes() {
     assert_eq!(sim.core.relay.totals().kernel_handovers, 3);
     assert_eq!(sim.core.relay.totals().kernel_taken_back, 3);
 }
+
+/// SRTP passes through untouched (issue 17): the RTP/SAVP and RTP/SAVPF
+/// profiles and the `a=crypto` lines (RFC 4568 SDES keys) are kept as
+/// written both ways, only the address and port are the relay's, and the
+/// relay forwards an encrypted packet by its RTP header alone (it never
+/// reads the payload, which is all SRTP encrypts).
+#[test]
+fn srtp_profiles_and_crypto_lines_pass_through_untouched() {
+    let crypto_lan = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\n";
+    let crypto_wan =
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
+    let mut sim = Sim::new();
+    register_phone(&mut sim);
+    let inv = invite(
+        "sip:bob@198.51.100.3",
+        "100",
+        "198.51.100.2",
+        "10.77.1.2:5060",
+        "srtp@10.77.1.2",
+        "sr1",
+        "sip:100@10.77.1.2:5060",
+    );
+    let offer = sdp("10.77.1.2", 4000, crypto_lan).replace("RTP/AVP", "RTP/SAVP");
+    let out = sim.one(PHONE, &with_body(&inv, &offer));
+    let body = out.body();
+    let m = body.lines().find(|l| l.starts_with("m=audio")).unwrap();
+    let port: u16 = m.split(' ').nth(1).unwrap().parse().unwrap();
+    assert_eq!(m, format!("m=audio {port} RTP/SAVP 0 8"), "{body}");
+    assert!(
+        body.ends_with(crypto_lan),
+        "the key as the phone wrote it: {body}"
+    );
+    assert!(body.contains("c=IN IP4 198.51.100.1\r\n"), "{body}");
+    let answer = sdp("198.51.100.3", 5000, crypto_wan).replace("RTP/AVP", "RTP/SAVPF");
+    let ok = with_body(
+        &response_to(
+            &out,
+            200,
+            "OK",
+            Some("b1"),
+            "Contact: <sip:bob@198.51.100.3>\r\n",
+        ),
+        &answer,
+    );
+    let back = sim.one(PEER, &ok);
+    let body = back.body();
+    assert!(
+        body.contains(&format!("m=audio {port} RTP/SAVPF 0 8")),
+        "{body}"
+    );
+    assert!(body.ends_with(crypto_wan), "{body}");
+    // An SRTP packet: an RTP header, then bytes that parse as nothing.
+    let now = sim.now;
+    let i = idx(&sim, port);
+    for (from, to) in [
+        ("10.77.1.2:4000", "198.51.100.3:5000"),
+        ("198.51.100.3:5000", "10.77.1.2:4000"),
+    ] {
+        let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0x5e, 0xed, 0, 1];
+        p.extend((0..160u32).map(|k| (k.wrapping_mul(2_654_435_761) >> 24) as u8));
+        let src = v4(from);
+        let d = sim
+            .core
+            .relay_mut()
+            .unwrap()
+            .on_packet(now, i, src, side_of(from), &p);
+        assert_eq!(d, Decision::Forward(v4(to)), "{from}");
+    }
+}
