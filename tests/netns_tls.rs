@@ -752,8 +752,9 @@ fn rig_kamailio_takes_a_registration_over_tls_and_calls_back_over_it() {
     let Some((mut lab, certs)) = tls_lab("rig", Presented::Good) else {
         return;
     };
-    // A SYN from kamailio on the router's WAN would say it tried to connect.
-    let syns = lab.capture("rwan", "wan-syn.pcap", "tcp");
+    // The router's WAN: TLS on the wire, and a SYN from kamailio would say
+    // it tried to connect.
+    let wan = lab.capture("rwan", "wan.pcap", "");
     probe(&lab, &certs, Presented::Good);
     let mut c = TlsSip::connect(&lab, Trust::Ca(&certs.ca(), DOMAIN))
         .unwrap_or_else(|e| panic!("{e}\n{}", lab.context()));
@@ -841,11 +842,20 @@ fn rig_kamailio_takes_a_registration_over_tls_and_calls_back_over_it() {
     let refused = final_at_w("the second call");
     let code: u16 = status_code(&refused).parse().unwrap_or(0);
     assert!(code >= 400, "the call without a connection: {refused}");
-    let pkts = parse_pcap(&syns.stop()).expect("wan-syn.pcap");
+    let pkts = parse_pcap(&wan.stop()).expect("wan.pcap");
     let theirs = opened(&pkts, PROVIDER, ROUTER_WAN);
     assert!(
         theirs.is_empty(),
         "kamailio opened a connection to the router: {theirs:?}"
+    );
+    // The registration and the call went as TLS records, nothing in clear.
+    assert!(opened(&pkts, ROUTER_WAN, PROVIDER).contains(&(port, 5061)));
+    assert_tls_records(&pkts, port);
+    let plain = plain_sip(&pkts);
+    assert!(
+        plain.is_empty(),
+        "plain-text SIP on the WAN:\n{}",
+        plain.join("\n")
     );
     assert_kamailio_log_clean(&lab);
     println!(
