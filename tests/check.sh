@@ -21,6 +21,10 @@ cargo test --all-targets
 # the same types, so its library tests run too.
 cargo clippy --lib --bins --no-default-features -- -D warnings
 cargo test --lib --no-default-features
+# SIP over TLS toward the provider (issue 17): the `tls` feature's lints and
+# the real TLS provider (kamailio's TLS module) of tests/netns_tls.rs.
+cargo clippy --all-targets --features tls -- -D warnings
+cargo test --features tls --test netns_tls
 # The OpenWrt targets: release binaries for MIPS (BE/LE), ARMv7, AArch64 and
 # x86_64 (musl), the library and simulation tests under qemu for MIPS BE and
 # ARMv7, and the .ipk packages, unpacked and checked.
