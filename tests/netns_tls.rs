@@ -20,12 +20,15 @@
 //! counted as `tls.cert-rejected` in `sipnat status --json` (`counters`).
 //!
 //! The certificates are made for each test with the `openssl` CLI in the
-//! test's work directory (none is committed, [`Certs`]): a test CA; the
-//! provider's certificate from it for `sip.provider.test` with the
-//! provider's address as an IP SAN (sipnat reaches it by address here, so
-//! the IP SAN is the identity checked); the same from another CA; the same
-//! from the test CA but expired in 2020; and a self-signed one with its
-//! fingerprint.
+//! test's work directory (none is committed, [`Certs`]; P-256 keys, a few
+//! hundred milliseconds): a test CA; the provider's certificate from it
+//! for `sip.provider.test` with the provider's address as an IP SAN (by
+//! address the IP SAN is the identity checked, by name the DNS name); the
+//! same from another CA; the same from the test CA but valid in January
+//! 2020 only (`openssl ca -startdate/-enddate`: OpenSSL 3.0's `x509`
+//! cannot date one in the past); one from the test CA naming the address
+//! only; and a self-signed one, with its fingerprint (`openssl x509
+//! -fingerprint -sha256`, `EF:84:…`).
 //!
 //! kamailio never opens a TLS connection itself (`set_forward_no_connect`,
 //! `set_reply_no_connect`): sipnat has no certificate to be a TLS server
@@ -40,27 +43,38 @@
 //!
 //! The tests:
 //!
-//! * **rig**: the above, plus the rustls client's view of each certificate
-//!   (each scenario probes kamailio before sipnat starts: the right
-//!   certificate passes the test CA by name and by address, the other CA's
-//!   fails as an unknown issuer, the expired one as expired, the
-//!   self-signed one is what its fingerprint says).
+//! * **rig** (no sipnat, passes today): the above, and the rig's capture
+//!   shows TLS records only. Each scenario also probes kamailio with a
+//!   rustls client before sipnat starts: the right certificate passes the
+//!   test CA by name and by address, the other CA's fails as an unknown
+//!   issuer, the expired one as expired, the address-only one by name as
+//!   not valid for the name, the self-signed one is the certificate whose
+//!   fingerprint sipnat is given.
 //! * **(a) calls**: A and B register through sipnat over TLS (kamailio's
 //!   location table: each binding on its `tls:198.51.100.2:5061` socket, no
 //!   LAN address; its log: the REGISTERs came over TLS from the router), A
 //!   calls W and W calls B with audio both ways (`peers::call`), every call
-//!   ends. (e) On the router's WAN capture: no plain-text SIP (no `SIP/2.0`,
-//!   `REGISTER `, `INVITE ` in any UDP or TCP payload to or from the
-//!   router), one TCP connection, sipnat's to kamailio's 5061, starting with
-//!   TLS handshake records both ways, none from kamailio; and no LAN address
-//!   (`peers::check_wan_captures`).
-//! * **(b) another CA**, **(c) expired**: a UDP phone's REGISTER gets `503`
-//!   from sipnat, `tls.cert-rejected` is counted, sipnat did try (a TCP
-//!   connection to 5061 on the WAN), and kamailio registered no one.
+//!   ends, and kamailio never lacked a connection of sipnat's for what it
+//!   sent (no `tcp_send failed` in its log). **(e)** On the router's WAN
+//!   capture: no plain-text SIP (no `SIP/2.0`, `REGISTER `, `INVITE ` in
+//!   any UDP or TCP payload to or from the router), one TCP connection,
+//!   sipnat's to kamailio's 5061, starting with TLS handshake records both
+//!   ways, none from kamailio; and no LAN address (`peers::check_wan_captures`).
+//! * **(b) another CA**, **(c) expired**: a plain UDP phone's REGISTER gets
+//!   `503` from sipnat, `tls.cert-rejected` is counted, sipnat did try (its
+//!   connection to 5061 on the WAN), kamailio registered no one, no plain
+//!   SIP on the WAN.
 //! * **(d) pinned**: the provider's certificate is self-signed, sipnat has
-//!   its fingerprint and no CA file: the REGISTER gets kamailio's 200 and
-//!   nothing is counted as rejected; with another certificate's
-//!   fingerprint: `503` and counted.
+//!   its fingerprint and no CA file: the REGISTER gets kamailio's 200 (the
+//!   binding on the TLS socket) and nothing is counted as rejected; with
+//!   another certificate's fingerprint: `503` and counted.
+//! * **by name**: `outbound_proxy_host = sip.provider.test`, resolved
+//!   through a stand-in DNS server on the provider's address
+//!   (`netns_env::dns`, `/etc/netns/<router>/resolv.conf`): with the right
+//!   certificate the REGISTER gets 200; with one from the right CA that
+//!   names only the provider's address, 503 and counted, since the identity
+//!   checked is the name sipnat was given (RFC 5922), not the address it
+//!   resolved.
 //!
 //! Run with `cargo test --features tls --test netns_tls` (the whole file is
 //! compiled only with the `tls` feature). What they need: what
@@ -75,6 +89,7 @@ mod netns_env;
 mod pcap;
 mod peers;
 
+use netns_env::dns::{DnsServer, ResolvConf, openwrt_resolv_conf};
 use netns_env::sh;
 use peers::lab::{connect_in, in_netns};
 use peers::wire::{Pkt, parse_pcap};
@@ -120,6 +135,8 @@ enum Presented {
     Expired,
     /// Self-signed (its own key), for the same name and address.
     SelfSigned,
+    /// From the test CA, for the address only (no DNS name).
+    AddressOnly,
 }
 
 /// The extensions of every provider certificate (a server's, with the
@@ -193,9 +210,13 @@ impl Certs {
             "-out",
             "provider.csr",
         ]);
-        for (ca, out) in [
-            ("ca", "provider.pem"),
-            ("other-ca", "other-ca-provider.pem"),
+        // The address-only one: the extensions without the DNS name.
+        let ip_only = SERVER_EXT.replace("DNS:sip.provider.test,", "");
+        fs::write(c.path("ext-ip.cnf"), ip_only).unwrap();
+        for (ca, ext, out) in [
+            ("ca", "ext.cnf", "provider.pem"),
+            ("other-ca", "ext.cnf", "other-ca-provider.pem"),
+            ("ca", "ext-ip.cnf", "address-only.pem"),
         ] {
             c.openssl(&[
                 "x509",
@@ -210,7 +231,7 @@ impl Certs {
                 "-days",
                 "30",
                 "-extfile",
-                "ext.cnf",
+                ext,
                 "-out",
                 out,
             ]);
@@ -296,6 +317,7 @@ impl Certs {
             Presented::OtherCa => ("other-ca-provider.pem", "provider.key"),
             Presented::Expired => ("expired.pem", "provider.key"),
             Presented::SelfSigned => ("self.pem", "self.key"),
+            Presented::AddressOnly => ("address-only.pem", "provider.key"),
         };
         (self.path(cert), self.path(key))
     }
@@ -365,10 +387,10 @@ fn tls_lab(name: &'static str, presented: Presented) -> Option<(Lab, Certs)> {
     Some((lab, certs))
 }
 
-/// sipnat's configuration lines toward the TLS provider (by address), and
+/// sipnat's configuration lines toward the TLS provider at `host`, and
 /// `more`.
-fn sipnat_tls(more: &str) -> String {
-    format!("outbound_proxy_host = {DOMAIN}\noutbound_proxy_port = 5061\noutbound_tls = 1\n{more}")
+fn sipnat_tls(host: &str, more: &str) -> String {
+    format!("outbound_proxy_host = {host}\noutbound_proxy_port = 5061\noutbound_tls = 1\n{more}")
 }
 
 // ----------------------------------------------- a TLS client of our own
@@ -626,6 +648,21 @@ fn probe(lab: &Lab, certs: &Certs, presented: Presented) {
                 lab.context()
             );
         }
+        Presented::AddressOnly => {
+            by_ca(DOMAIN).unwrap_or_else(|e| {
+                panic!(
+                    "rig: the address-only certificate by address: {e}\n{}",
+                    lab.context()
+                )
+            });
+            let got = by_ca(SIP_DOMAIN);
+            assert!(
+                matches!(&got, Err(e) if e.contains("NotValidForName")),
+                "rig: the address-only certificate by name: NotValidForName expected, \
+                 got {got:?}\n{}",
+                lab.context()
+            );
+        }
         Presented::SelfSigned => {
             let r = Arc::new(Recorder {
                 seen: Mutex::new(Vec::new()),
@@ -704,16 +741,16 @@ fn assert_tls_records(pkts: &[Pkt], port: u16) {
 // -------------------------------------------------- a phone's REGISTER
 
 /// A plain UDP phone in A's namespace (10.77.1.2:5090) sends one REGISTER
-/// for user 100 to sipnat; the final response it gets (1xx skipped), or a
+/// for user 100 at `domain` to sipnat; the final response it gets (1xx skipped), or a
 /// panic after `wait`.
-fn register_through_sipnat(lab: &Lab, wait: Duration) -> String {
+fn register_through_sipnat(lab: &Lab, domain: &str, wait: Duration) -> String {
     let sock = in_netns(&lab.ns('l'), || {
         UdpSocket::bind("10.77.1.2:5090").expect("bind in A's namespace")
     });
     let reg = format!(
-        "REGISTER sip:{DOMAIN} SIP/2.0\r\n\
+        "REGISTER sip:{domain} SIP/2.0\r\n\
          Via: SIP/2.0/UDP 10.77.1.2:5090;branch=z9hG4bKtls1;rport\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:100@{DOMAIN}>;tag=tls1\r\nTo: <sip:100@{DOMAIN}>\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:100@{domain}>;tag=tls1\r\nTo: <sip:100@{domain}>\r\n\
          Call-ID: tls-register@10.77.1.2\r\nCSeq: 1 REGISTER\r\n\
          Contact: <sip:100@10.77.1.2:5090>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n"
     );
@@ -884,10 +921,7 @@ fn tls_provider_registration_and_calls_both_ways() {
     };
     probe(&lab, &certs, Presented::Good);
     let wan = lab.capture("rwan", "wan.pcap", "");
-    lab.start_sipnat(&sipnat_tls(&format!(
-        "tls_ca_file = {}\n",
-        certs.ca().display()
-    )));
+    lab.start_sipnat(&sipnat_tls(DOMAIN, &ca_file(&certs)));
     let mut w =
         lab.phone(PhoneSpec::new("W", 'x', "200", "198.51.100.3", 1000).direct(DOMAIN, Tp::Udp));
     let lan_phone = |name, role, user, addr, tone| {
@@ -986,35 +1020,115 @@ fn tls_provider_registration_and_calls_both_ways() {
     println!("  {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// What a refused certificate must come to: the phone's REGISTER answered
-/// 503 by sipnat, `tls.cert-rejected` counted, sipnat having tried (its
-/// connection to 5061 on the WAN), no plain SIP on the WAN, no one
-/// registered at kamailio.
-fn refused(name: &'static str, presented: Presented, config: impl Fn(&Certs) -> String) {
+/// How sipnat is told where the provider is (`outbound_proxy_host`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Reach {
+    /// 198.51.100.2: the certificate's IP SAN is the identity checked.
+    Address,
+    /// `sip.provider.test`, resolved through the stand-in DNS server
+    /// ([`NameService`]): the name is the identity checked (RFC 5922).
+    Name,
+}
+
+impl Reach {
+    fn host(self) -> &'static str {
+        match self {
+            Reach::Address => DOMAIN,
+            Reach::Name => SIP_DOMAIN,
+        }
+    }
+}
+
+/// For a provider by name: the router's namespace asks the stand-in DNS
+/// server on the provider's address (198.51.100.2:53), which knows
+/// `sip.provider.test` A 198.51.100.2 and nothing else. Declared after the
+/// lab, so dropped before it.
+struct NameService {
+    dns: DnsServer,
+    _resolv: ResolvConf,
+}
+
+impl NameService {
+    fn start(lab: &Lab) -> NameService {
+        let resolv = ResolvConf::new(&lab.ns('r'), "198.51.100.2");
+        let sock = in_netns(&lab.ns('w'), || {
+            UdpSocket::bind("198.51.100.2:53").expect("bind the DNS port")
+        });
+        let provider = (SIP_DOMAIN, std::net::Ipv4Addr::new(198, 51, 100, 2));
+        NameService {
+            dns: DnsServer::start(sock, &[provider]),
+            _resolv: resolv,
+        }
+    }
+}
+
+/// A UDP phone's REGISTER through sipnat to the TLS provider presenting
+/// `presented`, sipnat reaching it as `reach` with the TLS options of
+/// `config` (`tls_ca_file`, `tls_fingerprint`). `accept`: the phone gets
+/// kamailio's 200, the binding is on kamailio's TLS socket and nothing is
+/// counted as rejected; else the phone gets 503 from sipnat,
+/// `tls.cert-rejected` is counted, sipnat did try (a connection to 5061 on
+/// the WAN) and kamailio registered no one. Either way no plain SIP on the
+/// WAN, no LAN address; by name, sipnat asked the stand-in DNS server.
+fn register_case(
+    name: &'static str,
+    presented: Presented,
+    reach: Reach,
+    config: impl Fn(&Certs) -> String,
+    accept: bool,
+) {
+    if reach == Reach::Name {
+        if let Some(f) = openwrt_resolv_conf() {
+            assert!(skip_allowed(), "{f} exists here (sipnat would read it)");
+            println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {f} exists here");
+            return;
+        }
+    }
     let Some((mut lab, certs)) = tls_lab(name, presented) else {
         return;
     };
     probe(&lab, &certs, presented);
+    let names = (reach == Reach::Name).then(|| NameService::start(&lab));
     let wan = lab.capture("rwan", "wan.pcap", "");
-    lab.start_sipnat(&sipnat_tls(&config(&certs)));
-    let answer = register_through_sipnat(&lab, WAIT);
+    lab.start_sipnat(&sipnat_tls(reach.host(), &config(&certs)));
+    let answer = register_through_sipnat(&lab, reach.host(), WAIT);
+    let want = if accept { "200" } else { "503" };
     assert_eq!(
         status_code(&answer),
-        "503",
-        "{presented:?}: the REGISTER's answer: {answer}\n{}",
+        want,
+        "{presented:?} by {reach:?}: the REGISTER's answer: {answer}\n{}",
         lab.context()
     );
     let rejected = lab.counter("tls.cert-rejected");
-    assert!(
-        rejected >= 1,
-        "{presented:?}: tls.cert-rejected {rejected}: {}",
-        lab.status_json()["counters"]
-    );
+    let table = lab.location_table();
+    if accept {
+        assert_eq!(
+            rejected,
+            0,
+            "tls.cert-rejected: {}",
+            lab.status_json()["counters"]
+        );
+        let b = bindings(&table, "100");
+        assert!(
+            b.len() == 1 && b[0].1 == TLS_SOCKET,
+            "the binding is not on kamailio's TLS socket:\n{table}"
+        );
+    } else {
+        assert!(
+            rejected >= 1,
+            "{presented:?} by {reach:?}: tls.cert-rejected {rejected}: {}",
+            lab.status_json()["counters"]
+        );
+        assert!(
+            bindings(&table, "100").is_empty(),
+            "registered anyway:\n{table}"
+        );
+    }
     let pkts = parse_pcap(&wan.stop()).expect("wan.pcap");
     let ours = opened(&pkts, ROUTER_WAN, PROVIDER);
     assert!(
         ours.iter().any(|&(_, p)| p == 5061),
-        "sipnat did not try kamailio's 5061: {ours:?}"
+        "sipnat did not connect to kamailio's 5061: {ours:?}"
     );
     let plain = plain_sip(&pkts);
     assert!(
@@ -1022,14 +1136,18 @@ fn refused(name: &'static str, presented: Presented, config: impl Fn(&Certs) -> 
         "plain-text SIP on the WAN:\n{}",
         plain.join("\n")
     );
-    let table = lab.location_table();
-    assert!(
-        bindings(&table, "100").is_empty(),
-        "registered anyway:\n{table}"
-    );
     check_wan_captures(&lab);
+    if let Some(n) = &names {
+        let asked = n.dns.asked();
+        assert!(
+            asked.iter().any(|(from, q, t)| from.ip() == ROUTER_WAN
+                && q.eq_ignore_ascii_case(SIP_DOMAIN)
+                && *t == 1),
+            "sipnat did not ask the stand-in DNS server for {SIP_DOMAIN} A: {asked:?}"
+        );
+    }
     println!(
-        "{name}: {presented:?} refused: {}; tls.cert-rejected {rejected}",
+        "{name}: {presented:?} by {reach:?}: {}; tls.cert-rejected {rejected}",
         answer.lines().next().unwrap_or("")
     );
 }
@@ -1038,44 +1156,38 @@ fn refused(name: &'static str, presented: Presented, config: impl Fn(&Certs) -> 
 /// and key): refused.
 #[test]
 fn tls_provider_certificate_of_another_ca_is_refused() {
-    refused("otherca", Presented::OtherCa, |c| {
-        format!("tls_ca_file = {}\n", c.ca().display())
-    });
+    register_case(
+        "otherca",
+        Presented::OtherCa,
+        Reach::Address,
+        ca_file,
+        false,
+    );
 }
 
 /// (c) kamailio presents an expired certificate of the right CA: refused.
 #[test]
 fn tls_provider_expired_certificate_is_refused() {
-    refused("expired", Presented::Expired, |c| {
-        format!("tls_ca_file = {}\n", c.ca().display())
-    });
+    register_case(
+        "expired",
+        Presented::Expired,
+        Reach::Address,
+        ca_file,
+        false,
+    );
 }
 
 /// (d) kamailio presents a self-signed certificate; sipnat has its
-/// fingerprint (`EF:84:…` as openssl prints it) and no CA file: the
-/// REGISTER gets kamailio's 200, the binding is on kamailio's TLS socket,
-/// nothing is counted as rejected.
+/// fingerprint (`EF:84:…` as `openssl x509 -fingerprint -sha256` prints
+/// it) and no CA file: accepted.
 #[test]
 fn tls_provider_pinned_self_signed_certificate_is_accepted() {
-    let Some((mut lab, certs)) = tls_lab("pinned", Presented::SelfSigned) else {
-        return;
-    };
-    probe(&lab, &certs, Presented::SelfSigned);
-    let fp = certs.fingerprint(&certs.path("self.pem"));
-    lab.start_sipnat(&sipnat_tls(&format!("tls_fingerprint = {fp}\n")));
-    let answer = register_through_sipnat(&lab, WAIT);
-    assert_eq!(
-        status_code(&answer),
-        "200",
-        "the REGISTER's answer: {answer}\n{}",
-        lab.context()
-    );
-    let table = wait_registered(&lab, &["100"]);
-    assert_eq!(bindings(&table, "100")[0].1, TLS_SOCKET, "{table}");
-    assert_eq!(lab.counter("tls.cert-rejected"), 0);
-    println!(
-        "pinned: {fp} accepted; binding {:?}",
-        bindings(&table, "100")
+    register_case(
+        "pinned",
+        Presented::SelfSigned,
+        Reach::Address,
+        |c| format!("tls_fingerprint = {}\n", c.fingerprint(&c.path("self.pem"))),
+        true,
     );
 }
 
@@ -1083,8 +1195,42 @@ fn tls_provider_pinned_self_signed_certificate_is_accepted() {
 /// the pinned one (the test CA's provider certificate's is): refused.
 #[test]
 fn tls_provider_self_signed_certificate_not_pinned_is_refused() {
-    refused("pinwrong", Presented::SelfSigned, |c| {
-        let (other, _) = c.presented(Presented::Good);
-        format!("tls_fingerprint = {}\n", c.fingerprint(&other))
-    });
+    register_case(
+        "pinwrong",
+        Presented::SelfSigned,
+        Reach::Address,
+        |c| {
+            let (other, _) = c.presented(Presented::Good);
+            format!("tls_fingerprint = {}\n", c.fingerprint(&other))
+        },
+        false,
+    );
+}
+
+/// The provider by name (`outbound_proxy_host = sip.provider.test`,
+/// resolved through the stand-in DNS server): its certificate names
+/// `sip.provider.test`, accepted.
+#[test]
+fn tls_provider_by_name_is_checked_by_name_and_accepted() {
+    register_case("byname", Presented::Good, Reach::Name, ca_file, true);
+}
+
+/// The provider by name, its certificate (from the test CA) naming only
+/// its address (IP SAN 198.51.100.2, no DNS name): refused, since the
+/// identity checked is the name sipnat was told (RFC 5922 §7.2), not the
+/// address it resolved.
+#[test]
+fn tls_provider_by_name_with_an_address_only_certificate_is_refused() {
+    register_case(
+        "byname-ip",
+        Presented::AddressOnly,
+        Reach::Name,
+        ca_file,
+        false,
+    );
+}
+
+/// `tls_ca_file` the test CA.
+fn ca_file(c: &Certs) -> String {
+    format!("tls_ca_file = {}\n", c.ca().display())
 }
