@@ -75,6 +75,10 @@
 //!   names only the provider's address, 503 and counted, since the identity
 //!   checked is the name sipnat was given (RFC 5922), not the address it
 //!   resolved.
+//! * **idle close**: kamailio closes idle connections (`-A TLS_IDLE=1`:
+//!   after about 11 s, with a FIN and no close_notify); afterwards the
+//!   phone's REGISTER still gets 200 and a call in reaches it (sipnat
+//!   reconnects, or keeps its connection alive). The slow one: ~13 s.
 //!
 //! Run with `cargo test --features tls --test netns_tls` (the whole file is
 //! compiled only with the `tls` feature). What they need: what
@@ -370,6 +374,15 @@ fn tls_problem() -> Option<String> {
 /// The real-peers lab with the test's certificates and kamailio as a TLS
 /// provider presenting `presented`. `None`: skipped.
 fn tls_lab(name: &'static str, presented: Presented) -> Option<(Lab, Certs)> {
+    tls_lab_idle(name, presented, None)
+}
+
+/// [`tls_lab`] with kamailio closing connections idle for `idle` seconds.
+fn tls_lab_idle(
+    name: &'static str,
+    presented: Presented,
+    idle: Option<u32>,
+) -> Option<(Lab, Certs)> {
     if let Some(why) = tls_problem() {
         if skip_allowed() {
             println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {why}");
@@ -383,7 +396,7 @@ fn tls_lab(name: &'static str, presented: Presented) -> Option<(Lab, Certs)> {
     let mut lab = Lab::new(name, PLAN4)?;
     let certs = Certs::make(lab.path("certs"));
     let (cert, key) = certs.presented(presented);
-    lab.start_kamailio_tls(true, &cert, &key);
+    lab.start_kamailio_tls(true, &cert, &key, idle);
     Some((lab, certs))
 }
 
@@ -552,6 +565,8 @@ impl TlsSip {
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) => {}
+                // kamailio closes an idle connection without close_notify.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return None,
                 Err(e) => panic!("TLS read: {e}"),
             }
         }
@@ -740,36 +755,52 @@ fn assert_tls_records(pkts: &[Pkt], port: u16) {
 
 // -------------------------------------------------- a phone's REGISTER
 
-/// A plain UDP phone in A's namespace (10.77.1.2:5090) sends one REGISTER
-/// for user 100 at `domain` to sipnat; the final response it gets (1xx skipped), or a
-/// panic after `wait`.
-fn register_through_sipnat(lab: &Lab, domain: &str, wait: Duration) -> String {
-    let sock = in_netns(&lab.ns('l'), || {
-        UdpSocket::bind("10.77.1.2:5090").expect("bind in A's namespace")
-    });
-    let reg = format!(
-        "REGISTER sip:{domain} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 10.77.1.2:5090;branch=z9hG4bKtls1;rport\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:100@{domain}>;tag=tls1\r\nTo: <sip:100@{domain}>\r\n\
-         Call-ID: tls-register@10.77.1.2\r\nCSeq: 1 REGISTER\r\n\
-         Contact: <sip:100@10.77.1.2:5090>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n"
-    );
-    sock.send_to(reg.as_bytes(), "10.77.1.1:5060")
-        .expect("send");
-    let end = Instant::now() + wait;
-    let mut buf = [0u8; 8192];
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "the phone got no final response to its REGISTER within {wait:?}\n{}",
-            lab.context()
-        );
-        sock.set_read_timeout(Some(left)).unwrap();
-        if let Ok((n, _)) = sock.recv_from(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if !status_code(&msg).starts_with('1') {
-                return msg;
+/// A plain UDP phone in A's namespace, 10.77.1.2:5090, user 100.
+struct UdpPhone(UdpSocket);
+
+impl UdpPhone {
+    fn new(lab: &Lab) -> UdpPhone {
+        UdpPhone(in_netns(&lab.ns('l'), || {
+            UdpSocket::bind("10.77.1.2:5090").expect("bind in A's namespace")
+        }))
+    }
+
+    /// The next message within `wait`, if one comes.
+    fn recv(&self, wait: Duration) -> Option<String> {
+        self.0.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = [0u8; 8192];
+        let (n, _) = self.0.recv_from(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    fn send(&self, msg: &str) {
+        self.0
+            .send_to(msg.as_bytes(), "10.77.1.1:5060")
+            .expect("send to sipnat");
+    }
+
+    /// REGISTER (CSeq `cseq`, a branch of its own) at `domain` through
+    /// sipnat; the final response (1xx skipped), or a panic after `wait`.
+    fn register(&self, lab: &Lab, domain: &str, cseq: u32, wait: Duration) -> String {
+        self.send(&format!(
+            "REGISTER sip:{domain} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 10.77.1.2:5090;branch=z9hG4bKtls{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:100@{domain}>;tag=tls1\r\nTo: <sip:100@{domain}>\r\n\
+             Call-ID: tls-register@10.77.1.2\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:100@10.77.1.2:5090>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n"
+        ));
+        let end = Instant::now() + wait;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "the phone got no final response to its REGISTER within {wait:?}\n{}",
+                lab.context()
+            );
+            if let Some(msg) = self.recv(left) {
+                if !status_code(&msg).starts_with('1') {
+                    return msg;
+                }
             }
         }
     }
@@ -1091,7 +1122,7 @@ fn register_case(
     let names = (reach == Reach::Name).then(|| NameService::start(&lab));
     let wan = lab.capture("rwan", "wan.pcap", "");
     lab.start_sipnat(&sipnat_tls(reach.host(), &config(&certs)));
-    let answer = register_through_sipnat(&lab, reach.host(), WAIT);
+    let answer = UdpPhone::new(&lab).register(&lab, reach.host(), 1, WAIT);
     let want = if accept { "200" } else { "503" };
     assert_eq!(
         status_code(&answer),
@@ -1233,4 +1264,104 @@ fn tls_provider_by_name_with_an_address_only_certificate_is_refused() {
 /// `tls_ca_file` the test CA.
 fn ca_file(c: &Certs) -> String {
     format!("tls_ca_file = {}\n", c.ca().display())
+}
+
+/// The provider closes idle connections: kamailio with `-A TLS_IDLE=1`
+/// closes one idle for a second, in fact after about 11 s (its timer; with
+/// a FIN and no TLS close_notify, which rustls reports as an unexpected
+/// EOF), as providers do after minutes. Once kamailio holds no connection
+/// of sipnat's (`kamcmd tls.list`; or after 15 s, should sipnat keep it
+/// alive) the phone registers again and gets kamailio's 200 (sipnat
+/// reconnects, or kept its connection: either will do), and then a call
+/// from W to 100 reaches the phone, whose 486 reaches W.
+#[test]
+fn tls_provider_closing_an_idle_connection_is_survived() {
+    let Some((mut lab, certs)) = tls_lab_idle("idle", Presented::Good, Some(1)) else {
+        return;
+    };
+    probe(&lab, &certs, Presented::Good);
+    let wan = lab.capture("rwan", "wan.pcap", "");
+    lab.start_sipnat(&sipnat_tls(DOMAIN, &ca_file(&certs)));
+    let phone = UdpPhone::new(&lab);
+    let first = phone.register(&lab, DOMAIN, 1, WAIT);
+    assert_eq!(status_code(&first), "200", "{first}\n{}", lab.context());
+    let t = Instant::now();
+    let closed = wait_tls_closed(&lab, Duration::from_secs(15));
+    let again = phone.register(&lab, DOMAIN, 2, WAIT);
+    assert_eq!(
+        status_code(&again),
+        "200",
+        "the REGISTER after kamailio closed the idle connection: {again}\n{}",
+        lab.context()
+    );
+
+    // A call in over whichever connection sipnat has now.
+    let w = in_netns(&lab.ns('x'), || {
+        UdpSocket::bind("198.51.100.3:5062").expect("bind in W's namespace")
+    });
+    w.set_read_timeout(Some(WAIT)).unwrap();
+    w.send_to(
+        format!(
+            "INVITE sip:100@{DOMAIN} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 198.51.100.3:5062;branch=z9hG4bKidle1;rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:200@{DOMAIN}>;tag=w1\r\nTo: <sip:100@{DOMAIN}>\r\n\
+             Call-ID: idle-call@198.51.100.3\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:200@198.51.100.3:5062>\r\nContent-Length: 0\r\n\r\n"
+        )
+        .as_bytes(),
+        "198.51.100.2:5060",
+    )
+    .unwrap();
+    let end = Instant::now() + WAIT;
+    let invite = loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let msg = phone.recv(left).unwrap_or_else(|| {
+            panic!(
+                "the call in did not reach the phone after the reconnection\n{}",
+                lab.context()
+            )
+        });
+        if msg.starts_with("INVITE ") {
+            break msg;
+        }
+    };
+    phone.send(&answer(&invite, "486 Busy Here"));
+    let mut buf = [0u8; 8192];
+    let busy = loop {
+        let (n, _) = w
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("no answer at W: {e}\n{}", lab.context()));
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !status_code(&msg).starts_with('1') {
+            break msg;
+        }
+    };
+    assert_eq!(status_code(&busy), "486", "{busy}");
+    let pkts = parse_pcap(&wan.stop()).expect("wan.pcap");
+    let plain = plain_sip(&pkts);
+    assert!(
+        plain.is_empty(),
+        "plain-text SIP on the WAN:\n{}",
+        plain.join("\n")
+    );
+    println!(
+        "idle: kamailio closed sipnat's idle connection: {closed} (after {:.1} s); \
+         sipnat opened {:?}",
+        t.elapsed().as_secs_f64(),
+        opened(&pkts, ROUTER_WAN, PROVIDER)
+    );
+}
+
+/// Wait (at most `wait`) until kamailio holds no TLS connection
+/// (`kamcmd tls.list`); whether it came to that.
+fn wait_tls_closed(lab: &Lab, wait: Duration) -> bool {
+    let end = Instant::now() + wait;
+    while Instant::now() < end {
+        let out = sh("kamcmd", &["-s", &lab.ctl_socket(), "tls.list"]).expect("kamcmd");
+        if !String::from_utf8_lossy(&out.stdout).contains("state:") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
 }

@@ -184,13 +184,23 @@ impl Lab {
     /// `tls:198.51.100.2:5061` presenting `cert` (PEM, with its key `key`),
     /// TLS 1.2 and 1.3, no client certificate asked for; toward a TLS
     /// destination it only uses connections already open (the other side's).
-    /// `received` as for [`Lab::start_kamailio`].
-    pub fn start_kamailio_tls(&mut self, received: bool, cert: &Path, key: &Path) {
-        let defines = [
+    /// `received` as for [`Lab::start_kamailio`]; `idle`: it closes a
+    /// connection idle for that many seconds (`-A TLS_IDLE=…`).
+    pub fn start_kamailio_tls(
+        &mut self,
+        received: bool,
+        cert: &Path,
+        key: &Path,
+        idle: Option<u32>,
+    ) {
+        let mut defines = vec![
             "WITH_TLS".to_string(),
             format!("TLS_CERT=\"{}\"", cert.display()),
             format!("TLS_KEY=\"{}\"", key.display()),
         ];
+        if let Some(s) = idle {
+            defines.push(format!("TLS_IDLE={s}"));
+        }
         self.run_kamailio(received, Listen::V4, &defines);
         self.wait_listening("kamailio", 'w', Tp::Tcp, 5061);
     }
