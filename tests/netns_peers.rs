@@ -97,10 +97,10 @@
 //! shared with `tests/netns_peers_v6.rs` (the same over IPv6 and across
 //! families).
 //!
-//! What they do not do: TLS, IPv6 (`netns_peers_v6.rs` does), CANCEL,
-//! re-INVITE or hold with real phones (the sipp and sipnat-load tests cover
-//! those), or judge audio beyond its frequency; and they address no host
-//! outside the namespaces.
+//! What they do not do: TLS (`netns_tls.rs` does), IPv6
+//! (`netns_peers_v6.rs` does), CANCEL, re-INVITE or hold with real phones
+//! (the sipp and sipnat-load tests cover those), or judge audio beyond its
+//! frequency; and they address no host outside the namespaces.
 
 mod netns_env;
 mod pcap;

@@ -48,17 +48,16 @@
 //! the work directory is kept.
 
 mod netns_env;
+use netns_env::dns::DnsServer;
 use netns_env::{environment_problem, first_line, header, headers, sh, tail, uri_of};
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The phone's SIP socket (LAN namespace) and sipnat seen from it.
@@ -372,7 +371,8 @@ impl Lab {
         fs::create_dir_all(&etc).expect("/etc/netns/<ns>");
         self.etc = Some(etc.clone());
         fs::write(etc.join("resolv.conf"), "nameserver 203.0.113.53\n").expect("resolv.conf");
-        self.dns = Some(DnsServer::start(self.udp('s', DNS)));
+        let stun = (STUN_NAME, Ipv4Addr::new(203, 0, 113, 2));
+        self.dns = Some(DnsServer::start(self.udp('s', DNS), &[stun]));
     }
 }
 
@@ -422,87 +422,6 @@ fn bind_in(ns: &str, addr: &str) -> UdpSocket {
     .join()
     .expect("bind thread");
     made.unwrap_or_else(|e| panic!("cannot bind {addr} in {ns}: {e}"))
-}
-
-// ------------------------------------------------------- the DNS server
-
-/// A DNS server for the host-name test: `stun.test` A is 203.0.113.2,
-/// anything else does not exist. It records every question and where it
-/// came from. Dropping it stops its thread.
-struct DnsServer {
-    stop: Arc<AtomicBool>,
-    asked: Arc<Mutex<Vec<(SocketAddr, String, u16)>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl DnsServer {
-    fn start(sock: UdpSocket) -> DnsServer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let asked = Arc::new(Mutex::new(Vec::new()));
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        let (stop2, asked2) = (stop.clone(), asked.clone());
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 1500];
-            while !stop2.load(Ordering::SeqCst) {
-                let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                let Some((name, qtype, end)) = question(&buf[..n]) else {
-                    continue;
-                };
-                asked2.lock().unwrap().push((from, name.clone(), qtype));
-                // The header and the question only (no EDNS record), then
-                // the answer.
-                let mut a = buf[..end].to_vec();
-                a[2] = 0x81; // a response, recursion desired
-                a[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
-                if name.eq_ignore_ascii_case(STUN_NAME) && qtype == 1 {
-                    a[3] = 0x80; // recursion available, no error
-                    a[7] = 1; // one answer
-                    a.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 2]);
-                } else {
-                    a[3] = 0x83; // NXDOMAIN
-                }
-                let _ = sock.send_to(&a, from);
-            }
-        });
-        DnsServer {
-            stop,
-            asked,
-            thread: Some(thread),
-        }
-    }
-
-    fn asked(&self) -> Vec<(SocketAddr, String, u16)> {
-        self.asked.lock().unwrap().clone()
-    }
-}
-
-impl Drop for DnsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The question of a DNS query: its name, its type and where it ends.
-fn question(q: &[u8]) -> Option<(String, u16, usize)> {
-    if q.len() < 12 || q[2] & 0x80 != 0 || q[4..6] != [0, 1] {
-        return None;
-    }
-    let mut labels = Vec::new();
-    let mut at = 12;
-    while *q.get(at)? != 0 {
-        let len = usize::from(q[at]);
-        labels.push(String::from_utf8_lossy(q.get(at + 1..at + 1 + len)?).into_owned());
-        at += 1 + len;
-    }
-    let qtype = u16::from_be_bytes([*q.get(at + 1)?, *q.get(at + 2)?]);
-    q.get(at + 4)?;
-    Some((labels.join("."), qtype, at + 5))
 }
 
 // ------------------------------------------------------------ SIP messages

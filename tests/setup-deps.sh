@@ -18,6 +18,11 @@
 #               its system service is kept from starting (see below)
 #   baresip     the phones of tests/netns_peers.rs (baresip-core and its
 #               modules; recommends such as the GTK front end are not needed)
+#   kamailio-tls-modules  kamailio's TLS module (tls.so): the provider of
+#               tests/netns_tls.rs speaks SIP over TLS on 5061
+#   openssl     the openssl CLI, which makes tests/netns_tls.rs's test CA
+#               and certificates (good, another CA's, expired, self-signed)
+#               and fingerprints for each test run
 #   nodejs      node, which checks and runs the LuCI app's JavaScript
 #               (tests/luci.rs)
 #   pigz        zopfli compression of the .ipk packages (openwrt/ipk.sh)
@@ -37,7 +42,7 @@
 # Run as root (CI runs it as root: tests/setup-deps.sh).
 set -eu
 
-WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio baresip nodejs coturn pigz nftables conntrack"
+WANT="sip-tester iproute2 iptables tcpdump shellcheck busybox make qemu-user-static kamailio kamailio-tls-modules openssl baresip nodejs coturn pigz nftables conntrack"
 for a in "$@"; do
     case $a in
         --tshark) WANT="$WANT tshark" ;;
@@ -106,6 +111,7 @@ echo "  iptables: $(iptables --version 2>&1 | head -n1)"
 echo "  tcpdump:  $(tcpdump --version 2>&1 | head -n1)"
 echo "  kamailio: $(kamailio -v 2>&1 | head -n1)"
 echo "  baresip:  $(baresip -h 2>&1 | head -n1)"
+echo "  openssl:  $(openssl version 2>&1 | head -n1)"
 echo "  coturn:   $(turnserver --version 2>/dev/null | head -n1 || echo '?')"
 echo "  nft:      $(nft --version 2>&1 | head -n1)"
 echo "  conntrack: $(conntrack --version 2>&1 | head -n1)"

@@ -2,10 +2,12 @@
 //! a command, telling why this machine cannot run the tests (not root, a
 //! tool missing, `ip netns` refused), the tail of a log for a failure
 //! message, reading the SIP text a plain socket received, and building
-//! the load tool `sipnat-load` the media tests run. Each file
-//! keeps its own topology (`Lab`). (netns_tcp.rs still carries its own
+//! the load tool `sipnat-load` the media tests run, and a stand-in DNS
+//! server (`dns`). Each file keeps its own topology (`Lab`). (netns_tcp.rs still carries its own
 //! copies of the SIP readers.)
 #![allow(dead_code)]
+
+pub mod dns;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

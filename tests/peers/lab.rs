@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -177,6 +177,38 @@ impl Lab {
     /// kamailio listening on the provider's addresses of `listen`
     /// (198.51.100.2, 2001:db8:100::2): `-A WITH_IPV6`, `-A WITHOUT_IPV4`.
     pub fn start_kamailio_on(&mut self, received: bool, listen: Listen) {
+        self.run_kamailio(received, listen, &[]);
+    }
+
+    /// kamailio as a TLS provider as well (`-A WITH_TLS`, IPv4):
+    /// `tls:198.51.100.2:5061` presenting `cert` (PEM, with its key `key`),
+    /// TLS 1.2 and 1.3, no client certificate asked for; toward a TLS
+    /// destination it only uses connections already open (the other side's).
+    /// `received` as for [`Lab::start_kamailio`]; `idle`: it closes a
+    /// connection idle for that many seconds (`-A TLS_IDLE=…`).
+    pub fn start_kamailio_tls(
+        &mut self,
+        received: bool,
+        cert: &Path,
+        key: &Path,
+        idle: Option<u32>,
+    ) {
+        let mut defines = vec![
+            "WITH_TLS".to_string(),
+            format!("TLS_CERT=\"{}\"", cert.display()),
+            format!("TLS_KEY=\"{}\"", key.display()),
+        ];
+        if let Some(s) = idle {
+            defines.push(format!("TLS_IDLE={s}"));
+        }
+        self.run_kamailio(received, Listen::V4, &defines);
+        self.wait_listening("kamailio", 'w', Tp::Tcp, 5061);
+    }
+
+    /// kamailio with `tests/netns/peers/kamailio.cfg` and `-A` of each of
+    /// `defines` besides those of `received` and `listen`; returns once it
+    /// listens on UDP and TCP 5060 and has made its RPC socket.
+    fn run_kamailio(&mut self, received: bool, listen: Listen, defines: &[String]) {
         let run = self.path("kamailio-run");
         fs::create_dir_all(&run).expect("kamailio run dir");
         let cfg = peers_dir().join("kamailio.cfg");
@@ -198,6 +230,9 @@ impl Lab {
         if listen == Listen::V6 {
             args.extend(["-A", "WITHOUT_IPV4"]);
         }
+        for d in defines {
+            args.extend(["-A", d]);
+        }
         self.spawn("kamailio", 'w', "kamailio", &args);
         self.wait_listening("kamailio", 'w', Tp::Udp, 5060);
         self.wait_listening("kamailio", 'w', Tp::Tcp, 5060);
@@ -215,7 +250,8 @@ impl Lab {
     }
 
     /// sipnat in the router's namespace, trace logging on (every SIP
-    /// message it sends over UDP is in its log); `extra`: more
+    /// message it sends over UDP is in its log), its control socket
+    /// `sipnat.sock` in the work directory ([`Lab::status_json`]); `extra`: more
     /// `name = value` lines for its configuration. The configuration is
     /// written in UCI, as on OpenWrt (`load_plugin` and `hosts_*` as lists).
     pub fn start_sipnat(&mut self, extra: &str) {
@@ -239,7 +275,9 @@ impl Lab {
         fs::write(&conf, uci).expect("sipnat.uci");
         let bin = env!("CARGO_BIN_EXE_sipnat");
         let conf = conf.display().to_string();
-        let pid = self.spawn("sipnat", 'r', bin, &["-f", "-d", "0x80", "-c", &conf]);
+        let control = self.path("sipnat.sock").display().to_string();
+        let args = ["-f", "-d", "0x80", "-c", &conf, "--control", &control];
+        let pid = self.spawn("sipnat", 'r', bin, &args);
         self.sipnat_pid = Some(pid);
         self.wait_listening("sipnat", 'r', Tp::Udp, 5060);
         self.wait_listening("sipnat", 'r', Tp::Tcp, 5060);
@@ -400,6 +438,29 @@ impl Lab {
             std::thread::sleep(Duration::from_millis(30));
         }
         panic!("sipnat logged no status after SIGUSR1");
+    }
+
+    /// `sipnat status --json` through its control socket: the object of
+    /// the one instance (README, Status).
+    pub fn status_json(&self) -> serde_json::Value {
+        let sock = self.path("sipnat.sock").display().to_string();
+        let bin = env!("CARGO_BIN_EXE_sipnat");
+        let out = sh(bin, &["status", "--json", "--control", &sock]).expect("sipnat status");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "sipnat status --json: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("sipnat status --json: {e}: {text}"));
+        v["instances"][0].clone()
+    }
+
+    /// One counter of `sipnat status --json` (`tls.cert-rejected`); 0 when
+    /// absent (the status lists the non-zero ones).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.status_json()["counters"][name].as_u64().unwrap_or(0)
     }
 
     /// tcpdump on `iface` in the router's namespace writing `file`; returns
@@ -573,19 +634,27 @@ impl Drop for Capture {
     }
 }
 
-/// A TCP connection to `addr` made from inside network namespace `ns`: a
-/// short-lived thread enters the namespace, connects (retrying until
-/// `wait` is over) and ends. The socket stays in the namespace it was made
-/// in, whichever thread uses it later.
-pub fn connect_in(ns: &str, addr: SocketAddr, wait: Duration) -> io::Result<TcpStream> {
+/// `f` run on a short-lived thread inside network namespace `ns`: what it
+/// makes there (a socket) stays in that namespace, whichever thread uses
+/// it later.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || -> io::Result<TcpStream> {
-        let f = File::open(&path)?;
+    std::thread::spawn(move || {
+        let ns = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         // SAFETY: setns(2) with an open namespace fd; it moves only this
-        // thread, which ends right after connecting.
-        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // thread, which ends right after `f`.
+        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+/// A TCP connection to `addr` made from inside network namespace `ns`
+/// ([`in_netns`]), retrying until `wait` is over.
+pub fn connect_in(ns: &str, addr: SocketAddr, wait: Duration) -> io::Result<TcpStream> {
+    in_netns(ns, move || {
         let end = Instant::now() + wait;
         loop {
             match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
@@ -595,6 +664,4 @@ pub fn connect_in(ns: &str, addr: SocketAddr, wait: Duration) -> io::Result<TcpS
             }
         }
     })
-    .join()
-    .expect("connect thread")
 }

@@ -22,6 +22,8 @@ pub struct Pkt {
     pub syn: bool,
     /// TCP ACK flag (a SYN without it opens a connection).
     pub ack: bool,
+    /// TCP FIN flag (the sender closes its side).
+    pub fin: bool,
     /// The UDP or TCP payload (bounded by the IP length, so no padding).
     pub payload: Vec<u8>,
 }
@@ -37,6 +39,7 @@ impl Default for Pkt {
             seq: 0,
             syn: false,
             ack: false,
+            fin: false,
             payload: Vec::new(),
         }
     }
@@ -159,6 +162,7 @@ fn parse_frame(f: &[u8]) -> Pkt {
             p.seq = rd32(l4, 4, false).unwrap_or(0);
             p.syn = l4.get(13).is_some_and(|f| f & 0x02 != 0);
             p.ack = l4.get(13).is_some_and(|f| f & 0x10 != 0);
+            p.fin = l4.get(13).is_some_and(|f| f & 0x01 != 0);
             let off = usize::from(l4.get(12).map_or(0, |v| v >> 4)) * 4;
             p.payload = l4.get(off..).unwrap_or(&[]).to_vec();
         }
