@@ -212,3 +212,90 @@ fn without_tls_a_sips_request_gets_503_and_outbound_tls_is_refused() {
             .any(|d| d.is_error() && d.message.contains("outbound_tls"))
     );
 }
+
+/// A phone on the LAN that speaks TLS to `tls_listen_port`: its calls come
+/// to it over TLS with sipnat's TLS port in Via and Record-Route (RFC 3261
+/// §26.2.1), while the provider side stays UDP.
+#[cfg(feature = "tls")]
+#[test]
+fn a_tls_phone_gets_its_calls_over_tls_with_the_tls_port() {
+    const TLS_PHONE: &str = "10.77.1.2:40001";
+    let mut sim = Sim::with_config(&format!("{}tls_listen_port = 5061\n", config_text()));
+    let reg = register(
+        "100",
+        "198.51.100.2",
+        TLS_PHONE,
+        "reg@tlsphone",
+        1,
+        "t1",
+        3600,
+    )
+    .replace("SIP/2.0/UDP", "SIP/2.0/TLS")
+    .replace(";transport=udp>", ";transport=tls>");
+    let fwd = sim.sip_over(Side::Lan, Tls, TLS_PHONE, reg.as_bytes());
+    assert_eq!(fwd.len(), 1, "{fwd:#?}");
+    let fwd = &fwd[0];
+    assert_eq!((fwd.channel, fwd.to), (Channel::Sip(Udp), addr(REGISTRAR)));
+    assert_no_lan_leak(fwd);
+    let contact = fwd.header("Contact").unwrap();
+    let ok = response_to(
+        fwd,
+        200,
+        "OK",
+        Some("r"),
+        &format!("Contact: {contact}\r\n"),
+    );
+    let back = sim.one(REGISTRAR, &ok);
+    assert_eq!(
+        (back.channel, back.to),
+        (Channel::Sip(Tls), addr(TLS_PHONE))
+    );
+    let uri = contact.split('>').next().unwrap().trim_start_matches('<');
+    let inv = invite(
+        uri,
+        "alice",
+        "198.51.100.3",
+        PEER,
+        "in@tlsphone",
+        "w1",
+        "sip:alice@198.51.100.3",
+    );
+    let to_phone = sim.one(PEER, &inv);
+    assert_eq!(
+        (to_phone.channel, to_phone.to),
+        (Channel::Sip(Tls), addr(TLS_PHONE))
+    );
+    assert_eq!(
+        to_phone.first_line(),
+        "INVITE sip:100@10.77.1.2:40001;transport=tls SIP/2.0"
+    );
+    assert!(
+        to_phone
+            .header("Via")
+            .unwrap()
+            .starts_with("SIP/2.0/TLS 10.77.1.1:5061;"),
+        "{}",
+        to_phone.text
+    );
+    assert_eq!(
+        to_phone.header("Record-Route").unwrap(),
+        "<sip:10.77.1.1:5061;transport=tls;lr>"
+    );
+    // The phone's answer over TLS goes to the caller by UDP with our
+    // Record-Route for the WAN side: sip_listen_port, no transport.
+    let ans = response_to(
+        &to_phone,
+        200,
+        "OK",
+        Some("p"),
+        "Contact: <sip:100@10.77.1.2:40001;transport=tls>\r\n",
+    );
+    let out = sim.sip_over(Side::Lan, Tls, TLS_PHONE, ans.as_bytes());
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!((out[0].channel, out[0].to), (Channel::Sip(Udp), addr(PEER)));
+    assert_eq!(
+        out[0].header("Record-Route").unwrap(),
+        "<sip:198.51.100.1:5060;lr>"
+    );
+    assert_no_lan_leak(&out[0]);
+}

@@ -105,6 +105,15 @@ impl Config {
         if self.outbound_tls && !cfg!(feature = "tls") {
             err("outbound_tls = 1: this build of sipnat has no SIP over TLS (install the sipnat-tls package)".to_string());
         }
+        if self.tls_listen_port != 0 && !cfg!(feature = "tls") {
+            err("tls_listen_port: this build of sipnat has no SIP over TLS (install the sipnat-tls package)".to_string());
+        }
+        if self.tls_listen_port != 0 && self.tls_listen_port == self.sip_listen_port {
+            err(format!(
+                "tls_listen_port {} is sip_listen_port too: TLS needs a port of its own (usually 5061)",
+                self.tls_listen_port
+            ));
+        }
         if self.outbound_tls
             && self.outbound_proxy_host.is_none()
             && self.outbound_domains.is_empty()

@@ -229,6 +229,13 @@ pub struct Config {
     /// lowercase hex digits (`tls_fingerprint`): when any is given, only a
     /// certificate with one of these is accepted.
     pub tls_fingerprints: Vec<String>,
+    /// TLS toward the phones: the port sipnat takes TLS on from the LAN
+    /// (`tls_listen_port`, 0: none), with this certificate chain and key
+    /// (`tls_cert_file`, `tls_key_file`; none: /etc/sipnat.crt and
+    /// /etc/sipnat.key, which the init script makes with px5g).
+    pub tls_listen_port: u16,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
     /// User to switch to once the sockets are bound (siproxd's `user`);
     /// the registration directory is handed to it only when it is
     /// sipnat's own (`driver::own_directory`).
@@ -404,6 +411,9 @@ impl Default for Config {
             outbound_tls: false,
             tls_ca_file: None,
             tls_fingerprints: Vec::new(),
+            tls_listen_port: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
             user: None,
             proxy_auth_realm: None,
             proxy_auth_passwd: None,

@@ -324,6 +324,21 @@ options_table! {
         Implemented,
         "sipnat's own, sipnat-tls only: the SHA-256 fingerprint of a provider's certificate (64 hex digits, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it); when any is set, only a certificate with one of these fingerprints is accepted (pinning; a self-signed certificate works), whatever CA signed it.",
     ),
+    opt(
+        "tls_listen_port",
+        Implemented,
+        "sipnat's own, sipnat-tls only: the port phones on the LAN reach sipnat on over SIP over TLS (usually 5061; 0, the default: none). TLS is taken from the LAN only; a phone that registered over TLS gets its calls over its own connection.",
+    ),
+    opt(
+        "tls_cert_file",
+        Implemented,
+        "sipnat's own, sipnat-tls only: the PEM certificate chain sipnat shows the phones on `tls_listen_port` (default /etc/sipnat.crt; the init script makes a self-signed one with px5g when there is none).",
+    ),
+    opt(
+        "tls_key_file",
+        Implemented,
+        "sipnat's own, sipnat-tls only: the PEM private key of `tls_cert_file` (default /etc/sipnat.key, made with it).",
+    ),
     // --- plugins and threads
     opt(
         "plugindir",

@@ -73,11 +73,14 @@ const CONTROL_BASE: usize = TCP_BASE + MAX_TCP_CONNECTIONS + 1;
 const RELAY_BASE: usize = CONTROL_BASE + MAX_CONTROL_CLIENTS;
 /// The address watch ([`addrs`]), out of the ranges above.
 const NETLINK: Token = Token(usize::MAX - 1);
+/// The SIP-over-TLS listening socket (`tls_listen_port`), likewise.
+const LISTEN_TLS: Token = Token(usize::MAX - 2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Sip,
     Listen,
+    ListenTls,
     /// The socket of the DNS query in this resolver slot.
     Dns(usize),
     /// The TCP connection in this slot.
@@ -95,6 +98,7 @@ impl Source {
             NETLINK => Some(Source::Netlink),
             SIP => Some(Source::Sip),
             LISTEN => Some(Source::Listen),
+            LISTEN_TLS => Some(Source::ListenTls),
             CONTROL => Some(Source::Control),
             Token(n) if n >= RELAY_BASE => Some(Source::Relay(n - RELAY_BASE)),
             Token(n) if n >= CONTROL_BASE => Some(Source::ControlClient(n - CONTROL_BASE)),
@@ -219,6 +223,7 @@ impl Daemon {
             cfg.sip_dscp,
         )?;
         tcp.set_tls(&cfg);
+        tcp.listen_tls(&cfg, LISTEN_TLS, poll.registry())?;
         let seed_bytes = sys::random_bytes();
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&seed_bytes[..8]);
@@ -286,7 +291,7 @@ impl Daemon {
                 hand_over_registration_dir(&mut core, path, user, reg_dir_created);
             }
             let keep = fastpath.is_some();
-            let (uid, gid) = sys::drop_privileges(user, &[tcp.listener_fd()], keep)
+            let (uid, gid) = sys::drop_privileges(user, &tcp.listener_fds(), keep)
                 .map_err(|e| format!("cannot switch to user {user}: {e}"))?;
             log::info!("running as {user} (uid {uid}, gid {gid})");
         }
@@ -403,12 +408,13 @@ impl Daemon {
             for ev in events.iter() {
                 match Source::of(ev.token()) {
                     Some(Source::Sip) => self.sip_backlog = true,
-                    Some(Source::Listen) => {
+                    Some(source @ (Source::Listen | Source::ListenTls)) => {
                         let ingress = &self.ingress;
                         self.tcp.accept(
                             Instant::now(),
                             self.poll.registry(),
                             &|peer| ingress.side_of_address(peer.ip()),
+                            source == Source::ListenTls,
                             &mut self.core.stats,
                         );
                     }

@@ -54,47 +54,13 @@ use crate::transport::framer::Next;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 /// Reads of one connection per pass of the loop (each up to the framer's
 /// free space): then the others, UDP and RTP get their turn.
 pub const READ_ROUNDS: usize = 8;
-
-/// How a message goes on a stream: the transport, and over TLS the name the
-/// peer's certificate must match (empty: [`super::tls`] says which).
-#[derive(Debug, Clone, Copy)]
-pub struct Stream<'a> {
-    pub transport: Transport,
-    pub name: &'a str,
-}
-
-/// What the daemon takes out of a connection.
-pub enum Frame<'a> {
-    /// A whole SIP message, to parse in place; then [`Tcp::consume`] it.
-    Message {
-        peer: Addr,
-        side: Side,
-        transport: Transport,
-        data: &'a mut [u8],
-    },
-    /// Nothing (more) whole; `true`: the socket may have more to read.
-    Idle(bool),
-    /// The connection is gone (and counted).
-    Closed,
-}
-
-/// Whole messages that never went out: what a connection that never came
-/// up was to carry, or one that would have overfilled a backlog.
-pub struct Unsent {
-    pub peer: Addr,
-    pub side: Side,
-    pub transport: Transport,
-    /// The status line to answer them with ([`crate::transport::failed`]).
-    pub status: &'static str,
-    pub bytes: Vec<u8>,
-}
 
 pub struct Tcp {
     listener: TcpListener,
@@ -148,10 +114,38 @@ impl Tcp {
         })
     }
 
-    /// The listening socket, to hand to the unprivileged user with the
-    /// port it shares (see [`super::sys::drop_privileges`]).
-    pub fn listener_fd(&self) -> std::os::fd::RawFd {
-        self.listener.as_raw_fd()
+    /// The listening sockets (SIP over TCP, over TLS), to hand to the
+    /// unprivileged user with the ports they share (see
+    /// [`super::sys::drop_privileges`]).
+    pub fn listener_fds(&self) -> Vec<std::os::fd::RawFd> {
+        let fds = vec![self.listener.as_raw_fd()];
+        #[cfg(feature = "tls")]
+        let fds = fds.into_iter().chain(self.tls.listener_fd()).collect();
+        fds
+    }
+
+    /// The port TLS is taken on (tests bind port 0).
+    #[cfg(all(test, feature = "tls"))]
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls.port()
+    }
+
+    /// Listen for TLS from the phones on `tls_listen_port` (none: nothing
+    /// to do), on `token`; at start.
+    pub fn listen_tls(
+        &mut self,
+        cfg: &crate::config::Config,
+        token: Token,
+        registry: &Registry,
+    ) -> Result<(), String> {
+        #[cfg(feature = "tls")]
+        if cfg.tls_listen_port != 0 {
+            return self
+                .tls
+                .listen(self.stack, cfg.tls_listen_port, token, registry);
+        }
+        let _ = (cfg, token, registry);
+        Ok(())
     }
 
     pub fn set_timers(&mut self, timers: Timers) {
@@ -198,7 +192,8 @@ impl Tcp {
         Token(self.token_base + id.slot())
     }
 
-    /// Accept every waiting connection; the table admits it or it is
+    /// Accept every waiting connection (on the TLS listening socket with
+    /// `tls`); the table admits it or it is
     /// closed at once (counted). `side_of` tells a peer's side (its address:
     /// a TCP peer cannot forge it, see the table's doc).
     pub fn accept(
@@ -206,17 +201,29 @@ impl Tcp {
         now: Instant,
         registry: &Registry,
         side_of: &dyn Fn(Addr) -> Side,
+        tls: bool,
         stats: &mut Stats,
     ) {
+        #[cfg(feature = "tls")]
+        let fd = match tls {
+            true => match self.tls.listener_fd() {
+                Some(fd) => fd,
+                None => return,
+            },
+            false => self.listener.as_raw_fd(),
+        };
+        #[cfg(not(feature = "tls"))]
+        let fd = self.listener.as_raw_fd();
+        let group = if tls { "tls" } else { "tcp" };
         loop {
-            let (stream, peer) = match super::sys::accept(self.listener.as_raw_fd()) {
+            let (stream, peer) = match super::sys::accept(fd) {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: try again on the next event.
                     log::debug!("tcp accept: {e}");
-                    stats.bump("tcp", "accept-failed");
+                    stats.bump(group, "accept-failed");
                     return;
                 }
             };
@@ -224,7 +231,7 @@ impl Tcp {
             let peer = match peer {
                 Ok(peer) => peer,
                 Err(why) => {
-                    stats.bump("tcp", why.as_str());
+                    stats.bump(group, why.as_str());
                     continue;
                 }
             };
@@ -233,7 +240,13 @@ impl Tcp {
                 continue;
             }
             let side = side_of(peer);
+            if tls && side == Side::Wan {
+                // TLS is for the phones (see super::tls).
+                stats.bump("tls", "wan-refused");
+                continue;
+            }
             match self.conns.admit(now, peer, side, Origin::Accepted) {
+                Ok(id) if tls && !self.start_server_session(id, stats) => {}
                 Ok(id) => {
                     if registry
                         .register(
@@ -243,20 +256,44 @@ impl Tcp {
                         )
                         .is_err()
                     {
+                        self.drop_session(id, None);
                         self.conns.remove(id);
-                        stats.bump("tcp", "register-failed");
+                        stats.bump(group, "register-failed");
                         continue;
                     }
                     self.setup(&stream);
-                    stats.bump("tcp", "accepted");
+                    stats.bump(group, "accepted");
                     self.socks[id.slot()] = Some(stream);
                 }
                 Err(why) => {
-                    stats.bump("tcp", why.as_str());
+                    stats.bump(group, why.as_str());
                     drop(stream);
                 }
             }
         }
+    }
+
+    /// A phone's TLS connection `id` gets a server session (it counts as
+    /// connecting until its handshake is over); false (the connection
+    /// removed, counted) when there is no certificate to show.
+    #[cfg(feature = "tls")]
+    fn start_server_session(&mut self, id: ConnId, stats: &mut Stats) -> bool {
+        if let Some(c) = self.conns.get_mut(id) {
+            c.transport = Transport::Tls;
+            c.connecting = true;
+        }
+        if let Err(why) = self.tls.accept(id.slot()) {
+            self.conns.remove(id);
+            stats.bump("tls", why);
+            return false;
+        }
+        true
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn start_server_session(&mut self, id: ConnId, _: &mut Stats) -> bool {
+        self.conns.remove(id);
+        false
     }
 
     fn setup(&self, stream: &TcpStream) {
@@ -464,6 +501,13 @@ impl Tcp {
         };
         if let Some(c) = self.conns.get_mut(id) {
             c.transport = how.transport;
+        }
+        if how.transport == Transport::Tls && side == Side::Lan {
+            // sipnat cannot check a phone's certificate: a phone is reached
+            // over the connection it opened, or not at all.
+            self.conns.remove(id);
+            stats.bump("tls", "no-connection-to-phone");
+            return Err(unsent_status(Transport::Tls, "no-connection-to-phone"));
         }
         if how.transport == Transport::Tls {
             #[cfg(feature = "tls")]
@@ -715,48 +759,6 @@ impl Tcp {
     }
 }
 
-/// A socket read, as a TLS session's reads are reported.
-#[cfg(feature = "tls")]
-use super::tls::Got;
-
-/// What one read gave (without TLS: the socket's own).
-#[cfg(not(feature = "tls"))]
-enum Got {
-    Data(usize),
-    Blocked,
-    Eof,
-    Failed(&'static str),
-}
-
-fn read_plain(sock: &mut TcpStream, buf: &mut [u8]) -> Got {
-    loop {
-        return match sock.read(buf) {
-            Ok(0) => Got::Eof,
-            Ok(n) => Got::Data(n),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Got::Blocked,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => Got::Failed("read-error"),
-        };
-    }
-}
-
-/// The status line the messages of a connection that never came up are
-/// answered with: a TLS peer whose identity could not be checked makes
-/// sipnat unable to serve the request (503, RFC 3261 §21.5.4; the issue's
-/// "never a fallback to plain text"); any other failure is the next hop's
-/// ([`crate::transport::failed::STATUS`]).
-fn unsent_status(transport: Transport, why: &str) -> &'static str {
-    match (transport, why) {
-        (Transport::Tls, "cert-rejected") => {
-            "SIP/2.0 503 Service Unavailable (TLS: certificate rejected)"
-        }
-        (Transport::Tls, "handshake-failed" | "alert-received" | "bad-record" | "bad-name") => {
-            "SIP/2.0 503 Service Unavailable (TLS handshake failed)"
-        }
-        _ => crate::transport::failed::STATUS,
-    }
-}
-
 fn listener_port(l: &TcpListener) -> Result<u16, String> {
     l.local_addr()
         .map(|a| a.port())
@@ -772,6 +774,10 @@ pub fn timers(cfg: &crate::config::Config) -> Timers {
             .then(|| std::time::Duration::from_secs(u64::from(cfg.tcp_keepalive))),
     }
 }
+
+mod read;
+pub use read::{Frame, Stream, Unsent};
+use read::{Got, read_plain, unsent_status};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
-//! SIP over TLS toward a provider (RFC 3261 §26.2.1, RFC 5630): the record
-//! layer of the stream connections sipnat opens. The connection table, the
+//! SIP over TLS (RFC 3261 §26.2.1, RFC 5630): the record layer of the
+//! stream connections sipnat opens toward a provider, and of those phones
+//! on the LAN open to `tls_listen_port`. The connection table, the
 //! framing, the backlogs and the timers are TCP's ([`super::tcp`]); a TLS
-//! connection is a TCP one with a rustls client session in its slot, which
+//! connection is a TCP one with a rustls session in its slot (a client one
+//! toward the provider, a server one for a phone), which
 //! turns the socket's bytes into plaintext for the framer and the backlog's
 //! plaintext into records for the socket. rustls is sans-IO, so this stays
 //! in the one mio loop: nothing blocks, nothing spawns.
@@ -33,10 +35,20 @@
 //! [`BUFFER_LIMIT`] bytes are buffered in a session either way; reads per
 //! pass are TCP's [`super::tcp::READ_ROUNDS`].
 //!
+//! # Toward the phones
+//! With `tls_listen_port`, sipnat listens for TLS on every address but takes
+//! it from the LAN only (a WAN peer is closed at accept, `tls.wan-refused`):
+//! it shows the phones `tls_cert_file` with `tls_key_file` (read at start,
+//! as root, and again at a reload; a reload that cannot read them keeps the
+//! pair it has). An accepted connection must finish its handshake within
+//! the connect allowance of a TLS connection, like one sipnat opens. sipnat
+//! never opens TLS toward a phone (it could not check a phone's
+//! certificate): a request for a phone whose TLS connection is gone gets
+//! 480 until the phone registers again.
+//!
 //! # What it does not do
-//! Accept TLS (phones on the LAN that speak it; no server certificate is
-//! configured), client certificates, session resumption across restarts,
-//! OCSP or CRLs.
+//! Client certificates (a phone's is not asked for), session resumption
+//! across restarts, OCSP or CRLs.
 
 use crate::config::Config;
 use crate::net::Addr;
@@ -45,12 +57,20 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, Error, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, Connection, DigitallySignedStruct, Error, ServerConfig,
+    ServerConnection, SignatureScheme,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 
 /// Where OpenWrt's `ca-bundle` (and Debian's `ca-certificates`) put the CAs.
 pub const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The certificate and key shown to the phones when none is configured
+/// (the init script makes a self-signed pair there with px5g, as OpenWrt's
+/// uhttpd does for /etc/uhttpd.crt).
+pub const DEFAULT_CERT_FILE: &str = "/etc/sipnat.crt";
+pub const DEFAULT_KEY_FILE: &str = "/etc/sipnat.key";
 
 /// Bytes a session may buffer, plaintext waiting for the handshake and
 /// records waiting for the socket (TCP's backlog bound).
@@ -88,7 +108,12 @@ pub struct Tls {
     /// TLS is used); `Some(None)`: it could not be (logged once), and every
     /// TLS connection fails as rejected until the next reload.
     config: Option<Option<Arc<ClientConfig>>>,
-    sessions: Vec<Option<Box<ClientConnection>>>,
+    /// The server side for the phones: `None` without `tls_listen_port` or
+    /// without a certificate and key that could be read.
+    server: Option<Arc<ServerConfig>>,
+    /// The TLS listening socket (`tls_listen_port`).
+    listener: Option<mio::net::TcpListener>,
+    sessions: Vec<Option<Box<Connection>>>,
     /// The name each session is to match, for [`Tls::up`].
     names: Vec<Name>,
     verified: heapless::Deque<(Addr, Name), VERIFIED>,
@@ -102,6 +127,8 @@ impl Tls {
             ca_file: None,
             pins: Vec::new(),
             config: None,
+            server: None,
+            listener: None,
             sessions: (0..slots).map(|_| None).collect(),
             names: (0..slots).map(|_| Name::new()).collect(),
             verified: heapless::Deque::new(),
@@ -119,6 +146,62 @@ impl Tls {
             .collect();
         self.config = None;
         self.verified.clear();
+        if cfg.tls_listen_port != 0 {
+            let cert = cfg.tls_cert_file.as_deref();
+            let key = cfg.tls_key_file.as_deref();
+            match server_config(cert, key) {
+                Ok(c) => self.server = Some(Arc::new(c)),
+                // The pair sipnat has, if any, stays (logged).
+                Err(e) => log::error!("tls: {e}"),
+            }
+        }
+    }
+
+    /// Listen for TLS on `port` (every address of `stack`), shared with the
+    /// connections sipnat opens from it; once, at start.
+    pub fn listen(
+        &mut self,
+        stack: super::sys::Stack,
+        port: u16,
+        token: mio::Token,
+        registry: &mio::Registry,
+    ) -> Result<(), String> {
+        let mut l = super::sys::tcp_listen_shared(stack, port)
+            .map(mio::net::TcpListener::from_std)
+            .map_err(|e| format!("cannot listen on TLS port {port}: {e}"))?;
+        registry
+            .register(&mut l, token, mio::Interest::READABLE)
+            .map_err(|e| format!("poll register: {e}"))?;
+        self.listener = Some(l);
+        Ok(())
+    }
+
+    /// The port of the TLS listening socket (tests bind port 0).
+    #[cfg(test)]
+    pub fn port(&self) -> Option<u16> {
+        self.listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The TLS listening socket, if any.
+    pub fn listener_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.listener.as_ref().map(|l| l.as_raw_fd())
+    }
+
+    /// Start a server session in `slot` for a phone's connection.
+    pub fn accept(&mut self, slot: usize) -> Result<(), &'static str> {
+        let Some(config) = self.server.clone() else {
+            return Err("no-certificate");
+        };
+        let mut session = ServerConnection::new(config).map_err(|_| "handshake-failed")?;
+        session.set_buffer_limit(Some(BUFFER_LIMIT));
+        if let Some(s) = self.sessions.get_mut(slot) {
+            *s = Some(Box::new(Connection::Server(session)));
+        }
+        Ok(())
     }
 
     /// Whether `slot` carries TLS.
@@ -162,7 +245,7 @@ impl Tls {
         session.set_buffer_limit(Some(BUFFER_LIMIT));
         let kept = Name::try_from(name).unwrap_or_default();
         if let (Some(s), Some(n)) = (self.sessions.get_mut(slot), self.names.get_mut(slot)) {
-            *s = Some(Box::new(session));
+            *s = Some(Box::new(Connection::Client(session)));
             *n = kept;
         }
         Ok(())
@@ -249,13 +332,13 @@ impl Tls {
         }
     }
 
-    fn session(&self, slot: usize) -> Option<&ClientConnection> {
+    fn session(&self, slot: usize) -> Option<&Connection> {
         self.sessions.get(slot).and_then(Option::as_deref)
     }
 }
 
 /// Write what the session has for the socket, until it would block.
-fn flush_session(s: &mut ClientConnection, sock: &mut mio::net::TcpStream) -> bool {
+fn flush_session(s: &mut Connection, sock: &mut mio::net::TcpStream) -> bool {
     let mut wrote = false;
     while s.wants_write() {
         match s.write_tls(sock) {
@@ -343,6 +426,39 @@ fn client_config(ca_file: Option<&std::path::Path>, pins: &[[u8; 32]]) -> Option
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Some(config)
+}
+
+/// The server side's configuration: the certificate chain and key of the
+/// files given (else [`DEFAULT_CERT_FILE`], [`DEFAULT_KEY_FILE`]).
+fn server_config(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> Result<ServerConfig, String> {
+    use rustls::pki_types::PrivateKeyDer;
+    let cert = cert.unwrap_or(std::path::Path::new(DEFAULT_CERT_FILE));
+    let key = key.unwrap_or(std::path::Path::new(DEFAULT_KEY_FILE));
+    let read = |p: &std::path::Path| {
+        std::fs::File::open(p)
+            .and_then(|f| crate::config::read_all(f, MAX_CA_FILE))
+            .map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{}: no certificate in it", cert.display()));
+    }
+    let pem = read(key)?;
+    let der = PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| format!("{}: not a PEM private key: {e}", key.display()))?;
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, der)
+        .map_err(|e| format!("{} with {}: {e}", cert.display(), key.display()))
 }
 
 /// 64 hex digits (as `config` keeps a fingerprint) as bytes.

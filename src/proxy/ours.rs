@@ -95,9 +95,22 @@ impl Proxy {
             || self.own_wan_addresses().contains(&ip)
     }
 
+    /// The port sipnat names for `transport` on `side`: `tls_listen_port`
+    /// for TLS on the LAN (the phones' TLS comes there), else
+    /// `sip_listen_port` (TLS toward the provider leaves from it, and the
+    /// provider's requests come back over that connection).
+    pub(super) fn our_port(&self, transport: Transport, side: Side) -> u16 {
+        match (transport, side, self.cfg.tls_listen_port) {
+            (Transport::Tls, Side::Lan, p) if p != 0 => p,
+            _ => self.cfg.sip_listen_port,
+        }
+    }
+
     /// Does this host[:port] name sipnat?
     pub(super) fn is_us(&self, host: &Host<'_>, port: Option<u16>) -> bool {
-        if port.unwrap_or(5060) != self.cfg.sip_listen_port {
+        let port = port.unwrap_or(5060);
+        let tls = self.cfg.tls_listen_port;
+        if port != self.cfg.sip_listen_port && (tls == 0 || port != tls) {
             return false;
         }
         match host {

@@ -53,7 +53,7 @@ impl Proxy {
         w.put(b" ");
         w.put_host(plan.our_ip);
         w.put(b":");
-        w.put_u32(u32::from(self.cfg.sip_listen_port));
+        w.put_u32(u32::from(self.our_port(plan.hop.transport, plan.hop.side)));
         w.put_str(";branch=");
         w.put_str(OUR_BRANCH_PREFIX);
         w.put(via.branch);
@@ -82,7 +82,13 @@ impl Proxy {
         let mut via_index = 0usize;
         for h in msg.headers() {
             if rr_pending && h.name != HeaderName::Via {
-                self.put_our_route(&mut w, plan.our_ip, plan.hop.transport, spiral);
+                self.put_our_route(
+                    &mut w,
+                    plan.our_ip,
+                    plan.hop.transport,
+                    plan.hop.side,
+                    spiral,
+                );
                 rr_pending = false;
             }
             if self.strip(&mut w, h, mode) {
@@ -142,7 +148,13 @@ impl Proxy {
             put_ua(&mut w, HeaderName::UserAgent, ua);
         }
         if rr_pending {
-            self.put_our_route(&mut w, plan.our_ip, plan.hop.transport, spiral);
+            self.put_our_route(
+                &mut w,
+                plan.our_ip,
+                plan.hop.transport,
+                plan.hop.side,
+                spiral,
+            );
         }
         if !seen_mf {
             w.put_str("Max-Forwards: ");
@@ -275,20 +287,28 @@ impl Proxy {
         w: &mut Buf<'_>,
         ip: IpAddr,
         transport: Transport,
+        side: Side,
         came_in: Option<Side>,
     ) {
         w.put_str("Record-Route: ");
-        self.put_our_uri(w, ip, transport, came_in.map(Side::as_str));
+        self.put_our_uri(w, ip, transport, side, came_in.map(Side::as_str));
         w.put_str("\r\n");
     }
 
-    /// `<sip:IP:PORT;transport=tcp;lr>`: sipnat as a route entry, with
-    /// its [`RR_SIDE_PARAM`] when it has one.
-    fn put_our_uri(&self, w: &mut Buf<'_>, ip: IpAddr, transport: Transport, side: Option<&str>) {
+    /// `<sip:IP:PORT;transport=tcp;lr>`: sipnat as a route entry on
+    /// `toward`'s side, with its [`RR_SIDE_PARAM`] when it has one.
+    fn put_our_uri(
+        &self,
+        w: &mut Buf<'_>,
+        ip: IpAddr,
+        transport: Transport,
+        toward: Side,
+        side: Option<&str>,
+    ) {
         w.put_str("<sip:");
         w.put_host(ip);
         w.put(b":");
-        w.put_u32(u32::from(self.cfg.sip_listen_port));
+        w.put_u32(u32::from(self.our_port(transport, toward)));
         if transport != Transport::Udp {
             w.put_str(";transport=");
             w.put_str(transport.param());
@@ -410,7 +430,9 @@ impl Proxy {
                 Some(side) => side.is_some_and(|s| s.eq_ignore_ascii_case(dest.side.as_str())),
             };
             match (ours && this_pass, self.our_ip_to(dest.side, dest.addr.ip())) {
-                (true, Some(ip)) => self.put_our_uri(w, ip, dest.transport, marked.flatten()),
+                (true, Some(ip)) => {
+                    self.put_our_uri(w, ip, dest.transport, dest.side, marked.flatten())
+                }
                 _ => self.put_text(w, mode, v.as_bytes()),
             }
         }

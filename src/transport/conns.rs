@@ -22,7 +22,8 @@
 //! * `tcp_timeout` (s): a connection with no traffic either way for that
 //!   long is closed.
 //! * `tcp_connect_timeout` (ms): a connect that has not completed by then
-//!   fails.
+//!   fails; a TLS connection (either way) has at least [`TLS_CONNECT`] for
+//!   its connect and handshake.
 //! * A TLS connection sipnat opened keeps itself alive every
 //!   [`TLS_KEEPALIVE`] when `tcp_keepalive` is 0: the provider's calls for
 //!   the phones come back over it (RFC 5626 §3.5.1 flow), and providers
@@ -62,6 +63,11 @@ pub const FIRST_MESSAGE: Duration = Duration::from_secs(10);
 pub const MAX_REDIAL: usize = 4;
 /// Attempts to open a lost TLS connection again (1 s … 512 s apart).
 pub const REDIAL_ATTEMPTS: u8 = 10;
+
+/// What a TLS connection has to come up (connect and handshake) when
+/// `tcp_connect_timeout` is shorter: a handshake is two round trips more,
+/// and a router's CPU does its key exchange in tens of milliseconds.
+pub const TLS_CONNECT: Duration = Duration::from_secs(3);
 
 /// Keep-alive period of a TLS connection sipnat opened, when
 /// `tcp_keepalive` sets none (RFC 5626 §4.4.1 suggests 95–120 s for
@@ -391,7 +397,7 @@ impl Conns {
             }
         };
         if c.connecting {
-            at(c.opened_at.checked_add(t.connect));
+            at(c.opened_at.checked_add(connect_allowance(t, c)));
         }
         at(c.framer.deadline());
         if c.origin == Origin::Accepted && c.side == Side::Wan && !c.proven {
@@ -415,7 +421,7 @@ impl Conns {
                 continue;
             };
             let past = |x: Option<Instant>| x.is_some_and(|x| now >= x);
-            let close = if c.connecting && past(c.opened_at.checked_add(t.connect)) {
+            let close = if c.connecting && past(c.opened_at.checked_add(connect_allowance(&t, c))) {
                 Some(Closed::ConnectTimeout)
             } else if past(c.framer.deadline()) {
                 Some(Closed::SlowMessage)
@@ -482,6 +488,15 @@ impl Conns {
                 k += 1;
             }
         }
+    }
+}
+
+/// How long `c` has to come up: `tcp_connect_timeout`, at least
+/// [`TLS_CONNECT`] over TLS (either way: a phone's handshake too).
+fn connect_allowance(t: &Timers, c: &Conn) -> Duration {
+    match c.transport {
+        Transport::Tls => t.connect.max(TLS_CONNECT),
+        _ => t.connect,
     }
 }
 

@@ -45,7 +45,7 @@ fn a_peer_that_never_reads_is_closed_and_counted_once() {
     let peer = v4(client.local_addr().unwrap());
     let mut stats = Stats::new();
     let now = Instant::now();
-    tcp.accept(now, poll.registry(), &|_| Side::Lan, &mut stats);
+    tcp.accept(now, poll.registry(), &|_| Side::Lan, false, &mut stats);
     assert_eq!((tcp.len(), stats.get("tcp", "accepted")), (1, 1));
     let msg = [b'x'; 1000];
     let mut sent = 0u64;
@@ -183,6 +183,7 @@ fn the_dual_stack_listener_takes_ipv4_and_ipv6() {
                 sides.borrow_mut().push(peer);
                 Side::Lan
             },
+            false,
             &mut stats,
         );
     }

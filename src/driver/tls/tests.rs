@@ -346,6 +346,7 @@ fn a_lost_connection_to_the_provider_is_opened_again() {
     drive(&mut poll, &mut tcp, &mut stats, |_, stats| {
         stats.get("tls", "handshake-ok") >= 2
     });
+    drop(tcp);
     assert_eq!(server.join().unwrap(), OPTIONS);
     assert_eq!(
         stats.get("tls", "handshake-ok"),
@@ -354,5 +355,171 @@ fn a_lost_connection_to_the_provider_is_opened_again() {
     );
     assert_eq!(stats.get("tls", "redial"), 1);
     assert_eq!(stats.get("tls", "peer-closed"), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A table with a TLS listening socket showing `cert`/`key` (written to
+/// `dir`) on a free port, and that port.
+fn listening_tls(
+    poll: &Poll,
+    dir: &std::path::Path,
+    cert: &rcgen::Certificate,
+    key: &KeyPair,
+) -> (Tcp, u16) {
+    let (crt, k) = (dir.join("sipnat.crt"), dir.join("sipnat.key"));
+    std::fs::write(&crt, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let cfg = Config {
+        tls_listen_port: port,
+        tls_cert_file: Some(crt),
+        tls_key_file: Some(k),
+        ..Config::default()
+    };
+    let timers = Timers {
+        idle: Duration::from_secs(300),
+        connect: Duration::from_millis(500),
+        keepalive: None,
+    };
+    let mut tcp = Tcp::new(Stack::wanted(), 0, Token(0), 10, poll.registry(), timers, 0).unwrap();
+    tcp.set_tls(&cfg);
+    tcp.listen_tls(&cfg, Token(1), poll.registry()).unwrap();
+    assert_eq!(tcp.tls_port(), Some(port));
+    (tcp, port)
+}
+
+/// A phone on the LAN speaks TLS to `tls_listen_port`: its REGISTER comes
+/// out of the table whole, marked TLS, and the answer goes back over its
+/// connection, encrypted; a WAN peer is closed at accept; a request for a
+/// phone with no TLS connection is not sent anywhere (480).
+#[test]
+fn a_phone_on_the_lan_speaks_tls_to_sipnat() {
+    const REGISTER: &[u8] = b"REGISTER sip:198.51.100.2 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+    const OK: &[u8] = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let dir = temp_dir("lan");
+    let ca = ca();
+    let key = KeyPair::generate().unwrap();
+    let ours = CertificateParams::new(vec!["router.lan".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca.cert, &ca.key)
+        .unwrap();
+    let mut poll = Poll::new().unwrap();
+    let (mut tcp, port) = listening_tls(&poll, &dir, &ours, &key);
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert.der().clone()).unwrap();
+    let phone = std::thread::spawn(move || {
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("router.lan").unwrap();
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        use std::io::Write as _;
+        tls.write_all(REGISTER).unwrap();
+        let mut got = vec![0u8; OK.len()];
+        tls.read_exact(&mut got).map(|_| got).unwrap_or_default()
+    });
+    let mut stats = Stats::new();
+    let mut events = mio::Events::with_capacity(8);
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut from = None;
+    while from.is_none() && Instant::now() < end {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        for ev in events.iter() {
+            let now = Instant::now();
+            match ev.token().0 {
+                1 => tcp.accept(now, poll.registry(), &|_| Side::Lan, true, &mut stats),
+                t if t >= 10 => {
+                    let slot = t - 10;
+                    if ev.is_writable() {
+                        tcp.writable(now, slot, poll.registry(), &mut stats);
+                    }
+                    if let Frame::Message {
+                        peer,
+                        side,
+                        transport,
+                        data,
+                    } = tcp.next_frame(now, slot, poll.registry(), &mut stats)
+                    {
+                        assert_eq!(
+                            (side, transport, &data[..]),
+                            (Side::Lan, Transport::Tls, REGISTER)
+                        );
+                        let len = data.len();
+                        from = Some(peer);
+                        tcp.consume(now, slot, len);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let phone_addr = from.expect("the REGISTER came");
+    assert_eq!(
+        (
+            stats.get("tls", "accepted"),
+            stats.get("tls", "handshake-ok")
+        ),
+        (1, 1)
+    );
+    // The answer goes back over the phone's connection.
+    let how = Stream {
+        transport: Transport::Tls,
+        name: "",
+    };
+    assert!(tcp.send(
+        Instant::now(),
+        poll.registry(),
+        phone_addr,
+        None,
+        Side::Lan,
+        how,
+        OK,
+        &mut stats
+    ));
+    assert_eq!(phone.join().unwrap(), OK);
+    // No connection to a phone is ever opened over TLS: 480.
+    let gone: Addr = "127.0.0.1:9".parse().unwrap();
+    assert!(!tcp.send(
+        Instant::now(),
+        poll.registry(),
+        gone,
+        None,
+        Side::Lan,
+        how,
+        OK,
+        &mut stats
+    ));
+    let unsent = tcp.take_unsent();
+    assert!(
+        unsent[0].status.starts_with("SIP/2.0 480 "),
+        "{}",
+        unsent[0].status
+    );
+    assert_eq!(stats.get("tls", "no-connection-to-phone"), 1);
+    // TLS from the WAN is refused at accept.
+    let _wan = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    while stats.get("tls", "wan-refused") == 0 && Instant::now() < end {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        tcp.accept(
+            Instant::now(),
+            poll.registry(),
+            &|_| Side::Wan,
+            true,
+            &mut stats,
+        );
+    }
+    assert_eq!(stats.get("tls", "wan-refused"), 1);
     let _ = std::fs::remove_dir_all(dir);
 }
