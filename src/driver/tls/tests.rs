@@ -523,3 +523,53 @@ fn a_phone_on_the_lan_speaks_tls_to_sipnat() {
     assert_eq!(stats.get("tls", "wan-refused"), 1);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Attacks on the TLS port, each bounded and counted: a connection that
+/// never starts its handshake is closed when its allowance is over
+/// (`tls.connect-timeout`, at least 3 s), one that sends a record longer
+/// than TLS allows is closed at once (`tls.bad-record`).
+#[test]
+fn silent_and_oversized_handshakes_are_cut_and_counted() {
+    let dir = temp_dir("attacks");
+    let ca = ca();
+    let key = KeyPair::generate().unwrap();
+    let ours = CertificateParams::new(vec!["router.lan".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca.cert, &ca.key)
+        .unwrap();
+    let mut poll = Poll::new().unwrap();
+    let (mut tcp, port) = listening_tls(&poll, &dir, &ours, &key);
+    let mut stats = Stats::new();
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut big = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // A handshake record header announcing 65,535 bytes (TLS allows
+    // 2^14 + 2048), then some of them.
+    use std::io::Write as _;
+    big.write_all(&[22, 3, 3, 0xff, 0xff]).unwrap();
+    big.write_all(&[0u8; 1024]).unwrap();
+    let start = Instant::now();
+    let mut events = mio::Events::with_capacity(8);
+    while stats.get("tls", "connect-timeout") == 0 && start.elapsed() < Duration::from_secs(8) {
+        poll.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        let now = Instant::now();
+        for ev in events.iter() {
+            match ev.token().0 {
+                1 => tcp.accept(now, poll.registry(), &|_| Side::Lan, true, &mut stats),
+                t if t >= 10 => {
+                    let frame = tcp.next_frame(now, t - 10, poll.registry(), &mut stats);
+                    assert!(!matches!(frame, Frame::Message { .. }));
+                }
+                _ => {}
+            }
+        }
+        tcp.handle_timeout(now, poll.registry(), &mut stats);
+    }
+    assert_eq!(stats.get("tls", "accepted"), 2);
+    assert_eq!(stats.get("tls", "bad-record"), 1, "{stats:?}");
+    assert_eq!(stats.get("tls", "connect-timeout"), 1, "{stats:?}");
+    assert!(start.elapsed() >= crate::transport::conns::TLS_CONNECT);
+    assert!(tcp.is_empty());
+    drop((silent, big));
+    let _ = std::fs::remove_dir_all(dir);
+}
