@@ -284,6 +284,7 @@ fn settings_declare_every_shipped_option_with_a_fitting_widget() {
             | "daemonize"
             | "rtp_proxy_enable"
             | "rtp_kernel_forward"
+            | "outbound_tls"
             | "wan_sip_open"
             | "log_calls"
             | "plugin_defaulttarget_log"
@@ -440,6 +441,25 @@ fn settings_validators_take_what_sipnat_takes() {
             "proxy_auth_realm",
             "back\\slash",
             "proxy_auth_passwd=secret",
+            true,
+        ),
+        (
+            "tls_fingerprint",
+            "5F:0E:2B:B4:8A:19:C4:9B:1F:1D:F1:5A:4C:63:EC:B6:09:0A:4E:38:E6:C0:1D:03:25:0B:3B:6C:41:E6:2A:4D",
+            "",
+            true,
+        ),
+        (
+            "tls_fingerprint",
+            "5f0e2bb48a19c49b1f1df15a4c63ecb6090a4e38e6c01d03250b3b6c41e62a4d",
+            "",
+            true,
+        ),
+        ("tls_fingerprint", "5F:0E:2B", "", true),
+        (
+            "tls_fingerprint",
+            "zz0e2bb48a19c49b1f1df15a4c63ecb6090a4e38e6c01d03250b3b6c41e62a4d",
+            "",
             true,
         ),
         ("rtp_port_low", "7070", "rtp_port_high=7089", true),

@@ -132,6 +132,17 @@ function validateRealm(section_id, value) {
 	return true;
 }
 
+// tls_fingerprint: a SHA-256, 64 hex digits, colons allowed between the
+// bytes (as `openssl x509 -fingerprint -sha256` prints it), as sipnat's
+// own reader takes it.
+function validateFingerprint(section_id, value) {
+	if (value == null || value === '')
+		return true;
+	if (!/^[0-9A-Fa-f]{64}$/.test(value.replace(/:/g, '')))
+		return _('A SHA-256 fingerprint: 64 hex digits, colons allowed');
+	return true;
+}
+
 function validateUser(section_id, value) {
 	if (value == null || value === '')
 		return true;
@@ -214,6 +225,7 @@ return view.extend({
 		s.tab('general', _('General'));
 		s.tab('interfaces', _('Interfaces'));
 		s.tab('sip', _('SIP'));
+		s.tab('tls', _('TLS'));
 		s.tab('rtp', _('RTP'));
 		s.tab('registrations', _('Registrations'));
 		s.tab('access', _('Access'));
@@ -388,6 +400,39 @@ return view.extend({
 			_('Seconds without audio after which a stream is closed (long enough for calls on hold).'));
 		o.datatype = 'and(uinteger,range(1,4294967295))';
 		o.placeholder = '300';
+		o.modalonly = true;
+
+		o = s.taboption('tls', form.Flag, 'outbound_tls', _('TLS toward the provider'),
+			_('Package sipnat-tls only. What goes to the outbound proxy (SIP tab; set its port, usually 5061) goes over TLS, whatever the phones speak. The provider\'s certificate is checked; a failure is an error to the phone, never plain SIP.'));
+		o.modalonly = true;
+
+		o = s.taboption('tls', form.Value, 'tls_ca_file', _('CA certificates'),
+			_('PEM file of the CAs a provider\'s certificate must chain to; empty: the ca-bundle package\'s.'));
+		o.datatype = 'file';
+		o.placeholder = '/etc/ssl/certs/ca-certificates.crt';
+		o.modalonly = true;
+
+		o = s.taboption('tls', form.DynamicList, 'tls_fingerprint', _('Pinned certificates'),
+			_('SHA-256 fingerprints of the provider\'s certificate: when given, only such a certificate is accepted (a self-signed one works).'));
+		o.validate = validateFingerprint;
+		o.modalonly = true;
+
+		o = s.taboption('tls', form.Value, 'tls_listen_port', _('TLS port for phones'),
+			_('Port on which phones on the LAN may speak TLS to sipnat; 0: none.'));
+		o.datatype = 'port';
+		o.placeholder = '0';
+		o.modalonly = true;
+
+		o = s.taboption('tls', form.Value, 'tls_cert_file', _('Certificate for phones'),
+			_('PEM certificate chain shown to TLS phones; made self-signed at start when missing.'));
+		o.datatype = 'file';
+		o.placeholder = '/etc/sipnat.crt';
+		o.modalonly = true;
+
+		o = s.taboption('tls', form.Value, 'tls_key_file', _('Key for phones'),
+			_('PEM private key of that certificate.'));
+		o.datatype = 'file';
+		o.placeholder = '/etc/sipnat.key';
 		o.modalonly = true;
 
 		o = s.taboption('rtp', form.Flag, 'rtp_kernel_forward', _('Kernel forwarding'),
