@@ -135,9 +135,9 @@ impl Daemon {
                 }
                 crate::cli::apply(&self.opts, &mut cfg);
                 // Everything else is put in force below (ports and marks
-                // of the relay, timers, log level, access, passwords); these
-                // two are fixed for the life of the process: the SIP sockets
-                // are bound, and root is given up.
+                // of the relay, timers, log level, access, passwords, TLS
+                // certificates); these are fixed for the life of the
+                // process: the SIP sockets are bound, and root is given up.
                 let old = self.core.config();
                 if cfg.sip_listen_port != old.sip_listen_port {
                     log::warn!(
@@ -145,6 +145,13 @@ impl Daemon {
                         old.sip_listen_port
                     );
                     cfg.sip_listen_port = old.sip_listen_port;
+                }
+                if cfg.tls_listen_port != old.tls_listen_port {
+                    log::warn!(
+                        "tls_listen_port changes need a restart; keeping {}",
+                        old.tls_listen_port
+                    );
+                    cfg.tls_listen_port = old.tls_listen_port;
                 }
                 if cfg.user != old.user {
                     log::warn!(
