@@ -148,9 +148,11 @@ install_tools() {
 		fi
 		sipnat_has_prebuilt_std "$t" || need_std=1
 	done
-	[ "$need_std" = 1 ] || return 0
+	# zig and cargo-zigbuild: for build-std, and for the C of a feature's
+	# crates on the prebuilt-std targets too (tls: ring; cross/env.sh).
+	[ "$need_std" = 1 ] || [ -n "$FEATURES" ] || return 0
 
-	if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+	if [ "$need_std" = 1 ] && [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
 		say "rustup component add rust-src"
 		rustup component add rust-src
 	fi
