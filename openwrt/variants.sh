@@ -16,8 +16,11 @@
 # each variant conflicts with the packages defined before it, never the
 # other way round (CONFLICTS becomes `depends on m || PACKAGE_x != y` in
 # Kconfig, and a conflict declared both ways would be a dependency loop
-# there). opkg checks the Conflicts of the package being installed against
-# what is installed, so the one-way declaration refuses both orders.
+# there). opkg reads only the Conflicts of the package it installs:
+# sipnat-tls over sipnat stops at that ("The following packages conflict
+# with sipnat-tls: sipnat"); sipnat over sipnat-tls stops at opkg's check
+# that no file of the new package belongs to another (/usr/sbin/sipnat
+# ...). Either way: remove the one, then install the other.
 # openwrt/Makefile declares the same variants for the SDK
 # (tests/openwrt_makefile.rs checks that they agree with this table).
 #
