@@ -19,7 +19,8 @@
 #    package with the size goal; "" leaves it out), and its binary and
 #    packages checked as in 2. and 3. In the same target directory after
 #    step 1 only rustls, ring, webpki and sipnat are compiled again: about
-#    25 s for mipsel on 2 cores (cross/README.md).
+#    22-24 s for mipsel on 2 cores (cross/README.md); more once sipnat
+#    links rustls (fat LTO over it).
 # 5. The library's unit tests and the simulation tests (tests/sim_*.rs) run
 #    for big-endian MIPS (mips-unknown-linux-musl) and ARMv7
 #    (armv7-unknown-linux-musleabihf) under qemu-user, through
