@@ -19,8 +19,7 @@
 #    package with the size goal; "" leaves it out), and its binary and
 #    packages checked as in 2. and 3. In the same target directory after
 #    step 1 only rustls, ring, webpki and sipnat are compiled again: about
-#    22-24 s for mipsel on 2 cores (cross/README.md); more once sipnat
-#    links rustls (fat LTO over it).
+#    33 s for mipsel on 2 cores with the TLS code in (cross/README.md).
 # 5. The library's unit tests and the simulation tests (tests/sim_*.rs) run
 #    for big-endian MIPS (mips-unknown-linux-musl) and ARMv7
 #    (armv7-unknown-linux-musleabihf) under qemu-user, through
