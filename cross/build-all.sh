@@ -4,7 +4,8 @@
 #
 #   cross/build-all.sh [--targets "TRIPLE ..."] [--out DIR] [--packages]
 #                      [--version VERSION] [--no-install] [--no-immediate-abort]
-#                      [--no-default-features]
+#                      [--no-default-features] [--features LIST]
+#                      [--variant VARIANT]
 #
 #   --targets   Rust targets to build (default: all six below)
 #   --out DIR   where sipnat-<target> binaries and the .ipk files go
@@ -16,6 +17,17 @@
 #   --no-immediate-abort  keep panic messages in the MIPS binaries (bigger)
 #   --no-default-features build without the default cargo features (`ipv6`):
 #                         the IPv4-only binary
+#   --features LIST       cargo features to build with, passed to cargo as
+#                         `--features LIST` (comma-separated), on top of the
+#                         variant's
+#   --variant VARIANT     which package to build (openwrt/variants.sh):
+#                         base (default: the package sipnat) or tls (the
+#                         package sipnat-tls: cargo feature tls, SIP over
+#                         TLS). The binaries are <package>-<target>
+#                         (sipnat-mipsel-unknown-linux-musl,
+#                         sipnat-tls-mipsel-unknown-linux-musl), the
+#                         packages <package>_<version>_<arch>.ipk; the
+#                         variant's cargo features are added to --features
 #
 # Targets (OpenWrt arch in brackets, see openwrt/arch.sh):
 #   mips-unknown-linux-musl         [mips_24kc]    tier 3: build-std + zig
@@ -45,6 +57,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/openwrt/arch.sh"
 # shellcheck source-path=SCRIPTDIR source=env.sh
 . "$ROOT/cross/env.sh"
+# shellcheck source-path=SCRIPTDIR source=../openwrt/variants.sh
+. "$ROOT/openwrt/variants.sh"
 
 ALL_TARGETS="mips-unknown-linux-musl mipsel-unknown-linux-musl armv7-unknown-linux-musleabihf armv7-unknown-linux-musleabi aarch64-unknown-linux-musl x86_64-unknown-linux-musl"
 ZIGLANG_VERSION="${SIPNAT_ZIGLANG_VERSION:-0.17.1}"
@@ -59,7 +73,9 @@ OUT=""
 PACKAGES=0
 VERSION=""
 INSTALL=1
+NO_DEFAULT=""
 FEATURES=""
+VARIANT=base
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--targets) TARGETS="${2:?--targets needs a list}"; shift 2 ;;
@@ -71,11 +87,27 @@ while [ $# -gt 0 ]; do
 		--version=*) VERSION="${1#*=}"; shift ;;
 		--no-install) INSTALL=0; shift ;;
 		--no-immediate-abort) SIPNAT_IMMEDIATE_ABORT=""; shift ;;
-		--no-default-features) FEATURES="--no-default-features"; shift ;;
+		--no-default-features) NO_DEFAULT="--no-default-features"; shift ;;
+		--features) FEATURES="${FEATURES:+$FEATURES,}${2:?--features needs a list}"; shift 2 ;;
+		--features=*) FEATURES="${FEATURES:+$FEATURES,}${1#*=}"; shift ;;
+		--variant) VARIANT="${2:?--variant needs a name}"; shift 2 ;;
+		--variant=*) VARIANT="${1#*=}"; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) echo "build-all.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
+
+PACKAGE="$(sipnat_variant_package "$VARIANT")" || {
+	echo "build-all.sh: unknown variant '$VARIANT'; known: $SIPNAT_VARIANTS" >&2
+	exit 2
+}
+vf="$(sipnat_variant_features "$VARIANT")"
+[ -z "$vf" ] || FEATURES="$vf${FEATURES:+,$FEATURES}"
+# One cargo argument list for every target: what --no-default-features,
+# --features and the variant asked for.
+CARGO_FEATURES=()
+[ -z "$NO_DEFAULT" ] || CARGO_FEATURES+=("$NO_DEFAULT")
+[ -z "$FEATURES" ] || CARGO_FEATURES+=(--features "$FEATURES")
 
 for t in $TARGETS; do
 	sipnat_target_arch "$t" >/dev/null || {
@@ -116,9 +148,11 @@ install_tools() {
 		fi
 		sipnat_has_prebuilt_std "$t" || need_std=1
 	done
-	[ "$need_std" = 1 ] || return 0
+	# zig and cargo-zigbuild: for build-std, and for the C of a feature's
+	# crates on the prebuilt-std targets too (tls: ring; cross/env.sh).
+	[ "$need_std" = 1 ] || [ -n "$FEATURES" ] || return 0
 
-	if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+	if [ "$need_std" = 1 ] && [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
 		say "rustup component add rust-src"
 		rustup component add rust-src
 	fi
@@ -160,11 +194,10 @@ for t in $TARGETS; do
 	start=$(date +%s)
 	how="prebuilt std"
 	sipnat_needs_build_std "$t" && how="build-std + zig"
-	say "building $t ($how)"
-	# shellcheck disable=SC2086 # FEATURES is one flag or nothing
-	sipnat_cargo build "$t" --release --locked --bin sipnat $FEATURES
-	install -m 0755 "$TARGET_DIR/$t/release/sipnat" "$OUT/sipnat-$t"
-	sipnat_trim "$t" "$OUT/sipnat-$t"
+	say "building $PACKAGE for $t ($how${FEATURES:+, features $FEATURES})"
+	sipnat_cargo build "$t" --release --locked --bin sipnat ${CARGO_FEATURES[@]+"${CARGO_FEATURES[@]}"}
+	install -m 0755 "$TARGET_DIR/$t/release/sipnat" "$OUT/$PACKAGE-$t"
+	sipnat_trim "$t" "$OUT/$PACKAGE-$t"
 	SECONDS_FOR[$t]=$(($(date +%s) - start))
 done
 
@@ -173,7 +206,7 @@ if [ "$PACKAGES" = 1 ]; then
 	# One package per OpenWrt arch the target serves (openwrt/arch.sh).
 	for t in $TARGETS; do
 		for arch in $(sipnat_target_archs "$t"); do
-			sh "$ROOT/openwrt/mkipk.sh" "$OUT/sipnat-$t" "$arch" "$VERSION" "$OUT" >/dev/null
+			sh "$ROOT/openwrt/mkipk.sh" --variant "$VARIANT" "$OUT/$PACKAGE-$t" "$arch" "$VERSION" "$OUT" >/dev/null
 		done
 	done
 	# The LuCI app is JavaScript and JSON: one package serves every arch.
@@ -193,11 +226,11 @@ printf '\n%-32s %10s %9s %10s %6s' target binary stripped gzip-9 time
 [ "$PACKAGES" = 1 ] && printf ' %10s  %s' ipk package
 printf '\n'
 for t in $TARGETS; do
-	bin="$OUT/sipnat-$t"
+	bin="$OUT/$PACKAGE-$t"
 	printf '%-32s %10s %9s %10s %5ss' "$t" "$(stat -c %s "$bin")" "$(stripped "$bin")" \
 		"$(gzip -9n <"$bin" | wc -c)" "${SECONDS_FOR[$t]}"
 	if [ "$PACKAGES" = 1 ]; then
-		ipk="$OUT/sipnat_${VERSION}_$(sipnat_target_arch "$t").ipk"
+		ipk="$OUT/${PACKAGE}_${VERSION}_$(sipnat_target_arch "$t").ipk"
 		printf ' %10s  %s' "$(stat -c %s "$ipk")" "${ipk##*/}"
 	fi
 	printf '\n'

@@ -71,6 +71,35 @@ SIPNAT_COLD_CODE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cold-code.ld"
 # index .eh_frame_hdr, 7.8 KB; -3 KB of the mipsel .ipk). Same path rule.
 SIPNAT_NO_EH_FRAME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/no-eh-frame.ld"
 
+# C for the prebuilt-std targets. A crate with C or assembly in it (ring,
+# the crypto of rustls: the `tls` feature, package sipnat-tls) is compiled
+# by its build script with the target's C compiler (the cc crate). The
+# build-std builds get zig's from cargo-zigbuild (CC_<target>); the
+# prebuilt-std ones link with rust-lld or the host's cc, and the cc crate
+# looked for aarch64-linux-musl-gcc, x86_64-linux-musl-gcc ..., which
+# Debian does not have: ring failed there ("failed to find tool"). So their
+# CC_<target> is zig's C compiler too, through cargo-zigbuild's `zig cc`
+# (which drops the --target=<rust triple> the cc crate gives a clang), with
+# the zig target and CPU cargo-zigbuild's own wrappers give the build-std
+# builds. Only when cargo-zigbuild is installed and neither CC_<target> nor
+# TARGET_CC is set; a build without C never reads it (the base package's
+# binaries are as before). The archiver is the host's `ar`, as in the
+# build-std builds (GNU ar indexes ELF objects of any machine).
+# Prints that compiler command for target $1; fails for a target without.
+sipnat_zig_cc() {
+	local zt mcpu=""
+	case "$1" in
+		aarch64-unknown-linux-musl) zt=aarch64-linux-musl ;;
+		x86_64-unknown-linux-musl) zt=x86_64-linux-musl ;;
+		# ARMv7-A with VFPv3-D16, no NEON (zig: -d32 removes the 32-register
+		# VFP); the soft-float ABI comes from the target's abi, musleabi.
+		armv7-unknown-linux-musleabihf) zt=arm-linux-musleabihf mcpu=generic+v7a+vfp3-d32+thumb2-neon ;;
+		armv7-unknown-linux-musleabi) zt=arm-linux-musleabi mcpu=generic+v7a+vfp3-d32+thumb2-neon ;;
+		*) return 1 ;;
+	esac
+	echo "cargo-zigbuild zig cc -- -fno-sanitize=all ${mcpu:+-mcpu=$mcpu }-target $zt"
+}
+
 # True when rust-std for target $1 is installed in the active toolchain.
 sipnat_has_prebuilt_std() {
 	local sysroot
@@ -160,6 +189,11 @@ sipnat_cargo() (
 			cargo-zigbuild "$([ "$mode" = build ] && echo zigbuild || echo test)" \
 			--target "$target" "$std" ${feats:+"-Zbuild-std-features=$feats"} "$@"
 	else
+		local cc_var="CC_${target//-/_}" zcc
+		if [ -z "${!cc_var:-}" ] && [ -z "${TARGET_CC:-}" ] &&
+			command -v cargo-zigbuild >/dev/null 2>&1 && zcc="$(sipnat_zig_cc "$target")"; then
+			export "$cc_var=$zcc"
+		fi
 		case "$target" in
 			aarch64-* | armv7-*)
 				# rust-lld is the linker itself: -T as it is.

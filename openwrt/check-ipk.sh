@@ -5,15 +5,21 @@
 #
 #   openwrt/check-ipk.sh IPK [ARCH [VERSION]]
 #
-# ARCH and VERSION default to what the file name sipnat_<VERSION>_<ARCH>.ipk
-# says. Checks:
+# ARCH and VERSION default to what the file name <package>_<VERSION>_<ARCH>.ipk
+# says; the package name (sipnat, sipnat-tls: openwrt/variants.sh) says
+# which variant the package must be. Checks:
 # - the outer gzip'd tar holds exactly ./debian-binary, ./data.tar.gz,
 #   ./control.tar.gz in that order, and debian-binary is "2.0";
-# - control: Package sipnat, Version, Architecture, Installed-Size (the bytes
-#   of the data files), the other fields OpenWrt writes, Require-User
-#   sipnat:sipnat (the package's own user), no Depends (the binary is static); conffiles is /etc/config/sipnat; postinst and prerm are
-#   executable, parse with `sh -n` and call default_postinst/default_prerm;
-# - data: exactly the eight files with their modes, every entry owned 0:0;
+# - control: Package (the file name's), Version, Architecture,
+#   Installed-Size (the bytes of the data files), the other fields OpenWrt
+#   writes, Require-User sipnat:sipnat (the package's own user); Depends,
+#   Conflicts and Provides exactly the variant's (the base sipnat: none,
+#   its binary is static; sipnat-tls: Depends ca-bundle, Conflicts and
+#   Provides sipnat); conffiles is /etc/config/sipnat; postinst and prerm
+#   are executable, parse with `sh -n` and call default_postinst/
+#   default_prerm;
+# - data: exactly the eight files with their modes, every entry owned 0:0
+#   (the same for every variant);
 #   /usr/sbin/sipnat is an ELF executable for ARCH (class, byte order,
 #   machine and, for ARM, the float ABI in e_flags: a hard-float binary is
 #   never right for arm_cortex-a7, a soft-float one never for
@@ -25,6 +31,8 @@ set -eu
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=arch.sh
 . "$ROOT/openwrt/arch.sh"
+# shellcheck source-path=SCRIPTDIR source=variants.sh
+. "$ROOT/openwrt/variants.sh"
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 3 ]; then
 	echo "usage: check-ipk.sh IPK [ARCH [VERSION]]" >&2
@@ -33,7 +41,8 @@ fi
 IPK="$1"
 base="${IPK##*/}"
 base="${base%.ipk}"
-rest="${base#sipnat_}"
+PACKAGE="${base%%_*}"
+rest="${base#*_}"
 ARCH="${2:-${rest#*_}}"
 VERSION="${3:-${rest%%_*}}"
 
@@ -42,6 +51,11 @@ fail() {
 	echo "check-ipk.sh: $base: $*" >&2
 	FAILS=$((FAILS + 1))
 }
+
+if ! VARIANT="$(sipnat_package_variant "$PACKAGE")"; then
+	echo "check-ipk.sh: $base: '$PACKAGE' is no sipnat package; known: $SIPNAT_VARIANTS (openwrt/variants.sh)" >&2
+	exit 2
+fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/check-ipk.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT INT TERM
@@ -64,7 +78,7 @@ field() {
 	sed -n "s/^$1: //p" "$C" 2>/dev/null | head -n1
 }
 [ -f "$C" ] || fail "no control file"
-[ "$(field Package)" = sipnat ] || fail "Package is '$(field Package)'"
+[ "$(field Package)" = "$PACKAGE" ] || fail "Package is '$(field Package)', want '$PACKAGE'"
 [ "$(field Version)" = "$VERSION" ] || fail "Version is '$(field Version)', want '$VERSION'"
 [ "$(field Architecture)" = "$ARCH" ] || fail "Architecture is '$(field Architecture)', want '$ARCH'"
 for f in Source SourceName License Section Maintainer Description; do
@@ -73,9 +87,20 @@ done
 [ "$(field Section)" = net ] || fail "Section is '$(field Section)', want net"
 [ "$(field Require-User)" = "sipnat:sipnat" ] ||
 	fail "Require-User is '$(field Require-User)', want sipnat:sipnat (the user the configuration switches to)"
-if grep -q '^Depends:' "$C" 2>/dev/null; then
-	fail "control has a Depends line; the static binary needs none"
-fi
+# The variant's relations (openwrt/variants.sh), each on one line or none.
+want_provides="$(sipnat_variant_provides "$VARIANT")"
+for r in Depends:"$(sipnat_variant_depends "$VARIANT")" Conflicts:"$want_provides" Provides:"$want_provides"; do
+	name="${r%%:*}"
+	want="${r#*:}"
+	lines="$(grep -c "^$name:" "$C" 2>/dev/null || true)"
+	if [ -z "$want" ]; then
+		[ "$lines" = 0 ] || fail "control has a $name line; $PACKAGE has none (the static binary needs nothing)"
+	else
+		if [ "$lines" != 1 ] || [ "$(field "$name")" != "$want" ]; then
+			fail "$name is '$(field "$name")' ($lines line(s)), want '$want'"
+		fi
+	fi
+done
 data_bytes=$(find "$WORK/data" -type f -exec cat {} + | wc -c)
 [ "$(field Installed-Size)" = "$((data_bytes + 0))" ] ||
 	fail "Installed-Size is '$(field Installed-Size)', the data files hold $((data_bytes + 0)) bytes"

@@ -2,15 +2,21 @@
 # openwrt/mkipk.sh: builds an opkg package (.ipk) of sipnat without the
 # OpenWrt SDK, from a cross-built binary and this repository's files.
 #
-#   openwrt/mkipk.sh BINARY ARCH VERSION OUTDIR
+#   openwrt/mkipk.sh [--variant VARIANT] BINARY ARCH VERSION OUTDIR
 #
+#   VARIANT  a row of openwrt/variants.sh: base (the default: the package
+#            sipnat) or tls (the package sipnat-tls, from a binary built
+#            with the cargo feature tls); the package's name and its
+#            Depends, Provides and Conflicts fields come from that table,
+#            everything else is the same for every variant
 #   BINARY   the stripped sipnat executable for ARCH (checked: ELF class,
 #            byte order, machine and the ARM float ABI must match ARCH)
 #   ARCH     one of openwrt/arch.sh's table: mips_24kc, mipsel_24kc,
 #            arm_cortex-a7_neon-vfpv4, arm_cortex-a7 (soft float), ...,
 #            aarch64_cortex-a53, x86_64
 #   VERSION  package version, e.g. 0.1.0-r1
-#   OUTDIR   where sipnat_<VERSION>_<ARCH>.ipk is written (its path is printed)
+#   OUTDIR   where <package>_<VERSION>_<ARCH>.ipk is written, e.g.
+#            sipnat_0.1.0-r1_mipsel_24kc.ipk (its path is printed)
 #
 # The package, as OpenWrt's own ipkg-build lays it out: a gzip'd tar holding,
 # in this order, ./debian-binary ("2.0"), ./data.tar.gz and ./control.tar.gz.
@@ -31,10 +37,13 @@
 #                                                    its comments: fw4 accepts the
 #                                                    streams sipnat hands to the kernel)
 #   control: control (with Require-User: sipnat:sipnat, the package's own
-#            user and group), conffiles, postinst, prerm.
+#            user and group; a variant's Depends, Conflicts and Provides),
+#            conffiles, postinst, prerm.
 # /etc/config/sipnat is 0644, not 0600, because sipnat re-reads it on SIGHUP
 # after it has dropped root (option `user`); it holds no secrets today.
-# The binary is static (musl), so the package depends on nothing.
+# The binary is static (musl), so the base package depends on nothing; the
+# tls variant depends on ca-bundle, the CA certificates rustls checks the
+# provider's certificate against.
 # postinst and prerm hand over to OpenWrt's default_postinst/default_prerm
 # (/lib/functions.sh), like every SDK-built package: on install they create
 # the user and group Require-User names, run the uci-defaults script once
@@ -55,13 +64,21 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/openwrt/arch.sh"
 # shellcheck source-path=SCRIPTDIR source=ipk.sh
 . "$ROOT/openwrt/ipk.sh"
+# shellcheck source-path=SCRIPTDIR source=variants.sh
+. "$ROOT/openwrt/variants.sh"
 
 die() {
 	echo "mkipk.sh: $*" >&2
 	exit 2
 }
 
-[ "$#" -eq 4 ] || die "usage: mkipk.sh BINARY ARCH VERSION OUTDIR"
+VARIANT=base
+case "${1:-}" in
+	--variant) [ "$#" -ge 2 ] || die "--variant needs a value"; VARIANT="$2"; shift 2 ;;
+	--variant=*) VARIANT="${1#*=}"; shift ;;
+esac
+[ "$#" -eq 4 ] || die "usage: mkipk.sh [--variant VARIANT] BINARY ARCH VERSION OUTDIR"
+PACKAGE="$(sipnat_variant_package "$VARIANT")" || die "unknown variant '$VARIANT'; known: $SIPNAT_VARIANTS"
 BINARY="$1"
 ARCH="$2"
 VERSION="$3"
@@ -113,10 +130,24 @@ SIZE="$(ipk_size "$DATA")"
 # with another package's. openwrt/Makefile says the same with USERID.
 REQUIRE_USER="sipnat:sipnat"
 
+# The variant's relations, in the order OpenWrt's package-pack.mk writes
+# them (after Version): Depends, Conflicts, Provides.
+RELATIONS=""
+DEPENDS="$(sipnat_variant_depends "$VARIANT")"
+PROVIDES="$(sipnat_variant_provides "$VARIANT")"
+[ -z "$DEPENDS" ] || RELATIONS="${RELATIONS}Depends: $DEPENDS
+"
+[ -z "$PROVIDES" ] || RELATIONS="${RELATIONS}Conflicts: $PROVIDES
+Provides: $PROVIDES
+"
+TITLE="SIP/RTP NAT traversal proxy (a siproxd replacement)"
+EXTRA="$(sipnat_variant_title "$VARIANT")"
+[ -z "$EXTRA" ] || TITLE="$TITLE $EXTRA"
+
 mkdir -p "$CTRL"
-cat >"$CTRL/control" <<EOF
-Package: sipnat
-Version: $VERSION
+{
+	printf 'Package: %s\nVersion: %s\n%s' "$PACKAGE" "$VERSION" "$RELATIONS"
+	cat <<EOF
 Source: package/sipnat
 SourceName: sipnat
 License: GPL-2.0-or-later
@@ -126,16 +157,18 @@ SourceDateEpoch: $EPOCH
 Maintainer: sipnat developers
 Architecture: $ARCH
 Installed-Size: $SIZE
-Description: SIP/RTP NAT traversal proxy (a siproxd replacement)
+Description: $TITLE
  sipnat lets SIP phones on the LAN register and call through the router's
  NAT: it rewrites SIP for the public address and relays the RTP media.
  Configured in /etc/config/sipnat with siproxd's option names; an existing
  /etc/config/siproxd is imported on first install.
 EOF
+} >"$CTRL/control"
 printf '/etc/config/sipnat\n' >"$CTRL/conffiles"
 
 # Both scripts get their own path as $0; default_postinst/default_prerm take
-# the package name from it (sipnat.postinst -> sipnat).
+# the package name from it (sipnat.postinst -> sipnat, sipnat-tls.postinst
+# -> sipnat-tls) and find the files to act on in that package's file list.
 cat >"$CTRL/postinst" <<'EOF'
 #!/bin/sh
 # opkg runs this after unpacking; OpenWrt's default_postinst runs the
@@ -156,6 +189,6 @@ EOF
 chmod 0644 "$CTRL/control" "$CTRL/conffiles"
 chmod 0755 "$CTRL/postinst" "$CTRL/prerm"
 
-IPK="$OUTDIR/sipnat_${VERSION}_${ARCH}.ipk"
+IPK="$OUTDIR/${PACKAGE}_${VERSION}_${ARCH}.ipk"
 ipk_pack "$WORK" "$EPOCH" "$IPK"
 echo "$IPK"

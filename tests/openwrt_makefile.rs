@@ -12,7 +12,10 @@
 //! `install`. The tests check both layouts: the repository's (openwrt/
 //! linked as package/sipnat: the working tree, nothing downloaded) and a
 //! packages feed's (net/sipnat holding only the Makefile: the release
-//! tarball, checked against PKG_HASH), and what apk packaging needs.
+//! tarball, checked against PKG_HASH), and what apk packaging needs; and
+//! the two packages it makes, sipnat and its variant sipnat-tls (the cargo
+//! feature `tls`), against `openwrt/variants.sh`, the table the docker-free
+//! packages are made from.
 //!
 //! What they do not do: run OpenWrt's own package.mk, download.pl,
 //! ipkg-build or `apk mkpkg`, or compile with the SDK's Rust; the real
@@ -57,7 +60,15 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 /// `make -C pkgdir TARGETS...` against the stub SDK, building in `work`.
+/// The SDK builds a package with variants once per variant and names it
+/// in BUILD_VARIANT; the base variant (the package sipnat) unless `args`
+/// name another.
 fn make(pkgdir: &Path, work: &Path, args: &[&str]) -> Output {
+    let variant = if args.iter().any(|a| a.starts_with("BUILD_VARIANT=")) {
+        None
+    } else {
+        Some("BUILD_VARIANT=base")
+    };
     Command::new("make")
         .arg("-s")
         .arg("-C")
@@ -70,6 +81,7 @@ fn make(pkgdir: &Path, work: &Path, args: &[&str]) -> Output {
             "SIPNAT_TEST_MIRROR={}",
             work.join("mirror").display()
         ))
+        .args(variant)
         .args(args)
         .output()
         .expect("make runs")
@@ -229,7 +241,11 @@ fn feed_layout_without_a_release_says_so_and_builds_nothing() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("sipnat: no release to download"), "{err}");
-    assert!(!work.join("build/sipnat-0.1.0/Cargo.toml").exists());
+    assert!(
+        !work
+            .join("build/sipnat-base/sipnat-0.1.0/Cargo.toml")
+            .exists()
+    );
 
     // SIPNAT_SRC on the command line builds a tree in the feed layout too.
     let i = info(
@@ -358,7 +374,7 @@ fn a_release_tarball_is_what_the_feed_layout_downloads_and_builds() {
     assert_eq!(get(&i, "PKG_HASH"), hash);
     let o = make(&pkgdir, &work, &["download", "prepare"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let build = work.join("build/sipnat-0.1.0");
+    let build = work.join("build/sipnat-base/sipnat-0.1.0");
     assert!(build.join("Cargo.toml").is_file());
     fake_build_output(&build);
     let o = make(&pkgdir, &work, &["install"]);
@@ -473,12 +489,163 @@ fn the_makefile_has_what_apk_packaging_needs() {
             assert!(!line.contains(word), "line {}: {line}", n + 1);
         }
         for script in ["preinst", "postinst", "prerm", "postrm"] {
+            // Neither package (sipnat, sipnat-tls) has its own.
             assert!(
-                !line.starts_with(&format!("define Package/sipnat/{script}")),
+                !(line.starts_with("define Package/sipnat")
+                    && line.trim_end().ends_with(&format!("/{script}"))),
                 "line {}: own {script}: {line}",
                 n + 1
             );
         }
     }
     let _ = fs::remove_dir_all(&work);
+}
+
+/// One row of `openwrt/variants.sh`: variant, package, cargo features,
+/// package dependencies, provides (= conflicts), description words.
+#[derive(Debug)]
+struct Variant {
+    name: String,
+    package: String,
+    features: String,
+    depends: String,
+    provides: String,
+    title: String,
+}
+
+/// Every variant, from the table the docker-free packages are made from.
+fn variants() -> Vec<Variant> {
+    let o = run(Command::new("sh")
+        .arg("-c")
+        .arg(
+            ". openwrt/variants.sh; for v in $SIPNAT_VARIANTS; do \
+             printf '%s|%s|%s|%s|%s|%s\\n' \"$v\" \"$(sipnat_variant_package \"$v\")\" \
+             \"$(sipnat_variant_features \"$v\")\" \"$(sipnat_variant_depends \"$v\")\" \
+             \"$(sipnat_variant_provides \"$v\")\" \"$(sipnat_variant_title \"$v\")\"; done",
+        )
+        .current_dir(root()));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            assert_eq!(f.len(), 6, "{l}");
+            Variant {
+                name: f[0].to_owned(),
+                package: f[1].to_owned(),
+                features: f[2].to_owned(),
+                depends: f[3].to_owned(),
+                provides: f[4].to_owned(),
+                title: f[5].to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// The Makefile's packages are the table's variants (wpad-style: VARIANT,
+/// PROVIDES, CONFLICTS, DEPENDS), each built with its cargo features in a
+/// build directory of its own, and each installs the same files.
+#[test]
+fn the_variants_are_the_tables_and_install_the_same_files() {
+    let vs = variants();
+    let names: Vec<&str> = vs.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["base", "tls"]);
+    // The variants the Makefile declares, and no other.
+    let mk = fs::read_to_string(root().join("openwrt/Makefile")).unwrap();
+    let declared: Vec<&str> = mk
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("VARIANT:="))
+        .collect();
+    assert_eq!(declared, names);
+    // Every feature a variant names is one of Cargo.toml's.
+    let cargo = fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    for v in &vs {
+        for f in v.features.split(',').filter(|f| !f.is_empty()) {
+            assert!(
+                cargo.contains(&format!("\n{f} = [")),
+                "{v:?}: no feature {f}"
+            );
+        }
+    }
+
+    let base_work = scratch("variant-base");
+    let base = info(&root().join("openwrt"), &base_work, &[]);
+    let mut trees = Vec::new();
+    for v in &vs {
+        let work = scratch(&format!("variant-{}", v.name));
+        let arg = format!("BUILD_VARIANT={}", v.name);
+        let i = info(&root().join("openwrt"), &work, &[&arg]);
+        assert_eq!(get(&i, "NAME"), v.package, "{v:?}");
+        assert_eq!(get(&i, "VARIANT"), v.name);
+        assert_eq!(get(&i, "RUST_PKG_FEATURES"), v.features);
+        assert_eq!(get(&i, "PROVIDES"), v.provides);
+        assert_eq!(get(&i, "CONFLICTS"), v.provides);
+        // The base is the default variant (what `+sipnat` selects first).
+        let default = if v.name == "base" { "1" } else { "" };
+        assert_eq!(get(&i, "DEFAULT_VARIANT"), default);
+        let mut depends = get(&base, "DEPENDS").to_owned();
+        for d in v.depends.split(',').filter(|d| !d.is_empty()) {
+            depends.push_str(&format!(" +{d}"));
+        }
+        assert_eq!(get(&i, "DEPENDS"), depends);
+        let title = match v.title.as_str() {
+            "" => get(&base, "TITLE").to_owned(),
+            t => format!("{} {t}", get(&base, "TITLE")),
+        };
+        assert_eq!(get(&i, "TITLE"), title);
+        for same in ["USERID", "CONFFILES", "VERSION", "CARGO_PKG_VARS"] {
+            assert_eq!(get(&i, same), get(&base, same), "{same}");
+        }
+        // Its own build directory, as the SDK gives each variant.
+        let build = PathBuf::from(get(&i, "PKG_BUILD_DIR"));
+        assert_eq!(
+            build,
+            work.join(format!("build/sipnat-{}/sipnat-0.1.0", v.name))
+        );
+        // rust-package.mk's cargo command: --features only for a variant
+        // that has some.
+        let o = make(&root().join("openwrt"), &work, &[&arg, "compile"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let cmd = String::from_utf8(o.stdout).unwrap();
+        if v.features.is_empty() {
+            assert!(!cmd.contains("--features"), "{cmd}");
+        } else {
+            assert!(
+                cmd.contains(&format!("--features \"{}\"", v.features)),
+                "{cmd}"
+            );
+        }
+        assert!(cmd.contains(&format!("--root {}/ipkg-install", build.display())));
+        let o = make(&root().join("openwrt"), &work, &[&arg, "prepare"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(build.join("Cargo.toml").is_file());
+        fake_build_output(&build);
+        let o = make(&root().join("openwrt"), &work, &[&arg, "install"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(installed(&work.join("dest")), INSTALLED, "{v:?}");
+        trees.push(work);
+    }
+    // The same bytes in every variant's package.
+    for f in INSTALLED {
+        let f = f.split_once(' ').unwrap().1;
+        let first = fs::read(trees[0].join("dest").join(f)).unwrap();
+        for t in &trees[1..] {
+            assert!(first == fs::read(t.join("dest").join(f)).unwrap(), "{f}");
+        }
+    }
+    // A variant the Makefile does not have: nothing to build.
+    let o = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(root().join("openwrt"))
+        .arg(format!("TOPDIR={}", stub_sdk().display()))
+        .arg(format!("BUILD_DIR={}", base_work.join("build").display()))
+        .arg("BUILD_VARIANT=nossl")
+        .arg("info")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    for t in trees.iter().chain([&base_work]) {
+        let _ = fs::remove_dir_all(t);
+    }
 }

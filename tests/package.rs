@@ -9,7 +9,9 @@
 //! check: the outer order (debian-binary, data, control), the control fields,
 //! conffiles, file modes and owners, contents, that the maintainer scripts
 //! hand over to OpenWrt's default_postinst/default_prerm, that the same
-//! input gives the same bytes, and that wrong inputs are refused.
+//! input gives the same bytes, and that wrong inputs are refused; and that
+//! the variant package sipnat-tls (`mkipk.sh --variant tls`) is the same
+//! package under another name, with its Depends, Conflicts and Provides.
 //!
 //! What they do not do: install the package with a real opkg (none on
 //! Debian), or look at a real binary (tests/cross-check.sh does both of the
@@ -141,10 +143,25 @@ fn mkipk_with(
     epoch: &str,
     umask: &str,
 ) -> Output {
+    mkipk_run("base", bin, arch, version, out, epoch, umask)
+}
+
+/// Runs `mkipk.sh --variant VARIANT` under `umask` with SOURCE_DATE_EPOCH
+/// = `epoch`.
+fn mkipk_run(
+    variant: &str,
+    bin: &Path,
+    arch: &str,
+    version: &str,
+    out: &Path,
+    epoch: &str,
+    umask: &str,
+) -> Output {
     Command::new("sh")
         .arg("-c")
         .arg(format!("umask {umask}; exec sh \"$0\" \"$@\""))
         .arg(root().join("openwrt/mkipk.sh"))
+        .args(["--variant", variant])
         .arg(bin)
         .arg(arch)
         .arg(version)
@@ -156,14 +173,25 @@ fn mkipk_with(
 
 /// Builds the package and returns its path (asserting success).
 fn mkipk(bin: &Path, arch: &str, version: &str, out: &Path) -> PathBuf {
-    let o = mkipk_with(bin, arch, version, out, EPOCH, "022");
+    mkipk_variant("base", bin, arch, version, out)
+}
+
+/// Builds the package of `variant` (openwrt/variants.sh) and returns its
+/// path (asserting success).
+fn mkipk_variant(variant: &str, bin: &Path, arch: &str, version: &str, out: &Path) -> PathBuf {
+    let o = mkipk_run(variant, bin, arch, version, out, EPOCH, "022");
     assert!(
         o.status.success(),
         "mkipk.sh failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     let printed = String::from_utf8(o.stdout).unwrap();
-    let ipk = out.join(format!("sipnat_{version}_{arch}.ipk"));
+    let package = if variant == "base" {
+        "sipnat".to_owned()
+    } else {
+        format!("sipnat-{variant}")
+    };
+    let ipk = out.join(format!("{package}_{version}_{arch}.ipk"));
     assert_eq!(
         printed.trim(),
         ipk.to_str().unwrap(),
@@ -901,6 +929,181 @@ fn the_arm_float_abi_is_checked() {
     assert!(
         err.contains(": 2 problem(s)"),
         "only the ELF problems: {err}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The TLS variant (openwrt/variants.sh `tls`): the package sipnat-tls,
+/// which depends on the CA bundle, provides sipnat and conflicts with it
+/// (OpenWrt's wpad variants do the same), and is otherwise the base
+/// package: given the same binary, its data layer is the same bytes.
+#[test]
+fn the_tls_variant_is_sipnat_under_another_name() {
+    let dir = scratch("tls");
+    let bin = write_binary(&dir, "mipsel_24kc");
+    let base = mkipk(&bin, "mipsel_24kc", "0.1.0-r1", &dir.join("out"));
+    let tls = mkipk_variant("tls", &bin, "mipsel_24kc", "0.1.0-r1", &dir.join("out"));
+    assert!(tls.ends_with("sipnat-tls_0.1.0-r1_mipsel_24kc.ipk"));
+    // CI's check passes it (tests/cross-check.sh runs it on the real one).
+    let o = run(Command::new("sh")
+        .arg(root().join("openwrt/check-ipk.sh"))
+        .arg(&tls));
+    let said = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        said.starts_with("ok: sipnat-tls_0.1.0-r1_mipsel_24kc"),
+        "{said}"
+    );
+    let (xb, xt) = (dir.join("xb"), dir.join("xt"));
+    unpack(&base, &xb);
+    unpack(&tls, &xt);
+    assert!(
+        fs::read(xb.join("outer/data.tar.gz")).unwrap()
+            == fs::read(xt.join("outer/data.tar.gz")).unwrap(),
+        "the variants' data layers differ"
+    );
+    for f in ["conffiles", "postinst", "prerm"] {
+        assert!(
+            fs::read(xb.join("control").join(f)).unwrap()
+                == fs::read(xt.join("control").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let control = fs::read_to_string(xt.join("control/control")).unwrap();
+    let fields = control_fields(&control);
+    let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Package",
+            "Version",
+            "Depends",
+            "Conflicts",
+            "Provides",
+            "Source",
+            "SourceName",
+            "License",
+            "Section",
+            "Require-User",
+            "SourceDateEpoch",
+            "Maintainer",
+            "Architecture",
+            "Installed-Size",
+            "Description"
+        ]
+    );
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    };
+    assert_eq!(get("Package"), "sipnat-tls");
+    assert_eq!(get("Depends"), "ca-bundle");
+    assert_eq!(get("Conflicts"), "sipnat");
+    assert_eq!(get("Provides"), "sipnat");
+    assert_eq!(
+        get("Description"),
+        "SIP/RTP NAT traversal proxy (a siproxd replacement) with SIP over TLS"
+    );
+    // Everything else is the base package's.
+    let base_control = fs::read_to_string(xb.join("control/control")).unwrap();
+    let rest = |c: &str| -> Vec<String> {
+        c.lines()
+            .filter(|l| {
+                ![
+                    "Package:",
+                    "Depends:",
+                    "Conflicts:",
+                    "Provides:",
+                    "Description:",
+                ]
+                .iter()
+                .any(|p| l.starts_with(p))
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(rest(&control), rest(&base_control));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// check-ipk.sh knows the variant from the package's file name and wants
+/// exactly its relations; mkipk.sh refuses a variant it does not know.
+#[test]
+fn the_ci_check_wants_each_variants_relations() {
+    let dir = scratch("variant-check");
+    let bin = write_binary(&dir, "x86_64");
+    let base = mkipk(&bin, "x86_64", "0.1.0-r1", &dir.join("out"));
+    let tls = mkipk_variant("tls", &bin, "x86_64", "0.1.0-r1", &dir.join("out"));
+    let check = |ipk: &Path| {
+        Command::new("sh")
+            .arg(root().join("openwrt/check-ipk.sh"))
+            .arg(ipk)
+            .output()
+            .unwrap()
+    };
+    // Each under the other's name.
+    for (ipk, as_name, why) in [
+        (
+            &tls,
+            "sipnat_0.1.0-r1_x86_64.ipk",
+            "Package is 'sipnat-tls', want 'sipnat'",
+        ),
+        (
+            &tls,
+            "sipnat_0.1.0-r1_x86_64.ipk",
+            "control has a Provides line",
+        ),
+        (
+            &base,
+            "sipnat-tls_0.1.0-r1_x86_64.ipk",
+            "Depends is '' (0 line(s)), want 'ca-bundle'",
+        ),
+        (
+            &base,
+            "sipnat-tls_0.1.0-r1_x86_64.ipk",
+            "Conflicts is '' (0 line(s)), want 'sipnat'",
+        ),
+    ] {
+        let renamed = dir.join("renamed").join(as_name);
+        fs::create_dir_all(renamed.parent().unwrap()).unwrap();
+        fs::copy(ipk, &renamed).unwrap();
+        let o = check(&renamed);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{as_name}: {err}");
+        assert!(err.contains(why), "{as_name}: {err}");
+    }
+    // Without --variant, the base package, byte for byte.
+    let o = Command::new("sh")
+        .arg(root().join("openwrt/mkipk.sh"))
+        .arg(&bin)
+        .args(["x86_64", "0.1.0-r1"])
+        .arg(dir.join("plain"))
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        fs::read(dir.join("plain/sipnat_0.1.0-r1_x86_64.ipk")).unwrap() == fs::read(&base).unwrap()
+    );
+    // Not a sipnat package at all.
+    let other = dir.join("renamed/wpad_0.1.0-r1_x86_64.ipk");
+    fs::copy(&base, &other).unwrap();
+    let o = check(&other);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no sipnat package"));
+    let o = Command::new("sh")
+        .arg(root().join("openwrt/mkipk.sh"))
+        .args(["--variant", "openssl"])
+        .arg(&bin)
+        .args(["x86_64", "0.1.0-r1"])
+        .arg(dir.join("out2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown variant 'openssl'; known: base tls")
     );
     let _ = fs::remove_dir_all(&dir);
 }

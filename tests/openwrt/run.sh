@@ -360,7 +360,7 @@ run_shellcheck() {
 	fi
 	for _f in "$INIT" "$MIGRATE" "$REPO/openwrt/files/sipnat.rpcd" "$HERE/run.sh" "$STUBS/rc.common" "$STUBS/log.sh" \
 		"$STUBS/lib/functions.sh" "$STUBS/lib/functions/network.sh" \
-		"$STUBS/lib/functions/procd.sh" "$STUBS"/bin/* "$REPO/openwrt/arch.sh" \
+		"$STUBS/lib/functions/procd.sh" "$STUBS"/bin/* "$REPO/openwrt/arch.sh" "$REPO/openwrt/variants.sh" \
 		"$REPO/openwrt/mkipk.sh" "$REPO/openwrt/check-ipk.sh" "$REPO/openwrt/release-hash.sh"; do
 		# -x: follow the `. arch.sh` of the packaging scripts
 		if shellcheck -s sh -x "$_f" >"$WORK/out" 2>&1; then
