@@ -101,7 +101,7 @@ impl Proxy {
     /// provider's requests come back over that connection).
     pub(super) fn our_port(&self, transport: Transport, side: Side) -> u16 {
         match (transport, side, self.cfg.tls_listen_port) {
-            (Transport::Tls, Side::Lan, p) if p != 0 => p,
+            (Transport::Tls, Side::Lan, p) if cfg!(feature = "tls") && p != 0 => p,
             _ => self.cfg.sip_listen_port,
         }
     }
@@ -110,7 +110,8 @@ impl Proxy {
     pub(super) fn is_us(&self, host: &Host<'_>, port: Option<u16>) -> bool {
         let port = port.unwrap_or(5060);
         let tls = self.cfg.tls_listen_port;
-        if port != self.cfg.sip_listen_port && (tls == 0 || port != tls) {
+        let tls = cfg!(feature = "tls") && tls != 0 && port == tls;
+        if port != self.cfg.sip_listen_port && !tls {
             return false;
         }
         match host {

@@ -338,6 +338,10 @@ impl Conns {
     /// is to be opened again (see the module doc). False when no room is
     /// left for that (counted by the caller).
     pub fn lost(&mut self, now: Instant, id: ConnId) -> bool {
+        // (Only TLS connections are opened again: none without TLS.)
+        if !cfg!(feature = "tls") {
+            return true;
+        }
         let Some(c) = self.get(id) else { return true };
         let wanted = c.origin == Origin::Opened
             && c.side == Side::Wan
@@ -460,6 +464,9 @@ impl Conns {
     /// next one 2^attempts s later, the last one ends the schedule). One
     /// that is being opened already waits for its outcome.
     fn poll_redial(&mut self, now: Instant, out: &mut heapless::Vec<Due, 16>) {
+        if !cfg!(feature = "tls") {
+            return;
+        }
         let mut k = 0;
         while k < self.redial.len() {
             let r = &self.redial[k];
@@ -495,7 +502,7 @@ impl Conns {
 /// [`TLS_CONNECT`] over TLS (either way: a phone's handshake too).
 fn connect_allowance(t: &Timers, c: &Conn) -> Duration {
     match c.transport {
-        Transport::Tls => t.connect.max(TLS_CONNECT),
+        Transport::Tls if cfg!(feature = "tls") => t.connect.max(TLS_CONNECT),
         _ => t.connect,
     }
 }
@@ -503,7 +510,8 @@ fn connect_allowance(t: &Timers, c: &Conn) -> Duration {
 /// The keep-alive period of `c`: `tcp_keepalive`, else [`TLS_KEEPALIVE`]
 /// for a TLS connection sipnat opened.
 fn keepalive(t: &Timers, c: &Conn) -> Option<Duration> {
-    let tls_out = c.transport == Transport::Tls && c.origin == Origin::Opened;
+    let tls_out =
+        cfg!(feature = "tls") && c.transport == Transport::Tls && c.origin == Origin::Opened;
     t.keepalive.or(tls_out.then_some(TLS_KEEPALIVE))
 }
 

@@ -74,6 +74,9 @@ pub(super) fn read_plain(sock: &mut TcpStream, buf: &mut [u8]) -> Got {
 /// "never a fallback to plain text"); any other failure is the next hop's
 /// ([`crate::transport::failed::STATUS`]).
 pub(super) fn unsent_status(transport: Transport, why: &str) -> &'static str {
+    if !cfg!(feature = "tls") {
+        return crate::transport::failed::STATUS;
+    }
     match (transport, why) {
         (Transport::Tls, "cert-rejected") => {
             "SIP/2.0 503 Service Unavailable (TLS: certificate rejected)"

@@ -252,6 +252,7 @@ fn poll_reports_at_most_what_fits_and_the_rest_next_time() {
 /// A TLS connection sipnat opened keeps itself alive with `tcp_keepalive`
 /// off (the provider's calls come back over it); TCP ones and accepted
 /// ones do not, and `tcp_keepalive` rules when it is set.
+#[cfg(feature = "tls")]
 #[test]
 fn a_tls_connection_to_the_provider_is_kept_alive_by_default() {
     let t0 = Instant::now();
@@ -283,6 +284,7 @@ fn a_tls_connection_to_the_provider_is_kept_alive_by_default() {
 /// again after 1 s, then further apart while it fails, at most
 /// REDIAL_ATTEMPTS times; TCP ones, accepted ones and ones that never came
 /// up are not; an attempt that comes up ends the schedule.
+#[cfg(feature = "tls")]
 #[test]
 fn a_lost_tls_connection_is_redialled_with_backoff() {
     let t0 = Instant::now();
