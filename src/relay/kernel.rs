@@ -346,7 +346,7 @@ impl Relay {
         }
         if let Some(bar) = st.kernel_bar {
             match now {
-                Some(now) if now >= bar => st.kernel_bar = None,
+                Some(now) if crate::due(&now, &bar) => st.kernel_bar = None,
                 _ => return None,
             }
         }
@@ -366,7 +366,8 @@ impl Relay {
             // A take-back check: the flow stands as long as it matches.
             return Some(flow);
         };
-        let settled = |w: Option<super::latch::Window>| w.is_none_or(|w| now >= w.until);
+        let settled =
+            |w: Option<super::latch::Window>| w.is_none_or(|w| crate::due(&now, &w.until));
         let heard = |t: Instant| now.saturating_duration_since(t) <= TWO_WAY;
         (a.addr != b.addr
             && settled(la.window)
