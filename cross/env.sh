@@ -71,6 +71,12 @@ SIPNAT_COLD_CODE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cold-code.ld"
 # index .eh_frame_hdr, 7.8 KB; -3 KB of the mipsel .ipk). Same path rule.
 SIPNAT_NO_EH_FRAME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/no-eh-frame.ld"
 
+# And: the release builds of the SIPNAT_IMMEDIATE_ABORT targets are linked
+# by cross/lld-icf.sh, zig's link redone by rust-lld with identical code
+# folding (--icf=all, which zig's linker driver does not take): -0.4 KB of
+# the mipsel .ipk. Same path rule.
+SIPNAT_LLD_ICF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lld-icf.sh"
+
 # True when rust-std for target $1 is installed in the active toolchain.
 sipnat_has_prebuilt_std() {
 	local sysroot
@@ -140,6 +146,10 @@ sipnat_cargo() (
 			rf="$rf -Zmir-opt-level=1"
 			# No unwind tables left at all (cross/no-eh-frame.ld).
 			rf="$rf -C link-arg=-Wl,-T,$SIPNAT_NO_EH_FRAME"
+			# Identical functions folded at link time (cross/lld-icf.sh,
+			# which finds cargo-zigbuild's linker in this variable).
+			rf="$rf -C linker=$SIPNAT_LLD_ICF"
+			export SIPNAT_ZIG_LINKER_VAR="${prefix}_LINKER"
 		fi
 		# zig cc links: the linker's own options go through -Wl.
 		[ -n "$cold" ] && rf="$rf -C link-arg=-Wl,-T,$cold"
