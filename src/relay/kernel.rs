@@ -307,7 +307,7 @@ impl Relay {
     ) {
         let (i, ch) = (index >> 1, index & 1);
         let from_latched = !latched && (from == k.a || from == k.b);
-        let in_grace = at.is_some_and(|t| now.saturating_duration_since(t) < HANDOVER_GRACE);
+        let in_grace = at.is_some_and(|t| !crate::due(&now, &(t + HANDOVER_GRACE)));
         if from_latched && in_grace {
             if matches!(verdict, super::latch::Verdict::Forward(_)) {
                 if let Some(s) = self.slots.get_mut(i) {
