@@ -100,6 +100,12 @@ sipnat_zig_cc() {
 	echo "cargo-zigbuild zig cc -- -fno-sanitize=all ${mcpu:+-mcpu=$mcpu }-target $zt"
 }
 
+# And: the release builds of the SIPNAT_IMMEDIATE_ABORT targets are linked
+# by cross/lld-icf.sh, zig's link redone by rust-lld with identical code
+# folding (--icf=all, which zig's linker driver does not take): -0.4 KB of
+# the mipsel .ipk. Same path rule.
+SIPNAT_LLD_ICF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lld-icf.sh"
+
 # True when rust-std for target $1 is installed in the active toolchain.
 sipnat_has_prebuilt_std() {
 	local sysroot
@@ -169,6 +175,10 @@ sipnat_cargo() (
 			rf="$rf -Zmir-opt-level=1"
 			# No unwind tables left at all (cross/no-eh-frame.ld).
 			rf="$rf -C link-arg=-Wl,-T,$SIPNAT_NO_EH_FRAME"
+			# Identical functions folded at link time (cross/lld-icf.sh,
+			# which finds cargo-zigbuild's linker in this variable).
+			rf="$rf -C linker=$SIPNAT_LLD_ICF"
+			export SIPNAT_ZIG_LINKER_VAR="${prefix}_LINKER"
 		fi
 		# zig cc links: the linker's own options go through -Wl.
 		[ -n "$cold" ] && rf="$rf -C link-arg=-Wl,-T,$cold"

@@ -89,21 +89,144 @@ pub enum Command {
     Client(Client),
 }
 
+/// One option of a command line: what getopts' `optopt` (`value`) or
+/// `optflag` declared.
+struct Opt {
+    /// The one-letter name (`-c`), if any.
+    short: Option<char>,
+    /// The long name (`--config`).
+    long: &'static str,
+    /// Whether it takes a value.
+    value: bool,
+}
+
+const fn opt(short: Option<char>, long: &'static str, value: bool) -> Opt {
+    Opt { short, long, value }
+}
+
 /// The command line (descriptions are in `options_help!`).
-fn spec() -> getopts::Options {
-    let mut o = getopts::Options::new();
-    o.optopt("c", "config", "", "FILE");
-    o.optopt("d", "debug", "", "LEVEL");
-    o.optopt("p", "pid-file", "", "FILE");
-    o.optflag("f", "foreground", "");
-    o.optflag("", "check-config", "");
-    o.optopt("s", "section", "", "SECTION");
-    o.optopt("", "if-inbound", "", "DEV");
-    o.optopt("", "if-outbound", "", "DEV");
-    o.optopt("", "control", "", "PATH");
-    o.optflag("V", "version", "");
-    o.optflag("h", "help", "");
-    o
+const SPEC: [Opt; 11] = [
+    opt(Some('c'), "config", true),
+    opt(Some('d'), "debug", true),
+    opt(Some('p'), "pid-file", true),
+    opt(Some('f'), "foreground", false),
+    opt(None, "check-config", false),
+    opt(Some('s'), "section", true),
+    opt(None, "if-inbound", true),
+    opt(None, "if-outbound", true),
+    opt(None, "control", true),
+    opt(Some('V'), "version", false),
+    opt(Some('h'), "help", false),
+];
+
+/// `sipnat status` and `sipnat reload`'s options.
+const CLIENT_SPEC: [Opt; 3] = [
+    opt(None, "json", false),
+    opt(Some('s'), "section", true),
+    opt(None, "control", true),
+];
+
+/// A command line parsed by [`getopt`].
+struct Matches<'a> {
+    spec: &'a [Opt],
+    /// Each option's first value (a flag's: empty), `None` when not given.
+    vals: Vec<Option<String>>,
+    /// The arguments that are not options, in order.
+    free: Vec<String>,
+}
+
+impl Matches<'_> {
+    /// The option named `name` (its letter or its long name): getopts'
+    /// `opt_str`, and `Some("")` for a flag given.
+    fn opt_str(&self, name: &str) -> Option<String> {
+        let i = find(self.spec, name)?;
+        self.vals.get(i)?.clone()
+    }
+
+    fn opt_present(&self, name: &str) -> bool {
+        find(self.spec, name).is_some_and(|i| self.vals.get(i).is_some_and(Option::is_some))
+    }
+}
+
+/// The option called `name` on the command line: one character is a
+/// letter (so `--c` is `-c`, as getopts has it), more a long name.
+fn find(spec: &[Opt], name: &str) -> Option<usize> {
+    let mut chars = name.chars();
+    let short = match (chars.next(), chars.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    };
+    spec.iter().position(|o| match short {
+        Some(c) => o.short == Some(c),
+        None => o.long == name,
+    })
+}
+
+/// `args` (without the program name) parsed as getopts 0.2 parses them
+/// (`Options::parse`, floating free arguments), with its error messages
+/// word for word: an option's value inline (`-cFILE`, `--config=FILE`) or
+/// the next argument whatever it is; flags grouped (`-fV`); `-` is a free
+/// argument, `--` makes the rest free; an option given twice is an error
+/// once all are read. getopts itself is ~7 KB of MIPS code (its generic
+/// parser, its name and value types) for these two small command lines.
+fn getopt<'a>(spec: &'a [Opt], args: &[String]) -> Result<Matches<'a>, String> {
+    let mut vals: Vec<Option<String>> = spec.iter().map(|_| None).collect();
+    let mut count = vec![0u8; spec.len()];
+    let mut free = Vec::new();
+    let mut args = args.iter();
+    while let Some(cur) = args.next() {
+        if cur.len() < 2 || !cur.starts_with('-') {
+            free.push(cur.clone());
+            continue;
+        }
+        if cur == "--" {
+            free.extend(args.cloned());
+            break;
+        }
+        // The option that may take a value, and the value in this argument.
+        let (name, inline) = if let Some(tail) = cur.strip_prefix("--") {
+            match tail.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (tail, None),
+            }
+        } else {
+            let mut last = None;
+            for (j, ch) in cur.char_indices().skip(1) {
+                let n = &cur[j..j + ch.len_utf8()];
+                let i = find(spec, n).ok_or_else(|| format!("Unrecognized option: '{n}'"))?;
+                if spec[i].value {
+                    let rest = &cur[j + ch.len_utf8()..];
+                    last = Some((n, (!rest.is_empty()).then_some(rest)));
+                    break;
+                }
+                vals[i].get_or_insert_with(String::new);
+                count[i] = count[i].saturating_add(1);
+            }
+            match last {
+                Some(l) => l,
+                None => continue,
+            }
+        };
+        let i = find(spec, name).ok_or_else(|| format!("Unrecognized option: '{name}'"))?;
+        let v = if spec[i].value {
+            match inline {
+                Some(v) => v,
+                None => args
+                    .next()
+                    .ok_or_else(|| format!("Argument to option '{name}' missing"))?,
+            }
+        } else if inline.is_some() {
+            return Err(format!("Option '{name}' does not take an argument"));
+        } else {
+            ""
+        };
+        vals[i].get_or_insert_with(|| v.to_string());
+        count[i] = count[i].saturating_add(1);
+    }
+    if let Some(o) = spec.iter().zip(&count).find(|(_, n)| **n > 1) {
+        return Err(format!("Option '{}' given more than once", o.0.long));
+    }
+    Ok(Matches { spec, vals, free })
 }
 
 /// The program's name as invoked (for messages).
@@ -115,10 +238,10 @@ pub fn program_name(args: &[String]) -> String {
         .unwrap_or_else(|| "sipnat".to_string())
 }
 
-/// The options of [`spec`] as `-h` shows them, written out: getopts' own
+/// The options of [`SPEC`] as `-h` shows them, written out: getopts' own
 /// formatter pulls in Unicode width tables (about 10 KB of the MIPS
 /// binary) to align these few ASCII lines. A test checks that every
-/// option of `spec` is here. A macro, so that it is [`usage`]'s format
+/// option of `SPEC` is here. A macro, so that it is [`usage`]'s format
 /// string (`{DEFAULT_CONFIG}`, `{CONTROL_DIR}` filled in as it is
 /// written, no searching and replacing).
 macro_rules! options_help {
@@ -202,7 +325,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
     if let Some(cmd @ ("status" | "reload")) = rest.first().map(String::as_str) {
         return parse_client(cmd, &rest[1..], &hint).map(Command::Client);
     }
-    let m = spec().parse(rest).map_err(|e| format!("{e}; {hint}"))?;
+    let m = getopt(&SPEC, rest).map_err(|e| format!("{e}; {hint}"))?;
     if let Some(extra) = m.free.first() {
         return Err(format!("unexpected argument '{extra}'; {hint}"));
     }
@@ -246,11 +369,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
 
 /// `status …` / `reload …` (after the command word).
 fn parse_client(cmd: &str, rest: &[String], hint: &str) -> Result<Client, String> {
-    let mut o = getopts::Options::new();
-    o.optflag("", "json", "");
-    o.optopt("s", "section", "", "INSTANCE");
-    o.optopt("", "control", "", "PATH");
-    let m = o.parse(rest).map_err(|e| format!("{cmd}: {e}; {hint}"))?;
+    let m = getopt(&CLIENT_SPEC, rest).map_err(|e| format!("{cmd}: {e}; {hint}"))?;
     let target = match (m.opt_str("control"), m.opt_str("s")) {
         (Some(_), Some(_)) => {
             return Err(format!("{cmd}: give -s or --control, not both; {hint}"));
@@ -366,6 +485,96 @@ pub fn log_level(cfg: &Config) -> log::LevelFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`getopt`] against getopts (a dev-dependency) with the same options,
+    /// on every command line of up to three words from a pool of the
+    /// tricky ones: the same errors word for word, the same values and
+    /// free arguments.
+    #[test]
+    fn getopt_is_getopts() {
+        let pool = [
+            "x",
+            "-c",
+            "-cFILE",
+            "--config",
+            "--config=",
+            "--config=a=b",
+            "-f",
+            "-ff",
+            "-fc",
+            "-fcx",
+            "-fd",
+            "-V",
+            "-h",
+            "-Vh",
+            "-",
+            "--",
+            "--c",
+            "--c=y",
+            "--f=1",
+            "--foreground=1",
+            "--check-config",
+            "--nope",
+            "-z",
+            "-fz",
+            "--=x",
+            "-d",
+            "-1",
+            "--if-inbound",
+            "--control",
+            "--json",
+            "--json=1",
+            "-s",
+            "-sA",
+            "---x",
+            "-\u{e9}",
+            "-f\u{e9}",
+            "",
+        ];
+        for spec in [&SPEC[..], &CLIENT_SPEC[..]] {
+            let mut g = getopts::Options::new();
+            for o in spec {
+                let short = o.short.map(String::from).unwrap_or_default();
+                match o.value {
+                    true => g.optopt(&short, o.long, "", ""),
+                    false => g.optflag(&short, o.long, ""),
+                };
+            }
+            let mut lines: Vec<Vec<String>> = vec![vec![]];
+            for _ in 0..3 {
+                let longer: Vec<Vec<String>> = lines
+                    .iter()
+                    .filter(|l| l.len() == lines.last().map_or(0, Vec::len))
+                    .flat_map(|l| {
+                        pool.iter().map(move |w| {
+                            let mut l = l.clone();
+                            l.push(w.to_string());
+                            l
+                        })
+                    })
+                    .collect();
+                lines.extend(longer);
+            }
+            for args in &lines {
+                match (getopt(spec, args), g.parse(args)) {
+                    (Ok(m), Ok(want)) => {
+                        assert_eq!(m.free, want.free, "{args:?}");
+                        for o in spec {
+                            let names = o.short.map(String::from).into_iter();
+                            for n in names.chain([o.long.to_string()]) {
+                                assert_eq!(m.opt_present(&n), want.opt_present(&n), "{args:?} {n}");
+                                if o.value {
+                                    assert_eq!(m.opt_str(&n), want.opt_str(&n), "{args:?} {n}");
+                                }
+                            }
+                        }
+                    }
+                    (Err(e), Err(want)) => assert_eq!(e, want.to_string(), "{args:?}"),
+                    (got, want) => panic!("{args:?}: {:?} {want:?}", got.map(|m| m.free)),
+                }
+            }
+        }
+    }
 
     fn argv(s: &[&str]) -> Vec<String> {
         std::iter::once("sipnat")

@@ -204,7 +204,7 @@ impl Resolver {
     ) -> Option<&CacheEntry> {
         self.cache
             .iter()
-            .find(|e| e.qtype == qtype && e.expires_at > now && e.name == *name)
+            .find(|e| e.qtype == qtype && !crate::due(&now, &e.expires_at) && e.name == *name)
     }
 
     /// The unexpired cached answer for (name, type).
@@ -265,7 +265,7 @@ impl Resolver {
         ) = srv_entry
         {
             let held = glue.get(fam.glue_slot()).copied().flatten();
-            if let Some(g) = held.filter(|g| g.until > now) {
+            if let Some(g) = held.filter(|g| !crate::due(&now, &g.until)) {
                 let (ip, pinned, since) = (g.ip, g.pinned, e.stored_at);
                 return Known::Addr { ip, pinned, since };
             }
@@ -366,7 +366,7 @@ impl Resolver {
             return false;
         };
         let until = since.max(q.started) + RESOLUTION_DELAY;
-        if now >= until {
+        if crate::due(&now, &until) {
             return false;
         }
         q.delay = Some(q.delay.map_or(until, |d| d.min(until)));
@@ -378,7 +378,7 @@ impl Resolver {
     fn pin(&mut self, now: Instant, name: &Name, srv: Option<&Name>, fam: Fam) {
         let qtype = fam.qtype();
         let live = |e: &&mut CacheEntry, n: &Name, t: QType| {
-            e.qtype == t && e.expires_at > now && e.name == *n
+            e.qtype == t && !crate::due(&now, &e.expires_at) && e.name == *n
         };
         if let Some(e) = self
             .cache
@@ -395,7 +395,7 @@ impl Resolver {
         };
         if let Answer::Srv { glue, .. } = &mut e.answer {
             let held = glue.get_mut(fam.glue_slot()).and_then(Option::as_mut);
-            if let Some(g) = held.filter(|g| g.until > now) {
+            if let Some(g) = held.filter(|g| !crate::due(&now, &g.until)) {
                 log::debug!("dns: {srv} {} glue: pinned for its TTL", qtype.as_str());
                 g.pinned = true;
             }

@@ -637,11 +637,11 @@ impl Resolver {
                 continue;
             };
             #[cfg(feature = "ipv6")]
-            if q.delay.is_some_and(|d| d <= now) {
+            if q.delay.is_some_and(|d| crate::due(&now, &d)) {
                 q.delay = None;
                 done = true;
             }
-            if q.deadline > now {
+            if !crate::due(&now, &q.deadline) {
                 continue;
             }
             if usize::from(q.tries) < MAX_TRIES {
@@ -752,7 +752,7 @@ impl Resolver {
         let victim = self
             .cache
             .iter()
-            .position(|e| e.expires_at <= now)
+            .position(|e| crate::due(&now, &e.expires_at))
             .or_else(|| {
                 self.cache
                     .iter()

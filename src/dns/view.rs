@@ -54,7 +54,7 @@ impl Resolver {
     pub fn cache_view(&self, now: Instant) -> impl Iterator<Item = CacheView<'_>> + '_ {
         self.cache
             .iter()
-            .filter(move |e| e.expires_at > now)
+            .filter(move |e| !crate::due(&now, &e.expires_at))
             .map(move |entry| CacheView {
                 entry,
                 ttl: entry.expires_at.duration_since(now).as_secs(),

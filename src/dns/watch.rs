@@ -227,7 +227,7 @@ impl Watch {
     ) {
         let mut in_flight = self.names.iter().filter(|w| w.pending).count();
         for w in self.names.iter_mut() {
-            if !w.pending && w.next > now {
+            if !w.pending && !crate::due(&now, &w.next) {
                 continue;
             }
             let Ok(name) = Name::from_host(&w.name) else {

@@ -153,7 +153,7 @@ impl Daemon {
     /// The slow refresh: resolv.conf when it changed; the addresses when
     /// there is no watch or the safety net is due.
     pub(super) fn refresh(&mut self, now: Instant) {
-        if self.addr_watch.is_none() || now >= self.next_addr_read {
+        if self.addr_watch.is_none() || crate::due(&now, &self.next_addr_read) {
             self.read_own_addresses(now, "refresh");
         }
         let stamp = super::files::resolv_stamp();
@@ -168,7 +168,7 @@ impl Daemon {
     /// Read the addresses the watch said changed, unless the last read was
     /// less than [`WATCH_GAP`] ago (then at [`Daemon::watch_deadline`]).
     pub(super) fn follow_watch(&mut self, now: Instant) {
-        if self.addrs_changed && now >= self.addrs_read_at + WATCH_GAP {
+        if self.addrs_changed && crate::due(&now, &(self.addrs_read_at + WATCH_GAP)) {
             self.addrs_changed = false;
             self.read_own_addresses(now, "address watch");
         }

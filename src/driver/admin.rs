@@ -45,8 +45,9 @@ impl Daemon {
         }
         let (every_log, every_file) = (cfg.stats_to_syslog, cfg.stats_to_file);
         let path = cfg.stats_filename.clone();
-        let due =
-            |at: Option<Instant>, n: i32| (signalled && n != 0) || at.is_some_and(|t| now >= t);
+        let due = |at: Option<Instant>, n: i32| {
+            (signalled && n != 0) || at.is_some_and(|t| crate::due(&now, &t))
+        };
         if due(self.stats_at[0], every_log) {
             log::info!("{}", status::stats_line(&self.core));
             self.stats_at[0] = next_stats(now, true, every_log);

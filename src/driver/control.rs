@@ -271,7 +271,7 @@ impl Control {
         for slot in 0..MAX_CONTROL_CLIENTS {
             if self.clients[slot]
                 .as_ref()
-                .is_some_and(|c| now >= c.deadline)
+                .is_some_and(|c| crate::due(&now, &c.deadline))
             {
                 stats.bump("control", "timeout");
                 self.close(slot, registry);

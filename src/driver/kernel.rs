@@ -222,7 +222,7 @@ impl Daemon {
     /// batch of the kernel's flows back when one is due
     /// ([`Daemon::kernel_read`]).
     pub(super) fn kernel_tick(&mut self, now: Instant) {
-        if now >= self.next_kernel {
+        if crate::due(&now, &self.next_kernel) {
             self.next_kernel = now + KERNEL_SCAN;
             let local = self.local_ips();
             let fp = &mut self.fastpath;
@@ -245,7 +245,7 @@ impl Daemon {
             self.kernel_reads.cursor = None;
             return;
         }
-        if now < self.kernel_reads.next {
+        if !crate::due(&now, &self.kernel_reads.next) {
             return;
         }
         let period = kernel_poll(self.core.config().rtp_timeout);
@@ -253,7 +253,7 @@ impl Daemon {
         let r = &mut self.kernel_reads;
         let cursor = match r.cursor {
             Some(c) => c,
-            None if now >= r.cycle_at => {
+            None if crate::due(&now, &r.cycle_at) => {
                 r.cycle_at = now + period;
                 KernelCursor::default()
             }

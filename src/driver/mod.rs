@@ -481,33 +481,41 @@ impl Daemon {
             if !self.relay_ready.is_empty() {
                 self.serve_relay(now);
             }
-            if now >= self.core.poll_timeout() {
+            if crate::due(&now, &self.core.poll_timeout()) {
                 self.core.handle_timeout(now, &mut self.out);
                 self.flush(now);
                 self.flush_held(now);
             }
-            if self.tcp.poll_timeout().is_some_and(|t| now >= t) {
+            if self
+                .tcp
+                .poll_timeout()
+                .is_some_and(|t| crate::due(&now, &t))
+            {
                 self.tcp
                     .handle_timeout(now, self.poll.registry(), &mut self.core.stats);
             }
             if self.tcp.has_unsent() {
                 self.answer_unsent(now);
             }
-            if self.control.poll_timeout().is_some_and(|t| now >= t) {
+            if self
+                .control
+                .poll_timeout()
+                .is_some_and(|t| crate::due(&now, &t))
+            {
                 let stats = &mut self.core.stats;
                 self.control
                     .handle_timeout(now, self.poll.registry(), stats);
             }
             self.kernel_tick(now);
-            if now >= self.next_refresh {
+            if crate::due(&now, &self.next_refresh) {
                 self.next_refresh = now + REFRESH;
                 self.refresh(now);
                 self.core.relay.retry_binds();
             }
-            if self.stats_at.iter().flatten().any(|t| now >= *t) {
+            if self.stats_at.iter().flatten().any(|t| crate::due(&now, t)) {
                 self.dump_stats(now, false);
             }
-            let due = self.next_autosave.is_some_and(|t| now >= t);
+            let due = self.next_autosave.is_some_and(|t| crate::due(&now, &t));
             if due {
                 self.next_autosave = self.next_autosave.map(|_| {
                     now + Duration::from_secs(u64::from(self.core.config().autosave_registrations))

@@ -224,7 +224,7 @@ impl super::Relay {
                 totals.dropped[DropReason::HoldStale.index()].add(len);
                 return true;
             };
-            if now.saturating_duration_since(at) > HOLD_MAX_AGE {
+            if !crate::due(&(at + HOLD_MAX_AGE), &now) {
                 totals.dropped[DropReason::HoldStale.index()].add(len);
                 st.stats.dropped[DropReason::HoldStale.index()].add(len);
                 return true;

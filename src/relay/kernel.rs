@@ -307,7 +307,7 @@ impl Relay {
     ) {
         let (i, ch) = (index >> 1, index & 1);
         let from_latched = !latched && (from == k.a || from == k.b);
-        let in_grace = at.is_some_and(|t| now.saturating_duration_since(t) < HANDOVER_GRACE);
+        let in_grace = at.is_some_and(|t| !crate::due(&now, &(t + HANDOVER_GRACE)));
         if from_latched && in_grace {
             if matches!(verdict, super::latch::Verdict::Forward(_)) {
                 if let Some(s) = self.slots.get_mut(i) {
@@ -346,7 +346,7 @@ impl Relay {
         }
         if let Some(bar) = st.kernel_bar {
             match now {
-                Some(now) if now >= bar => st.kernel_bar = None,
+                Some(now) if crate::due(&now, &bar) => st.kernel_bar = None,
                 _ => return None,
             }
         }
@@ -366,7 +366,8 @@ impl Relay {
             // A take-back check: the flow stands as long as it matches.
             return Some(flow);
         };
-        let settled = |w: Option<super::latch::Window>| w.is_none_or(|w| now >= w.until);
+        let settled =
+            |w: Option<super::latch::Window>| w.is_none_or(|w| crate::due(&now, &w.until));
         let heard = |t: Instant| now.saturating_duration_since(t) <= TWO_WAY;
         (a.addr != b.addr
             && settled(la.window)

@@ -145,7 +145,7 @@ impl LegState {
     /// Past the time after a move of its SDP in which the exact new
     /// address may still take the leg's latch (rule 6).
     fn settled_at(&self, now: Instant) -> bool {
-        self.unsettled_until.is_none_or(|t| now >= t)
+        self.unsettled_until.is_none_or(|t| crate::due(&now, &t))
     }
 
     /// Needs the learning window of rule 4: on the WAN with an expected RTP
@@ -174,7 +174,9 @@ impl LegState {
         let trust = self.trust(ch, ip);
         let exact = path.expected.as_ref() == Some(from);
         // Rule 4 is for RTP only; RTCP follows the RTP latch (rule 3).
-        let window = self.window.filter(|w| ch == 0 && now < w.until);
+        let window = self
+            .window
+            .filter(|w| ch == 0 && !crate::due(&now, &w.until));
         let port_match = trust.is_none()
             && window.is_some()
             && path.expected.is_some_and(|e| e.port() == from.port());
@@ -201,7 +203,7 @@ impl LegState {
                         rank: Rank::Port,
                         class: Class::Port,
                     })
-                } else if now >= w.learned_from {
+                } else if crate::due(&now, &w.learned_from) {
                     Ok(Claim {
                         rank: Rank::Learned,
                         class: Class::Learned,

@@ -691,7 +691,7 @@ impl Relay {
             let Some(st) = slot.stream.as_ref() else {
                 continue;
             };
-            if st.hold || now.saturating_duration_since(st.last_active) < self.rtp_timeout {
+            if st.hold || !crate::due(&now, &(st.last_active + self.rtp_timeout)) {
                 continue;
             }
             let id = StreamId {
@@ -716,7 +716,7 @@ impl Relay {
                     .get_mut(t.slot as usize)
                     .filter(|s| s.generation == t.generation)
                     .and_then(|s| s.stream.as_mut());
-                let stale = now.saturating_duration_since(at) > HOLD_MAX_AGE;
+                let stale = !crate::due(&(at + HOLD_MAX_AGE), &now);
                 match st {
                     Some(st) if !stale => {
                         sendable |= st
