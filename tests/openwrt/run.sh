@@ -25,7 +25,8 @@
 #                        fixtures/zones), passwd/group: the fake root's
 #                        /etc/passwd and /etc/group (default: none), which
 #                        are shown after the steps when a case has `users`,
-#                        dirs: paths that must exist after
+#                        dirs: paths that must exist after; root/:
+#                        files copied into the fake root first
 #   migrate-*  root/     files copied into a root laid out like a router's
 #                        (etc/config/siproxd, etc/config/sipnat,
 #                        usr/share/sipnat/sipnat.default, etc/rc.d/S50siproxd
@@ -141,6 +142,7 @@ run_init_case() { # dir shell
 	_log="$WORK/log"
 	: >"$_log"
 	cp "$_dir/sipnat" "$_root/etc/config/sipnat"
+	[ -d "$_dir/root" ] && cp -R "$_dir/root/." "$_root/"
 	for _f in passwd group; do
 		[ -f "$_dir/$_f" ] && cp "$_dir/$_f" "$_root/etc/$_f"
 	done
