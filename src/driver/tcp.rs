@@ -214,6 +214,7 @@ impl Tcp {
         };
         #[cfg(not(feature = "tls"))]
         let fd = self.listener.as_raw_fd();
+        let tls = cfg!(feature = "tls") && tls;
         let group = if tls { "tls" } else { "tcp" };
         loop {
             let (stream, peer) = match super::sys::accept(fd) {
@@ -502,14 +503,15 @@ impl Tcp {
         if let Some(c) = self.conns.get_mut(id) {
             c.transport = how.transport;
         }
-        if how.transport == Transport::Tls && side == Side::Lan {
+        let tls = cfg!(feature = "tls") && how.transport == Transport::Tls;
+        if tls && side == Side::Lan {
             // sipnat cannot check a phone's certificate: a phone is reached
             // over the connection it opened, or not at all.
             self.conns.remove(id);
             stats.bump("tls", "no-connection-to-phone");
             return Err(unsent_status(Transport::Tls, "no-connection-to-phone"));
         }
-        if how.transport == Transport::Tls {
+        if tls {
             #[cfg(feature = "tls")]
             let started = self.tls.start(id.slot(), to, how.name);
             #[cfg(not(feature = "tls"))]
@@ -701,7 +703,7 @@ impl Tcp {
             }
         }
         // Not by our own idle timer: a lost connection to a provider.
-        if why != "idle" && !self.conns.lost(Instant::now(), id) {
+        if cfg!(feature = "tls") && why != "idle" && !self.conns.lost(Instant::now(), id) {
             stats.bump(group, "redial-table-full");
         }
         self.conns.remove(id);
@@ -736,7 +738,7 @@ impl Tcp {
             for d in due.iter() {
                 match *d {
                     Due::Close(id, why) => self.close(registry, id, why.as_str(), stats),
-                    Due::Redial(peer, side, transport) => {
+                    Due::Redial(peer, side, transport) if cfg!(feature = "tls") => {
                         stats.bump("tls", "redial");
                         let how = Stream {
                             transport,
@@ -744,6 +746,8 @@ impl Tcp {
                         };
                         let _ = self.open(now, registry, peer, side, how, stats);
                     }
+                    // (never without TLS: see Conns::lost)
+                    Due::Redial(..) => {}
                     Due::Keepalive(id) => {
                         stats.bump("tcp", "keepalive-sent");
                         if !self.queue(now, id, b"\r\n") {

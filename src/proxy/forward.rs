@@ -405,7 +405,7 @@ impl Sip<'_> {
     ) -> Result<Option<(Addr, Transport)>, Answer> {
         name.clear();
         let target: (Option<IpAddr>, Option<u16>);
-        let configured = if self.cfg.outbound_tls {
+        let configured = if cfg!(feature = "tls") && self.cfg.outbound_tls {
             Transport::Tls
         } else {
             Transport::Udp
