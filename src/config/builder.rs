@@ -118,17 +118,13 @@ fn dial_text(key: &str, value: &str) -> Result<Option<String>, String> {
 /// without colons between the bytes (as `openssl x509 -fingerprint
 /// -sha256` prints it); kept as 64 lowercase hex digits.
 fn fingerprint(key: &str, value: &str) -> Result<Option<String>, String> {
-    let hex: String = value
-        .chars()
-        .filter(|&c| c != ':')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let hex: Vec<u8> = value.bytes().filter(|&b| b != b':').collect();
+    if hex.len() != 64 || !hex.iter().all(u8::is_ascii_hexdigit) {
         return Err(format!(
             "{key} = '{value}': a SHA-256 fingerprint, 64 hex digits (colons allowed)"
         ));
     }
-    Ok(Some(hex))
+    Ok(String::from_utf8(hex.to_ascii_lowercase()).ok())
 }
 
 /// Text that can stand in a URI written into a header as it is: no

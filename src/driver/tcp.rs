@@ -703,7 +703,8 @@ impl Tcp {
             }
         }
         // Not by our own idle timer: a lost connection to a provider.
-        if cfg!(feature = "tls") && why != "idle" && !self.conns.lost(Instant::now(), id) {
+        #[cfg(feature = "tls")]
+        if why != "idle" && !self.conns.lost(Instant::now(), id) {
             stats.bump(group, "redial-table-full");
         }
         self.conns.remove(id);
@@ -738,7 +739,8 @@ impl Tcp {
             for d in due.iter() {
                 match *d {
                     Due::Close(id, why) => self.close(registry, id, why.as_str(), stats),
-                    Due::Redial(peer, side, transport) if cfg!(feature = "tls") => {
+                    #[cfg(feature = "tls")]
+                    Due::Redial(peer, side, transport) => {
                         stats.bump("tls", "redial");
                         let how = Stream {
                             transport,
@@ -746,8 +748,6 @@ impl Tcp {
                         };
                         let _ = self.open(now, registry, peer, side, how, stats);
                     }
-                    // (never without TLS: see Conns::lost)
-                    Due::Redial(..) => {}
                     Due::Keepalive(id) => {
                         stats.bump("tcp", "keepalive-sent");
                         if !self.queue(now, id, b"\r\n") {

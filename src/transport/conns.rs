@@ -173,10 +173,12 @@ pub enum Due {
     Keepalive(ConnId),
     /// Open again the lost connection to this peer, on this side, over
     /// this transport (TLS).
+    #[cfg(feature = "tls")]
     Redial(Addr, Side, Transport),
 }
 
 /// A lost connection to open again.
+#[cfg(feature = "tls")]
 struct Redial {
     peer: Addr,
     side: Side,
@@ -189,6 +191,7 @@ struct Redial {
 pub struct Conns {
     slots: Box<[Slot]>,
     timers: Timers,
+    #[cfg(feature = "tls")]
     redial: heapless::Vec<Redial, MAX_REDIAL>,
 }
 
@@ -203,6 +206,7 @@ impl Conns {
         Conns {
             slots,
             timers,
+            #[cfg(feature = "tls")]
             redial: heapless::Vec::new(),
         }
     }
@@ -327,9 +331,12 @@ impl Conns {
         if let Some(c) = self.get_mut(id) {
             c.connecting = false;
             c.last_traffic = now;
-            let (peer, transport) = (c.peer, c.transport);
-            self.redial
-                .retain(|r| r.peer != peer || r.transport != transport);
+            #[cfg(feature = "tls")]
+            {
+                let (peer, transport) = (c.peer, c.transport);
+                self.redial
+                    .retain(|r| r.peer != peer || r.transport != transport);
+            }
         }
     }
 
@@ -337,11 +344,8 @@ impl Conns {
     /// timers): a TLS connection sipnat opened toward the WAN that was up
     /// is to be opened again (see the module doc). False when no room is
     /// left for that (counted by the caller).
+    #[cfg(feature = "tls")]
     pub fn lost(&mut self, now: Instant, id: ConnId) -> bool {
-        // (Only TLS connections are opened again: none without TLS.)
-        if !cfg!(feature = "tls") {
-            return true;
-        }
         let Some(c) = self.get(id) else { return true };
         let wanted = c.origin == Origin::Opened
             && c.side == Side::Wan
@@ -384,12 +388,18 @@ impl Conns {
 
     /// When [`Conns::poll`] has something to do next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.slots
+        let due = self
+            .slots
             .iter()
             .filter_map(|s| s.conn.as_ref())
             .filter_map(|c| self.next_due(c))
+            .min();
+        #[cfg(feature = "tls")]
+        let due = due
+            .into_iter()
             .chain(self.redial.iter().map(|r| r.at))
-            .min()
+            .min();
+        due
     }
 
     fn next_due(&self, c: &Conn) -> Option<Instant> {
@@ -417,6 +427,7 @@ impl Conns {
     /// it fills `out`). A keep-alive counts as sent once reported.
     pub fn poll(&mut self, now: Instant, out: &mut heapless::Vec<Due, 16>) {
         out.clear();
+        #[cfg(feature = "tls")]
         self.poll_redial(now, out);
         let t = self.timers;
         for slot in 0..self.slots.len() {
@@ -463,10 +474,8 @@ impl Conns {
     /// The lost connections due to be opened again (one attempt each; the
     /// next one 2^attempts s later, the last one ends the schedule). One
     /// that is being opened already waits for its outcome.
+    #[cfg(feature = "tls")]
     fn poll_redial(&mut self, now: Instant, out: &mut heapless::Vec<Due, 16>) {
-        if !cfg!(feature = "tls") {
-            return;
-        }
         let mut k = 0;
         while k < self.redial.len() {
             let r = &self.redial[k];
