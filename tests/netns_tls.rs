@@ -95,12 +95,13 @@ mod peers;
 
 use netns_env::dns::{DnsServer, ResolvConf, openwrt_resolv_conf};
 use netns_env::sh;
+use peers::audio::{Audio, pcmu_tone};
 use peers::lab::{connect_in, in_netns};
-use peers::wire::{Pkt, parse_pcap};
+use peers::wire::{Pkt, parse_pcap, rtp_payloads, sip_by_transport};
 use peers::{
-    LAN_TEXTS, Lab, MIN_RTP, PLAN4, PROVIDER, PhoneSpec, ROUTER_WAN, Tp, WAIT,
-    assert_kamailio_log_clean, bindings, call, check_wan_captures, print_calls, skip_allowed,
-    wait_idle, wait_registered,
+    LAN_TEXTS, Lab, MIN_RTP, MIN_TONE_FRAMES, PLAN4, PROVIDER, PhoneSpec, ROUTER_LAN, ROUTER_WAN,
+    Tp, WAIT, WAN_PHONE, assert_kamailio_log_clean, bindings, call, check_wan_captures,
+    print_calls, skip_allowed, wait_idle, wait_registered,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -170,7 +171,13 @@ impl Certs {
         fs::write(dir.join("db/index.txt"), "").unwrap();
         fs::write(dir.join("db/serial"), "1000\n").unwrap();
         let c = Certs { dir };
-        for key in ["ca.key", "other-ca.key", "provider.key", "self.key"] {
+        for key in [
+            "ca.key",
+            "other-ca.key",
+            "provider.key",
+            "self.key",
+            "router.key",
+        ] {
             c.openssl(&[
                 "genpkey",
                 "-algorithm",
@@ -214,19 +221,38 @@ impl Certs {
             "-out",
             "provider.csr",
         ]);
+        c.openssl(&[
+            "req",
+            "-new",
+            "-config",
+            "req.cnf",
+            "-key",
+            "router.key",
+            "-subj",
+            "/CN=router.lan",
+            "-out",
+            "router.csr",
+        ]);
         // The address-only one: the extensions without the DNS name.
         let ip_only = SERVER_EXT.replace("DNS:sip.provider.test,", "");
         fs::write(c.path("ext-ip.cnf"), ip_only).unwrap();
-        for (ca, ext, out) in [
-            ("ca", "ext.cnf", "provider.pem"),
-            ("other-ca", "ext.cnf", "other-ca-provider.pem"),
-            ("ca", "ext-ip.cnf", "address-only.pem"),
+        // sipnat's own toward the LAN phones: the router's LAN address.
+        let router = SERVER_EXT.replace(
+            "DNS:sip.provider.test,IP:198.51.100.2",
+            "DNS:router.lan,IP:10.77.1.1",
+        );
+        fs::write(c.path("ext-router.cnf"), router).unwrap();
+        for (csr, ca, ext, out) in [
+            ("provider", "ca", "ext.cnf", "provider.pem"),
+            ("provider", "other-ca", "ext.cnf", "other-ca-provider.pem"),
+            ("provider", "ca", "ext-ip.cnf", "address-only.pem"),
+            ("router", "ca", "ext-router.cnf", "router.pem"),
         ] {
             c.openssl(&[
                 "x509",
                 "-req",
                 "-in",
-                "provider.csr",
+                &format!("{csr}.csr"),
                 "-CA",
                 &format!("{ca}.pem"),
                 "-CAkey",
@@ -314,6 +340,12 @@ impl Certs {
         self.path("ca.pem")
     }
 
+    /// sipnat's certificate and key toward the LAN (`tls_cert_file`,
+    /// `tls_key_file`): from the test CA, for 10.77.1.1 and `router.lan`.
+    fn router(&self) -> (PathBuf, PathBuf) {
+        (self.path("router.pem"), self.path("router.key"))
+    }
+
     /// The certificate and key kamailio presents for `p`.
     fn presented(&self, p: Presented) -> (PathBuf, PathBuf) {
         let (cert, key) = match p {
@@ -374,14 +406,16 @@ fn tls_problem() -> Option<String> {
 /// The real-peers lab with the test's certificates and kamailio as a TLS
 /// provider presenting `presented`. `None`: skipped.
 fn tls_lab(name: &'static str, presented: Presented) -> Option<(Lab, Certs)> {
-    tls_lab_idle(name, presented, None)
+    tls_lab_idle(name, presented, None, &[])
 }
 
-/// [`tls_lab`] with kamailio closing connections idle for `idle` seconds.
+/// [`tls_lab`] with kamailio closing connections idle for `idle` seconds,
+/// and started with the `-A` defines `more` as well (`LOG_SDP`).
 fn tls_lab_idle(
     name: &'static str,
     presented: Presented,
     idle: Option<u32>,
+    more: &[&str],
 ) -> Option<(Lab, Certs)> {
     if let Some(why) = tls_problem() {
         if skip_allowed() {
@@ -396,7 +430,7 @@ fn tls_lab_idle(
     let mut lab = Lab::new(name, PLAN4)?;
     let certs = Certs::make(lab.path("certs"));
     let (cert, key) = certs.presented(presented);
-    lab.start_kamailio_tls(true, &cert, &key, idle);
+    lab.start_kamailio_tls(true, &cert, &key, idle, more);
     Some((lab, certs))
 }
 
@@ -706,9 +740,15 @@ fn probe(lab: &Lab, certs: &Certs, presented: Presented) {
 /// SIP in plain text on the WAN: packets to or from the router whose UDP
 /// or TCP payload holds `SIP/2.0`, `REGISTER ` or `INVITE `; a line each.
 fn plain_sip(pkts: &[Pkt]) -> Vec<String> {
+    plain_sip_at(pkts, ROUTER_WAN)
+}
+
+/// SIP in plain text to or from `at` (the router's WAN address, a TLS
+/// phone's), as [`plain_sip`].
+fn plain_sip_at(pkts: &[Pkt], at: IpAddr) -> Vec<String> {
     let needles: [&[u8]; 3] = [b"SIP/2.0", b"REGISTER ", b"INVITE "];
     pkts.iter()
-        .filter(|p| (p.src == ROUTER_WAN || p.dst == ROUTER_WAN) && matches!(p.proto, 6 | 17))
+        .filter(|p| (p.src == at || p.dst == at) && matches!(p.proto, 6 | 17))
         .filter(|p| {
             needles
                 .iter()
@@ -740,7 +780,13 @@ fn opened(pkts: &[Pkt], from: IpAddr, to: IpAddr) -> Vec<(u16, u16)> {
 /// The first data of the TCP connection of router port `port` each way:
 /// both must be TLS handshake records (content type 22, version 3.x).
 fn assert_tls_records(pkts: &[Pkt], port: u16) {
-    for (src, sport) in [(ROUTER_WAN, port), (PROVIDER, 5061)] {
+    assert_tls_between(pkts, (ROUTER_WAN, port), (PROVIDER, 5061));
+}
+
+/// The first data of the TCP connection between `client` and `server`
+/// (address, port) each way: both must be TLS handshake records.
+fn assert_tls_between(pkts: &[Pkt], client: (IpAddr, u16), server: (IpAddr, u16)) {
+    for (src, sport) in [client, server] {
         let first = pkts
             .iter()
             .find(|p| p.proto == 6 && p.src == src && p.sport == sport && !p.payload.is_empty())
@@ -1276,7 +1322,7 @@ fn ca_file(c: &Certs) -> String {
 /// from W to 100 reaches the phone, whose 486 reaches W.
 #[test]
 fn tls_provider_closing_an_idle_connection_is_survived() {
-    let Some((mut lab, certs)) = tls_lab_idle("idle", Presented::Good, Some(1)) else {
+    let Some((mut lab, certs)) = tls_lab_idle("idle", Presented::Good, Some(1), &[]) else {
         return;
     };
     probe(&lab, &certs, Presented::Good);
@@ -1364,4 +1410,220 @@ fn wait_tls_closed(lab: &Lab, wait: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(200));
     }
     false
+}
+
+// ------------------------------------------------ TLS phones on the LAN
+
+/// Phone A's address on the LAN.
+const PHONE_A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 77, 1, 2));
+
+/// sipnat's lines toward TLS phones on the LAN: `tls_listen_port 5061`,
+/// showing the router's certificate from the test CA.
+fn lan_tls(certs: &Certs) -> String {
+    let (cert, key) = certs.router();
+    format!(
+        "tls_listen_port = 5061\ntls_cert_file = {}\ntls_key_file = {}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
+/// Does `a` hold `tone` Hz as the call recordings must (enough frames of
+/// it, within 10 %)?
+fn hears(a: &Audio, tone: u32) -> bool {
+    let want = f64::from(tone);
+    a.tone_frames >= MIN_TONE_FRAMES && (a.freq - want).abs() <= want * 0.1
+}
+
+/// A TLS phone on the LAN: baresip A (user 100, 440 Hz) with
+/// `outbound="sip:10.77.1.1:5061;transport=tls"` and `sip_cafile` the test
+/// CA registers to sipnat over TLS, sipnat reaching kamailio over
+/// `provider` (TLS: `outbound_tls` to 5061; UDP: no outbound proxy, the
+/// Request-URI's 5060); A calls W and W calls A, audio both ways. The LAN
+/// capture: nothing of A's SIP in plain text, every TCP connection A's to
+/// the router's 5061 beginning with TLS handshake records both ways, none
+/// opened by the router toward A, A's RTP plain. The WAN: no LAN address;
+/// over a TLS provider TLS only, over one connection of sipnat's.
+fn tls_phone_case(name: &'static str, provider: Tp) {
+    let started = Instant::now();
+    let Some((mut lab, certs)) = tls_lab(name, Presented::Good) else {
+        return;
+    };
+    let wan = lab.capture("rwan", "wan.pcap", "");
+    let lan = lab.capture("rlan", "lan.pcap", "");
+    let mut config = lan_tls(&certs);
+    if provider == Tp::Tls {
+        config.push_str(&sipnat_tls(DOMAIN, &ca_file(&certs)));
+    }
+    lab.start_sipnat(&config);
+    lab.wait_listening("sipnat", 'r', Tp::Tls, 5061);
+    let mut w =
+        lab.phone(PhoneSpec::new("W", 'x', "200", "198.51.100.3", 1000).direct(DOMAIN, Tp::Udp));
+    let mut a = lab.phone(
+        PhoneSpec::new("A", 'l', "100", "10.77.1.2", 440)
+            .via_sipnat(DOMAIN, Tp::Tls, provider)
+            .config_line(&format!("sip_cafile\t\t{}", certs.ca().display())),
+    );
+
+    let table = wait_registered(&lab, &["200", "100"]);
+    let socket = match provider {
+        Tp::Tls => TLS_SOCKET.to_string(),
+        tp => format!("{}:{DOMAIN}:5060", tp.name()),
+    };
+    let binding = bindings(&table, "100");
+    assert!(
+        binding.len() == 1 && binding[0].1 == socket,
+        "user 100: not one binding on kamailio's {socket}:\n{table}"
+    );
+    assert!(
+        !LAN_TEXTS.iter().any(|t| table.contains(t)),
+        "a LAN address in kamailio's location table:\n{table}"
+    );
+    let from = format!(" from {}:{ROUTER_WAN}:", provider.name());
+    assert!(
+        lab.log("kamailio")
+            .lines()
+            .any(|l| l.contains(&format!("peers: REGISTER sip:{DOMAIN}")) && l.contains(&from)),
+        "kamailio's log shows no REGISTER{from}…\n{}",
+        lab.context()
+    );
+
+    let calls = [
+        call(&mut lab, "out", &mut a, &mut w, false),
+        call(&mut lab, "in", &mut w, &mut a, true),
+    ];
+    for c in &calls {
+        assert!(
+            c.wan_rtp.0 >= MIN_RTP && c.wan_rtp.1 >= MIN_RTP,
+            "{}: RTP on the WAN between sipnat's relay and W: {} to W, {} from W",
+            c.what,
+            c.wan_rtp.0,
+            c.wan_rtp.1
+        );
+    }
+    // The meter of the SRTP test on plain PCMU: it hears both tones in
+    // the payloads of the WAN capture.
+    let out = parse_pcap(&fs::read(lab.path("wan-out.pcap")).expect("wan-out.pcap")).unwrap();
+    let metered = [
+        (ROUTER_WAN, WAN_PHONE, a.tone),
+        (WAN_PHONE, ROUTER_WAN, w.tone),
+    ]
+    .map(|(src, dst, tone)| {
+        let m = pcmu_tone(&rtp_payloads(&out, src, dst));
+        assert!(
+            hears(&m, tone),
+            "the tone meter does not hear {tone} Hz in the plain RTP {src} -> {dst}: {m:?}"
+        );
+        m
+    });
+    let status = wait_idle(&lab);
+
+    // The LAN: A's SIP is TLS only, over connections A opened to 5061.
+    let lpk = parse_pcap(&lan.stop()).expect("lan.pcap");
+    let plain = plain_sip_at(&lpk, PHONE_A);
+    assert!(
+        plain.is_empty(),
+        "plain-text SIP to or from the TLS phone on the LAN:\n{}",
+        plain.join("\n")
+    );
+    let from_a = opened(&lpk, PHONE_A, ROUTER_LAN);
+    assert!(
+        !from_a.is_empty() && from_a.iter().all(|&(_, p)| p == 5061),
+        "A's connections to the router should all be to its TLS port 5061: {from_a:?}"
+    );
+    let to_a = opened(&lpk, ROUTER_LAN, PHONE_A);
+    assert!(
+        to_a.is_empty(),
+        "sipnat opened connections toward the phone: {to_a:?}"
+    );
+    for &(port, _) in &from_a {
+        assert_tls_between(&lpk, (PHONE_A, port), (ROUTER_LAN, 5061));
+    }
+    let udp_sip = lpk
+        .iter()
+        .filter(|p| p.proto == 17 && (p.src == PHONE_A || p.dst == PHONE_A))
+        .filter(|p| p.sport == 5060 || p.dport == 5060)
+        .count();
+    assert_eq!(udp_sip, 0, "UDP to or from port 5060 with the TLS phone");
+    let lan_rtp = (
+        rtp_payloads(&lpk, PHONE_A, ROUTER_LAN).len(),
+        rtp_payloads(&lpk, ROUTER_LAN, PHONE_A).len(),
+    );
+    assert!(
+        lan_rtp.0 >= 2 * MIN_RTP && lan_rtp.1 >= 2 * MIN_RTP,
+        "RTP between A and the router on the LAN: {lan_rtp:?}"
+    );
+
+    // The WAN.
+    let wpk = parse_pcap(&wan.stop()).expect("wan.pcap");
+    let ours = opened(&wpk, ROUTER_WAN, PROVIDER);
+    match provider {
+        Tp::Tls => {
+            let plain = plain_sip(&wpk);
+            assert!(
+                plain.is_empty(),
+                "plain-text SIP on the WAN:\n{}",
+                plain.join("\n")
+            );
+            assert!(
+                ours.len() == 1 && ours[0].1 == 5061,
+                "sipnat should open one connection to kamailio's 5061 and keep it: {ours:?}"
+            );
+            assert_tls_records(&wpk, ours[0].0);
+        }
+        _ => {
+            let (udp, tcp) = sip_by_transport(&wpk, ROUTER_WAN, Some(PROVIDER));
+            assert!(
+                udp > 0 && tcp == 0 && ours.is_empty(),
+                "sipnat's SIP with kamailio should be all UDP: {udp} datagrams, {tcp} TCP \
+                 segments, connections {ours:?}"
+            );
+        }
+    }
+    let theirs = opened(&wpk, PROVIDER, ROUTER_WAN);
+    assert!(theirs.is_empty(), "kamailio opened connections: {theirs:?}");
+    let lines = check_wan_captures(&lab);
+    assert_kamailio_log_clean(&lab);
+    assert!(
+        !lab.log("kamailio").contains("tcp_send failed"),
+        "kamailio had something for sipnat and no connection to send it over\n{}",
+        lab.context()
+    );
+    assert_eq!(lab.counter("tls.cert-rejected"), 0);
+
+    println!(
+        "{name}: TLS phone A, provider over {}: binding {:?}",
+        provider.name(),
+        binding[0]
+    );
+    println!(
+        "  LAN: A's connections to the router {from_a:?}, TLS only; RTP A->router {}, \
+         router->A {}",
+        lan_rtp.0, lan_rtp.1
+    );
+    println!(
+        "  the meter on the plain WAN RTP of call out: to W {:.0} Hz ({} frames), from W \
+         {:.0} Hz ({} frames)",
+        metered[0].freq, metered[0].tone_frames, metered[1].freq, metered[1].tone_frames
+    );
+    print_calls(&calls);
+    for l in &lines {
+        println!("  {l}");
+    }
+    println!("  sipnat: {status}");
+    println!("  {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// A TLS phone on the LAN, sipnat reaching the provider over TLS too
+/// (TLS both hops): registration and calls both ways with audio; TLS only
+/// on both sides of the router.
+#[test]
+fn tls_phone_on_the_lan_through_a_tls_provider() {
+    tls_phone_case("lantls", Tp::Tls);
+}
+
+/// A TLS phone on the LAN, the provider over UDP.
+#[test]
+fn tls_phone_on_the_lan_through_a_udp_provider() {
+    tls_phone_case("lantls-udp", Tp::Udp);
 }
