@@ -95,7 +95,7 @@ mod peers;
 
 use netns_env::dns::{DnsServer, ResolvConf, openwrt_resolv_conf};
 use netns_env::sh;
-use peers::audio::{Audio, pcmu_tone};
+use peers::audio::{Audio, pcmu_tone, pcmu_tone_share};
 use peers::lab::{connect_in, in_netns};
 use peers::wire::{Pkt, parse_pcap, rtp_payloads, sip_by_transport};
 use peers::{
@@ -1428,11 +1428,26 @@ fn lan_tls(certs: &Certs) -> String {
     )
 }
 
-/// Does `a` hold `tone` Hz as the call recordings must (enough frames of
-/// it, within 10 %)?
-fn hears(a: &Audio, tone: u32) -> bool {
+/// The tone meter on RTP payloads as PCMU: the loud frames, their
+/// zero-crossing frequency, and the share of their energy at `tone` Hz.
+fn meter(payloads: &[Vec<u8>], tone: u32) -> (Audio, f64) {
+    (
+        pcmu_tone(payloads),
+        pcmu_tone_share(payloads, f64::from(tone)),
+    )
+}
+
+/// Do the payloads hold `tone` Hz: as many frames as a call recording
+/// must, at that frequency (within 10 %), most of their energy at it?
+fn hears((a, share): &(Audio, f64), tone: u32) -> bool {
     let want = f64::from(tone);
-    a.tone_frames >= MIN_TONE_FRAMES && (a.freq - want).abs() <= want * 0.1
+    a.tone_frames >= MIN_TONE_FRAMES && (a.freq - want).abs() <= want * 0.1 && *share > 0.5
+}
+
+/// Is most of the payloads' energy at `tone` Hz (a tenth: noise has about
+/// 1 %, the plain tone over 90 %)?
+fn tone_in((_, share): &(Audio, f64)) -> bool {
+    *share > 0.1
 }
 
 /// A TLS phone on the LAN: baresip A (user 100, 440 Hz) with
@@ -1509,7 +1524,7 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
         (WAN_PHONE, ROUTER_WAN, w.tone),
     ]
     .map(|(src, dst, tone)| {
-        let m = pcmu_tone(&rtp_payloads(&out, src, dst));
+        let m = meter(&rtp_payloads(&out, src, dst), tone);
         assert!(
             hears(&m, tone),
             "the tone meter does not hear {tone} Hz in the plain RTP {src} -> {dst}: {m:?}"
@@ -1602,9 +1617,16 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
         lan_rtp.0, lan_rtp.1
     );
     println!(
-        "  the meter on the plain WAN RTP of call out: to W {:.0} Hz ({} frames), from W \
-         {:.0} Hz ({} frames)",
-        metered[0].freq, metered[0].tone_frames, metered[1].freq, metered[1].tone_frames
+        "  the meter on the plain WAN RTP of call out: to W {:.0} Hz ({} frames, {:.0} % at \
+         {} Hz), from W {:.0} Hz ({} frames, {:.0} % at {} Hz)",
+        metered[0].0.freq,
+        metered[0].0.tone_frames,
+        metered[0].1 * 100.0,
+        a.tone,
+        metered[1].0.freq,
+        metered[1].0.tone_frames,
+        metered[1].1 * 100.0,
+        w.tone
     );
     print_calls(&calls);
     for l in &lines {
@@ -1626,4 +1648,251 @@ fn tls_phone_on_the_lan_through_a_tls_provider() {
 #[test]
 fn tls_phone_on_the_lan_through_a_udp_provider() {
     tls_phone_case("lantls-udp", Tp::Udp);
+}
+
+// ------------------------------------------------------- SRTP through it
+
+/// baresip's SDES-SRTP module (Debian's baresip-core ships it).
+const SRTP_MODULE: &str = "/usr/lib/baresip/modules/srtp.so";
+
+/// The SDP bodies kamailio logged with `-A LOG_SDP`: (the line naming the
+/// message, `INVITE sip:200@… from tls:198.51.100.1:…` or `200 OK (INVITE)
+/// from udp:198.51.100.3:5060`, and its body).
+fn kamailio_sdps(log: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = log;
+    while let Some(at) = rest.find("peers: sdp of ") {
+        let after = &rest[at + "peers: sdp of ".len()..];
+        let (head, body) = after.split_once('\n').unwrap_or((after, ""));
+        let end = body.find("peers: sdp end").unwrap_or(body.len());
+        out.push((head.trim().to_string(), body[..end].to_string()));
+        rest = &body[end..];
+    }
+    out
+}
+
+/// The SDP of the first SIP message over UDP from `src` to `dst` in a
+/// capture whose start line begins with `start` (`INVITE sip:200@`,
+/// `SIP/2.0 200`) and that has a body.
+fn captured_sdp(pkts: &[Pkt], src: IpAddr, dst: IpAddr, start: &str) -> Option<String> {
+    pkts.iter()
+        .filter(|p| p.proto == 17 && p.src == src && p.dst == dst)
+        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        .filter(|m| m.starts_with(start) && header(m, "cseq").ends_with("INVITE"))
+        .find_map(|m| {
+            let (_, body) = m.split_once("\r\n\r\n")?;
+            (!body.is_empty()).then(|| body.to_string())
+        })
+}
+
+/// An SDP's `m=audio` line and its `a=crypto:` lines, trimmed.
+fn srtp_lines(sdp: &str) -> (String, Vec<String>) {
+    let m = sdp
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("m=audio "))
+        .unwrap_or("")
+        .to_string();
+    let crypto = sdp
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("a=crypto:"))
+        .map(str::to_string)
+        .collect();
+    (m, crypto)
+}
+
+/// SDES-SRTP through sipnat and the TLS provider: A (LAN, UDP to sipnat)
+/// and W (UDP to kamailio), both baresip with `mediaenc=srtp-mand` (the
+/// `srtp` module), call each other both ways with audio both ways (baresip
+/// decrypts what it plays: the SRTP went through intact). What each offer
+/// and answer became on the other side of sipnat keeps its `RTP/SAVP`
+/// profile and its `a=crypto` lines as written: A's as kamailio logged them
+/// after they crossed sipnat over TLS (`-A LOG_SDP`: a capture cannot read
+/// TLS) against A's on the LAN capture; W's as kamailio logged them from W
+/// against what sipnat sent A on the LAN. On the WAN the tone meter hears
+/// neither tone in the RTP payloads either way (the same meter hears them
+/// in plain PCMU: [`tls_phone_case`]), and A's encrypted payloads on the
+/// LAN are the very ones sipnat's relay sends W (and W's those A gets).
+#[test]
+fn srtp_passes_through_sipnat_and_the_tls_provider() {
+    let started = Instant::now();
+    if !Path::new(SRTP_MODULE).exists() {
+        assert!(
+            skip_allowed(),
+            "baresip's SRTP module {SRTP_MODULE} is missing (baresip-core)"
+        );
+        println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {SRTP_MODULE} is missing");
+        return;
+    }
+    let Some((mut lab, certs)) = tls_lab_idle("srtp", Presented::Good, None, &["LOG_SDP"]) else {
+        return;
+    };
+    let wan = lab.capture("rwan", "wan.pcap", "");
+    let lan = lab.capture("rlan", "lan.pcap", "");
+    lab.start_sipnat(&sipnat_tls(DOMAIN, &ca_file(&certs)));
+    let srtp = |spec: PhoneSpec| {
+        spec.account_param("mediaenc=srtp-mand")
+            .config_line("module\t\t\tsrtp.so")
+    };
+    let mut w = lab.phone(srtp(
+        PhoneSpec::new("W", 'x', "200", "198.51.100.3", 1000).direct(DOMAIN, Tp::Udp),
+    ));
+    let mut a = lab.phone(srtp(
+        PhoneSpec::new("A", 'l', "100", "10.77.1.2", 440).via_sipnat(DOMAIN, Tp::Udp, Tp::Udp),
+    ));
+    let table = wait_registered(&lab, &["200", "100"]);
+    let binding = bindings(&table, "100");
+    assert!(
+        binding.len() == 1 && binding[0].1 == TLS_SOCKET,
+        "user 100: not one binding on kamailio's TLS socket:\n{table}"
+    );
+
+    let calls = [
+        call(&mut lab, "out", &mut a, &mut w, false),
+        call(&mut lab, "in", &mut w, &mut a, true),
+    ];
+    let status = wait_idle(&lab);
+    let lpk = parse_pcap(&lan.stop()).expect("lan.pcap");
+
+    // The media: encrypted on the wire, the same bytes on both sides.
+    let mut wan_to_w = std::collections::HashSet::new();
+    let mut wan_from_w = std::collections::HashSet::new();
+    let mut metered = Vec::new();
+    for c in &calls {
+        assert!(
+            c.wan_rtp.0 >= MIN_RTP && c.wan_rtp.1 >= MIN_RTP,
+            "{}: RTP on the WAN between sipnat's relay and W: {} to W, {} from W",
+            c.what,
+            c.wan_rtp.0,
+            c.wan_rtp.1
+        );
+    }
+    for label in ["out", "in"] {
+        let file = format!("wan-{label}.pcap");
+        let pkts = parse_pcap(&fs::read(lab.path(&file)).expect("capture")).unwrap();
+        for (src, dst, tone, seen) in [
+            (ROUTER_WAN, WAN_PHONE, a.tone, &mut wan_to_w),
+            (WAN_PHONE, ROUTER_WAN, w.tone, &mut wan_from_w),
+        ] {
+            let payloads = rtp_payloads(&pkts, src, dst);
+            let m = meter(&payloads, tone);
+            assert!(
+                !hears(&m, tone) && !tone_in(&m),
+                "{file}: the meter hears the {tone} Hz tone in the RTP {src} -> {dst}: \
+                 not encrypted: {m:?}"
+            );
+            metered.push(format!(
+                "{label} {src}->{dst}: {} packets, {} loud frames crossing at {:.0} Hz, \
+                 {:.1} % of their energy at {tone} Hz",
+                payloads.len(),
+                m.0.tone_frames,
+                m.0.freq,
+                m.1 * 100.0
+            ));
+            seen.extend(payloads);
+        }
+    }
+    let lan_from_a = rtp_payloads(&lpk, PHONE_A, ROUTER_LAN);
+    let lan_to_a = rtp_payloads(&lpk, ROUTER_LAN, PHONE_A);
+    let same = |lan: &[Vec<u8>], wan: &std::collections::HashSet<Vec<u8>>| {
+        lan.iter().filter(|p| wan.contains(*p)).count()
+    };
+    let (out_same, in_same) = (same(&lan_from_a, &wan_to_w), same(&lan_to_a, &wan_from_w));
+    assert!(
+        out_same >= 2 * MIN_RTP && in_same >= 2 * MIN_RTP,
+        "encrypted payloads found on both sides of sipnat: A's {out_same} of {} (WAN {}), \
+         W's {in_same} of {} (WAN {})",
+        lan_from_a.len(),
+        wan_to_w.len(),
+        lan_to_a.len(),
+        wan_from_w.len()
+    );
+
+    // The SDP: each side's profile and crypto lines as written.
+    let logged = kamailio_sdps(&lab.log("kamailio"));
+    let at_kamailio = |start: &str, from: &str| -> String {
+        logged
+            .iter()
+            .find(|(h, _)| h.starts_with(start) && h.contains(from))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_else(|| {
+                panic!(
+                    "kamailio logged no SDP of '{start}…{from}': {:?}\n{}",
+                    logged.iter().map(|(h, _)| h).collect::<Vec<_>>(),
+                    lab.context()
+                )
+            })
+    };
+    let on_lan = |src, dst, start: &str| -> String {
+        captured_sdp(&lpk, src, dst, start)
+            .unwrap_or_else(|| panic!("no '{start}' with SDP from {src} to {dst} on the LAN"))
+    };
+    let from_router = format!(" from tls:{ROUTER_WAN}:");
+    let from_w = format!(" from udp:{WAN_PHONE}:");
+    // (what, as written, as it came out of sipnat)
+    let pairs = [
+        (
+            "A's offer",
+            on_lan(PHONE_A, ROUTER_LAN, "INVITE sip:200@"),
+            at_kamailio("INVITE sip:200@", &from_router),
+        ),
+        (
+            "A's answer",
+            on_lan(PHONE_A, ROUTER_LAN, "SIP/2.0 200"),
+            at_kamailio("200 ", &from_router),
+        ),
+        (
+            "W's answer",
+            at_kamailio("200 ", &from_w),
+            on_lan(ROUTER_LAN, PHONE_A, "SIP/2.0 200"),
+        ),
+        (
+            "W's offer",
+            at_kamailio("INVITE sip:100@", &from_w),
+            // To A's contact, `sip:100-0x…@10.77.1.2:5060`.
+            on_lan(ROUTER_LAN, PHONE_A, "INVITE sip:100"),
+        ),
+    ];
+    let mut shown = Vec::new();
+    for (what, written, passed) in &pairs {
+        let (m0, c0) = srtp_lines(written);
+        let (m1, c1) = srtp_lines(passed);
+        assert!(
+            m0.contains(" RTP/SAVP ") && !c0.is_empty(),
+            "{what} as written is not SDES-SRTP: {m0} {c0:?}\n{written}"
+        );
+        assert!(
+            m1.contains(" RTP/SAVP "),
+            "{what}: the profile did not survive sipnat: {m0} became {m1}\n{passed}"
+        );
+        assert_eq!(c0, c1, "{what}: the crypto lines did not survive sipnat");
+        assert!(
+            // W's pass toward the LAN, where the router's LAN address belongs.
+            !what.starts_with("A's") || !LAN_TEXTS.iter().any(|t| passed.contains(t)),
+            "{what}: a LAN address in the SDP sipnat sent the provider:\n{passed}"
+        );
+        shown.push(format!("{what}: {m0} -> {m1}; {}", c1.join(" ")));
+    }
+    let plain = plain_sip(&parse_pcap(&wan.stop()).expect("wan.pcap"));
+    assert!(
+        plain.is_empty(),
+        "plain-text SIP on the WAN:\n{}",
+        plain.join("\n")
+    );
+    let lines = check_wan_captures(&lab);
+    assert_kamailio_log_clean(&lab);
+
+    println!("srtp: A and W with mediaenc=srtp-mand through sipnat and the TLS provider");
+    print_calls(&calls);
+    for l in metered.iter().chain(&shown).chain(&lines) {
+        println!("  {l}");
+    }
+    println!(
+        "  the same encrypted payloads on both sides: A's {out_same} of {}, W's {in_same} of {}",
+        lan_from_a.len(),
+        lan_to_a.len()
+    );
+    println!("  sipnat: {status}");
+    println!("  {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -76,6 +76,44 @@ pub fn pcmu_tone(payloads: &[Vec<u8>]) -> Audio {
     measure_tone(&samples, 8000)
 }
 
+/// How much of the energy of the loud frames (as [`measure_tone`]'s) is at
+/// `freq`: per 20 ms frame the Goertzel power at `freq` over the frame's
+/// energy (normalised: 1 for a pure sine of that frequency), averaged over
+/// the loud frames; about 2/N (0.0125 at 8 kHz) for noise, which is what an
+/// encrypted payload is. 0 without a loud frame. (The zero-crossing
+/// frequency of [`measure_tone`] cannot tell noise from a tone: random
+/// µ-law bytes cross at about 1000 Hz.)
+pub fn tone_share(samples: &[i32], rate: u32, freq: f64) -> f64 {
+    let n = (rate / 50) as usize;
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(rate)).cos();
+    let mut shares = Vec::new();
+    for f in samples.chunks_exact(n) {
+        let energy: f64 = f.iter().map(|&x| f64::from(x).powi(2)).sum();
+        if (energy / n as f64).sqrt() < 3277.0 {
+            continue;
+        }
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &x in f {
+            let s0 = f64::from(x) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+        shares.push(2.0 * power / (n as f64 * energy));
+    }
+    if shares.is_empty() {
+        0.0
+    } else {
+        shares.iter().sum::<f64>() / shares.len() as f64
+    }
+}
+
+/// [`tone_share`] of RTP payloads read as G.711 µ-law at 8 kHz.
+pub fn pcmu_tone_share(payloads: &[Vec<u8>], freq: f64) -> f64 {
+    let samples: Vec<i32> = payloads.iter().flatten().map(|&b| ulaw(b)).collect();
+    tone_share(&samples, 8000, freq)
+}
+
 pub fn measure_tone(samples: &[i32], rate: u32) -> Audio {
     let frame = (rate / 50) as usize;
     let loud = 3277.0; // a tenth of full scale, RMS
