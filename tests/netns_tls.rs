@@ -11,6 +11,10 @@
 //!  phone B 10.77.1.3 (101) ─┘ 10.77.1.1  198.51.100.1 └─ phone W 198.51.100.3 (200, UDP)
 //! ```
 //!
+//! (and, for **(f)**, phone A speaking TLS to sipnat's `tls_listen_port`
+//! 10.77.1.1:5061, sipnat showing a certificate of the test CA for
+//! 10.77.1.1, `tls_cert_file`/`tls_key_file`).
+//!
 //! sipnat is configured as the issue asks (the names of its TLS options):
 //! `outbound_proxy_host` the provider (its address here),
 //! `outbound_proxy_port = 5061`, `outbound_tls = 1` (TLS toward the
@@ -79,6 +83,26 @@
 //!   after about 11 s, with a FIN and no close_notify); afterwards the
 //!   phone's REGISTER still gets 200 and a call in reaches it (sipnat
 //!   reconnects, or keeps its connection alive). The slow one: ~13 s.
+//! * **(f) a TLS phone on the LAN**: baresip A registers to sipnat over
+//!   TLS (`;outbound="sip:10.77.1.1:5061;transport=tls"`, `sip_cafile` the
+//!   test CA; baresip 1.0 with libre 1.1 does not in fact check the server's
+//!   certificate, so what its trust proves is only that the handshake
+//!   completes), sipnat reaching kamailio over TLS (both hops TLS) or over
+//!   UDP; A calls W and W calls A with audio both ways. The LAN capture
+//!   holds none of A's SIP in plain text, A's connections (to 5061) begin
+//!   with TLS handshake records both ways, and sipnat opens none toward A;
+//!   the WAN holds no LAN address (and over TLS no plain SIP, one
+//!   connection). The WAN's plain PCMU also checks the tone meter that
+//!   (g) relies on: it hears both tones there.
+//! * **(g) SRTP**: A (UDP to sipnat) and W, both baresip with SDES-SRTP
+//!   (the `srtp` module, `mediaenc=srtp-mand`), call each other through
+//!   sipnat and the TLS provider: audio both ways (baresip decrypts what
+//!   it plays); on the WAN the RTP payloads carry neither tone (the share
+//!   of their energy at the tone's frequency is that of noise), A's
+//!   encrypted payloads on the LAN are those sipnat sends W and W's those
+//!   A gets; every offer and answer keeps `RTP/SAVP` and its `a=crypto`
+//!   lines as written, read for what crossed to kamailio over TLS from
+//!   kamailio's log (`-A LOG_SDP`) and for the rest from the LAN capture.
 //!
 //! Run with `cargo test --features tls --test netns_tls` (the whole file is
 //! compiled only with the `tls` feature). What they need: what
@@ -528,6 +552,12 @@ fn provider_ring() -> Arc<rustls::crypto::CryptoProvider> {
 impl TlsSip {
     /// Connect and complete the handshake; the handshake's error as text.
     fn connect(lab: &Lab, trust: Trust) -> Result<TlsSip, String> {
+        TlsSip::connect_at(&lab.ns('r'), SocketAddr::new(PROVIDER, 5061), trust)
+    }
+
+    /// The same from namespace `ns` to `to` (sipnat's `tls_listen_port`
+    /// from the LAN or the WAN).
+    fn connect_at(ns: &str, to: SocketAddr, trust: Trust) -> Result<TlsSip, String> {
         let builder = ClientConfig::builder_with_provider(provider_ring())
             .with_safe_default_protocol_versions()
             .expect("TLS versions");
@@ -548,8 +578,7 @@ impl TlsSip {
         };
         let name = ServerName::try_from(name).expect("a server name");
         let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-        let tcp = connect_in(&lab.ns('r'), SocketAddr::new(PROVIDER, 5061), WAIT)
-            .map_err(|e| format!("TCP connection to kamailio's 5061: {e}"))?;
+        let tcp = connect_in(ns, to, WAIT).map_err(|e| format!("TCP connection to {to}: {e}"))?;
         tcp.set_read_timeout(Some(WAIT)).unwrap();
         let mut s = StreamOwned::new(conn, tcp);
         while s.conn.is_handshaking() {
@@ -1472,6 +1501,26 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
     }
     lab.start_sipnat(&config);
     lab.wait_listening("sipnat", 'r', Tp::Tls, 5061);
+    // baresip 1.0 (libre 1.1) takes any certificate whatever its
+    // `sip_cafile`: a rustls client in B's namespace checks the one sipnat
+    // shows against the test CA for the router's LAN address; from W's
+    // namespace on the WAN sipnat's 5061 gives no TLS (refused at accept).
+    let lan_tls = SocketAddr::new(ROUTER_LAN, 5061);
+    TlsSip::connect_at(&lab.ns('m'), lan_tls, Trust::Ca(&certs.ca(), "10.77.1.1"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "sipnat's certificate on {lan_tls} does not pass the test CA for 10.77.1.1: {e}\n{}",
+                lab.context()
+            )
+        })
+        .close();
+    let wan_tls = SocketAddr::new(ROUTER_WAN, 5061);
+    let from_wan = TlsSip::connect_at(&lab.ns('x'), wan_tls, Trust::Ca(&certs.ca(), "10.77.1.1"));
+    assert!(
+        from_wan.is_err(),
+        "a TLS handshake with sipnat from the WAN ({wan_tls}) succeeded"
+    );
+    let from_wan = from_wan.err().unwrap_or_default();
     let mut w =
         lab.phone(PhoneSpec::new("W", 'x', "200", "198.51.100.3", 1000).direct(DOMAIN, Tp::Udp));
     let mut a = lab.phone(
@@ -1616,6 +1665,7 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
          router->A {}",
         lan_rtp.0, lan_rtp.1
     );
+    println!("  TLS to {wan_tls} from the WAN: {from_wan}");
     println!(
         "  the meter on the plain WAN RTP of call out: to W {:.0} Hz ({} frames, {:.0} % at \
          {} Hz), from W {:.0} Hz ({} frames, {:.0} % at {} Hz)",
