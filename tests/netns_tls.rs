@@ -92,8 +92,13 @@
 //!   holds none of A's SIP in plain text, A's connections (to 5061) begin
 //!   with TLS handshake records both ways, and sipnat opens none toward A;
 //!   the WAN holds no LAN address (and over TLS no plain SIP, one
-//!   connection). The WAN's plain PCMU also checks the tone meter that
-//!   (g) relies on: it hears both tones there.
+//!   connection). A's SIP trace (`baresip -s`): every message with the
+//!   router over TLS with its 5061, sipnat's Via and Record-Route in the
+//!   INVITE to A `10.77.1.1:5061;transport=tls`, its Record-Route in the
+//!   200 of A's INVITE too. A rustls client on the LAN checks sipnat's
+//!   certificate against the test CA for 10.77.1.1; one on the WAN gets
+//!   no TLS from the router's 5061. The WAN's plain PCMU also checks the
+//!   tone meter that (g) relies on: it hears both tones there.
 //! * **(g) SRTP**: A (UDP to sipnat) and W, both baresip with SDES-SRTP
 //!   (the `srtp` module, `mediaenc=srtp-mand`), call each other through
 //!   sipnat and the TLS provider: audio both ways (baresip decrypts what
@@ -1479,6 +1484,47 @@ fn tone_in((_, share): &(Audio, f64)) -> bool {
     *share > 0.1
 }
 
+/// One SIP message of baresip's trace (`baresip -s`): its transport, from,
+/// to (`TLS 10.77.1.1:5061 -> 10.77.1.2:36726`) and text (lines joined
+/// with CRLF, the colour codes gone).
+struct Traced {
+    tp: String,
+    from: String,
+    to: String,
+    msg: String,
+}
+
+/// The messages of baresip's SIP trace in its log: each is a line
+/// `TP FROM -> TO` after a `#` line, then the message up to the colour
+/// reset (`ESC[;m`).
+fn baresip_trace(log: &str) -> Vec<Traced> {
+    let mut out: Vec<Traced> = Vec::new();
+    let mut open = false;
+    for line in log.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.contains("\x1b[;m") {
+            open = false;
+            continue;
+        }
+        let words: Vec<&str> = line.split(' ').collect();
+        if let [tp @ ("UDP" | "TCP" | "TLS"), from, "->", to] = words[..] {
+            out.push(Traced {
+                tp: tp.to_string(),
+                from: from.to_string(),
+                to: to.to_string(),
+                msg: String::new(),
+            });
+            open = true;
+        } else if open {
+            if let Some(t) = out.last_mut() {
+                t.msg.push_str(line);
+                t.msg.push_str("\r\n");
+            }
+        }
+    }
+    out
+}
+
 /// A TLS phone on the LAN: baresip A (user 100, 440 Hz) with
 /// `outbound="sip:10.77.1.1:5061;transport=tls"` and `sip_cafile` the test
 /// CA registers to sipnat over TLS, sipnat reaching kamailio over
@@ -1526,7 +1572,8 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
     let mut a = lab.phone(
         PhoneSpec::new("A", 'l', "100", "10.77.1.2", 440)
             .via_sipnat(DOMAIN, Tp::Tls, provider)
-            .config_line(&format!("sip_cafile\t\t{}", certs.ca().display())),
+            .config_line(&format!("sip_cafile\t\t{}", certs.ca().display()))
+            .sip_trace(),
     );
 
     let table = wait_registered(&lab, &["200", "100"]);
@@ -1603,6 +1650,58 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
     for &(port, _) in &from_a {
         assert_tls_between(&lpk, (PHONE_A, port), (ROUTER_LAN, 5061));
     }
+    // What A sent and got, as its SIP trace shows it: all over TLS with
+    // sipnat's 5061; sipnat's Via and Record-Route toward A name its TLS
+    // port (the INVITE of the call in), and so does its Record-Route in
+    // the answer to A's INVITE (the call out).
+    let trace = baresip_trace(&lab.log("baresip-A"));
+    let lan = format!("{ROUTER_LAN}:");
+    let with_router: Vec<&Traced> = trace
+        .iter()
+        .filter(|t| t.from.starts_with(&lan) || t.to.starts_with(&lan))
+        .collect();
+    let astray: Vec<String> = trace
+        .iter()
+        .filter(|t| t.tp != "TLS" || !(t.from.ends_with(":5061") || t.to.ends_with(":5061")))
+        .map(|t| format!("{} {} -> {}", t.tp, t.from, t.to))
+        .collect();
+    assert!(
+        with_router.len() >= 10 && astray.is_empty() && with_router.len() == trace.len(),
+        "A's SIP trace: {} messages, {} with the router, not over TLS with its 5061: {astray:?}",
+        trace.len(),
+        with_router.len()
+    );
+    let got = |start: &str| -> &Traced {
+        trace
+            .iter()
+            .find(|t| t.to.starts_with("10.77.1.2:") && t.msg.starts_with(start))
+            .unwrap_or_else(|| panic!("A's trace: no '{start}' received"))
+    };
+    let invite = got("INVITE ");
+    let vias = header_lines(&invite.msg, "via");
+    let rrs = header_lines(&invite.msg, "record-route");
+    let ours = "<sip:10.77.1.1:5061;transport=tls;lr>";
+    assert!(
+        vias.first()
+            .is_some_and(|v| v.contains("SIP/2.0/TLS 10.77.1.1:5061;"))
+            && rrs.first().is_some_and(|r| r.contains(ours)),
+        "the INVITE sipnat sent A: its Via and Record-Route do not name its TLS port:\n{}",
+        invite.msg
+    );
+    let answer = trace
+        .iter()
+        .find(|t| {
+            t.to.starts_with("10.77.1.2:")
+                && t.msg.starts_with("SIP/2.0 200")
+                && header(&t.msg, "cseq").ends_with("INVITE")
+        })
+        .expect("A's trace: the 200 of its INVITE");
+    let answer_rrs = header_lines(&answer.msg, "record-route");
+    assert!(
+        answer_rrs.last().is_some_and(|r| r.contains(ours)),
+        "the 200 of A's INVITE: sipnat's Record-Route toward A does not name its TLS port:\n{}",
+        answer.msg
+    );
     let udp_sip = lpk
         .iter()
         .filter(|p| p.proto == 17 && (p.src == PHONE_A || p.dst == PHONE_A))
@@ -1666,6 +1765,12 @@ fn tls_phone_case(name: &'static str, provider: Tp) {
         lan_rtp.0, lan_rtp.1
     );
     println!("  TLS to {wan_tls} from the WAN: {from_wan}");
+    println!(
+        "  A's trace: {} messages, all TLS with the router's 5061; the INVITE to A: {} / {}",
+        trace.len(),
+        vias[0],
+        rrs[0]
+    );
     println!(
         "  the meter on the plain WAN RTP of call out: to W {:.0} Hz ({} frames, {:.0} % at \
          {} Hz), from W {:.0} Hz ({} frames, {:.0} % at {} Hz)",

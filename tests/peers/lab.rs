@@ -544,7 +544,11 @@ impl Lab {
         fs::write(dir.join("accounts"), format!("{}\n", spec.account)).expect("accounts");
         let label = format!("baresip-{}", spec.name);
         let dir_arg = dir.display().to_string();
-        self.spawn(&label, spec.role, "baresip", &["-f", &dir_arg]);
+        let mut args = vec!["-f", dir_arg.as_str()];
+        if spec.trace {
+            args.push("-s");
+        }
+        self.spawn(&label, spec.role, "baresip", &args);
         let ctrl = connect_in(&self.ns(spec.role), "127.0.0.1:4444".parse().unwrap(), WAIT)
             .unwrap_or_else(|e| {
                 self.assert_running(&label);

@@ -24,6 +24,9 @@ pub struct PhoneSpec {
     pub tone: u32,
     pub account: String,
     pub config: String,
+    /// baresip's SIP trace (`-s`): every message it sends and receives in
+    /// its log, also those over TLS.
+    pub trace: bool,
 }
 
 impl PhoneSpec {
@@ -43,7 +46,14 @@ impl PhoneSpec {
             tone,
             account: String::new(),
             config: String::new(),
+            trace: false,
         }
+    }
+
+    /// With baresip's SIP trace in its log (`baresip -s`).
+    pub fn sip_trace(mut self) -> PhoneSpec {
+        self.trace = true;
+        self
     }
 
     /// One more line of baresip's config (`sip_cafile /path/ca.pem`).
