@@ -11,6 +11,10 @@
 //!  phone B 10.77.1.3 (101) ─┘ 10.77.1.1  198.51.100.1 └─ phone W 198.51.100.3 (200, UDP)
 //! ```
 //!
+//! (and, for **(f)**, phone A speaking TLS to sipnat's `tls_listen_port`
+//! 10.77.1.1:5061, sipnat showing a certificate of the test CA for
+//! 10.77.1.1, `tls_cert_file`/`tls_key_file`).
+//!
 //! sipnat is configured as the issue asks (the names of its TLS options):
 //! `outbound_proxy_host` the provider (its address here),
 //! `outbound_proxy_port = 5061`, `outbound_tls = 1` (TLS toward the
@@ -79,6 +83,31 @@
 //!   after about 11 s, with a FIN and no close_notify); afterwards the
 //!   phone's REGISTER still gets 200 and a call in reaches it (sipnat
 //!   reconnects, or keeps its connection alive). The slow one: ~13 s.
+//! * **(f) a TLS phone on the LAN**: baresip A registers to sipnat over
+//!   TLS (`;outbound="sip:10.77.1.1:5061;transport=tls"`, `sip_cafile` the
+//!   test CA; baresip 1.0 with libre 1.1 does not in fact check the server's
+//!   certificate, so what its trust proves is only that the handshake
+//!   completes), sipnat reaching kamailio over TLS (both hops TLS) or over
+//!   UDP; A calls W and W calls A with audio both ways. The LAN capture
+//!   holds none of A's SIP in plain text, A's connections (to 5061) begin
+//!   with TLS handshake records both ways, and sipnat opens none toward A;
+//!   the WAN holds no LAN address (and over TLS no plain SIP, one
+//!   connection). A's SIP trace (`baresip -s`): every message with the
+//!   router over TLS with its 5061, sipnat's Via and Record-Route in the
+//!   INVITE to A `10.77.1.1:5061;transport=tls`, its Record-Route in the
+//!   200 of A's INVITE too. A rustls client on the LAN checks sipnat's
+//!   certificate against the test CA for 10.77.1.1; one on the WAN gets
+//!   no TLS from the router's 5061. The WAN's plain PCMU also checks the
+//!   tone meter that (g) relies on: it hears both tones there.
+//! * **(g) SRTP**: A (UDP to sipnat) and W, both baresip with SDES-SRTP
+//!   (the `srtp` module, `mediaenc=srtp-mand`), call each other through
+//!   sipnat and the TLS provider: audio both ways (baresip decrypts what
+//!   it plays); on the WAN the RTP payloads carry neither tone (the share
+//!   of their energy at the tone's frequency is that of noise), A's
+//!   encrypted payloads on the LAN are those sipnat sends W and W's those
+//!   A gets; every offer and answer keeps `RTP/SAVP` and its `a=crypto`
+//!   lines as written, read for what crossed to kamailio over TLS from
+//!   kamailio's log (`-A LOG_SDP`) and for the rest from the LAN capture.
 //!
 //! Run with `cargo test --features tls --test netns_tls` (the whole file is
 //! compiled only with the `tls` feature). What they need: what
@@ -95,12 +124,13 @@ mod peers;
 
 use netns_env::dns::{DnsServer, ResolvConf, openwrt_resolv_conf};
 use netns_env::sh;
+use peers::audio::{Audio, pcmu_tone, pcmu_tone_share};
 use peers::lab::{connect_in, in_netns};
-use peers::wire::{Pkt, parse_pcap};
+use peers::wire::{Pkt, parse_pcap, rtp_payloads, sip_by_transport};
 use peers::{
-    LAN_TEXTS, Lab, MIN_RTP, PLAN4, PROVIDER, PhoneSpec, ROUTER_WAN, Tp, WAIT,
-    assert_kamailio_log_clean, bindings, call, check_wan_captures, print_calls, skip_allowed,
-    wait_idle, wait_registered,
+    LAN_TEXTS, Lab, MIN_RTP, MIN_TONE_FRAMES, PLAN4, PROVIDER, PhoneSpec, ROUTER_LAN, ROUTER_WAN,
+    Tp, WAIT, WAN_PHONE, assert_kamailio_log_clean, bindings, call, check_wan_captures,
+    print_calls, skip_allowed, wait_idle, wait_registered,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -170,7 +200,13 @@ impl Certs {
         fs::write(dir.join("db/index.txt"), "").unwrap();
         fs::write(dir.join("db/serial"), "1000\n").unwrap();
         let c = Certs { dir };
-        for key in ["ca.key", "other-ca.key", "provider.key", "self.key"] {
+        for key in [
+            "ca.key",
+            "other-ca.key",
+            "provider.key",
+            "self.key",
+            "router.key",
+        ] {
             c.openssl(&[
                 "genpkey",
                 "-algorithm",
@@ -214,19 +250,38 @@ impl Certs {
             "-out",
             "provider.csr",
         ]);
+        c.openssl(&[
+            "req",
+            "-new",
+            "-config",
+            "req.cnf",
+            "-key",
+            "router.key",
+            "-subj",
+            "/CN=router.lan",
+            "-out",
+            "router.csr",
+        ]);
         // The address-only one: the extensions without the DNS name.
         let ip_only = SERVER_EXT.replace("DNS:sip.provider.test,", "");
         fs::write(c.path("ext-ip.cnf"), ip_only).unwrap();
-        for (ca, ext, out) in [
-            ("ca", "ext.cnf", "provider.pem"),
-            ("other-ca", "ext.cnf", "other-ca-provider.pem"),
-            ("ca", "ext-ip.cnf", "address-only.pem"),
+        // sipnat's own toward the LAN phones: the router's LAN address.
+        let router = SERVER_EXT.replace(
+            "DNS:sip.provider.test,IP:198.51.100.2",
+            "DNS:router.lan,IP:10.77.1.1",
+        );
+        fs::write(c.path("ext-router.cnf"), router).unwrap();
+        for (csr, ca, ext, out) in [
+            ("provider", "ca", "ext.cnf", "provider.pem"),
+            ("provider", "other-ca", "ext.cnf", "other-ca-provider.pem"),
+            ("provider", "ca", "ext-ip.cnf", "address-only.pem"),
+            ("router", "ca", "ext-router.cnf", "router.pem"),
         ] {
             c.openssl(&[
                 "x509",
                 "-req",
                 "-in",
-                "provider.csr",
+                &format!("{csr}.csr"),
                 "-CA",
                 &format!("{ca}.pem"),
                 "-CAkey",
@@ -314,6 +369,12 @@ impl Certs {
         self.path("ca.pem")
     }
 
+    /// sipnat's certificate and key toward the LAN (`tls_cert_file`,
+    /// `tls_key_file`): from the test CA, for 10.77.1.1 and `router.lan`.
+    fn router(&self) -> (PathBuf, PathBuf) {
+        (self.path("router.pem"), self.path("router.key"))
+    }
+
     /// The certificate and key kamailio presents for `p`.
     fn presented(&self, p: Presented) -> (PathBuf, PathBuf) {
         let (cert, key) = match p {
@@ -374,14 +435,16 @@ fn tls_problem() -> Option<String> {
 /// The real-peers lab with the test's certificates and kamailio as a TLS
 /// provider presenting `presented`. `None`: skipped.
 fn tls_lab(name: &'static str, presented: Presented) -> Option<(Lab, Certs)> {
-    tls_lab_idle(name, presented, None)
+    tls_lab_idle(name, presented, None, &[])
 }
 
-/// [`tls_lab`] with kamailio closing connections idle for `idle` seconds.
+/// [`tls_lab`] with kamailio closing connections idle for `idle` seconds,
+/// and started with the `-A` defines `more` as well (`LOG_SDP`).
 fn tls_lab_idle(
     name: &'static str,
     presented: Presented,
     idle: Option<u32>,
+    more: &[&str],
 ) -> Option<(Lab, Certs)> {
     if let Some(why) = tls_problem() {
         if skip_allowed() {
@@ -396,7 +459,7 @@ fn tls_lab_idle(
     let mut lab = Lab::new(name, PLAN4)?;
     let certs = Certs::make(lab.path("certs"));
     let (cert, key) = certs.presented(presented);
-    lab.start_kamailio_tls(true, &cert, &key, idle);
+    lab.start_kamailio_tls(true, &cert, &key, idle, more);
     Some((lab, certs))
 }
 
@@ -494,6 +557,12 @@ fn provider_ring() -> Arc<rustls::crypto::CryptoProvider> {
 impl TlsSip {
     /// Connect and complete the handshake; the handshake's error as text.
     fn connect(lab: &Lab, trust: Trust) -> Result<TlsSip, String> {
+        TlsSip::connect_at(&lab.ns('r'), SocketAddr::new(PROVIDER, 5061), trust)
+    }
+
+    /// The same from namespace `ns` to `to` (sipnat's `tls_listen_port`
+    /// from the LAN or the WAN).
+    fn connect_at(ns: &str, to: SocketAddr, trust: Trust) -> Result<TlsSip, String> {
         let builder = ClientConfig::builder_with_provider(provider_ring())
             .with_safe_default_protocol_versions()
             .expect("TLS versions");
@@ -514,8 +583,7 @@ impl TlsSip {
         };
         let name = ServerName::try_from(name).expect("a server name");
         let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-        let tcp = connect_in(&lab.ns('r'), SocketAddr::new(PROVIDER, 5061), WAIT)
-            .map_err(|e| format!("TCP connection to kamailio's 5061: {e}"))?;
+        let tcp = connect_in(ns, to, WAIT).map_err(|e| format!("TCP connection to {to}: {e}"))?;
         tcp.set_read_timeout(Some(WAIT)).unwrap();
         let mut s = StreamOwned::new(conn, tcp);
         while s.conn.is_handshaking() {
@@ -706,9 +774,15 @@ fn probe(lab: &Lab, certs: &Certs, presented: Presented) {
 /// SIP in plain text on the WAN: packets to or from the router whose UDP
 /// or TCP payload holds `SIP/2.0`, `REGISTER ` or `INVITE `; a line each.
 fn plain_sip(pkts: &[Pkt]) -> Vec<String> {
+    plain_sip_at(pkts, ROUTER_WAN)
+}
+
+/// SIP in plain text to or from `at` (the router's WAN address, a TLS
+/// phone's), as [`plain_sip`].
+fn plain_sip_at(pkts: &[Pkt], at: IpAddr) -> Vec<String> {
     let needles: [&[u8]; 3] = [b"SIP/2.0", b"REGISTER ", b"INVITE "];
     pkts.iter()
-        .filter(|p| (p.src == ROUTER_WAN || p.dst == ROUTER_WAN) && matches!(p.proto, 6 | 17))
+        .filter(|p| (p.src == at || p.dst == at) && matches!(p.proto, 6 | 17))
         .filter(|p| {
             needles
                 .iter()
@@ -740,7 +814,13 @@ fn opened(pkts: &[Pkt], from: IpAddr, to: IpAddr) -> Vec<(u16, u16)> {
 /// The first data of the TCP connection of router port `port` each way:
 /// both must be TLS handshake records (content type 22, version 3.x).
 fn assert_tls_records(pkts: &[Pkt], port: u16) {
-    for (src, sport) in [(ROUTER_WAN, port), (PROVIDER, 5061)] {
+    assert_tls_between(pkts, (ROUTER_WAN, port), (PROVIDER, 5061));
+}
+
+/// The first data of the TCP connection between `client` and `server`
+/// (address, port) each way: both must be TLS handshake records.
+fn assert_tls_between(pkts: &[Pkt], client: (IpAddr, u16), server: (IpAddr, u16)) {
+    for (src, sport) in [client, server] {
         let first = pkts
             .iter()
             .find(|p| p.proto == 6 && p.src == src && p.sport == sport && !p.payload.is_empty())
@@ -1276,7 +1356,7 @@ fn ca_file(c: &Certs) -> String {
 /// from W to 100 reaches the phone, whose 486 reaches W.
 #[test]
 fn tls_provider_closing_an_idle_connection_is_survived() {
-    let Some((mut lab, certs)) = tls_lab_idle("idle", Presented::Good, Some(1)) else {
+    let Some((mut lab, certs)) = tls_lab_idle("idle", Presented::Good, Some(1), &[]) else {
         return;
     };
     probe(&lab, &certs, Presented::Good);
@@ -1364,4 +1444,610 @@ fn wait_tls_closed(lab: &Lab, wait: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(200));
     }
     false
+}
+
+// ------------------------------------------------ TLS phones on the LAN
+
+/// Phone A's address on the LAN.
+const PHONE_A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 77, 1, 2));
+
+/// sipnat's lines toward TLS phones on the LAN: `tls_listen_port 5061`,
+/// showing the router's certificate from the test CA.
+fn lan_tls(certs: &Certs) -> String {
+    let (cert, key) = certs.router();
+    format!(
+        "tls_listen_port = 5061\ntls_cert_file = {}\ntls_key_file = {}\n",
+        cert.display(),
+        key.display()
+    )
+}
+
+/// The tone meter on RTP payloads as PCMU: the loud frames, their
+/// zero-crossing frequency, and the share of their energy at `tone` Hz.
+fn meter(payloads: &[Vec<u8>], tone: u32) -> (Audio, f64) {
+    (
+        pcmu_tone(payloads),
+        pcmu_tone_share(payloads, f64::from(tone)),
+    )
+}
+
+/// Do the payloads hold `tone` Hz: as many frames as a call recording
+/// must, at that frequency (within 10 %), most of their energy at it?
+fn hears((a, share): &(Audio, f64), tone: u32) -> bool {
+    let want = f64::from(tone);
+    a.tone_frames >= MIN_TONE_FRAMES && (a.freq - want).abs() <= want * 0.1 && *share > 0.5
+}
+
+/// Is most of the payloads' energy at `tone` Hz (a tenth: noise has about
+/// 1 %, the plain tone over 90 %)?
+fn tone_in((_, share): &(Audio, f64)) -> bool {
+    *share > 0.1
+}
+
+/// One SIP message of baresip's trace (`baresip -s`): its transport, from,
+/// to (`TLS 10.77.1.1:5061 -> 10.77.1.2:36726`) and text (lines joined
+/// with CRLF, the colour codes gone).
+struct Traced {
+    tp: String,
+    from: String,
+    to: String,
+    msg: String,
+}
+
+/// The messages of baresip's SIP trace in its log: each is a line
+/// `TP FROM -> TO` after a `#` line, then the message up to the colour
+/// reset (`ESC[;m`).
+fn baresip_trace(log: &str) -> Vec<Traced> {
+    let mut out: Vec<Traced> = Vec::new();
+    let mut open = false;
+    for line in log.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.contains("\x1b[;m") {
+            open = false;
+            continue;
+        }
+        let words: Vec<&str> = line.split(' ').collect();
+        if let [tp @ ("UDP" | "TCP" | "TLS"), from, "->", to] = words[..] {
+            out.push(Traced {
+                tp: tp.to_string(),
+                from: from.to_string(),
+                to: to.to_string(),
+                msg: String::new(),
+            });
+            open = true;
+        } else if open {
+            if let Some(t) = out.last_mut() {
+                t.msg.push_str(line);
+                t.msg.push_str("\r\n");
+            }
+        }
+    }
+    out
+}
+
+/// A TLS phone on the LAN: baresip A (user 100, 440 Hz) with
+/// `outbound="sip:10.77.1.1:5061;transport=tls"` and `sip_cafile` the test
+/// CA registers to sipnat over TLS, sipnat reaching kamailio over
+/// `provider` (TLS: `outbound_tls` to 5061; UDP: no outbound proxy, the
+/// Request-URI's 5060); A calls W and W calls A, audio both ways. The LAN
+/// capture: nothing of A's SIP in plain text, every TCP connection A's to
+/// the router's 5061 beginning with TLS handshake records both ways, none
+/// opened by the router toward A, A's RTP plain. The WAN: no LAN address;
+/// over a TLS provider TLS only, over one connection of sipnat's.
+fn tls_phone_case(name: &'static str, provider: Tp) {
+    let started = Instant::now();
+    let Some((mut lab, certs)) = tls_lab(name, Presented::Good) else {
+        return;
+    };
+    let wan = lab.capture("rwan", "wan.pcap", "");
+    let lan = lab.capture("rlan", "lan.pcap", "");
+    let mut config = lan_tls(&certs);
+    if provider == Tp::Tls {
+        config.push_str(&sipnat_tls(DOMAIN, &ca_file(&certs)));
+    }
+    lab.start_sipnat(&config);
+    lab.wait_listening("sipnat", 'r', Tp::Tls, 5061);
+    // baresip 1.0 (libre 1.1) takes any certificate whatever its
+    // `sip_cafile`: a rustls client in B's namespace checks the one sipnat
+    // shows against the test CA for the router's LAN address; from W's
+    // namespace on the WAN sipnat's 5061 gives no TLS (refused at accept).
+    let lan_tls = SocketAddr::new(ROUTER_LAN, 5061);
+    TlsSip::connect_at(&lab.ns('m'), lan_tls, Trust::Ca(&certs.ca(), "10.77.1.1"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "sipnat's certificate on {lan_tls} does not pass the test CA for 10.77.1.1: {e}\n{}",
+                lab.context()
+            )
+        })
+        .close();
+    let wan_tls = SocketAddr::new(ROUTER_WAN, 5061);
+    let from_wan = TlsSip::connect_at(&lab.ns('x'), wan_tls, Trust::Ca(&certs.ca(), "10.77.1.1"));
+    assert!(
+        from_wan.is_err(),
+        "a TLS handshake with sipnat from the WAN ({wan_tls}) succeeded"
+    );
+    let from_wan = from_wan.err().unwrap_or_default();
+    let mut w =
+        lab.phone(PhoneSpec::new("W", 'x', "200", "198.51.100.3", 1000).direct(DOMAIN, Tp::Udp));
+    let mut a = lab.phone(
+        PhoneSpec::new("A", 'l', "100", "10.77.1.2", 440)
+            .via_sipnat(DOMAIN, Tp::Tls, provider)
+            .config_line(&format!("sip_cafile\t\t{}", certs.ca().display()))
+            .sip_trace(),
+    );
+
+    let table = wait_registered(&lab, &["200", "100"]);
+    let socket = match provider {
+        Tp::Tls => TLS_SOCKET.to_string(),
+        tp => format!("{}:{DOMAIN}:5060", tp.name()),
+    };
+    let binding = bindings(&table, "100");
+    assert!(
+        binding.len() == 1 && binding[0].1 == socket,
+        "user 100: not one binding on kamailio's {socket}:\n{table}"
+    );
+    assert!(
+        !LAN_TEXTS.iter().any(|t| table.contains(t)),
+        "a LAN address in kamailio's location table:\n{table}"
+    );
+    let from = format!(" from {}:{ROUTER_WAN}:", provider.name());
+    assert!(
+        lab.log("kamailio")
+            .lines()
+            .any(|l| l.contains(&format!("peers: REGISTER sip:{DOMAIN}")) && l.contains(&from)),
+        "kamailio's log shows no REGISTER{from}…\n{}",
+        lab.context()
+    );
+
+    let calls = [
+        call(&mut lab, "out", &mut a, &mut w, false),
+        call(&mut lab, "in", &mut w, &mut a, true),
+    ];
+    for c in &calls {
+        assert!(
+            c.wan_rtp.0 >= MIN_RTP && c.wan_rtp.1 >= MIN_RTP,
+            "{}: RTP on the WAN between sipnat's relay and W: {} to W, {} from W",
+            c.what,
+            c.wan_rtp.0,
+            c.wan_rtp.1
+        );
+    }
+    // The meter of the SRTP test on plain PCMU: it hears both tones in
+    // the payloads of the WAN capture.
+    let out = parse_pcap(&fs::read(lab.path("wan-out.pcap")).expect("wan-out.pcap")).unwrap();
+    let metered = [
+        (ROUTER_WAN, WAN_PHONE, a.tone),
+        (WAN_PHONE, ROUTER_WAN, w.tone),
+    ]
+    .map(|(src, dst, tone)| {
+        let m = meter(&rtp_payloads(&out, src, dst), tone);
+        assert!(
+            hears(&m, tone),
+            "the tone meter does not hear {tone} Hz in the plain RTP {src} -> {dst}: {m:?}"
+        );
+        m
+    });
+    let status = wait_idle(&lab);
+
+    // The LAN: A's SIP is TLS only, over connections A opened to 5061.
+    let lpk = parse_pcap(&lan.stop()).expect("lan.pcap");
+    let plain = plain_sip_at(&lpk, PHONE_A);
+    assert!(
+        plain.is_empty(),
+        "plain-text SIP to or from the TLS phone on the LAN:\n{}",
+        plain.join("\n")
+    );
+    let from_a = opened(&lpk, PHONE_A, ROUTER_LAN);
+    assert!(
+        !from_a.is_empty() && from_a.iter().all(|&(_, p)| p == 5061),
+        "A's connections to the router should all be to its TLS port 5061: {from_a:?}"
+    );
+    let to_a = opened(&lpk, ROUTER_LAN, PHONE_A);
+    assert!(
+        to_a.is_empty(),
+        "sipnat opened connections toward the phone: {to_a:?}"
+    );
+    for &(port, _) in &from_a {
+        assert_tls_between(&lpk, (PHONE_A, port), (ROUTER_LAN, 5061));
+    }
+    // What A sent and got, as its SIP trace shows it: all over TLS with
+    // sipnat's 5061; sipnat's Via and Record-Route toward A name its TLS
+    // port (the INVITE of the call in), and so does its Record-Route in
+    // the answer to A's INVITE (the call out).
+    let trace = baresip_trace(&lab.log("baresip-A"));
+    let lan = format!("{ROUTER_LAN}:");
+    let with_router: Vec<&Traced> = trace
+        .iter()
+        .filter(|t| t.from.starts_with(&lan) || t.to.starts_with(&lan))
+        .collect();
+    let astray: Vec<String> = trace
+        .iter()
+        .filter(|t| t.tp != "TLS" || !(t.from.ends_with(":5061") || t.to.ends_with(":5061")))
+        .map(|t| format!("{} {} -> {}", t.tp, t.from, t.to))
+        .collect();
+    assert!(
+        with_router.len() >= 10 && astray.is_empty() && with_router.len() == trace.len(),
+        "A's SIP trace: {} messages, {} with the router, not over TLS with its 5061: {astray:?}",
+        trace.len(),
+        with_router.len()
+    );
+    let got = |start: &str| -> &Traced {
+        trace
+            .iter()
+            .find(|t| t.to.starts_with("10.77.1.2:") && t.msg.starts_with(start))
+            .unwrap_or_else(|| panic!("A's trace: no '{start}' received"))
+    };
+    let invite = got("INVITE ");
+    let vias = header_lines(&invite.msg, "via");
+    let rrs = header_lines(&invite.msg, "record-route");
+    let ours = "<sip:10.77.1.1:5061;transport=tls;lr>";
+    assert!(
+        vias.first()
+            .is_some_and(|v| v.contains("SIP/2.0/TLS 10.77.1.1:5061;"))
+            && rrs.first().is_some_and(|r| r.contains(ours)),
+        "the INVITE sipnat sent A: its Via and Record-Route do not name its TLS port:\n{}",
+        invite.msg
+    );
+    let answer = trace
+        .iter()
+        .find(|t| {
+            t.to.starts_with("10.77.1.2:")
+                && t.msg.starts_with("SIP/2.0 200")
+                && header(&t.msg, "cseq").ends_with("INVITE")
+        })
+        .expect("A's trace: the 200 of its INVITE");
+    let answer_rrs = header_lines(&answer.msg, "record-route");
+    assert!(
+        answer_rrs.last().is_some_and(|r| r.contains(ours)),
+        "the 200 of A's INVITE: sipnat's Record-Route toward A does not name its TLS port:\n{}",
+        answer.msg
+    );
+    let udp_sip = lpk
+        .iter()
+        .filter(|p| p.proto == 17 && (p.src == PHONE_A || p.dst == PHONE_A))
+        .filter(|p| p.sport == 5060 || p.dport == 5060)
+        .count();
+    assert_eq!(udp_sip, 0, "UDP to or from port 5060 with the TLS phone");
+    let lan_rtp = (
+        rtp_payloads(&lpk, PHONE_A, ROUTER_LAN).len(),
+        rtp_payloads(&lpk, ROUTER_LAN, PHONE_A).len(),
+    );
+    assert!(
+        lan_rtp.0 >= 2 * MIN_RTP && lan_rtp.1 >= 2 * MIN_RTP,
+        "RTP between A and the router on the LAN: {lan_rtp:?}"
+    );
+
+    // The WAN.
+    let wpk = parse_pcap(&wan.stop()).expect("wan.pcap");
+    let ours = opened(&wpk, ROUTER_WAN, PROVIDER);
+    match provider {
+        Tp::Tls => {
+            let plain = plain_sip(&wpk);
+            assert!(
+                plain.is_empty(),
+                "plain-text SIP on the WAN:\n{}",
+                plain.join("\n")
+            );
+            assert!(
+                ours.len() == 1 && ours[0].1 == 5061,
+                "sipnat should open one connection to kamailio's 5061 and keep it: {ours:?}"
+            );
+            assert_tls_records(&wpk, ours[0].0);
+        }
+        _ => {
+            let (udp, tcp) = sip_by_transport(&wpk, ROUTER_WAN, Some(PROVIDER));
+            assert!(
+                udp > 0 && tcp == 0 && ours.is_empty(),
+                "sipnat's SIP with kamailio should be all UDP: {udp} datagrams, {tcp} TCP \
+                 segments, connections {ours:?}"
+            );
+        }
+    }
+    let theirs = opened(&wpk, PROVIDER, ROUTER_WAN);
+    assert!(theirs.is_empty(), "kamailio opened connections: {theirs:?}");
+    let lines = check_wan_captures(&lab);
+    assert_kamailio_log_clean(&lab);
+    assert!(
+        !lab.log("kamailio").contains("tcp_send failed"),
+        "kamailio had something for sipnat and no connection to send it over\n{}",
+        lab.context()
+    );
+    assert_eq!(lab.counter("tls.cert-rejected"), 0);
+
+    println!(
+        "{name}: TLS phone A, provider over {}: binding {:?}",
+        provider.name(),
+        binding[0]
+    );
+    println!(
+        "  LAN: A's connections to the router {from_a:?}, TLS only; RTP A->router {}, \
+         router->A {}",
+        lan_rtp.0, lan_rtp.1
+    );
+    println!("  TLS to {wan_tls} from the WAN: {from_wan}");
+    println!(
+        "  A's trace: {} messages, all TLS with the router's 5061; the INVITE to A: {} / {}",
+        trace.len(),
+        vias[0],
+        rrs[0]
+    );
+    println!(
+        "  the meter on the plain WAN RTP of call out: to W {:.0} Hz ({} frames, {:.0} % at \
+         {} Hz), from W {:.0} Hz ({} frames, {:.0} % at {} Hz)",
+        metered[0].0.freq,
+        metered[0].0.tone_frames,
+        metered[0].1 * 100.0,
+        a.tone,
+        metered[1].0.freq,
+        metered[1].0.tone_frames,
+        metered[1].1 * 100.0,
+        w.tone
+    );
+    print_calls(&calls);
+    for l in &lines {
+        println!("  {l}");
+    }
+    println!("  sipnat: {status}");
+    println!("  {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// A TLS phone on the LAN, sipnat reaching the provider over TLS too
+/// (TLS both hops): registration and calls both ways with audio; TLS only
+/// on both sides of the router.
+#[test]
+fn tls_phone_on_the_lan_through_a_tls_provider() {
+    tls_phone_case("lantls", Tp::Tls);
+}
+
+/// A TLS phone on the LAN, the provider over UDP.
+#[test]
+fn tls_phone_on_the_lan_through_a_udp_provider() {
+    tls_phone_case("lantls-udp", Tp::Udp);
+}
+
+// ------------------------------------------------------- SRTP through it
+
+/// baresip's SDES-SRTP module (Debian's baresip-core ships it).
+const SRTP_MODULE: &str = "/usr/lib/baresip/modules/srtp.so";
+
+/// The SDP bodies kamailio logged with `-A LOG_SDP`: (the line naming the
+/// message, `INVITE sip:200@… from tls:198.51.100.1:…` or `200 OK (INVITE)
+/// from udp:198.51.100.3:5060`, and its body).
+fn kamailio_sdps(log: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = log;
+    while let Some(at) = rest.find("peers: sdp of ") {
+        let after = &rest[at + "peers: sdp of ".len()..];
+        let (head, body) = after.split_once('\n').unwrap_or((after, ""));
+        let end = body.find("peers: sdp end").unwrap_or(body.len());
+        out.push((head.trim().to_string(), body[..end].to_string()));
+        rest = &body[end..];
+    }
+    out
+}
+
+/// The SDP of the first SIP message over UDP from `src` to `dst` in a
+/// capture whose start line begins with `start` (`INVITE sip:200@`,
+/// `SIP/2.0 200`) and that has a body.
+fn captured_sdp(pkts: &[Pkt], src: IpAddr, dst: IpAddr, start: &str) -> Option<String> {
+    pkts.iter()
+        .filter(|p| p.proto == 17 && p.src == src && p.dst == dst)
+        .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        .filter(|m| m.starts_with(start) && header(m, "cseq").ends_with("INVITE"))
+        .find_map(|m| {
+            let (_, body) = m.split_once("\r\n\r\n")?;
+            (!body.is_empty()).then(|| body.to_string())
+        })
+}
+
+/// An SDP's `m=audio` line and its `a=crypto:` lines, trimmed.
+fn srtp_lines(sdp: &str) -> (String, Vec<String>) {
+    let m = sdp
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("m=audio "))
+        .unwrap_or("")
+        .to_string();
+    let crypto = sdp
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("a=crypto:"))
+        .map(str::to_string)
+        .collect();
+    (m, crypto)
+}
+
+/// SDES-SRTP through sipnat and the TLS provider: A (LAN, UDP to sipnat)
+/// and W (UDP to kamailio), both baresip with `mediaenc=srtp-mand` (the
+/// `srtp` module), call each other both ways with audio both ways (baresip
+/// decrypts what it plays: the SRTP went through intact). What each offer
+/// and answer became on the other side of sipnat keeps its `RTP/SAVP`
+/// profile and its `a=crypto` lines as written: A's as kamailio logged them
+/// after they crossed sipnat over TLS (`-A LOG_SDP`: a capture cannot read
+/// TLS) against A's on the LAN capture; W's as kamailio logged them from W
+/// against what sipnat sent A on the LAN. On the WAN the tone meter hears
+/// neither tone in the RTP payloads either way (the same meter hears them
+/// in plain PCMU: [`tls_phone_case`]), and A's encrypted payloads on the
+/// LAN are the very ones sipnat's relay sends W (and W's those A gets).
+#[test]
+fn srtp_passes_through_sipnat_and_the_tls_provider() {
+    let started = Instant::now();
+    if !Path::new(SRTP_MODULE).exists() {
+        assert!(
+            skip_allowed(),
+            "baresip's SRTP module {SRTP_MODULE} is missing (baresip-core)"
+        );
+        println!("SKIPPED (SIPNAT_SKIP_NETNS=1): {SRTP_MODULE} is missing");
+        return;
+    }
+    let Some((mut lab, certs)) = tls_lab_idle("srtp", Presented::Good, None, &["LOG_SDP"]) else {
+        return;
+    };
+    let wan = lab.capture("rwan", "wan.pcap", "");
+    let lan = lab.capture("rlan", "lan.pcap", "");
+    lab.start_sipnat(&sipnat_tls(DOMAIN, &ca_file(&certs)));
+    let srtp = |spec: PhoneSpec| {
+        spec.account_param("mediaenc=srtp-mand")
+            .config_line("module\t\t\tsrtp.so")
+    };
+    let mut w = lab.phone(srtp(
+        PhoneSpec::new("W", 'x', "200", "198.51.100.3", 1000).direct(DOMAIN, Tp::Udp),
+    ));
+    let mut a = lab.phone(srtp(
+        PhoneSpec::new("A", 'l', "100", "10.77.1.2", 440).via_sipnat(DOMAIN, Tp::Udp, Tp::Udp),
+    ));
+    let table = wait_registered(&lab, &["200", "100"]);
+    let binding = bindings(&table, "100");
+    assert!(
+        binding.len() == 1 && binding[0].1 == TLS_SOCKET,
+        "user 100: not one binding on kamailio's TLS socket:\n{table}"
+    );
+
+    let calls = [
+        call(&mut lab, "out", &mut a, &mut w, false),
+        call(&mut lab, "in", &mut w, &mut a, true),
+    ];
+    let status = wait_idle(&lab);
+    let lpk = parse_pcap(&lan.stop()).expect("lan.pcap");
+
+    // The media: encrypted on the wire, the same bytes on both sides.
+    let mut wan_to_w = std::collections::HashSet::new();
+    let mut wan_from_w = std::collections::HashSet::new();
+    let mut metered = Vec::new();
+    for c in &calls {
+        assert!(
+            c.wan_rtp.0 >= MIN_RTP && c.wan_rtp.1 >= MIN_RTP,
+            "{}: RTP on the WAN between sipnat's relay and W: {} to W, {} from W",
+            c.what,
+            c.wan_rtp.0,
+            c.wan_rtp.1
+        );
+    }
+    for label in ["out", "in"] {
+        let file = format!("wan-{label}.pcap");
+        let pkts = parse_pcap(&fs::read(lab.path(&file)).expect("capture")).unwrap();
+        for (src, dst, tone, seen) in [
+            (ROUTER_WAN, WAN_PHONE, a.tone, &mut wan_to_w),
+            (WAN_PHONE, ROUTER_WAN, w.tone, &mut wan_from_w),
+        ] {
+            let payloads = rtp_payloads(&pkts, src, dst);
+            let m = meter(&payloads, tone);
+            assert!(
+                !hears(&m, tone) && !tone_in(&m),
+                "{file}: the meter hears the {tone} Hz tone in the RTP {src} -> {dst}: \
+                 not encrypted: {m:?}"
+            );
+            metered.push(format!(
+                "{label} {src}->{dst}: {} packets, {} loud frames crossing at {:.0} Hz, \
+                 {:.1} % of their energy at {tone} Hz",
+                payloads.len(),
+                m.0.tone_frames,
+                m.0.freq,
+                m.1 * 100.0
+            ));
+            seen.extend(payloads);
+        }
+    }
+    let lan_from_a = rtp_payloads(&lpk, PHONE_A, ROUTER_LAN);
+    let lan_to_a = rtp_payloads(&lpk, ROUTER_LAN, PHONE_A);
+    let same = |lan: &[Vec<u8>], wan: &std::collections::HashSet<Vec<u8>>| {
+        lan.iter().filter(|p| wan.contains(*p)).count()
+    };
+    let (out_same, in_same) = (same(&lan_from_a, &wan_to_w), same(&lan_to_a, &wan_from_w));
+    assert!(
+        out_same >= 2 * MIN_RTP && in_same >= 2 * MIN_RTP,
+        "encrypted payloads found on both sides of sipnat: A's {out_same} of {} (WAN {}), \
+         W's {in_same} of {} (WAN {})",
+        lan_from_a.len(),
+        wan_to_w.len(),
+        lan_to_a.len(),
+        wan_from_w.len()
+    );
+
+    // The SDP: each side's profile and crypto lines as written.
+    let logged = kamailio_sdps(&lab.log("kamailio"));
+    let at_kamailio = |start: &str, from: &str| -> String {
+        logged
+            .iter()
+            .find(|(h, _)| h.starts_with(start) && h.contains(from))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_else(|| {
+                panic!(
+                    "kamailio logged no SDP of '{start}…{from}': {:?}\n{}",
+                    logged.iter().map(|(h, _)| h).collect::<Vec<_>>(),
+                    lab.context()
+                )
+            })
+    };
+    let on_lan = |src, dst, start: &str| -> String {
+        captured_sdp(&lpk, src, dst, start)
+            .unwrap_or_else(|| panic!("no '{start}' with SDP from {src} to {dst} on the LAN"))
+    };
+    let from_router = format!(" from tls:{ROUTER_WAN}:");
+    let from_w = format!(" from udp:{WAN_PHONE}:");
+    // (what, as written, as it came out of sipnat)
+    let pairs = [
+        (
+            "A's offer",
+            on_lan(PHONE_A, ROUTER_LAN, "INVITE sip:200@"),
+            at_kamailio("INVITE sip:200@", &from_router),
+        ),
+        (
+            "A's answer",
+            on_lan(PHONE_A, ROUTER_LAN, "SIP/2.0 200"),
+            at_kamailio("200 ", &from_router),
+        ),
+        (
+            "W's answer",
+            at_kamailio("200 ", &from_w),
+            on_lan(ROUTER_LAN, PHONE_A, "SIP/2.0 200"),
+        ),
+        (
+            "W's offer",
+            at_kamailio("INVITE sip:100@", &from_w),
+            // To A's contact, `sip:100-0x…@10.77.1.2:5060`.
+            on_lan(ROUTER_LAN, PHONE_A, "INVITE sip:100"),
+        ),
+    ];
+    let mut shown = Vec::new();
+    for (what, written, passed) in &pairs {
+        let (m0, c0) = srtp_lines(written);
+        let (m1, c1) = srtp_lines(passed);
+        assert!(
+            m0.contains(" RTP/SAVP ") && !c0.is_empty(),
+            "{what} as written is not SDES-SRTP: {m0} {c0:?}\n{written}"
+        );
+        assert!(
+            m1.contains(" RTP/SAVP "),
+            "{what}: the profile did not survive sipnat: {m0} became {m1}\n{passed}"
+        );
+        assert_eq!(c0, c1, "{what}: the crypto lines did not survive sipnat");
+        assert!(
+            // W's pass toward the LAN, where the router's LAN address belongs.
+            !what.starts_with("A's") || !LAN_TEXTS.iter().any(|t| passed.contains(t)),
+            "{what}: a LAN address in the SDP sipnat sent the provider:\n{passed}"
+        );
+        shown.push(format!("{what}: {m0} -> {m1}; {}", c1.join(" ")));
+    }
+    let plain = plain_sip(&parse_pcap(&wan.stop()).expect("wan.pcap"));
+    assert!(
+        plain.is_empty(),
+        "plain-text SIP on the WAN:\n{}",
+        plain.join("\n")
+    );
+    let lines = check_wan_captures(&lab);
+    assert_kamailio_log_clean(&lab);
+
+    println!("srtp: A and W with mediaenc=srtp-mand through sipnat and the TLS provider");
+    print_calls(&calls);
+    for l in metered.iter().chain(&shown).chain(&lines) {
+        println!("  {l}");
+    }
+    println!(
+        "  the same encrypted payloads on both sides: A's {out_same} of {}, W's {in_same} of {}",
+        lan_from_a.len(),
+        lan_to_a.len()
+    );
+    println!("  sipnat: {status}");
+    println!("  {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -134,7 +134,7 @@ impl Lab {
         let ns = self.ns(role);
         let flags = match tp {
             Tp::Udp => "-Hlun",
-            Tp::Tcp => "-Hltn",
+            Tp::Tcp | Tp::Tls => "-Hltn",
         };
         let end = Instant::now() + WAIT;
         loop {
@@ -185,13 +185,15 @@ impl Lab {
     /// TLS 1.2 and 1.3, no client certificate asked for; toward a TLS
     /// destination it only uses connections already open (the other side's).
     /// `received` as for [`Lab::start_kamailio`]; `idle`: it closes a
-    /// connection idle for that many seconds (`-A TLS_IDLE=…`).
+    /// connection idle for that many seconds (`-A TLS_IDLE=…`); `more`:
+    /// further `-A` defines of the configuration (`LOG_SDP`).
     pub fn start_kamailio_tls(
         &mut self,
         received: bool,
         cert: &Path,
         key: &Path,
         idle: Option<u32>,
+        more: &[&str],
     ) {
         let mut defines = vec![
             "WITH_TLS".to_string(),
@@ -201,6 +203,7 @@ impl Lab {
         if let Some(s) = idle {
             defines.push(format!("TLS_IDLE={s}"));
         }
+        defines.extend(more.iter().map(|d| d.to_string()));
         self.run_kamailio(received, Listen::V4, &defines);
         self.wait_listening("kamailio", 'w', Tp::Tcp, 5061);
     }
@@ -534,11 +537,18 @@ impl Lab {
                 .all(|l| l.trim_start().starts_with('#') || !l.contains('@')),
             "a placeholder left in baresip.config:\n{config}"
         );
+        // The phone's own lines (`sip_cafile`, `module srtp.so`) after the
+        // template's.
+        let config = config + &spec.config;
         fs::write(dir.join("config"), config).expect("config");
         fs::write(dir.join("accounts"), format!("{}\n", spec.account)).expect("accounts");
         let label = format!("baresip-{}", spec.name);
         let dir_arg = dir.display().to_string();
-        self.spawn(&label, spec.role, "baresip", &["-f", &dir_arg]);
+        let mut args = vec!["-f", dir_arg.as_str()];
+        if spec.trace {
+            args.push("-s");
+        }
+        self.spawn(&label, spec.role, "baresip", &args);
         let ctrl = connect_in(&self.ns(spec.role), "127.0.0.1:4444".parse().unwrap(), WAIT)
             .unwrap_or_else(|e| {
                 self.assert_running(&label);

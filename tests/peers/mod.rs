@@ -98,6 +98,9 @@ pub fn host(ip: IpAddr) -> String {
 pub enum Tp {
     Udp,
     Tcp,
+    /// SIP over TLS (`tests/netns_tls.rs`): sipnat's `tls_listen_port`
+    /// 5061 toward the phones, kamailio's `tls:…:5061` toward the provider.
+    Tls,
 }
 
 impl Tp {
@@ -105,6 +108,15 @@ impl Tp {
         match self {
             Tp::Udp => "udp",
             Tp::Tcp => "tcp",
+            Tp::Tls => "tls",
+        }
+    }
+
+    /// The SIP port of this transport at the router and at kamailio.
+    pub fn port(self) -> u16 {
+        match self {
+            Tp::Udp | Tp::Tcp => 5060,
+            Tp::Tls => 5061,
         }
     }
 }
@@ -298,6 +310,9 @@ pub fn check_transports(
     let want = |tp: Tp, (udp, tcp): (usize, usize)| match tp {
         Tp::Udp => udp > 0 && tcp == 0,
         Tp::Tcp => tcp > 0 && udp == 0,
+        // What is counted here is SIP on port 5060; tests/netns_tls.rs
+        // checks its TLS legs itself.
+        Tp::Tls => panic!("check_transports does not check TLS legs"),
     };
     let lan_sip = router_lan.iter().fold((0, 0), |n, r| {
         let m = wire::sip_by_transport(lan, *r, None);

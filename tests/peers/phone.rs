@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 /// What a phone is: its name in messages, its namespace (a role of
 /// [`Lab::ns`]), its user at the provider, its address (IPv4 or IPv6, as
-/// baresip binds it), its tone, and its account line.
+/// baresip binds it), its tone, its account line, and lines of its own
+/// for baresip's config after those of `peers/baresip.config`.
 pub struct PhoneSpec {
     pub name: &'static str,
     pub role: char,
@@ -22,6 +23,10 @@ pub struct PhoneSpec {
     pub addr: &'static str,
     pub tone: u32,
     pub account: String,
+    pub config: String,
+    /// baresip's SIP trace (`-s`): every message it sends and receives in
+    /// its log, also those over TLS.
+    pub trace: bool,
 }
 
 impl PhoneSpec {
@@ -40,7 +45,29 @@ impl PhoneSpec {
             addr,
             tone,
             account: String::new(),
+            config: String::new(),
+            trace: false,
         }
+    }
+
+    /// With baresip's SIP trace in its log (`baresip -s`).
+    pub fn sip_trace(mut self) -> PhoneSpec {
+        self.trace = true;
+        self
+    }
+
+    /// One more line of baresip's config (`sip_cafile /path/ca.pem`).
+    pub fn config_line(mut self, line: &str) -> PhoneSpec {
+        self.config.push_str(line);
+        self.config.push('\n');
+        self
+    }
+
+    /// One more parameter of the account (`mediaenc=srtp-mand`).
+    pub fn account_param(mut self, param: &str) -> PhoneSpec {
+        self.account.push(';');
+        self.account.push_str(param);
+        self
     }
 
     /// An account at the provider `domain` over `provider`, reached
@@ -58,7 +85,7 @@ impl PhoneSpec {
     /// A LAN phone: an account at the provider `domain` over `provider`,
     /// sipnat as the outbound proxy over `phone`, at the router's LAN
     /// address of the phone's own network (10.77.1.1, or `::1` of the
-    /// phone's IPv6 /64).
+    /// phone's IPv6 /64), port 5060 (5061 over TLS: `tls_listen_port`).
     pub fn via_sipnat(self, domain: &str, phone: Tp, provider: Tp) -> PhoneSpec {
         let router = match self.addr.parse::<IpAddr>() {
             Ok(IpAddr::V6(a)) => {
@@ -70,7 +97,8 @@ impl PhoneSpec {
         };
         let mut spec = self.direct(domain, provider);
         spec.account.push_str(&format!(
-            ";outbound=\"sip:{router}:5060;transport={}\"",
+            ";outbound=\"sip:{router}:{};transport={}\"",
+            phone.port(),
             phone.name()
         ));
         spec

@@ -189,6 +189,26 @@ pub fn rtp_counts(pcap: &[u8], a: IpAddr, b: IpAddr) -> Result<(usize, usize), S
     Ok(n)
 }
 
+/// The payloads (past the header, its CSRCs and extension) of the RTP
+/// packets (version 2, payload type 0) from `a` to `b`, in capture order.
+/// Of SRTP the encrypted payload and its authentication tag.
+pub fn rtp_payloads(pkts: &[Pkt], a: IpAddr, b: IpAddr) -> Vec<Vec<u8>> {
+    pkts.iter()
+        .filter(|p| p.proto == 17 && p.src == a && p.dst == b)
+        .filter(|p| p.payload.len() >= 12 && p.payload[0] & 0xc0 == 0x80)
+        .filter(|p| p.payload[1] & 0x7f == 0)
+        .filter_map(|p| {
+            let r = &p.payload;
+            let mut at = 12 + 4 * usize::from(r[0] & 0x0f);
+            if r[0] & 0x10 != 0 {
+                let words = rd16(r, at + 2, false)?;
+                at += 4 + 4 * usize::from(words);
+            }
+            r.get(at..).map(<[u8]>::to_vec)
+        })
+        .collect()
+}
+
 /// SIP (port 5060 at either end) to or from `router` (with `peer` only, if
 /// given), as (UDP datagrams, TCP segments with data). A connection sipnat
 /// opens has an ephemeral port at the router's end.
