@@ -21,6 +21,10 @@
 //!   one connection on each side of sipnat, from its `tcp.*` counters) and
 //!   that no namespace is left behind. It never asserts a speed: the targets of the issue are measured
 //!   by `tests/bench/run`, not tested.
+//!   With `--features tls` (issue 17) it also runs the setup over TLS
+//!   toward the far end (one TLS connection, one handshake, for all 40
+//!   calls) and the tls mode with 4 TLS phones and 20 handshakes (every
+//!   one accepted and completed), a few seconds more.
 //!
 //! The smoke test needs root, `ip netns`, `ss` and sipp; without them it
 //! FAILS saying so, unless `SIPNAT_SKIP_NETNS=1`, which skips it (like
