@@ -177,6 +177,9 @@ pub struct Front {
     stop: Arc<AtomicBool>,
     /// Handshakes completed so far.
     pub handshakes: Arc<AtomicU64>,
+    /// When set, a connection is closed (close_notify, FIN) right after
+    /// the 200 to a REGISTER: the next message makes sipnat dial again.
+    pub close_after_register: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -186,18 +189,28 @@ impl Front {
     pub fn start(listener: TcpListener, cfg: Arc<ServerConfig>, backend: Connect) -> Front {
         let stop = Arc::new(AtomicBool::new(false));
         let handshakes = Arc::new(AtomicU64::new(0));
-        let (st, hs) = (stop.clone(), handshakes.clone());
+        let close_after_register = Arc::new(AtomicBool::new(false));
+        let (st, hs, car) = (
+            stop.clone(),
+            handshakes.clone(),
+            close_after_register.clone(),
+        );
         let thread = std::thread::spawn(move || {
             let _ = listener.set_nonblocking(true);
             let mut conns = Vec::new();
             while !st.load(Relaxed) {
                 match listener.accept() {
                     Ok((sock, _)) => {
-                        let (st, hs, cfg, backend) =
-                            (st.clone(), hs.clone(), cfg.clone(), backend.clone());
+                        let (st, hs, car, cfg, backend) = (
+                            st.clone(),
+                            hs.clone(),
+                            car.clone(),
+                            cfg.clone(),
+                            backend.clone(),
+                        );
                         conns.push(std::thread::spawn(move || {
                             let _ = sock.set_nonblocking(false);
-                            let _ = bridge(sock, &*backend, cfg, &st, &hs);
+                            let _ = bridge(sock, &*backend, cfg, &st, &hs, &car);
                         }));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -210,6 +223,7 @@ impl Front {
         Front {
             stop,
             handshakes,
+            close_after_register,
             thread: Some(thread),
         }
     }
@@ -255,6 +269,7 @@ fn bridge(
     cfg: Arc<ServerConfig>,
     stop: &AtomicBool,
     handshakes: &AtomicU64,
+    close_after_register: &AtomicBool,
 ) -> io::Result<()> {
     let mut conn = ServerConnection::new(cfg).map_err(io::Error::other)?;
     let _ = tls.set_nodelay(true);
@@ -290,6 +305,12 @@ fn bridge(
                 return Ok(());
             }
             conn.process_new_packets().map_err(io::Error::other)?;
+            // counted here: a REGISTER that came with the client's
+            // Finished may close the connection below
+            if !counted && !conn.is_handshaking() {
+                counted = true;
+                handshakes.fetch_add(1, Relaxed);
+            }
             loop {
                 match conn.reader().read(&mut buf) {
                     Ok(0) => return Ok(()),
@@ -309,6 +330,13 @@ fn bridge(
                     ];
                     conn.writer()
                         .write_all(&m.response(200, "OK", "reg", &extra, b""))?;
+                    if close_after_register.load(Relaxed) {
+                        conn.send_close_notify();
+                        while conn.wants_write() {
+                            conn.write_tls(&mut tls)?;
+                        }
+                        return Ok(());
+                    }
                 }
                 continue;
             }

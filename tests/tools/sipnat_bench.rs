@@ -3087,6 +3087,17 @@ struct TlsRun {
     handshake_cpu_s: f64,
     cpu_us_per_handshake: f64,
     wall_us_per_handshake: f64,
+    /// Provider side: REGISTERs from a UDP phone one after another, over
+    /// one kept TLS connection, then with the far end closing it after
+    /// each 200 (so sipnat dials and shakes hands again for the next).
+    registers: u32,
+    cpu_us_per_register_kept: f64,
+    cpu_us_per_register_redial: f64,
+    /// Handshakes the far end completed in the redial phase.
+    redial_handshakes: u64,
+    /// (redial CPU − kept CPU per REGISTER × REGISTERs) / handshakes:
+    /// sipnat's cost of a client handshake, connect and close included.
+    cpu_us_per_client_handshake: f64,
     /// VmHWM at the end.
     end_hwm_kb: u64,
     binary_bytes: Option<u64>,
@@ -3114,8 +3125,10 @@ fn tls_json(r: &TlsRun) -> String {
         "{{\"proxy\": {}, \"idle_rss_kb\": {}, \"idle_hwm_kb\": {}, \"phones\": {}, \
          \"phones_rss_kb\": {}, \"phones_hwm_kb\": {}, \"handshakes\": {}, \
          \"handshake_cpu_s\": {}, \"cpu_us_per_handshake\": {}, \
-         \"wall_us_per_handshake\": {}, \"end_hwm_kb\": {}, \"binary_bytes\": {}, \
-         \"counters\": {}}}",
+         \"wall_us_per_handshake\": {}, \"registers\": {}, \
+         \"cpu_us_per_register_kept\": {}, \"cpu_us_per_register_redial\": {}, \
+         \"redial_handshakes\": {}, \"cpu_us_per_client_handshake\": {}, \
+         \"end_hwm_kb\": {}, \"binary_bytes\": {}, \"counters\": {}}}",
         load_core::json_str(&r.proxy),
         r.idle_rss_kb,
         r.idle_hwm_kb,
@@ -3126,6 +3139,11 @@ fn tls_json(r: &TlsRun) -> String {
         f(r.handshake_cpu_s),
         f(r.cpu_us_per_handshake),
         f(r.wall_us_per_handshake),
+        r.registers,
+        f(r.cpu_us_per_register_kept),
+        f(r.cpu_us_per_register_redial),
+        r.redial_handshakes,
+        f(r.cpu_us_per_client_handshake),
         r.end_hwm_kb,
         r.binary_bytes.map_or("null".into(), |b| b.to_string()),
         load_core::json_str(&r.counters),
@@ -3135,13 +3153,14 @@ fn tls_json(r: &TlsRun) -> String {
 fn tls_table(runs: &[TlsRun]) -> String {
     let mut md = String::from(
         "| proxy | idle RSS kB | idle HWM kB | TLS phones | RSS kB | HWM kB | handshakes | \
-         CPU µs/handshake | wall µs/handshake | end HWM kB | binary B |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         CPU µs/handshake | wall µs/handshake | REGISTERs | CPU µs/REGISTER kept | \
+         CPU µs/REGISTER redial | redials | CPU µs/client handshake | end HWM kB | binary B |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in runs {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {} | {:.1} | {} | {} |",
             r.proxy,
             r.idle_rss_kb,
             r.idle_hwm_kb,
@@ -3151,6 +3170,11 @@ fn tls_table(runs: &[TlsRun]) -> String {
             r.handshakes,
             r.cpu_us_per_handshake,
             r.wall_us_per_handshake,
+            r.registers,
+            r.cpu_us_per_register_kept,
+            r.cpu_us_per_register_redial,
+            r.redial_handshakes,
+            r.cpu_us_per_client_handshake,
             r.end_hwm_kb,
             r.binary_bytes.map_or("—".into(), |b| b.to_string()),
         );
@@ -3213,30 +3237,6 @@ fn tcp_from(src: SocketAddrV4, dst: SocketAddrV4) -> io::Result<std::net::TcpStr
     Ok(sock)
 }
 
-/// The registrar on the WAN (198.51.100.2:5060, UDP): 200 to every
-/// REGISTER, until `stop`.
-#[cfg(feature = "tls")]
-fn registrar(sock: UdpSocket, stop: std::sync::Arc<AtomicBool>) {
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut buf = vec![0u8; 65536];
-    while !stop.load(Relaxed) {
-        let Ok((n, src)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        let Some(m) = SipMsg::parse(&buf[..n]) else {
-            continue;
-        };
-        if m.method() == Some("REGISTER") {
-            let contact = m.header("contact").unwrap_or("*").to_string();
-            let extra = [
-                format!("Contact: {contact};expires=3600"),
-                "Expires: 3600".to_string(),
-            ];
-            let _ = sock.send_to(&m.response(200, "OK", "reg", &extra, b""), src);
-        }
-    }
-}
-
 /// One tls run: sipnat with `tls_listen_port` and a self-signed P-256
 /// certificate (what the init script makes with px5g); its memory idle;
 /// `--phones` TLS phones from as many LAN addresses (a phone per address,
@@ -3254,13 +3254,20 @@ fn tls_run_in(ctx: &Ctx, p: &Proxy, work: &Path) -> Result<TlsRun, String> {
     let high = relay_high(16);
     let mut lab = Lab::up(&ctx.topo, work)?;
     let mut conf = proxy_conf(work, RELAY_LOW, high);
+    // The provider: the TLS front (it answers REGISTERs), its certificate
+    // pinned; sipnat's own for the phones.
+    let far = bench_tls::make_cert()?;
     let _ = write!(
         conf,
-        "tls_listen_port = {TLS_PORT}\ntls_cert_file = {}\ntls_key_file = {}\n",
+        "tls_listen_port = {TLS_PORT}\ntls_cert_file = {}\ntls_key_file = {}\n\
+         outbound_proxy_host = {FAR_IP}\noutbound_proxy_port = {TLS_PORT}\n\
+         outbound_tls = 1\ntls_fingerprint = {}\n",
         crt.display(),
-        key.display()
+        key.display(),
+        far.fingerprint
     );
     fs::write(work.join("proxy.conf"), conf).map_err(|e| format!("proxy.conf: {e}"))?;
+    let front = tls_front(&lab, &far)?;
     lab.start_proxy(p, high, &ctx.exe)?;
     let end = Instant::now() + Duration::from_secs(3);
     while !lab.listens('r', Transport::Tls, TLS_PORT) {
@@ -3284,24 +3291,102 @@ fn tls_run_in(ctx: &Ctx, p: &Proxy, work: &Path) -> Result<TlsRun, String> {
         binary_bytes: binary_bytes(pid),
         ..TlsRun::default()
     };
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let reg_sock = in_netns(&lab.ns('w'), || {
-        UdpSocket::bind(SocketAddrV4::new(FAR_IP, UAS_PORT))
-    })?;
-    let reg = {
-        let stop = stop.clone();
-        std::thread::spawn(move || registrar(reg_sock, stop))
-    };
-    let result = tls_phases(&lab, o, &mut run);
-    stop.store(true, Relaxed);
-    let _ = reg.join();
-    result?;
+    tls_phases(&lab, o, &mut run)?;
+    tls_redials(&lab, o, &front, &mut run)?;
     run.end_hwm_kb = status_kb(pid, "VmHWM");
     if p.name == "sipnat" {
         run.counters = sipnat_tcp_counters(&mut lab);
     }
     lab.stop_proxy();
     Ok(run)
+}
+
+/// Provider side: `--handshakes` REGISTERs from the phone over UDP, one
+/// after another (each waits for its 200), first over the one TLS
+/// connection sipnat keeps to the far end, then with the far end closing
+/// it after every 200, so that each REGISTER makes sipnat connect and
+/// shake hands again (as a client: X25519, the far end's ECDSA P-256
+/// signature checked, its certificate pinned). The difference of sipnat's
+/// CPU time between the two phases, per handshake the far end completed,
+/// is what a router pays for a reconnect.
+#[cfg(feature = "tls")]
+fn tls_redials(
+    lab: &Lab,
+    o: &Opts,
+    front: &bench_tls::Front,
+    run: &mut TlsRun,
+) -> Result<(), String> {
+    let n = o.handshakes;
+    run.registers = n;
+    if n == 0 {
+        return Ok(());
+    }
+    let pid = lab.pid;
+    let phone = in_netns(&lab.ns('l'), || {
+        udp_socket(SocketAddrV4::new(PHONE_IP, UAC_PORT), SIP_SOCK_BUF, false)
+    })?;
+    phone
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let proxy = SocketAddrV4::new(ROUTER_LAN, UAS_PORT);
+    let mut seq = 0u32;
+    let mut phase = |close: bool| -> Result<(f64, u64), String> {
+        front.close_after_register.store(close, Relaxed);
+        let hs0 = front.handshakes.load(Relaxed);
+        let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..n {
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            seq += 1;
+            let reg = format!(
+                "REGISTER sip:{FAR_IP} SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP {PHONE_IP}:{UAC_PORT};branch=z9hG4bK-rd{seq};rport\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:redial@{FAR_IP}>;tag=rd\r\n\
+                 To: <sip:redial@{FAR_IP}>\r\nCall-ID: redial@{PHONE_IP}\r\n\
+                 CSeq: {seq} REGISTER\r\nContact: <sip:redial@{PHONE_IP}:{UAC_PORT}>\r\n\
+                 Expires: 3600\r\nUser-Agent: sipnat-bench\r\nContent-Length: 0\r\n\r\n"
+            );
+            phone
+                .send_to(reg.as_bytes(), proxy)
+                .map_err(|e| e.to_string())?;
+            // its final answer (a 100 may come first)
+            loop {
+                let (len, _) = phone
+                    .recv_from(&mut buf)
+                    .map_err(|e| format!("REGISTER {seq} (close {close}): no answer: {e}"))?;
+                let m = SipMsg::parse(&buf[..len]);
+                let Some(code) = m.as_ref().and_then(SipMsg::code) else {
+                    continue;
+                };
+                let ours = m
+                    .as_ref()
+                    .and_then(SipMsg::cseq)
+                    .is_some_and(|(c, _)| c == seq);
+                if code >= 200 && ours {
+                    if code != 200 {
+                        return Err(format!("REGISTER {seq} (close {close}): {code}"));
+                    }
+                    break;
+                }
+            }
+        }
+        // the last close reaches sipnat
+        sleep_checked(Duration::from_millis(300))?;
+        let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
+        Ok(((cpu1 - cpu0).max(0.0), front.handshakes.load(Relaxed) - hs0))
+    };
+    // the connection is up: the phones' REGISTERs went over it
+    let (kept, _) = phase(false)?;
+    let (redial, hs) = phase(true)?;
+    run.cpu_us_per_register_kept = kept * 1e6 / f64::from(n);
+    run.cpu_us_per_register_redial = redial * 1e6 / f64::from(n);
+    run.redial_handshakes = hs;
+    if hs > 0 {
+        run.cpu_us_per_client_handshake = (redial - kept) * 1e6 / hs as f64;
+    }
+    Ok(())
 }
 
 #[cfg(feature = "tls")]
