@@ -21,6 +21,11 @@
 //!   one connection on each side of sipnat, from its `tcp.*` counters) and
 //!   that no namespace is left behind. It never asserts a speed: the targets of the issue are measured
 //!   by `tests/bench/run`, not tested.
+//!   With `--features tls` (issue 17) it also runs the setup over TLS
+//!   toward the far end (one TLS connection, one handshake, for all 40
+//!   calls) and the tls mode with 4 TLS phones, 20 handshakes (every one
+//!   accepted and completed) and 20 REGISTERs toward a far end that closes
+//!   the connection after each (sipnat dials again), a few seconds more.
 //!
 //! The smoke test needs root, `ip netns`, `ss` and sipp; without them it
 //! FAILS saying so, unless `SIPNAT_SKIP_NETNS=1`, which skips it (like
@@ -105,6 +110,10 @@ fn bench_tool() -> PathBuf {
         ])
         .arg(target_dir)
         .current_dir(manifest());
+        if cfg!(feature = "tls") {
+            // the TLS far end and phones of the tool need rustls
+            cmd.args(["--features", "tls"]);
+        }
         match profile_dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -134,6 +143,7 @@ fn bench_tool() -> PathBuf {
         "tests/tools/bench_core.rs",
         "tests/tools/bench_null.rs",
         "tests/tools/load_core.rs",
+        "tests/tools/bench_tls.rs",
     ] {
         assert!(
             modified(&tool) >= modified(&manifest().join(src)),
@@ -409,6 +419,12 @@ fn smoke_media_and_setup() {
     assert!(md.contains("| in kernel |"), "{md}");
 
     // setup: sipp, 20 calls/s for 2 s through sipnat, over UDP then TCP
+    // (and with the tls feature over TLS toward the far end)
+    let all = if cfg!(feature = "tls") {
+        "udp,tcp,tls"
+    } else {
+        "udp,tcp"
+    };
     let (out, prefix) = run_tool(
         &tool,
         &[
@@ -418,7 +434,7 @@ fn smoke_media_and_setup() {
             "--seconds",
             "2",
             "--transport",
-            "udp,tcp",
+            all,
             "--sipnat",
             sipnat,
             "--out",
@@ -439,7 +455,7 @@ fn smoke_media_and_setup() {
     let transports: Vec<&str> = runs.iter().filter_map(|r| r.str_of("transport")).collect();
     assert_eq!(
         transports,
-        ["udp", "tcp"],
+        all.split(',').collect::<Vec<_>>(),
         "one run per transport\n{stderr}"
     );
     for r in runs {
@@ -456,8 +472,7 @@ fn smoke_media_and_setup() {
     assert_eq!(tcp.count("retransmissions"), 0, "{stderr}");
     // sipp -t t1: the phone's one connection, accepted, and sipnat's one
     // to the far end, opened, each kept for all 40 calls.
-    let counters = tcp.str_of("proxy_tcp").unwrap_or("");
-    let counter = |name: &str| -> u64 {
+    let counter = |counters: &str, name: &str| -> u64 {
         let mut words = counters.split_whitespace();
         while let Some(w) = words.next() {
             let v = words.next().and_then(|v| v.parse().ok());
@@ -467,8 +482,25 @@ fn smoke_media_and_setup() {
         }
         0
     };
-    assert_eq!(counter("tcp.accepted"), 1, "tcp counters: {counters}");
-    assert_eq!(counter("tcp.opened"), 1, "tcp counters: {counters}");
+    let counters = tcp.str_of("proxy_tcp").unwrap_or("");
+    assert_eq!(
+        counter(counters, "tcp.accepted"),
+        1,
+        "tcp counters: {counters}"
+    );
+    assert_eq!(
+        counter(counters, "tcp.opened"),
+        1,
+        "tcp counters: {counters}"
+    );
+    if let Some(tls) = runs.get(2) {
+        // the phone over UDP; one TLS connection from sipnat to the far
+        // end for all 40 calls, one handshake, nothing over plain TCP
+        let counters = tls.str_of("proxy_tcp").unwrap_or("");
+        assert_eq!(counter(counters, "tls.opened"), 1, "{counters}");
+        assert_eq!(counter(counters, "front.handshakes"), 1, "{counters}");
+        assert_eq!(counter(counters, "tcp.opened"), 0, "{counters}");
+    }
     assert_eq!(
         runs[0].str_of("proxy_tcp"),
         Some(""),
@@ -476,6 +508,53 @@ fn smoke_media_and_setup() {
     );
     let md = fs::read_to_string(setup_dir.join("results.md")).expect("results.md");
     assert!(md.contains("| sipnat | tcp |"), "{md}");
+
+    // tls mode (issue 17): 4 TLS phones registered over their own
+    // connections, then 20 handshakes one after another
+    if cfg!(feature = "tls") {
+        let tls_dir = base.join("tls");
+        let (out, prefix) = run_tool(
+            &tool,
+            &[
+                "tls",
+                "--phones",
+                "4",
+                "--handshakes",
+                "20",
+                "--sipnat",
+                sipnat,
+                "--out",
+                &tls_dir.display().to_string(),
+            ],
+            Duration::from_secs(60),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            leftover_namespaces(&prefix).is_empty(),
+            "namespaces left behind"
+        );
+        assert!(out.status.success(), "sipnat-bench tls failed:\n{stderr}");
+        let j = report(&tls_dir);
+        let r = &j.arr("tls")[0];
+        assert_eq!(r.count("phones"), 4);
+        assert_eq!(r.count("handshakes"), 20);
+        assert!(r.count("idle_rss_kb") > 0 && r.count("phones_rss_kb") > 0);
+        assert!(r.num("cpu_us_per_handshake").is_some_and(|c| c > 0.0));
+        let counters = r.str_of("counters").unwrap_or("");
+        assert_eq!(counter(counters, "tls.accepted"), 24, "{counters}");
+        assert_eq!(
+            counter(counters, "tls.handshake-ok"),
+            counter(counters, "tls.accepted") + counter(counters, "tls.opened"),
+            "{counters}"
+        );
+        // the provider side: 20 REGISTERs, the far end closing after each
+        // 200, so sipnat dialled again for the 19 after the first
+        assert_eq!(r.count("registers"), 20);
+        assert!(r.count("redial_handshakes") >= 19, "{stderr}");
+        assert!(counter(counters, "tls.opened") >= 20, "{counters}");
+        let md = fs::read_to_string(tls_dir.join("results.md")).expect("results.md");
+        assert!(md.contains("## TLS connections"), "{md}");
+    }
 
     // The control socket under load (issue 13): `status json` 100 times a
     // second while 300 calls relay RTP both ways. Every query answered

@@ -34,6 +34,15 @@
 //!   (the default) or `--transport tcp`: sipp `-t t1` on both sides, so the
 //!   phone keeps one connection to the proxy and the proxy one to the far
 //!   end, as a home router sees phones and a provider (see [`Transport`]).
+//!   `--transport tls`: the phone over UDP, sipnat with `outbound_tls 1`
+//!   toward a TLS far end (`bench_tls::Front`, rustls: Debian's sipp has
+//!   no TLS) that answers REGISTERs itself and bridges the rest to sipp's
+//!   UAS over TCP; one TLS connection for every call.
+//! * `tls`: sipnat with `tls_listen_port` and a self-signed P-256
+//!   certificate: its VmRSS and VmHWM idle, then with `--phones` TLS phones
+//!   (one LAN address each) registered over their own connections and
+//!   idle, then its CPU per handshake over `--handshakes` TLS handshakes
+//!   one after another (see [`tls_run_in`]). Needs `--features tls`.
 //! * `all`: the README set (a media sweep for sipnat and both null relays,
 //!   256 calls with 512 registrations, sipnat idle with the relay range
 //!   10000-59999, 1,500 and 3,000 setups/s over UDP and over TCP) into one
@@ -64,7 +73,8 @@
 //! counts softirq from perf's samples instead (`tests/bench/README.md`).
 //!
 //! What it does NOT do: assert any speed (it only measures), SIP over TCP
-//! outside the setup mode (the media mode's own SIP is UDP), TLS,
+//! outside the setup mode (the media mode's own SIP is UDP), calls from
+//! TLS phones (sipp has no TLS; the tls mode's phones only register),
 //! authentication, IPv6, RTCP, or anything outside the namespaces it made.
 //! It needs root. Everything it starts is stopped and every namespace
 //! removed when a run ends, fails, or is interrupted (SIGINT/SIGTERM).
@@ -73,6 +83,9 @@
 mod bench_core;
 #[path = "bench_null.rs"]
 mod bench_null;
+#[cfg(feature = "tls")]
+#[path = "bench_tls.rs"]
+mod bench_tls;
 #[path = "load_core.rs"]
 mod load_core;
 
@@ -96,9 +109,11 @@ usage:
                      [--sipnat PATH] [--proxy NAME=CMD]... [--no-null] [--null-mmsg]
                      [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
                      [--status-rate 0] [--range LOW-HIGH] [--kernel-forward] [--perf]
-  sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp]] [--sipnat PATH]
+  sipnat-bench setup [--rate 1500[,3000...]] [--seconds 10] [--transport udp[,tcp,tls]] [--sipnat PATH]
                      [--proxy NAME=CMD]... [--no-sipnat] [--no-pin] [--out DIR] [--keep]
                      [--repo DIR]
+  sipnat-bench tls   [--handshakes 200] [--phones 32] [--sipnat PATH] [--proxy NAME=CMD]...
+                     [--no-sipnat] [--no-pin] [--out DIR] [--keep] [--repo DIR]
   sipnat-bench all   [--sipnat PATH] [--no-pin] [--out DIR] [--keep] [--repo DIR]
   sipnat-bench null-relay --ports LOW-HIGH --lan IP:PORT --wan IP:PORT [--mmsg] [--bind IP]
 
@@ -123,8 +138,14 @@ usage:
   --out DIR         default: <repo>/target/bench/<unix time>, linked as target/bench/latest
   --keep            keep every run's work directory (proxy log, config); failed runs keep theirs
   --rate LIST       setup mode: calls per second, one run per rate (and per transport)
-  --transport LIST  setup mode: SIP over udp (default), tcp, or udp,tcp (TCP: sipp -t t1 on
-                    both sides, one connection from the phone, one from the proxy onward)
+  --transport LIST  setup mode: SIP over udp (default), tcp, tls, or a list (TCP: sipp -t t1 on
+                    both sides, one connection from the phone, one from the proxy onward; TLS:
+                    the phone over UDP, the proxy with outbound_tls to this tool's TLS far end,
+                    which bridges to sipp over TCP; needs --features tls)
+  --handshakes N    tls mode: TLS handshakes one after another from the LAN (sipnat's CPU
+                    per handshake)
+  --phones N        tls mode: TLS phones from as many LAN addresses, each registered over
+                    its own connection, left idle (sipnat's RSS with them)
   --registrations N REGISTERs before the calls, 32 per LAN address (the phone 10.77.1.2, then
                     10.77.1.100 upward, added to the LAN namespace); any failure fails the run
   --no-pin          let the scheduler place everything (default with 2+ CPUs: the proxy alone
@@ -142,6 +163,10 @@ const FAR_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 /// The generator's ports: SIP phone, SIP far end, RTP on both sides.
 const UAC_PORT: u16 = 5062;
 const UAS_PORT: u16 = 5060;
+/// SIP over TLS: the far end's port (setup mode) and sipnat's
+/// `tls_listen_port` (tls mode).
+#[cfg(feature = "tls")]
+const TLS_PORT: u16 = 5061;
 const RTP_PORT: u16 = 40000;
 /// The phone's SIP address (host 0 of the registrations).
 const PHONE: SocketAddrV4 = SocketAddrV4::new(PHONE_IP, UAC_PORT);
@@ -223,6 +248,8 @@ enum Mode {
     Media,
     Setup,
     All,
+    /// TLS connections: handshakes one after another and idle TLS phones.
+    Tls,
 }
 
 /// The SIP transport of a setup run.
@@ -238,6 +265,11 @@ enum Mode {
 enum Transport {
     Udp,
     Tcp,
+    /// The phone over UDP, sipnat to the far end over TLS (`outbound_tls
+    /// 1` toward a TLS terminator of this tool, `bench_tls::Front`, which
+    /// bridges to sipp's UAS over TCP `-t t1`): the case TLS is for, a
+    /// phone that speaks UDP and one TLS connection to the provider.
+    Tls,
 }
 
 impl Transport {
@@ -245,6 +277,7 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
     }
 }
@@ -294,6 +327,9 @@ struct Opts {
     rates: Vec<u32>,
     seconds: u32,
     transports: Vec<Transport>,
+    /// TLS mode: handshakes one after another, then idle TLS phones.
+    handshakes: u32,
+    phones: u32,
 }
 
 fn default_sipnat() -> PathBuf {
@@ -309,10 +345,11 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         Some("media") => Mode::Media,
         Some("setup") => Mode::Setup,
         Some("all") => Mode::All,
+        Some("tls") => Mode::Tls,
         Some("-h" | "--help" | "help") => return Err(String::new()),
         other => {
             return Err(format!(
-                "first argument must be media, setup, all or null-relay, not {other:?}"
+                "first argument must be media, setup, tls, all or null-relay, not {other:?}"
             ));
         }
     };
@@ -357,6 +394,18 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         "transport",
         "setup mode: udp (default), tcp, or both",
         "LIST",
+    );
+    g.optopt(
+        "",
+        "handshakes",
+        "tls mode: TLS handshakes one after another",
+        "N",
+    );
+    g.optopt(
+        "",
+        "phones",
+        "tls mode: idle TLS phones, one connection each",
+        "N",
     );
     g.optflag("h", "help", "this text");
     let m = g.parse(&args[1..]).map_err(|e| e.to_string())?;
@@ -409,7 +458,11 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         &[Mode::Media],
     )?;
     only(&["rate", "seconds", "transport"], &[Mode::Setup])?;
-    only(&["proxy", "no-sipnat"], &[Mode::Media, Mode::Setup])?;
+    only(&["handshakes", "phones"], &[Mode::Tls])?;
+    only(
+        &["proxy", "no-sipnat"],
+        &[Mode::Media, Mode::Setup, Mode::Tls],
+    )?;
     let calls = match (m.opt_str("calls"), m.opt_str("sweep")) {
         (Some(_), Some(_)) => return Err("--calls and --sweep exclude each other".into()),
         (Some(c), None) => vec![
@@ -462,7 +515,8 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
             .map(|t| match t.trim() {
                 "udp" => Ok(Transport::Udp),
                 "tcp" => Ok(Transport::Tcp),
-                t => Err(format!("--transport: '{t}' is not udp or tcp")),
+                "tls" => Ok(Transport::Tls),
+                t => Err(format!("--transport: '{t}' is not udp, tcp or tls")),
             })
             .collect::<Result<Vec<Transport>, String>>()?,
     };
@@ -511,7 +565,12 @@ fn parse_opts(args: &[String]) -> Result<Opts, String> {
         rates,
         seconds: num(&m, "seconds", 10)?,
         transports,
+        handshakes: num(&m, "handshakes", 200)?,
+        phones: num(&m, "phones", 32)?,
     };
+    if o.handshakes > 100_000 || o.phones > 150 {
+        return Err("--handshakes must be at most 100000, --phones at most 150".into());
+    }
     if !(1..=10_000).contains(&o.pps) {
         return Err("--pps must be 1..=10000".into());
     }
@@ -802,7 +861,7 @@ impl Lab {
     fn listens(&self, role: char, t: Transport, port: u16) -> bool {
         let flags = match t {
             Transport::Udp => "-Hlun",
-            Transport::Tcp => "-Hltn",
+            Transport::Tcp | Transport::Tls => "-Hltn",
         };
         Command::new("ip")
             .args([
@@ -2684,6 +2743,7 @@ fn setup_run(
     let name = match transport {
         Transport::Udp => format!("setup-{}-{rate}cps", p.name),
         Transport::Tcp => format!("setup-{}-tcp-{rate}cps", p.name),
+        Transport::Tls => format!("setup-{}-tls-{rate}cps", p.name),
     };
     let work = work_dir(ctx, &name)?;
     eprintln!("sipnat-bench: {name}: starting");
@@ -2735,7 +2795,7 @@ fn sipnat_tcp_counters(lab: &mut Lab) -> String {
             .lines()
             .skip(1)
             .map(str::trim)
-            .filter(|l| l.starts_with("tcp."))
+            .filter(|l| l.starts_with("tcp.") || l.starts_with("tls."))
             .collect();
         return counters.join(" ");
     }
@@ -2760,8 +2820,36 @@ fn setup_run_in(
     let sipp = which("sipp").ok_or("sipp not found (tests/setup-deps.sh installs sip-tester)")?;
     let high = relay_high(rate.saturating_mul(2).min(4000));
     let mut lab = Lab::up(&ctx.topo, work)?;
-    fs::write(work.join("proxy.conf"), proxy_conf(work, RELAY_LOW, high))
-        .map_err(|e| format!("proxy.conf: {e}"))?;
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut conf = proxy_conf(work, RELAY_LOW, high);
+    #[cfg(feature = "tls")]
+    let cert = match transport {
+        Transport::Tls => {
+            let cert = bench_tls::make_cert()?;
+            // Everything toward the far end goes to the TLS front, whose
+            // self-signed certificate is pinned.
+            let _ = write!(
+                conf,
+                "outbound_proxy_host = {FAR_IP}\noutbound_proxy_port = {TLS_PORT}\n\
+                 outbound_tls = 1\ntls_fingerprint = {}\n",
+                cert.fingerprint
+            );
+            Some(cert)
+        }
+        _ => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if transport == Transport::Tls {
+        return Err("TLS runs need sipnat-bench built with --features tls".into());
+    }
+    fs::write(work.join("proxy.conf"), conf).map_err(|e| format!("proxy.conf: {e}"))?;
+    // The TLS far end is up before sipnat: the phone's REGISTER goes there
+    // too (outbound_tls), and is answered by the front itself.
+    #[cfg(feature = "tls")]
+    let front = match &cert {
+        Some(cert) => Some(tls_front(&lab, cert)?),
+        None => None,
+    };
     lab.start_proxy(p, high, &ctx.exe)?;
     if transport == Transport::Tcp {
         // start_proxy waited for its UDP port; a proxy with SIP over TCP
@@ -2794,9 +2882,12 @@ fn setup_run_in(
     let sipp = sipp.display().to_string();
     let s = |v: &str| v.to_string();
     // TCP: one connection per side, kept for every call (see Transport).
-    let sipp_transport: &[String] = match transport {
-        Transport::Udp => &[],
-        Transport::Tcp => &[s("-t"), s("t1")],
+    // TLS: the phone over UDP, the far end's sipp over TCP behind the front.
+    let t1 = [s("-t"), s("t1")];
+    let (uac_transport, uas_transport): (&[String], &[String]) = match transport {
+        Transport::Udp => (&[], &[]),
+        Transport::Tcp => (&t1, &t1),
+        Transport::Tls => (&[], &t1),
     };
     let mut uas_argv = vec![
         sipp.clone(),
@@ -2807,7 +2898,7 @@ fn setup_run_in(
         s("-p"),
         UAS_PORT.to_string(),
     ];
-    uas_argv.extend_from_slice(sipp_transport);
+    uas_argv.extend_from_slice(uas_transport);
     uas_argv.extend([
         s("-nostdin"),
         s("-trace_err"),
@@ -2841,7 +2932,7 @@ fn setup_run_in(
         s("-rsa"),
         format!("{ROUTER_LAN}:5060"),
     ];
-    uac_argv.extend_from_slice(sipp_transport);
+    uac_argv.extend_from_slice(uac_transport);
     uac_argv.extend([
         // The Request-URI's parameters (uac.xml): the far end is an IP
         // literal, which a proxy reaches over UDP unless the URI names the
@@ -2849,7 +2940,8 @@ fn setup_run_in(
         s("-key"),
         s("ruri_params"),
         s(match transport {
-            Transport::Udp => "",
+            // TLS: outbound_tls sends everything to the outbound proxy
+            Transport::Udp | Transport::Tls => "",
             Transport::Tcp => ";transport=tcp",
         }),
     ]);
@@ -2934,8 +3026,16 @@ fn setup_run_in(
     };
     run.peak_rss_kb = peak_rss_kb(pid);
     run.binary_bytes = binary_bytes(pid);
-    if transport == Transport::Tcp && p.name == "sipnat" {
+    if transport != Transport::Udp && p.name == "sipnat" {
         run.proxy_tcp = sipnat_tcp_counters(&mut lab);
+    }
+    #[cfg(feature = "tls")]
+    if let Some(f) = &front {
+        // what the far end saw: sipnat's handshakes (1: one connection)
+        let hs = f.handshakes.load(Relaxed);
+        run.proxy_tcp = format!("{} front.handshakes {hs}", run.proxy_tcp)
+            .trim()
+            .to_string();
     }
     let clean = status.success() && run.failed == 0;
     if !clean {
@@ -2948,6 +3048,414 @@ fn setup_run_in(
     }
     lab.stop_proxy();
     Ok((run, clean))
+}
+
+/// The TLS far end on 198.51.100.2:5061 (WAN namespace), bridging each
+/// connection to sipp's UAS on TCP port 5060.
+#[cfg(feature = "tls")]
+fn tls_front(lab: &Lab, cert: &bench_tls::TestCert) -> Result<bench_tls::Front, String> {
+    let ns = lab.ns('w');
+    let listener = in_netns(&ns, || {
+        std::net::TcpListener::bind(SocketAddrV4::new(FAR_IP, TLS_PORT))
+    })?;
+    let backend = bench_tls::connect_fn(move || {
+        in_netns(&ns, || {
+            std::net::TcpStream::connect(SocketAddrV4::new(FAR_IP, UAS_PORT))
+        })
+        .map_err(io::Error::other)
+    });
+    Ok(bench_tls::Front::start(
+        listener,
+        bench_tls::server_config(cert)?,
+        backend,
+    ))
+}
+
+/// The result of a `tls` run (see [`tls_run_in`]).
+#[derive(Clone, Debug, Default)]
+struct TlsRun {
+    proxy: String,
+    /// VmRSS / VmHWM with `tls_listen_port` on and no connection.
+    idle_rss_kb: u64,
+    idle_hwm_kb: u64,
+    /// Phones registered, each over its own TLS connection, left idle.
+    phones: u32,
+    phones_rss_kb: u64,
+    phones_hwm_kb: u64,
+    /// Handshakes one after another (connect, handshake, close_notify).
+    handshakes: u32,
+    handshake_cpu_s: f64,
+    cpu_us_per_handshake: f64,
+    wall_us_per_handshake: f64,
+    /// Provider side: REGISTERs from a UDP phone one after another, over
+    /// one kept TLS connection, then with the far end closing it after
+    /// each 200 (so sipnat dials and shakes hands again for the next).
+    registers: u32,
+    cpu_us_per_register_kept: f64,
+    cpu_us_per_register_redial: f64,
+    /// Handshakes the far end completed in the redial phase.
+    redial_handshakes: u64,
+    /// (redial CPU − kept CPU per REGISTER × REGISTERs) / handshakes:
+    /// sipnat's cost of a client handshake, connect and close included.
+    cpu_us_per_client_handshake: f64,
+    /// VmHWM at the end.
+    end_hwm_kb: u64,
+    binary_bytes: Option<u64>,
+    /// sipnat's tls.* counters at the end.
+    counters: String,
+}
+
+#[cfg(feature = "tls")]
+fn status_kb(pid: u32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| bench_core::parse_status_kb(&s, field))
+        .unwrap_or(0)
+}
+
+fn tls_json(r: &TlsRun) -> String {
+    let f = |v: f64| {
+        if v.is_finite() {
+            format!("{v}")
+        } else {
+            "null".into()
+        }
+    };
+    format!(
+        "{{\"proxy\": {}, \"idle_rss_kb\": {}, \"idle_hwm_kb\": {}, \"phones\": {}, \
+         \"phones_rss_kb\": {}, \"phones_hwm_kb\": {}, \"handshakes\": {}, \
+         \"handshake_cpu_s\": {}, \"cpu_us_per_handshake\": {}, \
+         \"wall_us_per_handshake\": {}, \"registers\": {}, \
+         \"cpu_us_per_register_kept\": {}, \"cpu_us_per_register_redial\": {}, \
+         \"redial_handshakes\": {}, \"cpu_us_per_client_handshake\": {}, \
+         \"end_hwm_kb\": {}, \"binary_bytes\": {}, \"counters\": {}}}",
+        load_core::json_str(&r.proxy),
+        r.idle_rss_kb,
+        r.idle_hwm_kb,
+        r.phones,
+        r.phones_rss_kb,
+        r.phones_hwm_kb,
+        r.handshakes,
+        f(r.handshake_cpu_s),
+        f(r.cpu_us_per_handshake),
+        f(r.wall_us_per_handshake),
+        r.registers,
+        f(r.cpu_us_per_register_kept),
+        f(r.cpu_us_per_register_redial),
+        r.redial_handshakes,
+        f(r.cpu_us_per_client_handshake),
+        r.end_hwm_kb,
+        r.binary_bytes.map_or("null".into(), |b| b.to_string()),
+        load_core::json_str(&r.counters),
+    )
+}
+
+fn tls_table(runs: &[TlsRun]) -> String {
+    let mut md = String::from(
+        "| proxy | idle RSS kB | idle HWM kB | TLS phones | RSS kB | HWM kB | handshakes | \
+         CPU µs/handshake | wall µs/handshake | REGISTERs | CPU µs/REGISTER kept | \
+         CPU µs/REGISTER redial | redials | CPU µs/client handshake | end HWM kB | binary B |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in runs {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {} | {:.1} | {} | {} |",
+            r.proxy,
+            r.idle_rss_kb,
+            r.idle_hwm_kb,
+            r.phones,
+            r.phones_rss_kb,
+            r.phones_hwm_kb,
+            r.handshakes,
+            r.cpu_us_per_handshake,
+            r.wall_us_per_handshake,
+            r.registers,
+            r.cpu_us_per_register_kept,
+            r.cpu_us_per_register_redial,
+            r.redial_handshakes,
+            r.cpu_us_per_client_handshake,
+            r.end_hwm_kb,
+            r.binary_bytes.map_or("—".into(), |b| b.to_string()),
+        );
+    }
+    md
+}
+
+fn tls_run(ctx: &Ctx, p: &Proxy) -> Result<TlsRun, String> {
+    let name = format!("tls-{}", p.name);
+    let work = work_dir(ctx, &name)?;
+    eprintln!("sipnat-bench: {name}: starting");
+    let r = tls_run_in(ctx, p, &work);
+    finish_work_dir(ctx, &work, r.is_ok());
+    let r = r.map_err(|e| format!("{name}: {e}"));
+    if let Ok(t) = &r {
+        eprintln!(
+            "sipnat-bench: {name}: idle RSS {} kB (HWM {}), {} TLS phones RSS {} kB (HWM {}), \
+             {} handshakes {:.1} µs CPU each; {}",
+            t.idle_rss_kb,
+            t.idle_hwm_kb,
+            t.phones,
+            t.phones_rss_kb,
+            t.phones_hwm_kb,
+            t.handshakes,
+            t.cpu_us_per_handshake,
+            t.counters
+        );
+    }
+    r
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_run_in(_ctx: &Ctx, _p: &Proxy, _work: &Path) -> Result<TlsRun, String> {
+    Err("the tls mode needs sipnat-bench built with --features tls".into())
+}
+
+/// A TCP connection from `src` (port chosen by the kernel) to `dst`.
+#[cfg(feature = "tls")]
+fn tcp_from(src: SocketAddrV4, dst: SocketAddrV4) -> io::Result<std::net::TcpStream> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket(2); the fd is owned by the TcpStream made from it
+    // right away, which closes it on every path.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket nobody else owns.
+    let sock = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let a = sockaddr_in(src);
+    // SAFETY: a valid sockaddr_in and its length.
+    if unsafe { libc::bind(fd, (&a as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let d = sockaddr_in(dst);
+    // SAFETY: as above.
+    if unsafe { libc::connect(fd, (&d as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+/// One tls run: sipnat with `tls_listen_port` and a self-signed P-256
+/// certificate (what the init script makes with px5g); its memory idle;
+/// `--phones` TLS phones from as many LAN addresses (a phone per address,
+/// as in an office) each REGISTERing over its own connection, left idle,
+/// and the memory again; then `--handshakes` TLS handshakes one after
+/// another from those addresses in turn (connect, handshake, close_notify,
+/// close), and sipnat's CPU time over them per handshake.
+#[cfg(feature = "tls")]
+fn tls_run_in(ctx: &Ctx, p: &Proxy, work: &Path) -> Result<TlsRun, String> {
+    let o = &ctx.opts;
+    let cert = bench_tls::make_cert()?;
+    let (crt, key) = (work.join("sipnat.crt"), work.join("sipnat.key"));
+    fs::write(&crt, &cert.cert_pem).map_err(|e| format!("{}: {e}", crt.display()))?;
+    fs::write(&key, &cert.key_pem).map_err(|e| format!("{}: {e}", key.display()))?;
+    let high = relay_high(16);
+    let mut lab = Lab::up(&ctx.topo, work)?;
+    let mut conf = proxy_conf(work, RELAY_LOW, high);
+    // The provider: the TLS front (it answers REGISTERs), its certificate
+    // pinned; sipnat's own for the phones.
+    let far = bench_tls::make_cert()?;
+    let _ = write!(
+        conf,
+        "tls_listen_port = {TLS_PORT}\ntls_cert_file = {}\ntls_key_file = {}\n\
+         outbound_proxy_host = {FAR_IP}\noutbound_proxy_port = {TLS_PORT}\n\
+         outbound_tls = 1\ntls_fingerprint = {}\n",
+        crt.display(),
+        key.display(),
+        far.fingerprint
+    );
+    fs::write(work.join("proxy.conf"), conf).map_err(|e| format!("proxy.conf: {e}"))?;
+    let front = tls_front(&lab, &far)?;
+    lab.start_proxy(p, high, &ctx.exe)?;
+    let end = Instant::now() + Duration::from_secs(3);
+    while !lab.listens('r', Transport::Tls, TLS_PORT) {
+        if Instant::now() >= end {
+            return Err(format!(
+                "{} does not listen on TCP port {TLS_PORT} (no tls_listen_port?); proxy.log:\n{}",
+                p.name,
+                lab.log_tail("proxy.log")
+            ));
+        }
+        sleep_checked(Duration::from_millis(50))?;
+    }
+    let pid = lab.pid;
+    sleep_checked(Duration::from_secs(1))?;
+    let mut run = TlsRun {
+        proxy: p.name.clone(),
+        idle_rss_kb: status_kb(pid, "VmRSS"),
+        idle_hwm_kb: status_kb(pid, "VmHWM"),
+        phones: o.phones,
+        handshakes: o.handshakes,
+        binary_bytes: binary_bytes(pid),
+        ..TlsRun::default()
+    };
+    tls_phases(&lab, o, &mut run)?;
+    tls_redials(&lab, o, &front, &mut run)?;
+    run.end_hwm_kb = status_kb(pid, "VmHWM");
+    if p.name == "sipnat" {
+        run.counters = sipnat_tcp_counters(&mut lab);
+    }
+    lab.stop_proxy();
+    Ok(run)
+}
+
+/// Provider side: `--handshakes` REGISTERs from the phone over UDP, one
+/// after another (each waits for its 200), first over the one TLS
+/// connection sipnat keeps to the far end, then with the far end closing
+/// it after every 200, so that each REGISTER makes sipnat connect and
+/// shake hands again (as a client: X25519, the far end's ECDSA P-256
+/// signature checked, its certificate pinned). The difference of sipnat's
+/// CPU time between the two phases, per handshake the far end completed,
+/// is what a router pays for a reconnect.
+#[cfg(feature = "tls")]
+fn tls_redials(
+    lab: &Lab,
+    o: &Opts,
+    front: &bench_tls::Front,
+    run: &mut TlsRun,
+) -> Result<(), String> {
+    let n = o.handshakes;
+    run.registers = n;
+    if n == 0 {
+        return Ok(());
+    }
+    let pid = lab.pid;
+    let phone = in_netns(&lab.ns('l'), || {
+        udp_socket(SocketAddrV4::new(PHONE_IP, UAC_PORT), SIP_SOCK_BUF, false)
+    })?;
+    phone
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let proxy = SocketAddrV4::new(ROUTER_LAN, UAS_PORT);
+    let mut seq = 0u32;
+    let mut phase = |close: bool| -> Result<(f64, u64), String> {
+        front.close_after_register.store(close, Relaxed);
+        let hs0 = front.handshakes.load(Relaxed);
+        let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..n {
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            seq += 1;
+            let reg = format!(
+                "REGISTER sip:{FAR_IP} SIP/2.0\r\n\
+                 Via: SIP/2.0/UDP {PHONE_IP}:{UAC_PORT};branch=z9hG4bK-rd{seq};rport\r\n\
+                 Max-Forwards: 70\r\nFrom: <sip:redial@{FAR_IP}>;tag=rd\r\n\
+                 To: <sip:redial@{FAR_IP}>\r\nCall-ID: redial@{PHONE_IP}\r\n\
+                 CSeq: {seq} REGISTER\r\nContact: <sip:redial@{PHONE_IP}:{UAC_PORT}>\r\n\
+                 Expires: 3600\r\nUser-Agent: sipnat-bench\r\nContent-Length: 0\r\n\r\n"
+            );
+            phone
+                .send_to(reg.as_bytes(), proxy)
+                .map_err(|e| e.to_string())?;
+            // its final answer (a 100 may come first)
+            loop {
+                let (len, _) = phone
+                    .recv_from(&mut buf)
+                    .map_err(|e| format!("REGISTER {seq} (close {close}): no answer: {e}"))?;
+                let m = SipMsg::parse(&buf[..len]);
+                let Some(code) = m.as_ref().and_then(SipMsg::code) else {
+                    continue;
+                };
+                let ours = m
+                    .as_ref()
+                    .and_then(SipMsg::cseq)
+                    .is_some_and(|(c, _)| c == seq);
+                if code >= 200 && ours {
+                    if code != 200 {
+                        return Err(format!("REGISTER {seq} (close {close}): {code}"));
+                    }
+                    break;
+                }
+            }
+        }
+        // the last close reaches sipnat
+        sleep_checked(Duration::from_millis(300))?;
+        let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
+        Ok(((cpu1 - cpu0).max(0.0), front.handshakes.load(Relaxed) - hs0))
+    };
+    // the connection is up: the phones' REGISTERs went over it
+    let (kept, _) = phase(false)?;
+    let (redial, hs) = phase(true)?;
+    run.cpu_us_per_register_kept = kept * 1e6 / f64::from(n);
+    run.cpu_us_per_register_redial = redial * 1e6 / f64::from(n);
+    run.redial_handshakes = hs;
+    if hs > 0 {
+        run.cpu_us_per_client_handshake = (redial - kept) * 1e6 / hs as f64;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "tls")]
+fn tls_phases(lab: &Lab, o: &Opts, run: &mut TlsRun) -> Result<(), String> {
+    let pid = lab.pid;
+    let cfg = bench_tls::client_config()?;
+    let addrs: Vec<Ipv4Addr> = (1..=o.phones.max(1))
+        .map(|h| bench_core::extra_host_ip(h).ok_or("too many phones"))
+        .collect::<Result<_, _>>()?;
+    lab.add_lan_addrs(&addrs)?;
+    let sipnat = SocketAddrV4::new(ROUTER_LAN, TLS_PORT);
+    let lan = lab.ns('l');
+    let mut phones = Vec::new();
+    for (i, &ip) in addrs.iter().take(o.phones as usize).enumerate() {
+        let sock = in_netns(&lan, || tcp_from(SocketAddrV4::new(ip, 0), sipnat))?;
+        let port = sock.local_addr().map_err(|e| e.to_string())?.port();
+        sock.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        let mut ph =
+            bench_tls::phone(&cfg, sock).map_err(|e| format!("TLS phone {ip}: handshake: {e}"))?;
+        let reg = format!(
+            "REGISTER sip:{FAR_IP} SIP/2.0\r\n\
+             Via: SIP/2.0/TLS {ip}:{port};branch=z9hG4bK-tls{i};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:tls{i}@{FAR_IP}>;tag=t{i}\r\n\
+             To: <sip:tls{i}@{FAR_IP}>\r\nCall-ID: tls{i}@{ip}\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <sip:tls{i}@{ip}:{port};transport=tls>\r\nExpires: 3600\r\n\
+             User-Agent: sipnat-bench\r\nContent-Length: 0\r\n\r\n"
+        );
+        use std::io::Write as _;
+        ph.write_all(reg.as_bytes())
+            .and_then(|()| ph.flush())
+            .map_err(|e| format!("TLS phone {ip}: {e}"))?;
+        let got = bench_tls::read_until(&mut ph, "\r\n\r\n")
+            .map_err(|e| format!("TLS phone {ip}: no answer to its REGISTER: {e}"))?;
+        if !got.starts_with("SIP/2.0 200") {
+            return Err(format!(
+                "TLS phone {ip}: REGISTER answered {}",
+                got.lines().next().unwrap_or("")
+            ));
+        }
+        phones.push(ph);
+    }
+    sleep_checked(Duration::from_secs(2))?;
+    run.phones_rss_kb = status_kb(pid, "VmRSS");
+    run.phones_hwm_kb = status_kb(pid, "VmHWM");
+    drop(phones);
+    sleep_checked(Duration::from_millis(500))?;
+    let cpu0 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time")?;
+    let t0 = Instant::now();
+    for i in 0..o.handshakes {
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        let ip = addrs[i as usize % addrs.len()];
+        let sock = in_netns(&lan, || tcp_from(SocketAddrV4::new(ip, 0), sipnat))?;
+        let mut ph = bench_tls::phone(&cfg, sock).map_err(|e| format!("handshake {i}: {e}"))?;
+        ph.conn.send_close_notify();
+        let _ = ph.conn.complete_io(&mut ph.sock);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    // the last close_notify and FIN reach sipnat
+    sleep_checked(Duration::from_millis(300))?;
+    let cpu1 = proc_cpu_s(pid).ok_or("cannot read the proxy's CPU time (did it die?)")?;
+    run.handshake_cpu_s = (cpu1 - cpu0).max(0.0);
+    if o.handshakes > 0 {
+        run.cpu_us_per_handshake = run.handshake_cpu_s * 1e6 / f64::from(o.handshakes);
+        run.wall_us_per_handshake = wall * 1e6 / f64::from(o.handshakes);
+    }
+    Ok(())
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -3073,6 +3581,7 @@ fn write_report(
     cmdline: &str,
     media: &mut [MediaRun],
     setup: &[SetupRun],
+    tls: &[TlsRun],
     errors: &[String],
 ) -> Result<(), String> {
     bench_core::fill_ratios(media);
@@ -3082,7 +3591,16 @@ fn write_report(
         .map(|e| e.lines().next().unwrap_or(""))
         .collect();
     meta.push(("failed_runs", first_lines.join("\n")));
-    let json = bench_core::report_json(&meta, media, setup);
+    let mut json = bench_core::report_json(&meta, media, setup);
+    if !tls.is_empty() {
+        // the tls mode's runs as one more member of the object
+        let items: Vec<String> = tls.iter().map(tls_json).collect();
+        let body = json.trim_end().trim_end_matches('}').trim_end().to_string();
+        json = format!(
+            "{body},\n  \"tls\": [\n    {}\n  ]\n}}\n",
+            items.join(",\n    ")
+        );
+    }
     let w = |f: &str, text: &str| fs::write(ctx.out.join(f), text).map_err(|e| format!("{f}: {e}"));
     w("results.json", &json)?;
     let mut md = format!("# sipnat benchmark\n\n`{cmdline}`\n\n");
@@ -3122,6 +3640,11 @@ fn write_report(
     if !setup.is_empty() {
         md.push_str("## Call setup\n\n");
         md.push_str(&bench_core::setup_table(setup));
+        md.push('\n');
+    }
+    if !tls.is_empty() {
+        md.push_str("## TLS connections\n\n");
+        md.push_str(&tls_table(tls));
         md.push('\n');
     }
     w("results.md", &md)?;
@@ -3176,6 +3699,7 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
     let o = &ctx.opts;
     let mut media = Vec::new();
     let mut setup = Vec::new();
+    let mut tls = Vec::new();
     let mut errors = Vec::new();
     let mut record = |r: Result<(), String>| {
         if let Err(e) = r {
@@ -3208,6 +3732,13 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
                             );
                         }
                     }
+                }
+            }
+        }
+        Mode::Tls => {
+            for p in sip_proxies(o) {
+                if !interrupted() {
+                    record(tls_run(ctx, &p).map(|r| tls.push(r)));
                 }
             }
         }
@@ -3250,7 +3781,7 @@ fn run(ctx: &Ctx, cmdline: &str) -> i32 {
             }
         }
     }
-    if let Err(e) = write_report(ctx, cmdline, &mut media, &setup, &errors) {
+    if let Err(e) = write_report(ctx, cmdline, &mut media, &setup, &tls, &errors) {
         eprintln!("sipnat-bench: cannot write the report: {e}");
         return 1;
     }
