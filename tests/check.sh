@@ -24,9 +24,9 @@ cargo test --lib --no-default-features
 # SIP over TLS (the `tls` feature, the sipnat-tls package, issue 17): its
 # lints, the library's tests with it (the record layer against a rustls
 # server on loopback), the core's TLS plan, and the real TLS provider
-# (kamailio's TLS module) of tests/netns_tls.rs.
+# (kamailio's TLS module) of tests/netns_tls.rs, and the benchmark's TLS smoke run.
 cargo clippy --all-targets --features tls -- -D warnings
-cargo test --features tls --lib --test sim_tls --test netns_tls
+cargo test --features tls --lib --test sim_tls --test netns_tls --test bench
 # The OpenWrt targets: release binaries for MIPS (BE/LE), ARMv7, AArch64 and
 # x86_64 (musl), the library and simulation tests under qemu for MIPS BE and
 # ARMv7, and the .ipk packages, unpacked and checked.
