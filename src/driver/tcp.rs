@@ -39,9 +39,12 @@
 //! connecting until its handshake is over, so its messages wait in the
 //! backlog as plaintext and, if the handshake fails, come back as
 //! [`Unsent`] (answered with 503, never sent in the clear). Its counters
-//! are `tls.<reason>` instead of `tcp.<reason>`.
+//! are `tls.<reason>` instead of `tcp.<reason>`. With `tls_listen_port`,
+//! connections accepted on the TLS listening socket (from the LAN only)
+//! get a server session the same way.
 //!
-//! What it does not do: accept TLS (a listening socket for it).
+//! What it does not do: TLS on `sip_listen_port` (TLS has its own port), or
+//! TLS opened toward a phone.
 
 use super::sys::Stack;
 use crate::limits::{MAX_TCP_BACKLOG, MAX_TCP_CONNECTIONS};
